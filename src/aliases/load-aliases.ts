@@ -1,0 +1,113 @@
+import { readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { AliasConfigError } from '../errors.js';
+import { type AliasConfig, validateAliasConfig } from './schema.js';
+
+/** Where aliases come from: a YAML file, YAML text, or an already-parsed object. */
+export type AliasSource = { path: string } | { text: string } | { object: unknown };
+
+/** Largest aliases file or text accepted (1 MiB); anything bigger is refused before parsing. */
+export const MAX_ALIAS_BYTES = 1024 * 1024;
+
+/** Bound on YAML alias expansion, so an alias bomb ("billion laughs") fails fast. */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+const ROOT = '(root)';
+
+function tooLarge(origin: string, bytes: number): AliasConfigError {
+  const message = `is ${bytes} bytes; the limit is ${MAX_ALIAS_BYTES} bytes (1 MiB)`;
+  return new AliasConfigError(`Refusing ${origin}`, [{ path: ROOT, message }]);
+}
+
+function unreadable(path: string, err: unknown): AliasConfigError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const message = code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
+  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message }], { cause: err });
+}
+
+function notAFile(path: string): AliasConfigError {
+  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message: `not a file: ${path}` }]);
+}
+
+function parseYaml(text: string, origin: string): unknown {
+  // Length in UTF-16 units never exceeds the UTF-8 byte count, so the cheap test runs first.
+  if (text.length > MAX_ALIAS_BYTES || Buffer.byteLength(text, 'utf8') > MAX_ALIAS_BYTES) {
+    throw tooLarge(origin, Buffer.byteLength(text, 'utf8'));
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const what = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      return { path: ROOT, message: `YAML syntax error${where}: ${what}` };
+    });
+    throw new AliasConfigError(`Invalid YAML in ${origin}`, issues, { cause: doc.errors[0] });
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (err) {
+    const message = `YAML anchors/aliases expand too much (limit ${MAX_YAML_ALIAS_COUNT} alias uses)`;
+    throw new AliasConfigError(`Refusing ${origin}`, [{ path: ROOT, message }], { cause: err });
+  }
+}
+
+function fromText(text: string, origin: string): AliasConfig {
+  return validate(() => parseYaml(text, origin), origin);
+}
+
+// Anything unexpected (a throwing getter in a caller's object, a stack overflow on absurd nesting)
+// still surfaces as an AliasConfigError, never as a stray TypeError.
+function validate(produce: () => unknown, origin: string): AliasConfig {
+  try {
+    return validateAliasConfig(produce(), origin);
+  } catch (err) {
+    if (err instanceof AliasConfigError) throw err;
+    const message = `could not be validated: ${err instanceof Error ? err.message : String(err)}`;
+    throw new AliasConfigError(`Invalid ${origin}`, [{ path: ROOT, message }], { cause: err });
+  }
+}
+
+function fileOrigin(path: string): string {
+  return `aliases file "${path}"`;
+}
+
+/**
+ * Reads and validates aliases synchronously from a file, YAML text or an object.
+ * @throws AliasConfigError for a missing, unreadable, oversized or invalid source, listing every issue.
+ */
+export function loadAliases(source: AliasSource): AliasConfig {
+  if ('object' in source) return validate(() => source.object, 'aliases object');
+  if ('text' in source) return fromText(source.text, 'aliases text');
+  const { path } = source;
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw notAFile(path);
+    if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw err instanceof AliasConfigError ? err : unreadable(path, err);
+  }
+  return fromText(text, fileOrigin(path));
+}
+
+/**
+ * Like `loadAliases`, but reads a file with `fs/promises` so a reload never blocks the event loop.
+ * @throws AliasConfigError for a missing, unreadable, oversized or invalid source, listing every issue.
+ */
+export async function loadAliasesAsync(source: AliasSource): Promise<AliasConfig> {
+  if (!('path' in source)) return loadAliases(source);
+  const { path } = source;
+  let text: string;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw notAFile(path);
+    if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw err instanceof AliasConfigError ? err : unreadable(path, err);
+  }
+  return fromText(text, fileOrigin(path));
+}

@@ -1,0 +1,24 @@
+/** The prefix that marks a model string as a mana-llm alias. */
+export const ALIAS_PREFIX = 'mana/';
+
+/** A model string split into its provider id and the provider's own model name. */
+export interface ModelRef {
+  readonly provider: string;
+  readonly model: string;
+}
+
+/** Splits `provider/model` at the first `/` (provider trimmed and lower-cased); null when either side is blank. */
+export function parseModelString(s: string): ModelRef | null {
+  const slash = s.indexOf('/');
+  if (slash < 0) return null;
+  const provider = s.slice(0, slash).trim().toLowerCase();
+  // The model keeps any further `/` and `:` (openrouter/anthropic/claude-3-haiku, ollama/qwen2.5:7b).
+  const model = s.slice(slash + 1).trim();
+  if (provider === '' || model === '') return null;
+  return { provider, model };
+}
+
+/** True when `s` names an alias (`mana/<name>`) rather than a concrete model. */
+export function isAlias(s: string): boolean {
+  return s.startsWith(ALIAS_PREFIX);
+}

@@ -1,0 +1,193 @@
+import * as v from 'valibot';
+import { AliasConfigError, type ConfigIssue } from '../errors.js';
+import { parseModelString } from './model-string.js';
+
+/** One member of an alias chain: the normalised `provider/model` target and its two halves. */
+export interface ChainEntry {
+  readonly target: string;
+  readonly provider: string;
+  readonly model: string;
+}
+
+/** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
+export interface AliasDefinition {
+  readonly name: string;
+  readonly description?: string;
+  readonly chain: readonly ChainEntry[];
+  readonly dimensions?: number;
+  readonly cache?: boolean;
+}
+
+/** A validated, frozen aliases configuration. */
+export interface AliasConfig {
+  readonly default?: string;
+  readonly aliases: ReadonlyMap<string, AliasDefinition>;
+}
+
+/** More issues than this are summarised in one final issue, so hostile input cannot build a huge message. */
+export const MAX_ISSUES = 100;
+
+const ROOT = '(root)';
+const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
+const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
+
+const nameSchema = v.pipe(
+  v.string(),
+  v.regex(NAME_RE, 'is not a valid alias name: expected "mana/<name>" (one segment of letters, digits, ".", "_", "-")'),
+);
+const entrySchema = v.pipe(
+  v.string('must be a "provider/model" string'),
+  v.check((s) => s.trim() !== '', 'is blank: expected provider/model'),
+  v.check(
+    (s) => parseModelString(s) !== null,
+    (issue) => `${JSON.stringify(issue.input)} has no provider prefix: expected provider/model`,
+  ),
+);
+const chainSchema = v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG));
+const descriptionSchema = v.string('must be a string');
+const dimensionsSchema = v.pipe(
+  v.number(POSITIVE_INT_MSG),
+  v.integer(POSITIVE_INT_MSG),
+  v.minValue(1, POSITIVE_INT_MSG),
+);
+const cacheSchema = v.boolean('must be true or false');
+const defaultSchema = v.string('must be the name of a defined alias (a string)');
+
+type Mapping = Record<string, unknown>;
+
+function isMapping(x: unknown): x is Mapping {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+// Own properties only: an inherited `chain` or `aliases` (a polluted prototype) must not count.
+function own(obj: Mapping, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function pathKey(key: unknown): string {
+  if (typeof key === 'number') return `[${key}]`;
+  const s = String(key);
+  return /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`;
+}
+
+/** Formats an alias name as a path segment: `aliases["mana/x"]`. */
+export function aliasPath(name: string): string {
+  return `aliases[${JSON.stringify(name)}]`;
+}
+
+function check<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  path: string,
+  issues: ConfigIssue[],
+): v.InferOutput<S> | undefined {
+  const result = v.safeParse(schema, value, { abortPipeEarly: true });
+  if (result.success) return result.output;
+  for (const issue of result.issues) {
+    const suffix = (issue.path ?? []).map((item) => pathKey(item.key)).join('');
+    issues.push({ path: path + suffix, message: issue.message });
+  }
+  return undefined;
+}
+
+function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): AliasDefinition | undefined {
+  const at = aliasPath(name);
+  const before = issues.length;
+  check(nameSchema, name, at, issues);
+  if (!isMapping(body)) {
+    issues.push({ path: at, message: 'must be a mapping with a "chain" list (and optionally "description")' });
+    return undefined;
+  }
+  const chain = check(chainSchema, own(body, 'chain'), `${at}.chain`, issues);
+  const description = own(body, 'description');
+  const dimensions = own(body, 'dimensions');
+  const cache = own(body, 'cache');
+  if (description !== undefined) check(descriptionSchema, description, `${at}.description`, issues);
+  if (dimensions !== undefined) check(dimensionsSchema, dimensions, `${at}.dimensions`, issues);
+  if (cache !== undefined) check(cacheSchema, cache, `${at}.cache`, issues);
+  if (issues.length > before || chain === undefined) return undefined;
+  const entries = chain.map((s): ChainEntry => {
+    const ref = parseModelString(s)!;
+    return Object.freeze({ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model });
+  });
+  return Object.freeze({
+    name,
+    ...(typeof description === 'string' ? { description } : {}),
+    chain: Object.freeze(entries),
+    ...(typeof dimensions === 'number' ? { dimensions } : {}),
+    ...(typeof cache === 'boolean' ? { cache } : {}),
+  });
+}
+
+/** A Map whose mutators throw, so a config handed out cannot be changed behind the registry's back. */
+class ReadOnlyMap<K, V> extends Map<K, V> {
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super();
+    for (const [k, val] of entries) super.set(k, val);
+    Object.freeze(this);
+  }
+  override set(): this {
+    throw new TypeError('AliasConfig.aliases is read-only');
+  }
+  override delete(): boolean {
+    throw new TypeError('AliasConfig.aliases is read-only');
+  }
+  override clear(): void {
+    throw new TypeError('AliasConfig.aliases is read-only');
+  }
+}
+
+function capped(issues: ConfigIssue[]): ConfigIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const more = issues.length - MAX_ISSUES;
+  return [...issues.slice(0, MAX_ISSUES), { path: ROOT, message: `and ${more} more issue(s) not shown` }];
+}
+
+/**
+ * Validates a parsed aliases document against every rule of API.md's aliases.yaml section.
+ * @throws AliasConfigError listing every violation, each with its path.
+ */
+export function validateAliasConfig(input: unknown, origin: string): AliasConfig {
+  const issues: ConfigIssue[] = [];
+  if (!isMapping(input)) {
+    const got = input === null || input === undefined ? 'nothing (empty document)' : describe(input);
+    issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
+    throw new AliasConfigError(`Invalid ${origin}`, issues);
+  }
+  const aliases = own(input, 'aliases');
+  const defs = new Map<string, AliasDefinition>();
+  const names = new Set<string>();
+  if (!isMapping(aliases)) {
+    const message = aliases === undefined ? 'is required' : `must be a mapping, got ${describe(aliases)}`;
+    issues.push({ path: 'aliases', message: `${message}: a mapping of "mana/<name>" to { chain: [...] }` });
+  } else if (Object.keys(aliases).length === 0) {
+    issues.push({ path: 'aliases', message: 'must define at least one alias' });
+  } else {
+    for (const name of Object.keys(aliases)) {
+      names.add(name);
+      const def = validateAlias(name, aliases[name], issues);
+      if (def) defs.set(name, def);
+    }
+  }
+  const rawDefault = own(input, 'default');
+  const dflt = rawDefault === undefined ? undefined : check(defaultSchema, rawDefault, 'default', issues);
+  if (dflt !== undefined) {
+    if (isMapping(aliases) && !names.has(dflt)) {
+      const known = [...names].filter((n) => NAME_RE.test(n)).slice(0, 10);
+      const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
+      issues.push({ path: 'default', message: `names ${JSON.stringify(dflt)}, which is not a defined alias${hint}` });
+    }
+  }
+  if (issues.length > 0) throw new AliasConfigError(`Invalid ${origin}`, capped(issues));
+  return Object.freeze({
+    ...(dflt !== undefined ? { default: dflt } : {}),
+    aliases: new ReadOnlyMap(defs),
+  });
+}
+
+function describe(x: unknown): string {
+  if (Array.isArray(x)) return 'a list';
+  if (x === null) return 'null';
+  return `a ${typeof x}`;
+}

@@ -1,0 +1,295 @@
+import { redact } from './redact.js';
+
+/** Every error code the library raises. */
+export type ErrorCode =
+  | 'CONFIG'
+  | 'ALIAS_CONFIG'
+  | 'UNKNOWN_ALIAS'
+  | 'PROVIDER_CONNECTION'
+  | 'PROVIDER_TIMEOUT'
+  | 'PROVIDER_HTTP'
+  | 'PROVIDER_RATE_LIMIT'
+  | 'PROVIDER_AUTH'
+  | 'PROVIDER_CAPABILITY'
+  | 'PROVIDER_BLOCKED'
+  | 'PROVIDER_RESPONSE'
+  | 'STREAM_INTERRUPTED'
+  | 'NO_HEALTHY_PROVIDER'
+  | 'CLOSED';
+
+/** One validation problem: where it is and what rule it breaks. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** One step of a chain walk, as reported in `routing.attempts` and `NoHealthyProviderError.attempts`. */
+export interface Attempt {
+  readonly target: string;
+  readonly reason: AttemptReason;
+  readonly status?: number;
+  readonly durationMs?: number;
+  readonly error?: ManaLLMError;
+}
+
+/** Why a chain entry was skipped, failed or served. */
+export type AttemptReason =
+  | 'ok'
+  | 'unconfigured'
+  | 'unhealthy'
+  | 'cooling'
+  | 'saturated'
+  | 'capability'
+  | 'dimensions'
+  | 'model-not-found'
+  | 'connection'
+  | 'timeout'
+  | 'http-error'
+  | 'rate-limited'
+  | 'auth'
+  | 'bad-response'
+  | 'deadline';
+
+interface ErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error mana-llm throws. */
+export class ManaLLMError extends Error {
+  override name = 'ManaLLMError';
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly retryable: boolean;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    httpStatus: number,
+    retryable: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(redact(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.httpStatus = httpStatus;
+    this.retryable = retryable;
+  }
+
+  /** A plain, key-free object for logs and `JSON.stringify`. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      httpStatus: this.httpStatus,
+      retryable: this.retryable,
+    };
+    for (const [k, v] of Object.entries(this)) {
+      if (!(k in out) && k !== 'cause' && k !== 'stack') out[k] = v;
+    }
+    if (this.cause !== undefined) {
+      out.cause =
+        this.cause instanceof ManaLLMError
+          ? this.cause.toJSON()
+          : this.cause instanceof Error
+            ? { name: this.cause.name, message: redact(this.cause.message) }
+            : undefined;
+    }
+    return out;
+  }
+}
+
+/** True when `e` is any error raised by mana-llm. */
+export function isManaLLMError(e: unknown): e is ManaLLMError {
+  return e instanceof ManaLLMError;
+}
+
+/** Invalid options given to `createManaLLM`; `issues` lists every problem with its path. */
+export class ConfigError extends ManaLLMError {
+  override name = 'ConfigError';
+  readonly issues: readonly ConfigIssue[];
+  constructor(
+    message: string,
+    issues: readonly ConfigIssue[] = [],
+    options?: ErrorOptions,
+    code: ErrorCode = 'CONFIG',
+  ) {
+    super(code, summarize(message, issues), 500, false, options);
+    this.issues = issues;
+  }
+}
+
+/** Invalid, missing or unreadable aliases file or object; `issues` lists every problem with its path. */
+export class AliasConfigError extends ConfigError {
+  override name = 'AliasConfigError';
+  constructor(message: string, issues: readonly ConfigIssue[] = [], options?: ErrorOptions) {
+    super(message, issues, options, 'ALIAS_CONFIG');
+  }
+}
+
+function summarize(message: string, issues: readonly ConfigIssue[]): string {
+  if (issues.length === 0) return message;
+  return `${message}:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`;
+}
+
+/** A `mana/<x>` model that no alias defines. */
+export class UnknownAliasError extends ManaLLMError {
+  override name = 'UnknownAliasError';
+  readonly alias: string;
+  constructor(alias: string) {
+    super('UNKNOWN_ALIAS', `Unknown model alias "${alias}"`, 404, false);
+    this.alias = alias;
+  }
+}
+
+/** Where a provider error happened. */
+export interface ProviderErrorInfo {
+  provider: string;
+  model: string;
+  status?: number;
+  cause?: unknown;
+}
+
+/** A failure talking to one provider. */
+export class ProviderError extends ManaLLMError {
+  override name = 'ProviderError';
+  readonly provider: string;
+  readonly model: string;
+  readonly status?: number;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    info: ProviderErrorInfo,
+    httpStatus: number,
+    retryable: boolean,
+  ) {
+    super(code, message, httpStatus, retryable, info.cause === undefined ? undefined : { cause: info.cause });
+    this.provider = info.provider;
+    this.model = info.model;
+    if (info.status !== undefined) this.status = info.status;
+  }
+}
+
+/** Connection refused/reset, DNS failure, TLS failure or a socket closed early. */
+export class ProviderConnectionError extends ProviderError {
+  override name = 'ProviderConnectionError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_CONNECTION', message, info, 502, true);
+  }
+}
+
+/** Connect, request, first-chunk or idle timeout. */
+export class ProviderTimeoutError extends ProviderError {
+  override name = 'ProviderTimeoutError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_TIMEOUT', message, info, 502, true);
+  }
+}
+
+/** A non-2xx HTTP answer: 5xx is retryable (502 to the caller), 404 falls through, other 4xx are the caller's. */
+export class ProviderHTTPError extends ProviderError {
+  override name = 'ProviderHTTPError';
+  constructor(message: string, info: ProviderErrorInfo & { status: number }) {
+    // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
+    const upstream = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
+    super('PROVIDER_HTTP', message, info, upstream ? 502 : info.status, upstream || info.status === 404);
+  }
+}
+
+/** HTTP 429 (or an in-band rate-limit error); `retryAfterMs` when the provider said how long to wait. */
+export class ProviderRateLimitError extends ProviderError {
+  override name = 'ProviderRateLimitError';
+  readonly retryAfterMs?: number;
+  constructor(message: string, info: ProviderErrorInfo & { retryAfterMs?: number | undefined }) {
+    super('PROVIDER_RATE_LIMIT', message, info, 429, true);
+    if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;
+  }
+}
+
+/** HTTP 401/403: a wrong or missing key. */
+export class ProviderAuthError extends ProviderError {
+  override name = 'ProviderAuthError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_AUTH', message, info, 502, false);
+  }
+}
+
+/** The provider cannot do what the request needs (tools, images, JSON schema, embeddings). */
+export class ProviderCapabilityError extends ProviderError {
+  override name = 'ProviderCapabilityError';
+  readonly capability: string;
+  constructor(message: string, info: ProviderErrorInfo & { capability: string }) {
+    super('PROVIDER_CAPABILITY', message, info, 400, false);
+    this.capability = info.capability;
+  }
+}
+
+/** The provider's safety filter blocked the prompt or the answer. */
+export class ProviderBlockedError extends ProviderError {
+  override name = 'ProviderBlockedError';
+  readonly reason: string;
+  constructor(message: string, info: ProviderErrorInfo & { reason: string }) {
+    super('PROVIDER_BLOCKED', message, info, 422, false);
+    this.reason = info.reason;
+  }
+}
+
+/** An unparseable or malformed upstream reply, or an error reported inside a 200. */
+export class ProviderResponseError extends ProviderError {
+  override name = 'ProviderResponseError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_RESPONSE', message, info, 502, true);
+  }
+}
+
+/** What a stream had delivered when it broke after commit. */
+export interface StreamPartial {
+  readonly content: string;
+  readonly toolCalls: readonly { index: number; id?: string; name?: string; arguments: string }[];
+}
+
+/** A stream failed after its first content chunk reached the caller; no fallback happens past that point. */
+export class StreamInterruptedError extends ProviderError {
+  override name = 'StreamInterruptedError';
+  readonly resolved: string;
+  readonly partial: StreamPartial;
+  constructor(message: string, info: ProviderErrorInfo & { resolved: string; partial: StreamPartial }) {
+    super('STREAM_INTERRUPTED', message, info, 502, false);
+    this.resolved = info.resolved;
+    this.partial = info.partial;
+  }
+}
+
+/** Nothing in the chain could serve the request. */
+export class NoHealthyProviderError extends ManaLLMError {
+  override name = 'NoHealthyProviderError';
+  readonly requested: string;
+  readonly attempts: readonly Attempt[];
+  readonly retryAfterMs?: number;
+  constructor(
+    requested: string,
+    attempts: readonly Attempt[],
+    info: { retryAfterMs?: number | undefined; cause?: unknown } = {},
+  ) {
+    const tried = attempts.map((a) => `${a.target} (${a.reason})`).join(', ');
+    super(
+      'NO_HEALTHY_PROVIDER',
+      `No provider could serve "${requested}": ${tried || 'empty chain'}`,
+      503,
+      true,
+      {
+        cause: info.cause,
+      },
+    );
+    this.requested = requested;
+    this.attempts = attempts;
+    if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;
+  }
+}
+
+/** The client was closed. */
+export class ClosedError extends ManaLLMError {
+  override name = 'ClosedError';
+  constructor() {
+    super('CLOSED', 'This mana-llm client is closed', 503, false);
+  }
+}

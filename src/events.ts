@@ -1,0 +1,102 @@
+import { EventEmitter } from 'eventemitter3';
+import type { AttemptReason, ManaLLMError } from './errors.js';
+import type { Usage } from './types.js';
+
+/** The kind of call an event is about. */
+export type CallKind = 'chat' | 'stream' | 'embed';
+
+/** Breaker state of a provider. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Payload of every event, by name. */
+export interface ManaLLMEvents {
+  request: Readonly<{ id: string; kind: CallKind; requested: string; alias?: string }>;
+  resolved: Readonly<{ id: string; kind: CallKind; alias: string; target: string }>;
+  fallback: Readonly<{
+    id: string;
+    kind: CallKind;
+    from: string;
+    to: string | null;
+    reason: AttemptReason;
+    error?: ManaLLMError;
+  }>;
+  response: Readonly<{
+    id: string;
+    kind: CallKind;
+    requested: string;
+    resolved: string;
+    durationMs: number;
+    firstChunkMs?: number;
+    usage?: Usage;
+  }>;
+  failure: Readonly<{
+    id: string;
+    kind: CallKind;
+    requested: string;
+    error: ManaLLMError;
+    durationMs: number;
+  }>;
+  health: Readonly<{
+    provider: string;
+    healthy: boolean;
+    state: BreakerState;
+    reason?: string;
+    consecutiveFailures: number;
+    unhealthyUntil?: number;
+  }>;
+  probe: Readonly<{ provider: string; ok: boolean; durationMs: number; error?: string }>;
+  reload: Readonly<{ ok: boolean; aliases?: number; error?: ManaLLMError }>;
+}
+
+/** Name of an event. */
+export type ManaLLMEventName = keyof ManaLLMEvents;
+
+/** A listener for event `K`. */
+export type ManaLLMListener<K extends ManaLLMEventName> = (payload: ManaLLMEvents[K]) => void;
+
+type AnyListener = (payload: unknown) => void;
+
+/** Typed emitter whose listeners can never throw into the code that emits. */
+export class ManaEmitter {
+  readonly #ee = new EventEmitter();
+  readonly #safe = new WeakMap<AnyListener, AnyListener>();
+
+  #wrap(name: string, fn: AnyListener): AnyListener {
+    let w = this.#safe.get(fn);
+    if (!w) {
+      w = (payload: unknown) => {
+        try {
+          fn(payload);
+        } catch (err) {
+          const msg = err instanceof Error ? err.message : String(err);
+          process.emitWarning(`mana-llm: an event listener threw (${name}): ${msg}`, {
+            code: 'MANA_LLM_LISTENER',
+          });
+        }
+      };
+      this.#safe.set(fn, w);
+    }
+    return w;
+  }
+
+  on<K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>): void {
+    this.#ee.on(name, this.#wrap(name, fn as AnyListener));
+  }
+  once<K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>): void {
+    this.#ee.once(name, this.#wrap(name, fn as AnyListener));
+  }
+  off<K extends ManaLLMEventName>(name: K, fn?: ManaLLMListener<K>): void {
+    if (!fn) this.#ee.removeAllListeners(name);
+    else this.#ee.off(name, this.#safe.get(fn as AnyListener));
+  }
+  /** True when someone listens, so callers can skip building a payload. */
+  has(name: ManaLLMEventName): boolean {
+    return this.#ee.listenerCount(name) > 0;
+  }
+  emit<K extends ManaLLMEventName>(name: K, payload: ManaLLMEvents[K]): void {
+    this.#ee.emit(name, payload);
+  }
+  removeAll(): void {
+    this.#ee.removeAllListeners();
+  }
+}

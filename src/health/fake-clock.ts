@@ -1,0 +1,68 @@
+import type { Clock } from '../clock.js';
+
+/** A Clock whose time moves only when a test says so. */
+export interface FakeClock extends Clock {
+  /** Moves time forward by `ms`, firing every timer that falls due, in time order. */
+  advance(ms: number): void;
+  /** Like `advance`, but lets promises and `setImmediate` callbacks settle before and after each timer. */
+  advanceAsync(ms: number): Promise<void>;
+  /** How many timers are scheduled and not yet fired or cancelled. */
+  pending(): number;
+}
+
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly fn: () => void;
+}
+
+/** Creates a fake clock starting at `startMs` (milliseconds since the epoch) for deterministic tests. */
+export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
+  let now = startMs;
+  let seq = 0;
+  const timers = new Set<Timer>();
+
+  // Earliest due timer; equal deadlines fire in the order they were scheduled.
+  const nextDue = (until: number): Timer | undefined => {
+    let best: Timer | undefined;
+    for (const t of timers) {
+      if (t.at <= until && (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq))) best = t;
+    }
+    return best;
+  };
+
+  const fire = (t: Timer): void => {
+    timers.delete(t);
+    now = Math.max(now, t.at);
+    t.fn();
+  };
+
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  return {
+    now: () => now,
+    setTimer(ms, fn) {
+      const t: Timer = { at: now + Math.max(0, ms), seq: seq++, fn };
+      timers.add(t);
+      return () => {
+        timers.delete(t);
+      };
+    },
+    advance(ms) {
+      const until = now + Math.max(0, ms);
+      for (let t = nextDue(until); t; t = nextDue(until)) fire(t);
+      now = until;
+    },
+    async advanceAsync(ms) {
+      const until = now + Math.max(0, ms);
+      await settle();
+      for (let t = nextDue(until); t; t = nextDue(until)) {
+        fire(t);
+        await settle();
+      }
+      now = until;
+      await settle();
+    },
+    pending: () => timers.size,
+  };
+}

@@ -1,0 +1,193 @@
+import type { Clock } from '../clock.js';
+import type { BreakerState, ManaLLMEvents } from '../events.js';
+import type { ProbeOutcome } from '../providers/adapter.js';
+import {
+  type Admission,
+  admitCall,
+  type BreakerOptions,
+  type BreakerRecord,
+  breakerFailure,
+  breakerRelease,
+  breakerState,
+  breakerSuccess,
+  closedBreaker,
+} from './breaker.js';
+import { createMemoryHealthStore, type HealthStore } from './health-store.js';
+
+/** One provider's entry in `llm.health()`; every key is always present. */
+export interface ProviderHealth {
+  readonly healthy: boolean;
+  readonly state: BreakerState;
+  readonly consecutiveFailures: number;
+  readonly lastError: string | null;
+  readonly lastCheckedAt: number | null;
+  readonly unhealthyUntil: number | null;
+}
+
+/** Overall health: every provider healthy, some, or none. */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** What `llm.health()` returns. */
+export interface HealthSnapshot {
+  readonly status: HealthStatus;
+  readonly providers: Readonly<Record<string, ProviderHealth>>;
+  readonly targets: readonly { readonly target: string; readonly until: number }[];
+}
+
+/** Payload given to transition listeners; the same shape as the `health` event. */
+export type HealthTransition = ManaLLMEvents['health'];
+
+/** Per-provider breakers and per-target cool-downs, read and written by routing and the prober. */
+export class HealthCache {
+  readonly #providers: readonly string[];
+  readonly #known: ReadonlySet<string>;
+  readonly #opts: BreakerOptions;
+  readonly #clock: Clock;
+  readonly #store: HealthStore;
+  readonly #listeners = new Set<(t: HealthTransition) => void>();
+
+  constructor(providers: readonly string[], opts: BreakerOptions, clock: Clock, store?: HealthStore) {
+    this.#known = new Set(providers);
+    this.#providers = [...this.#known];
+    this.#opts = { failureThreshold: opts.failureThreshold, cooldownMs: opts.cooldownMs };
+    this.#clock = clock;
+    this.#store = store ?? createMemoryHealthStore();
+  }
+
+  /** Whether a call may use `provider` now; a `'trial'` must end in recordSuccess, recordFailure or release. */
+  admit(provider: string): Admission {
+    if (!this.#known.has(provider)) return 'ready';
+    const before = this.#read(provider);
+    const { verdict, next } = admitCall(before, this.#clock.now());
+    if (next !== before) this.#store.setProvider(provider, next);
+    return verdict;
+  }
+
+  /** The breaker state of `provider`, without side effects. */
+  peek(provider: string): BreakerState {
+    return breakerState(this.#read(provider), this.#clock.now());
+  }
+
+  /** True while `provider` is half-open and its single trial has not ended. */
+  isTrialInFlight(provider: string): boolean {
+    return this.peek(provider) === 'half-open' && this.#read(provider).trialInFlight;
+  }
+
+  /** A call succeeded: closes the breaker, resets the count and ends any trial. */
+  recordSuccess(provider: string): void {
+    this.#update(provider, (r, now) => breakerSuccess(r, now));
+  }
+
+  /** A counted failure (`reason` such as `'ECONNREFUSED'` or `'HTTP 503'`); may open or re-open the breaker. */
+  recordFailure(provider: string, reason: string): void {
+    this.#update(provider, (r, now) => breakerFailure(r, reason, now, this.#opts));
+  }
+
+  /** Ends a trial with no verdict (the caller's error or abort); the state stays as it was. */
+  release(provider: string): void {
+    if (!this.#known.has(provider)) return;
+    const before = this.#read(provider);
+    const next = breakerRelease(before);
+    if (next !== before) this.#store.setProvider(provider, next);
+  }
+
+  /** Records a probe: an answer marks the provider alive (keeping e.g. a 401 as lastError), no answer counts. */
+  recordProbe(provider: string, outcome: ProbeOutcome): void {
+    this.#update(provider, (r, now) =>
+      outcome.ok
+        ? breakerSuccess(r, now, outcome.error ?? null)
+        : breakerFailure(r, outcome.error ?? 'probe-failed', now, this.#opts),
+    );
+  }
+
+  /** Cools a `provider/model` target until `untilMs`, keeping a later deadline already in force. */
+  coolTarget(target: string, untilMs: number): void {
+    const current = this.#store.getTargetCooldown(target);
+    if (current === undefined || untilMs > current) this.#store.setTargetCooldown(target, untilMs);
+  }
+
+  /** When the target's cool-down ends, or undefined when it is not cooling. */
+  coolingUntil(target: string): number | undefined {
+    const until = this.#store.getTargetCooldown(target);
+    return until !== undefined && until > this.#clock.now() ? until : undefined;
+  }
+
+  /** When an open breaker turns half-open, or undefined when it is not open. */
+  unhealthyUntil(provider: string): number | undefined {
+    const r = this.#read(provider);
+    return breakerState(r, this.#clock.now()) === 'open' ? (r.openedUntil ?? undefined) : undefined;
+  }
+
+  /** Every configured provider's health, the overall status, and the cooling targets. */
+  snapshot(): HealthSnapshot {
+    const now = this.#clock.now();
+    const entries = this.#providers.map((id): [string, ProviderHealth] => {
+      const r = this.#read(id);
+      const state = breakerState(r, now);
+      return [
+        id,
+        {
+          healthy: state === 'closed',
+          state,
+          consecutiveFailures: r.consecutiveFailures,
+          lastError: r.lastError,
+          lastCheckedAt: r.lastCheckedAt,
+          unhealthyUntil: state === 'open' ? r.openedUntil : null,
+        },
+      ];
+    });
+    const healthy = entries.filter(([, p]) => p.healthy).length;
+    const status: HealthStatus =
+      healthy === entries.length ? 'healthy' : healthy === 0 ? 'unhealthy' : 'degraded';
+    const targets = this.#store
+      .listTargetCooldowns()
+      .filter((t) => t.until > now)
+      .sort((a, b) => a.target.localeCompare(b.target));
+    // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
+    return { status, providers: Object.fromEntries(entries), targets };
+  }
+
+  /** Calls `listener` whenever a provider's `healthy` flips, after the update; returns an unsubscribe function. */
+  onTransition(listener: (t: HealthTransition) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  #read(provider: string): BreakerRecord {
+    return this.#store.getProvider(provider) ?? closedBreaker;
+  }
+
+  #update(provider: string, change: (r: BreakerRecord, now: number) => BreakerRecord): void {
+    if (!this.#known.has(provider)) return;
+    const now = this.#clock.now();
+    const before = this.#read(provider);
+    const after = change(before, now);
+    this.#store.setProvider(provider, after);
+    const wasHealthy = breakerState(before, now) === 'closed';
+    const state = breakerState(after, now);
+    // Re-arming an open breaker, or its cooldown running out, is not a flip: listeners hear only real changes.
+    if (wasHealthy !== (state === 'closed')) this.#notify(provider, after, state);
+  }
+
+  #notify(provider: string, r: BreakerRecord, state: BreakerState): void {
+    const healthy = state === 'closed';
+    const t: HealthTransition = Object.freeze({
+      provider,
+      healthy,
+      state,
+      consecutiveFailures: r.consecutiveFailures,
+      ...(!healthy && r.lastError !== null ? { reason: r.lastError } : {}),
+      ...(state === 'open' && r.openedUntil !== null ? { unhealthyUntil: r.openedUntil } : {}),
+    });
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(t);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.emitWarning(`mana-llm: a health listener threw: ${msg}`, { code: 'MANA_LLM_LISTENER' });
+      }
+    }
+  }
+}

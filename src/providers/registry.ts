@@ -1,0 +1,54 @@
+import type { Clock } from '../clock.js';
+import type { Http } from '../wire/http.js';
+import type { ProviderAdapter } from './adapter.js';
+import { createAnthropicAdapter } from './anthropic.js';
+import { createGoogleAdapter } from './google.js';
+import { createOllamaAdapter } from './ollama.js';
+import { createOpenAIAdapter } from './openai.js';
+
+/** The wire protocols mana-llm speaks, plus user-supplied adapters. */
+export type ProviderType = 'ollama' | 'openai' | 'google' | 'anthropic' | 'custom';
+
+/** A provider's settings after validation and defaults. */
+export interface AdapterConfig {
+  /** Provider id as configured (`groq`, `ollama`, `vllm`, …); chunks report `model` as `${id}/${model}`. */
+  id: string;
+  /** Includes the API version path (`…/v1`, `…/v1beta`; Ollama: the server root). */
+  baseUrl: string;
+  apiKey?: string;
+  headers: Record<string, string>;
+  adapter?: ProviderAdapter;
+}
+
+/** What every adapter factory receives. */
+export interface AdapterDeps {
+  config: AdapterConfig;
+  http: Http;
+  clock: Clock;
+}
+
+/** Builds an adapter for one configured provider. */
+export type AdapterFactory = (deps: AdapterDeps) => ProviderAdapter;
+
+/** The only switch on provider type. */
+export const ADAPTERS = {
+  openai: createOpenAIAdapter,
+  ollama: createOllamaAdapter,
+  google: createGoogleAdapter,
+  anthropic: createAnthropicAdapter,
+  custom: ({ config }) => {
+    if (!config.adapter) throw new TypeError(`provider ${config.id}: type 'custom' needs an adapter`);
+    return config.adapter;
+  },
+} satisfies Record<ProviderType, AdapterFactory>;
+
+/** Well-known provider ids: their protocol and public endpoint. */
+export const WELL_KNOWN: Readonly<Record<string, { type: Exclude<ProviderType, 'custom'>; baseUrl: string }>> = {
+  ollama: { type: 'ollama', baseUrl: 'http://localhost:11434' },
+  openai: { type: 'openai', baseUrl: 'https://api.openai.com/v1' },
+  groq: { type: 'openai', baseUrl: 'https://api.groq.com/openai/v1' },
+  openrouter: { type: 'openai', baseUrl: 'https://openrouter.ai/api/v1' },
+  together: { type: 'openai', baseUrl: 'https://api.together.xyz/v1' },
+  google: { type: 'google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
+  anthropic: { type: 'anthropic', baseUrl: 'https://api.anthropic.com/v1' },
+};

@@ -1,0 +1,275 @@
+import {
+  ProviderAuthError,
+  ProviderBlockedError,
+  ProviderConnectionError,
+  type ProviderError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  ProviderTimeoutError,
+} from '../errors.js';
+import { redact } from '../redact.js';
+import type { Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+
+/** What an error message names: provider, model, method and path (never a key). */
+export interface CallMeta {
+  provider: string;
+  model: string;
+  method: string;
+  path: string;
+  /** Configured secrets to scrub from anything the upstream echoes back. */
+  secrets: readonly string[];
+}
+
+const MAX_ERROR_BODY = 8192;
+
+function label(meta: CallMeta): string {
+  return `${meta.provider}/${meta.model} ${meta.method} ${meta.path.split('?')[0]}`;
+}
+
+function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
+  return { provider: meta.provider, model: meta.model, ...extra };
+}
+
+function clip(text: string, meta: CallMeta, max = 300): string {
+  const t = redact(text, meta.secrets).replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+/**
+ * Sends a request and returns a 2xx response; anything else is thrown as the typed error of the fallback table.
+ * When the request's signal aborted, its reason is rethrown untouched so the router can tell timeouts from
+ * the caller's own abort.
+ */
+export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
+  let res: HttpResponse;
+  try {
+    res = await http.send(req);
+  } catch (err) {
+    throw networkError(err, req.signal, meta);
+  }
+  if (res.status >= 200 && res.status < 300) return res;
+  const text = await readCapped(res.body, MAX_ERROR_BODY).catch(() => '');
+  throw errorFromStatus(res.status, res.headers, text, meta);
+}
+
+/** Reads a body as text, failing like a dropped connection when the socket dies mid-body. */
+export async function readBody(res: HttpResponse, signal: AbortSignal, meta: CallMeta): Promise<string> {
+  try {
+    return await res.body.text();
+  } catch (err) {
+    throw networkError(err, signal, meta);
+  }
+}
+
+/** Reads at most `max` bytes of a body, then destroys the rest. */
+export async function readCappedBytes(body: HttpBody, max: number): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= max) break;
+    }
+  } finally {
+    body.destroy();
+  }
+  const all = Buffer.concat(parts);
+  return all.length > max ? all.subarray(0, max) : all;
+}
+
+/** Reads at most `max` bytes of a body as UTF-8 text. */
+export async function readCapped(body: HttpBody, max: number): Promise<string> {
+  return (await readCappedBytes(body, max)).toString('utf8');
+}
+
+/** Maps a transport failure (undici error codes, never message text) to a typed error. */
+export function networkError(err: unknown, signal: AbortSignal, meta: CallMeta): unknown {
+  if (signal.aborted) return signal.reason;
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
+  const msg = `${label(meta)}: ${code}`;
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'ETIMEDOUT'
+  ) {
+    return new ProviderTimeoutError(`${msg} (timed out)`, info(meta, { cause: err }));
+  }
+  return new ProviderConnectionError(`${msg} (connection failed)`, info(meta, { cause: err }));
+}
+
+/** The message an upstream error body carries, or the body itself. */
+function upstreamMessage(json: unknown, text: string): string {
+  const err = (json as { error?: unknown } | null)?.error;
+  if (typeof err === 'string') return err;
+  const m = (err as { message?: unknown } | null)?.message ?? (json as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? m : text;
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Maps a non-2xx HTTP status (with its headers and body text) to the typed error of the fallback table. */
+export function errorFromStatus(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  meta: CallMeta,
+  now = Date.now(),
+): ProviderError {
+  const json = tryJson(text);
+  const msg = `${label(meta)} → HTTP ${status}: ${clip(upstreamMessage(json, text), meta)}`;
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(headers, json, now);
+    return new ProviderRateLimitError(msg, { ...info(meta, { status }), retryAfterMs });
+  }
+  const code = (json as { error?: { code?: unknown; type?: unknown } } | null)?.error;
+  const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
+  if (typeof blocked === 'string')
+    return new ProviderBlockedError(msg, { ...info(meta, { status }), reason: blocked });
+  if (status === 401 || status === 403) return new ProviderAuthError(msg, info(meta, { status }));
+  return new ProviderHTTPError(msg, { ...info(meta), status });
+}
+
+const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function seconds(v: string): number | undefined {
+  // Gemini's protobuf Duration: "12s", "1.5s"
+  const m = /^\s*(\d+(?:\.\d+)?)s?\s*$/.exec(v);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** Reads a retry hint: `retry-after-ms`, `retry-after` (seconds or HTTP date) or Gemini's `RetryInfo.retryDelay`. */
+export function parseRetryAfter(
+  headers: Record<string, string | string[] | undefined>,
+  json: unknown,
+  now: number,
+): number | undefined {
+  const ms = header(headers, 'retry-after-ms');
+  if (ms !== undefined && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Math.round(Number(ms));
+  const ra = header(headers, 'retry-after');
+  if (ra !== undefined) {
+    const s = seconds(ra);
+    if (s !== undefined) return s;
+    const at = Date.parse(ra);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  const details = (json as { error?: { details?: unknown } } | null)?.error?.details;
+  if (Array.isArray(details)) {
+    for (const d of details) {
+      const rec = d as { '@type'?: unknown; retryDelay?: unknown };
+      if (
+        typeof rec['@type'] === 'string' &&
+        rec['@type'].endsWith('RetryInfo') &&
+        typeof rec.retryDelay === 'string'
+      ) {
+        return seconds(rec.retryDelay);
+      }
+    }
+  }
+  return undefined;
+}
+
+const RATE = new Set([
+  'rate_limit_error',
+  'rate_limit_exceeded',
+  'resource_exhausted',
+  'insufficient_quota',
+  'tokens',
+]);
+const SERVER = new Set([
+  'overloaded_error',
+  'api_error',
+  'server_error',
+  'internal_error',
+  'internal',
+  'unavailable',
+  'service_unavailable',
+  'timeout_error',
+]);
+const AUTH = new Set([
+  'authentication_error',
+  'permission_error',
+  'invalid_api_key',
+  'permission_denied',
+  'unauthenticated',
+]);
+const NOT_FOUND = new Set(['not_found_error', 'model_not_found', 'not_found']);
+const CALLER = new Set([
+  'invalid_request_error',
+  'invalid_argument',
+  'context_length_exceeded',
+  'bad_request',
+]);
+
+/**
+ * Classifies an error reported inside a 200 (a JSON `error` object, an SSE/NDJSON error frame) by the same
+ * table as HTTP statuses: a numeric code is treated as a status, well-known type strings map to their class.
+ */
+export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
+  const e = (typeof err === 'string' ? { message: err } : (err ?? {})) as {
+    message?: unknown;
+    type?: unknown;
+    code?: unknown;
+    status?: unknown;
+  };
+  const text = typeof e.message === 'string' ? e.message : JSON.stringify(err);
+  const body = JSON.stringify({ error: { message: text } });
+  const numeric = [e.code, e.status].find(
+    (v) => typeof v === 'number' || (typeof v === 'string' && /^\d{3}$/.test(v)),
+  );
+  if (numeric !== undefined) {
+    const status = Number(numeric);
+    if (status >= 400 && status < 600)
+      return errorFromStatus(status, {}, JSON.stringify({ error: err }), meta);
+  }
+  const kinds = [e.type, e.code, e.status]
+    .filter((v): v is string => typeof v === 'string')
+    .map((v) => v.toLowerCase());
+  const has = (set: Set<string>) => kinds.some((k) => set.has(k));
+  if (has(RATE)) return errorFromStatus(429, {}, body, meta);
+  if (has(AUTH)) return errorFromStatus(401, {}, body, meta);
+  if (has(NOT_FOUND)) return errorFromStatus(404, {}, body, meta);
+  if (has(CALLER)) return errorFromStatus(400, {}, body, meta);
+  if (has(SERVER)) return errorFromStatus(503, {}, body, meta);
+  return new ProviderResponseError(
+    `${label(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,
+    info(meta),
+  );
+}
+
+/** A malformed or unparseable upstream reply. */
+export function badResponse(meta: CallMeta, what: string, cause?: unknown): ProviderResponseError {
+  return new ProviderResponseError(
+    `${label(meta)}: ${what}`,
+    info(meta, cause === undefined ? {} : { cause }),
+  );
+}
+
+/** Parses JSON from an upstream, turning garbage into a `ProviderResponseError`. */
+export function parseJson(text: string, meta: CallMeta, what = 'unparseable JSON reply'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badResponse(meta, `${what}: ${clip(text, meta, 120)}`, err);
+  }
+}
+
+/** Splits a base URL into undici's origin and path prefix once, at construction. */
+export function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
+  const u = new URL(baseUrl);
+  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+}

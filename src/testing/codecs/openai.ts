@@ -1,0 +1,158 @@
+import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+
+const ID = 'chatcmpl-mock';
+const CREATED = 1_700_000_000;
+
+function sse(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+function chunk(model: string, delta: unknown, finish: string | null = null, usage?: unknown): unknown {
+  return {
+    id: ID,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    ...(usage === undefined ? {} : { usage }),
+  };
+}
+
+function usageOf(b: MockBehavior) {
+  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  return { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion };
+}
+
+const IN_BAND = {
+  'rate-limit': { message: 'Rate limit reached for requests', type: 'rate_limit_error', code: 429 },
+  server: {
+    message: 'The server had an error while processing your request.',
+    type: 'server_error',
+    code: 502,
+  },
+  auth: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 401 },
+  invalid: { message: "Invalid value for 'messages'.", type: 'invalid_request_error', code: 400 },
+} as const;
+
+/** OpenAI Chat Completions wire format (also Groq, OpenRouter, Together, vLLM, LM Studio, llama.cpp). */
+export const openaiCodec: MockCodec = {
+  basePath: '/v1',
+  route(method, path, body) {
+    const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
+    if (method === 'GET' && path === '/models') return { op: 'models' };
+    if (method !== 'POST') return null;
+    if (path === '/chat/completions') return { op: b.stream ? 'stream' : 'chat', model: String(b.model) };
+    if (path === '/embeddings') {
+      const inputs = Array.isArray(b.input) ? b.input : [String(b.input)];
+      return { op: 'embed', model: String(b.model), inputs };
+    }
+    return null;
+  },
+  chat(b, model) {
+    const message =
+      'toolCall' in b
+        ? {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: b.toolCall.id ?? 'call_mock1',
+                type: 'function',
+                function: { name: b.toolCall.name, arguments: b.toolCall.arguments },
+              },
+            ],
+          }
+        : { role: 'assistant', content: 'reply' in b ? b.reply : '' };
+    const finish = 'toolCall' in b ? 'tool_calls' : 'finish' in b && b.finish ? b.finish : 'stop';
+    return {
+      id: ID,
+      object: 'chat.completion',
+      created: CREATED,
+      model,
+      choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+      usage: usageOf(b),
+    };
+  },
+  stream(b, model) {
+    const prelude = [sse(chunk(model, { role: 'assistant', content: '' }))];
+    let content: string[];
+    let finish: string;
+    if ('toolCall' in b) {
+      const args = splitReply(b.toolCall.arguments, 3);
+      content = [
+        sse(
+          chunk(model, {
+            tool_calls: [
+              {
+                index: 0,
+                id: b.toolCall.id ?? 'call_mock1',
+                type: 'function',
+                function: { name: b.toolCall.name, arguments: '' },
+              },
+            ],
+          }),
+        ),
+        ...args.map((a) => sse(chunk(model, { tool_calls: [{ index: 0, function: { arguments: a } }] }))),
+      ];
+      finish = 'tool_calls';
+    } else {
+      const text = 'reply' in b ? b.reply : '';
+      content =
+        text === ''
+          ? []
+          : splitReply(text, 'chunks' in b ? b.chunks : 3).map((t) => sse(chunk(model, { content: t })));
+      finish = 'finish' in b && b.finish ? b.finish : 'stop';
+    }
+    const end = [
+      sse(chunk(model, {}, finish)),
+      sse({ ...(chunk(model, {}) as object), choices: [], usage: usageOf(b) }),
+      'data: [DONE]\n\n',
+    ];
+    return { contentType: 'text/event-stream', prelude, content, end };
+  },
+  embed(dimensions, inputs, model) {
+    return {
+      object: 'list',
+      data: inputs.map((input, index) => ({
+        object: 'embedding',
+        index,
+        embedding: vector(input, dimensions),
+      })),
+      model,
+      usage: { prompt_tokens: inputs.length, total_tokens: inputs.length },
+    };
+  },
+  models(names) {
+    return {
+      object: 'list',
+      data: names.map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'mock' })),
+    };
+  },
+  inBandError(kind, streaming) {
+    const body = JSON.stringify({ error: IN_BAND[kind] });
+    return streaming ? `data: ${body}\n\n` : body;
+  },
+  blocked(streaming) {
+    // OpenAI-compatible servers report moderation as a 400 with code content_filter (Azure) / 403 (OpenRouter).
+    return {
+      status: 400,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        error: { message: 'flagged by moderation', type: 'invalid_request_error', code: 'content_filter' },
+      }),
+      ...(streaming ? {} : {}),
+    };
+  },
+};
+
+/** A deterministic unit-ish vector derived from the text, so tests can compare embeddings. */
+export function vector(text: string, dimensions: number): number[] {
+  const out: number[] = [];
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  for (let i = 0; i < dimensions; i++) {
+    h = Math.imul(h ^ (h >>> 13), 0x5bd1e995);
+    out.push(((h >>> 0) % 2000) / 1000 - 1);
+  }
+  return out;
+}

@@ -1,0 +1,252 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** A request the mock upstream received. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON body, or the raw text when it is not JSON, or undefined when empty. */
+  body: unknown;
+}
+
+/**
+ * What the mock upstream does with one request. The same behaviours exist for every wire protocol; each
+ * protocol's codec writes them in its own format.
+ */
+export type MockBehavior =
+  /** A normal answer; streamed as `chunks` text pieces (default 3). */
+  | {
+      reply: string;
+      chunks?: number;
+      finish?: 'stop' | 'length';
+      usage?: { prompt: number; completion: number };
+    }
+  /** The assistant calls a tool (streamed as name then argument fragments). */
+  | { toolCall: { id?: string; name: string; arguments: string } }
+  /** Embeddings: one vector of this length per input (values derived from the input). */
+  | { dimensions: number }
+  /** A raw HTTP error answer. */
+  | { status: number; body?: string; headers?: Record<string, string> }
+  /** The protocol's own error inside a 200 (JSON body, or an error frame after `after` content chunks when streaming). */
+  | { inBandError: 'rate-limit' | 'server' | 'auth' | 'invalid'; after?: number }
+  /** The provider's safety filter blocks the prompt. */
+  | { blocked: true }
+  /** Streams `chunks` content pieces, then destroys the socket. */
+  | { streamThenReset: number }
+  /** Streams `chunks` content pieces, then ends the body cleanly without a finish reason or end marker. */
+  | { streamThenEnd: number }
+  /** Streams `chunks` content pieces, then goes silent (socket kept open). */
+  | { streamThenStall: number }
+  /** A 200 whose body is garbage (non-JSON / a broken frame). */
+  | { malformed: true }
+  /** Destroys the socket before any header. */
+  | { reset: true }
+  /** Never answers. */
+  | { hang: true }
+  /** Sends headers, then nothing. */
+  | { stallAfterHeaders: true }
+  /** A normal answer delivered one byte at a time. */
+  | { slow: string }
+  /** Model list for probes / `models()`. */
+  | { models: string[] };
+
+/** What a request asks for, as the codec reads it from the path and body. */
+export type MockRoute =
+  | { op: 'chat' | 'stream' | 'embed'; model: string; inputs?: string[] }
+  | { op: 'models' };
+
+/** One wire protocol's encoder for the shared mock server. */
+export interface MockCodec {
+  /** URL path prefix the client's `baseUrl` must carry (e.g. `/v1`, `/v1beta`, `` for Ollama). */
+  basePath: string;
+  route(method: string, path: string, body: unknown): MockRoute | null;
+  /** JSON body of a non-streamed answer. */
+  chat(b: MockBehavior, model: string): unknown;
+  /**
+   * A streamed answer as framed text: `prelude` (role / start frames), one `content` frame per piece, and `end`
+   * (finish reason, usage and the protocol's end marker).
+   */
+  stream(
+    b: MockBehavior,
+    model: string,
+  ): { contentType: string; prelude: string[]; content: string[]; end: string[] };
+  embed(dimensions: number, inputs: string[], model: string): unknown;
+  models(names: string[]): unknown;
+  /** The protocol's in-band error: as a JSON body (non-streaming) or as one frame (streaming). */
+  inBandError(kind: 'rate-limit' | 'server' | 'auth' | 'invalid', streaming: boolean): string;
+  /** A safety block: JSON body (non-streaming) or frames (streaming); status 200 unless the protocol says otherwise. */
+  blocked(streaming: boolean): { status: number; body: string; contentType: string };
+}
+
+/** A running mock upstream. */
+export interface MockUpstream {
+  /** `baseUrl` to configure the provider with. */
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** Behaviours used one per request, in order; when the queue is empty the default is used. */
+  enqueue(...b: MockBehavior[]): void;
+  setDefault(b: MockBehavior): void;
+  /** Number of requests to a route op (`chat`, `stream`, `embed`, `models`). */
+  count(op?: MockRoute['op']): number;
+  close(): Promise<void>;
+}
+
+function textPieces(text: string, n: number): string[] {
+  if (n <= 1 || text.length <= 1) return [text];
+  const size = Math.ceil(text.length / n);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+/** Splits a reply into `n` pieces (shared by the codecs so every protocol streams the same text). */
+export function splitReply(text: string, n = 3): string[] {
+  return textPieces(text, n);
+}
+
+/** Starts a mock upstream on 127.0.0.1 speaking `codec`'s protocol. */
+export async function startMockServer(
+  codec: MockCodec,
+  initial: MockBehavior = { reply: 'Hello!' },
+): Promise<MockUpstream> {
+  const queue: MockBehavior[] = [];
+  let fallback = initial;
+  const requests: RecordedRequest[] = [];
+  const ops: MockRoute['op'][] = [];
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
+    const path = req.url ?? '/';
+    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    const route = path.startsWith(codec.basePath)
+      ? codec.route(req.method ?? 'GET', path.slice(codec.basePath.length), body)
+      : null;
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"no such route"}}');
+      return;
+    }
+    ops.push(route.op);
+    const b =
+      route.op === 'models' && queue.length === 0 ? { models: ['mock-model'] } : (queue.shift() ?? fallback);
+    respond(route, b, res, req.socket);
+  }
+
+  function json(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}) {
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...headers })
+      .end(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  }
+
+  function respond(route: MockRoute, b: MockBehavior, res: ServerResponse, socket: Socket) {
+    if ('reset' in b) return socket.destroy();
+    if ('hang' in b) return;
+    if ('status' in b)
+      return json(res, b.status, b.body ?? `{"error":{"message":"mock status ${b.status}"}}`, b.headers);
+    if ('stallAfterHeaders' in b) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    if ('malformed' in b) {
+      const streaming = route.op === 'stream';
+      res.writeHead(200, {
+        'content-type': streaming ? codec.stream({ reply: '' }, '').contentType : 'application/json',
+      });
+      return res.end(streaming ? 'data: {"broken\n\n{not json\n' : '{"id": "x", "choices": [');
+    }
+    if (route.op === 'models') return json(res, 200, codec.models('models' in b ? b.models : ['mock-model']));
+    if (route.op === 'embed') {
+      if ('inBandError' in b) return json(res, 200, codec.inBandError(b.inBandError, false));
+      return json(
+        res,
+        200,
+        codec.embed('dimensions' in b ? b.dimensions : 4, route.inputs ?? [], route.model),
+      );
+    }
+    if ('blocked' in b) {
+      const out = codec.blocked(route.op === 'stream');
+      return res.writeHead(out.status, { 'content-type': out.contentType }).end(out.body);
+    }
+    if (route.op === 'chat') {
+      if ('inBandError' in b) return json(res, 200, codec.inBandError(b.inBandError, false));
+      if ('slow' in b)
+        return dribble(res, 'application/json', JSON.stringify(codec.chat({ reply: b.slow }, route.model)));
+      return json(res, 200, codec.chat(b, route.model));
+    }
+    // streaming
+    const partial =
+      'streamThenReset' in b
+        ? b.streamThenReset
+        : 'streamThenEnd' in b
+          ? b.streamThenEnd
+          : 'streamThenStall' in b
+            ? b.streamThenStall
+            : undefined;
+    const source: MockBehavior =
+      partial !== undefined
+        ? { reply: 'x'.repeat(Math.max(partial, 1) * 4), chunks: Math.max(partial, 1) }
+        : 'slow' in b
+          ? { reply: b.slow }
+          : 'inBandError' in b
+            ? { reply: 'y'.repeat(Math.max(b.after ?? 0, 1) * 4), chunks: Math.max(b.after ?? 0, 1) }
+            : b;
+    const { contentType, prelude, content, end } = codec.stream(source, route.model);
+    if ('slow' in b) return dribble(res, contentType, [...prelude, ...content, ...end].join(''));
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
+    if (partial !== undefined || 'inBandError' in b) {
+      const n = partial ?? ('inBandError' in b ? (b.after ?? 0) : 0);
+      res.write([...prelude, ...content.slice(0, n)].join(''));
+      if ('inBandError' in b) return res.end(codec.inBandError(b.inBandError, true));
+      if ('streamThenReset' in b) return void setTimeout(() => socket.destroy(), 5);
+      if ('streamThenEnd' in b) return res.end();
+      return; // stall: headers and some content, then silence
+    }
+    res.end([...prelude, ...content, ...end].join(''));
+  }
+
+  function dribble(res: ServerResponse, contentType: string, text: string) {
+    res.writeHead(200, { 'content-type': contentType });
+    const bytes = Buffer.from(text);
+    let i = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (i >= bytes.length) return void res.end();
+      res.write(bytes.subarray(i, i + 1));
+      i += 1;
+      setImmediate(next);
+    };
+    next();
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${codec.basePath}`,
+    requests,
+    enqueue: (...b) => void queue.push(...b),
+    setDefault: (b) => void (fallback = b),
+    count: (op) => (op ? ops.filter((o) => o === op).length : ops.length),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,167 @@
+import type { Attempt } from './errors.js';
+
+/** A JSON Schema object, passed through as is. */
+export type JsonSchema = Record<string, unknown>;
+
+/** A text content part. */
+export interface TextPart {
+  type: 'text';
+  text: string;
+}
+
+/** An image content part: an http(s) URL or a `data:` URL. */
+export interface ImagePart {
+  type: 'image_url';
+  image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+}
+
+/** One part of a message's content. */
+export type ContentPart = TextPart | ImagePart;
+
+/** A tool call made by the assistant (OpenAI shape). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** One message of a conversation (OpenAI Chat Completions shape). */
+export type ChatMessage =
+  | { role: 'system'; content: string | TextPart[]; name?: string }
+  | { role: 'user'; content: string | ContentPart[]; name?: string }
+  | { role: 'assistant'; content?: string | TextPart[] | null; tool_calls?: ToolCall[]; name?: string }
+  | { role: 'tool'; content: string | TextPart[]; tool_call_id: string };
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: JsonSchema; strict?: boolean };
+}
+
+/** How the model may use tools. */
+export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
+/** Structured output request. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean | null };
+    };
+
+/** A chat request (OpenAI Chat Completions shape; `model` may be an alias, `provider/model` or a bare model). */
+export interface ChatRequest {
+  model?: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  max_tokens?: number;
+  top_p?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
+  stop?: string | string[];
+  seed?: number;
+  response_format?: ResponseFormat;
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  stream_options?: { include_usage?: boolean };
+  user?: string;
+}
+
+/** Why generation stopped. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+/** Token counts. */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** The assistant's message in a completion. */
+export interface AssistantMessage {
+  role: 'assistant';
+  content: string | null;
+  tool_calls?: ToolCall[];
+  reasoning_content?: string;
+}
+
+/** A non-streamed completion as an adapter returns it (OpenAI `chat.completion`). */
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  /** `provider/model` that answered. */
+  model: string;
+  choices: { index: number; message: AssistantMessage; finish_reason: FinishReason | null }[];
+  usage?: Usage;
+}
+
+/** How a call was routed. */
+export interface Routing {
+  requested: string;
+  alias?: string;
+  resolved: string;
+  attempts: Attempt[];
+}
+
+/** What `chat()` resolves to: the completion plus its routing. */
+export interface ChatResponse extends ChatCompletion {
+  routing: Routing;
+}
+
+/** A streamed tool-call fragment (OpenAI shape: `index` identifies the call across chunks). */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+
+/** One streamed chunk (OpenAI `chat.completion.chunk`); `model` is the resolved `provider/model`. */
+export interface ChatChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      tool_calls?: ToolCallDelta[];
+      reasoning_content?: string;
+    };
+    finish_reason: FinishReason | null;
+  }[];
+  usage?: Usage | null;
+}
+
+/** An embeddings request (OpenAI shape). */
+export interface EmbedRequest {
+  model?: string;
+  input: string | string[];
+  dimensions?: number;
+}
+
+/** Embeddings as an adapter returns them. */
+export interface Embeddings {
+  object: 'list';
+  data: { object: 'embedding'; index: number; embedding: number[] }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+/** What `embed()` resolves to. */
+export interface EmbedResponse extends Embeddings {
+  routing: Routing;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Budget for the whole call across the chain; overrides `timeouts.totalMs`. */
+  timeoutMs?: number;
+  /** Use the response cache for this call (non-streaming only). */
+  cache?: boolean;
+}

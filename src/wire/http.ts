@@ -1,0 +1,62 @@
+import { Agent } from 'undici';
+
+/** One HTTP request, already split into origin and path so nothing is re-parsed per call. */
+export interface HttpRequest {
+  origin: string;
+  path: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+}
+
+/** The body of an answer: an async iterable of bytes that can also be read whole or thrown away. */
+export interface HttpBody extends AsyncIterable<Uint8Array> {
+  text(): Promise<string>;
+  dump(): Promise<void>;
+  destroy(err?: Error): unknown;
+}
+
+/** An HTTP answer whose body the caller must consume, dump or destroy. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: HttpBody;
+}
+
+/** The only door to the network: one keep-alive agent per client. */
+export interface Http {
+  send(req: HttpRequest): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+/** Creates the client's HTTP transport; timeouts beyond connect are enforced by the caller's signal. */
+export function createHttp(opts: { connectMs: number }): Http {
+  const agent = new Agent({
+    connect: { timeout: opts.connectMs },
+    keepAliveTimeout: 10_000,
+    // The router owns deadlines (total budget, first chunk, idle) through the request's signal.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  let closed = false;
+  return {
+    async send(req) {
+      const res = await agent.request({
+        origin: req.origin,
+        path: req.path,
+        method: req.method,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal: req.signal,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // destroy, not close: in-flight streams were already settled by the client; don't wait on keep-alive.
+      await agent.destroy();
+    },
+  };
+}
