@@ -48,6 +48,8 @@ export type AttemptReason =
   | 'rate-limited'
   | 'auth'
   | 'bad-response'
+  | 'blocked'
+  | 'caller-error'
   | 'deadline';
 
 interface ErrorOptions {

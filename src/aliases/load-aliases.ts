@@ -22,12 +22,17 @@ function tooLarge(origin: string, bytes: number): AliasConfigError {
 
 function unreadable(path: string, err: unknown): AliasConfigError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const message = code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
-  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message }], { cause: err });
+  const message =
+    code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
+  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message }], {
+    cause: err,
+  });
 }
 
 function notAFile(path: string): AliasConfigError {
-  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message: `not a file: ${path}` }]);
+  return new AliasConfigError(`Cannot read aliases file "${path}"`, [
+    { path: ROOT, message: `not a file: ${path}` },
+  ]);
 }
 
 function parseYaml(text: string, origin: string): unknown {

@@ -3,7 +3,10 @@ import { isAlias, parseModelString } from './model-string.js';
 
 describe('parseModelString', () => {
   it('splits at the first slash', () => {
-    expect(parseModelString('groq/llama-3.1-8b-instant')).toEqual({ provider: 'groq', model: 'llama-3.1-8b-instant' });
+    expect(parseModelString('groq/llama-3.1-8b-instant')).toEqual({
+      provider: 'groq',
+      model: 'llama-3.1-8b-instant',
+    });
   });
 
   it('keeps further slashes and colons in the model', () => {

@@ -33,7 +33,11 @@ describe('alias validation', () => {
       description: 'A',
       chain: [
         { target: 'groq/llama', provider: 'groq', model: 'llama' },
-        { target: 'openrouter/anthropic/claude-3-haiku', provider: 'openrouter', model: 'anthropic/claude-3-haiku' },
+        {
+          target: 'openrouter/anthropic/claude-3-haiku',
+          provider: 'openrouter',
+          model: 'anthropic/claude-3-haiku',
+        },
       ],
     });
     expect(config.aliases.get('mana/e')).toMatchObject({ dimensions: 768, cache: true });
@@ -51,7 +55,9 @@ describe('alias validation', () => {
 
   it('requires a non-empty aliases mapping', () => {
     expect(issuesOf({})).toEqual([{ path: 'aliases', message: expect.stringMatching(/is required/) }]);
-    expect(issuesOf({ aliases: {} })).toEqual([{ path: 'aliases', message: 'must define at least one alias' }]);
+    expect(issuesOf({ aliases: {} })).toEqual([
+      { path: 'aliases', message: 'must define at least one alias' },
+    ]);
     expect(issuesOf({ aliases: ['mana/a'] })[0]?.message).toMatch(/must be a mapping, got a list/);
   });
 
@@ -70,7 +76,11 @@ describe('alias validation', () => {
 
   it('requires every body to be a mapping', () => {
     const issues = issuesOf({ aliases: { 'mana/a': ['ollama/x'], 'mana/b': 'ollama/x', 'mana/c': null } });
-    expect(issues.map((i) => i.path)).toEqual(['aliases["mana/a"]', 'aliases["mana/b"]', 'aliases["mana/c"]']);
+    expect(issues.map((i) => i.path)).toEqual([
+      'aliases["mana/a"]',
+      'aliases["mana/b"]',
+      'aliases["mana/c"]',
+    ]);
     expect(issues[0]?.message).toMatch(/must be a mapping/);
   });
 
@@ -87,10 +97,15 @@ describe('alias validation', () => {
   });
 
   it('reports each bad chain entry at its index', () => {
-    const issues = issuesOf({ aliases: { 'mana/x': { chain: ['ollama/ok', '  ', 'llama3', 7, '/m', 'p/'] } } });
+    const issues = issuesOf({
+      aliases: { 'mana/x': { chain: ['ollama/ok', '  ', 'llama3', 7, '/m', 'p/'] } },
+    });
     expect(issues).toEqual([
       { path: 'aliases["mana/x"].chain[1]', message: 'is blank: expected provider/model' },
-      { path: 'aliases["mana/x"].chain[2]', message: '"llama3" has no provider prefix: expected provider/model' },
+      {
+        path: 'aliases["mana/x"].chain[2]',
+        message: '"llama3" has no provider prefix: expected provider/model',
+      },
       { path: 'aliases["mana/x"].chain[3]', message: 'must be a "provider/model" string' },
       { path: 'aliases["mana/x"].chain[4]', message: '"/m" has no provider prefix: expected provider/model' },
       { path: 'aliases["mana/x"].chain[5]', message: '"p/" has no provider prefix: expected provider/model' },
@@ -109,7 +124,10 @@ describe('alias validation', () => {
     for (const dimensions of [0, -3, 1.5, '768', Number.NaN, Number.POSITIVE_INFINITY, null]) {
       const issues = issuesOf({ aliases: { 'mana/x': { ...ok, dimensions } } });
       expect(issues).toHaveLength(1);
-      expect(issues[0]).toEqual({ path: 'aliases["mana/x"].dimensions', message: expect.stringMatching(/positive integer/) });
+      expect(issues[0]).toEqual({
+        path: 'aliases["mana/x"].dimensions',
+        message: expect.stringMatching(/positive integer/),
+      });
     }
   });
 
@@ -121,7 +139,9 @@ describe('alias validation', () => {
 
   it('requires default to name a defined alias', () => {
     const unknown = issuesOf({ aliases: { 'mana/a': ok }, default: 'mana/b' });
-    expect(unknown).toEqual([{ path: 'default', message: expect.stringContaining('"mana/b", which is not a defined alias') }]);
+    expect(unknown).toEqual([
+      { path: 'default', message: expect.stringContaining('"mana/b", which is not a defined alias') },
+    ]);
     expect(unknown[0]?.message).toContain('(defined: mana/a)');
     expect(issuesOf({ aliases: { 'mana/a': ok }, default: 1 })).toEqual([
       { path: 'default', message: 'must be the name of a defined alias (a string)' },
@@ -183,7 +203,9 @@ describe('the returned config', () => {
     expect(Object.isFrozen(def)).toBe(true);
     expect(Object.isFrozen(def.chain)).toBe(true);
     expect(Object.isFrozen(def.chain[0])).toBe(true);
-    expect(() => (def.chain as ChainArray).push({ target: 'a/b', provider: 'a', model: 'b' })).toThrow(TypeError);
+    expect(() =>
+      (def.chain as unknown as ChainArray).push({ target: 'a/b', provider: 'a', model: 'b' }),
+    ).toThrow(TypeError);
   });
 
   it('has an aliases map that refuses mutation', () => {

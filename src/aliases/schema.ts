@@ -34,7 +34,10 @@ const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector lengt
 
 const nameSchema = v.pipe(
   v.string(),
-  v.regex(NAME_RE, 'is not a valid alias name: expected "mana/<name>" (one segment of letters, digits, ".", "_", "-")'),
+  v.regex(
+    NAME_RE,
+    'is not a valid alias name: expected "mana/<name>" (one segment of letters, digits, ".", "_", "-")',
+  ),
 );
 const entrySchema = v.pipe(
   v.string('must be a "provider/model" string'),
@@ -71,8 +74,8 @@ function pathKey(key: unknown): string {
   return /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`;
 }
 
-/** Formats an alias name as a path segment: `aliases["mana/x"]`. */
-export function aliasPath(name: string): string {
+// An alias name as a path segment: aliases["mana/x"] (JSON quoting escapes quotes and control characters).
+function aliasPath(name: string): string {
   return `aliases[${JSON.stringify(name)}]`;
 }
 
@@ -96,7 +99,10 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   const before = issues.length;
   check(nameSchema, name, at, issues);
   if (!isMapping(body)) {
-    issues.push({ path: at, message: 'must be a mapping with a "chain" list (and optionally "description")' });
+    issues.push({
+      path: at,
+      message: 'must be a mapping with a "chain" list (and optionally "description")',
+    });
     return undefined;
   }
   const chain = check(chainSchema, own(body, 'chain'), `${at}.chain`, issues);
@@ -109,7 +115,11 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   if (issues.length > before || chain === undefined) return undefined;
   const entries = chain.map((s): ChainEntry => {
     const ref = parseModelString(s)!;
-    return Object.freeze({ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model });
+    return Object.freeze({
+      target: `${ref.provider}/${ref.model}`,
+      provider: ref.provider,
+      model: ref.model,
+    });
   });
   return Object.freeze({
     name,
@@ -172,12 +182,14 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
   }
   const rawDefault = own(input, 'default');
   const dflt = rawDefault === undefined ? undefined : check(defaultSchema, rawDefault, 'default', issues);
-  if (dflt !== undefined) {
-    if (isMapping(aliases) && !names.has(dflt)) {
-      const known = [...names].filter((n) => NAME_RE.test(n)).slice(0, 10);
-      const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
-      issues.push({ path: 'default', message: `names ${JSON.stringify(dflt)}, which is not a defined alias${hint}` });
-    }
+  // With no usable `aliases` mapping, "unknown default" would only repeat that problem.
+  if (dflt !== undefined && isMapping(aliases) && !names.has(dflt)) {
+    const known = [...names].filter((n) => NAME_RE.test(n)).slice(0, 10);
+    const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
+    issues.push({
+      path: 'default',
+      message: `names ${JSON.stringify(dflt)}, which is not a defined alias${hint}`,
+    });
   }
   if (issues.length > 0) throw new AliasConfigError(`Invalid ${origin}`, capped(issues));
   return Object.freeze({

@@ -43,12 +43,28 @@ export function admitCall(r: BreakerRecord, now: number): { verdict: Admission; 
 }
 
 /** Closes the breaker and resets its count; `lastError` survives only when the verdict carries one. */
-export function breakerSuccess(r: BreakerRecord, now: number, lastError: string | null = null): BreakerRecord {
-  return { ...r, consecutiveFailures: 0, openedUntil: null, trialInFlight: false, lastError, lastCheckedAt: now };
+export function breakerSuccess(
+  r: BreakerRecord,
+  now: number,
+  lastError: string | null = null,
+): BreakerRecord {
+  return {
+    ...r,
+    consecutiveFailures: 0,
+    openedUntil: null,
+    trialInFlight: false,
+    lastError,
+    lastCheckedAt: now,
+  };
 }
 
 /** Counts a failure: opens at the threshold, and re-arms from `now` when already open or half-open. */
-export function breakerFailure(r: BreakerRecord, reason: string, now: number, opts: BreakerOptions): BreakerRecord {
+export function breakerFailure(
+  r: BreakerRecord,
+  reason: string,
+  now: number,
+  opts: BreakerOptions,
+): BreakerRecord {
   const consecutiveFailures = r.consecutiveFailures + 1;
   const opens = r.openedUntil !== null || consecutiveFailures >= opts.failureThreshold;
   return {

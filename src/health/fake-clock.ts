@@ -4,11 +4,13 @@ import type { Clock } from '../clock.js';
 export interface FakeClock extends Clock {
   /** Moves time forward by `ms`, firing every timer that falls due, in time order. */
   advance(ms: number): void;
-  /** Like `advance`, but lets promises and `setImmediate` callbacks settle before and after each timer. */
+  /** Like `advance`, but lets promises and `setImmediate` chains (up to 10 turns) settle around each timer. */
   advanceAsync(ms: number): Promise<void>;
   /** How many timers are scheduled and not yet fired or cancelled. */
   pending(): number;
 }
+
+const SETTLE_TURNS = 10;
 
 interface Timer {
   readonly at: number;
@@ -37,7 +39,10 @@ export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
     t.fn();
   };
 
-  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  // Several macrotask turns, so callbacks that themselves hop through setImmediate also get to finish.
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < SETTLE_TURNS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
 
   return {
     now: () => now,

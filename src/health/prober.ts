@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
-import { redact } from '../redact.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
+import { redact } from '../redact.js';
 
 /** One provider's probe: resolves to an outcome (or a bare boolean) and should stop when `signal` aborts. */
 export interface ProbeTarget {
@@ -71,7 +71,7 @@ export function createProber(opts: ProberOptions): Prober {
         controller.abort(new DOMException(`probe timed out after ${timeoutMs}ms`, 'TimeoutError')),
       );
     });
-    const answered = (async () => target.probe(controller.signal))().then(normalize, errorOutcome);
+    const answered = (async () => target.probe(controller.signal))().then(normalize).catch(errorOutcome);
     const outcome = await Promise.race([answered, aborted]);
     cancelTimeout();
     if (inFlight.get(target.provider)?.controller === controller) inFlight.delete(target.provider);
@@ -107,7 +107,8 @@ export function createProber(opts: ProberOptions): Prober {
       cancelTimer = undefined;
       const running = [...inFlight.values()];
       inFlight.clear();
-      for (const { controller } of running) controller.abort(new DOMException('prober stopped', 'AbortError'));
+      for (const { controller } of running)
+        controller.abort(new DOMException('prober stopped', 'AbortError'));
     },
     tick,
   };

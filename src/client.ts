@@ -1,0 +1,296 @@
+import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
+import { AliasConfigError, ClosedError } from './errors.js';
+import type { ManaLLMEventName, ManaLLMListener } from './events.js';
+import type { HealthSnapshot } from './health/health-cache.js';
+import type { Prober } from './health/prober.js';
+import type { Http } from './wire/http.js';
+import { chatNeeds, precheck } from './routing/candidates.js';
+import type { CallPlan, Needs, RouterContext } from './routing/context.js';
+import { reportFailure, reportRequest, reportServed } from './routing/report.js';
+import { resolveModel } from './routing/resolve-model.js';
+import { streamChain } from './routing/stream-chain.js';
+import { walkChain } from './routing/walk-chain.js';
+import type { CallKind } from './events.js';
+import type {
+  CallOptions,
+  ChatChunk,
+  ChatRequest,
+  ChatResponse,
+  EmbedRequest,
+  EmbedResponse,
+  Embeddings,
+} from './types.js';
+
+/** State of one chain entry as `resolve()` explains it. */
+export type CandidateState = 'ready' | 'unhealthy' | 'cooling' | 'half-open' | 'unconfigured' | 'saturated' | 'capability';
+
+/** What `resolve()` returns: the routing decision a call would make now, without calling anything. */
+export interface ResolveResult {
+  requested: string;
+  alias?: string;
+  candidates: { target: string; provider: string; model: string; state: CandidateState; until?: number }[];
+}
+
+/** What `models()` returns: every configured provider's models, best effort. */
+export interface ModelList {
+  object: 'list';
+  data: { id: string; object: 'model'; owned_by: string }[];
+  errors: { provider: string; error: string }[];
+}
+
+/** Parts the composition root hands to the client. */
+export interface ClientParts {
+  ctx: RouterContext;
+  aliases: AliasRegistry;
+  http: Http;
+  prober: Prober | undefined;
+  aliasesPath: string | undefined;
+}
+
+/** The mana-llm client: `chat`, `stream`, `embed`, plus routing explanations, health and lifecycle. */
+export class ManaLLM {
+  readonly #ctx: RouterContext;
+  readonly #aliases: AliasRegistry;
+  readonly #http: Http;
+  readonly #prober: Prober | undefined;
+  readonly #cleanup: (() => void)[] = [];
+  #seq = 0;
+  #closed = false;
+
+  /** @internal use `createManaLLM` */
+  constructor(parts: ClientParts) {
+    this.#ctx = parts.ctx;
+    this.#aliases = parts.aliases;
+    this.#http = parts.http;
+    this.#prober = parts.prober;
+    const { ctx } = parts;
+    this.#cleanup.push(ctx.health.onTransition((t) => ctx.events.emit('health', t)));
+    if (parts.prober) {
+      const prober = parts.prober;
+      // Probes start on the next tick so that createManaLLM itself never does network I/O.
+      this.#cleanup.push(ctx.clock.setTimer(0, () => prober.start()), () => prober.stop());
+    }
+    const path = parts.aliasesPath;
+    if (path && ctx.opts.watch) this.#watch(path);
+    if (path && ctx.opts.reloadOnSignal) {
+      const signal = ctx.opts.reloadOnSignal;
+      const onSignal = () => void this.reload().catch(() => undefined);
+      process.on(signal, onSignal);
+      this.#cleanup.push(() => process.off(signal, onSignal));
+    }
+  }
+
+  #watch(path: string): void {
+    const name = basename(path);
+    let cancel: (() => void) | undefined;
+    // Watch the directory: editors replace files by rename, which ends a watch on the file itself.
+    const watcher: FSWatcher = watchFs(dirname(path), (_event, file) => {
+      if (file !== null && file !== name) return;
+      cancel?.();
+      cancel = this.#ctx.clock.setTimer(50, () => void this.reload().catch(() => undefined));
+    });
+    watcher.on('error', () => undefined);
+    watcher.unref();
+    this.#cleanup.push(() => {
+      cancel?.();
+      watcher.close();
+    });
+  }
+
+  #plan(kind: CallKind, model: string | undefined, opts: CallOptions | undefined, needs: Needs): CallPlan {
+    if (this.#closed) throw new ClosedError();
+    if (opts?.signal?.aborted) throw opts.signal.reason;
+    const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+    const now = this.#ctx.clock.now();
+    return {
+      id: String(++this.#seq),
+      kind,
+      requested: r.requested,
+      alias: r.alias,
+      chain: r.chain,
+      needs,
+      signal: opts?.signal,
+      startedAt: now,
+      deadline: now + (opts?.timeoutMs ?? this.#ctx.opts.timeouts.totalMs),
+    };
+  }
+
+  /**
+   * One chat completion, from the first chain entry that can serve it.
+   * @throws NoHealthyProviderError, ProviderError subclasses for the caller's own mistakes, UnknownAliasError, the signal's reason
+   */
+  async chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
+    const plan = this.#plan('chat', request.model, opts, chatNeeds(request));
+    reportRequest(this.#ctx, plan);
+    try {
+      const served = await walkChain(this.#ctx, plan, {
+        attemptMs: Number.POSITIVE_INFINITY,
+        timeoutLabel: 'no answer',
+        run: (slot, entry, signal) => slot.adapter.chat({ ...request, model: entry.model }, { signal }),
+      });
+      served.done();
+      const res = served.value as ChatResponse;
+      res.routing = routing(plan, served.entry.target, served.attempts);
+      reportServed(this.#ctx, plan, served.entry.target, res.usage);
+      return res;
+    } catch (err) {
+      throw reportFailure(this.#ctx, plan, err);
+    }
+  }
+
+  /**
+   * A streamed chat completion (OpenAI chunks). Falls back invisibly until the first content chunk; after it,
+   * a failure ends the stream with StreamInterruptedError. Breaking out of the loop cancels the upstream.
+   */
+  async *stream(request: ChatRequest, opts?: CallOptions): AsyncGenerator<ChatChunk, void, undefined> {
+    const plan = this.#plan('stream', request.model, opts, chatNeeds(request));
+    reportRequest(this.#ctx, plan);
+    try {
+      yield* streamChain(this.#ctx, plan, request);
+    } catch (err) {
+      throw reportFailure(this.#ctx, plan, err);
+    }
+  }
+
+  /**
+   * Embeddings (OpenAI shape). An alias with `dimensions` skips members whose vectors have another length.
+   * @throws NoHealthyProviderError, UnknownAliasError, the signal's reason
+   */
+  async embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
+    const plan = this.#plan('embed', request.model, opts, { embeddings: true });
+    reportRequest(this.#ctx, plan);
+    const input = Array.isArray(request.input) ? request.input : [request.input];
+    const dims = plan.alias?.dimensions;
+    try {
+      const served = await walkChain(this.#ctx, plan, {
+        attemptMs: Number.POSITIVE_INFINITY,
+        timeoutLabel: 'no answer',
+        run: (slot, entry, signal) => slot.adapter.embed({ ...request, input, model: entry.model }, { signal }),
+        ...(dims === undefined
+          ? {}
+          : { reject: (v: Embeddings) => (v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined) }),
+      });
+      served.done();
+      const res = served.value as EmbedResponse;
+      res.routing = routing(plan, served.entry.target, served.attempts);
+      reportServed(this.#ctx, plan, served.entry.target, res.usage.prompt_tokens ? toUsage(res.usage) : undefined);
+      return res;
+    } catch (err) {
+      throw reportFailure(this.#ctx, plan, err);
+    }
+  }
+
+  /**
+   * Explains the routing decision a call would make now, without calling anything.
+   * @throws UnknownAliasError
+   */
+  resolve(model?: string, request?: ChatRequest): ResolveResult {
+    const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+    const needs = request ? chatNeeds(request) : {};
+    return {
+      requested: r.requested,
+      ...(r.alias ? { alias: r.alias.name } : {}),
+      candidates: r.chain.map((entry) => {
+        const base = { target: entry.target, provider: entry.provider, model: entry.model };
+        const pre = precheck(this.#ctx, entry, needs);
+        if ('adapter' in pre) {
+          return { ...base, state: this.#ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };
+        }
+        return pre.until === undefined ? { ...base, state: pre.reason } : { ...base, state: pre.reason, until: pre.until };
+      }),
+    };
+  }
+
+  /** Every configured provider's model list, best effort: a provider that fails is named in `errors`. */
+  async models(opts: { signal?: AbortSignal } = {}): Promise<ModelList> {
+    if (this.#closed) throw new ClosedError();
+    const out: ModelList = { object: 'list', data: [], errors: [] };
+    const timeout = AbortSignal.timeout(this.#ctx.opts.timeouts.totalMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const lists = await Promise.allSettled(
+      [...this.#ctx.providers.values()].map(async (slot) => ({ id: slot.config.id, names: await slot.adapter.models({ signal }) })),
+    );
+    const ids = [...this.#ctx.providers.keys()];
+    lists.forEach((r, i) => {
+      const provider = ids[i] as string;
+      if (r.status === 'fulfilled') {
+        for (const name of r.value.names) out.data.push({ id: `${provider}/${name}`, object: 'model', owned_by: provider });
+      } else {
+        out.errors.push({ provider, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+      }
+    });
+    return out;
+  }
+
+  /** The loaded aliases, sorted by name. */
+  aliases(): { default: string | null; aliases: readonly AliasSummary[] } {
+    return { default: this.#aliases.default ?? null, aliases: this.#aliases.list() };
+  }
+
+  /** Every configured provider's breaker state, and the targets cooling after a 429. */
+  health(): HealthSnapshot {
+    return this.#ctx.health.snapshot();
+  }
+
+  /**
+   * Re-reads the aliases; on any error the previous aliases stay in force.
+   * @throws AliasConfigError
+   */
+  async reload(): Promise<void> {
+    try {
+      const config = await this.#aliases.reload();
+      this.#ctx.events.emit('reload', { ok: true, aliases: config.aliases.size });
+    } catch (err) {
+      const error = err instanceof AliasConfigError ? err : new AliasConfigError('reload failed', [], { cause: err });
+      this.#ctx.events.emit('reload', { ok: false, error });
+      throw error;
+    }
+  }
+
+  /** Subscribes to an event (see API.md "Events"). */
+  on<K extends ManaLLMEventName>(name: K, listener: ManaLLMListener<K>): this {
+    this.#ctx.events.on(name, listener);
+    return this;
+  }
+
+  /** Subscribes to the next occurrence of an event. */
+  once<K extends ManaLLMEventName>(name: K, listener: ManaLLMListener<K>): this {
+    this.#ctx.events.once(name, listener);
+    return this;
+  }
+
+  /** Unsubscribes a listener (or every listener of the event). */
+  off<K extends ManaLLMEventName>(name: K, listener?: ManaLLMListener<K>): this {
+    this.#ctx.events.off(name, listener);
+    return this;
+  }
+
+  /** Stops probes, watchers and signal handlers, settles in-flight calls with `CLOSED`, closes connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#cleanup.splice(0)) fn();
+    const closed = new ClosedError();
+    for (const c of this.#ctx.live) c.abort(closed);
+    await Promise.allSettled([...this.#ctx.providers.values()].map((s) => s.adapter.close?.()));
+    await this.#http.close();
+    this.#ctx.events.removeAll();
+  }
+
+  /** `await using llm = createManaLLM(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function routing(plan: CallPlan, resolved: string, attempts: ChatResponse['routing']['attempts']): ChatResponse['routing'] {
+  return plan.alias
+    ? { requested: plan.requested, alias: plan.alias.name, resolved, attempts }
+    : { requested: plan.requested, resolved, attempts };
+}
+
+function toUsage(u: { prompt_tokens: number; total_tokens: number }) {
+  return { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens };
+}

@@ -1,0 +1,58 @@
+import { AliasRegistry } from './aliases/alias-registry.js';
+import { ManaLLM } from './client.js';
+import { ManaEmitter } from './events.js';
+import { HealthCache } from './health/health-cache.js';
+import { createProber } from './health/prober.js';
+import { type ManaLLMOptions, resolveOptions } from './options.js';
+import { ADAPTERS } from './providers/registry.js';
+import type { ProviderSlot, RouterContext } from './routing/context.js';
+import { createHttp } from './wire/http.js';
+
+/**
+ * Creates a client: validates options and aliases (synchronously, no network I/O), builds the adapters, and
+ * starts health probes on the next tick on unref'd timers.
+ * @throws ConfigError, AliasConfigError listing every problem with its path
+ */
+export function createManaLLM(options: ManaLLMOptions): ManaLLM {
+  const opts = resolveOptions(options);
+  const aliases = new AliasRegistry(opts.aliasSource);
+  const { clock } = opts;
+  const http = createHttp({ connectMs: opts.timeouts.connectMs });
+  const providers = new Map<string, ProviderSlot>();
+  for (const p of opts.providers) {
+    const config = {
+      id: p.id,
+      baseUrl: p.baseUrl,
+      headers: p.headers,
+      ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
+      ...(p.adapter === undefined ? {} : { adapter: p.adapter }),
+    };
+    providers.set(p.id, { config: p, adapter: ADAPTERS[p.type]({ config, http, clock }), inFlight: 0 });
+  }
+  const health = new HealthCache([...providers.keys()], opts.health, clock, opts.health.store);
+  const events = new ManaEmitter();
+  const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set() };
+  const probed = [...providers.values()].filter((s) => s.config.probe);
+  const prober =
+    opts.health.probes && probed.length > 0
+      ? createProber({
+          targets: probed.map((s) => ({ provider: s.config.id, probe: (signal: AbortSignal) => s.adapter.probe({ signal }) })),
+          intervalMs: opts.health.probeIntervalMs,
+          timeoutMs: opts.health.probeTimeoutMs,
+          clock,
+          onResult: (provider, outcome) => {
+            health.recordProbe(provider, outcome);
+            if (events.has('probe')) {
+              events.emit(
+                'probe',
+                outcome.error === undefined
+                  ? { provider, ok: outcome.ok, durationMs: outcome.durationMs }
+                  : { provider, ok: outcome.ok, durationMs: outcome.durationMs, error: outcome.error },
+              );
+            }
+          },
+        })
+      : undefined;
+  const aliasesPath = 'path' in opts.aliasSource ? opts.aliasSource.path : undefined;
+  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath });
+}

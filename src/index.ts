@@ -1,0 +1,66 @@
+export type { AliasSummary } from './aliases/alias-registry.js';
+export type { CandidateState, ManaLLM, ModelList, ResolveResult } from './client.js';
+export type { Clock } from './clock.js';
+export { createManaLLM } from './create-mana-llm.js';
+export {
+  AliasConfigError,
+  type Attempt,
+  type AttemptReason,
+  ClosedError,
+  ConfigError,
+  type ConfigIssue,
+  type ErrorCode,
+  isManaLLMError,
+  ManaLLMError,
+  NoHealthyProviderError,
+  ProviderAuthError,
+  ProviderBlockedError,
+  ProviderCapabilityError,
+  ProviderConnectionError,
+  ProviderError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  ProviderTimeoutError,
+  StreamInterruptedError,
+  type StreamPartial,
+  UnknownAliasError,
+} from './errors.js';
+export type { BreakerState, CallKind, ManaLLMEventName, ManaLLMEvents, ManaLLMListener } from './events.js';
+export type { HealthSnapshot, HealthStatus, ProviderHealth } from './health/health-cache.js';
+export type { HealthStore } from './health/health-store.js';
+export type { ManaLLMOptions, ProviderOptions } from './options.js';
+export type {
+  AdapterChatRequest,
+  AdapterContext,
+  AdapterEmbedRequest,
+  Capabilities,
+  ProbeOutcome,
+  ProviderAdapter,
+} from './providers/adapter.js';
+export type { ProviderType } from './providers/registry.js';
+export { toServerSentEvents } from './to-server-sent-events.js';
+export type {
+  AssistantMessage,
+  CallOptions,
+  ChatChunk,
+  ChatCompletion,
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ContentPart,
+  EmbedRequest,
+  EmbedResponse,
+  Embeddings,
+  FinishReason,
+  ImagePart,
+  JsonSchema,
+  ResponseFormat,
+  Routing,
+  TextPart,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+  ToolDefinition,
+  Usage,
+} from './types.js';

@@ -1,0 +1,247 @@
+import * as v from 'valibot';
+import type { AliasSource } from './aliases/load-aliases.js';
+import { type Clock, systemClock } from './clock.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import type { HealthStore } from './health/health-store.js';
+import type { ProviderAdapter } from './providers/adapter.js';
+import { type ProviderType, WELL_KNOWN } from './providers/registry.js';
+
+/** One provider's settings as a user writes them. */
+export interface ProviderOptions {
+  type?: ProviderType;
+  baseUrl?: string;
+  apiKey?: string;
+  headers?: Record<string, string>;
+  /** Caps one attempt at this provider (non-streaming: the whole call; streaming: until the first content chunk). */
+  timeoutMs?: number;
+  /** In-flight limit; a full provider is skipped (reason `saturated`) instead of queued. */
+  maxConcurrent?: number;
+  /** false: never probe this provider. */
+  probe?: boolean;
+  /** For `type: 'custom'`. */
+  adapter?: ProviderAdapter;
+}
+
+/** Options of `createManaLLM`; see API.md for every default. */
+export interface ManaLLMOptions {
+  aliasesPath?: string;
+  aliases?: string | Record<string, unknown>;
+  providers: Record<string, ProviderOptions | undefined>;
+  health?: {
+    failureThreshold?: number;
+    cooldownMs?: number;
+    probeIntervalMs?: number;
+    probeTimeoutMs?: number;
+    probes?: boolean;
+    /** Where breaker and cool-down state lives (default: in this process). */
+    store?: HealthStore;
+  };
+  timeouts?: { connectMs?: number; totalMs?: number; firstChunkMs?: number; idleMs?: number };
+  fallbackOnAuthError?: boolean;
+  defaultProvider?: string;
+  reloadOnSignal?: false | 'SIGHUP';
+  watch?: boolean;
+  clock?: Clock;
+}
+
+/** A provider after validation, with every default filled. */
+export interface ResolvedProvider {
+  id: string;
+  type: ProviderType;
+  baseUrl: string;
+  apiKey?: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  maxConcurrent: number;
+  probe: boolean;
+  adapter?: ProviderAdapter;
+}
+
+/** Options after validation: every default lives here and only here. */
+export interface ResolvedOptions {
+  aliasSource: AliasSource;
+  providers: ResolvedProvider[];
+  health: {
+    failureThreshold: number;
+    cooldownMs: number;
+    probeIntervalMs: number;
+    probeTimeoutMs: number;
+    probes: boolean;
+    store: HealthStore | undefined;
+  };
+  timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number };
+  fallbackOnAuthError: boolean;
+  defaultProvider: string | undefined;
+  reloadOnSignal: false | 'SIGHUP';
+  watch: boolean;
+  clock: Clock;
+}
+
+const positive = v.pipe(v.number('must be a number'), v.finite('must be finite'), v.gtValue(0, 'must be > 0'));
+const nonNegative = v.pipe(v.number('must be a number'), v.finite('must be finite'), v.minValue(0, 'must be >= 0'));
+const url = v.pipe(
+  v.string('must be a string'),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL'),
+);
+
+const ProviderSchema = v.object(
+  {
+    type: v.optional(v.picklist(['ollama', 'openai', 'google', 'anthropic', 'custom'], 'must be one of ollama, openai, google, anthropic, custom')),
+    baseUrl: v.optional(url),
+    apiKey: v.optional(v.string('must be a string')),
+    headers: v.optional(v.record(v.string(), v.string('must be a string'), 'must be an object of strings')),
+    timeoutMs: v.optional(positive),
+    maxConcurrent: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be >= 1'))),
+    probe: v.optional(v.boolean('must be a boolean')),
+    adapter: v.optional(
+      v.custom<ProviderAdapter>(
+        (a) => typeof a === 'object' && a !== null && typeof (a as ProviderAdapter).chat === 'function',
+        'must implement ProviderAdapter',
+      ),
+    ),
+  },
+  'must be an object',
+);
+
+const OptionsSchema = v.object(
+  {
+    aliasesPath: v.optional(v.string('must be a string')),
+    aliases: v.optional(v.union([v.string(), v.record(v.string(), v.unknown())], 'must be YAML text or an object')),
+    providers: v.record(v.string(), ProviderSchema, 'must be an object mapping provider id to its config'),
+    health: v.optional(
+      v.object(
+        {
+          failureThreshold: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be >= 1'))),
+          cooldownMs: v.optional(nonNegative),
+          probeIntervalMs: v.optional(positive),
+          probeTimeoutMs: v.optional(positive),
+          probes: v.optional(v.boolean('must be a boolean')),
+          store: v.optional(
+            v.custom<HealthStore>(
+              (st) => typeof (st as HealthStore)?.getProvider === 'function' && typeof (st as HealthStore)?.setProvider === 'function',
+              'must implement HealthStore',
+            ),
+          ),
+        },
+        'must be an object',
+      ),
+    ),
+    timeouts: v.optional(
+      v.object(
+        { connectMs: v.optional(positive), totalMs: v.optional(positive), firstChunkMs: v.optional(positive), idleMs: v.optional(positive) },
+        'must be an object',
+      ),
+    ),
+    fallbackOnAuthError: v.optional(v.boolean('must be a boolean')),
+    defaultProvider: v.optional(v.string('must be a string')),
+    reloadOnSignal: v.optional(v.union([v.literal(false), v.literal('SIGHUP')], "must be false or 'SIGHUP'")),
+    watch: v.optional(v.boolean('must be a boolean')),
+    clock: v.optional(
+      v.custom<Clock>(
+        (c) => typeof (c as Clock)?.now === 'function' && typeof (c as Clock)?.setTimer === 'function',
+        'must have now() and setTimer(ms, fn)',
+      ),
+    ),
+  },
+  'options must be an object',
+);
+
+const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+function pathOf(issue: v.BaseIssue<unknown>): string {
+  let out = '';
+  for (const item of issue.path ?? []) {
+    const key = String(item.key);
+    out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+/**
+ * Validates and normalises `createManaLLM` options, listing every problem with its path.
+ * @throws ConfigError
+ */
+export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
+  const parsed = v.safeParse(OptionsSchema, input, { abortEarly: false });
+  const issues: ConfigIssue[] = parsed.success ? [] : parsed.issues.map((i) => ({ path: pathOf(i), message: i.message }));
+  const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
+
+  const hasPath = typeof o?.aliasesPath === 'string';
+  const hasAliases = o?.aliases !== undefined;
+  if (hasPath === hasAliases) issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
+
+  const providers: ResolvedProvider[] = [];
+  const entries = parsed.success ? Object.entries(o.providers) : [];
+  for (const [id, p] of entries) {
+    if (!p) continue;
+    const at = `providers.${id}`;
+    if (!PROVIDER_ID.test(id)) issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
+    const known = WELL_KNOWN[id];
+    const type = p.type ?? known?.type;
+    if (!type) {
+      issues.push({ path: `${at}.type`, message: `"${id}" is not a well-known provider: set type` });
+      continue;
+    }
+    const baseUrl = p.baseUrl ?? (known && known.type === type ? known.baseUrl : undefined);
+    if (type === 'custom' && !p.adapter) issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
+    if (type !== 'custom' && !baseUrl) issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+    providers.push({
+      id,
+      type,
+      baseUrl: (baseUrl ?? '').replace(/\/+$/, ''),
+      ...(p.apiKey ? { apiKey: p.apiKey } : {}),
+      headers: p.headers ?? {},
+      timeoutMs: p.timeoutMs ?? Number.POSITIVE_INFINITY,
+      maxConcurrent: p.maxConcurrent ?? Number.POSITIVE_INFINITY,
+      probe: p.probe ?? true,
+      ...(p.adapter ? { adapter: p.adapter } : {}),
+    });
+  }
+  if (parsed.success && entries.length === 0) issues.push({ path: 'providers', message: 'configure at least one provider' });
+
+  const defaultProvider = o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
+  if (o?.defaultProvider !== undefined && !providers.some((p) => p.id === o.defaultProvider)) {
+    issues.push({ path: 'defaultProvider', message: `"${o.defaultProvider}" is not a configured provider` });
+  }
+  if (o?.watch && !hasPath) issues.push({ path: 'watch', message: 'needs aliasesPath (there is no file to watch)' });
+  if (o?.reloadOnSignal && !hasPath) issues.push({ path: 'reloadOnSignal', message: 'needs aliasesPath (there is no file to reload)' });
+
+  if (issues.length > 0) throw new ConfigError('Invalid mana-llm options', issues);
+
+  const h = o.health ?? {};
+  const t = o.timeouts ?? {};
+  return {
+    aliasSource: hasPath
+      ? { path: o.aliasesPath as string }
+      : typeof o.aliases === 'string'
+        ? { text: o.aliases }
+        : { object: o.aliases },
+    providers,
+    health: {
+      failureThreshold: h.failureThreshold ?? 2,
+      cooldownMs: h.cooldownMs ?? 60_000,
+      probeIntervalMs: h.probeIntervalMs ?? 30_000,
+      probeTimeoutMs: h.probeTimeoutMs ?? 3_000,
+      probes: h.probes ?? true,
+      store: h.store,
+    },
+    timeouts: {
+      connectMs: t.connectMs ?? 10_000,
+      totalMs: t.totalMs ?? 120_000,
+      firstChunkMs: t.firstChunkMs ?? 60_000,
+      idleMs: t.idleMs ?? 60_000,
+    },
+    fallbackOnAuthError: o.fallbackOnAuthError ?? false,
+    defaultProvider,
+    reloadOnSignal: o.reloadOnSignal ?? false,
+    watch: o.watch ?? false,
+    clock: o.clock ?? systemClock,
+  };
+}

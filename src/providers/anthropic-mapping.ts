@@ -1,0 +1,268 @@
+import { ProviderBlockedError, ProviderCapabilityError, ProviderHTTPError } from '../errors.js';
+import type {
+  ChatCompletion,
+  ChatMessage,
+  ContentPart,
+  FinishReason,
+  TextPart,
+  ToolCall,
+  ToolChoice,
+  Usage,
+} from '../types.js';
+import type { Http } from '../wire/http.js';
+import type { AdapterChatRequest } from './adapter.js';
+import { loadImage } from './images.js';
+import { badResponse, type CallMeta } from './upstream.js';
+
+/** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+type TextBlock = { type: 'text'; text: string };
+type Block =
+  | TextBlock
+  | { type: 'image'; source: { type: 'base64'; media_type: string; data: string } }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'tool_result'; tool_use_id: string; content: string | TextBlock[] };
+
+interface Turn {
+  role: 'user' | 'assistant';
+  content: Block[];
+}
+
+function label(meta: CallMeta): string {
+  return `${meta.provider}/${meta.model} ${meta.method} ${meta.path}`;
+}
+
+function callerError(meta: CallMeta, what: string): ProviderHTTPError {
+  // The caller's request cannot be expressed: treat it like the 400 Anthropic would answer.
+  return new ProviderHTTPError(`${label(meta)}: ${what}`, {
+    provider: meta.provider,
+    model: meta.model,
+    status: 400,
+  });
+}
+
+/** Throws `ProviderCapabilityError` for what the Messages API cannot do (structured output). */
+export function assertCapable(req: AdapterChatRequest, meta: CallMeta): void {
+  const fmt = req.response_format?.type;
+  if (fmt === 'json_object' || fmt === 'json_schema') {
+    throw new ProviderCapabilityError(
+      `${meta.provider}/${meta.model}: response_format ${fmt} not supported`,
+      {
+        provider: meta.provider,
+        model: meta.model,
+        capability: 'jsonSchema',
+      },
+    );
+  }
+}
+
+function text(content: string | TextPart[] | null | undefined): string {
+  if (content == null) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[] {
+  if (content == null) return [];
+  const parts = typeof content === 'string' ? [{ type: 'text' as const, text: content }] : content;
+  // Anthropic rejects empty text blocks.
+  return parts.filter((p) => p.text !== '').map((p) => ({ type: 'text', text: p.text }));
+}
+
+async function userBlocks(
+  content: string | ContentPart[],
+  http: Http,
+  signal: AbortSignal,
+  meta: CallMeta,
+): Promise<Block[]> {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  const out: Block[] = [];
+  for (const part of content) {
+    if (part.type === 'text') {
+      out.push({ type: 'text', text: part.text });
+    } else {
+      const img = await loadImage(part.image_url.url, http, signal, meta);
+      out.push({ type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } });
+    }
+  }
+  return out;
+}
+
+function toolUse(call: ToolCall, meta: CallMeta): Block {
+  let input: unknown = {};
+  if (call.function.arguments.trim() !== '') {
+    try {
+      input = JSON.parse(call.function.arguments);
+    } catch {
+      throw callerError(meta, `tool call ${call.id} arguments are not valid JSON`);
+    }
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw callerError(meta, `tool call ${call.id} arguments must be a JSON object`);
+  return { type: 'tool_use', id: call.id, name: call.function.name, input: input as Record<string, unknown> };
+}
+
+async function toTurn(
+  m: Exclude<ChatMessage, { role: 'system' }>,
+  http: Http,
+  signal: AbortSignal,
+  meta: CallMeta,
+): Promise<Turn> {
+  switch (m.role) {
+    case 'user':
+      return { role: 'user', content: await userBlocks(m.content, http, signal, meta) };
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: [...textBlocks(m.content), ...(m.tool_calls ?? []).map((c) => toolUse(c, meta))],
+      };
+    case 'tool':
+      return {
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: m.tool_call_id,
+            content: typeof m.content === 'string' ? m.content : textBlocks(m.content),
+          },
+        ],
+      };
+  }
+}
+
+function toolChoice(choice: ToolChoice): unknown {
+  if (choice === 'auto') return { type: 'auto' };
+  if (choice === 'required') return { type: 'any' };
+  if (choice === 'none') return { type: 'none' };
+  return { type: 'tool', name: choice.function.name };
+}
+
+/**
+ * Builds a Messages API body: system messages become `system`, consecutive same-role turns are merged (tool
+ * results ride in a user turn), images are inlined as base64 sources. `seed` and the penalties are dropped:
+ * the API has no equivalent.
+ */
+export async function toAnthropicBody(
+  req: AdapterChatRequest,
+  stream: boolean,
+  http: Http,
+  signal: AbortSignal,
+  meta: CallMeta,
+): Promise<Record<string, unknown>> {
+  assertCapable(req, meta);
+  const system: string[] = [];
+  const turns: Turn[] = [];
+  for (const m of req.messages) {
+    if (m.role === 'system') {
+      system.push(text(m.content));
+      continue;
+    }
+    const turn = await toTurn(m, http, signal, meta);
+    const last = turns.at(-1);
+    // The API wants strictly alternating roles.
+    if (last?.role === turn.role) last.content.push(...turn.content);
+    else turns.push(turn);
+  }
+  const body: Record<string, unknown> = {
+    model: req.model,
+    max_tokens: req.max_tokens ?? DEFAULT_MAX_TOKENS,
+    messages: turns,
+  };
+  if (system.length > 0) body.system = system.join('\n\n');
+  if (req.temperature !== undefined) body.temperature = req.temperature;
+  if (req.top_p !== undefined) body.top_p = req.top_p;
+  if (req.stop !== undefined) body.stop_sequences = typeof req.stop === 'string' ? [req.stop] : req.stop;
+  if (req.tools && req.tools.length > 0) {
+    body.tools = req.tools.map((t) => ({
+      name: t.function.name,
+      ...(t.function.description === undefined ? {} : { description: t.function.description }),
+      input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+    }));
+  }
+  if (req.tool_choice !== undefined) body.tool_choice = toolChoice(req.tool_choice);
+  if (req.user !== undefined) body.metadata = { user_id: req.user };
+  if (stream) body.stream = true;
+  return body;
+}
+
+/** Maps a `stop_reason`; a refusal is the provider's safety filter and throws `ProviderBlockedError`. */
+export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
+  switch (stop) {
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      throw new ProviderBlockedError(`${label(meta)}: the model refused (stop_reason refusal)`, {
+        provider: meta.provider,
+        model: meta.model,
+        reason: 'refusal',
+      });
+    default:
+      return 'stop';
+  }
+}
+
+/** Token counts from Anthropic's `usage`, when both are numbers. */
+export function usageOf(input: unknown, output: unknown): Usage | undefined {
+  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  return { prompt_tokens: input, completion_tokens: output, total_tokens: input + output };
+}
+
+interface WireMessage {
+  id?: unknown;
+  content?: unknown;
+  stop_reason?: unknown;
+  usage?: { input_tokens?: unknown; output_tokens?: unknown };
+}
+
+/** Maps a non-streamed Messages API reply to an OpenAI `chat.completion`. */
+export function fromAnthropicMessage(
+  json: WireMessage,
+  meta: CallMeta,
+  model: string,
+  created: number,
+): ChatCompletion {
+  if (!Array.isArray(json.content)) throw badResponse(meta, 'reply has no content array');
+  const texts: string[] = [];
+  const thoughts: string[] = [];
+  const calls: ToolCall[] = [];
+  for (const raw of json.content) {
+    const b = raw as {
+      type?: unknown;
+      text?: unknown;
+      thinking?: unknown;
+      id?: unknown;
+      name?: unknown;
+      input?: unknown;
+    };
+    if (b.type === 'text' && typeof b.text === 'string') texts.push(b.text);
+    else if (b.type === 'thinking' && typeof b.thinking === 'string') thoughts.push(b.thinking);
+    else if (b.type === 'tool_use') {
+      if (typeof b.id !== 'string' || typeof b.name !== 'string')
+        throw badResponse(meta, 'tool_use block without id or name');
+      calls.push({
+        id: b.id,
+        type: 'function',
+        function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) },
+      });
+    }
+  }
+  const finish = finishReason(json.stop_reason, meta);
+  const message: ChatCompletion['choices'][number]['message'] = {
+    role: 'assistant',
+    content: texts.length > 0 ? texts.join('') : calls.length > 0 ? null : '',
+  };
+  if (calls.length > 0) message.tool_calls = calls;
+  if (thoughts.length > 0) message.reasoning_content = thoughts.join('');
+  const usage = usageOf(json.usage?.input_tokens, json.usage?.output_tokens);
+  return {
+    id: typeof json.id === 'string' ? json.id : `msg-${created}`,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [{ index: 0, message, finish_reason: finish }],
+    ...(usage ? { usage } : {}),
+  };
+}

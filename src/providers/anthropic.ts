@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { ProviderCapabilityError, ProviderError } from '../errors.js';
+import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
+import { readSSE } from '../wire/sse.js';
+import type { AdapterChatRequest, AdapterContext, Capabilities, ProviderAdapter } from './adapter.js';
+import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
+import type { AdapterDeps } from './registry.js';
+import {
+  badResponse,
+  type CallMeta,
+  errorFromInBand,
+  networkError,
+  parseJson,
+  readBody,
+  send,
+  splitBaseUrl,
+} from './upstream.js';
+
+const API_VERSION = '2023-06-01';
+const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: false, embeddings: false };
+/** Page size and page bound for `models()`; the API pages its list (max 1000 per page). */
+const MODELS_PAGE = 1000;
+const MODELS_MAX_PAGES = 10;
+
+type WireReply = Parameters<typeof fromAnthropicMessage>[0] & { type?: unknown; error?: unknown };
+type Delta = ChatChunk['choices'][number]['delta'];
+
+interface StreamEvent {
+  type?: unknown;
+  message?: { id?: unknown; usage?: { input_tokens?: unknown; output_tokens?: unknown } };
+  index?: unknown;
+  content_block?: { type?: unknown; id?: unknown; name?: unknown; text?: unknown; thinking?: unknown };
+  delta?: {
+    type?: unknown;
+    text?: unknown;
+    partial_json?: unknown;
+    thinking?: unknown;
+    stop_reason?: unknown;
+  };
+  usage?: { input_tokens?: unknown; output_tokens?: unknown };
+  error?: unknown;
+}
+
+/** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
+export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
+  const { config, http, clock } = deps;
+  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  const secrets = config.apiKey ? [config.apiKey] : [];
+  const getHeaders: Record<string, string> = {
+    'anthropic-version': API_VERSION,
+    ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),
+    ...config.headers,
+  };
+  const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
+  const messagesPath = `${basePath}/messages`;
+  const modelsPath = `${basePath}/models`;
+
+  const meta = (model: string, method: string, path: string): CallMeta => ({
+    provider: config.id,
+    model,
+    method,
+    path,
+    secrets,
+  });
+  const now = () => Math.floor(clock.now() / 1000);
+
+  async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext, m: CallMeta) {
+    const body = await toAnthropicBody(request, stream, http, ctx.signal, m);
+    return send(
+      http,
+      {
+        origin,
+        path: messagesPath,
+        method: 'POST',
+        headers: postHeaders,
+        body: JSON.stringify(body),
+        signal: ctx.signal,
+      },
+      m,
+    );
+  }
+
+  async function getModels(path: string, ctx: AdapterContext, m: CallMeta): Promise<unknown> {
+    const res = await send(http, { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
+    return parseJson(await readBody(res, ctx.signal, m), m);
+  }
+
+  return {
+    capabilities: () => CAPABILITIES,
+
+    async chat(request, ctx) {
+      const m = meta(request.model, 'POST', messagesPath);
+      const res = await post(request, false, ctx, m);
+      const json = parseJson(await readBody(res, ctx.signal, m), m) as WireReply | null;
+      if (json === null || typeof json !== 'object') throw badResponse(m, 'reply is not an object');
+      if (json.type === 'error' || json.error !== undefined) throw errorFromInBand(json.error, m);
+      return fromAnthropicMessage(json, m, `${config.id}/${request.model}`, now());
+    },
+
+    async *stream(request, ctx) {
+      const m = meta(request.model, 'POST', messagesPath);
+      const res = await post(request, true, ctx, m);
+      const created = now();
+      const model = `${config.id}/${request.model}`;
+      let id: string | undefined;
+      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
+        id ??= `msg-${randomUUID()}`;
+        return {
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model,
+          choices: [{ index: 0, delta, finish_reason: finish }],
+          ...(usage ? { usage } : {}),
+        };
+      };
+      // Anthropic numbers content blocks; OpenAI numbers tool calls. Map block index → tool-call index.
+      const toolIndex = new Map<number, number>();
+      let inputTokens: unknown;
+      let outputTokens: unknown;
+      let stop: unknown;
+      let ended = false;
+      const events = readSSE(res.body);
+      try {
+        while (true) {
+          let next: IteratorResult<{ event?: string; data: string }>;
+          try {
+            next = await events.next();
+          } catch (err) {
+            if (ended) return; // the answer was complete; a late socket error changes nothing
+            throw networkError(err, ctx.signal, m);
+          }
+          if (next.done) break;
+          if (ended) continue; // drain to EOF so the connection can be reused
+          const ev = parseJson(next.value.data, m, 'unparseable stream frame') as StreamEvent;
+          if (ev === null || typeof ev !== 'object') throw badResponse(m, 'stream frame is not an object');
+          const type = typeof ev.type === 'string' ? ev.type : next.value.event;
+          switch (type) {
+            case 'message_start': {
+              if (typeof ev.message?.id === 'string') id ??= ev.message.id;
+              inputTokens = ev.message?.usage?.input_tokens;
+              outputTokens = ev.message?.usage?.output_tokens;
+              yield chunk({ role: 'assistant' });
+              break;
+            }
+            case 'content_block_start': {
+              const b = ev.content_block;
+              if (b?.type === 'tool_use') {
+                if (typeof ev.index !== 'number' || typeof b.id !== 'string' || typeof b.name !== 'string')
+                  throw badResponse(m, 'tool_use block start without index, id or name');
+                const index = toolIndex.size;
+                toolIndex.set(ev.index, index);
+                const call: ToolCallDelta = {
+                  index,
+                  id: b.id,
+                  type: 'function',
+                  function: { name: b.name, arguments: '' },
+                };
+                yield chunk({ tool_calls: [call] });
+              } else if (b?.type === 'text' && typeof b.text === 'string' && b.text !== '') {
+                yield chunk({ content: b.text });
+              } else if (b?.type === 'thinking' && typeof b.thinking === 'string' && b.thinking !== '') {
+                yield chunk({ reasoning_content: b.thinking });
+              }
+              break;
+            }
+            case 'content_block_delta': {
+              const d = ev.delta;
+              if (d?.type === 'text_delta' && typeof d.text === 'string') {
+                if (d.text !== '') yield chunk({ content: d.text });
+              } else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string') {
+                if (d.thinking !== '') yield chunk({ reasoning_content: d.thinking });
+              } else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') {
+                const index = typeof ev.index === 'number' ? toolIndex.get(ev.index) : undefined;
+                // Deltas of blocks we don't surface (e.g. server_tool_use) are skipped.
+                if (index !== undefined && d.partial_json !== '')
+                  yield chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] });
+              }
+              break;
+            }
+            case 'message_delta': {
+              if (ev.delta?.stop_reason != null) stop = ev.delta.stop_reason;
+              if (ev.usage?.output_tokens !== undefined) outputTokens = ev.usage.output_tokens;
+              if (typeof ev.usage?.input_tokens === 'number') inputTokens = ev.usage.input_tokens;
+              // A refusal is known here; don't wait for message_stop to report it.
+              if (stop === 'refusal') finishReason(stop, m);
+              break;
+            }
+            case 'message_stop': {
+              ended = true;
+              // Hold the finish until the end marker: a stream cut after message_delta is still incomplete.
+              yield chunk({}, finishReason(stop, m), usageOf(inputTokens, outputTokens));
+              break;
+            }
+            case 'error':
+              throw errorFromInBand(ev.error, m);
+            default:
+              break; // ping, content_block_stop and event types added later
+          }
+        }
+        if (!ended) throw badResponse(m, 'stream ended before message_stop');
+      } finally {
+        // Breaking out early (or failing) must cancel the upstream request, not leave it streaming.
+        res.body.destroy();
+      }
+    },
+
+    async embed(request) {
+      throw new ProviderCapabilityError(`${config.id}/${request.model}: Anthropic has no embeddings API`, {
+        provider: config.id,
+        model: request.model,
+        capability: 'embeddings',
+      });
+    },
+
+    async probe(ctx) {
+      const m = meta('*', 'GET', modelsPath);
+      try {
+        const res = await send(
+          http,
+          { origin, path: `${modelsPath}?limit=1`, method: 'GET', headers: getHeaders, signal: ctx.signal },
+          m,
+        );
+        await res.body.dump();
+        return { ok: true };
+      } catch (err) {
+        // Any answer below 500 means the server is up; a 401/403 is kept as the provider's lastError.
+        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
+          return { ok: true, error: err.message };
+        throw err;
+      }
+    },
+
+    async models(ctx) {
+      const m = meta('*', 'GET', modelsPath);
+      const names: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < MODELS_MAX_PAGES; page++) {
+        const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
+        const json = (await getModels(`${modelsPath}${query}`, ctx, m)) as {
+          data?: unknown;
+          has_more?: unknown;
+          last_id?: unknown;
+        } | null;
+        if (!Array.isArray(json?.data)) throw badResponse(m, 'model list has no data array');
+        for (const entry of json.data) {
+          const mid = (entry as { id?: unknown } | null)?.id;
+          if (typeof mid !== 'string') throw badResponse(m, 'model entry without id');
+          names.push(mid);
+        }
+        if (json.has_more !== true || typeof json.last_id !== 'string') break;
+        after = json.last_id;
+      }
+      return names;
+    },
+  };
+}

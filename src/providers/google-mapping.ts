@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { ProviderBlockedError } from '../errors.js';
+import type {
+  ContentPart,
+  FinishReason,
+  ResponseFormat,
+  TextPart,
+  ToolChoice,
+  ToolDefinition,
+  Usage,
+} from '../types.js';
+import type { AdapterChatRequest } from './adapter.js';
+import type { InlineImage } from './images.js';
+import { badResponse, type CallMeta, errorFromInBand } from './upstream.js';
+
+type Json = Record<string, unknown>;
+
+/** One Gemini `Content`: a turn of the conversation. */
+interface GeminiContent {
+  role: 'user' | 'model';
+  parts: Json[];
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function textOf(content: string | TextPart[] | null | undefined): string {
+  if (content == null) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+/** Gemini wants `args` as an object; OpenAI carries it as a JSON string. */
+function argsOf(raw: string): Json {
+  if (raw.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return isObject(parsed) ? parsed : { value: parsed };
+  } catch {
+    return { value: raw };
+  }
+}
+
+/** A tool result becomes `functionResponse.response`, which must be an object. */
+function responseOf(text: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isObject(parsed)) return parsed;
+  } catch {
+    // not JSON: wrap the text below
+  }
+  return { content: text };
+}
+
+async function userParts(
+  content: string | ContentPart[],
+  loadImage: (url: string) => Promise<InlineImage>,
+): Promise<Json[]> {
+  if (typeof content === 'string') return [{ text: content }];
+  return Promise.all(
+    content.map(async (p) => {
+      if (p.type === 'text') return { text: p.text };
+      const img = await loadImage(p.image_url.url);
+      return { inlineData: { mimeType: img.mimeType, data: img.data } };
+    }),
+  );
+}
+
+// Gemini's schemas (responseSchema, function parameters) are an OpenAPI 3.0 subset that answers 400
+// "Unknown name …" for these JSON Schema keywords, so they are stripped recursively.
+const REJECTED_SCHEMA_KEYS = new Set(['$schema', '$id', '$comment', 'additionalProperties']);
+// Keywords whose values are data (or names), not sub-schemas: copied as they are.
+const VALUE_KEYS = new Set(['enum', 'const', 'default', 'example', 'examples', 'required']);
+const SCHEMA_MAP_KEYS = new Set(['properties', '$defs', 'definitions']);
+
+/** Removes JSON Schema keywords Gemini rejects, at every depth, leaving property names alone. */
+export function toGeminiSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toGeminiSchema);
+  if (!isObject(schema)) return schema;
+  const entries: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(schema)) {
+    if (REJECTED_SCHEMA_KEYS.has(key)) continue;
+    if (VALUE_KEYS.has(key)) entries.push([key, value]);
+    else if (SCHEMA_MAP_KEYS.has(key) && isObject(value)) {
+      entries.push([
+        key,
+        Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, toGeminiSchema(sub)])),
+      ]);
+    } else entries.push([key, toGeminiSchema(value)]);
+  }
+  // fromEntries defines own properties, so a `__proto__` key stays data
+  return Object.fromEntries(entries);
+}
+
+function functionDeclaration(tool: ToolDefinition): Json {
+  const { name, description, parameters } = tool.function;
+  const decl: Json = { name };
+  if (description !== undefined) decl.description = description;
+  // Gemini rejects an OBJECT schema with no properties; a function without arguments omits `parameters`.
+  const props = parameters?.properties;
+  if (parameters && !(parameters.type === 'object' && (!isObject(props) || Object.keys(props).length === 0)))
+    decl.parameters = toGeminiSchema(parameters);
+  return decl;
+}
+
+function toolConfig(choice: ToolChoice): Json {
+  if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
+  if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
+  if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
+  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+}
+
+function responseFormat(format: ResponseFormat | undefined): Json {
+  if (format?.type === 'json_object') return { responseMimeType: 'application/json' };
+  if (format?.type === 'json_schema') {
+    const schema = format.json_schema.schema;
+    return {
+      responseMimeType: 'application/json',
+      ...(schema === undefined ? {} : { responseSchema: toGeminiSchema(schema) }),
+    };
+  }
+  return {};
+}
+
+function generationConfig(req: AdapterChatRequest): Json {
+  const cfg: Json = { candidateCount: 1 };
+  if (req.temperature !== undefined) cfg.temperature = req.temperature;
+  if (req.top_p !== undefined) cfg.topP = req.top_p;
+  if (req.max_tokens !== undefined) cfg.maxOutputTokens = req.max_tokens;
+  if (req.stop !== undefined) cfg.stopSequences = typeof req.stop === 'string' ? [req.stop] : req.stop;
+  if (req.seed !== undefined) cfg.seed = req.seed;
+  if (req.frequency_penalty !== undefined) cfg.frequencyPenalty = req.frequency_penalty;
+  if (req.presence_penalty !== undefined) cfg.presencePenalty = req.presence_penalty;
+  return { ...cfg, ...responseFormat(req.response_format) };
+}
+
+/**
+ * Maps an OpenAI-shaped chat request to a Gemini `GenerateContentRequest`. System messages are joined into
+ * `systemInstruction`; tool results find their function name through the earlier assistant `tool_calls`.
+ */
+export async function toGeminiRequest(
+  req: AdapterChatRequest,
+  loadImage: (url: string) => Promise<InlineImage>,
+): Promise<Json> {
+  const system: string[] = [];
+  const contents: GeminiContent[] = [];
+  const toolNames = new Map<string, string>();
+  // Consecutive tool messages answer one model turn: they share one `user` turn of functionResponse parts.
+  let toolTurn: GeminiContent | undefined;
+  for (const m of req.messages) {
+    if (m.role === 'tool') {
+      const part = {
+        functionResponse: {
+          name: toolNames.get(m.tool_call_id) ?? m.tool_call_id,
+          response: responseOf(textOf(m.content)),
+        },
+      };
+      if (toolTurn) toolTurn.parts.push(part);
+      else contents.push((toolTurn = { role: 'user', parts: [part] }));
+      continue;
+    }
+    toolTurn = undefined;
+    if (m.role === 'system') system.push(textOf(m.content));
+    else if (m.role === 'user') contents.push({ role: 'user', parts: await userParts(m.content, loadImage) });
+    else {
+      const parts: Json[] = [];
+      const text = textOf(m.content);
+      if (text !== '') parts.push({ text });
+      for (const call of m.tool_calls ?? []) {
+        toolNames.set(call.id, call.function.name);
+        parts.push({ functionCall: { name: call.function.name, args: argsOf(call.function.arguments) } });
+      }
+      // Gemini rejects a turn without parts
+      if (parts.length > 0) contents.push({ role: 'model', parts });
+    }
+  }
+  const body: Json = { contents };
+  if (system.length > 0) body.systemInstruction = { parts: [{ text: system.join('\n\n') }] };
+  if (req.tools && req.tools.length > 0)
+    body.tools = [{ functionDeclarations: req.tools.map(functionDeclaration) }];
+  if (req.tool_choice !== undefined) body.toolConfig = toolConfig(req.tool_choice);
+  body.generationConfig = generationConfig(req);
+  return body;
+}
+
+/** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
+export interface GeminiFrame {
+  /** False when the reply carries no candidate (a usage-only frame). */
+  hasCandidate: boolean;
+  parts: Json[];
+  finishReason?: string;
+  usage?: Usage;
+}
+
+// Finish reasons that mean the provider's filters withheld the answer.
+const BLOCK_REASONS = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+]);
+
+function blocked(meta: CallMeta, reason: string, what: string): ProviderBlockedError {
+  return new ProviderBlockedError(
+    `${meta.provider}/${meta.model} ${meta.method} ${meta.path.split('?')[0]}: ${what} (${reason})`,
+    { provider: meta.provider, model: meta.model, reason },
+  );
+}
+
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function usageOf(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  const prompt = count(u.promptTokenCount);
+  // thinking tokens are billed as output, like OpenAI's reasoning tokens inside completion_tokens
+  const completion = count(u.candidatesTokenCount) + count(u.thoughtsTokenCount);
+  const total = typeof u.totalTokenCount === 'number' ? u.totalTokenCount : prompt + completion;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
+}
+
+/**
+ * Reads one reply: an in-band `error` and a prompt blocked before any candidate (`promptFeedback.blockReason`)
+ * are thrown as the typed errors of the fallback table.
+ */
+export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
+  if (!isObject(json)) throw badResponse(meta, 'reply is not a JSON object');
+  if (json.error !== undefined && json.error !== null) throw errorFromInBand(json.error, meta);
+  const usage = usageOf(json.usageMetadata);
+  const candidates = json.candidates;
+  if (candidates !== undefined && !Array.isArray(candidates))
+    throw badResponse(meta, 'candidates is not a list');
+  const cand: unknown = candidates?.[0];
+  if (cand === undefined) {
+    const reason = isObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
+    if (typeof reason === 'string') throw blocked(meta, reason, 'prompt blocked by the provider');
+    return { hasCandidate: false, parts: [], ...(usage ? { usage } : {}) };
+  }
+  if (!isObject(cand)) throw badResponse(meta, 'candidate is not an object');
+  const parts = isObject(cand.content) ? cand.content.parts : undefined;
+  if (parts !== undefined && !(Array.isArray(parts) && parts.every(isObject)))
+    throw badResponse(meta, 'candidate parts are malformed');
+  const finishReason = typeof cand.finishReason === 'string' ? cand.finishReason : undefined;
+  return {
+    hasCandidate: true,
+    parts: parts ?? [],
+    ...(finishReason ? { finishReason } : {}),
+    ...(usage ? { usage } : {}),
+  };
+}
+
+/** A function call Gemini made, with an OpenAI-style id and JSON-string arguments. */
+export interface GeminiToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** Splits parts into answer text, thought text (`thought: true`) and function calls. */
+export function readParts(
+  parts: Json[],
+  meta: CallMeta,
+): { content: string; reasoning: string; toolCalls: GeminiToolCall[] } {
+  let content = '';
+  let reasoning = '';
+  const toolCalls: GeminiToolCall[] = [];
+  for (const p of parts) {
+    if (typeof p.text === 'string') {
+      if (p.thought === true) reasoning += p.text;
+      else content += p.text;
+    } else if (isObject(p.functionCall)) {
+      const { id, name, args } = p.functionCall;
+      if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
+      toolCalls.push({
+        // Gemini ids calls only on some models; OpenAI callers need one to answer with
+        id: typeof id === 'string' && id !== '' ? id : `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+        name,
+        arguments: JSON.stringify(args ?? {}),
+      });
+    }
+  }
+  return { content, reasoning, toolCalls };
+}
+
+/**
+ * Maps Gemini's `finishReason`. Filter reasons throw `ProviderBlockedError`; anything but STOP/MAX_TOKENS
+ * (OTHER, MALFORMED_FUNCTION_CALL, …) is an answer that did not complete, so it is a response error rather
+ * than a truncated answer that looks complete.
+ */
+export function finishOf(reason: string, sawToolCalls: boolean, meta: CallMeta): FinishReason {
+  if (BLOCK_REASONS.has(reason)) throw blocked(meta, reason, 'answer blocked by the provider');
+  if (reason === 'STOP') return sawToolCalls ? 'tool_calls' : 'stop';
+  if (reason === 'MAX_TOKENS') return 'length';
+  throw badResponse(meta, `generation ended with finishReason ${reason}`);
+}

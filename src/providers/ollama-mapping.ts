@@ -1,0 +1,259 @@
+import type {
+  ChatMessage,
+  ContentPart,
+  FinishReason,
+  JsonSchema,
+  ResponseFormat,
+  ToolCall,
+  ToolDefinition,
+  Usage,
+} from '../types.js';
+import type { AdapterChatRequest } from './adapter.js';
+import { badResponse, type CallMeta, errorFromInBand } from './upstream.js';
+
+/** One message as Ollama's `/api/chat` takes it. */
+export interface OllamaMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  images?: string[];
+  tool_calls?: { function: { name: string; arguments: unknown } }[];
+  tool_name?: string;
+}
+
+/** The body of `POST /api/chat`. */
+export interface OllamaChatBody {
+  model: string;
+  messages: OllamaMessage[];
+  stream: boolean;
+  options?: Record<string, unknown>;
+  format?: 'json' | JsonSchema;
+  tools?: ToolDefinition[];
+}
+
+/** The fields of one Ollama answer (a whole JSON reply or one NDJSON line) that the adapter reads. */
+export interface OllamaFrame {
+  done: boolean;
+  done_reason?: unknown;
+  content: string;
+  thinking: string;
+  toolCalls: unknown[];
+  prompt_eval_count?: unknown;
+  eval_count?: unknown;
+  created_at?: unknown;
+}
+
+function text(content: string | ContentPart[] | null | undefined): string {
+  if (content == null) return '';
+  if (typeof content === 'string') return content;
+  return content
+    .filter((p): p is Extract<ContentPart, { type: 'text' }> => p.type === 'text')
+    .map((p) => p.text)
+    .join('\n');
+}
+
+/**
+ * Ollama wants tool-call arguments as an object. A string that is not a JSON object is sent as is, so Ollama
+ * rejects the request (a 400, the caller's history is wrong) instead of the adapter inventing arguments.
+ */
+function toolArguments(raw: string): unknown {
+  if (raw.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : raw;
+  } catch {
+    return raw;
+  }
+}
+
+async function toMessage(
+  m: ChatMessage,
+  toolNames: Map<string, string>,
+  image: (url: string) => Promise<string>,
+): Promise<OllamaMessage> {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: text(m.content) };
+    case 'user': {
+      const urls =
+        typeof m.content === 'string'
+          ? []
+          : m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : []));
+      const out: OllamaMessage = { role: 'user', content: text(m.content) };
+      if (urls.length > 0) out.images = await Promise.all(urls.map(image));
+      return out;
+    }
+    case 'assistant': {
+      const out: OllamaMessage = { role: 'assistant', content: text(m.content) };
+      if (m.tool_calls && m.tool_calls.length > 0) {
+        out.tool_calls = m.tool_calls.map((c) => {
+          toolNames.set(c.id, c.function.name);
+          return { function: { name: c.function.name, arguments: toolArguments(c.function.arguments) } };
+        });
+      }
+      return out;
+    }
+    case 'tool': {
+      const out: OllamaMessage = { role: 'tool', content: text(m.content) };
+      const name = toolNames.get(m.tool_call_id);
+      if (name !== undefined) out.tool_name = name;
+      return out;
+    }
+  }
+}
+
+function format(rf: ResponseFormat | undefined): OllamaChatBody['format'] | undefined {
+  if (rf?.type === 'json_object') return 'json';
+  if (rf?.type === 'json_schema') return rf.json_schema.schema ?? 'json';
+  return undefined;
+}
+
+function tools(req: AdapterChatRequest): ToolDefinition[] | undefined {
+  const choice = req.tool_choice;
+  if (!req.tools || req.tools.length === 0 || choice === 'none') return undefined;
+  // Ollama has no tool_choice: naming one function is expressed by offering only that one.
+  if (typeof choice === 'object') {
+    const only = req.tools.filter((t) => t.function.name === choice.function.name);
+    return only.length > 0 ? only : req.tools;
+  }
+  return req.tools;
+}
+
+/** Builds the `/api/chat` body; `image` turns an image URL into base64 bytes (or throws as incapable). */
+export async function toOllamaChat(
+  req: AdapterChatRequest,
+  stream: boolean,
+  image: (url: string) => Promise<string>,
+): Promise<OllamaChatBody> {
+  const toolNames = new Map<string, string>();
+  const messages: OllamaMessage[] = [];
+  // In order: a tool message names the function of the assistant call it answers.
+  for (const m of req.messages) messages.push(await toMessage(m, toolNames, image));
+  const options: Record<string, unknown> = {};
+  if (req.temperature !== undefined) options.temperature = req.temperature;
+  if (req.top_p !== undefined) options.top_p = req.top_p;
+  if (req.max_tokens !== undefined) options.num_predict = req.max_tokens;
+  if (req.stop !== undefined) options.stop = typeof req.stop === 'string' ? [req.stop] : req.stop;
+  if (req.seed !== undefined) options.seed = req.seed;
+  if (req.frequency_penalty !== undefined) options.frequency_penalty = req.frequency_penalty;
+  if (req.presence_penalty !== undefined) options.presence_penalty = req.presence_penalty;
+  const body: OllamaChatBody = { model: req.model, messages, stream };
+  if (Object.keys(options).length > 0) body.options = options;
+  const fmt = format(req.response_format);
+  if (fmt !== undefined) body.format = fmt;
+  const t = tools(req);
+  if (t !== undefined) body.tools = t;
+  return body;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Throws the error an Ollama reply carries. Ollama's error is a bare string; when the runner failed with a
+ * status it adds `"status": <code>` beside it, and only that number classifies it (never the text).
+ */
+function throwInBand(json: Record<string, unknown>, meta: CallMeta): void {
+  if (json.error === undefined) return;
+  const status = json.status;
+  throw errorFromInBand(
+    typeof json.error === 'string' && typeof status === 'number'
+      ? { message: json.error, status }
+      : json.error,
+    meta,
+  );
+}
+
+/**
+ * Reads one Ollama answer (a JSON reply or an NDJSON line): an `error` inside it is thrown as classified,
+ * a malformed one as `ProviderResponseError`.
+ */
+export function readFrame(json: unknown, meta: CallMeta, streaming: boolean): OllamaFrame {
+  if (!isRecord(json)) throw badResponse(meta, 'reply is not a JSON object');
+  throwInBand(json, meta);
+  const done = json.done === true;
+  const msg = json.message;
+  if (msg === undefined && !(streaming && done)) throw badResponse(meta, 'reply has no message');
+  if (msg !== undefined && !isRecord(msg)) throw badResponse(meta, 'reply message is not an object');
+  const content = msg?.content ?? '';
+  const thinking = msg?.thinking ?? '';
+  const calls = msg?.tool_calls ?? [];
+  if (typeof content !== 'string' || typeof thinking !== 'string' || !Array.isArray(calls))
+    throw badResponse(meta, 'reply message has malformed content, thinking or tool_calls');
+  return {
+    done,
+    done_reason: json.done_reason,
+    content,
+    thinking,
+    toolCalls: calls,
+    prompt_eval_count: json.prompt_eval_count,
+    eval_count: json.eval_count,
+    created_at: json.created_at,
+  };
+}
+
+/** Ollama tool calls → OpenAI ones; ids are Ollama's when it sends them, else `call_<n>` counted from `first`. */
+export function toToolCalls(raw: unknown[], first: number, meta: CallMeta): ToolCall[] {
+  return raw.map((c, i) => {
+    const fn = isRecord(c) ? c.function : undefined;
+    if (!isRecord(fn) || typeof fn.name !== 'string')
+      throw badResponse(meta, 'tool call without a function name');
+    const args = fn.arguments ?? {};
+    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : `call_${first + i}`;
+    return {
+      id,
+      type: 'function',
+      function: { name: fn.name, arguments: typeof args === 'string' ? args : JSON.stringify(args) },
+    };
+  });
+}
+
+/** `done_reason` → `finish_reason`: a reply that called tools finishes with `tool_calls`. */
+export function finishReason(doneReason: unknown, calledTools: boolean): FinishReason {
+  if (calledTools) return 'tool_calls';
+  return doneReason === 'length' ? 'length' : 'stop';
+}
+
+/** Token counts from `prompt_eval_count` / `eval_count` (a cached prompt omits the first). */
+export function usageOf(frame: OllamaFrame): Usage | undefined {
+  const p = typeof frame.prompt_eval_count === 'number' ? frame.prompt_eval_count : undefined;
+  const c = typeof frame.eval_count === 'number' ? frame.eval_count : undefined;
+  if (p === undefined && c === undefined) return undefined;
+  return { prompt_tokens: p ?? 0, completion_tokens: c ?? 0, total_tokens: (p ?? 0) + (c ?? 0) };
+}
+
+/** `created_at` (RFC 3339) as Unix seconds, or `fallbackMs` when absent or unreadable. */
+export function createdOf(frame: OllamaFrame, fallbackMs: number): number {
+  const at = typeof frame.created_at === 'string' ? Date.parse(frame.created_at) : Number.NaN;
+  return Math.floor((Number.isNaN(at) ? fallbackMs : at) / 1000);
+}
+
+/** Reads `/api/embed`'s answer: one vector per input, in order. */
+export function readEmbeddings(
+  json: unknown,
+  count: number,
+  meta: CallMeta,
+): { vectors: number[][]; promptTokens: number } {
+  if (!isRecord(json)) throw badResponse(meta, 'reply is not a JSON object');
+  throwInBand(json, meta);
+  const e = json.embeddings;
+  if (
+    !Array.isArray(e) ||
+    e.length !== count ||
+    !e.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))
+  ) {
+    throw badResponse(meta, `expected ${count} embedding vector(s) of numbers`);
+  }
+  const tokens = typeof json.prompt_eval_count === 'number' ? json.prompt_eval_count : 0;
+  return { vectors: e as number[][], promptTokens: tokens };
+}
+
+/** Reads `/api/tags`'s answer: the installed model names. */
+export function readModelNames(json: unknown, meta: CallMeta): string[] {
+  const list = isRecord(json) ? json.models : undefined;
+  if (!Array.isArray(list)) throw badResponse(meta, 'model list has no models array');
+  return list.flatMap((m) => {
+    const name = isRecord(m) ? (m.name ?? m.model) : undefined;
+    return typeof name === 'string' ? [name] : [];
+  });
+}

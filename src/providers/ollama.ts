@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { ProviderError } from '../errors.js';
+import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from '../types.js';
+import type { HttpResponse } from '../wire/http.js';
+import { readNDJSON } from '../wire/ndjson.js';
+import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from './adapter.js';
+import { loadImage } from './images.js';
+import {
+  createdOf,
+  finishReason,
+  readEmbeddings,
+  readFrame,
+  readModelNames,
+  toOllamaChat,
+  toToolCalls,
+  usageOf,
+} from './ollama-mapping.js';
+import type { AdapterDeps } from './registry.js';
+import {
+  badResponse,
+  type CallMeta,
+  networkError,
+  parseJson,
+  readBody,
+  send,
+  splitBaseUrl,
+} from './upstream.js';
+
+type Delta = ChatChunk['choices'][number]['delta'];
+
+/**
+ * The Ollama native API: `POST /api/chat` (JSON and NDJSON), `POST /api/embed` (all inputs in one request)
+ * and `GET /api/tags` (probe and model list). Ollama takes no key; one is sent as a bearer token when configured,
+ * for proxies in front of it.
+ */
+export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
+  const { config, http, clock } = deps;
+  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  const secrets = config.apiKey ? [config.apiKey] : [];
+  const getHeaders: Record<string, string> = {
+    accept: 'application/json',
+    ...config.headers,
+    ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
+  };
+  const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
+
+  const meta = (model: string, method: string, path: string): CallMeta => ({
+    provider: config.id,
+    model,
+    method,
+    path,
+    secrets,
+  });
+
+  async function post(path: string, model: string, body: unknown, signal: AbortSignal) {
+    const m = meta(model, 'POST', path);
+    const res = await send(
+      http,
+      {
+        origin,
+        path: basePath + path,
+        method: 'POST',
+        headers: postHeaders,
+        body: JSON.stringify(body),
+        signal,
+      },
+      m,
+    );
+    return { res, m };
+  }
+
+  async function chatBody(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
+    const m = meta(req.model, 'POST', '/api/chat');
+    return toOllamaChat(req, stream, async (url) => (await loadImage(url, http, ctx.signal, m)).data);
+  }
+
+  async function tags(ctx: AdapterContext): Promise<{ res: HttpResponse; m: CallMeta }> {
+    const m = meta('-', 'GET', '/api/tags');
+    const res = await send(
+      http,
+      { origin, path: `${basePath}/api/tags`, method: 'GET', headers: getHeaders, signal: ctx.signal },
+      m,
+    );
+    return { res, m };
+  }
+
+  return {
+    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+
+    async chat(req, ctx): Promise<ChatCompletion> {
+      const body = await chatBody(req, false, ctx);
+      const { res, m } = await post('/api/chat', req.model, body, ctx.signal);
+      const frame = readFrame(parseJson(await readBody(res, ctx.signal, m), m), m, false);
+      const toolCalls = toToolCalls(frame.toolCalls, 0, m);
+      const message: ChatCompletion['choices'][number]['message'] = {
+        role: 'assistant',
+        content: toolCalls.length > 0 && frame.content === '' ? null : frame.content,
+      };
+      if (toolCalls.length > 0) message.tool_calls = toolCalls;
+      if (frame.thinking !== '') message.reasoning_content = frame.thinking;
+      const out: ChatCompletion = {
+        id: `chatcmpl-${randomUUID()}`,
+        object: 'chat.completion',
+        created: createdOf(frame, clock.now()),
+        model: `${config.id}/${req.model}`,
+        choices: [
+          { index: 0, message, finish_reason: finishReason(frame.done_reason, toolCalls.length > 0) },
+        ],
+      };
+      const usage = usageOf(frame);
+      if (usage) out.usage = usage;
+      return out;
+    },
+
+    async *stream(req, ctx): AsyncGenerator<ChatChunk> {
+      const body = await chatBody(req, true, ctx);
+      const { res, m } = await post('/api/chat', req.model, body, ctx.signal);
+      const id = `chatcmpl-${randomUUID()}`;
+      const model = `${config.id}/${req.model}`;
+      let created: number | undefined;
+      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => ({
+        id,
+        object: 'chat.completion.chunk',
+        created: created ?? Math.floor(clock.now() / 1000),
+        model,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+        ...(usage ? { usage } : {}),
+      });
+      let consumed = false;
+      let finished = false;
+      let first = true;
+      let tools = 0;
+      try {
+        for await (const line of readNDJSON(res.body)) {
+          // Ollama ends its answer with a `done: true` line; anything after it is ignored.
+          if (finished) continue;
+          const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
+          created ??= createdOf(frame, clock.now());
+          const delta: Delta = first ? { role: 'assistant' } : {};
+          if (frame.content !== '') delta.content = frame.content;
+          if (frame.thinking !== '') delta.reasoning_content = frame.thinking;
+          if (frame.toolCalls.length > 0) {
+            // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
+            delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
+              index: tools + i,
+              ...c,
+            }));
+            tools += frame.toolCalls.length;
+          }
+          if (Object.keys(delta).length > (first ? 1 : 0)) {
+            yield chunk(delta);
+            first = false;
+          }
+          if (frame.done) {
+            finished = true;
+            const usage = usageOf(frame);
+            const finish = finishReason(frame.done_reason, tools > 0);
+            if (req.stream_options?.include_usage && usage) {
+              yield chunk(first ? { role: 'assistant' } : {}, finish);
+              yield { ...chunk({}, null, usage), choices: [] };
+            } else {
+              yield chunk(first ? { role: 'assistant' } : {}, finish, usage);
+            }
+          }
+        }
+        consumed = true;
+      } catch (err) {
+        if (err instanceof ProviderError) throw err;
+        throw networkError(err, ctx.signal, m);
+      } finally {
+        if (!consumed) res.body.destroy();
+      }
+      if (!finished) throw badResponse(m, 'stream ended before its done line');
+    },
+
+    async embed(req, ctx): Promise<Embeddings> {
+      const body: Record<string, unknown> = { model: req.model, input: req.input };
+      if (req.dimensions !== undefined) body.dimensions = req.dimensions;
+      const { res, m } = await post('/api/embed', req.model, body, ctx.signal);
+      const json = parseJson(await readBody(res, ctx.signal, m), m);
+      const { vectors, promptTokens } = readEmbeddings(json, req.input.length, m);
+      return {
+        object: 'list',
+        data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+        model: `${config.id}/${req.model}`,
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      };
+    },
+
+    async probe(ctx) {
+      try {
+        const { res } = await tags(ctx);
+        await res.body.dump();
+        return { ok: true };
+      } catch (err) {
+        // Answered below 500 (e.g. a proxy's 401): alive, and the reason is kept as lastError.
+        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
+          return { ok: true, error: err.message };
+        throw err;
+      }
+    },
+
+    async models(ctx) {
+      const { res, m } = await tags(ctx);
+      return readModelNames(parseJson(await readBody(res, ctx.signal, m), m), m);
+    },
+  };
+}

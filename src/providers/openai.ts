@@ -1,0 +1,270 @@
+import { ProviderAuthError, ProviderError } from '../errors.js';
+import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
+import type { HttpResponse } from '../wire/http.js';
+import { readSSE } from '../wire/sse.js';
+import type {
+  AdapterChatRequest,
+  AdapterContext,
+  AdapterEmbedRequest,
+  Capabilities,
+  ProviderAdapter,
+} from './adapter.js';
+import type { AdapterDeps } from './registry.js';
+import {
+  type CallMeta,
+  badResponse,
+  errorFromInBand,
+  networkError,
+  parseJson,
+  readBody,
+  send,
+  splitBaseUrl,
+} from './upstream.js';
+
+const EVERYTHING: Capabilities = Object.freeze({ tools: true, vision: true, jsonSchema: true, embeddings: true });
+
+/** The parts of a vendor payload this adapter reads; everything else passes through untouched. */
+interface WireError {
+  error?: unknown;
+  object?: unknown;
+}
+interface WireDelta {
+  reasoning?: unknown;
+  reasoning_content?: unknown;
+  tool_calls?: unknown;
+}
+interface WireChoice {
+  delta?: WireDelta;
+  message?: WireDelta;
+  finish_reason?: unknown;
+  error?: unknown;
+}
+interface WireReply extends WireError {
+  id?: unknown;
+  object?: unknown;
+  created?: unknown;
+  model?: unknown;
+  choices?: WireChoice[];
+  usage?: unknown;
+}
+
+/** vLLM answers `{"object":"error",…}`, OpenAI and most others `{"error":{…}}`. */
+function inBandError(json: WireError): unknown {
+  if (json.error !== undefined && json.error !== null) return json.error;
+  return json.object === 'error' ? json : undefined;
+}
+
+/** OpenRouter and Groq name it `reasoning`, DeepSeek `reasoning_content`; callers always get the latter. */
+function normaliseReasoning(d: WireDelta): void {
+  if (typeof d.reasoning === 'string') {
+    if (d.reasoning_content === undefined) d.reasoning_content = d.reasoning;
+    delete d.reasoning;
+  }
+}
+
+/**
+ * Adapter for any OpenAI-compatible server (OpenAI, Groq, OpenRouter, Together, vLLM, LM Studio, llama.cpp):
+ * requests are passed through as they are, replies are checked and relabelled `provider/model`.
+ */
+export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
+  const { config, http, clock } = deps;
+  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  const secrets = config.apiKey ? [config.apiKey] : [];
+  const base: Record<string, string> = {};
+  if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
+  // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
+  for (const [k, v] of Object.entries(config.headers)) base[k.toLowerCase()] = v;
+  const getHeaders = { accept: 'application/json', ...base };
+  const jsonHeaders = { 'content-type': 'application/json', accept: 'application/json', ...base };
+  const sseHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...base };
+  const chatPath = `${basePath}/chat/completions`;
+  const embedPath = `${basePath}/embeddings`;
+  const modelsPath = `${basePath}/models`;
+
+  const metaFor = (model: string, method: string, path: string): CallMeta => ({
+    provider: config.id,
+    model,
+    method,
+    path,
+    secrets,
+  });
+
+  async function readJson(res: HttpResponse, ctx: AdapterContext, meta: CallMeta): Promise<unknown> {
+    const json = parseJson(await readBody(res, ctx.signal, meta), meta);
+    if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
+    const err = inBandError(json as WireError);
+    if (err !== undefined) throw errorFromInBand(err, meta);
+    return json;
+  }
+
+  async function chat(request: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
+    const meta = metaFor(request.model, 'POST', chatPath);
+    // stream_options is rejected by OpenAI unless streaming; `stream` pinned in case a JS caller set it.
+    const { stream_options: _unused, ...rest } = request;
+    const body = JSON.stringify({ ...rest, stream: false });
+    const res = await send(
+      http,
+      { origin, path: chatPath, method: 'POST', headers: jsonHeaders, body, signal: ctx.signal },
+      meta,
+    );
+    const json = (await readJson(res, ctx, meta)) as WireReply;
+    const choices = json.choices;
+    if (!Array.isArray(choices) || choices.length === 0) throw badResponse(meta, 'reply has no choices');
+    for (const c of choices) {
+      if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
+        throw badResponse(meta, 'reply choice has no message');
+      if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+      normaliseReasoning(c.message);
+    }
+    if (typeof json.id !== 'string') json.id = `chatcmpl-${clock.now().toString(36)}`;
+    if (typeof json.created !== 'number') json.created = Math.floor(clock.now() / 1000);
+    json.object = 'chat.completion';
+    json.model = `${config.id}/${request.model}`;
+    return json as unknown as ChatCompletion;
+  }
+
+  async function* stream(request: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk> {
+    const meta = metaFor(request.model, 'POST', chatPath);
+    const body = JSON.stringify({ ...request, stream: true });
+    const res = await send(
+      http,
+      { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: ctx.signal },
+      meta,
+    );
+    const model = `${config.id}/${request.model}`;
+    let id: string | undefined;
+    let created = 0;
+    let finished = false;
+    let sawDone = false;
+    let drained = false;
+    try {
+      for await (const ev of readSSE(res.body)) {
+        const data = ev.data;
+        if (data === '[DONE]') {
+          finished = sawDone = true;
+          break;
+        }
+        const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
+        if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
+        const err = inBandError(json);
+        if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
+        const choices = json.choices;
+        if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+        // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller.
+        if (choices.length === 0 && (json.usage === undefined || json.usage === null)) continue;
+        for (const c of choices) {
+          const d = c?.delta;
+          if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+          if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+          if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+          normaliseReasoning(d);
+          if (Array.isArray(d.tool_calls)) {
+            // Some servers omit `index`; the position identifies the call then.
+            d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
+              if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
+              if (typeof t.index !== 'number') t.index = i;
+            });
+          }
+        }
+        // One stable id per stream, whatever the server sends per frame.
+        if (id === undefined) {
+          id = typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
+          created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+        }
+        json.id = id;
+        json.object = 'chat.completion.chunk';
+        json.created = created;
+        json.model = model;
+        yield json as unknown as ChatChunk;
+      }
+      drained = !sawDone;
+    } catch (err) {
+      if (err instanceof ProviderError) throw err;
+      throw networkError(err, ctx.signal, meta);
+    } finally {
+      // Stopped early (break, [DONE] before the body's end, an error): cancel the upstream request.
+      if (!drained) res.body.destroy();
+    }
+    // Neither a finish reason nor [DONE]: a truncated answer must never look complete.
+    if (!finished) throw badResponse(meta, 'stream ended before finish');
+  }
+
+  async function embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings> {
+    const meta = metaFor(request.model, 'POST', embedPath);
+    const res = await send(
+      http,
+      {
+        origin,
+        path: embedPath,
+        method: 'POST',
+        headers: jsonHeaders,
+        body: JSON.stringify(request),
+        signal: ctx.signal,
+      },
+      meta,
+    );
+    const json = (await readJson(res, ctx, meta)) as { data?: unknown; usage?: unknown };
+    const data = json.data;
+    if (!Array.isArray(data) || data.length !== request.input.length)
+      throw badResponse(meta, `expected ${request.input.length} embeddings`);
+    const out: Embeddings['data'] = new Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const d = data[i] as { index?: unknown; embedding?: unknown } | null;
+      const index = typeof d?.index === 'number' ? d.index : i;
+      if (!Array.isArray(d?.embedding) || index < 0 || index >= data.length || out[index] !== undefined)
+        throw badResponse(meta, 'malformed embedding');
+      out[index] = { object: 'embedding', index, embedding: d.embedding as number[] };
+    }
+    const u = json.usage as { prompt_tokens?: unknown; total_tokens?: unknown } | undefined;
+    const prompt = typeof u?.prompt_tokens === 'number' ? u.prompt_tokens : 0;
+    return {
+      object: 'list',
+      data: out,
+      model: `${config.id}/${request.model}`,
+      usage: { prompt_tokens: prompt, total_tokens: typeof u?.total_tokens === 'number' ? u.total_tokens : prompt },
+    };
+  }
+
+  async function models(ctx: AdapterContext): Promise<string[]> {
+    const meta = metaFor('*', 'GET', modelsPath);
+    const res = await send(
+      http,
+      { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
+      meta,
+    );
+    const json = (await readJson(res, ctx, meta)) as { data?: unknown };
+    if (!Array.isArray(json.data)) throw badResponse(meta, 'model list has no data');
+    const names: string[] = [];
+    for (const m of json.data) {
+      const id = (m as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string') throw badResponse(meta, 'model without id');
+      names.push(id);
+    }
+    return names;
+  }
+
+  return {
+    capabilities: () => EVERYTHING,
+    chat,
+    stream,
+    embed,
+    models,
+    async probe(ctx) {
+      const meta = metaFor('*', 'GET', modelsPath);
+      try {
+        const res = await send(
+          http,
+          { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
+          meta,
+        );
+        await res.body.dump().catch(() => undefined);
+        return { ok: true };
+      } catch (err) {
+        // Any answer below 500 means the server is up; a rejected key is worth recording as lastError.
+        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
+          return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
+        throw err;
+      }
+    },
+  };
+}

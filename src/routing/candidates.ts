@@ -1,0 +1,54 @@
+import type { ChainEntry } from '../aliases/schema.js';
+import type { AttemptReason } from '../errors.js';
+import type { ChatRequest } from '../types.js';
+import type { Needs, ProviderSlot, RouterContext } from './context.js';
+
+/** Why an entry is skipped before any call, and until when (for `retryAfterMs`). */
+export interface Skip {
+  readonly reason: Extract<AttemptReason, 'unconfigured' | 'capability' | 'cooling' | 'saturated' | 'unhealthy'>;
+  readonly until?: number;
+}
+
+/** What a chat request needs beyond plain text. */
+export function chatNeeds(req: ChatRequest): Needs {
+  const needs: Needs = {};
+  if (req.tools && req.tools.length > 0) needs.tools = true;
+  const rf = req.response_format?.type;
+  if (rf === 'json_object' || rf === 'json_schema') needs.jsonSchema = true;
+  for (const m of req.messages) {
+    if (Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url')) {
+      needs.vision = true;
+      break;
+    }
+  }
+  return needs;
+}
+
+/** The capability a provider lacks for this request, if any. */
+export function missingCapability(slot: ProviderSlot, model: string, needs: Needs): string | undefined {
+  let caps: ReturnType<ProviderSlot['adapter']['capabilities']> | undefined;
+  for (const k in needs) {
+    caps ??= slot.adapter.capabilities(model);
+    if (!caps[k as keyof typeof caps]) return k;
+  }
+  return undefined;
+}
+
+/**
+ * Checks an entry without changing any state (the breaker's single trial is taken later, by `admit`).
+ * Order: unconfigured, capability, cooling, saturated, unhealthy.
+ */
+export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): Skip | ProviderSlot {
+  const slot = ctx.providers.get(entry.provider);
+  if (!slot) return { reason: 'unconfigured' };
+  if (missingCapability(slot, entry.model, needs)) return { reason: 'capability' };
+  const cooling = ctx.health.coolingUntil(entry.target);
+  if (cooling !== undefined) return { reason: 'cooling', until: cooling };
+  if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };
+  const state = ctx.health.peek(entry.provider);
+  if (state === 'open' || (state === 'half-open' && ctx.health.isTrialInFlight(entry.provider))) {
+    const until = ctx.health.unhealthyUntil(entry.provider);
+    return until === undefined ? { reason: 'unhealthy' } : { reason: 'unhealthy', until };
+  }
+  return slot;
+}

@@ -1,0 +1,61 @@
+import {
+  type AttemptReason,
+  ManaLLMError,
+  ProviderAuthError,
+  ProviderBlockedError,
+  ProviderCapabilityError,
+  ProviderConnectionError,
+  ProviderError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  ProviderTimeoutError,
+} from '../errors.js';
+
+/** What one failed attempt means for the walk and for the provider's health. */
+export interface Verdict {
+  /** true: try the next entry; false: the error propagates to the caller. */
+  readonly fallback: boolean;
+  /** `failure` counts against the provider's breaker; `cool` cools only the target; `none` leaves health alone. */
+  readonly health: 'failure' | 'cool' | 'none';
+  readonly reason: AttemptReason;
+}
+
+const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason): Verdict => ({ fallback, health, reason });
+
+const CONNECTION = v(true, 'failure', 'connection');
+const TIMEOUT = v(true, 'failure', 'timeout');
+const SERVER = v(true, 'failure', 'http-error');
+const NOT_FOUND = v(true, 'none', 'model-not-found');
+const CALLER = v(false, 'none', 'caller-error');
+const COOL = v(true, 'cool', 'rate-limited');
+const RATE_NO_HINT = v(true, 'failure', 'rate-limited');
+const AUTH = v(false, 'none', 'auth');
+const AUTH_FALLBACK = v(true, 'failure', 'auth');
+const BLOCKED = v(false, 'none', 'blocked');
+const INCAPABLE = v(true, 'none', 'capability');
+const BAD = v(true, 'failure', 'bad-response');
+
+/** The one table that decides what falls back and what counts against health (API.md, "The chain walk"). */
+export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
+  if (err instanceof ProviderConnectionError) return CONNECTION;
+  if (err instanceof ProviderTimeoutError) return TIMEOUT;
+  if (err instanceof ProviderRateLimitError) return err.retryAfterMs === undefined ? RATE_NO_HINT : COOL;
+  if (err instanceof ProviderHTTPError) return err.status === 404 ? NOT_FOUND : err.retryable ? SERVER : CALLER;
+  if (err instanceof ProviderAuthError) return fallbackOnAuthError ? AUTH_FALLBACK : AUTH;
+  if (err instanceof ProviderBlockedError) return BLOCKED;
+  if (err instanceof ProviderCapabilityError) return INCAPABLE;
+  if (err instanceof ProviderResponseError) return BAD;
+  // Any other ProviderError (a custom adapter's subclass): trust its own retryable flag.
+  return err.retryable ? BAD : CALLER;
+}
+
+/** Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). */
+export function asProviderError(err: unknown, provider: string, model: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof ManaLLMError) {
+    return new ProviderResponseError(`${provider}/${model}: ${err.message}`, { provider, model, cause: err });
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, { provider, model, cause: err });
+}

@@ -1,0 +1,41 @@
+import type { AliasDefinition, ChainEntry } from '../aliases/schema.js';
+import type { Clock } from '../clock.js';
+import type { CallKind, ManaEmitter } from '../events.js';
+import type { HealthCache } from '../health/health-cache.js';
+import type { ResolvedOptions, ResolvedProvider } from '../options.js';
+import type { Capabilities, ProviderAdapter } from '../providers/adapter.js';
+
+/** A configured provider at run time. */
+export interface ProviderSlot {
+  readonly config: ResolvedProvider;
+  readonly adapter: ProviderAdapter;
+  inFlight: number;
+}
+
+/** What the chain walk needs from the client; built once per client. */
+export interface RouterContext {
+  readonly providers: ReadonlyMap<string, ProviderSlot>;
+  readonly health: HealthCache;
+  readonly events: ManaEmitter;
+  readonly clock: Clock;
+  readonly opts: ResolvedOptions;
+  /** In-flight attempts, aborted by `close()`. */
+  readonly live: Set<AbortController>;
+}
+
+/** What a request needs from a provider. */
+export type Needs = Partial<Record<keyof Capabilities, true>>;
+
+/** One call, resolved and ready to walk. */
+export interface CallPlan {
+  readonly id: string;
+  readonly kind: CallKind;
+  readonly requested: string;
+  readonly alias: AliasDefinition | undefined;
+  readonly chain: readonly ChainEntry[];
+  readonly needs: Needs;
+  readonly signal: AbortSignal | undefined;
+  readonly startedAt: number;
+  /** Epoch ms at which the whole walk's budget runs out. */
+  readonly deadline: number;
+}

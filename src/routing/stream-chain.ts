@@ -1,0 +1,143 @@
+import { type ManaLLMError, ProviderTimeoutError, StreamInterruptedError, type StreamPartial } from '../errors.js';
+import type { ChatChunk, ChatRequest, Usage } from '../types.js';
+import { asProviderError, classify } from './classify.js';
+import type { CallPlan, RouterContext } from './context.js';
+import { applyHealth, walkChain } from './walk-chain.js';
+
+interface Opened {
+  it: AsyncIterator<ChatChunk>;
+  held: ChatChunk[];
+  ended: boolean;
+}
+
+/** A chunk that commits the stream: text, a tool-call fragment or reasoning. */
+function hasContent(c: ChatChunk): boolean {
+  const d = c.choices[0]?.delta;
+  if (!d) return false;
+  return !!d.content || !!d.reasoning_content || (d.tool_calls !== undefined && d.tool_calls.length > 0);
+}
+
+class Partial {
+  content = '';
+  toolCalls: { index: number; id?: string; name?: string; arguments: string }[] = [];
+  usage: Usage | undefined;
+
+  add(c: ChatChunk): void {
+    if (c.usage) this.usage = c.usage;
+    const d = c.choices[0]?.delta;
+    if (!d) return;
+    if (d.content) this.content += d.content;
+    if (d.tool_calls) {
+      for (const t of d.tool_calls) {
+        let call = this.toolCalls.find((x) => x.index === t.index);
+        if (!call) this.toolCalls.push((call = { index: t.index, arguments: '' }));
+        if (t.id) call.id = t.id;
+        if (t.function?.name) call.name = t.function.name;
+        if (t.function?.arguments) call.arguments += t.function.arguments;
+      }
+    }
+  }
+
+  snapshot(): StreamPartial {
+    return { content: this.content, toolCalls: this.toolCalls };
+  }
+}
+
+/** Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end. */
+async function openUntilCommit(stream: AsyncIterable<ChatChunk>): Promise<Opened> {
+  const it = stream[Symbol.asyncIterator]();
+  const held: ChatChunk[] = [];
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return { it, held, ended: true };
+      held.push(r.value);
+      if (hasContent(r.value)) return { it, held, ended: false };
+    }
+  } catch (err) {
+    void it.return?.()?.catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
+ * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
+ */
+export async function* streamChain(ctx: RouterContext, plan: CallPlan, req: ChatRequest): AsyncGenerator<ChatChunk> {
+  const { clock, events } = ctx;
+  const { timeouts } = ctx.opts;
+  const served = await walkChain(ctx, plan, {
+    attemptMs: timeouts.firstChunkMs,
+    timeoutLabel: 'no first content chunk',
+    run: (slot, entry, signal) => openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, { signal })),
+  });
+  const { entry, attempt } = served;
+  const { it, held, ended } = served.value;
+  const firstChunkMs = clock.now() - plan.startedAt;
+  if (plan.alias && events.has('resolved')) {
+    events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target: entry.target });
+  }
+  const partial = new Partial();
+  let finished = ended;
+  let lastChunkAt = clock.now();
+  // One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk.
+  const watchIdle = (ms: number): void =>
+    attempt.arm(clock, ms, () => {
+      const quiet = clock.now() - lastChunkAt;
+      if (quiet < timeouts.idleMs) return watchIdle(timeouts.idleMs - quiet);
+      attempt.expire(
+        new ProviderTimeoutError(`${entry.target}: stream idle for more than ${timeouts.idleMs}ms`, {
+          provider: entry.provider,
+          model: entry.model,
+        }),
+      );
+    });
+  try {
+    if (ended) {
+      // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
+      for (const c of held) if (c.choices[0]?.finish_reason || c.usage) yield c;
+    } else {
+      for (const c of held) {
+        partial.add(c);
+        yield c;
+      }
+      watchIdle(timeouts.idleMs);
+      for (;;) {
+        const r = await attempt.race(it.next());
+        if (r.done) break;
+        lastChunkAt = clock.now();
+        partial.add(r.value);
+        yield r.value;
+      }
+      finished = true;
+    }
+    if (events.has('response')) {
+      events.emit('response', {
+        id: plan.id,
+        kind: plan.kind,
+        requested: plan.requested,
+        resolved: entry.target,
+        durationMs: clock.now() - plan.startedAt,
+        firstChunkMs,
+        ...(partial.usage ? { usage: partial.usage } : {}),
+      });
+    }
+  } catch (raw) {
+    const callerReason = attempt.abortReason();
+    if (callerReason !== undefined) throw callerReason;
+    const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
+    applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
+    throw new StreamInterruptedError(`${entry.target}: stream interrupted after it started: ${cause.message}`, {
+      provider: entry.provider,
+      model: entry.model,
+      resolved: entry.target,
+      partial: partial.snapshot(),
+      cause: cause as ManaLLMError,
+      ...(cause.status === undefined ? {} : { status: cause.status }),
+    });
+  } finally {
+    if (!finished) void it.return?.()?.catch(() => undefined);
+    served.done(!finished);
+  }
+}

@@ -1,0 +1,172 @@
+import type { ChainEntry } from '../aliases/schema.js';
+import {
+  type Attempt,
+  type AttemptReason,
+  type ManaLLMError,
+  NoHealthyProviderError,
+  ProviderCapabilityError,
+  type ProviderError,
+  ProviderTimeoutError,
+} from '../errors.js';
+import { AttemptSignal } from './attempt.js';
+import { precheck } from './candidates.js';
+import { asProviderError, classify, type Verdict } from './classify.js';
+import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
+
+/** How to run one attempt of a walk. */
+export interface Step<T> {
+  /** Longest this attempt may take before it counts as a timeout (beyond the walk's budget and the provider's cap). */
+  readonly attemptMs: number;
+  readonly timeoutLabel: string;
+  run(slot: ProviderSlot, entry: ChainEntry, signal: AbortSignal): Promise<T>;
+  /** A served value that must not be used (embeddings of another length): the entry is skipped with this reason. */
+  reject?(value: T): AttemptReason | undefined;
+}
+
+/** The entry that served, with its attempt still open: call `done()` when the answer is fully delivered. */
+export interface Served<T> {
+  readonly value: T;
+  readonly entry: ChainEntry;
+  readonly slot: ProviderSlot;
+  readonly attempts: Attempt[];
+  readonly attempt: AttemptSignal;
+  done(cancel?: boolean): void;
+}
+
+function healthReason(err: ProviderError): string {
+  if (err.status !== undefined) return `HTTP ${err.status}`;
+  const cause = err.cause as { code?: unknown } | undefined;
+  return typeof cause?.code === 'string' ? cause.code : err.code.toLowerCase();
+}
+
+/** Applies a verdict to the provider's health; `trial` ends the breaker's half-open trial either way. */
+export function applyHealth(ctx: RouterContext, entry: ChainEntry, verdict: Verdict, err: ProviderError): void {
+  const { health } = ctx;
+  if (verdict.health === 'failure') {
+    // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
+    const times = verdict.reason === 'auth' ? ctx.opts.health.failureThreshold : 1;
+    for (let i = 0; i < times; i++) health.recordFailure(entry.provider, healthReason(err));
+  } else if (verdict.health === 'cool') {
+    health.coolTarget(entry.target, ctx.clock.now() + ((err as { retryAfterMs?: number }).retryAfterMs ?? 0));
+    health.release(entry.provider);
+  } else {
+    health.release(entry.provider);
+  }
+}
+
+function emitFallback(ctx: RouterContext, plan: CallPlan, i: number, reason: AttemptReason, error?: ManaLLMError): void {
+  if (!ctx.events.has('fallback')) return;
+  const from = plan.chain[i]?.target ?? '';
+  const to = plan.chain[i + 1]?.target ?? null;
+  ctx.events.emit('fallback', error ? { id: plan.id, kind: plan.kind, from, to, reason, error } : { id: plan.id, kind: plan.kind, from, to, reason });
+}
+
+/**
+ * Walks a chain: skips what cannot serve, calls the rest in order until one succeeds, falls through on outages
+ * and propagates the caller's own mistakes (API.md's fallback table, via `classify`).
+ * @throws NoHealthyProviderError when nothing served; the caller's error or abort reason as is
+ */
+export async function walkChain<T>(ctx: RouterContext, plan: CallPlan, step: Step<T>): Promise<Served<T>> {
+  const attempts: Attempt[] = [];
+  const { chain } = plan;
+  let lastError: ProviderError | undefined;
+  let soonest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < chain.length; i++) {
+    const entry = chain[i] as ChainEntry;
+    const pre = precheck(ctx, entry, plan.needs);
+    if (!('adapter' in pre)) {
+      if (pre.reason === 'capability' && plan.alias === undefined) {
+        throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${Object.keys(plan.needs).join(', ')})`, {
+          provider: entry.provider,
+          model: entry.model,
+          capability: Object.keys(plan.needs).join(','),
+        });
+      }
+      if (pre.until !== undefined && pre.until < soonest) soonest = pre.until;
+      attempts.push({ target: entry.target, reason: pre.reason });
+      emitFallback(ctx, plan, i, pre.reason);
+      continue;
+    }
+    const slot = pre;
+    const started = ctx.clock.now();
+    const left = plan.deadline - started;
+    if (left <= 0) {
+      for (let j = i; j < chain.length; j++) attempts.push({ target: (chain[j] as ChainEntry).target, reason: 'deadline' });
+      break;
+    }
+    if (ctx.health.admit(entry.provider) === 'unhealthy') {
+      attempts.push({ target: entry.target, reason: 'unhealthy' });
+      emitFallback(ctx, plan, i, 'unhealthy');
+      continue;
+    }
+    const attempt = new AttemptSignal(ctx, plan.signal);
+    const ms = Math.min(left, slot.config.timeoutMs, step.attemptMs);
+    attempt.arm(ctx.clock, ms, () =>
+      attempt.expire(
+        new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
+          provider: entry.provider,
+          model: entry.model,
+        }),
+      ),
+    );
+    slot.inFlight++;
+    let value: T;
+    try {
+      value = await attempt.race(step.run(slot, entry, attempt.signal));
+    } catch (raw) {
+      slot.inFlight--;
+      const callerReason = attempt.abortReason();
+      const timeout = attempt.timeout;
+      attempt.end();
+      if (callerReason !== undefined) {
+        ctx.health.release(entry.provider);
+        throw callerReason;
+      }
+      const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
+      const verdict = classify(err, ctx.opts.fallbackOnAuthError);
+      applyHealth(ctx, entry, verdict, err);
+      const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+      if (retryAfterMs !== undefined && started + retryAfterMs < soonest) soonest = started + retryAfterMs;
+      const durationMs = ctx.clock.now() - started;
+      attempts.push(
+        err.status === undefined
+          ? { target: entry.target, reason: verdict.reason, durationMs, error: err }
+          : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err },
+      );
+      if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
+      lastError = err;
+      emitFallback(ctx, plan, i, verdict.reason, err);
+      continue;
+    }
+    const rejected = step.reject?.(value);
+    if (rejected !== undefined) {
+      slot.inFlight--;
+      attempt.end();
+      ctx.health.recordSuccess(entry.provider);
+      attempts.push({ target: entry.target, reason: rejected, durationMs: ctx.clock.now() - started });
+      emitFallback(ctx, plan, i, rejected);
+      continue;
+    }
+    ctx.health.recordSuccess(entry.provider);
+    attempts.push({ target: entry.target, reason: 'ok', durationMs: ctx.clock.now() - started });
+    let finished = false;
+    return {
+      value,
+      entry,
+      slot,
+      attempts,
+      attempt,
+      done(cancel = false) {
+        if (finished) return;
+        finished = true;
+        slot.inFlight--;
+        attempt.end(cancel);
+      },
+    };
+  }
+  const now = ctx.clock.now();
+  throw new NoHealthyProviderError(plan.requested, attempts, {
+    retryAfterMs: Number.isFinite(soonest) ? Math.max(0, soonest - now) : undefined,
+    cause: lastError,
+  });
+}

@@ -1,0 +1,190 @@
+import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+
+const ID = 'msg_01XFDUDYJgAACzvnptvVoYEL';
+
+function event(name: string, payload: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+function usageOf(b: MockBehavior) {
+  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  return { input_tokens: u.prompt, output_tokens: u.completion };
+}
+
+function stopReason(b: MockBehavior): string {
+  if ('toolCall' in b) return 'tool_use';
+  return 'finish' in b && b.finish === 'length' ? 'max_tokens' : 'end_turn';
+}
+
+function messageStart(model: string, inputTokens: number): string {
+  return event('message_start', {
+    type: 'message_start',
+    message: {
+      id: ID,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: 1 },
+    },
+  });
+}
+
+function messageEnd(stop: string, outputTokens: number): string[] {
+  return [
+    event('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    event('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stop, stop_sequence: null },
+      usage: { output_tokens: outputTokens },
+    }),
+    event('message_stop', { type: 'message_stop' }),
+  ];
+}
+
+const IN_BAND = {
+  'rate-limit': {
+    type: 'rate_limit_error',
+    message: 'Number of request tokens has exceeded your rate limit.',
+  },
+  server: { type: 'overloaded_error', message: 'Overloaded' },
+  auth: { type: 'authentication_error', message: 'invalid x-api-key' },
+  invalid: { type: 'invalid_request_error', message: 'messages: at least one message is required' },
+} as const;
+
+/** Anthropic Messages API wire format (`/v1/messages` JSON and named-event SSE, `/v1/models`). */
+export const anthropicCodec: MockCodec = {
+  basePath: '/v1',
+  route(method, path, body) {
+    const p = path.split('?')[0];
+    const b = (body ?? {}) as { model?: string; stream?: boolean };
+    if (method === 'GET' && p === '/models') return { op: 'models' };
+    if (method === 'POST' && p === '/messages')
+      return { op: b.stream ? 'stream' : 'chat', model: String(b.model) };
+    return null;
+  },
+  chat(b, model) {
+    const content =
+      'toolCall' in b
+        ? [
+            {
+              type: 'tool_use',
+              id: b.toolCall.id ?? 'toolu_mock1',
+              name: b.toolCall.name,
+              input: JSON.parse(b.toolCall.arguments || '{}'),
+            },
+          ]
+        : [{ type: 'text', text: 'reply' in b ? b.reply : '' }];
+    return {
+      id: ID,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content,
+      stop_reason: stopReason(b),
+      stop_sequence: null,
+      usage: usageOf(b),
+    };
+  },
+  stream(b, model) {
+    const usage = usageOf(b);
+    const prelude = [messageStart(model, usage.input_tokens), event('ping', { type: 'ping' })];
+    let content: string[];
+    if ('toolCall' in b) {
+      content = [
+        event('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: {
+            type: 'tool_use',
+            id: b.toolCall.id ?? 'toolu_mock1',
+            name: b.toolCall.name,
+            input: {},
+          },
+        }),
+        ...splitReply(b.toolCall.arguments, 3).map((partial_json) =>
+          event('content_block_delta', {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'input_json_delta', partial_json },
+          }),
+        ),
+      ];
+    } else {
+      prelude.push(
+        event('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'text', text: '' },
+        }),
+      );
+      const text = 'reply' in b ? b.reply : '';
+      content =
+        text === ''
+          ? []
+          : splitReply(text, 'chunks' in b ? b.chunks : 3).map((t) =>
+              event('content_block_delta', {
+                type: 'content_block_delta',
+                index: 0,
+                delta: { type: 'text_delta', text: t },
+              }),
+            );
+    }
+    return {
+      contentType: 'text/event-stream',
+      prelude,
+      content,
+      end: messageEnd(stopReason(b), usage.output_tokens),
+    };
+  },
+  embed() {
+    // The Messages API has no embeddings endpoint; `route` never sends one here.
+    return { type: 'error', error: { type: 'not_found_error', message: 'Not found' } };
+  },
+  models(names) {
+    return {
+      data: names.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-02-19T00:00:00Z' })),
+      has_more: false,
+      first_id: names[0] ?? null,
+      last_id: names.at(-1) ?? null,
+    };
+  },
+  inBandError(kind, streaming) {
+    const payload = { type: 'error', error: IN_BAND[kind] };
+    return streaming ? event('error', payload) : JSON.stringify(payload);
+  },
+  blocked(streaming) {
+    // Claude's safety classifier ends the turn with stop_reason "refusal" inside a 200.
+    if (!streaming) {
+      return {
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          id: ID,
+          type: 'message',
+          role: 'assistant',
+          model: 'claude',
+          content: [],
+          stop_reason: 'refusal',
+          stop_sequence: null,
+          usage: { input_tokens: 5, output_tokens: 0 },
+        }),
+      };
+    }
+    return {
+      status: 200,
+      contentType: 'text/event-stream',
+      body: [
+        messageStart('claude', 5),
+        event('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'refusal', stop_sequence: null },
+          usage: { output_tokens: 0 },
+        }),
+        event('message_stop', { type: 'message_stop' }),
+      ].join(''),
+    };
+  },
+};

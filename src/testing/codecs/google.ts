@@ -1,0 +1,134 @@
+import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+import { vector } from './openai.js';
+
+const RESPONSE_ID = 'mock-gemini-response';
+const VERSION = 'gemini-2.0-flash-001';
+
+function sse(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\r\n\r\n`;
+}
+
+function usageOf(b: MockBehavior) {
+  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  return {
+    promptTokenCount: u.prompt,
+    candidatesTokenCount: u.completion,
+    totalTokenCount: u.prompt + u.completion,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: u.prompt }],
+  };
+}
+
+function response(parts: unknown[], finishReason?: string, usage?: unknown): unknown {
+  return {
+    candidates: [
+      {
+        content: { parts, role: 'model' },
+        ...(finishReason === undefined ? {} : { finishReason }),
+        index: 0,
+      },
+    ],
+    ...(usage === undefined ? {} : { usageMetadata: usage }),
+    modelVersion: VERSION,
+    responseId: RESPONSE_ID,
+  };
+}
+
+function finishOf(b: MockBehavior): string {
+  return 'finish' in b && b.finish === 'length' ? 'MAX_TOKENS' : 'STOP';
+}
+
+function callOf(b: { toolCall: { name: string; arguments: string } }): unknown {
+  return { functionCall: { name: b.toolCall.name, args: JSON.parse(b.toolCall.arguments || '{}') } };
+}
+
+// Gemini's error body: { error: { code, message, status, details } } (google.rpc.Status).
+const IN_BAND = {
+  'rate-limit': {
+    code: 429,
+    message: 'Resource has been exhausted (e.g. check quota).',
+    status: 'RESOURCE_EXHAUSTED',
+    details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '12s' }],
+  },
+  server: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' },
+  auth: {
+    code: 403,
+    message:
+      "Method doesn't allow unregistered callers. Please use API Key or other form of API consumer identity.",
+    status: 'PERMISSION_DENIED',
+  },
+  invalid: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' },
+} as const;
+
+const ROUTE = /^\/models\/([^/:?]+):(generateContent|streamGenerateContent|batchEmbedContents)(?:\?.*)?$/;
+
+/** Google Gemini REST wire format (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`). */
+export const googleCodec: MockCodec = {
+  basePath: '/v1beta',
+  route(method, path, body) {
+    if (method === 'GET' && /^\/models(?:\?.*)?$/.test(path)) return { op: 'models' };
+    const m = ROUTE.exec(path);
+    if (method !== 'POST' || !m) return null;
+    const model = decodeURIComponent(m[1] ?? '');
+    if (m[2] === 'generateContent') return { op: 'chat', model };
+    if (m[2] === 'streamGenerateContent') return { op: 'stream', model };
+    const requests = (body as { requests?: { content?: { parts?: { text?: string }[] } }[] } | null)
+      ?.requests;
+    const inputs = (requests ?? []).map((r) => String(r.content?.parts?.[0]?.text ?? ''));
+    return { op: 'embed', model, inputs };
+  },
+  chat(b) {
+    if ('toolCall' in b) return response([callOf(b)], 'STOP', usageOf(b));
+    return response([{ text: 'reply' in b ? b.reply : '' }], finishOf(b), usageOf(b));
+  },
+  stream(b) {
+    // Gemini streams whole GenerateContentResponse objects; every frame carries usage so far, the last one
+    // a finishReason. No [DONE].
+    const partial = {
+      promptTokenCount: usageOf(b).promptTokenCount,
+      totalTokenCount: usageOf(b).promptTokenCount,
+    };
+    const content =
+      'toolCall' in b
+        ? [sse(response([callOf(b)], undefined, partial))]
+        : splitReply('reply' in b ? b.reply : '', 'chunks' in b ? b.chunks : 3)
+            .filter((t) => t !== '')
+            .map((t) => sse(response([{ text: t }], undefined, partial)));
+    const end = [sse(response([{ text: '' }], 'toolCall' in b ? 'STOP' : finishOf(b), usageOf(b)))];
+    return { contentType: 'text/event-stream', prelude: [], content, end };
+  },
+  embed(dimensions, inputs) {
+    return { embeddings: inputs.map((input) => ({ values: vector(input, dimensions) })) };
+  },
+  models(names) {
+    return {
+      models: names.map((n) => ({
+        name: `models/${n}`,
+        version: '001',
+        displayName: n,
+        inputTokenLimit: 1048576,
+        outputTokenLimit: 8192,
+        supportedGenerationMethods: ['generateContent', 'countTokens'],
+      })),
+    };
+  },
+  inBandError(kind, streaming) {
+    const body = JSON.stringify({ error: IN_BAND[kind] });
+    return streaming ? `data: ${body}\r\n\r\n` : body;
+  },
+  blocked(streaming) {
+    const payload = {
+      promptFeedback: {
+        blockReason: 'SAFETY',
+        safetyRatings: [
+          { category: 'HARM_CATEGORY_HARASSMENT', probability: 'HIGH' },
+          { category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'NEGLIGIBLE' },
+        ],
+      },
+      usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 },
+      modelVersion: VERSION,
+    };
+    return streaming
+      ? { status: 200, contentType: 'text/event-stream', body: sse(payload) }
+      : { status: 200, contentType: 'application/json', body: JSON.stringify(payload) };
+  },
+};
