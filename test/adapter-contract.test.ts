@@ -12,7 +12,7 @@ import {
   ProviderResponseError,
 } from '../src/errors.js';
 import type { AdapterChatRequest, ProviderAdapter } from '../src/providers/adapter.js';
-import { startMockServer, type MockBehavior, type MockUpstream } from '../src/testing/mock-server.js';
+import { type MockBehavior, type MockUpstream, startMockServer } from '../src/testing/mock-server.js';
 import type { ChatChunk } from '../src/types.js';
 import { createHttp, type Http, type HttpBody } from '../src/wire/http.js';
 import { PROTOCOLS } from './helpers/protocols.js';
@@ -58,7 +58,12 @@ const FAILURES: { name: string; b: MockBehavior; ops: Op[]; expect: Expected }[]
     ops: ALL,
     expect: { ...rateLimited, retryAfterMs: 1500 },
   },
-  { name: 'HTTP 429 without hint', b: { status: 429 }, ops: ALL, expect: { ...rateLimited, retryAfterMs: undefined } },
+  {
+    name: 'HTTP 429 without hint',
+    b: { status: 429 },
+    ops: ALL,
+    expect: { ...rateLimited, retryAfterMs: undefined },
+  },
   { name: 'HTTP 401', b: { status: 401 }, ops: ALL, expect: { ...auth, status: 401 } },
   { name: 'HTTP 403', b: { status: 403 }, ops: ALL, expect: { ...auth, status: 403 } },
   {
@@ -74,7 +79,12 @@ const FAILURES: { name: string; b: MockBehavior; ops: Op[]; expect: Expected }[]
     expect: { type: ProviderHTTPError, retryable: false, httpStatus: 400, status: 400 },
   },
   { name: 'in-band rate limit', b: { inBandError: 'rate-limit' }, ops: ALL, expect: rateLimited },
-  { name: 'in-band server error', b: { inBandError: 'server' }, ops: ALL, expect: { ...upstream5xx, status: '5xx' } },
+  {
+    name: 'in-band server error',
+    b: { inBandError: 'server' },
+    ops: ALL,
+    expect: { ...upstream5xx, status: '5xx' },
+  },
   { name: 'in-band auth error', b: { inBandError: 'auth' }, ops: ALL, expect: { ...auth, status: 401 } },
   {
     name: 'in-band invalid request',
@@ -103,7 +113,12 @@ const FAILURES: { name: string; b: MockBehavior; ops: Op[]; expect: Expected }[]
   { name: 'malformed body / frame', b: { malformed: true }, ops: ALL, expect: response },
   { name: 'reset before headers', b: { reset: true }, ops: ALL, expect: connection },
   { name: 'socket destroyed mid-stream', b: { streamThenReset: 2 }, ops: STREAM, expect: connection },
-  { name: 'stream ends without finish or end marker', b: { streamThenEnd: 2 }, ops: STREAM, expect: response },
+  {
+    name: 'stream ends without finish or end marker',
+    b: { streamThenEnd: 2 },
+    ops: STREAM,
+    expect: response,
+  },
 ];
 
 /** Behaviours that never answer: each must reject with the signal's reason once the caller aborts. */
@@ -148,7 +163,11 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
       },
       close: () => http.close(),
     };
-    return p.create({ config: { id: ID, baseUrl, apiKey: KEY, headers: {} }, http: tracked, clock: systemClock });
+    return p.create({
+      config: { id: ID, baseUrl, apiKey: KEY, headers: {} },
+      http: tracked,
+      clock: systemClock,
+    });
   };
 
   beforeEach(async () => {
@@ -235,7 +254,13 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
         if (!r.done && hasContent(r.value)) content++;
       }
       const next = it.next();
-      const race = await Promise.race([next.then(() => 'settled', () => 'settled'), pendingAfter(40)]);
+      const race = await Promise.race([
+        next.then(
+          () => 'settled',
+          () => 'settled',
+        ),
+        pendingAfter(40),
+      ]);
       expect(race).toBe('pending');
       const reason = new Error('caller gave up');
       ac.abort(reason);
@@ -259,7 +284,9 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
       expect(res).toMatchObject({
         object: 'chat.completion',
         model,
-        choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there, world!' }, finish_reason: finish }],
+        choices: [
+          { index: 0, message: { role: 'assistant', content: 'Hello there, world!' }, finish_reason: finish },
+        ],
         usage: { prompt_tokens: 11, completion_tokens: 13, total_tokens: 24 },
       });
       expect(res.id).toEqual(expect.any(String));
@@ -268,7 +295,9 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
     it.each(['stop', 'length'] as const)('stream: content, stable id, finish %s, usage', async (finish) => {
       const reply = 'The quick brown fox jumps over the lazy dog';
       mock.enqueue({ reply, chunks: 4, finish, usage: { prompt: 11, completion: 13 } });
-      const chunks = await collect(adapter.stream(chatReq({ stream_options: { include_usage: true } }), ctx()));
+      const chunks = await collect(
+        adapter.stream(chatReq({ stream_options: { include_usage: true } }), ctx()),
+      );
       expect(textOf(chunks)).toBe(reply);
       expect(chunks.filter(hasContent).length).toBeGreaterThanOrEqual(2);
       const id = chunks[0]?.id;
@@ -316,7 +345,9 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
       expect(JSON.parse(deltas.map((d) => d.function?.arguments ?? '').join(''))).toEqual(
         JSON.parse(call.arguments),
       );
-      expect(chunks.at(-1)?.choices.length === 0 || chunks.some((c) => c.choices[0]?.finish_reason)).toBe(true);
+      expect(chunks.at(-1)?.choices.length === 0 || chunks.some((c) => c.choices[0]?.finish_reason)).toBe(
+        true,
+      );
       expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0]?.finish_reason).toBe('tool_calls');
     });
 

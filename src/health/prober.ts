@@ -121,7 +121,9 @@ function normalize(answer: ProbeOutcome | boolean): ProbeOutcome {
 }
 
 function errorOutcome(err: unknown): ProbeOutcome {
-  const code = (err as { code?: unknown } | null)?.code;
+  // Prefer the transport's code (ECONNREFUSED) over a wrapping error's own code (PROVIDER_CONNECTION).
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code;
   const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
   return { ok: false, error: `probe-error: ${clean(what)}` };
 }

@@ -678,9 +678,9 @@ describe('google adapter: embed, probe, models', () => {
     expect(out.error).not.toContain(KEY);
   });
 
-  it('reports a 500 probe as not ok', async () => {
+  it('rejects a 5xx probe with ProviderHTTPError', async () => {
     mock.enqueue({ status: 500 });
-    expect((await adapter().probe(ctx())).ok).toBe(false);
+    expect(await failure(adapter().probe(ctx()))).toBeInstanceOf(ProviderHTTPError);
   });
 
   it('throws ProviderConnectionError when the probe cannot connect', async () => {
@@ -760,6 +760,31 @@ describe('google adapter: failures', () => {
     mock.enqueue({ status: 401 }, { status: 403 });
     expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderAuthError);
     expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderAuthError);
+  });
+
+  it('Gemini wrong-key answer (400 API_KEY_INVALID) → ProviderAuthError, probe alive with the error', async () => {
+    const body = JSON.stringify({
+      error: {
+        code: 400,
+        message: 'API key not valid. Please pass a valid API key.',
+        status: 'INVALID_ARGUMENT',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'API_KEY_INVALID',
+            domain: 'googleapis.com',
+          },
+          { '@type': 'type.googleapis.com/google.rpc.DebugInfo', detail: `Invalid API key: ${KEY}` },
+        ],
+      },
+    });
+    mock.enqueue({ status: 400, body }, { status: 400, body });
+    const err = await failure(adapter().chat(ask(), ctx()));
+    expect(err).toBeInstanceOf(ProviderAuthError);
+    expect((err as ProviderAuthError).status).toBe(400);
+    const out = await adapter().probe(ctx());
+    expect(out).toEqual({ ok: true, error: expect.stringContaining('API key not valid') });
+    expect(out.error).not.toContain(KEY);
   });
 
   it('404 → ProviderHTTPError with status 404', async () => {

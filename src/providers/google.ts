@@ -1,26 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderError } from '../errors.js';
+import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
-import type { HttpBody } from '../wire/http.js';
+import type { HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { AdapterContext, Capabilities, ProbeOutcome, ProviderAdapter } from './adapter.js';
-import { finishOf, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
+import { finishOf, isKeyInvalid, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
 import { loadImage } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
   errorFromInBand,
+  errorFromStatus,
   networkError,
   parseJson,
   readBody,
-  send,
+  readCapped,
   splitBaseUrl,
 } from './upstream.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
+const MAX_ERROR_BODY = 8192;
 
 type ChunkDelta = ChatChunk['choices'][number]['delta'];
 
@@ -61,9 +63,25 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
     `${basePath}/models/${encodeURIComponent(bareModel(model))}:${verb}`;
   const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);
 
+  /** `send()` of upstream.ts, plus Gemini's wrong-key answer: HTTP 400 with reason API_KEY_INVALID. */
+  async function send(req: HttpRequest, m: CallMeta): Promise<HttpResponse> {
+    let res: HttpResponse;
+    try {
+      res = await http.send(req);
+    } catch (err) {
+      throw networkError(err, req.signal, m);
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    const text = await readCapped(res.body, MAX_ERROR_BODY).catch(() => '');
+    const err = errorFromStatus(res.status, res.headers, text, m, clock.now());
+    if (res.status === 400 && isKeyInvalid(text))
+      throw new ProviderAuthError(err.message, { provider: m.provider, model: m.model, status: 400 });
+    throw err;
+  }
+
   async function getModels(ctx: AdapterContext, path: string) {
     const m = meta('models', 'GET', path);
-    const res = await send(http, { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
+    const res = await send({ origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
     return { res, m };
   }
 
@@ -75,7 +93,6 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
       const m = meta(request.model, 'POST', path);
       const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
       const res = await send(
-        http,
         {
           origin,
           path,
@@ -124,7 +141,6 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
       const m = meta(request.model, 'POST', path);
       const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
       const res = await send(
-        http,
         { origin, path, method: 'POST', headers: sseHeaders, body: JSON.stringify(body), signal: ctx.signal },
         m,
       );
@@ -186,7 +202,6 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
       const res = await send(
-        http,
         {
           origin,
           path,
@@ -222,8 +237,8 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
         return { ok: true };
       } catch (err) {
         // an answer below 500 (a wrong key included) means the provider is up; keep the error visible
-        if (err instanceof ProviderError && err.status !== undefined)
-          return { ok: err.status < 500, error: err.message };
+        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
+          return { ok: true, error: err.message };
         throw err;
       }
     },

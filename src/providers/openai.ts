@@ -11,8 +11,8 @@ import type {
 } from './adapter.js';
 import type { AdapterDeps } from './registry.js';
 import {
-  type CallMeta,
   badResponse,
+  type CallMeta,
   errorFromInBand,
   networkError,
   parseJson,
@@ -21,7 +21,12 @@ import {
   splitBaseUrl,
 } from './upstream.js';
 
-const EVERYTHING: Capabilities = Object.freeze({ tools: true, vision: true, jsonSchema: true, embeddings: true });
+const EVERYTHING: Capabilities = Object.freeze({
+  tools: true,
+  vision: true,
+  jsonSchema: true,
+  embeddings: true,
+});
 
 /** The parts of a vendor payload this adapter reads; everything else passes through untouched. */
 interface WireError {
@@ -145,7 +150,8 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
           break;
         }
         const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
-        if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
+        if (json === null || typeof json !== 'object')
+          throw badResponse(meta, 'stream frame is not an object');
         const err = inBandError(json);
         if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
         const choices = json.choices;
@@ -168,7 +174,8 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         }
         // One stable id per stream, whatever the server sends per frame.
         if (id === undefined) {
-          id = typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
+          id =
+            typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
           created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
         }
         json.id = id;
@@ -221,7 +228,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       object: 'list',
       data: out,
       model: `${config.id}/${request.model}`,
-      usage: { prompt_tokens: prompt, total_tokens: typeof u?.total_tokens === 'number' ? u.total_tokens : prompt },
+      usage: {
+        prompt_tokens: prompt,
+        total_tokens: typeof u?.total_tokens === 'number' ? u.total_tokens : prompt,
+      },
     };
   }
 

@@ -1,9 +1,11 @@
 import type { ProviderAdapter } from '../../src/providers/adapter.js';
 import { createAnthropicAdapter } from '../../src/providers/anthropic.js';
+import { createGoogleAdapter } from '../../src/providers/google.js';
 import { createOllamaAdapter } from '../../src/providers/ollama.js';
 import { createOpenAIAdapter } from '../../src/providers/openai.js';
 import type { AdapterDeps } from '../../src/providers/registry.js';
 import { anthropicCodec } from '../../src/testing/codecs/anthropic.js';
+import { googleCodec } from '../../src/testing/codecs/google.js';
 import { ollamaCodec } from '../../src/testing/codecs/ollama.js';
 import { openaiCodec } from '../../src/testing/codecs/openai.js';
 import type { MockCodec } from '../../src/testing/mock-server.js';
@@ -40,6 +42,13 @@ export const PROTOCOLS: Protocol[] = [
     codec: ollamaCodec,
     create: createOllamaAdapter,
     model: 'llama3.1:8b',
+    capabilities: { embeddings: true, jsonSchema: true },
+  },
+  {
+    name: 'google',
+    codec: googleCodec,
+    create: createGoogleAdapter,
+    model: 'gemini-2.0-flash',
     capabilities: { embeddings: true, jsonSchema: true },
   },
 ];

@@ -51,10 +51,10 @@ const IN_BAND = {
   },
   server: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' },
   auth: {
-    code: 403,
+    code: 401,
     message:
-      "Method doesn't allow unregistered callers. Please use API Key or other form of API consumer identity.",
-    status: 'PERMISSION_DENIED',
+      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+    status: 'UNAUTHENTICATED',
   },
   invalid: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' },
 } as const;
