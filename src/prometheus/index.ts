@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ManaLLM } from '../client.js';
+import { ConfigError } from '../errors.js';
+import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
+
+/** Options of `registerPrometheusMetrics`. */
+export interface PrometheusOptions {
+  /** Registry to register the metrics in (default: prom-client's global registry). */
+  registry?: Registry;
+  /** Metric name prefix (default `mana_llm_`). */
+  prefix?: string;
+}
+
+/** What `registerPrometheusMetrics` returns: the registry used and a function that stops updating it. */
+export interface PrometheusBridge {
+  registry: Registry;
+  /** Unsubscribes from the client's events and removes the metrics from the registry. */
+  unregister(): void;
+}
+
+type PromClient = typeof import('prom-client');
+
+function loadPromClient(): PromClient {
+  try {
+    return createRequire(import.meta.url)('prom-client') as PromClient;
+  } catch (err) {
+    throw new ConfigError('mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client', [], {
+      cause: err,
+    });
+  }
+}
+
+function split(target: string): { provider: string; model: string } {
+  const i = target.indexOf('/');
+  return i < 0 ? { provider: '', model: target } : { provider: target.slice(0, i), model: target.slice(i + 1) };
+}
+
+/**
+ * Keeps Prometheus metrics from a client's events (names, labels and buckets of API.md "Metrics bridge").
+ * @throws ConfigError when prom-client is not installed
+ */
+export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
+  const prom = loadPromClient();
+  const registry = options.registry ?? prom.register;
+  const p = options.prefix ?? 'mana_llm_';
+  const registers = [registry];
+  const requests: Counter = new prom.Counter({
+    name: `${p}llm_requests_total`,
+    help: 'Served LLM calls by resolved provider and model',
+    labelNames: ['provider', 'model', 'streaming'],
+    registers,
+  });
+  const tokens: Counter = new prom.Counter({
+    name: `${p}tokens_total`,
+    help: 'Tokens used by served calls',
+    labelNames: ['provider', 'model', 'type'],
+    registers,
+  });
+  const latency: Histogram = new prom.Histogram({
+    name: `${p}llm_latency_seconds`,
+    help: 'Duration of served calls',
+    labelNames: ['provider', 'model'],
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120],
+    registers,
+  });
+  const errors: Counter = new prom.Counter({
+    name: `${p}llm_errors_total`,
+    help: 'Failed calls by requested provider/model and error code',
+    labelNames: ['provider', 'model', 'error_type'],
+    registers,
+  });
+  const resolved: Counter = new prom.Counter({
+    name: `${p}alias_resolved_total`,
+    help: 'Alias calls by the target that served them',
+    labelNames: ['alias', 'target'],
+    registers,
+  });
+  const fallbacks: Counter = new prom.Counter({
+    name: `${p}fallback_total`,
+    help: 'Chain entries skipped or failed, by reason',
+    labelNames: ['from_model', 'to_model', 'reason'],
+    registers,
+  });
+  const healthy: Gauge = new prom.Gauge({
+    name: `${p}provider_healthy`,
+    help: '1 while a provider is healthy, 0 while its breaker is open',
+    labelNames: ['provider'],
+    registers,
+  });
+  const ttfc: Histogram = new prom.Histogram({
+    name: `${p}time_to_first_chunk_seconds`,
+    help: 'Time to the first content chunk of served streams',
+    labelNames: ['provider', 'model'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers,
+  });
+  const metrics = [requests, tokens, latency, errors, resolved, fallbacks, healthy, ttfc];
+
+  for (const provider of Object.keys(llm.health().providers)) healthy.set({ provider }, 1);
+
+  const on = <K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>) => {
+    llm.on(name, fn);
+    return () => void llm.off(name, fn);
+  };
+  const offs = [
+    on('response', (e) => {
+      const { provider, model } = split(e.resolved);
+      requests.inc({ provider, model, streaming: String(e.kind === 'stream') });
+      latency.observe({ provider, model }, e.durationMs / 1000);
+      if (e.usage) {
+        tokens.inc({ provider, model, type: 'prompt' }, e.usage.prompt_tokens);
+        tokens.inc({ provider, model, type: 'completion' }, e.usage.completion_tokens);
+      }
+      if (e.firstChunkMs !== undefined) ttfc.observe({ provider, model }, e.firstChunkMs / 1000);
+    }),
+    on('failure', (e) => {
+      // An alias `mana/x` gives provider `mana`, as API.md says.
+      const { provider, model } = split(e.requested);
+      errors.inc({ provider, model, error_type: e.error.code.toLowerCase() });
+    }),
+    on('resolved', (e) => resolved.inc({ alias: e.alias, target: e.target })),
+    on('fallback', (e) => fallbacks.inc({ from_model: e.from, to_model: e.to ?? 'none', reason: e.reason })),
+    on('health', (e) => healthy.set({ provider: e.provider }, e.healthy ? 1 : 0)),
+  ];
+  return {
+    registry,
+    unregister() {
+      for (const off of offs) off();
+      for (const m of metrics) registry.removeSingleMetric((m as unknown as { name: string }).name);
+    },
+  };
+}
