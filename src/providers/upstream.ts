@@ -227,7 +227,8 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
     status?: unknown;
   };
   const text = typeof e.message === 'string' ? e.message : JSON.stringify(err);
-  const body = JSON.stringify({ error: { message: text } });
+  // Keep type/code in the body so errorFromStatus can still spot a safety block.
+  const body = JSON.stringify({ error: { ...e, message: text } });
   const numeric = [e.code, e.status].find(
     (v) => typeof v === 'number' || (typeof v === 'string' && /^\d{3}$/.test(v)),
   );
@@ -243,7 +244,7 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
   if (has(RATE)) return errorFromStatus(429, {}, body, meta);
   if (has(AUTH)) return errorFromStatus(401, {}, body, meta);
   if (has(NOT_FOUND)) return errorFromStatus(404, {}, body, meta);
-  if (has(CALLER)) return errorFromStatus(400, {}, body, meta);
+  if (has(CALLER) || has(BLOCKED)) return errorFromStatus(400, {}, body, meta);
   if (has(SERVER)) return errorFromStatus(503, {}, body, meta);
   return new ProviderResponseError(
     `${label(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,

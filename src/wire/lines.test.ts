@@ -6,7 +6,9 @@ const enc = new TextEncoder();
 
 /** Cuts `bytes` at the given offsets (any order, duplicates and out-of-range values allowed). */
 function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % (bytes.length + 1))))].sort((a, b) => a - b);
+  const at = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % (bytes.length + 1))))].sort(
+    (a, b) => a - b,
+  );
   const out: Uint8Array[] = [];
   let prev = 0;
   for (const c of [...at, bytes.length]) {

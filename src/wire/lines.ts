@@ -7,7 +7,7 @@ export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerato
   let buf = '';
   let skipLF = false;
   for await (const chunk of body) {
-    buf += decoder.decode(chunk);
+    buf += decoder.decode(chunk, { stream: true });
     let start = 0;
     for (let i = 0; i < buf.length; i++) {
       const c = buf.charCodeAt(i);

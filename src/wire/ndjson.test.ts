@@ -11,9 +11,12 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 
 async function lines(chunks: Uint8Array[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const l of readNDJSON((async function* () {
-    yield* chunks;
-  })())) out.push(l);
+  for await (const l of readNDJSON(
+    (async function* () {
+      yield* chunks;
+    })(),
+  ))
+    out.push(l);
   return out;
 }
 
@@ -41,9 +44,13 @@ describe('readNDJSON', () => {
 
   it('never throws on garbage, and chunking never changes the result', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 24 }), async (b, cuts) => {
-        expect(await lines(split(b, cuts))).toEqual(await lines([b]));
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 24 }),
+        async (b, cuts) => {
+          expect(await lines(split(b, cuts))).toEqual(await lines([b]));
+        },
+      ),
       { numRuns: 300 },
     );
   });

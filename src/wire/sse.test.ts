@@ -12,19 +12,27 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 async function events(chunks: Uint8Array[] | string): Promise<SSEEvent[]> {
   const parts = typeof chunks === 'string' ? [enc.encode(chunks)] : chunks;
   const out: SSEEvent[] = [];
-  for await (const e of readSSE((async function* () {
-    yield* parts;
-  })())) out.push(e);
+  for await (const e of readSSE(
+    (async function* () {
+      yield* parts;
+    })(),
+  ))
+    out.push(e);
   return out;
 }
 
 // Field values never contain a line break; they may hold anything else, multi-byte characters included.
-const value = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 16 }),
-  fc.constantFrom('', ' lead', '€', '😀 ok', '{"a":[1,2]}', 'data: nested', ': not a comment'),
-).map((s) => s.replace(/[\r\n]/g, ''));
+const value = fc
+  .oneof(
+    fc.string({ unit: 'binary', maxLength: 16 }),
+    fc.constantFrom('', ' lead', '€', '😀 ok', '{"a":[1,2]}', 'data: nested', ': not a comment'),
+  )
+  .map((s) => s.replace(/[\r\n]/g, ''));
 const event = fc.record({
-  event: fc.option(value.filter((v) => !v.startsWith(' ')), { nil: undefined }),
+  event: fc.option(
+    value.filter((v) => !v.startsWith(' ')),
+    { nil: undefined },
+  ),
   data: fc.array(value, { minLength: 1, maxLength: 4 }),
   comment: fc.option(value, { nil: undefined }),
   id: fc.boolean(),
@@ -54,7 +62,9 @@ function serialize({ events: evs, eol, closed }: Doc): string {
 }
 
 const expected = (evs: { event?: string | undefined; data: string[] }[]): SSEEvent[] =>
-  evs.map((e) => (e.event === undefined ? { data: e.data.join('\n') } : { event: e.event, data: e.data.join('\n') }));
+  evs.map((e) =>
+    e.event === undefined ? { data: e.data.join('\n') } : { event: e.event, data: e.data.join('\n') },
+  );
 
 describe('readSSE', () => {
   it('parses events identically at any chunk boundary, for LF, CRLF and CR', async () => {
@@ -82,9 +92,12 @@ describe('readSSE', () => {
     const garbage = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       fc
-        .array(fc.constantFrom('data:', 'data: x', 'event:e', ':', '\r', '\n', 'id', '€', '\xff', 'retry: 1'), {
-          maxLength: 40,
-        })
+        .array(
+          fc.constantFrom('data:', 'data: x', 'event:e', ':', '\r', '\n', 'id', '€', '\xff', 'retry: 1'),
+          {
+            maxLength: 40,
+          },
+        )
         .map((p) => enc.encode(p.join(''))),
     );
     await fc.assert(

@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadAliases } from '../aliases/load-aliases.js';
+import { createManaLLM } from '../create-mana-llm.js';
+import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
+import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+
+const HELP: Record<string, string> = {
+  main: `mana-llm — route LLM calls through model-class aliases with fallback
+
+Usage: mana-llm <command> [options]
+
+Commands:
+  validate [aliases.yaml]   check an aliases file; prints every issue with its path
+  aliases                   list the aliases and their chains
+  health                    probe every configured provider once and print a table
+  chat [--model m] "text"   stream an answer to stdout (reads stdin when no text)
+  embed [--model m] "text"  print an embedding as JSON
+
+Options (all commands):
+  --aliases <file>   aliases file (default: ./aliases.yaml)
+  --config <file>    JSON config: { "aliasesPath"?, "providers": {...}, ... }
+  --help             help for a command
+
+Providers come from the environment unless --config is given: OLLAMA_URL, OPENAI_API_KEY,
+GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY.
+Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
+  validate: 'Usage: mana-llm validate [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.',
+  aliases: 'Usage: mana-llm aliases [--aliases file] [--config file]\n\nLists the aliases, their chains and the default.',
+  health: 'Usage: mana-llm health [--aliases file] [--config file]\n\nRuns one probe round against every configured provider and prints a table.',
+  chat: 'Usage: mana-llm chat [--model mana/fast-text] [--json] ["text"]\n\nStreams the answer to stdout; reads the prompt from stdin when no text is given.\n--json prints the whole response (with routing) as JSON instead of streaming.',
+  embed: 'Usage: mana-llm embed [--model mana/embed] ["text"]\n\nPrints the embedding response as JSON; reads stdin when no text is given.',
+};
+
+const ENV_KEYS: Record<string, string> = {
+  openai: 'OPENAI_API_KEY',
+  groq: 'GROQ_API_KEY',
+  openrouter: 'OPENROUTER_API_KEY',
+  together: 'TOGETHER_API_KEY',
+  google: 'GOOGLE_API_KEY',
+  anthropic: 'ANTHROPIC_API_KEY',
+};
+
+class UsageError extends Error {}
+
+/** Providers from the environment: Ollama always (OLLAMA_URL or localhost), each cloud provider with a key. */
+function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {
+  const providers: Record<string, ProviderOptions> = { ollama: env.OLLAMA_URL ? { baseUrl: env.OLLAMA_URL } : {} };
+  for (const [id, name] of Object.entries(ENV_KEYS)) {
+    const key = env[name];
+    if (key) providers[id] = { apiKey: key };
+  }
+  return providers;
+}
+
+function options(values: { aliases?: string | undefined; config?: string | undefined }, env: NodeJS.ProcessEnv): ManaLLMOptions {
+  if (values.config) {
+    const file = resolve(values.config);
+    let parsed: ManaLLMOptions;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as ManaLLMOptions;
+    } catch (err) {
+      throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
+    }
+    const aliasesPath = values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
+    return { ...parsed, ...(aliasesPath ? { aliasesPath } : {}) };
+  }
+  const aliasesPath = resolve(values.aliases ?? 'aliases.yaml');
+  if (!existsSync(aliasesPath)) throw new UsageError(`no aliases file at ${aliasesPath} (use --aliases <file>)`);
+  return { aliasesPath, providers: providersFromEnv(env) };
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('give the text as an argument or pipe it on stdin');
+  const parts: Buffer[] = [];
+  for await (const c of process.stdin) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString('utf8').trim();
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const out = process.stdout;
+  const err = process.stderr;
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${HELP.main}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (!command || !(command in HELP) || command === 'main') {
+    (values.help ? out : err).write(`${HELP.main}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (values.help) {
+    out.write(`${HELP[command]}\n`);
+    return 0;
+  }
+  try {
+    if (command === 'validate') {
+      const file = resolve(rest[0] ?? values.aliases ?? 'aliases.yaml');
+      const config = loadAliases({ path: file });
+      out.write(`${file}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}\n`);
+      return 0;
+    }
+    // Only `health` probes: the other commands make one call and leave.
+    const llm = createManaLLM({ ...options(values, env), health: { probes: command === 'health' } });
+    try {
+      if (command === 'aliases') {
+        const { default: def, aliases } = llm.aliases();
+        for (const a of aliases) out.write(`${a.name}${a.name === def ? ' (default)' : ''}\n  ${a.chain.join(' → ')}\n`);
+        return 0;
+      }
+      if (command === 'health') return await health(llm, out);
+      const text = rest.join(' ') || (await readStdin());
+      if (!text) throw new UsageError('empty prompt');
+      if (command === 'embed') {
+        const res = await llm.embed({ ...(values.model ? { model: values.model } : {}), input: text });
+        out.write(`${JSON.stringify(res)}\n`);
+        return 0;
+      }
+      const request = { ...(values.model ? { model: values.model } : {}), messages: [{ role: 'user' as const, content: text }] };
+      if (values.json) {
+        out.write(`${JSON.stringify(await llm.chat(request), null, 2)}\n`);
+        return 0;
+      }
+      const progress = err.isTTY ? spinner(err, `waiting for ${values.model ?? 'the default alias'}`) : () => undefined;
+      let first = true;
+      try {
+        for await (const chunk of llm.stream(request)) {
+          const piece = chunk.choices[0]?.delta.content;
+          if (!piece) continue;
+          if (first) {
+            progress();
+            err.write(`[${chunk.model}]\n`);
+            first = false;
+          }
+          out.write(piece);
+        }
+      } finally {
+        progress();
+      }
+      out.write('\n');
+      return 0;
+    } finally {
+      await llm.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`mana-llm: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      err.write(`mana-llm: ${e.message}\n`);
+      return 2;
+    }
+    err.write(`mana-llm: ${isManaLLMError(e) ? e.message : String(e)}\n`);
+    if (e instanceof NoHealthyProviderError) {
+      for (const a of e.attempts) err.write(`  ${a.target}: ${a.reason}${a.error ? ` — ${a.error.message}` : ''}\n`);
+    }
+    return 1;
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', short: 'm' },
+      aliases: { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+async function health(llm: ReturnType<typeof createManaLLM>, out: NodeJS.WriteStream): Promise<number> {
+  const rows: string[][] = [];
+  // The client's prober ticks once right after start: wait for each provider's first result.
+  const ids = Object.keys(llm.health().providers);
+  const results = new Map<string, { ok: boolean; durationMs: number; error?: string }>();
+  await new Promise<void>((done) => {
+    // A ref'd timer: the client's own timers are unref'd and would not keep the CLI alive while it waits.
+    const limit = setTimeout(done, 10_000);
+    llm.on('probe', (p) => {
+      results.set(p.provider, p);
+      if (results.size === ids.length) {
+        clearTimeout(limit);
+        done();
+      }
+    });
+  });
+  for (const id of ids) {
+    const r = results.get(id);
+    rows.push([id, r ? (r.ok ? 'up' : 'down') : 'no answer', r ? `${r.durationMs}ms` : '-', r?.error ?? '']);
+  }
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 8));
+  out.write(`${['provider', 'status', 'probe'].map((h, i) => h.padEnd(widths[i] ?? 8)).join('  ')}  note\n`);
+  for (const r of rows) out.write(`${r.slice(0, 3).map((c, i) => c.padEnd(widths[i] ?? 8)).join('  ')}  ${r[3]}\n`);
+  return rows.every((r) => r[1] === 'up') ? 0 : 1;
+}
+
+function spinner(stream: NodeJS.WriteStream, label: string): () => void {
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let i = 0;
+  const t = setInterval(() => stream.write(`\r${frames[i++ % frames.length]} ${label}…`), 80);
+  t.unref();
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(t);
+    stream.write('\r\x1b[K');
+  };
+}
+
+const isMain = process.argv[1] !== undefined && /(?:^|[\\/])(?:mana-llm|main\.(?:c?js|ts))$/.test(process.argv[1]);
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`mana-llm: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

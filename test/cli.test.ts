@@ -1,0 +1,103 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
+
+const KEY = 'gsk_cli_SECRET_987654321';
+const upstreams: MockUpstream[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(upstreams.splice(0).map((u) => u.close()));
+});
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
+  const code = await main(argv, env);
+  vi.restoreAllMocks();
+  return { code, stdout, stderr };
+}
+
+function files(groqUrl: string, ollamaUrl = 'http://127.0.0.1:9') {
+  const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+  writeFileSync(
+    join(dir, 'aliases.yaml'),
+    'aliases:\n  mana/fast-text:\n    chain: [ollama/qwen2.5:7b, groq/llama-3.1-8b-instant]\n  mana/embed:\n    chain: [groq/embed-small]\ndefault: mana/fast-text\n',
+  );
+  writeFileSync(
+    join(dir, 'mana-llm.config.json'),
+    JSON.stringify({
+      aliasesPath: 'aliases.yaml',
+      providers: { ollama: { baseUrl: ollamaUrl }, groq: { baseUrl: groqUrl, apiKey: KEY } },
+    }),
+  );
+  return dir;
+}
+
+describe('mana-llm CLI', () => {
+  it('validate prints every issue with its path and exits 2 on an invalid file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'aliases:\n  mana/x:\n    chain: [nopefix, ""]\ndefault: mana/y\n');
+    const r = await run(['validate', join(dir, 'bad.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('aliases["mana/x"].chain[0]');
+    expect(r.stderr).toContain('aliases["mana/x"].chain[1]');
+    expect(r.stderr).toContain('default');
+    expect((await run(['validate', 'aliases.example.yaml'])).code).toBe(0);
+  });
+
+  it('chat streams the answer to stdout from the entry that is up', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'Hello from the cloud' });
+    upstreams.push(groq);
+    const dir = files(groq.url);
+    const r = await run(['chat', '--config', join(dir, 'mana-llm.config.json'), 'hi there']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Hello from the cloud\n');
+    expect(r.stderr).toContain('[groq/llama-3.1-8b-instant]');
+  });
+
+  it('chat --json prints the response with routing; embed prints vectors', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'json answer' });
+    upstreams.push(groq);
+    const config = join(files(groq.url), 'mana-llm.config.json');
+    const r = await run(['chat', '--json', '--config', config, 'hi']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).routing.resolved).toBe('groq/llama-3.1-8b-instant');
+    groq.setDefault({ dimensions: 3 });
+    const e = await run(['embed', '-m', 'mana/embed', '--config', config, 'text']);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).data[0].embedding).toHaveLength(3);
+  });
+
+  it('exits 1 when the call fails, listing attempts and never printing a key', async () => {
+    const groq = await startMockUpstream('openai', { status: 500, body: `{"error":{"message":"bad key ${KEY}"}}` });
+    upstreams.push(groq);
+    const r = await run(['chat', '--config', join(files(groq.url), 'mana-llm.config.json'), 'hi']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ollama/qwen2.5:7b: connection');
+    expect(r.stderr).toContain('groq/llama-3.1-8b-instant: http-error');
+    expect(r.stderr + r.stdout).not.toContain(KEY);
+  });
+
+  it('health prints one probe round as a table', async () => {
+    const groq = await startMockUpstream('openai');
+    upstreams.push(groq);
+    const r = await run(['health', '--config', join(files(groq.url), 'mana-llm.config.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/groq\s+up/);
+    expect(r.stdout).toMatch(/ollama\s+down.*ECONNREFUSED/);
+  });
+
+  it('answers --help per command, and exits 2 on bad usage', async () => {
+    expect((await run(['chat', '--help'])).stdout).toContain('Usage: mana-llm chat');
+    expect((await run(['--help'])).code).toBe(0);
+    expect((await run(['frobnicate'])).code).toBe(2);
+    expect((await run(['chat', '--bogus'])).code).toBe(2);
+    const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
+    expect(missing.code).toBe(2);
+  });
+});
