@@ -164,7 +164,7 @@ describe('request mapping', () => {
       },
     ];
     await adapter.chat(req({ messages }), ctx());
-    expect((mock.requests[0]?.body as { messages: unknown }).messages).toEqual(messages);
+    expect(mock.requests[0]?.body).toMatchObject({ messages });
     expect(fetched).toBe(0);
   });
 });

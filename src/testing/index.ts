@@ -22,6 +22,10 @@ const CODECS: Record<MockProtocol, MockCodec> = {
  * Starts a local upstream on 127.0.0.1 speaking a provider's real wire format; point a provider's `baseUrl`
  * at `upstream.url` and script it with `enqueue(...)` / `setDefault(...)`.
  */
-export function startMockUpstream(protocol: MockProtocol, initial?: MockBehavior): Promise<MockUpstream> {
-  return startMockServer(CODECS[protocol], initial);
+export function startMockUpstream(
+  protocol: MockProtocol,
+  initial?: MockBehavior,
+  opts: { port?: number } = {},
+): Promise<MockUpstream> {
+  return startMockServer(CODECS[protocol], initial, opts);
 }

@@ -109,6 +109,7 @@ export function splitReply(text: string, n = 3): string[] {
 export async function startMockServer(
   codec: MockCodec,
   initial: MockBehavior = { reply: 'Hello!' },
+  opts: { port?: number } = {},
 ): Promise<MockUpstream> {
   const queue: MockBehavior[] = [];
   let fallback = initial;
@@ -235,7 +236,7 @@ export async function startMockServer(
     next();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}${codec.basePath}`,

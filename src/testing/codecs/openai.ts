@@ -132,15 +132,14 @@ export const openaiCodec: MockCodec = {
     const body = JSON.stringify({ error: IN_BAND[kind] });
     return streaming ? `data: ${body}\n\n` : body;
   },
-  blocked(streaming) {
-    // OpenAI-compatible servers report moderation as a 400 with code content_filter (Azure) / 403 (OpenRouter).
+  blocked() {
+    // OpenAI-compatible servers report moderation as an HTTP error (Azure: 400 content_filter), streaming or not.
     return {
       status: 400,
       contentType: 'application/json',
       body: JSON.stringify({
         error: { message: 'flagged by moderation', type: 'invalid_request_error', code: 'content_filter' },
       }),
-      ...(streaming ? {} : {}),
     };
   },
 };

@@ -1,0 +1,62 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { openaiCodec } from '../../src/testing/index.js';
+import { track } from './client.js';
+
+/**
+ * An OpenAI-compatible upstream that never finishes: it hangs before answering, or streams `chunks` content
+ * pieces and then goes silent. It records when the client closes a connection, which the shared mock cannot.
+ */
+export interface HangingUpstream {
+  readonly url: string;
+  /** Requests received so far. */
+  readonly received: number;
+  /** Connections the client has closed so far. */
+  readonly closedByClient: number;
+  close(): Promise<void>;
+}
+
+/** Starts a hanging upstream (`chunks` undefined: no answer at all) that `closeAll` will close. */
+export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<HangingUpstream> {
+  let received = 0;
+  let closedByClient = 0;
+  let closing = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((req: IncomingMessage, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      received++;
+      if (opts.chunks === undefined) return;
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { model: string };
+      const pieces = Array.from({ length: opts.chunks }, (_, i) => `p${i}`).join('');
+      const frames = openaiCodec.stream({ reply: pieces, chunks: opts.chunks }, body.model);
+      res.writeHead(200, { 'content-type': frames.contentType });
+      res.write([...frames.prelude, ...frames.content].join(''));
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => {
+      sockets.delete(s);
+      if (!closing) closedByClient++;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return track({
+    url: `http://127.0.0.1:${port}/v1`,
+    get received() {
+      return received;
+    },
+    get closedByClient() {
+      return closedByClient;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing = true;
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  });
+}
