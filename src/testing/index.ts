@@ -6,6 +6,7 @@ import { type MockBehavior, type MockCodec, type MockUpstream, startMockServer }
 
 export { type FakeClock, createFakeClock } from '../health/fake-clock.js';
 export type { MockBehavior, MockCodec, MockRoute, MockUpstream, RecordedRequest } from './mock-server.js';
+export { createMockProvider, type MockFailure, type MockProvider, type MockStep } from './mock-provider.js';
 export { anthropicCodec, googleCodec, ollamaCodec, openaiCodec, startMockServer };
 
 /** The wire protocols the mock upstreams speak. */

@@ -1,0 +1,176 @@
+import {
+  ProviderAuthError,
+  ProviderBlockedError,
+  ProviderConnectionError,
+  type ProviderError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  ProviderTimeoutError,
+} from '../errors.js';
+import type { AdapterChatRequest, AdapterEmbedRequest, Capabilities, ProviderAdapter } from '../providers/adapter.js';
+import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
+
+/** A failure of the taxonomy, as the mock provider throws it. */
+export type MockFailure =
+  | 'connection'
+  | 'timeout'
+  | 'server-error'
+  | 'rate-limit'
+  | 'auth'
+  | 'bad-request'
+  | 'model-not-found'
+  | 'blocked'
+  | 'bad-response';
+
+/** What the mock provider does with one call. */
+export type MockStep =
+  /** Answer with this text (streamed in `chunks` pieces, default 3). */
+  | { reply: string; chunks?: number }
+  /** Fail before any content. `retryAfterMs` applies to `rate-limit`. */
+  | { fail: MockFailure; retryAfterMs?: number }
+  /** Stream `chunks` pieces of `reply` (or filler), then fail. */
+  | { streamThenFail: number; fail?: MockFailure; reply?: string }
+  /** Never answer until the call's signal aborts. */
+  | { stall: true };
+
+/** A scriptable `type: 'custom'` adapter for testing fallback logic without sockets or keys. */
+export interface MockProvider extends ProviderAdapter {
+  /** Every call received, in order. */
+  readonly calls: { kind: 'chat' | 'stream' | 'embed' | 'probe'; model: string }[];
+  /** Steps used one per call; when empty the default step is used. */
+  enqueue(...steps: MockStep[]): void;
+  setDefault(step: MockStep): void;
+  /** What `probe()` answers (default true). */
+  setAlive(alive: boolean): void;
+}
+
+function failure(kind: MockFailure, provider: string, model: string, retryAfterMs?: number): ProviderError {
+  const info = { provider, model };
+  const msg = `${provider}/${model}: mock ${kind}`;
+  switch (kind) {
+    case 'connection':
+      return new ProviderConnectionError(msg, { ...info, cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) });
+    case 'timeout':
+      return new ProviderTimeoutError(msg, info);
+    case 'server-error':
+      return new ProviderHTTPError(msg, { ...info, status: 500 });
+    case 'rate-limit':
+      return new ProviderRateLimitError(msg, { ...info, status: 429, retryAfterMs });
+    case 'auth':
+      return new ProviderAuthError(msg, { ...info, status: 401 });
+    case 'bad-request':
+      return new ProviderHTTPError(msg, { ...info, status: 400 });
+    case 'model-not-found':
+      return new ProviderHTTPError(msg, { ...info, status: 404 });
+    case 'blocked':
+      return new ProviderBlockedError(msg, { ...info, reason: 'SAFETY' });
+    case 'bad-response':
+      return new ProviderResponseError(msg, info);
+  }
+}
+
+function pieces(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / Math.max(1, n)));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/**
+ * Creates a scriptable provider: plug it in with `providers: { mock: { type: 'custom', adapter } }` and script
+ * replies, failures of any class, partial streams and stalls.
+ */
+export function createMockProvider(
+  opts: { provider?: string; capabilities?: Partial<Capabilities>; dimensions?: number } = {},
+): MockProvider {
+  const provider = opts.provider ?? 'mock';
+  const caps: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true, ...opts.capabilities };
+  const queue: MockStep[] = [];
+  let fallback: MockStep = { reply: 'Hello from the mock provider.' };
+  let alive = true;
+  let seq = 0;
+  const calls: MockProvider['calls'] = [];
+  const next = () => queue.shift() ?? fallback;
+
+  async function settle(step: MockStep, model: string, signal: AbortSignal): Promise<string> {
+    if (signal.aborted) throw signal.reason;
+    if ('stall' in step) return untilAborted(signal);
+    if ('fail' in step && !('streamThenFail' in step)) throw failure(step.fail, provider, model, step.retryAfterMs);
+    return 'reply' in step ? (step.reply ?? '') : '';
+  }
+
+  return {
+    calls,
+    enqueue: (...steps) => void queue.push(...steps),
+    setDefault: (step) => void (fallback = step),
+    setAlive: (a) => void (alive = a),
+    capabilities: () => caps,
+    async chat(req: AdapterChatRequest, ctx): Promise<ChatCompletion> {
+      calls.push({ kind: 'chat', model: req.model });
+      const step = next();
+      if ('streamThenFail' in step) throw failure(step.fail ?? 'connection', provider, req.model);
+      const text = await settle(step, req.model, ctx.signal);
+      return {
+        id: `mock-${++seq}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: `${provider}/${req.model}`,
+        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: text.length, total_tokens: 1 + text.length },
+      };
+    },
+    async *stream(req: AdapterChatRequest, ctx): AsyncGenerator<ChatChunk> {
+      calls.push({ kind: 'stream', model: req.model });
+      const step = next();
+      const id = `mock-${++seq}`;
+      const chunk = (delta: ChatChunk['choices'][0]['delta'], finish: 'stop' | null = null): ChatChunk => ({
+        id,
+        object: 'chat.completion.chunk',
+        created: Math.floor(Date.now() / 1000),
+        model: `${provider}/${req.model}`,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
+      if ('streamThenFail' in step) {
+        const text = step.reply ?? 'x'.repeat(step.streamThenFail * 4);
+        yield chunk({ role: 'assistant' });
+        for (const p of pieces(text, step.streamThenFail)) yield chunk({ content: p });
+        throw failure(step.fail ?? 'connection', provider, req.model);
+      }
+      const text = await settle(step, req.model, ctx.signal);
+      yield chunk({ role: 'assistant' });
+      const n = 'chunks' in step && step.chunks ? step.chunks : 3;
+      for (const p of pieces(text, n)) yield chunk({ content: p });
+      yield chunk({}, 'stop');
+    },
+    async embed(req: AdapterEmbedRequest, ctx): Promise<Embeddings> {
+      calls.push({ kind: 'embed', model: req.model });
+      await settle(next(), req.model, ctx.signal);
+      const dims = opts.dimensions ?? 4;
+      return {
+        object: 'list',
+        data: req.input.map((text, index) => ({
+          object: 'embedding',
+          index,
+          embedding: Array.from({ length: dims }, (_, i) => ((text.length + i) % 7) / 7),
+        })),
+        model: `${provider}/${req.model}`,
+        usage: { prompt_tokens: req.input.length, total_tokens: req.input.length },
+      };
+    },
+    async probe() {
+      calls.push({ kind: 'probe', model: '' });
+      return alive ? { ok: true } : { ok: false, error: 'mock provider is down' };
+    },
+    async models() {
+      return ['mock-model'];
+    },
+  };
+}

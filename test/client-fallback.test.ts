@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  NoHealthyProviderError,
+  ProviderAuthError,
+  ProviderBlockedError,
+  ProviderConnectionError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  ProviderTimeoutError,
+} from '../src/index.js';
+import type { MockBehavior } from '../src/testing/index.js';
+import { closeAll, harness, KEY, refusedUrl, rejection, USER, waitFor } from './helpers/client.js';
+import { hangingUpstream } from './helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+const CHAT = { model: 'mana/x', messages: USER };
+
+/** Chain `a/m1 → b/m2`, both OpenAI-compatible mocks; `b` always answers "from b". */
+async function twoProviders(options: Parameters<typeof harness>[0]['options'] = {}) {
+  const h = await harness({ upstreams: { a: 'openai', b: 'openai' }, aliases: { 'mana/x': ['a/m1', 'b/m2'] }, options });
+  h.up.b?.setDefault({ reply: 'from b' });
+  return { ...h, a: h.up.a!, b: h.up.b! };
+}
+
+describe('falls through to the next entry and counts against health', () => {
+  const rows: { name: string; behavior: MockBehavior; reason: string; type: Function; status?: number }[] = [
+    { name: 'connection reset', behavior: { reset: true }, reason: 'connection', type: ProviderConnectionError },
+    { name: 'HTTP 500', behavior: { status: 500 }, reason: 'http-error', type: ProviderHTTPError, status: 500 },
+    { name: 'HTTP 503', behavior: { status: 503 }, reason: 'http-error', type: ProviderHTTPError, status: 503 },
+    { name: 'a malformed reply', behavior: { malformed: true }, reason: 'bad-response', type: ProviderResponseError },
+    {
+      name: 'an in-band server error inside a 200',
+      behavior: { inBandError: 'server' },
+      reason: 'http-error',
+      type: ProviderHTTPError,
+      status: 502,
+    },
+    {
+      name: 'HTTP 429 without a retry hint',
+      behavior: { status: 429 },
+      reason: 'rate-limited',
+      type: ProviderRateLimitError,
+      status: 429,
+    },
+  ];
+  for (const row of rows) {
+    it(`${row.name}`, async () => {
+      const { llm, a, b } = await twoProviders();
+      a.enqueue(row.behavior);
+      const res = await llm.chat(CHAT);
+      expect(res.model).toBe('b/m2');
+      expect(res.choices[0]?.message.content).toBe('from b');
+      const [first, second] = res.routing.attempts;
+      expect(first).toMatchObject({ target: 'a/m1', reason: row.reason });
+      expect(first?.error).toBeInstanceOf(row.type);
+      expect(first?.status).toBe(row.status);
+      expect(second).toMatchObject({ target: 'b/m2', reason: 'ok' });
+      expect(a.count('chat')).toBe(1);
+      expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 1, healthy: true });
+      expect(llm.health().targets).toEqual([]);
+    });
+  }
+
+  it('connection refused', async () => {
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: await refusedUrl() } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    const res = await h.llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'connection' });
+    expect(res.routing.attempts[0]?.error).toBeInstanceOf(ProviderConnectionError);
+    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 1, lastError: 'ECONNREFUSED' });
+  });
+
+  it('no answer within the provider timeout (fake clock)', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      providers: { a: { timeoutMs: 5000 } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    h.up.a?.enqueue({ hang: true });
+    const call = h.llm.chat(CHAT);
+    await waitFor(() => h.up.a?.count('chat') === 1, 'request at a');
+    await h.clock.advanceAsync(4999);
+    expect(h.up.b?.count('chat')).toBe(0);
+    await h.clock.advanceAsync(1);
+    const res = await call;
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'timeout', durationMs: 5000 });
+    expect(res.routing.attempts[0]?.error).toBeInstanceOf(ProviderTimeoutError);
+    expect(h.llm.health().providers.a?.consecutiveFailures).toBe(1);
+  });
+
+  it('embeddings fall through the same way', async () => {
+    const h = await harness({ upstreams: { a: 'openai', b: 'ollama' }, aliases: { 'mana/e': ['a/e1', 'b/e2'] } });
+    h.up.a?.enqueue({ status: 502 });
+    h.up.b?.setDefault({ dimensions: 3 });
+    const res = await h.llm.embed({ model: 'mana/e', input: ['x', 'y'] });
+    expect(res.model).toBe('b/e2');
+    expect(res.data.map((d) => d.embedding.length)).toEqual([3, 3]);
+    expect(res.routing).toMatchObject({ requested: 'mana/e', alias: 'mana/e', resolved: 'b/e2' });
+    expect(res.routing.attempts.map((x) => x.reason)).toEqual(['http-error', 'ok']);
+  });
+});
+
+describe('HTTP 429 with a retry hint', () => {
+  it('cools only the target until the hint, and the provider stays closed', async () => {
+    const { llm, clock, a, b } = await twoProviders();
+    a.enqueue({ status: 429, headers: { 'retry-after': '7' } });
+    const until = clock.now() + 7000;
+    const res = await llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'rate-limited', status: 429 });
+    expect(llm.health().targets).toEqual([{ target: 'a/m1', until }]);
+    expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed', consecutiveFailures: 0 });
+    expect(llm.resolve('mana/x').candidates[0]).toMatchObject({ target: 'a/m1', state: 'cooling', until });
+    // Another model at the same provider is not cooling.
+    expect(llm.resolve('a/other').candidates[0]?.state).toBe('ready');
+
+    const again = await llm.chat(CHAT);
+    expect(again.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'cooling' });
+    expect(a.count('chat')).toBe(1);
+    expect(b.count('chat')).toBe(2);
+
+    await clock.advanceAsync(7000);
+    expect(llm.health().targets).toEqual([]);
+    expect(llm.resolve('mana/x').candidates[0]?.state).toBe('ready');
+    expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+
+  it('reads retry-after-ms as well', async () => {
+    const { llm, clock, a } = await twoProviders();
+    a.enqueue({ status: 429, headers: { 'retry-after-ms': '1500' } });
+    await llm.chat(CHAT);
+    expect(llm.health().targets).toEqual([{ target: 'a/m1', until: clock.now() + 1500 }]);
+  });
+});
+
+describe('HTTP 404 for the model', () => {
+  it('falls through as model-not-found without any health penalty', async () => {
+    const { llm, a } = await twoProviders();
+    a.enqueue({ status: 404 }, { status: 404 }, { status: 404 });
+    for (let i = 0; i < 3; i++) {
+      const res = await llm.chat(CHAT);
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'model-not-found', status: 404 });
+    }
+    expect(a.count('chat')).toBe(3);
+    expect(llm.health().providers.a).toMatchObject({ healthy: true, consecutiveFailures: 0, lastError: null });
+  });
+});
+
+describe('errors that are the caller’s own propagate and leave health alone', () => {
+  const rows: { name: string; behavior: MockBehavior; type: Function; httpStatus: number }[] = [
+    { name: 'HTTP 401', behavior: { status: 401 }, type: ProviderAuthError, httpStatus: 502 },
+    { name: 'HTTP 403', behavior: { status: 403 }, type: ProviderAuthError, httpStatus: 502 },
+    { name: 'an in-band auth error', behavior: { inBandError: 'auth' }, type: ProviderAuthError, httpStatus: 502 },
+    { name: 'HTTP 400', behavior: { status: 400 }, type: ProviderHTTPError, httpStatus: 400 },
+    { name: 'HTTP 422', behavior: { status: 422 }, type: ProviderHTTPError, httpStatus: 422 },
+    { name: 'an in-band invalid-request error', behavior: { inBandError: 'invalid' }, type: ProviderHTTPError, httpStatus: 400 },
+    { name: 'a safety block', behavior: { blocked: true }, type: ProviderBlockedError, httpStatus: 422 },
+  ];
+  for (const row of rows) {
+    it(`${row.name}`, async () => {
+      const { llm, a, b } = await twoProviders();
+      a.enqueue(row.behavior);
+      const before = llm.health();
+      const err = await rejection(llm.chat(CHAT));
+      expect(err).toBeInstanceOf(row.type);
+      expect(err).toMatchObject({ provider: 'a', model: 'm1', httpStatus: row.httpStatus });
+      expect(b.count('chat')).toBe(0);
+      expect(llm.health()).toEqual(before);
+    });
+  }
+
+  it('a 401 falls through and opens the breaker with fallbackOnAuthError', async () => {
+    const { llm, a, b, events } = await twoProviders({ fallbackOnAuthError: true });
+    a.enqueue({ status: 401 });
+    const res = await llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'auth', status: 401 });
+    expect(llm.health().providers.a).toMatchObject({ healthy: false, state: 'open' });
+    expect(events.of('health')).toEqual([expect.objectContaining({ provider: 'a', healthy: false, state: 'open' })]);
+    const next = await llm.chat(CHAT);
+    expect(next.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'unhealthy' });
+    expect(a.count('chat')).toBe(1);
+    expect(b.count('chat')).toBe(2);
+  });
+});
+
+describe('the caller’s abort', () => {
+  it('rethrows signal.reason, does not fall back, leaves health alone and closes the upstream socket', async () => {
+    const hang = await hangingUpstream();
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    const ac = new AbortController();
+    const call = h.llm.chat(CHAT, { signal: ac.signal });
+    await waitFor(() => hang.received === 1, 'request at a');
+    const reason = new Error('user went away');
+    ac.abort(reason);
+    expect(await rejection(call)).toBe(reason);
+    expect(h.up.b?.count('chat')).toBe(0);
+    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null, state: 'closed' });
+    await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
+  it('an already-aborted signal rejects before anything is called', async () => {
+    const { llm, a } = await twoProviders();
+    const reason = new DOMException('stop', 'AbortError');
+    const err = await rejection(llm.chat(CHAT, { signal: AbortSignal.abort(reason) }));
+    expect(err).toBe(reason);
+    expect(a.count()).toBe(0);
+  });
+});
+
+describe('a direct provider/model', () => {
+  it('has no fallback: a fallback-row failure ends in NoHealthyProviderError with it as cause', async () => {
+    const { llm, a, b } = await twoProviders();
+    a.enqueue({ status: 500 });
+    const err = await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    const e = err as NoHealthyProviderError;
+    expect(e.httpStatus).toBe(503);
+    expect(e.requested).toBe('a/m1');
+    expect(e.cause).toBeInstanceOf(ProviderHTTPError);
+    expect(e.attempts).toEqual([expect.objectContaining({ target: 'a/m1', reason: 'http-error', status: 500 })]);
+    expect(b.count()).toBe(0);
+  });
+});

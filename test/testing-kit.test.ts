@@ -1,0 +1,79 @@
+// The example test of README "Testing your own fallback logic": no sockets, no keys, fake time.
+import { describe, expect, it } from 'vitest';
+import { createManaLLM, NoHealthyProviderError, StreamInterruptedError } from '../src/index.js';
+import { createFakeClock, createMockProvider } from '../src/testing/index.js';
+
+function setup() {
+  const clock = createFakeClock();
+  const local = createMockProvider({ provider: 'local' });
+  const cloud = createMockProvider({ provider: 'cloud' });
+  const llm = createManaLLM({
+    aliases: { aliases: { 'mana/fast-text': { chain: ['local/small', 'cloud/big'] } } },
+    providers: { local: { type: 'custom', adapter: local }, cloud: { type: 'custom', adapter: cloud } },
+    health: { probes: false, cooldownMs: 10_000 },
+    clock,
+  });
+  return { clock, local, cloud, llm };
+}
+
+const messages = [{ role: 'user' as const, content: 'hi' }];
+
+describe('mana-llm/testing', () => {
+  it('scripts a local outage: fallback, breaker open, recovery after the cooldown', async () => {
+    const { clock, local, cloud, llm } = setup();
+    local.setDefault({ fail: 'connection' });
+    cloud.setDefault({ reply: 'from the cloud' });
+    expect((await llm.chat({ model: 'mana/fast-text', messages })).model).toBe('cloud/big');
+    expect((await llm.chat({ model: 'mana/fast-text', messages })).model).toBe('cloud/big');
+    expect(llm.health().providers.local?.state).toBe('open');
+    await llm.chat({ model: 'mana/fast-text', messages });
+    expect(local.calls.filter((c) => c.kind === 'chat')).toHaveLength(2); // skipped while open
+    local.setDefault({ reply: 'local again' });
+    clock.advance(10_000);
+    const res = await llm.chat({ model: 'mana/fast-text', messages });
+    expect(res.model).toBe('local/small');
+    expect(llm.health().providers.local?.state).toBe('closed');
+    await llm.close();
+  });
+
+  it('throws every class of the taxonomy; caller errors propagate, outages fall through', async () => {
+    const { local, cloud, llm } = setup();
+    local.enqueue({ fail: 'bad-request' });
+    await expect(llm.chat({ model: 'mana/fast-text', messages })).rejects.toMatchObject({ code: 'PROVIDER_HTTP', httpStatus: 400 });
+    expect(cloud.calls).toHaveLength(0);
+    local.enqueue({ fail: 'rate-limit', retryAfterMs: 5000 });
+    cloud.enqueue({ fail: 'server-error' });
+    const err = await llm.chat({ model: 'mana/fast-text', messages }).catch((e) => e);
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts.map((a: { reason: string }) => a.reason)).toEqual(['rate-limited', 'http-error']);
+    expect(llm.health().targets).toEqual([expect.objectContaining({ target: 'local/small' })]);
+    await llm.close();
+  });
+
+  it('streams N chunks then fails: the stream is interrupted, never continued by another model', async () => {
+    const { local, cloud, llm } = setup();
+    local.enqueue({ streamThenFail: 2, reply: 'abcdefgh' });
+    let text = '';
+    const err = await (async () => {
+      for await (const c of llm.stream({ model: 'mana/fast-text', messages })) text += c.choices[0]?.delta.content ?? '';
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect(err.partial.content).toBe('abcdefgh');
+    expect(text).toBe('abcdefgh');
+    expect(cloud.calls).toHaveLength(0);
+    await llm.close();
+  });
+
+  it('a stalled provider is abandoned when the budget runs out on the fake clock', async () => {
+    const { clock, local, cloud, llm } = setup();
+    local.enqueue({ stall: true });
+    cloud.setDefault({ reply: 'rescued' });
+    const pending = llm.chat({ model: 'mana/fast-text', messages }, { timeoutMs: 1000 }).catch((e) => e);
+    await clock.advanceAsync(1000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts.map((a: { reason: string }) => a.reason)).toEqual(['timeout', 'deadline']);
+    expect(cloud.calls).toHaveLength(0);
+    await llm.close();
+  });
+});
