@@ -7,9 +7,11 @@ export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerato
   let buf = '';
   let skipLF = false;
   for await (const chunk of body) {
+    // The carried-over tail holds no line break: scan only the new text (no quadratic rescans of long lines).
+    let i = buf.length;
     buf += decoder.decode(chunk, { stream: true });
     let start = 0;
-    for (let i = 0; i < buf.length; i++) {
+    for (; i < buf.length; i++) {
       const c = buf.charCodeAt(i);
       if (c === 10) {
         if (skipLF && i === start) {

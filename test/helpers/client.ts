@@ -99,7 +99,8 @@ export async function harness(setup: HarnessSetup): Promise<Harness> {
   }
   for (const [id, extra] of Object.entries(setup.providers ?? {})) providers[id] ??= extra;
   const aliases: Record<string, unknown> = {};
-  for (const [name, body] of Object.entries(setup.aliases ?? {})) {
+  // An aliases source must define something; tests that call direct models get a placeholder.
+  for (const [name, body] of Object.entries(setup.aliases ?? { 'mana/unused': ['unused/m'] })) {
     aliases[name] = Array.isArray(body) ? { chain: body } : body;
   }
   const clock = createFakeClock();

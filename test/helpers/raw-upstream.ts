@@ -11,7 +11,7 @@ export interface HangingUpstream {
   readonly url: string;
   /** Requests received so far. */
   readonly received: number;
-  /** Connections the client has closed so far. */
+  /** Requests whose connection the client closed before the answer was complete. */
   readonly closedByClient: number;
   close(): Promise<void>;
 }
@@ -23,6 +23,9 @@ export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<H
   let closing = false;
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res) => {
+    res.on('close', () => {
+      if (!closing && !res.writableEnded) closedByClient++;
+    });
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -37,10 +40,7 @@ export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<H
   });
   server.on('connection', (s) => {
     sockets.add(s);
-    s.on('close', () => {
-      sockets.delete(s);
-      if (!closing) closedByClient++;
-    });
+    s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

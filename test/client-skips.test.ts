@@ -1,0 +1,237 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type ChatRequest,
+  NoHealthyProviderError,
+  ProviderCapabilityError,
+  ProviderConnectionError,
+  ProviderHTTPError,
+  type ProviderAdapter,
+} from '../src/index.js';
+import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const PIXEL =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+/** A custom provider that can do plain text only, and fails the test if it is ever called. */
+function textOnly(): ProviderAdapter & { calls: number } {
+  const self = {
+    calls: 0,
+    capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: false }),
+    chat: () => {
+      self.calls++;
+      return Promise.reject(new Error('must not be called'));
+    },
+    stream: () => {
+      self.calls++;
+      throw new Error('must not be called');
+    },
+    embed: () => Promise.reject(new Error('must not be called')),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+  };
+  return self;
+}
+
+describe('entries skipped before any call', () => {
+  it('unconfigured: a chain entry naming a provider that is not configured', async () => {
+    const { llm } = await harness({ upstreams: { b: 'openai' }, aliases: { 'mana/x': ['ghost/m', 'b/m2'] } });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toEqual({ target: 'ghost/m', reason: 'unconfigured' });
+    expect(llm.resolve('mana/x').candidates[0]).toMatchObject({ target: 'ghost/m', state: 'unconfigured' });
+  });
+
+  it('unhealthy: an open breaker is skipped and its provider receives nothing', async () => {
+    const { llm, clock, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    up.a?.setDefault({ status: 500 });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'unhealthy' });
+    expect(up.a?.count('chat')).toBe(2);
+    expect(llm.resolve('mana/x').candidates[0]).toEqual({
+      target: 'a/m1',
+      provider: 'a',
+      model: 'm1',
+      state: 'unhealthy',
+      until: clock.now() + 60_000,
+    });
+  });
+
+  it('saturated: a provider at maxConcurrent is skipped instead of queued', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      providers: { a: { maxConcurrent: 1 } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    up.a?.enqueue({ hang: true });
+    const ac = new AbortController();
+    const hanging = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => up.a?.count('chat') === 1, 'hanging request at a');
+    expect(llm.resolve('mana/x').candidates[0]?.state).toBe('saturated');
+
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'saturated' });
+    expect(up.a?.count('chat')).toBe(1);
+
+    ac.abort();
+    await rejection(hanging);
+    expect(llm.resolve('mana/x').candidates[0]?.state).toBe('ready');
+    expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/m1');
+  });
+
+  describe('capability', () => {
+    it('json_schema is never sent to anthropic: the entry is skipped', async () => {
+      const { llm, up } = await harness({
+        upstreams: { claude: 'anthropic', b: 'openai' },
+        aliases: { 'mana/x': ['claude/sonnet', 'b/m2'] },
+      });
+      const req: ChatRequest = {
+        model: 'mana/x',
+        messages: USER,
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } },
+      };
+      expect(llm.resolve('mana/x', req).candidates[0]?.state).toBe('capability');
+      const res = await llm.chat(req);
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toEqual({ target: 'claude/sonnet', reason: 'capability' });
+      expect(up.claude?.count()).toBe(0);
+      // A plain request still goes to anthropic.
+      expect(llm.resolve('mana/x', { messages: USER }).candidates[0]?.state).toBe('ready');
+      expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('claude/sonnet');
+    });
+
+    it('embeddings are never sent to anthropic', async () => {
+      const { llm, up } = await harness({
+        upstreams: { claude: 'anthropic', b: 'openai' },
+        aliases: { 'mana/e': ['claude/sonnet', 'b/emb'] },
+      });
+      const res = await llm.embed({ model: 'mana/e', input: 'x' });
+      expect(res.model).toBe('b/emb');
+      expect(res.routing.attempts[0]).toEqual({ target: 'claude/sonnet', reason: 'capability' });
+      expect(up.claude?.count()).toBe(0);
+    });
+
+    it('tools and images skip an entry that cannot do them', async () => {
+      const custom = textOnly();
+      const { llm } = await harness({
+        upstreams: { b: 'openai' },
+        providers: { plain: { type: 'custom', adapter: custom } },
+        aliases: { 'mana/x': ['plain/m', 'b/m2'] },
+      });
+      const tools: ChatRequest = {
+        model: 'mana/x',
+        messages: USER,
+        tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      };
+      const vision: ChatRequest = {
+        model: 'mana/x',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: PIXEL } }] }],
+      };
+      for (const req of [tools, vision]) {
+        const res = await llm.chat(req);
+        expect(res.routing.attempts[0]).toEqual({ target: 'plain/m', reason: 'capability' });
+        expect(res.model).toBe('b/m2');
+      }
+      expect(custom.calls).toBe(0);
+    });
+
+    it('a direct model that cannot serve the request throws ProviderCapabilityError without calling it', async () => {
+      const { llm, up } = await harness({ upstreams: { claude: 'anthropic' } });
+      const err = await rejection(
+        llm.chat({ model: 'claude/sonnet', messages: USER, response_format: { type: 'json_object' } }),
+      );
+      expect(err).toBeInstanceOf(ProviderCapabilityError);
+      expect(err).toMatchObject({ provider: 'claude', model: 'sonnet', httpStatus: 400 });
+      expect(up.claude?.count()).toBe(0);
+      const embed = await rejection(llm.embed({ model: 'claude/sonnet', input: 'x' }));
+      expect(embed).toBeInstanceOf(ProviderCapabilityError);
+    });
+  });
+
+  it('dimensions: an embedding alias skips a member whose vectors have another length', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'ollama' },
+      aliases: { 'mana/e': { chain: ['a/small', 'b/right'], dimensions: 3 } },
+    });
+    up.a?.setDefault({ dimensions: 4 });
+    up.b?.setDefault({ dimensions: 3 });
+    const res = await llm.embed({ model: 'mana/e', input: ['one', 'two'] });
+    expect(res.model).toBe('b/right');
+    expect(res.data.every((d) => d.embedding.length === 3)).toBe(true);
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/small', reason: 'dimensions' });
+    expect(up.a?.count('embed')).toBe(1);
+    expect(llm.health().providers.a).toMatchObject({ healthy: true, consecutiveFailures: 0 });
+  });
+});
+
+describe('when nothing can serve', () => {
+  it('calls nothing if health skipped every entry, and says when to retry', async () => {
+    const { llm, clock, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai', c: 'openai' },
+      providers: { c: { maxConcurrent: 1 } },
+      aliases: { 'mana/x': ['ghost/m', 'a/m1', 'b/m2', 'c/m3'] },
+    });
+    // a: breaker open for 60 s; b/m2: cooling for 30 s; c: saturated by a hanging call.
+    up.a?.setDefault({ status: 500 });
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    up.b?.enqueue({ status: 429, headers: { 'retry-after': '30' } });
+    await rejection(llm.chat({ model: 'b/m2', messages: USER }));
+    up.c?.enqueue({ hang: true });
+    const ac = new AbortController();
+    const hanging = llm.chat({ model: 'c/m3', messages: USER }, { signal: ac.signal });
+    await waitFor(() => up.c?.count('chat') === 1, 'hanging request at c');
+    const before = [up.a, up.b, up.c].map((u) => u?.count());
+
+    const err = await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    const e = err as NoHealthyProviderError;
+    expect(e.httpStatus).toBe(503);
+    expect(e.requested).toBe('mana/x');
+    expect(e.attempts).toEqual([
+      { target: 'ghost/m', reason: 'unconfigured' },
+      { target: 'a/m1', reason: 'unhealthy' },
+      { target: 'b/m2', reason: 'cooling' },
+      { target: 'c/m3', reason: 'saturated' },
+    ]);
+    expect(e.retryAfterMs).toBe(30_000);
+    expect(e.cause).toBeUndefined();
+    expect([up.a, up.b, up.c].map((u) => u?.count())).toEqual(before);
+
+    await clock.advanceAsync(10_000);
+    const later = (await rejection(llm.chat({ model: 'mana/x', messages: USER }))) as NoHealthyProviderError;
+    expect(later.retryAfterMs).toBe(20_000);
+    ac.abort();
+    await rejection(hanging);
+  });
+
+  it('lists every attempt in chain order, with the last error as cause', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'ollama', c: 'google' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2', 'c/m3'] },
+    });
+    up.a?.enqueue({ status: 429, headers: { 'retry-after': '5' } });
+    up.b?.enqueue({ reset: true });
+    up.c?.enqueue({ status: 503 });
+    const err = (await rejection(llm.chat({ model: 'mana/x', messages: USER }))) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+      ['a/m1', 'rate-limited', 429],
+      ['b/m2', 'connection', undefined],
+      ['c/m3', 'http-error', 503],
+    ]);
+    expect(err.attempts.every((a) => typeof a.durationMs === 'number')).toBe(true);
+    expect(err.attempts[1]?.error).toBeInstanceOf(ProviderConnectionError);
+    expect(err.cause).toBeInstanceOf(ProviderHTTPError);
+    expect(err.cause).toBe(err.attempts[2]?.error);
+    expect(err.retryAfterMs).toBe(5000);
+    expect(err.retryable).toBe(true);
+  });
+});
