@@ -9,8 +9,11 @@ export default defineConfig({
   },
   format: ['esm', 'cjs'],
   dts: true,
+  tsconfig: 'tsconfig.build.json',
   clean: true,
   target: 'node20',
   sourcemap: true,
   splitting: true,
+  // import.meta.url in the CommonJS build (mana-llm/prometheus loads prom-client lazily with createRequire).
+  shims: true,
 });

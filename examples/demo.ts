@@ -34,17 +34,26 @@ async function realOllama(): Promise<{ url: string; model: string } | undefined>
 }
 
 async function main() {
-  console.log(bold('mana-llm demo') + dim(' — model-class aliases, fallback chains, in-process health cache'));
+  console.log(
+    bold('mana-llm demo') + dim(' — model-class aliases, fallback chains, in-process health cache'),
+  );
 
   const real = await realOllama();
-  let local: MockUpstream | undefined = real ? undefined : await startMockUpstream('ollama', { reply: 'Hi! I am the local GPU box (gemma3:12b).' });
-  const cloud = await startMockUpstream('openai', { reply: 'Hi! I am the cloud (llama-3.3-70b on Groq).', chunks: 8 });
+  let local: MockUpstream | undefined = real
+    ? undefined
+    : await startMockUpstream('ollama', { reply: 'Hi! I am the local GPU box (gemma3:12b).' });
+  const cloud = await startMockUpstream('openai', {
+    reply: 'Hi! I am the cloud (llama-3.3-70b on Groq).',
+    chunks: 8,
+  });
   const localUrl = real?.url ?? (local as MockUpstream).url;
   const localModel = real?.model ?? 'gemma3:12b';
   console.log(
     real
       ? green(`  Found a real Ollama at ${real.url}: using ${real.model} as the first entry.`)
-      : dim(`  Local upstreams: ollama-shaped ${localUrl}, OpenAI-compatible ${cloud.url} (no real Ollama found)`),
+      : dim(
+          `  Local upstreams: ollama-shaped ${localUrl}, OpenAI-compatible ${cloud.url} (no real Ollama found)`,
+        ),
   );
 
   const llm = createManaLLM({
@@ -64,9 +73,15 @@ async function main() {
     timeouts: { connectMs: 500 },
   });
 
-  llm.on('fallback', (e) => console.log(yellow(`   ↪ fallback  ${e.from} → ${e.to ?? 'nothing'} (${e.reason})`)));
+  llm.on('fallback', (e) =>
+    console.log(yellow(`   ↪ fallback  ${e.from} → ${e.to ?? 'nothing'} (${e.reason})`)),
+  );
   llm.on('health', (e) =>
-    console.log((e.healthy ? green : red)(`   ♥ health    ${e.provider} is ${e.healthy ? 'healthy again' : `down (${e.reason})`}`)),
+    console.log(
+      (e.healthy ? green : red)(
+        `   ♥ health    ${e.provider} is ${e.healthy ? 'healthy again' : `down (${e.reason})`}`,
+      ),
+    ),
   );
   llm.on('resolved', (e) => console.log(dim(`   ✓ resolved  ${e.alias} → ${e.target}`)));
 
@@ -99,7 +114,9 @@ async function main() {
   step(5, 'A streamed answer (nothing reaches you before the first content chunk)');
   let first = true;
   for await (const chunk of llm.stream({ model: 'mana/long-form', messages })) {
-    process.stdout.write(`${first ? `   ${cyan(chunk.model)}: ` : ''}${chunk.choices[0]?.delta.content ?? ''}`);
+    process.stdout.write(
+      `${first ? `   ${cyan(chunk.model)}: ` : ''}${chunk.choices[0]?.delta.content ?? ''}`,
+    );
     first = false;
   }
   process.stdout.write('\n');

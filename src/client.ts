@@ -1,30 +1,36 @@
-import { watch as watchFs, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch as watchFs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
 import { AliasConfigError, ClosedError } from './errors.js';
-import type { ManaLLMEventName, ManaLLMListener } from './events.js';
+import type { CallKind, ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-cache.js';
 import type { Prober } from './health/prober.js';
-import type { Http } from './wire/http.js';
 import { chatNeeds, precheck } from './routing/candidates.js';
 import type { CallPlan, Needs, RouterContext } from './routing/context.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
 import { resolveModel } from './routing/resolve-model.js';
 import { streamChain } from './routing/stream-chain.js';
 import { walkChain } from './routing/walk-chain.js';
-import type { CallKind } from './events.js';
 import type {
   CallOptions,
   ChatChunk,
   ChatRequest,
   ChatResponse,
+  Embeddings,
   EmbedRequest,
   EmbedResponse,
-  Embeddings,
 } from './types.js';
+import type { Http } from './wire/http.js';
 
 /** State of one chain entry as `resolve()` explains it. */
-export type CandidateState = 'ready' | 'unhealthy' | 'cooling' | 'half-open' | 'unconfigured' | 'saturated' | 'capability';
+export type CandidateState =
+  | 'ready'
+  | 'unhealthy'
+  | 'cooling'
+  | 'half-open'
+  | 'unconfigured'
+  | 'saturated'
+  | 'capability';
 
 /** What `resolve()` returns: the routing decision a call would make now, without calling anything. */
 export interface ResolveResult {
@@ -70,7 +76,10 @@ export class ManaLLM {
     if (parts.prober) {
       const prober = parts.prober;
       // Probes start on the next tick so that createManaLLM itself never does network I/O.
-      this.#cleanup.push(ctx.clock.setTimer(0, () => prober.start()), () => prober.stop());
+      this.#cleanup.push(
+        ctx.clock.setTimer(0, () => prober.start()),
+        () => prober.stop(),
+      );
     }
     const path = parts.aliasesPath;
     if (path && ctx.opts.watch) this.#watch(path);
@@ -167,15 +176,24 @@ export class ManaLLM {
       const served = await walkChain(this.#ctx, plan, {
         attemptMs: Number.POSITIVE_INFINITY,
         timeoutLabel: 'no answer',
-        run: (slot, entry, signal) => slot.adapter.embed({ ...request, input, model: entry.model }, { signal }),
+        run: (slot, entry, signal) =>
+          slot.adapter.embed({ ...request, input, model: entry.model }, { signal }),
         ...(dims === undefined
           ? {}
-          : { reject: (v: Embeddings) => (v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined) }),
+          : {
+              reject: (v: Embeddings) =>
+                v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined,
+            }),
       });
       served.done();
       const res = served.value as EmbedResponse;
       res.routing = routing(plan, served.entry.target, served.attempts);
-      reportServed(this.#ctx, plan, served.entry.target, res.usage.prompt_tokens ? toUsage(res.usage) : undefined);
+      reportServed(
+        this.#ctx,
+        plan,
+        served.entry.target,
+        res.usage.prompt_tokens ? toUsage(res.usage) : undefined,
+      );
       return res;
     } catch (err) {
       throw reportFailure(this.#ctx, plan, err);
@@ -196,9 +214,14 @@ export class ManaLLM {
         const base = { target: entry.target, provider: entry.provider, model: entry.model };
         const pre = precheck(this.#ctx, entry, needs);
         if ('adapter' in pre) {
-          return { ...base, state: this.#ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };
+          return {
+            ...base,
+            state: this.#ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready',
+          };
         }
-        return pre.until === undefined ? { ...base, state: pre.reason } : { ...base, state: pre.reason, until: pre.until };
+        return pre.until === undefined
+          ? { ...base, state: pre.reason }
+          : { ...base, state: pre.reason, until: pre.until };
       }),
     };
   }
@@ -210,13 +233,17 @@ export class ManaLLM {
     const timeout = AbortSignal.timeout(this.#ctx.opts.timeouts.totalMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const lists = await Promise.allSettled(
-      [...this.#ctx.providers.values()].map(async (slot) => ({ id: slot.config.id, names: await slot.adapter.models({ signal }) })),
+      [...this.#ctx.providers.values()].map(async (slot) => ({
+        id: slot.config.id,
+        names: await slot.adapter.models({ signal }),
+      })),
     );
     const ids = [...this.#ctx.providers.keys()];
     lists.forEach((r, i) => {
       const provider = ids[i] as string;
       if (r.status === 'fulfilled') {
-        for (const name of r.value.names) out.data.push({ id: `${provider}/${name}`, object: 'model', owned_by: provider });
+        for (const name of r.value.names)
+          out.data.push({ id: `${provider}/${name}`, object: 'model', owned_by: provider });
       } else {
         out.errors.push({ provider, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
       }
@@ -243,7 +270,8 @@ export class ManaLLM {
       const config = await this.#aliases.reload();
       this.#ctx.events.emit('reload', { ok: true, aliases: config.aliases.size });
     } catch (err) {
-      const error = err instanceof AliasConfigError ? err : new AliasConfigError('reload failed', [], { cause: err });
+      const error =
+        err instanceof AliasConfigError ? err : new AliasConfigError('reload failed', [], { cause: err });
       this.#ctx.events.emit('reload', { ok: false, error });
       throw error;
     }
@@ -285,7 +313,11 @@ export class ManaLLM {
   }
 }
 
-function routing(plan: CallPlan, resolved: string, attempts: ChatResponse['routing']['attempts']): ChatResponse['routing'] {
+function routing(
+  plan: CallPlan,
+  resolved: string,
+  attempts: ChatResponse['routing']['attempts'],
+): ChatResponse['routing'] {
   return plan.alias
     ? { requested: plan.requested, alias: plan.alias.name, resolved, attempts }
     : { requested: plan.requested, resolved, attempts };

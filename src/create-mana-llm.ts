@@ -36,7 +36,10 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
   const prober =
     opts.health.probes && probed.length > 0
       ? createProber({
-          targets: probed.map((s) => ({ provider: s.config.id, probe: (signal: AbortSignal) => s.adapter.probe({ signal }) })),
+          targets: probed.map((s) => ({
+            provider: s.config.id,
+            probe: (signal: AbortSignal) => s.adapter.probe({ signal }),
+          })),
           intervalMs: opts.health.probeIntervalMs,
           timeoutMs: opts.health.probeTimeoutMs,
           clock,

@@ -77,8 +77,16 @@ export interface ResolvedOptions {
   clock: Clock;
 }
 
-const positive = v.pipe(v.number('must be a number'), v.finite('must be finite'), v.gtValue(0, 'must be > 0'));
-const nonNegative = v.pipe(v.number('must be a number'), v.finite('must be finite'), v.minValue(0, 'must be >= 0'));
+const positive = v.pipe(
+  v.number('must be a number'),
+  v.finite('must be finite'),
+  v.gtValue(0, 'must be > 0'),
+);
+const nonNegative = v.pipe(
+  v.number('must be a number'),
+  v.finite('must be finite'),
+  v.minValue(0, 'must be >= 0'),
+);
 const url = v.pipe(
   v.string('must be a string'),
   v.check((s) => {
@@ -93,12 +101,19 @@ const url = v.pipe(
 
 const ProviderSchema = v.object(
   {
-    type: v.optional(v.picklist(['ollama', 'openai', 'google', 'anthropic', 'custom'], 'must be one of ollama, openai, google, anthropic, custom')),
+    type: v.optional(
+      v.picklist(
+        ['ollama', 'openai', 'google', 'anthropic', 'custom'],
+        'must be one of ollama, openai, google, anthropic, custom',
+      ),
+    ),
     baseUrl: v.optional(url),
     apiKey: v.optional(v.string('must be a string')),
     headers: v.optional(v.record(v.string(), v.string('must be a string'), 'must be an object of strings')),
     timeoutMs: v.optional(positive),
-    maxConcurrent: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be >= 1'))),
+    maxConcurrent: v.optional(
+      v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be >= 1')),
+    ),
     probe: v.optional(v.boolean('must be a boolean')),
     adapter: v.optional(
       v.custom<ProviderAdapter>(
@@ -113,19 +128,29 @@ const ProviderSchema = v.object(
 const OptionsSchema = v.object(
   {
     aliasesPath: v.optional(v.string('must be a string')),
-    aliases: v.optional(v.union([v.string(), v.record(v.string(), v.unknown())], 'must be YAML text or an object')),
+    aliases: v.optional(
+      v.union([v.string(), v.record(v.string(), v.unknown())], 'must be YAML text or an object'),
+    ),
     providers: v.record(v.string(), ProviderSchema, 'must be an object mapping provider id to its config'),
     health: v.optional(
       v.object(
         {
-          failureThreshold: v.optional(v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(1, 'must be >= 1'))),
+          failureThreshold: v.optional(
+            v.pipe(
+              v.number('must be a number'),
+              v.integer('must be an integer'),
+              v.minValue(1, 'must be >= 1'),
+            ),
+          ),
           cooldownMs: v.optional(nonNegative),
           probeIntervalMs: v.optional(positive),
           probeTimeoutMs: v.optional(positive),
           probes: v.optional(v.boolean('must be a boolean')),
           store: v.optional(
             v.custom<HealthStore>(
-              (st) => typeof (st as HealthStore)?.getProvider === 'function' && typeof (st as HealthStore)?.setProvider === 'function',
+              (st) =>
+                typeof (st as HealthStore)?.getProvider === 'function' &&
+                typeof (st as HealthStore)?.setProvider === 'function',
               'must implement HealthStore',
             ),
           ),
@@ -135,7 +160,12 @@ const OptionsSchema = v.object(
     ),
     timeouts: v.optional(
       v.object(
-        { connectMs: v.optional(positive), totalMs: v.optional(positive), firstChunkMs: v.optional(positive), idleMs: v.optional(positive) },
+        {
+          connectMs: v.optional(positive),
+          totalMs: v.optional(positive),
+          firstChunkMs: v.optional(positive),
+          idleMs: v.optional(positive),
+        },
         'must be an object',
       ),
     ),
@@ -170,19 +200,23 @@ function pathOf(issue: v.BaseIssue<unknown>): string {
  */
 export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
   const parsed = v.safeParse(OptionsSchema, input, { abortEarly: false });
-  const issues: ConfigIssue[] = parsed.success ? [] : parsed.issues.map((i) => ({ path: pathOf(i), message: i.message }));
+  const issues: ConfigIssue[] = parsed.success
+    ? []
+    : parsed.issues.map((i) => ({ path: pathOf(i), message: i.message }));
   const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
 
   const hasPath = typeof o?.aliasesPath === 'string';
   const hasAliases = o?.aliases !== undefined;
-  if (hasPath === hasAliases) issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
+  if (hasPath === hasAliases)
+    issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
 
   const providers: ResolvedProvider[] = [];
   const entries = parsed.success ? Object.entries(o.providers) : [];
   for (const [id, p] of entries) {
     if (!p) continue;
     const at = `providers.${id}`;
-    if (!PROVIDER_ID.test(id)) issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
+    if (!PROVIDER_ID.test(id))
+      issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
     const known = WELL_KNOWN[id];
     const type = p.type ?? known?.type;
     if (!type) {
@@ -190,8 +224,10 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
       continue;
     }
     const baseUrl = p.baseUrl ?? (known && known.type === type ? known.baseUrl : undefined);
-    if (type === 'custom' && !p.adapter) issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
-    if (type !== 'custom' && !baseUrl) issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+    if (type === 'custom' && !p.adapter)
+      issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
+    if (type !== 'custom' && !baseUrl)
+      issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
     providers.push({
       id,
       type,
@@ -204,14 +240,18 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
       ...(p.adapter ? { adapter: p.adapter } : {}),
     });
   }
-  if (parsed.success && entries.length === 0) issues.push({ path: 'providers', message: 'configure at least one provider' });
+  if (parsed.success && entries.length === 0)
+    issues.push({ path: 'providers', message: 'configure at least one provider' });
 
-  const defaultProvider = o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
+  const defaultProvider =
+    o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
   if (o?.defaultProvider !== undefined && !providers.some((p) => p.id === o.defaultProvider)) {
     issues.push({ path: 'defaultProvider', message: `"${o.defaultProvider}" is not a configured provider` });
   }
-  if (o?.watch && !hasPath) issues.push({ path: 'watch', message: 'needs aliasesPath (there is no file to watch)' });
-  if (o?.reloadOnSignal && !hasPath) issues.push({ path: 'reloadOnSignal', message: 'needs aliasesPath (there is no file to reload)' });
+  if (o?.watch && !hasPath)
+    issues.push({ path: 'watch', message: 'needs aliasesPath (there is no file to watch)' });
+  if (o?.reloadOnSignal && !hasPath)
+    issues.push({ path: 'reloadOnSignal', message: 'needs aliasesPath (there is no file to reload)' });
 
   if (issues.length > 0) throw new ConfigError('Invalid mana-llm options', issues);
 

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,12 @@ afterEach(async () => {
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
   let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
+  vi.spyOn(process.stdout, 'write').mockImplementation(
+    (c: string | Uint8Array) => ((stdout += String(c)), true),
+  );
+  vi.spyOn(process.stderr, 'write').mockImplementation(
+    (c: string | Uint8Array) => ((stderr += String(c)), true),
+  );
   const code = await main(argv, env);
   vi.restoreAllMocks();
   return { code, stdout, stderr };
@@ -74,7 +79,10 @@ describe('mana-llm CLI', () => {
   });
 
   it('exits 1 when the call fails, listing attempts and never printing a key', async () => {
-    const groq = await startMockUpstream('openai', { status: 500, body: `{"error":{"message":"bad key ${KEY}"}}` });
+    const groq = await startMockUpstream('openai', {
+      status: 500,
+      body: `{"error":{"message":"bad key ${KEY}"}}`,
+    });
     upstreams.push(groq);
     const r = await run(['chat', '--config', join(files(groq.url), 'mana-llm.config.json'), 'hi']);
     expect(r.code).toBe(1);
@@ -99,5 +107,46 @@ describe('mana-llm CLI', () => {
     expect((await run(['chat', '--bogus'])).code).toBe(2);
     const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
     expect(missing.code).toBe(2);
+  });
+});
+
+describe('mana-llm CLI as a real process', () => {
+  const spawnCli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', ...args],
+        { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('streams a chat answer to stdout and exits 0; exits 2 on an invalid aliases file', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'spawned answer' });
+    upstreams.push(groq);
+    const dir = files(groq.url);
+    const ok = await spawnCli(['chat', '--config', join(dir, 'mana-llm.config.json'), 'hello']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe('spawned answer\n');
+    writeFileSync(join(dir, 'broken.yaml'), 'aliases: [1, 2]\n');
+    const bad = await spawnCli(['validate', join(dir, 'broken.yaml')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('aliases');
+  });
+
+  it('exits 1 when every provider is down, reading the prompt from stdin', async () => {
+    const dir = files('http://127.0.0.1:9/v1');
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'chat', '--config', join(dir, 'mana-llm.config.json')],
+        { env: { PATH: process.env.PATH }, timeout: 20_000 },
+        (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+      );
+      child.stdin?.end('what is up?');
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('No provider could serve');
+    expect(r.stderr).not.toContain(KEY);
   });
 });

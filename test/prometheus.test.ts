@@ -13,11 +13,17 @@ afterEach(async () => {
 
 async function setup() {
   const local = await startMockUpstream('ollama', { reply: 'local answer' });
-  const cloud = await startMockUpstream('openai', { reply: 'cloud answer', usage: { prompt: 3, completion: 4 } });
+  const cloud = await startMockUpstream('openai', {
+    reply: 'cloud answer',
+    usage: { prompt: 3, completion: 4 },
+  });
   upstreams.push(local, cloud);
   llm = createManaLLM({
     aliases: { aliases: { 'mana/fast-text': { chain: ['ollama/qwen2.5:7b', 'groq/llama-3.1-8b-instant'] } } },
-    providers: { ollama: { baseUrl: local.url }, groq: { baseUrl: cloud.url, apiKey: 'gsk_test_SECRET_123456' } },
+    providers: {
+      ollama: { baseUrl: local.url },
+      groq: { baseUrl: cloud.url, apiKey: 'gsk_test_SECRET_123456' },
+    },
     health: { probes: false },
   });
   const registry = new Registry();
@@ -44,19 +50,33 @@ describe('registerPrometheusMetrics', () => {
       // drain
     }
     const text = await registry.metrics();
-    expect(text).toContain('mana_llm_llm_requests_total{provider="ollama",model="qwen2.5:7b",streaming="false"} 1');
-    expect(text).toContain('mana_llm_llm_requests_total{provider="groq",model="llama-3.1-8b-instant",streaming="false"} 1');
-    expect(text).toContain('mana_llm_llm_requests_total{provider="groq",model="llama-3.1-8b-instant",streaming="true"} 1');
-    expect(text).toContain('mana_llm_tokens_total{provider="groq",model="llama-3.1-8b-instant",type="completion"} 8');
-    expect(text).toContain('mana_llm_alias_resolved_total{alias="mana/fast-text",target="groq/llama-3.1-8b-instant"} 1');
+    expect(text).toContain(
+      'mana_llm_llm_requests_total{provider="ollama",model="qwen2.5:7b",streaming="false"} 1',
+    );
+    expect(text).toContain(
+      'mana_llm_llm_requests_total{provider="groq",model="llama-3.1-8b-instant",streaming="false"} 1',
+    );
+    expect(text).toContain(
+      'mana_llm_llm_requests_total{provider="groq",model="llama-3.1-8b-instant",streaming="true"} 1',
+    );
+    expect(text).toContain(
+      'mana_llm_tokens_total{provider="groq",model="llama-3.1-8b-instant",type="completion"} 8',
+    );
+    expect(text).toContain(
+      'mana_llm_alias_resolved_total{alias="mana/fast-text",target="groq/llama-3.1-8b-instant"} 1',
+    );
     expect(text).toContain(
       'mana_llm_fallback_total{from_model="ollama/qwen2.5:7b",to_model="groq/llama-3.1-8b-instant",reason="http-error"} 1',
     );
-    expect(text).toMatch(/mana_llm_llm_latency_seconds_bucket\{le="0.5",provider="ollama",model="qwen2.5:7b"\} 1/);
+    expect(text).toMatch(
+      /mana_llm_llm_latency_seconds_bucket\{le="0.5",provider="ollama",model="qwen2.5:7b"\} 1/,
+    );
     for (const le of ['0.5', '1', '2', '5', '10', '30', '60', '120', '+Inf']) {
       expect(text).toContain(`mana_llm_llm_latency_seconds_bucket{le="${le}",provider="groq"`);
     }
-    expect(text).toContain('mana_llm_time_to_first_chunk_seconds_count{provider="groq",model="llama-3.1-8b-instant"} 1');
+    expect(text).toContain(
+      'mana_llm_time_to_first_chunk_seconds_count{provider="groq",model="llama-3.1-8b-instant"} 1',
+    );
   });
 
   it('counts errors by the requested model (an alias gives provider mana) and tracks health flips', async () => {
@@ -66,7 +86,9 @@ describe('registerPrometheusMetrics', () => {
     await expect(llm.chat({ model: 'mana/fast-text', messages })).rejects.toThrow();
     await expect(llm.chat({ model: 'mana/fast-text', messages })).rejects.toThrow();
     const text = await registry.metrics();
-    expect(text).toContain('mana_llm_llm_errors_total{provider="mana",model="fast-text",error_type="no_healthy_provider"} 2');
+    expect(text).toContain(
+      'mana_llm_llm_errors_total{provider="mana",model="fast-text",error_type="no_healthy_provider"} 2',
+    );
     expect(text).toContain('mana_llm_provider_healthy{provider="ollama"} 0');
     expect(text).not.toContain('SECRET');
   });

@@ -39,7 +39,10 @@ describe('mana-llm/testing', () => {
   it('throws every class of the taxonomy; caller errors propagate, outages fall through', async () => {
     const { local, cloud, llm } = setup();
     local.enqueue({ fail: 'bad-request' });
-    await expect(llm.chat({ model: 'mana/fast-text', messages })).rejects.toMatchObject({ code: 'PROVIDER_HTTP', httpStatus: 400 });
+    await expect(llm.chat({ model: 'mana/fast-text', messages })).rejects.toMatchObject({
+      code: 'PROVIDER_HTTP',
+      httpStatus: 400,
+    });
     expect(cloud.calls).toHaveLength(0);
     local.enqueue({ fail: 'rate-limit', retryAfterMs: 5000 });
     cloud.enqueue({ fail: 'server-error' });
@@ -55,7 +58,8 @@ describe('mana-llm/testing', () => {
     local.enqueue({ streamThenFail: 2, reply: 'abcdefgh' });
     let text = '';
     const err = await (async () => {
-      for await (const c of llm.stream({ model: 'mana/fast-text', messages })) text += c.choices[0]?.delta.content ?? '';
+      for await (const c of llm.stream({ model: 'mana/fast-text', messages }))
+        text += c.choices[0]?.delta.content ?? '';
     })().catch((e) => e);
     expect(err).toBeInstanceOf(StreamInterruptedError);
     expect(err.partial.content).toBe('abcdefgh');

@@ -27,11 +27,15 @@ Options (all commands):
 Providers come from the environment unless --config is given: OLLAMA_URL, OPENAI_API_KEY,
 GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY.
 Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
-  validate: 'Usage: mana-llm validate [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.',
-  aliases: 'Usage: mana-llm aliases [--aliases file] [--config file]\n\nLists the aliases, their chains and the default.',
-  health: 'Usage: mana-llm health [--aliases file] [--config file]\n\nRuns one probe round against every configured provider and prints a table.',
+  validate:
+    'Usage: mana-llm validate [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.',
+  aliases:
+    'Usage: mana-llm aliases [--aliases file] [--config file]\n\nLists the aliases, their chains and the default.',
+  health:
+    'Usage: mana-llm health [--aliases file] [--config file]\n\nRuns one probe round against every configured provider and prints a table.',
   chat: 'Usage: mana-llm chat [--model mana/fast-text] [--json] ["text"]\n\nStreams the answer to stdout; reads the prompt from stdin when no text is given.\n--json prints the whole response (with routing) as JSON instead of streaming.',
-  embed: 'Usage: mana-llm embed [--model mana/embed] ["text"]\n\nPrints the embedding response as JSON; reads stdin when no text is given.',
+  embed:
+    'Usage: mana-llm embed [--model mana/embed] ["text"]\n\nPrints the embedding response as JSON; reads stdin when no text is given.',
 };
 
 const ENV_KEYS: Record<string, string> = {
@@ -47,7 +51,9 @@ class UsageError extends Error {}
 
 /** Providers from the environment: Ollama always (OLLAMA_URL or localhost), each cloud provider with a key. */
 function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {
-  const providers: Record<string, ProviderOptions> = { ollama: env.OLLAMA_URL ? { baseUrl: env.OLLAMA_URL } : {} };
+  const providers: Record<string, ProviderOptions> = {
+    ollama: env.OLLAMA_URL ? { baseUrl: env.OLLAMA_URL } : {},
+  };
   for (const [id, name] of Object.entries(ENV_KEYS)) {
     const key = env[name];
     if (key) providers[id] = { apiKey: key };
@@ -55,7 +61,10 @@ function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOption
   return providers;
 }
 
-function options(values: { aliases?: string | undefined; config?: string | undefined }, env: NodeJS.ProcessEnv): ManaLLMOptions {
+function options(
+  values: { aliases?: string | undefined; config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): ManaLLMOptions {
   if (values.config) {
     const file = resolve(values.config);
     let parsed: ManaLLMOptions;
@@ -64,11 +73,13 @@ function options(values: { aliases?: string | undefined; config?: string | undef
     } catch (err) {
       throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
     }
-    const aliasesPath = values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
+    const aliasesPath =
+      values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
     return { ...parsed, ...(aliasesPath ? { aliasesPath } : {}) };
   }
   const aliasesPath = resolve(values.aliases ?? 'aliases.yaml');
-  if (!existsSync(aliasesPath)) throw new UsageError(`no aliases file at ${aliasesPath} (use --aliases <file>)`);
+  if (!existsSync(aliasesPath))
+    throw new UsageError(`no aliases file at ${aliasesPath} (use --aliases <file>)`);
   return { aliasesPath, providers: providersFromEnv(env) };
 }
 
@@ -104,7 +115,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (command === 'validate') {
       const file = resolve(rest[0] ?? values.aliases ?? 'aliases.yaml');
       const config = loadAliases({ path: file });
-      out.write(`${file}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}\n`);
+      out.write(
+        `${file}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}\n`,
+      );
       return 0;
     }
     // Only `health` probes: the other commands make one call and leave.
@@ -112,7 +125,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     try {
       if (command === 'aliases') {
         const { default: def, aliases } = llm.aliases();
-        for (const a of aliases) out.write(`${a.name}${a.name === def ? ' (default)' : ''}\n  ${a.chain.join(' → ')}\n`);
+        for (const a of aliases)
+          out.write(`${a.name}${a.name === def ? ' (default)' : ''}\n  ${a.chain.join(' → ')}\n`);
         return 0;
       }
       if (command === 'health') return await health(llm, out);
@@ -123,12 +137,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         out.write(`${JSON.stringify(res)}\n`);
         return 0;
       }
-      const request = { ...(values.model ? { model: values.model } : {}), messages: [{ role: 'user' as const, content: text }] };
+      const request = {
+        ...(values.model ? { model: values.model } : {}),
+        messages: [{ role: 'user' as const, content: text }],
+      };
       if (values.json) {
         out.write(`${JSON.stringify(await llm.chat(request), null, 2)}\n`);
         return 0;
       }
-      const progress = err.isTTY ? spinner(err, `waiting for ${values.model ?? 'the default alias'}`) : () => undefined;
+      const progress = err.isTTY
+        ? spinner(err, `waiting for ${values.model ?? 'the default alias'}`)
+        : () => undefined;
       let first = true;
       try {
         for await (const chunk of llm.stream(request)) {
@@ -160,7 +179,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     err.write(`mana-llm: ${isManaLLMError(e) ? e.message : String(e)}\n`);
     if (e instanceof NoHealthyProviderError) {
-      for (const a of e.attempts) err.write(`  ${a.target}: ${a.reason}${a.error ? ` — ${a.error.message}` : ''}\n`);
+      for (const a of e.attempts)
+        err.write(`  ${a.target}: ${a.reason}${a.error ? ` — ${a.error.message}` : ''}\n`);
     }
     return 1;
   }
@@ -202,7 +222,13 @@ async function health(llm: ReturnType<typeof createManaLLM>, out: NodeJS.WriteSt
   }
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 8));
   out.write(`${['provider', 'status', 'probe'].map((h, i) => h.padEnd(widths[i] ?? 8)).join('  ')}  note\n`);
-  for (const r of rows) out.write(`${r.slice(0, 3).map((c, i) => c.padEnd(widths[i] ?? 8)).join('  ')}  ${r[3]}\n`);
+  for (const r of rows)
+    out.write(
+      `${r
+        .slice(0, 3)
+        .map((c, i) => c.padEnd(widths[i] ?? 8))
+        .join('  ')}  ${r[3]}\n`,
+    );
   return rows.every((r) => r[1] === 'up') ? 0 : 1;
 }
 
@@ -220,7 +246,8 @@ function spinner(stream: NodeJS.WriteStream, label: string): () => void {
   };
 }
 
-const isMain = process.argv[1] !== undefined && /(?:^|[\\/])(?:mana-llm|main\.(?:c?js|ts))$/.test(process.argv[1]);
+const isMain =
+  process.argv[1] !== undefined && /(?:^|[\\/])(?:mana-llm|main\.(?:c?js|ts))$/.test(process.argv[1]);
 if (isMain) {
   main(process.argv.slice(2)).then(
     (code) => {

@@ -25,15 +25,21 @@ function loadPromClient(): PromClient {
   try {
     return createRequire(import.meta.url)('prom-client') as PromClient;
   } catch (err) {
-    throw new ConfigError('mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client', [], {
-      cause: err,
-    });
+    throw new ConfigError(
+      'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
+      [],
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 function split(target: string): { provider: string; model: string } {
   const i = target.indexOf('/');
-  return i < 0 ? { provider: '', model: target } : { provider: target.slice(0, i), model: target.slice(i + 1) };
+  return i < 0
+    ? { provider: '', model: target }
+    : { provider: target.slice(0, i), model: target.slice(i + 1) };
 }
 
 /**

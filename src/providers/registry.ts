@@ -43,7 +43,9 @@ export const ADAPTERS = {
 } satisfies Record<ProviderType, AdapterFactory>;
 
 /** Well-known provider ids: their protocol and public endpoint. */
-export const WELL_KNOWN: Readonly<Record<string, { type: Exclude<ProviderType, 'custom'>; baseUrl: string }>> = {
+export const WELL_KNOWN: Readonly<
+  Record<string, { type: Exclude<ProviderType, 'custom'>; baseUrl: string }>
+> = {
   ollama: { type: 'ollama', baseUrl: 'http://localhost:11434' },
   openai: { type: 'openai', baseUrl: 'https://api.openai.com/v1' },
   groq: { type: 'openai', baseUrl: 'https://api.groq.com/openai/v1' },

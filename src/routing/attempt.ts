@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { ProviderTimeoutError } from '../errors.js';
+import type { ProviderTimeoutError } from '../errors.js';
 import type { RouterContext } from './context.js';
 
 /**

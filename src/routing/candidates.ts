@@ -5,7 +5,10 @@ import type { Needs, ProviderSlot, RouterContext } from './context.js';
 
 /** Why an entry is skipped before any call, and until when (for `retryAfterMs`). */
 export interface Skip {
-  readonly reason: Extract<AttemptReason, 'unconfigured' | 'capability' | 'cooling' | 'saturated' | 'unhealthy'>;
+  readonly reason: Extract<
+    AttemptReason,
+    'unconfigured' | 'capability' | 'cooling' | 'saturated' | 'unhealthy'
+  >;
   readonly until?: number;
 }
 

@@ -21,7 +21,11 @@ export interface Verdict {
   readonly reason: AttemptReason;
 }
 
-const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason): Verdict => ({ fallback, health, reason });
+const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason): Verdict => ({
+  fallback,
+  health,
+  reason,
+});
 
 const CONNECTION = v(true, 'failure', 'connection');
 const TIMEOUT = v(true, 'failure', 'timeout');
@@ -41,7 +45,8 @@ export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verd
   if (err instanceof ProviderConnectionError) return CONNECTION;
   if (err instanceof ProviderTimeoutError) return TIMEOUT;
   if (err instanceof ProviderRateLimitError) return err.retryAfterMs === undefined ? RATE_NO_HINT : COOL;
-  if (err instanceof ProviderHTTPError) return err.status === 404 ? NOT_FOUND : err.retryable ? SERVER : CALLER;
+  if (err instanceof ProviderHTTPError)
+    return err.status === 404 ? NOT_FOUND : err.retryable ? SERVER : CALLER;
   if (err instanceof ProviderAuthError) return fallbackOnAuthError ? AUTH_FALLBACK : AUTH;
   if (err instanceof ProviderBlockedError) return BLOCKED;
   if (err instanceof ProviderCapabilityError) return INCAPABLE;
@@ -57,5 +62,9 @@ export function asProviderError(err: unknown, provider: string, model: string): 
     return new ProviderResponseError(`${provider}/${model}: ${err.message}`, { provider, model, cause: err });
   }
   const msg = err instanceof Error ? err.message : String(err);
-  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, { provider, model, cause: err });
+  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, {
+    provider,
+    model,
+    cause: err,
+  });
 }

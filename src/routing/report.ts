@@ -14,7 +14,12 @@ export function reportRequest(ctx: RouterContext, plan: CallPlan): void {
 }
 
 /** Emits `resolved` (alias calls) and `response` for a served non-streaming call. */
-export function reportServed(ctx: RouterContext, plan: CallPlan, target: string, usage: Usage | undefined): void {
+export function reportServed(
+  ctx: RouterContext,
+  plan: CallPlan,
+  target: string,
+  usage: Usage | undefined,
+): void {
   const { events } = ctx;
   if (plan.alias && events.has('resolved')) {
     events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target });

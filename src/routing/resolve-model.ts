@@ -15,15 +15,27 @@ export interface Resolution {
  * omitted → the `default` alias.
  * @throws UnknownAliasError for an undefined alias, ConfigError when nothing says what to use
  */
-export function resolveModel(model: string | undefined, aliases: AliasRegistry, defaultProvider: string | undefined): Resolution {
+export function resolveModel(
+  model: string | undefined,
+  aliases: AliasRegistry,
+  defaultProvider: string | undefined,
+): Resolution {
   const requested = model ?? aliases.default;
-  if (requested === undefined) throw new ConfigError('The request has no model and the aliases file sets no default');
+  if (requested === undefined)
+    throw new ConfigError('The request has no model and the aliases file sets no default');
   if (isAlias(requested)) {
     const alias = aliases.get(requested);
     if (!alias) throw new UnknownAliasError(requested);
     return { requested, alias, chain: alias.chain };
   }
-  const ref = parseModelString(requested) ?? (defaultProvider && requested.trim() ? { provider: defaultProvider, model: requested.trim() } : null);
-  if (!ref) throw new ConfigError(`Model "${requested}" has no provider prefix and no defaultProvider is configured`);
-  return { requested, alias: undefined, chain: [{ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model }] };
+  const ref =
+    parseModelString(requested) ??
+    (defaultProvider && requested.trim() ? { provider: defaultProvider, model: requested.trim() } : null);
+  if (!ref)
+    throw new ConfigError(`Model "${requested}" has no provider prefix and no defaultProvider is configured`);
+  return {
+    requested,
+    alias: undefined,
+    chain: [{ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model }],
+  };
 }

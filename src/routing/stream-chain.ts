@@ -1,4 +1,9 @@
-import { type ManaLLMError, ProviderTimeoutError, StreamInterruptedError, type StreamPartial } from '../errors.js';
+import {
+  type ManaLLMError,
+  ProviderTimeoutError,
+  StreamInterruptedError,
+  type StreamPartial,
+} from '../errors.js';
 import type { ChatChunk, ChatRequest, Usage } from '../types.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
@@ -64,13 +69,18 @@ async function openUntilCommit(stream: AsyncIterable<ChatChunk>): Promise<Opened
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
  * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
  */
-export async function* streamChain(ctx: RouterContext, plan: CallPlan, req: ChatRequest): AsyncGenerator<ChatChunk> {
+export async function* streamChain(
+  ctx: RouterContext,
+  plan: CallPlan,
+  req: ChatRequest,
+): AsyncGenerator<ChatChunk> {
   const { clock, events } = ctx;
   const { timeouts } = ctx.opts;
   const served = await walkChain(ctx, plan, {
     attemptMs: timeouts.firstChunkMs,
     timeoutLabel: 'no first content chunk',
-    run: (slot, entry, signal) => openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, { signal })),
+    run: (slot, entry, signal) =>
+      openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, { signal })),
   });
   const { entry, attempt } = served;
   const { it, held, ended } = served.value;
@@ -80,11 +90,13 @@ export async function* streamChain(ctx: RouterContext, plan: CallPlan, req: Chat
   }
   const partial = new Partial();
   let finished = ended;
-  let lastChunkAt = clock.now();
+  // Idle is upstream silence: it runs only while waiting for the next chunk, never while the consumer holds one.
+  let waitingSince: number | undefined;
   // One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk.
   const watchIdle = (ms: number): void =>
     attempt.arm(clock, ms, () => {
-      const quiet = clock.now() - lastChunkAt;
+      if (waitingSince === undefined) return watchIdle(timeouts.idleMs);
+      const quiet = clock.now() - waitingSince;
       if (quiet < timeouts.idleMs) return watchIdle(timeouts.idleMs - quiet);
       attempt.expire(
         new ProviderTimeoutError(`${entry.target}: stream idle for more than ${timeouts.idleMs}ms`, {
@@ -94,19 +106,22 @@ export async function* streamChain(ctx: RouterContext, plan: CallPlan, req: Chat
       );
     });
   try {
+    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies.
+    attempt.disarm();
     if (ended) {
       // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
       for (const c of held) if (c.choices[0]?.finish_reason || c.usage) yield c;
     } else {
+      watchIdle(timeouts.idleMs);
       for (const c of held) {
         partial.add(c);
         yield c;
       }
-      watchIdle(timeouts.idleMs);
       for (;;) {
+        waitingSince = clock.now();
         const r = await attempt.race(it.next());
+        waitingSince = undefined;
         if (r.done) break;
-        lastChunkAt = clock.now();
         partial.add(r.value);
         yield r.value;
       }
@@ -128,14 +143,17 @@ export async function* streamChain(ctx: RouterContext, plan: CallPlan, req: Chat
     if (callerReason !== undefined) throw callerReason;
     const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
     applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
-    throw new StreamInterruptedError(`${entry.target}: stream interrupted after it started: ${cause.message}`, {
-      provider: entry.provider,
-      model: entry.model,
-      resolved: entry.target,
-      partial: partial.snapshot(),
-      cause: cause as ManaLLMError,
-      ...(cause.status === undefined ? {} : { status: cause.status }),
-    });
+    throw new StreamInterruptedError(
+      `${entry.target}: stream interrupted after it started: ${cause.message}`,
+      {
+        provider: entry.provider,
+        model: entry.model,
+        resolved: entry.target,
+        partial: partial.snapshot(),
+        cause: cause as ManaLLMError,
+        ...(cause.status === undefined ? {} : { status: cause.status }),
+      },
+    );
   } finally {
     if (!finished) void it.return?.()?.catch(() => undefined);
     served.done(!finished);

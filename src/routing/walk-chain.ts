@@ -40,7 +40,12 @@ function healthReason(err: ProviderError): string {
 }
 
 /** Applies a verdict to the provider's health; `trial` ends the breaker's half-open trial either way. */
-export function applyHealth(ctx: RouterContext, entry: ChainEntry, verdict: Verdict, err: ProviderError): void {
+export function applyHealth(
+  ctx: RouterContext,
+  entry: ChainEntry,
+  verdict: Verdict,
+  err: ProviderError,
+): void {
   const { health } = ctx;
   if (verdict.health === 'failure') {
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
@@ -54,11 +59,22 @@ export function applyHealth(ctx: RouterContext, entry: ChainEntry, verdict: Verd
   }
 }
 
-function emitFallback(ctx: RouterContext, plan: CallPlan, i: number, reason: AttemptReason, error?: ManaLLMError): void {
+function emitFallback(
+  ctx: RouterContext,
+  plan: CallPlan,
+  i: number,
+  reason: AttemptReason,
+  error?: ManaLLMError,
+): void {
   if (!ctx.events.has('fallback')) return;
   const from = plan.chain[i]?.target ?? '';
   const to = plan.chain[i + 1]?.target ?? null;
-  ctx.events.emit('fallback', error ? { id: plan.id, kind: plan.kind, from, to, reason, error } : { id: plan.id, kind: plan.kind, from, to, reason });
+  ctx.events.emit(
+    'fallback',
+    error
+      ? { id: plan.id, kind: plan.kind, from, to, reason, error }
+      : { id: plan.id, kind: plan.kind, from, to, reason },
+  );
 }
 
 /**
@@ -76,11 +92,14 @@ export async function walkChain<T>(ctx: RouterContext, plan: CallPlan, step: Ste
     const pre = precheck(ctx, entry, plan.needs);
     if (!('adapter' in pre)) {
       if (pre.reason === 'capability' && plan.alias === undefined) {
-        throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${Object.keys(plan.needs).join(', ')})`, {
-          provider: entry.provider,
-          model: entry.model,
-          capability: Object.keys(plan.needs).join(','),
-        });
+        throw new ProviderCapabilityError(
+          `${entry.target} cannot serve this request (${Object.keys(plan.needs).join(', ')})`,
+          {
+            provider: entry.provider,
+            model: entry.model,
+            capability: Object.keys(plan.needs).join(','),
+          },
+        );
       }
       if (pre.until !== undefined && pre.until < soonest) soonest = pre.until;
       attempts.push({ target: entry.target, reason: pre.reason });
@@ -91,7 +110,8 @@ export async function walkChain<T>(ctx: RouterContext, plan: CallPlan, step: Ste
     const started = ctx.clock.now();
     const left = plan.deadline - started;
     if (left <= 0) {
-      for (let j = i; j < chain.length; j++) attempts.push({ target: (chain[j] as ChainEntry).target, reason: 'deadline' });
+      for (let j = i; j < chain.length; j++)
+        attempts.push({ target: (chain[j] as ChainEntry).target, reason: 'deadline' });
       break;
     }
     if (ctx.health.admit(entry.provider) === 'unhealthy') {

@@ -4,9 +4,9 @@ import { ollamaCodec } from './codecs/ollama.js';
 import { openaiCodec } from './codecs/openai.js';
 import { type MockBehavior, type MockCodec, type MockUpstream, startMockServer } from './mock-server.js';
 
-export { type FakeClock, createFakeClock } from '../health/fake-clock.js';
-export type { MockBehavior, MockCodec, MockRoute, MockUpstream, RecordedRequest } from './mock-server.js';
+export { createFakeClock, type FakeClock } from '../health/fake-clock.js';
 export { createMockProvider, type MockFailure, type MockProvider, type MockStep } from './mock-provider.js';
+export type { MockBehavior, MockCodec, MockRoute, MockUpstream, RecordedRequest } from './mock-server.js';
 export { anthropicCodec, googleCodec, ollamaCodec, openaiCodec, startMockServer };
 
 /** The wire protocols the mock upstreams speak. */

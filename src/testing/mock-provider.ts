@@ -8,7 +8,12 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
-import type { AdapterChatRequest, AdapterEmbedRequest, Capabilities, ProviderAdapter } from '../providers/adapter.js';
+import type {
+  AdapterChatRequest,
+  AdapterEmbedRequest,
+  Capabilities,
+  ProviderAdapter,
+} from '../providers/adapter.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 
 /** A failure of the taxonomy, as the mock provider throws it. */
@@ -50,7 +55,10 @@ function failure(kind: MockFailure, provider: string, model: string, retryAfterM
   const msg = `${provider}/${model}: mock ${kind}`;
   switch (kind) {
     case 'connection':
-      return new ProviderConnectionError(msg, { ...info, cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) });
+      return new ProviderConnectionError(msg, {
+        ...info,
+        cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+      });
     case 'timeout':
       return new ProviderTimeoutError(msg, info);
     case 'server-error':
@@ -92,7 +100,13 @@ export function createMockProvider(
   opts: { provider?: string; capabilities?: Partial<Capabilities>; dimensions?: number } = {},
 ): MockProvider {
   const provider = opts.provider ?? 'mock';
-  const caps: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true, ...opts.capabilities };
+  const caps: Capabilities = {
+    tools: true,
+    vision: true,
+    jsonSchema: true,
+    embeddings: true,
+    ...opts.capabilities,
+  };
   const queue: MockStep[] = [];
   let fallback: MockStep = { reply: 'Hello from the mock provider.' };
   let alive = true;
@@ -103,7 +117,8 @@ export function createMockProvider(
   async function settle(step: MockStep, model: string, signal: AbortSignal): Promise<string> {
     if (signal.aborted) throw signal.reason;
     if ('stall' in step) return untilAborted(signal);
-    if ('fail' in step && !('streamThenFail' in step)) throw failure(step.fail, provider, model, step.retryAfterMs);
+    if ('fail' in step && !('streamThenFail' in step))
+      throw failure(step.fail, provider, model, step.retryAfterMs);
     return 'reply' in step ? (step.reply ?? '') : '';
   }
 

@@ -1,0 +1,456 @@
+/**
+ * The clients the benchmark compares, each doing the same work against the same upstream: build the request,
+ * send it, parse the whole answer (every SSE/NDJSON frame's JSON too) and check the text.
+ *
+ * The peers (`openai`, `ai`, `@ai-sdk/openai-compatible`) are bench-only devDependencies, loaded with a
+ * computed specifier so that the root typecheck passes in a clone where `bench/` is not installed.
+ */
+import { Agent } from 'undici';
+import { createManaLLM, type ManaLLM, type ProviderAdapter } from '../src/index.js';
+import { REPLY_TEXT, SHAPE, TOKEN } from './upstream.js';
+
+/** What one streamed answer took. */
+export interface StreamStat {
+  /** Microseconds from the call to the first chunk that carries text. */
+  readonly ttfcUs: number;
+  readonly chunks: number;
+}
+
+/** One client under test; a missing method means the client has no such row. */
+export interface Client {
+  readonly name: string;
+  chat(): Promise<void>;
+  stream(): Promise<StreamStat>;
+  embed(): Promise<void>;
+  ollamaChat?(): Promise<void>;
+  ollamaStream?(): Promise<StreamStat>;
+  /** A call whose first target refuses the connection and whose second answers. */
+  fallback?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Ports the clients talk to. */
+export interface Targets {
+  /** The live upstream. */
+  readonly url: string;
+  /** A port on 127.0.0.1 where nothing listens. */
+  readonly deadUrl: string;
+}
+
+const MESSAGES = [
+  { role: 'system' as const, content: 'You are terse.' },
+  { role: 'user' as const, content: 'Say something short.' },
+];
+const INPUTS = Array.from({ length: SHAPE.embedCount }, (_, i) => `document number ${i}, a few words of text`);
+const KEY = 'sk-bench-0123456789';
+const STREAM_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 2);
+const OLLAMA_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 1);
+
+function checkText(text: unknown): void {
+  if (text !== REPLY_TEXT) throw new Error(`unexpected reply: ${String(text).slice(0, 80)}`);
+}
+
+function checkStream(text: string, expected: number): void {
+  if (text.length !== expected) throw new Error(`stream carried ${text.length} characters, not ${expected}`);
+}
+
+function checkEmbeddings(vectors: ArrayLike<ArrayLike<number>>): void {
+  if (vectors.length !== SHAPE.embedCount || vectors[0]?.length !== SHAPE.embedDims)
+    throw new Error(`unexpected embeddings: ${vectors.length} × ${vectors[0]?.length}`);
+}
+
+const now = () => performance.now();
+
+/**
+ * Hand-written SSE reader used by the floor and by fetch: split on blank lines with indexOf, JSON.parse each
+ * `data:` frame, collect the text. Assumes the upstream's `\n\n` framing (which this bench controls).
+ */
+async function readSSEText(body: AsyncIterable<string>, started: number): Promise<StreamStat & { text: string }> {
+  let buf = '';
+  let text = '';
+  let chunks = 0;
+  let ttfcUs = 0;
+  for await (const piece of body) {
+    buf += piece;
+    let start = 0;
+    let end: number;
+    while ((end = buf.indexOf('\n\n', start)) !== -1) {
+      const data = buf.startsWith('data: ', start) ? buf.slice(start + 6, end) : '';
+      start = end + 2;
+      if (data === '' || data === '[DONE]') continue;
+      const json = JSON.parse(data) as { choices: { delta: { content?: string } }[] };
+      const c = json.choices[0]?.delta.content;
+      if (c) {
+        if (chunks === 0) ttfcUs = (now() - started) * 1000;
+        chunks++;
+        text += c;
+      }
+    }
+    buf = start === 0 ? buf : buf.slice(start);
+  }
+  return { ttfcUs, chunks, text };
+}
+
+/** The same for NDJSON (Ollama). */
+async function readNDJSONText(body: AsyncIterable<string>, started: number): Promise<StreamStat & { text: string }> {
+  let buf = '';
+  let text = '';
+  let chunks = 0;
+  let ttfcUs = 0;
+  for await (const piece of body) {
+    buf += piece;
+    let start = 0;
+    let end: number;
+    while ((end = buf.indexOf('\n', start)) !== -1) {
+      const line = buf.slice(start, end);
+      start = end + 1;
+      if (line === '') continue;
+      const json = JSON.parse(line) as { message?: { content?: string } };
+      const c = json.message?.content;
+      if (c) {
+        if (chunks === 0) ttfcUs = (now() - started) * 1000;
+        chunks++;
+        text += c;
+      }
+    }
+    buf = start === 0 ? buf : buf.slice(start);
+  }
+  return { ttfcUs, chunks, text };
+}
+
+async function* decode(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  for await (const b of body) yield decoder.decode(b, { stream: true });
+}
+
+/** The floor: undici's `Agent#request` on a keep-alive pool, a hand-written SSE/NDJSON loop, nothing else. */
+export function floorClient({ url, deadUrl }: Targets): Client {
+  const agent = new Agent({ keepAliveTimeout: 60_000 });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+  const post = (origin: string, path: string, body: unknown) =>
+    agent.request({ origin, path, method: 'POST', headers, body: JSON.stringify(body) });
+  const chat = async (origin = url) => {
+    const res = await post(origin, '/v1/chat/completions', { model: 'm', messages: MESSAGES });
+    const json = (await res.body.json()) as { choices: { message: { content: string } }[] };
+    checkText(json.choices[0]?.message.content);
+  };
+  return {
+    name: 'undici (floor)',
+    chat: () => chat(),
+    async stream() {
+      const started = now();
+      const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
+      res.body.setEncoding('utf8');
+      const r = await readSSEText(res.body, started);
+      checkStream(r.text, STREAM_TEXT_LENGTH);
+      return r;
+    },
+    async embed() {
+      const res = await post(url, '/v1/embeddings', { model: 'e', input: INPUTS });
+      const json = (await res.body.json()) as { data: { embedding: number[] }[] };
+      checkEmbeddings(json.data.map((d) => d.embedding));
+    },
+    async ollamaChat() {
+      const res = await post(url, '/api/chat', { model: 'm', messages: MESSAGES, stream: false });
+      const json = (await res.body.json()) as { message: { content: string } };
+      checkText(json.message.content);
+    },
+    async ollamaStream() {
+      const started = now();
+      const res = await post(url, '/api/chat', { model: 'm', messages: MESSAGES, stream: true });
+      res.body.setEncoding('utf8');
+      const r = await readNDJSONText(res.body, started);
+      checkStream(r.text, OLLAMA_TEXT_LENGTH);
+      return r;
+    },
+    async fallback() {
+      try {
+        await chat(deadUrl);
+      } catch {
+        await chat();
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** Node's global `fetch` (its bundled undici and global dispatcher), same hand-written SSE loop. */
+export function fetchClient({ url, deadUrl }: Targets): Client {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+  const post = (base: string, path: string, body: unknown) =>
+    fetch(base + path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const chat = async (base = url) => {
+    const res = await post(base, '/v1/chat/completions', { model: 'm', messages: MESSAGES });
+    const json = (await res.json()) as { choices: { message: { content: string } }[] };
+    checkText(json.choices[0]?.message.content);
+  };
+  return {
+    name: 'fetch',
+    chat: () => chat(),
+    async stream() {
+      const started = now();
+      const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
+      const r = await readSSEText(decode(res.body as unknown as AsyncIterable<Uint8Array>), started);
+      checkStream(r.text, STREAM_TEXT_LENGTH);
+      return r;
+    },
+    async embed() {
+      const res = await post(url, '/v1/embeddings', { model: 'e', input: INPUTS });
+      const json = (await res.json()) as { data: { embedding: number[] }[] };
+      checkEmbeddings(json.data.map((d) => d.embedding));
+    },
+    async fallback() {
+      try {
+        await chat(deadUrl);
+      } catch {
+        await chat();
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The minimal surface of the openai SDK used here. */
+interface OpenAISDK {
+  chat: {
+    completions: {
+      create(body: Record<string, unknown>): Promise<unknown>;
+    };
+  };
+  embeddings: { create(body: Record<string, unknown>): Promise<{ data: { embedding: number[] }[] }> };
+}
+type OpenAICtor = new (opts: { baseURL: string; apiKey: string; maxRetries: number }) => OpenAISDK;
+
+/** The official `openai` SDK with its defaults, except no retries (a refused connection must fail at once). */
+export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
+  const specifier = 'openai';
+  const { default: OpenAI } = (await import(specifier)) as { default: OpenAICtor };
+  const live = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
+  const dead = new OpenAI({ baseURL: `${deadUrl}/v1`, apiKey: KEY, maxRetries: 0 });
+  const chat = async (client: OpenAISDK) => {
+    const r = (await client.chat.completions.create({ model: 'm', messages: MESSAGES })) as {
+      choices: { message: { content: string } }[];
+    };
+    checkText(r.choices[0]?.message.content);
+  };
+  return {
+    name: 'openai SDK',
+    chat: () => chat(live),
+    async stream() {
+      const started = now();
+      const s = (await live.chat.completions.create({ model: 'm', messages: MESSAGES, stream: true })) as AsyncIterable<{
+        choices: { delta: { content?: string } }[];
+      }>;
+      let text = '';
+      let chunks = 0;
+      let ttfcUs = 0;
+      for await (const chunk of s) {
+        const c = chunk.choices[0]?.delta.content;
+        if (c) {
+          if (chunks === 0) ttfcUs = (now() - started) * 1000;
+          chunks++;
+          text += c;
+        }
+      }
+      checkStream(text, STREAM_TEXT_LENGTH);
+      return { ttfcUs, chunks };
+    },
+    async embed() {
+      // The SDK asks for base64 unless told otherwise; every client here asks for floats.
+      const r = await live.embeddings.create({ model: 'e', input: INPUTS, encoding_format: 'float' });
+      checkEmbeddings(r.data.map((d) => d.embedding));
+    },
+    async fallback() {
+      try {
+        await chat(dead);
+      } catch {
+        await chat(live);
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The minimal surface of the Vercel AI SDK used here. */
+interface AISDK {
+  generateText(o: Record<string, unknown>): Promise<{ text: string }>;
+  streamText(o: Record<string, unknown>): { textStream: AsyncIterable<string> };
+  embedMany(o: Record<string, unknown>): Promise<{ embeddings: number[][] }>;
+}
+interface CompatibleProvider {
+  chatModel(id: string): unknown;
+  embeddingModel(id: string): unknown;
+}
+
+/** The Vercel AI SDK (`generateText`, `streamText`, `embedMany`) with `createOpenAICompatible`. */
+export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
+  const ai = 'ai';
+  const compat = '@ai-sdk/openai-compatible';
+  const sdk = (await import(ai)) as AISDK;
+  const { createOpenAICompatible } = (await import(compat)) as {
+    createOpenAICompatible(o: { name: string; baseURL: string; apiKey: string }): CompatibleProvider;
+  };
+  (globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+  const live = createOpenAICompatible({ name: 'bench', baseURL: `${url}/v1`, apiKey: KEY });
+  const dead = createOpenAICompatible({ name: 'dead', baseURL: `${deadUrl}/v1`, apiKey: KEY });
+  const model = live.chatModel('m');
+  const deadModel = dead.chatModel('m');
+  const embedder = live.embeddingModel('e');
+  const chat = async (m: unknown) => {
+    const r = await sdk.generateText({ model: m, messages: MESSAGES, maxRetries: 0 });
+    checkText(r.text);
+  };
+  return {
+    name: 'AI SDK',
+    chat: () => chat(model),
+    async stream() {
+      const started = now();
+      const r = sdk.streamText({ model, messages: MESSAGES, maxRetries: 0 });
+      let text = '';
+      let chunks = 0;
+      let ttfcUs = 0;
+      for await (const c of r.textStream) {
+        if (c) {
+          if (chunks === 0) ttfcUs = (now() - started) * 1000;
+          chunks++;
+          text += c;
+        }
+      }
+      checkStream(text, STREAM_TEXT_LENGTH);
+      return { ttfcUs, chunks };
+    },
+    async embed() {
+      const r = await sdk.embedMany({ model: embedder, values: INPUTS, maxRetries: 0 });
+      checkEmbeddings(r.embeddings);
+    },
+    async fallback() {
+      try {
+        await chat(deadModel);
+      } catch {
+        await chat(model);
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/**
+ * mana-llm, called with `groq/m` (a well-known OpenAI-compatible provider id pointed at the local upstream) or
+ * through `mana/` aliases. Probes are off so that only the calls under test touch the upstream.
+ */
+export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client & { llm: ManaLLM } {
+  const llm = createManaLLM({
+    aliases: {
+      aliases: {
+        'mana/chat': { chain: ['groq/m'] },
+        'mana/embed': { chain: ['groq/e'] },
+        'mana/local': { chain: ['ollama/m'] },
+        // The first entry refuses every connection; its breaker never opens (see the fallback row).
+        'mana/fallback': { chain: ['dead/m', 'groq/m'] },
+      },
+    },
+    providers: {
+      groq: { baseUrl: `${url}/v1`, apiKey: KEY },
+      ollama: { baseUrl: url },
+      dead: { type: 'openai', baseUrl: `${deadUrl}/v1`, apiKey: KEY },
+    },
+    health: { probes: false, failureThreshold: 1_000_000_000 },
+  });
+  const names = viaAlias
+    ? { chat: 'mana/chat', embed: 'mana/embed', local: 'mana/local' }
+    : { chat: 'groq/m', embed: 'groq/e', local: 'ollama/m' };
+  const chat = async (model: string) => {
+    const r = await llm.chat({ model, messages: MESSAGES });
+    checkText(r.choices[0]?.message.content);
+  };
+  const stream = async (model: string, expected: number): Promise<StreamStat> => {
+    const started = now();
+    let text = '';
+    let chunks = 0;
+    let ttfcUs = 0;
+    for await (const chunk of llm.stream({ model, messages: MESSAGES })) {
+      const c = chunk.choices[0]?.delta.content;
+      if (c) {
+        if (chunks === 0) ttfcUs = (now() - started) * 1000;
+        chunks++;
+        text += c;
+      }
+    }
+    checkStream(text, expected);
+    return { ttfcUs, chunks };
+  };
+  return {
+    name: viaAlias ? 'mana-llm (alias)' : 'mana-llm',
+    llm,
+    chat: () => chat(names.chat),
+    stream: () => stream(names.chat, STREAM_TEXT_LENGTH),
+    async embed() {
+      const r = await llm.embed({ model: names.embed, input: INPUTS });
+      checkEmbeddings(r.data.map((d) => d.embedding));
+    },
+    ollamaChat: () => chat(names.local),
+    ollamaStream: () => stream(names.local, OLLAMA_TEXT_LENGTH),
+    ...(viaAlias ? { fallback: () => chat('mana/fallback') } : {}),
+    close: () => llm.close(),
+  };
+}
+
+/** An adapter that answers at once without I/O: the chain walk's own cost is all that is left to time. */
+function instantAdapter(): ProviderAdapter {
+  const reply = () => ({
+    id: 'chatcmpl-stub',
+    object: 'chat.completion' as const,
+    created: 1_700_000_000,
+    model: 'stub/m',
+    choices: [
+      { index: 0, message: { role: 'assistant' as const, content: 'ok' }, finish_reason: 'stop' as const },
+    ],
+  });
+  const fail = () => Promise.reject(new Error('not used'));
+  return {
+    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    chat: async () => reply(),
+    stream: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
+    embed: fail,
+    probe: async () => ({ ok: true }),
+    models: async () => ['m'],
+  };
+}
+
+/** How many open-breaker entries the longest skip chain holds. */
+export const SKIP_DEPTH = 8;
+
+/**
+ * A client whose `stub` provider answers without I/O and whose `down1…downN` providers refuse connections;
+ * `openBreakers()` opens every `down` breaker (threshold 1, a cool-down longer than the run).
+ */
+export function breakerBench({ deadUrl }: Targets) {
+  const providers: Record<string, object> = { stub: { type: 'custom', adapter: instantAdapter() } };
+  const down: string[] = [];
+  for (let i = 1; i <= SKIP_DEPTH; i++) {
+    providers[`down${i}`] = { type: 'openai', baseUrl: `${deadUrl}/v1`, apiKey: KEY };
+    down.push(`down${i}/m`);
+  }
+  const llm = createManaLLM({
+    aliases: {
+      aliases: {
+        'mana/skip0': { chain: ['stub/m'] },
+        'mana/skip1': { chain: [down[0], 'stub/m'] },
+        [`mana/skip${SKIP_DEPTH}`]: { chain: [...down, 'stub/m'] },
+      },
+    },
+    providers,
+    health: { probes: false, failureThreshold: 1, cooldownMs: 1e12 },
+  });
+  return {
+    llm,
+    async openBreakers(): Promise<void> {
+      await llm.chat({ model: `mana/skip${SKIP_DEPTH}`, messages: MESSAGES });
+      const h = llm.health();
+      for (let i = 1; i <= SKIP_DEPTH; i++) {
+        if (h.providers[`down${i}`]?.state !== 'open') throw new Error(`down${i} did not open`);
+      }
+    },
+    call: (depth: number) => llm.chat({ model: `mana/skip${depth}`, messages: MESSAGES }),
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * Minimal-cost local upstreams for the benchmark, on 127.0.0.1 over node:http: OpenAI-compatible chat (JSON and
+ * SSE), embeddings, and Ollama chat (JSON and NDJSON). Every reply body is built once at start-up, so the
+ * server's own cost per request is reading the request and one or a few socket writes.
+ *
+ * Run it in a child process (`startUpstream('child')`, the default) so that it never shares the client's event
+ * loop, heap or GC pauses; `'worker'` and `'inline'` exist to compare.
+ */
+import { fork } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+
+/** How many chunks the streamed answers carry, and the embedding batch shape. */
+export const SHAPE = { streamChunks: 256, embedCount: 64, embedDims: 1024 } as const;
+
+/** The text a non-streamed answer carries (a short, realistic reply). */
+export const REPLY_TEXT =
+  'Sure. Here is a short answer of a realistic size: the quick brown fox jumps over the lazy dog, twice over.';
+
+/** What every streamed content chunk carries. */
+export const TOKEN = 'tok ';
+
+export interface Upstream {
+  /** `http://127.0.0.1:<port>` (OpenAI-compatible under `/v1`, Ollama at the root). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const CREATED = 1_700_000_000;
+
+function chatJson(): string {
+  return JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: CREATED,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content: REPLY_TEXT }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 12, completion_tokens: 24, total_tokens: 36 },
+  });
+}
+
+/** 256 SSE events: a role chunk, 254 content chunks, a finish chunk; then `[DONE]`. */
+function sseEvents(): Buffer[] {
+  const frame = (delta: object, finish: string | null) =>
+    `data: ${JSON.stringify({
+      id: 'chatcmpl-bench',
+      object: 'chat.completion.chunk',
+      created: CREATED,
+      model: 'm',
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    })}\n\n`;
+  const out: string[] = [frame({ role: 'assistant', content: '' }, null)];
+  for (let i = 1; i < SHAPE.streamChunks - 1; i++) out.push(frame({ content: TOKEN }, null));
+  out.push(frame({}, 'stop'));
+  out.push('data: [DONE]\n\n');
+  return out.map((s) => Buffer.from(s));
+}
+
+function ollamaJson(): string {
+  return JSON.stringify({
+    model: 'm',
+    created_at: '2024-01-01T00:00:00Z',
+    message: { role: 'assistant', content: REPLY_TEXT },
+    done: true,
+    done_reason: 'stop',
+    prompt_eval_count: 12,
+    eval_count: 24,
+  });
+}
+
+/** 256 NDJSON lines: 255 content lines and the `done` line. */
+function ndjsonLines(): Buffer[] {
+  const out: string[] = [];
+  for (let i = 0; i < SHAPE.streamChunks - 1; i++) {
+    out.push(
+      `${JSON.stringify({ model: 'm', created_at: '2024-01-01T00:00:00Z', message: { role: 'assistant', content: TOKEN }, done: false })}\n`,
+    );
+  }
+  out.push(
+    `${JSON.stringify({ model: 'm', created_at: '2024-01-01T00:00:00Z', message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', prompt_eval_count: 12, eval_count: 255 })}\n`,
+  );
+  return out.map((s) => Buffer.from(s));
+}
+
+function vectors(): number[][] {
+  // Deterministic pseudo-random floats with a realistic number of digits.
+  let x = 12345;
+  const next = () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return Math.round((x / 2147483648 - 0.5) * 1e8) / 1e8;
+  };
+  return Array.from({ length: SHAPE.embedCount }, () => Array.from({ length: SHAPE.embedDims }, next));
+}
+
+function openaiEmbeddings(v: number[][]): string {
+  return JSON.stringify({
+    object: 'list',
+    data: v.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    model: 'e',
+    usage: { prompt_tokens: 64, total_tokens: 64 },
+  });
+}
+
+function ollamaEmbeddings(v: number[][]): string {
+  return JSON.stringify({ model: 'e', embeddings: v, prompt_eval_count: 64 });
+}
+
+const JSON_TYPE = 'application/json';
+
+/** Creates (does not start) the upstream server with every body precomputed. */
+export function createUpstreamServer(): Server {
+  const vec = vectors();
+  const chat = Buffer.from(chatJson());
+  const sse = sseEvents();
+  const sseLength = sse.reduce((n, b) => n + b.length, 0);
+  const ochat = Buffer.from(ollamaJson());
+  const ndjson = ndjsonLines();
+  const ndjsonLength = ndjson.reduce((n, b) => n + b.length, 0);
+  const emb = Buffer.from(openaiEmbeddings(vec));
+  const oemb = Buffer.from(ollamaEmbeddings(vec));
+  const models = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
+  const tags = Buffer.from(JSON.stringify({ models: [{ name: 'm', model: 'm' }] }));
+
+  const whole = (res: ServerResponse, type: string, body: Buffer) => {
+    res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+    res.end(body);
+  };
+  // One write per event, as a real server flushes tokens: the client sees them over several reads.
+  const pieces = (res: ServerResponse, type: string, parts: Buffer[], length: number) => {
+    res.writeHead(200, { 'content-type': type, 'content-length': length, 'cache-control': 'no-cache' });
+    for (let i = 0; i < parts.length - 1; i++) res.write(parts[i]);
+    res.end(parts[parts.length - 1]);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const url = req.url ?? '';
+    // JSON.stringify never puts spaces around ':', and every client here sends a compact body.
+    const streaming = body.includes('"stream":true');
+    if (url === '/v1/chat/completions') {
+      if (streaming) pieces(res, 'text/event-stream', sse, sseLength);
+      else whole(res, JSON_TYPE, chat);
+    } else if (url === '/v1/embeddings') {
+      whole(res, JSON_TYPE, emb);
+    } else if (url === '/api/chat') {
+      // Ollama streams unless told not to.
+      if (body.includes('"stream":false')) whole(res, JSON_TYPE, ochat);
+      else pieces(res, 'application/x-ndjson', ndjson, ndjsonLength);
+    } else if (url === '/api/embed') {
+      whole(res, JSON_TYPE, oemb);
+    } else if (url === '/v1/models') {
+      whole(res, JSON_TYPE, models);
+    } else if (url === '/api/tags') {
+      whole(res, JSON_TYPE, tags);
+    } else {
+      res.writeHead(404, { 'content-type': JSON_TYPE });
+      res.end('{"error":{"message":"not found","type":"not_found_error"}}');
+    }
+  };
+
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => handle(req, res, body));
+  });
+  server.maxRequestsPerSocket = 0;
+  return server;
+}
+
+/** Starts the server in this thread. */
+export async function listenUpstream(): Promise<Upstream> {
+  const server = createUpstreamServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Where the upstream runs: a child process (default), a worker thread, or the client's own event loop. */
+export type UpstreamMode = 'child' | 'worker' | 'inline';
+
+/** Starts the upstream in `mode` and resolves once it listens. */
+export async function startUpstream(mode: UpstreamMode = 'child'): Promise<Upstream> {
+  if (mode === 'inline') return listenUpstream();
+  if (mode === 'worker') {
+    // tsx's hooks are not inherited by workers on Node 20: register them again inside the worker.
+    const api = import.meta.resolve('tsx/esm/api');
+    const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+    const worker = new Worker(code, { eval: true, argv: ['--serve'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      worker.once('message', (m: { url: string }) => resolve(m.url));
+      worker.once('error', reject);
+    });
+    return {
+      url,
+      close: async () => {
+        await worker.terminate();
+      },
+    };
+  }
+  // The child inherits tsx's --import hooks through process.execArgv.
+  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url: string }) => resolve(m.url));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill();
+      }),
+  };
+}
+
+// Entry point of the child process or worker thread.
+if (process.argv.includes('--serve')) {
+  const up = await listenUpstream();
+  if (!isMainThread) parentPort?.postMessage({ url: up.url });
+  else {
+    process.send?.({ url: up.url });
+    // The parent went away (finished or crashed): so do we.
+    process.on('disconnect', () => process.exit(0));
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * A script: ask a model class for an answer, see who served it, then stream a second answer.
+ *
+ *   npx tsx examples/script.ts
+ */
+import { createManaLLM } from '../src/index.js';
+import { exampleProviders } from './providers.js';
+
+const { aliasesPath, providers, close } = await exampleProviders();
+const llm = createManaLLM({ aliasesPath, providers });
+
+const res = await llm.chat({
+  model: 'mana/fast-text',
+  messages: [{ role: 'user', content: 'In one sentence: why do backends need a fallback LLM?' }],
+});
+console.log(`answer: ${res.choices[0]?.message.content}`);
+console.log(`served by ${res.model} (asked for ${res.routing.requested})`);
+for (const a of res.routing.attempts) console.log(`  ${a.target}: ${a.reason}`);
+
+process.stdout.write('stream: ');
+for await (const chunk of llm.stream({
+  model: 'mana/fast-text',
+  messages: [{ role: 'user', content: 'Now say goodbye.' }],
+})) {
+  process.stdout.write(chunk.choices[0]?.delta.content ?? '');
+}
+process.stdout.write('\n');
+
+// Stops the local mock upstreams, if this run started any (a real app has nothing of the kind to stop).
+await close();
+// No `llm.close()`: the script still exits by itself, because the client's health probes run on unref'd timers
+// and its idle pooled connections do not hold the event loop open. Long-running servers call `llm.close()` on
+// shutdown to stop the probes at once.

@@ -1,0 +1,227 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AliasConfigError, createManaLLM, type ManaLLM, UnknownAliasError } from '../src/index.js';
+import { createFakeClock, type MockUpstream } from '../src/testing/index.js';
+import {
+  closeAll,
+  type EventLog,
+  harness,
+  recordEvents,
+  refusedUrl,
+  rejection,
+  track,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
+
+afterEach(closeAll);
+
+describe('resolve()', () => {
+  it('explains an alias, a direct model, a bare model and the default without calling anything', async () => {
+    const { llm, up } = await harness({
+      upstreams: { ollama: 'ollama', b: 'openai' },
+      aliases: { 'mana/x': ['ollama/qwen', 'ghost/m', 'b/m2'] },
+      options: { aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen', 'ghost/m', 'b/m2'] } }, default: 'mana/x' } },
+    });
+    expect(llm.resolve('mana/x')).toEqual({
+      requested: 'mana/x',
+      alias: 'mana/x',
+      candidates: [
+        { target: 'ollama/qwen', provider: 'ollama', model: 'qwen', state: 'ready' },
+        { target: 'ghost/m', provider: 'ghost', model: 'm', state: 'unconfigured' },
+        { target: 'b/m2', provider: 'b', model: 'm2', state: 'ready' },
+      ],
+    });
+    expect(llm.resolve()).toMatchObject({ requested: 'mana/x', alias: 'mana/x' });
+    expect(llm.resolve('b/org/model:7b')).toEqual({
+      requested: 'b/org/model:7b',
+      candidates: [{ target: 'b/org/model:7b', provider: 'b', model: 'org/model:7b', state: 'ready' }],
+    });
+    expect(llm.resolve('llama3.1:8b').candidates).toEqual([
+      { target: 'ollama/llama3.1:8b', provider: 'ollama', model: 'llama3.1:8b', state: 'ready' },
+    ]);
+    expect(() => llm.resolve('mana/nope')).toThrow(UnknownAliasError);
+    expect(up.ollama?.count()).toBe(0);
+    expect(up.b?.count()).toBe(0);
+  });
+
+  it('routes calls the same way: default alias, bare model to the default provider, unknown alias → 404', async () => {
+    const { llm, up } = await harness({
+      upstreams: { ollama: 'ollama' },
+      options: { aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen'] } }, default: 'mana/x' } },
+    });
+    expect((await llm.chat({ messages: USER })).routing).toMatchObject({ requested: 'mana/x', resolved: 'ollama/qwen' });
+    const bare = await llm.chat({ model: 'llama3', messages: USER });
+    expect(bare.model).toBe('ollama/llama3');
+    expect(bare.routing).toEqual({
+      requested: 'llama3',
+      resolved: 'ollama/llama3',
+      attempts: [{ target: 'ollama/llama3', reason: 'ok', durationMs: 0 }],
+    });
+    const err = await rejection(llm.chat({ model: 'mana/nope', messages: USER }));
+    expect(err).toBeInstanceOf(UnknownAliasError);
+    expect(err).toMatchObject({ httpStatus: 404, code: 'UNKNOWN_ALIAS' });
+    expect(up.ollama?.count('chat')).toBe(2);
+  });
+});
+
+describe('models()', () => {
+  it('lists every configured provider’s models and names the ones that failed', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', o: 'ollama', g: 'google', c: 'anthropic' },
+      providers: { down: { type: 'openai', baseUrl: await refusedUrl() } },
+    });
+    up.a?.enqueue({ models: ['gpt-x', 'gpt-y'] });
+    up.o?.enqueue({ models: ['qwen2.5:7b'] });
+    up.g?.enqueue({ models: ['gemini-2.0-flash'] });
+    up.c?.enqueue({ models: ['claude-sonnet-4-5'] });
+    const list = await llm.models();
+    expect(list.object).toBe('list');
+    expect(list.data.map((m) => m.id).sort()).toEqual([
+      'a/gpt-x',
+      'a/gpt-y',
+      'c/claude-sonnet-4-5',
+      'g/gemini-2.0-flash',
+      'o/qwen2.5:7b',
+    ]);
+    expect(list.data[0]).toEqual({ id: expect.any(String), object: 'model', owned_by: expect.any(String) });
+    expect(list.data.find((m) => m.id === 'o/qwen2.5:7b')?.owned_by).toBe('o');
+    expect(list.errors).toEqual([{ provider: 'down', error: expect.stringContaining('ECONNREFUSED') }]);
+  });
+});
+
+describe('aliases()', () => {
+  it('lists the aliases sorted by name with their default', async () => {
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { ollama: { baseUrl: 'http://127.0.0.1:1' } },
+      options: {
+        aliases: `
+aliases:
+  mana/zeta:
+    chain: [ollama/z]
+  mana/alpha:
+    description: First
+    chain: [ollama/a, groq/b]
+default: mana/zeta
+`,
+      },
+    });
+    expect(llm.aliases()).toEqual({
+      default: 'mana/zeta',
+      aliases: [
+        { name: 'mana/alpha', description: 'First', chain: ['ollama/a', 'groq/b'] },
+        { name: 'mana/zeta', chain: ['ollama/z'] },
+      ],
+    });
+  });
+});
+
+describe('reloading the aliases file', () => {
+  let dir: string;
+  let file: string;
+  let a: MockUpstream;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mana-llm-aliases-'));
+    file = join(dir, 'aliases.yaml');
+    a = await upstream('openai');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const yaml = (model: string) => `aliases:\n  mana/x:\n    chain: [a/${model}]\ndefault: mana/x\n`;
+
+  function client(extra: { watch?: boolean; reloadOnSignal?: 'SIGHUP' } = {}): {
+    llm: ManaLLM;
+    clock: ReturnType<typeof createFakeClock>;
+    events: EventLog;
+  } {
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliasesPath: file,
+        providers: { a: { type: 'openai', baseUrl: a.url } },
+        clock,
+        health: { probes: false },
+        ...extra,
+      }),
+    );
+    return { llm, clock, events: recordEvents(llm) };
+  }
+
+  it('reload() swaps in a valid file; a broken one rejects and the last good aliases keep serving', async () => {
+    writeFileSync(file, yaml('one'));
+    const { llm, events } = client();
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/one']);
+
+    writeFileSync(file, yaml('two'));
+    await llm.reload();
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/two']);
+    expect(events.of('reload')).toEqual([{ ok: true, aliases: 1 }]);
+
+    writeFileSync(file, 'aliases:\n  mana/x:\n    chain: []\n  not-an-alias: {}\ndefault: mana/missing\n');
+    const err = await rejection(llm.reload());
+    expect(err).toBeInstanceOf(AliasConfigError);
+    expect((err as AliasConfigError).issues.length).toBeGreaterThanOrEqual(3);
+    expect(events.of('reload')[1]).toEqual({ ok: false, error: err });
+    expect(llm.aliases()).toEqual({ default: 'mana/x', aliases: [{ name: 'mana/x', chain: ['a/two'] }] });
+    expect((await llm.chat({ messages: USER })).model).toBe('a/two');
+
+    rmSync(file);
+    expect(await rejection(llm.reload())).toBeInstanceOf(AliasConfigError);
+    expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/two');
+  });
+
+  it('watch: true picks up a change to the file, and close() stops watching', async () => {
+    writeFileSync(file, yaml('one'));
+    const { llm, clock, events } = client({ watch: true });
+    // Editors often replace the file by rename; the watch survives that.
+    writeFileSync(`${file}.tmp`, yaml('two'));
+    renameSync(`${file}.tmp`, file);
+    await pollWithClock(clock, () => llm.aliases().aliases[0]?.chain[0] === 'a/two', 'reload after rename');
+    writeFileSync(file, yaml('three'));
+    await pollWithClock(clock, () => llm.aliases().aliases[0]?.chain[0] === 'a/three', 'reload after write');
+    expect(events.of('reload').every((e) => e.ok)).toBe(true);
+
+    await llm.close();
+    writeFileSync(file, yaml('four'));
+    await new Promise((r) => setTimeout(r, 50));
+    await clock.advanceAsync(1000);
+    expect(llm.aliases().aliases[0]?.chain[0]).toBe('a/three');
+  });
+
+  it('reloadOnSignal: SIGHUP reloads the file, and close() removes the handler', async () => {
+    writeFileSync(file, yaml('one'));
+    const before = process.listenerCount('SIGHUP');
+    const { llm, events } = client({ reloadOnSignal: 'SIGHUP' });
+    expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+    writeFileSync(file, yaml('two'));
+    process.emit('SIGHUP', 'SIGHUP');
+    await waitFor(() => events.of('reload').length === 1, 'reload event');
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/two']);
+    // A broken file on SIGHUP is reported, never thrown.
+    writeFileSync(file, 'aliases: [');
+    process.emit('SIGHUP', 'SIGHUP');
+    await waitFor(() => events.of('reload').length === 2, 'second reload event');
+    expect(events.of('reload')[1]?.ok).toBe(false);
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/two']);
+    await llm.close();
+    expect(process.listenerCount('SIGHUP')).toBe(before);
+  });
+});
+
+/** Lets real fs events arrive while moving the fake clock past the watcher's debounce. */
+async function pollWithClock(
+  clock: ReturnType<typeof createFakeClock>,
+  cond: () => boolean,
+  what: string,
+): Promise<void> {
+  const until = Date.now() + 2000;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+    await clock.advanceAsync(100);
+  }
+}

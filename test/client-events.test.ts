@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type ManaLLMEventName,
+  NoHealthyProviderError,
+  ProviderConnectionError,
+  ProviderHTTPError,
+  ProviderTimeoutError,
+} from '../src/index.js';
+import { closeAll, collect, consume, harness, rejection, USER, waitFor } from './helpers/client.js';
+
+afterEach(closeAll);
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function setup(options: Parameters<typeof harness>[0]['options'] = {}) {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'openai' },
+    aliases: { 'mana/x': ['a/m1', 'b/m2'], 'mana/ghost': ['ghost/m', 'b/m2'] },
+    options,
+  });
+  return { ...h, a: h.up.a!, b: h.up.b! };
+}
+
+describe('event payloads', () => {
+  it('an alias chat that falls back: request, fallback, resolved, response', async () => {
+    const { llm, a, events } = await setup();
+    a.enqueue({ status: 500 });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(events.all.map((e) => e.name)).toEqual(['request', 'fallback', 'resolved', 'response']);
+    const id = events.of('request')[0]?.id;
+    expect(typeof id).toBe('string');
+    expect(events.of('request')).toEqual([{ id, kind: 'chat', requested: 'mana/x', alias: 'mana/x' }]);
+    expect(events.of('fallback')).toEqual([
+      { id, kind: 'chat', from: 'a/m1', to: 'b/m2', reason: 'http-error', error: expect.any(ProviderHTTPError) },
+    ]);
+    expect(events.of('resolved')).toEqual([{ id, kind: 'chat', alias: 'mana/x', target: 'b/m2' }]);
+    expect(events.of('response')).toEqual([
+      {
+        id,
+        kind: 'chat',
+        requested: 'mana/x',
+        resolved: 'b/m2',
+        durationMs: 0,
+        usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+      },
+    ]);
+  });
+
+  it('a direct model: no alias, no resolved event', async () => {
+    const { llm, events } = await setup();
+    await llm.chat({ model: 'b/m2', messages: USER });
+    expect(events.all.map((e) => e.name)).toEqual(['request', 'response']);
+    expect(events.of('request')[0]).toEqual({ id: expect.any(String), kind: 'chat', requested: 'b/m2' });
+    expect(events.of('response')[0]).toMatchObject({ requested: 'b/m2', resolved: 'b/m2' });
+  });
+
+  it('every call gets its own id', async () => {
+    const { llm, events } = await setup();
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const ids = events.of('request').map((r) => r.id);
+    expect(new Set(ids).size).toBe(2);
+    expect(events.of('response').map((r) => r.id)).toEqual(ids);
+  });
+
+  it('skipped entries emit fallback without an error; the last failure points to null', async () => {
+    const { llm, b, events } = await setup();
+    b.enqueue({ reset: true });
+    const err = await rejection(llm.chat({ model: 'mana/ghost', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    const id = events.of('request')[0]?.id;
+    expect(events.of('fallback')).toEqual([
+      { id, kind: 'chat', from: 'ghost/m', to: 'b/m2', reason: 'unconfigured' },
+      { id, kind: 'chat', from: 'b/m2', to: null, reason: 'connection', error: expect.any(ProviderConnectionError) },
+    ]);
+    expect(events.of('failure')).toEqual([
+      { id, kind: 'chat', requested: 'mana/ghost', error: err, durationMs: expect.any(Number) },
+    ]);
+    expect(events.of('response')).toEqual([]);
+    expect(events.of('resolved')).toEqual([]);
+  });
+
+  it('a stream emits response at its end with firstChunkMs and usage', async () => {
+    const { llm, clock, a, events } = await setup({ timeouts: { firstChunkMs: 5000 } });
+    a.enqueue({ stallAfterHeaders: true });
+    const s = consume(llm.stream({ model: 'mana/x', messages: USER, stream_options: { include_usage: true } }));
+    await waitFor(() => a.count('stream') === 1, 'stream request at a');
+    await clock.advanceAsync(5000);
+    await s.done;
+    expect(events.all.map((e) => e.name)).toEqual(['request', 'fallback', 'resolved', 'response']);
+    const id = events.of('request')[0]?.id;
+    expect(events.of('request')[0]).toEqual({ id, kind: 'stream', requested: 'mana/x', alias: 'mana/x' });
+    expect(events.of('fallback')[0]).toMatchObject({ kind: 'stream', reason: 'timeout', error: expect.any(ProviderTimeoutError) });
+    expect(events.of('resolved')[0]).toEqual({ id, kind: 'stream', alias: 'mana/x', target: 'b/m2' });
+    expect(events.of('response')).toEqual([
+      {
+        id,
+        kind: 'stream',
+        requested: 'mana/x',
+        resolved: 'b/m2',
+        durationMs: 5000,
+        firstChunkMs: 5000,
+        usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+      },
+    ]);
+  });
+
+  it('embeddings report kind embed with their token usage', async () => {
+    const { llm, events } = await setup();
+    await llm.embed({ model: 'mana/x', input: ['a', 'b'] });
+    expect(events.of('request')[0]).toMatchObject({ kind: 'embed', requested: 'mana/x', alias: 'mana/x' });
+    expect(events.of('resolved')[0]).toMatchObject({ kind: 'embed', target: 'a/m1' });
+    expect(events.of('response')[0]).toMatchObject({
+      kind: 'embed',
+      resolved: 'a/m1',
+      usage: { prompt_tokens: 2, completion_tokens: 0, total_tokens: 2 },
+    });
+  });
+});
+
+describe('listeners', () => {
+  it('a throwing listener never breaks a call; it is reported with process.emitWarning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm, a } = await setup();
+    const names: ManaLLMEventName[] = ['request', 'resolved', 'fallback', 'response', 'failure', 'health'];
+    for (const name of names) {
+      llm.on(name, () => {
+        throw new Error(`listener for ${name} broke`);
+      });
+    }
+    a.setDefault({ status: 500 });
+    expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('b/m2');
+    expect((await collect(llm.stream({ model: 'mana/x', messages: USER }))).length).toBeGreaterThan(0);
+    expect(llm.health().providers.a?.state).toBe('open');
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    const messages = warn.mock.calls.map((c) => String(c[0]));
+    for (const name of names) expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
+  });
+
+  it('once fires a single time and off unsubscribes', async () => {
+    const { llm } = await setup();
+    const once = vi.fn();
+    const on = vi.fn();
+    llm.once('request', once);
+    llm.on('response', on);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    llm.off('response', on);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(once).toHaveBeenCalledTimes(1);
+    expect(on).toHaveBeenCalledTimes(1);
+  });
+});

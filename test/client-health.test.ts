@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError } from '../src/index.js';
+import { closeAll, collect, harness, refusedUrl, rejection, textOf, USER, waitFor } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const CHAT = { model: 'mana/x', messages: USER };
+
+async function setup(cooldownMs = 1000) {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'openai' },
+    aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    options: { health: { cooldownMs } },
+  });
+  return { ...h, a: h.up.a!, b: h.up.b! };
+}
+
+describe('the breaker', () => {
+  it('opens after two failed calls, and the open provider receives no further request', async () => {
+    const { llm, clock, a, b } = await setup(60_000);
+    a.setDefault({ status: 500 });
+    await llm.chat(CHAT);
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
+    await llm.chat(CHAT);
+    expect(llm.health().providers.a).toMatchObject({
+      healthy: false,
+      state: 'open',
+      consecutiveFailures: 2,
+      lastError: 'HTTP 500',
+      unhealthyUntil: clock.now() + 60_000,
+    });
+    for (let i = 0; i < 5; i++) await llm.chat(CHAT);
+    expect(a.count('chat')).toBe(2);
+    expect(b.count('chat')).toBe(7);
+    const direct = (await rejection(llm.chat({ model: 'a/m1', messages: USER }))) as NoHealthyProviderError;
+    expect(direct).toBeInstanceOf(NoHealthyProviderError);
+    expect(direct.attempts).toEqual([{ target: 'a/m1', reason: 'unhealthy' }]);
+    expect(direct.retryAfterMs).toBe(60_000);
+    expect(a.count('chat')).toBe(2);
+  });
+
+  it('counts only consecutive failures: a success in between resets the count', async () => {
+    const { llm, a } = await setup();
+    a.enqueue({ status: 500 }, { reply: 'ok' }, { status: 500 });
+    for (let i = 0; i < 3; i++) await llm.chat(CHAT);
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
+  });
+
+  it('failed streams count the same as failed calls', async () => {
+    const { llm, a } = await setup();
+    a.setDefault({ status: 502 });
+    for (let i = 0; i < 2; i++) expect(textOf(await collect(llm.stream(CHAT)))).toBe('Hello!');
+    expect(llm.health().providers.a?.state).toBe('open');
+    await collect(llm.stream(CHAT));
+    expect(a.count('stream')).toBe(2);
+  });
+
+  it('after the cooldown lets exactly one trial through; its success closes the breaker', async () => {
+    const { llm, clock, a, b } = await setup(1000);
+    a.enqueue({ status: 500 }, { status: 500 });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    await clock.advanceAsync(999);
+    expect(llm.health().providers.a?.state).toBe('open');
+    await clock.advanceAsync(1);
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    expect(llm.resolve('mana/x').candidates[0]?.state).toBe('half-open');
+
+    a.setDefault({ reply: 'from a' });
+    const [one, two] = await Promise.all([llm.chat(CHAT), llm.chat(CHAT)]);
+    expect(a.count('chat')).toBe(3);
+    expect([one?.model, two?.model].sort()).toEqual(['a/m1', 'b/m2']);
+    const skipped = [one, two].find((r) => r?.model === 'b/m2');
+    expect(skipped?.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'unhealthy' });
+    expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed', consecutiveFailures: 0 });
+    expect(b.count('chat')).toBe(3);
+    expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+
+  it('a failed trial re-opens the breaker for another cooldown from now', async () => {
+    const { llm, clock, a } = await setup(1000);
+    a.setDefault({ status: 500 });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    await clock.advanceAsync(1000);
+    await llm.chat(CHAT);
+    expect(a.count('chat')).toBe(3);
+    expect(llm.health().providers.a).toMatchObject({ state: 'open', unhealthyUntil: clock.now() + 1000 });
+    await llm.chat(CHAT);
+    expect(a.count('chat')).toBe(3);
+  });
+
+  it('a trial ended by the caller’s abort frees the trial without a verdict', async () => {
+    const { llm, clock, a } = await setup(1000);
+    a.enqueue({ status: 500 }, { status: 500 }, { hang: true });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    await clock.advanceAsync(1000);
+    const ac = new AbortController();
+    const trial = llm.chat(CHAT, { signal: ac.signal });
+    await waitFor(() => a.count('chat') === 3, 'trial request at a');
+    expect((await llm.chat(CHAT)).routing.attempts[0]?.reason).toBe('unhealthy');
+    ac.abort();
+    await rejection(trial);
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+
+  it('emits health events only when healthy flips', async () => {
+    const { llm, clock, a, events } = await setup(1000);
+    a.enqueue({ status: 500 }, { status: 500 }, { status: 503 });
+    await llm.chat(CHAT);
+    expect(events.of('health')).toEqual([]);
+    await llm.chat(CHAT);
+    const opened = clock.now() + 1000;
+    await clock.advanceAsync(1000); // cooldown expiring is not an event
+    await llm.chat(CHAT); // failed trial: open again, still unhealthy
+    await clock.advanceAsync(1000);
+    await llm.chat(CHAT); // successful trial
+    await llm.chat(CHAT);
+    expect(events.of('health')).toEqual([
+      {
+        provider: 'a',
+        healthy: false,
+        state: 'open',
+        reason: 'HTTP 500',
+        consecutiveFailures: 2,
+        unhealthyUntil: opened,
+      },
+      { provider: 'a', healthy: true, state: 'closed', consecutiveFailures: 0 },
+    ]);
+    expect(Object.isFrozen(events.of('health')[0])).toBe(true);
+  });
+});
+
+describe('health()', () => {
+  it('lists every configured provider with every key, and an overall status', async () => {
+    const { llm, clock, a, b } = await setup(1000);
+    expect(llm.health()).toEqual({
+      status: 'healthy',
+      providers: {
+        a: {
+          healthy: true,
+          state: 'closed',
+          consecutiveFailures: 0,
+          lastError: null,
+          lastCheckedAt: null,
+          unhealthyUntil: null,
+        },
+        b: {
+          healthy: true,
+          state: 'closed',
+          consecutiveFailures: 0,
+          lastError: null,
+          lastCheckedAt: null,
+          unhealthyUntil: null,
+        },
+      },
+      targets: [],
+    });
+    a.setDefault({ status: 500 });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    expect(llm.health().status).toBe('degraded');
+    expect(llm.health().providers.a).toEqual({
+      healthy: false,
+      state: 'open',
+      consecutiveFailures: 2,
+      lastError: 'HTTP 500',
+      lastCheckedAt: clock.now(),
+      unhealthyUntil: clock.now() + 1000,
+    });
+    expect(llm.health().providers.b?.lastCheckedAt).toBe(clock.now());
+    b.setDefault({ reset: true });
+    await rejection(llm.chat({ model: 'b/m2', messages: USER }));
+    await rejection(llm.chat({ model: 'b/m2', messages: USER }));
+    expect(llm.health().status).toBe('unhealthy');
+  });
+});
+
+describe('background probes', () => {
+  it('start on the next tick, report each provider, and a successful probe closes an open breaker', async () => {
+    const refused = await refusedUrl();
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      providers: { down: { type: 'openai', baseUrl: refused }, quiet: { type: 'openai', baseUrl: refused, probe: false } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { probes: true, probeIntervalMs: 10_000 } },
+    });
+    const { llm, clock, events } = h;
+    const a = h.up.a!;
+    const b = h.up.b!;
+    b.enqueue({ status: 401, body: '{"error":{"message":"bad key"}}' });
+    expect(a.count('models')).toBe(0);
+    await clock.advanceAsync(0);
+    await waitFor(() => events.of('probe').length === 3, 'three probes');
+    const probes = Object.fromEntries(events.of('probe').map((p) => [p.provider, p]));
+    expect(probes.a).toEqual({ provider: 'a', ok: true, durationMs: expect.any(Number) });
+    expect(probes.b).toMatchObject({ provider: 'b', ok: true, error: expect.stringContaining('401') });
+    expect(probes.down).toMatchObject({ provider: 'down', ok: false, error: expect.stringContaining('ECONNREFUSED') });
+    expect(probes.quiet).toBeUndefined();
+    expect(llm.health().providers.b?.lastError).toContain('401');
+    expect(llm.health().providers.b?.healthy).toBe(true);
+    expect(llm.health().providers.down?.consecutiveFailures).toBe(1);
+    expect(a.requests[0]?.path).toBe('/v1/models');
+
+    // Open a's breaker with failed calls, then let the next probe close it.
+    a.enqueue({ status: 500 }, { status: 500 });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    expect(llm.health().providers.a?.state).toBe('open');
+    await clock.advanceAsync(11_000);
+    await waitFor(() => events.of('probe').length === 6, 'second round of probes');
+    expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed' });
+    expect(llm.health().providers.down?.state).toBe('open');
+    const flips = events.of('health').map((e) => `${e.provider}:${e.healthy}`);
+    expect(flips[0]).toBe('a:false');
+    // The second round's probes run concurrently, so their two flips may come in either order.
+    expect(flips.slice(1).sort()).toEqual(['a:true', 'down:false']);
+  });
+});
