@@ -6,7 +6,7 @@
  * computed specifier so that the root typecheck passes in a clone where `bench/` is not installed.
  */
 import { Agent } from 'undici';
-import { createManaLLM, type ManaLLM, type ProviderAdapter } from '../src/index.js';
+import { createManaLLM, type ManaLLM, type ProviderAdapter, type ProviderOptions } from '../src/index.js';
 import { REPLY_TEXT, SHAPE, TOKEN } from './upstream.js';
 
 /** What one streamed answer took. */
@@ -425,7 +425,7 @@ export const SKIP_DEPTH = 8;
  * `openBreakers()` opens every `down` breaker (threshold 1, a cool-down longer than the run).
  */
 export function breakerBench({ deadUrl }: Targets) {
-  const providers: Record<string, object> = { stub: { type: 'custom', adapter: instantAdapter() } };
+  const providers: Record<string, ProviderOptions> = { stub: { type: 'custom', adapter: instantAdapter() } };
   const down: string[] = [];
   for (let i = 1; i <= SKIP_DEPTH; i++) {
     providers[`down${i}`] = { type: 'openai', baseUrl: `${deadUrl}/v1`, apiKey: KEY };

@@ -104,7 +104,7 @@ async function shutdown() {
 }
 
 const selfTesting = process.argv.includes('--self-test');
-server.listen(selfTesting ? 0 : Number(process.env.PORT ?? 3000), selfTesting ? '127.0.0.1' : undefined);
+server.listen(selfTesting ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1');
 await once(server, 'listening');
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 console.log(`listening on ${url}`);

@@ -131,7 +131,12 @@ const OptionsSchema = v.object(
     aliases: v.optional(
       v.union([v.string(), v.record(v.string(), v.unknown())], 'must be YAML text or an object'),
     ),
-    providers: v.record(v.string(), ProviderSchema, 'must be an object mapping provider id to its config'),
+    // `undefined` entries are allowed so that a config can say `groq: key ? { apiKey: key } : undefined`.
+    providers: v.record(
+      v.string(),
+      v.optional(ProviderSchema),
+      'must be an object mapping provider id to its config',
+    ),
     health: v.optional(
       v.object(
         {
@@ -185,13 +190,18 @@ const OptionsSchema = v.object(
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
-function pathOf(issue: v.BaseIssue<unknown>): string {
+/** `providers.groq.baseUrl`, `providers["my box"].type`: the same spelling for schema and semantic issues. */
+function joinPath(keys: readonly unknown[]): string {
   let out = '';
-  for (const item of issue.path ?? []) {
-    const key = String(item.key);
+  for (const k of keys) {
+    const key = String(k);
     out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
   }
   return out;
+}
+
+function pathOf(issue: v.BaseIssue<unknown>): string {
+  return joinPath((issue.path ?? []).map((item) => item.key));
 }
 
 /**
@@ -211,10 +221,16 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
     issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
 
   const providers: ResolvedProvider[] = [];
-  const entries = parsed.success ? Object.entries(o.providers) : [];
-  for (const [id, p] of entries) {
-    if (!p) continue;
-    const at = `providers.${id}`;
+  // Checked even when other options are invalid, so that one ConfigError lists every problem.
+  const given: unknown = o?.providers;
+  const entries = given !== null && typeof given === 'object' ? Object.entries(given) : [];
+  const configured = entries.filter(([, p]) => p !== undefined).map(([id]) => id);
+  for (const [id, input] of entries) {
+    const one = v.safeParse(ProviderSchema, input);
+    // A malformed provider's problems are already listed by the schema above.
+    if (!one.success) continue;
+    const p = one.output;
+    const at = joinPath(['providers', id]);
     if (!PROVIDER_ID.test(id))
       issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
     const known = WELL_KNOWN[id];
@@ -240,12 +256,12 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
       ...(p.adapter ? { adapter: p.adapter } : {}),
     });
   }
-  if (parsed.success && entries.length === 0)
+  if (entries.length > 0 && configured.length === 0)
     issues.push({ path: 'providers', message: 'configure at least one provider' });
 
   const defaultProvider =
     o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
-  if (o?.defaultProvider !== undefined && !providers.some((p) => p.id === o.defaultProvider)) {
+  if (typeof o?.defaultProvider === 'string' && !configured.includes(o.defaultProvider)) {
     issues.push({ path: 'defaultProvider', message: `"${o.defaultProvider}" is not a configured provider` });
   }
   if (o?.watch && !hasPath)

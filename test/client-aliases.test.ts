@@ -23,7 +23,6 @@ describe('resolve()', () => {
   it('explains an alias, a direct model, a bare model and the default without calling anything', async () => {
     const { llm, up } = await harness({
       upstreams: { ollama: 'ollama', b: 'openai' },
-      aliases: { 'mana/x': ['ollama/qwen', 'ghost/m', 'b/m2'] },
       options: { aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen', 'ghost/m', 'b/m2'] } }, default: 'mana/x' } },
     });
     expect(llm.resolve('mana/x')).toEqual({

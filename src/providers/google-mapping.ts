@@ -296,15 +296,3 @@ export function finishOf(reason: string, sawToolCalls: boolean, meta: CallMeta):
   if (reason === 'MAX_TOKENS') return 'length';
   throw badResponse(meta, `generation ended with finishReason ${reason}`);
 }
-
-/** True for Gemini's answer to a wrong key: HTTP 400 INVALID_ARGUMENT whose ErrorInfo reason is API_KEY_INVALID. */
-export function isKeyInvalid(text: string): boolean {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  const details = isObject(json) && isObject(json.error) ? json.error.details : undefined;
-  return Array.isArray(details) && details.some((d) => isObject(d) && d.reason === 'API_KEY_INVALID');
-}

@@ -1,28 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderAuthError, ProviderError } from '../errors.js';
+import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
-import type { HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+import type { HttpBody, HttpRequest } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { AdapterContext, Capabilities, ProbeOutcome, ProviderAdapter } from './adapter.js';
-import { finishOf, isKeyInvalid, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
+import { finishOf, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
 import { loadImage } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
   errorFromInBand,
-  errorFromStatus,
   networkError,
   parseJson,
   readBody,
-  readCapped,
+  send as sendUpstream,
   splitBaseUrl,
 } from './upstream.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
-const MAX_ERROR_BODY = 8192;
 
 type ChunkDelta = ChatChunk['choices'][number]['delta'];
 
@@ -63,21 +61,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
     `${basePath}/models/${encodeURIComponent(bareModel(model))}:${verb}`;
   const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);
 
-  /** `send()` of upstream.ts, plus Gemini's wrong-key answer: HTTP 400 with reason API_KEY_INVALID. */
-  async function send(req: HttpRequest, m: CallMeta): Promise<HttpResponse> {
-    let res: HttpResponse;
-    try {
-      res = await http.send(req);
-    } catch (err) {
-      throw networkError(err, req.signal, m);
-    }
-    if (res.status >= 200 && res.status < 300) return res;
-    const text = await readCapped(res.body, MAX_ERROR_BODY).catch(() => '');
-    const err = errorFromStatus(res.status, res.headers, text, m, clock.now());
-    if (res.status === 400 && isKeyInvalid(text))
-      throw new ProviderAuthError(err.message, { provider: m.provider, model: m.model, status: 400 });
-    throw err;
-  }
+  const send = (req: HttpRequest, m: CallMeta) => sendUpstream(http, req, m);
 
   async function getModels(ctx: AdapterContext, path: string) {
     const m = meta('models', 'GET', path);

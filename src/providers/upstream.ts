@@ -135,11 +135,21 @@ export function errorFromStatus(
   const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
   if (typeof blocked === 'string')
     return new ProviderBlockedError(msg, { ...info(meta, { status }), reason: blocked });
-  if (status === 401 || status === 403) return new ProviderAuthError(msg, info(meta, { status }));
+  // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
+  if (status === 401 || status === 403 || keyInvalid(json))
+    return new ProviderAuthError(msg, info(meta, { status }));
   return new ProviderHTTPError(msg, { ...info(meta), status });
 }
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
+
+function keyInvalid(json: unknown): boolean {
+  const details = (json as { error?: { details?: unknown } } | null)?.error?.details;
+  return (
+    Array.isArray(details) &&
+    details.some((d) => (d as { reason?: unknown } | null)?.reason === 'API_KEY_INVALID')
+  );
+}
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];

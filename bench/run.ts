@@ -1,0 +1,430 @@
+/**
+ * `npm run bench [-- --quick] [-- --upstream=child|worker|inline]`: mana-llm side by side with raw undici (the
+ * floor), Node fetch, the openai SDK and the Vercel AI SDK, in one process, against one local upstream.
+ *
+ * Machine speed drifts over minutes, so no number is compared with one taken at another time: every row runs in
+ * rounds, each round runs every client once (in a rotated order, after a GC), a client's ratio is taken against
+ * the floor's result of the same round, and the table shows medians over rounds. Writes bench/results.json.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  aiSdkClient,
+  breakerBench,
+  type Client,
+  fetchClient,
+  floorClient,
+  manaClient,
+  openaiClient,
+  SKIP_DEPTH,
+  type StreamStat,
+} from './clients.js';
+import { startUpstream, type UpstreamMode } from './upstream.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const upstreamMode = (args.find((a) => a.startsWith('--upstream='))?.split('=')[1] ?? 'child') as UpstreamMode;
+
+/** Work per round and number of rounds, by mode. */
+const P = quick
+  ? {
+      rounds: 5,
+      warm: { chat: 300, stream: 15, embed: 3, fallback: 40, c64: 400 },
+      seq: 200,
+      c64: { rounds: 3, total: 800 },
+      stream: 8,
+      embed: 4,
+      fallback: 40,
+      skip: 4000,
+      memory: [2_000, 20_000],
+    }
+  : {
+      rounds: 10,
+      warm: { chat: 1500, stream: 40, embed: 8, fallback: 200, c64: 2000 },
+      seq: 600,
+      c64: { rounds: 7, total: 3000 },
+      stream: 30,
+      embed: 12,
+      fallback: 200,
+      skip: 20_000,
+      memory: [10_000, 100_000],
+    };
+
+const CONCURRENCY = 64;
+const now = () => performance.now();
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+function settle(): void {
+  gc();
+  gc();
+}
+
+/** Runs `measure` for every client, `rounds` times, rotating the order so that no client always goes first. */
+async function inRounds<T>(
+  clients: readonly Client[],
+  rounds: number,
+  measure: (c: Client) => Promise<T>,
+): Promise<Map<string, T[]>> {
+  const out = new Map<string, T[]>(clients.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = clients.map((_, i) => clients[(i + r) % clients.length] as Client);
+    for (const c of order) {
+      settle();
+      out.get(c.name)?.push(await measure(c));
+    }
+  }
+  return out;
+}
+
+async function sequential(fn: () => Promise<void>, n: number): Promise<number[]> {
+  const us: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await fn();
+    us[i] = (now() - t) * 1000;
+  }
+  return us;
+}
+
+/** Milliseconds to run `total` calls with `conc` in flight at all times. */
+async function concurrent(fn: () => Promise<void>, conc: number, total: number): Promise<number> {
+  let issued = 0;
+  const worker = async () => {
+    while (issued < total) {
+      issued++;
+      await fn();
+    }
+  };
+  const t = now();
+  await Promise.all(Array.from({ length: conc }, worker));
+  return now() - t;
+}
+
+/** One cell of the table: the value in its unit, and the median over rounds of value ÷ the floor's value. */
+interface Cell {
+  value: number;
+  ratio: number;
+  [extra: string]: number;
+}
+interface Row {
+  id: string;
+  label: string;
+  unit: string;
+  /** `lower`: ratio < 1 beats the floor; `higher` (throughput): ratio > 1 does. */
+  better: 'lower' | 'higher';
+  cells: Record<string, Cell>;
+}
+
+const FLOOR = 'undici (floor)';
+
+/** Per-round value → cells, with each ratio taken against the floor's value of the same round. */
+function toCells(perRound: Map<string, number[]>, pooled?: Map<string, number>): Record<string, Cell> {
+  const floor = perRound.get(FLOOR);
+  const cells: Record<string, Cell> = {};
+  for (const [name, vals] of perRound) {
+    const ratios = floor ? vals.map((v, i) => v / (floor[i] as number)) : [];
+    cells[name] = { value: pooled?.get(name) ?? median(vals), ratio: floor ? median(ratios) : Number.NaN };
+  }
+  return cells;
+}
+
+function roundMedians(m: Map<string, number[][]>): Map<string, number[]> {
+  return new Map([...m].map(([k, rounds]) => [k, rounds.map(median)]));
+}
+function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<string, number> {
+  return new Map([...m].map(([k, rounds]) => [k, f(rounds.flat())]));
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const upstream = await startUpstream(upstreamMode);
+  // A port where nothing listens: bind one, then close it.
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const deadPort = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const targets = { url: upstream.url, deadUrl: `http://127.0.0.1:${deadPort}` };
+
+  const mana = manaClient(targets, false);
+  const manaAlias = manaClient(targets, true);
+  const clients: Client[] = [
+    floorClient(targets),
+    fetchClient(targets),
+    await openaiClient(targets),
+    await aiSdkClient(targets),
+    mana,
+    manaAlias,
+  ];
+  const names = clients.map((c) => c.name);
+  log(`mana-llm bench: ${quick ? 'quick' : 'full'} mode, upstream in a ${upstreamMode}, ${upstream.url}`);
+
+  log('warm-up');
+  for (const c of clients) {
+    for (let i = 0; i < P.warm.chat; i++) await c.chat();
+    for (let i = 0; i < P.warm.stream; i++) await c.stream();
+    for (let i = 0; i < P.warm.embed; i++) await c.embed();
+    if (c.ollamaChat) for (let i = 0; i < P.warm.chat / 3; i++) await c.ollamaChat();
+    if (c.ollamaStream) for (let i = 0; i < P.warm.stream; i++) await c.ollamaStream();
+    if (c.fallback) for (let i = 0; i < P.warm.fallback; i++) await c.fallback();
+    await concurrent(() => c.chat(), CONCURRENCY, P.warm.c64);
+  }
+
+  const rows: Row[] = [];
+
+  log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
+  const seq = await inRounds(clients, P.rounds, (c) => sequential(() => c.chat(), P.seq));
+  rows.push({
+    id: 'chat-median',
+    label: `chat, sequential: median µs (${P.rounds * P.seq} calls)`,
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(roundMedians(seq), pooled(seq, median)),
+  });
+  rows.push({
+    id: 'chat-p99',
+    label: 'chat, sequential: p99 µs',
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(
+      new Map([...seq].map(([k, r]) => [k, r.map((xs) => quantile(xs, 0.99))])),
+      pooled(seq, (xs) => quantile(xs, 0.99)),
+    ),
+  });
+
+  log(`throughput: ${P.c64.rounds} rounds × ${P.c64.total} calls at concurrency ${CONCURRENCY}`);
+  const c64 = await inRounds(clients, P.c64.rounds, async (c) => {
+    const ms = await concurrent(() => c.chat(), CONCURRENCY, P.c64.total);
+    return (P.c64.total / ms) * 1000;
+  });
+  rows.push({
+    id: 'c64',
+    label: `chat at concurrency ${CONCURRENCY}: req/s`,
+    unit: 'req/s',
+    better: 'higher',
+    cells: toCells(c64),
+  });
+
+  log(`stream: ${P.rounds} rounds × ${P.stream} streams of 256 chunks`);
+  const streamRounds = async (run: (c: Client) => Promise<StreamStat>, who: readonly Client[]) => {
+    const s = await inRounds(who, P.rounds, async (c) => {
+      const total: number[] = [];
+      const ttfc: number[] = [];
+      for (let i = 0; i < P.stream; i++) {
+        const t = now();
+        const r = await run(c);
+        total.push((now() - t) * 1000);
+        ttfc.push(r.ttfcUs);
+      }
+      return { total: median(total), ttfc: median(ttfc) };
+    });
+    const total = new Map([...s].map(([k, v]) => [k, v.map((x) => x.total)]));
+    const ttfc = new Map([...s].map(([k, v]) => [k, v.map((x) => x.ttfc)]));
+    return { total, ttfc };
+  };
+  const st = await streamRounds((c) => c.stream(), clients);
+  const streamCells = toCells(st.total);
+  for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
+  rows.push({ id: 'stream', label: '256-chunk stream: total µs', unit: 'µs', better: 'lower', cells: streamCells });
+  rows.push({
+    id: 'stream-ttfc',
+    label: '256-chunk stream: time to first chunk µs',
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(st.ttfc),
+  });
+
+  log(`embeddings: ${P.rounds} rounds × ${P.embed} batches of 64 × 1024`);
+  const emb = await inRounds(clients, P.rounds, (c) => sequential(() => c.embed(), P.embed));
+  rows.push({
+    id: 'embed',
+    label: 'embeddings 64 × 1024: µs per batch',
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(roundMedians(emb), pooled(emb, median)),
+  });
+
+  const local = clients.filter((c) => c.ollamaChat);
+  log(`ollama: ${P.rounds} rounds × ${P.seq} calls, ${P.stream} streams`);
+  const oseq = await inRounds(local, P.rounds, (c) => sequential(() => c.ollamaChat?.() ?? Promise.resolve(), P.seq));
+  rows.push({
+    id: 'ollama-chat',
+    label: 'ollama chat, sequential: median µs',
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(roundMedians(oseq), pooled(oseq, median)),
+  });
+  const ost = await streamRounds((c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }), local);
+  rows.push({
+    id: 'ollama-stream',
+    label: 'ollama 256-line NDJSON stream: total µs',
+    unit: 'µs',
+    better: 'lower',
+    cells: toCells(ost.total),
+  });
+
+  const withFallback = clients.filter((c) => c.fallback);
+  log(`fallback past a refused connection: ${P.rounds} rounds × ${P.fallback} calls`);
+  const fb = await inRounds(withFallback, P.rounds, (c) =>
+    sequential(() => c.fallback?.() ?? Promise.resolve(), P.fallback),
+  );
+  const fbCells = toCells(roundMedians(fb), pooled(fb, median));
+  const chatRow = rows[0] as Row;
+  for (const [name, cell] of Object.entries(fbCells)) cell.extraUs = cell.value - (chatRow.cells[name]?.value ?? 0);
+  rows.push({
+    id: 'fallback',
+    label: 'fallback past a refused connection: end-to-end µs',
+    unit: 'µs',
+    better: 'lower',
+    cells: fbCells,
+  });
+
+  log(`open-breaker skip: ${P.rounds} rounds × ${P.skip} calls at chain depths 0, 1, ${SKIP_DEPTH}`);
+  const bb = breakerBench(targets);
+  await bb.openBreakers();
+  const depths = [0, 1, SKIP_DEPTH];
+  for (const d of depths) for (let i = 0; i < P.skip; i++) await bb.call(d);
+  const perDepth = new Map<number, number[]>(depths.map((d) => [d, []]));
+  for (let r = 0; r < P.rounds; r++) {
+    for (let j = 0; j < depths.length; j++) {
+      const d = depths[(j + r) % depths.length] as number;
+      settle();
+      const t = now();
+      for (let i = 0; i < P.skip; i++) await bb.call(d);
+      perDepth.get(d)?.push(((now() - t) * 1000) / P.skip);
+    }
+  }
+  const t0 = perDepth.get(0) as number[];
+  const skip = {
+    routerCallUs: median(t0),
+    skipOneUs: median((perDepth.get(1) as number[]).map((v, i) => v - (t0[i] as number))),
+    perEntryUs: median((perDepth.get(SKIP_DEPTH) as number[]).map((v, i) => (v - (t0[i] as number)) / SKIP_DEPTH)),
+  };
+  await bb.llm.close();
+
+  log(`memory: ${P.memory[1]} mana-llm calls at concurrency ${CONCURRENCY}`);
+  const snap = () => {
+    settle();
+    const m = process.memoryUsage();
+    const handles: Record<string, number> = {};
+    for (const h of process.getActiveResourcesInfo()) handles[h] = (handles[h] ?? 0) + 1;
+    return { rssMB: m.rss / 2 ** 20, heapMB: m.heapUsed / 2 ** 20, handles };
+  };
+  const [m1, m2] = P.memory as [number, number];
+  const before = snap();
+  await concurrent(() => mana.chat(), CONCURRENCY, m1);
+  const at1 = snap();
+  await concurrent(() => mana.chat(), CONCURRENCY, m2 - m1);
+  const at2 = snap();
+  const memory = {
+    calls: [m1, m2],
+    before,
+    [`after${m1}`]: at1,
+    [`after${m2}`]: at2,
+    heapGrowthPct: ((at2.heapMB - at1.heapMB) / at1.heapMB) * 100,
+    handlesUnchanged: JSON.stringify(at1.handles) === JSON.stringify(at2.handles),
+  };
+
+  for (const c of clients) await c.close();
+  await upstream.close();
+
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+  };
+  const results = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    upstream: upstreamMode,
+    machine,
+    durationS: Math.round((Date.now() - started) / 1000),
+    rows,
+    breakerSkip: skip,
+    memory,
+  };
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(render(results, names));
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2);
+}
+
+/** The markdown table printed at the end and pasted into bench/README.md. */
+function render(
+  r: {
+    date: string;
+    mode: string;
+    upstream: string;
+    machine: Record<string, unknown>;
+    durationS: number;
+    rows: Row[];
+    breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number };
+    memory: Record<string, unknown> & { heapGrowthPct: number; handlesUnchanged: boolean; calls: number[] };
+  },
+  names: string[],
+): string {
+  const m = r.machine;
+  const lines = [
+    '',
+    `${r.date.slice(0, 10)} · ${r.mode} mode · upstream in a ${r.upstream} · ${m.cpu} × ${m.cores} · ${m.memGB} GB · Node ${m.node} · ${m.os} · ${r.durationS} s`,
+    '',
+    `| row | ${names.join(' | ')} |`,
+    `|---|${names.map(() => '---:').join('|')}|`,
+  ];
+  for (const row of r.rows) {
+    const cells = names.map((n) => {
+      const c = row.cells[n];
+      if (!c) return '—';
+      const ratio = n === FLOOR ? '' : ` (${c.ratio.toFixed(2)}×)`;
+      return `${fmt(c.value)}${ratio}`;
+    });
+    lines.push(`| ${row.label}${row.better === 'higher' ? ' ↑' : ''} | ${cells.join(' | ')} |`);
+  }
+  const stream = r.rows.find((x) => x.id === 'stream');
+  if (stream) {
+    lines.push(
+      `| 256-chunk stream: chunks/s ↑ | ${names.map((n) => fmt(stream.cells[n]?.chunksPerSec ?? Number.NaN)).join(' | ')} |`,
+    );
+  }
+  const fb = r.rows.find((x) => x.id === 'fallback');
+  if (fb) {
+    lines.push(
+      `| fallback: extra µs over the client's own chat median | ${names.map((n) => fmt(fb.cells[n]?.extraUs ?? Number.NaN)).join(' | ')} |`,
+    );
+  }
+  const s = r.breakerSkip;
+  const mem = r.memory;
+  const [a, b] = mem.calls as [number, number];
+  const at = (k: number) => mem[`after${k}`] as { rssMB: number; heapMB: number; handles: Record<string, number> };
+  lines.push(
+    '',
+    '(value (ratio to the floor, median over rounds); ↑ = higher is better, otherwise lower is better)',
+    '',
+    `Open-breaker skip: ${s.perEntryUs.toFixed(2)} µs per skipped entry (chain of ${SKIP_DEPTH}), ${s.skipOneUs.toFixed(2)} µs for one; a whole chat through the router with an instant adapter: ${s.routerCallUs.toFixed(2)} µs.`,
+    `Memory (mana-llm, concurrency ${CONCURRENCY}): after ${a} calls RSS ${at(a).rssMB.toFixed(1)} MB, heap ${at(a).heapMB.toFixed(2)} MB; after ${b} calls RSS ${at(b).rssMB.toFixed(1)} MB, heap ${at(b).heapMB.toFixed(2)} MB (${mem.heapGrowthPct >= 0 ? '+' : ''}${mem.heapGrowthPct.toFixed(1)} %); active handles ${mem.handlesUnchanged ? 'unchanged' : 'CHANGED'}: ${JSON.stringify(at(b).handles)}.`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+await main();
