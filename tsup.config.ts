@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     prometheus: 'src/prometheus/index.ts',
     testing: 'src/testing/index.ts',
+    redis: 'src/redis/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
@@ -14,6 +15,7 @@ export default defineConfig({
   target: 'node20',
   sourcemap: true,
   splitting: true,
-  // import.meta.url in the CommonJS build (mana-llm/prometheus loads prom-client lazily with createRequire).
+  // import.meta.url in the CommonJS build (mana-llm/prometheus and mana-llm/redis load prom-client / ioredis lazily
+  // with createRequire).
   shims: true,
 });

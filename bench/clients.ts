@@ -18,6 +18,8 @@ export interface StreamStat {
 
 /** One client under test; a missing method means the client has no such row. */
 export interface Client {
+  /** Short id for `--clients=`. */
+  readonly id: string;
   readonly name: string;
   chat(): Promise<void>;
   stream(): Promise<StreamStat>;
@@ -135,6 +137,7 @@ export function floorClient({ url, deadUrl }: Targets): Client {
     checkText(json.choices[0]?.message.content);
   };
   return {
+    id: 'floor',
     name: 'undici (floor)',
     chat: () => chat(),
     async stream() {
@@ -185,6 +188,7 @@ export function fetchClient({ url, deadUrl }: Targets): Client {
     checkText(json.choices[0]?.message.content);
   };
   return {
+    id: 'fetch',
     name: 'fetch',
     chat: () => chat(),
     async stream() {
@@ -234,6 +238,7 @@ export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
     checkText(r.choices[0]?.message.content);
   };
   return {
+    id: 'openai',
     name: 'openai SDK',
     chat: () => chat(live),
     async stream() {
@@ -296,16 +301,20 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
   const model = live.chatModel('m');
   const deadModel = dead.chatModel('m');
   const embedder = live.embeddingModel('e');
+  // The same wire request as the others: the AI SDK warns about system messages inside `messages`.
+  const [system, ...messages] = MESSAGES;
+  const prompt = { system: system?.content, messages, maxRetries: 0 };
   const chat = async (m: unknown) => {
-    const r = await sdk.generateText({ model: m, messages: MESSAGES, maxRetries: 0 });
+    const r = await sdk.generateText({ model: m, ...prompt });
     checkText(r.text);
   };
   return {
+    id: 'ai',
     name: 'AI SDK',
     chat: () => chat(model),
     async stream() {
       const started = now();
-      const r = sdk.streamText({ model, messages: MESSAGES, maxRetries: 0 });
+      const r = sdk.streamText({ model, ...prompt });
       let text = '';
       let chunks = 0;
       let ttfcUs = 0;
@@ -380,6 +389,7 @@ export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client
     return { ttfcUs, chunks };
   };
   return {
+    id: viaAlias ? 'alias' : 'mana',
     name: viaAlias ? 'mana-llm (alias)' : 'mana-llm',
     llm,
     chat: () => chat(names.chat),

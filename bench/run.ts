@@ -28,7 +28,12 @@ const gc = runInNewContext('gc') as () => void;
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const upstreamMode = (args.find((a) => a.startsWith('--upstream='))?.split('=')[1] ?? 'child') as UpstreamMode;
+const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const upstreamMode = (arg('upstream') ?? 'child') as UpstreamMode;
+/** `--clients=floor,mana` and `--rows=chat,stream` narrow a run while working on one thing. */
+const onlyClients = arg('clients')?.split(',');
+const onlyRows = arg('rows')?.split(',');
+const want = (row: string) => !onlyRows || onlyRows.includes(row);
 
 /** Work per round and number of rounds, by mode. */
 const P = quick
@@ -57,7 +62,8 @@ const P = quick
 
 const CONCURRENCY = 64;
 const now = () => performance.now();
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const t0 = performance.now();
+const log = (s: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -132,6 +138,31 @@ interface Row {
 
 const FLOOR = 'undici (floor)';
 
+interface Snapshot {
+  rssMB: number;
+  heapMB: number;
+  /** `process.getActiveResourcesInfo()` counted by kind. */
+  handles: Record<string, number>;
+}
+interface Memory {
+  calls: [number, number];
+  before: Snapshot;
+  first: Snapshot;
+  second: Snapshot;
+  heapGrowthPct: number;
+  handlesUnchanged: boolean;
+}
+
+async function snapshot(): Promise<Snapshot> {
+  // Let the last calls' immediates and socket callbacks run before counting.
+  await new Promise((r) => setTimeout(r, 100));
+  settle();
+  const m = process.memoryUsage();
+  const handles: Record<string, number> = {};
+  for (const h of process.getActiveResourcesInfo()) handles[h] = (handles[h] ?? 0) + 1;
+  return { rssMB: m.rss / 2 ** 20, heapMB: m.heapUsed / 2 ** 20, handles };
+}
+
 /** Per-round value → cells, with each ratio taken against the floor's value of the same round. */
 function toCells(perRound: Map<string, number[]>, pooled?: Map<string, number>): Record<string, Cell> {
   const floor = perRound.get(FLOOR);
@@ -162,65 +193,71 @@ async function main(): Promise<void> {
   const targets = { url: upstream.url, deadUrl: `http://127.0.0.1:${deadPort}` };
 
   const mana = manaClient(targets, false);
-  const manaAlias = manaClient(targets, true);
-  const clients: Client[] = [
+  const all: Client[] = [
     floorClient(targets),
     fetchClient(targets),
     await openaiClient(targets),
     await aiSdkClient(targets),
     mana,
-    manaAlias,
+    manaClient(targets, true),
   ];
+  const clients = all.filter((c) => c.id === 'floor' || !onlyClients || onlyClients.includes(c.id));
+  for (const c of all) if (!clients.includes(c) && c !== mana) await c.close();
   const names = clients.map((c) => c.name);
   log(`mana-llm bench: ${quick ? 'quick' : 'full'} mode, upstream in a ${upstreamMode}, ${upstream.url}`);
 
   log('warm-up');
   for (const c of clients) {
-    for (let i = 0; i < P.warm.chat; i++) await c.chat();
-    for (let i = 0; i < P.warm.stream; i++) await c.stream();
-    for (let i = 0; i < P.warm.embed; i++) await c.embed();
-    if (c.ollamaChat) for (let i = 0; i < P.warm.chat / 3; i++) await c.ollamaChat();
-    if (c.ollamaStream) for (let i = 0; i < P.warm.stream; i++) await c.ollamaStream();
-    if (c.fallback) for (let i = 0; i < P.warm.fallback; i++) await c.fallback();
-    await concurrent(() => c.chat(), CONCURRENCY, P.warm.c64);
+    if (want('chat') || want('c64') || want('memory')) for (let i = 0; i < P.warm.chat; i++) await c.chat();
+    if (want('stream')) for (let i = 0; i < P.warm.stream; i++) await c.stream();
+    if (want('embed')) for (let i = 0; i < P.warm.embed; i++) await c.embed();
+    if (want('ollama') && c.ollamaChat && c.ollamaStream) {
+      for (let i = 0; i < P.warm.chat / 3; i++) await c.ollamaChat();
+      for (let i = 0; i < P.warm.stream; i++) await c.ollamaStream();
+    }
+    if (want('fallback') && c.fallback) for (let i = 0; i < P.warm.fallback; i++) await c.fallback();
+    if (want('c64')) await concurrent(() => c.chat(), CONCURRENCY, P.warm.c64);
   }
 
   const rows: Row[] = [];
 
-  log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
-  const seq = await inRounds(clients, P.rounds, (c) => sequential(() => c.chat(), P.seq));
-  rows.push({
-    id: 'chat-median',
-    label: `chat, sequential: median µs (${P.rounds * P.seq} calls)`,
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(roundMedians(seq), pooled(seq, median)),
-  });
-  rows.push({
-    id: 'chat-p99',
-    label: 'chat, sequential: p99 µs',
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(
-      new Map([...seq].map(([k, r]) => [k, r.map((xs) => quantile(xs, 0.99))])),
-      pooled(seq, (xs) => quantile(xs, 0.99)),
-    ),
-  });
+  if (want('chat')) {
+    log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
+    const seq = await inRounds(clients, P.rounds, (c) => sequential(() => c.chat(), P.seq));
+    rows.push({
+      id: 'chat-median',
+      label: `chat, sequential: median µs (${P.rounds * P.seq} calls)`,
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(roundMedians(seq), pooled(seq, median)),
+    });
+    rows.push({
+      id: 'chat-p99',
+      label: 'chat, sequential: p99 µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(
+        new Map([...seq].map(([k, r]) => [k, r.map((xs) => quantile(xs, 0.99))])),
+        pooled(seq, (xs) => quantile(xs, 0.99)),
+      ),
+    });
+  }
 
-  log(`throughput: ${P.c64.rounds} rounds × ${P.c64.total} calls at concurrency ${CONCURRENCY}`);
-  const c64 = await inRounds(clients, P.c64.rounds, async (c) => {
-    const ms = await concurrent(() => c.chat(), CONCURRENCY, P.c64.total);
-    return (P.c64.total / ms) * 1000;
-  });
-  rows.push({
-    id: 'c64',
-    label: `chat at concurrency ${CONCURRENCY}: req/s`,
-    unit: 'req/s',
-    better: 'higher',
-    cells: toCells(c64),
-  });
+  if (want('c64')) {
+    log(`throughput: ${P.c64.rounds} rounds × ${P.c64.total} calls at concurrency ${CONCURRENCY}`);
+    const c64 = await inRounds(clients, P.c64.rounds, async (c) => {
+      const ms = await concurrent(() => c.chat(), CONCURRENCY, P.c64.total);
+      return (P.c64.total / ms) * 1000;
+    });
+    rows.push({
+      id: 'c64',
+      label: `chat at concurrency ${CONCURRENCY}: req/s`,
+      unit: 'req/s',
+      better: 'higher',
+      cells: toCells(c64),
+    });
+  }
 
-  log(`stream: ${P.rounds} rounds × ${P.stream} streams of 256 chunks`);
   const streamRounds = async (run: (c: Client) => Promise<StreamStat>, who: readonly Client[]) => {
     const s = await inRounds(who, P.rounds, async (c) => {
       const total: number[] = [];
@@ -237,109 +274,125 @@ async function main(): Promise<void> {
     const ttfc = new Map([...s].map(([k, v]) => [k, v.map((x) => x.ttfc)]));
     return { total, ttfc };
   };
-  const st = await streamRounds((c) => c.stream(), clients);
-  const streamCells = toCells(st.total);
-  for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
-  rows.push({ id: 'stream', label: '256-chunk stream: total µs', unit: 'µs', better: 'lower', cells: streamCells });
-  rows.push({
-    id: 'stream-ttfc',
-    label: '256-chunk stream: time to first chunk µs',
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(st.ttfc),
-  });
 
-  log(`embeddings: ${P.rounds} rounds × ${P.embed} batches of 64 × 1024`);
-  const emb = await inRounds(clients, P.rounds, (c) => sequential(() => c.embed(), P.embed));
-  rows.push({
-    id: 'embed',
-    label: 'embeddings 64 × 1024: µs per batch',
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(roundMedians(emb), pooled(emb, median)),
-  });
+  if (want('stream')) {
+    log(`stream: ${P.rounds} rounds × ${P.stream} streams of 256 chunks`);
+    const st = await streamRounds((c) => c.stream(), clients);
+    const streamCells = toCells(st.total);
+    for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
+    rows.push({ id: 'stream', label: '256-chunk stream: total µs', unit: 'µs', better: 'lower', cells: streamCells });
+    rows.push({
+      id: 'stream-ttfc',
+      label: '256-chunk stream: time to first chunk µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(st.ttfc),
+    });
+  }
 
-  const local = clients.filter((c) => c.ollamaChat);
-  log(`ollama: ${P.rounds} rounds × ${P.seq} calls, ${P.stream} streams`);
-  const oseq = await inRounds(local, P.rounds, (c) => sequential(() => c.ollamaChat?.() ?? Promise.resolve(), P.seq));
-  rows.push({
-    id: 'ollama-chat',
-    label: 'ollama chat, sequential: median µs',
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(roundMedians(oseq), pooled(oseq, median)),
-  });
-  const ost = await streamRounds((c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }), local);
-  rows.push({
-    id: 'ollama-stream',
-    label: 'ollama 256-line NDJSON stream: total µs',
-    unit: 'µs',
-    better: 'lower',
-    cells: toCells(ost.total),
-  });
+  if (want('embed')) {
+    log(`embeddings: ${P.rounds} rounds × ${P.embed} batches of 64 × 1024`);
+    const emb = await inRounds(clients, P.rounds, (c) => sequential(() => c.embed(), P.embed));
+    rows.push({
+      id: 'embed',
+      label: 'embeddings 64 × 1024: µs per batch',
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(roundMedians(emb), pooled(emb, median)),
+    });
+  }
+
+  const local = clients.filter((c) => c.ollamaChat && c.ollamaStream);
+  if (want('ollama') && local.length > 1) {
+    log(`ollama: ${P.rounds} rounds × ${P.seq} calls, ${P.stream} streams`);
+    const oseq = await inRounds(local, P.rounds, (c) =>
+      sequential(() => c.ollamaChat?.() ?? Promise.resolve(), P.seq),
+    );
+    rows.push({
+      id: 'ollama-chat',
+      label: 'ollama chat, sequential: median µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(roundMedians(oseq), pooled(oseq, median)),
+    });
+    const ost = await streamRounds((c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }), local);
+    rows.push({
+      id: 'ollama-stream',
+      label: 'ollama 256-line NDJSON stream: total µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: toCells(ost.total),
+    });
+  }
 
   const withFallback = clients.filter((c) => c.fallback);
-  log(`fallback past a refused connection: ${P.rounds} rounds × ${P.fallback} calls`);
-  const fb = await inRounds(withFallback, P.rounds, (c) =>
-    sequential(() => c.fallback?.() ?? Promise.resolve(), P.fallback),
-  );
-  const fbCells = toCells(roundMedians(fb), pooled(fb, median));
-  const chatRow = rows[0] as Row;
-  for (const [name, cell] of Object.entries(fbCells)) cell.extraUs = cell.value - (chatRow.cells[name]?.value ?? 0);
-  rows.push({
-    id: 'fallback',
-    label: 'fallback past a refused connection: end-to-end µs',
-    unit: 'µs',
-    better: 'lower',
-    cells: fbCells,
-  });
-
-  log(`open-breaker skip: ${P.rounds} rounds × ${P.skip} calls at chain depths 0, 1, ${SKIP_DEPTH}`);
-  const bb = breakerBench(targets);
-  await bb.openBreakers();
-  const depths = [0, 1, SKIP_DEPTH];
-  for (const d of depths) for (let i = 0; i < P.skip; i++) await bb.call(d);
-  const perDepth = new Map<number, number[]>(depths.map((d) => [d, []]));
-  for (let r = 0; r < P.rounds; r++) {
-    for (let j = 0; j < depths.length; j++) {
-      const d = depths[(j + r) % depths.length] as number;
-      settle();
-      const t = now();
-      for (let i = 0; i < P.skip; i++) await bb.call(d);
-      perDepth.get(d)?.push(((now() - t) * 1000) / P.skip);
+  if (want('fallback') && withFallback.length > 1) {
+    log(`fallback past a refused connection: ${P.rounds} rounds × ${P.fallback} calls`);
+    const fb = await inRounds(withFallback, P.rounds, (c) =>
+      sequential(() => c.fallback?.() ?? Promise.resolve(), P.fallback),
+    );
+    const fbCells = toCells(roundMedians(fb), pooled(fb, median));
+    const chatRow = rows.find((r) => r.id === 'chat-median');
+    for (const [name, cell] of Object.entries(fbCells)) {
+      cell.extraUs = cell.value - (chatRow?.cells[name]?.value ?? Number.NaN);
     }
+    rows.push({
+      id: 'fallback',
+      label: 'fallback past a refused connection: end-to-end µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: fbCells,
+    });
   }
-  const t0 = perDepth.get(0) as number[];
-  const skip = {
-    routerCallUs: median(t0),
-    skipOneUs: median((perDepth.get(1) as number[]).map((v, i) => v - (t0[i] as number))),
-    perEntryUs: median((perDepth.get(SKIP_DEPTH) as number[]).map((v, i) => (v - (t0[i] as number)) / SKIP_DEPTH)),
-  };
-  await bb.llm.close();
 
-  log(`memory: ${P.memory[1]} mana-llm calls at concurrency ${CONCURRENCY}`);
-  const snap = () => {
-    settle();
-    const m = process.memoryUsage();
-    const handles: Record<string, number> = {};
-    for (const h of process.getActiveResourcesInfo()) handles[h] = (handles[h] ?? 0) + 1;
-    return { rssMB: m.rss / 2 ** 20, heapMB: m.heapUsed / 2 ** 20, handles };
-  };
-  const [m1, m2] = P.memory as [number, number];
-  const before = snap();
-  await concurrent(() => mana.chat(), CONCURRENCY, m1);
-  const at1 = snap();
-  await concurrent(() => mana.chat(), CONCURRENCY, m2 - m1);
-  const at2 = snap();
-  const memory = {
-    calls: [m1, m2],
-    before,
-    [`after${m1}`]: at1,
-    [`after${m2}`]: at2,
-    heapGrowthPct: ((at2.heapMB - at1.heapMB) / at1.heapMB) * 100,
-    handlesUnchanged: JSON.stringify(at1.handles) === JSON.stringify(at2.handles),
-  };
+  let skip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
+  if (want('skip')) {
+    log(`open-breaker skip: ${P.rounds} rounds × ${P.skip} calls at chain depths 0, 1, ${SKIP_DEPTH}`);
+    const bb = breakerBench(targets);
+    await bb.openBreakers();
+    const depths = [0, 1, SKIP_DEPTH];
+    for (const d of depths) for (let i = 0; i < P.skip; i++) await bb.call(d);
+    const perDepth = new Map<number, number[]>(depths.map((d) => [d, []]));
+    for (let r = 0; r < P.rounds; r++) {
+      for (let j = 0; j < depths.length; j++) {
+        const d = depths[(j + r) % depths.length] as number;
+        settle();
+        const t = now();
+        for (let i = 0; i < P.skip; i++) await bb.call(d);
+        perDepth.get(d)?.push(((now() - t) * 1000) / P.skip);
+      }
+    }
+    const base = perDepth.get(0) as number[];
+    skip = {
+      routerCallUs: median(base),
+      skipOneUs: median((perDepth.get(1) as number[]).map((v, i) => v - (base[i] as number))),
+      perEntryUs: median(
+        (perDepth.get(SKIP_DEPTH) as number[]).map((v, i) => (v - (base[i] as number)) / SKIP_DEPTH),
+      ),
+    };
+    await bb.llm.close();
+  }
 
+  let memory: Memory | undefined;
+  if (want('memory')) {
+    const [m1, m2] = P.memory as [number, number];
+    log(`memory: ${m2} mana-llm calls at concurrency ${CONCURRENCY}`);
+    const before = await snapshot();
+    await concurrent(() => mana.chat(), CONCURRENCY, m1);
+    const first = await snapshot();
+    await concurrent(() => mana.chat(), CONCURRENCY, m2 - m1);
+    const second = await snapshot();
+    memory = {
+      calls: [m1, m2],
+      before,
+      first,
+      second,
+      heapGrowthPct: ((second.heapMB - first.heapMB) / first.heapMB) * 100,
+      handlesUnchanged: JSON.stringify(first.handles) === JSON.stringify(second.handles),
+    };
+  }
+
+  await mana.close();
   for (const c of clients) await c.close();
   await upstream.close();
 
@@ -360,7 +413,10 @@ async function main(): Promise<void> {
     breakerSkip: skip,
     memory,
   };
-  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  // A narrowed run (--clients, --rows) is for working on something: it leaves results.json alone.
+  if (!onlyClients && !onlyRows) {
+    writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  }
   process.stdout.write(render(results, names));
 }
 
@@ -378,8 +434,8 @@ function render(
     machine: Record<string, unknown>;
     durationS: number;
     rows: Row[];
-    breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number };
-    memory: Record<string, unknown> & { heapGrowthPct: number; handlesUnchanged: boolean; calls: number[] };
+    breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
+    memory: Memory | undefined;
   },
   names: string[],
 ): string {
@@ -391,39 +447,37 @@ function render(
     `| row | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---:').join('|')}|`,
   ];
+  const extra = (label: string, row: Row | undefined, key: string) => {
+    if (row) lines.push(`| ${label} | ${names.map((n) => fmt(row.cells[n]?.[key] ?? Number.NaN)).join(' | ')} |`);
+  };
   for (const row of r.rows) {
     const cells = names.map((n) => {
       const c = row.cells[n];
       if (!c) return '—';
-      const ratio = n === FLOOR ? '' : ` (${c.ratio.toFixed(2)}×)`;
-      return `${fmt(c.value)}${ratio}`;
+      return n === FLOOR ? fmt(c.value) : `${fmt(c.value)} (${c.ratio.toFixed(2)}×)`;
     });
     lines.push(`| ${row.label}${row.better === 'higher' ? ' ↑' : ''} | ${cells.join(' | ')} |`);
+    if (row.id === 'stream') extra('256-chunk stream: chunks/s ↑', row, 'chunksPerSec');
+    if (row.id === 'fallback') extra("fallback: extra µs over the client's own chat median", row, 'extraUs');
   }
-  const stream = r.rows.find((x) => x.id === 'stream');
-  if (stream) {
-    lines.push(
-      `| 256-chunk stream: chunks/s ↑ | ${names.map((n) => fmt(stream.cells[n]?.chunksPerSec ?? Number.NaN)).join(' | ')} |`,
-    );
-  }
-  const fb = r.rows.find((x) => x.id === 'fallback');
-  if (fb) {
-    lines.push(
-      `| fallback: extra µs over the client's own chat median | ${names.map((n) => fmt(fb.cells[n]?.extraUs ?? Number.NaN)).join(' | ')} |`,
-    );
-  }
+  lines.push('', 'Cells: value (median over rounds of the ratio to the floor in the same round). ↑ = higher is better.');
   const s = r.breakerSkip;
+  if (s) {
+    lines.push(
+      '',
+      `Open-breaker skip: ${s.perEntryUs.toFixed(2)} µs per skipped entry (chain of ${SKIP_DEPTH} open entries), ${s.skipOneUs.toFixed(2)} µs for one; a whole chat through the router with an instant adapter: ${s.routerCallUs.toFixed(2)} µs.`,
+    );
+  }
   const mem = r.memory;
-  const [a, b] = mem.calls as [number, number];
-  const at = (k: number) => mem[`after${k}`] as { rssMB: number; heapMB: number; handles: Record<string, number> };
-  lines.push(
-    '',
-    '(value (ratio to the floor, median over rounds); ↑ = higher is better, otherwise lower is better)',
-    '',
-    `Open-breaker skip: ${s.perEntryUs.toFixed(2)} µs per skipped entry (chain of ${SKIP_DEPTH}), ${s.skipOneUs.toFixed(2)} µs for one; a whole chat through the router with an instant adapter: ${s.routerCallUs.toFixed(2)} µs.`,
-    `Memory (mana-llm, concurrency ${CONCURRENCY}): after ${a} calls RSS ${at(a).rssMB.toFixed(1)} MB, heap ${at(a).heapMB.toFixed(2)} MB; after ${b} calls RSS ${at(b).rssMB.toFixed(1)} MB, heap ${at(b).heapMB.toFixed(2)} MB (${mem.heapGrowthPct >= 0 ? '+' : ''}${mem.heapGrowthPct.toFixed(1)} %); active handles ${mem.handlesUnchanged ? 'unchanged' : 'CHANGED'}: ${JSON.stringify(at(b).handles)}.`,
-    '',
-  );
+  if (mem) {
+    const [a, b] = mem.calls;
+    const pct = `${mem.heapGrowthPct >= 0 ? '+' : ''}${mem.heapGrowthPct.toFixed(1)} %`;
+    lines.push(
+      '',
+      `Memory (mana-llm, concurrency ${CONCURRENCY}): after ${a} calls RSS ${mem.first.rssMB.toFixed(1)} MB, heap ${mem.first.heapMB.toFixed(2)} MB; after ${b} calls RSS ${mem.second.rssMB.toFixed(1)} MB, heap ${mem.second.heapMB.toFixed(2)} MB (${pct}); active handles ${mem.handlesUnchanged ? 'unchanged' : 'CHANGED'}: ${JSON.stringify(mem.second.handles)}.`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 

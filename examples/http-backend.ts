@@ -27,6 +27,7 @@ class HttpError extends Error {
 
 async function readChatRequest(req: IncomingMessage): Promise<ChatRequest> {
   let text = '';
+  req.setEncoding('utf8'); // decodes characters split across chunks
   for await (const part of req) {
     text += part;
     if (text.length > 1_000_000) throw new HttpError(413, 'request body too large');
@@ -49,11 +50,20 @@ function sendError(res: ServerResponse, err: unknown) {
   if (res.headersSent) return void res.end(); // mid-stream: toServerSentEvents already sent the error frame
   if (isManaLLMError(err)) {
     // NoHealthyProviderError and ProviderRateLimitError say when trying again makes sense.
-    const retryMs = 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : undefined;
-    const headers: Record<string, string> = retryMs ? { 'retry-after': String(Math.ceil(retryMs / 1000)) } : {};
-    return sendJson(res, err.httpStatus, { error: { message: err.message, type: err.code.toLowerCase() } }, headers);
+    const retryMs =
+      'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : undefined;
+    const headers: Record<string, string> = retryMs
+      ? { 'retry-after': String(Math.ceil(retryMs / 1000)) }
+      : {};
+    return sendJson(
+      res,
+      err.httpStatus,
+      { error: { message: err.message, type: err.code.toLowerCase() } },
+      headers,
+    );
   }
-  if (err instanceof HttpError) return sendJson(res, err.status, { error: { message: err.message, type: 'invalid_request' } });
+  if (err instanceof HttpError)
+    return sendJson(res, err.status, { error: { message: err.message, type: 'invalid_request' } });
   console.error(err);
   sendJson(res, 500, { error: { message: 'internal error', type: 'internal_error' } });
 }
@@ -85,7 +95,8 @@ const server = createServer(async (req, res) => {
   const { signal } = controller;
   try {
     const route = `${req.method} ${req.url}`;
-    if (route === 'POST /chat') return sendJson(res, 200, await llm.chat(await readChatRequest(req), { signal }));
+    if (route === 'POST /chat')
+      return sendJson(res, 200, await llm.chat(await readChatRequest(req), { signal }));
     if (route === 'POST /chat/stream') return await relayStream(req, res, signal);
     if (route === 'GET /health') {
       const health = llm.health();
@@ -93,7 +104,7 @@ const server = createServer(async (req, res) => {
     }
     sendJson(res, 404, { error: { message: `no route ${route}`, type: 'not_found' } });
   } catch (err) {
-    sendError(res, err);
+    if (!signal.aborted) sendError(res, err); // after a disconnect there is nobody to answer
   }
 });
 

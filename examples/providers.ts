@@ -34,7 +34,8 @@ export async function exampleProviders(env = process.env): Promise<ExampleProvid
     const apiKey = env[name];
     if (apiKey) providers[id] = { apiKey };
   }
-  if (Object.keys(providers).length > 0) return { aliasesPath, providers, mock: false, close: async () => {} };
+  if (Object.keys(providers).length > 0)
+    return { aliasesPath, providers, mock: false, close: async () => {} };
 
   const ollama = await startMockUpstream('ollama', { reply: 'Hello from the local GPU box (mock Ollama).' });
   const groq = await startMockUpstream('openai', { reply: 'Hello from the cloud (mock Groq).', chunks: 6 });

@@ -16,14 +16,18 @@ export interface Probe {
 
 /** Sends each request in order and prints `METHOD path -> status` and the body. */
 export async function selfTest(baseUrl: string, probes: Probe[]): Promise<void> {
-  for (const { method = 'GET', path, body, status = 200, show = (t) => t } of probes) {
+  for (const { method = 'GET', path, body, status = 200, show = (t: string) => t } of probes) {
     const res = await fetch(new URL(path, baseUrl), {
       method,
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(10_000),
     });
     const text = await res.text();
-    console.log(`${method} ${path} -> ${res.status} ${res.headers.get('content-type') ?? ''}\n${show(text).trim()}\n`);
+    console.log(
+      `${method} ${path} -> ${res.status} ${res.headers.get('content-type') ?? ''}\n${show(text).trim()}\n`,
+    );
     if (res.status !== status) throw new Error(`${method} ${path}: expected ${status}, got ${res.status}`);
   }
 }

@@ -1,10 +1,12 @@
 import { type FSWatcher, watch as watchFs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
-import { AliasConfigError, ClosedError } from './errors.js';
+import type { ResponseCache } from './cache/response-cache.js';
+import { AliasConfigError, ClosedError, ProviderTimeoutError } from './errors.js';
 import type { CallKind, ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-cache.js';
 import type { Prober } from './health/prober.js';
+import { AttemptSignal } from './routing/attempt.js';
 import { chatNeeds, precheck } from './routing/candidates.js';
 import type { CallPlan, Needs, RouterContext } from './routing/context.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
@@ -53,6 +55,7 @@ export interface ClientParts {
   http: Http;
   prober: Prober | undefined;
   aliasesPath: string | undefined;
+  cache?: ResponseCache | undefined;
 }
 
 /** The mana-llm client: `chat`, `stream`, `embed`, plus routing explanations, health and lifecycle. */
@@ -61,6 +64,7 @@ export class ManaLLM {
   readonly #aliases: AliasRegistry;
   readonly #http: Http;
   readonly #prober: Prober | undefined;
+  readonly #cache: ResponseCache | undefined;
   readonly #cleanup: (() => void)[] = [];
   #seq = 0;
   #closed = false;
@@ -71,8 +75,10 @@ export class ManaLLM {
     this.#aliases = parts.aliases;
     this.#http = parts.http;
     this.#prober = parts.prober;
+    this.#cache = parts.cache;
     const { ctx } = parts;
     this.#cleanup.push(ctx.health.onTransition((t) => ctx.events.emit('health', t)));
+    this.#cleanup.push(ctx.health.onStoreStatus((s) => ctx.events.emit('store', s)));
     if (parts.prober) {
       const prober = parts.prober;
       // Probes start on the next tick so that createManaLLM itself never does network I/O.
@@ -133,6 +139,9 @@ export class ManaLLM {
   async chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
     const plan = this.#plan('chat', request.model, opts, chatNeeds(request));
     reportRequest(this.#ctx, plan);
+    const cached = this.#cache?.open<ChatResponse>(plan, request, opts);
+    const ticket = cached && (await cached);
+    if (ticket?.hit) return ticket.hit;
     try {
       const served = await walkChain(this.#ctx, plan, {
         attemptMs: Number.POSITIVE_INFINITY,
@@ -142,6 +151,7 @@ export class ManaLLM {
       served.done();
       const res = served.value as ChatResponse;
       res.routing = routing(plan, served.entry.target, served.attempts);
+      ticket?.save(res);
       reportServed(this.#ctx, plan, served.entry.target, res.usage);
       return res;
     } catch (err) {
@@ -170,6 +180,9 @@ export class ManaLLM {
   async embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
     const plan = this.#plan('embed', request.model, opts, { embeddings: true });
     reportRequest(this.#ctx, plan);
+    const cached = this.#cache?.open<EmbedResponse>(plan, request, opts);
+    const ticket = cached && (await cached);
+    if (ticket?.hit) return ticket.hit;
     const input = Array.isArray(request.input) ? request.input : [request.input];
     const dims = plan.alias?.dimensions;
     try {
@@ -188,6 +201,7 @@ export class ManaLLM {
       served.done();
       const res = served.value as EmbedResponse;
       res.routing = routing(plan, served.entry.target, served.attempts);
+      ticket?.save(res);
       reportServed(
         this.#ctx,
         plan,
@@ -226,18 +240,31 @@ export class ManaLLM {
     };
   }
 
-  /** Every configured provider's model list, best effort: a provider that fails is named in `errors`. */
+  /**
+   * Every configured provider's model list, best effort: a provider that fails or does not answer within
+   * `timeouts.totalMs` is named in `errors`.
+   * @throws the signal's reason, ClosedError
+   */
   async models(opts: { signal?: AbortSignal } = {}): Promise<ModelList> {
     if (this.#closed) throw new ClosedError();
     const out: ModelList = { object: 'list', data: [], errors: [] };
-    const timeout = AbortSignal.timeout(this.#ctx.opts.timeouts.totalMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    // One attempt signal for all providers: the caller's abort, close() and the deadline on the injected clock.
+    const attempt = new AttemptSignal(this.#ctx, opts.signal);
+    const { totalMs } = this.#ctx.opts.timeouts;
+    attempt.arm(this.#ctx.clock, totalMs, () =>
+      attempt.expire(
+        new ProviderTimeoutError(`model list: no answer within ${totalMs}ms`, { provider: '', model: '' }),
+      ),
+    );
     const lists = await Promise.allSettled(
       [...this.#ctx.providers.values()].map(async (slot) => ({
         id: slot.config.id,
-        names: await slot.adapter.models({ signal }),
+        names: await attempt.race(slot.adapter.models({ signal: attempt.signal })),
       })),
     );
+    const aborted = attempt.abortReason();
+    attempt.end();
+    if (aborted !== undefined) throw aborted;
     const ids = [...this.#ctx.providers.keys()];
     lists.forEach((r, i) => {
       const provider = ids[i] as string;
@@ -304,6 +331,7 @@ export class ManaLLM {
     for (const c of this.#ctx.live) c.abort(closed);
     await Promise.allSettled([...this.#ctx.providers.values()].map((s) => s.adapter.close?.()));
     await this.#http.close();
+    await Promise.allSettled([this.#ctx.health.close(), this.#cache?.close()]);
     this.#ctx.events.removeAll();
   }
 

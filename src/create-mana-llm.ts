@@ -1,4 +1,6 @@
 import { AliasRegistry } from './aliases/alias-registry.js';
+import { createMemoryCacheStore } from './cache/cache-store.js';
+import { ResponseCache } from './cache/response-cache.js';
 import { ManaLLM } from './client.js';
 import { ManaEmitter } from './events.js';
 import { HealthCache } from './health/health-cache.js';
@@ -33,6 +35,9 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
   const events = new ManaEmitter();
   const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set() };
   const probed = [...providers.values()].filter((s) => s.config.probe);
+  const { store } = opts.health;
+  // With a shared store, one process per provider per interval probes (a lease); all apply the result.
+  const acquire = store?.acquireProbe?.bind(store);
   const prober =
     opts.health.probes && probed.length > 0
       ? createProber({
@@ -43,6 +48,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
           intervalMs: opts.health.probeIntervalMs,
           timeoutMs: opts.health.probeTimeoutMs,
           clock,
+          ...(acquire ? { acquire: (p: string) => acquire(p, opts.health.probeIntervalMs) } : {}),
           onResult: (provider, outcome) => {
             health.recordProbe(provider, outcome);
             if (events.has('probe')) {
@@ -57,5 +63,14 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
         })
       : undefined;
   const aliasesPath = 'path' in opts.aliasSource ? opts.aliasSource.path : undefined;
-  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath });
+  const cache = opts.cache
+    ? new ResponseCache(
+        opts.cache.store === 'memory'
+          ? createMemoryCacheStore({ maxEntries: opts.cache.maxEntries, clock })
+          : opts.cache.store,
+        opts.cache.ttlMs,
+        events,
+      )
+    : undefined;
+  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath, cache });
 }

@@ -46,6 +46,10 @@ export interface ManaLLMEvents {
   }>;
   probe: Readonly<{ provider: string; ok: boolean; durationMs: number; error?: string }>;
   reload: Readonly<{ ok: boolean; aliases?: number; error?: ManaLLMError }>;
+  /** A shared health store (`mana-llm/redis`) lost or regained its connection; decisions stay local either way. */
+  store: Readonly<{ connected: boolean; error?: string }>;
+  /** A call that uses the response cache: `hit` true means the chain was skipped. */
+  cache: Readonly<{ id: string; kind: CallKind; requested: string; key: string; hit: boolean }>;
 }
 
 /** Name of an event. */

@@ -1,4 +1,5 @@
 export type { AliasSummary } from './aliases/alias-registry.js';
+export type { CacheStore } from './cache/cache-store.js';
 export type { CandidateState, ManaLLM, ModelList, ResolveResult } from './client.js';
 export type { Clock } from './clock.js';
 export { createManaLLM } from './create-mana-llm.js';
@@ -28,7 +29,8 @@ export {
 } from './errors.js';
 export type { BreakerState, CallKind, ManaLLMEventName, ManaLLMEvents, ManaLLMListener } from './events.js';
 export type { HealthSnapshot, HealthStatus, ProviderHealth } from './health/health-cache.js';
-export type { HealthStore } from './health/health-store.js';
+export type { BreakerRecord } from './health/breaker.js';
+export type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from './health/health-store.js';
 export type { ManaLLMOptions, ProviderOptions } from './options.js';
 export type {
   AdapterChatRequest,

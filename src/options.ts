@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { AliasSource } from './aliases/load-aliases.js';
+import type { CacheStore } from './cache/cache-store.js';
 import { type Clock, systemClock } from './clock.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { HealthStore } from './health/health-store.js';
@@ -42,6 +43,12 @@ export interface ManaLLMOptions {
   reloadOnSignal?: false | 'SIGHUP';
   watch?: boolean;
   clock?: Clock;
+  /**
+   * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
+   * `cache: true` (default: off). `store`: `'memory'` (a bounded LRU, the default) or a shared store such as
+   * `createRedisHealthStore(...)` from `mana-llm/redis`.
+   */
+  cache?: { store?: 'memory' | CacheStore; ttlMs?: number; maxEntries?: number };
 }
 
 /** A provider after validation, with every default filled. */
@@ -75,6 +82,7 @@ export interface ResolvedOptions {
   reloadOnSignal: false | 'SIGHUP';
   watch: boolean;
   clock: Clock;
+  cache: { store: 'memory' | CacheStore; ttlMs: number; maxEntries: number } | undefined;
 }
 
 const positive = v.pipe(
@@ -184,6 +192,34 @@ const OptionsSchema = v.object(
         'must have now() and setTimer(ms, fn)',
       ),
     ),
+    cache: v.optional(
+      v.object(
+        {
+          store: v.optional(
+            v.union(
+              [
+                v.literal('memory'),
+                v.custom<CacheStore>(
+                  (st) =>
+                    typeof (st as CacheStore)?.getResponse === 'function' &&
+                    typeof (st as CacheStore)?.setResponse === 'function',
+                ),
+              ],
+              "must be 'memory' or a cache store (getResponse/setResponse)",
+            ),
+          ),
+          ttlMs: v.optional(positive),
+          maxEntries: v.optional(
+            v.pipe(
+              v.number('must be a number'),
+              v.integer('must be an integer'),
+              v.minValue(1, 'must be >= 1'),
+            ),
+          ),
+        },
+        'must be an object',
+      ),
+    ),
   },
   'options must be an object',
 );
@@ -223,7 +259,8 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
   const providers: ResolvedProvider[] = [];
   // Checked even when other options are invalid, so that one ConfigError lists every problem.
   const given: unknown = o?.providers;
-  const entries = given !== null && typeof given === 'object' ? Object.entries(given) : [];
+  const isMap = given !== null && typeof given === 'object';
+  const entries = isMap ? Object.entries(given) : [];
   const configured = entries.filter(([, p]) => p !== undefined).map(([id]) => id);
   for (const [id, input] of entries) {
     const one = v.safeParse(ProviderSchema, input);
@@ -256,7 +293,7 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
       ...(p.adapter ? { adapter: p.adapter } : {}),
     });
   }
-  if (entries.length > 0 && configured.length === 0)
+  if (isMap && configured.length === 0)
     issues.push({ path: 'providers', message: 'configure at least one provider' });
 
   const defaultProvider =
@@ -299,5 +336,12 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
     reloadOnSignal: o.reloadOnSignal ?? false,
     watch: o.watch ?? false,
     clock: o.clock ?? systemClock,
+    cache: o.cache
+      ? {
+          store: o.cache.store ?? 'memory',
+          ttlMs: o.cache.ttlMs ?? 300_000,
+          maxEntries: o.cache.maxEntries ?? 1_000,
+        }
+      : undefined,
   };
 }

@@ -103,6 +103,8 @@ export interface Routing {
   alias?: string;
   resolved: string;
   attempts: Attempt[];
+  /** true when the answer came from the response cache (the chain was skipped: `attempts` is empty). */
+  cached?: boolean;
 }
 
 /** What `chat()` resolves to: the completion plus its routing. */

@@ -16,6 +16,7 @@ import {
   upstream,
   waitFor,
 } from './helpers/client.js';
+import { hangingUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -23,7 +24,9 @@ describe('resolve()', () => {
   it('explains an alias, a direct model, a bare model and the default without calling anything', async () => {
     const { llm, up } = await harness({
       upstreams: { ollama: 'ollama', b: 'openai' },
-      options: { aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen', 'ghost/m', 'b/m2'] } }, default: 'mana/x' } },
+      options: {
+        aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen', 'ghost/m', 'b/m2'] } }, default: 'mana/x' },
+      },
     });
     expect(llm.resolve('mana/x')).toEqual({
       requested: 'mana/x',
@@ -52,7 +55,10 @@ describe('resolve()', () => {
       upstreams: { ollama: 'ollama' },
       options: { aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen'] } }, default: 'mana/x' } },
     });
-    expect((await llm.chat({ messages: USER })).routing).toMatchObject({ requested: 'mana/x', resolved: 'ollama/qwen' });
+    expect((await llm.chat({ messages: USER })).routing).toMatchObject({
+      requested: 'mana/x',
+      resolved: 'ollama/qwen',
+    });
     const bare = await llm.chat({ model: 'llama3', messages: USER });
     expect(bare.model).toBe('ollama/llama3');
     expect(bare.routing).toEqual({
@@ -89,6 +95,48 @@ describe('models()', () => {
     expect(list.data[0]).toEqual({ id: expect.any(String), object: 'model', owned_by: expect.any(String) });
     expect(list.data.find((m) => m.id === 'o/qwen2.5:7b')?.owned_by).toBe('o');
     expect(list.errors).toEqual([{ provider: 'down', error: expect.stringContaining('ECONNREFUSED') }]);
+  });
+});
+
+describe('models() while an upstream hangs', () => {
+  async function setup() {
+    const hang = await hangingUpstream();
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      providers: { slow: { type: 'openai', baseUrl: hang.url } },
+      options: { timeouts: { totalMs: 5000 } },
+    });
+    return { ...h, hang };
+  }
+
+  it('gives up on it after timeouts.totalMs (fake clock) and lists the rest', async () => {
+    const { llm, clock, hang } = await setup();
+    const list = llm.models();
+    await waitFor(() => hang.received === 1, 'models request at slow');
+    await clock.advanceAsync(5000);
+    const out = await list;
+    expect(out.data.map((m) => m.id)).toEqual(['a/mock-model']);
+    expect(out.errors).toEqual([{ provider: 'slow', error: expect.stringContaining('5000ms') }]);
+    await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
+  it('rejects with the caller’s abort reason', async () => {
+    const { llm, hang } = await setup();
+    const ac = new AbortController();
+    const list = rejection(llm.models({ signal: ac.signal }));
+    await waitFor(() => hang.received === 1, 'models request at slow');
+    const reason = new Error('no longer needed');
+    ac.abort(reason);
+    expect(await list).toBe(reason);
+  });
+
+  it('settles with CLOSED when the client closes', async () => {
+    const { llm, hang } = await setup();
+    const list = rejection(llm.models());
+    await waitFor(() => hang.received === 1, 'models request at slow');
+    await llm.close();
+    const err = await list;
+    expect(err).toMatchObject({ code: 'CLOSED' });
   });
 });
 

@@ -1,12 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoHealthyProviderError, ProviderTimeoutError } from '../src/index.js';
-import { closeAll, consume, harness, rejection, USER, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  consume,
+  type HarnessOptions,
+  harness,
+  rejection,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 
 afterEach(closeAll);
 
 const REQ = { model: 'mana/x', messages: USER };
 
-async function setup(options: Parameters<typeof harness>[0]['options'], providers = {}) {
+async function setup(options: HarnessOptions, providers = {}) {
   const h = await harness({
     upstreams: { a: 'openai', b: 'openai', c: 'openai' },
     aliases: { 'mana/x': ['a/m1', 'b/m2', 'c/m3'] },
@@ -50,7 +58,10 @@ describe('one budget for the whole walk', () => {
   });
 
   it('a provider timeoutMs caps one attempt; the next entry gets what is left', async () => {
-    const { llm, clock, a, b, c } = await setup({ timeouts: { totalMs: 10_000 } }, { a: { timeoutMs: 4000 } });
+    const { llm, clock, a, b, c } = await setup(
+      { timeouts: { totalMs: 10_000 } },
+      { a: { timeoutMs: 4000 } },
+    );
     a.enqueue({ hang: true });
     b.enqueue({ hang: true });
     const call = rejection(llm.chat(REQ));

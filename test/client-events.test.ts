@@ -6,14 +6,23 @@ import {
   ProviderHTTPError,
   ProviderTimeoutError,
 } from '../src/index.js';
-import { closeAll, collect, consume, harness, rejection, USER, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  consume,
+  type HarnessOptions,
+  harness,
+  rejection,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 
 afterEach(closeAll);
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function setup(options: Parameters<typeof harness>[0]['options'] = {}) {
+async function setup(options: HarnessOptions = {}) {
   const h = await harness({
     upstreams: { a: 'openai', b: 'openai' },
     aliases: { 'mana/x': ['a/m1', 'b/m2'], 'mana/ghost': ['ghost/m', 'b/m2'] },
@@ -32,7 +41,14 @@ describe('event payloads', () => {
     expect(typeof id).toBe('string');
     expect(events.of('request')).toEqual([{ id, kind: 'chat', requested: 'mana/x', alias: 'mana/x' }]);
     expect(events.of('fallback')).toEqual([
-      { id, kind: 'chat', from: 'a/m1', to: 'b/m2', reason: 'http-error', error: expect.any(ProviderHTTPError) },
+      {
+        id,
+        kind: 'chat',
+        from: 'a/m1',
+        to: 'b/m2',
+        reason: 'http-error',
+        error: expect.any(ProviderHTTPError),
+      },
     ]);
     expect(events.of('resolved')).toEqual([{ id, kind: 'chat', alias: 'mana/x', target: 'b/m2' }]);
     expect(events.of('response')).toEqual([
@@ -72,7 +88,14 @@ describe('event payloads', () => {
     const id = events.of('request')[0]?.id;
     expect(events.of('fallback')).toEqual([
       { id, kind: 'chat', from: 'ghost/m', to: 'b/m2', reason: 'unconfigured' },
-      { id, kind: 'chat', from: 'b/m2', to: null, reason: 'connection', error: expect.any(ProviderConnectionError) },
+      {
+        id,
+        kind: 'chat',
+        from: 'b/m2',
+        to: null,
+        reason: 'connection',
+        error: expect.any(ProviderConnectionError),
+      },
     ]);
     expect(events.of('failure')).toEqual([
       { id, kind: 'chat', requested: 'mana/ghost', error: err, durationMs: expect.any(Number) },
@@ -84,14 +107,20 @@ describe('event payloads', () => {
   it('a stream emits response at its end with firstChunkMs and usage', async () => {
     const { llm, clock, a, events } = await setup({ timeouts: { firstChunkMs: 5000 } });
     a.enqueue({ stallAfterHeaders: true });
-    const s = consume(llm.stream({ model: 'mana/x', messages: USER, stream_options: { include_usage: true } }));
+    const s = consume(
+      llm.stream({ model: 'mana/x', messages: USER, stream_options: { include_usage: true } }),
+    );
     await waitFor(() => a.count('stream') === 1, 'stream request at a');
     await clock.advanceAsync(5000);
     await s.done;
     expect(events.all.map((e) => e.name)).toEqual(['request', 'fallback', 'resolved', 'response']);
     const id = events.of('request')[0]?.id;
     expect(events.of('request')[0]).toEqual({ id, kind: 'stream', requested: 'mana/x', alias: 'mana/x' });
-    expect(events.of('fallback')[0]).toMatchObject({ kind: 'stream', reason: 'timeout', error: expect.any(ProviderTimeoutError) });
+    expect(events.of('fallback')[0]).toMatchObject({
+      kind: 'stream',
+      reason: 'timeout',
+      error: expect.any(ProviderTimeoutError),
+    });
     expect(events.of('resolved')[0]).toEqual({ id, kind: 'stream', alias: 'mana/x', target: 'b/m2' });
     expect(events.of('response')).toEqual([
       {
@@ -135,7 +164,8 @@ describe('listeners', () => {
     expect(llm.health().providers.a?.state).toBe('open');
     await rejection(llm.chat({ model: 'a/m1', messages: USER }));
     const messages = warn.mock.calls.map((c) => String(c[0]));
-    for (const name of names) expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
+    for (const name of names)
+      expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
   });
 
   it('once fires a single time and off unsubscribes', async () => {

@@ -10,7 +10,17 @@ import {
   ProviderTimeoutError,
 } from '../src/index.js';
 import type { MockBehavior } from '../src/testing/index.js';
-import { closeAll, harness, KEY, refusedUrl, rejection, USER, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  type HarnessOptions,
+  harness,
+  KEY,
+  refusedUrl,
+  rejection,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 import { hangingUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -18,24 +28,57 @@ afterEach(closeAll);
 const CHAT = { model: 'mana/x', messages: USER };
 
 /** Chain `a/m1 → b/m2`, both OpenAI-compatible mocks; `b` always answers "from b". */
-async function twoProviders(options: Parameters<typeof harness>[0]['options'] = {}) {
-  const h = await harness({ upstreams: { a: 'openai', b: 'openai' }, aliases: { 'mana/x': ['a/m1', 'b/m2'] }, options });
+async function twoProviders(options: HarnessOptions = {}) {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'openai' },
+    aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    options,
+  });
   h.up.b?.setDefault({ reply: 'from b' });
   return { ...h, a: h.up.a!, b: h.up.b! };
 }
 
 describe('falls through to the next entry and counts against health', () => {
   const rows: { name: string; behavior: MockBehavior; reason: string; type: Function; status?: number }[] = [
-    { name: 'connection reset', behavior: { reset: true }, reason: 'connection', type: ProviderConnectionError },
-    { name: 'HTTP 500', behavior: { status: 500 }, reason: 'http-error', type: ProviderHTTPError, status: 500 },
-    { name: 'HTTP 503', behavior: { status: 503 }, reason: 'http-error', type: ProviderHTTPError, status: 503 },
-    { name: 'a malformed reply', behavior: { malformed: true }, reason: 'bad-response', type: ProviderResponseError },
+    {
+      name: 'connection reset',
+      behavior: { reset: true },
+      reason: 'connection',
+      type: ProviderConnectionError,
+    },
+    {
+      name: 'HTTP 500',
+      behavior: { status: 500 },
+      reason: 'http-error',
+      type: ProviderHTTPError,
+      status: 500,
+    },
+    {
+      name: 'HTTP 503',
+      behavior: { status: 503 },
+      reason: 'http-error',
+      type: ProviderHTTPError,
+      status: 503,
+    },
+    {
+      name: 'a malformed reply',
+      behavior: { malformed: true },
+      reason: 'bad-response',
+      type: ProviderResponseError,
+    },
     {
       name: 'an in-band server error inside a 200',
       behavior: { inBandError: 'server' },
       reason: 'http-error',
       type: ProviderHTTPError,
       status: 502,
+    },
+    {
+      name: 'an in-band rate limit without a retry hint',
+      behavior: { inBandError: 'rate-limit' },
+      reason: 'rate-limited',
+      type: ProviderRateLimitError,
+      status: 429,
     },
     {
       name: 'HTTP 429 without a retry hint',
@@ -58,6 +101,7 @@ describe('falls through to the next entry and counts against health', () => {
       expect(first?.status).toBe(row.status);
       expect(second).toMatchObject({ target: 'b/m2', reason: 'ok' });
       expect(a.count('chat')).toBe(1);
+      expect(b.count('chat')).toBe(1);
       expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 1, healthy: true });
       expect(llm.health().targets).toEqual([]);
     });
@@ -96,7 +140,10 @@ describe('falls through to the next entry and counts against health', () => {
   });
 
   it('embeddings fall through the same way', async () => {
-    const h = await harness({ upstreams: { a: 'openai', b: 'ollama' }, aliases: { 'mana/e': ['a/e1', 'b/e2'] } });
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'ollama' },
+      aliases: { 'mana/e': ['a/e1', 'b/e2'] },
+    });
     h.up.a?.enqueue({ status: 502 });
     h.up.b?.setDefault({ dimensions: 3 });
     const res = await h.llm.embed({ model: 'mana/e', input: ['x', 'y'] });
@@ -116,7 +163,11 @@ describe('HTTP 429 with a retry hint', () => {
     expect(res.model).toBe('b/m2');
     expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'rate-limited', status: 429 });
     expect(llm.health().targets).toEqual([{ target: 'a/m1', until }]);
-    expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed', consecutiveFailures: 0 });
+    expect(llm.health().providers.a).toMatchObject({
+      healthy: true,
+      state: 'closed',
+      consecutiveFailures: 0,
+    });
     expect(llm.resolve('mana/x').candidates[0]).toMatchObject({ target: 'a/m1', state: 'cooling', until });
     // Another model at the same provider is not cooling.
     expect(llm.resolve('a/other').candidates[0]?.state).toBe('ready');
@@ -147,10 +198,18 @@ describe('HTTP 404 for the model', () => {
     for (let i = 0; i < 3; i++) {
       const res = await llm.chat(CHAT);
       expect(res.model).toBe('b/m2');
-      expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'model-not-found', status: 404 });
+      expect(res.routing.attempts[0]).toMatchObject({
+        target: 'a/m1',
+        reason: 'model-not-found',
+        status: 404,
+      });
     }
     expect(a.count('chat')).toBe(3);
-    expect(llm.health().providers.a).toMatchObject({ healthy: true, consecutiveFailures: 0, lastError: null });
+    expect(llm.health().providers.a).toMatchObject({
+      healthy: true,
+      consecutiveFailures: 0,
+      lastError: null,
+    });
   });
 });
 
@@ -158,10 +217,20 @@ describe('errors that are the caller’s own propagate and leave health alone', 
   const rows: { name: string; behavior: MockBehavior; type: Function; httpStatus: number }[] = [
     { name: 'HTTP 401', behavior: { status: 401 }, type: ProviderAuthError, httpStatus: 502 },
     { name: 'HTTP 403', behavior: { status: 403 }, type: ProviderAuthError, httpStatus: 502 },
-    { name: 'an in-band auth error', behavior: { inBandError: 'auth' }, type: ProviderAuthError, httpStatus: 502 },
+    {
+      name: 'an in-band auth error',
+      behavior: { inBandError: 'auth' },
+      type: ProviderAuthError,
+      httpStatus: 502,
+    },
     { name: 'HTTP 400', behavior: { status: 400 }, type: ProviderHTTPError, httpStatus: 400 },
     { name: 'HTTP 422', behavior: { status: 422 }, type: ProviderHTTPError, httpStatus: 422 },
-    { name: 'an in-band invalid-request error', behavior: { inBandError: 'invalid' }, type: ProviderHTTPError, httpStatus: 400 },
+    {
+      name: 'an in-band invalid-request error',
+      behavior: { inBandError: 'invalid' },
+      type: ProviderHTTPError,
+      httpStatus: 400,
+    },
     { name: 'a safety block', behavior: { blocked: true }, type: ProviderBlockedError, httpStatus: 422 },
   ];
   for (const row of rows) {
@@ -177,6 +246,24 @@ describe('errors that are the caller’s own propagate and leave health alone', 
     });
   }
 
+  for (const protocol of ['openai', 'ollama', 'google', 'anthropic'] as const) {
+    it(`${protocol}: a safety block propagates from chat and stream alike`, async () => {
+      const h = await harness({
+        upstreams: { a: protocol, b: 'openai' },
+        aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      });
+      h.up.a?.setDefault({ blocked: true });
+      const err = await rejection(h.llm.chat(CHAT));
+      const streamed = await rejection(collect(h.llm.stream(CHAT)));
+      for (const e of [err, streamed]) {
+        expect(e).toBeInstanceOf(ProviderBlockedError);
+        expect(e).toMatchObject({ httpStatus: 422, reason: expect.any(String) });
+      }
+      expect(h.up.b?.count()).toBe(0);
+      expect(h.llm.health().providers.a?.consecutiveFailures).toBe(0);
+    });
+  }
+
   it('a 401 falls through and opens the breaker with fallbackOnAuthError', async () => {
     const { llm, a, b, events } = await twoProviders({ fallbackOnAuthError: true });
     a.enqueue({ status: 401 });
@@ -184,7 +271,9 @@ describe('errors that are the caller’s own propagate and leave health alone', 
     expect(res.model).toBe('b/m2');
     expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'auth', status: 401 });
     expect(llm.health().providers.a).toMatchObject({ healthy: false, state: 'open' });
-    expect(events.of('health')).toEqual([expect.objectContaining({ provider: 'a', healthy: false, state: 'open' })]);
+    expect(events.of('health')).toEqual([
+      expect.objectContaining({ provider: 'a', healthy: false, state: 'open' }),
+    ]);
     const next = await llm.chat(CHAT);
     expect(next.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'unhealthy' });
     expect(a.count('chat')).toBe(1);
@@ -203,12 +292,28 @@ describe('the caller’s abort', () => {
     const ac = new AbortController();
     const call = h.llm.chat(CHAT, { signal: ac.signal });
     await waitFor(() => hang.received === 1, 'request at a');
+    expect(hang.closedByClient).toBe(0);
     const reason = new Error('user went away');
     ac.abort(reason);
     expect(await rejection(call)).toBe(reason);
     expect(h.up.b?.count('chat')).toBe(0);
-    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null, state: 'closed' });
+    expect(h.llm.health().providers.a).toMatchObject({
+      consecutiveFailures: 0,
+      lastError: null,
+      state: 'closed',
+    });
     await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
+  it('an abort that lands between two attempts stops the walk', async () => {
+    const { llm, a, b } = await twoProviders();
+    a.enqueue({ status: 500 });
+    const ac = new AbortController();
+    const reason = new Error('aborted while falling back');
+    llm.on('fallback', () => ac.abort(reason));
+    expect(await rejection(llm.chat(CHAT, { signal: ac.signal }))).toBe(reason);
+    expect(a.count('chat')).toBe(1);
+    expect(b.count('chat')).toBe(0);
   });
 
   it('an already-aborted signal rejects before anything is called', async () => {
@@ -230,7 +335,9 @@ describe('a direct provider/model', () => {
     expect(e.httpStatus).toBe(503);
     expect(e.requested).toBe('a/m1');
     expect(e.cause).toBeInstanceOf(ProviderHTTPError);
-    expect(e.attempts).toEqual([expect.objectContaining({ target: 'a/m1', reason: 'http-error', status: 500 })]);
+    expect(e.attempts).toEqual([
+      expect.objectContaining({ target: 'a/m1', reason: 'http-error', status: 500 }),
+    ]);
     expect(b.count()).toBe(0);
   });
 });

@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoHealthyProviderError } from '../src/index.js';
-import { closeAll, collect, harness, refusedUrl, rejection, textOf, USER, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  harness,
+  refusedUrl,
+  rejection,
+  textOf,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -72,7 +81,11 @@ describe('the breaker', () => {
     expect([one?.model, two?.model].sort()).toEqual(['a/m1', 'b/m2']);
     const skipped = [one, two].find((r) => r?.model === 'b/m2');
     expect(skipped?.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'unhealthy' });
-    expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed', consecutiveFailures: 0 });
+    expect(llm.health().providers.a).toMatchObject({
+      healthy: true,
+      state: 'closed',
+      consecutiveFailures: 0,
+    });
     expect(b.count('chat')).toBe(3);
     expect((await llm.chat(CHAT)).model).toBe('a/m1');
   });
@@ -183,7 +196,10 @@ describe('background probes', () => {
     const refused = await refusedUrl();
     const h = await harness({
       upstreams: { a: 'openai', b: 'openai' },
-      providers: { down: { type: 'openai', baseUrl: refused }, quiet: { type: 'openai', baseUrl: refused, probe: false } },
+      providers: {
+        down: { type: 'openai', baseUrl: refused },
+        quiet: { type: 'openai', baseUrl: refused, probe: false },
+      },
       aliases: { 'mana/x': ['a/m1', 'b/m2'] },
       options: { health: { probes: true, probeIntervalMs: 10_000 } },
     });
@@ -197,7 +213,11 @@ describe('background probes', () => {
     const probes = Object.fromEntries(events.of('probe').map((p) => [p.provider, p]));
     expect(probes.a).toEqual({ provider: 'a', ok: true, durationMs: expect.any(Number) });
     expect(probes.b).toMatchObject({ provider: 'b', ok: true, error: expect.stringContaining('401') });
-    expect(probes.down).toMatchObject({ provider: 'down', ok: false, error: expect.stringContaining('ECONNREFUSED') });
+    expect(probes.down).toMatchObject({
+      provider: 'down',
+      ok: false,
+      error: expect.stringContaining('ECONNREFUSED'),
+    });
     expect(probes.quiet).toBeUndefined();
     expect(llm.health().providers.b?.lastError).toContain('401');
     expect(llm.health().providers.b?.healthy).toBe(true);

@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ChatRequest,
   NoHealthyProviderError,
+  type ProviderAdapter,
   ProviderCapabilityError,
   ProviderConnectionError,
   ProviderHTTPError,
-  type ProviderAdapter,
 } from '../src/index.js';
 import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
 

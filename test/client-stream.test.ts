@@ -7,14 +7,25 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import type { MockBehavior, MockProtocol } from '../src/testing/index.js';
-import { closeAll, collect, consume, harness, KEY, rejection, textOf, USER, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  consume,
+  type HarnessOptions,
+  harness,
+  KEY,
+  rejection,
+  textOf,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 import { hangingUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
 const REQ = { model: 'mana/x', messages: USER };
 
-async function setup(protocol: MockProtocol = 'openai', options: Parameters<typeof harness>[0]['options'] = {}) {
+async function setup(protocol: MockProtocol = 'openai', options: HarnessOptions = {}) {
   const h = await harness({
     upstreams: { a: protocol, b: 'openai' },
     aliases: { 'mana/x': ['a/m1', 'b/m2'] },
@@ -62,8 +73,16 @@ describe('before the first content chunk a failure falls back invisibly', () => 
   const failures: { name: string; behavior: MockBehavior; type: Function }[] = [
     { name: 'HTTP 500', behavior: { status: 500 }, type: ProviderHTTPError },
     { name: 'a reset connection', behavior: { reset: true }, type: ProviderConnectionError },
-    { name: 'a body that ends before any content', behavior: { streamThenEnd: 0 }, type: ProviderResponseError },
-    { name: 'an in-band error frame before any content', behavior: { inBandError: 'server', after: 0 }, type: Error },
+    {
+      name: 'a body that ends before any content',
+      behavior: { streamThenEnd: 0 },
+      type: ProviderResponseError,
+    },
+    {
+      name: 'an in-band error frame before any content',
+      behavior: { inBandError: 'server', after: 0 },
+      type: Error,
+    },
     { name: 'a malformed stream', behavior: { malformed: true }, type: ProviderResponseError },
   ];
   for (const protocol of ['openai', 'ollama', 'google', 'anthropic'] as const) {
@@ -82,6 +101,16 @@ describe('before the first content chunk a failure falls back invisibly', () => 
       });
     }
   }
+
+  it('a caller error before the first chunk propagates with no fallback', async () => {
+    const { llm, a, b } = await setup();
+    a.enqueue({ status: 400 });
+    const err = await rejection(collect(llm.stream(REQ)));
+    expect(err).toBeInstanceOf(ProviderHTTPError);
+    expect(err).toMatchObject({ status: 400, httpStatus: 400 });
+    expect(b.count()).toBe(0);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+  });
 
   it('no first content chunk within firstChunkMs (fake clock) falls back', async () => {
     const { llm, clock, a } = await setup('openai', { timeouts: { firstChunkMs: 5000 } });
@@ -105,7 +134,12 @@ describe('before the first content chunk a failure falls back invisibly', () => 
     const chunks = await s.done;
     expect(chunks.every((c) => c.model === 'b/m2')).toBe(true);
     expect(events.of('fallback')).toEqual([
-      expect.objectContaining({ from: 'a/m1', to: 'b/m2', reason: 'timeout', error: expect.any(ProviderTimeoutError) }),
+      expect.objectContaining({
+        from: 'a/m1',
+        to: 'b/m2',
+        reason: 'timeout',
+        error: expect.any(ProviderTimeoutError),
+      }),
     ]);
   });
 
@@ -125,7 +159,12 @@ describe('before the first content chunk a failure falls back invisibly', () => 
 
 describe('after the first content chunk the stream belongs to the caller', () => {
   const breaks: { name: string; behavior: MockBehavior; partial: string; cause: Function }[] = [
-    { name: 'the connection resets', behavior: { streamThenReset: 2 }, partial: 'x'.repeat(8), cause: ProviderConnectionError },
+    {
+      name: 'the connection resets',
+      behavior: { streamThenReset: 2 },
+      partial: 'x'.repeat(8),
+      cause: ProviderConnectionError,
+    },
     {
       name: 'the body ends without finish reason or end marker',
       behavior: { streamThenEnd: 2 },
@@ -187,7 +226,8 @@ describe('after the first content chunk the stream belongs to the caller', () =>
       text += r.value.choices[0]?.delta.content ?? '';
     }
     await clock.advanceAsync(10_000); // the consumer is busy with what it has
-    for (let r = await it.next(); !r.done; r = await it.next()) text += r.value.choices[0]?.delta.content ?? '';
+    for (let r = await it.next(); !r.done; r = await it.next())
+      text += r.value.choices[0]?.delta.content ?? '';
     expect(text).toBe('One two three');
   });
 });

@@ -12,7 +12,12 @@ import {
   breakerSuccess,
   closedBreaker,
 } from './breaker.js';
-import { createMemoryHealthStore, type HealthStore } from './health-store.js';
+import {
+  createMemoryHealthStore,
+  type HealthStore,
+  type HealthStoreStatus,
+  type HealthStoreUpdate,
+} from './health-store.js';
 
 /** One provider's entry in `llm.health()`; every key is always present. */
 export interface ProviderHealth {
@@ -32,7 +37,12 @@ export interface HealthSnapshot {
   readonly status: HealthStatus;
   readonly providers: Readonly<Record<string, ProviderHealth>>;
   readonly targets: readonly { readonly target: string; readonly until: number }[];
+  /** Present with a shared store (`mana-llm/redis`): whether it is connected; decisions stay local either way. */
+  readonly store?: { readonly kind: string; readonly connected: boolean };
 }
+
+/** Payload of the `store` event: a shared store lost or regained its connection. */
+export type StoreStatusChange = ManaLLMEvents['store'];
 
 /** Payload given to transition listeners; the same shape as the `health` event. */
 export type HealthTransition = ManaLLMEvents['health'];
@@ -45,6 +55,8 @@ export class HealthCache {
   readonly #clock: Clock;
   readonly #store: HealthStore;
   readonly #listeners = new Set<(t: HealthTransition) => void>();
+  readonly #statusListeners = new Set<(s: StoreStatusChange) => void>();
+  readonly #unsubscribe: (() => void) | undefined;
 
   constructor(providers: readonly string[], opts: BreakerOptions, clock: Clock, store?: HealthStore) {
     this.#known = new Set(providers);
@@ -52,6 +64,7 @@ export class HealthCache {
     this.#opts = { failureThreshold: opts.failureThreshold, cooldownMs: opts.cooldownMs };
     this.#clock = clock;
     this.#store = store ?? createMemoryHealthStore();
+    this.#unsubscribe = this.#store.subscribe?.((u) => this.#onStoreUpdate(u));
   }
 
   /** Whether a call may use `provider` now; a `'trial'` must end in recordSuccess, recordFailure or release. */
@@ -143,8 +156,30 @@ export class HealthCache {
       .listTargetCooldowns()
       .filter((t) => t.until > now)
       .sort((a, b) => a.target.localeCompare(b.target));
+    const store = this.#store.status?.();
     // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
-    return { status, providers: Object.fromEntries(entries), targets };
+    return {
+      status,
+      providers: Object.fromEntries(entries),
+      targets,
+      ...(store ? { store: { kind: store.kind, connected: store.connected } } : {}),
+    };
+  }
+
+  /** Calls `listener` when a shared store loses or regains its connection; returns an unsubscribe function. */
+  onStoreStatus(listener: (s: StoreStatusChange) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => {
+      this.#statusListeners.delete(listener);
+    };
+  }
+
+  /** Stops listening to the store and closes it (a shared store's connections). */
+  async close(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#listeners.clear();
+    this.#statusListeners.clear();
+    await this.#store.close?.();
   }
 
   /** Calls `listener` whenever a provider's `healthy` flips, after the update; returns an unsubscribe function. */
@@ -153,6 +188,34 @@ export class HealthCache {
     return () => {
       this.#listeners.delete(listener);
     };
+  }
+
+  // Another process changed a record: the mirror already holds it; tell listeners if `healthy` flipped.
+  #onStoreUpdate(u: HealthStoreUpdate): void {
+    if (u.type === 'status') {
+      this.#status(u);
+      return;
+    }
+    if (!this.#known.has(u.provider)) return;
+    const now = this.#clock.now();
+    const after = this.#read(u.provider);
+    const state = breakerState(after, now);
+    const wasHealthy = breakerState(u.before ?? closedBreaker, now) === 'closed';
+    if (wasHealthy !== (state === 'closed')) this.#notify(u.provider, after, state);
+  }
+
+  #status(s: HealthStoreStatus): void {
+    const change: StoreStatusChange = Object.freeze(
+      s.error === undefined ? { connected: s.connected } : { connected: s.connected, error: s.error },
+    );
+    for (const listener of [...this.#statusListeners]) {
+      try {
+        listener(change);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.emitWarning(`mana-llm: a store listener threw: ${msg}`, { code: 'MANA_LLM_LISTENER' });
+      }
+    }
   }
 
   #read(provider: string): BreakerRecord {

@@ -1,8 +1,22 @@
 import type { BreakerRecord } from './breaker.js';
 
+/** Connection state of a shared store, shown as `health().store` and announced by the `store` event. */
+export interface HealthStoreStatus {
+  readonly kind: string;
+  readonly connected: boolean;
+  /** Why the store is not connected, when it knows. */
+  readonly error?: string;
+}
+
+/** What a shared store tells its client: a provider record changed by another process, or a connection change. */
+export type HealthStoreUpdate =
+  | { readonly type: 'provider'; readonly provider: string; readonly before: BreakerRecord | undefined }
+  | ({ readonly type: 'status' } & HealthStoreStatus);
+
 /**
  * Where breaker records and target cool-downs live; synchronous so routing decisions stay local,
  * which lets a shared store (Redis) mirror its state in memory and replicate in the background.
+ * The optional members are for shared stores; the in-memory store has none of them.
  */
 export interface HealthStore {
   getProvider(provider: string): BreakerRecord | undefined;
@@ -11,6 +25,14 @@ export interface HealthStore {
   setTargetCooldown(target: string, untilMs: number): void;
   /** Every stored cool-down, expired or not; the caller filters by its clock. */
   listTargetCooldowns(): { target: string; until: number }[];
+  /** Connection state (shared stores). */
+  status?(): HealthStoreStatus;
+  /** Hears records changed from elsewhere (after the mirror is updated) and connection changes; returns an unsubscribe. */
+  subscribe?(listener: (update: HealthStoreUpdate) => void): () => void;
+  /** True when this process should run this interval's probe of `provider` (a lease of `ttlMs` shared by all). */
+  acquireProbe?(provider: string, ttlMs: number): boolean | Promise<boolean>;
+  /** Releases the store's connections; the client calls it from `close()`. */
+  close?(): Promise<void>;
 }
 
 /** A store that keeps everything in this process, owned by one client. */

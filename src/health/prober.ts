@@ -21,6 +21,11 @@ export interface ProberOptions {
   readonly clock: Clock;
   readonly onResult: (provider: string, outcome: ProbeResult) => void;
   readonly random?: () => number;
+  /**
+   * Gate for coordinated probing: called before each probe, false skips this provider this round (another
+   * process holds its lease). A gate that throws or takes longer than `timeoutMs` lets the probe run.
+   */
+  readonly acquire?: (provider: string) => boolean | Promise<boolean>;
 }
 
 /** Background health probing: `tick()` probes every provider once; `start()` ticks now and then periodically. */
@@ -35,7 +40,7 @@ const MAX_REASON = 200;
 
 /** Creates a prober that runs every provider's probe concurrently, each bounded by `timeoutMs`. */
 export function createProber(opts: ProberOptions): Prober {
-  const { targets, intervalMs, timeoutMs, clock, onResult } = opts;
+  const { targets, intervalMs, timeoutMs, clock, onResult, acquire } = opts;
   const random = opts.random ?? Math.random;
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let started = false;
@@ -61,8 +66,29 @@ export function createProber(opts: ProberOptions): Prober {
     }
   };
 
+  // A broken or slow gate must not stop probing: this process then probes for itself.
+  const acquired = async (provider: string): Promise<boolean> => {
+    if (!acquire) return true;
+    let cancel = (): void => {};
+    const late = new Promise<boolean>((resolve) => {
+      cancel = clock.setTimer(timeoutMs, () => resolve(true));
+    });
+    try {
+      return await Promise.race([Promise.resolve(acquire(provider)), late]);
+    } catch {
+      return true;
+    } finally {
+      cancel();
+    }
+  };
+
   const run = async (target: ProbeTarget, controller: AbortController): Promise<void> => {
     const runEpoch = epoch;
+    if (acquire && !(await acquired(target.provider))) {
+      if (inFlight.get(target.provider)?.controller === controller) inFlight.delete(target.provider);
+      return;
+    }
+    if (runEpoch !== epoch || controller.signal.aborted) return;
     const startedAt = clock.now();
     let cancelTimeout = (): void => {};
     const aborted = new Promise<ProbeOutcome>((resolve) => {

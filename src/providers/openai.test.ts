@@ -244,9 +244,12 @@ describe('vendor stream dialects', () => {
       ],
       { eol: '\r\n' },
     );
-    mock.enqueue(streamReply(body));
-    const chunks = await collect(adapter.stream(req(), ctx()));
+    mock.enqueue(streamReply(body), streamReply(body));
+    const chunks = await collect(adapter.stream(req({ stream_options: { include_usage: true } }), ctx()));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi there');
+    // Without include_usage the usage-only frame is not passed on (no `choices: []` chunk to trip over).
+    const plain = await collect(adapter.stream(req(), ctx()));
+    expect(plain.every((c) => c.choices.length === 1)).toBe(true);
     expect(chunks[1]?.choices[0]?.delta).toEqual({ content: '', reasoning_content: 'Thinking…' });
     expect(chunks.every((c) => c.id === 'gen-1' && c.model === 'groq/gpt-4o-mini')).toBe(true);
     expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });

@@ -137,6 +137,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       meta,
     );
     const model = `${config.id}/${request.model}`;
+    const wantUsage = request.stream_options?.include_usage === true;
     let id: string | undefined;
     let created = 0;
     let finished = false;
@@ -156,8 +157,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
         const choices = json.choices;
         if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
-        // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller.
-        if (choices.length === 0 && (json.usage === undefined || json.usage === null)) continue;
+        // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
+        // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
+        if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage)) continue;
         for (const c of choices) {
           const d = c?.delta;
           if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');

@@ -20,7 +20,9 @@ export class AttemptSignal {
     this.#live.add(this.controller);
     if (caller) {
       this.#onCallerAbort = () => this.controller.abort(caller.reason);
-      caller.addEventListener('abort', this.#onCallerAbort, { once: true });
+      // The caller may have aborted while the walk moved on from the previous entry: no event will come.
+      if (caller.aborted) this.#onCallerAbort();
+      else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
   }
 
@@ -64,7 +66,11 @@ export class AttemptSignal {
    */
   race<T>(p: Promise<T>): Promise<T> {
     const s = this.controller.signal;
-    if (s.aborted) return Promise.reject(s.reason);
+    if (s.aborted) {
+      // Nobody else will wait for `p`: its own (abort) rejection must not go unhandled.
+      p.catch(() => undefined);
+      return Promise.reject(s.reason);
+    }
     this.#aborted ??= new Promise<never>((_, reject) => {
       s.addEventListener('abort', () => reject(s.reason), { once: true });
     });

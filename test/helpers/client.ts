@@ -8,6 +8,7 @@ import {
   type ManaLLMEvents,
   type ManaLLMOptions,
   type ProviderOptions,
+  type ProviderType,
 } from '../../src/index.js';
 import {
   createFakeClock,
@@ -49,7 +50,16 @@ export interface EventLog {
   of<K extends ManaLLMEventName>(name: K): ManaLLMEvents[K][];
 }
 
-const NAMES: ManaLLMEventName[] = ['request', 'resolved', 'fallback', 'response', 'failure', 'health', 'probe', 'reload'];
+const NAMES: ManaLLMEventName[] = [
+  'request',
+  'resolved',
+  'fallback',
+  'response',
+  'failure',
+  'health',
+  'probe',
+  'reload',
+];
 
 /** Subscribes to every event of `llm`. */
 export function recordEvents(llm: ManaLLM): EventLog {
@@ -70,6 +80,9 @@ export interface Harness {
   readonly events: EventLog;
 }
 
+/** Client options a test adds on top of the harness defaults. */
+export type HarnessOptions = Partial<ManaLLMOptions>;
+
 export interface HarnessSetup {
   /** Provider id → the protocol its mock upstream speaks (each gets `apiKey: KEY`). */
   upstreams: Record<string, MockProtocol>;
@@ -78,10 +91,10 @@ export interface HarnessSetup {
   /** Extra settings per provider id (merged over the mock's type/baseUrl/apiKey). */
   providers?: Record<string, ProviderOptions>;
   /** Any other client option (health, timeouts, fallbackOnAuthError, …). */
-  options?: Partial<ManaLLMOptions>;
+  options?: HarnessOptions;
 }
 
-const TYPE: Record<MockProtocol, ProviderOptions['type']> = {
+const TYPE: Record<MockProtocol, ProviderType> = {
   openai: 'openai',
   ollama: 'ollama',
   google: 'google',

@@ -1,0 +1,45 @@
+import type { Clock } from '../clock.js';
+
+/**
+ * Where cached responses live: the built-in memory LRU (`cache.store: 'memory'`), the store of
+ * `createRedisHealthStore(...)` from `mana-llm/redis`, or your own. A store that fails or is unreachable
+ * answers a miss; it must not make a call wait long.
+ */
+export interface CacheStore {
+  /** The stored value, or undefined on a miss (or when the store cannot answer now). */
+  getResponse(key: string): Promise<string | undefined> | string | undefined;
+  /** Stores `value` for `ttlMs`; fire and forget (a failure is ignored). */
+  setResponse(key: string, value: string, ttlMs: number): Promise<void> | void;
+  /** Releases the store's connections; the client calls it from `close()`. */
+  close?(): Promise<void>;
+}
+
+interface Entry {
+  readonly value: string;
+  readonly expiresAt: number;
+}
+
+/** A bounded LRU with per-entry expiry on `clock`: the least recently used entry goes when it is full. */
+export function createMemoryCacheStore(opts: { maxEntries: number; clock: Clock }): CacheStore {
+  const { maxEntries, clock } = opts;
+  // A Map iterates in insertion order: re-inserting on every hit keeps the oldest-used entry first.
+  const entries = new Map<string, Entry>();
+  return {
+    getResponse(key) {
+      const e = entries.get(key);
+      if (!e) return undefined;
+      entries.delete(key);
+      if (e.expiresAt <= clock.now()) return undefined;
+      entries.set(key, e);
+      return e.value;
+    },
+    setResponse(key, value, ttlMs) {
+      entries.delete(key);
+      entries.set(key, { value, expiresAt: clock.now() + ttlMs });
+      while (entries.size > maxEntries) {
+        const oldest = entries.keys().next().value as string;
+        entries.delete(oldest);
+      }
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { ManaEmitter } from '../events.js';
+import type { CallPlan } from '../routing/context.js';
+import type { CallOptions, Routing } from '../types.js';
+import { cacheKey } from './cache-key.js';
+import type { CacheStore } from './cache-store.js';
+
+/** A call that uses the cache: either the cached answer, or `save` to store the answer once it is served. */
+export type CacheTicket<T> = { readonly hit: T } | { readonly hit?: undefined; save(value: T): void };
+
+interface Stored {
+  readonly v: 1;
+  readonly resolved: string;
+  readonly response: Record<string, unknown>;
+}
+
+/** The client's response cache for non-streaming chat and embeddings. */
+export class ResponseCache {
+  readonly #store: CacheStore;
+  readonly #ttlMs: number;
+  readonly #events: ManaEmitter;
+
+  constructor(store: CacheStore, ttlMs: number, events: ManaEmitter) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+    this.#events = events;
+  }
+
+  /**
+   * Looks the call up when it uses the cache (`{ cache: true }`, or an alias with `cache: true` unless the call
+   * says `cache: false`); undefined, without waiting, when it does not.
+   */
+  open<T extends { routing: Routing }>(
+    plan: CallPlan,
+    request: object,
+    opts: CallOptions | undefined,
+  ): Promise<CacheTicket<T>> | undefined {
+    if (!(opts?.cache ?? plan.alias?.cache === true)) return undefined;
+    const resolved = plan.alias?.name ?? plan.chain[0]?.target ?? plan.requested;
+    return this.#open<T>(plan, cacheKey(plan.kind, resolved, request));
+  }
+
+  async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
+    const hit = parse(await this.#get(key));
+    this.#emit(plan, key, hit !== undefined);
+    if (hit) {
+      const routing: Routing = plan.alias
+        ? { requested: plan.requested, alias: plan.alias.name, resolved: hit.resolved, attempts: [], cached: true }
+        : { requested: plan.requested, resolved: hit.resolved, attempts: [], cached: true };
+      return { hit: { ...hit.response, routing } as unknown as T };
+    }
+    return {
+      save: (value: T) => {
+        // Only whole answers: a choice without a finish reason was cut short.
+        const choices = (value as { choices?: { finish_reason?: unknown }[] }).choices;
+        if (choices?.some((c) => c.finish_reason === null || c.finish_reason === undefined)) return;
+        const { routing, ...response } = value;
+        const stored: Stored = { v: 1, resolved: routing.resolved, response };
+        this.#set(key, JSON.stringify(stored));
+      },
+    };
+  }
+
+  /** Closes the store (a shared store's connections). */
+  async close(): Promise<void> {
+    await this.#store.close?.();
+  }
+
+  async #get(key: string): Promise<string | undefined> {
+    try {
+      return (await this.#store.getResponse(key)) ?? undefined;
+    } catch {
+      return undefined; // a broken cache is a miss, never a failed call
+    }
+  }
+
+  #set(key: string, value: string): void {
+    try {
+      const done = this.#store.setResponse(key, value, this.#ttlMs);
+      if (done) done.catch(() => undefined);
+    } catch {
+      // a cache that cannot store is a cache that misses
+    }
+  }
+
+  #emit(plan: CallPlan, key: string, hit: boolean): void {
+    if (!this.#events.has('cache')) return;
+    this.#events.emit('cache', { id: plan.id, kind: plan.kind, requested: plan.requested, key, hit });
+  }
+}
+
+function parse(text: string | undefined): Stored | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const s = JSON.parse(text) as Partial<Stored> | null;
+    return s?.v === 1 && typeof s.resolved === 'string' && typeof s.response === 'object' && s.response
+      ? (s as Stored)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Lua run inside Redis so that the stored state only ever moves forward, whatever order processes write in.
+ * Each writes the hash field only when the new value wins, then publishes the message; returns 1 if it did.
+ */
+
+/**
+ * KEYS[1] providers hash; ARGV: provider, record JSON, channel, message. The rule of `incomingWins`
+ * (src/health/breaker-merge.ts): an open only moves its open-until later; an open replaces a closed record no
+ * older than it; a close (or a newer count) applies only when newer (`lastCheckedAt`) than what it replaces.
+ */
+export const SET_PROVIDER = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, c = pcall(cjson.decode, cur)
+  if ok and type(c) == 'table' then
+    local n = cjson.decode(ARGV[2])
+    local function num(x) if type(x) == 'number' then return x end return 0 end
+    local cu, ca, nu, na = num(c.openedUntil), num(c.lastCheckedAt), num(n.openedUntil), num(n.lastCheckedAt)
+    local wins
+    if nu > 0 then
+      if cu > 0 then wins = nu > cu else wins = na >= ca end
+    else
+      wins = na > ca
+    end
+    if not wins then return 0 end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message. A cool-down keeps the later deadline. */
+export const SET_COOLDOWN = `
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
+if tonumber(ARGV[2]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** KEYS[1] lease key; ARGV: owner id, ttl ms. Takes a free lease, or renews one this owner already holds. */
+export const ACQUIRE_LEASE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;

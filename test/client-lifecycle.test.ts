@@ -1,0 +1,207 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClosedError, createManaLLM, isManaLLMError } from '../src/index.js';
+import { startMockUpstream } from '../src/testing/index.js';
+import {
+  closeAll,
+  collect,
+  consume,
+  harness,
+  KEY,
+  rejection,
+  textOf,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
+import { hangingUpstream } from './helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+const REQ = { model: 'mana/x', messages: USER };
+
+function countByType(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of list) out[k] = (out[k] ?? 0) + 1;
+  return out;
+}
+
+function expectClosed(err: unknown): void {
+  expect(err).toBeInstanceOf(ClosedError);
+  expect(isManaLLMError(err) && err.code).toBe('CLOSED');
+}
+
+describe('close()', () => {
+  it('makes every later call reject with code CLOSED', async () => {
+    const { llm, up } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    await llm.chat(REQ);
+    await llm.close();
+    await llm.close(); // idempotent
+    expectClosed(await rejection(llm.chat(REQ)));
+    expectClosed(await rejection(collect(llm.stream(REQ))));
+    expectClosed(await rejection(llm.embed({ model: 'mana/x', input: 'x' })));
+    expectClosed(await rejection(llm.models()));
+    expect(up.a?.count()).toBe(1);
+  });
+
+  it('settles an in-flight call with a CLOSED error and closes its upstream socket', async () => {
+    const hang = await hangingUpstream();
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const call = rejection(llm.chat(REQ));
+    const stream = consume(llm.stream(REQ));
+    await waitFor(() => hang.received === 2, 'both requests at a');
+    await llm.close();
+    expectClosed(await call);
+    expectClosed(await rejection(stream.done));
+    await waitFor(() => hang.closedByClient === 2, 'upstream sockets closed');
+  });
+
+  it('ends a committed stream with a CLOSED error', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const stream = consume(llm.stream(REQ));
+    await waitFor(() => textOf(stream.chunks) === 'p0p1', 'two content chunks');
+    await llm.close();
+    expectClosed(await rejection(stream.done));
+  });
+
+  it('ends a stream whose consumer is holding a chunk with a CLOSED error on its next read', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const it = llm.stream(REQ)[Symbol.asyncIterator]();
+    let text = '';
+    while (text !== 'p0p1') text += (await it.next()).value?.choices[0]?.delta.content ?? '';
+    await llm.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expectClosed(await rejection(it.next()));
+    await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
+  it('works with await using', async () => {
+    const a = await upstream('openai');
+    let outside: ReturnType<typeof createManaLLM> | undefined;
+    {
+      await using llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m1'] } } },
+        providers: { a: { type: 'openai', baseUrl: a.url } },
+        health: { probes: false },
+      });
+      outside = llm;
+      await llm.chat(REQ);
+    }
+    expectClosed(await rejection(outside.chat(REQ)));
+  });
+
+  it('leaves no active handles behind: probes, watcher, signal handler and connections are all gone', async () => {
+    const baseline = process.getActiveResourcesInfo();
+    const sighup = process.listenerCount('SIGHUP');
+    const dir = mkdtempSync(join(tmpdir(), 'mana-llm-lifecycle-'));
+    const file = join(dir, 'aliases.yaml');
+    writeFileSync(file, 'aliases:\n  mana/x:\n    chain: [a/m1, b/m2]\n');
+    const a = await startMockUpstream('openai');
+    const b = await startMockUpstream('ollama');
+    // The real clock and every background feature on.
+    const llm = createManaLLM({
+      aliasesPath: file,
+      providers: {
+        a: { type: 'openai', baseUrl: a.url, apiKey: KEY },
+        b: { type: 'ollama', baseUrl: b.url },
+      },
+      health: { probeIntervalMs: 5 },
+      watch: true,
+      reloadOnSignal: 'SIGHUP',
+    });
+    const probes: string[] = [];
+    llm.on('probe', (p) => probes.push(p.provider));
+    a.enqueue({ status: 500 });
+    expect((await llm.chat(REQ)).model).toBe('b/m2');
+    expect(textOf(await collect(llm.stream(REQ)))).toBe('Hello!');
+    await llm.embed({ model: 'mana/x', input: 'x' });
+    for await (const _ of llm.stream(REQ)) break;
+    await waitFor(() => probes.length >= 4, 'a few probe rounds');
+
+    await llm.close();
+    await a.close();
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+    expect(process.listenerCount('SIGHUP')).toBe(sighup);
+    await new Promise((r) => setImmediate(r));
+    // Nothing the client created may remain: no more resources of any kind than before (the test runner's own
+    // timers may come and go, so fewer is fine).
+    const extra = () => {
+      const before = countByType(baseline);
+      return Object.entries(countByType(process.getActiveResourcesInfo())).filter(
+        ([k, n]) => n > (before[k] ?? 0),
+      );
+    };
+    await waitFor(() => extra().length === 0, 'the client’s resources to go away', 1000).catch(() => {
+      throw new Error(`still active: ${JSON.stringify(extra())}`);
+    });
+  });
+
+  it('a process that never calls close() exits on its own', async () => {
+    const up = await upstream('openai', { reply: 'child answer' });
+    const fixture = fileURLToPath(new URL('./fixtures/no-close.ts', import.meta.url));
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      env: { ...process.env, UPSTREAM_URL: up.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 12_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(killer);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      reply: 'child answer',
+      streamed: 'child answer',
+      probe: { provider: 'up', ok: true, durationMs: expect.any(Number) },
+    });
+    // Well under the 10 s keep-alive and the 30 s probe interval.
+    expect(Date.now() - started).toBeLessThan(8000);
+  }, 15_000);
+});
+
+describe('two clients', () => {
+  it('share nothing: one client’s open breaker leaves the other’s closed', async () => {
+    const a = await upstream('openai', { status: 500 });
+    const make = () =>
+      harness({
+        upstreams: {},
+        providers: { a: { type: 'openai', baseUrl: a.url } },
+        aliases: { 'mana/x': ['a/m1'] },
+      });
+    const one = await make();
+    const two = await make();
+    await rejection(one.llm.chat(REQ));
+    await rejection(one.llm.chat(REQ));
+    expect(one.llm.health().providers.a?.state).toBe('open');
+    expect(two.llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+    expect(two.events.all).toEqual([]);
+    await rejection(two.llm.chat(REQ));
+    expect(a.count('chat')).toBe(3);
+    await one.llm.close();
+    a.setDefault({ reply: 'still here' });
+    expect((await two.llm.chat(REQ)).choices[0]?.message.content).toBe('still here');
+  });
+});

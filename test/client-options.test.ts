@@ -1,0 +1,164 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AliasConfigError,
+  ConfigError,
+  createManaLLM,
+  type ManaLLMOptions,
+  type ProviderAdapter,
+} from '../src/index.js';
+import { closeAll, track } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const ALIASES = { aliases: { 'mana/x': { chain: ['ollama/qwen'] } } };
+
+/** The error `createManaLLM` throws for `options` (fails the test if it does not throw). */
+function configError(options: unknown): ConfigError {
+  try {
+    track(createManaLLM(options as ManaLLMOptions));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected createManaLLM to throw');
+}
+
+describe('createManaLLM validates its options', () => {
+  it('lists every problem with its path in one ConfigError', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: {
+        ollama: { baseUrl: 'ftp://gpu-box', timeoutMs: 0, maxConcurrent: 1.5 },
+        vllm: { baseUrl: 'http://10.0.0.5:8000/v1' },
+        'My Box': { type: 'openai', baseUrl: 'http://x/v1' },
+        mine: { type: 'custom' },
+        groq: { apiKey: 42 },
+      },
+      health: { failureThreshold: 0, cooldownMs: -1, probeIntervalMs: 0, probes: 'yes' },
+      timeouts: { connectMs: 'soon', totalMs: Number.POSITIVE_INFINITY },
+      reloadOnSignal: 'SIGINT',
+      watch: true,
+      clock: {},
+      defaultProvider: 'nope',
+    });
+    expect(err.code).toBe('CONFIG');
+    expect(err.httpStatus).toBe(500);
+    const paths = err.issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'providers.ollama.baseUrl',
+        'providers.ollama.timeoutMs',
+        'providers.ollama.maxConcurrent',
+        'providers.vllm.type',
+        'providers["My Box"]',
+        'providers.mine.adapter',
+        'providers.groq.apiKey',
+        'health.failureThreshold',
+        'health.cooldownMs',
+        'health.probeIntervalMs',
+        'health.probes',
+        'timeouts.connectMs',
+        'timeouts.totalMs',
+        'reloadOnSignal',
+        'watch',
+        'clock',
+        'defaultProvider',
+      ]),
+    );
+    for (const issue of err.issues) expect(err.message).toContain(issue.path);
+  });
+
+  it('needs exactly one of aliasesPath and aliases', () => {
+    const neither = configError({ providers: { ollama: {} } });
+    expect(neither).not.toBeInstanceOf(AliasConfigError);
+    expect(neither.issues).toEqual([{ path: 'aliasesPath', message: expect.any(String) }]);
+    const both = configError({ aliases: ALIASES, aliasesPath: './aliases.yaml', providers: { ollama: {} } });
+    expect(both.issues.map((i) => i.path)).toEqual(['aliasesPath']);
+  });
+
+  it('needs at least one provider, and a type for ids that are not well known', () => {
+    expect(configError({ aliases: ALIASES, providers: {} }).issues.map((i) => i.path)).toEqual(['providers']);
+    expect(configError({ aliases: ALIASES }).issues.map((i) => i.path)).toEqual(['providers']);
+    expect(configError({ aliases: ALIASES, providers: { box: { baseUrl: 'http://x' } } }).issues).toEqual([
+      { path: 'providers.box.type', message: expect.stringContaining('set type') },
+    ]);
+    expect(
+      configError({ aliases: ALIASES, providers: { box: { type: 'openai' } } }).issues.map((i) => i.path),
+    ).toEqual(['providers.box.baseUrl']);
+  });
+
+  it('rejects something that is not an options object', () => {
+    expect(configError(undefined).issues.length).toBeGreaterThan(0);
+    expect(configError('ollama').issues.length).toBeGreaterThan(0);
+  });
+
+  it('accepts well-known ids without type or baseUrl, undefined providers, and a custom adapter', () => {
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          ollama: {},
+          groq: { apiKey: 'gsk_x' },
+          together: undefined,
+          mine: { type: 'custom', adapter },
+        },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers).sort()).toEqual(['groq', 'mine', 'ollama']);
+    expect(llm.resolve('qwen').candidates[0]?.target).toBe('ollama/qwen');
+  });
+});
+
+describe('createManaLLM validates the aliases', () => {
+  it('throws AliasConfigError listing every problem of an aliases object', () => {
+    try {
+      createManaLLM({
+        aliases: {
+          aliases: { 'mana/a': { chain: [] }, bad: { chain: ['x/y'] }, 'mana/b': { chain: ['nomodel'] } },
+          default: 'mana/zzz',
+        },
+        providers: { ollama: {} },
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(AliasConfigError);
+      expect(err).toBeInstanceOf(ConfigError);
+      const e = err as AliasConfigError;
+      expect(e.code).toBe('ALIAS_CONFIG');
+      expect(e.issues.map((i) => i.path)).toEqual(
+        expect.arrayContaining(['aliases["mana/a"].chain', 'aliases["mana/b"].chain[0]', 'default']),
+      );
+      expect(e.issues.length).toBeGreaterThanOrEqual(4);
+    }
+  });
+
+  it('throws AliasConfigError for a bad or missing aliases file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-llm-options-'));
+    try {
+      const file = join(dir, 'aliases.yaml');
+      writeFileSync(file, 'aliases:\n  mana/x:\n    chain: "not a list"\n');
+      expect(() => createManaLLM({ aliasesPath: file, providers: { ollama: {} } })).toThrow(AliasConfigError);
+      expect(() =>
+        createManaLLM({ aliasesPath: join(dir, 'missing.yaml'), providers: { ollama: {} } }),
+      ).toThrow(AliasConfigError);
+      writeFileSync(file, 'aliases: [unclosed');
+      expect(() => createManaLLM({ aliasesPath: file, providers: { ollama: {} } })).toThrow(AliasConfigError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,106 @@
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError, ProviderAuthError, StreamInterruptedError } from '../src/index.js';
+import { closeAll, collect, harness, KEY, PLAIN_KEY, rejection, USER, waitFor } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const SECRETS = [KEY, PLAIN_KEY];
+
+/** Upstream error bodies that echo the key back, as real providers sometimes do. */
+const echo = (key: string) =>
+  JSON.stringify({ error: { message: `Incorrect API key provided: ${key}. Header was: Bearer ${key}` } });
+
+/** Fails if any secret appears anywhere in `value`: messages, stacks, causes, JSON and inspect output. */
+function expectNoSecret(value: unknown, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) {
+    for (const s of SECRETS) expect(String(value)).not.toContain(s);
+    return;
+  }
+  seen.add(value);
+  const texts = [JSON.stringify(value), inspect(value, { depth: 6 })];
+  if (value instanceof Error) texts.push(value.message, String(value.stack));
+  for (const t of texts) for (const s of SECRETS) expect(t).not.toContain(s);
+  if (value instanceof Error && value.cause !== undefined) expectNoSecret(value.cause, seen);
+  for (const v of Object.values(value)) expectNoSecret(v, seen);
+}
+
+async function setup() {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'openai' },
+    providers: { a: { apiKey: KEY }, b: { apiKey: PLAIN_KEY } },
+    aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+  });
+  return { ...h, a: h.up.a!, b: h.up.b! };
+}
+
+describe('API keys never leak', () => {
+  it('are really sent to the upstream (so the checks below mean something)', async () => {
+    const { llm, a, b } = await setup();
+    a.enqueue({ status: 500 });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(a.requests[0]?.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(b.requests[0]?.headers.authorization).toBe(`Bearer ${PLAIN_KEY}`);
+  });
+
+  it('not in errors or events when upstreams echo them in error bodies', async () => {
+    const { llm, a, b, events } = await setup();
+    a.setDefault({ status: 500, body: echo(KEY) });
+    b.setDefault({ status: 502, body: echo(PLAIN_KEY) });
+    const err = await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).attempts[0]?.error?.message).toContain(
+      'Incorrect API key provided',
+    );
+    expectNoSecret(err);
+
+    b.setDefault({ status: 401, body: echo(PLAIN_KEY) });
+    const auth = await rejection(llm.chat({ model: 'b/m2', messages: USER }));
+    expect(auth).toBeInstanceOf(ProviderAuthError);
+    expectNoSecret(auth);
+
+    // An error inside a 200, and a body that is not JSON at all.
+    b.enqueue({ status: 200, body: echo(PLAIN_KEY) }, { status: 200, body: `oops ${PLAIN_KEY} ${KEY}` });
+    expectNoSecret(await rejection(llm.chat({ model: 'b/m2', messages: USER })));
+    expectNoSecret(await rejection(llm.chat({ model: 'b/m2', messages: USER })));
+
+    expect(events.all.length).toBeGreaterThan(0);
+    for (const e of events.all) expectNoSecret(e.payload);
+    expectNoSecret(llm.health());
+  });
+
+  it('not in stream errors', async () => {
+    const { llm, a, b } = await setup();
+    a.setDefault({ status: 500, body: echo(KEY) });
+    b.setDefault({ status: 403, body: echo(PLAIN_KEY) });
+    expectNoSecret(await rejection(collect(llm.stream({ model: 'mana/x', messages: USER }))));
+    b.setDefault({ streamThenReset: 1 });
+    const interrupted = await rejection(collect(llm.stream({ model: 'b/m2', messages: USER })));
+    expect(interrupted).toBeInstanceOf(StreamInterruptedError);
+    expectNoSecret(interrupted);
+  });
+
+  it('not in probe results, health() or models() errors', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      providers: { a: { apiKey: KEY }, b: { apiKey: PLAIN_KEY } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { probes: true } },
+    });
+    h.up.a?.setDefault({ status: 401, body: echo(KEY) });
+    h.up.b?.setDefault({ status: 500, body: echo(PLAIN_KEY) });
+    h.up.a?.enqueue({ status: 401, body: echo(KEY) });
+    h.up.b?.enqueue({ status: 500, body: echo(PLAIN_KEY) });
+    await h.clock.advanceAsync(0);
+    await waitFor(() => h.events.of('probe').length === 2, 'probes');
+    for (const p of h.events.of('probe')) expectNoSecret(p);
+    expect(h.llm.health().providers.a?.lastError).toContain('401');
+    expectNoSecret(h.llm.health());
+
+    h.up.a?.enqueue({ status: 401, body: echo(KEY) });
+    h.up.b?.enqueue({ status: 500, body: echo(PLAIN_KEY) });
+    const list = await h.llm.models();
+    expect(list.errors.map((e) => e.provider).sort()).toEqual(['a', 'b']);
+    expectNoSecret(list);
+  });
+});

@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+
+/**
+ * Whether `redis-server` is on PATH. Locally the Redis tests are skipped with a visible message when it is
+ * not; in CI (`CI=true`) its absence is a failure, never a skip.
+ */
+export function haveRedis(): boolean {
+  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error === undefined;
+  if (found) return true;
+  if (process.env.CI === 'true') {
+    throw new Error('redis-server is not on PATH: CI must install it (.ci/run does: apt-get install redis-server)');
+  }
+  console.warn('\n[mana-llm] redis-server is not on PATH: SKIPPING the Redis tests (apt-get install redis-server)\n');
+  return false;
+}
+
+/** A free loopback port: listen on 0, read it, close. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A `redis-server` this test started on its own port, without persistence. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Kills it at once (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: nothing is persisted). */
+  restart(): Promise<void>;
+  /** Stops it (SIGTERM) and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Starts `redis-server --port <free> --save '' --appendonly no` on 127.0.0.1 and waits until it answers PING. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  let child: ChildProcess;
+  const launch = async (): Promise<void> => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const until = Date.now() + 5_000;
+    while (!(await ping(port))) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+      if (Date.now() > until) throw new Error(`redis-server did not answer PING on port ${port}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    restart: launch,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
+  };
+}
