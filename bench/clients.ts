@@ -43,7 +43,10 @@ const MESSAGES = [
   { role: 'system' as const, content: 'You are terse.' },
   { role: 'user' as const, content: 'Say something short.' },
 ];
-const INPUTS = Array.from({ length: SHAPE.embedCount }, (_, i) => `document number ${i}, a few words of text`);
+const INPUTS = Array.from(
+  { length: SHAPE.embedCount },
+  (_, i) => `document number ${i}, a few words of text`,
+);
 const KEY = 'sk-bench-0123456789';
 const STREAM_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 2);
 const OLLAMA_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 1);
@@ -67,7 +70,10 @@ const now = () => performance.now();
  * Hand-written SSE reader used by the floor and by fetch: split on blank lines with indexOf, JSON.parse each
  * `data:` frame, collect the text. Assumes the upstream's `\n\n` framing (which this bench controls).
  */
-async function readSSEText(body: AsyncIterable<string>, started: number): Promise<StreamStat & { text: string }> {
+async function readSSEText(
+  body: AsyncIterable<string>,
+  started: number,
+): Promise<StreamStat & { text: string }> {
   let buf = '';
   let text = '';
   let chunks = 0;
@@ -94,7 +100,10 @@ async function readSSEText(body: AsyncIterable<string>, started: number): Promis
 }
 
 /** The same for NDJSON (Ollama). */
-async function readNDJSONText(body: AsyncIterable<string>, started: number): Promise<StreamStat & { text: string }> {
+async function readNDJSONText(
+  body: AsyncIterable<string>,
+  started: number,
+): Promise<StreamStat & { text: string }> {
   let buf = '';
   let text = '';
   let chunks = 0;
@@ -243,7 +252,11 @@ export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
     chat: () => chat(live),
     async stream() {
       const started = now();
-      const s = (await live.chat.completions.create({ model: 'm', messages: MESSAGES, stream: true })) as AsyncIterable<{
+      const s = (await live.chat.completions.create({
+        model: 'm',
+        messages: MESSAGES,
+        stream: true,
+      })) as AsyncIterable<{
         choices: { delta: { content?: string } }[];
       }>;
       let text = '';

@@ -17,7 +17,7 @@ const call: () => Promise<unknown> =
     : kind === 'embed'
       ? () => client.embed()
       : kind === 'ollama-stream'
-        ? () => client.ollamaStream()
+        ? () => client.ollamaStream?.() ?? Promise.resolve()
         : () => client.chat();
 const until = performance.now() + seconds * 1000;
 let n = 0;

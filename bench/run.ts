@@ -280,7 +280,13 @@ async function main(): Promise<void> {
     const st = await streamRounds((c) => c.stream(), clients);
     const streamCells = toCells(st.total);
     for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
-    rows.push({ id: 'stream', label: '256-chunk stream: total µs', unit: 'µs', better: 'lower', cells: streamCells });
+    rows.push({
+      id: 'stream',
+      label: '256-chunk stream: total µs',
+      unit: 'µs',
+      better: 'lower',
+      cells: streamCells,
+    });
     rows.push({
       id: 'stream-ttfc',
       label: '256-chunk stream: time to first chunk µs',
@@ -315,7 +321,10 @@ async function main(): Promise<void> {
       better: 'lower',
       cells: toCells(roundMedians(oseq), pooled(oseq, median)),
     });
-    const ost = await streamRounds((c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }), local);
+    const ost = await streamRounds(
+      (c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }),
+      local,
+    );
     rows.push({
       id: 'ollama-stream',
       label: 'ollama 256-line NDJSON stream: total µs',
@@ -448,7 +457,8 @@ function render(
     `|---|${names.map(() => '---:').join('|')}|`,
   ];
   const extra = (label: string, row: Row | undefined, key: string) => {
-    if (row) lines.push(`| ${label} | ${names.map((n) => fmt(row.cells[n]?.[key] ?? Number.NaN)).join(' | ')} |`);
+    if (row)
+      lines.push(`| ${label} | ${names.map((n) => fmt(row.cells[n]?.[key] ?? Number.NaN)).join(' | ')} |`);
   };
   for (const row of r.rows) {
     const cells = names.map((n) => {
@@ -460,7 +470,10 @@ function render(
     if (row.id === 'stream') extra('256-chunk stream: chunks/s ↑', row, 'chunksPerSec');
     if (row.id === 'fallback') extra("fallback: extra µs over the client's own chat median", row, 'extraUs');
   }
-  lines.push('', 'Cells: value (median over rounds of the ratio to the floor in the same round). ↑ = higher is better.');
+  lines.push(
+    '',
+    'Cells: value (median over rounds of the ratio to the floor in the same round). ↑ = higher is better.',
+  );
   const s = r.breakerSkip;
   if (s) {
     lines.push(

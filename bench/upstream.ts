@@ -209,7 +209,9 @@ export async function startUpstream(mode: UpstreamMode = 'child'): Promise<Upstr
     };
   }
   // The child inherits tsx's --import hooks through process.execArgv.
-  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--serve'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('error', reject);

@@ -9,6 +9,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import {
   type ChatChunk,
   createManaLLM,
@@ -88,6 +89,11 @@ function resources(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
   return out;
+}
+
+/** Bytes of compiled code on the heap (reported apart: it grows while V8 optimises, not with what is retained). */
+function codeSpace(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'code_space')?.space_used_size ?? 0;
 }
 
 async function settleHeap(): Promise<number> {
@@ -250,7 +256,9 @@ interface HoldingUpstream {
   close(): Promise<void>;
 }
 
-const STREAM_FAULTS = weighted<'none' | 'http-500' | 'reset-before-headers' | 'reset-after-commit' | 'truncated'>([
+const STREAM_FAULTS = weighted<
+  'none' | 'http-500' | 'reset-before-headers' | 'reset-after-commit' | 'truncated'
+>([
   [80, 'none'],
   [7, 'http-500'],
   [3, 'reset-before-headers'],
@@ -269,11 +277,16 @@ async function holdingUpstream(protocol: MockProtocol): Promise<HoldingUpstream>
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(parts).toString('utf8');
-      const route = codec.route(req.method ?? 'GET', (req.url ?? '').slice(codec.basePath.length), raw ? JSON.parse(raw) : undefined);
-      if (!route || route.op !== 'stream') return void res.writeHead(404).end('{}');
+      const route = codec.route(
+        req.method ?? 'GET',
+        (req.url ?? '').slice(codec.basePath.length),
+        raw ? JSON.parse(raw) : undefined,
+      );
+      if (route?.op !== 'stream') return void res.writeHead(404).end('{}');
       const fault = STREAM_FAULTS();
       faults.set(fault, (faults.get(fault) ?? 0) + 1);
-      if (fault === 'http-500') return void res.writeHead(500, { 'content-type': 'application/json' }).end('{}');
+      if (fault === 'http-500')
+        return void res.writeHead(500, { 'content-type': 'application/json' }).end('{}');
       if (fault === 'reset-before-headers') return void req.socket.destroy();
       const s = codec.stream({ reply: 'held-stream-text', chunks: 4 }, route.model);
       res.writeHead(200, { 'content-type': s.contentType });
@@ -354,7 +367,11 @@ async function drain(stream: AsyncIterable<ChatChunk>, stopEarly: boolean): Prom
   }
 }
 
-function client(providers: Record<string, ProviderOptions>, aliases: Record<string, string[]>, short: boolean): ManaLLM {
+function client(
+  providers: Record<string, ProviderOptions>,
+  aliases: Record<string, string[]>,
+  short: boolean,
+): ManaLLM {
   return createManaLLM({
     aliases: { aliases: Object.fromEntries(Object.entries(aliases).map(([k, chain]) => [k, { chain }])) },
     providers,
@@ -371,7 +388,8 @@ function client(providers: Record<string, ProviderOptions>, aliases: Record<stri
 async function mixedCalls(calls: number): Promise<{ faults: Map<string, number>; accepted: number }> {
   const protocols: MockProtocol[] = ['openai', 'ollama', 'google', 'anthropic'];
   const ups = new Map<string, { protocol: MockProtocol; up: FaultyUpstream }>();
-  for (const protocol of protocols) ups.set(`p-${protocol}`, { protocol, up: await faultyUpstream(protocol) });
+  for (const protocol of protocols)
+    ups.set(`p-${protocol}`, { protocol, up: await faultyUpstream(protocol) });
   ups.set('p-openai2', { protocol: 'openai', up: await faultyUpstream('openai') });
   const providers: Record<string, ProviderOptions> = {};
   for (const [id, { protocol, up }] of ups) {
@@ -401,10 +419,15 @@ async function mixedCalls(calls: number): Promise<{ faults: Map<string, number>;
   const worker = async () => {
     while (next < calls) {
       next++;
+      // A call that fails fast (every breaker open) settles in microtasks only: yield, as a real server would
+      // between requests, or the workers starve the very I/O and timers that let providers recover.
+      await new Promise((r) => setImmediate(r));
       for (const { up } of ups.values()) up.topUp();
       const kind = kinds();
       const abort = rand() < 0.02 ? new AbortController() : undefined;
-      const abortTimer = abort ? setTimeout(() => abort.abort(CALLER_ABORT), Math.floor(rand() * 20)) : undefined;
+      const abortTimer = abort
+        ? setTimeout(() => abort.abort(CALLER_ABORT), Math.floor(rand() * 20))
+        : undefined;
       const opts = abort ? { signal: abort.signal } : {};
       const stopEarly = rand() < 0.05;
       await account(kind, async () => {
@@ -423,19 +446,24 @@ async function mixedCalls(calls: number): Promise<{ faults: Map<string, number>;
   check(openAfter === 0, `phase 1: ${openAfter} upstream connections still open after close()`);
   bump('sockets.open-after-close', openAfter);
   const faults = new Map<string, number>();
-  for (const { up } of ups.values()) for (const [k, v] of up.faults()) faults.set(k, (faults.get(k) ?? 0) + v);
+  for (const { up } of ups.values())
+    for (const [k, v] of up.faults()) faults.set(k, (faults.get(k) ?? 0) + v);
   const accepted = [...ups.values()].reduce((s, { up }) => s + up.front.accepted, 0);
   for (const { up } of ups.values()) await up.close();
   return { faults, accepted };
 }
 
 /** Phase 2: `n` streams open at once (each holds its upstream after the first content chunk), then drained. */
-async function concurrentStreams(n: number): Promise<{ faults: Map<string, number>; committed: number; peakOpen: number }> {
+async function concurrentStreams(
+  n: number,
+): Promise<{ faults: Map<string, number>; committed: number; peakOpen: number }> {
   const protocols: MockProtocol[] = ['openai', 'anthropic', 'google', 'ollama'];
   const ups = new Map<string, { protocol: MockProtocol; up: HoldingUpstream }>();
-  for (const protocol of protocols) ups.set(`s-${protocol}`, { protocol, up: await holdingUpstream(protocol) });
+  for (const protocol of protocols)
+    ups.set(`s-${protocol}`, { protocol, up: await holdingUpstream(protocol) });
   const providers: Record<string, ProviderOptions> = {};
-  for (const [id, { protocol, up }] of ups) providers[id] = { type: protocol, baseUrl: up.url, apiKey: `key-${id}` };
+  for (const [id, { protocol, up }] of ups)
+    providers[id] = { type: protocol, baseUrl: up.url, apiKey: `key-${id}` };
   const target = (id: string) => `${id}/${MODEL[ups.get(id)?.protocol ?? 'openai'].chat}`;
   const llm = client(
     providers,
@@ -465,7 +493,10 @@ async function concurrentStreams(n: number): Promise<{ faults: Map<string, numbe
   const held = [...ups.values()].reduce((s, { up }) => s + up.held, 0);
   const peakOpen = [...ups.values()].reduce((s, { up }) => s + up.front.open, 0);
   check(held === committed, `phase 2: ${held} upstream streams held but ${committed} committed`);
-  check(peakOpen >= committed, `phase 2: only ${peakOpen} upstream connections open for ${committed} streams`);
+  check(
+    peakOpen >= committed,
+    `phase 2: only ${peakOpen} upstream connections open for ${committed} streams`,
+  );
   for (const { up } of ups.values()) up.release();
   await Promise.all(
     iterators.map(async (it, i) => {
@@ -482,7 +513,8 @@ async function concurrentStreams(n: number): Promise<{ faults: Map<string, numbe
   check(openAfter === 0, `phase 2: ${openAfter} upstream connections still open after close()`);
   bump('sockets.open-after-close', openAfter);
   const faults = new Map<string, number>();
-  for (const { up } of ups.values()) for (const [k, v] of up.faults) faults.set(`stream:${k}`, (faults.get(`stream:${k}`) ?? 0) + v);
+  for (const { up } of ups.values())
+    for (const [k, v] of up.faults) faults.set(`stream:${k}`, (faults.get(`stream:${k}`) ?? 0) + v);
   for (const { up } of ups.values()) await up.close();
   return { faults, committed, peakOpen };
 }
@@ -496,14 +528,16 @@ async function waitUntil(cond: () => boolean, ms: number): Promise<void> {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  // Warm-up with the same code paths, so lazily created internals do not count as growth.
-  await mixedCalls(Math.min(1000, CALLS));
-  await concurrentStreams(Math.min(50, STREAMS));
+  // Warm-up on the same code paths: V8 keeps compiling (optimised code, inline caches) for the first few thousand
+  // calls, which is growth of the engine, not of what the library holds on to.
+  await mixedCalls(Math.min(5000, CALLS));
+  await concurrentStreams(Math.min(100, STREAMS));
   tally.clear();
   failures.length = 0;
   // Closed sockets and servers leave the resource list a few turns after their close callbacks.
   await new Promise((r) => setTimeout(r, 200));
   const heapBefore = await settleHeap();
+  const codeBefore = codeSpace();
   const handlesBefore = resources();
 
   const tMixed = Date.now();
@@ -512,12 +546,15 @@ async function main(): Promise<void> {
   const p2 = await concurrentStreams(STREAMS);
   await new Promise((r) => setTimeout(r, 200));
   const heapAfter = await settleHeap();
+  const codeAfter = codeSpace();
   const handlesAfter = resources();
 
   const calls = [...tally].filter(([k]) => k.startsWith('calls.')).reduce((s, [, v]) => s + v, 0);
   const outcomes = [...tally].filter(([k]) => k.startsWith('outcome.')).reduce((s, [, v]) => s + v, 0);
   const faults = new Map([...p1.faults, ...p2.faults]);
-  const injected = [...faults].filter(([k]) => k !== 'none' && k !== 'stream:none').reduce((s, [, v]) => s + v, 0);
+  const injected = [...faults]
+    .filter(([k]) => k !== 'none' && k !== 'stream:none')
+    .reduce((s, [, v]) => s + v, 0);
   const extra = Object.entries(handlesAfter)
     .map(([k, v]) => [k, v - (handlesBefore[k] ?? 0)] as const)
     .filter(([, d]) => d > 0);
@@ -527,8 +564,14 @@ async function main(): Promise<void> {
   check(outcomes === calls, `${calls} calls but ${outcomes} outcomes: some call was lost`);
   check(!tally.get('outcome.hung'), `${tally.get('outcome.hung')} calls hung past ${CALL_DEADLINE_MS}ms`);
   check(!tally.get('outcome.untyped'), `${tally.get('outcome.untyped')} calls failed with an untyped error`);
-  check(unhandled.length === 0, `${unhandled.length} unhandled rejections / exceptions: ${String(unhandled[0])}`);
-  check(extra.length === 0, `extra active resources after close: ${JSON.stringify(Object.fromEntries(extra))}`);
+  check(
+    unhandled.length === 0,
+    `${unhandled.length} unhandled rejections / exceptions: ${String(unhandled[0])}`,
+  );
+  check(
+    extra.length === 0,
+    `extra active resources after close: ${JSON.stringify(Object.fromEntries(extra))}`,
+  );
   check(heapDelta <= 0.1, `heap grew ${(heapDelta * 100).toFixed(1)} % (limit 10 %)`);
   check(p2.committed > 0, 'phase 2: no stream committed');
 
@@ -536,12 +579,18 @@ async function main(): Promise<void> {
   const lines = [
     `soak seed=${SEED} concurrency=${CONCURRENCY} (${((Date.now() - t0) / 1000).toFixed(1)} s, mixed phase ${(mixedMs / 1000).toFixed(1)} s)`,
     `calls made: ${calls} (chat ${tally.get('calls.chat') ?? 0}, stream ${tally.get('calls.stream') ?? 0}, embed ${tally.get('calls.embed') ?? 0}, concurrent streams ${tally.get('calls.concurrent-stream') ?? 0})`,
-    `outcomes: ${[...tally].filter(([k]) => k.startsWith('outcome.')).map(([k, v]) => `${k.slice(8)} ${v}`).join(', ')}`,
-    `faults injected: ${injected} (${[...faults].filter(([k]) => k !== 'none' && k !== 'stream:none').map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `outcomes: ${[...tally]
+      .filter(([k]) => k.startsWith('outcome.'))
+      .map(([k, v]) => `${k.slice(8)} ${v}`)
+      .join(', ')}`,
+    `faults injected: ${injected} (${[...faults]
+      .filter(([k]) => k !== 'none' && k !== 'stream:none')
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
     `upstream connections accepted: ${p1.accepted} (mixed); concurrent streams committed ${p2.committed}, upstream connections open at peak ${p2.peakOpen}`,
     `upstream connections open after close(): ${tally.get('sockets.open-after-close') ?? 0}`,
     `active resources before: ${JSON.stringify(handlesBefore)} after: ${JSON.stringify(handlesAfter)}`,
-    `heap before: ${mb(heapBefore)} after: ${mb(heapAfter)} (${heapDelta >= 0 ? '+' : ''}${(heapDelta * 100).toFixed(1)} %)`,
+    `heap before: ${mb(heapBefore)} after: ${mb(heapAfter)} (${heapDelta >= 0 ? '+' : ''}${(heapDelta * 100).toFixed(1)} %; of which compiled code ${mb(codeBefore)} → ${mb(codeAfter)})`,
     `unhandled rejections: ${unhandled.length}`,
   ];
   console.log(lines.join('\n'));

@@ -146,7 +146,7 @@ export class ManaLLM {
       const served = await walkChain(this.#ctx, plan, {
         attemptMs: Number.POSITIVE_INFINITY,
         timeoutLabel: 'no answer',
-        run: (slot, entry, signal) => slot.adapter.chat({ ...request, model: entry.model }, { signal }),
+        run: (slot, entry, context) => slot.adapter.chat({ ...request, model: entry.model }, context),
       });
       served.done();
       const res = served.value as ChatResponse;
@@ -189,8 +189,7 @@ export class ManaLLM {
       const served = await walkChain(this.#ctx, plan, {
         attemptMs: Number.POSITIVE_INFINITY,
         timeoutLabel: 'no answer',
-        run: (slot, entry, signal) =>
-          slot.adapter.embed({ ...request, input, model: entry.model }, { signal }),
+        run: (slot, entry, context) => slot.adapter.embed({ ...request, input, model: entry.model }, context),
         ...(dims === undefined
           ? {}
           : {

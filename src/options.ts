@@ -107,6 +107,15 @@ const url = v.pipe(
   }, 'must be an http(s) URL'),
 );
 
+// Every required member: a store missing one would pass validation and then fail inside a call.
+const STORE_METHODS = [
+  'getProvider',
+  'setProvider',
+  'getTargetCooldown',
+  'setTargetCooldown',
+  'listTargetCooldowns',
+] as const;
+
 const ProviderSchema = v.object(
   {
     type: v.optional(
@@ -162,9 +171,8 @@ const OptionsSchema = v.object(
           store: v.optional(
             v.custom<HealthStore>(
               (st) =>
-                typeof (st as HealthStore)?.getProvider === 'function' &&
-                typeof (st as HealthStore)?.setProvider === 'function',
-              'must implement HealthStore',
+                STORE_METHODS.every((m) => typeof (st as Record<string, unknown> | null)?.[m] === 'function'),
+              `must implement HealthStore (${STORE_METHODS.join(', ')})`,
             ),
           ),
         },
@@ -240,11 +248,27 @@ function pathOf(issue: v.BaseIssue<unknown>): string {
   return joinPath((issue.path ?? []).map((item) => item.key));
 }
 
+// valibot drops these keys from records (they could pollute prototypes); a provider so named must not vanish silently.
+const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /**
  * Validates and normalises `createManaLLM` options, listing every problem with its path.
  * @throws ConfigError
  */
 export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
+  try {
+    return readOptions(input);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // A getter or proxy trap in the caller's object threw while the options were read.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError('Invalid mana-llm options', [{ path: '', message: `cannot be read: ${message}` }], {
+      cause: err,
+    });
+  }
+}
+
+function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const parsed = v.safeParse(OptionsSchema, input, { abortEarly: false });
   const issues: ConfigIssue[] = parsed.success
     ? []
@@ -262,7 +286,13 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
   const isMap = given !== null && typeof given === 'object';
   const entries = isMap ? Object.entries(given) : [];
   const configured = entries.filter(([, p]) => p !== undefined).map(([id]) => id);
+  const raw: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
+  for (const id of raw !== null && typeof raw === 'object' ? Object.keys(raw) : []) {
+    if (RESERVED_IDS.has(id))
+      issues.push({ path: joinPath(['providers', id]), message: 'is reserved and cannot be a provider id' });
+  }
   for (const [id, input] of entries) {
+    if (RESERVED_IDS.has(id)) continue;
     const one = v.safeParse(ProviderSchema, input);
     // A malformed provider's problems are already listed by the schema above.
     if (!one.success) continue;
@@ -270,7 +300,7 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
     const at = joinPath(['providers', id]);
     if (!PROVIDER_ID.test(id))
       issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
-    const known = WELL_KNOWN[id];
+    const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
     const type = p.type ?? known?.type;
     if (!type) {
       issues.push({ path: `${at}.type`, message: `"${id}" is not a well-known provider: set type` });

@@ -39,55 +39,56 @@ async function twoProviders(options: HarnessOptions = {}) {
 }
 
 describe('falls through to the next entry and counts against health', () => {
-  const rows: { name: string; behavior: MockBehavior; reason: string; type: Function; status?: number }[] = [
-    {
-      name: 'connection reset',
-      behavior: { reset: true },
-      reason: 'connection',
-      type: ProviderConnectionError,
-    },
-    {
-      name: 'HTTP 500',
-      behavior: { status: 500 },
-      reason: 'http-error',
-      type: ProviderHTTPError,
-      status: 500,
-    },
-    {
-      name: 'HTTP 503',
-      behavior: { status: 503 },
-      reason: 'http-error',
-      type: ProviderHTTPError,
-      status: 503,
-    },
-    {
-      name: 'a malformed reply',
-      behavior: { malformed: true },
-      reason: 'bad-response',
-      type: ProviderResponseError,
-    },
-    {
-      name: 'an in-band server error inside a 200',
-      behavior: { inBandError: 'server' },
-      reason: 'http-error',
-      type: ProviderHTTPError,
-      status: 502,
-    },
-    {
-      name: 'an in-band rate limit without a retry hint',
-      behavior: { inBandError: 'rate-limit' },
-      reason: 'rate-limited',
-      type: ProviderRateLimitError,
-      status: 429,
-    },
-    {
-      name: 'HTTP 429 without a retry hint',
-      behavior: { status: 429 },
-      reason: 'rate-limited',
-      type: ProviderRateLimitError,
-      status: 429,
-    },
-  ];
+  const rows: { name: string; behavior: MockBehavior; reason: string; type: ErrorClass; status?: number }[] =
+    [
+      {
+        name: 'connection reset',
+        behavior: { reset: true },
+        reason: 'connection',
+        type: ProviderConnectionError,
+      },
+      {
+        name: 'HTTP 500',
+        behavior: { status: 500 },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 500,
+      },
+      {
+        name: 'HTTP 503',
+        behavior: { status: 503 },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 503,
+      },
+      {
+        name: 'a malformed reply',
+        behavior: { malformed: true },
+        reason: 'bad-response',
+        type: ProviderResponseError,
+      },
+      {
+        name: 'an in-band server error inside a 200',
+        behavior: { inBandError: 'server' },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 502,
+      },
+      {
+        name: 'an in-band rate limit without a retry hint',
+        behavior: { inBandError: 'rate-limit' },
+        reason: 'rate-limited',
+        type: ProviderRateLimitError,
+        status: 429,
+      },
+      {
+        name: 'HTTP 429 without a retry hint',
+        behavior: { status: 429 },
+        reason: 'rate-limited',
+        type: ProviderRateLimitError,
+        status: 429,
+      },
+    ];
   for (const row of rows) {
     it(`${row.name}`, async () => {
       const { llm, a, b } = await twoProviders();
@@ -214,7 +215,7 @@ describe('HTTP 404 for the model', () => {
 });
 
 describe('errors that are the caller’s own propagate and leave health alone', () => {
-  const rows: { name: string; behavior: MockBehavior; type: Function; httpStatus: number }[] = [
+  const rows: { name: string; behavior: MockBehavior; type: ErrorClass; httpStatus: number }[] = [
     { name: 'HTTP 401', behavior: { status: 401 }, type: ProviderAuthError, httpStatus: 502 },
     { name: 'HTTP 403', behavior: { status: 403 }, type: ProviderAuthError, httpStatus: 502 },
     {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ProviderConnectionError,
+  ProviderError,
   ProviderHTTPError,
   ProviderResponseError,
   ProviderTimeoutError,
@@ -70,7 +71,7 @@ describe('a successful stream', () => {
 });
 
 describe('before the first content chunk a failure falls back invisibly', () => {
-  const failures: { name: string; behavior: MockBehavior; type: Function }[] = [
+  const failures: { name: string; behavior: MockBehavior; type: ErrorClass }[] = [
     { name: 'HTTP 500', behavior: { status: 500 }, type: ProviderHTTPError },
     { name: 'a reset connection', behavior: { reset: true }, type: ProviderConnectionError },
     {
@@ -81,14 +82,14 @@ describe('before the first content chunk a failure falls back invisibly', () => 
     {
       name: 'an in-band error frame before any content',
       behavior: { inBandError: 'server', after: 0 },
-      type: Error,
+      type: ProviderError,
     },
     { name: 'a malformed stream', behavior: { malformed: true }, type: ProviderResponseError },
   ];
   for (const protocol of ['openai', 'ollama', 'google', 'anthropic'] as const) {
     for (const f of failures) {
       it(`${protocol}: ${f.name} — the consumer sees only b's chunks`, async () => {
-        const { llm, a, b } = await setup(protocol);
+        const { llm, a, b, events } = await setup(protocol);
         a.enqueue(f.behavior);
         const chunks = await collect(llm.stream(REQ));
         expect(textOf(chunks)).toBe('Answer from b.');
@@ -98,6 +99,7 @@ describe('before the first content chunk a failure falls back invisibly', () => 
         expect(a.count('stream')).toBe(1);
         expect(b.count('stream')).toBe(1);
         expect(llm.health().providers.a?.consecutiveFailures).toBe(1);
+        expect(events.of('fallback')[0]?.error).toBeInstanceOf(f.type);
       });
     }
   }
@@ -158,7 +160,7 @@ describe('before the first content chunk a failure falls back invisibly', () => 
 });
 
 describe('after the first content chunk the stream belongs to the caller', () => {
-  const breaks: { name: string; behavior: MockBehavior; partial: string; cause: Function }[] = [
+  const breaks: { name: string; behavior: MockBehavior; partial: string; cause: ErrorClass }[] = [
     {
       name: 'the connection resets',
       behavior: { streamThenReset: 2 },

@@ -23,5 +23,7 @@ function sortKeys(value: unknown): unknown {
 export function cacheKey(kind: CallKind, resolved: string, request: object): string {
   const { model: _model, ...rest } = request as Record<string, unknown>;
   if (kind === 'embed' && typeof rest.input === 'string') rest.input = [rest.input];
-  return createHash('sha256').update(`${kind}\n${resolved}\n${stableJson(rest)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${kind}\n${resolved}\n${stableJson(rest)}`)
+    .digest('hex');
 }

@@ -12,6 +12,7 @@ import {
   networkError,
   parseJson,
   readBody,
+  secretsOf,
   send,
   splitBaseUrl,
 } from './upstream.js';
@@ -45,7 +46,7 @@ interface StreamEvent {
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = config.apiKey ? [config.apiKey] : [];
+  const secrets = secretsOf(config);
   const getHeaders: Record<string, string> = {
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),

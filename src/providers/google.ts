@@ -14,6 +14,7 @@ import {
   networkError,
   parseJson,
   readBody,
+  secretsOf,
   send as sendUpstream,
   splitBaseUrl,
 } from './upstream.js';
@@ -44,7 +45,7 @@ async function* events(body: HttpBody, signal: AbortSignal, meta: CallMeta): Asy
  */
 export function createGoogleAdapter({ config, http, clock }: AdapterDeps): ProviderAdapter {
   const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = config.apiKey ? [config.apiKey] : [];
+  const secrets = secretsOf(config);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
   const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };

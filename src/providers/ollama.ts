@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from '../types.js';
+import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import type { HttpResponse } from '../wire/http.js';
-import { readNDJSON } from '../wire/ndjson.js';
+import { readNDJSONBatches } from '../wire/ndjson.js';
 import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from './adapter.js';
 import { loadImage } from './images.js';
 import {
@@ -22,6 +23,7 @@ import {
   networkError,
   parseJson,
   readBody,
+  secretsOf,
   send,
   splitBaseUrl,
 } from './upstream.js';
@@ -36,7 +38,7 @@ type Delta = ChatChunk['choices'][number]['delta'];
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = config.apiKey ? [config.apiKey] : [];
+  const secrets = secretsOf(config);
   const getHeaders: Record<string, string> = {
     accept: 'application/json',
     ...config.headers,
@@ -52,7 +54,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     secrets,
   });
 
-  async function post(path: string, model: string, body: unknown, signal: AbortSignal) {
+  async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', path);
     const res = await send(
       http,
@@ -89,8 +91,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
 
     async chat(req, ctx): Promise<ChatCompletion> {
       const body = await chatBody(req, false, ctx);
-      const { res, m } = await post('/api/chat', req.model, body, ctx.signal);
-      const frame = readFrame(parseJson(await readBody(res, ctx.signal, m), m), m, false);
+      const cancel = cancelOf(ctx);
+      const { res, m } = await post('/api/chat', req.model, body, cancel);
+      const frame = readFrame(parseJson(await readBody(res, cancel, m), m), m, false);
       const toolCalls = toToolCalls(frame.toolCalls, 0, m);
       const message: ChatCompletion['choices'][number]['message'] = {
         role: 'assistant',
@@ -114,59 +117,75 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
 
     async *stream(req, ctx): AsyncGenerator<ChatChunk> {
       const body = await chatBody(req, true, ctx);
-      const { res, m } = await post('/api/chat', req.model, body, ctx.signal);
+      const cancel = cancelOf(ctx);
+      const { res, m } = await post('/api/chat', req.model, body, cancel);
       const id = `chatcmpl-${randomUUID()}`;
       const model = `${config.id}/${req.model}`;
       let created: number | undefined;
-      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => ({
-        id,
-        object: 'chat.completion.chunk',
-        created: created ?? Math.floor(clock.now() / 1000),
-        model,
-        choices: [{ index: 0, delta, finish_reason: finish }],
-        ...(usage ? { usage } : {}),
-      });
+      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
+        const c: ChatChunk = {
+          id,
+          object: 'chat.completion.chunk',
+          created: created ?? Math.floor(clock.now() / 1000),
+          model,
+          choices: [{ index: 0, delta, finish_reason: finish }],
+        };
+        if (usage) c.usage = usage;
+        return c;
+      };
       let consumed = false;
       let finished = false;
       let first = true;
       let tools = 0;
       try {
-        for await (const line of readNDJSON(res.body)) {
-          // Ollama ends its answer with a `done: true` line; anything after it is ignored.
-          if (finished) continue;
-          const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
-          created ??= createdOf(frame, clock.now());
-          const delta: Delta = first ? { role: 'assistant' } : {};
-          if (frame.content !== '') delta.content = frame.content;
-          if (frame.thinking !== '') delta.reasoning_content = frame.thinking;
-          if (frame.toolCalls.length > 0) {
-            // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
-            delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
-              index: tools + i,
-              ...c,
-            }));
-            tools += frame.toolCalls.length;
-          }
-          if (Object.keys(delta).length > (first ? 1 : 0)) {
-            yield chunk(delta);
-            first = false;
-          }
-          if (frame.done) {
-            finished = true;
-            const usage = usageOf(frame);
-            const finish = finishReason(frame.done_reason, tools > 0);
-            if (req.stream_options?.include_usage && usage) {
-              yield chunk(first ? { role: 'assistant' } : {}, finish);
-              yield { ...chunk({}, null, usage), choices: [] };
-            } else {
-              yield chunk(first ? { role: 'assistant' } : {}, finish, usage);
+        // One batch per network chunk: its lines are handled without a promise per line.
+        for await (const lines of readNDJSONBatches(res.body)) {
+          for (const line of lines) {
+            // Ollama ends its answer with a `done: true` line; anything after it is ignored.
+            if (finished) continue;
+            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
+            created ??= createdOf(frame, clock.now());
+            const delta: Delta = first ? { role: 'assistant' } : {};
+            // Whether the delta carries more than the role (counted here, not with Object.keys per line).
+            let carries = false;
+            if (frame.content !== '') {
+              delta.content = frame.content;
+              carries = true;
+            }
+            if (frame.thinking !== '') {
+              delta.reasoning_content = frame.thinking;
+              carries = true;
+            }
+            if (frame.toolCalls.length > 0) {
+              carries = true;
+              // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
+              delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
+                index: tools + i,
+                ...c,
+              }));
+              tools += frame.toolCalls.length;
+            }
+            if (carries) {
+              yield chunk(delta);
+              first = false;
+            }
+            if (frame.done) {
+              finished = true;
+              const usage = usageOf(frame);
+              const finish = finishReason(frame.done_reason, tools > 0);
+              if (req.stream_options?.include_usage && usage) {
+                yield chunk(first ? { role: 'assistant' } : {}, finish);
+                yield { ...chunk({}, null, usage), choices: [] };
+              } else {
+                yield chunk(first ? { role: 'assistant' } : {}, finish, usage);
+              }
             }
           }
         }
         consumed = true;
       } catch (err) {
         if (err instanceof ProviderError) throw err;
-        throw networkError(err, ctx.signal, m);
+        throw networkError(err, cancel, m);
       } finally {
         if (!consumed) res.body.destroy();
       }
@@ -176,8 +195,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     async embed(req, ctx): Promise<Embeddings> {
       const body: Record<string, unknown> = { model: req.model, input: req.input };
       if (req.dimensions !== undefined) body.dimensions = req.dimensions;
-      const { res, m } = await post('/api/embed', req.model, body, ctx.signal);
-      const json = parseJson(await readBody(res, ctx.signal, m), m);
+      const cancel = cancelOf(ctx);
+      const { res, m } = await post('/api/embed', req.model, body, cancel);
+      const json = parseJson(await readBody(res, cancel, m), m);
       const { vectors, promptTokens } = readEmbeddings(json, req.input.length, m);
       return {
         object: 'list',

@@ -1,7 +1,8 @@
 import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
+import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import type { HttpResponse } from '../wire/http.js';
-import { readSSE } from '../wire/sse.js';
+import { readSSEBatches } from '../wire/sse.js';
 import type {
   AdapterChatRequest,
   AdapterContext,
@@ -17,6 +18,7 @@ import {
   networkError,
   parseJson,
   readBody,
+  secretsOf,
   send,
   splitBaseUrl,
 } from './upstream.js';
@@ -74,7 +76,7 @@ function normaliseReasoning(d: WireDelta): void {
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = config.apiKey ? [config.apiKey] : [];
+  const secrets = secretsOf(config);
   const base: Record<string, string> = {};
   if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
   // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
@@ -94,8 +96,8 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     secrets,
   });
 
-  async function readJson(res: HttpResponse, ctx: AdapterContext, meta: CallMeta): Promise<unknown> {
-    const json = parseJson(await readBody(res, ctx.signal, meta), meta);
+  async function readJson(res: HttpResponse, cancel: CancelSignal, meta: CallMeta): Promise<unknown> {
+    const json = parseJson(await readBody(res, cancel, meta), meta);
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
     const err = inBandError(json as WireError);
     if (err !== undefined) throw errorFromInBand(err, meta);
@@ -107,12 +109,13 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     // stream_options is rejected by OpenAI unless streaming; `stream` pinned in case a JS caller set it.
     const { stream_options: _unused, ...rest } = request;
     const body = JSON.stringify({ ...rest, stream: false });
+    const cancel = cancelOf(ctx);
     const res = await send(
       http,
-      { origin, path: chatPath, method: 'POST', headers: jsonHeaders, body, signal: ctx.signal },
+      { origin, path: chatPath, method: 'POST', headers: jsonHeaders, body, signal: cancel },
       meta,
     );
-    const json = (await readJson(res, ctx, meta)) as WireReply;
+    const json = (await readJson(res, cancel, meta)) as WireReply;
     const choices = json.choices;
     if (!Array.isArray(choices) || choices.length === 0) throw badResponse(meta, 'reply has no choices');
     for (const c of choices) {
@@ -131,9 +134,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   async function* stream(request: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk> {
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = JSON.stringify({ ...request, stream: true });
+    const cancel = cancelOf(ctx);
     const res = await send(
       http,
-      { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: ctx.signal },
+      { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: cancel },
       meta,
     );
     const model = `${config.id}/${request.model}`;
@@ -144,52 +148,58 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let sawDone = false;
     let drained = false;
     try {
-      for await (const ev of readSSE(res.body)) {
-        const data = ev.data;
-        if (data === '[DONE]') {
-          finished = sawDone = true;
-          break;
-        }
-        const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
-        if (json === null || typeof json !== 'object')
-          throw badResponse(meta, 'stream frame is not an object');
-        const err = inBandError(json);
-        if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
-        const choices = json.choices;
-        if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
-        // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
-        // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
-        if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage)) continue;
-        for (const c of choices) {
-          const d = c?.delta;
-          if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
-          if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-          if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
-          normaliseReasoning(d);
-          if (Array.isArray(d.tool_calls)) {
-            // Some servers omit `index`; the position identifies the call then.
-            d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
-              if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
-              if (typeof t.index !== 'number') t.index = i;
-            });
+      // One batch per network chunk: its frames are handled without a promise per line or event.
+      frames: for await (const batch of readSSEBatches(res.body)) {
+        for (const ev of batch) {
+          const data = ev.data;
+          if (data === '[DONE]') {
+            finished = sawDone = true;
+            break frames;
           }
+          const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
+          if (json === null || typeof json !== 'object')
+            throw badResponse(meta, 'stream frame is not an object');
+          const err = inBandError(json);
+          if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
+          const choices = json.choices;
+          if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+          // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
+          // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
+          if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
+            continue;
+          for (const c of choices) {
+            const d = c?.delta;
+            if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+            if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+            if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+            normaliseReasoning(d);
+            if (Array.isArray(d.tool_calls)) {
+              // Some servers omit `index`; the position identifies the call then.
+              d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
+                if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
+                if (typeof t.index !== 'number') t.index = i;
+              });
+            }
+          }
+          // One stable id per stream, whatever the server sends per frame.
+          if (id === undefined) {
+            id =
+              typeof json.id === 'string' && json.id !== ''
+                ? json.id
+                : `chatcmpl-${clock.now().toString(36)}`;
+            created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+          }
+          json.id = id;
+          json.object = 'chat.completion.chunk';
+          json.created = created;
+          json.model = model;
+          yield json as unknown as ChatChunk;
         }
-        // One stable id per stream, whatever the server sends per frame.
-        if (id === undefined) {
-          id =
-            typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
-          created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
-        }
-        json.id = id;
-        json.object = 'chat.completion.chunk';
-        json.created = created;
-        json.model = model;
-        yield json as unknown as ChatChunk;
       }
       drained = !sawDone;
     } catch (err) {
       if (err instanceof ProviderError) throw err;
-      throw networkError(err, ctx.signal, meta);
+      throw networkError(err, cancel, meta);
     } finally {
       // Stopped early (break, [DONE] before the body's end, an error): cancel the upstream request.
       if (!drained) res.body.destroy();
@@ -200,6 +210,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
 
   async function embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings> {
     const meta = metaFor(request.model, 'POST', embedPath);
+    const cancel = cancelOf(ctx);
     const res = await send(
       http,
       {
@@ -208,11 +219,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         method: 'POST',
         headers: jsonHeaders,
         body: JSON.stringify(request),
-        signal: ctx.signal,
+        signal: cancel,
       },
       meta,
     );
-    const json = (await readJson(res, ctx, meta)) as { data?: unknown; usage?: unknown };
+    const json = (await readJson(res, cancel, meta)) as { data?: unknown; usage?: unknown };
     const data = json.data;
     if (!Array.isArray(data) || data.length !== request.input.length)
       throw badResponse(meta, `expected ${request.input.length} embeddings`);
@@ -244,7 +255,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
       meta,
     );
-    const json = (await readJson(res, ctx, meta)) as { data?: unknown };
+    const json = (await readJson(res, ctx.signal, meta)) as { data?: unknown };
     if (!Array.isArray(json.data)) throw badResponse(meta, 'model list has no data');
     const names: string[] = [];
     for (const m of json.data) {

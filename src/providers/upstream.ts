@@ -9,6 +9,7 @@ import {
   ProviderTimeoutError,
 } from '../errors.js';
 import { redact } from '../redact.js';
+import type { CancelSignal } from '../wire/cancel.js';
 import type { Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
@@ -54,7 +55,7 @@ export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promis
 }
 
 /** Reads a body as text, failing like a dropped connection when the socket dies mid-body. */
-export async function readBody(res: HttpResponse, signal: AbortSignal, meta: CallMeta): Promise<string> {
+export async function readBody(res: HttpResponse, signal: CancelSignal, meta: CallMeta): Promise<string> {
   try {
     return await res.body.text();
   } catch (err) {
@@ -85,7 +86,7 @@ export async function readCapped(body: HttpBody, max: number): Promise<string> {
 }
 
 /** Maps a transport failure (undici error codes, never message text) to a typed error. */
-export function networkError(err: unknown, signal: AbortSignal, meta: CallMeta): unknown {
+export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta): unknown {
   if (signal.aborted) return signal.reason;
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
@@ -275,8 +276,38 @@ export function parseJson(text: string, meta: CallMeta, what = 'unparseable JSON
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw badResponse(meta, `${what}: ${clip(text, meta, 120)}`, err);
+    throw badResponse(meta, `${what}: ${clip(text, meta, 120)}`, parseErrorCause(err, meta));
   }
+}
+
+/**
+ * V8 quotes the start of the unparseable text in a SyntaxError (`"sk-proj-ab"...`): an upstream that echoes a key
+ * would put it, whole or in part, into the error's cause. Keep the reason and position, drop the quoted text.
+ */
+function parseErrorCause(err: unknown, meta: CallMeta): unknown {
+  if (!(err instanceof SyntaxError)) return err;
+  const message = redact(err.message, meta.secrets).replace(
+    /, (?:\.\.\.)?".*?"(?:\.\.\.)?(?= is not valid JSON)/s,
+    '',
+  );
+  return new SyntaxError(message);
+}
+
+const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
+
+/**
+ * What an adapter must scrub from anything an upstream echoes back: its API key, and every credential it sends as a
+ * configured header (a bearer token for a proxy in front of Ollama, Azure's `api-key`), also without its scheme.
+ */
+export function secretsOf(config: { apiKey?: string; headers: Record<string, string> }): string[] {
+  const out = config.apiKey ? [config.apiKey] : [];
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (!CREDENTIAL_HEADER.test(name)) continue;
+    out.push(value);
+    const token = /^\s*\S+\s+(\S+)\s*$/.exec(value)?.[1];
+    if (token) out.push(token);
+  }
+  return out;
 }
 
 /** Splits a base URL into undici's origin and path prefix once, at construction. */

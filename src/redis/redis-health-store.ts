@@ -168,8 +168,8 @@ export function createStore(options: RedisHealthStoreOptions, load: Load): Redis
   const update = (): void => {
     if (closed) return;
     const now = ready() && sub.status === 'ready' && synced;
-    // The first verdict is reported either way; after that only flips.
-    if (now === connected) return;
+    // Only flips are reported; while starting up, "not connected yet" is news only with an error.
+    if (now === connected || (!now && connected === undefined && lastError === undefined)) return;
     connected = now;
     if (now) lastError = undefined;
     emit({ type: 'status', ...status() });

@@ -1,25 +1,33 @@
 import type { Clock } from '../clock.js';
 import type { ProviderTimeoutError } from '../errors.js';
-import type { RouterContext } from './context.js';
+import type { AdapterContext } from '../providers/adapter.js';
+import { CancelToken } from '../wire/cancel.js';
+import type { Abortable, RouterContext } from './context.js';
+
+const ignore = (): void => undefined;
 
 /**
  * One attempt's abort signal: fires when the caller aborts, when the client closes, or when `ms` runs out on
  * the injected clock. `timedOut` tells the router which of the three happened.
  */
 export class AttemptSignal {
-  readonly controller = new AbortController();
+  /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
+  readonly token = new CancelToken();
   timeout: ProviderTimeoutError | undefined;
   #cancelTimer: (() => void) | undefined;
   readonly #caller: AbortSignal | undefined;
-  readonly #live: Set<AbortController>;
+  readonly #live: Set<Abortable>;
   #onCallerAbort: (() => void) | undefined;
+  #context: AdapterContext | undefined;
+  /** Rejecters of the races in progress, settled together when the attempt aborts. */
+  #racing: Set<(reason: unknown) => void> | undefined;
 
   constructor(ctx: RouterContext, caller: AbortSignal | undefined) {
     this.#caller = caller;
     this.#live = ctx.live;
-    this.#live.add(this.controller);
+    this.#live.add(this.token);
     if (caller) {
-      this.#onCallerAbort = () => this.controller.abort(caller.reason);
+      this.#onCallerAbort = () => this.token.abort(caller.reason);
       // The caller may have aborted while the walk moved on from the previous entry: no event will come.
       if (caller.aborted) this.#onCallerAbort();
       else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -27,7 +35,13 @@ export class AttemptSignal {
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.token.signal;
+  }
+
+  /** The context handed to the adapter: its `signal` follows this attempt. */
+  get context(): AdapterContext {
+    if (!this.#context) this.#context = this.token.context();
+    return this.#context;
   }
 
   /** (Re)arms the attempt's one timer: after `ms`, `onFire` runs (normally `expire`). */
@@ -42,9 +56,9 @@ export class AttemptSignal {
 
   /** Ends the attempt now as timed out. */
   expire(err: ProviderTimeoutError): void {
-    if (this.controller.signal.aborted) return;
+    if (this.token.aborted) return;
     this.timeout = err;
-    this.controller.abort(err);
+    this.token.abort(err);
   }
 
   disarm(): void {
@@ -56,8 +70,8 @@ export class AttemptSignal {
   end(cancel = false): void {
     this.disarm();
     if (this.#onCallerAbort) this.#caller?.removeEventListener('abort', this.#onCallerAbort);
-    this.#live.delete(this.controller);
-    if (cancel && !this.controller.signal.aborted) this.controller.abort();
+    this.#live.delete(this.token);
+    if (cancel && !this.token.aborted) this.token.abort();
   }
 
   /**
@@ -65,24 +79,43 @@ export class AttemptSignal {
    * (a custom one) still cannot hold a call past its deadline.
    */
   race<T>(p: Promise<T>): Promise<T> {
-    const s = this.controller.signal;
-    if (s.aborted) {
+    const token = this.token;
+    if (token.aborted) {
       // Nobody else will wait for `p`: its own (abort) rejection must not go unhandled.
-      p.catch(() => undefined);
-      return Promise.reject(s.reason);
+      p.catch(ignore);
+      return Promise.reject(token.reason);
     }
-    this.#aborted ??= new Promise<never>((_, reject) => {
-      s.addEventListener('abort', () => reject(s.reason), { once: true });
+    let racing = this.#racing;
+    if (!racing) {
+      const set = new Set<(reason: unknown) => void>();
+      token.on('abort', () => {
+        for (const reject of set) reject(token.reason);
+        set.clear();
+      });
+      racing = this.#racing = set;
+    }
+    const waiting = racing;
+    // One promise per race and nothing left behind when it settles (Promise.race would leave a reaction on a
+    // shared abort promise for every chunk of a stream).
+    return new Promise<T>((resolve, reject) => {
+      waiting.add(reject);
+      p.then(
+        (v) => {
+          waiting.delete(reject);
+          resolve(v);
+        },
+        (err: unknown) => {
+          waiting.delete(reject);
+          reject(err);
+        },
+      );
     });
-    this.#aborted.catch(() => undefined);
-    return Promise.race([p, this.#aborted]);
   }
-  #aborted: Promise<never> | undefined;
 
   /** When the attempt was aborted by the caller or by close(), the reason to rethrow as is. */
   abortReason(): unknown {
-    const s = this.controller.signal;
-    if (!s.aborted || this.timeout !== undefined) return undefined;
-    return s.reason;
+    const token = this.token;
+    if (!token.aborted || this.timeout !== undefined) return undefined;
+    return token.reason;
   }
 }

@@ -20,7 +20,12 @@ export interface RouterContext {
   readonly clock: Clock;
   readonly opts: ResolvedOptions;
   /** In-flight attempts, aborted by `close()`. */
-  readonly live: Set<AbortController>;
+  readonly live: Set<Abortable>;
+}
+
+/** Something `close()` can abort: an attempt's cancel token. */
+export interface Abortable {
+  abort(reason?: unknown): void;
 }
 
 /** What a request needs from a provider. */

@@ -79,8 +79,8 @@ export async function* streamChain(
   const served = await walkChain(ctx, plan, {
     attemptMs: timeouts.firstChunkMs,
     timeoutLabel: 'no first content chunk',
-    run: (slot, entry, signal) =>
-      openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, { signal })),
+    run: (slot, entry, context) =>
+      openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, context)),
   });
   const { entry, attempt } = served;
   const { it, held, ended } = served.value;

@@ -8,6 +8,7 @@ import {
   type ProviderError,
   ProviderTimeoutError,
 } from '../errors.js';
+import type { AdapterContext } from '../providers/adapter.js';
 import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
 import { asProviderError, classify, type Verdict } from './classify.js';
@@ -18,7 +19,7 @@ export interface Step<T> {
   /** Longest this attempt may take before it counts as a timeout (beyond the walk's budget and the provider's cap). */
   readonly attemptMs: number;
   readonly timeoutLabel: string;
-  run(slot: ProviderSlot, entry: ChainEntry, signal: AbortSignal): Promise<T>;
+  run(slot: ProviderSlot, entry: ChainEntry, context: AdapterContext): Promise<T>;
   /** A served value that must not be used (embeddings of another length): the entry is skipped with this reason. */
   reject?(value: T): AttemptReason | undefined;
 }
@@ -132,7 +133,7 @@ export async function walkChain<T>(ctx: RouterContext, plan: CallPlan, step: Ste
     slot.inFlight++;
     let value: T;
     try {
-      value = await attempt.race(step.run(slot, entry, attempt.signal));
+      value = await attempt.race(step.run(slot, entry, attempt.context));
     } catch (raw) {
       slot.inFlight--;
       const callerReason = attempt.abortReason();

@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import type { CancelSignal } from './cancel.js';
 
 /** One HTTP request, already split into origin and path so nothing is re-parsed per call. */
 export interface HttpRequest {
@@ -7,7 +8,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  signal: AbortSignal;
+  /** An AbortSignal, or a CancelToken (cheaper: see cancel.ts). */
+  signal: CancelSignal;
 }
 
 /** The body of an answer: an async iterable of bytes that can also be read whole or thrown away. */
@@ -48,7 +50,8 @@ export function createHttp(opts: { connectMs: number }): Http {
         method: req.method,
         headers: req.headers,
         body: req.body ?? null,
-        signal: req.signal,
+        // A CancelToken speaks the EventEmitter dialect undici accepts for `signal` (on/once/removeListener).
+        signal: req.signal as AbortSignal,
       });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     },

@@ -1,37 +1,76 @@
 /**
+ * Splits bytes into text lines (LF, CRLF or lone CR), decoding UTF-8 across chunk boundaries. Synchronous, so
+ * a reader handles every line of a network chunk in one go instead of one promise per line.
+ */
+export class LineSplitter {
+  readonly #decoder = new TextDecoder();
+  /** The current line's text so far (never holds a line break). */
+  #buf = '';
+  /** The last chunk ended in CR: an LF opening the next one belongs to it. */
+  #skipLF = false;
+
+  /** Decodes `chunk` and appends every line it completes to `out`. */
+  push(chunk: Uint8Array, out: string[]): void {
+    const text = this.#decoder.decode(chunk, { stream: true });
+    const n = text.length;
+    if (n === 0) return;
+    let start = 0;
+    if (this.#skipLF) {
+      this.#skipLF = false;
+      if (text.charCodeAt(0) === 10) start = 1;
+    }
+    // indexOf runs natively: look for the next CR and LF, and search again only past the one just used.
+    let cr = text.indexOf('\r', start);
+    if (cr === -1) cr = n;
+    let lf = text.indexOf('\n', start);
+    if (lf === -1) lf = n;
+    let buf = this.#buf;
+    while (cr < n || lf < n) {
+      const end = cr < lf ? cr : lf;
+      out.push(buf === '' ? text.slice(start, end) : buf + text.slice(start, end));
+      buf = '';
+      if (end === cr) {
+        if (end + 1 === n) {
+          this.#skipLF = true;
+          start = n;
+        } else {
+          start = text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
+        }
+        cr = text.indexOf('\r', end + 1);
+        if (cr === -1) cr = n;
+        if (lf < start) {
+          lf = text.indexOf('\n', start);
+          if (lf === -1) lf = n;
+        }
+      } else {
+        start = end + 1;
+        lf = text.indexOf('\n', start);
+        if (lf === -1) lf = n;
+      }
+    }
+    this.#buf = start === 0 ? buf + text : start < n ? buf + text.slice(start) : buf;
+  }
+
+  /** Flushes the decoder and appends the final unterminated line, if any. */
+  end(out: string[]): void {
+    const rest = this.#buf + this.#decoder.decode();
+    this.#buf = '';
+    if (rest.length > 0) out.push(rest);
+  }
+}
+
+/**
  * Splits a byte stream into text lines (LF, CRLF or lone CR), decoding UTF-8 across chunk boundaries.
  * A final unterminated line is yielded too.
  */
 export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  let skipLF = false;
+  const splitter = new LineSplitter();
+  const lines: string[] = [];
   for await (const chunk of body) {
-    // The carried-over tail holds no line break: scan only the new text (no quadratic rescans of long lines).
-    let i = buf.length;
-    buf += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (; i < buf.length; i++) {
-      const c = buf.charCodeAt(i);
-      if (c === 10) {
-        if (skipLF && i === start) {
-          skipLF = false;
-          start = i + 1;
-          continue;
-        }
-        skipLF = false;
-        yield buf.slice(start, i);
-        start = i + 1;
-      } else if (c === 13) {
-        yield buf.slice(start, i);
-        start = i + 1;
-        skipLF = true;
-      } else {
-        skipLF = false;
-      }
-    }
-    buf = start === 0 ? buf : buf.slice(start);
+    splitter.push(chunk, lines);
+    for (const line of lines) yield line;
+    lines.length = 0;
   }
-  buf += decoder.decode();
-  if (buf.length > 0) yield buf;
+  splitter.end(lines);
+  for (const line of lines) yield line;
 }

@@ -1,8 +1,30 @@
-import { readLines } from './lines.js';
+import { LineSplitter } from './lines.js';
+
+/**
+ * Yields the non-blank lines of a newline-delimited JSON body, unparsed, that each network chunk completes as
+ * one array (never empty).
+ */
+export async function* readNDJSONBatches(body: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
+  const splitter = new LineSplitter();
+  let lines: string[] = [];
+  for await (const chunk of body) {
+    splitter.push(chunk, lines);
+    if (lines.length === 0) continue;
+    const kept = nonBlank(lines);
+    lines = [];
+    if (kept.length > 0) yield kept;
+  }
+  splitter.end(lines);
+  const kept = nonBlank(lines);
+  if (kept.length > 0) yield kept;
+}
+
+function nonBlank(lines: string[]): string[] {
+  for (const line of lines) if (line.trim() === '') return lines.filter((l) => l.trim() !== '');
+  return lines;
+}
 
 /** Yields each non-blank line of a newline-delimited JSON body, unparsed, as bytes arrive. */
 export async function* readNDJSON(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  for await (const line of readLines(body)) {
-    if (line.trim() !== '') yield line;
-  }
+  for await (const lines of readNDJSONBatches(body)) yield* lines;
 }

@@ -27,6 +27,9 @@ export const USER: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
 
 const open: { close(): Promise<void> }[] = [];
 
+/** An error class, for `toBeInstanceOf` tables. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
 /** Closes every client and upstream the test created (register with `afterEach(closeAll)`). */
 export async function closeAll(): Promise<void> {
   const all = open.splice(0).reverse();

@@ -9,9 +9,13 @@ export function haveRedis(): boolean {
   const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error === undefined;
   if (found) return true;
   if (process.env.CI === 'true') {
-    throw new Error('redis-server is not on PATH: CI must install it (.ci/run does: apt-get install redis-server)');
+    throw new Error(
+      'redis-server is not on PATH: CI must install it (.ci/run does: apt-get install redis-server)',
+    );
   }
-  console.warn('\n[mana-llm] redis-server is not on PATH: SKIPPING the Redis tests (apt-get install redis-server)\n');
+  console.warn(
+    '\n[mana-llm] redis-server is not on PATH: SKIPPING the Redis tests (apt-get install redis-server)\n',
+  );
   return false;
 }
 

@@ -66,7 +66,12 @@ const STREAM: readonly Op[] = ['stream'];
 const ATTEMPT_MS = 5_000;
 const RETRY_AFTER_S = 7;
 
-const conn = { served: 'b', reason: 'connection', error: ProviderConnectionError, health: 'failure' } as const;
+const conn = {
+  served: 'b',
+  reason: 'connection',
+  error: ProviderConnectionError,
+  health: 'failure',
+} as const;
 const timeout = { served: 'b', reason: 'timeout', error: ProviderTimeoutError, health: 'failure' } as const;
 
 /** API.md "The chain walk", one row per fault. */
@@ -74,7 +79,13 @@ const ROWS: readonly Row[] = [
   { name: 'connection refused', fault: 'refused', ops: ALL, outcome: conn },
   { name: 'DNS failure (.invalid host)', fault: 'dns', ops: ALL, outcome: conn },
   { name: 'reset before headers', fault: { b: { reset: true } }, ops: ALL, outcome: conn },
-  { name: 'hang before headers', fault: { b: { hang: true } }, ops: ALL, outcome: timeout, advance: ATTEMPT_MS },
+  {
+    name: 'hang before headers',
+    fault: { b: { hang: true } },
+    ops: ALL,
+    outcome: timeout,
+    advance: ATTEMPT_MS,
+  },
   {
     name: 'headers, then stall',
     fault: { b: { stallAfterHeaders: true } },
@@ -143,7 +154,12 @@ const ROWS: readonly Row[] = [
     ops: ALL,
     outcome: { served: 'b', reason: 'rate-limited', error: ProviderRateLimitError, health: 'failure' },
   },
-  { name: 'slow byte-by-byte delivery', fault: { b: { slow: 'Slow, but complete.' } }, ops: CHAT, outcome: { served: 'a' } },
+  {
+    name: 'slow byte-by-byte delivery',
+    fault: { b: { slow: 'Slow, but complete.' } },
+    ops: CHAT,
+    outcome: { served: 'a' },
+  },
 ];
 
 const REPLY_A = 'Slow, but complete.';
@@ -256,7 +272,9 @@ describe.each(PROTOCOLS)('fault matrix through the client: $protocol first, heal
           expect(f).toMatchObject({ from: s.target, to: 'b/m2', reason: o.reason });
           expect(f.error).toBeInstanceOf(o.error);
           if (row.fault === 'dns')
-            expect((f.error?.cause as { code?: string }).code).toMatch(/^(ENOTFOUND|EAI_AGAIN)$/);
+            expect((f.error?.cause as { code?: string } | undefined)?.code).toMatch(
+              /^(ENOTFOUND|EAI_AGAIN)$/,
+            );
           if (o.health === 'failure') {
             expectHealth(s.llm, 'a', 1);
             expect(s.llm.health().targets).toEqual([]);
@@ -308,7 +326,11 @@ describe.each(PROTOCOLS)('bursts and connection churn: $protocol', (p) => {
     await s.clock.advanceAsync(60_000);
     const res = await chat(s.llm);
     expect(res.model).toBe(s.target);
-    expect(s.llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed', consecutiveFailures: 0 });
+    expect(s.llm.health().providers.a).toMatchObject({
+      healthy: true,
+      state: 'closed',
+      consecutiveFailures: 0,
+    });
     expect(s.b.count()).toBe(4);
   });
 
@@ -367,7 +389,8 @@ describe.each(PROTOCOLS)('bursts and connection churn: $protocol', (p) => {
       const ops: Op[] = ['chat', 'stream', 'chat', 'stream', ...(p.embeddings ? (['embed'] as Op[]) : [])];
       for (const op of ops) {
         if (op === 'chat') expect((await llm.chat(REQ)).choices[0]?.message.content).toBe('kept');
-        if (op === 'embed') expect((await llm.embed({ model: 'mana/x', input: 'x' })).model).toBe(`a/${p.model}`);
+        if (op === 'embed')
+          expect((await llm.embed({ model: 'mana/x', input: 'x' })).model).toBe(`a/${p.model}`);
         if (op === 'stream') {
           const { done } = consume(llm.stream(REQ));
           const { chunks, error } = await done;

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createFakeClock } from '../health/fake-clock.js';
+import { createMemoryCacheStore } from './cache-store.js';
+
+describe('createMemoryCacheStore', () => {
+  it('returns what was stored until its TTL runs out on the injected clock', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 10, clock });
+    store.setResponse('k', 'v', 1_000);
+    expect(store.getResponse('k')).toBe('v');
+    clock.advance(999);
+    expect(store.getResponse('k')).toBe('v');
+    clock.advance(1);
+    expect(store.getResponse('k')).toBeUndefined();
+    expect(store.getResponse('never')).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry when full', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 2, clock });
+    store.setResponse('a', '1', 1_000);
+    store.setResponse('b', '2', 1_000);
+    expect(store.getResponse('a')).toBe('1'); // a is now the most recently used
+    store.setResponse('c', '3', 1_000);
+    expect(store.getResponse('b')).toBeUndefined();
+    expect(store.getResponse('a')).toBe('1');
+    expect(store.getResponse('c')).toBe('3');
+  });
+
+  it('overwrites an entry with a fresh TTL', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 2, clock });
+    store.setResponse('a', '1', 100);
+    clock.advance(90);
+    store.setResponse('a', '2', 100);
+    clock.advance(50);
+    expect(store.getResponse('a')).toBe('2');
+  });
+});

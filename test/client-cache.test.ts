@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, createManaLLM, type ManaLLMEvents } from '../src/index.js';
+import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const ALIASES = {
+  aliases: {
+    'mana/x': { chain: ['a/m1', 'b/m2'] },
+    'mana/c': { chain: ['a/m1', 'b/m2'], cache: true },
+    'mana/e': { chain: ['a/e1'], cache: true },
+  },
+};
+
+async function setup(cache: { ttlMs?: number; maxEntries?: number } | false = { ttlMs: 1_000 }) {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'openai' },
+    options: { aliases: ALIASES, ...(cache ? { cache: { store: 'memory' as const, ...cache } } : {}) },
+  });
+  const hits: ManaLLMEvents['cache'][] = [];
+  h.llm.on('cache', (e) => hits.push(e));
+  return { ...h, a: h.up.a!, b: h.up.b!, cacheEvents: hits };
+}
+
+describe('the response cache', () => {
+  it('serves a repeated alias call with cache: true from the cache, skipping the chain', async () => {
+    const { llm, a, cacheEvents, events } = await setup();
+    const first = await llm.chat({ model: 'mana/c', messages: USER });
+    const second = await llm.chat({ model: 'mana/c', messages: USER });
+    expect(a.count('chat')).toBe(1);
+    expect(second.choices).toEqual(first.choices);
+    expect(second.model).toBe('a/m1');
+    expect(second.routing).toEqual({
+      requested: 'mana/c',
+      alias: 'mana/c',
+      resolved: 'a/m1',
+      attempts: [],
+      cached: true,
+    });
+    expect(first.routing.cached).toBeUndefined();
+    expect(cacheEvents.map((e) => e.hit)).toEqual([false, true]);
+    expect(cacheEvents[1]).toMatchObject({ kind: 'chat', requested: 'mana/c', id: '2' });
+    expect(cacheEvents[0]!.key).toBe(cacheEvents[1]!.key);
+    // A hit is not an upstream call: no `response` event for it.
+    expect(events.of('response')).toHaveLength(1);
+  });
+
+  it('uses the cache only for calls that ask for it, or aliases with cache: true', async () => {
+    const { llm, a } = await setup();
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(a.count('chat')).toBe(2);
+    await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
+    const hit = await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
+    expect(hit.routing.cached).toBe(true);
+    expect(a.count('chat')).toBe(3);
+    // A call can opt out of an alias's cache.
+    await llm.chat({ model: 'mana/c', messages: USER }, { cache: false });
+    expect(a.count('chat')).toBe(4);
+    // Direct models too, keyed by the resolved provider/model.
+    await llm.chat({ model: 'b/m2', messages: USER }, { cache: true });
+    expect((await llm.chat({ model: 'b/m2', messages: USER }, { cache: true })).routing).toEqual({
+      requested: 'b/m2',
+      resolved: 'b/m2',
+      attempts: [],
+      cached: true,
+    });
+  });
+
+  it('keys on the request content: a different message or setting is a miss', async () => {
+    const { llm, a } = await setup();
+    await llm.chat({ model: 'mana/c', messages: USER, temperature: 0 });
+    await llm.chat({ model: 'mana/c', messages: USER, temperature: 1 });
+    await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: 'Other' }], temperature: 0 });
+    await llm.chat({ temperature: 0, messages: USER, model: 'mana/c' });
+    expect(a.count('chat')).toBe(3);
+  });
+
+  it('expires entries after ttlMs on the injected clock', async () => {
+    const { llm, a, clock } = await setup({ ttlMs: 1_000 });
+    await llm.chat({ model: 'mana/c', messages: USER });
+    clock.advance(999);
+    await llm.chat({ model: 'mana/c', messages: USER });
+    expect(a.count('chat')).toBe(1);
+    clock.advance(1);
+    await llm.chat({ model: 'mana/c', messages: USER });
+    expect(a.count('chat')).toBe(2);
+  });
+
+  it('holds at most maxEntries answers', async () => {
+    const { llm, a } = await setup({ ttlMs: 60_000, maxEntries: 1 });
+    await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: '1' }] });
+    await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: '2' }] });
+    await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: '1' }] });
+    expect(a.count('chat')).toBe(3);
+  });
+
+  it('never caches an error: the next call goes upstream again', async () => {
+    const { llm, a, b } = await setup();
+    a.setDefault({ status: 500 });
+    b.setDefault({ status: 400 });
+    expect(await rejection(llm.chat({ model: 'mana/c', messages: USER }))).toMatchObject({ status: 400 });
+    b.setDefault({ reply: 'ok' });
+    const served = await llm.chat({ model: 'mana/c', messages: USER });
+    expect(served.routing.cached).toBeUndefined();
+    expect(served.choices[0]!.message.content).toBe('ok');
+    expect(b.count('chat')).toBe(2);
+    expect((await llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBe(true);
+  });
+
+  it('caches embeddings too, and leaves streams alone', async () => {
+    const { llm, a } = await setup();
+    const first = await llm.embed({ model: 'mana/e', input: 'hello' });
+    const second = await llm.embed({ model: 'mana/e', input: ['hello'] });
+    expect(a.count('embed')).toBe(1);
+    expect(second.data).toEqual(first.data);
+    expect(second.routing.cached).toBe(true);
+    await collect(llm.stream({ model: 'mana/c', messages: USER }, { cache: true }));
+    await collect(llm.stream({ model: 'mana/c', messages: USER }, { cache: true }));
+    expect(a.count('stream')).toBe(2);
+  });
+
+  it('a cached answer is a copy: changing one does not change the next', async () => {
+    const { llm } = await setup();
+    await llm.chat({ model: 'mana/c', messages: USER });
+    const hit = await llm.chat({ model: 'mana/c', messages: USER });
+    hit.choices[0]!.message.content = 'changed';
+    const again = await llm.chat({ model: 'mana/c', messages: USER });
+    expect(again.choices[0]!.message.content).toBe('Hello!');
+  });
+
+  it('without a cache option, cache: true is ignored', async () => {
+    const { llm, a } = await setup(false);
+    await llm.chat({ model: 'mana/c', messages: USER }, { cache: true });
+    await llm.chat({ model: 'mana/c', messages: USER }, { cache: true });
+    expect(a.count('chat')).toBe(2);
+  });
+
+  it('rejects a malformed cache option', () => {
+    const base = { aliases: ALIASES, providers: { ollama: {} } };
+    const err = (() => {
+      try {
+        createManaLLM({ ...base, cache: { store: 'disk' as never, ttlMs: -1, maxEntries: 0 } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.issues.map((i) => i.path).sort()).toEqual(['cache.maxEntries', 'cache.store', 'cache.ttlMs']);
+  });
+});

@@ -1,0 +1,210 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BreakerRecord } from '../../src/index.js';
+import { ConfigError, createManaLLM, type HealthStoreUpdate } from '../../src/index.js';
+import { createRedisHealthStore, type RedisHealthStore } from '../../src/redis/index.js';
+import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
+import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
+
+const openAt = (at: number, until: number): BreakerRecord => ({
+  consecutiveFailures: 2,
+  openedUntil: until,
+  trialInFlight: false,
+  lastError: 'ECONNREFUSED',
+  lastCheckedAt: at,
+});
+const closedAt = (at: number): BreakerRecord => ({
+  consecutiveFailures: 0,
+  openedUntil: null,
+  trialInFlight: false,
+  lastError: null,
+  lastCheckedAt: at,
+});
+
+async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () => {
+  let redis: RedisServer;
+  let run = 0;
+  const open: { close(): Promise<unknown> }[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0).reverse()) await o.close();
+  });
+
+  /** `n` stores sharing one fresh key prefix, each connected (loaded) before it is returned. */
+  async function stores(n: number, prefix = `s${++run}:`, url = redis.url): Promise<RedisHealthStore[]> {
+    const out = Array.from({ length: n }, () => createRedisHealthStore({ url, keyPrefix: prefix }));
+    open.push(...out);
+    await until(() => out.every((s) => s.status().connected), 'stores connected');
+    return out;
+  }
+
+  it('replicates a breaker change to the other processes, which tell their listeners', async () => {
+    const [a, b] = await stores(2);
+    const heard: HealthStoreUpdate[] = [];
+    b!.subscribe((u) => heard.push(u));
+    a!.setProvider('ollama', openAt(1_000, 61_000));
+    await until(() => b!.getProvider('ollama') !== undefined, 'replication');
+    expect(b!.getProvider('ollama')).toEqual(openAt(1_000, 61_000));
+    expect(heard).toEqual([{ type: 'provider', provider: 'ollama', before: undefined }]);
+    // A trial in flight is local: flipping it writes nothing.
+    a!.setProvider('ollama', { ...openAt(1_000, 61_000), trialInFlight: true });
+    a!.setProvider('ollama', closedAt(2_000));
+    await until(() => b!.getProvider('ollama')?.openedUntil === null, 'close');
+    expect(heard).toHaveLength(2);
+  });
+
+  it('merges monotonically, in the mirrors and in Redis: a stale close never undoes a newer open', async () => {
+    const prefix = `s${++run}:`;
+    const [writer, watcher] = await stores(2, prefix);
+    writer!.setProvider('p', openAt(1_000, 61_000));
+    writer!.setProvider('p', closedAt(500)); // older than the open it would close: ignored
+    writer!.setProvider('p', openAt(3_000, 50_000)); // an earlier open-until: ignored
+    writer!.setProvider('q', openAt(2_000, 62_000));
+    writer!.setProvider('q', closedAt(3_000)); // newer than the open: applies
+    await until(() => watcher!.getProvider('q')?.openedUntil === null, 'q closed');
+    expect(watcher!.getProvider('p')).toEqual(openAt(1_000, 61_000));
+    const [late] = await stores(1, prefix);
+    expect(late!.getProvider('p')).toEqual(openAt(1_000, 61_000));
+    expect(late!.getProvider('q')).toEqual(closedAt(3_000));
+  });
+
+  it('a store starting up loads the current state; cool-downs keep the later deadline', async () => {
+    const prefix = `s${++run}:`;
+    const [a, b] = await stores(2, prefix);
+    a!.setTargetCooldown('groq/llama', 5_000);
+    a!.setProvider('groq', openAt(10, 60_010));
+    await until(() => b!.getTargetCooldown('groq/llama') === 5_000, 'cool-down replicated');
+    b!.setTargetCooldown('groq/llama', 3_000);
+    b!.setTargetCooldown('groq/other', 7_000);
+    await until(() => a!.getTargetCooldown('groq/other') === 7_000, 'second cool-down');
+    expect(a!.getTargetCooldown('groq/llama')).toBe(5_000);
+    const [late] = await stores(1, prefix);
+    expect(late!.listTargetCooldowns()).toEqual(
+      expect.arrayContaining([
+        { target: 'groq/llama', until: 5_000 },
+        { target: 'groq/other', until: 7_000 },
+      ]),
+    );
+    expect(late!.getProvider('groq')?.openedUntil).toBe(60_010);
+  });
+
+  it('a probe lease has one holder, which renews it; when it lapses another process takes it', async () => {
+    const [a, b] = await stores(2);
+    expect(await a!.acquireProbe('ollama', 200)).toBe(true);
+    expect(await b!.acquireProbe('ollama', 200)).toBe(false);
+    expect(await a!.acquireProbe('ollama', 200)).toBe(true);
+    expect(await b!.acquireProbe('groq', 200)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await b!.acquireProbe('ollama', 200)).toBe(true);
+    expect(await a!.acquireProbe('ollama', 200)).toBe(false);
+  });
+
+  it('caches responses with a TTL, shared between stores', async () => {
+    const [a, b] = await stores(2);
+    a!.setResponse('k', 'v', 200);
+    await until(() => false, 'nothing', 30).catch(() => undefined);
+    expect(await b!.getResponse('k')).toBe('v');
+    expect(await b!.getResponse('other')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await b!.getResponse('k')).toBeUndefined();
+  });
+
+  it('uses a client you pass as is and leaves it open when the store closes', async () => {
+    const client = new Redis(redis.url);
+    const store = createRedisHealthStore({ client, keyPrefix: `s${++run}:` });
+    await until(() => store.status().connected, 'connected');
+    store.setProvider('p', openAt(1, 2));
+    await until(() => false, 'nothing', 50).catch(() => undefined);
+    await store.close();
+    expect(client.status).toBe('ready');
+    expect(await client.hget(`s${run}:providers`, 'p')).toContain('"openedUntil":2');
+    await client.quit();
+  });
+
+  it('rejects options without exactly one of client and url', () => {
+    expect(() => createRedisHealthStore({})).toThrow(ConfigError);
+    expect(() => createRedisHealthStore({ url: 'http://x' })).toThrow(ConfigError);
+    const client = new Redis({ lazyConnect: true });
+    expect(() => createRedisHealthStore({ client, url: redis.url })).toThrow(/exactly one of client or url/);
+    client.disconnect();
+  });
+
+  describe('when Redis goes away', () => {
+    let own: RedisServer;
+    let up: MockUpstream;
+    beforeAll(async () => {
+      own = await startRedis();
+      up = await startMockUpstream('openai');
+    });
+    afterAll(async () => {
+      await up.close();
+      await own.stop();
+    });
+
+    it('reports degraded then connected, and pushes what it learnt meanwhile on reconnect', async () => {
+      const [a, b] = await stores(2, `s${++run}:`, own.url);
+      const statuses: HealthStoreUpdate[] = [];
+      a!.subscribe((u) => u.type === 'status' && statuses.push(u));
+      await own.kill();
+      await until(() => !a!.status().connected && !b!.status().connected, 'disconnected');
+      a!.setProvider('p', openAt(Date.now(), Date.now() + 60_000));
+      a!.setTargetCooldown('p/m', Date.now() + 60_000);
+      // Nothing waits on a Redis that is not there.
+      const t0 = Date.now();
+      expect(await a!.getResponse('k')).toBeUndefined();
+      expect(await a!.acquireProbe('p', 1_000)).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(50);
+      await own.restart();
+      await until(() => a!.status().connected && b!.status().connected, 'reconnected', 8_000);
+      await until(() => b!.getProvider('p') !== undefined, 'resync');
+      expect(b!.getTargetCooldown('p/m')).toBe(a!.getTargetCooldown('p/m'));
+      expect(statuses.map((s) => s.type === 'status' && s.connected)).toEqual([false, true]);
+    });
+
+    it('a client keeps serving while Redis is paused, and reports the store in health() and events', async () => {
+      const store = createRedisHealthStore({ url: own.url, keyPrefix: `s${++run}:`, timeoutMs: 100 });
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: 'k' } },
+        health: { store, probes: false },
+        cache: { store, ttlMs: 10_000 },
+      });
+      open.push(llm);
+      await until(() => llm.health().store?.connected === true, 'connected');
+      expect(llm.health().store).toEqual({ kind: 'redis', connected: true });
+      const admin = new Redis(own.url);
+      await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      const t0 = Date.now();
+      const res = await llm.chat(
+        { model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] },
+        { cache: true },
+      );
+      expect(res.model).toBe('up/m');
+      expect(Date.now() - t0).toBeLessThan(500);
+      admin.disconnect();
+      const events: unknown[] = [];
+      llm.on('store', (e) => events.push(e));
+      await own.kill();
+      await until(() => events.length > 0, 'store event');
+      expect(events[0]).toMatchObject({ connected: false });
+      expect(llm.health().store).toEqual({ kind: 'redis', connected: false });
+      await own.restart();
+      await until(() => llm.health().store?.connected === true, 'reconnected', 8_000);
+      expect(events.at(-1)).toEqual({ connected: true });
+    });
+  });
+});

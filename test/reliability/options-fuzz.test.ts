@@ -1,0 +1,248 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, createManaLLM, type ManaLLMOptions } from '../../src/index.js';
+import { createFakeClock, createMockProvider } from '../../src/testing/index.js';
+
+// Alias loading, the SSE / NDJSON readers and the breaker have their own properties beside the code
+// (src/aliases/load-aliases.test.ts, src/wire/*.test.ts, src/health/health-cache.property.test.ts).
+// What was missing is the options boundary of createManaLLM.
+
+const PROTOTYPES = [Object.prototype, Array.prototype, Function.prototype, String.prototype];
+const before = PROTOTYPES.map((p) => Object.getOwnPropertyNames(p).sort());
+
+function unpolluted(): void {
+  for (const [i, p] of PROTOTYPES.entries()) expect(Object.getOwnPropertyNames(p).sort()).toEqual(before[i]);
+  const probe = {} as Record<string, unknown>;
+  for (const k of ['polluted', 'failureThreshold', 'type', 'baseUrl', 'apiKey', 'authorization', 'evil'])
+    expect(probe[k]).toBeUndefined();
+}
+
+/**
+ * Builds a client from `options`; it must either work (and is closed at once, before its probes' first tick, so
+ * nothing goes to the network) or throw a ConfigError — which AliasConfigError extends — and never take long.
+ */
+function onlyConfigError(options: unknown): 'ok' | 'config-error' {
+  const started = performance.now();
+  let outcome: 'ok' | 'config-error';
+  try {
+    const llm = createManaLLM(options as ManaLLMOptions);
+    // Reading every view must not throw either.
+    JSON.stringify([llm.health(), llm.aliases()]);
+    void llm.close();
+    outcome = 'ok';
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    expect(err.message.length).toBeGreaterThan(0);
+    outcome = 'config-error';
+  }
+  expect(performance.now() - started).toBeLessThan(1000);
+  unpolluted();
+  return outcome;
+}
+
+const hostileKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+);
+const anyKey = fc.oneof(hostileKey, fc.string({ maxLength: 8 }));
+
+/** A dictionary whose keys are own properties even when they are `__proto__` (as JSON.parse creates them). */
+function dict<V>(
+  key: fc.Arbitrary<string>,
+  value: fc.Arbitrary<V>,
+  maxKeys = 4,
+): fc.Arbitrary<Record<string, V>> {
+  return fc.array(fc.tuple(key, value), { maxLength: maxKeys }).map((entries) => {
+    const o: Record<string, V> = {};
+    for (const [k, v] of entries)
+      Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return o;
+  });
+}
+
+/** Any JSON-ish value, with hostile keys as own properties. */
+const junk = fc.letrec((tie) => ({
+  node: fc.oneof(
+    { depthSize: 'small' },
+    fc.anything({ maxDepth: 2 }),
+    dict(anyKey, tie('node')),
+    fc.array(tie('node'), { maxLength: 3 }),
+  ),
+})).node;
+
+/** An object with some of a store's methods (no-ops): only a complete one is a store. */
+const partialStore = fc
+  .subarray(['getProvider', 'setProvider', 'getTargetCooldown', 'setTargetCooldown', 'listTargetCooldowns'])
+  .map((names) =>
+    Object.fromEntries(names.map((n) => [n, n === 'listTargetCooldowns' ? () => [] : () => undefined])),
+  );
+
+const ALIASES = { aliases: { 'mana/x': { chain: ['local/m', 'openai/gpt-4o-mini'] } } };
+const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
+const number = fc.oneof(
+  fc.integer({ min: -5, max: 100_000 }),
+  fc.double(),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 0, 1),
+);
+const url = fc.oneof(
+  fc.webUrl(),
+  fc.constantFrom('http://127.0.0.1:9/v1', 'ftp://x', 'not a url', '', 'http://[::1', 'javascript:alert(1)'),
+);
+
+/** A provider config whose fields are each right, wrong in type, or junk. */
+const provider = fc.record(
+  {
+    type: maybe(
+      fc.oneof(fc.constantFrom('ollama', 'openai', 'google', 'anthropic', 'custom', 'OPENAI'), junk),
+    ),
+    baseUrl: maybe(fc.oneof(url, junk)),
+    apiKey: maybe(fc.oneof(fc.string(), junk)),
+    headers: maybe(fc.oneof(dict(anyKey, fc.oneof(fc.string(), junk)), junk)),
+    timeoutMs: maybe(fc.oneof(number, junk)),
+    maxConcurrent: maybe(fc.oneof(number, junk)),
+    probe: maybe(fc.oneof(fc.boolean(), junk)),
+    adapter: maybe(fc.oneof(fc.constant(createMockProvider()), junk)),
+  },
+  { requiredKeys: [] },
+);
+
+const providerId = fc.oneof(
+  hostileKey,
+  fc.constantFrom('ollama', 'openai', 'groq', 'google', 'anthropic', 'local', 'vllm', 'UPPER', 'a b', ''),
+  fc.string({ maxLength: 6 }),
+);
+
+const options = fc.record(
+  {
+    aliasesPath: maybe(fc.oneof(fc.constantFrom('/nonexistent/aliases.yaml', '', '.', '/'), junk)),
+    aliases: maybe(fc.oneof(fc.constant(ALIASES), fc.string({ maxLength: 40 }), junk)),
+    providers: fc.oneof(
+      { weight: 4, arbitrary: dict(providerId, fc.oneof(provider, junk)) },
+      { weight: 1, arbitrary: junk },
+    ),
+    health: maybe(
+      fc.oneof(
+        fc.record(
+          {
+            failureThreshold: maybe(fc.oneof(number, junk)),
+            cooldownMs: maybe(fc.oneof(number, junk)),
+            probeIntervalMs: maybe(fc.oneof(number, junk)),
+            probeTimeoutMs: maybe(fc.oneof(number, junk)),
+            probes: maybe(fc.oneof(fc.boolean(), junk)),
+            store: maybe(fc.oneof(partialStore, junk)),
+          },
+          { requiredKeys: [] },
+        ),
+        junk,
+      ),
+    ),
+    timeouts: maybe(
+      fc.oneof(
+        fc.record(
+          {
+            connectMs: maybe(number),
+            totalMs: maybe(number),
+            firstChunkMs: maybe(number),
+            idleMs: maybe(number),
+          },
+          { requiredKeys: [] },
+        ),
+        junk,
+      ),
+    ),
+    fallbackOnAuthError: maybe(fc.oneof(fc.boolean(), junk)),
+    defaultProvider: maybe(fc.oneof(providerId, junk)),
+    reloadOnSignal: maybe(fc.oneof(fc.constantFrom(false, 'SIGHUP', 'SIGTERM', true), junk)),
+    watch: maybe(fc.oneof(fc.boolean(), junk)),
+    clock: maybe(fc.oneof(fc.constant(createFakeClock()), junk)),
+  },
+  { requiredKeys: [] },
+);
+
+/** Drops `undefined` fields so an absent option is absent, as a user would write it. */
+function compact(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+describe('createManaLLM options (property)', () => {
+  it('throws nothing but ConfigError for any top-level value', () => {
+    fc.assert(
+      fc.property(junk, (o) => void onlyConfigError(o)),
+      { numRuns: 300 },
+    );
+  });
+
+  it('throws nothing but ConfigError for structured options with wrong, junk and hostile fields', () => {
+    let ok = 0;
+    fc.assert(
+      fc.property(options, (o) => {
+        if (onlyConfigError(compact(o)) === 'ok') ok++;
+      }),
+      { numRuns: 1500 },
+    );
+    // The generator must reach valid configurations too, or it says nothing about the happy path.
+    expect(ok).toBeGreaterThan(0);
+  });
+
+  it('accepts any valid provider config and normalises it; hostile header keys pollute nothing', () => {
+    const good = fc.record({
+      id: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,10}$/),
+      type: fc.constantFrom('ollama', 'openai', 'google', 'anthropic'),
+      baseUrl: fc.webUrl({ withQueryParameters: false, withFragments: false }),
+      headers: dict(fc.oneof(fc.constantFrom('x-extra', 'authorization'), hostileKey), fc.string(), 3),
+      timeoutMs: fc.integer({ min: 1, max: 1e6 }),
+    });
+    fc.assert(
+      fc.property(good, ({ id, headers, ...p }) => {
+        const o = { aliases: ALIASES, providers: { [id]: { ...p, headers } }, clock: createFakeClock() };
+        expect(onlyConfigError(o)).toBe('ok');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reports provider ids that are prototype keys instead of dropping them silently', () => {
+    for (const id of ['__proto__', 'constructor', 'prototype']) {
+      const o = JSON.parse(
+        `{"aliases":{"aliases":{"mana/x":{"chain":["a/m"]}}},"providers":{"${id}":{"type":"openai","baseUrl":"http://127.0.0.1:9/v1"}}}`,
+      );
+      let err: unknown;
+      try {
+        createManaLLM(o);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues).toContainEqual({
+        path: `providers.${id}`,
+        message: expect.stringContaining('reserved'),
+      });
+      unpolluted();
+    }
+  });
+
+  it('a `__proto__` key inside nested options is data, never a source of settings', () => {
+    const o = JSON.parse(
+      '{"aliases":{"aliases":{"mana/x":{"chain":["a/m"]}}},"providers":{"a":{"type":"openai","baseUrl":"http://127.0.0.1:9/v1","__proto__":{"apiKey":"sk-from-proto-1234567"}}},"health":{"__proto__":{"failureThreshold":99}}}',
+    );
+    const llm = createManaLLM({ ...o, clock: createFakeClock() });
+    expect(JSON.stringify(llm.health())).not.toContain('sk-from-proto');
+    void llm.close();
+    unpolluted();
+  });
+
+  it('a getter that throws while options are read is a ConfigError, not a crash', () => {
+    const o = { aliases: ALIASES, providers: {} as Record<string, unknown> };
+    Object.defineProperty(o.providers, 'a', {
+      enumerable: true,
+      get() {
+        throw new Error('boom');
+      },
+    });
+    expect(() => createManaLLM(o as ManaLLMOptions)).toThrow(ConfigError);
+  });
+});
