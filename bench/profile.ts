@@ -1,41 +1,39 @@
 /**
  * Drives one mana-llm call kind in a loop against the bench upstream, for profiling:
  *   node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/profile.ts [chat|stream|c64|embed|ollama-stream] [seconds]
+ * For clean function names and lines, bundle it and keep the upstream in its own process:
+ *   npx tsx bench/upstream.ts --serve            # prints the URL
+ *   npx esbuild bench/profile.ts --bundle --platform=node --format=esm --outfile=/tmp/profile.mjs
+ *   node --cpu-prof /tmp/profile.mjs stream 10 --url=http://127.0.0.1:PORT
  * Open the .cpuprofile in Chrome DevTools (Performance → Load profile) or speedscope.
  */
 import { manaClient } from './clients.js';
-import { startUpstream } from './upstream.js';
+import { startUpstream, type Upstream } from './upstream.js';
 
-const kind = process.argv[2] ?? 'chat';
-const seconds = Number(process.argv[3] ?? 10);
+const [kind = 'chat', secs = '10'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const seconds = Number(secs);
+const given = process.argv.find((a) => a.startsWith('--url='))?.slice(6);
 
-const upstream = await startUpstream('child');
+const upstream: Upstream = given ? { url: given, close: async () => undefined } : await startUpstream('child');
 const client = manaClient({ url: upstream.url, deadUrl: 'http://127.0.0.1:9' }, false);
-const call: () => Promise<unknown> =
-  kind === 'stream'
-    ? () => client.stream()
-    : kind === 'embed'
-      ? () => client.embed()
-      : kind === 'ollama-stream'
-        ? () => client.ollamaStream?.() ?? Promise.resolve()
-        : () => client.chat();
+const calls: Record<string, () => Promise<unknown>> = {
+  chat: () => client.chat(),
+  c64: () => client.chat(),
+  stream: () => client.stream(),
+  embed: () => client.embed(),
+  'ollama-stream': () => client.ollamaStream?.() ?? Promise.resolve(),
+};
+const call = calls[kind];
+if (!call) throw new Error(`unknown kind ${kind}: ${Object.keys(calls).join(', ')}`);
 const until = performance.now() + seconds * 1000;
 let n = 0;
-if (kind === 'c64') {
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (performance.now() < until) {
-        await call();
-        n++;
-      }
-    }),
-  );
-} else {
+const loop = async () => {
   while (performance.now() < until) {
     await call();
     n++;
   }
-}
+};
+await Promise.all(Array.from({ length: kind === 'c64' ? 64 : 1 }, loop));
 console.log(`${kind}: ${n} calls in ${seconds}s, ${((seconds * 1e6) / n).toFixed(1)} µs per call`);
 await client.close();
 await upstream.close();

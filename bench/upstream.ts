@@ -232,9 +232,12 @@ export async function startUpstream(mode: UpstreamMode = 'child'): Promise<Upstr
 if (process.argv.includes('--serve')) {
   const up = await listenUpstream();
   if (!isMainThread) parentPort?.postMessage({ url: up.url });
-  else {
-    process.send?.({ url: up.url });
+  else if (process.send) {
+    process.send({ url: up.url });
     // The parent went away (finished or crashed): so do we.
     process.on('disconnect', () => process.exit(0));
+  } else {
+    // Started by hand (`tsx bench/upstream.ts --serve`), e.g. for `bench/profile.ts --url=…`.
+    console.log(up.url);
   }
 }

@@ -2,7 +2,7 @@ import { type FSWatcher, watch as watchFs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
 import type { ResponseCache } from './cache/response-cache.js';
-import { AliasConfigError, ClosedError, ProviderTimeoutError } from './errors.js';
+import { AliasConfigError, ClosedError, isManaLLMError, ProviderTimeoutError } from './errors.js';
 import type { CallKind, ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-cache.js';
 import type { Prober } from './health/prober.js';
@@ -117,10 +117,22 @@ export class ManaLLM {
   #plan(kind: CallKind, model: string | undefined, opts: CallOptions | undefined, needs: Needs): CallPlan {
     if (this.#closed) throw new ClosedError();
     if (opts?.signal?.aborted) throw opts.signal.reason;
-    const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+    const id = String(++this.#seq);
+    let r: ReturnType<typeof resolveModel>;
+    try {
+      r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+    } catch (err) {
+      // An unknown alias is still a request that failed: hosts counting failures must see it.
+      const { events } = this.#ctx;
+      const requested = model ?? '';
+      if (events.has('request')) events.emit('request', { id, kind, requested });
+      if (events.has('failure') && isManaLLMError(err))
+        events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
+      throw err;
+    }
     const now = this.#ctx.clock.now();
     return {
-      id: String(++this.#seq),
+      id,
       kind,
       requested: r.requested,
       alias: r.alias,

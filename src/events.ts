@@ -68,14 +68,20 @@ export class ManaEmitter {
   #wrap(name: string, fn: AnyListener): AnyListener {
     let w = this.#safe.get(fn);
     if (!w) {
+      const warn = (err: unknown): void => {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.emitWarning(`mana-llm: an event listener threw (${name}): ${msg}`, {
+          code: 'MANA_LLM_LISTENER',
+        });
+      };
       w = (payload: unknown) => {
         try {
-          fn(payload);
+          const out: unknown = fn(payload);
+          // An async listener's rejection would otherwise be an unhandled rejection, which ends the host process.
+          if (typeof (out as PromiseLike<unknown> | undefined)?.then === 'function')
+            (out as PromiseLike<unknown>).then(undefined, warn);
         } catch (err) {
-          const msg = err instanceof Error ? err.message : String(err);
-          process.emitWarning(`mana-llm: an event listener threw (${name}): ${msg}`, {
-            code: 'MANA_LLM_LISTENER',
-          });
+          warn(err);
         }
       };
       this.#safe.set(fn, w);

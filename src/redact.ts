@@ -1,9 +1,10 @@
 const PATTERNS: readonly [RegExp, string][] = [
   // Authorization: Bearer <token>
   [/\b(bearer)\s+[^\s"',;]+/gi, '$1 [redacted]'],
-  // header-ish key: value pairs (x-api-key, x-goog-api-key, api-key, authorization)
+  // header-ish key: value pairs (x-api-key, x-goog-api-key, api-key, authorization); the value must look like a
+  // token (a digit and 6+ chars, or 16+ chars) so prose such as "apiKey: must be a string" stays readable.
   [
-    /\b((?:x-goog-api-key|x-api-key|api[-_]?key|authorization)["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+    /\b((?:x-goog-api-key|x-api-key|api[-_]?key|authorization)["']?\s*[:=]\s*["']?)(?:(?=[^\s"',;&]*\d)[^\s"',;&]{6,}|[^\s"',;&]{16,})/gi,
     '$1[redacted]',
   ],
   // ?key=... / &key=... query values

@@ -13,6 +13,7 @@ import type { MockBehavior } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
+  type ErrorClass,
   type HarnessOptions,
   harness,
   KEY,

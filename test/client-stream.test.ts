@@ -12,6 +12,7 @@ import {
   closeAll,
   collect,
   consume,
+  type ErrorClass,
   type HarnessOptions,
   harness,
   KEY,

@@ -46,7 +46,12 @@ describe('registerPrometheusMetrics', () => {
     await llm.chat({ model: 'mana/fast-text', messages });
     local.setDefault({ status: 503 });
     await llm.chat({ model: 'mana/fast-text', messages });
-    for await (const _ of llm.stream({ model: 'groq/llama-3.1-8b-instant', messages })) {
+    const streamOptions = { include_usage: true };
+    for await (const _ of llm.stream({
+      model: 'groq/llama-3.1-8b-instant',
+      messages,
+      stream_options: streamOptions,
+    })) {
       // drain
     }
     const text = await registry.metrics();
@@ -90,6 +95,10 @@ describe('registerPrometheusMetrics', () => {
       'mana_llm_llm_errors_total{provider="mana",model="fast-text",error_type="no_healthy_provider"} 2',
     );
     expect(text).toContain('mana_llm_provider_healthy{provider="ollama"} 0');
+    await expect(llm.chat({ model: 'mana/nope', messages })).rejects.toThrow('Unknown model alias');
+    expect(await registry.metrics()).toContain(
+      'mana_llm_llm_errors_total{provider="mana",model="nope",error_type="unknown_alias"} 1',
+    );
     expect(text).not.toContain('SECRET');
   });
 

@@ -36,7 +36,13 @@ export class ResponseCache {
   ): Promise<CacheTicket<T>> | undefined {
     if (!(opts?.cache ?? plan.alias?.cache === true)) return undefined;
     const resolved = plan.alias?.name ?? plan.chain[0]?.target ?? plan.requested;
-    return this.#open<T>(plan, cacheKey(plan.kind, resolved, request));
+    let key: string;
+    try {
+      key = cacheKey(plan.kind, resolved, request);
+    } catch {
+      return undefined; // a request JSON cannot express (a cycle, a BigInt) is simply not cached
+    }
+    return this.#open<T>(plan, key);
   }
 
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {

@@ -90,8 +90,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
 
     async chat(req, ctx): Promise<ChatCompletion> {
-      const body = await chatBody(req, false, ctx);
+      // Taken first: image downloads follow ctx.signal, which the token aborts too.
       const cancel = cancelOf(ctx);
+      const body = await chatBody(req, false, ctx);
       const { res, m } = await post('/api/chat', req.model, body, cancel);
       const frame = readFrame(parseJson(await readBody(res, cancel, m), m), m, false);
       const toolCalls = toToolCalls(frame.toolCalls, 0, m);
@@ -116,8 +117,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     },
 
     async *stream(req, ctx): AsyncGenerator<ChatChunk> {
-      const body = await chatBody(req, true, ctx);
+      // Taken first: image downloads follow ctx.signal, which the token aborts too.
       const cancel = cancelOf(ctx);
+      const body = await chatBody(req, true, ctx);
       const { res, m } = await post('/api/chat', req.model, body, cancel);
       const id = `chatcmpl-${randomUUID()}`;
       const model = `${config.id}/${req.model}`;

@@ -85,6 +85,8 @@ export class AttemptSignal {
       p.catch(ignore);
       return Promise.reject(token.reason);
     }
+    // The adapter took the token (a built-in one): an abort cancels its request, which settles `p` itself.
+    if (token.claimed) return p;
     let racing = this.#racing;
     if (!racing) {
       const set = new Set<(reason: unknown) => void>();

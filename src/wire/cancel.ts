@@ -17,6 +17,11 @@ const TOKEN = Symbol('mana-llm.cancel');
 export class CancelToken implements CancelSignal {
   aborted = false;
   reason: unknown = undefined;
+  /**
+   * Set when an adapter takes the token with `cancelOf`: it then passes it to every request it awaits, so an
+   * abort settles the adapter's own promises and nothing needs to race them.
+   */
+  claimed = false;
   #listeners: Listener[] | undefined;
   #controller: AbortController | undefined;
 
@@ -86,7 +91,13 @@ class TokenContext {
   }
 }
 
-/** The cheapest cancel handle for requests made on behalf of adapter context `ctx`. */
+/**
+ * The cheapest cancel handle for requests made on behalf of adapter context `ctx`. Only for adapters that pass
+ * it to every request they await (the built-in HTTP ones): taking it tells the router not to race them.
+ */
 export function cancelOf(ctx: { readonly signal: AbortSignal }): CancelSignal {
-  return (ctx as { [TOKEN]?: CancelToken })[TOKEN] ?? ctx.signal;
+  const token = (ctx as { [TOKEN]?: CancelToken })[TOKEN];
+  if (!token) return ctx.signal;
+  token.claimed = true;
+  return token;
 }

@@ -4,7 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  type MockInstance,
+  vi,
+} from 'vitest';
 import { main } from '../../src/cli/main.js';
 import {
   type ChatChunk,
@@ -304,14 +314,14 @@ function expectNoKey(): void {
   expect(leaks, leaks.join('\n\n')).toEqual([]);
 }
 
-let warnings: vi.MockInstance;
+let warnings: MockInstance<typeof process.emitWarning>;
 beforeEach(() => {
   seen.length = 0;
   warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
 });
 afterEach(() => {
   for (const call of warnings.mock.calls)
-    see('warning', call.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+    see('warning', call.map((a: unknown) => (a instanceof Error ? a.message : String(a))).join(' '));
   warnings.mockRestore();
   for (const p of PROVIDERS) {
     echo[p.id].mode = 'ok';

@@ -98,21 +98,21 @@ export function recordEvents(llm: ManaLLM): EventLog {
   return { all, count: (name) => all.filter((e) => e.name === name).length };
 }
 
-/** A tracked client on a fake clock, probes off unless the options say otherwise. */
+/** A tracked client on a fake clock (or the system clock), probes off unless the options say otherwise. */
 export function client(
   providers: Record<string, ProviderOptions>,
   aliases: Record<string, readonly string[]>,
-  options: Partial<ManaLLMOptions> = {},
+  options: Partial<ManaLLMOptions> & { systemClock?: boolean } = {},
 ): { llm: ManaLLM; clock: FakeClock; events: EventLog } {
   const clock = createFakeClock();
   const body: Record<string, { chain: readonly string[] }> = {};
   for (const [name, chain] of Object.entries(aliases)) body[name] = { chain };
-  const { health, ...rest } = options;
+  const { health, systemClock, ...rest } = options;
   const llm = track(
     createManaLLM({
       aliases: { aliases: body },
       providers,
-      clock,
+      ...(systemClock ? {} : { clock }),
       health: { probes: false, ...health },
       ...rest,
     }),

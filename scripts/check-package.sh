@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Packaging check (CI, after `npm run build`): the published tarball installs into a fresh project and works there.
+#   publint and attw report no problems; ESM import, CommonJS require and a strict TypeScript compile (node16 and
+#   bundler resolution) of every entry point work; the `mana-llm` bin runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mana-llm-package.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+step() { printf '\n== %s\n' "$*"; }
+
+[ -f dist/index.js ] || { echo "check-package: run npm run build first" >&2; exit 1; }
+
+step "publint"
+npx --no-install publint --strict
+
+step "attw --pack"
+npx --no-install attw --pack . --format ascii
+
+step "npm pack"
+TGZ=$(npm pack --silent --pack-destination "$TMP" | tail -n 1)
+TGZ="$TMP/$TGZ"
+tar -tzf "$TGZ" | sed 's/^/  /'
+if tar -tzf "$TGZ" | grep -Eq '\.test\.|(^|/)(src|test|scripts)/'; then
+  echo "check-package: the tarball ships sources or tests" >&2
+  exit 1
+fi
+
+step "install into a fresh project"
+APP="$TMP/app"
+mkdir -p "$APP"
+cd "$APP"
+printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' > package.json
+TYPES_NODE=$(node -p "require('$ROOT/package.json').devDependencies['@types/node']")
+npm install "$TGZ" prom-client "@types/node@$TYPES_NODE" --no-audit --no-fund --prefer-offline --loglevel=error
+
+# One smoke test for both module systems: every entry point loads, and a call goes through a mock upstream.
+SMOKE='
+  const upstream = await testing.startMockUpstream("openai", { reply: "packaged" });
+  const llm = main.createManaLLM({
+    aliases: { aliases: { "mana/x": { chain: ["local/m"] } } },
+    providers: { local: { type: "openai", baseUrl: upstream.url } },
+    health: { probes: false },
+  });
+  const registry = new (require("prom-client").Registry)();
+  prometheus.registerPrometheusMetrics(llm, { registry });
+  const res = await llm.chat({ model: "mana/x", messages: [{ role: "user", content: "hi" }] });
+  if (res.choices[0].message.content !== "packaged") throw new Error("unexpected answer");
+  if (!(await registry.metrics()).includes("mana_llm_llm_requests_total")) throw new Error("no metrics");
+  if (typeof redis.createRedisHealthStore !== "function") throw new Error("no redis entry");
+  if (!main.isManaLLMError(new main.ConfigError("x"))) throw new Error("errors");
+  await llm.close();
+  await upstream.close();
+  console.log("  ok:", res.model);
+'
+
+step "ESM import"
+node --input-type=module -e "
+  import { createRequire } from 'node:module';
+  const require = createRequire(process.cwd() + '/');
+  const main = await import('mana-llm');
+  const testing = await import('mana-llm/testing');
+  const prometheus = await import('mana-llm/prometheus');
+  const redis = await import('mana-llm/redis');
+  $SMOKE"
+
+step "CommonJS require"
+node -e "
+  const main = require('mana-llm');
+  const testing = require('mana-llm/testing');
+  const prometheus = require('mana-llm/prometheus');
+  const redis = require('mana-llm/redis');
+  (async () => { $SMOKE })().catch((e) => { console.error(e); process.exit(1); });"
+
+step "TypeScript (strict, declarations checked: skipLibCheck off)"
+cat > consumer.ts <<'EOF'
+import {
+  type ChatResponse,
+  createManaLLM,
+  isManaLLMError,
+  type ManaLLM,
+  type ManaLLMOptions,
+  NoHealthyProviderError,
+  type ProviderAdapter,
+  StreamInterruptedError,
+  toServerSentEvents,
+} from 'mana-llm';
+import { registerPrometheusMetrics } from 'mana-llm/prometheus';
+import { createRedisHealthStore } from 'mana-llm/redis';
+import { createFakeClock, createMockProvider, type MockUpstream, startMockUpstream } from 'mana-llm/testing';
+
+const adapter: ProviderAdapter = createMockProvider();
+const options: ManaLLMOptions = {
+  aliases: { aliases: { 'mana/x': { chain: ['mock/m'] } } },
+  providers: { mock: { type: 'custom', adapter } },
+  clock: createFakeClock(),
+};
+const llm: ManaLLM = createManaLLM(options);
+export async function use(): Promise<string | null | undefined> {
+  const up: MockUpstream = await startMockUpstream('ollama');
+  await up.close();
+  registerPrometheusMetrics(llm);
+  void createRedisHealthStore;
+  try {
+    const res: ChatResponse = await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] });
+    for await (const frame of toServerSentEvents(llm.stream({ messages: [{ role: 'user', content: 'hi' }] })))
+      void frame.length;
+    return res.choices[0]?.message.content;
+  } catch (err) {
+    if (err instanceof NoHealthyProviderError) return err.attempts[0]?.reason;
+    if (err instanceof StreamInterruptedError) return err.partial.content;
+    return isManaLLMError(err) ? err.code : null;
+  }
+}
+EOF
+cp consumer.ts consumer.cts
+tsc() { node "$ROOT/node_modules/typescript/bin/tsc" "$@"; }
+BASE='"strict": true, "noEmit": true, "skipLibCheck": false, "target": "ES2022", "lib": ["ES2023"], "types": ["node"], "exactOptionalPropertyTypes": true, "noUncheckedIndexedAccess": true'
+printf '{ "compilerOptions": { %s, "module": "node16", "moduleResolution": "node16" }, "files": ["consumer.ts"] }\n' "$BASE" > tsconfig.esm.json
+printf '{ "compilerOptions": { %s, "module": "node16", "moduleResolution": "node16" }, "files": ["consumer.cts"] }\n' "$BASE" > tsconfig.cjs.json
+printf '{ "compilerOptions": { %s, "module": "esnext", "moduleResolution": "bundler" }, "files": ["consumer.ts"] }\n' "$BASE" > tsconfig.bundler.json
+npm pkg set type=module >/dev/null
+tsc -p tsconfig.esm.json && echo "  ok: node16, ESM consumer"
+tsc -p tsconfig.cjs.json && echo "  ok: node16, CommonJS consumer (.cts)"
+tsc -p tsconfig.bundler.json && echo "  ok: bundler resolution"
+npm pkg delete type >/dev/null
+
+step "bin"
+./node_modules/.bin/mana-llm --help | head -n 3
+npx --no-install mana-llm validate "$ROOT/aliases.example.yaml"
+
+printf '\ncheck-package: ok\n'

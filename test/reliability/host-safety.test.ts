@@ -1,0 +1,305 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { getGlobalDispatcher } from 'undici';
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import {
+  type ChatChunk,
+  ClosedError,
+  createManaLLM,
+  isManaLLMError,
+  type ManaLLM,
+  type ManaLLMEventName,
+  type ProviderAdapter,
+} from '../../src/index.js';
+import { createFakeClock, createMockProvider } from '../../src/testing/index.js';
+import {
+  client,
+  closeAll,
+  consume,
+  EVENT_NAMES,
+  mock,
+  PROTOCOLS,
+  settle,
+  TYPE,
+  textOf,
+  track,
+  waitFor,
+} from './support.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REQ = { model: 'mana/x', messages: [{ role: 'user' as const, content: 'Hi' }] };
+
+let warnings: MockInstance<typeof process.emitWarning>;
+beforeEach(() => {
+  warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+});
+afterEach(async () => {
+  warnings.mockRestore();
+  await closeAll();
+});
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // a listener doing synchronous work
+  }
+}
+
+/** chat, stream and embed through `mana/x` (first entry fails, second serves), as a comparable summary. */
+async function calls(llm: ManaLLM, first: Awaited<ReturnType<typeof mock>>) {
+  first.enqueue({ status: 503 }, { status: 503 }, { status: 503 });
+  const chat = await llm.chat(REQ);
+  const chunks: ChatChunk[] = [];
+  for await (const c of llm.stream(REQ)) chunks.push(c);
+  const emb = await llm.embed({ model: 'mana/x', input: ['a', 'b'] });
+  return {
+    chat: {
+      model: chat.model,
+      content: chat.choices[0]?.message.content,
+      attempts: chat.routing.attempts.length,
+    },
+    stream: { models: [...new Set(chunks.map((c) => c.model))], text: textOf(chunks) },
+    embed: { model: emb.model, vectors: emb.data.map((d) => d.embedding.length) },
+  };
+}
+
+async function pair() {
+  const a = await mock('openai');
+  const b = await mock('ollama');
+  b.setDefault({ reply: 'served by b' });
+  const { llm } = client(
+    {
+      a: { type: 'openai', baseUrl: a.url },
+      b: { type: 'ollama', baseUrl: b.url },
+    },
+    { 'mana/x': ['a/m1', 'b/m2'] },
+    // The system clock: a listener's real time is what is at stake here.
+    { systemClock: true },
+  );
+  return { llm, a };
+}
+
+describe('listeners can never break a call', () => {
+  it('throwing, slow (50 ms busy) and rejecting async listeners on every event leave every result unchanged', async () => {
+    const plain = await pair();
+    const expected = await calls(plain.llm, plain.a);
+
+    const { llm, a } = await pair();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown) => void unhandled.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    const heard = new Map<ManaLLMEventName, number>();
+    try {
+      for (const name of EVENT_NAMES) {
+        llm.on(name, () => {
+          throw new Error(`listener for ${name} threw`);
+        });
+        llm.on(name, () => {
+          throw `a bare string from ${name}`;
+        });
+        llm.on(name, () => busy(50));
+        llm.on(name, async () => {
+          throw new Error(`async listener for ${name} rejected`);
+        });
+        llm.on(name, () => void heard.set(name, (heard.get(name) ?? 0) + 1));
+      }
+      expect(await calls(llm, a)).toEqual(expected);
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    // Every listener ran (a throwing one stops none of the others) and each failure became a warning.
+    expect(heard.get('request')).toBe(3);
+    expect(heard.get('fallback')).toBe(3);
+    expect(heard.get('response')).toBe(3);
+    expect(unhandled).toEqual([]);
+    const texts = warnings.mock.calls.map((c) => String(c[0]));
+    expect(texts.some((t) => t.includes('listener for request threw'))).toBe(true);
+    expect(texts.some((t) => t.includes('a bare string from response'))).toBe(true);
+    expect(texts.some((t) => t.includes('async listener for fallback rejected'))).toBe(true);
+  });
+
+  it('a listener that throws while a stream is being consumed does not interrupt the stream', async () => {
+    const up = await mock('anthropic');
+    up.setDefault({ reply: 'one two three four', chunks: 4 });
+    const { llm } = client({ a: { type: 'anthropic', baseUrl: up.url } }, { 'mana/x': ['a/m'] });
+    llm.on('resolved', () => {
+      throw new Error('resolved listener');
+    });
+    llm.on('response', () => {
+      throw new Error('response listener');
+    });
+    const { done } = consume(llm.stream(REQ));
+    const { chunks, error } = await done;
+    expect(error).toBeUndefined();
+    expect(textOf(chunks)).toBe('one two three four');
+  });
+});
+
+describe('probes', () => {
+  it('a probe that hangs (ignoring its signal) never holds back another provider’s result, and times out alone', async () => {
+    const stuck: ProviderAdapter = {
+      ...createMockProvider({ provider: 'stuck' }),
+      probe: () => new Promise(() => undefined),
+    };
+    const alive = createMockProvider({ provider: 'alive' });
+    const hanging = await mock('google');
+    hanging.enqueue({ hang: true });
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['alive/m'] } } },
+        providers: {
+          stuck: { type: 'custom', adapter: stuck },
+          alive: { type: 'custom', adapter: alive },
+          hangup: { type: 'google', baseUrl: hanging.url, apiKey: 'k-probe-test' },
+        },
+        clock,
+        health: { probeTimeoutMs: 3000, probeIntervalMs: 30_000 },
+      }),
+    );
+    const probes: { provider: string; ok: boolean; error?: string }[] = [];
+    llm.on('probe', (p) => void probes.push(p));
+    await clock.advanceAsync(0);
+    await waitFor(() => probes.length === 1, 'the live provider’s probe');
+    expect(probes).toEqual([expect.objectContaining({ provider: 'alive', ok: true })]);
+    await waitFor(() => hanging.count('models') === 1, 'the probe at the hanging upstream');
+    // The stuck probes end at their own deadline, each recorded as a failure of its provider only.
+    await clock.advanceAsync(3000);
+    await waitFor(() => probes.length === 3, 'the timeouts');
+    expect(
+      probes
+        .slice(1)
+        .map((p) => [p.provider, p.ok, p.error])
+        .sort(),
+    ).toEqual([
+      ['hangup', false, 'probe-timeout (>3000ms)'],
+      ['stuck', false, 'probe-timeout (>3000ms)'],
+    ]);
+    const h = llm.health().providers;
+    expect([
+      h.alive?.consecutiveFailures,
+      h.stuck?.consecutiveFailures,
+      h.hangup?.consecutiveFailures,
+    ]).toEqual([0, 1, 1]);
+    // The next round runs for everyone, the stuck one included.
+    await clock.advanceAsync(33_000);
+    await waitFor(() => probes.filter((p) => p.provider === 'alive').length === 2, 'the second round');
+    await llm.close();
+  });
+});
+
+describe('close() during in-flight calls', () => {
+  it.each(PROTOCOLS)(
+    'settles chat, stream (before and after commit) and embed with CLOSED; no handles left ($protocol)',
+    async (p) => {
+      const before = resourceCounts();
+      const up = await mock(p.protocol);
+      up.enqueue(
+        { hang: true },
+        { hang: true },
+        { streamThenStall: 2 },
+        ...(p.embeddings ? [{ hang: true } as const] : []),
+      );
+      const { llm } = client(
+        { a: { type: TYPE[p.protocol], baseUrl: up.url, apiKey: 'k-close-test' } },
+        { 'mana/x': [`a/${p.model}`] },
+      );
+      const failures: unknown[] = [];
+      llm.on('failure', (f) => void failures.push(f.error));
+      const chat = settle(llm.chat(REQ));
+      const beforeCommit = consume(llm.stream(REQ));
+      await waitFor(() => up.count() === 2, 'two requests');
+      const afterCommit = consume(llm.stream(REQ));
+      await waitFor(() => textOf(afterCommit.chunks).length > 0, 'the stream to commit');
+      const embed = p.embeddings ? settle(llm.embed({ model: 'mana/x', input: 'x' })) : undefined;
+      if (embed) await waitFor(() => up.count('embed') === 1, 'the embed request');
+
+      await llm.close();
+      const outcomes = [
+        (await chat).error,
+        (await beforeCommit.done).error,
+        (await afterCommit.done).error,
+        ...(embed ? [(await embed).error] : []),
+      ];
+      for (const err of outcomes) {
+        expect(err).toBeInstanceOf(ClosedError);
+        expect(isManaLLMError(err) && err.code).toBe('CLOSED');
+      }
+      // What was already delivered stays delivered; nothing arrives after close.
+      expect(textOf(afterCommit.chunks).length).toBeGreaterThan(0);
+      expect(failures).toHaveLength(outcomes.length);
+      // New calls are refused the same way.
+      expect((await settle(llm.chat(REQ))).error).toBeInstanceOf(ClosedError);
+      expect((await consume(llm.stream(REQ)).done).error).toBeInstanceOf(ClosedError);
+
+      await closeAll();
+      await waitFor(() => noExtra(before), 'sockets and timers to go');
+    },
+  );
+
+  it('leaves process-wide state alone: no global dispatcher, no process listeners, nothing after close', async () => {
+    const dispatcher = getGlobalDispatcher();
+    const signals = [
+      'SIGHUP',
+      'SIGINT',
+      'SIGTERM',
+      'unhandledRejection',
+      'uncaughtException',
+      'warning',
+      'exit',
+    ];
+    const counts = signals.map((s) => process.listenerCount(s));
+    const up = await mock('openai');
+    const { llm } = client({ a: { type: 'openai', baseUrl: up.url } }, { 'mana/x': ['a/m'] });
+    await llm.chat(REQ);
+    expect(getGlobalDispatcher()).toBe(dispatcher);
+    await llm.close();
+    await llm.close();
+    expect(signals.map((s) => process.listenerCount(s))).toEqual(counts);
+  });
+
+  it('a script that never calls close() still exits on its own', async () => {
+    const up = await mock('openai');
+    const script = `
+      import { createManaLLM } from './src/index.ts';
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: ${JSON.stringify(up.url)} } },
+      });
+      const res = await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] });
+      for await (const c of llm.stream({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] })) void c;
+      console.log('answered by', res.model);
+    `;
+    const started = Date.now();
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => void (out += c));
+      child.stderr.on('data', (c: Buffer) => void (out += c));
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(kill);
+        resolve({ code, out });
+      });
+    });
+    expect(out).toContain('answered by a/m');
+    expect(code, out).toBe(0);
+    // Not held open by keep-alive sockets or probe timers (undici's idle keep-alive is 10 s).
+    expect(Date.now() - started).toBeLessThan(8000);
+  }, 20_000);
+});
+
+function resourceCounts(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
+  return out;
+}
+
+function noExtra(before: Record<string, number>): boolean {
+  const now = resourceCounts();
+  return Object.entries(now).every(([k, v]) => v <= (before[k] ?? 0));
+}
