@@ -89,10 +89,9 @@ async function inRounds<T>(
   const out = new Map<string, T[]>(clients.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     const order = clients.map((_, i) => clients[(i + r) % clients.length] as Client);
-    for (const c of order) {
-      settle();
-      out.get(c.name)?.push(await measure(c));
-    }
+    // No forced GC between clients: a full collection shrinks the young generation and then taxes whichever
+    // client allocates most for a while (2× for some) — an artefact no real process has.
+    for (const c of order) out.get(c.name)?.push(await measure(c));
   }
   return out;
 }
@@ -365,7 +364,6 @@ async function main(): Promise<void> {
     for (let r = 0; r < P.rounds; r++) {
       for (let j = 0; j < depths.length; j++) {
         const d = depths[(j + r) % depths.length] as number;
-        settle();
         const t = now();
         for (let i = 0; i < P.skip; i++) await bb.call(d);
         perDepth.get(d)?.push(((now() - t) * 1000) / P.skip);

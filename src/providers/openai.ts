@@ -1,7 +1,7 @@
 import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
-import type { HttpResponse } from '../wire/http.js';
+import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { readSSEBatches } from '../wire/sse.js';
 import type {
   AdapterChatRequest,
@@ -146,15 +146,20 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let created = 0;
     let finished = false;
     let sawDone = false;
+    let readPastDone = false;
     let drained = false;
     try {
       // One batch per network chunk: its frames are handled without a promise per line or event.
       frames: for await (const batch of readSSEBatches(res.body)) {
+        if (sawDone) continue;
         for (const ev of batch) {
           const data = ev.data;
           if (data === '[DONE]') {
             finished = sawDone = true;
-            break frames;
+            // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
+            if (!bodyArrived(res.body)) break frames;
+            readPastDone = true;
+            continue frames;
           }
           const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
           if (json === null || typeof json !== 'object')
@@ -196,8 +201,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
           yield json as unknown as ChatChunk;
         }
       }
-      drained = !sawDone;
+      drained = !sawDone || readPastDone;
     } catch (err) {
+      // The answer was complete at [DONE]: a failure while reading past it changes nothing.
+      if (sawDone) return;
       if (err instanceof ProviderError) throw err;
       throw networkError(err, cancel, meta);
     } finally {

@@ -26,6 +26,16 @@ export interface HttpResponse {
   body: HttpBody;
 }
 
+/**
+ * True when the whole body has arrived and been read: reading on ends it in a tick, where `destroy()` would
+ * build an abort error (with its stack) to cancel a request that is already complete.
+ */
+export function bodyArrived(body: HttpBody): boolean {
+  // Node's readable state; anything else (a test double) counts as not arrived, which is always safe.
+  const state = (body as { _readableState?: { ended?: unknown; length?: unknown } })._readableState;
+  return state?.ended === true && state.length === 0;
+}
+
 /** The only door to the network: one keep-alive agent per client. */
 export interface Http {
   send(req: HttpRequest): Promise<HttpResponse>;
