@@ -4,10 +4,10 @@
  * For clean function names and lines, bundle it and keep the upstream in its own process:
  *   npx tsx bench/upstream.ts --serve            # prints the URL
  *   npx esbuild bench/profile.ts --bundle --platform=node --format=esm --outfile=/tmp/profile.mjs
- *   node --cpu-prof /tmp/profile.mjs stream 10 --url=http://127.0.0.1:PORT
+ *   node --cpu-prof /tmp/profile.mjs stream 10 --url=http://127.0.0.1:PORT [--floor]
  * Open the .cpuprofile in Chrome DevTools (Performance → Load profile) or speedscope.
  */
-import { manaClient } from './clients.js';
+import { type Client, floorClient, manaClient } from './clients.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 const [kind = 'chat', secs = '10'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -15,7 +15,9 @@ const seconds = Number(secs);
 const given = process.argv.find((a) => a.startsWith('--url='))?.slice(6);
 
 const upstream: Upstream = given ? { url: given, close: async () => undefined } : await startUpstream('child');
-const client = manaClient({ url: upstream.url, deadUrl: 'http://127.0.0.1:9' }, false);
+const targets = { url: upstream.url, deadUrl: 'http://127.0.0.1:9' };
+// `--floor` drives the raw-undici floor instead, to compare profiles.
+const client: Client = process.argv.includes('--floor') ? floorClient(targets) : manaClient(targets, false);
 const calls: Record<string, () => Promise<unknown>> = {
   chat: () => client.chat(),
   c64: () => client.chat(),

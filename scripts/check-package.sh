@@ -20,7 +20,7 @@ npx --no-install attw --pack . --format ascii
 step "npm pack"
 TGZ=$(npm pack --silent --pack-destination "$TMP" | tail -n 1)
 TGZ="$TMP/$TGZ"
-tar -tzf "$TGZ" | sed 's/^/  /'
+echo "  $(tar -tzf "$TGZ" | wc -l) files, $(du -k "$TGZ" | cut -f1) kB"
 if tar -tzf "$TGZ" | grep -Eq '\.test\.|(^|/)(src|test|scripts)/'; then
   echo "check-package: the tarball ships sources or tests" >&2
   exit 1

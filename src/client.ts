@@ -175,14 +175,13 @@ export class ManaLLM {
    * A streamed chat completion (OpenAI chunks). Falls back invisibly until the first content chunk; after it,
    * a failure ends the stream with StreamInterruptedError. Breaking out of the loop cancels the upstream.
    */
-  async *stream(request: ChatRequest, opts?: CallOptions): AsyncGenerator<ChatChunk, void, undefined> {
-    const plan = this.#plan('stream', request.model, opts, chatNeeds(request));
-    reportRequest(this.#ctx, plan);
-    try {
-      yield* streamChain(this.#ctx, plan, request);
-    } catch (err) {
-      throw reportFailure(this.#ctx, plan, err);
-    }
+  stream(request: ChatRequest, opts?: CallOptions): AsyncGenerator<ChatChunk, void, undefined> {
+    // The routing generator itself, planning on its first step (as an `async *stream` would).
+    return streamChain(
+      this.#ctx,
+      () => this.#plan('stream', request.model, opts, chatNeeds(request)),
+      request,
+    );
   }
 
   /**

@@ -7,7 +7,8 @@ import {
 import type { ChatChunk, ChatRequest, Usage } from '../types.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
-import { applyHealth, walkChain } from './walk-chain.js';
+import { reportFailure, reportRequest } from './report.js';
+import { applyHealth, type Served, walkChain } from './walk-chain.js';
 
 interface Opened {
   it: AsyncIterator<ChatChunk>;
@@ -68,20 +69,29 @@ async function openUntilCommit(stream: AsyncIterable<ChatChunk>): Promise<Opened
 /**
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
  * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
+ * This generator is what `llm.stream()` returns (no wrapper generator: that would cost a promise per chunk), so
+ * it plans the call on its first step — a closed client or an unknown alias fails there — and reports it.
  */
 export async function* streamChain(
   ctx: RouterContext,
-  plan: CallPlan,
+  makePlan: () => CallPlan,
   req: ChatRequest,
-): AsyncGenerator<ChatChunk> {
+): AsyncGenerator<ChatChunk, void, undefined> {
+  const plan = makePlan();
+  reportRequest(ctx, plan);
   const { clock, events } = ctx;
   const { timeouts } = ctx.opts;
-  const served = await walkChain(ctx, plan, {
-    attemptMs: timeouts.firstChunkMs,
-    timeoutLabel: 'no first content chunk',
-    run: (slot, entry, context) =>
-      openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, context)),
-  });
+  let served: Served<Opened>;
+  try {
+    served = await walkChain(ctx, plan, {
+      attemptMs: timeouts.firstChunkMs,
+      timeoutLabel: 'no first content chunk',
+      run: (slot, entry, context) =>
+        openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, context)),
+    });
+  } catch (err) {
+    throw reportFailure(ctx, plan, err);
+  }
   const { entry, attempt } = served;
   const { it, held, ended } = served.value;
   const firstChunkMs = clock.now() - plan.startedAt;
@@ -140,10 +150,10 @@ export async function* streamChain(
     }
   } catch (raw) {
     const callerReason = attempt.abortReason();
-    if (callerReason !== undefined) throw callerReason;
+    if (callerReason !== undefined) throw reportFailure(ctx, plan, callerReason);
     const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
     applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
-    throw new StreamInterruptedError(
+    const interrupted = new StreamInterruptedError(
       `${entry.target}: stream interrupted after it started: ${cause.message}`,
       {
         provider: entry.provider,
@@ -154,6 +164,7 @@ export async function* streamChain(
         ...(cause.status === undefined ? {} : { status: cause.status }),
       },
     );
+    throw reportFailure(ctx, plan, interrupted);
   } finally {
     if (!finished) void it.return?.()?.catch(() => undefined);
     served.done(!finished);

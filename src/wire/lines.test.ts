@@ -77,6 +77,45 @@ describe('readLines', () => {
     );
   });
 
+  it('decodes bad bytes and a byte order mark exactly as TextDecoder does, at any chunking', async () => {
+    // Lead, continuation, overlong, surrogate and BOM bytes, so that broken sequences are common.
+    const bytes = fc
+      .array(
+        fc.constantFrom(
+          0x41,
+          0x0a,
+          0x0d,
+          0xc2,
+          0xa9,
+          0xe2,
+          0x82,
+          0xac,
+          0xf0,
+          0x9f,
+          0x98,
+          0x80,
+          0xbf,
+          0xc0,
+          0xff,
+          0xed,
+          0xa0,
+          0xef,
+          0xbb,
+        ),
+        {
+          maxLength: 40,
+        },
+      )
+      .map((a) => Uint8Array.from(a));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(bytes, fc.uint8Array({ maxLength: 60 })), cuts, async (b, c) => {
+        expect(await lines(split(b, c))).toEqual(oracle(new TextDecoder().decode(b)));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(await lines([Uint8Array.of(0xef, 0xbb), Uint8Array.of(0xbf, 0x61)])).toEqual(['a']);
+  });
+
   it('treats CR and LF split across chunks as one line end', async () => {
     expect(await lines([enc.encode('a\r'), enc.encode('\nb\r'), enc.encode('\n')])).toEqual(['a', 'b']);
     expect(await lines([enc.encode('a\r'), enc.encode('\r\n')])).toEqual(['a', '']);

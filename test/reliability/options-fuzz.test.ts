@@ -82,58 +82,63 @@ const partialStore = fc
   );
 
 const ALIASES = { aliases: { 'mana/x': { chain: ['local/m', 'openai/gpt-4o-mini'] } } };
+/** Absent half the time, as most options are. */
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
+/** Usually a right value, sometimes a wrong one: every field goes wrong often, a whole config is right often enough. */
+const usually = <T, U>(right: fc.Arbitrary<T>, wrong: fc.Arbitrary<U>) =>
+  fc.oneof({ weight: 7, arbitrary: right }, { weight: 1, arbitrary: wrong });
+const rarely = <T>(a: fc.Arbitrary<T>) => usually(fc.constant(undefined), a);
 const number = fc.oneof(
   fc.integer({ min: -5, max: 100_000 }),
   fc.double(),
   fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 0, 1),
 );
-const url = fc.oneof(
-  fc.webUrl(),
-  fc.constantFrom('http://127.0.0.1:9/v1', 'ftp://x', 'not a url', '', 'http://[::1', 'javascript:alert(1)'),
+const positive = usually(fc.integer({ min: 1, max: 100_000 }), fc.oneof(number, junk));
+const url = usually(
+  fc.oneof(fc.constant('http://127.0.0.1:9/v1'), fc.webUrl()),
+  fc.oneof(fc.constantFrom('ftp://x', 'not a url', '', 'http://[::1', 'javascript:alert(1)'), junk),
 );
 
 /** A provider config whose fields are each right, wrong in type, or junk. */
 const provider = fc.record(
   {
     type: maybe(
-      fc.oneof(fc.constantFrom('ollama', 'openai', 'google', 'anthropic', 'custom', 'OPENAI'), junk),
+      usually(
+        fc.constantFrom('ollama', 'openai', 'google', 'anthropic'),
+        fc.oneof(fc.constantFrom('custom', 'OPENAI'), junk),
+      ),
     ),
-    baseUrl: maybe(fc.oneof(url, junk)),
-    apiKey: maybe(fc.oneof(fc.string(), junk)),
-    headers: maybe(fc.oneof(dict(anyKey, fc.oneof(fc.string(), junk)), junk)),
-    timeoutMs: maybe(fc.oneof(number, junk)),
-    maxConcurrent: maybe(fc.oneof(number, junk)),
-    probe: maybe(fc.oneof(fc.boolean(), junk)),
-    adapter: maybe(fc.oneof(fc.constant(createMockProvider()), junk)),
+    baseUrl: maybe(url),
+    apiKey: maybe(usually(fc.string(), junk)),
+    headers: maybe(usually(dict(anyKey, usually(fc.string(), junk)), junk)),
+    timeoutMs: maybe(positive),
+    maxConcurrent: maybe(positive),
+    probe: maybe(usually(fc.boolean(), junk)),
+    adapter: rarely(fc.oneof(fc.constant(createMockProvider()), junk)),
   },
   { requiredKeys: [] },
 );
 
-const providerId = fc.oneof(
-  hostileKey,
-  fc.constantFrom('ollama', 'openai', 'groq', 'google', 'anthropic', 'local', 'vllm', 'UPPER', 'a b', ''),
-  fc.string({ maxLength: 6 }),
+const providerId = usually(
+  fc.constantFrom('ollama', 'openai', 'groq', 'google', 'anthropic', 'local', 'vllm'),
+  fc.oneof(hostileKey, fc.constantFrom('UPPER', 'a b', ''), fc.string({ maxLength: 6 })),
 );
 
 const options = fc.record(
   {
-    aliasesPath: maybe(fc.oneof(fc.constantFrom('/nonexistent/aliases.yaml', '', '.', '/'), junk)),
-    aliases: maybe(fc.oneof(fc.constant(ALIASES), fc.string({ maxLength: 40 }), junk)),
-    providers: fc.oneof(
-      { weight: 4, arbitrary: dict(providerId, fc.oneof(provider, junk)) },
-      { weight: 1, arbitrary: junk },
-    ),
+    aliasesPath: rarely(fc.oneof(fc.constantFrom('/nonexistent/aliases.yaml', '', '.', '/'), junk)),
+    aliases: usually(fc.constant(ALIASES), fc.oneof(fc.string({ maxLength: 40 }), junk)),
+    providers: usually(dict(providerId, usually(provider, junk)), junk),
     health: maybe(
-      fc.oneof(
+      usually(
         fc.record(
           {
-            failureThreshold: maybe(fc.oneof(number, junk)),
-            cooldownMs: maybe(fc.oneof(number, junk)),
-            probeIntervalMs: maybe(fc.oneof(number, junk)),
-            probeTimeoutMs: maybe(fc.oneof(number, junk)),
-            probes: maybe(fc.oneof(fc.boolean(), junk)),
-            store: maybe(fc.oneof(partialStore, junk)),
+            failureThreshold: maybe(positive),
+            cooldownMs: maybe(positive),
+            probeIntervalMs: maybe(positive),
+            probeTimeoutMs: maybe(positive),
+            probes: maybe(usually(fc.boolean(), junk)),
+            store: rarely(fc.oneof(partialStore, junk)),
           },
           { requiredKeys: [] },
         ),
@@ -141,24 +146,24 @@ const options = fc.record(
       ),
     ),
     timeouts: maybe(
-      fc.oneof(
+      usually(
         fc.record(
           {
-            connectMs: maybe(number),
-            totalMs: maybe(number),
-            firstChunkMs: maybe(number),
-            idleMs: maybe(number),
+            connectMs: maybe(positive),
+            totalMs: maybe(positive),
+            firstChunkMs: maybe(positive),
+            idleMs: maybe(positive),
           },
           { requiredKeys: [] },
         ),
         junk,
       ),
     ),
-    fallbackOnAuthError: maybe(fc.oneof(fc.boolean(), junk)),
-    defaultProvider: maybe(fc.oneof(providerId, junk)),
-    reloadOnSignal: maybe(fc.oneof(fc.constantFrom(false, 'SIGHUP', 'SIGTERM', true), junk)),
-    watch: maybe(fc.oneof(fc.boolean(), junk)),
-    clock: maybe(fc.oneof(fc.constant(createFakeClock()), junk)),
+    fallbackOnAuthError: maybe(usually(fc.boolean(), junk)),
+    defaultProvider: rarely(fc.oneof(providerId, junk)),
+    reloadOnSignal: rarely(fc.oneof(fc.constantFrom(false, 'SIGHUP', 'SIGTERM', true), junk)),
+    watch: rarely(fc.oneof(fc.boolean(), junk)),
+    clock: usually(fc.constant(createFakeClock()), junk),
   },
   { requiredKeys: [] },
 );
@@ -177,15 +182,16 @@ describe('createManaLLM options (property)', () => {
   });
 
   it('throws nothing but ConfigError for structured options with wrong, junk and hostile fields', () => {
-    let ok = 0;
+    const seen = { ok: 0, 'config-error': 0 };
     fc.assert(
       fc.property(options, (o) => {
-        if (onlyConfigError(compact(o)) === 'ok') ok++;
+        seen[onlyConfigError(compact(o))]++;
       }),
       { numRuns: 1500 },
     );
-    // The generator must reach valid configurations too, or it says nothing about the happy path.
-    expect(ok).toBeGreaterThan(0);
+    // The generator must reach both sides, or it says nothing about one of them.
+    expect(seen.ok).toBeGreaterThan(10);
+    expect(seen['config-error']).toBeGreaterThan(50);
   });
 
   it('accepts any valid provider config and normalises it; hostile header keys pollute nothing', () => {
@@ -202,6 +208,21 @@ describe('createManaLLM options (property)', () => {
         expect(onlyConfigError(o)).toBe('ok');
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a health store is accepted only with every method it will be asked for', () => {
+    fc.assert(
+      fc.property(partialStore, (store) => {
+        const o = {
+          aliases: ALIASES,
+          providers: { local: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+          health: { store },
+          clock: createFakeClock(),
+        };
+        expect(onlyConfigError(o)).toBe(Object.keys(store).length === 5 ? 'ok' : 'config-error');
+      }),
+      { numRuns: 100 },
     );
   });
 
