@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderCapabilityError, ProviderError } from '../errors.js';
+import { ProviderCapabilityError, } from '../errors.js';
 import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
 import { readSSE } from '../wire/sse.js';
 import type { AdapterChatRequest, AdapterContext, Capabilities, ProviderAdapter } from './adapter.js';
@@ -11,6 +11,7 @@ import {
   errorFromInBand,
   networkError,
   parseJson,
+  probeAnswered,
   readBody,
   secretsOf,
   send,
@@ -225,10 +226,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
         await res.body.dump();
         return { ok: true };
       } catch (err) {
-        // Any answer below 500 means the server is up; a 401/403 is kept as the provider's lastError.
-        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
-          return { ok: true, error: err.message };
-        throw err;
+        return probeAnswered(err);
       }
     },
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
 import type { HttpBody, HttpRequest } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
@@ -13,6 +12,7 @@ import {
   errorFromInBand,
   networkError,
   parseJson,
+  probeAnswered,
   readBody,
   secretsOf,
   send as sendUpstream,
@@ -221,10 +221,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
         await res.body.dump().catch(() => undefined);
         return { ok: true };
       } catch (err) {
-        // an answer below 500 (a wrong key included) means the provider is up; keep the error visible
-        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
-          return { ok: true, error: err.message };
-        throw err;
+        return probeAnswered(err);
       }
     },
 

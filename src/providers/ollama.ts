@@ -22,6 +22,7 @@ import {
   type CallMeta,
   networkError,
   parseJson,
+  probeAnswered,
   readBody,
   secretsOf,
   send,
@@ -215,10 +216,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
         await res.body.dump();
         return { ok: true };
       } catch (err) {
-        // Answered below 500 (e.g. a proxy's 401): alive, and the reason is kept as lastError.
-        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
-          return { ok: true, error: err.message };
-        throw err;
+        return probeAnswered(err);
       }
     },
 

@@ -1,4 +1,4 @@
-import { ProviderAuthError, ProviderError } from '../errors.js';
+import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
@@ -17,6 +17,7 @@ import {
   errorFromInBand,
   networkError,
   parseJson,
+  probeAnswered,
   readBody,
   secretsOf,
   send,
@@ -304,10 +305,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         await res.body.dump().catch(() => undefined);
         return { ok: true };
       } catch (err) {
-        // Any answer below 500 means the server is up; a rejected key is worth recording as lastError.
-        if (err instanceof ProviderError && err.status !== undefined && err.status < 500)
-          return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
-        throw err;
+        return probeAnswered(err);
       }
     },
   };

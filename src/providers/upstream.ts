@@ -2,7 +2,7 @@ import {
   ProviderAuthError,
   ProviderBlockedError,
   ProviderConnectionError,
-  type ProviderError,
+  ProviderError,
   ProviderHTTPError,
   ProviderRateLimitError,
   ProviderResponseError,
@@ -11,6 +11,7 @@ import {
 import { redact } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import type { Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+import type { ProbeOutcome } from './adapter.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
 export interface CallMeta {
@@ -314,4 +315,13 @@ export function secretsOf(config: { apiKey?: string; headers: Record<string, str
 export function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
   const u = new URL(baseUrl);
   return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+}
+
+/**
+ * A probe's verdict on a failed request: any HTTP answer below 500 means the server is up, and a 401/403 is kept
+ * as the provider's `lastError` so a wrong key is visible. Anything else is rethrown (a counted probe failure).
+ */
+export function probeAnswered(err: unknown): ProbeOutcome {
+  if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;
+  return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
 }
