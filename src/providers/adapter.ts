@@ -50,3 +50,15 @@ export interface ProviderAdapter {
   /** Releases what the adapter holds (the client closes the shared HTTP agent itself). */
   close?(): Promise<void>;
 }
+
+/**
+ * Internal (not exported by the package): a built-in adapter may also hand over each network read's chunks as
+ * one array, so that routing pays one promise per read rather than one per chunk. The same chunks, in the same
+ * order, with the same errors as `stream` (a bad frame mid-read first hands over the chunks before it).
+ */
+export const STREAM_BATCHES: unique symbol = Symbol('mana-llm.streamBatches');
+
+/** An adapter that may have the internal batch stream. */
+export interface BatchStreaming {
+  [STREAM_BATCHES]?(request: AdapterChatRequest, ctx: AdapterContext): AsyncIterable<ChatChunk[]>;
+}

@@ -3,12 +3,14 @@ import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { readSSEBatches } from '../wire/sse.js';
-import type {
-  AdapterChatRequest,
-  AdapterContext,
-  AdapterEmbedRequest,
-  Capabilities,
-  ProviderAdapter,
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type AdapterEmbedRequest,
+  type BatchStreaming,
+  type Capabilities,
+  type ProviderAdapter,
+  STREAM_BATCHES,
 } from './adapter.js';
 import type { AdapterDeps } from './registry.js';
 import {
@@ -146,7 +148,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return json as unknown as ChatCompletion;
   }
 
-  async function* stream(request: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk> {
+  /** The stream as one array of chunks per network read (see STREAM_BATCHES); `stream` flattens it. */
+  async function* streamBatches(
+    request: AdapterChatRequest,
+    ctx: AdapterContext,
+  ): AsyncGenerator<ChatChunk[]> {
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = withStream(request, true);
     const cancel = cancelOf(ctx);
@@ -165,55 +171,66 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let drained = false;
     try {
       // One batch per network chunk: its frames are handled without a promise per line or event.
-      frames: for await (const batch of readSSEBatches(res.body)) {
+      for await (const batch of readSSEBatches(res.body)) {
         if (sawDone) continue;
-        for (const ev of batch) {
-          const data = ev.data;
-          if (data === '[DONE]') {
-            finished = sawDone = true;
-            // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
-            if (!bodyArrived(res.body)) break frames;
-            readPastDone = true;
-            continue frames;
-          }
-          const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
-          if (json === null || typeof json !== 'object')
-            throw badResponse(meta, 'stream frame is not an object');
-          const err = inBandError(json);
-          if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
-          const choices = json.choices;
-          if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
-          // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
-          // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
-          if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
-            continue;
-          for (const c of choices) {
-            const d = c?.delta;
-            if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
-            if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-            if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
-            normaliseReasoning(d);
-            if (Array.isArray(d.tool_calls)) {
-              // Some servers omit `index`; the position identifies the call then.
-              d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
-                if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
-                if (typeof t.index !== 'number') t.index = i;
-              });
+        const out: ChatChunk[] = [];
+        try {
+          for (const ev of batch) {
+            const data = ev.data;
+            if (data === '[DONE]') {
+              finished = sawDone = true;
+              break;
             }
+            const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
+            if (json === null || typeof json !== 'object')
+              throw badResponse(meta, 'stream frame is not an object');
+            const err = inBandError(json);
+            if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
+            const choices = json.choices;
+            if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+            // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
+            // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
+            if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
+              continue;
+            for (const c of choices) {
+              const d = c?.delta;
+              if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+              if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+              if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+              normaliseReasoning(d);
+              if (Array.isArray(d.tool_calls)) {
+                // Some servers omit `index`; the position identifies the call then.
+                d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
+                  if (t === null || typeof t !== 'object')
+                    throw badResponse(meta, 'malformed tool call delta');
+                  if (typeof t.index !== 'number') t.index = i;
+                });
+              }
+            }
+            // One stable id per stream, whatever the server sends per frame.
+            if (id === undefined) {
+              id =
+                typeof json.id === 'string' && json.id !== ''
+                  ? json.id
+                  : `chatcmpl-${clock.now().toString(36)}`;
+              created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+            }
+            json.id = id;
+            json.object = 'chat.completion.chunk';
+            json.created = created;
+            json.model = model;
+            out.push(json as unknown as ChatChunk);
           }
-          // One stable id per stream, whatever the server sends per frame.
-          if (id === undefined) {
-            id =
-              typeof json.id === 'string' && json.id !== ''
-                ? json.id
-                : `chatcmpl-${clock.now().toString(36)}`;
-            created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
-          }
-          json.id = id;
-          json.object = 'chat.completion.chunk';
-          json.created = created;
-          json.model = model;
-          yield json as unknown as ChatChunk;
+        } catch (err) {
+          // The chunks before a bad frame go out first, as they would one by one.
+          if (out.length > 0) yield out;
+          throw err;
+        }
+        if (out.length > 0) yield out;
+        if (sawDone) {
+          // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
+          if (!bodyArrived(res.body)) break;
+          readPastDone = true;
         }
       }
       drained = !sawDone || readPastDone;
@@ -228,6 +245,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     }
     // Neither a finish reason nor [DONE]: a truncated answer must never look complete.
     if (!finished) throw badResponse(meta, 'stream ended before finish');
+  }
+
+  async function* stream(request: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk> {
+    for await (const batch of streamBatches(request, ctx)) for (const c of batch) yield c;
   }
 
   async function embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings> {
@@ -288,10 +309,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return names;
   }
 
-  return {
+  const adapter: ProviderAdapter & BatchStreaming = {
     capabilities: () => EVERYTHING,
     chat,
     stream,
+    [STREAM_BATCHES]: streamBatches,
     embed,
     models,
     async probe(ctx) {
@@ -309,4 +331,5 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       }
     },
   };
+  return adapter;
 }

@@ -4,6 +4,13 @@ import {
   StreamInterruptedError,
   type StreamPartial,
 } from '../errors.js';
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type BatchStreaming,
+  type ProviderAdapter,
+  STREAM_BATCHES,
+} from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest, Usage } from '../types.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
@@ -11,9 +18,34 @@ import { reportFailure, reportRequest } from './report.js';
 import { applyHealth, type Served, walkChain } from './walk-chain.js';
 
 interface Opened {
-  it: AsyncIterator<ChatChunk>;
+  it: AsyncIterator<ChatChunk[]>;
   held: ChatChunk[];
   ended: boolean;
+}
+
+/**
+ * An adapter's stream as arrays of chunks: the built-in adapters' own batches (one promise per network read),
+ * else each chunk of `stream()` alone.
+ */
+function batchesOf(
+  adapter: ProviderAdapter,
+  req: AdapterChatRequest,
+  ctx: AdapterContext,
+): AsyncIterable<ChatChunk[]> {
+  const batches = (adapter as BatchStreaming)[STREAM_BATCHES];
+  if (batches) return batches.call(adapter, req, ctx);
+  const stream = adapter.stream(req, ctx);
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<ChatChunk[]> {
+      const it = stream[Symbol.asyncIterator]();
+      const end = { done: true, value: undefined } as const;
+      return {
+        // A `then` per chunk: cheaper than a generator wrapped around the adapter's.
+        next: () => it.next().then((r) => (r.done ? end : { done: false, value: [r.value] })),
+        return: () => (it.return ? it.return().then(() => end) : Promise.resolve(end)),
+      };
+    },
+  };
 }
 
 /** A chunk that commits the stream: text, a tool-call fragment or reasoning. */
@@ -49,16 +81,23 @@ class Partial {
   }
 }
 
-/** Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end. */
-async function openUntilCommit(stream: AsyncIterable<ChatChunk>): Promise<Opened> {
+/**
+ * Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end; the
+ * rest of the batch holding that chunk is held too.
+ */
+async function openUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Opened> {
   const it = stream[Symbol.asyncIterator]();
   const held: ChatChunk[] = [];
   try {
     for (;;) {
       const r = await it.next();
       if (r.done) return { it, held, ended: true };
-      held.push(r.value);
-      if (hasContent(r.value)) return { it, held, ended: false };
+      let committed = false;
+      for (const c of r.value) {
+        held.push(c);
+        if (!committed && hasContent(c)) committed = true;
+      }
+      if (committed) return { it, held, ended: false };
     }
   } catch (err) {
     void it.return?.()?.catch(() => undefined);
@@ -87,7 +126,7 @@ export async function* streamChain(
       attemptMs: timeouts.firstChunkMs,
       timeoutLabel: 'no first content chunk',
       run: (slot, entry, context) =>
-        openUntilCommit(slot.adapter.stream({ ...req, model: entry.model }, context)),
+        openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
     });
   } catch (err) {
     throw reportFailure(ctx, plan, err);
@@ -132,8 +171,10 @@ export async function* streamChain(
         const r = await attempt.race(it.next());
         waitingSince = undefined;
         if (r.done) break;
-        partial.add(r.value);
-        yield r.value;
+        for (const c of r.value) {
+          partial.add(c);
+          yield c;
+        }
       }
       finished = true;
     }
