@@ -72,6 +72,16 @@ function normaliseReasoning(d: WireDelta): void {
   }
 }
 
+/** Whether a stream frame's choices carry text, reasoning or a tool call. */
+function carriesContent(choices: WireChoice[]): boolean {
+  for (const c of choices) {
+    const d = c.delta as { content?: unknown; reasoning_content?: unknown; tool_calls?: unknown[] };
+    if (d.content || d.reasoning_content || (Array.isArray(d.tool_calls) && d.tool_calls.length > 0))
+      return true;
+  }
+  return false;
+}
+
 /**
  * `JSON.stringify({ ...req, stream })`, without the copy when `req` has no `stream` key of its own: V8 builds a
  * spread copy plus a new key slowly (~1 µs), and the text is the same — the key goes last either way.
@@ -168,12 +178,15 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let finished = false;
     let sawDone = false;
     let readPastDone = false;
+    // Until the first chunk with content, chunks go out as soon as they are parsed: the first token must not
+    // wait for the rest of its network read to be parsed.
+    let early = true;
     let drained = false;
     try {
       // One batch per network chunk: its frames are handled without a promise per line or event.
       for await (const batch of readSSEBatches(res.body)) {
         if (sawDone) continue;
-        const out: ChatChunk[] = [];
+        let out: ChatChunk[] = [];
         try {
           for (const ev of batch) {
             const data = ev.data;
@@ -220,6 +233,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
             json.created = created;
             json.model = model;
             out.push(json as unknown as ChatChunk);
+            if (early && carriesContent(choices)) {
+              early = false;
+              yield out;
+              out = [];
+            }
           }
         } catch (err) {
           // The chunks before a bad frame go out first, as they would one by one.
