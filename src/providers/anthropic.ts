@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderCapabilityError, } from '../errors.js';
+import { ProviderCapabilityError } from '../errors.js';
 import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
 import { readSSE } from '../wire/sse.js';
 import type { AdapterChatRequest, AdapterContext, Capabilities, ProviderAdapter } from './adapter.js';
