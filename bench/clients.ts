@@ -5,7 +5,8 @@
  * The peers (`openai`, `ai`, `@ai-sdk/openai-compatible`) are bench-only devDependencies, loaded with a
  * computed specifier so that the root typecheck passes in a clone where `bench/` is not installed.
  */
-import { Agent } from 'undici';
+// The floor uses the very undici module mana-llm loads (root node_modules, 7.30.2): same code, same JIT state.
+import { Agent } from '../node_modules/undici/index.js';
 import { createManaLLM, type ManaLLM, type ProviderAdapter, type ProviderOptions } from '../src/index.js';
 import { REPLY_TEXT, SHAPE, TOKEN } from './upstream.js';
 
@@ -23,6 +24,8 @@ export interface Client {
   readonly name: string;
   chat(): Promise<void>;
   stream(): Promise<StreamStat>;
+  /** The floor only: the same stream, each chunk handed over through an async generator (a reference point). */
+  streamIterated?(): Promise<StreamStat>;
   embed(): Promise<void>;
   ollamaChat?(): Promise<void>;
   ollamaStream?(): Promise<StreamStat>;
@@ -99,6 +102,25 @@ async function readSSEText(
   return { ttfcUs, chunks, text };
 }
 
+/** The floor's SSE loop as an async generator: each parsed chunk handed to the caller, as any `for await` API does. */
+async function* sseChunks(
+  body: AsyncIterable<string>,
+): AsyncGenerator<{ choices: { delta: { content?: string } }[] }> {
+  let buf = '';
+  for await (const piece of body) {
+    buf += piece;
+    let start = 0;
+    let end: number;
+    while ((end = buf.indexOf('\n\n', start)) !== -1) {
+      const data = buf.startsWith('data: ', start) ? buf.slice(start + 6, end) : '';
+      start = end + 2;
+      if (data === '' || data === '[DONE]') continue;
+      yield JSON.parse(data);
+    }
+    buf = start === 0 ? buf : buf.slice(start);
+  }
+}
+
 /** The same for NDJSON (Ollama). */
 async function readNDJSONText(
   body: AsyncIterable<string>,
@@ -156,6 +178,24 @@ export function floorClient({ url, deadUrl }: Targets): Client {
       const r = await readSSEText(res.body, started);
       checkStream(r.text, STREAM_TEXT_LENGTH);
       return r;
+    },
+    async streamIterated() {
+      const started = now();
+      const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
+      res.body.setEncoding('utf8');
+      let text = '';
+      let chunks = 0;
+      let ttfcUs = 0;
+      for await (const chunk of sseChunks(res.body)) {
+        const c = chunk.choices[0]?.delta.content;
+        if (c) {
+          if (chunks === 0) ttfcUs = (now() - started) * 1000;
+          chunks++;
+          text += c;
+        }
+      }
+      checkStream(text, STREAM_TEXT_LENGTH);
+      return { ttfcUs, chunks };
     },
     async embed() {
       const res = await post(url, '/v1/embeddings', { model: 'e', input: INPUTS });

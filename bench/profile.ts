@@ -3,7 +3,8 @@
  *   node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/profile.ts [chat|stream|c64|embed|ollama-stream] [seconds]
  * For clean function names and lines, bundle it and keep the upstream in its own process:
  *   npx tsx bench/upstream.ts --serve            # prints the URL
- *   npx esbuild bench/profile.ts --bundle --platform=node --format=esm --outfile=/tmp/profile.mjs
+ *   npx esbuild bench/profile.ts --bundle --platform=node --format=esm --outfile=/tmp/profile.mjs \
+ *     "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
  *   node --cpu-prof /tmp/profile.mjs stream 10 --url=http://127.0.0.1:PORT [--floor]
  * Open the .cpuprofile in Chrome DevTools (Performance → Load profile) or speedscope.
  */
@@ -14,7 +15,9 @@ const [kind = 'chat', secs = '10'] = process.argv.slice(2).filter((a) => !a.star
 const seconds = Number(secs);
 const given = process.argv.find((a) => a.startsWith('--url='))?.slice(6);
 
-const upstream: Upstream = given ? { url: given, close: async () => undefined } : await startUpstream('child');
+const upstream: Upstream = given
+  ? { url: given, close: async () => undefined }
+  : await startUpstream('child');
 const targets = { url: upstream.url, deadUrl: 'http://127.0.0.1:9' };
 // `--floor` drives the raw-undici floor instead, to compare profiles.
 const client: Client = process.argv.includes('--floor') ? floorClient(targets) : manaClient(targets, false);

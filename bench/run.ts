@@ -7,7 +7,7 @@
  * the floor's result of the same round, and the table shows medians over rounds. Writes bench/results.json.
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -136,6 +136,7 @@ interface Row {
 }
 
 const FLOOR = 'undici (floor)';
+const ITERATED = 'undici (floor), chunks through an async generator';
 
 interface Snapshot {
   rssMB: number;
@@ -182,6 +183,8 @@ function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<st
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Other work on the machine shows up as noise: the 1-minute load average is recorded before and after.
+  const loadBefore = loadavg()[0] ?? 0;
   const upstream = await startUpstream(upstreamMode);
   // A port where nothing listens: bind one, then close it.
   const { createServer } = await import('node:net');
@@ -219,6 +222,7 @@ async function main(): Promise<void> {
   }
 
   const rows: Row[] = [];
+  let streamReference: Cell | undefined;
 
   if (want('chat')) {
     log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
@@ -276,9 +280,20 @@ async function main(): Promise<void> {
 
   if (want('stream')) {
     log(`stream: ${P.rounds} rounds × ${P.stream} streams of 256 chunks`);
-    const st = await streamRounds((c) => c.stream(), clients);
+    // A reference measured in the same rounds: the floor handing each chunk over through an async generator,
+    // the least that any `for await` API (mana-llm's, the SDKs') costs on top of the floor's plain loop.
+    const floor = clients.find((c) => c.id === 'floor') as Client;
+    const iterated: Client = {
+      ...floor,
+      id: 'floor-iterated',
+      name: ITERATED,
+      stream: () => floor.streamIterated?.() ?? floor.stream(),
+    };
+    const st = await streamRounds((c) => c.stream(), [...clients, iterated]);
     const streamCells = toCells(st.total);
     for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
+    streamReference = streamCells[ITERATED];
+    delete streamCells[ITERATED];
     rows.push({
       id: 'stream',
       label: '256-chunk stream: total µs',
@@ -286,12 +301,14 @@ async function main(): Promise<void> {
       better: 'lower',
       cells: streamCells,
     });
+    const ttfcCells = toCells(st.ttfc);
+    delete ttfcCells[ITERATED];
     rows.push({
       id: 'stream-ttfc',
       label: '256-chunk stream: time to first chunk µs',
       unit: 'µs',
       better: 'lower',
-      cells: toCells(st.ttfc),
+      cells: ttfcCells,
     });
   }
 
@@ -416,7 +433,9 @@ async function main(): Promise<void> {
     upstream: upstreamMode,
     machine,
     durationS: Math.round((Date.now() - started) / 1000),
+    load: [loadBefore, loadavg()[0] ?? 0],
     rows,
+    streamReference,
     breakerSkip: skip,
     memory,
   };
@@ -440,7 +459,9 @@ function render(
     upstream: string;
     machine: Record<string, unknown>;
     durationS: number;
+    load: number[];
     rows: Row[];
+    streamReference: Cell | undefined;
     breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
     memory: Memory | undefined;
   },
@@ -449,7 +470,7 @@ function render(
   const m = r.machine;
   const lines = [
     '',
-    `${r.date.slice(0, 10)} · ${r.mode} mode · upstream in a ${r.upstream} · ${m.cpu} × ${m.cores} · ${m.memGB} GB · Node ${m.node} · ${m.os} · ${r.durationS} s`,
+    `${r.date.slice(0, 10)} · ${r.mode} mode · upstream in a ${r.upstream} · ${m.cpu} × ${m.cores} · ${m.memGB} GB · Node ${m.node} · ${m.os} · ${r.durationS} s · load ${r.load.map((l) => l.toFixed(1)).join(' → ')}`,
     '',
     `| row | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---:').join('|')}|`,
@@ -472,6 +493,13 @@ function render(
     '',
     'Cells: value (median over rounds of the ratio to the floor in the same round). ↑ = higher is better.',
   );
+  const ref = r.streamReference;
+  if (ref) {
+    lines.push(
+      '',
+      `Reference: the floor handing each of the 256 chunks to its caller through an async generator (what any \`for await\` API costs at least): ${fmt(ref.value)} µs (${ref.ratio.toFixed(2)}× the floor).`,
+    );
+  }
   const s = r.breakerSkip;
   if (s) {
     lines.push(

@@ -4,7 +4,13 @@ import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from 
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import type { HttpResponse } from '../wire/http.js';
 import { readNDJSONBatches } from '../wire/ndjson.js';
-import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from './adapter.js';
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type BatchStreaming,
+  type ProviderAdapter,
+  STREAM_BATCHES,
+} from './adapter.js';
 import { loadImage } from './images.js';
 import {
   createdOf,
@@ -87,7 +93,102 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     return { res, m };
   }
 
-  return {
+  /** The stream as one array of chunks per network read (see STREAM_BATCHES); `stream` flattens it. */
+  async function* streamBatches(req: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk[]> {
+    // Taken first: image downloads follow ctx.signal, which the token aborts too.
+    const cancel = cancelOf(ctx);
+    const body = await chatBody(req, true, ctx);
+    const { res, m } = await post('/api/chat', req.model, body, cancel);
+    const id = `chatcmpl-${randomUUID()}`;
+    const model = `${config.id}/${req.model}`;
+    let created: number | undefined;
+    const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
+      const c: ChatChunk = {
+        id,
+        object: 'chat.completion.chunk',
+        created: created ?? Math.floor(clock.now() / 1000),
+        model,
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      };
+      if (usage) c.usage = usage;
+      return c;
+    };
+    let consumed = false;
+    let finished = false;
+    let first = true;
+    let tools = 0;
+    // Until the first chunk with content, chunks go out as soon as they are built: the first token must not
+    // wait for the rest of its network read.
+    let early = true;
+    try {
+      // One batch per network chunk: its lines are handled without a promise per line.
+      for await (const lines of readNDJSONBatches(res.body)) {
+        let out: ChatChunk[] = [];
+        try {
+          for (const line of lines) {
+            // Ollama ends its answer with a `done: true` line; anything after it is ignored.
+            if (finished) continue;
+            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
+            created ??= createdOf(frame, clock.now());
+            const delta: Delta = first ? { role: 'assistant' } : {};
+            // Whether the delta carries more than the role (counted here, not with Object.keys per line).
+            let carries = false;
+            if (frame.content !== '') {
+              delta.content = frame.content;
+              carries = true;
+            }
+            if (frame.thinking !== '') {
+              delta.reasoning_content = frame.thinking;
+              carries = true;
+            }
+            if (frame.toolCalls.length > 0) {
+              carries = true;
+              // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
+              delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
+                index: tools + i,
+                ...c,
+              }));
+              tools += frame.toolCalls.length;
+            }
+            if (carries) {
+              out.push(chunk(delta));
+              first = false;
+              if (early) {
+                early = false;
+                yield out;
+                out = [];
+              }
+            }
+            if (frame.done) {
+              finished = true;
+              const usage = usageOf(frame);
+              const finish = finishReason(frame.done_reason, tools > 0);
+              if (req.stream_options?.include_usage && usage) {
+                out.push(chunk(first ? { role: 'assistant' } : {}, finish));
+                out.push({ ...chunk({}, null, usage), choices: [] });
+              } else {
+                out.push(chunk(first ? { role: 'assistant' } : {}, finish, usage));
+              }
+            }
+          }
+        } catch (err) {
+          // The chunks before a bad line go out first, as they would one by one.
+          if (out.length > 0) yield out;
+          throw err;
+        }
+        if (out.length > 0) yield out;
+      }
+      consumed = true;
+    } catch (err) {
+      if (err instanceof ProviderError) throw err;
+      throw networkError(err, cancel, m);
+    } finally {
+      if (!consumed) res.body.destroy();
+    }
+    if (!finished) throw badResponse(m, 'stream ended before its done line');
+  }
+
+  const adapter: ProviderAdapter & BatchStreaming = {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
 
     async chat(req, ctx): Promise<ChatCompletion> {
@@ -118,82 +219,10 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     },
 
     async *stream(req, ctx): AsyncGenerator<ChatChunk> {
-      // Taken first: image downloads follow ctx.signal, which the token aborts too.
-      const cancel = cancelOf(ctx);
-      const body = await chatBody(req, true, ctx);
-      const { res, m } = await post('/api/chat', req.model, body, cancel);
-      const id = `chatcmpl-${randomUUID()}`;
-      const model = `${config.id}/${req.model}`;
-      let created: number | undefined;
-      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
-        const c: ChatChunk = {
-          id,
-          object: 'chat.completion.chunk',
-          created: created ?? Math.floor(clock.now() / 1000),
-          model,
-          choices: [{ index: 0, delta, finish_reason: finish }],
-        };
-        if (usage) c.usage = usage;
-        return c;
-      };
-      let consumed = false;
-      let finished = false;
-      let first = true;
-      let tools = 0;
-      try {
-        // One batch per network chunk: its lines are handled without a promise per line.
-        for await (const lines of readNDJSONBatches(res.body)) {
-          for (const line of lines) {
-            // Ollama ends its answer with a `done: true` line; anything after it is ignored.
-            if (finished) continue;
-            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
-            created ??= createdOf(frame, clock.now());
-            const delta: Delta = first ? { role: 'assistant' } : {};
-            // Whether the delta carries more than the role (counted here, not with Object.keys per line).
-            let carries = false;
-            if (frame.content !== '') {
-              delta.content = frame.content;
-              carries = true;
-            }
-            if (frame.thinking !== '') {
-              delta.reasoning_content = frame.thinking;
-              carries = true;
-            }
-            if (frame.toolCalls.length > 0) {
-              carries = true;
-              // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
-              delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
-                index: tools + i,
-                ...c,
-              }));
-              tools += frame.toolCalls.length;
-            }
-            if (carries) {
-              yield chunk(delta);
-              first = false;
-            }
-            if (frame.done) {
-              finished = true;
-              const usage = usageOf(frame);
-              const finish = finishReason(frame.done_reason, tools > 0);
-              if (req.stream_options?.include_usage && usage) {
-                yield chunk(first ? { role: 'assistant' } : {}, finish);
-                yield { ...chunk({}, null, usage), choices: [] };
-              } else {
-                yield chunk(first ? { role: 'assistant' } : {}, finish, usage);
-              }
-            }
-          }
-        }
-        consumed = true;
-      } catch (err) {
-        if (err instanceof ProviderError) throw err;
-        throw networkError(err, cancel, m);
-      } finally {
-        if (!consumed) res.body.destroy();
-      }
-      if (!finished) throw badResponse(m, 'stream ended before its done line');
+      for await (const batch of streamBatches(req, ctx)) for (const c of batch) yield c;
     },
+
+    [STREAM_BATCHES]: streamBatches,
 
     async embed(req, ctx): Promise<Embeddings> {
       const body: Record<string, unknown> = { model: req.model, input: req.input };
@@ -225,4 +254,5 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
       return readModelNames(parseJson(await readBody(res, ctx.signal, m), m), m);
     },
   };
+  return adapter;
 }

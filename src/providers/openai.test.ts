@@ -7,7 +7,12 @@ import { openaiCodec } from '../testing/codecs/openai.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk } from '../types.js';
 import { createHttp, type Http } from '../wire/http.js';
-import type { AdapterChatRequest, ProviderAdapter } from './adapter.js';
+import {
+  type AdapterChatRequest,
+  type BatchStreaming,
+  type ProviderAdapter,
+  STREAM_BATCHES,
+} from './adapter.js';
 import { createOpenAIAdapter } from './openai.js';
 
 const KEY = 'sk-test-SECRET123456';
@@ -336,6 +341,24 @@ describe('vendor stream dialects', () => {
     expect(seen).toHaveLength(1);
     expect(err).toBeInstanceOf(type);
     expect((err as ProviderHTTPError).status).toBe(status);
+  });
+
+  it('hands the router whole reads: the same chunks as stream(), the first content chunk at once', async () => {
+    const body = sse([
+      frame({ role: 'assistant', content: '' }),
+      frame({ content: 'a' }),
+      frame({ content: 'b' }),
+      frame({}, 'stop'),
+    ]);
+    mock.enqueue(streamReply(body), streamReply(body));
+    const flat = await collect(adapter.stream(req(), ctx()));
+    const batches: ChatChunk[][] = [];
+    const batched = (adapter as BatchStreaming)[STREAM_BATCHES];
+    for await (const b of batched?.(req(), ctx()) ?? []) batches.push(b);
+    expect(batches.flat()).toEqual(flat);
+    expect(flat).toHaveLength(4);
+    // The body arrives in one read: the role and first text chunks go out before the rest is parsed.
+    expect(batches.map((b) => b.length)).toEqual([2, 2]);
   });
 
   it('an `event: error` SSE event is an in-band error', async () => {

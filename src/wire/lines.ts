@@ -36,7 +36,7 @@ export class LineSplitter {
     if (lf === -1) lf = n;
     let buf = this.#buf;
     while (cr < n || lf < n) {
-      const end = cr < lf ? cr : lf;
+      const end = Math.min(cr, lf);
       out.push(buf === '' ? text.slice(start, end) : buf + text.slice(start, end));
       buf = '';
       if (end === cr) {
