@@ -12,15 +12,18 @@ import type { CallPlan, Needs, RouterContext } from './routing/context.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
 import { resolveModel } from './routing/resolve-model.js';
 import { streamChain } from './routing/stream-chain.js';
-import { walkChain } from './routing/walk-chain.js';
+import { type Step, walkChain } from './routing/walk-chain.js';
 import type {
   CallOptions,
   ChatChunk,
+  ChatCompletion,
   ChatRequest,
   ChatResponse,
   Embeddings,
   EmbedRequest,
   EmbedResponse,
+  Routing,
+  Usage,
 } from './types.js';
 import type { Http } from './wire/http.js';
 
@@ -150,21 +153,31 @@ export class ManaLLM {
    */
   async chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
     const plan = this.#plan('chat', request.model, opts, chatNeeds(request));
+    return this.#serve<ChatCompletion>(plan, request, opts, {
+      attemptMs: Number.POSITIVE_INFINITY,
+      timeoutLabel: 'no answer',
+      run: (slot, entry, context) => slot.adapter.chat({ ...request, model: entry.model }, context),
+    });
+  }
+
+  /** The non-streaming call: response cache, chain walk, routing info and events. */
+  async #serve<T extends ChatCompletion | Embeddings>(
+    plan: CallPlan,
+    request: object,
+    opts: CallOptions | undefined,
+    step: Step<T>,
+  ): Promise<T & { routing: Routing }> {
     reportRequest(this.#ctx, plan);
-    const cached = this.#cache?.open<ChatResponse>(plan, request, opts);
+    const cached = this.#cache?.open<T & { routing: Routing }>(plan, request, opts);
     const ticket = cached && (await cached);
     if (ticket?.hit) return ticket.hit;
     try {
-      const served = await walkChain(this.#ctx, plan, {
-        attemptMs: Number.POSITIVE_INFINITY,
-        timeoutLabel: 'no answer',
-        run: (slot, entry, context) => slot.adapter.chat({ ...request, model: entry.model }, context),
-      });
+      const served = await walkChain(this.#ctx, plan, step);
       served.done();
-      const res = served.value as ChatResponse;
+      const res = served.value as T & { routing: Routing };
       res.routing = routing(plan, served.entry.target, served.attempts);
-      ticket?.save(res);
-      reportServed(this.#ctx, plan, served.entry.target, res.usage);
+      if (ticket && 'save' in ticket) ticket.save(res);
+      reportServed(this.#ctx, plan, served.entry.target, usageOf(res));
       return res;
     } catch (err) {
       throw reportFailure(this.#ctx, plan, err);
@@ -190,38 +203,19 @@ export class ManaLLM {
    */
   async embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
     const plan = this.#plan('embed', request.model, opts, { embeddings: true });
-    reportRequest(this.#ctx, plan);
-    const cached = this.#cache?.open<EmbedResponse>(plan, request, opts);
-    const ticket = cached && (await cached);
-    if (ticket?.hit) return ticket.hit;
     const input = Array.isArray(request.input) ? request.input : [request.input];
     const dims = plan.alias?.dimensions;
-    try {
-      const served = await walkChain(this.#ctx, plan, {
-        attemptMs: Number.POSITIVE_INFINITY,
-        timeoutLabel: 'no answer',
-        run: (slot, entry, context) => slot.adapter.embed({ ...request, input, model: entry.model }, context),
-        ...(dims === undefined
-          ? {}
-          : {
-              reject: (v: Embeddings) =>
-                v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined,
-            }),
-      });
-      served.done();
-      const res = served.value as EmbedResponse;
-      res.routing = routing(plan, served.entry.target, served.attempts);
-      ticket?.save(res);
-      reportServed(
-        this.#ctx,
-        plan,
-        served.entry.target,
-        res.usage.prompt_tokens ? toUsage(res.usage) : undefined,
-      );
-      return res;
-    } catch (err) {
-      throw reportFailure(this.#ctx, plan, err);
-    }
+    return this.#serve<Embeddings>(plan, request, opts, {
+      attemptMs: Number.POSITIVE_INFINITY,
+      timeoutLabel: 'no answer',
+      run: (slot, entry, context) => slot.adapter.embed({ ...request, input, model: entry.model }, context),
+      ...(dims === undefined
+        ? {}
+        : {
+            reject: (v: Embeddings) =>
+              v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined,
+          }),
+    });
   }
 
   /**
@@ -361,6 +355,11 @@ function routing(
     : { requested: plan.requested, resolved, attempts };
 }
 
-function toUsage(u: { prompt_tokens: number; total_tokens: number }) {
-  return { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens };
+/** Usage for the `response` event: a completion's as is; embeddings have prompt tokens only. */
+function usageOf(res: ChatCompletion | Embeddings): Usage | undefined {
+  if (res.object === 'chat.completion') return res.usage;
+  const u = res.usage;
+  return u.prompt_tokens
+    ? { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }
+    : undefined;
 }
