@@ -159,7 +159,11 @@ export async function* streamChain(
     attempt.disarm();
     if (ended) {
       // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
-      for (const c of held) if (c.choices[0]?.finish_reason || c.usage) yield c;
+      for (const c of held) {
+        if (!c.choices[0]?.finish_reason && !c.usage) continue;
+        partial.add(c);
+        yield c;
+      }
     } else {
       watchIdle(timeouts.idleMs);
       for (const c of held) {
