@@ -151,28 +151,30 @@ export class ManaLLM {
    * One chat completion, from the first chain entry that can serve it.
    * @throws NoHealthyProviderError, ProviderError subclasses for the caller's own mistakes, UnknownAliasError, the signal's reason
    */
-  async chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
-    const plan = this.#plan('chat', request.model, opts, chatNeeds(request));
-    return this.#serve<ChatCompletion>(plan, request, opts, {
-      attemptMs: Number.POSITIVE_INFINITY,
-      timeoutLabel: 'no answer',
-      run: (slot, entry, context) => slot.adapter.chat({ ...request, model: entry.model }, context),
-    });
+  chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
+    // Not `async`: the promise of #serve itself, one layer fewer; #serve plans, so a throw is still a rejection.
+    return this.#serve<ChatCompletion, ChatRequest>('chat', request, opts, CHAT_STEP);
   }
 
-  /** The non-streaming call: response cache, chain walk, routing info and events. */
-  async #serve<T extends ChatCompletion | Embeddings>(
-    plan: CallPlan,
-    request: object,
+  /** The non-streaming call: planning, response cache, chain walk, routing info and events. */
+  async #serve<T extends ChatCompletion | Embeddings, R extends ChatRequest | EmbedRequest>(
+    kind: 'chat' | 'embed',
+    request: R,
     opts: CallOptions | undefined,
-    step: Step<T>,
+    step: Step<T, R>,
   ): Promise<T & { routing: Routing }> {
+    const plan = this.#plan(
+      kind,
+      request.model,
+      opts,
+      kind === 'chat' ? chatNeeds(request as ChatRequest) : { embeddings: true },
+    );
     reportRequest(this.#ctx, plan);
     const cached = this.#cache?.open<T & { routing: Routing }>(plan, request, opts);
     const ticket = cached && (await cached);
     if (ticket?.hit) return ticket.hit;
     try {
-      const served = await walkChain(this.#ctx, plan, step);
+      const served = await walkChain(this.#ctx, plan, step, request);
       served.done();
       const res = served.value as T & { routing: Routing };
       res.routing = routing(plan, served.entry.target, served.attempts);
@@ -201,21 +203,9 @@ export class ManaLLM {
    * Embeddings (OpenAI shape). An alias with `dimensions` skips members whose vectors have another length.
    * @throws NoHealthyProviderError, UnknownAliasError, the signal's reason
    */
-  async embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
-    const plan = this.#plan('embed', request.model, opts, { embeddings: true });
-    const input = Array.isArray(request.input) ? request.input : [request.input];
-    const dims = plan.alias?.dimensions;
-    return this.#serve<Embeddings>(plan, request, opts, {
-      attemptMs: Number.POSITIVE_INFINITY,
-      timeoutLabel: 'no answer',
-      run: (slot, entry, context) => slot.adapter.embed({ ...request, input, model: entry.model }, context),
-      ...(dims === undefined
-        ? {}
-        : {
-            reject: (v: Embeddings) =>
-              v.data.some((d) => d.embedding.length !== dims) ? ('dimensions' as const) : undefined,
-          }),
-    });
+  embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
+    // Not `async`, as chat.
+    return this.#serve<Embeddings, EmbedRequest>('embed', request, opts, EMBED_STEP);
   }
 
   /**
@@ -344,6 +334,32 @@ export class ManaLLM {
     return this.close();
   }
 }
+
+/** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
+const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
+  attemptMs: Number.POSITIVE_INFINITY,
+  timeoutLabel: 'no answer',
+  run: (slot, entry, context, request) => slot.adapter.chat({ ...request, model: entry.model }, context),
+};
+
+/** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
+const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
+  attemptMs: Number.POSITIVE_INFINITY,
+  timeoutLabel: 'no answer',
+  run: (slot, entry, context, request) =>
+    slot.adapter.embed(
+      {
+        ...request,
+        input: Array.isArray(request.input) ? request.input : [request.input],
+        model: entry.model,
+      },
+      context,
+    ),
+  reject: (v, plan) => {
+    const dims = plan.alias?.dimensions;
+    return dims !== undefined && v.data.some((d) => d.embedding.length !== dims) ? 'dimensions' : undefined;
+  },
+};
 
 function routing(
   plan: CallPlan,

@@ -71,6 +71,8 @@ export class HealthCache {
   admit(provider: string): Admission {
     if (!this.#known.has(provider)) return 'ready';
     const before = this.#read(provider);
+    // A closed breaker admits without a change (admitCall's first case), and needs no clock read.
+    if (before.openedUntil === null) return 'ready';
     const { verdict, next } = admitCall(before, this.#clock.now());
     if (next !== before) this.#store.setProvider(provider, next);
     return verdict;
@@ -78,7 +80,8 @@ export class HealthCache {
 
   /** The breaker state of `provider`, without side effects. */
   peek(provider: string): BreakerState {
-    return breakerState(this.#read(provider), this.#clock.now());
+    const r = this.#read(provider);
+    return r.openedUntil === null ? 'closed' : breakerState(r, this.#clock.now());
   }
 
   /** True while `provider` is half-open and its single trial has not ended. */
@@ -86,9 +89,9 @@ export class HealthCache {
     return this.peek(provider) === 'half-open' && this.#read(provider).trialInFlight;
   }
 
-  /** A call succeeded: closes the breaker, resets the count and ends any trial. */
-  recordSuccess(provider: string): void {
-    this.#update(provider, (r, now) => breakerSuccess(r, now));
+  /** A call succeeded (at `now`, read from the clock when not given): closes the breaker, resets the count and ends any trial. */
+  recordSuccess(provider: string, now?: number): void {
+    this.#update(provider, breakerSuccess, now);
   }
 
   /** A counted failure (`reason` such as `'ECONNREFUSED'` or `'HTTP 503'`); may open or re-open the breaker. */
@@ -222,9 +225,12 @@ export class HealthCache {
     return this.#store.getProvider(provider) ?? closedBreaker;
   }
 
-  #update(provider: string, change: (r: BreakerRecord, now: number) => BreakerRecord): void {
+  #update(
+    provider: string,
+    change: (r: BreakerRecord, now: number) => BreakerRecord,
+    now = this.#clock.now(),
+  ): void {
     if (!this.#known.has(provider)) return;
-    const now = this.#clock.now();
     const before = this.#read(provider);
     const after = change(before, now);
     this.#store.setProvider(provider, after);

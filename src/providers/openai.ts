@@ -119,8 +119,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     secrets,
   });
 
-  async function readJson(res: HttpResponse, cancel: CancelSignal, meta: CallMeta): Promise<unknown> {
-    const json = parseJson(await readBody(res, cancel, meta), meta);
+  /** A reply body's JSON object; throws its in-band error. Takes the text so callers await the body directly. */
+  function replyJson(text: string, meta: CallMeta): unknown {
+    const json = parseJson(text, meta);
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
     const err = inBandError(json as WireError);
     if (err !== undefined) throw errorFromInBand(err, meta);
@@ -142,7 +143,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       { origin, path: chatPath, method: 'POST', headers: jsonHeaders, body, signal: cancel },
       meta,
     );
-    const json = (await readJson(res, cancel, meta)) as WireReply;
+    const json = replyJson(await readBody(res, cancel, meta), meta) as WireReply;
     const choices = json.choices;
     if (!Array.isArray(choices) || choices.length === 0) throw badResponse(meta, 'reply has no choices');
     for (const c of choices) {
@@ -284,7 +285,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       },
       meta,
     );
-    const json = (await readJson(res, cancel, meta)) as { data?: unknown; usage?: unknown };
+    const json = replyJson(await readBody(res, cancel, meta), meta) as { data?: unknown; usage?: unknown };
     const data = json.data;
     if (!Array.isArray(data) || data.length !== request.input.length)
       throw badResponse(meta, `expected ${request.input.length} embeddings`);
@@ -316,7 +317,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
       meta,
     );
-    const json = (await readJson(res, ctx.signal, meta)) as { data?: unknown };
+    const json = replyJson(await readBody(res, ctx.signal, meta), meta) as { data?: unknown };
     if (!Array.isArray(json.data)) throw badResponse(meta, 'model list has no data');
     const names: string[] = [];
     for (const m of json.data) {

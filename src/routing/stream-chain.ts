@@ -122,12 +122,17 @@ export async function* streamChain(
   const { timeouts } = ctx.opts;
   let served: Served<Opened>;
   try {
-    served = await walkChain(ctx, plan, {
-      attemptMs: timeouts.firstChunkMs,
-      timeoutLabel: 'no first content chunk',
-      run: (slot, entry, context) =>
-        openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
-    });
+    served = await walkChain(
+      ctx,
+      plan,
+      {
+        attemptMs: timeouts.firstChunkMs,
+        timeoutLabel: 'no first content chunk',
+        run: (slot, entry, context) =>
+          openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
+      },
+      undefined,
+    );
   } catch (err) {
     throw reportFailure(ctx, plan, err);
   }
