@@ -16,12 +16,14 @@ afterEach(async () => {
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
   let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation(
-    (c: string | Uint8Array) => ((stdout += String(c)), true),
-  );
-  vi.spyOn(process.stderr, 'write').mockImplementation(
-    (c: string | Uint8Array) => ((stderr += String(c)), true),
-  );
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  });
   const code = await main(argv, env);
   vi.restoreAllMocks();
   return { code, stdout, stderr };

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closedPortUrl, collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
   ProviderAuthError,
@@ -19,6 +20,8 @@ import type { AdapterChatRequest, ProviderAdapter } from './adapter.js';
 import { createAnthropicAdapter } from './anthropic.js';
 
 const KEY = 'sk-test-SECRET123456';
+/** Awaits a rejection and checks the key leaks nowhere in it. */
+const failure = (p: Promise<unknown>) => rejectsWithout(p, KEY);
 const MODEL = 'claude-sonnet-4-5';
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex');
 
@@ -54,29 +57,6 @@ function req(extra: Partial<AdapterChatRequest> = {}): AdapterChatRequest {
   return { model: MODEL, messages: [{ role: 'user', content: 'Hi' }], ...extra };
 }
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-function joined(chunks: ChatChunk[]): string {
-  return chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
-}
-
-/** Awaits a rejection and checks the key leaks nowhere in it. */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-  expect(err.message).not.toContain(KEY);
-  expect(JSON.stringify(err)).not.toContain(KEY);
-  return err;
-}
-
 /** Raw Anthropic SSE text from `[event, payload]` pairs. */
 function sse(...events: [string, unknown][]): string {
   return events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join('');
@@ -101,14 +81,6 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<stri
   extraServers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function closedPortUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1`;
 }
 
 describe('anthropic adapter: chat', () => {
@@ -254,7 +226,7 @@ describe('anthropic adapter: stream', () => {
     mock.enqueue({ reply: 'Hello streaming world', chunks: 4, usage: { prompt: 9, completion: 4 } });
     const chunks = await collect(adapter().stream(req(), ctx()));
     expect(lastBody().stream).toBe(true);
-    expect(joined(chunks)).toBe('Hello streaming world');
+    expect(text(chunks)).toBe('Hello streaming world');
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
     expect(
       chunks.every((c) => c.model === `anthropic/${MODEL}` && c.object === 'chat.completion.chunk'),
@@ -310,7 +282,7 @@ describe('anthropic adapter: stream', () => {
     });
     const chunks = await collect(adapter().stream(req(), ctx()));
     expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe('Hmm, yes.');
-    expect(joined(chunks)).toBe('Yes');
+    expect(text(chunks)).toBe('Yes');
     expect(chunks.every((c) => c.id === 'msg_x')).toBe(true);
     expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 11, completion_tokens: 21, total_tokens: 32 });
   });
@@ -341,7 +313,7 @@ describe('anthropic adapter: stream', () => {
       })(),
     );
     expect(err).toBeInstanceOf(ProviderResponseError);
-    expect(joined(seen)).toBe('Hi');
+    expect(text(seen)).toBe('Hi');
     expect(seen.some((c) => c.choices[0]?.finish_reason != null)).toBe(false);
   });
 });
@@ -523,7 +495,7 @@ describe('anthropic adapter: tools', () => {
     ]);
     expect(args(0)).toBe('{"a":1}');
     expect(args(1)).toBe('{"b":2}');
-    expect(joined(chunks)).toBe('Ok.');
+    expect(text(chunks)).toBe('Ok.');
   });
 });
 
@@ -652,7 +624,7 @@ describe('anthropic adapter: probe and models', () => {
   });
 
   it('a refused connection throws ProviderConnectionError', async () => {
-    const err = await failure(adapter(await closedPortUrl()).probe(ctx()));
+    const err = await failure(adapter(await closedPortUrl('/v1')).probe(ctx()));
     expect(err).toBeInstanceOf(ProviderConnectionError);
   });
 
@@ -681,7 +653,7 @@ describe('anthropic adapter: probe and models', () => {
 
 describe('anthropic adapter: failures', () => {
   it('connection refused → ProviderConnectionError', async () => {
-    const url = await closedPortUrl();
+    const url = await closedPortUrl('/v1');
     expect(await failure(adapter(url).chat(req(), ctx()))).toBeInstanceOf(ProviderConnectionError);
     expect(await failure(collect(adapter(url).stream(req(), ctx())))).toBeInstanceOf(ProviderConnectionError);
   });
@@ -777,7 +749,7 @@ describe('anthropic adapter: failures', () => {
     expect(err).toBeInstanceOf(ProviderHTTPError);
     expect((err as ProviderHTTPError).retryable).toBe(true);
     expect(err.message).toContain('Overloaded');
-    expect(joined(seen)).toBe('y'.repeat(8));
+    expect(text(seen)).toBe('y'.repeat(8));
   });
 
   it('error event mid-stream: rate_limit_error → ProviderRateLimitError', async () => {
@@ -794,7 +766,7 @@ describe('anthropic adapter: failures', () => {
       })(),
     );
     expect(err).toBeInstanceOf(ProviderResponseError);
-    expect(joined(seen)).toBe('x'.repeat(8));
+    expect(text(seen)).toBe('x'.repeat(8));
   });
 
   it('a socket destroyed mid-stream → ProviderConnectionError', async () => {
@@ -803,16 +775,16 @@ describe('anthropic adapter: failures', () => {
   });
 
   it('slow byte-by-byte delivery gives the identical answer', async () => {
-    const text = 'Grüße, byte by byte ✓';
-    mock.enqueue({ reply: text }, { slow: text });
+    const reply = 'Grüße, byte by byte ✓';
+    mock.enqueue({ reply }, { slow: reply });
     const fast = await adapter().chat(req(), ctx());
     const slow = await adapter().chat(req(), ctx());
     expect(slow.choices).toEqual(fast.choices);
-    mock.enqueue({ reply: text }, { slow: text });
+    mock.enqueue({ reply }, { slow: reply });
     const strip = (cs: ChatChunk[]) => cs.map((c) => ({ choices: c.choices, usage: c.usage }));
     const fastChunks = await collect(adapter().stream(req(), ctx()));
     const slowChunks = await collect(adapter().stream(req(), ctx()));
-    expect(joined(slowChunks)).toBe(text);
+    expect(text(slowChunks)).toBe(reply);
     expect(strip(slowChunks)).toEqual(strip(fastChunks));
   });
 
@@ -835,7 +807,7 @@ describe('anthropic adapter: failures', () => {
         }
       })(),
     ).rejects.toBe(reason);
-    expect(joined(seen)).toBe('xxxx');
+    expect(text(seen)).toBe('xxxx');
   });
 
   it('breaking out of a stream early closes the upstream socket', async () => {

@@ -8,14 +8,13 @@ import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
+  endpointOf,
   errorFromInBand,
   networkError,
   parseJson,
   probeAnswered,
   readBody,
-  secretsOf,
   send,
-  splitBaseUrl,
 } from './upstream.js';
 
 const API_VERSION = '2023-06-01';
@@ -46,8 +45,7 @@ interface StreamEvent {
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = secretsOf(config);
+  const { origin, basePath, meta } = endpointOf(config);
   const getHeaders: Record<string, string> = {
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),
@@ -57,13 +55,6 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
   const messagesPath = `${basePath}/messages`;
   const modelsPath = `${basePath}/models`;
 
-  const meta = (model: string, method: string, path: string): CallMeta => ({
-    provider: config.id,
-    model,
-    method,
-    path,
-    secrets,
-  });
   const now = () => Math.floor(clock.now() / 1000);
 
   async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext, m: CallMeta) {

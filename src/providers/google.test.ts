@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closedPortUrl, collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
   ProviderAuthError,
@@ -20,6 +21,8 @@ import { createGoogleAdapter } from './google.js';
 import { toGeminiSchema } from './google-mapping.js';
 
 const KEY = 'sk-test-SECRET123456';
+/** Awaits a rejection and checks the key leaks nowhere in it. */
+const failure = (p: Promise<unknown>) => rejectsWithout(p, KEY);
 const MODEL = 'gemini-2.0-flash';
 const PNG_BASE64 =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
@@ -54,27 +57,6 @@ const ask = (extra: Partial<AdapterChatRequest> = {}): AdapterChatRequest => ({
   ...extra,
 });
 
-async function collect(stream: AsyncIterable<ChatChunk>, into: ChatChunk[] = []): Promise<ChatChunk[]> {
-  for await (const c of stream) into.push(c);
-  return into;
-}
-
-const text = (chunks: ChatChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
-
-/** Awaits a rejection and checks the key never leaks into it. */
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeDefined();
-  expect(String((caught as Error).message)).not.toContain(KEY);
-  expect(JSON.stringify(caught)).not.toContain(KEY);
-  return caught;
-}
-
 /** The body the mock upstream received for its last request. */
 function lastBody(): Record<string, any> {
   return mock.requests.at(-1)?.body as Record<string, any>;
@@ -95,14 +77,6 @@ async function rawServer(handler: (req: IncomingMessage, res: ServerResponse) =>
   };
   extraServers.push(handle);
   return handle;
-}
-
-async function closedPortUrl(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `http://127.0.0.1:${port}/v1beta`;
 }
 
 function sse(payload: unknown): string {
@@ -684,7 +658,7 @@ describe('google adapter: embed, probe, models', () => {
   });
 
   it('throws ProviderConnectionError when the probe cannot connect', async () => {
-    const err = await failure(adapter(await closedPortUrl()).probe(ctx()));
+    const err = await failure(adapter(await closedPortUrl('/v1beta')).probe(ctx()));
     expect(err).toBeInstanceOf(ProviderConnectionError);
   });
 
@@ -721,7 +695,7 @@ describe('google adapter: embed, probe, models', () => {
 
 describe('google adapter: failures', () => {
   it('connection refused → ProviderConnectionError', async () => {
-    const a = adapter(await closedPortUrl());
+    const a = adapter(await closedPortUrl('/v1beta'));
     expect(await failure(a.chat(ask(), ctx()))).toBeInstanceOf(ProviderConnectionError);
     expect(await failure(collect(a.stream(ask(), ctx())))).toBeInstanceOf(ProviderConnectionError);
   });

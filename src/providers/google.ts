@@ -9,14 +9,13 @@ import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
+  endpointOf,
   errorFromInBand,
   networkError,
   parseJson,
   probeAnswered,
   readBody,
-  secretsOf,
   send as sendUpstream,
-  splitBaseUrl,
 } from './upstream.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
@@ -44,20 +43,12 @@ async function* events(body: HttpBody, signal: AbortSignal, meta: CallMeta): Asy
  * `GET models`), authenticated with the `x-goog-api-key` header — never a `key=` query.
  */
 export function createGoogleAdapter({ config, http, clock }: AdapterDeps): ProviderAdapter {
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = secretsOf(config);
+  const { origin, basePath, meta } = endpointOf(config);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
   const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };
   const sseHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
 
-  const meta = (model: string, method: string, path: string): CallMeta => ({
-    provider: config.id,
-    model,
-    method,
-    path,
-    secrets,
-  });
   const modelPath = (model: string, verb: string) =>
     `${basePath}/models/${encodeURIComponent(bareModel(model))}:${verb}`;
   const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);

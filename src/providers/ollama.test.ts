@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
   ProviderAuthError,
@@ -19,6 +20,8 @@ import type { AdapterChatRequest, ProviderAdapter } from './adapter.js';
 import { createOllamaAdapter } from './ollama.js';
 
 const KEY = 'sk-test-SECRET123456';
+/** Awaits a rejection and checks the key leaks nowhere in it. */
+const failure = (p: Promise<unknown>) => rejectsWithout(p, KEY);
 const MODEL = 'llama3.1:8b';
 const hi: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
 
@@ -53,27 +56,6 @@ const req = (extra: Partial<AdapterChatRequest> = {}): AdapterChatRequest => ({
   messages: hi,
   ...extra,
 });
-
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-const text = (chunks: ChatChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
-
-/** Awaits a rejection and checks the key never leaks into it. */
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-  expect(err.message).not.toContain(KEY);
-  expect(JSON.stringify(err)).not.toContain(KEY);
-  return err;
-}
 
 /** A tiny server for answers the shared mock does not produce (and for images). */
 async function raw(handler: RequestListener): Promise<string> {

@@ -26,13 +26,12 @@ import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
+  endpointOf,
   networkError,
   parseJson,
   probeAnswered,
   readBody,
-  secretsOf,
   send,
-  splitBaseUrl,
 } from './upstream.js';
 
 type Delta = ChatChunk['choices'][number]['delta'];
@@ -44,22 +43,13 @@ type Delta = ChatChunk['choices'][number]['delta'];
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = secretsOf(config);
+  const { origin, basePath, meta } = endpointOf(config);
   const getHeaders: Record<string, string> = {
     accept: 'application/json',
     ...config.headers,
     ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
-
-  const meta = (model: string, method: string, path: string): CallMeta => ({
-    provider: config.id,
-    model,
-    method,
-    path,
-    secrets,
-  });
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', path);

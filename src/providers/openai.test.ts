@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect, rejection } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import { ProviderHTTPError, ProviderRateLimitError, ProviderResponseError } from '../errors.js';
 import { openaiCodec } from '../testing/codecs/openai.js';
@@ -37,12 +38,6 @@ const make = (apiKey?: string, headers: Record<string, string> = {}) =>
     clock: systemClock,
   });
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
 /** A recorded-style SSE body: a `data:` frame per object, strings as raw lines, then `[DONE]` unless `done` is false. */
 function sse(items: unknown[], { eol = '\n', done = true } = {}): string {
   const blocks = items.map((f) => `${typeof f === 'string' ? f : `data: ${JSON.stringify(f)}`}${eol}${eol}`);
@@ -61,13 +56,6 @@ const streamReply = (body: string) => ({
   body,
   headers: { 'content-type': 'text/event-stream' },
 });
-const rejection = (p: Promise<unknown>) =>
-  p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler);

@@ -1,7 +1,7 @@
 import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
-import { type CancelSignal, cancelOf } from '../wire/cancel.js';
-import { bodyArrived, type HttpResponse } from '../wire/http.js';
+import { cancelOf } from '../wire/cancel.js';
+import { bodyArrived } from '../wire/http.js';
 import { readSSEBatches } from '../wire/sse.js';
 import {
   type AdapterChatRequest,
@@ -16,14 +16,13 @@ import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
   type CallMeta,
+  endpointOf,
   errorFromInBand,
   networkError,
   parseJson,
   probeAnswered,
   readBody,
-  secretsOf,
   send,
-  splitBaseUrl,
 } from './upstream.js';
 
 const EVERYTHING: Capabilities = Object.freeze({
@@ -98,8 +97,7 @@ function withStream(req: object, stream: boolean): string {
  */
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = secretsOf(config);
+  const { origin, basePath, meta: metaFor } = endpointOf(config);
   const base: Record<string, string> = {};
   if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
   // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
@@ -110,14 +108,6 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const modelsPath = `${basePath}/models`;
-
-  const metaFor = (model: string, method: string, path: string): CallMeta => ({
-    provider: config.id,
-    model,
-    method,
-    path,
-    secrets,
-  });
 
   /** A reply body's JSON object; throws its in-band error. Takes the text so callers await the body directly. */
   function replyJson(text: string, meta: CallMeta): unknown {

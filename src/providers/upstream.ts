@@ -329,3 +329,26 @@ export function probeAnswered(err: unknown): ProbeOutcome {
   if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;
   return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
 }
+
+/** One provider's endpoint, worked out once per adapter: where requests go and how errors name a call. */
+export interface Endpoint {
+  origin: string;
+  basePath: string;
+  meta(model: string, method: string, path: string): CallMeta;
+}
+
+/** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
+export function endpointOf(config: {
+  id: string;
+  baseUrl: string;
+  apiKey?: string;
+  headers: Record<string, string>;
+}): Endpoint {
+  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  const secrets = secretsOf(config);
+  return {
+    origin,
+    basePath,
+    meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
+  };
+}

@@ -1,0 +1,44 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import type { ChatChunk } from '../../src/types.js';
+
+/** Every chunk of a stream (pass `into` to keep what arrived before a failure). */
+export async function collect(
+  stream: AsyncIterable<ChatChunk>,
+  into: ChatChunk[] = [],
+): Promise<ChatChunk[]> {
+  for await (const c of stream) into.push(c);
+  return into;
+}
+
+/** The text content of streamed chunks, joined. */
+export const text = (chunks: ChatChunk[]): string =>
+  chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+
+/** Awaits a rejection (failing the test when `p` resolves) and returns what it was rejected with. */
+export function rejection(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e as Error,
+  );
+}
+
+/** Awaits a rejection and checks that `key` appears neither in its message nor in its JSON. */
+export async function rejectsWithout(p: Promise<unknown>, key: string): Promise<Error> {
+  const err = await rejection(p);
+  expect(err.message).not.toContain(key);
+  expect(JSON.stringify(err)).not.toContain(key);
+  return err;
+}
+
+/** A URL (with `path`) on a loopback port that was just closed: connecting to it is refused. */
+export async function closedPortUrl(path = ''): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}${path}`;
+}
