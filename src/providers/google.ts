@@ -54,6 +54,13 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
   const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);
 
   const send = (req: HttpRequest, m: CallMeta) => sendUpstream(http, req, m);
+  const post = (
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    m: CallMeta,
+  ) => send({ origin, path, method: 'POST', headers, body: JSON.stringify(body), signal }, m);
 
   async function getModels(ctx: AdapterContext, path: string) {
     const m = meta('models', 'GET', path);
@@ -68,17 +75,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
       const path = modelPath(request.model, 'generateContent');
       const m = meta(request.model, 'POST', path);
       const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
-      const res = await send(
-        {
-          origin,
-          path,
-          method: 'POST',
-          headers: jsonHeaders,
-          body: JSON.stringify(body),
-          signal: ctx.signal,
-        },
-        m,
-      );
+      const res = await post(path, body, jsonHeaders, ctx.signal, m);
       const frame = readFrame(parseJson(await readBody(res, ctx.signal, m), m), m);
       if (!frame.hasCandidate) throw badResponse(m, 'reply has no candidates');
       const { content, reasoning, toolCalls } = readParts(frame.parts, m);
@@ -116,10 +113,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
       const path = `${modelPath(request.model, 'streamGenerateContent')}?alt=sse`;
       const m = meta(request.model, 'POST', path);
       const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
-      const res = await send(
-        { origin, path, method: 'POST', headers: sseHeaders, body: JSON.stringify(body), signal: ctx.signal },
-        m,
-      );
+      const res = await post(path, body, sseHeaders, ctx.signal, m);
       const id = `chatcmpl-${newId()}`;
       const created = Math.floor(clock.now() / 1000);
       const model = `${config.id}/${request.model}`;
@@ -177,17 +171,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
       const body = {
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
-      const res = await send(
-        {
-          origin,
-          path,
-          method: 'POST',
-          headers: jsonHeaders,
-          body: JSON.stringify(body),
-          signal: ctx.signal,
-        },
-        m,
-      );
+      const res = await post(path, body, jsonHeaders, ctx.signal, m);
       const json = parseJson(await readBody(res, ctx.signal, m), m) as {
         error?: unknown;
         embeddings?: unknown;
