@@ -69,6 +69,15 @@ describe('a successful stream', () => {
     expect(events.of('response')).toEqual([expect.objectContaining({ kind: 'stream', resolved: 'a/m1' })]);
     expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
   });
+
+  it('a clean empty stream still passes on and reports its usage when asked for it', async () => {
+    const { llm, a, events } = await setup();
+    a.setDefault({ reply: '', usage: { prompt: 4, completion: 0 } });
+    const chunks = await collect(llm.stream({ ...REQ, stream_options: { include_usage: true } }));
+    const usage = { prompt_tokens: 4, completion_tokens: 0, total_tokens: 4 };
+    expect(chunks.at(-1)?.usage).toEqual(usage);
+    expect(events.of('response')).toEqual([expect.objectContaining({ usage })]);
+  });
 });
 
 describe('before the first content chunk a failure falls back invisibly', () => {
