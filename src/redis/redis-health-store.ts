@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
+import { type Clock, systemClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { BreakerRecord } from '../health/breaker.js';
 import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
@@ -107,10 +108,15 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
 }
 
 /**
- * The store behind `createRedisHealthStore` (with the ioredis loader injected).
+ * The store behind `createRedisHealthStore` (with the ioredis loader, and the clock that tells which cool-downs
+ * are over, injected).
  * @internal
  */
-export function createStore(options: RedisHealthStoreOptions, load: Load): RedisHealthStore {
+export function createStore(
+  options: RedisHealthStoreOptions,
+  load: Load,
+  clock: Clock = systemClock,
+): RedisHealthStore {
   const given = options.client !== undefined;
   if (given === (options.url !== undefined)) {
     throw new ConfigError('createRedisHealthStore needs exactly one of client or url', [
@@ -213,6 +219,7 @@ export function createStore(options: RedisHealthStoreOptions, load: Load): Redis
       String(until),
       channel,
       JSON.stringify({ s: id, t: target, u: until }),
+      String(clock.now()),
     );
 
   const onMessage = (ch: string, text: string): void => {
@@ -259,9 +266,11 @@ export function createStore(options: RedisHealthStoreOptions, load: Load): Redis
           }
           if (r) applyProvider(p, r);
         }
+        // A cool-down already over is left out (the next cool-down write deletes it from Redis).
+        const now = clock.now();
         for (const [t, u] of Object.entries(ts ?? {})) {
           const until = Number(u);
-          if (Number.isFinite(until)) applyCooldown(t, until);
+          if (Number.isFinite(until) && until > now) applyCooldown(t, until);
         }
         synced = true;
       } while (again);

@@ -30,10 +30,20 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 
-/** KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message. A cool-down keeps the later deadline. */
+/**
+ * KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message, now (the writer's epoch ms). A cool-down
+ * keeps the later deadline; one already over is not written. Fields whose deadline is over are deleted first, so
+ * the hash holds only running cool-downs (it is small: one field per target).
+ */
 export const SET_COOLDOWN = `
+local now = tonumber(ARGV[5])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if (tonumber(all[i + 1]) or 0) <= now then redis.call('HDEL', KEYS[1], all[i]) end
+end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
-if tonumber(ARGV[2]) <= cur then return 0 end
+local untilMs = tonumber(ARGV[2])
+if untilMs <= now or untilMs <= cur then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1

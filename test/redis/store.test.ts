@@ -85,21 +85,43 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
   it('a store starting up loads the current state; cool-downs keep the later deadline', async () => {
     const prefix = `s${++run}:`;
     const [a, b] = await stores(2, prefix);
-    a!.setTargetCooldown('groq/llama', 5_000);
+    // Deadlines in the future: one already over is neither written nor loaded.
+    const t = Date.now() + 60_000;
+    a!.setTargetCooldown('groq/llama', t + 5_000);
     a!.setProvider('groq', openAt(10, 60_010));
-    await until(() => b!.getTargetCooldown('groq/llama') === 5_000, 'cool-down replicated');
-    b!.setTargetCooldown('groq/llama', 3_000);
-    b!.setTargetCooldown('groq/other', 7_000);
-    await until(() => a!.getTargetCooldown('groq/other') === 7_000, 'second cool-down');
-    expect(a!.getTargetCooldown('groq/llama')).toBe(5_000);
+    await until(() => b!.getTargetCooldown('groq/llama') === t + 5_000, 'cool-down replicated');
+    b!.setTargetCooldown('groq/llama', t + 3_000);
+    b!.setTargetCooldown('groq/other', t + 7_000);
+    await until(() => a!.getTargetCooldown('groq/other') === t + 7_000, 'second cool-down');
+    expect(a!.getTargetCooldown('groq/llama')).toBe(t + 5_000);
     const [late] = await stores(1, prefix);
     expect(late!.listTargetCooldowns()).toEqual(
       expect.arrayContaining([
-        { target: 'groq/llama', until: 5_000 },
-        { target: 'groq/other', until: 7_000 },
+        { target: 'groq/llama', until: t + 5_000 },
+        { target: 'groq/other', until: t + 7_000 },
       ]),
     );
     expect(late!.getProvider('groq')?.openedUntil).toBe(60_010);
+  });
+
+  it('a cool-down write deletes the cool-downs that are over from Redis; a store starting up ignores them', async () => {
+    const prefix = `s${++run}:`;
+    const key = `${prefix}targets`;
+    const admin = new Redis(redis.url);
+    const now = Date.now();
+    // Left behind by processes long gone: one over, one still running.
+    await admin.hset(key, 'old/over', String(now - 1_000), 'old/running', String(now + 60_000));
+    const [a, b] = await stores(2, prefix);
+    expect(a!.getTargetCooldown('old/over')).toBeUndefined();
+    expect(a!.getTargetCooldown('old/running')).toBe(now + 60_000);
+    a!.setTargetCooldown('new/m', now + 30_000);
+    // The script publishes after it has pruned: once b hears of the write, the hash is final.
+    await until(() => b!.getTargetCooldown('new/m') !== undefined, 'cool-down replicated');
+    expect(await admin.hgetall(key)).toEqual({
+      'old/running': String(now + 60_000),
+      'new/m': String(now + 30_000),
+    });
+    admin.disconnect();
   });
 
   it('a probe lease has one holder, which renews it; when it lapses another process takes it', async () => {
