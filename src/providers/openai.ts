@@ -2,7 +2,7 @@ import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { cancelOf } from '../wire/cancel.js';
 import { bodyArrived } from '../wire/http.js';
-import { readSSEBatches } from '../wire/sse.js';
+import { SSEParser } from '../wire/sse.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
@@ -169,79 +169,103 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let finished = false;
     let sawDone = false;
     let readPastDone = false;
-    // Until the first chunk with content, chunks go out as soon as they are parsed: the first token must not
-    // wait for the rest of its network read to be parsed.
+    // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
     let early = true;
     let drained = false;
-    try {
-      // One batch per network chunk: its frames are handled without a promise per line or event.
-      for await (const batch of readSSEBatches(res.body)) {
-        if (sawDone) continue;
-        let out: ChatChunk[] = [];
+    const parser = new SSEParser();
+
+    /** One frame as a chunk, or undefined for a frame that carries nothing for the caller. */
+    const chunkOf = (data: string): ChatChunk | undefined => {
+      const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
+      if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
+      const err = inBandError(json);
+      if (err !== undefined || parser.event === 'error') throw errorFromInBand(err ?? json, meta);
+      const choices = json.choices;
+      if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+      // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
+      // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
+      if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
+        return undefined;
+      for (const c of choices) {
+        const d = c?.delta;
+        if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+        if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+        if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+        normaliseReasoning(d);
+        if (Array.isArray(d.tool_calls)) {
+          // Some servers omit `index`; the position identifies the call then.
+          d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
+            if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
+            if (typeof t.index !== 'number') t.index = i;
+          });
+        }
+      }
+      // One stable id per stream, whatever the server sends per frame.
+      if (id === undefined) {
+        id = typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
+        created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+      }
+      json.id = id;
+      json.object = 'chat.completion.chunk';
+      json.created = created;
+      json.model = model;
+      return json as unknown as ChatChunk;
+    };
+
+    /**
+     * Moves the parser's frames into `out` until [DONE] or the text fed so far is used up; while `early`, it stops
+     * after the first chunk with content (returning true: more may follow), so the first token does not wait for
+     * the rest of its network read.
+     */
+    const collect = (out: ChatChunk[]): boolean => {
+      if (sawDone) return false;
+      for (let data = parser.next(); data !== undefined; data = parser.next()) {
+        if (data === '[DONE]') {
+          finished = sawDone = true;
+          return false;
+        }
+        const chunk = chunkOf(data);
+        if (chunk === undefined) continue;
+        out.push(chunk);
+        if (early && carriesContent(chunk.choices as WireChoice[])) {
+          early = false;
+          return true;
+        }
+      }
+      return false;
+    };
+
+    /** The chunks of what was fed, as batches; the chunks before a bad frame go out before its error. */
+    function* batches(): Generator<ChatChunk[]> {
+      for (;;) {
+        const out: ChatChunk[] = [];
+        let more: boolean;
         try {
-          for (const ev of batch) {
-            const data = ev.data;
-            if (data === '[DONE]') {
-              finished = sawDone = true;
-              break;
-            }
-            const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
-            if (json === null || typeof json !== 'object')
-              throw badResponse(meta, 'stream frame is not an object');
-            const err = inBandError(json);
-            if (err !== undefined || ev.event === 'error') throw errorFromInBand(err ?? json, meta);
-            const choices = json.choices;
-            if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
-            // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
-            // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
-            if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
-              continue;
-            for (const c of choices) {
-              const d = c?.delta;
-              if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
-              if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-              if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
-              normaliseReasoning(d);
-              if (Array.isArray(d.tool_calls)) {
-                // Some servers omit `index`; the position identifies the call then.
-                d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
-                  if (t === null || typeof t !== 'object')
-                    throw badResponse(meta, 'malformed tool call delta');
-                  if (typeof t.index !== 'number') t.index = i;
-                });
-              }
-            }
-            // One stable id per stream, whatever the server sends per frame.
-            if (id === undefined) {
-              id =
-                typeof json.id === 'string' && json.id !== ''
-                  ? json.id
-                  : `chatcmpl-${clock.now().toString(36)}`;
-              created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
-            }
-            json.id = id;
-            json.object = 'chat.completion.chunk';
-            json.created = created;
-            json.model = model;
-            out.push(json as unknown as ChatChunk);
-            if (early && carriesContent(choices)) {
-              early = false;
-              yield out;
-              out = [];
-            }
-          }
+          more = collect(out);
         } catch (err) {
-          // The chunks before a bad frame go out first, as they would one by one.
           if (out.length > 0) yield out;
           throw err;
         }
         if (out.length > 0) yield out;
+        if (!more) return;
+      }
+    }
+
+    try {
+      // One batch per network read: its frames are handled without a promise per line or event.
+      for await (const bytes of res.body) {
+        if (sawDone) continue;
+        parser.feed(bytes);
+        for (const out of batches()) yield out;
         if (sawDone) {
           // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
           if (!bodyArrived(res.body)) break;
           readPastDone = true;
         }
       }
+      // Some servers end the body right after `data: [DONE]`, without its blank line.
+      parser.end();
+      for (const out of batches()) yield out;
       drained = !sawDone || readPastDone;
     } catch (err) {
       // The answer was complete at [DONE]: a failure while reading past it changes nothing.

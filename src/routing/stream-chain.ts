@@ -105,102 +105,217 @@ async function openUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Open
   }
 }
 
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
+
+/** Where a stream is: not started, reading upstream, upstream ended (handing out the rest), or over. */
+enum Phase {
+  New,
+  Reading,
+  Ended,
+  Closed,
+}
+
 /**
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
  * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
- * This generator is what `llm.stream()` returns (no wrapper generator: that would cost a promise per chunk), so
- * it plans the call on its first step — a closed client or an unknown alias fails there — and reports it.
+ * This is what `llm.stream()` returns: an async generator written by hand, because a `yield` costs several
+ * promise steps per chunk where this hands out each chunk of a network read as one resolved promise. It plans the
+ * call on the first `next()` — a closed client or an unknown alias fails there — and reports it.
  */
-export async function* streamChain(
+export function streamChain(
   ctx: RouterContext,
   makePlan: () => CallPlan,
   req: ChatRequest,
 ): AsyncGenerator<ChatChunk, void, undefined> {
-  const plan = makePlan();
-  reportRequest(ctx, plan);
-  const { clock, events } = ctx;
-  const { timeouts } = ctx.opts;
-  let served: Served<Opened>;
-  try {
-    served = await walkChain(
-      ctx,
-      plan,
-      {
-        attemptMs: timeouts.firstChunkMs,
-        timeoutLabel: 'no first content chunk',
-        run: (slot, entry, context) =>
-          openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
+  return new ChatStream(ctx, makePlan, req);
+}
+
+class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
+  readonly #ctx: RouterContext;
+  readonly #makePlan: () => CallPlan;
+  readonly #req: ChatRequest;
+  #phase = Phase.New;
+  #plan: CallPlan | undefined;
+  #served: Served<Opened> | undefined;
+  #firstChunkMs = 0;
+  /** The chunks of the last network read; those before `#at` were handed out. */
+  #batch: ChatChunk[] = [];
+  #at = 0;
+  readonly #partial = new Partial();
+  /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
+  #waitingSince: number | undefined;
+  /** A read in progress: `next()` calls made meanwhile wait their turn, as with a generator. */
+  #busy: Promise<unknown> | undefined;
+
+  constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
+    this.#ctx = ctx;
+    this.#makePlan = makePlan;
+    this.#req = req;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#at < this.#batch.length) {
+      const c = this.#batch[this.#at++] as ChatChunk;
+      this.#partial.add(c);
+      return Promise.resolve({ done: false, value: c });
+    }
+    if (this.#phase === Phase.Closed) return Promise.resolve(DONE);
+    if (this.#busy) return this.#busy.then(() => this.next());
+    const p = this.#phase === Phase.New ? this.#open() : this.#read();
+    const busy = p.then(
+      () => {
+        if (this.#busy === busy) this.#busy = undefined;
       },
-      undefined,
+      () => {
+        if (this.#busy === busy) this.#busy = undefined;
+      },
     );
-  } catch (err) {
-    throw reportFailure(ctx, plan, err);
+    this.#busy = busy;
+    return p;
   }
-  const { entry, attempt } = served;
-  const { it, held, ended } = served.value;
-  const firstChunkMs = clock.now() - plan.startedAt;
-  if (plan.alias && events.has('resolved')) {
-    events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target: entry.target });
+
+  /** Stops the stream: the upstream request is cancelled unless it already ended. */
+  return(): Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#busy) return this.#busy.then(() => this.return());
+    this.#close(true);
+    return Promise.resolve(DONE);
   }
-  const partial = new Partial();
-  let finished = ended;
-  // Idle is upstream silence: it runs only while waiting for the next chunk, never while the consumer holds one.
-  let waitingSince: number | undefined;
-  // One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk.
-  const watchIdle = (ms: number): void =>
+
+  throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
+    this.#close(true);
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.return().then(() => undefined);
+  }
+
+  /** Plans and walks the chain until an entry commits (or ends cleanly). */
+  async #open(): Promise<IteratorResult<ChatChunk, void>> {
+    const ctx = this.#ctx;
+    const req = this.#req;
+    // Closed from here on unless the walk serves: a failure to plan or serve ends the stream.
+    this.#phase = Phase.Closed;
+    const plan = this.#makePlan();
+    this.#plan = plan;
+    reportRequest(ctx, plan);
+    let served: Served<Opened>;
+    try {
+      served = await walkChain(
+        ctx,
+        plan,
+        {
+          attemptMs: ctx.opts.timeouts.firstChunkMs,
+          timeoutLabel: 'no first content chunk',
+          run: (slot, entry, context) =>
+            openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
+        },
+        undefined,
+      );
+    } catch (err) {
+      throw reportFailure(ctx, plan, err);
+    }
+    this.#served = served;
+    const { entry, attempt } = served;
+    const { held, ended } = served.value;
+    this.#firstChunkMs = ctx.clock.now() - plan.startedAt;
+    if (plan.alias && ctx.events.has('resolved')) {
+      ctx.events.emit('resolved', {
+        id: plan.id,
+        kind: plan.kind,
+        alias: plan.alias.name,
+        target: entry.target,
+      });
+    }
+    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies.
+    attempt.disarm();
+    if (ended) {
+      // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
+      this.#batch = held.filter((c) => !!c.choices[0]?.finish_reason || !!c.usage);
+      this.#phase = Phase.Ended;
+    } else {
+      this.#batch = held;
+      this.#phase = Phase.Reading;
+      this.#watchIdle(ctx.opts.timeouts.idleMs);
+    }
+    return this.next();
+  }
+
+  /** Waits for the next network read's chunks, or finishes the stream at its end. */
+  async #read(): Promise<IteratorResult<ChatChunk, void>> {
+    const served = this.#served as Served<Opened>;
+    if (this.#phase === Phase.Reading) {
+      try {
+        this.#waitingSince = this.#ctx.clock.now();
+        const r = await served.attempt.race(served.value.it.next());
+        this.#waitingSince = undefined;
+        if (!r.done) {
+          this.#batch = r.value;
+          this.#at = 0;
+          return this.next();
+        }
+      } catch (raw) {
+        throw this.#interrupted(raw);
+      }
+    }
+    this.#finish();
+    return DONE;
+  }
+
+  /** One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. */
+  #watchIdle(ms: number): void {
+    const { clock, opts } = this.#ctx;
+    const { attempt, entry } = this.#served as Served<Opened>;
+    const idleMs = opts.timeouts.idleMs;
     attempt.arm(clock, ms, () => {
-      if (waitingSince === undefined) return watchIdle(timeouts.idleMs);
-      const quiet = clock.now() - waitingSince;
-      if (quiet < timeouts.idleMs) return watchIdle(timeouts.idleMs - quiet);
+      const since = this.#waitingSince;
+      if (since === undefined) return this.#watchIdle(idleMs);
+      const quiet = clock.now() - since;
+      if (quiet < idleMs) return this.#watchIdle(idleMs - quiet);
       attempt.expire(
-        new ProviderTimeoutError(`${entry.target}: stream idle for more than ${timeouts.idleMs}ms`, {
+        new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
           provider: entry.provider,
           model: entry.model,
         }),
       );
     });
-  try {
-    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies.
-    attempt.disarm();
-    if (ended) {
-      // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
-      for (const c of held) {
-        if (!c.choices[0]?.finish_reason && !c.usage) continue;
-        partial.add(c);
-        yield c;
-      }
-    } else {
-      watchIdle(timeouts.idleMs);
-      for (const c of held) {
-        partial.add(c);
-        yield c;
-      }
-      for (;;) {
-        waitingSince = clock.now();
-        const r = await attempt.race(it.next());
-        waitingSince = undefined;
-        if (r.done) break;
-        for (const c of r.value) {
-          partial.add(c);
-          yield c;
-        }
-      }
-      finished = true;
-    }
-    if (events.has('response')) {
-      events.emit('response', {
+  }
+
+  /** The upstream ended cleanly and everything was handed out. */
+  #finish(): void {
+    const ctx = this.#ctx;
+    const plan = this.#plan as CallPlan;
+    const { entry } = this.#served as Served<Opened>;
+    if (ctx.events.has('response')) {
+      const usage = this.#partial.usage;
+      ctx.events.emit('response', {
         id: plan.id,
         kind: plan.kind,
         requested: plan.requested,
         resolved: entry.target,
-        durationMs: clock.now() - plan.startedAt,
-        firstChunkMs,
-        ...(partial.usage ? { usage: partial.usage } : {}),
+        durationMs: ctx.clock.now() - plan.startedAt,
+        firstChunkMs: this.#firstChunkMs,
+        ...(usage ? { usage } : {}),
       });
     }
-  } catch (raw) {
+    this.#close(false);
+  }
+
+  /** A failure after the commit point: health, then the error the consumer sees. */
+  #interrupted(raw: unknown): unknown {
+    const ctx = this.#ctx;
+    const plan = this.#plan as CallPlan;
+    const { entry, attempt } = this.#served as Served<Opened>;
+    // Read before closing: cancelling the attempt would make it look aborted.
     const callerReason = attempt.abortReason();
-    if (callerReason !== undefined) throw reportFailure(ctx, plan, callerReason);
+    if (callerReason !== undefined) {
+      this.#close(true);
+      return reportFailure(ctx, plan, callerReason);
+    }
     const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
     applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
     const interrupted = new StreamInterruptedError(
@@ -209,14 +324,26 @@ export async function* streamChain(
         provider: entry.provider,
         model: entry.model,
         resolved: entry.target,
-        partial: partial.snapshot(),
+        partial: this.#partial.snapshot(),
         cause: cause as ManaLLMError,
         ...(cause.status === undefined ? {} : { status: cause.status }),
       },
     );
-    throw reportFailure(ctx, plan, interrupted);
-  } finally {
-    if (!finished) void it.return?.()?.catch(() => undefined);
-    served.done(!finished);
+    const reported = reportFailure(ctx, plan, interrupted);
+    this.#close(true);
+    return reported;
+  }
+
+  /** Ends the stream once: the attempt is released, and the upstream cancelled when `cancel` and still reading. */
+  #close(cancel: boolean): void {
+    const phase = this.#phase;
+    this.#phase = Phase.Closed;
+    this.#batch = [];
+    this.#at = 0;
+    const served = this.#served;
+    if (!served || phase === Phase.Closed) return;
+    const stopped = cancel && phase === Phase.Reading;
+    if (stopped) void served.value.it.return?.()?.catch(() => undefined);
+    served.done(stopped);
   }
 }
