@@ -103,6 +103,8 @@ class Exchange implements HttpBody, Dispatcher.DispatchHandler {
   }
 
   readonly #onAbort = (): void => {
+    // What was queued is dropped: after an abort the reader gets nothing more but the reason.
+    this.#drain();
     const reason = this.#signal.reason;
     if (this.#abort) this.#abort(reason as Error);
     else this.#fail(reason);
@@ -228,23 +230,21 @@ class Exchange implements HttpBody, Dispatcher.DispatchHandler {
     // What was queued before the failure is dropped: a body read whole is all or nothing.
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(this.#drain());
+    const all = new Promise<Buffer[]>((resolve, reject) => {
+      this.#wait = { all: true, resolve: resolve as (v: never) => void, reject };
+    });
+    // After the wait is set: resuming parses what the socket buffered at once, maybe up to the body's end.
     if (this.#paused) {
       this.#paused = false;
       this.#resume?.();
     }
-    return new Promise((resolve, reject) => {
-      this.#wait = { all: true, resolve: resolve as (v: never) => void, reject };
-    });
+    return all;
   }
 
   dump(): Promise<void> {
     if (this.#ended || this.#error !== undefined) return Promise.resolve();
     this.#dumped = this.#queued;
     this.#drain();
-    if (this.#paused) {
-      this.#paused = false;
-      this.#resume?.();
-    }
     return this.#all().then(
       () => undefined,
       () => undefined,
