@@ -43,16 +43,21 @@ function clip(text: string, meta: CallMeta, max = 300): string {
  * When the request's signal aborted, its reason is rethrown untouched so the router can tell timeouts from
  * the caller's own abort.
  */
-export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
-  let res: HttpResponse;
-  try {
-    res = await http.send(req);
-  } catch (err) {
-    throw networkError(err, req.signal, meta);
-  }
-  if (res.status >= 200 && res.status < 300) return res;
-  const text = await readCapped(res.body, MAX_ERROR_BODY).catch(() => '');
-  throw errorFromStatus(res.status, res.headers, text, meta);
+export function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
+  // Not `async`: a 2xx answer is the transport's own promise mapped once, two promise steps fewer per call.
+  return http.send(req).then(
+    (res) => {
+      if (res.status >= 200 && res.status < 300) return res;
+      return readCapped(res.body, MAX_ERROR_BODY)
+        .catch(() => '')
+        .then((text) => {
+          throw errorFromStatus(res.status, res.headers, text, meta);
+        });
+    },
+    (err: unknown) => {
+      throw networkError(err, req.signal, meta);
+    },
+  );
 }
 
 /** Reads a body as text, failing like a dropped connection when the socket dies mid-body. */

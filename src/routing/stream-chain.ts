@@ -141,6 +141,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** The chunks of the last network read; those before `#at` were handed out. */
   #batch: ChatChunk[] = [];
   #at = 0;
+  /** What the earlier batches handed out (the current one is added when it is replaced or the stream ends). */
   readonly #partial = new Partial();
   /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
   #waitingSince: number | undefined;
@@ -159,9 +160,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
 
   next(): Promise<IteratorResult<ChatChunk, void>> {
     if (this.#at < this.#batch.length) {
-      const c = this.#batch[this.#at++] as ChatChunk;
-      this.#partial.add(c);
-      return Promise.resolve({ done: false, value: c });
+      return Promise.resolve({ done: false, value: this.#batch[this.#at++] as ChatChunk });
     }
     if (this.#phase === Phase.Closed) return Promise.resolve(DONE);
     if (this.#busy) return this.#busy.then(() => this.next());
@@ -186,6 +185,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   }
 
   throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#busy) return this.#busy.then(() => this.throw(err));
     this.#close(true);
     return Promise.reject(err);
   }
@@ -242,25 +242,27 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       this.#phase = Phase.Reading;
       this.#watchIdle(ctx.opts.timeouts.idleMs);
     }
-    return this.next();
+    // The chunk itself, not `this.next()`: a promise returned from here would cost two more steps.
+    if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+    return this.#read();
   }
 
   /** Waits for the next network read's chunks, or finishes the stream at its end. */
   async #read(): Promise<IteratorResult<ChatChunk, void>> {
     const served = this.#served as Served<Opened>;
-    if (this.#phase === Phase.Reading) {
+    while (this.#phase === Phase.Reading) {
+      let r: IteratorResult<ChatChunk[]>;
       try {
         this.#waitingSince = this.#ctx.clock.now();
-        const r = await served.attempt.race(served.value.it.next());
+        r = await served.attempt.race(served.value.it.next());
         this.#waitingSince = undefined;
-        if (!r.done) {
-          this.#batch = r.value;
-          this.#at = 0;
-          return this.next();
-        }
       } catch (raw) {
         throw this.#interrupted(raw);
       }
+      if (r.done) break;
+      this.#fold();
+      this.#batch = r.value;
+      if (this.#batch.length > 0) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
     }
     this.#finish();
     return DONE;
@@ -290,6 +292,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const ctx = this.#ctx;
     const plan = this.#plan as CallPlan;
     const { entry } = this.#served as Served<Opened>;
+    this.#fold();
     if (ctx.events.has('response')) {
       const usage = this.#partial.usage;
       ctx.events.emit('response', {
@@ -317,6 +320,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       return reportFailure(ctx, plan, callerReason);
     }
     const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
+    this.#fold();
     applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
     const interrupted = new StreamInterruptedError(
       `${entry.target}: stream interrupted after it started: ${cause.message}`,
@@ -332,6 +336,14 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const reported = reportFailure(ctx, plan, interrupted);
     this.#close(true);
     return reported;
+  }
+
+  /** Adds what the consumer received of the current batch to the partial answer (once per batch, not per chunk). */
+  #fold(): void {
+    const batch = this.#batch;
+    for (let i = 0; i < this.#at; i++) this.#partial.add(batch[i] as ChatChunk);
+    this.#batch = [];
+    this.#at = 0;
   }
 
   /** Ends the stream once: the attempt is released, and the upstream cancelled when `cancel` and still reading. */

@@ -127,19 +127,9 @@ class Exchange implements HttpBody, Dispatcher.DispatchHandler {
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     if (status < 200) return true; // 1xx: the answer is still to come
     this.#resume = resume;
-    const headers: Record<string, string | string[] | undefined> = {};
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-      const value = (raw[i + 1] as Buffer).toString('latin1');
-      if (name === '__proto__') continue; // no real header; it would replace the object's prototype
-      const had = Object.hasOwn(headers, name) ? headers[name] : undefined;
-      if (had === undefined) headers[name] = value;
-      else if (typeof had === 'string') headers[name] = [had, value];
-      else had.push(value);
-    }
     const resolve = this.#resolve;
     this.#resolve = this.#reject = undefined;
-    resolve?.({ status, headers, body: this });
+    resolve?.(new Answer(status, raw, this));
     return true;
   }
 
@@ -261,6 +251,44 @@ class Exchange implements HttpBody, Dispatcher.DispatchHandler {
     this.#fail(reason);
     abort?.(reason);
   }
+}
+
+/** An answer whose headers are decoded only when read: on the hot path only the status is. */
+class Answer implements HttpResponse {
+  #raw: Buffer[] | undefined;
+  #headers: Record<string, string | string[] | undefined> | undefined;
+
+  constructor(
+    readonly status: number,
+    raw: Buffer[],
+    readonly body: HttpBody,
+  ) {
+    // undici hands over views of the network read, which nothing reuses: kept as they are until asked for.
+    this.#raw = raw;
+  }
+
+  get headers(): Record<string, string | string[] | undefined> {
+    if (this.#headers === undefined) {
+      this.#headers = parseHeaders(this.#raw ?? []);
+      this.#raw = undefined;
+    }
+    return this.#headers;
+  }
+}
+
+/** undici's raw `[name, value, …]` as an object: lower-cased names, a repeated header as an array. */
+function parseHeaders(raw: Buffer[]): Record<string, string | string[] | undefined> {
+  const headers: Record<string, string | string[] | undefined> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    if (name === '__proto__') continue; // no real header; it would replace the object's prototype
+    const had = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (had === undefined) headers[name] = value;
+    else if (typeof had === 'string') headers[name] = [had, value];
+    else had.push(value);
+  }
+  return headers;
 }
 
 function decode(parts: Buffer[]): string {
