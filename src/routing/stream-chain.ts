@@ -141,12 +141,17 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** The chunks of the last network read; those before `#at` were handed out. */
   #batch: ChatChunk[] = [];
   #at = 0;
-  /** What the earlier batches handed out (the current one is added when it is replaced or the stream ends). */
+  /**
+   * What was handed out, for StreamInterruptedError's partial answer: whole batches are kept as they are and added
+   * up only when needed (or past 512 chunks, to bound memory), so a stream that ends well never pays for it.
+   */
   readonly #partial = new Partial();
+  #handed: ChatChunk[][] = [];
+  #handedCount = 0;
   /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
   #waitingSince: number | undefined;
-  /** A read in progress: `next()` calls made meanwhile wait their turn, as with a generator. */
-  #busy: Promise<unknown> | undefined;
+  /** Settles after the last call in line: calls made before it does wait their turn, as with a generator. */
+  #tail: Promise<unknown> | undefined;
 
   constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
     this.#ctx = ctx;
@@ -159,35 +164,55 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   }
 
   next(): Promise<IteratorResult<ChatChunk, void>> {
-    if (this.#at < this.#batch.length) {
-      return Promise.resolve({ done: false, value: this.#batch[this.#at++] as ChatChunk });
-    }
-    if (this.#phase === Phase.Closed) return Promise.resolve(DONE);
-    if (this.#busy) return this.#busy.then(() => this.next());
-    const p = this.#phase === Phase.New ? this.#open() : this.#read();
-    const busy = p.then(
-      () => {
-        if (this.#busy === busy) this.#busy = undefined;
-      },
-      () => {
-        if (this.#busy === busy) this.#busy = undefined;
-      },
-    );
-    this.#busy = busy;
-    return p;
+    // Nothing in line (the common case): a chunk already read goes out at once.
+    if (this.#tail === undefined) return this.#line(this.#step());
+    // Calls made while a read is in progress wait their turn, in order, as with a native generator.
+    return this.#line(this.#tail.then(() => this.#step()));
   }
 
   /** Stops the stream: the upstream request is cancelled unless it already ended. */
   return(): Promise<IteratorResult<ChatChunk, void>> {
-    if (this.#busy) return this.#busy.then(() => this.return());
-    this.#close(true);
-    return Promise.resolve(DONE);
+    const stop = (): IteratorResult<ChatChunk, void> => {
+      this.#close(true);
+      return DONE;
+    };
+    return this.#line(this.#tail === undefined ? stop() : this.#tail.then(stop));
   }
 
   throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
-    if (this.#busy) return this.#busy.then(() => this.throw(err));
-    this.#close(true);
-    return Promise.reject(err);
+    const stop = (): never => {
+      this.#close(true);
+      throw err;
+    };
+    if (this.#tail === undefined) {
+      this.#close(true);
+      return Promise.reject(err);
+    }
+    return this.#line(this.#tail.then(stop));
+  }
+
+  /** The next result: a chunk already read, the end, or a read (or the first, the walk). */
+  #step(): IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+    if (this.#phase === Phase.Closed) return DONE;
+    return this.#phase === Phase.New ? this.#open() : this.#read();
+  }
+
+  /** Puts a result in line: while it is pending, later calls wait for it. */
+  #line(
+    r: IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>>,
+  ): Promise<IteratorResult<ChatChunk, void>> {
+    if (!(r instanceof Promise)) return Promise.resolve(r);
+    const tail: Promise<unknown> = r.then(
+      () => {
+        if (this.#tail === tail) this.#tail = undefined;
+      },
+      () => {
+        if (this.#tail === tail) this.#tail = undefined;
+      },
+    );
+    this.#tail = tail;
+    return r;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -294,7 +319,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const { entry } = this.#served as Served<Opened>;
     this.#fold();
     if (ctx.events.has('response')) {
-      const usage = this.#partial.usage;
+      const usage = this.#usage();
       ctx.events.emit('response', {
         id: plan.id,
         kind: plan.kind,
@@ -321,6 +346,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     }
     const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
     this.#fold();
+    this.#settle();
     applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
     const interrupted = new StreamInterruptedError(
       `${entry.target}: stream interrupted after it started: ${cause.message}`,
@@ -338,12 +364,36 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     return reported;
   }
 
-  /** Adds what the consumer received of the current batch to the partial answer (once per batch, not per chunk). */
+  /** Moves what the consumer received of the current batch to the handed-out list. */
   #fold(): void {
     const batch = this.#batch;
-    for (let i = 0; i < this.#at; i++) this.#partial.add(batch[i] as ChatChunk);
+    const n = this.#at;
+    if (n > 0) {
+      this.#handed.push(n === batch.length ? batch : batch.slice(0, n));
+      this.#handedCount += n;
+      if (this.#handedCount > 512) this.#settle();
+    }
     this.#batch = [];
     this.#at = 0;
+  }
+
+  /** Adds the handed-out chunks up into the partial answer. */
+  #settle(): void {
+    for (const batch of this.#handed) for (const c of batch) this.#partial.add(c);
+    this.#handed = [];
+    this.#handedCount = 0;
+  }
+
+  /** The usage the stream reported last, if any. */
+  #usage(): Usage | undefined {
+    for (let i = this.#handed.length - 1; i >= 0; i--) {
+      const batch = this.#handed[i] as ChatChunk[];
+      for (let j = batch.length - 1; j >= 0; j--) {
+        const usage = (batch[j] as ChatChunk).usage;
+        if (usage) return usage;
+      }
+    }
+    return this.#partial.usage;
   }
 
   /** Ends the stream once: the attempt is released, and the upstream cancelled when `cancel` and still reading. */
