@@ -49,11 +49,11 @@ const P = quick
       memory: [2_000, 20_000],
     }
   : {
-      rounds: 10,
+      rounds: 16,
       warm: { chat: 1500, stream: 40, embed: 8, fallback: 200, c64: 2000 },
       seq: 600,
-      c64: { rounds: 7, total: 3000 },
-      stream: 30,
+      c64: { rounds: 12, total: 4000 },
+      stream: 40,
       embed: 12,
       fallback: 200,
       skip: 20_000,

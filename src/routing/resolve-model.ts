@@ -28,14 +28,33 @@ export function resolveModel(
     if (!alias) throw new UnknownAliasError(requested);
     return { requested, alias, chain: alias.chain };
   }
-  const ref =
-    parseModelString(requested) ??
-    (defaultProvider && requested.trim() ? { provider: defaultProvider, model: requested.trim() } : null);
-  if (!ref)
-    throw new ConfigError(`Model "${requested}" has no provider prefix and no defaultProvider is configured`);
-  return {
-    requested,
-    alias: undefined,
-    chain: [{ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model }],
-  };
+  let chain = DIRECT.get(requested);
+  if (chain === undefined) {
+    const ref = parseModelString(requested);
+    if (ref) chain = remember(requested, ref);
+    else if (defaultProvider && requested.trim())
+      chain = single({ provider: defaultProvider, model: requested.trim() });
+    else
+      throw new ConfigError(`Model "${requested}" has no provider prefix and no defaultProvider is configured`);
+  }
+  return { requested, alias: undefined, chain };
+}
+
+/**
+ * `provider/model` strings already resolved: a backend calls with a handful of them, over and over, so each is
+ * parsed once. Bounded: past 1000 distinct strings it starts again.
+ */
+const DIRECT = new Map<string, readonly ChainEntry[]>();
+
+function single(ref: { provider: string; model: string }): readonly ChainEntry[] {
+  return Object.freeze([
+    Object.freeze({ target: `${ref.provider}/${ref.model}`, provider: ref.provider, model: ref.model }),
+  ]);
+}
+
+function remember(requested: string, ref: { provider: string; model: string }): readonly ChainEntry[] {
+  if (DIRECT.size >= 1000) DIRECT.clear();
+  const chain = single(ref);
+  DIRECT.set(requested, chain);
+  return chain;
 }
