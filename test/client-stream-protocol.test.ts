@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatChunk } from '../src/index.js';
 import {
@@ -325,5 +327,29 @@ describe('Symbol.asyncIterator', () => {
     for await (const c of stream) if (c.choices[0]?.delta.content) break;
     await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
     expect(await within(collect(stream), 200)).toEqual([]);
+  });
+});
+
+describe('a stream dropped without return()', () => {
+  // A manual next() loop left early never calls return(): the stream must not hold its request and slot forever.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  it('is cancelled once garbage: the upstream request closes and the provider slot is free again', async () => {
+    const { llm, hang } = await stalling();
+    await (async () => {
+      const stream = llm.stream(REQ);
+      expect(await untilContent(stream)).toBe('p0');
+    })();
+    for (let i = 0; i < 100 && hang.closedByClient === 0; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(hang.closedByClient).toBe(1);
+    // maxConcurrent 1: the dropped stream's slot was released.
+    const again = llm.stream(REQ);
+    expect(await within(untilContent(again))).toBe('p0');
+    await again.return();
+    expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, state: 'closed' });
   });
 });

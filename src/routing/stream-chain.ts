@@ -107,6 +107,15 @@ async function openUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Open
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 
+/**
+ * A stream dropped by its consumer without `return()` (a manual `next()` loop left early): once it is garbage,
+ * its upstream request is cancelled and its provider slot freed, instead of both being held until `close()`.
+ */
+const abandoned = new FinalizationRegistry<Served<Opened>>((served) => {
+  void served.value.it.return?.()?.catch(() => undefined);
+  served.done(true);
+});
+
 /** Where a stream is: not started, reading upstream, upstream ended (handing out the rest), or over. */
 enum Phase {
   New,
@@ -245,6 +254,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       throw reportFailure(ctx, plan, err);
     }
     this.#served = served;
+    abandoned.register(this, served, this);
     const { entry, attempt } = served;
     const { held, ended } = served.value;
     this.#firstChunkMs = ctx.clock.now() - plan.startedAt;
@@ -293,23 +303,33 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     return DONE;
   }
 
-  /** One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. */
+  /**
+   * One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. It holds
+   * the stream weakly, so that a stream its consumer dropped can be collected (see `abandoned`).
+   */
   #watchIdle(ms: number): void {
+    const { clock } = this.#ctx;
+    const stream = new WeakRef(this);
+    (this.#served as Served<Opened>).attempt.arm(clock, ms, () => {
+      const alive = stream.deref();
+      if (alive) alive.#idleCheck();
+    });
+  }
+
+  #idleCheck(): void {
     const { clock, opts } = this.#ctx;
     const { attempt, entry } = this.#served as Served<Opened>;
     const idleMs = opts.timeouts.idleMs;
-    attempt.arm(clock, ms, () => {
-      const since = this.#waitingSince;
-      if (since === undefined) return this.#watchIdle(idleMs);
-      const quiet = clock.now() - since;
-      if (quiet < idleMs) return this.#watchIdle(idleMs - quiet);
-      attempt.expire(
-        new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
-          provider: entry.provider,
-          model: entry.model,
-        }),
-      );
-    });
+    const since = this.#waitingSince;
+    if (since === undefined) return this.#watchIdle(idleMs);
+    const quiet = clock.now() - since;
+    if (quiet < idleMs) return this.#watchIdle(idleMs - quiet);
+    attempt.expire(
+      new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
+        provider: entry.provider,
+        model: entry.model,
+      }),
+    );
   }
 
   /** The upstream ended cleanly and everything was handed out. */
@@ -404,6 +424,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     this.#at = 0;
     const served = this.#served;
     if (!served || phase === Phase.Closed) return;
+    abandoned.unregister(this);
     const stopped = cancel && phase === Phase.Reading;
     if (stopped) void served.value.it.return?.()?.catch(() => undefined);
     served.done(stopped);
