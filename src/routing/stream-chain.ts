@@ -173,8 +173,12 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   }
 
   next(): Promise<IteratorResult<ChatChunk, void>> {
-    // Nothing in line (the common case): a chunk already read goes out at once.
-    if (this.#tail === undefined) return this.#line(this.#step());
+    if (this.#tail === undefined) {
+      // Nothing in line (the common case): a chunk already read goes out at once.
+      if (this.#at < this.#batch.length)
+        return Promise.resolve({ done: false, value: this.#batch[this.#at++] as ChatChunk });
+      return this.#line(this.#step());
+    }
     // Calls made while a read is in progress wait their turn, in order, as with a native generator.
     return this.#line(this.#tail.then(() => this.#step()));
   }
