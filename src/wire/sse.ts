@@ -160,33 +160,19 @@ export class SSEParser {
   }
 }
 
-/**
- * Parses a text/event-stream body as bytes arrive, yielding the events each network chunk completes as one
- * array (never empty).
- */
-export async function* readSSEBatches(body: AsyncIterable<Uint8Array>): AsyncGenerator<SSEEvent[]> {
+/** Parses a text/event-stream body as bytes arrive; yields one event per block that has data. */
+export async function* readSSE(body: AsyncIterable<Uint8Array>): AsyncGenerator<SSEEvent> {
   const parser = new SSEParser();
   for await (const chunk of body) {
     parser.feed(chunk);
-    const events = drain(parser);
-    if (events.length > 0) yield events;
+    for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
   }
   // A final block without its blank line still counts: some servers end the body right after `data: [DONE]`.
   parser.end();
-  const events = drain(parser);
-  if (events.length > 0) yield events;
+  for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
 }
 
-function drain(parser: SSEParser): SSEEvent[] {
-  const events: SSEEvent[] = [];
-  for (let data = parser.next(); data !== undefined; data = parser.next()) {
-    const event = parser.event;
-    events.push(event === undefined ? { data } : { event, data });
-  }
-  return events;
-}
-
-/** Parses a text/event-stream body as bytes arrive; yields one event per block that has data. */
-export async function* readSSE(body: AsyncIterable<Uint8Array>): AsyncGenerator<SSEEvent> {
-  for await (const events of readSSEBatches(body)) yield* events;
+function eventOf(parser: SSEParser, data: string): SSEEvent {
+  const event = parser.event;
+  return event === undefined ? { data } : { event, data };
 }
