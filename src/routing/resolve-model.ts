@@ -35,7 +35,9 @@ export function resolveModel(
     else if (defaultProvider && requested.trim())
       chain = single({ provider: defaultProvider, model: requested.trim() });
     else
-      throw new ConfigError(`Model "${requested}" has no provider prefix and no defaultProvider is configured`);
+      throw new ConfigError(
+        `Model "${requested}" has no provider prefix and no defaultProvider is configured`,
+      );
   }
   return { requested, alias: undefined, chain };
 }

@@ -325,9 +325,12 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const { attempt, entry } = this.#served as Served<Opened>;
     const idleMs = opts.timeouts.idleMs;
     const since = this.#waitingSince;
-    if (since === undefined) return this.#watchIdle(idleMs);
-    const quiet = clock.now() - since;
-    if (quiet < idleMs) return this.#watchIdle(idleMs - quiet);
+    const quiet = since === undefined ? 0 : clock.now() - since;
+    // Not waiting (the consumer holds a chunk), or not quiet for long enough yet: look again when it could be.
+    if (since === undefined || quiet < idleMs) {
+      this.#watchIdle(idleMs - quiet);
+      return;
+    }
     attempt.expire(
       new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
         provider: entry.provider,
