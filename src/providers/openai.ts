@@ -1,6 +1,7 @@
 import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { cancelOf } from '../wire/cancel.js';
+import { FrameParser } from '../wire/frames.js';
 import { bodyArrived } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import {
@@ -173,10 +174,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let early = true;
     let drained = false;
     const parser = new SSEParser();
+    const frames = new FrameParser();
 
     /** One frame as a chunk, or undefined for a frame that carries nothing for the caller. */
     const chunkOf = (data: string): ChatChunk | undefined => {
-      const json = parseJson(data, meta, 'malformed stream frame') as WireReply | null;
+      const json = parseJson(data, meta, 'malformed stream frame', frames) as WireReply | null;
       if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
       const err = inBandError(json);
       if (err !== undefined || parser.event === 'error') throw errorFromInBand(err ?? json, meta);

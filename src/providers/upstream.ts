@@ -281,10 +281,15 @@ export function badResponse(meta: CallMeta, what: string, cause?: unknown): Prov
   );
 }
 
-/** Parses JSON from an upstream, turning garbage into a `ProviderResponseError`. */
-export function parseJson(text: string, meta: CallMeta, what = 'unparseable JSON reply'): unknown {
+/** Parses JSON from an upstream (with `JSON.parse` or a stream's FrameParser), turning garbage into a `ProviderResponseError`. */
+export function parseJson(
+  text: string,
+  meta: CallMeta,
+  what = 'unparseable JSON reply',
+  parser?: { parse(text: string): unknown },
+): unknown {
   try {
-    return JSON.parse(text);
+    return parser ? parser.parse(text) : JSON.parse(text);
   } catch (err) {
     throw badResponse(meta, `${what}: ${clip(text, meta, 120)}`, parseErrorCause(err, meta));
   }
