@@ -1,21 +1,9 @@
-import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatChunk } from '../src/index.js';
-import {
-  closeAll,
-  collect,
-  harness,
-  KEY,
-  rejection,
-  textOf,
-  track,
-  USER,
-  waitFor,
-} from './helpers/client.js';
-import { hangingUpstream } from './helpers/raw-upstream.js';
+import { closeAll, collect, harness, KEY, rejection, textOf, USER, waitFor } from './helpers/client.js';
+import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -61,35 +49,9 @@ function within<T>(p: PromiseLike<T>, ms = 500): Promise<T> {
 /** A few real-time turns of the event loop: time enough for a request to reach a local upstream. */
 const settle = () => new Promise((r) => setTimeout(r, 30));
 
-/** An OpenAI-compatible upstream whose every stream answer is the raw SSE `body`; counts the requests. */
-async function rawSse(body: string): Promise<{ url: string; readonly received: number }> {
-  let received = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received++;
-      res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body);
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return track({
-    url: `http://127.0.0.1:${port}/v1`,
-    get received() {
-      return received;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  });
-}
+/** An OpenAI-compatible upstream whose every answer is the raw SSE `body`; counts the requests. */
+const rawSse = (body: string) =>
+  rawUpstream((_, res) => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body));
 
 async function rawSetup(body: string) {
   const raw = await rawSse(body);

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { openaiCodec } from '../../src/testing/index.js';
 import { track } from './client.js';
@@ -16,8 +16,13 @@ export interface HangingUpstream {
   close(): Promise<void>;
 }
 
-/** Starts a hanging upstream (`chunks` undefined: no answer at all) that `closeAll` will close. */
-export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<HangingUpstream> {
+/**
+ * Starts an upstream on 127.0.0.1 that `closeAll` will close: `answer` gets each request's body once it is in and
+ * answers (or not) on `res`. Counts requests, and connections the client closed before an answer was complete.
+ */
+export async function rawUpstream(
+  answer: (body: string, res: ServerResponse) => void,
+): Promise<HangingUpstream> {
   let received = 0;
   let closedByClient = 0;
   let closing = false;
@@ -30,12 +35,7 @@ export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<H
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       received++;
-      if (opts.chunks === undefined) return;
-      const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { model: string };
-      const pieces = Array.from({ length: opts.chunks }, (_, i) => `p${i}`).join('');
-      const frames = openaiCodec.stream({ reply: pieces, chunks: opts.chunks }, body.model);
-      res.writeHead(200, { 'content-type': frames.contentType });
-      res.write([...frames.prelude, ...frames.content].join(''));
+      answer(Buffer.concat(parts).toString('utf8'), res);
     });
   });
   server.on('connection', (s) => {
@@ -58,5 +58,18 @@ export async function hangingUpstream(opts: { chunks?: number } = {}): Promise<H
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  });
+}
+
+/** Starts a hanging upstream (`chunks` undefined: no answer at all) that `closeAll` will close. */
+export function hangingUpstream(opts: { chunks?: number } = {}): Promise<HangingUpstream> {
+  const { chunks } = opts;
+  return rawUpstream((text, res) => {
+    if (chunks === undefined) return;
+    const body = JSON.parse(text) as { model: string };
+    const pieces = Array.from({ length: chunks }, (_, i) => `p${i}`).join('');
+    const frames = openaiCodec.stream({ reply: pieces, chunks }, body.model);
+    res.writeHead(200, { 'content-type': frames.contentType });
+    res.write([...frames.prelude, ...frames.content].join(''));
   });
 }
