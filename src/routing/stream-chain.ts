@@ -159,7 +159,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   #handedCount = 0;
   /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
   #waitingSince: number | undefined;
-  /** Settles after the last call in line: calls made before it does wait their turn, as with a generator. */
+  /** Settles after the last call in line; a call made before then waits its turn, as on a native generator. */
   #tail: Promise<unknown> | undefined;
 
   constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
