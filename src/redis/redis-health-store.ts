@@ -71,6 +71,15 @@ function toWire(r: BreakerRecord): WireRecord {
   };
 }
 
+/**
+ * What other processes must hear about: the breaker's state, not when it was last confirmed. A success on a healthy
+ * provider changes only `lastCheckedAt`; writing and publishing that on every call would cost a Redis round trip
+ * and a message to every process per call.
+ */
+function stateKey(r: BreakerRecord): string {
+  return `${r.consecutiveFailures}|${r.openedUntil}|${r.lastError}`;
+}
+
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
 /** Reads a record another process wrote; anything malformed is ignored. */
@@ -140,7 +149,7 @@ export function createStore(
   const sub = client.duplicate();
   const providers = new Map<string, BreakerRecord>();
   const targets = new Map<string, number>();
-  // The replicated form last written or received per provider: writes that change nothing Redis holds are skipped.
+  // The state last written or received per provider (see stateKey): writes that change no state are skipped.
   const sent = new Map<string, string>();
   const listeners = new Set<(u: HealthStoreUpdate) => void>();
 
@@ -191,7 +200,7 @@ export function createStore(
     const after = mergeBreaker(before, incoming);
     if (after === before) return;
     providers.set(provider, after);
-    sent.set(provider, JSON.stringify(toWire(after)));
+    sent.set(provider, stateKey(after));
     emit({ type: 'provider', provider, before });
   };
 
@@ -309,11 +318,15 @@ export function createStore(
   if (client.status === 'ready') void resync();
 
   const replicate = (provider: string, record: BreakerRecord): void => {
-    const wire = JSON.stringify(toWire(record));
-    if (sent.get(provider) === wire) return;
-    sent.set(provider, wire);
+    const key = stateKey(record);
+    if (sent.get(provider) === key) return;
+    sent.set(provider, key);
     // Not connected: the next resync pushes it.
-    if (ready()) writeProvider(provider, wire).catch(noteError);
+    if (!ready()) return;
+    writeProvider(provider, JSON.stringify(toWire(record))).then((won) => {
+      // Redis kept a newer record: forget this one, so the next change of this process is written again.
+      if (won === 0 && sent.get(provider) === key) sent.delete(provider);
+    }, noteError);
   };
 
   return {

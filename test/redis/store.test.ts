@@ -124,6 +124,47 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     admin.disconnect();
   });
 
+  it('a success that changes only lastCheckedAt writes and publishes nothing; a change of state does', async () => {
+    const prefix = `s${++run}:`;
+    const [a, b] = await stores(2, prefix);
+    const heard: HealthStoreUpdate[] = [];
+    b!.subscribe((u) => heard.push(u));
+    const admin = new Redis(redis.url);
+    let published = 0;
+    await admin.psubscribe(`${prefix}*`);
+    admin.on('pmessage', () => published++);
+    a!.setProvider('p', closedAt(1_000));
+    await until(() => heard.length === 1, 'first record heard');
+    for (let t = 2_000; t < 12_000; t += 1_000) a!.setProvider('p', closedAt(t));
+    a!.setProvider('p', openAt(20_000, 80_000));
+    await until(() => heard.length === 2, 'the open heard');
+    // One publish for the first record, one for the open: none for the ten successes between them.
+    expect(published).toBe(2);
+    expect(b!.getProvider('p')).toEqual(openAt(20_000, 80_000));
+    admin.disconnect();
+  });
+
+  it('a write Redis refused (it holds a newer record) does not stop the next one of the same state', async () => {
+    const prefix = `s${++run}:`;
+    const admin = new Redis(redis.url);
+    const [a] = await stores(1, prefix);
+    // Another process's open, in Redis but not heard here (written straight into the hash).
+    const { trialInFlight: _local, ...wire } = openAt(1_000, 61_000);
+    await admin.hset(`${prefix}providers`, 'p', JSON.stringify(wire));
+    a!.setProvider('p', closedAt(500)); // older than that open: refused
+    await new Promise((r) => setTimeout(r, 50));
+    a!.setProvider('p', closedAt(2_000)); // the same state, newer than the open: must be written
+    let stored: { openedUntil?: unknown; lastCheckedAt?: unknown } = {};
+    const end = Date.now() + 3_000;
+    while (Date.now() < end) {
+      stored = JSON.parse((await admin.hget(`${prefix}providers`, 'p')) ?? '{}');
+      if (stored.lastCheckedAt === 2_000) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(stored).toMatchObject({ openedUntil: null, lastCheckedAt: 2_000 });
+    admin.disconnect();
+  });
+
   it('a probe lease has one holder, which renews it; when it lapses another process takes it', async () => {
     const [a, b] = await stores(2);
     expect(await a!.acquireProbe('ollama', 200)).toBe(true);
