@@ -51,27 +51,35 @@ export async function upstream(protocol: MockProtocol, initial?: MockBehavior): 
 export interface EventLog {
   readonly all: { name: ManaLLMEventName; payload: unknown }[];
   of<K extends ManaLLMEventName>(name: K): ManaLLMEvents[K][];
+  count(name: ManaLLMEventName): number;
 }
 
-const NAMES: ManaLLMEventName[] = [
-  'request',
-  'resolved',
-  'fallback',
-  'response',
-  'failure',
-  'health',
-  'probe',
-  'reload',
-];
+// A record, not a list: adding an event to ManaLLMEvents fails to compile until it is named here too.
+const EVENTS: Record<ManaLLMEventName, true> = {
+  request: true,
+  resolved: true,
+  fallback: true,
+  response: true,
+  failure: true,
+  health: true,
+  probe: true,
+  reload: true,
+  store: true,
+  cache: true,
+};
+
+/** Every event name a client can emit. */
+export const EVENT_NAMES = Object.keys(EVENTS) as readonly ManaLLMEventName[];
 
 /** Subscribes to every event of `llm`. */
 export function recordEvents(llm: ManaLLM): EventLog {
   const all: EventLog['all'] = [];
-  for (const name of NAMES) llm.on(name, (payload) => void all.push({ name, payload }));
+  for (const name of EVENT_NAMES) llm.on(name, (payload) => void all.push({ name, payload }));
   return {
     all,
     of: <K extends ManaLLMEventName>(name: K) =>
       all.filter((e) => e.name === name).map((e) => e.payload as ManaLLMEvents[K]),
+    count: (name) => all.filter((e) => e.name === name).length,
   };
 }
 

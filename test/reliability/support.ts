@@ -4,7 +4,6 @@ import {
   type ChatChunk,
   createManaLLM,
   type ManaLLM,
-  type ManaLLMEventName,
   type ManaLLMOptions,
   type ProviderOptions,
 } from '../../src/index.js';
@@ -20,6 +19,9 @@ import {
   openaiCodec,
   startMockUpstream,
 } from '../../src/testing/index.js';
+import { EVENT_NAMES, type EventLog, recordEvents } from '../helpers/client.js';
+
+export { EVENT_NAMES, type EventLog, recordEvents };
 
 /** The four wire protocols, each with a model name its upstream knows. */
 export const PROTOCOLS: readonly { protocol: MockProtocol; model: string; embeddings: boolean }[] = [
@@ -35,17 +37,6 @@ export const CODECS: Record<MockProtocol, MockCodec> = {
   google: googleCodec,
   anthropic: anthropicCodec,
 };
-
-export const EVENT_NAMES: readonly ManaLLMEventName[] = [
-  'request',
-  'resolved',
-  'fallback',
-  'response',
-  'failure',
-  'health',
-  'probe',
-  'reload',
-];
 
 const open: { close(): Promise<void> }[] = [];
 
@@ -85,18 +76,6 @@ export const TYPE: Record<MockProtocol, NonNullable<ProviderOptions['type']>> = 
   google: 'google',
   anthropic: 'anthropic',
 };
-
-/** Every event a client emitted, in order, with payloads as emitted. */
-export interface EventLog {
-  readonly all: { name: ManaLLMEventName; payload: unknown }[];
-  count(name: ManaLLMEventName): number;
-}
-
-export function recordEvents(llm: ManaLLM): EventLog {
-  const all: EventLog['all'] = [];
-  for (const name of EVENT_NAMES) llm.on(name, (payload) => void all.push({ name, payload }));
-  return { all, count: (name) => all.filter((e) => e.name === name).length };
-}
 
 /** A tracked client on a fake clock (or the system clock), probes off unless the options say otherwise. */
 export function client(
