@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readLines } from './lines.js';
+import { LineSplitter } from './lines.js';
 
 const enc = new TextEncoder();
 
@@ -21,13 +21,11 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 /** One chunk per byte: every possible boundary at once. */
 const bytewise = (bytes: Uint8Array): Uint8Array[] => Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
 
-async function* source(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const c of chunks) yield c;
-}
-
 async function lines(chunks: Uint8Array[]): Promise<string[]> {
+  const splitter = new LineSplitter();
   const out: string[] = [];
-  for await (const l of readLines(source(chunks))) out.push(l);
+  for (const c of chunks) splitter.push(c, out);
+  splitter.end(out);
   return out;
 }
 
@@ -48,7 +46,7 @@ const text = fc
   .map((p) => new TextDecoder().decode(enc.encode(p.join('').replace(/^\uFEFF/, ''))));
 const cuts = fc.array(fc.nat(), { maxLength: 24 });
 
-describe('readLines', () => {
+describe('LineSplitter', () => {
   it('splits on LF, CRLF and lone CR, at any chunk boundary', async () => {
     await fc.assert(
       fc.asyncProperty(text, cuts, async (t, c) => {

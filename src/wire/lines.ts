@@ -70,19 +70,3 @@ export class LineSplitter {
     if (rest.length > 0) out.push(rest);
   }
 }
-
-/**
- * Splits a byte stream into text lines (LF, CRLF or lone CR), decoding UTF-8 across chunk boundaries.
- * A final unterminated line is yielded too.
- */
-export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const splitter = new LineSplitter();
-  const lines: string[] = [];
-  for await (const chunk of body) {
-    splitter.push(chunk, lines);
-    for (const line of lines) yield line;
-    lines.length = 0;
-  }
-  splitter.end(lines);
-  for (const line of lines) yield line;
-}

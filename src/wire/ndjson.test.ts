@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readNDJSON } from './ndjson.js';
+import { readNDJSONBatches } from './ndjson.js';
 
 const enc = new TextEncoder();
 
@@ -11,12 +11,12 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 
 async function lines(chunks: Uint8Array[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const l of readNDJSON(
+  for await (const batch of readNDJSONBatches(
     (async function* () {
       yield* chunks;
     })(),
   ))
-    out.push(l);
+    out.push(...batch);
   return out;
 }
 
@@ -28,7 +28,7 @@ const doc = fc.record({
   trailing: fc.boolean(),
 });
 
-describe('readNDJSON', () => {
+describe('readNDJSONBatches', () => {
   it('yields each JSON line unparsed, at any chunk boundary, skipping blank lines', async () => {
     await fc.assert(
       fc.asyncProperty(doc, fc.array(fc.nat(), { maxLength: 24 }), async (d, cuts) => {

@@ -23,8 +23,3 @@ function nonBlank(lines: string[]): string[] {
   for (const line of lines) if (line.trim() === '') return lines.filter((l) => l.trim() !== '');
   return lines;
 }
-
-/** Yields each non-blank line of a newline-delimited JSON body, unparsed, as bytes arrive. */
-export async function* readNDJSON(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  for await (const lines of readNDJSONBatches(body)) yield* lines;
-}
