@@ -3,6 +3,7 @@ import { redact } from './redact.js';
 /** Every error code the library raises. */
 export type ErrorCode =
   | 'CONFIG'
+  | 'INVALID_REQUEST'
   | 'ALIAS_CONFIG'
   | 'UNKNOWN_ALIAS'
   | 'PROVIDER_CONNECTION'
@@ -131,6 +132,20 @@ export class AliasConfigError extends ConfigError {
 function summarize(message: string, issues: readonly ConfigIssue[]): string {
   if (issues.length === 0) return message;
   return `${message}:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`;
+}
+
+/**
+ * The caller's request is malformed, or building the upstream request from its content failed (too deep, too big,
+ * an unusable image): raised before any I/O, never falls back, never touches health. `issues` lists each problem
+ * with its path (`messages[2].role`).
+ */
+export class InvalidRequestError extends ManaLLMError {
+  override name = 'InvalidRequestError';
+  readonly issues: readonly ConfigIssue[];
+  constructor(message: string, issues: readonly ConfigIssue[] = [], options?: ErrorOptions) {
+    super('INVALID_REQUEST', summarize(message, issues), 400, false, options);
+    this.issues = issues;
+  }
 }
 
 /** A `mana/<x>` model that no alias defines. */

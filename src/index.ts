@@ -11,6 +11,7 @@ export {
   ConfigError,
   type ConfigIssue,
   type ErrorCode,
+  InvalidRequestError,
   isManaLLMError,
   ManaLLMError,
   NoHealthyProviderError,
