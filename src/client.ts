@@ -298,7 +298,7 @@ export class ManaLLM {
     }
   }
 
-  /** Subscribes to an event (see API.md "Events"). */
+  /** Subscribes to an event (see docs/events.md). */
   on<K extends ManaLLMEventName>(name: K, listener: ManaLLMListener<K>): this {
     this.#ctx.events.on(name, listener);
     return this;

@@ -23,7 +23,7 @@ export interface ProviderOptions {
   adapter?: ProviderAdapter;
 }
 
-/** Options of `createManaLLM`; see API.md for every default. */
+/** Options of `createManaLLM`; every default is filled in `resolveOptions` below (listed in docs/options.md). */
 export interface ManaLLMOptions {
   aliasesPath?: string;
   aliases?: string | Record<string, unknown>;

@@ -42,7 +42,7 @@ const auth = { type: ProviderAuthError, retryable: false, httpStatus: 502 };
 const response = { type: ProviderResponseError, retryable: true, httpStatus: 502 };
 const connection = { type: ProviderConnectionError, retryable: true, httpStatus: 502 };
 
-/** The fallback table of API.md, row by row. */
+/** The fallback table of docs/fallback.md, row by row. */
 const FAILURES: { name: string; b: MockBehavior; ops: Op[]; expect: Expected }[] = [
   { name: 'HTTP 500', b: { status: 500 }, ops: ALL, expect: { ...upstream5xx, status: 500 } },
   { name: 'HTTP 503', b: { status: 503 }, ops: ALL, expect: { ...upstream5xx, status: 503 } },

@@ -155,7 +155,7 @@ function capped(issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 /**
- * Validates a parsed aliases document against every rule of API.md's aliases.yaml section.
+ * Validates a parsed aliases document against every rule of docs/aliases-yaml.md.
  * @throws AliasConfigError listing every violation, each with its path.
  */
 export function validateAliasConfig(input: unknown, origin: string): AliasConfig {

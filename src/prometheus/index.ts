@@ -43,7 +43,7 @@ function split(target: string): { provider: string; model: string } {
 }
 
 /**
- * Keeps Prometheus metrics from a client's events (names, labels and buckets of API.md "Metrics bridge").
+ * Keeps Prometheus metrics from a client's events (names, labels and buckets: docs/metrics.md).
  * @throws ConfigError when prom-client is not installed
  */
 export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
@@ -121,7 +121,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
       if (e.firstChunkMs !== undefined) ttfc.observe({ provider, model }, e.firstChunkMs / 1000);
     }),
     on('failure', (e) => {
-      // An alias `mana/x` gives provider `mana`, as API.md says.
+      // An alias `mana/x` gives provider `mana`, as docs/metrics.md says.
       const { provider, model } = split(e.requested);
       errors.inc({ provider, model, error_type: e.error.code.toLowerCase() });
     }),

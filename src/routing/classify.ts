@@ -40,7 +40,7 @@ const BLOCKED = v(false, 'none', 'blocked');
 const INCAPABLE = v(true, 'none', 'capability');
 const BAD = v(true, 'failure', 'bad-response');
 
-/** The one table that decides what falls back and what counts against health (API.md, "The chain walk"). */
+/** The one table that decides what falls back and what counts against health (docs/fallback.md). */
 export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
   if (err instanceof ProviderConnectionError) return CONNECTION;
   if (err instanceof ProviderTimeoutError) return TIMEOUT;

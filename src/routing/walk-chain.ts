@@ -99,7 +99,7 @@ function emitFallback(
 
 /**
  * Walks a chain: skips what cannot serve, calls the rest in order until one succeeds, falls through on outages
- * and propagates the caller's own mistakes (API.md's fallback table, via `classify`).
+ * and propagates the caller's own mistakes (the fallback table of docs/fallback.md, via `classify`).
  * @throws NoHealthyProviderError when nothing served; the caller's error or abort reason as is
  */
 export async function walkChain<T, R>(

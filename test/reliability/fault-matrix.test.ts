@@ -74,7 +74,7 @@ const conn = {
 } as const;
 const timeout = { served: 'b', reason: 'timeout', error: ProviderTimeoutError, health: 'failure' } as const;
 
-/** API.md "The chain walk", one row per fault. */
+/** The fallback table of docs/fallback.md, one row per fault. */
 const ROWS: readonly Row[] = [
   { name: 'connection refused', fault: 'refused', ops: ALL, outcome: conn },
   { name: 'DNS failure (.invalid host)', fault: 'dns', ops: ALL, outcome: conn },
