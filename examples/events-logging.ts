@@ -20,6 +20,7 @@ const LEVELS = {
   reload: 'info',
   store: 'warn',
   cache: 'debug',
+  cancel: 'info',
 } as const satisfies Record<ManaLLMEventName, string>;
 
 function log(event: ManaLLMEventName, payload: ManaLLMEvents[ManaLLMEventName]) {

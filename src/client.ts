@@ -13,6 +13,12 @@ import { reportFailure, reportRequest, reportServed } from './routing/report.js'
 import { resolveModel } from './routing/resolve-model.js';
 import { streamChain } from './routing/stream-chain.js';
 import { type Step, walkChain } from './routing/walk-chain.js';
+import {
+  activeChannel,
+  type ManaTraceMessage,
+  publishStreamEnd,
+  publishStreamStart,
+} from './trace-channels.js';
 import type {
   CallOptions,
   ChatChunk,
@@ -117,7 +123,13 @@ export class ManaLLM {
     });
   }
 
-  #plan(kind: CallKind, model: string | undefined, opts: CallOptions | undefined, needs: Needs): CallPlan {
+  #plan(
+    kind: CallKind,
+    model: string | undefined,
+    opts: CallOptions | undefined,
+    needs: Needs,
+    trace: ManaTraceMessage | undefined,
+  ): CallPlan {
     if (this.#closed) throw new ClosedError();
     if (opts?.signal?.aborted) throw opts.signal.reason;
     const id = String(++this.#seq);
@@ -131,6 +143,12 @@ export class ManaLLM {
       if (events.has('request')) events.emit('request', { id, kind, requested });
       if (events.has('failure') && isManaLLMError(err))
         events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
+      if (trace && kind === 'stream') {
+        trace.id = id;
+        trace.requested = requested;
+        publishStreamStart(trace);
+        publishStreamEnd(trace, err);
+      }
       throw err;
     }
     const now = this.#ctx.clock.now();
@@ -144,6 +162,8 @@ export class ManaLLM {
       signal: opts?.signal,
       startedAt: now,
       deadline: now + (opts?.timeoutMs ?? this.#ctx.opts.timeouts.totalMs),
+      attempts: [],
+      trace,
     };
   }
 
@@ -153,7 +173,10 @@ export class ManaLLM {
    */
   chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
     // Not `async`: the promise of #serve itself, one layer fewer; #serve plans, so a throw is still a rejection.
-    return this.#serve<ChatCompletion, ChatRequest>('chat', request, opts, CHAT_STEP);
+    const ch = activeChannel('chat');
+    if (!ch) return this.#serve<ChatCompletion, ChatRequest>('chat', request, opts, CHAT_STEP, undefined);
+    const msg: ManaTraceMessage = { kind: 'chat', request };
+    return ch.tracePromise(() => this.#serve('chat', request, opts, CHAT_STEP, msg), msg);
   }
 
   /** The non-streaming call: planning, response cache, chain walk, routing info and events. */
@@ -162,14 +185,16 @@ export class ManaLLM {
     request: R,
     opts: CallOptions | undefined,
     step: Step<T, R>,
+    trace: ManaTraceMessage | undefined,
   ): Promise<T & { routing: Routing }> {
     const plan = this.#plan(
       kind,
       request.model,
       opts,
       kind === 'chat' ? chatNeeds(request as ChatRequest) : { embeddings: true },
+      trace,
     );
-    reportRequest(this.#ctx, plan);
+    reportRequest(this.#ctx, plan, request);
     const cached = this.#cache?.open<T & { routing: Routing }>(plan, request, opts);
     const ticket = cached && (await cached);
     if (ticket?.hit) return ticket.hit;
@@ -194,7 +219,14 @@ export class ManaLLM {
     // The routing generator itself, planning on its first step (as an `async *stream` would).
     return streamChain(
       this.#ctx,
-      () => this.#plan('stream', request.model, opts, chatNeeds(request)),
+      () =>
+        this.#plan(
+          'stream',
+          request.model,
+          opts,
+          chatNeeds(request),
+          activeChannel('stream') ? { kind: 'stream', request } : undefined,
+        ),
       request,
     );
   }
@@ -205,7 +237,10 @@ export class ManaLLM {
    */
   embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
     // Not `async`, as chat.
-    return this.#serve<Embeddings, EmbedRequest>('embed', request, opts, EMBED_STEP);
+    const ch = activeChannel('embed');
+    if (!ch) return this.#serve<Embeddings, EmbedRequest>('embed', request, opts, EMBED_STEP, undefined);
+    const msg: ManaTraceMessage = { kind: 'embed', request };
+    return ch.tracePromise(() => this.#serve('embed', request, opts, EMBED_STEP, msg), msg);
   }
 
   /**

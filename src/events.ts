@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { AttemptReason, ManaLLMError } from './errors.js';
+import type { Attempt, AttemptReason, ManaLLMError } from './errors.js';
 import type { Usage } from './types.js';
 
 /** The kind of call an event is about. */
@@ -10,7 +10,14 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** Payload of every event, by name. */
 export interface ManaLLMEvents {
-  request: Readonly<{ id: string; kind: CallKind; requested: string; alias?: string }>;
+  request: Readonly<{
+    id: string;
+    kind: CallKind;
+    requested: string;
+    alias?: string;
+    /** The sampling settings the caller gave (chat and stream), for tracing; present only when one is set. */
+    params?: Readonly<{ temperature?: number; max_tokens?: number; top_p?: number }>;
+  }>;
   resolved: Readonly<{ id: string; kind: CallKind; alias: string; target: string }>;
   fallback: Readonly<{
     id: string;
@@ -19,6 +26,10 @@ export interface ManaLLMEvents {
     to: string | null;
     reason: AttemptReason;
     error?: ManaLLMError;
+    /** How long the attempt took; absent when the entry was skipped without calling its upstream. */
+    durationMs?: number;
+    /** The upstream's HTTP status, when it answered with one. */
+    status?: number;
   }>;
   response: Readonly<{
     id: string;
@@ -28,6 +39,8 @@ export interface ManaLLMEvents {
     durationMs: number;
     firstChunkMs?: number;
     usage?: Usage;
+    /** Every chain entry considered, in order (as `routing.attempts`); the last one served. */
+    attempts?: readonly Attempt[];
   }>;
   failure: Readonly<{
     id: string;
@@ -35,6 +48,17 @@ export interface ManaLLMEvents {
     requested: string;
     error: ManaLLMError;
     durationMs: number;
+    /** The chain entries considered before the call failed (absent when it failed before the walk). */
+    attempts?: readonly Attempt[];
+  }>;
+  /** The consumer stopped a committed stream (`break`, `return()`) before its upstream ended: the call's end. */
+  cancel: Readonly<{
+    id: string;
+    kind: CallKind;
+    requested: string;
+    resolved: string;
+    durationMs: number;
+    firstChunkMs: number;
   }>;
   health: Readonly<{
     provider: string;

@@ -43,6 +43,7 @@ export type {
 } from './providers/adapter.js';
 export type { ProviderType } from './providers/registry.js';
 export { toServerSentEvents } from './to-server-sent-events.js';
+export type { ManaTraceMessage } from './trace-channels.js';
 export type {
   AssistantMessage,
   CallOptions,

@@ -48,6 +48,8 @@ describe('event payloads', () => {
         to: 'b/m2',
         reason: 'http-error',
         error: expect.any(ProviderHTTPError),
+        durationMs: 0,
+        status: 500,
       },
     ]);
     expect(events.of('resolved')).toEqual([{ id, kind: 'chat', alias: 'mana/x', target: 'b/m2' }]);
@@ -59,6 +61,16 @@ describe('event payloads', () => {
         resolved: 'b/m2',
         durationMs: 0,
         usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+        attempts: [
+          {
+            target: 'a/m1',
+            reason: 'http-error',
+            status: 500,
+            durationMs: 0,
+            error: expect.any(ProviderHTTPError),
+          },
+          { target: 'b/m2', reason: 'ok', durationMs: 0 },
+        ],
       },
     ]);
   });
@@ -95,10 +107,18 @@ describe('event payloads', () => {
         to: null,
         reason: 'connection',
         error: expect.any(ProviderConnectionError),
+        durationMs: expect.any(Number),
       },
     ]);
     expect(events.of('failure')).toEqual([
-      { id, kind: 'chat', requested: 'mana/ghost', error: err, durationMs: expect.any(Number) },
+      {
+        id,
+        kind: 'chat',
+        requested: 'mana/ghost',
+        error: err,
+        durationMs: expect.any(Number),
+        attempts: (err as NoHealthyProviderError).attempts,
+      },
     ]);
     expect(events.of('response')).toEqual([]);
     expect(events.of('resolved')).toEqual([]);
@@ -131,8 +151,55 @@ describe('event payloads', () => {
         durationMs: 5000,
         firstChunkMs: 5000,
         usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+        attempts: [
+          { target: 'a/m1', reason: 'timeout', durationMs: 5000, error: expect.any(ProviderTimeoutError) },
+          { target: 'b/m2', reason: 'ok', durationMs: 0 },
+        ],
       },
     ]);
+  });
+
+  it('request carries the sampling settings the caller gave, and only those', async () => {
+    const { llm, events } = await setup();
+    await llm.chat({ model: 'mana/x', messages: USER, temperature: 0.2, max_tokens: 64 });
+    await llm.chat({ model: 'mana/x', messages: USER, top_p: 0.5 });
+    await llm.embed({ model: 'mana/x', input: 'a' });
+    expect(events.of('request').map((r) => r.params)).toEqual([
+      { temperature: 0.2, max_tokens: 64 },
+      { top_p: 0.5 },
+      undefined,
+    ]);
+    expect('params' in (events.of('request')[2] ?? {})).toBe(false);
+  });
+
+  it('a failure the caller caused after a fallback lists what was tried', async () => {
+    const { llm, a, b, events } = await setup();
+    a.enqueue({ status: 503 });
+    b.enqueue({ status: 400, body: '{"error":{"message":"bad"}}' });
+    await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(events.of('failure')[0]?.attempts).toEqual([
+      expect.objectContaining({ target: 'a/m1', reason: 'http-error', status: 503 }),
+      expect.objectContaining({ target: 'b/m2', status: 400 }),
+    ]);
+  });
+
+  it('a committed stream its consumer stops ends with cancel (neither response nor failure)', async () => {
+    const { llm, a, events } = await setup();
+    a.enqueue({ streamThenStall: 2 });
+    for await (const c of llm.stream({ model: 'mana/x', messages: USER })) {
+      if (c.choices[0]?.delta.content) break;
+    }
+    const id = events.of('request')[0]?.id;
+    expect(events.of('cancel')).toEqual([
+      { id, kind: 'stream', requested: 'mana/x', resolved: 'a/m1', durationMs: 0, firstChunkMs: 0 },
+    ]);
+    expect(events.count('response') + events.count('failure')).toBe(0);
+    // A stream read to its end is not cancelled by a later return().
+    const s = llm.stream({ model: 'mana/x', messages: USER });
+    for await (const _ of s);
+    await s.return();
+    expect(events.count('cancel')).toBe(1);
+    expect(events.count('response')).toBe(1);
   });
 
   it('embeddings report kind embed with their token usage', async () => {

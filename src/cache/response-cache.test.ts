@@ -22,6 +22,8 @@ const plan: CallPlan = {
   signal: undefined,
   startedAt: 0,
   deadline: 1_000,
+  attempts: [],
+  trace: undefined,
 };
 const request = { model: 'mana/c', messages: [{ role: 'user' as const, content: 'Hi' }] };
 

@@ -1,9 +1,11 @@
 import type { AliasDefinition, ChainEntry } from '../aliases/schema.js';
 import type { Clock } from '../clock.js';
+import type { Attempt } from '../errors.js';
 import type { CallKind, ManaEmitter } from '../events.js';
 import type { HealthCache } from '../health/health-cache.js';
 import type { ResolvedOptions, ResolvedProvider } from '../options.js';
 import type { Capabilities, ProviderAdapter } from '../providers/adapter.js';
+import type { ManaTraceMessage } from '../trace-channels.js';
 
 /** A configured provider at run time. */
 export interface ProviderSlot {
@@ -43,4 +45,8 @@ export interface CallPlan {
   readonly startedAt: number;
   /** Epoch ms at which the whole walk's budget runs out. */
   readonly deadline: number;
+  /** The walk's record, filled as it goes (so a failure can report what was tried). */
+  readonly attempts: Attempt[];
+  /** The tracing-channel message, when `mana-llm:<kind>` has subscribers. */
+  readonly trace: ManaTraceMessage | undefined;
 }

@@ -1,42 +1,104 @@
 import { isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
-import type { Usage } from '../types.js';
+import type { ManaLLMEvents } from '../events.js';
+import { publishStreamEnd, publishStreamStart } from '../trace-channels.js';
+import type { ChatRequest, EmbedRequest, Usage } from '../types.js';
 import type { CallPlan, RouterContext } from './context.js';
 
-/** Emits `request` for a planned call. */
-export function reportRequest(ctx: RouterContext, plan: CallPlan): void {
-  if (!ctx.events.has('request')) return;
-  ctx.events.emit(
-    'request',
-    plan.alias
-      ? { id: plan.id, kind: plan.kind, requested: plan.requested, alias: plan.alias.name }
-      : { id: plan.id, kind: plan.kind, requested: plan.requested },
-  );
+type Params = NonNullable<ManaLLMEvents['request']['params']>;
+
+/** The sampling settings a tracer records, or undefined when the request sets none. */
+function paramsOf(request: ChatRequest | EmbedRequest): Params | undefined {
+  if (!('messages' in request)) return undefined;
+  const { temperature, max_tokens, top_p } = request;
+  if (temperature === undefined && max_tokens === undefined && top_p === undefined) return undefined;
+  const out: { -readonly [K in keyof Params]: Params[K] } = {};
+  if (temperature !== undefined) out.temperature = temperature;
+  if (max_tokens !== undefined) out.max_tokens = max_tokens;
+  if (top_p !== undefined) out.top_p = top_p;
+  return out;
 }
 
-/** Emits `resolved` (alias calls) and `response` for a served non-streaming call. */
+/** Emits `request` for a planned call (and opens a stream's tracing-channel record). */
+export function reportRequest(ctx: RouterContext, plan: CallPlan, request: ChatRequest | EmbedRequest): void {
+  const { trace } = plan;
+  if (trace) {
+    trace.id = plan.id;
+    trace.requested = plan.requested;
+    if (plan.alias) trace.alias = plan.alias.name;
+    if (plan.kind === 'stream') publishStreamStart(trace);
+  }
+  if (!ctx.events.has('request')) return;
+  const base = plan.alias
+    ? { id: plan.id, kind: plan.kind, requested: plan.requested, alias: plan.alias.name }
+    : { id: plan.id, kind: plan.kind, requested: plan.requested };
+  const params = paramsOf(request);
+  ctx.events.emit('request', params ? { ...base, params } : base);
+}
+
+/** Emits `resolved` (alias calls) and `response` for a served call; `firstChunkMs` marks a stream. */
 export function reportServed(
   ctx: RouterContext,
   plan: CallPlan,
   target: string,
   usage: Usage | undefined,
+  firstChunkMs?: number,
 ): void {
   const { events } = ctx;
-  if (plan.alias && events.has('resolved')) {
+  const { trace } = plan;
+  if (trace) {
+    trace.resolved = target;
+    trace.attempts = plan.attempts;
+    if (usage) trace.usage = usage;
+    if (firstChunkMs !== undefined) trace.firstChunkMs = firstChunkMs;
+    if (plan.kind === 'stream') publishStreamEnd(trace);
+  }
+  // A stream reports `resolved` at its commit point, not here.
+  if (plan.alias && firstChunkMs === undefined && events.has('resolved')) {
     events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target });
   }
   if (events.has('response')) {
-    const durationMs = ctx.clock.now() - plan.startedAt;
-    events.emit(
-      'response',
-      usage
-        ? { id: plan.id, kind: plan.kind, requested: plan.requested, resolved: target, durationMs, usage }
-        : { id: plan.id, kind: plan.kind, requested: plan.requested, resolved: target, durationMs },
-    );
+    const payload = {
+      id: plan.id,
+      kind: plan.kind,
+      requested: plan.requested,
+      resolved: target,
+      durationMs: ctx.clock.now() - plan.startedAt,
+      ...(firstChunkMs === undefined ? {} : { firstChunkMs }),
+      ...(usage ? { usage } : {}),
+      attempts: plan.attempts,
+    };
+    events.emit('response', payload);
   }
+}
+
+/** Emits `cancel` for a committed stream its consumer stopped. */
+export function reportCancel(ctx: RouterContext, plan: CallPlan, target: string, firstChunkMs: number): void {
+  const { trace } = plan;
+  if (trace) {
+    trace.resolved = target;
+    trace.attempts = plan.attempts;
+    trace.firstChunkMs = firstChunkMs;
+    trace.cancelled = true;
+    publishStreamEnd(trace);
+  }
+  if (!ctx.events.has('cancel')) return;
+  ctx.events.emit('cancel', {
+    id: plan.id,
+    kind: plan.kind,
+    requested: plan.requested,
+    resolved: target,
+    durationMs: ctx.clock.now() - plan.startedAt,
+    firstChunkMs,
+  });
 }
 
 /** Emits `failure` for a call that ends in an error, and returns the error to rethrow. */
 export function reportFailure(ctx: RouterContext, plan: CallPlan, err: unknown): unknown {
+  const { trace } = plan;
+  if (trace) {
+    trace.attempts = plan.attempts;
+    if (plan.kind === 'stream') publishStreamEnd(trace, err);
+  }
   if (ctx.events.has('failure')) {
     // The caller's own abort reason can be anything; the event always carries a ManaLLMError.
     const error: ManaLLMError = isManaLLMError(err)
@@ -46,13 +108,14 @@ export function reportFailure(ctx: RouterContext, plan: CallPlan, err: unknown):
           model: '',
           cause: err,
         });
-    ctx.events.emit('failure', {
+    const base = {
       id: plan.id,
       kind: plan.kind,
       requested: plan.requested,
       error,
       durationMs: ctx.clock.now() - plan.startedAt,
-    });
+    };
+    ctx.events.emit('failure', plan.attempts.length > 0 ? { ...base, attempts: plan.attempts } : base);
   }
   return err;
 }

@@ -14,7 +14,7 @@ import {
 import type { ChatChunk, ChatRequest, Usage } from '../types.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
-import { reportFailure, reportRequest } from './report.js';
+import { reportCancel, reportFailure, reportRequest, reportServed } from './report.js';
 import { applyHealth, type Served, walkChain } from './walk-chain.js';
 
 interface Opened {
@@ -186,6 +186,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** Stops the stream: the upstream request is cancelled unless it already ended. */
   return(): Promise<IteratorResult<ChatChunk, void>> {
     const stop = (): IteratorResult<ChatChunk, void> => {
+      this.#stopped();
       this.#close(true);
       return DONE;
     };
@@ -194,10 +195,12 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
 
   throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
     const stop = (): never => {
+      this.#stopped();
       this.#close(true);
       throw err;
     };
     if (this.#tail === undefined) {
+      this.#stopped();
       this.#close(true);
       return Promise.reject(err);
     }
@@ -240,7 +243,7 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     this.#phase = Phase.Closed;
     const plan = this.#makePlan();
     this.#plan = plan;
-    reportRequest(ctx, plan);
+    reportRequest(ctx, plan, req);
     let served: Served<Opened>;
     try {
       served = await walkChain(
@@ -339,24 +342,21 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     );
   }
 
+  /** The consumer stops a committed stream that has not finished: the call ends here (`cancel`). */
+  #stopped(): void {
+    const served = this.#served;
+    if (!served || this.#phase === Phase.Closed) return;
+    reportCancel(this.#ctx, this.#plan as CallPlan, served.entry.target, this.#firstChunkMs);
+  }
+
   /** The upstream ended cleanly and everything was handed out. */
   #finish(): void {
     const ctx = this.#ctx;
     const plan = this.#plan as CallPlan;
     const { entry } = this.#served as Served<Opened>;
     this.#fold();
-    if (ctx.events.has('response')) {
-      const usage = this.#usage();
-      ctx.events.emit('response', {
-        id: plan.id,
-        kind: plan.kind,
-        requested: plan.requested,
-        resolved: entry.target,
-        durationMs: ctx.clock.now() - plan.startedAt,
-        firstChunkMs: this.#firstChunkMs,
-        ...(usage ? { usage } : {}),
-      });
-    }
+    if (ctx.events.has('response') || plan.trace)
+      reportServed(ctx, plan, entry.target, this.#usage(), this.#firstChunkMs);
     this.#close(false);
   }
 

@@ -84,17 +84,23 @@ function emitFallback(
   plan: CallPlan,
   i: number,
   reason: AttemptReason,
-  error?: ManaLLMError,
+  called?: { error?: ManaLLMError; durationMs: number; status?: number | undefined },
 ): void {
   if (!ctx.events.has('fallback')) return;
   const from = plan.chain[i]?.target ?? '';
   const to = plan.chain[i + 1]?.target ?? null;
-  ctx.events.emit(
-    'fallback',
-    error
-      ? { id: plan.id, kind: plan.kind, from, to, reason, error }
-      : { id: plan.id, kind: plan.kind, from, to, reason },
-  );
+  const base = { id: plan.id, kind: plan.kind, from, to, reason };
+  if (!called) {
+    ctx.events.emit('fallback', base);
+    return;
+  }
+  const { error, durationMs, status } = called;
+  ctx.events.emit('fallback', {
+    ...base,
+    ...(error ? { error } : {}),
+    durationMs,
+    ...(status === undefined ? {} : { status }),
+  });
 }
 
 /**
@@ -108,8 +114,7 @@ export async function walkChain<T, R>(
   step: Step<T, R>,
   request: R,
 ): Promise<Served<T>> {
-  const attempts: Attempt[] = [];
-  const { chain } = plan;
+  const { chain, attempts } = plan;
   let lastError: ProviderError | undefined;
   let soonest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < chain.length; i++) {
@@ -180,7 +185,7 @@ export async function walkChain<T, R>(
       );
       if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
       lastError = err;
-      emitFallback(ctx, plan, i, verdict.reason, err);
+      emitFallback(ctx, plan, i, verdict.reason, { error: err, durationMs, status: err.status });
       continue;
     }
     const rejected = step.reject?.(value, plan);
@@ -188,8 +193,9 @@ export async function walkChain<T, R>(
       slot.inFlight--;
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
-      attempts.push({ target: entry.target, reason: rejected, durationMs: ctx.clock.now() - started });
-      emitFallback(ctx, plan, i, rejected);
+      const durationMs = ctx.clock.now() - started;
+      attempts.push({ target: entry.target, reason: rejected, durationMs });
+      emitFallback(ctx, plan, i, rejected, { durationMs });
       continue;
     }
     // One clock read for both (the health cache reads the same clock).

@@ -66,6 +66,7 @@ const EVENTS: Record<ManaLLMEventName, true> = {
   reload: true,
   store: true,
   cache: true,
+  cancel: true,
 };
 
 /** Every event name a client can emit. */
