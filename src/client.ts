@@ -6,6 +6,7 @@ import { AliasConfigError, ClosedError, isManaLLMError, ProviderTimeoutError } f
 import type { CallKind, ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-cache.js';
 import type { Prober } from './health/prober.js';
+import { CallImages } from './providers/images.js';
 import { AttemptSignal } from './routing/attempt.js';
 import { chatNeeds, precheck } from './routing/candidates.js';
 import type { CallPlan, Needs, RouterContext } from './routing/context.js';
@@ -23,6 +24,7 @@ import type {
   CallOptions,
   ChatChunk,
   ChatCompletion,
+  ChatMessage,
   ChatRequest,
   ChatResponse,
   Embeddings,
@@ -65,6 +67,8 @@ export interface ClientParts {
   prober: Prober | undefined;
   aliasesPath: string | undefined;
   cache?: ResponseCache | undefined;
+  /** Closed with the client: the image fetcher's connections. */
+  images?: { close(): Promise<void> };
 }
 
 /** The mana-llm client: `chat`, `stream`, `embed`, plus routing explanations, health and lifecycle. */
@@ -74,6 +78,7 @@ export class ManaLLM {
   readonly #http: Http;
   readonly #prober: Prober | undefined;
   readonly #cache: ResponseCache | undefined;
+  readonly #images: { close(): Promise<void> } | undefined;
   readonly #cleanup: (() => void)[] = [];
   #seq = 0;
   #closed = false;
@@ -85,6 +90,7 @@ export class ManaLLM {
     this.#http = parts.http;
     this.#prober = parts.prober;
     this.#cache = parts.cache;
+    this.#images = parts.images;
     const { ctx } = parts;
     this.#cleanup.push(ctx.health.onTransition((t) => ctx.events.emit('health', t)));
     this.#cleanup.push(ctx.health.onStoreStatus((s) => ctx.events.emit('store', s)));
@@ -129,6 +135,7 @@ export class ManaLLM {
     opts: CallOptions | undefined,
     needs: Needs,
     trace: ManaTraceMessage | undefined,
+    messages?: readonly ChatMessage[],
   ): CallPlan {
     if (this.#closed) throw new ClosedError();
     if (opts?.signal?.aborted) throw opts.signal.reason;
@@ -152,7 +159,8 @@ export class ManaLLM {
       throw err;
     }
     const now = this.#ctx.clock.now();
-    return {
+    const deadline = now + (opts?.timeoutMs ?? this.#ctx.opts.timeouts.totalMs);
+    const plan: CallPlan = {
       id,
       kind,
       requested: r.requested,
@@ -161,10 +169,12 @@ export class ManaLLM {
       needs,
       signal: opts?.signal,
       startedAt: now,
-      deadline: now + (opts?.timeoutMs ?? this.#ctx.opts.timeouts.totalMs),
+      deadline,
       attempts: [],
       trace,
     };
+    if (!needs.vision || messages === undefined) return plan;
+    return { ...plan, images: new CallImages(this.#ctx.images, messages, opts?.signal, deadline) };
   }
 
   /**
@@ -193,6 +203,7 @@ export class ManaLLM {
       opts,
       kind === 'chat' ? chatNeeds(request as ChatRequest) : { embeddings: true },
       trace,
+      kind === 'chat' ? (request as ChatRequest).messages : undefined,
     );
     reportRequest(this.#ctx, plan, request);
     const cached = this.#cache?.open<T & { routing: Routing }>(plan, request, opts);
@@ -226,6 +237,7 @@ export class ManaLLM {
           opts,
           chatNeeds(request),
           activeChannel('stream') ? { kind: 'stream', request } : undefined,
+          request.messages,
         ),
       request,
     );
@@ -360,6 +372,7 @@ export class ManaLLM {
     for (const c of this.#ctx.live) c.abort(closed);
     await Promise.allSettled([...this.#ctx.providers.values()].map((s) => s.adapter.close?.()));
     await this.#http.close();
+    await this.#images?.close();
     await Promise.allSettled([this.#ctx.health.close(), this.#cache?.close()]);
     this.#ctx.events.removeAll();
   }

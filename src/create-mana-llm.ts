@@ -9,6 +9,7 @@ import { type ManaLLMOptions, resolveOptions } from './options.js';
 import { ADAPTERS } from './providers/registry.js';
 import type { ProviderSlot, RouterContext } from './routing/context.js';
 import { createHttp } from './wire/http.js';
+import { createImageFetcher } from './wire/image-fetch.js';
 
 /**
  * Creates a client: validates options and aliases (synchronously, no network I/O), builds the adapters, and
@@ -20,6 +21,14 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
   const aliases = new AliasRegistry(opts.aliasSource);
   const { clock } = opts;
   const http = createHttp({ connectMs: opts.timeouts.connectMs });
+  const images = {
+    fetcher: createImageFetcher({
+      publicOnly: opts.images.fetch === 'public',
+      connectMs: opts.timeouts.connectMs,
+    }),
+    limits: opts.images,
+    clock,
+  };
   const providers = new Map<string, ProviderSlot>();
   for (const p of opts.providers) {
     const config = {
@@ -29,11 +38,15 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
       ...(p.adapter === undefined ? {} : { adapter: p.adapter }),
     };
-    providers.set(p.id, { config: p, adapter: ADAPTERS[p.type]({ config, http, clock }), inFlight: 0 });
+    providers.set(p.id, {
+      config: p,
+      adapter: ADAPTERS[p.type]({ config, http, clock, images }),
+      inFlight: 0,
+    });
   }
   const health = new HealthCache([...providers.keys()], opts.health, clock, opts.health.store);
   const events = new ManaEmitter();
-  const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set() };
+  const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set(), images };
   const probed = [...providers.values()].filter((s) => s.config.probe);
   const { store } = opts.health;
   // With a shared store, one process per provider per interval probes (a lease); all apply the result.
@@ -72,5 +85,5 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
         events,
       )
     : undefined;
-  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath, cache });
+  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath, cache, images: images.fetcher });
 }

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { HealthStore } from './health/health-store.js';
 import type { ProviderAdapter } from './providers/adapter.js';
+import type { ImageFetchPolicy, ImageLimits } from './providers/images.js';
 import { type ProviderType, WELL_KNOWN } from './providers/registry.js';
 
 /** One provider's settings as a user writes them. */
@@ -49,6 +50,18 @@ export interface ManaLLMOptions {
    * `createRedisHealthStore(...)` from `mana-llm/redis`.
    */
   cache?: { store?: 'memory' | CacheStore; ttlMs?: number; maxEntries?: number };
+  /**
+   * Images given as http(s) URLs that Ollama, Gemini and Anthropic need as bytes: which may be fetched
+   * server-side (`fetch`, default `'public'`: never loopback, private, link-local, multicast or unspecified
+   * addresses) and each call's budget. See docs/images.md.
+   */
+  images?: {
+    fetch?: ImageFetchPolicy;
+    maxCount?: number;
+    maxBytes?: number;
+    maxTotalBytes?: number;
+    timeoutMs?: number;
+  };
 }
 
 /** A provider after validation, with every default filled. */
@@ -83,6 +96,7 @@ export interface ResolvedOptions {
   watch: boolean;
   clock: Clock;
   cache: { store: 'memory' | CacheStore; ttlMs: number; maxEntries: number } | undefined;
+  images: ImageLimits;
 }
 
 const positive = v.pipe(
@@ -224,6 +238,32 @@ const OptionsSchema = v.object(
               v.minValue(1, 'must be >= 1'),
             ),
           ),
+        },
+        'must be an object',
+      ),
+    ),
+    images: v.optional(
+      v.object(
+        {
+          fetch: v.optional(
+            v.union(
+              [
+                v.picklist(['public', 'all', 'none']),
+                v.custom<(url: URL) => boolean>((f) => typeof f === 'function'),
+              ],
+              "must be 'public', 'all', 'none' or a function (url) => boolean",
+            ),
+          ),
+          maxCount: v.optional(
+            v.pipe(
+              v.number('must be a number'),
+              v.integer('must be an integer'),
+              v.minValue(0, 'must be >= 0'),
+            ),
+          ),
+          maxBytes: v.optional(positive),
+          maxTotalBytes: v.optional(positive),
+          timeoutMs: v.optional(positive),
         },
         'must be an object',
       ),
@@ -373,5 +413,12 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
           maxEntries: o.cache.maxEntries ?? 1_000,
         }
       : undefined,
+    images: {
+      fetch: o.images?.fetch ?? 'public',
+      maxCount: o.images?.maxCount ?? 8,
+      maxBytes: o.images?.maxBytes ?? 10 * 1024 * 1024,
+      maxTotalBytes: o.images?.maxTotalBytes ?? 20 * 1024 * 1024,
+      timeoutMs: o.images?.timeoutMs ?? 10_000,
+    },
   };
 }

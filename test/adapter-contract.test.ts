@@ -15,6 +15,7 @@ import type { AdapterChatRequest, ProviderAdapter } from '../src/providers/adapt
 import { type MockBehavior, type MockUpstream, startMockServer } from '../src/testing/mock-server.js';
 import type { ChatChunk } from '../src/types.js';
 import { createHttp, type Http, type HttpBody } from '../src/wire/http.js';
+import { testImages } from './helpers/adapter-kit.js';
 import { PROTOCOLS } from './helpers/protocols.js';
 
 const KEY = 'sk-test-SECRET123456';
@@ -167,6 +168,7 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
       config: { id: ID, baseUrl, apiKey: KEY, headers: {} },
       http: tracked,
       clock: systemClock,
+      images: testImages(),
     });
   };
 

@@ -62,3 +62,14 @@ export const STREAM_BATCHES: unique symbol = Symbol('mana-llm.streamBatches');
 export interface BatchStreaming {
   [STREAM_BATCHES]?(request: AdapterChatRequest, ctx: AdapterContext): AsyncIterable<ChatChunk[]>;
 }
+
+/**
+ * Internal: set on an adapter whose upstream needs image bytes rather than URLs (Ollama, Gemini, Anthropic), so
+ * the router fetches a call's images once, before the attempt's clock starts, and never on the provider's time.
+ */
+export const INLINE_IMAGES: unique symbol = Symbol('mana-llm.inlineImages');
+
+/** An adapter that may say it inlines images. */
+export interface InlinesImages {
+  readonly [INLINE_IMAGES]?: true;
+}

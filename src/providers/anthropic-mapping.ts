@@ -9,9 +9,8 @@ import type {
   ToolChoice,
   Usage,
 } from '../types.js';
-import type { Http } from '../wire/http.js';
 import type { AdapterChatRequest } from './adapter.js';
-import { loadImage } from './images.js';
+import type { InlineImage } from './images.js';
 import { badResponse, type CallMeta } from './upstream.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
@@ -71,9 +70,7 @@ function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[
 
 async function userBlocks(
   content: string | ContentPart[],
-  http: Http,
-  signal: AbortSignal,
-  meta: CallMeta,
+  loadImage: (url: string) => Promise<InlineImage>,
 ): Promise<Block[]> {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
   const out: Block[] = [];
@@ -81,7 +78,7 @@ async function userBlocks(
     if (part.type === 'text') {
       out.push({ type: 'text', text: part.text });
     } else {
-      const img = await loadImage(part.image_url.url, http, signal, meta);
+      const img = await loadImage(part.image_url.url);
       out.push({ type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } });
     }
   }
@@ -104,13 +101,12 @@ function toolUse(call: ToolCall, meta: CallMeta): Block {
 
 async function toTurn(
   m: Exclude<ChatMessage, { role: 'system' }>,
-  http: Http,
-  signal: AbortSignal,
+  loadImage: (url: string) => Promise<InlineImage>,
   meta: CallMeta,
 ): Promise<Turn> {
   switch (m.role) {
     case 'user':
-      return { role: 'user', content: await userBlocks(m.content, http, signal, meta) };
+      return { role: 'user', content: await userBlocks(m.content, loadImage) };
     case 'assistant':
       return {
         role: 'assistant',
@@ -145,8 +141,7 @@ function toolChoice(choice: ToolChoice): unknown {
 export async function toAnthropicBody(
   req: AdapterChatRequest,
   stream: boolean,
-  http: Http,
-  signal: AbortSignal,
+  loadImage: (url: string) => Promise<InlineImage>,
   meta: CallMeta,
 ): Promise<Record<string, unknown>> {
   assertCapable(req, meta);
@@ -157,7 +152,7 @@ export async function toAnthropicBody(
       system.push(text(m.content));
       continue;
     }
-    const turn = await toTurn(m, http, signal, meta);
+    const turn = await toTurn(m, loadImage, meta);
     const last = turns.at(-1);
     // The API wants strictly alternating roles.
     if (last?.role === turn.role) last.content.push(...turn.content);

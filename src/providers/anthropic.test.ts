@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closedPortUrl, collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
+import { closedPortUrl, collect, rejectsWithout, testImages, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
+  InvalidRequestError,
   ProviderAuthError,
   ProviderBlockedError,
   ProviderCapabilityError,
@@ -48,6 +49,7 @@ function adapter(baseUrl = mock.url): ProviderAdapter {
     config: { id: 'anthropic', baseUrl, apiKey: KEY, headers: {} },
     http,
     clock: systemClock,
+    images: testImages(),
   });
 }
 
@@ -577,7 +579,7 @@ describe('anthropic adapter: vision', () => {
     ]);
   });
 
-  it('an image that cannot be fetched makes the call incapable', async () => {
+  it('an image that cannot be fetched is the caller error (nothing sent)', async () => {
     const origin = await listen((_req, res) => void res.writeHead(404).end());
     const err = await failure(
       adapter().chat(
@@ -589,7 +591,8 @@ describe('anthropic adapter: vision', () => {
         ctx(),
       ),
     );
-    expect(err).toBeInstanceOf(ProviderCapabilityError);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.message).not.toContain('404');
     expect(mock.count('chat')).toBe(0);
   });
 });

@@ -2,8 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { ProviderCapabilityError } from '../errors.js';
 import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
 import { readSSE } from '../wire/sse.js';
-import type { AdapterChatRequest, AdapterContext, Capabilities, ProviderAdapter } from './adapter.js';
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type Capabilities,
+  INLINE_IMAGES,
+  type InlinesImages,
+  type ProviderAdapter,
+} from './adapter.js';
 import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
+import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
@@ -43,7 +51,7 @@ interface StreamEvent {
 }
 
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
-export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
+export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
   const { origin, basePath, meta } = endpointOf(config);
   const getHeaders: Record<string, string> = {
@@ -58,7 +66,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
   const now = () => Math.floor(clock.now() / 1000);
 
   async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext, m: CallMeta) {
-    const body = await toAnthropicBody(request, stream, http, ctx.signal, m);
+    const body = await toAnthropicBody(request, stream, imagesOf(ctx, deps.images, request.messages), m);
     return send(
       http,
       {
@@ -80,6 +88,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter {
 
   return {
     capabilities: () => CAPABILITIES,
+    [INLINE_IMAGES]: true,
 
     async chat(request, ctx) {
       const m = meta(request.model, 'POST', messagesPath);

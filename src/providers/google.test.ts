@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closedPortUrl, collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
+import { closedPortUrl, collect, rejectsWithout, testImages, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
+  InvalidRequestError,
   ProviderAuthError,
   ProviderBlockedError,
   ProviderCapabilityError,
@@ -47,6 +48,7 @@ function adapter(baseUrl = mock.url): ProviderAdapter {
     config: { id: 'google', baseUrl, apiKey: KEY, headers: { 'x-extra': 'yes' } },
     http,
     clock: systemClock,
+    images: testImages(),
   });
 }
 
@@ -369,7 +371,7 @@ describe('google adapter: chat', () => {
     ]);
   });
 
-  it('throws ProviderCapabilityError when an image cannot be had', async () => {
+  it('an image that cannot be had is the caller error (nothing sent)', async () => {
     const img = await rawServer((_req, res) => void res.writeHead(404).end());
     const err = await failure(
       adapter().chat(
@@ -382,7 +384,8 @@ describe('google adapter: chat', () => {
         ctx(),
       ),
     );
-    expect(err).toBeInstanceOf(ProviderCapabilityError);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.message).not.toContain('404');
     expect(mock.count()).toBe(0);
   });
 

@@ -2,9 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
 import type { HttpBody, HttpRequest } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
-import type { AdapterContext, Capabilities, ProbeOutcome, ProviderAdapter } from './adapter.js';
+import {
+  type AdapterContext,
+  type Capabilities,
+  INLINE_IMAGES,
+  type InlinesImages,
+  type ProbeOutcome,
+  type ProviderAdapter,
+} from './adapter.js';
 import { finishOf, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
-import { loadImage } from './images.js';
+import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
@@ -42,7 +49,12 @@ async function* events(body: HttpBody, signal: AbortSignal, meta: CallMeta): Asy
  * Google Gemini over its REST API (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`,
  * `GET models`), authenticated with the `x-goog-api-key` header — never a `key=` query.
  */
-export function createGoogleAdapter({ config, http, clock }: AdapterDeps): ProviderAdapter {
+export function createGoogleAdapter({
+  config,
+  http,
+  clock,
+  images,
+}: AdapterDeps): ProviderAdapter & InlinesImages {
   const { origin, basePath, meta } = endpointOf(config);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
   const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
@@ -70,11 +82,12 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
 
   return {
     capabilities: () => CAPABILITIES,
+    [INLINE_IMAGES]: true,
 
     async chat(request, ctx): Promise<ChatCompletion> {
       const path = modelPath(request.model, 'generateContent');
       const m = meta(request.model, 'POST', path);
-      const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
+      const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
       const res = await post(path, body, jsonHeaders, ctx.signal, m);
       const frame = readFrame(parseJson(await readBody(res, ctx.signal, m), m), m);
       if (!frame.hasCandidate) throw badResponse(m, 'reply has no candidates');
@@ -112,7 +125,7 @@ export function createGoogleAdapter({ config, http, clock }: AdapterDeps): Provi
     async *stream(request, ctx): AsyncGenerator<ChatChunk> {
       const path = `${modelPath(request.model, 'streamGenerateContent')}?alt=sse`;
       const m = meta(request.model, 'POST', path);
-      const body = await toGeminiRequest(request, (url) => loadImage(url, http, ctx.signal, m));
+      const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
       const res = await post(path, body, sseHeaders, ctx.signal, m);
       const id = `chatcmpl-${newId()}`;
       const created = Math.floor(clock.now() / 1000);

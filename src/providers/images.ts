@@ -1,9 +1,31 @@
-import { ProviderCapabilityError } from '../errors.js';
-import type { Http } from '../wire/http.js';
-import { type CallMeta, readCappedBytes } from './upstream.js';
+import type { Clock } from '../clock.js';
+import { ClosedError, InvalidRequestError } from '../errors.js';
+import type { ChatMessage } from '../types.js';
+import { ImageFetchError, type ImageFetcher } from '../wire/image-fetch.js';
+import type { AdapterContext } from './adapter.js';
 
-/** Largest remote image inlined for providers that need image bytes (Ollama, Gemini, Anthropic). */
-export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+/** Which image URLs may be fetched server-side: see docs/images.md. */
+export type ImageFetchPolicy = 'public' | 'all' | 'none' | ((url: URL) => boolean);
+
+/** `images.*` after defaults (src/options.ts). */
+export interface ImageLimits {
+  readonly fetch: ImageFetchPolicy;
+  /** Distinct http(s) images one call may fetch. */
+  readonly maxCount: number;
+  /** Largest single image. */
+  readonly maxBytes: number;
+  /** All fetched images of one call together. */
+  readonly maxTotalBytes: number;
+  /** How long all of one call's image fetches may take together. */
+  readonly timeoutMs: number;
+}
+
+/** What a client's adapters share to inline images: the fetcher (one agent), the limits and the clock. */
+export interface ImageService {
+  readonly fetcher: ImageFetcher;
+  readonly limits: ImageLimits;
+  readonly clock: Clock;
+}
 
 /** An image as base64 bytes with its media type. */
 export interface InlineImage {
@@ -11,65 +33,163 @@ export interface InlineImage {
   data: string;
 }
 
-function incapable(meta: CallMeta, why: string, cause?: unknown): ProviderCapabilityError {
-  return new ProviderCapabilityError(`${meta.provider}/${meta.model}: image not usable: ${why}`, {
-    provider: meta.provider,
-    model: meta.model,
-    capability: 'vision',
-    ...(cause === undefined ? {} : { cause }),
+/** Internal: where an adapter context carries the call's images (set by the router). */
+export const CALL_IMAGES: unique symbol = Symbol('mana-llm.callImages');
+
+type Located = { url: string; path: string };
+
+function imageParts(messages: readonly ChatMessage[]): Located[] {
+  const out: Located[] = [];
+  messages.forEach((m, i) => {
+    if (!Array.isArray(m.content)) return;
+    m.content.forEach((p, j) => {
+      if (p.type === 'image_url')
+        out.push({ url: p.image_url.url, path: `messages[${i}].content[${j}].image_url.url` });
+    });
   });
+  return out;
+}
+
+function unusable(path: string, message: string): InvalidRequestError {
+  // Our own words only: what the image server answered (status, type, body) is not the caller's business.
+  return new InvalidRequestError('An image in the request cannot be used', [{ path, message }]);
+}
+
+function decodeData(url: string): InlineImage | undefined {
+  const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/s.exec(url);
+  return m ? { mimeType: m[1] ?? 'image/png', data: m[2] ?? '' } : undefined;
+}
+
+function allowedByPolicy(policy: ImageFetchPolicy, url: URL): boolean {
+  if (policy === 'none') return false;
+  if (typeof policy !== 'function') return true;
+  try {
+    return policy(url) === true;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Turns an image URL into base64 bytes: `data:` URLs are decoded in place, http(s) URLs are fetched with a
- * size limit. An image that cannot be had makes the entry incapable (`ProviderCapabilityError`), so the router
- * skips it instead of silently dropping the image.
+ * One call's images, fetched at most once whatever the number of chain entries that need them, within the
+ * call's budget (count, bytes, time). Any image that cannot be used is the caller's error (`InvalidRequestError`,
+ * generic message), never the provider's.
  */
-export async function loadImage(
-  url: string,
-  http: Http,
-  signal: AbortSignal,
-  meta: CallMeta,
-): Promise<InlineImage> {
-  if (url.startsWith('data:')) {
-    const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/s.exec(url);
-    if (!m) throw incapable(meta, 'data: URL is not base64');
-    return { mimeType: m[1] ?? 'image/png', data: m[2] ?? '' };
+export class CallImages {
+  readonly #service: ImageService;
+  readonly #parts: Located[];
+  readonly #signal: AbortSignal | undefined;
+  readonly #deadline: number;
+  readonly #images = new Map<string, InlineImage>();
+  #ready: Promise<void> | undefined;
+
+  constructor(
+    service: ImageService,
+    messages: readonly ChatMessage[],
+    signal: AbortSignal | undefined,
+    deadline: number,
+  ) {
+    this.#service = service;
+    this.#parts = imageParts(messages);
+    this.#signal = signal;
+    this.#deadline = deadline;
   }
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch (err) {
-    throw incapable(meta, 'invalid image URL', err);
+
+  /** Decodes and fetches every image of the call, once. @throws InvalidRequestError, the caller's abort reason */
+  ready(): Promise<void> {
+    this.#ready ??= this.#load();
+    return this.#ready;
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw incapable(meta, `unsupported scheme ${u.protocol}`);
-  let res: Awaited<ReturnType<Http['send']>>;
-  try {
-    res = await http.send({
-      origin: u.origin,
-      path: u.pathname + u.search,
-      method: 'GET',
-      headers: {},
-      signal,
-    });
-  } catch (err) {
-    if (signal.aborted) throw signal.reason;
-    throw incapable(meta, 'image fetch failed', err);
+
+  /** One image of the call, after `ready()`. @throws InvalidRequestError */
+  async get(url: string): Promise<InlineImage> {
+    await this.ready();
+    const img = this.#images.get(url);
+    if (!img) throw unusable('messages', 'image not found in the request');
+    return img;
   }
-  const type =
-    String(res.headers['content-type'] ?? '')
-      .split(';')[0]
-      ?.trim() ?? '';
-  const length = Number(res.headers['content-length'] ?? 0);
-  if (res.status !== 200 || !type.startsWith('image/') || length > MAX_IMAGE_BYTES) {
-    await res.body.dump().catch(() => undefined);
-    throw incapable(
-      meta,
-      `image fetch answered ${res.status} ${type || 'without a type'}${length > MAX_IMAGE_BYTES ? ' (too large)' : ''}`,
-    );
+
+  async #load(): Promise<void> {
+    const { limits, fetcher, clock } = this.#service;
+    const remote: { url: URL; path: string; raw: string }[] = [];
+    const seen = new Set<string>();
+    for (const { url, path } of this.#parts) {
+      if (this.#images.has(url) || seen.has(url)) continue;
+      if (url.startsWith('data:')) {
+        const img = decodeData(url);
+        if (!img) throw unusable(path, 'is a data: URL that is not base64');
+        this.#images.set(url, img);
+        continue;
+      }
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        throw unusable(path, 'is not a valid URL');
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:')
+        throw unusable(path, 'must be an http(s) or data: URL');
+      if (!allowedByPolicy(limits.fetch, u)) throw unusable(path, 'may not be fetched (images.fetch)');
+      seen.add(url);
+      remote.push({ url: u, path, raw: url });
+    }
+    if (remote.length === 0) return;
+    if (remote.length > limits.maxCount)
+      throw unusable(
+        remote[limits.maxCount]?.path ?? 'messages',
+        `more than ${limits.maxCount} images to fetch`,
+      );
+    const controller = new AbortController();
+    const caller = this.#signal;
+    const onAbort = () => controller.abort(caller?.reason);
+    if (caller?.aborted) throw caller.reason;
+    caller?.addEventListener('abort', onAbort, { once: true });
+    const ms = Math.min(limits.timeoutMs, this.#deadline - clock.now());
+    const timedOut = new ImageFetchError('failed');
+    const cancel = clock.setTimer(Math.max(0, ms), () => controller.abort(timedOut));
+    const budget = { left: limits.maxTotalBytes };
+    try {
+      await Promise.all(
+        remote.map(async ({ url, path, raw }) => {
+          try {
+            const got = await fetcher.fetch(url, {
+              signal: controller.signal,
+              maxBytes: limits.maxBytes,
+              budget,
+            });
+            this.#images.set(raw, { mimeType: got.mimeType, data: got.bytes.toString('base64') });
+          } catch (err) {
+            if (caller?.aborted) throw caller.reason;
+            if (fetcher.closed) throw new ClosedError();
+            const kind = err instanceof ImageFetchError ? err.kind : 'failed';
+            // One failure ends the others: nothing more is fetched for a call that cannot go ahead.
+            const out = unusable(
+              path,
+              kind === 'too-large' ? 'is larger than the image budget allows' : 'could not be fetched',
+            );
+            controller.abort(out);
+            throw out;
+          }
+        }),
+      );
+    } finally {
+      cancel();
+      caller?.removeEventListener('abort', onAbort);
+    }
   }
-  const bytes = await readCappedBytes(res.body, MAX_IMAGE_BYTES + 1);
-  if (bytes.length > MAX_IMAGE_BYTES) throw incapable(meta, 'image larger than 20 MB');
-  return { mimeType: type, data: bytes.toString('base64') };
+}
+
+/**
+ * The image loader of one adapter call: the router's per-call images when the context carries them, or (an
+ * adapter used on its own) this call's own.
+ */
+export function imagesOf(
+  ctx: AdapterContext,
+  service: ImageService,
+  messages: readonly ChatMessage[],
+): (url: string) => Promise<InlineImage> {
+  const images =
+    (ctx as { [CALL_IMAGES]?: CallImages })[CALL_IMAGES] ??
+    new CallImages(service, messages, ctx.signal, Number.POSITIVE_INFINITY);
+  return (url) => images.get(url);
 }

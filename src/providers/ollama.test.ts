@@ -1,9 +1,10 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, rejectsWithout, text } from '../../test/helpers/adapter-kit.js';
+import { collect, rejectsWithout, testImages, text } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import {
+  InvalidRequestError,
   ProviderAuthError,
   ProviderBlockedError,
   ProviderCapabilityError,
@@ -35,6 +36,7 @@ function make(baseUrl: string, apiKey: string | null = KEY): ProviderAdapter {
     config: { id: 'ollama', baseUrl, headers: { 'x-team': 'core' }, ...(apiKey ? { apiKey } : {}) },
     http,
     clock: systemClock,
+    images: testImages(),
   });
 }
 
@@ -437,7 +439,7 @@ describe('ollama vision', () => {
     expect(body(1).messages[0].images).toEqual([PNG.toString('base64')]);
   });
 
-  it('is incapable (not silently dropping it) when an image cannot be fetched', async () => {
+  it('an image that cannot be fetched is the caller error, not silently dropped', async () => {
     const img = await raw((_q, s) => void s.writeHead(404).end());
     const err = await failure(
       adapter.chat(
@@ -447,7 +449,8 @@ describe('ollama vision', () => {
         ctx(),
       ),
     );
-    expect(err).toBeInstanceOf(ProviderCapabilityError);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.message).not.toContain('404');
     expect(mock.count('chat')).toBe(0);
   });
 });

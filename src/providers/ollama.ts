@@ -8,10 +8,12 @@ import {
   type AdapterChatRequest,
   type AdapterContext,
   type BatchStreaming,
+  INLINE_IMAGES,
+  type InlinesImages,
   type ProviderAdapter,
   STREAM_BATCHES,
 } from './adapter.js';
-import { loadImage } from './images.js';
+import { imagesOf } from './images.js';
 import {
   createdOf,
   finishReason,
@@ -41,7 +43,7 @@ type Delta = ChatChunk['choices'][number]['delta'];
  * and `GET /api/tags` (probe and model list). Ollama takes no key; one is sent as a bearer token when configured,
  * for proxies in front of it.
  */
-export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
+export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
   const { origin, basePath, meta } = endpointOf(config);
   const getHeaders: Record<string, string> = {
@@ -69,8 +71,8 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   async function chatBody(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
-    const m = meta(req.model, 'POST', '/api/chat');
-    return toOllamaChat(req, stream, async (url) => (await loadImage(url, http, ctx.signal, m)).data);
+    const load = imagesOf(ctx, deps.images, req.messages);
+    return toOllamaChat(req, stream, async (url) => (await load(url)).data);
   }
 
   async function tags(ctx: AdapterContext): Promise<{ res: HttpResponse; m: CallMeta }> {
@@ -178,8 +180,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter {
     if (!finished) throw badResponse(m, 'stream ended before its done line');
   }
 
-  const adapter: ProviderAdapter & BatchStreaming = {
+  const adapter: ProviderAdapter & BatchStreaming & InlinesImages = {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    [INLINE_IMAGES]: true,
 
     async chat(req, ctx): Promise<ChatCompletion> {
       // Taken first: image downloads follow ctx.signal, which the token aborts too.

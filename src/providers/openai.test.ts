@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, rejection } from '../../test/helpers/adapter-kit.js';
+import { collect, rejection, testImages } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import { ProviderHTTPError, ProviderRateLimitError, ProviderResponseError } from '../errors.js';
 import { openaiCodec } from '../testing/codecs/openai.js';
@@ -36,6 +36,7 @@ const make = (apiKey?: string, headers: Record<string, string> = {}) =>
     config: { id: 'groq', baseUrl: mock.url, headers, ...(apiKey ? { apiKey } : {}) },
     http,
     clock: systemClock,
+    images: testImages(),
   });
 
 /** A recorded-style SSE body: a `data:` frame per object, strings as raw lines, then `[DONE]` unless `done` is false. */
@@ -375,6 +376,7 @@ describe('vendor stream dialects', () => {
       config: { id: 'v', baseUrl: `${origin}/v1`, headers: {} },
       http,
       clock: systemClock,
+      images: testImages(),
     });
     for await (const c of adapter.stream(req(), ctx())) if (c.choices[0]?.delta.content) break;
     for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 5));

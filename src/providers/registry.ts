@@ -3,6 +3,7 @@ import type { Http } from '../wire/http.js';
 import type { ProviderAdapter } from './adapter.js';
 import { createAnthropicAdapter } from './anthropic.js';
 import { createGoogleAdapter } from './google.js';
+import type { ImageService } from './images.js';
 import { createOllamaAdapter } from './ollama.js';
 import { createOpenAIAdapter } from './openai.js';
 
@@ -25,6 +26,8 @@ export interface AdapterDeps {
   config: AdapterConfig;
   http: Http;
   clock: Clock;
+  /** Fetches and inlines image URLs for upstreams that need bytes (the client's policy and budget). */
+  images: ImageService;
 }
 
 /** Builds an adapter for one configured provider. */

@@ -5,6 +5,7 @@ import type { CallKind, ManaEmitter } from '../events.js';
 import type { HealthCache } from '../health/health-cache.js';
 import type { ResolvedOptions, ResolvedProvider } from '../options.js';
 import type { Capabilities, ProviderAdapter } from '../providers/adapter.js';
+import type { CallImages, ImageService } from '../providers/images.js';
 import type { ManaTraceMessage } from '../trace-channels.js';
 
 /** A configured provider at run time. */
@@ -23,6 +24,8 @@ export interface RouterContext {
   readonly opts: ResolvedOptions;
   /** In-flight attempts, aborted by `close()`. */
   readonly live: Set<Abortable>;
+  /** Fetches the images of calls whose upstream needs bytes (policy and budget from `images.*`). */
+  readonly images: ImageService;
 }
 
 /** Something `close()` can abort: an attempt's cancel token. */
@@ -49,4 +52,6 @@ export interface CallPlan {
   readonly attempts: Attempt[];
   /** The tracing-channel message, when `mana-llm:<kind>` has subscribers. */
   readonly trace: ManaTraceMessage | undefined;
+  /** A chat call's images, fetched once for every entry that needs bytes (absent without images). */
+  readonly images?: CallImages;
 }

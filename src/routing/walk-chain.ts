@@ -8,7 +8,8 @@ import {
   type ProviderError,
   ProviderTimeoutError,
 } from '../errors.js';
-import type { AdapterContext } from '../providers/adapter.js';
+import { type AdapterContext, INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
+import { CALL_IMAGES } from '../providers/images.js';
 import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
 import { asProviderError, classify, type Verdict } from './classify.js';
@@ -51,6 +52,12 @@ class ServedAttempt<T> implements Served<T> {
     this.slot.inFlight--;
     this.attempt.end(cancel);
   }
+}
+
+/** The attempt's context, carrying the call's images to a built-in adapter. */
+function withImages(context: AdapterContext, plan: CallPlan): AdapterContext {
+  (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
+  return context;
 }
 
 function healthReason(err: ProviderError): string {
@@ -119,7 +126,17 @@ export async function walkChain<T, R>(
   let soonest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < chain.length; i++) {
     const entry = chain[i] as ChainEntry;
-    const pre = precheck(ctx, entry, plan.needs);
+    let pre = precheck(ctx, entry, plan.needs);
+    if (
+      plan.images !== undefined &&
+      'adapter' in pre &&
+      (pre.adapter as InlinesImages)[INLINE_IMAGES] === true
+    ) {
+      // Fetched once per call, before the attempt's clock starts and outside its health accounting: an image
+      // that cannot be had is the caller's error (InvalidRequestError), never this provider's.
+      await plan.images.ready();
+      pre = precheck(ctx, entry, plan.needs);
+    }
     if (!('adapter' in pre)) {
       if (pre.reason === 'capability' && plan.alias === undefined) {
         throw new ProviderCapabilityError(
@@ -162,7 +179,8 @@ export async function walkChain<T, R>(
     slot.inFlight++;
     let value: T;
     try {
-      value = await attempt.race(step.run(slot, entry, attempt.context, request));
+      const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
+      value = await attempt.race(step.run(slot, entry, context, request));
     } catch (raw) {
       slot.inFlight--;
       const callerReason = attempt.abortReason();

@@ -1,7 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import type { ImageLimits, ImageService } from '../../src/providers/images.js';
 import type { ChatChunk } from '../../src/types.js';
+import { createImageFetcher } from '../../src/wire/image-fetch.js';
 
 /** Every chunk of a stream (pass `into` to keep what arrived before a failure). */
 export async function collect(
@@ -41,4 +44,21 @@ export async function closedPortUrl(path = ''): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}${path}`;
+}
+
+/** An image service for tests that drive an adapter directly (`fetch: 'all'`: their image servers are local). */
+export function testImages(limits: Partial<ImageLimits> = {}): ImageService {
+  const full: ImageLimits = {
+    fetch: 'all',
+    maxCount: 8,
+    maxBytes: 10 * 1024 * 1024,
+    maxTotalBytes: 20 * 1024 * 1024,
+    timeoutMs: 10_000,
+    ...limits,
+  };
+  return {
+    fetcher: createImageFetcher({ publicOnly: full.fetch === 'public', connectMs: 2_000 }),
+    limits: full,
+    clock: systemClock,
+  };
 }

@@ -1,0 +1,217 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ChatRequest, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
+import { closeAll, harness, rejection, track, waitFor } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+/** An image server on 127.0.0.1 that counts what it is asked for. */
+async function imageServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =>
+    void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG),
+): Promise<{ port: number; hits: string[] }> {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return { port: (server.address() as AddressInfo).port, hits };
+}
+
+const withImage = (url: string, model = 'mana/v'): ChatRequest => ({
+  model,
+  messages: [
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'What is this?' },
+        { type: 'image_url', image_url: { url } },
+      ],
+    },
+  ],
+});
+
+/** A client whose alias `mana/v` is an Ollama chain of `n` providers (o0, o1, …). */
+async function client(options: Partial<ManaLLMOptions> = {}, n = 1) {
+  const upstreams: Record<string, 'ollama'> = {};
+  for (let i = 0; i < n; i++) upstreams[`o${i}`] = 'ollama';
+  return harness({
+    upstreams,
+    aliases: { 'mana/v': Object.keys(upstreams).map((id) => `${id}/llava`) },
+    options: { health: { failureThreshold: 1 }, ...options },
+  });
+}
+
+/** The images the Ollama upstream received in its first chat request. */
+function imagesSent(body: unknown): unknown {
+  return (body as { messages: { images?: string[] }[] }).messages[0]?.images;
+}
+
+describe("images.fetch 'public' (the default): no server-side request to a non-public address", () => {
+  const spellings = [
+    ['127.0.0.1', (p: number) => `http://127.0.0.1:${p}/cat.png`],
+    ['0x7f.1 (hex, short form)', (p: number) => `http://0x7f.1:${p}/cat.png`],
+    ['2130706433 (decimal)', (p: number) => `http://2130706433:${p}/cat.png`],
+    ['0177.0.0.1 (octal)', (p: number) => `http://0177.0.0.1:${p}/cat.png`],
+    ['[::ffff:127.0.0.1] (IPv4-mapped IPv6)', (p: number) => `http://[::ffff:127.0.0.1]:${p}/cat.png`],
+    ['localhost (a DNS name that resolves to loopback)', (p: number) => `http://localhost:${p}/cat.png`],
+  ] as const;
+
+  for (const [name, url] of spellings) {
+    it(`refuses a loopback image given as ${name}: caller error, nothing fetched, health unchanged`, async () => {
+      const img = await imageServer();
+      const { llm, up } = await client();
+      const err = await rejection(llm.chat(withImage(url(img.port))));
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect((err as InvalidRequestError).issues[0]?.path).toBe('messages[0].content[1].image_url.url');
+      expect(img.hits).toEqual([]);
+      expect(up.o0?.count('chat')).toBe(0);
+      expect(llm.health().providers.o0).toMatchObject({ healthy: true, consecutiveFailures: 0 });
+    });
+  }
+
+  it('refuses in a stream too, before anything is sent', async () => {
+    const img = await imageServer();
+    const { llm, up } = await client();
+    const stream = llm.stream(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    const err = await rejection(
+      (async () => {
+        for await (const _ of stream) {
+          /* nothing arrives */
+        }
+      })(),
+    );
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(img.hits).toEqual([]);
+    expect(up.o0?.count()).toBe(0);
+  });
+});
+
+describe('images.fetch other policies', () => {
+  it("'all' fetches from a local server and inlines the bytes", async () => {
+    const img = await imageServer();
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    expect(img.hits).toEqual(['/cat.png']);
+    expect(imagesSent(up.o0?.requests[0]?.body)).toEqual([PNG.toString('base64')]);
+  });
+
+  it('a predicate decides per URL', async () => {
+    const img = await imageServer();
+    const { llm } = await client({ images: { fetch: (url) => url.pathname.startsWith('/ok/') } });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/ok/cat.png`));
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/no/cat.png`)));
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(img.hits).toEqual(['/ok/cat.png']);
+  });
+
+  it("'none' fetches nothing; data: URLs still work", async () => {
+    const img = await imageServer();
+    const { llm, up } = await client({ images: { fetch: 'none' } });
+    expect(await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)))).toBeInstanceOf(
+      InvalidRequestError,
+    );
+    await llm.chat(withImage(`data:image/png;base64,${PNG.toString('base64')}`));
+    expect(img.hits).toEqual([]);
+    expect(imagesSent(up.o0?.requests[0]?.body)).toEqual([PNG.toString('base64')]);
+  });
+});
+
+describe('an image that cannot be used is the caller error, never the provider', () => {
+  it('relays nothing of what the image server answered (status, type, body)', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(418, { 'content-type': 'text/x-internal-banner' }).end('SECRET-BANNER'),
+    );
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)));
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    const text = `${(err as Error).message} ${JSON.stringify(err)}`;
+    for (const leak of ['418', 'x-internal-banner', 'SECRET-BANNER']) expect(text).not.toContain(leak);
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('a redirect is not followed (its target could be internal)', async () => {
+    const target = await imageServer();
+    const img = await imageServer((_req, res) =>
+      res.writeHead(302, { location: `http://127.0.0.1:${target.port}/cat.png` }).end(),
+    );
+    const { llm } = await client({ images: { fetch: 'all' } });
+    expect(await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/r.png`)))).toBeInstanceOf(
+      InvalidRequestError,
+    );
+    expect(target.hits).toEqual([]);
+  });
+
+  it('a tarpit image times out on the call budget: caller error, no breaker opens, no entry is tried', async () => {
+    const img = await imageServer(() => undefined); // answers nothing, ever
+    const { llm, up, clock } = await client({ images: { fetch: 'all', timeoutMs: 5_000 } }, 2);
+    for (let round = 1; round <= 2; round++) {
+      const pending = rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/slow.png`)));
+      await waitFor(() => img.hits.length === round, 'the image request');
+      await clock.advanceAsync(5_000);
+      expect(await pending).toBeInstanceOf(InvalidRequestError);
+    }
+    expect(up.o0?.count()).toBe(0);
+    expect(up.o1?.count()).toBe(0);
+    // failureThreshold is 1: one counted failure would have opened the breaker.
+    for (const id of ['o0', 'o1'])
+      expect(llm.health().providers[id]).toMatchObject({
+        healthy: true,
+        state: 'closed',
+        consecutiveFailures: 0,
+      });
+  });
+
+  it('the per-call budget: too many images, or too many bytes, is refused', async () => {
+    const big = Buffer.alloc(64 * 1024, 1);
+    const img = await imageServer((req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png' }).end(req.url === '/big.png' ? big : PNG),
+    );
+    const { llm } = await client({ images: { fetch: 'all', maxCount: 1, maxBytes: 32 * 1024 } });
+    const two: ChatRequest = {
+      model: 'mana/v',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: `http://127.0.0.1:${img.port}/a.png` } },
+            { type: 'image_url', image_url: { url: `http://127.0.0.1:${img.port}/b.png` } },
+          ],
+        },
+      ],
+    };
+    expect(await rejection(llm.chat(two))).toBeInstanceOf(InvalidRequestError);
+    expect(img.hits).toEqual([]);
+    expect(await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/big.png`)))).toBeInstanceOf(
+      InvalidRequestError,
+    );
+  });
+});
+
+describe('fetched once per call', () => {
+  it('a 3-entry chain where the first two fail fetches the image once and sends it to all three', async () => {
+    const img = await imageServer();
+    const { llm, up } = await client({ images: { fetch: 'all' }, health: { failureThreshold: 5 } }, 3);
+    up.o0?.setDefault({ status: 500 });
+    up.o1?.setDefault({ status: 503 });
+    const res = await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    expect(res.model).toBe('o2/llava');
+    expect(img.hits).toEqual(['/cat.png']);
+    for (const id of ['o0', 'o1', 'o2'])
+      expect(imagesSent(up[id]?.requests[0]?.body)).toEqual([PNG.toString('base64')]);
+  });
+});
