@@ -7,7 +7,6 @@ import {
   InvalidRequestError,
   ProviderAuthError,
   ProviderBlockedError,
-  ProviderCapabilityError,
   ProviderConnectionError,
   ProviderHTTPError,
   ProviderRateLimitError,
