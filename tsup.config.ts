@@ -6,6 +6,7 @@ export default defineConfig({
     prometheus: 'src/prometheus/index.ts',
     testing: 'src/testing/index.ts',
     redis: 'src/redis/index.ts',
+    http: 'src/http/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

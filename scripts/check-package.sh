@@ -48,6 +48,12 @@ SMOKE='
   if (res.choices[0].message.content !== "packaged") throw new Error("unexpected answer");
   if (!(await registry.metrics()).includes("mana_llm_llm_requests_total")) throw new Error("no metrics");
   if (typeof redis.createRedisHealthStore !== "function") throw new Error("no redis entry");
+  const handle = http.createFetchHandler(llm);
+  const served = await handle(new Request("http://local/v1/chat/completions", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "mana/x", messages: [{ role: "user", content: "hi" }] }) }));
+  if (served.headers.get("x-mana-llm-resolved") !== "local/m") throw new Error("http entry");
+  if (typeof http.createNodeHandler !== "function") throw new Error("no node handler");
   if (!main.isManaLLMError(new main.ConfigError("x"))) throw new Error("errors");
   await llm.close();
   await upstream.close();
@@ -62,6 +68,7 @@ node --input-type=module -e "
   const testing = await import('mana-llm/testing');
   const prometheus = await import('mana-llm/prometheus');
   const redis = await import('mana-llm/redis');
+  const http = await import('mana-llm/http');
   $SMOKE"
 
 step "CommonJS require"
@@ -70,6 +77,7 @@ node -e "
   const testing = require('mana-llm/testing');
   const prometheus = require('mana-llm/prometheus');
   const redis = require('mana-llm/redis');
+  const http = require('mana-llm/http');
   (async () => { $SMOKE })().catch((e) => { console.error(e); process.exit(1); });"
 
 step "TypeScript (strict, declarations checked: skipLibCheck off)"
@@ -85,6 +93,7 @@ import {
   StreamInterruptedError,
   toServerSentEvents,
 } from 'mana-llm';
+import { createFetchHandler, createNodeHandler, type HttpHandlerOptions } from 'mana-llm/http';
 import { registerPrometheusMetrics } from 'mana-llm/prometheus';
 import { createRedisHealthStore } from 'mana-llm/redis';
 import { createFakeClock, createMockProvider, type MockUpstream, startMockUpstream } from 'mana-llm/testing';
@@ -101,6 +110,12 @@ export async function use(): Promise<string | null | undefined> {
   await up.close();
   registerPrometheusMetrics(llm);
   void createRedisHealthStore;
+  const httpOptions: HttpHandlerOptions = { apiKeys: ['k'], cors: '*' };
+  const handle: (request: Request) => Promise<Response> = createFetchHandler(llm, httpOptions);
+  void handle;
+  void createNodeHandler(llm);
+  const opened = await llm.openStream({ messages: [{ role: 'user', content: 'hi' }] });
+  void opened.routing.resolved;
   try {
     const res: ChatResponse = await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] });
     for await (const frame of toServerSentEvents(llm.stream({ messages: [{ role: 'user', content: 'hi' }] })))

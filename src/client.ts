@@ -10,9 +10,10 @@ import { CallImages } from './providers/images.js';
 import { AttemptSignal } from './routing/attempt.js';
 import { chatNeeds, precheck } from './routing/candidates.js';
 import type { CallPlan, Needs, RouterContext } from './routing/context.js';
+import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
 import { resolveModel } from './routing/resolve-model.js';
-import { streamChain } from './routing/stream-chain.js';
+import { type ChatStream, streamChain } from './routing/stream-chain.js';
 import { type Step, walkChain } from './routing/walk-chain.js';
 import {
   activeChannel,
@@ -227,6 +228,10 @@ export class ManaLLM {
    * a failure ends the stream with StreamInterruptedError. Breaking out of the loop cancels the upstream.
    */
   stream(request: ChatRequest, opts?: CallOptions): AsyncGenerator<ChatChunk, void, undefined> {
+    return this.#stream(request, opts);
+  }
+
+  #stream(request: ChatRequest, opts: CallOptions | undefined): ChatStream {
     // The routing generator itself, planning on its first step (as an `async *stream` would).
     return streamChain(
       this.#ctx,
@@ -241,6 +246,16 @@ export class ManaLLM {
         ),
       request,
     );
+  }
+
+  /**
+   * A streamed chat completion that resolves once it commits (its first content chunk arrived), for HTTP handlers
+   * that must choose their status before writing: the stream hands out the held chunks first and carries `routing`
+   * and `model`. Breaking out of the loop cancels the upstream.
+   * @throws NoHealthyProviderError, UnknownAliasError, ProviderError subclasses for the caller's own mistakes, the signal's reason
+   */
+  openStream(request: ChatRequest, opts?: CallOptions): Promise<OpenedStream> {
+    return openStream(this.#stream(request, opts), (c) => routing(c.plan, c.target, c.attempts));
   }
 
   /**

@@ -42,6 +42,7 @@ export type {
   ProviderAdapter,
 } from './providers/adapter.js';
 export type { ProviderType } from './providers/registry.js';
+export type { OpenedStream } from './routing/open-stream.js';
 export { toServerSentEvents } from './to-server-sent-events.js';
 export type { ManaTraceMessage } from './trace-channels.js';
 export type {

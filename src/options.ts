@@ -422,3 +422,25 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
     },
   };
 }
+
+/** Defaults of `mana-llm/http` (`createFetchHandler`, `createNodeHandler`). */
+export const HTTP_DEFAULTS = {
+  /** Largest request body read; a bigger one is answered 413 (images as `data:` URLs need room). */
+  maxBodyBytes: 8 * 1024 * 1024,
+  /** Header carrying the request id, read from the request when sane and echoed on the response. */
+  requestIdHeader: 'x-request-id',
+  /** Path prefix stripped before routing ('' = routes at the root). */
+  basePath: '',
+  /** How long browsers may cache a CORS preflight answer. */
+  corsMaxAgeSeconds: 600,
+} as const;
+
+/** Defaults of `mana-llm serve`. */
+export const SERVE_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 3025,
+  /** SIGTERM: how long in-flight requests may finish before their connections are cut. */
+  drainMs: 10_000,
+  /** Longest time to receive a whole request (headers and body): slow senders cannot hold a socket forever. */
+  requestTimeoutMs: 60_000,
+} as const;

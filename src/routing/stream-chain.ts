@@ -131,15 +131,19 @@ enum Phase {
  * promise steps per chunk where this hands out each chunk of a network read as one resolved promise. It plans the
  * call on the first `next()` — a closed client or an unknown alias fails there — and reports it.
  */
-export function streamChain(
-  ctx: RouterContext,
-  makePlan: () => CallPlan,
-  req: ChatRequest,
-): AsyncGenerator<ChatChunk, void, undefined> {
+export function streamChain(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest): ChatStream {
   return new ChatStream(ctx, makePlan, req);
 }
 
-class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
+/** What a stream committed to: its plan, the entry that serves it and the attempts before it. */
+export interface Committed {
+  readonly plan: CallPlan;
+  readonly target: string;
+  readonly attempts: Served<unknown>['attempts'];
+}
+
+/** The stream `llm.stream()` returns; `committed` is set once the walk served (see `openStream`). */
+export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   readonly #ctx: RouterContext;
   readonly #makePlan: () => CallPlan;
   readonly #req: ChatRequest;
@@ -170,6 +174,13 @@ class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** The plan, served entry and attempts once the stream committed; undefined before (or when the walk failed). */
+  get committed(): Committed | undefined {
+    const served = this.#served;
+    const plan = this.#plan;
+    return served && plan ? { plan, target: served.entry.target, attempts: served.attempts } : undefined;
   }
 
   next(): Promise<IteratorResult<ChatChunk, void>> {

@@ -1,0 +1,52 @@
+import { HttpError } from './errors.js';
+
+/** What a body reader needs: the declared length, if any, and the bytes as they arrive. */
+export interface BodySource {
+  readonly contentLength: string | undefined;
+  readonly contentType: string | undefined;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+function tooLarge(max: number): HttpError {
+  // The connection is closed after the answer: the rest of the body is not read.
+  return new HttpError(413, 'request_too_large', `request body larger than ${max} bytes`, {
+    headers: { connection: 'close' },
+  });
+}
+
+/**
+ * Reads a JSON object body, never more than `max` bytes: a declared length over the cap is refused before reading,
+ * a body that grows past it is dropped at that point.
+ * @throws HttpError 413 when too large, 400 when it is not a JSON object
+ */
+export async function readJsonObject(source: BodySource, max: number): Promise<Record<string, unknown>> {
+  const declared = source.contentLength === undefined ? undefined : Number(source.contentLength);
+  if (declared !== undefined && declared > max) throw tooLarge(max);
+  const type = source.contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type && type !== 'application/json' && !type.endsWith('+json'))
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `expected an application/json body, got ${type.slice(0, 100)}`,
+    );
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of source.chunks()) {
+    size += chunk.byteLength;
+    if (size > max) throw tooLarge(max);
+    parts.push(chunk);
+  }
+  if (size === 0)
+    throw new HttpError(400, 'invalid_json', 'the request body is empty; expected a JSON object');
+  const text = Buffer.concat(parts, size).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the body, which a log or proxy should not see.
+    throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}

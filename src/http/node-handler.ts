@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ManaLLM } from '../client.js';
+import { type Answer, createDispatcher } from './handle.js';
+import { type HttpHandlerOptions, resolveHttpOptions } from './options.js';
+
+/** Why the upstream call was cancelled: the client closed its connection. */
+function clientClosed(): DOMException {
+  return new DOMException('the client closed the connection', 'AbortError');
+}
+
+/**
+ * A `(req, res)` handler for node:http, Express or Fastify (`reply.raw`) serving the OpenAI-compatible routes.
+ * @throws ConfigError for invalid options
+ */
+export function createNodeHandler(
+  llm: ManaLLM,
+  options?: HttpHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const dispatch = createDispatcher(llm, resolveHttpOptions(options));
+  return (req, res) => {
+    const ac = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort(clientClosed());
+    });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    void dispatch({
+      method: req.method ?? 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      header: (name) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      body: {
+        contentLength: req.headers['content-length'],
+        contentType: req.headers['content-type'],
+        chunks: () => req,
+      },
+      signal: ac.signal,
+    })
+      .then((answer) => write(res, answer, ac))
+      .catch(() => {
+        // Only a socket error can get here (the dispatcher answers every failure): nothing left to tell the client.
+        if (!res.destroyed) res.destroy();
+      });
+  };
+}
+
+async function write(res: ServerResponse, answer: Answer, ac: AbortController): Promise<void> {
+  if (res.destroyed) return;
+  if (answer.frames === undefined) {
+    const body = answer.body ?? '';
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  res.writeHead(answer.status, answer.headers);
+  res.flushHeaders();
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  for await (const frame of answer.frames) {
+    if (res.destroyed) break;
+    // Frames handed out in one go (one upstream read) leave in one write.
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
+    if (!res.write(frame)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
+  else ac.abort();
+}

@@ -1,0 +1,192 @@
+import type { ManaLLM } from '../client.js';
+import { InvalidRequestError } from '../errors.js';
+import type { ChatRequest, EmbedRequest } from '../types.js';
+import { type BodySource, readJsonObject } from './body.js';
+import { HttpError } from './errors.js';
+import type { ResolvedHttpOptions } from './options.js';
+import { sseFrames } from './sse.js';
+
+/** What a route hands back: a JSON value, a text, or SSE frames; `resolved` becomes the X-Mana-LLM-Resolved header. */
+export interface RouteResult {
+  status?: number;
+  headers?: Record<string, string>;
+  json?: unknown;
+  text?: string;
+  frames?: AsyncIterable<string>;
+  resolved?: string;
+}
+
+/** Everything a route may use. */
+export interface RouteContext {
+  readonly llm: ManaLLM;
+  readonly opts: ResolvedHttpOptions;
+  readonly body: BodySource;
+  /** Aborts when the client goes away: cancels the upstream call. */
+  readonly signal: AbortSignal;
+  /** Unix seconds the handler was created at: the `created` of listed models. */
+  readonly created: number;
+  /** Called by a streaming route when its stream ends, with the error code of its error frame if any. */
+  readonly streamEnded: (error?: string) => void;
+}
+
+/** A route's implementation. */
+export type Route = (c: RouteContext, param?: string) => Promise<RouteResult>;
+
+const CHAT_FIELDS = [
+  'model',
+  'messages',
+  'temperature',
+  'max_tokens',
+  'top_p',
+  'frequency_penalty',
+  'presence_penalty',
+  'stop',
+  'seed',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'user',
+] as const;
+
+/** Whatever is not a field of ChatRequest (n, logprobs, store, metadata, …) is left out rather than refused. */
+function chatRequest(body: Record<string, unknown>, stream: boolean): ChatRequest {
+  const req: Record<string, unknown> = {};
+  for (const k of CHAT_FIELDS) if (body[k] !== undefined && body[k] !== null) req[k] = body[k];
+  // Newer OpenAI clients send max_completion_tokens instead of max_tokens.
+  if (req.max_tokens === undefined && typeof body.max_completion_tokens === 'number')
+    req.max_tokens = body.max_completion_tokens;
+  if (stream && body.stream_options != null) req.stream_options = body.stream_options;
+  if (req.model !== undefined && typeof req.model !== 'string')
+    throw new InvalidRequestError('invalid request', [{ path: 'model', message: 'must be a string' }]);
+  if (!Array.isArray(req.messages) || req.messages.length === 0)
+    throw new InvalidRequestError('invalid request', [
+      { path: 'messages', message: 'must be a non-empty array' },
+    ]);
+  return req as unknown as ChatRequest;
+}
+
+/** The answer's OpenAI shape: routing travels in the X-Mana-LLM-Resolved header, not in the body. */
+function withoutRouting<T extends { routing: unknown }>(res: T): Omit<T, 'routing'> {
+  const { routing: _, ...rest } = res;
+  return rest;
+}
+
+const chat: Route = async (c) => {
+  const body = await readJsonObject(c.body, c.opts.maxBodyBytes);
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw new InvalidRequestError('invalid request', [{ path: 'stream', message: 'must be a boolean' }]);
+  const stream = body.stream === true;
+  const request = chatRequest(body, stream);
+  if (!stream) {
+    const res = await c.llm.chat(request, { signal: c.signal });
+    return { json: withoutRouting(res), resolved: res.model };
+  }
+  // Resolves at commit: a routing error is still a plain JSON error with its own status.
+  const opened = await c.llm.openStream(request, { signal: c.signal });
+  return {
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    },
+    frames: sseFrames(opened, c.signal, c.streamEnded),
+    resolved: opened.model,
+  };
+};
+
+/** A vector as the OpenAI API's `encoding_format: 'base64'` writes it: little-endian float32 bytes. */
+function toBase64(v: number[]): string {
+  const f = Float32Array.from(v);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+}
+
+const embeddings: Route = async (c) => {
+  const body = await readJsonObject(c.body, c.opts.maxBodyBytes);
+  const { model, input, dimensions, encoding_format: format } = body;
+  const issues: { path: string; message: string }[] = [];
+  if (model !== undefined && model !== null && typeof model !== 'string')
+    issues.push({ path: 'model', message: 'must be a string' });
+  if (!(typeof input === 'string' || (Array.isArray(input) && input.every((s) => typeof s === 'string'))))
+    issues.push({ path: 'input', message: 'must be a string or an array of strings' });
+  if (format !== undefined && format !== null && format !== 'float' && format !== 'base64')
+    issues.push({ path: 'encoding_format', message: "must be 'float' or 'base64'" });
+  if (issues.length > 0) throw new InvalidRequestError('invalid request', issues);
+  const request: EmbedRequest = { input: input as string | string[] };
+  if (typeof model === 'string') request.model = model;
+  if (typeof dimensions === 'number') request.dimensions = dimensions;
+  const res = await c.llm.embed(request, { signal: c.signal });
+  const out = withoutRouting(res);
+  // The official OpenAI SDKs ask for base64 by default and decode it themselves.
+  const json =
+    format === 'base64'
+      ? { ...out, data: out.data.map((d) => ({ ...d, embedding: toBase64(d.embedding) })) }
+      : out;
+  return { json, resolved: res.model };
+};
+
+interface ModelEntry {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
+/** Aliases first (served by mana-llm itself), then every configured provider's models, best effort. */
+async function listModels(c: RouteContext): Promise<ModelEntry[]> {
+  const aliases = c.llm
+    .aliases()
+    .aliases.map((a) => ({ id: a.name, object: 'model' as const, created: c.created, owned_by: 'mana-llm' }));
+  const list = await c.llm.models({ signal: c.signal });
+  return [...aliases, ...list.data.map((m) => ({ ...m, created: c.created }))];
+}
+
+const models: Route = async (c) => ({ json: { object: 'list', data: await listModels(c) } });
+
+const model: Route = async (c, id = '') => {
+  const alias = c.llm.aliases().aliases.find((a) => a.name === id);
+  const found = alias
+    ? { id, object: 'model', created: c.created, owned_by: 'mana-llm' }
+    : (await listModels(c)).find((m) => m.id === id);
+  if (!found)
+    throw new HttpError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist`, {
+      param: 'model',
+    });
+  return { json: found };
+};
+
+const aliases: Route = async (c) => ({ json: c.llm.aliases() });
+
+const v1Health: Route = async (c) => ({ json: c.llm.health() });
+
+/** Always 200 while the process answers (as the original service): the body says how the providers are. */
+const health: Route = async (c) => {
+  const h = c.llm.health();
+  return { json: { status: h.status, service: 'mana-llm', providers: h.providers } };
+};
+
+const metrics: Route = async (c) => {
+  const source = c.opts.metrics;
+  if (!source) throw new HttpError(404, 'not_found', 'no metrics registry is configured');
+  return {
+    text: await source.metrics(),
+    headers: { 'content-type': source.contentType ?? 'text/plain; version=0.0.4; charset=utf-8' },
+  };
+};
+
+/** Exact paths and their routes by method. */
+export const ROUTES: Readonly<Record<string, Readonly<Partial<Record<'GET' | 'POST', Route>>>>> = {
+  '/v1/chat/completions': { POST: chat },
+  '/v1/embeddings': { POST: embeddings },
+  '/v1/models': { GET: models },
+  '/v1/aliases': { GET: aliases },
+  '/v1/health': { GET: v1Health },
+  '/health': { GET: health },
+  '/metrics': { GET: metrics },
+};
+
+/** `GET /v1/models/{id}`: the id may contain `/` (`mana/fast-text`, `groq/llama…`), raw or percent-encoded. */
+export const MODEL_PREFIX = '/v1/models/';
+export const modelRoute: Route = model;
+
+/** Paths answered without a key. */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);

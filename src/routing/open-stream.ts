@@ -1,0 +1,72 @@
+import { ManaLLMError } from '../errors.js';
+import type { ChatChunk, Routing } from '../types.js';
+import type { ChatStream, Committed } from './stream-chain.js';
+
+/**
+ * A stream that has committed: its first chunks are already read and held, `routing` and `model` say who serves it.
+ * Iterate it once; `return()` (or leaving a `for await`) cancels the upstream.
+ */
+export interface OpenedStream extends AsyncGenerator<ChatChunk, void, undefined> {
+  /** How the stream was routed (`attempts` are the entries tried before the one that serves). */
+  readonly routing: Routing;
+  /** The concrete `provider/model` that serves the stream (`routing.resolved`). */
+  readonly model: string;
+}
+
+class Opened implements OpenedStream {
+  readonly routing: Routing;
+  readonly model: string;
+  readonly #inner: ChatStream;
+  /** The first result, read while waiting for the commit; handed out by the first `next()`. */
+  #first: IteratorResult<ChatChunk, void> | undefined;
+
+  constructor(inner: ChatStream, first: IteratorResult<ChatChunk, void>, routing: Routing) {
+    this.#inner = inner;
+    this.#first = first;
+    this.routing = routing;
+    this.model = routing.resolved;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ChatChunk, void>> {
+    const first = this.#first;
+    if (first === undefined) return this.#inner.next();
+    this.#first = undefined;
+    return Promise.resolve(first);
+  }
+
+  return(): Promise<IteratorResult<ChatChunk, void>> {
+    this.#first = undefined;
+    return this.#inner.return();
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
+    this.#first = undefined;
+    return this.#inner.throw(err);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.return().then(() => undefined);
+  }
+}
+
+/**
+ * Walks the chain of `stream` until it commits (its first content chunk, or a clean end) and resolves with the stream;
+ * any routing error (unknown alias, no healthy provider, the caller's own mistake) rejects before a byte is handed out.
+ */
+export async function openStream(
+  stream: ChatStream,
+  toRouting: (committed: Committed) => Routing,
+): Promise<OpenedStream> {
+  // The first `next()` is the walk: it settles at the commit point with the first held chunk.
+  const first = await stream.next();
+  const committed = stream.committed;
+  if (!committed) {
+    // Only a stream closed before it was read gets here (the walk itself either serves or throws).
+    throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
+  }
+  return new Opened(stream, first, toRouting(committed));
+}
