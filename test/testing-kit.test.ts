@@ -19,6 +19,31 @@ function setup() {
 const messages = [{ role: 'user' as const, content: 'hi' }];
 
 describe('mana-llm/testing', () => {
+  it('runs the docs script: one failure leaves the breaker closed, two open it, the cooldown makes it half-open', async () => {
+    // docs/testing.md "A scripted outage, on fake time", with the default health options.
+    const clock = createFakeClock();
+    const local = createMockProvider({ provider: 'local' });
+    const cloud = createMockProvider({ provider: 'cloud' });
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/fast-text': { chain: ['local/small', 'cloud/big'] } } },
+      providers: { local: { type: 'custom', adapter: local }, cloud: { type: 'custom', adapter: cloud } },
+      health: { probes: false },
+      clock,
+    });
+    const ask = () => llm.chat({ model: 'mana/fast-text', messages: [{ role: 'user', content: 'hi' }] });
+    local.setDefault({ fail: 'connection' });
+    expect((await ask()).model).toBe('cloud/big');
+    expect(llm.health().providers.local?.state).toBe('closed');
+    expect((await ask()).model).toBe('cloud/big');
+    expect(llm.health().providers.local?.state).toBe('open');
+    clock.advance(60_000);
+    expect(llm.health().providers.local?.state).toBe('half-open');
+    local.setDefault({ reply: 'back' });
+    expect((await ask()).model).toBe('local/small');
+    expect(llm.health().providers.local?.state).toBe('closed');
+    await llm.close();
+  });
+
   it('scripts a local outage: fallback, breaker open, recovery after the cooldown', async () => {
     const { clock, local, cloud, llm } = setup();
     local.setDefault({ fail: 'connection' });
