@@ -58,12 +58,22 @@ export class HealthCache {
   readonly #statusListeners = new Set<(s: StoreStatusChange) => void>();
   readonly #unsubscribe: (() => void) | undefined;
 
-  constructor(providers: readonly string[], opts: BreakerOptions, clock: Clock, store?: HealthStore) {
+  constructor(
+    providers: readonly string[],
+    opts: BreakerOptions & { readonly maxCooldownMs?: number },
+    clock: Clock,
+    store?: HealthStore,
+  ) {
     this.#known = new Set(providers);
     this.#providers = [...this.#known];
     this.#opts = { failureThreshold: opts.failureThreshold, cooldownMs: opts.cooldownMs };
     this.#clock = clock;
     this.#store = store ?? createMemoryHealthStore();
+    this.#store.bind?.(
+      opts.maxCooldownMs === undefined
+        ? { providers: this.#known, cooldownMs: opts.cooldownMs }
+        : { providers: this.#known, cooldownMs: opts.cooldownMs, maxCooldownMs: opts.maxCooldownMs },
+    );
     this.#unsubscribe = this.#store.subscribe?.((u) => this.#onStoreUpdate(u));
   }
 

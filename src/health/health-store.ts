@@ -13,6 +13,16 @@ export type HealthStoreUpdate =
   | { readonly type: 'provider'; readonly provider: string; readonly before: BreakerRecord | undefined }
   | ({ readonly type: 'status' } & HealthStoreStatus);
 
+/** What a shared store may accept from elsewhere, told by the client that uses it (see `HealthStore.bind`). */
+export interface StoreBounds {
+  /** The configured provider ids; records and cool-downs of any other are ignored (undefined: not told yet). */
+  readonly providers: ReadonlySet<string> | undefined;
+  /** A breaker is never open longer than this from now. */
+  readonly cooldownMs: number;
+  /** A target never cools longer than this from now (the retry-hint cap; the store's own when not told). */
+  readonly maxCooldownMs?: number;
+}
+
 /**
  * Where breaker records and target cool-downs live; synchronous so routing decisions stay local,
  * which lets a shared store (Redis) mirror its state in memory and replicate in the background.
@@ -31,6 +41,8 @@ export interface HealthStore {
   subscribe?(listener: (update: HealthStoreUpdate) => void): () => void;
   /** True when this process should run this interval's probe of `provider` (a lease of `ttlMs` shared by all). */
   acquireProbe?(provider: string, ttlMs: number): boolean | Promise<boolean>;
+  /** Tells a shared store what this client accepts from other processes, so corrupt state is clamped or ignored. */
+  bind?(bounds: StoreBounds): void;
   /** Releases the store's connections; the client calls it from `close()`. */
   close?(): Promise<void>;
 }

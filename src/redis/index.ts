@@ -11,7 +11,7 @@ export type { RedisClientLike, RedisHealthStore, RedisHealthStoreOptions };
 
 type IORedis = new (url: string, options: Record<string, unknown>) => RedisClientLike;
 
-function connect(url: string): RedisClientLike {
+function connect(url: string, commandTimeoutMs: number): RedisClientLike {
   let mod: { default?: IORedis } & IORedis;
   try {
     mod = createRequire(import.meta.url)('ioredis');
@@ -23,8 +23,9 @@ function connect(url: string): RedisClientLike {
     );
   }
   const Redis = mod.default ?? mod;
-  // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway.
-  return new Redis(url, { maxRetriesPerRequest: 1 });
+  // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway. A command
+  // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue.
+  return new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: Math.max(commandTimeoutMs, 1_000) });
 }
 
 /**

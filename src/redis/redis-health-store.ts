@@ -6,6 +6,14 @@ import type { BreakerRecord } from '../health/breaker.js';
 import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
 import { redact } from '../redact.js';
+import {
+  CLOCK_SKEW_MS,
+  MAX_TARGETS,
+  parseBounded,
+  sanitizeCooldown,
+  sanitizeRecord,
+  UNBOUND,
+} from './sanitize.js';
 import { ACQUIRE_LEASE, SET_COOLDOWN, SET_PROVIDER } from './scripts.js';
 
 /**
@@ -37,7 +45,10 @@ export interface RedisHealthStoreOptions {
   keyPrefix?: string;
   /** Pub/sub channel for state changes (default `<keyPrefix>health`). */
   channel?: string;
-  /** Longest wait on Redis where something waits at all: cache reads and probe leases (default 250 ms). */
+  /**
+   * Longest wait on any Redis command (default 250 ms). A command that gets no answer in time marks the store
+   * not connected: from then on nothing waits on Redis until it answers again (checked every second).
+   */
   timeoutMs?: number;
 }
 
@@ -58,7 +69,7 @@ interface WireRecord {
   lastCheckedAt: number | null;
 }
 
-type Load = (url: string) => RedisClientLike;
+type Load = (url: string, commandTimeoutMs: number) => RedisClientLike;
 
 const noop = (): void => {};
 
@@ -80,28 +91,15 @@ function stateKey(r: BreakerRecord): string {
   return `${r.consecutiveFailures}|${r.openedUntil}|${r.lastError}`;
 }
 
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-
-/** Reads a record another process wrote; anything malformed is ignored. */
-export function parseWireRecord(x: unknown): BreakerRecord | undefined {
-  if (x === null || typeof x !== 'object') return undefined;
-  const r = x as Record<string, unknown>;
-  if (!isNum(r.consecutiveFailures)) return undefined;
-  if (r.openedUntil !== null && !isNum(r.openedUntil)) return undefined;
-  if (r.lastCheckedAt !== null && !isNum(r.lastCheckedAt)) return undefined;
-  if (r.lastError !== null && typeof r.lastError !== 'string') return undefined;
-  return {
-    consecutiveFailures: r.consecutiveFailures,
-    openedUntil: r.openedUntil as number | null,
-    trialInFlight: false,
-    lastError: r.lastError as string | null,
-    lastCheckedAt: r.lastCheckedAt as number | null,
-  };
+/** Why a command was given up on. */
+class NoAnswer extends Error {
+  override name = 'NoAnswer';
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+/** `p`, or a rejection with NoAnswer after `ms` (the command itself is left to the client's own timeout). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(fallback), ms);
+    const timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms);
     timer.unref();
     p.then(
       (v) => {
@@ -145,7 +143,7 @@ export function createStore(
   const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 
-  const client = options.client ?? load(options.url as string);
+  const client = options.client ?? load(options.url as string, timeoutMs);
   const sub = client.duplicate();
   const providers = new Map<string, BreakerRecord>();
   const targets = new Map<string, number>();
@@ -161,8 +159,13 @@ export function createStore(
   let syncing = false;
   let again = false;
   let cancelRetry = noop;
+  // What this store accepts from elsewhere: every record and message is clamped against now by these.
+  let bounds = UNBOUND;
+  // A command went unanswered: Redis is treated as gone (nothing waits on it) until a check answers.
+  let stalled = false;
+  let cancelCheck = noop;
 
-  const ready = (): boolean => !closed && client.status === 'ready';
+  const ready = (): boolean => !closed && !stalled && client.status === 'ready';
 
   const emit = (u: HealthStoreUpdate): void => {
     for (const listener of [...listeners]) {
@@ -192,8 +195,41 @@ export function createStore(
 
   const noteError = (err: unknown): void => {
     const msg = err instanceof Error ? err.message : String(err);
-    lastError = redact(msg, secrets).slice(0, 200);
+    lastError = redact(msg.slice(0, 400), secrets).slice(0, 200);
+    if (err instanceof NoAnswer) stall();
   };
+
+  // Soon, then every second: one cheap read with the same timeout; the first answer ends the stall and resyncs.
+  let checks = 0;
+  const check = (): void => {
+    cancelCheck();
+    const delay = checks++ === 0 ? Math.min(1_000, Math.max(100, timeoutMs)) : 1_000;
+    const timer = setTimeout(() => {
+      if (closed) return;
+      withTimeout(client.get(`${prefix}alive`), timeoutMs).then(
+        () => {
+          if (closed) return;
+          stalled = false;
+          checks = 0;
+          void resync();
+        },
+        () => check(),
+      );
+    }, delay);
+    timer.unref();
+    cancelCheck = () => clearTimeout(timer);
+  };
+
+  function stall(): void {
+    if (stalled || closed) return;
+    stalled = true;
+    synced = false;
+    update();
+    check();
+  }
+
+  /** A command with the store's timeout: no answer in time marks the store stalled. */
+  const timed = <T>(p: Promise<T>): Promise<T> => withTimeout(p, timeoutMs);
 
   const applyProvider = (provider: string, incoming: BreakerRecord): void => {
     const before = providers.get(provider);
@@ -205,46 +241,58 @@ export function createStore(
   };
 
   const applyCooldown = (target: string, until: number): void => {
+    if (!targets.has(target) && targets.size >= MAX_TARGETS) {
+      const now = clock.now();
+      for (const [t, u] of targets) if (u <= now) targets.delete(t);
+      // Still full of running cool-downs: a flood of new targets is not mirrored.
+      if (targets.size >= MAX_TARGETS) return;
+    }
     targets.set(target, mergeCooldown(targets.get(target), until));
   };
 
   const writeProvider = (provider: string, wire: string): Promise<unknown> =>
-    client.eval(
-      SET_PROVIDER,
-      1,
-      providersKey,
-      provider,
-      wire,
-      channel,
-      `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`,
+    timed(
+      client.eval(
+        SET_PROVIDER,
+        1,
+        providersKey,
+        provider,
+        wire,
+        channel,
+        `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`,
+        String(clock.now()),
+        String(bounds.cooldownMs),
+        String(CLOCK_SKEW_MS),
+      ),
     );
 
   const writeCooldown = (target: string, until: number): Promise<unknown> =>
-    client.eval(
-      SET_COOLDOWN,
-      1,
-      targetsKey,
-      target,
-      String(until),
-      channel,
-      JSON.stringify({ s: id, t: target, u: until }),
-      String(clock.now()),
+    timed(
+      client.eval(
+        SET_COOLDOWN,
+        1,
+        targetsKey,
+        target,
+        String(until),
+        channel,
+        JSON.stringify({ s: id, t: target, u: until }),
+        String(clock.now()),
+        String(bounds.maxCooldownMs),
+      ),
     );
 
   const onMessage = (ch: string, text: string): void => {
     if (ch !== channel || closed) return;
-    let m: { s?: unknown; p?: unknown; r?: unknown; t?: unknown; u?: unknown };
-    try {
-      m = JSON.parse(text);
-    } catch {
-      return;
-    }
+    // Bounded before parsing: anyone who can publish on the channel can send anything.
+    const m = parseBounded(text) as { s?: unknown; p?: unknown; r?: unknown; t?: unknown; u?: unknown };
     if (m === null || typeof m !== 'object' || m.s === id) return;
+    const now = clock.now();
     if (typeof m.p === 'string') {
-      const r = parseWireRecord(m.r);
+      const r = sanitizeRecord(m.p, m.r, now, bounds);
       if (r) applyProvider(m.p, r);
-    } else if (typeof m.t === 'string' && isNum(m.u)) {
-      applyCooldown(m.t, m.u);
+    } else if (typeof m.t === 'string') {
+      const until = sanitizeCooldown(m.t, m.u, now, bounds);
+      if (until !== undefined) applyCooldown(m.t, until);
     }
   };
 
@@ -264,29 +312,28 @@ export function createStore(
           ...[...providers].map(([p, r]) => writeProvider(p, JSON.stringify(toWire(r)))),
           ...[...targets].map(([t, u]) => writeCooldown(t, u)),
         ]);
-        const [ps, ts] = await Promise.all([client.hgetall(providersKey), client.hgetall(targetsKey)]);
+        const [ps, ts] = await Promise.all([
+          timed(client.hgetall(providersKey)),
+          timed(client.hgetall(targetsKey)),
+        ]);
         if (closed) return;
+        const now = clock.now();
         for (const [p, text] of Object.entries(ps ?? {})) {
-          let r: BreakerRecord | undefined;
-          try {
-            r = parseWireRecord(JSON.parse(text));
-          } catch {
-            r = undefined;
-          }
+          const r = sanitizeRecord(p, parseBounded(text), now, bounds);
           if (r) applyProvider(p, r);
         }
         // A cool-down already over is left out (the next cool-down write deletes it from Redis).
-        const now = clock.now();
         for (const [t, u] of Object.entries(ts ?? {})) {
-          const until = Number(u);
-          if (Number.isFinite(until) && until > now) applyCooldown(t, until);
+          const until = sanitizeCooldown(t, u, now, bounds);
+          if (until !== undefined) applyCooldown(t, until);
         }
         synced = true;
       } while (again);
     } catch (err) {
       noteError(err);
       synced = false;
-      // Still connected but the sync failed (a slow or busy Redis): try again shortly.
+      // A stalled Redis is retried by the stall check; a sync that failed otherwise, shortly.
+      if (stalled) return;
       cancelRetry();
       const timer = setTimeout(() => void resync(), 1_000);
       timer.unref();
@@ -318,6 +365,7 @@ export function createStore(
   if (client.status === 'ready') void resync();
 
   const replicate = (provider: string, record: BreakerRecord): void => {
+    if (closed) return;
     const key = stateKey(record);
     if (sent.get(provider) === key) return;
     sent.set(provider, key);
@@ -342,6 +390,21 @@ export function createStore(
     },
     listTargetCooldowns: () => [...targets].map(([target, until]) => ({ target, until })),
     status,
+    bind(b) {
+      bounds = { ...UNBOUND, ...b };
+      // What was mirrored before the client said what it accepts is judged again.
+      const now = clock.now();
+      for (const [p, r] of providers) {
+        const clean = sanitizeRecord(p, r, now, bounds);
+        if (clean) providers.set(p, { ...clean, trialInFlight: r.trialInFlight });
+        else providers.delete(p);
+      }
+      for (const [t, u] of targets) {
+        const clean = sanitizeCooldown(t, u, now, bounds);
+        if (clean === undefined) targets.delete(t);
+        else targets.set(t, clean);
+      }
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => {
@@ -353,11 +416,7 @@ export function createStore(
       if (!ready() || connected !== true) return true;
       const ttl = String(Math.max(1, Math.round(ttlMs)));
       try {
-        const got = await withTimeout(
-          client.eval(ACQUIRE_LEASE, 1, `${prefix}probe:${provider}`, id, ttl),
-          timeoutMs,
-          1,
-        );
+        const got = await timed(client.eval(ACQUIRE_LEASE, 1, `${prefix}probe:${provider}`, id, ttl));
         return Number(got) === 1;
       } catch (err) {
         noteError(err);
@@ -367,7 +426,7 @@ export function createStore(
     async getResponse(key) {
       if (!ready()) return undefined;
       try {
-        return (await withTimeout(client.get(`${prefix}cache:${key}`), timeoutMs, null)) ?? undefined;
+        return (await timed(client.get(`${prefix}cache:${key}`))) ?? undefined;
       } catch (err) {
         noteError(err);
         return undefined;
@@ -375,12 +434,15 @@ export function createStore(
     },
     setResponse(key, value, ttlMs) {
       if (!ready()) return;
-      client.set(`${prefix}cache:${key}`, value, 'PX', Math.max(1, Math.round(ttlMs))).catch(noteError);
+      timed(client.set(`${prefix}cache:${key}`, value, 'PX', Math.max(1, Math.round(ttlMs)))).catch(
+        noteError,
+      );
     },
     close() {
       closing ??= (async () => {
         closed = true;
         cancelRetry();
+        cancelCheck();
         listeners.clear();
         sub.off('message', onMessage);
         for (const c of [client, sub]) {
@@ -394,7 +456,7 @@ export function createStore(
         sub.disconnect();
         if (!given) {
           client.on('error', noop);
-          if (client.status === 'ready') await withTimeout(client.quit(), 1_000, 'OK').catch(noop);
+          if (client.status === 'ready' && !stalled) await withTimeout(client.quit(), 1_000).catch(noop);
           client.disconnect();
         }
       })();

@@ -4,9 +4,11 @@
  */
 
 /**
- * KEYS[1] providers hash; ARGV: provider, record JSON, channel, message. The rule of `incomingWins`
- * (src/health/breaker-merge.ts): an open only moves its open-until later; an open replaces a closed record no
- * older than it; a close (or a newer count) applies only when newer (`lastCheckedAt`) than what it replaces.
+ * KEYS[1] providers hash; ARGV: provider, record JSON, channel, message, now (the writer's epoch ms), cool-down
+ * ms, clock skew ms. The rule of `incomingWins` (src/health/breaker-merge.ts): an open only moves its open-until
+ * later; an open replaces a closed record no older than it; a close (or a newer count) applies only when newer
+ * (`lastCheckedAt`) than what it replaces. A stored record from the future (open-until past now + cool-down +
+ * skew, or checked after now + skew: corrupt or hostile) or one that is not an object loses to any write.
  */
 export const SET_PROVIDER = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -16,6 +18,8 @@ if cur then
     local n = cjson.decode(ARGV[2])
     local function num(x) if type(x) == 'number' then return x end return 0 end
     local cu, ca, nu, na = num(c.openedUntil), num(c.lastCheckedAt), num(n.openedUntil), num(n.lastCheckedAt)
+    local now, cool, skew = tonumber(ARGV[5]) or 0, tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 0
+    if cu > now + cool + skew or ca > now + skew then cu, ca = 0, 0 end
     local wins
     if nu > 0 then
       if cu > 0 then wins = nu > cu else wins = na >= ca end
@@ -31,15 +35,18 @@ return 1
 `;
 
 /**
- * KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message, now (the writer's epoch ms). A cool-down
- * keeps the later deadline; one already over is not written. Fields whose deadline is over are deleted first, so
- * the hash holds only running cool-downs (it is small: one field per target).
+ * KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message, now (the writer's epoch ms), longest
+ * cool-down ms. A cool-down keeps the later deadline; one already over is not written. Fields whose deadline is
+ * over, or past now + the longest cool-down (corrupt), are deleted first, so the hash holds only running
+ * cool-downs (it is small: one field per target).
  */
 export const SET_COOLDOWN = `
 local now = tonumber(ARGV[5])
+local longest = now + (tonumber(ARGV[6]) or 0)
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  if (tonumber(all[i + 1]) or 0) <= now then redis.call('HDEL', KEYS[1], all[i]) end
+  local u = tonumber(all[i + 1]) or 0
+  if u <= now or u > longest then redis.call('HDEL', KEYS[1], all[i]) end
 end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
 local untilMs = tonumber(ARGV[2])

@@ -38,6 +38,10 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it (SIGTERM) and waits for the exit. */
   stop(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
 }
 
 function ping(port: number): Promise<boolean> {
@@ -87,8 +91,15 @@ export async function startRedis(): Promise<RedisServer> {
     },
     restart: launch,
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited(child);
+    },
+    freeze() {
+      child.kill('SIGSTOP');
+    },
+    thaw() {
+      child.kill('SIGCONT');
     },
   };
 }

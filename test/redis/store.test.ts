@@ -258,6 +258,9 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
       );
       expect(res.model).toBe('up/m');
       expect(Date.now() - t0).toBeLessThan(500);
+      // The unanswered cache read marked the store not connected; it comes back once Redis answers again.
+      expect(llm.health().store).toEqual({ kind: 'redis', connected: false });
+      await until(() => llm.health().store?.connected === true, 'answering again', 5_000);
       admin.disconnect();
       const events: unknown[] = [];
       llm.on('store', (e) => events.push(e));

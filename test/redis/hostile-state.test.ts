@@ -1,0 +1,152 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createManaLLM, type ManaLLM } from '../../src/index.js';
+import { createRedisHealthStore, type RedisHealthStore } from '../../src/redis/index.js';
+import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
+import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
+
+async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const YEAR_2100 = 4_102_444_800_000;
+const USER = [{ role: 'user' as const, content: 'Hi' }];
+
+describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
+  let redis: RedisServer;
+  let up: MockUpstream;
+  let admin: Redis;
+  let run = 0;
+  const open: { close(): Promise<unknown> }[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    up = await startMockUpstream('openai');
+    admin = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await up?.close();
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    redis.thaw();
+    for (const o of open.splice(0).reverse()) await o.close();
+  });
+
+  /** A client on a fresh key prefix with provider `up` (and `cooldownMs`), connected to Redis. */
+  async function client(
+    prefix: string,
+    cooldownMs = 60_000,
+    timeoutMs = 250,
+  ): Promise<{ llm: ManaLLM; store: RedisHealthStore }> {
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix, timeoutMs });
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+      providers: { up: { type: 'openai', baseUrl: up.url, apiKey: 'k' } },
+      health: { store, probes: false, cooldownMs },
+      cache: { store, ttlMs: 60_000 },
+    });
+    open.push(llm);
+    await until(() => llm.health().store?.connected === true, 'connected');
+    return { llm, store };
+  }
+
+  it('a far-future open in the providers hash is clamped to one cool-down, and the next success heals Redis', async () => {
+    const prefix = `h${++run}:`;
+    const record = {
+      consecutiveFailures: 1e12,
+      openedUntil: YEAR_2100,
+      lastError: 'x',
+      lastCheckedAt: YEAR_2100,
+    };
+    await admin.hset(`${prefix}providers`, 'up', JSON.stringify(record));
+    const t0 = Date.now();
+    const { llm } = await client(prefix, 300);
+    const seen = llm.health().providers.up!;
+    expect(seen.state).toBe('open');
+    expect(seen.unhealthyUntil).toBeLessThanOrEqual(Date.now() + 300);
+    expect(seen.unhealthyUntil).toBeGreaterThanOrEqual(t0);
+    expect(seen.lastCheckedAt).toBeLessThanOrEqual(Date.now());
+    expect(seen.consecutiveFailures).toBeLessThanOrEqual(1_000_000);
+    // Once the cool-down is over, a call is the trial; its success closes the breaker here and in Redis.
+    await new Promise((r) => setTimeout(r, 350));
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(llm.health().providers.up?.state).toBe('closed');
+    const stored = JSON.parse((await waitForClose(admin, `${prefix}providers`)) ?? 'null');
+    expect(stored.openedUntil).toBeNull();
+  });
+
+  it('published messages are bounded, clamped and filtered', async () => {
+    const prefix = `h${++run}:`;
+    const { llm } = await client(prefix, 60_000);
+    const publish = (m: unknown) =>
+      admin.publish(`${prefix}health`, typeof m === 'string' ? m : JSON.stringify(m));
+    const t0 = Date.now();
+    await publish({
+      s: 'attacker',
+      p: 'up',
+      r: {
+        consecutiveFailures: -5,
+        openedUntil: YEAR_2100,
+        lastError: `\u001b[2J\r\nFAKE LOG LINE ${'x'.repeat(10_000)}`.slice(0, 3_000),
+        lastCheckedAt: YEAR_2100,
+      },
+    });
+    await publish({
+      s: 'attacker',
+      p: 'ghost',
+      r: { consecutiveFailures: 9, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 },
+    });
+    await publish({ s: 'attacker', t: 'up/m', u: YEAR_2100 });
+    await publish({ s: 'attacker', t: 'ghost/m', u: YEAR_2100 });
+    await publish({ s: 'attacker', t: 'up/other', u: Date.now() + 60_000, pad: 'x'.repeat(10_000) });
+    await until(() => llm.health().targets.length > 0, 'the cool-down');
+    const h = llm.health();
+    const p = h.providers.up!;
+    expect(p.state).toBe('open');
+    expect(p.unhealthyUntil).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(p.consecutiveFailures).toBe(0);
+    expect(p.lastError!.length).toBeLessThanOrEqual(300);
+    expect(p.lastError).not.toMatch(/[\u0000-\u001f]/);
+    expect(p.lastCheckedAt).toBeLessThanOrEqual(Date.now());
+    expect(Object.keys(h.providers)).toEqual(['up']);
+    // The retry cap (one hour by default) bounds a cool-down; an unknown provider's and an oversized message are ignored.
+    expect(h.targets).toHaveLength(1);
+    expect(h.targets[0]?.target).toBe('up/m');
+    expect(h.targets[0]?.until).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(h.targets[0]?.until).toBeGreaterThan(t0);
+  });
+
+  it('a frozen Redis shows as not connected and calls stop waiting on it', async () => {
+    const { llm } = await client(`h${++run}:`, 60_000, 200);
+    await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
+    redis.freeze();
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = Date.now();
+      await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: `q${i}` }] }, { cache: true });
+      waits.push(Date.now() - t0);
+    }
+    expect(llm.health().store).toEqual({ kind: 'redis', connected: false });
+    // The first call found out (one timeout); the others did not wait for Redis at all.
+    expect(waits.slice(1).every((w) => w < 150)).toBe(true);
+    redis.thaw();
+    await until(() => llm.health().store?.connected === true, 'connected again');
+  });
+});
+
+/** The stored record once it is no longer open (the trial's success is written in the background). */
+async function waitForClose(admin: Redis, key: string): Promise<string | null> {
+  const end = Date.now() + 3_000;
+  for (;;) {
+    const text = await admin.hget(key, 'up');
+    if (text && JSON.parse(text).openedUntil === null) return text;
+    if (Date.now() > end) return text;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
