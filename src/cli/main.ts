@@ -6,6 +6,7 @@ import { loadAliases } from '../aliases/load-aliases.js';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
 import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+import { serve } from './serve.js';
 
 const HELP: Record<string, string> = {
   main: `mana-llm — route LLM calls through model-class aliases with fallback
@@ -18,6 +19,7 @@ Commands:
   health                    probe every configured provider once and print a table
   chat [--model m] "text"   stream an answer to stdout (reads stdin when no text)
   embed [--model m] "text"  print an embedding as JSON
+  serve [aliases.yaml]      serve the OpenAI-compatible HTTP API (mana-llm serve --help)
 
 Options (all commands):
   --aliases <file>   aliases file (default: ./aliases.yaml)
@@ -94,6 +96,8 @@ async function readStdin(): Promise<string> {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const out = process.stdout;
   const err = process.stderr;
+  // serve has its own options (--host, --port) and runs until a signal: see serve.ts.
+  if (argv[0] === 'serve') return serve(argv.slice(1), env, options);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);

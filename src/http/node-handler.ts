@@ -50,8 +50,12 @@ async function write(res: ServerResponse, answer: Answer, ac: AbortController): 
   if (res.destroyed) return;
   if (answer.frames === undefined) {
     const body = answer.body ?? '';
-    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    // A 204 (preflight) has no body and must not declare one.
+    res.writeHead(
+      answer.status,
+      answer.status === 204 ? answer.headers : { ...answer.headers, 'content-length': Buffer.byteLength(body) },
+    );
+    res.end(answer.status === 204 ? undefined : body);
     return;
   }
   res.writeHead(answer.status, answer.headers);

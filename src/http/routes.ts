@@ -154,7 +154,11 @@ const model: Route = async (c, id = '') => {
   return { json: found };
 };
 
-const aliases: Route = async (c) => ({ json: c.llm.aliases() });
+/** As the original service wrote it: every alias with a description string ('' when the file has none). */
+const aliases: Route = async (c) => {
+  const { default: def, aliases: list } = c.llm.aliases();
+  return { json: { default: def, aliases: list.map((a) => ({ ...a, description: a.description ?? '' })) } };
+};
 
 const v1Health: Route = async (c) => ({ json: c.llm.health() });
 

@@ -1,0 +1,202 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { createManaLLM } from '../create-mana-llm.js';
+import { isManaLLMError } from '../errors.js';
+import { createNodeHandler, type HttpHandlerOptions, type RequestLogEntry } from '../http/index.js';
+import { type ManaLLMOptions, SERVE_DEFAULTS } from '../options.js';
+
+/** Help text of `mana-llm serve`. */
+export const SERVE_HELP = `Usage: mana-llm serve [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}] [--config file] [aliases.yaml]
+
+Serves the OpenAI-compatible API (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models[/{id}])
+plus GET /v1/aliases, /v1/health, /health and /metrics (when prom-client is installed).
+
+Options:
+  --host <addr>      interface to listen on (default ${SERVE_DEFAULTS.host})
+  --port <n>         port (default ${SERVE_DEFAULTS.port}; 0 picks a free one)
+  --config <file>    JSON config: { "aliasesPath"?, "providers": {...}, ... }
+  --aliases <file>   aliases file (default: ./aliases.yaml), or give it as the last argument
+  --drain-ms <n>     on SIGTERM, how long in-flight requests may finish (default ${SERVE_DEFAULTS.drainMs})
+
+Environment: providers as for the other commands; MANA_LLM_API_KEYS (comma-separated) turns on the key check
+(Authorization: Bearer <key> or X-API-Key); MANA_LLM_CORS_ORIGINS (comma-separated, or *) allows browsers.
+Signals: SIGHUP reloads the aliases file; SIGTERM or SIGINT stop accepting, drain, and exit 0.
+Logs one line per request to stdout: time, request id, method, path, status, duration, resolved model.`;
+
+type LoadOptions = (
+  values: { aliases?: string | undefined; config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+) => ManaLLMOptions;
+
+interface Io {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+const list = (s: string | undefined): string[] =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function logLine(e: RequestLogEntry): string {
+  const parts = [
+    new Date().toISOString(),
+    e.requestId,
+    e.method,
+    e.path,
+    String(e.status),
+    `${e.durationMs}ms`,
+  ];
+  if (e.stream) parts.push('stream');
+  if (e.resolved) parts.push(`resolved=${e.resolved}`);
+  if (e.error) parts.push(`error=${e.error}`);
+  return `${parts.join(' ')}\n`;
+}
+
+/** A prom-client registry with the client's metrics, when prom-client is installed (it is an optional peer). */
+async function metricsFor(llm: ReturnType<typeof createManaLLM>): Promise<HttpHandlerOptions['metrics']> {
+  try {
+    const { registerPrometheusMetrics } = await import('../prometheus/index.js');
+    // The process serves one client: prom-client's global registry is its own.
+    return registerPrometheusMetrics(llm).registry;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `mana-llm serve`: the HTTP handler on node:http until SIGTERM/SIGINT; resolves to the exit code (0 after a drain,
+ * 2 for bad usage or config).
+ */
+export async function serve(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  loadOptions: LoadOptions,
+  io: Io = { out: process.stdout, err: process.stderr },
+): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        config: { type: 'string' },
+        aliases: { type: 'string' },
+        'drain-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    io.err.write(`mana-llm serve: ${(e as Error).message}\n\n${SERVE_HELP}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.out.write(`${SERVE_HELP}\n`);
+    return 0;
+  }
+  const host = (values.host as string | undefined) ?? SERVE_DEFAULTS.host;
+  const port = Number((values.port as string | undefined) ?? SERVE_DEFAULTS.port);
+  const drainMs = Number((values['drain-ms'] as string | undefined) ?? SERVE_DEFAULTS.drainMs);
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || !(drainMs >= 0) || positionals.length > 1) {
+    io.err.write(`mana-llm serve: bad arguments\n\n${SERVE_HELP}\n`);
+    return 2;
+  }
+  let llm: ReturnType<typeof createManaLLM>;
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  const keys = list(env.MANA_LLM_API_KEYS);
+  const origins = list(env.MANA_LLM_CORS_ORIGINS);
+  try {
+    const options = loadOptions(
+      {
+        aliases: positionals[0] ?? (values.aliases as string | undefined),
+        config: values.config as string | undefined,
+      },
+      env,
+    );
+    llm = createManaLLM({
+      ...options,
+      ...(options.aliasesPath ? { reloadOnSignal: 'SIGHUP' as const } : {}),
+    });
+    const metrics = await metricsFor(llm);
+    handler = createNodeHandler(llm, {
+      ...(keys.length > 0 ? { apiKeys: keys } : {}),
+      ...(origins.length > 0 ? { cors: origins.includes('*') ? '*' : origins } : {}),
+      ...(metrics ? { metrics } : {}),
+      onRequest: (e) => io.out.write(logLine(e)),
+    });
+  } catch (e) {
+    io.err.write(`mana-llm serve: ${isManaLLMError(e) || e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  llm.on('reload', (r) =>
+    io.err.write(
+      r.ok
+        ? `mana-llm serve: aliases reloaded (${r.aliases} aliases)\n`
+        : `mana-llm serve: alias reload rejected, keeping the previous aliases: ${r.error?.message}\n`,
+    ),
+  );
+
+  let inFlight = 0;
+  let stopping = false;
+  const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      // Draining: a keep-alive connection must not wait for a next request that will never be served.
+      if (stopping && inFlight === 0) server.closeAllConnections();
+    });
+    if (stopping) res.shouldKeepAlive = false;
+    handler(req, res);
+  });
+  server.requestTimeout = SERVE_DEFAULTS.requestTimeoutMs;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    io.err.write(`mana-llm serve: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
+    await llm.close();
+    return 2;
+  }
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  io.out.write(
+    `mana-llm serve: listening on http://${shownHost}:${address.port} (${llm.aliases().aliases.length} aliases, providers ${Object.keys(llm.health().providers).join(', ')}, key check ${keys.length > 0 ? 'on' : 'off'})\n`,
+  );
+  if (keys.length === 0) io.err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      io.err.write(
+        `mana-llm serve: ${signal}: draining ${inFlight} in-flight request(s), at most ${drainMs}ms\n`,
+      );
+      // Bounded: after drainMs the remaining connections (long streams) are cut, which cancels their upstreams.
+      const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+      server.close(() => {
+        clearTimeout(cut);
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        void llm.close().then(() => {
+          io.err.write('mana-llm serve: stopped\n');
+          resolve(0);
+        });
+      });
+      server.closeIdleConnections();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}

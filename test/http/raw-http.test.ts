@@ -1,0 +1,271 @@
+import { request as httpRequest } from 'node:http';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFetchHandler, type RequestLogEntry } from '../../src/http/index.js';
+import { ConfigError } from '../../src/index.js';
+import { registerPrometheusMetrics } from '../../src/prometheus/index.js';
+import { closeAll, harness, KEY, waitFor } from '../helpers/client.js';
+import { serveHttp } from '../helpers/http.js';
+import { hangingUpstream } from '../helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+const CHAT = { model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] };
+
+async function setup(options: Parameters<typeof serveHttp>[1] = {}) {
+  const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+  const log: RequestLogEntry[] = [];
+  const served = await serveHttp(h.llm, { onRequest: (e) => log.push(e), ...options });
+  return { ...h, served, log };
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+describe('SSE framing on the wire', () => {
+  it('data: frames separated by a blank line, then data: [DONE]; the status and headers come before any frame', async () => {
+    const { served, up, log } = await setup();
+    up.a?.enqueue({ reply: 'One two', chunks: 2 });
+    const res = await post(`${served.url}/v1/chat/completions`, { ...CHAT, stream: true });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('x-mana-llm-resolved')).toBe('a/m1');
+    const text = await res.text();
+    const frames = text.split('\n\n');
+    expect(frames.pop()).toBe('');
+    expect(frames.at(-1)).toBe('data: [DONE]');
+    for (const f of frames.slice(0, -1)) {
+      expect(f.startsWith('data: {')).toBe(true);
+      expect(JSON.parse(f.slice(6))).toMatchObject({ object: 'chat.completion.chunk', model: 'a/m1' });
+    }
+    const content = frames.slice(0, -1).map((f) => JSON.parse(f.slice(6)).choices[0]?.delta.content ?? '');
+    expect(content.join('')).toBe('One two');
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', status: 200, stream: true });
+    expect(log[0]).not.toHaveProperty('error');
+  });
+
+  it('a failure after the commit: one error frame in the OpenAI shape, then [DONE]', async () => {
+    const { served, up, log } = await setup();
+    up.a?.enqueue({ streamThenReset: 2 });
+    const res = await post(`${served.url}/v1/chat/completions`, { ...CHAT, stream: true });
+    expect(res.status).toBe(200);
+    const frames = (await res.text()).split('\n\n').filter(Boolean);
+    expect(frames.at(-1)).toBe('data: [DONE]');
+    const error = JSON.parse((frames.at(-2) as string).slice(6));
+    expect(error).toEqual({
+      error: {
+        message: expect.stringContaining('stream interrupted'),
+        type: 'server_error',
+        code: 'stream_interrupted',
+        param: null,
+      },
+    });
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]).toMatchObject({
+      status: 200,
+      stream: true,
+      error: 'stream_interrupted',
+      resolved: 'a/m1',
+    });
+  });
+
+  it('a routing failure of a stream is a JSON error with its status, not a 200 event stream', async () => {
+    const { served } = await setup();
+    const res = await post(`${served.url}/v1/chat/completions`, {
+      ...CHAT,
+      model: 'mana/nope',
+      stream: true,
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-mana-llm-resolved')).toBeNull();
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'Unknown model alias "mana/nope"',
+        type: 'invalid_request_error',
+        code: 'unknown_alias',
+        param: 'model',
+      },
+    });
+  });
+});
+
+describe('request bodies', () => {
+  it('bad JSON, a non-object, a wrong content type and a non-boolean stream are 400/415 before any call', async () => {
+    const { served, up } = await setup();
+    const url = `${served.url}/v1/chat/completions`;
+    const cases: [Promise<Response>, number, string][] = [
+      [post(url, '{"model": '), 400, 'invalid_json'],
+      [post(url, '[1,2]'), 400, 'invalid_json'],
+      [post(url, ''), 400, 'invalid_json'],
+      [post(url, CHAT, { 'content-type': 'text/plain' }), 415, 'unsupported_media_type'],
+      [post(url, { ...CHAT, stream: 'yes' }), 400, 'invalid_request'],
+      [post(`${served.url}/v1/embeddings`, { model: 'mana/x', input: [1, 2] }), 400, 'invalid_request'],
+    ];
+    for (const [res, status, code] of cases) {
+      const r = await res;
+      expect(r.status).toBe(status);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+    expect(up.a?.count()).toBe(0);
+  });
+
+  it('a body over maxBodyBytes is 413, whether declared by Content-Length or sent chunked', async () => {
+    const { served, up } = await setup({ maxBodyBytes: 1024 });
+    const big = JSON.stringify({ ...CHAT, messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
+    const declared = await post(`${served.url}/v1/chat/completions`, big);
+    expect(declared.status).toBe(413);
+    expect(((await declared.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+    // Chunked: no Content-Length, the cap is enforced while reading.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        `${served.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      for (let i = 0; i < 10; i++) req.write(big.slice(i * 500, (i + 1) * 500));
+      req.end();
+    });
+    expect(status).toBe(413);
+    expect(up.a?.count()).toBe(0);
+  });
+});
+
+describe('routes', () => {
+  it('unknown paths are 404, wrong methods 405 with Allow, both in the OpenAI error shape', async () => {
+    const { served } = await setup();
+    const missing = await fetch(`${served.url}/v1/nothing`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    const wrong = await fetch(`${served.url}/v1/chat/completions`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+  });
+
+  it('/v1/aliases, /v1/health, /health and /metrics answer with the library state', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const registry = new Registry();
+    registerPrometheusMetrics(h.llm, { registry });
+    const served = await serveHttp(h.llm, { metrics: registry });
+    await h.llm.chat(CHAT as never);
+    expect(await (await fetch(`${served.url}/v1/aliases`)).json()).toEqual({
+      default: null,
+      aliases: [{ name: 'mana/x', description: '', chain: ['a/m1'] }],
+    });
+    expect(await (await fetch(`${served.url}/v1/health`)).json()).toMatchObject({
+      status: 'healthy',
+      providers: { a: { healthy: true, state: 'closed' } },
+    });
+    expect(await (await fetch(`${served.url}/health`)).json()).toMatchObject({
+      status: 'healthy',
+      service: 'mana-llm',
+    });
+    const metrics = await fetch(`${served.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toContain(
+      'mana_llm_llm_requests_total{provider="a",model="m1",streaming="false"} 1',
+    );
+  });
+
+  it('/metrics is 404 without a registry; basePath mounts every route under a prefix', async () => {
+    const { served } = await setup({ basePath: '/api/llm' });
+    expect((await fetch(`${served.url}/api/llm/metrics`)).status).toBe(404);
+    expect((await fetch(`${served.url}/api/llm/v1/aliases`)).status).toBe(200);
+    expect((await fetch(`${served.url}/v1/aliases`)).status).toBe(404);
+  });
+
+  it('a sane X-Request-Id is echoed, anything else is replaced by a fresh one', async () => {
+    const { served, log } = await setup();
+    const echoed = await fetch(`${served.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
+    expect(echoed.headers.get('x-request-id')).toBe('abc-123');
+    const replaced = await fetch(`${served.url}/health`, { headers: { 'x-request-id': 'bad id <script>' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(log.map((e) => e.requestId)).toEqual(['abc-123', replaced.headers.get('x-request-id')]);
+  });
+
+  it('invalid handler options are a ConfigError listing each problem', () => {
+    expect(() => createFetchHandler({} as never, { apiKeys: [], maxBodyBytes: -1, basePath: 'x/' })).toThrow(
+      ConfigError,
+    );
+  });
+});
+
+describe('CORS', () => {
+  it('a preflight from an allowed origin gets the allow headers without a key; others get none', async () => {
+    const { served } = await setup({ cors: ['https://app.example'], apiKeys: ['secret-key-1'] });
+    const pre = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, x-stainless-os',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(pre.headers.get('access-control-allow-headers')).toBe(
+      'authorization, content-type, x-stainless-os',
+    );
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    const other = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers (a 401 too) carry the origin and expose X-Mana-LLM-Resolved to the browser', async () => {
+    const { served } = await setup({ cors: ['https://app.example'], apiKeys: ['secret-key-1'] });
+    const denied = await post(`${served.url}/v1/chat/completions`, CHAT, { origin: 'https://app.example' });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const ok = await post(`${served.url}/v1/chat/completions`, CHAT, {
+      origin: 'https://app.example',
+      authorization: 'Bearer secret-key-1',
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-expose-headers')).toContain('x-mana-llm-resolved');
+    expect(ok.headers.get('vary')).toBe('Origin');
+  });
+});
+
+describe('createFetchHandler', () => {
+  it('serves JSON and SSE as Web Responses; cancelling the body cancels the upstream', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'], 'mana/hang': ['h/m'] },
+    });
+    const handle = createFetchHandler(h.llm);
+    const req = (body: unknown) =>
+      new Request('http://localhost/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const json = await handle(req(CHAT));
+    expect(json.headers.get('x-mana-llm-resolved')).toBe('a/m1');
+    expect(
+      ((await json.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content,
+    ).toBe('Hello!');
+    const res = await handle(req({ ...CHAT, model: 'mana/hang', stream: true }));
+    expect(res.headers.get('x-mana-llm-resolved')).toBe('h/m');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first.startsWith('data: {')).toBe(true);
+    await reader.cancel();
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
+  });
+});

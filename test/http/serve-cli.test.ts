@@ -1,0 +1,158 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openaiCodec } from '../../src/testing/index.js';
+import { closeAll, waitFor } from '../helpers/client.js';
+import { rawUpstream } from '../helpers/raw-upstream.js';
+
+const API_KEY = 'serve-key-SECRET-4242';
+const UPSTREAM_KEY = 'sk-upstream-SECRET-777777';
+let child: ChildProcess | undefined;
+
+afterEach(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  child = undefined;
+  await closeAll();
+});
+
+/** An OpenAI-compatible upstream that answers at once, except requests saying HOLD, which wait for `release()`. */
+async function upstream() {
+  const held: { res: ServerResponse; model: string }[] = [];
+  const up = await rawUpstream((text, res) => {
+    const body = JSON.parse(text) as { model: string; stream?: boolean };
+    if (text.includes('HOLD')) return void held.push({ res, model: body.model });
+    if (body.stream) {
+      const f = openaiCodec.stream({ reply: 'streamed answer', chunks: 3 }, body.model);
+      res.writeHead(200, { 'content-type': f.contentType });
+      return void res.end([...f.prelude, ...f.content, ...f.end].join(''));
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(openaiCodec.chat({ reply: 'served answer' }, body.model)));
+  });
+  const release = () => {
+    for (const { res, model } of held.splice(0)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(openaiCodec.chat({ reply: 'held answer' }, model)));
+    }
+  };
+  return { up, held, release };
+}
+
+/** Spawns the real CLI (through tsx, as `npx mana-llm serve` runs dist) and waits for its listening line. */
+async function start(dir: string) {
+  let stdout = '';
+  let stderr = '';
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'serve',
+      '--port',
+      '0',
+      '--config',
+      join(dir, 'config.json'),
+      join(dir, 'aliases.yaml'),
+    ],
+    {
+      env: { PATH: process.env.PATH, MANA_LLM_API_KEYS: `other-key-1, ${API_KEY}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child = proc;
+  proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  await waitFor(
+    () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(stdout),
+    `listening line (stderr: ${stderr})`,
+    20_000,
+  );
+  const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1] as string;
+  return { proc, url, exited, out: () => stdout, err: () => stderr };
+}
+
+describe('mana-llm serve (the real CLI in a child process)', () => {
+  it('serves the openai client, logs one line per request, reloads on SIGHUP and drains on SIGTERM', async () => {
+    const { up, held, release } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir);
+    const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: 'private words' }];
+
+    const { data, response } = await openai.chat.completions
+      .create({ model: 'mana/x', messages })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe('served answer');
+    expect(response.headers.get('x-mana-llm-resolved')).toBe('up/m1');
+    let text = '';
+    for await (const c of await openai.chat.completions.create({ model: 'mana/x', messages, stream: true }))
+      text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('streamed answer');
+    const denied = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'wrong', maxRetries: 0 });
+    await expect(denied.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+
+    // SIGHUP: the edited file is in force without a restart.
+    writeFileSync(
+      join(dir, 'aliases.yaml'),
+      'aliases:\n  mana/x:\n    chain: [up/m1]\n  mana/y:\n    chain: [up/m2]\n',
+    );
+    s.proc.kill('SIGHUP');
+    await waitFor(() => s.err().includes('aliases reloaded'), 'reload line', 10_000);
+    const y = await openai.chat.completions.create({ model: 'mana/y', messages }).withResponse();
+    expect(y.response.headers.get('x-mana-llm-resolved')).toBe('up/m2');
+
+    // SIGTERM: an in-flight call still gets its answer, new connections are refused, then exit 0.
+    const inFlight = openai.chat.completions.create({
+      model: 'mana/x',
+      messages: [{ role: 'user', content: 'HOLD' }],
+    });
+    await waitFor(() => held.length === 1, 'held request at the upstream', 10_000);
+    s.proc.kill('SIGTERM');
+    await waitFor(() => s.err().includes('draining 1'), 'draining line', 10_000);
+    await expect(fetch(`${s.url}/health`)).rejects.toThrow();
+    release();
+    expect((await inFlight).choices[0]?.message.content).toBe('held answer');
+    expect(await s.exited).toBe(0);
+
+    const lines = s.out().trim().split('\n').slice(1);
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/ POST \/v1\/chat\/completions 200 [\d.]+ms resolved=up\/m1$/);
+    expect(lines[1]).toMatch(/ POST \/v1\/chat\/completions 200 [\d.]+ms stream resolved=up\/m1$/);
+    expect(lines[2]).toMatch(/ GET \/v1\/models 401 [\d.]+ms error=invalid_api_key$/);
+    const all = s.out() + s.err();
+    for (const secret of [API_KEY, UPSTREAM_KEY, 'private words', 'HOLD', 'wrong'])
+      expect(all).not.toContain(secret);
+  });
+
+  it('exits 2 with a readable message when the aliases file is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', join(dir, 'none.yaml')],
+      {
+        env: { PATH: process.env.PATH },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child = proc;
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('none.yaml');
+  });
+});
