@@ -53,7 +53,9 @@ async function write(res: ServerResponse, answer: Answer, ac: AbortController): 
     // A 204 (preflight) has no body and must not declare one.
     res.writeHead(
       answer.status,
-      answer.status === 204 ? answer.headers : { ...answer.headers, 'content-length': Buffer.byteLength(body) },
+      answer.status === 204
+        ? answer.headers
+        : { ...answer.headers, 'content-length': Buffer.byteLength(body) },
     );
     res.end(answer.status === 204 ? undefined : body);
     return;
