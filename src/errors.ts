@@ -51,6 +51,7 @@ export type AttemptReason =
   | 'bad-response'
   | 'blocked'
   | 'caller-error'
+  | 'context-length'
   | 'deadline';
 
 interface ErrorOptions {
@@ -202,13 +203,18 @@ export class ProviderTimeoutError extends ProviderError {
   }
 }
 
-/** A non-2xx HTTP answer: 5xx is retryable (502 to the caller), 404 falls through, other 4xx are the caller's. */
+/**
+ * A non-2xx HTTP answer: 5xx is retryable (502 to the caller), 404 falls through, other 4xx are the caller's.
+ * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
+ */
 export class ProviderHTTPError extends ProviderError {
   override name = 'ProviderHTTPError';
-  constructor(message: string, info: ProviderErrorInfo & { status: number }) {
+  readonly contextLength?: true;
+  constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
     // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
     const upstream = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
     super('PROVIDER_HTTP', message, info, upstream ? 502 : info.status, upstream || info.status === 404);
+    if (info.contextLength === true && !upstream) this.contextLength = true;
   }
 }
 
@@ -261,6 +267,8 @@ export class ProviderResponseError extends ProviderError {
 /** What a stream had delivered when it broke after commit. */
 export interface StreamPartial {
   readonly content: string;
+  /** The refusal text streamed so far, when the model refused (OpenAI `delta.refusal`). */
+  readonly refusal?: string;
   readonly toolCalls: readonly { index: number; id?: string; name?: string; arguments: string }[];
 }
 

@@ -18,11 +18,21 @@ export interface ImagePart {
 /** One part of a message's content. */
 export type ContentPart = TextPart | ImagePart;
 
+/**
+ * What a provider needs back with a tool call on the next turn, in the shape Google's OpenAI-compatible endpoint uses:
+ * Gemini's `thoughtSignature` (Gemini 3 rejects a replayed function call without it).
+ */
+export interface ToolCallExtra {
+  google?: { thought_signature?: string };
+}
+
 /** A tool call made by the assistant (OpenAI shape). */
 export interface ToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Provider data to send back unchanged with this call (Gemini's thought signature). */
+  extra_content?: ToolCallExtra;
 }
 
 /** One message of a conversation (OpenAI Chat Completions shape). */
@@ -73,15 +83,20 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 
 /** Token counts. */
 export interface Usage {
+  /** Every prompt token, cached ones included (as OpenAI counts them). */
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** `cached_tokens`: how many of the prompt tokens were read from the provider's prompt cache, when it says. */
+  prompt_tokens_details?: { cached_tokens?: number };
 }
 
 /** The assistant's message in a completion. */
 export interface AssistantMessage {
   role: 'assistant';
   content: string | null;
+  /** The model's refusal (OpenAI structured outputs), instead of content. */
+  refusal?: string | null;
   tool_calls?: ToolCall[];
   reasoning_content?: string;
 }
@@ -118,6 +133,7 @@ export interface ToolCallDelta {
   id?: string;
   type?: 'function';
   function?: { name?: string; arguments?: string };
+  extra_content?: ToolCallExtra;
 }
 
 /** One streamed chunk (OpenAI `chat.completion.chunk`); `model` is the resolved `provider/model`. */
@@ -131,6 +147,8 @@ export interface ChatChunk {
     delta: {
       role?: 'assistant';
       content?: string | null;
+      /** A streamed refusal: content, like text (it commits the stream). */
+      refusal?: string | null;
       tool_calls?: ToolCallDelta[];
       reasoning_content?: string;
     };

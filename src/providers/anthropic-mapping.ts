@@ -199,17 +199,38 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
   }
 }
 
-/** Token counts from Anthropic's `usage`, when both are numbers. */
-export function usageOf(input: unknown, output: unknown): Usage | undefined {
+/** Anthropic's `usage` fields that make up the OpenAI usage. */
+export interface WireUsage {
+  input_tokens?: unknown;
+  output_tokens?: unknown;
+  cache_read_input_tokens?: unknown;
+  cache_creation_input_tokens?: unknown;
+}
+
+const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+
+/**
+ * Token counts from Anthropic's `usage`, when input and output are numbers. `input_tokens` leaves out the prompt
+ * tokens read from or written to the prompt cache; OpenAI's `prompt_tokens` counts every prompt token, so they are
+ * added in, and the cache reads are reported as `prompt_tokens_details.cached_tokens`.
+ */
+export function usageOf(u: WireUsage | undefined): Usage | undefined {
+  const input = u?.input_tokens;
+  const output = u?.output_tokens;
   if (typeof input !== 'number' || typeof output !== 'number') return undefined;
-  return { prompt_tokens: input, completion_tokens: output, total_tokens: input + output };
+  const cached = count(u?.cache_read_input_tokens);
+  const prompt = input + cached + count(u?.cache_creation_input_tokens);
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
+  if (u?.cache_read_input_tokens !== undefined || u?.cache_creation_input_tokens !== undefined)
+    usage.prompt_tokens_details = { cached_tokens: cached };
+  return usage;
 }
 
 interface WireMessage {
   id?: unknown;
   content?: unknown;
   stop_reason?: unknown;
-  usage?: { input_tokens?: unknown; output_tokens?: unknown };
+  usage?: WireUsage;
 }
 
 /** Maps a non-streamed Messages API reply to an OpenAI `chat.completion`. */
@@ -251,7 +272,7 @@ export function fromAnthropicMessage(
   };
   if (calls.length > 0) message.tool_calls = calls;
   if (thoughts.length > 0) message.reasoning_content = thoughts.join('');
-  const usage = usageOf(json.usage?.input_tokens, json.usage?.output_tokens);
+  const usage = usageOf(json.usage);
   return {
     id: typeof json.id === 'string' ? json.id : `msg-${created}`,
     object: 'chat.completion',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderCapabilityError } from '../errors.js';
 import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
+import { bodyArrived } from '../wire/http.js';
 import { readSSE } from '../wire/sse.js';
 import {
   type AdapterChatRequest,
@@ -10,7 +11,13 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
+import {
+  finishReason,
+  fromAnthropicMessage,
+  toAnthropicBody,
+  usageOf,
+  type WireUsage,
+} from './anthropic-mapping.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
@@ -36,9 +43,16 @@ type Delta = ChatChunk['choices'][number]['delta'];
 
 interface StreamEvent {
   type?: unknown;
-  message?: { id?: unknown; usage?: { input_tokens?: unknown; output_tokens?: unknown } };
+  message?: { id?: unknown; usage?: WireUsage };
   index?: unknown;
-  content_block?: { type?: unknown; id?: unknown; name?: unknown; text?: unknown; thinking?: unknown };
+  content_block?: {
+    type?: unknown;
+    id?: unknown;
+    name?: unknown;
+    text?: unknown;
+    thinking?: unknown;
+    input?: unknown;
+  };
   delta?: {
     type?: unknown;
     text?: unknown;
@@ -46,8 +60,14 @@ interface StreamEvent {
     thinking?: unknown;
     stop_reason?: unknown;
   };
-  usage?: { input_tokens?: unknown; output_tokens?: unknown };
+  usage?: WireUsage;
   error?: unknown;
+}
+
+/** Takes the usage fields an event reports (message_delta repeats some, or all, of message_start's). */
+function mergeUsage(into: Record<string, unknown>, from: WireUsage | undefined): void {
+  if (from === null || typeof from !== 'object') return;
+  for (const [k, v] of Object.entries(from)) if (typeof v === 'number') into[k] = v;
 }
 
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
@@ -118,8 +138,9 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       };
       // Anthropic numbers content blocks; OpenAI numbers tool calls. Map block index → tool-call index.
       const toolIndex = new Map<number, number>();
-      let inputTokens: unknown;
-      let outputTokens: unknown;
+      // Tool blocks (by block index) whose arguments have not streamed yet, with the input their start gave.
+      const noArgsYet = new Map<number, unknown>();
+      const usage: Record<string, unknown> = {};
       let stop: unknown;
       let ended = false;
       const events = readSSE(res.body);
@@ -140,8 +161,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
           switch (type) {
             case 'message_start': {
               if (typeof ev.message?.id === 'string') id ??= ev.message.id;
-              inputTokens = ev.message?.usage?.input_tokens;
-              outputTokens = ev.message?.usage?.output_tokens;
+              mergeUsage(usage, ev.message?.usage);
               yield chunk({ role: 'assistant' });
               break;
             }
@@ -152,6 +172,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
                   throw badResponse(m, 'tool_use block start without index, id or name');
                 const index = toolIndex.size;
                 toolIndex.set(ev.index, index);
+                noArgsYet.set(ev.index, b.input);
                 const call: ToolCallDelta = {
                   index,
                   id: b.id,
@@ -175,15 +196,28 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               } else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') {
                 const index = typeof ev.index === 'number' ? toolIndex.get(ev.index) : undefined;
                 // Deltas of blocks we don't surface (e.g. server_tool_use) are skipped.
-                if (index !== undefined && d.partial_json !== '')
+                if (index !== undefined && d.partial_json !== '') {
+                  noArgsYet.delete(ev.index as number);
                   yield chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] });
+                }
+              }
+              break;
+            }
+            case 'content_block_stop': {
+              // A call without arguments streams none (or one empty delta): its arguments are "{}", as chat() says.
+              const block = typeof ev.index === 'number' ? ev.index : -1;
+              const index = toolIndex.get(block);
+              if (index !== undefined && noArgsYet.has(block)) {
+                const input = noArgsYet.get(block);
+                noArgsYet.delete(block);
+                const args = input !== null && typeof input === 'object' ? JSON.stringify(input) : '{}';
+                yield chunk({ tool_calls: [{ index, function: { arguments: args } }] });
               }
               break;
             }
             case 'message_delta': {
               if (ev.delta?.stop_reason != null) stop = ev.delta.stop_reason;
-              if (ev.usage?.output_tokens !== undefined) outputTokens = ev.usage.output_tokens;
-              if (typeof ev.usage?.input_tokens === 'number') inputTokens = ev.usage.input_tokens;
+              mergeUsage(usage, ev.usage);
               // A refusal is known here; don't wait for message_stop to report it.
               if (stop === 'refusal') finishReason(stop, m);
               break;
@@ -191,13 +225,15 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
             case 'message_stop': {
               ended = true;
               // Hold the finish until the end marker: a stream cut after message_delta is still incomplete.
-              yield chunk({}, finishReason(stop, m), usageOf(inputTokens, outputTokens));
+              yield chunk({}, finishReason(stop, m), usageOf(usage));
+              // The answer is complete: a body still open after message_stop is not waited for (it is cancelled).
+              if (!bodyArrived(res.body)) return;
               break;
             }
             case 'error':
               throw errorFromInBand(ev.error, m);
             default:
-              break; // ping, content_block_stop and event types added later
+              break; // ping and event types added later
           }
         }
         if (!ended) throw badResponse(m, 'stream ended before message_stop');

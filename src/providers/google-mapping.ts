@@ -5,6 +5,7 @@ import type {
   FinishReason,
   ResponseFormat,
   TextPart,
+  ToolCallExtra,
   ToolChoice,
   ToolDefinition,
   Usage,
@@ -168,7 +169,13 @@ export async function toGeminiRequest(
       if (text !== '') parts.push({ text });
       for (const call of m.tool_calls ?? []) {
         toolNames.set(call.id, call.function.name);
-        parts.push({ functionCall: { name: call.function.name, args: argsOf(call.function.arguments) } });
+        const part: Json = {
+          functionCall: { name: call.function.name, args: argsOf(call.function.arguments) },
+        };
+        // Gemini 3 rejects a replayed function call without the signature it was given with
+        const signature = call.extra_content?.google?.thought_signature;
+        if (typeof signature === 'string' && signature !== '') part.thoughtSignature = signature;
+        parts.push(part);
       }
       // Gemini rejects a turn without parts
       if (parts.length > 0) contents.push({ role: 'model', parts });
@@ -215,11 +222,17 @@ function count(v: unknown): number {
 
 function usageOf(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
-  const prompt = count(u.promptTokenCount);
+  // The prompt of a built-in tool (search, code execution) is billed as input: counted in, so prompt + completion =
+  // total as in OpenAI usage (see docs/wire-conformance.md).
+  const prompt = count(u.promptTokenCount) + count(u.toolUsePromptTokenCount);
   // thinking tokens are billed as output, like OpenAI's reasoning tokens inside completion_tokens
   const completion = count(u.candidatesTokenCount) + count(u.thoughtsTokenCount);
   const total = typeof u.totalTokenCount === 'number' ? u.totalTokenCount : prompt + completion;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
+  // promptTokenCount already includes the cached part, as OpenAI's prompt_tokens does
+  if (typeof u.cachedContentTokenCount === 'number')
+    usage.prompt_tokens_details = { cached_tokens: count(u.cachedContentTokenCount) };
+  return usage;
 }
 
 /**
@@ -252,11 +265,20 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
   };
 }
 
-/** A function call Gemini made, with an OpenAI-style id and JSON-string arguments. */
+/** A function call Gemini made, with an OpenAI-style id, JSON-string arguments and its thought signature. */
 export interface GeminiToolCall {
   id: string;
   name: string;
   arguments: string;
+  /** Gemini 3 wants it back on the function call when the conversation continues. */
+  thoughtSignature?: string;
+}
+
+/** Where a tool call carries Gemini's thought signature: `extra_content.google`, as Google's OpenAI endpoint does. */
+export function toolCallExtra(call: GeminiToolCall): { extra_content?: ToolCallExtra } {
+  return call.thoughtSignature === undefined
+    ? {}
+    : { extra_content: { google: { thought_signature: call.thoughtSignature } } };
 }
 
 /** Splits parts into answer text, thought text (`thought: true`) and function calls. */
@@ -274,12 +296,15 @@ export function readParts(
     } else if (isObject(p.functionCall)) {
       const { id, name, args } = p.functionCall;
       if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
-      toolCalls.push({
+      const call: GeminiToolCall = {
         // Gemini ids calls only on some models; OpenAI callers need one to answer with
         id: typeof id === 'string' && id !== '' ? id : `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
         name,
         arguments: JSON.stringify(args ?? {}),
-      });
+      };
+      if (typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '')
+        call.thoughtSignature = p.thoughtSignature;
+      toolCalls.push(call);
     }
   }
   return { content, reasoning, toolCalls };

@@ -10,7 +10,7 @@ import {
   type ProbeOutcome,
   type ProviderAdapter,
 } from './adapter.js';
-import { finishOf, readFrame, readParts, toGeminiRequest } from './google-mapping.js';
+import { finishOf, readFrame, readParts, toGeminiRequest, toolCallExtra } from './google-mapping.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import {
@@ -110,6 +110,7 @@ export function createGoogleAdapter({
                       id: c.id,
                       type: 'function' as const,
                       function: { name: c.name, arguments: c.arguments },
+                      ...toolCallExtra(c),
                     })),
                   }
                 : {}),
@@ -156,6 +157,7 @@ export function createGoogleAdapter({
                 id: c.id,
                 type: 'function' as const,
                 function: { name: c.name, arguments: c.arguments },
+                ...toolCallExtra(c),
               })),
             });
           }

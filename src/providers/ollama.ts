@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
-import type { HttpResponse } from '../wire/http.js';
+import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { readNDJSONBatches } from '../wire/ndjson.js';
 import {
   type AdapterChatRequest,
@@ -169,8 +169,10 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
           throw err;
         }
         if (out.length > 0) yield out;
+        // The done line ends the answer: a body still open after it is not waited for (it is cancelled).
+        if (finished && !bodyArrived(res.body)) break;
       }
-      consumed = true;
+      consumed = !finished || bodyArrived(res.body);
     } catch (err) {
       if (err instanceof ProviderError) throw err;
       throw networkError(err, cancel, m);

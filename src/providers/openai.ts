@@ -39,8 +39,10 @@ interface WireError {
   object?: unknown;
 }
 interface WireDelta {
+  content?: unknown;
   reasoning?: unknown;
   reasoning_content?: unknown;
+  refusal?: unknown;
   tool_calls?: unknown;
 }
 interface WireChoice {
@@ -72,11 +74,40 @@ function normaliseReasoning(d: WireDelta): void {
   }
 }
 
-/** Whether a stream frame's choices carry text, reasoning or a tool call. */
+/**
+ * Mistral sends `content` as an array of typed parts: text parts become the string, thinking parts (whose own
+ * `thinking` is a list of text parts) `reasoning_content`. The types promise a string; an array never passes through.
+ */
+function normaliseContent(d: WireDelta): void {
+  if (!Array.isArray(d.content)) return;
+  let text = '';
+  let thought = '';
+  const textOf = (p: unknown): string => {
+    const t = (p as { text?: unknown } | null)?.text;
+    return typeof t === 'string' ? t : '';
+  };
+  for (const part of d.content as unknown[]) {
+    const p = part as { type?: unknown; thinking?: unknown } | null;
+    if (p?.type === 'thinking') {
+      if (typeof p.thinking === 'string') thought += p.thinking;
+      else if (Array.isArray(p.thinking)) for (const t of p.thinking) thought += textOf(t);
+    } else if (p?.type === 'text') text += textOf(p);
+  }
+  d.content = text;
+  if (thought !== '')
+    d.reasoning_content = typeof d.reasoning_content === 'string' ? d.reasoning_content + thought : thought;
+}
+
+/** Whether a stream frame's choices carry text, reasoning, a refusal or a tool call. */
 function carriesContent(choices: WireChoice[]): boolean {
   for (const c of choices) {
-    const d = c.delta as { content?: unknown; reasoning_content?: unknown; tool_calls?: unknown[] };
-    if (d.content || d.reasoning_content || (Array.isArray(d.tool_calls) && d.tool_calls.length > 0))
+    const d = c.delta as WireDelta;
+    if (
+      d.content ||
+      d.reasoning_content ||
+      d.refusal ||
+      (Array.isArray(d.tool_calls) && d.tool_calls.length > 0)
+    )
       return true;
   }
   return false;
@@ -142,6 +173,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         throw badResponse(meta, 'reply choice has no message');
       if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
       normaliseReasoning(c.message);
+      normaliseContent(c.message);
+      // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
+      if (c.message.content === undefined) c.message.content = null;
     }
     if (typeof json.id !== 'string') json.id = `chatcmpl-${clock.now().toString(36)}`;
     if (typeof json.created !== 'number') json.created = Math.floor(clock.now() / 1000);
@@ -176,14 +210,24 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const parser = new SSEParser();
     const frames = new FrameParser();
 
-    /** One frame as a chunk, or undefined for a frame that carries nothing for the caller. */
-    const chunkOf = (data: string): ChatChunk | undefined => {
+    /**
+     * One frame as a chunk, undefined for a frame that carries nothing for the caller, or null for an error frame
+     * after a finish reason: the answer was complete, the frame ends the stream like [DONE] (OpenRouter sends
+     * "Token limit reached" after `finish_reason: "length"`; see docs/wire-conformance.md).
+     */
+    const chunkOf = (data: string): ChatChunk | undefined | null => {
       const json = parseJson(data, meta, 'malformed stream frame', frames) as WireReply | null;
       if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
       const err = inBandError(json);
-      if (err !== undefined || parser.event === 'error') throw errorFromInBand(err ?? json, meta);
-      const choices = json.choices;
+      if (err !== undefined || parser.event === 'error') {
+        if (finished) return null;
+        throw errorFromInBand(err ?? json, meta);
+      }
+      let choices = json.choices;
       if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+      // Azure sends content-filter offsets after the finish reason in a choice without a delta: nothing to pass on.
+      if (finished && choices.some((c) => c?.delta === undefined || c.delta === null))
+        json.choices = choices = choices.filter((c) => c?.delta !== undefined && c.delta !== null);
       // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
       // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
       if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
@@ -194,6 +238,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
         if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
         normaliseReasoning(d);
+        normaliseContent(d);
         if (Array.isArray(d.tool_calls)) {
           // Some servers omit `index`; the position identifies the call then.
           d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
@@ -227,6 +272,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
           return false;
         }
         const chunk = chunkOf(data);
+        if (chunk === null) {
+          sawDone = true;
+          return false;
+        }
         if (chunk === undefined) continue;
         out.push(chunk);
         if (early && carriesContent(chunk.choices as WireChoice[])) {

@@ -12,6 +12,7 @@ import { redact } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import type { Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 import type { ProbeOutcome } from './adapter.js';
+import { saysContextLength } from './context-length.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
 export interface CallMeta {
@@ -149,6 +150,8 @@ export function errorFromStatus(
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, info(meta, { status }));
+  if (saysContextLength(status, json))
+    return new ProviderHTTPError(msg, { ...info(meta), status, contextLength: true });
   return new ProviderHTTPError(msg, { ...info(meta), status });
 }
 

@@ -32,6 +32,8 @@ const TIMEOUT = v(true, 'failure', 'timeout');
 const SERVER = v(true, 'failure', 'http-error');
 const NOT_FOUND = v(true, 'none', 'model-not-found');
 const CALLER = v(false, 'none', 'caller-error');
+// Too long for this model's window: a later entry may have a bigger one (the caller's error only when none is left).
+const CONTEXT_LENGTH = v(true, 'none', 'context-length');
 const COOL = v(true, 'cool', 'rate-limited');
 const RATE_NO_HINT = v(true, 'failure', 'rate-limited');
 const AUTH = v(false, 'none', 'auth');
@@ -45,8 +47,11 @@ export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verd
   if (err instanceof ProviderConnectionError) return CONNECTION;
   if (err instanceof ProviderTimeoutError) return TIMEOUT;
   if (err instanceof ProviderRateLimitError) return err.retryAfterMs === undefined ? RATE_NO_HINT : COOL;
-  if (err instanceof ProviderHTTPError)
-    return err.status === 404 ? NOT_FOUND : err.retryable ? SERVER : CALLER;
+  if (err instanceof ProviderHTTPError) {
+    if (err.status === 404) return NOT_FOUND;
+    if (err.contextLength) return CONTEXT_LENGTH;
+    return err.retryable ? SERVER : CALLER;
+  }
   if (err instanceof ProviderAuthError) return fallbackOnAuthError ? AUTH_FALLBACK : AUTH;
   if (err instanceof ProviderBlockedError) return BLOCKED;
   if (err instanceof ProviderCapabilityError) return INCAPABLE;

@@ -48,15 +48,21 @@ function batchesOf(
   };
 }
 
-/** A chunk that commits the stream: text, a tool-call fragment or reasoning. */
+/** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
 function hasContent(c: ChatChunk): boolean {
   const d = c.choices[0]?.delta;
   if (!d) return false;
-  return !!d.content || !!d.reasoning_content || (d.tool_calls !== undefined && d.tool_calls.length > 0);
+  return (
+    !!d.content ||
+    !!d.reasoning_content ||
+    !!d.refusal ||
+    (d.tool_calls !== undefined && d.tool_calls.length > 0)
+  );
 }
 
 class Partial {
   content = '';
+  refusal = '';
   toolCalls: { index: number; id?: string; name?: string; arguments: string }[] = [];
   usage: Usage | undefined;
 
@@ -65,6 +71,7 @@ class Partial {
     const d = c.choices[0]?.delta;
     if (!d) return;
     if (d.content) this.content += d.content;
+    if (d.refusal) this.refusal += d.refusal;
     if (d.tool_calls) {
       for (const t of d.tool_calls) {
         let call = this.toolCalls.find((x) => x.index === t.index);
@@ -77,7 +84,8 @@ class Partial {
   }
 
   snapshot(): StreamPartial {
-    return { content: this.content, toolCalls: this.toolCalls };
+    const { content, refusal, toolCalls } = this;
+    return refusal === '' ? { content, toolCalls } : { content, refusal, toolCalls };
   }
 }
 

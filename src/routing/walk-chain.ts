@@ -123,6 +123,8 @@ export async function walkChain<T, R>(
 ): Promise<Served<T>> {
   const { chain, attempts } = plan;
   let lastError: ProviderError | undefined;
+  // Whether every entry called so far answered "prompt too long": then the prompt is the caller's problem.
+  let onlyTooLong = true;
   let soonest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < chain.length; i++) {
     const entry = chain[i] as ChainEntry;
@@ -202,12 +204,14 @@ export async function walkChain<T, R>(
           : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err },
       );
       if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
+      if (verdict.reason !== 'context-length') onlyTooLong = false;
       lastError = err;
       emitFallback(ctx, plan, i, verdict.reason, { error: err, durationMs, status: err.status });
       continue;
     }
     const rejected = step.reject?.(value, plan);
     if (rejected !== undefined) {
+      onlyTooLong = false;
       slot.inFlight--;
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
@@ -222,6 +226,8 @@ export async function walkChain<T, R>(
     attempts.push({ target: entry.target, reason: 'ok', durationMs: ended - started });
     return new ServedAttempt(value, entry, slot, attempts, attempt);
   }
+  // Every entry tried said the prompt is too long for it: nothing bigger is left, the caller's 400 propagates.
+  if (onlyTooLong && lastError !== undefined) throw lastError;
   const now = ctx.clock.now();
   throw new NoHealthyProviderError(plan.requested, attempts, {
     retryAfterMs: Number.isFinite(soonest) ? Math.max(0, soonest - now) : undefined,

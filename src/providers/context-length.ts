@@ -1,0 +1,28 @@
+/**
+ * Whether an upstream's 4xx error body says the prompt is longer than this model's context window. OpenAI-style
+ * servers say it with a code; Anthropic, Gemini and most OpenAI-compatible servers (vLLM, DeepSeek, Mistral,
+ * OpenRouter, Together) only in the message, so the message is read here — the one place error text is matched,
+ * because no code exists to switch on. A too-long prompt is not the caller's mistake while a later chain entry
+ * has a bigger window (docs/wire-conformance.md).
+ */
+export function saysContextLength(status: number, json: unknown): boolean {
+  if (status !== 400 && status !== 413 && status !== 422) return false;
+  const err = (json as { error?: unknown } | null)?.error ?? json;
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; type?: unknown; message?: unknown };
+  if (e.code === 'context_length_exceeded' || e.type === 'context_length_exceeded') return true;
+  const message = typeof e.message === 'string' ? e.message.slice(0, 1000) : '';
+  return PHRASES.some((re) => re.test(message));
+}
+
+const PHRASES = [
+  // Anthropic: "prompt is too long: 208310 tokens > 200000 maximum"
+  /\bprompt is too long\b/i,
+  // Gemini: "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
+  /\binput token count\b.*\bexceeds the maximum\b/i,
+  // vLLM, DeepSeek, OpenRouter, Together: "This model's maximum context length is 8192 tokens. However, …";
+  // Mistral: "… too large for model with 32768 maximum context length"
+  /\bmaximum context length\b/i,
+  // llama.cpp server: "the request exceeds the available context size"
+  /\bexceeds the available context size\b/i,
+];

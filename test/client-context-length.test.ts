@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError, ProviderHTTPError } from '../src/index.js';
+import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+// OpenAI's answer to a prompt longer than the model's window.
+const TOO_LONG = {
+  status: 400,
+  body: JSON.stringify({
+    error: {
+      message:
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9100 tokens.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'context_length_exceeded',
+    },
+  }),
+};
+
+async function setup() {
+  const h = await harness({
+    upstreams: { small: 'openai', big: 'openai' },
+    aliases: { 'mana/x': ['small/m', 'big/m'] },
+  });
+  return { ...h, small: h.up.small!, big: h.up.big! };
+}
+
+describe('a prompt too long for one model', () => {
+  it('falls through to the next entry (reason context-length, status 400) with no health penalty', async () => {
+    const { llm, small, big, events } = await setup();
+    small.setDefault(TOO_LONG);
+    big.setDefault({ reply: 'fits' });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('fits');
+    expect(res.routing.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+      ['small/m', 'context-length', 400],
+      ['big/m', 'ok', undefined],
+    ]);
+    expect(events.of('fallback').map((e) => e.reason)).toEqual(['context-length']);
+    // twice over the failure threshold: still closed, no failure counted
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(llm.health().providers.small).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+  });
+
+  it('streams fall through the same way', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault(TOO_LONG);
+    big.setDefault({ reply: 'fits' });
+    const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('fits');
+  });
+
+  it('is the caller’s 400 when every entry says so: nothing bigger is left', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault(TOO_LONG);
+    big.setDefault(TOO_LONG);
+    const err = await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toBeInstanceOf(ProviderHTTPError);
+    expect(err).toMatchObject({ status: 400, httpStatus: 400, contextLength: true, provider: 'big' });
+    // a direct model alone is the same 400 as before
+    const direct = await rejection(llm.chat({ model: 'small/m', messages: USER }));
+    expect(direct).toMatchObject({ name: 'ProviderHTTPError', status: 400 });
+  });
+
+  it('when a later entry failed for another reason, it is NoHealthyProviderError as for any outage', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault(TOO_LONG);
+    big.setDefault({ status: 503 });
+    const err = await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).attempts.map((a) => a.reason)).toEqual([
+      'context-length',
+      'http-error',
+    ]);
+  });
+
+  it('another 400 still propagates at once (the caller’s request is wrong)', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault({
+      status: 400,
+      body: JSON.stringify({ error: { message: 'bad temperature', type: 'invalid_request_error' } }),
+    });
+    big.setDefault({ reply: 'never' });
+    expect(await rejection(llm.chat({ model: 'mana/x', messages: USER }))).toMatchObject({ status: 400 });
+    expect(big.count()).toBe(0);
+  });
+});
