@@ -21,6 +21,7 @@ import {
   SKIP_DEPTH,
   type StreamStat,
 } from './clients.js';
+import { DIRECT, type GatewayResult, gatewayBench, MANA, PORTKEY } from './gateway.js';
 import { startUpstream, type UpstreamMode } from './upstream.js';
 
 setFlagsFromString('--expose-gc');
@@ -164,8 +165,12 @@ async function snapshot(): Promise<Snapshot> {
 }
 
 /** Per-round value → cells, with each ratio taken against the floor's value of the same round. */
-function toCells(perRound: Map<string, number[]>, pooled?: Map<string, number>): Record<string, Cell> {
-  const floor = perRound.get(FLOOR);
+function toCells(
+  perRound: Map<string, number[]>,
+  pooled?: Map<string, number>,
+  floorName = FLOOR,
+): Record<string, Cell> {
+  const floor = perRound.get(floorName);
   const cells: Record<string, Cell> = {};
   for (const [name, vals] of perRound) {
     const ratios = floor ? vals.map((v, i) => v / (floor[i] as number)) : [];
@@ -397,6 +402,16 @@ async function main(): Promise<void> {
     await bb.llm.close();
   }
 
+  let gateway: { chat: Record<string, Cell>; stream: Record<string, Cell> } | undefined;
+  if (want('gateway')) {
+    const g: GatewayResult = await gatewayBench(
+      upstream.url,
+      { rounds: P.rounds, calls: P.seq / 2, streams: P.stream, warm: P.warm.chat / 3 },
+      log,
+    );
+    gateway = { chat: toCells(g.chat, undefined, DIRECT), stream: toCells(g.stream, undefined, DIRECT) };
+  }
+
   let memory: Memory | undefined;
   if (want('memory')) {
     const [m1, m2] = P.memory as [number, number];
@@ -437,6 +452,7 @@ async function main(): Promise<void> {
     rows,
     streamReference,
     breakerSkip: skip,
+    gateway,
     memory,
   };
   // A narrowed run (--clients, --rows) is for working on something: it leaves results.json alone.
@@ -463,6 +479,7 @@ function render(
     rows: Row[];
     streamReference: Cell | undefined;
     breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
+    gateway?: { chat: Record<string, Cell>; stream: Record<string, Cell> } | undefined;
     memory: Memory | undefined;
   },
   names: string[],
@@ -505,6 +522,21 @@ function render(
     lines.push(
       '',
       `Open-breaker skip: ${s.perEntryUs.toFixed(2)} µs per skipped entry (chain of ${SKIP_DEPTH} open entries), ${s.skipOneUs.toFixed(2)} µs for one; a whole chat through the router with an instant adapter: ${s.routerCallUs.toFixed(2)} µs.`,
+    );
+  }
+  const g = r.gateway;
+  if (g) {
+    const cols = [DIRECT, MANA, PORTKEY];
+    const cell = (c: Cell | undefined, direct: boolean) =>
+      !c ? '—' : direct ? fmt(c.value) : `${fmt(c.value)} (${c.ratio.toFixed(2)}×)`;
+    lines.push(
+      '',
+      'Gateway hop (the same undici client; ratio to the direct call of the same round):',
+      '',
+      `| row | ${cols.join(' | ')} |`,
+      `|---|${cols.map(() => '---:').join('|')}|`,
+      `| chat, sequential: median µs | ${cols.map((n) => cell(g.chat[n], n === DIRECT)).join(' | ')} |`,
+      `| 256-chunk stream: total µs | ${cols.map((n) => cell(g.stream[n], n === DIRECT)).join(' | ')} |`,
     );
   }
   const mem = r.memory;
