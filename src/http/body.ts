@@ -4,6 +4,8 @@ import { HttpError } from './errors.js';
 export interface BodySource {
   readonly contentLength: string | undefined;
   readonly contentType: string | undefined;
+  /** A body a framework already parsed (Express `express.json()`, Fastify's `request.body`): used as is. */
+  readonly parsed?: unknown;
   chunks(): AsyncIterable<Uint8Array>;
 }
 
@@ -20,6 +22,13 @@ function tooLarge(max: number): HttpError {
  * @throws HttpError 413 when too large, 400 when it is not a JSON object
  */
 export async function readJsonObject(source: BodySource, max: number): Promise<Record<string, unknown>> {
+  const { parsed } = source;
+  // The framework read the stream and applied its own size limit: what it parsed is all there is.
+  if (parsed !== undefined && parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+    if (Array.isArray(parsed))
+      throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');
+    return parsed as Record<string, unknown>;
+  }
   const declared = source.contentLength === undefined ? undefined : Number(source.contentLength);
   if (declared !== undefined && declared > max) throw tooLarge(max);
   const type = source.contentType?.split(';')[0]?.trim().toLowerCase();

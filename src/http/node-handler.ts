@@ -34,6 +34,8 @@ export function createNodeHandler(
       body: {
         contentLength: req.headers['content-length'],
         contentType: req.headers['content-type'],
+        // Mounted after a body parser (express.json(), Fastify): the stream is consumed, its result is on req.body.
+        parsed: (req as IncomingMessage & { body?: unknown }).body,
         chunks: () => req,
       },
       signal: ac.signal,
