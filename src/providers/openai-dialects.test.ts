@@ -165,3 +165,53 @@ describe('end marker', () => {
     expect(await collect(adapter.stream(req, ctx()))).toHaveLength(1);
   });
 });
+
+describe('Gemini thought signatures in the history', () => {
+  const call = {
+    id: 'c1',
+    type: 'function' as const,
+    function: { name: 'weather', arguments: '{}' },
+    extra_content: { google: { thought_signature: 'sig' } },
+  };
+  const history: AdapterChatRequest = {
+    model: 'm',
+    messages: [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'c1', content: '{}' },
+    ],
+  };
+
+  async function sent() {
+    const bodies: { messages: { tool_calls?: object[] }[] }[] = [];
+    const up = await rawUpstream((text, res) => {
+      bodies.push(JSON.parse(text));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'x',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        }),
+      );
+    });
+    http = createHttp({ connectMs: 2000 });
+    const adapter = createOpenAIAdapter({
+      config: { id: 'p', baseUrl: up.url, headers: {} },
+      http,
+      clock: systemClock,
+      images: testImages(),
+    });
+    await adapter.chat(history, ctx());
+    return bodies[0]?.messages[1]?.tool_calls?.[0];
+  }
+
+  it('are not sent to other OpenAI-compatible servers (a strict one rejects an unknown field)', async () => {
+    expect(await sent()).toEqual({
+      id: 'c1',
+      type: 'function',
+      function: { name: 'weather', arguments: '{}' },
+    });
+    // the caller's request is left as it was
+    expect(history.messages[1]).toMatchObject({ tool_calls: [call] });
+  });
+});

@@ -114,6 +114,22 @@ function carriesContent(choices: WireChoice[]): boolean {
 }
 
 /**
+ * The request without `extra_content` on assistant tool calls (Gemini's thought signature, see google-mapping.ts):
+ * only Google's own OpenAI-compatible endpoint reads it, and a strict server (OpenAI) may reject a field it does
+ * not know when a conversation moves from Gemini to it. The request itself when there is none (the usual case).
+ */
+function withoutToolCallExtras(req: AdapterChatRequest): AdapterChatRequest {
+  const has = (m: AdapterChatRequest['messages'][number]) =>
+    m.role === 'assistant' && m.tool_calls?.some((c) => c.extra_content !== undefined) === true;
+  if (!req.messages.some(has)) return req;
+  const messages = req.messages.map((m) => {
+    if (m.role !== 'assistant' || !m.tool_calls || !has(m)) return m;
+    return { ...m, tool_calls: m.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
+  });
+  return { ...req, messages };
+}
+
+/**
  * `JSON.stringify({ ...req, stream })`, without the copy when `req` has no `stream` key of its own: V8 builds a
  * spread copy plus a new key slowly (~1 µs), and the text is the same — the key goes last either way.
  */
@@ -140,6 +156,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const modelsPath = `${basePath}/models`;
+  // Google's OpenAI-compatible endpoint wants Gemini's thought signatures back on tool calls; nobody else reads them.
+  const keepsExtras = new URL(config.baseUrl).hostname.endsWith('.googleapis.com');
+  const outgoing = (req: AdapterChatRequest) => (keepsExtras ? req : withoutToolCallExtras(req));
 
   /** A reply body's JSON object; throws its in-band error. Takes the text so callers await the body directly. */
   function replyJson(text: string, meta: CallMeta): unknown {
@@ -150,7 +169,8 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return json;
   }
 
-  async function chat(request: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
+  async function chat(input: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
+    const request = outgoing(input);
     const meta = metaFor(request.model, 'POST', chatPath);
     // stream_options is rejected by OpenAI unless streaming; `stream` pinned in case a JS caller set it.
     let body: string;
@@ -190,7 +210,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     ctx: AdapterContext,
   ): AsyncGenerator<ChatChunk[]> {
     const meta = metaFor(request.model, 'POST', chatPath);
-    const body = withStream(request, true);
+    const body = withStream(outgoing(request), true);
     const cancel = cancelOf(ctx);
     const res = await send(
       http,

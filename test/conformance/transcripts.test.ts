@@ -124,7 +124,7 @@ function run(llm: ManaLLM, t: Transcript): Promise<Outcome> {
 async function replay(server: ReplayServer, t: Transcript, way: Way, holdOpen = false): Promise<void> {
   const path = pathOf(t);
   server.serve({ transcript: t, way, holdOpen }, path);
-  const out = await within(run(client(server, t.protocol), t), 3000, t.id);
+  const out = await within(run(client(server, t.protocol), t), 10_000, t.id);
   // the adapter called the real provider's path, once
   expect(server.hits).toEqual([{ method: 'POST', url: path }]);
   const chosen = CHOSEN[t.id];
