@@ -12,6 +12,7 @@ import { chatNeeds, precheck } from './routing/candidates.js';
 import type { CallPlan, Needs, RouterContext } from './routing/context.js';
 import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
+import { checkRequestBounds } from './routing/request-bounds.js';
 import { resolveModel } from './routing/resolve-model.js';
 import { type ChatStream, streamChain } from './routing/stream-chain.js';
 import { type Step, walkChain } from './routing/walk-chain.js';
@@ -132,7 +133,7 @@ export class ManaLLM {
 
   #plan(
     kind: CallKind,
-    model: string | undefined,
+    request: ChatRequest | EmbedRequest,
     opts: CallOptions | undefined,
     needs: Needs,
     trace: ManaTraceMessage | undefined,
@@ -141,11 +142,14 @@ export class ManaLLM {
     if (this.#closed) throw new ClosedError();
     if (opts?.signal?.aborted) throw opts.signal.reason;
     const id = String(++this.#seq);
+    const model = request.model;
     let r: ReturnType<typeof resolveModel>;
     try {
       r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+      // Before anything is built from the content: a request too deep or too big is the caller's error.
+      checkRequestBounds(request, this.#ctx.opts.limits);
     } catch (err) {
-      // An unknown alias is still a request that failed: hosts counting failures must see it.
+      // An unknown alias or an invalid request is still a request that failed: hosts counting failures must see it.
       const { events } = this.#ctx;
       const requested = model ?? '';
       if (events.has('request')) events.emit('request', { id, kind, requested });
@@ -200,7 +204,7 @@ export class ManaLLM {
   ): Promise<T & { routing: Routing }> {
     const plan = this.#plan(
       kind,
-      request.model,
+      request,
       opts,
       kind === 'chat' ? chatNeeds(request as ChatRequest) : { embeddings: true },
       trace,
@@ -238,7 +242,7 @@ export class ManaLLM {
       () =>
         this.#plan(
           'stream',
-          request.model,
+          request,
           opts,
           chatNeeds(request),
           activeChannel('stream') ? { kind: 'stream', request } : undefined,
@@ -382,6 +386,7 @@ export class ManaLLM {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ctx.closed = true;
     for (const fn of this.#cleanup.splice(0)) fn();
     const closed = new ClosedError();
     for (const c of this.#ctx.live) c.abort(closed);

@@ -35,10 +35,30 @@ export interface ManaLLMOptions {
     probeIntervalMs?: number;
     probeTimeoutMs?: number;
     probes?: boolean;
+    /** While a provider's last call failed (and until one succeeds), at most this many calls to it at once. */
+    maxConcurrentAfterFailure?: number;
     /** Where breaker and cool-down state lives (default: in this process). */
     store?: HealthStore;
   };
-  timeouts?: { connectMs?: number; totalMs?: number; firstChunkMs?: number; idleMs?: number };
+  timeouts?: {
+    connectMs?: number;
+    totalMs?: number;
+    firstChunkMs?: number;
+    idleMs?: number;
+    /** Longest a stream may last from the call to its last chunk (default: no cap). */
+    streamMs?: number;
+  };
+  /** Bounds on what a call may send and keep (see docs/limits.md). */
+  limits?: {
+    /** Largest request, as the length of its JSON text. */
+    maxRequestBytes?: number;
+    /** Deepest nesting of arrays and objects in a request. */
+    maxDepth?: number;
+    /** Longest retry hint (`Retry-After`, Gemini `retryDelay`) taken from an upstream. */
+    maxRetryAfterMs?: number;
+    /** Most text a stream keeps of what it handed out, for StreamInterruptedError's partial answer. */
+    maxPartialChars?: number;
+  };
   fallbackOnAuthError?: boolean;
   defaultProvider?: string;
   reloadOnSignal?: false | 'SIGHUP';
@@ -87,9 +107,11 @@ export interface ResolvedOptions {
     probeIntervalMs: number;
     probeTimeoutMs: number;
     probes: boolean;
+    maxConcurrentAfterFailure: number;
     store: HealthStore | undefined;
   };
-  timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number };
+  timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number; streamMs: number };
+  limits: { maxRequestBytes: number; maxDepth: number; maxRetryAfterMs: number; maxPartialChars: number };
   fallbackOnAuthError: boolean;
   defaultProvider: string | undefined;
   reloadOnSignal: false | 'SIGHUP';
@@ -108,6 +130,11 @@ const nonNegative = v.pipe(
   v.number('must be a number'),
   v.finite('must be finite'),
   v.minValue(0, 'must be >= 0'),
+);
+const count = v.pipe(
+  v.number('must be a number'),
+  v.integer('must be an integer'),
+  v.minValue(1, 'must be >= 1'),
 );
 const url = v.pipe(
   v.string('must be a string'),
@@ -182,6 +209,7 @@ const OptionsSchema = v.object(
           probeIntervalMs: v.optional(positive),
           probeTimeoutMs: v.optional(positive),
           probes: v.optional(v.boolean('must be a boolean')),
+          maxConcurrentAfterFailure: v.optional(count),
           store: v.optional(
             v.custom<HealthStore>(
               (st) =>
@@ -200,6 +228,18 @@ const OptionsSchema = v.object(
           totalMs: v.optional(positive),
           firstChunkMs: v.optional(positive),
           idleMs: v.optional(positive),
+          streamMs: v.optional(positive),
+        },
+        'must be an object',
+      ),
+    ),
+    limits: v.optional(
+      v.object(
+        {
+          maxRequestBytes: v.optional(count),
+          maxDepth: v.optional(count),
+          maxRetryAfterMs: v.optional(nonNegative),
+          maxPartialChars: v.optional(count),
         },
         'must be an object',
       ),
@@ -380,6 +420,7 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
 
   const h = o.health ?? {};
   const t = o.timeouts ?? {};
+  const l = o.limits ?? {};
   return {
     aliasSource: hasPath
       ? { path: o.aliasesPath as string }
@@ -393,6 +434,8 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
       probeIntervalMs: h.probeIntervalMs ?? 30_000,
       probeTimeoutMs: h.probeTimeoutMs ?? 3_000,
       probes: h.probes ?? true,
+      // A few calls find out whether a failing provider is back; the rest go down the chain meanwhile.
+      maxConcurrentAfterFailure: h.maxConcurrentAfterFailure ?? 2,
       store: h.store,
     },
     timeouts: {
@@ -400,6 +443,14 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
       totalMs: t.totalMs ?? 120_000,
       firstChunkMs: t.firstChunkMs ?? 60_000,
       idleMs: t.idleMs ?? 60_000,
+      streamMs: t.streamMs ?? Number.POSITIVE_INFINITY,
+    },
+    limits: {
+      maxRequestBytes: l.maxRequestBytes ?? 32 * 1024 * 1024,
+      // JSON schemas seldom pass 20 levels; 64 is far below what overflows JSON.stringify or a schema rewrite.
+      maxDepth: l.maxDepth ?? 64,
+      maxRetryAfterMs: l.maxRetryAfterMs ?? 3_600_000,
+      maxPartialChars: l.maxPartialChars ?? 256 * 1024,
     },
     fallbackOnAuthError: o.fallbackOnAuthError ?? false,
     defaultProvider,

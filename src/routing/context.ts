@@ -26,6 +26,8 @@ export interface RouterContext {
   readonly live: Set<Abortable>;
   /** Fetches the images of calls whose upstream needs bytes (policy and budget from `images.*`). */
   readonly images: ImageService;
+  /** Set by `close()`: no attempt starts and nothing is recorded after it. */
+  closed?: boolean;
 }
 
 /** Something `close()` can abort: an attempt's cancel token. */

@@ -2,6 +2,8 @@ import type { ChainEntry } from '../aliases/schema.js';
 import {
   type Attempt,
   type AttemptReason,
+  ClosedError,
+  InvalidRequestError,
   type ManaLLMError,
   NoHealthyProviderError,
   ProviderCapabilityError,
@@ -127,6 +129,8 @@ export async function walkChain<T, R>(
   let onlyTooLong = true;
   let soonest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < chain.length; i++) {
+    // A call that waited (on the cache, on a failed entry) while the client closed must not walk a closed transport.
+    if (ctx.closed) throw new ClosedError();
     const entry = chain[i] as ChainEntry;
     let pre = precheck(ctx, entry, plan.needs);
     if (
@@ -188,9 +192,12 @@ export async function walkChain<T, R>(
       const callerReason = attempt.abortReason();
       const timeout = attempt.timeout;
       attempt.end();
-      if (callerReason !== undefined) {
+      // After close() nothing is recorded: the failure may be the closed transport's own.
+      if (ctx.closed) throw callerReason ?? new ClosedError();
+      // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
+      if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
         ctx.health.release(entry.provider);
-        throw callerReason;
+        throw callerReason ?? raw;
       }
       const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
       const verdict = classify(err, ctx.opts.fallbackOnAuthError);
