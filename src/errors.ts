@@ -266,10 +266,13 @@ export class ProviderResponseError extends ProviderError {
 
 /** What a stream had delivered when it broke after commit. */
 export interface StreamPartial {
+  /** The text handed out, at most its last `limits.maxPartialChars` characters. */
   readonly content: string;
   /** The refusal text streamed so far, when the model refused (OpenAI `delta.refusal`). */
   readonly refusal?: string;
   readonly toolCalls: readonly { index: number; id?: string; name?: string; arguments: string }[];
+  /** Present (true) when the stream handed out more than was kept. */
+  readonly truncated?: true;
 }
 
 /** A stream failed after its first content chunk reached the caller; no fallback happens past that point. */

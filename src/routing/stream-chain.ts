@@ -1,8 +1,9 @@
 import {
+  ClosedError,
   type ManaLLMError,
+  type ProviderError,
   ProviderTimeoutError,
   StreamInterruptedError,
-  type StreamPartial,
 } from '../errors.js';
 import {
   type AdapterChatRequest,
@@ -15,6 +16,7 @@ import type { ChatChunk, ChatRequest, Usage } from '../types.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportCancel, reportFailure, reportRequest, reportServed } from './report.js';
+import { PartialAnswer } from './stream-partial.js';
 import { applyHealth, type Served, walkChain } from './walk-chain.js';
 
 interface Opened {
@@ -166,18 +168,22 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
    * What was handed out, for StreamInterruptedError's partial answer: whole batches are kept as they are and added
    * up only when needed (or past 512 chunks, to bound memory), so a stream that ends well never pays for it.
    */
-  readonly #partial = new Partial();
+  readonly #partial: PartialAnswer;
   #handed: ChatChunk[][] = [];
   #handedCount = 0;
   /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
   #waitingSince: number | undefined;
   /** Settles after the last call in line; a call made before then waits its turn, as on a native generator. */
   #tail: Promise<unknown> | undefined;
+  /** Cancels the `timeouts.streamMs` timer; `#overtime` is its error once it fired. */
+  #cancelStreamTimer: (() => void) | undefined;
+  #overtime: ProviderTimeoutError | undefined;
 
   constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
     this.#ctx = ctx;
     this.#makePlan = makePlan;
     this.#req = req;
+    this.#partial = new PartialAnswer(ctx.opts.limits.maxPartialChars);
   }
 
   [Symbol.asyncIterator](): this {
@@ -281,6 +287,21 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     }
     this.#served = served;
     abandoned.register(this, served, this);
+    // Open until #commit says otherwise: a failure inside it must still release the slot and close the request.
+    this.#phase = Phase.Reading;
+    try {
+      return this.#commit(plan, served);
+    } catch (err) {
+      throw this.#interrupted(err, true);
+    }
+  }
+
+  /** The walk served: report it, arm the stream's timers and hand out the first chunk. */
+  #commit(
+    plan: CallPlan,
+    served: Served<Opened>,
+  ): IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>> {
+    const ctx = this.#ctx;
     const { entry, attempt } = served;
     const { held, ended } = served.value;
     this.#firstChunkMs = ctx.clock.now() - plan.startedAt;
@@ -302,6 +323,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       this.#batch = held;
       this.#phase = Phase.Reading;
       this.#watchIdle(ctx.opts.timeouts.idleMs);
+      this.#watchDuration(plan);
     }
     // The chunk itself, not `this.next()`: a promise returned from here would cost two more steps.
     if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
@@ -311,22 +333,50 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** Waits for the next network read's chunks, or finishes the stream at its end. */
   async #read(): Promise<IteratorResult<ChatChunk, void>> {
     const served = this.#served as Served<Opened>;
-    while (this.#phase === Phase.Reading) {
-      let r: IteratorResult<ChatChunk[]>;
-      try {
-        this.#waitingSince = this.#ctx.clock.now();
-        r = await served.attempt.race(served.value.it.next());
-        this.#waitingSince = undefined;
-      } catch (raw) {
-        throw this.#interrupted(raw);
+    try {
+      while (this.#phase === Phase.Reading) {
+        let r: IteratorResult<ChatChunk[]>;
+        try {
+          this.#waitingSince = this.#ctx.clock.now();
+          r = await served.attempt.race(served.value.it.next());
+          this.#waitingSince = undefined;
+        } catch (raw) {
+          throw this.#interrupted(raw, false);
+        }
+        if (r.done) break;
+        this.#fold();
+        this.#batch = r.value;
+        if (this.#batch.length > 0) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
       }
-      if (r.done) break;
-      this.#fold();
-      this.#batch = r.value;
-      if (this.#batch.length > 0) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+      this.#finish();
+      return DONE;
+    } catch (err) {
+      // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
+      if (this.#phase === Phase.Closed) throw err;
+      throw this.#interrupted(err, true);
     }
-    this.#finish();
-    return DONE;
+  }
+
+  /** `timeouts.streamMs`: the whole stream, from the call to its last chunk, held weakly as the idle timer is. */
+  #watchDuration(plan: CallPlan): void {
+    const { clock, opts } = this.#ctx;
+    const ms = opts.timeouts.streamMs;
+    if (!Number.isFinite(ms)) return;
+    const stream = new WeakRef(this);
+    this.#cancelStreamTimer = clock.setTimer(Math.max(0, plan.startedAt + ms - clock.now()), () => {
+      const alive = stream.deref();
+      if (alive) alive.#overrun(ms);
+    });
+  }
+
+  #overrun(ms: number): void {
+    const { attempt, entry } = this.#served as Served<Opened>;
+    if (this.#phase !== Phase.Reading) return;
+    this.#overtime = new ProviderTimeoutError(
+      `${entry.target}: stream lasted more than ${ms}ms (timeouts.streamMs)`,
+      { provider: entry.provider, model: entry.model },
+    );
+    attempt.expire(this.#overtime);
   }
 
   /**
@@ -379,22 +429,46 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     this.#close(false);
   }
 
-  /** A failure after the commit point: health, then the error the consumer sees. */
-  #interrupted(raw: unknown): unknown {
+  /**
+   * A failure after the commit point: health, then the error the consumer sees. `internal`: our own failure on the
+   * way (not the upstream's), which counts against no one; nor does a stream that outlived `timeouts.streamMs`.
+   */
+  #interrupted(raw: unknown, internal: boolean): unknown {
     const ctx = this.#ctx;
     const plan = this.#plan as CallPlan;
     const { entry, attempt } = this.#served as Served<Opened>;
     // Read before closing: cancelling the attempt would make it look aborted.
-    const callerReason = attempt.abortReason();
+    const callerReason = attempt.abortReason() ?? (ctx.closed ? new ClosedError() : undefined);
     if (callerReason !== undefined) {
       this.#close(true);
       return reportFailure(ctx, plan, callerReason);
     }
-    const cause = attempt.timeout ?? asProviderError(raw, entry.provider, entry.model);
-    this.#fold();
-    this.#settle();
-    applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
-    const interrupted = new StreamInterruptedError(
+    let reported: unknown;
+    try {
+      const cause = internal
+        ? asProviderError(raw, entry.provider, entry.model)
+        : (attempt.timeout ?? asProviderError(raw, entry.provider, entry.model));
+      try {
+        this.#fold();
+        this.#settle();
+      } catch {
+        // The chunk that broke the bookkeeping cannot go into the partial answer either.
+        this.#handed = [];
+        this.#handedCount = 0;
+      }
+      if (internal || cause === this.#overtime) ctx.health.release(entry.provider);
+      else applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
+      reported = reportFailure(ctx, plan, this.#interruption(cause));
+    } finally {
+      // Whatever happened above, the slot is released and the request closed.
+      this.#close(true);
+    }
+    return reported;
+  }
+
+  #interruption(cause: ProviderError): StreamInterruptedError {
+    const { entry } = this.#served as Served<Opened>;
+    return new StreamInterruptedError(
       `${entry.target}: stream interrupted after it started: ${cause.message}`,
       {
         provider: entry.provider,
@@ -405,9 +479,6 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
         ...(cause.status === undefined ? {} : { status: cause.status }),
       },
     );
-    const reported = reportFailure(ctx, plan, interrupted);
-    this.#close(true);
-    return reported;
   }
 
   /** Moves what the consumer received of the current batch to the handed-out list. */
@@ -448,6 +519,8 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     this.#phase = Phase.Closed;
     this.#batch = [];
     this.#at = 0;
+    this.#cancelStreamTimer?.();
+    this.#cancelStreamTimer = undefined;
     const served = this.#served;
     if (!served || phase === Phase.Closed) return;
     abandoned.unregister(this);
