@@ -94,6 +94,11 @@ export class HealthCache {
     return r.openedUntil === null ? 'closed' : breakerState(r, this.#clock.now());
   }
 
+  /** True while `provider`'s last counted call failed and none has succeeded since (its breaker may still be closed). */
+  lastCallFailed(provider: string): boolean {
+    return this.#read(provider).consecutiveFailures > 0;
+  }
+
   /** True while `provider` is half-open and its single trial has not ended. */
   isTrialInFlight(provider: string): boolean {
     return this.peek(provider) === 'half-open' && this.#read(provider).trialInFlight;

@@ -176,8 +176,21 @@ function seconds(v: string): number | undefined {
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
-/** Reads a retry hint: `retry-after-ms`, `retry-after` (seconds or HTTP date) or Gemini's `RetryInfo.retryDelay`. */
+/**
+ * Reads a retry hint: `retry-after-ms`, `retry-after` (seconds or HTTP date) or Gemini's `RetryInfo.retryDelay`.
+ * Always a safe integer (`1e300` or a 400-digit delay would be Infinity); the router caps it at
+ * `limits.maxRetryAfterMs`.
+ */
 export function parseRetryAfter(
+  headers: Record<string, string | string[] | undefined>,
+  json: unknown,
+  now: number,
+): number | undefined {
+  const hint = readRetryAfter(headers, json, now);
+  return hint === undefined ? undefined : Math.min(hint, Number.MAX_SAFE_INTEGER);
+}
+
+function readRetryAfter(
   headers: Record<string, string | string[] | undefined>,
   json: unknown,
   now: number,

@@ -39,7 +39,8 @@ export function missingCapability(slot: ProviderSlot, model: string, needs: Need
 
 /**
  * Checks an entry without changing any state (the breaker's single trial is taken later, by `admit`).
- * Order: unconfigured, capability, cooling, saturated, unhealthy.
+ * Order: unconfigured, capability, cooling, saturated, unhealthy (a failing provider's few calls at once, or its
+ * breaker open).
  */
 export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): Skip | ProviderSlot {
   const slot = ctx.providers.get(entry.provider);
@@ -48,6 +49,10 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   const cooling = ctx.health.coolingUntil(entry.target);
   if (cooling !== undefined) return { reason: 'cooling', until: cooling };
   if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };
+  // A provider whose last call failed takes only a few calls at once until one succeeds, so that a crowd of
+  // calls arriving before its breaker opens does not all wait on it (health.maxConcurrentAfterFailure).
+  if (slot.inFlight >= ctx.opts.health.maxConcurrentAfterFailure && ctx.health.lastCallFailed(entry.provider))
+    return { reason: 'unhealthy' };
   const state = ctx.health.peek(entry.provider);
   if (state === 'open' || (state === 'half-open' && ctx.health.isTrialInFlight(entry.provider))) {
     const until = ctx.health.unhealthyUntil(entry.provider);

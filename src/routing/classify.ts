@@ -73,3 +73,14 @@ export function asProviderError(err: unknown, provider: string, model: string): 
     cause: err,
   });
 }
+
+/**
+ * Caps a rate-limit error's retry hint at `maxMs` in place, so that the error the caller sees, the target's cool-down
+ * and `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a target for 3,000 years).
+ */
+export function capRetryAfter(err: ProviderError, maxMs: number): void {
+  if (!(err instanceof ProviderRateLimitError)) return;
+  const hint = err.retryAfterMs;
+  if (hint === undefined || hint <= maxMs) return;
+  Object.defineProperty(err, 'retryAfterMs', { value: maxMs, enumerable: true, configurable: true });
+}

@@ -14,7 +14,7 @@ import { type AdapterContext, INLINE_IMAGES, type InlinesImages } from '../provi
 import { CALL_IMAGES } from '../providers/images.js';
 import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
-import { asProviderError, classify, type Verdict } from './classify.js';
+import { asProviderError, capRetryAfter, classify, type Verdict } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 
 /** How to run one attempt of a walk; `R` is the call's request, handed to `run` (so a step can be built once). */
@@ -76,6 +76,7 @@ export function applyHealth(
   err: ProviderError,
 ): void {
   const { health } = ctx;
+  capRetryAfter(err, ctx.opts.limits.maxRetryAfterMs);
   if (verdict.health === 'failure') {
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
     const times = verdict.reason === 'auth' ? ctx.opts.health.failureThreshold : 1;
@@ -237,7 +238,10 @@ export async function walkChain<T, R>(
   if (onlyTooLong && lastError !== undefined) throw lastError;
   const now = ctx.clock.now();
   throw new NoHealthyProviderError(plan.requested, attempts, {
-    retryAfterMs: Number.isFinite(soonest) ? Math.max(0, soonest - now) : undefined,
+    // A cool-down from a shared store may reach further than any hint this process accepted: capped alike.
+    retryAfterMs: Number.isFinite(soonest)
+      ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - now))
+      : undefined,
     cause: lastError,
   });
 }

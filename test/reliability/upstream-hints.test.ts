@@ -1,0 +1,110 @@
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError, type ProviderRateLimitError } from '../../src/index.js';
+import { openaiCodec } from '../../src/testing/index.js';
+import { closeAll as closeHelpers } from '../helpers/client.js';
+import { rawUpstream } from '../helpers/raw-upstream.js';
+import { client, closeAll, mock, settle, waitFor } from './support.js';
+
+afterEach(async () => {
+  await closeAll();
+  await closeHelpers();
+});
+
+const REQ = { model: 'mana/x', messages: [{ role: 'user' as const, content: 'Hi' }] };
+const HOUR = 3_600_000;
+
+const GEMINI_429 = JSON.stringify({
+  error: {
+    code: 429,
+    status: 'RESOURCE_EXHAUSTED',
+    message: 'quota',
+    details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '99999999999s' }],
+  },
+});
+
+describe('retry hints from an upstream are capped', () => {
+  async function hostileChain(limits?: { maxRetryAfterMs: number }) {
+    const a = await mock('openai');
+    const b = await mock('openai');
+    const g = await mock('google');
+    a.setDefault({ status: 429, headers: { 'retry-after-ms': '1e300' } });
+    b.setDefault({ status: 429, headers: { 'retry-after': '99999999999' } });
+    g.setDefault({ status: 429, body: GEMINI_429 });
+    return client(
+      {
+        a: { type: 'openai', baseUrl: a.url },
+        b: { type: 'openai', baseUrl: b.url },
+        g: { type: 'google', baseUrl: g.url, apiKey: 'k' },
+      },
+      { 'mana/x': ['a/m', 'b/m', 'g/gemini-2.0-flash'] },
+      limits ? { limits } : {},
+    );
+  }
+
+  it('retry-after-ms: 1e300, retry-after: 99999999999 and retryDelay 99999999999s: one hour on errors and cool-downs', async () => {
+    const { llm, clock } = await hostileChain();
+    const { error } = await settle(llm.chat(REQ));
+    expect(error).toBeInstanceOf(NoHealthyProviderError);
+    const err = error as NoHealthyProviderError;
+    expect(err.retryAfterMs).toBe(HOUR);
+    const hints = err.attempts.map((a) => (a.error as ProviderRateLimitError).retryAfterMs);
+    expect(hints).toEqual([HOUR, HOUR, HOUR]);
+    expect(llm.health().targets.map((t) => t.until - clock.now())).toEqual([HOUR, HOUR, HOUR]);
+    expect(JSON.stringify(err)).not.toContain('e+');
+    // An hour later every target serves again.
+    clock.advance(HOUR);
+    expect(llm.resolve('mana/x').candidates.map((c) => c.state)).toEqual(['ready', 'ready', 'ready']);
+  });
+
+  it('limits.maxRetryAfterMs sets the cap', async () => {
+    const { llm } = await hostileChain({ maxRetryAfterMs: 60_000 });
+    const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+    expect(err.retryAfterMs).toBe(60_000);
+    expect(err.attempts.map((a) => (a.error as ProviderRateLimitError).retryAfterMs)).toEqual([
+      60_000, 60_000, 60_000,
+    ]);
+  });
+});
+
+describe('a thundering herd on a provider that just failed', () => {
+  it('after a failure only health.maxConcurrentAfterFailure calls (2) reach it until one succeeds; the rest go down the chain as unhealthy', async () => {
+    const held: ServerResponse[] = [];
+    let first = true;
+    const a = await rawUpstream((_body, res) => {
+      if (first) {
+        first = false;
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"message":"down"}}');
+        return;
+      }
+      held.push(res);
+    });
+    const b = await mock('openai');
+    const { llm } = client(
+      { a: { type: 'openai', baseUrl: a.url }, b: { type: 'openai', baseUrl: b.url } },
+      { 'mana/x': ['a/m', 'b/m'] },
+      { health: { failureThreshold: 1000 } },
+    );
+    // The failure: a is still closed (threshold 1000) but its last call failed.
+    expect((await llm.chat(REQ)).routing.resolved).toBe('b/m');
+    expect(llm.health().providers.a?.state).toBe('closed');
+
+    const herd = Array.from({ length: 200 }, () => llm.chat(REQ));
+    await waitFor(() => b.requests.length === 199 && held.length === 2, 'the herd to spread', 10_000);
+    expect(held.length).toBe(2);
+    const served = await Promise.all(herd.slice(2));
+    expect(served.every((r) => r.routing.resolved === 'b/m')).toBe(true);
+    expect(served[0]?.routing.attempts[0]).toEqual({ target: 'a/m', reason: 'unhealthy' });
+
+    // One of the two succeeds: the provider takes every call again.
+    const ok = JSON.stringify(openaiCodec.chat({ reply: 'back' }, 'm'));
+    for (const res of held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end(ok);
+    const recovered = await Promise.all(herd.slice(0, 2));
+    expect(recovered.map((r) => r.routing.resolved)).toEqual(['a/m', 'a/m']);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+    const after = Array.from({ length: 20 }, () => llm.chat(REQ));
+    await waitFor(() => held.length === 20, 'every call to reach a again');
+    for (const res of held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end(ok);
+    expect((await Promise.all(after)).every((r) => r.routing.resolved === 'a/m')).toBe(true);
+  });
+});
