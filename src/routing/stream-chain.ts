@@ -62,35 +62,6 @@ function hasContent(c: ChatChunk): boolean {
   );
 }
 
-class Partial {
-  content = '';
-  refusal = '';
-  toolCalls: { index: number; id?: string; name?: string; arguments: string }[] = [];
-  usage: Usage | undefined;
-
-  add(c: ChatChunk): void {
-    if (c.usage) this.usage = c.usage;
-    const d = c.choices[0]?.delta;
-    if (!d) return;
-    if (d.content) this.content += d.content;
-    if (d.refusal) this.refusal += d.refusal;
-    if (d.tool_calls) {
-      for (const t of d.tool_calls) {
-        let call = this.toolCalls.find((x) => x.index === t.index);
-        if (!call) this.toolCalls.push((call = { index: t.index, arguments: '' }));
-        if (t.id) call.id = t.id;
-        if (t.function?.name) call.name = t.function.name;
-        if (t.function?.arguments) call.arguments += t.function.arguments;
-      }
-    }
-  }
-
-  snapshot(): StreamPartial {
-    const { content, refusal, toolCalls } = this;
-    return refusal === '' ? { content, toolCalls } : { content, refusal, toolCalls };
-  }
-}
-
 /**
  * Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end; the
  * rest of the batch holding that chunk is held too.

@@ -50,13 +50,15 @@ interface ToolCall {
 }
 
 /**
- * What a committed stream handed out, bounded: the last `maxChars` characters of text, and at most 32 tool calls
+ * What a committed stream handed out, bounded: the last `maxChars` characters of text (and of a refusal), and at
+ * most 32 tool calls
  * (by index) with the last `maxChars` characters of each one's arguments. An upstream that streams without end
  * would otherwise grow one string until V8 refuses it (a RangeError at ~512 MiB).
  */
 export class PartialAnswer {
   readonly #max: number;
   readonly #content: TextTail;
+  readonly #refusal: TextTail;
   #truncated = false;
   readonly #calls = new Map<number, ToolCall>();
   usage: Usage | undefined;
@@ -64,6 +66,7 @@ export class PartialAnswer {
   constructor(maxChars: number) {
     this.#max = maxChars;
     this.#content = new TextTail(maxChars);
+    this.#refusal = new TextTail(maxChars);
   }
 
   /** Adds one chunk the consumer received. */
@@ -72,6 +75,7 @@ export class PartialAnswer {
     const d = c.choices[0]?.delta;
     if (!d) return;
     if (d.content) this.#content.append(d.content);
+    if (d.refusal) this.#refusal.append(d.refusal);
     if (!d.tool_calls) return;
     for (const t of d.tool_calls) {
       let call = this.#calls.get(t.index);
@@ -92,12 +96,14 @@ export class PartialAnswer {
   /** The partial answer: `truncated` when anything was cut from it. */
   snapshot(): StreamPartial {
     const content = this.#content.text();
-    let truncated = this.#truncated || this.#content.truncated;
+    const refusal = this.#refusal.text();
+    let truncated = this.#truncated || this.#content.truncated || this.#refusal.truncated;
     const toolCalls = [...this.#calls.values()].map(({ arguments: args, ...call }) => {
       const text = args.text();
       if (args.truncated) truncated = true;
       return { ...call, arguments: text };
     });
-    return truncated ? { content, toolCalls, truncated: true } : { content, toolCalls };
+    const partial: StreamPartial = refusal === '' ? { content, toolCalls } : { content, refusal, toolCalls };
+    return truncated ? { ...partial, truncated: true } : partial;
   }
 }
