@@ -36,7 +36,7 @@ function empty(): Outcome {
 }
 
 /** A chat() result (or its rejection) as an outcome. */
-export async function chatOutcome(p: Promise<ChatResponse>): Promise<Outcome> {
+export async function chatOutcome(p: Promise<ChatResponse>, model: string): Promise<Outcome> {
   const out = empty();
   let res: ChatResponse;
   try {
@@ -45,6 +45,9 @@ export async function chatOutcome(p: Promise<ChatResponse>): Promise<Outcome> {
     out.error = err;
     return out;
   }
+  // relabelled as the OpenAI shape says, whatever the provider sent
+  expect(res).toMatchObject({ object: 'chat.completion', model, routing: { resolved: model } });
+  expect(typeof res.id === 'string' && res.id !== '' && Number.isInteger(res.created)).toBe(true);
   const choice = res.choices[0];
   const m = choice?.message as ChatResponse['choices'][number]['message'] & { refusal?: unknown };
   // the types say string | null: an array (or anything else) passed through is a failure of its own
@@ -65,11 +68,16 @@ export async function chatOutcome(p: Promise<ChatResponse>): Promise<Outcome> {
 }
 
 /** A stream() read to its end (or its error) as an outcome: the deltas joined, the last finish and usage. */
-export async function streamOutcome(stream: AsyncIterable<ChatChunk>): Promise<Outcome> {
+export async function streamOutcome(stream: AsyncIterable<ChatChunk>, model: string): Promise<Outcome> {
   const out = empty();
+  const ids = new Set<string>();
   const calls = new Map<number, { id: string | undefined; name: string; arguments: string }>();
   try {
     for await (const c of stream) {
+      // every chunk relabelled: one id per stream, the resolved provider/model
+      expect(c.object).toBe('chat.completion.chunk');
+      expect(c.model).toBe(model);
+      ids.add(c.id);
       if (c.usage) out.usage = c.usage;
       for (const choice of c.choices) {
         const d = choice.delta as ChatChunk['choices'][number]['delta'] & { refusal?: unknown };
@@ -106,6 +114,7 @@ export async function streamOutcome(stream: AsyncIterable<ChatChunk>): Promise<O
   } catch (err) {
     out.error = err;
   }
+  expect(ids.size, 'one id per stream').toBeLessThanOrEqual(1);
   out.toolCalls = [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
   return out;
 }

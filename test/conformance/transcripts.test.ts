@@ -117,8 +117,8 @@ function run(llm: ManaLLM, t: Transcript): Promise<Outcome> {
   const model = `p/${t.model}`;
   const messages = [{ role: 'user' as const, content: 'Hi' }];
   if (t.call === 'embed') return embedOutcome(llm.embed({ model, input: t.input ?? ['Hi'] }));
-  if (t.call === 'chat') return chatOutcome(llm.chat({ model, messages }));
-  return streamOutcome(llm.stream({ model, messages, stream_options: { include_usage: true } }));
+  if (t.call === 'chat') return chatOutcome(llm.chat({ model, messages }), model);
+  return streamOutcome(llm.stream({ model, messages, stream_options: { include_usage: true } }), model);
 }
 
 async function replay(server: ReplayServer, t: Transcript, way: Way, holdOpen = false): Promise<void> {
