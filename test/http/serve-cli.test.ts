@@ -43,7 +43,7 @@ async function upstream() {
 }
 
 /** Spawns the real CLI (through tsx, as `npx mana-llm serve` runs dist) and waits for its listening line. */
-async function start(dir: string) {
+async function start(dir: string, extra: string[] = []) {
   let stdout = '';
   let stderr = '';
   const proc = spawn(
@@ -55,6 +55,7 @@ async function start(dir: string) {
       'serve',
       '--port',
       '0',
+      ...extra,
       '--config',
       join(dir, 'config.json'),
       join(dir, 'aliases.yaml'),
@@ -77,7 +78,7 @@ async function start(dir: string) {
   return { proc, url, exited, out: () => stdout, err: () => stderr };
 }
 
-describe('mana-llm serve (the real CLI in a child process)', () => {
+describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }, () => {
   it('serves the openai client, logs one line per request, reloads on SIGHUP and drains on SIGTERM', async () => {
     const { up, held, release } = await upstream();
     const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
@@ -136,6 +137,31 @@ describe('mana-llm serve (the real CLI in a child process)', () => {
     const all = s.out() + s.err();
     for (const secret of [API_KEY, UPSTREAM_KEY, 'private words', 'HOLD', 'wrong'])
       expect(all).not.toContain(secret);
+  });
+
+  it('SIGTERM cuts what still runs after --drain-ms, which cancels its upstream call, and exits 0', async () => {
+    const { up, held } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir, ['--drain-ms', '200']);
+    const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
+    const stuck = openai.chat.completions.create({
+      model: 'mana/x',
+      messages: [{ role: 'user', content: 'HOLD' }],
+    });
+    stuck.catch(() => undefined);
+    await waitFor(() => held.length === 1, 'held request at the upstream', 10_000);
+    s.proc.kill('SIGTERM');
+    await expect(stuck).rejects.toThrow();
+    expect(await s.exited).toBe(0);
+    await waitFor(() => up.closedByClient === 1, 'upstream call cancelled', 5000);
   });
 
   it('exits 2 with a readable message when the aliases file is missing', async () => {
