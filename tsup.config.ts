@@ -7,6 +7,8 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     redis: 'src/redis/index.ts',
     http: 'src/http/index.ts',
+    otel: 'src/otel/index.ts',
+    'ai-sdk': 'src/ai-sdk/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

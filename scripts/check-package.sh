@@ -31,8 +31,12 @@ APP="$TMP/app"
 mkdir -p "$APP"
 cd "$APP"
 printf '{ "name": "consumer", "version": "1.0.0", "private": true }\n' > package.json
-TYPES_NODE=$(node -p "require('$ROOT/package.json').devDependencies['@types/node']")
-npm install "$TGZ" prom-client "@types/node@$TYPES_NODE" --no-audit --no-fund --prefer-offline --loglevel=error
+dev() { node -p "require('$ROOT/package.json').devDependencies['$1']"; }
+# @types/json-schema: @ai-sdk/provider's declarations import 'json-schema' types it does not depend on; a consumer
+# that checks library declarations (skipLibCheck off, below) installs them, as here.
+npm install "$TGZ" prom-client "@types/node@$(dev @types/node)" "ai@$(dev ai)" "@ai-sdk/provider@$(dev @ai-sdk/provider)" \
+  "@opentelemetry/api@$(dev @opentelemetry/api)" @types/json-schema@7.0.15 --no-audit --no-fund --prefer-offline \
+  --loglevel=error
 
 # One smoke test for both module systems: every entry point loads, and a call goes through a mock upstream.
 SMOKE='
@@ -54,6 +58,11 @@ SMOKE='
     body: JSON.stringify({ model: "mana/x", messages: [{ role: "user", content: "hi" }] }) }));
   if (served.headers.get("x-mana-llm-resolved") !== "local/m") throw new Error("http entry");
   if (typeof http.createNodeHandler !== "function") throw new Error("no node handler");
+  const stopTracing = otel.instrumentOpenTelemetry(llm);
+  const model = aiSdk.createManaProvider(llm)("mana/x");
+  const generated = await model.doGenerate({ prompt: [{ role: "user", content: [{ type: "text", text: "hi" }] }] });
+  if (generated.content[0].text !== "packaged") throw new Error("ai-sdk entry");
+  stopTracing();
   if (!main.isManaLLMError(new main.ConfigError("x"))) throw new Error("errors");
   await llm.close();
   await upstream.close();
@@ -69,6 +78,8 @@ node --input-type=module -e "
   const prometheus = await import('mana-llm/prometheus');
   const redis = await import('mana-llm/redis');
   const http = await import('mana-llm/http');
+  const otel = await import('mana-llm/otel');
+  const aiSdk = await import('mana-llm/ai-sdk');
   $SMOKE"
 
 step "CommonJS require"
@@ -78,6 +89,8 @@ node -e "
   const prometheus = require('mana-llm/prometheus');
   const redis = require('mana-llm/redis');
   const http = require('mana-llm/http');
+  const otel = require('mana-llm/otel');
+  const aiSdk = require('mana-llm/ai-sdk');
   (async () => { $SMOKE })().catch((e) => { console.error(e); process.exit(1); });"
 
 step "TypeScript (strict, declarations checked: skipLibCheck off)"
@@ -93,7 +106,9 @@ import {
   StreamInterruptedError,
   toServerSentEvents,
 } from 'mana-llm';
+import { createManaProvider, type ManaProvider } from 'mana-llm/ai-sdk';
 import { createFetchHandler, createNodeHandler, type HttpHandlerOptions } from 'mana-llm/http';
+import { instrumentOpenTelemetry } from 'mana-llm/otel';
 import { registerPrometheusMetrics } from 'mana-llm/prometheus';
 import { createRedisHealthStore } from 'mana-llm/redis';
 import { createFakeClock, createMockProvider, type MockUpstream, startMockUpstream } from 'mana-llm/testing';
@@ -110,6 +125,10 @@ export async function use(): Promise<string | null | undefined> {
   await up.close();
   registerPrometheusMetrics(llm);
   void createRedisHealthStore;
+  const mana: ManaProvider = createManaProvider(llm);
+  const stopTracing: () => void = instrumentOpenTelemetry(llm);
+  stopTracing();
+  void mana('mana/x').doStream;
   const httpOptions: HttpHandlerOptions = { apiKeys: ['k'], cors: '*' };
   const handle: (request: Request) => Promise<Response> = createFetchHandler(llm, httpOptions);
   void handle;
@@ -135,9 +154,13 @@ printf '{ "compilerOptions": { %s, "module": "node16", "moduleResolution": "node
 printf '{ "compilerOptions": { %s, "module": "node16", "moduleResolution": "node16" }, "files": ["consumer.cts"] }\n' "$BASE" > tsconfig.cjs.json
 printf '{ "compilerOptions": { %s, "module": "esnext", "moduleResolution": "bundler" }, "files": ["consumer.ts"] }\n' "$BASE" > tsconfig.bundler.json
 npm pkg set type=module >/dev/null
-tsc -p tsconfig.esm.json && echo "  ok: node16, ESM consumer"
-tsc -p tsconfig.cjs.json && echo "  ok: node16, CommonJS consumer (.cts)"
-tsc -p tsconfig.bundler.json && echo "  ok: bundler resolution"
+# Each on its own line: under `set -e` a failure on the left of `&&` would not stop the script.
+tsc -p tsconfig.esm.json
+echo "  ok: node16, ESM consumer"
+tsc -p tsconfig.cjs.json
+echo "  ok: node16, CommonJS consumer (.cts)"
+tsc -p tsconfig.bundler.json
+echo "  ok: bundler resolution"
 npm pkg delete type >/dev/null
 
 step "bin"

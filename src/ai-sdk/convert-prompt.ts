@@ -1,0 +1,111 @@
+import {
+  type LanguageModelV3DataContent,
+  type LanguageModelV3FilePart,
+  type LanguageModelV3Prompt,
+  type LanguageModelV3ToolResultOutput,
+  UnsupportedFunctionalityError,
+} from '@ai-sdk/provider';
+import type { ChatMessage, ContentPart, ToolCall } from '../types.js';
+
+/** An image as an `image_url`: URLs as they are (mana-llm fetches them per its `images.fetch`), bytes as `data:`. */
+function imageUrl(data: LanguageModelV3DataContent, mediaType: string): string {
+  if (data instanceof URL) return data.toString();
+  // A wildcard type (the SDK did not know it) still needs a concrete one in a data URL.
+  const type = mediaType.includes('*') ? 'image/jpeg' : mediaType;
+  const base64 = typeof data === 'string' ? data : Buffer.from(data).toString('base64');
+  return `data:${type};base64,${base64}`;
+}
+
+function filePart(part: LanguageModelV3FilePart): ContentPart {
+  if (!part.mediaType.startsWith('image/')) {
+    throw new UnsupportedFunctionalityError({ functionality: `file parts of type ${part.mediaType}` });
+  }
+  return { type: 'image_url', image_url: { url: imageUrl(part.data, part.mediaType) } };
+}
+
+/** A tool result as the text of a `tool` message. */
+function toolOutput(output: LanguageModelV3ToolResultOutput): string {
+  switch (output.type) {
+    case 'text':
+    case 'error-text':
+      return output.value;
+    case 'json':
+    case 'error-json':
+      return JSON.stringify(output.value);
+    case 'execution-denied':
+      return output.reason ?? 'Tool execution denied.';
+    case 'content': {
+      const texts = output.value.filter((p) => p.type === 'text');
+      if (texts.length !== output.value.length) {
+        throw new UnsupportedFunctionalityError({ functionality: 'tool results with media content' });
+      }
+      return texts.map((p) => p.text).join('');
+    }
+  }
+}
+
+/** The mana-llm tool-call extension a provider may need back (Gemini's thought signatures). */
+function extraContent(providerOptions: unknown): unknown {
+  return (providerOptions as { mana?: { extraContent?: unknown } } | undefined)?.mana?.extraContent;
+}
+
+/**
+ * The AI SDK prompt as OpenAI chat messages: system, user (text and images), assistant (text and tool calls;
+ * reasoning is not sent back), and one `tool` message per tool result.
+ * @throws UnsupportedFunctionalityError for non-image files and media tool results
+ */
+export function toChatMessages(prompt: LanguageModelV3Prompt): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const message of prompt) {
+    switch (message.role) {
+      case 'system':
+        out.push({ role: 'system', content: message.content });
+        break;
+      case 'user': {
+        const parts = message.content.map((p): ContentPart => (p.type === 'text' ? p : filePart(p)));
+        const onlyText = parts.every((p) => p.type === 'text');
+        out.push({
+          role: 'user',
+          content: onlyText ? parts.map((p) => (p as { text: string }).text).join('') : parts,
+        });
+        break;
+      }
+      case 'assistant': {
+        let text = '';
+        const calls: ToolCall[] = [];
+        for (const part of message.content) {
+          if (part.type === 'text') text += part.text;
+          else if (part.type === 'file') {
+            throw new UnsupportedFunctionalityError({ functionality: 'files in assistant messages' });
+          } else if (part.type === 'tool-call' && !part.providerExecuted) {
+            const call: ToolCall & { extra_content?: unknown } = {
+              id: part.toolCallId,
+              type: 'function',
+              function: {
+                name: part.toolName,
+                arguments: typeof part.input === 'string' ? part.input : JSON.stringify(part.input ?? {}),
+              },
+            };
+            const extra = extraContent(part.providerOptions);
+            if (extra !== undefined) call.extra_content = extra;
+            calls.push(call);
+          }
+          // Reasoning and provider-executed tool results are the model's own; upstreams do not take them back.
+        }
+        out.push(
+          calls.length > 0
+            ? { role: 'assistant', content: text || null, tool_calls: calls }
+            : { role: 'assistant', content: text },
+        );
+        break;
+      }
+      case 'tool':
+        for (const part of message.content) {
+          if (part.type !== 'tool-result') continue;
+          out.push({ role: 'tool', tool_call_id: part.toolCallId, content: toolOutput(part.output) });
+        }
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+import type {
+  JSONObject,
+  LanguageModelV3FinishReason,
+  LanguageModelV3Usage,
+  SharedV3ProviderMetadata,
+} from '@ai-sdk/provider';
+import type { Attempt } from '../errors.js';
+import type { FinishReason, Routing, Usage } from '../types.js';
+
+const FINISH: Record<FinishReason, LanguageModelV3FinishReason['unified']> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool-calls',
+  function_call: 'tool-calls',
+  content_filter: 'content-filter',
+};
+
+/** The AI SDK's finish reason for an OpenAI one (`raw` keeps the original). */
+export function finishReason(raw: FinishReason | null | undefined): LanguageModelV3FinishReason {
+  return { unified: raw ? (FINISH[raw] ?? 'other') : 'other', raw: raw ?? undefined };
+}
+
+/** Optional detail fields some upstreams report (OpenAI's cached and reasoning tokens). */
+interface UsageDetails {
+  prompt_tokens_details?: { cached_tokens?: unknown };
+  completion_tokens_details?: { reasoning_tokens?: unknown };
+}
+
+const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+
+/** The AI SDK's usage for an OpenAI one: cached input tokens and reasoning output tokens when reported. */
+export function usageOf(u: Usage | null | undefined): LanguageModelV3Usage {
+  if (!u) {
+    return {
+      inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+      outputTokens: { total: undefined, text: undefined, reasoning: undefined },
+    };
+  }
+  const d = u as Usage & UsageDetails;
+  const cached = count(d.prompt_tokens_details?.cached_tokens);
+  const reasoning = count(d.completion_tokens_details?.reasoning_tokens);
+  return {
+    inputTokens: {
+      total: u.prompt_tokens,
+      noCache: cached === undefined ? u.prompt_tokens : u.prompt_tokens - cached,
+      cacheRead: cached,
+      cacheWrite: undefined,
+    },
+    outputTokens: {
+      total: u.completion_tokens,
+      text: reasoning === undefined ? u.completion_tokens : u.completion_tokens - reasoning,
+      reasoning,
+    },
+    raw: JSON.parse(JSON.stringify(u)) as JSONObject,
+  };
+}
+
+function attemptJSON(a: Attempt): JSONObject {
+  const out: JSONObject = { target: a.target, reason: a.reason };
+  if (a.status !== undefined) out.status = a.status;
+  if (a.durationMs !== undefined) out.durationMs = a.durationMs;
+  if (a.error !== undefined) out.error = a.error.message;
+  return out;
+}
+
+/** The routing record as `providerMetadata.mana`: requested, alias, resolved, attempts (errors as messages). */
+export function routingMetadata(r: Partial<Routing> & { resolved: string }): SharedV3ProviderMetadata {
+  const mana: JSONObject = { requested: r.requested ?? r.resolved, resolved: r.resolved };
+  if (r.alias !== undefined) mana.alias = r.alias;
+  if (r.attempts !== undefined) mana.attempts = r.attempts.map(attemptJSON);
+  if (r.cached) mana.cached = true;
+  return { mana };
+}

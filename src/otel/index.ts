@@ -1,0 +1,1 @@
+export { instrumentOpenTelemetry, type OpenTelemetryOptions } from './instrument.js';

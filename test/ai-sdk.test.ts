@@ -1,0 +1,326 @@
+import {
+  APICallError,
+  embed,
+  embedMany,
+  generateObject,
+  generateText,
+  jsonSchema,
+  NoSuchModelError,
+  stepCountIs,
+  streamObject,
+  streamText,
+  tool,
+} from 'ai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createManaProvider } from '../src/ai-sdk/index.js';
+import { createManaLLM } from '../src/index.js';
+import type { MockProtocol } from '../src/testing/index.js';
+import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+const PROTOCOLS: MockProtocol[] = ['openai', 'ollama', 'google', 'anthropic'];
+
+/** One upstream per protocol (a: openai, b: ollama, c: google, d: anthropic) and an alias for each and for a chain. */
+async function setup() {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'ollama', c: 'google', d: 'anthropic' },
+    aliases: {
+      'mana/openai': ['a/m1'],
+      'mana/ollama': ['b/m2'],
+      'mana/google': ['c/m3'],
+      'mana/anthropic': ['d/m4'],
+      'mana/chain': ['a/m1', 'b/m2', 'c/m3', 'd/m4'],
+      'mana/embed': ['a/e1', 'b/e2'],
+    },
+  });
+  return { ...h, mana: createManaProvider(h.llm), a: h.up.a!, b: h.up.b!, c: h.up.c!, d: h.up.d! };
+}
+
+const weather = tool({
+  description: 'The weather in a city',
+  inputSchema: jsonSchema<{ city: string }>({
+    type: 'object',
+    properties: { city: { type: 'string' } },
+    required: ['city'],
+    additionalProperties: false,
+  }),
+  execute: async ({ city }) => ({ city, sky: 'clear' }),
+});
+
+describe('mana-llm/ai-sdk with the real ai package', () => {
+  it.each(PROTOCOLS)('generateText and streamText through an alias served by %s', async (protocol) => {
+    const { mana } = await setup();
+    const model = mana(`mana/${protocol}`);
+    expect(model.specificationVersion).toBe('v3');
+    const res = await generateText({ model, prompt: 'Hi', temperature: 0, maxOutputTokens: 20 });
+    expect(res.text).toBe('Hello!');
+    expect(res.finishReason).toBe('stop');
+    expect(res.usage).toMatchObject({ inputTokens: 5, outputTokens: 7, totalTokens: 12 });
+    expect(res.providerMetadata?.mana).toMatchObject({
+      requested: `mana/${protocol}`,
+      alias: `mana/${protocol}`,
+    });
+    const streamed = streamText({ model, prompt: 'Hi' });
+    const pieces: string[] = [];
+    for await (const t of streamed.textStream) pieces.push(t);
+    expect(pieces.join('')).toBe('Hello!');
+    expect(await streamed.finishReason).toBe('stop');
+    expect((await streamed.usage).inputTokens).toBe(5);
+  });
+
+  it('a fallback mid-chain: the answer of the third entry, the routing record in providerMetadata.mana', async () => {
+    const { mana, a, b, c } = await setup();
+    a.enqueue({ status: 500 });
+    b.enqueue({ reset: true });
+    c.enqueue({ reply: 'from gemini' });
+    const res = await generateText({ model: mana('mana/chain'), prompt: 'Hi' });
+    expect(res.text).toBe('from gemini');
+    expect(res.response.modelId).toBe('c/m3');
+    expect(res.providerMetadata?.mana).toEqual({
+      requested: 'mana/chain',
+      alias: 'mana/chain',
+      resolved: 'c/m3',
+      attempts: [
+        { target: 'a/m1', reason: 'http-error', status: 500, durationMs: 0, error: expect.any(String) },
+        { target: 'b/m2', reason: 'connection', durationMs: 0, error: expect.any(String) },
+        { target: 'c/m3', reason: 'ok', durationMs: 0 },
+      ],
+    });
+    // A stream falls back the same way before its first chunk, and names its route at the end.
+    a.enqueue({ status: 503 });
+    const streamed = streamText({ model: mana('mana/chain'), prompt: 'Hi' });
+    expect(await streamed.text).toBe('Hello!');
+    expect((await streamed.providerMetadata)?.mana).toMatchObject({
+      resolved: 'b/m2',
+      attempts: [
+        expect.objectContaining({ target: 'a/m1', status: 503 }),
+        expect.objectContaining({ reason: 'ok' }),
+      ],
+    });
+  });
+
+  it.each(['openai', 'anthropic'] as const)(
+    'a tool loop over two turns (%s), with toolChoice',
+    async (protocol) => {
+      const { mana, up } = await setup();
+      const u = protocol === 'openai' ? up.a! : up.d!;
+      u.enqueue({ toolCall: { id: 'call_1', name: 'weather', arguments: '{"city":"Paris"}' } });
+      u.enqueue({ reply: 'Clear skies in Paris.' });
+      const res = await generateText({
+        model: mana(`mana/${protocol}`),
+        prompt: 'Weather in Paris?',
+        tools: { weather },
+        toolChoice: 'auto',
+        stopWhen: stepCountIs(3),
+      });
+      expect(res.steps).toHaveLength(2);
+      expect(res.steps[0]?.finishReason).toBe('tool-calls');
+      expect(res.steps[0]?.toolCalls.map((t) => [t.toolName, t.input])).toEqual([
+        ['weather', { city: 'Paris' }],
+      ]);
+      expect(res.steps[0]?.toolResults.map((t) => t.output)).toEqual([{ city: 'Paris', sky: 'clear' }]);
+      expect(res.text).toBe('Clear skies in Paris.');
+      // The second turn sent the call and its result back in the provider's own format.
+      const second = JSON.stringify(u.requests.at(-1)?.body);
+      expect(second).toContain('Paris');
+      expect(second).toContain('clear');
+      // toolChoice reaches the upstream.
+      u.enqueue({ toolCall: { name: 'weather', arguments: '{"city":"Rome"}' } });
+      const forced = await generateText({
+        model: mana(`mana/${protocol}`),
+        prompt: 'Weather?',
+        tools: { weather },
+        toolChoice: { type: 'tool', toolName: 'weather' },
+      });
+      expect(forced.toolCalls[0]?.input).toEqual({ city: 'Rome' });
+      expect(JSON.stringify(u.requests.at(-1)?.body)).toMatch(/"weather"/);
+    },
+  );
+
+  it('streamText runs the same tool loop over two turns', async () => {
+    const { mana, a } = await setup();
+    a.enqueue({ toolCall: { id: 'call_9', name: 'weather', arguments: '{"city":"Oslo"}' } });
+    a.enqueue({ reply: 'Oslo is clear.' });
+    const streamed = streamText({
+      model: mana('mana/openai'),
+      prompt: 'Weather in Oslo?',
+      tools: { weather },
+      stopWhen: stepCountIs(3),
+    });
+    const types = new Set<string>();
+    for await (const part of streamed.fullStream) types.add(part.type);
+    expect(await streamed.text).toBe('Oslo is clear.');
+    expect([...types]).toEqual(
+      expect.arrayContaining(['tool-input-start', 'tool-call', 'tool-result', 'text-delta']),
+    );
+    const steps = await streamed.steps;
+    expect(steps[0]?.toolCalls[0]).toMatchObject({ toolCallId: 'call_9', input: { city: 'Oslo' } });
+    const body = a.requests.at(-1)?.body as { messages: { role: string; tool_call_id?: string }[] };
+    expect(body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(body.messages[2]?.tool_call_id).toBe('call_9');
+  });
+
+  it.each(['openai', 'google'] as const)(
+    'generateObject and streamObject send the JSON schema (%s)',
+    async (p) => {
+      const { mana, up } = await setup();
+      const u = p === 'openai' ? up.a! : up.c!;
+      const schema = jsonSchema<{ name: string; age: number }>({
+        type: 'object',
+        properties: { name: { type: 'string' }, age: { type: 'number' } },
+        required: ['name', 'age'],
+        additionalProperties: false,
+      });
+      u.enqueue({ reply: '{"name":"Ada","age":36}' });
+      const res = await generateObject({
+        model: mana(`mana/${p}`),
+        schema,
+        schemaName: 'person',
+        prompt: 'Ada?',
+      });
+      expect(res.object).toEqual({ name: 'Ada', age: 36 });
+      const sent = JSON.stringify(u.requests.at(-1)?.body);
+      expect(sent).toContain('"age"');
+      if (p === 'openai') expect(sent).toContain('"json_schema"');
+      u.enqueue({ reply: '{"name":"Grace","age":85}', chunks: 5 });
+      const streamed = streamObject({ model: mana(`mana/${p}`), schema, prompt: 'Grace?' });
+      const partials: unknown[] = [];
+      for await (const part of streamed.partialObjectStream) partials.push(part);
+      expect(await streamed.object).toEqual({ name: 'Grace', age: 85 });
+      expect(partials.length).toBeGreaterThan(1);
+    },
+  );
+
+  it('embed and embedMany through an alias that falls back', async () => {
+    const { mana, a } = await setup();
+    a.setDefault({ dimensions: 4 });
+    const one = await embed({ model: mana.embeddingModel('mana/embed'), value: 'hello' });
+    expect(one.embedding).toHaveLength(4);
+    expect(one.usage.tokens).toBe(1);
+    a.enqueue({ status: 500 });
+    const many = await embedMany({ model: mana.textEmbeddingModel('mana/embed'), values: ['a', 'b', 'c'] });
+    expect(many.embeddings).toHaveLength(3);
+    expect(many.providerMetadata?.mana).toMatchObject({ resolved: 'b/e2' });
+  });
+
+  it("errors are the AI SDK's own: NoSuchModelError, APICallError with isRetryable and status", async () => {
+    const { mana, llm, a, b, c, d } = await setup();
+    expect(() => mana('mana/nope')).toThrow(NoSuchModelError);
+    expect(() => mana.embeddingModel('mana/nope')).toThrow(NoSuchModelError);
+    expect(() => mana.imageModel('x')).toThrow(NoSuchModelError);
+    for (const u of [a, b, c, d]) u.enqueue({ status: 500 });
+    const outage = await rejection(generateText({ model: mana('mana/chain'), prompt: 'Hi', maxRetries: 0 }));
+    expect(APICallError.isInstance(outage)).toBe(true);
+    expect(outage).toMatchObject({ isRetryable: true, statusCode: 503 });
+    expect((outage as APICallError).cause).toMatchObject({ code: 'NO_HEALTHY_PROVIDER' });
+    a.enqueue({ status: 400, body: '{"error":{"message":"bad"}}' });
+    const before = a.count('chat');
+    const mine = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi' }));
+    expect(mine).toMatchObject({ isRetryable: false, statusCode: 400 });
+    // Not retried by the AI SDK: one request.
+    expect(a.count('chat')).toBe(before + 1);
+    // A closed client: not retryable.
+    await llm.close();
+    const closed = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi', maxRetries: 0 }));
+    expect(closed).toMatchObject({ isRetryable: false, statusCode: 503 });
+  });
+
+  it('an abort signal ends generateText and a running streamText', async () => {
+    const { mana, a } = await setup();
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const pending = rejection(
+      generateText({ model: mana('mana/openai'), prompt: 'Hi', abortSignal: ac.signal }),
+    );
+    await waitFor(() => a.count('chat') === 1, 'request at a');
+    ac.abort();
+    expect((await pending) as Error).toMatchObject({ name: 'AbortError' });
+    a.enqueue({ streamThenStall: 2 });
+    const ac2 = new AbortController();
+    const streamed = streamText({ model: mana('mana/openai'), prompt: 'Hi', abortSignal: ac2.signal });
+    const seen: string[] = [];
+    for await (const part of streamed.fullStream) {
+      seen.push(part.type);
+      if (part.type === 'text-delta') ac2.abort();
+    }
+    expect(seen).toContain('text-delta');
+    expect(seen.at(-1)).toBe('abort');
+  });
+
+  it('streamText through toUIMessageStreamResponse()', async () => {
+    const { mana, a } = await setup();
+    a.enqueue({ status: 502 });
+    const response = streamText({ model: mana('mana/chain'), prompt: 'Hi' }).toUIMessageStreamResponse();
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const body = await response.text();
+    const events = body
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: ') && f !== 'data: [DONE]')
+      .map((f) => JSON.parse(f.slice(6)) as { type: string; delta?: string });
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['start', 'text-start', 'text-delta', 'finish']),
+    );
+    expect(
+      events
+        .filter((e) => e.type === 'text-delta')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('Hello!');
+    expect(body.trim().endsWith('data: [DONE]')).toBe(true);
+  });
+
+  it('reasoning and text, streamed and not, from an upstream that reports reasoning_content', async () => {
+    const frame = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'r1', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const up = await rawUpstream((body, res) => {
+      if (JSON.parse(body).stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(
+          frame({ role: 'assistant' }) +
+            frame({ reasoning_content: 'think ' }) +
+            frame({ reasoning_content: 'hard' }) +
+            frame({ content: '42' }) +
+            frame({}, 'stop') +
+            'data: [DONE]\n\n',
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c2',
+          object: 'chat.completion',
+          created: 1,
+          model: 'r1',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: '42', reasoning_content: 'think hard' },
+              finish_reason: 'stop',
+            },
+          ],
+          usage: { prompt_tokens: 10, completion_tokens: 4, total_tokens: 14 },
+        }),
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/reasoning': { chain: ['r/r1'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const mana = createManaProvider(llm);
+    const res = await generateText({ model: mana('mana/reasoning'), prompt: 'Q?' });
+    expect(res.reasoningText).toBe('think hard');
+    expect(res.text).toBe('42');
+    const streamed = streamText({ model: mana('mana/reasoning'), prompt: 'Q?' });
+    const parts: string[] = [];
+    for await (const p of streamed.fullStream) parts.push(p.type);
+    expect(await streamed.reasoningText).toBe('think hard');
+    expect(await streamed.text).toBe('42');
+    expect(parts.indexOf('reasoning-end')).toBeLessThan(parts.indexOf('text-start'));
+  });
+});

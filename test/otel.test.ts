@@ -1,0 +1,172 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError } from '../src/index.js';
+import { instrumentOpenTelemetry } from '../src/otel/index.js';
+import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+async function setup() {
+  const h = await harness({
+    upstreams: { a: 'openai', b: 'ollama', c: 'anthropic' },
+    aliases: { 'mana/x': ['a/m1', 'b/m2'], 'mana/ghost': ['ghost/m', 'a/m1', 'c/m3'] },
+  });
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const stop = instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+  return { ...h, a: h.up.a!, b: h.up.b!, c: h.up.c!, exporter, stop };
+}
+
+/** The call span and its children, checked to form one tree. */
+function tree(spans: ReadableSpan[]) {
+  const roots = spans.filter((s) => s.parentSpanContext === undefined);
+  expect(roots).toHaveLength(1);
+  const root = roots[0] as ReadableSpan;
+  const children = spans
+    .filter((s) => s !== root)
+    .sort((x, y) => Number(x.attributes['mana.attempt.index']) - Number(y.attributes['mana.attempt.index']));
+  for (const c of children) {
+    expect(c.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(c.spanContext().traceId).toBe(root.spanContext().traceId);
+  }
+  return { root, children };
+}
+
+const ms = (t: [number, number]): number => t[0] * 1000 + t[1] / 1e6;
+
+describe('instrumentOpenTelemetry', () => {
+  it('a chat that falls back once: one CLIENT span with GenAI attributes, one child span per attempt', async () => {
+    const { llm, a, exporter } = await setup();
+    a.enqueue({ status: 503 });
+    await llm.chat({ model: 'mana/x', messages: USER, temperature: 0.2, max_tokens: 50 });
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.name).toBe('chat mana/x');
+    expect(root.kind).toBe(SpanKind.CLIENT);
+    expect(root.attributes).toEqual({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'b',
+      'gen_ai.request.model': 'mana/x',
+      'gen_ai.request.temperature': 0.2,
+      'gen_ai.request.max_tokens': 50,
+      'gen_ai.response.model': 'b/m2',
+      'gen_ai.usage.input_tokens': 5,
+      'gen_ai.usage.output_tokens': 7,
+      'mana.alias': 'mana/x',
+      'mana.attempts': 2,
+    });
+    expect(root.status.code).toBe(SpanStatusCode.UNSET);
+    expect(children.map((c) => [c.name, c.kind, c.status.code])).toEqual([
+      ['attempt a/m1', SpanKind.INTERNAL, SpanStatusCode.ERROR],
+      ['attempt b/m2', SpanKind.INTERNAL, SpanStatusCode.UNSET],
+    ]);
+    expect(children[0]?.attributes).toMatchObject({
+      'mana.attempt.target': 'a/m1',
+      'mana.attempt.reason': 'http-error',
+      'http.response.status_code': 503,
+      'error.type': 'http-error',
+    });
+    expect(children[1]?.attributes).toMatchObject({ 'mana.attempt.reason': 'ok' });
+    for (const c of children) {
+      expect(ms(c.startTime)).toBeGreaterThanOrEqual(ms(root.startTime));
+      expect(ms(c.endTime)).toBeLessThanOrEqual(ms(root.endTime) + 0.001);
+    }
+  });
+
+  it('a stream: the span lasts until the stream ends and records the time to the first chunk', async () => {
+    const { llm, b, exporter } = await setup();
+    b.enqueue({ reply: 'streamed answer', chunks: 4 });
+    const chunks = await collect(
+      llm.stream({ model: 'b/m2', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(chunks.length).toBeGreaterThan(0);
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.name).toBe('chat b/m2');
+    expect(root.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'b',
+      'gen_ai.request.stream': true,
+      'gen_ai.response.model': 'b/m2',
+      'gen_ai.response.time_to_first_chunk': 0,
+      'gen_ai.usage.input_tokens': 5,
+      'gen_ai.usage.output_tokens': 7,
+    });
+    expect(root.events.map((e) => e.name)).toEqual(['gen_ai.first_chunk']);
+    expect(children.map((c) => c.name)).toEqual(['attempt b/m2']);
+    expect(ms(children[0]!.endTime)).toBeCloseTo(ms(root.endTime), 3);
+  });
+
+  it('a failure: error.type, ERROR status, the exception, a skipped entry as an event, every attempt', async () => {
+    const { llm, a, c, exporter } = await setup();
+    a.enqueue({ reset: true });
+    c.enqueue({ status: 500 });
+    const err = await rejection(llm.chat({ model: 'mana/ghost', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.name).toBe('chat mana/ghost');
+    expect(root.attributes).toMatchObject({
+      'error.type': 'NoHealthyProviderError',
+      'gen_ai.provider.name': 'mana-llm',
+      'mana.attempts': 3,
+    });
+    expect(root.attributes['gen_ai.response.model']).toBeUndefined();
+    expect(root.status).toEqual({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    expect(root.events.map((e) => [e.name, e.attributes])).toEqual([
+      ['mana.skip', { 'mana.attempt.target': 'ghost/m', 'mana.attempt.reason': 'unconfigured' }],
+      ['exception', expect.objectContaining({ 'exception.type': 'NO_HEALTHY_PROVIDER' })],
+    ]);
+    expect(
+      children.map((s) => [s.name, s.attributes['mana.attempt.reason'], s.attributes['mana.attempt.index']]),
+    ).toEqual([
+      ['attempt a/m1', 'connection', 1],
+      ['attempt c/m3', 'http-error', 2],
+    ]);
+    expect(children[1]?.attributes['gen_ai.provider.name']).toBe('c');
+  });
+
+  it("the caller's own error after a fallback records the attempt that raised it", async () => {
+    const { llm, a, b, exporter } = await setup();
+    a.enqueue({ status: 500 });
+    b.enqueue({ status: 400, body: '{"error":"bad request"}' });
+    await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.attributes['error.type']).toBe('ProviderHTTPError');
+    expect(children.map((s) => [s.name, s.attributes['http.response.status_code']])).toEqual([
+      ['attempt a/m1', 500],
+      ['attempt b/m2', 400],
+    ]);
+  });
+
+  it('embeddings, a stopped stream, and unsubscribing', async () => {
+    const { llm, a, exporter, stop } = await setup();
+    await llm.embed({ model: 'mana/x', input: ['a', 'b'] });
+    let spans = exporter.getFinishedSpans();
+    expect(spans.find((s) => s.kind === SpanKind.CLIENT)).toMatchObject({
+      name: 'embeddings mana/x',
+      attributes: expect.objectContaining({
+        'gen_ai.operation.name': 'embeddings',
+        'gen_ai.usage.input_tokens': 2,
+      }),
+    });
+    expect(
+      spans.find((s) => s.kind === SpanKind.CLIENT)?.attributes['gen_ai.usage.output_tokens'],
+    ).toBeUndefined();
+    exporter.reset();
+    a.enqueue({ streamThenStall: 3 });
+    for await (const _ of llm.stream({ model: 'mana/x', messages: USER })) break;
+    spans = exporter.getFinishedSpans();
+    expect(tree(spans).root.attributes).toMatchObject({
+      'mana.cancelled': true,
+      'gen_ai.response.model': 'a/m1',
+    });
+    exporter.reset();
+    stop();
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
