@@ -91,3 +91,27 @@ describe.concurrent('examples (run as child processes with no API keys and no ne
     expect(out).not.toContain('mock-key-not-a-secret');
   });
 });
+
+// One at a time, after the others: each loads the AI SDK or the OpenTelemetry SDK in its own child process.
+describe('examples of the integrations (run as child processes)', { timeout: 40_000 }, () => {
+  it('ai-sdk.ts runs generateText, streamText, a tool loop and a UI message stream through aliases', async () => {
+    const out = await expectSuccess('ai-sdk');
+    expect(out).toContain('answer: Hello from the local GPU box (mock Ollama).');
+    expect(out).toContain('served by ollama/qwen2.5:7b: ollama/qwen2.5:7b ok');
+    expect(out).toContain('usage: 5 in, 7 out');
+    expect(out).toContain('stream: Hello from the local GPU box (mock Ollama).');
+    expect(out).toMatch(/UI message stream: 200 text\/event-stream, \d+ bytes/);
+  });
+
+  it('tracing.ts prints a call span with a failed and a served attempt under it', async () => {
+    const out = await expectSuccess('tracing');
+    expect(out).toContain('diagnostics_channel: chat mana/fast-text -> groq/llama-3.1-8b-instant');
+    expect(out).toMatch(/chat mana\/fast-text {2}[\d.]+ ms {2}served by groq\/llama-3.1-8b-instant \(groq\)/);
+    expect(out).toContain('gen_ai.request.temperature = 0.2');
+    expect(out).toContain(
+      '  attempt ollama/qwen2.5:7b  ERROR http-error 503\n  attempt groq/llama-3.1-8b-instant  ok',
+    );
+    expect(out).toContain('gen_ai.request.stream = true');
+    expect(out).toContain('event gen_ai.first_chunk');
+  });
+});
