@@ -5,10 +5,12 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { generateText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError } from '../src/index.js';
+import { createManaProvider } from '../src/ai-sdk/index.js';
+import { createManaLLM, NoHealthyProviderError, type ProviderAdapter } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+import { closeAll, collect, harness, rejection, track, USER } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -168,5 +170,49 @@ describe('instrumentOpenTelemetry', () => {
     stop();
     await llm.chat({ model: 'mana/x', messages: USER });
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
+describe('instrumentOpenTelemetry with usage details', () => {
+  it('records cached prompt tokens when the upstream reports them, and they reach the AI SDK too', async () => {
+    const usage = {
+      prompt_tokens: 50,
+      completion_tokens: 5,
+      total_tokens: 55,
+      prompt_tokens_details: { cached_tokens: 40 },
+    };
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: false }),
+      chat: async (req) => ({
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: req.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: 'cached' }, finish_reason: 'stop' }],
+        usage,
+      }),
+      stream: () => {
+        throw new Error('not used');
+      },
+      embed: () => Promise.reject(new Error('not used')),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/c': { chain: ['custom/m'] } } },
+        providers: { custom: { type: 'custom', adapter } },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const res = await generateText({ model: createManaProvider(llm)('mana/c'), prompt: 'Hi' });
+    expect(res.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: 40, noCacheTokens: 10 });
+    expect(tree(exporter.getFinishedSpans()).root.attributes).toMatchObject({
+      'gen_ai.usage.input_tokens': 50,
+      'gen_ai.usage.cache_read.input_tokens': 40,
+    });
   });
 });

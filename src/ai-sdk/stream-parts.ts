@@ -5,9 +5,8 @@ import type {
   SharedV3Warning,
 } from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
-import type { Attempt } from '../errors.js';
 import { isManaLLMError } from '../errors.js';
-import type { ManaLLMEvents } from '../events.js';
+import type { OpenedStream } from '../routing/open-stream.js';
 import type { CallOptions, ChatChunk, ChatRequest, FinishReason, Usage } from '../types.js';
 import { finishReason, routingMetadata, usageOf } from './metadata.js';
 
@@ -112,12 +111,9 @@ class PartWriter {
   }
 }
 
-type Call = { id?: string; requested: string; alias?: string; attempts?: readonly Attempt[] };
-
 /**
- * Opens `llm.stream(request)` up to its first chunk (the chain walk happens here, so a walk that fails rejects
- * with `mapError(err)`), then streams the rest as AI SDK parts. The routing record comes from the client's own
- * `request` and `response` events for this call.
+ * Opens the stream with `llm.openStream` (the chain walk happens here, so a walk that fails rejects with
+ * `mapError(err)`), then hands out the rest as AI SDK parts, the routing record with the `finish` part.
  */
 export async function streamParts(
   llm: ManaLLM,
@@ -126,54 +122,24 @@ export async function streamParts(
   warnings: SharedV3Warning[],
   mapError: (err: unknown) => unknown,
 ): Promise<ReadableStream<Part>> {
-  const call: Call = { requested: request.model ?? '' };
-  const chunks = llm.stream(request, options);
-  // The first next() plans the call and emits `request` synchronously: that is how this call's id is known.
-  const onRequest = (e: ManaLLMEvents['request']): void => {
-    if (call.id !== undefined) return;
-    call.id = e.id;
-    call.requested = e.requested;
-    if (e.alias !== undefined) call.alias = e.alias;
-  };
-  const onResponse = (e: ManaLLMEvents['response']): void => {
-    if (e.id === call.id && e.attempts) call.attempts = e.attempts;
-  };
-  llm.on('request', onRequest);
-  let first: Promise<IteratorResult<ChatChunk, void>>;
+  let chunks: OpenedStream;
   try {
-    first = chunks.next();
-  } finally {
-    llm.off('request', onRequest);
-  }
-  llm.on('response', onResponse);
-  const stopListening = (): void => void llm.off('response', onResponse);
-  let head: IteratorResult<ChatChunk, void>;
-  try {
-    head = await first;
+    chunks = await llm.openStream(request, options);
   } catch (err) {
-    stopListening();
     throw mapError(err);
   }
+  const metadata: SharedV3ProviderMetadata = routingMetadata(chunks.routing);
   let cancelled = false;
   return new ReadableStream<Part>({
     start(controller) {
       const writer = new PartWriter((p) => controller.enqueue(p));
       controller.enqueue({ type: 'stream-start', warnings });
-      const metadata = (): SharedV3ProviderMetadata =>
-        routingMetadata({
-          requested: call.requested,
-          resolved: writer.resolved,
-          ...(call.alias === undefined ? {} : { alias: call.alias }),
-          ...(call.attempts === undefined ? {} : { attempts: [...call.attempts] }),
-        });
       void (async () => {
         try {
-          let r = head;
-          let isFirst = true;
-          while (!r.done) {
-            writer.chunk(r.value, isFirst);
-            isFirst = false;
-            r = await chunks.next();
+          let first = true;
+          for (let r = await chunks.next(); !r.done; r = await chunks.next()) {
+            writer.chunk(r.value, first);
+            first = false;
           }
           if (cancelled) return;
           writer.end();
@@ -181,7 +147,7 @@ export async function streamParts(
             type: 'finish',
             finishReason: finishReason(writer.finish),
             usage: usageOf(writer.usage),
-            providerMetadata: metadata(),
+            providerMetadata: metadata,
           });
           controller.close();
         } catch (err) {
@@ -197,17 +163,14 @@ export async function streamParts(
             type: 'finish',
             finishReason: { unified: 'error', raw: undefined },
             usage: usageOf(writer.usage),
-            providerMetadata: metadata(),
+            providerMetadata: metadata,
           });
           controller.close();
-        } finally {
-          stopListening();
         }
       })();
     },
     cancel() {
       cancelled = true;
-      stopListening();
       void chunks.return();
     },
   });

@@ -161,6 +161,11 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     if (e.usage) {
       o.span.setAttribute(ATTR.inputTokens, e.usage.prompt_tokens);
       if (o.kind !== 'embed') o.span.setAttribute(ATTR.outputTokens, e.usage.completion_tokens);
+      // Reported by OpenAI-compatible upstreams that cache prompts (OpenAI, DeepSeek …).
+      const details = (e.usage as { prompt_tokens_details?: { cached_tokens?: unknown } })
+        .prompt_tokens_details;
+      if (typeof details?.cached_tokens === 'number')
+        o.span.setAttribute(ATTR.cacheReadTokens, details.cached_tokens);
     }
     o.span.end(end);
   });

@@ -15,6 +15,7 @@ export const ATTR = {
   timeToFirstChunk: 'gen_ai.response.time_to_first_chunk',
   inputTokens: 'gen_ai.usage.input_tokens',
   outputTokens: 'gen_ai.usage.output_tokens',
+  cacheReadTokens: 'gen_ai.usage.cache_read.input_tokens',
   errorType: 'error.type',
   httpStatus: 'http.response.status_code',
   // mana-llm's own, for what the conventions have no name for (the routing).
