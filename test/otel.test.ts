@@ -1,4 +1,12 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  type Context,
+  type ContextManager,
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+} from '@opentelemetry/api';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -214,5 +222,57 @@ describe('instrumentOpenTelemetry with usage details', () => {
       'gen_ai.usage.input_tokens': 50,
       'gen_ai.usage.cache_read.input_tokens': 40,
     });
+  });
+});
+
+/** The smallest context manager (what @opentelemetry/context-async-hooks does): the active context per async flow. */
+class AsyncContextManager implements ContextManager {
+  readonly #store = new AsyncLocalStorage<Context>();
+  active(): Context {
+    return this.#store.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.#store.run(ctx, () => fn.call(thisArg, ...args));
+  }
+  bind<T>(_ctx: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.#store.disable();
+    return this;
+  }
+}
+
+describe('instrumentOpenTelemetry and the active context', () => {
+  it('a call span is a child of the span active when the call was made (chat and stream)', async () => {
+    const manager = new AsyncContextManager();
+    context.setGlobalContextManager(manager);
+    try {
+      const { llm, exporter, stop } = await setup();
+      const tracer = new BasicTracerProvider({
+        spanProcessors: [new SimpleSpanProcessor(exporter)],
+      }).getTracer('app');
+      await tracer.startActiveSpan('GET /answer', async (server) => {
+        await llm.chat({ model: 'mana/x', messages: USER });
+        await collect(llm.stream({ model: 'mana/x', messages: USER }));
+        server.end();
+      });
+      stop();
+      const spans = exporter.getFinishedSpans();
+      const server = spans.find((s) => s.name === 'GET /answer') as ReadableSpan;
+      const calls = spans.filter((s) => s.kind === SpanKind.CLIENT);
+      expect(calls.map((s) => s.name)).toEqual(['chat mana/x', 'chat mana/x']);
+      for (const call of calls) expect(call.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    } finally {
+      context.disable();
+    }
   });
 });
