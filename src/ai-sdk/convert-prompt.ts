@@ -5,7 +5,7 @@ import {
   type LanguageModelV3ToolResultOutput,
   UnsupportedFunctionalityError,
 } from '@ai-sdk/provider';
-import type { ChatMessage, ContentPart, ToolCall } from '../types.js';
+import type { ChatMessage, ContentPart, ToolCall, ToolCallExtra } from '../types.js';
 
 /** An image as an `image_url`: URLs as they are (mana-llm fetches them per its `images.fetch`), bytes as `data:`. */
 function imageUrl(data: LanguageModelV3DataContent, mediaType: string): string {
@@ -44,9 +44,10 @@ function toolOutput(output: LanguageModelV3ToolResultOutput): string {
   }
 }
 
-/** The mana-llm tool-call extension a provider may need back (Gemini's thought signatures). */
-function extraContent(providerOptions: unknown): unknown {
-  return (providerOptions as { mana?: { extraContent?: unknown } } | undefined)?.mana?.extraContent;
+/** What a provider needs back with a tool call (Gemini's thought signature), as the answer carried it. */
+function extraContent(providerOptions: unknown): ToolCallExtra | undefined {
+  const extra = (providerOptions as { mana?: { extraContent?: unknown } } | undefined)?.mana?.extraContent;
+  return typeof extra === 'object' && extra !== null ? (extra as ToolCallExtra) : undefined;
 }
 
 /**
@@ -78,7 +79,7 @@ export function toChatMessages(prompt: LanguageModelV3Prompt): ChatMessage[] {
           else if (part.type === 'file') {
             throw new UnsupportedFunctionalityError({ functionality: 'files in assistant messages' });
           } else if (part.type === 'tool-call' && !part.providerExecuted) {
-            const call: ToolCall & { extra_content?: unknown } = {
+            const call: ToolCall = {
               id: part.toolCallId,
               type: 'function',
               function: {

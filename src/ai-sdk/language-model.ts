@@ -41,7 +41,7 @@ export class ManaLanguageModel implements LanguageModelV3 {
     if (message?.reasoning_content) content.push({ type: 'reasoning', text: message.reasoning_content });
     if (message?.content) content.push({ type: 'text', text: message.content });
     for (const call of message?.tool_calls ?? []) {
-      const extra = (call as { extra_content?: unknown }).extra_content;
+      const extra = call.extra_content;
       content.push({
         type: 'tool-call',
         toolCallId: call.id,

@@ -69,7 +69,7 @@ class PartWriter {
         this.#tools.set(t.index, tool);
         this.emit({ type: 'tool-input-start', id: tool.id, toolName: tool.name });
       }
-      const extra = (t as { extra_content?: unknown }).extra_content;
+      const extra = t.extra_content;
       if (extra !== undefined) tool.extra = extra;
       const args = t.function?.arguments;
       if (args) {
