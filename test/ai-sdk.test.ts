@@ -323,4 +323,42 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(await streamed.text).toBe('42');
     expect(parts.indexOf('reasoning-end')).toBeLessThan(parts.indexOf('text-start'));
   });
+
+  it("a Gemini tool loop sends the model's thought signature back with its call on the next turn", async () => {
+    const bodies: { contents: { parts: Record<string, unknown>[] }[] }[] = [];
+    const gemini = await rawUpstream((raw, res) => {
+      const body = JSON.parse(raw) as (typeof bodies)[number];
+      bodies.push(body);
+      const first = bodies.length === 1;
+      const parts = first
+        ? [{ functionCall: { name: 'weather', args: { city: 'Lima' } }, thoughtSignature: 'sig-123' }]
+        : [{ text: 'Sunny in Lima.' }];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
+          usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 },
+        }),
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/g': { chain: ['g/gemini-3'] } } },
+        providers: { g: { type: 'google', baseUrl: gemini.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const res = await generateText({
+      model: createManaProvider(llm)('mana/g'),
+      prompt: 'Weather in Lima?',
+      tools: { weather },
+      stopWhen: stepCountIs(3),
+    });
+    expect(res.text).toBe('Sunny in Lima.');
+    expect(res.steps[0]?.toolCalls[0]?.providerMetadata?.mana).toEqual({
+      extraContent: { google: { thought_signature: 'sig-123' } },
+    });
+    const replayed = bodies[1]?.contents.flatMap((c) => c.parts).find((p) => 'functionCall' in p);
+    expect(replayed).toMatchObject({ functionCall: { name: 'weather' }, thoughtSignature: 'sig-123' });
+  });
 });
