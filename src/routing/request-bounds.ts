@@ -8,26 +8,92 @@ export interface RequestBounds {
   readonly maxDepth: number;
 }
 
-/** A container being walked: its keys (undefined for arrays) and the next child to visit. */
-interface Frame {
-  readonly value: object;
-  readonly keys: string[] | undefined;
-  readonly length: number;
-  at: number;
-}
-
 // Path segments named in an issue: a 6,000-level path is no help to anyone and would make the error itself huge.
 const MAX_PATH_SEGMENTS = 12;
 
-function pathOf(stack: readonly Frame[], root: string): string {
+/** Where the walk is: the containers from the root down and the key taken in each, plus the size so far. */
+interface Walk {
+  readonly maxDepth: number;
+  readonly maxBytes: number;
+  readonly containers: object[];
+  readonly keys: (string | number)[];
+  bytes: number;
+}
+
+/** Thrown inside the walk, turned into an InvalidRequestError with its path once, at the top. */
+class Refusal {
+  constructor(
+    readonly message: string,
+    readonly depth: number,
+  ) {}
+}
+
+function pathOf(keys: readonly (string | number)[], n: number, root: string): string {
   let out = root;
-  const n = Math.min(stack.length, MAX_PATH_SEGMENTS);
-  for (let i = 0; i < n; i++) {
-    const f = stack[i] as Frame;
-    const key = f.keys ? (f.keys[f.at - 1] as string) : String(f.at - 1);
-    out += f.keys ? (/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`) : `[${key}]`;
+  for (let i = 0; i < Math.min(n, MAX_PATH_SEGMENTS); i++) {
+    const key = keys[i] as string | number;
+    out +=
+      typeof key === 'number'
+        ? `[${key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(key)
+          ? `.${key}`
+          : `[${JSON.stringify(key)}]`;
   }
-  return stack.length > MAX_PATH_SEGMENTS ? `${out}…` : out;
+  return n > MAX_PATH_SEGMENTS ? `${out}…` : out;
+}
+
+function visit(w: Walk, value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+      w.bytes += value.length + 2;
+      break;
+    case 'number':
+    case 'boolean':
+      w.bytes += 5;
+      break;
+    case 'bigint':
+      throw new Refusal('is a BigInt (it cannot be sent as JSON)', w.keys.length);
+    case 'object':
+      if (value === null) w.bytes += 4;
+      else container(w, value);
+      break;
+    default:
+      // undefined, functions and symbols are left out of JSON, as JSON.stringify does.
+      break;
+  }
+  if (w.bytes > w.maxBytes) throw new Refusal('too big', -1);
+}
+
+// Recursion bounded by maxDepth: the walk itself can never overflow the stack, whatever the request holds.
+function container(w: Walk, value: object): void {
+  const { containers, keys } = w;
+  if (containers.length >= w.maxDepth) {
+    // A cycle also ends here, as an endless depth: tell it apart by the container seen twice on the way down.
+    containers.push(value);
+    const again = containers.findIndex((c, i) => containers.indexOf(c) < i);
+    throw again === -1
+      ? new Refusal(`is nested more than ${w.maxDepth} levels deep (limits.maxDepth)`, keys.length)
+      : new Refusal('contains a cycle (it cannot be sent as JSON)', again);
+  }
+  containers.push(value);
+  w.bytes += 2;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      keys.push(i);
+      w.bytes += 1;
+      visit(w, value[i]);
+      keys.pop();
+    }
+  } else {
+    for (const key of Object.keys(value)) {
+      keys.push(key);
+      // A key, its quotes, the colon and the comma.
+      w.bytes += key.length + 4;
+      visit(w, (value as Record<string, unknown>)[key]);
+      keys.pop();
+    }
+  }
+  containers.pop();
 }
 
 function fail(message: string, path: string, cause?: unknown): never {
@@ -36,74 +102,33 @@ function fail(message: string, path: string, cause?: unknown): never {
 }
 
 /**
- * Checks, without recursion, that a request's content can be turned into an upstream request: nesting at most
- * `maxDepth`, JSON text at most `maxRequestBytes`, no cycle, no BigInt, every property readable. Content coming from
- * end users (a tool schema of 6,000 nested arrays) would otherwise overflow the stack while the body is built, and
- * that would count against every provider of the chain.
+ * Checks that a request's content can be turned into an upstream request: nesting at most `maxDepth`, JSON text at
+ * most `maxRequestBytes`, no cycle, no BigInt, every property readable. Content coming from end users (a tool schema
+ * of 6,000 nested arrays) would otherwise overflow the stack while the body is built, and that would count against
+ * every provider of the chain.
  * @throws InvalidRequestError
  */
 export function checkRequestBounds(request: object, bounds: RequestBounds, root = 'request'): void {
-  const { maxRequestBytes, maxDepth } = bounds;
-  const stack: Frame[] = [];
-  const open = new Set<object>();
-  let bytes = 0;
-  const enter = (value: object): void => {
-    if (open.has(value)) fail('contains a cycle (it cannot be sent as JSON)', pathOf(stack, root));
-    if (stack.length >= maxDepth)
-      fail(`is nested more than ${maxDepth} levels deep (limits.maxDepth)`, pathOf(stack, root));
-    open.add(value);
-    const keys = Array.isArray(value) ? undefined : Object.keys(value);
-    stack.push({ value, keys, length: keys ? keys.length : (value as unknown[]).length, at: 0 });
-    bytes += 2;
+  const w: Walk = {
+    maxDepth: bounds.maxDepth,
+    maxBytes: bounds.maxRequestBytes,
+    containers: [],
+    keys: [],
+    bytes: 0,
   };
   try {
-    enter(request);
-    while (stack.length > 0) {
-      const f = stack[stack.length - 1] as Frame;
-      if (f.at >= f.length) {
-        open.delete(f.value);
-        stack.pop();
-        continue;
-      }
-      const i = f.at++;
-      let child: unknown;
-      if (f.keys) {
-        const key = f.keys[i] as string;
-        child = (f.value as Record<string, unknown>)[key];
-        // A key, its quotes, the colon and the comma.
-        bytes += key.length + 4;
-      } else {
-        child = (f.value as unknown[])[i];
-        bytes += 1;
-      }
-      switch (typeof child) {
-        case 'string':
-          bytes += child.length + 2;
-          break;
-        case 'number':
-        case 'boolean':
-          bytes += 5;
-          break;
-        case 'bigint':
-          fail('is a BigInt (it cannot be sent as JSON)', pathOf(stack, root));
-          break;
-        case 'object':
-          if (child === null) bytes += 4;
-          else enter(child);
-          break;
-        default:
-          // undefined, functions and symbols are left out of JSON, as JSON.stringify does.
-          break;
-      }
-      if (bytes > maxRequestBytes)
-        fail(`is larger than ${maxRequestBytes} bytes as JSON (limits.maxRequestBytes)`, root);
-    }
+    container(w, request);
   } catch (err) {
-    if (err instanceof InvalidRequestError) throw err;
+    if (err instanceof Refusal) {
+      if (err.depth < 0)
+        fail(`is larger than ${bounds.maxRequestBytes} bytes as JSON (limits.maxRequestBytes)`, root);
+      fail(err.message, pathOf(w.keys, err.depth, root));
+    }
     // A getter or proxy trap in the caller's object threw while it was read.
     const text = (err instanceof Error ? err.message : String(err)).slice(0, 200);
     // Caller-supplied text: no control characters (ESC, CR, LF, NUL) into a message that may reach a log.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
-    fail(`cannot be read: ${text.replace(/[\u0000-\u001f\u007f]+/g, ' ')}`, pathOf(stack, root), err);
+    const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+    fail(`cannot be read: ${clean}`, pathOf(w.keys, w.keys.length, root), err);
   }
 }
