@@ -167,4 +167,14 @@ step "bin"
 ./node_modules/.bin/mana-llm --help | head -n 3
 npx --no-install mana-llm validate "$ROOT/aliases.example.yaml"
 
+step "bin: serve answers, then drains on SIGTERM and exits 0"
+printf 'aliases:\n  mana/x:\n    chain: [ollama/m]\n' > serve-aliases.yaml
+./node_modules/.bin/mana-llm serve --port 0 serve-aliases.yaml > serve.log 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q 'listening on' serve.log && break; sleep 0.1; done
+SERVE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' serve.log | head -n 1)
+node -e "fetch('$SERVE_URL/v1/aliases').then(async (r) => { const b = await r.json(); if (r.status !== 200 || b.aliases[0].name !== 'mana/x') process.exit(1); console.log('  ok: GET /v1/aliases'); })"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" && echo "  ok: exit 0 after SIGTERM"
+
 printf '\ncheck-package: ok\n'
