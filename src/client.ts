@@ -13,7 +13,7 @@ import type { CallPlan, Needs, RouterContext } from './routing/context.js';
 import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { reportFailure, reportRequest, reportServed } from './routing/report.js';
 import { checkRequestBounds } from './routing/request-bounds.js';
-import { resolveModel } from './routing/resolve-model.js';
+import { DirectChains, resolveModel } from './routing/resolve-model.js';
 import { type ChatStream, streamChain } from './routing/stream-chain.js';
 import { type Step, walkChain } from './routing/walk-chain.js';
 import {
@@ -81,6 +81,8 @@ export class ManaLLM {
   readonly #prober: Prober | undefined;
   readonly #cache: ResponseCache | undefined;
   readonly #images: { close(): Promise<void> } | undefined;
+  /** Direct `provider/model` strings already parsed (per client, bounded). */
+  readonly #direct = new DirectChains();
   readonly #cleanup: (() => void)[] = [];
   #seq = 0;
   #closed = false;
@@ -145,7 +147,7 @@ export class ManaLLM {
     const model = request.model;
     let r: ReturnType<typeof resolveModel>;
     try {
-      r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+      r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider, this.#direct);
       // Before anything is built from the content: a request too deep or too big is the caller's error.
       checkRequestBounds(request, this.#ctx.opts.limits);
     } catch (err) {
@@ -279,7 +281,7 @@ export class ManaLLM {
    * @throws UnknownAliasError
    */
   resolve(model?: string, request?: ChatRequest): ResolveResult {
-    const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider);
+    const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider, this.#direct);
     const needs = request ? chatNeeds(request) : {};
     return {
       requested: r.requested,
@@ -395,6 +397,7 @@ export class ManaLLM {
     await this.#images?.close();
     await Promise.allSettled([this.#ctx.health.close(), this.#cache?.close()]);
     this.#ctx.events.removeAll();
+    this.#direct.clear();
   }
 
   /** `await using llm = createManaLLM(...)`. */

@@ -19,6 +19,7 @@ export function resolveModel(
   model: string | undefined,
   aliases: AliasRegistry,
   defaultProvider: string | undefined,
+  direct: DirectChains,
 ): Resolution {
   const requested = model ?? aliases.default;
   if (requested === undefined)
@@ -28,10 +29,10 @@ export function resolveModel(
     if (!alias) throw new UnknownAliasError(requested);
     return { requested, alias, chain: alias.chain };
   }
-  let chain = DIRECT.get(requested);
+  let chain = direct.get(requested);
   if (chain === undefined) {
     const ref = parseModelString(requested);
-    if (ref) chain = remember(requested, ref);
+    if (ref) chain = direct.remember(requested, ref);
     else if (defaultProvider && requested.trim())
       chain = single({ provider: defaultProvider, model: requested.trim() });
     else
@@ -42,11 +43,10 @@ export function resolveModel(
   return { requested, alias: undefined, chain };
 }
 
-/**
- * `provider/model` strings already resolved: a backend calls with a handful of them, over and over, so each is
- * parsed once. Bounded: past 1000 distinct strings it starts again.
- */
-const DIRECT = new Map<string, readonly ChainEntry[]>();
+/** Longest model string kept in a client's cache of direct chains; a longer one is parsed on every call. */
+const MAX_KEPT_CHARS = 256;
+/** Most distinct model strings kept; past it the cache starts again. */
+const MAX_KEPT = 1_000;
 
 function single(ref: { provider: string; model: string }): readonly ChainEntry[] {
   return Object.freeze([
@@ -54,9 +54,33 @@ function single(ref: { provider: string; model: string }): readonly ChainEntry[]
   ]);
 }
 
-function remember(requested: string, ref: { provider: string; model: string }): readonly ChainEntry[] {
-  if (DIRECT.size >= 1000) DIRECT.clear();
-  const chain = single(ref);
-  DIRECT.set(requested, chain);
-  return chain;
+/**
+ * One client's `provider/model` strings already resolved: a backend calls with a handful of them, over and over,
+ * so each is parsed once. Bounded by count and by size (at most 1000 strings of at most 256 characters), and
+ * owned by the client, so a caller sending huge or ever-new model strings pins nothing past `close()`.
+ */
+export class DirectChains {
+  readonly #chains = new Map<string, readonly ChainEntry[]>();
+
+  get(requested: string): readonly ChainEntry[] | undefined {
+    return this.#chains.get(requested);
+  }
+
+  /** The chain of `ref`, kept for `requested` when it is short enough. */
+  remember(requested: string, ref: { provider: string; model: string }): readonly ChainEntry[] {
+    const chain = single(ref);
+    if (requested.length > MAX_KEPT_CHARS) return chain;
+    if (this.#chains.size >= MAX_KEPT) this.#chains.clear();
+    this.#chains.set(requested, chain);
+    return chain;
+  }
+
+  /** How many strings are kept (for tests). */
+  get size(): number {
+    return this.#chains.size;
+  }
+
+  clear(): void {
+    this.#chains.clear();
+  }
 }
