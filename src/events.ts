@@ -92,11 +92,16 @@ export class ManaEmitter {
   #wrap(name: string, fn: AnyListener): AnyListener {
     let w = this.#safe.get(fn);
     if (!w) {
+      // Once per listener: one that throws on every event would otherwise print a warning per call.
+      let warned = false;
       const warn = (err: unknown): void => {
-        const msg = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`mana-llm: an event listener threw (${name}): ${msg}`, {
-          code: 'MANA_LLM_LISTENER',
-        });
+        if (warned) return;
+        warned = true;
+        const msg = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+        process.emitWarning(
+          `mana-llm: an event listener threw (${name}): ${msg} (further errors of this listener are not reported)`,
+          { code: 'MANA_LLM_LISTENER' },
+        );
       };
       w = (payload: unknown) => {
         try {

@@ -235,6 +235,25 @@ describe('listeners', () => {
       expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
   });
 
+  it('a listener that throws on every event is reported once, not once per event', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    const broken = () => {
+      throw new Error('broken listener');
+    };
+    llm.on('request', broken);
+    llm.on('response', broken);
+    llm.on('request', async () => {
+      throw new Error('async listener');
+    });
+    for (let i = 0; i < 20; i++) await llm.chat({ model: 'mana/x', messages: USER });
+    await new Promise((r) => setImmediate(r));
+    const messages = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    expect(messages.filter((m) => m.includes('broken listener'))).toHaveLength(1);
+    expect(messages.filter((m) => m.includes('async listener'))).toHaveLength(1);
+  });
+
   it('once fires a single time and off unsubscribes', async () => {
     const { llm } = await setup();
     const once = vi.fn();
