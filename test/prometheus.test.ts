@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createManaLLM, type ManaLLM } from '../src/index.js';
 import { registerPrometheusMetrics } from '../src/prometheus/index.js';
 import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
+import { rejection } from './helpers/client.js';
 
 let llm: ManaLLM | undefined;
 const upstreams: MockUpstream[] = [];
@@ -97,9 +98,77 @@ describe('registerPrometheusMetrics', () => {
     expect(text).toContain('mana_llm_provider_healthy{provider="ollama"} 0');
     await expect(llm.chat({ model: 'mana/nope', messages })).rejects.toThrow('Unknown model alias');
     expect(await registry.metrics()).toContain(
-      'mana_llm_llm_errors_total{provider="mana",model="nope",error_type="unknown_alias"} 1',
+      'mana_llm_llm_errors_total{provider="other",model="other",error_type="unknown_alias"} 1',
     );
     expect(text).not.toContain('SECRET');
+  });
+
+  it('labels errors and fallbacks only with what the configuration names: anything a caller invents is other', async () => {
+    const { local, cloud, llm, registry } = await setup();
+    local.setDefault({ status: 500 });
+    cloud.setDefault({ status: 500 });
+    for (let i = 0; i < 50; i++) {
+      await rejection(llm.chat({ model: `mana/invented-${i}`, messages }));
+      await rejection(llm.chat({ model: `ghost-${i}/m`, messages }));
+      await rejection(llm.chat({ model: `groq/invented-${i}`, messages }));
+    }
+    await rejection(llm.chat({ model: 'groq/llama-3.1-8b-instant', messages }));
+    const text = await registry.metrics();
+    const errorLines = text.split('\n').filter((l) => l.startsWith('mana_llm_llm_errors_total{'));
+    expect(errorLines.sort()).toEqual(
+      [
+        'mana_llm_llm_errors_total{provider="other",model="other",error_type="unknown_alias"} 50',
+        'mana_llm_llm_errors_total{provider="other",model="other",error_type="no_healthy_provider"} 50',
+        'mana_llm_llm_errors_total{provider="groq",model="other",error_type="no_healthy_provider"} 50',
+        'mana_llm_llm_errors_total{provider="groq",model="llama-3.1-8b-instant",error_type="no_healthy_provider"} 1',
+      ].sort(),
+    );
+    expect(text).not.toContain('invented');
+    expect(text).not.toContain('ghost');
+  });
+
+  it('ignores usage that is not a finite non-negative integer', async () => {
+    const usages = [
+      { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: 0 },
+      { prompt_tokens: Number.NaN, completion_tokens: Number.POSITIVE_INFINITY, total_tokens: 0 },
+      { prompt_tokens: 1e300, completion_tokens: '7' as unknown as number, total_tokens: 0 },
+      { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+    ];
+    let i = 0;
+    const adapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: async () => ({
+        id: 'c',
+        object: 'chat.completion' as const,
+        created: 0,
+        model: 'x/m',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant' as const, content: 'ok' },
+            finish_reason: 'stop' as const,
+          },
+        ],
+        usage: usages[i++ % usages.length]!,
+      }),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    };
+    llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['x/m'] } } },
+      providers: { x: { type: 'custom', adapter } },
+      health: { probes: false },
+    });
+    const registry = new Registry();
+    registerPrometheusMetrics(llm, { registry });
+    for (let n = 0; n < usages.length; n++) await llm.chat({ model: 'mana/x', messages });
+    const text = await registry.metrics();
+    expect(text).toContain('mana_llm_tokens_total{provider="x",model="m",type="prompt"} 3');
+    expect(text).toContain('mana_llm_tokens_total{provider="x",model="m",type="completion"} 4');
   });
 
   it('uses the given prefix and stops counting after unregister', async () => {

@@ -42,6 +42,39 @@ function split(target: string): { provider: string; model: string } {
     : { provider: target.slice(0, i), model: target.slice(i + 1) };
 }
 
+const OTHER = { provider: 'other', model: 'other' } as const;
+
+/** A token count worth adding: a finite non-negative integer (anything else an upstream sent is not counted). */
+const countable = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * Label values from what the configuration names, never from what a caller sent: a defined alias (`mana`, its
+ * name), a target some alias lists (its provider and model), a configured provider with any other model
+ * (`<provider>`, `other`); anything else `other`/`other`. Rebuilt when the aliases are reloaded.
+ */
+function configuredLabels(llm: ManaLLM): {
+  of(requested: string): { provider: string; model: string };
+  load(): void;
+} {
+  const providers = new Set(Object.keys(llm.health().providers));
+  let aliases = new Set<string>();
+  let targets = new Set<string>();
+  const load = () => {
+    const list = llm.aliases().aliases;
+    aliases = new Set(list.map((a) => a.name));
+    targets = new Set(list.flatMap((a) => a.chain));
+  };
+  load();
+  return {
+    of(requested) {
+      if (aliases.has(requested) || targets.has(requested)) return split(requested);
+      const { provider } = split(requested);
+      return providers.has(provider) ? { provider, model: 'other' } : OTHER;
+    },
+    load,
+  };
+}
+
 /**
  * Keeps Prometheus metrics from a client's events (names, labels and buckets: docs/metrics.md).
  * @throws ConfigError when prom-client is not installed
@@ -104,6 +137,12 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
   const metrics = [requests, tokens, latency, errors, resolved, fallbacks, healthy, ttfc];
 
   for (const provider of Object.keys(llm.health().providers)) healthy.set({ provider }, 1);
+  const labels = configuredLabels(llm);
+  const entry = (target: string | null): string => {
+    if (target === null) return 'none';
+    const l = labels.of(target);
+    return l.model === 'other' ? 'other' : target;
+  };
 
   const on = <K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>) => {
     llm.on(name, fn);
@@ -114,20 +153,29 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
       const { provider, model } = split(e.resolved);
       requests.inc({ provider, model, streaming: String(e.kind === 'stream') });
       latency.observe({ provider, model }, e.durationMs / 1000);
-      if (e.usage) {
-        tokens.inc({ provider, model, type: 'prompt' }, e.usage.prompt_tokens);
-        tokens.inc({ provider, model, type: 'completion' }, e.usage.completion_tokens);
+      const usage = e.usage;
+      if (usage) {
+        if (countable(usage.prompt_tokens))
+          tokens.inc({ provider, model, type: 'prompt' }, usage.prompt_tokens);
+        if (countable(usage.completion_tokens))
+          tokens.inc({ provider, model, type: 'completion' }, usage.completion_tokens);
       }
       if (e.firstChunkMs !== undefined) ttfc.observe({ provider, model }, e.firstChunkMs / 1000);
     }),
     on('failure', (e) => {
-      // An alias `mana/x` gives provider `mana`, as docs/metrics.md says.
-      const { provider, model } = split(e.requested);
+      // An alias `mana/x` gives provider `mana`; what the configuration does not name is `other` (docs/metrics.md).
+      const { provider, model } = labels.of(e.requested);
       errors.inc({ provider, model, error_type: e.error.code.toLowerCase() });
     }),
     on('resolved', (e) => resolved.inc({ alias: e.alias, target: e.target })),
-    on('fallback', (e) => fallbacks.inc({ from_model: e.from, to_model: e.to ?? 'none', reason: e.reason })),
+    // A direct call's chain entry is the caller's own string: labelled only when the configuration names it.
+    on('fallback', (e) =>
+      fallbacks.inc({ from_model: entry(e.from), to_model: entry(e.to), reason: e.reason }),
+    ),
     on('health', (e) => healthy.set({ provider: e.provider }, e.healthy ? 1 : 0)),
+    on('reload', (e) => {
+      if (e.ok) labels.load();
+    }),
   ];
   return {
     registry,
