@@ -66,6 +66,16 @@ function inBandError(json: WireError): unknown {
   return json.object === 'error' ? json : undefined;
 }
 
+/**
+ * Replies are handed to the caller as parsed, so an own `__proto__` key (JSON.parse makes one; `Object.assign` or a
+ * naive merge in the caller's code would then replace a prototype) is dropped. Only a text that could spell the
+ * key — literally or through a `\u` escape — pays for the reviver.
+ */
+const NO_PROTO = {
+  parse: (text: string): unknown => JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)),
+};
+const mayHoldProto = (text: string): boolean => text.includes('__proto__') || text.includes('\\u');
+
 /** OpenRouter and Groq name it `reasoning`, DeepSeek `reasoning_content`; callers always get the latter. */
 function normaliseReasoning(d: WireDelta): void {
   if (typeof d.reasoning === 'string') {
@@ -139,6 +149,8 @@ function withStream(req: object, stream: boolean): string {
   return json === '{}' ? `{"stream":${stream}}` : `${json.slice(0, -1)},"stream":${stream}}`;
 }
 
+const isFiniteNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+
 /**
  * Adapter for any OpenAI-compatible server (OpenAI, Groq, OpenRouter, Together, vLLM, LM Studio, llama.cpp):
  * requests are passed through as they are, replies are checked and relabelled `provider/model`.
@@ -162,7 +174,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
 
   /** A reply body's JSON object; throws its in-band error. Takes the text so callers await the body directly. */
   function replyJson(text: string, meta: CallMeta): unknown {
-    const json = parseJson(text, meta);
+    const json = mayHoldProto(text) ? parseJson(text, meta, undefined, NO_PROTO) : parseJson(text, meta);
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
     const err = inBandError(json as WireError);
     if (err !== undefined) throw errorFromInBand(err, meta);
@@ -236,7 +248,12 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
      * "Token limit reached" after `finish_reason: "length"`; see docs/wire-conformance.md).
      */
     const chunkOf = (data: string): ChatChunk | undefined | null => {
-      const json = parseJson(data, meta, 'malformed stream frame', frames) as WireReply | null;
+      const json = parseJson(
+        data,
+        meta,
+        'malformed stream frame',
+        mayHoldProto(data) ? NO_PROTO : frames,
+      ) as WireReply | null;
       if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
       const err = inBandError(json);
       if (err !== undefined || parser.event === 'error') {
@@ -378,7 +395,13 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     for (let i = 0; i < data.length; i++) {
       const d = data[i] as { index?: unknown; embedding?: unknown } | null;
       const index = typeof d?.index === 'number' ? d.index : i;
-      if (!Array.isArray(d?.embedding) || index < 0 || index >= data.length || out[index] !== undefined)
+      if (
+        !Array.isArray(d?.embedding) ||
+        index < 0 ||
+        index >= data.length ||
+        out[index] !== undefined ||
+        !d.embedding.every(isFiniteNumber)
+      )
         throw badResponse(meta, 'malformed embedding');
       out[index] = { object: 'embedding', index, embedding: d.embedding as number[] };
     }
