@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderBlockedError } from '../errors.js';
+import { redact } from '../redact.js';
 import type {
   ContentPart,
   FinishReason,
@@ -209,7 +210,22 @@ const BLOCK_REASONS = new Set([
   'IMAGE_SAFETY',
 ]);
 
-function blocked(meta: CallMeta, reason: string, what: string): ProviderBlockedError {
+// A reason is an enum word (SAFETY, RECITATION, …); anything longer is not one.
+const MAX_REASON_CHARS = 64;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]+/g;
+
+/**
+ * An upstream's `blockReason` / `finishReason` as it may enter an error: cut first (before any regex runs over
+ * it), control characters (ESC, CR, LF, NUL) replaced, configured secrets redacted.
+ */
+function reasonText(raw: string, meta: CallMeta): string {
+  const cut = raw.length > MAX_REASON_CHARS ? `${raw.slice(0, MAX_REASON_CHARS)}…` : raw;
+  return redact(cut.replace(CONTROL, ' '), meta.secrets).trim();
+}
+
+function blocked(meta: CallMeta, raw: string, what: string): ProviderBlockedError {
+  const reason = reasonText(raw, meta);
   return new ProviderBlockedError(
     `${meta.provider}/${meta.model} ${meta.method} ${meta.path.split('?')[0]}: ${what} (${reason})`,
     { provider: meta.provider, model: meta.model, reason },
@@ -319,5 +335,5 @@ export function finishOf(reason: string, sawToolCalls: boolean, meta: CallMeta):
   if (BLOCK_REASONS.has(reason)) throw blocked(meta, reason, 'answer blocked by the provider');
   if (reason === 'STOP') return sawToolCalls ? 'tool_calls' : 'stop';
   if (reason === 'MAX_TOKENS') return 'length';
-  throw badResponse(meta, `generation ended with finishReason ${reason}`);
+  throw badResponse(meta, `generation ended with finishReason ${reasonText(reason, meta)}`);
 }
