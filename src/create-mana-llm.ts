@@ -44,7 +44,13 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       inFlight: 0,
     });
   }
-  const health = new HealthCache([...providers.keys()], opts.health, clock, opts.health.store);
+  // The retry cap also bounds cool-downs a shared store hears from other processes.
+  const health = new HealthCache(
+    [...providers.keys()],
+    { ...opts.health, maxCooldownMs: opts.limits.maxRetryAfterMs },
+    clock,
+    opts.health.store,
+  );
   const events = new ManaEmitter();
   const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set(), images };
   const probed = [...providers.values()].filter((s) => s.config.probe);

@@ -122,6 +122,22 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(h.targets[0]?.until).toBeGreaterThan(t0);
   });
 
+  it("a cool-down from elsewhere is bounded by the client's retry cap (limits.maxRetryAfterMs)", async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+      providers: { up: { type: 'openai', baseUrl: up.url, apiKey: 'k' } },
+      health: { store, probes: false },
+      limits: { maxRetryAfterMs: 10_000 },
+    });
+    open.push(llm);
+    await until(() => llm.health().store?.connected === true, 'connected');
+    await admin.publish(`${prefix}health`, JSON.stringify({ s: 'attacker', t: 'up/m', u: YEAR_2100 }));
+    await until(() => llm.health().targets.length > 0, 'the cool-down');
+    expect(llm.health().targets[0]?.until).toBeLessThanOrEqual(Date.now() + 10_000);
+  });
+
   it('a frozen Redis shows as not connected and calls stop waiting on it', async () => {
     const { llm } = await client(`h${++run}:`, 60_000, 200);
     await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
