@@ -51,7 +51,10 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };
   // A provider whose last call failed takes only a few calls at once until one succeeds, so that a crowd of
   // calls arriving before its breaker opens does not all wait on it (health.maxConcurrentAfterFailure).
-  if (slot.inFlight >= ctx.opts.health.maxConcurrentAfterFailure && ctx.health.lastCallFailed(entry.provider))
+  if (
+    (slot.unanswered ?? 0) >= ctx.opts.health.maxConcurrentAfterFailure &&
+    ctx.health.lastCallFailed(entry.provider)
+  )
     return { reason: 'unhealthy' };
   const state = ctx.health.peek(entry.provider);
   if (state === 'open' || (state === 'half-open' && ctx.health.isTrialInFlight(entry.provider))) {

@@ -13,6 +13,11 @@ export interface ProviderSlot {
   readonly config: ResolvedProvider;
   readonly adapter: ProviderAdapter;
   inFlight: number;
+  /**
+   * Attempts still waiting for the provider's answer (a committed stream no longer counts): what the limit after a
+   * failure bounds, so that long streams already running do not shut a recovering provider out.
+   */
+  unanswered?: number;
 }
 
 /** What the chain walk needs from the client; built once per client. */

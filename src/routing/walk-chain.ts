@@ -184,12 +184,14 @@ export async function walkChain<T, R>(
       ),
     );
     slot.inFlight++;
+    slot.unanswered = (slot.unanswered ?? 0) + 1;
     let value: T;
     try {
       const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
       value = await attempt.race(step.run(slot, entry, context, request));
     } catch (raw) {
       slot.inFlight--;
+      slot.unanswered--;
       const callerReason = attempt.abortReason();
       const timeout = attempt.timeout;
       attempt.end();
@@ -217,6 +219,7 @@ export async function walkChain<T, R>(
       emitFallback(ctx, plan, i, verdict.reason, { error: err, durationMs, status: err.status });
       continue;
     }
+    slot.unanswered--;
     const rejected = step.reject?.(value, plan);
     if (rejected !== undefined) {
       onlyTooLong = false;

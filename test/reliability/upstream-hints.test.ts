@@ -4,7 +4,7 @@ import { NoHealthyProviderError, type ProviderRateLimitError } from '../../src/i
 import { openaiCodec } from '../../src/testing/index.js';
 import { closeAll as closeHelpers } from '../helpers/client.js';
 import { rawUpstream } from '../helpers/raw-upstream.js';
-import { client, closeAll, mock, settle, waitFor } from './support.js';
+import { client, closeAll, consume, mock, settle, waitFor } from './support.js';
 
 afterEach(async () => {
   await closeAll();
@@ -106,5 +106,26 @@ describe('a thundering herd on a provider that just failed', () => {
     await waitFor(() => held.length === 20, 'every call to reach a again');
     for (const res of held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end(ok);
     expect((await Promise.all(after)).every((r) => r.routing.resolved === 'a/m')).toBe(true);
+  });
+
+  it('streams already committed to the provider do not count: they would shut a recovering provider out', async () => {
+    const a = await mock('openai');
+    const b = await mock('openai');
+    a.enqueue({ streamThenStall: 2 }, { streamThenStall: 2 }, { streamThenStall: 2 }, { status: 503 });
+    a.setDefault({ reply: 'a is back' });
+    const { llm } = client(
+      { a: { type: 'openai', baseUrl: a.url }, b: { type: 'openai', baseUrl: b.url } },
+      { 'mana/x': ['a/m', 'b/m'] },
+      { health: { failureThreshold: 1000 } },
+    );
+    const ctl = new AbortController();
+    const streams = Array.from({ length: 3 }, () => consume(llm.stream(REQ, { signal: ctl.signal })));
+    await waitFor(() => streams.every((s) => s.chunks.length >= 2), 'three streams to commit');
+    expect((await llm.chat(REQ)).routing.resolved).toBe('b/m');
+    // Three calls in flight at a, its last call failed: the next one still goes to a, and a recovers.
+    expect((await llm.chat(REQ)).routing.resolved).toBe('a/m');
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+    ctl.abort();
+    await Promise.all(streams.map((s) => s.done));
   });
 });
