@@ -47,17 +47,26 @@ export function createDispatcher(
     const path = call.path;
     let stream = false;
     let resolved: string | undefined;
-    const log = (status: number, error?: string) =>
-      opts.onRequest?.({
-        requestId,
-        method: call.method,
-        path: path.slice(0, 512),
-        status,
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        stream,
-        ...(resolved ? { resolved } : {}),
-        ...(error ? { error } : {}),
-      });
+    const log = (status: number, error?: string) => {
+      if (!opts.onRequest) return;
+      try {
+        opts.onRequest({
+          requestId,
+          method: call.method,
+          path: path.slice(0, 512),
+          status,
+          durationMs: Math.round((performance.now() - started) * 10) / 10,
+          stream,
+          ...(resolved ? { resolved } : {}),
+          ...(error ? { error } : {}),
+        });
+      } catch (err) {
+        // A logger that throws never breaks an answer (as event listeners never break a call).
+        process.emitWarning(
+          `mana-llm/http onRequest threw: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    };
     let result: RouteResult;
     try {
       const local = routePath(path, opts.basePath);

@@ -194,6 +194,19 @@ describe('routes', () => {
     expect(log.map((e) => e.requestId)).toEqual(['abc-123', replaced.headers.get('x-request-id')]);
   });
 
+  it('an onRequest that throws never breaks an answer, streamed or not', async () => {
+    const { served, up } = await setup({
+      onRequest: () => {
+        throw new Error('logger down');
+      },
+    });
+    up.a?.enqueue({ reply: 'One two', chunks: 2 });
+    const stream = await post(`${served.url}/v1/chat/completions`, { ...CHAT, stream: true });
+    expect((await stream.text()).endsWith('data: [DONE]\n\n')).toBe(true);
+    const json = await post(`${served.url}/v1/chat/completions`, CHAT);
+    expect(json.status).toBe(200);
+  });
+
   it('invalid handler options are a ConfigError listing each problem', () => {
     expect(() => createFetchHandler({} as never, { apiKeys: [], maxBodyBytes: -1, basePath: 'x/' })).toThrow(
       ConfigError,
