@@ -35,6 +35,7 @@ import type {
   Routing,
   Usage,
 } from './types.js';
+import { validateCall, validateModel } from './validate-request.js';
 import type { Http } from './wire/http.js';
 
 /** State of one chain entry as `resolve()` explains it. */
@@ -137,34 +138,26 @@ export class ManaLLM {
     kind: CallKind,
     request: ChatRequest | EmbedRequest,
     opts: CallOptions | undefined,
-    needs: Needs,
     trace: ManaTraceMessage | undefined,
-    messages?: readonly ChatMessage[],
   ): CallPlan {
     if (this.#closed) throw new ClosedError();
-    if (opts?.signal?.aborted) throw opts.signal.reason;
     const id = String(++this.#seq);
-    const model = request.model;
+    // Before anything reads the request: a malformed call is a 400 that never reaches a provider.
+    try {
+      validateCall(kind, request, opts, this.#cache !== undefined);
+    } catch (err) {
+      throw this.#refused(id, kind, (request as { model?: unknown } | null)?.model, err, trace);
+    }
+    if (opts?.signal?.aborted) throw opts.signal.reason;
     let r: ReturnType<typeof resolveModel>;
     try {
-      r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider, this.#direct);
+      r = resolveModel(request.model, this.#aliases, this.#ctx.opts.defaultProvider, this.#direct);
       // Before anything is built from the content: a request too deep or too big is the caller's error.
       checkRequestBounds(request, this.#ctx.opts.limits);
     } catch (err) {
-      // An unknown alias or an invalid request is still a request that failed: hosts counting failures must see it.
-      const { events } = this.#ctx;
-      const requested = model ?? '';
-      if (events.has('request')) events.emit('request', { id, kind, requested });
-      if (events.has('failure') && isManaLLMError(err))
-        events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
-      if (trace && kind === 'stream') {
-        trace.id = id;
-        trace.requested = requested;
-        publishStreamStart(trace);
-        publishStreamEnd(trace, err);
-      }
-      throw err;
+      throw this.#refused(id, kind, request.model, err, trace);
     }
+    const needs = kind === 'embed' ? EMBED_NEEDS : chatNeeds(request as ChatRequest);
     const now = this.#ctx.clock.now();
     const deadline = now + (opts?.timeoutMs ?? this.#ctx.opts.timeouts.totalMs);
     const plan: CallPlan = {
@@ -180,13 +173,36 @@ export class ManaLLM {
       attempts: [],
       trace,
     };
-    if (!needs.vision || messages === undefined) return plan;
+    if (!needs.vision || kind === 'embed') return plan;
+    const { messages } = request as ChatRequest;
     return { ...plan, images: new CallImages(this.#ctx.images, messages, opts?.signal, deadline) };
+  }
+
+  /** An unknown alias or a malformed call is still a request that failed: hosts counting failures must see it. */
+  #refused(
+    id: string,
+    kind: CallKind,
+    model: unknown,
+    err: unknown,
+    trace: ManaTraceMessage | undefined,
+  ): unknown {
+    const { events } = this.#ctx;
+    const requested = typeof model === 'string' ? model : '';
+    if (events.has('request')) events.emit('request', { id, kind, requested });
+    if (events.has('failure') && isManaLLMError(err))
+      events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
+    if (trace && kind === 'stream') {
+      trace.id = id;
+      trace.requested = requested;
+      publishStreamStart(trace);
+      publishStreamEnd(trace, err);
+    }
+    return err;
   }
 
   /**
    * One chat completion, from the first chain entry that can serve it.
-   * @throws NoHealthyProviderError, ProviderError subclasses for the caller's own mistakes, UnknownAliasError, the signal's reason
+   * @throws InvalidRequestError, NoHealthyProviderError, ProviderError subclasses for the caller's own mistakes, UnknownAliasError, the signal's reason
    */
   chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
     // Not `async`: the promise of #serve itself, one layer fewer; #serve plans, so a throw is still a rejection.
@@ -204,14 +220,7 @@ export class ManaLLM {
     step: Step<T, R>,
     trace: ManaTraceMessage | undefined,
   ): Promise<T & { routing: Routing }> {
-    const plan = this.#plan(
-      kind,
-      request,
-      opts,
-      kind === 'chat' ? chatNeeds(request as ChatRequest) : { embeddings: true },
-      trace,
-      kind === 'chat' ? (request as ChatRequest).messages : undefined,
-    );
+    const plan = this.#plan(kind, request, opts, trace);
     reportRequest(this.#ctx, plan, request);
     const cached = this.#cache?.open<T & { routing: Routing }>(plan, request, opts);
     const ticket = cached && (await cached);
@@ -246,9 +255,7 @@ export class ManaLLM {
           'stream',
           request,
           opts,
-          chatNeeds(request),
           activeChannel('stream') ? { kind: 'stream', request } : undefined,
-          request.messages,
         ),
       request,
     );
@@ -266,7 +273,7 @@ export class ManaLLM {
 
   /**
    * Embeddings (OpenAI shape). An alias with `dimensions` skips members whose vectors have another length.
-   * @throws NoHealthyProviderError, UnknownAliasError, the signal's reason
+   * @throws InvalidRequestError, NoHealthyProviderError, UnknownAliasError, the signal's reason
    */
   embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
     // Not `async`, as chat.
@@ -278,9 +285,11 @@ export class ManaLLM {
 
   /**
    * Explains the routing decision a call would make now, without calling anything.
-   * @throws UnknownAliasError
+   * @throws UnknownAliasError, InvalidRequestError
    */
   resolve(model?: string, request?: ChatRequest): ResolveResult {
+    validateModel(model);
+    if (request !== undefined) validateCall('chat', request, undefined, true);
     const r = resolveModel(model, this.#aliases, this.#ctx.opts.defaultProvider, this.#direct);
     const needs = request ? chatNeeds(request) : {};
     return {
@@ -405,6 +414,8 @@ export class ManaLLM {
     return this.close();
   }
 }
+
+const EMBED_NEEDS: Needs = Object.freeze({ embeddings: true });
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
 const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {

@@ -129,10 +129,23 @@ describe('the response cache', () => {
     expect(again.choices[0]!.message.content).toBe('Hello!');
   });
 
-  it('without a cache option, cache: true is ignored', async () => {
+  it('without a cache option, a call asking for cache: true is a ConfigError naming it, sent nowhere', async () => {
     const { llm, a } = await setup(false);
-    await llm.chat({ model: 'mana/c', messages: USER }, { cache: true });
-    await llm.chat({ model: 'mana/c', messages: USER }, { cache: true });
+    const before = llm.health();
+    for (const call of [
+      () => llm.chat({ model: 'mana/x', messages: USER }, { cache: true }),
+      () => llm.embed({ model: 'mana/e', input: 'a' }, { cache: true }),
+    ]) {
+      const err = (await rejection(call())) as ConfigError;
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.code).toBe('CONFIG');
+      expect(err.issues).toEqual([{ path: 'cache', message: expect.stringContaining('cache option') }]);
+    }
+    expect(a.requests).toHaveLength(0);
+    expect(llm.health()).toEqual(before);
+    // An alias with cache: true on a client without a cache is served uncached.
+    await llm.chat({ model: 'mana/c', messages: USER });
+    await llm.chat({ model: 'mana/c', messages: USER });
     expect(a.count('chat')).toBe(2);
   });
 

@@ -1,7 +1,7 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
 import { isAlias, parseModelString } from '../aliases/model-string.js';
 import type { AliasDefinition, ChainEntry } from '../aliases/schema.js';
-import { ConfigError, UnknownAliasError } from '../errors.js';
+import { InvalidRequestError, UnknownAliasError } from '../errors.js';
 
 /** A model string turned into the chain to walk. */
 export interface Resolution {
@@ -13,7 +13,8 @@ export interface Resolution {
 /**
  * `mana/<x>` → that alias's chain; `provider/model` → one entry; bare `m` → `<defaultProvider>/m`;
  * omitted → the `default` alias.
- * @throws UnknownAliasError for an undefined alias, ConfigError when nothing says what to use
+ * @throws UnknownAliasError for an undefined alias, InvalidRequestError when nothing says what to use (the
+ * caller's model is incomplete: a 400, not a configuration fault)
  */
 export function resolveModel(
   model: string | undefined,
@@ -23,7 +24,9 @@ export function resolveModel(
 ): Resolution {
   const requested = model ?? aliases.default;
   if (requested === undefined)
-    throw new ConfigError('The request has no model and the aliases file sets no default');
+    throw new InvalidRequestError('The request names no model', [
+      { path: 'model', message: 'is required: the aliases set no default' },
+    ]);
   if (isAlias(requested)) {
     const alias = aliases.get(requested);
     if (!alias) throw new UnknownAliasError(requested);
@@ -36,9 +39,13 @@ export function resolveModel(
     else if (defaultProvider && requested.trim())
       chain = single({ provider: defaultProvider, model: requested.trim() });
     else
-      throw new ConfigError(
-        `Model "${requested}" has no provider prefix and no defaultProvider is configured`,
-      );
+      throw new InvalidRequestError(`Model "${requested}" names no provider`, [
+        {
+          path: 'model',
+          message:
+            'has no provider prefix and no defaultProvider is configured: use "provider/model" or "mana/<alias>"',
+        },
+      ]);
   }
   return { requested, alias: undefined, chain };
 }

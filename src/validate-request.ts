@@ -1,0 +1,288 @@
+import { ConfigError, type ConfigIssue, InvalidRequestError } from './errors.js';
+import type { CallOptions } from './types.js';
+
+/**
+ * Per-call input checks, run before any I/O on every `chat`/`stream`/`embed`: a malformed call is the caller's
+ * mistake (400) and must never reach a provider or its breaker. Hand-written rather than a schema: it runs on
+ * every call, allocates nothing when the input is valid, and only walks the fixed-depth shapes of the OpenAI
+ * request (never JSON schemas, whose size the request builders bound).
+ */
+
+const IMAGE_URL = /^(?:https?:|data:)/i;
+const ROLE_MSG = 'must be one of system, developer, user, assistant, tool';
+
+/** More issues than this are summarised in one, so a huge malformed request cannot build a huge message. */
+const MAX_ISSUES = 20;
+
+type Obj = Record<string, unknown>;
+
+function isRole(r: unknown): r is string {
+  return r === 'user' || r === 'assistant' || r === 'system' || r === 'tool' || r === 'developer';
+}
+
+function isObject(x: unknown): x is Obj {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function kindOf(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
+}
+
+/** Collects issues; `add` is the only allocation, and it happens only for invalid input. */
+class Issues {
+  list: ConfigIssue[] | undefined;
+  add(path: string, message: string): void {
+    this.list ??= [];
+    if (this.list.length < MAX_ISSUES) this.list.push({ path, message });
+    else if (this.list.length === MAX_ISSUES)
+      this.list.push({ path: '', message: 'and more issues not shown' });
+  }
+}
+
+function checkModel(model: unknown, out: Issues): void {
+  if (model === undefined) return;
+  if (typeof model !== 'string') out.add('model', `must be a string, got ${kindOf(model)}`);
+  else if (model.trim() === '') out.add('model', 'must not be blank (omit it to use the default alias)');
+}
+
+// Paths are built only when an issue is found: a valid call allocates no strings.
+function partPath(i: number, j: number): string {
+  return `messages[${i}].content[${j}]`;
+}
+
+function checkParts(parts: unknown[], i: number, images: boolean, out: Issues): void {
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j];
+    if (!isObject(p)) {
+      out.add(partPath(i, j), `must be a content part object, got ${kindOf(p)}`);
+    } else if (p.type === 'text') {
+      if (typeof p.text !== 'string')
+        out.add(`${partPath(i, j)}.text`, `must be a string, got ${kindOf(p.text)}`);
+    } else if (p.type === 'image_url' && images) {
+      const img = p.image_url;
+      if (!isObject(img)) out.add(`${partPath(i, j)}.image_url`, 'must be an object { url }');
+      else if (typeof img.url !== 'string' || !IMAGE_URL.test(img.url))
+        out.add(`${partPath(i, j)}.image_url.url`, 'must be an http(s) or data: URL string');
+    } else {
+      const allowed = images ? '"text" or "image_url"' : '"text" (images go in user messages)';
+      out.add(`${partPath(i, j)}.type`, `must be ${allowed}, got ${JSON.stringify(p.type) ?? 'nothing'}`);
+    }
+  }
+}
+
+function checkContent(content: unknown, i: number, role: string, out: Issues): void {
+  if (typeof content === 'string') return;
+  if (Array.isArray(content)) {
+    checkParts(content, i, role === 'user', out);
+    return;
+  }
+  if (role === 'assistant' && (content === null || content === undefined)) return;
+  out.add(`messages[${i}].content`, `must be a string or an array of content parts, got ${kindOf(content)}`);
+}
+
+function checkToolCalls(calls: unknown, i: number, out: Issues): void {
+  if (!Array.isArray(calls)) {
+    out.add(`messages[${i}].tool_calls`, `must be an array of tool calls, got ${kindOf(calls)}`);
+    return;
+  }
+  for (let j = 0; j < calls.length; j++) {
+    const c = calls[j];
+    const at = () => `messages[${i}].tool_calls[${j}]`;
+    if (!isObject(c)) {
+      out.add(at(), `must be a tool call object, got ${kindOf(c)}`);
+      continue;
+    }
+    if (typeof c.id !== 'string') out.add(`${at()}.id`, 'must be a string');
+    if (c.type !== undefined && c.type !== 'function') out.add(`${at()}.type`, 'must be "function"');
+    const f = c.function;
+    if (!isObject(f)) out.add(`${at()}.function`, 'must be an object { name, arguments }');
+    else {
+      if (typeof f.name !== 'string' || f.name === '')
+        out.add(`${at()}.function.name`, 'must be a non-empty string');
+      if (typeof f.arguments !== 'string')
+        out.add(`${at()}.function.arguments`, 'must be a string (JSON text), as the model produced it');
+    }
+  }
+}
+
+function checkMessages(messages: unknown, out: Issues): void {
+  if (!Array.isArray(messages)) {
+    const got =
+      messages === undefined ? 'is required' : `must be an array of messages, got ${kindOf(messages)}`;
+    out.add('messages', got);
+    return;
+  }
+  if (messages.length === 0) {
+    out.add('messages', 'must contain at least one message');
+    return;
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    if (!isObject(m)) {
+      out.add(`messages[${i}]`, `must be a message object, got ${kindOf(m)}`);
+      continue;
+    }
+    const role = m.role;
+    if (!isRole(role)) {
+      const got =
+        role === undefined ? `is required: ${ROLE_MSG}` : `${ROLE_MSG}, got ${JSON.stringify(role)}`;
+      out.add(`messages[${i}].role`, got);
+      continue;
+    }
+    checkContent(m.content, i, role, out);
+    if (m.name !== undefined && typeof m.name !== 'string')
+      out.add(`messages[${i}].name`, 'must be a string');
+    if (role === 'assistant' && m.tool_calls !== undefined) checkToolCalls(m.tool_calls, i, out);
+    if (role === 'tool' && (typeof m.tool_call_id !== 'string' || m.tool_call_id === ''))
+      out.add(`messages[${i}].tool_call_id`, 'is required on a tool message: the id of the call it answers');
+  }
+}
+
+function checkTools(tools: unknown, out: Issues): void {
+  if (!Array.isArray(tools)) {
+    out.add('tools', `must be an array of tool definitions, got ${kindOf(tools)}`);
+    return;
+  }
+  for (let i = 0; i < tools.length; i++) {
+    const t = tools[i];
+    if (!isObject(t)) out.add(`tools[${i}]`, `must be a tool definition object, got ${kindOf(t)}`);
+    else if (t.type !== 'function') out.add(`tools[${i}].type`, 'must be "function"');
+    else if (!isObject(t.function) || typeof t.function.name !== 'string' || t.function.name === '')
+      out.add(`tools[${i}].function.name`, 'must be a non-empty string');
+    else if (t.function.parameters !== undefined && !isObject(t.function.parameters))
+      out.add(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
+  }
+}
+
+function checkNumber(n: unknown, path: string, out: Issues): void {
+  if (n !== undefined && (typeof n !== 'number' || !Number.isFinite(n)))
+    out.add(path, 'must be a finite number');
+}
+
+function checkChatFields(r: Obj, out: Issues): void {
+  // Spelled out, not a loop over key names: direct property reads stay cheap on the hot path.
+  checkNumber(r.temperature, 'temperature', out);
+  checkNumber(r.top_p, 'top_p', out);
+  checkNumber(r.frequency_penalty, 'frequency_penalty', out);
+  checkNumber(r.presence_penalty, 'presence_penalty', out);
+  checkNumber(r.seed, 'seed', out);
+  const max = r.max_tokens;
+  if (max !== undefined && !(Number.isInteger(max) && (max as number) > 0))
+    out.add('max_tokens', 'must be a positive integer');
+  const stop = r.stop;
+  if (
+    stop !== undefined &&
+    typeof stop !== 'string' &&
+    !(Array.isArray(stop) && stop.every((s) => typeof s === 'string'))
+  )
+    out.add('stop', 'must be a string or an array of strings');
+  if (r.tools !== undefined) checkTools(r.tools, out);
+  const choice = r.tool_choice;
+  if (
+    choice !== undefined &&
+    choice !== 'none' &&
+    choice !== 'auto' &&
+    choice !== 'required' &&
+    !(isObject(choice) && isObject(choice.function) && typeof choice.function.name === 'string')
+  )
+    out.add('tool_choice', 'must be "none", "auto", "required" or { type: "function", function: { name } }');
+  const rf = r.response_format;
+  if (rf !== undefined) {
+    if (!isObject(rf) || (rf.type !== 'text' && rf.type !== 'json_object' && rf.type !== 'json_schema'))
+      out.add('response_format.type', 'must be "text", "json_object" or "json_schema"');
+    else if (
+      rf.type === 'json_schema' &&
+      (!isObject(rf.json_schema) || typeof rf.json_schema.name !== 'string')
+    )
+      out.add('response_format.json_schema', 'must be an object with a name (and a schema)');
+  }
+  if (r.stream_options !== undefined && !isObject(r.stream_options))
+    out.add('stream_options', 'must be an object { include_usage? }');
+}
+
+function checkInput(input: unknown, out: Issues): void {
+  if (typeof input === 'string') return;
+  if (!Array.isArray(input)) {
+    const got =
+      input === undefined ? 'is required' : `must be a string or an array of strings, got ${kindOf(input)}`;
+    out.add('input', got);
+    return;
+  }
+  if (input.length === 0) {
+    out.add('input', 'must contain at least one string');
+    return;
+  }
+  for (let i = 0; i < input.length; i++) {
+    if (typeof input[i] !== 'string') out.add(`input[${i}]`, `must be a string, got ${kindOf(input[i])}`);
+  }
+}
+
+function checkOptions(opts: unknown, cache: boolean, out: Issues): boolean {
+  if (opts === undefined) return false;
+  if (!isObject(opts)) {
+    out.add('options', `call options must be an object, got ${kindOf(opts)}`);
+    return false;
+  }
+  const o = opts as CallOptions;
+  const t = o.timeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0))
+    out.add(
+      'timeoutMs',
+      `must be a finite number of milliseconds > 0, got ${typeof t === 'number' ? t : kindOf(t)}`,
+    );
+  const s = o.signal as unknown;
+  // Duck-typed: an AbortSignal from another realm or a polyfill works the same way.
+  if (
+    s !== undefined &&
+    !(isObject(s) && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function')
+  )
+    out.add('signal', `must be an AbortSignal, got ${kindOf(s)}`);
+  if (o.cache !== undefined && typeof o.cache !== 'boolean') out.add('cache', 'must be true or false');
+  return o.cache === true && !cache;
+}
+
+/**
+ * Checks one `chat`/`stream` (`kind` other than `embed`) or `embed` call before any I/O.
+ * @throws InvalidRequestError listing every problem with its path; ConfigError for `{ cache: true }` on a client
+ * without a response cache (the client's setup is wrong, not the request)
+ */
+export function validateCall(kind: string, request: unknown, opts: unknown, hasCache: boolean): void {
+  const out = new Issues();
+  if (!isObject(request)) {
+    out.add('', `the request must be an object, got ${kindOf(request)}`);
+  } else {
+    checkModel(request.model, out);
+    if (kind === 'embed') {
+      checkInput(request.input, out);
+      const d = request.dimensions;
+      if (d !== undefined && !(Number.isInteger(d) && (d as number) > 0))
+        out.add('dimensions', 'must be a positive integer');
+    } else {
+      checkMessages(request.messages, out);
+      checkChatFields(request, out);
+    }
+  }
+  const cacheMissing = checkOptions(opts, hasCache, out);
+  if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
+  // A stream never uses the cache (API.md), with or without one: only chat and embed say so.
+  if (cacheMissing && kind !== 'stream')
+    throw new ConfigError('This client has no response cache', [
+      {
+        path: 'cache',
+        message:
+          "{ cache: true } needs a client created with the cache option, e.g. cache: { store: 'memory' }",
+      },
+    ]);
+}
+
+/**
+ * Checks a model string given to `resolve()`.
+ * @throws InvalidRequestError
+ */
+export function validateModel(model: unknown): void {
+  const out = new Issues();
+  checkModel(model, out);
+  if (out.list) throw new InvalidRequestError('Invalid model', out.list);
+}

@@ -1,0 +1,264 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CallOptions, InvalidRequestError, type ManaLLM } from '../src/index.js';
+import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+/** A malformed call: what it sends and the issue path it must be reported at. */
+interface Case {
+  name: string;
+  request: unknown;
+  opts?: unknown;
+  path: string;
+}
+
+const CHAT_CASES: Case[] = [
+  { name: 'messages missing', request: { model: 'mana/x' }, path: 'messages' },
+  { name: 'messages not an array', request: { model: 'mana/x', messages: 'Hi' }, path: 'messages' },
+  { name: 'no messages at all', request: { model: 'mana/x', messages: [] }, path: 'messages' },
+  { name: 'a message that is not an object', request: { messages: [...USER, 'Hi'] }, path: 'messages[1]' },
+  { name: 'a message without a role', request: { messages: [{ content: 'Hi' }] }, path: 'messages[0].role' },
+  {
+    name: 'a message with an unknown role',
+    request: { messages: [...USER, USER[0], { role: 'usr', content: 'Hi' }] },
+    path: 'messages[2].role',
+  },
+  {
+    name: 'content a number',
+    request: { messages: [{ role: 'user', content: 42 }] },
+    path: 'messages[0].content',
+  },
+  { name: 'content missing', request: { messages: [{ role: 'system' }] }, path: 'messages[0].content' },
+  {
+    name: 'a content part of an unknown type',
+    request: {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'img', url: 'x' },
+          ],
+        },
+      ],
+    },
+    path: 'messages[0].content[1].type',
+  },
+  {
+    name: 'a text part without text',
+    request: { messages: [{ role: 'user', content: [{ type: 'text' }] }] },
+    path: 'messages[0].content[0].text',
+  },
+  {
+    name: 'an image part whose URL is not http(s) or data:',
+    request: {
+      messages: [
+        { role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] },
+      ],
+    },
+    path: 'messages[0].content[0].image_url.url',
+  },
+  {
+    name: 'an image in a system message',
+    request: {
+      messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://x/a.png' } }] }],
+    },
+    path: 'messages[0].content[0].type',
+  },
+  {
+    name: 'tool_calls not an array',
+    request: { messages: [...USER, { role: 'assistant', content: null, tool_calls: 'x' }] },
+    path: 'messages[1].tool_calls',
+  },
+  {
+    name: 'a tool call without arguments',
+    request: {
+      messages: [
+        ...USER,
+        { role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f' } }] },
+      ],
+    },
+    path: 'messages[1].tool_calls[0].function.arguments',
+  },
+  {
+    name: 'a tool message without tool_call_id',
+    request: { messages: [...USER, { role: 'tool', content: 'result' }] },
+    path: 'messages[1].tool_call_id',
+  },
+  { name: 'tools not an array', request: { messages: USER, tools: { f: {} } }, path: 'tools' },
+  {
+    name: 'a tool without a name',
+    request: { messages: USER, tools: [{ type: 'function', function: {} }] },
+    path: 'tools[0].function.name',
+  },
+  { name: 'temperature a string', request: { messages: USER, temperature: '0.2' }, path: 'temperature' },
+  { name: 'model a number', request: { model: 42, messages: USER }, path: 'model' },
+  { name: 'model blank', request: { model: '  ', messages: USER }, path: 'model' },
+  { name: 'the request not an object', request: 'Hi', path: '' },
+  { name: 'timeoutMs a string', request: { messages: USER }, opts: { timeoutMs: '5000' }, path: 'timeoutMs' },
+  { name: 'timeoutMs negative', request: { messages: USER }, opts: { timeoutMs: -1 }, path: 'timeoutMs' },
+  { name: 'timeoutMs zero', request: { messages: USER }, opts: { timeoutMs: 0 }, path: 'timeoutMs' },
+  { name: 'timeoutMs NaN', request: { messages: USER }, opts: { timeoutMs: Number.NaN }, path: 'timeoutMs' },
+  {
+    name: 'timeoutMs infinite',
+    request: { messages: USER },
+    opts: { timeoutMs: Number.POSITIVE_INFINITY },
+    path: 'timeoutMs',
+  },
+  { name: 'signal not an AbortSignal', request: { messages: USER }, opts: { signal: {} }, path: 'signal' },
+  { name: 'cache not a boolean', request: { messages: USER }, opts: { cache: 'yes' }, path: 'cache' },
+  { name: 'call options not an object', request: { messages: USER }, opts: 'fast', path: 'options' },
+];
+
+const EMBED_CASES: Case[] = [
+  { name: 'input missing', request: { model: 'a/e' }, path: 'input' },
+  { name: 'input a number', request: { model: 'a/e', input: 42 }, path: 'input' },
+  { name: 'input an empty list', request: { model: 'a/e', input: [] }, path: 'input' },
+  { name: 'an input that is not a string', request: { model: 'a/e', input: ['a', null] }, path: 'input[1]' },
+  {
+    name: 'dimensions not a positive integer',
+    request: { model: 'a/e', input: 'a', dimensions: 1.5 },
+    path: 'dimensions',
+  },
+  { name: 'model not a string', request: { model: ['a/e'], input: 'a' }, path: 'model' },
+  {
+    name: 'timeoutMs a string',
+    request: { model: 'a/e', input: 'a' },
+    opts: { timeoutMs: '1s' },
+    path: 'timeoutMs',
+  },
+];
+
+async function setup() {
+  const h = await harness({
+    upstreams: { a: 'openai' },
+    aliases: { 'mana/x': ['a/m'] },
+    options: { aliases: { aliases: { 'mana/x': { chain: ['a/m'] } }, default: 'mana/x' } },
+  });
+  return { ...h, a: h.up.a! };
+}
+
+type Kind = 'chat' | 'stream' | 'embed';
+
+function call(llm: ManaLLM, kind: Kind, c: Case): Promise<unknown> {
+  const opts = c.opts as CallOptions;
+  if (kind === 'embed') return llm.embed(c.request as never, opts);
+  if (kind === 'chat') return llm.chat(c.request as never, opts);
+  return collect(llm.stream(c.request as never, opts));
+}
+
+describe('a malformed call is an InvalidRequestError before any I/O, never touching health', () => {
+  const table: [Kind, Case][] = [
+    ...CHAT_CASES.map((c): [Kind, Case] => ['chat', c]),
+    ...CHAT_CASES.map((c): [Kind, Case] => ['stream', c]),
+    ...EMBED_CASES.map((c): [Kind, Case] => ['embed', c]),
+  ];
+  it.each(table)('%s: %s', async (kind, c) => {
+    const { llm, a, events } = await setup();
+    const before = llm.health();
+    const err = (await rejection(call(llm, kind, c))) as InvalidRequestError;
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.code).toBe('INVALID_REQUEST');
+    expect(err.httpStatus).toBe(400);
+    expect(err.retryable).toBe(false);
+    expect(err.issues.map((i) => i.path)).toContain(c.path);
+    expect(a.requests).toHaveLength(0);
+    expect(llm.health()).toEqual(before);
+    // Hosts counting failures see it like an unknown alias.
+    expect(events.of('failure').map((f) => f.error)).toEqual([err]);
+  });
+
+  it('lists every problem of one call, each with its path', async () => {
+    const { llm } = await setup();
+    const err = (await rejection(
+      llm.chat(
+        {
+          model: 7,
+          messages: [{ role: 'user', content: 'a' }, { role: 'bot', content: 'b' }, { role: 'tool' }],
+        } as never,
+        { timeoutMs: '1000', signal: 'stop' } as never,
+      ),
+    )) as InvalidRequestError;
+    expect(err.issues.map((i) => i.path)).toEqual([
+      'model',
+      'messages[1].role',
+      'messages[2].content',
+      'messages[2].tool_call_id',
+      'timeoutMs',
+      'signal',
+    ]);
+    expect(err.message).toContain('messages[1].role');
+  });
+
+  it('a string timeoutMs no longer times the call out and opens the breaker', async () => {
+    const { llm, a } = await setup();
+    for (let i = 0; i < 3; i++) await rejection(llm.chat({ messages: USER }, { timeoutMs: '5000' } as never));
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+    const ok = await llm.chat({ messages: USER }, { timeoutMs: 5000 });
+    expect(ok.model).toBe('a/m');
+    expect(a.count('chat')).toBe(1);
+  });
+
+  it('accepts every valid shape: roles, parts, tool calls, AbortSignal, positive timeoutMs', async () => {
+    const { llm, a } = await setup();
+    a.setDefault({ reply: 'ok' });
+    const res = await llm.chat(
+      {
+        messages: [
+          { role: 'system', content: [{ type: 'text', text: 'be brief' }] },
+          { role: 'developer' as never, content: 'and kind' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'look', arguments: '{}' } }],
+          },
+          { role: 'tool', content: 'a cat', tool_call_id: 'c1' },
+        ],
+        tools: [{ type: 'function', function: { name: 'look', parameters: { type: 'object' } } }],
+        tool_choice: 'auto',
+        temperature: 0,
+        max_tokens: 10,
+        stop: ['\n'],
+      },
+      { signal: new AbortController().signal, timeoutMs: 1000, cache: false },
+    );
+    expect(res.choices[0]?.message.content).toBe('ok');
+  });
+
+  it('resolve() checks its model too', async () => {
+    const { llm } = await setup();
+    expect(() => llm.resolve(42 as never)).toThrow(InvalidRequestError);
+  });
+});
+
+describe('a bare model without a default provider is the caller’s mistake', () => {
+  it('is an InvalidRequestError (400) at path model, sent nowhere', async () => {
+    const { llm, a } = await setup();
+    const before = llm.health();
+    for (const kind of ['chat', 'stream'] as const) {
+      const err = (await rejection(
+        call(llm, kind, { name: '', request: { model: 'gpt-4o', messages: USER }, path: '' }),
+      )) as InvalidRequestError;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.httpStatus).toBe(400);
+      expect(err.issues).toEqual([{ path: 'model', message: expect.stringContaining('no defaultProvider') }]);
+    }
+    expect(() => llm.resolve('gpt-4o')).toThrow(InvalidRequestError);
+    expect(a.requests).toHaveLength(0);
+    expect(llm.health()).toEqual(before);
+  });
+
+  it('a call with no model and no default alias is one too', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const err = (await rejection(h.llm.chat({ messages: USER }))) as InvalidRequestError;
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.issues[0]?.path).toBe('model');
+  });
+});
