@@ -6,13 +6,15 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import type { HealthStore } from './health/health-store.js';
 import type { ProviderAdapter } from './providers/adapter.js';
 import type { ImageFetchPolicy, ImageLimits } from './providers/images.js';
-import { type ProviderType, WELL_KNOWN } from './providers/registry.js';
+import { lacksKey, type ProviderType, WELL_KNOWN } from './providers/registry.js';
+import { unknownKeys } from './unknown-keys.js';
 
 /** One provider's settings as a user writes them. */
 export interface ProviderOptions {
   type?: ProviderType;
   baseUrl?: string;
-  apiKey?: string;
+  /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
+  apiKey?: string | undefined;
   headers?: Record<string, string>;
   /** Caps one attempt at this provider (non-streaming: the whole call; streaming: until the first content chunk). */
   timeoutMs?: number;
@@ -89,7 +91,8 @@ export interface ResolvedProvider {
   id: string;
   type: ProviderType;
   baseUrl: string;
-  apiKey?: string;
+  /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
+  apiKey?: string | undefined;
   headers: Record<string, string>;
   timeoutMs: number;
   maxConcurrent: number;
@@ -101,6 +104,8 @@ export interface ResolvedProvider {
 export interface ResolvedOptions {
   aliasSource: AliasSource;
   providers: ResolvedProvider[];
+  /** Well-known cloud providers given without a key: not configured (their entries are skipped). */
+  keyless: string[];
   health: {
     failureThreshold: number;
     cooldownMs: number;
@@ -353,6 +358,8 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const issues: ConfigIssue[] = parsed.success
     ? []
     : parsed.issues.map((i) => ({ path: pathOf(i), message: i.message }));
+  // Unknown keys are listed, not dropped: `timeout` for `timeouts` would otherwise silently keep the default.
+  issues.push(...unknownKeys(OptionsSchema, input, joinPath));
   const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
 
   const hasPath = typeof o?.aliasesPath === 'string';
@@ -361,6 +368,7 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
     issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
 
   const providers: ResolvedProvider[] = [];
+  const keyless: string[] = [];
   // Checked even when other options are invalid, so that one ConfigError lists every problem.
   const given: unknown = o?.providers;
   const isMap = given !== null && typeof given === 'object';
@@ -391,12 +399,18 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
       issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
     if (type !== 'custom' && !baseUrl)
       issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+    const headers = p.headers ?? {};
+    if (type === known?.type && lacksKey(id, { baseUrl: baseUrl ?? '', apiKey: p.apiKey, headers })) {
+      // Not configured: its chain entries are skipped as `unconfigured` and it is never probed.
+      keyless.push(id);
+      continue;
+    }
     providers.push({
       id,
       type,
       baseUrl: (baseUrl ?? '').replace(/\/+$/, ''),
       ...(p.apiKey ? { apiKey: p.apiKey } : {}),
-      headers: p.headers ?? {},
+      headers,
       timeoutMs: p.timeoutMs ?? Number.POSITIVE_INFINITY,
       maxConcurrent: p.maxConcurrent ?? Number.POSITIVE_INFINITY,
       probe: p.probe ?? true,
@@ -428,6 +442,7 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
         ? { text: o.aliases }
         : { object: o.aliases },
     providers,
+    keyless,
     health: {
       failureThreshold: h.failureThreshold ?? 2,
       cooldownMs: h.cooldownMs ?? 60_000,

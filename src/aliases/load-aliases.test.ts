@@ -122,10 +122,15 @@ describe('loadAliases from files and text', () => {
       '  mana/a: { chain: [ollama/x], __proto__: { polluted: yes } }',
     ].join('\n');
     const err = errorOf({ text });
+    // Each is reported, as a name or as an unknown key, and none is read as a setting.
     expect(err.issues.map((i) => i.path)).toEqual([
+      '__proto__',
+      'constructor',
       'aliases["__proto__"]',
+      'aliases["__proto__"].polluted',
       'aliases["constructor"]',
       'aliases["prototype"]',
+      'aliases["mana/a"].__proto__',
     ]);
     const object = JSON.parse('{"aliases":{"__proto__":{"chain":["a/b"]},"mana/a":{"chain":["a/b"]}}}');
     expect(errorOf({ object }).issues.map((i) => i.path)).toEqual(['aliases["__proto__"]']);

@@ -24,7 +24,6 @@ describe('alias validation', () => {
           'mana/e': { chain: ['ollama/nomic-embed-text'], dimensions: 768, cache: true },
         },
         default: 'mana/a',
-        extra: 'unknown keys are ignored',
       },
     });
     expect(config.default).toBe('mana/a');

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
-import { parseModelString } from './model-string.js';
+import { unknownKeyMessage } from '../unknown-keys.js';
+import { ALIAS_PREFIX, parseModelString } from './model-string.js';
 
 /** One member of an alias chain: the normalised `provider/model` target and its two halves. */
 export interface ChainEntry {
@@ -28,6 +29,11 @@ export interface AliasConfig {
 export const MAX_ISSUES = 100;
 
 const ROOT = '(root)';
+const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
+/** Keys an aliases document may hold; anything else is reported (a typo must not silently drop a setting). */
+export const ROOT_KEYS: readonly string[] = ['aliases', 'default'];
+/** Keys one alias body may hold; a key a new feature reads belongs here too. */
+export const ALIAS_KEYS: readonly string[] = ['description', 'chain', 'dimensions', 'cache'];
 const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
@@ -45,6 +51,12 @@ const entrySchema = v.pipe(
   v.check(
     (s) => parseModelString(s) !== null,
     (issue) => `${JSON.stringify(issue.input)} has no provider prefix: expected provider/model`,
+  ),
+  // `mana/b` would be read as provider "mana" and always skipped: aliases do not nest.
+  v.check(
+    (s) => parseModelString(s)?.provider !== ALIAS_PROVIDER,
+    (issue) =>
+      `${JSON.stringify(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
   ),
 );
 const chainSchema = v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG));
@@ -105,6 +117,7 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
     });
     return undefined;
   }
+  reportUnknown(body, ALIAS_KEYS, at, issues);
   const chain = check(chainSchema, own(body, 'chain'), `${at}.chain`, issues);
   const description = own(body, 'description');
   const dimensions = own(body, 'dimensions');
@@ -128,6 +141,16 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
     ...(typeof dimensions === 'number' ? { dimensions } : {}),
     ...(typeof cache === 'boolean' ? { cache } : {}),
   });
+}
+
+function reportUnknown(obj: Mapping, known: readonly string[], at: string, issues: ConfigIssue[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key))
+      issues.push({
+        path: at ? `${at}${pathKey(key)}` : pathKey(key).replace(/^\./, ''),
+        message: unknownKeyMessage(key, known),
+      });
+  }
 }
 
 /** A Map whose mutators throw, so a config handed out cannot be changed behind the registry's back. */
@@ -165,6 +188,7 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
     throw new AliasConfigError(`Invalid ${origin}`, issues);
   }
+  reportUnknown(input, ROOT_KEYS, '', issues);
   const aliases = own(input, 'aliases');
   const defs = new Map<string, AliasDefinition>();
   const names = new Set<string>();

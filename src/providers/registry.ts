@@ -57,3 +57,21 @@ export const WELL_KNOWN: Readonly<
   google: { type: 'google', baseUrl: 'https://generativelanguage.googleapis.com/v1beta' },
   anthropic: { type: 'anthropic', baseUrl: 'https://api.anthropic.com/v1' },
 };
+
+// Headers that carry a credential for one of the well-known clouds: a key given this way counts as a key.
+const AUTH_HEADERS = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'api-key']);
+
+/**
+ * True when a well-known cloud provider (every well-known id but Ollama) is set up at its public endpoint with no
+ * key: it could only answer 401, so it is not configured at all (`groq: { apiKey: process.env.GROQ_API_KEY }`
+ * with the variable unset). A local server, or any other `baseUrl`, needs no key.
+ */
+export function lacksKey(
+  id: string,
+  p: { baseUrl: string; apiKey?: string | undefined; headers: Record<string, string> },
+): boolean {
+  const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
+  if (!known || known.type === 'ollama' || p.apiKey) return false;
+  if (p.baseUrl.replace(/\/+$/, '') !== known.baseUrl) return false;
+  return !Object.keys(p.headers).some((h) => AUTH_HEADERS.has(h.toLowerCase()));
+}

@@ -250,9 +250,19 @@ describe('createManaLLM options (property)', () => {
     const o = JSON.parse(
       '{"aliases":{"aliases":{"mana/x":{"chain":["a/m"]}}},"providers":{"a":{"type":"openai","baseUrl":"http://127.0.0.1:9/v1","__proto__":{"apiKey":"sk-from-proto-1234567"}}},"health":{"__proto__":{"failureThreshold":99}}}',
     );
-    const llm = createManaLLM({ ...o, clock: createFakeClock() });
-    expect(JSON.stringify(llm.health())).not.toContain('sk-from-proto');
-    void llm.close();
+    // Reported as unknown keys (never read as settings), without echoing their values.
+    let err: unknown;
+    try {
+      void createManaLLM({ ...o, clock: createFakeClock() }).close();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.path)).toEqual([
+      'providers.a.__proto__',
+      'health.__proto__',
+    ]);
+    expect((err as ConfigError).message).not.toContain('sk-from-proto');
     unpolluted();
   });
 

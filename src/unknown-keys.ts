@@ -1,0 +1,99 @@
+import type { ConfigIssue } from './errors.js';
+
+/**
+ * Unknown keys are reported, never dropped: a typo such as `timeout` for `timeouts` or `dimensons` for
+ * `dimensions` would otherwise switch a setting off without a word.
+ */
+
+/** Edit distance (insertions, deletions, substitutions and swaps of neighbours; case-insensitive), or `max + 1`. */
+function distance(a: string, b: string, max: number): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (Math.abs(x.length - y.length) > max) return max + 1;
+  let before: number[] = [];
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1])
+        d = Math.min(d, (before[j - 2] as number) + 1);
+      cur.push(d);
+      if (d < best) best = d;
+    }
+    if (best > max) return max + 1;
+    before = prev;
+    prev = cur;
+  }
+  return prev[y.length] as number;
+}
+
+/** The one known key close to `key` (a case slip or about one typo in three letters), if exactly one is. */
+export function didYouMean(key: string, known: readonly string[]): string | undefined {
+  const max = Math.max(1, Math.floor(key.length / 3));
+  let best: string | undefined;
+  let bestD = max + 1;
+  let ties = 0;
+  for (const k of known) {
+    const d = distance(key, k, max);
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+      ties = 0;
+    } else if (d === bestD) ties++;
+  }
+  return best !== undefined && ties === 0 ? best : undefined;
+}
+
+/** The message of an unknown-key issue: a suggestion when one key is close, else the keys allowed there. */
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const hint = didYouMean(key, known);
+  if (hint !== undefined) return `unknown key ${JSON.stringify(key)}: did you mean "${hint}"?`;
+  const list = known.slice(0, 12).join(', ');
+  return `unknown key ${JSON.stringify(key)} (known keys: ${list}${known.length > 12 ? ', …' : ''})`;
+}
+
+/** The shape of a valibot schema this walker reads (structural, so no valibot type leaks into callers). */
+interface SchemaNode {
+  readonly type: string;
+  readonly entries?: Record<string, SchemaNode>;
+  readonly wrapped?: SchemaNode;
+  readonly value?: SchemaNode;
+}
+
+/** A plain data object (an object literal or parsed JSON), not a store, clock or adapter instance. */
+function isPlain(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Every key of `input` that no object schema in `schema` declares, each as an issue at its path (`path(keys)`
+ * spells the path). Generic over the schema: a key added to any `v.object` is known without touching this file.
+ */
+export function unknownKeys(
+  schema: SchemaNode,
+  input: unknown,
+  path: (keys: readonly string[]) => string,
+  at: readonly string[] = [],
+  out: ConfigIssue[] = [],
+): ConfigIssue[] {
+  let s = schema;
+  // optional/nullable/nullish wrap the shape that holds keys (a pipe keeps its first schema's own fields).
+  while (s.wrapped) s = s.wrapped;
+  if (!isPlain(input)) return out;
+  if (s.entries && (s.type === 'object' || s.type === 'strict_object')) {
+    const known = Object.keys(s.entries);
+    for (const key of Object.keys(input)) {
+      const entry = Object.hasOwn(s.entries, key) ? s.entries[key] : undefined;
+      if (entry === undefined) out.push({ path: path([...at, key]), message: unknownKeyMessage(key, known) });
+      else unknownKeys(entry, input[key], path, [...at, key], out);
+    }
+  } else if (s.type === 'record' && s.value) {
+    for (const key of Object.keys(input)) unknownKeys(s.value, input[key], path, [...at, key], out);
+  }
+  return out;
+}

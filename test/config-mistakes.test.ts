@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AliasConfigError,
+  ConfigError,
+  createManaLLM,
+  type ManaLLMOptions,
+  NoHealthyProviderError,
+} from '../src/index.js';
+import { closeAll, harness, KEY, recordEvents, rejection, track, USER, upstream } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const ALIASES = { aliases: { 'mana/x': { chain: ['ollama/qwen'] } } };
+
+/** The error `createManaLLM` throws for `options` (fails the test if it does not throw). */
+function configError(options: unknown): ConfigError {
+  try {
+    track(createManaLLM(options as ManaLLMOptions));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected createManaLLM to throw');
+}
+
+describe('unknown keys in the options are reported with their path and a suggestion', () => {
+  it('a top-level typo: timeout for timeouts', () => {
+    const err = configError({ aliases: ALIASES, providers: { ollama: {} }, timeout: { totalMs: 5 } });
+    expect(err.code).toBe('CONFIG');
+    expect(err.issues).toEqual([
+      { path: 'timeout', message: 'unknown key "timeout": did you mean "timeouts"?' },
+    ]);
+  });
+
+  it('a provider key in the wrong case: apikey for apiKey', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: { vllm: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apikey: KEY } },
+    });
+    expect(err.issues).toEqual([
+      { path: 'providers.vllm.apikey', message: 'unknown key "apikey": did you mean "apiKey"?' },
+    ]);
+    expect(err.message).not.toContain(KEY);
+  });
+
+  it('nested blocks and keys nothing is close to', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: { ollama: {} },
+      health: { probe: false, colour: 'red' },
+      timeouts: { firstChunk: 5 },
+    });
+    expect(err.issues).toEqual([
+      { path: 'health.probe', message: 'unknown key "probe": did you mean "probes"?' },
+      {
+        path: 'health.colour',
+        message: expect.stringMatching(/^unknown key "colour" \(known keys: failureThreshold/),
+      },
+      { path: 'timeouts.firstChunk', message: 'unknown key "firstChunk": did you mean "firstChunkMs"?' },
+    ]);
+  });
+});
+
+describe('aliases files: unknown keys and chain entries that name an alias', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  function aliasError(text: string): AliasConfigError {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-aliases-'));
+    dirs.push(dir);
+    const path = join(dir, 'aliases.yaml');
+    writeFileSync(path, text);
+    const err = configError({ aliasesPath: path, providers: { ollama: {} } });
+    expect(err).toBeInstanceOf(AliasConfigError);
+    expect(err.code).toBe('ALIAS_CONFIG');
+    return err as AliasConfigError;
+  }
+
+  it('descripton, dimensons and aliasez are reported, each with a suggestion', () => {
+    const err = aliasError(
+      [
+        'aliasez: {}',
+        'aliases:',
+        '  mana/fast: { descripton: "quick", chain: [ollama/qwen] }',
+        '  mana/embed: { chain: [ollama/nomic-embed-text], dimensons: 768 }',
+      ].join('\n'),
+    );
+    expect(err.issues).toEqual([
+      { path: 'aliasez', message: 'unknown key "aliasez": did you mean "aliases"?' },
+      {
+        path: 'aliases["mana/fast"].descripton',
+        message: 'unknown key "descripton": did you mean "description"?',
+      },
+      {
+        path: 'aliases["mana/embed"].dimensons',
+        message: 'unknown key "dimensons": did you mean "dimensions"?',
+      },
+    ]);
+  });
+
+  it('a chain entry naming an alias (mana/b) is an AliasConfigError, not a provider "mana"', () => {
+    const err = aliasError(
+      ['aliases:', '  mana/a: { chain: [ollama/qwen, mana/b] }', '  mana/b: { chain: [ollama/llama] }'].join(
+        '\n',
+      ),
+    );
+    expect(err.issues).toEqual([
+      { path: 'aliases["mana/a"].chain[1]', message: expect.stringContaining('names an alias') },
+    ]);
+  });
+
+  it('reload() reports them too and keeps the previous aliases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-aliases-'));
+    dirs.push(dir);
+    const path = join(dir, 'aliases.yaml');
+    writeFileSync(path, 'aliases:\n  mana/x: { chain: [ollama/qwen] }\n');
+    const llm = track(
+      createManaLLM({ aliasesPath: path, providers: { ollama: {} }, health: { probes: false } }),
+    );
+    writeFileSync(path, 'aliases:\n  mana/x: { chain: [ollama/qwen], cahce: true }\n');
+    const err = (await rejection(llm.reload())) as AliasConfigError;
+    expect(err).toBeInstanceOf(AliasConfigError);
+    expect(err.issues[0]?.path).toBe('aliases["mana/x"].cahce');
+    expect(llm.aliases().aliases.map((a) => a.name)).toEqual(['mana/x']);
+  });
+});
+
+describe('a well-known cloud provider without a key is not configured', () => {
+  it('its entries are skipped as unconfigured, without a request or a probe, and the chain goes on', async () => {
+    const local = await upstream('openai', { reply: 'from the local server' });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['groq/llama-3.1-8b-instant', 'local/m'] } } },
+        providers: {
+          // As a quick start writes it, with GROQ_API_KEY unset.
+          groq: { apiKey: process.env.MANA_TEST_SURELY_UNSET_GROQ_KEY },
+          google: {},
+          local: { type: 'openai', baseUrl: local.url },
+        },
+      }),
+    );
+    const events = recordEvents(llm);
+    expect(llm.resolve('mana/x').candidates.map((c) => c.state)).toEqual(['unconfigured', 'ready']);
+    expect(Object.keys(llm.health().providers)).toEqual(['local']);
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.model).toBe('local/m');
+    expect(res.routing.attempts.map((a) => [a.target, a.reason])).toEqual([
+      ['groq/llama-3.1-8b-instant', 'unconfigured'],
+      ['local/m', 'ok'],
+    ]);
+    // Probes start on the next tick: only the local server is probed.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.of('probe').map((p) => p.provider)).toEqual(['local']);
+    expect(local.count('chat')).toBe(1);
+  });
+
+  it('a direct call to it is NoHealthyProviderError (unconfigured), not a keyless 401', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, providers: { openai: {} } });
+    const err = (await rejection(
+      h.llm.chat({ model: 'openai/gpt-4o-mini', messages: USER }),
+    )) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts.map((a) => a.reason)).toEqual(['unconfigured']);
+  });
+
+  it('local servers and a key given as a header or another baseUrl are configured without apiKey', () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          ollama: {},
+          vllm: { type: 'openai', baseUrl: 'http://10.0.0.5:8000/v1' },
+          groq: { baseUrl: 'http://127.0.0.1:9/openai/v1' },
+          anthropic: { headers: { 'X-Api-Key': KEY } },
+        },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers).sort()).toEqual(['anthropic', 'groq', 'ollama', 'vllm']);
+  });
+});
