@@ -16,7 +16,12 @@ export default defineConfig({
   tsconfig: 'tsconfig.build.json',
   clean: true,
   target: 'node20',
+  // Maps for stack traces (file and line in src/), without embedding the sources: the tarball stays small and ships
+  // no TypeScript.
   sourcemap: true,
+  esbuildOptions(options) {
+    options.sourcesContent = false;
+  },
   splitting: true,
   // import.meta.url in the CommonJS build (mana-llm/prometheus and mana-llm/redis load prom-client / ioredis lazily
   // with createRequire).

@@ -6,8 +6,8 @@
  *
  *   npm run demo
  */
-import { createManaLLM, isManaLLMError } from '../src/index.js';
-import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
+import { createManaLLM, isManaLLMError } from 'mana-llm';
+import { type MockUpstream, startMockUpstream } from 'mana-llm/testing';
 
 const tty = process.stdout.isTTY;
 const paint = (code: number) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);

@@ -5,8 +5,8 @@
  *
  *   npx tsx examples/events-logging.ts
  */
-import { createManaLLM, isManaLLMError, type ManaLLMEventName, type ManaLLMEvents } from '../src/index.js';
-import { exampleProviders } from './providers.js';
+import { createManaLLM, isManaLLMError, type ManaLLMEventName, type ManaLLMEvents } from 'mana-llm';
+import { aliasesPath, startStandIns } from './providers.js';
 
 // Every event with its log level; `satisfies` makes TypeScript point at any event this list is missing.
 const LEVELS = {
@@ -40,11 +40,16 @@ function log(event: ManaLLMEventName, payload: ManaLLMEvents[ManaLLMEventName]) 
   console.log(JSON.stringify(line)); // with pino: logger[LEVELS[event]](line)
 }
 
-const { aliasesPath, providers, close } = await exampleProviders();
+// No keys in the environment: a local stand-in answers for Groq (see providers.ts; your app has no such line).
+const standIns = await startStandIns();
 const llm = createManaLLM({
   aliasesPath,
-  // Port 9 on this machine refuses connections: an Ollama box that is switched off.
-  providers: { ...providers, ollama: { baseUrl: 'http://127.0.0.1:9' } },
+  providers: {
+    // Port 9 on this machine refuses connections: an Ollama box that is switched off.
+    ollama: { baseUrl: 'http://127.0.0.1:9' },
+    groq: standIns ? { baseUrl: standIns.groq, apiKey: 'stand-in' } : { apiKey: process.env.GROQ_API_KEY },
+    openrouter: { apiKey: process.env.OPENROUTER_API_KEY },
+  },
   health: { failureThreshold: 1 },
 });
 for (const event of Object.keys(LEVELS) as ManaLLMEventName[])
@@ -56,4 +61,4 @@ await llm.chat({ model: 'ollama/qwen2.5:7b', messages }).catch(() => {}); // fai
 await llm.reload(); // reload: the aliases file was read again
 
 await llm.close();
-await close();
+await standIns?.close();

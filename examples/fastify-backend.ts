@@ -7,16 +7,27 @@
  */
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
-import { type ChatRequest, createManaLLM, isManaLLMError, toServerSentEvents } from '../src/index.js';
-import { exampleProviders } from './providers.js';
+import { type ChatRequest, createManaLLM, isManaLLMError, toServerSentEvents } from 'mana-llm';
+import { aliasesPath, startStandIns } from './providers.js';
 import { selfTest } from './self-test.js';
 
-const { aliasesPath, providers, close } = await exampleProviders();
-const llm = createManaLLM({ aliasesPath, providers });
+// No keys in the environment: local stand-ins answer instead (see providers.ts; your app has no such line).
+const standIns = await startStandIns();
+const llm = createManaLLM({
+  aliasesPath,
+  providers: {
+    ollama: { baseUrl: standIns?.ollama ?? process.env.OLLAMA_URL ?? 'http://localhost:11434' },
+    // A cloud provider whose key is not set is simply not configured: its chain entries are skipped.
+    groq: standIns ? { baseUrl: standIns.groq, apiKey: 'stand-in' } : { apiKey: process.env.GROQ_API_KEY },
+    openrouter: { apiKey: process.env.OPENROUTER_API_KEY },
+    together: { apiKey: process.env.TOGETHER_API_KEY },
+    google: { apiKey: process.env.GOOGLE_API_KEY },
+  },
+});
 const app = Fastify();
 app.addHook('onClose', async () => {
   await llm.close();
-  await close();
+  await standIns?.close();
 });
 
 const schema = {

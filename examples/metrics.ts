@@ -8,14 +8,25 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createManaLLM } from 'mana-llm';
+import { registerPrometheusMetrics } from 'mana-llm/prometheus';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createManaLLM } from '../src/index.js';
-import { registerPrometheusMetrics } from '../src/prometheus/index.js';
-import { exampleProviders } from './providers.js';
+import { aliasesPath, startStandIns } from './providers.js';
 import { selfTest } from './self-test.js';
 
-const { aliasesPath, providers, close } = await exampleProviders();
-const llm = createManaLLM({ aliasesPath, providers });
+// No keys in the environment: local stand-ins answer instead (see providers.ts; your app has no such line).
+const standIns = await startStandIns();
+const llm = createManaLLM({
+  aliasesPath,
+  providers: {
+    ollama: { baseUrl: standIns?.ollama ?? process.env.OLLAMA_URL ?? 'http://localhost:11434' },
+    // A cloud provider whose key is not set is simply not configured: its chain entries are skipped.
+    groq: standIns ? { baseUrl: standIns.groq, apiKey: 'stand-in' } : { apiKey: process.env.GROQ_API_KEY },
+    openrouter: { apiKey: process.env.OPENROUTER_API_KEY },
+    together: { apiKey: process.env.TOGETHER_API_KEY },
+    google: { apiKey: process.env.GOOGLE_API_KEY },
+  },
+});
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -32,7 +43,7 @@ const server = createServer(async (req, res) => {
 async function shutdown() {
   await new Promise((resolve) => server.close(resolve));
   await llm.close();
-  await close();
+  await standIns?.close();
 }
 
 const selfTesting = process.argv.includes('--self-test');

@@ -1,51 +1,32 @@
 /**
- * Shared by the examples: which providers to use. With any of the usual environment variables set (OLLAMA_URL,
- * GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY) those real providers are used; with none,
- * two local mock upstreams from `mana-llm/testing` stand in (Ollama-shaped and OpenAI-compatible as `groq`), so
- * every example runs with no API keys and no network. In your app, write the `providers` map directly.
+ * Local stand-ins so that every example runs with no API keys and no network: when none of the usual environment
+ * variables is set (OLLAMA_URL, GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY), two mock
+ * upstreams from `mana-llm/testing` start on 127.0.0.1 (Ollama-shaped, and OpenAI-compatible standing in for Groq).
+ * Your app has nothing of the kind: it writes its `providers` map as the examples do, without the `standIns` parts.
  */
 import { fileURLToPath } from 'node:url';
-import type { ProviderOptions } from '../src/index.js';
-import { startMockUpstream } from '../src/testing/index.js';
+import { startMockUpstream } from 'mana-llm/testing';
 
-/** What the examples pass to `createManaLLM`, plus a `close` that stops the mock upstreams, if any. */
-export interface ExampleProviders {
-  aliasesPath: string;
-  providers: Record<string, ProviderOptions>;
-  /** True when the local mock upstreams stand in for real providers. */
-  mock: boolean;
-  /** Stops the mock upstreams (nothing to do for real providers). */
+/** The repository's example aliases file (`mana/fast-text`, `mana/long-form`, …). */
+export const aliasesPath = fileURLToPath(new URL('../aliases.example.yaml', import.meta.url));
+
+/** Base URLs of the running stand-ins, and a `close` that stops them. */
+export interface StandIns {
+  ollama: string;
+  groq: string;
   close(): Promise<void>;
 }
 
-const ENV_KEYS = {
-  groq: 'GROQ_API_KEY',
-  openrouter: 'OPENROUTER_API_KEY',
-  together: 'TOGETHER_API_KEY',
-  google: 'GOOGLE_API_KEY',
-} as const;
+const ENV = ['OLLAMA_URL', 'GROQ_API_KEY', 'OPENROUTER_API_KEY', 'TOGETHER_API_KEY', 'GOOGLE_API_KEY'];
 
-/** Real providers from the environment when configured, local mock upstreams otherwise. */
-export async function exampleProviders(env = process.env): Promise<ExampleProviders> {
-  const aliasesPath = fileURLToPath(new URL('../aliases.example.yaml', import.meta.url));
-  const providers: Record<string, ProviderOptions> = {};
-  if (env.OLLAMA_URL) providers.ollama = { baseUrl: env.OLLAMA_URL };
-  for (const [id, name] of Object.entries(ENV_KEYS)) {
-    const apiKey = env[name];
-    if (apiKey) providers[id] = { apiKey };
-  }
-  if (Object.keys(providers).length > 0)
-    return { aliasesPath, providers, mock: false, close: async () => {} };
-
+/** Starts the stand-ins when no real provider is set up in `env`; undefined otherwise. */
+export async function startStandIns(env = process.env): Promise<StandIns | undefined> {
+  if (ENV.some((name) => env[name])) return undefined;
   const ollama = await startMockUpstream('ollama', { reply: 'Hello from the local GPU box (mock Ollama).' });
   const groq = await startMockUpstream('openai', { reply: 'Hello from the cloud (mock Groq).', chunks: 6 });
   return {
-    aliasesPath,
-    providers: {
-      ollama: { baseUrl: ollama.url },
-      groq: { type: 'openai', baseUrl: groq.url, apiKey: 'mock-key-not-a-secret' },
-    },
-    mock: true,
+    ollama: ollama.url,
+    groq: groq.url,
     close: async () => void (await Promise.all([ollama.close(), groq.close()])),
   };
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Packaging check (CI, after `npm run build`): the published tarball installs into a fresh project and works there.
+# Packaging check (CI, after `npm run build`): the tarball `npm pack` makes from a clean tree (prepack builds dist/)
+# installs into a fresh project and works there.
 #   publint and attw report no problems; ESM import, CommonJS require and a strict TypeScript compile (node16 and
-#   bundler resolution) of every entry point work; the `mana-llm` bin runs.
+#   bundler resolution) of every entry point work; errors are recognised across the ESM and CommonJS copies; the
+#   `mana-llm` bin runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,12 +19,25 @@ npx --no-install publint --strict
 step "attw --pack"
 npx --no-install attw --pack . --format ascii
 
-step "npm pack"
-TGZ=$(npm pack --silent --pack-destination "$TMP" | tail -n 1)
+step "npm pack from a clean tree (no dist/: prepack builds it)"
+CLEAN="$TMP/clean"
+mkdir -p "$CLEAN"
+# Every file git would commit (tracked, and untracked but not ignored): what a fresh clone holds, never dist/.
+{ git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 cp --parents -t "$CLEAN"
+ln -s "$ROOT/node_modules" "$CLEAN/node_modules"
+[ ! -e "$CLEAN/dist" ] || { echo "check-package: the clean tree already has dist/" >&2; exit 1; }
+TGZ=$(cd "$CLEAN" && npm pack --silent --pack-destination "$TMP" | tail -n 1)
 TGZ="$TMP/$TGZ"
 echo "  $(tar -tzf "$TGZ" | wc -l) files, $(du -k "$TGZ" | cut -f1) kB"
+for f in dist/index.js dist/index.cjs dist/index.d.ts dist/index.d.cts dist/cli/main.js LICENSE README.md; do
+  tar -tzf "$TGZ" | grep -qx "package/$f" || { echo "check-package: the tarball lacks $f" >&2; exit 1; }
+done
 if tar -tzf "$TGZ" | grep -Eq '\.test\.|(^|/)(src|test|scripts)/'; then
   echo "check-package: the tarball ships sources or tests" >&2
+  exit 1
+fi
+if tar -xzOf "$TGZ" --wildcards 'package/dist/*.map' | grep -q '"sourcesContent"'; then
+  echo "check-package: source maps embed the sources" >&2
   exit 1
 fi
 
@@ -92,6 +107,26 @@ node -e "
   const otel = require('mana-llm/otel');
   const aiSdk = require('mana-llm/ai-sdk');
   (async () => { $SMOKE })().catch((e) => { console.error(e); process.exit(1); });"
+
+step "ESM and CommonJS copies in one process: errors recognised across them"
+node --input-type=module -e "
+  import { createRequire } from 'node:module';
+  const require = createRequire(process.cwd() + '/');
+  const esm = await import('mana-llm');
+  const cjs = require('mana-llm');
+  if (esm.ProviderError === cjs.ProviderError) throw new Error('expected two copies of the package');
+  const fromCjs = new cjs.ProviderRateLimitError('slow down', { provider: 'p', model: 'm' });
+  const fromEsm = new esm.AliasConfigError('bad aliases');
+  const checks = {
+    'isManaLLMError (ESM) on a CJS error': esm.isManaLLMError(fromCjs),
+    'isManaLLMError (CJS) on an ESM error': cjs.isManaLLMError(fromEsm),
+    'instanceof ProviderError across copies': fromCjs instanceof esm.ProviderError,
+    'instanceof ProviderRateLimitError across copies': fromCjs instanceof esm.ProviderRateLimitError,
+    'instanceof ConfigError across copies': fromEsm instanceof cjs.ConfigError,
+    'not instanceof a sibling class': !(fromCjs instanceof esm.ProviderAuthError) && !(fromEsm instanceof cjs.InvalidRequestError),
+  };
+  for (const [what, ok] of Object.entries(checks)) if (!ok) throw new Error('cross-copy check failed: ' + what);
+  console.log('  ok: ' + Object.keys(checks).length + ' checks');"
 
 step "TypeScript (strict, declarations checked: skipLibCheck off)"
 cat > consumer.ts <<'EOF'

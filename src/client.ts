@@ -26,7 +26,6 @@ import type {
   CallOptions,
   ChatChunk,
   ChatCompletion,
-  ChatMessage,
   ChatRequest,
   ChatResponse,
   Embeddings,

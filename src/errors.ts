@@ -1,3 +1,4 @@
+import { brand, isBranded } from './error-brand.js';
 import { redact } from './redact.js';
 
 /** Every error code the library raises. */
@@ -60,6 +61,15 @@ interface ErrorOptions {
 
 /** Base class of every error mana-llm throws. */
 export class ManaLLMError extends Error {
+  /** `instanceof` any mana-llm error class also recognises errors from another copy of the package (ESM/CJS). */
+  static override [Symbol.hasInstance]<C extends abstract new (...args: never[]) => unknown>(
+    this: C,
+    x: unknown,
+  ): x is InstanceType<C> {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, a subclass too.
+    return isBranded(this, x);
+  }
+
   override name = 'ManaLLMError';
   readonly code: ErrorCode;
   readonly httpStatus: number;
@@ -102,7 +112,7 @@ export class ManaLLMError extends Error {
   }
 }
 
-/** True when `e` is any error raised by mana-llm. */
+/** True when `e` is any error raised by mana-llm, from this copy of the package or another (ESM and CJS). */
 export function isManaLLMError(e: unknown): e is ManaLLMError {
   return e instanceof ManaLLMError;
 }
@@ -321,3 +331,23 @@ export class ClosedError extends ManaLLMError {
     super('CLOSED', 'This mana-llm client is closed', 503, false);
   }
 }
+
+brand({
+  ManaLLMError,
+  ConfigError,
+  AliasConfigError,
+  InvalidRequestError,
+  UnknownAliasError,
+  ProviderError,
+  ProviderConnectionError,
+  ProviderTimeoutError,
+  ProviderHTTPError,
+  ProviderRateLimitError,
+  ProviderAuthError,
+  ProviderCapabilityError,
+  ProviderBlockedError,
+  ProviderResponseError,
+  StreamInterruptedError,
+  NoHealthyProviderError,
+  ClosedError,
+});

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadAliases } from '../aliases/load-aliases.js';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
-import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+import { type ManaLLMOptions, type ProviderOptions, resolveOptions } from '../options.js';
 import { serve } from './serve.js';
 
 const HELP: Record<string, string> = {
@@ -30,7 +30,7 @@ Providers come from the environment unless --config is given: OLLAMA_URL, OPENAI
 GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY.
 Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
   validate:
-    'Usage: mana-llm validate [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.',
+    'Usage: mana-llm validate [--config file] [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.\nWith --config: the aliases file the config names (unless one is given), the config itself, and a warning for\nevery chain entry no configured provider serves.',
   aliases:
     'Usage: mana-llm aliases [--aliases file] [--config file]\n\nLists the aliases, their chains and the default.',
   health:
@@ -108,6 +108,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (!command || !(command in HELP) || command === 'main') {
+    if (command && !values.help) err.write(`mana-llm: unknown command ${JSON.stringify(command)}\n\n`);
     (values.help ? out : err).write(`${HELP.main}\n`);
     return values.help ? 0 : 2;
   }
@@ -116,16 +117,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   try {
-    if (command === 'validate') {
-      const file = resolve(rest[0] ?? values.aliases ?? 'aliases.yaml');
-      const config = loadAliases({ path: file });
-      out.write(
-        `${file}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}\n`,
-      );
-      return 0;
-    }
-    // Only `health` probes: the other commands make one call and leave.
-    const llm = createManaLLM({ ...options(values, env), health: { probes: command === 'health' } });
+    if (command === 'validate') return validate(rest[0], values, env, out, err);
+    const given = options(values, env);
+    // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays.
+    const llm = createManaLLM({ ...given, health: { ...given.health, probes: command === 'health' } });
     try {
       if (command === 'aliases') {
         const { default: def, aliases } = llm.aliases();
@@ -188,6 +183,57 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     return 1;
   }
+}
+
+/**
+ * `validate [file]`: the aliases file (the positional, --aliases, the config's aliasesPath, or ./aliases.yaml). With
+ * --config, the options are validated too and every chain entry no configured provider serves is a warning.
+ */
+function validate(
+  positional: string | undefined,
+  values: { aliases?: string | undefined; config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  out: NodeJS.WriteStream,
+  err: NodeJS.WriteStream,
+): number {
+  const given = values.config
+    ? options({ ...values, aliases: positional ?? values.aliases }, env)
+    : undefined;
+  const file = resolve(positional ?? values.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
+  // A config may hold its aliases inline instead of naming a file.
+  const inline = given && given.aliasesPath === undefined ? given.aliases : undefined;
+  const source =
+    inline === undefined
+      ? { path: file }
+      : typeof inline === 'string'
+        ? { text: inline }
+        : { object: inline };
+  const config = loadAliases(source);
+  const where = inline === undefined ? file : `${resolve(values.config ?? '')} (inline aliases)`;
+  let warnings = 0;
+  if (given) {
+    // The options as createManaLLM reads them (unknown keys, keyless clouds), without reading the aliases again.
+    const { aliasesPath: _path, aliases: _aliases, ...rest } = given;
+    const resolved = resolveOptions({ ...rest, aliasesPath: file });
+    const served = new Set(resolved.providers.map((p) => p.id));
+    for (const alias of config.aliases.values()) {
+      alias.chain.forEach((entry, i) => {
+        if (served.has(entry.provider)) return;
+        const why = resolved.keyless.includes(entry.provider)
+          ? `"${entry.provider}" has no API key, so it is not configured`
+          : `no provider "${entry.provider}" is configured`;
+        err.write(
+          `warning: aliases[${JSON.stringify(alias.name)}].chain[${i}] ${entry.target}: ${why}; it is always skipped\n`,
+        );
+        warnings++;
+      });
+    }
+  }
+  const note = warnings > 0 ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : '';
+  out.write(
+    `${where}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}${note}\n`,
+  );
+  return 0;
 }
 
 function parse(argv: string[]) {

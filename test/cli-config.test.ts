@@ -1,0 +1,81 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  });
+  const code = await main(argv, env);
+  vi.restoreAllMocks();
+  return { code, stdout, stderr };
+}
+
+/** A directory holding `config.json` (aliasesPath relative to it) and `sub/aliases.yaml`. */
+function project(config: Record<string, unknown>, aliases: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mana-cli-config-'));
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'sub', 'aliases.yaml'), aliases);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return join(dir, 'config.json');
+}
+
+const ALIASES =
+  'aliases:\n  mana/fast-text:\n    chain: [ollama/qwen2.5:7b, groq/llama-3.1-8b-instant, vllm/llama]\ndefault: mana/fast-text\n';
+
+describe('mana-llm validate --config', () => {
+  it("reads the config's aliases file and warns on every entry no configured provider serves", async () => {
+    const config = project({ aliasesPath: 'sub/aliases.yaml', providers: { ollama: {}, groq: {} } }, ALIASES);
+    const r = await run(['validate', '--config', config]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('sub/aliases.yaml: ok — 1 aliases, default mana/fast-text, 2 warnings');
+    expect(r.stderr).toContain(
+      'warning: aliases["mana/fast-text"].chain[1] groq/llama-3.1-8b-instant: "groq" has no API key, so it is not configured',
+    );
+    expect(r.stderr).toContain(
+      'warning: aliases["mana/fast-text"].chain[2] vllm/llama: no provider "vllm" is configured',
+    );
+    expect(r.stderr).not.toContain('ollama/qwen2.5:7b');
+  });
+
+  it('reports an invalid config (an unknown key) with its path and exits 2', async () => {
+    const config = project(
+      { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} }, timeout: 5 },
+      ALIASES,
+    );
+    const r = await run(['validate', '--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('timeout: unknown key "timeout": did you mean "timeouts"?');
+  });
+});
+
+describe('mana-llm config and commands', () => {
+  it("merges the config's health block instead of replacing it", async () => {
+    const config = project(
+      { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} }, health: { failureThreshold: 0 } },
+      ALIASES,
+    );
+    // Replaced, the invalid threshold went unnoticed; merged, createManaLLM sees (and refuses) it.
+    const r = await run(['aliases', '--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('health.failureThreshold');
+  });
+
+  it('names an unknown command', async () => {
+    const r = await run(['valdiate', 'aliases.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^mana-llm: unknown command "valdiate"\n/);
+    expect(r.stderr).toContain('Usage: mana-llm <command>');
+  });
+});
