@@ -7,12 +7,23 @@
  * In your app: `import { createManaProvider } from 'mana-llm/ai-sdk'` (and `npm install ai @ai-sdk/provider`).
  */
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
-import { createManaProvider } from '../src/ai-sdk/index.js';
-import { createManaLLM } from '../src/index.js';
-import { exampleProviders } from './providers.js';
+import { createManaLLM } from 'mana-llm';
+import { createManaProvider } from 'mana-llm/ai-sdk';
+import { aliasesPath, startStandIns } from './providers.js';
 
-const { aliasesPath, providers, close } = await exampleProviders();
-const llm = createManaLLM({ aliasesPath, providers });
+// No keys in the environment: local stand-ins answer instead (see providers.ts; your app has no such line).
+const standIns = await startStandIns();
+const llm = createManaLLM({
+  aliasesPath,
+  providers: {
+    ollama: { baseUrl: standIns?.ollama ?? process.env.OLLAMA_URL ?? 'http://localhost:11434' },
+    // A cloud provider whose key is not set is simply not configured: its chain entries are skipped.
+    groq: standIns ? { baseUrl: standIns.groq, apiKey: 'stand-in' } : { apiKey: process.env.GROQ_API_KEY },
+    openrouter: { apiKey: process.env.OPENROUTER_API_KEY },
+    together: { apiKey: process.env.TOGETHER_API_KEY },
+    google: { apiKey: process.env.GOOGLE_API_KEY },
+  },
+});
 const mana = createManaProvider(llm);
 
 // One answer; providerMetadata.mana says which chain entry served it and what was tried before.
@@ -59,4 +70,4 @@ console.log(
 );
 
 await llm.close();
-await close();
+await standIns?.close();

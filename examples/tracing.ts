@@ -16,21 +16,30 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { createManaLLM, type ManaTraceMessage } from '../src/index.js';
-import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { startMockUpstream } from '../src/testing/index.js';
-import { exampleProviders } from './providers.js';
+import { createManaLLM, type ManaTraceMessage } from 'mana-llm';
+import { instrumentOpenTelemetry } from 'mana-llm/otel';
+import { startMockUpstream } from 'mana-llm/testing';
+import { aliasesPath, startStandIns } from './providers.js';
 
 const exporter = new InMemorySpanExporter();
 trace.setGlobalTracerProvider(
   new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
 );
 
-const { aliasesPath, providers, mock, close } = await exampleProviders();
+// No keys in the environment: local stand-ins answer instead (see providers.ts; your app has no such line).
+const standIns = await startStandIns();
 // With the local stand-ins, the GPU box answers 503 so that the trace shows a fallback.
-const down = mock ? await startMockUpstream('ollama', { status: 503 }) : undefined;
-if (down) providers.ollama = { baseUrl: down.url };
-const llm = createManaLLM({ aliasesPath, providers, health: { probes: false } });
+const down = standIns ? await startMockUpstream('ollama', { status: 503 }) : undefined;
+const llm = createManaLLM({
+  aliasesPath,
+  providers: {
+    ollama: { baseUrl: down?.url ?? process.env.OLLAMA_URL ?? 'http://localhost:11434' },
+    // A cloud provider whose key is not set is simply not configured: its chain entries are skipped.
+    groq: standIns ? { baseUrl: standIns.groq, apiKey: 'stand-in' } : { apiKey: process.env.GROQ_API_KEY },
+    openrouter: { apiKey: process.env.OPENROUTER_API_KEY },
+  },
+  health: { probes: false },
+});
 const stop = instrumentOpenTelemetry(llm);
 
 // The same calls on node:diagnostics_channel, for an APM agent that subscribes there instead.
@@ -69,4 +78,4 @@ channel.unsubscribe(handlers);
 stop();
 await llm.close();
 await down?.close();
-await close();
+await standIns?.close();

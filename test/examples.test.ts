@@ -71,7 +71,8 @@ describe.concurrent('examples (run as child processes with no API keys and no ne
       'mana_llm_llm_requests_total{provider="ollama",model="qwen2.5:7b",streaming="true"} 1',
     );
     expect(out).toContain(
-      'mana_llm_llm_errors_total{provider="together",model="some-model",error_type="no_healthy_provider"} 1',
+      // together/some-model is named by no alias and no configured provider: labelled other/other (docs/metrics.md).
+      'mana_llm_llm_errors_total{provider="other",model="other",error_type="no_healthy_provider"} 1',
     );
     expect(out).toContain(
       'mana_llm_alias_resolved_total{alias="mana/fast-text",target="ollama/qwen2.5:7b"} 2',
