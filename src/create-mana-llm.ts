@@ -20,7 +20,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
   const opts = resolveOptions(options);
   const aliases = new AliasRegistry(opts.aliasSource);
   const { clock } = opts;
-  const http = createHttp({ connectMs: opts.timeouts.connectMs });
+  const http = createHttp({ connectMs: opts.timeouts.connectMs, limits: opts.limits });
   const images = {
     fetcher: createImageFetcher({
       publicOnly: opts.images.fetch === 'public',

@@ -60,6 +60,14 @@ export interface ManaLLMOptions {
     maxRetryAfterMs?: number;
     /** Most text a stream keeps of what it handed out, for StreamInterruptedError's partial answer. */
     maxPartialChars?: number;
+    /** A non-stream reply (chat, model list) read whole: bytes (default 8 MiB). */
+    maxResponseBytes?: number;
+    /** An embeddings reply read whole: bytes (default 160 MiB: 2048 inputs × 3072 dimensions as JSON). */
+    maxEmbeddingResponseBytes?: number;
+    /** What is read of an error reply's body, the rest dropped: bytes (default 64 KiB). */
+    maxErrorBodyBytes?: number;
+    /** One SSE event or NDJSON line of a stream: characters of its text (default 4 MiB). */
+    maxFrameBytes?: number;
   };
   fallbackOnAuthError?: boolean;
   defaultProvider?: string;
@@ -116,7 +124,7 @@ export interface ResolvedOptions {
     store: HealthStore | undefined;
   };
   timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number; streamMs: number };
-  limits: { maxRequestBytes: number; maxDepth: number; maxRetryAfterMs: number; maxPartialChars: number };
+  limits: ResolvedLimits;
   fallbackOnAuthError: boolean;
   defaultProvider: string | undefined;
   reloadOnSignal: false | 'SIGHUP';
@@ -125,6 +133,37 @@ export interface ResolvedOptions {
   cache: { store: 'memory' | CacheStore; ttlMs: number; maxEntries: number } | undefined;
   images: ImageLimits;
 }
+
+/** The `limits` block with every default filled. */
+export interface ResolvedLimits {
+  maxRequestBytes: number;
+  maxDepth: number;
+  maxRetryAfterMs: number;
+  maxPartialChars: number;
+  maxResponseBytes: number;
+  maxEmbeddingResponseBytes: number;
+  maxErrorBodyBytes: number;
+  maxFrameBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The default caps (why each is what it is: docs/limits.md). */
+export const DEFAULT_LIMITS: Readonly<ResolvedLimits> = Object.freeze({
+  maxRequestBytes: 32 * MiB,
+  // JSON schemas seldom pass 20 levels; 64 is far below what overflows JSON.stringify or a schema rewrite.
+  maxDepth: 64,
+  maxRetryAfterMs: 3_600_000,
+  maxPartialChars: 256 * 1024,
+  // An answer is text: even a 128k-token completion with its JSON envelope is under 2 MiB.
+  maxResponseBytes: 8 * MiB,
+  // OpenAI's largest batch, 2048 inputs × 3072 dimensions, pretty-printed as it sends it (~24 B a float): 144 MiB.
+  maxEmbeddingResponseBytes: 160 * MiB,
+  // Only the first 300 characters of an error's message are kept; the rest is for finding its JSON fields.
+  maxErrorBodyBytes: 64 * 1024,
+  // A frame is one delta: this leaves room for a whole reasoning trace, tool call or inline image in one event.
+  maxFrameBytes: 4 * MiB,
+});
 
 const positive = v.pipe(
   v.number('must be a number'),
@@ -245,6 +284,10 @@ const OptionsSchema = v.object(
           maxDepth: v.optional(count),
           maxRetryAfterMs: v.optional(nonNegative),
           maxPartialChars: v.optional(count),
+          maxResponseBytes: v.optional(count),
+          maxEmbeddingResponseBytes: v.optional(count),
+          maxErrorBodyBytes: v.optional(count),
+          maxFrameBytes: v.optional(count),
         },
         'must be an object',
       ),
@@ -461,11 +504,14 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
       streamMs: t.streamMs ?? Number.POSITIVE_INFINITY,
     },
     limits: {
-      maxRequestBytes: l.maxRequestBytes ?? 32 * 1024 * 1024,
-      // JSON schemas seldom pass 20 levels; 64 is far below what overflows JSON.stringify or a schema rewrite.
-      maxDepth: l.maxDepth ?? 64,
-      maxRetryAfterMs: l.maxRetryAfterMs ?? 3_600_000,
-      maxPartialChars: l.maxPartialChars ?? 256 * 1024,
+      maxRequestBytes: l.maxRequestBytes ?? DEFAULT_LIMITS.maxRequestBytes,
+      maxDepth: l.maxDepth ?? DEFAULT_LIMITS.maxDepth,
+      maxRetryAfterMs: l.maxRetryAfterMs ?? DEFAULT_LIMITS.maxRetryAfterMs,
+      maxPartialChars: l.maxPartialChars ?? DEFAULT_LIMITS.maxPartialChars,
+      maxResponseBytes: l.maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes,
+      maxEmbeddingResponseBytes: l.maxEmbeddingResponseBytes ?? DEFAULT_LIMITS.maxEmbeddingResponseBytes,
+      maxErrorBodyBytes: l.maxErrorBodyBytes ?? DEFAULT_LIMITS.maxErrorBodyBytes,
+      maxFrameBytes: l.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes,
     },
     fallbackOnAuthError: o.fallbackOnAuthError ?? false,
     defaultProvider,

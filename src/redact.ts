@@ -23,3 +23,47 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
   return out;
 }
+
+/** C0 and C1 control characters, DEL, and the bidirectional overrides and isolates that reorder what is shown. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's purpose
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g;
+/** Where a token ends for the redaction patterns above: white space, a control character, a quote, `,;&`. */
+function endsToken(code: number): boolean {
+  return (
+    code <= 0x20 ||
+    (code >= 0x7f && code <= 0xa0) ||
+    code === 0x22 ||
+    code === 0x27 ||
+    code === 0x2c ||
+    code === 0x3b ||
+    code === 0x26 ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x3000
+  );
+}
+
+/**
+ * Text from an upstream or a caller made fit for an error message: at most `max` characters (then `…`), secrets
+ * redacted, control characters and runs of white space folded to one space. The text is cut first, so the cost
+ * is bounded by `max` whatever its length; a token cut in two is dropped whole, so no key escapes redaction by
+ * being cut.
+ */
+export function cleanText(text: string, max: number, secrets: readonly string[] = []): string {
+  let longest = 0;
+  for (const s of secrets) longest = Math.max(longest, s.length);
+  // Room for folding white space and for redaction markers, still a small multiple of `max`.
+  const window = 4 * max + longest + 64;
+  let t = text;
+  let cut = false;
+  if (t.length > window) {
+    t = t.slice(0, window);
+    let end = t.length;
+    while (end > 0 && !endsToken(t.charCodeAt(end - 1))) end--;
+    t = t.slice(0, end);
+    cut = true;
+  }
+  t = redact(t, secrets).replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
+  if (t.length > max) return `${t.slice(0, max)}…`;
+  return cut ? `${t}…` : t;
+}

@@ -11,6 +11,7 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../src/errors.js';
+import { DEFAULT_LIMITS } from '../src/options.js';
 import type { AdapterChatRequest, ProviderAdapter } from '../src/providers/adapter.js';
 import { type MockBehavior, type MockUpstream, startMockServer } from '../src/testing/mock-server.js';
 import type { ChatChunk } from '../src/types.js';
@@ -157,6 +158,7 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
   const make = (baseUrl: string): ProviderAdapter => {
     // Records every response body so the suite can check that abandoned streams are cancelled.
     const tracked: Http = {
+      limits: http.limits,
       send: async (req) => {
         const res = await http.send(req);
         bodies.push(res.body);
@@ -174,7 +176,7 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
 
   beforeEach(async () => {
     mock = await startMockServer(p.codec);
-    http = createHttp({ connectMs: 2000 });
+    http = createHttp({ connectMs: 2000, limits: DEFAULT_LIMITS });
     bodies = [];
     adapter = make(mock.url);
   });

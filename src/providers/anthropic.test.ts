@@ -13,6 +13,7 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { anthropicCodec } from '../testing/codecs/anthropic.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk } from '../types.js';
@@ -31,7 +32,7 @@ let mock: MockUpstream;
 const extraServers: Server[] = [];
 
 beforeEach(async () => {
-  http = createHttp({ connectMs: 2000 });
+  http = createHttp({ connectMs: 2000, limits: DEFAULT_LIMITS });
   mock = await startMockServer(anthropicCodec);
 });
 

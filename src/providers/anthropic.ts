@@ -143,7 +143,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       const usage: Record<string, unknown> = {};
       let stop: unknown;
       let ended = false;
-      const events = readSSE(res.body);
+      const events = readSSE(res.body, http.limits.maxFrameBytes);
       try {
         while (true) {
           let next: IteratorResult<{ event?: string; data: string }>;

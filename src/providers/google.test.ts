@@ -12,6 +12,7 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { googleCodec } from '../testing/codecs/google.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk } from '../types.js';
@@ -32,7 +33,7 @@ let mock: MockUpstream;
 const extraServers: { close: () => Promise<void> }[] = [];
 
 beforeEach(async () => {
-  http = createHttp({ connectMs: 2000 });
+  http = createHttp({ connectMs: 2000, limits: DEFAULT_LIMITS });
   mock = await startMockServer(googleCodec);
 });
 

@@ -37,9 +37,14 @@ function bareModel(model: string): string {
 }
 
 /** SSE events of a body, with socket failures mid-body turned into typed errors. */
-async function* events(body: HttpBody, signal: AbortSignal, meta: CallMeta): AsyncGenerator<SSEEvent> {
+async function* events(
+  body: HttpBody,
+  maxFrame: number,
+  signal: AbortSignal,
+  meta: CallMeta,
+): AsyncGenerator<SSEEvent> {
   try {
-    yield* readSSE(body);
+    yield* readSSE(body, maxFrame);
   } catch (err) {
     throw networkError(err, signal, meta);
   }
@@ -142,7 +147,7 @@ export function createGoogleAdapter({
       let toolIndex = 0;
       try {
         yield chunk({ role: 'assistant' });
-        for await (const ev of events(res.body, ctx.signal, m)) {
+        for await (const ev of events(res.body, http.limits.maxFrameBytes, ctx.signal, m)) {
           // Each frame is a whole GenerateContentResponse; there is no [DONE]: the end is a finishReason.
           const frame = readFrame(parseJson(ev.data, m, 'unparseable stream frame'), m);
           if (frame.usage) usage = frame.usage;
@@ -187,7 +192,7 @@ export function createGoogleAdapter({
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
       const res = await post(path, body, jsonHeaders, ctx.signal, m);
-      const json = parseJson(await readBody(res, ctx.signal, m), m) as {
+      const json = parseJson(await readBody(res, ctx.signal, m, 'maxEmbeddingResponseBytes'), m) as {
         error?: unknown;
         embeddings?: unknown;
       } | null;

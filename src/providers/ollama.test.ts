@@ -12,6 +12,7 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { ollamaCodec } from '../testing/codecs/ollama.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk, ChatMessage } from '../types.js';
@@ -41,7 +42,7 @@ function make(baseUrl: string, apiKey: string | null = KEY): ProviderAdapter {
 
 beforeEach(async () => {
   mock = await startMockServer(ollamaCodec);
-  http = createHttp({ connectMs: 2000 });
+  http = createHttp({ connectMs: 2000, limits: DEFAULT_LIMITS });
   adapter = make(mock.url);
 });
 

@@ -114,7 +114,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     let early = true;
     try {
       // One batch per network chunk: its lines are handled without a promise per line.
-      for await (const lines of readNDJSONBatches(res.body)) {
+      for await (const lines of readNDJSONBatches(res.body, http.limits.maxFrameBytes)) {
         let out: ChatChunk[] = [];
         try {
           for (const line of lines) {
@@ -224,7 +224,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       if (req.dimensions !== undefined) body.dimensions = req.dimensions;
       const cancel = cancelOf(ctx);
       const { res, m } = await post('/api/embed', req.model, body, cancel);
-      const json = parseJson(await readBody(res, cancel, m), m);
+      const json = parseJson(await readBody(res, cancel, m, 'maxEmbeddingResponseBytes'), m);
       const { vectors, promptTokens } = readEmbeddings(json, req.input.length, m);
       return {
         object: 'list',

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, rejection, testImages } from '../../test/helpers/adapter-kit.js';
 import { systemClock } from '../clock.js';
 import { ProviderHTTPError, ProviderRateLimitError, ProviderResponseError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { openaiCodec } from '../testing/codecs/openai.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk } from '../types.js';
@@ -67,7 +68,7 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<stri
 
 beforeEach(async () => {
   mock = await startMockServer(openaiCodec);
-  http = createHttp({ connectMs: 2000 });
+  http = createHttp({ connectMs: 2000, limits: DEFAULT_LIMITS });
   adapter = make(KEY, { 'X-Title': 'mana-test' });
 });
 afterEach(async () => {

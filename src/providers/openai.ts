@@ -239,7 +239,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
     let early = true;
     let drained = false;
-    const parser = new SSEParser();
+    const parser = new SSEParser(http.limits.maxFrameBytes);
     const frames = new FrameParser();
 
     /**
@@ -387,7 +387,10 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       },
       meta,
     );
-    const json = replyJson(await readBody(res, cancel, meta), meta) as { data?: unknown; usage?: unknown };
+    const json = replyJson(await readBody(res, cancel, meta, 'maxEmbeddingResponseBytes'), meta) as {
+      data?: unknown;
+      usage?: unknown;
+    };
     const data = json.data;
     if (!Array.isArray(data) || data.length !== request.input.length)
       throw badResponse(meta, `expected ${request.input.length} embeddings`);

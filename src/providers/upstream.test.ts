@@ -9,6 +9,7 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import type { Http, HttpBody, HttpRequest } from '../wire/http.js';
 import {
   type CallMeta,
@@ -295,7 +296,7 @@ function body(text: string): HttpBody & { destroyed: boolean } {
 }
 
 function fakeHttp(answer: (req: HttpRequest) => ReturnType<Http['send']>): Http {
-  return { send: answer, close: async () => undefined };
+  return { limits: DEFAULT_LIMITS, send: answer, close: async () => undefined };
 }
 
 describe('send', () => {

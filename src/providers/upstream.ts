@@ -8,9 +8,10 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
-import { redact } from '../redact.js';
+import { cleanText } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
-import type { Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+import { WireLimitError } from '../wire/limits.js';
 import type { ProbeOutcome } from './adapter.js';
 import { saysContextLength } from './context-length.js';
 
@@ -24,10 +25,10 @@ export interface CallMeta {
   secrets: readonly string[];
 }
 
-const MAX_ERROR_BODY = 8192;
-
+/** The call an error is about; the model (and a path built from it) is the caller's text, so it is cleaned too. */
 function label(meta: CallMeta): string {
-  return `${meta.provider}/${meta.model} ${meta.method} ${meta.path.split('?')[0]}`;
+  const path = meta.path.split('?')[0] as string;
+  return `${meta.provider}/${cleanText(meta.model, 200)} ${meta.method} ${cleanText(path, 300)}`;
 }
 
 function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
@@ -35,8 +36,7 @@ function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) 
 }
 
 function clip(text: string, meta: CallMeta, max = 300): string {
-  const t = redact(text, meta.secrets).replace(/\s+/g, ' ').trim();
-  return t.length > max ? `${t.slice(0, max)}…` : t;
+  return cleanText(text, max, meta.secrets);
 }
 
 /**
@@ -49,7 +49,7 @@ export function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<Http
   return http.send(req).then(
     (res) => {
       if (res.status >= 200 && res.status < 300) return res;
-      return readCapped(res.body, MAX_ERROR_BODY)
+      return readCapped(res.body, http.limits.maxErrorBodyBytes)
         .catch(() => '')
         .then((text) => {
           throw errorFromStatus(res.status, res.headers, text, meta);
@@ -61,14 +61,22 @@ export function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<Http
   );
 }
 
-/** Reads a body as text, failing like a dropped connection when the socket dies mid-body. */
-export function readBody(res: HttpResponse, signal: CancelSignal, meta: CallMeta): Promise<string> {
+/**
+ * Reads a body as text, failing like a dropped connection when the socket dies mid-body, and as a bad response
+ * when it is larger than the cap `limit` names (default `limits.maxResponseBytes`).
+ */
+export function readBody(
+  res: HttpResponse,
+  signal: CancelSignal,
+  meta: CallMeta,
+  limit?: BodyLimit,
+): Promise<string> {
   // Not `async`: the body's own promise with a rejection handler, one promise layer fewer per call.
   const fail = (err: unknown): never => {
     throw networkError(err, signal, meta);
   };
   try {
-    return res.body.text().then(undefined, fail);
+    return res.body.text(limit).then(undefined, fail);
   } catch (err) {
     return Promise.reject(networkError(err, signal, meta));
   }
@@ -96,9 +104,13 @@ export async function readCapped(body: HttpBody, max: number): Promise<string> {
   return (await readCappedBytes(body, max)).toString('utf8');
 }
 
-/** Maps a transport failure (undici error codes, never message text) to a typed error. */
+/**
+ * Maps a transport failure (undici error codes, never message text) to a typed error; a body or frame past its
+ * cap is the provider's bad response, not a connection failure.
+ */
 export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta): unknown {
   if (signal.aborted) return signal.reason;
+  if (err instanceof WireLimitError) return badResponse(meta, err.message);
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
   const msg = `${label(meta)}: ${code}`;
@@ -110,7 +122,20 @@ export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta)
   ) {
     return new ProviderTimeoutError(`${msg} (timed out)`, info(meta, { cause: err }));
   }
-  return new ProviderConnectionError(`${msg} (connection failed)`, info(meta, { cause: err }));
+  return new ProviderConnectionError(`${msg} (connection failed)`, info(meta, { cause: causeOf(err) }));
+}
+
+/**
+ * undici's HTTPParserError keeps the raw bytes it could not parse in `data`: whatever the upstream sent, keys it
+ * echoed included, of any size. The cause keeps its name, code and message, not the bytes.
+ */
+function causeOf(err: unknown): unknown {
+  if (!(err instanceof Error) || !('data' in err)) return err;
+  const code = (err as { code?: unknown }).code;
+  return Object.assign(new Error(cleanText(err.message, 300)), {
+    name: err.name,
+    ...(typeof code === 'string' ? { code } : {}),
+  });
 }
 
 /** The message an upstream error body carries, or the body itself. */
@@ -317,7 +342,7 @@ export function parseJson(
  */
 function parseErrorCause(err: unknown, meta: CallMeta): unknown {
   if (!(err instanceof SyntaxError)) return err;
-  const message = redact(err.message, meta.secrets).replace(
+  const message = cleanText(err.message, 500, meta.secrets).replace(
     /, (?:\.\.\.)?".*?"(?:\.\.\.)?(?= is not valid JSON)/s,
     '',
   );

@@ -21,8 +21,8 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 /** One chunk per byte: every possible boundary at once. */
 const bytewise = (bytes: Uint8Array): Uint8Array[] => Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
 
-async function lines(chunks: Uint8Array[]): Promise<string[]> {
-  const splitter = new LineSplitter();
+async function lines(chunks: Uint8Array[], maxLine = 1 << 20): Promise<string[]> {
+  const splitter = new LineSplitter(maxLine);
   const out: string[] = [];
   for (const c of chunks) splitter.push(c, out);
   splitter.end(out);

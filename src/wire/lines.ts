@@ -1,10 +1,13 @@
 import { StringDecoder } from 'node:string_decoder';
+import { WireLimitError } from './limits.js';
 
 /**
  * Splits bytes into text lines (LF, CRLF or lone CR), decoding UTF-8 across chunk boundaries. Synchronous, so
- * a reader handles every line of a network chunk in one go instead of one promise per line.
+ * a reader handles every line of a network chunk in one go instead of one promise per line. A line longer than
+ * `maxLine` characters throws a `WireLimitError` before more of it is kept.
  */
 export class LineSplitter {
+  readonly #max: number;
   // StringDecoder, not TextDecoder: the same text (U+FFFD for bad bytes, at any chunking) ~6× faster on Node 20.
   readonly #decoder = new StringDecoder('utf8');
   /** TextDecoder drops a leading byte order mark; so do we, once. */
@@ -13,6 +16,10 @@ export class LineSplitter {
   #buf = '';
   /** The last chunk ended in CR: an LF opening the next one belongs to it. */
   #skipLF = false;
+
+  constructor(maxLine: number) {
+    this.#max = maxLine;
+  }
 
   /** Decodes `chunk` and appends every line it completes to `out`. */
   push(chunk: Uint8Array, out: string[]): void {
@@ -37,6 +44,7 @@ export class LineSplitter {
     let buf = this.#buf;
     while (cr < n || lf < n) {
       const end = Math.min(cr, lf);
+      if (buf.length + end - start > this.#max) this.#tooLarge();
       out.push(buf === '' ? text.slice(start, end) : buf + text.slice(start, end));
       buf = '';
       if (end === cr) {
@@ -58,7 +66,13 @@ export class LineSplitter {
         if (lf === -1) lf = n;
       }
     }
+    if (buf.length + n - start > this.#max) this.#tooLarge();
     this.#buf = start === 0 ? buf + text : start < n ? buf + text.slice(start) : buf;
+  }
+
+  #tooLarge(): never {
+    this.#buf = '';
+    throw new WireLimitError('a stream line', this.#max, 'maxFrameBytes');
   }
 
   /** Flushes the decoder and appends the final unterminated line, if any. */
@@ -67,6 +81,7 @@ export class LineSplitter {
     if (!this.#started && tail.charCodeAt(0) === 0xfeff) tail = tail.slice(1);
     const rest = this.#buf + tail;
     this.#buf = '';
+    if (rest.length > this.#max) throw new WireLimitError('a stream line', this.#max, 'maxFrameBytes');
     if (rest.length > 0) out.push(rest);
   }
 }

@@ -9,12 +9,13 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   return [...at, bytes.length].map((c, i) => bytes.subarray(i === 0 ? 0 : (at[i - 1] ?? 0), c));
 }
 
-async function lines(chunks: Uint8Array[]): Promise<string[]> {
+async function lines(chunks: Uint8Array[], maxLine = 1 << 20): Promise<string[]> {
   const out: string[] = [];
   for await (const batch of readNDJSONBatches(
     (async function* () {
       yield* chunks;
     })(),
+    maxLine,
   ))
     out.push(...batch);
   return out;

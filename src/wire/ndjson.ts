@@ -2,10 +2,13 @@ import { LineSplitter } from './lines.js';
 
 /**
  * Yields the non-blank lines of a newline-delimited JSON body, unparsed, that each network chunk completes as
- * one array (never empty).
+ * one array (never empty). A line longer than `maxLine` characters throws a `WireLimitError`.
  */
-export async function* readNDJSONBatches(body: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
-  const splitter = new LineSplitter();
+export async function* readNDJSONBatches(
+  body: AsyncIterable<Uint8Array>,
+  maxLine: number,
+): AsyncGenerator<string[]> {
+  const splitter = new LineSplitter(maxLine);
   let lines: string[] = [];
   for await (const chunk of body) {
     splitter.push(chunk, lines);

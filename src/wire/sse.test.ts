@@ -9,13 +9,14 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   return [...at, bytes.length].map((c, i) => bytes.subarray(i === 0 ? 0 : (at[i - 1] ?? 0), c));
 }
 
-async function events(chunks: Uint8Array[] | string): Promise<SSEEvent[]> {
+async function events(chunks: Uint8Array[] | string, maxFrame = 1 << 20): Promise<SSEEvent[]> {
   const parts = typeof chunks === 'string' ? [enc.encode(chunks)] : chunks;
   const out: SSEEvent[] = [];
   for await (const e of readSSE(
     (async function* () {
       yield* parts;
     })(),
+    maxFrame,
   ))
     out.push(e);
   return out;

@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { WireLimitError } from './limits.js';
 
 /** One server-sent event. `event` is absent for plain `data:` messages. */
 export interface SSEEvent {
@@ -14,8 +15,10 @@ export interface SSEEvent {
  * large network read is handed on before the rest of the read is scanned.
  *
  * Use: `feed(chunk)`, then `next()` until it returns undefined; at the body's end, `end()` and `next()` again.
+ * A line or an event longer than `maxFrame` characters throws a `WireLimitError` before more of it is kept.
  */
 export class SSEParser {
+  readonly #max: number;
   // StringDecoder, not TextDecoder: the same text (U+FFFD for bad bytes, at any chunking) ~6× faster on Node 20.
   readonly #decoder = new StringDecoder('utf8');
   /** TextDecoder drops a leading byte order mark; so do we, once. */
@@ -36,6 +39,10 @@ export class SSEParser {
   #blockEvent: string | undefined;
   /** The `event:` name of the event `next()` returned last; undefined for plain `data:` messages. */
   event: string | undefined;
+
+  constructor(maxFrame: number) {
+    this.#max = maxFrame;
+  }
 
   /** Takes the next network chunk; the previous one must have been read to its end. */
   feed(chunk: Uint8Array): void {
@@ -89,17 +96,20 @@ export class SSEParser {
         this.#blockEvent === undefined &&
         text.startsWith('data: ', pos)
       ) {
+        if (lf - pos - 6 > this.#max) this.#tooLarge();
         this.#save(lf + 2, cr, lf);
         this.event = undefined;
         return text.slice(pos + 6, lf);
       }
       const end = Math.min(cr, lf);
       if (end === n) {
-        // No line end: keep the start of the line for the next chunk.
+        // No line end: keep the start of the line for the next chunk, up to the cap.
+        if (this.#rest.length + n - pos > this.#max) this.#tooLarge();
         this.#rest = pos === 0 ? this.#rest + text : this.#rest + text.slice(pos);
         pos = n;
         break;
       }
+      if (this.#rest.length + end - pos > this.#max) this.#tooLarge();
       let line = text.slice(pos, end);
       if (this.#rest !== '') {
         line = this.#rest + line;
@@ -125,6 +135,15 @@ export class SSEParser {
     return last ?? this.#flush();
   }
 
+  #tooLarge(): never {
+    // Nothing of the frame is kept: the stream is over.
+    this.#rest = '';
+    this.#data = undefined;
+    this.#text = '';
+    this.#pos = 0;
+    throw new WireLimitError('a stream frame', this.#max, 'maxFrameBytes');
+  }
+
   #save(pos: number, cr: number, lf: number): void {
     this.#pos = pos;
     this.#cr = cr;
@@ -139,15 +158,22 @@ export class SSEParser {
     if (colon === 4 && line.startsWith('data')) {
       // The common line, `data: {…}`, without building the field name.
       const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`;
+      this.#addData(value);
       return undefined;
     }
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === 'data') this.#data = this.#data === undefined ? value : `${this.#data}\n${value}`;
+    if (field === 'data') this.#addData(value);
     else if (field === 'event') this.#blockEvent = value;
     return undefined;
+  }
+
+  /** One more `data` line of the block: the event, all its lines together, is held to the cap too. */
+  #addData(value: string): void {
+    if (this.#data === undefined) this.#data = value;
+    else if (this.#data.length + 1 + value.length > this.#max) this.#tooLarge();
+    else this.#data = `${this.#data}\n${value}`;
   }
 
   /** Ends the block: its data (and name, in `event`) when it had data. */
@@ -160,9 +186,12 @@ export class SSEParser {
   }
 }
 
-/** Parses a text/event-stream body as bytes arrive; yields one event per block that has data. */
-export async function* readSSE(body: AsyncIterable<Uint8Array>): AsyncGenerator<SSEEvent> {
-  const parser = new SSEParser();
+/**
+ * Parses a text/event-stream body as bytes arrive; yields one event per block that has data. A line or event
+ * longer than `maxFrame` characters throws a `WireLimitError`.
+ */
+export async function* readSSE(body: AsyncIterable<Uint8Array>, maxFrame: number): AsyncGenerator<SSEEvent> {
+  const parser = new SSEParser(maxFrame);
   for await (const chunk of body) {
     parser.feed(chunk);
     for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
