@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from './redact.js';
+import { cleanText, redact } from './redact.js';
 
 describe('redact', () => {
   it('strips bearer tokens, key headers, key= query values and well-known key shapes', () => {
@@ -26,5 +26,37 @@ describe('redact', () => {
 
   it('leaves prose after a key label readable', () => {
     expect(redact('providers.groq.apiKey: must be a string')).toBe('providers.groq.apiKey: must be a string');
+  });
+});
+
+describe('cleanText', () => {
+  it('cuts before redacting: the work is bounded by max, not by the text', () => {
+    const huge = `start ${'word '.repeat(2_000_000)}`;
+    const out = cleanText(huge, 300);
+    expect(out.length).toBeLessThanOrEqual(301);
+    expect(out.startsWith('start word word')).toBe(true);
+    expect(out.endsWith('…')).toBe(true);
+  });
+
+  it('drops a token cut in two, so a key at the cut cannot escape redaction', () => {
+    const secret = 'my-configured-secret-value-1234567890';
+    // White space folds away, so what follows a long run of it reaches the message: the cut falls in the key.
+    for (let pad = 1250; pad < 1310; pad += 3) {
+      const text = `x${' '.repeat(pad)}${secret} tail`;
+      const out = cleanText(text, 300, [secret]);
+      for (let n = 6; n <= secret.length; n++) expect(out).not.toContain(secret.slice(0, n));
+    }
+  });
+
+  it('replaces control characters (NUL, ESC, CR, LF, C1, bidi overrides) and folds white space', () => {
+    const out = cleanText('a\u0000b\u001b[31mc\r\nd\u0085e\u202ef\t\tg', 300);
+    expect(out).toBe('a b [31mc d e f g');
+  });
+
+  it('redacts configured secrets and key shapes, and leaves short text as it was', () => {
+    expect(cleanText('bad key sk-proj-abcdefghijkl and top-secret-x', 300, ['top-secret-x'])).toBe(
+      'bad key [redacted] and [redacted]',
+    );
+    expect(cleanText('  fine  ', 300)).toBe('fine');
   });
 });

@@ -797,7 +797,10 @@ describe('anthropic adapter: failures', () => {
     const reason = new Error('caller gave up');
     const ac = new AbortController();
     const pending = adapter().chat(req(), { signal: ac.signal });
-    setTimeout(() => ac.abort(reason), 10);
+    // Aborted once the upstream holds the request: earlier, the stream below would be the one to hang.
+    const asked = mock.requests.length + 1;
+    while (mock.requests.length < asked) await new Promise((r) => setTimeout(r, 5));
+    ac.abort(reason);
     await expect(pending).rejects.toBe(reason);
 
     const ac2 = new AbortController();

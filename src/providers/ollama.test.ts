@@ -633,7 +633,10 @@ describe('ollama failures', () => {
     const ac = new AbortController();
     const reason = new Error('caller gave up');
     const pending = adapter.chat(req(), ctx(ac.signal));
-    setTimeout(() => ac.abort(reason), 20);
+    // Aborted once the upstream holds the request: earlier, the stream below would be the one to hang.
+    const asked = mock.requests.length + 1;
+    while (mock.requests.length < asked) await new Promise((r) => setTimeout(r, 5));
+    ac.abort(reason);
     await expect(pending).rejects.toBe(reason);
 
     const ac2 = new AbortController();

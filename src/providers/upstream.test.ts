@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   ProviderAuthError,
@@ -10,7 +11,7 @@ import {
   ProviderTimeoutError,
 } from '../errors.js';
 import { DEFAULT_LIMITS } from '../options.js';
-import type { Http, HttpBody, HttpRequest } from '../wire/http.js';
+import { createHttp, type Http, type HttpBody, type HttpRequest } from '../wire/http.js';
 import {
   type CallMeta,
   errorFromInBand,
@@ -277,6 +278,36 @@ describe('networkError', () => {
     expect(networkError(new TypeError('fetch failed'), new AbortController().signal, meta)).toBeInstanceOf(
       ProviderConnectionError,
     );
+  });
+
+  it("a reply undici cannot parse: the cause keeps name and code, not the upstream's raw bytes", async () => {
+    const raw = 'HTTP/1.1 200 OK\r\nX-Bad\u0001: leaked-key-0123456789\r\n\r\n';
+    const server = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end(raw));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = createHttp({ connectMs: 1000, limits: DEFAULT_LIMITS });
+    try {
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const signal = new AbortController().signal;
+      const err = await http.send({ origin, path: '/', method: 'GET', headers: {}, signal }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // What undici throws: the bytes it could not parse, key included, in `data`.
+      expect((err as { data?: unknown }).data).toContain('leaked-key');
+      const mapped = networkError(err, signal, meta) as ProviderError;
+      expect(mapped).toBeInstanceOf(ProviderConnectionError);
+      const cause = mapped.cause as Error & { code?: string };
+      expect(cause.name).toBe((err as Error).name);
+      expect(cause.code).toBe((err as { code?: string }).code);
+      expect('data' in cause).toBe(false);
+      expect(JSON.stringify(mapped.toJSON())).not.toContain('leaked-key');
+    } finally {
+      await http.close();
+      server.close();
+    }
   });
 });
 
