@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { DEFAULT_LIMITS } from '../options.js';
 import type { CancelSignal } from './cancel.js';
 import type { WireLimits } from './limits.js';
 import { ResponseBody } from './response-body.js';
@@ -54,8 +55,11 @@ export interface Http {
   close(): Promise<void>;
 }
 
-/** Creates the client's HTTP transport; timeouts beyond connect are enforced by the caller's signal. */
-export function createHttp(opts: { connectMs: number; limits: WireLimits }): Http {
+/**
+ * Creates the client's HTTP transport; timeouts beyond connect are enforced by the caller's signal, and every
+ * body read by `limits` (default: the defaults of the `limits` option).
+ */
+export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Http {
   const agent = new Agent({
     connect: { timeout: opts.connectMs },
     keepAliveTimeout: 10_000,
@@ -63,7 +67,7 @@ export function createHttp(opts: { connectMs: number; limits: WireLimits }): Htt
     headersTimeout: 0,
     bodyTimeout: 0,
   });
-  const limits = opts.limits;
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   let closed = false;
   return {
     limits,
