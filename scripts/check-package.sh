@@ -28,15 +28,18 @@ ln -s "$ROOT/node_modules" "$CLEAN/node_modules"
 [ ! -e "$CLEAN/dist" ] || { echo "check-package: the clean tree already has dist/" >&2; exit 1; }
 TGZ=$(cd "$CLEAN" && npm pack --silent --pack-destination "$TMP" | tail -n 1)
 TGZ="$TMP/$TGZ"
-echo "  $(tar -tzf "$TGZ" | wc -l) files, $(du -k "$TGZ" | cut -f1) kB"
+# The listing is read once into a file: `grep -q` stopping early would break a pipe under pipefail.
+tar -tzf "$TGZ" > "$TMP/files.txt"
+echo "  $(wc -l < "$TMP/files.txt") files, $(du -k "$TGZ" | cut -f1) kB"
 for f in dist/index.js dist/index.cjs dist/index.d.ts dist/index.d.cts dist/cli/main.js LICENSE README.md; do
-  tar -tzf "$TGZ" | grep -qx "package/$f" || { echo "check-package: the tarball lacks $f" >&2; exit 1; }
+  grep -qx "package/$f" "$TMP/files.txt" || { echo "check-package: the tarball lacks $f" >&2; exit 1; }
 done
-if tar -tzf "$TGZ" | grep -Eq '\.test\.|(^|/)(src|test|scripts)/'; then
+if grep -Eq '\.test\.|(^|/)(src|test|scripts)/' "$TMP/files.txt"; then
   echo "check-package: the tarball ships sources or tests" >&2
   exit 1
 fi
-if tar -xzOf "$TGZ" --wildcards 'package/dist/*.map' | grep -q '"sourcesContent"'; then
+tar -xzOf "$TGZ" --wildcards 'package/dist/*.map' > "$TMP/maps.txt"
+if grep -q '"sourcesContent"' "$TMP/maps.txt"; then
   echo "check-package: source maps embed the sources" >&2
   exit 1
 fi
