@@ -1,7 +1,7 @@
 /**
  * Checks the links of the repository's markdown (README.md, CHANGELOG.md, bench/README.md, docs/**): every relative
  * link must name a file or folder inside the repository that exists and is not ignored by git (a fresh clone has
- * it), and a `#fragment` must name a heading of the target page. Links that leave the repository (`../shared/…`,
+ * it), and a `#fragment` must name a heading of the target page. Links that leave the repository (`../elsewhere/…`,
  * absolute paths, `file:` URLs) fail. Web links (http, https, mailto) are not fetched.
  *
  *   npx tsx scripts/check-links.ts        # run by `npm run lint`; exit 1 with one line per problem

@@ -266,7 +266,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
   }
   const cacheMissing = checkOptions(opts, hasCache, out);
   if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
-  // A stream never uses the cache (API.md), with or without one: only chat and embed say so.
+  // A stream never uses the cache (docs/redis.md, "The response cache"), with or without one: only chat and embed say so.
   if (cacheMissing && kind !== 'stream')
     throw new ConfigError('This client has no response cache', [
       {
