@@ -114,6 +114,19 @@ function emitFallback(
 }
 
 /**
+ * How much of what is `left` of the call's budget the attempt at entry `i` may spend: half while a later entry
+ * could still be called (so a hung entry leaves the fallback time to answer), all of it for the last one.
+ */
+function attemptBudget(ctx: RouterContext, plan: CallPlan, i: number, left: number): number {
+  const { chain } = plan;
+  for (let j = i + 1; j < chain.length; j++) {
+    // precheck changes no state; an entry skipped now (cooling, open breaker, lacking a capability) needs no time.
+    if ('adapter' in precheck(ctx, chain[j] as ChainEntry, plan.needs)) return Math.ceil(left / 2);
+  }
+  return left;
+}
+
+/**
  * Walks a chain: skips what cannot serve, calls the rest in order until one succeeds, falls through on outages
  * and propagates the caller's own mistakes (the fallback table of docs/fallback.md, via `classify`).
  * @throws NoHealthyProviderError when nothing served; the caller's error or abort reason as is
@@ -174,7 +187,7 @@ export async function walkChain<T, R>(
       continue;
     }
     const attempt = new AttemptSignal(ctx, plan.signal);
-    const ms = Math.min(left, slot.config.timeoutMs, step.attemptMs);
+    const ms = Math.min(attemptBudget(ctx, plan, i, left), slot.config.timeoutMs, step.attemptMs);
     attempt.arm(ctx.clock, ms, () =>
       attempt.expire(
         new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
