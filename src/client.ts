@@ -104,6 +104,10 @@ export class ManaLLM {
       this.#cleanup.push(
         ctx.clock.setTimer(0, () => prober.start()),
         () => prober.stop(),
+        // A provider that just went down (calls, a probe, or another process) is re-probed on the fast schedule.
+        ctx.health.onTransition((t) => {
+          if (!t.healthy) prober.recover(t.provider);
+        }),
       );
     }
     const path = parts.aliasesPath;

@@ -68,6 +68,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
           timeoutMs: opts.health.probeTimeoutMs,
           clock,
           ...(acquire ? { acquire: (p: string) => acquire(p, opts.health.probeIntervalMs) } : {}),
+          recovery: { initialMs: opts.health.recoveryProbeMs, isDown: (p) => health.peek(p) !== 'closed' },
           onResult: (provider, outcome) => {
             health.recordProbe(provider, outcome);
             if (events.has('probe')) {

@@ -36,6 +36,8 @@ export interface ManaLLMOptions {
     cooldownMs?: number;
     probeIntervalMs?: number;
     probeTimeoutMs?: number;
+    /** First wait before re-probing a provider that went down; doubles per failed probe up to probeIntervalMs. */
+    recoveryProbeMs?: number;
     probes?: boolean;
     /** While a provider's last call failed (and until one succeeds), at most this many calls to it at once. */
     maxConcurrentAfterFailure?: number;
@@ -119,6 +121,7 @@ export interface ResolvedOptions {
     cooldownMs: number;
     probeIntervalMs: number;
     probeTimeoutMs: number;
+    recoveryProbeMs: number;
     probes: boolean;
     maxConcurrentAfterFailure: number;
     store: HealthStore | undefined;
@@ -252,6 +255,7 @@ const OptionsSchema = v.object(
           cooldownMs: v.optional(nonNegative),
           probeIntervalMs: v.optional(positive),
           probeTimeoutMs: v.optional(positive),
+          recoveryProbeMs: v.optional(positive),
           probes: v.optional(v.boolean('must be a boolean')),
           maxConcurrentAfterFailure: v.optional(count),
           store: v.optional(
@@ -491,6 +495,8 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
       cooldownMs: h.cooldownMs ?? 60_000,
       probeIntervalMs: h.probeIntervalMs ?? 30_000,
       probeTimeoutMs: h.probeTimeoutMs ?? 3_000,
+      // A provider that went down is probed after 1 s, 2 s, 4 s … (capped at probeIntervalMs): back in seconds.
+      recoveryProbeMs: h.recoveryProbeMs ?? 1_000,
       probes: h.probes ?? true,
       // A few calls find out whether a failing provider is back; the rest go down the chain meanwhile.
       maxConcurrentAfterFailure: h.maxConcurrentAfterFailure ?? 2,

@@ -26,6 +26,17 @@ export interface ProberOptions {
    * process holds its lease). A gate that throws or takes longer than `timeoutMs` lets the probe run.
    */
   readonly acquire?: (provider: string) => boolean | Promise<boolean>;
+  /**
+   * Faster probing of a provider that is down: its next probe comes `initialMs` after it went down, then each
+   * wait doubles up to `intervalMs` (with the same jitter) for as long as `isDown` says so.
+   */
+  readonly recovery?: RecoveryOptions;
+}
+
+/** The recovery schedule: the first wait, and what says a provider is still down after a probe. */
+export interface RecoveryOptions {
+  readonly initialMs: number;
+  readonly isDown: (provider: string) => boolean;
 }
 
 /** Background health probing: `tick()` probes every provider once; `start()` ticks now and then periodically. */
@@ -33,6 +44,16 @@ export interface Prober {
   start(): void;
   stop(): void;
   tick(): Promise<void>;
+  /** Starts the recovery schedule of a provider that just went down (no-op when it is already on it). */
+  recover(provider: string): void;
+}
+
+/** A provider on (or just off) the recovery schedule: `step` waits so far, `upAt` when a probe found it back. */
+interface Recovery {
+  active: boolean;
+  step: number;
+  cancel: (() => void) | undefined;
+  upAt: number | undefined;
 }
 
 const JITTER = 0.1;
@@ -40,15 +61,18 @@ const MAX_REASON = 200;
 
 /** Creates a prober that runs every provider's probe concurrently, each bounded by `timeoutMs`. */
 export function createProber(opts: ProberOptions): Prober {
-  const { targets, intervalMs, timeoutMs, clock, onResult, acquire } = opts;
+  const { targets, intervalMs, timeoutMs, clock, onResult, acquire, recovery } = opts;
   const random = opts.random ?? Math.random;
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const byId = new Map(targets.map((t) => [t.provider, t]));
+  const recovering = new Map<string, Recovery>();
   let started = false;
   let epoch = 0;
   let cancelTimer: (() => void) | undefined;
+  const jitter = (ms: number): number => ms * (1 - JITTER + 2 * JITTER * random());
 
   const schedule = (): void => {
-    const delay = intervalMs * (1 - JITTER + 2 * JITTER * random());
+    const delay = jitter(intervalMs);
     cancelTimer = clock.setTimer(delay, () => {
       if (!started) return;
       // Schedule first so a slow tick never stretches the period; overlap is prevented per provider.
@@ -104,19 +128,64 @@ export function createProber(opts: ProberOptions): Prober {
     // A probe cut short by stop() says nothing about the provider.
     if (runEpoch !== epoch) return;
     report(target.provider, { ...outcome, durationMs: clock.now() - startedAt });
+    // A provider found down by a periodic probe (already open, so no health flip announced it) recovers too.
+    if (recovery && stillDown(target.provider)) recover(target.provider);
   };
 
+  // Overlap is prevented per provider: a probe still running is joined, not doubled.
+  const probeOne = (target: ProbeTarget): Promise<void> => {
+    const current = inFlight.get(target.provider);
+    if (current) return current.done;
+    const controller = new AbortController();
+    const entry = { controller, done: Promise.resolve() };
+    inFlight.set(target.provider, entry);
+    entry.done = run(target, controller);
+    return entry.done;
+  };
+
+  // A provider waiting on its recovery schedule is probed by that schedule alone: the load stays bounded.
   const tick = async (): Promise<void> => {
-    const runs = targets.map((target) => {
-      const current = inFlight.get(target.provider);
-      if (current) return current.done;
-      const controller = new AbortController();
-      const entry = { controller, done: Promise.resolve() };
-      inFlight.set(target.provider, entry);
-      entry.done = run(target, controller);
-      return entry.done;
+    await Promise.all(targets.filter((t) => recovering.get(t.provider)?.active !== true).map(probeOne));
+  };
+
+  const arm = (target: ProbeTarget, r: Recovery): void => {
+    const wait = Math.min(intervalMs, (recovery as RecoveryOptions).initialMs * 2 ** r.step);
+    const runEpoch = epoch;
+    r.cancel = clock.setTimer(jitter(wait), () => {
+      r.cancel = undefined;
+      if (!started || runEpoch !== epoch) return;
+      void probeOne(target).then(() => {
+        if (!started || runEpoch !== epoch) return;
+        if (stillDown(target.provider)) {
+          r.step = Math.min(r.step + 1, 30);
+          arm(target, r);
+        } else {
+          r.active = false;
+          r.upAt = clock.now();
+        }
+      });
     });
-    await Promise.all(runs);
+  };
+
+  const stillDown = (provider: string): boolean => {
+    try {
+      return (recovery as RecoveryOptions).isDown(provider);
+    } catch {
+      return false;
+    }
+  };
+
+  const recover = (provider: string): void => {
+    const target = byId.get(provider);
+    if (!recovery || !started || !target) return;
+    const r = recovering.get(provider);
+    if (r?.active === true) return;
+    // Down again within an interval of coming back (a flapping provider): the waits go on from where they were.
+    const flapping = r?.upAt !== undefined && clock.now() - r.upAt < intervalMs;
+    const step = flapping && r ? Math.min(r.step + 1, 30) : 0;
+    const next: Recovery = { active: true, step, cancel: undefined, upAt: undefined };
+    recovering.set(provider, next);
+    arm(target, next);
   };
 
   return {
@@ -131,12 +200,15 @@ export function createProber(opts: ProberOptions): Prober {
       epoch++;
       cancelTimer?.();
       cancelTimer = undefined;
+      for (const r of recovering.values()) r.cancel?.();
+      recovering.clear();
       const running = [...inFlight.values()];
       inFlight.clear();
       for (const { controller } of running)
         controller.abort(new DOMException('prober stopped', 'AbortError'));
     },
     tick,
+    recover,
   };
 }
 
