@@ -224,18 +224,20 @@ describe('background probes', () => {
     expect(llm.health().providers.down?.consecutiveFailures).toBe(1);
     expect(a.requests[0]?.path).toBe('/v1/models');
 
-    // Open a's breaker with failed calls, then let the next probe close it.
+    // Open a's breaker with failed calls: its recovery probe (health.recoveryProbeMs, 1 s ± 10 %) closes it.
     a.enqueue({ status: 500 }, { status: 500 });
     await llm.chat(CHAT);
     await llm.chat(CHAT);
     expect(llm.health().providers.a?.state).toBe('open');
-    await clock.advanceAsync(11_000);
-    await waitFor(() => events.of('probe').length === 6, 'second round of probes');
+    await clock.advanceAsync(1_100);
+    await waitFor(() => events.of('probe').length === 4, 'the recovery probe');
+    expect(events.of('probe')[3]?.provider).toBe('a');
     expect(llm.health().providers.a).toMatchObject({ healthy: true, state: 'closed' });
+    // The second round (10 s ± 10 %) opens `down`, which nothing called.
+    await clock.advanceAsync(9_900);
+    await waitFor(() => events.of('probe').length >= 7, 'second round of probes');
     expect(llm.health().providers.down?.state).toBe('open');
     const flips = events.of('health').map((e) => `${e.provider}:${e.healthy}`);
-    expect(flips[0]).toBe('a:false');
-    // The second round's probes run concurrently, so their two flips may come in either order.
-    expect(flips.slice(1).sort()).toEqual(['a:true', 'down:false']);
+    expect(flips.slice(0, 3)).toEqual(['a:false', 'a:true', 'down:false']);
   });
 });
