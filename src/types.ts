@@ -38,6 +38,8 @@ export interface ToolCall {
 /** One message of a conversation (OpenAI Chat Completions shape). */
 export type ChatMessage =
   | { role: 'system'; content: string | TextPart[]; name?: string }
+  /** OpenAI's newer name for a system message; sent as `system` to protocols without it. */
+  | { role: 'developer'; content: string | TextPart[]; name?: string }
   | { role: 'user'; content: string | ContentPart[]; name?: string }
   | { role: 'assistant'; content?: string | TextPart[] | null; tool_calls?: ToolCall[]; name?: string }
   | { role: 'tool'; content: string | TextPart[]; tool_call_id: string };

@@ -100,7 +100,7 @@ function toolUse(call: ToolCall, meta: CallMeta): Block {
 }
 
 async function toTurn(
-  m: Exclude<ChatMessage, { role: 'system' }>,
+  m: Exclude<ChatMessage, { role: 'system' | 'developer' }>,
   loadImage: (url: string) => Promise<InlineImage>,
   meta: CallMeta,
 ): Promise<Turn> {
@@ -148,7 +148,7 @@ export async function toAnthropicBody(
   const system: string[] = [];
   const turns: Turn[] = [];
   for (const m of req.messages) {
-    if (m.role === 'system') {
+    if (m.role === 'system' || m.role === 'developer') {
       system.push(text(m.content));
       continue;
     }

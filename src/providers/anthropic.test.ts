@@ -121,12 +121,12 @@ describe('anthropic adapter: chat', () => {
     expect(lastBody().max_tokens).toBe(77);
   });
 
-  it('extracts system messages into the top-level system field', async () => {
+  it('extracts system and developer messages into the top-level system field', async () => {
     await adapter().chat(
       req({
         messages: [
           { role: 'system', content: 'Be terse.' },
-          { role: 'system', content: [{ type: 'text', text: 'Answer in German.' }] },
+          { role: 'developer', content: [{ type: 'text', text: 'Answer in German.' }] },
           { role: 'user', content: 'Hi' },
         ],
       }),

@@ -162,7 +162,7 @@ export async function toGeminiRequest(
       continue;
     }
     toolTurn = undefined;
-    if (m.role === 'system') system.push(textOf(m.content));
+    if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
     else if (m.role === 'user') contents.push({ role: 'user', parts: await userParts(m.content, loadImage) });
     else {
       const parts: Json[] = [];

@@ -128,7 +128,7 @@ describe('google adapter: chat', () => {
     expect(res.choices[0]?.finish_reason).toBe('length');
   });
 
-  it('joins system messages into systemInstruction and maps assistant to model', async () => {
+  it('joins system and developer messages into systemInstruction and maps assistant to model', async () => {
     await adapter().chat(
       {
         model: MODEL,
@@ -136,7 +136,7 @@ describe('google adapter: chat', () => {
           { role: 'system', content: 'Be brief.' },
           { role: 'user', content: 'Hi' },
           { role: 'assistant', content: 'Hello!' },
-          { role: 'system', content: [{ type: 'text', text: 'Answer in French.' }] },
+          { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }] },
           { role: 'user', content: [{ type: 'text', text: 'How are you?' }] },
         ],
       },

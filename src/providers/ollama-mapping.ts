@@ -72,6 +72,7 @@ async function toMessage(
 ): Promise<OllamaMessage> {
   switch (m.role) {
     case 'system':
+    case 'developer':
       return { role: 'system', content: text(m.content) };
     case 'user': {
       const urls =

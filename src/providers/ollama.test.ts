@@ -123,7 +123,7 @@ describe('ollama chat', () => {
     expect(mock.requests[1]?.headers.authorization).toBeUndefined();
   });
 
-  it('joins text parts and sends system and assistant content as strings', async () => {
+  it('joins text parts and sends system, developer (as system) and assistant content as strings', async () => {
     await adapter.chat(
       req({
         messages: [
@@ -136,6 +136,7 @@ describe('ollama chat', () => {
             ],
           },
           { role: 'assistant', content: null },
+          { role: 'developer', content: 'Be kind.' },
         ],
       }),
       ctx(),
@@ -144,6 +145,7 @@ describe('ollama chat', () => {
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'one\ntwo' },
       { role: 'assistant', content: '' },
+      { role: 'system', content: 'Be kind.' },
     ]);
   });
 
