@@ -58,6 +58,15 @@ export function breakerSuccess(
   };
 }
 
+/**
+ * A stream committed: the provider answers, so the breaker closes and any trial ends, but a stream is judged by how
+ * it ends: the count of failures in a row stays until it ends cleanly (an interrupted stream then adds to it).
+ */
+export function breakerCommit(r: BreakerRecord, now: number): BreakerRecord {
+  if (r.consecutiveFailures === 0) return breakerSuccess(r, now);
+  return { ...r, openedUntil: null, trialInFlight: false, lastCheckedAt: now };
+}
+
 /** Counts a failure: opens at the threshold, and re-arms from `now` when already open or half-open. */
 export function breakerFailure(
   r: BreakerRecord,

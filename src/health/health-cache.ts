@@ -6,6 +6,7 @@ import {
   admitCall,
   type BreakerOptions,
   type BreakerRecord,
+  breakerCommit,
   breakerFailure,
   breakerRelease,
   breakerState,
@@ -107,6 +108,11 @@ export class HealthCache {
   /** A call succeeded (at `now`, read from the clock when not given): closes the breaker, resets the count and ends any trial. */
   recordSuccess(provider: string, now?: number): void {
     this.#update(provider, breakerSuccess, now);
+  }
+
+  /** A stream committed (at `now`): closes the breaker and ends any trial, keeping the failures in a row until it ends. */
+  recordCommit(provider: string, now?: number): void {
+    this.#update(provider, breakerCommit, now);
   }
 
   /** A counted failure (`reason` such as `'ECONNREFUSED'` or `'HTTP 503'`); may open or re-open the breaker. */

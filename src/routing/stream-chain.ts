@@ -250,6 +250,8 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
           timeoutLabel: 'no first content chunk',
           run: (slot, entry, context) =>
             openUntilCommit(batchesOf(slot.adapter, { ...req, model: entry.model }, context)),
+          // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
+          judgedAtEnd: (opened) => !opened.ended,
         },
         undefined,
       );
@@ -395,6 +397,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const plan = this.#plan as CallPlan;
     const { entry } = this.#served as Served<Opened>;
     this.#fold();
+    ctx.health.recordSuccess(entry.provider);
     if (ctx.events.has('response') || plan.trace)
       reportServed(ctx, plan, entry.target, this.#usage(), this.#firstChunkMs);
     this.#close(false);

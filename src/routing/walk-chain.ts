@@ -25,6 +25,8 @@ export interface Step<T, R = unknown> {
   run(slot: ProviderSlot, entry: ChainEntry, context: AdapterContext, request: R): Promise<T>;
   /** A served value that must not be used (embeddings of another length): the entry is skipped with this reason. */
   reject?(value: T, plan: CallPlan): AttemptReason | undefined;
+  /** True when the served value is only a start (a committed stream): health records its success when it ends. */
+  judgedAtEnd?(value: T): boolean;
 }
 
 /** The entry that served, with its attempt still open: call `done()` when the answer is fully delivered. */
@@ -246,7 +248,8 @@ export async function walkChain<T, R>(
     }
     // One clock read for both (the health cache reads the same clock).
     const ended = ctx.clock.now();
-    ctx.health.recordSuccess(entry.provider, ended);
+    if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
+    else ctx.health.recordSuccess(entry.provider, ended);
     attempts.push({ target: entry.target, reason: 'ok', durationMs: ended - started });
     return new ServedAttempt(value, entry, slot, attempts, attempt);
   }
