@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderBlockedError } from '../errors.js';
-import { redact } from '../redact.js';
+import { cleanText } from '../redact.js';
 import type {
   ContentPart,
   FinishReason,
@@ -212,16 +212,9 @@ const BLOCK_REASONS = new Set([
 
 // A reason is an enum word (SAFETY, RECITATION, …); anything longer is not one.
 const MAX_REASON_CHARS = 64;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]+/g;
-
-/**
- * An upstream's `blockReason` / `finishReason` as it may enter an error: cut first (before any regex runs over
- * it), control characters (ESC, CR, LF, NUL) replaced, configured secrets redacted.
- */
+/** An upstream's `blockReason` / `finishReason` as it may enter an error: cut first, cleaned, secrets redacted. */
 function reasonText(raw: string, meta: CallMeta): string {
-  const cut = raw.length > MAX_REASON_CHARS ? `${raw.slice(0, MAX_REASON_CHARS)}…` : raw;
-  return redact(cut.replace(CONTROL, ' '), meta.secrets).trim();
+  return cleanText(raw, MAX_REASON_CHARS, meta.secrets);
 }
 
 function blocked(meta: CallMeta, raw: string, what: string): ProviderBlockedError {

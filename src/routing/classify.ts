@@ -11,6 +11,7 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
+import { cleanText } from '../redact.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
 export interface Verdict {
@@ -66,7 +67,8 @@ export function asProviderError(err: unknown, provider: string, model: string): 
   if (err instanceof ManaLLMError) {
     return new ProviderResponseError(`${provider}/${model}: ${err.message}`, { provider, model, cause: err });
   }
-  const msg = err instanceof Error ? err.message : String(err);
+  // A custom adapter's message may be anything, of any size: cut it before anything else runs over it.
+  const msg = cleanText(err instanceof Error ? err.message : String(err), 500);
   return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, {
     provider,
     model,
