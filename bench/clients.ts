@@ -8,7 +8,21 @@
 // The floor uses the very undici module mana-llm loads (root node_modules, 7.30.2): same code, same JIT state.
 import { Agent } from '../node_modules/undici/index.js';
 import { createManaLLM, type ManaLLM, type ProviderAdapter, type ProviderOptions } from '../src/index.js';
-import { REPLY_TEXT, SHAPE, TOKEN } from './upstream.js';
+import { REAL_TEXT, REPLY_TEXT, SHAPE, TOKEN } from './upstream.js';
+
+/**
+ * Which OpenAI-compatible stream to ask for: `burst`, the 256 small identical frames written back to back;
+ * `paced`, the realistic stream (OpenAI's current frames with their random-length `obfuscation` field, real
+ * tokens, groups of events 1–3 ms apart); `obfuscated`, the realistic frames written back to back.
+ */
+export type StreamShape = 'burst' | 'paced' | 'obfuscated';
+
+/** The model name that makes the upstream send each shape, and the text length it carries. */
+const SHAPES: Record<StreamShape, { model: string; length: number }> = {
+  burst: { model: 'm', length: TOKEN.length * (SHAPE.streamChunks - 2) },
+  paced: { model: 'r', length: REAL_TEXT.length },
+  obfuscated: { model: 'o', length: REAL_TEXT.length },
+};
 
 /** What one streamed answer took. */
 export interface StreamStat {
@@ -23,7 +37,7 @@ export interface Client {
   readonly id: string;
   readonly name: string;
   chat(): Promise<void>;
-  stream(): Promise<StreamStat>;
+  stream(shape?: StreamShape): Promise<StreamStat>;
   /** The floor only: the same stream, each chunk handed over through an async generator (a reference point). */
   streamIterated?(): Promise<StreamStat>;
   embed(): Promise<void>;
@@ -51,7 +65,7 @@ const INPUTS = Array.from(
   (_, i) => `document number ${i}, a few words of text`,
 );
 const KEY = 'sk-bench-0123456789';
-const STREAM_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 2);
+const STREAM_TEXT_LENGTH = SHAPES.burst.length;
 const OLLAMA_TEXT_LENGTH = TOKEN.length * (SHAPE.streamChunks - 1);
 
 function checkText(text: unknown): void {
@@ -171,12 +185,13 @@ export function floorClient({ url, deadUrl }: Targets): Client {
     id: 'floor',
     name: 'undici (floor)',
     chat: () => chat(),
-    async stream() {
+    async stream(shape = 'burst') {
+      const { model, length } = SHAPES[shape];
       const started = now();
-      const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
+      const res = await post(url, '/v1/chat/completions', { model, messages: MESSAGES, stream: true });
       res.body.setEncoding('utf8');
       const r = await readSSEText(res.body, started);
-      checkStream(r.text, STREAM_TEXT_LENGTH);
+      checkStream(r.text, length);
       return r;
     },
     async streamIterated() {
@@ -240,11 +255,12 @@ export function fetchClient({ url, deadUrl }: Targets): Client {
     id: 'fetch',
     name: 'fetch',
     chat: () => chat(),
-    async stream() {
+    async stream(shape = 'burst') {
+      const { model, length } = SHAPES[shape];
       const started = now();
-      const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
+      const res = await post(url, '/v1/chat/completions', { model, messages: MESSAGES, stream: true });
       const r = await readSSEText(decode(res.body as unknown as AsyncIterable<Uint8Array>), started);
-      checkStream(r.text, STREAM_TEXT_LENGTH);
+      checkStream(r.text, length);
       return r;
     },
     async embed() {
@@ -290,10 +306,11 @@ export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
     id: 'openai',
     name: 'openai SDK',
     chat: () => chat(live),
-    async stream() {
+    async stream(shape = 'burst') {
+      const { model, length } = SHAPES[shape];
       const started = now();
       const s = (await live.chat.completions.create({
-        model: 'm',
+        model,
         messages: MESSAGES,
         stream: true,
       })) as AsyncIterable<{
@@ -310,7 +327,7 @@ export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
           text += c;
         }
       }
-      checkStream(text, STREAM_TEXT_LENGTH);
+      checkStream(text, length);
       return { ttfcUs, chunks };
     },
     async embed() {
@@ -351,7 +368,12 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
   (globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
   const live = createOpenAICompatible({ name: 'bench', baseURL: `${url}/v1`, apiKey: KEY });
   const dead = createOpenAICompatible({ name: 'dead', baseURL: `${deadUrl}/v1`, apiKey: KEY });
-  const model = live.chatModel('m');
+  const models = {
+    burst: live.chatModel('m'),
+    paced: live.chatModel('r'),
+    obfuscated: live.chatModel('o'),
+  };
+  const model = models.burst;
   const deadModel = dead.chatModel('m');
   const embedder = live.embeddingModel('e');
   // The same wire request as the others: the AI SDK warns about system messages inside `messages`.
@@ -365,9 +387,9 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
     id: 'ai',
     name: 'AI SDK',
     chat: () => chat(model),
-    async stream() {
+    async stream(shape = 'burst') {
       const started = now();
-      const r = sdk.streamText({ model, ...prompt });
+      const r = sdk.streamText({ model: models[shape], ...prompt });
       let text = '';
       let chunks = 0;
       let ttfcUs = 0;
@@ -378,7 +400,7 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
           text += c;
         }
       }
-      checkStream(text, STREAM_TEXT_LENGTH);
+      checkStream(text, SHAPES[shape].length);
       return { ttfcUs, chunks };
     },
     async embed() {
@@ -405,6 +427,8 @@ export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client
     aliases: {
       aliases: {
         'mana/chat': { chain: ['groq/m'] },
+        'mana/paced': { chain: ['groq/r'] },
+        'mana/obfuscated': { chain: ['groq/o'] },
         'mana/embed': { chain: ['groq/e'] },
         'mana/local': { chain: ['ollama/m'] },
         // The first entry refuses every connection; its breaker never opens (see the fallback row).
@@ -446,7 +470,10 @@ export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client
     name: viaAlias ? 'mana-llm (alias)' : 'mana-llm',
     llm,
     chat: () => chat(names.chat),
-    stream: () => stream(names.chat, STREAM_TEXT_LENGTH),
+    stream: (shape = 'burst') =>
+      shape === 'burst'
+        ? stream(names.chat, STREAM_TEXT_LENGTH)
+        : stream(viaAlias ? `mana/${shape}` : `groq/${SHAPES[shape].model}`, SHAPES[shape].length),
     async embed() {
       const r = await llm.embed({ model: names.embed, input: INPUTS });
       checkEmbeddings(r.data.map((d) => d.embedding));

@@ -58,6 +58,92 @@ function sseEvents(): Buffer[] {
   return out.map((s) => Buffer.from(s));
 }
 
+/**
+ * The text of the realistic stream, cut into tokens the way a model's tokenizer does (a word with its leading
+ * space, punctuation and line breaks apart), with the escapes and non-ASCII characters real answers carry.
+ */
+const PROSE =
+  '**Holiday Name:** Harmony Day\n\n**Date:** Celebrated on the first Saturday of May.\n\n**Purpose:** It is a day ' +
+  'for "understanding", kindness and unity among communities — celebrating differences while promoting empathy ' +
+  'and collaboration.\n\n1. **Potluck gatherings:** neighbours share dishes from their backgrounds, which ' +
+  'starts conversations about each other’s cultures.\n2. **Story circles:** people of all ages tell stories ' +
+  'from their heritage.\n3. **Art projects:** murals and sculptures that symbolise unity, made by artists and ' +
+  'residents together.\n\n**Overall spirit:** a sense of community, reminding everyone that we are connected.';
+
+/** 253 content tokens of PROSE, repeated as needed (a 256-event stream: role, tokens, finish, `[DONE]`). */
+export const REAL_TOKENS: readonly string[] = (() => {
+  const words = PROSE.match(/\n+|[ ]?[A-Za-z’]+|[ ]?[^A-Za-z’\n ]+/g) as string[];
+  return Array.from({ length: SHAPE.streamChunks - 3 }, (_, i) => words[i % words.length] as string);
+})();
+
+/** The text the realistic stream carries. */
+export const REAL_TEXT = REAL_TOKENS.join('');
+
+/** A small deterministic PRNG (the bench must be repeatable). */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * The same 256 events as OpenAI's API sends them today: its chunk shape (`service_tier`, `system_fingerprint`,
+ * `logprobs`, `usage: null`) and an `obfuscation` field of random length (0–15 characters, as in recorded
+ * streams) on every frame, so no two frames are the same around their delta. `variant` seeds the randomness.
+ */
+function realisticEvents(variant: number): Buffer[] {
+  const rand = prng(0x9e3779b9 + variant * 7919);
+  const obfuscation = () => {
+    let s = '';
+    for (let n = Math.floor(rand() * 16); n > 0; n--) s += ALNUM[Math.floor(rand() * ALNUM.length)];
+    return s;
+  };
+  const frame = (delta: object, finish: string | null) =>
+    `data: ${JSON.stringify({
+      id: 'chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0',
+      object: 'chat.completion.chunk',
+      created: 1770933892,
+      model: 'gpt-4.1-nano-2025-04-14',
+      service_tier: 'default',
+      system_fingerprint: 'fp_de604bd877',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      usage: null,
+      obfuscation: obfuscation(),
+    })}\n\n`;
+  const out: string[] = [frame({ role: 'assistant', content: '', refusal: null }, null)];
+  for (const t of REAL_TOKENS) out.push(frame({ content: t }, null));
+  out.push(frame({}, 'stop'));
+  out.push('data: [DONE]\n\n');
+  return out.map((s) => Buffer.from(s));
+}
+
+/**
+ * How the realistic stream is paced: groups of events written together (mostly one, sometimes 2–4, as a server
+ * that flushed late) and the milliseconds before the next group (1–3). Seeded by `variant`.
+ */
+function pacing(variant: number, events: number): { group: number[]; gapMs: number[] } {
+  const rand = prng(0x85ebca6b + variant * 104729);
+  const group: number[] = [];
+  const gapMs: number[] = [];
+  for (let left = events; left > 0; ) {
+    const r = rand();
+    const g = Math.min(left, r < 0.7 ? 1 : r < 0.9 ? 2 : 3 + Math.floor(rand() * 2));
+    group.push(g);
+    gapMs.push(1 + Math.floor(rand() * 3));
+    left -= g;
+  }
+  return { group, gapMs };
+}
+
+/** How many differently seeded realistic streams the upstream rotates through. */
+const REAL_VARIANTS = 8;
+
 function ollamaJson(): string {
   return JSON.stringify({
     model: 'm',
@@ -123,6 +209,12 @@ export function createUpstreamServer(): Server {
   const models = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
   const tags = Buffer.from(JSON.stringify({ models: [{ name: 'm', model: 'm' }] }));
 
+  const real = Array.from({ length: REAL_VARIANTS }, (_, v) => {
+    const events = realisticEvents(v);
+    return { events, length: events.reduce((n, b) => n + b.length, 0), ...pacing(v, events.length) };
+  });
+  let served = 0;
+
   const whole = (res: ServerResponse, type: string, body: Buffer) => {
     res.writeHead(200, { 'content-type': type, 'content-length': body.length });
     res.end(body);
@@ -134,12 +226,36 @@ export function createUpstreamServer(): Server {
     res.end(parts[parts.length - 1]);
   };
 
+  // The realistic stream: groups of events a few milliseconds apart, as a model produces its tokens, sent
+  // chunked (no content-length) as the real API does.
+  const paced = (res: ServerResponse, v: (typeof real)[number]) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let at = 0;
+    let g = 0;
+    const step = () => {
+      const n = v.group[g] as number;
+      const parts = v.events.slice(at, at + n);
+      at += n;
+      const chunk = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      if (at >= v.events.length) return void res.end(chunk);
+      res.write(chunk);
+      setTimeout(step, v.gapMs[g++]);
+    };
+    step();
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = req.url ?? '';
     // JSON.stringify never puts spaces around ':', and every client here sends a compact body.
     const streaming = body.includes('"stream":true');
     if (url === '/v1/chat/completions') {
-      if (streaming) pieces(res, 'text/event-stream', sse, sseLength);
+      // Model `r`: the realistic stream, paced; model `o`: the same frames in one burst (one write per event).
+      if (streaming && body.includes('"model":"r"'))
+        paced(res, real[served++ % REAL_VARIANTS] as (typeof real)[0]);
+      else if (streaming && body.includes('"model":"o"')) {
+        const v = real[served++ % REAL_VARIANTS] as (typeof real)[0];
+        pieces(res, 'text/event-stream', v.events, v.length);
+      } else if (streaming) pieces(res, 'text/event-stream', sse, sseLength);
       else whole(res, JSON_TYPE, chat);
     } else if (url === '/v1/embeddings') {
       whole(res, JSON_TYPE, emb);
