@@ -43,6 +43,8 @@ export interface Client {
   embed(): Promise<void>;
   ollamaChat?(): Promise<void>;
   ollamaStream?(): Promise<StreamStat>;
+  /** mana-llm only: a chat answered from its memory cache (the same request every time). */
+  cachedChat?(): Promise<void>;
   /** A call whose first target refuses the connection and whose second answers. */
   fallback?(): Promise<void>;
   close(): Promise<void>;
@@ -422,8 +424,14 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
  * mana-llm, called with `groq/m` (a well-known OpenAI-compatible provider id pointed at the local upstream) or
  * through `mana/` aliases. Probes are off so that only the calls under test touch the upstream.
  */
-export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client & { llm: ManaLLM } {
-  const llm = createManaLLM({
+export function manaClient(
+  { url, deadUrl }: Targets,
+  viaAlias: boolean,
+  /** The parts bench: another build of mana-llm (a copy of src/ with one part swapped), and its column name. */
+  variant?: { create: typeof createManaLLM; id: string; name: string },
+): Client & { llm: ManaLLM } {
+  const create = variant?.create ?? createManaLLM;
+  const llm = create({
     aliases: {
       aliases: {
         'mana/chat': { chain: ['groq/m'] },
@@ -441,6 +449,8 @@ export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client
       dead: { type: 'openai', baseUrl: `${deadUrl}/v1`, apiKey: KEY },
     },
     health: { probes: false, failureThreshold: 1_000_000_000 },
+    // The parts bench's builds only: a response cache, used by the calls that ask for it (`cachedChat`).
+    ...(variant ? { cache: { store: 'memory' as const } } : {}),
   });
   const names = viaAlias
     ? { chat: 'mana/chat', embed: 'mana/embed', local: 'mana/local' }
@@ -466,10 +476,14 @@ export function manaClient({ url, deadUrl }: Targets, viaAlias: boolean): Client
     return { ttfcUs, chunks };
   };
   return {
-    id: viaAlias ? 'alias' : 'mana',
-    name: viaAlias ? 'mana-llm (alias)' : 'mana-llm',
+    id: variant?.id ?? (viaAlias ? 'alias' : 'mana'),
+    name: variant?.name ?? (viaAlias ? 'mana-llm (alias)' : 'mana-llm'),
     llm,
     chat: () => chat(names.chat),
+    async cachedChat() {
+      const r = await llm.chat({ model: names.chat, messages: MESSAGES }, { cache: true });
+      checkText(r.choices[0]?.message.content);
+    },
     stream: (shape = 'burst') =>
       shape === 'burst'
         ? stream(names.chat, STREAM_TEXT_LENGTH)

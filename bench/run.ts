@@ -22,6 +22,18 @@ import {
   type StreamStat,
 } from './clients.js';
 import { DIRECT, type GatewayResult, gatewayBench, MANA, PORTKEY } from './gateway.js';
+import {
+  concurrent,
+  ignore,
+  inRounds,
+  median,
+  now,
+  PACED_CONCURRENCY,
+  type PacedRound,
+  pacedRound,
+  quantile,
+  sequential,
+} from './measure.js';
 import { startUpstream, type UpstreamMode } from './upstream.js';
 
 setFlagsFromString('--expose-gc');
@@ -64,66 +76,12 @@ const P = quick
     };
 
 const CONCURRENCY = 64;
-/** Paced streams in flight at once (a server streams to many callers; it also keeps the row's wall time sane). */
-const PACED_CONCURRENCY = 16;
-const ignore = (): void => undefined;
-const now = () => performance.now();
 const t0 = performance.now();
 const log = (s: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
-}
 
 function settle(): void {
   gc();
   gc();
-}
-
-/** Runs `measure` for every client, `rounds` times, rotating the order so that no client always goes first. */
-async function inRounds<T>(
-  clients: readonly Client[],
-  rounds: number,
-  measure: (c: Client) => Promise<T>,
-): Promise<Map<string, T[]>> {
-  const out = new Map<string, T[]>(clients.map((c) => [c.name, []]));
-  for (let r = 0; r < rounds; r++) {
-    const order = clients.map((_, i) => clients[(i + r) % clients.length] as Client);
-    // No forced GC between clients: a full collection shrinks the young generation and then taxes whichever
-    // client allocates most for a while (2× for some) — an artefact no real process has.
-    for (const c of order) out.get(c.name)?.push(await measure(c));
-  }
-  return out;
-}
-
-async function sequential(fn: () => Promise<void>, n: number): Promise<number[]> {
-  const us: number[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = now();
-    await fn();
-    us[i] = (now() - t) * 1000;
-  }
-  return us;
-}
-
-/** Milliseconds to run `total` calls with `conc` in flight at all times. */
-async function concurrent(fn: () => Promise<void>, conc: number, total: number): Promise<number> {
-  let issued = 0;
-  const worker = async () => {
-    while (issued < total) {
-      issued++;
-      await fn();
-    }
-  };
-  const t = now();
-  await Promise.all(Array.from({ length: conc }, worker));
-  return now() - t;
 }
 
 /** One cell of the table: the value in its unit, and the median over rounds of value ÷ the floor's value. */
@@ -182,35 +140,6 @@ function toCells(
     cells[name] = { value: pooled?.get(name) ?? median(vals), ratio: floor ? median(ratios) : Number.NaN };
   }
   return cells;
-}
-
-interface PacedRound {
-  cpuUs: number;
-  busyUs: number;
-  wallMs: number;
-}
-
-/**
- * `n` paced streams, PACED_CONCURRENCY at a time: the process's CPU time (user + system, `process.cpuUsage`) and
- * its event loop's busy time (`performance.eventLoopUtilization`) per stream, and the median stream's wall time.
- * The upstream runs in another process (or thread), so both are the client's alone.
- */
-async function pacedRound(c: Client, n: number): Promise<PacedRound> {
-  const walls: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  await concurrent(
-    async () => {
-      const t = now();
-      await c.stream('paced');
-      walls.push(now() - t);
-    },
-    PACED_CONCURRENCY,
-    n,
-  );
-  const cpu = process.cpuUsage(cpu0);
-  const elu = performance.eventLoopUtilization(elu0);
-  return { cpuUs: (cpu.user + cpu.system) / n, busyUs: (elu.active * 1000) / n, wallMs: median(walls) };
 }
 
 function roundMedians(m: Map<string, number[][]>): Map<string, number[]> {

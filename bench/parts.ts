@@ -1,0 +1,316 @@
+/**
+ * `npx tsx bench/parts.ts [--quick] [--parts=body,frames] [--rows=chat,paced]`: every hand-made part of mana-llm
+ * side by side with what the platform or a well-kept library offers instead, end to end, in one process.
+ *
+ * Each variant is a copy of `src/` (in `bench/.parts/<id>/`, rebuilt on every run) with one file swapped for its
+ * alternative from `bench/parts/` (or one small patch), imported as its own module graph; `current` is an
+ * unchanged copy, so every column is JIT-compiled the same way. Every row runs all builds in rounds (rotated
+ * order), and a variant's gain is the median over rounds of its value ÷ `current`'s value in the same round.
+ * A part is kept only where it wins ≥ 10 % on an end-to-end row it is on the path of (bench/README.md).
+ */
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { createManaLLM } from '../src/index.js';
+import { type Client, floorClient, manaClient, type StreamStat } from './clients.js';
+import { concurrent, inRounds, median, now, PACED_CONCURRENCY, pacedRound, sequential } from './measure.js';
+import { startUpstream } from './upstream.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const onlyParts = arg('parts')?.split(',');
+const onlyRows = arg('rows')?.split(',');
+
+const P = quick
+  ? { rounds: 5, seq: 300, c64: 1000, streams: 8, paced: 16, cached: 2000, warm: 1 }
+  : { rounds: 12, seq: 600, c64: 3000, streams: 24, paced: 32, cached: 5000, warm: 3 };
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TREES = join(ROOT, 'bench/.parts');
+const ALTS = join(ROOT, 'bench/parts');
+
+type RowId = 'chat' | 'c64' | 'stream' | 'obfuscated' | 'paced' | 'ollama' | 'cached';
+
+/** One hand-made part and its alternative: files of `src/` replaced, or small text patches. */
+interface Variant {
+  id: string;
+  part: string;
+  alternative: string;
+  /** src-relative path → file in bench/parts/ that replaces it. */
+  files?: Record<string, string>;
+  patches?: { file: string; from: string; to: string }[];
+  /** Prepended to the first patched file (an import). */
+  prepend?: string;
+  /** The end-to-end rows this part is on the path of. */
+  rows: RowId[];
+}
+
+const VARIANTS: Variant[] = [
+  {
+    id: 'body',
+    part: 'response body on the dispatch handler API (wire/response-body.ts, wire/http.ts)',
+    alternative: '`undici.request()` and its body (a Node Readable), same Agent options and caps',
+    files: { 'wire/http.ts': 'http-request.ts' },
+    rows: ['chat', 'c64', 'stream', 'obfuscated', 'paced', 'ollama'],
+  },
+  {
+    id: 'cancel',
+    part: 'cancel token (wire/cancel.ts)',
+    alternative: 'an AbortController per attempt, requests listening to its AbortSignal',
+    files: { 'wire/cancel.ts': 'cancel-abortsignal.ts' },
+    rows: ['chat', 'c64', 'stream', 'obfuscated', 'paced', 'ollama'],
+  },
+  {
+    id: 'sse',
+    part: 'SSE parser (wire/sse.ts)',
+    alternative: '`eventsource-parser` 3.1.1 (with its maxBufferSize as the frame cap) and TextDecoder',
+    files: { 'wire/sse.ts': 'sse-eventsource-parser.ts' },
+    rows: ['stream', 'obfuscated', 'paced'],
+  },
+  {
+    id: 'lines',
+    part: 'line splitter (wire/lines.ts, used by wire/ndjson.ts)',
+    alternative: 'TextDecoder and `String#split` on the line ends',
+    files: { 'wire/lines.ts': 'lines-split.ts' },
+    rows: ['ollama'],
+  },
+  {
+    id: 'frames',
+    part: 'frame parser (wire/frames.ts)',
+    alternative: '`JSON.parse` on every frame',
+    files: { 'wire/frames.ts': 'frames-json-parse.ts' },
+    rows: ['stream', 'obfuscated', 'paced'],
+  },
+  {
+    id: 'lru',
+    part: 'memory cache LRU (cache/cache-store.ts)',
+    alternative: '`lru-cache` 11.5.4 (TTL on the same clock)',
+    files: { 'cache/cache-store.ts': 'cache-store-lru-cache.ts' },
+    rows: ['cached'],
+  },
+  {
+    id: 'chains',
+    part: 'model-string cache (routing/resolve-model.ts `DirectChains`: a Map cleared when full)',
+    alternative: '`lru-cache` 11.5.4, max 1000',
+    patches: [
+      {
+        file: 'routing/resolve-model.ts',
+        from: 'readonly #chains = new Map<string, readonly ChainEntry[]>();',
+        to: 'readonly #chains = new LRUCache<string, readonly ChainEntry[]>({ max: MAX_KEPT });',
+      },
+      {
+        file: 'routing/resolve-model.ts',
+        from: 'if (this.#chains.size >= MAX_KEPT) this.#chains.clear();',
+        to: '',
+      },
+    ],
+    prepend: "import { LRUCache } from 'lru-cache';\n",
+    rows: ['chat', 'c64'],
+  },
+];
+
+/** Copies src/ (without tests) to `bench/.parts/<id>/src` and applies the variant; returns its index.ts. */
+function buildTree(v: Variant | undefined): string {
+  const base = join(TREES, v?.id ?? 'current');
+  rmSync(base, { recursive: true, force: true });
+  const src = join(base, 'src');
+  cpSync(join(ROOT, 'src'), src, {
+    recursive: true,
+    filter: (p) => statSync(p).isDirectory() || (p.endsWith('.ts') && !p.endsWith('.test.ts')),
+  });
+  for (const [target, alt] of Object.entries(v?.files ?? {})) {
+    const dest = join(src, target);
+    // The alternative imports the library's modules as `../../src/…` (so that it typechecks where it lives).
+    const text = readFileSync(join(ALTS, alt), 'utf8').replace(
+      /'\.\.\/\.\.\/src\/([^']+)'/g,
+      (_, p: string) => {
+        const rel = relative(dirname(dest), join(src, p));
+        return `'${rel.startsWith('.') ? rel : `./${rel}`}'`;
+      },
+    );
+    writeFileSync(dest, text);
+  }
+  for (const [i, { file, from, to }] of (v?.patches ?? []).entries()) {
+    const path = join(src, file);
+    const text = readFileSync(path, 'utf8');
+    if (!text.includes(from)) throw new Error(`variant ${v?.id}: ${file} no longer contains ${from}`);
+    writeFileSync(path, (i === 0 ? (v?.prepend ?? '') : '') + text.replace(from, to));
+  }
+  return join(src, 'index.ts');
+}
+
+interface RowDef {
+  id: RowId;
+  label: string;
+  better: 'lower' | 'higher';
+  /** One round's value for a client. */
+  measure: (c: Client) => Promise<number>;
+  /** The column ratios are taken to (the cached row has no floor). */
+  base: string;
+}
+
+const FLOOR = 'undici (floor)';
+const CURRENT = 'current';
+
+async function streams(run: () => Promise<StreamStat>, n: number): Promise<number> {
+  const us: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await run();
+    us.push((now() - t) * 1000);
+  }
+  return median(us);
+}
+
+const ROWS: RowDef[] = [
+  {
+    id: 'chat',
+    label: 'chat, sequential: median µs',
+    better: 'lower',
+    base: FLOOR,
+    measure: async (c) => median(await sequential(() => c.chat(), P.seq)),
+  },
+  {
+    id: 'c64',
+    label: 'chat at concurrency 64: req/s ↑',
+    better: 'higher',
+    base: FLOOR,
+    measure: async (c) => (P.c64 / (await concurrent(() => c.chat(), 64, P.c64))) * 1000,
+  },
+  {
+    id: 'stream',
+    label: '256-chunk stream (burst): total µs',
+    better: 'lower',
+    base: FLOOR,
+    measure: (c) => streams(() => c.stream('burst'), P.streams),
+  },
+  {
+    id: 'obfuscated',
+    label: '256 realistic frames in one burst: total µs',
+    better: 'lower',
+    base: FLOOR,
+    measure: (c) => streams(() => c.stream('obfuscated'), P.streams),
+  },
+  {
+    id: 'paced',
+    label: `realistic stream (paced, ${PACED_CONCURRENCY} at a time): client CPU µs per stream`,
+    better: 'lower',
+    base: FLOOR,
+    measure: async (c) => (await pacedRound(c, P.paced)).cpuUs,
+  },
+  {
+    id: 'ollama',
+    label: 'ollama 256-line NDJSON stream: total µs',
+    better: 'lower',
+    base: FLOOR,
+    measure: (c) => streams(() => c.ollamaStream?.() ?? c.stream(), P.streams),
+  },
+  {
+    id: 'cached',
+    label: 'chat from the memory cache, sequential: median µs',
+    better: 'lower',
+    base: CURRENT,
+    measure: async (c) => median(await sequential(() => c.cachedChat?.() ?? c.chat(), P.cached)),
+  },
+];
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2);
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg()[0] ?? 0;
+  const started = Date.now();
+  const variants = VARIANTS.filter((v) => !onlyParts || onlyParts.includes(v.id));
+  const rows = ROWS.filter(
+    (r) => (!onlyRows || onlyRows.includes(r.id)) && variants.some((v) => v.rows.includes(r.id)),
+  );
+  mkdirSync(TREES, { recursive: true });
+  const upstream = await startUpstream('child');
+  const targets = { url: upstream.url, deadUrl: 'http://127.0.0.1:9' };
+  const builds: Client[] = [];
+  for (const v of [undefined, ...variants]) {
+    const entry = buildTree(v);
+    const { createManaLLM: create } = (await import(pathToFileURL(entry).href)) as {
+      createManaLLM: typeof createManaLLM;
+    };
+    const id = v?.id ?? CURRENT;
+    builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT }));
+  }
+  const floor = floorClient(targets);
+  const all = [floor, ...builds];
+  const log = (s: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
+  log(
+    `parts bench: ${quick ? 'quick' : 'full'}, ${builds.length} builds (${variants.map((v) => v.id).join(', ')})`,
+  );
+
+  const results = new Map<RowId, Map<string, number[]>>();
+  for (const row of rows) {
+    // The floor has no cache, and a variant off the row's path is the current code again: neither is run.
+    const who = all.filter(
+      (c) =>
+        (c === floor && row.base === FLOOR) ||
+        c.id === CURRENT ||
+        variants.some((v) => v.id === c.id && v.rows.includes(row.id)),
+    );
+    log(`${row.label}: warm-up, then ${P.rounds} rounds × ${who.length} clients`);
+    for (const c of who) for (let i = 0; i < P.warm; i++) await row.measure(c);
+    results.set(row.id, await inRounds(who, P.rounds, row.measure));
+  }
+
+  await Promise.all(all.map((c) => c.close()));
+  await upstream.close();
+
+  const ratio = (row: RowDef, name: string, base: string): number => {
+    const per = results.get(row.id);
+    const a = per?.get(name);
+    const b = per?.get(base);
+    if (!a || !b) return Number.NaN;
+    return median(a.map((v, i) => v / (b[i] as number)));
+  };
+  const names = all.map((c) => c.name);
+  const out: string[] = [
+    '',
+    `${new Date().toISOString().slice(0, 16)} · parts bench, ${quick ? 'quick' : 'full'} mode · ${Math.round((Date.now() - started) / 1000)} s · load ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}`,
+    '',
+    `| row | ${names.join(' | ')} |`,
+    `|---|${names.map(() => '---:').join('|')}|`,
+  ];
+  for (const row of rows) {
+    const per = results.get(row.id) as Map<string, number[]>;
+    const cells = names.map((n) => {
+      const v = per.get(n);
+      if (!v) return '';
+      if (n === row.base) return fmt(median(v));
+      return `${fmt(median(v))} (${ratio(row, n, row.base).toFixed(2)}×)`;
+    });
+    out.push(`| ${row.label} | ${cells.join(' | ')} |`);
+  }
+  out.push(
+    '',
+    'Cells: median over rounds; in brackets the median over rounds of the ratio to the floor (the cached row: to `current`) of the same round.',
+    '',
+    '| part | alternative | row | gain of the part |',
+    '|---|---|---|---:|',
+  );
+  for (const v of variants) {
+    for (const row of rows.filter((r) => v.rows.includes(r.id))) {
+      // How much the hand-made part saves: the alternative's cost over the current code's, minus one.
+      const r = ratio(row, `alt: ${v.id}`, CURRENT);
+      const gain = row.better === 'lower' ? r - 1 : 1 / r - 1;
+      out.push(`| ${v.part} | ${v.alternative} | ${row.label} | ${(gain * 100).toFixed(1)} % |`);
+    }
+  }
+  out.push(
+    '',
+    'Gain: median over rounds of (alternative ÷ current) − 1; for req/s (current ÷ alternative) − 1.',
+    '',
+  );
+  process.stdout.write(out.join('\n'));
+  rmSync(TREES, { recursive: true, force: true });
+}
+
+await main();
