@@ -1,9 +1,9 @@
-// docs/options.md against src/options.ts: every default the code fills in is in the reference, with the same value.
+// docs/options.md against src/options.ts (the defaults, filled in by src/resolve-options.ts): every default the code fills in is in the reference, with the same value.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/resolve-options.js';
 
 const page = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'options.md'), 'utf8');
 

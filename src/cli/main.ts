@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { loadAliases } from '../aliases/load-aliases.js';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
-import { type ManaLLMOptions, type ProviderOptions, resolveOptions } from '../options.js';
+import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+import { resolveOptions } from '../resolve-options.js';
 import { serve } from './serve.js';
 
 const HELP: Record<string, string> = {

@@ -1,0 +1,169 @@
+import * as v from 'valibot';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import {
+  CACHE_DEFAULTS,
+  DEFAULT_LIMITS,
+  HEALTH_DEFAULTS,
+  IMAGE_DEFAULTS,
+  type ManaLLMOptions,
+  PROVIDER_DEFAULTS,
+  type ResolvedOptions,
+  type ResolvedProvider,
+  SWITCH_DEFAULTS,
+  TIMEOUT_DEFAULTS,
+} from './options.js';
+import { OptionsSchema, ProviderSchema } from './options-schema.js';
+import { lacksKey, WELL_KNOWN } from './providers/registry.js';
+import { unknownKeys } from './unknown-keys.js';
+
+const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+// valibot drops these keys from records (they could pollute prototypes); a provider so named must not vanish silently.
+const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** `providers.groq.baseUrl`, `providers["my box"].type`: the same spelling for schema and semantic issues. */
+function joinPath(keys: readonly unknown[]): string {
+  let out = '';
+  for (const k of keys) {
+    const key = String(k);
+    out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+/** `defaults` with each value the user set (not undefined) in its place; keys outside `defaults` are not read. */
+function filled<T extends object>(
+  defaults: Readonly<T>,
+  given: { [K in keyof T]?: T[K] | undefined } | undefined,
+): T {
+  const out = { ...defaults } as T;
+  for (const key of Object.keys(defaults) as (keyof T)[]) {
+    const value = given?.[key];
+    if (value !== undefined) out[key] = value as T[keyof T];
+  }
+  return out;
+}
+
+/**
+ * Validates and normalises `createManaLLM` options, listing every problem with its path.
+ * @throws ConfigError
+ */
+export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
+  try {
+    return readOptions(input);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // A getter or proxy trap in the caller's object threw while the options were read.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError('Invalid mana-llm options', [{ path: '', message: `cannot be read: ${message}` }], {
+      cause: err,
+    });
+  }
+}
+
+function readOptions(input: ManaLLMOptions): ResolvedOptions {
+  const parsed = v.safeParse(OptionsSchema, input, { abortEarly: false });
+  const issues: ConfigIssue[] = parsed.success
+    ? []
+    : parsed.issues.map((i) => ({
+        path: joinPath((i.path ?? []).map((item) => item.key)),
+        message: i.message,
+      }));
+  // Unknown keys are listed, not dropped: `timeout` for `timeouts` would otherwise silently keep the default.
+  issues.push(...unknownKeys(OptionsSchema, input, joinPath));
+  const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
+
+  const hasPath = typeof o?.aliasesPath === 'string';
+  const hasAliases = o?.aliases !== undefined;
+  if (hasPath === hasAliases)
+    issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
+
+  // Checked even when other options are invalid, so that one ConfigError lists every problem.
+  const given: unknown = o?.providers;
+  const isMap = given !== null && typeof given === 'object';
+  const entries = isMap ? Object.entries(given) : [];
+  const configured = entries.filter(([, p]) => p !== undefined).map(([id]) => id);
+  const raw: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
+  for (const id of raw !== null && typeof raw === 'object' ? Object.keys(raw) : []) {
+    if (RESERVED_IDS.has(id))
+      issues.push({ path: joinPath(['providers', id]), message: 'is reserved and cannot be a provider id' });
+  }
+  const { providers, keyless } = readProviders(entries, issues);
+  if (isMap && configured.length === 0)
+    issues.push({ path: 'providers', message: 'configure at least one provider' });
+
+  const defaultProvider =
+    o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
+  if (typeof o?.defaultProvider === 'string' && !configured.includes(o.defaultProvider)) {
+    issues.push({ path: 'defaultProvider', message: `"${o.defaultProvider}" is not a configured provider` });
+  }
+  if (o?.watch && !hasPath)
+    issues.push({ path: 'watch', message: 'needs aliasesPath (there is no file to watch)' });
+  if (o?.reloadOnSignal && !hasPath)
+    issues.push({ path: 'reloadOnSignal', message: 'needs aliasesPath (there is no file to reload)' });
+
+  if (issues.length > 0) throw new ConfigError('Invalid mana-llm options', issues);
+
+  return {
+    aliasSource: hasPath
+      ? { path: o.aliasesPath as string }
+      : typeof o.aliases === 'string'
+        ? { text: o.aliases }
+        : { object: o.aliases },
+    providers,
+    keyless,
+    health: { ...filled(HEALTH_DEFAULTS, o.health), store: o.health?.store },
+    timeouts: filled(TIMEOUT_DEFAULTS, o.timeouts),
+    limits: filled(DEFAULT_LIMITS, o.limits),
+    ...filled(SWITCH_DEFAULTS, o),
+    defaultProvider,
+    cache: o.cache ? filled(CACHE_DEFAULTS, o.cache) : undefined,
+    images: filled(IMAGE_DEFAULTS, o.images),
+  };
+}
+
+/** The configured providers with defaults filled, and the well-known clouds given without a key. */
+function readProviders(
+  entries: [string, unknown][],
+  issues: ConfigIssue[],
+): { providers: ResolvedProvider[]; keyless: string[] } {
+  const providers: ResolvedProvider[] = [];
+  const keyless: string[] = [];
+  for (const [id, input] of entries) {
+    if (RESERVED_IDS.has(id)) continue;
+    const one = v.safeParse(ProviderSchema, input);
+    // A malformed provider's problems are already listed by the schema above.
+    if (!one.success) continue;
+    const p = one.output;
+    const at = joinPath(['providers', id]);
+    if (!PROVIDER_ID.test(id))
+      issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
+    const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
+    const type = p.type ?? known?.type;
+    if (!type) {
+      issues.push({ path: `${at}.type`, message: `"${id}" is not a well-known provider: set type` });
+      continue;
+    }
+    const baseUrl = p.baseUrl ?? (known && known.type === type ? known.baseUrl : undefined);
+    if (type === 'custom' && !p.adapter)
+      issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
+    if (type !== 'custom' && !baseUrl)
+      issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+    const headers = p.headers ?? {};
+    if (type === known?.type && lacksKey(id, { baseUrl: baseUrl ?? '', apiKey: p.apiKey, headers })) {
+      // Not configured: its chain entries are skipped as `unconfigured` and it is never probed.
+      keyless.push(id);
+      continue;
+    }
+    providers.push({
+      id,
+      type,
+      baseUrl: (baseUrl ?? '').replace(/\/+$/, ''),
+      ...(p.apiKey ? { apiKey: p.apiKey } : {}),
+      headers,
+      ...filled(PROVIDER_DEFAULTS, p),
+      ...(p.adapter ? { adapter: p.adapter } : {}),
+    });
+  }
+  return { providers, keyless };
+}
