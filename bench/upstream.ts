@@ -189,6 +189,15 @@ function openaiEmbeddings(v: number[][]): string {
   });
 }
 
+/** The same vectors as `encoding_format: "base64"` asks for them: little-endian float32 bytes, base64. */
+function openaiEmbeddingsBase64(v: number[][]): string {
+  const b64 = (x: number[]) => {
+    const f = Float32Array.from(x);
+    return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+  };
+  return openaiEmbeddings(v.map(b64) as unknown as number[][]);
+}
+
 function ollamaEmbeddings(v: number[][]): string {
   return JSON.stringify({ model: 'e', embeddings: v, prompt_eval_count: 64 });
 }
@@ -205,6 +214,7 @@ export function createUpstreamServer(): Server {
   const ndjson = ndjsonLines();
   const ndjsonLength = ndjson.reduce((n, b) => n + b.length, 0);
   const emb = Buffer.from(openaiEmbeddings(vec));
+  const emb64 = Buffer.from(openaiEmbeddingsBase64(vec));
   const oemb = Buffer.from(ollamaEmbeddings(vec));
   const models = Buffer.from(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
   const tags = Buffer.from(JSON.stringify({ models: [{ name: 'm', model: 'm' }] }));
@@ -258,7 +268,8 @@ export function createUpstreamServer(): Server {
       } else if (streaming) pieces(res, 'text/event-stream', sse, sseLength);
       else whole(res, JSON_TYPE, chat);
     } else if (url === '/v1/embeddings') {
-      whole(res, JSON_TYPE, emb);
+      // Like the real API: base64 when asked for it, floats otherwise.
+      whole(res, JSON_TYPE, body.includes('"encoding_format":"base64"') ? emb64 : emb);
     } else if (url === '/api/chat') {
       // Ollama streams unless told not to.
       if (body.includes('"stream":false')) whole(res, JSON_TYPE, ochat);

@@ -164,6 +164,11 @@ export interface EmbedRequest {
   model?: string;
   input: string | string[];
   dimensions?: number;
+  /**
+   * How OpenAI-compatible servers are asked to send the vectors (default `'base64'`, as the official SDKs do).
+   * Only the wire changes: `embed()` always resolves to arrays of numbers (docs/embeddings.md).
+   */
+  encoding_format?: 'float' | 'base64';
 }
 
 /** Embeddings as an adapter returns them. */

@@ -259,6 +259,12 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
       const d = request.dimensions;
       if (d !== undefined && !(Number.isInteger(d) && (d as number) > 0))
         out.add('dimensions', 'must be a positive integer');
+      const f = request.encoding_format;
+      if (f !== undefined && f !== 'float' && f !== 'base64')
+        out.add(
+          'encoding_format',
+          `must be 'float' or 'base64', got ${typeof f === 'string' ? JSON.stringify(f.slice(0, 40)) : kindOf(f)}`,
+        );
     } else {
       checkMessages(request.messages, out);
       checkChatFields(request, out);

@@ -122,6 +122,11 @@ const EMBED_CASES: Case[] = [
   },
   { name: 'model not a string', request: { model: ['a/e'], input: 'a' }, path: 'model' },
   {
+    name: 'encoding_format neither float nor base64',
+    request: { model: 'a/e', input: 'a', encoding_format: 'binary' },
+    path: 'encoding_format',
+  },
+  {
     name: 'timeoutMs a string',
     request: { model: 'a/e', input: 'a' },
     opts: { timeoutMs: '1s' },

@@ -114,6 +114,9 @@ const embeddings: Route = async (c) => {
   const request: EmbedRequest = { input: input as string | string[] };
   if (typeof model === 'string') request.model = model;
   if (typeof dimensions === 'number') request.dimensions = dimensions;
+  // A client that wants numbers gets them as the upstream printed them; one that wants base64 gets the float32
+  // bytes the upstream sent (the library's default wire format), re-encoded exactly.
+  if (format !== 'base64') request.encoding_format = 'float';
   const res = await c.llm.embed(request, { signal: c.signal });
   const out = withoutRouting(res);
   // The official OpenAI SDKs ask for base64 by default and decode it themselves.

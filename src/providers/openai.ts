@@ -13,6 +13,7 @@ import {
   type ProviderAdapter,
   STREAM_BATCHES,
 } from './adapter.js';
+import { embeddingsBody, embeddingsData } from './openai-embeddings.js';
 import type { AdapterDeps } from './registry.js';
 import {
   badResponse,
@@ -148,8 +149,6 @@ function withStream(req: object, stream: boolean): string {
   const json = JSON.stringify(req);
   return json === '{}' ? `{"stream":${stream}}` : `${json.slice(0, -1)},"stream":${stream}}`;
 }
-
-const isFiniteNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
 
 /**
  * Adapter for any OpenAI-compatible server (OpenAI, Groq, OpenRouter, Together, vLLM, LM Studio, llama.cpp):
@@ -382,7 +381,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         path: embedPath,
         method: 'POST',
         headers: jsonHeaders,
-        body: JSON.stringify(request),
+        body: embeddingsBody(request),
         signal: cancel,
       },
       meta,
@@ -391,23 +390,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
       data?: unknown;
       usage?: unknown;
     };
-    const data = json.data;
-    if (!Array.isArray(data) || data.length !== request.input.length)
-      throw badResponse(meta, `expected ${request.input.length} embeddings`);
-    const out: Embeddings['data'] = new Array(data.length);
-    for (let i = 0; i < data.length; i++) {
-      const d = data[i] as { index?: unknown; embedding?: unknown } | null;
-      const index = typeof d?.index === 'number' ? d.index : i;
-      if (
-        !Array.isArray(d?.embedding) ||
-        index < 0 ||
-        index >= data.length ||
-        out[index] !== undefined ||
-        !d.embedding.every(isFiniteNumber)
-      )
-        throw badResponse(meta, 'malformed embedding');
-      out[index] = { object: 'embedding', index, embedding: d.embedding as number[] };
-    }
+    const out = embeddingsData(json.data, request.input.length, meta);
     const u = json.usage as { prompt_tokens?: unknown; total_tokens?: unknown } | undefined;
     const prompt = typeof u?.prompt_tokens === 'number' ? u.prompt_tokens : 0;
     return {

@@ -95,7 +95,7 @@ describe('the official openai client against mana-llm/http', () => {
   });
 
   it('embeddings: the SDK default (base64) and float both decode to the vectors the library returns', async () => {
-    const { llm, served } = await setup({
+    const { llm, served, up } = await setup({
       upstreams: { e: 'openai' },
       aliases: { 'mana/embed': ['e/emb'] },
     });
@@ -113,6 +113,9 @@ describe('the official openai client against mana-llm/http', () => {
       encoding_format: 'float',
     });
     expect(floats.data[0]?.embedding).toEqual(direct.data[0]?.embedding);
+    // The library asks upstream for base64 unless told otherwise; the server asks for what its client asked for.
+    const formats = up.e?.requests.map((r) => (r.body as { encoding_format?: unknown }).encoding_format);
+    expect(formats).toEqual(['base64', 'base64', 'float']);
   });
 
   it('models: aliases and provider models are listed and retrievable; an unknown id is NotFoundError', async () => {

@@ -1,0 +1,158 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rejection, testImages } from '../../test/helpers/adapter-kit.js';
+import { systemClock } from '../clock.js';
+import { ProviderResponseError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
+import { createHttp } from '../wire/http.js';
+import type { AdapterEmbedRequest, ProviderAdapter } from './adapter.js';
+import { createOpenAIAdapter } from './openai.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+/** Little-endian float32 bytes in base64, as the OpenAI API writes a vector for `encoding_format: "base64"`. */
+function b64(values: number[]): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  for (const [i, v] of values.entries()) bytes.writeFloatLE(v, i * 4);
+  return bytes.toString('base64');
+}
+
+interface Upstream {
+  adapter: ProviderAdapter;
+  /** Every request body the server received, parsed. */
+  bodies: Record<string, unknown>[];
+}
+
+/** An OpenAI-compatible upstream answering each embeddings request with `reply(body)`. */
+async function upstream(
+  reply: (body: Record<string, unknown>) => unknown,
+  maxEmbeddingResponseBytes = DEFAULT_LIMITS.maxEmbeddingResponseBytes,
+): Promise<Upstream> {
+  const bodies: Record<string, unknown>[] = [];
+  const server: Server = createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (c: string) => {
+      text += c;
+    });
+    req.on('end', () => {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      bodies.push(body);
+      const out = reply(body);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(typeof out === 'string' ? out : JSON.stringify(out));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const http = createHttp({ connectMs: 2_000, limits: { ...DEFAULT_LIMITS, maxEmbeddingResponseBytes } });
+  open.push(http, { close: () => new Promise<void>((r) => server.close(() => r())) });
+  const { port } = server.address() as AddressInfo;
+  const adapter = createOpenAIAdapter({
+    config: { id: 'o', baseUrl: `http://127.0.0.1:${port}/v1`, headers: {} },
+    http,
+    clock: systemClock,
+    images: testImages(),
+  });
+  return { adapter, bodies };
+}
+
+const ctx = () => ({ signal: new AbortController().signal });
+const VECTORS = [
+  [0.0057293195, -0.012727811, 0.020042092],
+  [-0.037104916, 0.5, -1e-8],
+];
+const reply = (embeddings: unknown[]) => ({
+  object: 'list',
+  data: embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+  model: 'e',
+  usage: { prompt_tokens: 4, total_tokens: 4 },
+});
+/** Answers base64 when asked for it, floats otherwise, like the OpenAI API. */
+const likeOpenAI = (body: Record<string, unknown>) =>
+  reply(body.encoding_format === 'base64' ? VECTORS.map(b64) : VECTORS);
+const embed = (up: Upstream, extra: Partial<AdapterEmbedRequest> = {}) =>
+  up.adapter.embed({ model: 'e', input: ['a', 'b'], ...extra }, ctx());
+
+describe('openai adapter: embeddings as base64', () => {
+  it('asks for base64 by default and decodes the float32 values, in index order', async () => {
+    const up = await upstream((body) => {
+      const r = likeOpenAI(body);
+      r.data.reverse();
+      return r;
+    });
+    const res = await embed(up);
+    expect(up.bodies[0]).toEqual({ model: 'e', input: ['a', 'b'], encoding_format: 'base64' });
+    expect(res.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(res.data.map((d) => d.embedding)).toEqual(VECTORS.map((v) => v.map(Math.fround)));
+    expect(Array.isArray(res.data[0]?.embedding)).toBe(true);
+    expect(res.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
+  });
+
+  it("a caller's encoding_format is sent as it is; either way the result is arrays of numbers", async () => {
+    const up = await upstream(likeOpenAI);
+    const floats = await embed(up, { encoding_format: 'float' });
+    expect(up.bodies[0]?.encoding_format).toBe('float');
+    expect(floats.data.map((d) => d.embedding)).toEqual(VECTORS);
+    const base64 = await embed(up, { encoding_format: 'base64' });
+    expect(up.bodies[1]?.encoding_format).toBe('base64');
+    expect(base64.data.map((d) => d.embedding)).toEqual(VECTORS.map((v) => v.map(Math.fround)));
+  });
+
+  it('a server that ignores encoding_format and answers floats still works, item by item', async () => {
+    const up = await upstream(() => reply([VECTORS[0], b64(VECTORS[1] as number[])]));
+    const res = await embed(up);
+    expect(up.bodies[0]?.encoding_format).toBe('base64');
+    expect(res.data[0]?.embedding).toEqual(VECTORS[0]);
+    expect(res.data[1]?.embedding).toEqual((VECTORS[1] as number[]).map(Math.fround));
+  });
+
+  it('an empty base64 text is an empty vector, as an empty array is', async () => {
+    const up = await upstream(() => reply(['', []]));
+    expect((await embed(up)).data.map((d) => d.embedding)).toEqual([[], []]);
+  });
+
+  const nan = Buffer.from([0, 0, 0xc0, 0x7f]).toString('base64');
+  const hostile: [string, unknown][] = [
+    ['6 bytes: not a whole number of float32', Buffer.alloc(6).toString('base64')],
+    ['a character outside the alphabet', `${b64([1, 2]).slice(0, 4)}$${b64([1, 2]).slice(5)}`],
+    ['a length of 4k + 1', `${b64([1, 2])}A`],
+    ['too much padding', 'AAAA===='],
+    ['NaN', nan],
+    ['+Infinity', b64([1, Number.POSITIVE_INFINITY])],
+    ['-Infinity', b64([Number.NEGATIVE_INFINITY])],
+    ['a number', 42],
+    ['an object', { base64: b64([1]) }],
+    ['null', null],
+  ];
+  for (const [name, bad] of hostile) {
+    it(`a vector that is ${name} is a malformed reply`, async () => {
+      const up = await upstream(() => reply([b64([0.5]), bad]));
+      const err = await rejection(embed(up));
+      expect(err).toBeInstanceOf(ProviderResponseError);
+      expect((err as Error).message).toContain('malformed embedding');
+    });
+  }
+
+  it('an index that is not a whole number is a malformed reply', async () => {
+    const up = await upstream(() => ({
+      data: [
+        { index: 0.5, embedding: b64([1]) },
+        { index: 1, embedding: b64([1]) },
+      ],
+    }));
+    expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it('a base64 reply is held to limits.maxEmbeddingResponseBytes', async () => {
+    const big = b64(Array.from({ length: 4096 }, (_, i) => i / 4096));
+    const fits = await upstream(() => reply([big, big]), 64 * 1024);
+    expect((await embed(fits)).data[1]?.embedding).toHaveLength(4096);
+    const capped = await upstream(() => reply([big, big]), 16 * 1024);
+    const err = await rejection(embed(capped));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('limits.maxEmbeddingResponseBytes');
+  });
+});
