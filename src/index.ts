@@ -1,6 +1,6 @@
 export type { AliasSummary } from './aliases/alias-registry.js';
 export type { CacheStore } from './cache/cache-store.js';
-export type { CandidateState, ManaLLM, ModelList, ResolveResult } from './client.js';
+export type { ManaLLM } from './client.js';
 export type { Clock } from './clock.js';
 export { createManaLLM } from './create-mana-llm.js';
 export {
@@ -42,6 +42,8 @@ export type {
   ProviderAdapter,
 } from './providers/adapter.js';
 export type { ProviderType } from './providers/registry.js';
+export type { CandidateState, ResolveResult } from './routing/explain-route.js';
+export type { ModelList } from './routing/list-models.js';
 export type { OpenedStream } from './routing/open-stream.js';
 export { toServerSentEvents } from './to-server-sent-events.js';
 export type { ManaTraceMessage } from './trace-channels.js';

@@ -1,6 +1,7 @@
 import { ManaLLMError } from '../errors.js';
 import type { ChatChunk, Routing } from '../types.js';
-import type { ChatStream, Committed } from './stream-chain.js';
+import type { ChatStream } from './chat-stream.js';
+import type { Committed } from './committed-stream.js';
 
 /**
  * A stream that has committed: its first chunks are already read and held, `routing` and `model` say who serves it.

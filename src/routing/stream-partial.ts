@@ -107,3 +107,55 @@ export class PartialAnswer {
     return truncated ? { ...partial, truncated: true } : partial;
   }
 }
+
+/**
+ * What the consumer of a stream received: whole batches are kept as they are and added up into the partial answer
+ * only when needed (or past 512 chunks, to bound memory), so a stream that ends well never pays for it.
+ */
+export class HandedOut {
+  readonly #partial: PartialAnswer;
+  #batches: ChatChunk[][] = [];
+  #count = 0;
+
+  constructor(maxChars: number) {
+    this.#partial = new PartialAnswer(maxChars);
+  }
+
+  /** Records the first `n` chunks of `batch` as handed out. */
+  add(batch: ChatChunk[], n: number): void {
+    if (n === 0) return;
+    this.#batches.push(n === batch.length ? batch : batch.slice(0, n));
+    this.#count += n;
+    if (this.#count > 512) this.#settle();
+  }
+
+  /** The partial answer; when a chunk breaks the bookkeeping, the chunks not yet added up are left out. */
+  snapshot(): StreamPartial {
+    try {
+      this.#settle();
+    } catch {
+      // The chunk that broke it cannot go into the partial answer either.
+      this.#batches = [];
+      this.#count = 0;
+    }
+    return this.#partial.snapshot();
+  }
+
+  /** The usage the stream reported last, if any. */
+  usage(): Usage | undefined {
+    for (let i = this.#batches.length - 1; i >= 0; i--) {
+      const batch = this.#batches[i] as ChatChunk[];
+      for (let j = batch.length - 1; j >= 0; j--) {
+        const usage = (batch[j] as ChatChunk).usage;
+        if (usage) return usage;
+      }
+    }
+    return this.#partial.usage;
+  }
+
+  #settle(): void {
+    for (const batch of this.#batches) for (const c of batch) this.#partial.add(c);
+    this.#batches = [];
+    this.#count = 0;
+  }
+}

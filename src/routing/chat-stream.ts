@@ -1,0 +1,170 @@
+import type { ChatChunk, ChatRequest } from '../types.js';
+import { type Committed, CommittedStream } from './committed-stream.js';
+import type { CallPlan, RouterContext } from './context.js';
+import { reportFailure, reportRequest } from './report.js';
+import { walkToCommit } from './stream-commit.js';
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
+
+/** Where a stream is: not started, open (committed), or over. */
+enum Phase {
+  New,
+  Open,
+  Closed,
+}
+
+/**
+ * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
+ * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
+ * This is what `llm.stream()` returns: an async generator written by hand, because a `yield` costs several
+ * promise steps per chunk where this hands out each chunk of a network read as one resolved promise. It plans the
+ * call on the first `next()` — a closed client or an unknown alias fails there — and reports it.
+ */
+export function streamChain(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest): ChatStream {
+  return new ChatStream(ctx, makePlan, req);
+}
+
+/** The stream `llm.stream()` returns; `committed` is set once the walk served (see `openStream`). */
+export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
+  readonly #ctx: RouterContext;
+  readonly #makePlan: () => CallPlan;
+  readonly #req: ChatRequest;
+  #phase = Phase.New;
+  #committed: CommittedStream | undefined;
+  /** The chunks of the last network read; those before `#at` were handed out. */
+  #batch: ChatChunk[] = [];
+  #at = 0;
+  /** Settles after the last call in line; a call made before then waits its turn, as on a native generator. */
+  #tail: Promise<unknown> | undefined;
+
+  constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
+    this.#ctx = ctx;
+    this.#makePlan = makePlan;
+    this.#req = req;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The plan, served entry and attempts once the stream committed; undefined before (or when the walk failed). */
+  get committed(): Committed | undefined {
+    return this.#committed;
+  }
+
+  next(): Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#tail === undefined) {
+      // Nothing in line (the common case): a chunk already read goes out at once.
+      if (this.#at < this.#batch.length)
+        return Promise.resolve({ done: false, value: this.#batch[this.#at++] as ChatChunk });
+      return this.#line(this.#step());
+    }
+    // Calls made while a read is in progress wait their turn, in order, as with a native generator.
+    return this.#line(this.#tail.then(() => this.#step()));
+  }
+
+  /** Stops the stream: the upstream request is cancelled unless it already ended. */
+  return(): Promise<IteratorResult<ChatChunk, void>> {
+    const stop = (): IteratorResult<ChatChunk, void> => {
+      this.#stop();
+      return DONE;
+    };
+    return this.#line(this.#tail === undefined ? stop() : this.#tail.then(stop));
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
+    const stop = (): never => {
+      this.#stop();
+      throw err;
+    };
+    if (this.#tail === undefined) {
+      this.#stop();
+      return Promise.reject(err);
+    }
+    return this.#line(this.#tail.then(stop));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.return().then(() => undefined);
+  }
+
+  /** The next result: a chunk already read, the end, or a read (or the first, the walk). */
+  #step(): IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>> {
+    if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+    if (this.#phase === Phase.Closed) return DONE;
+    return this.#phase === Phase.New ? this.#open() : this.#read();
+  }
+
+  /** Puts a result in line: while it is pending, later calls wait for it. */
+  #line(
+    r: IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>>,
+  ): Promise<IteratorResult<ChatChunk, void>> {
+    if (!(r instanceof Promise)) return Promise.resolve(r);
+    const tail: Promise<unknown> = r.then(
+      () => {
+        if (this.#tail === tail) this.#tail = undefined;
+      },
+      () => {
+        if (this.#tail === tail) this.#tail = undefined;
+      },
+    );
+    this.#tail = tail;
+    return r;
+  }
+
+  /** Plans and walks the chain until an entry commits (or ends cleanly), then hands out the first chunk. */
+  async #open(): Promise<IteratorResult<ChatChunk, void>> {
+    const ctx = this.#ctx;
+    // Closed from here on unless the walk serves: a failure to plan or serve ends the stream.
+    this.#phase = Phase.Closed;
+    const plan = this.#makePlan();
+    reportRequest(ctx, plan, this.#req);
+    let committed: CommittedStream;
+    try {
+      committed = new CommittedStream(ctx, plan, await walkToCommit(ctx, plan, this.#req), this);
+    } catch (err) {
+      throw reportFailure(ctx, plan, err);
+    }
+    this.#committed = committed;
+    this.#phase = Phase.Open;
+    try {
+      this.#batch = committed.start();
+      // The chunk itself, not `this.next()`: a promise returned from here would cost two more steps.
+      if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+    } catch (err) {
+      // A failure inside the commit must still release the slot and close the request.
+      this.#phase = Phase.Closed;
+      throw committed.fail(err, this.#batch, this.#at);
+    }
+    return this.#read();
+  }
+
+  /** Waits for the next network read's chunks, or finishes the stream at its end. */
+  async #read(): Promise<IteratorResult<ChatChunk, void>> {
+    const committed = this.#committed as CommittedStream;
+    const batch = this.#batch;
+    const at = this.#at;
+    this.#batch = [];
+    this.#at = 0;
+    try {
+      const next = await committed.read(batch, at);
+      if (next !== undefined) {
+        this.#batch = next;
+        return { done: false, value: next[this.#at++] as ChatChunk };
+      }
+    } catch (err) {
+      this.#phase = Phase.Closed;
+      throw err;
+    }
+    this.#phase = Phase.Closed;
+    return DONE;
+  }
+
+  /** The consumer stops the stream: a committed one that has not finished is cancelled and reported. */
+  #stop(): void {
+    this.#phase = Phase.Closed;
+    this.#batch = [];
+    this.#at = 0;
+    this.#committed?.stop();
+  }
+}

@@ -1,0 +1,245 @@
+import { ClosedError, type ManaLLMError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
+import type { ChatChunk } from '../types.js';
+import { asProviderError, classify } from './classify.js';
+import type { CallPlan, RouterContext } from './context.js';
+import { reportCancel, reportFailure, reportServed } from './report.js';
+import type { HeldStream } from './stream-commit.js';
+import { HandedOut } from './stream-partial.js';
+import { applyHealth, type Served } from './walk-chain.js';
+
+/** What a stream committed to: its plan, the entry that serves it and the attempts before it. */
+export interface Committed {
+  readonly plan: CallPlan;
+  readonly target: string;
+  readonly attempts: Served<unknown>['attempts'];
+}
+
+/**
+ * A stream dropped by its consumer without `return()` (a manual `next()` loop left early): once it is garbage,
+ * its upstream request is cancelled and its provider slot freed, instead of both being held until `close()`.
+ */
+const abandoned = new FinalizationRegistry<CommittedStream>((stream) => stream.close(true));
+
+/**
+ * A stream past its commit point: reads the served entry's batches under the idle and duration timers, records how
+ * it ends in health and events, and builds the StreamInterruptedError of a failure after the commit.
+ */
+export class CommittedStream implements Committed {
+  readonly plan: CallPlan;
+  readonly #ctx: RouterContext;
+  readonly #served: Served<HeldStream>;
+  /** Reading the upstream, its end already read (handing out the rest), or over. */
+  #state: 'reading' | 'ended' | 'closed' = 'reading';
+  #firstChunkMs = 0;
+  readonly #handed: HandedOut;
+  /** Idle is upstream silence: measured only while waiting for the next read, never while the consumer holds one. */
+  #waitingSince: number | undefined;
+  /** Cancels the `timeouts.streamMs` timer; `#overtime` is its error once it fired. */
+  #cancelStreamTimer: (() => void) | undefined;
+  #overtime: ProviderTimeoutError | undefined;
+
+  /** Takes over the served attempt; `owner` is the object the consumer holds (cancelled once it is garbage). */
+  constructor(ctx: RouterContext, plan: CallPlan, served: Served<HeldStream>, owner: object) {
+    this.#ctx = ctx;
+    this.plan = plan;
+    this.#served = served;
+    this.#handed = new HandedOut(ctx.opts.limits.maxPartialChars);
+    abandoned.register(owner, this, this);
+  }
+
+  get target(): string {
+    return this.#served.entry.target;
+  }
+
+  get attempts(): Served<unknown>['attempts'] {
+    return this.#served.attempts;
+  }
+
+  /** The commit: reports it, arms the stream's timers and returns the chunks to hand out first. */
+  start(): ChatChunk[] {
+    const ctx = this.#ctx;
+    const plan = this.plan;
+    const { entry, attempt } = this.#served;
+    const { held, ended } = this.#served.value;
+    this.#firstChunkMs = ctx.clock.now() - plan.startedAt;
+    if (plan.alias && ctx.events.has('resolved')) {
+      ctx.events.emit('resolved', {
+        id: plan.id,
+        kind: plan.kind,
+        alias: plan.alias.name,
+        target: entry.target,
+      });
+    }
+    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies.
+    attempt.disarm();
+    if (ended) {
+      // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
+      this.#state = 'ended';
+      return held.filter((c) => !!c.choices[0]?.finish_reason || !!c.usage);
+    }
+    this.#watchIdle(ctx.opts.timeouts.idleMs);
+    this.#watchDuration();
+    return held;
+  }
+
+  /**
+   * Records the first `n` chunks of `batch` as handed out, then waits for the next network read's chunks;
+   * undefined once the upstream ended cleanly (the stream is then finished and reported).
+   * @throws StreamInterruptedError, the caller's abort reason, ClosedError
+   */
+  async read(batch: ChatChunk[], n: number): Promise<ChatChunk[] | undefined> {
+    if (this.#state === 'closed') return undefined;
+    const { attempt, value } = this.#served;
+    try {
+      this.#handed.add(batch, n);
+      while (this.#state === 'reading') {
+        let r: IteratorResult<ChatChunk[]>;
+        try {
+          this.#waitingSince = this.#ctx.clock.now();
+          r = await attempt.race(value.reader.next());
+          this.#waitingSince = undefined;
+        } catch (raw) {
+          throw this.#interrupted(raw, false);
+        }
+        if (r.done) break;
+        if (r.value.length > 0) return r.value;
+      }
+      this.#finish();
+      return undefined;
+    } catch (err) {
+      // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
+      if (this.#isClosed()) throw err;
+      throw this.#interrupted(err, true);
+    }
+  }
+
+  /**
+   * Our own failure after the commit (not the upstream's), with the first `n` chunks of `batch` handed out: counts
+   * against no one; returns the error the consumer sees.
+   */
+  fail(err: unknown, batch: ChatChunk[], n: number): unknown {
+    try {
+      this.#handed.add(batch, n);
+    } catch {
+      // Left out of the partial answer: the snapshot drops what it cannot add up.
+    }
+    return this.#interrupted(err, true);
+  }
+
+  /** The consumer stops a committed stream that has not finished: the call ends here (`cancel`). */
+  stop(): void {
+    if (this.#state === 'closed') return;
+    reportCancel(this.#ctx, this.plan, this.#served.entry.target, this.#firstChunkMs);
+    this.close(true);
+  }
+
+  /** Ends the stream once: the attempt is released, and the upstream cancelled when `cancel` and still reading. */
+  close(cancel: boolean): void {
+    const state = this.#state;
+    this.#state = 'closed';
+    this.#cancelStreamTimer?.();
+    this.#cancelStreamTimer = undefined;
+    if (state === 'closed') return;
+    abandoned.unregister(this);
+    const served = this.#served;
+    const stopped = cancel && state === 'reading';
+    if (stopped) void served.value.reader.return?.()?.catch(() => undefined);
+    served.done(stopped);
+  }
+
+  /** Read through a call, so that the compiler does not narrow the state across an `await`. */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** The upstream ended cleanly and everything was handed out. */
+  #finish(): void {
+    const ctx = this.#ctx;
+    const { entry } = this.#served;
+    ctx.health.recordSuccess(entry.provider);
+    if (ctx.events.has('response') || this.plan.trace)
+      reportServed(ctx, this.plan, entry.target, this.#handed.usage(), this.#firstChunkMs);
+    this.close(false);
+  }
+
+  /**
+   * A failure after the commit point: health, then the error the consumer sees. `internal`: our own failure on the
+   * way (not the upstream's), which counts against no one; nor does a stream that outlived `timeouts.streamMs`.
+   */
+  #interrupted(raw: unknown, internal: boolean): unknown {
+    const ctx = this.#ctx;
+    const plan = this.plan;
+    const { entry, attempt } = this.#served;
+    // Read before closing: cancelling the attempt would make it look aborted.
+    const callerReason = attempt.abortReason() ?? (ctx.closed ? new ClosedError() : undefined);
+    if (callerReason !== undefined) {
+      this.close(true);
+      return reportFailure(ctx, plan, callerReason);
+    }
+    let reported: unknown;
+    try {
+      const cause = internal
+        ? asProviderError(raw, entry.provider, entry.model)
+        : (attempt.timeout ?? asProviderError(raw, entry.provider, entry.model));
+      const partial = this.#handed.snapshot();
+      if (internal || cause === this.#overtime) ctx.health.release(entry.provider);
+      else applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
+      reported = reportFailure(
+        ctx,
+        plan,
+        new StreamInterruptedError(`${entry.target}: stream interrupted after it started: ${cause.message}`, {
+          provider: entry.provider,
+          model: entry.model,
+          resolved: entry.target,
+          partial,
+          cause: cause as ManaLLMError,
+          ...(cause.status === undefined ? {} : { status: cause.status }),
+        }),
+      );
+    } finally {
+      // Whatever happened above, the slot is released and the request closed.
+      this.close(true);
+    }
+    return reported;
+  }
+
+  /** `timeouts.streamMs`: the whole stream, from the call to its last chunk. */
+  #watchDuration(): void {
+    const { clock, opts } = this.#ctx;
+    const ms = opts.timeouts.streamMs;
+    if (!Number.isFinite(ms)) return;
+    this.#cancelStreamTimer = clock.setTimer(Math.max(0, this.plan.startedAt + ms - clock.now()), () => {
+      const { attempt, entry } = this.#served;
+      if (this.#state !== 'reading') return;
+      this.#overtime = new ProviderTimeoutError(
+        `${entry.target}: stream lasted more than ${ms}ms (timeouts.streamMs)`,
+        { provider: entry.provider, model: entry.model },
+      );
+      attempt.expire(this.#overtime);
+    });
+  }
+
+  /** One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. */
+  #watchIdle(ms: number): void {
+    this.#served.attempt.arm(this.#ctx.clock, ms, () => this.#idleCheck());
+  }
+
+  #idleCheck(): void {
+    const { clock, opts } = this.#ctx;
+    const { attempt, entry } = this.#served;
+    const idleMs = opts.timeouts.idleMs;
+    const since = this.#waitingSince;
+    const quiet = since === undefined ? 0 : clock.now() - since;
+    // Not waiting (the consumer holds a chunk), or not quiet for long enough yet: look again when it could be.
+    if (since === undefined || quiet < idleMs) {
+      this.#watchIdle(idleMs - quiet);
+      return;
+    }
+    attempt.expire(
+      new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
+        provider: entry.provider,
+        model: entry.model,
+      }),
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import type { AliasRegistry } from '../aliases/alias-registry.js';
+import type { ChatRequest } from '../types.js';
+import { validateCall, validateModel } from '../validate-request.js';
+import { chatNeeds, precheck } from './candidates.js';
+import type { RouterContext } from './context.js';
+import { type DirectChains, resolveModel } from './resolve-model.js';
+
+/** State of one chain entry as `resolve()` explains it. */
+export type CandidateState =
+  | 'ready'
+  | 'unhealthy'
+  | 'cooling'
+  | 'half-open'
+  | 'unconfigured'
+  | 'saturated'
+  | 'capability';
+
+/** What `resolve()` returns: the routing decision a call would make now, without calling anything. */
+export interface ResolveResult {
+  requested: string;
+  alias?: string;
+  candidates: { target: string; provider: string; model: string; state: CandidateState; until?: number }[];
+}
+
+/**
+ * The routing decision a call for `model` (and `request`, for its needs) would make now, without calling anything.
+ * @throws UnknownAliasError, InvalidRequestError
+ */
+export function explainRoute(
+  ctx: RouterContext,
+  aliases: AliasRegistry,
+  direct: DirectChains,
+  model: string | undefined,
+  request: ChatRequest | undefined,
+): ResolveResult {
+  validateModel(model);
+  if (request !== undefined) validateCall('chat', request, undefined, true);
+  const r = resolveModel(model, aliases, ctx.opts.defaultProvider, direct);
+  const needs = request ? chatNeeds(request) : {};
+  return {
+    requested: r.requested,
+    ...(r.alias ? { alias: r.alias.name } : {}),
+    candidates: r.chain.map((entry) => {
+      const base = { target: entry.target, provider: entry.provider, model: entry.model };
+      const pre = precheck(ctx, entry, needs);
+      if ('adapter' in pre) {
+        return { ...base, state: ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };
+      }
+      return pre.until === undefined
+        ? { ...base, state: pre.reason }
+        : { ...base, state: pre.reason, until: pre.until };
+    }),
+  };
+}

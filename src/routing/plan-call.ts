@@ -1,0 +1,100 @@
+import type { AliasRegistry } from '../aliases/alias-registry.js';
+import { ClosedError, isManaLLMError } from '../errors.js';
+import type { CallKind } from '../events.js';
+import { CallImages } from '../providers/images.js';
+import { type ManaTraceMessage, publishStreamEnd, publishStreamStart } from '../trace-channels.js';
+import type { CallOptions, ChatRequest, EmbedRequest } from '../types.js';
+import { validateCall } from '../validate-request.js';
+import { chatNeeds } from './candidates.js';
+import type { CallPlan, Needs, RouterContext } from './context.js';
+import { checkRequestBounds } from './request-bounds.js';
+import { type DirectChains, resolveModel } from './resolve-model.js';
+
+const EMBED_NEEDS: Needs = Object.freeze({ embeddings: true });
+
+/** Turns a call into a plan: validates it, resolves its model to a chain and sets its budget. One per client. */
+export class CallPlanner {
+  readonly #ctx: RouterContext;
+  readonly #aliases: AliasRegistry;
+  readonly #direct: DirectChains;
+  readonly #hasCache: boolean;
+  #seq = 0;
+
+  constructor(ctx: RouterContext, aliases: AliasRegistry, direct: DirectChains, hasCache: boolean) {
+    this.#ctx = ctx;
+    this.#aliases = aliases;
+    this.#direct = direct;
+    this.#hasCache = hasCache;
+  }
+
+  /**
+   * The plan of one call; a refused call is still reported as a request that failed.
+   * @throws ClosedError, InvalidRequestError, UnknownAliasError, ConfigError, the signal's reason
+   */
+  plan(
+    kind: CallKind,
+    request: ChatRequest | EmbedRequest,
+    opts: CallOptions | undefined,
+    trace: ManaTraceMessage | undefined,
+  ): CallPlan {
+    const ctx = this.#ctx;
+    if (ctx.closed) throw new ClosedError();
+    const id = String(++this.#seq);
+    // Before anything reads the request: a malformed call is a 400 that never reaches a provider.
+    try {
+      validateCall(kind, request, opts, this.#hasCache);
+    } catch (err) {
+      throw this.#refused(id, kind, (request as { model?: unknown } | null)?.model, err, trace);
+    }
+    if (opts?.signal?.aborted) throw opts.signal.reason;
+    let r: ReturnType<typeof resolveModel>;
+    try {
+      r = resolveModel(request.model, this.#aliases, ctx.opts.defaultProvider, this.#direct);
+      // Before anything is built from the content: a request too deep or too big is the caller's error.
+      checkRequestBounds(request, ctx.opts.limits);
+    } catch (err) {
+      throw this.#refused(id, kind, request.model, err, trace);
+    }
+    const needs = kind === 'embed' ? EMBED_NEEDS : chatNeeds(request as ChatRequest);
+    const now = ctx.clock.now();
+    const deadline = now + (opts?.timeoutMs ?? ctx.opts.timeouts.totalMs);
+    const plan: CallPlan = {
+      id,
+      kind,
+      requested: r.requested,
+      alias: r.alias,
+      chain: r.chain,
+      needs,
+      signal: opts?.signal,
+      startedAt: now,
+      deadline,
+      attempts: [],
+      trace,
+    };
+    if (!needs.vision || kind === 'embed') return plan;
+    const { messages } = request as ChatRequest;
+    return { ...plan, images: new CallImages(ctx.images, messages, opts?.signal, deadline) };
+  }
+
+  /** An unknown alias or a malformed call is still a request that failed: hosts counting failures must see it. */
+  #refused(
+    id: string,
+    kind: CallKind,
+    model: unknown,
+    err: unknown,
+    trace: ManaTraceMessage | undefined,
+  ): unknown {
+    const { events } = this.#ctx;
+    const requested = typeof model === 'string' ? model : '';
+    if (events.has('request')) events.emit('request', { id, kind, requested });
+    if (events.has('failure') && isManaLLMError(err))
+      events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
+    if (trace && kind === 'stream') {
+      trace.id = id;
+      trace.requested = requested;
+      publishStreamStart(trace);
+      publishStreamEnd(trace, err);
+    }
+    return err;
+  }
+}

@@ -1,0 +1,100 @@
+import type { ResponseCache } from '../cache/response-cache.js';
+import type { ManaTraceMessage } from '../trace-channels.js';
+import type {
+  CallOptions,
+  ChatCompletion,
+  ChatRequest,
+  ChatResponse,
+  Embeddings,
+  EmbedRequest,
+  Routing,
+  Usage,
+} from '../types.js';
+import type { CallPlan, RouterContext } from './context.js';
+import type { CallPlanner } from './plan-call.js';
+import { reportFailure, reportRequest, reportServed } from './report.js';
+import { type Step, walkChain } from './walk-chain.js';
+
+/** What a non-streaming call needs from its client; built once per client. */
+export interface CallServices {
+  readonly ctx: RouterContext;
+  readonly planner: CallPlanner;
+  readonly cache: ResponseCache | undefined;
+}
+
+/**
+ * A non-streaming call (chat or embed): planning, the response cache, the chain walk, routing info and events.
+ * @throws what planning and the walk throw, reported as the call's failure
+ */
+export async function serveCall<T extends ChatCompletion | Embeddings, R extends ChatRequest | EmbedRequest>(
+  services: CallServices,
+  kind: 'chat' | 'embed',
+  request: R,
+  opts: CallOptions | undefined,
+  step: Step<T, R>,
+  trace: ManaTraceMessage | undefined,
+): Promise<T & { routing: Routing }> {
+  const { ctx, planner, cache } = services;
+  const plan = planner.plan(kind, request, opts, trace);
+  reportRequest(ctx, plan, request);
+  const cached = cache?.open<T & { routing: Routing }>(plan, request, opts);
+  const ticket = cached && (await cached);
+  if (ticket?.hit) return ticket.hit;
+  try {
+    const served = await walkChain(ctx, plan, step, request);
+    served.done();
+    const res = served.value as T & { routing: Routing };
+    res.routing = routingOf(plan, served.entry.target, served.attempts);
+    if (ticket && 'save' in ticket) ticket.save(res);
+    reportServed(ctx, plan, served.entry.target, usageOf(res));
+    return res;
+  } catch (err) {
+    throw reportFailure(ctx, plan, err);
+  }
+}
+
+/** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
+export const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
+  attemptMs: Number.POSITIVE_INFINITY,
+  timeoutLabel: 'no answer',
+  run: (slot, entry, context, request) => slot.adapter.chat({ ...request, model: entry.model }, context),
+};
+
+/** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
+export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
+  attemptMs: Number.POSITIVE_INFINITY,
+  timeoutLabel: 'no answer',
+  run: (slot, entry, context, request) =>
+    slot.adapter.embed(
+      {
+        ...request,
+        input: Array.isArray(request.input) ? request.input : [request.input],
+        model: entry.model,
+      },
+      context,
+    ),
+  reject: (v, plan) => {
+    const dims = plan.alias?.dimensions;
+    return dims !== undefined && v.data.some((d) => d.embedding.length !== dims) ? 'dimensions' : undefined;
+  },
+};
+
+/** The `routing` a served call carries: what was asked for, the alias, the entry that served and the attempts. */
+export function routingOf(
+  plan: CallPlan,
+  resolved: string,
+  attempts: ChatResponse['routing']['attempts'],
+): ChatResponse['routing'] {
+  return plan.alias
+    ? { requested: plan.requested, alias: plan.alias.name, resolved, attempts }
+    : { requested: plan.requested, resolved, attempts };
+}
+
+/** Usage for the `response` event: a completion's as is; embeddings have prompt tokens only. */
+function usageOf(res: ChatCompletion | Embeddings): Usage | undefined {
+  if (res.object === 'chat.completion') return res.usage;
+  const u = res.usage;
+  return u.prompt_tokens
+    ? { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }
+    : undefined;
+}

@@ -1,0 +1,104 @@
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type BatchStreaming,
+  type ProviderAdapter,
+  STREAM_BATCHES,
+} from '../providers/adapter.js';
+import type { ChatChunk, ChatRequest } from '../types.js';
+import type { CallPlan, RouterContext } from './context.js';
+import { type Served, walkChain } from './walk-chain.js';
+
+/** One attempt's stream read up to its commit point: the reader, the chunks held so far, and whether it ended. */
+export interface HeldStream {
+  readonly reader: AsyncIterator<ChatChunk[]>;
+  readonly held: ChatChunk[];
+  /** The upstream ended (cleanly) before any content chunk. */
+  readonly ended: boolean;
+}
+
+/**
+ * An adapter's stream as arrays of chunks: the built-in adapters' own batches (one promise per network read),
+ * else each chunk of `stream()` alone.
+ */
+export function chunkBatches(
+  adapter: ProviderAdapter,
+  req: AdapterChatRequest,
+  ctx: AdapterContext,
+): AsyncIterable<ChatChunk[]> {
+  const batches = (adapter as BatchStreaming)[STREAM_BATCHES];
+  if (batches) return batches.call(adapter, req, ctx);
+  const stream = adapter.stream(req, ctx);
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<ChatChunk[]> {
+      const it = stream[Symbol.asyncIterator]();
+      const end = { done: true, value: undefined } as const;
+      return {
+        // A `then` per chunk: cheaper than a generator wrapped around the adapter's.
+        next: () => it.next().then((r) => (r.done ? end : { done: false, value: [r.value] })),
+        return: () => (it.return ? it.return().then(() => end) : Promise.resolve(end)),
+      };
+    },
+  };
+}
+
+/** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
+export function commitsStream(c: ChatChunk): boolean {
+  const d = c.choices[0]?.delta;
+  if (!d) return false;
+  return (
+    !!d.content ||
+    !!d.reasoning_content ||
+    !!d.refusal ||
+    (d.tool_calls !== undefined && d.tool_calls.length > 0)
+  );
+}
+
+/**
+ * Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end; the
+ * rest of the batch holding that chunk is held too.
+ */
+export async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<HeldStream> {
+  const reader = stream[Symbol.asyncIterator]();
+  const held: ChatChunk[] = [];
+  try {
+    for (;;) {
+      const r = await reader.next();
+      if (r.done) return { reader, held, ended: true };
+      let committed = false;
+      for (const c of r.value) {
+        held.push(c);
+        if (!committed && commitsStream(c)) committed = true;
+      }
+      if (committed) return { reader, held, ended: false };
+    }
+  } catch (err) {
+    void reader.return?.()?.catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Walks the plan's chain until an entry's stream commits (or ends cleanly): failures before the commit point fall
+ * back invisibly. The served attempt stays open, judged by how the stream ends.
+ * @throws what the walk throws (NoHealthyProviderError, the caller's own mistake, the signal's reason)
+ */
+export function walkToCommit(
+  ctx: RouterContext,
+  plan: CallPlan,
+  req: ChatRequest,
+): Promise<Served<HeldStream>> {
+  return walkChain(
+    ctx,
+    plan,
+    {
+      attemptMs: ctx.opts.timeouts.firstChunkMs,
+      timeoutLabel: 'no first content chunk',
+      run: (slot, entry, context) =>
+        readUntilCommit(chunkBatches(slot.adapter, { ...req, model: entry.model }, context)),
+      // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
+      judgedAtEnd: (opened) => !opened.ended,
+    },
+    undefined,
+  );
+}
