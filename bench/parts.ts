@@ -8,6 +8,7 @@
  * order), and a variant's gain is the median over rounds of its value ÷ `current`'s value in the same round.
  * A part is kept only where it wins ≥ 10 % on an end-to-end row it is on the path of (bench/README.md).
  */
+import { execSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -22,10 +23,12 @@ const quick = args.includes('--quick');
 const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const onlyParts = arg('parts')?.split(',');
 const onlyRows = arg('rows')?.split(',');
+/** `--before=<commit>`: one more build, src/ as it was at that commit (before/after in the same rounds). */
+const before = arg('before');
 
 const P = quick
-  ? { rounds: 5, seq: 300, c64: 1000, streams: 8, paced: 16, cached: 2000, warm: 1 }
-  : { rounds: 12, seq: 600, c64: 3000, streams: 24, paced: 32, cached: 5000, warm: 3 };
+  ? { rounds: 6, seq: 300, c64: 1000, streams: 16, paced: 16, cached: 2000, warm: 1 }
+  : { rounds: 30, seq: 300, c64: 1500, streams: 8, paced: 16, cached: 3000, warm: 3 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TREES = join(ROOT, 'bench/.parts');
@@ -112,10 +115,15 @@ const VARIANTS: Variant[] = [
 ];
 
 /** Copies src/ (without tests) to `bench/.parts/<id>/src` and applies the variant; returns its index.ts. */
-function buildTree(v: Variant | undefined): string {
-  const base = join(TREES, v?.id ?? 'current');
+function buildTree(v: Variant | undefined, commit?: string): string {
+  const base = join(TREES, commit ? `at-${commit}` : (v?.id ?? 'current'));
   rmSync(base, { recursive: true, force: true });
   const src = join(base, 'src');
+  if (commit) {
+    mkdirSync(base, { recursive: true });
+    execSync(`git archive ${commit} src | tar -x -C ${JSON.stringify(base)}`, { cwd: ROOT });
+    return join(src, 'index.ts');
+  }
   cpSync(join(ROOT, 'src'), src, {
     recursive: true,
     filter: (p) => statSync(p).isDirectory() || (p.endsWith('.ts') && !p.endsWith('.test.ts')),
@@ -147,6 +155,8 @@ interface RowDef {
   better: 'lower' | 'higher';
   /** One round's value for a client. */
   measure: (c: Client) => Promise<number>;
+  /** Calls per round (the client's CPU time per call is measured beside the value). */
+  ops: number;
   /** The column ratios are taken to (the cached row has no floor). */
   base: string;
 }
@@ -167,6 +177,7 @@ async function streams(run: () => Promise<StreamStat>, n: number): Promise<numbe
 const ROWS: RowDef[] = [
   {
     id: 'chat',
+    ops: P.seq,
     label: 'chat, sequential: median µs',
     better: 'lower',
     base: FLOOR,
@@ -174,6 +185,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'c64',
+    ops: P.c64,
     label: 'chat at concurrency 64: req/s ↑',
     better: 'higher',
     base: FLOOR,
@@ -181,6 +193,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'stream',
+    ops: P.streams,
     label: '256-chunk stream (burst): total µs',
     better: 'lower',
     base: FLOOR,
@@ -188,6 +201,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'obfuscated',
+    ops: P.streams,
     label: '256 realistic frames in one burst: total µs',
     better: 'lower',
     base: FLOOR,
@@ -195,6 +209,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'paced',
+    ops: P.paced,
     label: `realistic stream (paced, ${PACED_CONCURRENCY} at a time): client CPU µs per stream`,
     better: 'lower',
     base: FLOOR,
@@ -202,6 +217,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'ollama',
+    ops: P.streams,
     label: 'ollama 256-line NDJSON stream: total µs',
     better: 'lower',
     base: FLOOR,
@@ -209,6 +225,7 @@ const ROWS: RowDef[] = [
   },
   {
     id: 'cached',
+    ops: P.cached,
     label: 'chat from the memory cache, sequential: median µs',
     better: 'lower',
     base: CURRENT,
@@ -226,7 +243,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const variants = VARIANTS.filter((v) => !onlyParts || onlyParts.includes(v.id));
   const rows = ROWS.filter(
-    (r) => (!onlyRows || onlyRows.includes(r.id)) && variants.some((v) => v.rows.includes(r.id)),
+    (r) =>
+      (!onlyRows || onlyRows.includes(r.id)) &&
+      (before !== undefined || variants.some((v) => v.rows.includes(r.id))),
   );
   mkdirSync(TREES, { recursive: true });
   const upstream = await startUpstream('child');
@@ -240,6 +259,12 @@ async function main(): Promise<void> {
     const id = v?.id ?? CURRENT;
     builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT }));
   }
+  if (before) {
+    const { createManaLLM: create } = (await import(pathToFileURL(buildTree(undefined, before)).href)) as {
+      createManaLLM: typeof createManaLLM;
+    };
+    builds.push(manaClient(targets, false, { create, id: 'before', name: `at ${before}` }));
+  }
   const floor = floorClient(targets);
   const all = [floor, ...builds];
   const log = (s: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
@@ -247,27 +272,42 @@ async function main(): Promise<void> {
     `parts bench: ${quick ? 'quick' : 'full'}, ${builds.length} builds (${variants.map((v) => v.id).join(', ')})`,
   );
 
-  const results = new Map<RowId, Map<string, number[]>>();
+  const results = new Map<RowId, Map<string, { value: number; cpu: number }[]>>();
   for (const row of rows) {
     // The floor has no cache, and a variant off the row's path is the current code again: neither is run.
     const who = all.filter(
       (c) =>
         (c === floor && row.base === FLOOR) ||
         c.id === CURRENT ||
+        c.id === 'before' ||
         variants.some((v) => v.id === c.id && v.rows.includes(row.id)),
     );
     log(`${row.label}: warm-up, then ${P.rounds} rounds × ${who.length} clients`);
     for (const c of who) for (let i = 0; i < P.warm; i++) await row.measure(c);
-    results.set(row.id, await inRounds(who, P.rounds, row.measure));
+    results.set(
+      row.id,
+      await inRounds(who, P.rounds, async (c) => {
+        // The process's CPU time per call beside the value: steadier than wall time on a loaded machine, since
+        // time spent waiting for a core or for the upstream is not in it.
+        const cpu0 = process.cpuUsage();
+        const value = await row.measure(c);
+        const cpu = process.cpuUsage(cpu0);
+        return { value, cpu: (cpu.user + cpu.system) / row.ops };
+      }),
+    );
   }
 
   await Promise.all(all.map((c) => c.close()));
   await upstream.close();
 
-  const ratio = (row: RowDef, name: string, base: string): number => {
-    const per = results.get(row.id);
-    const a = per?.get(name);
-    const b = per?.get(base);
+  const series = (row: RowDef, name: string, k: 'value' | 'cpu') =>
+    results
+      .get(row.id)
+      ?.get(name)
+      ?.map((x) => x[k]);
+  const ratio = (row: RowDef, name: string, base: string, k: 'value' | 'cpu'): number => {
+    const a = series(row, name, k);
+    const b = series(row, name === base ? name : base, k);
     if (!a || !b) return Number.NaN;
     return median(a.map((v, i) => v / (b[i] as number)));
   };
@@ -275,33 +315,38 @@ async function main(): Promise<void> {
   const out: string[] = [
     '',
     `${new Date().toISOString().slice(0, 16)} · parts bench, ${quick ? 'quick' : 'full'} mode · ${Math.round((Date.now() - started) / 1000)} s · load ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}`,
-    '',
-    `| row | ${names.join(' | ')} |`,
-    `|---|${names.map(() => '---:').join('|')}|`,
   ];
-  for (const row of rows) {
-    const per = results.get(row.id) as Map<string, number[]>;
-    const cells = names.map((n) => {
-      const v = per.get(n);
-      if (!v) return '';
-      if (n === row.base) return fmt(median(v));
-      return `${fmt(median(v))} (${ratio(row, n, row.base).toFixed(2)}×)`;
-    });
-    out.push(`| ${row.label} | ${cells.join(' | ')} |`);
-  }
+  const table = (k: 'value' | 'cpu', title: string) => {
+    out.push('', title, '', `| row | ${names.join(' | ')} |`, `|---|${names.map(() => '---:').join('|')}|`);
+    for (const row of rows) {
+      const cells = names.map((n) => {
+        const v = series(row, n, k);
+        if (!v) return '';
+        if (n === row.base) return fmt(median(v));
+        return `${fmt(median(v))} (${ratio(row, n, row.base, k).toFixed(2)}×)`;
+      });
+      const label = k === 'cpu' ? row.label.replace(/:.*$/, ': client CPU µs per call') : row.label;
+      out.push(`| ${label} | ${cells.join(' | ')} |`);
+    }
+  };
+  table('value', "Time (the row's own unit):");
+  table('cpu', 'Client CPU time per call (process.cpuUsage, user + system):');
   out.push(
     '',
     'Cells: median over rounds; in brackets the median over rounds of the ratio to the floor (the cached row: to `current`) of the same round.',
     '',
-    '| part | alternative | row | gain of the part |',
-    '|---|---|---|---:|',
+    '| part | alternative | row | gain of the part (time) | gain of the part (CPU) |',
+    '|---|---|---|---:|---:|',
   );
   for (const v of variants) {
     for (const row of rows.filter((r) => v.rows.includes(r.id))) {
       // How much the hand-made part saves: the alternative's cost over the current code's, minus one.
-      const r = ratio(row, `alt: ${v.id}`, CURRENT);
+      const r = ratio(row, `alt: ${v.id}`, CURRENT, 'value');
       const gain = row.better === 'lower' ? r - 1 : 1 / r - 1;
-      out.push(`| ${v.part} | ${v.alternative} | ${row.label} | ${(gain * 100).toFixed(1)} % |`);
+      const cpuGain = ratio(row, `alt: ${v.id}`, CURRENT, 'cpu') - 1;
+      out.push(
+        `| ${v.part} | ${v.alternative} | ${row.label} | ${(gain * 100).toFixed(1)} % | ${(cpuGain * 100).toFixed(1)} % |`,
+      );
     }
   }
   out.push(

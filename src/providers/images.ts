@@ -188,8 +188,10 @@ export function imagesOf(
   service: ImageService,
   messages: readonly ChatMessage[],
 ): (url: string) => Promise<InlineImage> {
-  const images =
-    (ctx as { [CALL_IMAGES]?: CallImages })[CALL_IMAGES] ??
-    new CallImages(service, messages, ctx.signal, Number.POSITIVE_INFINITY);
-  return (url) => images.get(url);
+  let images = (ctx as { [CALL_IMAGES]?: CallImages })[CALL_IMAGES];
+  // Made on the first image only: reading ctx.signal makes an AbortSignal, which a call without images never needs.
+  return (url) => {
+    images ??= new CallImages(service, messages, ctx.signal, Number.POSITIVE_INFINITY);
+    return images.get(url);
+  };
 }

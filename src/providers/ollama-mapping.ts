@@ -193,6 +193,18 @@ export function readFrame(json: unknown, meta: CallMeta, streaming: boolean): Ol
   };
 }
 
+/**
+ * The text of a stream line that carries only text (`message.content` non-empty; no thinking, tool calls,
+ * error or `done`), or undefined for any other line, which `readFrame` then reads in full.
+ */
+export function plainText(json: unknown): string | undefined {
+  if (!isRecord(json) || json.done !== false || json.error !== undefined) return undefined;
+  const msg = json.message;
+  if (!isRecord(msg) || msg.thinking !== undefined || msg.tool_calls !== undefined) return undefined;
+  const content = msg.content;
+  return typeof content === 'string' && content !== '' ? content : undefined;
+}
+
 /** Ollama tool calls → OpenAI ones; ids are Ollama's when it sends them, else `call_<n>` counted from `first`. */
 export function toToolCalls(raw: unknown[], first: number, meta: CallMeta): ToolCall[] {
   return raw.map((c, i) => {

@@ -3,7 +3,7 @@ import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
-import { readNDJSONBatches } from '../wire/ndjson.js';
+import { NDJSONLines } from '../wire/ndjson.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
@@ -17,6 +17,7 @@ import { imagesOf } from './images.js';
 import {
   createdOf,
   finishReason,
+  plainText,
   readEmbeddings,
   readFrame,
   readModelNames,
@@ -113,14 +114,26 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     // wait for the rest of its network read.
     let early = true;
     try {
-      // One batch per network chunk: its lines are handled without a promise per line.
-      for await (const lines of readNDJSONBatches(res.body, http.limits.maxFrameBytes)) {
+      // The body is read directly, one batch per network chunk: its lines are handled without a promise each.
+      const ndjson = new NDJSONLines(http.limits.maxFrameBytes);
+      const reader = res.body[Symbol.asyncIterator]();
+      for (let more = true; more; ) {
+        const read = await reader.next();
+        more = read.done !== true;
+        const lines = read.done === true ? ndjson.end() : ndjson.push(read.value);
         let out: ChatChunk[] = [];
         try {
           for (const line of lines) {
             // Ollama ends its answer with a `done: true` line; anything after it is ignored.
-            if (finished) continue;
-            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
+            if (finished) break;
+            const json = parseJson(line, m, 'malformed stream line');
+            // After the first chunk, a line of plain text (nearly all of them) becomes its chunk directly.
+            const text = first ? undefined : plainText(json);
+            if (text !== undefined) {
+              out.push(chunk({ content: text }));
+              continue;
+            }
+            const frame = readFrame(json, m, true);
             created ??= createdOf(frame, clock.now());
             const delta: Delta = first ? { role: 'assistant' } : {};
             // Whether the delta carries more than the role (counted here, not with Object.keys per line).

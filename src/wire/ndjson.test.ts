@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readNDJSONBatches } from './ndjson.js';
+import { NDJSONLines } from './ndjson.js';
 
 const enc = new TextEncoder();
 
@@ -10,14 +10,10 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 }
 
 async function lines(chunks: Uint8Array[], maxLine = 1 << 20): Promise<string[]> {
+  const reader = new NDJSONLines(maxLine);
   const out: string[] = [];
-  for await (const batch of readNDJSONBatches(
-    (async function* () {
-      yield* chunks;
-    })(),
-    maxLine,
-  ))
-    out.push(...batch);
+  for (const chunk of chunks) out.push(...reader.push(chunk));
+  out.push(...reader.end());
   return out;
 }
 
@@ -29,7 +25,7 @@ const doc = fc.record({
   trailing: fc.boolean(),
 });
 
-describe('readNDJSONBatches', () => {
+describe('NDJSONLines', () => {
   it('yields each JSON line unparsed, at any chunk boundary, skipping blank lines', async () => {
     await fc.assert(
       fc.asyncProperty(doc, fc.array(fc.nat(), { maxLength: 24 }), async (d, cuts) => {
