@@ -34,6 +34,7 @@ import {
   quantile,
   sequential,
 } from './measure.js';
+import { renderTail, type TailResult, tailBench } from './tail.js';
 import { startUpstream, type UpstreamMode } from './upstream.js';
 
 setFlagsFromString('--expose-gc');
@@ -421,6 +422,10 @@ async function main(): Promise<void> {
     gateway = { chat: toCells(g.chat, undefined, DIRECT), stream: toCells(g.stream, undefined, DIRECT) };
   }
 
+  let tail: TailResult | undefined;
+  if (want('hung') || want('slow1in20'))
+    tail = await tailBench(upstream.url, { quick, hung: want('hung'), slow: want('slow1in20') }, log);
+
   let memory: Memory | undefined;
   if (want('memory')) {
     const [m1, m2] = P.memory as [number, number];
@@ -462,6 +467,7 @@ async function main(): Promise<void> {
     streamReference,
     breakerSkip: skip,
     gateway,
+    tail,
     memory,
   };
   // A narrowed run (--clients, --rows) is for working on something: it leaves results.json alone.
@@ -489,6 +495,7 @@ function render(
     streamReference: Cell | undefined;
     breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
     gateway?: { chat: Record<string, Cell>; stream: Record<string, Cell> } | undefined;
+    tail?: TailResult | undefined;
     memory: Memory | undefined;
   },
   names: string[],
@@ -548,6 +555,7 @@ function render(
       `| 256-chunk stream: total µs | ${cols.map((n) => cell(g.stream[n], n === DIRECT)).join(' | ')} |`,
     );
   }
+  if (r.tail) lines.push(...renderTail(r.tail));
   const mem = r.memory;
   if (mem) {
     const [a, b] = mem.calls;
