@@ -28,22 +28,26 @@ describe('resolve()', () => {
         aliases: { aliases: { 'mana/x': { chain: ['ollama/qwen', 'ghost/m', 'b/m2'] } }, default: 'mana/x' },
       },
     });
+    // Nothing measured yet: every kind's latency is null.
+    const latency = { chat: null, stream: null, embed: null };
     expect(llm.resolve('mana/x')).toEqual({
       requested: 'mana/x',
       alias: 'mana/x',
       candidates: [
-        { target: 'ollama/qwen', provider: 'ollama', model: 'qwen', state: 'ready' },
-        { target: 'ghost/m', provider: 'ghost', model: 'm', state: 'unconfigured' },
-        { target: 'b/m2', provider: 'b', model: 'm2', state: 'ready' },
+        { target: 'ollama/qwen', provider: 'ollama', model: 'qwen', state: 'ready', latency },
+        { target: 'ghost/m', provider: 'ghost', model: 'm', state: 'unconfigured', latency },
+        { target: 'b/m2', provider: 'b', model: 'm2', state: 'ready', latency },
       ],
     });
     expect(llm.resolve()).toMatchObject({ requested: 'mana/x', alias: 'mana/x' });
     expect(llm.resolve('b/org/model:7b')).toEqual({
       requested: 'b/org/model:7b',
-      candidates: [{ target: 'b/org/model:7b', provider: 'b', model: 'org/model:7b', state: 'ready' }],
+      candidates: [
+        { target: 'b/org/model:7b', provider: 'b', model: 'org/model:7b', state: 'ready', latency },
+      ],
     });
     expect(llm.resolve('llama3.1:8b').candidates).toEqual([
-      { target: 'ollama/llama3.1:8b', provider: 'ollama', model: 'llama3.1:8b', state: 'ready' },
+      { target: 'ollama/llama3.1:8b', provider: 'ollama', model: 'llama3.1:8b', state: 'ready', latency },
     ]);
     expect(() => llm.resolve('mana/nope')).toThrow(UnknownAliasError);
     expect(up.ollama?.count()).toBe(0);

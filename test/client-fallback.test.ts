@@ -13,6 +13,7 @@ import type { MockBehavior } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
+  coolingTargets,
   type ErrorClass,
   type HarnessOptions,
   harness,
@@ -105,7 +106,7 @@ describe('falls through to the next entry and counts against health', () => {
       expect(a.count('chat')).toBe(1);
       expect(b.count('chat')).toBe(1);
       expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 1, healthy: true });
-      expect(llm.health().targets).toEqual([]);
+      expect(coolingTargets(llm)).toEqual([]);
     });
   }
 
@@ -164,7 +165,7 @@ describe('HTTP 429 with a retry hint', () => {
     const res = await llm.chat(CHAT);
     expect(res.model).toBe('b/m2');
     expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'rate-limited', status: 429 });
-    expect(llm.health().targets).toEqual([{ target: 'a/m1', until }]);
+    expect(coolingTargets(llm)).toEqual([{ target: 'a/m1', until }]);
     expect(llm.health().providers.a).toMatchObject({
       healthy: true,
       state: 'closed',
@@ -180,7 +181,7 @@ describe('HTTP 429 with a retry hint', () => {
     expect(b.count('chat')).toBe(2);
 
     await clock.advanceAsync(7000);
-    expect(llm.health().targets).toEqual([]);
+    expect(coolingTargets(llm)).toEqual([]);
     expect(llm.resolve('mana/x').candidates[0]?.state).toBe('ready');
     expect((await llm.chat(CHAT)).model).toBe('a/m1');
   });
@@ -189,7 +190,7 @@ describe('HTTP 429 with a retry hint', () => {
     const { llm, clock, a } = await twoProviders();
     a.enqueue({ status: 429, headers: { 'retry-after-ms': '1500' } });
     await llm.chat(CHAT);
-    expect(llm.health().targets).toEqual([{ target: 'a/m1', until: clock.now() + 1500 }]);
+    expect(coolingTargets(llm)).toEqual([{ target: 'a/m1', until: clock.now() + 1500 }]);
   });
 });
 

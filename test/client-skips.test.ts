@@ -60,6 +60,7 @@ describe('entries skipped before any call', () => {
       model: 'm1',
       state: 'unhealthy',
       until: clock.now() + 60_000,
+      latency: { chat: null, stream: null, embed: null },
     });
   });
 

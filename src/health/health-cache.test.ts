@@ -123,13 +123,14 @@ describe('HealthCache target cool-downs', () => {
     expect(cache.coolingUntil('groq/llama')).toBeUndefined();
   });
 
-  it('lists only cooling targets in the snapshot, sorted, without touching provider health', () => {
+  it('lists cooling targets in the snapshot, sorted, without touching provider health', () => {
     const { clock, cache } = setup();
     cache.coolTarget('ollama/b', T0 + 100);
     cache.coolTarget('groq/a', T0 + 900);
+    const latency = { chat: null, stream: null, embed: null };
     expect(cache.snapshot().targets).toEqual([
-      { target: 'groq/a', until: T0 + 900 },
-      { target: 'ollama/b', until: T0 + 100 },
+      { target: 'groq/a', until: T0 + 900, latency },
+      { target: 'ollama/b', until: T0 + 100, latency },
     ]);
     clock.advance(100);
     expect(cache.snapshot()).toMatchObject({ status: 'healthy', targets: [{ target: 'groq/a' }] });

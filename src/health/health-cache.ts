@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { BreakerState, ManaLLMEvents } from '../events.js';
+import type { BreakerState, CallKind, ManaLLMEvents } from '../events.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
 import {
   type Admission,
@@ -19,6 +19,8 @@ import {
   type HealthStoreStatus,
   type HealthStoreUpdate,
 } from './health-store.js';
+import { LatencyBook, type LatencyEstimate, type TargetLatency } from './latency-book.js';
+import { Listeners } from './listeners.js';
 
 /** One provider's entry in `llm.health()`; every key is always present. */
 export interface ProviderHealth {
@@ -30,6 +32,14 @@ export interface ProviderHealth {
   readonly unhealthyUntil: number | null;
 }
 
+/** One target's entry in `llm.health().targets`; every key is always present. */
+export interface TargetHealth {
+  readonly target: string;
+  /** When the target's cool-down after a 429 ends; null when it is not cooling. */
+  readonly until: number | null;
+  readonly latency: TargetLatency;
+}
+
 /** Overall health: every provider healthy, some, or none. */
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -37,7 +47,11 @@ export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 export interface HealthSnapshot {
   readonly status: HealthStatus;
   readonly providers: Readonly<Record<string, ProviderHealth>>;
-  readonly targets: readonly { readonly target: string; readonly until: number }[];
+  /**
+   * Every `provider/model` target cooling after a 429 (`until`, else null) or measured by this process (`latency`),
+   * sorted by name.
+   */
+  readonly targets: readonly TargetHealth[];
   /** Present with a shared store (`mana-llm/redis`): whether it is connected; decisions stay local either way. */
   readonly store?: { readonly kind: string; readonly connected: boolean };
 }
@@ -55,9 +69,10 @@ export class HealthCache {
   readonly #opts: BreakerOptions;
   readonly #clock: Clock;
   readonly #store: HealthStore;
-  readonly #listeners = new Set<(t: HealthTransition) => void>();
-  readonly #statusListeners = new Set<(s: StoreStatusChange) => void>();
+  readonly #listeners = new Listeners<HealthTransition>('health');
+  readonly #statusListeners = new Listeners<StoreStatusChange>('store');
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #latency = new LatencyBook();
 
   constructor(
     providers: readonly string[],
@@ -143,6 +158,21 @@ export class HealthCache {
     if (current === undefined || untilMs > current) this.#store.setTargetCooldown(target, untilMs);
   }
 
+  /** One latency sample of `target`: the whole call (`chat`, `embed`) or the time to commit (`stream`). */
+  recordLatency(target: string, kind: CallKind, ms: number): void {
+    this.#latency.record(target, kind, ms);
+  }
+
+  /** This process's latency estimate of `target` for `kind` (see docs/health.md), undefined before any sample. */
+  latencyEstimate(target: string, kind: CallKind): LatencyEstimate | undefined {
+    return this.#latency.estimate(target, kind);
+  }
+
+  /** What `resolve()` shows of `target`'s latency. */
+  latencyOf(target: string): TargetLatency {
+    return this.#latency.view(target);
+  }
+
   /** When the target's cool-down ends, or undefined when it is not cooling. */
   coolingUntil(target: string): number | undefined {
     const until = this.#store.getTargetCooldown(target);
@@ -176,10 +206,16 @@ export class HealthCache {
     const healthy = entries.filter(([, p]) => p.healthy).length;
     const status: HealthStatus =
       healthy === entries.length ? 'healthy' : healthy === 0 ? 'unhealthy' : 'degraded';
-    const targets = this.#store
-      .listTargetCooldowns()
-      .filter((t) => t.until > now)
-      .sort((a, b) => a.target.localeCompare(b.target));
+    const cooling = new Map<string, number>();
+    for (const t of this.#store.listTargetCooldowns()) if (t.until > now) cooling.set(t.target, t.until);
+    const names = new Set([...cooling.keys(), ...this.#latency.targets()]);
+    const targets = [...names]
+      .sort((a, b) => a.localeCompare(b))
+      .map((target) => ({
+        target,
+        until: cooling.get(target) ?? null,
+        latency: this.#latency.view(target),
+      }));
     const store = this.#store.status?.();
     // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
     return {
@@ -192,10 +228,7 @@ export class HealthCache {
 
   /** Calls `listener` when a shared store loses or regains its connection; returns an unsubscribe function. */
   onStoreStatus(listener: (s: StoreStatusChange) => void): () => void {
-    this.#statusListeners.add(listener);
-    return () => {
-      this.#statusListeners.delete(listener);
-    };
+    return this.#statusListeners.add(listener);
   }
 
   /** Stops listening to the store and closes it (a shared store's connections). */
@@ -203,15 +236,13 @@ export class HealthCache {
     this.#unsubscribe?.();
     this.#listeners.clear();
     this.#statusListeners.clear();
+    this.#latency.clear();
     await this.#store.close?.();
   }
 
   /** Calls `listener` whenever a provider's `healthy` flips, after the update; returns an unsubscribe function. */
   onTransition(listener: (t: HealthTransition) => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#listeners.add(listener);
   }
 
   // Another process changed a record: the mirror already holds it; tell listeners if `healthy` flipped.
@@ -232,14 +263,7 @@ export class HealthCache {
     const change: StoreStatusChange = Object.freeze(
       s.error === undefined ? { connected: s.connected } : { connected: s.connected, error: s.error },
     );
-    for (const listener of [...this.#statusListeners]) {
-      try {
-        listener(change);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`mana-llm: a store listener threw: ${msg}`, { code: 'MANA_LLM_LISTENER' });
-      }
-    }
+    this.#statusListeners.emit(change);
   }
 
   #read(provider: string): BreakerRecord {
@@ -271,13 +295,6 @@ export class HealthCache {
       ...(!healthy && r.lastError !== null ? { reason: r.lastError } : {}),
       ...(state === 'open' && r.openedUntil !== null ? { unhealthyUntil: r.openedUntil } : {}),
     });
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(t);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`mana-llm: a health listener threw: ${msg}`, { code: 'MANA_LLM_LISTENER' });
-      }
-    }
+    this.#listeners.emit(t);
   }
 }

@@ -1,4 +1,5 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
+import type { TargetLatency } from '../health/latency-book.js';
 import type { ChatRequest } from '../types.js';
 import { validateCall, validateModel } from '../validate-request.js';
 import { chatNeeds, precheck } from './candidates.js';
@@ -19,7 +20,15 @@ export type CandidateState =
 export interface ResolveResult {
   requested: string;
   alias?: string;
-  candidates: { target: string; provider: string; model: string; state: CandidateState; until?: number }[];
+  /** `latency`: this process's measurements of the target (see `health().targets`). */
+  candidates: {
+    target: string;
+    provider: string;
+    model: string;
+    state: CandidateState;
+    until?: number;
+    latency: TargetLatency;
+  }[];
 }
 
 /**
@@ -41,7 +50,12 @@ export function explainRoute(
     requested: r.requested,
     ...(r.alias ? { alias: r.alias.name } : {}),
     candidates: r.chain.map((entry) => {
-      const base = { target: entry.target, provider: entry.provider, model: entry.model };
+      const base = {
+        target: entry.target,
+        provider: entry.provider,
+        model: entry.model,
+        latency: ctx.health.latencyOf(entry.target),
+      };
       const pre = precheck(ctx, entry, needs);
       if ('adapter' in pre) {
         return { ...base, state: ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };

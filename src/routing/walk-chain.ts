@@ -250,6 +250,7 @@ export async function walkChain<T, R>(
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
+    ctx.health.recordLatency(entry.target, plan.kind, ended - started);
     attempts.push({ target: entry.target, reason: 'ok', durationMs: ended - started });
     return new ServedAttempt(value, entry, slot, attempts, attempt);
   }

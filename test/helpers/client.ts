@@ -195,3 +195,10 @@ export async function refusedUrl(): Promise<string> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}/v1`;
 }
+
+/** The targets of `llm.health()` cooling after a 429, as `{ target, until }` (measured-only targets left out). */
+export function coolingTargets(llm: ManaLLM): { target: string; until: number }[] {
+  const out: { target: string; until: number }[] = [];
+  for (const t of llm.health().targets) if (t.until !== null) out.push({ target: t.target, until: t.until });
+  return out;
+}

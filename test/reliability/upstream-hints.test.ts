@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoHealthyProviderError, type ProviderRateLimitError } from '../../src/index.js';
 import { openaiCodec } from '../../src/testing/index.js';
-import { closeAll as closeHelpers } from '../helpers/client.js';
+import { closeAll as closeHelpers, coolingTargets } from '../helpers/client.js';
 import { rawUpstream } from '../helpers/raw-upstream.js';
 import { client, closeAll, consume, mock, settle, waitFor } from './support.js';
 
@@ -50,7 +50,7 @@ describe('retry hints from an upstream are capped', () => {
     expect(err.retryAfterMs).toBe(HOUR);
     const hints = err.attempts.map((a) => (a.error as ProviderRateLimitError).retryAfterMs);
     expect(hints).toEqual([HOUR, HOUR, HOUR]);
-    expect(llm.health().targets.map((t) => t.until - clock.now())).toEqual([HOUR, HOUR, HOUR]);
+    expect(coolingTargets(llm).map((t) => t.until - clock.now())).toEqual([HOUR, HOUR, HOUR]);
     expect(JSON.stringify(err)).not.toContain('e+');
     // An hour later every target serves again.
     clock.advance(HOUR);

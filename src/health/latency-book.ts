@@ -1,0 +1,123 @@
+import type { CallKind } from '../events.js';
+
+/** One series of a target's latency: an EWMA of the samples and an EWMA of their distance from it. */
+export interface LatencyStat {
+  /** Smoothed latency in milliseconds (rounded). */
+  readonly ms: number;
+  /** Smoothed absolute deviation from `ms`, in milliseconds (rounded): how spread the samples are. */
+  readonly deviationMs: number;
+  /** How many samples fed the series. */
+  readonly samples: number;
+}
+
+/**
+ * A target's latency per kind of call, null before any sample of that kind: `chat` and `embed` are the whole call,
+ * `stream` the time to the first content chunk (the commit point).
+ */
+export interface TargetLatency {
+  readonly chat: LatencyStat | null;
+  readonly stream: LatencyStat | null;
+  readonly embed: LatencyStat | null;
+}
+
+/** What routing reads: the smoothed latency, a high estimate of its tail and the number of samples. */
+export interface LatencyEstimate {
+  readonly ms: number;
+  /** `ms + 3 × deviation`: roughly the 95th percentile for the shapes LLM latencies take. */
+  readonly highMs: number;
+  readonly samples: number;
+}
+
+/** Weight of a new sample in the mean (RFC 6298's alpha): about the last 8 calls matter. */
+const ALPHA = 1 / 8;
+/** Weight of a new sample's deviation (RFC 6298's beta): the spread reacts faster than the mean. */
+const BETA = 1 / 4;
+/** How many deviations above the mean `highMs` sits. */
+const TAIL_DEVIATIONS = 3;
+/** Most targets tracked; past it the one updated longest ago is dropped (model strings can be hostile). */
+const MAX_TARGETS = 1_000;
+/** Longest target tracked; a longer one (only a hostile or broken caller sends it) is not measured. */
+const MAX_TARGET_CHARS = 256;
+
+interface Series {
+  mean: number;
+  deviation: number;
+  samples: number;
+}
+
+type Book = Record<CallKind, Series | undefined>;
+
+function stat(s: Series | undefined): LatencyStat | null {
+  return s ? { ms: Math.round(s.mean), deviationMs: Math.round(s.deviation), samples: s.samples } : null;
+}
+
+/**
+ * Per-target latency, kept in this process only: an EWMA of the mean and of the absolute deviation per kind of call
+ * (TCP's round-trip estimator, RFC 6298), bounded to 1000 targets of at most 256 characters. Only answers feed it:
+ * failures and timeouts say nothing about how long an answer takes.
+ */
+export class LatencyBook {
+  readonly #targets = new Map<string, Book>();
+
+  /** Adds one sample: `ms` from the attempt's start to its answer (`chat`, `embed`) or its commit (`stream`). */
+  record(target: string, kind: CallKind, ms: number): void {
+    if (target.length > MAX_TARGET_CHARS || !Number.isFinite(ms)) return;
+    const sample = Math.max(0, ms);
+    let book = this.#targets.get(target);
+    if (book === undefined) {
+      if (this.#targets.size >= MAX_TARGETS) {
+        const oldest = this.#targets.keys().next().value as string;
+        this.#targets.delete(oldest);
+      }
+      book = { chat: undefined, stream: undefined, embed: undefined };
+    } else {
+      // Re-inserted so that the Map's order is the order of last update: the first key is the one to drop.
+      this.#targets.delete(target);
+    }
+    this.#targets.set(target, book);
+    const s = book[kind];
+    if (s === undefined) {
+      book[kind] = { mean: sample, deviation: sample / 2, samples: 1 };
+      return;
+    }
+    // The deviation is updated against the old mean first, as RFC 6298 orders it.
+    s.deviation += BETA * (Math.abs(s.mean - sample) - s.deviation);
+    s.mean += ALPHA * (sample - s.mean);
+    s.samples++;
+  }
+
+  /** The estimate routing uses for `target` and `kind`, or undefined before any sample. */
+  estimate(target: string, kind: CallKind): LatencyEstimate | undefined {
+    const s = this.#targets.get(target)?.[kind];
+    if (s === undefined) return undefined;
+    return {
+      ms: s.mean,
+      highMs: s.mean + TAIL_DEVIATIONS * s.deviation,
+      samples: s.samples,
+    };
+  }
+
+  /** What `health()` and `resolve()` show for `target`: every kind, null where nothing was measured. */
+  view(target: string): TargetLatency {
+    const book = this.#targets.get(target);
+    return {
+      chat: stat(book?.chat),
+      stream: stat(book?.stream),
+      embed: stat(book?.embed),
+    };
+  }
+
+  /** Every target with at least one sample. */
+  targets(): IterableIterator<string> {
+    return this.#targets.keys();
+  }
+
+  /** How many targets are tracked (for tests of the bound). */
+  get size(): number {
+    return this.#targets.size;
+  }
+
+  clear(): void {
+    this.#targets.clear();
+  }
+}
