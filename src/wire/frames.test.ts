@@ -714,3 +714,65 @@ describe('FrameParser', () => {
     }
   });
 });
+
+describe('FrameParser on OpenAI frames with their obfuscation field', () => {
+  const f = (delta: unknown, obfuscation: string, more: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      id: 'chatcmpl-D8Z5',
+      object: 'chat.completion.chunk',
+      created: 1770933892,
+      model: 'gpt-4.1-nano-2025-04-14',
+      service_tier: 'default',
+      system_fingerprint: 'fp_de604bd877',
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
+      usage: null,
+      obfuscation,
+      ...more,
+    });
+
+  it('takes the template path although the obfuscation value changes in every frame', () => {
+    const parser = new FrameParser();
+    const spy = vi.spyOn(JSON, 'parse');
+    same(parser, f({ role: 'assistant', content: '', refusal: null }, 'Qup1BsQ3'));
+    for (const [s, o] of [
+      ['**', 'yhjoJbEF'],
+      ['Holiday', 'dTh'],
+      [' Name', ''],
+      [':**', 'HqIZSrV0123456'],
+    ] as const) {
+      spy.mockClear();
+      const t = f({ content: s }, o);
+      const got = parser.parse(t);
+      expect(spy).not.toHaveBeenCalled();
+      expect(shape(got)).toEqual(shape(realParse(t)));
+    }
+    // An obfuscation value with something to unescape, or a key after it that changes: parsed whole.
+    for (const t of [
+      f({ content: 'a' }, 'q"x'),
+      f({ content: 'a' }, 'q\\n'),
+      f({ content: 'a' }, 'x', { z: 1 }),
+    ]) {
+      spy.mockClear();
+      expect(shape(parser.parse(t))).toEqual(shape(realParse(t)));
+      expect(spy.mock.calls).toEqual([[t]]);
+    }
+  });
+
+  it('varies only the top-level obfuscation: one in the choice or before the choices is part of the template', () => {
+    const inChoice = (o: string, top: string) =>
+      JSON.stringify({
+        id: 'c',
+        choices: [{ index: 0, delta: { content: 'a' }, obfuscation: o }],
+        obfuscation: top,
+      });
+    const before = (o: string, d: string) =>
+      JSON.stringify({ obfuscation: o, choices: [{ index: 0, delta: { content: d } }] });
+    for (const stream of [
+      [inChoice('a', 'a'), inChoice('b', 'a'), inChoice('a', 'b'), inChoice('b', 'b')],
+      [before('a', 'x'), before('b', 'x'), before('a', 'y')],
+    ]) {
+      const parser = new FrameParser();
+      for (const t of stream) same(parser, t);
+    }
+  });
+});

@@ -14,41 +14,62 @@ function isPrimitive(v: unknown): boolean {
   return v === null || typeof v !== 'object';
 }
 
+/** OpenAI's per-frame padding: a top-level string that changes in every frame (`"obfuscation":"Qup1BsQ3"`). */
+const VARYING = 'obfuscation';
+const VARYING_KEY = `"${VARYING}":`;
+
 /**
  * Parses the JSON frames of one stream. Servers repeat everything but the delta from frame to frame
  * (`{"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":{…},"finish_reason":null}]}`), so once a
  * frame of that shape has been parsed, a later frame with the very same text around its delta is built from it and
- * only the delta is parsed; a text delta with nothing to unescape is not even parsed. Whatever path it takes, the
- * result is what `JSON.parse` returns: a fresh object with the same keys in the same order (a frame built this way
- * is the learnt text with only a whole JSON value swapped, which JSON's grammar allows anywhere a value stands).
- * Anything else is parsed whole, and a bad frame throws `JSON.parse`'s SyntaxError.
+ * only the delta is parsed; a text delta with nothing to unescape is not even parsed. OpenAI adds an `obfuscation`
+ * string of random length after the choices to every frame: when the learnt frame has one, that value may differ
+ * too (it is taken as is when it has nothing to unescape). Whatever path it takes, the result is what `JSON.parse`
+ * returns: a fresh object with the same keys in the same order (a frame built this way is the learnt text with
+ * only whole JSON values swapped, which JSON's grammar allows anywhere a value stands). Anything else is parsed
+ * whole, and a bad frame throws `JSON.parse`'s SyntaxError.
  */
 export class FrameParser {
-  /** The learnt frame's text up to its delta value, and after it. */
+  /** The learnt frame's text up to its delta value, and after it (up to the obfuscation value, when it has one). */
   #head: string | undefined;
   #tail = '';
+  /** After the obfuscation value (its closing quote on), or undefined when the learnt frame has none. */
+  #end: string | undefined;
   /** Private copies of the learnt frame's top level and its one choice (callers may change what they get). */
   #top: JsonObject = {};
   #choice: JsonObject = {};
   /**
-   * Templates learnt since the last one that served: a server whose frames differ elsewhere too (OpenAI's varying
-   * `obfuscation` field) would make every frame pay for learning, so after a few misses in a row it stops.
+   * Templates learnt since the last one that served: a server whose frames differ elsewhere too would make every
+   * frame pay for learning, so after a few misses in a row it stops.
    */
   #misses = 0;
 
   parse(text: string): unknown {
     const head = this.#head;
-    const tail = this.#tail;
-    if (
-      head !== undefined &&
-      text.length > head.length + tail.length &&
-      text.startsWith(head) &&
-      text.endsWith(tail)
-    ) {
-      const delta = parseDelta(text.slice(head.length, text.length - tail.length));
-      if (delta !== undefined) {
-        this.#misses = 0;
-        return { ...this.#top, choices: [{ ...this.#choice, delta }] };
+    if (head !== undefined && text.startsWith(head)) {
+      const tail = this.#tail;
+      const end = this.#end;
+      // Where the delta's text ends, and the obfuscation value.
+      let at = -1;
+      let varying: string | undefined;
+      if (end === undefined) {
+        if (text.length > head.length + tail.length && text.endsWith(tail)) at = text.length - tail.length;
+      } else if (text.endsWith(end)) {
+        const stop = text.length - end.length;
+        // The last occurrence: the value after it holds no quote, so the tail cannot start inside it.
+        at = text.lastIndexOf(tail, stop - tail.length);
+        varying = text.slice(at + tail.length, stop);
+        if (at !== -1 && NOT_PLAIN.test(varying)) at = -1;
+      }
+      if (at > head.length) {
+        const delta = parseDelta(text.slice(head.length, at));
+        if (delta !== undefined) {
+          this.#misses = 0;
+          const json: JsonObject = { ...this.#top, choices: [{ ...this.#choice, delta }] };
+          // An existing key: assigning it keeps its place in the key order.
+          if (varying !== undefined) json[VARYING] = varying;
+          return json;
+        }
       }
     }
     const json: unknown = JSON.parse(text);
@@ -75,12 +96,30 @@ export class FrameParser {
     const written = JSON.stringify(choice.delta);
     if (!text.startsWith(written, start)) return;
     const head = text.slice(0, start);
-    const tail = text.slice(start + written.length);
+    let tail = text.slice(start + written.length);
     // No escape around the delta: a key written `"\u0064elta"` is a duplicate `delta` the search above cannot see.
     if (head.includes('\\') || tail.includes('\\')) return;
+    let end: string | undefined;
+    const varying = json[VARYING];
+    // The obfuscation value may vary when it is a top-level string after the choices, written plain, and its key
+    // appears once in the text (not in the head, and the choice has no key of that name): that one is the top's.
+    if (
+      typeof varying === 'string' &&
+      !NOT_PLAIN.test(varying) &&
+      !(VARYING in choice) &&
+      !head.includes(VARYING_KEY)
+    ) {
+      const key = tail.indexOf(VARYING_KEY);
+      const value = key + VARYING_KEY.length;
+      if (key !== -1 && tail.indexOf(VARYING_KEY, value) === -1 && tail.startsWith(`"${varying}"`, value)) {
+        end = tail.slice(value + 1 + varying.length);
+        tail = tail.slice(0, value + 1);
+      }
+    }
     this.#misses++;
     this.#head = head;
     this.#tail = tail;
+    this.#end = end;
     this.#top = { ...json };
     this.#choice = { ...choice };
   }
