@@ -428,7 +428,7 @@ export function manaClient(
   { url, deadUrl }: Targets,
   viaAlias: boolean,
   /** The parts bench: another build of mana-llm (a copy of src/ with one part swapped), and its column name. */
-  variant?: { create: typeof createManaLLM; id: string; name: string },
+  variant?: { create: typeof createManaLLM; id: string; name: string; cache?: boolean },
 ): Client & { llm: ManaLLM } {
   const create = variant?.create ?? createManaLLM;
   const llm = create({
@@ -449,8 +449,8 @@ export function manaClient(
       dead: { type: 'openai', baseUrl: `${deadUrl}/v1`, apiKey: KEY },
     },
     health: { probes: false, failureThreshold: 1_000_000_000 },
-    // The parts bench's builds only: a response cache, used by the calls that ask for it (`cachedChat`).
-    ...(variant ? { cache: { store: 'memory' as const } } : {}),
+    // The parts bench's builds only (`cache: true`): a response cache, used by the calls that ask for it (`cachedChat`).
+    ...(variant?.cache ? { cache: { store: 'memory' as const } } : {}),
   });
   const names = viaAlias
     ? { chat: 'mana/chat', embed: 'mana/embed', local: 'mana/local' }

@@ -257,13 +257,13 @@ async function main(): Promise<void> {
       createManaLLM: typeof createManaLLM;
     };
     const id = v?.id ?? CURRENT;
-    builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT }));
+    builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT, cache: true }));
   }
   if (before) {
     const { createManaLLM: create } = (await import(pathToFileURL(buildTree(undefined, before)).href)) as {
       createManaLLM: typeof createManaLLM;
     };
-    builds.push(manaClient(targets, false, { create, id: 'before', name: `at ${before}` }));
+    builds.push(manaClient(targets, false, { create, id: 'before', name: `at ${before}`, cache: true }));
   }
   const floor = floorClient(targets);
   const all = [floor, ...builds];

@@ -6,10 +6,14 @@
  * rounds, each round runs every client once (in a rotated order, after a GC), a client's ratio is taken against
  * the floor's result of the same round, and the table shows medians over rounds. Writes bench/results.json.
  */
-import { writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { createManaLLM } from '../src/index.js';
 import {
   aiSdkClient,
   breakerBench,
@@ -20,6 +24,7 @@ import {
   openaiClient,
   SKIP_DEPTH,
   type StreamStat,
+  type Targets,
 } from './clients.js';
 import { DIRECT, type GatewayResult, gatewayBench, MANA, PORTKEY } from './gateway.js';
 import {
@@ -47,6 +52,8 @@ const upstreamMode = (arg('upstream') ?? 'child') as UpstreamMode;
 /** `--clients=floor,mana` and `--rows=chat,stream` narrow a run while working on one thing. */
 const onlyClients = arg('clients')?.split(',');
 const onlyRows = arg('rows')?.split(',');
+/** `--before=<commit>`: one more column, mana-llm built from src/ as it was at that commit (before/after). */
+const before = arg('before');
 const want = (row: string) => !onlyRows || onlyRows.includes(row);
 
 /** Work per round and number of rounds, by mode. */
@@ -150,6 +157,19 @@ function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<st
   return new Map([...m].map(([k, rounds]) => [k, f(rounds.flat())]));
 }
 
+/** mana-llm as it was at `commit`: its src/ from git in bench/.builds/<commit>, imported as its own module graph. */
+async function buildAt(commit: string, targets: Targets): Promise<Client> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = join(root, 'bench/.builds', commit);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execSync(`git archive ${commit} src | tar -x -C ${JSON.stringify(dir)}`, { cwd: root });
+  const { createManaLLM: create } = (await import(pathToFileURL(join(dir, 'src/index.ts')).href)) as {
+    createManaLLM: typeof createManaLLM;
+  };
+  return manaClient(targets, false, { create, id: 'before', name: `mana-llm @${commit}` });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   // Other work on the machine shows up as noise: the 1-minute load average is recorded before and after.
@@ -172,6 +192,7 @@ async function main(): Promise<void> {
     mana,
     manaClient(targets, true),
   ];
+  if (before) all.push(await buildAt(before, targets));
   const clients = all.filter((c) => c.id === 'floor' || !onlyClients || onlyClients.includes(c.id));
   for (const c of all) if (!clients.includes(c) && c !== mana) await c.close();
   const names = clients.map((c) => c.name);
