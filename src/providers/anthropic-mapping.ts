@@ -10,8 +10,9 @@ import type {
   Usage,
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import { badResponse, type CallMeta } from './upstream.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 export const DEFAULT_MAX_TOKENS = 4096;

@@ -18,19 +18,11 @@ import {
   usageOf,
   type WireUsage,
 } from './anthropic-mapping.js';
+import { type CallMeta, endpointOf } from './endpoint.js';
+import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
-import {
-  badResponse,
-  type CallMeta,
-  endpointOf,
-  errorFromInBand,
-  networkError,
-  parseJson,
-  probeAnswered,
-  readBody,
-  send,
-} from './upstream.js';
+import { readBody, send } from './transport.js';
 
 const API_VERSION = '2023-06-01';
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: false, embeddings: false };

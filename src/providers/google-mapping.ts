@@ -12,8 +12,9 @@ import type {
   Usage,
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse, errorFromInBand } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import { badResponse, type CallMeta, errorFromInBand } from './upstream.js';
 
 type Json = Record<string, unknown>;
 

@@ -10,20 +10,12 @@ import {
   type ProbeOutcome,
   type ProviderAdapter,
 } from './adapter.js';
+import { type CallMeta, endpointOf } from './endpoint.js';
+import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
 import { finishOf, readFrame, readParts, toGeminiRequest, toolCallExtra } from './google-mapping.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
-import {
-  badResponse,
-  type CallMeta,
-  endpointOf,
-  errorFromInBand,
-  networkError,
-  parseJson,
-  probeAnswered,
-  readBody,
-  send as sendUpstream,
-} from './upstream.js';
+import { readBody, send as sendUpstream } from './transport.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.

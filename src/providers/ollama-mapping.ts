@@ -9,7 +9,8 @@ import type {
   Usage,
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
-import { badResponse, type CallMeta, errorFromInBand } from './upstream.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse, errorFromInBand } from './error-mapping.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 export interface OllamaMessage {

@@ -13,6 +13,8 @@ import {
   type ProviderAdapter,
   STREAM_BATCHES,
 } from './adapter.js';
+import { type CallMeta, endpointOf } from './endpoint.js';
+import { badResponse, networkError, parseJson, probeAnswered } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import {
   createdOf,
@@ -26,16 +28,7 @@ import {
   usageOf,
 } from './ollama-mapping.js';
 import type { AdapterDeps } from './registry.js';
-import {
-  badResponse,
-  type CallMeta,
-  endpointOf,
-  networkError,
-  parseJson,
-  probeAnswered,
-  readBody,
-  send,
-} from './upstream.js';
+import { readBody, send } from './transport.js';
 
 type Delta = ChatChunk['choices'][number]['delta'];
 

@@ -1,7 +1,8 @@
 import { endianness } from 'node:os';
 import type { Embeddings } from '../types.js';
 import type { AdapterEmbedRequest } from './adapter.js';
-import { badResponse, type CallMeta } from './upstream.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse } from './error-mapping.js';
 
 /**
  * The `/embeddings` request body. Unless the caller chose a format, it asks for `encoding_format: "base64"` as the

@@ -13,19 +13,11 @@ import {
   type ProviderAdapter,
   STREAM_BATCHES,
 } from './adapter.js';
+import { type CallMeta, endpointOf } from './endpoint.js';
+import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
 import { embeddingsBody, embeddingsData } from './openai-embeddings.js';
 import type { AdapterDeps } from './registry.js';
-import {
-  badResponse,
-  type CallMeta,
-  endpointOf,
-  errorFromInBand,
-  networkError,
-  parseJson,
-  probeAnswered,
-  readBody,
-  send,
-} from './upstream.js';
+import { readBody, send } from './transport.js';
 
 const EVERYTHING: Capabilities = Object.freeze({
   tools: true,

@@ -12,17 +12,10 @@ import {
 } from '../errors.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import { createHttp, type Http, type HttpBody, type HttpRequest } from '../wire/http.js';
-import {
-  type CallMeta,
-  errorFromInBand,
-  errorFromStatus,
-  networkError,
-  parseJson,
-  parseRetryAfter,
-  readCappedBytes,
-  send,
-  splitBaseUrl,
-} from './upstream.js';
+import { type CallMeta, splitBaseUrl } from './endpoint.js';
+import { errorFromInBand, errorFromStatus, networkError, parseJson } from './error-mapping.js';
+import { parseRetryAfter } from './retry-after.js';
+import { readCappedBytes, send } from './transport.js';
 
 const KEY = 'sk-test-SECRET123456';
 const OTHER = 'custom-secret-value-42';

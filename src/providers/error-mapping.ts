@@ -10,20 +10,13 @@ import {
 } from '../errors.js';
 import { cleanText } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
-import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 import { WireLimitError } from '../wire/limits.js';
 import type { ProbeOutcome } from './adapter.js';
 import { saysContextLength } from './context-length.js';
+import type { CallMeta } from './endpoint.js';
+import { parseRetryAfter } from './retry-after.js';
 
-/** What an error message names: provider, model, method and path (never a key). */
-export interface CallMeta {
-  provider: string;
-  model: string;
-  method: string;
-  path: string;
-  /** Configured secrets to scrub from anything the upstream echoes back. */
-  secrets: readonly string[];
-}
+/** What an upstream's failure becomes: the typed errors of the fallback table, never showing a secret. */
 
 /** The call an error is about; the model (and a path built from it) is the caller's text, so it is cleaned too. */
 function label(meta: CallMeta): string {
@@ -37,71 +30,6 @@ function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) 
 
 function clip(text: string, meta: CallMeta, max = 300): string {
   return cleanText(text, max, meta.secrets);
-}
-
-/**
- * Sends a request and returns a 2xx response; anything else is thrown as the typed error of the fallback table.
- * When the request's signal aborted, its reason is rethrown untouched so the router can tell timeouts from
- * the caller's own abort.
- */
-export function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
-  // Not `async`: a 2xx answer is the transport's own promise mapped once, two promise steps fewer per call.
-  return http.send(req).then(
-    (res) => {
-      if (res.status >= 200 && res.status < 300) return res;
-      return readCapped(res.body, http.limits.maxErrorBodyBytes)
-        .catch(() => '')
-        .then((text) => {
-          throw errorFromStatus(res.status, res.headers, text, meta);
-        });
-    },
-    (err: unknown) => {
-      throw networkError(err, req.signal, meta);
-    },
-  );
-}
-
-/**
- * Reads a body as text, failing like a dropped connection when the socket dies mid-body, and as a bad response
- * when it is larger than the cap `limit` names (default `limits.maxResponseBytes`).
- */
-export function readBody(
-  res: HttpResponse,
-  signal: CancelSignal,
-  meta: CallMeta,
-  limit?: BodyLimit,
-): Promise<string> {
-  // Not `async`: the body's own promise with a rejection handler, one promise layer fewer per call.
-  const fail = (err: unknown): never => {
-    throw networkError(err, signal, meta);
-  };
-  try {
-    return res.body.text(limit).then(undefined, fail);
-  } catch (err) {
-    return Promise.reject(networkError(err, signal, meta));
-  }
-}
-
-/** Reads at most `max` bytes of a body, then destroys the rest. */
-export async function readCappedBytes(body: HttpBody, max: number): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      parts.push(chunk);
-      size += chunk.length;
-      if (size >= max) break;
-    }
-  } finally {
-    body.destroy();
-  }
-  const all = Buffer.concat(parts);
-  return all.length > max ? all.subarray(0, max) : all;
-}
-
-/** Reads at most `max` bytes of a body as UTF-8 text. */
-export async function readCapped(body: HttpBody, max: number): Promise<string> {
-  return (await readCappedBytes(body, max)).toString('utf8');
 }
 
 /**
@@ -188,61 +116,6 @@ function keyInvalid(json: unknown): boolean {
     Array.isArray(details) &&
     details.some((d) => (d as { reason?: unknown } | null)?.reason === 'API_KEY_INVALID')
   );
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function seconds(v: string): number | undefined {
-  // Gemini's protobuf Duration: "12s", "1.5s"
-  const m = /^\s*(\d+(?:\.\d+)?)s?\s*$/.exec(v);
-  return m ? Math.round(Number(m[1]) * 1000) : undefined;
-}
-
-/**
- * Reads a retry hint: `retry-after-ms`, `retry-after` (seconds or HTTP date) or Gemini's `RetryInfo.retryDelay`.
- * Always a safe integer (`1e300` or a 400-digit delay would be Infinity); the router caps it at
- * `limits.maxRetryAfterMs`.
- */
-export function parseRetryAfter(
-  headers: Record<string, string | string[] | undefined>,
-  json: unknown,
-  now: number,
-): number | undefined {
-  const hint = readRetryAfter(headers, json, now);
-  return hint === undefined ? undefined : Math.min(hint, Number.MAX_SAFE_INTEGER);
-}
-
-function readRetryAfter(
-  headers: Record<string, string | string[] | undefined>,
-  json: unknown,
-  now: number,
-): number | undefined {
-  const ms = header(headers, 'retry-after-ms');
-  if (ms !== undefined && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Math.round(Number(ms));
-  const ra = header(headers, 'retry-after');
-  if (ra !== undefined) {
-    const s = seconds(ra);
-    if (s !== undefined) return s;
-    const at = Date.parse(ra);
-    if (!Number.isNaN(at)) return Math.max(0, at - now);
-  }
-  const details = (json as { error?: { details?: unknown } } | null)?.error?.details;
-  if (Array.isArray(details)) {
-    for (const d of details) {
-      const rec = d as { '@type'?: unknown; retryDelay?: unknown };
-      if (
-        typeof rec['@type'] === 'string' &&
-        rec['@type'].endsWith('RetryInfo') &&
-        typeof rec.retryDelay === 'string'
-      ) {
-        return seconds(rec.retryDelay);
-      }
-    }
-  }
-  return undefined;
 }
 
 const RATE = new Set([
@@ -349,29 +222,6 @@ function parseErrorCause(err: unknown, meta: CallMeta): unknown {
   return new SyntaxError(message);
 }
 
-const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
-
-/**
- * What an adapter must scrub from anything an upstream echoes back: its API key, and every credential it sends as a
- * configured header (a bearer token for a proxy in front of Ollama, Azure's `api-key`), also without its scheme.
- */
-export function secretsOf(config: { apiKey?: string; headers: Record<string, string> }): string[] {
-  const out = config.apiKey ? [config.apiKey] : [];
-  for (const [name, value] of Object.entries(config.headers)) {
-    if (!CREDENTIAL_HEADER.test(name)) continue;
-    out.push(value);
-    const token = /^\s*\S+\s+(\S+)\s*$/.exec(value)?.[1];
-    if (token) out.push(token);
-  }
-  return out;
-}
-
-/** Splits a base URL into undici's origin and path prefix once, at construction. */
-export function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
-  const u = new URL(baseUrl);
-  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
-}
-
 /**
  * A probe's verdict on a failed request: any HTTP answer below 500 means the server is up, and a 401/403 is kept
  * as the provider's `lastError` so a wrong key is visible. Anything else is rethrown (a counted probe failure).
@@ -379,27 +229,4 @@ export function splitBaseUrl(baseUrl: string): { origin: string; basePath: strin
 export function probeAnswered(err: unknown): ProbeOutcome {
   if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;
   return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
-}
-
-/** One provider's endpoint, worked out once per adapter: where requests go and how errors name a call. */
-export interface Endpoint {
-  origin: string;
-  basePath: string;
-  meta(model: string, method: string, path: string): CallMeta;
-}
-
-/** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
-export function endpointOf(config: {
-  id: string;
-  baseUrl: string;
-  apiKey?: string;
-  headers: Record<string, string>;
-}): Endpoint {
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
-  const secrets = secretsOf(config);
-  return {
-    origin,
-    basePath,
-    meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
-  };
 }

@@ -1,0 +1,55 @@
+/** What an error message names: provider, model, method and path (never a key). */
+export interface CallMeta {
+  provider: string;
+  model: string;
+  method: string;
+  path: string;
+  /** Configured secrets to scrub from anything the upstream echoes back. */
+  secrets: readonly string[];
+}
+
+const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
+
+/**
+ * What an adapter must scrub from anything an upstream echoes back: its API key, and every credential it sends as a
+ * configured header (a bearer token for a proxy in front of Ollama, Azure's `api-key`), also without its scheme.
+ */
+export function secretsOf(config: { apiKey?: string; headers: Record<string, string> }): string[] {
+  const out = config.apiKey ? [config.apiKey] : [];
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (!CREDENTIAL_HEADER.test(name)) continue;
+    out.push(value);
+    const token = /^\s*\S+\s+(\S+)\s*$/.exec(value)?.[1];
+    if (token) out.push(token);
+  }
+  return out;
+}
+
+/** Splits a base URL into undici's origin and path prefix once, at construction. */
+export function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
+  const u = new URL(baseUrl);
+  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+}
+
+/** One provider's endpoint, worked out once per adapter: where requests go and how errors name a call. */
+export interface Endpoint {
+  origin: string;
+  basePath: string;
+  meta(model: string, method: string, path: string): CallMeta;
+}
+
+/** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
+export function endpointOf(config: {
+  id: string;
+  baseUrl: string;
+  apiKey?: string;
+  headers: Record<string, string>;
+}): Endpoint {
+  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  const secrets = secretsOf(config);
+  return {
+    origin,
+    basePath,
+    meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
+  };
+}
