@@ -1,4 +1,4 @@
-import { ProviderBlockedError, ProviderCapabilityError, ProviderHTTPError } from '../errors.js';
+import { ProviderCapabilityError } from '../errors.js';
 import type {
   ChatCompletion,
   ChatMessage,
@@ -11,7 +11,7 @@ import type {
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
-import { badResponse } from './error-mapping.js';
+import { badResponse, blockedError, callerError } from './error-mapping.js';
 import type { InlineImage } from './images.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
@@ -27,19 +27,6 @@ type Block =
 interface Turn {
   role: 'user' | 'assistant';
   content: Block[];
-}
-
-function label(meta: CallMeta): string {
-  return `${meta.provider}/${meta.model} ${meta.method} ${meta.path}`;
-}
-
-function callerError(meta: CallMeta, what: string): ProviderHTTPError {
-  // The caller's request cannot be expressed: treat it like the 400 Anthropic would answer.
-  return new ProviderHTTPError(`${label(meta)}: ${what}`, {
-    provider: meta.provider,
-    model: meta.model,
-    status: 400,
-  });
 }
 
 /** Throws `ProviderCapabilityError` for what the Messages API cannot do (structured output). */
@@ -190,11 +177,7 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
     case 'tool_use':
       return 'tool_calls';
     case 'refusal':
-      throw new ProviderBlockedError(`${label(meta)}: the model refused (stop_reason refusal)`, {
-        provider: meta.provider,
-        model: meta.model,
-        reason: 'refusal',
-      });
+      throw blockedError(meta, 'the model refused', 'refusal');
     default:
       return 'stop';
   }

@@ -24,6 +24,25 @@ function label(meta: CallMeta): string {
   return `${meta.provider}/${cleanText(meta.model, 200)} ${meta.method} ${cleanText(path, 300)}`;
 }
 
+/** The caller's request cannot be expressed to this provider: the 400 it would have answered, without calling it. */
+export function callerError(meta: CallMeta, what: string): ProviderHTTPError {
+  return new ProviderHTTPError(`${label(meta)}: ${what}`, { ...info(meta), status: 400 });
+}
+
+// A reason is an enum word (SAFETY, RECITATION, refusal, …); anything longer is not one.
+const MAX_REASON_CHARS = 64;
+
+/** An upstream's reason word (`blockReason`, `finishReason`) as it may enter an error: cut, cleaned, redacted. */
+export function reasonText(raw: string, meta: CallMeta): string {
+  return cleanText(raw, MAX_REASON_CHARS, meta.secrets);
+}
+
+/** The provider's filters withheld the answer; `reason` is the upstream's word. */
+export function blockedError(meta: CallMeta, what: string, reason: string): ProviderBlockedError {
+  const clean = reasonText(reason, meta);
+  return new ProviderBlockedError(`${label(meta)}: ${what} (${clean})`, { ...info(meta), reason: clean });
+}
+
 function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
   return { provider: meta.provider, model: meta.model, ...extra };
 }

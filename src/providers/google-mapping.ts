@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderBlockedError } from '../errors.js';
-import { cleanText } from '../redact.js';
 import type {
   ContentPart,
   FinishReason,
@@ -13,7 +11,7 @@ import type {
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
-import { badResponse, errorFromInBand } from './error-mapping.js';
+import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
 import type { InlineImage } from './images.js';
 
 type Json = Record<string, unknown>;
@@ -211,21 +209,6 @@ const BLOCK_REASONS = new Set([
   'IMAGE_SAFETY',
 ]);
 
-// A reason is an enum word (SAFETY, RECITATION, …); anything longer is not one.
-const MAX_REASON_CHARS = 64;
-/** An upstream's `blockReason` / `finishReason` as it may enter an error: cut first, cleaned, secrets redacted. */
-function reasonText(raw: string, meta: CallMeta): string {
-  return cleanText(raw, MAX_REASON_CHARS, meta.secrets);
-}
-
-function blocked(meta: CallMeta, raw: string, what: string): ProviderBlockedError {
-  const reason = reasonText(raw, meta);
-  return new ProviderBlockedError(
-    `${meta.provider}/${meta.model} ${meta.method} ${meta.path.split('?')[0]}: ${what} (${reason})`,
-    { provider: meta.provider, model: meta.model, reason },
-  );
-}
-
 function count(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
@@ -259,7 +242,7 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
   const cand: unknown = candidates?.[0];
   if (cand === undefined) {
     const reason = isObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
-    if (typeof reason === 'string') throw blocked(meta, reason, 'prompt blocked by the provider');
+    if (typeof reason === 'string') throw blockedError(meta, 'prompt blocked by the provider', reason);
     return { hasCandidate: false, parts: [], ...(usage ? { usage } : {}) };
   }
   if (!isObject(cand)) throw badResponse(meta, 'candidate is not an object');
@@ -326,7 +309,7 @@ export function readParts(
  * than a truncated answer that looks complete.
  */
 export function finishOf(reason: string, sawToolCalls: boolean, meta: CallMeta): FinishReason {
-  if (BLOCK_REASONS.has(reason)) throw blocked(meta, reason, 'answer blocked by the provider');
+  if (BLOCK_REASONS.has(reason)) throw blockedError(meta, 'answer blocked by the provider', reason);
   if (reason === 'STOP') return sawToolCalls ? 'tool_calls' : 'stop';
   if (reason === 'MAX_TOKENS') return 'length';
   throw badResponse(meta, `generation ended with finishReason ${reasonText(reason, meta)}`);
