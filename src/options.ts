@@ -242,3 +242,11 @@ export const SERVE_DEFAULTS = {
   /** Longest time to receive a whole request (headers and body): slow senders cannot hold a socket forever. */
   requestTimeoutMs: 60_000,
 } as const;
+
+/** Defaults of `createRedisHealthStore` (`mana-llm/redis`). */
+export const REDIS_DEFAULTS = {
+  /** Prefix of every key the store writes; the pub/sub channel is `<keyPrefix>health`. */
+  keyPrefix: 'mana-llm:',
+  /** Longest wait on any Redis command: a shared store must never slow a call down much. */
+  timeoutMs: 250,
+} as const;

@@ -1,0 +1,185 @@
+import type { HealthStoreStatus } from '../health/health-store.js';
+import { redact } from '../redact.js';
+import type { RedisClientLike } from './redis-health-store.js';
+
+const noop = (): void => {};
+
+/** Why a command was given up on. */
+class NoAnswer extends Error {
+  override name = 'NoAnswer';
+}
+
+/** `p`, or a rejection with NoAnswer after `ms` (the command itself is left to the client's own timeout). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** What the connection tells the store it serves. */
+export interface ConnectionOptions {
+  /** Longest wait on any command. */
+  timeoutMs: number;
+  /** The key read to find out whether a stalled Redis answers again. */
+  aliveKey: string;
+  /** Scrubbed from every error message kept (the password and user of a `url`). */
+  secrets: readonly string[];
+  /** Connected flipped (or an error while starting up): report it. */
+  onStatus(status: HealthStoreStatus): void;
+  /** Redis is (again) ready: push and load the state. */
+  onReady(): void;
+}
+
+/**
+ * Whether the store can talk to Redis: both clients ready, the state loaded (`synced`), and no command left
+ * unanswered. A command that gets no answer in time stalls the connection: nothing waits on Redis until one
+ * cheap read, tried soon and then every second, answers again.
+ */
+export class RedisConnection {
+  /** The state is loaded since the clients were last ready. */
+  synced = false;
+  #connected: boolean | undefined;
+  #lastError: string | undefined;
+  #closed = false;
+  #stalled = false;
+  #checks = 0;
+  #cancelCheck = noop;
+  readonly #onReady = (): void => this.options.onReady();
+  readonly #onDown = (): void => {
+    this.synced = false;
+    this.update();
+  };
+  readonly #onError = (err: unknown): void => {
+    this.noteError(err);
+    this.update();
+  };
+
+  constructor(
+    readonly client: RedisClientLike,
+    readonly sub: RedisClientLike,
+    readonly options: ConnectionOptions,
+  ) {
+    for (const c of [client, sub]) {
+      c.on('ready', this.#onReady);
+      c.on('close', this.#onDown);
+      c.on('end', this.#onDown);
+      c.on('error', this.#onError);
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
+  /** Commands may be sent now (the subscriber may still be connecting). */
+  ready(): boolean {
+    return !this.#closed && !this.#stalled && this.client.status === 'ready';
+  }
+
+  /** Commands may be sent and the other processes' state has been loaded. */
+  connected(): boolean {
+    return this.#connected === true;
+  }
+
+  /** Starts both clients: subscribes to `channel`, connects a client created lazily. */
+  start(channel: string): void {
+    this.sub.subscribe(channel).catch(this.#onError);
+    if (this.client.status === 'wait') this.client.connect().catch(this.#onError);
+    if (this.client.status === 'ready') this.options.onReady();
+  }
+
+  /** A command with the store's timeout: no answer in time stalls the connection. */
+  timed<T>(p: Promise<T>): Promise<T> {
+    return withTimeout(p, this.options.timeoutMs);
+  }
+
+  status(): HealthStoreStatus {
+    return this.#connected !== true && this.#lastError !== undefined
+      ? { kind: 'redis', connected: false, error: this.#lastError }
+      : { kind: 'redis', connected: this.#connected === true };
+  }
+
+  /** Works out whether the store is connected and reports a flip. */
+  update(): void {
+    if (this.#closed) return;
+    const now = this.ready() && this.sub.status === 'ready' && this.synced;
+    // Only flips are reported; while starting up, "not connected yet" is news only with an error.
+    if (now === this.#connected || (!now && this.#connected === undefined && this.#lastError === undefined))
+      return;
+    this.#connected = now;
+    if (now) this.#lastError = undefined;
+    this.options.onStatus(this.status());
+  }
+
+  /** Keeps a failed command's reason (cut, secrets redacted); one that got no answer stalls the connection. */
+  noteError(err: unknown): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    this.#lastError = redact(msg.slice(0, 400), this.options.secrets).slice(0, 200);
+    if (err instanceof NoAnswer) this.#stall();
+  }
+
+  #stall(): void {
+    if (this.#stalled || this.#closed) return;
+    this.#stalled = true;
+    this.synced = false;
+    this.update();
+    this.#check();
+  }
+
+  // Soon, then every second: one cheap read with the same timeout; the first answer ends the stall and resyncs.
+  #check(): void {
+    this.#cancelCheck();
+    const { timeoutMs } = this.options;
+    const delay = this.#checks++ === 0 ? Math.min(1_000, Math.max(100, timeoutMs)) : 1_000;
+    const timer = setTimeout(() => {
+      if (this.#closed) return;
+      this.timed(this.client.get(this.options.aliveKey)).then(
+        () => {
+          if (this.#closed) return;
+          this.#stalled = false;
+          this.#checks = 0;
+          this.options.onReady();
+        },
+        () => this.#check(),
+      );
+    }, delay);
+    timer.unref();
+    this.#cancelCheck = () => clearTimeout(timer);
+  }
+
+  /** Stops listening and disconnects; a client the store created itself is also quit. */
+  async close(ownClient: boolean): Promise<void> {
+    this.#closed = true;
+    this.#cancelCheck();
+    for (const c of [this.client, this.sub]) {
+      c.off('ready', this.#onReady);
+      c.off('close', this.#onDown);
+      c.off('end', this.#onDown);
+      c.off('error', this.#onError);
+    }
+    // A late error from a closing socket must not become an unhandled 'error' event.
+    this.sub.on('error', noop);
+    this.sub.disconnect();
+    if (ownClient) {
+      this.client.on('error', noop);
+      if (this.client.status === 'ready' && !this.#stalled)
+        await withTimeout(this.client.quit(), 1_000).catch(noop);
+      this.client.disconnect();
+    }
+  }
+}

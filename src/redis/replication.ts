@@ -1,0 +1,235 @@
+import type { Clock } from '../clock.js';
+import type { BreakerRecord } from '../health/breaker.js';
+import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
+import type { StoreBounds } from '../health/health-store.js';
+import type { RedisConnection } from './connection.js';
+import {
+  CLOCK_SKEW_MS,
+  MAX_TARGETS,
+  parseBounded,
+  sanitizeCooldown,
+  sanitizeRecord,
+  UNBOUND,
+} from './sanitize.js';
+import { SET_COOLDOWN, SET_PROVIDER } from './scripts.js';
+
+/** The replicated part of a breaker record: a trial in flight is this process's own business. */
+function toWire(r: BreakerRecord): string {
+  return JSON.stringify({
+    consecutiveFailures: r.consecutiveFailures,
+    openedUntil: r.openedUntil,
+    lastError: r.lastError,
+    lastCheckedAt: r.lastCheckedAt,
+  });
+}
+
+/**
+ * What other processes must hear about: the breaker's state, not when it was last confirmed. A success on a healthy
+ * provider changes only `lastCheckedAt`; writing and publishing that on every call would cost a Redis round trip
+ * and a message to every process per call.
+ */
+function stateKey(r: BreakerRecord): string {
+  return `${r.consecutiveFailures}|${r.openedUntil}|${r.lastError}`;
+}
+
+/** Where the replicated state lives, and who this process is. */
+export interface ReplicationOptions {
+  /** This store's id: its own messages are not applied twice. */
+  id: string;
+  providersKey: string;
+  targetsKey: string;
+  channel: string;
+  clock: Clock;
+  /** Another process changed a provider's record. */
+  onProvider(provider: string, before: BreakerRecord | undefined): void;
+}
+
+/**
+ * The in-memory mirror of breakers and cool-downs, kept in step with Redis: local changes are written (by scripts
+ * that keep whichever is newer) and published; messages and the hashes read on (re)connecting are merged in,
+ * every value clamped against the bounds the client gave first.
+ */
+export class Replication {
+  readonly providers = new Map<string, BreakerRecord>();
+  readonly targets = new Map<string, number>();
+  // The state last written or received per provider (see stateKey): writes that change no state are skipped.
+  readonly #sent = new Map<string, string>();
+  // What this store accepts from elsewhere: every record and message is clamped against now by these.
+  #bounds: Required<StoreBounds> = UNBOUND;
+  #syncing = false;
+  #again = false;
+  #cancelRetry = (): void => {};
+
+  constructor(
+    readonly conn: RedisConnection,
+    readonly options: ReplicationOptions,
+  ) {
+    conn.sub.on('message', this.#onMessage);
+  }
+
+  /** Records this process's change and writes it when the breaker's state changed. */
+  setProvider(provider: string, record: BreakerRecord): void {
+    this.providers.set(provider, record);
+    if (this.conn.closed) return;
+    const key = stateKey(record);
+    if (this.#sent.get(provider) === key) return;
+    this.#sent.set(provider, key);
+    // Not connected: the next resync pushes it.
+    if (!this.conn.ready()) return;
+    this.#writeProvider(provider, toWire(record)).then((won) => {
+      // Redis kept a newer record: forget this one, so the next change of this process is written again.
+      if (won === 0 && this.#sent.get(provider) === key) this.#sent.delete(provider);
+    }, this.#noteError);
+  }
+
+  /** Records this process's cool-down and writes it. */
+  setCooldown(target: string, until: number): void {
+    this.targets.set(target, until);
+    if (this.conn.ready()) this.#writeCooldown(target, until).catch(this.#noteError);
+  }
+
+  /** Takes the client's bounds; what was mirrored before is judged again. */
+  bind(bounds: StoreBounds): void {
+    this.#bounds = { ...UNBOUND, ...bounds };
+    const now = this.options.clock.now();
+    for (const [p, r] of this.providers) {
+      const clean = sanitizeRecord(p, r, now, this.#bounds);
+      if (clean) this.providers.set(p, { ...clean, trialInFlight: r.trialInFlight });
+      else this.providers.delete(p);
+    }
+    for (const [t, u] of this.targets) {
+      const clean = sanitizeCooldown(t, u, now, this.#bounds);
+      if (clean === undefined) this.targets.delete(t);
+      else this.targets.set(t, clean);
+    }
+  }
+
+  /**
+   * After (re)connecting: push what this process learnt meanwhile (the scripts keep whichever is newer), then
+   * load everything, so a process that starts, or comes back, sees what the others found.
+   */
+  async resync(): Promise<void> {
+    if (this.#syncing) {
+      this.#again = true;
+      return;
+    }
+    const { conn } = this;
+    this.#syncing = true;
+    try {
+      do {
+        this.#again = false;
+        if (!conn.ready() || conn.sub.status !== 'ready') break;
+        await Promise.all([
+          ...[...this.providers].map(([p, r]) => this.#writeProvider(p, toWire(r))),
+          ...[...this.targets].map(([t, u]) => this.#writeCooldown(t, u)),
+        ]);
+        const [ps, ts] = await Promise.all([
+          conn.timed(conn.client.hgetall(this.options.providersKey)),
+          conn.timed(conn.client.hgetall(this.options.targetsKey)),
+        ]);
+        if (conn.closed) return;
+        const now = this.options.clock.now();
+        for (const [p, text] of Object.entries(ps ?? {})) {
+          const r = sanitizeRecord(p, parseBounded(text), now, this.#bounds);
+          if (r) this.#applyProvider(p, r);
+        }
+        // A cool-down already over is left out (the next cool-down write deletes it from Redis).
+        for (const [t, u] of Object.entries(ts ?? {})) {
+          const until = sanitizeCooldown(t, u, now, this.#bounds);
+          if (until !== undefined) this.#applyCooldown(t, until);
+        }
+        conn.synced = true;
+      } while (this.#again);
+    } catch (err) {
+      conn.noteError(err);
+      conn.synced = false;
+      // A stalled Redis is retried by the stall check; a sync that failed otherwise, shortly.
+      if (conn.stalled) return;
+      this.#cancelRetry();
+      const timer = setTimeout(() => void this.resync(), 1_000);
+      timer.unref();
+      this.#cancelRetry = () => clearTimeout(timer);
+    } finally {
+      this.#syncing = false;
+      conn.update();
+    }
+  }
+
+  /** Stops listening and retrying. */
+  close(): void {
+    this.#cancelRetry();
+    this.conn.sub.off('message', this.#onMessage);
+  }
+
+  readonly #noteError = (err: unknown): void => this.conn.noteError(err);
+
+  #applyProvider(provider: string, incoming: BreakerRecord): void {
+    const before = this.providers.get(provider);
+    const after = mergeBreaker(before, incoming);
+    if (after === before) return;
+    this.providers.set(provider, after);
+    this.#sent.set(provider, stateKey(after));
+    this.options.onProvider(provider, before);
+  }
+
+  #applyCooldown(target: string, until: number): void {
+    const { targets } = this;
+    if (!targets.has(target) && targets.size >= MAX_TARGETS) {
+      const now = this.options.clock.now();
+      for (const [t, u] of targets) if (u <= now) targets.delete(t);
+      // Still full of running cool-downs: a flood of new targets is not mirrored.
+      if (targets.size >= MAX_TARGETS) return;
+    }
+    targets.set(target, mergeCooldown(targets.get(target), until));
+  }
+
+  #writeProvider(provider: string, wire: string): Promise<unknown> {
+    const { id, providersKey, channel, clock } = this.options;
+    return this.conn.timed(
+      this.conn.client.eval(
+        SET_PROVIDER,
+        1,
+        providersKey,
+        provider,
+        wire,
+        channel,
+        `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`,
+        String(clock.now()),
+        String(this.#bounds.cooldownMs),
+        String(CLOCK_SKEW_MS),
+      ),
+    );
+  }
+
+  #writeCooldown(target: string, until: number): Promise<unknown> {
+    const { id, targetsKey, channel, clock } = this.options;
+    return this.conn.timed(
+      this.conn.client.eval(
+        SET_COOLDOWN,
+        1,
+        targetsKey,
+        target,
+        String(until),
+        channel,
+        JSON.stringify({ s: id, t: target, u: until }),
+        String(clock.now()),
+        String(this.#bounds.maxCooldownMs),
+      ),
+    );
+  }
+
+  readonly #onMessage = (ch: string, text: string): void => {
+    if (ch !== this.options.channel || this.conn.closed) return;
+    // Bounded before parsing: anyone who can publish on the channel can send anything.
+    const m = parseBounded(text) as { s?: unknown; p?: unknown; r?: unknown; t?: unknown; u?: unknown };
+    if (m === null || typeof m !== 'object' || m.s === this.options.id) return;
+    const now = this.options.clock.now();
+    if (typeof m.p === 'string') {
+      const r = sanitizeRecord(m.p, m.r, now, this.#bounds);
+      if (r) this.#applyProvider(m.p, r);
+    } else if (typeof m.t === 'string') {
+      const until = sanitizeCooldown(m.t, m.u, now, this.#bounds);
+      if (until !== undefined) this.#applyCooldown(m.t, until);
+    }
+  };
+}
