@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Attempt, AttemptReason, ManaLLMError } from './errors.js';
 import type { Usage } from './types.js';
+import { warnThrown } from './warn.js';
 
 /** The kind of call an event is about. */
 export type CallKind = 'chat' | 'stream' | 'embed';
@@ -97,11 +98,7 @@ export class ManaEmitter {
       const warn = (err: unknown): void => {
         if (warned) return;
         warned = true;
-        const msg = (err instanceof Error ? err.message : String(err)).slice(0, 200);
-        process.emitWarning(
-          `mana-llm: an event listener threw (${name}): ${msg} (further errors of this listener are not reported)`,
-          { code: 'MANA_LLM_LISTENER' },
-        );
+        warnThrown(`an event listener (${name}, further errors not reported)`, err);
       };
       w = (payload: unknown) => {
         try {

@@ -1,3 +1,5 @@
+import { warnThrown } from '../warn.js';
+
 /** A set of listeners called in turn; one that throws is reported with a warning and never stops the others. */
 export class Listeners<T> {
   readonly #set = new Set<(value: T) => void>();
@@ -23,10 +25,7 @@ export class Listeners<T> {
       try {
         listener(value);
       } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`mana-llm: a ${this.#what} listener threw: ${msg}`, {
-          code: 'MANA_LLM_LISTENER',
-        });
+        warnThrown(`a ${this.#what} listener`, err);
       }
     }
   }

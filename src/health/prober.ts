@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
 import { redact } from '../redact.js';
+import { warnThrown } from '../warn.js';
 
 /** One provider's probe: resolves to an outcome (or a bare boolean) and should stop when `signal` aborts. */
 export interface ProbeTarget {
@@ -85,8 +86,7 @@ export function createProber(opts: ProberOptions): Prober {
     try {
       onResult(provider, outcome);
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      process.emitWarning(`mana-llm: recording a probe result threw: ${msg}`, { code: 'MANA_LLM_PROBE' });
+      warnThrown('recording a probe result', err, 'MANA_LLM_PROBE');
     }
   };
 

@@ -1,4 +1,5 @@
 import type { ManaLLM } from '../client.js';
+import { warnThrown } from '../warn.js';
 import { keyCheck, presentedKey } from './auth.js';
 import type { BodySource } from './body.js';
 import { corsHeaders, preflightHeaders } from './cors.js';
@@ -62,9 +63,7 @@ export function createDispatcher(
         });
       } catch (err) {
         // A logger that throws never breaks an answer (as event listeners never break a call).
-        process.emitWarning(
-          `mana-llm/http onRequest threw: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        warnThrown('the onRequest logger of mana-llm/http', err);
       }
     };
     let result: RouteResult;

@@ -3,6 +3,7 @@ import type { CacheStore } from '../cache/cache-store.js';
 import { type Clock, systemClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
+import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
 import { RedisConnection } from './connection.js';
 import { acquireProbeLease } from './probe-lease.js';
@@ -84,17 +85,8 @@ export function createStore(
   const id = randomUUID();
 
   const client = options.client ?? load(options.url as string, timeoutMs);
-  const listeners = new Set<(u: HealthStoreUpdate) => void>();
-  const emit = (u: HealthStoreUpdate): void => {
-    for (const listener of [...listeners]) {
-      try {
-        listener(u);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`mana-llm: a health store listener threw: ${msg}`, { code: 'MANA_LLM_LISTENER' });
-      }
-    }
-  };
+  const listeners = new Listeners<HealthStoreUpdate>('health store');
+  const emit = (u: HealthStoreUpdate): void => listeners.emit(u);
   const conn = new RedisConnection(client, client.duplicate(), {
     timeoutMs,
     aliveKey: `${prefix}alive`,
@@ -121,12 +113,7 @@ export function createStore(
     listTargetCooldowns: () => [...replication.targets].map(([target, until]) => ({ target, until })),
     status: () => conn.status(),
     bind: (bounds) => replication.bind(bounds),
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: (listener) => listeners.add(listener),
     acquireProbe: (provider, ttlMs) => acquireProbeLease(conn, `${prefix}probe:${provider}`, id, ttlMs),
     ...redisCache(conn, prefix),
     close() {
