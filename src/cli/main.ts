@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAliases } from '../aliases/load-aliases.js';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
-import type { ManaLLMOptions, ProviderOptions } from '../options.js';
-import { resolveOptions } from '../resolve-options.js';
+import { optionsFrom, UsageError } from './cli-options.js';
+import { health } from './health-table.js';
 import { serve } from './serve.js';
+import { validate } from './validate.js';
 
 const HELP: Record<string, string> = {
   main: `mana-llm — route LLM calls through model-class aliases with fallback
@@ -41,51 +39,6 @@ Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
     'Usage: mana-llm embed [--model mana/embed] ["text"]\n\nPrints the embedding response as JSON; reads stdin when no text is given.',
 };
 
-const ENV_KEYS: Record<string, string> = {
-  openai: 'OPENAI_API_KEY',
-  groq: 'GROQ_API_KEY',
-  openrouter: 'OPENROUTER_API_KEY',
-  together: 'TOGETHER_API_KEY',
-  google: 'GOOGLE_API_KEY',
-  anthropic: 'ANTHROPIC_API_KEY',
-};
-
-class UsageError extends Error {}
-
-/** Providers from the environment: Ollama always (OLLAMA_URL or localhost), each cloud provider with a key. */
-function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {
-  const providers: Record<string, ProviderOptions> = {
-    ollama: env.OLLAMA_URL ? { baseUrl: env.OLLAMA_URL } : {},
-  };
-  for (const [id, name] of Object.entries(ENV_KEYS)) {
-    const key = env[name];
-    if (key) providers[id] = { apiKey: key };
-  }
-  return providers;
-}
-
-function options(
-  values: { aliases?: string | undefined; config?: string | undefined },
-  env: NodeJS.ProcessEnv,
-): ManaLLMOptions {
-  if (values.config) {
-    const file = resolve(values.config);
-    let parsed: ManaLLMOptions;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8')) as ManaLLMOptions;
-    } catch (err) {
-      throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
-    }
-    const aliasesPath =
-      values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
-    return { ...parsed, ...(aliasesPath ? { aliasesPath } : {}) };
-  }
-  const aliasesPath = resolve(values.aliases ?? 'aliases.yaml');
-  if (!existsSync(aliasesPath))
-    throw new UsageError(`no aliases file at ${aliasesPath} (use --aliases <file>)`);
-  return { aliasesPath, providers: providersFromEnv(env) };
-}
-
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('give the text as an argument or pipe it on stdin');
   const parts: Buffer[] = [];
@@ -98,7 +51,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const out = process.stdout;
   const err = process.stderr;
   // serve has its own options (--host, --port) and runs until a signal: see serve.ts.
-  if (argv[0] === 'serve') return serve(argv.slice(1), env, options);
+  if (argv[0] === 'serve') return serve(argv.slice(1), env, optionsFrom);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -119,7 +72,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   try {
     if (command === 'validate') return validate(rest[0], values, env, out, err);
-    const given = options(values, env);
+    const given = optionsFrom(values, env);
     // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays.
     const llm = createManaLLM({ ...given, health: { ...given.health, probes: command === 'health' } });
     try {
@@ -169,11 +122,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       await llm.close();
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      err.write(`mana-llm: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
       err.write(`mana-llm: ${e.message}\n`);
       return 2;
     }
@@ -184,57 +133,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     return 1;
   }
-}
-
-/**
- * `validate [file]`: the aliases file (the positional, --aliases, the config's aliasesPath, or ./aliases.yaml). With
- * --config, the options are validated too and every chain entry no configured provider serves is a warning.
- */
-function validate(
-  positional: string | undefined,
-  values: { aliases?: string | undefined; config?: string | undefined },
-  env: NodeJS.ProcessEnv,
-  out: NodeJS.WriteStream,
-  err: NodeJS.WriteStream,
-): number {
-  const given = values.config
-    ? options({ ...values, aliases: positional ?? values.aliases }, env)
-    : undefined;
-  const file = resolve(positional ?? values.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
-  // A config may hold its aliases inline instead of naming a file.
-  const inline = given && given.aliasesPath === undefined ? given.aliases : undefined;
-  const source =
-    inline === undefined
-      ? { path: file }
-      : typeof inline === 'string'
-        ? { text: inline }
-        : { object: inline };
-  const config = loadAliases(source);
-  const where = inline === undefined ? file : `${resolve(values.config ?? '')} (inline aliases)`;
-  let warnings = 0;
-  if (given) {
-    // The options as createManaLLM reads them (unknown keys, keyless clouds), without reading the aliases again.
-    const { aliasesPath: _path, aliases: _aliases, ...rest } = given;
-    const resolved = resolveOptions({ ...rest, aliasesPath: file });
-    const served = new Set(resolved.providers.map((p) => p.id));
-    for (const alias of config.aliases.values()) {
-      alias.chain.forEach((entry, i) => {
-        if (served.has(entry.provider)) return;
-        const why = resolved.keyless.includes(entry.provider)
-          ? `"${entry.provider}" has no API key, so it is not configured`
-          : `no provider "${entry.provider}" is configured`;
-        err.write(
-          `warning: aliases[${JSON.stringify(alias.name)}].chain[${i}] ${entry.target}: ${why}; it is always skipped\n`,
-        );
-        warnings++;
-      });
-    }
-  }
-  const note = warnings > 0 ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : '';
-  out.write(
-    `${where}: ok — ${config.aliases.size} aliases${config.default ? `, default ${config.default}` : ''}${note}\n`,
-  );
-  return 0;
 }
 
 function parse(argv: string[]) {
@@ -249,38 +147,6 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
-}
-
-async function health(llm: ReturnType<typeof createManaLLM>, out: NodeJS.WriteStream): Promise<number> {
-  const rows: string[][] = [];
-  // The client's prober ticks once right after start: wait for each provider's first result.
-  const ids = Object.keys(llm.health().providers);
-  const results = new Map<string, { ok: boolean; durationMs: number; error?: string }>();
-  await new Promise<void>((done) => {
-    // A ref'd timer: the client's own timers are unref'd and would not keep the CLI alive while it waits.
-    const limit = setTimeout(done, 10_000);
-    llm.on('probe', (p) => {
-      results.set(p.provider, p);
-      if (results.size === ids.length) {
-        clearTimeout(limit);
-        done();
-      }
-    });
-  });
-  for (const id of ids) {
-    const r = results.get(id);
-    rows.push([id, r ? (r.ok ? 'up' : 'down') : 'no answer', r ? `${r.durationMs}ms` : '-', r?.error ?? '']);
-  }
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 8));
-  out.write(`${['provider', 'status', 'probe'].map((h, i) => h.padEnd(widths[i] ?? 8)).join('  ')}  note\n`);
-  for (const r of rows)
-    out.write(
-      `${r
-        .slice(0, 3)
-        .map((c, i) => c.padEnd(widths[i] ?? 8))
-        .join('  ')}  ${r[3]}\n`,
-    );
-  return rows.every((r) => r[1] === 'up') ? 0 : 1;
 }
 
 function spinner(stream: NodeJS.WriteStream, label: string): () => void {
