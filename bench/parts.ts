@@ -50,6 +50,33 @@ interface Variant {
   rows: RowId[];
 }
 
+/** The adapters' streams as one chunk per step: `stream()` is the batch generator flattened in place. */
+const ONE_PATH: NonNullable<Variant['patches']> = [
+  {
+    file: 'providers/openai.ts',
+    from: 'for (const out of batches()) yield out;',
+    to: 'for (const out of batches()) for (const c of out) yield c;',
+  },
+  {
+    file: 'providers/openai.ts',
+    from: 'for (const out of batches()) yield out;',
+    to: 'for (const out of batches()) for (const c of out) yield c;',
+  },
+  {
+    file: 'providers/openai.ts',
+    from: '    stream,\n    [STREAM_BATCHES]: streamBatches,',
+    to: '    stream: streamBatches,',
+  },
+  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
+  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
+  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
+  {
+    file: 'providers/ollama.ts',
+    from: '    [STREAM_BATCHES]: streamBatches,',
+    to: '    stream: streamBatches,',
+  },
+];
+
 const VARIANTS: Variant[] = [
   {
     id: 'body',
@@ -111,6 +138,28 @@ const VARIANTS: Variant[] = [
     ],
     prepend: "import { LRUCache } from 'lru-cache';\n",
     rows: ['chat', 'c64'],
+  },
+  {
+    id: 'generator',
+    part: '`ChatStream`, a hand-written AsyncGenerator class (routing/chat-stream.ts)',
+    alternative: 'a native `async function*` over the same commit walk and committed stream',
+    files: { 'routing/chat-stream.ts': 'chat-stream-generator.ts' },
+    rows: ['stream', 'obfuscated', 'paced', 'ollama'],
+  },
+  {
+    id: 'batches',
+    part: 'batches per network read (`STREAM_BATCHES` in the OpenAI and Ollama adapters)',
+    alternative: "one chunk per step of the adapter's `stream()` (the path custom adapters take)",
+    patches: ONE_PATH,
+    rows: ['stream', 'obfuscated', 'paced', 'ollama'],
+  },
+  {
+    id: 'simple',
+    part: '`ChatStream` and batches per network read together',
+    alternative: 'a native `async function*` over one chunk per step of `stream()`',
+    files: { 'routing/chat-stream.ts': 'chat-stream-generator.ts' },
+    patches: ONE_PATH,
+    rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
 ];
 
