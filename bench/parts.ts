@@ -64,7 +64,7 @@ const ONE_PATH: NonNullable<Variant['patches']> = [
   },
   {
     file: 'providers/openai.ts',
-    from: '    stream,\n    [STREAM_BATCHES]: streamBatches,',
+    from: '    stream,\n    streamBatches,',
     to: '    stream: streamBatches,',
   },
   { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
@@ -72,7 +72,7 @@ const ONE_PATH: NonNullable<Variant['patches']> = [
   { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
   {
     file: 'providers/ollama.ts',
-    from: '    [STREAM_BATCHES]: streamBatches,',
+    from: '    streamBatches,',
     to: '    stream: streamBatches,',
   },
 ];
@@ -148,7 +148,7 @@ const VARIANTS: Variant[] = [
   },
   {
     id: 'batches',
-    part: 'batches per network read (`STREAM_BATCHES` in the OpenAI and Ollama adapters)',
+    part: 'batches per network read (`streamBatches` of the OpenAI and Ollama adapters)',
     alternative: "one chunk per step of the adapter's `stream()` (the path custom adapters take)",
     patches: ONE_PATH,
     rows: ['stream', 'obfuscated', 'paced', 'ollama'],

@@ -42,6 +42,13 @@ export interface ProviderAdapter {
   capabilities(model: string): Capabilities;
   chat(request: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion>;
   stream(request: AdapterChatRequest, ctx: AdapterContext): AsyncIterable<ChatChunk>;
+  /**
+   * Optional: the same stream as one array of chunks per network read, so that routing pays one promise per read
+   * instead of one per chunk (on a burst of 256 chunks in one read that is most of the router's cost). When present,
+   * `llm.stream()` uses it instead of `stream`: the same chunks, in the same order, with the same errors (chunks
+   * parsed before a bad frame come first, then the error). Each array should hold at least one chunk.
+   */
+  streamBatches?(request: AdapterChatRequest, ctx: AdapterContext): AsyncIterable<ChatChunk[]>;
   embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings>;
   /** Zero-token liveness check (a model-list endpoint). Resolves `{ ok: false }` or throws when down. */
   probe(ctx: AdapterContext): Promise<ProbeOutcome>;
@@ -49,18 +56,6 @@ export interface ProviderAdapter {
   models(ctx: AdapterContext): Promise<string[]>;
   /** Releases what the adapter holds (the client closes the shared HTTP agent itself). */
   close?(): Promise<void>;
-}
-
-/**
- * Internal (not exported by the package): a built-in adapter may also hand over each network read's chunks as
- * one array, so that routing pays one promise per read rather than one per chunk. The same chunks, in the same
- * order, with the same errors as `stream` (a bad frame mid-read first hands over the chunks before it).
- */
-export const STREAM_BATCHES: unique symbol = Symbol('mana-llm.streamBatches');
-
-/** An adapter that may have the internal batch stream. */
-export interface BatchStreaming {
-  [STREAM_BATCHES]?(request: AdapterChatRequest, ctx: AdapterContext): AsyncIterable<ChatChunk[]>;
 }
 
 /**

@@ -7,11 +7,9 @@ import { NDJSONLines } from '../wire/ndjson.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
-  type BatchStreaming,
   INLINE_IMAGES,
   type InlinesImages,
   type ProviderAdapter,
-  STREAM_BATCHES,
 } from './adapter.js';
 import { type CallMeta, endpointOf } from './endpoint.js';
 import { badResponse, networkError, parseJson, probeAnswered } from './error-mapping.js';
@@ -79,7 +77,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     return { res, m };
   }
 
-  /** The stream as one array of chunks per network read (see STREAM_BATCHES); `stream` flattens it. */
+  /** The stream as one array of chunks per network read (`ProviderAdapter.streamBatches`); `stream` flattens it. */
   async function* streamBatches(req: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk[]> {
     // Taken first: image downloads follow ctx.signal, which the token aborts too.
     const cancel = cancelOf(ctx);
@@ -188,7 +186,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     if (!finished) throw badResponse(m, 'stream ended before its done line');
   }
 
-  const adapter: ProviderAdapter & BatchStreaming & InlinesImages = {
+  const adapter: ProviderAdapter & InlinesImages = {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
     [INLINE_IMAGES]: true,
 
@@ -223,7 +221,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       for await (const batch of streamBatches(req, ctx)) for (const c of batch) yield c;
     },
 
-    [STREAM_BATCHES]: streamBatches,
+    streamBatches,
 
     async embed(req, ctx): Promise<Embeddings> {
       const body: Record<string, unknown> = { model: req.model, input: req.input };

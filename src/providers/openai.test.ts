@@ -9,12 +9,7 @@ import { openaiCodec } from '../testing/codecs/openai.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
 import type { ChatChunk } from '../types.js';
 import { createHttp, type Http } from '../wire/http.js';
-import {
-  type AdapterChatRequest,
-  type BatchStreaming,
-  type ProviderAdapter,
-  STREAM_BATCHES,
-} from './adapter.js';
+import type { AdapterChatRequest, ProviderAdapter } from './adapter.js';
 import { createOpenAIAdapter } from './openai.js';
 
 const KEY = 'sk-test-SECRET123456';
@@ -343,8 +338,8 @@ describe('vendor stream dialects', () => {
     mock.enqueue(streamReply(body), streamReply(body));
     const flat = await collect(adapter.stream(req(), ctx()));
     const batches: ChatChunk[][] = [];
-    const batched = (adapter as BatchStreaming)[STREAM_BATCHES];
-    for await (const b of batched?.(req(), ctx()) ?? []) batches.push(b);
+    expect(adapter.streamBatches).toBeTypeOf('function');
+    for await (const b of adapter.streamBatches?.(req(), ctx()) ?? []) batches.push(b);
     expect(batches.flat()).toEqual(flat);
     expect(flat).toHaveLength(4);
     // The body arrives in one read: the role and first text chunks go out before the rest is parsed.

@@ -4,14 +4,12 @@ import { cancelOf } from '../wire/cancel.js';
 import { FrameParser } from '../wire/frames.js';
 import { bodyArrived } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
-import {
-  type AdapterChatRequest,
-  type AdapterContext,
-  type AdapterEmbedRequest,
-  type BatchStreaming,
-  type Capabilities,
-  type ProviderAdapter,
-  STREAM_BATCHES,
+import type {
+  AdapterChatRequest,
+  AdapterContext,
+  AdapterEmbedRequest,
+  Capabilities,
+  ProviderAdapter,
 } from './adapter.js';
 import { type CallMeta, endpointOf } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
@@ -207,7 +205,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return json as unknown as ChatCompletion;
   }
 
-  /** The stream as one array of chunks per network read (see STREAM_BATCHES); `stream` flattens it. */
+  /** The stream as one array of chunks per network read (`ProviderAdapter.streamBatches`); `stream` flattens it. */
   async function* streamBatches(
     request: AdapterChatRequest,
     ctx: AdapterContext,
@@ -414,11 +412,11 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return names;
   }
 
-  const adapter: ProviderAdapter & BatchStreaming = {
+  const adapter: ProviderAdapter = {
     capabilities: () => EVERYTHING,
     chat,
     stream,
-    [STREAM_BATCHES]: streamBatches,
+    streamBatches,
     embed,
     models,
     async probe(ctx) {

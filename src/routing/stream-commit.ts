@@ -1,10 +1,4 @@
-import {
-  type AdapterChatRequest,
-  type AdapterContext,
-  type BatchStreaming,
-  type ProviderAdapter,
-  STREAM_BATCHES,
-} from '../providers/adapter.js';
+import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { type Served, walkChain } from './walk-chain.js';
@@ -18,7 +12,7 @@ export interface HeldStream {
 }
 
 /**
- * An adapter's stream as arrays of chunks: the built-in adapters' own batches (one promise per network read),
+ * An adapter's stream as arrays of chunks: its `streamBatches` when it has one (one promise per network read),
  * else each chunk of `stream()` alone.
  */
 export function chunkBatches(
@@ -26,8 +20,7 @@ export function chunkBatches(
   req: AdapterChatRequest,
   ctx: AdapterContext,
 ): AsyncIterable<ChatChunk[]> {
-  const batches = (adapter as BatchStreaming)[STREAM_BATCHES];
-  if (batches) return batches.call(adapter, req, ctx);
+  if (adapter.streamBatches) return adapter.streamBatches(req, ctx);
   const stream = adapter.stream(req, ctx);
   return {
     [Symbol.asyncIterator](): AsyncIterator<ChatChunk[]> {
