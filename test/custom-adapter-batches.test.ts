@@ -37,7 +37,7 @@ function reads(provider: string): ChatChunk[][] {
 }
 
 /** A custom adapter with `streamBatches`; `stream()` counts its calls and is never what routing should use. */
-function batchAdapter(provider: string, script: (ChatChunk[] | Error)[]) {
+function batchAdapter(script: (ChatChunk[] | Error)[]) {
   const seen = { streamCalls: 0, batchCalls: 0, returned: 0 };
   const adapter: ProviderAdapter = {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
@@ -90,7 +90,7 @@ const text = (chunks: ChatChunk[]) => chunks.map((c) => c.choices[0]?.delta.cont
 
 describe('a custom adapter with streamBatches', () => {
   it('llm.stream() reads its batches, not stream(): the same chunks in order, empty reads skipped', async () => {
-    const a = batchAdapter('a', reads('a'));
+    const a = batchAdapter(reads('a'));
     const llm = client({ a: a.adapter });
     const out: ChatChunk[] = [];
     for await (const c of llm.stream({ model: 'mana/x', messages: USER })) out.push(c);
@@ -100,11 +100,11 @@ describe('a custom adapter with streamBatches', () => {
   });
 
   it('a failure before the first content chunk falls back to the next entry', async () => {
-    const a = batchAdapter('a', [
+    const a = batchAdapter([
       [chunk('a', { role: 'assistant' })],
       new ProviderHTTPError('a: 503', { provider: 'a', model: 'm', status: 503 }),
     ]);
-    const b = batchAdapter('b', reads('b'));
+    const b = batchAdapter(reads('b'));
     const llm = client({ a: a.adapter, b: b.adapter });
     const opened = await llm.openStream({ model: 'mana/x', messages: USER });
     const out: ChatChunk[] = [];
@@ -117,7 +117,7 @@ describe('a custom adapter with streamBatches', () => {
 
   it('a failure after the commit ends the stream with StreamInterruptedError holding what was handed out', async () => {
     const [first, , second] = reads('a');
-    const a = batchAdapter('a', [first as ChatChunk[], second as ChatChunk[], new Error('connection reset')]);
+    const a = batchAdapter([first as ChatChunk[], second as ChatChunk[], new Error('connection reset')]);
     const llm = client({ a: a.adapter });
     const out: ChatChunk[] = [];
     const err = await rejection(
@@ -131,7 +131,7 @@ describe('a custom adapter with streamBatches', () => {
   });
 
   it('breaking out after the first chunk of a batch returns the batch iterator (the upstream is cancelled)', async () => {
-    const a = batchAdapter('a', reads('a'));
+    const a = batchAdapter(reads('a'));
     const llm = client({ a: a.adapter });
     for await (const c of llm.stream({ model: 'mana/x', messages: USER }))
       if (c.choices[0]?.delta.content) break;
