@@ -17,8 +17,9 @@ enum Phase {
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
  * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
  * This is what `llm.stream()` returns: an async generator written by hand, because a `yield` costs several
- * promise steps per chunk where this hands out each chunk of a network read as one resolved promise. It plans the
- * call on the first `next()` — a closed client or an unknown alias fails there — and reports it.
+ * promise steps per chunk where this hands out each chunk of a network read as one resolved promise (a native
+ * `async function*`, bench/parts/chat-stream-generator.ts, costs ~18 % more on the Ollama stream row: see
+ * bench/README.md). It plans the call on the first `next()` — a closed client or an unknown alias fails there.
  */
 export function streamChain(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest): ChatStream {
   return new ChatStream(ctx, makePlan, req);
