@@ -21,6 +21,7 @@ const LEVELS = {
   store: 'warn',
   cache: 'debug',
   cancel: 'info',
+  hedge: 'info',
 } as const satisfies Record<ManaLLMEventName, string>;
 
 function log(event: ManaLLMEventName, payload: ManaLLMEvents[ManaLLMEventName]) {

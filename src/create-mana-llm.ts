@@ -9,6 +9,7 @@ import type { ManaLLMOptions } from './options.js';
 import { ADAPTERS } from './providers/registry.js';
 import { resolveOptions } from './resolve-options.js';
 import type { ProviderSlot, RouterContext } from './routing/context.js';
+import { HedgePolicy } from './routing/hedge-policy.js';
 import { createHttp } from './wire/http.js';
 import { createImageFetcher } from './wire/image-fetch.js';
 
@@ -53,7 +54,9 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
     opts.health.store,
   );
   const events = new ManaEmitter();
-  const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set(), images };
+  // 'auto' hedging reads this process's latency estimate of the attempt's target.
+  const hedging = new HedgePolicy(opts.hedging, (target, kind) => health.latencyEstimate(target, kind));
+  const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set(), images, hedging };
   const probed = [...providers.values()].filter((s) => s.config.probe);
   const { store } = opts.health;
   // With a shared store, one process per provider per interval probes (a lease); all apply the result.

@@ -69,7 +69,8 @@ export type AttemptReason =
   | 'blocked'
   | 'caller-error'
   | 'context-length'
-  | 'deadline';
+  | 'deadline'
+  | 'hedged-out';
 
 /** Invalid options given to `createManaLLM`; `issues` lists every problem with its path. */
 export class ConfigError extends ManaLLMError {

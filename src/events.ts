@@ -73,6 +73,11 @@ export interface ManaLLMEvents {
   reload: Readonly<{ ok: boolean; aliases?: number; error?: ManaLLMError }>;
   /** A shared health store (`mana-llm/redis`) lost or regained its connection; decisions stay local either way. */
   store: Readonly<{ connected: boolean; error?: string }>;
+  /**
+   * The attempt at `from` had no answer (a stream: no commit) after `afterMs`: `to` was started beside it; the first to
+   * answer wins and the other ends as `hedged-out` (see docs/tail-latency.md).
+   */
+  hedge: Readonly<{ id: string; kind: CallKind; from: string; to: string; afterMs: number }>;
   /** A call that uses the response cache: `hit` true means the chain was skipped. */
   cache: Readonly<{ id: string; kind: CallKind; requested: string; key: string; hit: boolean }>;
 }

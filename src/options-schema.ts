@@ -119,6 +119,11 @@ export const OptionsSchema = v.object(
       maxErrorBodyBytes: v.optional(count),
       maxFrameBytes: v.optional(count),
     }),
+    hedging: group({
+      budgetRatio: v.optional(v.pipe(nonNegative, v.maxValue(1, 'must be <= 1'))),
+      budgetMax: v.optional(count),
+      autoMinMs: v.optional(nonNegative),
+    }),
     fallbackOnAuthError: v.optional(bool),
     defaultProvider: v.optional(v.string('must be a string')),
     reloadOnSignal: v.optional(v.union([v.literal(false), v.literal('SIGHUP')], "must be false or 'SIGHUP'")),

@@ -68,6 +68,15 @@ export interface ManaLLMOptions {
     /** One SSE event or NDJSON line of a stream: characters of its text (default 4 MiB). */
     maxFrameBytes?: number;
   };
+  /** The hedge budget and the rule for `hedge: { afterMs: 'auto' }` (see docs/tail-latency.md). */
+  hedging?: {
+    /** Tokens each call with hedging on adds to the budget; a hedge spends one (0.1: at most ~10 % of calls hedge). */
+    budgetRatio?: number;
+    /** Most tokens the budget holds, and starts with: how many hedges a burst may take. */
+    budgetMax?: number;
+    /** `'auto'` never hedges sooner than this. */
+    autoMinMs?: number;
+  };
   fallbackOnAuthError?: boolean;
   defaultProvider?: string;
   reloadOnSignal?: false | 'SIGHUP';
@@ -125,6 +134,7 @@ export interface ResolvedOptions {
   };
   timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number; streamMs: number };
   limits: ResolvedLimits;
+  hedging: { budgetRatio: number; budgetMax: number; autoMinMs: number };
   fallbackOnAuthError: boolean;
   defaultProvider: string | undefined;
   reloadOnSignal: false | 'SIGHUP';
@@ -209,6 +219,15 @@ export const IMAGE_DEFAULTS: Readonly<ImageLimits> = Object.freeze({
   maxBytes: 10 * MiB,
   maxTotalBytes: 20 * MiB,
   timeoutMs: 10_000,
+});
+
+/** The `hedging` block: the hedge budget and the `afterMs: auto` floor (docs/tail-latency.md). */
+export const HEDGING_DEFAULTS: Readonly<ResolvedOptions['hedging']> = Object.freeze({
+  // gRPC's hedging throttle in spirit: hedges stay near 10 % of calls, so an outage does not double the load.
+  budgetRatio: 0.1,
+  budgetMax: 10,
+  // Below ~100 ms a hedge mostly races the network, not a stuck provider.
+  autoMinMs: 100,
 });
 
 /** The top-level switches. */

@@ -191,4 +191,9 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Use the response cache for this call (non-streaming only). */
   cache?: boolean;
+  /**
+   * Hedging for this call, overriding the alias's `hedge.afterMs`: start the next entry in parallel when the current
+   * one has not answered (a stream: not committed) after this many ms; `'auto'` from its latency; 0 turns it off.
+   */
+  hedgeAfterMs?: number | 'auto';
 }

@@ -240,6 +240,12 @@ function checkOptions(opts: unknown, cache: boolean, out: Issues): boolean {
   )
     out.add('signal', `must be an AbortSignal, got ${kindOf(s)}`);
   if (o.cache !== undefined && typeof o.cache !== 'boolean') out.add('cache', 'must be true or false');
+  const h = o.hedgeAfterMs;
+  if (h !== undefined && h !== 'auto' && (typeof h !== 'number' || !Number.isFinite(h) || h < 0))
+    out.add(
+      'hedgeAfterMs',
+      `must be a finite number of milliseconds >= 0 (0: no hedging) or 'auto', got ${typeof h === 'number' ? h : kindOf(h)}`,
+    );
   return o.cache === true && !cache;
 }
 

@@ -10,6 +10,12 @@ export interface ChainEntry {
   readonly model: string;
 }
 
+/** An alias's hedging: start the next entry beside one that has not answered after `afterMs` (docs/tail-latency.md). */
+export interface AliasHedge {
+  /** Milliseconds, or `'auto'`: from the target's measured latency. */
+  readonly afterMs: number | 'auto';
+}
+
 /** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
 export interface AliasDefinition {
   readonly name: string;
@@ -17,6 +23,7 @@ export interface AliasDefinition {
   readonly chain: readonly ChainEntry[];
   readonly dimensions?: number;
   readonly cache?: boolean;
+  readonly hedge?: AliasHedge;
 }
 
 /** A validated, frozen aliases configuration. */
@@ -33,7 +40,10 @@ const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
 /** Keys an aliases document may hold; anything else is reported (a typo must not silently drop a setting). */
 export const ROOT_KEYS: readonly string[] = ['aliases', 'default'];
 /** Keys one alias body may hold; a key a new feature reads belongs here too. */
-export const ALIAS_KEYS: readonly string[] = ['description', 'chain', 'dimensions', 'cache'];
+export const ALIAS_KEYS: readonly string[] = ['description', 'chain', 'dimensions', 'cache', 'hedge'];
+/** Keys an alias's `hedge` mapping may hold. */
+export const HEDGE_KEYS: readonly string[] = ['afterMs'];
+const AFTER_MS_MSG = "must be a number of milliseconds > 0, or 'auto'";
 const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
@@ -125,6 +135,8 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   if (description !== undefined) check(descriptionSchema, description, `${at}.description`, issues);
   if (dimensions !== undefined) check(dimensionsSchema, dimensions, `${at}.dimensions`, issues);
   if (cache !== undefined) check(cacheSchema, cache, `${at}.cache`, issues);
+  const rawHedge = own(body, 'hedge');
+  const hedge = rawHedge === undefined ? undefined : validateHedge(rawHedge, `${at}.hedge`, issues);
   if (issues.length > before || chain === undefined) return undefined;
   const entries = chain.map((s): ChainEntry => {
     const ref = parseModelString(s)!;
@@ -140,7 +152,25 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
     chain: Object.freeze(entries),
     ...(typeof dimensions === 'number' ? { dimensions } : {}),
     ...(typeof cache === 'boolean' ? { cache } : {}),
+    ...(hedge ? { hedge } : {}),
   });
+}
+
+function validateHedge(body: unknown, at: string, issues: ConfigIssue[]): AliasHedge | undefined {
+  if (!isMapping(body)) {
+    issues.push({ path: at, message: "must be a mapping like { afterMs: 300 } or { afterMs: 'auto' }" });
+    return undefined;
+  }
+  reportUnknown(body, HEDGE_KEYS, at, issues);
+  const afterMs = own(body, 'afterMs');
+  if (afterMs === 'auto') return Object.freeze({ afterMs });
+  if (typeof afterMs === 'number' && Number.isFinite(afterMs) && afterMs > 0)
+    return Object.freeze({ afterMs });
+  issues.push({
+    path: `${at}.afterMs`,
+    message: afterMs === undefined ? "is required: a number of milliseconds > 0, or 'auto'" : AFTER_MS_MSG,
+  });
+  return undefined;
 }
 
 function reportUnknown(obj: Mapping, known: readonly string[], at: string, issues: ConfigIssue[]): void {

@@ -28,6 +28,11 @@ interface Open {
   readonly kind: CallKind;
   /** How many chain entries were already recorded (from `fallback` events). */
   seen: number;
+  /**
+   * Once a hedge started: `seen` at that moment and the targets told since. A hedged call's record is not in the order
+   * of its `fallback` events (the loser, `hedged-out`, has none), so what is left is found by target, not position.
+   */
+  told?: { readonly from: number; readonly targets: string[] };
 }
 
 // Epoch milliseconds with sub-millisecond precision, the time base of every span and event this module records.
@@ -77,7 +82,8 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
       { kind: SpanKind.INTERNAL, attributes, startTime: start },
       o.ctx,
     );
-    if (a.reason !== 'ok') {
+    // A hedged-out attempt was cancelled because another answered first: no error.
+    if (a.reason !== 'ok' && a.reason !== 'hedged-out') {
       span.setAttribute(ATTR.errorType, a.reason);
       span.setStatus({ code: SpanStatusCode.ERROR, message: a.error?.message ?? a.reason });
     }
@@ -86,8 +92,14 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
 
   /** Records the chain entries no `fallback` event told about: the one that served, or the one that failed last. */
   function settle(o: Open, attempts: readonly Attempt[], end: number, firstChunkMs?: number): void {
-    for (let i = o.seen; i < attempts.length; i++) {
+    const told = o.told?.targets;
+    for (let i = o.told ? o.told.from : o.seen; i < attempts.length; i++) {
       const a = attempts[i] as Attempt;
+      const k = told ? told.indexOf(a.target) : -1;
+      if (k >= 0) {
+        told?.splice(k, 1);
+        continue;
+      }
       if (a.durationMs === undefined) {
         o.span.addEvent('mana.skip', { [ATTR.target]: a.target, [ATTR.reason]: a.reason }, end);
         continue;
@@ -134,10 +146,16 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, kind: e.kind, seen: 0 });
   });
 
+  on('hedge', (e) => {
+    const o = open.get(e.id);
+    if (o && !o.told) o.told = { from: o.seen, targets: [] };
+  });
+
   on('fallback', (e) => {
     const o = open.get(e.id);
     if (!o) return;
     const index = o.seen++;
+    o.told?.targets.push(e.from);
     const end = nowMs();
     if (e.durationMs === undefined) {
       o.span.addEvent('mana.skip', { [ATTR.target]: e.from, [ATTR.reason]: e.reason }, end);

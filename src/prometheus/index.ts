@@ -121,6 +121,12 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     labelNames: ['from_model', 'to_model', 'reason'],
     registers,
   });
+  const hedges: Counter = new prom.Counter({
+    name: `${p}hedge_total`,
+    help: 'Hedged attempts started beside a slow one',
+    labelNames: ['from_model', 'to_model'],
+    registers,
+  });
   const healthy: Gauge = new prom.Gauge({
     name: `${p}provider_healthy`,
     help: '1 while a provider is healthy, 0 while its breaker is open',
@@ -134,7 +140,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     registers,
   });
-  const metrics = [requests, tokens, latency, errors, resolved, fallbacks, healthy, ttfc];
+  const metrics = [requests, tokens, latency, errors, resolved, fallbacks, hedges, healthy, ttfc];
 
   for (const provider of Object.keys(llm.health().providers)) healthy.set({ provider }, 1);
   const labels = configuredLabels(llm);
@@ -172,6 +178,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     on('fallback', (e) =>
       fallbacks.inc({ from_model: entry(e.from), to_model: entry(e.to), reason: e.reason }),
     ),
+    on('hedge', (e) => hedges.inc({ from_model: entry(e.from), to_model: entry(e.to) })),
     on('health', (e) => healthy.set({ provider: e.provider }, e.healthy ? 1 : 0)),
     on('reload', (e) => {
       if (e.ok) labels.load();

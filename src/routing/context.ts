@@ -7,6 +7,7 @@ import type { ResolvedOptions, ResolvedProvider } from '../options.js';
 import type { Capabilities, ProviderAdapter } from '../providers/adapter.js';
 import type { CallImages, ImageService } from '../providers/images.js';
 import type { ManaTraceMessage } from '../trace-channels.js';
+import type { HedgePolicy } from './hedge-policy.js';
 
 /** A configured provider at run time. */
 export interface ProviderSlot {
@@ -31,6 +32,8 @@ export interface RouterContext {
   readonly live: Set<Abortable>;
   /** Fetches the images of calls whose upstream needs bytes (policy and budget from `images.*`). */
   readonly images: ImageService;
+  /** The client's hedge budget and `'auto'` rule (absent: no call hedges). */
+  readonly hedging?: HedgePolicy;
   /** Set by `close()`: no attempt starts and nothing is recorded after it. */
   closed?: boolean;
 }
@@ -59,6 +62,8 @@ export interface CallPlan {
   readonly attempts: Attempt[];
   /** The tracing-channel message, when `mana-llm:<kind>` has subscribers. */
   readonly trace: ManaTraceMessage | undefined;
+  /** The call's `hedgeAfterMs`, else its alias's `hedge.afterMs` (absent or 0: no hedging). */
+  readonly hedgeAfterMs?: number | 'auto' | undefined;
   /** A chat call's images, fetched once for every entry that needs bytes (absent without images). */
   readonly images?: CallImages;
 }

@@ -70,6 +70,7 @@ export class CallPlanner {
       deadline,
       attempts: [],
       trace,
+      hedgeAfterMs: opts?.hedgeAfterMs ?? r.alias?.hedge?.afterMs,
     };
     if (!needs.vision || kind === 'embed') return plan;
     const { messages } = request as ChatRequest;

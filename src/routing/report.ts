@@ -1,4 +1,4 @@
-import { isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
+import { type AttemptReason, isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
 import type { ManaLLMEvents } from '../events.js';
 import { publishStreamEnd, publishStreamStart } from '../trace-channels.js';
 import type { ChatRequest, EmbedRequest, Usage } from '../types.js';
@@ -118,4 +118,29 @@ export function reportFailure(ctx: RouterContext, plan: CallPlan, err: unknown):
     ctx.events.emit('failure', plan.attempts.length > 0 ? { ...base, attempts: plan.attempts } : base);
   }
   return err;
+}
+
+/** Emits `fallback` for the entry at chain index `i`: skipped (no `called`), failed, or its answer rejected. */
+export function reportFallback(
+  ctx: RouterContext,
+  plan: CallPlan,
+  i: number,
+  reason: AttemptReason,
+  called?: { error?: ManaLLMError; durationMs: number; status?: number | undefined },
+): void {
+  if (!ctx.events.has('fallback')) return;
+  const from = plan.chain[i]?.target ?? '';
+  const to = plan.chain[i + 1]?.target ?? null;
+  const base = { id: plan.id, kind: plan.kind, from, to, reason };
+  if (!called) {
+    ctx.events.emit('fallback', base);
+    return;
+  }
+  const { error, durationMs, status } = called;
+  ctx.events.emit('fallback', {
+    ...base,
+    ...(error ? { error } : {}),
+    durationMs,
+    ...(status === undefined ? {} : { status }),
+  });
 }

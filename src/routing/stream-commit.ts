@@ -91,6 +91,8 @@ export function walkToCommit(
         readUntilCommit(chunkBatches(slot.adapter, { ...req, model: entry.model }, context)),
       // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
       judgedAtEnd: (opened) => !opened.ended,
+      // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
+      discard: (opened) => void opened.reader.return?.()?.catch(() => undefined),
     },
     undefined,
   );

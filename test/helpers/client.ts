@@ -67,6 +67,7 @@ const EVENTS: Record<ManaLLMEventName, true> = {
   store: true,
   cache: true,
   cancel: true,
+  hedge: true,
 };
 
 /** Every event name a client can emit. */
@@ -99,7 +100,11 @@ export interface HarnessSetup {
   /** Provider id → the protocol its mock upstream speaks (each gets `apiKey: KEY`). */
   upstreams: Record<string, MockProtocol>;
   /** Alias name → chain (or a full alias body); `mana/x` style names. */
-  aliases?: Record<string, readonly string[] | { chain: readonly string[]; dimensions?: number }>;
+  aliases?: Record<
+    string,
+    | readonly string[]
+    | { chain: readonly string[]; dimensions?: number; hedge?: { afterMs: number | 'auto' } }
+  >;
   /** Extra settings per provider id (merged over the mock's type/baseUrl/apiKey). */
   providers?: Record<string, ProviderOptions>;
   /** Any other client option (health, timeouts, fallbackOnAuthError, …). */

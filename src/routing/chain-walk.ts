@@ -1,0 +1,290 @@
+import type { ChainEntry } from '../aliases/schema.js';
+import {
+  type Attempt,
+  ClosedError,
+  InvalidRequestError,
+  NoHealthyProviderError,
+  ProviderCapabilityError,
+  type ProviderError,
+  ProviderTimeoutError,
+} from '../errors.js';
+import { type AdapterContext, INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
+import { CALL_IMAGES } from '../providers/images.js';
+import { applyHealth } from './apply-health.js';
+import { AttemptSignal } from './attempt.js';
+import { precheck } from './candidates.js';
+import { asProviderError, classify } from './classify.js';
+import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
+import { reportFallback } from './report.js';
+import { ServedAttempt } from './served-attempt.js';
+import type { Served, Step } from './walk-chain.js';
+
+/** One attempt in flight: the entry at chain index `i`, called at `started`. */
+export interface Running<T> {
+  readonly i: number;
+  readonly entry: ChainEntry;
+  readonly slot: ProviderSlot;
+  readonly attempt: AttemptSignal;
+  readonly started: number;
+  readonly result: Promise<T>;
+  /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
+  at?: number;
+  /** Started beside another attempt (a hedge): it is never hedged itself. */
+  hedge?: boolean;
+  /** A hedge was considered for it already: at most one per attempt. */
+  hedged?: boolean;
+  /** Its result as an Outcome (made only when attempts race): never rejects. */
+  settled?: Promise<Outcome<T>>;
+}
+
+/** How an attempt settled, when attempts race (hedging). */
+export type Outcome<T> =
+  | { readonly run: Running<T>; readonly ok: true; readonly value: T }
+  | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
+
+/** The attempt's context, carrying the call's images to a built-in adapter. */
+function withImages(context: AdapterContext, plan: CallPlan): AdapterContext {
+  (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
+  return context;
+}
+
+/**
+ * One call's walk down its chain: a cursor over the entries, the attempts it starts, and what it learned (the last
+ * error, the soonest retry). `walkChain` drives it one attempt at a time; `hedgedWalk` keeps up to two in flight.
+ */
+export class ChainWalk<T, R> {
+  /** The next entry to look at. */
+  #next = 0;
+  lastError: ProviderError | undefined;
+  // Whether every entry called so far answered "prompt too long": then the prompt is the caller's problem.
+  #onlyTooLong = true;
+  #soonest = Number.POSITIVE_INFINITY;
+
+  constructor(
+    readonly ctx: RouterContext,
+    readonly plan: CallPlan,
+    readonly step: Step<T, R>,
+    readonly request: R,
+  ) {}
+
+  /** True when an entry after the cursor could be called now (nothing is changed by looking). */
+  callableAhead(): boolean {
+    const { chain, needs } = this.plan;
+    for (let j = this.#next; j < chain.length; j++) {
+      if ('adapter' in precheck(this.ctx, chain[j] as ChainEntry, needs)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Moves the cursor to the next entry that can be called, recording the ones skipped, and starts its attempt;
+   * undefined when no entry is left or the budget ran out.
+   */
+  async start(): Promise<Running<T> | undefined> {
+    const { ctx, plan } = this;
+    const { chain, attempts } = plan;
+    while (this.#next < chain.length) {
+      const i = this.#next++;
+      // A call that waited (on the cache, on a failed entry) while the client closed must not walk a closed transport.
+      if (ctx.closed) throw new ClosedError();
+      const entry = chain[i] as ChainEntry;
+      let pre = precheck(ctx, entry, plan.needs);
+      if (
+        plan.images !== undefined &&
+        'adapter' in pre &&
+        (pre.adapter as InlinesImages)[INLINE_IMAGES] === true
+      ) {
+        // Fetched once per call, before the attempt's clock starts and outside its health accounting: an image
+        // that cannot be had is the caller's error (InvalidRequestError), never this provider's.
+        await plan.images.ready();
+        pre = precheck(ctx, entry, plan.needs);
+      }
+      if (!('adapter' in pre)) {
+        if (pre.reason === 'capability' && plan.alias === undefined) {
+          const needs = Object.keys(plan.needs).join(', ');
+          throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${needs})`, {
+            provider: entry.provider,
+            model: entry.model,
+            capability: Object.keys(plan.needs).join(','),
+          });
+        }
+        if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
+        attempts.push({ target: entry.target, reason: pre.reason });
+        reportFallback(this.ctx, this.plan, i, pre.reason);
+        continue;
+      }
+      const slot = pre;
+      const started = ctx.clock.now();
+      const left = plan.deadline - started;
+      if (left <= 0) {
+        for (let j = i; j < chain.length; j++)
+          attempts.push({ target: (chain[j] as ChainEntry).target, reason: 'deadline' });
+        this.#next = chain.length;
+        return undefined;
+      }
+      if (ctx.health.admit(entry.provider) === 'unhealthy') {
+        attempts.push({ target: entry.target, reason: 'unhealthy' });
+        reportFallback(this.ctx, this.plan, i, 'unhealthy');
+        continue;
+      }
+      return this.#call(i, entry, slot, started, left);
+    }
+    return undefined;
+  }
+
+  #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
+    const { ctx, plan, step } = this;
+    const attempt = new AttemptSignal(ctx, plan.signal);
+    const ms = Math.min(this.#budget(i, left), slot.config.timeoutMs, step.attemptMs);
+    attempt.arm(ctx.clock, ms, () =>
+      attempt.expire(
+        new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
+          provider: entry.provider,
+          model: entry.model,
+        }),
+      ),
+    );
+    slot.inFlight++;
+    slot.unanswered = (slot.unanswered ?? 0) + 1;
+    const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
+    let result: Promise<T>;
+    try {
+      result = attempt.race(step.run(slot, entry, context, this.request));
+    } catch (err) {
+      // An adapter that throws instead of rejecting fails its attempt the same way.
+      result = Promise.reject(err);
+    }
+    return { i, entry, slot, attempt, started, result };
+  }
+
+  /**
+   * How much of what is `left` of the call's budget the attempt at entry `i` may spend: half while a later entry
+   * could still be called (so a hung entry leaves the fallback time to answer), all of it for the last one.
+   */
+  #budget(i: number, left: number): number {
+    const { chain } = this.plan;
+    for (let j = i + 1; j < chain.length; j++) {
+      // precheck changes no state; an entry skipped now (cooling, open breaker, lacking a capability) needs no time.
+      if ('adapter' in precheck(this.ctx, chain[j] as ChainEntry, this.plan.needs))
+        return Math.ceil(left / 2);
+    }
+    return left;
+  }
+
+  /**
+   * An attempt failed: its health and record, and the fallback event; returns to let the walk go on.
+   * @throws the failure when it ends the call (the caller's mistake or abort, a closed client)
+   */
+  failed(run: Running<T>, raw: unknown): void {
+    const { ctx, plan } = this;
+    const { slot, entry, attempt, started } = run;
+    slot.inFlight--;
+    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    const callerReason = attempt.abortReason();
+    const timeout = attempt.timeout;
+    attempt.end();
+    // After close() nothing is recorded: the failure may be the closed transport's own.
+    if (ctx.closed) throw callerReason ?? new ClosedError();
+    // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
+    if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
+      ctx.health.release(entry.provider);
+      throw callerReason ?? raw;
+    }
+    const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
+    const verdict = classify(err, ctx.opts.fallbackOnAuthError);
+    applyHealth(ctx, entry, verdict, err);
+    const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+    if (retryAfterMs !== undefined && started + retryAfterMs < this.#soonest)
+      this.#soonest = started + retryAfterMs;
+    const durationMs = ctx.clock.now() - started;
+    this.#record(
+      run,
+      err.status === undefined
+        ? { target: entry.target, reason: verdict.reason, durationMs, error: err }
+        : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err },
+    );
+    if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
+    if (verdict.reason !== 'context-length') this.#onlyTooLong = false;
+    this.lastError = err;
+    reportFallback(this.ctx, this.plan, run.i, verdict.reason, {
+      error: err,
+      durationMs,
+      status: err.status,
+    });
+  }
+
+  /** An attempt answered: the served call, or undefined when the answer was rejected (recorded; the walk goes on). */
+  answered(run: Running<T>, value: T): Served<T> | undefined {
+    const { ctx, plan, step } = this;
+    const { slot, entry, attempt, started } = run;
+    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    const rejected = step.reject?.(value, plan);
+    if (rejected !== undefined) {
+      this.#onlyTooLong = false;
+      slot.inFlight--;
+      attempt.end();
+      ctx.health.recordSuccess(entry.provider);
+      const durationMs = ctx.clock.now() - started;
+      this.#record(run, { target: entry.target, reason: rejected, durationMs });
+      reportFallback(this.ctx, this.plan, run.i, rejected, { durationMs });
+      return undefined;
+    }
+    // One clock read for both (the health cache reads the same clock).
+    const ended = ctx.clock.now();
+    if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
+    else ctx.health.recordSuccess(entry.provider, ended);
+    ctx.health.recordLatency(entry.target, plan.kind, ended - started);
+    this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
+    return new ServedAttempt(value, entry, slot, plan.attempts, attempt);
+  }
+
+  /**
+   * Cancels an attempt that lost a race (or outlived its call): its request is aborted and it counts neither for nor
+   * against its provider's health; it is recorded as `hedged-out`. `settled` is its result, already caught.
+   */
+  cancel(run: Running<T>, settled: Promise<Outcome<T>>): void {
+    const { ctx } = this;
+    const { slot, entry, attempt, started } = run;
+    slot.inFlight--;
+    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    attempt.end(true);
+    if (!ctx.closed) ctx.health.release(entry.provider);
+    this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });
+    const { discard } = this.step;
+    // It may have answered in the same turn as the winner: what it holds (an open stream) is let go.
+    if (discard)
+      void settled.then((o) => {
+        if (o.ok) discard(o.value);
+      });
+  }
+
+  /** Reserves `run`'s place in the record before later entries are recorded (chain order is kept). */
+  hold(run: Running<T>): void {
+    run.at = this.plan.attempts.push({ target: run.entry.target, reason: 'hedged-out' }) - 1;
+  }
+
+  /**
+   * Nothing served: the caller's own error when every entry said the prompt is too long, else NoHealthyProviderError.
+   * @throws always
+   */
+  exhausted(): never {
+    const { ctx, plan } = this;
+    // Every entry tried said the prompt is too long for it: nothing bigger is left, the caller's 400 propagates.
+    if (this.#onlyTooLong && this.lastError !== undefined) throw this.lastError;
+    const soonest = this.#soonest;
+    const now = ctx.clock.now();
+    throw new NoHealthyProviderError(plan.requested, plan.attempts, {
+      // A cool-down from a shared store may reach further than any hint this process accepted: capped alike.
+      retryAfterMs: Number.isFinite(soonest)
+        ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - now))
+        : undefined,
+      cause: this.lastError,
+    });
+  }
+
+  #record(run: Running<T>, a: Attempt): void {
+    const { attempts } = this.plan;
+    if (run.at === undefined) attempts.push(a);
+    else attempts[run.at] = a;
+  }
+}

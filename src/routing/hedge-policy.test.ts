@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { HedgePolicy } from './hedge-policy.js';
+
+const opts = { budgetRatio: 0.1, budgetMax: 10, autoMinMs: 100 };
+
+describe('hedge budget', () => {
+  it('starts full and lets a burst of budgetMax hedges through, then none', () => {
+    const p = new HedgePolicy(opts, undefined);
+    let hedges = 0;
+    for (let i = 0; i < 10; i++) {
+      p.deposit();
+      if (p.take()) hedges++;
+    }
+    expect(hedges).toBe(10);
+    // The first deposit found the bucket full.
+    expect(p.tokens).toBeCloseTo(0.9, 10);
+    expect(p.take()).toBe(false);
+  });
+
+  it('ten deposits of 0.1 make exactly one token (no float drift)', () => {
+    const p = new HedgePolicy({ ...opts, budgetMax: 1 }, undefined);
+    expect(p.take()).toBe(true);
+    for (let i = 0; i < 9; i++) p.deposit();
+    expect(p.take()).toBe(false);
+    p.deposit();
+    expect(p.take()).toBe(true);
+  });
+
+  it('allows one hedge per 1/budgetRatio calls when every call would hedge (an outage)', () => {
+    const p = new HedgePolicy(opts, undefined);
+    let hedges = 0;
+    for (let i = 0; i < 1000; i++) {
+      p.deposit();
+      if (p.take()) hedges++;
+    }
+    // The burst, then 10 % of the calls: the load rises by at most ~10 %, never doubles.
+    expect(hedges).toBe(10 + 99);
+  });
+
+  it('never holds more than budgetMax, and a refund gives the token back', () => {
+    const p = new HedgePolicy({ ...opts, budgetMax: 2 }, undefined);
+    for (let i = 0; i < 100; i++) p.deposit();
+    expect(p.tokens).toBe(2);
+    expect(p.take()).toBe(true);
+    expect(p.take()).toBe(true);
+    expect(p.take()).toBe(false);
+    p.refund();
+    expect(p.take()).toBe(true);
+  });
+
+  it('budgetRatio 0 allows the initial burst only', () => {
+    const p = new HedgePolicy({ ...opts, budgetRatio: 0, budgetMax: 1 }, undefined);
+    expect(p.take()).toBe(true);
+    for (let i = 0; i < 100; i++) p.deposit();
+    expect(p.take()).toBe(false);
+  });
+});
+
+describe('hedge delay', () => {
+  it('uses a fixed afterMs as is; 0 means no hedge', () => {
+    const p = new HedgePolicy(opts, undefined);
+    expect(p.delay(300, 'a/m', 'chat')).toBe(300);
+    expect(p.delay(0, 'a/m', 'chat')).toBeUndefined();
+  });
+
+  it("'auto' is the target's high latency estimate for the kind of call, never below autoMinMs", () => {
+    const seen: string[] = [];
+    const p = new HedgePolicy(opts, (target, kind) => {
+      seen.push(`${target} ${kind}`);
+      return target === 'fast/m' ? { highMs: 20 } : target === 'slow/m' ? { highMs: 2400.2 } : undefined;
+    });
+    expect(p.delay('auto', 'slow/m', 'stream')).toBe(2401);
+    expect(p.delay('auto', 'fast/m', 'chat')).toBe(100);
+    expect(seen).toEqual(['slow/m stream', 'fast/m chat']);
+  });
+
+  it("'auto' without a sample (or without an estimator) does not hedge", () => {
+    expect(new HedgePolicy(opts, () => undefined).delay('auto', 'a/m', 'embed')).toBeUndefined();
+    expect(new HedgePolicy(opts, undefined).delay('auto', 'a/m', 'chat')).toBeUndefined();
+  });
+});

@@ -1,0 +1,124 @@
+import type { Clock } from '../clock.js';
+import type { ChainWalk, Outcome, Running } from './chain-walk.js';
+import type { HedgePolicy } from './hedge-policy.js';
+import type { Served } from './walk-chain.js';
+
+const TIMER = Symbol('hedge timer');
+
+/** `run`'s result as an Outcome that never rejects, made once (a loser's late rejection is handled here too). */
+function settled<T>(run: Running<T>): Promise<Outcome<T>> {
+  run.settled ??= run.result.then(
+    (value): Outcome<T> => ({ run, ok: true, value }),
+    (error: unknown): Outcome<T> => ({ run, ok: false, error }),
+  );
+  return run.settled;
+}
+
+/** `p`, or TIMER when `ms` (on the injected clock) runs out first; the timer never outlives the race. */
+async function within<V>(clock: Clock, p: Promise<V>, ms: number): Promise<V | typeof TIMER> {
+  let cancel: (() => void) | undefined;
+  const timer = new Promise<typeof TIMER>((resolve) => {
+    cancel = clock.setTimer(Math.max(0, ms), () => resolve(TIMER));
+  });
+  try {
+    return await Promise.race([p, timer]);
+  } finally {
+    cancel?.();
+  }
+}
+
+/**
+ * Starts the hedge of `current` when the budget allows it and a later entry can be called now; undefined otherwise
+ * (then neither the cursor, the record nor the budget moved).
+ */
+async function startHedge<T, R>(
+  walk: ChainWalk<T, R>,
+  policy: HedgePolicy,
+  current: Running<T>,
+  afterMs: number,
+): Promise<Running<T> | undefined> {
+  if (!walk.callableAhead() || !policy.take()) return undefined;
+  // The entries skipped on the way to the hedge are recorded now, after `current`'s place: chain order is kept.
+  walk.hold(current);
+  const hedge = await walk.start();
+  if (hedge === undefined) {
+    policy.refund();
+    return undefined;
+  }
+  hedge.hedge = true;
+  const { ctx, plan } = walk;
+  if (ctx.events.has('hedge')) {
+    ctx.events.emit('hedge', {
+      id: plan.id,
+      kind: plan.kind,
+      from: current.entry.target,
+      to: hedge.entry.target,
+      afterMs,
+    });
+  }
+  return hedge;
+}
+
+/**
+ * The walk with hedging ("The Tail at Scale"): when the current attempt has no answer (a stream: no commit) after
+ * the delay, the next callable entry starts beside it; the first to answer wins and the other is cancelled,
+ * counting neither for nor against health (`hedged-out`). At most two attempts are in flight; a hedge is never
+ * hedged itself, and when one of the two fails the other simply goes on as the current attempt, the walk falling
+ * through after it as usual. Each attempt keeps its own budget (half of what is left while entries remain).
+ * @throws as `walkChain`
+ */
+export async function hedgedWalk<T, R>(
+  walk: ChainWalk<T, R>,
+  policy: HedgePolicy,
+  afterMs: number | 'auto',
+): Promise<Served<T>> {
+  const { ctx, plan } = walk;
+  policy.deposit();
+  let current: Running<T> | undefined;
+  let hedge: Running<T> | undefined;
+  for (;;) {
+    if (current === undefined) {
+      current = await walk.start();
+      if (current === undefined) return walk.exhausted();
+    }
+    let o: Outcome<T>;
+    if (hedge !== undefined) {
+      o = await Promise.race([settled(current), settled(hedge)]);
+    } else {
+      const delay =
+        current.hedge || current.hedged ? undefined : policy.delay(afterMs, current.entry.target, plan.kind);
+      const r =
+        delay === undefined
+          ? await settled(current)
+          : await within(ctx.clock, settled(current), current.started + delay - ctx.clock.now());
+      if (r === TIMER) {
+        current.hedged = true;
+        try {
+          hedge = await startHedge(walk, policy, current, delay as number);
+        } catch (err) {
+          walk.cancel(current, settled(current));
+          throw err;
+        }
+        continue;
+      }
+      o = r;
+    }
+    const other = o.run === current ? hedge : current;
+    hedge = undefined;
+    if (o.ok) {
+      const served = walk.answered(o.run, o.value);
+      if (served) {
+        if (other) walk.cancel(other, settled(other));
+        return served;
+      }
+    } else {
+      try {
+        walk.failed(o.run, o.error);
+      } catch (err) {
+        if (other) walk.cancel(other, settled(other));
+        throw err;
+      }
+    }
+    current = other;
+  }
+}
