@@ -2,7 +2,7 @@
 // provider's health is untouched; at most two attempts are in flight; the per-client budget caps hedges.
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
+import { ConfigError, createManaLLM, InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, type HarnessOptions, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
 import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
@@ -297,5 +297,29 @@ describe('hedged embed', () => {
     await waitFor(() => a.closedByClient === 1, 'a’s socket closed by the client');
     expect(events.of('hedge')).toEqual([expect.objectContaining({ kind: 'embed', from: 'a/m', to: 'b/m' })]);
     expect(llm.health().providers.a).toMatchObject(untouched);
+  });
+});
+
+describe('hedging options', () => {
+  it('are validated with their paths, an unknown key with a suggestion', () => {
+    let err: unknown;
+    try {
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+        hedging: { budgetRatio: 2, budgetMax: 0, autoMinMs: -1, budgetMx: 3 } as never,
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual(
+      expect.arrayContaining([
+        { path: 'hedging.budgetRatio', message: 'must be <= 1' },
+        { path: 'hedging.budgetMax', message: 'must be >= 1' },
+        { path: 'hedging.autoMinMs', message: 'must be >= 0' },
+        { path: 'hedging.budgetMx', message: expect.stringMatching(/budgetMax/) },
+      ]),
+    );
   });
 });
