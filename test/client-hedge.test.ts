@@ -1,57 +1,14 @@
 // Hedged attempts on chat and embed: fake clock, real sockets. A hedged-out loser's socket is closed and its
 // provider's health is untouched; at most two attempts are in flight; the per-client budget caps hedges.
-import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, createManaLLM, InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
-import { openaiCodec } from '../src/testing/index.js';
-import { closeAll, type HarnessOptions, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
-import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
+import { InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
+import { closeAll, rejection, USER, waitFor } from './helpers/client.js';
+import { heldUpstream, hedgeSetup as setup } from './helpers/hedge.js';
+import { hangingUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
 const REQ = { model: 'mana/x', messages: USER };
-
-/** An OpenAI-compatible upstream that holds every request until the test answers it. */
-async function heldUpstream() {
-  const held: { model: string; res: ServerResponse }[] = [];
-  const up = await rawUpstream((text, res) => {
-    held.push({ model: (JSON.parse(text) as { model: string }).model, res });
-  });
-  const answer = (reply: string) => {
-    const h = held.shift();
-    if (!h) throw new Error('no request held');
-    h.res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify(openaiCodec.chat({ reply }, h.model)));
-  };
-  return Object.assign(up, { answer });
-}
-
-/** A client whose chain is `ids` (each `<id>/m`), the given ones served by raw upstreams, the rest by mocks. */
-async function setup(opts: {
-  raw: Record<string, { url: string }>;
-  mocks?: string[];
-  hedge?: number | 'auto';
-  options?: HarnessOptions;
-  chain: string[];
-}) {
-  const providers = Object.fromEntries(
-    Object.entries(opts.raw).map(([id, up]) => [
-      id,
-      { type: 'openai' as const, baseUrl: up.url, apiKey: KEY },
-    ]),
-  );
-  const chain = opts.chain.map((id) => `${id}/m`);
-  return harness({
-    upstreams: Object.fromEntries((opts.mocks ?? []).map((id) => [id, 'openai' as const])),
-    providers,
-    aliases: {
-      'mana/x': opts.hedge === undefined ? { chain } : { chain, hedge: { afterMs: opts.hedge } },
-      'mana/e': opts.hedge === undefined ? { chain } : { chain, hedge: { afterMs: opts.hedge } },
-    },
-    ...(opts.options ? { options: opts.options } : {}),
-  });
-}
 
 const untouched = { state: 'closed', healthy: true, consecutiveFailures: 0, lastError: null };
 
@@ -231,58 +188,6 @@ describe('hedged chat', () => {
   });
 });
 
-describe("afterMs: 'auto'", () => {
-  it('does not hedge a target with no latency sample, then hedges after its high estimate (mean + 3 deviations)', async () => {
-    const a = await heldUpstream();
-    const { llm, clock, up, events } = await setup({
-      raw: { a },
-      mocks: ['b'],
-      chain: ['a', 'b'],
-      hedge: 'auto',
-    });
-    const first = llm.chat(REQ);
-    await waitFor(() => a.received === 1, 'request at a');
-    await clock.advanceAsync(2000);
-    expect(up.b!.count()).toBe(0);
-    a.answer('after 2 s');
-    expect((await first).model).toBe('a/m');
-    // One sample of 2000 ms: mean 2000, deviation 1000, high estimate 5000.
-    expect(llm.health().targets).toEqual([
-      expect.objectContaining({
-        target: 'a/m',
-        latency: expect.objectContaining({ chat: expect.objectContaining({ ms: 2000 }) }),
-      }),
-    ]);
-    const second = llm.chat(REQ);
-    await waitFor(() => a.received === 2, 'second request at a');
-    await clock.advanceAsync(4999);
-    expect(up.b!.count()).toBe(0);
-    await clock.advanceAsync(1);
-    expect((await second).model).toBe('b/m');
-    expect(events.of('hedge')).toEqual([expect.objectContaining({ from: 'a/m', to: 'b/m', afterMs: 5000 })]);
-  });
-
-  it('never hedges sooner than hedging.autoMinMs', async () => {
-    const a = await heldUpstream();
-    const { llm, clock, events } = await setup({
-      raw: { a },
-      mocks: ['b'],
-      chain: ['a', 'b'],
-      hedge: 'auto',
-      options: { hedging: { autoMinMs: 250 } },
-    });
-    const first = llm.chat(REQ);
-    await waitFor(() => a.received === 1, 'request at a');
-    a.answer('at once');
-    await first;
-    const second = llm.chat(REQ);
-    await waitFor(() => a.received === 2, 'second request at a');
-    await clock.advanceAsync(250);
-    expect((await second).model).toBe('b/m');
-    expect(events.of('hedge')).toEqual([expect.objectContaining({ afterMs: 250 })]);
-  });
-});
-
 describe('hedged embed', () => {
   it('a hung first embedding entry is answered by the backup after afterMs', async () => {
     const a = await hangingUpstream();
@@ -297,29 +202,5 @@ describe('hedged embed', () => {
     await waitFor(() => a.closedByClient === 1, 'a’s socket closed by the client');
     expect(events.of('hedge')).toEqual([expect.objectContaining({ kind: 'embed', from: 'a/m', to: 'b/m' })]);
     expect(llm.health().providers.a).toMatchObject(untouched);
-  });
-});
-
-describe('hedging options', () => {
-  it('are validated with their paths, an unknown key with a suggestion', () => {
-    let err: unknown;
-    try {
-      createManaLLM({
-        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
-        providers: { a: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
-        hedging: { budgetRatio: 2, budgetMax: 0, autoMinMs: -1, budgetMx: 3 } as never,
-      });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues).toEqual(
-      expect.arrayContaining([
-        { path: 'hedging.budgetRatio', message: 'must be <= 1' },
-        { path: 'hedging.budgetMax', message: 'must be >= 1' },
-        { path: 'hedging.autoMinMs', message: 'must be >= 0' },
-        { path: 'hedging.budgetMx', message: expect.stringMatching(/budgetMax/) },
-      ]),
-    );
   });
 });
