@@ -13,6 +13,7 @@ import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError } from './error-mapping.js';
 import type { InlineImage } from './images.js';
+import { textOf } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -42,11 +43,6 @@ export function assertCapable(req: AdapterChatRequest, meta: CallMeta): void {
       },
     );
   }
-}
-
-function text(content: string | TextPart[] | null | undefined): string {
-  if (content == null) return '';
-  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
 }
 
 function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[] {
@@ -137,7 +133,7 @@ export async function toAnthropicBody(
   const turns: Turn[] = [];
   for (const m of req.messages) {
     if (m.role === 'system' || m.role === 'developer') {
-      system.push(text(m.content));
+      system.push(textOf(m.content));
       continue;
     }
     const turn = await toTurn(m, loadImage, meta);

@@ -19,7 +19,7 @@ import type { ChatChunk } from '../types.js';
 import { createHttp, type Http } from '../wire/http.js';
 import type { AdapterChatRequest, ProviderAdapter } from './adapter.js';
 import { createGoogleAdapter } from './google.js';
-import { toGeminiSchema } from './google-mapping.js';
+import { toGeminiSchema } from './google-request.js';
 
 const KEY = 'sk-test-SECRET123456';
 /** Awaits a rejection and checks the key leaks nowhere in it. */

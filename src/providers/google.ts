@@ -12,7 +12,8 @@ import {
 } from './adapter.js';
 import { type CallMeta, endpointOf } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
-import { finishOf, readFrame, readParts, toGeminiRequest, toolCallExtra } from './google-mapping.js';
+import { finishOf, readFrame, readParts, toolCallExtra } from './google-reply.js';
+import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
 import { readBody, send as sendUpstream } from './transport.js';

@@ -11,6 +11,7 @@ import type {
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
+import { isJsonObject as isRecord } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 export interface OllamaMessage {
@@ -145,10 +146,6 @@ export async function toOllamaChat(
   const t = tools(req);
   if (t !== undefined) body.tools = t;
   return body;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /**

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { FinishReason, ToolCallExtra, Usage } from '../types.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
+import { isJsonObject as isObject, type JsonObject as Json } from './json-shapes.js';
+
+/** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
+export interface GeminiFrame {
+  /** False when the reply carries no candidate (a usage-only frame). */
+  hasCandidate: boolean;
+  parts: Json[];
+  finishReason?: string;
+  usage?: Usage;
+}
+
+// Finish reasons that mean the provider's filters withheld the answer.
+const BLOCK_REASONS = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+]);
+
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function usageOf(u: unknown): Usage | undefined {
+  if (!isObject(u)) return undefined;
+  // The prompt of a built-in tool (search, code execution) is billed as input: counted in, so prompt + completion =
+  // total as in OpenAI usage (see docs/wire-conformance.md).
+  const prompt = count(u.promptTokenCount) + count(u.toolUsePromptTokenCount);
+  // thinking tokens are billed as output, like OpenAI's reasoning tokens inside completion_tokens
+  const completion = count(u.candidatesTokenCount) + count(u.thoughtsTokenCount);
+  const total = typeof u.totalTokenCount === 'number' ? u.totalTokenCount : prompt + completion;
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
+  // promptTokenCount already includes the cached part, as OpenAI's prompt_tokens does
+  if (typeof u.cachedContentTokenCount === 'number')
+    usage.prompt_tokens_details = { cached_tokens: count(u.cachedContentTokenCount) };
+  return usage;
+}
+
+/**
+ * Reads one reply: an in-band `error` and a prompt blocked before any candidate (`promptFeedback.blockReason`)
+ * are thrown as the typed errors of the fallback table.
+ */
+export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
+  if (!isObject(json)) throw badResponse(meta, 'reply is not a JSON object');
+  if (json.error !== undefined && json.error !== null) throw errorFromInBand(json.error, meta);
+  const usage = usageOf(json.usageMetadata);
+  const candidates = json.candidates;
+  if (candidates !== undefined && !Array.isArray(candidates))
+    throw badResponse(meta, 'candidates is not a list');
+  const cand: unknown = candidates?.[0];
+  if (cand === undefined) {
+    const reason = isObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
+    if (typeof reason === 'string') throw blockedError(meta, 'prompt blocked by the provider', reason);
+    return { hasCandidate: false, parts: [], ...(usage ? { usage } : {}) };
+  }
+  if (!isObject(cand)) throw badResponse(meta, 'candidate is not an object');
+  const parts = isObject(cand.content) ? cand.content.parts : undefined;
+  if (parts !== undefined && !(Array.isArray(parts) && parts.every(isObject)))
+    throw badResponse(meta, 'candidate parts are malformed');
+  const finishReason = typeof cand.finishReason === 'string' ? cand.finishReason : undefined;
+  return {
+    hasCandidate: true,
+    parts: parts ?? [],
+    ...(finishReason ? { finishReason } : {}),
+    ...(usage ? { usage } : {}),
+  };
+}
+
+/** A function call Gemini made, with an OpenAI-style id, JSON-string arguments and its thought signature. */
+export interface GeminiToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+  /** Gemini 3 wants it back on the function call when the conversation continues. */
+  thoughtSignature?: string;
+}
+
+/** Where a tool call carries Gemini's thought signature: `extra_content.google`, as Google's OpenAI endpoint does. */
+export function toolCallExtra(call: GeminiToolCall): { extra_content?: ToolCallExtra } {
+  return call.thoughtSignature === undefined
+    ? {}
+    : { extra_content: { google: { thought_signature: call.thoughtSignature } } };
+}
+
+/** Splits parts into answer text, thought text (`thought: true`) and function calls. */
+export function readParts(
+  parts: Json[],
+  meta: CallMeta,
+): { content: string; reasoning: string; toolCalls: GeminiToolCall[] } {
+  let content = '';
+  let reasoning = '';
+  const toolCalls: GeminiToolCall[] = [];
+  for (const p of parts) {
+    if (typeof p.text === 'string') {
+      if (p.thought === true) reasoning += p.text;
+      else content += p.text;
+    } else if (isObject(p.functionCall)) {
+      const { id, name, args } = p.functionCall;
+      if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
+      const call: GeminiToolCall = {
+        // Gemini ids calls only on some models; OpenAI callers need one to answer with
+        id: typeof id === 'string' && id !== '' ? id : `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
+        name,
+        arguments: JSON.stringify(args ?? {}),
+      };
+      if (typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '')
+        call.thoughtSignature = p.thoughtSignature;
+      toolCalls.push(call);
+    }
+  }
+  return { content, reasoning, toolCalls };
+}
+
+/**
+ * Maps Gemini's `finishReason`. Filter reasons throw `ProviderBlockedError`; anything but STOP/MAX_TOKENS
+ * (OTHER, MALFORMED_FUNCTION_CALL, …) is an answer that did not complete, so it is a response error rather
+ * than a truncated answer that looks complete.
+ */
+export function finishOf(reason: string, sawToolCalls: boolean, meta: CallMeta): FinishReason {
+  if (BLOCK_REASONS.has(reason)) throw blockedError(meta, 'answer blocked by the provider', reason);
+  if (reason === 'STOP') return sawToolCalls ? 'tool_calls' : 'stop';
+  if (reason === 'MAX_TOKENS') return 'length';
+  throw badResponse(meta, `generation ended with finishReason ${reasonText(reason, meta)}`);
+}
