@@ -21,6 +21,14 @@ function b64(values: number[]): string {
   return bytes.toString('base64');
 }
 
+/** A reply with another status than 200. */
+class Status {
+  constructor(
+    readonly status: number,
+    readonly json: unknown,
+  ) {}
+}
+
 interface Upstream {
   adapter: ProviderAdapter;
   /** Every request body the server received, parsed. */
@@ -42,8 +50,10 @@ async function upstream(
       const body = JSON.parse(text) as Record<string, unknown>;
       bodies.push(body);
       const out = reply(body);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(typeof out === 'string' ? out : JSON.stringify(out));
+      const status = out instanceof Status ? out.status : 200;
+      const json = out instanceof Status ? out.json : out;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(typeof json === 'string' ? json : JSON.stringify(json));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -154,5 +164,69 @@ describe('openai adapter: embeddings as base64', () => {
     const err = await rejection(embed(capped));
     expect(err).toBeInstanceOf(ProviderResponseError);
     expect((err as Error).message).toContain('limits.maxEmbeddingResponseBytes');
+  });
+});
+
+describe('openai adapter: servers that cannot answer base64', () => {
+  const formats = (up: Upstream) => up.bodies.map((b) => b.encoding_format);
+  const floatsOnly =
+    (refusal: (body: Record<string, unknown>) => unknown) => (body: Record<string, unknown>) =>
+      body.encoding_format === 'base64' ? refusal(body) : reply(VECTORS);
+
+  const refusals: [string, () => unknown][] = [
+    // OpenRouter answers some models' base64 requests with an empty list, or an error inside a 200.
+    ['an empty list in a 200', () => ({ object: 'list', data: [], model: 'e' })],
+    ['an error inside a 200', () => ({ error: { message: 'No successful provider responses' } })],
+    [
+      'a 400 naming the option',
+      () =>
+        new Status(400, {
+          error: { message: "Invalid value for 'encoding_format'", type: 'invalid_request_error' },
+        }),
+    ],
+  ];
+  for (const [name, refusal] of refusals) {
+    it(`${name}: asked again for floats, and for floats from then on (that model only)`, async () => {
+      const up = await upstream(floatsOnly(refusal));
+      expect((await embed(up)).data.map((d) => d.embedding)).toEqual(VECTORS);
+      expect(formats(up)).toEqual(['base64', 'float']);
+      expect((await embed(up)).data.map((d) => d.embedding)).toEqual(VECTORS);
+      expect(formats(up)).toEqual(['base64', 'float', 'float']);
+      await embed(up, { model: 'other' });
+      expect(formats(up)).toEqual(['base64', 'float', 'float', 'base64', 'float']);
+    });
+  }
+
+  it('a key, rate-limit, context-length, server error or a short list is not asked again', async () => {
+    const errors = [
+      new Status(401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } }),
+      new Status(429, { error: { message: 'Rate limit reached', type: 'rate_limit_error' } }),
+      new Status(400, {
+        error: { message: 'maximum context length is 8192 tokens', code: 'context_length_exceeded' },
+      }),
+      new Status(503, { error: { message: 'overloaded' } }),
+      new Status(400, { error: { message: "Invalid value for 'input'", type: 'invalid_request_error' } }),
+      reply([b64([1])]),
+    ];
+    for (const err of errors) {
+      const up = await upstream(() => err);
+      await rejection(embed(up));
+      expect(formats(up), JSON.stringify(err)).toEqual(['base64']);
+    }
+  });
+
+  it("a caller's own base64 is not second-guessed", async () => {
+    const up = await upstream(floatsOnly(() => ({ data: [] })));
+    expect(await rejection(embed(up, { encoding_format: 'base64' }))).toBeInstanceOf(ProviderResponseError);
+    expect(formats(up)).toEqual(['base64']);
+  });
+
+  it('when floats fail too, the float answer is the error and nothing is learnt', async () => {
+    const up = await upstream(() => ({ data: [] }));
+    const err = await rejection(embed(up));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('expected 2 embeddings');
+    await rejection(embed(up));
+    expect(formats(up)).toEqual(['base64', 'float', 'base64', 'float']);
   });
 });

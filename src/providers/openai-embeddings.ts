@@ -1,17 +1,48 @@
 import { endianness } from 'node:os';
+import { ProviderHTTPError } from '../errors.js';
 import type { Embeddings } from '../types.js';
 import type { AdapterEmbedRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse } from './error-mapping.js';
 
 /**
- * The `/embeddings` request body. Unless the caller chose a format, it asks for `encoding_format: "base64"` as the
- * official OpenAI SDKs do: little-endian float32 bytes are about 40 % of the text of the same vectors as JSON
- * numbers, and decoding them is cheaper than parsing numbers (docs/embeddings.md).
+ * The `/embeddings` request body with `encoding_format` set to `format`. Unless the caller chose, the adapter asks
+ * for base64 as the official OpenAI SDKs do: little-endian float32 bytes are about 40 % of the text of the same
+ * vectors as JSON numbers, and decoding them is cheaper than parsing numbers (docs/embeddings.md).
  */
-export function embeddingsBody(request: AdapterEmbedRequest): string {
-  if (request.encoding_format !== undefined) return JSON.stringify(request);
-  return JSON.stringify({ ...request, encoding_format: 'base64' });
+export function embeddingsBody(request: AdapterEmbedRequest, format: 'float' | 'base64'): string {
+  if (request.encoding_format === format) return JSON.stringify(request);
+  return JSON.stringify({ ...request, encoding_format: format });
+}
+
+/**
+ * Whether an error says the server cannot do the asked `encoding_format`: a 400 or 422 that names it (or base64).
+ * A key, rate-limit, context-length, server or network failure says nothing about the format.
+ */
+export function refusesFormat(err: unknown): boolean {
+  return (
+    err instanceof ProviderHTTPError &&
+    (err.status === 400 || err.status === 422) &&
+    !err.contextLength &&
+    /encoding_format|base64/i.test(err.message)
+  );
+}
+
+/**
+ * A reply with no vectors at all (`data` missing or empty): what OpenRouter answers base64 requests for models it
+ * cannot encode. A list of the wrong length is just malformed.
+ */
+export const isEmptyList = (data: unknown): boolean => !Array.isArray(data) || data.length === 0;
+
+/** Models whose server took floats after failing base64: a bounded set (a full set stops learning, calls still work). */
+export class FloatModels {
+  readonly #models = new Set<string>();
+  has(model: string): boolean {
+    return this.#models.has(model);
+  }
+  add(model: string): void {
+    if (this.#models.size < 256) this.#models.add(model);
+  }
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';

@@ -1,4 +1,4 @@
-import { ProviderError } from '../errors.js';
+import { ProviderError, ProviderResponseError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { cancelOf } from '../wire/cancel.js';
 import { FrameParser } from '../wire/frames.js';
@@ -13,7 +13,13 @@ import type {
 } from './adapter.js';
 import { type CallMeta, endpointOf } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
-import { embeddingsBody, embeddingsData } from './openai-embeddings.js';
+import {
+  embeddingsBody,
+  embeddingsData,
+  FloatModels,
+  isEmptyList,
+  refusesFormat,
+} from './openai-embeddings.js';
 import type { AdapterDeps } from './registry.js';
 import { readBody, send } from './transport.js';
 
@@ -161,13 +167,22 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const keepsExtras = new URL(config.baseUrl).hostname.endsWith('.googleapis.com');
   const outgoing = (req: AdapterChatRequest) => (keepsExtras ? req : withoutToolCallExtras(req));
 
-  /** A reply body's JSON object; throws its in-band error. Takes the text so callers await the body directly. */
-  function replyJson(text: string, meta: CallMeta): unknown {
+  /**
+   * A reply body's JSON object; throws its in-band error, or hands it to `inBand` when given (which returns what
+   * to throw, or undefined to have the object returned). Takes the text so callers await the body directly.
+   */
+  function replyJson(
+    text: string,
+    meta: CallMeta,
+    inBand?: (err: ProviderError) => ProviderError | undefined,
+  ): unknown {
     const json = mayHoldProto(text) ? parseJson(text, meta, undefined, NO_PROTO) : parseJson(text, meta);
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
     const err = inBandError(json as WireError);
-    if (err !== undefined) throw errorFromInBand(err, meta);
-    return json;
+    if (err === undefined) return json;
+    const thrown = inBand ? inBand(errorFromInBand(err, meta)) : errorFromInBand(err, meta);
+    if (thrown !== undefined) throw thrown;
+    return undefined;
   }
 
   async function chat(input: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
@@ -361,25 +376,46 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     for await (const batch of streamBatches(request, ctx)) for (const c of batch) yield c;
   }
 
+  // Models whose server could not answer base64 and answered floats (docs/embeddings.md): asked for floats.
+  const floatModels = new FloatModels();
+
   async function embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings> {
+    const chosen = request.encoding_format ?? (floatModels.has(request.model) ? 'float' : undefined);
+    if (chosen !== undefined) return (await embedAs(request, chosen, false, ctx)) as Embeddings;
+    const out = await embedAs(request, 'base64', true, ctx);
+    if (out !== undefined) return out;
+    const floats = (await embedAs(request, 'float', false, ctx)) as Embeddings;
+    floatModels.add(request.model);
+    return floats;
+  }
+
+  /** One `/embeddings` request; with `trial`, undefined when the server shows it cannot answer `format`. */
+  async function embedAs(
+    request: AdapterEmbedRequest,
+    format: 'float' | 'base64',
+    trial: boolean,
+    ctx: AdapterContext,
+  ): Promise<Embeddings | undefined> {
     const meta = metaFor(request.model, 'POST', embedPath);
     const cancel = cancelOf(ctx);
-    const res = await send(
-      http,
-      {
-        origin,
-        path: embedPath,
-        method: 'POST',
-        headers: jsonHeaders,
-        body: embeddingsBody(request),
-        signal: cancel,
-      },
-      meta,
-    );
-    const json = replyJson(await readBody(res, cancel, meta, 'maxEmbeddingResponseBytes'), meta) as {
-      data?: unknown;
-      usage?: unknown;
+    const req = {
+      origin,
+      path: embedPath,
+      method: 'POST' as const,
+      headers: jsonHeaders,
+      body: embeddingsBody(request, format),
+      signal: cancel,
     };
+    const res = await send(http, req, meta).catch((err: unknown) => {
+      if (trial && refusesFormat(err)) return undefined;
+      throw err;
+    });
+    if (res === undefined) return undefined;
+    const text = await readBody(res, cancel, meta, 'maxEmbeddingResponseBytes');
+    const json = replyJson(text, meta, (err) =>
+      trial && (err instanceof ProviderResponseError || refusesFormat(err)) ? undefined : err,
+    ) as { data?: unknown; usage?: unknown } | undefined;
+    if (json === undefined || (trial && isEmptyList(json.data))) return undefined;
     const out = embeddingsData(json.data, request.input.length, meta);
     const u = json.usage as { prompt_tokens?: unknown; total_tokens?: unknown } | undefined;
     const prompt = typeof u?.prompt_tokens === 'number' ? u.prompt_tokens : 0;
