@@ -214,7 +214,7 @@ export function badResponse(meta: CallMeta, what: string, cause?: unknown): Prov
   );
 }
 
-/** Parses JSON from an upstream (with `JSON.parse` or a stream's FrameParser), turning garbage into a `ProviderResponseError`. */
+/** Parses JSON from an upstream (with `JSON.parse` or the given parser), turning garbage into a `ProviderResponseError`. */
 export function parseJson(
   text: string,
   meta: CallMeta,

@@ -1,7 +1,6 @@
 import { ProviderError, ProviderResponseError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { cancelOf } from '../wire/cancel.js';
-import { FrameParser } from '../wire/frames.js';
 import { bodyArrived } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import type {
@@ -244,7 +243,6 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     let early = true;
     let drained = false;
     const parser = new SSEParser(http.limits.maxFrameBytes);
-    const frames = new FrameParser();
 
     /**
      * One frame as a chunk, undefined for a frame that carries nothing for the caller, or null for an error frame
@@ -256,7 +254,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
         data,
         meta,
         'malformed stream frame',
-        mayHoldProto(data) ? NO_PROTO : frames,
+        mayHoldProto(data) ? NO_PROTO : undefined,
       ) as WireReply | null;
       if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
       const err = inBandError(json);

@@ -1,3 +1,7 @@
+/**
+ * Parts bench: the hand-made stream frame parser that `src/wire/frames.ts` held until the parts bench showed no
+ * consistent 10 % gain end to end (bench/README.md). Put back into a copy of src/ by the `frames` variant.
+ */
 /** What a JSON string's text must not hold to be its own value: a quote, a backslash, a control character. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings; finding them is the point.
 const NOT_PLAIN = /["\\\u0000-\u001f]/;
