@@ -58,12 +58,12 @@ interface Variant {
 /** The adapters' streams as one chunk per step: `stream()` is the batch generator flattened in place. */
 const ONE_PATH: NonNullable<Variant['patches']> = [
   {
-    file: 'providers/openai.ts',
+    file: 'providers/openai-stream.ts',
     from: 'for (const out of batches()) yield out;',
     to: 'for (const out of batches()) for (const c of out) yield c;',
   },
   {
-    file: 'providers/openai.ts',
+    file: 'providers/openai-stream.ts',
     from: 'for (const out of batches()) yield out;',
     to: 'for (const out of batches()) for (const c of out) yield c;',
   },
@@ -119,12 +119,12 @@ const VARIANTS: Variant[] = [
     files: { 'wire/frames.ts': 'frame-parser.ts' },
     patches: [
       {
-        file: 'providers/openai.ts',
-        from: '    const parser = new SSEParser(http.limits.maxFrameBytes);\n',
-        to: '    const parser = new SSEParser(http.limits.maxFrameBytes);\n    const frames = new FrameParser();\n',
+        file: 'providers/openai-stream.ts',
+        from: '  const parser = new SSEParser(read.maxFrameBytes);\n',
+        to: '  const parser = new SSEParser(read.maxFrameBytes);\n  const frames = new FrameParser();\n',
       },
       {
-        file: 'providers/openai.ts',
+        file: 'providers/openai-stream.ts',
         from: 'mayHoldProto(data) ? NO_PROTO : undefined,',
         to: 'mayHoldProto(data) ? NO_PROTO : frames,',
       },

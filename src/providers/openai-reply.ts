@@ -1,0 +1,135 @@
+import type { ProviderError } from '../errors.js';
+import type { ChatCompletion } from '../types.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
+
+/** What an OpenAI-compatible reply or stream frame holds, read down to what the adapter checks and normalises. */
+
+/** The parts of a vendor payload this adapter reads; everything else passes through untouched. */
+export interface WireError {
+  error?: unknown;
+  object?: unknown;
+}
+export interface WireDelta {
+  content?: unknown;
+  reasoning?: unknown;
+  reasoning_content?: unknown;
+  refusal?: unknown;
+  tool_calls?: unknown;
+}
+export interface WireChoice {
+  delta?: WireDelta;
+  message?: WireDelta;
+  finish_reason?: unknown;
+  error?: unknown;
+}
+export interface WireReply extends WireError {
+  id?: unknown;
+  object?: unknown;
+  created?: unknown;
+  model?: unknown;
+  choices?: WireChoice[];
+  usage?: unknown;
+}
+
+/** vLLM answers `{"object":"error",…}`, OpenAI and most others `{"error":{…}}`. */
+export function inBandError(json: WireError): unknown {
+  if (json.error !== undefined && json.error !== null) return json.error;
+  return json.object === 'error' ? json : undefined;
+}
+
+/**
+ * Replies are handed to the caller as parsed, so an own `__proto__` key (JSON.parse makes one; `Object.assign` or a
+ * naive merge in the caller's code would then replace a prototype) is dropped. Only a text that could spell the
+ * key — literally or through a `\u` escape — pays for the reviver.
+ */
+export const NO_PROTO = {
+  parse: (text: string): unknown => JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)),
+};
+export const mayHoldProto = (text: string): boolean => text.includes('__proto__') || text.includes('\\u');
+
+/** OpenRouter and Groq name it `reasoning`, DeepSeek `reasoning_content`; callers always get the latter. */
+export function normaliseReasoning(d: WireDelta): void {
+  if (typeof d.reasoning === 'string') {
+    if (d.reasoning_content === undefined) d.reasoning_content = d.reasoning;
+    delete d.reasoning;
+  }
+}
+
+/**
+ * Mistral sends `content` as an array of typed parts: text parts become the string, thinking parts (whose own
+ * `thinking` is a list of text parts) `reasoning_content`. The types promise a string; an array never passes through.
+ */
+export function normaliseContent(d: WireDelta): void {
+  if (!Array.isArray(d.content)) return;
+  let text = '';
+  let thought = '';
+  const textOf = (p: unknown): string => {
+    const t = (p as { text?: unknown } | null)?.text;
+    return typeof t === 'string' ? t : '';
+  };
+  for (const part of d.content as unknown[]) {
+    const p = part as { type?: unknown; thinking?: unknown } | null;
+    if (p?.type === 'thinking') {
+      if (typeof p.thinking === 'string') thought += p.thinking;
+      else if (Array.isArray(p.thinking)) for (const t of p.thinking) thought += textOf(t);
+    } else if (p?.type === 'text') text += textOf(p);
+  }
+  d.content = text;
+  if (thought !== '')
+    d.reasoning_content = typeof d.reasoning_content === 'string' ? d.reasoning_content + thought : thought;
+}
+
+/** Whether a stream frame's choices carry text, reasoning, a refusal or a tool call. */
+export function carriesContent(choices: WireChoice[]): boolean {
+  for (const c of choices) {
+    const d = c.delta as WireDelta;
+    if (
+      d.content ||
+      d.reasoning_content ||
+      d.refusal ||
+      (Array.isArray(d.tool_calls) && d.tool_calls.length > 0)
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * A reply body's JSON object; throws its in-band error, or hands it to `inBand` when given (which returns what
+ * to throw, or undefined to have the object returned).
+ */
+export function replyJson(
+  text: string,
+  meta: CallMeta,
+  inBand?: (err: ProviderError) => ProviderError | undefined,
+): unknown {
+  const json = mayHoldProto(text) ? parseJson(text, meta, undefined, NO_PROTO) : parseJson(text, meta);
+  if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
+  const err = inBandError(json as WireError);
+  if (err === undefined) return json;
+  const thrown = inBand ? inBand(errorFromInBand(err, meta)) : errorFromInBand(err, meta);
+  if (thrown !== undefined) throw thrown;
+  return undefined;
+}
+
+/** A `/chat/completions` reply checked and normalised, relabelled `model`; ids and times filled in when missing. */
+export function chatReply(text: string, meta: CallMeta, model: string, now: number): ChatCompletion {
+  const json = replyJson(text, meta) as WireReply;
+  const choices = json.choices;
+  if (!Array.isArray(choices) || choices.length === 0) throw badResponse(meta, 'reply has no choices');
+  for (const c of choices) {
+    if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
+      throw badResponse(meta, 'reply choice has no message');
+    if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+    normaliseReasoning(c.message);
+    normaliseContent(c.message);
+    // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
+    if (c.message.content === undefined) c.message.content = null;
+  }
+  if (typeof json.id !== 'string') json.id = `chatcmpl-${now.toString(36)}`;
+  if (typeof json.created !== 'number') json.created = Math.floor(now / 1000);
+  json.object = 'chat.completion';
+  json.model = model;
+  return json as unknown as ChatCompletion;
+}

@@ -1,0 +1,172 @@
+import type { Clock } from '../clock.js';
+import { ProviderError } from '../errors.js';
+import type { ChatChunk } from '../types.js';
+import type { CancelSignal } from '../wire/cancel.js';
+import { bodyArrived, type HttpResponse } from '../wire/http.js';
+import { SSEParser } from '../wire/sse.js';
+import type { CallMeta } from './endpoint.js';
+import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
+import {
+  carriesContent,
+  inBandError,
+  mayHoldProto,
+  NO_PROTO,
+  normaliseContent,
+  normaliseReasoning,
+  type WireChoice,
+  type WireReply,
+} from './openai-reply.js';
+
+/** What reading one stream needs besides its response. */
+export interface ChatStreamRead {
+  meta: CallMeta;
+  /** The `provider/model` label every chunk carries. */
+  model: string;
+  /** The caller asked for a usage chunk (`stream_options.include_usage`). */
+  wantUsage: boolean;
+  maxFrameBytes: number;
+  clock: Clock;
+  cancel: CancelSignal;
+}
+
+/**
+ * An OpenAI-compatible SSE stream as one array of chunks per network read: frames checked and normalised, one id
+ * per stream, ended by [DONE] or a finish reason (a stream with neither is a bad response, never a short answer).
+ */
+export async function* readChatStream(res: HttpResponse, read: ChatStreamRead): AsyncGenerator<ChatChunk[]> {
+  const { meta, model, wantUsage, clock, cancel } = read;
+  let id: string | undefined;
+  let created = 0;
+  let finished = false;
+  let sawDone = false;
+  let readPastDone = false;
+  // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
+  let early = true;
+  let drained = false;
+  const parser = new SSEParser(read.maxFrameBytes);
+
+  /**
+   * One frame as a chunk, undefined for a frame that carries nothing for the caller, or null for an error frame
+   * after a finish reason: the answer was complete, the frame ends the stream like [DONE] (OpenRouter sends
+   * "Token limit reached" after `finish_reason: "length"`; see docs/wire-conformance.md).
+   */
+  const chunkOf = (data: string): ChatChunk | undefined | null => {
+    const json = parseJson(
+      data,
+      meta,
+      'malformed stream frame',
+      mayHoldProto(data) ? NO_PROTO : undefined,
+    ) as WireReply | null;
+    if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
+    const err = inBandError(json);
+    if (err !== undefined || parser.event === 'error') {
+      if (finished) return null;
+      throw errorFromInBand(err ?? json, meta);
+    }
+    let choices = json.choices;
+    if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+    // Azure sends content-filter offsets after the finish reason in a choice without a delta: nothing to pass on.
+    if (finished && choices.some((c) => c?.delta === undefined || c.delta === null))
+      json.choices = choices = choices.filter((c) => c?.delta !== undefined && c.delta !== null);
+    // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
+    // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
+    if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
+      return undefined;
+    for (const c of choices) {
+      const d = c?.delta;
+      if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+      if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+      if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+      normaliseReasoning(d);
+      normaliseContent(d);
+      if (Array.isArray(d.tool_calls)) {
+        // Some servers omit `index`; the position identifies the call then.
+        d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
+          if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
+          if (typeof t.index !== 'number') t.index = i;
+        });
+      }
+    }
+    // One stable id per stream, whatever the server sends per frame.
+    if (id === undefined) {
+      id = typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
+      created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+    }
+    json.id = id;
+    json.object = 'chat.completion.chunk';
+    json.created = created;
+    json.model = model;
+    return json as unknown as ChatChunk;
+  };
+
+  /**
+   * Moves the parser's frames into `out` until [DONE] or the text fed so far is used up; while `early`, it stops
+   * after the first chunk with content (returning true: more may follow), so the first token does not wait for
+   * the rest of its network read.
+   */
+  const collect = (out: ChatChunk[]): boolean => {
+    if (sawDone) return false;
+    for (let data = parser.next(); data !== undefined; data = parser.next()) {
+      if (data === '[DONE]') {
+        finished = sawDone = true;
+        return false;
+      }
+      const chunk = chunkOf(data);
+      if (chunk === null) {
+        sawDone = true;
+        return false;
+      }
+      if (chunk === undefined) continue;
+      out.push(chunk);
+      if (early && carriesContent(chunk.choices as WireChoice[])) {
+        early = false;
+        return true;
+      }
+    }
+    return false;
+  };
+
+  /** The chunks of what was fed, as batches; the chunks before a bad frame go out before its error. */
+  function* batches(): Generator<ChatChunk[]> {
+    for (;;) {
+      const out: ChatChunk[] = [];
+      let more: boolean;
+      try {
+        more = collect(out);
+      } catch (err) {
+        if (out.length > 0) yield out;
+        throw err;
+      }
+      if (out.length > 0) yield out;
+      if (!more) return;
+    }
+  }
+
+  try {
+    // One batch per network read: its frames are handled without a promise per line or event.
+    for await (const bytes of res.body) {
+      if (sawDone) continue;
+      parser.feed(bytes);
+      for (const out of batches()) yield out;
+      if (sawDone) {
+        // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
+        if (!bodyArrived(res.body)) break;
+        readPastDone = true;
+      }
+    }
+    // Some servers end the body right after `data: [DONE]`, without its blank line.
+    parser.end();
+    for (const out of batches()) yield out;
+    drained = !sawDone || readPastDone;
+  } catch (err) {
+    // The answer was complete at [DONE]: a failure while reading past it changes nothing.
+    if (sawDone) return;
+    if (err instanceof ProviderError) throw err;
+    throw networkError(err, cancel, meta);
+  } finally {
+    // Stopped early (break, [DONE] before the body's end, an error): cancel the upstream request.
+    if (!drained) res.body.destroy();
+  }
+  // Neither a finish reason nor [DONE]: a truncated answer must never look complete.
+  if (!finished) throw badResponse(meta, 'stream ended before finish');
+}
