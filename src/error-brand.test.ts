@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as here from './errors.js';
 
-/** A second copy of the error module, as the CommonJS build next to the ESM one would be. */
+/** A second copy of the error modules, as the CommonJS build next to the ESM one would be. */
 async function otherCopy(): Promise<typeof here> {
-  const copy = (await import(/* @vite-ignore */ `./errors.js?copy=${Date.now()}`)) as typeof here;
+  // A fresh module registry: errors.ts and every module it imports (error-base.ts, provider-errors.ts) load again.
+  vi.resetModules();
+  const copy = (await import('./errors.js')) as typeof here;
   expect(copy.ManaLLMError).not.toBe(here.ManaLLMError);
   return copy;
 }
