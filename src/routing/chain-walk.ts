@@ -80,25 +80,33 @@ export class ChainWalk<T, R> {
    * Moves the cursor to the next entry that can be called, recording the ones skipped, and starts its attempt;
    * undefined when no entry is left or the budget ran out.
    */
-  async start(): Promise<Running<T> | undefined> {
+  start(): Running<T> | undefined | Promise<Running<T> | undefined> {
+    return this.#scan(-1);
+  }
+
+  // Synchronous unless an entry needs the call's images first: no promise per attempt on the common path.
+  #scan(imagesFor: number): Running<T> | undefined | Promise<Running<T> | undefined> {
     const { ctx, plan } = this;
     const { chain, attempts } = plan;
     while (this.#next < chain.length) {
-      const i = this.#next++;
+      const i = this.#next;
       // A call that waited (on the cache, on a failed entry) while the client closed must not walk a closed transport.
       if (ctx.closed) throw new ClosedError();
       const entry = chain[i] as ChainEntry;
-      let pre = precheck(ctx, entry, plan.needs);
+      const pre = precheck(ctx, entry, plan.needs);
+      const { images } = plan;
       if (
-        plan.images !== undefined &&
+        images !== undefined &&
+        imagesFor !== i &&
         'adapter' in pre &&
         (pre.adapter as InlinesImages)[INLINE_IMAGES] === true
       ) {
         // Fetched once per call, before the attempt's clock starts and outside its health accounting: an image
-        // that cannot be had is the caller's error (InvalidRequestError), never this provider's.
-        await plan.images.ready();
-        pre = precheck(ctx, entry, plan.needs);
+        // that cannot be had is the caller's error (InvalidRequestError), never this provider's. The same entry is
+        // looked at again once they are in.
+        return images.ready().then(() => this.#scan(i));
       }
+      this.#next++;
       if (!('adapter' in pre)) {
         if (pre.reason === 'capability' && plan.alias === undefined) {
           const needs = Object.keys(plan.needs).join(', ');

@@ -49,7 +49,8 @@ export async function walkChain<T, R>(
   if (hedgeAfterMs !== undefined && hedgeAfterMs !== 0 && ctx.hedging && plan.chain.length > 1)
     return hedgedWalk(walk, ctx.hedging, hedgeAfterMs);
   for (;;) {
-    const run = await walk.start();
+    let run = walk.start();
+    if (run instanceof Promise) run = await run;
     if (run === undefined) return walk.exhausted();
     let value: T;
     try {
