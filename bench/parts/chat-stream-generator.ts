@@ -41,19 +41,38 @@ async function* chatStream(
   self.stream = undefined;
   let batch: ChatChunk[] = [];
   let at = 0;
+  // Set while suspended at a yield: what is thrown there is the consumer's throw(), passed on as it is.
+  let consumer = false;
   try {
     try {
       batch = committed.start();
     } catch (err) {
-      throw committed.fail(err, batch, at);
+      throw committed.internalError(err, batch, at);
     }
     for (;;) {
-      while (at < batch.length) yield batch[at++] as ChatChunk;
-      const next = await committed.read(batch, at);
-      if (next === undefined) return;
-      batch = next;
+      while (at < batch.length) {
+        consumer = true;
+        yield batch[at++] as ChatChunk;
+        consumer = false;
+      }
+      committed.handOut(batch, at);
+      batch = [];
       at = 0;
+      if (!committed.reading) break;
+      let r: IteratorResult<ChatChunk[]>;
+      try {
+        r = await committed.next();
+      } catch (raw) {
+        throw committed.upstreamError(raw);
+      }
+      committed.arrived();
+      if (r.done) break;
+      batch = r.value;
     }
+    committed.finish();
+  } catch (err) {
+    if (consumer || committed.closed) throw err;
+    throw committed.internalError(err, [], 0);
   } finally {
     // The consumer's return() or throw() at a yield: cancel and report (nothing when the stream already ended).
     committed.stop();

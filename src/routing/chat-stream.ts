@@ -5,6 +5,8 @@ import { reportFailure, reportRequest } from './report.js';
 import { walkToCommit } from './stream-commit.js';
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
+/** No chunks (never written to). */
+const NONE: ChatChunk[] = [];
 
 /** Where a stream is: not started, open (committed), or over. */
 enum Phase {
@@ -33,7 +35,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   #phase = Phase.New;
   #committed: CommittedStream | undefined;
   /** The chunks of the last network read; those before `#at` were handed out. */
-  #batch: ChatChunk[] = [];
+  #batch: ChatChunk[] = NONE;
   #at = 0;
   /** Settles after the last call in line; a call made before then waits its turn, as on a native generator. */
   #tail: Promise<unknown> | undefined;
@@ -135,7 +137,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     } catch (err) {
       // A failure inside the commit must still release the slot and close the request.
       this.#phase = Phase.Closed;
-      throw committed.fail(err, this.#batch, this.#at);
+      throw committed.internalError(err, this.#batch, this.#at);
     }
     return this.#read();
   }
@@ -143,28 +145,39 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** Waits for the next network read's chunks, or finishes the stream at its end. */
   async #read(): Promise<IteratorResult<ChatChunk, void>> {
     const committed = this.#committed as CommittedStream;
-    const batch = this.#batch;
-    const at = this.#at;
-    this.#batch = [];
-    this.#at = 0;
     try {
-      const next = await committed.read(batch, at);
-      if (next !== undefined) {
-        this.#batch = next;
-        return { done: false, value: next[this.#at++] as ChatChunk };
+      committed.handOut(this.#batch, this.#at);
+      this.#batch = NONE;
+      this.#at = 0;
+      while (committed.reading) {
+        let r: IteratorResult<ChatChunk[]>;
+        try {
+          r = await committed.next();
+        } catch (raw) {
+          throw committed.upstreamError(raw);
+        }
+        committed.arrived();
+        if (r.done) break;
+        if (r.value.length > 0) {
+          this.#batch = r.value;
+          return { done: false, value: r.value[this.#at++] as ChatChunk };
+        }
       }
+      committed.finish();
+      this.#phase = Phase.Closed;
+      return DONE;
     } catch (err) {
       this.#phase = Phase.Closed;
-      throw err;
+      // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
+      if (committed.closed) throw err;
+      throw committed.internalError(err, NONE, 0);
     }
-    this.#phase = Phase.Closed;
-    return DONE;
   }
 
   /** The consumer stops the stream: a committed one that has not finished is cancelled and reported. */
   #stop(): void {
     this.#phase = Phase.Closed;
-    this.#batch = [];
+    this.#batch = NONE;
     this.#at = 0;
     this.#committed?.stop();
   }

@@ -82,48 +82,62 @@ export class CommittedStream implements Committed {
     return held;
   }
 
+  /** True while the upstream may send more (not ended at the commit, not closed). */
+  get reading(): boolean {
+    return this.#state === 'reading';
+  }
+
+  /** True once the stream ended one way or another (its attempt released). */
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Records the first `n` chunks of `batch` as handed out to the consumer. */
+  handOut(batch: ChatChunk[], n: number): void {
+    this.#handed.add(batch, n);
+  }
+
   /**
-   * Records the first `n` chunks of `batch` as handed out, then waits for the next network read's chunks;
-   * undefined once the upstream ended cleanly (the stream is then finished and reported).
-   * @throws StreamInterruptedError, the caller's abort reason, ClosedError
+   * The next network read's chunks (under the idle and duration timers); call `arrived()` once it settled.
+   * Not `async`: the caller's own loop awaits it, one promise layer per read instead of two.
    */
-  async read(batch: ChatChunk[], n: number): Promise<ChatChunk[] | undefined> {
-    if (this.#state === 'closed') return undefined;
+  next(): Promise<IteratorResult<ChatChunk[]>> {
+    this.#waitingSince = this.#ctx.clock.now();
     const { attempt, value } = this.#served;
-    try {
-      this.#handed.add(batch, n);
-      while (this.#state === 'reading') {
-        let r: IteratorResult<ChatChunk[]>;
-        try {
-          this.#waitingSince = this.#ctx.clock.now();
-          r = await attempt.race(value.reader.next());
-          this.#waitingSince = undefined;
-        } catch (raw) {
-          throw this.#interrupted(raw, false);
-        }
-        if (r.done) break;
-        if (r.value.length > 0) return r.value;
-      }
-      this.#finish();
-      return undefined;
-    } catch (err) {
-      // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
-      if (this.#isClosed()) throw err;
-      throw this.#interrupted(err, true);
-    }
+    return attempt.race(value.reader.next());
+  }
+
+  /** The read settled: idle time stops counting until the next `next()`. */
+  arrived(): void {
+    this.#waitingSince = undefined;
+  }
+
+  /** The upstream failed after the commit (a read rejected): returns the error the consumer sees. */
+  upstreamError(raw: unknown): unknown {
+    return this.#interrupted(raw, false);
   }
 
   /**
    * Our own failure after the commit (not the upstream's), with the first `n` chunks of `batch` handed out: counts
    * against no one; returns the error the consumer sees.
    */
-  fail(err: unknown, batch: ChatChunk[], n: number): unknown {
+  internalError(err: unknown, batch: ChatChunk[], n: number): unknown {
     try {
       this.#handed.add(batch, n);
     } catch {
       // Left out of the partial answer: the snapshot drops what it cannot add up.
     }
     return this.#interrupted(err, true);
+  }
+
+  /** The upstream ended cleanly and everything was handed out: health, the `response` event, the slot. */
+  finish(): void {
+    const ctx = this.#ctx;
+    const { entry } = this.#served;
+    ctx.health.recordSuccess(entry.provider);
+    if (ctx.events.has('response') || this.plan.trace)
+      reportServed(ctx, this.plan, entry.target, this.#handed.usage(), this.#firstChunkMs);
+    this.close(false);
   }
 
   /** The consumer stops a committed stream that has not finished: the call ends here (`cancel`). */
@@ -145,21 +159,6 @@ export class CommittedStream implements Committed {
     const stopped = cancel && state === 'reading';
     if (stopped) void served.value.reader.return?.()?.catch(() => undefined);
     served.done(stopped);
-  }
-
-  /** Read through a call, so that the compiler does not narrow the state across an `await`. */
-  #isClosed(): boolean {
-    return this.#state === 'closed';
-  }
-
-  /** The upstream ended cleanly and everything was handed out. */
-  #finish(): void {
-    const ctx = this.#ctx;
-    const { entry } = this.#served;
-    ctx.health.recordSuccess(entry.provider);
-    if (ctx.events.has('response') || this.plan.trace)
-      reportServed(ctx, this.plan, entry.target, this.#handed.usage(), this.#firstChunkMs);
-    this.close(false);
   }
 
   /**
