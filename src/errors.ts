@@ -55,6 +55,7 @@ export type AttemptReason =
   | 'ok'
   | 'unconfigured'
   | 'unhealthy'
+  | 'breaker-open'
   | 'cooling'
   | 'saturated'
   | 'capability'

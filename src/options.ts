@@ -269,3 +269,9 @@ export const REDIS_DEFAULTS = {
   /** Longest wait on any Redis command: a shared store must never slow a call down much. */
   timeoutMs: 250,
 } as const;
+
+/**
+ * How long an attempt has waited, at least, before its provider's breaker opening releases it (longer when its
+ * target usually takes longer: its latency estimate's highMs); see docs/concepts.md.
+ */
+export const RELEASE_AFTER_MS = 5_000;

@@ -13,6 +13,7 @@ import {
   breakerSuccess,
   closedBreaker,
 } from './breaker.js';
+import type { HealthSnapshot, HealthStatus, ProviderHealth } from './health-snapshot.js';
 import {
   createMemoryHealthStore,
   type HealthStore,
@@ -21,40 +22,9 @@ import {
 } from './health-store.js';
 import { LatencyBook, type LatencyEstimate, type TargetLatency } from './latency-book.js';
 import { Listeners } from './listeners.js';
+import { OpenWatch } from './open-watch.js';
 
-/** One provider's entry in `llm.health()`; every key is always present. */
-export interface ProviderHealth {
-  readonly healthy: boolean;
-  readonly state: BreakerState;
-  readonly consecutiveFailures: number;
-  readonly lastError: string | null;
-  readonly lastCheckedAt: number | null;
-  readonly unhealthyUntil: number | null;
-}
-
-/** One target's entry in `llm.health().targets`; every key is always present. */
-export interface TargetHealth {
-  readonly target: string;
-  /** When the target's cool-down after a 429 ends; null when it is not cooling. */
-  readonly until: number | null;
-  readonly latency: TargetLatency;
-}
-
-/** Overall health: every provider healthy, some, or none. */
-export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
-
-/** What `llm.health()` returns. */
-export interface HealthSnapshot {
-  readonly status: HealthStatus;
-  readonly providers: Readonly<Record<string, ProviderHealth>>;
-  /**
-   * Every `provider/model` target cooling after a 429 (`until`, else null) or measured by this process (`latency`),
-   * sorted by name.
-   */
-  readonly targets: readonly TargetHealth[];
-  /** Present with a shared store (`mana-llm/redis`): whether it is connected; decisions stay local either way. */
-  readonly store?: { readonly kind: string; readonly connected: boolean };
-}
+export type { HealthSnapshot, HealthStatus, ProviderHealth, TargetHealth } from './health-snapshot.js';
 
 /** Payload of the `store` event: a shared store lost or regained its connection. */
 export type StoreStatusChange = ManaLLMEvents['store'];
@@ -73,6 +43,8 @@ export class HealthCache {
   readonly #statusListeners = new Listeners<StoreStatusChange>('store');
   readonly #unsubscribe: (() => void) | undefined;
   readonly #latency = new LatencyBook();
+  /** Attempts waiting on each provider, released when its breaker opens (see docs/latency.md). */
+  readonly opened = new OpenWatch();
 
   constructor(
     providers: readonly string[],
@@ -168,6 +140,11 @@ export class HealthCache {
     return this.#latency.estimate(target, kind);
   }
 
+  /** `latencyEstimate(target, kind).highMs` without allocating, 0 before any sample. */
+  latencyHigh(target: string, kind: CallKind): number {
+    return this.#latency.high(target, kind);
+  }
+
   /** What `resolve()` shows of `target`'s latency. */
   latencyOf(target: string): TargetLatency {
     return this.#latency.view(target);
@@ -237,6 +214,7 @@ export class HealthCache {
     this.#listeners.clear();
     this.#statusListeners.clear();
     this.#latency.clear();
+    this.opened.clear();
     await this.#store.close?.();
   }
 
@@ -252,11 +230,7 @@ export class HealthCache {
       return;
     }
     if (!this.#known.has(u.provider)) return;
-    const now = this.#clock.now();
-    const after = this.#read(u.provider);
-    const state = breakerState(after, now);
-    const wasHealthy = breakerState(u.before ?? closedBreaker, now) === 'closed';
-    if (wasHealthy !== (state === 'closed')) this.#notify(u.provider, after, state);
+    this.#changed(u.provider, u.before ?? closedBreaker, this.#read(u.provider), this.#clock.now());
   }
 
   #status(s: HealthStoreStatus): void {
@@ -279,10 +253,16 @@ export class HealthCache {
     const before = this.#read(provider);
     const after = change(before, now);
     this.#store.setProvider(provider, after);
-    const wasHealthy = breakerState(before, now) === 'closed';
+    this.#changed(provider, before, after, now);
+  }
+
+  #changed(provider: string, before: BreakerRecord, after: BreakerRecord, now: number): void {
+    const was = breakerState(before, now);
     const state = breakerState(after, now);
     // Re-arming an open breaker, or its cooldown running out, is not a flip: listeners hear only real changes.
-    if (wasHealthy !== (state === 'closed')) this.#notify(provider, after, state);
+    if ((was === 'closed') !== (state === 'closed')) this.#notify(provider, after, state);
+    // Attempts still waiting on the provider let go now, after the `health` event, instead of at their timeout.
+    if (state === 'open' && was !== 'open') this.opened.fire(provider);
   }
 
   #notify(provider: string, r: BreakerRecord, state: BreakerState): void {

@@ -97,6 +97,12 @@ export class LatencyBook {
     };
   }
 
+  /** `highMs` of the estimate without allocating one (the hot path asks on every attempt); 0 before any sample. */
+  high(target: string, kind: CallKind): number {
+    const s = this.#targets.get(target)?.[kind];
+    return s === undefined ? 0 : s.mean + TAIL_DEVIATIONS * s.deviation;
+  }
+
   /** What `health()` and `resolve()` show for `target`: every kind, null where nothing was measured. */
   view(target: string): TargetLatency {
     const book = this.#targets.get(target);

@@ -1,5 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { ProviderTimeoutError } from '../errors.js';
+import type { HealthCache } from '../health/health-cache.js';
+import type { OpenWatcher } from '../health/open-watch.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { CancelToken } from '../wire/cancel.js';
 import type { Abortable, RouterContext } from './context.js';
@@ -7,13 +9,23 @@ import type { Abortable, RouterContext } from './context.js';
 const ignore = (): void => undefined;
 
 /**
- * One attempt's abort signal: fires when the caller aborts, when the client closes, or when `ms` runs out on
- * the injected clock. `timedOut` tells the router which of the three happened.
+ * One attempt's abort signal: fires when the caller aborts, when the client closes, when `ms` runs out on the
+ * injected clock, or when the provider's breaker opens while the attempt still waits (`released`). `timeout` and
+ * `released` tell the router which happened.
  */
-export class AttemptSignal {
+export class AttemptSignal implements OpenWatcher {
   /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
   readonly token = new CancelToken();
   timeout: ProviderTimeoutError | undefined;
+  /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
+  released = false;
+  /** The provider whose breaker this attempt follows until it is answered (or ends). */
+  #provider: string | undefined;
+  readonly #health: HealthCache;
+  readonly #clock: Clock;
+  /** When the attempt has waited longer than its target usually takes (its latency estimate's highMs). */
+  #lateAt = 0;
+  #cancelLate: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
   readonly #caller: AbortSignal | undefined;
   readonly #live: Set<Abortable>;
@@ -22,8 +34,19 @@ export class AttemptSignal {
   /** Rejecters of the races in progress, settled together when the attempt aborts. */
   #racing: Set<(reason: unknown) => void> | undefined;
 
-  constructor(ctx: RouterContext, caller: AbortSignal | undefined) {
+  /**
+   * `provider`: the attempt waits on it, and lets go when its breaker opens (until `answered()` or `end()`) once it
+   * is late, that is past `lateAt` (epoch ms: its start plus the target's usual highest latency).
+   */
+  constructor(ctx: RouterContext, caller: AbortSignal | undefined, provider?: string, lateAt = 0) {
     this.#caller = caller;
+    this.#health = ctx.health;
+    this.#clock = ctx.clock;
+    if (provider !== undefined) {
+      this.#provider = provider;
+      this.#lateAt = lateAt;
+      ctx.health.opened.watch(provider, this);
+    }
     this.#live = ctx.live;
     this.#live.add(this.token);
     if (caller) {
@@ -61,6 +84,39 @@ export class AttemptSignal {
     this.token.abort(err);
   }
 
+  /** The provider's breaker opened: the attempt stops waiting now (the health cache calls this once). */
+  breakerOpened(provider: string): void {
+    this.#provider = undefined;
+    if (this.token.aborted) return;
+    const wait = this.#lateAt - this.#clock.now();
+    // Still within the time its target usually takes: other calls' failures do not say this one will fail, so it
+    // gets that long, and lets go then if the breaker is still open.
+    if (wait > 0) {
+      this.#cancelLate = this.#clock.setTimer(wait, () => {
+        this.#cancelLate = undefined;
+        if (this.#health.peek(provider) === 'open') this.#release(provider);
+      });
+      return;
+    }
+    this.#release(provider);
+  }
+
+  #release(provider: string): void {
+    if (this.token.aborted) return;
+    this.released = true;
+    this.token.abort(new Error(`mana-llm: ${provider}'s breaker opened while this attempt waited for it`));
+  }
+
+  /** The provider answered (a whole reply, or a stream's commit): from now on its breaker no longer cuts it. */
+  answered(): void {
+    this.#cancelLate?.();
+    this.#cancelLate = undefined;
+    const provider = this.#provider;
+    if (provider === undefined) return;
+    this.#provider = undefined;
+    this.#health.opened.unwatch(provider, this);
+  }
+
   disarm(): void {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
@@ -69,6 +125,7 @@ export class AttemptSignal {
   /** Releases timer and listeners; `cancel` also aborts the request (breaking out of a stream early). */
   end(cancel = false): void {
     this.disarm();
+    this.answered();
     if (this.#onCallerAbort) this.#caller?.removeEventListener('abort', this.#onCallerAbort);
     this.#live.delete(this.token);
     if (cancel && !this.token.aborted) this.token.abort();
@@ -114,10 +171,10 @@ export class AttemptSignal {
     });
   }
 
-  /** When the attempt was aborted by the caller or by close(), the reason to rethrow as is. */
+  /** When the attempt was aborted by the caller or by close() (not a timeout, not a release), the reason to rethrow. */
   abortReason(): unknown {
     const token = this.token;
-    if (!token.aborted || this.timeout !== undefined) return undefined;
+    if (!token.aborted || this.timeout !== undefined || this.released) return undefined;
     return token.reason;
   }
 }

@@ -8,6 +8,7 @@ import {
   type ProviderError,
   ProviderTimeoutError,
 } from '../errors.js';
+import { RELEASE_AFTER_MS } from '../options.js';
 import { type AdapterContext, INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
 import { CALL_IMAGES } from '../providers/images.js';
 import { applyHealth } from './apply-health.js';
@@ -142,7 +143,9 @@ export class ChainWalk<T, R> {
 
   #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
     const { ctx, plan, step } = this;
-    const attempt = new AttemptSignal(ctx, plan.signal);
+    // Released when its provider's breaker opens, once it has waited 5 s or its target's usual highest latency.
+    const lateAt = started + Math.max(RELEASE_AFTER_MS, ctx.health.latencyHigh(entry.target, plan.kind));
+    const attempt = new AttemptSignal(ctx, plan.signal, entry.provider, lateAt);
     const ms = Math.min(this.#budget(i, left), slot.config.timeoutMs, step.attemptMs);
     attempt.arm(ctx.clock, ms, () =>
       attempt.expire(
@@ -193,6 +196,10 @@ export class ChainWalk<T, R> {
     attempt.end();
     // After close() nothing is recorded: the failure may be the closed transport's own.
     if (ctx.closed) throw callerReason ?? new ClosedError();
+    if (attempt.released) {
+      this.#released(run);
+      return;
+    }
     // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
     if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
       ctx.health.release(entry.provider);
@@ -226,6 +233,15 @@ export class ChainWalk<T, R> {
     const { ctx, plan, step } = this;
     const { slot, entry, attempt, started } = run;
     slot.unanswered = (slot.unanswered ?? 1) - 1;
+    attempt.answered();
+    // Released between a stream's commit and this line: nothing reached the caller yet, so it still falls through.
+    if (attempt.released && step.judgedAtEnd?.(value)) {
+      slot.inFlight--;
+      attempt.end();
+      step.discard?.(value);
+      this.#released(run);
+      return undefined;
+    }
     const rejected = step.reject?.(value, plan);
     if (rejected !== undefined) {
       this.#onlyTooLong = false;
@@ -288,6 +304,23 @@ export class ChainWalk<T, R> {
         : undefined,
       cause: this.lastError,
     });
+  }
+
+  /**
+   * An attempt let go because its provider's breaker opened while it waited: recorded as `breaker-open`, counting
+   * against no one (the breaker is open already); the walk goes on.
+   */
+  #released(run: Running<T>): void {
+    const { ctx } = this;
+    const { entry, started } = run;
+    // Ends the half-open trial it may have been (no verdict: the open breaker already says what is known).
+    ctx.health.release(entry.provider);
+    this.#onlyTooLong = false;
+    const until = ctx.health.unhealthyUntil(entry.provider);
+    if (until !== undefined && until < this.#soonest) this.#soonest = until;
+    const durationMs = ctx.clock.now() - started;
+    this.#record(run, { target: entry.target, reason: 'breaker-open', durationMs });
+    reportFallback(ctx, this.plan, run.i, 'breaker-open', { durationMs });
   }
 
   #record(run: Running<T>, a: Attempt): void {
