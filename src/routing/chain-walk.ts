@@ -6,48 +6,16 @@ import {
   NoHealthyProviderError,
   ProviderCapabilityError,
   type ProviderError,
-  ProviderTimeoutError,
 } from '../errors.js';
-import { RELEASE_AFTER_MS } from '../options.js';
-import { type AdapterContext, INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
-import { CALL_IMAGES } from '../providers/images.js';
+import { INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
 import { applyHealth } from './apply-health.js';
-import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
+import { type Outcome, type Running, startAttempt } from './running-attempt.js';
 import { ServedAttempt } from './served-attempt.js';
 import type { Served, Step } from './walk-chain.js';
-
-/** One attempt in flight: the entry at chain index `i`, called at `started`. */
-export interface Running<T> {
-  readonly i: number;
-  readonly entry: ChainEntry;
-  readonly slot: ProviderSlot;
-  readonly attempt: AttemptSignal;
-  readonly started: number;
-  readonly result: Promise<T>;
-  /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
-  at?: number;
-  /** Started beside another attempt (a hedge): it is never hedged itself. */
-  hedge?: boolean;
-  /** A hedge was considered for it already: at most one per attempt. */
-  hedged?: boolean;
-  /** Its result as an Outcome (made only when attempts race): never rejects. */
-  settled?: Promise<Outcome<T>>;
-}
-
-/** How an attempt settled, when attempts race (hedging). */
-export type Outcome<T> =
-  | { readonly run: Running<T>; readonly ok: true; readonly value: T }
-  | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
-
-/** The attempt's context, carrying the call's images to a built-in adapter. */
-function withImages(context: AdapterContext, plan: CallPlan): AdapterContext {
-  (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
-  return context;
-}
 
 /**
  * One call's walk down its chain: a cursor over the entries, the attempts it starts, and what it learned (the last
@@ -142,30 +110,8 @@ export class ChainWalk<T, R> {
   }
 
   #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
-    const { ctx, plan, step } = this;
-    // Released when its provider's breaker opens, once it has waited 5 s or its target's usual highest latency.
-    const lateAt = started + Math.max(RELEASE_AFTER_MS, ctx.health.latencyHigh(entry.target, plan.kind));
-    const attempt = new AttemptSignal(ctx, plan.signal, entry.provider, lateAt);
-    const ms = Math.min(this.#budget(i, left), slot.config.timeoutMs, step.attemptMs);
-    attempt.arm(ctx.clock, ms, () =>
-      attempt.expire(
-        new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
-          provider: entry.provider,
-          model: entry.model,
-        }),
-      ),
-    );
-    slot.inFlight++;
-    slot.unanswered = (slot.unanswered ?? 0) + 1;
-    const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
-    let result: Promise<T>;
-    try {
-      result = attempt.race(step.run(slot, entry, context, this.request));
-    } catch (err) {
-      // An adapter that throws instead of rejecting fails its attempt the same way.
-      result = Promise.reject(err);
-    }
-    return { i, entry, slot, attempt, started, result };
+    const ms = Math.min(this.#budget(i, left), slot.config.timeoutMs, this.step.attemptMs);
+    return startAttempt(this.ctx, this.plan, this.step, this.request, { i, entry, slot, started, ms });
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
-import type { ChainWalk, Outcome, Running } from './chain-walk.js';
+import type { ChainWalk } from './chain-walk.js';
 import type { HedgePolicy } from './hedge-policy.js';
+import type { Outcome, Running } from './running-attempt.js';
 import type { Served } from './walk-chain.js';
 
 const TIMER = Symbol('hedge timer');
