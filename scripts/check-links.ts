@@ -138,6 +138,14 @@ export function findLinkProblems(root: string, files: string[] = markdownFiles(r
         report('points outside the repository');
         continue;
       }
+      // docs/ is read apart from the repository (a docs site, a copy): its links stay inside docs/.
+      if (file.startsWith(`docs${sep}`) || file.startsWith('docs/')) {
+        const fromDocs = relative(join(root, 'docs'), abs);
+        if (fromDocs === '..' || fromDocs.startsWith(`..${sep}`)) {
+          report('leaves docs/: name the file as a repository path instead of linking to it');
+          continue;
+        }
+      }
       if (!existsSync(abs)) {
         report('names a file that does not exist');
         continue;

@@ -28,9 +28,10 @@ describe('links of README.md and docs/', () => {
   write('docs/options.md', '# Options\n\n## Timeouts\n\n## Timeouts\n');
   write(
     'docs/README.md',
-    '[back](../README.md) [web](https://example.com/a) [self](#options-index)\n# Options index\n',
+    '[options](options.md) [web](https://example.com/a) [self](#options-index)\n# Options index\n',
   );
   write('docs/leaves.md', 'The [contract](../../shared/API.md).\n');
+  write('docs/up.md', 'See the [README](../README.md).\n');
   write('docs/missing.md', 'See [limits](limits.md).\n');
   write('docs/absolute.md', 'See [this](/work/shared/API.md) and <file:///etc/hosts>.\n');
   write(
@@ -49,6 +50,12 @@ describe('links of README.md and docs/', () => {
 
   it('fails a link that leaves the repository', () => {
     expect(problems('leaves.md')).toEqual(['1 ../../shared/API.md: points outside the repository']);
+  });
+
+  it('fails a link from docs/ to a file elsewhere in the repository', () => {
+    expect(problems('up.md')).toEqual([
+      '1 ../README.md: leaves docs/: name the file as a repository path instead of linking to it',
+    ]);
   });
 
   it('fails a link to a missing file', () => {
