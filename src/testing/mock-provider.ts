@@ -15,18 +15,30 @@ import type {
   ProviderAdapter,
 } from '../providers/adapter.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
+import { replyPieces } from './mock-server.js';
+
+/** Each failure of the taxonomy, as the mock provider throws it. */
+const FAILURES = {
+  connection: (m, i) =>
+    new ProviderConnectionError(m, {
+      ...i,
+      cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+    }),
+  timeout: (m, i) => new ProviderTimeoutError(m, i),
+  'server-error': (m, i) => new ProviderHTTPError(m, { ...i, status: 500 }),
+  'rate-limit': (m, i, retryAfterMs) => new ProviderRateLimitError(m, { ...i, status: 429, retryAfterMs }),
+  auth: (m, i) => new ProviderAuthError(m, { ...i, status: 401 }),
+  'bad-request': (m, i) => new ProviderHTTPError(m, { ...i, status: 400 }),
+  'model-not-found': (m, i) => new ProviderHTTPError(m, { ...i, status: 404 }),
+  blocked: (m, i) => new ProviderBlockedError(m, { ...i, reason: 'SAFETY' }),
+  'bad-response': (m, i) => new ProviderResponseError(m, i),
+} satisfies Record<
+  string,
+  (message: string, info: { provider: string; model: string }, retryAfterMs?: number) => ProviderError
+>;
 
 /** A failure of the taxonomy, as the mock provider throws it. */
-export type MockFailure =
-  | 'connection'
-  | 'timeout'
-  | 'server-error'
-  | 'rate-limit'
-  | 'auth'
-  | 'bad-request'
-  | 'model-not-found'
-  | 'blocked'
-  | 'bad-response';
+export type MockFailure = keyof typeof FAILURES;
 
 /** What the mock provider does with one call. */
 export type MockStep =
@@ -51,38 +63,7 @@ export interface MockProvider extends ProviderAdapter {
 }
 
 function failure(kind: MockFailure, provider: string, model: string, retryAfterMs?: number): ProviderError {
-  const info = { provider, model };
-  const msg = `${provider}/${model}: mock ${kind}`;
-  switch (kind) {
-    case 'connection':
-      return new ProviderConnectionError(msg, {
-        ...info,
-        cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
-      });
-    case 'timeout':
-      return new ProviderTimeoutError(msg, info);
-    case 'server-error':
-      return new ProviderHTTPError(msg, { ...info, status: 500 });
-    case 'rate-limit':
-      return new ProviderRateLimitError(msg, { ...info, status: 429, retryAfterMs });
-    case 'auth':
-      return new ProviderAuthError(msg, { ...info, status: 401 });
-    case 'bad-request':
-      return new ProviderHTTPError(msg, { ...info, status: 400 });
-    case 'model-not-found':
-      return new ProviderHTTPError(msg, { ...info, status: 404 });
-    case 'blocked':
-      return new ProviderBlockedError(msg, { ...info, reason: 'SAFETY' });
-    case 'bad-response':
-      return new ProviderResponseError(msg, info);
-  }
-}
-
-function pieces(text: string, n: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / Math.max(1, n)));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
+  return FAILURES[kind](`${provider}/${model}: mock ${kind}`, { provider, model }, retryAfterMs);
 }
 
 function untilAborted(signal: AbortSignal): Promise<never> {
@@ -156,13 +137,14 @@ export function createMockProvider(
       if ('streamThenFail' in step) {
         const text = step.reply ?? 'x'.repeat(step.streamThenFail * 4);
         yield chunk({ role: 'assistant' });
-        for (const p of pieces(text, step.streamThenFail)) yield chunk({ content: p });
+        for (const p of replyPieces({ reply: text, chunks: step.streamThenFail }))
+          yield chunk({ content: p });
         throw failure(step.fail ?? 'connection', provider, req.model);
       }
       const text = await settle(step, req.model, ctx.signal);
       yield chunk({ role: 'assistant' });
       const n = 'chunks' in step && step.chunks ? step.chunks : 3;
-      for (const p of pieces(text, n)) yield chunk({ content: p });
+      for (const p of replyPieces({ reply: text, chunks: n })) yield chunk({ content: p });
       yield chunk({}, 'stop');
     },
     async embed(req: AdapterEmbedRequest, ctx): Promise<Embeddings> {

@@ -92,7 +92,8 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
-function textPieces(text: string, n: number): string[] {
+/** Splits a text into `n` pieces (shared by the codecs so every protocol streams the same text). */
+export function splitReply(text: string, n = 3): string[] {
   if (n <= 1 || text.length <= 1) return [text];
   const size = Math.ceil(text.length / n);
   const out: string[] = [];
@@ -100,9 +101,15 @@ function textPieces(text: string, n: number): string[] {
   return out;
 }
 
-/** Splits a reply into `n` pieces (shared by the codecs so every protocol streams the same text). */
-export function splitReply(text: string, n = 3): string[] {
-  return textPieces(text, n);
+/** The pieces a behaviour's reply streams in: `chunks` of them (default 3), none for an empty reply. */
+export function replyPieces(b: MockBehavior): string[] {
+  const text = 'reply' in b ? b.reply : '';
+  return text === '' ? [] : splitReply(text, 'chunks' in b ? b.chunks : 3);
+}
+
+/** A behaviour's token counts: its `usage`, else 5 prompt and 7 completion tokens. */
+export function tokensOf(b: MockBehavior): { prompt: number; completion: number } {
+  return ('usage' in b && b.usage) || { prompt: 5, completion: 7 };
 }
 
 /** Starts a mock upstream on 127.0.0.1 speaking `codec`'s protocol. */
@@ -173,53 +180,46 @@ export async function startMockServer(
       return res.end(streaming ? 'data: {"broken\n\n{not json\n' : '{"id": "x", "choices": [');
     }
     if (route.op === 'models') return json(res, 200, codec.models('models' in b ? b.models : ['mock-model']));
-    if (route.op === 'embed') {
-      if ('inBandError' in b) return json(res, 200, codec.inBandError(b.inBandError, false));
-      return json(
-        res,
-        200,
-        codec.embed('dimensions' in b ? b.dimensions : 4, route.inputs ?? [], route.model),
-      );
-    }
+    if ('inBandError' in b && route.op !== 'stream')
+      return json(res, 200, codec.inBandError(b.inBandError, false));
+    const dimensions = 'dimensions' in b ? b.dimensions : 4;
+    if (route.op === 'embed') return json(res, 200, codec.embed(dimensions, route.inputs ?? [], route.model));
     if ('blocked' in b) {
       const out = codec.blocked(route.op === 'stream');
       return res.writeHead(out.status, { 'content-type': out.contentType }).end(out.body);
     }
     if (route.op === 'chat') {
-      if ('inBandError' in b) return json(res, 200, codec.inBandError(b.inBandError, false));
       if ('slow' in b)
         return dribble(res, 'application/json', JSON.stringify(codec.chat({ reply: b.slow }, route.model)));
       return json(res, 200, codec.chat(b, route.model));
     }
-    // streaming
-    const partial =
+    // Streaming. A partial behaviour streams `cut` pieces of filler, then ends its own way.
+    const cut =
       'streamThenReset' in b
         ? b.streamThenReset
         : 'streamThenEnd' in b
           ? b.streamThenEnd
           : 'streamThenStall' in b
             ? b.streamThenStall
-            : undefined;
+            : 'inBandError' in b
+              ? (b.after ?? 0)
+              : undefined;
+    const n = Math.max(cut ?? 0, 1);
     const source: MockBehavior =
-      partial !== undefined
-        ? { reply: 'x'.repeat(Math.max(partial, 1) * 4), chunks: Math.max(partial, 1) }
+      cut !== undefined
+        ? { reply: ('inBandError' in b ? 'y' : 'x').repeat(n * 4), chunks: n }
         : 'slow' in b
           ? { reply: b.slow }
-          : 'inBandError' in b
-            ? { reply: 'y'.repeat(Math.max(b.after ?? 0, 1) * 4), chunks: Math.max(b.after ?? 0, 1) }
-            : b;
+          : b;
     const { contentType, prelude, content, end } = codec.stream(source, route.model);
     if ('slow' in b) return dribble(res, contentType, [...prelude, ...content, ...end].join(''));
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
-    if (partial !== undefined || 'inBandError' in b) {
-      const n = partial ?? ('inBandError' in b ? (b.after ?? 0) : 0);
-      res.write([...prelude, ...content.slice(0, n)].join(''));
-      if ('inBandError' in b) return res.end(codec.inBandError(b.inBandError, true));
-      if ('streamThenReset' in b) return void setTimeout(() => socket.destroy(), 5);
-      if ('streamThenEnd' in b) return res.end();
-      return; // stall: headers and some content, then silence
-    }
-    res.end([...prelude, ...content, ...end].join(''));
+    if (cut === undefined) return res.end([...prelude, ...content, ...end].join(''));
+    res.write([...prelude, ...content.slice(0, cut)].join(''));
+    if ('inBandError' in b) return res.end(codec.inBandError(b.inBandError, true));
+    if ('streamThenReset' in b) return void setTimeout(() => socket.destroy(), 5);
+    if ('streamThenEnd' in b) res.end();
+    // streamThenStall: headers and some content, then silence.
   }
 
   function dribble(res: ServerResponse, contentType: string, text: string) {

@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, splitReply, tokensOf } from '../mock-server.js';
 
 const ID = 'msg_01XFDUDYJgAACzvnptvVoYEL';
 
@@ -7,7 +7,7 @@ function event(name: string, payload: unknown): string {
 }
 
 function usageOf(b: MockBehavior) {
-  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  const u = tokensOf(b);
   return { input_tokens: u.prompt, output_tokens: u.completion };
 }
 
@@ -16,22 +16,26 @@ function stopReason(b: MockBehavior): string {
   return 'finish' in b && b.finish === 'length' ? 'max_tokens' : 'end_turn';
 }
 
-function messageStart(model: string, inputTokens: number): string {
-  return event('message_start', {
-    type: 'message_start',
-    message: {
-      id: ID,
-      type: 'message',
-      role: 'assistant',
-      model,
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: 1 },
-    },
-  });
+/** A Messages API message object (whole answer, or the start of a stream with `stop` null). */
+function message(model: string, content: unknown[], stop: string | null, usage: object) {
+  return {
+    id: ID,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    usage,
+  };
 }
 
+function messageStart(model: string, inputTokens: number): string {
+  const usage = { input_tokens: inputTokens, output_tokens: 1 };
+  return event('message_start', { type: 'message_start', message: message(model, [], null, usage) });
+}
+
+/** The events after the last content: the block's stop, then the stop reason. */
 function messageEnd(stop: string, outputTokens: number): string[] {
   return [
     event('content_block_stop', { type: 'content_block_stop', index: 0 }),
@@ -42,6 +46,14 @@ function messageEnd(stop: string, outputTokens: number): string[] {
     }),
     event('message_stop', { type: 'message_stop' }),
   ];
+}
+
+function block(content_block: unknown): string {
+  return event('content_block_start', { type: 'content_block_start', index: 0, content_block });
+}
+
+function delta(d: unknown): string {
+  return event('content_block_delta', { type: 'content_block_delta', index: 0, delta: d });
 }
 
 const IN_BAND = {
@@ -77,60 +89,21 @@ export const anthropicCodec: MockCodec = {
             },
           ]
         : [{ type: 'text', text: 'reply' in b ? b.reply : '' }];
-    return {
-      id: ID,
-      type: 'message',
-      role: 'assistant',
-      model,
-      content,
-      stop_reason: stopReason(b),
-      stop_sequence: null,
-      usage: usageOf(b),
-    };
+    return message(model, content, stopReason(b), usageOf(b));
   },
   stream(b, model) {
     const usage = usageOf(b);
     const prelude = [messageStart(model, usage.input_tokens), event('ping', { type: 'ping' })];
     let content: string[];
     if ('toolCall' in b) {
+      const { id = 'toolu_mock1', name, arguments: args } = b.toolCall;
       content = [
-        event('content_block_start', {
-          type: 'content_block_start',
-          index: 0,
-          content_block: {
-            type: 'tool_use',
-            id: b.toolCall.id ?? 'toolu_mock1',
-            name: b.toolCall.name,
-            input: {},
-          },
-        }),
-        ...splitReply(b.toolCall.arguments, 3).map((partial_json) =>
-          event('content_block_delta', {
-            type: 'content_block_delta',
-            index: 0,
-            delta: { type: 'input_json_delta', partial_json },
-          }),
-        ),
+        block({ type: 'tool_use', id, name, input: {} }),
+        ...splitReply(args, 3).map((partial_json) => delta({ type: 'input_json_delta', partial_json })),
       ];
     } else {
-      prelude.push(
-        event('content_block_start', {
-          type: 'content_block_start',
-          index: 0,
-          content_block: { type: 'text', text: '' },
-        }),
-      );
-      const text = 'reply' in b ? b.reply : '';
-      content =
-        text === ''
-          ? []
-          : splitReply(text, 'chunks' in b ? b.chunks : 3).map((t) =>
-              event('content_block_delta', {
-                type: 'content_block_delta',
-                index: 0,
-                delta: { type: 'text_delta', text: t },
-              }),
-            );
+      prelude.push(block({ type: 'text', text: '' }));
+      content = replyPieces(b).map((text) => delta({ type: 'text_delta', text }));
     }
     return {
       contentType: 'text/event-stream',
@@ -157,34 +130,10 @@ export const anthropicCodec: MockCodec = {
   },
   blocked(streaming) {
     // Claude's safety classifier ends the turn with stop_reason "refusal" inside a 200.
-    if (!streaming) {
-      return {
-        status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          id: ID,
-          type: 'message',
-          role: 'assistant',
-          model: 'claude',
-          content: [],
-          stop_reason: 'refusal',
-          stop_sequence: null,
-          usage: { input_tokens: 5, output_tokens: 0 },
-        }),
-      };
-    }
-    return {
-      status: 200,
-      contentType: 'text/event-stream',
-      body: [
-        messageStart('claude', 5),
-        event('message_delta', {
-          type: 'message_delta',
-          delta: { stop_reason: 'refusal', stop_sequence: null },
-          usage: { output_tokens: 0 },
-        }),
-        event('message_stop', { type: 'message_stop' }),
-      ].join(''),
-    };
+    const body = streaming
+      ? // No content block was opened, so none is stopped.
+        [messageStart('claude', 5), ...messageEnd('refusal', 0).slice(1)].join('')
+      : JSON.stringify(message('claude', [], 'refusal', { input_tokens: 5, output_tokens: 0 }));
+    return { status: 200, contentType: streaming ? 'text/event-stream' : 'application/json', body };
   },
 };

@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, tokensOf } from '../mock-server.js';
 import { vector } from './openai.js';
 
 const RESPONSE_ID = 'mock-gemini-response';
@@ -9,7 +9,7 @@ function sse(payload: unknown): string {
 }
 
 function usageOf(b: MockBehavior) {
-  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  const u = tokensOf(b);
   return {
     promptTokenCount: u.prompt,
     candidatesTokenCount: u.completion,
@@ -90,9 +90,7 @@ export const googleCodec: MockCodec = {
     const content =
       'toolCall' in b
         ? [sse(response([callOf(b)], undefined, partial))]
-        : splitReply('reply' in b ? b.reply : '', 'chunks' in b ? b.chunks : 3)
-            .filter((t) => t !== '')
-            .map((t) => sse(response([{ text: t }], undefined, partial)));
+        : replyPieces(b).map((t) => sse(response([{ text: t }], undefined, partial)));
     const end = [sse(response([{ text: '' }], 'toolCall' in b ? 'STOP' : finishOf(b), usageOf(b)))];
     return { contentType: 'text/event-stream', prelude: [], content, end };
   },

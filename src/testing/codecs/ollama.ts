@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, tokensOf } from '../mock-server.js';
 import { vector } from './openai.js';
 
 const CREATED_AT = '2024-07-22T20:33:28.123648Z';
@@ -7,18 +7,23 @@ function line(payload: unknown): string {
   return `${JSON.stringify(payload)}\n`;
 }
 
-function counts(b: MockBehavior): { prompt_eval_count: number; eval_count: number } {
-  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
-  return { prompt_eval_count: u.prompt, eval_count: u.completion };
+/** The last line of an answer: finish reason, timings (nanoseconds) and token counts. */
+function done(b: MockBehavior, model: string, message: unknown) {
+  const u = tokensOf(b);
+  return {
+    model,
+    created_at: CREATED_AT,
+    message,
+    done_reason: 'finish' in b && b.finish ? b.finish : 'stop',
+    done: true,
+    total_duration: 4883583458,
+    load_duration: 1334875,
+    prompt_eval_duration: 342546000,
+    eval_duration: 4535599000,
+    prompt_eval_count: u.prompt,
+    eval_count: u.completion,
+  };
 }
-
-/** The timing fields every final Ollama line carries (durations in nanoseconds). */
-const TIMINGS = {
-  total_duration: 4883583458,
-  load_duration: 1334875,
-  prompt_eval_duration: 342546000,
-  eval_duration: 4535599000,
-};
 
 function toolCalls(b: { toolCall: { id?: string; name: string; arguments: string } }) {
   let args: unknown;
@@ -33,10 +38,6 @@ function toolCalls(b: { toolCall: { id?: string; name: string; arguments: string
       function: { name: b.toolCall.name, arguments: args },
     },
   ];
-}
-
-function finishOf(b: MockBehavior): string {
-  return 'finish' in b && b.finish ? b.finish : 'stop';
 }
 
 // Ollama reports errors as a bare string; when the runner failed with a status (a cloud model's 429 or 401, a
@@ -68,42 +69,16 @@ export const ollamaCodec: MockCodec = {
       'toolCall' in b
         ? { role: 'assistant', content: '', tool_calls: toolCalls(b) }
         : { role: 'assistant', content: 'reply' in b ? b.reply : '' };
-    return {
-      model,
-      created_at: CREATED_AT,
-      message,
-      done_reason: 'toolCall' in b ? 'stop' : finishOf(b),
-      done: true,
-      ...TIMINGS,
-      ...counts(b),
-    };
+    return done(b, model, message);
   },
   stream(b, model) {
     const frame = (message: unknown) => line({ model, created_at: CREATED_AT, message, done: false });
-    let content: string[];
-    if ('toolCall' in b) {
-      // Ollama sends each tool call whole, in one line.
-      content = [frame({ role: 'assistant', content: '', tool_calls: toolCalls(b) })];
-    } else {
-      const text = 'reply' in b ? b.reply : '';
-      content =
-        text === ''
-          ? []
-          : splitReply(text, 'chunks' in b ? b.chunks : 3).map((t) =>
-              frame({ role: 'assistant', content: t }),
-            );
-    }
-    const end = [
-      line({
-        model,
-        created_at: CREATED_AT,
-        message: { role: 'assistant', content: '' },
-        done_reason: 'toolCall' in b ? 'stop' : finishOf(b),
-        done: true,
-        ...TIMINGS,
-        ...counts(b),
-      }),
-    ];
+    const content =
+      'toolCall' in b
+        ? // Ollama sends each tool call whole, in one line.
+          [frame({ role: 'assistant', content: '', tool_calls: toolCalls(b) })]
+        : replyPieces(b).map((t) => frame({ role: 'assistant', content: t }));
+    const end = [line(done(b, model, { role: 'assistant', content: '' }))];
     return { contentType: 'application/x-ndjson', prelude: [], content, end };
   },
   embed(dimensions, inputs, model) {

@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, splitReply } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, splitReply, tokensOf } from '../mock-server.js';
 
 const ID = 'chatcmpl-mock';
 const CREATED = 1_700_000_000;
@@ -7,20 +7,32 @@ function sse(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-function chunk(model: string, delta: unknown, finish: string | null = null, usage?: unknown): unknown {
+function chunk(model: string, delta: unknown, finish: string | null = null) {
   return {
     id: ID,
     object: 'chat.completion.chunk',
     created: CREATED,
     model,
     choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-    ...(usage === undefined ? {} : { usage }),
   };
 }
 
 function usageOf(b: MockBehavior) {
-  const u = 'usage' in b && b.usage ? b.usage : { prompt: 5, completion: 7 };
+  const u = tokensOf(b);
   return { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion };
+}
+
+function toolCall(b: { toolCall: { id?: string; name: string } }, args: string) {
+  return {
+    id: b.toolCall.id ?? 'call_mock1',
+    type: 'function',
+    function: { name: b.toolCall.name, arguments: args },
+  };
+}
+
+function finishOf(b: MockBehavior): string {
+  if ('toolCall' in b) return 'tool_calls';
+  return 'finish' in b && b.finish ? b.finish : 'stop';
 }
 
 const IN_BAND = {
@@ -51,64 +63,39 @@ export const openaiCodec: MockCodec = {
   chat(b, model) {
     const message =
       'toolCall' in b
-        ? {
-            role: 'assistant',
-            content: null,
-            tool_calls: [
-              {
-                id: b.toolCall.id ?? 'call_mock1',
-                type: 'function',
-                function: { name: b.toolCall.name, arguments: b.toolCall.arguments },
-              },
-            ],
-          }
+        ? { role: 'assistant', content: null, tool_calls: [toolCall(b, b.toolCall.arguments)] }
         : { role: 'assistant', content: 'reply' in b ? b.reply : '' };
-    const finish = 'toolCall' in b ? 'tool_calls' : 'finish' in b && b.finish ? b.finish : 'stop';
     return {
       id: ID,
       object: 'chat.completion',
       created: CREATED,
       model,
-      choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+      choices: [{ index: 0, message, finish_reason: finishOf(b), logprobs: null }],
       usage: usageOf(b),
     };
   },
   stream(b, model) {
-    const prelude = [sse(chunk(model, { role: 'assistant', content: '' }))];
-    let content: string[];
-    let finish: string;
-    if ('toolCall' in b) {
-      const args = splitReply(b.toolCall.arguments, 3);
-      content = [
-        sse(
-          chunk(model, {
-            tool_calls: [
-              {
-                index: 0,
-                id: b.toolCall.id ?? 'call_mock1',
-                type: 'function',
-                function: { name: b.toolCall.name, arguments: '' },
-              },
-            ],
-          }),
-        ),
-        ...args.map((a) => sse(chunk(model, { tool_calls: [{ index: 0, function: { arguments: a } }] }))),
-      ];
-      finish = 'tool_calls';
-    } else {
-      const text = 'reply' in b ? b.reply : '';
-      content =
-        text === ''
-          ? []
-          : splitReply(text, 'chunks' in b ? b.chunks : 3).map((t) => sse(chunk(model, { content: t })));
-      finish = 'finish' in b && b.finish ? b.finish : 'stop';
-    }
+    const frame = (delta: unknown, finish: string | null = null) => sse(chunk(model, delta, finish));
+    const content =
+      'toolCall' in b
+        ? [
+            frame({ tool_calls: [{ index: 0, ...toolCall(b, '') }] }),
+            ...splitReply(b.toolCall.arguments, 3).map((a) =>
+              frame({ tool_calls: [{ index: 0, function: { arguments: a } }] }),
+            ),
+          ]
+        : replyPieces(b).map((t) => frame({ content: t }));
     const end = [
-      sse(chunk(model, {}, finish)),
-      sse({ ...(chunk(model, {}) as object), choices: [], usage: usageOf(b) }),
+      frame({}, finishOf(b)),
+      sse({ ...chunk(model, {}), choices: [], usage: usageOf(b) }),
       'data: [DONE]\n\n',
     ];
-    return { contentType: 'text/event-stream', prelude, content, end };
+    return {
+      contentType: 'text/event-stream',
+      prelude: [frame({ role: 'assistant', content: '' })],
+      content,
+      end,
+    };
   },
   embed(dimensions, inputs, model) {
     return {
