@@ -1,6 +1,49 @@
+import { createRequire } from 'node:module';
+import { ConfigError } from '../errors.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
 import { redact } from '../redact.js';
-import type { RedisClientLike } from './redis-health-store.js';
+
+/**
+ * The parts of an ioredis client (`Redis` or `Cluster`) the store uses. Your own client is used as is, so
+ * cluster and sentinel set-ups work; the store adds one `duplicate()` of it for pub/sub.
+ */
+export interface RedisClientLike {
+  readonly status: string;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  duplicate(): RedisClientLike;
+  connect(): Promise<void>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+type IORedis = new (url: string, options: Record<string, unknown>) => RedisClientLike;
+
+/**
+ * An ioredis client for `url` (ioredis is an optional peer dependency).
+ * @throws ConfigError when ioredis is not installed
+ */
+export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLike {
+  let mod: { default?: IORedis } & IORedis;
+  try {
+    mod = createRequire(import.meta.url)('ioredis');
+  } catch (err) {
+    throw new ConfigError(
+      'mana-llm/redis with `url` needs the optional peer dependency ioredis: npm install ioredis (or pass `client`)',
+      [],
+      { cause: err },
+    );
+  }
+  const Redis = mod.default ?? mod;
+  // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway. A command
+  // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue.
+  return new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: Math.max(commandTimeoutMs, 1_000) });
+}
 
 const noop = (): void => {};
 
@@ -10,7 +53,7 @@ class NoAnswer extends Error {
 }
 
 /** `p`, or a rejection with NoAnswer after `ms` (the command itself is left to the client's own timeout). */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms);
     timer.unref();

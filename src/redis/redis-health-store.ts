@@ -1,33 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
-import { type Clock, systemClock } from '../clock.js';
+import { systemClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
 import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
-import { RedisConnection } from './connection.js';
+import { connectUrl, type RedisClientLike, RedisConnection } from './connection.js';
 import { acquireProbeLease } from './probe-lease.js';
 import { redisCache } from './redis-cache.js';
 import { Replication } from './replication.js';
-
-/**
- * The parts of an ioredis client (`Redis` or `Cluster`) the store uses. Your own client is used as is, so
- * cluster and sentinel set-ups work; the store adds one `duplicate()` of it for pub/sub.
- */
-export interface RedisClientLike {
-  readonly status: string;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  hgetall(key: string): Promise<Record<string, string>>;
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, px: 'PX', ms: number): Promise<unknown>;
-  subscribe(...channels: string[]): Promise<unknown>;
-  duplicate(): RedisClientLike;
-  connect(): Promise<void>;
-  quit(): Promise<unknown>;
-  disconnect(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
-}
 
 /** Options of `createRedisHealthStore`: exactly one of `client` and `url`. */
 export interface RedisHealthStoreOptions {
@@ -55,18 +36,17 @@ export interface RedisHealthStore extends HealthStore, CacheStore {
   close(): Promise<void>;
 }
 
-type Load = (url: string, commandTimeoutMs: number) => RedisClientLike;
-
 /**
- * The store behind `createRedisHealthStore` (with the ioredis loader, and the clock that tells which cool-downs
- * are over, injected).
- * @internal
+ * A health store shared by every process that points at the same Redis (`createManaLLM({ health: { store } })`),
+ * usable as the response cache store too (`cache: { store }`). Each process keeps deciding from an in-memory
+ * mirror; breaker transitions and cool-downs are written to Redis in the background, published, and merged on
+ * receipt (an open-until only moves later, a close applies only if newer than the open it closes, cool-downs
+ * keep the later deadline). Probes are coordinated with a lease per provider. Redis being down or slow never
+ * fails or delays a call: the store reconnects and resyncs, and reports its state as `health().store` and the
+ * `store` event. Closing the client closes the store.
+ * @throws ConfigError without exactly one of `client` / `url`, or with `url` when ioredis is not installed
  */
-export function createStore(
-  options: RedisHealthStoreOptions,
-  load: Load,
-  clock: Clock = systemClock,
-): RedisHealthStore {
+export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisHealthStore {
   const given = options.client !== undefined;
   if (given === (options.url !== undefined)) {
     throw new ConfigError('createRedisHealthStore needs exactly one of client or url', [
@@ -84,7 +64,7 @@ export function createStore(
   const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 
-  const client = options.client ?? load(options.url as string, timeoutMs);
+  const client = options.client ?? connectUrl(options.url as string, timeoutMs);
   const listeners = new Listeners<HealthStoreUpdate>('health store');
   const emit = (u: HealthStoreUpdate): void => listeners.emit(u);
   const conn = new RedisConnection(client, client.duplicate(), {
@@ -99,7 +79,7 @@ export function createStore(
     providersKey: `${prefix}providers`,
     targetsKey: `${prefix}targets`,
     channel,
-    clock,
+    clock: systemClock,
     onProvider: (provider, before) => emit({ type: 'provider', provider, before }),
   });
   conn.start(channel);
