@@ -5,7 +5,6 @@ export async function health(
   llm: ReturnType<typeof createManaLLM>,
   out: NodeJS.WriteStream,
 ): Promise<number> {
-  const rows: string[][] = [];
   // The client's prober ticks once right after start: wait for each provider's first result.
   const ids = Object.keys(llm.health().providers);
   const results = new Map<string, { ok: boolean; durationMs: number; error?: string }>();
@@ -20,18 +19,12 @@ export async function health(
       }
     });
   });
-  for (const id of ids) {
+  const rows = ids.map((id) => {
     const r = results.get(id);
-    rows.push([id, r ? (r.ok ? 'up' : 'down') : 'no answer', r ? `${r.durationMs}ms` : '-', r?.error ?? '']);
-  }
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 8));
-  out.write(`${['provider', 'status', 'probe'].map((h, i) => h.padEnd(widths[i] ?? 8)).join('  ')}  note\n`);
-  for (const r of rows)
-    out.write(
-      `${r
-        .slice(0, 3)
-        .map((c, i) => c.padEnd(widths[i] ?? 8))
-        .join('  ')}  ${r[3]}\n`,
-    );
+    return [id, r ? (r.ok ? 'up' : 'down') : 'no answer', r ? `${r.durationMs}ms` : '-', r?.error ?? ''];
+  });
+  const table = [['provider', 'status', 'probe', 'note'], ...rows];
+  const widths = [0, 1, 2].map((i) => Math.max(...table.map((r) => (r[i] ?? '').length), 8));
+  for (const r of table) out.write(`${widths.map((w, i) => (r[i] ?? '').padEnd(w)).join('  ')}  ${r[3]}\n`);
   return rows.every((r) => r[1] === 'up') ? 0 : 1;
 }

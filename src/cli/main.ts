@@ -51,7 +51,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const out = process.stdout;
   const err = process.stderr;
   // serve has its own options (--host, --port) and runs until a signal: see serve.ts.
-  if (argv[0] === 'serve') return serve(argv.slice(1), env, optionsFrom);
+  if (argv[0] === 'serve') return serve(argv.slice(1), env);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);

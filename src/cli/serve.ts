@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 import { createManaLLM } from '../create-mana-llm.js';
 import { isManaLLMError } from '../errors.js';
 import { createNodeHandler, type HttpHandlerOptions, type RequestLogEntry } from '../http/index.js';
-import { type ManaLLMOptions, SERVE_DEFAULTS } from '../options.js';
+import { SERVE_DEFAULTS } from '../options.js';
+import { optionsFrom } from './cli-options.js';
 
 /** Help text of `mana-llm serve`. */
-export const SERVE_HELP = `Usage: mana-llm serve [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}] [--config file] [aliases.yaml]
+const SERVE_HELP = `Usage: mana-llm serve [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}] [--config file] [aliases.yaml]
 
 Serves the OpenAI-compatible API (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models[/{id}])
 plus GET /v1/aliases, /v1/health, /health and /metrics (when prom-client is installed).
@@ -23,16 +24,6 @@ Environment: providers as for the other commands; MANA_LLM_API_KEYS (comma-separ
 (Authorization: Bearer <key> or X-API-Key); MANA_LLM_CORS_ORIGINS (comma-separated, or *) allows browsers.
 Signals: SIGHUP reloads the aliases file; SIGTERM or SIGINT stop accepting, drain, and exit 0.
 Logs one line per request to stdout: time, request id, method, path, status, duration, resolved model.`;
-
-type LoadOptions = (
-  values: { aliases?: string | undefined; config?: string | undefined },
-  env: NodeJS.ProcessEnv,
-) => ManaLLMOptions;
-
-interface Io {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-}
 
 const list = (s: string | undefined): string[] =>
   (s ?? '')
@@ -70,40 +61,25 @@ async function metricsFor(llm: ReturnType<typeof createManaLLM>): Promise<HttpHa
  * `mana-llm serve`: the HTTP handler on node:http until SIGTERM/SIGINT; resolves to the exit code (0 after a drain,
  * 2 for bad usage or config).
  */
-export async function serve(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  loadOptions: LoadOptions,
-  io: Io = { out: process.stdout, err: process.stderr },
-): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
+export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { stdout: out, stderr: err } = process;
+  let parsed: ReturnType<typeof parse>;
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        config: { type: 'string' },
-        aliases: { type: 'string' },
-        'drain-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    parsed = parse(argv);
   } catch (e) {
-    io.err.write(`mana-llm serve: ${(e as Error).message}\n\n${SERVE_HELP}\n`);
+    err.write(`mana-llm serve: ${(e as Error).message}\n\n${SERVE_HELP}\n`);
     return 2;
   }
+  const { values, positionals } = parsed;
   if (values.help) {
-    io.out.write(`${SERVE_HELP}\n`);
+    out.write(`${SERVE_HELP}\n`);
     return 0;
   }
-  const host = (values.host as string | undefined) ?? SERVE_DEFAULTS.host;
-  const port = Number((values.port as string | undefined) ?? SERVE_DEFAULTS.port);
-  const drainMs = Number((values['drain-ms'] as string | undefined) ?? SERVE_DEFAULTS.drainMs);
+  const host = values.host ?? SERVE_DEFAULTS.host;
+  const port = Number(values.port ?? SERVE_DEFAULTS.port);
+  const drainMs = Number(values['drain-ms'] ?? SERVE_DEFAULTS.drainMs);
   if (!Number.isInteger(port) || port < 0 || port > 65535 || !(drainMs >= 0) || positionals.length > 1) {
-    io.err.write(`mana-llm serve: bad arguments\n\n${SERVE_HELP}\n`);
+    err.write(`mana-llm serve: bad arguments\n\n${SERVE_HELP}\n`);
     return 2;
   }
   let llm: ReturnType<typeof createManaLLM>;
@@ -111,13 +87,7 @@ export async function serve(
   const keys = list(env.MANA_LLM_API_KEYS);
   const origins = list(env.MANA_LLM_CORS_ORIGINS);
   try {
-    const options = loadOptions(
-      {
-        aliases: positionals[0] ?? (values.aliases as string | undefined),
-        config: values.config as string | undefined,
-      },
-      env,
-    );
+    const options = optionsFrom({ aliases: positionals[0] ?? values.aliases, config: values.config }, env);
     llm = createManaLLM({
       ...options,
       ...(options.aliasesPath ? { reloadOnSignal: 'SIGHUP' as const } : {}),
@@ -127,14 +97,14 @@ export async function serve(
       ...(keys.length > 0 ? { apiKeys: keys } : {}),
       ...(origins.length > 0 ? { cors: origins.includes('*') ? '*' : origins } : {}),
       ...(metrics ? { metrics } : {}),
-      onRequest: (e) => io.out.write(logLine(e)),
+      onRequest: (e) => out.write(logLine(e)),
     });
   } catch (e) {
-    io.err.write(`mana-llm serve: ${isManaLLMError(e) || e instanceof Error ? e.message : String(e)}\n`);
+    err.write(`mana-llm serve: ${isManaLLMError(e) || e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
   llm.on('reload', (r) =>
-    io.err.write(
+    err.write(
       r.ok
         ? `mana-llm serve: aliases reloaded (${r.aliases} aliases)\n`
         : `mana-llm serve: alias reload rejected, keeping the previous aliases: ${r.error?.message}\n`,
@@ -163,22 +133,22 @@ export async function serve(
       });
     });
   } catch (e) {
-    io.err.write(`mana-llm serve: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
+    err.write(`mana-llm serve: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
     await llm.close();
     return 2;
   }
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  io.out.write(
+  out.write(
     `mana-llm serve: listening on http://${shownHost}:${address.port} (${llm.aliases().aliases.length} aliases, providers ${Object.keys(llm.health().providers).join(', ')}, key check ${keys.length > 0 ? 'on' : 'off'})\n`,
   );
-  if (keys.length === 0) io.err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
+  if (keys.length === 0) err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      io.err.write(
+      err.write(
         `mana-llm serve: ${signal}: draining ${inFlight} in-flight request(s), at most ${drainMs}ms\n`,
       );
       // Bounded: after drainMs the remaining connections (long streams) are cut, which cancels their upstreams.
@@ -188,7 +158,7 @@ export async function serve(
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
         void llm.close().then(() => {
-          io.err.write('mana-llm serve: stopped\n');
+          err.write('mana-llm serve: stopped\n');
           resolve(0);
         });
       });
@@ -198,5 +168,20 @@ export async function serve(
     const onInt = () => stop('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+  });
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      config: { type: 'string' },
+      aliases: { type: 'string' },
+      'drain-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
 }
