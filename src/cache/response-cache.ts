@@ -49,15 +49,13 @@ export class ResponseCache {
     const hit = parse(await this.#get(key));
     this.#emit(plan, key, hit !== undefined);
     if (hit) {
-      const routing: Routing = plan.alias
-        ? {
-            requested: plan.requested,
-            alias: plan.alias.name,
-            resolved: hit.resolved,
-            attempts: [],
-            cached: true,
-          }
-        : { requested: plan.requested, resolved: hit.resolved, attempts: [], cached: true };
+      const routing: Routing = {
+        requested: plan.requested,
+        ...(plan.alias ? { alias: plan.alias.name } : {}),
+        resolved: hit.resolved,
+        attempts: [],
+        cached: true,
+      };
       return { hit: { ...hit.response, routing } as unknown as T };
     }
     return {

@@ -14,12 +14,7 @@ import {
   closedBreaker,
 } from './breaker.js';
 import type { HealthSnapshot, HealthStatus, ProviderHealth } from './health-snapshot.js';
-import {
-  createMemoryHealthStore,
-  type HealthStore,
-  type HealthStoreStatus,
-  type HealthStoreUpdate,
-} from './health-store.js';
+import { createMemoryHealthStore, type HealthStore, type HealthStoreUpdate } from './health-store.js';
 import { LatencyBook, type LatencyEstimate, type TargetLatency } from './latency-book.js';
 import { Listeners } from './listeners.js';
 import { OpenWatch } from './open-watch.js';
@@ -226,18 +221,12 @@ export class HealthCache {
   // Another process changed a record: the mirror already holds it; tell listeners if `healthy` flipped.
   #onStoreUpdate(u: HealthStoreUpdate): void {
     if (u.type === 'status') {
-      this.#status(u);
+      const { connected, error } = u;
+      this.#statusListeners.emit(Object.freeze(error === undefined ? { connected } : { connected, error }));
       return;
     }
     if (!this.#known.has(u.provider)) return;
     this.#changed(u.provider, u.before ?? closedBreaker, this.#read(u.provider), this.#clock.now());
-  }
-
-  #status(s: HealthStoreStatus): void {
-    const change: StoreStatusChange = Object.freeze(
-      s.error === undefined ? { connected: s.connected } : { connected: s.connected, error: s.error },
-    );
-    this.#statusListeners.emit(change);
   }
 
   #read(provider: string): BreakerRecord {

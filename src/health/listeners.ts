@@ -30,11 +30,7 @@ export class Listeners<T> {
     }
   }
 
-  /** How many listeners are registered. */
-  get size(): number {
-    return this.#set.size;
-  }
-
+  /** Removes every listener. */
   clear(): void {
     this.#set.clear();
   }

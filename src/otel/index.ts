@@ -1,1 +1,220 @@
-export { instrumentOpenTelemetry, type OpenTelemetryOptions } from './instrument.js';
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { ManaLLM } from '../client.js';
+import type { Attempt, ManaLLMError } from '../errors.js';
+import type { CallKind, ManaLLMEventName, ManaLLMListener } from '../events.js';
+import { ATTR, providerName } from './semconv.js';
+
+/** Options of `instrumentOpenTelemetry`. */
+export interface OpenTelemetryOptions {
+  /** The tracer spans are recorded with (default: `trace.getTracer('mana-llm')` of the global tracer provider). */
+  tracer?: Tracer;
+}
+
+/** A call whose span is open. */
+interface Open {
+  readonly span: Span;
+  /** The context with the call's span: parent of its attempt spans. */
+  readonly ctx: Context;
+  readonly startMs: number;
+  readonly kind: CallKind;
+  /** How many chain entries were already recorded (from `fallback` events). */
+  seen: number;
+  /**
+   * Once a hedge started: `seen` at that moment and the targets told since. A hedged call's record is not in the order
+   * of its `fallback` events (the loser, `hedged-out`, has none), so what is left is found by target, not position.
+   */
+  told?: { readonly from: number; readonly targets: string[] };
+}
+
+// Epoch milliseconds with sub-millisecond precision, the time base of every span and event this module records.
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** `error.type`: the error's class name; the caller's own abort (wrapped by the failure event) by its own name. */
+function errorType(err: ManaLLMError): string {
+  const cause = err.cause;
+  if (
+    err.code === 'PROVIDER_RESPONSE' &&
+    cause instanceof Error &&
+    !('code' in cause && 'httpStatus' in cause)
+  )
+    return cause.name;
+  return err.name;
+}
+
+/**
+ * Records every call of `llm` as an OpenTelemetry CLIENT span named `{operation} {requested model}` with the GenAI
+ * semantic-convention attributes, and each chain entry that called an upstream as a child span (`attempt
+ * {target}`), so a fallback shows in any trace viewer. Returns the function that stops recording.
+ */
+export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOptions = {}): () => void {
+  const tracer = options.tracer ?? trace.getTracer('mana-llm');
+  const open = new Map<string, Open>();
+  const subscribed: (() => void)[] = [];
+  const on = <K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>): void => {
+    llm.on(name, fn);
+    subscribed.push(() => llm.off(name, fn));
+  };
+  const take = (id: string): Open | undefined => {
+    const o = open.get(id);
+    open.delete(id);
+    return o;
+  };
+
+  function attemptSpan(o: Open, a: Attempt, index: number, start: number, end: number): void {
+    const attributes: Attributes = {
+      [ATTR.target]: a.target,
+      [ATTR.reason]: a.reason,
+      [ATTR.index]: index,
+      [ATTR.provider]: providerName(a.target),
+    };
+    if (a.status !== undefined) attributes[ATTR.httpStatus] = a.status;
+    const span = tracer.startSpan(
+      `attempt ${a.target}`,
+      { kind: SpanKind.INTERNAL, attributes, startTime: start },
+      o.ctx,
+    );
+    // A hedged-out attempt was cancelled because another answered first: no error.
+    if (a.reason !== 'ok' && a.reason !== 'hedged-out') {
+      span.setAttribute(ATTR.errorType, a.reason);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: a.error?.message ?? a.reason });
+    }
+    span.end(end);
+  }
+
+  /** Records the chain entries no `fallback` event told about: the one that served, or the one that failed last. */
+  function settle(o: Open, attempts: readonly Attempt[], end: number, firstChunkMs?: number): void {
+    const told = o.told?.targets;
+    for (let i = o.told ? o.told.from : o.seen; i < attempts.length; i++) {
+      const a = attempts[i] as Attempt;
+      const k = told ? told.indexOf(a.target) : -1;
+      if (k >= 0) {
+        told?.splice(k, 1);
+        continue;
+      }
+      if (a.durationMs === undefined) {
+        o.span.addEvent('mana.skip', { [ATTR.target]: a.target, [ATTR.reason]: a.reason }, end);
+        continue;
+      }
+      // A stream's serving attempt lasts until the stream ends; its durationMs is the time to its commit point.
+      const start =
+        a.reason === 'ok' && firstChunkMs !== undefined
+          ? o.startMs + firstChunkMs - a.durationMs
+          : end - a.durationMs;
+      attemptSpan(o, a, i, Math.max(o.startMs, start), end);
+    }
+    o.span.setAttribute(ATTR.attempts, attempts.length);
+  }
+
+  function served(o: Open, resolved: string, firstChunkMs: number | undefined): void {
+    o.span.setAttributes({ [ATTR.responseModel]: resolved, [ATTR.provider]: providerName(resolved) });
+    if (firstChunkMs !== undefined) {
+      o.span.setAttribute(ATTR.timeToFirstChunk, firstChunkMs / 1000);
+      o.span.addEvent('gen_ai.first_chunk', undefined, o.startMs + firstChunkMs);
+    }
+  }
+
+  on('request', (e) => {
+    const startMs = nowMs();
+    const operation = e.kind === 'embed' ? 'embeddings' : 'chat';
+    const direct = e.alias === undefined && e.requested.includes('/') && !e.requested.startsWith('mana/');
+    const attributes: Attributes = {
+      [ATTR.operation]: operation,
+      // Refined to the provider that served once one has; until then the router itself.
+      [ATTR.provider]: direct ? providerName(e.requested) : 'mana-llm',
+      [ATTR.requestModel]: e.requested,
+    };
+    if (e.kind === 'stream') attributes[ATTR.requestStream] = true;
+    if (e.alias !== undefined) attributes[ATTR.alias] = e.alias;
+    if (e.params?.temperature !== undefined) attributes[ATTR.temperature] = e.params.temperature;
+    if (e.params?.max_tokens !== undefined) attributes[ATTR.maxTokens] = e.params.max_tokens;
+    if (e.params?.top_p !== undefined) attributes[ATTR.topP] = e.params.top_p;
+    const parent = context.active();
+    const span = tracer.startSpan(
+      `${operation} ${e.requested}`,
+      { kind: SpanKind.CLIENT, attributes, startTime: startMs },
+      parent,
+    );
+    open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, kind: e.kind, seen: 0 });
+  });
+
+  on('hedge', (e) => {
+    const o = open.get(e.id);
+    if (o && !o.told) o.told = { from: o.seen, targets: [] };
+  });
+
+  on('fallback', (e) => {
+    const o = open.get(e.id);
+    if (!o) return;
+    const index = o.seen++;
+    o.told?.targets.push(e.from);
+    const end = nowMs();
+    if (e.durationMs === undefined) {
+      o.span.addEvent('mana.skip', { [ATTR.target]: e.from, [ATTR.reason]: e.reason }, end);
+      return;
+    }
+    attemptSpan(o, { ...e, target: e.from }, index, Math.max(o.startMs, end - e.durationMs), end);
+  });
+
+  on('response', (e) => {
+    const o = take(e.id);
+    if (!o) return;
+    const end = nowMs();
+    settle(o, e.attempts ?? [], end, e.firstChunkMs);
+    served(o, e.resolved, e.firstChunkMs);
+    if (e.usage) {
+      o.span.setAttribute(ATTR.inputTokens, e.usage.prompt_tokens);
+      if (o.kind !== 'embed') o.span.setAttribute(ATTR.outputTokens, e.usage.completion_tokens);
+      // Reported by OpenAI-compatible upstreams that cache prompts (OpenAI, DeepSeek …).
+      const details = (e.usage as { prompt_tokens_details?: { cached_tokens?: unknown } })
+        .prompt_tokens_details;
+      if (typeof details?.cached_tokens === 'number')
+        o.span.setAttribute(ATTR.cacheReadTokens, details.cached_tokens);
+    }
+    o.span.end(end);
+  });
+
+  on('cancel', (e) => {
+    const o = take(e.id);
+    if (!o) return;
+    served(o, e.resolved, e.firstChunkMs);
+    o.span.setAttribute(ATTR.cancelled, true);
+    o.span.end(nowMs());
+  });
+
+  on('cache', (e) => {
+    if (!e.hit) return;
+    const o = take(e.id);
+    if (!o) return;
+    o.span.setAttribute(ATTR.cached, true);
+    o.span.end(nowMs());
+  });
+
+  on('failure', (e) => {
+    const o = take(e.id);
+    if (!o) return;
+    const end = nowMs();
+    const attempts = e.attempts ?? (e.error as { attempts?: readonly Attempt[] }).attempts ?? [];
+    settle(o, attempts, end);
+    o.span.setAttribute(ATTR.errorType, errorType(e.error));
+    o.span.recordException(e.error, end);
+    o.span.setStatus({ code: SpanStatusCode.ERROR, message: e.error.message });
+    o.span.end(end);
+  });
+
+  return () => {
+    for (const off of subscribed.splice(0)) off();
+    // Calls still in flight would never end their spans now: end them as they are.
+    const end = nowMs();
+    for (const o of open.values()) o.span.end(end);
+    open.clear();
+  };
+}

@@ -28,9 +28,7 @@ function loadPromClient(): PromClient {
     throw new ConfigError(
       'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
       [],
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
 }
