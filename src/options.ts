@@ -3,12 +3,13 @@ import type { CacheStore } from './cache/cache-store.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HealthStore } from './health/health-store.js';
 import type { ProviderAdapter } from './providers/adapter.js';
-import type { ImageFetchPolicy, ImageLimits } from './providers/images.js';
+import type { ImageFetchPolicy } from './providers/images.js';
 import type { ProviderType } from './providers/registry.js';
 
 /** One provider's settings as a user writes them. */
 export interface ProviderOptions {
   type?: ProviderType;
+  /** Includes the API version path (`…/v1`, `…/v1beta`; Ollama: the server root). */
   baseUrl?: string;
   /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
   apiKey?: string | undefined;
@@ -95,71 +96,52 @@ export interface ManaLLMOptions {
    */
   images?: {
     fetch?: ImageFetchPolicy;
+    /** Distinct http(s) images one call may fetch. */
     maxCount?: number;
+    /** Largest single image. */
     maxBytes?: number;
+    /** All fetched images of one call together. */
     maxTotalBytes?: number;
+    /** How long all of one call's image fetches may take together. */
     timeoutMs?: number;
   };
 }
 
 /** A provider after validation, with every default filled. */
-export interface ResolvedProvider {
-  id: string;
-  type: ProviderType;
-  baseUrl: string;
-  /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
-  apiKey?: string | undefined;
-  headers: Record<string, string>;
-  timeoutMs: number;
-  maxConcurrent: number;
-  probe: boolean;
-  adapter?: ProviderAdapter;
-}
+export type ResolvedProvider = Required<
+  Pick<ProviderOptions, 'type' | 'baseUrl' | 'headers' | 'timeoutMs' | 'maxConcurrent' | 'probe'>
+> &
+  Pick<ProviderOptions, 'apiKey' | 'adapter'> & {
+    /** Provider id as configured (`groq`, `ollama`, `vllm`, …); chunks report `model` as `${id}/${model}`. */
+    id: string;
+  };
+
+/** An options group (`health`, `timeouts`, …) with every default filled. */
+type Filled<K extends keyof ManaLLMOptions> = Required<NonNullable<ManaLLMOptions[K]>>;
+
+/** `images.*` after defaults. */
+export type ImageLimits = Readonly<Filled<'images'>>;
 
 /** Options after validation: every default lives here and only here. */
-export interface ResolvedOptions {
+export interface ResolvedOptions
+  extends Required<Pick<ManaLLMOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>> {
   aliasSource: AliasSource;
   providers: ResolvedProvider[];
   /** Well-known cloud providers given without a key: not configured (their entries are skipped). */
   keyless: string[];
-  health: {
-    failureThreshold: number;
-    cooldownMs: number;
-    probeIntervalMs: number;
-    probeTimeoutMs: number;
-    recoveryProbeMs: number;
-    probes: boolean;
-    maxConcurrentAfterFailure: number;
-    store: HealthStore | undefined;
-  };
-  timeouts: { connectMs: number; totalMs: number; firstChunkMs: number; idleMs: number; streamMs: number };
-  limits: ResolvedLimits;
-  hedging: { budgetRatio: number; budgetMax: number; autoMinMs: number };
-  fallbackOnAuthError: boolean;
+  health: Omit<Filled<'health'>, 'store'> & { store: HealthStore | undefined };
+  timeouts: Filled<'timeouts'>;
+  limits: Filled<'limits'>;
+  hedging: Filled<'hedging'>;
   defaultProvider: string | undefined;
-  reloadOnSignal: false | 'SIGHUP';
-  watch: boolean;
-  clock: Clock;
-  cache: { store: 'memory' | CacheStore; ttlMs: number; maxEntries: number } | undefined;
+  cache: Filled<'cache'> | undefined;
   images: ImageLimits;
-}
-
-/** The `limits` block with every default filled. */
-export interface ResolvedLimits {
-  maxRequestBytes: number;
-  maxDepth: number;
-  maxRetryAfterMs: number;
-  maxPartialChars: number;
-  maxResponseBytes: number;
-  maxEmbeddingResponseBytes: number;
-  maxErrorBodyBytes: number;
-  maxFrameBytes: number;
 }
 
 const MiB = 1024 * 1024;
 
 /** The default caps (why each is what it is: docs/limits.md). */
-export const DEFAULT_LIMITS: Readonly<ResolvedLimits> = Object.freeze({
+export const DEFAULT_LIMITS: Readonly<ResolvedOptions['limits']> = Object.freeze({
   maxRequestBytes: 32 * MiB,
   // JSON schemas seldom pass 20 levels; 64 is far below what overflows JSON.stringify or a schema rewrite.
   maxDepth: 64,
@@ -213,7 +195,7 @@ export const CACHE_DEFAULTS: Readonly<NonNullable<ResolvedOptions['cache']>> = O
 });
 
 /** The `images` block. */
-export const IMAGE_DEFAULTS: Readonly<ImageLimits> = Object.freeze({
+export const IMAGE_DEFAULTS: ImageLimits = Object.freeze({
   fetch: 'public',
   maxCount: 8,
   maxBytes: 10 * MiB,

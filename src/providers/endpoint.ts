@@ -1,3 +1,5 @@
+import type { AdapterConfig } from './registry.js';
+
 /** What an error message names: provider, model, method and path (never a key). */
 export interface CallMeta {
   provider: string;
@@ -14,7 +16,7 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|sign
  * What an adapter must scrub from anything an upstream echoes back: its API key, and every credential it sends as a
  * configured header (a bearer token for a proxy in front of Ollama, Azure's `api-key`), also without its scheme.
  */
-export function secretsOf(config: { apiKey?: string; headers: Record<string, string> }): string[] {
+function secretsOf(config: Pick<AdapterConfig, 'apiKey' | 'headers'>): string[] {
   const out = config.apiKey ? [config.apiKey] : [];
   for (const [name, value] of Object.entries(config.headers)) {
     if (!CREDENTIAL_HEADER.test(name)) continue;
@@ -39,12 +41,7 @@ export interface Endpoint {
 }
 
 /** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
-export function endpointOf(config: {
-  id: string;
-  baseUrl: string;
-  apiKey?: string;
-  headers: Record<string, string>;
-}): Endpoint {
+export function endpointOf(config: AdapterConfig): Endpoint {
   const { origin, basePath } = splitBaseUrl(config.baseUrl);
   const secrets = secretsOf(config);
   return {

@@ -1,24 +1,12 @@
 import type { Clock } from '../clock.js';
 import { ClosedError, InvalidRequestError } from '../errors.js';
+import type { ImageLimits } from '../options.js';
 import type { ChatMessage } from '../types.js';
 import { ImageFetchError, type ImageFetcher } from '../wire/image-fetch.js';
 import type { AdapterContext } from './adapter.js';
 
 /** Which image URLs may be fetched server-side: see docs/images.md. */
 export type ImageFetchPolicy = 'public' | 'all' | 'none' | ((url: URL) => boolean);
-
-/** `images.*` after defaults (src/options.ts). */
-export interface ImageLimits {
-  readonly fetch: ImageFetchPolicy;
-  /** Distinct http(s) images one call may fetch. */
-  readonly maxCount: number;
-  /** Largest single image. */
-  readonly maxBytes: number;
-  /** All fetched images of one call together. */
-  readonly maxTotalBytes: number;
-  /** How long all of one call's image fetches may take together. */
-  readonly timeoutMs: number;
-}
 
 /** What a client's adapters share to inline images: the fetcher (one agent), the limits and the clock. */
 export interface ImageService {

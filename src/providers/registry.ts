@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { ResolvedProvider } from '../options.js';
 import type { Http } from '../wire/http.js';
 import type { ProviderAdapter } from './adapter.js';
 import { createAnthropicAdapter } from './anthropic.js';
@@ -11,15 +12,7 @@ import { createOpenAIAdapter } from './openai.js';
 export type ProviderType = 'ollama' | 'openai' | 'google' | 'anthropic' | 'custom';
 
 /** A provider's settings after validation and defaults. */
-export interface AdapterConfig {
-  /** Provider id as configured (`groq`, `ollama`, `vllm`, …); chunks report `model` as `${id}/${model}`. */
-  id: string;
-  /** Includes the API version path (`…/v1`, `…/v1beta`; Ollama: the server root). */
-  baseUrl: string;
-  apiKey?: string;
-  headers: Record<string, string>;
-  adapter?: ProviderAdapter;
-}
+export type AdapterConfig = Pick<ResolvedProvider, 'id' | 'baseUrl' | 'apiKey' | 'headers' | 'adapter'>;
 
 /** What every adapter factory receives. */
 export interface AdapterDeps {

@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import type { ImageLimits, ImageService } from '../../src/providers/images.js';
+import type { ImageLimits } from '../../src/options.js';
+import type { ImageService } from '../../src/providers/images.js';
 import type { ChatChunk } from '../../src/types.js';
 import { createImageFetcher } from '../../src/wire/image-fetch.js';
 
