@@ -3,7 +3,7 @@ import * as here from './errors.js';
 
 /** A second copy of the error modules, as the CommonJS build next to the ESM one would be. */
 async function otherCopy(): Promise<typeof here> {
-  // A fresh module registry: errors.ts and every module it imports (error-base.ts, provider-errors.ts) load again.
+  // A fresh module registry: errors.ts and every module it imports (error-base.ts) load again.
   vi.resetModules();
   const copy = (await import('./errors.js')) as typeof here;
   expect(copy.ManaLLMError).not.toBe(here.ManaLLMError);

@@ -1,39 +1,8 @@
 import { type ErrorCode, type ErrorOptions, isManaLLMError, ManaLLMError } from './error-base.js';
 import { brand } from './error-brand.js';
-import {
-  ProviderAuthError,
-  ProviderBlockedError,
-  ProviderCapabilityError,
-  ProviderConnectionError,
-  ProviderError,
-  type ProviderErrorInfo,
-  ProviderHTTPError,
-  ProviderRateLimitError,
-  ProviderResponseError,
-  ProviderTimeoutError,
-  StreamInterruptedError,
-  type StreamPartial,
-} from './provider-errors.js';
 
-/**
- * The whole error family: the base class (error-base.ts), the provider errors (provider-errors.ts) and the errors
- * of configuration, requests and the client, below. Import any of them from here.
- */
-export type { ErrorCode, ProviderErrorInfo, StreamPartial };
-export {
-  isManaLLMError,
-  ManaLLMError,
-  ProviderAuthError,
-  ProviderBlockedError,
-  ProviderCapabilityError,
-  ProviderConnectionError,
-  ProviderError,
-  ProviderHTTPError,
-  ProviderRateLimitError,
-  ProviderResponseError,
-  ProviderTimeoutError,
-  StreamInterruptedError,
-};
+/** The whole error family: the base class (error-base.ts) and every error mana-llm throws. Import any of them from here. */
+export { type ErrorCode, isManaLLMError, ManaLLMError };
 
 /** One validation problem: where it is and what rule it breaks. */
 export interface ConfigIssue {
@@ -157,6 +126,134 @@ export class ClosedError extends ManaLLMError {
   override name = 'ClosedError';
   constructor() {
     super('CLOSED', 'This mana-llm client is closed', 503, false);
+  }
+}
+
+/** Where a provider error happened. */
+export interface ProviderErrorInfo {
+  provider: string;
+  model: string;
+  status?: number;
+  cause?: unknown;
+}
+
+/** A failure talking to one provider. */
+export class ProviderError extends ManaLLMError {
+  override name = 'ProviderError';
+  readonly provider: string;
+  readonly model: string;
+  readonly status?: number;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    info: ProviderErrorInfo,
+    httpStatus: number,
+    retryable: boolean,
+  ) {
+    super(code, message, httpStatus, retryable, info.cause === undefined ? undefined : { cause: info.cause });
+    this.provider = info.provider;
+    this.model = info.model;
+    if (info.status !== undefined) this.status = info.status;
+  }
+}
+
+/** Connection refused/reset, DNS failure, TLS failure or a socket closed early. */
+export class ProviderConnectionError extends ProviderError {
+  override name = 'ProviderConnectionError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_CONNECTION', message, info, 502, true);
+  }
+}
+
+/** Connect, request, first-chunk or idle timeout. */
+export class ProviderTimeoutError extends ProviderError {
+  override name = 'ProviderTimeoutError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_TIMEOUT', message, info, 502, true);
+  }
+}
+
+/**
+ * A non-2xx HTTP answer: 5xx is retryable (502 to the caller), 404 falls through, other 4xx are the caller's.
+ * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
+ */
+export class ProviderHTTPError extends ProviderError {
+  override name = 'ProviderHTTPError';
+  readonly contextLength?: true;
+  constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
+    // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
+    const upstream = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
+    super('PROVIDER_HTTP', message, info, upstream ? 502 : info.status, upstream || info.status === 404);
+    if (info.contextLength === true && !upstream) this.contextLength = true;
+  }
+}
+
+/** HTTP 429 (or an in-band rate-limit error); `retryAfterMs` when the provider said how long to wait. */
+export class ProviderRateLimitError extends ProviderError {
+  override name = 'ProviderRateLimitError';
+  readonly retryAfterMs?: number;
+  constructor(message: string, info: ProviderErrorInfo & { retryAfterMs?: number | undefined }) {
+    super('PROVIDER_RATE_LIMIT', message, info, 429, true);
+    if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;
+  }
+}
+
+/** HTTP 401/403: a wrong or missing key. */
+export class ProviderAuthError extends ProviderError {
+  override name = 'ProviderAuthError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_AUTH', message, info, 502, false);
+  }
+}
+
+/** The provider cannot do what the request needs (tools, images, JSON schema, embeddings). */
+export class ProviderCapabilityError extends ProviderError {
+  override name = 'ProviderCapabilityError';
+  readonly capability: string;
+  constructor(message: string, info: ProviderErrorInfo & { capability: string }) {
+    super('PROVIDER_CAPABILITY', message, info, 400, false);
+    this.capability = info.capability;
+  }
+}
+
+/** The provider's safety filter blocked the prompt or the answer. */
+export class ProviderBlockedError extends ProviderError {
+  override name = 'ProviderBlockedError';
+  readonly reason: string;
+  constructor(message: string, info: ProviderErrorInfo & { reason: string }) {
+    super('PROVIDER_BLOCKED', message, info, 422, false);
+    this.reason = info.reason;
+  }
+}
+
+/** An unparseable or malformed upstream reply, or an error reported inside a 200. */
+export class ProviderResponseError extends ProviderError {
+  override name = 'ProviderResponseError';
+  constructor(message: string, info: ProviderErrorInfo) {
+    super('PROVIDER_RESPONSE', message, info, 502, true);
+  }
+}
+
+/** What a stream had delivered when it broke after commit. */
+export interface StreamPartial {
+  /** The text handed out, at most its last `limits.maxPartialChars` characters. */
+  readonly content: string;
+  /** The refusal text streamed so far, when the model refused (OpenAI `delta.refusal`). */
+  readonly refusal?: string;
+  readonly toolCalls: readonly { index: number; id?: string; name?: string; arguments: string }[];
+  /** Present (true) when the stream handed out more than was kept. */
+  readonly truncated?: true;
+}
+
+/** A stream failed after its first content chunk reached the caller; no fallback happens past that point. */
+export class StreamInterruptedError extends ProviderError {
+  override name = 'StreamInterruptedError';
+  readonly resolved: string;
+  readonly partial: StreamPartial;
+  constructor(message: string, info: ProviderErrorInfo & { resolved: string; partial: StreamPartial }) {
+    super('STREAM_INTERRUPTED', message, info, 502, false);
+    this.resolved = info.resolved;
+    this.partial = info.partial;
   }
 }
 
