@@ -15,22 +15,12 @@ import {
 } from './options.js';
 import { OptionsSchema, ProviderSchema } from './options-schema.js';
 import { lacksKey, WELL_KNOWN } from './providers/registry.js';
-import { unknownKeys } from './unknown-keys.js';
+import { issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
 // valibot drops these keys from records (they could pollute prototypes); a provider so named must not vanish silently.
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** `providers.groq.baseUrl`, `providers["my box"].type`: the same spelling for schema and semantic issues. */
-function joinPath(keys: readonly unknown[]): string {
-  let out = '';
-  for (const k of keys) {
-    const key = String(k);
-    out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
-  }
-  return out;
-}
 
 /** `defaults` with each value the user set (not undefined) in its place; keys outside `defaults` are not read. */
 function filled<T extends object>(
@@ -67,11 +57,11 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const issues: ConfigIssue[] = parsed.success
     ? []
     : parsed.issues.map((i) => ({
-        path: joinPath((i.path ?? []).map((item) => item.key)),
+        path: issuePath((i.path ?? []).map((item) => item.key)),
         message: i.message,
       }));
   // Unknown keys are listed, not dropped: `timeout` for `timeouts` would otherwise silently keep the default.
-  issues.push(...unknownKeys(OptionsSchema, input, joinPath));
+  issues.push(...unknownKeys(OptionsSchema, input));
   const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
 
   const hasPath = typeof o?.aliasesPath === 'string';
@@ -87,7 +77,7 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const raw: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
   for (const id of raw !== null && typeof raw === 'object' ? Object.keys(raw) : []) {
     if (RESERVED_IDS.has(id))
-      issues.push({ path: joinPath(['providers', id]), message: 'is reserved and cannot be a provider id' });
+      issues.push({ path: issuePath(['providers', id]), message: 'is reserved and cannot be a provider id' });
   }
   const { providers, keyless } = readProviders(entries, issues);
   if (isMap && configured.length === 0)
@@ -137,7 +127,7 @@ function readProviders(
     // A malformed provider's problems are already listed by the schema above.
     if (!one.success) continue;
     const p = one.output;
-    const at = joinPath(['providers', id]);
+    const at = issuePath(['providers', id]);
     if (!PROVIDER_ID.test(id))
       issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
     const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;

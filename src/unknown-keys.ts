@@ -55,12 +55,24 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
   return `unknown key ${JSON.stringify(key)} (known keys: ${list}${known.length > 12 ? ', …' : ''})`;
 }
 
+/** `providers.groq.baseUrl`, `aliases["mana/x"].chain[1]`: how every issue spells a path, below `root`. */
+export function issuePath(keys: readonly unknown[], root = ''): string {
+  let out = root;
+  for (const k of keys) {
+    const key = String(k);
+    if (typeof k === 'number') out += `[${k}]`;
+    else out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
 /** The shape of a valibot schema this walker reads (structural, so no valibot type leaks into callers). */
 interface SchemaNode {
   readonly type: string;
   readonly entries?: Record<string, SchemaNode>;
   readonly wrapped?: SchemaNode;
   readonly value?: SchemaNode;
+  readonly pipe?: readonly SchemaNode[];
 }
 
 /** A plain data object (an object literal or parsed JSON), not a store, clock or adapter instance. */
@@ -71,29 +83,30 @@ function isPlain(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * Every key of `input` that no object schema in `schema` declares, each as an issue at its path (`path(keys)`
- * spells the path). Generic over the schema: a key added to any `v.object` is known without touching this file.
+ * Every key of `input` that no object schema in `schema` declares, each as an issue at its path below `root`.
+ * Generic over the schema: a key added to any `v.object` is known without touching this file.
  */
 export function unknownKeys(
   schema: SchemaNode,
   input: unknown,
-  path: (keys: readonly string[]) => string,
-  at: readonly string[] = [],
+  root = '',
   out: ConfigIssue[] = [],
 ): ConfigIssue[] {
   let s = schema;
-  // optional/nullable/nullish wrap the shape that holds keys (a pipe keeps its first schema's own fields).
+  // optional/nullable/nullish wrap the shape that holds keys; in a pipe, the first schema with entries holds them.
   while (s.wrapped) s = s.wrapped;
+  s = s.pipe?.find((p) => p.entries) ?? s;
   if (!isPlain(input)) return out;
   if (s.entries && (s.type === 'object' || s.type === 'strict_object')) {
     const known = Object.keys(s.entries);
     for (const key of Object.keys(input)) {
       const entry = Object.hasOwn(s.entries, key) ? s.entries[key] : undefined;
-      if (entry === undefined) out.push({ path: path([...at, key]), message: unknownKeyMessage(key, known) });
-      else unknownKeys(entry, input[key], path, [...at, key], out);
+      const path = issuePath([key], root);
+      if (entry === undefined) out.push({ path, message: unknownKeyMessage(key, known) });
+      else unknownKeys(entry, input[key], path, out);
     }
   } else if (s.type === 'record' && s.value) {
-    for (const key of Object.keys(input)) unknownKeys(s.value, input[key], path, [...at, key], out);
+    for (const key of Object.keys(input)) unknownKeys(s.value, input[key], issuePath([key], root), out);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
-import { unknownKeyMessage } from '../unknown-keys.js';
+import { issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
 import { ALIAS_PREFIX, parseModelString } from './model-string.js';
 
 /** One member of an alias chain: the normalised `provider/model` target and its two halves. */
@@ -19,10 +19,10 @@ export interface AliasHedge {
 /** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
 export interface AliasDefinition {
   readonly name: string;
-  readonly description?: string;
+  readonly description?: string | undefined;
   readonly chain: readonly ChainEntry[];
-  readonly dimensions?: number;
-  readonly cache?: boolean;
+  readonly dimensions?: number | undefined;
+  readonly cache?: boolean | undefined;
   readonly hedge?: AliasHedge;
 }
 
@@ -37,16 +37,15 @@ export const MAX_ISSUES = 100;
 
 const ROOT = '(root)';
 const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
-/** Keys an aliases document may hold; anything else is reported (a typo must not silently drop a setting). */
-export const ROOT_KEYS: readonly string[] = ['aliases', 'default'];
-/** Keys one alias body may hold; a key a new feature reads belongs here too. */
-export const ALIAS_KEYS: readonly string[] = ['description', 'chain', 'dimensions', 'cache', 'hedge'];
-/** Keys an alias's `hedge` mapping may hold. */
-export const HEDGE_KEYS: readonly string[] = ['afterMs'];
-const AFTER_MS_MSG = "must be a number of milliseconds > 0, or 'auto'";
 const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
+
+type Mapping = Record<string, unknown>;
+
+function isMapping(x: unknown): x is Mapping {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
 
 const nameSchema = v.pipe(
   v.string(),
@@ -69,36 +68,37 @@ const entrySchema = v.pipe(
       `${JSON.stringify(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
   ),
 );
-const chainSchema = v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG));
-const descriptionSchema = v.string('must be a string');
-const dimensionsSchema = v.pipe(
-  v.number(POSITIVE_INT_MSG),
-  v.integer(POSITIVE_INT_MSG),
-  v.minValue(1, POSITIVE_INT_MSG),
+const hedgeSchema = v.pipe(
+  v.custom<Mapping>(isMapping, "must be a mapping like { afterMs: 300 } or { afterMs: 'auto' }"),
+  v.object(
+    {
+      afterMs: v.custom<number | 'auto'>(
+        (x) => x === 'auto' || (typeof x === 'number' && Number.isFinite(x) && x > 0),
+        "must be a number of milliseconds > 0, or 'auto'",
+      ),
+    },
+    "is required: a number of milliseconds > 0, or 'auto'",
+  ),
 );
-const cacheSchema = v.boolean('must be true or false');
+/** One alias body; its keys are the only ones allowed (a typo must not silently drop a setting). */
+const aliasSchema = v.object(
+  {
+    chain: v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG)),
+    description: v.optional(v.string('must be a string')),
+    dimensions: v.optional(
+      v.pipe(v.number(POSITIVE_INT_MSG), v.integer(POSITIVE_INT_MSG), v.minValue(1, POSITIVE_INT_MSG)),
+    ),
+    cache: v.optional(v.boolean('must be true or false')),
+    hedge: v.optional(hedgeSchema),
+  },
+  // The body is known to be a mapping here: the only issue of the object itself is a missing chain.
+  CHAIN_MSG,
+);
 const defaultSchema = v.string('must be the name of a defined alias (a string)');
-
-type Mapping = Record<string, unknown>;
-
-function isMapping(x: unknown): x is Mapping {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 // Own properties only: an inherited `chain` or `aliases` (a polluted prototype) must not count.
 function own(obj: Mapping, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-function pathKey(key: unknown): string {
-  if (typeof key === 'number') return `[${key}]`;
-  const s = String(key);
-  return /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`;
-}
-
-// An alias name as a path segment: aliases["mana/x"] (JSON quoting escapes quotes and control characters).
-function aliasPath(name: string): string {
-  return `aliases[${JSON.stringify(name)}]`;
 }
 
 function check<S extends v.GenericSchema>(
@@ -109,15 +109,20 @@ function check<S extends v.GenericSchema>(
 ): v.InferOutput<S> | undefined {
   const result = v.safeParse(schema, value, { abortPipeEarly: true });
   if (result.success) return result.output;
-  for (const issue of result.issues) {
-    const suffix = (issue.path ?? []).map((item) => pathKey(item.key)).join('');
-    issues.push({ path: path + suffix, message: issue.message });
-  }
+  for (const issue of result.issues)
+    issues.push({
+      path: issuePath(
+        (issue.path ?? []).map((item) => item.key),
+        path,
+      ),
+      message: issue.message,
+    });
   return undefined;
 }
 
 function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): AliasDefinition | undefined {
-  const at = aliasPath(name);
+  // Always quoted: aliases["mana/x"] (JSON quoting escapes quotes and control characters).
+  const at = `aliases[${JSON.stringify(name)}]`;
   const before = issues.length;
   check(nameSchema, name, at, issues);
   if (!isMapping(body)) {
@@ -127,18 +132,11 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
     });
     return undefined;
   }
-  reportUnknown(body, ALIAS_KEYS, at, issues);
-  const chain = check(chainSchema, own(body, 'chain'), `${at}.chain`, issues);
-  const description = own(body, 'description');
-  const dimensions = own(body, 'dimensions');
-  const cache = own(body, 'cache');
-  if (description !== undefined) check(descriptionSchema, description, `${at}.description`, issues);
-  if (dimensions !== undefined) check(dimensionsSchema, dimensions, `${at}.dimensions`, issues);
-  if (cache !== undefined) check(cacheSchema, cache, `${at}.cache`, issues);
-  const rawHedge = own(body, 'hedge');
-  const hedge = rawHedge === undefined ? undefined : validateHedge(rawHedge, `${at}.hedge`, issues);
-  if (issues.length > before || chain === undefined) return undefined;
-  const entries = chain.map((s): ChainEntry => {
+  unknownKeys(aliasSchema, body, at, issues);
+  // A copy of the own properties: valibot would also read inherited ones.
+  const def = check(aliasSchema, { ...body }, at, issues);
+  if (issues.length > before || def === undefined) return undefined;
+  const chain = def.chain.map((s): ChainEntry => {
     const ref = parseModelString(s)!;
     return Object.freeze({
       target: `${ref.provider}/${ref.model}`,
@@ -146,41 +144,13 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
       model: ref.model,
     });
   });
+  const { hedge, ...rest } = def;
   return Object.freeze({
+    ...rest,
     name,
-    ...(typeof description === 'string' ? { description } : {}),
-    chain: Object.freeze(entries),
-    ...(typeof dimensions === 'number' ? { dimensions } : {}),
-    ...(typeof cache === 'boolean' ? { cache } : {}),
-    ...(hedge ? { hedge } : {}),
+    chain: Object.freeze(chain),
+    ...(hedge ? { hedge: Object.freeze(hedge) } : {}),
   });
-}
-
-function validateHedge(body: unknown, at: string, issues: ConfigIssue[]): AliasHedge | undefined {
-  if (!isMapping(body)) {
-    issues.push({ path: at, message: "must be a mapping like { afterMs: 300 } or { afterMs: 'auto' }" });
-    return undefined;
-  }
-  reportUnknown(body, HEDGE_KEYS, at, issues);
-  const afterMs = own(body, 'afterMs');
-  if (afterMs === 'auto') return Object.freeze({ afterMs });
-  if (typeof afterMs === 'number' && Number.isFinite(afterMs) && afterMs > 0)
-    return Object.freeze({ afterMs });
-  issues.push({
-    path: `${at}.afterMs`,
-    message: afterMs === undefined ? "is required: a number of milliseconds > 0, or 'auto'" : AFTER_MS_MSG,
-  });
-  return undefined;
-}
-
-function reportUnknown(obj: Mapping, known: readonly string[], at: string, issues: ConfigIssue[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!known.includes(key))
-      issues.push({
-        path: at ? `${at}${pathKey(key)}` : pathKey(key).replace(/^\./, ''),
-        message: unknownKeyMessage(key, known),
-      });
-  }
 }
 
 /** A Map whose mutators throw, so a config handed out cannot be changed behind the registry's back. */
@@ -218,10 +188,12 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
     throw new AliasConfigError(`Invalid ${origin}`, issues);
   }
-  reportUnknown(input, ROOT_KEYS, '', issues);
+  for (const key of Object.keys(input)) {
+    if (key !== 'aliases' && key !== 'default')
+      issues.push({ path: issuePath([key]), message: unknownKeyMessage(key, ['aliases', 'default']) });
+  }
   const aliases = own(input, 'aliases');
   const defs = new Map<string, AliasDefinition>();
-  const names = new Set<string>();
   if (!isMapping(aliases)) {
     const message = aliases === undefined ? 'is required' : `must be a mapping, got ${describe(aliases)}`;
     issues.push({ path: 'aliases', message: `${message}: a mapping of "mana/<name>" to { chain: [...] }` });
@@ -229,7 +201,6 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     issues.push({ path: 'aliases', message: 'must define at least one alias' });
   } else {
     for (const name of Object.keys(aliases)) {
-      names.add(name);
       const def = validateAlias(name, aliases[name], issues);
       if (def) defs.set(name, def);
     }
@@ -237,8 +208,10 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
   const rawDefault = own(input, 'default');
   const dflt = rawDefault === undefined ? undefined : check(defaultSchema, rawDefault, 'default', issues);
   // With no usable `aliases` mapping, "unknown default" would only repeat that problem.
-  if (dflt !== undefined && isMapping(aliases) && !names.has(dflt)) {
-    const known = [...names].filter((n) => NAME_RE.test(n)).slice(0, 10);
+  if (dflt !== undefined && isMapping(aliases) && !Object.hasOwn(aliases, dflt)) {
+    const known = Object.keys(aliases)
+      .filter((n) => NAME_RE.test(n))
+      .slice(0, 10);
     const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
     issues.push({
       path: 'default',

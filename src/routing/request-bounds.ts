@@ -1,4 +1,5 @@
 import { type ConfigIssue, InvalidRequestError } from '../errors.js';
+import { issuePath } from '../unknown-keys.js';
 
 /** The bounds a caller's request must fit before anything is built from it (see docs/limits.md). */
 export interface RequestBounds {
@@ -29,17 +30,8 @@ class Refusal {
 }
 
 function pathOf(keys: readonly (string | number)[], n: number, root: string): string {
-  let out = root;
-  for (let i = 0; i < Math.min(n, MAX_PATH_SEGMENTS); i++) {
-    const key = keys[i] as string | number;
-    out +=
-      typeof key === 'number'
-        ? `[${key}]`
-        : /^[A-Za-z_$][\w$]*$/.test(key)
-          ? `.${key}`
-          : `[${JSON.stringify(key)}]`;
-  }
-  return n > MAX_PATH_SEGMENTS ? `${out}…` : out;
+  const path = issuePath(keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), root);
+  return n > MAX_PATH_SEGMENTS ? `${path}…` : path;
 }
 
 function visit(w: Walk, value: unknown): void {
