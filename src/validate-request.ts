@@ -107,17 +107,17 @@ function checkToolCalls(calls: unknown, i: number, out: Issues): void {
   }
 }
 
+/** True for a non-empty array; otherwise adds why not: missing, not `expected`, or empty (no `one` in it). */
+function isList(x: unknown, path: string, expected: string, one: string, out: Issues): x is unknown[] {
+  if (Array.isArray(x) && x.length > 0) return true;
+  if (x === undefined) out.add(path, 'is required');
+  else if (Array.isArray(x)) out.add(path, `must contain at least one ${one}`);
+  else out.add(path, `must be ${expected}, got ${kindOf(x)}`);
+  return false;
+}
+
 function checkMessages(messages: unknown, out: Issues): void {
-  if (!Array.isArray(messages)) {
-    const got =
-      messages === undefined ? 'is required' : `must be an array of messages, got ${kindOf(messages)}`;
-    out.add('messages', got);
-    return;
-  }
-  if (messages.length === 0) {
-    out.add('messages', 'must contain at least one message');
-    return;
-  }
+  if (!isList(messages, 'messages', 'an array of messages', 'message', out)) return;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i];
     if (!isObject(m)) {
@@ -204,16 +204,7 @@ function checkChatFields(r: Obj, out: Issues): void {
 
 function checkInput(input: unknown, out: Issues): void {
   if (typeof input === 'string') return;
-  if (!Array.isArray(input)) {
-    const got =
-      input === undefined ? 'is required' : `must be a string or an array of strings, got ${kindOf(input)}`;
-    out.add('input', got);
-    return;
-  }
-  if (input.length === 0) {
-    out.add('input', 'must contain at least one string');
-    return;
-  }
+  if (!isList(input, 'input', 'a string or an array of strings', 'string', out)) return;
   for (let i = 0; i < input.length; i++) {
     if (typeof input[i] !== 'string') out.add(`input[${i}]`, `must be a string, got ${kindOf(input[i])}`);
   }

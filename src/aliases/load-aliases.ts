@@ -20,7 +20,9 @@ function tooLarge(origin: string, bytes: number): AliasConfigError {
   return new AliasConfigError(`Refusing ${origin}`, [{ path: ROOT, message }]);
 }
 
+/** A file that cannot be used: missing, unreadable, not a regular file or too big. */
 function unreadable(path: string, err: unknown): AliasConfigError {
+  if (err instanceof AliasConfigError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message =
     code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
@@ -29,10 +31,12 @@ function unreadable(path: string, err: unknown): AliasConfigError {
   });
 }
 
-function notAFile(path: string): AliasConfigError {
-  return new AliasConfigError(`Cannot read aliases file "${path}"`, [
-    { path: ROOT, message: `not a file: ${path}` },
-  ]);
+function checkFile(path: string, st: { isFile(): boolean; size: number }): void {
+  if (!st.isFile())
+    throw new AliasConfigError(`Cannot read aliases file "${path}"`, [
+      { path: ROOT, message: `not a file: ${path}` },
+    ]);
+  if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
 }
 
 function parseYaml(text: string, origin: string): unknown {
@@ -88,12 +92,10 @@ export function loadAliases(source: AliasSource): AliasConfig {
   const { path } = source;
   let text: string;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw notAFile(path);
-    if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
+    checkFile(path, statSync(path));
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw err instanceof AliasConfigError ? err : unreadable(path, err);
+    throw unreadable(path, err);
   }
   return fromText(text, fileOrigin(path));
 }
@@ -107,12 +109,10 @@ export async function loadAliasesAsync(source: AliasSource): Promise<AliasConfig
   const { path } = source;
   let text: string;
   try {
-    const st = await stat(path);
-    if (!st.isFile()) throw notAFile(path);
-    if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
+    checkFile(path, await stat(path));
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw err instanceof AliasConfigError ? err : unreadable(path, err);
+    throw unreadable(path, err);
   }
   return fromText(text, fileOrigin(path));
 }

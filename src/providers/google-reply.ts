@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FinishReason, ToolCallExtra, Usage } from '../types.js';
+import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
 import { isJsonObject as isObject, type JsonObject as Json } from './json-shapes.js';
@@ -72,30 +72,17 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
   };
 }
 
-/** A function call Gemini made, with an OpenAI-style id, JSON-string arguments and its thought signature. */
-export interface GeminiToolCall {
-  id: string;
-  name: string;
-  arguments: string;
-  /** Gemini 3 wants it back on the function call when the conversation continues. */
-  thoughtSignature?: string;
-}
-
-/** Where a tool call carries Gemini's thought signature: `extra_content.google`, as Google's OpenAI endpoint does. */
-export function toolCallExtra(call: GeminiToolCall): { extra_content?: ToolCallExtra } {
-  return call.thoughtSignature === undefined
-    ? {}
-    : { extra_content: { google: { thought_signature: call.thoughtSignature } } };
-}
-
-/** Splits parts into answer text, thought text (`thought: true`) and function calls. */
+/**
+ * Splits parts into answer text, thought text (`thought: true`) and function calls; a call carries Gemini's thought
+ * signature in `extra_content.google`, as Google's OpenAI endpoint does (Gemini 3 wants it back on the next turn).
+ */
 export function readParts(
   parts: Json[],
   meta: CallMeta,
-): { content: string; reasoning: string; toolCalls: GeminiToolCall[] } {
+): { content: string; reasoning: string; toolCalls: ToolCall[] } {
   let content = '';
   let reasoning = '';
-  const toolCalls: GeminiToolCall[] = [];
+  const toolCalls: ToolCall[] = [];
   for (const p of parts) {
     if (typeof p.text === 'string') {
       if (p.thought === true) reasoning += p.text;
@@ -103,15 +90,14 @@ export function readParts(
     } else if (isObject(p.functionCall)) {
       const { id, name, args } = p.functionCall;
       if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
-      const call: GeminiToolCall = {
+      const signature = typeof p.thoughtSignature === 'string' ? p.thoughtSignature : '';
+      toolCalls.push({
         // Gemini ids calls only on some models; OpenAI callers need one to answer with
         id: typeof id === 'string' && id !== '' ? id : `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
-        name,
-        arguments: JSON.stringify(args ?? {}),
-      };
-      if (typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '')
-        call.thoughtSignature = p.thoughtSignature;
-      toolCalls.push(call);
+        type: 'function',
+        function: { name, arguments: JSON.stringify(args ?? {}) },
+        ...(signature === '' ? {} : { extra_content: { google: { thought_signature: signature } } }),
+      });
     }
   }
   return { content, reasoning, toolCalls };

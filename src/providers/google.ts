@@ -12,7 +12,7 @@ import {
 } from './adapter.js';
 import { type CallMeta, endpointOf } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
-import { finishOf, readFrame, readParts, toolCallExtra } from './google-reply.js';
+import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
@@ -102,16 +102,7 @@ export function createGoogleAdapter({
             message: {
               role: 'assistant',
               content: content === '' && toolCalls.length > 0 ? null : content,
-              ...(toolCalls.length > 0
-                ? {
-                    tool_calls: toolCalls.map((c) => ({
-                      id: c.id,
-                      type: 'function' as const,
-                      function: { name: c.name, arguments: c.arguments },
-                      ...toolCallExtra(c),
-                    })),
-                  }
-                : {}),
+              ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
               ...(reasoning === '' ? {} : { reasoning_content: reasoning }),
             },
             finish_reason: finish,
@@ -149,15 +140,7 @@ export function createGoogleAdapter({
           if (content !== '') yield chunk({ content });
           if (toolCalls.length > 0) {
             // Gemini sends each call whole, so one delta carries id, name and all arguments
-            yield chunk({
-              tool_calls: toolCalls.map((c) => ({
-                index: toolIndex++,
-                id: c.id,
-                type: 'function' as const,
-                function: { name: c.name, arguments: c.arguments },
-                ...toolCallExtra(c),
-              })),
-            });
+            yield chunk({ tool_calls: toolCalls.map((c) => ({ index: toolIndex++, ...c })) });
           }
           if (frame.finishReason) {
             // a filter finish throws even after content: the router reports that as an interruption
