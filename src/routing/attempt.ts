@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.js';
 import type { ProviderTimeoutError } from '../errors.js';
 import type { HealthCache } from '../health/health-cache.js';
-import type { OpenWatcher } from '../health/open-watch.js';
+import type { Waiting } from '../health/open-watch.js';
 import type { AdapterContext } from '../providers/adapter.js';
+import { warnThrown } from '../warn.js';
 import { CancelToken } from '../wire/cancel.js';
 import type { Abortable, RouterContext } from './context.js';
 
@@ -11,9 +12,10 @@ const ignore = (): void => undefined;
 /**
  * One attempt's abort signal: fires when the caller aborts, when the client closes, when `ms` runs out on the
  * injected clock, or when the provider's breaker opens while the attempt still waits (`released`). `timeout` and
- * `released` tell the router which happened.
+ * `released` tell the router which happened. It is in the client's `live` set while it runs: `close()` aborts it,
+ * and `waitingAttempts` finds it there when its provider's breaker opens.
  */
-export class AttemptSignal implements OpenWatcher {
+export class AttemptSignal implements Abortable {
   /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
   readonly token = new CancelToken();
   timeout: ProviderTimeoutError | undefined;
@@ -24,7 +26,7 @@ export class AttemptSignal implements OpenWatcher {
   readonly #health: HealthCache;
   readonly #clock: Clock;
   /** When the attempt has waited longer than its target usually takes (its latency estimate's highMs). */
-  #lateAt = 0;
+  readonly #lateAt: number;
   #cancelLate: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
   readonly #caller: AbortSignal | undefined;
@@ -42,19 +44,26 @@ export class AttemptSignal implements OpenWatcher {
     this.#caller = caller;
     this.#health = ctx.health;
     this.#clock = ctx.clock;
-    if (provider !== undefined) {
-      this.#provider = provider;
-      this.#lateAt = lateAt;
-      ctx.health.opened.watch(provider, this);
-    }
+    this.#provider = provider;
+    this.#lateAt = lateAt;
     this.#live = ctx.live;
-    this.#live.add(this.token);
+    this.#live.add(this);
     if (caller) {
       this.#onCallerAbort = () => this.token.abort(caller.reason);
       // The caller may have aborted while the walk moved on from the previous entry: no event will come.
       if (caller.aborted) this.#onCallerAbort();
       else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
+  }
+
+  /** Aborts the attempt's requests (what `close()` calls). */
+  abort(reason?: unknown): void {
+    this.token.abort(reason);
+  }
+
+  /** True while the attempt waits on `provider`'s answer. */
+  waitsOn(provider: string): boolean {
+    return this.#provider === provider;
   }
 
   get signal(): AbortSignal {
@@ -84,7 +93,7 @@ export class AttemptSignal implements OpenWatcher {
     this.token.abort(err);
   }
 
-  /** The provider's breaker opened: the attempt stops waiting now (the health cache calls this once). */
+  /** The provider's breaker opened: the attempt stops waiting now (told once: it waits on no provider after). */
   breakerOpened(provider: string): void {
     this.#provider = undefined;
     if (this.token.aborted) return;
@@ -111,10 +120,7 @@ export class AttemptSignal implements OpenWatcher {
   answered(): void {
     this.#cancelLate?.();
     this.#cancelLate = undefined;
-    const provider = this.#provider;
-    if (provider === undefined) return;
     this.#provider = undefined;
-    this.#health.opened.unwatch(provider, this);
   }
 
   disarm(): void {
@@ -127,7 +133,7 @@ export class AttemptSignal implements OpenWatcher {
     this.disarm();
     this.answered();
     if (this.#onCallerAbort) this.#caller?.removeEventListener('abort', this.#onCallerAbort);
-    this.#live.delete(this.token);
+    this.#live.delete(this);
     if (cancel && !this.token.aborted) this.token.abort();
   }
 
@@ -177,4 +183,23 @@ export class AttemptSignal implements OpenWatcher {
     if (!token.aborted || this.timeout !== undefined || this.released) return undefined;
     return token.reason;
   }
+}
+
+/** One client's attempts in flight (its `live` set), as the health cache's OpenWatch reaches them. */
+export function waitingAttempts(live: ReadonlySet<Abortable>): Waiting {
+  const on = (provider: string): AttemptSignal[] =>
+    [...live].filter((a): a is AttemptSignal => a instanceof AttemptSignal && a.waitsOn(provider));
+  return {
+    release(provider) {
+      for (const a of on(provider)) {
+        try {
+          a.breakerOpened(provider);
+        } catch (err) {
+          // One attempt's failure must not stop the others, nor the health update that fired it.
+          warnThrown('releasing an attempt', err);
+        }
+      }
+    },
+    count: (provider) => on(provider).length,
+  };
 }

@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createFakeClock } from '../health/fake-clock.js';
+import { HealthCache } from '../health/health-cache.js';
+import { AttemptSignal, waitingAttempts } from './attempt.js';
+import type { Abortable, RouterContext } from './context.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function setup() {
+  const clock = createFakeClock();
+  const health = new HealthCache(['a', 'b'], { failureThreshold: 1, cooldownMs: 60_000 }, clock);
+  const live = new Set<Abortable>();
+  health.opened.watch(waitingAttempts(live));
+  const ctx = { health, clock, live } as unknown as RouterContext;
+  // Late at once: a breaker that opens releases them without waiting.
+  const attempt = (provider?: string) => new AttemptSignal(ctx, undefined, provider, clock.now());
+  return { health, live, attempt };
+}
+
+describe('waitingAttempts: the attempts a breaker that opens releases', () => {
+  it('releases the attempts waiting on that provider only, and none that was answered', () => {
+    const { health, attempt } = setup();
+    const [a1, a2, b, answered, none] = [attempt('a'), attempt('a'), attempt('b'), attempt('a'), attempt()];
+    answered.answered();
+    expect(health.opened.count('a')).toBe(2);
+    health.recordFailure('a', 'HTTP 500');
+    expect([a1, a2, b, answered, none].map((x) => x.released)).toEqual([true, true, false, false, false]);
+    expect(a1.token.aborted).toBe(true);
+    expect(health.opened.count('a')).toBe(0);
+    expect(health.opened.count('b')).toBe(1);
+  });
+
+  it('an attempt that ended is out of the set; one that throws while let go does not stop the others', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { health, live, attempt } = setup();
+    const ended = attempt('a');
+    ended.end();
+    const throwing = attempt('a');
+    throwing.token.on('abort', () => {
+      throw new Error('boom');
+    });
+    const kept = attempt('a');
+    expect(live.size).toBe(2);
+    health.recordFailure('a', 'HTTP 500');
+    expect(ended.released).toBe(false);
+    expect(kept.released).toBe(true);
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+});
