@@ -1,12 +1,13 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
-import { ClosedError, isManaLLMError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import type { CallKind } from '../events.js';
 import { CallImages } from '../providers/images.js';
-import { type ManaTraceMessage, publishStreamEnd, publishStreamStart } from '../trace-channels.js';
+import type { ManaTraceMessage } from '../trace-channels.js';
 import type { CallOptions, ChatRequest, EmbedRequest } from '../types.js';
 import { validateCall } from '../validate-request.js';
 import { chatNeeds } from './candidates.js';
 import type { CallPlan, Needs, RouterContext } from './context.js';
+import { reportFailure, reportRequest } from './report.js';
 import { checkRequestBounds } from './request-bounds.js';
 import { type DirectChains, resolveModel } from './resolve-model.js';
 
@@ -85,17 +86,17 @@ export class CallPlanner {
     err: unknown,
     trace: ManaTraceMessage | undefined,
   ): unknown {
-    const { events } = this.#ctx;
-    const requested = typeof model === 'string' ? model : '';
-    if (events.has('request')) events.emit('request', { id, kind, requested });
-    if (events.has('failure') && isManaLLMError(err))
-      events.emit('failure', { id, kind, requested, error: err, durationMs: 0 });
-    if (trace && kind === 'stream') {
-      trace.id = id;
-      trace.requested = requested;
-      publishStreamStart(trace);
-      publishStreamEnd(trace, err);
-    }
-    return err;
+    const ctx = this.#ctx;
+    const call = {
+      id,
+      kind,
+      requested: typeof model === 'string' ? model : '',
+      alias: undefined,
+      startedAt: ctx.clock.now(),
+      attempts: [],
+      trace,
+    };
+    reportRequest(ctx, call, undefined);
+    return reportFailure(ctx, call, err, 0);
   }
 }

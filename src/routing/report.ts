@@ -6,6 +6,12 @@ import type { CallPlan, RouterContext } from './context.js';
 
 type Params = NonNullable<ManaLLMEvents['request']['params']>;
 
+/** A call as its reports read it: its plan, or what is known of a call refused before it had one. */
+export type ReportedCall = Pick<
+  CallPlan,
+  'id' | 'kind' | 'requested' | 'alias' | 'startedAt' | 'attempts' | 'trace'
+>;
+
 /** The sampling settings a tracer records, or undefined when the request sets none. */
 function paramsOf(request: ChatRequest | EmbedRequest): Params | undefined {
   if (!('messages' in request)) return undefined;
@@ -18,8 +24,12 @@ function paramsOf(request: ChatRequest | EmbedRequest): Params | undefined {
   return out;
 }
 
-/** Emits `request` for a planned call (and opens a stream's tracing-channel record). */
-export function reportRequest(ctx: RouterContext, plan: CallPlan, request: ChatRequest | EmbedRequest): void {
+/** Emits `request` for a call (and opens a stream's tracing-channel record); `request` undefined: it was refused. */
+export function reportRequest(
+  ctx: RouterContext,
+  plan: ReportedCall,
+  request: ChatRequest | EmbedRequest | undefined,
+): void {
   const { trace } = plan;
   if (trace) {
     trace.id = plan.id;
@@ -31,7 +41,7 @@ export function reportRequest(ctx: RouterContext, plan: CallPlan, request: ChatR
   const base = plan.alias
     ? { id: plan.id, kind: plan.kind, requested: plan.requested, alias: plan.alias.name }
     : { id: plan.id, kind: plan.kind, requested: plan.requested };
-  const params = paramsOf(request);
+  const params = request && paramsOf(request);
   ctx.events.emit('request', params ? { ...base, params } : base);
 }
 
@@ -92,8 +102,16 @@ export function reportCancel(ctx: RouterContext, plan: CallPlan, target: string,
   });
 }
 
-/** Emits `failure` for a call that ends in an error, and returns the error to rethrow. */
-export function reportFailure(ctx: RouterContext, plan: CallPlan, err: unknown): unknown {
+/**
+ * Emits `failure` for a call that ends in an error, refused before its walk or failed after it (the one place the
+ * event is made), and returns the error to rethrow.
+ */
+export function reportFailure(
+  ctx: RouterContext,
+  plan: ReportedCall,
+  err: unknown,
+  durationMs = ctx.clock.now() - plan.startedAt,
+): unknown {
   const { trace } = plan;
   if (trace) {
     trace.attempts = plan.attempts;
@@ -113,7 +131,7 @@ export function reportFailure(ctx: RouterContext, plan: CallPlan, err: unknown):
       kind: plan.kind,
       requested: plan.requested,
       error,
-      durationMs: ctx.clock.now() - plan.startedAt,
+      durationMs,
     };
     ctx.events.emit('failure', plan.attempts.length > 0 ? { ...base, attempts: plan.attempts } : base);
   }
