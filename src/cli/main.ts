@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { text as readText } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
@@ -41,9 +42,7 @@ Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new UsageError('give the text as an argument or pipe it on stdin');
-  const parts: Buffer[] = [];
-  for await (const c of process.stdin) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString('utf8').trim();
+  return (await readText(process.stdin)).trim();
 }
 
 /** Runs the CLI; resolves to the exit code. */

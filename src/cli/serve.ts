@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -125,13 +126,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   });
   server.requestTimeout = SERVE_DEFAULTS.requestTimeoutMs;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    server.listen(port, host);
+    // Rejects with the 'error' (EADDRINUSE, EACCES) emitted instead of 'listening'.
+    await once(server, 'listening');
   } catch (e) {
     err.write(`mana-llm serve: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
     await llm.close();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -180,5 +181,36 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
     expect(code).toBe(2);
     expect(stderr).toContain('none.yaml');
+  });
+
+  it('exits 2 with a readable message when the port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const proc = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'serve',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          'aliases.example.yaml',
+        ],
+        { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child = proc;
+      let stderr = '';
+      proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+      expect(code).toBe(2);
+      expect(stderr).toContain(`cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
+    } finally {
+      taken.close();
+    }
   });
 });
