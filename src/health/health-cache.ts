@@ -29,7 +29,6 @@ export type HealthTransition = ManaLLMEvents['health'];
 
 /** Per-provider breakers and per-target cool-downs, read and written by routing and the prober. */
 export class HealthCache {
-  readonly #providers: readonly string[];
   readonly #known: ReadonlySet<string>;
   readonly #opts: BreakerOptions;
   readonly #clock: Clock;
@@ -48,7 +47,6 @@ export class HealthCache {
     store?: HealthStore,
   ) {
     this.#known = new Set(providers);
-    this.#providers = [...this.#known];
     this.#opts = { failureThreshold: opts.failureThreshold, cooldownMs: opts.cooldownMs };
     this.#clock = clock;
     this.#store = store ?? createMemoryHealthStore();
@@ -160,7 +158,7 @@ export class HealthCache {
   /** Every configured provider's health, the overall status, and the cooling targets. */
   snapshot(): HealthSnapshot {
     const now = this.#clock.now();
-    const entries = this.#providers.map((id): [string, ProviderHealth] => {
+    const entries = [...this.#known].map((id): [string, ProviderHealth] => {
       const r = this.#read(id);
       const state = breakerState(r, now);
       return [

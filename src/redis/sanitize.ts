@@ -2,11 +2,11 @@ import type { BreakerRecord } from '../health/breaker.js';
 import type { StoreBounds } from '../health/health-store.js';
 
 /** Largest pub/sub message or stored hash value read; anything longer is ignored unparsed. */
-export const MAX_MESSAGE_CHARS = 4_096;
+const MAX_MESSAGE_CHARS = 4_096;
 /** Longest `lastError` kept from another process. */
-export const MAX_LAST_ERROR_CHARS = 300;
+const MAX_LAST_ERROR_CHARS = 300;
 /** Longest target name (`provider/model`) kept. */
-export const MAX_TARGET_CHARS = 512;
+const MAX_TARGET_CHARS = 512;
 /** Most target cool-downs mirrored at once; more are ignored until some are over. */
 export const MAX_TARGETS = 10_000;
 /** A failure count past this is as good as any. */
