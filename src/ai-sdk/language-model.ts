@@ -1,5 +1,4 @@
 import type {
-  JSONObject,
   LanguageModelV3,
   LanguageModelV3CallOptions,
   LanguageModelV3Content,
@@ -9,7 +8,7 @@ import type {
 import type { ManaLLM } from '../client.js';
 import { toChatCall } from './call-options.js';
 import { toAISDKError } from './errors.js';
-import { finishReason, routingMetadata, usageOf } from './metadata.js';
+import { finishReason, routingMetadata, toolCallPart, usageOf } from './metadata.js';
 import { streamParts } from './stream-parts.js';
 
 /** A mana-llm model id (an alias, `provider/model` or a bare model) as an AI SDK v3 language model. */
@@ -40,16 +39,8 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const content: LanguageModelV3Content[] = [];
     if (message?.reasoning_content) content.push({ type: 'reasoning', text: message.reasoning_content });
     if (message?.content) content.push({ type: 'text', text: message.content });
-    for (const call of message?.tool_calls ?? []) {
-      const extra = call.extra_content;
-      content.push({
-        type: 'tool-call',
-        toolCallId: call.id,
-        toolName: call.function.name,
-        input: call.function.arguments || '{}',
-        ...(extra === undefined ? {} : { providerMetadata: { mana: { extraContent: extra as JSONObject } } }),
-      });
-    }
+    for (const call of message?.tool_calls ?? [])
+      content.push(toolCallPart(call.id, call.function.name, call.function.arguments, call.extra_content));
     return {
       content,
       finishReason: finishReason(choice?.finish_reason),

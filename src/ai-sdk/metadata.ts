@@ -1,6 +1,7 @@
 import type {
   JSONObject,
   LanguageModelV3FinishReason,
+  LanguageModelV3ToolCall,
   LanguageModelV3Usage,
   SharedV3ProviderMetadata,
 } from '@ai-sdk/provider';
@@ -53,6 +54,22 @@ export function usageOf(u: Usage | null | undefined): LanguageModelV3Usage {
       reasoning,
     },
     raw: JSON.parse(JSON.stringify(u)) as JSONObject,
+  };
+}
+
+/** A complete tool call as the AI SDK's part; what the provider needs back (Gemini's thought signature) rides along. */
+export function toolCallPart(
+  id: string,
+  name: string,
+  args: string,
+  extra: unknown,
+): LanguageModelV3ToolCall {
+  return {
+    type: 'tool-call',
+    toolCallId: id,
+    toolName: name,
+    input: args || '{}',
+    ...(extra === undefined ? {} : { providerMetadata: { mana: { extraContent: extra as JSONObject } } }),
   };
 }
 

@@ -1,14 +1,9 @@
-import type {
-  JSONObject,
-  LanguageModelV3StreamPart,
-  SharedV3ProviderMetadata,
-  SharedV3Warning,
-} from '@ai-sdk/provider';
+import type { LanguageModelV3StreamPart, SharedV3ProviderMetadata, SharedV3Warning } from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
 import { isManaLLMError } from '../errors.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import type { CallOptions, ChatChunk, ChatRequest, FinishReason, Usage } from '../types.js';
-import { finishReason, routingMetadata, usageOf } from './metadata.js';
+import { finishReason, routingMetadata, toolCallPart, usageOf } from './metadata.js';
 
 type Part = LanguageModelV3StreamPart;
 
@@ -19,21 +14,21 @@ interface ToolState {
   extra: unknown;
 }
 
-/** Turns OpenAI chunks into the AI SDK's stream parts, holding what spans chunks (open blocks, tool calls). */
+/** Turns OpenAI chunks into the AI SDK's stream parts, holding what spans chunks (the open block, tool calls). */
 class PartWriter {
-  #text: string | undefined;
-  #reasoning: string | undefined;
+  // Opening a text block closes the reasoning block and the other way round: at most one is open.
+  #block: { type: 'text' | 'reasoning'; id: string } | undefined;
   #blocks = 0;
   readonly #tools = new Map<number, ToolState>();
+  #started = false;
   finish: FinishReason | null = null;
   usage: Usage | undefined;
-  resolved = '';
 
   constructor(readonly emit: (p: Part) => void) {}
 
-  chunk(c: ChatChunk, first: boolean): void {
-    if (first) {
-      this.resolved = c.model;
+  chunk(c: ChatChunk): void {
+    if (!this.#started) {
+      this.#started = true;
       this.emit({
         type: 'response-metadata',
         id: c.id,
@@ -46,22 +41,8 @@ class PartWriter {
     if (!choice) return;
     if (choice.finish_reason) this.finish = choice.finish_reason;
     const d = choice.delta;
-    if (d.reasoning_content) {
-      this.#closeText();
-      if (this.#reasoning === undefined) {
-        this.#reasoning = `reasoning-${this.#blocks++}`;
-        this.emit({ type: 'reasoning-start', id: this.#reasoning });
-      }
-      this.emit({ type: 'reasoning-delta', id: this.#reasoning, delta: d.reasoning_content });
-    }
-    if (d.content) {
-      this.#closeReasoning();
-      if (this.#text === undefined) {
-        this.#text = `text-${this.#blocks++}`;
-        this.emit({ type: 'text-start', id: this.#text });
-      }
-      this.emit({ type: 'text-delta', id: this.#text, delta: d.content });
-    }
+    if (d.reasoning_content) this.#delta('reasoning', d.reasoning_content);
+    if (d.content) this.#delta('text', d.content);
     for (const t of d.tool_calls ?? []) {
       let tool = this.#tools.get(t.index);
       if (!tool) {
@@ -79,33 +60,27 @@ class PartWriter {
     }
   }
 
-  #closeText(): void {
-    if (this.#text === undefined) return;
-    this.emit({ type: 'text-end', id: this.#text });
-    this.#text = undefined;
+  #delta(type: 'text' | 'reasoning', delta: string): void {
+    if (this.#block?.type !== type) {
+      this.#close();
+      this.#block = { type, id: `${type}-${this.#blocks++}` };
+      this.emit({ type: `${type}-start`, id: this.#block.id });
+    }
+    this.emit({ type: `${type}-delta`, id: this.#block.id, delta });
   }
 
-  #closeReasoning(): void {
-    if (this.#reasoning === undefined) return;
-    this.emit({ type: 'reasoning-end', id: this.#reasoning });
-    this.#reasoning = undefined;
+  #close(): void {
+    if (this.#block === undefined) return;
+    this.emit({ type: `${this.#block.type}-end`, id: this.#block.id });
+    this.#block = undefined;
   }
 
   /** Closes open blocks and hands over complete tool calls. */
   end(): void {
-    this.#closeReasoning();
-    this.#closeText();
+    this.#close();
     for (const tool of this.#tools.values()) {
       this.emit({ type: 'tool-input-end', id: tool.id });
-      this.emit({
-        type: 'tool-call',
-        toolCallId: tool.id,
-        toolName: tool.name,
-        input: tool.args || '{}',
-        ...(tool.extra === undefined
-          ? {}
-          : { providerMetadata: { mana: { extraContent: tool.extra as JSONObject } } }),
-      });
+      this.emit(toolCallPart(tool.id, tool.name, tool.args, tool.extra));
     }
     this.#tools.clear();
   }
@@ -135,37 +110,27 @@ export async function streamParts(
       const writer = new PartWriter((p) => controller.enqueue(p));
       controller.enqueue({ type: 'stream-start', warnings });
       void (async () => {
+        let failed = false;
         try {
-          let first = true;
-          for (let r = await chunks.next(); !r.done; r = await chunks.next()) {
-            writer.chunk(r.value, first);
-            first = false;
+          try {
+            for await (const c of chunks) writer.chunk(c);
+          } catch (err) {
+            // Not a mana-llm error: the caller's abort, which the AI SDK handles itself.
+            if (cancelled || !isManaLLMError(err)) throw err;
+            controller.enqueue({ type: 'error', error: mapError(err) });
+            failed = true;
           }
           if (cancelled) return;
           writer.end();
           controller.enqueue({
             type: 'finish',
-            finishReason: finishReason(writer.finish),
+            finishReason: failed ? { unified: 'error', raw: undefined } : finishReason(writer.finish),
             usage: usageOf(writer.usage),
             providerMetadata: metadata,
           });
           controller.close();
         } catch (err) {
-          if (cancelled) return;
-          if (!isManaLLMError(err)) {
-            // The caller's abort: the AI SDK handles its own abort reason.
-            controller.error(err);
-            return;
-          }
-          controller.enqueue({ type: 'error', error: mapError(err) });
-          writer.end();
-          controller.enqueue({
-            type: 'finish',
-            finishReason: { unified: 'error', raw: undefined },
-            usage: usageOf(writer.usage),
-            providerMetadata: metadata,
-          });
-          controller.close();
+          if (!cancelled) controller.error(err);
         }
       })();
     },
