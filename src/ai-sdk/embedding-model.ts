@@ -23,12 +23,11 @@ export class ManaEmbeddingModel implements EmbeddingModelV3 {
   /** Embeds `values` through the alias's chain, vectors in input order. */
   async doEmbed(options: EmbeddingModelV3CallOptions): Promise<EmbeddingModelV3Result> {
     const request: EmbedRequest = { model: this.modelId, input: options.values };
-    let res: Awaited<ReturnType<ManaLLM['embed']>>;
-    try {
-      res = await this.#llm.embed(request, callOptions(options.abortSignal, options.providerOptions));
-    } catch (err) {
-      throw toAISDKError(err, this.modelId, 'embeddingModel', request);
-    }
+    const res = await this.#llm
+      .embed(request, callOptions(options.abortSignal, options.providerOptions))
+      .catch((err: unknown) => {
+        throw toAISDKError(err, this.modelId, 'embeddingModel', request);
+      });
     const embeddings = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     return {
       embeddings,

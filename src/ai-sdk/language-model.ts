@@ -28,12 +28,9 @@ export class ManaLanguageModel implements LanguageModelV3 {
   /** One chat completion through the alias's chain. */
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     const { request, options: callOptions, warnings } = toChatCall(this.modelId, options);
-    let res: Awaited<ReturnType<ManaLLM['chat']>>;
-    try {
-      res = await this.#llm.chat(request, callOptions);
-    } catch (err) {
+    const res = await this.#llm.chat(request, callOptions).catch((err: unknown) => {
       throw toAISDKError(err, this.modelId, 'languageModel', request);
-    }
+    });
     const choice = res.choices[0];
     const message = choice?.message;
     const content: LanguageModelV3Content[] = [];

@@ -1,7 +1,6 @@
 import type { LanguageModelV3StreamPart, SharedV3ProviderMetadata, SharedV3Warning } from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
 import { isManaLLMError } from '../errors.js';
-import type { OpenedStream } from '../routing/open-stream.js';
 import type { CallOptions, ChatChunk, ChatRequest, FinishReason, Usage } from '../types.js';
 import { finishReason, routingMetadata, toolCallPart, usageOf } from './metadata.js';
 
@@ -97,12 +96,9 @@ export async function streamParts(
   warnings: SharedV3Warning[],
   mapError: (err: unknown) => unknown,
 ): Promise<ReadableStream<Part>> {
-  let chunks: OpenedStream;
-  try {
-    chunks = await llm.openStream(request, options);
-  } catch (err) {
+  const chunks = await llm.openStream(request, options).catch((err: unknown) => {
     throw mapError(err);
-  }
+  });
   const metadata: SharedV3ProviderMetadata = routingMetadata(chunks.routing);
   let cancelled = false;
   return new ReadableStream<Part>({
