@@ -33,19 +33,15 @@ export function errorType(status: number): string {
 /** An error the HTTP layer raises itself (bad JSON, body too large, unknown route, missing key). */
 export class HttpError extends Error {
   override name = 'HttpError';
-  readonly status: number;
-  readonly code: string;
   readonly param: string | null;
   readonly headers: Record<string, string>;
   constructor(
-    status: number,
-    code: string,
+    readonly status: number,
+    readonly code: string,
     message: string,
     opts: { param?: string; headers?: Record<string, string> } = {},
   ) {
     super(message);
-    this.status = status;
-    this.code = code;
     this.param = opts.param ?? null;
     this.headers = opts.headers ?? {};
   }

@@ -3,17 +3,8 @@ import { createDispatcher } from './handle.js';
 import { type HttpHandlerOptions, resolveHttpOptions } from './options.js';
 
 async function* bytes(body: ReadableStream<Uint8Array> | null): AsyncIterable<Uint8Array> {
-  if (!body) return;
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
+  // preventCancel: a body left unread (over the size cap) is released, not cancelled under the server.
+  if (body) yield* body.values({ preventCancel: true });
 }
 
 /**

@@ -3,11 +3,6 @@ import type { ManaLLM } from '../client.js';
 import { type Answer, createDispatcher } from './handle.js';
 import { type HttpHandlerOptions, resolveHttpOptions } from './options.js';
 
-/** Why the upstream call was cancelled: the client closed its connection. */
-function clientClosed(): DOMException {
-  return new DOMException('the client closed the connection', 'AbortError');
-}
-
 /**
  * A `(req, res)` handler for node:http, Express or Fastify (`reply.raw`) serving the OpenAI-compatible routes.
  * @throws ConfigError for invalid options
@@ -20,7 +15,7 @@ export function createNodeHandler(
   return (req, res) => {
     const ac = new AbortController();
     res.once('close', () => {
-      if (!res.writableFinished) ac.abort(clientClosed());
+      if (!res.writableFinished) ac.abort(new DOMException('the client closed the connection', 'AbortError'));
     });
     const url = req.url ?? '/';
     const q = url.indexOf('?');

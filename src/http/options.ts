@@ -42,21 +42,13 @@ export interface HttpHandlerOptions {
 }
 
 /** The options with every default filled in. */
-export interface ResolvedHttpOptions {
-  apiKeys: readonly string[] | undefined;
-  cors: '*' | ReadonlySet<string> | undefined;
-  maxBodyBytes: number;
-  requestIdHeader: string | undefined;
-  basePath: string;
-  metrics: MetricsSource | undefined;
-  onRequest: ((entry: RequestLogEntry) => void) | undefined;
-}
+export type ResolvedHttpOptions = ReturnType<typeof resolveHttpOptions>;
 
 /**
  * Validates the handler options once, when the handler is created.
  * @throws ConfigError listing every problem
  */
-export function resolveHttpOptions(o: HttpHandlerOptions = {}): ResolvedHttpOptions {
+export function resolveHttpOptions(o: HttpHandlerOptions = {}) {
   const issues: { path: string; message: string }[] = [];
   const { apiKeys, cors, maxBodyBytes, requestIdHeader, basePath } = o;
   if (apiKeys !== undefined) {

@@ -127,15 +127,8 @@ const embeddings: Route = async (c) => {
   return { json, resolved: res.model };
 };
 
-interface ModelEntry {
-  id: string;
-  object: 'model';
-  created: number;
-  owned_by: string;
-}
-
 /** Aliases first (served by mana-llm itself), then every configured provider's models, best effort. */
-async function listModels(c: RouteContext): Promise<ModelEntry[]> {
+async function listModels(c: RouteContext) {
   const aliases = c.llm
     .aliases()
     .aliases.map((a) => ({ id: a.name, object: 'model' as const, created: c.created, owned_by: 'mana-llm' }));
@@ -145,7 +138,9 @@ async function listModels(c: RouteContext): Promise<ModelEntry[]> {
 
 const models: Route = async (c) => ({ json: { object: 'list', data: await listModels(c) } });
 
-const model: Route = async (c, id = '') => {
+/** `GET /v1/models/{id}`: the id may contain `/` (`mana/fast-text`, `groq/llama…`), raw or percent-encoded. */
+export const MODEL_PREFIX = '/v1/models/';
+export const modelRoute: Route = async (c, id = '') => {
   const alias = c.llm.aliases().aliases.find((a) => a.name === id);
   const found = alias
     ? { id, object: 'model', created: c.created, owned_by: 'mana-llm' }
@@ -190,10 +185,6 @@ export const ROUTES: Readonly<Record<string, Readonly<Partial<Record<'GET' | 'PO
   '/health': { GET: health },
   '/metrics': { GET: metrics },
 };
-
-/** `GET /v1/models/{id}`: the id may contain `/` (`mana/fast-text`, `groq/llama…`), raw or percent-encoded. */
-export const MODEL_PREFIX = '/v1/models/';
-export const modelRoute: Route = model;
 
 /** Paths answered without a key. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);
