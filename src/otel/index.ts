@@ -40,14 +40,10 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** `error.type`: the error's class name; the caller's own abort (wrapped by the failure event) by its own name. */
 function errorType(err: ManaLLMError): string {
-  const cause = err.cause;
-  if (
-    err.code === 'PROVIDER_RESPONSE' &&
-    cause instanceof Error &&
-    !('code' in cause && 'httpStatus' in cause)
-  )
-    return cause.name;
-  return err.name;
+  const { cause } = err;
+  const ownAbort =
+    err.code === 'PROVIDER_RESPONSE' && cause instanceof Error && !('code' in cause && 'httpStatus' in cause);
+  return ownAbort ? cause.name : err.name;
 }
 
 /**
