@@ -49,16 +49,6 @@ export class AliasRegistry {
     return this.#config.default;
   }
 
-  /** How many aliases are defined. */
-  get size(): number {
-    return this.#config.aliases.size;
-  }
-
-  /** The whole current configuration, one consistent snapshot. */
-  get config(): AliasConfig {
-    return this.#config;
-  }
-
   /** Every alias sorted by name, chains as `provider/model` strings (all frozen). */
   list(): readonly AliasSummary[] {
     return this.#list;
