@@ -36,16 +36,10 @@ for (const [net, prefix] of V6) blocked.addSubnet(net, prefix, 'ipv6');
 
 /** The 16 bytes of an IPv6 address (any spelling Node accepts). */
 function bytes6(ip: string): number[] {
-  let text = ip;
-  // A trailing dotted quad (::ffff:1.2.3.4, ::1.2.3.4, 64:ff9b::1.2.3.4) becomes two hex groups.
-  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (quad) {
-    const [a, b, c, d] = (quad[1] as string).split('.').map(Number) as [number, number, number, number];
-    text = `${text.slice(0, -(quad[1] as string).length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
+  // The URL parser spells an address canonically: hex groups only (no dotted quad), at most one `::`.
+  const [head = '', tail = ''] = new URL(`http://[${ip}]`).hostname.slice(1, -1).split('::');
   const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const t = tail === '' ? [] : tail.split(':');
   const groups = [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t].map((g) =>
     Number.parseInt(g, 16),
   );
