@@ -182,9 +182,9 @@ export class ProviderHTTPError extends ProviderError {
   readonly contextLength?: true;
   constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
     // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
-    const upstream = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
-    super('PROVIDER_HTTP', message, info, upstream ? 502 : info.status, upstream || info.status === 404);
-    if (info.contextLength === true && !upstream) this.contextLength = true;
+    const theirs = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
+    super('PROVIDER_HTTP', message, info, theirs ? 502 : info.status, theirs || info.status === 404);
+    if (info.contextLength === true && !theirs) this.contextLength = true;
   }
 }
 

@@ -34,14 +34,13 @@ interface Turn {
 export function assertCapable(req: AdapterChatRequest, meta: CallMeta): void {
   const fmt = req.response_format?.type;
   if (fmt === 'json_object' || fmt === 'json_schema') {
-    throw new ProviderCapabilityError(
-      `${meta.provider}/${meta.model}: response_format ${fmt} not supported`,
-      {
-        provider: meta.provider,
-        model: meta.model,
-        capability: 'jsonSchema',
-      },
-    );
+    const { provider, model } = meta;
+    const capability = 'jsonSchema';
+    throw new ProviderCapabilityError(`${provider}/${model}: response_format ${fmt} not supported`, {
+      provider,
+      model,
+      capability,
+    });
   }
 }
 
@@ -225,14 +224,7 @@ export function fromAnthropicMessage(
   const thoughts: string[] = [];
   const calls: ToolCall[] = [];
   for (const raw of json.content) {
-    const b = raw as {
-      type?: unknown;
-      text?: unknown;
-      thinking?: unknown;
-      id?: unknown;
-      name?: unknown;
-      input?: unknown;
-    };
+    const b = raw as Record<string, unknown>;
     if (b.type === 'text' && typeof b.text === 'string') texts.push(b.text);
     else if (b.type === 'thinking' && typeof b.thinking === 'string') thoughts.push(b.thinking);
     else if (b.type === 'tool_use') {

@@ -33,25 +33,13 @@ const MODELS_MAX_PAGES = 10;
 type WireReply = Parameters<typeof fromAnthropicMessage>[0] & { type?: unknown; error?: unknown };
 type Delta = ChatChunk['choices'][number]['delta'];
 
+/** One event of a Messages stream, read field by field (every field is checked before use). */
 interface StreamEvent {
   type?: unknown;
   message?: { id?: unknown; usage?: WireUsage };
   index?: unknown;
-  content_block?: {
-    type?: unknown;
-    id?: unknown;
-    name?: unknown;
-    text?: unknown;
-    thinking?: unknown;
-    input?: unknown;
-  };
-  delta?: {
-    type?: unknown;
-    text?: unknown;
-    partial_json?: unknown;
-    thinking?: unknown;
-    stop_reason?: unknown;
-  };
+  content_block?: Record<string, unknown>;
+  delta?: Record<string, unknown>;
   usage?: WireUsage;
   error?: unknown;
 }
@@ -93,11 +81,6 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
     );
   }
 
-  async function getModels(path: string, ctx: AdapterContext, m: CallMeta): Promise<unknown> {
-    const res = await send(http, { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
-    return parseJson(await readBody(res, ctx.signal, m), m);
-  }
-
   return {
     capabilities: () => CAPABILITIES,
     [INLINE_IMAGES]: true,
@@ -128,10 +111,9 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
           ...(usage ? { usage } : {}),
         };
       };
-      // Anthropic numbers content blocks; OpenAI numbers tool calls. Map block index → tool-call index.
-      const toolIndex = new Map<number, number>();
-      // Tool blocks (by block index) whose arguments have not streamed yet, with the input their start gave.
-      const noArgsYet = new Map<number, unknown>();
+      // Anthropic numbers content blocks, OpenAI tool calls: each tool block's call index, and the input its start gave
+      // while no arguments have streamed for it yet.
+      const tools = new Map<number, { index: number; input: unknown; streamed: boolean }>();
       const usage: Record<string, unknown> = {};
       let stop: unknown;
       let ended = false;
@@ -162,9 +144,8 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               if (b?.type === 'tool_use') {
                 if (typeof ev.index !== 'number' || typeof b.id !== 'string' || typeof b.name !== 'string')
                   throw badResponse(m, 'tool_use block start without index, id or name');
-                const index = toolIndex.size;
-                toolIndex.set(ev.index, index);
-                noArgsYet.set(ev.index, b.input);
+                const index = tools.size;
+                tools.set(ev.index, { index, input: b.input, streamed: false });
                 const call: ToolCallDelta = {
                   index,
                   id: b.id,
@@ -186,24 +167,25 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               } else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string') {
                 if (d.thinking !== '') yield chunk({ reasoning_content: d.thinking });
               } else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') {
-                const index = typeof ev.index === 'number' ? toolIndex.get(ev.index) : undefined;
+                const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
                 // Deltas of blocks we don't surface (e.g. server_tool_use) are skipped.
-                if (index !== undefined && d.partial_json !== '') {
-                  noArgsYet.delete(ev.index as number);
-                  yield chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] });
+                if (tool && d.partial_json !== '') {
+                  tool.streamed = true;
+                  yield chunk({
+                    tool_calls: [{ index: tool.index, function: { arguments: d.partial_json } }],
+                  });
                 }
               }
               break;
             }
             case 'content_block_stop': {
               // A call without arguments streams none (or one empty delta): its arguments are "{}", as chat() says.
-              const block = typeof ev.index === 'number' ? ev.index : -1;
-              const index = toolIndex.get(block);
-              if (index !== undefined && noArgsYet.has(block)) {
-                const input = noArgsYet.get(block);
-                noArgsYet.delete(block);
-                const args = input !== null && typeof input === 'object' ? JSON.stringify(input) : '{}';
-                yield chunk({ tool_calls: [{ index, function: { arguments: args } }] });
+              const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
+              if (tool && !tool.streamed) {
+                tool.streamed = true;
+                const args =
+                  tool.input !== null && typeof tool.input === 'object' ? JSON.stringify(tool.input) : '{}';
+                yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: args } }] });
               }
               break;
             }
@@ -264,7 +246,13 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       let after: string | undefined;
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
-        const json = (await getModels(`${modelsPath}${query}`, ctx, m)) as {
+        const path = `${modelsPath}${query}`;
+        const res = await send(
+          http,
+          { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal },
+          m,
+        );
+        const json = parseJson(await readBody(res, ctx.signal, m), m) as {
           data?: unknown;
           has_more?: unknown;
           last_id?: unknown;

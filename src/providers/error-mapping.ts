@@ -19,14 +19,14 @@ import { parseRetryAfter } from './retry-after.js';
 /** What an upstream's failure becomes: the typed errors of the fallback table, never showing a secret. */
 
 /** The call an error is about; the model (and a path built from it) is the caller's text, so it is cleaned too. */
-function label(meta: CallMeta): string {
+function callLabel(meta: CallMeta): string {
   const path = meta.path.split('?')[0] as string;
   return `${meta.provider}/${cleanText(meta.model, 200)} ${meta.method} ${cleanText(path, 300)}`;
 }
 
 /** The caller's request cannot be expressed to this provider: the 400 it would have answered, without calling it. */
 export function callerError(meta: CallMeta, what: string): ProviderHTTPError {
-  return new ProviderHTTPError(`${label(meta)}: ${what}`, { ...info(meta), status: 400 });
+  return new ProviderHTTPError(`${callLabel(meta)}: ${what}`, { ...info(meta), status: 400 });
 }
 
 // A reason is an enum word (SAFETY, RECITATION, refusal, …); anything longer is not one.
@@ -40,7 +40,7 @@ export function reasonText(raw: string, meta: CallMeta): string {
 /** The provider's filters withheld the answer; `reason` is the upstream's word. */
 export function blockedError(meta: CallMeta, what: string, reason: string): ProviderBlockedError {
   const clean = reasonText(reason, meta);
-  return new ProviderBlockedError(`${label(meta)}: ${what} (${clean})`, { ...info(meta), reason: clean });
+  return new ProviderBlockedError(`${callLabel(meta)}: ${what} (${clean})`, { ...info(meta), reason: clean });
 }
 
 function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
@@ -60,7 +60,7 @@ export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta)
   if (err instanceof WireLimitError) return badResponse(meta, err.message);
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
-  const msg = `${label(meta)}: ${code}`;
+  const msg = `${callLabel(meta)}: ${code}`;
   if (
     code === 'UND_ERR_CONNECT_TIMEOUT' ||
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
@@ -86,7 +86,7 @@ function causeOf(err: unknown): unknown {
 }
 
 /** The message an upstream error body carries, or the body itself. */
-function upstreamMessage(json: unknown, text: string): string {
+function errorBodyMessage(json: unknown, text: string): string {
   const err = (json as { error?: unknown } | null)?.error;
   if (typeof err === 'string') return err;
   const m = (err as { message?: unknown } | null)?.message ?? (json as { message?: unknown } | null)?.message;
@@ -110,7 +110,7 @@ export function errorFromStatus(
   now = Date.now(),
 ): ProviderError {
   const json = tryJson(text);
-  const msg = `${label(meta)} → HTTP ${status}: ${clip(upstreamMessage(json, text), meta)}`;
+  const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(errorBodyMessage(json, text), meta)}`;
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...info(meta, { status }), retryAfterMs });
@@ -201,7 +201,7 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
   if (has(CALLER) || has(BLOCKED)) return errorFromStatus(400, {}, body, meta);
   if (has(SERVER)) return errorFromStatus(503, {}, body, meta);
   return new ProviderResponseError(
-    `${label(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,
+    `${callLabel(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,
     info(meta),
   );
 }
@@ -209,7 +209,7 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
 /** A malformed or unparseable upstream reply. */
 export function badResponse(meta: CallMeta, what: string, cause?: unknown): ProviderResponseError {
   return new ProviderResponseError(
-    `${label(meta)}: ${what}`,
+    `${callLabel(meta)}: ${what}`,
     info(meta, cause === undefined ? {} : { cause }),
   );
 }

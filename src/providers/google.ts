@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
-import type { HttpBody, HttpRequest } from '../wire/http.js';
+import type { HttpBody } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import {
   type AdapterContext,
@@ -16,7 +16,7 @@ import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
 import type { AdapterDeps } from './registry.js';
-import { readBody, send as sendUpstream } from './transport.js';
+import { readBody, send } from './transport.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
@@ -63,20 +63,15 @@ export function createGoogleAdapter({
     `${basePath}/models/${encodeURIComponent(bareModel(model))}:${verb}`;
   const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);
 
-  const send = (req: HttpRequest, m: CallMeta) => sendUpstream(http, req, m);
   const post = (
     path: string,
     body: unknown,
     headers: Record<string, string>,
     signal: AbortSignal,
     m: CallMeta,
-  ) => send({ origin, path, method: 'POST', headers, body: JSON.stringify(body), signal }, m);
-
-  async function getModels(ctx: AdapterContext, path: string) {
-    const m = meta('models', 'GET', path);
-    const res = await send({ origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
-    return { res, m };
-  }
+  ) => send(http, { origin, path, method: 'POST', headers, body: JSON.stringify(body), signal }, m);
+  const get = (path: string, ctx: AdapterContext, m: CallMeta) =>
+    send(http, { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
 
   return {
     capabilities: () => CAPABILITIES,
@@ -188,7 +183,8 @@ export function createGoogleAdapter({
 
     async probe(ctx): Promise<ProbeOutcome> {
       try {
-        const { res } = await getModels(ctx, `${basePath}/models?pageSize=1`);
+        const path = `${basePath}/models?pageSize=1`;
+        const res = await get(path, ctx, meta('models', 'GET', path));
         await res.body.dump().catch(() => undefined);
         return { ok: true };
       } catch (err) {
@@ -201,7 +197,9 @@ export function createGoogleAdapter({
       let token: string | undefined;
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
-        const { res, m } = await getModels(ctx, `${basePath}/models?pageSize=1000${query}`);
+        const path = `${basePath}/models?pageSize=1000${query}`;
+        const m = meta('models', 'GET', path);
+        const res = await get(path, ctx, m);
         const json = parseJson(await readBody(res, ctx.signal, m), m) as {
           models?: unknown;
           nextPageToken?: unknown;
@@ -211,11 +209,8 @@ export function createGoogleAdapter({
           const name = (entry as { name?: unknown } | null)?.name;
           if (typeof name === 'string') names.push(bareModel(name));
         }
-        token =
-          typeof json.nextPageToken === 'string' && json.nextPageToken !== ''
-            ? json.nextPageToken
-            : undefined;
-        if (token === undefined) break;
+        if (typeof json.nextPageToken !== 'string' || json.nextPageToken === '') break;
+        token = json.nextPageToken;
       }
       return names;
     },

@@ -24,10 +24,10 @@ export interface InlineImage {
 /** Internal: where an adapter context carries the call's images (set by the router). */
 export const CALL_IMAGES: unique symbol = Symbol('mana-llm.callImages');
 
-type Located = { url: string; path: string };
+type ImageRef = { url: string; path: string };
 
-function imageParts(messages: readonly ChatMessage[]): Located[] {
-  const out: Located[] = [];
+function imageParts(messages: readonly ChatMessage[]): ImageRef[] {
+  const out: ImageRef[] = [];
   messages.forEach((m, i) => {
     if (!Array.isArray(m.content)) return;
     m.content.forEach((p, j) => {
@@ -65,7 +65,7 @@ function allowedByPolicy(policy: ImageFetchPolicy, url: URL): boolean {
  */
 export class CallImages {
   readonly #service: ImageService;
-  readonly #parts: Located[];
+  readonly #parts: ImageRef[];
   readonly #signal: AbortSignal | undefined;
   readonly #deadline: number;
   readonly #images = new Map<string, InlineImage>();
