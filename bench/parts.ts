@@ -23,8 +23,9 @@ const quick = args.includes('--quick');
 const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const onlyParts = arg('parts')?.split(',');
 const onlyRows = arg('rows')?.split(',');
-/** `--before=<commit>`: one more build, src/ as it was at that commit (before/after in the same rounds). */
+/** `--before=<commit>[,<commit>…]`: more builds, src/ as it was at each commit (before/after in the same rounds). */
 const before = arg('before');
+const befores = before?.split(',').filter((c) => c !== '') ?? [];
 
 const P = quick
   ? { rounds: 6, seq: 300, c64: 1000, streams: 16, paced: 16, cached: 2000, warm: 1 }
@@ -327,11 +328,13 @@ async function main(): Promise<void> {
     const id = v?.id ?? CURRENT;
     builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT, cache: true }));
   }
-  if (before) {
-    const { createManaLLM: create } = (await import(pathToFileURL(buildTree(undefined, before)).href)) as {
+  for (const commit of befores) {
+    const { createManaLLM: create } = (await import(pathToFileURL(buildTree(undefined, commit)).href)) as {
       createManaLLM: typeof createManaLLM;
     };
-    builds.push(manaClient(targets, false, { create, id: 'before', name: `at ${before}`, cache: true }));
+    builds.push(
+      manaClient(targets, false, { create, id: `before ${commit}`, name: `at ${commit}`, cache: true }),
+    );
   }
   const floor = floorClient(targets);
   const all = [floor, ...builds];
@@ -347,7 +350,7 @@ async function main(): Promise<void> {
       (c) =>
         (c === floor && row.base === FLOOR) ||
         c.id === CURRENT ||
-        c.id === 'before' ||
+        c.id.startsWith('before ') ||
         variants.some((v) => v.id === c.id && v.rows.includes(row.id)),
     );
     log(`${row.label}: warm-up, then ${P.rounds} rounds × ${who.length} clients`);

@@ -1,6 +1,6 @@
 /**
  * Drives one mana-llm call kind in a loop against the bench upstream, for profiling:
- *   node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/profile.ts [chat|stream|c64|embed|ollama-stream] [seconds]
+ *   node --cpu-prof --cpu-prof-dir=bench/profiles --import tsx bench/profile.ts [chat|stream|obfuscated|paced|c64|embed|ollama-stream] [seconds]
  * For clean function names and lines, bundle it and keep the upstream in its own process:
  *   npx tsx bench/upstream.ts --serve            # prints the URL
  *   npx esbuild bench/profile.ts --bundle --platform=node --format=esm --outfile=/tmp/profile.mjs \
@@ -9,6 +9,7 @@
  * Open the .cpuprofile in Chrome DevTools (Performance → Load profile) or speedscope.
  */
 import { type Client, floorClient, manaClient } from './clients.js';
+import { PACED_CONCURRENCY } from './measure.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 const [kind = 'chat', secs = '10'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -25,6 +26,9 @@ const calls: Record<string, () => Promise<unknown>> = {
   chat: () => client.chat(),
   c64: () => client.chat(),
   stream: () => client.stream(),
+  obfuscated: () => client.stream('obfuscated'),
+  // The realistic paced stream, PACED_CONCURRENCY at a time as in the bench row.
+  paced: () => client.stream('paced'),
   embed: () => client.embed(),
   'ollama-stream': () => client.ollamaStream?.() ?? Promise.resolve(),
 };
@@ -38,7 +42,11 @@ const loop = async () => {
     n++;
   }
 };
-await Promise.all(Array.from({ length: kind === 'c64' ? 64 : 1 }, loop));
+const parallel = kind === 'c64' ? 64 : kind === 'paced' ? PACED_CONCURRENCY : 1;
+const cpu0 = process.cpuUsage();
+await Promise.all(Array.from({ length: parallel }, loop));
+const cpu = process.cpuUsage(cpu0);
+console.log(`client CPU per call: ${((cpu.user + cpu.system) / n).toFixed(1)} µs`);
 console.log(`${kind}: ${n} calls in ${seconds}s, ${((seconds * 1e6) / n).toFixed(1)} µs per call`);
 await client.close();
 await upstream.close();

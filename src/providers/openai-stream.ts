@@ -30,11 +30,17 @@ export interface ChatStreamRead {
 }
 
 /**
- * An OpenAI-compatible SSE stream as one array of chunks per network read: frames checked and normalised, one id
- * per stream, ended by [DONE] or a finish reason (a stream with neither is a bad response, never a short answer).
+ * An OpenAI-compatible SSE stream as one array of chunks per network read: `open()` sends the request (on the
+ * first `next()`), then frames are checked and normalised, one id per stream, ended by [DONE] or a finish reason
+ * (a stream with neither is a bad response, never a short answer). The adapter returns this generator as it is:
+ * wrapping it in another (`yield*`) costs a promise layer per network read.
  */
-export async function* readChatStream(res: HttpResponse, read: ChatStreamRead): AsyncGenerator<ChatChunk[]> {
+export async function* readChatStream(
+  open: () => Promise<HttpResponse>,
+  read: ChatStreamRead,
+): AsyncGenerator<ChatChunk[]> {
   const { meta, model, wantUsage, clock, cancel } = read;
+  const res = await open();
   let id: string | undefined;
   let created = 0;
   let finished = false;
@@ -126,37 +132,34 @@ export async function* readChatStream(res: HttpResponse, read: ChatStreamRead): 
     return false;
   };
 
-  /** The chunks of what was fed, as batches; the chunks before a bad frame go out before its error. */
-  function* batches(): Generator<ChatChunk[]> {
-    for (;;) {
-      const out: ChatChunk[] = [];
-      let more: boolean;
-      try {
-        more = collect(out);
-      } catch (err) {
-        if (out.length > 0) yield out;
-        throw err;
-      }
-      if (out.length > 0) yield out;
-      if (!more) return;
-    }
-  }
-
+  const reader = res.body[Symbol.asyncIterator]();
   try {
     // One batch per network read: its frames are handled without a promise per line or event.
-    for await (const bytes of res.body) {
-      if (sawDone) continue;
-      parser.feed(bytes);
-      for (const out of batches()) yield out;
-      if (sawDone) {
+    for (let ending = false; !ending; ) {
+      const r = await reader.next();
+      if (r.done) {
+        // Some servers end the body right after `data: [DONE]`, without its blank line.
+        ending = true;
+        parser.end();
+      } else if (sawDone) continue;
+      else parser.feed(r.value);
+      // The chunks of what was fed, as batches; the chunks before a bad frame go out before its error.
+      for (let more = true; more; ) {
+        const out: ChatChunk[] = [];
+        try {
+          more = collect(out);
+        } catch (err) {
+          if (out.length > 0) yield out;
+          throw err;
+        }
+        if (out.length > 0) yield out;
+      }
+      if (sawDone && !ending) {
         // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
         if (!bodyArrived(res.body)) break;
         readPastDone = true;
       }
     }
-    // Some servers end the body right after `data: [DONE]`, without its blank line.
-    parser.end();
-    for (const out of batches()) yield out;
     drained = !sawDone || readPastDone;
   } catch (err) {
     // The answer was complete at [DONE]: a failure while reading past it changes nothing.

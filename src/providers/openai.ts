@@ -92,19 +92,19 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   /** The stream as one array of chunks per network read (`ProviderAdapter.streamBatches`); `stream` flattens it. */
-  async function* streamBatches(
-    request: AdapterChatRequest,
-    ctx: AdapterContext,
-  ): AsyncGenerator<ChatChunk[]> {
+  function streamBatches(request: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk[]> {
     const meta = metaFor(request.model, 'POST', chatPath);
-    const body = requestBody(outgoing(request), true);
     const cancel = cancelOf(ctx);
-    const res = await send(
-      http,
-      { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: cancel },
-      meta,
-    );
-    yield* readChatStream(res, {
+    // The request is sent on the stream's first `next()`, as a generator would.
+    const open = () => {
+      const body = requestBody(outgoing(request), true);
+      return send(
+        http,
+        { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: cancel },
+        meta,
+      );
+    };
+    return readChatStream(open, {
       meta,
       model: `${config.id}/${request.model}`,
       wantUsage: request.stream_options?.include_usage === true,

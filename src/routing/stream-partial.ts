@@ -74,10 +74,12 @@ export class PartialAnswer {
     if (c.usage) this.usage = c.usage;
     const d = c.choices[0]?.delta;
     if (!d) return;
-    if (d.content) this.#content.append(d.content);
-    if (d.refusal) this.#refusal.append(d.refusal);
-    if (!d.tool_calls) return;
+    // Typed checks: a custom adapter's chunk is not validated, and a bad one must not break the stream here.
+    if (typeof d.content === 'string' && d.content !== '') this.#content.append(d.content);
+    if (typeof d.refusal === 'string' && d.refusal !== '') this.#refusal.append(d.refusal);
+    if (!Array.isArray(d.tool_calls)) return;
     for (const t of d.tool_calls) {
+      if (t === null || typeof t !== 'object') continue;
       let call = this.#calls.get(t.index);
       if (!call) {
         if (this.#calls.size >= MAX_TOOL_CALLS) {
@@ -87,9 +89,10 @@ export class PartialAnswer {
         call = { index: t.index, arguments: new TextTail(this.#max) };
         this.#calls.set(t.index, call);
       }
-      if (t.id) call.id = t.id;
-      if (t.function?.name) call.name = t.function.name;
-      if (t.function?.arguments) call.arguments.append(t.function.arguments);
+      if (typeof t.id === 'string' && t.id !== '') call.id = t.id;
+      const fn = t.function;
+      if (typeof fn?.name === 'string' && fn.name !== '') call.name = fn.name;
+      if (typeof fn?.arguments === 'string' && fn.arguments !== '') call.arguments.append(fn.arguments);
     }
   }
 
@@ -109,13 +112,12 @@ export class PartialAnswer {
 }
 
 /**
- * What the consumer of a stream received: whole batches are kept as they are and added up into the partial answer
- * only when needed (or past 512 chunks, to bound memory), so a stream that ends well never pays for it.
+ * What the consumer of a stream received, added up into the partial answer as it is handed out. Chunks are not
+ * kept: holding every chunk object until the stream ends made them outlive the young generation, and a paced
+ * stream then paid for them in garbage collection (bench/README.md, "realistic stream").
  */
 export class HandedOut {
   readonly #partial: PartialAnswer;
-  #batches: ChatChunk[][] = [];
-  #count = 0;
 
   constructor(maxChars: number) {
     this.#partial = new PartialAnswer(maxChars);
@@ -123,39 +125,17 @@ export class HandedOut {
 
   /** Records the first `n` chunks of `batch` as handed out. */
   add(batch: ChatChunk[], n: number): void {
-    if (n === 0) return;
-    this.#batches.push(n === batch.length ? batch : batch.slice(0, n));
-    this.#count += n;
-    if (this.#count > 512) this.#settle();
+    const partial = this.#partial;
+    for (let i = 0; i < n; i++) partial.add(batch[i] as ChatChunk);
   }
 
-  /** The partial answer; when a chunk breaks the bookkeeping, the chunks not yet added up are left out. */
+  /** The partial answer. */
   snapshot(): StreamPartial {
-    try {
-      this.#settle();
-    } catch {
-      // The chunk that broke it cannot go into the partial answer either.
-      this.#batches = [];
-      this.#count = 0;
-    }
     return this.#partial.snapshot();
   }
 
   /** The usage the stream reported last, if any. */
   usage(): Usage | undefined {
-    for (let i = this.#batches.length - 1; i >= 0; i--) {
-      const batch = this.#batches[i] as ChatChunk[];
-      for (let j = batch.length - 1; j >= 0; j--) {
-        const usage = (batch[j] as ChatChunk).usage;
-        if (usage) return usage;
-      }
-    }
     return this.#partial.usage;
-  }
-
-  #settle(): void {
-    for (const batch of this.#batches) for (const c of batch) this.#partial.add(c);
-    this.#batches = [];
-    this.#count = 0;
   }
 }
