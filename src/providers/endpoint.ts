@@ -27,12 +27,6 @@ function secretsOf(config: Pick<AdapterConfig, 'apiKey' | 'headers'>): string[] 
   return out;
 }
 
-/** Splits a base URL into undici's origin and path prefix once, at construction. */
-export function splitBaseUrl(baseUrl: string): { origin: string; basePath: string } {
-  const u = new URL(baseUrl);
-  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
-}
-
 /** One provider's endpoint, worked out once per adapter: where requests go and how errors name a call. */
 export interface Endpoint {
   origin: string;
@@ -42,11 +36,12 @@ export interface Endpoint {
 
 /** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
 export function endpointOf(config: AdapterConfig): Endpoint {
-  const { origin, basePath } = splitBaseUrl(config.baseUrl);
+  // Split once, at construction: undici takes the origin and the path apart.
+  const url = new URL(config.baseUrl);
   const secrets = secretsOf(config);
   return {
-    origin,
-    basePath,
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
     meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
   };
 }

@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import { createHttp, type Http, type HttpBody, type HttpRequest } from '../wire/http.js';
-import { type CallMeta, splitBaseUrl } from './endpoint.js';
+import { type CallMeta, endpointOf } from './endpoint.js';
 import { errorFromInBand, errorFromStatus, networkError, parseJson } from './error-mapping.js';
 import { parseRetryAfter } from './retry-after.js';
 import { readCappedBytes, send } from './transport.js';
@@ -403,7 +403,7 @@ describe('helpers', () => {
     ['https://api.groq.com/openai/v1/', 'https://api.groq.com', '/openai/v1'],
     ['http://localhost:11434', 'http://localhost:11434', ''],
     ['http://10.0.0.5:8000/v1', 'http://10.0.0.5:8000', '/v1'],
-  ])('splitBaseUrl(%s)', (url, origin, basePath) => {
-    expect(splitBaseUrl(url)).toEqual({ origin, basePath });
+  ])('endpointOf splits %s into origin and path prefix', (baseUrl, origin, basePath) => {
+    expect(endpointOf({ id: 'x', baseUrl, headers: {} })).toMatchObject({ origin, basePath });
   });
 });
