@@ -15,7 +15,7 @@ import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { CallPlanner } from './routing/plan-call.js';
 import { DirectChains } from './routing/resolve-model.js';
 import { type CallServices, CHAT_STEP, EMBED_STEP, routingOf, serveCall } from './routing/serve-call.js';
-import { activeChannel, type ManaTraceMessage } from './trace-channels.js';
+import { activeChannel } from './trace-channels.js';
 import type {
   CallOptions,
   ChatChunk,
@@ -111,11 +111,7 @@ export class ManaLLM {
    * @throws InvalidRequestError, NoHealthyProviderError, ProviderError subclasses for the caller's own mistakes, UnknownAliasError, the signal's reason
    */
   chat(request: ChatRequest, opts?: CallOptions): Promise<ChatResponse> {
-    // Not `async`: the promise of serveCall itself, one layer fewer; it plans, so a throw is still a rejection.
-    const ch = activeChannel('chat');
-    if (!ch) return serveCall(this.#services, 'chat', request, opts, CHAT_STEP, undefined);
-    const msg: ManaTraceMessage = { kind: 'chat', request };
-    return ch.tracePromise(() => serveCall(this.#services, 'chat', request, opts, CHAT_STEP, msg), msg);
+    return serveCall(this.#services, 'chat', request, opts, CHAT_STEP);
   }
 
   /**
@@ -156,11 +152,7 @@ export class ManaLLM {
    * @throws InvalidRequestError, NoHealthyProviderError, UnknownAliasError, the signal's reason
    */
   embed(request: EmbedRequest, opts?: CallOptions): Promise<EmbedResponse> {
-    // Not `async`, as chat.
-    const ch = activeChannel('embed');
-    if (!ch) return serveCall(this.#services, 'embed', request, opts, EMBED_STEP, undefined);
-    const msg: ManaTraceMessage = { kind: 'embed', request };
-    return ch.tracePromise(() => serveCall(this.#services, 'embed', request, opts, EMBED_STEP, msg), msg);
+    return serveCall(this.#services, 'embed', request, opts, EMBED_STEP);
   }
 
   /**

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createFakeClock } from '../health/fake-clock.js';
 import { HealthCache } from '../health/health-cache.js';
 import { AttemptSignal, waitingAttempts } from './attempt.js';
-import type { Abortable, RouterContext } from './context.js';
+import type { Abortable, ProviderSlot, RouterContext } from './context.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -14,10 +14,33 @@ function setup() {
   const live = new Set<Abortable>();
   health.opened.watch(waitingAttempts(live));
   const ctx = { health, clock, live } as unknown as RouterContext;
+  const slots = new Map<string, ProviderSlot>();
+  const slot = (id: string) =>
+    slots.get(id) ?? slots.set(id, { config: { id }, inFlight: 0 } as unknown as ProviderSlot).get(id)!;
   // Late at once: a breaker that opens releases them without waiting.
-  const attempt = (provider?: string) => new AttemptSignal(ctx, undefined, provider, clock.now());
-  return { health, live, attempt };
+  const attempt = (provider?: string) =>
+    new AttemptSignal(ctx, undefined, provider === undefined ? undefined : slot(provider), clock.now());
+  return { health, live, attempt, slot };
 }
+
+describe('AttemptSignal: its place in the slot', () => {
+  it('counts in flight until end() and unanswered until answered(), each once', () => {
+    const { attempt, slot } = setup();
+    const [a, b] = [attempt('a'), attempt('a')];
+    const counts = () => [slot('a').inFlight, slot('a').unanswered];
+    expect(counts()).toEqual([2, 2]);
+    a.answered();
+    a.answered();
+    expect(counts()).toEqual([2, 1]);
+    a.end();
+    a.end(true);
+    expect(a.token.aborted).toBe(false);
+    expect(counts()).toEqual([1, 1]);
+    b.end(true);
+    expect(b.token.aborted).toBe(true);
+    expect(counts()).toEqual([0, 0]);
+  });
+});
 
 describe('waitingAttempts: the attempts a breaker that opens releases', () => {
   it('releases the attempts waiting on that provider only, and none that was answered', () => {

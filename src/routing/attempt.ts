@@ -5,7 +5,7 @@ import type { Waiting } from '../health/open-watch.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { warnThrown } from '../warn.js';
 import { CancelToken } from '../wire/cancel.js';
-import type { Abortable, RouterContext } from './context.js';
+import type { Abortable, ProviderSlot, RouterContext } from './context.js';
 
 const ignore = (): void => undefined;
 
@@ -13,7 +13,8 @@ const ignore = (): void => undefined;
  * One attempt's abort signal: fires when the caller aborts, when the client closes, when `ms` runs out on the
  * injected clock, or when the provider's breaker opens while the attempt still waits (`released`). `timeout` and
  * `released` tell the router which happened. It is in the client's `live` set while it runs: `close()` aborts it,
- * and `waitingAttempts` finds it there when its provider's breaker opens.
+ * and `waitingAttempts` finds it there when its provider's breaker opens. It counts itself in its provider's slot
+ * (in flight until `end()`, unanswered until `answered()`).
  */
 export class AttemptSignal implements Abortable {
   /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
@@ -21,6 +22,9 @@ export class AttemptSignal implements Abortable {
   timeout: ProviderTimeoutError | undefined;
   /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
   released = false;
+  readonly #slot: ProviderSlot | undefined;
+  #answered = false;
+  #ended = false;
   /** The provider whose breaker this attempt follows until it is answered (or ends). */
   #provider: string | undefined;
   readonly #health: HealthCache;
@@ -37,15 +41,20 @@ export class AttemptSignal implements Abortable {
   #racing: Set<(reason: unknown) => void> | undefined;
 
   /**
-   * `provider`: the attempt waits on it, and lets go when its breaker opens (until `answered()` or `end()`) once it
-   * is late, that is past `lateAt` (epoch ms: its start plus the target's usual highest latency).
+   * `slot`: the provider the attempt waits on; it lets go when its breaker opens (until `answered()` or `end()`) once
+   * it is late, that is past `lateAt` (epoch ms: its start plus the target's usual highest latency).
    */
-  constructor(ctx: RouterContext, caller: AbortSignal | undefined, provider?: string, lateAt = 0) {
+  constructor(ctx: RouterContext, caller: AbortSignal | undefined, slot?: ProviderSlot, lateAt = 0) {
     this.#caller = caller;
     this.#health = ctx.health;
     this.#clock = ctx.clock;
-    this.#provider = provider;
     this.#lateAt = lateAt;
+    if (slot) {
+      this.#slot = slot;
+      this.#provider = slot.config.id;
+      slot.inFlight++;
+      slot.unanswered = (slot.unanswered ?? 0) + 1;
+    }
     this.#live = ctx.live;
     this.#live.add(this);
     if (caller) {
@@ -121,6 +130,9 @@ export class AttemptSignal implements Abortable {
     this.#cancelLate?.();
     this.#cancelLate = undefined;
     this.#provider = undefined;
+    if (this.#answered || !this.#slot) return;
+    this.#answered = true;
+    this.#slot.unanswered = (this.#slot.unanswered ?? 1) - 1;
   }
 
   disarm(): void {
@@ -128,10 +140,13 @@ export class AttemptSignal implements Abortable {
     this.#cancelTimer = undefined;
   }
 
-  /** Releases timer and listeners; `cancel` also aborts the request (breaking out of a stream early). */
+  /** Releases timer, listeners and its place in the slot, once; `cancel` also aborts the request (a stream left early). */
   end(cancel = false): void {
+    if (this.#ended) return;
+    this.#ended = true;
     this.disarm();
     this.answered();
+    if (this.#slot) this.#slot.inFlight--;
     if (this.#onCallerAbort) this.#caller?.removeEventListener('abort', this.#onCallerAbort);
     this.#live.delete(this);
     if (cancel && !this.token.aborted) this.token.abort();

@@ -36,7 +36,7 @@ export class ChainWalk<T, R> {
     readonly request: R,
   ) {}
 
-  /** True when an entry after the cursor could be called now (nothing is changed by looking). */
+  /** True when an entry after the cursor could be called now (precheck changes nothing: looking is free). */
   callableAhead(): boolean {
     const { chain, needs } = this.plan;
     for (let j = this.#next; j < chain.length; j++) {
@@ -109,23 +109,15 @@ export class ChainWalk<T, R> {
     return undefined;
   }
 
-  #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
-    const ms = Math.min(this.#budget(i, left), slot.config.timeoutMs, this.step.attemptMs);
-    return startAttempt(this.ctx, this.plan, this.step, this.request, { i, entry, slot, started, ms });
-  }
-
   /**
-   * How much of what is `left` of the call's budget the attempt at entry `i` may spend: half while a later entry
-   * could still be called (so a hung entry leaves the fallback time to answer), all of it for the last one.
+   * Starts the attempt at entry `i` (the cursor is past it) with its share of what is `left` of the call's budget:
+   * half while a later entry could still be called (so a hung entry leaves the fallback time to answer), all of it
+   * for the last one.
    */
-  #budget(i: number, left: number): number {
-    const { chain } = this.plan;
-    for (let j = i + 1; j < chain.length; j++) {
-      // precheck changes no state; an entry skipped now (cooling, open breaker, lacking a capability) needs no time.
-      if ('adapter' in precheck(this.ctx, chain[j] as ChainEntry, this.plan.needs))
-        return Math.ceil(left / 2);
-    }
-    return left;
+  #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
+    const budget = this.callableAhead() ? Math.ceil(left / 2) : left;
+    const ms = Math.min(budget, slot.config.timeoutMs, this.step.attemptMs);
+    return startAttempt(this.ctx, this.plan, this.step, this.request, { i, entry, slot, started, ms });
   }
 
   /**
@@ -134,9 +126,7 @@ export class ChainWalk<T, R> {
    */
   failed(run: Running<T>, raw: unknown): void {
     const { ctx, plan } = this;
-    const { slot, entry, attempt, started } = run;
-    slot.inFlight--;
-    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    const { entry, attempt, started } = run;
     const callerReason = attempt.abortReason();
     const timeout = attempt.timeout;
     attempt.end();
@@ -177,12 +167,10 @@ export class ChainWalk<T, R> {
   /** An attempt answered: the served call, or undefined when the answer was rejected (recorded; the walk goes on). */
   answered(run: Running<T>, value: T): Served<T> | undefined {
     const { ctx, plan, step } = this;
-    const { slot, entry, attempt, started } = run;
-    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    const { entry, attempt, started } = run;
     attempt.answered();
     // Released between a stream's commit and this line: nothing reached the caller yet, so it still falls through.
     if (attempt.released && step.judgedAtEnd?.(value)) {
-      slot.inFlight--;
       attempt.end();
       step.discard?.(value);
       this.#released(run);
@@ -191,7 +179,6 @@ export class ChainWalk<T, R> {
     const rejected = step.reject?.(value, plan);
     if (rejected !== undefined) {
       this.#onlyTooLong = false;
-      slot.inFlight--;
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
       const durationMs = ctx.clock.now() - started;
@@ -205,7 +192,7 @@ export class ChainWalk<T, R> {
     else ctx.health.recordSuccess(entry.provider, ended);
     ctx.health.recordLatency(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
-    return new ServedAttempt(value, entry, slot, plan.attempts, attempt);
+    return new ServedAttempt(value, entry, plan.attempts, attempt);
   }
 
   /**
@@ -214,9 +201,7 @@ export class ChainWalk<T, R> {
    */
   cancel(run: Running<T>, settled: Promise<Outcome<T>>): void {
     const { ctx } = this;
-    const { slot, entry, attempt, started } = run;
-    slot.inFlight--;
-    slot.unanswered = (slot.unanswered ?? 1) - 1;
+    const { entry, attempt, started } = run;
     attempt.end(true);
     if (!ctx.closed) ctx.health.release(entry.provider);
     this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });

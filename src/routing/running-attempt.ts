@@ -11,7 +11,6 @@ import type { Step } from './walk-chain.js';
 export interface Running<T> {
   readonly i: number;
   readonly entry: ChainEntry;
-  readonly slot: ProviderSlot;
   readonly attempt: AttemptSignal;
   readonly started: number;
   readonly result: Promise<T>;
@@ -46,8 +45,8 @@ function withImages(context: AdapterContext, plan: CallPlan): AdapterContext {
 }
 
 /**
- * Calls `step` on one chain entry: its timer armed for `ms`, its slot counted in flight, released when its
- * provider's breaker opens once it has waited 5 s or its target's usual highest latency.
+ * Calls `step` on one chain entry: its timer armed for `ms`, counted in its slot, released when its provider's
+ * breaker opens once it has waited 5 s or its target's usual highest latency.
  */
 export function startAttempt<T, R>(
   ctx: RouterContext,
@@ -57,7 +56,7 @@ export function startAttempt<T, R>(
   { i, entry, slot, started, ms }: AttemptStart,
 ): Running<T> {
   const lateAt = started + Math.max(RELEASE_AFTER_MS, ctx.health.latencyHigh(entry.target, plan.kind));
-  const attempt = new AttemptSignal(ctx, plan.signal, entry.provider, lateAt);
+  const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
   attempt.arm(ctx.clock, ms, () =>
     attempt.expire(
       new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
@@ -66,8 +65,6 @@ export function startAttempt<T, R>(
       }),
     ),
   );
-  slot.inFlight++;
-  slot.unanswered = (slot.unanswered ?? 0) + 1;
   const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
   let result: Promise<T>;
   try {
@@ -76,5 +73,5 @@ export function startAttempt<T, R>(
     // An adapter that throws instead of rejecting fails its attempt the same way.
     result = Promise.reject(err);
   }
-  return { i, entry, slot, attempt, started, result };
+  return { i, entry, attempt, started, result };
 }

@@ -1,5 +1,5 @@
 import type { ResponseCache } from '../cache/response-cache.js';
-import type { ManaTraceMessage } from '../trace-channels.js';
+import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
   ChatCompletion,
@@ -23,10 +23,25 @@ export interface CallServices {
 }
 
 /**
- * A non-streaming call (chat or embed): planning, the response cache, the chain walk, routing info and events.
+ * A non-streaming call (chat or embed), inside its tracing channel (`mana-llm:chat`, `mana-llm:embed`) while
+ * something subscribes. Not `async`: the call's own promise, one layer fewer; a throw while planning is a rejection.
  * @throws what planning and the walk throw, reported as the call's failure
  */
-export async function serveCall<T extends ChatCompletion | Embeddings, R extends ChatRequest | EmbedRequest>(
+export function serveCall<T extends ChatCompletion | Embeddings, R extends ChatRequest | EmbedRequest>(
+  services: CallServices,
+  kind: 'chat' | 'embed',
+  request: R,
+  opts: CallOptions | undefined,
+  step: Step<T, R>,
+): Promise<T & { routing: Routing }> {
+  const ch = activeChannel(kind);
+  if (!ch) return serve(services, kind, request, opts, step, undefined);
+  const msg: ManaTraceMessage = { kind, request };
+  return ch.tracePromise(() => serve(services, kind, request, opts, step, msg), msg);
+}
+
+/** Planning, the response cache, the chain walk, routing info and events. */
+async function serve<T extends ChatCompletion | Embeddings, R extends ChatRequest | EmbedRequest>(
   services: CallServices,
   kind: 'chat' | 'embed',
   request: R,

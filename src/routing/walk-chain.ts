@@ -26,7 +26,6 @@ export interface Step<T, R = unknown> {
 export interface Served<T> {
   readonly value: T;
   readonly entry: ChainEntry;
-  readonly slot: ProviderSlot;
   readonly attempts: Attempt[];
   readonly attempt: AttemptSignal;
   done(cancel?: boolean): void;
