@@ -35,14 +35,16 @@ const EVERYTHING: Capabilities = Object.freeze({
  * not know when a conversation moves from Gemini to it. The request itself when there is none (the usual case).
  */
 function withoutToolCallExtras(req: AdapterChatRequest): AdapterChatRequest {
-  const has = (m: AdapterChatRequest['messages'][number]) =>
-    m.role === 'assistant' && m.tool_calls?.some((c) => c.extra_content !== undefined) === true;
-  if (!req.messages.some(has)) return req;
+  if (!req.messages.some(hasExtras)) return req;
   const messages = req.messages.map((m) => {
-    if (m.role !== 'assistant' || !m.tool_calls || !has(m)) return m;
+    if (m.role !== 'assistant' || !m.tool_calls || !hasExtras(m)) return m;
     return { ...m, tool_calls: m.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
   });
   return { ...req, messages };
+}
+
+function hasExtras(m: AdapterChatRequest['messages'][number]): boolean {
+  return m.role === 'assistant' && m.tool_calls?.some((c) => c.extra_content !== undefined) === true;
 }
 
 /**
