@@ -39,8 +39,7 @@ export function createManaProvider(llm: ManaLLM): ManaProvider {
     check(llm, modelId, 'embeddingModel');
     return new ManaEmbeddingModel(llm, modelId);
   };
-  const provider = (modelId: string): ManaLanguageModel => languageModel(modelId);
-  return Object.assign(provider, {
+  return Object.assign((modelId: string) => languageModel(modelId), {
     specificationVersion: 'v3' as const,
     languageModel,
     embeddingModel,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { text } from 'node:stream/consumers';
 
 /** A request the mock upstream received. */
 export interface RecordedRequest {
@@ -125,9 +126,11 @@ export async function startMockServer(
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    // A request that never completes (the client went away) gets no answer.
+    text(req).then(
+      (raw) => handle(req, res, raw),
+      () => {},
+    );
   });
   server.on('connection', (s) => {
     sockets.add(s);
