@@ -100,9 +100,11 @@ const VARIANTS: Variant[] = [
   },
   {
     id: 'sse',
-    part: 'SSE parser (wire/sse.ts)',
-    alternative: '`eventsource-parser` 3.1.1 (with its maxBufferSize as the frame cap) and TextDecoder',
-    files: { 'wire/sse.ts': 'sse-eventsource-parser.ts' },
+    part: 'hand-made pull SSE parser (removed from src/wire/sse.ts)',
+    alternative:
+      '`eventsource-parser` 3.1.1 behind the same pull interface, with StringDecoder (what src/ does now)',
+    removed: true,
+    files: { 'wire/sse.ts': 'sse-hand-made.ts' },
     rows: ['stream', 'obfuscated', 'paced'],
   },
   {

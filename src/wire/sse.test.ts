@@ -62,9 +62,12 @@ function serialize({ events: evs, eol, closed }: Doc): string {
     .join('');
 }
 
+// An empty `event:` name is the default type (WHATWG): a plain message.
 const expected = (evs: { event?: string | undefined; data: string[] }[]): SSEEvent[] =>
   evs.map((e) =>
-    e.event === undefined ? { data: e.data.join('\n') } : { event: e.event, data: e.data.join('\n') },
+    e.event === undefined || e.event === ''
+      ? { data: e.data.join('\n') }
+      : { event: e.event, data: e.data.join('\n') },
   );
 
 describe('readSSE', () => {
