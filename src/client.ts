@@ -4,7 +4,7 @@ import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import { AliasConfigError, ClosedError } from './errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from './events.js';
-import type { HealthSnapshot } from './health/health-cache.js';
+import type { HealthSnapshot } from './health/health-snapshot.js';
 import type { Prober } from './health/prober.js';
 import { waitingAttempts } from './routing/attempt.js';
 import { type ChatStream, streamChain } from './routing/chat-stream.js';

@@ -30,7 +30,7 @@ export {
 } from './errors.js';
 export type { BreakerState, CallKind, ManaLLMEventName, ManaLLMEvents, ManaLLMListener } from './events.js';
 export type { BreakerRecord } from './health/breaker.js';
-export type { HealthSnapshot, HealthStatus, ProviderHealth, TargetHealth } from './health/health-cache.js';
+export type { HealthSnapshot, HealthStatus, ProviderHealth, TargetHealth } from './health/health-snapshot.js';
 export type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from './health/health-store.js';
 export type { LatencyStat, TargetLatency } from './health/latency-book.js';
 export type { ManaLLMOptions, ProviderOptions } from './options.js';

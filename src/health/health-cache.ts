@@ -19,8 +19,6 @@ import { LatencyBook, type LatencyEstimate, type TargetLatency } from './latency
 import { Listeners } from './listeners.js';
 import { OpenWatch } from './open-watch.js';
 
-export type { HealthSnapshot, HealthStatus, ProviderHealth, TargetHealth } from './health-snapshot.js';
-
 /** Payload of the `store` event: a shared store lost or regained its connection. */
 export type StoreStatusChange = ManaLLMEvents['store'];
 
