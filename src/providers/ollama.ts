@@ -17,10 +17,10 @@ import { imagesOf } from './images.js';
 import {
   createdOf,
   finishReason,
-  plainText,
   readEmbeddings,
   readFrame,
   readModelNames,
+  textOfLine,
   toOllamaChat,
   toToolCalls,
   usageOf,
@@ -117,14 +117,13 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
           for (const line of lines) {
             // Ollama ends its answer with a `done: true` line; anything after it is ignored.
             if (finished) break;
-            const json = parseJson(line, m, 'malformed stream line');
-            // After the first chunk, a line of plain text (nearly all of them) becomes its chunk directly.
-            const text = first ? undefined : plainText(json);
+            // After the first chunk, a text line (nearly all of them) becomes its chunk without a parse.
+            const text = first ? undefined : textOfLine(line);
             if (text !== undefined) {
               out.push(chunk({ content: text }));
               continue;
             }
-            const frame = readFrame(json, m, true);
+            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
             created ??= createdOf(frame, clock.now());
             const delta: Delta = first ? { role: 'assistant' } : {};
             // Whether the delta carries more than the role (counted here, not with Object.keys per line).
