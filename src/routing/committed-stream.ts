@@ -18,7 +18,17 @@ export interface Committed {
  * A stream dropped by its consumer without `return()` (a manual `next()` loop left early): once it is garbage,
  * its upstream request is cancelled and its provider slot freed, instead of both being held until `close()`.
  */
-const abandoned = new FinalizationRegistry<CommittedStream>((stream) => stream.close(true));
+const abandoned = new FinalizationRegistry<Box>((box) => box.stream?.close(true));
+
+/**
+ * What the registry holds for a stream, emptied when the stream closes. Not the stream itself: V8 keeps a
+ * registration in old space after `unregister` until the next full collection, and what it points to is then copied
+ * out of the young generation by every scavenge (the stream, its partial answer, every chunk handed out), which made
+ * a 256-line Ollama stream cost ~2x the floor.
+ */
+interface Box {
+  stream: CommittedStream | undefined;
+}
 
 /**
  * A stream past its commit point: reads the served entry's batches under the idle and duration timers, records how
@@ -37,6 +47,7 @@ export class CommittedStream implements Committed {
   /** Cancels the `timeouts.streamMs` timer; `#overtime` is its error once it fired. */
   #cancelStreamTimer: (() => void) | undefined;
   #overtime: ProviderTimeoutError | undefined;
+  readonly #box: Box = { stream: this };
 
   /** Takes over the served attempt; `owner` is the object the consumer holds (cancelled once it is garbage). */
   constructor(ctx: RouterContext, plan: CallPlan, served: Served<HeldStream>, owner: object) {
@@ -44,7 +55,7 @@ export class CommittedStream implements Committed {
     this.plan = plan;
     this.#served = served;
     this.#handed = new HandedOut(ctx.opts.limits.maxPartialChars);
-    abandoned.register(owner, this, this);
+    abandoned.register(owner, this.#box, this.#box);
   }
 
   get target(): string {
@@ -154,7 +165,8 @@ export class CommittedStream implements Committed {
     this.#cancelStreamTimer?.();
     this.#cancelStreamTimer = undefined;
     if (state === 'closed') return;
-    abandoned.unregister(this);
+    abandoned.unregister(this.#box);
+    this.#box.stream = undefined;
     const served = this.#served;
     const stopped = cancel && state === 'reading';
     if (stopped) void served.value.reader.return?.()?.catch(() => undefined);
