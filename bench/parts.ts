@@ -115,6 +115,21 @@ const VARIANTS: Variant[] = [
     rows: ['ollama'],
   },
   {
+    id: 'textline',
+    part: "Ollama text-line reader (providers/ollama-mapping.ts `textOfLine`: a line in Ollama's text form read without JSON.parse)",
+    alternative: '`JSON.parse` on every line, then the same check that the line carries only text',
+    patches: [
+      {
+        file: 'providers/ollama.ts',
+        from: 'const text = first ? undefined : textOfLine(line);',
+        to: 'const text = first ? undefined : textOfParsed(line);',
+      },
+    ],
+    prepend:
+      "const textOfParsed = (line: string): string | undefined => { const j = JSON.parse(line); const m = j?.message; return j?.done === false && j.error === undefined && m && m.thinking === undefined && m.tool_calls === undefined && typeof m.content === 'string' && m.content !== '' ? m.content : undefined; };\n",
+    rows: ['ollama'],
+  },
+  {
     id: 'frames',
     part: 'frame parser (a template of the learnt frame, only the delta parsed; removed from src/wire/frames.ts)',
     alternative: '`JSON.parse` on every frame (what src/ does now)',
