@@ -6,7 +6,7 @@ import { AliasConfigError, ClosedError } from './errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-snapshot.js';
 import type { Prober } from './health/prober.js';
-import { waitingAttempts } from './routing/attempt.js';
+import { AttemptSignal } from './routing/attempt.js';
 import { type ChatStream, streamChain } from './routing/chat-stream.js';
 import type { RouterContext } from './routing/context.js';
 import { explainRoute, type ResolveResult } from './routing/explain-route.js';
@@ -65,7 +65,7 @@ export class ManaLLM {
     this.#services = { ctx, planner, cache: parts.cache };
     this.#cleanup.push(ctx.health.onTransition((t) => ctx.events.emit('health', t)));
     // A provider's breaker that opens releases this client's attempts still waiting on it (docs/latency.md).
-    this.#cleanup.push(ctx.health.opened.watch(waitingAttempts(ctx.live)));
+    this.#cleanup.push(ctx.health.opened.watch((p) => AttemptSignal.releaseWaiting(ctx.live, p)));
     this.#cleanup.push(ctx.health.onStoreStatus((s) => ctx.events.emit('store', s)));
     if (parts.prober) {
       const prober = parts.prober;

@@ -1,35 +1,23 @@
-/** A client's attempts in flight, as its health cache reaches them when a provider's breaker opens. */
-export interface Waiting {
-  /** Lets go of the attempts still waiting on `provider` (each is told once). */
-  release(provider: string): void;
-  /** How many attempts wait on `provider` (for tests: none may be left behind). */
-  count(provider: string): number;
-}
-
 /**
  * Where the health cache says that a provider's breaker opened (by calls' failures, a probe or another process
- * through a shared store), so that the calls still waiting on it let go at once. The client's router looks for them
- * among its attempts in flight then: an attempt registers nothing of its own.
+ * through a shared store), so that the calls still waiting on it let go at once: the client's router looks for them
+ * among its attempts in flight then (an attempt registers nothing of its own).
  */
 export class OpenWatch {
-  #waiting: Waiting | undefined;
+  #release: ((provider: string) => void) | undefined;
 
-  /** Sets the attempts to tell (one client's); returns a function that unsets them. */
-  watch(waiting: Waiting): () => void {
-    this.#waiting = waiting;
+  /** Sets who lets go of the attempts waiting on a provider (one client's router); returns a function that unsets it. */
+  watch(release: (provider: string) => void): () => void {
+    this.#release = release;
     return () => this.clear();
   }
 
-  /** `provider`'s breaker opened: its waiting attempts are told. */
+  /** `provider`'s breaker opened. */
   fire(provider: string): void {
-    this.#waiting?.release(provider);
-  }
-
-  count(provider: string): number {
-    return this.#waiting?.count(provider) ?? 0;
+    this.#release?.(provider);
   }
 
   clear(): void {
-    this.#waiting = undefined;
+    this.#release = undefined;
   }
 }

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { ProviderTimeoutError } from '../errors.js';
 import type { HealthCache } from '../health/health-cache.js';
-import type { Waiting } from '../health/open-watch.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { warnThrown } from '../warn.js';
 import { CancelToken } from '../wire/cancel.js';
@@ -13,7 +12,7 @@ const ignore = (): void => undefined;
  * One attempt's abort signal: fires when the caller aborts, when the client closes, when `ms` runs out on the
  * injected clock, or when the provider's breaker opens while the attempt still waits (`released`). `timeout` and
  * `released` tell the router which happened. It is in the client's `live` set while it runs: `close()` aborts it,
- * and `waitingAttempts` finds it there when its provider's breaker opens. It counts itself in its provider's slot
+ * and `releaseWaiting` finds it there when its provider's breaker opens. It counts itself in its provider's slot
  * (in flight until `end()`, unanswered until `answered()`).
  */
 export class AttemptSignal implements Abortable {
@@ -70,9 +69,17 @@ export class AttemptSignal implements Abortable {
     this.token.abort(reason);
   }
 
-  /** True while the attempt waits on `provider`'s answer. */
-  waitsOn(provider: string): boolean {
-    return this.#provider === provider;
+  /** Lets go of the attempts in `live` (a client's) still waiting on `provider`, whose breaker opened. */
+  static releaseWaiting(live: ReadonlySet<Abortable>, provider: string): void {
+    for (const a of [...live]) {
+      if (!(a instanceof AttemptSignal) || a.#provider !== provider) continue;
+      try {
+        a.breakerOpened(provider);
+      } catch (err) {
+        // One attempt's failure must not stop the others, nor the health update that fired it.
+        warnThrown('releasing an attempt', err);
+      }
+    }
   }
 
   get signal(): AbortSignal {
@@ -198,23 +205,4 @@ export class AttemptSignal implements Abortable {
     if (!token.aborted || this.timeout !== undefined || this.released) return undefined;
     return token.reason;
   }
-}
-
-/** One client's attempts in flight (its `live` set), as the health cache's OpenWatch reaches them. */
-export function waitingAttempts(live: ReadonlySet<Abortable>): Waiting {
-  const on = (provider: string): AttemptSignal[] =>
-    [...live].filter((a): a is AttemptSignal => a instanceof AttemptSignal && a.waitsOn(provider));
-  return {
-    release(provider) {
-      for (const a of on(provider)) {
-        try {
-          a.breakerOpened(provider);
-        } catch (err) {
-          // One attempt's failure must not stop the others, nor the health update that fired it.
-          warnThrown('releasing an attempt', err);
-        }
-      }
-    },
-    count: (provider) => on(provider).length,
-  };
 }

@@ -1,4 +1,4 @@
-/** What cancels a request: an AbortSignal, or a CancelToken (which undici accepts in its place). */
+/** What cancels a request: an AbortSignal, or a CancelToken (the response body listens to either). */
 export interface CancelSignal {
   readonly aborted: boolean;
   readonly reason: unknown;
@@ -12,7 +12,7 @@ const TOKEN = Symbol('mana-llm.cancel');
  * A one-shot abort switch that costs nothing until it fires. Node 20's AbortSignal costs ~10 µs per request
  * once something listens to it (allocation plus EventTarget bookkeeping), which is more than the router's whole
  * hot path, so attempts use this instead and make a real AbortSignal only for code that asks for `signal`
- * (custom adapters and adapters that pass it on). undici takes it as an EventEmitter-style signal.
+ * (custom adapters and adapters that pass it on). The parts table in bench/README.md has its measurement.
  */
 export class CancelToken implements CancelSignal {
   aborted = false;
@@ -54,16 +54,12 @@ export class CancelToken implements CancelSignal {
     if (listeners) for (const fn of listeners) fn();
   }
 
-  /** EventEmitter-style subscription to `'abort'` (what undici calls); a listener runs at most once. */
+  /** Subscribes to `'abort'` (EventEmitter-style, as the response body reads it); a listener runs at most once. */
   on(_event: 'abort', fn: Listener): this {
     if (this.aborted) return this;
     if (this.#listeners) this.#listeners.push(fn);
     else this.#listeners = [fn];
     return this;
-  }
-
-  once(event: 'abort', fn: Listener): this {
-    return this.on(event, fn);
   }
 
   removeListener(_event: 'abort', fn: Listener): this {
@@ -73,10 +69,6 @@ export class CancelToken implements CancelSignal {
       if (i !== -1) l.splice(i, 1);
     }
     return this;
-  }
-
-  off(event: 'abort', fn: Listener): this {
-    return this.removeListener(event, fn);
   }
 }
 
