@@ -213,6 +213,23 @@ describe('event payloads', () => {
       usage: { prompt_tokens: 2, completion_tokens: 0, total_tokens: 2 },
     });
   });
+
+  it('a call refused before its walk with an error that is not ours still ends with its failure event', async () => {
+    const { llm, a, events } = await setup();
+    const hostile = {
+      model: 'mana/x',
+      get messages(): never {
+        throw new Error('hostile getter');
+      },
+    };
+    const err = await rejection(llm.chat(hostile as never));
+    expect((err as Error).message).toBe('hostile getter');
+    expect(events.all.map((e) => e.name)).toEqual(['request', 'failure']);
+    const id = events.of('request')[0]?.id;
+    expect(events.of('failure')[0]).toMatchObject({ id, kind: 'chat', requested: 'mana/x', durationMs: 0 });
+    expect(events.of('failure')[0]?.error.message).toContain('hostile getter');
+    expect(a.requests).toHaveLength(0);
+  });
 });
 
 describe('listeners', () => {

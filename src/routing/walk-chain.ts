@@ -6,8 +6,6 @@ import { ChainWalk } from './chain-walk.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { hedgedWalk } from './hedged-walk.js';
 
-export { applyHealth } from './apply-health.js';
-
 /** How to run one attempt of a walk; `R` is the call's request, handed to `run` (so a step can be built once). */
 export interface Step<T, R = unknown> {
   /** Longest this attempt may take before it counts as a timeout (beyond the walk's budget and the provider's cap). */
