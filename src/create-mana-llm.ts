@@ -33,16 +33,9 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
   };
   const providers = new Map<string, ProviderSlot>();
   for (const p of opts.providers) {
-    const config = {
-      id: p.id,
-      baseUrl: p.baseUrl,
-      headers: p.headers,
-      ...(p.apiKey === undefined ? {} : { apiKey: p.apiKey }),
-      ...(p.adapter === undefined ? {} : { adapter: p.adapter }),
-    };
     providers.set(p.id, {
       config: p,
-      adapter: ADAPTERS[p.type]({ config, http, clock, images }),
+      adapter: ADAPTERS[p.type]({ config: p, http, clock, images }),
       inFlight: 0,
     });
   }
@@ -75,14 +68,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
           recovery: { initialMs: opts.health.recoveryProbeMs, isDown: (p) => health.peek(p) !== 'closed' },
           onResult: (provider, outcome) => {
             health.recordProbe(provider, outcome);
-            if (events.has('probe')) {
-              events.emit(
-                'probe',
-                outcome.error === undefined
-                  ? { provider, ok: outcome.ok, durationMs: outcome.durationMs }
-                  : { provider, ok: outcome.ok, durationMs: outcome.durationMs, error: outcome.error },
-              );
-            }
+            if (events.has('probe')) events.emit('probe', { provider, ...outcome });
           },
         })
       : undefined;

@@ -1,5 +1,4 @@
-import { type ErrorCode, type ErrorOptions, isManaLLMError, ManaLLMError } from './error-base.js';
-import { brand } from './error-brand.js';
+import { brand, type ErrorCode, type ErrorOptions, isManaLLMError, ManaLLMError } from './error-base.js';
 
 /** The whole error family: the base class (error-base.ts) and every error mana-llm throws. Import any of them from here. */
 export { type ErrorCode, isManaLLMError, ManaLLMError };
