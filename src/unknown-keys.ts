@@ -1,3 +1,4 @@
+import type * as v from 'valibot';
 import type { ConfigIssue } from './errors.js';
 
 /**
@@ -64,6 +65,17 @@ export function issuePath(keys: readonly unknown[], root = ''): string {
     else out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
   }
   return out;
+}
+
+/** valibot's issues as ConfigIssues, each path spelled by `issuePath` below `root`. */
+export function configIssues(issues: readonly v.BaseIssue<unknown>[], root = ''): ConfigIssue[] {
+  return issues.map((i) => ({
+    path: issuePath(
+      (i.path ?? []).map((p) => p.key),
+      root,
+    ),
+    message: i.message,
+  }));
 }
 
 /** The shape of a valibot schema this walker reads (structural, so no valibot type leaks into callers). */

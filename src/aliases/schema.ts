@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
-import { issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
+import { configIssues, issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
 import { ALIAS_PREFIX, parseModelString } from './model-string.js';
 
 /** One member of an alias chain: the normalised `provider/model` target and its two halves. */
@@ -8,22 +8,6 @@ export interface ChainEntry {
   readonly target: string;
   readonly provider: string;
   readonly model: string;
-}
-
-/** An alias's hedging: start the next entry beside one that has not answered after `afterMs` (docs/tail-latency.md). */
-export interface AliasHedge {
-  /** Milliseconds, or `'auto'`: from the target's measured latency. */
-  readonly afterMs: number | 'auto';
-}
-
-/** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
-export interface AliasDefinition {
-  readonly name: string;
-  readonly description?: string | undefined;
-  readonly chain: readonly ChainEntry[];
-  readonly dimensions?: number | undefined;
-  readonly cache?: boolean | undefined;
-  readonly hedge?: AliasHedge;
 }
 
 /** A validated, frozen aliases configuration. */
@@ -67,7 +51,12 @@ const entrySchema = v.pipe(
     (issue) =>
       `${JSON.stringify(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
   ),
+  v.transform((s): ChainEntry => {
+    const { provider, model } = parseModelString(s)!;
+    return Object.freeze({ target: `${provider}/${model}`, provider, model });
+  }),
 );
+// An alias's hedging: start the next entry beside one that has not answered after `afterMs` (docs/tail-latency.md).
 const hedgeSchema = v.pipe(
   v.custom<Mapping>(isMapping, "must be a mapping like { afterMs: 300 } or { afterMs: 'auto' }"),
   v.object(
@@ -83,7 +72,7 @@ const hedgeSchema = v.pipe(
 /** One alias body; its keys are the only ones allowed (a typo must not silently drop a setting). */
 const aliasSchema = v.object(
   {
-    chain: v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG)),
+    chain: v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG), v.readonly()),
     description: v.optional(v.string('must be a string')),
     dimensions: v.optional(
       v.pipe(v.number(POSITIVE_INT_MSG), v.integer(POSITIVE_INT_MSG), v.minValue(1, POSITIVE_INT_MSG)),
@@ -95,6 +84,9 @@ const aliasSchema = v.object(
   CHAIN_MSG,
 );
 const defaultSchema = v.string('must be the name of a defined alias (a string)');
+
+/** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
+export type AliasDefinition = Readonly<v.InferOutput<typeof aliasSchema> & { name: string }>;
 
 // Own properties only: an inherited `chain` or `aliases` (a polluted prototype) must not count.
 function own(obj: Mapping, key: string): unknown {
@@ -109,14 +101,7 @@ function check<S extends v.GenericSchema>(
 ): v.InferOutput<S> | undefined {
   const result = v.safeParse(schema, value, { abortPipeEarly: true });
   if (result.success) return result.output;
-  for (const issue of result.issues)
-    issues.push({
-      path: issuePath(
-        (issue.path ?? []).map((item) => item.key),
-        path,
-      ),
-      message: issue.message,
-    });
+  issues.push(...configIssues(result.issues, path));
   return undefined;
 }
 
@@ -136,39 +121,13 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   // A copy of the own properties: valibot would also read inherited ones.
   const def = check(aliasSchema, { ...body }, at, issues);
   if (issues.length > before || def === undefined) return undefined;
-  const chain = def.chain.map((s): ChainEntry => {
-    const ref = parseModelString(s)!;
-    return Object.freeze({
-      target: `${ref.provider}/${ref.model}`,
-      provider: ref.provider,
-      model: ref.model,
-    });
-  });
-  const { hedge, ...rest } = def;
+  const { hedge, chain, ...rest } = def;
   return Object.freeze({
     ...rest,
     name,
     chain: Object.freeze(chain),
     ...(hedge ? { hedge: Object.freeze(hedge) } : {}),
   });
-}
-
-/** A Map whose mutators throw, so a config handed out cannot be changed behind the registry's back. */
-class ReadOnlyMap<K, V> extends Map<K, V> {
-  constructor(entries: Iterable<readonly [K, V]>) {
-    super();
-    for (const [k, val] of entries) super.set(k, val);
-    Object.freeze(this);
-  }
-  override set(): this {
-    throw new TypeError('AliasConfig.aliases is read-only');
-  }
-  override delete(): boolean {
-    throw new TypeError('AliasConfig.aliases is read-only');
-  }
-  override clear(): void {
-    throw new TypeError('AliasConfig.aliases is read-only');
-  }
 }
 
 function capped(issues: ConfigIssue[]): ConfigIssue[] {
@@ -221,7 +180,7 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
   if (issues.length > 0) throw new AliasConfigError(`Invalid ${origin}`, capped(issues));
   return Object.freeze({
     ...(dflt !== undefined ? { default: dflt } : {}),
-    aliases: new ReadOnlyMap(defs),
+    aliases: defs,
   });
 }
 
