@@ -157,70 +157,67 @@ export const DEFAULT_LIMITS: Readonly<ResolvedOptions['limits']> = Object.freeze
   maxFrameBytes: 4 * MiB,
 });
 
-/** Every provider's settings left unset. */
-export const PROVIDER_DEFAULTS: Readonly<Pick<ResolvedProvider, 'timeoutMs' | 'maxConcurrent' | 'probe'>> =
-  Object.freeze({
+/** Every other default `resolveOptions` fills in, by options group (`provider`: each entry of `providers`). */
+export const DEFAULTS: {
+  readonly [K in 'timeouts' | 'hedging' | 'images']: Readonly<ResolvedOptions[K]>;
+} & {
+  readonly provider: Readonly<Pick<ResolvedProvider, 'timeoutMs' | 'maxConcurrent' | 'probe'>>;
+  readonly health: Readonly<Omit<ResolvedOptions['health'], 'store'>>;
+  readonly cache: Readonly<NonNullable<ResolvedOptions['cache']>>;
+  readonly switches: Readonly<
+    Pick<ResolvedOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>
+  >;
+} = {
+  provider: {
     timeoutMs: Number.POSITIVE_INFINITY,
     maxConcurrent: Number.POSITIVE_INFINITY,
     probe: true,
-  });
-
-/** The `health` block (`store`: this process). */
-export const HEALTH_DEFAULTS: Readonly<Omit<ResolvedOptions['health'], 'store'>> = Object.freeze({
-  failureThreshold: 2,
-  cooldownMs: 60_000,
-  probeIntervalMs: 30_000,
-  probeTimeoutMs: 3_000,
-  // A provider that went down is probed after 1 s, 2 s, 4 s … (capped at probeIntervalMs): back in seconds.
-  recoveryProbeMs: 1_000,
-  probes: true,
-  // A few calls find out whether a failing provider is back; the rest go down the chain meanwhile.
-  maxConcurrentAfterFailure: 2,
-});
-
-/** The `timeouts` block. */
-export const TIMEOUT_DEFAULTS: Readonly<ResolvedOptions['timeouts']> = Object.freeze({
-  connectMs: 10_000,
-  totalMs: 120_000,
-  firstChunkMs: 60_000,
-  idleMs: 60_000,
-  streamMs: Number.POSITIVE_INFINITY,
-});
-
-/** The `cache` block, once `cache` is given. */
-export const CACHE_DEFAULTS: Readonly<NonNullable<ResolvedOptions['cache']>> = Object.freeze({
-  store: 'memory',
-  ttlMs: 300_000,
-  maxEntries: 1_000,
-});
-
-/** The `images` block. */
-export const IMAGE_DEFAULTS: ImageLimits = Object.freeze({
-  fetch: 'public',
-  maxCount: 8,
-  maxBytes: 10 * MiB,
-  maxTotalBytes: 20 * MiB,
-  timeoutMs: 10_000,
-});
-
-/** The `hedging` block: the hedge budget and the `afterMs: auto` floor (docs/tail-latency.md). */
-export const HEDGING_DEFAULTS: Readonly<ResolvedOptions['hedging']> = Object.freeze({
-  // gRPC's hedging throttle in spirit: hedges stay near 10 % of calls, so an outage does not double the load.
-  budgetRatio: 0.1,
-  budgetMax: 10,
-  // Below ~100 ms a hedge mostly races the network, not a stuck provider.
-  autoMinMs: 100,
-});
-
-/** The top-level switches. */
-export const SWITCH_DEFAULTS: Readonly<
-  Pick<ResolvedOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>
-> = Object.freeze({
-  fallbackOnAuthError: false,
-  reloadOnSignal: false,
-  watch: false,
-  clock: systemClock,
-});
+  },
+  health: {
+    failureThreshold: 2,
+    cooldownMs: 60_000,
+    probeIntervalMs: 30_000,
+    probeTimeoutMs: 3_000,
+    // A provider that went down is probed after 1 s, 2 s, 4 s … (capped at probeIntervalMs): back in seconds.
+    recoveryProbeMs: 1_000,
+    probes: true,
+    // A few calls find out whether a failing provider is back; the rest go down the chain meanwhile.
+    maxConcurrentAfterFailure: 2,
+  },
+  timeouts: {
+    connectMs: 10_000,
+    totalMs: 120_000,
+    firstChunkMs: 60_000,
+    idleMs: 60_000,
+    streamMs: Number.POSITIVE_INFINITY,
+  },
+  // Once `cache` is given.
+  cache: {
+    store: 'memory',
+    ttlMs: 300_000,
+    maxEntries: 1_000,
+  },
+  images: {
+    fetch: 'public',
+    maxCount: 8,
+    maxBytes: 10 * MiB,
+    maxTotalBytes: 20 * MiB,
+    timeoutMs: 10_000,
+  },
+  hedging: {
+    // gRPC's hedging throttle in spirit: hedges stay near 10 % of calls, so an outage does not double the load.
+    budgetRatio: 0.1,
+    budgetMax: 10,
+    // Below ~100 ms a hedge mostly races the network, not a stuck provider.
+    autoMinMs: 100,
+  },
+  switches: {
+    fallbackOnAuthError: false,
+    reloadOnSignal: false,
+    watch: false,
+    clock: systemClock,
+  },
+};
 
 /** Defaults of `mana-llm/http` (`createFetchHandler`, `createNodeHandler`). */
 export const HTTP_DEFAULTS = {

@@ -1,21 +1,15 @@
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
-  CACHE_DEFAULTS,
   DEFAULT_LIMITS,
-  HEALTH_DEFAULTS,
-  HEDGING_DEFAULTS,
-  IMAGE_DEFAULTS,
+  DEFAULTS,
   type ManaLLMOptions,
-  PROVIDER_DEFAULTS,
   type ResolvedOptions,
   type ResolvedProvider,
-  SWITCH_DEFAULTS,
-  TIMEOUT_DEFAULTS,
 } from './options.js';
 import { OptionsSchema, ProviderSchema } from './options-schema.js';
 import { lacksKey, WELL_KNOWN } from './providers/registry.js';
-import { issuePath, unknownKeys } from './unknown-keys.js';
+import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -54,12 +48,7 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
 
 function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const parsed = v.safeParse(OptionsSchema, input, { abortEarly: false });
-  const issues: ConfigIssue[] = parsed.success
-    ? []
-    : parsed.issues.map((i) => ({
-        path: issuePath((i.path ?? []).map((item) => item.key)),
-        message: i.message,
-      }));
+  const issues = parsed.success ? [] : configIssues(parsed.issues);
   // Unknown keys are listed, not dropped: `timeout` for `timeouts` would otherwise silently keep the default.
   issues.push(...unknownKeys(OptionsSchema, input));
   const o = (parsed.success ? parsed.output : input) as ManaLLMOptions;
@@ -103,14 +92,14 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
         : { object: o.aliases },
     providers,
     keyless,
-    health: { ...filled(HEALTH_DEFAULTS, o.health), store: o.health?.store },
-    timeouts: filled(TIMEOUT_DEFAULTS, o.timeouts),
+    health: { ...filled(DEFAULTS.health, o.health), store: o.health?.store },
+    timeouts: filled(DEFAULTS.timeouts, o.timeouts),
     limits: filled(DEFAULT_LIMITS, o.limits),
-    hedging: filled(HEDGING_DEFAULTS, o.hedging),
-    ...filled(SWITCH_DEFAULTS, o),
+    hedging: filled(DEFAULTS.hedging, o.hedging),
+    ...filled(DEFAULTS.switches, o),
     defaultProvider,
-    cache: o.cache ? filled(CACHE_DEFAULTS, o.cache) : undefined,
-    images: filled(IMAGE_DEFAULTS, o.images),
+    cache: o.cache ? filled(DEFAULTS.cache, o.cache) : undefined,
+    images: filled(DEFAULTS.images, o.images),
   };
 }
 
@@ -153,7 +142,7 @@ function readProviders(
       baseUrl: (baseUrl ?? '').replace(/\/+$/, ''),
       ...(p.apiKey ? { apiKey: p.apiKey } : {}),
       headers,
-      ...filled(PROVIDER_DEFAULTS, p),
+      ...filled(DEFAULTS.provider, p),
       ...(p.adapter ? { adapter: p.adapter } : {}),
     });
   }
