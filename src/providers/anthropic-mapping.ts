@@ -1,22 +1,22 @@
 import { ProviderCapabilityError } from '../errors.js';
 import type {
+  AssistantMessage,
   ChatCompletion,
   ChatMessage,
   ContentPart,
   FinishReason,
   TextPart,
   ToolCall,
-  ToolChoice,
   Usage,
 } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
-import { badResponse, blockedError, callerError } from './error-mapping.js';
+import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import { textOf } from './json-shapes.js';
+import { completion, isJsonObject, textOf } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
-export const DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_MAX_TOKENS = 4096;
 
 type TextBlock = { type: 'text'; text: string };
 type Block =
@@ -28,20 +28,6 @@ type Block =
 interface Turn {
   role: 'user' | 'assistant';
   content: Block[];
-}
-
-/** Throws `ProviderCapabilityError` for what the Messages API cannot do (structured output). */
-export function assertCapable(req: AdapterChatRequest, meta: CallMeta): void {
-  const fmt = req.response_format?.type;
-  if (fmt === 'json_object' || fmt === 'json_schema') {
-    const { provider, model } = meta;
-    const capability = 'jsonSchema';
-    throw new ProviderCapabilityError(`${provider}/${model}: response_format ${fmt} not supported`, {
-      provider,
-      model,
-      capability,
-    });
-  }
 }
 
 function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[] {
@@ -109,12 +95,8 @@ async function toTurn(
   }
 }
 
-function toolChoice(choice: ToolChoice): unknown {
-  if (choice === 'auto') return { type: 'auto' };
-  if (choice === 'required') return { type: 'any' };
-  if (choice === 'none') return { type: 'none' };
-  return { type: 'tool', name: choice.function.name };
-}
+// OpenAI's tool_choice words in Anthropic's terms (naming a function is `{ type: 'tool', name }`).
+const TOOL_CHOICE = { auto: 'auto', required: 'any', none: 'none' } as const;
 
 /**
  * Builds a Messages API body: system messages become `system`, consecutive same-role turns are merged (tool
@@ -127,7 +109,12 @@ export async function toAnthropicBody(
   loadImage: (url: string) => Promise<InlineImage>,
   meta: CallMeta,
 ): Promise<Record<string, unknown>> {
-  assertCapable(req, meta);
+  const fmt = req.response_format?.type;
+  if (fmt === 'json_object' || fmt === 'json_schema') {
+    const { provider, model } = meta;
+    const message = `${provider}/${model}: response_format ${fmt} not supported`;
+    throw new ProviderCapabilityError(message, { provider, model, capability: 'jsonSchema' });
+  }
   const system: string[] = [];
   const turns: Turn[] = [];
   for (const m of req.messages) {
@@ -157,7 +144,9 @@ export async function toAnthropicBody(
       input_schema: t.function.parameters ?? { type: 'object', properties: {} },
     }));
   }
-  if (req.tool_choice !== undefined) body.tool_choice = toolChoice(req.tool_choice);
+  const choice = req.tool_choice;
+  if (typeof choice === 'string') body.tool_choice = { type: TOOL_CHOICE[choice] };
+  else if (choice !== undefined) body.tool_choice = { type: 'tool', name: choice.function.name };
   if (req.user !== undefined) body.metadata = { user_id: req.user };
   if (stream) body.stream = true;
   return body;
@@ -205,25 +194,20 @@ export function usageOf(u: WireUsage | undefined): Usage | undefined {
   return usage;
 }
 
-interface WireMessage {
-  id?: unknown;
-  content?: unknown;
-  stop_reason?: unknown;
-  usage?: WireUsage;
-}
-
-/** Maps a non-streamed Messages API reply to an OpenAI `chat.completion`. */
+/** Maps a non-streamed Messages API reply to an OpenAI `chat.completion`; an in-band error is thrown as classified. */
 export function fromAnthropicMessage(
-  json: WireMessage,
+  reply: unknown,
   meta: CallMeta,
   model: string,
   created: number,
 ): ChatCompletion {
-  if (!Array.isArray(json.content)) throw badResponse(meta, 'reply has no content array');
+  if (!isJsonObject(reply)) throw badResponse(meta, 'reply is not an object');
+  if (reply.type === 'error' || reply.error !== undefined) throw errorFromInBand(reply.error, meta);
+  if (!Array.isArray(reply.content)) throw badResponse(meta, 'reply has no content array');
   const texts: string[] = [];
   const thoughts: string[] = [];
   const calls: ToolCall[] = [];
-  for (const raw of json.content) {
+  for (const raw of reply.content) {
     const b = raw as Record<string, unknown>;
     if (b.type === 'text' && typeof b.text === 'string') texts.push(b.text);
     else if (b.type === 'thinking' && typeof b.thinking === 'string') thoughts.push(b.thinking);
@@ -237,20 +221,13 @@ export function fromAnthropicMessage(
       });
     }
   }
-  const finish = finishReason(json.stop_reason, meta);
-  const message: ChatCompletion['choices'][number]['message'] = {
+  const finish = finishReason(reply.stop_reason, meta);
+  const message: AssistantMessage = {
     role: 'assistant',
     content: texts.length > 0 ? texts.join('') : calls.length > 0 ? null : '',
   };
   if (calls.length > 0) message.tool_calls = calls;
   if (thoughts.length > 0) message.reasoning_content = thoughts.join('');
-  const usage = usageOf(json.usage);
-  return {
-    id: typeof json.id === 'string' ? json.id : `msg-${created}`,
-    object: 'chat.completion',
-    created,
-    model,
-    choices: [{ index: 0, message, finish_reason: finish }],
-    ...(usage ? { usage } : {}),
-  };
+  const id = typeof reply.id === 'string' ? reply.id : `msg-${created}`;
+  return completion(id, created, model, message, finish, usageOf(reply.usage as WireUsage | undefined));
 }

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderCapabilityError } from '../errors.js';
-import type { ChatChunk, FinishReason, ToolCallDelta, Usage } from '../types.js';
-import { bodyArrived } from '../wire/http.js';
-import { readSSE } from '../wire/sse.js';
+import type { ToolCallDelta } from '../types.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
@@ -18,20 +16,17 @@ import {
   usageOf,
   type WireUsage,
 } from './anthropic-mapping.js';
-import { type CallMeta, endpointOf } from './endpoint.js';
-import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
+import { upstreamOf } from './endpoint.js';
+import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
+import { chunksOf } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
-import { readBody, send } from './transport.js';
 
 const API_VERSION = '2023-06-01';
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: false, embeddings: false };
 /** Page size and page bound for `models()`; the API pages its list (max 1000 per page). */
 const MODELS_PAGE = 1000;
 const MODELS_MAX_PAGES = 10;
-
-type WireReply = Parameters<typeof fromAnthropicMessage>[0] & { type?: unknown; error?: unknown };
-type Delta = ChatChunk['choices'][number]['delta'];
 
 /** One event of a Messages stream, read field by field (every field is checked before use). */
 interface StreamEvent {
@@ -53,32 +48,21 @@ function mergeUsage(into: Record<string, unknown>, from: WireUsage | undefined):
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { origin, basePath, meta } = endpointOf(config);
+  const { basePath, meta, call, json, probe, events } = upstreamOf(config, http);
   const getHeaders: Record<string, string> = {
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),
     ...config.headers,
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
-  const messagesPath = `${basePath}/messages`;
   const modelsPath = `${basePath}/models`;
 
   const now = () => Math.floor(clock.now() / 1000);
 
-  async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext, m: CallMeta) {
+  async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
+    const m = meta(request.model, 'POST', `${basePath}/messages`);
     const body = await toAnthropicBody(request, stream, imagesOf(ctx, deps.images, request.messages), m);
-    return send(
-      http,
-      {
-        origin,
-        path: messagesPath,
-        method: 'POST',
-        headers: postHeaders,
-        body: JSON.stringify(body),
-        signal: ctx.signal,
-      },
-      m,
-    );
+    return { res: await call(m, '/messages', postHeaders, ctx.signal, body), m };
   }
 
   return {
@@ -86,53 +70,29 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
     [INLINE_IMAGES]: true,
 
     async chat(request, ctx) {
-      const m = meta(request.model, 'POST', messagesPath);
-      const res = await post(request, false, ctx, m);
-      const json = parseJson(await readBody(res, ctx.signal, m), m) as WireReply | null;
-      if (json === null || typeof json !== 'object') throw badResponse(m, 'reply is not an object');
-      if (json.type === 'error' || json.error !== undefined) throw errorFromInBand(json.error, m);
-      return fromAnthropicMessage(json, m, `${config.id}/${request.model}`, now());
+      const { res, m } = await post(request, false, ctx);
+      return fromAnthropicMessage(await json(res, ctx.signal, m), m, `${config.id}/${request.model}`, now());
     },
 
     async *stream(request, ctx) {
-      const m = meta(request.model, 'POST', messagesPath);
-      const res = await post(request, true, ctx, m);
+      const { res, m } = await post(request, true, ctx);
       const created = now();
       const model = `${config.id}/${request.model}`;
+      // The chunks carry message_start's id, or one of ours when a chunk comes before it.
       let id: string | undefined;
-      const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
-        id ??= `msg-${randomUUID()}`;
-        return {
-          id,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          choices: [{ index: 0, delta, finish_reason: finish }],
-          ...(usage ? { usage } : {}),
-        };
-      };
+      let chunks: ReturnType<typeof chunksOf> | undefined;
+      const chunk: ReturnType<typeof chunksOf> = (...args) =>
+        (chunks ??= chunksOf(id ?? `msg-${randomUUID()}`, created, model))(...args);
       // Anthropic numbers content blocks, OpenAI tool calls: each tool block's call index, and the input its start gave
       // while no arguments have streamed for it yet.
       const tools = new Map<number, { index: number; input: unknown; streamed: boolean }>();
       const usage: Record<string, unknown> = {};
       let stop: unknown;
-      let ended = false;
-      const events = readSSE(res.body, http.limits.maxFrameBytes);
       try {
-        while (true) {
-          let next: IteratorResult<{ event?: string; data: string }>;
-          try {
-            next = await events.next();
-          } catch (err) {
-            if (ended) return; // the answer was complete; a late socket error changes nothing
-            throw networkError(err, ctx.signal, m);
-          }
-          if (next.done) break;
-          if (ended) continue; // drain to EOF so the connection can be reused
-          const ev = parseJson(next.value.data, m, 'unparseable stream frame') as StreamEvent;
+        for await (const { event, data } of events(res, ctx.signal, m)) {
+          const ev = parseJson(data, m, 'unparseable stream frame') as StreamEvent;
           if (ev === null || typeof ev !== 'object') throw badResponse(m, 'stream frame is not an object');
-          const type = typeof ev.type === 'string' ? ev.type : next.value.event;
-          switch (type) {
+          switch (typeof ev.type === 'string' ? ev.type : event) {
             case 'message_start': {
               if (typeof ev.message?.id === 'string') id ??= ev.message.id;
               mergeUsage(usage, ev.message?.usage);
@@ -196,21 +156,18 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               if (stop === 'refusal') finishReason(stop, m);
               break;
             }
-            case 'message_stop': {
-              ended = true;
-              // Hold the finish until the end marker: a stream cut after message_delta is still incomplete.
+            case 'message_stop':
+              // Held until the end marker: a stream cut after message_delta is still incomplete. Whatever follows
+              // is not waited for (the finally cancels a body still open).
               yield chunk({}, finishReason(stop, m), usageOf(usage));
-              // The answer is complete: a body still open after message_stop is not waited for (it is cancelled).
-              if (!bodyArrived(res.body)) return;
-              break;
-            }
+              return;
             case 'error':
               throw errorFromInBand(ev.error, m);
             default:
               break; // ping and event types added later
           }
         }
-        if (!ended) throw badResponse(m, 'stream ended before message_stop');
+        throw badResponse(m, 'stream ended before message_stop');
       } finally {
         // Breaking out early (or failing) must cancel the upstream request, not leave it streaming.
         res.body.destroy();
@@ -225,20 +182,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       });
     },
 
-    async probe(ctx) {
-      const m = meta('*', 'GET', modelsPath);
-      try {
-        const res = await send(
-          http,
-          { origin, path: `${modelsPath}?limit=1`, method: 'GET', headers: getHeaders, signal: ctx.signal },
-          m,
-        );
-        await res.body.dump();
-        return { ok: true };
-      } catch (err) {
-        return probeAnswered(err);
-      }
-    },
+    probe: (ctx) => probe(meta('*', 'GET', modelsPath), '/models?limit=1', getHeaders, ctx.signal),
 
     async models(ctx) {
       const m = meta('*', 'GET', modelsPath);
@@ -246,25 +190,20 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       let after: string | undefined;
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
-        const path = `${modelsPath}${query}`;
-        const res = await send(
-          http,
-          { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal },
-          m,
-        );
-        const json = parseJson(await readBody(res, ctx.signal, m), m) as {
+        const res = await call(m, `/models${query}`, getHeaders, ctx.signal);
+        const list = (await json(res, ctx.signal, m)) as {
           data?: unknown;
           has_more?: unknown;
           last_id?: unknown;
         } | null;
-        if (!Array.isArray(json?.data)) throw badResponse(m, 'model list has no data array');
-        for (const entry of json.data) {
-          const mid = (entry as { id?: unknown } | null)?.id;
-          if (typeof mid !== 'string') throw badResponse(m, 'model entry without id');
-          names.push(mid);
+        if (!Array.isArray(list?.data)) throw badResponse(m, 'model list has no data array');
+        for (const entry of list.data) {
+          const id = (entry as { id?: unknown } | null)?.id;
+          if (typeof id !== 'string') throw badResponse(m, 'model entry without id');
+          names.push(id);
         }
-        if (json.has_more !== true || typeof json.last_id !== 'string') break;
-        after = json.last_id;
+        if (list.has_more !== true || typeof list.last_id !== 'string') break;
+        after = list.last_id;
       }
       return names;
     },

@@ -1,4 +1,10 @@
+import type { CancelSignal } from '../wire/cancel.js';
+import type { BodyLimit, Http, HttpRequest, HttpResponse } from '../wire/http.js';
+import { readSSE, type SSEEvent } from '../wire/sse.js';
+import type { ProbeOutcome } from './adapter.js';
+import { networkError, parseJson, probeAnswered } from './error-mapping.js';
 import type { AdapterConfig } from './registry.js';
+import { readBody, send } from './transport.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
 export interface CallMeta {
@@ -43,5 +49,56 @@ export function endpointOf(config: AdapterConfig): Endpoint {
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ''),
     meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
+  };
+}
+
+/** An endpoint with the calls the Ollama, Gemini and Anthropic adapters make on it. */
+export function upstreamOf(config: AdapterConfig, http: Http) {
+  const endpoint = endpointOf(config);
+  const { origin, basePath } = endpoint;
+  /** Sends `body` as JSON (a POST; a GET without one) to `basePath + path`: a 2xx response or the typed error. */
+  const call = (
+    m: CallMeta,
+    path: string,
+    headers: Record<string, string>,
+    signal: CancelSignal,
+    body?: unknown,
+  ) => {
+    const req: HttpRequest = { origin, path: basePath + path, method: 'GET', headers, signal };
+    if (body !== undefined) {
+      req.method = 'POST';
+      req.body = JSON.stringify(body);
+    }
+    return send(http, req, m);
+  };
+  return {
+    ...endpoint,
+    call,
+    /** The SSE events of a streamed reply, with socket failures mid-body turned into typed errors. */
+    async *events(res: HttpResponse, signal: CancelSignal, m: CallMeta): AsyncGenerator<SSEEvent> {
+      try {
+        yield* readSSE(res.body, http.limits.maxFrameBytes);
+      } catch (err) {
+        throw networkError(err, signal, m);
+      }
+    },
+    /** A whole reply parsed as JSON, within the cap `limit` names. */
+    async json(res: HttpResponse, signal: CancelSignal, m: CallMeta, limit?: BodyLimit): Promise<unknown> {
+      return parseJson(await readBody(res, signal, m, limit), m);
+    },
+    /** A probe: a GET whose body is thrown away; see `probeAnswered` for what a failure means. */
+    async probe(
+      m: CallMeta,
+      path: string,
+      headers: Record<string, string>,
+      signal: CancelSignal,
+    ): Promise<ProbeOutcome> {
+      try {
+        await (await call(m, path, headers, signal)).body.dump();
+        return { ok: true };
+      } catch (err) {
+        return probeAnswered(err);
+      }
+    },
   };
 }

@@ -122,9 +122,8 @@ export function errorFromStatus(
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, info(meta, { status }));
-  if (saysContextLength(status, json))
-    return new ProviderHTTPError(msg, { ...info(meta), status, contextLength: true });
-  return new ProviderHTTPError(msg, { ...info(meta), status });
+  const contextLength = saysContextLength(status, json);
+  return new ProviderHTTPError(msg, { ...info(meta), status, contextLength });
 }
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);

@@ -9,8 +9,8 @@ export interface GeminiFrame {
   /** False when the reply carries no candidate (a usage-only frame). */
   hasCandidate: boolean;
   parts: Json[];
-  finishReason?: string;
-  usage?: Usage;
+  finishReason: string | undefined;
+  usage: Usage | undefined;
 }
 
 // Finish reasons that mean the provider's filters withheld the answer.
@@ -57,19 +57,14 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
   if (cand === undefined) {
     const reason = isObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
     if (typeof reason === 'string') throw blockedError(meta, 'prompt blocked by the provider', reason);
-    return { hasCandidate: false, parts: [], ...(usage ? { usage } : {}) };
+    return { hasCandidate: false, parts: [], finishReason: undefined, usage };
   }
   if (!isObject(cand)) throw badResponse(meta, 'candidate is not an object');
   const parts = isObject(cand.content) ? cand.content.parts : undefined;
   if (parts !== undefined && !(Array.isArray(parts) && parts.every(isObject)))
     throw badResponse(meta, 'candidate parts are malformed');
   const finishReason = typeof cand.finishReason === 'string' ? cand.finishReason : undefined;
-  return {
-    hasCandidate: true,
-    parts: parts ?? [],
-    ...(finishReason ? { finishReason } : {}),
-    ...(usage ? { usage } : {}),
-  };
+  return { hasCandidate: true, parts: parts ?? [], finishReason, usage };
 }
 
 /**

@@ -1,46 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
-import type { HttpBody } from '../wire/http.js';
-import { readSSE, type SSEEvent } from '../wire/sse.js';
-import {
-  type AdapterContext,
-  type Capabilities,
-  INLINE_IMAGES,
-  type InlinesImages,
-  type ProbeOutcome,
-  type ProviderAdapter,
-} from './adapter.js';
-import { type CallMeta, endpointOf } from './endpoint.js';
-import { badResponse, errorFromInBand, networkError, parseJson, probeAnswered } from './error-mapping.js';
+import { type Capabilities, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
+import { upstreamOf } from './endpoint.js';
+import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
+import { assistantMessage, chunksOf, completion } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
-import { readBody, send } from './transport.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
 
-type ChunkDelta = ChatChunk['choices'][number]['delta'];
-
 /** Gemini model names are `models/<name>`; callers may give either form. */
 function bareModel(model: string): string {
   return model.startsWith('models/') ? model.slice('models/'.length) : model;
-}
-
-/** SSE events of a body, with socket failures mid-body turned into typed errors. */
-async function* events(
-  body: HttpBody,
-  maxFrame: number,
-  signal: AbortSignal,
-  meta: CallMeta,
-): AsyncGenerator<SSEEvent> {
-  try {
-    yield* readSSE(body, maxFrame);
-  } catch (err) {
-    throw networkError(err, signal, meta);
-  }
 }
 
 /**
@@ -53,25 +28,16 @@ export function createGoogleAdapter({
   clock,
   images,
 }: AdapterDeps): ProviderAdapter & InlinesImages {
-  const { origin, basePath, meta } = endpointOf(config);
+  const { basePath, meta, call, json, probe, events } = upstreamOf(config, http);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
   const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };
   const sseHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
 
   const modelPath = (model: string, verb: string) =>
-    `${basePath}/models/${encodeURIComponent(bareModel(model))}:${verb}`;
-  const newId = () => randomUUID().replace(/-/g, '').slice(0, 24);
-
-  const post = (
-    path: string,
-    body: unknown,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-    m: CallMeta,
-  ) => send(http, { origin, path, method: 'POST', headers, body: JSON.stringify(body), signal }, m);
-  const get = (path: string, ctx: AdapterContext, m: CallMeta) =>
-    send(http, { origin, path, method: 'GET', headers: getHeaders, signal: ctx.signal }, m);
+    `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
+  const newId = () => `chatcmpl-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+  const now = () => Math.floor(clock.now() / 1000);
 
   return {
     capabilities: () => CAPABILITIES,
@@ -79,54 +45,29 @@ export function createGoogleAdapter({
 
     async chat(request, ctx): Promise<ChatCompletion> {
       const path = modelPath(request.model, 'generateContent');
-      const m = meta(request.model, 'POST', path);
+      const m = meta(request.model, 'POST', basePath + path);
       const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
-      const res = await post(path, body, jsonHeaders, ctx.signal, m);
-      const frame = readFrame(parseJson(await readBody(res, ctx.signal, m), m), m);
+      const res = await call(m, path, jsonHeaders, ctx.signal, body);
+      const frame = readFrame(await json(res, ctx.signal, m), m);
       if (!frame.hasCandidate) throw badResponse(m, 'reply has no candidates');
-      const { content, reasoning, toolCalls } = readParts(frame.parts, m);
-      const finish = frame.finishReason ? finishOf(frame.finishReason, toolCalls.length > 0, m) : null;
-      return {
-        id: `chatcmpl-${newId()}`,
-        object: 'chat.completion',
-        created: Math.floor(clock.now() / 1000),
-        model: `${config.id}/${request.model}`,
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: 'assistant',
-              content: content === '' && toolCalls.length > 0 ? null : content,
-              ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
-              ...(reasoning === '' ? {} : { reasoning_content: reasoning }),
-            },
-            finish_reason: finish,
-          },
-        ],
-        ...(frame.usage ? { usage: frame.usage } : {}),
-      };
+      const answer = readParts(frame.parts, m);
+      const calls = answer.toolCalls.length > 0;
+      const finish = frame.finishReason ? finishOf(frame.finishReason, calls, m) : null;
+      const model = `${config.id}/${request.model}`;
+      return completion(newId(), now(), model, assistantMessage(answer), finish, frame.usage);
     },
 
     async *stream(request, ctx): AsyncGenerator<ChatChunk> {
       const path = `${modelPath(request.model, 'streamGenerateContent')}?alt=sse`;
-      const m = meta(request.model, 'POST', path);
+      const m = meta(request.model, 'POST', basePath + path);
       const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
-      const res = await post(path, body, sseHeaders, ctx.signal, m);
-      const id = `chatcmpl-${newId()}`;
-      const created = Math.floor(clock.now() / 1000);
-      const model = `${config.id}/${request.model}`;
-      const chunk = (delta: ChunkDelta, finish: ChatChunk['choices'][number]['finish_reason'] = null) => ({
-        id,
-        object: 'chat.completion.chunk' as const,
-        created,
-        model,
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      });
+      const res = await call(m, path, sseHeaders, ctx.signal, body);
+      const chunk = chunksOf(newId(), now(), `${config.id}/${request.model}`);
       let usage: Usage | undefined;
       let toolIndex = 0;
       try {
         yield chunk({ role: 'assistant' });
-        for await (const ev of events(res.body, http.limits.maxFrameBytes, ctx.signal, m)) {
+        for await (const ev of events(res, ctx.signal, m)) {
           // Each frame is a whole GenerateContentResponse; there is no [DONE]: the end is a finishReason.
           const frame = readFrame(parseJson(ev.data, m, 'unparseable stream frame'), m);
           if (frame.usage) usage = frame.usage;
@@ -139,8 +80,7 @@ export function createGoogleAdapter({
           }
           if (frame.finishReason) {
             // a filter finish throws even after content: the router reports that as an interruption
-            const finish = finishOf(frame.finishReason, toolIndex > 0, m);
-            yield { ...chunk({}, finish), ...(usage ? { usage } : {}) };
+            yield chunk({}, finishOf(frame.finishReason, toolIndex > 0, m), usage);
             return;
           }
         }
@@ -156,19 +96,19 @@ export function createGoogleAdapter({
       const empty = { prompt_tokens: 0, total_tokens: 0 };
       if (request.input.length === 0) return { object: 'list', data: [], model, usage: empty };
       const path = modelPath(request.model, 'batchEmbedContents');
-      const m = meta(request.model, 'POST', path);
+      const m = meta(request.model, 'POST', basePath + path);
       const name = `models/${bareModel(request.model)}`;
       const dims = request.dimensions === undefined ? {} : { outputDimensionality: request.dimensions };
       const body = {
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
-      const res = await post(path, body, jsonHeaders, ctx.signal, m);
-      const json = parseJson(await readBody(res, ctx.signal, m, 'maxEmbeddingResponseBytes'), m) as {
+      const res = await call(m, path, jsonHeaders, ctx.signal, body);
+      const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as {
         error?: unknown;
         embeddings?: unknown;
       } | null;
-      if (json?.error !== undefined && json.error !== null) throw errorFromInBand(json.error, m);
-      const list = json?.embeddings;
+      if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
+      const list = reply?.embeddings;
       if (!Array.isArray(list) || list.length !== request.input.length)
         throw badResponse(m, 'embeddings missing or not one per input');
       const data = list.map((e: unknown, index) => {
@@ -181,15 +121,9 @@ export function createGoogleAdapter({
       return { object: 'list', data, model, usage: empty };
     },
 
-    async probe(ctx): Promise<ProbeOutcome> {
-      try {
-        const path = `${basePath}/models?pageSize=1`;
-        const res = await get(path, ctx, meta('models', 'GET', path));
-        await res.body.dump().catch(() => undefined);
-        return { ok: true };
-      } catch (err) {
-        return probeAnswered(err);
-      }
+    probe: (ctx) => {
+      const path = '/models?pageSize=1';
+      return probe(meta('models', 'GET', basePath + path), path, getHeaders, ctx.signal);
     },
 
     async models(ctx): Promise<string[]> {
@@ -197,20 +131,19 @@ export function createGoogleAdapter({
       let token: string | undefined;
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
-        const path = `${basePath}/models?pageSize=1000${query}`;
-        const m = meta('models', 'GET', path);
-        const res = await get(path, ctx, m);
-        const json = parseJson(await readBody(res, ctx.signal, m), m) as {
+        const path = `/models?pageSize=1000${query}`;
+        const m = meta('models', 'GET', basePath + path);
+        const reply = (await json(await call(m, path, getHeaders, ctx.signal), ctx.signal, m)) as {
           models?: unknown;
           nextPageToken?: unknown;
         } | null;
-        if (!Array.isArray(json?.models)) throw badResponse(m, 'model list missing');
-        for (const entry of json.models) {
+        if (!Array.isArray(reply?.models)) throw badResponse(m, 'model list missing');
+        for (const entry of reply.models) {
           const name = (entry as { name?: unknown } | null)?.name;
           if (typeof name === 'string') names.push(bareModel(name));
         }
-        if (typeof json.nextPageToken !== 'string' || json.nextPageToken === '') break;
-        token = json.nextPageToken;
+        if (typeof reply.nextPageToken !== 'string' || reply.nextPageToken === '') break;
+        token = reply.nextPageToken;
       }
       return names;
     },

@@ -1,4 +1,12 @@
-import type { TextPart } from '../types.js';
+import type {
+  AssistantMessage,
+  ChatChunk,
+  ChatCompletion,
+  FinishReason,
+  TextPart,
+  ToolCall,
+  Usage,
+} from '../types.js';
 
 /** A JSON object as read from an upstream or built for one. */
 export type JsonObject = Record<string, unknown>;
@@ -12,4 +20,60 @@ export function isJsonObject(v: unknown): v is JsonObject {
 export function textOf(content: string | TextPart[] | null | undefined): string {
   if (content == null) return '';
   return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+/** An answer as an adapter reads it from its provider's reply. */
+export interface Answer {
+  content: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+}
+
+/** The assistant message of an answer: its content is null when it is only tool calls, as OpenAI's is. */
+export function assistantMessage({ content, reasoning, toolCalls }: Answer): AssistantMessage {
+  const message: AssistantMessage = {
+    role: 'assistant',
+    content: content === '' && toolCalls.length > 0 ? null : content,
+  };
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  if (reasoning !== '') message.reasoning_content = reasoning;
+  return message;
+}
+
+/** An OpenAI `chat.completion` holding one message; `model` is `provider/model`. */
+export function completion(
+  id: string,
+  created: number,
+  model: string,
+  message: AssistantMessage,
+  finish: FinishReason | null,
+  usage: Usage | undefined,
+): ChatCompletion {
+  const out: ChatCompletion = {
+    id,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [{ index: 0, message, finish_reason: finish }],
+  };
+  if (usage) out.usage = usage;
+  return out;
+}
+
+/** What one streamed chunk adds to the answer. */
+export type Delta = ChatChunk['choices'][number]['delta'];
+
+/** The chunk builder of one stream: every chunk has the same id, creation time and `provider/model`. */
+export function chunksOf(id: string, created: number, model: string) {
+  return (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
+    const c: ChatChunk = {
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    };
+    if (usage) c.usage = usage;
+    return c;
+  };
 }

@@ -3,7 +3,6 @@ import type {
   ContentPart,
   FinishReason,
   JsonSchema,
-  ResponseFormat,
   ToolCall,
   ToolDefinition,
   Usage,
@@ -11,7 +10,7 @@ import type {
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isJsonObject as isRecord } from './json-shapes.js';
+import { isJsonObject as isRecord, type JsonObject } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 export interface OllamaMessage {
@@ -32,16 +31,13 @@ export interface OllamaChatBody {
   tools?: ToolDefinition[];
 }
 
-/** The fields of one Ollama answer (a whole JSON reply or one NDJSON line) that the adapter reads. */
+/** One Ollama answer (a whole JSON reply or one NDJSON line): its message, checked, and the reply itself. */
 export interface OllamaFrame {
+  json: JsonObject;
   done: boolean;
-  done_reason?: unknown;
   content: string;
   thinking: string;
   toolCalls: unknown[];
-  prompt_eval_count?: unknown;
-  eval_count?: unknown;
-  created_at?: unknown;
 }
 
 function text(content: string | ContentPart[] | null | undefined): string {
@@ -104,12 +100,6 @@ async function toMessage(
   }
 }
 
-function format(rf: ResponseFormat | undefined): OllamaChatBody['format'] | undefined {
-  if (rf?.type === 'json_object') return 'json';
-  if (rf?.type === 'json_schema') return rf.json_schema.schema ?? 'json';
-  return undefined;
-}
-
 function tools(req: AdapterChatRequest): ToolDefinition[] | undefined {
   const choice = req.tool_choice;
   if (!req.tools || req.tools.length === 0 || choice === 'none') return undefined;
@@ -141,8 +131,9 @@ export async function toOllamaChat(
   if (req.presence_penalty !== undefined) options.presence_penalty = req.presence_penalty;
   const body: OllamaChatBody = { model: req.model, messages, stream };
   if (Object.keys(options).length > 0) body.options = options;
-  const fmt = format(req.response_format);
-  if (fmt !== undefined) body.format = fmt;
+  const rf = req.response_format;
+  if (rf?.type === 'json_object') body.format = 'json';
+  else if (rf?.type === 'json_schema') body.format = rf.json_schema.schema ?? 'json';
   const t = tools(req);
   if (t !== undefined) body.tools = t;
   return body;
@@ -152,7 +143,7 @@ export async function toOllamaChat(
  * Throws the error an Ollama reply carries. Ollama's error is a bare string; when the runner failed with a
  * status it adds `"status": <code>` beside it, and only that number classifies it (never the text).
  */
-function throwInBand(json: Record<string, unknown>, meta: CallMeta): void {
+export function throwInBand(json: JsonObject, meta: CallMeta): void {
   if (json.error === undefined) return;
   const status = json.status;
   throw errorFromInBand(
@@ -179,16 +170,7 @@ export function readFrame(json: unknown, meta: CallMeta, streaming: boolean): Ol
   const calls = msg?.tool_calls ?? [];
   if (typeof content !== 'string' || typeof thinking !== 'string' || !Array.isArray(calls))
     throw badResponse(meta, 'reply message has malformed content, thinking or tool_calls');
-  return {
-    done,
-    done_reason: json.done_reason,
-    content,
-    thinking,
-    toolCalls: calls,
-    prompt_eval_count: json.prompt_eval_count,
-    eval_count: json.eval_count,
-    created_at: json.created_at,
-  };
+  return { json, done, content, thinking, toolCalls: calls };
 }
 
 // Ollama's text line, field by field as it writes them: {"model":"…","created_at":"…","message":{"role":"assistant",
@@ -254,45 +236,15 @@ export function finishReason(doneReason: unknown, calledTools: boolean): FinishR
 }
 
 /** Token counts from `prompt_eval_count` / `eval_count` (a cached prompt omits the first). */
-export function usageOf(frame: OllamaFrame): Usage | undefined {
-  const p = typeof frame.prompt_eval_count === 'number' ? frame.prompt_eval_count : undefined;
-  const c = typeof frame.eval_count === 'number' ? frame.eval_count : undefined;
+export function usageOf(json: JsonObject): Usage | undefined {
+  const p = typeof json.prompt_eval_count === 'number' ? json.prompt_eval_count : undefined;
+  const c = typeof json.eval_count === 'number' ? json.eval_count : undefined;
   if (p === undefined && c === undefined) return undefined;
   return { prompt_tokens: p ?? 0, completion_tokens: c ?? 0, total_tokens: (p ?? 0) + (c ?? 0) };
 }
 
 /** `created_at` (RFC 3339) as Unix seconds, or `fallbackMs` when absent or unreadable. */
-export function createdOf(frame: OllamaFrame, fallbackMs: number): number {
-  const at = typeof frame.created_at === 'string' ? Date.parse(frame.created_at) : Number.NaN;
+export function createdOf(json: JsonObject, fallbackMs: number): number {
+  const at = typeof json.created_at === 'string' ? Date.parse(json.created_at) : Number.NaN;
   return Math.floor((Number.isNaN(at) ? fallbackMs : at) / 1000);
-}
-
-/** Reads `/api/embed`'s answer: one vector per input, in order. */
-export function readEmbeddings(
-  json: unknown,
-  count: number,
-  meta: CallMeta,
-): { vectors: number[][]; promptTokens: number } {
-  if (!isRecord(json)) throw badResponse(meta, 'reply is not a JSON object');
-  throwInBand(json, meta);
-  const e = json.embeddings;
-  if (
-    !Array.isArray(e) ||
-    e.length !== count ||
-    !e.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))
-  ) {
-    throw badResponse(meta, `expected ${count} embedding vector(s) of numbers`);
-  }
-  const tokens = typeof json.prompt_eval_count === 'number' ? json.prompt_eval_count : 0;
-  return { vectors: e as number[][], promptTokens: tokens };
-}
-
-/** Reads `/api/tags`'s answer: the installed model names. */
-export function readModelNames(json: unknown, meta: CallMeta): string[] {
-  const list = isRecord(json) ? json.models : undefined;
-  if (!Array.isArray(list)) throw badResponse(meta, 'model list has no models array');
-  return list.flatMap((m) => {
-    const name = isRecord(m) ? (m.name ?? m.model) : undefined;
-    return typeof name === 'string' ? [name] : [];
-  });
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError } from '../errors.js';
-import type { ChatChunk, ChatCompletion, Embeddings, FinishReason, Usage } from '../types.js';
+import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
-import { bodyArrived, type HttpResponse } from '../wire/http.js';
+import { bodyArrived } from '../wire/http.js';
 import { NDJSONLines } from '../wire/ndjson.js';
 import {
   type AdapterChatRequest,
@@ -11,24 +11,21 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { type CallMeta, endpointOf } from './endpoint.js';
-import { badResponse, networkError, parseJson, probeAnswered } from './error-mapping.js';
+import { upstreamOf } from './endpoint.js';
+import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
+import { assistantMessage, chunksOf, completion, type Delta, isJsonObject } from './json-shapes.js';
 import {
   createdOf,
   finishReason,
-  readEmbeddings,
   readFrame,
-  readModelNames,
   textOfLine,
+  throwInBand,
   toOllamaChat,
   toToolCalls,
   usageOf,
 } from './ollama-mapping.js';
 import type { AdapterDeps } from './registry.js';
-import { readBody, send } from './transport.js';
-
-type Delta = ChatChunk['choices'][number]['delta'];
 
 /**
  * The Ollama native API: `POST /api/chat` (JSON and NDJSON), `POST /api/embed` (all inputs in one request)
@@ -37,7 +34,7 @@ type Delta = ChatChunk['choices'][number]['delta'];
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { origin, basePath, meta } = endpointOf(config);
+  const { meta, call, json, probe } = upstreamOf(config, http);
   const getHeaders: Record<string, string> = {
     accept: 'application/json',
     ...config.headers,
@@ -47,34 +44,12 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', path);
-    const res = await send(
-      http,
-      {
-        origin,
-        path: basePath + path,
-        method: 'POST',
-        headers: postHeaders,
-        body: JSON.stringify(body),
-        signal,
-      },
-      m,
-    );
-    return { res, m };
+    return { res: await call(m, path, postHeaders, signal, body), m };
   }
 
   async function chatBody(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
     const load = imagesOf(ctx, deps.images, req.messages);
     return toOllamaChat(req, stream, async (url) => (await load(url)).data);
-  }
-
-  async function tags(ctx: AdapterContext): Promise<{ res: HttpResponse; m: CallMeta }> {
-    const m = meta('-', 'GET', '/api/tags');
-    const res = await send(
-      http,
-      { origin, path: `${basePath}/api/tags`, method: 'GET', headers: getHeaders, signal: ctx.signal },
-      m,
-    );
-    return { res, m };
   }
 
   /** The stream as one array of chunks per network read (`ProviderAdapter.streamBatches`); `stream` flattens it. */
@@ -84,20 +59,8 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     const body = await chatBody(req, true, ctx);
     const { res, m } = await post('/api/chat', req.model, body, cancel);
     const id = `chatcmpl-${randomUUID()}`;
-    const model = `${config.id}/${req.model}`;
-    let created: number | undefined;
-    const chunk = (delta: Delta, finish: FinishReason | null = null, usage?: Usage): ChatChunk => {
-      const c: ChatChunk = {
-        id,
-        object: 'chat.completion.chunk',
-        created: created ?? Math.floor(clock.now() / 1000),
-        model,
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      };
-      if (usage) c.usage = usage;
-      return c;
-    };
-    let consumed = false;
+    // Made on the first line, which gives the answer's creation time; every chunk is built after it.
+    let chunk: ReturnType<typeof chunksOf> | undefined;
     let finished = false;
     let first = true;
     let tools = 0;
@@ -120,11 +83,11 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
             // After the first chunk, a text line (nearly all of them) becomes its chunk without a parse.
             const text = first ? undefined : textOfLine(line);
             if (text !== undefined) {
-              out.push(chunk({ content: text }));
+              out.push(chunk!({ content: text }));
               continue;
             }
             const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
-            created ??= createdOf(frame, clock.now());
+            chunk ??= chunksOf(id, createdOf(frame.json, clock.now()), `${config.id}/${req.model}`);
             const delta: Delta = first ? { role: 'assistant' } : {};
             // Whether the delta carries more than the role (counted here, not with Object.keys per line).
             let carries = false;
@@ -156,14 +119,12 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
             }
             if (frame.done) {
               finished = true;
-              const usage = usageOf(frame);
-              const finish = finishReason(frame.done_reason, tools > 0);
-              if (req.stream_options?.include_usage && usage) {
-                out.push(chunk(first ? { role: 'assistant' } : {}, finish));
-                out.push({ ...chunk({}, null, usage), choices: [] });
-              } else {
-                out.push(chunk(first ? { role: 'assistant' } : {}, finish, usage));
-              }
+              const usage = usageOf(frame.json);
+              const finish = finishReason(frame.json.done_reason, tools > 0);
+              // Asked for usage, the stream ends with a chunk of usage only, as OpenAI's does.
+              const apart = req.stream_options?.include_usage === true && usage !== undefined;
+              out.push(chunk(first ? { role: 'assistant' } : {}, finish, apart ? undefined : usage));
+              if (apart) out.push({ ...chunk({}, null, usage), choices: [] });
             }
           }
         } catch (err) {
@@ -175,17 +136,17 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
         // The done line ends the answer: a body still open after it is not waited for (it is cancelled).
         if (finished && !bodyArrived(res.body)) break;
       }
-      consumed = !finished || bodyArrived(res.body);
     } catch (err) {
       if (err instanceof ProviderError) throw err;
       throw networkError(err, cancel, m);
     } finally {
-      if (!consumed) res.body.destroy();
+      // A no-op once the body has ended; otherwise it cancels the upstream request.
+      res.body.destroy();
     }
     if (!finished) throw badResponse(m, 'stream ended before its done line');
   }
 
-  const adapter: ProviderAdapter & InlinesImages = {
+  return {
     capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
     [INLINE_IMAGES]: true,
 
@@ -194,26 +155,13 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       const cancel = cancelOf(ctx);
       const body = await chatBody(req, false, ctx);
       const { res, m } = await post('/api/chat', req.model, body, cancel);
-      const frame = readFrame(parseJson(await readBody(res, cancel, m), m), m, false);
+      const frame = readFrame(await json(res, cancel, m), m, false);
       const toolCalls = toToolCalls(frame.toolCalls, 0, m);
-      const message: ChatCompletion['choices'][number]['message'] = {
-        role: 'assistant',
-        content: toolCalls.length > 0 && frame.content === '' ? null : frame.content,
-      };
-      if (toolCalls.length > 0) message.tool_calls = toolCalls;
-      if (frame.thinking !== '') message.reasoning_content = frame.thinking;
-      const out: ChatCompletion = {
-        id: `chatcmpl-${randomUUID()}`,
-        object: 'chat.completion',
-        created: createdOf(frame, clock.now()),
-        model: `${config.id}/${req.model}`,
-        choices: [
-          { index: 0, message, finish_reason: finishReason(frame.done_reason, toolCalls.length > 0) },
-        ],
-      };
-      const usage = usageOf(frame);
-      if (usage) out.usage = usage;
-      return out;
+      const message = assistantMessage({ content: frame.content, reasoning: frame.thinking, toolCalls });
+      const finish = finishReason(frame.json.done_reason, toolCalls.length > 0);
+      const model = `${config.id}/${req.model}`;
+      const created = createdOf(frame.json, clock.now());
+      return completion(`chatcmpl-${randomUUID()}`, created, model, message, finish, usageOf(frame.json));
     },
 
     async *stream(req, ctx): AsyncGenerator<ChatChunk> {
@@ -227,30 +175,38 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       if (req.dimensions !== undefined) body.dimensions = req.dimensions;
       const cancel = cancelOf(ctx);
       const { res, m } = await post('/api/embed', req.model, body, cancel);
-      const json = parseJson(await readBody(res, cancel, m, 'maxEmbeddingResponseBytes'), m);
-      const { vectors, promptTokens } = readEmbeddings(json, req.input.length, m);
+      const reply = await json(res, cancel, m, 'maxEmbeddingResponseBytes');
+      if (!isJsonObject(reply)) throw badResponse(m, 'reply is not a JSON object');
+      throwInBand(reply, m);
+      const vectors = reply.embeddings;
+      const count = req.input.length;
+      if (
+        !Array.isArray(vectors) ||
+        vectors.length !== count ||
+        !vectors.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))
+      ) {
+        throw badResponse(m, `expected ${count} embedding vector(s) of numbers`);
+      }
+      const tokens = typeof reply.prompt_eval_count === 'number' ? reply.prompt_eval_count : 0;
       return {
         object: 'list',
-        data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+        data: vectors.map((embedding: number[], index) => ({ object: 'embedding', index, embedding })),
         model: `${config.id}/${req.model}`,
-        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
       };
     },
 
-    async probe(ctx) {
-      try {
-        const { res } = await tags(ctx);
-        await res.body.dump();
-        return { ok: true };
-      } catch (err) {
-        return probeAnswered(err);
-      }
-    },
+    probe: (ctx) => probe(meta('-', 'GET', '/api/tags'), '/api/tags', getHeaders, ctx.signal),
 
     async models(ctx) {
-      const { res, m } = await tags(ctx);
-      return readModelNames(parseJson(await readBody(res, ctx.signal, m), m), m);
+      const m = meta('-', 'GET', '/api/tags');
+      const reply = await json(await call(m, '/api/tags', getHeaders, ctx.signal), ctx.signal, m);
+      const list = isJsonObject(reply) ? reply.models : undefined;
+      if (!Array.isArray(list)) throw badResponse(m, 'model list has no models array');
+      return list.flatMap((entry) => {
+        const name = isJsonObject(entry) ? (entry.name ?? entry.model) : undefined;
+        return typeof name === 'string' ? [name] : [];
+      });
     },
   };
-  return adapter;
 }
