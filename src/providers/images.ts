@@ -43,11 +43,6 @@ function unusable(path: string, message: string): InvalidRequestError {
   return new InvalidRequestError('An image in the request cannot be used', [{ path, message }]);
 }
 
-function decodeData(url: string): InlineImage | undefined {
-  const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/s.exec(url);
-  return m ? { mimeType: m[1] ?? 'image/png', data: m[2] ?? '' } : undefined;
-}
-
 function allowedByPolicy(policy: ImageFetchPolicy, url: URL): boolean {
   if (policy === 'none') return false;
   if (typeof policy !== 'function') return true;
@@ -99,14 +94,13 @@ export class CallImages {
 
   async #load(): Promise<void> {
     const { limits, fetcher, clock } = this.#service;
-    const remote: { url: URL; path: string; raw: string }[] = [];
-    const seen = new Set<string>();
+    const remote = new Map<string, { url: URL; path: string }>();
     for (const { url, path } of this.#parts) {
-      if (this.#images.has(url) || seen.has(url)) continue;
+      if (this.#images.has(url) || remote.has(url)) continue;
       if (url.startsWith('data:')) {
-        const img = decodeData(url);
-        if (!img) throw unusable(path, 'is a data: URL that is not base64');
-        this.#images.set(url, img);
+        const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/s.exec(url);
+        if (!m) throw unusable(path, 'is a data: URL that is not base64');
+        this.#images.set(url, { mimeType: m[1] ?? 'image/png', data: m[2] ?? '' });
         continue;
       }
       let u: URL;
@@ -118,15 +112,13 @@ export class CallImages {
       if (u.protocol !== 'http:' && u.protocol !== 'https:')
         throw unusable(path, 'must be an http(s) or data: URL');
       if (!allowedByPolicy(limits.fetch, u)) throw unusable(path, 'may not be fetched (images.fetch)');
-      seen.add(url);
-      remote.push({ url: u, path, raw: url });
+      remote.set(url, { url: u, path });
     }
-    if (remote.length === 0) return;
-    if (remote.length > limits.maxCount)
-      throw unusable(
-        remote[limits.maxCount]?.path ?? 'messages',
-        `more than ${limits.maxCount} images to fetch`,
-      );
+    if (remote.size === 0) return;
+    if (remote.size > limits.maxCount) {
+      const path = [...remote.values()][limits.maxCount]?.path ?? 'messages';
+      throw unusable(path, `more than ${limits.maxCount} images to fetch`);
+    }
     const controller = new AbortController();
     const caller = this.#signal;
     const onAbort = () => controller.abort(caller?.reason);
@@ -138,7 +130,7 @@ export class CallImages {
     const budget = { left: limits.maxTotalBytes };
     try {
       await Promise.all(
-        remote.map(async ({ url, path, raw }) => {
+        [...remote].map(async ([raw, { url, path }]) => {
           try {
             const got = await fetcher.fetch(url, {
               signal: controller.signal,

@@ -1,56 +1,31 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { isIP } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { isPublicAddress } from './address-policy.js';
 
-/** Why an image could not be had; the words are ours, never the image server's. */
-export type ImageFailure = 'refused' | 'failed' | 'too-large';
-
-/** An image fetch that did not give a usable image; `kind` says why, in our own words. */
+/** An image fetch that did not give a usable image; `kind` says why, in our own words (never the server's). */
 export class ImageFetchError extends Error {
   override name = 'ImageFetchError';
-  constructor(
-    readonly kind: ImageFailure,
-    options?: { cause?: unknown },
-  ) {
-    super(`image ${kind}`, options);
+  constructor(readonly kind: 'refused' | 'failed' | 'too-large') {
+    super(`image ${kind}`);
   }
-}
-
-/** Bytes shared by every image of one call: each fetch takes from it as its body arrives. */
-export interface ByteBudget {
-  left: number;
 }
 
 /** Fetches images for adapters that must inline them; one per client, closed with it. */
 export interface ImageFetcher {
   /**
-   * GETs `url` (http or https, no redirects): the body if it is an image of at most `maxBytes` bytes.
+   * GETs `url` (http or https, no redirects): the body if it is an image of at most `maxBytes` bytes, taken from
+   * `budget`, the bytes left to every image of one call.
    * @throws ImageFetchError, or the signal's reason
    */
-  fetch(url: URL, opts: { signal: AbortSignal; maxBytes: number; budget: ByteBudget }): Promise<FetchedImage>;
+  fetch(
+    url: URL,
+    opts: { signal: AbortSignal; maxBytes: number; budget: { left: number } },
+  ): Promise<{ mimeType: string; bytes: Buffer }>;
   /** True once `close()` was called. */
   readonly closed: boolean;
   close(): Promise<void>;
 }
-
-/** An image's media type and bytes. */
-export interface FetchedImage {
-  mimeType: string;
-  bytes: Buffer;
-}
-
-type LookupCallback = (
-  err: NodeJS.ErrnoException | null,
-  address: string | LookupAddress[],
-  family?: number,
-) => void;
-/** `dns.lookup`'s shape, as `net.connect` calls it. */
-export type Lookup = (
-  hostname: string,
-  options: { all?: boolean; family?: number },
-  cb: LookupCallback,
-) => void;
 
 function refusedAddress(): NodeJS.ErrnoException {
   return Object.assign(new Error('address not allowed'), { code: 'EMANAREFUSED' });
@@ -60,38 +35,29 @@ function refusedAddress(): NodeJS.ErrnoException {
  * A `lookup` for `net.connect` that hands over only public addresses: the socket connects to exactly what was
  * checked, so a name cannot resolve to a public address for the check and a private one for the connection.
  */
-function publicLookup(resolve: Lookup): Lookup {
-  return (hostname, options, cb) => {
-    resolve(hostname, { ...options, all: true }, (err, found) => {
-      if (err) return cb(err, '');
-      const list = (Array.isArray(found) ? found : [{ address: found, family: isIP(found) }]).filter((a) =>
-        isPublicAddress(a.address),
-      );
-      const first = list[0];
-      if (!first) return cb(refusedAddress(), '');
-      if (options.all) cb(null, list);
-      else cb(null, first.address, first.family);
-    });
-  };
-}
+const publicLookup: LookupFunction = (hostname, options, cb) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, found) => {
+    if (err) return cb(err, '');
+    const list = found.filter((a) => isPublicAddress(a.address));
+    const first = list[0];
+    if (!first) return cb(refusedAddress(), '');
+    if (options.all) cb(null, list);
+    else cb(null, first.address, first.family);
+  });
+};
 
 /**
  * Creates the image fetcher. `publicOnly`: connect only to public addresses, judged on the resolved IP at
  * connect time (IP literals in any spelling are normalised by the URL parser and judged as they are).
  */
-export function createImageFetcher(opts: {
-  publicOnly: boolean;
-  connectMs: number;
-  lookup?: Lookup;
-}): ImageFetcher {
+export function createImageFetcher(opts: { publicOnly: boolean; connectMs: number }): ImageFetcher {
   let agent: Agent | undefined;
   let closed = false;
   const make = (): Agent => {
-    const lookup = (opts.lookup ?? dnsLookup) as Lookup;
     const base = buildConnector({
       timeout: opts.connectMs,
-      ...(opts.publicOnly ? { lookup: publicLookup(lookup) } : opts.lookup ? { lookup } : {}),
-    } as buildConnector.BuildOptions);
+      ...(opts.publicOnly ? { lookup: publicLookup } : {}),
+    });
     const connect: buildConnector.connector = (o, cb) => {
       // net.connect does not look up IP literals: they are judged here.
       if (opts.publicOnly && isIP(o.hostname) !== 0 && !isPublicAddress(o.hostname)) {
@@ -118,9 +84,8 @@ export function createImageFetcher(opts: {
         });
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        const code = (err as { code?: unknown; cause?: { code?: unknown } }).code;
-        const refused =
-          code === 'EMANAREFUSED' || (err as { cause?: { code?: unknown } }).cause?.code === 'EMANAREFUSED';
+        const e = err as { code?: unknown; cause?: { code?: unknown } };
+        const refused = e.code === 'EMANAREFUSED' || e.cause?.code === 'EMANAREFUSED';
         throw new ImageFetchError(refused ? 'refused' : 'failed');
       }
       const type =
@@ -129,15 +94,11 @@ export function createImageFetcher(opts: {
           ?.trim()
           .toLowerCase() ?? '';
       const declared = Number(res.headers['content-length'] ?? 0);
+      const tooLarge = declared > maxBytes || declared > budget.left;
       // A redirect is not followed: its target would escape the address check of this hop.
-      if (
-        res.statusCode !== 200 ||
-        !type.startsWith('image/') ||
-        declared > maxBytes ||
-        declared > budget.left
-      ) {
+      if (res.statusCode !== 200 || !type.startsWith('image/') || tooLarge) {
         res.body.destroy();
-        throw new ImageFetchError(declared > maxBytes || declared > budget.left ? 'too-large' : 'failed');
+        throw new ImageFetchError(tooLarge ? 'too-large' : 'failed');
       }
       const parts: Buffer[] = [];
       let size = 0;
