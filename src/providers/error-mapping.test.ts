@@ -155,6 +155,15 @@ describe('parseRetryAfter', () => {
     const json = { error: { details: [{ '@type': 'x.RetryInfo', retryDelay: '60s' }] } };
     expect(parseRetryAfter({ 'retry-after': '1' }, json, NOW)).toBe(1000);
   });
+
+  it('skips detail entries that are not objects (a 429 stays a rate-limit error)', () => {
+    const body = JSON.stringify({
+      error: { details: [null, 7, { '@type': 'x.RetryInfo', retryDelay: '2s' }] },
+    });
+    expect(parseRetryAfter({}, JSON.parse(body), NOW)).toBe(2000);
+    const err = errorFromStatus(429, {}, JSON.stringify({ error: { details: [null] } }), meta, NOW);
+    expect(err).toBeInstanceOf(ProviderRateLimitError);
+  });
 });
 
 describe('errorFromInBand', () => {
