@@ -53,21 +53,16 @@ class NoAnswer extends Error {
 }
 
 /** `p`, or a rejection with NoAnswer after `ms` (the command itself is left to the client's own timeout). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms).unref();
   });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What the connection tells the store it serves. */
@@ -92,20 +87,23 @@ export interface ConnectionOptions {
 export class RedisConnection {
   /** The state is loaded since the clients were last ready. */
   synced = false;
+  /** close() was called. */
+  closed = false;
+  /** A command got no answer in time, and the cheap read since has not either. */
+  stalled = false;
   #connected: boolean | undefined;
   #lastError: string | undefined;
-  #closed = false;
-  #stalled = false;
   #checks = 0;
   #cancelCheck = noop;
-  readonly #onReady = (): void => this.options.onReady();
-  readonly #onDown = (): void => {
-    this.synced = false;
-    this.update();
-  };
-  readonly #onError = (err: unknown): void => {
-    this.noteError(err);
-    this.update();
+  // What both clients are listened to for (and, on close, no longer).
+  readonly #on: Record<'ready' | 'close' | 'end' | 'error', (err?: unknown) => void> = {
+    ready: () => this.options.onReady(),
+    close: () => this.#down(),
+    end: () => this.#down(),
+    error: (err) => {
+      this.noteError(err);
+      this.update();
+    },
   };
 
   constructor(
@@ -113,25 +111,13 @@ export class RedisConnection {
     readonly sub: RedisClientLike,
     readonly options: ConnectionOptions,
   ) {
-    for (const c of [client, sub]) {
-      c.on('ready', this.#onReady);
-      c.on('close', this.#onDown);
-      c.on('end', this.#onDown);
-      c.on('error', this.#onError);
-    }
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  get stalled(): boolean {
-    return this.#stalled;
+    for (const c of [client, sub])
+      for (const [event, listener] of Object.entries(this.#on)) c.on(event, listener);
   }
 
   /** Commands may be sent now (the subscriber may still be connecting). */
   ready(): boolean {
-    return !this.#closed && !this.#stalled && this.client.status === 'ready';
+    return !this.closed && !this.stalled && this.client.status === 'ready';
   }
 
   /** Commands may be sent and the other processes' state has been loaded. */
@@ -141,8 +127,8 @@ export class RedisConnection {
 
   /** Starts both clients: subscribes to `channel`, connects a client created lazily. */
   start(channel: string): void {
-    this.sub.subscribe(channel).catch(this.#onError);
-    if (this.client.status === 'wait') this.client.connect().catch(this.#onError);
+    this.sub.subscribe(channel).catch(this.#on.error);
+    if (this.client.status === 'wait') this.client.connect().catch(this.#on.error);
     if (this.client.status === 'ready') this.options.onReady();
   }
 
@@ -159,7 +145,7 @@ export class RedisConnection {
 
   /** Works out whether the store is connected and reports a flip. */
   update(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     const now = this.ready() && this.sub.status === 'ready' && this.synced;
     // Only flips are reported; while starting up, "not connected yet" is news only with an error.
     if (now === this.#connected || (!now && this.#connected === undefined && this.#lastError === undefined))
@@ -176,9 +162,14 @@ export class RedisConnection {
     if (err instanceof NoAnswer) this.#stall();
   }
 
+  #down(): void {
+    this.synced = false;
+    this.update();
+  }
+
   #stall(): void {
-    if (this.#stalled || this.#closed) return;
-    this.#stalled = true;
+    if (this.stalled || this.closed) return;
+    this.stalled = true;
     this.synced = false;
     this.update();
     this.#check();
@@ -190,11 +181,11 @@ export class RedisConnection {
     const { timeoutMs } = this.options;
     const delay = this.#checks++ === 0 ? Math.min(1_000, Math.max(100, timeoutMs)) : 1_000;
     const timer = setTimeout(() => {
-      if (this.#closed) return;
+      if (this.closed) return;
       this.timed(this.client.get(this.options.aliveKey)).then(
         () => {
-          if (this.#closed) return;
-          this.#stalled = false;
+          if (this.closed) return;
+          this.stalled = false;
           this.#checks = 0;
           this.options.onReady();
         },
@@ -207,20 +198,16 @@ export class RedisConnection {
 
   /** Stops listening and disconnects; a client the store created itself is also quit. */
   async close(ownClient: boolean): Promise<void> {
-    this.#closed = true;
+    this.closed = true;
     this.#cancelCheck();
-    for (const c of [this.client, this.sub]) {
-      c.off('ready', this.#onReady);
-      c.off('close', this.#onDown);
-      c.off('end', this.#onDown);
-      c.off('error', this.#onError);
-    }
+    for (const c of [this.client, this.sub])
+      for (const [event, listener] of Object.entries(this.#on)) c.off(event, listener);
     // A late error from a closing socket must not become an unhandled 'error' event.
     this.sub.on('error', noop);
     this.sub.disconnect();
     if (ownClient) {
       this.client.on('error', noop);
-      if (this.client.status === 'ready' && !this.#stalled)
+      if (this.client.status === 'ready' && !this.stalled)
         await withTimeout(this.client.quit(), 1_000).catch(noop);
       this.client.disconnect();
     }

@@ -184,38 +184,27 @@ export class Replication {
   }
 
   #writeProvider(provider: string, wire: string): Promise<unknown> {
-    const { id, providersKey, channel, clock } = this.options;
-    return this.conn.timed(
-      this.conn.client.eval(
-        SET_PROVIDER,
-        1,
-        providersKey,
-        provider,
-        wire,
-        channel,
-        `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`,
-        String(clock.now()),
-        String(this.#bounds.cooldownMs),
-        String(CLOCK_SKEW_MS),
-      ),
-    );
+    const { id, providersKey } = this.options;
+    const message = `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`;
+    return this.#write(SET_PROVIDER, providersKey, provider, wire, message, [
+      this.#bounds.cooldownMs,
+      CLOCK_SKEW_MS,
+    ]);
   }
 
   #writeCooldown(target: string, until: number): Promise<unknown> {
-    const { id, targetsKey, channel, clock } = this.options;
-    return this.conn.timed(
-      this.conn.client.eval(
-        SET_COOLDOWN,
-        1,
-        targetsKey,
-        target,
-        String(until),
-        channel,
-        JSON.stringify({ s: id, t: target, u: until }),
-        String(clock.now()),
-        String(this.#bounds.maxCooldownMs),
-      ),
-    );
+    const { id, targetsKey } = this.options;
+    const message = JSON.stringify({ s: id, t: target, u: until });
+    return this.#write(SET_COOLDOWN, targetsKey, target, String(until), message, [
+      this.#bounds.maxCooldownMs,
+    ]);
+  }
+
+  /** Runs a write script of scripts.ts on `hash`; ARGV: field, value, channel, message, now, then `more`. */
+  #write(script: string, hash: string, field: string, value: string, message: string, more: number[]) {
+    const { channel, clock } = this.options;
+    const argv = [field, value, channel, message, String(clock.now()), ...more.map(String)];
+    return this.conn.timed(this.conn.client.eval(script, 1, hash, ...argv));
   }
 
   readonly #onMessage = (ch: string, text: string): void => {
