@@ -6,21 +6,11 @@ import type { ProviderAdapter } from './providers/adapter.js';
 
 /** The valibot schema of `createManaLLM` options: shapes and ranges only (defaults: options.ts). */
 
-const positive = v.pipe(
-  v.number('must be a number'),
-  v.finite('must be finite'),
-  v.gtValue(0, 'must be > 0'),
-);
-const nonNegative = v.pipe(
-  v.number('must be a number'),
-  v.finite('must be finite'),
-  v.minValue(0, 'must be >= 0'),
-);
-const count = v.pipe(
-  v.number('must be a number'),
-  v.integer('must be an integer'),
-  v.minValue(1, 'must be >= 1'),
-);
+const finite = v.pipe(v.number('must be a number'), v.finite('must be finite'));
+const positive = v.pipe(finite, v.gtValue(0, 'must be > 0'));
+const nonNegative = v.pipe(finite, v.minValue(0, 'must be >= 0'));
+const integer = v.pipe(v.number('must be a number'), v.integer('must be an integer'));
+const count = v.pipe(integer, v.minValue(1, 'must be >= 1'));
 const bool = v.boolean('must be a boolean');
 const url = v.pipe(
   v.string('must be a string'),
@@ -161,9 +151,7 @@ export const OptionsSchema = v.object(
           "must be 'public', 'all', 'none' or a function (url) => boolean",
         ),
       ),
-      maxCount: v.optional(
-        v.pipe(v.number('must be a number'), v.integer('must be an integer'), v.minValue(0, 'must be >= 0')),
-      ),
+      maxCount: v.optional(v.pipe(integer, v.minValue(0, 'must be >= 0'))),
       maxBytes: v.optional(positive),
       maxTotalBytes: v.optional(positive),
       timeoutMs: v.optional(positive),

@@ -28,20 +28,8 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's purpose
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g;
 /** Where a token ends for the redaction patterns above: white space, a control character, a quote, `,;&`. */
-function endsToken(code: number): boolean {
-  return (
-    code <= 0x20 ||
-    (code >= 0x7f && code <= 0xa0) ||
-    code === 0x22 ||
-    code === 0x27 ||
-    code === 0x2c ||
-    code === 0x3b ||
-    code === 0x26 ||
-    code === 0x2028 ||
-    code === 0x2029 ||
-    code === 0x3000
-  );
-}
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters end a token
+const TOKEN_END = /[\u0000-\u0020\u007f-\u00a0"',;&\u2028\u2029\u3000]/;
 
 /**
  * Text from an upstream or a caller made fit for an error message: at most `max` characters (then `…`), secrets
@@ -59,7 +47,7 @@ export function cleanText(text: string, max: number, secrets: readonly string[] 
   if (t.length > window) {
     t = t.slice(0, window);
     let end = t.length;
-    while (end > 0 && !endsToken(t.charCodeAt(end - 1))) end--;
+    while (end > 0 && !TOKEN_END.test(t.charAt(end - 1))) end--;
     t = t.slice(0, end);
     cut = true;
   }
