@@ -4,7 +4,10 @@ import type { Clock } from './clock.js';
 import type { HealthStore } from './health/health-store.js';
 import type { ProviderAdapter } from './providers/adapter.js';
 
-/** The valibot schema of `createManaLLM` options: shapes and ranges only (defaults: options.ts). */
+/**
+ * The valibot schema of `createManaLLM` options: shapes, ranges and what each option means (`ManaLLMOptions` and
+ * `ProviderOptions` in options.ts are derived from it; the defaults live there).
+ */
 
 const finite = v.pipe(v.number('must be a number'), v.finite('must be finite'));
 const positive = v.pipe(finite, v.gtValue(0, 'must be > 0'));
@@ -47,12 +50,18 @@ export const ProviderSchema = v.object(
         'must be one of ollama, openai, google, anthropic, custom',
       ),
     ),
+    /** Includes the API version path (`…/v1`, `…/v1beta`; Ollama: the server root). */
     baseUrl: v.optional(url),
+    /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
     apiKey: v.optional(v.string('must be a string')),
     headers: v.optional(v.record(v.string(), v.string('must be a string'), 'must be an object of strings')),
+    /** Caps one attempt at this provider (non-streaming: the whole call; streaming: until the first content chunk). */
     timeoutMs: v.optional(positive),
+    /** In-flight limit; a full provider is skipped (reason `saturated`) instead of queued. */
     maxConcurrent: v.optional(count),
+    /** false: never probe this provider. */
     probe: v.optional(bool),
+    /** For `type: 'custom'`. */
     adapter: v.optional(
       v.custom<ProviderAdapter>(
         (a) => typeof a === 'object' && a !== null && typeof (a as ProviderAdapter).chat === 'function',
@@ -81,9 +90,12 @@ export const OptionsSchema = v.object(
       cooldownMs: v.optional(nonNegative),
       probeIntervalMs: v.optional(positive),
       probeTimeoutMs: v.optional(positive),
+      /** First wait before re-probing a provider that went down; doubles per failed probe up to probeIntervalMs. */
       recoveryProbeMs: v.optional(positive),
       probes: v.optional(bool),
+      /** While a provider's last call failed (and until one succeeds), at most this many calls to it at once. */
       maxConcurrentAfterFailure: v.optional(count),
+      /** Where breaker and cool-down state lives (default: in this process). */
       store: v.optional(
         v.custom<HealthStore>(
           (st) =>
@@ -97,21 +109,35 @@ export const OptionsSchema = v.object(
       totalMs: v.optional(positive),
       firstChunkMs: v.optional(positive),
       idleMs: v.optional(positive),
+      /** Longest a stream may last from the call to its last chunk (default: no cap). */
       streamMs: v.optional(positive),
     }),
+    /** Bounds on what a call may send and keep (see docs/limits.md). */
     limits: group({
+      /** Largest request, as the length of its JSON text. */
       maxRequestBytes: v.optional(count),
+      /** Deepest nesting of arrays and objects in a request. */
       maxDepth: v.optional(count),
+      /** Longest retry hint (`Retry-After`, Gemini `retryDelay`) taken from an upstream. */
       maxRetryAfterMs: v.optional(nonNegative),
+      /** Most text a stream keeps of what it handed out, for StreamInterruptedError's partial answer. */
       maxPartialChars: v.optional(count),
+      /** A non-stream reply (chat, model list) read whole: bytes (default 8 MiB). */
       maxResponseBytes: v.optional(count),
+      /** An embeddings reply read whole: bytes (default 160 MiB: 2048 inputs × 3072 dimensions as JSON). */
       maxEmbeddingResponseBytes: v.optional(count),
+      /** What is read of an error reply's body, the rest dropped: bytes (default 64 KiB). */
       maxErrorBodyBytes: v.optional(count),
+      /** One SSE event or NDJSON line of a stream: characters of its text (default 4 MiB). */
       maxFrameBytes: v.optional(count),
     }),
+    /** The hedge budget and the rule for `hedge: { afterMs: 'auto' }` (see docs/tail-latency.md). */
     hedging: group({
+      /** Tokens each call with hedging on adds to the budget; a hedge spends one (0.1: at most ~10 % of calls hedge). */
       budgetRatio: v.optional(v.pipe(nonNegative, v.maxValue(1, 'must be <= 1'))),
+      /** Most tokens the budget holds, and starts with: how many hedges a burst may take. */
       budgetMax: v.optional(count),
+      /** `'auto'` never hedges sooner than this. */
       autoMinMs: v.optional(nonNegative),
     }),
     fallbackOnAuthError: v.optional(bool),
@@ -124,6 +150,11 @@ export const OptionsSchema = v.object(
         'must have now() and setTimer(ms, fn)',
       ),
     ),
+    /**
+     * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
+     * `cache: true` (default: off). `store`: `'memory'` (a bounded LRU, the default) or a shared store such as
+     * `createRedisHealthStore(...)` from `mana-llm/redis`.
+     */
     cache: group({
       store: v.optional(
         v.union(
@@ -141,6 +172,11 @@ export const OptionsSchema = v.object(
       ttlMs: v.optional(positive),
       maxEntries: v.optional(count),
     }),
+    /**
+     * Images given as http(s) URLs that Ollama, Gemini and Anthropic need as bytes: which may be fetched
+     * server-side (`fetch`, default `'public'`: never loopback, private, link-local, multicast or unspecified
+     * addresses) and each call's budget. See docs/images.md.
+     */
     images: group({
       fetch: v.optional(
         v.union(
@@ -151,9 +187,13 @@ export const OptionsSchema = v.object(
           "must be 'public', 'all', 'none' or a function (url) => boolean",
         ),
       ),
+      /** Distinct http(s) images one call may fetch. */
       maxCount: v.optional(v.pipe(integer, v.minValue(0, 'must be >= 0'))),
+      /** Largest single image. */
       maxBytes: v.optional(positive),
+      /** All fetched images of one call together. */
       maxTotalBytes: v.optional(positive),
+      /** How long all of one call's image fetches may take together. */
       timeoutMs: v.optional(positive),
     }),
   },

@@ -1,114 +1,20 @@
+import type * as v from 'valibot';
 import type { AliasSource } from './aliases/load-aliases.js';
-import type { CacheStore } from './cache/cache-store.js';
-import { type Clock, systemClock } from './clock.js';
+import { systemClock } from './clock.js';
 import type { HealthStore } from './health/health-store.js';
-import type { ProviderAdapter } from './providers/adapter.js';
-import type { ImageFetchPolicy } from './providers/images.js';
-import type { ProviderType } from './providers/registry.js';
+import type { OptionsSchema, ProviderSchema } from './options-schema.js';
 
 /** One provider's settings as a user writes them. */
-export interface ProviderOptions {
-  type?: ProviderType;
-  /** Includes the API version path (`…/v1`, `…/v1beta`; Ollama: the server root). */
-  baseUrl?: string;
-  /** `process.env.X` may be undefined: a well-known cloud provider without a key is then not configured. */
-  apiKey?: string | undefined;
-  headers?: Record<string, string>;
-  /** Caps one attempt at this provider (non-streaming: the whole call; streaming: until the first content chunk). */
-  timeoutMs?: number;
-  /** In-flight limit; a full provider is skipped (reason `saturated`) instead of queued. */
-  maxConcurrent?: number;
-  /** false: never probe this provider. */
-  probe?: boolean;
-  /** For `type: 'custom'`. */
-  adapter?: ProviderAdapter;
-}
+export type ProviderOptions = v.InferInput<typeof ProviderSchema>;
 
 /** Options of `createManaLLM`; the defaults are below, filled in by `resolveOptions` (listed in docs/options.md). */
-export interface ManaLLMOptions {
-  aliasesPath?: string;
-  aliases?: string | Record<string, unknown>;
-  providers: Record<string, ProviderOptions | undefined>;
-  health?: {
-    failureThreshold?: number;
-    cooldownMs?: number;
-    probeIntervalMs?: number;
-    probeTimeoutMs?: number;
-    /** First wait before re-probing a provider that went down; doubles per failed probe up to probeIntervalMs. */
-    recoveryProbeMs?: number;
-    probes?: boolean;
-    /** While a provider's last call failed (and until one succeeds), at most this many calls to it at once. */
-    maxConcurrentAfterFailure?: number;
-    /** Where breaker and cool-down state lives (default: in this process). */
-    store?: HealthStore;
-  };
-  timeouts?: {
-    connectMs?: number;
-    totalMs?: number;
-    firstChunkMs?: number;
-    idleMs?: number;
-    /** Longest a stream may last from the call to its last chunk (default: no cap). */
-    streamMs?: number;
-  };
-  /** Bounds on what a call may send and keep (see docs/limits.md). */
-  limits?: {
-    /** Largest request, as the length of its JSON text. */
-    maxRequestBytes?: number;
-    /** Deepest nesting of arrays and objects in a request. */
-    maxDepth?: number;
-    /** Longest retry hint (`Retry-After`, Gemini `retryDelay`) taken from an upstream. */
-    maxRetryAfterMs?: number;
-    /** Most text a stream keeps of what it handed out, for StreamInterruptedError's partial answer. */
-    maxPartialChars?: number;
-    /** A non-stream reply (chat, model list) read whole: bytes (default 8 MiB). */
-    maxResponseBytes?: number;
-    /** An embeddings reply read whole: bytes (default 160 MiB: 2048 inputs × 3072 dimensions as JSON). */
-    maxEmbeddingResponseBytes?: number;
-    /** What is read of an error reply's body, the rest dropped: bytes (default 64 KiB). */
-    maxErrorBodyBytes?: number;
-    /** One SSE event or NDJSON line of a stream: characters of its text (default 4 MiB). */
-    maxFrameBytes?: number;
-  };
-  /** The hedge budget and the rule for `hedge: { afterMs: 'auto' }` (see docs/tail-latency.md). */
-  hedging?: {
-    /** Tokens each call with hedging on adds to the budget; a hedge spends one (0.1: at most ~10 % of calls hedge). */
-    budgetRatio?: number;
-    /** Most tokens the budget holds, and starts with: how many hedges a burst may take. */
-    budgetMax?: number;
-    /** `'auto'` never hedges sooner than this. */
-    autoMinMs?: number;
-  };
-  fallbackOnAuthError?: boolean;
-  defaultProvider?: string;
-  reloadOnSignal?: false | 'SIGHUP';
-  watch?: boolean;
-  clock?: Clock;
-  /**
-   * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
-   * `cache: true` (default: off). `store`: `'memory'` (a bounded LRU, the default) or a shared store such as
-   * `createRedisHealthStore(...)` from `mana-llm/redis`.
-   */
-  cache?: { store?: 'memory' | CacheStore; ttlMs?: number; maxEntries?: number };
-  /**
-   * Images given as http(s) URLs that Ollama, Gemini and Anthropic need as bytes: which may be fetched
-   * server-side (`fetch`, default `'public'`: never loopback, private, link-local, multicast or unspecified
-   * addresses) and each call's budget. See docs/images.md.
-   */
-  images?: {
-    fetch?: ImageFetchPolicy;
-    /** Distinct http(s) images one call may fetch. */
-    maxCount?: number;
-    /** Largest single image. */
-    maxBytes?: number;
-    /** All fetched images of one call together. */
-    maxTotalBytes?: number;
-    /** How long all of one call's image fetches may take together. */
-    timeoutMs?: number;
-  };
-}
+export type ManaLLMOptions = v.InferInput<typeof OptionsSchema>;
+
+/** `T` with every key present and set (the derived option types allow `undefined` on each). */
+type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 /** A provider after validation, with every default filled. */
-export type ResolvedProvider = Required<
+export type ResolvedProvider = Full<
   Pick<ProviderOptions, 'type' | 'baseUrl' | 'headers' | 'timeoutMs' | 'maxConcurrent' | 'probe'>
 > &
   Pick<ProviderOptions, 'apiKey' | 'adapter'> & {
@@ -117,14 +23,14 @@ export type ResolvedProvider = Required<
   };
 
 /** An options group (`health`, `timeouts`, …) with every default filled. */
-type Filled<K extends keyof ManaLLMOptions> = Required<NonNullable<ManaLLMOptions[K]>>;
+type Filled<K extends keyof ManaLLMOptions> = Full<NonNullable<ManaLLMOptions[K]>>;
 
 /** `images.*` after defaults. */
 export type ImageLimits = Readonly<Filled<'images'>>;
 
 /** Options after validation: every default lives here and only here. */
 export interface ResolvedOptions
-  extends Required<Pick<ManaLLMOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>> {
+  extends Full<Pick<ManaLLMOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>> {
   aliasSource: AliasSource;
   providers: ResolvedProvider[];
   /** Well-known cloud providers given without a key: not configured (their entries are skipped). */
