@@ -56,7 +56,7 @@ export async function* readChatStream(
    * after a finish reason: the answer was complete, the frame ends the stream like [DONE] (OpenRouter sends
    * "Token limit reached" after `finish_reason: "length"`; see docs/wire-conformance.md).
    */
-  const chunkOf = (data: string): ChatChunk | undefined | null => {
+  const chunkOf = (data: string, event: string | undefined): ChatChunk | undefined | null => {
     const json = parseJson(
       data,
       meta,
@@ -65,7 +65,7 @@ export async function* readChatStream(
     ) as WireReply | null;
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
     const err = inBandError(json);
-    if (err !== undefined || parser.event === 'error') {
+    if (err !== undefined || event === 'error') {
       if (finished) return null;
       throw errorFromInBand(err ?? json, meta);
     }
@@ -105,25 +105,29 @@ export async function* readChatStream(
     return json as unknown as ChatChunk;
   };
 
+  /** The chunks collected from what was fed and not yet yielded (most reads carry one: made on the first). */
+  let out: ChatChunk[] | undefined;
+
   /**
    * Moves the parser's frames into `out` until [DONE] or the text fed so far is used up; while `early`, it stops
    * after the first chunk with content (returning true: more may follow), so the first token does not wait for
    * the rest of its network read.
    */
-  const collect = (out: ChatChunk[]): boolean => {
+  const collect = (): boolean => {
     if (sawDone) return false;
-    for (let data = parser.next(); data !== undefined; data = parser.next()) {
-      if (data === '[DONE]') {
+    for (let e = parser.next(); e !== undefined; e = parser.next()) {
+      if (e.data === '[DONE]') {
         finished = sawDone = true;
         return false;
       }
-      const chunk = chunkOf(data);
+      const chunk = chunkOf(e.data, e.event);
       if (chunk === null) {
         sawDone = true;
         return false;
       }
       if (chunk === undefined) continue;
-      out.push(chunk);
+      if (out === undefined) out = [chunk];
+      else out.push(chunk);
       if (early && carriesContent(chunk.choices as WireChoice[])) {
         early = false;
         return true;
@@ -145,14 +149,17 @@ export async function* readChatStream(
       else parser.feed(r.value);
       // The chunks of what was fed, as batches; the chunks before a bad frame go out before its error.
       for (let more = true; more; ) {
-        const out: ChatChunk[] = [];
         try {
-          more = collect(out);
+          more = collect();
         } catch (err) {
-          if (out.length > 0) yield out;
+          if (out !== undefined) yield out;
           throw err;
         }
-        if (out.length > 0) yield out;
+        if (out !== undefined) {
+          const batch = out;
+          out = undefined;
+          yield batch;
+        }
       }
       if (sawDone && !ending) {
         // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.

@@ -37,7 +37,12 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   /** The chunks of the last network read; those before `#at` were handed out. */
   #batch: ChatChunk[] = NONE;
   #at = 0;
-  /** Settles after the last call in line; a call made before then waits its turn, as on a native generator. */
+  /**
+   * The read (or walk) in progress that no call waits behind yet: it clears this itself when it settles, so the
+   * usual `next()`, made after the previous one settled, puts nothing in line.
+   */
+  #current: Promise<unknown> | undefined;
+  /** Settles after the last call waiting in line; a call made before then waits its turn, as on a native generator. */
   #tail: Promise<unknown> | undefined;
 
   constructor(ctx: RouterContext, makePlan: () => CallPlan, req: ChatRequest) {
@@ -56,14 +61,18 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   }
 
   next(): Promise<IteratorResult<ChatChunk, void>> {
-    if (this.#tail === undefined) {
-      // Nothing in line (the common case): a chunk already read goes out at once.
+    const behind = this.#behind();
+    if (behind === undefined) {
+      // Nothing in progress (the common case): a chunk already read goes out at once, else a read starts.
       if (this.#at < this.#batch.length)
         return Promise.resolve({ done: false, value: this.#batch[this.#at++] as ChatChunk });
-      return this.#line(this.#step());
+      const r = this.#step();
+      if (!(r instanceof Promise)) return Promise.resolve(r);
+      this.#current = r;
+      return r;
     }
     // Calls made while a read is in progress wait their turn, in order, as with a native generator.
-    return this.#line(this.#tail.then(() => this.#step()));
+    return this.#line(behind.then(() => this.#step()));
   }
 
   /** Stops the stream: the upstream request is cancelled unless it already ended. */
@@ -72,7 +81,8 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       this.#stop();
       return DONE;
     };
-    return this.#line(this.#tail === undefined ? stop() : this.#tail.then(stop));
+    const behind = this.#behind();
+    return behind === undefined ? Promise.resolve(stop()) : this.#line(behind.then(stop));
   }
 
   throw(err?: unknown): Promise<IteratorResult<ChatChunk, void>> {
@@ -80,11 +90,12 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       this.#stop();
       throw err;
     };
-    if (this.#tail === undefined) {
+    const behind = this.#behind();
+    if (behind === undefined) {
       this.#stop();
       return Promise.reject(err);
     }
-    return this.#line(this.#tail.then(stop));
+    return this.#line(behind.then(stop));
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -95,14 +106,18 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   #step(): IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>> {
     if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
     if (this.#phase === Phase.Closed) return DONE;
-    return this.#phase === Phase.New ? this.#open() : this.#read();
+    return this.#read();
+  }
+
+  /** What a call made now must wait for: the last call in line, or the read in progress; the read joins the line. */
+  #behind(): Promise<unknown> | undefined {
+    const behind = this.#tail ?? this.#current;
+    this.#current = undefined;
+    return behind;
   }
 
   /** Puts a result in line: while it is pending, later calls wait for it. */
-  #line(
-    r: IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>>,
-  ): Promise<IteratorResult<ChatChunk, void>> {
-    if (!(r instanceof Promise)) return Promise.resolve(r);
+  #line(r: Promise<IteratorResult<ChatChunk, void>>): Promise<IteratorResult<ChatChunk, void>> {
     const tail: Promise<unknown> = r.then(
       () => {
         if (this.#tail === tail) this.#tail = undefined;
@@ -115,8 +130,8 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     return r;
   }
 
-  /** Plans and walks the chain until an entry commits (or ends cleanly), then hands out the first chunk. */
-  async #open(): Promise<IteratorResult<ChatChunk, void>> {
+  /** Plans and walks the chain until an entry commits (or ends cleanly); true when a chunk is ready to hand out. */
+  async #open(): Promise<boolean> {
     const ctx = this.#ctx;
     // Closed from here on unless the walk serves: a failure to plan or serve ends the stream.
     this.#phase = Phase.Closed;
@@ -132,45 +147,50 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     this.#phase = Phase.Open;
     try {
       this.#batch = committed.start();
-      // The chunk itself, not `this.next()`: a promise returned from here would cost two more steps.
-      if (this.#at < this.#batch.length) return { done: false, value: this.#batch[this.#at++] as ChatChunk };
     } catch (err) {
       // A failure inside the commit must still release the slot and close the request.
       this.#phase = Phase.Closed;
       throw committed.internalError(err, this.#batch, this.#at);
     }
-    return this.#read();
+    return this.#batch.length > 0;
   }
 
-  /** Waits for the next network read's chunks, or finishes the stream at its end. */
+  /** Waits for the next network read's chunks (the first time, for the walk), or finishes the stream at its end. */
   async #read(): Promise<IteratorResult<ChatChunk, void>> {
-    const committed = this.#committed as CommittedStream;
     try {
-      committed.handOut(this.#batch, this.#at);
-      this.#batch = NONE;
-      this.#at = 0;
-      while (committed.reading) {
-        let r: IteratorResult<ChatChunk[]>;
-        try {
-          r = await committed.next();
-        } catch (raw) {
-          throw committed.upstreamError(raw);
+      if (this.#phase === Phase.New && (await this.#open()))
+        return { done: false, value: this.#batch[this.#at++] as ChatChunk };
+      const committed = this.#committed as CommittedStream;
+      try {
+        committed.handOut(this.#batch, this.#at);
+        this.#batch = NONE;
+        this.#at = 0;
+        while (committed.reading) {
+          let r: IteratorResult<ChatChunk[]>;
+          try {
+            r = await committed.next();
+          } catch (raw) {
+            throw committed.upstreamError(raw);
+          }
+          committed.arrived();
+          if (r.done) break;
+          if (r.value.length > 0) {
+            this.#batch = r.value;
+            return { done: false, value: r.value[this.#at++] as ChatChunk };
+          }
         }
-        committed.arrived();
-        if (r.done) break;
-        if (r.value.length > 0) {
-          this.#batch = r.value;
-          return { done: false, value: r.value[this.#at++] as ChatChunk };
-        }
+        committed.finish();
+        this.#phase = Phase.Closed;
+        return DONE;
+      } catch (err) {
+        this.#phase = Phase.Closed;
+        // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
+        if (committed.closed) throw err;
+        throw committed.internalError(err, NONE, 0);
       }
-      committed.finish();
-      this.#phase = Phase.Closed;
-      return DONE;
-    } catch (err) {
-      this.#phase = Phase.Closed;
-      // Already the consumer's error (the stream is closed), or a failure of our own bookkeeping on the way.
-      if (committed.closed) throw err;
-      throw committed.internalError(err, NONE, 0);
+    } finally {
+      // Settled (the promise settles as this returns): calls from now on need not wait for it.
+      this.#current = undefined;
     }
   }
 

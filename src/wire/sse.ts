@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { WireLimitError } from './limits.js';
 
 /** One server-sent event. `event` is absent for plain `data:` messages. */
@@ -22,14 +22,15 @@ export class SSEParser {
   readonly #decoder = new StringDecoder('utf8');
   readonly #parser: EventSourceParser;
   #started = false;
-  /** The events of the text fed last (data, and names: undefined for plain messages), and how many were read. */
-  #data: string[] = [];
-  #names: (string | undefined)[] = [];
+  /**
+   * The events of the text fed last: `#n` of them, `#at` read. The array is kept from one feed to the next (a new
+   * one per network read was most of what this parser allocated); a slot is emptied as it is read.
+   */
+  readonly #events: (EventSourceMessage | undefined)[] = [];
+  #n = 0;
   #at = 0;
   /** Where in the events a frame went past the cap, -1 when none did: nothing after it is parsed. */
   #limitAt = -1;
-  /** The `event:` name of the event `next()` returned last; undefined for plain `data:` messages. */
-  event: string | undefined;
 
   constructor(maxFrame: number) {
     this.#max = maxFrame;
@@ -37,14 +38,11 @@ export class SSEParser {
       onEvent: (e) => {
         if (this.#limitAt >= 0) return;
         // maxBufferSize holds what waits for its line end; a whole event that came in one read is checked here.
-        if (e.data.length > maxFrame) this.#limitAt = this.#data.length;
-        else {
-          this.#data.push(e.data);
-          this.#names.push(e.event);
-        }
+        if (e.data.length > maxFrame) this.#limitAt = this.#n;
+        else this.#events[this.#n++] = e;
       },
       onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded' && this.#limitAt < 0) this.#limitAt = this.#data.length;
+        if (err.type === 'max-buffer-size-exceeded' && this.#limitAt < 0) this.#limitAt = this.#n;
       },
       maxBufferSize: maxFrame,
     });
@@ -63,10 +61,8 @@ export class SSEParser {
 
   #load(text: string): void {
     if (this.#at > 0) {
-      this.#data = [];
-      this.#names = [];
       if (this.#limitAt >= 0) this.#limitAt -= this.#at;
-      this.#at = 0;
+      this.#n = this.#at = 0;
     }
     if (!this.#started && text !== '') {
       this.#started = true;
@@ -75,15 +71,15 @@ export class SSEParser {
     if (this.#limitAt < 0 && text !== '') this.#parser.feed(text);
   }
 
-  /** The next event's data (its name in `event`), or undefined when the text fed so far is used up. */
-  next(): string | undefined {
+  /** The next event (`event` is undefined for plain messages), or undefined when the text fed so far is used up. */
+  next(): EventSourceMessage | undefined {
     const at = this.#at;
     if (at === this.#limitAt) throw new WireLimitError('a stream frame', this.#max, 'maxFrameBytes');
-    const data = this.#data[at];
-    if (data === undefined) return undefined;
-    this.event = this.#names[at];
+    if (at === this.#n) return undefined;
+    const e = this.#events[at];
+    this.#events[at] = undefined;
     this.#at = at + 1;
-    return data;
+    return e;
   }
 }
 
@@ -95,14 +91,13 @@ export async function* readSSE(body: AsyncIterable<Uint8Array>, maxFrame: number
   const parser = new SSEParser(maxFrame);
   for await (const chunk of body) {
     parser.feed(chunk);
-    for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
+    for (let e = parser.next(); e !== undefined; e = parser.next()) yield eventOf(e);
   }
   // A final block without its blank line still counts: some servers end the body right after `data: [DONE]`.
   parser.end();
-  for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
+  for (let e = parser.next(); e !== undefined; e = parser.next()) yield eventOf(e);
 }
 
-function eventOf(parser: SSEParser, data: string): SSEEvent {
-  const event = parser.event;
+function eventOf({ event, data }: EventSourceMessage): SSEEvent {
   return event === undefined ? { data } : { event, data };
 }
