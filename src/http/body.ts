@@ -1,18 +1,10 @@
 import { HttpError } from './errors.js';
-
-/** What a body reader needs: the declared length, if any, and the bytes as they arrive. */
-export interface BodySource {
-  readonly contentLength: string | undefined;
-  readonly contentType: string | undefined;
-  /** A body a framework already parsed (Express `express.json()`, Fastify's `request.body`): used as is. */
-  readonly parsed?: unknown;
-  chunks(): AsyncIterable<Uint8Array>;
-}
+import type { IncomingCall } from './handle.js';
 
 function tooLarge(max: number): HttpError {
   // The connection is closed after the answer: the rest of the body is not read.
-  return new HttpError(413, 'request_too_large', `request body larger than ${max} bytes`, {
-    headers: { connection: 'close' },
+  return new HttpError(413, 'request_too_large', `request body larger than ${max} bytes`, null, {
+    connection: 'close',
   });
 }
 
@@ -21,17 +13,17 @@ function tooLarge(max: number): HttpError {
  * a body that grows past it is dropped at that point.
  * @throws HttpError 413 when too large, 400 when it is not a JSON object
  */
-export async function readJsonObject(source: BodySource, max: number): Promise<Record<string, unknown>> {
-  const { parsed } = source;
+export async function readJsonObject(call: IncomingCall, max: number): Promise<Record<string, unknown>> {
+  const { parsed } = call;
   // The framework read the stream and applied its own size limit: what it parsed is all there is.
   if (parsed !== undefined && parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
     if (Array.isArray(parsed))
       throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');
     return parsed as Record<string, unknown>;
   }
-  const declared = source.contentLength === undefined ? undefined : Number(source.contentLength);
-  if (declared !== undefined && declared > max) throw tooLarge(max);
-  const type = source.contentType?.split(';')[0]?.trim().toLowerCase();
+  const declared = call.header('content-length');
+  if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
+  const type = call.header('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (type && type !== 'application/json' && !type.endsWith('+json'))
     throw new HttpError(
       415,
@@ -40,7 +32,7 @@ export async function readJsonObject(source: BodySource, max: number): Promise<R
     );
   const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of source.chunks()) {
+  for await (const chunk of call.chunks()) {
     size += chunk.byteLength;
     if (size > max) throw tooLarge(max);
     parts.push(chunk);

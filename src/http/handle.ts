@@ -1,9 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ManaLLM } from '../client.js';
+import { HTTP_DEFAULTS } from '../options.js';
 import { warnThrown } from '../warn.js';
-import { keyCheck, presentedKey } from './auth.js';
-import type { BodySource } from './body.js';
-import { corsHeaders, preflightHeaders } from './cors.js';
-import { HttpError, toErrorAnswer } from './errors.js';
+import { HttpError, toHttpError } from './errors.js';
 import type { ResolvedHttpOptions } from './options.js';
 import { MODEL_PREFIX, modelRoute, PUBLIC_PATHS, ROUTES, type Route, type RouteResult } from './routes.js';
 
@@ -14,7 +13,10 @@ export interface IncomingCall {
   readonly path: string;
   /** A request header by its lower-case name. */
   header(name: string): string | undefined;
-  readonly body: BodySource;
+  /** The body's bytes as they arrive. */
+  chunks(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** A body a framework already parsed (Express `express.json()`, Fastify's `request.body`): used as is. */
+  readonly parsed?: unknown;
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal;
 }
@@ -29,6 +31,39 @@ export interface Answer {
 
 const SANE_ID = /^[\w.:-]{1,128}$/;
 const JSON_TYPE = 'application/json';
+/** Headers a browser may read from an answer. */
+const EXPOSED = 'x-mana-llm-resolved, x-request-id, retry-after';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * A key check that takes the same time whatever the key: every candidate is hashed (equal lengths) and compared
+ * with every accepted key, without stopping at the first match.
+ */
+function keyCheck(keys: readonly string[]): (presented: string | undefined) => boolean {
+  const accepted = keys.map(digest);
+  return (presented) => {
+    if (presented === undefined) return false;
+    const d = digest(presented);
+    let ok = false;
+    for (const a of accepted) ok = timingSafeEqual(a, d) || ok;
+    return ok;
+  };
+}
+
+/** The key a request presents: `Authorization: Bearer <key>` first, else `X-API-Key`. */
+function presentedKey(header: (name: string) => string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header('authorization') ?? '');
+  return m ? m[1] : header('x-api-key')?.trim() || undefined;
+}
+
+/** The CORS headers for a request from `origin` (none when CORS is off or the origin is not allowed). */
+function corsHeaders(cors: ResolvedHttpOptions['cors'], origin: string | undefined): Record<string, string> {
+  if (cors === undefined || origin === undefined) return {};
+  if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
+  if (!cors.has(origin)) return { vary: 'Origin' };
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED, vary: 'Origin' };
+}
 
 /** The routing core shared by `createFetchHandler` and `createNodeHandler`. */
 export function createDispatcher(
@@ -71,20 +106,23 @@ export function createDispatcher(
       const local = routePath(path, opts.basePath);
       if (call.method === 'OPTIONS') {
         // Preflights carry no credentials: answered before the key check.
-        const allowed = 'access-control-allow-origin' in headers;
-        Object.assign(
-          headers,
-          { allow: 'GET, POST, OPTIONS' },
-          allowed ? preflightHeaders(call.header('access-control-request-headers')) : {},
-        );
+        headers.allow = 'GET, POST, OPTIONS';
+        if ('access-control-allow-origin' in headers) {
+          headers['access-control-allow-methods'] = 'GET, POST, OPTIONS';
+          // Echo what the browser asks for (the OpenAI SDKs send several x-stainless-* headers); a fixed list otherwise.
+          headers['access-control-allow-headers'] =
+            call.header('access-control-request-headers')?.slice(0, 2048) ||
+            'authorization, content-type, x-api-key';
+          headers['access-control-max-age'] = String(HTTP_DEFAULTS.corsMaxAgeSeconds);
+        }
         log(204);
         return { status: 204, headers };
       }
       const found = local === undefined ? undefined : lookup(local, call.method);
       if (!found) throw new HttpError(404, 'not_found', `no route for ${call.method} ${path.slice(0, 200)}`);
       if ('allow' in found) {
-        throw new HttpError(405, 'method_not_allowed', `${call.method} is not allowed on ${local}`, {
-          headers: { allow: found.allow },
+        throw new HttpError(405, 'method_not_allowed', `${call.method} is not allowed on ${local}`, null, {
+          allow: found.allow,
         });
       }
       if (authorized && !PUBLIC_PATHS.has(local as string)) {
@@ -99,38 +137,28 @@ export function createDispatcher(
           );
         }
       }
-      result = await found.route(
-        {
-          llm,
-          opts,
-          body: call.body,
-          signal: call.signal,
-          created,
-          streamEnded: (error) => log(200, error),
-        },
-        found.param,
-      );
+      const streamEnded = (error?: string) => log(200, error);
+      result = await found.route({ llm, opts, call, created, streamEnded }, found.param);
     } catch (err) {
-      const a = toErrorAnswer(err);
-      Object.assign(headers, a.headers, { 'content-type': JSON_TYPE });
+      const e = toHttpError(err);
+      Object.assign(headers, e.headers, { 'content-type': JSON_TYPE });
       // 499: the client closed the connection before the answer (nginx's convention; only ever logged).
-      const status = call.signal.aborted ? 499 : a.status;
-      log(status, call.signal.aborted ? 'client_closed' : (a.error.code ?? undefined));
-      return { status: a.status, headers, body: JSON.stringify({ error: a.error }) };
+      if (call.signal.aborted) log(499, 'client_closed');
+      else log(e.status, e.code);
+      return { status: e.status, headers, body: JSON.stringify(e.body()) };
     }
     resolved = result.resolved;
     if (resolved) headers['x-mana-llm-resolved'] = resolved;
     Object.assign(headers, result.headers);
-    const status = result.status ?? 200;
     if (result.frames) {
       // Logged by the route's streamEnded when the stream is over.
       stream = true;
-      return { status, headers, frames: result.frames };
+      return { status: 200, headers, frames: result.frames };
     }
-    log(status);
-    if (result.text !== undefined) return { status, headers, body: result.text };
+    log(200);
+    if (result.text !== undefined) return { status: 200, headers, body: result.text };
     headers['content-type'] = JSON_TYPE;
-    return { status, headers, body: JSON.stringify(result.json) };
+    return { status: 200, headers, body: JSON.stringify(result.json) };
   };
 }
 

@@ -1,5 +1,132 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ManaLLM } from '../client.js';
+import { type Answer, createDispatcher } from './handle.js';
+import { type HttpHandlerOptions, resolveHttpOptions } from './options.js';
+
 export type { OpenedStream } from '../routing/open-stream.js';
 export type { OpenAIErrorObject } from './errors.js';
-export { createFetchHandler } from './fetch-handler.js';
-export { createNodeHandler } from './node-handler.js';
 export type { HttpHandlerOptions, MetricsSource, RequestLogEntry } from './options.js';
+
+/**
+ * A Web-standard `(Request) => Promise<Response>` handler (Next.js route handlers, Hono, Bun, Deno) serving the
+ * OpenAI-compatible routes. Needs the Node runtime (node:crypto).
+ * @throws ConfigError for invalid options
+ */
+export function createFetchHandler(
+  llm: ManaLLM,
+  options?: HttpHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const dispatch = createDispatcher(llm, resolveHttpOptions(options));
+  const encoder = new TextEncoder();
+  return async (request) => {
+    // The request's own signal (the client went away) or the response body cancelled by the server.
+    const cancelled = new AbortController();
+    const signal = AbortSignal.any([request.signal, cancelled.signal]);
+    const answer = await dispatch({
+      method: request.method,
+      path: new URL(request.url).pathname,
+      header: (name) => request.headers.get(name) ?? undefined,
+      // preventCancel: a body left unread (over the size cap) is released, not cancelled under the server.
+      chunks: () => request.body?.values({ preventCancel: true }) ?? [],
+      signal,
+    });
+    const frames = answer.frames;
+    if (frames === undefined)
+      return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+    const it = frames[Symbol.asyncIterator]();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await it.next();
+        if (r.done) controller.close();
+        else controller.enqueue(encoder.encode(r.value));
+      },
+      cancel() {
+        // Abort first: a generator busy waiting for the upstream would run return() only after its next chunk.
+        cancelled.abort(new DOMException('the response body was cancelled', 'AbortError'));
+        return it.return?.().then(() => undefined);
+      },
+    });
+    return new Response(body, { status: answer.status, headers: answer.headers });
+  };
+}
+
+/**
+ * A `(req, res)` handler for node:http, Express or Fastify (`reply.raw`) serving the OpenAI-compatible routes.
+ * @throws ConfigError for invalid options
+ */
+export function createNodeHandler(
+  llm: ManaLLM,
+  options?: HttpHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const dispatch = createDispatcher(llm, resolveHttpOptions(options));
+  return (req, res) => {
+    const ac = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort(new DOMException('the client closed the connection', 'AbortError'));
+    });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    void dispatch({
+      method: req.method ?? 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      header: (name) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      chunks: () => req,
+      // Mounted after a body parser (express.json(), Fastify): the stream is consumed, its result is on req.body.
+      parsed: (req as IncomingMessage & { body?: unknown }).body,
+      signal: ac.signal,
+    })
+      .then((answer) => write(res, answer, ac))
+      .catch(() => {
+        // Only a socket error can get here (the dispatcher answers every failure): nothing left to tell the client.
+        if (!res.destroyed) res.destroy();
+      });
+  };
+}
+
+async function write(res: ServerResponse, answer: Answer, ac: AbortController): Promise<void> {
+  if (res.destroyed) return;
+  if (answer.frames === undefined) {
+    const body = answer.body ?? '';
+    // A 204 (preflight) has no body and must not declare one.
+    res.writeHead(
+      answer.status,
+      answer.status === 204
+        ? answer.headers
+        : { ...answer.headers, 'content-length': Buffer.byteLength(body) },
+    );
+    res.end(answer.status === 204 ? undefined : body);
+    return;
+  }
+  res.writeHead(answer.status, answer.headers);
+  res.flushHeaders();
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  for await (const frame of answer.frames) {
+    if (res.destroyed) break;
+    // Frames handed out in one go (one upstream read) leave in one write.
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
+    if (!res.write(frame)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
+  else ac.abort();
+}

@@ -1,14 +1,14 @@
 import type { ManaLLM } from '../client.js';
 import { InvalidRequestError } from '../errors.js';
+import type { OpenedStream } from '../routing/open-stream.js';
 import type { ChatRequest, EmbedRequest } from '../types.js';
-import { type BodySource, readJsonObject } from './body.js';
-import { HttpError } from './errors.js';
+import { readJsonObject } from './body.js';
+import { HttpError, toHttpError } from './errors.js';
+import type { IncomingCall } from './handle.js';
 import type { ResolvedHttpOptions } from './options.js';
-import { sseFrames } from './sse.js';
 
 /** What a route hands back: a JSON value, a text, or SSE frames; `resolved` becomes the X-Mana-LLM-Resolved header. */
 export interface RouteResult {
-  status?: number;
   headers?: Record<string, string>;
   json?: unknown;
   text?: string;
@@ -20,9 +20,8 @@ export interface RouteResult {
 export interface RouteContext {
   readonly llm: ManaLLM;
   readonly opts: ResolvedHttpOptions;
-  readonly body: BodySource;
-  /** Aborts when the client goes away: cancels the upstream call. */
-  readonly signal: AbortSignal;
+  /** The request; its signal aborts when the client goes away, which cancels the upstream call. */
+  readonly call: IncomingCall;
   /** Unix seconds the handler was created at: the `created` of listed models. */
   readonly created: number;
   /** Called by a streaming route when its stream ends, with the error code of its error frame if any. */
@@ -71,25 +70,55 @@ function withoutRouting<T extends { routing: unknown }>(res: T): Omit<T, 'routin
   return rest;
 }
 
+/**
+ * A committed stream as SSE frames: `data: <chunk>` per chunk, then `data: [DONE]`. A failure after the commit is one
+ * `data: {"error":{message,type,code,param}}` frame (the OpenAI SDKs raise it as an APIError) before `[DONE]`. When
+ * the client went away, nothing more is written. Stopping the iteration cancels the upstream.
+ */
+async function* sseFrames(
+  stream: OpenedStream,
+  signal: AbortSignal,
+  ended: (error?: string) => void,
+): AsyncGenerator<string, void, undefined> {
+  let error: string | undefined;
+  try {
+    try {
+      for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
+    } catch (err) {
+      if (signal.aborted) {
+        error = 'client_closed';
+        return;
+      }
+      const e = toHttpError(err);
+      error = e.code;
+      yield `data: ${JSON.stringify(e.body())}\n\n`;
+    }
+    yield 'data: [DONE]\n\n';
+  } finally {
+    if (error === undefined && signal.aborted) error = 'client_closed';
+    ended(error);
+  }
+}
+
 const chat: Route = async (c) => {
-  const body = await readJsonObject(c.body, c.opts.maxBodyBytes);
+  const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
     throw new InvalidRequestError('invalid request', [{ path: 'stream', message: 'must be a boolean' }]);
   const stream = body.stream === true;
   const request = chatRequest(body, stream);
   if (!stream) {
-    const res = await c.llm.chat(request, { signal: c.signal });
+    const res = await c.llm.chat(request, { signal: c.call.signal });
     return { json: withoutRouting(res), resolved: res.model };
   }
   // Resolves at commit: a routing error is still a plain JSON error with its own status.
-  const opened = await c.llm.openStream(request, { signal: c.signal });
+  const opened = await c.llm.openStream(request, { signal: c.call.signal });
   return {
     headers: {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
     },
-    frames: sseFrames(opened, c.signal, c.streamEnded),
+    frames: sseFrames(opened, c.call.signal, c.streamEnded),
     resolved: opened.model,
   };
 };
@@ -101,7 +130,7 @@ function toBase64(v: number[]): string {
 }
 
 const embeddings: Route = async (c) => {
-  const body = await readJsonObject(c.body, c.opts.maxBodyBytes);
+  const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
   const { model, input, dimensions, encoding_format: format } = body;
   const issues: { path: string; message: string }[] = [];
   if (model !== undefined && model !== null && typeof model !== 'string')
@@ -117,7 +146,7 @@ const embeddings: Route = async (c) => {
   // A client that wants numbers gets them as the upstream printed them; one that wants base64 gets the float32
   // bytes the upstream sent (the library's default wire format), re-encoded exactly.
   if (format !== 'base64') request.encoding_format = 'float';
-  const res = await c.llm.embed(request, { signal: c.signal });
+  const res = await c.llm.embed(request, { signal: c.call.signal });
   const out = withoutRouting(res);
   // The official OpenAI SDKs ask for base64 by default and decode it themselves.
   const json =
@@ -132,7 +161,7 @@ async function listModels(c: RouteContext) {
   const aliases = c.llm
     .aliases()
     .aliases.map((a) => ({ id: a.name, object: 'model' as const, created: c.created, owned_by: 'mana-llm' }));
-  const list = await c.llm.models({ signal: c.signal });
+  const list = await c.llm.models({ signal: c.call.signal });
   return [...aliases, ...list.data.map((m) => ({ ...m, created: c.created }))];
 }
 
@@ -146,9 +175,7 @@ export const modelRoute: Route = async (c, id = '') => {
     ? { id, object: 'model', created: c.created, owned_by: 'mana-llm' }
     : (await listModels(c)).find((m) => m.id === id);
   if (!found)
-    throw new HttpError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist`, {
-      param: 'model',
-    });
+    throw new HttpError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist`, 'model');
   return { json: found };
 };
 
