@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { ManaLLM } from '../client.js';
 import { ConfigError } from '../errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
@@ -81,64 +81,52 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
   const prom = loadPromClient();
   const registry = options.registry ?? prom.register;
   const p = options.prefix ?? 'mana_llm_';
-  const registers = [registry];
-  const requests: Counter = new prom.Counter({
-    name: `${p}llm_requests_total`,
-    help: 'Served LLM calls by resolved provider and model',
-    labelNames: ['provider', 'model', 'streaming'],
-    registers,
-  });
-  const tokens: Counter = new prom.Counter({
-    name: `${p}tokens_total`,
-    help: 'Tokens used by served calls',
-    labelNames: ['provider', 'model', 'type'],
-    registers,
-  });
-  const latency: Histogram = new prom.Histogram({
-    name: `${p}llm_latency_seconds`,
-    help: 'Duration of served calls',
-    labelNames: ['provider', 'model'],
+  const names: string[] = [];
+  // Every metric's name (kept for unregister), help, labels and registry.
+  const config = (name: string, help: string, labelNames: string[]) => {
+    names.push(`${p}${name}`);
+    return { name: `${p}${name}`, help, labelNames, registers: [registry] };
+  };
+  const counter = (name: string, help: string, labels: string[]) =>
+    new prom.Counter(config(name, help, labels));
+  const requests = counter('llm_requests_total', 'Served LLM calls by resolved provider and model', [
+    'provider',
+    'model',
+    'streaming',
+  ]);
+  const tokens = counter('tokens_total', 'Tokens used by served calls', ['provider', 'model', 'type']);
+  const latency = new prom.Histogram({
+    ...config('llm_latency_seconds', 'Duration of served calls', ['provider', 'model']),
     buckets: [0.5, 1, 2, 5, 10, 30, 60, 120],
-    registers,
   });
-  const errors: Counter = new prom.Counter({
-    name: `${p}llm_errors_total`,
-    help: 'Failed calls by requested provider/model and error code',
-    labelNames: ['provider', 'model', 'error_type'],
-    registers,
-  });
-  const resolved: Counter = new prom.Counter({
-    name: `${p}alias_resolved_total`,
-    help: 'Alias calls by the target that served them',
-    labelNames: ['alias', 'target'],
-    registers,
-  });
-  const fallbacks: Counter = new prom.Counter({
-    name: `${p}fallback_total`,
-    help: 'Chain entries skipped or failed, by reason',
-    labelNames: ['from_model', 'to_model', 'reason'],
-    registers,
-  });
-  const hedges: Counter = new prom.Counter({
-    name: `${p}hedge_total`,
-    help: 'Hedged attempts started beside a slow one',
-    labelNames: ['from_model', 'to_model'],
-    registers,
-  });
-  const healthy: Gauge = new prom.Gauge({
-    name: `${p}provider_healthy`,
-    help: '1 while a provider is healthy, 0 while its breaker is open',
-    labelNames: ['provider'],
-    registers,
-  });
-  const ttfc: Histogram = new prom.Histogram({
-    name: `${p}time_to_first_chunk_seconds`,
-    help: 'Time to the first content chunk of served streams',
-    labelNames: ['provider', 'model'],
+  const errors = counter('llm_errors_total', 'Failed calls by requested provider/model and error code', [
+    'provider',
+    'model',
+    'error_type',
+  ]);
+  const resolved = counter('alias_resolved_total', 'Alias calls by the target that served them', [
+    'alias',
+    'target',
+  ]);
+  const fallbacks = counter('fallback_total', 'Chain entries skipped or failed, by reason', [
+    'from_model',
+    'to_model',
+    'reason',
+  ]);
+  const hedges = counter('hedge_total', 'Hedged attempts started beside a slow one', [
+    'from_model',
+    'to_model',
+  ]);
+  const healthy = new prom.Gauge(
+    config('provider_healthy', '1 while a provider is healthy, 0 while its breaker is open', ['provider']),
+  );
+  const ttfc = new prom.Histogram({
+    ...config('time_to_first_chunk_seconds', 'Time to the first content chunk of served streams', [
+      'provider',
+      'model',
+    ]),
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-    registers,
   });
-  const metrics = [requests, tokens, latency, errors, resolved, fallbacks, hedges, healthy, ttfc];
 
   for (const provider of Object.keys(llm.health().providers)) healthy.set({ provider }, 1);
   const labels = configuredLabels(llm);
@@ -186,7 +174,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     registry,
     unregister() {
       for (const off of offs) off();
-      for (const m of metrics) registry.removeSingleMetric((m as unknown as { name: string }).name);
+      for (const name of names) registry.removeSingleMetric(name);
     },
   };
 }
