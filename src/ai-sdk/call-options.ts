@@ -10,13 +10,6 @@ export interface ManaProviderOptions {
   cache?: boolean;
 }
 
-/** What a language-model call becomes: the chat request, mana-llm's call options, and what was not mapped. */
-export interface MappedCall {
-  request: ChatRequest;
-  options: CallOptions;
-  warnings: SharedV3Warning[];
-}
-
 function toolChoice(c: NonNullable<LanguageModelV3CallOptions['toolChoice']>): ToolChoice {
   return c.type === 'tool' ? { type: 'function', function: { name: c.toolName } } : c.type;
 }
@@ -35,10 +28,10 @@ export function callOptions(
 }
 
 /**
- * An AI SDK call as a mana-llm chat request. What the request cannot carry is reported as a warning (never
- * dropped silently): `topK`, provider-defined tools, per-call headers.
+ * An AI SDK call as a mana-llm chat request and call options. What the request cannot carry is reported as a
+ * warning (never dropped silently): `topK`, provider-defined tools, per-call headers.
  */
-export function toChatCall(modelId: string, o: LanguageModelV3CallOptions): MappedCall {
+export function toChatCall(modelId: string, o: LanguageModelV3CallOptions) {
   const warnings: SharedV3Warning[] = [];
   const request: ChatRequest = { model: modelId, messages: toChatMessages(o.prompt) };
   if (o.maxOutputTokens !== undefined) request.max_tokens = o.maxOutputTokens;

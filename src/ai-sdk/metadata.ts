@@ -32,28 +32,24 @@ const count = (v: unknown): number | undefined =>
 
 /** The AI SDK's usage for an OpenAI one: cached input tokens and reasoning output tokens when reported. */
 export function usageOf(u: Usage | null | undefined): LanguageModelV3Usage {
-  if (!u) {
-    return {
-      inputTokens: { total: undefined, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
-      outputTokens: { total: undefined, text: undefined, reasoning: undefined },
-    };
-  }
-  const d = u as Usage & UsageDetails;
+  const d: Partial<Usage> & UsageDetails = u ?? {};
   const cached = count(d.prompt_tokens_details?.cached_tokens);
   const reasoning = count(d.completion_tokens_details?.reasoning_tokens);
+  const input = d.prompt_tokens;
+  const output = d.completion_tokens;
   return {
     inputTokens: {
-      total: u.prompt_tokens,
-      noCache: cached === undefined ? u.prompt_tokens : u.prompt_tokens - cached,
+      total: input,
+      noCache: cached === undefined || input === undefined ? input : input - cached,
       cacheRead: cached,
       cacheWrite: undefined,
     },
     outputTokens: {
-      total: u.completion_tokens,
-      text: reasoning === undefined ? u.completion_tokens : u.completion_tokens - reasoning,
+      total: output,
+      text: reasoning === undefined || output === undefined ? output : output - reasoning,
       reasoning,
     },
-    raw: JSON.parse(JSON.stringify(u)) as JSONObject,
+    ...(u ? { raw: JSON.parse(JSON.stringify(u)) as JSONObject } : {}),
   };
 }
 

@@ -1,8 +1,16 @@
-import { type EmbeddingModelV3, NoSuchModelError, type ProviderV3 } from '@ai-sdk/provider';
+import {
+  type EmbeddingModelV3,
+  type EmbeddingModelV3CallOptions,
+  type EmbeddingModelV3Result,
+  NoSuchModelError,
+  type ProviderV3,
+} from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
-import { isManaLLMError } from '../errors.js';
-import { ManaEmbeddingModel } from './embedding-model.js';
+import type { EmbedRequest } from '../types.js';
+import { callOptions } from './call-options.js';
+import { type ModelType, toAISDKError } from './errors.js';
 import { ManaLanguageModel } from './language-model.js';
+import { routingMetadata } from './metadata.js';
 
 /** An AI SDK provider backed by a mana-llm client: `mana('mana/fast-text')` is a language model. */
 export interface ManaProvider extends ProviderV3 {
@@ -14,14 +22,12 @@ export interface ManaProvider extends ProviderV3 {
 }
 
 /** Fails fast on an alias that is not defined (`NoSuchModelError`), as the AI SDK's own providers do. */
-function check(llm: ManaLLM, modelId: string, modelType: 'languageModel' | 'embeddingModel'): void {
+function check(llm: ManaLLM, modelId: string, modelType: ModelType): void {
   try {
     llm.resolve(modelId);
   } catch (err) {
-    if (isManaLLMError(err) && err.code === 'UNKNOWN_ALIAS') {
-      throw new NoSuchModelError({ modelId, modelType, message: err.message });
-    }
-    throw err;
+    const mapped = toAISDKError(err, modelId, modelType, undefined);
+    throw mapped instanceof NoSuchModelError ? mapped : err;
   }
 }
 
@@ -48,4 +54,37 @@ export function createManaProvider(llm: ManaLLM): ManaProvider {
       throw new NoSuchModelError({ modelId, modelType: 'imageModel' });
     },
   }) satisfies ManaProvider & { textEmbeddingModel(id: string): EmbeddingModelV3 };
+}
+
+/** A mana-llm embedding alias (or `provider/model`) as an AI SDK v3 embedding model. */
+export class ManaEmbeddingModel implements EmbeddingModelV3 {
+  readonly specificationVersion = 'v3';
+  readonly provider = 'mana-llm';
+  readonly modelId: string;
+  /** No limit of its own: the upstream's applies (an over-long batch is the upstream's 4xx). */
+  readonly maxEmbeddingsPerCall = undefined;
+  readonly supportsParallelCalls = true;
+  readonly #llm: ManaLLM;
+
+  constructor(llm: ManaLLM, modelId: string) {
+    this.#llm = llm;
+    this.modelId = modelId;
+  }
+
+  /** Embeds `values` through the alias's chain, vectors in input order. */
+  async doEmbed(options: EmbeddingModelV3CallOptions): Promise<EmbeddingModelV3Result> {
+    const request: EmbedRequest = { model: this.modelId, input: options.values };
+    const res = await this.#llm
+      .embed(request, callOptions(options.abortSignal, options.providerOptions))
+      .catch((err: unknown) => {
+        throw toAISDKError(err, this.modelId, 'embeddingModel', request);
+      });
+    const embeddings = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    return {
+      embeddings,
+      usage: { tokens: res.usage.prompt_tokens },
+      providerMetadata: routingMetadata(res.routing),
+      warnings: [],
+    };
+  }
 }
