@@ -65,7 +65,17 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     return o;
   };
 
-  function attemptSpan(o: Open, a: Attempt, index: number, start: number, end: number): void {
+  /** One chain entry: a child span when it called an upstream, else a `mana.skip` event on the call's span. */
+  function record(o: Open, a: Attempt, index: number, end: number, firstChunkMs?: number): void {
+    if (a.durationMs === undefined) {
+      o.span.addEvent('mana.skip', { [ATTR.target]: a.target, [ATTR.reason]: a.reason }, end);
+      return;
+    }
+    // A stream's serving attempt lasts until the stream ends; its durationMs is the time to its commit point.
+    const start =
+      a.reason === 'ok' && firstChunkMs !== undefined
+        ? o.startMs + firstChunkMs - a.durationMs
+        : end - a.durationMs;
     const attributes: Attributes = {
       [ATTR.target]: a.target,
       [ATTR.reason]: a.reason,
@@ -75,7 +85,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     if (a.status !== undefined) attributes[ATTR.httpStatus] = a.status;
     const span = tracer.startSpan(
       `attempt ${a.target}`,
-      { kind: SpanKind.INTERNAL, attributes, startTime: start },
+      { kind: SpanKind.INTERNAL, attributes, startTime: Math.max(o.startMs, start) },
       o.ctx,
     );
     // A hedged-out attempt was cancelled because another answered first: no error.
@@ -96,16 +106,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
         told?.splice(k, 1);
         continue;
       }
-      if (a.durationMs === undefined) {
-        o.span.addEvent('mana.skip', { [ATTR.target]: a.target, [ATTR.reason]: a.reason }, end);
-        continue;
-      }
-      // A stream's serving attempt lasts until the stream ends; its durationMs is the time to its commit point.
-      const start =
-        a.reason === 'ok' && firstChunkMs !== undefined
-          ? o.startMs + firstChunkMs - a.durationMs
-          : end - a.durationMs;
-      attemptSpan(o, a, i, Math.max(o.startMs, start), end);
+      record(o, a, i, end, firstChunkMs);
     }
     o.span.setAttribute(ATTR.attempts, attempts.length);
   }
@@ -150,14 +151,8 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
   on('fallback', (e) => {
     const o = open.get(e.id);
     if (!o) return;
-    const index = o.seen++;
     o.told?.targets.push(e.from);
-    const end = nowMs();
-    if (e.durationMs === undefined) {
-      o.span.addEvent('mana.skip', { [ATTR.target]: e.from, [ATTR.reason]: e.reason }, end);
-      return;
-    }
-    attemptSpan(o, { ...e, target: e.from }, index, Math.max(o.startMs, end - e.durationMs), end);
+    record(o, { ...e, target: e.from }, o.seen++, nowMs());
   });
 
   on('response', (e) => {
