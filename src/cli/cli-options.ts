@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import type { ManaLLMOptions, ProviderOptions } from '../options.js';
 
@@ -16,6 +17,24 @@ const ENV_KEYS: Record<string, string> = {
 
 /** A mistake on the command line: exit code 2 with the message. */
 export class UsageError extends Error {}
+
+const SHARED = {
+  aliases: { type: 'string' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The command line with the flags every command takes and a command's own; the parser's error on a bad flag. */
+export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: { ...SHARED, ...options } });
+  } catch (e) {
+    return e as Error;
+  }
+}
 
 /** Providers from the environment: Ollama always (OLLAMA_URL or localhost), each cloud provider with a key. */
 function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {

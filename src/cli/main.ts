@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { text as readText } from 'node:stream/consumers';
-import { parseArgs } from 'node:util';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
-import { optionsFrom, UsageError } from './cli-options.js';
+import { optionsFrom, parseCommandLine, UsageError } from './cli-options.js';
 import { health } from './health-table.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
@@ -51,11 +50,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const err = process.stderr;
   // serve has its own options (--host, --port) and runs until a signal: see serve.ts.
   if (argv[0] === 'serve') return serve(argv.slice(1), env);
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err.write(`${(e as Error).message}\n\n${HELP.main}\n`);
+  const parsed = parseCommandLine(argv, { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } });
+  if (parsed instanceof Error) {
+    err.write(`${parsed.message}\n\n${HELP.main}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -132,20 +129,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     return 1;
   }
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string', short: 'm' },
-      aliases: { type: 'string' },
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }
 
 function spinner(stream: NodeJS.WriteStream, label: string): () => void {

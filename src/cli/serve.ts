@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { createManaLLM } from '../create-mana-llm.js';
 import { isManaLLMError } from '../errors.js';
 import { createNodeHandler, type HttpHandlerOptions, type RequestLogEntry } from '../http/index.js';
 import { SERVE_DEFAULTS } from '../options.js';
-import { optionsFrom } from './cli-options.js';
+import { optionsFrom, parseCommandLine } from './cli-options.js';
 
 /** Help text of `mana-llm serve`. */
 const SERVE_HELP = `Usage: mana-llm serve [--host ${SERVE_DEFAULTS.host}] [--port ${SERVE_DEFAULTS.port}] [--config file] [aliases.yaml]
@@ -33,18 +32,10 @@ const list = (s: string | undefined): string[] =>
     .filter(Boolean);
 
 function logLine(e: RequestLogEntry): string {
-  const parts = [
-    new Date().toISOString(),
-    e.requestId,
-    e.method,
-    e.path,
-    String(e.status),
-    `${e.durationMs}ms`,
-  ];
-  if (e.stream) parts.push('stream');
-  if (e.resolved) parts.push(`resolved=${e.resolved}`);
-  if (e.error) parts.push(`error=${e.error}`);
-  return `${parts.join(' ')}\n`;
+  const { requestId, method, path, status, durationMs, stream, resolved, error } = e;
+  const extra = [stream && 'stream', resolved && `resolved=${resolved}`, error && `error=${error}`];
+  const time = new Date().toISOString();
+  return `${[time, requestId, method, path, status, `${durationMs}ms`, ...extra.filter(Boolean)].join(' ')}\n`;
 }
 
 /** A prom-client registry with the client's metrics, when prom-client is installed (it is an optional peer). */
@@ -64,11 +55,13 @@ async function metricsFor(llm: ReturnType<typeof createManaLLM>): Promise<HttpHa
  */
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { stdout: out, stderr: err } = process;
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err.write(`mana-llm serve: ${(e as Error).message}\n\n${SERVE_HELP}\n`);
+  const parsed = parseCommandLine(argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'drain-ms': { type: 'string' },
+  });
+  if (parsed instanceof Error) {
+    err.write(`mana-llm serve: ${parsed.message}\n\n${SERVE_HELP}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -165,20 +158,5 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     const onInt = () => stop('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
-  });
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      config: { type: 'string' },
-      aliases: { type: 'string' },
-      'drain-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
   });
 }
