@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   ProviderAuthError,
   ProviderBlockedError,
@@ -75,13 +76,6 @@ function failure(kind: MockFailure, provider: string, model: string, retryAfterM
   return FAILURES[kind](`${provider}/${model}: mock ${kind}`, { provider, model }, retryAfterMs);
 }
 
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
-
 /**
  * Creates a scriptable provider: plug it in with `providers: { mock: { type: 'custom', adapter } }` and script
  * replies, failures of any class, partial streams and stalls.
@@ -106,7 +100,10 @@ export function createMockProvider(
 
   async function settle(step: MockStep, model: string, signal: AbortSignal): Promise<string> {
     if (signal.aborted) throw signal.reason;
-    if ('stall' in step) return untilAborted(signal);
+    if ('stall' in step) {
+      await once(signal, 'abort');
+      throw signal.reason;
+    }
     if ('fail' in step && !('streamThenFail' in step))
       throw failure(step.fail, provider, model, step.retryAfterMs);
     return 'reply' in step ? (step.reply ?? '') : '';

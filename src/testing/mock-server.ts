@@ -197,16 +197,12 @@ export async function startMockServer(
       return json(res, 200, codec.chat(b, route.model));
     }
     // Streaming. A partial behaviour streams `cut` pieces of filler, then ends its own way.
+    const partial = b as { streamThenReset?: number; streamThenEnd?: number; streamThenStall?: number };
     const cut =
-      'streamThenReset' in b
-        ? b.streamThenReset
-        : 'streamThenEnd' in b
-          ? b.streamThenEnd
-          : 'streamThenStall' in b
-            ? b.streamThenStall
-            : 'inBandError' in b
-              ? (b.after ?? 0)
-              : undefined;
+      partial.streamThenReset ??
+      partial.streamThenEnd ??
+      partial.streamThenStall ??
+      ('inBandError' in b ? (b.after ?? 0) : undefined);
     const n = Math.max(cut ?? 0, 1);
     const source: MockBehavior =
       cut !== undefined
