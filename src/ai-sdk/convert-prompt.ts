@@ -1,5 +1,4 @@
 import {
-  type LanguageModelV3DataContent,
   type LanguageModelV3FilePart,
   type LanguageModelV3Prompt,
   type LanguageModelV3ToolResultOutput,
@@ -8,19 +7,14 @@ import {
 import type { ChatMessage, ContentPart, ToolCall, ToolCallExtra } from '../types.js';
 
 /** An image as an `image_url`: URLs as they are (mana-llm fetches them per its `images.fetch`), bytes as `data:`. */
-function imageUrl(data: LanguageModelV3DataContent, mediaType: string): string {
-  if (data instanceof URL) return data.toString();
+function filePart({ data, mediaType }: LanguageModelV3FilePart): ContentPart {
+  if (!mediaType.startsWith('image/'))
+    throw new UnsupportedFunctionalityError({ functionality: `file parts of type ${mediaType}` });
+  if (data instanceof URL) return { type: 'image_url', image_url: { url: data.toString() } };
   // A wildcard type (the SDK did not know it) still needs a concrete one in a data URL.
   const type = mediaType.includes('*') ? 'image/jpeg' : mediaType;
   const base64 = typeof data === 'string' ? data : Buffer.from(data).toString('base64');
-  return `data:${type};base64,${base64}`;
-}
-
-function filePart(part: LanguageModelV3FilePart): ContentPart {
-  if (!part.mediaType.startsWith('image/')) {
-    throw new UnsupportedFunctionalityError({ functionality: `file parts of type ${part.mediaType}` });
-  }
-  return { type: 'image_url', image_url: { url: imageUrl(part.data, part.mediaType) } };
+  return { type: 'image_url', image_url: { url: `data:${type};base64,${base64}` } };
 }
 
 /** A tool result as the text of a `tool` message. */
