@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createManaLLM } from '../create-mana-llm.js';
 import { isManaLLMError } from '../errors.js';
-import { createNodeHandler, type HttpHandlerOptions, type RequestLogEntry } from '../http/index.js';
+import { createNodeHandler, type RequestLogEntry } from '../http/index.js';
 import { SERVE_DEFAULTS } from '../options.js';
 import { optionsFrom, parseCommandLine } from './cli-options.js';
 
@@ -36,17 +36,6 @@ function logLine(e: RequestLogEntry): string {
   const extra = [stream && 'stream', resolved && `resolved=${resolved}`, error && `error=${error}`];
   const time = new Date().toISOString();
   return `${[time, requestId, method, path, status, `${durationMs}ms`, ...extra.filter(Boolean)].join(' ')}\n`;
-}
-
-/** A prom-client registry with the client's metrics, when prom-client is installed (it is an optional peer). */
-async function metricsFor(llm: ReturnType<typeof createManaLLM>): Promise<HttpHandlerOptions['metrics']> {
-  try {
-    const { registerPrometheusMetrics } = await import('../prometheus/index.js');
-    // The process serves one client: prom-client's global registry is its own.
-    return registerPrometheusMetrics(llm).registry;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -86,7 +75,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       ...options,
       ...(options.aliasesPath ? { reloadOnSignal: 'SIGHUP' as const } : {}),
     });
-    const metrics = await metricsFor(llm);
+    // /metrics when prom-client (an optional peer) is installed; the process serves one client, so prom-client's
+    // global registry is its own.
+    const metrics = await import('../prometheus/index.js')
+      .then((m) => m.registerPrometheusMetrics(llm).registry)
+      .catch(() => undefined);
     handler = createNodeHandler(llm, {
       ...(keys.length > 0 ? { apiKeys: keys } : {}),
       ...(origins.length > 0 ? { cors: origins.includes('*') ? '*' : origins } : {}),
