@@ -109,9 +109,9 @@ const VARIANTS: Variant[] = [
   },
   {
     id: 'lines',
-    part: 'line splitter (wire/lines.ts, used by wire/ndjson.ts)',
+    part: 'line splitter (wire/ndjson.ts)',
     alternative: 'TextDecoder and `String#split` on the line ends',
-    files: { 'wire/lines.ts': 'lines-split.ts' },
+    files: { 'wire/ndjson.ts': 'ndjson-split.ts' },
     rows: ['ollama'],
   },
   {
