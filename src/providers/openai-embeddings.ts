@@ -44,9 +44,6 @@ export class FloatModels {
   }
 }
 
-/** Length in bytes that a base64 text of `n` characters, `pad` of them trailing `=`, decodes to when well formed. */
-const decodedLength = (n: number, pad: number): number => ((n * 3) >> 2) - pad;
-
 /**
  * A base64 vector as numbers, or undefined when it is not little-endian float32 bytes of finite values: a text
  * with characters outside the alphabet (Node's decoder skips them, so the decoded length comes out short) or of
@@ -57,7 +54,8 @@ function decodeVector(text: string): number[] | undefined {
   if (text.length % 4 === 1) return undefined;
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== decodedLength(text.length, pad) || bytes.length % 4 !== 0) return undefined;
+  // Well-formed base64 of n characters, `pad` of them trailing `=`, decodes to 3n/4 - pad bytes.
+  if (bytes.length !== ((text.length * 3) >> 2) - pad || bytes.length % 4 !== 0) return undefined;
   const n = bytes.length >> 2;
   const out: number[] = new Array(n);
   // A DataView reads little-endian floats at any byte offset, on any host, as fast as a Float32Array.
@@ -71,15 +69,13 @@ function decodeVector(text: string): number[] | undefined {
   return out;
 }
 
-const isFiniteNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
-
 /**
  * One item's vector: a base64 text is decoded, an array of finite numbers passes as it is (servers that ignore
  * `encoding_format` answer floats whatever was asked), anything else is undefined.
  */
 function vectorOf(embedding: unknown): number[] | undefined {
   if (typeof embedding === 'string') return decodeVector(embedding);
-  if (Array.isArray(embedding) && embedding.every(isFiniteNumber)) return embedding as number[];
+  if (Array.isArray(embedding) && embedding.every(Number.isFinite)) return embedding as number[];
   return undefined;
 }
 
