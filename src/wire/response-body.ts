@@ -48,8 +48,15 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
   #error: unknown;
   #destroyed = false;
   #dumped = -1;
-  /** The reader waiting for the next read (`next`) or for the end (`text`/`dump`). */
-  #wait: { all: boolean; resolve: (v: never) => void; reject: (err: unknown) => void } | undefined;
+  /** The reader waiting for the next read (`next`), or with `#waitingAll`, for the end (`text`/`dump`). */
+  #resolveWait: ((v: never) => void) | undefined;
+  #rejectWait: ((err: unknown) => void) | undefined;
+  #waitingAll = false;
+  /** The executor of every wait: one function per body instead of a closure per network read. */
+  readonly #waitFor = (resolve: (v: never) => void, reject: (err: unknown) => void): void => {
+    this.#resolveWait = resolve;
+    this.#rejectWait = reject;
+  };
 
   constructor(
     signal: CancelSignal,
@@ -113,15 +120,15 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
       if (this.#dumped > DUMP_LIMIT) this.destroy();
       return;
     }
-    const wait = this.#wait;
-    if (wait !== undefined && !wait.all) {
-      this.#wait = undefined;
-      (wait.resolve as (v: IteratorResult<Uint8Array>) => void)({ done: false, value: chunk });
+    const resolve = this.#resolveWait;
+    if (resolve !== undefined && !this.#waitingAll) {
+      this.#resolveWait = this.#rejectWait = undefined;
+      (resolve as (v: IteratorResult<Uint8Array>) => void)({ done: false, value: chunk });
       return;
     }
     this.#queue.push(chunk);
     this.#queued += chunk.length;
-    if (wait !== undefined) {
+    if (resolve !== undefined) {
       // Collecting the whole body: past its cap the request is cancelled, nothing of it decoded.
       if (this.#queued > this.#max) this.destroy(this.#tooLarge());
       return;
@@ -135,11 +142,11 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     this.#ended = true;
     this.#controller = undefined;
     this.#unlisten();
-    const wait = this.#wait;
-    if (wait === undefined) return;
-    this.#wait = undefined;
-    if (!wait.all) (wait.resolve as (v: IteratorResult<Uint8Array>) => void)(DONE);
-    else (wait.resolve as (v: Buffer[]) => void)(this.#drain());
+    const resolve = this.#resolveWait;
+    if (resolve === undefined) return;
+    this.#resolveWait = this.#rejectWait = undefined;
+    if (!this.#waitingAll) (resolve as (v: IteratorResult<Uint8Array>) => void)(DONE);
+    else (resolve as (v: Buffer[]) => void)(this.#drain());
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
@@ -151,8 +158,8 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     if (this.#ended || this.#error !== undefined) return;
     this.#error = err;
     this.#unlisten();
-    const reject = this.#reject ?? this.#wait?.reject;
-    this.#resolve = this.#reject = this.#wait = undefined;
+    const reject = this.#reject ?? this.#rejectWait;
+    this.#resolve = this.#reject = this.#resolveWait = this.#rejectWait = undefined;
     reject?.(err);
   }
 
@@ -180,9 +187,8 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
         if (this.#queue.length > 0) return Promise.resolve({ done: false, value: this.#take() });
         if (this.#error !== undefined) return Promise.reject(this.#error);
         if (this.#ended) return Promise.resolve(DONE);
-        return new Promise((resolve, reject) => {
-          this.#wait = { all: false, resolve: resolve as (v: never) => void, reject };
-        });
+        this.#waitingAll = false;
+        return new Promise(this.#waitFor);
       },
       return: () => {
         this.destroy();
@@ -211,9 +217,8 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
       return Promise.reject(err);
     }
     if (this.#ended) return Promise.resolve(this.#drain());
-    const all = new Promise<Buffer[]>((resolve, reject) => {
-      this.#wait = { all: true, resolve: resolve as (v: never) => void, reject };
-    });
+    this.#waitingAll = true;
+    const all = new Promise<Buffer[]>(this.#waitFor);
     // After the wait is set: resuming parses what the socket buffered at once, maybe up to the body's end.
     if (this.#paused) {
       this.#paused = false;
