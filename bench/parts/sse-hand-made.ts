@@ -74,8 +74,17 @@ export class SSEParser {
     }
   }
 
+  /**
+   * The next complete event (`event` undefined for plain messages), or undefined when the text fed so far is used
+   * up: one object per event, as `eventsource-parser` hands out (the interface of src/wire/sse.ts).
+   */
+  next(): { event: string | undefined; data: string } | undefined {
+    const data = this.#nextData();
+    return data === undefined ? undefined : { event: this.event, data };
+  }
+
   /** The next complete event's data (its name in `event`), or undefined when the text fed so far is used up. */
-  next(): string | undefined {
+  #nextData(): string | undefined {
     const text = this.#text;
     const n = text.length;
     let pos = this.#pos;
@@ -198,14 +207,13 @@ export async function* readSSE(body: AsyncIterable<Uint8Array>, maxFrame: number
   const parser = new SSEParser(maxFrame);
   for await (const chunk of body) {
     parser.feed(chunk);
-    for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
+    for (let e = parser.next(); e !== undefined; e = parser.next()) yield eventOf(e);
   }
   // A final block without its blank line still counts: some servers end the body right after `data: [DONE]`.
   parser.end();
-  for (let data = parser.next(); data !== undefined; data = parser.next()) yield eventOf(parser, data);
+  for (let e = parser.next(); e !== undefined; e = parser.next()) yield eventOf(e);
 }
 
-function eventOf(parser: SSEParser, data: string): SSEEvent {
-  const event = parser.event;
+function eventOf({ event, data }: { event: string | undefined; data: string }): SSEEvent {
   return event === undefined ? { data } : { event, data };
 }
