@@ -10,10 +10,11 @@ const TAG = Symbol.for('mana-llm.error-class');
 
 type Tagged = { readonly [TAG]?: string };
 
-/** Tags each class's prototype with its (literal, minifier-proof) name. */
+/** Names each class's prototype (literal, minifier-proof): `name`, as the built-in errors do, and the tag. */
 export function brand(classes: Record<string, abstract new (...args: never[]) => Error>): void {
   for (const [name, C] of Object.entries(classes)) {
-    Object.defineProperty(C.prototype, TAG, { value: name, enumerable: false, writable: false });
+    Object.defineProperty(C.prototype, 'name', { value: name, writable: true, configurable: true });
+    Object.defineProperty(C.prototype, TAG, { value: name });
   }
 }
 
@@ -65,7 +66,6 @@ export class ManaLLMError extends Error {
     return isBranded(this, x);
   }
 
-  override name = 'ManaLLMError';
   readonly code: ErrorCode;
   readonly httpStatus: number;
   readonly retryable: boolean;

@@ -43,7 +43,6 @@ export type AttemptReason =
 
 /** Invalid options given to `createManaLLM`; `issues` lists every problem with its path. */
 export class ConfigError extends ManaLLMError {
-  override name = 'ConfigError';
   readonly issues: readonly ConfigIssue[];
   constructor(
     message: string,
@@ -58,7 +57,6 @@ export class ConfigError extends ManaLLMError {
 
 /** Invalid, missing or unreadable aliases file or object; `issues` lists every problem with its path. */
 export class AliasConfigError extends ConfigError {
-  override name = 'AliasConfigError';
   constructor(message: string, issues: readonly ConfigIssue[] = [], options?: ErrorOptions) {
     super(message, issues, options, 'ALIAS_CONFIG');
   }
@@ -75,7 +73,6 @@ function summarize(message: string, issues: readonly ConfigIssue[]): string {
  * with its path (`messages[2].role`).
  */
 export class InvalidRequestError extends ManaLLMError {
-  override name = 'InvalidRequestError';
   readonly issues: readonly ConfigIssue[];
   constructor(message: string, issues: readonly ConfigIssue[] = [], options?: ErrorOptions) {
     super('INVALID_REQUEST', summarize(message, issues), 400, false, options);
@@ -85,7 +82,6 @@ export class InvalidRequestError extends ManaLLMError {
 
 /** A `mana/<x>` model that no alias defines. */
 export class UnknownAliasError extends ManaLLMError {
-  override name = 'UnknownAliasError';
   readonly alias: string;
   constructor(alias: string) {
     super('UNKNOWN_ALIAS', `Unknown model alias "${alias}"`, 404, false);
@@ -95,7 +91,6 @@ export class UnknownAliasError extends ManaLLMError {
 
 /** Nothing in the chain could serve the request. */
 export class NoHealthyProviderError extends ManaLLMError {
-  override name = 'NoHealthyProviderError';
   readonly requested: string;
   readonly attempts: readonly Attempt[];
   readonly retryAfterMs?: number;
@@ -122,7 +117,6 @@ export class NoHealthyProviderError extends ManaLLMError {
 
 /** The client was closed. */
 export class ClosedError extends ManaLLMError {
-  override name = 'ClosedError';
   constructor() {
     super('CLOSED', 'This mana-llm client is closed', 503, false);
   }
@@ -138,7 +132,6 @@ export interface ProviderErrorInfo {
 
 /** A failure talking to one provider. */
 export class ProviderError extends ManaLLMError {
-  override name = 'ProviderError';
   readonly provider: string;
   readonly model: string;
   readonly status?: number;
@@ -158,7 +151,6 @@ export class ProviderError extends ManaLLMError {
 
 /** Connection refused/reset, DNS failure, TLS failure or a socket closed early. */
 export class ProviderConnectionError extends ProviderError {
-  override name = 'ProviderConnectionError';
   constructor(message: string, info: ProviderErrorInfo) {
     super('PROVIDER_CONNECTION', message, info, 502, true);
   }
@@ -166,7 +158,6 @@ export class ProviderConnectionError extends ProviderError {
 
 /** Connect, request, first-chunk or idle timeout. */
 export class ProviderTimeoutError extends ProviderError {
-  override name = 'ProviderTimeoutError';
   constructor(message: string, info: ProviderErrorInfo) {
     super('PROVIDER_TIMEOUT', message, info, 502, true);
   }
@@ -177,7 +168,6 @@ export class ProviderTimeoutError extends ProviderError {
  * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
  */
 export class ProviderHTTPError extends ProviderError {
-  override name = 'ProviderHTTPError';
   readonly contextLength?: true;
   constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
     // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
@@ -189,7 +179,6 @@ export class ProviderHTTPError extends ProviderError {
 
 /** HTTP 429 (or an in-band rate-limit error); `retryAfterMs` when the provider said how long to wait. */
 export class ProviderRateLimitError extends ProviderError {
-  override name = 'ProviderRateLimitError';
   readonly retryAfterMs?: number;
   constructor(message: string, info: ProviderErrorInfo & { retryAfterMs?: number | undefined }) {
     super('PROVIDER_RATE_LIMIT', message, info, 429, true);
@@ -199,7 +188,6 @@ export class ProviderRateLimitError extends ProviderError {
 
 /** HTTP 401/403: a wrong or missing key. */
 export class ProviderAuthError extends ProviderError {
-  override name = 'ProviderAuthError';
   constructor(message: string, info: ProviderErrorInfo) {
     super('PROVIDER_AUTH', message, info, 502, false);
   }
@@ -207,7 +195,6 @@ export class ProviderAuthError extends ProviderError {
 
 /** The provider cannot do what the request needs (tools, images, JSON schema, embeddings). */
 export class ProviderCapabilityError extends ProviderError {
-  override name = 'ProviderCapabilityError';
   readonly capability: string;
   constructor(message: string, info: ProviderErrorInfo & { capability: string }) {
     super('PROVIDER_CAPABILITY', message, info, 400, false);
@@ -217,7 +204,6 @@ export class ProviderCapabilityError extends ProviderError {
 
 /** The provider's safety filter blocked the prompt or the answer. */
 export class ProviderBlockedError extends ProviderError {
-  override name = 'ProviderBlockedError';
   readonly reason: string;
   constructor(message: string, info: ProviderErrorInfo & { reason: string }) {
     super('PROVIDER_BLOCKED', message, info, 422, false);
@@ -227,7 +213,6 @@ export class ProviderBlockedError extends ProviderError {
 
 /** An unparseable or malformed upstream reply, or an error reported inside a 200. */
 export class ProviderResponseError extends ProviderError {
-  override name = 'ProviderResponseError';
   constructor(message: string, info: ProviderErrorInfo) {
     super('PROVIDER_RESPONSE', message, info, 502, true);
   }
@@ -246,7 +231,6 @@ export interface StreamPartial {
 
 /** A stream failed after its first content chunk reached the caller; no fallback happens past that point. */
 export class StreamInterruptedError extends ProviderError {
-  override name = 'StreamInterruptedError';
   readonly resolved: string;
   readonly partial: StreamPartial;
   constructor(message: string, info: ProviderErrorInfo & { resolved: string; partial: StreamPartial }) {
