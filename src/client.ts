@@ -63,10 +63,10 @@ export class ManaLLM {
     const { ctx } = parts;
     const planner = new CallPlanner(ctx, parts.aliases, this.#direct, parts.cache !== undefined);
     this.#services = { ctx, planner, cache: parts.cache };
-    this.#cleanup.push(ctx.health.onTransition((t) => ctx.events.emit('health', t)));
+    this.#cleanup.push(ctx.health.transitions.add((t) => ctx.events.emit('health', t)));
     // A provider's breaker that opens releases this client's attempts still waiting on it (docs/latency.md).
-    this.#cleanup.push(ctx.health.opened.watch((p) => AttemptSignal.releaseWaiting(ctx.live, p)));
-    this.#cleanup.push(ctx.health.onStoreStatus((s) => ctx.events.emit('store', s)));
+    this.#cleanup.push(ctx.health.opened.add((p) => AttemptSignal.releaseWaiting(ctx.live, p)));
+    this.#cleanup.push(ctx.health.storeStatus.add((s) => ctx.events.emit('store', s)));
     if (parts.prober) {
       const prober = parts.prober;
       // Probes start on the next tick so that createManaLLM itself never does network I/O.
@@ -74,7 +74,7 @@ export class ManaLLM {
         ctx.clock.setTimer(0, () => prober.start()),
         () => prober.stop(),
         // A provider that just went down (calls, a probe, or another process) is re-probed on the fast schedule.
-        ctx.health.onTransition((t) => {
+        ctx.health.transitions.add((t) => {
           if (!t.healthy) prober.recover(t.provider);
         }),
       );

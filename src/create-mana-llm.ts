@@ -47,8 +47,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
     opts.health.store,
   );
   const events = new ManaEmitter();
-  // 'auto' hedging reads this process's latency estimate of the attempt's target.
-  const hedging = new HedgePolicy(opts.hedging, (target, kind) => health.latencyEstimate(target, kind));
+  const hedging = new HedgePolicy(opts.hedging, health.latency);
   const ctx: RouterContext = { providers, health, events, clock, opts, live: new Set(), images, hedging };
   const probed = [...providers.values()].filter((s) => s.config.probe);
   const { store } = opts.health;

@@ -168,8 +168,8 @@ describe('a breaker that opens releases the calls waiting on it', () => {
     // How many attempts a breaker opening now would release: none once every call has ended.
     const waiting = () => {
       told.mockClear();
-      health.opened.fire('a');
-      health.opened.fire('b');
+      health.opened.emit('a');
+      health.opened.emit('b');
       return told.mock.calls.length;
     };
     for (let round = 0; round < 40; round++) {

@@ -31,7 +31,7 @@ describe('HealthCache invariants', () => {
           const clock = createFakeClock(0);
           const cache = new HealthCache(['p'], { failureThreshold, cooldownMs }, clock);
           const flips: HealthTransition[] = [];
-          cache.onTransition((t) => flips.push(t));
+          cache.transitions.add((t) => flips.push(t));
           let trialOutstanding = false;
           for (const c of commands) {
             const before = cache.peek('p');
@@ -58,7 +58,9 @@ describe('HealthCache invariants', () => {
             const p = cache.snapshot().providers.p;
             expect(p?.consecutiveFailures).toBeGreaterThanOrEqual(0);
             expect(p?.healthy).toBe(p?.state === 'closed');
-            expect(cache.isTrialInFlight('p')).toBe(trialOutstanding && p?.state === 'half-open');
+            expect(cache.refuses('p')).toBe(
+              p?.state === 'open' || (trialOutstanding && p?.state === 'half-open'),
+            );
             if (p?.state === 'closed') expect(p.consecutiveFailures).toBeLessThan(failureThreshold);
           }
           // Each event is a real flip: healthy alternates, starting from the initial healthy state.

@@ -57,7 +57,7 @@ describe('HealthCache with a shared store', () => {
       shared.store,
     );
     const seen: HealthTransition[] = [];
-    cache.onTransition((t) => seen.push(t));
+    cache.transitions.add((t) => seen.push(t));
     shared.remote('a', opened(T0 + 60_000));
     expect(cache.admit('a')).toBe('unhealthy');
     shared.remote('a', opened(T0 + 90_000)); // re-armed elsewhere: not a flip
@@ -81,7 +81,7 @@ describe('HealthCache with a shared store', () => {
     const shared = sharedStore();
     const cache = new HealthCache(['a'], { failureThreshold: 2, cooldownMs: 1_000 }, clock, shared.store);
     const changes: StoreStatusChange[] = [];
-    cache.onStoreStatus((s) => changes.push(s));
+    cache.storeStatus.add((s) => changes.push(s));
     expect(cache.snapshot().store).toEqual({ kind: 'test', connected: true });
     shared.connection(false, 'ECONNREFUSED');
     expect(cache.snapshot().store).toEqual({ kind: 'test', connected: false });

@@ -9,7 +9,7 @@ function setup(providers = ['ollama', 'groq'], failureThreshold = 2, cooldownMs 
   const clock = createFakeClock(T0);
   const cache = new HealthCache(providers, { failureThreshold, cooldownMs }, clock);
   const events: HealthTransition[] = [];
-  cache.onTransition((t) => events.push(t));
+  cache.transitions.add((t) => events.push(t));
   return { clock, cache, events };
 }
 
@@ -21,18 +21,19 @@ describe('HealthCache admission', () => {
     expect(cache.admit('ollama')).toBe('ready');
     cache.recordFailure('ollama', 'ECONNREFUSED');
     expect(cache.peek('ollama')).toBe('open');
+    expect(cache.refuses('ollama')).toBe(true);
     expect(cache.admit('ollama')).toBe('unhealthy');
     expect(cache.unhealthyUntil('ollama')).toBe(T0 + 1_000);
     clock.advance(1_000);
     expect(cache.peek('ollama')).toBe('half-open');
     expect(cache.unhealthyUntil('ollama')).toBeUndefined();
-    expect(cache.isTrialInFlight('ollama')).toBe(false);
+    expect(cache.refuses('ollama')).toBe(false);
     expect(cache.admit('ollama')).toBe('trial');
-    expect(cache.isTrialInFlight('ollama')).toBe(true);
+    expect(cache.refuses('ollama')).toBe(true);
     expect(cache.admit('ollama')).toBe('unhealthy');
     cache.recordSuccess('ollama');
     expect(cache.peek('ollama')).toBe('closed');
-    expect(cache.isTrialInFlight('ollama')).toBe(false);
+    expect(cache.refuses('ollama')).toBe(false);
     expect(cache.admit('ollama')).toBe('ready');
   });
 

@@ -8,7 +8,7 @@ function setup(providers: string[], failureThreshold: number, cooldownMs = 1_000
   const clock = createFakeClock(T0);
   const cache = new HealthCache(providers, { failureThreshold, cooldownMs }, clock);
   const events: HealthTransition[] = [];
-  cache.onTransition((t) => events.push(t));
+  cache.transitions.add((t) => events.push(t));
   return { clock, cache, events };
 }
 
@@ -56,7 +56,7 @@ describe('HealthCache transition listeners', () => {
   it('calls listeners after the state update', () => {
     const { cache } = setup(['p'], 1);
     const seen: string[] = [];
-    cache.onTransition(() => seen.push(`${cache.peek('p')}:${cache.admit('p')}`));
+    cache.transitions.add(() => seen.push(`${cache.peek('p')}:${cache.admit('p')}`));
     cache.recordFailure('p', 'x');
     expect(seen).toEqual(['open:unhealthy']);
   });
@@ -64,11 +64,11 @@ describe('HealthCache transition listeners', () => {
   it('contains a throwing listener, warns, and still tells the other listeners', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const { cache, events } = setup(['p'], 1);
-    cache.onTransition(() => {
+    cache.transitions.add(() => {
       throw new Error('listener bug');
     });
     const after: boolean[] = [];
-    cache.onTransition((t) => after.push(t.healthy));
+    cache.transitions.add((t) => after.push(t.healthy));
     expect(() => cache.recordFailure('p', 'x')).not.toThrow();
     expect(cache.peek('p')).toBe('open');
     expect(events).toHaveLength(1);
@@ -80,7 +80,7 @@ describe('HealthCache transition listeners', () => {
   it('stops calling a listener once unsubscribed', () => {
     const { cache } = setup(['p'], 1);
     const seen: boolean[] = [];
-    const off = cache.onTransition((t) => seen.push(t.healthy));
+    const off = cache.transitions.add((t) => seen.push(t.healthy));
     cache.recordFailure('p', 'x');
     off();
     cache.recordSuccess('p');

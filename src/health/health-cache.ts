@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { BreakerState, CallKind, ManaLLMEvents } from '../events.js';
+import type { BreakerState, ManaLLMEvents } from '../events.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
 import {
   type Admission,
@@ -15,9 +15,8 @@ import {
 } from './breaker.js';
 import type { HealthSnapshot, HealthStatus, ProviderHealth } from './health-snapshot.js';
 import { createMemoryHealthStore, type HealthStore, type HealthStoreUpdate } from './health-store.js';
-import { LatencyBook, type LatencyEstimate, type TargetLatency } from './latency-book.js';
+import { LatencyBook } from './latency-book.js';
 import { Listeners } from './listeners.js';
-import { OpenWatch } from './open-watch.js';
 
 /** Payload of the `store` event: a shared store lost or regained its connection. */
 export type StoreStatusChange = ManaLLMEvents['store'];
@@ -31,12 +30,18 @@ export class HealthCache {
   readonly #opts: BreakerOptions;
   readonly #clock: Clock;
   readonly #store: HealthStore;
-  readonly #listeners = new Listeners<HealthTransition>('health');
-  readonly #statusListeners = new Listeners<StoreStatusChange>('store');
   readonly #unsubscribe: (() => void) | undefined;
-  readonly #latency = new LatencyBook();
-  /** Attempts waiting on each provider, released when its breaker opens (see docs/latency.md). */
-  readonly opened = new OpenWatch();
+  /** This process's latency of each target: fed by answers, read by `'auto'` hedging, `health()` and `resolve()`. */
+  readonly latency = new LatencyBook();
+  /** Hears every flip of a provider's `healthy`, after the update (the `health` event's payload). */
+  readonly transitions = new Listeners<HealthTransition>('health');
+  /** Hears a shared store lose or regain its connection (the `store` event's payload). */
+  readonly storeStatus = new Listeners<StoreStatusChange>('store');
+  /**
+   * Hears a provider's breaker open (by calls' failures, a probe or another process), so that the calls still
+   * waiting on it let go at once: the router looks for them among its attempts in flight (see docs/latency.md).
+   */
+  readonly opened = new Listeners<string>('breaker-open');
 
   constructor(
     providers: readonly string[],
@@ -45,7 +50,7 @@ export class HealthCache {
     store?: HealthStore,
   ) {
     this.#known = new Set(providers);
-    this.#opts = { failureThreshold: opts.failureThreshold, cooldownMs: opts.cooldownMs };
+    this.#opts = opts;
     this.#clock = clock;
     this.#store = store ?? createMemoryHealthStore();
     this.#store.bind?.(
@@ -78,9 +83,10 @@ export class HealthCache {
     return this.#read(provider).consecutiveFailures > 0;
   }
 
-  /** True while `provider` is half-open and its single trial has not ended. */
-  isTrialInFlight(provider: string): boolean {
-    return this.peek(provider) === 'half-open' && this.#read(provider).trialInFlight;
+  /** Whether `admit` would refuse `provider` now (open, or half-open with its trial taken), without side effects. */
+  refuses(provider: string): boolean {
+    const r = this.#read(provider);
+    return r.openedUntil !== null && (r.trialInFlight || this.#clock.now() < r.openedUntil);
   }
 
   /** A call succeeded (at `now`, read from the clock when not given): closes the breaker, resets the count and ends any trial. */
@@ -100,10 +106,7 @@ export class HealthCache {
 
   /** Ends a trial with no verdict (the caller's error or abort); the state stays as it was. */
   release(provider: string): void {
-    if (!this.#known.has(provider)) return;
-    const before = this.#read(provider);
-    const next = breakerRelease(before);
-    if (next !== before) this.#store.setProvider(provider, next);
+    this.#update(provider, breakerRelease);
   }
 
   /** Records a probe: an answer marks the provider alive (keeping e.g. a 401 as lastError), no answer counts. */
@@ -119,26 +122,6 @@ export class HealthCache {
   coolTarget(target: string, untilMs: number): void {
     const current = this.#store.getTargetCooldown(target);
     if (current === undefined || untilMs > current) this.#store.setTargetCooldown(target, untilMs);
-  }
-
-  /** One latency sample of `target`: the whole call (`chat`, `embed`) or the time to commit (`stream`). */
-  recordLatency(target: string, kind: CallKind, ms: number): void {
-    this.#latency.record(target, kind, ms);
-  }
-
-  /** This process's latency estimate of `target` for `kind` (see docs/health.md), undefined before any sample. */
-  latencyEstimate(target: string, kind: CallKind): LatencyEstimate | undefined {
-    return this.#latency.estimate(target, kind);
-  }
-
-  /** `latencyEstimate(target, kind).highMs` without allocating, 0 before any sample. */
-  latencyHigh(target: string, kind: CallKind): number {
-    return this.#latency.high(target, kind);
-  }
-
-  /** What `resolve()` shows of `target`'s latency. */
-  latencyOf(target: string): TargetLatency {
-    return this.#latency.view(target);
   }
 
   /** When the target's cool-down ends, or undefined when it is not cooling. */
@@ -176,13 +159,13 @@ export class HealthCache {
       healthy === entries.length ? 'healthy' : healthy === 0 ? 'unhealthy' : 'degraded';
     const cooling = new Map<string, number>();
     for (const t of this.#store.listTargetCooldowns()) if (t.until > now) cooling.set(t.target, t.until);
-    const names = new Set([...cooling.keys(), ...this.#latency.targets()]);
+    const names = new Set([...cooling.keys(), ...this.latency.targets()]);
     const targets = [...names]
       .sort((a, b) => a.localeCompare(b))
       .map((target) => ({
         target,
         until: cooling.get(target) ?? null,
-        latency: this.#latency.view(target),
+        latency: this.latency.view(target),
       }));
     const store = this.#store.status?.();
     // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
@@ -194,31 +177,21 @@ export class HealthCache {
     };
   }
 
-  /** Calls `listener` when a shared store loses or regains its connection; returns an unsubscribe function. */
-  onStoreStatus(listener: (s: StoreStatusChange) => void): () => void {
-    return this.#statusListeners.add(listener);
-  }
-
   /** Stops listening to the store and closes it (a shared store's connections). */
   async close(): Promise<void> {
     this.#unsubscribe?.();
-    this.#listeners.clear();
-    this.#statusListeners.clear();
-    this.#latency.clear();
+    this.transitions.clear();
+    this.storeStatus.clear();
     this.opened.clear();
+    this.latency.clear();
     await this.#store.close?.();
-  }
-
-  /** Calls `listener` whenever a provider's `healthy` flips, after the update; returns an unsubscribe function. */
-  onTransition(listener: (t: HealthTransition) => void): () => void {
-    return this.#listeners.add(listener);
   }
 
   // Another process changed a record: the mirror already holds it; tell listeners if `healthy` flipped.
   #onStoreUpdate(u: HealthStoreUpdate): void {
     if (u.type === 'status') {
       const { connected, error } = u;
-      this.#statusListeners.emit(Object.freeze(error === undefined ? { connected } : { connected, error }));
+      this.storeStatus.emit(Object.freeze(error === undefined ? { connected } : { connected, error }));
       return;
     }
     if (!this.#known.has(u.provider)) return;
@@ -237,6 +210,7 @@ export class HealthCache {
     if (!this.#known.has(provider)) return;
     const before = this.#read(provider);
     const after = change(before, now);
+    if (after === before) return;
     this.#store.setProvider(provider, after);
     this.#changed(provider, before, after, now);
   }
@@ -244,22 +218,21 @@ export class HealthCache {
   #changed(provider: string, before: BreakerRecord, after: BreakerRecord, now: number): void {
     const was = breakerState(before, now);
     const state = breakerState(after, now);
-    // Re-arming an open breaker, or its cooldown running out, is not a flip: listeners hear only real changes.
-    if ((was === 'closed') !== (state === 'closed')) this.#notify(provider, after, state);
-    // Attempts still waiting on the provider let go now, after the `health` event, instead of at their timeout.
-    if (state === 'open' && was !== 'open') this.opened.fire(provider);
-  }
-
-  #notify(provider: string, r: BreakerRecord, state: BreakerState): void {
     const healthy = state === 'closed';
-    const t: HealthTransition = Object.freeze({
-      provider,
-      healthy,
-      state,
-      consecutiveFailures: r.consecutiveFailures,
-      ...(!healthy && r.lastError !== null ? { reason: r.lastError } : {}),
-      ...(state === 'open' && r.openedUntil !== null ? { unhealthyUntil: r.openedUntil } : {}),
-    });
-    this.#listeners.emit(t);
+    // Re-arming an open breaker, or its cooldown running out, is not a flip: listeners hear only real changes.
+    if ((was === 'closed') !== healthy) {
+      this.transitions.emit(
+        Object.freeze({
+          provider,
+          healthy,
+          state,
+          consecutiveFailures: after.consecutiveFailures,
+          ...(!healthy && after.lastError !== null ? { reason: after.lastError } : {}),
+          ...(state === 'open' && after.openedUntil !== null ? { unhealthyUntil: after.openedUntil } : {}),
+        }),
+      );
+    }
+    // Attempts still waiting on the provider let go now, after the `health` event, instead of at their timeout.
+    if (state === 'open' && was !== 'open') this.opened.emit(provider);
   }
 }

@@ -12,7 +12,7 @@ function setup() {
   const clock = createFakeClock();
   const health = new HealthCache(['a', 'b'], { failureThreshold: 1, cooldownMs: 60_000 }, clock);
   const live = new Set<Abortable>();
-  health.opened.watch((p) => AttemptSignal.releaseWaiting(live, p));
+  health.opened.add((p) => AttemptSignal.releaseWaiting(live, p));
   const ctx = { health, clock, live } as unknown as RouterContext;
   const slots = new Map<string, ProviderSlot>();
   const slot = (id: string) =>
@@ -51,8 +51,8 @@ describe('AttemptSignal.releaseWaiting: the attempts a breaker that opens releas
     expect([a1, a2, b, answered, none].map((x) => x.released)).toEqual([true, true, false, false, false]);
     expect(a1.token.aborted).toBe(true);
     // Told once: the breaker opening again (after half-open) finds them waiting on nothing.
-    health.opened.fire('a');
-    health.opened.fire('b');
+    health.opened.emit('a');
+    health.opened.emit('b');
     expect(b.released).toBe(true);
   });
 

@@ -56,8 +56,7 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
     ctx.health.lastCallFailed(entry.provider)
   )
     return { reason: 'unhealthy' };
-  const state = ctx.health.peek(entry.provider);
-  if (state === 'open' || (state === 'half-open' && ctx.health.isTrialInFlight(entry.provider))) {
+  if (ctx.health.refuses(entry.provider)) {
     const until = ctx.health.unhealthyUntil(entry.provider);
     return until === undefined ? { reason: 'unhealthy' } : { reason: 'unhealthy', until };
   }

@@ -190,7 +190,7 @@ export class ChainWalk<T, R> {
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
-    ctx.health.recordLatency(entry.target, plan.kind, ended - started);
+    ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
     return new ServedAttempt(value, entry, plan.attempts, attempt);
   }

@@ -54,7 +54,7 @@ export function explainRoute(
         target: entry.target,
         provider: entry.provider,
         model: entry.model,
-        latency: ctx.health.latencyOf(entry.target),
+        latency: ctx.health.latency.view(entry.target),
       };
       const pre = precheck(ctx, entry, needs);
       if ('adapter' in pre) {

@@ -1,8 +1,6 @@
 import type { CallKind } from '../events.js';
+import type { LatencyBook } from '../health/latency-book.js';
 import type { ResolvedOptions } from '../options.js';
-
-/** What `'auto'` reads of a target: a high estimate of its time to answer (a stream: to commit), if measured. */
-export type LatencyLookup = (target: string, kind: CallKind) => { readonly highMs: number } | undefined;
 
 // Tokens are counted in thousandths: ten deposits of 0.1 must make exactly one token (in floats they make 0.999…).
 const UNIT = 1000;
@@ -16,10 +14,11 @@ export class HedgePolicy {
   readonly #deposit: number;
   readonly #max: number;
   readonly #autoMinMs: number;
-  readonly #latency: LatencyLookup | undefined;
+  readonly #latency: Pick<LatencyBook, 'high'>;
   #tokens: number;
 
-  constructor(opts: ResolvedOptions['hedging'], latency: LatencyLookup | undefined) {
+  /** `latency` gives `'auto'` a target's high estimate of its time to answer (a stream: to commit). */
+  constructor(opts: ResolvedOptions['hedging'], latency: Pick<LatencyBook, 'high'>) {
     this.#deposit = Math.round(opts.budgetRatio * UNIT);
     this.#max = opts.budgetMax * UNIT;
     // Full at start: a fresh client hedges its first slow calls instead of waiting for the bucket to fill.
@@ -56,8 +55,8 @@ export class HedgePolicy {
    */
   delay(afterMs: number | 'auto', target: string, kind: CallKind): number | undefined {
     if (afterMs !== 'auto') return afterMs > 0 ? afterMs : undefined;
-    const estimate = this.#latency?.(target, kind);
-    if (estimate === undefined || !Number.isFinite(estimate.highMs)) return undefined;
-    return Math.max(this.#autoMinMs, Math.ceil(estimate.highMs));
+    const high = this.#latency.high(target, kind);
+    if (high === undefined || !Number.isFinite(high)) return undefined;
+    return Math.max(this.#autoMinMs, Math.ceil(high));
   }
 }

@@ -55,7 +55,7 @@ export function startAttempt<T, R>(
   request: R,
   { i, entry, slot, started, ms }: AttemptStart,
 ): Running<T> {
-  const lateAt = started + Math.max(RELEASE_AFTER_MS, ctx.health.latencyHigh(entry.target, plan.kind));
+  const lateAt = started + Math.max(RELEASE_AFTER_MS, ctx.health.latency.high(entry.target, plan.kind) ?? 0);
   const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
   attempt.arm(ctx.clock, ms, () =>
     attempt.expire(

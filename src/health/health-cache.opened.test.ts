@@ -6,7 +6,7 @@ function setup() {
   const clock = createFakeClock();
   const cache = new HealthCache(['a', 'b'], { failureThreshold: 2, cooldownMs: 1_000 }, clock);
   const told: string[] = [];
-  cache.opened.watch((p) => void told.push(p));
+  cache.opened.add((p) => void told.push(p));
   return { clock, cache, told };
 }
 
