@@ -15,3 +15,19 @@ export const systemClock: Clock = {
     return () => clearTimeout(t);
   },
 };
+
+/** What `within` gives when the time ran out first. */
+export const TIMER = Symbol('timer');
+
+/** `p`, or TIMER when `ms` on `clock` runs out first; the timer never outlives the race. */
+export async function within<V>(clock: Clock, p: Promise<V>, ms: number): Promise<V | typeof TIMER> {
+  let cancel: (() => void) | undefined;
+  const timer = new Promise<typeof TIMER>((resolve) => {
+    cancel = clock.setTimer(Math.max(0, ms), () => resolve(TIMER));
+  });
+  try {
+    return await Promise.race([p, timer]);
+  } finally {
+    cancel?.();
+  }
+}

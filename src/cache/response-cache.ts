@@ -46,8 +46,21 @@ export class ResponseCache {
   }
 
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
-    const hit = parse(await this.#get(key));
-    this.#emit(plan, key, hit !== undefined);
+    let text: string | undefined;
+    try {
+      text = (await this.#store.getResponse(key)) ?? undefined;
+    } catch {
+      // a broken cache is a miss, never a failed call
+    }
+    const hit = parse(text);
+    if (this.#events.has('cache'))
+      this.#events.emit('cache', {
+        id: plan.id,
+        kind: plan.kind,
+        requested: plan.requested,
+        key,
+        hit: !!hit,
+      });
     if (hit) {
       const routing: Routing = {
         requested: plan.requested,
@@ -65,7 +78,13 @@ export class ResponseCache {
         if (choices?.some((c) => c.finish_reason === null || c.finish_reason === undefined)) return;
         const { routing, ...response } = value;
         const stored: Stored = { v: 1, resolved: routing.resolved, response };
-        this.#set(key, JSON.stringify(stored));
+        try {
+          void Promise.resolve(this.#store.setResponse(key, JSON.stringify(stored), this.#ttlMs)).catch(
+            () => {},
+          );
+        } catch {
+          // a cache that cannot store is a cache that misses
+        }
       },
     };
   }
@@ -73,28 +92,6 @@ export class ResponseCache {
   /** Closes the store (a shared store's connections). */
   async close(): Promise<void> {
     await this.#store.close?.();
-  }
-
-  async #get(key: string): Promise<string | undefined> {
-    try {
-      return (await this.#store.getResponse(key)) ?? undefined;
-    } catch {
-      return undefined; // a broken cache is a miss, never a failed call
-    }
-  }
-
-  #set(key: string, value: string): void {
-    try {
-      const done = this.#store.setResponse(key, value, this.#ttlMs);
-      if (done) done.catch(() => undefined);
-    } catch {
-      // a cache that cannot store is a cache that misses
-    }
-  }
-
-  #emit(plan: CallPlan, key: string, hit: boolean): void {
-    if (!this.#events.has('cache')) return;
-    this.#events.emit('cache', { id: plan.id, kind: plan.kind, requested: plan.requested, key, hit });
   }
 }
 

@@ -14,22 +14,18 @@ const SETTLE_TURNS = 10;
 
 interface Timer {
   readonly at: number;
-  readonly seq: number;
   readonly fn: () => void;
 }
 
 /** Creates a fake clock starting at `startMs` (milliseconds since the epoch) for deterministic tests. */
 export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
   let now = startMs;
-  let seq = 0;
   const timers = new Set<Timer>();
 
-  // Earliest due timer; equal deadlines fire in the order they were scheduled.
+  // Earliest due timer; of equal deadlines the one scheduled first (a Set iterates in insertion order).
   const nextDue = (until: number): Timer | undefined => {
     let best: Timer | undefined;
-    for (const t of timers) {
-      if (t.at <= until && (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq))) best = t;
-    }
+    for (const t of timers) if (t.at <= until && (!best || t.at < best.at)) best = t;
     return best;
   };
 
@@ -47,7 +43,7 @@ export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
   return {
     now: () => now,
     setTimer(ms, fn) {
-      const t: Timer = { at: now + Math.max(0, ms), seq: seq++, fn };
+      const t: Timer = { at: now + Math.max(0, ms), fn };
       timers.add(t);
       return () => {
         timers.delete(t);

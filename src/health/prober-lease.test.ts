@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createFakeClock } from './fake-clock.js';
 import { createProber, type ProbeResult } from './prober.js';
 
+/** No provider ever stays down: the recovery schedule never starts. */
+const NO_RECOVERY = { initialMs: 1_000, isDown: () => false };
+
 function setup(acquire: (provider: string) => boolean | Promise<boolean>) {
   const clock = createFakeClock(0);
   const results: [string, ProbeResult][] = [];
@@ -20,6 +23,7 @@ function setup(acquire: (provider: string) => boolean | Promise<boolean>) {
     onResult: (provider, outcome) => results.push([provider, outcome]),
     random: () => 0.5,
     acquire,
+    recovery: NO_RECOVERY,
   });
   return { clock, prober, results, calls };
 }

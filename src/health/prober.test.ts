@@ -2,6 +2,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { createFakeClock, type FakeClock } from './fake-clock.js';
 import { createProber, type ProbeResult, type ProbeTarget } from './prober.js';
 
+/** No provider ever stays down: the recovery schedule never starts. */
+const NO_RECOVERY = { initialMs: 1_000, isDown: () => false };
+
 type Probe = ProbeTarget['probe'];
 
 function setup(probes: Record<string, Probe>, extra: { intervalMs?: number; random?: () => number } = {}) {
@@ -14,6 +17,7 @@ function setup(probes: Record<string, Probe>, extra: { intervalMs?: number; rand
     clock,
     onResult: (provider, outcome) => results.push([provider, outcome]),
     random: extra.random ?? (() => 0.5),
+    recovery: NO_RECOVERY,
   });
   return { clock, prober, results };
 }
@@ -95,6 +99,7 @@ describe('createProber', () => {
       timeoutMs: 3_000,
       clock,
       onResult: (p, o) => results.push(`${p}@${o.durationMs}`),
+      recovery: NO_RECOVERY,
     });
     prober.start();
     expect(a.seen.active + b.seen.active).toBe(2);
@@ -173,6 +178,7 @@ describe('createProber', () => {
       clock,
       onResult: (_p, o) => results.push(o),
       random: () => 0.5,
+      recovery: NO_RECOVERY,
     });
     prober.start();
     await clock.advanceAsync(2_400);
@@ -215,6 +221,7 @@ describe('createProber', () => {
       timeoutMs: 3_000,
       clock,
       onResult: (_p, o) => results.push(o),
+      recovery: NO_RECOVERY,
     });
     prober.start();
     await clock.advanceAsync(500);
@@ -240,6 +247,7 @@ describe('createProber', () => {
       onResult: () => {
         throw new Error('sink bug');
       },
+      recovery: NO_RECOVERY,
     });
     await expect(prober.tick()).resolves.toBeUndefined();
     expect(warn).toHaveBeenCalledTimes(1);

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import { type Clock, TIMER, within } from '../clock.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
 import { redact } from '../redact.js';
 import { warnThrown } from '../warn.js';
@@ -31,13 +31,7 @@ export interface ProberOptions {
    * Faster probing of a provider that is down: its next probe comes `initialMs` after it went down, then each
    * wait doubles up to `intervalMs` (with the same jitter) for as long as `isDown` says so.
    */
-  readonly recovery?: RecoveryOptions;
-}
-
-/** The recovery schedule: the first wait, and what says a provider is still down after a probe. */
-export interface RecoveryOptions {
-  readonly initialMs: number;
-  readonly isDown: (provider: string) => boolean;
+  readonly recovery: { readonly initialMs: number; readonly isDown: (provider: string) => boolean };
 }
 
 /** Background health probing: `tick()` probes every provider once; `start()` ticks now and then periodically. */
@@ -49,9 +43,11 @@ export interface Prober {
   recover(provider: string): void;
 }
 
-/** A provider on (or just off) the recovery schedule: `step` waits so far, `upAt` when a probe found it back. */
+/**
+ * A provider on the recovery schedule, or just off it: `step` waits so far, `upAt` when a probe found it back
+ * (undefined while it is still on the schedule).
+ */
 interface Recovery {
-  active: boolean;
   step: number;
   cancel: (() => void) | undefined;
   upAt: number | undefined;
@@ -67,6 +63,10 @@ export function createProber(opts: ProberOptions): Prober {
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const byId = new Map(targets.map((t) => [t.provider, t]));
   const recovering = new Map<string, Recovery>();
+  const onSchedule = (provider: string): Recovery | undefined => {
+    const r = recovering.get(provider);
+    return r?.upAt === undefined ? r : undefined;
+  };
   let started = false;
   let epoch = 0;
   let cancelTimer: (() => void) | undefined;
@@ -82,54 +82,39 @@ export function createProber(opts: ProberOptions): Prober {
     });
   };
 
-  const report = (provider: string, outcome: ProbeResult): void => {
-    try {
-      onResult(provider, outcome);
-    } catch (err) {
-      warnThrown('recording a probe result', err, 'MANA_LLM_PROBE');
-    }
-  };
-
   // A broken or slow gate must not stop probing: this process then probes for itself.
-  const acquired = async (provider: string): Promise<boolean> => {
-    if (!acquire) return true;
-    let cancel = (): void => {};
-    const late = new Promise<boolean>((resolve) => {
-      cancel = clock.setTimer(timeoutMs, () => resolve(true));
-    });
+  const acquired = async (gate: NonNullable<typeof acquire>, provider: string): Promise<boolean> => {
     try {
-      return await Promise.race([Promise.resolve(acquire(provider)), late]);
+      const held = await within(clock, Promise.resolve(gate(provider)), timeoutMs);
+      return held === TIMER ? true : held;
     } catch {
       return true;
-    } finally {
-      cancel();
     }
   };
 
   const run = async (target: ProbeTarget, controller: AbortController): Promise<void> => {
     const runEpoch = epoch;
-    if (acquire && !(await acquired(target.provider))) {
-      if (inFlight.get(target.provider)?.controller === controller) inFlight.delete(target.provider);
-      return;
-    }
+    if (acquire && !(await acquired(acquire, target.provider))) return;
     if (runEpoch !== epoch || controller.signal.aborted) return;
     const startedAt = clock.now();
-    let cancelTimeout = (): void => {};
-    const aborted = new Promise<ProbeOutcome>((resolve) => {
-      controller.signal.addEventListener('abort', () => resolve(timeoutOutcome(timeoutMs)), { once: true });
-      cancelTimeout = clock.setTimer(timeoutMs, () =>
-        controller.abort(new DOMException(`probe timed out after ${timeoutMs}ms`, 'TimeoutError')),
-      );
-    });
+    const stopped = new Promise<typeof TIMER>((resolve) =>
+      controller.signal.addEventListener('abort', () => resolve(TIMER), { once: true }),
+    );
     const answered = (async () => target.probe(controller.signal))().then(normalize).catch(errorOutcome);
-    const outcome = await Promise.race([answered, aborted]);
-    cancelTimeout();
-    if (inFlight.get(target.provider)?.controller === controller) inFlight.delete(target.provider);
+    let outcome = await within(clock, Promise.race([answered, stopped]), timeoutMs);
     // A probe cut short by stop() says nothing about the provider.
     if (runEpoch !== epoch) return;
-    report(target.provider, { ...outcome, durationMs: clock.now() - startedAt });
+    if (outcome === TIMER) {
+      controller.abort(new DOMException(`probe timed out after ${timeoutMs}ms`, 'TimeoutError'));
+      outcome = { ok: false, error: `probe-timeout (>${timeoutMs}ms)` };
+    }
+    try {
+      onResult(target.provider, { ...outcome, durationMs: clock.now() - startedAt });
+    } catch (err) {
+      warnThrown('recording a probe result', err, 'MANA_LLM_PROBE');
+    }
     // A provider found down by a periodic probe (already open, so no health flip announced it) recovers too.
-    if (recovery && stillDown(target.provider)) recover(target.provider);
+    if (stillDown(target.provider)) recover(target.provider);
   };
 
   // Overlap is prevented per provider: a probe still running is joined, not doubled.
@@ -139,17 +124,19 @@ export function createProber(opts: ProberOptions): Prober {
     const controller = new AbortController();
     const entry = { controller, done: Promise.resolve() };
     inFlight.set(target.provider, entry);
-    entry.done = run(target, controller);
+    entry.done = run(target, controller).finally(() => {
+      if (inFlight.get(target.provider) === entry) inFlight.delete(target.provider);
+    });
     return entry.done;
   };
 
   // A provider waiting on its recovery schedule is probed by that schedule alone: the load stays bounded.
   const tick = async (): Promise<void> => {
-    await Promise.all(targets.filter((t) => recovering.get(t.provider)?.active !== true).map(probeOne));
+    await Promise.all(targets.filter((t) => onSchedule(t.provider) === undefined).map(probeOne));
   };
 
   const arm = (target: ProbeTarget, r: Recovery): void => {
-    const wait = Math.min(intervalMs, (recovery as RecoveryOptions).initialMs * 2 ** r.step);
+    const wait = Math.min(intervalMs, recovery.initialMs * 2 ** r.step);
     const runEpoch = epoch;
     r.cancel = clock.setTimer(jitter(wait), () => {
       r.cancel = undefined;
@@ -160,7 +147,6 @@ export function createProber(opts: ProberOptions): Prober {
           r.step = Math.min(r.step + 1, 30);
           arm(target, r);
         } else {
-          r.active = false;
           r.upAt = clock.now();
         }
       });
@@ -169,7 +155,7 @@ export function createProber(opts: ProberOptions): Prober {
 
   const stillDown = (provider: string): boolean => {
     try {
-      return (recovery as RecoveryOptions).isDown(provider);
+      return recovery.isDown(provider);
     } catch {
       return false;
     }
@@ -177,13 +163,13 @@ export function createProber(opts: ProberOptions): Prober {
 
   const recover = (provider: string): void => {
     const target = byId.get(provider);
-    if (!recovery || !started || !target) return;
+    if (!started || !target) return;
+    if (onSchedule(provider)) return;
     const r = recovering.get(provider);
-    if (r?.active === true) return;
     // Down again within an interval of coming back (a flapping provider): the waits go on from where they were.
     const flapping = r?.upAt !== undefined && clock.now() - r.upAt < intervalMs;
     const step = flapping && r ? Math.min(r.step + 1, 30) : 0;
-    const next: Recovery = { active: true, step, cancel: undefined, upAt: undefined };
+    const next: Recovery = { step, cancel: undefined, upAt: undefined };
     recovering.set(provider, next);
     arm(target, next);
   };
@@ -224,10 +210,6 @@ function errorOutcome(err: unknown): ProbeOutcome {
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code;
   const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
   return { ok: false, error: `probe-error: ${clean(what)}` };
-}
-
-function timeoutOutcome(timeoutMs: number): ProbeOutcome {
-  return { ok: false, error: `probe-timeout (>${timeoutMs}ms)` };
 }
 
 // Reasons end up in snapshots and events: never a key, never a whole upstream page.

@@ -28,37 +28,26 @@ const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason):
   reason,
 });
 
-const CONNECTION = v(true, 'failure', 'connection');
-const TIMEOUT = v(true, 'failure', 'timeout');
-const SERVER = v(true, 'failure', 'http-error');
-const NOT_FOUND = v(true, 'none', 'model-not-found');
-const CALLER = v(false, 'none', 'caller-error');
-// Too long for this model's window: a later entry may have a bigger one (the caller's error only when none is left).
-const CONTEXT_LENGTH = v(true, 'none', 'context-length');
-const COOL = v(true, 'cool', 'rate-limited');
-const RATE_NO_HINT = v(true, 'failure', 'rate-limited');
-const AUTH = v(false, 'none', 'auth');
-const AUTH_FALLBACK = v(true, 'failure', 'auth');
-const BLOCKED = v(false, 'none', 'blocked');
-const INCAPABLE = v(true, 'none', 'capability');
-const BAD = v(true, 'failure', 'bad-response');
-
 /** The one table that decides what falls back and what counts against health (docs/fallback.md). */
 export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
-  if (err instanceof ProviderConnectionError) return CONNECTION;
-  if (err instanceof ProviderTimeoutError) return TIMEOUT;
-  if (err instanceof ProviderRateLimitError) return err.retryAfterMs === undefined ? RATE_NO_HINT : COOL;
+  if (err instanceof ProviderConnectionError) return v(true, 'failure', 'connection');
+  if (err instanceof ProviderTimeoutError) return v(true, 'failure', 'timeout');
+  // A rate limit with a hint cools only the target; without one it counts like any other failure.
+  if (err instanceof ProviderRateLimitError)
+    return v(true, err.retryAfterMs === undefined ? 'failure' : 'cool', 'rate-limited');
   if (err instanceof ProviderHTTPError) {
-    if (err.status === 404) return NOT_FOUND;
-    if (err.contextLength) return CONTEXT_LENGTH;
-    return err.retryable ? SERVER : CALLER;
+    if (err.status === 404) return v(true, 'none', 'model-not-found');
+    // Too long for this model's window: a later entry may have a bigger one (the caller's error when none is left).
+    if (err.contextLength) return v(true, 'none', 'context-length');
+    return err.retryable ? v(true, 'failure', 'http-error') : v(false, 'none', 'caller-error');
   }
-  if (err instanceof ProviderAuthError) return fallbackOnAuthError ? AUTH_FALLBACK : AUTH;
-  if (err instanceof ProviderBlockedError) return BLOCKED;
-  if (err instanceof ProviderCapabilityError) return INCAPABLE;
-  if (err instanceof ProviderResponseError) return BAD;
+  if (err instanceof ProviderAuthError)
+    return v(fallbackOnAuthError, fallbackOnAuthError ? 'failure' : 'none', 'auth');
+  if (err instanceof ProviderBlockedError) return v(false, 'none', 'blocked');
+  if (err instanceof ProviderCapabilityError) return v(true, 'none', 'capability');
+  if (err instanceof ProviderResponseError) return v(true, 'failure', 'bad-response');
   // Any other ProviderError (a custom adapter's subclass): trust its own retryable flag.
-  return err.retryable ? BAD : CALLER;
+  return err.retryable ? v(true, 'failure', 'bad-response') : v(false, 'none', 'caller-error');
 }
 
 /** Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). */

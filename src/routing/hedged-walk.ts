@@ -1,10 +1,8 @@
-import type { Clock } from '../clock.js';
+import { TIMER, within } from '../clock.js';
 import type { ChainWalk } from './chain-walk.js';
 import type { HedgePolicy } from './hedge-policy.js';
 import type { Outcome, Running } from './running-attempt.js';
 import type { Served } from './walk-chain.js';
-
-const TIMER = Symbol('hedge timer');
 
 /** `run`'s result as an Outcome that never rejects, made once (a loser's late rejection is handled here too). */
 function settled<T>(run: Running<T>): Promise<Outcome<T>> {
@@ -13,19 +11,6 @@ function settled<T>(run: Running<T>): Promise<Outcome<T>> {
     (error: unknown): Outcome<T> => ({ run, ok: false, error }),
   );
   return run.settled;
-}
-
-/** `p`, or TIMER when `ms` (on the injected clock) runs out first; the timer never outlives the race. */
-async function within<V>(clock: Clock, p: Promise<V>, ms: number): Promise<V | typeof TIMER> {
-  let cancel: (() => void) | undefined;
-  const timer = new Promise<typeof TIMER>((resolve) => {
-    cancel = clock.setTimer(Math.max(0, ms), () => resolve(TIMER));
-  });
-  try {
-    return await Promise.race([p, timer]);
-  } finally {
-    cancel?.();
-  }
 }
 
 /**
