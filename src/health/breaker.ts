@@ -48,7 +48,7 @@ export function breakerSuccess(
   now: number,
   lastError: string | null = null,
 ): BreakerRecord {
-  // Every field is set: a literal, not `{ ...r, … }` — V8 spreads this record in ~1.5 µs, on every success.
+  // Every field is set: a literal, not a spread of `r`, which costs more on every success.
   return {
     consecutiveFailures: 0,
     openedUntil: null,

@@ -162,11 +162,7 @@ export class HealthCache {
     const names = new Set([...cooling.keys(), ...this.latency.targets()]);
     const targets = [...names]
       .sort((a, b) => a.localeCompare(b))
-      .map((target) => ({
-        target,
-        until: cooling.get(target) ?? null,
-        latency: this.latency.view(target),
-      }));
+      .map((target) => ({ target, until: cooling.get(target) ?? null, latency: this.latency.view(target) }));
     const store = this.#store.status?.();
     // fromEntries defines own properties, so an id like "__proto__" stays an ordinary key.
     return {

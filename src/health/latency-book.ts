@@ -60,7 +60,6 @@ export class LatencyBook {
     let book = this.#targets.get(target);
     if (book === undefined) {
       if (this.#targets.size >= MAX_TARGETS) {
-        // Full: the target measured longest ago goes.
         const [oldest] = [...this.#targets].reduce((a, b) => (b[1].used < a[1].used ? b : a));
         this.#targets.delete(oldest);
       }

@@ -2,19 +2,12 @@ import type { AliasRegistry } from '../aliases/alias-registry.js';
 import type { TargetLatency } from '../health/latency-book.js';
 import type { ChatRequest } from '../types.js';
 import { validateCall, validateModel } from '../validate-request.js';
-import { chatNeeds, precheck } from './candidates.js';
+import { chatNeeds, precheck, type Skip } from './candidates.js';
 import type { RouterContext } from './context.js';
 import { type DirectChains, resolveModel } from './resolve-model.js';
 
-/** State of one chain entry as `resolve()` explains it. */
-export type CandidateState =
-  | 'ready'
-  | 'unhealthy'
-  | 'cooling'
-  | 'half-open'
-  | 'unconfigured'
-  | 'saturated'
-  | 'capability';
+/** State of one chain entry as `resolve()` explains it: callable now, or why a call would skip it. */
+export type CandidateState = 'ready' | 'half-open' | Skip['reason'];
 
 /** What `resolve()` returns: the routing decision a call would make now, without calling anything. */
 export interface ResolveResult {
@@ -60,9 +53,7 @@ export function explainRoute(
       if ('adapter' in pre) {
         return { ...base, state: ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };
       }
-      return pre.until === undefined
-        ? { ...base, state: pre.reason }
-        : { ...base, state: pre.reason, until: pre.until };
+      return { ...base, state: pre.reason, ...(pre.until === undefined ? {} : { until: pre.until }) };
     }),
   };
 }

@@ -16,12 +16,8 @@ export type ReportedCall = Pick<
 function paramsOf(request: ChatRequest | EmbedRequest): Params | undefined {
   if (!('messages' in request)) return undefined;
   const { temperature, max_tokens, top_p } = request;
-  if (temperature === undefined && max_tokens === undefined && top_p === undefined) return undefined;
-  const out: { -readonly [K in keyof Params]: Params[K] } = {};
-  if (temperature !== undefined) out.temperature = temperature;
-  if (max_tokens !== undefined) out.max_tokens = max_tokens;
-  if (top_p !== undefined) out.top_p = top_p;
-  return out;
+  const set = Object.entries({ temperature, max_tokens, top_p }).filter(([, value]) => value !== undefined);
+  return set.length > 0 ? Object.fromEntries(set) : undefined;
 }
 
 /** Emits `request` for a call (and opens a stream's tracing-channel record); `request` undefined: it was refused. */
@@ -45,6 +41,17 @@ export function reportRequest(
   ctx.events.emit('request', params ? { ...base, params } : base);
 }
 
+/** Fills in the tracing-channel record of a served call, and ends a stream's. */
+function traceServed(plan: CallPlan, target: string, usage?: Usage, firstChunkMs?: number): void {
+  const { trace } = plan;
+  if (!trace) return;
+  trace.resolved = target;
+  trace.attempts = plan.attempts;
+  if (usage) trace.usage = usage;
+  if (firstChunkMs !== undefined) trace.firstChunkMs = firstChunkMs;
+  if (plan.kind === 'stream') publishStreamEnd(trace);
+}
+
 /** Emits `resolved` (alias calls) and `response` for a served call; `firstChunkMs` marks a stream. */
 export function reportServed(
   ctx: RouterContext,
@@ -54,20 +61,13 @@ export function reportServed(
   firstChunkMs?: number,
 ): void {
   const { events } = ctx;
-  const { trace } = plan;
-  if (trace) {
-    trace.resolved = target;
-    trace.attempts = plan.attempts;
-    if (usage) trace.usage = usage;
-    if (firstChunkMs !== undefined) trace.firstChunkMs = firstChunkMs;
-    if (plan.kind === 'stream') publishStreamEnd(trace);
-  }
+  traceServed(plan, target, usage, firstChunkMs);
   // A stream reports `resolved` at its commit point, not here.
   if (plan.alias && firstChunkMs === undefined && events.has('resolved')) {
     events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target });
   }
   if (events.has('response')) {
-    const payload = {
+    events.emit('response', {
       id: plan.id,
       kind: plan.kind,
       requested: plan.requested,
@@ -76,21 +76,14 @@ export function reportServed(
       ...(firstChunkMs === undefined ? {} : { firstChunkMs }),
       ...(usage ? { usage } : {}),
       attempts: plan.attempts,
-    };
-    events.emit('response', payload);
+    });
   }
 }
 
 /** Emits `cancel` for a committed stream its consumer stopped. */
 export function reportCancel(ctx: RouterContext, plan: CallPlan, target: string, firstChunkMs: number): void {
-  const { trace } = plan;
-  if (trace) {
-    trace.resolved = target;
-    trace.attempts = plan.attempts;
-    trace.firstChunkMs = firstChunkMs;
-    trace.cancelled = true;
-    publishStreamEnd(trace);
-  }
+  if (plan.trace) plan.trace.cancelled = true;
+  traceServed(plan, target, undefined, firstChunkMs);
   if (!ctx.events.has('cancel')) return;
   ctx.events.emit('cancel', {
     id: plan.id,
@@ -126,13 +119,7 @@ export function reportFailure(
           model: '',
           cause: err,
         });
-    const base = {
-      id: plan.id,
-      kind: plan.kind,
-      requested: plan.requested,
-      error,
-      durationMs,
-    };
+    const base = { id: plan.id, kind: plan.kind, requested: plan.requested, error, durationMs };
     ctx.events.emit('failure', plan.attempts.length > 0 ? { ...base, attempts: plan.attempts } : base);
   }
   return err;

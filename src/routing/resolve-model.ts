@@ -32,21 +32,19 @@ export function resolveModel(
     if (!alias) throw new UnknownAliasError(requested);
     return { requested, alias, chain: alias.chain };
   }
-  let chain = direct.get(requested);
-  if (chain === undefined) {
-    const ref = parseModelString(requested);
-    if (ref) chain = direct.remember(requested, ref);
-    else if (defaultProvider && requested.trim())
-      chain = single({ provider: defaultProvider, model: requested.trim() });
-    else
-      throw new InvalidRequestError(`Model "${requested}" names no provider`, [
-        {
-          path: 'model',
-          message:
-            'has no provider prefix and no defaultProvider is configured: use "provider/model" or "mana/<alias>"',
-        },
-      ]);
-  }
+  const chain =
+    direct.chain(requested) ??
+    (defaultProvider && requested.trim()
+      ? single({ provider: defaultProvider, model: requested.trim() })
+      : undefined);
+  if (chain === undefined)
+    throw new InvalidRequestError(`Model "${requested}" names no provider`, [
+      {
+        path: 'model',
+        message:
+          'has no provider prefix and no defaultProvider is configured: use "provider/model" or "mana/<alias>"',
+      },
+    ]);
   return { requested, alias: undefined, chain };
 }
 
@@ -69,22 +67,17 @@ function single(ref: { provider: string; model: string }): readonly ChainEntry[]
 export class DirectChains {
   readonly #chains = new Map<string, readonly ChainEntry[]>();
 
-  get(requested: string): readonly ChainEntry[] | undefined {
-    return this.#chains.get(requested);
-  }
-
-  /** The chain of `ref`, kept for `requested` when it is short enough. */
-  remember(requested: string, ref: { provider: string; model: string }): readonly ChainEntry[] {
+  /** The chain of a `provider/model` string (parsed once while it is kept), or undefined when it names no provider. */
+  chain(requested: string): readonly ChainEntry[] | undefined {
+    const kept = this.#chains.get(requested);
+    if (kept) return kept;
+    const ref = parseModelString(requested);
+    if (!ref) return undefined;
     const chain = single(ref);
     if (requested.length > MAX_KEPT_CHARS) return chain;
     if (this.#chains.size >= MAX_KEPT) this.#chains.clear();
     this.#chains.set(requested, chain);
     return chain;
-  }
-
-  /** How many strings are kept (for tests). */
-  get size(): number {
-    return this.#chains.size;
   }
 
   clear(): void {
