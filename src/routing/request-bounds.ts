@@ -16,12 +16,13 @@ const MAX_PATH_SEGMENTS = 12;
 interface Walk {
   readonly maxDepth: number;
   readonly maxBytes: number;
+  readonly root: string;
   readonly containers: object[];
   readonly keys: (string | number)[];
   bytes: number;
 }
 
-/** Thrown inside the walk, turned into an InvalidRequestError with its path once, at the top. */
+/** Thrown inside the walk (its path taken the first `depth` keys), turned into an InvalidRequestError at the top. */
 class Refusal {
   constructor(
     readonly message: string,
@@ -29,8 +30,8 @@ class Refusal {
   ) {}
 }
 
-function pathOf(keys: readonly (string | number)[], n: number, root: string): string {
-  const path = issuePath(keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), root);
+function pathOf(w: Walk, n: number): string {
+  const path = issuePath(w.keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), w.root);
   return n > MAX_PATH_SEGMENTS ? `${path}…` : path;
 }
 
@@ -53,7 +54,8 @@ function visit(w: Walk, value: unknown): void {
       // undefined, functions and symbols are left out of JSON, as JSON.stringify does.
       break;
   }
-  if (w.bytes > w.maxBytes) throw new Refusal('too big', -1);
+  if (w.bytes > w.maxBytes)
+    throw new Refusal(`is larger than ${w.maxBytes} bytes as JSON (limits.maxRequestBytes)`, 0);
 }
 
 // Recursion bounded by maxDepth: the walk itself can never overflow the stack, whatever the request holds.
@@ -101,26 +103,17 @@ function fail(message: string, path: string, cause?: unknown): never {
  * @throws InvalidRequestError
  */
 export function checkRequestBounds(request: object, bounds: RequestBounds, root = 'request'): void {
-  const w: Walk = {
-    maxDepth: bounds.maxDepth,
-    maxBytes: bounds.maxRequestBytes,
-    containers: [],
-    keys: [],
-    bytes: 0,
-  };
+  const { maxDepth, maxRequestBytes: maxBytes } = bounds;
+  const w: Walk = { maxDepth, maxBytes, root, containers: [], keys: [], bytes: 0 };
   try {
     container(w, request);
   } catch (err) {
-    if (err instanceof Refusal) {
-      if (err.depth < 0)
-        fail(`is larger than ${bounds.maxRequestBytes} bytes as JSON (limits.maxRequestBytes)`, root);
-      fail(err.message, pathOf(w.keys, err.depth, root));
-    }
+    if (err instanceof Refusal) fail(err.message, pathOf(w, err.depth));
     // A getter or proxy trap in the caller's object threw while it was read.
     const text = (err instanceof Error ? err.message : String(err)).slice(0, 200);
     // Caller-supplied text: no control characters (ESC, CR, LF, NUL) into a message that may reach a log.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
     const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-    fail(`cannot be read: ${clean}`, pathOf(w.keys, w.keys.length, root), err);
+    fail(`cannot be read: ${clean}`, pathOf(w, w.keys.length), err);
   }
 }
