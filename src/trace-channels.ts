@@ -29,19 +29,16 @@ export interface ManaTraceMessage {
   error?: unknown;
 }
 
-/** The tracing channel of each kind of call. */
-export type ManaTracingChannel = TracingChannel<unknown, ManaTraceMessage & object>;
-
 // Channels are process-wide by name in Node itself (so an APM agent finds them without a reference to the client);
 // holding the three objects here only saves a lookup per call.
-const CHANNELS: Record<CallKind, ManaTracingChannel> = {
+const CHANNELS: Record<CallKind, TracingChannel<unknown, ManaTraceMessage & object>> = {
   chat: tracingChannel('mana-llm:chat'),
   stream: tracingChannel('mana-llm:stream'),
   embed: tracingChannel('mana-llm:embed'),
 };
 
 /** The channel for `kind`, or undefined when nobody subscribes (the call then builds no message at all). */
-export function activeChannel(kind: CallKind): ManaTracingChannel | undefined {
+export function activeChannel(kind: CallKind): (typeof CHANNELS)[CallKind] | undefined {
   const ch = CHANNELS[kind];
   return ch.hasSubscribers ? ch : undefined;
 }

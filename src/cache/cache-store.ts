@@ -14,16 +14,11 @@ export interface CacheStore {
   close?(): Promise<void>;
 }
 
-interface Entry {
-  readonly value: string;
-  readonly expiresAt: number;
-}
-
 /** A bounded LRU with per-entry expiry on `clock`: the least recently used entry goes when it is full. */
 export function createMemoryCacheStore(opts: { maxEntries: number; clock: Clock }): CacheStore {
   const { maxEntries, clock } = opts;
   // A Map iterates in insertion order: re-inserting on every hit keeps the oldest-used entry first.
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   return {
     getResponse(key) {
       const e = entries.get(key);

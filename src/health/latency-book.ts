@@ -14,11 +14,7 @@ export interface LatencyStat {
  * A target's latency per kind of call, null before any sample of that kind: `chat` and `embed` are the whole call,
  * `stream` the time to the first content chunk (the commit point).
  */
-export interface TargetLatency {
-  readonly chat: LatencyStat | null;
-  readonly stream: LatencyStat | null;
-  readonly embed: LatencyStat | null;
-}
+export type TargetLatency = Readonly<Record<CallKind, LatencyStat | null>>;
 
 /** Weight of a new sample in the mean (RFC 6298's alpha): about the last 8 calls matter. */
 const ALPHA = 1 / 8;

@@ -1,14 +1,11 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
 import { isAlias, parseModelString } from '../aliases/model-string.js';
-import type { AliasDefinition, ChainEntry } from '../aliases/schema.js';
+import type { ChainEntry } from '../aliases/schema.js';
 import { InvalidRequestError, UnknownAliasError } from '../errors.js';
+import type { CallPlan } from './context.js';
 
 /** A model string turned into the chain to walk. */
-export interface Resolution {
-  requested: string;
-  alias: AliasDefinition | undefined;
-  chain: readonly ChainEntry[];
-}
+export type Resolution = Pick<CallPlan, 'requested' | 'alias' | 'chain'>;
 
 /**
  * `mana/<x>` → that alias's chain; `provider/model` → one entry; bare `m` → `<defaultProvider>/m`;
