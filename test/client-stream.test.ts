@@ -226,6 +226,25 @@ describe('after the first content chunk the stream belongs to the caller', () =>
     expect(b.count()).toBe(0);
   });
 
+  it('idleMs counts from the wait, also when the first-chunk timer outlives the commit (firstChunkMs = idleMs)', async () => {
+    const { llm, clock, a } = await setup('openai', { timeouts: { firstChunkMs: 3000, idleMs: 3000 } });
+    a.enqueue({ streamThenStall: 2 });
+    const it = llm.stream(REQ)[Symbol.asyncIterator]();
+    let text = '';
+    while (text.length < 8) text += (await it.next()).value?.choices[0]?.delta.content ?? '';
+    await clock.advanceAsync(2000); // the consumer holds its chunks: not idle
+    let failed: unknown;
+    const next = it.next().catch((err: unknown) => {
+      failed = err;
+    });
+    await clock.advanceAsync(2999); // the attempt's timer fires at 3000, 1000 into the wait: not yet idle
+    expect(failed).toBeUndefined();
+    await clock.advanceAsync(1);
+    await next;
+    expect(failed).toBeInstanceOf(StreamInterruptedError);
+    expect((failed as StreamInterruptedError).cause).toBeInstanceOf(ProviderTimeoutError);
+  });
+
   it('neither idleMs nor the total budget count the time the consumer spends between chunks', async () => {
     const { llm, clock, a } = await setup('openai', { timeouts: { idleMs: 3000, totalMs: 5000 } });
     a.setDefault({ reply: 'One two three', chunks: 3 });

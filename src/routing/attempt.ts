@@ -32,6 +32,9 @@ export class AttemptSignal implements Abortable {
   readonly #lateAt: number;
   #cancelLate: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
+  /** What the pending timer runs, and when it fires (epoch ms). */
+  #onFire: (() => void) | undefined;
+  #firesAt = 0;
   readonly #caller: AbortSignal | undefined;
   readonly #live: Set<Abortable>;
   #onCallerAbort: (() => void) | undefined;
@@ -95,11 +98,23 @@ export class AttemptSignal implements Abortable {
   /** (Re)arms the attempt's one timer: after `ms`, `onFire` runs (normally `expire`). */
   arm(clock: Clock, ms: number, onFire: () => void): void {
     this.#cancelTimer?.();
-    if (!Number.isFinite(ms)) {
+    this.#cancelTimer = undefined;
+    if (!Number.isFinite(ms)) return;
+    this.#onFire = onFire;
+    this.#firesAt = clock.now() + ms;
+    this.#cancelTimer = clock.setTimer(ms, () => {
       this.#cancelTimer = undefined;
-      return;
-    }
-    this.#cancelTimer = clock.setTimer(ms, onFire);
+      this.#onFire?.();
+    });
+  }
+
+  /**
+   * `arm`, except that a pending timer firing within `ms` is kept and runs `onFire` instead, which must then check
+   * whether its time really came (a stream's idle check): one timer per stream instead of one more at its commit.
+   */
+  rearm(clock: Clock, ms: number, onFire: () => void): void {
+    if (this.#cancelTimer !== undefined && this.#firesAt <= clock.now() + ms) this.#onFire = onFire;
+    else this.arm(clock, ms, onFire);
   }
 
   /** Ends the attempt now as timed out. */

@@ -116,7 +116,8 @@ export class ChainWalk<T, R> {
    */
   #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
     const budget = this.callableAhead() ? Math.ceil(left / 2) : left;
-    const ms = Math.min(budget, slot.config.timeoutMs, this.step.attemptMs);
+    const cap = this.step.attemptCap;
+    const ms = Math.min(budget, slot.config.timeoutMs, cap ? this.ctx.opts.timeouts[cap] : budget);
     return startAttempt(this.ctx, this.plan, this.step, this.request, { i, entry, slot, started, ms });
   }
 

@@ -82,13 +82,14 @@ export class CommittedStream implements Committed {
         target: entry.target,
       });
     }
-    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies.
-    attempt.disarm();
     if (ended) {
+      attempt.disarm();
       // A clean stream with no content is a success: pass on only what carries the finish reason or usage.
       this.#state = 'ended';
       return held.filter((c) => !!c.choices[0]?.finish_reason || !!c.usage);
     }
+    // Committed: the walk's first-chunk and total-budget deadline ends here; from now on only idleMs applies (the
+    // attempt's timer, when it fires sooner, becomes the first idle check).
     this.#watchIdle(ctx.opts.timeouts.idleMs);
     this.#watchDuration();
     return held;
@@ -233,7 +234,7 @@ export class CommittedStream implements Committed {
 
   /** One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. */
   #watchIdle(ms: number): void {
-    this.#served.attempt.arm(this.#ctx.clock, ms, () => this.#idleCheck());
+    this.#served.attempt.rearm(this.#ctx.clock, ms, () => this.#idleCheck());
   }
 
   #idleCheck(): void {

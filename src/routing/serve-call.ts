@@ -70,14 +70,12 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
 export const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
-  attemptMs: Number.POSITIVE_INFINITY,
   timeoutLabel: 'no answer',
   run: (slot, entry, context, request) => slot.adapter.chat({ ...request, model: entry.model }, context),
 };
 
 /** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
 export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
-  attemptMs: Number.POSITIVE_INFINITY,
   timeoutLabel: 'no answer',
   run: (slot, entry, context, request) =>
     slot.adapter.embed(

@@ -1,7 +1,7 @@
 import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
 import type { CallPlan, RouterContext } from './context.js';
-import { type Served, walkChain } from './walk-chain.js';
+import { type Served, type Step, walkChain } from './walk-chain.js';
 
 /** One attempt's stream read up to its commit point: the reader, the chunks held so far, and whether it ended. */
 export interface HeldStream {
@@ -71,6 +71,18 @@ export async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promi
   }
 }
 
+/** Stream attempts: read up to the commit point. Built once: nothing in it is per call. */
+const STREAM_STEP: Step<HeldStream, ChatRequest> = {
+  attemptCap: 'firstChunkMs',
+  timeoutLabel: 'no first content chunk',
+  run: (slot, entry, context, req) =>
+    readUntilCommit(chunkBatches(slot.adapter, { ...req, model: entry.model }, context)),
+  // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
+  judgedAtEnd: (opened) => !opened.ended,
+  // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
+  discard: (opened) => void opened.reader.return?.()?.catch(() => undefined),
+};
+
 /**
  * Walks the plan's chain until an entry's stream commits (or ends cleanly): failures before the commit point fall
  * back invisibly. The served attempt stays open, judged by how the stream ends.
@@ -81,19 +93,5 @@ export function walkToCommit(
   plan: CallPlan,
   req: ChatRequest,
 ): Promise<Served<HeldStream>> {
-  return walkChain(
-    ctx,
-    plan,
-    {
-      attemptMs: ctx.opts.timeouts.firstChunkMs,
-      timeoutLabel: 'no first content chunk',
-      run: (slot, entry, context) =>
-        readUntilCommit(chunkBatches(slot.adapter, { ...req, model: entry.model }, context)),
-      // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
-      judgedAtEnd: (opened) => !opened.ended,
-      // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
-      discard: (opened) => void opened.reader.return?.()?.catch(() => undefined),
-    },
-    undefined,
-  );
+  return walkChain(ctx, plan, STREAM_STEP, req);
 }

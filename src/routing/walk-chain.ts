@@ -8,8 +8,10 @@ import { hedgedWalk } from './hedged-walk.js';
 
 /** How to run one attempt of a walk; `R` is the call's request, handed to `run` (so a step can be built once). */
 export interface Step<T, R = unknown> {
-  /** Longest this attempt may take before it counts as a timeout (beyond the walk's budget and the provider's cap). */
-  readonly attemptMs: number;
+  /**
+   * The `timeouts` option that caps each attempt beyond the walk's budget and the provider's cap (none: only those).
+   */
+  readonly attemptCap?: 'firstChunkMs';
   readonly timeoutLabel: string;
   run(slot: ProviderSlot, entry: ChainEntry, context: AdapterContext, request: R): Promise<T>;
   /** A served value that must not be used (embeddings of another length): the entry is skipped with this reason. */
