@@ -24,11 +24,14 @@ const SHARED = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+type Flags = NonNullable<ParseArgsConfig['options']>;
+/** What `parseArgs` reads from a command line with the shared flags and a command's own. */
+type CommandLine<O extends Flags> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof SHARED & O }>
+>;
+
 /** The command line with the flags every command takes and a command's own; the parser's error on a bad flag. */
-export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['options']>>(
-  argv: string[],
-  options: O,
-) {
+export function parseCommandLine<const O extends Flags>(argv: string[], options: O): CommandLine<O> | Error {
   try {
     return parseArgs({ args: argv, allowPositionals: true, options: { ...SHARED, ...options } });
   } catch (e) {
