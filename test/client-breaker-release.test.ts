@@ -18,7 +18,11 @@ describe('a breaker that opens releases the calls waiting on it', () => {
     const { llm, clock, up, events } = await harness({
       upstreams: { a: 'openai', b: 'openai' },
       aliases: { 'mana/x': ['a/m1', 'b/m2'] },
-      options: { health: { probes: true, probeIntervalMs: 5_000, failureThreshold: 1 } },
+      // The recovery probe after the failed one waits a whole interval (not 1 s): with ±10 % jitter a 1 s recovery
+      // probe could fall inside the 5.5 s window below, answer, and close the breaker before it is read.
+      options: {
+        health: { probes: true, probeIntervalMs: 5_000, recoveryProbeMs: 5_000, failureThreshold: 1 },
+      },
     });
     const a = up.a!;
     await clock.advanceAsync(0);
