@@ -16,7 +16,7 @@ import {
   usageOf,
   type WireUsage,
 } from './anthropic-mapping.js';
-import { upstreamOf } from './endpoint.js';
+import { endpointCalls } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import { chunksOf } from './json-shapes.js';
@@ -48,7 +48,7 @@ function mergeUsage(into: Record<string, unknown>, from: WireUsage | undefined):
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { basePath, meta, call, json, probe, events } = upstreamOf(config, http);
+  const { basePath, meta, call, json, probe, events } = endpointCalls(config, http);
   const getHeaders: Record<string, string> = {
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),

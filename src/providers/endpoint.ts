@@ -52,8 +52,8 @@ export function endpointOf(config: AdapterConfig): Endpoint {
   };
 }
 
-/** An endpoint with the calls the Ollama, Gemini and Anthropic adapters make on it. */
-export function upstreamOf(config: AdapterConfig, http: Http) {
+/** An endpoint with the calls adapters make on it: JSON requests, whole-JSON and SSE replies, probes. */
+export function endpointCalls(config: AdapterConfig, http: Http) {
   const endpoint = endpointOf(config);
   const { origin, basePath } = endpoint;
   /** Sends `body` as JSON (a POST; a GET without one) to `basePath + path`: a 2xx response or the typed error. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
 import { type Capabilities, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
-import { upstreamOf } from './endpoint.js';
+import { endpointCalls } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
@@ -28,7 +28,7 @@ export function createGoogleAdapter({
   clock,
   images,
 }: AdapterDeps): ProviderAdapter & InlinesImages {
-  const { basePath, meta, call, json, probe, events } = upstreamOf(config, http);
+  const { basePath, meta, call, json, probe, events } = endpointCalls(config, http);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
   const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };

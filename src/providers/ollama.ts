@@ -11,7 +11,7 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { upstreamOf } from './endpoint.js';
+import { endpointCalls } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import { assistantMessage, chunksOf, completion, type Delta, isJsonObject } from './json-shapes.js';
@@ -34,7 +34,7 @@ import type { AdapterDeps } from './registry.js';
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { meta, call, json, probe } = upstreamOf(config, http);
+  const { meta, call, json, probe } = endpointCalls(config, http);
   const getHeaders: Record<string, string> = {
     accept: 'application/json',
     ...config.headers,

@@ -8,8 +8,8 @@ import type {
   Capabilities,
   ProviderAdapter,
 } from './adapter.js';
-import { endpointOf } from './endpoint.js';
-import { badResponse, probeAnswered } from './error-mapping.js';
+import { endpointCalls } from './endpoint.js';
+import { badResponse } from './error-mapping.js';
 import {
   embeddingsBody,
   embeddingsData,
@@ -64,7 +64,8 @@ function requestBody(request: AdapterChatRequest, stream: boolean): string {
  */
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const { origin, basePath, meta: metaFor } = endpointOf(config);
+  const calls = endpointCalls(config, http);
+  const { origin, basePath, meta: metaFor } = calls;
   const base: Record<string, string> = {};
   if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
   // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
@@ -199,20 +200,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     streamBatches,
     embed,
     models,
-    async probe(ctx) {
-      const meta = metaFor('*', 'GET', modelsPath);
-      try {
-        const res = await send(
-          http,
-          { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
-          meta,
-        );
-        await res.body.dump().catch(() => undefined);
-        return { ok: true };
-      } catch (err) {
-        return probeAnswered(err);
-      }
-    },
+    probe: (ctx) => calls.probe(metaFor('*', 'GET', modelsPath), '/models', getHeaders, ctx.signal),
   };
   return adapter;
 }
