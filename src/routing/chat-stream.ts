@@ -166,12 +166,12 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     const committed = this.#committed as CommittedStream;
     try {
       committed.handOut(this.#batch, this.#at);
-      this.#batch = NONE;
-      this.#at = 0;
-      if (!committed.reading) return this.#finish();
     } catch (err) {
       throw this.#failed(err);
     }
+    this.#batch = NONE;
+    this.#at = 0;
+    if (!committed.reading) return this.#finish();
     // A `then` per network read rather than an `async` method: one promise per read instead of three, which is
     // what a paced stream pays for (bench/README.md, "realistic stream").
     return committed.next().then(this.#arrived, this.#readFailed);
@@ -192,13 +192,8 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     r: IteratorResult<ChatChunk[]>,
   ): IteratorResult<ChatChunk, void> | Promise<IteratorResult<ChatChunk, void>> => {
     this.#current = undefined;
-    const committed = this.#committed as CommittedStream;
-    try {
-      committed.arrived();
-      if (r.done) return this.#finish();
-    } catch (err) {
-      throw this.#failed(err);
-    }
+    (this.#committed as CommittedStream).arrived();
+    if (r.done) return this.#finish();
     // An adapter's empty batch: read on.
     if (r.value.length === 0) return this.#read();
     this.#batch = r.value;
@@ -212,7 +207,11 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
 
   /** The upstream ended and everything was handed out. */
   #finish(): IteratorResult<ChatChunk, void> {
-    (this.#committed as CommittedStream).finish();
+    try {
+      (this.#committed as CommittedStream).finish();
+    } catch (err) {
+      throw this.#failed(err);
+    }
     this.#phase = Phase.Closed;
     return DONE;
   }
