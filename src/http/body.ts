@@ -14,38 +14,33 @@ function tooLarge(max: number): HttpError {
  * @throws HttpError 413 when too large, 400 when it is not a JSON object
  */
 export async function readJsonObject(call: IncomingCall, max: number): Promise<Record<string, unknown>> {
-  const { parsed } = call;
   // The framework read the stream and applied its own size limit: what it parsed is all there is.
-  if (parsed !== undefined && parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
-    if (Array.isArray(parsed))
-      throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');
-    return parsed as Record<string, unknown>;
-  }
-  const declared = call.header('content-length');
-  if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
-  const type = call.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type && type !== 'application/json' && !type.endsWith('+json'))
-    throw new HttpError(
-      415,
-      'unsupported_media_type',
-      `expected an application/json body, got ${type.slice(0, 100)}`,
-    );
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of call.chunks()) {
-    size += chunk.byteLength;
-    if (size > max) throw tooLarge(max);
-    parts.push(chunk);
-  }
-  if (size === 0)
-    throw new HttpError(400, 'invalid_json', 'the request body is empty; expected a JSON object');
-  const text = Buffer.concat(parts, size).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // Not the parser's message: it quotes the body, which a log or proxy should not see.
-    throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+  let value = call.parsed;
+  if (value === undefined || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) {
+    const declared = call.header('content-length');
+    if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
+    const type = call.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (type && type !== 'application/json' && !type.endsWith('+json'))
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        `expected an application/json body, got ${type.slice(0, 100)}`,
+      );
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of call.chunks()) {
+      size += chunk.byteLength;
+      if (size > max) throw tooLarge(max);
+      parts.push(chunk);
+    }
+    if (size === 0)
+      throw new HttpError(400, 'invalid_json', 'the request body is empty; expected a JSON object');
+    try {
+      value = JSON.parse(Buffer.concat(parts, size).toString('utf8'));
+    } catch {
+      // Not the parser's message: it quotes the body, which a log or proxy should not see.
+      throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
+    }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ManaLLM } from '../client.js';
 import { type Answer, createDispatcher } from './handle.js';
@@ -115,17 +116,8 @@ async function write(res: ServerResponse, answer: Answer, ac: AbortController): 
       res.cork();
       process.nextTick(uncork);
     }
-    if (!res.write(frame)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-    }
+    // A closed connection aborts `ac` (the handler's close listener), which ends the wait.
+    if (!res.write(frame)) await once(res, 'drain', { signal: ac.signal }).catch(() => undefined);
   }
   if (!res.destroyed) res.end();
   else ac.abort();

@@ -1,5 +1,7 @@
+import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../options.js';
+import { configIssues } from '../unknown-keys.js';
 
 /** One line of the request log: never a key, never message content. */
 export interface RequestLogEntry {
@@ -44,49 +46,43 @@ export interface HttpHandlerOptions {
 /** The options with every default filled in. */
 export type ResolvedHttpOptions = ReturnType<typeof resolveHttpOptions>;
 
+const NO_KEYS = 'must be a non-empty array (omit it to serve without a key check)';
+const HEADER = 'must be a header name or false';
+const BASE_PATH = "must start with '/' and not end with '/'";
+const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
+
+const HttpOptionsSchema = v.object({
+  apiKeys: v.optional(
+    v.pipe(
+      v.array(v.custom<string>(nonBlank, 'must be a non-blank string'), NO_KEYS),
+      v.minLength(1, NO_KEYS),
+    ),
+  ),
+  cors: v.optional(v.union([v.literal('*'), v.array(v.string())], "must be '*' or an array of origins")),
+  maxBodyBytes: v.optional(
+    v.custom<number>((n) => Number.isInteger(n) && (n as number) > 0, 'must be a positive integer'),
+  ),
+  requestIdHeader: v.optional(
+    v.union([v.literal(false), v.pipe(v.string(HEADER), v.regex(/^[A-Za-z0-9-]+$/, HEADER))], HEADER),
+  ),
+  basePath: v.optional(v.pipe(v.string(BASE_PATH), v.regex(/^(?:|\/.*[^/])$/, BASE_PATH))),
+  metrics: v.optional(
+    v.custom<MetricsSource>(
+      (m) => typeof (m as MetricsSource | null)?.metrics === 'function',
+      'must have a metrics() method (e.g. a prom-client Registry)',
+    ),
+  ),
+  onRequest: v.optional(v.function('must be a function')),
+});
+
 /**
  * Validates the handler options once, when the handler is created.
  * @throws ConfigError listing every problem
  */
-export function resolveHttpOptions(o: HttpHandlerOptions = {}) {
-  const issues: { path: string; message: string }[] = [];
-  const { apiKeys, cors, maxBodyBytes, requestIdHeader, basePath } = o;
-  if (apiKeys !== undefined) {
-    if (!Array.isArray(apiKeys) || apiKeys.length === 0)
-      issues.push({
-        path: 'apiKeys',
-        message: 'must be a non-empty array (omit it to serve without a key check)',
-      });
-    else
-      apiKeys.forEach((k, i) => {
-        if (typeof k !== 'string' || k.trim() === '')
-          issues.push({ path: `apiKeys[${i}]`, message: 'must be a non-blank string' });
-      });
-  }
-  if (
-    cors !== undefined &&
-    cors !== '*' &&
-    !(Array.isArray(cors) && cors.every((c) => typeof c === 'string'))
-  )
-    issues.push({ path: 'cors', message: "must be '*' or an array of origins" });
-  if (maxBodyBytes !== undefined && !(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0))
-    issues.push({ path: 'maxBodyBytes', message: 'must be a positive integer' });
-  if (
-    requestIdHeader !== undefined &&
-    requestIdHeader !== false &&
-    !/^[A-Za-z0-9-]+$/.test(String(requestIdHeader))
-  )
-    issues.push({ path: 'requestIdHeader', message: 'must be a header name or false' });
-  if (
-    basePath !== undefined &&
-    !(typeof basePath === 'string' && (basePath === '' || /^\/.*[^/]$/.test(basePath)))
-  )
-    issues.push({ path: 'basePath', message: "must start with '/' and not end with '/'" });
-  if (o.metrics !== undefined && typeof o.metrics?.metrics !== 'function')
-    issues.push({ path: 'metrics', message: 'must have a metrics() method (e.g. a prom-client Registry)' });
-  if (o.onRequest !== undefined && typeof o.onRequest !== 'function')
-    issues.push({ path: 'onRequest', message: 'must be a function' });
-  if (issues.length > 0) throw new ConfigError('invalid mana-llm/http options', issues);
+export function resolveHttpOptions(options: HttpHandlerOptions = {}) {
+  const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
+  if (!parsed.success) throw new ConfigError('invalid mana-llm/http options', configIssues(parsed.issues));
+  const { apiKeys, cors, maxBodyBytes, requestIdHeader, basePath, metrics, onRequest } = parsed.output;
   return {
     apiKeys,
     cors: cors === undefined || cors === '*' ? cors : new Set(cors),
@@ -96,7 +92,7 @@ export function resolveHttpOptions(o: HttpHandlerOptions = {}) {
         ? undefined
         : (requestIdHeader ?? HTTP_DEFAULTS.requestIdHeader).toLowerCase(),
     basePath: basePath ?? HTTP_DEFAULTS.basePath,
-    metrics: o.metrics,
-    onRequest: o.onRequest,
+    metrics,
+    onRequest,
   };
 }

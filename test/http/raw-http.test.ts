@@ -97,6 +97,58 @@ describe('SSE framing on the wire', () => {
   });
 });
 
+describe('a slow reader (createNodeHandler)', () => {
+  /** A stream far larger than the socket buffers, read by a client that pauses until the server waits for drain. */
+  async function pausedStream() {
+    const { served, up, log } = await setup();
+    let waiting = false;
+    served.server.on('request', (_req, res) => {
+      const write = res.write.bind(res);
+      res.write = ((chunk: string) => {
+        const ok = write(chunk);
+        if (!ok) waiting = true;
+        return ok;
+      }) as typeof res.write;
+    });
+    up.a?.enqueue({ reply: 'x'.repeat(16 * 1024 * 1024), chunks: 1024 });
+    const body = JSON.stringify({ ...CHAT, stream: true });
+    const client = httpRequest(`${served.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => {
+      client.on('response', resolve);
+      client.end(body);
+    });
+    res.pause();
+    await waitFor(() => waiting, 'the server to wait for drain', 10_000);
+    return { res, client, log };
+  }
+
+  it('gets every frame: the writer waits for drain and goes on', async () => {
+    const { res, log } = await pausedStream();
+    let text = '';
+    res.setEncoding('utf8');
+    for await (const piece of res) text += piece;
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    const content = text
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => JSON.parse(f.slice(6)).choices[0]?.delta.content ?? '')
+      .join('');
+    expect(content.length).toBe(16 * 1024 * 1024);
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]).not.toHaveProperty('error');
+  });
+
+  it('that goes away while the writer waits for drain ends the stream as client_closed', async () => {
+    const { client, log } = await pausedStream();
+    client.destroy();
+    await waitFor(() => log.length === 1, 'log line', 5000);
+    expect(log[0]).toMatchObject({ status: 200, stream: true, error: 'client_closed' });
+  });
+});
+
 describe('request bodies', () => {
   it('bad JSON, a non-object, a wrong content type and a non-boolean stream are 400/415 before any call', async () => {
     const { served, up } = await setup();
@@ -211,6 +263,43 @@ describe('routes', () => {
     expect(() => createFetchHandler({} as never, { apiKeys: [], maxBodyBytes: -1, basePath: 'x/' })).toThrow(
       ConfigError,
     );
+    const issues = (options: unknown) => {
+      try {
+        createFetchHandler({} as never, options as never);
+      } catch (err) {
+        return (err as ConfigError).issues;
+      }
+      return [];
+    };
+    expect(
+      issues({
+        apiKeys: ['ok', ' ', 3],
+        cors: ['https://a.example', 1],
+        maxBodyBytes: 1.5,
+        requestIdHeader: 'x id',
+        basePath: '/x/',
+        metrics: {},
+        onRequest: 'log',
+      }),
+    ).toEqual([
+      { path: 'apiKeys[1]', message: 'must be a non-blank string' },
+      { path: 'apiKeys[2]', message: 'must be a non-blank string' },
+      { path: 'cors', message: "must be '*' or an array of origins" },
+      { path: 'maxBodyBytes', message: 'must be a positive integer' },
+      { path: 'requestIdHeader', message: 'must be a header name or false' },
+      { path: 'basePath', message: "must start with '/' and not end with '/'" },
+      { path: 'metrics', message: 'must have a metrics() method (e.g. a prom-client Registry)' },
+      { path: 'onRequest', message: 'must be a function' },
+    ]);
+    expect(issues({ apiKeys: [], cors: '+', maxBodyBytes: 0, basePath: 'api' })).toEqual([
+      { path: 'apiKeys', message: 'must be a non-empty array (omit it to serve without a key check)' },
+      { path: 'cors', message: "must be '*' or an array of origins" },
+      { path: 'maxBodyBytes', message: 'must be a positive integer' },
+      { path: 'basePath', message: "must start with '/' and not end with '/'" },
+    ]);
+    expect(
+      issues({ apiKeys: ['k'], cors: '*', maxBodyBytes: 10, requestIdHeader: false, basePath: '' }),
+    ).toEqual([]);
   });
 });
 
