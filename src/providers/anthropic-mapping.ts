@@ -1,6 +1,5 @@
 import { ProviderCapabilityError } from '../errors.js';
 import type {
-  AssistantMessage,
   ChatCompletion,
   ChatMessage,
   ContentPart,
@@ -13,7 +12,14 @@ import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import { completion, isJsonObject, textOf } from './json-shapes.js';
+import {
+  type Answer,
+  assistantMessage,
+  completion,
+  isJsonObject,
+  jsonObjectIn,
+  textOf,
+} from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -55,17 +61,10 @@ async function userBlocks(
 }
 
 function toolUse(call: ToolCall, meta: CallMeta): Block {
-  let input: unknown = {};
-  if (call.function.arguments.trim() !== '') {
-    try {
-      input = JSON.parse(call.function.arguments);
-    } catch {
-      throw callerError(meta, `tool call ${call.id} arguments are not valid JSON`);
-    }
-  }
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    throw callerError(meta, `tool call ${call.id} arguments must be a JSON object`);
-  return { type: 'tool_use', id: call.id, name: call.function.name, input: input as Record<string, unknown> };
+  const args = call.function.arguments;
+  const input = args.trim() === '' ? {} : jsonObjectIn(args);
+  if (!input) throw callerError(meta, `tool call ${call.id} arguments are not a JSON object`);
+  return { type: 'tool_use', id: call.id, name: call.function.name, input };
 }
 
 async function toTurn(
@@ -167,14 +166,6 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
   }
 }
 
-/** Anthropic's `usage` fields that make up the OpenAI usage. */
-export interface WireUsage {
-  input_tokens?: unknown;
-  output_tokens?: unknown;
-  cache_read_input_tokens?: unknown;
-  cache_creation_input_tokens?: unknown;
-}
-
 const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
 
 /**
@@ -182,14 +173,15 @@ const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(
  * tokens read from or written to the prompt cache; OpenAI's `prompt_tokens` counts every prompt token, so they are
  * added in, and the cache reads are reported as `prompt_tokens_details.cached_tokens`.
  */
-export function usageOf(u: WireUsage | undefined): Usage | undefined {
-  const input = u?.input_tokens;
-  const output = u?.output_tokens;
+export function usageOf(u: unknown): Usage | undefined {
+  if (!isJsonObject(u)) return undefined;
+  const input = u.input_tokens;
+  const output = u.output_tokens;
   if (typeof input !== 'number' || typeof output !== 'number') return undefined;
-  const cached = count(u?.cache_read_input_tokens);
-  const prompt = input + cached + count(u?.cache_creation_input_tokens);
+  const cached = count(u.cache_read_input_tokens);
+  const prompt = input + cached + count(u.cache_creation_input_tokens);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
-  if (u?.cache_read_input_tokens !== undefined || u?.cache_creation_input_tokens !== undefined)
+  if (u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !== undefined)
     usage.prompt_tokens_details = { cached_tokens: cached };
   return usage;
 }
@@ -204,17 +196,15 @@ export function fromAnthropicMessage(
   if (!isJsonObject(reply)) throw badResponse(meta, 'reply is not an object');
   if (reply.type === 'error' || reply.error !== undefined) throw errorFromInBand(reply.error, meta);
   if (!Array.isArray(reply.content)) throw badResponse(meta, 'reply has no content array');
-  const texts: string[] = [];
-  const thoughts: string[] = [];
-  const calls: ToolCall[] = [];
+  const answer: Answer = { content: '', reasoning: '', toolCalls: [] };
   for (const raw of reply.content) {
     const b = raw as Record<string, unknown>;
-    if (b.type === 'text' && typeof b.text === 'string') texts.push(b.text);
-    else if (b.type === 'thinking' && typeof b.thinking === 'string') thoughts.push(b.thinking);
+    if (b.type === 'text' && typeof b.text === 'string') answer.content += b.text;
+    else if (b.type === 'thinking' && typeof b.thinking === 'string') answer.reasoning += b.thinking;
     else if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || typeof b.name !== 'string')
         throw badResponse(meta, 'tool_use block without id or name');
-      calls.push({
+      answer.toolCalls.push({
         id: b.id,
         type: 'function',
         function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) },
@@ -222,12 +212,7 @@ export function fromAnthropicMessage(
     }
   }
   const finish = finishReason(reply.stop_reason, meta);
-  const message: AssistantMessage = {
-    role: 'assistant',
-    content: texts.length > 0 ? texts.join('') : calls.length > 0 ? null : '',
-  };
-  if (calls.length > 0) message.tool_calls = calls;
-  if (thoughts.length > 0) message.reasoning_content = thoughts.join('');
   const id = typeof reply.id === 'string' ? reply.id : `msg-${created}`;
-  return completion(id, created, model, message, finish, usageOf(reply.usage as WireUsage | undefined));
+  const usage = usageOf(reply.usage);
+  return completion(id, created, model, assistantMessage(answer), finish, usage);
 }

@@ -9,17 +9,11 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import {
-  finishReason,
-  fromAnthropicMessage,
-  toAnthropicBody,
-  usageOf,
-  type WireUsage,
-} from './anthropic-mapping.js';
+import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
 import { endpointCalls } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { chunksOf } from './json-shapes.js';
+import { chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';
@@ -31,17 +25,17 @@ const MODELS_MAX_PAGES = 10;
 /** One event of a Messages stream, read field by field (every field is checked before use). */
 interface StreamEvent {
   type?: unknown;
-  message?: { id?: unknown; usage?: WireUsage };
+  message?: { id?: unknown; usage?: unknown };
   index?: unknown;
   content_block?: Record<string, unknown>;
   delta?: Record<string, unknown>;
-  usage?: WireUsage;
+  usage?: unknown;
   error?: unknown;
 }
 
 /** Takes the usage fields an event reports (message_delta repeats some, or all, of message_start's). */
-function mergeUsage(into: Record<string, unknown>, from: WireUsage | undefined): void {
-  if (from === null || typeof from !== 'object') return;
+function mergeUsage(into: JsonObject, from: unknown): void {
+  if (!isJsonObject(from)) return;
   for (const [k, v] of Object.entries(from)) if (typeof v === 'number') into[k] = v;
 }
 
@@ -86,7 +80,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       // Anthropic numbers content blocks, OpenAI tool calls: each tool block's call index, and the input its start gave
       // while no arguments have streamed for it yet.
       const tools = new Map<number, { index: number; input: unknown; streamed: boolean }>();
-      const usage: Record<string, unknown> = {};
+      const usage: JsonObject = {};
       let stop: unknown;
       try {
         for await (const { event, data } of events(res, ctx.signal, m)) {
@@ -191,11 +185,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
         const res = await call(m, `/models${query}`, getHeaders, ctx.signal);
-        const list = (await json(res, ctx.signal, m)) as {
-          data?: unknown;
-          has_more?: unknown;
-          last_id?: unknown;
-        } | null;
+        const list = (await json(res, ctx.signal, m)) as JsonObject | null;
         if (!Array.isArray(list?.data)) throw badResponse(m, 'model list has no data array');
         for (const entry of list.data) {
           const id = (entry as { id?: unknown } | null)?.id;

@@ -14,6 +14,7 @@ import { WireLimitError } from '../wire/limits.js';
 import type { ProbeOutcome } from './adapter.js';
 import { saysContextLength } from './context-length.js';
 import type { CallMeta } from './endpoint.js';
+import type { JsonObject } from './json-shapes.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** What an upstream's failure becomes: the typed errors of the fallback table, never showing a secret. */
@@ -61,14 +62,8 @@ export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta)
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
   const msg = `${callLabel(meta)}: ${code}`;
-  if (
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'ETIMEDOUT'
-  ) {
+  if (/^(UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT)$/.test(code))
     return new ProviderTimeoutError(`${msg} (timed out)`, info(meta, { cause: err }));
-  }
   return new ProviderConnectionError(`${msg} (connection failed)`, info(meta, { cause: causeOf(err) }));
 }
 
@@ -173,12 +168,7 @@ const CALLER = new Set([
  * table as HTTP statuses: a numeric code is treated as a status, well-known type strings map to their class.
  */
 export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
-  const e = (typeof err === 'string' ? { message: err } : (err ?? {})) as {
-    message?: unknown;
-    type?: unknown;
-    code?: unknown;
-    status?: unknown;
-  };
+  const e = (typeof err === 'string' ? { message: err } : (err ?? {})) as JsonObject;
   const text = typeof e.message === 'string' ? e.message : JSON.stringify(err);
   // Keep type/code in the body so errorFromStatus can still spot a safety block.
   const body = JSON.stringify({ error: { ...e, message: text } });

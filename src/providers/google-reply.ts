@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
-import { isJsonObject as isObject, type JsonObject as Json } from './json-shapes.js';
+import { type Answer, isJsonObject as isObject, type JsonObject as Json } from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
 export interface GeminiFrame {
@@ -23,9 +23,7 @@ const BLOCK_REASONS = new Set([
   'IMAGE_SAFETY',
 ]);
 
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
+const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 function usageOf(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
@@ -71,10 +69,7 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
  * Splits parts into answer text, thought text (`thought: true`) and function calls; a call carries Gemini's thought
  * signature in `extra_content.google`, as Google's OpenAI endpoint does (Gemini 3 wants it back on the next turn).
  */
-export function readParts(
-  parts: Json[],
-  meta: CallMeta,
-): { content: string; reasoning: string; toolCalls: ToolCall[] } {
+export function readParts(parts: Json[], meta: CallMeta): Answer {
   let content = '';
   let reasoning = '';
   const toolCalls: ToolCall[] = [];

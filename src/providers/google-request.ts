@@ -1,7 +1,7 @@
 import type { ContentPart, ResponseFormat, ToolChoice, ToolDefinition } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { InlineImage } from './images.js';
-import { isJsonObject as isObject, type JsonObject as Json, textOf } from './json-shapes.js';
+import { isJsonObject as isObject, type JsonObject as Json, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** An OpenAI-shaped chat request as a Gemini `GenerateContentRequest`. */
 
@@ -24,13 +24,7 @@ function argsOf(raw: string): Json {
 
 /** A tool result becomes `functionResponse.response`, which must be an object. */
 function responseOf(text: string): Json {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (isObject(parsed)) return parsed;
-  } catch {
-    // not JSON: wrap the text below
-  }
-  return { content: text };
+  return jsonObjectIn(text) ?? { content: text };
 }
 
 async function userParts(

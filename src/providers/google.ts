@@ -6,7 +6,7 @@ import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
-import { assistantMessage, chunksOf, completion } from './json-shapes.js';
+import { assistantMessage, chunksOf, completion, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
@@ -103,10 +103,7 @@ export function createGoogleAdapter({
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
       const res = await call(m, path, jsonHeaders, ctx.signal, body);
-      const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as {
-        error?: unknown;
-        embeddings?: unknown;
-      } | null;
+      const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as JsonObject | null;
       if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
       const list = reply?.embeddings;
       if (!Array.isArray(list) || list.length !== request.input.length)
@@ -133,10 +130,11 @@ export function createGoogleAdapter({
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
         const path = `/models?pageSize=1000${query}`;
         const m = meta('models', 'GET', basePath + path);
-        const reply = (await json(await call(m, path, getHeaders, ctx.signal), ctx.signal, m)) as {
-          models?: unknown;
-          nextPageToken?: unknown;
-        } | null;
+        const reply = (await json(
+          await call(m, path, getHeaders, ctx.signal),
+          ctx.signal,
+          m,
+        )) as JsonObject | null;
         if (!Array.isArray(reply?.models)) throw badResponse(m, 'model list missing');
         for (const entry of reply.models) {
           const name = (entry as { name?: unknown } | null)?.name;

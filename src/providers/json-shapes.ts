@@ -16,6 +16,16 @@ export function isJsonObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The JSON object `text` holds, or undefined when it is not JSON or not an object. */
+export function jsonObjectIn(text: string): JsonObject | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isJsonObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {
   if (content == null) return '';

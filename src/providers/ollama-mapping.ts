@@ -10,7 +10,7 @@ import type {
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isJsonObject as isRecord, type JsonObject } from './json-shapes.js';
+import { isJsonObject as isRecord, type JsonObject, jsonObjectIn } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 export interface OllamaMessage {
@@ -54,13 +54,7 @@ function text(content: string | ContentPart[] | null | undefined): string {
  * rejects the request (a 400, the caller's history is wrong) instead of the adapter inventing arguments.
  */
 function toolArguments(raw: string): unknown {
-  if (raw.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : raw;
-  } catch {
-    return raw;
-  }
+  return raw.trim() === '' ? {} : (jsonObjectIn(raw) ?? raw);
 }
 
 async function toMessage(

@@ -41,32 +41,30 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
+  const tags = meta('-', 'GET', '/api/tags');
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', path);
     return { res: await call(m, path, postHeaders, signal, body), m };
   }
 
-  async function chatBody(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
+  async function postChat(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
+    // Taken first: image downloads follow ctx.signal, which the token aborts too.
+    const cancel = cancelOf(ctx);
     const load = imagesOf(ctx, deps.images, req.messages);
-    return toOllamaChat(req, stream, async (url) => (await load(url)).data);
+    const body = await toOllamaChat(req, stream, async (url) => (await load(url)).data);
+    return { ...(await post('/api/chat', req.model, body, cancel)), cancel };
   }
 
   /** The stream as one array of chunks per network read (`ProviderAdapter.streamBatches`); `stream` flattens it. */
   async function* streamBatches(req: AdapterChatRequest, ctx: AdapterContext): AsyncGenerator<ChatChunk[]> {
-    // Taken first: image downloads follow ctx.signal, which the token aborts too.
-    const cancel = cancelOf(ctx);
-    const body = await chatBody(req, true, ctx);
-    const { res, m } = await post('/api/chat', req.model, body, cancel);
+    const { res, m, cancel } = await postChat(req, true, ctx);
     const id = `chatcmpl-${randomUUID()}`;
     // Made on the first line, which gives the answer's creation time; every chunk is built after it.
     let chunk: ReturnType<typeof chunksOf> | undefined;
     let finished = false;
     let first = true;
     let tools = 0;
-    // Until the first chunk with content, chunks go out as soon as they are built: the first token must not
-    // wait for the rest of its network read.
-    let early = true;
     try {
       // The body is read directly, one batch per network chunk: its lines are handled without a promise each.
       const ndjson = new NDJSONLines(http.limits.maxFrameBytes);
@@ -89,18 +87,9 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
             const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
             chunk ??= chunksOf(id, createdOf(frame.json, clock.now()), `${config.id}/${req.model}`);
             const delta: Delta = first ? { role: 'assistant' } : {};
-            // Whether the delta carries more than the role (counted here, not with Object.keys per line).
-            let carries = false;
-            if (frame.content !== '') {
-              delta.content = frame.content;
-              carries = true;
-            }
-            if (frame.thinking !== '') {
-              delta.reasoning_content = frame.thinking;
-              carries = true;
-            }
+            if (frame.content !== '') delta.content = frame.content;
+            if (frame.thinking !== '') delta.reasoning_content = frame.thinking;
             if (frame.toolCalls.length > 0) {
-              carries = true;
               // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
               delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
                 index: tools + i,
@@ -108,11 +97,12 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
               }));
               tools += frame.toolCalls.length;
             }
-            if (carries) {
+            if (frame.content !== '' || frame.thinking !== '' || frame.toolCalls.length > 0) {
               out.push(chunk(delta));
-              first = false;
-              if (early) {
-                early = false;
+              // The first chunk with content goes out as soon as it is built: the first token must not wait for
+              // the rest of its network read.
+              if (first) {
+                first = false;
                 yield out;
                 out = [];
               }
@@ -151,10 +141,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     [INLINE_IMAGES]: true,
 
     async chat(req, ctx): Promise<ChatCompletion> {
-      // Taken first: image downloads follow ctx.signal, which the token aborts too.
-      const cancel = cancelOf(ctx);
-      const body = await chatBody(req, false, ctx);
-      const { res, m } = await post('/api/chat', req.model, body, cancel);
+      const { res, m, cancel } = await postChat(req, false, ctx);
       const frame = readFrame(await json(res, cancel, m), m, false);
       const toolCalls = toToolCalls(frame.toolCalls, 0, m);
       const message = assistantMessage({ content: frame.content, reasoning: frame.thinking, toolCalls });
@@ -196,13 +183,12 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       };
     },
 
-    probe: (ctx) => probe(meta('-', 'GET', '/api/tags'), '/api/tags', getHeaders, ctx.signal),
+    probe: (ctx) => probe(tags, '/api/tags', getHeaders, ctx.signal),
 
     async models(ctx) {
-      const m = meta('-', 'GET', '/api/tags');
-      const reply = await json(await call(m, '/api/tags', getHeaders, ctx.signal), ctx.signal, m);
+      const reply = await json(await call(tags, '/api/tags', getHeaders, ctx.signal), ctx.signal, tags);
       const list = isJsonObject(reply) ? reply.models : undefined;
-      if (!Array.isArray(list)) throw badResponse(m, 'model list has no models array');
+      if (!Array.isArray(list)) throw badResponse(tags, 'model list has no models array');
       return list.flatMap((entry) => {
         const name = isJsonObject(entry) ? (entry.name ?? entry.model) : undefined;
         return typeof name === 'string' ? [name] : [];

@@ -23,9 +23,6 @@ export interface AdapterDeps {
   images: ImageService;
 }
 
-/** Builds an adapter for one configured provider. */
-export type AdapterFactory = (deps: AdapterDeps) => ProviderAdapter;
-
 /** The only switch on provider type. */
 export const ADAPTERS = {
   openai: createOpenAIAdapter,
@@ -36,7 +33,7 @@ export const ADAPTERS = {
     if (!config.adapter) throw new TypeError(`provider ${config.id}: type 'custom' needs an adapter`);
     return config.adapter;
   },
-} satisfies Record<ProviderType, AdapterFactory>;
+} satisfies Record<ProviderType, (deps: AdapterDeps) => ProviderAdapter>;
 
 /** Well-known provider ids: their protocol and public endpoint. */
 export const WELL_KNOWN: Readonly<

@@ -88,11 +88,10 @@ export function createImageFetcher(opts: { publicOnly: boolean; connectMs: numbe
         const refused = e.code === 'EMANAREFUSED' || e.cause?.code === 'EMANAREFUSED';
         throw new ImageFetchError(refused ? 'refused' : 'failed');
       }
-      const type =
-        String(res.headers['content-type'] ?? '')
-          .split(';')[0]
-          ?.trim()
-          .toLowerCase() ?? '';
+      const type = String(res.headers['content-type'] ?? '')
+        .replace(/;.*/s, '')
+        .trim()
+        .toLowerCase();
       const declared = Number(res.headers['content-length'] ?? 0);
       const tooLarge = declared > maxBytes || declared > budget.left;
       // A redirect is not followed: its target would escape the address check of this hop.
