@@ -32,8 +32,7 @@ export interface ClientParts {
   aliases: AliasRegistry;
   http: Http;
   prober: Prober | undefined;
-  aliasesPath: string | undefined;
-  cache?: ResponseCache | undefined;
+  cache: ResponseCache | undefined;
   /** Closed with the client: the image fetcher's connections. */
   images?: { close(): Promise<void> };
 }
@@ -41,11 +40,7 @@ export interface ClientParts {
 /** The mana-llm client: `chat`, `stream`, `embed`, plus routing explanations, health and lifecycle. */
 export class ManaLLM {
   readonly #ctx: RouterContext;
-  readonly #aliases: AliasRegistry;
-  readonly #http: Http;
-  readonly #prober: Prober | undefined;
-  readonly #cache: ResponseCache | undefined;
-  readonly #images: { close(): Promise<void> } | undefined;
+  readonly #parts: ClientParts;
   /** Direct `provider/model` strings already parsed (per client, bounded). */
   readonly #direct = new DirectChains();
   readonly #services: CallServices;
@@ -55,11 +50,7 @@ export class ManaLLM {
   /** @internal use `createManaLLM` */
   constructor(parts: ClientParts) {
     this.#ctx = parts.ctx;
-    this.#aliases = parts.aliases;
-    this.#http = parts.http;
-    this.#prober = parts.prober;
-    this.#cache = parts.cache;
-    this.#images = parts.images;
+    this.#parts = parts;
     const { ctx } = parts;
     const planner = new CallPlanner(ctx, parts.aliases, this.#direct, parts.cache !== undefined);
     this.#services = { ctx, planner, cache: parts.cache };
@@ -79,7 +70,7 @@ export class ManaLLM {
         }),
       );
     }
-    const path = parts.aliasesPath;
+    const path = 'path' in ctx.opts.aliasSource ? ctx.opts.aliasSource.path : undefined;
     if (path && ctx.opts.watch) this.#watch(path);
     if (path && ctx.opts.reloadOnSignal) {
       const signal = ctx.opts.reloadOnSignal;
@@ -160,7 +151,7 @@ export class ManaLLM {
    * @throws UnknownAliasError, InvalidRequestError
    */
   resolve(model?: string, request?: ChatRequest): ResolveResult {
-    return explainRoute(this.#ctx, this.#aliases, this.#direct, model, request);
+    return explainRoute(this.#ctx, this.#parts.aliases, this.#direct, model, request);
   }
 
   /**
@@ -175,7 +166,7 @@ export class ManaLLM {
 
   /** The loaded aliases, sorted by name. */
   aliases(): { default: string | null; aliases: readonly AliasSummary[] } {
-    return { default: this.#aliases.default ?? null, aliases: this.#aliases.list() };
+    return { default: this.#parts.aliases.default ?? null, aliases: this.#parts.aliases.list() };
   }
 
   /** Every configured provider's breaker state, and the targets cooling after a 429. */
@@ -189,7 +180,7 @@ export class ManaLLM {
    */
   async reload(): Promise<void> {
     try {
-      const config = await this.#aliases.reload();
+      const config = await this.#parts.aliases.reload();
       this.#ctx.events.emit('reload', { ok: true, aliases: config.aliases.size });
     } catch (err) {
       const error =
@@ -226,9 +217,9 @@ export class ManaLLM {
     const closed = new ClosedError();
     for (const c of this.#ctx.live) c.abort(closed);
     await Promise.allSettled([...this.#ctx.providers.values()].map((s) => s.adapter.close?.()));
-    await this.#http.close();
-    await this.#images?.close();
-    await Promise.allSettled([this.#ctx.health.close(), this.#cache?.close()]);
+    await this.#parts.http.close();
+    await this.#parts.images?.close();
+    await Promise.allSettled([this.#ctx.health.close(), this.#parts.cache?.close()]);
     this.#ctx.events.removeAll();
     this.#direct.clear();
   }

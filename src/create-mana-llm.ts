@@ -71,7 +71,6 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
           },
         })
       : undefined;
-  const aliasesPath = 'path' in opts.aliasSource ? opts.aliasSource.path : undefined;
   const cache = opts.cache
     ? new ResponseCache(
         opts.cache.store === 'memory'
@@ -81,5 +80,5 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
         events,
       )
     : undefined;
-  return new ManaLLM({ ctx, aliases, http, prober, aliasesPath, cache, images: images.fetcher });
+  return new ManaLLM({ ctx, aliases, http, prober, cache, images: images.fetcher });
 }

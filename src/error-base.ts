@@ -18,20 +18,6 @@ export function brand(classes: Record<string, abstract new (...args: never[]) =>
   }
 }
 
-/** True when `x` is an instance of class `C` from this copy of the package or from another one. */
-function isBranded(C: abstract new (...args: never[]) => unknown, x: unknown): boolean {
-  if (typeof x !== 'object' || x === null) return false;
-  if (Function.prototype[Symbol.hasInstance].call(C, x)) return true;
-  // A user's subclass carries no tag of its own: it keeps plain `instanceof`.
-  const proto = C.prototype as Tagged;
-  const tag = Object.hasOwn(proto, TAG) ? proto[TAG] : undefined;
-  if (tag === undefined) return false;
-  for (let p = Object.getPrototypeOf(x) as Tagged | null; p !== null; p = Object.getPrototypeOf(p)) {
-    if (Object.hasOwn(p, TAG) && p[TAG] === tag) return true;
-  }
-  return false;
-}
-
 /** Every error code the library raises. */
 export type ErrorCode =
   | 'CONFIG'
@@ -50,11 +36,6 @@ export type ErrorCode =
   | 'NO_HEALTHY_PROVIDER'
   | 'CLOSED';
 
-/** The standard `cause` of an error. */
-export interface ErrorOptions {
-  cause?: unknown;
-}
-
 /** Base class of every error mana-llm throws. */
 export class ManaLLMError extends Error {
   /** `instanceof` any mana-llm error class also recognises errors from another copy of the package (ESM/CJS). */
@@ -62,8 +43,18 @@ export class ManaLLMError extends Error {
     this: C,
     x: unknown,
   ): x is InstanceType<C> {
+    if (typeof x !== 'object' || x === null) return false;
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, a subclass too.
-    return isBranded(this, x);
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    // A user's subclass carries no tag of its own: it keeps plain `instanceof`.
+    // biome-ignore lint/complexity/noThisInStatic: as above
+    const proto = this.prototype as Tagged;
+    const tag = Object.hasOwn(proto, TAG) ? proto[TAG] : undefined;
+    if (tag === undefined) return false;
+    for (let p = Object.getPrototypeOf(x) as Tagged | null; p !== null; p = Object.getPrototypeOf(p)) {
+      if (Object.hasOwn(p, TAG) && p[TAG] === tag) return true;
+    }
+    return false;
   }
 
   readonly code: ErrorCode;

@@ -1,4 +1,4 @@
-import { brand, type ErrorCode, type ErrorOptions, isManaLLMError, ManaLLMError } from './error-base.js';
+import { brand, type ErrorCode, isManaLLMError, ManaLLMError } from './error-base.js';
 
 /** The whole error family: the base class (error-base.ts) and every error mana-llm throws. Import any of them from here. */
 export { type ErrorCode, isManaLLMError, ManaLLMError };
@@ -99,16 +99,8 @@ export class NoHealthyProviderError extends ManaLLMError {
     attempts: readonly Attempt[],
     info: { retryAfterMs?: number | undefined; cause?: unknown } = {},
   ) {
-    const tried = attempts.map((a) => `${a.target} (${a.reason})`).join(', ');
-    super(
-      'NO_HEALTHY_PROVIDER',
-      `No provider could serve "${requested}": ${tried || 'empty chain'}`,
-      503,
-      true,
-      {
-        cause: info.cause,
-      },
-    );
+    const tried = attempts.map((a) => `${a.target} (${a.reason})`).join(', ') || 'empty chain';
+    super('NO_HEALTHY_PROVIDER', `No provider could serve "${requested}": ${tried}`, 503, true, info);
     this.requested = requested;
     this.attempts = attempts;
     if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;
@@ -142,7 +134,7 @@ export class ProviderError extends ManaLLMError {
     httpStatus: number,
     retryable: boolean,
   ) {
-    super(code, message, httpStatus, retryable, info.cause === undefined ? undefined : { cause: info.cause });
+    super(code, message, httpStatus, retryable, info);
     this.provider = info.provider;
     this.model = info.model;
     if (info.status !== undefined) this.status = info.status;

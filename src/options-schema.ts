@@ -32,7 +32,14 @@ function group<const T extends v.ObjectEntries>(entries: T) {
   return v.optional(v.object(entries, 'must be an object'));
 }
 
-// Every required member: a store missing one would pass validation and then fail inside a call.
+/** A value with each of `methods`: a store missing one would pass validation and then fail inside a call. */
+function withMethods<T>(methods: readonly string[], message?: string) {
+  return v.custom<T>(
+    (x) => methods.every((m) => typeof (x as Record<string, unknown> | null)?.[m] === 'function'),
+    message,
+  );
+}
+
 const STORE_METHODS = [
   'getProvider',
   'setProvider',
@@ -62,12 +69,7 @@ export const ProviderSchema = v.object(
     /** false: never probe this provider. */
     probe: v.optional(bool),
     /** For `type: 'custom'`. */
-    adapter: v.optional(
-      v.custom<ProviderAdapter>(
-        (a) => typeof a === 'object' && a !== null && typeof (a as ProviderAdapter).chat === 'function',
-        'must implement ProviderAdapter',
-      ),
-    ),
+    adapter: v.optional(withMethods<ProviderAdapter>(['chat'], 'must implement ProviderAdapter')),
   },
   'must be an object',
 );
@@ -97,11 +99,7 @@ export const OptionsSchema = v.object(
       maxConcurrentAfterFailure: v.optional(count),
       /** Where breaker and cool-down state lives (default: in this process). */
       store: v.optional(
-        v.custom<HealthStore>(
-          (st) =>
-            STORE_METHODS.every((m) => typeof (st as Record<string, unknown> | null)?.[m] === 'function'),
-          `must implement HealthStore (${STORE_METHODS.join(', ')})`,
-        ),
+        withMethods<HealthStore>(STORE_METHODS, `must implement HealthStore (${STORE_METHODS.join(', ')})`),
       ),
     }),
     timeouts: group({
@@ -144,12 +142,7 @@ export const OptionsSchema = v.object(
     defaultProvider: v.optional(v.string('must be a string')),
     reloadOnSignal: v.optional(v.union([v.literal(false), v.literal('SIGHUP')], "must be false or 'SIGHUP'")),
     watch: v.optional(bool),
-    clock: v.optional(
-      v.custom<Clock>(
-        (c) => typeof (c as Clock)?.now === 'function' && typeof (c as Clock)?.setTimer === 'function',
-        'must have now() and setTimer(ms, fn)',
-      ),
-    ),
+    clock: v.optional(withMethods<Clock>(['now', 'setTimer'], 'must have now() and setTimer(ms, fn)')),
     /**
      * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
      * `cache: true` (default: off). `store`: `'memory'` (a bounded LRU, the default) or a shared store such as
@@ -158,14 +151,7 @@ export const OptionsSchema = v.object(
     cache: group({
       store: v.optional(
         v.union(
-          [
-            v.literal('memory'),
-            v.custom<CacheStore>(
-              (st) =>
-                typeof (st as CacheStore)?.getResponse === 'function' &&
-                typeof (st as CacheStore)?.setResponse === 'function',
-            ),
-          ],
+          [v.literal('memory'), withMethods<CacheStore>(['getResponse', 'setResponse'])],
           "must be 'memory' or a cache store (getResponse/setResponse)",
         ),
       ),

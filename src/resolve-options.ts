@@ -13,7 +13,7 @@ import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
-// valibot drops these keys from records (they could pollute prototypes); a provider so named must not vanish silently.
+// valibot drops these keys from records (they could pollute prototypes); a provider so named is reported.
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** `defaults` with each value the user set (not undefined) in its place; keys outside `defaults` are not read. */
@@ -58,16 +58,12 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   if (hasPath === hasAliases)
     issues.push({ path: 'aliasesPath', message: 'give exactly one of aliasesPath or aliases' });
 
-  // Checked even when other options are invalid, so that one ConfigError lists every problem.
-  const given: unknown = o?.providers;
+  // Checked even when other options are invalid, so that one ConfigError lists every problem. Read from the
+  // input, not valibot's output: that drops the reserved ids, which must be reported.
+  const given: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
   const isMap = given !== null && typeof given === 'object';
   const entries = isMap ? Object.entries(given) : [];
-  const configured = entries.filter(([, p]) => p !== undefined).map(([id]) => id);
-  const raw: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
-  for (const id of raw !== null && typeof raw === 'object' ? Object.keys(raw) : []) {
-    if (RESERVED_IDS.has(id))
-      issues.push({ path: issuePath(['providers', id]), message: 'is reserved and cannot be a provider id' });
-  }
+  const configured = entries.filter(([id, p]) => p !== undefined && !RESERVED_IDS.has(id)).map(([id]) => id);
   const { providers, keyless } = readProviders(entries, issues);
   if (isMap && configured.length === 0)
     issues.push({ path: 'providers', message: 'configure at least one provider' });
@@ -111,12 +107,15 @@ function readProviders(
   const providers: ResolvedProvider[] = [];
   const keyless: string[] = [];
   for (const [id, input] of entries) {
-    if (RESERVED_IDS.has(id)) continue;
+    const at = issuePath(['providers', id]);
+    if (RESERVED_IDS.has(id)) {
+      issues.push({ path: at, message: 'is reserved and cannot be a provider id' });
+      continue;
+    }
     const one = v.safeParse(ProviderSchema, input);
     // A malformed provider's problems are already listed by the schema above.
     if (!one.success) continue;
     const p = one.output;
-    const at = issuePath(['providers', id]);
     if (!PROVIDER_ID.test(id))
       issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
     const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;

@@ -11,13 +11,15 @@ export type AliasSource = { path: string } | { text: string } | { object: unknow
 export const MAX_ALIAS_BYTES = 1024 * 1024;
 
 /** Bound on YAML alias expansion, so an alias bomb ("billion laughs") fails fast. */
-export const MAX_YAML_ALIAS_COUNT = 100;
+const MAX_YAML_ALIAS_COUNT = 100;
 
-const ROOT = '(root)';
+/** An AliasConfigError with one issue at the root. */
+function fail(title: string, message: string, cause?: unknown): AliasConfigError {
+  return new AliasConfigError(title, [{ path: '(root)', message }], { cause });
+}
 
 function tooLarge(origin: string, bytes: number): AliasConfigError {
-  const message = `is ${bytes} bytes; the limit is ${MAX_ALIAS_BYTES} bytes (1 MiB)`;
-  return new AliasConfigError(`Refusing ${origin}`, [{ path: ROOT, message }]);
+  return fail(`Refusing ${origin}`, `is ${bytes} bytes; the limit is ${MAX_ALIAS_BYTES} bytes (1 MiB)`);
 }
 
 /** A file that cannot be used: missing, unreadable, not a regular file or too big. */
@@ -26,17 +28,13 @@ function unreadable(path: string, err: unknown): AliasConfigError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message =
     code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
-  return new AliasConfigError(`Cannot read aliases file "${path}"`, [{ path: ROOT, message }], {
-    cause: err,
-  });
+  return fail(`Cannot read aliases file "${path}"`, message, err);
 }
 
+// Checked before reading: a FIFO or device would block the read, a huge file would be read whole.
 function checkFile(path: string, st: { isFile(): boolean; size: number }): void {
-  if (!st.isFile())
-    throw new AliasConfigError(`Cannot read aliases file "${path}"`, [
-      { path: ROOT, message: `not a file: ${path}` },
-    ]);
-  if (st.size > MAX_ALIAS_BYTES) throw tooLarge(fileOrigin(path), st.size);
+  if (!st.isFile()) throw fail(`Cannot read aliases file "${path}"`, `not a file: ${path}`);
+  if (st.size > MAX_ALIAS_BYTES) throw tooLarge(`aliases file "${path}"`, st.size);
 }
 
 function parseYaml(text: string, origin: string): unknown {
@@ -50,7 +48,7 @@ function parseYaml(text: string, origin: string): unknown {
       const pos = e.linePos?.[0];
       const what = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
       const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
-      return { path: ROOT, message: `YAML syntax error${where}: ${what}` };
+      return { path: '(root)', message: `YAML syntax error${where}: ${what}` };
     });
     throw new AliasConfigError(`Invalid YAML in ${origin}`, issues, { cause: doc.errors[0] });
   }
@@ -58,12 +56,8 @@ function parseYaml(text: string, origin: string): unknown {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {
     const message = `YAML anchors/aliases expand too much (limit ${MAX_YAML_ALIAS_COUNT} alias uses)`;
-    throw new AliasConfigError(`Refusing ${origin}`, [{ path: ROOT, message }], { cause: err });
+    throw fail(`Refusing ${origin}`, message, err);
   }
-}
-
-function fromText(text: string, origin: string): AliasConfig {
-  return validate(() => parseYaml(text, origin), origin);
 }
 
 // Anything unexpected (a throwing getter in a caller's object, a stack overflow on absurd nesting)
@@ -74,12 +68,14 @@ function validate(produce: () => unknown, origin: string): AliasConfig {
   } catch (err) {
     if (err instanceof AliasConfigError) throw err;
     const message = `could not be validated: ${err instanceof Error ? err.message : String(err)}`;
-    throw new AliasConfigError(`Invalid ${origin}`, [{ path: ROOT, message }], { cause: err });
+    throw fail(`Invalid ${origin}`, message, err);
   }
 }
 
-function fileOrigin(path: string): string {
-  return `aliases file "${path}"`;
+/** Validates aliases given as text, or as the text of the file at `path`. */
+function fromText(text: string, path?: string): AliasConfig {
+  const origin = path === undefined ? 'aliases text' : `aliases file "${path}"`;
+  return validate(() => parseYaml(text, origin), origin);
 }
 
 /**
@@ -88,7 +84,7 @@ function fileOrigin(path: string): string {
  */
 export function loadAliases(source: AliasSource): AliasConfig {
   if ('object' in source) return validate(() => source.object, 'aliases object');
-  if ('text' in source) return fromText(source.text, 'aliases text');
+  if ('text' in source) return fromText(source.text);
   const { path } = source;
   let text: string;
   try {
@@ -97,7 +93,7 @@ export function loadAliases(source: AliasSource): AliasConfig {
   } catch (err) {
     throw unreadable(path, err);
   }
-  return fromText(text, fileOrigin(path));
+  return fromText(text, path);
 }
 
 /**
@@ -114,5 +110,5 @@ export async function loadAliasesAsync(source: AliasSource): Promise<AliasConfig
   } catch (err) {
     throw unreadable(path, err);
   }
-  return fromText(text, fileOrigin(path));
+  return fromText(text, path);
 }

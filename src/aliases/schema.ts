@@ -31,13 +31,6 @@ function isMapping(x: unknown): x is Mapping {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-const nameSchema = v.pipe(
-  v.string(),
-  v.regex(
-    NAME_RE,
-    'is not a valid alias name: expected "mana/<name>" (one segment of letters, digits, ".", "_", "-")',
-  ),
-);
 const entrySchema = v.pipe(
   v.string('must be a "provider/model" string'),
   v.check((s) => s.trim() !== '', 'is blank: expected provider/model'),
@@ -83,7 +76,6 @@ const aliasSchema = v.object(
   // The body is known to be a mapping here: the only issue of the object itself is a missing chain.
   CHAIN_MSG,
 );
-const defaultSchema = v.string('must be the name of a defined alias (a string)');
 
 /** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
 export type AliasDefinition = Readonly<v.InferOutput<typeof aliasSchema> & { name: string }>;
@@ -93,23 +85,16 @@ function own(obj: Mapping, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
-function check<S extends v.GenericSchema>(
-  schema: S,
-  value: unknown,
-  path: string,
-  issues: ConfigIssue[],
-): v.InferOutput<S> | undefined {
-  const result = v.safeParse(schema, value, { abortPipeEarly: true });
-  if (result.success) return result.output;
-  issues.push(...configIssues(result.issues, path));
-  return undefined;
-}
-
 function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): AliasDefinition | undefined {
   // Always quoted: aliases["mana/x"] (JSON quoting escapes quotes and control characters).
   const at = `aliases[${JSON.stringify(name)}]`;
   const before = issues.length;
-  check(nameSchema, name, at, issues);
+  if (!NAME_RE.test(name))
+    issues.push({
+      path: at,
+      message:
+        'is not a valid alias name: expected "mana/<name>" (one segment of letters, digits, ".", "_", "-")',
+    });
   if (!isMapping(body)) {
     issues.push({
       path: at,
@@ -119,9 +104,10 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   }
   unknownKeys(aliasSchema, body, at, issues);
   // A copy of the own properties: valibot would also read inherited ones.
-  const def = check(aliasSchema, { ...body }, at, issues);
-  if (issues.length > before || def === undefined) return undefined;
-  const { hedge, chain, ...rest } = def;
+  const result = v.safeParse(aliasSchema, { ...body }, { abortPipeEarly: true });
+  if (!result.success) issues.push(...configIssues(result.issues, at));
+  if (issues.length > before || !result.success) return undefined;
+  const { hedge, chain, ...rest } = result.output;
   return Object.freeze({
     ...rest,
     name,
@@ -165,7 +151,9 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     }
   }
   const rawDefault = own(input, 'default');
-  const dflt = rawDefault === undefined ? undefined : check(defaultSchema, rawDefault, 'default', issues);
+  const dflt = typeof rawDefault === 'string' ? rawDefault : undefined;
+  if (rawDefault !== undefined && dflt === undefined)
+    issues.push({ path: 'default', message: 'must be the name of a defined alias (a string)' });
   // With no usable `aliases` mapping, "unknown default" would only repeat that problem.
   if (dflt !== undefined && isMapping(aliases) && !Object.hasOwn(aliases, dflt)) {
     const known = Object.keys(aliases)

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { systemClock, TIMER, within } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
 import { redact } from '../redact.js';
@@ -54,15 +55,9 @@ class NoAnswer extends Error {
 
 /** `p`, or a rejection with NoAnswer after `ms` (the command itself is left to the client's own timeout). */
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NoAnswer(`Redis did not answer within ${ms} ms`)), ms).unref();
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const answer = await within(systemClock, p, ms);
+  if (answer === TIMER) throw new NoAnswer(`Redis did not answer within ${ms} ms`);
+  return answer;
 }
 
 /** What the connection tells the store it serves. */

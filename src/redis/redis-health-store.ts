@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheStore } from '../cache/cache-store.js';
-import { systemClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
 import { Listeners } from '../health/listeners.js';
@@ -76,10 +75,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   });
   const replication = new Replication(conn, {
     id,
-    providersKey: `${prefix}providers`,
-    targetsKey: `${prefix}targets`,
+    prefix,
     channel,
-    clock: systemClock,
     onProvider: (provider, before) => emit({ type: 'provider', provider, before }),
   });
   conn.start(channel);

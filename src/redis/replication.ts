@@ -1,4 +1,3 @@
-import type { Clock } from '../clock.js';
 import type { BreakerRecord } from '../health/breaker.js';
 import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
 import type { StoreBounds } from '../health/health-store.js';
@@ -36,10 +35,9 @@ function stateKey(r: BreakerRecord): string {
 export interface ReplicationOptions {
   /** This store's id: its own messages are not applied twice. */
   id: string;
-  providersKey: string;
-  targetsKey: string;
+  /** The hashes are `<prefix>providers` and `<prefix>targets`. */
+  prefix: string;
   channel: string;
-  clock: Clock;
   /** Another process changed a provider's record. */
   onProvider(provider: string, before: BreakerRecord | undefined): void;
 }
@@ -47,7 +45,7 @@ export interface ReplicationOptions {
 /**
  * The in-memory mirror of breakers and cool-downs, kept in step with Redis: local changes are written (by scripts
  * that keep whichever is newer) and published; messages and the hashes read on (re)connecting are merged in,
- * every value clamped against the bounds the client gave first.
+ * every value clamped against the bounds the client gave first. Times are `Date.now()`: other processes compare them.
  */
 export class Replication {
   readonly providers = new Map<string, BreakerRecord>();
@@ -91,7 +89,7 @@ export class Replication {
   /** Takes the client's bounds; what was mirrored before is judged again. */
   bind(bounds: StoreBounds): void {
     this.#bounds = { ...UNBOUND, ...bounds };
-    const now = this.options.clock.now();
+    const now = Date.now();
     for (const [p, r] of this.providers) {
       const clean = sanitizeRecord(p, r, now, this.#bounds);
       if (clean) this.providers.set(p, { ...clean, trialInFlight: r.trialInFlight });
@@ -124,11 +122,11 @@ export class Replication {
           ...[...this.targets].map(([t, u]) => this.#writeCooldown(t, u)),
         ]);
         const [ps, ts] = await Promise.all([
-          conn.timed(conn.client.hgetall(this.options.providersKey)),
-          conn.timed(conn.client.hgetall(this.options.targetsKey)),
+          conn.timed(conn.client.hgetall(`${this.options.prefix}providers`)),
+          conn.timed(conn.client.hgetall(`${this.options.prefix}targets`)),
         ]);
         if (conn.closed) return;
-        const now = this.options.clock.now();
+        const now = Date.now();
         for (const [p, text] of Object.entries(ps ?? {})) {
           const r = sanitizeRecord(p, parseBounded(text), now, this.#bounds);
           if (r) this.#applyProvider(p, r);
@@ -175,7 +173,7 @@ export class Replication {
   #applyCooldown(target: string, until: number): void {
     const { targets } = this;
     if (!targets.has(target) && targets.size >= MAX_TARGETS) {
-      const now = this.options.clock.now();
+      const now = Date.now();
       for (const [t, u] of targets) if (u <= now) targets.delete(t);
       // Still full of running cool-downs: a flood of new targets is not mirrored.
       if (targets.size >= MAX_TARGETS) return;
@@ -184,26 +182,25 @@ export class Replication {
   }
 
   #writeProvider(provider: string, wire: string): Promise<unknown> {
-    const { id, providersKey } = this.options;
+    const { id, prefix } = this.options;
     const message = `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`;
-    return this.#write(SET_PROVIDER, providersKey, provider, wire, message, [
+    return this.#write(SET_PROVIDER, `${prefix}providers`, provider, wire, message, [
       this.#bounds.cooldownMs,
       CLOCK_SKEW_MS,
     ]);
   }
 
   #writeCooldown(target: string, until: number): Promise<unknown> {
-    const { id, targetsKey } = this.options;
+    const { id, prefix } = this.options;
     const message = JSON.stringify({ s: id, t: target, u: until });
-    return this.#write(SET_COOLDOWN, targetsKey, target, String(until), message, [
+    return this.#write(SET_COOLDOWN, `${prefix}targets`, target, String(until), message, [
       this.#bounds.maxCooldownMs,
     ]);
   }
 
   /** Runs a write script of scripts.ts on `hash`; ARGV: field, value, channel, message, now, then `more`. */
   #write(script: string, hash: string, field: string, value: string, message: string, more: number[]) {
-    const { channel, clock } = this.options;
-    const argv = [field, value, channel, message, String(clock.now()), ...more.map(String)];
+    const argv = [field, value, this.options.channel, message, String(Date.now()), ...more.map(String)];
     return this.conn.timed(this.conn.client.eval(script, 1, hash, ...argv));
   }
 
@@ -212,7 +209,7 @@ export class Replication {
     // Bounded before parsing: anyone who can publish on the channel can send anything.
     const m = parseBounded(text) as { s?: unknown; p?: unknown; r?: unknown; t?: unknown; u?: unknown };
     if (m === null || typeof m !== 'object' || m.s === this.options.id) return;
-    const now = this.options.clock.now();
+    const now = Date.now();
     if (typeof m.p === 'string') {
       const r = sanitizeRecord(m.p, m.r, now, this.#bounds);
       if (r) this.#applyProvider(m.p, r);
