@@ -73,17 +73,16 @@ export function toChatMessages(prompt: LanguageModelV3Prompt): ChatMessage[] {
           else if (part.type === 'file') {
             throw new UnsupportedFunctionalityError({ functionality: 'files in assistant messages' });
           } else if (part.type === 'tool-call' && !part.providerExecuted) {
-            const call: ToolCall = {
+            const extra = extraContent(part.providerOptions);
+            calls.push({
               id: part.toolCallId,
               type: 'function',
               function: {
                 name: part.toolName,
                 arguments: typeof part.input === 'string' ? part.input : JSON.stringify(part.input ?? {}),
               },
-            };
-            const extra = extraContent(part.providerOptions);
-            if (extra !== undefined) call.extra_content = extra;
-            calls.push(call);
+              ...(extra === undefined ? {} : { extra_content: extra }),
+            });
           }
           // Reasoning and provider-executed tool results are the model's own; upstreams do not take them back.
         }

@@ -2,6 +2,7 @@ import type {
   LanguageModelV3,
   LanguageModelV3CallOptions,
   LanguageModelV3Content,
+  LanguageModelV3FinishReason,
   LanguageModelV3GenerateResult,
   LanguageModelV3StreamPart,
   LanguageModelV3StreamResult,
@@ -163,28 +164,26 @@ function toParts(
       const writer = new PartWriter((p) => controller.enqueue(p));
       controller.enqueue({ type: 'stream-start', warnings });
       void (async () => {
-        let failed = false;
+        let finish: LanguageModelV3FinishReason;
         try {
-          try {
-            for await (const c of chunks) writer.chunk(c);
-          } catch (err) {
-            // Not a mana-llm error: the caller's abort, which the AI SDK handles itself.
-            if (cancelled || !isManaLLMError(err)) throw err;
-            controller.enqueue({ type: 'error', error: mapError(err) });
-            failed = true;
-          }
-          if (cancelled) return;
-          writer.end();
-          controller.enqueue({
-            type: 'finish',
-            finishReason: failed ? { unified: 'error', raw: undefined } : finishReason(writer.finish),
-            usage: usageOf(writer.usage),
-            providerMetadata: metadata,
-          });
-          controller.close();
+          for await (const c of chunks) writer.chunk(c);
+          finish = finishReason(writer.finish);
         } catch (err) {
-          if (!cancelled) controller.error(err);
+          if (cancelled) return;
+          // Not a mana-llm error: the caller's abort, which the AI SDK handles itself.
+          if (!isManaLLMError(err)) return controller.error(err);
+          controller.enqueue({ type: 'error', error: mapError(err) });
+          finish = { unified: 'error', raw: undefined };
         }
+        if (cancelled) return;
+        writer.end();
+        controller.enqueue({
+          type: 'finish',
+          finishReason: finish,
+          usage: usageOf(writer.usage),
+          providerMetadata: metadata,
+        });
+        controller.close();
       })();
     },
     cancel() {

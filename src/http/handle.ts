@@ -179,13 +179,11 @@ function lookup(path: string, method: string): Found | undefined {
   }
   if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {
     if (method !== 'GET') return { allow: 'GET' };
-    let id: string;
     try {
-      id = decodeURIComponent(path.slice(MODEL_PREFIX.length));
+      return { route: modelRoute, param: decodeURIComponent(path.slice(MODEL_PREFIX.length)) };
     } catch {
       return undefined;
     }
-    return { route: modelRoute, param: id };
   }
   return undefined;
 }

@@ -31,10 +31,9 @@ export function createFetchHandler(
       chunks: () => request.body?.values({ preventCancel: true }) ?? [],
       signal,
     });
-    const frames = answer.frames;
-    if (frames === undefined)
+    const it = answer.frames?.[Symbol.asyncIterator]();
+    if (it === undefined)
       return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
-    const it = frames[Symbol.asyncIterator]();
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const r = await it.next();

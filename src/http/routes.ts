@@ -82,21 +82,16 @@ async function* sseFrames(
 ): AsyncGenerator<string, void, undefined> {
   let error: string | undefined;
   try {
-    try {
-      for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
-    } catch (err) {
-      if (signal.aborted) {
-        error = 'client_closed';
-        return;
-      }
-      const e = toHttpError(err);
-      error = e.code;
-      yield `data: ${JSON.stringify(e.body())}\n\n`;
-    }
+    for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
+    yield 'data: [DONE]\n\n';
+  } catch (err) {
+    if (signal.aborted) return;
+    const e = toHttpError(err);
+    error = e.code;
+    yield `data: ${JSON.stringify(e.body())}\n\n`;
     yield 'data: [DONE]\n\n';
   } finally {
-    if (error === undefined && signal.aborted) error = 'client_closed';
-    ended(error);
+    ended(error ?? (signal.aborted ? 'client_closed' : undefined));
   }
 }
 

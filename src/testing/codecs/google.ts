@@ -83,10 +83,8 @@ export const googleCodec: MockCodec = {
   stream(b) {
     // Gemini streams whole GenerateContentResponse objects; every frame carries usage so far, the last one
     // a finishReason. No [DONE].
-    const partial = {
-      promptTokenCount: usageOf(b).promptTokenCount,
-      totalTokenCount: usageOf(b).promptTokenCount,
-    };
+    const { promptTokenCount } = usageOf(b);
+    const partial = { promptTokenCount, totalTokenCount: promptTokenCount };
     const content =
       'toolCall' in b
         ? [sse(response([callOf(b)], undefined, partial))]
