@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/api';
 import type { ManaLLM } from '../client.js';
 import type { Attempt, ManaLLMError } from '../errors.js';
-import type { CallKind, ManaLLMEventName, ManaLLMListener } from '../events.js';
+import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
 import { ATTR, providerName } from './semconv.js';
 
 /** Options of `instrumentOpenTelemetry`. */
@@ -25,7 +25,6 @@ interface Open {
   /** The context with the call's span: parent of its attempt spans. */
   readonly ctx: Context;
   readonly startMs: number;
-  readonly kind: CallKind;
   /** How many chain entries were already recorded (from `fallback` events). */
   seen: number;
   /**
@@ -140,7 +139,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
       { kind: SpanKind.CLIENT, attributes, startTime: startMs },
       parent,
     );
-    open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, kind: e.kind, seen: 0 });
+    open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, seen: 0 });
   });
 
   on('hedge', (e) => {
@@ -163,7 +162,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     served(o, e.resolved, e.firstChunkMs);
     if (e.usage) {
       o.span.setAttribute(ATTR.inputTokens, e.usage.prompt_tokens);
-      if (o.kind !== 'embed') o.span.setAttribute(ATTR.outputTokens, e.usage.completion_tokens);
+      if (e.kind !== 'embed') o.span.setAttribute(ATTR.outputTokens, e.usage.completion_tokens);
       // Reported by OpenAI-compatible upstreams that cache prompts (OpenAI, DeepSeek …).
       const details = (e.usage as { prompt_tokens_details?: { cached_tokens?: unknown } })
         .prompt_tokens_details;
