@@ -34,9 +34,8 @@ export function reportRequest(
     if (plan.kind === 'stream') publishStreamStart(trace);
   }
   if (!ctx.events.has('request')) return;
-  const base = plan.alias
-    ? { id: plan.id, kind: plan.kind, requested: plan.requested, alias: plan.alias.name }
-    : { id: plan.id, kind: plan.kind, requested: plan.requested };
+  const { id, kind, requested, alias } = plan;
+  const base = alias ? { id, kind, requested, alias: alias.name } : { id, kind, requested };
   const params = request && paramsOf(request);
   ctx.events.emit('request', params ? { ...base, params } : base);
 }
@@ -50,6 +49,12 @@ function traceServed(plan: CallPlan, target: string, usage?: Usage, firstChunkMs
   if (usage) trace.usage = usage;
   if (firstChunkMs !== undefined) trace.firstChunkMs = firstChunkMs;
   if (plan.kind === 'stream') publishStreamEnd(trace);
+}
+
+/** What `response` and `cancel` share: the call, the target that served it and how long it took. */
+function ended(ctx: RouterContext, plan: CallPlan, resolved: string) {
+  const { id, kind, requested } = plan;
+  return { id, kind, requested, resolved, durationMs: ctx.clock.now() - plan.startedAt };
 }
 
 /** Emits `resolved` (alias calls) and `response` for a served call; `firstChunkMs` marks a stream. */
@@ -68,11 +73,7 @@ export function reportServed(
   }
   if (events.has('response')) {
     events.emit('response', {
-      id: plan.id,
-      kind: plan.kind,
-      requested: plan.requested,
-      resolved: target,
-      durationMs: ctx.clock.now() - plan.startedAt,
+      ...ended(ctx, plan, target),
       ...(firstChunkMs === undefined ? {} : { firstChunkMs }),
       ...(usage ? { usage } : {}),
       attempts: plan.attempts,
@@ -84,15 +85,7 @@ export function reportServed(
 export function reportCancel(ctx: RouterContext, plan: CallPlan, target: string, firstChunkMs: number): void {
   if (plan.trace) plan.trace.cancelled = true;
   traceServed(plan, target, undefined, firstChunkMs);
-  if (!ctx.events.has('cancel')) return;
-  ctx.events.emit('cancel', {
-    id: plan.id,
-    kind: plan.kind,
-    requested: plan.requested,
-    resolved: target,
-    durationMs: ctx.clock.now() - plan.startedAt,
-    firstChunkMs,
-  });
+  if (ctx.events.has('cancel')) ctx.events.emit('cancel', { ...ended(ctx, plan, target), firstChunkMs });
 }
 
 /**

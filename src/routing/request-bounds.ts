@@ -1,13 +1,7 @@
-import { type ConfigIssue, InvalidRequestError } from '../errors.js';
+import { InvalidRequestError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { cleanText } from '../redact.js';
 import { issuePath } from '../unknown-keys.js';
-
-/** The bounds a caller's request must fit before anything is built from it (see docs/limits.md). */
-export interface RequestBounds {
-  /** Largest request, as the length of its JSON text (each character counted as one byte). */
-  readonly maxRequestBytes: number;
-  /** Deepest nesting of arrays and objects, the request itself being depth 1. */
-  readonly maxDepth: number;
-}
 
 // Path segments named in an issue: a 6,000-level path is no help to anyone and would make the error itself huge.
 const MAX_PATH_SEGMENTS = 12;
@@ -16,7 +10,6 @@ const MAX_PATH_SEGMENTS = 12;
 interface Walk {
   readonly maxDepth: number;
   readonly maxBytes: number;
-  readonly root: string;
   readonly containers: object[];
   readonly keys: (string | number)[];
   bytes: number;
@@ -31,7 +24,7 @@ class Refusal {
 }
 
 function pathOf(w: Walk, n: number): string {
-  const path = issuePath(w.keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), w.root);
+  const path = issuePath(w.keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), 'request');
   return n > MAX_PATH_SEGMENTS ? `${path}…` : path;
 }
 
@@ -91,29 +84,28 @@ function container(w: Walk, value: object): void {
 }
 
 function fail(message: string, path: string, cause?: unknown): never {
-  const issues: ConfigIssue[] = [{ path, message }];
+  const issues = [{ path, message }];
   throw new InvalidRequestError('Invalid request', issues, cause === undefined ? undefined : { cause });
 }
 
 /**
- * Checks that a request's content can be turned into an upstream request: nesting at most `maxDepth`, JSON text at
- * most `maxRequestBytes`, no cycle, no BigInt, every property readable. Content coming from end users (a tool schema
- * of 6,000 nested arrays) would otherwise overflow the stack while the body is built, and that would count against
- * every provider of the chain.
+ * Checks that a request's content can be turned into an upstream request: nesting at most `maxDepth` (the request
+ * itself is depth 1), JSON text at most `maxRequestBytes` (each character counted as one byte), no cycle, no BigInt,
+ * every property readable (see docs/limits.md). Content coming from end users (a tool schema of 6,000 nested arrays)
+ * would otherwise overflow the stack while the body is built, and that would count against every provider of the
+ * chain.
  * @throws InvalidRequestError
  */
-export function checkRequestBounds(request: object, bounds: RequestBounds, root = 'request'): void {
+export function checkRequestBounds(request: object, bounds: ResolvedOptions['limits']): void {
   const { maxDepth, maxRequestBytes: maxBytes } = bounds;
-  const w: Walk = { maxDepth, maxBytes, root, containers: [], keys: [], bytes: 0 };
+  const w: Walk = { maxDepth, maxBytes, containers: [], keys: [], bytes: 0 };
   try {
     container(w, request);
   } catch (err) {
     if (err instanceof Refusal) fail(err.message, pathOf(w, err.depth));
-    // A getter or proxy trap in the caller's object threw while it was read.
-    const text = (err instanceof Error ? err.message : String(err)).slice(0, 200);
-    // Caller-supplied text: no control characters (ESC, CR, LF, NUL) into a message that may reach a log.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
-    const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-    fail(`cannot be read: ${clean}`, pathOf(w, w.keys.length), err);
+    // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, so it is
+    // cleaned (no ESC, CR, LF, NUL, no key) before it goes into a message that may reach a log.
+    const text = cleanText(err instanceof Error ? err.message : String(err), 200);
+    fail(`cannot be read: ${text}`, pathOf(w, w.keys.length), err);
   }
 }

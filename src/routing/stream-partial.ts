@@ -50,18 +50,19 @@ interface ToolCall {
 }
 
 /**
- * What a committed stream handed out, bounded: the last `maxChars` characters of text (and of a refusal), and at
- * most 32 tool calls
- * (by index) with the last `maxChars` characters of each one's arguments. An upstream that streams without end
- * would otherwise grow one string until V8 refuses it (a RangeError at ~512 MiB).
+ * What the consumer of a stream received, added up as it is handed out and bounded: the last `maxChars` characters
+ * of text (and of a refusal), and at most 32 tool calls (by index) with the last `maxChars` characters of each one's
+ * arguments. An upstream that streams without end would otherwise grow one string until V8 refuses it (a RangeError
+ * at ~512 MiB). Chunks are not kept: holding every chunk object until the stream ends made them outlive the young
+ * generation, and a paced stream then paid for them in garbage collection (bench/README.md, "realistic stream").
  */
-export class PartialAnswer {
+export class HandedOut {
   readonly #max: number;
   readonly #content: TextTail;
   readonly #refusal: TextTail;
   #truncated = false;
   readonly #calls = new Map<number, ToolCall>();
-  usage: Usage | undefined;
+  #usage: Usage | undefined;
 
   constructor(maxChars: number) {
     this.#max = maxChars;
@@ -69,9 +70,13 @@ export class PartialAnswer {
     this.#refusal = new TextTail(maxChars);
   }
 
-  /** Adds one chunk the consumer received. */
-  add(c: ChatChunk): void {
-    if (c.usage) this.usage = c.usage;
+  /** Records the first `n` chunks of `batch` as handed out. */
+  add(batch: ChatChunk[], n: number): void {
+    for (let i = 0; i < n; i++) this.#add(batch[i] as ChatChunk);
+  }
+
+  #add(c: ChatChunk): void {
+    if (c.usage) this.#usage = c.usage;
     const d = c.choices[0]?.delta;
     if (!d) return;
     // Typed checks: a custom adapter's chunk is not validated, and a bad one must not break the stream here.
@@ -109,33 +114,9 @@ export class PartialAnswer {
     const partial: StreamPartial = refusal === '' ? { content, toolCalls } : { content, refusal, toolCalls };
     return truncated ? { ...partial, truncated: true } : partial;
   }
-}
-
-/**
- * What the consumer of a stream received, added up into the partial answer as it is handed out. Chunks are not
- * kept: holding every chunk object until the stream ends made them outlive the young generation, and a paced
- * stream then paid for them in garbage collection (bench/README.md, "realistic stream").
- */
-export class HandedOut {
-  readonly #partial: PartialAnswer;
-
-  constructor(maxChars: number) {
-    this.#partial = new PartialAnswer(maxChars);
-  }
-
-  /** Records the first `n` chunks of `batch` as handed out. */
-  add(batch: ChatChunk[], n: number): void {
-    const partial = this.#partial;
-    for (let i = 0; i < n; i++) partial.add(batch[i] as ChatChunk);
-  }
-
-  /** The partial answer. */
-  snapshot(): StreamPartial {
-    return this.#partial.snapshot();
-  }
 
   /** The usage the stream reported last, if any. */
   usage(): Usage | undefined {
-    return this.#partial.usage;
+    return this.#usage;
   }
 }
