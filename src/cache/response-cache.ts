@@ -1,8 +1,36 @@
-import type { ManaEmitter } from '../events.js';
+import { createHash } from 'node:crypto';
+import type { CallKind, ManaEmitter } from '../events.js';
 import type { CallPlan } from '../routing/context.js';
+import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
-import { cacheKey } from './cache-key.js';
 import type { CacheStore } from './cache-store.js';
+
+/** JSON with every object's keys sorted, so equal requests give equal text whatever order their fields came in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value)) ?? 'null';
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
+  // No prototype: a key like "__proto__" stays an ordinary key.
+  const out: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
+ * The cache key of a call: sha256 of the call kind, the resolved alias or `provider/model`, and the request
+ * without `model` (embedding input normalised to a list), as stable JSON.
+ */
+export function cacheKey(kind: CallKind, resolved: string, request: object): string {
+  const { model: _model, ...rest } = request as Record<string, unknown>;
+  if (kind === 'embed' && typeof rest.input === 'string') rest.input = [rest.input];
+  return createHash('sha256')
+    .update(`${kind}\n${resolved}\n${stableJson(rest)}`)
+    .digest('hex');
+}
 
 /** A call that uses the cache: either the cached answer, or `save` to store the answer once it is served. */
 export type CacheTicket<T> = { readonly hit: T } | { readonly hit?: undefined; save(value: T): void };
@@ -62,13 +90,7 @@ export class ResponseCache {
         hit: !!hit,
       });
     if (hit) {
-      const routing: Routing = {
-        requested: plan.requested,
-        ...(plan.alias ? { alias: plan.alias.name } : {}),
-        resolved: hit.resolved,
-        attempts: [],
-        cached: true,
-      };
+      const routing: Routing = { ...routingOf(plan, hit.resolved, []), cached: true };
       return { hit: { ...hit.response, routing } as unknown as T };
     }
     return {
@@ -78,13 +100,9 @@ export class ResponseCache {
         if (choices?.some((c) => c.finish_reason === null || c.finish_reason === undefined)) return;
         const { routing, ...response } = value;
         const stored: Stored = { v: 1, resolved: routing.resolved, response };
-        try {
-          void Promise.resolve(this.#store.setResponse(key, JSON.stringify(stored), this.#ttlMs)).catch(
-            () => {},
-          );
-        } catch {
-          // a cache that cannot store is a cache that misses
-        }
+        // A cache that cannot store (it throws or rejects) is a cache that misses.
+        const set = async () => this.#store.setResponse(key, JSON.stringify(stored), this.#ttlMs);
+        void set().catch(() => {});
       },
     };
   }

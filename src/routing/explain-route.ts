@@ -43,16 +43,11 @@ export function explainRoute(
     requested: r.requested,
     ...(r.alias ? { alias: r.alias.name } : {}),
     candidates: r.chain.map((entry) => {
-      const base = {
-        target: entry.target,
-        provider: entry.provider,
-        model: entry.model,
-        latency: ctx.health.latency.view(entry.target),
-      };
+      const { target, provider } = entry;
+      const base = { target, provider, model: entry.model, latency: ctx.health.latency.view(target) };
       const pre = precheck(ctx, entry, needs);
-      if ('adapter' in pre) {
-        return { ...base, state: ctx.health.peek(entry.provider) === 'half-open' ? 'half-open' : 'ready' };
-      }
+      if ('adapter' in pre)
+        return { ...base, state: ctx.health.peek(provider) === 'half-open' ? 'half-open' : 'ready' };
       return { ...base, state: pre.reason, ...(pre.until === undefined ? {} : { until: pre.until }) };
     }),
   };

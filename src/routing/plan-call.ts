@@ -79,23 +79,10 @@ export class CallPlanner {
   }
 
   /** An unknown alias or a malformed call is still a request that failed: hosts counting failures must see it. */
-  #refused(
-    id: string,
-    kind: CallKind,
-    model: unknown,
-    err: unknown,
-    trace: ManaTraceMessage | undefined,
-  ): unknown {
+  #refused(id: string, kind: CallKind, model: unknown, err: unknown, trace?: ManaTraceMessage): unknown {
     const ctx = this.#ctx;
-    const call = {
-      id,
-      kind,
-      requested: typeof model === 'string' ? model : '',
-      alias: undefined,
-      startedAt: ctx.clock.now(),
-      attempts: [],
-      trace,
-    };
+    const requested = typeof model === 'string' ? model : '';
+    const call = { id, kind, requested, alias: undefined, startedAt: ctx.clock.now(), attempts: [], trace };
     reportRequest(ctx, call, undefined);
     return reportFailure(ctx, call, err, 0);
   }

@@ -1,7 +1,6 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import { ProviderTimeoutError } from '../errors.js';
 import { RELEASE_AFTER_MS } from '../options.js';
-import type { AdapterContext } from '../providers/adapter.js';
 import { CALL_IMAGES } from '../providers/images.js';
 import { AttemptSignal } from './attempt.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
@@ -38,12 +37,6 @@ export interface AttemptStart {
   readonly ms: number;
 }
 
-/** The attempt's context, carrying the call's images to a built-in adapter. */
-function withImages(context: AdapterContext, plan: CallPlan): AdapterContext {
-  (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
-  return context;
-}
-
 /**
  * Calls `step` on one chain entry: its timer armed for `ms`, counted in its slot, released when its provider's
  * breaker opens once it has waited 5 s or its target's usual highest latency.
@@ -65,7 +58,9 @@ export function startAttempt<T, R>(
       }),
     ),
   );
-  const context = plan.images === undefined ? attempt.context : withImages(attempt.context, plan);
+  const { context } = attempt;
+  // The call's images ride on the context to a built-in adapter.
+  if (plan.images !== undefined) (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
   let result: Promise<T>;
   try {
     result = attempt.race(step.run(slot, entry, context, request));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKey, stableJson } from './cache-key.js';
+import { cacheKey, stableJson } from './response-cache.js';
 
 describe('stableJson', () => {
   it('sorts keys at every depth and leaves arrays in order', () => {
