@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ManaLLMEvents } from '../events.js';
 import { createFakeClock } from './fake-clock.js';
-import { HealthCache, type HealthTransition } from './health-cache.js';
+import { HealthCache } from './health-cache.js';
 
 type Command =
   | { kind: 'admit' }
@@ -30,7 +31,7 @@ describe('HealthCache invariants', () => {
         (failureThreshold, cooldownMs, commands) => {
           const clock = createFakeClock(0);
           const cache = new HealthCache(['p'], { failureThreshold, cooldownMs }, clock);
-          const flips: HealthTransition[] = [];
+          const flips: ManaLLMEvents['health'][] = [];
           cache.transitions.add((t) => flips.push(t));
           let trialOutstanding = false;
           for (const c of commands) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { ManaLLMEvents } from '../events.js';
 import type { BreakerRecord } from './breaker.js';
 import { createFakeClock } from './fake-clock.js';
-import { HealthCache, type HealthTransition, type StoreStatusChange } from './health-cache.js';
+import { HealthCache } from './health-cache.js';
 import { createMemoryHealthStore, type HealthStore, type HealthStoreUpdate } from './health-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -56,7 +57,7 @@ describe('HealthCache with a shared store', () => {
       clock,
       shared.store,
     );
-    const seen: HealthTransition[] = [];
+    const seen: ManaLLMEvents['health'][] = [];
     cache.transitions.add((t) => seen.push(t));
     shared.remote('a', opened(T0 + 60_000));
     expect(cache.admit('a')).toBe('unhealthy');
@@ -80,7 +81,7 @@ describe('HealthCache with a shared store', () => {
     const clock = createFakeClock(T0);
     const shared = sharedStore();
     const cache = new HealthCache(['a'], { failureThreshold: 2, cooldownMs: 1_000 }, clock, shared.store);
-    const changes: StoreStatusChange[] = [];
+    const changes: ManaLLMEvents['store'][] = [];
     cache.storeStatus.add((s) => changes.push(s));
     expect(cache.snapshot().store).toEqual({ kind: 'test', connected: true });
     shared.connection(false, 'ECONNREFUSED');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ManaLLMEvents } from '../events.js';
 import { createFakeClock } from './fake-clock.js';
-import { HealthCache, type HealthTransition } from './health-cache.js';
+import { HealthCache } from './health-cache.js';
 import { createMemoryHealthStore } from './health-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -8,7 +9,7 @@ const T0 = 1_700_000_000_000;
 function setup(providers = ['ollama', 'groq'], failureThreshold = 2, cooldownMs = 1_000) {
   const clock = createFakeClock(T0);
   const cache = new HealthCache(providers, { failureThreshold, cooldownMs }, clock);
-  const events: HealthTransition[] = [];
+  const events: ManaLLMEvents['health'][] = [];
   cache.transitions.add((t) => events.push(t));
   return { clock, cache, events };
 }

@@ -18,12 +18,6 @@ import { createMemoryHealthStore, type HealthStore, type HealthStoreUpdate } fro
 import { LatencyBook } from './latency-book.js';
 import { Listeners } from './listeners.js';
 
-/** Payload of the `store` event: a shared store lost or regained its connection. */
-export type StoreStatusChange = ManaLLMEvents['store'];
-
-/** Payload given to transition listeners; the same shape as the `health` event. */
-export type HealthTransition = ManaLLMEvents['health'];
-
 /** Per-provider breakers and per-target cool-downs, read and written by routing and the prober. */
 export class HealthCache {
   readonly #known: ReadonlySet<string>;
@@ -34,9 +28,9 @@ export class HealthCache {
   /** This process's latency of each target: fed by answers, read by `'auto'` hedging, `health()` and `resolve()`. */
   readonly latency = new LatencyBook();
   /** Hears every flip of a provider's `healthy`, after the update (the `health` event's payload). */
-  readonly transitions = new Listeners<HealthTransition>('health');
+  readonly transitions = new Listeners<ManaLLMEvents['health']>('health');
   /** Hears a shared store lose or regain its connection (the `store` event's payload). */
-  readonly storeStatus = new Listeners<StoreStatusChange>('store');
+  readonly storeStatus = new Listeners<ManaLLMEvents['store']>('store');
   /**
    * Hears a provider's breaker open (by calls' failures, a probe or another process), so that the calls still
    * waiting on it let go at once: the router looks for them among its attempts in flight (see docs/latency.md).

@@ -35,13 +35,7 @@ export interface ProberOptions {
 }
 
 /** Background health probing: `tick()` probes every provider once; `start()` ticks now and then periodically. */
-export interface Prober {
-  start(): void;
-  stop(): void;
-  tick(): Promise<void>;
-  /** Starts the recovery schedule of a provider that just went down (no-op when it is already on it). */
-  recover(provider: string): void;
-}
+export type Prober = ReturnType<typeof createProber>;
 
 /**
  * A provider on the recovery schedule, or just off it: `step` waits so far, `upAt` when a probe found it back
@@ -57,7 +51,7 @@ const JITTER = 0.1;
 const MAX_REASON = 200;
 
 /** Creates a prober that runs every provider's probe concurrently, each bounded by `timeoutMs`. */
-export function createProber(opts: ProberOptions): Prober {
+export function createProber(opts: ProberOptions) {
   const { targets, intervalMs, timeoutMs, clock, onResult, acquire, recovery } = opts;
   const random = opts.random ?? Math.random;
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -82,19 +76,13 @@ export function createProber(opts: ProberOptions): Prober {
     });
   };
 
-  // A broken or slow gate must not stop probing: this process then probes for itself.
-  const acquired = async (gate: NonNullable<typeof acquire>, provider: string): Promise<boolean> => {
-    try {
-      const held = await within(clock, Promise.resolve(gate(provider)), timeoutMs);
-      return held === TIMER ? true : held;
-    } catch {
-      return true;
-    }
-  };
-
   const run = async (target: ProbeTarget, controller: AbortController): Promise<void> => {
     const runEpoch = epoch;
-    if (acquire && !(await acquired(acquire, target.provider))) return;
+    if (acquire) {
+      // A broken or slow gate must not stop probing: this process then probes for itself.
+      const held = await within(clock, (async () => acquire(target.provider))(), timeoutMs).catch(() => true);
+      if (held !== TIMER && !held) return;
+    }
     if (runEpoch !== epoch || controller.signal.aborted) return;
     const startedAt = clock.now();
     const stopped = new Promise<typeof TIMER>((resolve) =>
@@ -163,12 +151,10 @@ export function createProber(opts: ProberOptions): Prober {
 
   const recover = (provider: string): void => {
     const target = byId.get(provider);
-    if (!started || !target) return;
-    if (onSchedule(provider)) return;
+    if (!started || !target || onSchedule(provider)) return;
     const r = recovering.get(provider);
     // Down again within an interval of coming back (a flapping provider): the waits go on from where they were.
-    const flapping = r?.upAt !== undefined && clock.now() - r.upAt < intervalMs;
-    const step = flapping && r ? Math.min(r.step + 1, 30) : 0;
+    const step = r?.upAt !== undefined && clock.now() - r.upAt < intervalMs ? Math.min(r.step + 1, 30) : 0;
     const next: Recovery = { step, cancel: undefined, upAt: undefined };
     recovering.set(provider, next);
     arm(target, next);
@@ -194,6 +180,7 @@ export function createProber(opts: ProberOptions): Prober {
         controller.abort(new DOMException('prober stopped', 'AbortError'));
     },
     tick,
+    /** Starts the recovery schedule of a provider that just went down (no-op when it is already on it). */
     recover,
   };
 }

@@ -25,10 +25,9 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
     ),
   );
   const lists = await Promise.allSettled(
-    [...ctx.providers.values()].map(async (slot) => ({
-      id: slot.config.id,
-      names: await attempt.race(slot.adapter.models({ signal: attempt.signal })),
-    })),
+    [...ctx.providers.values()].map(async (slot) =>
+      attempt.race(slot.adapter.models({ signal: attempt.signal })),
+    ),
   );
   const aborted = attempt.abortReason();
   attempt.end();
@@ -37,7 +36,7 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
   lists.forEach((r, i) => {
     const provider = ids[i] as string;
     if (r.status === 'fulfilled') {
-      for (const name of r.value.names)
+      for (const name of r.value)
         out.data.push({ id: `${provider}/${name}`, object: 'model', owned_by: provider });
     } else {
       out.errors.push({ provider, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
