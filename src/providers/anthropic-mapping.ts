@@ -48,16 +48,13 @@ async function userBlocks(
   loadImage: (url: string) => Promise<InlineImage>,
 ): Promise<Block[]> {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
-  const out: Block[] = [];
-  for (const part of content) {
-    if (part.type === 'text') {
-      out.push({ type: 'text', text: part.text });
-    } else {
+  return Promise.all(
+    content.map(async (part): Promise<Block> => {
+      if (part.type === 'text') return { type: 'text', text: part.text };
       const img = await loadImage(part.image_url.url);
-      out.push({ type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } });
-    }
-  }
-  return out;
+      return { type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } };
+    }),
+  );
 }
 
 function toolUse(call: ToolCall, meta: CallMeta): Block {

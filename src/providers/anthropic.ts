@@ -49,7 +49,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
     ...config.headers,
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
-  const modelsPath = `${basePath}/models`;
+  const listing = meta('*', 'GET', `${basePath}/models`);
 
   const now = () => Math.floor(clock.now() / 1000);
 
@@ -176,20 +176,19 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       });
     },
 
-    probe: (ctx) => probe(meta('*', 'GET', modelsPath), '/models?limit=1', getHeaders, ctx.signal),
+    probe: (ctx) => probe(listing, '/models?limit=1', getHeaders, ctx.signal),
 
     async models(ctx) {
-      const m = meta('*', 'GET', modelsPath);
       const names: string[] = [];
       let after: string | undefined;
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
-        const res = await call(m, `/models${query}`, getHeaders, ctx.signal);
-        const list = (await json(res, ctx.signal, m)) as JsonObject | null;
-        if (!Array.isArray(list?.data)) throw badResponse(m, 'model list has no data array');
+        const res = await call(listing, `/models${query}`, getHeaders, ctx.signal);
+        const list = (await json(res, ctx.signal, listing)) as JsonObject | null;
+        if (!Array.isArray(list?.data)) throw badResponse(listing, 'model list has no data array');
         for (const entry of list.data) {
           const id = (entry as { id?: unknown } | null)?.id;
-          if (typeof id !== 'string') throw badResponse(m, 'model entry without id');
+          if (typeof id !== 'string') throw badResponse(listing, 'model entry without id');
           names.push(id);
         }
         if (list.has_more !== true || typeof list.last_id !== 'string') break;

@@ -1,9 +1,7 @@
-import type { ContentPart, ResponseFormat, ToolChoice, ToolDefinition } from '../types.js';
+import type { ContentPart, ToolChoice, ToolDefinition } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { InlineImage } from './images.js';
 import { isJsonObject as isObject, type JsonObject as Json, jsonObjectIn, textOf } from './json-shapes.js';
-
-/** An OpenAI-shaped chat request as a Gemini `GenerateContentRequest`. */
 
 /** One Gemini `Content`: a turn of the conversation. */
 interface GeminiContent {
@@ -78,23 +76,12 @@ function functionDeclaration(tool: ToolDefinition): Json {
   return decl;
 }
 
-function toolConfig(choice: ToolChoice): Json {
-  if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
-  if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
-  if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
-  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
-}
+// OpenAI's tool_choice words in Gemini's terms (naming a function is ANY with only that one allowed).
+const TOOL_MODES = { auto: 'AUTO', none: 'NONE', required: 'ANY' } as const;
 
-function responseFormat(format: ResponseFormat | undefined): Json {
-  if (format?.type === 'json_object') return { responseMimeType: 'application/json' };
-  if (format?.type === 'json_schema') {
-    const schema = format.json_schema.schema;
-    return {
-      responseMimeType: 'application/json',
-      ...(schema === undefined ? {} : { responseSchema: toGeminiSchema(schema) }),
-    };
-  }
-  return {};
+function toolConfig(choice: ToolChoice): Json {
+  if (typeof choice === 'string') return { functionCallingConfig: { mode: TOOL_MODES[choice] } };
+  return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
 }
 
 function generationConfig(req: AdapterChatRequest): Json {
@@ -106,7 +93,11 @@ function generationConfig(req: AdapterChatRequest): Json {
   if (req.seed !== undefined) cfg.seed = req.seed;
   if (req.frequency_penalty !== undefined) cfg.frequencyPenalty = req.frequency_penalty;
   if (req.presence_penalty !== undefined) cfg.presencePenalty = req.presence_penalty;
-  return { ...cfg, ...responseFormat(req.response_format) };
+  const rf = req.response_format;
+  if (rf?.type === 'json_object' || rf?.type === 'json_schema') cfg.responseMimeType = 'application/json';
+  if (rf?.type === 'json_schema' && rf.json_schema.schema !== undefined)
+    cfg.responseSchema = toGeminiSchema(rf.json_schema.schema);
+  return cfg;
 }
 
 /**

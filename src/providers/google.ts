@@ -34,20 +34,23 @@ export function createGoogleAdapter({
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };
   const sseHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
 
-  const modelPath = (model: string, verb: string) =>
-    `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
   const newId = () => `chatcmpl-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
   const now = () => Math.floor(clock.now() / 1000);
+
+  /** POSTs `body` to one of a model's verbs (`generateContent`, …): a 2xx response and the meta its errors name. */
+  async function post(model: string, verb: string, body: unknown, signal: AbortSignal, sse = false) {
+    const path = `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
+    const m = meta(model, 'POST', basePath + path);
+    return { res: await call(m, path, sse ? sseHeaders : jsonHeaders, signal, body), m };
+  }
 
   return {
     capabilities: () => CAPABILITIES,
     [INLINE_IMAGES]: true,
 
     async chat(request, ctx): Promise<ChatCompletion> {
-      const path = modelPath(request.model, 'generateContent');
-      const m = meta(request.model, 'POST', basePath + path);
       const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
-      const res = await call(m, path, jsonHeaders, ctx.signal, body);
+      const { res, m } = await post(request.model, 'generateContent', body, ctx.signal);
       const frame = readFrame(await json(res, ctx.signal, m), m);
       if (!frame.hasCandidate) throw badResponse(m, 'reply has no candidates');
       const answer = readParts(frame.parts, m);
@@ -58,10 +61,8 @@ export function createGoogleAdapter({
     },
 
     async *stream(request, ctx): AsyncGenerator<ChatChunk> {
-      const path = `${modelPath(request.model, 'streamGenerateContent')}?alt=sse`;
-      const m = meta(request.model, 'POST', basePath + path);
       const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
-      const res = await call(m, path, sseHeaders, ctx.signal, body);
+      const { res, m } = await post(request.model, 'streamGenerateContent?alt=sse', body, ctx.signal, true);
       const chunk = chunksOf(newId(), now(), `${config.id}/${request.model}`);
       let usage: Usage | undefined;
       let toolIndex = 0;
@@ -95,14 +96,12 @@ export function createGoogleAdapter({
       const model = `${config.id}/${request.model}`;
       const empty = { prompt_tokens: 0, total_tokens: 0 };
       if (request.input.length === 0) return { object: 'list', data: [], model, usage: empty };
-      const path = modelPath(request.model, 'batchEmbedContents');
-      const m = meta(request.model, 'POST', basePath + path);
       const name = `models/${bareModel(request.model)}`;
       const dims = request.dimensions === undefined ? {} : { outputDimensionality: request.dimensions };
       const body = {
         requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
       };
-      const res = await call(m, path, jsonHeaders, ctx.signal, body);
+      const { res, m } = await post(request.model, 'batchEmbedContents', body, ctx.signal);
       const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as JsonObject | null;
       if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
       const list = reply?.embeddings;

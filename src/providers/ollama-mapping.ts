@@ -1,12 +1,4 @@
-import type {
-  ChatMessage,
-  ContentPart,
-  FinishReason,
-  JsonSchema,
-  ToolCall,
-  ToolDefinition,
-  Usage,
-} from '../types.js';
+import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, Usage } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
@@ -21,16 +13,6 @@ export interface OllamaMessage {
   tool_name?: string;
 }
 
-/** The body of `POST /api/chat`. */
-export interface OllamaChatBody {
-  model: string;
-  messages: OllamaMessage[];
-  stream: boolean;
-  options?: Record<string, unknown>;
-  format?: 'json' | JsonSchema;
-  tools?: ToolDefinition[];
-}
-
 /** One Ollama answer (a whole JSON reply or one NDJSON line): its message, checked, and the reply itself. */
 export interface OllamaFrame {
   json: JsonObject;
@@ -41,12 +23,8 @@ export interface OllamaFrame {
 }
 
 function text(content: string | ContentPart[] | null | undefined): string {
-  if (content == null) return '';
   if (typeof content === 'string') return content;
-  return content
-    .filter((p): p is Extract<ContentPart, { type: 'text' }> => p.type === 'text')
-    .map((p) => p.text)
-    .join('\n');
+  return (content ?? []).flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('\n');
 }
 
 /**
@@ -110,12 +88,12 @@ export async function toOllamaChat(
   req: AdapterChatRequest,
   stream: boolean,
   image: (url: string) => Promise<string>,
-): Promise<OllamaChatBody> {
+): Promise<JsonObject> {
   const toolNames = new Map<string, string>();
   const messages: OllamaMessage[] = [];
   // In order: a tool message names the function of the assistant call it answers.
   for (const m of req.messages) messages.push(await toMessage(m, toolNames, image));
-  const options: Record<string, unknown> = {};
+  const options: JsonObject = {};
   if (req.temperature !== undefined) options.temperature = req.temperature;
   if (req.top_p !== undefined) options.top_p = req.top_p;
   if (req.max_tokens !== undefined) options.num_predict = req.max_tokens;
@@ -123,7 +101,7 @@ export async function toOllamaChat(
   if (req.seed !== undefined) options.seed = req.seed;
   if (req.frequency_penalty !== undefined) options.frequency_penalty = req.frequency_penalty;
   if (req.presence_penalty !== undefined) options.presence_penalty = req.presence_penalty;
-  const body: OllamaChatBody = { model: req.model, messages, stream };
+  const body: JsonObject = { model: req.model, messages, stream };
   if (Object.keys(options).length > 0) body.options = options;
   const rf = req.response_format;
   if (rf?.type === 'json_object') body.format = 'json';

@@ -34,13 +34,9 @@ export function refusesFormat(err: unknown): boolean {
 export const isEmptyList = (data: unknown): boolean => !Array.isArray(data) || data.length === 0;
 
 /** Models whose server took floats after failing base64: a bounded set (a full set stops learning, calls still work). */
-export class FloatModels {
-  readonly #models = new Set<string>();
-  has(model: string): boolean {
-    return this.#models.has(model);
-  }
-  add(model: string): void {
-    if (this.#models.size < 256) this.#models.add(model);
+export class FloatModels extends Set<string> {
+  override add(model: string): this {
+    return this.size < 256 ? super.add(model) : this;
   }
 }
 
