@@ -172,14 +172,11 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
   const text = typeof e.message === 'string' ? e.message : JSON.stringify(err);
   // Keep type/code in the body so errorFromStatus can still spot a safety block.
   const body = JSON.stringify({ error: { ...e, message: text } });
-  const numeric = [e.code, e.status].find(
-    (v) => typeof v === 'number' || (typeof v === 'string' && /^\d{3}$/.test(v)),
+  // NaN when neither is a number or a three-digit text.
+  const status = Number(
+    [e.code, e.status].find((v) => typeof v === 'number' || (typeof v === 'string' && /^\d{3}$/.test(v))),
   );
-  if (numeric !== undefined) {
-    const status = Number(numeric);
-    if (status >= 400 && status < 600)
-      return errorFromStatus(status, {}, JSON.stringify({ error: err }), meta);
-  }
+  if (status >= 400 && status < 600) return errorFromStatus(status, {}, JSON.stringify({ error: err }), meta);
   const kinds = [e.type, e.code, e.status]
     .filter((v): v is string => typeof v === 'string')
     .map((v) => v.toLowerCase());

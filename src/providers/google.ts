@@ -6,7 +6,7 @@ import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
-import { assistantMessage, chunksOf, completion, type JsonObject } from './json-shapes.js';
+import { assistantMessage, chunksOf, completion, isNumbers, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
@@ -109,9 +109,8 @@ export function createGoogleAdapter({
         throw badResponse(m, 'embeddings missing or not one per input');
       const data = list.map((e: unknown, index) => {
         const values = (e as { values?: unknown } | null)?.values;
-        if (!Array.isArray(values) || !values.every((v) => typeof v === 'number'))
-          throw badResponse(m, `embedding ${index} has no values`);
-        return { object: 'embedding' as const, index, embedding: values as number[] };
+        if (!isNumbers(values)) throw badResponse(m, `embedding ${index} has no values`);
+        return { object: 'embedding' as const, index, embedding: values };
       });
       // batchEmbedContents reports no token counts
       return { object: 'list', data, model, usage: empty };

@@ -24,18 +24,14 @@ export interface InlineImage {
 /** Internal: where an adapter context carries the call's images (set by the router). */
 export const CALL_IMAGES: unique symbol = Symbol('mana-llm.callImages');
 
-type ImageRef = { url: string; path: string };
-
-function imageParts(messages: readonly ChatMessage[]): ImageRef[] {
-  const out: ImageRef[] = [];
-  messages.forEach((m, i) => {
-    if (!Array.isArray(m.content)) return;
-    m.content.forEach((p, j) => {
+/** Every image URL of a request, with the path an error about it names. */
+function* imageParts(messages: readonly ChatMessage[]) {
+  for (const [i, m] of messages.entries()) {
+    if (!Array.isArray(m.content)) continue;
+    for (const [j, p] of m.content.entries())
       if (p.type === 'image_url')
-        out.push({ url: p.image_url.url, path: `messages[${i}].content[${j}].image_url.url` });
-    });
-  });
-  return out;
+        yield { url: p.image_url.url, path: `messages[${i}].content[${j}].image_url.url` };
+  }
 }
 
 function unusable(path: string, message: string): InvalidRequestError {
@@ -60,7 +56,7 @@ function allowedByPolicy(policy: ImageFetchPolicy, url: URL): boolean {
  */
 export class CallImages {
   readonly #service: ImageService;
-  readonly #parts: ImageRef[];
+  readonly #parts: { url: string; path: string }[];
   readonly #signal: AbortSignal | undefined;
   readonly #deadline: number;
   readonly #images = new Map<string, InlineImage>();
@@ -73,7 +69,7 @@ export class CallImages {
     deadline: number,
   ) {
     this.#service = service;
-    this.#parts = imageParts(messages);
+    this.#parts = [...imageParts(messages)];
     this.#signal = signal;
     this.#deadline = deadline;
   }

@@ -26,6 +26,10 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
   }
 }
 
+/** True for an array of numbers (an embedding vector). */
+export const isNumbers = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'number');
+
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {
   if (content == null) return '';

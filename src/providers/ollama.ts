@@ -14,7 +14,14 @@ import {
 import { endpointCalls } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { assistantMessage, chunksOf, completion, type Delta, isJsonObject } from './json-shapes.js';
+import {
+  assistantMessage,
+  chunksOf,
+  completion,
+  type Delta,
+  isJsonObject,
+  isNumbers,
+} from './json-shapes.js';
 import {
   createdOf,
   finishReason,
@@ -167,13 +174,8 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       throwInBand(reply, m);
       const vectors = reply.embeddings;
       const count = req.input.length;
-      if (
-        !Array.isArray(vectors) ||
-        vectors.length !== count ||
-        !vectors.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))
-      ) {
+      if (!Array.isArray(vectors) || vectors.length !== count || !vectors.every(isNumbers))
         throw badResponse(m, `expected ${count} embedding vector(s) of numbers`);
-      }
       const tokens = typeof reply.prompt_eval_count === 'number' ? reply.prompt_eval_count : 0;
       return {
         object: 'list',

@@ -60,11 +60,9 @@ export function createImageFetcher(opts: { publicOnly: boolean; connectMs: numbe
     });
     const connect: buildConnector.connector = (o, cb) => {
       // net.connect does not look up IP literals: they are judged here.
-      if (opts.publicOnly && isIP(o.hostname) !== 0 && !isPublicAddress(o.hostname)) {
+      if (opts.publicOnly && isIP(o.hostname) !== 0 && !isPublicAddress(o.hostname))
         cb(refusedAddress(), null);
-        return;
-      }
-      base(o, cb);
+      else base(o, cb);
     };
     return new Agent({ connect, keepAliveTimeout: 4_000, connections: 16 });
   };
