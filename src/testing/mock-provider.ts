@@ -18,6 +18,18 @@ import type {
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { replyPieces } from './mock-server.js';
 
+/** A failure of the taxonomy, as the mock provider throws it (spelled out: it is public, and read in editors). */
+export type MockFailure =
+  | 'connection'
+  | 'timeout'
+  | 'server-error'
+  | 'rate-limit'
+  | 'auth'
+  | 'bad-request'
+  | 'model-not-found'
+  | 'blocked'
+  | 'bad-response';
+
 /** Each failure of the taxonomy, as the mock provider throws it. */
 const FAILURES = {
   connection: (m, i) =>
@@ -34,12 +46,9 @@ const FAILURES = {
   blocked: (m, i) => new ProviderBlockedError(m, { ...i, reason: 'SAFETY' }),
   'bad-response': (m, i) => new ProviderResponseError(m, i),
 } satisfies Record<
-  string,
+  MockFailure,
   (message: string, info: { provider: string; model: string }, retryAfterMs?: number) => ProviderError
 >;
-
-/** A failure of the taxonomy, as the mock provider throws it. */
-export type MockFailure = keyof typeof FAILURES;
 
 /** What the mock provider does with one call. */
 export type MockStep =
