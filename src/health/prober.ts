@@ -174,10 +174,9 @@ export function createProber(opts: ProberOptions) {
       cancelTimer = undefined;
       for (const r of recovering.values()) r.cancel?.();
       recovering.clear();
-      const running = [...inFlight.values()];
-      inFlight.clear();
-      for (const { controller } of running)
+      for (const { controller } of inFlight.values())
         controller.abort(new DOMException('prober stopped', 'AbortError'));
+      inFlight.clear();
     },
     tick,
     /** Starts the recovery schedule of a provider that just went down (no-op when it is already on it). */

@@ -18,12 +18,8 @@ export function chatNeeds(req: ChatRequest): Needs {
   if (req.tools && req.tools.length > 0) needs.tools = true;
   const rf = req.response_format?.type;
   if (rf === 'json_object' || rf === 'json_schema') needs.jsonSchema = true;
-  for (const m of req.messages) {
-    if (Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url')) {
-      needs.vision = true;
-      break;
-    }
-  }
+  if (req.messages.some((m) => Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url')))
+    needs.vision = true;
   return needs;
 }
 

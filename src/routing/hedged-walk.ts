@@ -32,16 +32,10 @@ async function startHedge<T, R>(
     return undefined;
   }
   hedge.hedge = true;
-  const { ctx, plan } = walk;
-  if (ctx.events.has('hedge')) {
-    ctx.events.emit('hedge', {
-      id: plan.id,
-      kind: plan.kind,
-      from: current.entry.target,
-      to: hedge.entry.target,
-      afterMs,
-    });
-  }
+  const { events } = walk.ctx;
+  const { id, kind } = walk.plan;
+  if (events.has('hedge'))
+    events.emit('hedge', { id, kind, from: current.entry.target, to: hedge.entry.target, afterMs });
   return hedge;
 }
 
