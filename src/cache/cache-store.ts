@@ -31,10 +31,8 @@ export function createMemoryCacheStore(opts: { maxEntries: number; clock: Clock 
     setResponse(key, value, ttlMs) {
       entries.delete(key);
       entries.set(key, { value, expiresAt: clock.now() + ttlMs });
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value as string;
-        entries.delete(oldest);
-      }
+      // One entry in at a time, so at most one goes out.
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
     },
   };
 }

@@ -53,16 +53,12 @@ export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verd
 /** Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). */
 export function asProviderError(err: unknown, provider: string, model: string): ProviderError {
   if (err instanceof ProviderError) return err;
-  if (err instanceof ManaLLMError) {
-    return new ProviderResponseError(`${provider}/${model}: ${err.message}`, { provider, model, cause: err });
-  }
+  const about = { provider, model, cause: err };
+  if (err instanceof ManaLLMError)
+    return new ProviderResponseError(`${provider}/${model}: ${err.message}`, about);
   // A custom adapter's message may be anything, of any size: cut it before anything else runs over it.
   const msg = cleanText(err instanceof Error ? err.message : String(err), 500);
-  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, {
-    provider,
-    model,
-    cause: err,
-  });
+  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, about);
 }
 
 /**
