@@ -30,13 +30,13 @@ export function callerError(meta: CallMeta, what: string): ProviderHTTPError {
   return new ProviderHTTPError(`${callLabel(meta)}: ${what}`, { ...info(meta), status: 400 });
 }
 
-// A reason is an enum word (SAFETY, RECITATION, refusal, …); anything longer is not one.
-const MAX_REASON_CHARS = 64;
-
-/** An upstream's reason word (`blockReason`, `finishReason`) as it may enter an error: cut, cleaned, redacted. */
-export function reasonText(raw: string, meta: CallMeta): string {
-  return cleanText(raw, MAX_REASON_CHARS, meta.secrets);
+/** Upstream text as it may enter an error: cut to `max` characters, cleaned, the provider's secrets redacted. */
+function clip(text: string, meta: CallMeta, max = 300): string {
+  return cleanText(text, max, meta.secrets);
 }
+
+/** An upstream's reason word (`blockReason`, `finishReason`) as it may enter an error: an enum word, never longer. */
+export const reasonText = (raw: string, meta: CallMeta): string => clip(raw, meta, 64);
 
 /** The provider's filters withheld the answer; `reason` is the upstream's word. */
 export function blockedError(meta: CallMeta, what: string, reason: string): ProviderBlockedError {
@@ -46,10 +46,6 @@ export function blockedError(meta: CallMeta, what: string, reason: string): Prov
 
 function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
   return { provider: meta.provider, model: meta.model, ...extra };
-}
-
-function clip(text: string, meta: CallMeta, max = 300): string {
-  return cleanText(text, max, meta.secrets);
 }
 
 /**

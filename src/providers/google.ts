@@ -14,9 +14,8 @@ const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true
 const MAX_MODEL_PAGES = 20;
 
 /** Gemini model names are `models/<name>`; callers may give either form. */
-function bareModel(model: string): string {
-  return model.startsWith('models/') ? model.slice('models/'.length) : model;
-}
+const bareModel = (model: string): string =>
+  model.startsWith('models/') ? model.slice('models/'.length) : model;
 
 /**
  * Google Gemini over its REST API (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`,
