@@ -38,10 +38,8 @@ const TOKEN_END = /[\u0000-\u0020\u007f-\u00a0"',;&\u2028\u2029\u3000]/;
  * being cut.
  */
 export function cleanText(text: string, max: number, secrets: readonly string[] = []): string {
-  let longest = 0;
-  for (const s of secrets) longest = Math.max(longest, s.length);
   // Room for folding white space and for redaction markers, still a small multiple of `max`.
-  const window = 4 * max + longest + 64;
+  const window = 4 * max + Math.max(0, ...secrets.map((s) => s.length)) + 64;
   let t = text;
   let cut = false;
   if (t.length > window) {

@@ -1,14 +1,8 @@
 /** The prefix that marks a model string as a mana-llm alias. */
 export const ALIAS_PREFIX = 'mana/';
 
-/** A model string split into its provider id and the provider's own model name. */
-export interface ModelRef {
-  readonly provider: string;
-  readonly model: string;
-}
-
 /** Splits `provider/model` at the first `/` (provider trimmed and lower-cased); null when either side is blank. */
-export function parseModelString(s: string): ModelRef | null {
+export function parseModelString(s: string): { provider: string; model: string } | null {
   const slash = s.indexOf('/');
   if (slash < 0) return null;
   const provider = s.slice(0, slash).trim().toLowerCase();

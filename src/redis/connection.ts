@@ -175,7 +175,7 @@ export class RedisConnection {
     this.#cancelCheck();
     const { timeoutMs } = this.options;
     const delay = this.#checks++ === 0 ? Math.min(1_000, Math.max(100, timeoutMs)) : 1_000;
-    const timer = setTimeout(() => {
+    this.#cancelCheck = systemClock.setTimer(delay, () => {
       if (this.closed) return;
       this.timed(this.client.get(this.options.aliveKey)).then(
         () => {
@@ -186,9 +186,7 @@ export class RedisConnection {
         },
         () => this.#check(),
       );
-    }, delay);
-    timer.unref();
-    this.#cancelCheck = () => clearTimeout(timer);
+    });
   }
 
   /** Stops listening and disconnects; a client the store created itself is also quit. */

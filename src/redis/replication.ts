@@ -1,3 +1,4 @@
+import { systemClock } from '../clock.js';
 import type { BreakerRecord } from '../health/breaker.js';
 import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
 import type { StoreBounds } from '../health/health-store.js';
@@ -74,7 +75,7 @@ export class Replication {
     this.#sent.set(provider, key);
     // Not connected: the next resync pushes it.
     if (!this.conn.ready()) return;
-    this.#writeProvider(provider, toWire(record)).then((won) => {
+    this.#writeProvider(provider, record).then((won) => {
       // Redis kept a newer record: forget this one, so the next change of this process is written again.
       if (won === 0 && this.#sent.get(provider) === key) this.#sent.delete(provider);
     }, this.#noteError);
@@ -118,7 +119,7 @@ export class Replication {
         this.#again = false;
         if (!conn.ready() || conn.sub.status !== 'ready') break;
         await Promise.all([
-          ...[...this.providers].map(([p, r]) => this.#writeProvider(p, toWire(r))),
+          ...[...this.providers].map(([p, r]) => this.#writeProvider(p, r)),
           ...[...this.targets].map(([t, u]) => this.#writeCooldown(t, u)),
         ]);
         const [ps, ts] = await Promise.all([
@@ -144,9 +145,7 @@ export class Replication {
       // A stalled Redis is retried by the stall check; a sync that failed otherwise, shortly.
       if (conn.stalled) return;
       this.#cancelRetry();
-      const timer = setTimeout(() => void this.resync(), 1_000);
-      timer.unref();
-      this.#cancelRetry = () => clearTimeout(timer);
+      this.#cancelRetry = systemClock.setTimer(1_000, () => void this.resync());
     } finally {
       this.#syncing = false;
       conn.update();
@@ -181,27 +180,20 @@ export class Replication {
     targets.set(target, mergeCooldown(targets.get(target), until));
   }
 
-  #writeProvider(provider: string, wire: string): Promise<unknown> {
-    const { id, prefix } = this.options;
+  // The scripts of scripts.ts; ARGV: field, value, channel, message, now, then the bounds each script reads.
+  #writeProvider(provider: string, record: BreakerRecord): Promise<unknown> {
+    const { id, prefix, channel } = this.options;
+    const wire = toWire(record);
     const message = `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`;
-    return this.#write(SET_PROVIDER, `${prefix}providers`, provider, wire, message, [
-      this.#bounds.cooldownMs,
-      CLOCK_SKEW_MS,
-    ]);
+    const argv = [provider, wire, channel, message, Date.now(), this.#bounds.cooldownMs, CLOCK_SKEW_MS];
+    return this.conn.timed(this.conn.client.eval(SET_PROVIDER, 1, `${prefix}providers`, ...argv.map(String)));
   }
 
   #writeCooldown(target: string, until: number): Promise<unknown> {
-    const { id, prefix } = this.options;
+    const { id, prefix, channel } = this.options;
     const message = JSON.stringify({ s: id, t: target, u: until });
-    return this.#write(SET_COOLDOWN, `${prefix}targets`, target, String(until), message, [
-      this.#bounds.maxCooldownMs,
-    ]);
-  }
-
-  /** Runs a write script of scripts.ts on `hash`; ARGV: field, value, channel, message, now, then `more`. */
-  #write(script: string, hash: string, field: string, value: string, message: string, more: number[]) {
-    const argv = [field, value, this.options.channel, message, String(Date.now()), ...more.map(String)];
-    return this.conn.timed(this.conn.client.eval(script, 1, hash, ...argv));
+    const argv = [target, until, channel, message, Date.now(), this.#bounds.maxCooldownMs];
+    return this.conn.timed(this.conn.client.eval(SET_COOLDOWN, 1, `${prefix}targets`, ...argv.map(String)));
   }
 
   readonly #onMessage = (ch: string, text: string): void => {
