@@ -9,16 +9,13 @@ import type { CallOptions } from './types.js';
  */
 
 const IMAGE_URL = /^(?:https?:|data:)/i;
-const ROLE_MSG = 'must be one of system, developer, user, assistant, tool';
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
+const ROLE_MSG = `must be one of ${[...ROLES].join(', ')}`;
 
 /** More issues than this are summarised in one, so a huge malformed request cannot build a huge message. */
 const MAX_ISSUES = 20;
 
 type Obj = Record<string, unknown>;
-
-function isRole(r: unknown): r is string {
-  return r === 'user' || r === 'assistant' || r === 'system' || r === 'tool' || r === 'developer';
-}
 
 function isObject(x: unknown): x is Obj {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -125,7 +122,7 @@ function checkMessages(messages: unknown, out: Issues): void {
       continue;
     }
     const role = m.role;
-    if (!isRole(role)) {
+    if (typeof role !== 'string' || !ROLES.has(role)) {
       const got =
         role === undefined ? `is required: ${ROLE_MSG}` : `${ROLE_MSG}, got ${JSON.stringify(role)}`;
       out.add(`messages[${i}].role`, got);

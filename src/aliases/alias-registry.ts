@@ -9,16 +9,15 @@ export interface AliasSummary {
 }
 
 function summarize(config: AliasConfig): readonly AliasSummary[] {
-  const names = [...config.aliases.keys()].sort();
+  const defs = [...config.aliases.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return Object.freeze(
-    names.map((name) => {
-      const def = config.aliases.get(name)!;
-      return Object.freeze({
-        name,
+    defs.map((def) =>
+      Object.freeze({
+        name: def.name,
         ...(def.description !== undefined ? { description: def.description } : {}),
         chain: Object.freeze(def.chain.map((e) => e.target)),
-      });
-    }),
+      }),
+    ),
   );
 }
 

@@ -27,7 +27,7 @@ const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFin
 // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
-/** The provider of a `provider/model` target, when the target is one a bound store accepts. */
+/** Whether `target` is a `provider/model` of sane length whose provider this store accepts. */
 function knownTarget(target: string, bounds: Required<StoreBounds>): boolean {
   if (target.length === 0 || target.length > MAX_TARGET_CHARS) return false;
   const slash = target.indexOf('/');
