@@ -33,7 +33,7 @@ function group<const T extends v.ObjectEntries>(entries: T) {
 }
 
 /** A value with each of `methods`: a store missing one would pass validation and then fail inside a call. */
-function withMethods<T>(methods: readonly string[], message?: string) {
+export function withMethods<T>(methods: readonly string[], message?: string) {
   return v.custom<T>(
     (x) => methods.every((m) => typeof (x as Record<string, unknown> | null)?.[m] === 'function'),
     message,

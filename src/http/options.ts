@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../options.js';
+import { withMethods } from '../options-schema.js';
 import { configIssues } from '../unknown-keys.js';
 
 /** One line of the request log: never a key, never message content. */
@@ -67,10 +68,7 @@ const HttpOptionsSchema = v.object({
   ),
   basePath: v.optional(v.pipe(v.string(BASE_PATH), v.regex(/^(?:|\/.*[^/])$/, BASE_PATH))),
   metrics: v.optional(
-    v.custom<MetricsSource>(
-      (m) => typeof (m as MetricsSource | null)?.metrics === 'function',
-      'must have a metrics() method (e.g. a prom-client Registry)',
-    ),
+    withMethods<MetricsSource>(['metrics'], 'must have a metrics() method (e.g. a prom-client Registry)'),
   ),
   onRequest: v.optional(v.function('must be a function')),
 });
