@@ -124,6 +124,37 @@ describe('createManaLLM validates its options', () => {
   });
 });
 
+describe('a custom adapter', () => {
+  it('is any value with a chat() function (a function object too); anything else is refused with its path', () => {
+    const adapter = Object.assign(() => undefined, {
+      capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: false }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    }) as unknown as ProviderAdapter;
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { ollama: {}, mine: { type: 'custom', adapter } },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers).sort()).toEqual(['mine', 'ollama']);
+    const err = configError({
+      aliases: ALIASES,
+      providers: { ollama: {}, mine: { type: 'custom', adapter: { chat: 'no' } } },
+    });
+    expect(err.issues).toContainEqual({
+      path: 'providers.mine.adapter',
+      message: 'must implement ProviderAdapter',
+    });
+  });
+});
+
 describe('createManaLLM validates the aliases', () => {
   it('throws AliasConfigError listing every problem of an aliases object', () => {
     try {

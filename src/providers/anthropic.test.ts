@@ -423,6 +423,54 @@ describe('anthropic adapter: tools', () => {
     expect(mock.count()).toBe(0);
   });
 
+  it('refuses tool-call arguments that are JSON but not an object, with the same message', async () => {
+    for (const args of ['{oops', '[1]']) {
+      const err = await failure(
+        adapter().chat(
+          req({
+            messages: [
+              { role: 'user', content: 'x' },
+              {
+                role: 'assistant',
+                tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: args } }],
+              },
+            ],
+          }),
+          ctx(),
+        ),
+      );
+      expect((err as Error).message).toContain('tool call t arguments are not a JSON object');
+    }
+    expect(mock.count()).toBe(0);
+  });
+
+  it('a reply whose text blocks are all empty and that calls a tool has content null and no reasoning', async () => {
+    mock.enqueue({
+      status: 200,
+      body: JSON.stringify({
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: MODEL,
+        content: [
+          { type: 'thinking', thinking: '' },
+          { type: 'text', text: '' },
+          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+        stop_reason: 'tool_use',
+        usage: { input_tokens: 3, output_tokens: 2 },
+      }),
+    });
+    const res = await adapter().chat(req({ tools }), ctx());
+    const message = res.choices[0]?.message;
+    expect(message?.content).toBeNull();
+    expect(message && 'reasoning_content' in message).toBe(false);
+    expect(message?.tool_calls?.[0]?.function).toEqual({
+      name: 'get_weather',
+      arguments: '{"city":"Paris"}',
+    });
+  });
+
   it('answers a tool call with its id and JSON arguments', async () => {
     mock.enqueue({ toolCall: { id: 'toolu_abc', name: 'get_weather', arguments: '{"city":"Paris"}' } });
     const res = await adapter().chat(req({ tools }), ctx());

@@ -291,6 +291,10 @@ describe('routes', () => {
       { path: 'metrics', message: 'must have a metrics() method (e.g. a prom-client Registry)' },
       { path: 'onRequest', message: 'must be a function' },
     ]);
+    // Not a string: refused when the handler is made, not with a TypeError on the first request.
+    expect(issues({ requestIdHeader: 5 as unknown as string })).toEqual([
+      { path: 'requestIdHeader', message: 'must be a header name or false' },
+    ]);
     expect(issues({ apiKeys: [], cors: '+', maxBodyBytes: 0, basePath: 'api' })).toEqual([
       { path: 'apiKeys', message: 'must be a non-empty array (omit it to serve without a key check)' },
       { path: 'cors', message: "must be '*' or an array of origins" },
