@@ -191,6 +191,14 @@ const VARIANTS: Variant[] = [
     rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
   {
+    id: 'iterator',
+    part: "a hand-written iterator in place of the OpenAI adapter's `async function*` (a candidate, not in src/)",
+    alternative: "the adapter's native `async function*` (providers/openai-stream.ts, what src/ does now)",
+    removed: true,
+    files: { 'providers/openai-stream.ts': 'openai-stream-iterator.ts' },
+    rows: ['stream', 'obfuscated', 'paced'],
+  },
+  {
     id: 'simple',
     part: '`ChatStream` and batches per network read together',
     alternative: 'a native `async function*` over one chunk per step of `stream()`',
