@@ -65,19 +65,18 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
 
   const client = options.client ?? connectUrl(options.url as string, timeoutMs);
   const listeners = new Listeners<HealthStoreUpdate>('health store');
-  const emit = (u: HealthStoreUpdate): void => listeners.emit(u);
   const conn = new RedisConnection(client, client.duplicate(), {
     timeoutMs,
     aliveKey: `${prefix}alive`,
     secrets,
-    onStatus: (status) => emit({ type: 'status', ...status }),
+    onStatus: (status) => listeners.emit({ type: 'status', ...status }),
     onReady: () => void replication.resync(),
   });
   const replication = new Replication(conn, {
     id,
     prefix,
     channel,
-    onProvider: (provider, before) => emit({ type: 'provider', provider, before }),
+    onProvider: (provider, before) => listeners.emit({ type: 'provider', provider, before }),
   });
   conn.start(channel);
   let closing: Promise<void> | undefined;

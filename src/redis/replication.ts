@@ -1,6 +1,5 @@
 import { systemClock } from '../clock.js';
-import type { BreakerRecord } from '../health/breaker.js';
-import { mergeBreaker, mergeCooldown } from '../health/breaker-merge.js';
+import { type BreakerRecord, mergeBreaker } from '../health/breaker.js';
 import type { StoreBounds } from '../health/health-store.js';
 import type { RedisConnection } from './connection.js';
 import {
@@ -177,7 +176,8 @@ export class Replication {
       // Still full of running cool-downs: a flood of new targets is not mirrored.
       if (targets.size >= MAX_TARGETS) return;
     }
-    targets.set(target, mergeCooldown(targets.get(target), until));
+    // The later deadline wins.
+    targets.set(target, Math.max(until, targets.get(target) ?? until));
   }
 
   // The scripts of scripts.ts; ARGV: field, value, channel, message, now, then the bounds each script reads.

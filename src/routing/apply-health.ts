@@ -22,10 +22,9 @@ export function applyHealth(
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
     const times = verdict.reason === 'auth' ? ctx.opts.health.failureThreshold : 1;
     for (let i = 0; i < times; i++) health.recordFailure(entry.provider, healthReason(err));
-  } else if (verdict.health === 'cool') {
-    health.coolTarget(entry.target, ctx.clock.now() + ((err as { retryAfterMs?: number }).retryAfterMs ?? 0));
-    health.release(entry.provider);
   } else {
+    const { retryAfterMs } = err as { retryAfterMs?: number };
+    if (verdict.health === 'cool') health.coolTarget(entry.target, ctx.clock.now() + (retryAfterMs ?? 0));
     health.release(entry.provider);
   }
 }

@@ -1,5 +1,6 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { AttemptReason } from '../errors.js';
+import type { Capabilities } from '../providers/adapter.js';
 import type { ChatRequest } from '../types.js';
 import type { Needs, ProviderSlot, RouterContext } from './context.js';
 
@@ -23,16 +24,6 @@ export function chatNeeds(req: ChatRequest): Needs {
   return needs;
 }
 
-/** The capability a provider lacks for this request, if any. */
-export function missingCapability(slot: ProviderSlot, model: string, needs: Needs): string | undefined {
-  let caps: ReturnType<ProviderSlot['adapter']['capabilities']> | undefined;
-  for (const k in needs) {
-    caps ??= slot.adapter.capabilities(model);
-    if (!caps[k as keyof typeof caps]) return k;
-  }
-  return undefined;
-}
-
 /**
  * Checks an entry without changing any state (the breaker's single trial is taken later, by `admit`).
  * Order: unconfigured, capability, cooling, saturated, unhealthy (a failing provider's few calls at once, or its
@@ -41,7 +32,11 @@ export function missingCapability(slot: ProviderSlot, model: string, needs: Need
 export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): Skip | ProviderSlot {
   const slot = ctx.providers.get(entry.provider);
   if (!slot) return { reason: 'unconfigured' };
-  if (missingCapability(slot, entry.model, needs)) return { reason: 'capability' };
+  let caps: Capabilities | undefined;
+  for (const k in needs) {
+    caps ??= slot.adapter.capabilities(entry.model);
+    if (!caps[k as keyof Capabilities]) return { reason: 'capability' };
+  }
   const cooling = ctx.health.coolingUntil(entry.target);
   if (cooling !== undefined) return { reason: 'cooling', until: cooling };
   if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };

@@ -4,9 +4,6 @@ import type { ChainEntry } from '../aliases/schema.js';
 import { InvalidRequestError, UnknownAliasError } from '../errors.js';
 import type { CallPlan } from './context.js';
 
-/** A model string turned into the chain to walk. */
-export type Resolution = Pick<CallPlan, 'requested' | 'alias' | 'chain'>;
-
 /**
  * `mana/<x>` → that alias's chain; `provider/model` → one entry; bare `m` → `<defaultProvider>/m`;
  * omitted → the `default` alias.
@@ -18,7 +15,7 @@ export function resolveModel(
   aliases: AliasRegistry,
   defaultProvider: string | undefined,
   direct: DirectChains,
-): Resolution {
+): Pick<CallPlan, 'requested' | 'alias' | 'chain'> {
   const requested = model ?? aliases.default;
   if (requested === undefined)
     throw new InvalidRequestError('The request names no model', [

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BreakerRecord } from './breaker.js';
-import { incomingWins, mergeBreaker, mergeCooldown } from './breaker-merge.js';
+import { type BreakerRecord, incomingWins, mergeBreaker } from './breaker.js';
 
 const closed = (at: number | null, failures = 0): BreakerRecord => ({
   consecutiveFailures: failures,
@@ -71,13 +70,5 @@ describe('mergeBreaker', () => {
   it('incomingWins says whether the record would change', () => {
     expect(incomingWins(open(1, 10), open(2, 11))).toBe(true);
     expect(incomingWins(open(1, 10), closed(1))).toBe(false);
-  });
-});
-
-describe('mergeCooldown', () => {
-  it('keeps the later deadline', () => {
-    expect(mergeCooldown(undefined, 5)).toBe(5);
-    expect(mergeCooldown(10, 5)).toBe(10);
-    expect(mergeCooldown(10, 20)).toBe(20);
   });
 });
