@@ -80,17 +80,15 @@ const HttpOptionsSchema = v.object({
 export function resolveHttpOptions(options: HttpHandlerOptions = {}) {
   const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
   if (!parsed.success) throw new ConfigError('invalid mana-llm/http options', configIssues(parsed.issues));
-  const { apiKeys, cors, maxBodyBytes, requestIdHeader, basePath, metrics, onRequest } = parsed.output;
+  const { cors, requestIdHeader, ...o } = parsed.output;
   return {
-    apiKeys,
+    ...o,
     cors: cors === undefined || cors === '*' ? cors : new Set(cors),
-    maxBodyBytes: maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
+    maxBodyBytes: o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
     requestIdHeader:
       requestIdHeader === false
         ? undefined
         : (requestIdHeader ?? HTTP_DEFAULTS.requestIdHeader).toLowerCase(),
-    basePath: basePath ?? HTTP_DEFAULTS.basePath,
-    metrics,
-    onRequest,
+    basePath: o.basePath ?? HTTP_DEFAULTS.basePath,
   };
 }

@@ -164,10 +164,8 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
       o.span.setAttribute(ATTR.inputTokens, e.usage.prompt_tokens);
       if (e.kind !== 'embed') o.span.setAttribute(ATTR.outputTokens, e.usage.completion_tokens);
       // Reported by OpenAI-compatible upstreams that cache prompts (OpenAI, DeepSeek …).
-      const details = (e.usage as { prompt_tokens_details?: { cached_tokens?: unknown } })
-        .prompt_tokens_details;
-      if (typeof details?.cached_tokens === 'number')
-        o.span.setAttribute(ATTR.cacheReadTokens, details.cached_tokens);
+      const cached = e.usage.prompt_tokens_details?.cached_tokens;
+      if (typeof cached === 'number') o.span.setAttribute(ATTR.cacheReadTokens, cached);
     }
     o.span.end(end);
   });

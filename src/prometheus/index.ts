@@ -45,32 +45,9 @@ const OTHER = { provider: 'other', model: 'other' } as const;
 /** A token count worth adding: a finite non-negative integer (anything else an upstream sent is not counted). */
 const countable = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
-/**
- * Label values from what the configuration names, never from what a caller sent: a defined alias (`mana`, its
- * name), a target some alias lists (its provider and model), a configured provider with any other model
- * (`<provider>`, `other`); anything else `other`/`other`. Rebuilt when the aliases are reloaded.
- */
-function configuredLabels(llm: ManaLLM): {
-  of(requested: string): { provider: string; model: string };
-  load(): void;
-} {
-  const providers = new Set(Object.keys(llm.health().providers));
-  let aliases = new Set<string>();
-  let targets = new Set<string>();
-  const load = () => {
-    const list = llm.aliases().aliases;
-    aliases = new Set(list.map((a) => a.name));
-    targets = new Set(list.flatMap((a) => a.chain));
-  };
-  load();
-  return {
-    of(requested) {
-      if (aliases.has(requested) || targets.has(requested)) return split(requested);
-      const { provider } = split(requested);
-      return providers.has(provider) ? { provider, model: 'other' } : OTHER;
-    },
-    load,
-  };
+/** The names the configuration gives: every alias and every target an alias lists (rebuilt on reload). */
+function configuredNames(llm: ManaLLM): ReadonlySet<string> {
+  return new Set(llm.aliases().aliases.flatMap((a) => [a.name, ...a.chain]));
 }
 
 /**
@@ -128,12 +105,22 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
   });
 
-  for (const provider of Object.keys(llm.health().providers)) healthy.set({ provider }, 1);
-  const labels = configuredLabels(llm);
+  const providers = Object.keys(llm.health().providers);
+  for (const provider of providers) healthy.set({ provider }, 1);
+  let named = configuredNames(llm);
+  /**
+   * Label values from what the configuration names, never from what a caller sent: a defined alias (`mana`, its
+   * name), a target some alias lists (its provider and model), a configured provider with any other model
+   * (`<provider>`, `other`); anything else `other`/`other`.
+   */
+  const labelsOf = (requested: string): { provider: string; model: string } => {
+    if (named.has(requested)) return split(requested);
+    const { provider } = split(requested);
+    return providers.includes(provider) ? { provider, model: 'other' } : OTHER;
+  };
   const entry = (target: string | null): string => {
     if (target === null) return 'none';
-    const l = labels.of(target);
-    return l.model === 'other' ? 'other' : target;
+    return labelsOf(target).model === 'other' ? 'other' : target;
   };
 
   const on = <K extends ManaLLMEventName>(name: K, fn: ManaLLMListener<K>) => {
@@ -156,7 +143,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     }),
     on('failure', (e) => {
       // An alias `mana/x` gives provider `mana`; what the configuration does not name is `other` (docs/metrics.md).
-      const { provider, model } = labels.of(e.requested);
+      const { provider, model } = labelsOf(e.requested);
       errors.inc({ provider, model, error_type: e.error.code.toLowerCase() });
     }),
     on('resolved', (e) => resolved.inc({ alias: e.alias, target: e.target })),
@@ -167,7 +154,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     on('hedge', (e) => hedges.inc({ from_model: entry(e.from), to_model: entry(e.to) })),
     on('health', (e) => healthy.set({ provider: e.provider }, e.healthy ? 1 : 0)),
     on('reload', (e) => {
-      if (e.ok) labels.load();
+      if (e.ok) named = configuredNames(llm);
     }),
   ];
   return {
