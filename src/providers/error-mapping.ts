@@ -14,7 +14,7 @@ import { WireLimitError } from '../wire/limits.js';
 import type { ProbeOutcome } from './adapter.js';
 import { saysContextLength } from './context-length.js';
 import type { CallMeta } from './endpoint.js';
-import type { JsonObject } from './json-shapes.js';
+import { type JsonObject, jsonObjectIn } from './json-shapes.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /** What an upstream's failure becomes: the typed errors of the fallback table, never showing a secret. */
@@ -44,8 +44,9 @@ export function blockedError(meta: CallMeta, what: string, reason: string): Prov
   return new ProviderBlockedError(`${callLabel(meta)}: ${what} (${clean})`, { ...info(meta), reason: clean });
 }
 
-function info(meta: CallMeta, extra: { status?: number; cause?: unknown } = {}) {
-  return { provider: meta.provider, model: meta.model, ...extra };
+/** What every provider error carries about its call. */
+function info(meta: CallMeta) {
+  return { provider: meta.provider, model: meta.model };
 }
 
 /**
@@ -59,8 +60,8 @@ export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta)
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
   const msg = `${callLabel(meta)}: ${code}`;
   if (/^(UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT)$/.test(code))
-    return new ProviderTimeoutError(`${msg} (timed out)`, info(meta, { cause: err }));
-  return new ProviderConnectionError(`${msg} (connection failed)`, info(meta, { cause: causeOf(err) }));
+    return new ProviderTimeoutError(`${msg} (timed out)`, { ...info(meta), cause: err });
+  return new ProviderConnectionError(`${msg} (connection failed)`, { ...info(meta), cause: causeOf(err) });
 }
 
 /**
@@ -77,19 +78,11 @@ function causeOf(err: unknown): unknown {
 }
 
 /** The message an upstream error body carries, or the body itself. */
-function errorBodyMessage(json: unknown, text: string): string {
-  const err = (json as { error?: unknown } | null)?.error;
+function errorBodyMessage(json: JsonObject | undefined, text: string): string {
+  const err = json?.error;
   if (typeof err === 'string') return err;
-  const m = (err as { message?: unknown } | null)?.message ?? (json as { message?: unknown } | null)?.message;
+  const m = (err as { message?: unknown } | null)?.message ?? json?.message;
   return typeof m === 'string' ? m : text;
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }
 
 /** Maps a non-2xx HTTP status (with its headers and body text) to the typed error of the fallback table. */
@@ -100,27 +93,28 @@ export function errorFromStatus(
   meta: CallMeta,
   now = Date.now(),
 ): ProviderError {
-  const json = tryJson(text);
+  // A body that is not a JSON object says nothing but its text.
+  const json = jsonObjectIn(text);
   const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(errorBodyMessage(json, text), meta)}`;
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers, json, now);
-    return new ProviderRateLimitError(msg, { ...info(meta, { status }), retryAfterMs });
+    return new ProviderRateLimitError(msg, { ...info(meta), status, retryAfterMs });
   }
-  const code = (json as { error?: { code?: unknown; type?: unknown } } | null)?.error;
+  const code = json?.error as { code?: unknown; type?: unknown } | null | undefined;
   const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
   if (typeof blocked === 'string')
-    return new ProviderBlockedError(msg, { ...info(meta, { status }), reason: blocked });
+    return new ProviderBlockedError(msg, { ...info(meta), status, reason: blocked });
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
-    return new ProviderAuthError(msg, info(meta, { status }));
+    return new ProviderAuthError(msg, { ...info(meta), status });
   const contextLength = saysContextLength(status, json);
   return new ProviderHTTPError(msg, { ...info(meta), status, contextLength });
 }
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
 
-function keyInvalid(json: unknown): boolean {
-  const details = (json as { error?: { details?: unknown } } | null)?.error?.details;
+function keyInvalid(json: JsonObject | undefined): boolean {
+  const details = (json?.error as { details?: unknown } | null | undefined)?.details;
   return (
     Array.isArray(details) &&
     details.some((d) => (d as { reason?: unknown } | null)?.reason === 'API_KEY_INVALID')
@@ -190,10 +184,7 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
 
 /** A malformed or unparseable upstream reply. */
 export function badResponse(meta: CallMeta, what: string, cause?: unknown): ProviderResponseError {
-  return new ProviderResponseError(
-    `${callLabel(meta)}: ${what}`,
-    info(meta, cause === undefined ? {} : { cause }),
-  );
+  return new ProviderResponseError(`${callLabel(meta)}: ${what}`, { ...info(meta), cause });
 }
 
 /** Parses JSON from an upstream (with `JSON.parse` or the given parser), turning garbage into a `ProviderResponseError`. */

@@ -127,11 +127,8 @@ export function createGoogleAdapter({
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
         const path = `/models?pageSize=1000${query}`;
         const m = meta('models', 'GET', basePath + path);
-        const reply = (await json(
-          await call(m, path, getHeaders, ctx.signal),
-          ctx.signal,
-          m,
-        )) as JsonObject | null;
+        const res = await call(m, path, getHeaders, ctx.signal);
+        const reply = (await json(res, ctx.signal, m)) as JsonObject | null;
         if (!Array.isArray(reply?.models)) throw badResponse(m, 'model list missing');
         for (const entry of reply.models) {
           const name = (entry as { name?: unknown } | null)?.name;

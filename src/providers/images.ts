@@ -5,9 +5,6 @@ import type { ChatMessage } from '../types.js';
 import { ImageFetchError, type ImageFetcher } from '../wire/image-fetch.js';
 import type { AdapterContext } from './adapter.js';
 
-/** Which image URLs may be fetched server-side: see docs/images.md. */
-export type ImageFetchPolicy = 'public' | 'all' | 'none' | ((url: URL) => boolean);
-
 /** What a client's adapters share to inline images: the fetcher (one agent), the limits and the clock. */
 export interface ImageService {
   readonly fetcher: ImageFetcher;
@@ -39,7 +36,8 @@ function unusable(path: string, message: string): InvalidRequestError {
   return new InvalidRequestError('An image in the request cannot be used', [{ path, message }]);
 }
 
-function allowedByPolicy(policy: ImageFetchPolicy, url: URL): boolean {
+/** Whether `images.fetch` lets `url` be fetched (see docs/images.md); a policy function that throws says no. */
+function allowedByPolicy(policy: ImageLimits['fetch'], url: URL): boolean {
   if (policy === 'none') return false;
   if (typeof policy !== 'function') return true;
   try {

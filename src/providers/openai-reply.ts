@@ -25,7 +25,6 @@ export interface WireChoice {
 }
 export interface WireReply extends WireError {
   id?: unknown;
-  object?: unknown;
   created?: unknown;
   model?: unknown;
   choices?: WireChoice[];

@@ -29,10 +29,8 @@ export const ADAPTERS = {
   ollama: createOllamaAdapter,
   google: createGoogleAdapter,
   anthropic: createAnthropicAdapter,
-  custom: ({ config }) => {
-    if (!config.adapter) throw new TypeError(`provider ${config.id}: type 'custom' needs an adapter`);
-    return config.adapter;
-  },
+  // resolveOptions refuses a custom provider without an adapter (a ConfigError naming its path).
+  custom: ({ config }) => config.adapter as ProviderAdapter,
 } satisfies Record<ProviderType, (deps: AdapterDeps) => ProviderAdapter>;
 
 /** Well-known provider ids: their protocol and public endpoint. */

@@ -15,6 +15,7 @@ import type {
   Capabilities,
   ProviderAdapter,
 } from '../providers/adapter.js';
+import { chunksOf, completion } from '../providers/json-shapes.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { replyPieces } from './mock-server.js';
 
@@ -97,6 +98,7 @@ export function createMockProvider(
   let seq = 0;
   const calls: MockProvider['calls'] = [];
   const next = () => queue.shift() ?? fallback;
+  const now = () => Math.floor(Date.now() / 1000);
 
   async function settle(step: MockStep, model: string, signal: AbortSignal): Promise<string> {
     if (signal.aborted) throw signal.reason;
@@ -119,27 +121,15 @@ export function createMockProvider(
       calls.push({ kind: 'chat', model: req.model });
       const step = next();
       if ('streamThenFail' in step) throw failure(step.fail ?? 'connection', provider, req.model);
-      const text = await settle(step, req.model, ctx.signal);
-      return {
-        id: `mock-${++seq}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: `${provider}/${req.model}`,
-        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 1, completion_tokens: text.length, total_tokens: 1 + text.length },
-      };
+      const content = await settle(step, req.model, ctx.signal);
+      const usage = { prompt_tokens: 1, completion_tokens: content.length, total_tokens: 1 + content.length };
+      const message = { role: 'assistant' as const, content };
+      return completion(`mock-${++seq}`, now(), `${provider}/${req.model}`, message, 'stop', usage);
     },
     async *stream(req: AdapterChatRequest, ctx): AsyncGenerator<ChatChunk> {
       calls.push({ kind: 'stream', model: req.model });
       const step = next();
-      const id = `mock-${++seq}`;
-      const chunk = (delta: ChatChunk['choices'][0]['delta'], finish: 'stop' | null = null): ChatChunk => ({
-        id,
-        object: 'chat.completion.chunk',
-        created: Math.floor(Date.now() / 1000),
-        model: `${provider}/${req.model}`,
-        choices: [{ index: 0, delta, finish_reason: finish }],
-      });
+      const chunk = chunksOf(`mock-${++seq}`, now(), `${provider}/${req.model}`);
       if ('streamThenFail' in step) {
         const text = step.reply ?? 'x'.repeat(step.streamThenFail * 4);
         yield chunk({ role: 'assistant' });
