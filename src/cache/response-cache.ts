@@ -43,15 +43,11 @@ interface Stored {
 
 /** The client's response cache for non-streaming chat and embeddings. */
 export class ResponseCache {
-  readonly #store: CacheStore;
-  readonly #ttlMs: number;
-  readonly #events: ManaEmitter;
-
-  constructor(store: CacheStore, ttlMs: number, events: ManaEmitter) {
-    this.#store = store;
-    this.#ttlMs = ttlMs;
-    this.#events = events;
-  }
+  constructor(
+    readonly store: CacheStore,
+    readonly ttlMs: number,
+    readonly events: ManaEmitter,
+  ) {}
 
   /**
    * Looks the call up when it uses the cache (`{ cache: true }`, or an alias with `cache: true` unless the call
@@ -76,13 +72,13 @@ export class ResponseCache {
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
     let text: string | undefined;
     try {
-      text = (await this.#store.getResponse(key)) ?? undefined;
+      text = (await this.store.getResponse(key)) ?? undefined;
     } catch {
       // a broken cache is a miss, never a failed call
     }
     const hit = parse(text);
-    if (this.#events.has('cache'))
-      this.#events.emit('cache', {
+    if (this.events.has('cache'))
+      this.events.emit('cache', {
         id: plan.id,
         kind: plan.kind,
         requested: plan.requested,
@@ -101,7 +97,7 @@ export class ResponseCache {
         const { routing, ...response } = value;
         const stored: Stored = { v: 1, resolved: routing.resolved, response };
         // A cache that cannot store (it throws or rejects) is a cache that misses.
-        const set = async () => this.#store.setResponse(key, JSON.stringify(stored), this.#ttlMs);
+        const set = async () => this.store.setResponse(key, JSON.stringify(stored), this.ttlMs);
         void set().catch(() => {});
       },
     };
@@ -109,7 +105,7 @@ export class ResponseCache {
 
   /** Closes the store (a shared store's connections). */
   async close(): Promise<void> {
-    await this.#store.close?.();
+    await this.store.close?.();
   }
 }
 

@@ -3,12 +3,9 @@ import { warnThrown } from '../warn.js';
 /** A set of listeners called in turn; one that throws is reported with a warning and never stops the others. */
 export class Listeners<T> {
   readonly #set = new Set<(value: T) => void>();
-  readonly #what: string;
 
   /** `what` names the listeners in the warning (`'health'` → "a health listener threw"). */
-  constructor(what: string) {
-    this.#what = what;
-  }
+  constructor(readonly what: string) {}
 
   /** Adds `listener`; returns the function that removes it. */
   add(listener: (value: T) => void): () => void {
@@ -25,7 +22,7 @@ export class Listeners<T> {
       try {
         listener(value);
       } catch (err) {
-        warnThrown(`a ${this.#what} listener`, err);
+        warnThrown(`a ${this.what} listener`, err);
       }
     }
   }

@@ -44,11 +44,6 @@ export class HedgePolicy {
     this.#tokens = Math.min(this.#max, this.#tokens + UNIT);
   }
 
-  /** Tokens left (whole and fractional), for tests and diagnostics. */
-  get tokens(): number {
-    return this.#tokens / UNIT;
-  }
-
   /**
    * How long an attempt at `target` runs alone before a hedge may start, or undefined for no hedge. `'auto'`: the
    * target's high latency estimate (about its 95th percentile), never below `autoMinMs`; no estimate yet → no hedge.

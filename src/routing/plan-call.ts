@@ -15,18 +15,14 @@ const EMBED_NEEDS: Needs = Object.freeze({ embeddings: true });
 
 /** Turns a call into a plan: validates it, resolves its model to a chain and sets its budget. One per client. */
 export class CallPlanner {
-  readonly #ctx: RouterContext;
-  readonly #aliases: AliasRegistry;
-  readonly #direct: DirectChains;
-  readonly #hasCache: boolean;
   #seq = 0;
 
-  constructor(ctx: RouterContext, aliases: AliasRegistry, direct: DirectChains, hasCache: boolean) {
-    this.#ctx = ctx;
-    this.#aliases = aliases;
-    this.#direct = direct;
-    this.#hasCache = hasCache;
-  }
+  constructor(
+    readonly ctx: RouterContext,
+    readonly aliases: AliasRegistry,
+    readonly direct: DirectChains,
+    readonly hasCache: boolean,
+  ) {}
 
   /**
    * The plan of one call; a refused call is still reported as a request that failed.
@@ -38,19 +34,19 @@ export class CallPlanner {
     opts: CallOptions | undefined,
     trace: ManaTraceMessage | undefined,
   ): CallPlan {
-    const ctx = this.#ctx;
+    const ctx = this.ctx;
     if (ctx.closed) throw new ClosedError();
     const id = String(++this.#seq);
     // Before anything reads the request: a malformed call is a 400 that never reaches a provider.
     try {
-      validateCall(kind, request, opts, this.#hasCache);
+      validateCall(kind, request, opts, this.hasCache);
     } catch (err) {
       throw this.#refused(id, kind, (request as { model?: unknown } | null)?.model, err, trace);
     }
     if (opts?.signal?.aborted) throw opts.signal.reason;
     let r: ReturnType<typeof resolveModel>;
     try {
-      r = resolveModel(request.model, this.#aliases, ctx.opts.defaultProvider, this.#direct);
+      r = resolveModel(request.model, this.aliases, ctx.opts.defaultProvider, this.direct);
       // Before anything is built from the content: a request too deep or too big is the caller's error.
       checkRequestBounds(request, ctx.opts.limits);
     } catch (err) {
@@ -80,7 +76,7 @@ export class CallPlanner {
 
   /** An unknown alias or a malformed call is still a request that failed: hosts counting failures must see it. */
   #refused(id: string, kind: CallKind, model: unknown, err: unknown, trace?: ManaTraceMessage): unknown {
-    const ctx = this.#ctx;
+    const ctx = this.ctx;
     const requested = typeof model === 'string' ? model : '';
     const call = { id, kind, requested, alias: undefined, startedAt: ctx.clock.now(), attempts: [], trace };
     reportRequest(ctx, call, undefined);
