@@ -167,6 +167,24 @@ describe('createProber', () => {
     expect(results.find(([p]) => p === 'auth')?.[1].ok).toBe(true);
   });
 
+  it('cuts a reason and folds its control characters: it goes into health() and logs', async () => {
+    const hostile = `\u001b[2J\r\nFAKE LOG LINE ${'word '.repeat(10_000)}`;
+    const { clock, prober, results } = setup({
+      answer: async () => ({ ok: false, error: hostile }),
+      thrown: async () => {
+        throw new Error(hostile);
+      },
+    });
+    await Promise.all([prober.tick(), clock.advanceAsync(0)]);
+    for (const [, { error }] of results) {
+      expect(error).toMatch(/^(probe-error: )?\[2J FAKE LOG LINE word word /);
+      expect(error).toMatch(/…$/);
+      expect(error?.length).toBeLessThanOrEqual('probe-error: '.length + 201);
+      expect([...(error ?? '')].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
+    }
+    expect(results).toHaveLength(2);
+  });
+
   it('never starts an overlapping probe for a provider still being probed', async () => {
     const clock = createFakeClock(0);
     const slow = slowProbe(clock, 2_500);

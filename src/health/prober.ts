@@ -1,6 +1,6 @@
 import { type Clock, TIMER, within } from '../clock.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
-import { redact } from '../redact.js';
+import { cleanText } from '../redact.js';
 import { warnThrown } from '../warn.js';
 
 /** One provider's probe: resolves to an outcome (or a bare boolean) and should stop when `signal` aborts. */
@@ -198,7 +198,7 @@ function errorOutcome(err: unknown): ProbeOutcome {
   return { ok: false, error: `probe-error: ${clean(what)}` };
 }
 
-// Reasons end up in snapshots and events: never a key, never a whole upstream page.
+// Reasons end up in snapshots and events: never a key, a control character or a whole upstream page.
 function clean(text: string): string {
-  return redact(text).slice(0, MAX_REASON);
+  return cleanText(text, MAX_REASON);
 }

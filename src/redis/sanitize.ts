@@ -1,5 +1,6 @@
 import type { BreakerRecord } from '../health/breaker.js';
 import type { StoreBounds } from '../health/health-store.js';
+import { cleanText } from '../redact.js';
 
 /** Largest pub/sub message or stored hash value read; anything longer is ignored unparsed. */
 const MAX_MESSAGE_CHARS = 4_096;
@@ -22,10 +23,6 @@ export const UNBOUND: Required<StoreBounds> = {
 };
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-
-// ESC, CR, LF, NUL and the other C0/C1 controls: a lastError goes into health() and logs.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Whether `target` is a `provider/model` of sane length whose provider this store accepts. */
 function knownTarget(target: string, bounds: Required<StoreBounds>): boolean {
@@ -59,7 +56,8 @@ export function sanitizeRecord(
     consecutiveFailures: Math.min(MAX_FAILURES, Math.max(0, Math.floor(r.consecutiveFailures))),
     openedUntil,
     trialInFlight: false,
-    lastError: r.lastError === null ? null : r.lastError.slice(0, MAX_LAST_ERROR_CHARS).replace(CONTROL, ' '),
+    // A lastError goes into health() and logs.
+    lastError: r.lastError === null ? null : cleanText(r.lastError, MAX_LAST_ERROR_CHARS),
     lastCheckedAt: r.lastCheckedAt === null ? null : Math.min(r.lastCheckedAt, now),
   };
 }

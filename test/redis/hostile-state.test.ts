@@ -93,7 +93,7 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
       r: {
         consecutiveFailures: -5,
         openedUntil: YEAR_2100,
-        lastError: `\u001b[2J\r\nFAKE LOG LINE ${'x'.repeat(10_000)}`.slice(0, 3_000),
+        lastError: `\u001b[2J\r\n\u202eFAKE LOG LINE sk-proj-STOLENKEY123 ${'x'.repeat(2_900)}`,
         lastCheckedAt: YEAR_2100,
       },
     });
@@ -113,6 +113,8 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(p.consecutiveFailures).toBe(0);
     expect(p.lastError!.length).toBeLessThanOrEqual(300);
     expect([...(p.lastError ?? '')].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
+    // Cleaned as any text from elsewhere: no bidirectional override, no key.
+    expect(p.lastError).toBe('[2J FAKE LOG LINE [redacted]…');
     expect(p.lastCheckedAt).toBeLessThanOrEqual(Date.now());
     expect(Object.keys(h.providers)).toEqual(['up']);
     // The retry cap (one hour by default) bounds a cool-down; an unknown provider's and an oversized message are ignored.
