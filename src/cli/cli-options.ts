@@ -3,17 +3,9 @@ import { dirname, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+import { WELL_KNOWN } from '../providers/registry.js';
 
 /** Where the CLI's options come from: a `--config` JSON file, or the environment and an aliases file. */
-
-const ENV_KEYS: Record<string, string> = {
-  openai: 'OPENAI_API_KEY',
-  groq: 'GROQ_API_KEY',
-  openrouter: 'OPENROUTER_API_KEY',
-  together: 'TOGETHER_API_KEY',
-  google: 'GOOGLE_API_KEY',
-  anthropic: 'ANTHROPIC_API_KEY',
-};
 
 /** A mistake on the command line: exit code 2 with the message. */
 export class UsageError extends Error {}
@@ -39,14 +31,14 @@ export function parseCommandLine<const O extends Flags>(argv: string[], options:
   }
 }
 
-/** Providers from the environment: Ollama always (OLLAMA_URL or localhost), each cloud provider with a key. */
+/** Providers from the environment: Ollama always (OLLAMA_URL or localhost), a well-known cloud with `<ID>_API_KEY`. */
 function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {
   const providers: Record<string, ProviderOptions> = {
     ollama: env.OLLAMA_URL ? { baseUrl: env.OLLAMA_URL } : {},
   };
-  for (const [id, name] of Object.entries(ENV_KEYS)) {
-    const key = env[name];
-    if (key) providers[id] = { apiKey: key };
+  for (const id of Object.keys(WELL_KNOWN)) {
+    const key = env[`${id.toUpperCase()}_API_KEY`];
+    if (id !== 'ollama' && key) providers[id] = { apiKey: key };
   }
   return providers;
 }

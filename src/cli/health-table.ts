@@ -1,10 +1,7 @@
-import type { createManaLLM } from '../create-mana-llm.js';
+import type { ManaLLM } from '../client.js';
 
 /** `health`: waits for the first probe of every configured provider and prints a table; 1 when one is not up. */
-export async function health(
-  llm: ReturnType<typeof createManaLLM>,
-  out: NodeJS.WriteStream,
-): Promise<number> {
+export async function health(llm: ManaLLM, out: NodeJS.WriteStream): Promise<number> {
   // The client's prober ticks once right after start: wait for each provider's first result.
   const ids = Object.keys(llm.health().providers);
   const results = new Map<string, { ok: boolean; durationMs: number; error?: string }>();

@@ -128,7 +128,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   if (keys.length === 0) err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
 
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    // A signal listener receives the signal's name.
+    const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       err.write(
@@ -138,8 +139,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       const cut = setTimeout(() => server.closeAllConnections(), drainMs);
       server.close(() => {
         clearTimeout(cut);
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
         void llm.close().then(() => {
           err.write('mana-llm serve: stopped\n');
           resolve(0);
@@ -147,9 +148,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       });
       server.closeIdleConnections();
     };
-    const onTerm = () => stop('SIGTERM');
-    const onInt = () => stop('SIGINT');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 }

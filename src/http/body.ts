@@ -16,7 +16,7 @@ function tooLarge(max: number): HttpError {
 export async function readJsonObject(call: IncomingCall, max: number): Promise<Record<string, unknown>> {
   // The framework read the stream and applied its own size limit: what it parsed is all there is.
   let value = call.parsed;
-  if (value === undefined || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) {
     const declared = call.header('content-length');
     if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
     const type = call.header('content-type')?.split(';')[0]?.trim().toLowerCase();

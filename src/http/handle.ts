@@ -4,7 +4,7 @@ import { HTTP_DEFAULTS } from '../options.js';
 import { warnThrown } from '../warn.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { ResolvedHttpOptions } from './options.js';
-import { MODEL_PREFIX, modelRoute, PUBLIC_PATHS, ROUTES, type Route, type RouteResult } from './routes.js';
+import { lookup, PUBLIC_PATHS, type RouteResult, routePath } from './routes.js';
 
 /** A request as both adapters (fetch, node:http) present it. */
 export interface IncomingCall {
@@ -160,30 +160,4 @@ export function createDispatcher(
     headers['content-type'] = JSON_TYPE;
     return { status: 200, headers, body: JSON.stringify(result.json) };
   };
-}
-
-/** The path under `basePath`, or undefined when the request is outside it. */
-function routePath(path: string, basePath: string): string | undefined {
-  if (basePath === '') return path;
-  if (path === basePath) return '/';
-  return path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : undefined;
-}
-
-type Found = { route: Route; param?: string } | { allow: string };
-
-function lookup(path: string, method: string): Found | undefined {
-  const byMethod = ROUTES[path];
-  if (byMethod) {
-    const route = byMethod[method as 'GET' | 'POST'];
-    return route ? { route } : { allow: Object.keys(byMethod).join(', ') };
-  }
-  if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {
-    if (method !== 'GET') return { allow: 'GET' };
-    try {
-      return { route: modelRoute, param: decodeURIComponent(path.slice(MODEL_PREFIX.length)) };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }

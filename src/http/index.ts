@@ -89,15 +89,11 @@ export function createNodeHandler(
 async function write(res: ServerResponse, answer: Answer, ac: AbortController): Promise<void> {
   if (res.destroyed) return;
   if (answer.frames === undefined) {
-    const body = answer.body ?? '';
-    // A 204 (preflight) has no body and must not declare one.
-    res.writeHead(
-      answer.status,
-      answer.status === 204
-        ? answer.headers
-        : { ...answer.headers, 'content-length': Buffer.byteLength(body) },
-    );
-    res.end(answer.status === 204 ? undefined : body);
+    const { body } = answer;
+    // Only a 204 (preflight) has no body, and it must not declare one.
+    const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) };
+    res.writeHead(answer.status, { ...answer.headers, ...length });
+    res.end(body);
     return;
   }
   res.writeHead(answer.status, answer.headers);

@@ -97,7 +97,7 @@ async function* sseFrames(
 
 const chat: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+  if (body.stream != null && typeof body.stream !== 'boolean')
     throw new InvalidRequestError('invalid request', [{ path: 'stream', message: 'must be a boolean' }]);
   const stream = body.stream === true;
   const request = chatRequest(body, stream);
@@ -128,11 +128,10 @@ const embeddings: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
   const { model, input, dimensions, encoding_format: format } = body;
   const issues: { path: string; message: string }[] = [];
-  if (model !== undefined && model !== null && typeof model !== 'string')
-    issues.push({ path: 'model', message: 'must be a string' });
+  if (model != null && typeof model !== 'string') issues.push({ path: 'model', message: 'must be a string' });
   if (!(typeof input === 'string' || (Array.isArray(input) && input.every((s) => typeof s === 'string'))))
     issues.push({ path: 'input', message: 'must be a string or an array of strings' });
-  if (format !== undefined && format !== null && format !== 'float' && format !== 'base64')
+  if (format != null && format !== 'float' && format !== 'base64')
     issues.push({ path: 'encoding_format', message: "must be 'float' or 'base64'" });
   if (issues.length > 0) throw new InvalidRequestError('invalid request', issues);
   const request: EmbedRequest = { input: input as string | string[] };
@@ -163,8 +162,8 @@ async function listModels(c: RouteContext) {
 const models: Route = async (c) => ({ json: { object: 'list', data: await listModels(c) } });
 
 /** `GET /v1/models/{id}`: the id may contain `/` (`mana/fast-text`, `groq/llama…`), raw or percent-encoded. */
-export const MODEL_PREFIX = '/v1/models/';
-export const modelRoute: Route = async (c, id = '') => {
+const MODEL_PREFIX = '/v1/models/';
+const modelRoute: Route = async (c, id = '') => {
   const alias = c.llm.aliases().aliases.find((a) => a.name === id);
   const found = alias
     ? { id, object: 'model', created: c.created, owned_by: 'mana-llm' }
@@ -198,7 +197,7 @@ const metrics: Route = async (c) => {
 };
 
 /** Exact paths and their routes by method. */
-export const ROUTES: Readonly<Record<string, Readonly<Partial<Record<'GET' | 'POST', Route>>>>> = {
+const ROUTES: Readonly<Record<string, Readonly<Partial<Record<'GET' | 'POST', Route>>>>> = {
   '/v1/chat/completions': { POST: chat },
   '/v1/embeddings': { POST: embeddings },
   '/v1/models': { GET: models },
@@ -210,3 +209,31 @@ export const ROUTES: Readonly<Record<string, Readonly<Partial<Record<'GET' | 'PO
 
 /** Paths answered without a key. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);
+
+/** The path under `basePath`, or undefined when the request is outside it. */
+export function routePath(path: string, basePath: string): string | undefined {
+  if (basePath === '') return path;
+  if (path === basePath) return '/';
+  return path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : undefined;
+}
+
+/** The route for `method` at a path under `basePath`, or the methods the path allows; undefined: no such path. */
+export function lookup(
+  path: string,
+  method: string,
+): { route: Route; param?: string } | { allow: string } | undefined {
+  const byMethod = ROUTES[path];
+  if (byMethod) {
+    const route = byMethod[method as 'GET' | 'POST'];
+    return route ? { route } : { allow: Object.keys(byMethod).join(', ') };
+  }
+  if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {
+    if (method !== 'GET') return { allow: 'GET' };
+    try {
+      return { route: modelRoute, param: decodeURIComponent(path.slice(MODEL_PREFIX.length)) };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
