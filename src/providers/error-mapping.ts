@@ -121,37 +121,32 @@ function keyInvalid(json: JsonObject | undefined): boolean {
   );
 }
 
-const RATE = new Set([
-  'rate_limit_error',
-  'rate_limit_exceeded',
-  'resource_exhausted',
-  'insufficient_quota',
-  'tokens',
-]);
-const SERVER = new Set([
-  'overloaded_error',
-  'api_error',
-  'server_error',
-  'internal_error',
-  'internal',
-  'unavailable',
-  'service_unavailable',
-  'timeout_error',
-]);
-const AUTH = new Set([
-  'authentication_error',
-  'permission_error',
-  'invalid_api_key',
-  'permission_denied',
-  'unauthenticated',
-]);
-const NOT_FOUND = new Set(['not_found_error', 'model_not_found', 'not_found']);
-const CALLER = new Set([
-  'invalid_request_error',
-  'invalid_argument',
-  'context_length_exceeded',
-  'bad_request',
-]);
+/**
+ * Well-known in-band error words (a `type`, `code` or `status`, in any case) and the HTTP status each stands for;
+ * the first row that matches wins.
+ */
+const IN_BAND_STATUS: [number, string[]][] = [
+  [429, ['rate_limit_error', 'rate_limit_exceeded', 'resource_exhausted', 'insufficient_quota', 'tokens']],
+  [
+    401,
+    ['authentication_error', 'permission_error', 'invalid_api_key', 'permission_denied', 'unauthenticated'],
+  ],
+  [404, ['not_found_error', 'model_not_found', 'not_found']],
+  [400, ['invalid_request_error', 'invalid_argument', 'context_length_exceeded', 'bad_request', ...BLOCKED]],
+  [
+    503,
+    [
+      'overloaded_error',
+      'api_error',
+      'server_error',
+      'internal_error',
+      'internal',
+      'unavailable',
+      'service_unavailable',
+      'timeout_error',
+    ],
+  ],
+];
 
 /**
  * Classifies an error reported inside a 200 (a JSON `error` object, an SSE/NDJSON error frame) by the same
@@ -170,12 +165,8 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
   const kinds = [e.type, e.code, e.status]
     .filter((v): v is string => typeof v === 'string')
     .map((v) => v.toLowerCase());
-  const has = (set: Set<string>) => kinds.some((k) => set.has(k));
-  if (has(RATE)) return errorFromStatus(429, {}, body, meta);
-  if (has(AUTH)) return errorFromStatus(401, {}, body, meta);
-  if (has(NOT_FOUND)) return errorFromStatus(404, {}, body, meta);
-  if (has(CALLER) || has(BLOCKED)) return errorFromStatus(400, {}, body, meta);
-  if (has(SERVER)) return errorFromStatus(503, {}, body, meta);
+  const row = IN_BAND_STATUS.find(([, words]) => kinds.some((k) => words.includes(k)));
+  if (row) return errorFromStatus(row[0], {}, body, meta);
   return new ProviderResponseError(
     `${callLabel(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,
     info(meta),

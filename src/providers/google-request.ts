@@ -20,11 +20,6 @@ function argsOf(raw: string): Json {
   }
 }
 
-/** A tool result becomes `functionResponse.response`, which must be an object. */
-function responseOf(text: string): Json {
-  return jsonObjectIn(text) ?? { content: text };
-}
-
 async function userParts(
   content: string | ContentPart[],
   loadImage: (url: string) => Promise<InlineImage>,
@@ -115,12 +110,10 @@ export async function toGeminiRequest(
   let toolTurn: GeminiContent | undefined;
   for (const m of req.messages) {
     if (m.role === 'tool') {
-      const part = {
-        functionResponse: {
-          name: toolNames.get(m.tool_call_id) ?? m.tool_call_id,
-          response: responseOf(textOf(m.content)),
-        },
-      };
+      const name = toolNames.get(m.tool_call_id) ?? m.tool_call_id;
+      const text = textOf(m.content);
+      // `functionResponse.response` must be an object: a result that is not a JSON object is wrapped in one.
+      const part = { functionResponse: { name, response: jsonObjectIn(text) ?? { content: text } } };
       if (toolTurn) toolTurn.parts.push(part);
       else contents.push((toolTurn = { role: 'user', parts: [part] }));
       continue;

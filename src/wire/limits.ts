@@ -1,14 +1,12 @@
-/** The size caps the wire layer enforces on what an upstream sends (defaults and docs: options.ts, docs/limits.md). */
-export interface WireLimits {
-  /** A non-stream reply read whole (chat, model lists): bytes. */
-  readonly maxResponseBytes: number;
-  /** An embeddings reply read whole: bytes. */
-  readonly maxEmbeddingResponseBytes: number;
-  /** What is read of an error reply's body; the rest is dropped: bytes. */
-  readonly maxErrorBodyBytes: number;
-  /** One SSE event or NDJSON line, counted in characters of its decoded text (a byte each for ASCII JSON). */
-  readonly maxFrameBytes: number;
-}
+import type { ResolvedOptions } from '../options.js';
+
+/** The `limits.*` caps the wire layer enforces on what an upstream sends (each documented in options-schema.ts). */
+export type WireLimits = Readonly<
+  Pick<
+    ResolvedOptions['limits'],
+    'maxResponseBytes' | 'maxEmbeddingResponseBytes' | 'maxErrorBodyBytes' | 'maxFrameBytes'
+  >
+>;
 
 /**
  * An upstream sent more than a cap allows. Thrown by the wire layer before anything past the cap is decoded;
