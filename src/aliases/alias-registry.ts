@@ -60,9 +60,8 @@ export class AliasRegistry {
   reload(): Promise<AliasConfig> {
     const next = this.#reloading.then(async () => {
       const config = await loadAliasesAsync(this.#source);
-      const list = summarize(config);
+      this.#list = summarize(config);
       this.#config = config;
-      this.#list = list;
       return config;
     });
     this.#reloading = next.catch(() => undefined);

@@ -57,7 +57,6 @@ export class HealthCache {
 
   /** Whether a call may use `provider` now; a `'trial'` must end in recordSuccess, recordFailure or release. */
   admit(provider: string): Admission {
-    if (!this.#known.has(provider)) return 'ready';
     const before = this.#read(provider);
     // A closed breaker admits without a change (admitCall's first case), and needs no clock read.
     if (before.openedUntil === null) return 'ready';

@@ -82,7 +82,6 @@ export interface ConnectionOptions {
 export class RedisConnection {
   /** The state is loaded since the clients were last ready. */
   synced = false;
-  /** close() was called. */
   closed = false;
   /** A command got no answer in time, and the cheap read since has not either. */
   stalled = false;
