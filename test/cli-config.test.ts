@@ -77,5 +77,11 @@ describe('mana-llm config and commands', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^mana-llm: unknown command "valdiate"\n/);
     expect(r.stderr).toContain('Usage: mana-llm <command>');
+    // Not a command either: names an object's prototype has.
+    for (const name of ['constructor', 'toString']) {
+      const p = await run([name, '--aliases', 'aliases.example.yaml', 'hi']);
+      expect(p.code).toBe(2);
+      expect(p.stderr).toMatch(new RegExp(`^mana-llm: unknown command "${name}"\\n`));
+    }
   });
 });

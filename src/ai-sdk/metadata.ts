@@ -78,10 +78,10 @@ function attemptJSON(a: Attempt): JSONObject {
 }
 
 /** The routing record as `providerMetadata.mana`: requested, alias, resolved, attempts (errors as messages). */
-export function routingMetadata(r: Partial<Routing> & { resolved: string }): SharedV3ProviderMetadata {
-  const mana: JSONObject = { requested: r.requested ?? r.resolved, resolved: r.resolved };
+export function routingMetadata(r: Routing): SharedV3ProviderMetadata {
+  const mana: JSONObject = { requested: r.requested, resolved: r.resolved };
   if (r.alias !== undefined) mana.alias = r.alias;
-  if (r.attempts !== undefined) mana.attempts = r.attempts.map(attemptJSON);
+  mana.attempts = r.attempts.map(attemptJSON);
   if (r.cached) mana.cached = true;
   return { mana };
 }

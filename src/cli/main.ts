@@ -57,7 +57,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (!command || !(command in HELP) || command === 'main') {
+  if (!command || !Object.hasOwn(HELP, command) || command === 'main') {
     if (command && !values.help) err.write(`mana-llm: unknown command ${JSON.stringify(command)}\n\n`);
     (values.help ? out : err).write(`${HELP.main}\n`);
     return values.help ? 0 : 2;
@@ -81,15 +81,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (command === 'health') return await health(llm, out);
       const text = rest.join(' ') || (await readStdin());
       if (!text) throw new UsageError('empty prompt');
+      const model = values.model ? { model: values.model } : {};
       if (command === 'embed') {
-        const res = await llm.embed({ ...(values.model ? { model: values.model } : {}), input: text });
+        const res = await llm.embed({ ...model, input: text });
         out.write(`${JSON.stringify(res)}\n`);
         return 0;
       }
-      const request = {
-        ...(values.model ? { model: values.model } : {}),
-        messages: [{ role: 'user' as const, content: text }],
-      };
+      const request = { ...model, messages: [{ role: 'user' as const, content: text }] };
       if (values.json) {
         out.write(`${JSON.stringify(await llm.chat(request), null, 2)}\n`);
         return 0;

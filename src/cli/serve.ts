@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createManaLLM } from '../create-mana-llm.js';
-import { isManaLLMError } from '../errors.js';
 import { createNodeHandler, type RequestLogEntry } from '../http/index.js';
 import { SERVE_DEFAULTS } from '../options.js';
 import { optionsFrom, parseCommandLine } from './cli-options.js';
@@ -87,7 +86,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       onRequest: (e) => out.write(logLine(e)),
     });
   } catch (e) {
-    err.write(`mana-llm serve: ${isManaLLMError(e) || e instanceof Error ? e.message : String(e)}\n`);
+    err.write(`mana-llm serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
   llm.on('reload', (r) =>

@@ -25,13 +25,11 @@ interface Open {
   /** The context with the call's span: parent of its attempt spans. */
   readonly ctx: Context;
   readonly startMs: number;
-  /** How many chain entries were already recorded (from `fallback` events). */
-  seen: number;
   /**
-   * Once a hedge started: `seen` at that moment and the targets told since. A hedged call's record is not in the order
+   * The targets of the chain entries `fallback` events already recorded. A hedged call's record is not in the order
    * of its `fallback` events (the loser, `hedged-out`, has none), so what is left is found by target, not position.
    */
-  told?: { readonly from: number; readonly targets: string[] };
+  readonly told: string[];
 }
 
 // Epoch milliseconds with sub-millisecond precision, the time base of every span and event this module records.
@@ -97,16 +95,11 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
 
   /** Records the chain entries no `fallback` event told about: the one that served, or the one that failed last. */
   function settle(o: Open, attempts: readonly Attempt[], end: number, firstChunkMs?: number): void {
-    const told = o.told?.targets;
-    for (let i = o.told ? o.told.from : o.seen; i < attempts.length; i++) {
-      const a = attempts[i] as Attempt;
-      const k = told ? told.indexOf(a.target) : -1;
-      if (k >= 0) {
-        told?.splice(k, 1);
-        continue;
-      }
-      record(o, a, i, end, firstChunkMs);
-    }
+    attempts.forEach((a, i) => {
+      const k = o.told.indexOf(a.target);
+      if (k >= 0) o.told.splice(k, 1);
+      else record(o, a, i, end, firstChunkMs);
+    });
     o.span.setAttribute(ATTR.attempts, attempts.length);
   }
 
@@ -139,19 +132,14 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
       { kind: SpanKind.CLIENT, attributes, startTime: startMs },
       parent,
     );
-    open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, seen: 0 });
-  });
-
-  on('hedge', (e) => {
-    const o = open.get(e.id);
-    if (o && !o.told) o.told = { from: o.seen, targets: [] };
+    open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, told: [] });
   });
 
   on('fallback', (e) => {
     const o = open.get(e.id);
     if (!o) return;
-    o.told?.targets.push(e.from);
-    record(o, { ...e, target: e.from }, o.seen++, nowMs());
+    o.told.push(e.from);
+    record(o, { ...e, target: e.from }, o.told.length - 1, nowMs());
   });
 
   on('response', (e) => {
