@@ -77,17 +77,10 @@ async function toTurn(
         role: 'assistant',
         content: [...textBlocks(m.content), ...(m.tool_calls ?? []).map((c) => toolUse(c, meta))],
       };
-    case 'tool':
-      return {
-        role: 'user',
-        content: [
-          {
-            type: 'tool_result',
-            tool_use_id: m.tool_call_id,
-            content: typeof m.content === 'string' ? m.content : textBlocks(m.content),
-          },
-        ],
-      };
+    case 'tool': {
+      const content = typeof m.content === 'string' ? m.content : textBlocks(m.content);
+      return { role: 'user', content: [{ type: 'tool_result', tool_use_id: m.tool_call_id, content }] };
+    }
   }
 }
 

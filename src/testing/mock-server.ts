@@ -123,7 +123,6 @@ export async function startMockServer(
   let fallback = initial;
   const requests: RecordedRequest[] = [];
   const ops: MockRoute['op'][] = [];
-  const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
     // A request that never completes (the client went away) gets no answer.
@@ -131,10 +130,6 @@ export async function startMockServer(
       (raw) => handle(req, res, raw),
       () => {},
     );
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
   });
 
   function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
@@ -245,8 +240,9 @@ export async function startMockServer(
     count: (op) => (op ? ops.filter((o) => o === op).length : ops.length),
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
         server.close(() => resolve());
+        // Stalled and hanging answers keep their sockets open: they are cut, not waited for.
+        server.closeAllConnections();
       }),
   };
 }

@@ -48,6 +48,11 @@ function messageEnd(stop: string, outputTokens: number): string[] {
   ];
 }
 
+/** The behaviour's tool call as a `tool_use` block (a stream starts it with an empty `input`). */
+function toolUse(b: { toolCall: { id?: string; name: string } }, input: unknown) {
+  return { type: 'tool_use', id: b.toolCall.id ?? 'toolu_mock1', name: b.toolCall.name, input };
+}
+
 function block(content_block: unknown): string {
   return event('content_block_start', { type: 'content_block_start', index: 0, content_block });
 }
@@ -80,14 +85,7 @@ export const anthropicCodec: MockCodec = {
   chat(b, model) {
     const content =
       'toolCall' in b
-        ? [
-            {
-              type: 'tool_use',
-              id: b.toolCall.id ?? 'toolu_mock1',
-              name: b.toolCall.name,
-              input: JSON.parse(b.toolCall.arguments || '{}'),
-            },
-          ]
+        ? [toolUse(b, JSON.parse(b.toolCall.arguments || '{}'))]
         : [{ type: 'text', text: 'reply' in b ? b.reply : '' }];
     return message(model, content, stopReason(b), usageOf(b));
   },
@@ -96,10 +94,11 @@ export const anthropicCodec: MockCodec = {
     const prelude = [messageStart(model, usage.input_tokens), event('ping', { type: 'ping' })];
     let content: string[];
     if ('toolCall' in b) {
-      const { id = 'toolu_mock1', name, arguments: args } = b.toolCall;
       content = [
-        block({ type: 'tool_use', id, name, input: {} }),
-        ...splitReply(args, 3).map((partial_json) => delta({ type: 'input_json_delta', partial_json })),
+        block(toolUse(b, {})),
+        ...splitReply(b.toolCall.arguments, 3).map((partial_json) =>
+          delta({ type: 'input_json_delta', partial_json }),
+        ),
       ];
     } else {
       prelude.push(block({ type: 'text', text: '' }));

@@ -33,6 +33,7 @@ function response(parts: unknown[], finishReason?: string, usage?: unknown): unk
   };
 }
 
+/** A tool call finishes with STOP too (`finish` belongs to a text reply). */
 function finishOf(b: MockBehavior): string {
   return 'finish' in b && b.finish === 'length' ? 'MAX_TOKENS' : 'STOP';
 }
@@ -77,8 +78,8 @@ export const googleCodec: MockCodec = {
     return { op: 'embed', model, inputs };
   },
   chat(b) {
-    if ('toolCall' in b) return response([callOf(b)], 'STOP', usageOf(b));
-    return response([{ text: 'reply' in b ? b.reply : '' }], finishOf(b), usageOf(b));
+    const parts = 'toolCall' in b ? [callOf(b)] : [{ text: 'reply' in b ? b.reply : '' }];
+    return response(parts, finishOf(b), usageOf(b));
   },
   stream(b) {
     // Gemini streams whole GenerateContentResponse objects; every frame carries usage so far, the last one
@@ -89,7 +90,7 @@ export const googleCodec: MockCodec = {
       'toolCall' in b
         ? [sse(response([callOf(b)], undefined, partial))]
         : replyPieces(b).map((t) => sse(response([{ text: t }], undefined, partial)));
-    const end = [sse(response([{ text: '' }], 'toolCall' in b ? 'STOP' : finishOf(b), usageOf(b)))];
+    const end = [sse(response([{ text: '' }], finishOf(b), usageOf(b)))];
     return { contentType: 'text/event-stream', prelude: [], content, end };
   },
   embed(dimensions, inputs) {
