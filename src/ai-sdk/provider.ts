@@ -53,7 +53,7 @@ export function createManaProvider(llm: ManaLLM): ManaProvider {
     imageModel(modelId: string): never {
       throw new NoSuchModelError({ modelId, modelType: 'imageModel' });
     },
-  }) satisfies ManaProvider & { textEmbeddingModel(id: string): EmbeddingModelV3 };
+  });
 }
 
 /** A mana-llm embedding alias (or `provider/model`) as an AI SDK v3 embedding model. */

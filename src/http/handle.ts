@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ManaLLM } from '../client.js';
 import { HTTP_DEFAULTS } from '../options.js';
+import type { OpenedStream } from '../routing/open-stream.js';
 import { warnThrown } from '../warn.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { ResolvedHttpOptions } from './options.js';
@@ -31,6 +32,11 @@ export interface Answer {
 
 const SANE_ID = /^[\w.:-]{1,128}$/;
 const JSON_TYPE = 'application/json';
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+};
 /** Headers a browser may read from an answer. */
 const EXPOSED = 'x-mana-llm-resolved, x-request-id, retry-after';
 
@@ -63,6 +69,31 @@ function corsHeaders(cors: ResolvedHttpOptions['cors'], origin: string | undefin
   if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
   if (!cors.has(origin)) return { vary: 'Origin' };
   return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED, vary: 'Origin' };
+}
+
+/**
+ * A committed stream as SSE frames: `data: <chunk>` per chunk, then `data: [DONE]`. A failure after the commit is one
+ * `data: {"error":{message,type,code,param}}` frame (the OpenAI SDKs raise it as an APIError) before `[DONE]`. When
+ * the client went away, nothing more is written. Stopping the iteration cancels the upstream.
+ */
+async function* sseFrames(
+  stream: OpenedStream,
+  signal: AbortSignal,
+  ended: (error?: string) => void,
+): AsyncGenerator<string, void, undefined> {
+  let error: string | undefined;
+  try {
+    for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
+    yield 'data: [DONE]\n\n';
+  } catch (err) {
+    if (signal.aborted) return;
+    const e = toHttpError(err);
+    error = e.code;
+    yield `data: ${JSON.stringify(e.body())}\n\n`;
+    yield 'data: [DONE]\n\n';
+  } finally {
+    ended(error ?? (signal.aborted ? 'client_closed' : undefined));
+  }
 }
 
 /** The routing core shared by `createFetchHandler` and `createNodeHandler`. */
@@ -137,8 +168,7 @@ export function createDispatcher(
           );
         }
       }
-      const streamEnded = (error?: string) => log(200, error);
-      result = await found.route({ llm, opts, call, created, streamEnded }, found.param);
+      result = await found.route({ llm, opts, call, created }, found.param);
     } catch (err) {
       const e = toHttpError(err);
       Object.assign(headers, e.headers, { 'content-type': JSON_TYPE });
@@ -150,10 +180,11 @@ export function createDispatcher(
     resolved = result.resolved;
     if (resolved) headers['x-mana-llm-resolved'] = resolved;
     Object.assign(headers, result.headers);
-    if (result.frames) {
-      // Logged by the route's streamEnded when the stream is over.
+    if (result.stream) {
+      // Logged when the stream is over.
       stream = true;
-      return { status: 200, headers, frames: result.frames };
+      Object.assign(headers, SSE_HEADERS);
+      return { status: 200, headers, frames: sseFrames(result.stream, call.signal, (e) => log(200, e)) };
     }
     log(200);
     if (result.text !== undefined) return { status: 200, headers, body: result.text };

@@ -3,16 +3,16 @@ import { InvalidRequestError } from '../errors.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import type { ChatRequest, EmbedRequest } from '../types.js';
 import { readJsonObject } from './body.js';
-import { HttpError, toHttpError } from './errors.js';
+import { HttpError } from './errors.js';
 import type { IncomingCall } from './handle.js';
 import type { ResolvedHttpOptions } from './options.js';
 
-/** What a route hands back: a JSON value, a text, or SSE frames; `resolved` becomes the X-Mana-LLM-Resolved header. */
+/** What a route hands back: a JSON value, a text, or a committed stream; `resolved` becomes X-Mana-LLM-Resolved. */
 export interface RouteResult {
   headers?: Record<string, string>;
   json?: unknown;
   text?: string;
-  frames?: AsyncIterable<string>;
+  stream?: OpenedStream;
   resolved?: string;
 }
 
@@ -24,8 +24,6 @@ export interface RouteContext {
   readonly call: IncomingCall;
   /** Unix seconds the handler was created at: the `created` of listed models. */
   readonly created: number;
-  /** Called by a streaming route when its stream ends, with the error code of its error frame if any. */
-  readonly streamEnded: (error?: string) => void;
 }
 
 /** A route's implementation. */
@@ -70,31 +68,6 @@ function withoutRouting<T extends { routing: unknown }>(res: T): Omit<T, 'routin
   return rest;
 }
 
-/**
- * A committed stream as SSE frames: `data: <chunk>` per chunk, then `data: [DONE]`. A failure after the commit is one
- * `data: {"error":{message,type,code,param}}` frame (the OpenAI SDKs raise it as an APIError) before `[DONE]`. When
- * the client went away, nothing more is written. Stopping the iteration cancels the upstream.
- */
-async function* sseFrames(
-  stream: OpenedStream,
-  signal: AbortSignal,
-  ended: (error?: string) => void,
-): AsyncGenerator<string, void, undefined> {
-  let error: string | undefined;
-  try {
-    for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
-    yield 'data: [DONE]\n\n';
-  } catch (err) {
-    if (signal.aborted) return;
-    const e = toHttpError(err);
-    error = e.code;
-    yield `data: ${JSON.stringify(e.body())}\n\n`;
-    yield 'data: [DONE]\n\n';
-  } finally {
-    ended(error ?? (signal.aborted ? 'client_closed' : undefined));
-  }
-}
-
 const chat: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
   if (body.stream != null && typeof body.stream !== 'boolean')
@@ -107,15 +80,7 @@ const chat: Route = async (c) => {
   }
   // Resolves at commit: a routing error is still a plain JSON error with its own status.
   const opened = await c.llm.openStream(request, { signal: c.call.signal });
-  return {
-    headers: {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-    },
-    frames: sseFrames(opened, c.call.signal, c.streamEnded),
-    resolved: opened.model,
-  };
+  return { stream: opened, resolved: opened.model };
 };
 
 /** A vector as the OpenAI API's `encoding_format: 'base64'` writes it: little-endian float32 bytes. */
