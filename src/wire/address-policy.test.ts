@@ -42,6 +42,7 @@ describe('isPublicAddress', () => {
     '2606:4700:4700::1111',
     '::ffff:8.8.8.8',
     '64:ff9b::808:808',
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo to 8.8.8.8
   ];
 
   for (const ip of notPublic) it(`${ip} is not public`, () => expect(isPublicAddress(ip)).toBe(false));
