@@ -177,6 +177,13 @@ const VARIANTS: Variant[] = [
     rows: ['chat', 'c64'],
   },
   {
+    id: 'validate',
+    part: 'per-call request validator, hand-written (validate-request.ts)',
+    alternative: 'valibot 1.5.0 schemas (v.variant on role), lists capped at the same MAX_ISSUES',
+    files: { 'validate-request.ts': 'validate-request-valibot.ts' },
+    rows: ['chat', 'c64', 'stream', 'cached'],
+  },
+  {
     id: 'generator',
     part: '`ChatStream`, a hand-written AsyncGenerator class (routing/chat-stream.ts)',
     alternative: 'a native `async function*` over the same commit walk and committed stream',

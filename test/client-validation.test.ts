@@ -195,6 +195,20 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(err.message).toContain('messages[1].role');
   });
 
+  it('a huge malformed request reports 20 issues and a summary, not one issue per bad item', async () => {
+    const { llm, a } = await setup();
+    // What an 8 MiB body of `{"messages":[1,1,…]}` parses to is 4M messages; 200k shows the cap as well.
+    const many = { messages: new Array(200_000).fill(1), tools: new Array(200_000).fill(1) };
+    for (const request of [many, { messages: [{ role: 'user', content: new Array(200_000).fill(1) }] }]) {
+      const err = (await rejection(llm.chat(request as never))) as InvalidRequestError;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.issues).toHaveLength(21);
+      expect(err.issues[20]).toEqual({ path: '', message: 'and more issues not shown' });
+      expect(err.message.length).toBeLessThan(4000);
+    }
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {
     const { llm, a } = await setup();
     for (let i = 0; i < 3; i++) await rejection(llm.chat({ messages: USER }, { timeoutMs: '5000' } as never));
