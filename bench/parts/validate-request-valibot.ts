@@ -266,11 +266,7 @@ function capped(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues.slice(0, MAX_ISSUES), { path: '', message: 'and more issues not shown' }];
 }
 
-/**
- * Checks one `chat`/`stream` (`kind` other than `embed`) or `embed` call before any I/O.
- * @throws InvalidRequestError listing every problem with its path; ConfigError for `{ cache: true }` on a client
- * without a response cache (the client's setup is wrong, not the request)
- */
+/** Checks one `chat`/`stream` (`kind` other than `embed`) or `embed` call before any I/O, as src/ does. */
 export function validateCall(kind: string, request: unknown, opts: unknown, hasCache: boolean): void {
   const r = v.safeParse(kind === 'embed' ? EMBED : CHAT, request, CONFIG);
   const issues = r.success ? [] : configIssues(r.issues);
@@ -291,10 +287,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
     ]);
 }
 
-/**
- * Checks a model string given to `resolve()`.
- * @throws InvalidRequestError
- */
+/** Checks a model string given to `resolve()`. */
 export function validateModel(model: unknown): void {
   const r = v.safeParse(MODEL, model, CONFIG);
   if (!r.success) throw new InvalidRequestError('Invalid model', configIssues(r.issues));
