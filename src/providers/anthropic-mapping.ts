@@ -187,8 +187,8 @@ export function fromAnthropicMessage(
   if (reply.type === 'error' || reply.error !== undefined) throw errorFromInBand(reply.error, meta);
   if (!Array.isArray(reply.content)) throw badResponse(meta, 'reply has no content array');
   const answer: Answer = { content: '', reasoning: '', toolCalls: [] };
-  for (const raw of reply.content) {
-    const b = raw as Record<string, unknown>;
+  for (const b of reply.content) {
+    if (!isJsonObject(b)) throw badResponse(meta, 'content block is not an object');
     if (b.type === 'text' && typeof b.text === 'string') answer.content += b.text;
     else if (b.type === 'thinking' && typeof b.thinking === 'string') answer.reasoning += b.thinking;
     else if (b.type === 'tool_use') {

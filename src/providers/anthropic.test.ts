@@ -222,6 +222,18 @@ describe('anthropic adapter: chat', () => {
     });
     expect(await failure(adapter().chat(req(), ctx()))).toBeInstanceOf(ProviderResponseError);
   });
+
+  it('reports a content block that is not an object as ProviderResponseError, by what is wrong', async () => {
+    for (const block of [null, 'text', 7]) {
+      mock.enqueue({
+        status: 200,
+        body: JSON.stringify({ id: 'x', type: 'message', content: [block], stop_reason: 'end_turn' }),
+      });
+      const err = await failure(adapter().chat(req(), ctx()));
+      expect(err).toBeInstanceOf(ProviderResponseError);
+      expect((err as Error).message).toMatch(/content block is not an object/);
+    }
+  });
 });
 
 describe('anthropic adapter: stream', () => {
