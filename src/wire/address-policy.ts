@@ -71,6 +71,11 @@ export function isPublicAddress(ip: string): boolean {
   if (b[0] === 0x20 && b[1] === 0x02) return isPublicAddress(v4of(b, 2));
   // 2001::/32 (Teredo): the client's IPv4 address is stored inverted in the last four bytes.
   if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0)
-    return isPublicAddress(v4of(b.map((x) => x ^ 0xff), 12));
+    return isPublicAddress(
+      v4of(
+        b.map((x) => x ^ 0xff),
+        12,
+      ),
+    );
   return true;
 }
