@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { WELL_KNOWN } from '../src/providers/registry.js';
 import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
 
 const KEY = 'gsk_cli_SECRET_987654321';
@@ -104,7 +105,11 @@ describe('mana-llm CLI', () => {
 
   it('answers --help per command, and exits 2 on bad usage', async () => {
     expect((await run(['chat', '--help'])).stdout).toContain('Usage: mana-llm chat');
-    expect((await run(['--help'])).code).toBe(0);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    // The env keys are derived from the well-known providers: the help names each one.
+    for (const id of Object.keys(WELL_KNOWN))
+      if (id !== 'ollama') expect(help.stdout).toContain(`${id.toUpperCase()}_API_KEY`);
     expect((await run(['frobnicate'])).code).toBe(2);
     expect((await run(['chat', '--bogus'])).code).toBe(2);
     const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
