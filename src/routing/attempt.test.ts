@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createFakeClock } from '../health/fake-clock.js';
 import { HealthCache } from '../health/health-cache.js';
 import { AttemptSignal } from './attempt.js';
-import type { Abortable, ProviderSlot, RouterContext } from './context.js';
+import type { ProviderSlot, RouterContext } from './context.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -11,7 +11,7 @@ afterEach(() => {
 function setup() {
   const clock = createFakeClock();
   const health = new HealthCache(['a', 'b'], { failureThreshold: 1, cooldownMs: 60_000 }, clock);
-  const live = new Set<Abortable>();
+  const live = new Set<AttemptSignal>();
   health.opened.add((p) => AttemptSignal.releaseWaiting(live, p));
   const ctx = { health, clock, live } as unknown as RouterContext;
   const slots = new Map<string, ProviderSlot>();

@@ -4,7 +4,7 @@ import type { HealthCache } from '../health/health-cache.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { warnThrown } from '../warn.js';
 import { CancelToken } from '../wire/cancel.js';
-import type { Abortable, ProviderSlot, RouterContext } from './context.js';
+import type { ProviderSlot, RouterContext } from './context.js';
 
 const ignore = (): void => undefined;
 
@@ -15,7 +15,7 @@ const ignore = (): void => undefined;
  * and `releaseWaiting` finds it there when its provider's breaker opens. It counts itself in its provider's slot
  * (in flight until `end()`, unanswered until `answered()`).
  */
-export class AttemptSignal implements Abortable {
+export class AttemptSignal {
   /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
   readonly token = new CancelToken();
   timeout: ProviderTimeoutError | undefined;
@@ -36,7 +36,7 @@ export class AttemptSignal implements Abortable {
   #onFire: (() => void) | undefined;
   #firesAt = 0;
   readonly #caller: AbortSignal | undefined;
-  readonly #live: Set<Abortable>;
+  readonly #live: Set<AttemptSignal>;
   #onCallerAbort: (() => void) | undefined;
   #context: AdapterContext | undefined;
   /** Rejecters of the races in progress, settled together when the attempt aborts. */
@@ -73,9 +73,9 @@ export class AttemptSignal implements Abortable {
   }
 
   /** Lets go of the attempts in `live` (a client's) still waiting on `provider`, whose breaker opened. */
-  static releaseWaiting(live: ReadonlySet<Abortable>, provider: string): void {
+  static releaseWaiting(live: ReadonlySet<AttemptSignal>, provider: string): void {
     for (const a of [...live]) {
-      if (!(a instanceof AttemptSignal) || a.#provider !== provider) continue;
+      if (a.#provider !== provider) continue;
       try {
         a.breakerOpened(provider);
       } catch (err) {

@@ -9,13 +9,28 @@ import {
 } from '../errors.js';
 import { INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
 import { applyHealth } from './apply-health.js';
+import type { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
 import { type Outcome, type Running, startAttempt } from './running-attempt.js';
-import { ServedAttempt } from './served-attempt.js';
-import type { Served, Step } from './walk-chain.js';
+import type { Step } from './walk-chain.js';
+
+/** The entry that served a call, with its attempt still open: call `done()` when the answer is fully delivered. */
+export class Served<T> {
+  constructor(
+    readonly value: T,
+    readonly entry: ChainEntry,
+    readonly attempts: Attempt[],
+    readonly attempt: AttemptSignal,
+  ) {}
+
+  /** Ends the attempt (once); `cancel`: the upstream request is cancelled too. */
+  done(cancel = false): void {
+    this.attempt.end(cancel);
+  }
+}
 
 /**
  * One call's walk down its chain: a cursor over the entries, the attempts it starts, and what it learned (the last
@@ -193,7 +208,7 @@ export class ChainWalk<T, R> {
     else ctx.health.recordSuccess(entry.provider, ended);
     ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
-    return new ServedAttempt(value, entry, plan.attempts, attempt);
+    return new Served(value, entry, plan.attempts, attempt);
   }
 
   /**

@@ -1,12 +1,12 @@
 import { ClosedError, type ManaLLMError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
 import { applyHealth } from './apply-health.js';
+import type { Served } from './chain-walk.js';
 import { asProviderError, classify } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportCancel, reportFailure, reportServed } from './report.js';
 import type { HeldStream } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
-import type { Served } from './walk-chain.js';
 
 /** What a stream committed to: its plan, the entry that serves it and the attempts before it. */
 export interface Committed {

@@ -7,6 +7,7 @@ import type { ResolvedOptions, ResolvedProvider } from '../options.js';
 import type { Capabilities, ProviderAdapter } from '../providers/adapter.js';
 import type { CallImages, ImageService } from '../providers/images.js';
 import type { ManaTraceMessage } from '../trace-channels.js';
+import type { AttemptSignal } from './attempt.js';
 import type { HedgePolicy } from './hedge-policy.js';
 
 /** A configured provider at run time. */
@@ -29,18 +30,13 @@ export interface RouterContext {
   readonly clock: Clock;
   readonly opts: ResolvedOptions;
   /** In-flight attempts, aborted by `close()`. */
-  readonly live: Set<Abortable>;
+  readonly live: Set<AttemptSignal>;
   /** Fetches the images of calls whose upstream needs bytes (policy and budget from `images.*`). */
   readonly images: ImageService;
   /** The client's hedge budget and `'auto'` rule (absent: no call hedges). */
   readonly hedging?: HedgePolicy;
   /** Set by `close()`: no attempt starts and nothing is recorded after it. */
   closed?: boolean;
-}
-
-/** Something `close()` can abort: an attempt's cancel token. */
-export interface Abortable {
-  abort(reason?: unknown): void;
 }
 
 /** What a request needs from a provider. */

@@ -1,7 +1,8 @@
 import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
+import type { Served } from './chain-walk.js';
 import type { CallPlan, RouterContext } from './context.js';
-import { type Served, type Step, walkChain } from './walk-chain.js';
+import { type Step, walkChain } from './walk-chain.js';
 
 /** One attempt's stream read up to its commit point: the reader, the chunks held so far, and whether it ended. */
 export interface HeldStream {

@@ -1,8 +1,7 @@
 import type { ChainEntry } from '../aliases/schema.js';
-import type { Attempt, AttemptReason } from '../errors.js';
+import type { AttemptReason } from '../errors.js';
 import type { AdapterContext } from '../providers/adapter.js';
-import type { AttemptSignal } from './attempt.js';
-import { ChainWalk } from './chain-walk.js';
+import { ChainWalk, type Served } from './chain-walk.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { hedgedWalk } from './hedged-walk.js';
 
@@ -20,15 +19,6 @@ export interface Step<T, R = unknown> {
   judgedAtEnd?(value: T): boolean;
   /** Lets go of a value that lost a hedge race after it was produced (an open stream's reader). */
   discard?(value: T): void;
-}
-
-/** The entry that served, with its attempt still open: call `done()` when the answer is fully delivered. */
-export interface Served<T> {
-  readonly value: T;
-  readonly entry: ChainEntry;
-  readonly attempts: Attempt[];
-  readonly attempt: AttemptSignal;
-  done(cancel?: boolean): void;
 }
 
 /**
