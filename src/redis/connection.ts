@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { systemClock, TIMER, within } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
-import { redact } from '../redact.js';
+import { cleanText } from '../redact.js';
 
 /**
  * The parts of an ioredis client (`Redis` or `Cluster`) the store uses. Your own client is used as is, so
@@ -149,10 +149,10 @@ export class RedisConnection {
     this.options.onStatus(this.status());
   }
 
-  /** Keeps a failed command's reason (cut, secrets redacted); one that got no answer stalls the connection. */
+  /** Keeps a failed command's reason (cleaned like every outside text); one that got no answer stalls the connection. */
   noteError(err: unknown): void {
     const msg = err instanceof Error ? err.message : String(err);
-    this.#lastError = redact(msg.slice(0, 400), this.options.secrets).slice(0, 200);
+    this.#lastError = cleanText(msg, 200, this.options.secrets);
     if (err instanceof NoAnswer) this.#stall();
   }
 

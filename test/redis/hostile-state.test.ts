@@ -1,7 +1,12 @@
+import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createManaLLM, type ManaLLM } from '../../src/index.js';
-import { createRedisHealthStore, type RedisHealthStore } from '../../src/redis/index.js';
+import {
+  createRedisHealthStore,
+  type RedisClientLike,
+  type RedisHealthStore,
+} from '../../src/redis/index.js';
 import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
 import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
 
@@ -168,3 +173,39 @@ async function waitForClose(admin: Redis, key: string): Promise<string | null> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('a Redis error text', () => {
+  /** A client that never connects and reports what it is told to: the text of an error is outside input. */
+  function fakeClient(): RedisClientLike & EventEmitter {
+    const c = Object.assign(new EventEmitter(), {
+      status: 'wait',
+      connect: () => new Promise<void>(() => {}),
+      subscribe: () => new Promise<unknown>(() => {}),
+      duplicate: () => fakeClient(),
+      eval: () => Promise.reject(new Error('not connected')),
+      hgetall: () => Promise.reject(new Error('not connected')),
+      get: () => Promise.reject(new Error('not connected')),
+      set: () => Promise.reject(new Error('not connected')),
+      quit: () => Promise.resolve('OK'),
+      disconnect: () => {},
+    });
+    return c as unknown as RedisClientLike & EventEmitter;
+  }
+
+  it('reaches health().store cut, with keys redacted and control characters (bidirectional overrides too) replaced', () => {
+    const client = fakeClient();
+    const store = createRedisHealthStore({ client });
+    client.emit(
+      'error',
+      new Error(`ERR \u001b[2J\r\n\u202eFAKE LOG LINE sk-proj-STOLENKEY1234567890 ${'x'.repeat(2_000)}`),
+    );
+    const status = store.status();
+    expect(status.connected).toBe(false);
+    const error = status.error ?? '';
+    expect(error).toMatch(/^ERR .*FAKE LOG LINE/);
+    expect(error).not.toContain('STOLENKEY');
+    expect([...error].some((c) => c.charCodeAt(0) < 0x20 || c === '\u202e')).toBe(false);
+    expect(error.length).toBeLessThanOrEqual(201);
+    void store.close();
+  });
+});
