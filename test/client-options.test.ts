@@ -26,6 +26,20 @@ function configError(options: unknown): ConfigError {
   throw new Error('expected createManaLLM to throw');
 }
 
+/** A custom adapter whose methods are never called (these tests only configure it). */
+function unusedAdapter(can: boolean): ProviderAdapter {
+  return {
+    capabilities: () => ({ tools: can, vision: can, jsonSchema: can, embeddings: can }),
+    chat: () => Promise.reject(new Error('unused')),
+    stream: () => {
+      throw new Error('unused');
+    },
+    embed: () => Promise.reject(new Error('unused')),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+  };
+}
+
 describe('createManaLLM validates its options', () => {
   it('lists every problem with its path in one ConfigError', () => {
     const err = configError({
@@ -97,16 +111,7 @@ describe('createManaLLM validates its options', () => {
   });
 
   it('accepts well-known ids without type or baseUrl, undefined providers, and a custom adapter', () => {
-    const adapter: ProviderAdapter = {
-      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
-      chat: () => Promise.reject(new Error('unused')),
-      stream: () => {
-        throw new Error('unused');
-      },
-      embed: () => Promise.reject(new Error('unused')),
-      probe: () => Promise.resolve({ ok: true }),
-      models: () => Promise.resolve([]),
-    };
+    const adapter = unusedAdapter(true);
     const llm = track(
       createManaLLM({
         aliases: ALIASES,
@@ -126,16 +131,7 @@ describe('createManaLLM validates its options', () => {
 
 describe('a custom adapter', () => {
   it('is any value with a chat() function (a function object too); anything else is refused with its path', () => {
-    const adapter = Object.assign(() => undefined, {
-      capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: false }),
-      chat: () => Promise.reject(new Error('unused')),
-      stream: () => {
-        throw new Error('unused');
-      },
-      embed: () => Promise.reject(new Error('unused')),
-      probe: () => Promise.resolve({ ok: true }),
-      models: () => Promise.resolve([]),
-    }) as unknown as ProviderAdapter;
+    const adapter = Object.assign(() => undefined, unusedAdapter(false)) as unknown as ProviderAdapter;
     const llm = track(
       createManaLLM({
         aliases: ALIASES,

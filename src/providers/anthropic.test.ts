@@ -415,27 +415,7 @@ describe('anthropic adapter: tools', () => {
     expect(lastBody().tool_choice).toEqual(wire);
   });
 
-  it('rejects tool-call arguments that are not a JSON object as a caller error', async () => {
-    const err = await failure(
-      adapter().chat(
-        req({
-          messages: [
-            { role: 'user', content: 'x' },
-            {
-              role: 'assistant',
-              tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{oops' } }],
-            },
-          ],
-        }),
-        ctx(),
-      ),
-    );
-    expect(err).toBeInstanceOf(ProviderHTTPError);
-    expect((err as ProviderHTTPError).retryable).toBe(false);
-    expect(mock.count()).toBe(0);
-  });
-
-  it('refuses tool-call arguments that are JSON but not an object, with the same message', async () => {
+  it('refuses tool-call arguments that are not a JSON object (bad JSON, or JSON but not an object) as a caller error, with one message', async () => {
     for (const args of ['{oops', '[1]']) {
       const err = await failure(
         adapter().chat(
@@ -451,6 +431,8 @@ describe('anthropic adapter: tools', () => {
           ctx(),
         ),
       );
+      expect(err).toBeInstanceOf(ProviderHTTPError);
+      expect((err as ProviderHTTPError).retryable).toBe(false);
       expect((err as Error).message).toContain('tool call t arguments are not a JSON object');
     }
     expect(mock.count()).toBe(0);
