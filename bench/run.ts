@@ -6,14 +6,14 @@
  * rounds, each round runs every client once (in a rotated order, after a GC), a client's ratio is taken against
  * the floor's result of the same round, and the table shows medians over rounds. Writes bench/results.json.
  */
-import { execSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { createManaLLM } from '../src/index.js';
+import { extractAt } from './builds.js';
 import {
   aiSdkClient,
   breakerBench,
@@ -163,11 +163,7 @@ function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<st
 
 /** mana-llm as it was at `commit`: its src/ from git in bench/.builds/<commit>, imported as its own module graph. */
 async function buildAt(commit: string, targets: Targets): Promise<Client> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const dir = join(root, 'bench/.builds', commit);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  execSync(`git archive ${commit} src | tar -x -C ${JSON.stringify(dir)}`, { cwd: root });
+  const dir = extractAt(commit);
   const { createManaLLM: create } = (await import(pathToFileURL(join(dir, 'src/index.ts')).href)) as {
     createManaLLM: typeof createManaLLM;
   };
