@@ -63,6 +63,9 @@ async function probe(): Promise<void> {
 
 async function main(): Promise<void> {
   const rows = (arg('rows')?.split(',') ?? Object.keys(ROWS)) as RowId[];
+  const unknown = rows.filter((r) => !(r in ROWS));
+  if (unknown.length > 0)
+    throw new Error(`unknown rows ${unknown.join(', ')}: ${Object.keys(ROWS).join(', ')}`);
   const scale = Number(arg('scale') ?? 1);
   const before = arg('before');
   const build = before ? extractAt(before) : undefined;
