@@ -8,12 +8,12 @@
  * order), and a variant's gain is the median over rounds of its value ÷ `current`'s value in the same round.
  * A part is kept only where it wins ≥ 10 % on an end-to-end row it is on the path of (bench/README.md).
  */
-import { execSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { createManaLLM } from '../src/index.js';
+import { extractAt } from './builds.js';
 import { type Client, floorClient, manaClient, type StreamStat } from './clients.js';
 import { concurrent, inRounds, median, now, PACED_CONCURRENCY, pacedRound, sequential } from './measure.js';
 import { startUpstream } from './upstream.js';
@@ -217,14 +217,10 @@ const VARIANTS: Variant[] = [
 
 /** Copies src/ (without tests) to `bench/.parts/<id>/src` and applies the variant; returns its index.ts. */
 function buildTree(v: Variant | undefined, commit?: string): string {
-  const base = join(TREES, commit ? `at-${commit}` : (v?.id ?? 'current'));
+  if (commit) return join(extractAt(commit), 'src/index.ts');
+  const base = join(TREES, v?.id ?? 'current');
   rmSync(base, { recursive: true, force: true });
   const src = join(base, 'src');
-  if (commit) {
-    mkdirSync(base, { recursive: true });
-    execSync(`git archive ${commit} src | tar -x -C ${JSON.stringify(base)}`, { cwd: ROOT });
-    return join(src, 'index.ts');
-  }
   cpSync(join(ROOT, 'src'), src, {
     recursive: true,
     filter: (p) => statSync(p).isDirectory() || (p.endsWith('.ts') && !p.endsWith('.test.ts')),
