@@ -16,9 +16,9 @@
  */
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { extractAt } from './builds.js';
+import { createFrom, extractAt } from './builds.js';
 import { type Client, floorClient, manaClient } from './clients.js';
 import { concurrent, ignore, PACED_CONCURRENCY } from './measure.js';
 import { startUpstream } from './upstream.js';
@@ -42,12 +42,12 @@ else await main();
 
 /** Inside valgrind: warm up, then `n` calls of one row on one client, and exit. */
 async function probe(): Promise<void> {
-  const [, row, clientId, n, url, build] = args as [string, RowId, string, string, string, string?];
+  const [, row, clientId, n, url, entry] = args as [string, RowId, string, string, string, string?];
   const targets = { url, deadUrl: 'http://127.0.0.1:9' };
   let client: Client;
   if (clientId === 'floor' || clientId === 'generator') client = floorClient(targets);
-  else if (build) {
-    const { createManaLLM: create } = await import(pathToFileURL(`${build}/src/index.ts`).href);
+  else if (entry) {
+    const create = await createFrom(entry);
     client = manaClient(targets, false, { create, id: 'before', name: 'before' });
   } else client = manaClient(targets, clientId === 'alias');
   const iterated = client.streamIterated?.bind(client);

@@ -11,9 +11,8 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { createManaLLM } from '../src/index.js';
-import { extractAt } from './builds.js';
+import { fileURLToPath } from 'node:url';
+import { createFrom, extractAt } from './builds.js';
 import { type Client, floorClient, manaClient, type StreamStat } from './clients.js';
 import { concurrent, inRounds, median, now, PACED_CONCURRENCY, pacedRound, sequential } from './measure.js';
 import { startUpstream } from './upstream.js';
@@ -217,7 +216,7 @@ const VARIANTS: Variant[] = [
 
 /** Copies src/ (without tests) to `bench/.parts/<id>/src` and applies the variant; returns its index.ts. */
 function buildTree(v: Variant | undefined, commit?: string): string {
-  if (commit) return join(extractAt(commit), 'src/index.ts');
+  if (commit) return extractAt(commit);
   const base = join(TREES, v?.id ?? 'current');
   rmSync(base, { recursive: true, force: true });
   const src = join(base, 'src');
@@ -349,17 +348,12 @@ async function main(): Promise<void> {
   const targets = { url: upstream.url, deadUrl: 'http://127.0.0.1:9' };
   const builds: Client[] = [];
   for (const v of [undefined, ...variants]) {
-    const entry = buildTree(v);
-    const { createManaLLM: create } = (await import(pathToFileURL(entry).href)) as {
-      createManaLLM: typeof createManaLLM;
-    };
+    const create = await createFrom(buildTree(v));
     const id = v?.id ?? CURRENT;
     builds.push(manaClient(targets, false, { create, id, name: v ? `alt: ${id}` : CURRENT, cache: true }));
   }
   for (const commit of befores) {
-    const { createManaLLM: create } = (await import(pathToFileURL(buildTree(undefined, commit)).href)) as {
-      createManaLLM: typeof createManaLLM;
-    };
+    const create = await createFrom(buildTree(undefined, commit));
     builds.push(
       manaClient(targets, false, { create, id: `before ${commit}`, name: `at ${commit}`, cache: true }),
     );

@@ -8,12 +8,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { createManaLLM } from '../src/index.js';
-import { extractAt } from './builds.js';
+import { createFrom, extractAt } from './builds.js';
 import {
   aiSdkClient,
   breakerBench,
@@ -163,10 +160,7 @@ function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<st
 
 /** mana-llm as it was at `commit`: its src/ from git in bench/.builds/<commit>, imported as its own module graph. */
 async function buildAt(commit: string, targets: Targets): Promise<Client> {
-  const dir = extractAt(commit);
-  const { createManaLLM: create } = (await import(pathToFileURL(join(dir, 'src/index.ts')).href)) as {
-    createManaLLM: typeof createManaLLM;
-  };
+  const create = await createFrom(extractAt(commit));
   return manaClient(targets, false, { create, id: 'before', name: `mana-llm @${commit}` });
 }
 
