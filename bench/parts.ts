@@ -55,33 +55,6 @@ interface Variant {
   rows: RowId[];
 }
 
-/** The adapters' streams as one chunk per step: `stream()` is the batch generator flattened in place. */
-const ONE_PATH: NonNullable<Variant['patches']> = [
-  {
-    file: 'providers/openai-stream.ts',
-    from: 'for (const out of batches()) yield out;',
-    to: 'for (const out of batches()) for (const c of out) yield c;',
-  },
-  {
-    file: 'providers/openai-stream.ts',
-    from: 'for (const out of batches()) yield out;',
-    to: 'for (const out of batches()) for (const c of out) yield c;',
-  },
-  {
-    file: 'providers/openai.ts',
-    from: '    stream,\n    streamBatches,',
-    to: '    stream: streamBatches,',
-  },
-  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
-  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
-  { file: 'providers/ollama.ts', from: 'yield out;', to: 'for (const c of out) yield c;' },
-  {
-    file: 'providers/ollama.ts',
-    from: '    streamBatches,',
-    to: '    stream: streamBatches,',
-  },
-];
-
 const VARIANTS: Variant[] = [
   {
     id: 'body',
@@ -184,16 +157,22 @@ const VARIANTS: Variant[] = [
   },
   {
     id: 'generator',
-    part: '`ChatStream`, a hand-written AsyncGenerator class (routing/chat-stream.ts)',
-    alternative: 'a native `async function*` over the same commit walk and committed stream',
-    files: { 'routing/chat-stream.ts': 'chat-stream-generator.ts' },
+    part: '`ChatStream`, a hand-written AsyncGenerator class (removed from routing/chat-stream.ts)',
+    alternative:
+      'a native `async function*` over the same commit walk and committed stream (what src/ does now)',
+    removed: true,
+    files: { 'routing/chat-stream.ts': 'chat-stream-hand-made.ts' },
     rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
   {
     id: 'batches',
     part: 'batches per network read (`streamBatches` of the OpenAI and Ollama adapters)',
     alternative: "one chunk per step of the adapter's `stream()` (the path custom adapters take)",
-    patches: ONE_PATH,
+    // Without `streamBatches`, the router reads the adapters' `stream()`, which flattens the batches.
+    patches: [
+      { file: 'providers/openai.ts', from: '    stream,\n    streamBatches,', to: '    stream,' },
+      { file: 'providers/ollama.ts', from: '    streamBatches,\n', to: '' },
+    ],
     rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
   {
@@ -203,14 +182,6 @@ const VARIANTS: Variant[] = [
     removed: true,
     files: { 'providers/openai-stream.ts': 'openai-stream-iterator.ts' },
     rows: ['stream', 'obfuscated', 'paced'],
-  },
-  {
-    id: 'simple',
-    part: '`ChatStream` and batches per network read together',
-    alternative: 'a native `async function*` over one chunk per step of `stream()`',
-    files: { 'routing/chat-stream.ts': 'chat-stream-generator.ts' },
-    patches: ONE_PATH,
-    rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
 ];
 

@@ -7,7 +7,8 @@ import type { ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-snapshot.js';
 import type { Prober } from './health/prober.js';
 import { AttemptSignal } from './routing/attempt.js';
-import { type ChatStream, streamChain } from './routing/chat-stream.js';
+import { streamChain } from './routing/chat-stream.js';
+import type { Committed } from './routing/committed-stream.js';
 import type { RouterContext } from './routing/context.js';
 import { explainRoute, type ResolveResult } from './routing/explain-route.js';
 import { listModels, type ModelList } from './routing/list-models.js';
@@ -113,8 +114,12 @@ export class ManaLLM {
     return this.#stream(request, opts);
   }
 
-  #stream(request: ChatRequest, opts: CallOptions | undefined): ChatStream {
-    // The routing generator itself, planning on its first step (as an `async *stream` would).
+  #stream(
+    request: ChatRequest,
+    opts: CallOptions | undefined,
+    onCommit?: (committed: Committed) => void,
+  ): AsyncGenerator<ChatChunk, void, undefined> {
+    // The routing generator itself, planning on its first step.
     return streamChain(
       this.#ctx,
       () =>
@@ -125,6 +130,7 @@ export class ManaLLM {
           activeChannel('stream') ? { kind: 'stream', request } : undefined,
         ),
       request,
+      onCommit,
     );
   }
 
@@ -135,7 +141,10 @@ export class ManaLLM {
    * @throws NoHealthyProviderError, UnknownAliasError, ProviderError subclasses for the caller's own mistakes, the signal's reason
    */
   openStream(request: ChatRequest, opts?: CallOptions): Promise<OpenedStream> {
-    return openStream(this.#stream(request, opts), (c) => routingOf(c.plan, c.target, c.attempts));
+    return openStream(
+      (onCommit) => this.#stream(request, opts, onCommit),
+      (c) => routingOf(c.plan, c.target, c.attempts),
+    );
   }
 
   /**

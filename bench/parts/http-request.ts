@@ -9,6 +9,31 @@ import { DEFAULT_LIMITS } from '../../src/options.js';
 import type { CancelSignal } from '../../src/wire/cancel.js';
 import { WireLimitError, type WireLimits } from '../../src/wire/limits.js';
 
+type Emitter = CancelSignal & {
+  on(event: 'abort', fn: () => void): unknown;
+  removeListener(event: 'abort', fn: () => void): unknown;
+};
+
+/**
+ * The request's signal as undici takes it: an AbortSignal as it is; a CancelToken (EventEmitter-style, with `on` but
+ * no `once`) behind the `on`/`once`/`removeListener` undici checks for and calls.
+ */
+function emitterOf(signal: CancelSignal): unknown {
+  if ('addEventListener' in signal) return signal;
+  const s = signal as Emitter;
+  return {
+    get aborted() {
+      return s.aborted;
+    },
+    get reason() {
+      return s.reason;
+    },
+    on: (event: 'abort', fn: () => void) => s.on(event, fn),
+    once: (event: 'abort', fn: () => void) => s.on(event, fn),
+    removeListener: (event: 'abort', fn: () => void) => s.removeListener(event, fn),
+  };
+}
+
 export interface HttpRequest {
   origin: string;
   path: string;
@@ -110,8 +135,7 @@ export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Ht
           method: req.method,
           headers: req.headers,
           body: req.body ?? null,
-          // A CancelToken is an EventEmitter-style signal, which undici takes as well as an AbortSignal.
-          signal: req.signal as never,
+          signal: emitterOf(req.signal) as never,
         })
         .then((res) => {
           const length = res.headers['content-length'];

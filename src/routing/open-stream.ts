@@ -1,6 +1,5 @@
 import { ManaLLMError } from '../errors.js';
 import type { ChatChunk, Routing } from '../types.js';
-import type { ChatStream } from './chat-stream.js';
 import type { Committed } from './committed-stream.js';
 
 /**
@@ -17,11 +16,15 @@ export interface OpenedStream extends AsyncGenerator<ChatChunk, void, undefined>
 class Opened implements OpenedStream {
   readonly routing: Routing;
   readonly model: string;
-  readonly #inner: ChatStream;
+  readonly #inner: AsyncGenerator<ChatChunk, void, undefined>;
   /** The first result, read while waiting for the commit; handed out by the first `next()`. */
   #first: IteratorResult<ChatChunk, void> | undefined;
 
-  constructor(inner: ChatStream, first: IteratorResult<ChatChunk, void>, routing: Routing) {
+  constructor(
+    inner: AsyncGenerator<ChatChunk, void, undefined>,
+    first: IteratorResult<ChatChunk, void>,
+    routing: Routing,
+  ) {
     this.#inner = inner;
     this.#first = first;
     this.routing = routing;
@@ -55,16 +58,21 @@ class Opened implements OpenedStream {
 }
 
 /**
- * Walks the chain of `stream` until it commits (its first content chunk, or a clean end) and resolves with the stream;
- * any routing error (unknown alias, no healthy provider, the caller's own mistake) rejects before a byte is handed out.
+ * Walks the chain of the stream `start` makes until it commits (its first content chunk, or a clean end) and resolves
+ * with the stream; any routing error (unknown alias, no healthy provider, the caller's own mistake) rejects before a
+ * byte is handed out.
  */
 export async function openStream(
-  stream: ChatStream,
+  start: (onCommit: (committed: Committed) => void) => AsyncGenerator<ChatChunk, void, undefined>,
   toRouting: (committed: Committed) => Routing,
 ): Promise<OpenedStream> {
+  const seen: { committed?: Committed } = {};
+  const stream = start((c) => {
+    seen.committed = c;
+  });
   // The first `next()` is the walk: it settles at the commit point with the first held chunk.
   const first = await stream.next();
-  const committed = stream.committed;
+  const { committed } = seen;
   if (!committed) {
     // Only a stream closed before it was read gets here (the walk itself either serves or throws).
     throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
