@@ -176,6 +176,25 @@ const VARIANTS: Variant[] = [
     rows: ['stream', 'obfuscated', 'paced', 'ollama'],
   },
   {
+    id: 'single',
+    part: "the custom-adapter path's hand-written iterator (removed from routing/stream-commit.ts `chunkBatches`: each chunk of `stream()` as a batch of one, with a `then`)",
+    alternative:
+      'an `async function*` yielding `[chunk]`, what src/ does now (compare with `batches`: both read the adapters through `stream()`)',
+    removed: true,
+    patches: [
+      {
+        file: 'routing/stream-commit.ts',
+        from: ': eachAlone(adapter.stream(req, ctx));',
+        to: ': oneByOne(adapter.stream(req, ctx));',
+      },
+      { file: 'providers/openai.ts', from: '    stream,\n    streamBatches,', to: '    stream,' },
+      { file: 'providers/ollama.ts', from: '    streamBatches,\n', to: '' },
+    ],
+    prepend:
+      'const oneByOne = (stream: AsyncIterable<ChatChunk>): AsyncIterable<ChatChunk[]> => ({ [Symbol.asyncIterator]() { const it = stream[Symbol.asyncIterator](); const end = { done: true, value: undefined } as const; return { next: () => it.next().then((r) => (r.done ? end : { done: false, value: [r.value] })), return: () => (it.return ? it.return().then(() => end) : Promise.resolve(end)) }; } });\n',
+    rows: ['stream', 'obfuscated', 'paced', 'ollama'],
+  },
+  {
     id: 'iterator',
     part: "a hand-written iterator in place of the OpenAI adapter's `async function*` (a candidate, not in src/)",
     alternative: "the adapter's native `async function*` (providers/openai-stream.ts, what src/ does now)",

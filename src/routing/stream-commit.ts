@@ -21,19 +21,11 @@ export function chunkBatches(
   req: AdapterChatRequest,
   ctx: AdapterContext,
 ): AsyncIterable<ChatChunk[]> {
-  if (adapter.streamBatches) return adapter.streamBatches(req, ctx);
-  const stream = adapter.stream(req, ctx);
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<ChatChunk[]> {
-      const it = stream[Symbol.asyncIterator]();
-      const end = { done: true, value: undefined } as const;
-      return {
-        // A `then` per chunk: cheaper than a generator wrapped around the adapter's.
-        next: () => it.next().then((r) => (r.done ? end : { done: false, value: [r.value] })),
-        return: () => (it.return ? it.return().then(() => end) : Promise.resolve(end)),
-      };
-    },
-  };
+  return adapter.streamBatches ? adapter.streamBatches(req, ctx) : eachAlone(adapter.stream(req, ctx));
+}
+
+async function* eachAlone(stream: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk[]> {
+  for await (const c of stream) yield [c];
 }
 
 /** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
