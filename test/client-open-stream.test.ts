@@ -63,6 +63,20 @@ describe('openStream', () => {
     expect(await s.next()).toEqual({ done: true, value: undefined });
   });
 
+  it('returning the opened stream before its first next() cancels the upstream request too', async () => {
+    const hang = await hangingUpstream({ chunks: 1 });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const s = await h.llm.openStream({ model: 'mana/x', messages: USER });
+    expect(await s.return()).toEqual({ done: true, value: undefined });
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
+    expect(await s.next()).toEqual({ done: true, value: undefined });
+    expect(h.events.count('cancel')).toBe(1);
+  });
+
   it('a clean stream without content resolves too, and ends at once', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     h.up.a?.enqueue({ reply: '', chunks: 1 });

@@ -13,6 +13,8 @@ export interface OpenedStream extends AsyncGenerator<ChatChunk, void, undefined>
   readonly model: string;
 }
 
+// A class, not an `async function*` around the stream: a generator returned before its first `next()` never runs its
+// body, so the committed upstream it holds would stay open until it is garbage.
 class Opened implements OpenedStream {
   readonly routing: Routing;
   readonly model: string;
