@@ -29,7 +29,7 @@ export function streamChain(
   return new ChatStream(ctx, makePlan, req, onCommit);
 }
 
-/** The stream `llm.stream()` returns; `committed` is set once the walk served (see `openStream`). */
+/** The stream `llm.stream()` returned; `onCommit` learns what it committed to (see `openStream`). */
 export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   readonly #ctx: RouterContext;
   readonly #makePlan: () => CallPlan;
@@ -62,11 +62,6 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
 
   [Symbol.asyncIterator](): this {
     return this;
-  }
-
-  /** The plan, served entry and attempts once the stream committed; undefined before (or when the walk failed). */
-  get committed(): Committed | undefined {
-    return this.#committed;
   }
 
   next(): Promise<IteratorResult<ChatChunk, void>> {

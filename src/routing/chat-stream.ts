@@ -40,18 +40,12 @@ async function* chatStream(
   }
   self.stream = undefined;
   onCommit?.(committed);
-  // The chunks of the last network read; those before `at` were handed out.
-  let batch: ChatChunk[] = [];
-  let at = 0;
   // True while suspended at a `yield`: what is thrown there is the consumer's `throw()`, passed on as it is.
   let consumer = false;
   try {
-    try {
-      batch = committed.start();
-    } catch (err) {
-      // A failure inside the commit must still release the slot and close the request.
-      throw committed.internalError(err, batch, at);
-    }
+    // The chunks of the last network read (first, those the commit held); those before `at` were handed out.
+    let batch = committed.start();
+    let at = 0;
     for (;;) {
       while (at < batch.length) {
         consumer = true;
@@ -59,8 +53,6 @@ async function* chatStream(
         consumer = false;
       }
       committed.handOut(batch, at);
-      batch = [];
-      at = 0;
       if (!committed.reading) break;
       let r: IteratorResult<ChatChunk[]>;
       try {
@@ -71,10 +63,12 @@ async function* chatStream(
       committed.arrived();
       if (r.done) break;
       batch = r.value;
+      at = 0;
     }
     committed.finish();
   } catch (err) {
-    // Already the consumer's error, or the stream closed with it; else our own failure on the way.
+    // Already the consumer's error, or the stream closed with it; else our own failure on the way (in the commit,
+    // the partial answer or the finish), which must still release the slot and close the request.
     if (consumer || committed.closed) throw err;
     throw committed.internalError(err, [], 0);
   } finally {
