@@ -43,6 +43,8 @@ export interface Client {
   embed(): Promise<void>;
   ollamaChat?(): Promise<void>;
   ollamaStream?(): Promise<StreamStat>;
+  /** The floor only: the same NDJSON stream, each parsed line handed over through an async generator (a reference). */
+  ollamaStreamIterated?(): Promise<StreamStat>;
   /** mana-llm only: a chat answered from its memory cache (the same request every time). */
   cachedChat?(): Promise<void>;
   /** A call whose first target refuses the connection and whose second answers. */
@@ -167,6 +169,24 @@ async function readNDJSONText(
   return { ttfcUs, chunks, text };
 }
 
+/** The floor's NDJSON loop as an async generator: each parsed line handed to the caller. */
+async function* ndjsonObjects(
+  body: AsyncIterable<string>,
+): AsyncGenerator<{ message?: { content?: string } }> {
+  let buf = '';
+  for await (const piece of body) {
+    buf += piece;
+    let start = 0;
+    let end: number;
+    while ((end = buf.indexOf('\n', start)) !== -1) {
+      const line = buf.slice(start, end);
+      start = end + 1;
+      if (line !== '') yield JSON.parse(line);
+    }
+    buf = start === 0 ? buf : buf.slice(start);
+  }
+}
+
 async function* decode(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   for await (const b of body) yield decoder.decode(b, { stream: true });
@@ -231,6 +251,24 @@ export function floorClient({ url, deadUrl }: Targets): Client {
       const r = await readNDJSONText(res.body, started);
       checkStream(r.text, OLLAMA_TEXT_LENGTH);
       return r;
+    },
+    async ollamaStreamIterated() {
+      const started = now();
+      const res = await post(url, '/api/chat', { model: 'm', messages: MESSAGES, stream: true });
+      res.body.setEncoding('utf8');
+      let text = '';
+      let chunks = 0;
+      let ttfcUs = 0;
+      for await (const line of ndjsonObjects(res.body)) {
+        const c = line.message?.content;
+        if (c) {
+          if (chunks === 0) ttfcUs = (now() - started) * 1000;
+          chunks++;
+          text += c;
+        }
+      }
+      checkStream(text, OLLAMA_TEXT_LENGTH);
+      return { ttfcUs, chunks };
     },
     async fallback() {
       try {

@@ -111,6 +111,11 @@ interface Row {
 const FLOOR = 'undici (floor)';
 const ITERATED = 'undici (floor), chunks through an async generator';
 
+/** The floor client whose stream is `stream`: a reference measured beside the clients, in the same rounds. */
+function iteratedFloor(floor: Client, stream: () => Promise<StreamStat>): Client {
+  return { ...floor, id: 'floor-iterated', name: ITERATED, stream, ollamaStream: stream };
+}
+
 interface Snapshot {
   rssMB: number;
   heapMB: number;
@@ -209,7 +214,8 @@ async function main(): Promise<void> {
   }
 
   const rows: Row[] = [];
-  let streamReference: Cell | undefined;
+  /** The floor handing each chunk over through an async generator, per stream row (what any `for await` API costs at least). */
+  const references: { row: string; cell: Cell }[] = [];
 
   if (want('chat')) {
     log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
@@ -274,16 +280,12 @@ async function main(): Promise<void> {
     // A reference measured in the same rounds: the floor handing each chunk over through an async generator,
     // the least that any `for await` API (mana-llm's, the SDKs') costs on top of the floor's plain loop.
     const floor = clients.find((c) => c.id === 'floor') as Client;
-    const iterated: Client = {
-      ...floor,
-      id: 'floor-iterated',
-      name: ITERATED,
-      stream: () => floor.streamIterated?.() ?? floor.stream(),
-    };
+    const iterated = iteratedFloor(floor, () => floor.streamIterated?.() ?? floor.stream());
     const st = await streamRounds((c) => c.stream(), [...clients, iterated]);
     const streamCells = toCells(st.total);
     for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
-    streamReference = streamCells[ITERATED];
+    const ref = streamCells[ITERATED];
+    if (ref) references.push({ row: 'the 256-chunk stream', cell: ref });
     delete streamCells[ITERATED];
     rows.push({
       id: 'stream',
@@ -371,17 +373,24 @@ async function main(): Promise<void> {
       better: 'lower',
       cells: toCells(roundMedians(oseq), pooled(oseq, median)),
     });
+    const floor = local.find((c) => c.id === 'floor');
+    const iterate = floor?.ollamaStreamIterated;
+    const iterated = floor && iterate ? [iteratedFloor(floor, iterate)] : [];
     const ost = await streamRounds(
       (c) => c.ollamaStream?.() ?? Promise.resolve({ ttfcUs: 0, chunks: 0 }),
-      local,
+      [...local, ...iterated],
       P.ollamaStream,
     );
+    const ostCells = toCells(ost.total);
+    const ref = ostCells[ITERATED];
+    if (ref) references.push({ row: 'the Ollama NDJSON stream', cell: ref });
+    delete ostCells[ITERATED];
     rows.push({
       id: 'ollama-stream',
       label: 'ollama 256-line NDJSON stream: total µs',
       unit: 'µs',
       better: 'lower',
-      cells: toCells(ost.total),
+      cells: ostCells,
     });
   }
 
@@ -484,7 +493,7 @@ async function main(): Promise<void> {
     durationS: Math.round((Date.now() - started) / 1000),
     load: [loadBefore, loadavg()[0] ?? 0],
     rows,
-    streamReference,
+    references,
     breakerSkip: skip,
     gateway,
     tail,
@@ -512,7 +521,7 @@ function render(
     durationS: number;
     load: number[];
     rows: Row[];
-    streamReference: Cell | undefined;
+    references: { row: string; cell: Cell }[];
     breakerSkip: { routerCallUs: number; skipOneUs: number; perEntryUs: number } | undefined;
     gateway?: { chat: Record<string, Cell>; stream: Record<string, Cell> } | undefined;
     tail?: TailResult | undefined;
@@ -546,11 +555,10 @@ function render(
     '',
     'Cells: value (median over rounds of the ratio to the floor in the same round). ↑ = higher is better.',
   );
-  const ref = r.streamReference;
-  if (ref) {
+  for (const { row, cell } of r.references) {
     lines.push(
       '',
-      `Reference: the floor handing each of the 256 chunks to its caller through an async generator (what any \`for await\` API costs at least): ${fmt(ref.value)} µs (${ref.ratio.toFixed(2)}× the floor).`,
+      `Reference for ${row}: the floor handing each of its 256 chunks to its caller through an async generator (what any \`for await\` API costs at least): ${fmt(cell.value)} µs (${cell.ratio.toFixed(2)}× the floor).`,
     );
   }
   const s = r.breakerSkip;
