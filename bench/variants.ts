@@ -51,9 +51,10 @@ export const VARIANTS: Variant[] = [
   },
   {
     id: 'lines',
-    part: 'line splitter (wire/ndjson.ts)',
-    alternative: 'TextDecoder and `String#split` on the line ends',
-    files: { 'wire/ndjson.ts': 'ndjson-split.ts' },
+    part: 'hand-made line splitter (removed from wire/ndjson.ts)',
+    alternative: "StringDecoder and `String#split` on each read's new text (what src/ does now)",
+    removed: true,
+    files: { 'wire/ndjson.ts': 'ndjson-hand-made.ts' },
     rows: ['ollama'],
   },
   {

@@ -45,6 +45,7 @@ async function setup(
   answer: (res: ServerResponse, path: string) => Promise<number> | undefined,
   limits: NonNullable<ManaLLMOptions['limits']>,
   bType: 'openai' | 'ollama' = 'openai',
+  aType: 'openai' | 'ollama' = 'openai',
 ) {
   const written: Promise<number>[] = [];
   const a = await rawUpstream((_body, res) => {
@@ -56,7 +57,7 @@ async function setup(
   const llm = track(
     createManaLLM({
       providers: {
-        a: { type: 'openai', baseUrl: a.url },
+        a: { type: aType, baseUrl: a.url },
         b: { type: bType, baseUrl: b.url },
       },
       aliases: { aliases: { 'mana/x': { chain: ['a/m', 'b/m'] } } },
@@ -185,6 +186,26 @@ describe('limits: a stream frame larger than maxFrameBytes', () => {
     await collect(llm.stream({ model: 'mana/x', messages: USER }));
     expect(fallbacks[0]).toBeInstanceOf(ProviderResponseError);
     expect(fallbacks[0]?.message).toContain('limits.maxFrameBytes');
+  });
+
+  it('an Ollama NDJSON line that never ends is a ProviderResponseError before commit: the chain falls back', async () => {
+    const { llm, written, fallbacks } = await setup(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(
+          '{"model":"m","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant","content":"',
+        );
+        return pump(res, 64 * 1024 * KiB, piece, false);
+      },
+      { maxFrameBytes: 64 * KiB },
+      'openai',
+      'ollama',
+    );
+    const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('served by b');
+    expect(fallbacks[0]).toBeInstanceOf(ProviderResponseError);
+    expect(fallbacks[0]?.message).toContain('limits.maxFrameBytes');
+    expect(await written[0]).toBeLessThan(8 * 1024 * KiB);
   });
 
   it('a frame just under the cap streams as usual', async () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { WireLimitError } from './limits.js';
 import { NDJSONLines } from './ndjson.js';
 
 const enc = new TextEncoder();
@@ -55,6 +56,39 @@ describe('NDJSONLines', () => {
   it('keeps a final line without newline, and multi-byte characters split across chunks', async () => {
     const bytes = enc.encode('{"a":"é"}\r\n\n{"done":true,"s":"😀"}');
     expect(await lines(split(bytes, [8, 10, 11, 30]))).toEqual(['{"a":"é"}', '{"done":true,"s":"😀"}']);
+  });
+
+  it('refuses a line longer than the cap at any chunking, and keeps one at the cap', async () => {
+    const max = 64;
+    const atCap = `{"s":"${'x'.repeat(max - 8)}"}`;
+    const over = `{"s":"${'x'.repeat(max - 7)}"}`;
+    expect(atCap.length).toBe(max);
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), async (ended, c) => {
+        const ok = enc.encode(`${atCap}\n${atCap}`);
+        expect(await lines(split(ok, c), max)).toEqual([atCap, atCap]);
+        // Ended by a line break or not, completed in one read or still arriving: refused all the same.
+        const bad = enc.encode(`{"a":1}\n${over}${ended ? '\n' : ''}`);
+        await expect(lines(split(bad, c), max)).rejects.toThrow(WireLimitError);
+        await expect(lines(split(bad, c), max)).rejects.toThrow('limits.maxFrameBytes');
+        // A line still arriving is refused as soon as it is over, not when the body ends.
+        const reader = new NDJSONLines(max);
+        expect(() => {
+          for (const chunk of split(enc.encode(over), c)) reader.push(chunk);
+        }).toThrow(WireLimitError);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads a long line sent one byte at a time without searching what it already holds again', async () => {
+    // Searching the whole pending line on every read would make this ~3·10^10 character steps: the test would hang.
+    const line = `{"s":"${'x'.repeat(256 * 1024)}"}`;
+    const reader = new NDJSONLines(1 << 20);
+    const bytes = enc.encode(`${line}\n`);
+    const out: string[] = [];
+    for (let i = 0; i < bytes.length; i++) out.push(...reader.push(bytes.subarray(i, i + 1)));
+    expect(out).toEqual([line]);
   });
 
   it('passes malformed lines through for the caller to reject', async () => {
