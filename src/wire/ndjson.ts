@@ -38,7 +38,8 @@ export class NDJSONLines {
       this.#started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    const lines = text.split(LINE_END);
+    // Splitting on one character is several times faster than on the alternation: most bodies have no CR at all.
+    const lines = text.includes('\r') ? text.split(LINE_END) : text.split('\n');
     lines[0] = this.#buf + lines[0];
     // A CRLF split across two chunks leaves an empty line, dropped below with the blank ones.
     this.#buf = last ? '' : (lines.pop() as string);
