@@ -59,18 +59,17 @@ export const VARIANTS: Variant[] = [
   },
   {
     id: 'textline',
-    part: "Ollama text-line reader (removed from providers/ollama-mapping.ts: a line in Ollama's text form read without JSON.parse)",
-    alternative: '`JSON.parse` and the same checks on every line (what src/ does now)',
-    removed: true,
-    files: { 'providers/ollama-text-line.ts': 'ollama-text-line.ts' },
+    part: "Ollama text-line reader (providers/ollama-mapping.ts `textOfLine`: a line in Ollama's text form read without JSON.parse)",
+    alternative: '`JSON.parse` on every line, then the same check that the line carries only text',
     patches: [
       {
         file: 'providers/ollama.ts',
-        from: "const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);",
-        to: "const text = first ? undefined : textOfLine(line);\n            if (text !== undefined) {\n              out.push(chunk!({ content: text }));\n              continue;\n            }\n            const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);",
+        from: 'const text = first ? undefined : textOfLine(line);',
+        to: 'const text = first ? undefined : textOfParsed(line);',
       },
     ],
-    prepend: "import { textOfLine } from './ollama-text-line.js';\n",
+    prepend:
+      "const textOfParsed = (line: string): string | undefined => { const j = JSON.parse(line); const m = j?.message; return j?.done === false && j.error === undefined && m && m.thinking === undefined && m.tool_calls === undefined && typeof m.content === 'string' && m.content !== '' ? m.content : undefined; };\n",
     rows: ['ollama'],
   },
   {

@@ -26,6 +26,7 @@ import {
   createdOf,
   finishReason,
   readFrame,
+  textOfLine,
   throwInBand,
   toOllamaChat,
   toToolCalls,
@@ -84,6 +85,12 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
           for (const line of lines) {
             // Ollama ends its answer with a `done: true` line; anything after it is ignored.
             if (finished) break;
+            // After the first chunk, a text line (nearly all of them) becomes its chunk without a parse.
+            const text = first ? undefined : textOfLine(line);
+            if (text !== undefined) {
+              out.push(chunk!({ content: text }));
+              continue;
+            }
             const frame = readFrame(parseJson(line, m, 'malformed stream line'), m, true);
             chunk ??= chunksOf(id, createdOf(frame.json, clock.now()), `${config.id}/${req.model}`);
             const delta: Delta = first ? { role: 'assistant' } : {};
