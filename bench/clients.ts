@@ -187,6 +187,28 @@ async function* ndjsonObjects(
   }
 }
 
+/** Reads a stream's text through `for await`, as every client under test hands its chunks over. */
+async function readIterated<T>(
+  items: AsyncIterable<T>,
+  textOf: (item: T) => string | null | undefined,
+  started: number,
+  length: number,
+): Promise<StreamStat> {
+  let text = '';
+  let chunks = 0;
+  let ttfcUs = 0;
+  for await (const item of items) {
+    const c = textOf(item);
+    if (c) {
+      if (chunks === 0) ttfcUs = (now() - started) * 1000;
+      chunks++;
+      text += c;
+    }
+  }
+  checkStream(text, length);
+  return { ttfcUs, chunks };
+}
+
 async function* decode(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   for await (const b of body) yield decoder.decode(b, { stream: true });
@@ -220,19 +242,8 @@ export function floorClient({ url, deadUrl }: Targets): Client {
       const started = now();
       const res = await post(url, '/v1/chat/completions', { model: 'm', messages: MESSAGES, stream: true });
       res.body.setEncoding('utf8');
-      let text = '';
-      let chunks = 0;
-      let ttfcUs = 0;
-      for await (const chunk of sseChunks(res.body)) {
-        const c = chunk.choices[0]?.delta.content;
-        if (c) {
-          if (chunks === 0) ttfcUs = (now() - started) * 1000;
-          chunks++;
-          text += c;
-        }
-      }
-      checkStream(text, STREAM_TEXT_LENGTH);
-      return { ttfcUs, chunks };
+      const chunks = sseChunks(res.body);
+      return readIterated(chunks, (c) => c.choices[0]?.delta.content, started, STREAM_TEXT_LENGTH);
     },
     async embed() {
       const res = await post(url, '/v1/embeddings', { model: 'e', input: INPUTS });
@@ -256,19 +267,7 @@ export function floorClient({ url, deadUrl }: Targets): Client {
       const started = now();
       const res = await post(url, '/api/chat', { model: 'm', messages: MESSAGES, stream: true });
       res.body.setEncoding('utf8');
-      let text = '';
-      let chunks = 0;
-      let ttfcUs = 0;
-      for await (const line of ndjsonObjects(res.body)) {
-        const c = line.message?.content;
-        if (c) {
-          if (chunks === 0) ttfcUs = (now() - started) * 1000;
-          chunks++;
-          text += c;
-        }
-      }
-      checkStream(text, OLLAMA_TEXT_LENGTH);
-      return { ttfcUs, chunks };
+      return readIterated(ndjsonObjects(res.body), (l) => l.message?.content, started, OLLAMA_TEXT_LENGTH);
     },
     async fallback() {
       try {
@@ -356,19 +355,7 @@ export async function openaiClient({ url, deadUrl }: Targets): Promise<Client> {
       })) as AsyncIterable<{
         choices: { delta: { content?: string } }[];
       }>;
-      let text = '';
-      let chunks = 0;
-      let ttfcUs = 0;
-      for await (const chunk of s) {
-        const c = chunk.choices[0]?.delta.content;
-        if (c) {
-          if (chunks === 0) ttfcUs = (now() - started) * 1000;
-          chunks++;
-          text += c;
-        }
-      }
-      checkStream(text, length);
-      return { ttfcUs, chunks };
+      return readIterated(s, (c) => c.choices[0]?.delta.content, started, length);
     },
     async embed() {
       // The SDK asks for base64 unless told otherwise; every client here asks for floats.
@@ -430,18 +417,7 @@ export async function aiSdkClient({ url, deadUrl }: Targets): Promise<Client> {
     async stream(shape = 'burst') {
       const started = now();
       const r = sdk.streamText({ model: models[shape], ...prompt });
-      let text = '';
-      let chunks = 0;
-      let ttfcUs = 0;
-      for await (const c of r.textStream) {
-        if (c) {
-          if (chunks === 0) ttfcUs = (now() - started) * 1000;
-          chunks++;
-          text += c;
-        }
-      }
-      checkStream(text, SHAPES[shape].length);
-      return { ttfcUs, chunks };
+      return readIterated(r.textStream, (c) => c, started, SHAPES[shape].length);
     },
     async embed() {
       const r = await sdk.embedMany({ model: embedder, values: INPUTS, maxRetries: 0 });
@@ -497,21 +473,10 @@ export function manaClient(
     const r = await llm.chat({ model, messages: MESSAGES });
     checkText(r.choices[0]?.message.content);
   };
-  const stream = async (model: string, expected: number): Promise<StreamStat> => {
+  const stream = (model: string, expected: number): Promise<StreamStat> => {
     const started = now();
-    let text = '';
-    let chunks = 0;
-    let ttfcUs = 0;
-    for await (const chunk of llm.stream({ model, messages: MESSAGES })) {
-      const c = chunk.choices[0]?.delta.content;
-      if (c) {
-        if (chunks === 0) ttfcUs = (now() - started) * 1000;
-        chunks++;
-        text += c;
-      }
-    }
-    checkStream(text, expected);
-    return { ttfcUs, chunks };
+    const chunks = llm.stream({ model, messages: MESSAGES });
+    return readIterated(chunks, (c) => c.choices[0]?.delta.content, started, expected);
   };
   return {
     id: variant?.id ?? (viaAlias ? 'alias' : 'mana'),
