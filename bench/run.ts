@@ -216,6 +216,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   /** The floor handing each chunk over through an async generator, per stream row (what any `for await` API costs at least). */
   const references: { row: string; cell: Cell }[] = [];
+  /** Moves the reference's cell out of a row's cells into `references`. */
+  const takeReference = (cells: Record<string, Cell>, row: string): void => {
+    const cell = cells[ITERATED];
+    if (cell) references.push({ row, cell });
+    delete cells[ITERATED];
+  };
 
   if (want('chat')) {
     log(`non-stream latency: ${P.rounds} rounds × ${P.seq} sequential calls per client`);
@@ -284,9 +290,7 @@ async function main(): Promise<void> {
     const st = await streamRounds((c) => c.stream(), [...clients, iterated]);
     const streamCells = toCells(st.total);
     for (const cell of Object.values(streamCells)) cell.chunksPerSec = 256 / (cell.value / 1e6);
-    const ref = streamCells[ITERATED];
-    if (ref) references.push({ row: 'the 256-chunk stream', cell: ref });
-    delete streamCells[ITERATED];
+    takeReference(streamCells, 'the 256-chunk stream');
     rows.push({
       id: 'stream',
       label: '256-chunk stream: total µs',
@@ -382,9 +386,7 @@ async function main(): Promise<void> {
       P.ollamaStream,
     );
     const ostCells = toCells(ost.total);
-    const ref = ostCells[ITERATED];
-    if (ref) references.push({ row: 'the Ollama NDJSON stream', cell: ref });
-    delete ostCells[ITERATED];
+    takeReference(ostCells, 'the Ollama NDJSON stream');
     rows.push({
       id: 'ollama-stream',
       label: 'ollama 256-line NDJSON stream: total µs',
