@@ -131,6 +131,17 @@ export class RedisConnection {
     return withTimeout(p, this.options.timeoutMs);
   }
 
+  /** A timed command when Redis can answer now; `fallback` when it cannot or the command fails (reason kept). */
+  async attempt<T>(command: (client: RedisClientLike) => Promise<T>, fallback: T): Promise<T> {
+    if (!this.ready()) return fallback;
+    try {
+      return await this.timed(command(this.client));
+    } catch (err) {
+      this.noteError(err);
+      return fallback;
+    }
+  }
+
   status(): HealthStoreStatus {
     return this.#connected !== true && this.#lastError !== undefined
       ? { kind: 'redis', connected: false, error: this.#lastError }

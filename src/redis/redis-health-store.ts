@@ -5,9 +5,8 @@ import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../healt
 import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
 import { connectUrl, type RedisClientLike, RedisConnection } from './connection.js';
-import { acquireProbeLease } from './probe-lease.js';
-import { redisCache } from './redis-cache.js';
 import { Replication } from './replication.js';
+import { ACQUIRE_LEASE } from './scripts.js';
 
 /** Options of `createRedisHealthStore`: exactly one of `client` and `url`. */
 export interface RedisHealthStoreOptions {
@@ -90,8 +89,24 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     status: () => conn.status(),
     bind: (bounds) => replication.bind(bounds),
     subscribe: (listener) => listeners.add(listener),
-    acquireProbe: (provider, ttlMs) => acquireProbeLease(conn, `${prefix}probe:${provider}`, id, ttlMs),
-    ...redisCache(conn, prefix),
+    // The first process to take a provider's lease runs this interval's probe of it. Without Redis every process
+    // probes for itself: a degraded store must not stop health checks.
+    async acquireProbe(provider, ttlMs) {
+      if (!conn.connected()) return true;
+      const ttl = String(Math.max(1, Math.round(ttlMs)));
+      const won = await conn.attempt(
+        (c) => c.eval(ACQUIRE_LEASE, 1, `${prefix}probe:${provider}`, id, ttl),
+        1,
+      );
+      return Number(won) === 1;
+    },
+    // The response cache (`<keyPrefix>cache:<key>`, expiring by itself): a miss whenever Redis cannot answer now.
+    getResponse: async (key) =>
+      (await conn.attempt((c) => c.get(`${prefix}cache:${key}`), null)) ?? undefined,
+    setResponse(key, value, ttlMs) {
+      const ms = Math.max(1, Math.round(ttlMs));
+      void conn.attempt((c) => c.set(`${prefix}cache:${key}`, value, 'PX', ms), undefined);
+    },
     close() {
       closing ??= (() => {
         replication.close();
