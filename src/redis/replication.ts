@@ -127,15 +127,9 @@ export class Replication {
         ]);
         if (conn.closed) return;
         const now = Date.now();
-        for (const [p, text] of Object.entries(ps ?? {})) {
-          const r = sanitizeRecord(p, parseBounded(text), now, this.#bounds);
-          if (r) this.#applyProvider(p, r);
-        }
+        for (const [p, text] of Object.entries(ps ?? {})) this.#receiveProvider(p, parseBounded(text), now);
         // A cool-down already over is left out (the next cool-down write deletes it from Redis).
-        for (const [t, u] of Object.entries(ts ?? {})) {
-          const until = sanitizeCooldown(t, u, now, this.#bounds);
-          if (until !== undefined) this.#applyCooldown(t, until);
-        }
+        for (const [t, u] of Object.entries(ts ?? {})) this.#receiveCooldown(t, u, now);
         conn.synced = true;
       } while (this.#again);
     } catch (err) {
@@ -159,7 +153,10 @@ export class Replication {
 
   readonly #noteError = (err: unknown): void => this.conn.noteError(err);
 
-  #applyProvider(provider: string, incoming: BreakerRecord): void {
+  /** A provider's record from elsewhere (a message or the hash), clamped against now and merged in. */
+  #receiveProvider(provider: string, raw: unknown, now: number): void {
+    const incoming = sanitizeRecord(provider, raw, now, this.#bounds);
+    if (!incoming) return;
     const before = this.providers.get(provider);
     const after = mergeBreaker(before, incoming);
     if (after === before) return;
@@ -168,10 +165,12 @@ export class Replication {
     this.options.onProvider(provider, before);
   }
 
-  #applyCooldown(target: string, until: number): void {
+  /** A target's cool-down from elsewhere, clamped against now and merged in. */
+  #receiveCooldown(target: string, raw: unknown, now: number): void {
+    const until = sanitizeCooldown(target, raw, now, this.#bounds);
+    if (until === undefined) return;
     const { targets } = this;
     if (!targets.has(target) && targets.size >= MAX_TARGETS) {
-      const now = Date.now();
       for (const [t, u] of targets) if (u <= now) targets.delete(t);
       // Still full of running cool-downs: a flood of new targets is not mirrored.
       if (targets.size >= MAX_TARGETS) return;
@@ -201,13 +200,7 @@ export class Replication {
     // Bounded before parsing: anyone who can publish on the channel can send anything.
     const m = parseBounded(text) as { s?: unknown; p?: unknown; r?: unknown; t?: unknown; u?: unknown };
     if (m === null || typeof m !== 'object' || m.s === this.options.id) return;
-    const now = Date.now();
-    if (typeof m.p === 'string') {
-      const r = sanitizeRecord(m.p, m.r, now, this.#bounds);
-      if (r) this.#applyProvider(m.p, r);
-    } else if (typeof m.t === 'string') {
-      const until = sanitizeCooldown(m.t, m.u, now, this.#bounds);
-      if (until !== undefined) this.#applyCooldown(m.t, until);
-    }
+    if (typeof m.p === 'string') this.#receiveProvider(m.p, m.r, Date.now());
+    else if (typeof m.t === 'string') this.#receiveCooldown(m.t, m.u, Date.now());
   };
 }
