@@ -45,6 +45,10 @@ const CHAT_FIELDS = [
   'user',
 ] as const;
 
+/** A 400 naming the field at fault. */
+const invalid = (path: string, message: string) =>
+  new InvalidRequestError('invalid request', [{ path, message }]);
+
 /** Whatever is not a field of ChatRequest (n, logprobs, store, metadata, …) is left out rather than refused. */
 function chatRequest(body: Record<string, unknown>, stream: boolean): ChatRequest {
   const req: Record<string, unknown> = {};
@@ -53,12 +57,9 @@ function chatRequest(body: Record<string, unknown>, stream: boolean): ChatReques
   if (req.max_tokens === undefined && typeof body.max_completion_tokens === 'number')
     req.max_tokens = body.max_completion_tokens;
   if (stream && body.stream_options != null) req.stream_options = body.stream_options;
-  if (req.model !== undefined && typeof req.model !== 'string')
-    throw new InvalidRequestError('invalid request', [{ path: 'model', message: 'must be a string' }]);
+  if (req.model !== undefined && typeof req.model !== 'string') throw invalid('model', 'must be a string');
   if (!Array.isArray(req.messages) || req.messages.length === 0)
-    throw new InvalidRequestError('invalid request', [
-      { path: 'messages', message: 'must be a non-empty array' },
-    ]);
+    throw invalid('messages', 'must be a non-empty array');
   return req as unknown as ChatRequest;
 }
 
@@ -70,8 +71,7 @@ function withoutRouting<T extends { routing: unknown }>(res: T): Omit<T, 'routin
 
 const chat: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
-  if (body.stream != null && typeof body.stream !== 'boolean')
-    throw new InvalidRequestError('invalid request', [{ path: 'stream', message: 'must be a boolean' }]);
+  if (body.stream != null && typeof body.stream !== 'boolean') throw invalid('stream', 'must be a boolean');
   const stream = body.stream === true;
   const request = chatRequest(body, stream);
   if (!stream) {
@@ -115,11 +115,12 @@ const embeddings: Route = async (c) => {
   return { json, resolved: res.model };
 };
 
-/** Aliases first (served by mana-llm itself), then every configured provider's models, best effort. */
+/** An alias as a listed model: served by mana-llm itself. */
+const aliasModel = (id: string, created: number) => ({ id, object: 'model', created, owned_by: 'mana-llm' });
+
+/** Aliases first, then every configured provider's models, best effort. */
 async function listModels(c: RouteContext) {
-  const aliases = c.llm
-    .aliases()
-    .aliases.map((a) => ({ id: a.name, object: 'model' as const, created: c.created, owned_by: 'mana-llm' }));
+  const aliases = c.llm.aliases().aliases.map((a) => aliasModel(a.name, c.created));
   const list = await c.llm.models({ signal: c.call.signal });
   return [...aliases, ...list.data.map((m) => ({ ...m, created: c.created }))];
 }
@@ -130,9 +131,7 @@ const models: Route = async (c) => ({ json: { object: 'list', data: await listMo
 const MODEL_PREFIX = '/v1/models/';
 const modelRoute: Route = async (c, id = '') => {
   const alias = c.llm.aliases().aliases.find((a) => a.name === id);
-  const found = alias
-    ? { id, object: 'model', created: c.created, owned_by: 'mana-llm' }
-    : (await listModels(c)).find((m) => m.id === id);
+  const found = alias ? aliasModel(id, c.created) : (await listModels(c)).find((m) => m.id === id);
   if (!found)
     throw new HttpError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist`, 'model');
   return { json: found };
