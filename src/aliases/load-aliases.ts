@@ -22,7 +22,7 @@ function tooLarge(origin: string, bytes: number): AliasConfigError {
   return fail(`Refusing ${origin}`, `is ${bytes} bytes; the limit is ${MAX_ALIAS_BYTES} bytes (1 MiB)`);
 }
 
-/** A file that cannot be used: missing, unreadable, not a regular file or too big. */
+/** A file that cannot be used: missing, unreadable, not a regular file or too big (an AliasConfigError passes as is). */
 function unreadable(path: string, err: unknown): AliasConfigError {
   if (err instanceof AliasConfigError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -86,14 +86,12 @@ export function loadAliases(source: AliasSource): AliasConfig {
   if ('object' in source) return validate(() => source.object, 'aliases object');
   if ('text' in source) return fromText(source.text);
   const { path } = source;
-  let text: string;
   try {
     checkFile(path, statSync(path));
-    text = readFileSync(path, 'utf8');
+    return fromText(readFileSync(path, 'utf8'), path);
   } catch (err) {
     throw unreadable(path, err);
   }
-  return fromText(text, path);
 }
 
 /**
@@ -103,12 +101,10 @@ export function loadAliases(source: AliasSource): AliasConfig {
 export async function loadAliasesAsync(source: AliasSource): Promise<AliasConfig> {
   if (!('path' in source)) return loadAliases(source);
   const { path } = source;
-  let text: string;
   try {
     checkFile(path, await stat(path));
-    text = await readFile(path, 'utf8');
+    return fromText(await readFile(path, 'utf8'), path);
   } catch (err) {
     throw unreadable(path, err);
   }
-  return fromText(text, path);
 }
