@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigIssue, InvalidRequestError } from './errors.js';
+import { isJsonObject as isObject, type JsonObject as Obj } from './providers/json-shapes.js';
 import type { CallOptions } from './types.js';
 
 /**
@@ -17,12 +18,6 @@ const ROLE_MSG = `must be one of ${[...ROLES].join(', ')}`;
 
 /** More issues than this are summarised in one, so a huge malformed request cannot build a huge message. */
 const MAX_ISSUES = 20;
-
-type Obj = Record<string, unknown>;
-
-function isObject(x: unknown): x is Obj {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 function kindOf(x: unknown): string {
   if (x === null) return 'null';

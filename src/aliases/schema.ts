@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
+import { isJsonObject as isMapping, type JsonObject as Mapping } from '../providers/json-shapes.js';
 import { configIssues, issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
 import { ALIAS_PREFIX, parseModelString } from './model-string.js';
 
@@ -24,12 +25,6 @@ const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
 const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
-
-type Mapping = Record<string, unknown>;
-
-function isMapping(x: unknown): x is Mapping {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 const entrySchema = v.pipe(
   v.string('must be a "provider/model" string'),
