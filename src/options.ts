@@ -64,16 +64,7 @@ export const DEFAULT_LIMITS: Readonly<ResolvedOptions['limits']> = Object.freeze
 });
 
 /** Every other default `resolveOptions` fills in, by options group (`provider`: each entry of `providers`). */
-export const DEFAULTS: {
-  readonly [K in 'timeouts' | 'hedging' | 'images']: Readonly<ResolvedOptions[K]>;
-} & {
-  readonly provider: Readonly<Pick<ResolvedProvider, 'timeoutMs' | 'maxConcurrent' | 'probe'>>;
-  readonly health: Readonly<Omit<ResolvedOptions['health'], 'store'>>;
-  readonly cache: Readonly<NonNullable<ResolvedOptions['cache']>>;
-  readonly switches: Readonly<
-    Pick<ResolvedOptions, 'fallbackOnAuthError' | 'reloadOnSignal' | 'watch' | 'clock'>
-  >;
-} = {
+export const DEFAULTS = {
   provider: {
     timeoutMs: Number.POSITIVE_INFINITY,
     maxConcurrent: Number.POSITIVE_INFINITY,
@@ -99,12 +90,12 @@ export const DEFAULTS: {
   },
   // Once `cache` is given.
   cache: {
-    store: 'memory',
+    store: 'memory' as NonNullable<ResolvedOptions['cache']>['store'],
     ttlMs: 300_000,
     maxEntries: 1_000,
   },
   images: {
-    fetch: 'public',
+    fetch: 'public' as ImageLimits['fetch'],
     maxCount: 8,
     maxBytes: 10 * MiB,
     maxTotalBytes: 20 * MiB,
@@ -119,7 +110,7 @@ export const DEFAULTS: {
   },
   switches: {
     fallbackOnAuthError: false,
-    reloadOnSignal: false,
+    reloadOnSignal: false as ResolvedOptions['reloadOnSignal'],
     watch: false,
     clock: systemClock,
   },
