@@ -14,9 +14,7 @@ export type ManaLLMOptions = v.InferInput<typeof OptionsSchema>;
 type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 /** A provider after validation, with every default filled. */
-export type ResolvedProvider = Full<
-  Pick<ProviderOptions, 'type' | 'baseUrl' | 'headers' | 'timeoutMs' | 'maxConcurrent' | 'probe'>
-> &
+export type ResolvedProvider = Full<Omit<ProviderOptions, 'apiKey' | 'adapter'>> &
   Pick<ProviderOptions, 'apiKey' | 'adapter'> & {
     /** Provider id as configured (`groq`, `ollama`, `vllm`, …); chunks report `model` as `${id}/${model}`. */
     id: string;
