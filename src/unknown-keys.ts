@@ -34,18 +34,9 @@ function distance(a: string, b: string, max: number): number {
 /** The one known key close to `key` (a case slip or about one typo in three letters), if exactly one is. */
 export function didYouMean(key: string, known: readonly string[]): string | undefined {
   const max = Math.max(1, Math.floor(key.length / 3));
-  let best: string | undefined;
-  let bestD = max + 1;
-  let ties = 0;
-  for (const k of known) {
-    const d = distance(key, k, max);
-    if (d < bestD) {
-      best = k;
-      bestD = d;
-      ties = 0;
-    } else if (d === bestD) ties++;
-  }
-  return best !== undefined && ties === 0 ? best : undefined;
+  const ds = known.map((k) => distance(key, k, max));
+  const best = Math.min(...ds);
+  return best <= max && ds.indexOf(best) === ds.lastIndexOf(best) ? known[ds.indexOf(best)] : undefined;
 }
 
 /** The message of an unknown-key issue: a suggestion when one key is close, else the keys allowed there. */
