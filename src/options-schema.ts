@@ -17,14 +17,7 @@ const count = v.pipe(integer, v.minValue(1, 'must be >= 1'));
 const bool = v.boolean('must be a boolean');
 const url = v.pipe(
   v.string('must be a string'),
-  v.check((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL'),
+  v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http(s) URL'),
 );
 
 /** A group of optional settings (`health`, `timeouts`, …). */
