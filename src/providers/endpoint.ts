@@ -1,10 +1,9 @@
 import type { CancelSignal } from '../wire/cancel.js';
-import type { BodyLimit, Http, HttpRequest, HttpResponse } from '../wire/http.js';
+import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { ProbeOutcome } from './adapter.js';
-import { networkError, parseJson, probeAnswered } from './error-mapping.js';
+import { errorFromStatus, networkError, parseJson, probeAnswered } from './error-mapping.js';
 import type { AdapterConfig } from './registry.js';
-import { readBody, send } from './transport.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
 export interface CallMeta {
@@ -14,6 +13,56 @@ export interface CallMeta {
   path: string;
   /** Configured secrets to scrub from anything the upstream echoes back. */
   secrets: readonly string[];
+}
+
+/**
+ * Sends a request and returns a 2xx response; anything else is thrown as the typed error of the fallback table.
+ * When the request's signal aborted, its reason is rethrown untouched so the router can tell timeouts from
+ * the caller's own abort.
+ */
+export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
+  let res: HttpResponse;
+  try {
+    res = await http.send(req);
+  } catch (err) {
+    throw networkError(err, req.signal, meta);
+  }
+  if (res.status >= 200 && res.status < 300) return res;
+  const text = await readCapped(res.body, http.limits.maxErrorBodyBytes).catch(() => '');
+  throw errorFromStatus(res.status, res.headers, text, meta);
+}
+
+/**
+ * Reads a body as text, failing like a dropped connection when the socket dies mid-body, and as a bad response
+ * when it is larger than the cap `limit` names (default `limits.maxResponseBytes`).
+ */
+export async function readBody(
+  res: HttpResponse,
+  signal: CancelSignal,
+  meta: CallMeta,
+  limit?: BodyLimit,
+): Promise<string> {
+  try {
+    return await res.body.text(limit);
+  } catch (err) {
+    throw networkError(err, signal, meta);
+  }
+}
+
+/** Reads at most `max` bytes of a body as UTF-8 text, then destroys the rest. */
+export async function readCapped(body: HttpBody, max: number): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= max) break;
+    }
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }
 
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
@@ -33,29 +82,16 @@ function secretsOf(config: Pick<AdapterConfig, 'apiKey' | 'headers'>): string[] 
   return out;
 }
 
-/** One provider's endpoint, worked out once per adapter: where requests go and how errors name a call. */
-export interface Endpoint {
-  origin: string;
-  basePath: string;
-  meta(model: string, method: string, path: string): CallMeta;
-}
-
-/** The endpoint of a configured provider (origin, path prefix, and the secrets its errors must never show). */
-export function endpointOf(config: AdapterConfig): Endpoint {
+/**
+ * A configured provider's endpoint, worked out once per adapter (origin, path prefix, and the secrets its errors
+ * must never show), with the calls adapters make on it: JSON requests, whole-JSON and SSE replies, probes.
+ */
+export function endpointCalls(config: AdapterConfig, http: Http) {
   // Split once, at construction: undici takes the origin and the path apart.
   const url = new URL(config.baseUrl);
+  const origin = url.origin;
+  const basePath = url.pathname.replace(/\/+$/, '');
   const secrets = secretsOf(config);
-  return {
-    origin: url.origin,
-    basePath: url.pathname.replace(/\/+$/, ''),
-    meta: (model, method, path) => ({ provider: config.id, model, method, path, secrets }),
-  };
-}
-
-/** An endpoint with the calls adapters make on it: JSON requests, whole-JSON and SSE replies, probes. */
-export function endpointCalls(config: AdapterConfig, http: Http) {
-  const endpoint = endpointOf(config);
-  const { origin, basePath } = endpoint;
   /** Sends `body` as JSON (a POST; a GET without one) to `basePath + path`: a 2xx response or the typed error. */
   const call = (
     m: CallMeta,
@@ -72,7 +108,16 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
     return send(http, req, m);
   };
   return {
-    ...endpoint,
+    origin,
+    basePath,
+    /** What an error about a call names. */
+    meta: (model: string, method: string, path: string): CallMeta => ({
+      provider: config.id,
+      model,
+      method,
+      path,
+      secrets,
+    }),
     call,
     /** The SSE events of a streamed reply, with socket failures mid-body turned into typed errors. */
     async *events(res: HttpResponse, signal: CancelSignal, m: CallMeta): AsyncGenerator<SSEEvent> {

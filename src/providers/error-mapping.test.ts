@@ -12,10 +12,9 @@ import {
 } from '../errors.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import { createHttp, type Http, type HttpBody, type HttpRequest } from '../wire/http.js';
-import { type CallMeta, endpointOf } from './endpoint.js';
+import { type CallMeta, endpointCalls, readCapped, send } from './endpoint.js';
 import { errorFromInBand, errorFromStatus, networkError, parseJson } from './error-mapping.js';
 import { parseRetryAfter } from './retry-after.js';
-import { readCappedBytes, send } from './transport.js';
 
 const KEY = 'sk-test-SECRET123456';
 const OTHER = 'custom-secret-value-42';
@@ -388,10 +387,9 @@ describe('send', () => {
 });
 
 describe('helpers', () => {
-  it('readCappedBytes stops at the limit and releases the body', async () => {
+  it('readCapped stops at the limit and releases the body', async () => {
     const b = body('0123456789abcdef');
-    const out = await readCappedBytes(b, 6);
-    expect(Buffer.from(out).toString()).toBe('012345');
+    expect(await readCapped(b, 6)).toBe('012345');
     expect(b.destroyed).toBe(true);
   });
 
@@ -412,7 +410,7 @@ describe('helpers', () => {
     ['https://api.groq.com/openai/v1/', 'https://api.groq.com', '/openai/v1'],
     ['http://localhost:11434', 'http://localhost:11434', ''],
     ['http://10.0.0.5:8000/v1', 'http://10.0.0.5:8000', '/v1'],
-  ])('endpointOf splits %s into origin and path prefix', (baseUrl, origin, basePath) => {
-    expect(endpointOf({ id: 'x', baseUrl, headers: {} })).toMatchObject({ origin, basePath });
+  ])('endpointCalls splits %s into origin and path prefix', (baseUrl, origin, basePath) => {
+    expect(endpointCalls({ id: 'x', baseUrl, headers: {} }, {} as Http)).toMatchObject({ origin, basePath });
   });
 });

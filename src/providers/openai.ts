@@ -8,7 +8,7 @@ import type {
   Capabilities,
   ProviderAdapter,
 } from './adapter.js';
-import { endpointCalls } from './endpoint.js';
+import { endpointCalls, readBody, send } from './endpoint.js';
 import { badResponse } from './error-mapping.js';
 import {
   embeddingsBody,
@@ -20,7 +20,6 @@ import {
 import { chatReply, replyJson } from './openai-reply.js';
 import { readChatStream } from './openai-stream.js';
 import type { AdapterDeps } from './registry.js';
-import { readBody, send } from './transport.js';
 
 const EVERYTHING: Capabilities = Object.freeze({
   tools: true,
@@ -75,7 +74,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const sseHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...base };
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
-  const modelsPath = `${basePath}/models`;
+  const listing = metaFor('*', 'GET', `${basePath}/models`);
   // Google's OpenAI-compatible endpoint wants Gemini's thought signatures back on tool calls; nobody else reads them.
   const keepsExtras = new URL(config.baseUrl).hostname.endsWith('.googleapis.com');
   const outgoing = (req: AdapterChatRequest) => (keepsExtras ? req : withoutToolCallExtras(req));
@@ -176,18 +175,13 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   async function models(ctx: AdapterContext): Promise<string[]> {
-    const meta = metaFor('*', 'GET', modelsPath);
-    const res = await send(
-      http,
-      { origin, path: modelsPath, method: 'GET', headers: getHeaders, signal: ctx.signal },
-      meta,
-    );
-    const json = replyJson(await readBody(res, ctx.signal, meta), meta) as { data?: unknown };
-    if (!Array.isArray(json.data)) throw badResponse(meta, 'model list has no data');
+    const res = await calls.call(listing, '/models', getHeaders, ctx.signal);
+    const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
+    if (!Array.isArray(json.data)) throw badResponse(listing, 'model list has no data');
     const names: string[] = [];
     for (const m of json.data) {
       const id = (m as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string') throw badResponse(meta, 'model without id');
+      if (typeof id !== 'string') throw badResponse(listing, 'model without id');
       names.push(id);
     }
     return names;
@@ -200,7 +194,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     streamBatches,
     embed,
     models,
-    probe: (ctx) => calls.probe(metaFor('*', 'GET', modelsPath), '/models', getHeaders, ctx.signal),
+    probe: (ctx) => calls.probe(listing, '/models', getHeaders, ctx.signal),
   };
   return adapter;
 }
