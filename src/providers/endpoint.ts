@@ -1,8 +1,9 @@
+import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { ProbeOutcome } from './adapter.js';
-import { errorFromStatus, networkError, parseJson, probeAnswered } from './error-mapping.js';
+import { errorFromStatus, networkError, parseJson } from './error-mapping.js';
 import type { AdapterConfig } from './registry.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
@@ -131,7 +132,10 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
     async json(res: HttpResponse, signal: CancelSignal, m: CallMeta, limit?: BodyLimit): Promise<unknown> {
       return parseJson(await readBody(res, signal, m, limit), m);
     },
-    /** A probe: a GET whose body is thrown away; see `probeAnswered` for what a failure means. */
+    /**
+     * A probe: a GET whose body is thrown away. Any HTTP answer below 500 means the server is up, and a 401/403 is
+     * kept as the provider's `lastError` so a wrong key is visible; anything else is rethrown (a counted failure).
+     */
     async probe(
       m: CallMeta,
       path: string,
@@ -142,7 +146,8 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
         await (await call(m, path, headers, signal)).body.dump();
         return { ok: true };
       } catch (err) {
-        return probeAnswered(err);
+        if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;
+        return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
       }
     },
   };

@@ -2,7 +2,7 @@ import {
   ProviderAuthError,
   ProviderBlockedError,
   ProviderConnectionError,
-  ProviderError,
+  type ProviderError,
   ProviderHTTPError,
   ProviderRateLimitError,
   ProviderResponseError,
@@ -11,7 +11,6 @@ import {
 import { cleanText } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { WireLimitError } from '../wire/limits.js';
-import type { ProbeOutcome } from './adapter.js';
 import { saysContextLength } from './context-length.js';
 import type { CallMeta } from './endpoint.js';
 import { type JsonObject, jsonObjectIn } from './json-shapes.js';
@@ -203,13 +202,4 @@ function parseErrorCause(err: unknown, meta: CallMeta): unknown {
     '',
   );
   return new SyntaxError(message);
-}
-
-/**
- * A probe's verdict on a failed request: any HTTP answer below 500 means the server is up, and a 401/403 is kept
- * as the provider's `lastError` so a wrong key is visible. Anything else is rethrown (a counted probe failure).
- */
-export function probeAnswered(err: unknown): ProbeOutcome {
-  if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;
-  return err instanceof ProviderAuthError ? { ok: true, error: err.message } : { ok: true };
 }

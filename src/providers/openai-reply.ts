@@ -3,9 +3,7 @@ import type { ChatCompletion } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 
-/** What an OpenAI-compatible reply or stream frame holds, read down to what the adapter checks and normalises. */
-
-/** The parts of a vendor payload this adapter reads; everything else passes through untouched. */
+/** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
 export interface WireError {
   error?: unknown;
   object?: unknown;
