@@ -12,14 +12,7 @@ import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import {
-  type Answer,
-  assistantMessage,
-  completion,
-  isJsonObject,
-  jsonObjectIn,
-  textOf,
-} from './json-shapes.js';
+import { type Answer, completion, isJsonObject, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -204,5 +197,5 @@ export function fromAnthropicMessage(
   const finish = finishReason(reply.stop_reason, meta);
   const id = typeof reply.id === 'string' ? reply.id : `msg-${created}`;
   const usage = usageOf(reply.usage);
-  return completion(id, created, model, assistantMessage(answer), finish, usage);
+  return completion(id, created, model, answer, finish, usage);
 }

@@ -6,7 +6,7 @@ import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
-import { assistantMessage, chunksOf, completion, isNumbers, type JsonObject } from './json-shapes.js';
+import { chunksOf, completion, isNumbers, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
@@ -56,7 +56,7 @@ export function createGoogleAdapter({
       const calls = answer.toolCalls.length > 0;
       const finish = frame.finishReason ? finishOf(frame.finishReason, calls, m) : null;
       const model = `${config.id}/${request.model}`;
-      return completion(newId(), now(), model, assistantMessage(answer), finish, frame.usage);
+      return completion(newId(), now(), model, answer, finish, frame.usage);
     },
 
     async *stream(request, ctx): AsyncGenerator<ChatChunk> {

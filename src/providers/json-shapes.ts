@@ -43,26 +43,24 @@ export interface Answer {
   toolCalls: ToolCall[];
 }
 
-/** The assistant message of an answer: its content is null when it is only tool calls, as OpenAI's is. */
-export function assistantMessage({ content, reasoning, toolCalls }: Answer): AssistantMessage {
+/**
+ * An OpenAI `chat.completion` holding one answer; `model` is `provider/model`. The message's content is null when
+ * the answer is only tool calls, as OpenAI's is.
+ */
+export function completion(
+  id: string,
+  created: number,
+  model: string,
+  { content, reasoning, toolCalls }: Answer,
+  finish: FinishReason | null,
+  usage: Usage | undefined,
+): ChatCompletion {
   const message: AssistantMessage = {
     role: 'assistant',
     content: content === '' && toolCalls.length > 0 ? null : content,
   };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   if (reasoning !== '') message.reasoning_content = reasoning;
-  return message;
-}
-
-/** An OpenAI `chat.completion` holding one message; `model` is `provider/model`. */
-export function completion(
-  id: string,
-  created: number,
-  model: string,
-  message: AssistantMessage,
-  finish: FinishReason | null,
-  usage: Usage | undefined,
-): ChatCompletion {
   const out: ChatCompletion = {
     id,
     object: 'chat.completion',

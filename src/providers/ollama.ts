@@ -14,14 +14,7 @@ import {
 import { endpointCalls } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import {
-  assistantMessage,
-  chunksOf,
-  completion,
-  type Delta,
-  isJsonObject,
-  isNumbers,
-} from './json-shapes.js';
+import { chunksOf, completion, type Delta, isJsonObject, isNumbers } from './json-shapes.js';
 import {
   createdOf,
   finishReason,
@@ -151,11 +144,11 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       const { res, m, cancel } = await postChat(req, false, ctx);
       const frame = readFrame(await json(res, cancel, m), m, false);
       const toolCalls = toToolCalls(frame.toolCalls, 0, m);
-      const message = assistantMessage({ content: frame.content, reasoning: frame.thinking, toolCalls });
+      const answer = { content: frame.content, reasoning: frame.thinking, toolCalls };
       const finish = finishReason(frame.json.done_reason, toolCalls.length > 0);
       const model = `${config.id}/${req.model}`;
       const created = createdOf(frame.json, clock.now());
-      return completion(`chatcmpl-${randomUUID()}`, created, model, message, finish, usageOf(frame.json));
+      return completion(`chatcmpl-${randomUUID()}`, created, model, answer, finish, usageOf(frame.json));
     },
 
     async *stream(req, ctx): AsyncGenerator<ChatChunk> {

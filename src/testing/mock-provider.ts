@@ -123,8 +123,8 @@ export function createMockProvider(
       if ('streamThenFail' in step) throw failure(step.fail ?? 'connection', provider, req.model);
       const content = await settle(step, req.model, ctx.signal);
       const usage = { prompt_tokens: 1, completion_tokens: content.length, total_tokens: 1 + content.length };
-      const message = { role: 'assistant' as const, content };
-      return completion(`mock-${++seq}`, now(), `${provider}/${req.model}`, message, 'stop', usage);
+      const answer = { content, reasoning: '', toolCalls: [] };
+      return completion(`mock-${++seq}`, now(), `${provider}/${req.model}`, answer, 'stop', usage);
     },
     async *stream(req: AdapterChatRequest, ctx): AsyncGenerator<ChatChunk> {
       calls.push({ kind: 'stream', model: req.model });
