@@ -130,17 +130,14 @@ export function createMockProvider(
       calls.push({ kind: 'stream', model: req.model });
       const step = next();
       const chunk = chunksOf(`mock-${++seq}`, now(), `${provider}/${req.model}`);
-      if ('streamThenFail' in step) {
-        const text = step.reply ?? 'x'.repeat(step.streamThenFail * 4);
-        yield chunk({ role: 'assistant' });
-        for (const p of replyPieces({ reply: text, chunks: step.streamThenFail }))
-          yield chunk({ content: p });
-        throw failure(step.fail ?? 'connection', provider, req.model);
-      }
-      const text = await settle(step, req.model, ctx.signal);
+      const partial = 'streamThenFail' in step;
+      const text = partial
+        ? (step.reply ?? 'x'.repeat(step.streamThenFail * 4))
+        : await settle(step, req.model, ctx.signal);
       yield chunk({ role: 'assistant' });
-      const n = 'chunks' in step && step.chunks ? step.chunks : 3;
+      const n = partial ? step.streamThenFail : 'chunks' in step && step.chunks ? step.chunks : 3;
       for (const p of replyPieces({ reply: text, chunks: n })) yield chunk({ content: p });
+      if (partial) throw failure(step.fail ?? 'connection', provider, req.model);
       yield chunk({}, 'stop');
     },
     async embed(req: AdapterEmbedRequest, ctx): Promise<Embeddings> {
