@@ -142,15 +142,12 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   ): Promise<Embeddings | undefined> {
     const meta = metaFor(request.model, 'POST', embedPath);
     const cancel = cancelOf(ctx);
-    const req = {
-      origin,
-      path: embedPath,
-      method: 'POST' as const,
-      headers: jsonHeaders,
-      body: embeddingsBody(request, format),
-      signal: cancel,
-    };
-    const res = await send(http, req, meta).catch((err: unknown) => {
+    const body = embeddingsBody(request, format);
+    const res = await send(
+      http,
+      { origin, path: embedPath, method: 'POST', headers: jsonHeaders, body, signal: cancel },
+      meta,
+    ).catch((err: unknown) => {
       if (trial && refusesFormat(err)) return undefined;
       throw err;
     });
