@@ -6,16 +6,39 @@ import {
   NoHealthyProviderError,
   ProviderCapabilityError,
   type ProviderError,
+  ProviderTimeoutError,
 } from '../errors.js';
+import { RELEASE_AFTER_MS } from '../options.js';
 import { INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
-import { applyHealth } from './apply-health.js';
-import type { AttemptSignal } from './attempt.js';
+import { CALL_IMAGES } from '../providers/images.js';
+import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
-import { asProviderError, classify } from './classify.js';
+import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
-import { type Outcome, type Running, startAttempt } from './running-attempt.js';
 import type { Step } from './walk-chain.js';
+
+/** One attempt in flight: the entry at chain index `i`, called at `started`. */
+export interface Running<T> {
+  readonly i: number;
+  readonly entry: ChainEntry;
+  readonly attempt: AttemptSignal;
+  readonly started: number;
+  readonly result: Promise<T>;
+  /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
+  at?: number;
+  /** Started beside another attempt (a hedge): it is never hedged itself. */
+  hedge?: boolean;
+  /** A hedge was considered for it already: at most one per attempt. */
+  hedged?: boolean;
+  /** Its result as an Outcome (made only when attempts race): never rejects. */
+  settled?: Promise<Outcome<T>>;
+}
+
+/** How an attempt settled, when attempts race (hedging). */
+export type Outcome<T> =
+  | { readonly run: Running<T>; readonly ok: true; readonly value: T }
+  | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
 
 /** The entry that served a call, with its attempt still open: call `done()` when the answer is fully delivered. */
 export class Served<T> {
@@ -127,13 +150,36 @@ export class ChainWalk<T, R> {
   /**
    * Starts the attempt at entry `i` (the cursor is past it) with its share of what is `left` of the call's budget:
    * half while a later entry could still be called (so a hung entry leaves the fallback time to answer), all of it
-   * for the last one.
+   * for the last one. Its timer is armed, it is counted in its slot, and it is released when its provider's breaker
+   * opens once it has waited 5 s or its target's usual highest latency.
    */
   #call(i: number, entry: ChainEntry, slot: ProviderSlot, started: number, left: number): Running<T> {
+    const { ctx, plan, step } = this;
     const budget = this.callableAhead() ? Math.ceil(left / 2) : left;
-    const cap = this.step.attemptCap;
-    const ms = Math.min(budget, slot.config.timeoutMs, cap ? this.ctx.opts.timeouts[cap] : budget);
-    return startAttempt(this.ctx, this.plan, this.step, this.request, { i, entry, slot, started, ms });
+    const cap = step.attemptCap;
+    const ms = Math.min(budget, slot.config.timeoutMs, cap ? ctx.opts.timeouts[cap] : budget);
+    const lateAt =
+      started + Math.max(RELEASE_AFTER_MS, ctx.health.latency.high(entry.target, plan.kind) ?? 0);
+    const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
+    attempt.arm(ctx.clock, ms, () =>
+      attempt.expire(
+        new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
+          provider: entry.provider,
+          model: entry.model,
+        }),
+      ),
+    );
+    const { context } = attempt;
+    // The call's images ride on the context to a built-in adapter.
+    if (plan.images !== undefined) (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
+    let result: Promise<T>;
+    try {
+      result = attempt.race(step.run(slot, entry, context, this.request));
+    } catch (err) {
+      // An adapter that throws instead of rejecting fails its attempt the same way.
+      result = Promise.reject(err);
+    }
+    return { i, entry, attempt, started, result };
   }
 
   /**
@@ -158,8 +204,7 @@ export class ChainWalk<T, R> {
       throw callerReason ?? raw;
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
-    const verdict = classify(err, ctx.opts.fallbackOnAuthError);
-    applyHealth(ctx, entry, verdict, err);
+    const verdict = judgeFailure(ctx, entry, err);
     const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
     if (retryAfterMs !== undefined && started + retryAfterMs < this.#soonest)
       this.#soonest = started + retryAfterMs;

@@ -1,3 +1,4 @@
+import type { ChainEntry } from '../aliases/schema.js';
 import {
   type AttemptReason,
   ManaLLMError,
@@ -12,6 +13,7 @@ import {
   ProviderTimeoutError,
 } from '../errors.js';
 import { cleanText } from '../redact.js';
+import type { RouterContext } from './context.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
 export interface Verdict {
@@ -62,12 +64,31 @@ export function asProviderError(err: unknown, provider: string, model: string): 
 }
 
 /**
- * Caps a rate-limit error's retry hint at `maxMs` in place, so that the error the caller sees, the target's cool-down
- * and `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a target for 3,000 years).
+ * Classifies a failed attempt's error (the table above) and applies the verdict to its provider's health; a
+ * verdict that counts no failure ends the breaker's half-open trial. A rate limit's retry hint is first capped at
+ * `limits.maxRetryAfterMs` in place, so that the error the caller sees, the target's cool-down and
+ * `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a target for 3,000 years).
  */
-export function capRetryAfter(err: ProviderError, maxMs: number): void {
-  if (!(err instanceof ProviderRateLimitError)) return;
-  const hint = err.retryAfterMs;
-  if (hint === undefined || hint <= maxMs) return;
-  Object.defineProperty(err, 'retryAfterMs', { value: maxMs, enumerable: true, configurable: true });
+export function judgeFailure(ctx: RouterContext, entry: ChainEntry, err: ProviderError): Verdict {
+  const { health, opts } = ctx;
+  const maxMs = opts.limits.maxRetryAfterMs;
+  if (err instanceof ProviderRateLimitError && err.retryAfterMs !== undefined && err.retryAfterMs > maxMs)
+    Object.defineProperty(err, 'retryAfterMs', { value: maxMs, enumerable: true, configurable: true });
+  const verdict = classify(err, opts.fallbackOnAuthError);
+  if (verdict.health === 'failure') {
+    // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
+    const times = verdict.reason === 'auth' ? opts.health.failureThreshold : 1;
+    for (let i = 0; i < times; i++) health.recordFailure(entry.provider, healthReason(err));
+  } else {
+    const { retryAfterMs } = err as { retryAfterMs?: number };
+    if (verdict.health === 'cool') health.coolTarget(entry.target, ctx.clock.now() + (retryAfterMs ?? 0));
+    health.release(entry.provider);
+  }
+  return verdict;
+}
+
+function healthReason(err: ProviderError): string {
+  if (err.status !== undefined) return `HTTP ${err.status}`;
+  const cause = err.cause as { code?: unknown } | undefined;
+  return typeof cause?.code === 'string' ? cause.code : err.code.toLowerCase();
 }

@@ -1,8 +1,7 @@
 import { ClosedError, type ManaLLMError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
-import { applyHealth } from './apply-health.js';
 import type { Served } from './chain-walk.js';
-import { asProviderError, classify } from './classify.js';
+import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportCancel, reportFailure, reportServed } from './report.js';
 import type { HeldStream } from './stream-commit.js';
@@ -196,7 +195,7 @@ export class CommittedStream implements Committed {
         : (attempt.timeout ?? asProviderError(raw, entry.provider, entry.model));
       const partial = this.#handed.snapshot();
       if (internal || cause === this.#overtime) ctx.health.release(entry.provider);
-      else applyHealth(ctx, entry, classify(cause, ctx.opts.fallbackOnAuthError), cause);
+      else judgeFailure(ctx, entry, cause);
       reported = reportFailure(
         ctx,
         plan,

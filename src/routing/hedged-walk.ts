@@ -1,7 +1,6 @@
 import { TIMER, within } from '../clock.js';
-import type { ChainWalk, Served } from './chain-walk.js';
+import type { ChainWalk, Outcome, Running, Served } from './chain-walk.js';
 import type { HedgePolicy } from './hedge-policy.js';
-import type { Outcome, Running } from './running-attempt.js';
 
 /** `run`'s result as an Outcome that never rejects, made once (a loser's late rejection is handled here too). */
 function settled<T>(run: Running<T>): Promise<Outcome<T>> {
