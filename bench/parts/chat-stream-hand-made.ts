@@ -1,7 +1,8 @@
 import { type Committed, CommittedStream } from '../../src/routing/committed-stream.js';
 import type { CallPlan, RouterContext } from '../../src/routing/context.js';
 import { reportFailure, reportRequest } from '../../src/routing/report.js';
-import { walkToCommit } from '../../src/routing/stream-commit.js';
+import { STREAM_STEP } from '../../src/routing/stream-commit.js';
+import { walkChain } from '../../src/routing/walk-chain.js';
 import type { ChatChunk, ChatRequest } from '../../src/types.js';
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
@@ -148,7 +149,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     reportRequest(ctx, plan, this.#req);
     let committed: CommittedStream;
     try {
-      committed = new CommittedStream(ctx, plan, await walkToCommit(ctx, plan, this.#req), this);
+      committed = new CommittedStream(ctx, plan, await walkChain(ctx, plan, STREAM_STEP, this.#req), this);
     } catch (err) {
       throw reportFailure(ctx, plan, err);
     }

@@ -62,7 +62,7 @@ export class Served<T> {
 export class ChainWalk<T, R> {
   /** The next entry to look at. */
   #next = 0;
-  lastError: ProviderError | undefined;
+  #lastError: ProviderError | undefined;
   // Whether every entry called so far answered "prompt too long": then the prompt is the caller's problem.
   #onlyTooLong = true;
   #soonest = Number.POSITIVE_INFINITY;
@@ -116,19 +116,21 @@ export class ChainWalk<T, R> {
       this.#next++;
       if (!('adapter' in pre)) {
         if (pre.reason === 'capability' && plan.alias === undefined) {
-          const needs = Object.keys(plan.needs).join(', ');
-          throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${needs})`, {
-            provider: entry.provider,
-            model: entry.model,
-            capability: Object.keys(plan.needs).join(','),
-          });
+          const needs = Object.keys(plan.needs);
+          throw new ProviderCapabilityError(
+            `${entry.target} cannot serve this request (${needs.join(', ')})`,
+            {
+              provider: entry.provider,
+              model: entry.model,
+              capability: needs.join(','),
+            },
+          );
         }
         if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
         attempts.push({ target: entry.target, reason: pre.reason });
-        reportFallback(this.ctx, this.plan, i, pre.reason);
+        reportFallback(ctx, plan, i, pre.reason);
         continue;
       }
-      const slot = pre;
       const started = ctx.clock.now();
       const left = plan.deadline - started;
       if (left <= 0) {
@@ -139,10 +141,10 @@ export class ChainWalk<T, R> {
       }
       if (ctx.health.admit(entry.provider) === 'unhealthy') {
         attempts.push({ target: entry.target, reason: 'unhealthy' });
-        reportFallback(this.ctx, this.plan, i, 'unhealthy');
+        reportFallback(ctx, plan, i, 'unhealthy');
         continue;
       }
-      return this.#call(i, entry, slot, started, left);
+      return this.#call(i, entry, pre, started, left);
     }
     return undefined;
   }
@@ -217,12 +219,8 @@ export class ChainWalk<T, R> {
     );
     if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
     if (verdict.reason !== 'context-length') this.#onlyTooLong = false;
-    this.lastError = err;
-    reportFallback(this.ctx, this.plan, run.i, verdict.reason, {
-      error: err,
-      durationMs,
-      status: err.status,
-    });
+    this.#lastError = err;
+    reportFallback(ctx, plan, run.i, verdict.reason, { error: err, durationMs, status: err.status });
   }
 
   /** An attempt answered: the served call, or undefined when the answer was rejected (recorded; the walk goes on). */
@@ -244,7 +242,7 @@ export class ChainWalk<T, R> {
       ctx.health.recordSuccess(entry.provider);
       const durationMs = ctx.clock.now() - started;
       this.#record(run, { target: entry.target, reason: rejected, durationMs });
-      reportFallback(this.ctx, this.plan, run.i, rejected, { durationMs });
+      reportFallback(ctx, plan, run.i, rejected, { durationMs });
       return undefined;
     }
     // One clock read for both (the health cache reads the same clock).
@@ -286,7 +284,7 @@ export class ChainWalk<T, R> {
   exhausted(): never {
     const { ctx, plan } = this;
     // Every entry tried said the prompt is too long for it: nothing bigger is left, the caller's 400 propagates.
-    if (this.#onlyTooLong && this.lastError !== undefined) throw this.lastError;
+    if (this.#onlyTooLong && this.#lastError !== undefined) throw this.#lastError;
     const soonest = this.#soonest;
     const now = ctx.clock.now();
     throw new NoHealthyProviderError(plan.requested, plan.attempts, {
@@ -294,7 +292,7 @@ export class ChainWalk<T, R> {
       retryAfterMs: Number.isFinite(soonest)
         ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - now))
         : undefined,
-      cause: this.lastError,
+      cause: this.#lastError,
     });
   }
 

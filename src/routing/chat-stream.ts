@@ -2,7 +2,8 @@ import type { ChatChunk, ChatRequest } from '../types.js';
 import { type Committed, CommittedStream } from './committed-stream.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportFailure, reportRequest } from './report.js';
-import { walkToCommit } from './stream-commit.js';
+import { STREAM_STEP } from './stream-commit.js';
+import { walkChain } from './walk-chain.js';
 
 /**
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
@@ -34,7 +35,12 @@ async function* chatStream(
   reportRequest(ctx, plan, req);
   let committed: CommittedStream;
   try {
-    committed = new CommittedStream(ctx, plan, await walkToCommit(ctx, plan, req), self.stream as object);
+    committed = new CommittedStream(
+      ctx,
+      plan,
+      await walkChain(ctx, plan, STREAM_STEP, req),
+      self.stream as object,
+    );
   } catch (err) {
     throw reportFailure(ctx, plan, err);
   }

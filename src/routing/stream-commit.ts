@@ -1,8 +1,6 @@
 import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
-import type { Served } from './chain-walk.js';
-import type { CallPlan, RouterContext } from './context.js';
-import { type Step, walkChain } from './walk-chain.js';
+import type { Step } from './walk-chain.js';
 
 /** One attempt's stream read up to its commit point: the reader, the chunks held so far, and whether it ended. */
 export interface HeldStream {
@@ -16,7 +14,7 @@ export interface HeldStream {
  * An adapter's stream as arrays of chunks: its `streamBatches` when it has one (one promise per network read),
  * else each chunk of `stream()` alone.
  */
-export function chunkBatches(
+function chunkBatches(
   adapter: ProviderAdapter,
   req: AdapterChatRequest,
   ctx: AdapterContext,
@@ -29,7 +27,7 @@ async function* eachAlone(stream: AsyncIterable<ChatChunk>): AsyncGenerator<Chat
 }
 
 /** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
-export function commitsStream(c: ChatChunk): boolean {
+function commitsStream(c: ChatChunk): boolean {
   const d = c.choices[0]?.delta;
   if (!d) return false;
   return (
@@ -44,7 +42,7 @@ export function commitsStream(c: ChatChunk): boolean {
  * Opens one attempt's stream and reads until the first content chunk (the commit point) or a clean end; the
  * rest of the batch holding that chunk is held too.
  */
-export async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<HeldStream> {
+async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<HeldStream> {
   const reader = stream[Symbol.asyncIterator]();
   const held: ChatChunk[] = [];
   try {
@@ -64,8 +62,11 @@ export async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promi
   }
 }
 
-/** Stream attempts: read up to the commit point. Built once: nothing in it is per call. */
-const STREAM_STEP: Step<HeldStream, ChatRequest> = {
+/**
+ * Stream attempts: read up to the commit point (or a clean end); failures before it fall back invisibly. The served
+ * attempt stays open, judged by how the stream ends. Built once: nothing in it is per call.
+ */
+export const STREAM_STEP: Step<HeldStream, ChatRequest> = {
   attemptCap: 'firstChunkMs',
   timeoutLabel: 'no first content chunk',
   run: (slot, entry, context, req) =>
@@ -75,16 +76,3 @@ const STREAM_STEP: Step<HeldStream, ChatRequest> = {
   // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
   discard: (opened) => void opened.reader.return?.()?.catch(() => undefined),
 };
-
-/**
- * Walks the plan's chain until an entry's stream commits (or ends cleanly): failures before the commit point fall
- * back invisibly. The served attempt stays open, judged by how the stream ends.
- * @throws what the walk throws (NoHealthyProviderError, the caller's own mistake, the signal's reason)
- */
-export function walkToCommit(
-  ctx: RouterContext,
-  plan: CallPlan,
-  req: ChatRequest,
-): Promise<Served<HeldStream>> {
-  return walkChain(ctx, plan, STREAM_STEP, req);
-}
