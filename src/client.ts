@@ -15,7 +15,7 @@ import { listModels, type ModelList } from './routing/list-models.js';
 import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { CallPlanner } from './routing/plan-call.js';
 import { DirectChains } from './routing/resolve-model.js';
-import { type CallServices, CHAT_STEP, EMBED_STEP, routingOf, serveCall } from './routing/serve-call.js';
+import { type CallServices, CHAT_STEP, EMBED_STEP, serveCall } from './routing/serve-call.js';
 import { activeChannel } from './trace-channels.js';
 import type {
   CallOptions,
@@ -141,10 +141,7 @@ export class ManaLLM {
    * @throws NoHealthyProviderError, UnknownAliasError, ProviderError subclasses for the caller's own mistakes, the signal's reason
    */
   openStream(request: ChatRequest, opts?: CallOptions): Promise<OpenedStream> {
-    return openStream(
-      (onCommit) => this.#stream(request, opts, onCommit),
-      (c) => routingOf(c.plan, c.target, c.attempts),
-    );
+    return openStream((onCommit) => this.#stream(request, opts, onCommit));
   }
 
   /**

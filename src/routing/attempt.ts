@@ -96,13 +96,12 @@ export class AttemptSignal {
   }
 
   /** (Re)arms the attempt's one timer: after `ms`, `onFire` runs (normally `expire`). */
-  arm(clock: Clock, ms: number, onFire: () => void): void {
-    this.#cancelTimer?.();
-    this.#cancelTimer = undefined;
+  arm(ms: number, onFire: () => void): void {
+    this.disarm();
     if (!Number.isFinite(ms)) return;
     this.#onFire = onFire;
-    this.#firesAt = clock.now() + ms;
-    this.#cancelTimer = clock.setTimer(ms, () => {
+    this.#firesAt = this.#clock.now() + ms;
+    this.#cancelTimer = this.#clock.setTimer(ms, () => {
       this.#cancelTimer = undefined;
       this.#onFire?.();
     });
@@ -112,9 +111,9 @@ export class AttemptSignal {
    * `arm`, except that a pending timer firing within `ms` is kept and runs `onFire` instead, which must then check
    * whether its time really came (a stream's idle check): one timer per stream instead of one more at its commit.
    */
-  rearm(clock: Clock, ms: number, onFire: () => void): void {
-    if (this.#cancelTimer !== undefined && this.#firesAt <= clock.now() + ms) this.#onFire = onFire;
-    else this.arm(clock, ms, onFire);
+  rearm(ms: number, onFire: () => void): void {
+    if (this.#cancelTimer !== undefined && this.#firesAt <= this.#clock.now() + ms) this.#onFire = onFire;
+    else this.arm(ms, onFire);
   }
 
   /** Ends the attempt now as timed out. */

@@ -163,7 +163,7 @@ export class ChainWalk<T, R> {
     const lateAt =
       started + Math.max(RELEASE_AFTER_MS, ctx.health.latency.high(entry.target, plan.kind) ?? 0);
     const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
-    attempt.arm(ctx.clock, ms, () =>
+    attempt.arm(ms, () =>
       attempt.expire(
         new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
           provider: entry.provider,

@@ -233,7 +233,7 @@ export class CommittedStream implements Committed {
 
   /** One timer for the whole stream: on firing it re-arms for the remainder instead of resetting per chunk. */
   #watchIdle(ms: number): void {
-    this.#served.attempt.rearm(this.#ctx.clock, ms, () => this.#idleCheck());
+    this.#served.attempt.rearm(ms, () => this.#idleCheck());
   }
 
   #idleCheck(): void {

@@ -19,7 +19,7 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
   // One attempt signal for all providers: the caller's abort, close() and the deadline on the injected clock.
   const attempt = new AttemptSignal(ctx, signal);
   const { totalMs } = ctx.opts.timeouts;
-  attempt.arm(ctx.clock, totalMs, () =>
+  attempt.arm(totalMs, () =>
     attempt.expire(
       new ProviderTimeoutError(`model list: no answer within ${totalMs}ms`, { provider: '', model: '' }),
     ),

@@ -1,6 +1,7 @@
 import { ManaLLMError } from '../errors.js';
 import type { ChatChunk, Routing } from '../types.js';
 import type { Committed } from './committed-stream.js';
+import { routingOf } from './serve-call.js';
 
 /**
  * A stream that has committed: its first chunks are already read and held, `routing` and `model` say who serves it.
@@ -66,7 +67,6 @@ class Opened implements OpenedStream {
  */
 export async function openStream(
   start: (onCommit: (committed: Committed) => void) => AsyncGenerator<ChatChunk, void, undefined>,
-  toRouting: (committed: Committed) => Routing,
 ): Promise<OpenedStream> {
   const seen: { committed?: Committed } = {};
   const stream = start((c) => {
@@ -79,5 +79,5 @@ export async function openStream(
     // Only a stream closed before it was read gets here (the walk itself either serves or throws).
     throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
   }
-  return new Opened(stream, first, toRouting(committed));
+  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.attempts));
 }
