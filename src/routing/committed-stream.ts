@@ -3,7 +3,7 @@ import type { ChatChunk } from '../types.js';
 import type { Served } from './chain-walk.js';
 import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
-import { reportCancel, reportFailure, reportServed } from './report.js';
+import { reportCancel, reportFailure, reportResolved, reportServed } from './report.js';
 import type { HeldStream } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
 
@@ -73,14 +73,7 @@ export class CommittedStream implements Committed {
     const { entry, attempt } = this.#served;
     const { held, ended } = this.#served.value;
     this.#firstChunkMs = ctx.clock.now() - plan.startedAt;
-    if (plan.alias && ctx.events.has('resolved')) {
-      ctx.events.emit('resolved', {
-        id: plan.id,
-        kind: plan.kind,
-        alias: plan.alias.name,
-        target: entry.target,
-      });
-    }
+    reportResolved(ctx, plan, entry.target);
     if (ended) {
       attempt.disarm();
       // A clean stream with no content is a success: pass on only what carries the finish reason or usage.

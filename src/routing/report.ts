@@ -57,6 +57,12 @@ function ended(ctx: RouterContext, plan: CallPlan, resolved: string) {
   return { id, kind, requested, resolved, durationMs: ctx.clock.now() - plan.startedAt };
 }
 
+/** Emits `resolved` for an alias call: a call when it is served, a stream at its commit point. */
+export function reportResolved(ctx: RouterContext, plan: CallPlan, target: string): void {
+  if (plan.alias && ctx.events.has('resolved'))
+    ctx.events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target });
+}
+
 /** Emits `resolved` (alias calls) and `response` for a served call; `firstChunkMs` marks a stream. */
 export function reportServed(
   ctx: RouterContext,
@@ -68,9 +74,7 @@ export function reportServed(
   const { events } = ctx;
   traceServed(plan, target, usage, firstChunkMs);
   // A stream reports `resolved` at its commit point, not here.
-  if (plan.alias && firstChunkMs === undefined && events.has('resolved')) {
-    events.emit('resolved', { id: plan.id, kind: plan.kind, alias: plan.alias.name, target });
-  }
+  if (firstChunkMs === undefined) reportResolved(ctx, plan, target);
   if (events.has('response')) {
     events.emit('response', {
       ...ended(ctx, plan, target),

@@ -57,7 +57,6 @@ interface ToolCall {
  * generation, and a paced stream then paid for them in garbage collection (bench/README.md, "realistic stream").
  */
 export class HandedOut {
-  readonly #max: number;
   readonly #content: TextTail;
   readonly #refusal: TextTail;
   #truncated = false;
@@ -65,7 +64,6 @@ export class HandedOut {
   #usage: Usage | undefined;
 
   constructor(maxChars: number) {
-    this.#max = maxChars;
     this.#content = new TextTail(maxChars);
     this.#refusal = new TextTail(maxChars);
   }
@@ -91,7 +89,7 @@ export class HandedOut {
           this.#truncated = true;
           continue;
         }
-        call = { index: t.index, arguments: new TextTail(this.#max) };
+        call = { index: t.index, arguments: new TextTail(this.#content.max) };
         this.#calls.set(t.index, call);
       }
       if (typeof t.id === 'string' && t.id !== '') call.id = t.id;
