@@ -85,10 +85,6 @@ export class AttemptSignal {
     }
   }
 
-  get signal(): AbortSignal {
-    return this.token.signal;
-  }
-
   /** The context handed to the adapter: its `signal` follows this attempt. */
   get context(): AdapterContext {
     if (!this.#context) this.#context = this.token.context();

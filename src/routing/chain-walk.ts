@@ -16,44 +16,7 @@ import { precheck } from './candidates.js';
 import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
-import type { Step } from './walk-chain.js';
-
-/** One attempt in flight: the entry at chain index `i`, called at `started`. */
-export interface Running<T> {
-  readonly i: number;
-  readonly entry: ChainEntry;
-  readonly attempt: AttemptSignal;
-  readonly started: number;
-  readonly result: Promise<T>;
-  /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
-  at?: number;
-  /** Started beside another attempt (a hedge): it is never hedged itself. */
-  hedge?: boolean;
-  /** A hedge was considered for it already: at most one per attempt. */
-  hedged?: boolean;
-  /** Its result as an Outcome (made only when attempts race): never rejects. */
-  settled?: Promise<Outcome<T>>;
-}
-
-/** How an attempt settled, when attempts race (hedging). */
-export type Outcome<T> =
-  | { readonly run: Running<T>; readonly ok: true; readonly value: T }
-  | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
-
-/** The entry that served a call, with its attempt still open: call `done()` when the answer is fully delivered. */
-export class Served<T> {
-  constructor(
-    readonly value: T,
-    readonly entry: ChainEntry,
-    readonly attempts: Attempt[],
-    readonly attempt: AttemptSignal,
-  ) {}
-
-  /** Ends the attempt (once); `cancel`: the upstream request is cancelled too. */
-  done(cancel = false): void {
-    this.attempt.end(cancel);
-  }
-}
+import type { Outcome, Running, Served, Step } from './walk-chain.js';
 
 /**
  * One call's walk down its chain: a cursor over the entries, the attempts it starts, and what it learned (the last
@@ -251,7 +214,7 @@ export class ChainWalk<T, R> {
     else ctx.health.recordSuccess(entry.provider, ended);
     ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
-    return new Served(value, entry, plan.attempts, attempt);
+    return { value, entry, attempts: plan.attempts, attempt };
   }
 
   /**

@@ -1,11 +1,12 @@
 import { ClosedError, type ManaLLMError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
-import type { Served } from './chain-walk.js';
+
 import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportCancel, reportFailure, reportResolved, reportServed } from './report.js';
 import type { HeldStream } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
+import type { Served } from './walk-chain.js';
 
 /** What a stream committed to: its plan, the entry that serves it and the attempts before it. */
 export interface Committed {
@@ -164,7 +165,7 @@ export class CommittedStream implements Committed {
     const served = this.#served;
     const stopped = cancel && state === 'reading';
     if (stopped) void served.value.reader.return?.()?.catch(() => undefined);
-    served.done(stopped);
+    served.attempt.end(stopped);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { TIMER, within } from '../clock.js';
-import type { ChainWalk, Outcome, Running, Served } from './chain-walk.js';
+import type { ChainWalk } from './chain-walk.js';
 import type { HedgePolicy } from './hedge-policy.js';
+import type { Outcome, Running, Served } from './walk-chain.js';
 
 /** `run`'s result as an Outcome that never rejects, made once (a loser's late rejection is handled here too). */
 function settled<T>(run: Running<T>): Promise<Outcome<T>> {

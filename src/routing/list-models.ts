@@ -26,7 +26,7 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
   );
   const lists = await Promise.allSettled(
     [...ctx.providers.values()].map(async (slot) =>
-      attempt.race(slot.adapter.models({ signal: attempt.signal })),
+      attempt.race(slot.adapter.models({ signal: attempt.token.signal })),
     ),
   );
   const aborted = attempt.abortReason();

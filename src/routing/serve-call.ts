@@ -57,7 +57,7 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
   if (ticket?.hit) return ticket.hit;
   try {
     const served = await walkChain(ctx, plan, step, request);
-    served.done();
+    served.attempt.end();
     const res = served.value as T & { routing: Routing };
     res.routing = routingOf(plan, served.entry.target, served.attempts);
     if (ticket && 'save' in ticket) ticket.save(res);

@@ -1,7 +1,8 @@
 import type { ChainEntry } from '../aliases/schema.js';
-import type { AttemptReason } from '../errors.js';
+import type { Attempt, AttemptReason } from '../errors.js';
 import type { AdapterContext } from '../providers/adapter.js';
-import { ChainWalk, type Served } from './chain-walk.js';
+import type { AttemptSignal } from './attempt.js';
+import { ChainWalk } from './chain-walk.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { hedgedWalk } from './hedged-walk.js';
 
@@ -19,6 +20,39 @@ export interface Step<T, R = unknown> {
   judgedAtEnd?(value: T): boolean;
   /** Lets go of a value that lost a hedge race after it was produced (an open stream's reader). */
   discard?(value: T): void;
+}
+
+/** One attempt in flight: the entry at chain index `i`, called at `started`. */
+export interface Running<T> {
+  readonly i: number;
+  readonly entry: ChainEntry;
+  readonly attempt: AttemptSignal;
+  readonly started: number;
+  readonly result: Promise<T>;
+  /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
+  at?: number;
+  /** Started beside another attempt (a hedge): it is never hedged itself. */
+  hedge?: boolean;
+  /** A hedge was considered for it already: at most one per attempt. */
+  hedged?: boolean;
+  /** Its result as an Outcome (made only when attempts race): never rejects. */
+  settled?: Promise<Outcome<T>>;
+}
+
+/** How an attempt settled, when attempts race (hedging). */
+export type Outcome<T> =
+  | { readonly run: Running<T>; readonly ok: true; readonly value: T }
+  | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
+
+/**
+ * The entry that served a call and the attempts before it, with its attempt still open: `attempt.end()` once the
+ * answer is fully delivered.
+ */
+export interface Served<T> {
+  readonly value: T;
+  readonly entry: ChainEntry;
+  readonly attempts: Attempt[];
+  readonly attempt: AttemptSignal;
 }
 
 /**
