@@ -1,4 +1,4 @@
-import { ClosedError, type ManaLLMError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
+import { ClosedError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
 
 import { asProviderError, judgeFailure } from './classify.js';
@@ -184,9 +184,8 @@ export class CommittedStream implements Committed {
     }
     let reported: unknown;
     try {
-      const cause = internal
-        ? asProviderError(raw, entry.provider, entry.model)
-        : (attempt.timeout ?? asProviderError(raw, entry.provider, entry.model));
+      const cause =
+        (internal ? undefined : attempt.timeout) ?? asProviderError(raw, entry.provider, entry.model);
       const partial = this.#handed.snapshot();
       if (internal || cause === this.#overtime) ctx.health.release(entry.provider);
       else judgeFailure(ctx, entry, cause);
@@ -198,7 +197,7 @@ export class CommittedStream implements Committed {
           model: entry.model,
           resolved: entry.target,
           partial,
-          cause: cause as ManaLLMError,
+          cause,
           ...(cause.status === undefined ? {} : { status: cause.status }),
         }),
       );
