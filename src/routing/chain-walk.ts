@@ -90,8 +90,7 @@ export class ChainWalk<T, R> {
           );
         }
         if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
-        attempts.push({ target: entry.target, reason: pre.reason });
-        reportFallback(ctx, plan, i, pre.reason);
+        this.#fellThrough(i, { target: entry.target, reason: pre.reason });
         continue;
       }
       const started = ctx.clock.now();
@@ -103,8 +102,7 @@ export class ChainWalk<T, R> {
         return undefined;
       }
       if (ctx.health.admit(entry.provider) === 'unhealthy') {
-        attempts.push({ target: entry.target, reason: 'unhealthy' });
-        reportFallback(ctx, plan, i, 'unhealthy');
+        this.#fellThrough(i, { target: entry.target, reason: 'unhealthy' });
         continue;
       }
       return this.#call(i, entry, pre, started, left);
@@ -174,16 +172,15 @@ export class ChainWalk<T, R> {
     if (retryAfterMs !== undefined && started + retryAfterMs < this.#soonest)
       this.#soonest = started + retryAfterMs;
     const durationMs = ctx.clock.now() - started;
-    this.#record(
-      run,
+    const a: Attempt =
       err.status === undefined
         ? { target: entry.target, reason: verdict.reason, durationMs, error: err }
-        : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err },
-    );
+        : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err };
+    this.#record(run, a);
     if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
     if (verdict.reason !== 'context-length') this.#onlyTooLong = false;
     this.#lastError = err;
-    reportFallback(ctx, plan, run.i, verdict.reason, { error: err, durationMs, status: err.status });
+    reportFallback(ctx, plan, run.i, a);
   }
 
   /** An attempt answered: the served call, or undefined when the answer was rejected (recorded; the walk goes on). */
@@ -204,8 +201,7 @@ export class ChainWalk<T, R> {
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
       const durationMs = ctx.clock.now() - started;
-      this.#record(run, { target: entry.target, reason: rejected, durationMs });
-      reportFallback(ctx, plan, run.i, rejected, { durationMs });
+      this.#fellThrough(run.i, { target: entry.target, reason: rejected, durationMs }, run);
       return undefined;
     }
     // One clock read for both (the health cache reads the same clock).
@@ -272,13 +268,19 @@ export class ChainWalk<T, R> {
     const until = ctx.health.unhealthyUntil(entry.provider);
     if (until !== undefined && until < this.#soonest) this.#soonest = until;
     const durationMs = ctx.clock.now() - started;
-    this.#record(run, { target: entry.target, reason: 'breaker-open', durationMs });
-    reportFallback(ctx, this.plan, run.i, 'breaker-open', { durationMs });
+    this.#fellThrough(run.i, { target: entry.target, reason: 'breaker-open', durationMs }, run);
   }
 
-  #record(run: Running<T>, a: Attempt): void {
+  /** Records `a`: in the place `run` reserved when it has one, else next. */
+  #record(run: Running<T> | undefined, a: Attempt): void {
     const { attempts } = this.plan;
-    if (run.at === undefined) attempts.push(a);
+    if (run?.at === undefined) attempts.push(a);
     else attempts[run.at] = a;
+  }
+
+  /** Records entry `i`'s attempt `a` (skipped, failed, or its answer rejected) and reports its `fallback`. */
+  #fellThrough(i: number, a: Attempt, run?: Running<T>): void {
+    this.#record(run, a);
+    reportFallback(this.ctx, this.plan, i, a);
   }
 }

@@ -1,4 +1,4 @@
-import { type AttemptReason, isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
+import { type Attempt, isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
 import type { ManaLLMEvents } from '../events.js';
 import { publishStreamEnd, publishStreamStart } from '../trace-channels.js';
 import type { ChatRequest, EmbedRequest, Usage } from '../types.js';
@@ -122,27 +122,18 @@ export function reportFailure(
   return err;
 }
 
-/** Emits `fallback` for the entry at chain index `i`: skipped (no `called`), failed, or its answer rejected. */
-export function reportFallback(
-  ctx: RouterContext,
-  plan: CallPlan,
-  i: number,
-  reason: AttemptReason,
-  called?: { error?: ManaLLMError; durationMs: number; status?: number | undefined },
-): void {
+/** Emits `fallback` for entry `i` of the chain, as its attempt `a` records it. */
+export function reportFallback(ctx: RouterContext, plan: CallPlan, i: number, a: Attempt): void {
   if (!ctx.events.has('fallback')) return;
-  const from = plan.chain[i]?.target ?? '';
-  const to = plan.chain[i + 1]?.target ?? null;
-  const base = { id: plan.id, kind: plan.kind, from, to, reason };
-  if (!called) {
-    ctx.events.emit('fallback', base);
-    return;
-  }
-  const { error, durationMs, status } = called;
+  const { target: from, reason, error, durationMs, status } = a;
   ctx.events.emit('fallback', {
-    ...base,
+    id: plan.id,
+    kind: plan.kind,
+    from,
+    to: plan.chain[i + 1]?.target ?? null,
+    reason,
     ...(error ? { error } : {}),
-    durationMs,
+    ...(durationMs === undefined ? {} : { durationMs }),
     ...(status === undefined ? {} : { status }),
   });
 }
