@@ -210,7 +210,7 @@ export class ChainWalk<T, R> {
     else ctx.health.recordSuccess(entry.provider, ended);
     ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
-    return { value, entry, attempts: plan.attempts, attempt };
+    return { value, entry, attempt };
   }
 
   /**

@@ -8,11 +8,10 @@ import type { HeldStream } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
 import type { Served } from './walk-chain.js';
 
-/** What a stream committed to: its plan, the entry that serves it and the attempts before it. */
+/** What a stream committed to: its plan (with the attempts before the commit) and the entry that serves it. */
 export interface Committed {
   readonly plan: CallPlan;
   readonly target: string;
-  readonly attempts: Served<unknown>['attempts'];
 }
 
 /**
@@ -61,10 +60,6 @@ export class CommittedStream implements Committed {
 
   get target(): string {
     return this.#served.entry.target;
-  }
-
-  get attempts(): Served<unknown>['attempts'] {
-    return this.#served.attempts;
   }
 
   /** The commit: reports it, arms the stream's timers and returns the chunks to hand out first. */

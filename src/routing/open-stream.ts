@@ -79,5 +79,5 @@ export async function openStream(
     // Only a stream closed before it was read gets here (the walk itself either serves or throws).
     throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
   }
-  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.attempts));
+  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.plan.attempts));
 }

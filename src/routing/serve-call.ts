@@ -59,7 +59,7 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
     const served = await walkChain(ctx, plan, step, request);
     served.attempt.end();
     const res = served.value as T & { routing: Routing };
-    res.routing = routingOf(plan, served.entry.target, served.attempts);
+    res.routing = routingOf(plan, served.entry.target, plan.attempts);
     if (ticket && 'save' in ticket) ticket.save(res);
     reportServed(ctx, plan, served.entry.target, usageOf(res));
     return res;

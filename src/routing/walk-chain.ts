@@ -1,5 +1,5 @@
 import type { ChainEntry } from '../aliases/schema.js';
-import type { Attempt, AttemptReason } from '../errors.js';
+import type { AttemptReason } from '../errors.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import type { AttemptSignal } from './attempt.js';
 import { ChainWalk } from './chain-walk.js';
@@ -44,14 +44,10 @@ export type Outcome<T> =
   | { readonly run: Running<T>; readonly ok: true; readonly value: T }
   | { readonly run: Running<T>; readonly ok: false; readonly error: unknown };
 
-/**
- * The entry that served a call and the attempts before it, with its attempt still open: `attempt.end()` once the
- * answer is fully delivered.
- */
+/** The entry that served a call, with its attempt still open: `attempt.end()` once the answer is fully delivered. */
 export interface Served<T> {
   readonly value: T;
   readonly entry: ChainEntry;
-  readonly attempts: Attempt[];
   readonly attempt: AttemptSignal;
 }
 
