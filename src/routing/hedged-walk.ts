@@ -30,7 +30,8 @@ async function startHedge<T, R>(
     policy.refund();
     return undefined;
   }
-  hedge.hedge = true;
+  // A hedge is never hedged itself.
+  hedge.hedged = true;
   const { events } = walk.ctx;
   const { id, kind } = walk.plan;
   if (events.has('hedge'))
@@ -64,8 +65,7 @@ export async function hedgedWalk<T, R>(
     if (hedge !== undefined) {
       o = await Promise.race([settled(current), settled(hedge)]);
     } else {
-      const delay =
-        current.hedge || current.hedged ? undefined : policy.delay(afterMs, current.entry.target, plan.kind);
+      const delay = current.hedged ? undefined : policy.delay(afterMs, current.entry.target, plan.kind);
       const r =
         delay === undefined
           ? await settled(current)

@@ -31,9 +31,7 @@ export interface Running<T> {
   readonly result: Promise<T>;
   /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
   at?: number;
-  /** Started beside another attempt (a hedge): it is never hedged itself. */
-  hedge?: boolean;
-  /** A hedge was considered for it already: at most one per attempt. */
+  /** No hedge may start beside it: it is a hedge itself, or one was considered for it already (at most one). */
   hedged?: boolean;
   /** Its result as an Outcome (made only when attempts race): never rejects. */
   settled?: Promise<Outcome<T>>;
