@@ -16,7 +16,7 @@ import { precheck } from './candidates.js';
 import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
-import type { Outcome, Running, Served, Step } from './walk-chain.js';
+import type { Running, Served, Step } from './walk-chain.js';
 
 /**
  * One call's walk down its chain: a cursor over the entries, the attempts it starts, and what it learned (the last
@@ -215,9 +215,9 @@ export class ChainWalk<T, R> {
 
   /**
    * Cancels an attempt that lost a race (or outlived its call): its request is aborted and it counts neither for nor
-   * against its provider's health; it is recorded as `hedged-out`. `settled` is its result, already caught.
+   * against its provider's health; it is recorded as `hedged-out`.
    */
-  cancel(run: Running<T>, settled: Promise<Outcome<T>>): void {
+  cancel(run: Running<T>): void {
     const { ctx } = this;
     const { entry, attempt, started } = run;
     attempt.end(true);
@@ -225,10 +225,7 @@ export class ChainWalk<T, R> {
     this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });
     const { discard } = this.step;
     // It may have answered in the same turn as the winner: what it holds (an open stream) is let go.
-    if (discard)
-      void settled.then((o) => {
-        if (o.ok) discard(o.value);
-      });
+    if (discard) void run.result.then(discard, () => undefined);
   }
 
   /** Reserves `run`'s place in the record before later entries are recorded (chain order is kept). */

@@ -75,7 +75,7 @@ export async function hedgedWalk<T, R>(
         try {
           hedge = await startHedge(walk, policy, current, delay as number);
         } catch (err) {
-          walk.cancel(current, settled(current));
+          walk.cancel(current);
           throw err;
         }
         continue;
@@ -87,14 +87,14 @@ export async function hedgedWalk<T, R>(
     if (o.ok) {
       const served = walk.answered(o.run, o.value);
       if (served) {
-        if (other) walk.cancel(other, settled(other));
+        if (other) walk.cancel(other);
         return served;
       }
     } else {
       try {
         walk.failed(o.run, o.error);
       } catch (err) {
-        if (other) walk.cancel(other, settled(other));
+        if (other) walk.cancel(other);
         throw err;
       }
     }
