@@ -79,15 +79,12 @@ export class ChainWalk<T, R> {
       this.#next++;
       if (!('adapter' in pre)) {
         if (pre.reason === 'capability' && plan.alias === undefined) {
-          const needs = Object.keys(plan.needs);
-          throw new ProviderCapabilityError(
-            `${entry.target} cannot serve this request (${needs.join(', ')})`,
-            {
-              provider: entry.provider,
-              model: entry.model,
-              capability: needs.join(','),
-            },
-          );
+          const needs = Object.keys(plan.needs).join(', ');
+          throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${needs})`, {
+            provider: entry.provider,
+            model: entry.model,
+            capability: Object.keys(plan.needs).join(','),
+          });
         }
         if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
         this.#fellThrough(i, { target: entry.target, reason: pre.reason });
