@@ -18,6 +18,8 @@ const ignore = (): void => undefined;
 export class AttemptSignal {
   /** Cancels the attempt's requests; an AbortSignal is made from it only when someone reads `signal`. */
   readonly token = new CancelToken();
+  /** The context handed to the adapter: its `signal` follows this attempt. */
+  readonly context: AdapterContext = this.token.context();
   timeout: ProviderTimeoutError | undefined;
   /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
   released = false;
@@ -38,7 +40,6 @@ export class AttemptSignal {
   readonly #caller: AbortSignal | undefined;
   readonly #live: Set<AttemptSignal>;
   #onCallerAbort: (() => void) | undefined;
-  #context: AdapterContext | undefined;
   /** Rejecters of the races in progress, settled together when the attempt aborts. */
   #racing: Set<(reason: unknown) => void> | undefined;
 
@@ -83,12 +84,6 @@ export class AttemptSignal {
         warnThrown('releasing an attempt', err);
       }
     }
-  }
-
-  /** The context handed to the adapter: its `signal` follows this attempt. */
-  get context(): AdapterContext {
-    if (!this.#context) this.#context = this.token.context();
-    return this.#context;
   }
 
   /** (Re)arms the attempt's one timer: after `ms`, `onFire` runs (normally `expire`). */
