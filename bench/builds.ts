@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { createManaLLM } from '../src/index.js';
 
-/** Extracts src/ as it was at `commit` into bench/.builds/<commit> and returns its `src/index.ts` (run with tsx). */
-export function extractAt(commit: string): string {
+/**
+ * Extracts src/ as it was at `commit` into bench/.builds/<commit>[-<copy>] and returns its `src/index.ts` (run with
+ * tsx). Each `copy` is its own directory, so the same commit can be imported twice as two module graphs.
+ */
+export function extractAt(commit: string, copy = 0): string {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const dir = join(root, 'bench/.builds', commit);
+  const dir = join(root, 'bench/.builds', copy === 0 ? commit : `${commit}-${copy}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   execSync(`git archive ${commit} src | tar -x -C ${JSON.stringify(dir)}`, { cwd: root });

@@ -49,8 +49,15 @@ const upstreamMode = (arg('upstream') ?? 'child') as UpstreamMode;
 /** `--clients=floor,mana` and `--rows=chat,stream` narrow a run while working on one thing. */
 const onlyClients = arg('clients')?.split(',');
 const onlyRows = arg('rows')?.split(',');
-/** `--before=<commit>`: one more column, mana-llm built from src/ as it was at that commit (before/after). */
-const before = arg('before');
+/**
+ * `--before=<commit>[,<commit>…]`: one more column per commit, mana-llm built from src/ as it was at that commit
+ * (before/after). Each is its own module graph, unlike `mana` and `alias`, which share one: an A/B of two builds
+ * is `--clients=before --before=A,B`, and `--before=HEAD,HEAD` shows how far two copies of the same code differ.
+ */
+const befores =
+  arg('before')
+    ?.split(',')
+    .filter((c) => c !== '') ?? [];
 const want = (row: string) => !onlyRows || onlyRows.includes(row);
 
 /** Work per round and number of rounds, by mode. */
@@ -163,10 +170,11 @@ function pooled(m: Map<string, number[][]>, f: (xs: number[]) => number): Map<st
   return new Map([...m].map(([k, rounds]) => [k, f(rounds.flat())]));
 }
 
-/** mana-llm as it was at `commit`: its src/ from git in bench/.builds/<commit>, imported as its own module graph. */
-async function buildAt(commit: string, targets: Targets): Promise<Client> {
-  const create = await createFrom(extractAt(commit));
-  return manaClient(targets, false, { create, id: 'before', name: `mana-llm @${commit}` });
+/** mana-llm as it was at `commit`: its src/ from git in bench/.builds/, imported as its own module graph. */
+async function buildAt(commit: string, copy: number, targets: Targets): Promise<Client> {
+  const create = await createFrom(extractAt(commit, copy));
+  const name = `mana-llm @${commit}${copy === 0 ? '' : ` (${copy + 1})`}`;
+  return manaClient(targets, false, { create, id: 'before', name });
 }
 
 async function main(): Promise<void> {
@@ -191,7 +199,8 @@ async function main(): Promise<void> {
     mana,
     manaClient(targets, true),
   ];
-  if (before) all.push(await buildAt(before, targets));
+  for (const [i, commit] of befores.entries())
+    all.push(await buildAt(commit, befores.indexOf(commit) === i ? 0 : i, targets));
   const clients = all.filter((c) => c.id === 'floor' || !onlyClients || onlyClients.includes(c.id));
   for (const c of all) if (!clients.includes(c) && c !== mana) await c.close();
   const names = clients.map((c) => c.name);
