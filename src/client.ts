@@ -28,7 +28,7 @@ import type {
 import type { Http } from './wire/http.js';
 
 /** Parts the composition root hands to the client. */
-export interface ClientParts {
+interface ClientParts {
   ctx: RouterContext;
   aliases: AliasRegistry;
   http: Http;

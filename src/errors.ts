@@ -115,7 +115,7 @@ export class ClosedError extends ManaLLMError {
 }
 
 /** Where a provider error happened. */
-export interface ProviderErrorInfo {
+interface ProviderErrorInfo {
   provider: string;
   model: string;
   status?: number;

@@ -33,7 +33,7 @@ export function cacheKey(kind: CallKind, resolved: string, request: object): str
 }
 
 /** A call that uses the cache: either the cached answer, or `save` to store the answer once it is served. */
-export type CacheTicket<T> = { readonly hit: T } | { readonly hit?: undefined; save(value: T): void };
+type CacheTicket<T> = { readonly hit: T } | { readonly hit?: undefined; save(value: T): void };
 
 interface Stored {
   readonly v: 1;

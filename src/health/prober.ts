@@ -15,7 +15,7 @@ export interface ProbeResult extends ProbeOutcome {
 }
 
 /** What the prober needs; `random` replaces `Math.random` for the interval jitter in tests. */
-export interface ProberOptions {
+interface ProberOptions {
   readonly targets: readonly ProbeTarget[];
   readonly intervalMs: number;
   readonly timeoutMs: number;

@@ -17,7 +17,7 @@ export interface RouteResult {
 }
 
 /** Everything a route may use. */
-export interface RouteContext {
+interface RouteContext {
   readonly llm: ManaLLM;
   readonly opts: ResolvedHttpOptions;
   /** The request; its signal aborts when the client goes away, which cancels the upstream call. */
@@ -27,7 +27,7 @@ export interface RouteContext {
 }
 
 /** A route's implementation. */
-export type Route = (c: RouteContext, param?: string) => Promise<RouteResult>;
+type Route = (c: RouteContext, param?: string) => Promise<RouteResult>;
 
 const CHAT_FIELDS = [
   'model',

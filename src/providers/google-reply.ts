@@ -5,7 +5,7 @@ import { badResponse, blockedError, errorFromInBand, reasonText } from './error-
 import { type Answer, isJsonObject as isObject, type JsonObject as Json } from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
-export interface GeminiFrame {
+interface GeminiFrame {
   /** False when the reply carries no candidate (a usage-only frame). */
   hasCandidate: boolean;
   parts: Json[];

@@ -5,7 +5,7 @@ import { badResponse, errorFromInBand } from './error-mapping.js';
 import { isJsonObject as isRecord, type JsonObject, jsonObjectIn } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
-export interface OllamaMessage {
+interface OllamaMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
   images?: string[];
@@ -14,7 +14,7 @@ export interface OllamaMessage {
 }
 
 /** One Ollama answer (a whole JSON reply or one NDJSON line): its message, checked, and the reply itself. */
-export interface OllamaFrame {
+interface OllamaFrame {
   json: JsonObject;
   done: boolean;
   content: string;

@@ -4,11 +4,11 @@ import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 
 /** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
-export interface WireError {
+interface WireError {
   error?: unknown;
   object?: unknown;
 }
-export interface WireDelta {
+interface WireDelta {
   content?: unknown;
   reasoning?: unknown;
   reasoning_content?: unknown;

@@ -18,7 +18,7 @@ import {
 } from './openai-reply.js';
 
 /** What reading one stream needs besides its response. */
-export interface ChatStreamRead {
+interface ChatStreamRead {
   meta: CallMeta;
   /** The `provider/model` label every chunk carries. */
   model: string;

@@ -61,7 +61,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** What the connection tells the store it serves. */
-export interface ConnectionOptions {
+interface ConnectionOptions {
   /** Longest wait on any command. */
   timeoutMs: number;
   /** The key read to find out whether a stalled Redis answers again. */

@@ -32,7 +32,7 @@ function stateKey(r: BreakerRecord): string {
 }
 
 /** Where the replicated state lives, and who this process is. */
-export interface ReplicationOptions {
+interface ReplicationOptions {
   /** This store's id: its own messages are not applied twice. */
   id: string;
   /** The hashes are `<prefix>providers` and `<prefix>targets`. */

@@ -16,7 +16,7 @@ import { cleanText } from '../redact.js';
 import type { RouterContext } from './context.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
-export interface Verdict {
+interface Verdict {
   /** true: try the next entry; false: the error propagates to the caller. */
   readonly fallback: boolean;
   /** `failure` counts against the provider's breaker; `cool` cools only the target; `none` leaves health alone. */
@@ -31,7 +31,7 @@ const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason):
 });
 
 /** The one table that decides what falls back and what counts against health (docs/fallback.md). */
-export function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
+function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
   if (err instanceof ProviderConnectionError) return v(true, 'failure', 'connection');
   if (err instanceof ProviderTimeoutError) return v(true, 'failure', 'timeout');
   // A rate limit with a hint cools only the target; without one it counts like any other failure.

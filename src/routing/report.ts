@@ -7,7 +7,7 @@ import type { CallPlan, RouterContext } from './context.js';
 type Params = NonNullable<ManaLLMEvents['request']['params']>;
 
 /** A call as its reports read it: its plan, or what is known of a call refused before it had one. */
-export type ReportedCall = Pick<
+type ReportedCall = Pick<
   CallPlan,
   'id' | 'kind' | 'requested' | 'alias' | 'startedAt' | 'attempts' | 'trace'
 >;
