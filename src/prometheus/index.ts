@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
 import type { ManaLLM } from '../client.js';
-import { ConfigError } from '../errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
+import { requirePeer } from '../require-peer.js';
 
 /** Options of `registerPrometheusMetrics`. */
 export interface PrometheusOptions {
@@ -20,18 +19,6 @@ export interface PrometheusBridge {
 }
 
 type PromClient = typeof import('prom-client');
-
-function loadPromClient(): PromClient {
-  try {
-    return createRequire(import.meta.url)('prom-client') as PromClient;
-  } catch (err) {
-    throw new ConfigError(
-      'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
-      [],
-      { cause: err },
-    );
-  }
-}
 
 function split(target: string): { provider: string; model: string } {
   const i = target.indexOf('/');
@@ -55,7 +42,10 @@ function configuredNames(llm: ManaLLM): ReadonlySet<string> {
  * @throws ConfigError when prom-client is not installed
  */
 export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
-  const prom = loadPromClient();
+  const prom = requirePeer<PromClient>(
+    'prom-client',
+    'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
+  );
   const registry = options.registry ?? prom.register;
   const p = options.prefix ?? 'mana_llm_';
   const names: string[] = [];

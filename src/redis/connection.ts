@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
 import { systemClock, TIMER, within } from '../clock.js';
-import { ConfigError } from '../errors.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
 import { cleanText } from '../redact.js';
+import { requirePeer } from '../require-peer.js';
 
 /**
  * The parts of an ioredis client (`Redis` or `Cluster`) the store uses. Your own client is used as is, so
@@ -30,16 +29,10 @@ type IORedis = new (url: string, options: Record<string, unknown>) => RedisClien
  * @throws ConfigError when ioredis is not installed
  */
 export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLike {
-  let mod: { default?: IORedis } & IORedis;
-  try {
-    mod = createRequire(import.meta.url)('ioredis');
-  } catch (err) {
-    throw new ConfigError(
-      'mana-llm/redis with `url` needs the optional peer dependency ioredis: npm install ioredis (or pass `client`)',
-      [],
-      { cause: err },
-    );
-  }
+  const mod = requirePeer<{ default?: IORedis } & IORedis>(
+    'ioredis',
+    'mana-llm/redis with `url` needs the optional peer dependency ioredis: npm install ioredis (or pass `client`)',
+  );
   const Redis = mod.default ?? mod;
   // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway. A command
   // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue.
