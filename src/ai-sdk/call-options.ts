@@ -3,12 +3,7 @@ import type { CallOptions, ChatRequest, ToolChoice, ToolDefinition } from '../ty
 import { toChatMessages } from './convert-prompt.js';
 
 /** `providerOptions.mana` of a call: mana-llm's own per-call options. */
-export interface ManaProviderOptions {
-  /** Budget for the whole call across the chain (overrides `timeouts.totalMs`). */
-  timeoutMs?: number;
-  /** Use the response cache (non-streaming calls). */
-  cache?: boolean;
-}
+export type ManaProviderOptions = Pick<CallOptions, 'timeoutMs' | 'cache'>;
 
 function toolChoice(c: NonNullable<LanguageModelV3CallOptions['toolChoice']>): ToolChoice {
   return c.type === 'tool' ? { type: 'function', function: { name: c.toolName } } : c.type;
