@@ -8,6 +8,14 @@ export interface Capabilities {
   embeddings: boolean;
 }
 
+/** Every capability, for any model: what the OpenAI-compatible, Ollama and Gemini adapters offer. */
+export const ALL_CAPABILITIES: Capabilities = Object.freeze({
+  tools: true,
+  vision: true,
+  jsonSchema: true,
+  embeddings: true,
+});
+
 /** Per-attempt context handed to an adapter by the router. */
 export interface AdapterContext {
   /**

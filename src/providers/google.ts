@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
-import { type Capabilities, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
+import { ALL_CAPABILITIES, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
 import { endpointCalls } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
@@ -9,7 +9,6 @@ import { imagesOf } from './images.js';
 import { chunksOf, completion, isNumbers, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
-const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
 
@@ -44,7 +43,7 @@ export function createGoogleAdapter({
   }
 
   return {
-    capabilities: () => CAPABILITIES,
+    capabilities: () => ALL_CAPABILITIES,
     [INLINE_IMAGES]: true,
 
     async chat(request, ctx): Promise<ChatCompletion> {

@@ -7,6 +7,7 @@ import { NDJSONLines } from '../wire/ndjson.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
+  ALL_CAPABILITIES,
   INLINE_IMAGES,
   type InlinesImages,
   type ProviderAdapter,
@@ -137,7 +138,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
   }
 
   return {
-    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    capabilities: () => ALL_CAPABILITIES,
     [INLINE_IMAGES]: true,
 
     async chat(req, ctx): Promise<ChatCompletion> {

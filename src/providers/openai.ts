@@ -1,12 +1,12 @@
 import { ProviderResponseError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { cancelOf } from '../wire/cancel.js';
-import type {
-  AdapterChatRequest,
-  AdapterContext,
-  AdapterEmbedRequest,
-  Capabilities,
-  ProviderAdapter,
+import {
+  type AdapterChatRequest,
+  type AdapterContext,
+  type AdapterEmbedRequest,
+  ALL_CAPABILITIES,
+  type ProviderAdapter,
 } from './adapter.js';
 import { endpointCalls, readBody, send } from './endpoint.js';
 import { badResponse } from './error-mapping.js';
@@ -20,13 +20,6 @@ import {
 import { chatReply, replyJson } from './openai-reply.js';
 import { readChatStream } from './openai-stream.js';
 import type { AdapterDeps } from './registry.js';
-
-const EVERYTHING: Capabilities = Object.freeze({
-  tools: true,
-  vision: true,
-  jsonSchema: true,
-  embeddings: true,
-});
 
 /**
  * The request without `extra_content` on assistant tool calls (Gemini's thought signature, see google-reply.ts):
@@ -185,7 +178,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   const adapter: ProviderAdapter = {
-    capabilities: () => EVERYTHING,
+    capabilities: () => ALL_CAPABILITIES,
     chat,
     stream,
     streamBatches,

@@ -9,11 +9,12 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
-import type {
-  AdapterChatRequest,
-  AdapterEmbedRequest,
-  Capabilities,
-  ProviderAdapter,
+import {
+  type AdapterChatRequest,
+  type AdapterEmbedRequest,
+  ALL_CAPABILITIES,
+  type Capabilities,
+  type ProviderAdapter,
 } from '../providers/adapter.js';
 import { chunksOf, completion } from '../providers/json-shapes.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
@@ -85,13 +86,7 @@ export function createMockProvider(
   opts: { provider?: string; capabilities?: Partial<Capabilities>; dimensions?: number } = {},
 ): MockProvider {
   const provider = opts.provider ?? 'mock';
-  const caps: Capabilities = {
-    tools: true,
-    vision: true,
-    jsonSchema: true,
-    embeddings: true,
-    ...opts.capabilities,
-  };
+  const caps: Capabilities = { ...ALL_CAPABILITIES, ...opts.capabilities };
   const queue: MockStep[] = [];
   let fallback: MockStep = { reply: 'Hello from the mock provider.' };
   let alive = true;
