@@ -282,6 +282,16 @@ describe.each(PROTOCOLS)('adapter contract: $name', (p) => {
       expect(adapter.capabilities(p.model)).toEqual({ tools: true, vision: true, ...p.capabilities });
     });
 
+    it('a caller changing the capabilities it got does not change what the adapter reports', () => {
+      const caps = adapter.capabilities(p.model) as { tools: boolean };
+      try {
+        caps.tools = false;
+      } catch {
+        // A frozen object refuses the write (strict mode): that is one way to keep it.
+      }
+      expect(adapter.capabilities(p.model)).toEqual({ tools: true, vision: true, ...p.capabilities });
+    });
+
     it.each(['stop', 'length'] as const)('chat: text, usage and finish_reason %s', async (finish) => {
       mock.enqueue({ reply: 'Hello there, world!', finish, usage: { prompt: 11, completion: 13 } });
       const res = await adapter.chat(chatReq(), ctx());

@@ -17,7 +17,12 @@ import { chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';
-const CAPABILITIES: Capabilities = { tools: true, vision: true, jsonSchema: false, embeddings: false };
+const CAPABILITIES: Capabilities = Object.freeze({
+  tools: true,
+  vision: true,
+  jsonSchema: false,
+  embeddings: false,
+});
 /** Page size and page bound for `models()`; the API pages its list (max 1000 per page). */
 const MODELS_PAGE = 1000;
 const MODELS_MAX_PAGES = 10;
