@@ -1,7 +1,7 @@
 /**
- * Checks the links of the repository's markdown (README.md, CHANGELOG.md, bench/README.md, docs/**): every relative
- * link must name a file or folder inside the repository that exists and is not ignored by git (a fresh clone has
- * it), and a `#fragment` must name a heading of the target page. Links that leave the repository (`../elsewhere/…`,
+ * Checks the links of the repository's markdown (README.md, CHANGELOG.md, bench/README.md, bench/HISTORY.md,
+ * docs/**): every relative link must name a file or folder inside the repository that exists and is not ignored by
+ * git (a fresh clone has it), and a `#fragment` must name a heading of the target page. Links that leave the repository (`../elsewhere/…`,
  * absolute paths, `file:` URLs) fail. Web links (http, https, mailto) are not fetched.
  *
  *   npx tsx scripts/check-links.ts        # run by `npm run lint`; exit 1 with one line per problem
@@ -21,8 +21,8 @@ export interface LinkProblem {
 
 /** The markdown files whose links are checked, relative to `root`: the READMEs, the changelog and docs/ (not docs/api). */
 export function markdownFiles(root: string): string[] {
-  const files = ['README.md', 'CHANGELOG.md', join('bench', 'README.md')].filter((f) =>
-    existsSync(join(root, f)),
+  const files = ['README.md', 'CHANGELOG.md', join('bench', 'README.md'), join('bench', 'HISTORY.md')].filter(
+    (f) => existsSync(join(root, f)),
   );
   const walk = (dir: string): void => {
     if (!existsSync(join(root, dir))) return;
