@@ -165,10 +165,13 @@ export class ChainWalk<T, R> {
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
     const verdict = judgeFailure(ctx, entry, err);
-    const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
-    if (retryAfterMs !== undefined && started + retryAfterMs < this.#soonest)
-      this.#soonest = started + retryAfterMs;
-    const durationMs = ctx.clock.now() - started;
+    const now = ctx.clock.now();
+    if (verdict.health === 'cool') {
+      // The hint cooled the target from when the 429 came (or further, when it was cooling already).
+      const until = ctx.health.coolingUntil(entry.target) ?? now;
+      if (until < this.#soonest) this.#soonest = until;
+    }
+    const durationMs = now - started;
     const a: Attempt =
       err.status === undefined
         ? { target: entry.target, reason: verdict.reason, durationMs, error: err }
