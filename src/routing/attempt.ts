@@ -23,6 +23,8 @@ export class AttemptSignal {
   timeout: ProviderTimeoutError | undefined;
   /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
   released = false;
+  /** True while the attempt is its provider's half-open trial (admitted as such, no verdict recorded yet). */
+  trial = false;
   readonly #slot: ProviderSlot | undefined;
   #answered = false;
   #ended = false;
@@ -145,6 +147,16 @@ export class AttemptSignal {
     if (this.#answered || !this.#slot) return;
     this.#answered = true;
     this.#slot.unanswered = (this.#slot.unanswered ?? 1) - 1;
+  }
+
+  /**
+   * Ends the provider's half-open trial without a verdict (the caller's error or abort, a lost hedge), when this
+   * attempt is that trial: another attempt's trial is not its to end.
+   */
+  releaseTrial(): void {
+    if (!this.trial) return;
+    this.trial = false;
+    if (this.#slot) this.#health.release(this.#slot.config.id);
   }
 
   disarm(): void {

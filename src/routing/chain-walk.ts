@@ -98,11 +98,14 @@ export class ChainWalk<T, R> {
         this.#next = chain.length;
         return undefined;
       }
-      if (ctx.health.admit(entry.provider) === 'unhealthy') {
+      const admission = ctx.health.admit(entry.provider);
+      if (admission === 'unhealthy') {
         this.#fellThrough(i, { target: entry.target, reason: 'unhealthy' });
         continue;
       }
-      return this.#call(i, entry, pre, started, left);
+      const run = this.#call(i, entry, pre, started, left);
+      run.attempt.trial = admission === 'trial';
+      return run;
     }
     return undefined;
   }
@@ -160,11 +163,11 @@ export class ChainWalk<T, R> {
     }
     // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
     if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
-      ctx.health.release(entry.provider);
+      attempt.releaseTrial();
       throw callerReason ?? raw;
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
-    const verdict = judgeFailure(ctx, entry, err);
+    const verdict = judgeFailure(ctx, entry, attempt, err);
     const now = ctx.clock.now();
     if (verdict.health === 'cool') {
       // The hint cooled the target from when the 429 came (or further, when it was cooling already).
@@ -208,6 +211,8 @@ export class ChainWalk<T, R> {
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
+    // Either ended a trial it was: a committed stream's later failure must not end a newer one.
+    attempt.trial = false;
     ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
     return { value, entry, attempt };
@@ -221,7 +226,7 @@ export class ChainWalk<T, R> {
     const { ctx } = this;
     const { entry, attempt, started } = run;
     attempt.end(true);
-    if (!ctx.closed) ctx.health.release(entry.provider);
+    if (!ctx.closed) attempt.releaseTrial();
     this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });
     const { discard } = this.step;
     // It may have answered in the same turn as the winner: what it holds (an open stream) is let go.
@@ -260,7 +265,7 @@ export class ChainWalk<T, R> {
     const { ctx } = this;
     const { entry, started } = run;
     // Ends the half-open trial it may have been (no verdict: the open breaker already says what is known).
-    ctx.health.release(entry.provider);
+    run.attempt.releaseTrial();
     this.#onlyTooLong = false;
     const until = ctx.health.unhealthyUntil(entry.provider);
     if (until !== undefined && until < this.#soonest) this.#soonest = until;

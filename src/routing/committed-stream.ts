@@ -182,8 +182,7 @@ export class CommittedStream implements Committed {
       const cause =
         (internal ? undefined : attempt.timeout) ?? asProviderError(raw, entry.provider, entry.model);
       const partial = this.#handed.snapshot();
-      if (internal || cause === this.#overtime) ctx.health.release(entry.provider);
-      else judgeFailure(ctx, entry, cause);
+      if (!internal && cause !== this.#overtime) judgeFailure(ctx, entry, attempt, cause);
       reported = reportFailure(
         ctx,
         plan,
