@@ -85,3 +85,65 @@ describe('the half-open trial', () => {
     expect(other.attempts).toEqual([expect.objectContaining({ target: 'a/m', reason: 'unhealthy' })]);
   });
 });
+
+describe('a hedged call stopped while both attempts run', () => {
+  for (const how of ['abort', 'close'] as const) {
+    it(`by ${how === 'abort' ? "the caller's abort" : 'close()'}: rejects once, both requests are cancelled, no health is touched`, async () => {
+      const { hangingUpstream } = await import('./helpers/raw-upstream.js');
+      const { hedgeSetup } = await import('./helpers/hedge.js');
+      const a = await hangingUpstream();
+      const b = await hangingUpstream();
+      const { llm, clock, events } = await hedgeSetup({
+        raw: { a, b },
+        chain: ['a', 'b'],
+        hedge: 300,
+        options: { health: { failureThreshold: 1 } },
+      });
+      const ac = new AbortController();
+      const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+      await waitFor(() => a.received === 1, 'request at a');
+      await clock.advanceAsync(300);
+      await waitFor(() => b.received === 1, 'the hedge at b');
+      const reason = new Error('caller gave up');
+      if (how === 'abort') ac.abort(reason);
+      else void llm.close();
+      const err = await rejection(call);
+      if (how === 'abort') expect(err).toBe(reason);
+      else expect((err as { code?: string }).code).toBe('CLOSED');
+      await waitFor(() => a.closedByClient === 1 && b.closedByClient === 1, 'both sockets closed');
+      if (how === 'abort') {
+        expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+        expect(llm.health().providers.b).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+        // Both providers are usable at once: no slot was left taken.
+        const again = llm.chat({ model: 'mana/x', messages: USER }, { hedgeAfterMs: 0 });
+        again.catch(() => undefined);
+        await waitFor(() => a.received === 2, 'a called again');
+      }
+      expect(events.count('failure')).toBe(1);
+      expect(events.count('fallback') + events.count('health') + events.count('response')).toBe(0);
+    });
+  }
+});
+
+describe('event payloads and what the caller gets do not share their attempts list', () => {
+  it('a listener reordering `attempts` in place changes neither routing.attempts nor NoHealthyProviderError.attempts', async () => {
+    const { harness } = await import('./helpers/client.js');
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { failureThreshold: 5 } },
+    });
+    // A logging listener that sorts what it was given, by target, descending.
+    const sortDesc = (e: { attempts?: readonly { target: string }[] }) =>
+      void (e.attempts as { target: string }[] | undefined)?.sort((x, y) => y.target.localeCompare(x.target));
+    llm.on('response', sortDesc);
+    llm.on('failure', sortDesc);
+    up.a!.enqueue({ status: 500 });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts.map((a) => a.target)).toEqual(['a/m1', 'b/m2']);
+    up.a!.enqueue({ status: 500 });
+    up.b!.enqueue({ status: 500 });
+    const err = (await rejection(llm.chat({ model: 'mana/x', messages: USER }))) as NoHealthyProviderError;
+    expect(err.attempts.map((a) => a.target)).toEqual(['a/m1', 'b/m2']);
+  });
+});

@@ -80,7 +80,8 @@ export function reportServed(
       ...ended(ctx, plan, target),
       ...(firstChunkMs === undefined ? {} : { firstChunkMs }),
       ...(usage ? { usage } : {}),
-      attempts: plan.attempts,
+      // A copy: a listener that reorders its payload must not reorder the caller's routing.attempts.
+      attempts: plan.attempts.slice(),
     });
   }
 }
@@ -117,7 +118,8 @@ export function reportFailure(
           cause: err,
         });
     const base = { id: plan.id, kind: plan.kind, requested: plan.requested, error, durationMs };
-    ctx.events.emit('failure', plan.attempts.length > 0 ? { ...base, attempts: plan.attempts } : base);
+    const { attempts } = plan;
+    ctx.events.emit('failure', attempts.length > 0 ? { ...base, attempts: attempts.slice() } : base);
   }
   return err;
 }
