@@ -147,3 +147,75 @@ describe('event payloads and what the caller gets do not share their attempts li
     expect(err.attempts.map((a) => a.target)).toEqual(['a/m1', 'b/m2']);
   });
 });
+
+describe("a custom adapter's answers", () => {
+  const answer = (model: string) => ({
+    id: 'c1',
+    object: 'chat.completion' as const,
+    created: 1,
+    model,
+    choices: [
+      { index: 0, message: { role: 'assistant' as const, content: 'hi' }, finish_reason: 'stop' as const },
+    ],
+  });
+  const adapterOf = (chat: () => unknown, embed: () => unknown = () => undefined) =>
+    ({
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: async () => chat(),
+      stream: async function* () {},
+      embed: async () => embed(),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    }) as unknown as import('../src/index.js').ProviderAdapter;
+  const good = adapterOf(
+    () => answer('good/m'),
+    () => ({
+      object: 'list',
+      data: [{ object: 'embedding', index: 0, embedding: [1, 2, 3] }],
+      model: 'good/m',
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    }),
+  );
+  const client = (mine: import('../src/index.js').ProviderAdapter) =>
+    track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m', 'good/m'] } } },
+        providers: { mine: { type: 'custom', adapter: mine }, good: { type: 'custom', adapter: good } },
+        health: { probes: false, failureThreshold: 10 },
+      }),
+    );
+  const REQ = { model: 'mana/x', messages: USER };
+
+  it('a frozen answer is served as it is (with its own routing)', async () => {
+    const frozen = Object.freeze(answer('mine/m'));
+    const llm = client(adapterOf(() => frozen));
+    const res = await llm.chat(REQ);
+    expect(res.model).toBe('mine/m');
+    expect(res.routing.resolved).toBe('mine/m');
+  });
+
+  it('one answer object handed to two calls: the first caller keeps its own routing', async () => {
+    const shared = answer('mine/m');
+    const llm = client(adapterOf(() => shared));
+    const first = await llm.chat(REQ);
+    await llm.chat({ model: 'mine/m', messages: USER });
+    expect(first.routing.requested).toBe('mana/x');
+  });
+
+  it('an answer that is not a completion is a malformed reply: it falls through and counts against the provider', async () => {
+    for (const bad of [undefined, null, 42, { object: 'chat.completion' }]) {
+      const llm = client(
+        adapterOf(
+          () => bad,
+          () => bad,
+        ),
+      );
+      const res = await llm.chat(REQ);
+      expect(res.model).toBe('good/m');
+      expect(res.routing.attempts[0]).toMatchObject({ target: 'mine/m', reason: 'bad-response' });
+      const emb = await llm.embed({ model: 'mana/x', input: 'x' });
+      expect(emb.routing.resolved).toBe('good/m');
+      expect(llm.health().providers.mine?.consecutiveFailures).toBe(2);
+    }
+  });
+});

@@ -1,4 +1,6 @@
+import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
+import { ProviderResponseError } from '../errors.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
@@ -10,7 +12,7 @@ import type {
   Routing,
   Usage,
 } from '../types.js';
-import type { CallPlan, RouterContext } from './context.js';
+import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import type { CallPlanner } from './plan-call.js';
 import { reportFailure, reportRequest, reportServed } from './report.js';
 import { type Step, walkChain } from './walk-chain.js';
@@ -68,23 +70,46 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
   }
 }
 
+/**
+ * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
+ * out one frozen or shared object), and a reply without its `list` (`choices`, `data`) is a malformed one. The
+ * built-in adapters build a fresh, well-formed answer per call.
+ */
+function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>, list: string): Promise<T> {
+  if (slot.config.type !== 'custom') return answer;
+  return answer.then((v) => {
+    if (v === null || typeof v !== 'object' || !Array.isArray((v as Record<string, unknown>)[list]))
+      throw new ProviderResponseError(`${entry.target}: the adapter's answer has no ${list} list`, {
+        provider: entry.provider,
+        model: entry.model,
+      });
+    return { ...v };
+  });
+}
+
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
 export const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
   timeoutLabel: 'no answer',
-  run: (slot, entry, context, request) => slot.adapter.chat({ ...request, model: entry.model }, context),
+  run: (slot, entry, context, request) =>
+    ownAnswer(slot, entry, slot.adapter.chat({ ...request, model: entry.model }, context), 'choices'),
 };
 
 /** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
 export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
   timeoutLabel: 'no answer',
   run: (slot, entry, context, request) =>
-    slot.adapter.embed(
-      {
-        ...request,
-        input: Array.isArray(request.input) ? request.input : [request.input],
-        model: entry.model,
-      },
-      context,
+    ownAnswer(
+      slot,
+      entry,
+      slot.adapter.embed(
+        {
+          ...request,
+          input: Array.isArray(request.input) ? request.input : [request.input],
+          model: entry.model,
+        },
+        context,
+      ),
+      'data',
     ),
   reject: (v, plan) => {
     const dims = plan.alias?.dimensions;
@@ -107,7 +132,7 @@ export function routingOf(
 function usageOf(res: ChatCompletion | Embeddings): Usage | undefined {
   if (res.object === 'chat.completion') return res.usage;
   const u = res.usage;
-  return u.prompt_tokens
+  return u?.prompt_tokens
     ? { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }
     : undefined;
 }
