@@ -219,3 +219,65 @@ describe("a custom adapter's answers", () => {
     }
   });
 });
+
+describe('a custom stream that ignores its signal', () => {
+  it('is let go (its iterator returned) once it answers after its attempt timed out and the call moved on', async () => {
+    const clock = createFakeClock();
+    let release!: () => void;
+    const late = new Promise<void>((r) => {
+      release = r;
+    });
+    let finished = false;
+    const chunk = (model: string, delta: Record<string, unknown>, finish: string | null = null) => ({
+      id: 'c',
+      object: 'chat.completion.chunk' as const,
+      created: 1,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    const mk = (name: string, deaf: boolean) =>
+      ({
+        capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+        chat: async () => {
+          throw new Error('unused');
+        },
+        stream: async function* () {
+          try {
+            yield chunk(name, { role: 'assistant' });
+            if (deaf) await late; // never looks at its signal
+            yield chunk(name, { content: 'hi' });
+            yield chunk(name, {}, 'stop');
+          } finally {
+            if (deaf) finished = true;
+          }
+        },
+        embed: async () => {
+          throw new Error('unused');
+        },
+        probe: async () => ({ ok: true }),
+        models: async () => [],
+      }) as unknown as import('../src/index.js').ProviderAdapter;
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['deaf/m', 'good/m'] } } },
+        providers: {
+          deaf: { type: 'custom', adapter: mk('deaf/m', true) },
+          good: { type: 'custom', adapter: mk('good/m', false) },
+        },
+        clock,
+        health: { probes: false },
+        timeouts: { firstChunkMs: 1_000 },
+      }),
+    );
+    const out: string[] = [];
+    const done = (async () => {
+      for await (const c of llm.stream({ model: 'mana/x', messages: USER })) out.push(c.model);
+    })();
+    await clock.advanceAsync(1_000);
+    await done;
+    expect(out.every((m) => m === 'good/m')).toBe(true);
+    // The deaf stream finally answers: nobody wants it, so its iterator must be returned, not left open.
+    release();
+    await waitFor(() => finished, "the deaf stream's iterator returned");
+  });
+});

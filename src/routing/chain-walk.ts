@@ -135,14 +135,16 @@ export class ChainWalk<T, R> {
     const { context } = attempt;
     // The call's images ride on the context to a built-in adapter.
     if (plan.images !== undefined) (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
+    let answer: Promise<T>;
     let result: Promise<T>;
     try {
-      result = attempt.race(step.run(slot, entry, context, this.request));
+      answer = step.run(slot, entry, context, this.request);
+      result = attempt.race(answer);
     } catch (err) {
       // An adapter that throws instead of rejecting fails its attempt the same way.
-      result = Promise.reject(err);
+      answer = result = Promise.reject(err);
     }
-    return { i, entry, attempt, started, result };
+    return { i, entry, attempt, started, answer, result };
   }
 
   /**
@@ -155,6 +157,7 @@ export class ChainWalk<T, R> {
     const callerReason = attempt.abortReason();
     const timeout = attempt.timeout;
     attempt.end();
+    this.#letGo(run);
     // After close() nothing is recorded: the failure may be the closed transport's own.
     if (ctx.closed) throw callerReason ?? new ClosedError();
     if (attempt.released) {
@@ -228,9 +231,17 @@ export class ChainWalk<T, R> {
     attempt.end(true);
     if (!ctx.closed) attempt.releaseTrial();
     this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });
-    const { discard } = this.step;
     // It may have answered in the same turn as the winner: what it holds (an open stream) is let go.
-    if (discard) void run.result.then(discard, () => undefined);
+    this.#letGo(run);
+  }
+
+  /**
+   * What an attempt the call no longer waits for still produces (an open stream) is let go when it comes: an adapter
+   * that ignores its signal may answer after the attempt timed out or lost its race.
+   */
+  #letGo(run: Running<T>): void {
+    const { discard } = this.step;
+    if (discard) void run.answer.then(discard, () => undefined);
   }
 
   /** Reserves `run`'s place in the record before later entries are recorded (chain order is kept). */

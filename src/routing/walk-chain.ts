@@ -28,6 +28,8 @@ export interface Running<T> {
   readonly entry: ChainEntry;
   readonly attempt: AttemptSignal;
   readonly started: number;
+  /** The step's own promise; `result` is it raced against the attempt's abort (the same one when the adapter takes it). */
+  readonly answer: Promise<T>;
   readonly result: Promise<T>;
   /** Where its record goes in `plan.attempts` when later entries were recorded while it ran (it was hedged). */
   at?: number;
