@@ -2,7 +2,7 @@ import { type FSWatcher, watch as watchFs } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
 import type { ResponseCache } from './cache/response-cache.js';
-import { AliasConfigError, ClosedError } from './errors.js';
+import { AliasConfigError, ClosedError, ConfigError } from './errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-snapshot.js';
 import type { Prober } from './health/prober.js';
@@ -53,6 +53,9 @@ export class ManaLLM {
     this.#ctx = parts.ctx;
     this.#parts = parts;
     const { ctx } = parts;
+    // First: a watch the system refuses throws before anything of this client runs (nobody could close it).
+    const path = 'path' in ctx.opts.aliasSource ? ctx.opts.aliasSource.path : undefined;
+    if (path && ctx.opts.watch) this.#watch(path);
     const planner = new CallPlanner(ctx, parts.aliases, this.#direct, parts.cache !== undefined);
     this.#services = { ctx, planner, cache: parts.cache };
     this.#cleanup.push(ctx.health.transitions.add((t) => ctx.events.emit('health', t)));
@@ -71,8 +74,6 @@ export class ManaLLM {
         }),
       );
     }
-    const path = 'path' in ctx.opts.aliasSource ? ctx.opts.aliasSource.path : undefined;
-    if (path && ctx.opts.watch) this.#watch(path);
     if (path && ctx.opts.reloadOnSignal) {
       const signal = ctx.opts.reloadOnSignal;
       const onSignal = () => void this.reload().catch(() => undefined);
@@ -81,15 +82,26 @@ export class ManaLLM {
     }
   }
 
+  /** @throws ConfigError when the system refuses the watch (ENOSPC: its limit of watchers is reached) */
   #watch(path: string): void {
     const name = basename(path);
     let cancel: (() => void) | undefined;
-    // Watch the directory: editors replace files by rename, which ends a watch on the file itself.
-    const watcher: FSWatcher = watchFs(dirname(path), (_event, file) => {
-      if (file !== null && file !== name) return;
-      cancel?.();
-      cancel = this.#ctx.clock.setTimer(50, () => void this.reload().catch(() => undefined));
-    });
+    let watcher: FSWatcher;
+    try {
+      // Watch the directory: editors replace files by rename, which ends a watch on the file itself.
+      watcher = watchFs(dirname(path), (_event, file) => {
+        if (file !== null && file !== name) return;
+        cancel?.();
+        cancel = this.#ctx.clock.setTimer(50, () => void this.reload().catch(() => undefined));
+      });
+    } catch (err) {
+      const why = (err as { code?: unknown }).code ?? (err as Error).message;
+      throw new ConfigError(
+        'cannot watch the aliases file',
+        [{ path: 'watch', message: `cannot watch ${dirname(path)} (${String(why)})` }],
+        { cause: err },
+      );
+    }
     watcher.on('error', () => undefined);
     watcher.unref();
     this.#cleanup.push(() => {
