@@ -127,8 +127,13 @@ export class ManaEmitter {
     this.#ee.once(name, this.#wrap(name, fn as AnyListener));
   }
   off<K extends ManaLLMEventName>(name: K, fn?: ManaLLMListener<K>): void {
-    if (!fn) this.#ee.removeAllListeners(name);
-    else this.#ee.off(name, this.#safe.get(fn as AnyListener));
+    if (!fn) {
+      this.#ee.removeAllListeners(name);
+      return;
+    }
+    // A listener never added has no wrapper: eventemitter3 would read `off(name, undefined)` as "remove them all".
+    const w = this.#safe.get(fn as AnyListener);
+    if (w) this.#ee.off(name, w);
   }
   /** True when someone listens, so callers can skip building a payload. */
   has(name: ManaLLMEventName): boolean {

@@ -281,3 +281,21 @@ describe('a custom stream that ignores its signal', () => {
     await waitFor(() => finished, "the deaf stream's iterator returned");
   });
 });
+
+describe('llm.off', () => {
+  it('with a listener that is not subscribed (or already removed) removes nothing else', async () => {
+    const { harness } = await import('./helpers/client.js');
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const seen: string[] = [];
+    const kept = () => void seen.push('kept');
+    const gone = () => void seen.push('gone');
+    llm.on('response', kept);
+    llm.on('response', gone);
+    llm.off('response', gone);
+    // A second clean-up of the same listener, and one of a listener never added.
+    llm.off('response', gone);
+    llm.off('response', () => undefined);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(seen).toEqual(['kept']);
+  });
+});
