@@ -25,6 +25,7 @@ import type {
   EmbedRequest,
   EmbedResponse,
 } from './types.js';
+import { validateOptions } from './validate-request.js';
 import type { Http } from './wire/http.js';
 
 /** Parts the composition root hands to the client. */
@@ -175,10 +176,11 @@ export class ManaLLM {
   /**
    * Every configured provider's model list, best effort: a provider that fails or does not answer within
    * `timeouts.totalMs` is named in `errors`.
-   * @throws the signal's reason, ClosedError
+   * @throws InvalidRequestError, the signal's reason, ClosedError
    */
   async models(opts: { signal?: AbortSignal } = {}): Promise<ModelList> {
     if (this.#closed) throw new ClosedError();
+    validateOptions(opts);
     return listModels(this.#ctx, opts.signal);
   }
 

@@ -276,6 +276,16 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
 }
 
 /**
+ * Checks the options of `models()`, the one call without a request.
+ * @throws InvalidRequestError
+ */
+export function validateOptions(opts: unknown): void {
+  const out = new Issues();
+  checkOptions(opts, true, out);
+  if (out.list) throw new InvalidRequestError('Invalid options', out.list);
+}
+
+/**
  * Checks a model string given to `resolve()`.
  * @throws InvalidRequestError
  */

@@ -299,3 +299,21 @@ describe('llm.off', () => {
     expect(seen).toEqual(['kept']);
   });
 });
+
+describe('llm.models() with malformed options', () => {
+  it('rejects with InvalidRequestError before any I/O, as every other call does', async () => {
+    const { harness } = await import('./helpers/client.js');
+    const { InvalidRequestError } = await import('../src/index.js');
+    const { llm, up } = await harness({ upstreams: { a: 'openai' } });
+    for (const [opts, path] of [
+      [{ signal: 'stop' }, 'signal'],
+      [{ signal: {} }, 'signal'],
+      [null, 'options'],
+    ] as const) {
+      const err = (await rejection(llm.models(opts as never))) as InstanceType<typeof InvalidRequestError>;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.issues).toEqual([expect.objectContaining({ path })]);
+    }
+    expect(up.a!.count()).toBe(0);
+  });
+});
