@@ -40,6 +40,16 @@ const SSE_HEADERS = {
 /** Headers a browser may read from an answer. */
 const EXPOSED = 'x-mana-llm-resolved, x-request-id, retry-after';
 
+/**
+ * A `provider/model` as a header value: a model name is whatever the aliases file or the caller wrote, and a header
+ * carries only visible ASCII (anything else made node:http and the Web Response refuse the whole answer), so every
+ * other character is percent-encoded as UTF-8. Names of visible ASCII pass unchanged.
+ */
+const headerSafe = (name: string): string =>
+  name.replace(/[^\x21-\x7e]+/g, (run) =>
+    Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /**
@@ -178,7 +188,7 @@ export function createDispatcher(
       return { status: e.status, headers, body: JSON.stringify(e.body()) };
     }
     resolved = result.resolved;
-    if (resolved) headers['x-mana-llm-resolved'] = resolved;
+    if (resolved) headers['x-mana-llm-resolved'] = headerSafe(resolved);
     Object.assign(headers, result.headers);
     if (result.stream) {
       // Logged when the stream is over.

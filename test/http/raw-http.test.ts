@@ -375,3 +375,37 @@ describe('createFetchHandler', () => {
     await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
   });
 });
+
+describe('X-Mana-LLM-Resolved with a model name a header cannot carry', () => {
+  // A direct model name is whatever the caller sent; an upstream that ignores it (llama.cpp) still answers.
+  const MODELS = {
+    'a/模型': 'a/%E6%A8%A1%E5%9E%8B',
+    'a/x\r\nset-cookie: a=b': 'a/x%0D%0Aset-cookie:%20a=b',
+    'a/ü': 'a/%C3%BC',
+  };
+
+  it('is served by both handlers, streamed or not, with the name percent-encoded (UTF-8)', async () => {
+    const { served, up, llm } = await setup();
+    const handle = createFetchHandler(llm);
+    for (const [model, header] of Object.entries(MODELS)) {
+      for (const stream of [false, true]) {
+        const body = { ...CHAT, model, stream };
+        up.a?.enqueue({ reply: 'Hi there', chunks: 1 });
+        const res = await post(`${served.url}/v1/chat/completions`, body);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-mana-llm-resolved')).toBe(header);
+        expect(await res.text()).toContain('Hi there');
+        up.a?.enqueue({ reply: 'Hi there', chunks: 1 });
+        const web = await handle(
+          new Request('http://localhost/v1/chat/completions', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          }),
+        );
+        expect(web.headers.get('x-mana-llm-resolved')).toBe(header);
+        expect(await web.text()).toContain('Hi there');
+      }
+    }
+  });
+});
