@@ -162,9 +162,11 @@ export class ProviderTimeoutError extends ProviderError {
 export class ProviderHTTPError extends ProviderError {
   readonly contextLength?: true;
   constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
-    // 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
-    const theirs = info.status >= 500 || info.status === 402 || info.status === 408 || info.status === 498;
-    super('PROVIDER_HTTP', message, info, theirs ? 502 : info.status, theirs || info.status === 404);
+    // 408, 402 (out of credits), Groq's 498 (capacity) and any status outside 4xx (a redirect) are the provider's
+    // problem, not the caller's.
+    const s = info.status;
+    const theirs = s >= 500 || s < 400 || s === 402 || s === 408 || s === 498;
+    super('PROVIDER_HTTP', message, info, theirs ? 502 : s, theirs || s === 404);
     if (info.contextLength === true && !theirs) this.contextLength = true;
   }
 }

@@ -57,6 +57,8 @@ describe('errorFromStatus', () => {
     [402, ProviderHTTPError, true, 502],
     [408, ProviderHTTPError, true, 502],
     [498, ProviderHTTPError, true, 502],
+    [301, ProviderHTTPError, true, 502],
+    [307, ProviderHTTPError, true, 502],
   ] as const)('HTTP %i → %o', (status, type, retryable, httpStatus) => {
     const err = errorFromStatus(status, {}, '{"error":{"message":"nope"}}', meta);
     expectClass(err, type, { status, retryable, httpStatus });

@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/index.js';
 import { registerPrometheusMetrics } from '../../src/prometheus/index.js';
 import { closeAll, harness, KEY, waitFor } from '../helpers/client.js';
 import { serveHttp } from '../helpers/http.js';
-import { hangingUpstream } from '../helpers/raw-upstream.js';
+import { hangingUpstream, rawUpstream } from '../helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -407,5 +407,32 @@ describe('X-Mana-LLM-Resolved with a model name a header cannot carry', () => {
         expect(await web.text()).toContain('Hi there');
       }
     }
+  });
+});
+
+describe('an upstream that answers with a redirect (a baseUrl on http:// behind an https redirect, a proxy)', () => {
+  it('is the provider failing, not the caller: the alias falls back, a direct model is a 503, never a 301 relayed', async () => {
+    const moved = await rawUpstream((_body, res) => {
+      res.writeHead(301, { location: 'https://elsewhere.example/v1/chat/completions' });
+      res.end();
+    });
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      providers: { r: { type: 'openai', baseUrl: moved.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['r/m', 'a/m1'] },
+    });
+    const served = await serveHttp(h.llm);
+    const viaAlias = await post(`${served.url}/v1/chat/completions`, CHAT);
+    expect(viaAlias.status).toBe(200);
+    expect(viaAlias.headers.get('x-mana-llm-resolved')).toBe('a/m1');
+    const direct = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...CHAT, model: 'r/m' }),
+    });
+    expect(direct.status).toBe(503);
+    expect(((await direct.json()) as { error: { code: string } }).error.code).toBe('no_healthy_provider');
+    expect(h.llm.health().providers.r?.consecutiveFailures).toBe(2);
   });
 });
