@@ -85,3 +85,32 @@ describe('mana-llm config and commands', () => {
     }
   });
 });
+
+describe('a config file that is not a config', () => {
+  /** A config.json with this exact text next to the aliases file. */
+  function raw(text: string): string {
+    const config = project({}, ALIASES);
+    writeFileSync(config, text);
+    return config;
+  }
+
+  it('JSON that is not an object, or an aliasesPath that is not a string: exit 2 naming the file, every command', async () => {
+    for (const text of ['null', '[1]', '"x"', '{"aliasesPath": 5, "providers": {"ollama": {}}}']) {
+      for (const command of ['aliases', 'validate', 'serve']) {
+        const r = await run([command, '--config', raw(text)]);
+        expect(r.code, `${command} with ${text}`).toBe(2);
+        expect(r.stderr).toContain('config.json');
+        expect(r.stderr).not.toContain('TypeError');
+      }
+    }
+  });
+
+  it('an invalid health block is refused by every command, as createManaLLM refuses it', async () => {
+    const text = JSON.stringify({ aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} }, health: null });
+    for (const command of ['aliases', 'validate']) {
+      const r = await run([command, '--config', raw(text)]);
+      expect(r.code, command).toBe(2);
+      expect(r.stderr).toContain('health: must be an object');
+    }
+  });
+});

@@ -56,6 +56,10 @@ export function optionsFrom(
     } catch (err) {
       throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`config ${file} must be a JSON object`);
+    if (parsed.aliasesPath !== undefined && typeof parsed.aliasesPath !== 'string')
+      throw new ConfigError(`config ${file}`, [{ path: 'aliasesPath', message: 'must be a string' }]);
     const aliasesPath =
       values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
     return { ...parsed, ...(aliasesPath ? { aliasesPath } : {}) };

@@ -69,8 +69,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     if (command === 'validate') return validate(rest[0], values, env, out, err);
     const given = optionsFrom(values, env);
-    // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays.
-    const llm = createManaLLM({ ...given, health: { ...given.health, probes: command === 'health' } });
+    // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays
+    // (one that is not an object is passed on as is, for createManaLLM to refuse).
+    const { health: h = {} } = given;
+    const llm = createManaLLM({
+      ...given,
+      health: typeof h === 'object' && h !== null ? { ...h, probes: command === 'health' } : h,
+    });
     try {
       if (command === 'aliases') {
         const { default: def, aliases } = llm.aliases();
