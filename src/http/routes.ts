@@ -101,7 +101,8 @@ const embeddings: Route = async (c) => {
   if (issues.length > 0) throw new InvalidRequestError('invalid request', issues);
   const request: EmbedRequest = { input: input as string | string[] };
   if (typeof model === 'string') request.model = model;
-  if (typeof dimensions === 'number') request.dimensions = dimensions;
+  // As sent: llm.embed refuses one that is not a positive integer (silently dropped, it gave full-size vectors).
+  if (dimensions != null) request.dimensions = dimensions as number;
   // A client that wants numbers gets them as the upstream printed them; one that wants base64 gets the float32
   // bytes the upstream sent (the library's default wire format), re-encoded exactly.
   if (format !== 'base64') request.encoding_format = 'float';

@@ -160,6 +160,17 @@ describe('request bodies', () => {
       [post(url, CHAT, { 'content-type': 'text/plain' }), 415, 'unsupported_media_type'],
       [post(url, { ...CHAT, stream: 'yes' }), 400, 'invalid_request'],
       [post(`${served.url}/v1/embeddings`, { model: 'mana/x', input: [1, 2] }), 400, 'invalid_request'],
+      // Not dropped: vectors of the model's full size would reach an index built for 256.
+      [
+        post(`${served.url}/v1/embeddings`, { model: 'mana/x', input: 'a', dimensions: '256' }),
+        400,
+        'invalid_request',
+      ],
+      [
+        post(`${served.url}/v1/embeddings`, { model: 'mana/x', input: 'a', dimensions: 0 }),
+        400,
+        'invalid_request',
+      ],
     ];
     for (const [res, status, code] of cases) {
       const r = await res;
