@@ -187,8 +187,9 @@ export function createDispatcher(
       else log(e.status, e.code);
       return { status: e.status, headers, body: JSON.stringify(e.body()) };
     }
-    resolved = result.resolved;
-    if (resolved) headers['x-mana-llm-resolved'] = headerSafe(resolved);
+    // The header's form in the log too: a name with a line break must not write a log line of its own.
+    resolved = result.resolved && headerSafe(result.resolved);
+    if (resolved) headers['x-mana-llm-resolved'] = resolved;
     Object.assign(headers, result.headers);
     if (result.stream) {
       // Logged when the stream is over.

@@ -14,7 +14,7 @@ export interface RequestLogEntry {
   readonly durationMs: number;
   /** true for an SSE answer: logged when the stream ends, `status` is then the 200 it started with. */
   readonly stream: boolean;
-  /** The `provider/model` that served, when an answer was served. */
+  /** The `provider/model` that served, when an answer was served (as in `X-Mana-LLM-Resolved`). */
   readonly resolved?: string;
   /** The error code (lower case) when the request failed, or its stream ended with an error frame. */
   readonly error?: string;

@@ -419,6 +419,19 @@ describe('X-Mana-LLM-Resolved with a model name a header cannot carry', () => {
       }
     }
   });
+
+  it('reaches the request log as in the header: a caller cannot write a line of its own into `mana-llm serve` logs', async () => {
+    const { served, up, log } = await setup();
+    for (const [model, header] of Object.entries(MODELS)) {
+      for (const stream of [false, true]) {
+        up.a?.enqueue({ reply: 'Hi there', chunks: 1 });
+        const res = await post(`${served.url}/v1/chat/completions`, { ...CHAT, model, stream });
+        await res.text();
+        await waitFor(() => log.at(-1)?.stream === stream && log.length % 2 === (stream ? 0 : 1), 'log line');
+        expect(log.at(-1)?.resolved).toBe(header);
+      }
+    }
+  });
 });
 
 describe('an upstream that answers with a redirect (a baseUrl on http:// behind an https redirect, a proxy)', () => {
