@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +139,26 @@ describe('mana-llm CLI as a real process', () => {
     const bad = await spawnCli(['validate', join(dir, 'broken.yaml')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('aliases');
+  });
+
+  it('stops quietly with exit 0 when its reader goes away (mana-llm chat … | head)', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'word '.repeat(100_000), chunks: 1000 });
+    upstreams.push(groq);
+    const dir = files(groq.url);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'chat', '--config', join(dir, 'mana-llm.config.json'), 'hi'],
+      { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += String(c);
+    });
+    // The reader takes the first piece and leaves, as `head -c` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it('exits 1 when every provider is down, reading the prompt from stdin', async () => {

@@ -151,6 +151,12 @@ function spinner(stream: NodeJS.WriteStream, label: string): () => void {
 const isMain =
   process.argv[1] !== undefined && /(?:^|[\\/])(?:mana-llm|main\.(?:c?js|ts))$/.test(process.argv[1]);
 if (isMain) {
+  // The reader went away (`mana-llm chat … | head`): stop quietly, as other command-line tools do. Not `serve`: a
+  // server whose log pipe broke fails (exit 1), so that a supervisor restarts it.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' || process.argv[2] === 'serve') throw e;
+    process.exit(0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
