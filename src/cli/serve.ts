@@ -60,7 +60,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const host = values.host ?? SERVE_DEFAULTS.host;
   const port = Number(values.port ?? SERVE_DEFAULTS.port);
   const drainMs = Number(values['drain-ms'] ?? SERVE_DEFAULTS.drainMs);
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || !(drainMs >= 0) || positionals.length > 1) {
+  // A timer waits at most 2^31-1 ms: a longer drain would cut every stream at once.
+  if (!(drainMs >= 0 && drainMs <= 2 ** 31 - 1)) {
+    err.write(`mana-llm serve: --drain-ms must be a number of milliseconds up to ${2 ** 31 - 1}\n`);
+    return 2;
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || positionals.length > 1) {
     err.write(`mana-llm serve: bad arguments\n\n${SERVE_HELP}\n`);
     return 2;
   }
