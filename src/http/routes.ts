@@ -53,8 +53,8 @@ const invalid = (path: string, message: string) =>
 function chatRequest(body: Record<string, unknown>, stream: boolean): ChatRequest {
   const req: Record<string, unknown> = {};
   for (const k of CHAT_FIELDS) if (body[k] !== undefined && body[k] !== null) req[k] = body[k];
-  // Newer OpenAI clients send max_completion_tokens instead of max_tokens.
-  if (req.max_tokens === undefined && typeof body.max_completion_tokens === 'number')
+  // Newer OpenAI clients send max_completion_tokens instead of max_tokens (checked as max_tokens is).
+  if (req.max_tokens === undefined && body.max_completion_tokens != null)
     req.max_tokens = body.max_completion_tokens;
   if (stream && body.stream_options != null) req.stream_options = body.stream_options;
   if (req.model !== undefined && typeof req.model !== 'string') throw invalid('model', 'must be a string');

@@ -171,6 +171,8 @@ describe('request bodies', () => {
         400,
         'invalid_request',
       ],
+      // Not dropped either: the answer would have no length cap.
+      [post(url, { ...CHAT, max_completion_tokens: '100' }), 400, 'invalid_request'],
     ];
     for (const [res, status, code] of cases) {
       const r = await res;
