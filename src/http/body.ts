@@ -28,7 +28,8 @@ export async function readJsonObject(call: IncomingCall, max: number): Promise<R
       );
     const parts: Uint8Array[] = [];
     let size = 0;
-    for await (const chunk of call.chunks()) {
+    // A framework that kept the bytes (express.raw(), Fastify's parseAs 'buffer') has read the stream already.
+    for await (const chunk of Buffer.isBuffer(value) ? [value] : call.chunks()) {
       size += chunk.byteLength;
       if (size > max) throw tooLarge(max);
       parts.push(chunk);
