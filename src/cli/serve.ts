@@ -73,12 +73,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   const keys = list(env.MANA_LLM_API_KEYS);
   const origins = list(env.MANA_LLM_CORS_ORIGINS);
+  let fromFile = false;
   try {
     const options = optionsFrom({ aliases: positionals[0] ?? values.aliases, config: values.config }, env);
-    llm = createManaLLM({
-      ...options,
-      ...(options.aliasesPath ? { reloadOnSignal: 'SIGHUP' as const } : {}),
-    });
+    fromFile = options.aliasesPath !== undefined;
+    llm = createManaLLM({ ...options, ...(fromFile ? { reloadOnSignal: 'SIGHUP' as const } : {}) });
     // /metrics when prom-client (an optional peer) is installed; the process serves one client, so prom-client's
     // global registry is its own.
     const metrics = await import('../prometheus/index.js')
@@ -132,6 +131,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   if (keys.length === 0) err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
 
   return new Promise<number>((resolve) => {
+    // Aliases inline in the config: nothing to reload, but SIGHUP's default action would end the server undrained.
+    const noReload = () =>
+      err.write('mana-llm serve: SIGHUP: the aliases are inline in the config, nothing to reload\n');
+    if (!fromFile) process.on('SIGHUP', noReload);
     // A signal listener receives the signal's name.
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
@@ -145,6 +148,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         clearTimeout(cut);
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
+        process.off('SIGHUP', noReload);
         void llm.close().then(() => {
           err.write('mana-llm serve: stopped\n');
           resolve(0);

@@ -44,7 +44,7 @@ async function upstream() {
 }
 
 /** Spawns the real CLI (through tsx, as `npx mana-llm serve` runs dist) and waits for its listening line. */
-async function start(dir: string, extra: string[] = []) {
+async function start(dir: string, extra: string[] = [], aliasesFile: string[] = [join(dir, 'aliases.yaml')]) {
   let stdout = '';
   let stderr = '';
   const proc = spawn(
@@ -59,7 +59,7 @@ async function start(dir: string, extra: string[] = []) {
       ...extra,
       '--config',
       join(dir, 'config.json'),
-      join(dir, 'aliases.yaml'),
+      ...aliasesFile,
     ],
     {
       env: { PATH: process.env.PATH, MANA_LLM_API_KEYS: `other-key-1, ${API_KEY}` },
@@ -163,6 +163,30 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     await expect(stuck).rejects.toThrow();
     expect(await s.exited).toBe(0);
     await waitFor(() => up.closedByClient === 1, 'upstream call cancelled', 5000);
+  });
+
+  it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
+    const { up } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        aliases: { aliases: { 'mana/x': { chain: ['up/m1'] } } },
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir, [], []);
+    s.proc.kill('SIGHUP');
+    await waitFor(() => s.err().includes('SIGHUP'), 'SIGHUP line', 10_000);
+    const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
+    const done = await openai.chat.completions.create({
+      model: 'mana/x',
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(done.choices[0]?.message.content).toBe('served answer');
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 
   it('exits 2 with a readable message when the aliases file is missing', async () => {
