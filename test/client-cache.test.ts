@@ -120,6 +120,26 @@ describe('the response cache', () => {
     expect(a.count('stream')).toBe(2);
   });
 
+  it('a stored value of the wrong shape for the call (corrupt, or planted in a shared store) is a miss', async () => {
+    const planted: Record<string, string> = {
+      chat: JSON.stringify({ v: 1, resolved: 'a/m1', response: { object: 'list', data: [] } }),
+      embed: JSON.stringify({ v: 1, resolved: 'a/e1', response: { choices: 'x' } }),
+    };
+    let kind = 'chat';
+    const store = { getResponse: () => planted[kind], setResponse: () => undefined };
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      options: { aliases: ALIASES, cache: { store } },
+    });
+    const res = await h.llm.chat({ model: 'mana/c', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hello!');
+    expect(res.routing.cached).toBeUndefined();
+    kind = 'embed';
+    const emb = await h.llm.embed({ model: 'mana/e', input: 'a' });
+    expect(emb.data).toHaveLength(1);
+    expect(emb.routing.cached).toBeUndefined();
+  });
+
   it('a cached answer is a copy: changing one does not change the next', async () => {
     const { llm } = await setup();
     await llm.chat({ model: 'mana/c', messages: USER });

@@ -76,7 +76,7 @@ export class ResponseCache {
     } catch {
       // a broken cache is a miss, never a failed call
     }
-    const hit = parse(text);
+    const hit = parse(text, plan.kind);
     if (this.events.has('cache'))
       this.events.emit('cache', {
         id: plan.id,
@@ -109,11 +109,24 @@ export class ResponseCache {
   }
 }
 
-function parse(text: string | undefined): Stored | undefined {
+/** The `object` of a stored answer of each kind and the list it holds: a value of another shape is a miss. */
+const SHAPE: Record<string, readonly [string, string]> = {
+  chat: ['chat.completion', 'choices'],
+  embed: ['list', 'data'],
+};
+
+/** A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store). */
+function parse(text: string | undefined, kind: string): Stored | undefined {
   if (text === undefined) return undefined;
   try {
     const s = JSON.parse(text) as Partial<Stored> | null;
-    return s?.v === 1 && typeof s.resolved === 'string' && typeof s.response === 'object' && s.response
+    const r = s?.response;
+    const [object, list] = SHAPE[kind] ?? [];
+    return s?.v === 1 &&
+      typeof s.resolved === 'string' &&
+      typeof r === 'object' &&
+      r?.object === object &&
+      Array.isArray(r[list as string])
       ? (s as Stored)
       : undefined;
   } catch {
