@@ -103,6 +103,29 @@ describe('mana-llm CLI', () => {
     expect(r.stdout).toMatch(/ollama\s+down.*ECONNREFUSED/);
   });
 
+  it('health: a provider configured with probe: false is shown as such and neither waited for nor failed', async () => {
+    const groq = await startMockUpstream('openai');
+    upstreams.push(groq);
+    const dir = files(groq.url);
+    const config = join(dir, 'mana-llm.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        aliasesPath: 'aliases.yaml',
+        providers: {
+          ollama: { baseUrl: 'http://127.0.0.1:9', probe: false },
+          groq: { baseUrl: groq.url, apiKey: KEY },
+        },
+      }),
+    );
+    const started = Date.now();
+    const r = await run(['health', '--config', config]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.stdout).toMatch(/groq\s+up/);
+    expect(r.stdout).toMatch(/ollama\s+probe off/);
+    expect(r.code).toBe(0);
+  });
+
   it('answers --help per command, and exits 2 on bad usage', async () => {
     expect((await run(['chat', '--help'])).stdout).toContain('Usage: mana-llm chat');
     const help = await run(['--help']);

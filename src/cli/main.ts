@@ -33,7 +33,7 @@ Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
   aliases:
     'Usage: mana-llm aliases [--aliases file] [--config file]\n\nLists the aliases, their chains and the default.',
   health:
-    'Usage: mana-llm health [--aliases file] [--config file]\n\nRuns one probe round against every configured provider and prints a table.',
+    'Usage: mana-llm health [--aliases file] [--config file]\n\nRuns one probe round against every configured provider (but those with probe: false) and prints a table.',
   chat: 'Usage: mana-llm chat [--model mana/fast-text] [--json] ["text"]\n\nStreams the answer to stdout; reads the prompt from stdin when no text is given.\n--json prints the whole response (with routing) as JSON instead of streaming.',
   embed:
     'Usage: mana-llm embed [--model mana/embed] ["text"]\n\nPrints the embedding response as JSON; reads stdin when no text is given.',
@@ -83,7 +83,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           out.write(`${a.name}${a.name === def ? ' (default)' : ''}\n  ${a.chain.join(' → ')}\n`);
         return 0;
       }
-      if (command === 'health') return await health(llm, out);
+      if (command === 'health') {
+        const off = Object.entries(given.providers ?? {}).filter(([, p]) => p?.probe === false);
+        return await health(llm, out, new Set(off.map(([id]) => id)));
+      }
       const text = rest.join(' ') || (await readStdin());
       if (!text) throw new UsageError('empty prompt');
       const model = values.model ? { model: values.model } : {};
