@@ -156,7 +156,7 @@ export class ProviderTimeoutError extends ProviderError {
 }
 
 /**
- * A non-2xx HTTP answer: 5xx is retryable (502 to the caller), 404 falls through, other 4xx are the caller's.
+ * A non-2xx HTTP answer: 5xx and 3xx are retryable (502 to the caller), 404 falls through, other 4xx are the caller's.
  * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
  */
 export class ProviderHTTPError extends ProviderError {
