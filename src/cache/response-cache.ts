@@ -109,11 +109,8 @@ export class ResponseCache {
   }
 }
 
-/** The `object` of a stored answer of each kind and the list it holds: a value of another shape is a miss. */
-const SHAPE: Record<string, readonly [string, string]> = {
-  chat: ['chat.completion', 'choices'],
-  embed: ['list', 'data'],
-};
+/** The list a stored answer of each kind holds (`choices`, `data`): a value without it is a miss. */
+const LIST: Record<string, string> = { chat: 'choices', embed: 'data' };
 
 /** A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store). */
 function parse(text: string | undefined, kind: string): Stored | undefined {
@@ -121,12 +118,10 @@ function parse(text: string | undefined, kind: string): Stored | undefined {
   try {
     const s = JSON.parse(text) as Partial<Stored> | null;
     const r = s?.response;
-    const [object, list] = SHAPE[kind] ?? [];
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
       typeof r === 'object' &&
-      r?.object === object &&
-      Array.isArray(r[list as string])
+      Array.isArray(r?.[LIST[kind] ?? ''])
       ? (s as Stored)
       : undefined;
   } catch {
