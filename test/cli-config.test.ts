@@ -116,6 +116,12 @@ describe('a config file that is not a config', () => {
 });
 
 describe('mana-llm serve arguments', () => {
+  it('an empty --port (`--port=$PORT` with PORT unset) is bad usage, not a random free port', async () => {
+    const r = await run(['serve', '--host', '127.0.0.1', '--port=', 'aliases.example.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad arguments');
+  });
+
   it('a --drain-ms longer than a timer can wait (it would cut every stream at once) is bad usage, exit 2', async () => {
     const r = await run([
       'serve',
