@@ -120,6 +120,16 @@ describe('mana-llm serve arguments', () => {
     const r = await run(['serve', '--host', '127.0.0.1', '--port=', 'aliases.example.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('bad arguments');
+    const drain = await run([
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--drain-ms=',
+      'aliases.example.yaml',
+    ]);
+    expect(drain.code).toBe(2);
   });
 
   it('a --drain-ms longer than a timer can wait (it would cut every stream at once) is bad usage, exit 2', async () => {

@@ -58,9 +58,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     return 0;
   }
   const host = values.host ?? SERVE_DEFAULTS.host;
-  // Not Number(''), which is 0 (a random free port): `--port=$PORT` with PORT unset is a mistake.
-  const port = values.port?.trim() === '' ? Number.NaN : Number(values.port ?? SERVE_DEFAULTS.port);
-  const drainMs = Number(values['drain-ms'] ?? SERVE_DEFAULTS.drainMs);
+  // Not Number(''), which is 0: `--port=$PORT` with PORT unset is a mistake, not a random free port.
+  const num = (s: string | undefined, absent: number) =>
+    s === undefined ? absent : s.trim() === '' ? Number.NaN : Number(s);
+  const port = num(values.port, SERVE_DEFAULTS.port);
+  const drainMs = num(values['drain-ms'], SERVE_DEFAULTS.drainMs);
   // A timer waits at most 2^31-1 ms: a longer drain would cut every stream at once.
   if (!(drainMs >= 0 && drainMs <= 2 ** 31 - 1)) {
     err.write(`mana-llm serve: --drain-ms must be a number of milliseconds up to ${2 ** 31 - 1}\n`);
