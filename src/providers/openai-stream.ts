@@ -82,7 +82,12 @@ export async function* readChatStream(
       const d = c?.delta;
       if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
       if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-      if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
+      const f = c.finish_reason;
+      if (f !== null && f !== undefined) {
+        // sglang, older Ollama and some gateways send "" (or "null") on every chunk: not a finish, and null to callers.
+        if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
+        else c.finish_reason = null;
+      }
       normaliseReasoning(d);
       normaliseContent(d);
       if (Array.isArray(d.tool_calls)) {

@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { StreamInterruptedError } from '../src/index.js';
+import { closeAll, collect, harness, KEY, rejection, USER } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
+
+// Replies real servers send that bend their protocol, read through the public API over real local HTTP.
+
+afterEach(closeAll);
+
+/** A client whose one provider (`a`, of `type`) answers every request with `body`. */
+async function over(type: 'openai' | 'anthropic' | 'google' | 'ollama', body: string, contentType: string) {
+  const raw = await rawUpstream(
+    (_, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
+  );
+  const baseUrl = type === 'ollama' ? raw.url.replace(/\/v1$/, '') : raw.url;
+  const h = await harness({ upstreams: {}, providers: { a: { type, baseUrl, apiKey: KEY } } });
+  return h.llm;
+}
+
+const sse = (...frames: unknown[]) =>
+  frames.map((f) => `data: ${typeof f === 'string' ? f : JSON.stringify(f)}\n\n`).join('');
+const delta = (d: object, finish: unknown) => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'x',
+  choices: [{ index: 0, delta: d, finish_reason: finish }],
+});
+
+describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Ollama, some gateways)', () => {
+  it('a stream cut before its real finish is an interruption, not a complete answer', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hel' }, ''), delta({ content: 'lo' }, '')),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).partial.content).toBe('Hello');
+  });
+
+  it('an error frame before the real finish is the error it says, not the end of the answer', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hel' }, ''), { error: { message: 'overloaded', code: 500 } }, '[DONE]'),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+  });
+
+  it('the caller sees null until the real finish reason', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hi' }, ''), delta({}, 'stop'), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
+  });
+});
