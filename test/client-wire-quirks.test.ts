@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamInterruptedError } from '../src/index.js';
+import { NoHealthyProviderError, ProviderResponseError, StreamInterruptedError } from '../src/index.js';
 import { closeAll, collect, harness, KEY, rejection, USER } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -57,5 +57,36 @@ describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Olla
     );
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
+  });
+});
+
+describe('OpenAI-compatible: a reply whose fields have the wrong type is malformed, not passed on', () => {
+  const reply = (message: object) =>
+    JSON.stringify({ id: 'c1', choices: [{ index: 0, message, finish_reason: 'stop' }] });
+
+  it.each([
+    ['content a number', { role: 'assistant', content: 42 }],
+    ['content an object', { role: 'assistant', content: { text: 'hi' } }],
+    ['refusal a number', { role: 'assistant', content: null, refusal: 1 }],
+    ['reasoning_content an object', { role: 'assistant', content: 'hi', reasoning_content: {} }],
+    ['tool_calls a string', { role: 'assistant', content: null, tool_calls: 'call' }],
+  ])('chat(): %s falls back like any malformed reply', async (_, message) => {
+    const llm = await over('openai', reply(message), 'application/json');
+    const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it.each([
+    ['content a number', { content: 42 }],
+    ['content an object', { content: { text: 'hi' } }],
+    ['refusal a number', { refusal: 1 }],
+    ['reasoning_content an object', { reasoning_content: {} }],
+    ['tool_calls a string', { tool_calls: 'call' }],
+  ])('stream(): %s falls back like any malformed frame', async (_, d) => {
+    const llm = await over('openai', sse(delta(d, null), delta({}, 'stop'), '[DONE]'), 'text/event-stream');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
 });

@@ -14,8 +14,7 @@ import {
   inBandError,
   mayHoldProto,
   NO_PROTO,
-  normaliseContent,
-  normaliseReasoning,
+  normaliseDelta,
   type WireChoice,
   type WireReply,
 } from '../../src/providers/openai-reply.js';
@@ -86,9 +85,12 @@ export function readChatStream(
       const d = c?.delta;
       if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
       if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-      if (c.finish_reason !== null && c.finish_reason !== undefined) finished = true;
-      normaliseReasoning(d);
-      normaliseContent(d);
+      const f = c.finish_reason;
+      if (f !== null && f !== undefined) {
+        if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
+        else c.finish_reason = null;
+      }
+      if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`; the position identifies the call then.
         d.tool_calls.forEach((t: { index?: unknown } | null, i) => {

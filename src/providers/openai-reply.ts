@@ -45,20 +45,32 @@ export const NO_PROTO = {
 };
 export const mayHoldProto = (text: string): boolean => text.includes('__proto__') || text.includes('\\u');
 
-/** OpenRouter and Groq name it `reasoning`, DeepSeek `reasoning_content`; callers always get the latter. */
-export function normaliseReasoning(d: WireDelta): void {
+const isText = (v: unknown): boolean => v === null || v === undefined || typeof v === 'string';
+
+/**
+ * Normalises a reply's message or a frame's delta in place, and says whether callers can take it: its text fields
+ * strings (or null) and its `tool_calls` a list. OpenRouter and Groq name reasoning `reasoning`, DeepSeek
+ * `reasoning_content`; callers always get the latter.
+ */
+export function normaliseDelta(d: WireDelta): boolean {
   if (typeof d.reasoning === 'string') {
     if (d.reasoning_content === undefined) d.reasoning_content = d.reasoning;
     delete d.reasoning;
   }
+  if (Array.isArray(d.content)) normaliseContent(d);
+  return (
+    isText(d.content) &&
+    isText(d.reasoning_content) &&
+    isText(d.refusal) &&
+    (d.tool_calls === undefined || d.tool_calls === null || Array.isArray(d.tool_calls))
+  );
 }
 
 /**
  * Mistral sends `content` as an array of typed parts: text parts become the string, thinking parts (whose own
  * `thinking` is a list of text parts) `reasoning_content`. The types promise a string; an array never passes through.
  */
-export function normaliseContent(d: WireDelta): void {
-  if (!Array.isArray(d.content)) return;
+function normaliseContent(d: WireDelta): void {
   let text = '';
   let thought = '';
   const textOf = (p: unknown): string => {
@@ -119,8 +131,7 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
     if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
       throw badResponse(meta, 'reply choice has no message');
     if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
-    normaliseReasoning(c.message);
-    normaliseContent(c.message);
+    if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
   }

@@ -11,8 +11,7 @@ import {
   inBandError,
   mayHoldProto,
   NO_PROTO,
-  normaliseContent,
-  normaliseReasoning,
+  normaliseDelta,
   type WireChoice,
   type WireReply,
 } from './openai-reply.js';
@@ -88,8 +87,7 @@ export async function* readChatStream(
         if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
         else c.finish_reason = null;
       }
-      normaliseReasoning(d);
-      normaliseContent(d);
+      if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`; the position identifies the call then.
         d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
