@@ -90,3 +90,37 @@ describe('OpenAI-compatible: a reply whose fields have the wrong type is malform
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
 });
+
+describe('OpenAI-compatible: tool call arguments sent as a JSON object (llama.cpp server, early 2026)', () => {
+  const call = {
+    id: 'call_1',
+    type: 'function',
+    function: { name: 'weather', arguments: { city: 'Paris' } },
+  };
+
+  it('chat() hands them out as the JSON text the types promise', async () => {
+    const body = JSON.stringify({
+      id: 'c1',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: null, tool_calls: [call] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    });
+    const llm = await over('openai', body, 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{"city":"Paris"}');
+  });
+
+  it('stream() hands them out as JSON text too', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ tool_calls: [{ index: 0, ...call }] }, null), delta({}, 'tool_calls'), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks[0]?.choices[0]?.delta.tool_calls?.[0]?.function?.arguments).toBe('{"city":"Paris"}');
+  });
+});

@@ -67,6 +67,17 @@ export function normaliseDelta(d: WireDelta): boolean {
 }
 
 /**
+ * Makes a tool call's `arguments` the JSON text OpenAI's shape has there: llama.cpp's server sent a JSON object for a
+ * while (early 2026). False when the call is not an object.
+ */
+export function normaliseToolCall(t: unknown): t is { index?: unknown } {
+  if (t === null || typeof t !== 'object') return false;
+  const fn = (t as { function?: { arguments?: unknown } | null }).function;
+  if (typeof fn?.arguments === 'object' && fn.arguments !== null) fn.arguments = JSON.stringify(fn.arguments);
+  return true;
+}
+
+/**
  * Mistral sends `content` as an array of typed parts: text parts become the string, thinking parts (whose own
  * `thinking` is a list of text parts) `reasoning_content`. The types promise a string; an array never passes through.
  */
@@ -132,6 +143,8 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
       throw badResponse(meta, 'reply choice has no message');
     if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
     if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
+    if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every(normaliseToolCall))
+      throw badResponse(meta, 'malformed tool call');
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
   }

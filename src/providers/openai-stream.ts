@@ -12,6 +12,7 @@ import {
   mayHoldProto,
   NO_PROTO,
   normaliseDelta,
+  normaliseToolCall,
   type WireChoice,
   type WireReply,
 } from './openai-reply.js';
@@ -90,8 +91,8 @@ export async function* readChatStream(
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`; the position identifies the call then.
-        d.tool_calls.forEach((t: { index?: unknown } | null, i) => {
-          if (t === null || typeof t !== 'object') throw badResponse(meta, 'malformed tool call delta');
+        d.tool_calls.forEach((t: unknown, i) => {
+          if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
           if (typeof t.index !== 'number') t.index = i;
         });
       }
