@@ -124,3 +124,16 @@ describe('OpenAI-compatible: tool call arguments sent as a JSON object (llama.cp
     expect(chunks[0]?.choices[0]?.delta.tool_calls?.[0]?.function?.arguments).toBe('{"city":"Paris"}');
   });
 });
+
+describe('embeddings: a number too large for a float (1e999 parses as Infinity) is a malformed vector', () => {
+  it.each([
+    ['ollama', '{"model":"m","embeddings":[[0.5,1e999]]}'],
+    ['google', '{"embeddings":[{"values":[0.5,1e999]}]}'],
+    ['openai', '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,1e999]}]}'],
+  ] as const)('%s: the chain falls back instead of handing out Infinity', async (type, body) => {
+    const llm = await over(type, body, 'application/json');
+    const err = await rejection(llm.embed({ model: 'a/m', input: ['x'], encoding_format: 'float' }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+});

@@ -26,9 +26,8 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
   }
 }
 
-/** True for an array of numbers (an embedding vector). */
-export const isNumbers = (v: unknown): v is number[] =>
-  Array.isArray(v) && v.every((x) => typeof x === 'number');
+/** True for an array of finite numbers (an embedding vector; JSON.parse reads 1e999 as Infinity). */
+export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {
