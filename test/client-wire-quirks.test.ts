@@ -137,3 +137,35 @@ describe('embeddings: a number too large for a float (1e999 parses as Infinity) 
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
 });
+
+describe('Gemini: frequency_penalty and presence_penalty are hints its current models refuse', () => {
+  it('are dropped, so the call is answered instead of failing with 400 "Penalty is not enabled"', async () => {
+    const raw = await rawUpstream((body, res) => {
+      const config = (JSON.parse(body) as { generationConfig?: object }).generationConfig ?? {};
+      if ('frequencyPenalty' in config || 'presencePenalty' in config) {
+        const error = {
+          code: 400,
+          message: 'Penalty is not enabled for models/gemini-2.5-flash',
+          status: 'INVALID_ARGUMENT',
+        };
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+        return;
+      }
+      const reply = {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { g: { type: 'google', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const res = await h.llm.chat({
+      model: 'g/gemini-2.5-flash',
+      messages: USER,
+      frequency_penalty: 0.5,
+      presence_penalty: 0.25,
+    });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+  });
+});

@@ -86,8 +86,7 @@ function generationConfig(req: AdapterChatRequest): Json {
   if (req.max_tokens !== undefined) cfg.maxOutputTokens = req.max_tokens;
   if (req.stop !== undefined) cfg.stopSequences = typeof req.stop === 'string' ? [req.stop] : req.stop;
   if (req.seed !== undefined) cfg.seed = req.seed;
-  if (req.frequency_penalty !== undefined) cfg.frequencyPenalty = req.frequency_penalty;
-  if (req.presence_penalty !== undefined) cfg.presencePenalty = req.presence_penalty;
+  // The penalties are dropped: Gemini models since 2.5 answer any non-zero one with 400 "Penalty is not enabled".
   const rf = req.response_format;
   if (rf?.type === 'json_object' || rf?.type === 'json_schema') cfg.responseMimeType = 'application/json';
   if (rf?.type === 'json_schema' && rf.json_schema.schema !== undefined)

@@ -150,7 +150,7 @@ describe('google adapter: chat', () => {
     ]);
   });
 
-  it('maps sampling fields into generationConfig', async () => {
+  it('maps sampling fields into generationConfig (penalties are dropped: current models refuse them)', async () => {
     await adapter().chat(
       ask({
         temperature: 0.2,
@@ -171,8 +171,6 @@ describe('google adapter: chat', () => {
       maxOutputTokens: 100,
       stopSequences: ['END'],
       seed: 42,
-      frequencyPenalty: 0.5,
-      presencePenalty: 0.25,
     });
     await adapter().chat(ask({ stop: ['a', 'b'] }), ctx());
     expect(lastBody().generationConfig.stopSequences).toEqual(['a', 'b']);
