@@ -169,3 +169,43 @@ describe('Gemini: frequency_penalty and presence_penalty are hints its current m
     expect(res.choices[0]?.message.content).toBe('Hi');
   });
 });
+
+describe('Anthropic: temperature and top_p together', () => {
+  it('top_p is left out when temperature is set (Claude 4.5 and later answer 400 to both)', async () => {
+    const raw = await rawUpstream((body, res) => {
+      const sent = JSON.parse(body) as { temperature?: number; top_p?: number };
+      if (sent.temperature !== undefined && sent.top_p !== undefined) {
+        const error = {
+          type: 'invalid_request_error',
+          message: '`temperature` and `top_p` cannot both be specified for this model. Please use only one.',
+        };
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ type: 'error', error }));
+        return;
+      }
+      const reply = {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: `t=${sent.temperature} p=${sent.top_p}` }],
+        stop_reason: 'end_turn',
+        usage: { input_tokens: 1, output_tokens: 1 },
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { c: { type: 'anthropic', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const both = await h.llm.chat({
+      model: 'c/claude-sonnet-4-5',
+      messages: USER,
+      temperature: 0.2,
+      top_p: 0.9,
+    });
+    expect(both.choices[0]?.message.content).toBe('t=0.2 p=undefined');
+    const topP = await h.llm.chat({ model: 'c/claude-sonnet-4-5', messages: USER, top_p: 0.9 });
+    expect(topP.choices[0]?.message.content).toBe('t=undefined p=0.9');
+  });
+});

@@ -83,7 +83,7 @@ const TOOL_CHOICE = { auto: 'auto', required: 'any', none: 'none' } as const;
 /**
  * Builds a Messages API body: system messages become `system`, consecutive same-role turns are merged (tool
  * results ride in a user turn), images are inlined as base64 sources. `seed` and the penalties are dropped:
- * the API has no equivalent.
+ * the API has no equivalent, and so is `top_p` when `temperature` is set.
  */
 export async function toAnthropicBody(
   req: AdapterChatRequest,
@@ -116,8 +116,9 @@ export async function toAnthropicBody(
     messages: turns,
   };
   if (system.length > 0) body.system = system.join('\n\n');
+  // Not both: Claude 4.5 and later answer 400 to that, and the API's own advice is to set one of them.
   if (req.temperature !== undefined) body.temperature = req.temperature;
-  if (req.top_p !== undefined) body.top_p = req.top_p;
+  else if (req.top_p !== undefined) body.top_p = req.top_p;
   if (req.stop !== undefined) body.stop_sequences = typeof req.stop === 'string' ? [req.stop] : req.stop;
   if (req.tools && req.tools.length > 0) {
     body.tools = req.tools.map((t) => ({

@@ -169,19 +169,20 @@ describe('anthropic adapter: chat', () => {
     ]);
   });
 
-  it('maps temperature, top_p and stop → stop_sequences, and drops seed and penalties', async () => {
+  it('maps temperature, top_p (only without temperature) and stop → stop_sequences, and drops seed and penalties', async () => {
     await adapter().chat(
       req({ temperature: 0.2, top_p: 0.9, stop: 'END', seed: 7, frequency_penalty: 1, presence_penalty: 1 }),
       ctx(),
     );
     const body = lastBody();
-    expect(body).toMatchObject({ temperature: 0.2, top_p: 0.9, stop_sequences: ['END'] });
+    expect(body).toMatchObject({ temperature: 0.2, stop_sequences: ['END'] });
+    expect(body).not.toHaveProperty('top_p');
     expect(body).not.toHaveProperty('seed');
     expect(body).not.toHaveProperty('frequency_penalty');
     expect(body).not.toHaveProperty('presence_penalty');
     expect(body).not.toHaveProperty('stream');
-    await adapter().chat(req({ stop: ['a', 'b'] }), ctx());
-    expect(lastBody().stop_sequences).toEqual(['a', 'b']);
+    await adapter().chat(req({ stop: ['a', 'b'], top_p: 0.9 }), ctx());
+    expect(lastBody()).toMatchObject({ stop_sequences: ['a', 'b'], top_p: 0.9 });
   });
 
   it('maps thinking blocks to reasoning_content', async () => {
