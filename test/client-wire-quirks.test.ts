@@ -209,3 +209,17 @@ describe('Anthropic: temperature and top_p together', () => {
     expect(topP.choices[0]?.message.content).toBe('t=undefined p=0.9');
   });
 });
+
+describe('a success reply carrying "error": null (as some gateways add) is a success', () => {
+  it.each([
+    [
+      'anthropic',
+      { type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn', error: null },
+    ],
+    ['ollama', { message: { role: 'assistant', content: 'Hi' }, done: true, error: null }],
+  ] as const)('%s', async (type, reply) => {
+    const llm = await over(type, JSON.stringify(reply), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+  });
+});

@@ -116,7 +116,7 @@ export async function toOllamaChat(
  * status it adds `"status": <code>` beside it, and only that number classifies it (never the text).
  */
 export function throwInBand(json: JsonObject, meta: CallMeta): void {
-  if (json.error === undefined) return;
+  if (json.error === undefined || json.error === null) return;
   const status = json.status;
   throw errorFromInBand(
     typeof json.error === 'string' && typeof status === 'number'
