@@ -223,3 +223,31 @@ describe('a success reply carrying "error": null (as some gateways add) is a suc
     expect(res.choices[0]?.message.content).toBe('Hi');
   });
 });
+
+describe('Ollama: tool calls without an id (as Ollama sends them)', () => {
+  const reply = {
+    model: 'm',
+    created_at: '2025-01-01T00:00:00Z',
+    message: { role: 'assistant', content: '', tool_calls: [{ function: { name: 'f', arguments: {} } }] },
+    done: true,
+    done_reason: 'stop',
+  };
+
+  // Every turn's first call used to be `call_0`: a history that then moves to Anthropic has duplicate tool_use ids,
+  // which it refuses with a 400 ("`tool_use` ids must be unique").
+  it('get an id unique across replies, in chat() and stream()', async () => {
+    const llm = await over('ollama', JSON.stringify(reply), 'application/json');
+    const ids: (string | undefined)[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await llm.chat({ model: 'a/m', messages: USER });
+      ids.push(res.choices[0]?.message.tool_calls?.[0]?.id);
+    }
+    const streamed = await over('ollama', `${JSON.stringify(reply)}\n`, 'application/x-ndjson');
+    for (let i = 0; i < 2; i++) {
+      const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+      ids.push(chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])[0]?.id);
+    }
+    for (const id of ids) expect(id).toMatch(/^call_[0-9a-f]{24}$/);
+    expect(new Set(ids).size).toBe(4);
+  });
+});

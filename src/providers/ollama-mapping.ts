@@ -2,7 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isJsonObject as isRecord, type JsonObject, jsonObjectIn } from './json-shapes.js';
+import { isJsonObject as isRecord, type JsonObject, jsonObjectIn, newCallId } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -185,14 +185,14 @@ export function textOfLine(line: string): string | undefined {
   }
 }
 
-/** Ollama tool calls → OpenAI ones; ids are Ollama's when it sends them, else `call_<n>` counted from `first`. */
-export function toToolCalls(raw: unknown[], first: number, meta: CallMeta): ToolCall[] {
-  return raw.map((c, i) => {
+/** Ollama tool calls → OpenAI ones; ids are Ollama's when it sends them, else new ones. */
+export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
+  return raw.map((c) => {
     const fn = isRecord(c) ? c.function : undefined;
     if (!isRecord(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
     const args = fn.arguments ?? {};
-    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : `call_${first + i}`;
+    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newCallId();
     return {
       id,
       type: 'function',

@@ -243,7 +243,12 @@ describe('ollama stream', () => {
     const chunks = await collect(make(url).stream(req(), ctx()));
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', reasoning_content: 'Need tools' });
     expect(chunks[1]?.choices[0]?.delta.tool_calls).toEqual([
-      { index: 0, id: 'call_0', type: 'function', function: { name: 'a', arguments: '{"x":1}' } },
+      {
+        index: 0,
+        id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
+        type: 'function',
+        function: { name: 'a', arguments: '{"x":1}' },
+      },
     ]);
     expect(chunks[2]?.choices[0]?.delta.tool_calls).toEqual([
       { index: 1, id: 'call_up', type: 'function', function: { name: 'b', arguments: '{}' } },
@@ -369,7 +374,7 @@ describe('ollama tools', () => {
     expect(res.choices[0]?.message.content).toBeNull();
     const call = res.choices[0]?.message.tool_calls?.[0];
     expect(call).toEqual({
-      id: 'call_0',
+      id: expect.stringMatching(/^call_[0-9a-f]{24}$/),
       type: 'function',
       function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"c"}' },
     });

@@ -92,7 +92,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
             if (frame.thinking !== '') delta.reasoning_content = frame.thinking;
             if (frame.toolCalls.length > 0) {
               // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
-              delta.tool_calls = toToolCalls(frame.toolCalls, tools, m).map((c, i) => ({
+              delta.tool_calls = toToolCalls(frame.toolCalls, m).map((c, i) => ({
                 index: tools + i,
                 ...c,
               }));
@@ -144,7 +144,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
     async chat(req, ctx): Promise<ChatCompletion> {
       const { res, m, cancel } = await postChat(req, false, ctx);
       const frame = readFrame(await json(res, cancel, m), m, false);
-      const toolCalls = toToolCalls(frame.toolCalls, 0, m);
+      const toolCalls = toToolCalls(frame.toolCalls, m);
       const answer = { content: frame.content, reasoning: frame.thinking, toolCalls };
       const finish = finishReason(frame.json.done_reason, toolCalls.length > 0);
       const model = `${config.id}/${req.model}`;
