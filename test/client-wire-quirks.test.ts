@@ -251,3 +251,47 @@ describe('Ollama: tool calls without an id (as Ollama sends them)', () => {
     expect(new Set(ids).size).toBe(4);
   });
 });
+
+describe('Anthropic: tool call ids from other providers', () => {
+  it("ids outside Anthropic's pattern (Kimi's `functions.get_weather:0`) are rewritten in step, not refused", async () => {
+    const sent: { id?: string; tool_use_id?: string }[] = [];
+    const raw = await rawUpstream((body, res) => {
+      const { messages } = JSON.parse(body) as {
+        messages: { content: { id?: string; tool_use_id?: string }[] }[];
+      };
+      for (const m of messages) for (const b of m.content) if (b.id ?? b.tool_use_id) sent.push(b);
+      const bad = sent.find((b) => !/^[a-zA-Z0-9_-]+$/.test(b.id ?? b.tool_use_id ?? ''));
+      if (bad) {
+        const error = {
+          type: 'invalid_request_error',
+          message: "tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'",
+        };
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ type: 'error', error }));
+        return;
+      }
+      const reply = { type: 'message', content: [{ type: 'text', text: 'Sunny' }], stop_reason: 'end_turn' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { c: { type: 'anthropic', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const id = 'functions.get_weather:0';
+    const res = await h.llm.chat({
+      model: 'c/claude',
+      messages: [
+        ...USER,
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: id, content: 'sunny' },
+      ],
+    });
+    expect(res.choices[0]?.message.content).toBe('Sunny');
+    expect(sent[0]?.id).toBe(sent[1]?.tool_use_id);
+  });
+});

@@ -50,11 +50,17 @@ async function userBlocks(
   );
 }
 
+/**
+ * A tool call id as Anthropic takes it (`^[a-zA-Z0-9_-]+$`): ids made by other providers (Kimi's
+ * `functions.get_weather:0`) get `_` for other characters, the same way in the call and in its result.
+ */
+const toolId = (id: string): string => id.replace(/[^a-zA-Z0-9_-]/g, '_');
+
 function toolUse(call: ToolCall, meta: CallMeta): Block {
   const args = call.function.arguments;
   const input = args.trim() === '' ? {} : jsonObjectIn(args);
   if (!input) throw callerError(meta, `tool call ${call.id} arguments are not a JSON object`);
-  return { type: 'tool_use', id: call.id, name: call.function.name, input };
+  return { type: 'tool_use', id: toolId(call.id), name: call.function.name, input };
 }
 
 async function toTurn(
@@ -72,7 +78,10 @@ async function toTurn(
       };
     case 'tool': {
       const content = typeof m.content === 'string' ? m.content : textBlocks(m.content);
-      return { role: 'user', content: [{ type: 'tool_result', tool_use_id: m.tool_call_id, content }] };
+      return {
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content }],
+      };
     }
   }
 }
