@@ -94,6 +94,11 @@ function generationConfig(req: AdapterChatRequest): Json {
   return cfg;
 }
 
+// Gemini 3 and later refuse a replayed turn of function calls without a thought signature; for a turn another provider
+// made (or whose signature the caller's code dropped), Google documents this placeholder on its first call.
+const SIGNS_CALLS = /^(?:models\/)?gemini-(?:[3-9]|\d\d)/;
+const NO_SIGNATURE = 'skip_thought_signature_validator';
+
 /**
  * Maps an OpenAI-shaped chat request to a Gemini `GenerateContentRequest`. System messages are joined into
  * `systemInstruction`; tool results find their function name through the earlier assistant `tool_calls`.
@@ -107,6 +112,7 @@ export async function toGeminiRequest(
   const toolNames = new Map<string, string>();
   // Consecutive tool messages answer one model turn: they share one `user` turn of functionResponse parts.
   let toolTurn: GeminiContent | undefined;
+  const signs = SIGNS_CALLS.test(req.model);
   for (const m of req.messages) {
     if (m.role === 'tool') {
       const name = toolNames.get(m.tool_call_id) ?? m.tool_call_id;
@@ -134,6 +140,9 @@ export async function toGeminiRequest(
         if (typeof signature === 'string' && signature !== '') part.thoughtSignature = signature;
         parts.push(part);
       }
+      const first = parts.find((p) => p.functionCall !== undefined);
+      if (signs && first && !parts.some((p) => p.thoughtSignature !== undefined))
+        first.thoughtSignature = NO_SIGNATURE;
       // Gemini rejects a turn without parts
       if (parts.length > 0) contents.push({ role: 'model', parts });
     }
