@@ -348,3 +348,47 @@ describe('Gemini 3: a tool call in the history that carries no thought signature
     ]);
   });
 });
+
+describe('Anthropic: an empty assistant message in the history', () => {
+  it('is left out (the API refuses a message without content), and the turns around it merge', async () => {
+    let sent: { role: string; content: unknown[] }[] = [];
+    const raw = await rawUpstream((body, res) => {
+      sent = (JSON.parse(body) as { messages: typeof sent }).messages;
+      if (sent.some((m) => m.content.length === 0)) {
+        const error = {
+          type: 'invalid_request_error',
+          message:
+            'messages.1: all messages must have non-empty content except for the optional final assistant message',
+        };
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ type: 'error', error }));
+        return;
+      }
+      const reply = { type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { c: { type: 'anthropic', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const res = await h.llm.chat({
+      model: 'c/claude',
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: '' },
+        { role: 'user', content: 'b' },
+      ],
+    });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+    expect(sent).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'text', text: 'b' },
+        ],
+      },
+    ]);
+  });
+});

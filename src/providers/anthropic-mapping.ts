@@ -114,6 +114,8 @@ export async function toAnthropicBody(
       continue;
     }
     const turn = await toTurn(m, loadImage, meta);
+    // The API refuses a message without content: an empty assistant answer in the history is left out.
+    if (turn.content.length === 0) continue;
     const last = turns.at(-1);
     // The API wants strictly alternating roles.
     if (last?.role === turn.role) last.content.push(...turn.content);
