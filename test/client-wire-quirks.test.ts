@@ -392,3 +392,33 @@ describe('Anthropic: an empty assistant message in the history', () => {
     ]);
   });
 });
+
+describe('Gemini embeddings: more inputs than one batchEmbedContents request takes (100)', () => {
+  it('are sent in batches of 100 and answered in input order', async () => {
+    const sizes: number[] = [];
+    const raw = await rawUpstream((body, res) => {
+      const { requests } = JSON.parse(body) as { requests: { content: { parts: { text: string }[] } }[] };
+      sizes.push(requests.length);
+      if (requests.length > 100) {
+        const error = {
+          code: 400,
+          message: 'At most 100 requests can be in one batch.',
+          status: 'INVALID_ARGUMENT',
+        };
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+        return;
+      }
+      const embeddings = requests.map((r) => ({ values: [Number(r.content.parts[0]?.text)] }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ embeddings }));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { g: { type: 'google', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const input = Array.from({ length: 250 }, (_, i) => String(i));
+    const res = await h.llm.embed({ model: 'g/gemini-embedding-001', input });
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(res.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+    expect(res.data.map((d) => d.embedding[0])).toEqual(input.map(Number));
+  });
+});

@@ -11,6 +11,8 @@ import type { AdapterDeps } from './registry.js';
 
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
+/** The most requests one `batchEmbedContents` call takes. */
+const MAX_EMBED_BATCH = 100;
 
 /** Gemini model names are `models/<name>`; callers may give either form. */
 const bareModel = (model: string): string =>
@@ -91,27 +93,30 @@ export function createGoogleAdapter({
     },
 
     async embed(request, ctx): Promise<Embeddings> {
-      const model = `${config.id}/${request.model}`;
-      const empty = { prompt_tokens: 0, total_tokens: 0 };
-      if (request.input.length === 0) return { object: 'list', data: [], model, usage: empty };
       const name = `models/${bareModel(request.model)}`;
       const dims = request.dimensions === undefined ? {} : { outputDimensionality: request.dimensions };
-      const body = {
-        requests: request.input.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
-      };
-      const { res, m } = await post(request.model, 'batchEmbedContents', body, ctx.signal);
-      const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as JsonObject | null;
-      if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
-      const list = reply?.embeddings;
-      if (!Array.isArray(list) || list.length !== request.input.length)
-        throw badResponse(m, 'embeddings missing or not one per input');
-      const data = list.map((e: unknown, index) => {
-        const values = (e as { values?: unknown } | null)?.values;
-        if (!isNumbers(values)) throw badResponse(m, `embedding ${index} has no values`);
-        return { object: 'embedding' as const, index, embedding: values };
-      });
+      const data: Embeddings['data'] = [];
+      // batchEmbedContents takes at most 100 requests: more inputs go in batches, one after the other.
+      for (let start = 0; start < request.input.length; start += MAX_EMBED_BATCH) {
+        const texts = request.input.slice(start, start + MAX_EMBED_BATCH);
+        const body = {
+          requests: texts.map((text) => ({ model: name, content: { parts: [{ text }] }, ...dims })),
+        };
+        const { res, m } = await post(request.model, 'batchEmbedContents', body, ctx.signal);
+        const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as JsonObject | null;
+        if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
+        const list = reply?.embeddings;
+        if (!Array.isArray(list) || list.length !== texts.length)
+          throw badResponse(m, 'embeddings missing or not one per input');
+        for (const e of list) {
+          const values = (e as { values?: unknown } | null)?.values;
+          if (!isNumbers(values)) throw badResponse(m, `embedding ${data.length} has no values`);
+          data.push({ object: 'embedding', index: data.length, embedding: values });
+        }
+      }
       // batchEmbedContents reports no token counts
-      return { object: 'list', data, model, usage: empty };
+      const usage = { prompt_tokens: 0, total_tokens: 0 };
+      return { object: 'list', data, model: `${config.id}/${request.model}`, usage };
     },
 
     probe: (ctx) => {
