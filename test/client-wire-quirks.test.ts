@@ -422,3 +422,27 @@ describe('Gemini embeddings: more inputs than one batchEmbedContents request tak
     expect(res.data.map((d) => d.embedding[0])).toEqual(input.map(Number));
   });
 });
+
+describe('OpenAI-compatible: a usage frame without `choices` (TGI leaves empty fields out)', () => {
+  const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
+  const body = sse(
+    delta({ content: 'Hi' }, null),
+    delta({}, 'stop'),
+    { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'x', usage },
+    '[DONE]',
+  );
+
+  it('is the usage chunk the caller asked for, not an interruption of a complete answer', async () => {
+    const llm = await over('openai', body, 'text/event-stream');
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage });
+  });
+
+  it('is left out when the caller did not ask for usage', async () => {
+    const llm = await over('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
+  });
+});

@@ -70,7 +70,12 @@ export async function* readChatStream(
       throw errorFromInBand(err ?? json, meta);
     }
     let choices = json.choices;
-    if (!Array.isArray(choices)) throw badResponse(meta, 'stream frame has no choices');
+    if (!Array.isArray(choices)) {
+      // TGI leaves `choices` out of its usage-only frame.
+      if (json.usage === undefined || json.usage === null)
+        throw badResponse(meta, 'stream frame has no choices');
+      json.choices = choices = [];
+    }
     // Azure sends content-filter offsets after the finish reason in a choice without a delta: nothing to pass on.
     if (finished && choices.some((c) => c?.delta === undefined || c.delta === null))
       json.choices = choices = choices.filter((c) => c?.delta !== undefined && c.delta !== null);
