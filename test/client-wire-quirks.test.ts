@@ -446,3 +446,26 @@ describe('OpenAI-compatible: a usage frame without `choices` (TGI leaves empty f
     expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
   });
 });
+
+describe('OpenAI-compatible: finish_reason "abort" (vLLM ends a request its engine aborted this way, then [DONE])', () => {
+  it('stream(): a cut answer is an interruption, not complete', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hel' }, null), delta({}, 'abort'), '[DONE]'),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+  });
+
+  it('chat(): the reply is an upstream error, and the chain falls back', async () => {
+    const body = JSON.stringify({
+      id: 'c1',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'abort' }],
+    });
+    const llm = await over('openai', body, 'application/json');
+    const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+});

@@ -12,6 +12,7 @@ import { badResponse, errorFromInBand, networkError, parseJson } from '../../src
 import {
   carriesContent,
   inBandError,
+  isFailure,
   mayHoldProto,
   NO_PROTO,
   normaliseDelta,
@@ -90,9 +91,10 @@ export function readChatStream(
     for (const c of choices) {
       const d = c?.delta;
       if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
-      if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
       const f = c.finish_reason;
       if (f !== null && f !== undefined) {
+        if (isFailure(f)) throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
+        // sglang, older Ollama and some gateways send "" (or "null") on every chunk: not a finish, and null to callers.
         if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
         else c.finish_reason = null;
       }

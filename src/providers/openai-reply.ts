@@ -29,6 +29,12 @@ export interface WireReply extends WireError {
   usage?: unknown;
 }
 
+/**
+ * A finish reason that reports a failure, not an end: OpenRouter's `error`, and vLLM's `abort` (its engine cut the
+ * request: scale-down, shutdown), which it follows with [DONE] as if the answer were complete.
+ */
+export const isFailure = (finish: unknown): boolean => finish === 'error' || finish === 'abort';
+
 /** vLLM answers `{"object":"error",…}`, OpenAI and most others `{"error":{…}}`. */
 export function inBandError(json: WireError): unknown {
   if (json.error !== undefined && json.error !== null) return json.error;
@@ -141,7 +147,8 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
   for (const c of choices) {
     if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
       throw badResponse(meta, 'reply choice has no message');
-    if (c.finish_reason === 'error') throw errorFromInBand(c.error ?? 'finish_reason: error', meta);
+    if (isFailure(c.finish_reason))
+      throw errorFromInBand(c.error ?? `finish_reason: ${c.finish_reason}`, meta);
     if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
     if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every(normaliseToolCall))
       throw badResponse(meta, 'malformed tool call');
