@@ -13,6 +13,12 @@ function seconds(v: string): number | undefined {
 }
 
 /**
+ * An HTTP date (RFC 9110: IMF-fixdate, RFC 850 or asctime) starts with a day name and holds a time of day. Checked
+ * before `Date.parse`, which reads almost anything ('-1', 'later 5') as a date in 2001: a hint of 0 ms.
+ */
+const HTTP_DATE = /^\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s.*\b\d\d:\d\d:\d\d\b/i;
+
+/**
  * Reads a retry hint: `retry-after-ms`, `retry-after` (seconds or HTTP date) or Gemini's `RetryInfo.retryDelay`.
  * Always a safe integer; the router caps it at `limits.maxRetryAfterMs`.
  */
@@ -21,14 +27,16 @@ export function parseRetryAfter(
   json: unknown,
   now: number,
 ): number | undefined {
-  const after = Number(header(headers, 'retry-after-ms'));
+  const raw = header(headers, 'retry-after-ms');
+  // Number('') and Number(' ') are 0: a blank header is no hint.
+  const after = raw?.trim() ? Number(raw) : Number.NaN;
   if (Number.isFinite(after) && after >= 0) return ms(after);
   const ra = header(headers, 'retry-after');
   if (ra !== undefined) {
     const s = seconds(ra);
     if (s !== undefined) return s;
     // Date.parse is at most 8.64e15: a safe integer.
-    const at = Date.parse(ra);
+    const at = HTTP_DATE.test(ra) ? Date.parse(ra) : Number.NaN;
     if (!Number.isNaN(at)) return Math.max(0, at - now);
   }
   const details = (json as { error?: { details?: unknown } } | null)?.error?.details;

@@ -129,3 +129,34 @@ describe('a thundering herd on a provider that just failed', () => {
     await Promise.all(streams.map((s) => s.done));
   });
 });
+
+describe('a 429 whose retry hint cannot be read', () => {
+  // `Date.parse` reads '-1' and 'later 5' as dates in 2001: taken for HTTP dates, they were a hint of 0 ms, so the
+  // target never cooled and the provider's failures were never counted.
+  it.each([
+    ['retry-after', '-1'],
+    ['retry-after', 'later 5'],
+    ['retry-after', '1.5.2'],
+    ['retry-after-ms', ''],
+    ['retry-after-ms', ' '],
+  ])('%s: %j is no hint: the 429 counts against the provider, which opens after two', async (name, value) => {
+    const a = await mock('openai');
+    a.setDefault({ status: 429, headers: { [name]: value } });
+    const { llm } = client({ a: { type: 'openai', baseUrl: a.url } }, { 'mana/x': ['a/m'] });
+    for (let i = 0; i < 2; i++) {
+      const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+      expect(err).toBeInstanceOf(NoHealthyProviderError);
+      expect((err.cause as ProviderRateLimitError).retryAfterMs).toBeUndefined();
+    }
+    expect(llm.health().providers.a?.state).toBe('open');
+  });
+
+  it('an HTTP date in the past is still a hint of 0 ms (retry now)', async () => {
+    const a = await mock('openai');
+    a.setDefault({ status: 429, headers: { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' } });
+    const { llm } = client({ a: { type: 'openai', baseUrl: a.url } }, { 'mana/x': ['a/m'] });
+    const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+    expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(0);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+  });
+});
