@@ -64,6 +64,22 @@ describe('falls through to the next entry and counts against health', () => {
         status: 503,
       },
       {
+        // A redirect is never followed (a POST cannot be replayed blindly); it is the upstream's answer, not a
+        // sign that the caller's request is wrong.
+        name: 'HTTP 301 (a redirect: a base URL moved, a proxy asking for a login)',
+        behavior: { status: 301, headers: { location: 'https://elsewhere.invalid/v1' } },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 301,
+      },
+      {
+        name: 'HTTP 302',
+        behavior: { status: 302, headers: { location: '/login' } },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 302,
+      },
+      {
         name: 'a malformed reply',
         behavior: { malformed: true },
         reason: 'bad-response',
