@@ -3,10 +3,13 @@ import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import { isPublicAddress } from './address-policy.js';
 
-/** An image fetch that did not give a usable image; `kind` says why, in our own words (never the server's). */
+/**
+ * An image fetch that did not give a usable image; `kind` says why, in our own words (never the server's). A
+ * refused address is a plain failure: the caller learns nothing of what a name resolves to.
+ */
 export class ImageFetchError extends Error {
   override name = 'ImageFetchError';
-  constructor(readonly kind: 'refused' | 'failed' | 'too-large') {
+  constructor(readonly kind: 'failed' | 'too-large') {
     super(`image ${kind}`);
   }
 }
@@ -27,9 +30,7 @@ export interface ImageFetcher {
   close(): Promise<void>;
 }
 
-function refusedAddress(): NodeJS.ErrnoException {
-  return Object.assign(new Error('address not allowed'), { code: 'EMANAREFUSED' });
-}
+const refusedAddress = (): Error => new Error('address not allowed');
 
 /**
  * A `lookup` for `net.connect` that hands over only public addresses: the socket connects to exactly what was
@@ -80,11 +81,9 @@ export function createImageFetcher(opts: { publicOnly: boolean; connectMs: numbe
           headers: { accept: 'image/*' },
           signal,
         });
-      } catch (err) {
+      } catch {
         if (signal.aborted) throw signal.reason;
-        const e = err as { code?: unknown; cause?: { code?: unknown } };
-        const refused = e.code === 'EMANAREFUSED' || e.cause?.code === 'EMANAREFUSED';
-        throw new ImageFetchError(refused ? 'refused' : 'failed');
+        throw new ImageFetchError('failed');
       }
       const type = String(res.headers['content-type'] ?? '')
         .replace(/;.*/s, '')
