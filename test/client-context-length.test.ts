@@ -87,3 +87,54 @@ describe('a prompt too long for one model', () => {
     expect(big.count()).toBe(0);
   });
 });
+
+// Groq's answer to one request larger than the account's tokens-per-minute limit: waiting does not help (the
+// request alone is over the limit), another provider may serve it.
+const OVER_TPM = {
+  status: 413,
+  body: JSON.stringify({
+    error: {
+      message:
+        'Request too large for model `llama-3.1-8b-instant` in organization `org_x` service tier `on_demand` on tokens per minute (TPM): Limit 6000, Requested 12328, please reduce your message size and try again.',
+      type: 'tokens',
+      code: 'rate_limit_exceeded',
+    },
+  }),
+};
+
+describe("a request over the provider's per-request token limit (Groq's 413 rate_limit_exceeded)", () => {
+  it('falls through like a too-long prompt (reason context-length, status 413), no health penalty', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault(OVER_TPM);
+    big.setDefault({ reply: 'fits' });
+    for (let i = 0; i < 3; i++) {
+      const res = await llm.chat({ model: 'mana/x', messages: USER });
+      expect(res.choices[0]?.message.content).toBe('fits');
+      expect(res.routing.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+        ['small/m', 'context-length', 413],
+        ['big/m', 'ok', undefined],
+      ]);
+    }
+    expect(llm.health().providers.small).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+  });
+
+  it('is the caller’s 413 when nothing is left', async () => {
+    const { llm, small } = await setup();
+    small.setDefault(OVER_TPM);
+    const err = await rejection(llm.chat({ model: 'small/m', messages: USER }));
+    expect(err).toMatchObject({
+      name: 'ProviderHTTPError',
+      status: 413,
+      httpStatus: 413,
+      contextLength: true,
+    });
+  });
+
+  it('another 413 still propagates at once', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault({ status: 413, body: '<html>413 Request Entity Too Large</html>' });
+    big.setDefault({ reply: 'never' });
+    expect(await rejection(llm.chat({ model: 'mana/x', messages: USER }))).toMatchObject({ status: 413 });
+    expect(big.count()).toBe(0);
+  });
+});

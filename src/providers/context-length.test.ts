@@ -78,6 +78,18 @@ const TOO_LONG: [string, number, unknown][] = [
       },
     },
   ],
+  [
+    'Groq, one request over the tokens-per-minute limit',
+    413,
+    {
+      error: {
+        message:
+          'Request too large for model `llama-3.3-70b-versatile` in organization `org_x` service tier `on_demand` on tokens per minute (TPM): Limit 12000, Requested 14137, please reduce your message size and try again.',
+        type: 'tokens',
+        code: 'rate_limit_exceeded',
+      },
+    },
+  ],
 ];
 
 describe('saysContextLength', () => {
@@ -93,6 +105,7 @@ describe('saysContextLength', () => {
     ],
     ['the phrase in a 500', 500, { error: { message: 'prompt is too long' } }],
     ['the phrase in a 429', 429, { error: { message: 'maximum context length' } }],
+    ['rate_limit_exceeded in a 400', 400, { error: { message: 'slow down', code: 'rate_limit_exceeded' } }],
     ['a bare string', 400, 'prompt is too long'],
     ['no body', 400, null],
   ])('%s is not', (_n, status, json) => {

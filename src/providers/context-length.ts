@@ -3,7 +3,9 @@
  * servers say it with a code; Anthropic, Gemini and most OpenAI-compatible servers (vLLM, DeepSeek, Mistral,
  * OpenRouter, Together) only in the message, so the message is read here — the one place error text is matched,
  * because no code exists to switch on. A too-long prompt is not the caller's mistake while a later chain entry
- * has a bigger window (docs/wire-conformance.md).
+ * has a bigger window (docs/wire-conformance.md). Groq's 413 `rate_limit_exceeded` ("Request too large for model …
+ * on tokens per minute") is read the same way: the request alone is over the account's per-minute limit, so
+ * waiting does not help, and another provider may take it.
  */
 export function saysContextLength(status: number, json: unknown): boolean {
   if (status !== 400 && status !== 413 && status !== 422) return false;
@@ -11,6 +13,7 @@ export function saysContextLength(status: number, json: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
   const e = err as { code?: unknown; type?: unknown; message?: unknown };
   if (e.code === 'context_length_exceeded' || e.type === 'context_length_exceeded') return true;
+  if (status === 413 && e.code === 'rate_limit_exceeded') return true;
   const message = typeof e.message === 'string' ? e.message.slice(0, 1000) : '';
   return PHRASES.some((re) => re.test(message));
 }
