@@ -283,6 +283,39 @@ describe('errors that are the caller’s own propagate and leave health alone', 
     });
   }
 
+  // OpenRouter's documented answer to a prompt its moderation flagged: HTTP 403 with the reasons in the metadata.
+  const FLAGGED = {
+    status: 403,
+    body: JSON.stringify({
+      error: {
+        code: 403,
+        message:
+          'meta-llama/llama-guard requires moderation on OpenRouter. Your input was flagged for "harassment".',
+        metadata: {
+          reasons: ['harassment'],
+          flagged_input: 'you are…',
+          provider_name: 'OpenAI',
+          model_slug: 'openai/gpt-4o',
+        },
+      },
+    }),
+  };
+
+  it("OpenRouter's 403 for a flagged prompt is a safety block, not a wrong key: it propagates and never opens the breaker, even with fallbackOnAuthError", async () => {
+    for (const fallbackOnAuthError of [false, true]) {
+      const { llm, a, b } = await twoProviders({ fallbackOnAuthError });
+      a.setDefault(FLAGGED);
+      for (let i = 0; i < 3; i++) {
+        const err = await rejection(llm.chat(CHAT));
+        expect(err).toBeInstanceOf(ProviderBlockedError);
+        expect(err).toMatchObject({ httpStatus: 422, status: 403, reason: 'harassment' });
+      }
+      expect(b.count('chat')).toBe(0);
+      expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+      await closeAll();
+    }
+  });
+
   it('a 401 falls through and opens the breaker with fallbackOnAuthError', async () => {
     const { llm, a, b, events } = await twoProviders({ fallbackOnAuthError: true });
     a.enqueue({ status: 401 });

@@ -86,6 +86,21 @@ describe('errorFromStatus', () => {
     expect(err.message).toContain('[redacted]');
   });
 
+  it("OpenRouter's 403 with moderation reasons is ProviderBlockedError; a bare 403 or reasons on a 400 are not", () => {
+    const body = (reasons: unknown) =>
+      JSON.stringify({ error: { code: 403, message: 'flagged', metadata: { reasons, flagged_input: 'x' } } });
+    expectClass(errorFromStatus(403, {}, body(['harassment', 'violence']), meta), ProviderBlockedError, {
+      reason: 'harassment, violence',
+      status: 403,
+      httpStatus: 422,
+    });
+    expectClass(errorFromStatus(403, {}, body([7, null]), meta), ProviderBlockedError, {
+      reason: 'moderation',
+    });
+    expectClass(errorFromStatus(403, {}, body('harassment'), meta), ProviderAuthError, { status: 403 });
+    expectClass(errorFromStatus(400, {}, body(['harassment']), meta), ProviderHTTPError, { status: 400 });
+  });
+
   it.each([
     ['content_filter', 'code'],
     ['content_policy_violation', 'type'],

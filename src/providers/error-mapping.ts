@@ -99,10 +99,16 @@ export function errorFromStatus(
     const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...info(meta), status, retryAfterMs });
   }
-  const code = json?.error as { code?: unknown; type?: unknown } | null | undefined;
+  const code = json?.error as { code?: unknown; type?: unknown; metadata?: unknown } | null | undefined;
   const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
   if (typeof blocked === 'string')
     return new ProviderBlockedError(msg, { ...info(meta), status, reason: blocked });
+  // OpenRouter answers a prompt its moderation flagged with 403 and the reasons: not a wrong key.
+  const flagged = (code?.metadata as { reasons?: unknown } | null | undefined)?.reasons;
+  if (status === 403 && Array.isArray(flagged)) {
+    const reason = reasonText(flagged.filter((r) => typeof r === 'string').join(', ') || 'moderation', meta);
+    return new ProviderBlockedError(msg, { ...info(meta), status, reason });
+  }
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, { ...info(meta), status });
