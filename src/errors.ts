@@ -156,17 +156,27 @@ export class ProviderTimeoutError extends ProviderError {
 }
 
 /**
- * A non-2xx HTTP answer: 5xx and 3xx are retryable (502 to the caller), 404 falls through, other 4xx are the caller's.
+ * A non-2xx HTTP answer: 5xx and 3xx (never followed) are retryable (502 to the caller), 404 falls through, other
+ * 4xx are the caller's.
  * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
+ * `outage`: the provider's problem whatever the status (Anthropic's 400 for an account out of credits).
  */
 export class ProviderHTTPError extends ProviderError {
   readonly contextLength?: true;
-  constructor(message: string, info: ProviderErrorInfo & { status: number; contextLength?: boolean }) {
-    // 408, 402 (out of credits), Groq's 498 (capacity) and any status outside 4xx (a redirect) are the provider's
-    // problem, not the caller's.
-    const s = info.status;
-    const theirs = s >= 500 || s < 400 || s === 402 || s === 408 || s === 498;
-    super('PROVIDER_HTTP', message, info, theirs ? 502 : s, theirs || s === 404);
+  constructor(
+    message: string,
+    info: ProviderErrorInfo & { status: number; contextLength?: boolean; outage?: boolean },
+  ) {
+    // A redirect, 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
+    const { status } = info;
+    const theirs =
+      info.outage === true ||
+      status >= 500 ||
+      status < 400 ||
+      status === 402 ||
+      status === 408 ||
+      status === 498;
+    super('PROVIDER_HTTP', message, info, theirs ? 502 : status, theirs || status === 404);
     if (info.contextLength === true && !theirs) this.contextLength = true;
   }
 }

@@ -126,6 +126,43 @@ describe('falls through to the next entry and counts against health', () => {
     });
   }
 
+  it("Anthropic's 400 for an account out of credits is the provider's outage like a 402, not the caller's request", async () => {
+    const h = await harness({
+      upstreams: { a: 'anthropic', b: 'openai' },
+      aliases: { 'mana/x': ['a/claude-sonnet-4-5', 'b/m2'] },
+    });
+    h.up.a?.setDefault({
+      status: 400,
+      body: JSON.stringify({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message:
+            'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+        },
+      }),
+    });
+    h.up.b?.setDefault({ reply: 'from b' });
+    const res = await h.llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({
+      target: 'a/claude-sonnet-4-5',
+      reason: 'http-error',
+      status: 400,
+    });
+    expect(res.routing.attempts[0]?.error).toMatchObject({ httpStatus: 502, retryable: true });
+    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 1 });
+    // Another 400 is still the caller's.
+    h.up.a?.setDefault({
+      status: 400,
+      body: JSON.stringify({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'max_tokens: too big' },
+      }),
+    });
+    expect(await rejection(h.llm.chat(CHAT))).toMatchObject({ name: 'ProviderHTTPError', httpStatus: 400 });
+  });
+
   it('connection refused', async () => {
     const h = await harness({
       upstreams: { b: 'openai' },

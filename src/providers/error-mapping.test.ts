@@ -64,6 +64,31 @@ describe('errorFromStatus', () => {
     expectClass(err, type, { status, retryable, httpStatus });
   });
 
+  it("Anthropic's 400 for an account out of credits is the provider's outage (a 402 in all but its status)", () => {
+    const credits = JSON.stringify({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing.',
+      },
+    });
+    expectClass(errorFromStatus(400, {}, credits, meta), ProviderHTTPError, {
+      status: 400,
+      retryable: true,
+      httpStatus: 502,
+    });
+    // the same words in a 401 stay an auth error; another 400 stays the caller's
+    expectClass(errorFromStatus(401, {}, credits, meta), ProviderAuthError, { status: 401 });
+    expectClass(
+      errorFromStatus(400, {}, '{"error":{"message":"max_tokens too big"}}', meta),
+      ProviderHTTPError,
+      {
+        retryable: false,
+        httpStatus: 400,
+      },
+    );
+  });
+
   it('names provider, model, method and path (no query) with the upstream message', () => {
     const err = errorFromStatus(500, {}, '{"error":{"message":"boom"}}', meta);
     expect(err.message).toBe('groq/llama-3.1-8b POST /v1/chat/completions → HTTP 500: boom');

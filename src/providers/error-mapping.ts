@@ -94,7 +94,8 @@ export function errorFromStatus(
 ): ProviderError {
   // A body that is not a JSON object says nothing but its text.
   const json = jsonObjectIn(text);
-  const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(errorBodyMessage(json, text), meta)}`;
+  const message = errorBodyMessage(json, text);
+  const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(message, meta)}`;
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...info(meta), status, retryAfterMs });
@@ -113,8 +114,15 @@ export function errorFromStatus(
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, { ...info(meta), status });
   const contextLength = saysContextLength(status, json);
-  return new ProviderHTTPError(msg, { ...info(meta), status, contextLength });
+  const outage = status === 400 && OUT_OF_CREDITS.test(message.slice(0, 1000));
+  return new ProviderHTTPError(msg, { ...info(meta), status, contextLength, outage });
 }
+
+/**
+ * Anthropic answers for an account out of credits with a 400 `invalid_request_error` that only its text tells
+ * apart ("Your credit balance is too low to access the Anthropic API"): the provider's outage, like a 402.
+ */
+const OUT_OF_CREDITS = /\bcredit balance is too low\b/i;
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
 
