@@ -126,42 +126,74 @@ describe('falls through to the next entry and counts against health', () => {
     });
   }
 
-  it("Anthropic's 400 for an account out of credits is the provider's outage like a 402, not the caller's request", async () => {
-    const h = await harness({
-      upstreams: { a: 'anthropic', b: 'openai' },
-      aliases: { 'mana/x': ['a/claude-sonnet-4-5', 'b/m2'] },
-    });
-    h.up.a?.setDefault({
-      status: 400,
-      body: JSON.stringify({
+  // Account problems that these providers answer with a 400: the provider's outage like a 402, not the caller's
+  // request (the same request succeeds at the next entry).
+  const ACCOUNT_400: [string, 'anthropic' | 'google', string, unknown][] = [
+    [
+      'Anthropic, out of credits',
+      'anthropic',
+      'claude-sonnet-4-5',
+      {
         type: 'error',
         error: {
           type: 'invalid_request_error',
           message:
             'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
         },
-      }),
-    });
-    h.up.b?.setDefault({ reply: 'from b' });
-    const res = await h.llm.chat(CHAT);
-    expect(res.model).toBe('b/m2');
-    expect(res.routing.attempts[0]).toMatchObject({
-      target: 'a/claude-sonnet-4-5',
-      reason: 'http-error',
-      status: 400,
-    });
-    expect(res.routing.attempts[0]?.error).toMatchObject({ httpStatus: 502, retryable: true });
-    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 1 });
-    // Another 400 is still the caller's.
-    h.up.a?.setDefault({
-      status: 400,
-      body: JSON.stringify({
+      },
+    ],
+    [
+      'Anthropic, over its spend limit',
+      'anthropic',
+      'claude-sonnet-4-5',
+      {
         type: 'error',
-        error: { type: 'invalid_request_error', message: 'max_tokens: too big' },
-      }),
+        error: {
+          type: 'invalid_request_error',
+          message:
+            'You have reached your specified API usage limits. You will regain access on 2026-04-01 at 00:00 UTC.',
+        },
+      },
+    ],
+    [
+      'Gemini, free tier not available in the region (FAILED_PRECONDITION)',
+      'google',
+      'gemini-2.0-flash',
+      {
+        error: {
+          code: 400,
+          message:
+            'Gemini API free tier is not available in your country. Please enable billing on your project in Google AI Studio.',
+          status: 'FAILED_PRECONDITION',
+        },
+      },
+    ],
+  ];
+  for (const [name, protocol, model, body] of ACCOUNT_400) {
+    it(`${name}: a 400 that is the provider's outage like a 402, not the caller's request`, async () => {
+      const h = await harness({
+        upstreams: { a: protocol, b: 'openai' },
+        aliases: { 'mana/x': [`a/${model}`, 'b/m2'] },
+      });
+      h.up.a?.setDefault({ status: 400, body: JSON.stringify(body) });
+      h.up.b?.setDefault({ reply: 'from b' });
+      const res = await h.llm.chat(CHAT);
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toMatchObject({
+        target: `a/${model}`,
+        reason: 'http-error',
+        status: 400,
+      });
+      expect(res.routing.attempts[0]?.error).toMatchObject({ httpStatus: 502, retryable: true });
+      expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 1 });
+      // Another 400 is still the caller's.
+      h.up.a?.setDefault({
+        status: 400,
+        body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'max_tokens: too big' } }),
+      });
+      expect(await rejection(h.llm.chat(CHAT))).toMatchObject({ name: 'ProviderHTTPError', httpStatus: 400 });
     });
-    expect(await rejection(h.llm.chat(CHAT))).toMatchObject({ name: 'ProviderHTTPError', httpStatus: 400 });
-  });
+  }
 
   it('connection refused', async () => {
     const h = await harness({

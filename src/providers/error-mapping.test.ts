@@ -64,7 +64,7 @@ describe('errorFromStatus', () => {
     expectClass(err, type, { status, retryable, httpStatus });
   });
 
-  it("Anthropic's 400 for an account out of credits is the provider's outage (a 402 in all but its status)", () => {
+  it("a 400 about the account (Anthropic's credits or spend limit, Gemini's FAILED_PRECONDITION) is the provider's outage", () => {
     const credits = JSON.stringify({
       type: 'error',
       error: {
@@ -74,6 +74,18 @@ describe('errorFromStatus', () => {
     });
     expectClass(errorFromStatus(400, {}, credits, meta), ProviderHTTPError, {
       status: 400,
+      retryable: true,
+      httpStatus: 502,
+    });
+    const spent =
+      '{"error":{"type":"invalid_request_error","message":"You have reached your specified API usage limits."}}';
+    expectClass(errorFromStatus(400, {}, spent, meta), ProviderHTTPError, {
+      retryable: true,
+      httpStatus: 502,
+    });
+    const region =
+      '{"error":{"code":400,"message":"free tier not available","status":"FAILED_PRECONDITION"}}';
+    expectClass(errorFromStatus(400, {}, region, meta), ProviderHTTPError, {
       retryable: true,
       httpStatus: 502,
     });

@@ -100,7 +100,10 @@ export function errorFromStatus(
     const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...info(meta), status, retryAfterMs });
   }
-  const code = json?.error as { code?: unknown; type?: unknown; metadata?: unknown } | null | undefined;
+  const code = json?.error as
+    | { code?: unknown; type?: unknown; status?: unknown; metadata?: unknown }
+    | null
+    | undefined;
   const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
   if (typeof blocked === 'string')
     return new ProviderBlockedError(msg, { ...info(meta), status, reason: blocked });
@@ -114,15 +117,17 @@ export function errorFromStatus(
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, { ...info(meta), status });
   const contextLength = saysContextLength(status, json);
-  const outage = status === 400 && OUT_OF_CREDITS.test(message.slice(0, 1000));
+  const outage =
+    status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(message.slice(0, 1000)));
   return new ProviderHTTPError(msg, { ...info(meta), status, contextLength, outage });
 }
 
 /**
- * Anthropic answers for an account out of credits with a 400 `invalid_request_error` that only its text tells
- * apart ("Your credit balance is too low to access the Anthropic API"): the provider's outage, like a 402.
+ * What some providers answer with a 400 although it is about the account, not the request, so the provider's outage
+ * like a 402: Anthropic's account out of credits or over its spend limit (told apart only by its text), and Gemini's
+ * `FAILED_PRECONDITION` (billing not enabled, free tier not offered in the region).
  */
-const OUT_OF_CREDITS = /\bcredit balance is too low\b/i;
+const ACCOUNT = /\bcredit balance is too low\b|\breached your specified API usage limits\b/i;
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
 
