@@ -299,6 +299,31 @@ describe('HTTP 404 for the model', () => {
       lastError: null,
     });
   });
+
+  // Groq retires models with a 400 (code model_decommissioned): an alias naming one must go on to its next entry.
+  it.each([
+    [
+      'model_decommissioned',
+      'The model `llama3-70b-8192` has been decommissioned and is no longer supported. Please refer to https://console.groq.com/docs/deprecations for a recommendation on which model to use instead.',
+    ],
+    ['model_not_found', 'The model `m1` does not exist or you do not have access to it.'],
+  ])('a 400 with code %s is the same: model-not-found, no health penalty', async (code, message) => {
+    const { llm, a } = await twoProviders();
+    a.setDefault({
+      status: 400,
+      body: JSON.stringify({ error: { message, type: 'invalid_request_error', code } }),
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await llm.chat(CHAT);
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toMatchObject({
+        target: 'a/m1',
+        reason: 'model-not-found',
+        status: 404,
+      });
+    }
+    expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null });
+  });
 });
 
 describe('errors that are the caller’s own propagate and leave health alone', () => {

@@ -101,6 +101,14 @@ describe('errorFromStatus', () => {
     );
   });
 
+  it('a 400 whose code says the model is retired or unknown is the 404 of the fallback table', () => {
+    for (const code of ['model_decommissioned', 'model_not_found']) {
+      const err = errorFromStatus(400, {}, JSON.stringify({ error: { message: 'gone', code } }), meta);
+      expectClass(err, ProviderHTTPError, { status: 404, retryable: true, httpStatus: 404 });
+      expect(err.message).toContain('HTTP 400: gone');
+    }
+  });
+
   it('names provider, model, method and path (no query) with the upstream message', () => {
     const err = errorFromStatus(500, {}, '{"error":{"message":"boom"}}', meta);
     expect(err.message).toBe('groq/llama-3.1-8b POST /v1/chat/completions → HTTP 500: boom');

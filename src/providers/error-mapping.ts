@@ -116,6 +116,10 @@ export function errorFromStatus(
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, { ...info(meta), status });
+  // A model the provider retired or does not know, told with a 400 and a code (Groq's `model_decommissioned`): the
+  // fallback table's 404 (the message keeps the status the upstream sent).
+  if (status === 400 && (code?.code === 'model_decommissioned' || code?.code === 'model_not_found'))
+    return new ProviderHTTPError(msg, { ...info(meta), status: 404 });
   const contextLength = saysContextLength(status, json);
   const outage =
     status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(message.slice(0, 1000)));
@@ -149,7 +153,7 @@ const IN_BAND_STATUS: [number, string[]][] = [
     401,
     ['authentication_error', 'permission_error', 'invalid_api_key', 'permission_denied', 'unauthenticated'],
   ],
-  [404, ['not_found_error', 'model_not_found', 'not_found']],
+  [404, ['not_found_error', 'model_not_found', 'model_decommissioned', 'not_found']],
   [400, ['invalid_request_error', 'invalid_argument', 'context_length_exceeded', 'bad_request', ...BLOCKED]],
   [
     503,
