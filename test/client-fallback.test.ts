@@ -3,6 +3,7 @@ import {
   NoHealthyProviderError,
   ProviderAuthError,
   ProviderBlockedError,
+  ProviderCapabilityError,
   ProviderConnectionError,
   ProviderHTTPError,
   ProviderRateLimitError,
@@ -323,6 +324,37 @@ describe('HTTP 404 for the model', () => {
       });
     }
     expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null });
+  });
+});
+
+describe('a model that lacks a feature the request needs, said by the upstream', () => {
+  // Ollama cannot know in advance which of its models handle tools; it answers a 400 when one does not.
+  const WITH_TOOLS = {
+    ...CHAT,
+    tools: [{ type: 'function' as const, function: { name: 'now', parameters: { type: 'object' } } }],
+  };
+  const NO_TOOLS = {
+    status: 400,
+    body: JSON.stringify({ error: 'registry.ollama.ai/library/gemma3:4b does not support tools' }),
+  };
+
+  it("Ollama's 400 'does not support tools' skips the entry like a capability it lacks: no health penalty", async () => {
+    const h = await harness({
+      upstreams: { a: 'ollama', b: 'openai' },
+      aliases: { 'mana/x': ['a/gemma3:4b', 'b/m2'] },
+    });
+    h.up.a?.setDefault(NO_TOOLS);
+    h.up.b?.setDefault({ reply: 'from b' });
+    for (let i = 0; i < 3; i++) {
+      const res = await h.llm.chat(WITH_TOOLS);
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toMatchObject({ target: 'a/gemma3:4b', reason: 'capability' });
+    }
+    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null });
+    // A direct model throws ProviderCapabilityError, as for a capability known in advance.
+    const err = await rejection(h.llm.chat({ ...WITH_TOOLS, model: 'a/gemma3:4b' }));
+    expect(err).toBeInstanceOf(ProviderCapabilityError);
+    expect(err).toMatchObject({ httpStatus: 400, capability: 'tools' });
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ProviderAuthError,
   ProviderBlockedError,
+  ProviderCapabilityError,
   ProviderConnectionError,
   type ProviderError,
   ProviderHTTPError,
@@ -99,6 +100,17 @@ describe('errorFromStatus', () => {
         httpStatus: 400,
       },
     );
+  });
+
+  it("Ollama's 400 'does not support tools' is a ProviderCapabilityError, from either endpoint", () => {
+    for (const body of [
+      '{"error":"registry.ollama.ai/library/gemma3:4b does not support tools"}',
+      '{"error":{"message":"registry.ollama.ai/library/gemma3:4b does not support tools","type":"api_error"}}',
+    ])
+      expectClass(errorFromStatus(400, {}, body, meta), ProviderCapabilityError, {
+        capability: 'tools',
+        httpStatus: 400,
+      });
   });
 
   it('a 400 whose code says the model is retired or unknown is the 404 of the fallback table', () => {
