@@ -117,27 +117,29 @@ export function errorFromStatus(
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
   if (status === 401 || status === 403 || keyInvalid(json))
     return new ProviderAuthError(msg, { ...info(meta), status });
-  // Ollama cannot tell in advance which of its models handle tools; it answers a 400 when one does not.
-  if (status === 400 && NO_TOOLS.test(message.slice(0, 1000)))
-    return new ProviderCapabilityError(msg, { ...info(meta), status, capability: 'tools' });
-  // A model the provider retired or does not know, told with a 400 and a code (Groq's `model_decommissioned`): the
-  // fallback table's 404 (the message keeps the status the upstream sent).
-  if (status === 400 && (code?.code === 'model_decommissioned' || code?.code === 'model_not_found'))
-    return new ProviderHTTPError(msg, { ...info(meta), status: 404 });
+  const said = message.slice(0, 1000);
+  if (status === 400) {
+    // Ollama cannot tell in advance which of its models handle tools; it answers a 400 when one does not.
+    if (NO_TOOLS.test(said))
+      return new ProviderCapabilityError(msg, { ...info(meta), status, capability: 'tools' });
+    // A model the provider retired or does not know, told with a code (Groq's `model_decommissioned`): the
+    // fallback table's 404 (the message keeps the status the upstream sent).
+    if (code?.code === 'model_decommissioned' || code?.code === 'model_not_found')
+      return new ProviderHTTPError(msg, { ...info(meta), status: 404 });
+  }
   const contextLength = saysContextLength(status, json);
-  const outage =
-    status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(message.slice(0, 1000)));
+  const outage = status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(said));
   return new ProviderHTTPError(msg, { ...info(meta), status, contextLength, outage });
 }
+
+/** Ollama's "registry.ollama.ai/library/gemma3:4b does not support tools": a capability the model lacks. */
+const NO_TOOLS = /\bdoes not support tools\b/i;
 
 /**
  * What some providers answer with a 400 although it is about the account, not the request, so the provider's outage
  * like a 402: Anthropic's account out of credits or over its spend limit (told apart only by its text), and Gemini's
  * `FAILED_PRECONDITION` (billing not enabled, free tier not offered in the region).
  */
-/** Ollama's "registry.ollama.ai/library/gemma3:4b does not support tools": a capability the model lacks. */
-const NO_TOOLS = /\bdoes not support tools\b/i;
-
 const ACCOUNT = /\bcredit balance is too low\b|\breached your specified API usage limits\b/i;
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
