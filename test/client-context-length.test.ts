@@ -138,3 +138,22 @@ describe("a request over the provider's per-request token limit (Groq's 413 rate
     expect(big.count()).toBe(0);
   });
 });
+
+describe("xAI's way of saying it", () => {
+  it('"This model\'s maximum prompt length is 131072 but the request contains 136973 tokens." falls through', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault({
+      status: 400,
+      body: JSON.stringify({
+        code: 'Client specified an invalid argument',
+        error: "This model's maximum prompt length is 131072 but the request contains 136973 tokens.",
+      }),
+    });
+    big.setDefault({ reply: 'fits' });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+      ['small/m', 'context-length', 400],
+      ['big/m', 'ok', undefined],
+    ]);
+  });
+});

@@ -79,6 +79,19 @@ const TOO_LONG: [string, number, unknown][] = [
     },
   ],
   [
+    'xAI',
+    400,
+    {
+      code: 'Client specified an invalid argument',
+      error: "This model's maximum prompt length is 131072 but the request contains 136973 tokens.",
+    },
+  ],
+  [
+    'any server answering { error: "<text>" }',
+    400,
+    { error: 'prompt is too long: 9000 tokens > 8192 maximum' },
+  ],
+  [
     'Groq, one request over the tokens-per-minute limit',
     413,
     {

@@ -9,7 +9,9 @@
  */
 export function saysContextLength(status: number, json: unknown): boolean {
   if (status !== 400 && status !== 413 && status !== 422) return false;
-  const err = (json as { error?: unknown } | null)?.error ?? json;
+  const error = (json as { error?: unknown } | null)?.error;
+  // `{ "error": "…" }` (xAI, TGI, LM Studio): the text is the message.
+  const err = typeof error === 'string' ? { message: error } : (error ?? json);
   if (err === null || typeof err !== 'object') return false;
   const e = err as { code?: unknown; type?: unknown; message?: unknown };
   if (e.code === 'context_length_exceeded' || e.type === 'context_length_exceeded') return true;
@@ -28,4 +30,6 @@ const PHRASES = [
   /\bmaximum context length\b/i,
   // llama.cpp server: "the request exceeds the available context size"
   /\bexceeds the available context size\b/i,
+  // xAI: "This model's maximum prompt length is 131072 but the request contains 136973 tokens."
+  /\bmaximum prompt length is\b/i,
 ];
