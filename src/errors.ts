@@ -159,7 +159,8 @@ export class ProviderTimeoutError extends ProviderError {
  * A non-2xx HTTP answer: 5xx and 3xx (never followed) are retryable (502 to the caller), 404 falls through, other
  * 4xx are the caller's.
  * `contextLength`: the 4xx says the prompt is too long for this model; a later chain entry may have a bigger window.
- * `outage`: the provider's problem whatever the status (Anthropic's 400 for an account out of credits).
+ * `outage`: the provider's problem whatever the status (a 400 about the account: Anthropic's credits, Gemini's
+ * billing).
  */
 export class ProviderHTTPError extends ProviderError {
   readonly contextLength?: true;

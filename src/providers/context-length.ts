@@ -1,11 +1,11 @@
 /**
  * Whether an upstream's 4xx error body says the prompt is longer than this model's context window. OpenAI-style
  * servers say it with a code; Anthropic, Gemini and most OpenAI-compatible servers (vLLM, DeepSeek, Mistral,
- * OpenRouter, Together) only in the message, so the message is read here — one of the few places error text is
- * matched (the others, in error-mapping.ts: Anthropic's account 400s, Ollama's "does not support tools"), because no code exists to switch on. A too-long prompt is not the caller's mistake while a later chain entry
- * has a bigger window (docs/wire-conformance.md). Groq's 413 `rate_limit_exceeded` ("Request too large for model …
- * on tokens per minute") is read the same way: the request alone is over the account's per-minute limit, so
- * waiting does not help, and another provider may take it.
+ * OpenRouter, Together, xAI) only in the message, so the message is read here, because no code exists to switch on
+ * (error-mapping.ts reads two more: Anthropic's account 400s, Ollama's "does not support tools"). A too-long prompt
+ * is not the caller's mistake while a later chain entry has a bigger window (docs/wire-conformance.md). Groq's 413
+ * `rate_limit_exceeded` ("Request too large for model … on tokens per minute") is read the same way: the request
+ * alone is over the account's per-minute limit, so waiting does not help, and another provider may take it.
  */
 export function saysContextLength(status: number, json: unknown): boolean {
   if (status !== 400 && status !== 413 && status !== 422) return false;
