@@ -25,6 +25,12 @@ function kindOf(x: unknown): string {
   return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
 }
 
+/** A value the caller sent, for a message: a string quoted and cut to 40 characters, anything else its kind. */
+function shown(x: unknown): string {
+  if (typeof x !== 'string') return kindOf(x);
+  return x.length > 40 ? `${JSON.stringify(x.slice(0, 40))}…` : JSON.stringify(x);
+}
+
 /** Collects issues; `add` is the only allocation, and it happens only for invalid input. */
 class Issues {
   list: ConfigIssue[] | undefined;
@@ -62,7 +68,10 @@ function checkParts(parts: unknown[], i: number, images: boolean, out: Issues): 
         out.add(`${partPath(i, j)}.image_url.url`, 'must be an http(s) or data: URL string');
     } else {
       const allowed = images ? '"text" or "image_url"' : '"text" (images go in user messages)';
-      out.add(`${partPath(i, j)}.type`, `must be ${allowed}, got ${JSON.stringify(p.type) ?? 'nothing'}`);
+      out.add(
+        `${partPath(i, j)}.type`,
+        `must be ${allowed}, got ${p.type === undefined ? 'nothing' : shown(p.type)}`,
+      );
     }
   }
 }
@@ -121,8 +130,7 @@ function checkMessages(messages: unknown, out: Issues): void {
     }
     const role = m.role;
     if (typeof role !== 'string' || !ROLES.has(role)) {
-      const got =
-        role === undefined ? `is required: ${ROLE_MSG}` : `${ROLE_MSG}, got ${JSON.stringify(role)}`;
+      const got = role === undefined ? `is required: ${ROLE_MSG}` : `${ROLE_MSG}, got ${shown(role)}`;
       out.add(`messages[${i}].role`, got);
       continue;
     }
@@ -253,10 +261,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
         out.add('dimensions', 'must be a positive integer');
       const f = request.encoding_format;
       if (f !== undefined && f !== 'float' && f !== 'base64')
-        out.add(
-          'encoding_format',
-          `must be 'float' or 'base64', got ${typeof f === 'string' ? JSON.stringify(f.slice(0, 40)) : kindOf(f)}`,
-        );
+        out.add('encoding_format', `must be 'float' or 'base64', got ${shown(f)}`);
     } else {
       checkMessages(request.messages, out);
       checkChatFields(request, out);

@@ -209,6 +209,30 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(a.requests).toHaveLength(0);
   });
 
+  it('an odd or huge role or part type is echoed bounded, never crashes the check', async () => {
+    const { llm, a } = await setup();
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const huge = 'x'.repeat(1_000_000);
+    const cases: [unknown, string][] = [
+      [{ messages: [{ role: 10n, content: 'Hi' }] }, 'messages[0].role'],
+      [{ messages: [{ role: circular, content: 'Hi' }] }, 'messages[0].role'],
+      [{ messages: [{ role: huge, content: 'Hi' }] }, 'messages[0].role'],
+      [{ messages: [{ role: 'user', content: [{ type: 10n }] }] }, 'messages[0].content[0].type'],
+      [{ messages: [{ role: 'user', content: [{ type: circular }] }] }, 'messages[0].content[0].type'],
+      [{ messages: [{ role: 'user', content: [{ type: huge }] }] }, 'messages[0].content[0].type'],
+    ];
+    for (const [request, path] of cases) {
+      for (const kind of ['chat', 'stream'] as const) {
+        const err = (await rejection(call(llm, kind, { name: '', request, path }))) as InvalidRequestError;
+        expect(err).toBeInstanceOf(InvalidRequestError);
+        expect(err.issues.map((i) => i.path)).toEqual([path]);
+        expect(err.message.length).toBeLessThan(400);
+      }
+    }
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {
     const { llm, a } = await setup();
     for (let i = 0; i < 3; i++) await rejection(llm.chat({ messages: USER }, { timeoutMs: '5000' } as never));
