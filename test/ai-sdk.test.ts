@@ -361,4 +361,44 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     const replayed = bodies[1]?.contents.flatMap((c) => c.parts).find((p) => 'functionCall' in p);
     expect(replayed).toMatchObject({ functionCall: { name: 'weather' }, thoughtSignature: 'sig-123' });
   });
+
+  it('a stream interrupted in the middle of a tool call hands over no tool call, as if it were complete', async () => {
+    const frame = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Arguments that happen to parse, then the upstream drops the connection: no finish reason, no [DONE].
+      res.end(
+        frame({ role: 'assistant' }) +
+          frame({
+            tool_calls: [
+              {
+                index: 0,
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'weather', arguments: '{"city":' },
+              },
+            ],
+          }) +
+          frame({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const mana = createManaProvider(llm);
+    let executed = 0;
+    const counted = tool({ ...weather, execute: async ({ city }) => ({ city, sky: String(++executed) }) });
+    const streamed = streamText({ model: mana('mana/x'), prompt: 'Weather?', tools: { weather: counted } });
+    const parts: string[] = [];
+    for await (const p of streamed.fullStream) parts.push(p.type);
+    expect(parts).toContain('error');
+    expect(parts).not.toContain('tool-call');
+    expect(executed).toBe(0);
+    expect(await streamed.finishReason).toBe('error');
+  });
 });

@@ -140,14 +140,15 @@ class PartWriter {
     this.#block = undefined;
   }
 
-  /** Closes open blocks and hands over complete tool calls. */
-  end(): void {
+  /** Closes open blocks and, unless the stream broke (`complete` false), hands over the tool calls. */
+  end(complete: boolean): void {
     this.#close();
+    // A call the upstream never finished is not handed over: its arguments may be cut anywhere.
+    if (!complete) return;
     for (const tool of this.#tools.values()) {
       this.emit({ type: 'tool-input-end', id: tool.id });
       this.emit(toolCallPart(tool.id, tool.name, tool.args, tool.extra));
     }
-    this.#tools.clear();
   }
 }
 
@@ -176,7 +177,7 @@ function toParts(
           finish = { unified: 'error', raw: undefined };
         }
         if (cancelled) return;
-        writer.end();
+        writer.end(finish.unified !== 'error'); // 'error' only when the stream broke
         controller.enqueue({
           type: 'finish',
           finishReason: finish,
