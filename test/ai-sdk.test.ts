@@ -16,7 +16,7 @@ import { createManaProvider } from '../src/ai-sdk/index.js';
 import { createManaLLM } from '../src/index.js';
 import type { MockProtocol } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
-import { rawUpstream } from './helpers/raw-upstream.js';
+import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -400,5 +400,21 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(parts).not.toContain('tool-call');
     expect(executed).toBe(0);
     expect(await streamed.finishReason).toBe('error');
+  });
+
+  it('cancelling the stream parts closes an upstream that has gone silent, not only after its next chunk', async () => {
+    const up = await hangingUpstream({ chunks: 2 });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const { stream } = await createManaProvider(llm)('mana/x').doStream({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+    });
+    for await (const part of stream) if (part.type === 'text-delta') break;
+    await waitFor(() => up.closedByClient === 1, 'the upstream connection closed', 1500);
   });
 });

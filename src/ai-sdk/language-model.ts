@@ -63,10 +63,15 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const { request, options: callOptions, warnings } = toChatCall(this.modelId, options);
     request.stream_options = { include_usage: true };
     const mapError = (err: unknown) => toAISDKError(err, this.modelId, 'languageModel', request);
+    // Cancelling the parts aborts the call: a stream waiting for the upstream would run return() only after its
+    // next chunk, keeping a silent upstream open until the idle timeout.
+    const cancel = new AbortController();
+    const { signal } = callOptions;
+    callOptions.signal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
     const chunks = await this.#llm.openStream(request, callOptions).catch((err: unknown) => {
       throw mapError(err);
     });
-    return { stream: toParts(chunks, warnings, mapError), request: { body: request } };
+    return { stream: toParts(chunks, warnings, mapError, cancel), request: { body: request } };
   }
 }
 
@@ -157,6 +162,7 @@ function toParts(
   chunks: OpenedStream,
   warnings: SharedV3Warning[],
   mapError: (err: unknown) => unknown,
+  cancel: AbortController,
 ): ReadableStream<Part> {
   const metadata = routingMetadata(chunks.routing);
   let cancelled = false;
@@ -189,7 +195,8 @@ function toParts(
     },
     cancel() {
       cancelled = true;
-      void chunks.return();
+      cancel.abort(new DOMException('the stream parts were cancelled', 'AbortError'));
+      void chunks.return().catch(() => {});
     },
   });
 }
