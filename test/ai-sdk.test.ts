@@ -417,4 +417,17 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     for await (const part of stream) if (part.type === 'text-delta') break;
     await waitFor(() => up.closedByClient === 1, 'the upstream connection closed', 1500);
   });
+
+  it('providerOptions.mana of the wrong type is an invalid request, not silently ignored', async () => {
+    const { mana, a } = await setup();
+    const before = a.count('chat');
+    for (const mistake of [{ timeoutMs: '5000' }, { cache: 'yes' }]) {
+      const err = await rejection(
+        generateText({ model: mana('mana/openai'), prompt: 'Hi', providerOptions: { mana: mistake } }),
+      );
+      expect(err).toMatchObject({ isRetryable: false, statusCode: 400 });
+      expect((err as APICallError).cause).toMatchObject({ code: 'INVALID_REQUEST' });
+    }
+    expect(a.count('chat')).toBe(before);
+  });
 });

@@ -9,7 +9,10 @@ function toolChoice(c: NonNullable<LanguageModelV3CallOptions['toolChoice']>): T
   return c.type === 'tool' ? { type: 'function', function: { name: c.toolName } } : c.type;
 }
 
-/** mana-llm's call options from the AI SDK's abort signal and `providerOptions.mana`. */
+/**
+ * mana-llm's call options from the AI SDK's abort signal and `providerOptions.mana`, as given: a value of the wrong
+ * type is the call's InvalidRequestError, as with `llm.chat()`.
+ */
 export function callOptions(
   abortSignal: AbortSignal | undefined,
   providerOptions: Record<string, unknown> | undefined,
@@ -17,8 +20,8 @@ export function callOptions(
   const mana = (providerOptions?.mana ?? {}) as ManaProviderOptions;
   const out: CallOptions = {};
   if (abortSignal) out.signal = abortSignal;
-  if (typeof mana.timeoutMs === 'number') out.timeoutMs = mana.timeoutMs;
-  if (typeof mana.cache === 'boolean') out.cache = mana.cache;
+  if (mana.timeoutMs !== undefined) out.timeoutMs = mana.timeoutMs;
+  if (mana.cache !== undefined) out.cache = mana.cache;
   return out;
 }
 
