@@ -107,4 +107,23 @@ describe('mana-llm/testing', () => {
     expect(cloud.calls).toHaveLength(1);
     await llm.close();
   });
+
+  it("a caller changing the mock provider's capabilities object does not change its routing", async () => {
+    const { local, llm } = setup();
+    const caps = local.capabilities('small') as { vision: boolean };
+    try {
+      caps.vision = false;
+    } catch {
+      // A frozen object refuses the write in strict mode: that is the point.
+    }
+    const image = [
+      {
+        role: 'user' as const,
+        content: [{ type: 'image_url' as const, image_url: { url: 'data:image/png;base64,AAAA' } }],
+      },
+    ];
+    expect(llm.resolve('mana/fast-text', { messages: image }).candidates[0]?.state).toBe('ready');
+    expect(local.capabilities('small').vision).toBe(true);
+    await llm.close();
+  });
 });

@@ -86,7 +86,7 @@ export function createMockProvider(
   opts: { provider?: string; capabilities?: Partial<Capabilities>; dimensions?: number } = {},
 ): MockProvider {
   const provider = opts.provider ?? 'mock';
-  const caps: Capabilities = { ...ALL_CAPABILITIES, ...opts.capabilities };
+  const caps: Capabilities = Object.freeze({ ...ALL_CAPABILITIES, ...opts.capabilities });
   const queue: MockStep[] = [];
   let fallback: MockStep = { reply: 'Hello from the mock provider.' };
   let alive = true;
