@@ -26,18 +26,23 @@ const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
 
+/** A string from the file for a message: quoted, cut to 60 characters. */
+function quote(s: string): string {
+  return s.length > 60 ? `${JSON.stringify(s.slice(0, 60))}…` : JSON.stringify(s);
+}
+
 const entrySchema = v.pipe(
   v.string('must be a "provider/model" string'),
   v.check((s) => s.trim() !== '', 'is blank: expected provider/model'),
   v.check(
     (s) => parseModelString(s) !== null,
-    (issue) => `${JSON.stringify(issue.input)} has no provider prefix: expected provider/model`,
+    (issue) => `${quote(issue.input)} has no provider prefix: expected provider/model`,
   ),
   // `mana/b` would be read as provider "mana" and always skipped: aliases do not nest.
   v.check(
     (s) => parseModelString(s)?.provider !== ALIAS_PROVIDER,
     (issue) =>
-      `${JSON.stringify(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
+      `${quote(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
   ),
   v.transform((s): ChainEntry => {
     const { provider, model } = parseModelString(s)!;
@@ -157,7 +162,7 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
     issues.push({
       path: 'default',
-      message: `names ${JSON.stringify(dflt)}, which is not a defined alias${hint}`,
+      message: `names ${quote(dflt)}, which is not a defined alias${hint}`,
     });
   }
   if (issues.length > 0) throw new AliasConfigError(`Invalid ${origin}`, capped(issues));
