@@ -430,4 +430,29 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     }
     expect(a.count('chat')).toBe(before);
   });
+
+  it("a prompt part's own providerOptions are not sent upstream as a field of the content part", async () => {
+    const { mana, a } = await setup();
+    await generateText({
+      model: mana('mana/openai'),
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'text',
+              text: 'What is this?',
+              providerOptions: { anthropic: { cacheControl: { type: 'ephemeral' } } },
+            },
+            { type: 'image', image: new URL('https://example.com/a.png') },
+          ],
+        },
+      ],
+    });
+    const body = a.requests.at(-1)?.body as { messages: { content: unknown }[] };
+    expect(body.messages[0]?.content).toEqual([
+      { type: 'text', text: 'What is this?' },
+      { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+    ]);
+  });
 });

@@ -57,7 +57,10 @@ export function toChatMessages(prompt: LanguageModelV3Prompt): ChatMessage[] {
         out.push({ role: 'system', content: message.content });
         break;
       case 'user': {
-        const parts = message.content.map((p): ContentPart => (p.type === 'text' ? p : filePart(p)));
+        // A new text part: the AI SDK's one also carries its own `providerOptions`, which no upstream takes.
+        const parts = message.content.map(
+          (p): ContentPart => (p.type === 'text' ? { type: 'text', text: p.text } : filePart(p)),
+        );
         const onlyText = parts.every((p) => p.type === 'text');
         out.push({
           role: 'user',
