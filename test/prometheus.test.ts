@@ -42,6 +42,19 @@ describe('registerPrometheusMetrics', () => {
     expect(text).toContain('mana_llm_provider_healthy{provider="groq"} 1');
   });
 
+  it('a bridge registered while a breaker is open starts that provider at 0, not 1', async () => {
+    const { local, llm } = await setup();
+    local.setDefault({ status: 503 });
+    await llm.chat({ model: 'mana/fast-text', messages });
+    await llm.chat({ model: 'mana/fast-text', messages });
+    expect(llm.health().providers.ollama?.state).toBe('open');
+    const late = new Registry();
+    registerPrometheusMetrics(llm, { registry: late });
+    const text = await late.metrics();
+    expect(text).toContain('mana_llm_provider_healthy{provider="ollama"} 0');
+    expect(text).toContain('mana_llm_provider_healthy{provider="groq"} 1');
+  });
+
   it('counts served calls, tokens, latency, alias resolution and fallbacks with the resolved target', async () => {
     const { local, llm, registry } = await setup();
     await llm.chat({ model: 'mana/fast-text', messages });

@@ -95,8 +95,10 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
   });
 
-  const providers = Object.keys(llm.health().providers);
-  for (const provider of providers) healthy.set({ provider }, 1);
+  // As the breakers are now: 1 for every provider of a fresh client, 0 for one already open.
+  const snapshot = llm.health().providers;
+  const providers = Object.keys(snapshot);
+  for (const provider of providers) healthy.set({ provider }, snapshot[provider]?.healthy === false ? 0 : 1);
   let named = configuredNames(llm);
   /**
    * Label values from what the configuration names, never from what a caller sent: a defined alias (`mana`, its
