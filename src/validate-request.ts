@@ -42,10 +42,15 @@ class Issues {
   }
 }
 
+/** A blank provider before the first `/`, or a blank model after it (`/m`, `groq/`). */
+const BLANK_SIDE = /^\s*\/|^[^/]*\/\s*$/;
+
 function checkModel(model: unknown, out: Issues): void {
   if (model === undefined) return;
   if (typeof model !== 'string') out.add('model', `must be a string, got ${kindOf(model)}`);
   else if (model.trim() === '') out.add('model', 'must not be blank (omit it to use the default alias)');
+  else if (BLANK_SIDE.test(model))
+    out.add('model', 'has a blank side: expected "provider/model", "mana/<alias>" or a bare model name');
 }
 
 // Paths are built only when an issue is found: a valid call allocates no strings.

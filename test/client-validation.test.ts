@@ -298,6 +298,24 @@ describe('a bare model without a default provider is the caller’s mistake', ()
     expect(llm.health()).toEqual(before);
   });
 
+  it('a model with a blank side of its "/" is one too, even with a default provider: nothing is sent', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/x': ['a/m'] },
+      options: { defaultProvider: 'a' },
+    });
+    for (const model of ['/m', ' /m', 'a/', 'a/  ']) {
+      for (const kind of ['chat', 'stream'] as const) {
+        const err = (await rejection(
+          call(h.llm, kind, { name: '', request: { model, messages: USER }, path: '' }),
+        )) as InvalidRequestError;
+        expect(err).toBeInstanceOf(InvalidRequestError);
+        expect(err.issues.map((i) => i.path)).toEqual(['model']);
+      }
+    }
+    expect(h.up.a!.requests).toHaveLength(0);
+  });
+
   it('a call with no model and no default alias is one too', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
     const err = (await rejection(h.llm.chat({ messages: USER }))) as InvalidRequestError;
