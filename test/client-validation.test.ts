@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CallOptions, InvalidRequestError, type ManaLLM } from '../src/index.js';
+import {
+  type CallOptions,
+  InvalidRequestError,
+  type ManaLLM,
+  NoHealthyProviderError,
+  UnknownAliasError,
+} from '../src/index.js';
 import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
 
 afterEach(closeAll);
@@ -231,6 +237,20 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
       }
     }
     expect(a.requests).toHaveLength(0);
+  });
+
+  it('a huge model string is cut in the messages of the errors it leads to, kept whole in their fields', async () => {
+    const { llm } = await setup();
+    const direct = `nowhere/${'y'.repeat(100_000)}`;
+    const none = (await rejection(llm.chat({ model: direct, messages: USER }))) as NoHealthyProviderError;
+    expect(none).toBeInstanceOf(NoHealthyProviderError);
+    expect(none.requested).toBe(direct);
+    expect(none.message.length).toBeLessThan(1000);
+    const alias = `mana/${'z'.repeat(100_000)}`;
+    const unknown = (await rejection(llm.chat({ model: alias, messages: USER }))) as UnknownAliasError;
+    expect(unknown).toBeInstanceOf(UnknownAliasError);
+    expect(unknown.alias).toBe(alias);
+    expect(unknown.message.length).toBeLessThan(1000);
   });
 
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {
