@@ -78,6 +78,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
           : opts.cache.store,
         opts.cache.ttlMs,
         events,
+        opts.limits,
       )
     : undefined;
   return new ManaLLM({ ctx, aliases, http, prober, cache, images: images.fetcher });

@@ -6,8 +6,12 @@ import type { Clock } from '../clock.js';
  * answers a miss; it must not make a call wait long.
  */
 export interface CacheStore {
-  /** The stored value, or undefined on a miss (or when the store cannot answer now). */
-  getResponse(key: string): Promise<string | undefined> | string | undefined;
+  /**
+   * The stored value, or undefined on a miss (or when the store cannot answer now). `maxBytes` is the longest
+   * value the call can use (its kind's reply cap, `limits.maxResponseBytes` or `limits.maxEmbeddingResponseBytes`):
+   * a longer one is a miss anyway, so a shared store should not read it.
+   */
+  getResponse(key: string, maxBytes?: number): Promise<string | undefined> | string | undefined;
   /** Stores `value` for `ttlMs`; fire and forget (a failure is ignored). */
   setResponse(key: string, value: string, ttlMs: number): Promise<void> | void;
   /** Releases the store's connections; the client calls it from `close()`. */

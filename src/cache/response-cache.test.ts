@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AliasDefinition } from '../aliases/schema.js';
 import { ManaEmitter } from '../events.js';
 import { createFakeClock } from '../health/fake-clock.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import type { CallPlan } from '../routing/context.js';
 import type { ChatResponse } from '../types.js';
 import { type CacheStore, createMemoryCacheStore } from './cache-store.js';
@@ -44,6 +45,7 @@ describe('ResponseCache', () => {
       createMemoryCacheStore({ maxEntries: 5, clock: createFakeClock() }),
       1_000,
       new ManaEmitter(),
+      DEFAULT_LIMITS,
     );
     expect(cache.open(plan, request, { cache: false })).toBeUndefined();
     expect(cache.open({ ...plan, alias: { ...alias, cache: false } }, request, undefined)).toBeUndefined();
@@ -54,6 +56,7 @@ describe('ResponseCache', () => {
       createMemoryCacheStore({ maxEntries: 5, clock: createFakeClock() }),
       1_000,
       new ManaEmitter(),
+      DEFAULT_LIMITS,
     );
     const t1 = await cache.open<ChatResponse>(plan, request, undefined);
     if (t1?.hit === undefined) t1?.save(answer(null));
@@ -81,11 +84,12 @@ describe('ResponseCache', () => {
       { getResponse: () => '{"v":2}', setResponse: () => undefined },
     ];
     for (const store of broken) {
-      const ticket = await new ResponseCache(store, 1_000, new ManaEmitter()).open<ChatResponse>(
-        plan,
-        request,
-        undefined,
-      );
+      const ticket = await new ResponseCache(
+        store,
+        1_000,
+        new ManaEmitter(),
+        DEFAULT_LIMITS,
+      ).open<ChatResponse>(plan, request, undefined);
       expect(ticket?.hit).toBeUndefined();
       if (ticket?.hit === undefined) expect(() => ticket?.save(answer('stop'))).not.toThrow();
     }

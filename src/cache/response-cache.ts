@@ -3,6 +3,7 @@ import type { CallKind, ManaEmitter } from '../events.js';
 import type { CallPlan } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
+import type { WireLimits } from '../wire/limits.js';
 import type { CacheStore } from './cache-store.js';
 
 /** JSON with every object's keys sorted, so equal requests give equal text whatever order their fields came in. */
@@ -47,6 +48,8 @@ export class ResponseCache {
     readonly store: CacheStore,
     readonly ttlMs: number,
     readonly events: ManaEmitter,
+    /** The reply caps: a stored answer longer than its kind's is neither kept nor read. */
+    readonly limits: Pick<WireLimits, 'maxResponseBytes' | 'maxEmbeddingResponseBytes'>,
   ) {}
 
   /**
@@ -70,13 +73,14 @@ export class ResponseCache {
   }
 
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
+    const max = plan.kind === 'embed' ? this.limits.maxEmbeddingResponseBytes : this.limits.maxResponseBytes;
     let text: string | undefined;
     try {
-      text = (await this.store.getResponse(key)) ?? undefined;
+      text = (await this.store.getResponse(key, max)) ?? undefined;
     } catch {
       // a broken cache is a miss, never a failed call
     }
-    const hit = parse(text, plan.kind);
+    const hit = text !== undefined && text.length <= max ? parse(text, plan.kind) : undefined;
     if (this.events.has('cache'))
       this.events.emit('cache', {
         id: plan.id,
@@ -96,8 +100,12 @@ export class ResponseCache {
         if (choices?.some((c) => c.finish_reason === null || c.finish_reason === undefined)) return;
         const { routing, ...response } = value;
         const stored: Stored = { v: 1, resolved: routing.resolved, response };
-        // A cache that cannot store (it throws or rejects) is a cache that misses.
-        const set = async () => this.store.setResponse(key, JSON.stringify(stored), this.ttlMs);
+        // A cache that cannot store (it throws or rejects) is a cache that misses; an answer over the cap would
+        // never be read.
+        const set = async () => {
+          const text = JSON.stringify(stored);
+          if (text.length <= max) await this.store.setResponse(key, text, this.ttlMs);
+        };
         void set().catch(() => {});
       },
     };
@@ -113,8 +121,7 @@ export class ResponseCache {
 const LIST: Record<string, string> = { chat: 'choices', embed: 'data' };
 
 /** A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store). */
-function parse(text: string | undefined, kind: string): Stored | undefined {
-  if (text === undefined) return undefined;
+function parse(text: string, kind: string): Stored | undefined {
   try {
     const s = JSON.parse(text) as Partial<Stored> | null;
     const r = s?.response;

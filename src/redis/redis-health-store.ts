@@ -6,7 +6,7 @@ import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
 import { connectUrl, type RedisClientLike, RedisConnection } from './connection.js';
 import { Replication } from './replication.js';
-import { ACQUIRE_LEASE } from './scripts.js';
+import { ACQUIRE_LEASE, GET_CAPPED } from './scripts.js';
 
 /** Options of `createRedisHealthStore`: exactly one of `client` and `url`. */
 export interface RedisHealthStoreOptions {
@@ -100,9 +100,15 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       );
       return Number(won) === 1;
     },
-    // The response cache (`<keyPrefix>cache:<key>`, expiring by itself): a miss whenever Redis cannot answer now.
-    getResponse: async (key) =>
-      (await conn.attempt((c) => c.get(`${prefix}cache:${key}`), null)) ?? undefined,
+    // The response cache (`<keyPrefix>cache:<key>`, expiring by itself): a miss whenever Redis cannot answer now,
+    // and for a value over `maxBytes` (anyone who can write to Redis could plant 512 MB), which is not even sent.
+    async getResponse(key, maxBytes = Number.MAX_SAFE_INTEGER) {
+      const value = await conn.attempt(
+        (c) => c.eval(GET_CAPPED, 1, `${prefix}cache:${key}`, String(maxBytes)),
+        null,
+      );
+      return typeof value === 'string' ? value : undefined;
+    },
     setResponse(key, value, ttlMs) {
       const ms = Math.max(1, Math.round(ttlMs));
       void conn.attempt((c) => c.set(`${prefix}cache:${key}`, value, 'PX', ms), undefined);

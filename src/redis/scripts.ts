@@ -65,3 +65,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
+
+/** KEYS[1] cached response; ARGV: the longest value wanted, in bytes. The value, or nil when longer (never sent). */
+export const GET_CAPPED = `
+if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return false end
+return redis.call('GET', KEYS[1])
+`;

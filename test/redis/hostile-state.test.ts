@@ -161,6 +161,45 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     redis.thaw();
     await until(() => llm.health().store?.connected === true, 'connected again');
   });
+
+  it('a cached value larger than the reply cap (limits.maxResponseBytes) is a miss, never read whole', async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+      providers: { up: { type: 'openai', baseUrl: up.url, apiKey: 'k' } },
+      health: { probes: false },
+      cache: { store, ttlMs: 60_000 },
+      limits: { maxResponseBytes: 4_096 },
+    });
+    open.push(llm, store);
+    await until(() => store.status().connected, 'connected');
+    const keys: string[] = [];
+    llm.on('cache', (e) => keys.push(e.key));
+    const ask = () => llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
+    const served = (await ask()).choices[0]!.message.content;
+    const cacheKey = `${prefix}cache:${keys[0]}`;
+    let stored: string | null = null;
+    await until(() => {
+      void admin.get(cacheKey).then((v) => (stored = v));
+      return stored !== null;
+    }, 'the answer stored');
+    const plant = (content: string) => {
+      const value = JSON.parse(stored!);
+      value.response.choices[0].message.content = content;
+      return admin.set(cacheKey, JSON.stringify(value), 'PX', 60_000);
+    };
+    // Under the cap a planted answer is served (it is an answer of the call's kind)…
+    await plant('planted');
+    expect((await ask()).choices[0]!.message.content).toBe('planted');
+    // …over it, it is a miss and the call goes upstream.
+    await plant('x'.repeat(5_000));
+    const before = up.count('chat');
+    const again = await ask();
+    expect(again.routing.cached).toBeUndefined();
+    expect(again.choices[0]!.message.content).toBe(served);
+    expect(up.count('chat')).toBe(before + 1);
+  });
 });
 
 /** The stored record once it is no longer open (the trial's success is written in the background). */
