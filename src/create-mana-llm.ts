@@ -73,9 +73,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       : undefined;
   const cache = opts.cache
     ? new ResponseCache(
-        opts.cache.store === 'memory'
-          ? createMemoryCacheStore({ maxEntries: opts.cache.maxEntries, clock })
-          : opts.cache.store,
+        opts.cache.store === 'memory' ? createMemoryCacheStore({ ...opts.cache, clock }) : opts.cache.store,
         opts.cache.ttlMs,
         events,
         opts.limits,

@@ -138,8 +138,9 @@ export const OptionsSchema = v.object(
     clock: v.optional(withMethods<Clock>(['now', 'setTimer'], 'must have now() and setTimer(ms, fn)')),
     /**
      * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
-     * `cache: true` (default: off). `store`: `'memory'` (a bounded LRU, the default) or a shared store such as
-     * `createRedisHealthStore(...)` from `mana-llm/redis`.
+     * `cache: true` (default: off). `store`: `'memory'` (an LRU bounded by `maxEntries` and by `maxBytes`, the
+     * characters of the answers it holds; the default) or a shared store such as `createRedisHealthStore(...)` from
+     * `mana-llm/redis`.
      */
     cache: group({
       store: v.optional(
@@ -150,6 +151,7 @@ export const OptionsSchema = v.object(
       ),
       ttlMs: v.optional(positive),
       maxEntries: v.optional(count),
+      maxBytes: v.optional(count),
     }),
     /**
      * Images given as http(s) URLs that Ollama, Gemini and Anthropic need as bytes: which may be fetched

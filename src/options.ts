@@ -91,6 +91,9 @@ export const DEFAULTS = {
     store: 'memory' as NonNullable<ResolvedOptions['cache']>['store'],
     ttlMs: 300_000,
     maxEntries: 1_000,
+    // Room for the largest embeddings answer the default limits allow (160 MiB); chat answers (a few KiB each)
+    // reach maxEntries long before.
+    maxBytes: 256 * MiB,
   },
   images: {
     fetch: 'public' as ImageLimits['fetch'],

@@ -12,7 +12,9 @@ const ALIASES = {
   },
 };
 
-async function setup(cache: { ttlMs?: number; maxEntries?: number } | false = { ttlMs: 1_000 }) {
+async function setup(
+  cache: { ttlMs?: number; maxEntries?: number; maxBytes?: number } | false = { ttlMs: 1_000 },
+) {
   const h = await harness({
     upstreams: { a: 'openai', b: 'openai' },
     options: { aliases: ALIASES, ...(cache ? { cache: { store: 'memory' as const, ...cache } } : {}) },
@@ -93,6 +95,25 @@ describe('the response cache', () => {
     await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: '2' }] });
     await llm.chat({ model: 'mana/c', messages: [{ role: 'user', content: '1' }] });
     expect(a.count('chat')).toBe(3);
+  });
+
+  it('holds at most maxBytes of answers (their stored text), dropping the least recently used', async () => {
+    // Each answer's stored text is a little over 3,000 characters: two do not fit in 5,000.
+    const { llm, a } = await setup({ ttlMs: 60_000, maxBytes: 5_000 });
+    a.setDefault({ reply: 'x'.repeat(3_000) });
+    const ask = (content: string) => llm.chat({ model: 'mana/c', messages: [{ role: 'user', content }] });
+    await ask('1');
+    expect((await ask('1')).routing.cached).toBe(true);
+    await ask('2');
+    expect((await ask('2')).routing.cached).toBe(true);
+    expect((await ask('1')).routing.cached).toBeUndefined();
+    expect(a.count('chat')).toBe(3);
+    // An answer larger than the whole budget is not kept, and does not push out the others.
+    a.setDefault({ reply: 'y'.repeat(6_000) });
+    await ask('3');
+    expect((await ask('3')).routing.cached).toBeUndefined();
+    expect((await ask('1')).routing.cached).toBe(true);
+    expect(a.count('chat')).toBe(5);
   });
 
   it('never caches an error: the next call goes upstream again', async () => {

@@ -5,7 +5,7 @@ import { createMemoryCacheStore } from './cache-store.js';
 describe('createMemoryCacheStore', () => {
   it('returns what was stored until its TTL runs out on the injected clock', () => {
     const clock = createFakeClock(0);
-    const store = createMemoryCacheStore({ maxEntries: 10, clock });
+    const store = createMemoryCacheStore({ maxEntries: 10, maxBytes: 1_000, clock });
     store.setResponse('k', 'v', 1_000);
     expect(store.getResponse('k')).toBe('v');
     clock.advance(999);
@@ -17,7 +17,7 @@ describe('createMemoryCacheStore', () => {
 
   it('evicts the least recently used entry when full', () => {
     const clock = createFakeClock(0);
-    const store = createMemoryCacheStore({ maxEntries: 2, clock });
+    const store = createMemoryCacheStore({ maxEntries: 2, maxBytes: 1_000, clock });
     store.setResponse('a', '1', 1_000);
     store.setResponse('b', '2', 1_000);
     expect(store.getResponse('a')).toBe('1'); // a is now the most recently used
@@ -29,11 +29,27 @@ describe('createMemoryCacheStore', () => {
 
   it('overwrites an entry with a fresh TTL', () => {
     const clock = createFakeClock(0);
-    const store = createMemoryCacheStore({ maxEntries: 2, clock });
+    const store = createMemoryCacheStore({ maxEntries: 2, maxBytes: 1_000, clock });
     store.setResponse('a', '1', 100);
     clock.advance(90);
     store.setResponse('a', '2', 100);
     clock.advance(50);
     expect(store.getResponse('a')).toBe('2');
+  });
+
+  it('counts the characters it holds: an expired or replaced entry gives its share back', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 10, maxBytes: 10, clock });
+    store.setResponse('a', 'aaaaaa', 1);
+    clock.advance(1);
+    expect(store.getResponse('a')).toBeUndefined();
+    store.setResponse('b', 'bbbbbb', 1_000);
+    store.setResponse('b', 'bbbbbb', 1_000);
+    store.setResponse('c', 'cccc', 1_000);
+    expect(store.getResponse('b')).toBe('bbbbbb');
+    expect(store.getResponse('c')).toBe('cccc');
+    store.setResponse('d', 'd', 1_000); // 11 characters: b, the least recently used, goes
+    expect(store.getResponse('b')).toBeUndefined();
+    expect(store.getResponse('c')).toBe('cccc');
   });
 });

@@ -18,25 +18,41 @@ export interface CacheStore {
   close?(): Promise<void>;
 }
 
-/** A bounded LRU with per-entry expiry on `clock`: the least recently used entry goes when it is full. */
-export function createMemoryCacheStore(opts: { maxEntries: number; clock: Clock }): CacheStore {
-  const { maxEntries, clock } = opts;
+/**
+ * A bounded LRU with per-entry expiry on `clock`: least recently used entries go while there are more than
+ * `maxEntries` or their values hold more than `maxBytes` characters; a value longer than that is not kept.
+ */
+export function createMemoryCacheStore(opts: {
+  maxEntries: number;
+  maxBytes: number;
+  clock: Clock;
+}): CacheStore {
+  const { maxEntries, maxBytes, clock } = opts;
   // A Map iterates in insertion order: re-inserting on every hit keeps the oldest-used entry first.
   const entries = new Map<string, { readonly value: string; readonly expiresAt: number }>();
+  let bytes = 0;
+  const drop = (key: string) => {
+    bytes -= entries.get(key)?.value.length ?? 0;
+    entries.delete(key);
+  };
   return {
     getResponse(key) {
       const e = entries.get(key);
       if (!e) return undefined;
       entries.delete(key);
-      if (e.expiresAt <= clock.now()) return undefined;
+      if (e.expiresAt <= clock.now()) {
+        bytes -= e.value.length;
+        return undefined;
+      }
       entries.set(key, e);
       return e.value;
     },
     setResponse(key, value, ttlMs) {
-      entries.delete(key);
+      drop(key);
+      if (value.length > maxBytes) return;
       entries.set(key, { value, expiresAt: clock.now() + ttlMs });
-      // One entry in at a time, so at most one goes out.
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+      bytes += value.length;
+      while (entries.size > maxEntries || bytes > maxBytes) drop(entries.keys().next().value as string);
     },
   };
 }

@@ -42,7 +42,7 @@ function answer(finish: 'stop' | null): ChatResponse {
 describe('ResponseCache', () => {
   it('does not even look when the call does not use the cache', () => {
     const cache = new ResponseCache(
-      createMemoryCacheStore({ maxEntries: 5, clock: createFakeClock() }),
+      createMemoryCacheStore({ maxEntries: 5, maxBytes: 1_000, clock: createFakeClock() }),
       1_000,
       new ManaEmitter(),
       DEFAULT_LIMITS,
@@ -53,7 +53,7 @@ describe('ResponseCache', () => {
 
   it('never stores an answer without a finish reason (cut short)', async () => {
     const cache = new ResponseCache(
-      createMemoryCacheStore({ maxEntries: 5, clock: createFakeClock() }),
+      createMemoryCacheStore({ maxEntries: 5, maxBytes: 1_000, clock: createFakeClock() }),
       1_000,
       new ManaEmitter(),
       DEFAULT_LIMITS,
