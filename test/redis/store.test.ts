@@ -182,6 +182,9 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     await until(() => false, 'nothing', 30).catch(() => undefined);
     expect(await b!.getResponse('k')).toBe('v');
     expect(await b!.getResponse('other')).toBeUndefined();
+    // The cap a call gives is checked inside Redis: a longer value is a miss, and never fetched.
+    expect(await b!.getResponse('k', 1)).toBe('v');
+    expect(await b!.getResponse('k', 0)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 250));
     expect(await b!.getResponse('k')).toBeUndefined();
   });
