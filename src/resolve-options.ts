@@ -13,6 +13,13 @@ import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
+// What undici accepts in a header (RFC 9110 field-value, token): anything else failed every call as a
+// connection error counted against the provider's health. The issue names the path, never the value (a key).
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const NOT_A_HEADER =
+  'contains a character an HTTP header cannot carry (a line break or control character, or one beyond Latin-1): trim what was read from a file or variable';
+
 // valibot drops these keys from records (they could pollute prototypes); a provider so named is reported.
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -130,6 +137,15 @@ function readProviders(
     if (type !== 'custom' && !baseUrl)
       issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
     const headers = p.headers ?? {};
+    if (type !== 'custom') {
+      if (p.apiKey !== undefined && !HEADER_VALUE.test(p.apiKey))
+        issues.push({ path: `${at}.apiKey`, message: NOT_A_HEADER });
+      for (const [name, value] of Object.entries(headers)) {
+        const path = issuePath(['providers', id, 'headers', name]);
+        if (!HEADER_NAME.test(name)) issues.push({ path, message: 'is not a valid HTTP header name' });
+        else if (!HEADER_VALUE.test(value)) issues.push({ path, message: NOT_A_HEADER });
+      }
+    }
     if (type === known?.type && lacksKey(id, { baseUrl: baseUrl ?? '', apiKey: p.apiKey, headers })) {
       // Not configured: its chain entries are skipped as `unconfigured` and it is never probed.
       keyless.push(id);

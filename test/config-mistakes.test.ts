@@ -205,3 +205,46 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(Object.keys(llm.health().providers).sort()).toEqual(['anthropic', 'groq', 'ollama', 'vllm']);
   });
 });
+
+describe('a key or header an HTTP request cannot carry is a ConfigError, not a connection failure per call', () => {
+  it('an apiKey with a trailing newline (read from a file) names its path and never shows the key', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: {
+        vllm: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: `${KEY}\n` },
+        claude: { type: 'anthropic', baseUrl: 'http://127.0.0.1:9/v1', apiKey: `${KEY}\u2028x` },
+      },
+    });
+    expect(err.issues).toEqual([
+      { path: 'providers.vllm.apiKey', message: expect.stringMatching(/line break or control character/) },
+      { path: 'providers.claude.apiKey', message: expect.stringMatching(/cannot carry/) },
+    ]);
+    expect(JSON.stringify(err.issues)).not.toContain('SECRET');
+    expect(err.message).not.toContain('SECRET');
+  });
+
+  it('a header value or name that is not valid HTTP names the header, never its value', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: {
+        vllm: {
+          type: 'openai',
+          baseUrl: 'http://127.0.0.1:9/v1',
+          headers: { authorization: `Bearer ${KEY}\r\n`, 'x ok': 'fine', 'x-fine': 'tab\tand spaces ok' },
+        },
+      },
+    });
+    expect(err.issues).toEqual([
+      { path: 'providers.vllm.headers.authorization', message: expect.stringMatching(/cannot carry/) },
+      { path: 'providers.vllm.headers["x ok"]', message: 'is not a valid HTTP header name' },
+    ]);
+    expect(JSON.stringify(err.issues)).not.toContain('SECRET');
+    expect(err.message).not.toContain('SECRET');
+  });
+
+  it('a valid key still reaches the upstream', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, providers: { a: { apiKey: `${KEY} ` } } });
+    await h.llm.chat({ model: 'a/m', messages: USER });
+    expect(h.up.a?.count('chat')).toBe(1);
+  });
+});
