@@ -1,6 +1,7 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoHealthyProviderError, ProviderResponseError, StreamInterruptedError } from '../src/index.js';
-import { closeAll, collect, harness, KEY, rejection, USER } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 // Replies real servers send that bend their protocol, read through the public API over real local HTTP.
@@ -467,5 +468,42 @@ describe('OpenAI-compatible: finish_reason "abort" (vLLM ends a request its engi
     const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+});
+
+describe('a reply that is not HTTP at all (an invalid status line or header)', () => {
+  /** A TCP server on 127.0.0.1 that answers every request with `bytes`, then closes. */
+  async function garbage(bytes: string): Promise<string> {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end(bytes));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  }
+
+  it.each([
+    ['an invalid status line', `HTTP/1.1 2x0 ${KEY}\r\n\r\n`],
+    ['an invalid header', `HTTP/1.1 200 OK\r\nbad header ${KEY}\r\n\r\n`],
+    ['invalid chunked framing', `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz${KEY}\r\n`],
+  ])('%s is a bad response (ProviderResponseError), and the chain falls back', async (_, bytes) => {
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: await garbage(bytes), apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m', 'b/m'] },
+    });
+    const res = await h.llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts.map((a) => [a.target, a.reason])).toEqual([
+      ['a/m', 'bad-response'],
+      ['b/m', 'ok'],
+    ]);
+    const err = (await rejection(h.llm.chat({ model: 'a/m', messages: USER }))) as NoHealthyProviderError;
+    const cause = err.attempts[0]?.error;
+    expect(cause).toBeInstanceOf(ProviderResponseError);
+    expect(cause?.message).toMatch(
+      /^a\/m POST \/v1\/chat\/completions: malformed HTTP reply: Response does not match the HTTP\/1.1 protocol \(Invalid/,
+    );
+    expect(JSON.stringify(err)).not.toContain('SECRET');
   });
 });

@@ -377,7 +377,8 @@ describe('networkError', () => {
       // What undici throws: the bytes it could not parse, key included, in `data`.
       expect((err as { data?: unknown }).data).toContain('leaked-key');
       const mapped = networkError(err, signal, meta) as ProviderError;
-      expect(mapped).toBeInstanceOf(ProviderConnectionError);
+      // Bytes that are not HTTP: a malformed reply, not a connection failure.
+      expect(mapped).toBeInstanceOf(ProviderResponseError);
       const cause = mapped.cause as Error & { code?: string };
       expect(cause.name).toBe((err as Error).name);
       expect(cause.code).toBe((err as { code?: string }).code);

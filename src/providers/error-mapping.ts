@@ -51,12 +51,15 @@ function info(meta: CallMeta) {
 
 /**
  * Maps a transport failure (undici error codes, never message text) to a typed error; a body or frame past its
- * cap is the provider's bad response, not a connection failure.
+ * cap, or bytes that are not HTTP, is the provider's bad response, not a connection failure.
  */
 export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta): unknown {
   if (signal.aborted) return signal.reason;
   if (err instanceof WireLimitError) return badResponse(meta, err.message);
-  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } } | undefined;
+  // undici's HTTPParserError (an invalid status line, header or chunk framing) carries no code in undici 7.
+  if (e?.name === 'HTTPParserError' || (typeof e?.code === 'string' && e.code.startsWith('HPE_')))
+    return badResponse(meta, `malformed HTTP reply: ${cleanText(e.message ?? '', 200)}`, causeOf(err));
   const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
   const msg = `${callLabel(meta)}: ${code}`;
   if (/^(UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT|ETIMEDOUT)$/.test(code))
