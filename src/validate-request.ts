@@ -262,7 +262,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
     if (kind === 'embed') {
       checkInput(request.input, out);
       const d = request.dimensions;
-      if (d !== undefined && !(Number.isInteger(d) && (d as number) > 0))
+      if (d !== undefined && !(Number.isSafeInteger(d) && (d as number) > 0))
         out.add('dimensions', 'must be a positive integer');
       const f = request.encoding_format;
       if (f !== undefined && f !== 'float' && f !== 'base64')

@@ -174,6 +174,25 @@ describe('createManaLLM validates the aliases', () => {
     }
   });
 
+  it('an alias dimensions past the safe integers (1e23) is an AliasConfigError at its path', () => {
+    const make = (dimensions: number) =>
+      createManaLLM({
+        aliases: { aliases: { 'mana/e': { chain: ['ollama/e'], dimensions } } },
+        providers: { ollama: {} },
+        health: { probes: false },
+      });
+    for (const dimensions of [1e23, 2 ** 53]) {
+      try {
+        track(make(dimensions));
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(AliasConfigError);
+        expect((err as AliasConfigError).issues.map((i) => i.path)).toEqual(['aliases["mana/e"].dimensions']);
+      }
+    }
+    track(make(2 ** 53 - 1));
+  });
+
   it('throws AliasConfigError for a bad or missing aliases file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mana-llm-options-'));
     try {

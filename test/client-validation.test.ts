@@ -126,6 +126,12 @@ const EMBED_CASES: Case[] = [
     request: { model: 'a/e', input: 'a', dimensions: 1.5 },
     path: 'dimensions',
   },
+  {
+    // Number.isInteger(1e23) is true: it was sent on, and no upstream can answer it.
+    name: 'dimensions past the safe integers',
+    request: { model: 'a/e', input: 'a', dimensions: 1e23 },
+    path: 'dimensions',
+  },
   { name: 'model not a string', request: { model: ['a/e'], input: 'a' }, path: 'model' },
   {
     name: 'encoding_format neither float nor base64',

@@ -120,7 +120,7 @@ describe('alias validation', () => {
   });
 
   it('requires dimensions to be a positive integer', () => {
-    for (const dimensions of [0, -3, 1.5, '768', Number.NaN, Number.POSITIVE_INFINITY, null]) {
+    for (const dimensions of [0, -3, 1.5, '768', Number.NaN, Number.POSITIVE_INFINITY, null, 1e23, 2 ** 53]) {
       const issues = issuesOf({ aliases: { 'mana/x': { ...ok, dimensions } } });
       expect(issues).toHaveLength(1);
       expect(issues[0]).toEqual({

@@ -68,7 +68,7 @@ const aliasSchema = v.object(
     chain: v.pipe(v.array(entrySchema, CHAIN_MSG), v.nonEmpty(CHAIN_MSG), v.readonly()),
     description: v.optional(v.string('must be a string')),
     dimensions: v.optional(
-      v.pipe(v.number(POSITIVE_INT_MSG), v.integer(POSITIVE_INT_MSG), v.minValue(1, POSITIVE_INT_MSG)),
+      v.pipe(v.number(POSITIVE_INT_MSG), v.safeInteger(POSITIVE_INT_MSG), v.minValue(1, POSITIVE_INT_MSG)),
     ),
     cache: v.optional(v.boolean('must be true or false')),
     hedge: v.optional(hedgeSchema),
