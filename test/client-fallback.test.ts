@@ -278,6 +278,36 @@ describe('HTTP 429 with a retry hint', () => {
     await llm.chat(CHAT);
     expect(coolingTargets(llm)).toEqual([{ target: 'a/m1', until: clock.now() + 1500 }]);
   });
+
+  it('reads an HTTP date in any of its three forms as GMT, whatever the local time zone', async () => {
+    const { llm, a } = await twoProviders();
+    // A minute from now, on whole seconds as HTTP dates are.
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 60_000);
+    const [day, date, month, year, time] = at.toUTCString().replace(',', '').split(' ') as string[];
+    const forms = [
+      at.toUTCString(), // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+      `${day}day, ${date}-${month}-${year?.slice(2)} ${time} GMT`, // RFC 850 (Sunday: day names vary, all parse)
+      `${day} ${month} ${String(at.getUTCDate()).padStart(2)} ${time} ${year}`, // asctime: no zone, always GMT
+    ];
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo'; // UTC+9: a date read as local time would lie 9 hours in the past
+    try {
+      for (const [i, form] of forms.entries()) {
+        a.enqueue({ status: 429, headers: { 'retry-after': form } });
+        // Another model each time: the first 429 cools its target.
+        const model = `a/m${i}`;
+        const err = (await rejection(llm.chat({ model, messages: USER }))) as NoHealthyProviderError;
+        const hint = (err.attempts[0]?.error as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+        expect({ form, near: hint !== undefined && hint > 50_000 && hint <= 61_000 }).toEqual({
+          form,
+          near: true,
+        });
+      }
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
 });
 
 describe('HTTP 404 for the model', () => {

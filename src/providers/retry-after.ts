@@ -35,8 +35,9 @@ export function parseRetryAfter(
   if (ra !== undefined) {
     const s = seconds(ra);
     if (s !== undefined) return s;
-    // Date.parse is at most 8.64e15: a safe integer.
-    const at = HTTP_DATE.test(ra) ? Date.parse(ra) : Number.NaN;
+    // Date.parse is at most 8.64e15: a safe integer. asctime (`Sun Nov  6 08:49:37 1994`) names no zone, and
+    // Date.parse would read it as local time: HTTP dates are always GMT.
+    const at = HTTP_DATE.test(ra) ? Date.parse(/\d{4}\s*$/.test(ra) ? `${ra} GMT` : ra) : Number.NaN;
     if (!Number.isNaN(at)) return Math.max(0, at - now);
   }
   const details = (json as { error?: { details?: unknown } } | null)?.error?.details;
