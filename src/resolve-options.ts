@@ -106,6 +106,18 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   };
 }
 
+/**
+ * What of a `baseUrl` would never reach the provider (requests go to its origin and path only), as the issue to
+ * report; the message never shows the URL, which may hold a password.
+ */
+function unsentPart(url: URL): string | undefined {
+  if (url.username || url.password)
+    return 'must not carry credentials (user:password@): they would not be sent; give them in headers (authorization: Basic …)';
+  if (url.search) return 'must not have a query string: it would not be sent (see docs/options.md)';
+  if (url.hash) return 'must not have a fragment (#…): it would not be sent';
+  return undefined;
+}
+
 /** The configured providers with defaults filled, and the well-known clouds given without a key. */
 function readProviders(
   entries: [string, unknown][],
@@ -136,6 +148,8 @@ function readProviders(
       issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
     if (type !== 'custom' && !baseUrl)
       issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+    const unsent = p.baseUrl === undefined ? undefined : unsentPart(new URL(p.baseUrl));
+    if (unsent) issues.push({ path: `${at}.baseUrl`, message: unsent });
     const headers = p.headers ?? {};
     if (type !== 'custom') {
       if (p.apiKey !== undefined && !HEADER_VALUE.test(p.apiKey))

@@ -248,3 +248,37 @@ describe('a key or header an HTTP request cannot carry is a ConfigError, not a c
     expect(h.up.a?.count('chat')).toBe(1);
   });
 });
+
+describe('a baseUrl whose query, fragment or credentials would never be sent is a ConfigError', () => {
+  it.each([
+    [
+      'a query string (Azure api-version)',
+      'http://127.0.0.1:9/openai/deployments/d?api-version=2024-10-21',
+      /query string/,
+    ],
+    ['a fragment', 'http://127.0.0.1:9/v1#x', /fragment/],
+    ['user and password', 'http://user:pass-SECRET@127.0.0.1:9/v1', /credentials.*headers/],
+    ['a user alone', 'http://token-SECRET@127.0.0.1:9/v1', /credentials.*headers/],
+  ])('%s names providers.<id>.baseUrl and never shows the URL', (_, baseUrl, message) => {
+    const err = configError({ aliases: ALIASES, providers: { azure: { type: 'openai', baseUrl } } });
+    expect(err.issues).toEqual([
+      { path: 'providers.azure.baseUrl', message: expect.stringMatching(message) },
+    ]);
+    expect(JSON.stringify(err.issues)).not.toContain('SECRET');
+    expect(err.message).not.toContain('SECRET');
+    expect(JSON.stringify(err.issues)).not.toContain('127.0.0.1');
+  });
+
+  it('a bare trailing ? or # drops nothing and is accepted', async () => {
+    const up = await upstream('openai');
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { a: { type: 'openai', baseUrl: `${up.url}?`, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    await llm.chat({ model: 'a/m', messages: USER });
+    expect(up.count('chat')).toBe(1);
+  });
+});
