@@ -32,6 +32,14 @@ describe('isPublicAddress', () => {
     '64:ff9b::a9fe:a9fe',
     '2002:7f00:1::1',
     '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo to 127.0.0.1
+    // IANA IPv6 special-purpose ranges that are not globally reachable.
+    '64:ff9b:1::a9fe:a9fe', // local-use NAT64 (64:ff9b:1::/48): translated by a local gateway, anywhere
+    '100:0:0:1::1', // dummy prefix (RFC 9780)
+    '2001:2::1', // benchmarking (2001:2::/48)
+    '2001:10::1', // ORCHID (deprecated)
+    '3fff::1', // documentation (3fff::/20, RFC 9637)
+    '3fff:fff:ffff::1',
+    '5f00::1', // SRv6 SIDs (5f00::/16, RFC 9602)
     'localhost',
     'not an ip',
   ];
@@ -43,6 +51,10 @@ describe('isPublicAddress', () => {
     '::ffff:8.8.8.8',
     '64:ff9b::808:808',
     '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo to 8.8.8.8
+    '2001:3::1', // AMT: globally reachable, beside benchmarking
+    '2001:4:112::1', // AS112-v6
+    '3fff:1000::1', // just past the documentation /20
+    '2a00:1450::1',
   ];
 
   for (const ip of notPublic) it(`${ip} is not public`, () => expect(isPublicAddress(ip)).toBe(false));

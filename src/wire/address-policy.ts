@@ -1,7 +1,8 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 // Not reachable from the public internet, or not one host: what a server-side fetch on a caller's behalf must
-// never reach. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are matched against the IPv4 rules by BlockList.
+// never reach: the ranges IANA's special-purpose address registries mark not globally reachable (the unassigned
+// rest of 2001::/23 aside, which nothing routes to). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are matched against the IPv4 rules by BlockList.
 const V4: [string, number][] = [
   ['0.0.0.0', 8], // "this network", incl. the unspecified address
   ['10.0.0.0', 8],
@@ -22,8 +23,14 @@ const V4: [string, number][] = [
 const V6: [string, number][] = [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
+  ['64:ff9b:1::', 48], // local-use NAT64: a local gateway's translation, to anywhere
   ['100::', 64], // discard
+  ['100:0:0:1::', 64], // dummy prefix
+  ['2001:2::', 48], // benchmarking
+  ['2001:10::', 28], // ORCHID (deprecated)
   ['2001:db8::', 32], // documentation
+  ['3fff::', 20], // documentation
+  ['5f00::', 16], // SRv6 segment identifiers
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated)
