@@ -53,3 +53,16 @@ export function cleanText(text: string, max: number, secrets: readonly string[] 
   if (t.length > max) return `${t.slice(0, max)}…`;
   return cut ? `${t}…` : t;
 }
+
+/**
+ * The text of a thrown or rejected value (an Error's message, else the value as a string) that never throws itself:
+ * a caller's abort reason or a listener's throw can be `Object.create(null)`, which `String()` refuses.
+ */
+export function textOf(err: unknown): string {
+  try {
+    const text = err instanceof Error ? err.message : err;
+    return typeof text === 'string' ? text : String(text);
+  } catch {
+    return '(a value with no text form)';
+  }
+}

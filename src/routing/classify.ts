@@ -12,7 +12,7 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
-import { cleanText } from '../redact.js';
+import { cleanText, textOf } from '../redact.js';
 import type { AttemptSignal } from './attempt.js';
 import type { RouterContext } from './context.js';
 
@@ -60,7 +60,7 @@ export function asProviderError(err: unknown, provider: string, model: string): 
   if (err instanceof ManaLLMError)
     return new ProviderResponseError(`${provider}/${model}: ${err.message}`, about);
   // A custom adapter's message may be anything, of any size: cut it before anything else runs over it.
-  const msg = cleanText(err instanceof Error ? err.message : String(err), 500);
+  const msg = cleanText(textOf(err), 500);
   return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, about);
 }
 

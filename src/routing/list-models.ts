@@ -1,4 +1,5 @@
 import { ProviderTimeoutError } from '../errors.js';
+import { textOf } from '../redact.js';
 import { AttemptSignal } from './attempt.js';
 import type { RouterContext } from './context.js';
 
@@ -39,7 +40,7 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
       for (const name of r.value)
         out.data.push({ id: `${provider}/${name}`, object: 'model', owned_by: provider });
     } else {
-      out.errors.push({ provider, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+      out.errors.push({ provider, error: textOf(r.reason) });
     }
   });
   return out;

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { cleanText } from '../redact.js';
+import { cleanText, textOf } from '../redact.js';
 import { issuePath } from '../unknown-keys.js';
 
 // Path segments named in an issue: a 6,000-level path is no help to anyone and would make the error itself huge.
@@ -105,7 +105,7 @@ export function checkRequestBounds(request: object, bounds: ResolvedOptions['lim
     if (err instanceof Refusal) fail(err.message, pathOf(w, err.depth));
     // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, so it is
     // cleaned (no ESC, CR, LF, NUL, no key) before it goes into a message that may reach a log.
-    const text = cleanText(err instanceof Error ? err.message : String(err), 200);
+    const text = cleanText(textOf(err), 200);
     fail(`cannot be read: ${text}`, pathOf(w, w.keys.length), err);
   }
 }
