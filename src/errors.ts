@@ -63,7 +63,7 @@ export class AliasConfigError extends ConfigError {
 }
 
 /** A caller's model string in a message: cut to 200 characters (the error's own field keeps it whole). */
-function cut(s: string): string {
+export function cutModel(s: string): string {
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 }
 
@@ -89,7 +89,7 @@ export class InvalidRequestError extends ManaLLMError {
 export class UnknownAliasError extends ManaLLMError {
   readonly alias: string;
   constructor(alias: string) {
-    super('UNKNOWN_ALIAS', `Unknown model alias "${cut(alias)}"`, 404, false);
+    super('UNKNOWN_ALIAS', `Unknown model alias "${cutModel(alias)}"`, 404, false);
     this.alias = alias;
   }
 }
@@ -104,8 +104,14 @@ export class NoHealthyProviderError extends ManaLLMError {
     attempts: readonly Attempt[],
     info: { retryAfterMs?: number | undefined; cause?: unknown } = {},
   ) {
-    const tried = attempts.map((a) => `${cut(a.target)} (${a.reason})`).join(', ') || 'empty chain';
-    super('NO_HEALTHY_PROVIDER', `No provider could serve "${cut(requested)}": ${tried}`, 503, true, info);
+    const tried = attempts.map((a) => `${cutModel(a.target)} (${a.reason})`).join(', ') || 'empty chain';
+    super(
+      'NO_HEALTHY_PROVIDER',
+      `No provider could serve "${cutModel(requested)}": ${tried}`,
+      503,
+      true,
+      info,
+    );
     this.requested = requested;
     this.attempts = attempts;
     if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;

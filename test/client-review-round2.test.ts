@@ -1,6 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, NoHealthyProviderError, type ProviderAdapter } from '../src/index.js';
+import {
+  createManaLLM,
+  InvalidRequestError,
+  NoHealthyProviderError,
+  type ProviderAdapter,
+} from '../src/index.js';
 import { closeAll, KEY, rejection, track, USER, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -89,5 +94,17 @@ describe('a custom adapter that throws a value with no string form', () => {
     expect(err.attempts[0]?.reason).toBe('bad-response');
     const models = await llm.models();
     expect(models.errors).toEqual([{ provider: 'mine', error: '(a value with no text form)' }]);
+  });
+});
+
+describe('a huge model string with no provider', () => {
+  it('is cut to 200 characters in the InvalidRequestError message', async () => {
+    const up = await holding();
+    const llm = client(up.url);
+    const model = `m${'x'.repeat(100_000)}`;
+    const err = (await rejection(llm.chat({ model, messages: USER }))) as InvalidRequestError;
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.message).toContain('names no provider');
+    expect(err.message.length).toBeLessThan(400);
   });
 });

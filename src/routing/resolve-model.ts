@@ -1,7 +1,7 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
 import { isAlias, parseModelString } from '../aliases/model-string.js';
 import type { ChainEntry } from '../aliases/schema.js';
-import { InvalidRequestError, UnknownAliasError } from '../errors.js';
+import { cutModel, InvalidRequestError, UnknownAliasError } from '../errors.js';
 import type { CallPlan } from './context.js';
 
 /**
@@ -32,7 +32,7 @@ export function resolveModel(
       ? single({ provider: defaultProvider, model: requested.trim() })
       : undefined);
   if (chain === undefined)
-    throw new InvalidRequestError(`Model "${requested}" names no provider`, [
+    throw new InvalidRequestError(`Model "${cutModel(requested)}" names no provider`, [
       {
         path: 'model',
         message:
