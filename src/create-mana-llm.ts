@@ -58,7 +58,11 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       ? createProber({
           targets: probed.map((s) => ({
             provider: s.config.id,
-            probe: (signal: AbortSignal) => s.adapter.probe({ signal }),
+            probe: (signal: AbortSignal) => {
+              // A probe of a half-open provider is its trial (calls skip it meanwhile); its result ends the trial.
+              health.admit(s.config.id);
+              return s.adapter.probe({ signal });
+            },
           })),
           intervalMs: opts.health.probeIntervalMs,
           timeoutMs: opts.health.probeTimeoutMs,

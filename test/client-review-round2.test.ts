@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createManaLLM,
@@ -6,7 +7,8 @@ import {
   NoHealthyProviderError,
   type ProviderAdapter,
 } from '../src/index.js';
-import { closeAll, KEY, rejection, track, USER, waitFor } from './helpers/client.js';
+import { createFakeClock } from '../src/testing/index.js';
+import { closeAll, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -106,5 +108,68 @@ describe('a huge model string with no provider', () => {
     expect(err).toBeInstanceOf(InvalidRequestError);
     expect(err.message).toContain('names no provider');
     expect(err.message.length).toBeLessThan(400);
+  });
+});
+
+/** An OpenAI-compatible upstream whose chat calls fail with a 500 and whose model list the test holds or answers. */
+async function probedUpstream() {
+  const heldProbes: ServerResponse[] = [];
+  const state = { holdProbes: false, chats: 0 };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url?.endsWith('/models')) {
+        if (state.holdProbes) heldProbes.push(res);
+        else res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[]}');
+        return;
+      }
+      state.chats++;
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  track({
+    close: async () => {
+      for (const r of heldProbes) r.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+  return { url: `http://127.0.0.1:${port}/v1`, heldProbes, state };
+}
+
+describe('a probe that runs while the breaker is half-open', () => {
+  it('is the trial: calls skip the provider until it answers', async () => {
+    const a = await probedUpstream();
+    const b = await upstream('openai');
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m', 'b/m'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: a.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: b.url, apiKey: KEY, probe: false },
+        },
+        clock,
+        health: { failureThreshold: 1, cooldownMs: 1_000, recoveryProbeMs: 5_000, probeIntervalMs: 600_000 },
+      }),
+    );
+    const probes: unknown[] = [];
+    llm.on('probe', (p) => void probes.push(p));
+    clock.advance(0);
+    await waitFor(() => probes.length === 1, 'the first probe');
+    // a's 500 opens its breaker; b serves.
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(a.state.chats).toBe(1);
+    expect(llm.health().providers.a?.state).toBe('open');
+    // The cool-down runs out, then the recovery probe starts and is held: a is half-open, the probe its trial.
+    a.state.holdProbes = true;
+    clock.advance(6_000);
+    await waitFor(() => a.heldProbes.length === 1, 'the recovery probe at a');
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing?.attempts[0]).toMatchObject({ target: 'a/m', reason: 'unhealthy' });
+    expect(a.state.chats).toBe(1);
   });
 });
