@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryHealthStore } from '../src/health/health-store.js';
 import {
   createManaLLM,
   InvalidRequestError,
@@ -171,5 +172,29 @@ describe('a probe that runs while the breaker is half-open', () => {
     const res = await llm.chat({ model: 'mana/x', messages: USER });
     expect(res.routing?.attempts[0]).toMatchObject({ target: 'a/m', reason: 'unhealthy' });
     expect(a.state.chats).toBe(1);
+  });
+});
+
+describe('target cool-downs in the in-memory health store', () => {
+  it('do not pile up: expired ones are dropped as new ones come (ever-new model names, each a 429)', async () => {
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end('{"error":{"message":"slow down"}}');
+    });
+    const clock = createFakeClock();
+    const store = createMemoryHealthStore(clock);
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        clock,
+        health: { probes: false, store },
+      }),
+    );
+    for (let i = 0; i < 300; i++) {
+      await rejection(llm.chat({ model: `a/m${i}`, messages: USER }));
+      clock.advance(2_000);
+    }
+    expect(store.listTargetCooldowns().length).toBeLessThanOrEqual(64);
   });
 });

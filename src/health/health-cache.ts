@@ -46,7 +46,7 @@ export class HealthCache {
     this.#known = new Set(providers);
     this.#opts = opts;
     this.#clock = clock;
-    this.#store = store ?? createMemoryHealthStore();
+    this.#store = store ?? createMemoryHealthStore(clock);
     this.#store.bind?.(
       opts.maxCooldownMs === undefined
         ? { providers: this.#known, cooldownMs: opts.cooldownMs }

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import type { BreakerRecord } from './breaker.js';
 
 /** Connection state of a shared store, shown as `health().store` and announced by the `store` event. */
@@ -47,15 +48,29 @@ export interface HealthStore {
   close?(): Promise<void>;
 }
 
-/** A store that keeps everything in this process, owned by one client. */
-export function createMemoryHealthStore(): HealthStore {
+/** Fewest cool-downs kept before expired ones are swept. */
+const MIN_SWEEP = 64;
+
+/**
+ * A store that keeps everything in this process, owned by one client. Expired target cool-downs are swept when
+ * the map has doubled since the last sweep (a gateway's callers may send ever-new model names, each a 429).
+ */
+export function createMemoryHealthStore(clock: Clock = systemClock): HealthStore {
   const providers = new Map<string, BreakerRecord>();
   const targets = new Map<string, number>();
+  let sweepAt = MIN_SWEEP;
   return {
     getProvider: (provider) => providers.get(provider),
     setProvider: (provider, record) => void providers.set(provider, record),
     getTargetCooldown: (target) => targets.get(target),
-    setTargetCooldown: (target, untilMs) => void targets.set(target, untilMs),
+    setTargetCooldown: (target, untilMs) => {
+      if (targets.size >= sweepAt && !targets.has(target)) {
+        const now = clock.now();
+        for (const [t, until] of targets) if (until <= now) targets.delete(t);
+        sweepAt = Math.max(MIN_SWEEP, 2 * targets.size);
+      }
+      targets.set(target, untilMs);
+    },
     listTargetCooldowns: () => [...targets].map(([target, until]) => ({ target, until })),
   };
 }
