@@ -83,5 +83,11 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
         opts.limits,
       )
     : undefined;
-  return new ManaLLM({ ctx, aliases, http, prober, cache, images: images.fetcher });
+  try {
+    return new ManaLLM({ ctx, aliases, http, prober, cache, images: images.fetcher });
+  } catch (err) {
+    // A client never handed out cannot be closed: its health cache must not stay subscribed to the caller's store.
+    health.detach();
+    throw err;
+  }
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, createManaLLM } from '../src/index.js';
+import { createMemoryHealthStore } from '../src/health/health-store.js';
+import { ConfigError, createManaLLM, type HealthStore } from '../src/index.js';
 import { createFakeClock } from '../src/testing/index.js';
 import { closeAll, KEY, upstream } from './helpers/client.js';
 
@@ -45,5 +46,31 @@ describe('watch: true where the file cannot be watched', () => {
     await clock.advanceAsync(60_000);
     await new Promise((r) => setTimeout(r, 50));
     expect(a.count('models')).toBe(0);
+  });
+});
+
+describe('watch: true where the file cannot be watched, with a health store of the caller', () => {
+  it('leaves the store with no listener of the client that was never handed out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-watch-'));
+    const path = join(dir, 'aliases.yaml');
+    writeFileSync(path, 'aliases:\n  mana/x:\n    chain: [a/m]\n');
+    const a = await upstream('openai');
+    const listeners = new Set<unknown>();
+    const store: HealthStore = {
+      ...createMemoryHealthStore(),
+      subscribe: (listener) => {
+        listeners.add(listener);
+        return () => void listeners.delete(listener);
+      },
+    };
+    expect(() =>
+      createManaLLM({
+        aliasesPath: path,
+        watch: true,
+        providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+        health: { store },
+      }),
+    ).toThrow(ConfigError);
+    expect(listeners.size).toBe(0);
   });
 });

@@ -166,12 +166,17 @@ export class HealthCache {
     };
   }
 
-  /** Stops listening to the store and closes it (a shared store's connections). */
-  async close(): Promise<void> {
+  /** Stops listening to the store, leaving it open: a client whose construction failed does not own it. */
+  detach(): void {
     this.#unsubscribe?.();
     this.transitions.clear();
     this.storeStatus.clear();
     this.opened.clear();
+  }
+
+  /** Stops listening to the store and closes it (a shared store's connections). */
+  async close(): Promise<void> {
+    this.detach();
     this.latency.clear();
     await this.#store.close?.();
   }
