@@ -8,8 +8,8 @@ import {
   NoHealthyProviderError,
   type ProviderAdapter,
 } from '../src/index.js';
-import { createFakeClock } from '../src/testing/index.js';
-import { closeAll, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
+import { createFakeClock, type MockUpstream } from '../src/testing/index.js';
+import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -196,5 +196,40 @@ describe('target cool-downs in the in-memory health store', () => {
       clock.advance(2_000);
     }
     expect(store.listTargetCooldowns().length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('an attempt that is late while its breaker is half-open', () => {
+  it('lets go at once when the breaker opens again (its trial failed), not at its own timeout', async () => {
+    const { llm, clock, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { maxConcurrentAfterFailure: 10, cooldownMs: 1_000 } },
+    });
+    const a = up.a as MockUpstream;
+    const req = { model: 'mana/x', messages: USER };
+    a.enqueue({ hang: true });
+    const waiting = llm.chat(req);
+    await waitFor(() => a.count('chat') === 1, 'the call waiting at a');
+    // Two calls fail (failureThreshold 2): a's breaker opens while the first call still waits, not late yet.
+    a.enqueue({ status: 500 }, { status: 500 });
+    await llm.chat(req);
+    await llm.chat(req);
+    expect(llm.health().providers.a?.state).toBe('open');
+    // 5 s later the waiting call is late, but the breaker is half-open by then (1 s cool-down): it goes on waiting.
+    await clock.advanceAsync(5_000);
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    // The trial fails: the breaker opens again, and the late call lets go at once.
+    a.enqueue({ status: 500 });
+    await llm.chat(req);
+    expect(llm.health().providers.a?.state).toBe('open');
+    await clock.advanceAsync(0);
+    const res = await Promise.race([waiting, new Promise((r) => setTimeout(() => r('still waiting'), 300))]);
+    expect(res).toMatchObject({ model: 'b/m2' });
+    expect((res as Awaited<typeof waiting>).routing.attempts[0]).toMatchObject({
+      target: 'a/m1',
+      reason: 'breaker-open',
+      durationMs: 5_000,
+    });
   });
 });

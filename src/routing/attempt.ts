@@ -116,7 +116,7 @@ export class AttemptSignal {
     this.token.abort(err);
   }
 
-  /** The provider's breaker opened: the attempt stops waiting now (told once: it waits on no provider after). */
+  /** The provider's breaker opened: the attempt stops waiting now, or once it is late if the breaker is still open. */
   breakerOpened(provider: string): void {
     this.#provider = undefined;
     if (this.token.aborted) return;
@@ -127,6 +127,8 @@ export class AttemptSignal {
       this.#cancelLate = this.#clock.setTimer(wait, () => {
         this.#cancelLate = undefined;
         if (this.#health.peek(provider) === 'open') this.#release(provider);
+        // Half-open or closed by then: it follows the breaker again, so that a re-open lets it go at once.
+        else this.#provider = provider;
       });
       return;
     }
