@@ -233,3 +233,43 @@ describe('an attempt that is late while its breaker is half-open', () => {
     });
   });
 });
+
+describe('a caller who aborts while the response cache is looked up', () => {
+  it('gets the abort reason, and no adapter call is started', async () => {
+    let chats = 0;
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => {
+        chats++;
+        return new Promise(() => undefined);
+      },
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    let answerLookup: (v: undefined) => void = () => undefined;
+    const store = {
+      getResponse: () => new Promise<undefined>((resolve) => (answerLookup = resolve)),
+      setResponse: () => undefined,
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter } },
+        health: { probes: false },
+        cache: { store },
+      }),
+    );
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { cache: true, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 10));
+    const reason = new Error('caller gave up');
+    ac.abort(reason);
+    answerLookup(undefined);
+    expect(await rejection(call)).toBe(reason);
+    expect(chats).toBe(0);
+  });
+});

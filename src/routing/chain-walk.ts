@@ -60,8 +60,10 @@ export class ChainWalk<T, R> {
     const { chain, attempts } = plan;
     while (this.#next < chain.length) {
       const i = this.#next;
-      // A call that waited (on the cache, on a failed entry) while the client closed must not walk a closed transport.
+      // A call that waited (on the cache, on a failed entry) while the client closed must not walk a closed transport,
+      // nor one whose caller gave up meanwhile start an adapter call.
       if (ctx.closed) throw new ClosedError();
+      if (plan.signal?.aborted) throw plan.signal.reason;
       const entry = chain[i] as ChainEntry;
       const pre = precheck(ctx, entry, plan.needs);
       const { images } = plan;
