@@ -93,16 +93,20 @@ type AnyListener = (payload: unknown) => void;
 /** Typed emitter whose listeners can never throw into the code that emits. */
 export class ManaEmitter {
   readonly #ee = new EventEmitter();
-  readonly #safe = new WeakMap<AnyListener, AnyListener>();
+  /** Each listener's wrapper per event name, so that its warning names the event it threw on. */
+  readonly #safe = new WeakMap<AnyListener, Map<string, AnyListener>>();
+  /** Listeners already reported: once per listener, whatever the event. */
+  readonly #warned = new WeakSet<AnyListener>();
 
   #wrap(name: string, fn: AnyListener): AnyListener {
-    let w = this.#safe.get(fn);
+    let byName = this.#safe.get(fn);
+    if (!byName) this.#safe.set(fn, (byName = new Map()));
+    let w = byName.get(name);
     if (!w) {
       // Once per listener: one that throws on every event would otherwise print a warning per call.
-      let warned = false;
       const warn = (err: unknown): void => {
-        if (warned) return;
-        warned = true;
+        if (this.#warned.has(fn)) return;
+        this.#warned.add(fn);
         warnThrown(`an event listener (${name}, further errors not reported)`, err);
       };
       w = (payload: unknown) => {
@@ -115,7 +119,7 @@ export class ManaEmitter {
           warn(err);
         }
       };
-      this.#safe.set(fn, w);
+      byName.set(name, w);
     }
     return w;
   }
@@ -132,7 +136,7 @@ export class ManaEmitter {
       return;
     }
     // A listener never added has no wrapper: eventemitter3 would read `off(name, undefined)` as "remove them all".
-    const w = this.#safe.get(fn as AnyListener);
+    const w = this.#safe.get(fn as AnyListener)?.get(name);
     if (w) this.#ee.off(name, w);
   }
   /** True when someone listens, so callers can skip building a payload. */

@@ -271,6 +271,28 @@ describe('listeners', () => {
     expect(messages.filter((m) => m.includes('async listener'))).toHaveLength(1);
   });
 
+  it('a listener added to several events is reported under the event it threw on', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    const picky = (payload: object) => {
+      if ('resolved' in payload) throw new Error('picky listener');
+    };
+    llm.on('request', picky);
+    llm.on('response', picky);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const messages = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    expect(messages.filter((m) => m.includes('picky listener'))).toEqual([
+      expect.stringContaining('an event listener (response,'),
+    ]);
+    // Removed from one event, it still hears the other.
+    llm.off('response', picky);
+    const heard: string[] = [];
+    llm.on('request', () => void heard.push('request'));
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(heard).toEqual(['request']);
+  });
+
   it('once fires a single time and off unsubscribes', async () => {
     const { llm } = await setup();
     const once = vi.fn();
