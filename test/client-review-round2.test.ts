@@ -273,3 +273,31 @@ describe('a caller who aborts while the response cache is looked up', () => {
     expect(chats).toBe(0);
   });
 });
+
+describe('a custom adapter whose probe rejects with a value with no string form', () => {
+  it('is a failed probe (no unhandled rejection)', async () => {
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.reject(Object.create(null)),
+      models: () => Promise.resolve([]),
+    };
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter } },
+        clock,
+      }),
+    );
+    const probes: { ok: boolean; error?: string }[] = [];
+    llm.on('probe', (p) => void probes.push(p));
+    clock.advance(0);
+    await waitFor(() => probes.length === 1, 'the probe result');
+    expect(probes[0]).toMatchObject({ ok: false, error: 'probe-error: (a value with no text form)' });
+  });
+});

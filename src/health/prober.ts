@@ -1,6 +1,6 @@
 import { type Clock, TIMER, within } from '../clock.js';
 import type { ProbeOutcome } from '../providers/adapter.js';
-import { cleanText } from '../redact.js';
+import { cleanText, textOf } from '../redact.js';
 import { warnThrown } from '../warn.js';
 
 /** One provider's probe: resolves to an outcome (or a bare boolean) and should stop when `signal` aborts. */
@@ -194,7 +194,7 @@ function errorOutcome(err: unknown): ProbeOutcome {
   // Prefer the transport's code (ECONNREFUSED) over a wrapping error's own code (PROVIDER_CONNECTION).
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code;
-  const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  const what = typeof code === 'string' ? code : textOf(err);
   return { ok: false, error: `probe-error: ${clean(what)}` };
 }
 
