@@ -1,5 +1,5 @@
 import { isManaLLMError } from './errors.js';
-import { redact } from './redact.js';
+import { redact, textOf } from './redact.js';
 import type { ChatChunk } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ export async function* toServerSentEvents(
   } catch (err) {
     const error = isManaLLMError(err)
       ? { message: err.message, type: err.code.toLowerCase() }
-      : { message: redact(err instanceof Error ? err.message : String(err)), type: 'internal_error' };
+      : { message: redact(textOf(err)), type: 'internal_error' };
     yield `data: ${JSON.stringify({ error })}\n\n`;
   }
   yield 'data: [DONE]\n\n';

@@ -7,6 +7,7 @@ import {
   InvalidRequestError,
   NoHealthyProviderError,
   type ProviderAdapter,
+  toServerSentEvents,
 } from '../src/index.js';
 import { createFakeClock, type MockUpstream } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
@@ -299,5 +300,27 @@ describe('a custom adapter whose probe rejects with a value with no string form'
     clock.advance(0);
     await waitFor(() => probes.length === 1, 'the probe result');
     expect(probes[0]).toMatchObject({ ok: false, error: 'probe-error: (a value with no text form)' });
+  });
+});
+
+describe('toServerSentEvents over a stream whose caller aborted with a value with no string form', () => {
+  it('ends with an error frame and [DONE], never throwing', async () => {
+    const up = await holding();
+    const llm = client(up.url);
+    const ac = new AbortController();
+    const out: string[] = [];
+    const done = (async () => {
+      for await (const f of toServerSentEvents(
+        llm.stream({ model: 'a/m', messages: USER }, { signal: ac.signal }),
+      ))
+        out.push(f);
+    })();
+    await waitFor(() => up.held.length === 1, 'the request at the upstream');
+    ac.abort(Object.create(null));
+    await done;
+    expect(out).toEqual([
+      `data: ${JSON.stringify({ error: { message: '(a value with no text form)', type: 'internal_error' } })}\n\n`,
+      'data: [DONE]\n\n',
+    ]);
   });
 });
