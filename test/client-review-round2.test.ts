@@ -9,8 +9,19 @@ import {
   type ProviderAdapter,
   toServerSentEvents,
 } from '../src/index.js';
+import { createRedisHealthStore } from '../src/redis/index.js';
 import { createFakeClock, type MockUpstream } from '../src/testing/index.js';
-import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  harness,
+  KEY,
+  refusedUrl,
+  rejection,
+  track,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -322,5 +333,18 @@ describe('toServerSentEvents over a stream whose caller aborted with a value wit
       `data: ${JSON.stringify({ error: { message: '(a value with no text form)', type: 'internal_error' } })}\n\n`,
       'data: [DONE]\n\n',
     ]);
+  });
+});
+
+describe("the Redis health store's mirror of target cool-downs", () => {
+  it('drops expired ones as this process adds new ones (ever-new model names, each a 429)', async () => {
+    // No Redis listens there: the mirror alone is at work.
+    const { port } = new URL(await refusedUrl());
+    const store = track(createRedisHealthStore({ url: `redis://127.0.0.1:${port}` }));
+    const soon = Date.now() + 20;
+    for (let i = 0; i < 10_000; i++) store.setTargetCooldown(`a/m${i}`, soon);
+    await new Promise((r) => setTimeout(r, 40));
+    store.setTargetCooldown('a/last', Date.now() + 60_000);
+    expect(store.listTargetCooldowns()).toEqual([{ target: 'a/last', until: expect.any(Number) }]);
   });
 });

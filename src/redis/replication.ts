@@ -82,6 +82,8 @@ export class Replication {
 
   /** Records this process's cool-down and writes it. */
   setCooldown(target: string, until: number): void {
+    // Kept even when the mirror is full of running cool-downs: this process's own routing depends on it.
+    this.#makeRoom(target, Date.now());
     this.targets.set(target, until);
     if (this.conn.ready()) this.#writeCooldown(target, until).catch(this.#noteError);
   }
@@ -169,14 +171,18 @@ export class Replication {
   #receiveCooldown(target: string, raw: unknown, now: number): void {
     const until = sanitizeCooldown(target, raw, now, this.#bounds);
     if (until === undefined) return;
-    const { targets } = this;
-    if (!targets.has(target) && targets.size >= MAX_TARGETS) {
-      for (const [t, u] of targets) if (u <= now) targets.delete(t);
-      // Still full of running cool-downs: a flood of new targets is not mirrored.
-      if (targets.size >= MAX_TARGETS) return;
-    }
+    // Still full of running cool-downs: a flood of new targets is not mirrored.
+    if (!this.#makeRoom(target, now)) return;
     // The later deadline wins.
-    targets.set(target, Math.max(until, targets.get(target) ?? until));
+    this.targets.set(target, Math.max(until, this.targets.get(target) ?? until));
+  }
+
+  /** Whether `target` fits in the mirror, after dropping the cool-downs already over when it is full. */
+  #makeRoom(target: string, now: number): boolean {
+    const { targets } = this;
+    if (targets.has(target) || targets.size < MAX_TARGETS) return true;
+    for (const [t, u] of targets) if (u <= now) targets.delete(t);
+    return targets.size < MAX_TARGETS;
   }
 
   // The scripts of scripts.ts; ARGV: field, value, channel, message, now, then the bounds each script reads.
