@@ -386,6 +386,31 @@ describe('a model that lacks a feature the request needs, said by the upstream',
     expect(err).toBeInstanceOf(ProviderCapabilityError);
     expect(err).toMatchObject({ httpStatus: 400, capability: 'tools' });
   });
+
+  it("vLLM's 400 without --enable-auto-tool-choice is a capability the server lacks: skipped, no health penalty", async () => {
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      aliases: { 'mana/x': ['a/qwen', 'b/m2'] },
+    });
+    h.up.a?.setDefault({
+      status: 400,
+      body: JSON.stringify({
+        object: 'error',
+        message: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+        type: 'BadRequestError',
+        param: null,
+        code: 400,
+      }),
+    });
+    h.up.b?.setDefault({ reply: 'from b' });
+    const res = await h.llm.chat(WITH_TOOLS);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'a/qwen', reason: 'capability' });
+    expect(h.llm.health().providers.a).toMatchObject({ consecutiveFailures: 0, lastError: null });
+    const err = await rejection(h.llm.chat({ ...WITH_TOOLS, model: 'a/qwen' }));
+    expect(err).toBeInstanceOf(ProviderCapabilityError);
+    expect(err).toMatchObject({ httpStatus: 400, capability: 'tools' });
+  });
 });
 
 describe('errors that are the caller’s own propagate and leave health alone', () => {

@@ -122,7 +122,8 @@ export function errorFromStatus(
     return new ProviderAuthError(msg, { ...info(meta), status });
   const said = message.slice(0, 1000);
   if (status === 400) {
-    // Ollama cannot tell in advance which of its models handle tools; it answers a 400 when one does not.
+    // Ollama cannot tell in advance which of its models handle tools, nor can a client tell whether a vLLM server
+    // was started with tool calling; each answers a 400 when it cannot.
     if (NO_TOOLS.test(said))
       return new ProviderCapabilityError(msg, { ...info(meta), status, capability: 'tools' });
     // A model the provider retired or does not know, told with a code (Groq's `model_decommissioned`): the
@@ -135,8 +136,11 @@ export function errorFromStatus(
   return new ProviderHTTPError(msg, { ...info(meta), status, contextLength, outage });
 }
 
-/** Ollama's "registry.ollama.ai/library/gemma3:4b does not support tools": a capability the model lacks. */
-const NO_TOOLS = /\bdoes not support tools\b/i;
+/**
+ * A capability the model or server lacks: Ollama's "registry.ollama.ai/library/gemma3:4b does not support tools",
+ * vLLM's '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'.
+ */
+const NO_TOOLS = /\bdoes not support tools\b|\btool choice requires --enable-auto-tool-choice\b/i;
 
 /**
  * What some providers answer with a 400 although it is about the account, not the request, so the provider's outage
