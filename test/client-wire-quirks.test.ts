@@ -1,6 +1,12 @@
 import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError, ProviderResponseError, StreamInterruptedError } from '../src/index.js';
+import {
+  NoHealthyProviderError,
+  ProviderAuthError,
+  ProviderRateLimitError,
+  ProviderResponseError,
+  StreamInterruptedError,
+} from '../src/index.js';
 import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -505,5 +511,41 @@ describe('a reply that is not HTTP at all (an invalid status line or header)', (
       /^a\/m POST \/v1\/chat\/completions: malformed HTTP reply: Response does not match the HTTP\/1.1 protocol \(Invalid/,
     );
     expect(JSON.stringify(err)).not.toContain('SECRET');
+  });
+});
+
+describe('OpenAI-compatible: a stream request answered 200 with a JSON error body instead of an event stream', () => {
+  const err429 = { error: { message: 'Rate limit reached', type: 'rate_limit_exceeded', code: null } };
+  const err401 = {
+    error: { message: 'Incorrect API key', type: 'invalid_request_error', code: 'invalid_api_key' },
+  };
+
+  it.each([
+    ['a rate limit', err429, 'application/json', ProviderRateLimitError, 'rate-limited'],
+    ['a wrong key', err401, 'application/json; charset=utf-8', ProviderAuthError, 'auth'],
+    [
+      'a rate limit, labelled as a stream',
+      err429,
+      'text/event-stream',
+      ProviderRateLimitError,
+      'rate-limited',
+    ],
+  ])('%s is classified like the same error in a frame', async (_, body, type, cls, reason) => {
+    const llm = await over('openai', `\n${JSON.stringify(body)}\n`, type);
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(cause).toBeInstanceOf(cls);
+    if (err instanceof NoHealthyProviderError) expect(err.attempts[0]?.reason).toBe(reason);
+  });
+
+  it('a whole chat completion where a stream was asked for is a bad response', async () => {
+    const reply = {
+      id: 'c1',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+    };
+    const llm = await over('openai', JSON.stringify(reply), 'application/json');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(cause).toBeInstanceOf(ProviderResponseError);
   });
 });

@@ -3,6 +3,7 @@ import { ProviderError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
+import { WireLimitError } from '../wire/limits.js';
 import { SSEParser } from '../wire/sse.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
@@ -14,6 +15,7 @@ import {
   NO_PROTO,
   normaliseDelta,
   normaliseToolCall,
+  replyJson,
   type WireChoice,
   type WireReply,
 } from './openai-reply.js';
@@ -148,12 +150,12 @@ export async function* readChatStream(
 
   const reader = res.body[Symbol.asyncIterator]();
   try {
+    const first = await reader.next();
+    if (!first.done && startsJson(first.value)) await jsonReply(first.value, reader, read);
     // One batch per network read: its frames are handled without a promise per line or event.
-    for (let ending = false; !ending; ) {
-      const r = await reader.next();
+    for (let r = first; ; r = await reader.next()) {
       if (r.done) {
         // Some servers end the body right after `data: [DONE]`, without its blank line.
-        ending = true;
         parser.end();
       } else if (sawDone) continue;
       else parser.feed(r.value);
@@ -171,7 +173,8 @@ export async function* readChatStream(
           yield batch;
         }
       }
-      if (sawDone && !ending) {
+      if (r.done) break;
+      if (sawDone) {
         // Usually the whole body is in by now: read on to its end (a tick) instead of cancelling it.
         if (!bodyArrived(res.body)) break;
         readPastDone = true;
@@ -189,4 +192,35 @@ export async function* readChatStream(
   }
   // Neither a finish reason nor [DONE]: a truncated answer must never look complete.
   if (!finished) throw badResponse(meta, 'stream ended before finish');
+}
+
+/** Whether a body's first read starts (after blank space) with `{`: a JSON reply, which no event stream does. */
+function startsJson(bytes: Uint8Array): boolean {
+  for (const b of bytes) {
+    // Space, tab, line ends, and a UTF-8 byte order mark.
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf)
+      continue;
+    return b === 0x7b;
+  }
+  return false;
+}
+
+/**
+ * A stream request answered with a JSON body (an error some servers send with a 200, whatever its content type):
+ * throws its in-band error, classified as in a frame, or a bad response; a body past `maxFrameBytes` is one too.
+ */
+async function jsonReply(
+  first: Uint8Array,
+  reader: AsyncIterator<Uint8Array>,
+  { meta, maxFrameBytes }: ChatStreamRead,
+): Promise<never> {
+  const parts = [first];
+  let size = first.length;
+  for (let r: IteratorResult<Uint8Array>; size <= maxFrameBytes && !(r = await reader.next()).done; ) {
+    parts.push(r.value);
+    size += r.value.length;
+  }
+  if (size > maxFrameBytes) throw new WireLimitError('a stream frame', maxFrameBytes, 'maxFrameBytes');
+  replyJson(Buffer.concat(parts).toString('utf8'), meta);
+  throw badResponse(meta, 'stream request answered with a JSON reply, not an event stream');
 }
