@@ -549,3 +549,33 @@ describe('OpenAI-compatible: a stream request answered 200 with a JSON error bod
     expect(cause).toBeInstanceOf(ProviderResponseError);
   });
 });
+
+describe('OpenAI-compatible: llama.cpp server (before September 2025) sends a stream error as an `error:` line', () => {
+  const overflow = {
+    code: 400,
+    message: 'the request exceeds the available context size. try increasing the context size',
+    type: 'invalid_request_error',
+  };
+
+  it('before any content: the error it says, not an empty complete answer', async () => {
+    const llm = await over(
+      'openai',
+      `error: ${JSON.stringify({ code: 503, message: 'Loading model', type: 'unavailable_error' })}\n\ndata: [DONE]\n\n`,
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(cause).toMatchObject({ status: 503 });
+  });
+
+  it('after some content: an interruption, not a complete answer', async () => {
+    const llm = await over(
+      'openai',
+      `${sse(delta({ content: 'Hel' }, null))}error: ${JSON.stringify(overflow)}\n\ndata: [DONE]\n\n`,
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).partial.content).toBe('Hel');
+  });
+});

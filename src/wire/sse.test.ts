@@ -146,3 +146,23 @@ describe('readSSE', () => {
     expect(await events(chunks)).toEqual([{ data: 'é😀' }, { data: 'b' }]);
   });
 });
+
+describe("an `error:` line (llama.cpp's server before September 2025)", () => {
+  it('is an `error` event, in order with the others', async () => {
+    expect(await events('data: a\n\nerror: {"code":500}\n\ndata: [DONE]\n\n')).toEqual([
+      { data: 'a' },
+      { event: 'error', data: '{"code":500}' },
+      { data: '[DONE]' },
+    ]);
+  });
+
+  it('longer than the frame cap fails like any frame', async () => {
+    await expect(events(`error: ${'x'.repeat(100)}\n\n`, 50)).rejects.toMatchObject({
+      name: 'WireLimitError',
+    });
+  });
+
+  it('other unknown fields are still skipped', async () => {
+    expect(await events('foo: bar\n\ndata: a\n\n')).toEqual([{ data: 'a' }]);
+  });
+});

@@ -42,7 +42,14 @@ export class SSEParser {
         else this.#events[this.#n++] = e;
       },
       onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded' && this.#limitAt < 0) this.#limitAt = this.#n;
+        if (this.#limitAt >= 0) return;
+        if (err.type === 'max-buffer-size-exceeded') this.#limitAt = this.#n;
+        // llama.cpp's server (until September 2025) sent a stream's error as an `error: {json}` line, a field SSE
+        // does not have: it is read as an `error` event, so the error is not lost.
+        else if (err.type === 'unknown-field' && err.field === 'error' && err.value !== undefined) {
+          if (err.value.length > maxFrame) this.#limitAt = this.#n;
+          else this.#events[this.#n++] = { event: 'error', data: err.value, id: undefined };
+        }
       },
       maxBufferSize: maxFrame,
     });
