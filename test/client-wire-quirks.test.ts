@@ -579,3 +579,39 @@ describe('OpenAI-compatible: llama.cpp server (before September 2025) sends a st
     expect((err as StreamInterruptedError).partial.content).toBe('Hel');
   });
 });
+
+describe('OpenAI itself: max_tokens goes out as max_completion_tokens (its reasoning models refuse max_tokens)', () => {
+  const reply = JSON.stringify({
+    id: 'c1',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+  });
+
+  it('to the well-known `openai` provider, and only to it', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const raw = await rawUpstream((body, res) => {
+      bodies.push(JSON.parse(body) as Record<string, unknown>);
+      const streamed = bodies.at(-1)?.stream === true;
+      if (!streamed) return void res.writeHead(200, { 'content-type': 'application/json' }).end(reply);
+      res
+        .writeHead(200, { 'content-type': 'text/event-stream' })
+        .end(sse(delta({ content: 'Hi' }, 'stop'), '[DONE]'));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: {
+        openai: { baseUrl: raw.url, apiKey: KEY },
+        local: { type: 'openai', baseUrl: raw.url, apiKey: KEY },
+      },
+    });
+    await h.llm.chat({ model: 'openai/o4-mini', messages: USER, max_tokens: 50 });
+    await collect(h.llm.stream({ model: 'openai/gpt-5', messages: USER, max_tokens: 60 }));
+    await h.llm.chat({ model: 'openai/gpt-4.1', messages: USER });
+    await h.llm.chat({ model: 'local/qwen', messages: USER, max_tokens: 70 });
+    expect(bodies.map((b) => [b.max_tokens, b.max_completion_tokens])).toEqual([
+      [undefined, 50],
+      [undefined, 60],
+      [undefined, undefined],
+      [70, undefined],
+    ]);
+  });
+});

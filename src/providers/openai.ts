@@ -40,14 +40,16 @@ function hasExtras(m: AdapterChatRequest['messages'][number]): boolean {
 }
 
 /**
- * The request's JSON body with `stream` set; `stream_options` only on a stream (OpenAI rejects it otherwise).
+ * The request's JSON body with `stream` set; `stream_options` only on a stream (OpenAI rejects it otherwise), and
+ * with `completionTokens`, `max_tokens` sent as `max_completion_tokens` (see `createOpenAIAdapter`).
  * `Object.assign`, not `{ ...request, stream }`: in Node 20's V8 a key added after a spread costs ~2.5 µs per object
  * (a new hidden class each time), which was ~5 % of a whole call on the c=64 bench row (bench/README.md).
  */
-function requestBody(request: AdapterChatRequest, stream: boolean): string {
-  return JSON.stringify(
-    Object.assign({}, request, stream ? { stream } : { stream, stream_options: undefined }),
-  );
+function requestBody(request: AdapterChatRequest, stream: boolean, completionTokens: boolean): string {
+  const body = Object.assign({}, request, stream ? { stream } : { stream, stream_options: undefined });
+  if (completionTokens && request.max_tokens !== undefined)
+    Object.assign(body, { max_tokens: undefined, max_completion_tokens: request.max_tokens });
+  return JSON.stringify(body);
 }
 
 /**
@@ -68,14 +70,19 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const listing = metaFor('*', 'GET', `${basePath}/models`);
+  const host = new URL(config.baseUrl).hostname;
   // Google's OpenAI-compatible endpoint wants Gemini's thought signatures back on tool calls; nobody else reads them.
-  const keepsExtras = new URL(config.baseUrl).hostname.endsWith('.googleapis.com');
+  const keepsExtras = host.endsWith('.googleapis.com');
+  // OpenAI itself (its host, or the well-known id, also behind a proxy's baseUrl) deprecated `max_tokens` for
+  // `max_completion_tokens`, and its reasoning models (o1, o3, o4-mini, gpt-5) refuse it with a 400. Other
+  // OpenAI-compatible servers get `max_tokens`, which all of them read (docs/wire-conformance.md).
+  const completionTokens = config.id === 'openai' || host === 'api.openai.com';
   const outgoing = (req: AdapterChatRequest) => (keepsExtras ? req : withoutToolCallExtras(req));
 
   async function chat(input: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
     const request = outgoing(input);
     const meta = metaFor(request.model, 'POST', chatPath);
-    const body = requestBody(request, false);
+    const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
     const res = await send(
       http,
@@ -92,7 +99,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const cancel = cancelOf(ctx);
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
-      const body = requestBody(outgoing(request), true);
+      const body = requestBody(outgoing(request), true, completionTokens);
       return send(
         http,
         { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: cancel },
