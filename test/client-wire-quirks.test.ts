@@ -615,3 +615,37 @@ describe('OpenAI itself: max_tokens goes out as max_completion_tokens (its reaso
     ]);
   });
 });
+
+describe('OpenAI-compatible: the finish reason in a choice without a delta (Azure, some gateways)', () => {
+  const finish = (f: unknown, d?: unknown) => ({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'x',
+    choices: [{ index: 0, finish_reason: f, ...(d === undefined ? {} : { delta: d }) }],
+  });
+
+  it.each([
+    ['no delta', undefined],
+    ['delta null', null],
+  ])('%s: the answer is complete, with an empty delta', async (_, d) => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hi' }, null), finish('stop', d), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
+    expect(chunks.at(-1)?.choices[0]?.delta).toEqual({});
+  });
+
+  it('a choice with neither a delta nor a finish reason before the finish is still malformed', async () => {
+    const llm = await over(
+      'openai',
+      sse(delta({ content: 'Hi' }, null), finish(null), delta({}, 'stop'), '[DONE]'),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+  });
+});

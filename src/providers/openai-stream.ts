@@ -87,8 +87,13 @@ export async function* readChatStream(
     if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
       return undefined;
     for (const c of choices) {
-      const d = c?.delta;
-      if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
+      let d = c?.delta;
+      if (d === null || typeof d !== 'object') {
+        // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
+        if (c?.finish_reason === null || c?.finish_reason === undefined)
+          throw badResponse(meta, 'stream choice has no delta');
+        d = c.delta = {};
+      }
       const f = c.finish_reason;
       if (f !== null && f !== undefined) {
         if (isFailure(f)) throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
