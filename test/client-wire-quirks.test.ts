@@ -7,7 +7,7 @@ import {
   ProviderResponseError,
   StreamInterruptedError,
 } from '../src/index.js';
-import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, rejection, textOf, track, USER } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 // Replies real servers send that bend their protocol, read through the public API over real local HTTP.
@@ -647,5 +647,44 @@ describe('OpenAI-compatible: the finish reason in a choice without a delta (Azur
     );
     const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     expect(err).toBeInstanceOf(StreamInterruptedError);
+  });
+});
+
+describe("Azure's Asynchronous Filter: content-filter annotations between the tokens", () => {
+  const safe = { hate: { filtered: false, severity: 'safe' } };
+  const annotation = (check: number) => ({
+    id: '',
+    object: '',
+    created: 0,
+    model: '',
+    choices: [
+      {
+        index: 0,
+        finish_reason: null,
+        content_filter_results: safe,
+        content_filter_offsets: { check_offset: check, start_offset: 44, end_offset: 198 },
+      },
+    ],
+    usage: null,
+  });
+
+  it('an annotation before the finish carries nothing for the caller: the answer is complete', async () => {
+    const llm = await over(
+      'openai',
+      sse(
+        { id: '', object: '', created: 0, model: '', prompt_annotations: [], choices: [], usage: null },
+        delta({ role: 'assistant' }, null),
+        delta({ content: 'Color' }, null),
+        annotation(44),
+        delta({ content: ' is' }, null),
+        delta({}, 'stop'),
+        annotation(506),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(textOf(chunks)).toBe('Color is');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
   });
 });

@@ -20,6 +20,8 @@ export interface WireChoice {
   message?: WireDelta;
   finish_reason?: unknown;
   error?: unknown;
+  content_filter_offsets?: unknown;
+  content_filter_results?: unknown;
 }
 export interface WireReply extends WireError {
   id?: unknown;

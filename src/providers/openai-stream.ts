@@ -89,9 +89,14 @@ export async function* readChatStream(
     for (const c of choices) {
       let d = c?.delta;
       if (d === null || typeof d !== 'object') {
-        // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
-        if (c?.finish_reason === null || c?.finish_reason === undefined)
+        if (c?.finish_reason === null || c?.finish_reason === undefined) {
+          // Azure's Asynchronous Filter sends content-filter annotations between the tokens, each a frame of one
+          // choice without a delta: nothing to pass on.
+          if (choices.length === 1 && isAnnotation(c) && (json.usage === undefined || json.usage === null))
+            return undefined;
           throw badResponse(meta, 'stream choice has no delta');
+        }
+        // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
         d = c.delta = {};
       }
       const f = c.finish_reason;
@@ -198,6 +203,10 @@ export async function* readChatStream(
   // Neither a finish reason nor [DONE]: a truncated answer must never look complete.
   if (!finished) throw badResponse(meta, 'stream ended before finish');
 }
+
+/** An Azure content-filter annotation: a choice with the filter's results for a span of the answer. */
+const isAnnotation = (c: WireChoice | null | undefined): boolean =>
+  c?.content_filter_offsets !== undefined || c?.content_filter_results !== undefined;
 
 /** Whether a body's first read starts (after blank space) with `{`: a JSON reply, which no event stream does. */
 function startsJson(bytes: Uint8Array): boolean {
