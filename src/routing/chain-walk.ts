@@ -48,14 +48,10 @@ export class ChainWalk<T, R> {
 
   /**
    * Moves the cursor to the next entry that can be called, recording the ones skipped, and starts its attempt;
-   * undefined when no entry is left or the budget ran out.
+   * undefined when no entry is left or the budget ran out. Synchronous unless an entry needs the call's images
+   * first (no promise per attempt on the common path); `imagesFor` is the entry whose images are in.
    */
-  start(): Running<T> | undefined | Promise<Running<T> | undefined> {
-    return this.#scan(-1);
-  }
-
-  // Synchronous unless an entry needs the call's images first: no promise per attempt on the common path.
-  #scan(imagesFor: number): Running<T> | undefined | Promise<Running<T> | undefined> {
+  start(imagesFor = -1): Running<T> | undefined | Promise<Running<T> | undefined> {
     const { ctx, plan } = this;
     const { chain, attempts } = plan;
     while (this.#next < chain.length) {
@@ -76,7 +72,7 @@ export class ChainWalk<T, R> {
         // Fetched once per call, before the attempt's clock starts and outside its health accounting: an image
         // that cannot be had is the caller's error (InvalidRequestError), never this provider's. The same entry is
         // looked at again once they are in.
-        return images.ready().then(() => this.#scan(i));
+        return images.ready().then(() => this.start(i));
       }
       this.#next++;
       if (!('adapter' in pre)) {
@@ -172,7 +168,9 @@ export class ChainWalk<T, R> {
       throw callerReason ?? raw;
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
-    const verdict = judgeFailure(ctx, entry, attempt, err);
+    const verdict = judgeFailure(ctx, entry, err);
+    // A verdict that counts no failure ends the half-open trial this attempt may be (a failure ends it anyway).
+    if (verdict.health !== 'failure') attempt.releaseTrial();
     const now = ctx.clock.now();
     if (verdict.health === 'cool') {
       // The hint cooled the target from when the 429 came (or further, when it was cooling already).
@@ -180,10 +178,8 @@ export class ChainWalk<T, R> {
       if (until < this.#soonest) this.#soonest = until;
     }
     const durationMs = now - started;
-    const a: Attempt =
-      err.status === undefined
-        ? { target: entry.target, reason: verdict.reason, durationMs, error: err }
-        : { target: entry.target, reason: verdict.reason, status: err.status, durationMs, error: err };
+    const status = err.status === undefined ? {} : { status: err.status };
+    const a: Attempt = { target: entry.target, reason: verdict.reason, ...status, durationMs, error: err };
     this.#record(run, a);
     if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
     if (verdict.reason !== 'context-length') this.#onlyTooLong = false;

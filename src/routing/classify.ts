@@ -13,7 +13,6 @@ import {
   ProviderTimeoutError,
 } from '../errors.js';
 import { cleanText, textOf } from '../redact.js';
-import type { AttemptSignal } from './attempt.js';
 import type { RouterContext } from './context.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
@@ -65,17 +64,12 @@ export function asProviderError(err: unknown, provider: string, model: string): 
 }
 
 /**
- * Classifies a failed attempt's error (the table above) and applies the verdict to its provider's health; a
- * verdict that counts no failure ends the breaker's half-open trial when `attempt` is that trial. A rate limit's retry hint is first capped at
- * `limits.maxRetryAfterMs` in place, so that the error the caller sees, the target's cool-down and
- * `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a target for 3,000 years).
+ * Classifies a failed attempt's error (the table above) and applies the verdict to its provider's health. A rate
+ * limit's retry hint is first capped at `limits.maxRetryAfterMs` in place, so that the error the caller sees, the
+ * target's cool-down and `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a
+ * target for 3,000 years).
  */
-export function judgeFailure(
-  ctx: RouterContext,
-  entry: ChainEntry,
-  attempt: AttemptSignal,
-  err: ProviderError,
-): Verdict {
+export function judgeFailure(ctx: RouterContext, entry: ChainEntry, err: ProviderError): Verdict {
   const { health, opts } = ctx;
   const maxMs = opts.limits.maxRetryAfterMs;
   if (err instanceof ProviderRateLimitError && err.retryAfterMs !== undefined && err.retryAfterMs > maxMs)
@@ -85,10 +79,9 @@ export function judgeFailure(
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
     const times = verdict.reason === 'auth' ? opts.health.failureThreshold : 1;
     for (let i = 0; i < times; i++) health.recordFailure(entry.provider, healthReason(err));
-  } else {
+  } else if (verdict.health === 'cool') {
     const { retryAfterMs } = err as { retryAfterMs?: number };
-    if (verdict.health === 'cool') health.coolTarget(entry.target, ctx.clock.now() + (retryAfterMs ?? 0));
-    attempt.releaseTrial();
+    health.coolTarget(entry.target, ctx.clock.now() + (retryAfterMs ?? 0));
   }
   return verdict;
 }

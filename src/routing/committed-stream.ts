@@ -182,7 +182,7 @@ export class CommittedStream implements Committed {
       const cause =
         (internal ? undefined : attempt.timeout) ?? asProviderError(raw, entry.provider, entry.model);
       const partial = this.#handed.snapshot();
-      if (!internal && cause !== this.#overtime) judgeFailure(ctx, entry, attempt, cause);
+      if (!internal && cause !== this.#overtime) judgeFailure(ctx, entry, cause);
       reported = reportFailure(
         ctx,
         plan,
