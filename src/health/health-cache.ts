@@ -47,11 +47,9 @@ export class HealthCache {
     this.#opts = opts;
     this.#clock = clock;
     this.#store = store ?? createMemoryHealthStore(clock);
-    this.#store.bind?.(
-      opts.maxCooldownMs === undefined
-        ? { providers: this.#known, cooldownMs: opts.cooldownMs }
-        : { providers: this.#known, cooldownMs: opts.cooldownMs, maxCooldownMs: opts.maxCooldownMs },
-    );
+    const { cooldownMs, maxCooldownMs } = opts;
+    const max = maxCooldownMs === undefined ? {} : { maxCooldownMs };
+    this.#store.bind?.({ providers: this.#known, cooldownMs, ...max });
     this.#unsubscribe = this.#store.subscribe?.((u) => this.#onStoreUpdate(u));
   }
 
