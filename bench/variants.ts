@@ -148,15 +148,15 @@ export const VARIANTS: Variant[] = [
   },
   {
     id: 'single',
-    part: "the custom-adapter path's hand-written iterator (removed from routing/stream-commit.ts `chunkBatches`: each chunk of `stream()` as a batch of one, with a `then`)",
+    part: "the custom-adapter path's hand-written iterator (removed from routing/stream-commit.ts `STREAM_STEP.run`: each chunk of `stream()` as a batch of one, with a `then`)",
     alternative:
       'an `async function*` yielding `[chunk]`, what src/ does now (compare with `batches`: both read the adapters through `stream()`)',
     removed: true,
     patches: [
       {
         file: 'routing/stream-commit.ts',
-        from: ': eachAlone(adapter.stream(req, ctx));',
-        to: ': oneByOne(adapter.stream(req, ctx));',
+        from: ': eachAlone(adapter.stream(r, context))',
+        to: ': oneByOne(adapter.stream(r, context))',
       },
       { file: 'providers/openai.ts', from: '    stream,\n    streamBatches,', to: '    stream,' },
       { file: 'providers/ollama.ts', from: '    streamBatches,\n', to: '' },

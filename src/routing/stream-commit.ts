@@ -1,4 +1,3 @@
-import type { AdapterChatRequest, AdapterContext, ProviderAdapter } from '../providers/adapter.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
 import type { Step } from './walk-chain.js';
 
@@ -10,18 +9,7 @@ export interface HeldStream {
   readonly ended: boolean;
 }
 
-/**
- * An adapter's stream as arrays of chunks: its `streamBatches` when it has one (one promise per network read),
- * else each chunk of `stream()` alone.
- */
-function chunkBatches(
-  adapter: ProviderAdapter,
-  req: AdapterChatRequest,
-  ctx: AdapterContext,
-): AsyncIterable<ChatChunk[]> {
-  return adapter.streamBatches ? adapter.streamBatches(req, ctx) : eachAlone(adapter.stream(req, ctx));
-}
-
+/** The batches of an adapter without `streamBatches`: each chunk of its `stream()` alone. */
 async function* eachAlone(stream: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk[]> {
   for await (const c of stream) yield [c];
 }
@@ -69,8 +57,13 @@ async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Held
 export const STREAM_STEP: Step<HeldStream, ChatRequest> = {
   attemptCap: 'firstChunkMs',
   timeoutLabel: 'no first content chunk',
-  run: (slot, entry, context, req) =>
-    readUntilCommit(chunkBatches(slot.adapter, { ...req, model: entry.model }, context)),
+  run: ({ adapter }, entry, context, req) => {
+    const r = { ...req, model: entry.model };
+    // Its `streamBatches` when it has one: one promise per network read.
+    return readUntilCommit(
+      adapter.streamBatches ? adapter.streamBatches(r, context) : eachAlone(adapter.stream(r, context)),
+    );
+  },
   // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
   judgedAtEnd: (opened) => !opened.ended,
   // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
