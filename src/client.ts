@@ -6,6 +6,7 @@ import { AliasConfigError, ClosedError, ConfigError } from './errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from './events.js';
 import type { HealthSnapshot } from './health/health-snapshot.js';
 import type { Prober } from './health/prober.js';
+import { textOf } from './redact.js';
 import { AttemptSignal } from './routing/attempt.js';
 import { streamChain } from './routing/chat-stream.js';
 import type { Committed } from './routing/committed-stream.js';
@@ -96,10 +97,11 @@ export class ManaLLM {
         cancel = this.#ctx.clock.setTimer(50, () => void this.reload().catch(() => undefined));
       });
     } catch (err) {
-      const why = (err as { code?: unknown }).code ?? (err as Error).message;
+      const { code } = err as { code?: unknown };
+      const why = typeof code === 'string' ? code : textOf(err);
       throw new ConfigError(
         'cannot watch the aliases file',
-        [{ path: 'watch', message: `cannot watch ${dirname(path)} (${String(why)})` }],
+        [{ path: 'watch', message: `cannot watch ${dirname(path)} (${why})` }],
         { cause: err },
       );
     }
