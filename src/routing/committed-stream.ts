@@ -4,7 +4,7 @@ import type { ChatChunk } from '../types.js';
 import { asProviderError, judgeFailure } from './classify.js';
 import type { CallPlan, RouterContext } from './context.js';
 import { reportCancel, reportFailure, reportResolved, reportServed } from './report.js';
-import type { HeldStream } from './stream-commit.js';
+import { type HeldStream, stopReader } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
 import type { Served } from './walk-chain.js';
 
@@ -159,7 +159,7 @@ export class CommittedStream implements Committed {
     this.#box.stream = undefined;
     const served = this.#served;
     const stopped = cancel && state === 'reading';
-    if (stopped) void served.value.reader.return?.()?.catch(() => undefined);
+    if (stopped) stopReader(served.value.reader);
     served.attempt.end(stopped);
   }
 

@@ -9,6 +9,11 @@ export interface HeldStream {
   readonly ended: boolean;
 }
 
+/** Cancels a stream's upstream through its reader, whatever the reader makes of that. */
+export function stopReader(reader: AsyncIterator<unknown>): void {
+  void reader.return?.()?.catch(() => undefined);
+}
+
 /** The batches of an adapter without `streamBatches`: each chunk of its `stream()` alone. */
 async function* eachAlone(stream: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk[]> {
   for await (const c of stream) yield [c];
@@ -45,7 +50,7 @@ async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Held
       if (committed) return { reader, held, ended: false };
     }
   } catch (err) {
-    void reader.return?.()?.catch(() => undefined);
+    stopReader(reader);
     throw err;
   }
 }
@@ -67,5 +72,5 @@ export const STREAM_STEP: Step<HeldStream, ChatRequest> = {
   // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
   judgedAtEnd: (opened) => !opened.ended,
   // A hedged stream that committed in the same turn as the winner: its reader is let go (its request is aborted).
-  discard: (opened) => void opened.reader.return?.()?.catch(() => undefined),
+  discard: (opened) => stopReader(opened.reader),
 };
