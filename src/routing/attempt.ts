@@ -23,7 +23,7 @@ export class AttemptSignal {
   timeout: ProviderTimeoutError | undefined;
   /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
   released = false;
-  /** True while the attempt is its provider's half-open trial (admitted as such, no verdict recorded yet). */
+  /** True when the walk admitted the attempt as its provider's half-open trial (until `releaseTrial`). */
   trial = false;
   readonly #slot: ProviderSlot | undefined;
   #answered = false;

@@ -212,8 +212,6 @@ export class ChainWalk<T, R> {
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
-    // Either ended a trial it was: a committed stream's later failure must not end a newer one.
-    attempt.trial = false;
     ctx.health.latency.record(entry.target, plan.kind, ended - started);
     this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
     return { value, entry, attempt };
