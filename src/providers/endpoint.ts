@@ -1,9 +1,11 @@
 import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
+import { WireLimitError } from '../wire/limits.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { ProbeOutcome } from './adapter.js';
-import { errorFromStatus, networkError, parseJson } from './error-mapping.js';
+import { badResponse, errorFromInBand, errorFromStatus, networkError, parseJson } from './error-mapping.js';
+import { isJsonObject } from './json-shapes.js';
 import type { AdapterConfig } from './registry.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
@@ -66,6 +68,51 @@ export async function readCapped(body: HttpBody, max: number): Promise<string> {
   return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }
 
+/** Whether a body's first read starts (after blank space) with `{` or `[`: a JSON reply, which no event stream does. */
+export function startsJson(bytes: Uint8Array): boolean {
+  for (const b of bytes) {
+    // Space, tab, line ends, and a UTF-8 byte order mark.
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf)
+      continue;
+    return b === 0x7b || b === 0x5b;
+  }
+  return false;
+}
+
+/**
+ * The rest of a body whose `first` read is JSON where a stream was asked for (an error some servers and gateways
+ * send with a 200, whatever its content type), as text; one past `maxFrameBytes` is a bad response.
+ */
+export async function jsonBodyText(
+  first: Uint8Array,
+  reader: AsyncIterator<Uint8Array>,
+  maxFrameBytes: number,
+): Promise<string> {
+  const parts = [first];
+  let size = first.length;
+  for (let r: IteratorResult<Uint8Array>; size <= maxFrameBytes && !(r = await reader.next()).done; ) {
+    parts.push(r.value);
+    size += r.value.length;
+  }
+  if (size > maxFrameBytes) throw new WireLimitError('a stream frame', maxFrameBytes, 'maxFrameBytes');
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A body's reader again as an iterable, its `first` read (already taken) first: no extra promise per read. */
+function resumed(
+  first: IteratorResult<Uint8Array>,
+  reader: AsyncIterator<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  let head: IteratorResult<Uint8Array> | undefined = first;
+  const next = (): Promise<IteratorResult<Uint8Array>> => {
+    if (head === undefined) return reader.next();
+    const r = head;
+    head = undefined;
+    return Promise.resolve(r);
+  };
+  return { [Symbol.asyncIterator]: () => ({ next }) };
+}
+
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
 
 /**
@@ -120,11 +167,27 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
       secrets,
     }),
     call,
-    /** The SSE events of a streamed reply, with socket failures mid-body turned into typed errors. */
+    /**
+     * The SSE events of a streamed reply, with socket failures mid-body turned into typed errors. A JSON body (an
+     * error some gateways answer a stream request with, as a 200) is thrown as the in-band error it carries, or as
+     * a bad response.
+     */
     async *events(res: HttpResponse, signal: CancelSignal, m: CallMeta): AsyncGenerator<SSEEvent> {
+      const max = http.limits.maxFrameBytes;
       try {
-        yield* readSSE(res.body, http.limits.maxFrameBytes);
+        const reader = res.body[Symbol.asyncIterator]();
+        const first = await reader.next();
+        if (!first.done && startsJson(first.value)) {
+          const json = parseJson(await jsonBodyText(first.value, reader, max), m);
+          // Gemini's stream without `alt=sse` is a JSON list of replies.
+          const reply = Array.isArray(json) ? json[0] : json;
+          if (isJsonObject(reply) && reply.error !== undefined && reply.error !== null)
+            throw errorFromInBand(reply.error, m);
+          throw badResponse(m, 'stream request answered with a JSON reply, not an event stream');
+        }
+        yield* readSSE(resumed(first, reader), max);
       } catch (err) {
+        if (err instanceof ProviderError) throw err;
         throw networkError(err, signal, m);
       }
     },

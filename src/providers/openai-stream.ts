@@ -3,9 +3,8 @@ import { ProviderError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
-import { WireLimitError } from '../wire/limits.js';
 import { SSEParser } from '../wire/sse.js';
-import type { CallMeta } from './endpoint.js';
+import { type CallMeta, jsonBodyText, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
 import {
   carriesContent,
@@ -208,17 +207,6 @@ export async function* readChatStream(
 const isAnnotation = (c: WireChoice | null | undefined): boolean =>
   c?.content_filter_offsets !== undefined || c?.content_filter_results !== undefined;
 
-/** Whether a body's first read starts (after blank space) with `{`: a JSON reply, which no event stream does. */
-function startsJson(bytes: Uint8Array): boolean {
-  for (const b of bytes) {
-    // Space, tab, line ends, and a UTF-8 byte order mark.
-    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf)
-      continue;
-    return b === 0x7b;
-  }
-  return false;
-}
-
 /**
  * A stream request answered with a JSON body (an error some servers send with a 200, whatever its content type):
  * throws its in-band error, classified as in a frame, or a bad response; a body past `maxFrameBytes` is one too.
@@ -228,13 +216,6 @@ async function jsonReply(
   reader: AsyncIterator<Uint8Array>,
   { meta, maxFrameBytes }: ChatStreamRead,
 ): Promise<never> {
-  const parts = [first];
-  let size = first.length;
-  for (let r: IteratorResult<Uint8Array>; size <= maxFrameBytes && !(r = await reader.next()).done; ) {
-    parts.push(r.value);
-    size += r.value.length;
-  }
-  if (size > maxFrameBytes) throw new WireLimitError('a stream frame', maxFrameBytes, 'maxFrameBytes');
-  replyJson(Buffer.concat(parts).toString('utf8'), meta);
+  replyJson(await jsonBodyText(first, reader, maxFrameBytes), meta);
   throw badResponse(meta, 'stream request answered with a JSON reply, not an event stream');
 }
