@@ -5,6 +5,7 @@ import {
   ProviderHTTPError,
   ProviderRateLimitError,
   ProviderResponseError,
+  StreamInterruptedError,
 } from '../src/index.js';
 import { closeAll, collect, harness, KEY, rejection, USER } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
@@ -23,10 +24,10 @@ async function over(type: 'anthropic' | 'google', body: string, contentType: str
   return h.llm;
 }
 
-/** The error a stream call ended with, as its one attempt saw it. */
+/** The error a stream call ended with, as its one attempt saw it (before or after content reached the caller). */
 async function streamError(llm: Awaited<ReturnType<typeof over>>) {
   const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
-  return err instanceof NoHealthyProviderError ? err.cause : err;
+  return err instanceof NoHealthyProviderError || err instanceof StreamInterruptedError ? err.cause : err;
 }
 
 describe('Anthropic and Gemini: a stream request answered 200 with a JSON error body instead of an event stream', () => {
@@ -80,5 +81,83 @@ describe('Anthropic and Gemini: a stream request answered 200 with a JSON error 
     expect(await streamError(await over('google', JSON.stringify(reply), 'application/json'))).toBeInstanceOf(
       ProviderResponseError,
     );
+  });
+});
+
+/** Anthropic Messages stream events, as the API frames them. */
+const events = (...evs: { type: string }[]) =>
+  evs.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+const start = {
+  type: 'message_start',
+  message: { id: 'msg_1', usage: { input_tokens: 3, output_tokens: 1 } },
+};
+const end = [
+  { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } },
+  { type: 'message_stop' },
+];
+
+describe('Anthropic stream: a delta whose field has the wrong type is malformed, not dropped', () => {
+  const toolStart = {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
+  };
+  it.each([
+    [
+      'text_delta text a number',
+      [{ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 5 } }],
+    ],
+    [
+      'thinking_delta thinking an object',
+      [{ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: {} } }],
+    ],
+    [
+      'input_json_delta partial_json an object (the call would get "{}" as its arguments)',
+      [
+        toolStart,
+        {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'input_json_delta', partial_json: { a: 1 } },
+        },
+        { type: 'content_block_stop', index: 0 },
+      ],
+    ],
+  ])('%s falls back like any malformed reply', async (_, body) => {
+    const llm = await over('anthropic', events(start, ...body, ...end), 'text/event-stream');
+    expect(await streamError(llm)).toBeInstanceOf(ProviderResponseError);
+  });
+});
+
+describe('Gemini: a part whose text has the wrong type is malformed, not dropped', () => {
+  it('in a stream', async () => {
+    const frame = { candidates: [{ content: { parts: [{ text: 5 }] }, finishReason: 'STOP' }] };
+    const llm = await over('google', `data: ${JSON.stringify(frame)}\n\n`, 'text/event-stream');
+    expect(await streamError(llm)).toBeInstanceOf(ProviderResponseError);
+  });
+});
+
+describe('chat(): a text whose type is wrong is malformed, not dropped', () => {
+  it.each([
+    [
+      'Anthropic, a text block',
+      'anthropic',
+      {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: { value: 'Hi' } }],
+        stop_reason: 'end_turn',
+      },
+    ],
+    [
+      'Gemini, a part',
+      'google',
+      { candidates: [{ content: { parts: [{ text: 42 }] }, finishReason: 'STOP' }] },
+    ],
+  ] as const)('%s', async (_, type, reply) => {
+    const llm = await over(type, JSON.stringify(reply), 'application/json');
+    const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err instanceof NoHealthyProviderError ? err.cause : err).toBeInstanceOf(ProviderResponseError);
   });
 });

@@ -195,9 +195,13 @@ export function fromAnthropicMessage(
   const answer: Answer = { content: '', reasoning: '', toolCalls: [] };
   for (const b of reply.content) {
     if (!isJsonObject(b)) throw badResponse(meta, 'content block is not an object');
-    if (b.type === 'text' && typeof b.text === 'string') answer.content += b.text;
-    else if (b.type === 'thinking' && typeof b.thinking === 'string') answer.reasoning += b.thinking;
-    else if (b.type === 'tool_use') {
+    // A text or thinking block without its string is malformed: skipped, its text would be lost.
+    if (b.type === 'text' || b.type === 'thinking') {
+      const text = b[b.type];
+      if (typeof text !== 'string') throw badResponse(meta, `${b.type} block without its text`);
+      if (b.type === 'text') answer.content += text;
+      else answer.reasoning += text;
+    } else if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || typeof b.name !== 'string')
         throw badResponse(meta, 'tool_use block without id or name');
       answer.toolCalls.push({

@@ -121,11 +121,16 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
             }
             case 'content_block_delta': {
               const d = ev.delta;
-              if (d?.type === 'text_delta' && typeof d.text === 'string') {
+              // A known delta without its string is malformed: skipped, it would lose text or cut a call's arguments.
+              if (d?.type === 'text_delta') {
+                if (typeof d.text !== 'string') throw badResponse(m, 'text_delta without text');
                 if (d.text !== '') yield chunk({ content: d.text });
-              } else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string') {
+              } else if (d?.type === 'thinking_delta') {
+                if (typeof d.thinking !== 'string') throw badResponse(m, 'thinking_delta without thinking');
                 if (d.thinking !== '') yield chunk({ reasoning_content: d.thinking });
-              } else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') {
+              } else if (d?.type === 'input_json_delta') {
+                if (typeof d.partial_json !== 'string')
+                  throw badResponse(m, 'input_json_delta without partial_json');
                 const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
                 // Deltas of blocks we don't surface (e.g. server_tool_use) are skipped.
                 if (tool && d.partial_json !== '') {

@@ -86,6 +86,9 @@ export function readParts(parts: Json[], meta: CallMeta): Answer {
         function: { name, arguments: JSON.stringify(args ?? {}) },
         ...(signature === '' ? {} : { extra_content: { google: { thought_signature: signature } } }),
       });
+    } else if (p.text !== undefined && p.text !== null) {
+      // Skipped, the text would be lost from an answer that looks complete.
+      throw badResponse(meta, 'part text is not a string');
     }
   }
   return { content, reasoning, toolCalls };
