@@ -161,3 +161,20 @@ describe('chat(): a text whose type is wrong is malformed, not dropped', () => {
     expect(err instanceof NoHealthyProviderError ? err.cause : err).toBeInstanceOf(ProviderResponseError);
   });
 });
+
+describe('Anthropic: an error event or reply without its error object', () => {
+  it.each([
+    ['an error event of type only', 'event: error\ndata: {"type":"error"}\n\n', 'text/event-stream', true],
+    ['an error event of nothing', 'event: error\ndata: {}\n\n', 'text/event-stream', true],
+    ['a reply of type error only', '{"type":"error"}', 'application/json', false],
+  ])('%s is the upstream error it is, not a TypeError from the adapter', async (_, body, type, streamed) => {
+    const llm = await over('anthropic', body, type);
+    const call = streamed
+      ? collect(llm.stream({ model: 'a/m', messages: USER }))
+      : llm.chat({ model: 'a/m', messages: USER });
+    const err = await rejection(call);
+    const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(cause).toBeInstanceOf(ProviderResponseError);
+    expect((cause as Error).message).toMatch(/^a\/m POST \/v1\/messages: upstream error in a 200 reply/);
+  });
+});

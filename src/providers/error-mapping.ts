@@ -192,7 +192,8 @@ const IN_BAND_STATUS: [number, string[]][] = [
  */
 export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
   const e = (typeof err === 'string' ? { message: err } : (err ?? {})) as JsonObject;
-  const text = typeof e.message === 'string' ? e.message : JSON.stringify(err);
+  // An error event without its error object (Anthropic's `{"type":"error"}`) has nothing more to say.
+  const text = typeof e.message === 'string' ? e.message : (JSON.stringify(err) ?? 'no details');
   // Keep type/code in the body so errorFromStatus can still spot a safety block.
   const body = JSON.stringify({ error: { ...e, message: text } });
   // NaN when neither is a number or a three-digit text.
