@@ -85,7 +85,7 @@ describe('Anthropic and Gemini: a stream request answered 200 with a JSON error 
 });
 
 /** Anthropic Messages stream events, as the API frames them. */
-const events = (...evs: { type: string }[]) =>
+const events = (...evs: ({ type: string } & Record<string, unknown>)[]) =>
   evs.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
 const start = {
   type: 'message_start',
@@ -176,5 +176,41 @@ describe('Anthropic: an error event or reply without its error object', () => {
     const cause = err instanceof NoHealthyProviderError ? err.cause : err;
     expect(cause).toBeInstanceOf(ProviderResponseError);
     expect((cause as Error).message).toMatch(/^a\/m POST \/v1\/messages: upstream error in a 200 reply/);
+  });
+});
+
+describe('Anthropic stream: tool calls are numbered one by one', () => {
+  it('a content block index sent twice does not give two calls the same index', async () => {
+    const tool = (index: number, id: string) => ({
+      type: 'content_block_start',
+      index,
+      content_block: { type: 'tool_use', id, name: `f_${id}`, input: {} },
+    });
+    const stop = (index: number) => ({ type: 'content_block_stop', index });
+    const body = events(
+      start,
+      tool(0, 't1'),
+      stop(0),
+      tool(0, 't2'),
+      stop(0),
+      tool(1, 't3'),
+      stop(1),
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use' },
+        usage: { output_tokens: 2 },
+      },
+      { type: 'message_stop' },
+    );
+    const llm = await over('anthropic', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const starts = chunks
+      .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])
+      .filter((t) => t.id !== undefined);
+    expect(starts.map((t) => [t.index, t.id])).toEqual([
+      [0, 't1'],
+      [1, 't2'],
+      [2, 't3'],
+    ]);
   });
 });

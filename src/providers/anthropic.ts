@@ -85,6 +85,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       // Anthropic numbers content blocks, OpenAI tool calls: each tool block's call index, and the input its start gave
       // while no arguments have streamed for it yet.
       const tools = new Map<number, { index: number; input: unknown; streamed: boolean }>();
+      let calls = 0;
       const usage: JsonObject = {};
       let stop: unknown;
       try {
@@ -103,7 +104,8 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               if (b?.type === 'tool_use') {
                 if (typeof ev.index !== 'number' || typeof b.id !== 'string' || typeof b.name !== 'string')
                   throw badResponse(m, 'tool_use block start without index, id or name');
-                const index = tools.size;
+                // Counted, not the map's size: a block index sent again would give two calls one index.
+                const index = calls++;
                 tools.set(ev.index, { index, input: b.input, streamed: false });
                 const call: ToolCallDelta = {
                   index,
