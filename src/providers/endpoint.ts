@@ -80,14 +80,17 @@ export function startsJson(bytes: Uint8Array): boolean {
 }
 
 /**
- * The rest of a body whose `first` read is JSON where a stream was asked for (an error some servers and gateways
- * send with a 200, whatever its content type), as text; one past `maxFrameBytes` is a bad response.
+ * A stream request answered with a JSON body (an error some servers and gateways send with a 200, whatever its
+ * content type), `first` its first read: `inBand` throws the error the text carries; otherwise, and for a body past
+ * `maxFrameBytes`, it is a bad response.
  */
-export async function jsonBodyText(
+export async function jsonInsteadOfStream(
   first: Uint8Array,
   reader: AsyncIterator<Uint8Array>,
   maxFrameBytes: number,
-): Promise<string> {
+  meta: CallMeta,
+  inBand: (text: string) => unknown,
+): Promise<never> {
   const parts = [first];
   let size = first.length;
   for (let r: IteratorResult<Uint8Array>; size <= maxFrameBytes && !(r = await reader.next()).done; ) {
@@ -95,7 +98,8 @@ export async function jsonBodyText(
     size += r.value.length;
   }
   if (size > maxFrameBytes) throw new WireLimitError('a stream frame', maxFrameBytes, 'maxFrameBytes');
-  return Buffer.concat(parts).toString('utf8');
+  inBand(Buffer.concat(parts).toString('utf8'));
+  throw badResponse(meta, 'stream request answered with a JSON reply, not an event stream');
 }
 
 /** A body's reader again as an iterable, its `first` read (already taken) first: no extra promise per read. */
@@ -168,9 +172,8 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
     }),
     call,
     /**
-     * The SSE events of a streamed reply, with socket failures mid-body turned into typed errors. A JSON body (an
-     * error some gateways answer a stream request with, as a 200) is thrown as the in-band error it carries, or as
-     * a bad response.
+     * The SSE events of a streamed reply, with socket failures mid-body turned into typed errors; a JSON body is
+     * thrown as the in-band error it carries, or as a bad response.
      */
     async *events(res: HttpResponse, signal: CancelSignal, m: CallMeta): AsyncGenerator<SSEEvent> {
       const max = http.limits.maxFrameBytes;
@@ -178,12 +181,13 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
         const reader = res.body[Symbol.asyncIterator]();
         const first = await reader.next();
         if (!first.done && startsJson(first.value)) {
-          const json = parseJson(await jsonBodyText(first.value, reader, max), m);
-          // Gemini's stream without `alt=sse` is a JSON list of replies.
-          const reply = Array.isArray(json) ? json[0] : json;
-          if (isJsonObject(reply) && reply.error !== undefined && reply.error !== null)
-            throw errorFromInBand(reply.error, m);
-          throw badResponse(m, 'stream request answered with a JSON reply, not an event stream');
+          await jsonInsteadOfStream(first.value, reader, max, m, (text) => {
+            const json = parseJson(text, m);
+            // Gemini's stream without `alt=sse` is a JSON list of replies.
+            const reply = Array.isArray(json) ? json[0] : json;
+            if (isJsonObject(reply) && reply.error !== undefined && reply.error !== null)
+              throw errorFromInBand(reply.error, m);
+          });
         }
         yield* readSSE(resumed(first, reader), max);
       } catch (err) {

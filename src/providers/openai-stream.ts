@@ -4,7 +4,7 @@ import type { ChatChunk } from '../types.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
-import { type CallMeta, jsonBodyText, startsJson } from './endpoint.js';
+import { type CallMeta, jsonInsteadOfStream, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
 import {
   carriesContent,
@@ -160,7 +160,10 @@ export async function* readChatStream(
   const reader = res.body[Symbol.asyncIterator]();
   try {
     const first = await reader.next();
-    if (!first.done && startsJson(first.value)) await jsonReply(first.value, reader, read);
+    if (!first.done && startsJson(first.value))
+      await jsonInsteadOfStream(first.value, reader, read.maxFrameBytes, meta, (text) =>
+        replyJson(text, meta),
+      );
     // One batch per network read: its frames are handled without a promise per line or event.
     for (let r = first; ; r = await reader.next()) {
       if (r.done) {
@@ -206,16 +209,3 @@ export async function* readChatStream(
 /** An Azure content-filter annotation: a choice with the filter's results for a span of the answer. */
 const isAnnotation = (c: WireChoice | null | undefined): boolean =>
   c?.content_filter_offsets !== undefined || c?.content_filter_results !== undefined;
-
-/**
- * A stream request answered with a JSON body (an error some servers send with a 200, whatever its content type):
- * throws its in-band error, classified as in a frame, or a bad response; a body past `maxFrameBytes` is one too.
- */
-async function jsonReply(
-  first: Uint8Array,
-  reader: AsyncIterator<Uint8Array>,
-  { meta, maxFrameBytes }: ChatStreamRead,
-): Promise<never> {
-  replyJson(await jsonBodyText(first, reader, maxFrameBytes), meta);
-  throw badResponse(meta, 'stream request answered with a JSON reply, not an event stream');
-}
