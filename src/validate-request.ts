@@ -1,6 +1,8 @@
-import { ConfigError, type ConfigIssue, InvalidRequestError } from './errors.js';
+import { ConfigError, InvalidRequestError } from './errors.js';
+import { IssueList, isList, kindOf, shown } from './issue-list.js';
 import { isJsonObject as isObject, type JsonObject as Obj } from './providers/json-shapes.js';
 import type { CallOptions } from './types.js';
+import { checkMessages } from './validate-messages.js';
 
 /**
  * Per-call input checks, run before any I/O on every `chat`/`stream`/`embed`: a malformed call is the caller's
@@ -12,40 +14,10 @@ import type { CallOptions } from './types.js';
  * JSON schemas (routing/request-bounds.ts bounds their depth and size after this runs).
  */
 
-const IMAGE_URL = /^(?:https?:|data:)/i;
-const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
-const ROLE_MSG = `must be one of ${[...ROLES].join(', ')}`;
-
-/** More issues than this are summarised in one, so a huge malformed request cannot build a huge message. */
-const MAX_ISSUES = 20;
-
-function kindOf(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
-}
-
-/** A value the caller sent, for a message: a string quoted and cut to 40 characters, anything else its kind. */
-function shown(x: unknown): string {
-  if (typeof x !== 'string') return kindOf(x);
-  return x.length > 40 ? `${JSON.stringify(x.slice(0, 40))}…` : JSON.stringify(x);
-}
-
-/** Collects issues; `add` is the only allocation, and it happens only for invalid input. */
-class Issues {
-  list: ConfigIssue[] | undefined;
-  add(path: string, message: string): void {
-    this.list ??= [];
-    if (this.list.length < MAX_ISSUES) this.list.push({ path, message });
-    else if (this.list.length === MAX_ISSUES)
-      this.list.push({ path: '', message: 'and more issues not shown' });
-  }
-}
-
 /** A blank provider before the first `/`, or a blank model after it (`/m`, `groq/`). */
 const BLANK_SIDE = /^\s*\/|^[^/]*\/\s*$/;
 
-function checkModel(model: unknown, out: Issues): void {
+function checkModel(model: unknown, out: IssueList): void {
   if (model === undefined) return;
   if (typeof model !== 'string') out.add('model', `must be a string, got ${kindOf(model)}`);
   else if (model.trim() === '') out.add('model', 'must not be blank (omit it to use the default alias)');
@@ -53,102 +25,7 @@ function checkModel(model: unknown, out: Issues): void {
     out.add('model', 'has a blank side: expected "provider/model", "mana/<alias>" or a bare model name');
 }
 
-// Paths are built only when an issue is found: a valid call allocates no strings.
-function partPath(i: number, j: number): string {
-  return `messages[${i}].content[${j}]`;
-}
-
-function checkParts(parts: unknown[], i: number, images: boolean, out: Issues): void {
-  for (let j = 0; j < parts.length; j++) {
-    const p = parts[j];
-    if (!isObject(p)) {
-      out.add(partPath(i, j), `must be a content part object, got ${kindOf(p)}`);
-    } else if (p.type === 'text') {
-      if (typeof p.text !== 'string')
-        out.add(`${partPath(i, j)}.text`, `must be a string, got ${kindOf(p.text)}`);
-    } else if (p.type === 'image_url' && images) {
-      const img = p.image_url;
-      if (!isObject(img)) out.add(`${partPath(i, j)}.image_url`, 'must be an object { url }');
-      else if (typeof img.url !== 'string' || !IMAGE_URL.test(img.url))
-        out.add(`${partPath(i, j)}.image_url.url`, 'must be an http(s) or data: URL string');
-    } else {
-      const allowed = images ? '"text" or "image_url"' : '"text" (images go in user messages)';
-      out.add(
-        `${partPath(i, j)}.type`,
-        `must be ${allowed}, got ${p.type === undefined ? 'nothing' : shown(p.type)}`,
-      );
-    }
-  }
-}
-
-function checkContent(content: unknown, i: number, role: string, out: Issues): void {
-  if (typeof content === 'string') return;
-  if (Array.isArray(content)) {
-    checkParts(content, i, role === 'user', out);
-    return;
-  }
-  if (role === 'assistant' && (content === null || content === undefined)) return;
-  out.add(`messages[${i}].content`, `must be a string or an array of content parts, got ${kindOf(content)}`);
-}
-
-function checkToolCalls(calls: unknown, i: number, out: Issues): void {
-  if (!Array.isArray(calls)) {
-    out.add(`messages[${i}].tool_calls`, `must be an array of tool calls, got ${kindOf(calls)}`);
-    return;
-  }
-  for (let j = 0; j < calls.length; j++) {
-    const c = calls[j];
-    const at = () => `messages[${i}].tool_calls[${j}]`;
-    if (!isObject(c)) {
-      out.add(at(), `must be a tool call object, got ${kindOf(c)}`);
-      continue;
-    }
-    if (typeof c.id !== 'string') out.add(`${at()}.id`, 'must be a string');
-    if (c.type !== undefined && c.type !== 'function') out.add(`${at()}.type`, 'must be "function"');
-    const f = c.function;
-    if (!isObject(f)) out.add(`${at()}.function`, 'must be an object { name, arguments }');
-    else {
-      if (typeof f.name !== 'string' || f.name === '')
-        out.add(`${at()}.function.name`, 'must be a non-empty string');
-      if (typeof f.arguments !== 'string')
-        out.add(`${at()}.function.arguments`, 'must be a string (JSON text), as the model produced it');
-    }
-  }
-}
-
-/** True for a non-empty array; otherwise adds why not: missing, not `expected`, or empty (no `one` in it). */
-function isList(x: unknown, path: string, expected: string, one: string, out: Issues): x is unknown[] {
-  if (Array.isArray(x) && x.length > 0) return true;
-  if (x === undefined) out.add(path, 'is required');
-  else if (Array.isArray(x)) out.add(path, `must contain at least one ${one}`);
-  else out.add(path, `must be ${expected}, got ${kindOf(x)}`);
-  return false;
-}
-
-function checkMessages(messages: unknown, out: Issues): void {
-  if (!isList(messages, 'messages', 'an array of messages', 'message', out)) return;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    if (!isObject(m)) {
-      out.add(`messages[${i}]`, `must be a message object, got ${kindOf(m)}`);
-      continue;
-    }
-    const role = m.role;
-    if (typeof role !== 'string' || !ROLES.has(role)) {
-      const got = role === undefined ? `is required: ${ROLE_MSG}` : `${ROLE_MSG}, got ${shown(role)}`;
-      out.add(`messages[${i}].role`, got);
-      continue;
-    }
-    checkContent(m.content, i, role, out);
-    if (m.name !== undefined && typeof m.name !== 'string')
-      out.add(`messages[${i}].name`, 'must be a string');
-    if (role === 'assistant' && m.tool_calls !== undefined) checkToolCalls(m.tool_calls, i, out);
-    if (role === 'tool' && (typeof m.tool_call_id !== 'string' || m.tool_call_id === ''))
-      out.add(`messages[${i}].tool_call_id`, 'is required on a tool message: the id of the call it answers');
-  }
-}
-
-function checkTools(tools: unknown, out: Issues): void {
+function checkTools(tools: unknown, out: IssueList): void {
   if (!Array.isArray(tools)) {
     out.add('tools', `must be an array of tool definitions, got ${kindOf(tools)}`);
     return;
@@ -164,12 +41,12 @@ function checkTools(tools: unknown, out: Issues): void {
   }
 }
 
-function checkNumber(n: unknown, path: string, out: Issues): void {
+function checkNumber(n: unknown, path: string, out: IssueList): void {
   if (n !== undefined && (typeof n !== 'number' || !Number.isFinite(n)))
     out.add(path, 'must be a finite number');
 }
 
-function checkChatFields(r: Obj, out: Issues): void {
+function checkChatFields(r: Obj, out: IssueList): void {
   // Spelled out, not a loop over key names: direct property reads stay cheap on the hot path.
   checkNumber(r.temperature, 'temperature', out);
   checkNumber(r.top_p, 'top_p', out);
@@ -210,7 +87,7 @@ function checkChatFields(r: Obj, out: Issues): void {
     out.add('stream_options', 'must be an object { include_usage? }');
 }
 
-function checkInput(input: unknown, out: Issues): void {
+function checkInput(input: unknown, out: IssueList): void {
   if (typeof input === 'string') return;
   if (!isList(input, 'input', 'a string or an array of strings', 'string', out)) return;
   for (let i = 0; i < input.length; i++) {
@@ -218,7 +95,7 @@ function checkInput(input: unknown, out: Issues): void {
   }
 }
 
-function checkOptions(opts: unknown, cache: boolean, out: Issues): boolean {
+function checkOptions(opts: unknown, cache: boolean, out: IssueList): boolean {
   if (opts === undefined) return false;
   if (!isObject(opts)) {
     out.add('options', `call options must be an object, got ${kindOf(opts)}`);
@@ -254,7 +131,7 @@ function checkOptions(opts: unknown, cache: boolean, out: Issues): boolean {
  * without a response cache (the client's setup is wrong, not the request)
  */
 export function validateCall(kind: string, request: unknown, opts: unknown, hasCache: boolean): void {
-  const out = new Issues();
+  const out = new IssueList();
   if (!isObject(request)) {
     out.add('', `the request must be an object, got ${kindOf(request)}`);
   } else {
@@ -290,7 +167,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
  * @throws InvalidRequestError
  */
 export function validateOptions(opts: unknown): void {
-  const out = new Issues();
+  const out = new IssueList();
   checkOptions(opts, true, out);
   if (out.list) throw new InvalidRequestError('Invalid options', out.list);
 }
@@ -300,7 +177,7 @@ export function validateOptions(opts: unknown): void {
  * @throws InvalidRequestError
  */
 export function validateModel(model: unknown): void {
-  const out = new Issues();
+  const out = new IssueList();
   checkModel(model, out);
   if (out.list) throw new InvalidRequestError('Invalid model', out.list);
 }

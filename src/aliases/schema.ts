@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
+import { kindOf, shown } from '../issue-list.js';
 import { isJsonObject as isMapping, type JsonObject as Mapping } from '../providers/json-shapes.js';
 import { configIssues, issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
 import { ALIAS_PREFIX, parseModelString } from './model-string.js';
@@ -26,23 +27,18 @@ const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
 
-/** A string from the file for a message: quoted, cut to 60 characters. */
-function quote(s: string): string {
-  return s.length > 60 ? `${JSON.stringify(s.slice(0, 60))}…` : JSON.stringify(s);
-}
-
 const entrySchema = v.pipe(
   v.string('must be a "provider/model" string'),
   v.check((s) => s.trim() !== '', 'is blank: expected provider/model'),
   v.check(
     (s) => parseModelString(s) !== null,
-    (issue) => `${quote(issue.input)} has no provider prefix: expected provider/model`,
+    (issue) => `${shown(issue.input, 60)} has no provider prefix: expected provider/model`,
   ),
   // `mana/b` would be read as provider "mana" and always skipped: aliases do not nest.
   v.check(
     (s) => parseModelString(s)?.provider !== ALIAS_PROVIDER,
     (issue) =>
-      `${quote(issue.input)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
+      `${shown(issue.input, 60)} names an alias: a chain lists provider/model entries (aliases do not nest; copy that alias's entries here)`,
   ),
   v.transform((s): ChainEntry => {
     const { provider, model } = parseModelString(s)!;
@@ -129,7 +125,7 @@ function capped(issues: ConfigIssue[]): ConfigIssue[] {
 export function validateAliasConfig(input: unknown, origin: string): AliasConfig {
   const issues: ConfigIssue[] = [];
   if (!isMapping(input)) {
-    const got = input === null || input === undefined ? 'nothing (empty document)' : describe(input);
+    const got = input === null || input === undefined ? 'nothing (empty document)' : kindOf(input, 'a list');
     issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
     throw new AliasConfigError(`Invalid ${origin}`, issues);
   }
@@ -140,7 +136,8 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
   const aliases = own(input, 'aliases');
   const defs = new Map<string, AliasDefinition>();
   if (!isMapping(aliases)) {
-    const message = aliases === undefined ? 'is required' : `must be a mapping, got ${describe(aliases)}`;
+    const message =
+      aliases === undefined ? 'is required' : `must be a mapping, got ${kindOf(aliases, 'a list')}`;
     issues.push({ path: 'aliases', message: `${message}: a mapping of "mana/<name>" to { chain: [...] }` });
   } else if (Object.keys(aliases).length === 0) {
     issues.push({ path: 'aliases', message: 'must define at least one alias' });
@@ -162,7 +159,7 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     const hint = known.length > 0 ? ` (defined: ${known.join(', ')})` : '';
     issues.push({
       path: 'default',
-      message: `names ${quote(dflt)}, which is not a defined alias${hint}`,
+      message: `names ${shown(dflt, 60)}, which is not a defined alias${hint}`,
     });
   }
   if (issues.length > 0) throw new AliasConfigError(`Invalid ${origin}`, capped(issues));
@@ -170,10 +167,4 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
     ...(dflt !== undefined ? { default: dflt } : {}),
     aliases: defs,
   });
-}
-
-function describe(x: unknown): string {
-  if (Array.isArray(x)) return 'a list';
-  if (x === null) return 'null';
-  return `a ${typeof x}`;
 }
