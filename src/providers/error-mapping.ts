@@ -100,40 +100,38 @@ export function errorFromStatus(
   const json = jsonObjectIn(text);
   const message = errorBodyMessage(json, text);
   const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(message, meta)}`;
+  const about = { ...info(meta), status };
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers, json, now);
-    return new ProviderRateLimitError(msg, { ...info(meta), status, retryAfterMs });
+    return new ProviderRateLimitError(msg, { ...about, retryAfterMs });
   }
   const code = json?.error as
     | { code?: unknown; type?: unknown; status?: unknown; metadata?: unknown }
     | null
     | undefined;
   const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
-  if (typeof blocked === 'string')
-    return new ProviderBlockedError(msg, { ...info(meta), status, reason: blocked });
+  if (typeof blocked === 'string') return new ProviderBlockedError(msg, { ...about, reason: blocked });
   // OpenRouter answers a prompt its moderation flagged with 403 and the reasons: not a wrong key.
   const flagged = (code?.metadata as { reasons?: unknown } | null | undefined)?.reasons;
   if (status === 403 && Array.isArray(flagged)) {
     const reason = reasonText(flagged.filter((r) => typeof r === 'string').join(', ') || 'moderation', meta);
-    return new ProviderBlockedError(msg, { ...info(meta), status, reason });
+    return new ProviderBlockedError(msg, { ...about, reason });
   }
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
-  if (status === 401 || status === 403 || keyInvalid(json))
-    return new ProviderAuthError(msg, { ...info(meta), status });
+  if (status === 401 || status === 403 || keyInvalid(json)) return new ProviderAuthError(msg, about);
   const said = message.slice(0, 1000);
   if (status === 400) {
     // Ollama cannot tell in advance which of its models handle tools, nor can a client tell whether a vLLM server
     // was started with tool calling; each answers a 400 when it cannot.
-    if (NO_TOOLS.test(said))
-      return new ProviderCapabilityError(msg, { ...info(meta), status, capability: 'tools' });
+    if (NO_TOOLS.test(said)) return new ProviderCapabilityError(msg, { ...about, capability: 'tools' });
     // A model the provider retired or does not know, told with a code (Groq's `model_decommissioned`): the
     // fallback table's 404 (the message keeps the status the upstream sent).
     if (code?.code === 'model_decommissioned' || code?.code === 'model_not_found')
-      return new ProviderHTTPError(msg, { ...info(meta), status: 404 });
+      return new ProviderHTTPError(msg, { ...about, status: 404 });
   }
   const contextLength = saysContextLength(status, json);
   const outage = status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(said));
-  return new ProviderHTTPError(msg, { ...info(meta), status, contextLength, outage });
+  return new ProviderHTTPError(msg, { ...about, contextLength, outage });
 }
 
 /**

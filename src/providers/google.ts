@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
 import { ALL_CAPABILITIES, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
 import { endpointCalls } from './endpoint.js';
@@ -6,7 +5,7 @@ import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
 import { imagesOf } from './images.js';
-import { chunksOf, completion, isNumbers, type JsonObject } from './json-shapes.js';
+import { chunksOf, completion, isNumbers, type JsonObject, newId } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
@@ -34,7 +33,6 @@ export function createGoogleAdapter({
   const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };
   const sseHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
 
-  const newId = () => `chatcmpl-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
   const now = () => Math.floor(clock.now() / 1000);
 
   /** POSTs `body` to one of a model's verbs (`generateContent`, …): a 2xx response and the meta its errors name. */
@@ -57,13 +55,13 @@ export function createGoogleAdapter({
       const calls = answer.toolCalls.length > 0;
       const finish = frame.finishReason ? finishOf(frame.finishReason, calls, m) : null;
       const model = `${config.id}/${request.model}`;
-      return completion(newId(), now(), model, answer, finish, frame.usage);
+      return completion(newId('chatcmpl-'), now(), model, answer, finish, frame.usage);
     },
 
     async *stream(request, ctx): AsyncGenerator<ChatChunk> {
       const body = await toGeminiRequest(request, imagesOf(ctx, images, request.messages));
       const { res, m } = await post(request.model, 'streamGenerateContent?alt=sse', body, ctx.signal, true);
-      const chunk = chunksOf(newId(), now(), `${config.id}/${request.model}`);
+      const chunk = chunksOf(newId('chatcmpl-'), now(), `${config.id}/${request.model}`);
       let usage: Usage | undefined;
       let toolIndex = 0;
       try {

@@ -31,10 +31,11 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 
 /**
- * An id for a tool call its provider sent without one (Ollama; Gemini on some models). OpenAI callers answer calls by
- * id, and Anthropic refuses a history whose tool call ids repeat, so it is unique, not a position.
+ * A new unique id after `prefix`: `chatcmpl-` for a reply, `call_` for a tool call its provider sent without one
+ * (Ollama; Gemini on some models). OpenAI callers answer calls by id, and Anthropic refuses a history whose tool call
+ * ids repeat, so it is unique, not a position.
  */
-export const newCallId = (): string => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+export const newId = (prefix: string): string => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {

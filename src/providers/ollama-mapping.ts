@@ -2,7 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isJsonObject as isRecord, type JsonObject, jsonObjectIn, newCallId } from './json-shapes.js';
+import { isJsonObject as isRecord, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -192,7 +192,7 @@ export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
     if (!isRecord(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
     const args = fn.arguments ?? {};
-    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newCallId();
+    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newId('call_');
     return {
       id,
       type: 'function',
