@@ -10,7 +10,7 @@ import type { AdapterDeps } from './registry.js';
 
 // The model list is short (~50); a bound keeps a misbehaving pageToken from looping forever.
 const MAX_MODEL_PAGES = 20;
-/** The most requests one `batchEmbedContents` call takes. */
+/** The most requests one `batchEmbedContents` call takes: more inputs go in batches, one after the other. */
 const MAX_EMBED_BATCH = 100;
 
 /** Gemini model names are `models/<name>`; callers may give either form. */
@@ -94,7 +94,6 @@ export function createGoogleAdapter({
       const name = `models/${bareModel(request.model)}`;
       const dims = request.dimensions === undefined ? {} : { outputDimensionality: request.dimensions };
       const data: Embeddings['data'] = [];
-      // batchEmbedContents takes at most 100 requests: more inputs go in batches, one after the other.
       for (let start = 0; start < request.input.length; start += MAX_EMBED_BATCH) {
         const texts = request.input.slice(start, start + MAX_EMBED_BATCH);
         const body = {
