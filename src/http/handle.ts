@@ -47,7 +47,7 @@ const EXPOSED = 'x-mana-llm-resolved, x-request-id, retry-after';
  */
 const headerSafe = (name: string): string =>
   name.replace(/[^\x21-\x7e]+/g, (run) =>
-    Array.from(Buffer.from(run, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    Buffer.from(run, 'utf8').toString('hex').toUpperCase().replace(/../g, '%$&'),
   );
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
