@@ -39,11 +39,8 @@ export function createMemoryCacheStore(opts: {
     getResponse(key) {
       const e = entries.get(key);
       if (!e) return undefined;
+      if (e.expiresAt <= clock.now()) return void drop(key);
       entries.delete(key);
-      if (e.expiresAt <= clock.now()) {
-        bytes -= e.value.length;
-        return undefined;
-      }
       entries.set(key, e);
       return e.value;
     },
