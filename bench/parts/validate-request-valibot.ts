@@ -287,6 +287,16 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
     ]);
 }
 
+/** Checks the options of `models()`, as src/ does. */
+export function validateOptions(opts: unknown): void {
+  const o = v.safeParse(OPTIONS, opts, CONFIG);
+  if (!o.success)
+    throw new InvalidRequestError(
+      'Invalid options',
+      capped(configIssues(o.issues).map((i) => (i.path ? i : { ...i, path: 'options' }))),
+    );
+}
+
 /** Checks a model string given to `resolve()`. */
 export function validateModel(model: unknown): void {
   const r = v.safeParse(MODEL, model, CONFIG);
