@@ -1,4 +1,5 @@
 import { brand, type ErrorCode, isManaLLMError, ManaLLMError } from './error-base.js';
+import { cleanText } from './redact.js';
 
 /** The whole error family: the base class (error-base.ts) and every error mana-llm throws. Import any of them from here. */
 export { type ErrorCode, isManaLLMError, ManaLLMError };
@@ -62,9 +63,12 @@ export class AliasConfigError extends ConfigError {
   }
 }
 
-/** A caller's model string in a message: cut to 200 characters (the error's own field keeps it whole). */
+/**
+ * A caller's model string in a message, cleaned as any text from outside is (cut to 200 characters, key shapes
+ * redacted, control characters replaced: a line break would forge a log line); the error's own field keeps it whole.
+ */
 export function cutModel(s: string): string {
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  return cleanText(s, 200);
 }
 
 function summarize(message: string, issues: readonly ConfigIssue[]): string {

@@ -259,6 +259,30 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(unknown.message.length).toBeLessThan(1000);
   });
 
+  it('control characters and key-shaped text in a model string never reach the messages of its errors', async () => {
+    const { llm } = await setup();
+    // A line break forges a log line where err.message is logged; a bidi override reorders what is shown.
+    const bad = (m: string) => /[\n\r\u202e]|sk-proj-SECRETSECRET/.test(m);
+    const direct = 'nowhere/m\n2026-12-07T00:00:00.000Z admin login ok \u202e sk-proj-SECRETSECRET';
+    const none = (await rejection(llm.chat({ model: direct, messages: USER }))) as NoHealthyProviderError;
+    expect(none).toBeInstanceOf(NoHealthyProviderError);
+    expect(none.requested).toBe(direct);
+    expect(bad(none.message)).toBe(false);
+    const alias = 'mana/x\nforged line \u202e sk-proj-SECRETSECRET';
+    const unknown = (await rejection(llm.chat({ model: alias, messages: USER }))) as UnknownAliasError;
+    expect(unknown).toBeInstanceOf(UnknownAliasError);
+    expect(unknown.alias).toBe(alias);
+    expect(bad(unknown.message)).toBe(false);
+    const bare = 'llama\nforged line \u202e sk-proj-SECRETSECRET';
+    const llm2 = (await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } })).llm;
+    const noProvider = (await rejection(llm2.chat({ model: bare, messages: USER }))) as InvalidRequestError;
+    expect(noProvider).toBeInstanceOf(InvalidRequestError);
+    // Its message lists its one issue on a line of its own: no other line break.
+    const [head, ...issues] = noProvider.message.split('\n');
+    expect(issues).toHaveLength(1);
+    expect(bad(head ?? '')).toBe(false);
+  });
+
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {
     const { llm, a } = await setup();
     for (let i = 0; i < 3; i++) await rejection(llm.chat({ messages: USER }, { timeoutMs: '5000' } as never));
