@@ -4,6 +4,9 @@ import {
   InvalidRequestError,
   type ManaLLM,
   NoHealthyProviderError,
+  ProviderCapabilityError,
+  ProviderTimeoutError,
+  StreamInterruptedError,
   UnknownAliasError,
 } from '../src/index.js';
 import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
@@ -281,6 +284,29 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     const [head, ...issues] = noProvider.message.split('\n');
     expect(issues).toHaveLength(1);
     expect(bad(head ?? '')).toBe(false);
+  });
+
+  it('control characters in a direct model never reach the messages of the provider errors it leads to', async () => {
+    const h = await harness({ upstreams: { a: 'openai', c: 'anthropic' } });
+    const a = h.up.a!;
+    const model = 'm\nforged line \u202e';
+    const bad = (m: string) => /[\n\u202e]/.test(m);
+    // Anthropic has no embeddings: a direct model is told so with a ProviderCapabilityError.
+    const cap = (await rejection(h.llm.embed({ model: `c/${model}`, input: 'x' }))) as Error;
+    expect(cap).toBeInstanceOf(ProviderCapabilityError);
+    expect(bad(cap.message)).toBe(false);
+    a.setDefault({ streamThenReset: 2 });
+    const cut = (await rejection(collect(h.llm.stream({ model: `a/${model}`, messages: USER })))) as Error;
+    expect(cut).toBeInstanceOf(StreamInterruptedError);
+    expect(bad(cut.message)).toBe(false);
+    a.setDefault({ hang: true });
+    const pending = rejection(h.llm.chat({ model: `a/${model}`, messages: USER }, { timeoutMs: 1000 }));
+    await h.clock.advanceAsync(1000);
+    const none = (await pending) as NoHealthyProviderError;
+    expect(none).toBeInstanceOf(NoHealthyProviderError);
+    expect(none.cause).toBeInstanceOf(ProviderTimeoutError);
+    expect(bad((none.cause as Error).message)).toBe(false);
+    expect(none.attempts[0]?.target).toBe(`a/${model}`);
   });
 
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {

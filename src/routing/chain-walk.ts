@@ -2,6 +2,7 @@ import type { ChainEntry } from '../aliases/schema.js';
 import {
   type Attempt,
   ClosedError,
+  cutModel,
   InvalidRequestError,
   NoHealthyProviderError,
   ProviderCapabilityError,
@@ -77,11 +78,12 @@ export class ChainWalk<T, R> {
       this.#next++;
       if (!('adapter' in pre)) {
         if (pre.reason === 'capability' && plan.alias === undefined) {
-          const needs = Object.keys(plan.needs).join(', ');
-          throw new ProviderCapabilityError(`${entry.target} cannot serve this request (${needs})`, {
+          const needs = Object.keys(plan.needs);
+          const what = `${cutModel(entry.target)} cannot serve this request (${needs.join(', ')})`;
+          throw new ProviderCapabilityError(what, {
             provider: entry.provider,
             model: entry.model,
-            capability: Object.keys(plan.needs).join(','),
+            capability: needs.join(','),
           });
         }
         if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
@@ -124,7 +126,7 @@ export class ChainWalk<T, R> {
     const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
     attempt.arm(ms, () =>
       attempt.expire(
-        new ProviderTimeoutError(`${entry.target}: ${step.timeoutLabel} within ${ms}ms`, {
+        new ProviderTimeoutError(`${cutModel(entry.target)}: ${step.timeoutLabel} within ${ms}ms`, {
           provider: entry.provider,
           model: entry.model,
         }),

@@ -1,6 +1,7 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import {
   type AttemptReason,
+  cutModel,
   ManaLLMError,
   ProviderAuthError,
   ProviderBlockedError,
@@ -57,10 +58,10 @@ export function asProviderError(err: unknown, provider: string, model: string): 
   if (err instanceof ProviderError) return err;
   const about = { provider, model, cause: err };
   if (err instanceof ManaLLMError)
-    return new ProviderResponseError(`${provider}/${model}: ${err.message}`, about);
+    return new ProviderResponseError(`${provider}/${cutModel(model)}: ${err.message}`, about);
   // A custom adapter's message may be anything, of any size: cut it before anything else runs over it.
   const msg = cleanText(textOf(err), 500);
-  return new ProviderResponseError(`${provider}/${model}: adapter failed: ${msg}`, about);
+  return new ProviderResponseError(`${provider}/${cutModel(model)}: adapter failed: ${msg}`, about);
 }
 
 /**

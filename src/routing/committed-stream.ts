@@ -1,4 +1,4 @@
-import { ClosedError, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
+import { ClosedError, cutModel, ProviderTimeoutError, StreamInterruptedError } from '../errors.js';
 import type { ChatChunk } from '../types.js';
 
 import { asProviderError, judgeFailure } from './classify.js';
@@ -186,14 +186,17 @@ export class CommittedStream implements Committed {
       reported = reportFailure(
         ctx,
         plan,
-        new StreamInterruptedError(`${entry.target}: stream interrupted after it started: ${cause.message}`, {
-          provider: entry.provider,
-          model: entry.model,
-          resolved: entry.target,
-          partial,
-          cause,
-          ...(cause.status === undefined ? {} : { status: cause.status }),
-        }),
+        new StreamInterruptedError(
+          `${cutModel(entry.target)}: stream interrupted after it started: ${cause.message}`,
+          {
+            provider: entry.provider,
+            model: entry.model,
+            resolved: entry.target,
+            partial,
+            cause,
+            ...(cause.status === undefined ? {} : { status: cause.status }),
+          },
+        ),
       );
     } finally {
       // Whatever happened above, the slot is released and the request closed.
@@ -235,7 +238,7 @@ export class CommittedStream implements Committed {
       return;
     }
     attempt.expire(
-      new ProviderTimeoutError(`${entry.target}: stream idle for more than ${idleMs}ms`, {
+      new ProviderTimeoutError(`${cutModel(entry.target)}: stream idle for more than ${idleMs}ms`, {
         provider: entry.provider,
         model: entry.model,
       }),

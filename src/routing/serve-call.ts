@@ -1,6 +1,6 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
-import { ProviderResponseError } from '../errors.js';
+import { cutModel, ProviderResponseError } from '../errors.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
@@ -79,7 +79,7 @@ function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>,
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
     if (v === null || typeof v !== 'object' || !Array.isArray((v as Record<string, unknown>)[list]))
-      throw new ProviderResponseError(`${entry.target}: the adapter's answer has no ${list} list`, {
+      throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer has no ${list} list`, {
         provider: entry.provider,
         model: entry.model,
       });
