@@ -1,4 +1,5 @@
 import type { BreakerState } from '../events.js';
+import type { HealthStoreStatus } from './health-store.js';
 import type { TargetLatency } from './latency-book.js';
 
 /** One provider's entry in `llm.health()`; every key is always present. */
@@ -31,6 +32,9 @@ export interface HealthSnapshot {
    * sorted by name.
    */
   readonly targets: readonly TargetHealth[];
-  /** Present with a shared store (`mana-llm/redis`): whether it is connected; decisions stay local either way. */
-  readonly store?: { readonly kind: string; readonly connected: boolean };
+  /**
+   * Present with a shared store (`mana-llm/redis`): whether it is connected, and why not when it knows; decisions
+   * stay local either way.
+   */
+  readonly store?: HealthStoreStatus;
 }
