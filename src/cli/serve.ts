@@ -128,10 +128,6 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   }
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  out.write(
-    `mana-llm serve: listening on http://${shownHost}:${address.port} (${llm.aliases().aliases.length} aliases, providers ${Object.keys(llm.health().providers).join(', ')}, key check ${keys.length > 0 ? 'on' : 'off'})\n`,
-  );
-  if (keys.length === 0) err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
 
   return new Promise<number>((resolve) => {
     // Aliases inline in the config: nothing to reload, but SIGHUP's default action would end the server undrained.
@@ -161,5 +157,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Announced once every signal is handled: a supervisor may signal as soon as it reads this line.
+    out.write(
+      `mana-llm serve: listening on http://${shownHost}:${address.port} (${llm.aliases().aliases.length} aliases, providers ${Object.keys(llm.health().providers).join(', ')}, key check ${keys.length > 0 ? 'on' : 'off'})\n`,
+    );
+    if (keys.length === 0) err.write('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
   });
 }
