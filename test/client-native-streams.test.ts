@@ -179,6 +179,38 @@ describe('Anthropic: an error event or reply without its error object', () => {
   });
 });
 
+describe('Anthropic: its in-band billing_error and request_too_large are the errors their HTTP statuses are', () => {
+  const billing = { type: 'error', error: { type: 'billing_error', message: 'Payment required' } };
+  const tooLarge = { type: 'error', error: { type: 'request_too_large', message: 'Request too large' } };
+  it.each([
+    [
+      'billing_error in an event',
+      `event: error\ndata: ${JSON.stringify(billing)}\n\n`,
+      'text/event-stream',
+      true,
+    ],
+    ['billing_error in a reply', JSON.stringify(billing), 'application/json', false],
+    [
+      'request_too_large in an event',
+      `event: error\ndata: ${JSON.stringify(tooLarge)}\n\n`,
+      'text/event-stream',
+      true,
+    ],
+    ['request_too_large in a reply', JSON.stringify(tooLarge), 'application/json', false],
+  ])('%s', async (name, body, type, streamed) => {
+    const llm = await over('anthropic', body, type);
+    const call = streamed
+      ? collect(llm.stream({ model: 'a/m', messages: USER }))
+      : llm.chat({ model: 'a/m', messages: USER });
+    const err = await rejection(call);
+    const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(cause).toBeInstanceOf(ProviderHTTPError);
+    // billing: the provider's outage like a 402 (falls through); too large: the caller's 413 (thrown as is).
+    const [status, httpStatus, retryable] = name.startsWith('billing') ? [402, 502, true] : [413, 413, false];
+    expect(cause).toMatchObject({ status, httpStatus, retryable });
+  });
+});
+
 describe('Anthropic stream: tool calls are numbered one by one', () => {
   it('a content block index sent twice does not give two calls the same index', async () => {
     const tool = (index: number, id: string) => ({

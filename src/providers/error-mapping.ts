@@ -167,7 +167,9 @@ const IN_BAND_STATUS: [number, string[]][] = [
     401,
     ['authentication_error', 'permission_error', 'invalid_api_key', 'permission_denied', 'unauthenticated'],
   ],
+  [402, ['billing_error']],
   [404, ['not_found_error', 'model_not_found', 'model_decommissioned', 'not_found']],
+  [413, ['request_too_large']],
   [400, ['invalid_request_error', 'invalid_argument', 'context_length_exceeded', 'bad_request', ...BLOCKED]],
   [
     503,
