@@ -259,6 +259,59 @@ describe('Ollama: tool calls without an id (as Ollama sends them)', () => {
   });
 });
 
+describe('Anthropic and Ollama: a token count that is not a count (1e999 parses as Infinity, or negative)', () => {
+  /** JSON text of `v` with every "INF" string written as 1e999, which JSON.parse reads as Infinity. */
+  const json = (v: unknown) => JSON.stringify(v).replaceAll('"INF"', '1e999');
+  const usageOf = (chunks: { usage?: unknown }[]) => chunks.find((c) => c.usage)?.usage;
+
+  it.each([
+    ['input Infinity', { input_tokens: 'INF', output_tokens: 2 }],
+    ['output negative', { input_tokens: 3, output_tokens: -2 }],
+  ])('Anthropic, %s: no usage, as for a count that is not a number', async (_, usage) => {
+    const message = {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Hi' }],
+      stop_reason: 'end_turn',
+      usage,
+    };
+    const llm = await over('anthropic', json(message), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+    expect(res.usage).toBeUndefined();
+    const events = [
+      { type: 'message_start', message: { id: 'msg_1', usage } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn' } },
+      { type: 'message_stop' },
+    ];
+    const body = events.map((e) => `event: ${e.type}\ndata: ${json(e)}\n\n`).join('');
+    const streamed = await over('anthropic', body, 'text/event-stream');
+    expect(usageOf(await collect(streamed.stream({ model: 'a/m', messages: USER })))).toBeUndefined();
+  });
+
+  it.each([
+    ['prompt Infinity', { prompt_eval_count: 'INF', eval_count: 4 }, { p: 0, c: 4 }],
+    ['eval negative', { prompt_eval_count: 3, eval_count: -4 }, { p: 3, c: 0 }],
+    ['both not counts', { prompt_eval_count: 'INF', eval_count: -4 }, undefined],
+  ])('Ollama, %s: counted as a count that is not a number', async (_, counts, want) => {
+    const reply = {
+      model: 'm',
+      created_at: '2025-01-01T00:00:00Z',
+      message: { role: 'assistant', content: 'Hi' },
+      done: true,
+      done_reason: 'stop',
+      ...counts,
+    };
+    const usage = want && { prompt_tokens: want.p, completion_tokens: want.c, total_tokens: want.p + want.c };
+    const llm = await over('ollama', json(reply), 'application/json');
+    expect((await llm.chat({ model: 'a/m', messages: USER })).usage).toEqual(usage);
+    const streamed = await over('ollama', `${json(reply)}\n`, 'application/x-ndjson');
+    expect(usageOf(await collect(streamed.stream({ model: 'a/m', messages: USER })))).toEqual(usage);
+  });
+});
+
 describe('Anthropic: tool call ids from other providers', () => {
   it("ids outside Anthropic's pattern (Kimi's `functions.get_weather:0`) are rewritten in step, not refused", async () => {
     const sent: { id?: string; tool_use_id?: string }[] = [];

@@ -12,7 +12,7 @@ import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
 import type { InlineImage } from './images.js';
-import { type Answer, completion, isJsonObject, jsonObjectIn, textOf } from './json-shapes.js';
+import { type Answer, completion, isCount, isJsonObject, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -161,10 +161,10 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
   }
 }
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+const count = (v: unknown): number => (isCount(v) ? v : 0);
 
 /**
- * Token counts from Anthropic's `usage`, when input and output are numbers. `input_tokens` leaves out the prompt
+ * Token counts from Anthropic's `usage`, when input and output are counts. `input_tokens` leaves out the prompt
  * tokens read from or written to the prompt cache; OpenAI's `prompt_tokens` counts every prompt token, so they are
  * added in, and the cache reads are reported as `prompt_tokens_details.cached_tokens`.
  */
@@ -172,7 +172,7 @@ export function usageOf(u: unknown): Usage | undefined {
   if (!isJsonObject(u)) return undefined;
   const input = u.input_tokens;
   const output = u.output_tokens;
-  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  if (!isCount(input) || !isCount(output)) return undefined;
   const cached = count(u.cache_read_input_tokens);
   const prompt = input + cached + count(u.cache_creation_input_tokens);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };

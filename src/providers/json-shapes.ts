@@ -27,6 +27,9 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
   }
 }
 
+/** True for a token count: a finite number, not negative (JSON.parse reads 1e999 as Infinity). */
+export const isCount = (v: unknown): v is number => Number.isFinite(v) && (v as number) >= 0;
+
 /** True for an array of finite numbers (an embedding vector; JSON.parse reads 1e999 as Infinity). */
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 

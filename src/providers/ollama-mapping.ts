@@ -2,7 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isJsonObject as isRecord, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
+import { isCount, isJsonObject as isRecord, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -209,8 +209,8 @@ export function finishReason(doneReason: unknown, calledTools: boolean): FinishR
 
 /** Token counts from `prompt_eval_count` / `eval_count` (a cached prompt omits the first). */
 export function usageOf(json: JsonObject): Usage | undefined {
-  const p = typeof json.prompt_eval_count === 'number' ? json.prompt_eval_count : undefined;
-  const c = typeof json.eval_count === 'number' ? json.eval_count : undefined;
+  const p = isCount(json.prompt_eval_count) ? json.prompt_eval_count : undefined;
+  const c = isCount(json.eval_count) ? json.eval_count : undefined;
   if (p === undefined && c === undefined) return undefined;
   return { prompt_tokens: p ?? 0, completion_tokens: c ?? 0, total_tokens: (p ?? 0) + (c ?? 0) };
 }
