@@ -130,6 +130,33 @@ describe('OpenAI-compatible: tool call arguments sent as a JSON object (llama.cp
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     expect(chunks[0]?.choices[0]?.delta.tool_calls?.[0]?.function?.arguments).toBe('{"city":"Paris"}');
   });
+
+  // The same server bug (the parsed arguments sent for their text) when the model wrote a number or a boolean.
+  it.each([
+    ['a number', 5, '5'],
+    ['a boolean', true, 'true'],
+  ])('%s is handed out as its JSON text too, in chat() and stream()', async (_, args, text) => {
+    const scalar = { ...call, function: { name: 'weather', arguments: args } };
+    const body = JSON.stringify({
+      id: 'c1',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: null, tool_calls: [scalar] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    });
+    const res = await (await over('openai', body, 'application/json')).chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe(text);
+    const llm = await over(
+      'openai',
+      sse(delta({ tool_calls: [{ index: 0, ...scalar }] }, null), delta({}, 'tool_calls'), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks[0]?.choices[0]?.delta.tool_calls?.[0]?.function?.arguments).toBe(text);
+  });
 });
 
 describe('embeddings: a number too large for a float (1e999 parses as Infinity) is a malformed vector', () => {

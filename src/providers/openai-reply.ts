@@ -75,13 +75,16 @@ export function normaliseDelta(d: WireDelta): boolean {
 }
 
 /**
- * Makes a tool call's `arguments` the JSON text OpenAI's shape has there: llama.cpp's server sent a JSON object for a
- * while (early 2026). False when the call is not an object.
+ * Makes a tool call's `arguments` the JSON text OpenAI's shape has there: llama.cpp's server sent the parsed JSON
+ * object for a while (early 2026); a number or boolean is read as such a parsed value too. False when the call is not
+ * an object.
  */
 export function normaliseToolCall(t: unknown): t is { index?: unknown } {
   if (t === null || typeof t !== 'object') return false;
   const fn = (t as { function?: { arguments?: unknown } | null }).function;
-  if (typeof fn?.arguments === 'object' && fn.arguments !== null) fn.arguments = JSON.stringify(fn.arguments);
+  const args = fn?.arguments;
+  if (args !== undefined && args !== null && typeof args !== 'string')
+    (fn as { arguments: unknown }).arguments = JSON.stringify(args);
   return true;
 }
 
