@@ -156,6 +156,16 @@ describe('openai adapter: embeddings as base64', () => {
     expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
   });
 
+  it('an index that is not a number is a malformed reply, not taken as the position', async () => {
+    const up = await upstream(() => ({
+      data: [
+        { index: '1', embedding: b64([1]) },
+        { index: '0', embedding: b64([2]) },
+      ],
+    }));
+    expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
+  });
+
   it('a base64 reply is held to limits.maxEmbeddingResponseBytes', async () => {
     const big = b64(Array.from({ length: 4096 }, (_, i) => i / 4096));
     const fits = await upstream(() => reply([big, big]), 64 * 1024);

@@ -85,8 +85,15 @@ export function embeddingsData(data: unknown, inputs: number, meta: CallMeta): E
   const out: Embeddings['data'] = new Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const d = data[i] as { index?: unknown; embedding?: unknown } | null;
-    const index = typeof d?.index === 'number' ? d.index : i;
-    if (!Number.isInteger(index) || index < 0 || index >= data.length || out[index] !== undefined)
+    // No index (some servers send none) is the item's position; any other kind is malformed, never a position.
+    const index = d?.index ?? i;
+    if (
+      typeof index !== 'number' ||
+      !Number.isInteger(index) ||
+      index < 0 ||
+      index >= data.length ||
+      out[index]
+    )
       throw badResponse(meta, 'malformed embedding');
     const embedding = vectorOf(d?.embedding);
     if (embedding === undefined) throw badResponse(meta, 'malformed embedding');
