@@ -170,6 +170,22 @@ describe('entries skipped before any call', () => {
     expect(up.a?.count('embed')).toBe(1);
     expect(llm.health().providers.a).toMatchObject({ healthy: true, consecutiveFailures: 0 });
   });
+  it('dimensions: a custom adapter answering items without a vector is skipped, not a TypeError', async () => {
+    const adapter: ProviderAdapter = {
+      ...textOnly(),
+      capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: true }),
+      embed: () => Promise.resolve({ object: 'list', data: [null, {}], model: 'm', usage: {} } as never),
+    };
+    const { llm, up } = await harness({
+      upstreams: { b: 'ollama' },
+      providers: { mine: { type: 'custom', adapter } },
+      aliases: { 'mana/e': { chain: ['mine/m', 'b/right'], dimensions: 3 } },
+    });
+    up.b?.setDefault({ dimensions: 3 });
+    const res = await llm.embed({ model: 'mana/e', input: ['one', 'two'] });
+    expect(res.model).toBe('b/right');
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'mine/m', reason: 'dimensions' });
+  });
 });
 
 describe('when nothing can serve', () => {

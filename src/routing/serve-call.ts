@@ -113,7 +113,8 @@ export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
     ),
   reject: (v, plan) => {
     const dims = plan.alias?.dimensions;
-    return dims !== undefined && v.data.some((d) => d.embedding.length !== dims) ? 'dimensions' : undefined;
+    // A custom adapter's items are its own: one with no vector is not of the length either.
+    return dims !== undefined && v.data.some((d) => d?.embedding?.length !== dims) ? 'dimensions' : undefined;
   },
 };
 
