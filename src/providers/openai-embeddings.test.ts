@@ -156,6 +156,27 @@ describe('openai adapter: embeddings as base64', () => {
     expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
   });
 
+  const badIndexes: [string, unknown[]][] = [
+    ['repeated', [0, 0]],
+    ['out of range', [0, 2]],
+    ['negative', [-1, 0]],
+    ['repeated by an item without one (its position)', [1, undefined]],
+  ];
+  for (const [name, indexes] of badIndexes) {
+    it(`an index that is ${name} is a malformed reply`, async () => {
+      const up = await upstream(() => ({ data: indexes.map((index) => ({ index, embedding: b64([1]) })) }));
+      expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
+    });
+  }
+
+  it('items without an index are in input order', async () => {
+    const up = await upstream(() => ({ data: [{ embedding: b64([1]) }, { embedding: b64([2]) }] }));
+    expect((await embed(up)).data.map((d) => [d.index, d.embedding])).toEqual([
+      [0, [1]],
+      [1, [2]],
+    ]);
+  });
+
   it('an index that is not a number is a malformed reply, not taken as the position', async () => {
     const up = await upstream(() => ({
       data: [
