@@ -127,6 +127,50 @@ describe('falls through to the next entry and counts against health', () => {
     });
   }
 
+  // Never a vector paired with the wrong input: each a bad response, the next entry serves.
+  const MISALIGNED: [string, unknown[]][] = [
+    ['too few', [{ index: 0, embedding: [1] }]],
+    [
+      'a repeated index',
+      [
+        { index: 1, embedding: [1] },
+        { index: 1, embedding: [2] },
+      ],
+    ],
+    [
+      'an index out of range',
+      [
+        { index: 0, embedding: [1] },
+        { index: 2, embedding: [2] },
+      ],
+    ],
+    [
+      'indexes that are text',
+      [
+        { index: '1', embedding: [1] },
+        { index: '0', embedding: [2] },
+      ],
+    ],
+    [
+      'base64 of 6 bytes',
+      [
+        { index: 0, embedding: 'AAAAAAAA' },
+        { index: 1, embedding: [2] },
+      ],
+    ],
+  ];
+  for (const [name, data] of MISALIGNED) {
+    it(`embeddings with ${name}`, async () => {
+      const { llm, a } = await twoProviders();
+      a.enqueue({ status: 200, body: JSON.stringify({ object: 'list', data, model: 'm1' }) });
+      const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+      expect(res.model).toBe('b/m2');
+      expect(res.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'bad-response' });
+      expect(res.data.map((d) => d.index)).toEqual([0, 1]);
+      expect(llm.health().providers.a).toMatchObject({ consecutiveFailures: 1, healthy: true });
+    });
+  }
+
   // Account problems that these providers answer with a 400: the provider's outage like a 402, not the caller's
   // request (the same request succeeds at the next entry).
   const ACCOUNT_400: [string, 'anthropic' | 'google', string, unknown][] = [
