@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatRequest, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
-import { closeAll, harness, rejection, track, waitFor } from './helpers/client.js';
+import { openaiCodec } from '../src/testing/index.js';
+import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -213,5 +215,70 @@ describe('fetched once per call', () => {
     expect(img.hits).toEqual(['/cat.png']);
     for (const id of ['o0', 'o1', 'o2'])
       expect(imagesSent(up[id]?.requests[0]?.body)).toEqual([PNG.toString('base64')]);
+  });
+});
+
+describe('hedged calls', () => {
+  it('a hedge whose entry must fetch the images first does not hold up the answer of the first entry', async () => {
+    let imageClosed = false;
+    const img = await imageServer((_req, res) => res.on('close', () => (imageClosed = true))); // never answers
+    let held: { model: string; res: ServerResponse } | undefined;
+    const a = await rawUpstream((text, res) => {
+      held = { model: (JSON.parse(text) as { model: string }).model, res };
+    });
+    const { llm, clock, up } = await harness({
+      upstreams: { o: 'ollama' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+      options: { images: { fetch: 'all', timeoutMs: 5_000 } },
+    });
+    let outcome: unknown;
+    void llm.chat(withImage(`http://127.0.0.1:${img.port}/slow.png`)).then(
+      (r) => {
+        outcome = r;
+      },
+      (err: unknown) => {
+        outcome = err;
+      },
+    );
+    await waitFor(() => a.received === 1, 'the call at a (which passes the URL on)');
+    await clock.advanceAsync(300);
+    await waitFor(() => img.hits.length === 1, 'the image fetch for the hedge at o');
+    held!.res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(openaiCodec.chat({ reply: 'a cat' }, held!.model)));
+    // Without waiting for the image (5 s on the call's clock, never advanced here), and without calling o.
+    await waitFor(() => outcome !== undefined, "a's answer");
+    expect(outcome).toMatchObject({ model: 'a/m', choices: [{ message: { content: 'a cat' } }] });
+    await waitFor(() => imageClosed, 'the image fetch cancelled, as the call is over');
+    await clock.advanceAsync(5_000);
+    expect(up.o?.count()).toBe(0);
+  });
+
+  it('the same for a stream: openStream resolves at the commit of the first entry, not after the image', async () => {
+    const img = await imageServer(() => undefined); // never answers
+    let held: { model: string; res: ServerResponse } | undefined;
+    const a = await rawUpstream((text, res) => {
+      held = { model: (JSON.parse(text) as { model: string }).model, res };
+    });
+    const { llm, clock, up } = await harness({
+      upstreams: { o: 'ollama' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+      options: { images: { fetch: 'all', timeoutMs: 5_000 } },
+    });
+    let opened: { model: string } | undefined;
+    void llm.openStream(withImage(`http://127.0.0.1:${img.port}/slow.png`)).then((s) => {
+      opened = s;
+    });
+    await waitFor(() => a.received === 1, 'the stream at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => img.hits.length === 1, 'the image fetch for the hedge at o');
+    const frames = openaiCodec.stream({ reply: 'a cat', chunks: 1 }, held!.model);
+    held!.res.writeHead(200, { 'content-type': frames.contentType });
+    held!.res.end([...frames.prelude, ...frames.content, ...frames.end].join(''));
+    await waitFor(() => opened !== undefined, "a's commit");
+    expect(opened?.model).toBe('a/m');
+    expect(up.o?.count()).toBe(0);
   });
 });

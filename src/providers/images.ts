@@ -59,6 +59,7 @@ export class CallImages {
   readonly #deadline: number;
   readonly #images = new Map<string, InlineImage>();
   #ready: Promise<void> | undefined;
+  #controller: AbortController | undefined;
 
   constructor(
     service: ImageService,
@@ -76,6 +77,11 @@ export class CallImages {
   ready(): Promise<void> {
     this.#ready ??= this.#load();
     return this.#ready;
+  }
+
+  /** Ends the fetches in flight: the call no longer needs its images (`ready()` then rejects). */
+  cancel(): void {
+    this.#controller?.abort();
   }
 
   /** One image of the call, after `ready()`. @throws InvalidRequestError */
@@ -114,6 +120,7 @@ export class CallImages {
       throw unusable(path, `more than ${limits.maxCount} images to fetch`);
     }
     const controller = new AbortController();
+    this.#controller = controller;
     const caller = this.#signal;
     const onAbort = () => controller.abort(caller?.reason);
     if (caller?.aborted) throw caller.reason;

@@ -242,6 +242,12 @@ export class ChainWalk<T, R> {
     if (discard) void run.answer.then(discard, () => undefined);
   }
 
+  /** Starts nothing more: an entry still waiting for the call's images is not called, and their fetch ends. */
+  stop(): void {
+    this.#next = this.plan.chain.length;
+    this.plan.images?.cancel();
+  }
+
   /** Reserves `run`'s place in the record before later entries are recorded (chain order is kept). */
   hold(run: Running<T>): void {
     run.at = this.plan.attempts.push({ target: run.entry.target, reason: 'hedged-out' }) - 1;

@@ -14,18 +14,31 @@ function settled<T>(run: Running<T>): Promise<Outcome<T>> {
 
 /**
  * Starts the hedge of `current` when the budget allows it and a later entry can be called now; undefined otherwise
- * (then neither the cursor, the record nor the budget moved).
+ * (then neither the cursor, the record nor the budget moved). A promise only when the hedge's entry must fetch the
+ * call's images first.
  */
-async function startHedge<T, R>(
+function startHedge<T, R>(
   walk: ChainWalk<T, R>,
   policy: HedgePolicy,
   current: Running<T>,
   afterMs: number,
-): Promise<Running<T> | undefined> {
+): Running<T> | undefined | Promise<Running<T> | undefined> {
   if (!walk.callableAhead() || !policy.take()) return undefined;
   // The entries skipped on the way to the hedge are recorded now, after `current`'s place: chain order is kept.
   walk.hold(current);
-  const hedge = await walk.start();
+  const hedge = walk.start();
+  return hedge instanceof Promise
+    ? hedge.then((h) => hedged(walk, policy, current, h, afterMs))
+    : hedged(walk, policy, current, hedge, afterMs);
+}
+
+function hedged<T, R>(
+  walk: ChainWalk<T, R>,
+  policy: HedgePolicy,
+  current: Running<T>,
+  hedge: Running<T> | undefined,
+  afterMs: number,
+): Running<T> | undefined {
   if (hedge === undefined) {
     policy.refund();
     return undefined;
@@ -73,9 +86,31 @@ export async function hedgedWalk<T, R>(
       if (r === TIMER) {
         current.hedged = true;
         try {
-          hedge = await startHedge(walk, policy, current, delay as number);
+          const starting = startHedge(walk, policy, current, delay as number);
+          if (starting instanceof Promise) {
+            // The hedge's entry fetches the call's images first (up to images.timeoutMs): an answer `current` gives
+            // meanwhile is served at once, and the hedge is then never started.
+            const first = await Promise.race([starting, settled(current)]);
+            if (first !== undefined && 'ok' in first && first.ok) {
+              const served = walk.answered(current, first.value);
+              if (served) {
+                walk.stop();
+                // The hedge is not started (its budget is refunded), or, started in the same turn, cancelled.
+                starting.then(
+                  (h) => h && walk.cancel(h),
+                  () => policy.refund(),
+                );
+                return served;
+              }
+              // Its answer was rejected (and recorded): the hedge, once started, goes on as the current attempt.
+              current = undefined;
+              current = await starting;
+              continue;
+            }
+          }
+          hedge = await starting;
         } catch (err) {
-          walk.cancel(current);
+          if (current !== undefined) walk.cancel(current);
           throw err;
         }
         continue;
