@@ -6,11 +6,32 @@ import type { ChatChunk } from './types.js';
  * Frames a stream as server-sent events for a browser: `data: <chunk json>` frames, then `data: [DONE]`. An error
  * after headers were sent becomes one `data: {"error":{"message","type"}}` frame before `[DONE]`; it never throws.
  */
-export async function* toServerSentEvents(
+export function toServerSentEvents(
   stream: AsyncIterable<ChatChunk>,
 ): AsyncGenerator<string, void, undefined> {
+  const source = stream[Symbol.asyncIterator]();
+  let started = false;
+  const frames = framed(source, () => {
+    started = true;
+  });
+  // A generator returned before its first `next()` never runs its body: the source (an opened stream holding its
+  // upstream, when the browser left before the first frame) is released here.
+  const stop = frames.return.bind(frames);
+  frames.return = async (value) => {
+    if (!started) await source.return?.();
+    return stop(value);
+  };
+  return frames;
+}
+
+async function* framed(
+  source: AsyncIterator<ChatChunk>,
+  onStart: () => void,
+): AsyncGenerator<string, void, undefined> {
+  onStart();
   try {
-    for await (const chunk of stream) yield `data: ${JSON.stringify(chunk)}\n\n`;
+    for await (const chunk of { [Symbol.asyncIterator]: () => source })
+      yield `data: ${JSON.stringify(chunk)}\n\n`;
   } catch (err) {
     const error = isManaLLMError(err)
       ? { message: err.message, type: err.code.toLowerCase() }

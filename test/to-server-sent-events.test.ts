@@ -68,6 +68,19 @@ describe('toServerSentEvents', () => {
     await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
   });
 
+  it('a relay gone before the first frame (return() before next()) cancels an opened stream at once', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const opened = await llm.openStream({ model: 'mana/x', messages: USER });
+    // What Readable.from(…) does when the response is destroyed before it read anything.
+    await toServerSentEvents(opened).return();
+    await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
   it('frames a foreign error as internal_error with keys redacted', async () => {
     async function* broken(): AsyncGenerator<ChatChunk> {
       yield* [];
