@@ -5,7 +5,6 @@ import {
   cutModel,
   InvalidRequestError,
   NoHealthyProviderError,
-  ProviderCapabilityError,
   type ProviderError,
   ProviderTimeoutError,
 } from '../errors.js';
@@ -14,7 +13,7 @@ import { INLINE_IMAGES, type InlinesImages } from '../providers/adapter.js';
 import { CALL_IMAGES } from '../providers/images.js';
 import { AttemptSignal } from './attempt.js';
 import { precheck } from './candidates.js';
-import { asProviderError, judgeFailure } from './classify.js';
+import { asProviderError, cannotServe, judgeFailure } from './classify.js';
 import type { CallPlan, ProviderSlot, RouterContext } from './context.js';
 import { reportFallback } from './report.js';
 import type { Running, Served, Step } from './walk-chain.js';
@@ -77,15 +76,7 @@ export class ChainWalk<T, R> {
       }
       this.#next++;
       if (!('adapter' in pre)) {
-        if (pre.reason === 'capability' && plan.alias === undefined) {
-          const needs = Object.keys(plan.needs);
-          const what = `${cutModel(entry.target)} cannot serve this request (${needs.join(', ')})`;
-          throw new ProviderCapabilityError(what, {
-            provider: entry.provider,
-            model: entry.model,
-            capability: needs.join(','),
-          });
-        }
+        if (pre.reason === 'capability' && plan.alias === undefined) throw cannotServe(entry, plan.needs);
         if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
         this.#fellThrough(i, { target: entry.target, reason: pre.reason });
         continue;

@@ -14,7 +14,7 @@ import {
   ProviderTimeoutError,
 } from '../errors.js';
 import { cleanText, textOf } from '../redact.js';
-import type { RouterContext } from './context.js';
+import type { Needs, RouterContext } from './context.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
 interface Verdict {
@@ -51,6 +51,19 @@ function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
   if (err instanceof ProviderResponseError) return v(true, 'failure', 'bad-response');
   // Any other ProviderError (a custom adapter's subclass): trust its own retryable flag.
   return err.retryable ? v(true, 'failure', 'bad-response') : v(false, 'none', 'caller-error');
+}
+
+/** The error of a direct model (no alias to skip it in) that lacks a capability the request needs. */
+export function cannotServe(entry: ChainEntry, needs: Needs): ProviderCapabilityError {
+  const list = Object.keys(needs);
+  return new ProviderCapabilityError(
+    `${cutModel(entry.target)} cannot serve this request (${list.join(', ')})`,
+    {
+      provider: entry.provider,
+      model: entry.model,
+      capability: list.join(','),
+    },
+  );
 }
 
 /** Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). */
