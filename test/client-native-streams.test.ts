@@ -7,25 +7,16 @@ import {
   ProviderResponseError,
   StreamInterruptedError,
 } from '../src/index.js';
-import { closeAll, collect, harness, KEY, rejection, USER } from './helpers/client.js';
-import { rawUpstream } from './helpers/raw-upstream.js';
+import { closeAll, collect, KEY, rejection, USER } from './helpers/client.js';
+import { answeringWith } from './helpers/raw-upstream.js';
 
 // The native stream protocols (Anthropic Messages SSE, Gemini SSE) bent the ways real servers and gateways bend them,
 // read through the public API over real local HTTP.
 
 afterEach(closeAll);
 
-/** A client whose one provider (`a`, of `type`) answers every request 200 with `body`. */
-async function over(type: 'anthropic' | 'google', body: string, contentType: string) {
-  const raw = await rawUpstream(
-    (_, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
-  );
-  const h = await harness({ upstreams: {}, providers: { a: { type, baseUrl: raw.url, apiKey: KEY } } });
-  return h.llm;
-}
-
 /** The error a stream call ended with, as its one attempt saw it (before or after content reached the caller). */
-async function streamError(llm: Awaited<ReturnType<typeof over>>) {
+async function streamError(llm: Awaited<ReturnType<typeof answeringWith>>) {
   const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
   return err instanceof NoHealthyProviderError || err instanceof StreamInterruptedError ? err.cause : err;
 }
@@ -60,7 +51,7 @@ describe('Anthropic and Gemini: a stream request answered 200 with a JSON error 
       ProviderRateLimitError,
     ],
   ] as const)('%s is classified like the same error in an event', async (_, type, body, contentType, cls) => {
-    const err = await streamError(await over(type, `\n${JSON.stringify(body)}\n`, contentType));
+    const err = await streamError(await answeringWith(type, `\n${JSON.stringify(body)}\n`, contentType));
     expect(err).toBeInstanceOf(cls);
     expect(String((err as Error).message)).not.toContain(KEY);
   });
@@ -76,11 +67,11 @@ describe('Anthropic and Gemini: a stream request answered 200 with a JSON error 
     };
     const reply = { candidates: [{ content: { parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }] };
     expect(
-      await streamError(await over('anthropic', JSON.stringify(message), 'application/json')),
+      await streamError(await answeringWith('anthropic', JSON.stringify(message), 'application/json')),
     ).toBeInstanceOf(ProviderResponseError);
-    expect(await streamError(await over('google', JSON.stringify(reply), 'application/json'))).toBeInstanceOf(
-      ProviderResponseError,
-    );
+    expect(
+      await streamError(await answeringWith('google', JSON.stringify(reply), 'application/json')),
+    ).toBeInstanceOf(ProviderResponseError);
   });
 });
 
@@ -124,7 +115,7 @@ describe('Anthropic stream: a delta whose field has the wrong type is malformed,
       ],
     ],
   ])('%s falls back like any malformed reply', async (_, body) => {
-    const llm = await over('anthropic', events(start, ...body, ...end), 'text/event-stream');
+    const llm = await answeringWith('anthropic', events(start, ...body, ...end), 'text/event-stream');
     expect(await streamError(llm)).toBeInstanceOf(ProviderResponseError);
   });
 });
@@ -132,7 +123,7 @@ describe('Anthropic stream: a delta whose field has the wrong type is malformed,
 describe('Gemini: a part whose text has the wrong type is malformed, not dropped', () => {
   it('in a stream', async () => {
     const frame = { candidates: [{ content: { parts: [{ text: 5 }] }, finishReason: 'STOP' }] };
-    const llm = await over('google', `data: ${JSON.stringify(frame)}\n\n`, 'text/event-stream');
+    const llm = await answeringWith('google', `data: ${JSON.stringify(frame)}\n\n`, 'text/event-stream');
     expect(await streamError(llm)).toBeInstanceOf(ProviderResponseError);
   });
 });
@@ -156,7 +147,7 @@ describe('chat(): a text whose type is wrong is malformed, not dropped', () => {
       { candidates: [{ content: { parts: [{ text: 42 }] }, finishReason: 'STOP' }] },
     ],
   ] as const)('%s', async (_, type, reply) => {
-    const llm = await over(type, JSON.stringify(reply), 'application/json');
+    const llm = await answeringWith(type, JSON.stringify(reply), 'application/json');
     const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
     expect(err instanceof NoHealthyProviderError ? err.cause : err).toBeInstanceOf(ProviderResponseError);
   });
@@ -168,7 +159,7 @@ describe('Anthropic: an error event or reply without its error object', () => {
     ['an error event of nothing', 'event: error\ndata: {}\n\n', 'text/event-stream', true],
     ['a reply of type error only', '{"type":"error"}', 'application/json', false],
   ])('%s is the upstream error it is, not a TypeError from the adapter', async (_, body, type, streamed) => {
-    const llm = await over('anthropic', body, type);
+    const llm = await answeringWith('anthropic', body, type);
     const call = streamed
       ? collect(llm.stream({ model: 'a/m', messages: USER }))
       : llm.chat({ model: 'a/m', messages: USER });
@@ -198,7 +189,7 @@ describe('Anthropic: its in-band billing_error and request_too_large are the err
     ],
     ['request_too_large in a reply', JSON.stringify(tooLarge), 'application/json', false],
   ])('%s', async (name, body, type, streamed) => {
-    const llm = await over('anthropic', body, type);
+    const llm = await answeringWith('anthropic', body, type);
     const call = streamed
       ? collect(llm.stream({ model: 'a/m', messages: USER }))
       : llm.chat({ model: 'a/m', messages: USER });
@@ -234,7 +225,7 @@ describe('Anthropic stream: tool calls are numbered one by one', () => {
       },
       { type: 'message_stop' },
     );
-    const llm = await over('anthropic', body, 'text/event-stream');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     const starts = chunks
       .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])

@@ -8,21 +8,11 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import { closeAll, collect, harness, KEY, rejection, textOf, track, USER } from './helpers/client.js';
-import { rawUpstream } from './helpers/raw-upstream.js';
+import { answeringWith, rawUpstream } from './helpers/raw-upstream.js';
 
 // Replies real servers send that bend their protocol, read through the public API over real local HTTP.
 
 afterEach(closeAll);
-
-/** A client whose one provider (`a`, of `type`) answers every request with `body`. */
-async function over(type: 'openai' | 'anthropic' | 'google' | 'ollama', body: string, contentType: string) {
-  const raw = await rawUpstream(
-    (_, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
-  );
-  const baseUrl = type === 'ollama' ? raw.url.replace(/\/v1$/, '') : raw.url;
-  const h = await harness({ upstreams: {}, providers: { a: { type, baseUrl, apiKey: KEY } } });
-  return h.llm;
-}
 
 const sse = (...frames: unknown[]) =>
   frames.map((f) => `data: ${typeof f === 'string' ? f : JSON.stringify(f)}\n\n`).join('');
@@ -36,7 +26,7 @@ const delta = (d: object, finish: unknown) => ({
 
 describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Ollama, some gateways)', () => {
   it('a stream cut before its real finish is an interruption, not a complete answer', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hel' }, ''), delta({ content: 'lo' }, '')),
       'text/event-stream',
@@ -47,7 +37,7 @@ describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Olla
   });
 
   it('an error frame before the real finish is the error it says, not the end of the answer', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hel' }, ''), { error: { message: 'overloaded', code: 500 } }, '[DONE]'),
       'text/event-stream',
@@ -57,7 +47,7 @@ describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Olla
   });
 
   it('the caller sees null until the real finish reason', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hi' }, ''), delta({}, 'stop'), '[DONE]'),
       'text/event-stream',
@@ -78,7 +68,7 @@ describe('OpenAI-compatible: a reply whose fields have the wrong type is malform
     ['reasoning_content an object', { role: 'assistant', content: 'hi', reasoning_content: {} }],
     ['tool_calls a string', { role: 'assistant', content: null, tool_calls: 'call' }],
   ])('chat(): %s falls back like any malformed reply', async (_, message) => {
-    const llm = await over('openai', reply(message), 'application/json');
+    const llm = await answeringWith('openai', reply(message), 'application/json');
     const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
@@ -91,7 +81,11 @@ describe('OpenAI-compatible: a reply whose fields have the wrong type is malform
     ['reasoning_content an object', { reasoning_content: {} }],
     ['tool_calls a string', { tool_calls: 'call' }],
   ])('stream(): %s falls back like any malformed frame', async (_, d) => {
-    const llm = await over('openai', sse(delta(d, null), delta({}, 'stop'), '[DONE]'), 'text/event-stream');
+    const llm = await answeringWith(
+      'openai',
+      sse(delta(d, null), delta({}, 'stop'), '[DONE]'),
+      'text/event-stream',
+    );
     const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
@@ -116,13 +110,13 @@ describe('OpenAI-compatible: tool call arguments sent as a JSON object (llama.cp
         },
       ],
     });
-    const llm = await over('openai', body, 'application/json');
+    const llm = await answeringWith('openai', body, 'application/json');
     const res = await llm.chat({ model: 'a/m', messages: USER });
     expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{"city":"Paris"}');
   });
 
   it('stream() hands them out as JSON text too', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ tool_calls: [{ index: 0, ...call }] }, null), delta({}, 'tool_calls'), '[DONE]'),
       'text/event-stream',
@@ -147,9 +141,12 @@ describe('OpenAI-compatible: tool call arguments sent as a JSON object (llama.cp
         },
       ],
     });
-    const res = await (await over('openai', body, 'application/json')).chat({ model: 'a/m', messages: USER });
+    const res = await (await answeringWith('openai', body, 'application/json')).chat({
+      model: 'a/m',
+      messages: USER,
+    });
     expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe(text);
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ tool_calls: [{ index: 0, ...scalar }] }, null), delta({}, 'tool_calls'), '[DONE]'),
       'text/event-stream',
@@ -165,7 +162,7 @@ describe('embeddings: a number too large for a float (1e999 parses as Infinity) 
     ['google', '{"embeddings":[{"values":[0.5,1e999]}]}'],
     ['openai', '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,1e999]}]}'],
   ] as const)('%s: the chain falls back instead of handing out Infinity', async (type, body) => {
-    const llm = await over(type, body, 'application/json');
+    const llm = await answeringWith(type, body, 'application/json');
     const err = await rejection(llm.embed({ model: 'a/m', input: ['x'], encoding_format: 'float' }));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
@@ -252,7 +249,7 @@ describe('a success reply carrying "error": null (as some gateways add) is a suc
     ],
     ['ollama', { message: { role: 'assistant', content: 'Hi' }, done: true, error: null }],
   ] as const)('%s', async (type, reply) => {
-    const llm = await over(type, JSON.stringify(reply), 'application/json');
+    const llm = await answeringWith(type, JSON.stringify(reply), 'application/json');
     const res = await llm.chat({ model: 'a/m', messages: USER });
     expect(res.choices[0]?.message.content).toBe('Hi');
   });
@@ -270,13 +267,13 @@ describe('Ollama: tool calls without an id (as Ollama sends them)', () => {
   // Every turn's first call used to be `call_0`: a history that then moves to Anthropic has duplicate tool_use ids,
   // which it refuses with a 400 ("`tool_use` ids must be unique").
   it('get an id unique across replies, in chat() and stream()', async () => {
-    const llm = await over('ollama', JSON.stringify(reply), 'application/json');
+    const llm = await answeringWith('ollama', JSON.stringify(reply), 'application/json');
     const ids: (string | undefined)[] = [];
     for (let i = 0; i < 2; i++) {
       const res = await llm.chat({ model: 'a/m', messages: USER });
       ids.push(res.choices[0]?.message.tool_calls?.[0]?.id);
     }
-    const streamed = await over('ollama', `${JSON.stringify(reply)}\n`, 'application/x-ndjson');
+    const streamed = await answeringWith('ollama', `${JSON.stringify(reply)}\n`, 'application/x-ndjson');
     for (let i = 0; i < 2; i++) {
       const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
       ids.push(chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])[0]?.id);
@@ -303,7 +300,7 @@ describe('Anthropic and Ollama: a token count that is not a count (1e999 parses 
       stop_reason: 'end_turn',
       usage,
     };
-    const llm = await over('anthropic', json(message), 'application/json');
+    const llm = await answeringWith('anthropic', json(message), 'application/json');
     const res = await llm.chat({ model: 'a/m', messages: USER });
     expect(res.choices[0]?.message.content).toBe('Hi');
     expect(res.usage).toBeUndefined();
@@ -314,7 +311,7 @@ describe('Anthropic and Ollama: a token count that is not a count (1e999 parses 
       { type: 'message_stop' },
     ];
     const body = events.map((e) => `event: ${e.type}\ndata: ${json(e)}\n\n`).join('');
-    const streamed = await over('anthropic', body, 'text/event-stream');
+    const streamed = await answeringWith('anthropic', body, 'text/event-stream');
     expect(usageOf(await collect(streamed.stream({ model: 'a/m', messages: USER })))).toBeUndefined();
   });
 
@@ -332,9 +329,9 @@ describe('Anthropic and Ollama: a token count that is not a count (1e999 parses 
       ...counts,
     };
     const usage = want && { prompt_tokens: want.p, completion_tokens: want.c, total_tokens: want.p + want.c };
-    const llm = await over('ollama', json(reply), 'application/json');
+    const llm = await answeringWith('ollama', json(reply), 'application/json');
     expect((await llm.chat({ model: 'a/m', messages: USER })).usage).toEqual(usage);
-    const streamed = await over('ollama', `${json(reply)}\n`, 'application/x-ndjson');
+    const streamed = await answeringWith('ollama', `${json(reply)}\n`, 'application/x-ndjson');
     expect(usageOf(await collect(streamed.stream({ model: 'a/m', messages: USER })))).toEqual(usage);
   });
 });
@@ -520,7 +517,7 @@ describe('OpenAI-compatible: a usage frame without `choices` (TGI leaves empty f
   );
 
   it('is the usage chunk the caller asked for, not an interruption of a complete answer', async () => {
-    const llm = await over('openai', body, 'text/event-stream');
+    const llm = await answeringWith('openai', body, 'text/event-stream');
     const chunks = await collect(
       llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
     );
@@ -528,7 +525,7 @@ describe('OpenAI-compatible: a usage frame without `choices` (TGI leaves empty f
   });
 
   it('is left out when the caller did not ask for usage', async () => {
-    const llm = await over('openai', body, 'text/event-stream');
+    const llm = await answeringWith('openai', body, 'text/event-stream');
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
   });
@@ -536,7 +533,7 @@ describe('OpenAI-compatible: a usage frame without `choices` (TGI leaves empty f
 
 describe('OpenAI-compatible: finish_reason "abort" (vLLM ends a request its engine aborted this way, then [DONE])', () => {
   it('stream(): a cut answer is an interruption, not complete', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hel' }, null), delta({}, 'abort'), '[DONE]'),
       'text/event-stream',
@@ -550,7 +547,7 @@ describe('OpenAI-compatible: finish_reason "abort" (vLLM ends a request its engi
       id: 'c1',
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'abort' }],
     });
-    const llm = await over('openai', body, 'application/json');
+    const llm = await answeringWith('openai', body, 'application/json');
     const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
@@ -611,7 +608,7 @@ describe('OpenAI-compatible: a stream request answered 200 with a JSON error bod
       'rate-limited',
     ],
   ])('%s is classified like the same error in a frame', async (_, body, type, cls, reason) => {
-    const llm = await over('openai', `\n${JSON.stringify(body)}\n`, type);
+    const llm = await answeringWith('openai', `\n${JSON.stringify(body)}\n`, type);
     const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     const cause = err instanceof NoHealthyProviderError ? err.cause : err;
     expect(cause).toBeInstanceOf(cls);
@@ -623,7 +620,7 @@ describe('OpenAI-compatible: a stream request answered 200 with a JSON error bod
       id: 'c1',
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
     };
-    const llm = await over('openai', JSON.stringify(reply), 'application/json');
+    const llm = await answeringWith('openai', JSON.stringify(reply), 'application/json');
     const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     const cause = err instanceof NoHealthyProviderError ? err.cause : err;
     expect(cause).toBeInstanceOf(ProviderResponseError);
@@ -638,7 +635,7 @@ describe('OpenAI-compatible: llama.cpp server (before September 2025) sends a st
   };
 
   it('before any content: the error it says, not an empty complete answer', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       `error: ${JSON.stringify({ code: 503, message: 'Loading model', type: 'unavailable_error' })}\n\ndata: [DONE]\n\n`,
       'text/event-stream',
@@ -649,7 +646,7 @@ describe('OpenAI-compatible: llama.cpp server (before September 2025) sends a st
   });
 
   it('after some content: an interruption, not a complete answer', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       `${sse(delta({ content: 'Hel' }, null))}error: ${JSON.stringify(overflow)}\n\ndata: [DONE]\n\n`,
       'text/event-stream',
@@ -709,7 +706,7 @@ describe('OpenAI-compatible: the finish reason in a choice without a delta (Azur
     ['no delta', undefined],
     ['delta null', null],
   ])('%s: the answer is complete, with an empty delta', async (_, d) => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hi' }, null), finish('stop', d), '[DONE]'),
       'text/event-stream',
@@ -720,7 +717,7 @@ describe('OpenAI-compatible: the finish reason in a choice without a delta (Azur
   });
 
   it('a choice with neither a delta nor a finish reason before the finish is still malformed', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(delta({ content: 'Hi' }, null), finish(null), delta({}, 'stop'), '[DONE]'),
       'text/event-stream',
@@ -749,7 +746,7 @@ describe("Azure's Asynchronous Filter: content-filter annotations between the to
   });
 
   it('an annotation before the finish carries nothing for the caller: the answer is complete', async () => {
-    const llm = await over(
+    const llm = await answeringWith(
       'openai',
       sse(
         { id: '', object: '', created: 0, model: '', prompt_annotations: [], choices: [], usage: null },

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { openaiCodec } from '../../src/testing/index.js';
-import { track } from './client.js';
+import { harness, KEY, track } from './client.js';
 
 /**
  * An OpenAI-compatible upstream that never finishes: it hangs before answering, or streams `chunks` content
@@ -72,4 +72,18 @@ export function hangingUpstream(opts: { chunks?: number } = {}): Promise<Hanging
     res.writeHead(200, { 'content-type': frames.contentType });
     res.write([...frames.prelude, ...frames.content].join(''));
   });
+}
+
+/** A client whose one provider (`a`, of `type`) answers every request 200 with `body` as `contentType`. */
+export async function answeringWith(
+  type: 'openai' | 'anthropic' | 'google' | 'ollama',
+  body: string,
+  contentType: string,
+) {
+  const raw = await rawUpstream(
+    (_, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
+  );
+  const baseUrl = type === 'ollama' ? raw.url.replace(/\/v1$/, '') : raw.url;
+  const h = await harness({ upstreams: {}, providers: { a: { type, baseUrl, apiKey: KEY } } });
+  return h.llm;
 }
