@@ -14,12 +14,17 @@ export function toServerSentEvents(
   const frames = framed(source, () => {
     started = true;
   });
-  // A generator returned before its first `next()` never runs its body: the source (an opened stream holding its
-  // upstream, when the browser left before the first frame) is released here.
+  // A generator returned or thrown into before its first `next()` never runs its body: the source (an opened stream
+  // holding its upstream, when the browser left before the first frame) is released here.
   const stop = frames.return.bind(frames);
+  const fail = frames.throw.bind(frames);
   frames.return = async (value) => {
     if (!started) await source.return?.();
     return stop(value);
+  };
+  frames.throw = async (err) => {
+    if (!started) await source.return?.();
+    return fail(err);
   };
   return frames;
 }

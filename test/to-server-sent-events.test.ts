@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatChunk, toServerSentEvents } from '../src/index.js';
 import { closeAll, harness, KEY, USER, waitFor } from './helpers/client.js';
@@ -78,6 +79,21 @@ describe('toServerSentEvents', () => {
     const opened = await llm.openStream({ model: 'mana/x', messages: USER });
     // What Readable.from(…) does when the response is destroyed before it read anything.
     await toServerSentEvents(opened).return();
+    await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
+  });
+
+  it('a relay destroyed with an error before the first frame (throw() before next()) cancels an opened stream', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const opened = await llm.openStream({ model: 'mana/x', messages: USER });
+    // Readable.from(…).destroy(err) before anything was read calls the iterator's throw(err).
+    const readable = Readable.from(toServerSentEvents(opened));
+    readable.on('error', () => {});
+    readable.destroy(new Error('client gone'));
     await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
   });
 
