@@ -1,4 +1,5 @@
 import type { ConfigIssue } from './errors.js';
+import { cleanText } from './redact.js';
 
 /** More issues than this are summarised in one, so a huge malformed request cannot build a huge message. */
 const MAX_ISSUES = 20;
@@ -21,10 +22,15 @@ export function kindOf(x: unknown, array = 'an array'): string {
   return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
 }
 
-/** A value someone sent, for a message: a string quoted and cut to `max` characters, anything else its kind. */
+/**
+ * A value someone sent, for a message: a string cut to `max` characters and quoted, anything else its kind. JSON
+ * shows a line break as `\n` (what is wrong with `"user\n"`); what it leaves as is (bidirectional overrides, C1
+ * controls, a key) is then cleaned as every text in an error message is (docs/limits.md).
+ */
 export function shown(x: unknown, max = 40): string {
   if (typeof x !== 'string') return kindOf(x);
-  return x.length > max ? `${JSON.stringify(x.slice(0, max))}…` : JSON.stringify(x);
+  const text = cleanText(JSON.stringify(x.slice(0, max)), Number.POSITIVE_INFINITY);
+  return x.length > max ? `${text}…` : text;
 }
 
 /** True for a non-empty array; otherwise adds why not: missing, not `expected`, or empty (no `one` in it). */

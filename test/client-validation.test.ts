@@ -248,6 +248,33 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(a.requests).toHaveLength(0);
   });
 
+  it('bidi overrides, C1 controls and key-shaped text in an echoed role, part type or format never reach a message', async () => {
+    const { llm, a } = await setup();
+    const odd = 'us\u202eer\u2066\u0085\u007f sk-proj-SECRETSECRET';
+    const bad = (m: string) => /[\u202a-\u202e\u2066-\u2069\u0080-\u009f\u007f]|SECRETSECRET/.test(m);
+    const requests: [() => Promise<unknown>, string][] = [
+      [() => llm.chat({ messages: [{ role: odd, content: 'Hi' }] } as never), 'messages[0].role'],
+      [
+        () => llm.chat({ messages: [{ role: 'user', content: [{ type: odd }] }] } as never),
+        'messages[0].content[0].type',
+      ],
+      [() => llm.embed({ model: 'a/e', input: 'a', encoding_format: odd } as never), 'encoding_format'],
+    ];
+    for (const [send, path] of requests) {
+      const err = (await rejection(send())) as InvalidRequestError;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.issues.map((i) => i.path)).toEqual([path]);
+      expect(bad(err.message)).toBe(false);
+      expect(bad(err.issues[0]?.message ?? '')).toBe(false);
+    }
+    // A line break is still shown escaped, as what is wrong with the value: "user\n".
+    const nl = (await rejection(
+      llm.chat({ messages: [{ role: 'user\n', content: 'Hi' }] } as never),
+    )) as Error;
+    expect(nl.message).toContain('"user\\n"');
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('a huge model string is cut in the messages of the errors it leads to, kept whole in their fields', async () => {
     const { llm } = await setup();
     const direct = `nowhere/${'y'.repeat(100_000)}`;
