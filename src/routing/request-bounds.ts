@@ -23,8 +23,9 @@ class Refusal {
   ) {}
 }
 
+/** Where the walk stopped; its keys are the caller's text, cleaned as any in an error message (no control, no key). */
 function pathOf(w: Walk, n: number): string {
-  const path = issuePath(w.keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), 'request');
+  const path = cleanText(issuePath(w.keys.slice(0, Math.min(n, MAX_PATH_SEGMENTS)), 'request'), 300);
   return n > MAX_PATH_SEGMENTS ? `${path}…` : path;
 }
 

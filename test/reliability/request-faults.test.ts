@@ -135,6 +135,22 @@ describe('hostile request content is the callerâ€™s error, never the providersâ€
     expect(breakers(llm)).toEqual(CLOSED);
   });
 
+  it('a key of the content named in an issue path is cut and cleaned: no bidi override, no key, no huge message', async () => {
+    const { llm, ups } = await chainOfAll();
+    const key = `\u202e sk-proj-SECRETSECRET ${'k'.repeat(100_000)}`;
+    const r = await settle(
+      llm.chat(toolRequest({ type: 'object', properties: { [key]: { default: 10n } } })),
+    );
+    expect(r.error).toBeInstanceOf(InvalidRequestError);
+    const err = r.error as InvalidRequestError;
+    expect(err.issues[0]?.path).toMatch(/^request\.tools\[0\]\.function\.parameters\.properties\[/);
+    for (const text of [err.message, err.issues[0]?.path ?? '']) {
+      expect(text).not.toMatch(/\u202e|SECRETSECRET/);
+      expect(text.length).toBeLessThan(1000);
+    }
+    expect(ups.map((u) => u.requests.length)).toEqual([0, 0, 0, 0]);
+  });
+
   it('an adapter that finds the content unusable (InvalidRequestError) ends the call: no fallback, no health change', async () => {
     const custom: ProviderAdapter = {
       capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
