@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ChatRequest,
+  InvalidRequestError,
   NoHealthyProviderError,
   type ProviderAdapter,
   ProviderCapabilityError,
@@ -169,6 +170,26 @@ describe('entries skipped before any call', () => {
     expect(res.routing.attempts[0]).toMatchObject({ target: 'a/small', reason: 'dimensions' });
     expect(up.a?.count('embed')).toBe(1);
     expect(llm.health().providers.a).toMatchObject({ healthy: true, consecutiveFailures: 0 });
+  });
+  it('dimensions: a caller asking an alias with dimensions for another length is refused before any I/O', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'ollama' },
+      aliases: { 'mana/e': { chain: ['a/small', 'b/right'], dimensions: 3 } },
+    });
+    // Providers that honour the request's length answer 8: every member would be skipped (NoHealthyProviderError).
+    up.a?.setDefault({ dimensions: 8 });
+    up.b?.setDefault({ dimensions: 8 });
+    const err = (await rejection(
+      llm.embed({ model: 'mana/e', input: 'x', dimensions: 8 }),
+    )) as InvalidRequestError;
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err.issues).toEqual([{ path: 'dimensions', message: expect.stringContaining('3') }]);
+    expect(up.a?.count()).toBe(0);
+    expect(up.b?.count()).toBe(0);
+    // The alias's own length is a request like any other.
+    up.a?.setDefault({ dimensions: 3 });
+    const res = await llm.embed({ model: 'mana/e', input: 'x', dimensions: 3 });
+    expect(res.model).toBe('a/small');
   });
   it('dimensions: a custom adapter answering items without a vector is skipped, not a TypeError', async () => {
     const adapter: ProviderAdapter = {

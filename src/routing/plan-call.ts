@@ -1,5 +1,5 @@
 import type { AliasRegistry } from '../aliases/alias-registry.js';
-import { ClosedError } from '../errors.js';
+import { ClosedError, InvalidRequestError } from '../errors.js';
 import type { CallKind } from '../events.js';
 import { CallImages } from '../providers/images.js';
 import type { ManaTraceMessage } from '../trace-channels.js';
@@ -12,6 +12,17 @@ import { checkRequestBounds } from './request-bounds.js';
 import { type DirectChains, resolveModel } from './resolve-model.js';
 
 const EMBED_NEEDS: Needs = Object.freeze({ embeddings: true });
+
+/**
+ * An alias with `dimensions` skips every vector of another length: a call asking it for another length could only
+ * end, after calling every member, in NoHealthyProviderError. It is the caller's mistake, refused before any I/O.
+ */
+function checkDimensions(request: EmbedRequest, dims: number | undefined): void {
+  if (dims === undefined || request.dimensions === undefined || request.dimensions === dims) return;
+  throw new InvalidRequestError('Invalid request', [
+    { path: 'dimensions', message: `must be ${dims} (the alias's dimensions) or left out` },
+  ]);
+}
 
 /** Turns a call into a plan: validates it, resolves its model to a chain and sets its budget. One per client. */
 export class CallPlanner {
@@ -47,6 +58,7 @@ export class CallPlanner {
     let r: ReturnType<typeof resolveModel>;
     try {
       r = resolveModel(request.model, this.aliases, ctx.opts.defaultProvider, this.direct);
+      if (kind === 'embed') checkDimensions(request as EmbedRequest, r.alias?.dimensions);
       // Before anything is built from the content: a request too deep or too big is the caller's error.
       checkRequestBounds(request, ctx.opts.limits);
     } catch (err) {
