@@ -1,10 +1,10 @@
-import { textOf } from './redact.js';
+import { cleanText, textOf } from './redact.js';
 
 /**
  * Reports that the caller's own code `what` (an event listener, a logger, a result sink) threw `err`, as a process
- * warning (its message cut to 200 characters): it never reaches the call that ran it.
+ * warning (its message cleaned as any text in an error message: at most 200 characters, keys redacted, no line
+ * break or control character to forge a log line): it never reaches the call that ran it.
  */
 export function warnThrown(what: string, err: unknown, code = 'MANA_LLM_LISTENER'): void {
-  const msg = textOf(err).slice(0, 200);
-  process.emitWarning(`mana-llm: ${what} threw: ${msg}`, { code });
+  process.emitWarning(`mana-llm: ${what} threw: ${cleanText(textOf(err), 200)}`, { code });
 }

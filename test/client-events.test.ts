@@ -252,6 +252,20 @@ describe('listeners', () => {
       expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
   });
 
+  it("a listener's thrown message is cleaned in its warning: no forged line, no bidi override, no key", async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    llm.on('request', () => {
+      throw new Error('hostile listener\n(node:1) forged warning \u202e sk-proj-SECRETSECRET');
+    });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const messages = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    const mine = messages.filter((m) => m.includes('hostile listener'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).not.toMatch(/[\n\u202e]|SECRETSECRET/);
+  });
+
   it('a listener that throws on every event is reported once, not once per event', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { llm } = await setup();
