@@ -64,6 +64,31 @@ describe('unknown keys in the options are reported with their path and a suggest
   });
 });
 
+describe('options or aliases that throw while they are read', () => {
+  it('a getter throwing a value with no text form, or a forged line, is a ConfigError / AliasConfigError', () => {
+    for (const thrown of [Object.create(null), new Error('boom\n(node:1) forged line \u202e')]) {
+      const options = {
+        get providers(): never {
+          throw thrown;
+        },
+      };
+      const err = configError(options);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.issues[0]?.message).toMatch(/^cannot be read: /);
+      expect(err.message).not.toMatch(/\n\(node:1\)|\u202e/);
+      const entry = {
+        get chain(): never {
+          throw thrown;
+        },
+      };
+      const aliasErr = configError({ providers: { ollama: {} }, aliases: { aliases: { 'mana/x': entry } } });
+      expect(aliasErr).toBeInstanceOf(AliasConfigError);
+      expect(aliasErr.issues[0]?.message).toMatch(/^could not be validated: /);
+      expect(aliasErr.message).not.toMatch(/\n\(node:1\)|\u202e/);
+    }
+  });
+});
+
 describe('aliases files: unknown keys and chain entries that name an alias', () => {
   const dirs: string[] = [];
   afterEach(() => {

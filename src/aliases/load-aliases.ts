@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
+import { cleanText, textOf } from '../redact.js';
 import { type AliasConfig, MAX_ISSUES, validateAliasConfig } from './schema.js';
 
 /** Where aliases come from: a YAML file, YAML text, or an already-parsed object. */
@@ -82,7 +83,7 @@ function validate(produce: () => unknown, origin: string): AliasConfig {
     return validateAliasConfig(produce(), origin);
   } catch (err) {
     if (err instanceof AliasConfigError) throw err;
-    const message = `could not be validated: ${err instanceof Error ? err.message : String(err)}`;
+    const message = `could not be validated: ${cleanText(textOf(err), 200)}`;
     throw fail(`Invalid ${origin}`, message, err);
   }
 }

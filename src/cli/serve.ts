@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createManaLLM } from '../create-mana-llm.js';
 import { createNodeHandler, type RequestLogEntry } from '../http/index.js';
 import { SERVE_DEFAULTS } from '../options.js';
+import { textOf } from '../redact.js';
 import { optionsFrom, parseCommandLine } from './cli-options.js';
 
 /** Help text of `mana-llm serve`. */
@@ -93,7 +94,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       onRequest: (e) => out.write(logLine(e)),
     });
   } catch (e) {
-    err.write(`mana-llm serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    err.write(`mana-llm serve: ${textOf(e)}\n`);
     return 2;
   }
   llm.on('reload', (r) =>

@@ -1,6 +1,6 @@
 import { systemClock, TIMER, within } from '../clock.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
-import { cleanText } from '../redact.js';
+import { cleanText, textOf } from '../redact.js';
 import { requirePeer } from '../require-peer.js';
 
 /**
@@ -155,8 +155,7 @@ export class RedisConnection {
 
   /** Keeps a failed command's reason (cleaned like every outside text); one that got no answer stalls the connection. */
   noteError(err: unknown): void {
-    const msg = err instanceof Error ? err.message : String(err);
-    this.#lastError = cleanText(msg, 200, this.options.secrets);
+    this.#lastError = cleanText(textOf(err), 200, this.options.secrets);
     if (err instanceof NoAnswer) this.#stall();
   }
 
