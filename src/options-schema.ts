@@ -170,7 +170,7 @@ export const OptionsSchema = v.object(
       ),
       /** Distinct http(s) images one call may fetch. */
       maxCount: v.optional(v.pipe(integer, v.minValue(0, 'must be >= 0'))),
-      /** Largest single image. */
+      /** Largest single fetched image (a `data:` URL is part of the request: `limits.maxRequestBytes`). */
       maxBytes: v.optional(positive),
       /** All fetched images of one call together. */
       maxTotalBytes: v.optional(positive),
