@@ -1,3 +1,4 @@
+import { cleanText } from '../redact.js';
 import { HttpError } from './errors.js';
 import type { IncomingCall } from './handle.js';
 
@@ -24,7 +25,7 @@ export async function readJsonObject(call: IncomingCall, max: number): Promise<R
       throw new HttpError(
         415,
         'unsupported_media_type',
-        `expected an application/json body, got ${type.slice(0, 100)}`,
+        `expected an application/json body, got ${cleanText(type, 100)}`,
       );
     const parts: Uint8Array[] = [];
     let size = 0;

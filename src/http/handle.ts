@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ManaLLM } from '../client.js';
 import { HTTP_DEFAULTS } from '../options.js';
+import { cleanText } from '../redact.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import { warnThrown } from '../warn.js';
 import { HttpError, toHttpError } from './errors.js';
@@ -160,7 +161,8 @@ export function createDispatcher(
         return { status: 204, headers };
       }
       const found = local === undefined ? undefined : lookup(local, call.method);
-      if (!found) throw new HttpError(404, 'not_found', `no route for ${call.method} ${path.slice(0, 200)}`);
+      if (!found)
+        throw new HttpError(404, 'not_found', `no route for ${call.method} ${cleanText(path, 200)}`);
       if ('allow' in found) {
         throw new HttpError(405, 'method_not_allowed', `${call.method} is not allowed on ${local}`, null, {
           allow: found.allow,

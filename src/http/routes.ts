@@ -1,5 +1,6 @@
 import type { ManaLLM } from '../client.js';
 import { InvalidRequestError } from '../errors.js';
+import { cleanText } from '../redact.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import type { ChatRequest, EmbedRequest } from '../types.js';
 import { readJsonObject } from './body.js';
@@ -134,7 +135,7 @@ const modelRoute: Route = async (c, id = '') => {
   const alias = c.llm.aliases().aliases.find((a) => a.name === id);
   const found = alias ? aliasModel(id, c.created) : (await listModels(c)).find((m) => m.id === id);
   if (!found)
-    throw new HttpError(404, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist`, 'model');
+    throw new HttpError(404, 'model_not_found', `The model '${cleanText(id, 200)}' does not exist`, 'model');
   return { json: found };
 };
 

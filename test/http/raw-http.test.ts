@@ -218,6 +218,21 @@ describe('routes', () => {
     expect(wrong.headers.get('allow')).toBe('POST');
   });
 
+  it('a path or model id echoed in a 404 is cleaned: no line break, no bidi override, no key', async () => {
+    const { served } = await setup();
+    const odd = 'x%0A(node:1)%20forged%E2%80%AE%C2%85%20sk-proj-SECRETSECRET';
+    for (const path of [`/v1/models/${odd}`, `/v1/nothing/${odd}`]) {
+      const res = await fetch(`${served.url}${path}`);
+      expect(res.status).toBe(404);
+      const { message } = ((await res.json()) as { error: { message: string } }).error;
+      expect(message).toMatch(/^(The model|no route)/);
+      // The model id is decoded (a key in it is redacted); the path is echoed as sent, percent-encoded.
+      expect(message).not.toMatch(
+        path.startsWith('/v1/models/') ? /[\n\u202e\u0085]|SECRETSECRET/ : /[\n\u202e\u0085]/,
+      );
+    }
+  });
+
   it('/v1/aliases, /v1/health, /health and /metrics answer with the library state', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     const registry = new Registry();
