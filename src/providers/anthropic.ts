@@ -54,14 +54,13 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
     ...config.headers,
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
-  const listing = meta('*', 'GET', `${basePath}/models`);
 
   const now = () => Math.floor(clock.now() / 1000);
 
   async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
     const m = meta(request.model, 'POST', `${basePath}/messages`);
     const body = await toAnthropicBody(request, stream, imagesOf(ctx, deps.images, request.messages), m);
-    return { res: await call(m, '/messages', postHeaders, ctx.signal, body), m };
+    return { res: await call(m, postHeaders, ctx.signal, body), m };
   }
 
   return {
@@ -188,14 +187,15 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       });
     },
 
-    probe: (ctx) => probe(listing, '/models?limit=1', getHeaders, ctx.signal),
+    probe: (ctx) => probe(meta('*', 'GET', `${basePath}/models?limit=1`), getHeaders, ctx.signal),
 
     async models(ctx) {
       const names: string[] = [];
       let after: string | undefined;
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
-        const res = await call(listing, `/models${query}`, getHeaders, ctx.signal);
+        const listing = meta('*', 'GET', `${basePath}/models${query}`);
+        const res = await call(listing, getHeaders, ctx.signal);
         const list = (await json(res, ctx.signal, listing)) as JsonObject | null;
         if (!Array.isArray(list?.data)) throw badResponse(listing, 'model list has no data array');
         for (const entry of list.data) {

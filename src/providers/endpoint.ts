@@ -12,7 +12,8 @@ import type { AdapterConfig } from './registry.js';
 export interface CallMeta {
   provider: string;
   model: string;
-  method: string;
+  method: 'GET' | 'POST';
+  /** The request's path, base path and query included. */
   path: string;
   /** Configured secrets to scrub from anything the upstream echoes back. */
   secrets: readonly string[];
@@ -144,26 +145,17 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   const origin = url.origin;
   const basePath = url.pathname.replace(/\/+$/, '');
   const secrets = secretsOf(config);
-  /** Sends `body` as JSON (a POST; a GET without one) to `basePath + path`: a 2xx response or the typed error. */
-  const call = (
-    m: CallMeta,
-    path: string,
-    headers: Record<string, string>,
-    signal: CancelSignal,
-    body?: unknown,
-  ) => {
-    const req: HttpRequest = { origin, path: basePath + path, method: 'GET', headers, signal };
-    if (body !== undefined) {
-      req.method = 'POST';
-      req.body = JSON.stringify(body);
-    }
+  /** Sends the call `m` names, with `body` as JSON (a POST's): a 2xx response or the typed error. */
+  const call = (m: CallMeta, headers: Record<string, string>, signal: CancelSignal, body?: unknown) => {
+    const req: HttpRequest = { origin, path: m.path, method: m.method, headers, signal };
+    if (body !== undefined) req.body = JSON.stringify(body);
     return send(http, req, m);
   };
   return {
     origin,
     basePath,
-    /** What an error about a call names. */
-    meta: (model: string, method: string, path: string): CallMeta => ({
+    /** A call: where its request goes, and what an error about it names. */
+    meta: (model: string, method: CallMeta['method'], path: string): CallMeta => ({
       provider: config.id,
       model,
       method,
@@ -203,14 +195,9 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
      * A probe: a GET whose body is thrown away. Any HTTP answer below 500 means the server is up, and a 401/403 is
      * kept as the provider's `lastError` so a wrong key is visible; anything else is rethrown (a counted failure).
      */
-    async probe(
-      m: CallMeta,
-      path: string,
-      headers: Record<string, string>,
-      signal: CancelSignal,
-    ): Promise<ProbeOutcome> {
+    async probe(m: CallMeta, headers: Record<string, string>, signal: CancelSignal): Promise<ProbeOutcome> {
       try {
-        await (await call(m, path, headers, signal)).body.dump();
+        await (await call(m, headers, signal)).body.dump();
         return { ok: true };
       } catch (err) {
         if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;

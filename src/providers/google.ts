@@ -39,7 +39,7 @@ export function createGoogleAdapter({
   async function post(model: string, verb: string, body: unknown, signal: AbortSignal, sse = false) {
     const path = `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
     const m = meta(model, 'POST', basePath + path);
-    return { res: await call(m, path, sse ? sseHeaders : jsonHeaders, signal, body), m };
+    return { res: await call(m, sse ? sseHeaders : jsonHeaders, signal, body), m };
   }
 
   return {
@@ -116,19 +116,15 @@ export function createGoogleAdapter({
       return { object: 'list', data, model: `${config.id}/${request.model}`, usage };
     },
 
-    probe: (ctx) => {
-      const path = '/models?pageSize=1';
-      return probe(meta('models', 'GET', basePath + path), path, getHeaders, ctx.signal);
-    },
+    probe: (ctx) => probe(meta('models', 'GET', `${basePath}/models?pageSize=1`), getHeaders, ctx.signal),
 
     async models(ctx): Promise<string[]> {
       const names: string[] = [];
       let token: string | undefined;
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
-        const path = `/models?pageSize=1000${query}`;
-        const m = meta('models', 'GET', basePath + path);
-        const res = await call(m, path, getHeaders, ctx.signal);
+        const m = meta('models', 'GET', `${basePath}/models?pageSize=1000${query}`);
+        const res = await call(m, getHeaders, ctx.signal);
         const reply = (await json(res, ctx.signal, m)) as JsonObject | null;
         if (!Array.isArray(reply?.models)) throw badResponse(m, 'model list missing');
         for (const entry of reply.models) {

@@ -529,6 +529,14 @@ describe('ollama failures', () => {
     expect(err.message).toContain('/api/chat');
   });
 
+  it("an error names the path the request went to, the baseUrl's own path included", async () => {
+    const url = mock.url;
+    await mock.close();
+    const proxied = make(`${url}/ollama`);
+    expect((await failure(proxied.chat(req(), ctx()))).message).toContain('POST /ollama/api/chat');
+    expect((await failure(proxied.models(ctx()))).message).toContain('GET /ollama/api/tags');
+  });
+
   it('reset before headers → ProviderConnectionError, in chat and stream', async () => {
     mock.enqueue({ reset: true }, { reset: true });
     expect(await failure(adapter.chat(req(), ctx()))).toBeInstanceOf(ProviderConnectionError);

@@ -35,18 +35,18 @@ import type { AdapterDeps } from './registry.js';
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { meta, call, json, probe } = endpointCalls(config, http);
+  const { basePath, meta, call, json, probe } = endpointCalls(config, http);
   const getHeaders: Record<string, string> = {
     accept: 'application/json',
     ...config.headers,
     ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
   };
   const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
-  const tags = meta('-', 'GET', '/api/tags');
+  const tags = meta('-', 'GET', `${basePath}/api/tags`);
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
-    const m = meta(model, 'POST', path);
-    return { res: await call(m, path, postHeaders, signal, body), m };
+    const m = meta(model, 'POST', basePath + path);
+    return { res: await call(m, postHeaders, signal, body), m };
   }
 
   async function postChat(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
@@ -179,10 +179,10 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       };
     },
 
-    probe: (ctx) => probe(tags, '/api/tags', getHeaders, ctx.signal),
+    probe: (ctx) => probe(tags, getHeaders, ctx.signal),
 
     async models(ctx) {
-      const reply = await json(await call(tags, '/api/tags', getHeaders, ctx.signal), ctx.signal, tags);
+      const reply = await json(await call(tags, getHeaders, ctx.signal), ctx.signal, tags);
       const list = isJsonObject(reply) ? reply.models : undefined;
       if (!Array.isArray(list)) throw badResponse(tags, 'model list has no models array');
       return list.flatMap((entry) => {

@@ -172,7 +172,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   async function models(ctx: AdapterContext): Promise<string[]> {
-    const res = await calls.call(listing, '/models', getHeaders, ctx.signal);
+    const res = await calls.call(listing, getHeaders, ctx.signal);
     const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
     if (!Array.isArray(json.data)) throw badResponse(listing, 'model list has no data');
     const names: string[] = [];
@@ -191,7 +191,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     streamBatches,
     embed,
     models,
-    probe: (ctx) => calls.probe(listing, '/models', getHeaders, ctx.signal),
+    probe: (ctx) => calls.probe(listing, getHeaders, ctx.signal),
   };
   return adapter;
 }
