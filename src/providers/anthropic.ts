@@ -10,7 +10,7 @@ import {
   type ProviderAdapter,
 } from './adapter.js';
 import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
-import { endpointCalls } from './endpoint.js';
+import { endpointCalls, modelIds } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import { chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
@@ -197,13 +197,8 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
         const listing = meta('*', 'GET', `${basePath}/models${query}`);
         const res = await call(listing, getHeaders, ctx.signal);
         const list = (await json(res, ctx.signal, listing)) as JsonObject | null;
-        if (!Array.isArray(list?.data)) throw badResponse(listing, 'model list has no data array');
-        for (const entry of list.data) {
-          const id = (entry as { id?: unknown } | null)?.id;
-          if (typeof id !== 'string') throw badResponse(listing, 'model entry without id');
-          names.push(id);
-        }
-        if (list.has_more !== true || typeof list.last_id !== 'string') break;
+        names.push(...modelIds(list?.data, listing));
+        if (list?.has_more !== true || typeof list.last_id !== 'string') break;
         after = list.last_id;
       }
       return names;

@@ -118,6 +118,16 @@ function resumed(
   return { [Symbol.asyncIterator]: () => ({ next }) };
 }
 
+/** The `id` of every entry of an OpenAI or Anthropic model list's `data`. @throws ProviderResponseError */
+export function modelIds(data: unknown, meta: CallMeta): string[] {
+  if (!Array.isArray(data)) throw badResponse(meta, 'model list has no data array');
+  return data.map((entry) => {
+    const id = (entry as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') throw badResponse(meta, 'model entry without id');
+    return id;
+  });
+}
+
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;
 
 /**

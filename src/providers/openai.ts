@@ -8,8 +8,7 @@ import {
   ALL_CAPABILITIES,
   type ProviderAdapter,
 } from './adapter.js';
-import { endpointCalls, readBody, send } from './endpoint.js';
-import { badResponse } from './error-mapping.js';
+import { endpointCalls, modelIds, readBody, send } from './endpoint.js';
 import {
   embeddingsBody,
   embeddingsData,
@@ -174,14 +173,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   async function models(ctx: AdapterContext): Promise<string[]> {
     const res = await calls.call(listing, getHeaders, ctx.signal);
     const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
-    if (!Array.isArray(json.data)) throw badResponse(listing, 'model list has no data');
-    const names: string[] = [];
-    for (const m of json.data) {
-      const id = (m as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string') throw badResponse(listing, 'model without id');
-      names.push(id);
-    }
-    return names;
+    return modelIds(json.data, listing);
   }
 
   const adapter: ProviderAdapter = {
