@@ -1,17 +1,9 @@
 import { ProviderCapabilityError } from '../errors.js';
-import type {
-  ChatCompletion,
-  ChatMessage,
-  ContentPart,
-  FinishReason,
-  TextPart,
-  ToolCall,
-  Usage,
-} from '../types.js';
+import type { ChatCompletion, ChatMessage, FinishReason, TextPart, ToolCall, Usage } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
-import type { InlineImage } from './images.js';
+import { type LoadImage, userParts } from './images.js';
 import { type Answer, completion, isCount, isJsonObject, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
@@ -36,20 +28,6 @@ function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[
   return parts.filter((p) => p.text !== '').map((p) => ({ type: 'text', text: p.text }));
 }
 
-async function userBlocks(
-  content: string | ContentPart[],
-  loadImage: (url: string) => Promise<InlineImage>,
-): Promise<Block[]> {
-  if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return Promise.all(
-    content.map(async (part): Promise<Block> => {
-      if (part.type === 'text') return { type: 'text', text: part.text };
-      const img = await loadImage(part.image_url.url);
-      return { type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } };
-    }),
-  );
-}
-
 /**
  * A tool call id as Anthropic takes it (`^[a-zA-Z0-9_-]+$`): ids made by other providers (Kimi's
  * `functions.get_weather:0`) get `_` for other characters, the same way in the call and in its result.
@@ -65,12 +43,19 @@ function toolUse(call: ToolCall, meta: CallMeta): Block {
 
 async function toTurn(
   m: Exclude<ChatMessage, { role: 'system' | 'developer' }>,
-  loadImage: (url: string) => Promise<InlineImage>,
+  loadImage: LoadImage,
   meta: CallMeta,
 ): Promise<Turn> {
   switch (m.role) {
-    case 'user':
-      return { role: 'user', content: await userBlocks(m.content, loadImage) };
+    case 'user': {
+      const content = await userParts<Block>(
+        m.content,
+        loadImage,
+        (text) => ({ type: 'text', text }),
+        (img) => ({ type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } }),
+      );
+      return { role: 'user', content };
+    }
     case 'assistant':
       return {
         role: 'assistant',
@@ -97,7 +82,7 @@ const TOOL_CHOICE = { auto: 'auto', required: 'any', none: 'none' } as const;
 export async function toAnthropicBody(
   req: AdapterChatRequest,
   stream: boolean,
-  loadImage: (url: string) => Promise<InlineImage>,
+  loadImage: LoadImage,
   meta: CallMeta,
 ): Promise<Record<string, unknown>> {
   const fmt = req.response_format?.type;

@@ -1,6 +1,6 @@
-import type { ContentPart, ToolChoice, ToolDefinition } from '../types.js';
+import type { ToolChoice, ToolDefinition } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
-import type { InlineImage } from './images.js';
+import { type LoadImage, userParts } from './images.js';
 import { isJsonObject as isObject, type JsonObject as Json, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** One Gemini `Content`: a turn of the conversation. */
@@ -18,20 +18,6 @@ function argsOf(raw: string): Json {
   } catch {
     return { value: raw };
   }
-}
-
-async function userParts(
-  content: string | ContentPart[],
-  loadImage: (url: string) => Promise<InlineImage>,
-): Promise<Json[]> {
-  if (typeof content === 'string') return [{ text: content }];
-  return Promise.all(
-    content.map(async (p) => {
-      if (p.type === 'text') return { text: p.text };
-      const img = await loadImage(p.image_url.url);
-      return { inlineData: { mimeType: img.mimeType, data: img.data } };
-    }),
-  );
 }
 
 // Gemini's schemas (responseSchema, function parameters) are an OpenAPI 3.0 subset that answers 400
@@ -103,10 +89,7 @@ const NO_SIGNATURE = 'skip_thought_signature_validator';
  * Maps an OpenAI-shaped chat request to a Gemini `GenerateContentRequest`. System messages are joined into
  * `systemInstruction`; tool results find their function name through the earlier assistant `tool_calls`.
  */
-export async function toGeminiRequest(
-  req: AdapterChatRequest,
-  loadImage: (url: string) => Promise<InlineImage>,
-): Promise<Json> {
+export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadImage): Promise<Json> {
   const system: string[] = [];
   const contents: GeminiContent[] = [];
   const toolNames = new Map<string, string>();
@@ -125,8 +108,15 @@ export async function toGeminiRequest(
     }
     toolTurn = undefined;
     if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
-    else if (m.role === 'user') contents.push({ role: 'user', parts: await userParts(m.content, loadImage) });
-    else {
+    else if (m.role === 'user') {
+      const parts = await userParts<Json>(
+        m.content,
+        loadImage,
+        (text) => ({ text }),
+        ({ mimeType, data }) => ({ inlineData: { mimeType, data } }),
+      );
+      contents.push({ role: 'user', parts });
+    } else {
       const parts: Json[] = [];
       const text = textOf(m.content);
       if (text !== '') parts.push({ text });

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ClosedError, InvalidRequestError } from '../errors.js';
 import type { ImageLimits } from '../options.js';
-import type { ChatMessage } from '../types.js';
+import type { ChatMessage, ContentPart } from '../types.js';
 import { ImageFetchError, type ImageFetcher } from '../wire/image-fetch.js';
 import type { AdapterContext } from './adapter.js';
 
@@ -16,6 +16,22 @@ export interface ImageService {
 export interface InlineImage {
   mimeType: string;
   data: string;
+}
+
+/** Loads one image of a call by its URL, as bytes (see `imagesOf`). */
+export type LoadImage = (url: string) => Promise<InlineImage>;
+
+/** A user message's content as a provider's parts, in order: its text as `text(…)`, each image loaded as `image(…)`. */
+export async function userParts<T>(
+  content: string | ContentPart[],
+  load: LoadImage,
+  text: (text: string) => T,
+  image: (img: InlineImage) => T,
+): Promise<T[]> {
+  if (typeof content === 'string') return [text(content)];
+  return Promise.all(
+    content.map(async (p) => (p.type === 'text' ? text(p.text) : image(await load(p.image_url.url)))),
+  );
 }
 
 /** Internal: where an adapter context carries the call's images (set by the router). */
@@ -168,7 +184,7 @@ export function imagesOf(
   ctx: AdapterContext,
   service: ImageService,
   messages: readonly ChatMessage[],
-): (url: string) => Promise<InlineImage> {
+): LoadImage {
   let images = (ctx as { [CALL_IMAGES]?: CallImages })[CALL_IMAGES];
   // Made on the first image only: reading ctx.signal makes an AbortSignal, which a call without images never needs.
   return (url) => {
