@@ -60,7 +60,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
   async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
     const m = meta(request.model, 'POST', `${basePath}/messages`);
     const body = await toAnthropicBody(request, stream, imagesOf(ctx, deps.images, request.messages), m);
-    return { res: await call(m, postHeaders, ctx.signal, body), m };
+    return { res: await call(m, postHeaders, ctx.signal, JSON.stringify(body)), m };
   }
 
   return {

@@ -155,14 +155,10 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   const origin = url.origin;
   const basePath = url.pathname.replace(/\/+$/, '');
   const secrets = secretsOf(config);
-  /** Sends the call `m` names, with `body` as JSON (a POST's): a 2xx response or the typed error. */
-  const call = (m: CallMeta, headers: Record<string, string>, signal: CancelSignal, body?: unknown) => {
-    const req: HttpRequest = { origin, path: m.path, method: m.method, headers, signal };
-    if (body !== undefined) req.body = JSON.stringify(body);
-    return send(http, req, m);
-  };
+  /** Sends the call `m` names, with a POST's JSON `body`: a 2xx response or the typed error. */
+  const call = (m: CallMeta, headers: Record<string, string>, signal: CancelSignal, body?: string) =>
+    send(http, { origin, path: m.path, method: m.method, headers, signal, body }, m);
   return {
-    origin,
     basePath,
     /** A call: where its request goes, and what an error about it names. */
     meta: (model: string, method: CallMeta['method'], path: string): CallMeta => ({

@@ -489,7 +489,16 @@ describe('helpers', () => {
     ['https://api.groq.com/openai/v1/', 'https://api.groq.com', '/openai/v1'],
     ['http://localhost:11434', 'http://localhost:11434', ''],
     ['http://10.0.0.5:8000/v1', 'http://10.0.0.5:8000', '/v1'],
-  ])('endpointCalls splits %s into origin and path prefix', (baseUrl, origin, basePath) => {
-    expect(endpointCalls({ id: 'x', baseUrl, headers: {} }, {} as Http)).toMatchObject({ origin, basePath });
+  ])('endpointCalls splits %s into origin and path prefix', async (baseUrl, origin, basePath) => {
+    let sent: HttpRequest | undefined;
+    const http = {
+      send: async (req: HttpRequest) => {
+        sent = req;
+        return { status: 200, headers: {}, body: {} };
+      },
+    } as unknown as Http;
+    const calls = endpointCalls({ id: 'x', baseUrl, headers: {} }, http);
+    await calls.call(calls.meta('m', 'GET', `${calls.basePath}/models`), {}, new AbortController().signal);
+    expect(sent).toMatchObject({ origin, path: `${basePath}/models` });
   });
 });

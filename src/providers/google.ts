@@ -39,7 +39,7 @@ export function createGoogleAdapter({
   async function post(model: string, verb: string, body: unknown, signal: AbortSignal, sse = false) {
     const path = `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
     const m = meta(model, 'POST', basePath + path);
-    return { res: await call(m, sse ? sseHeaders : jsonHeaders, signal, body), m };
+    return { res: await call(m, sse ? sseHeaders : jsonHeaders, signal, JSON.stringify(body)), m };
   }
 
   return {

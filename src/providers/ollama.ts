@@ -46,7 +46,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', basePath + path);
-    return { res: await call(m, postHeaders, signal, body), m };
+    return { res: await call(m, postHeaders, signal, JSON.stringify(body)), m };
   }
 
   async function postChat(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {

@@ -8,7 +8,7 @@ import {
   ALL_CAPABILITIES,
   type ProviderAdapter,
 } from './adapter.js';
-import { endpointCalls, modelIds, readBody, send } from './endpoint.js';
+import { endpointCalls, modelIds, readBody } from './endpoint.js';
 import {
   embeddingsBody,
   embeddingsData,
@@ -58,7 +58,7 @@ function requestBody(request: AdapterChatRequest, stream: boolean, completionTok
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const calls = endpointCalls(config, http);
-  const { origin, basePath, meta: metaFor } = calls;
+  const { basePath, meta: metaFor } = calls;
   const base: Record<string, string> = {};
   if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
   // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
@@ -83,11 +83,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
-    const res = await send(
-      http,
-      { origin, path: chatPath, method: 'POST', headers: jsonHeaders, body, signal: cancel },
-      meta,
-    );
+    const res = await calls.call(meta, jsonHeaders, cancel, body);
     const text = await readBody(res, cancel, meta);
     return chatReply(text, meta, `${config.id}/${request.model}`, clock.now());
   }
@@ -99,11 +95,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
       const body = requestBody(outgoing(request), true, completionTokens);
-      return send(
-        http,
-        { origin, path: chatPath, method: 'POST', headers: sseHeaders, body, signal: cancel },
-        meta,
-      );
+      return calls.call(meta, sseHeaders, cancel, body);
     };
     return readChatStream(open, {
       meta,
@@ -142,11 +134,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', embedPath);
     const cancel = cancelOf(ctx);
     const body = embeddingsBody(request, format);
-    const res = await send(
-      http,
-      { origin, path: embedPath, method: 'POST', headers: jsonHeaders, body, signal: cancel },
-      meta,
-    ).catch((err: unknown) => {
+    const res = await calls.call(meta, jsonHeaders, cancel, body).catch((err: unknown) => {
       if (trial && refusesFormat(err)) return undefined;
       throw err;
     });

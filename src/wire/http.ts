@@ -10,7 +10,7 @@ export interface HttpRequest {
   path: string;
   method: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string;
+  body?: string | undefined;
   /** An AbortSignal, or a CancelToken (cheaper: see cancel.ts). */
   signal: CancelSignal;
 }
