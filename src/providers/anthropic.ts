@@ -4,7 +4,7 @@ import type { ToolCallDelta } from '../types.js';
 import {
   type AdapterChatRequest,
   type AdapterContext,
-  type Capabilities,
+  ALL_CAPABILITIES,
   INLINE_IMAGES,
   type InlinesImages,
   type ProviderAdapter,
@@ -17,12 +17,8 @@ import { chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';
-const CAPABILITIES: Capabilities = Object.freeze({
-  tools: true,
-  vision: true,
-  jsonSchema: false,
-  embeddings: false,
-});
+/** Anthropic has no JSON output mode and no embeddings API. */
+const CAPABILITIES = Object.freeze({ ...ALL_CAPABILITIES, jsonSchema: false, embeddings: false });
 /** Page size and page bound for `models()`; the API pages its list (max 1000 per page). */
 const MODELS_PAGE = 1000;
 const MODELS_MAX_PAGES = 10;
