@@ -13,7 +13,7 @@ export interface ImageService {
 }
 
 /** An image as base64 bytes with its media type. */
-export interface InlineImage {
+interface InlineImage {
   mimeType: string;
   data: string;
 }
