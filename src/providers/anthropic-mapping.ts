@@ -4,7 +4,15 @@ import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, callerError, errorFromInBand } from './error-mapping.js';
 import { type LoadImage, userParts } from './images.js';
-import { type Answer, completion, isCount, isJsonObject, jsonObjectIn, textOf } from './json-shapes.js';
+import {
+  type Answer,
+  argumentsText,
+  completion,
+  isCount,
+  isJsonObject,
+  jsonObjectIn,
+  textOf,
+} from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
 const DEFAULT_MAX_TOKENS = 4096;
@@ -192,7 +200,7 @@ export function fromAnthropicMessage(
       answer.toolCalls.push({
         id: b.id,
         type: 'function',
-        function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) },
+        function: { name: b.name, arguments: argumentsText(b.input) },
       });
     }
   }

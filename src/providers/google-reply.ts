@@ -1,7 +1,13 @@
 import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
-import { type Answer, isJsonObject as isObject, type JsonObject as Json, newId } from './json-shapes.js';
+import {
+  type Answer,
+  argumentsText,
+  isJsonObject as isObject,
+  type JsonObject as Json,
+  newId,
+} from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
 interface GeminiFrame {
@@ -83,7 +89,7 @@ export function readParts(parts: Json[], meta: CallMeta): Answer {
       toolCalls.push({
         id: typeof id === 'string' && id !== '' ? id : newId('call_'),
         type: 'function',
-        function: { name, arguments: JSON.stringify(args ?? {}) },
+        function: { name, arguments: argumentsText(args) },
         ...(signature === '' ? {} : { extra_content: { google: { thought_signature: signature } } }),
       });
     } else if (p.text !== undefined && p.text !== null) {

@@ -34,6 +34,14 @@ export const isCount = (v: unknown): v is number => Number.isFinite(v) && (v as 
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 
 /**
+ * A tool call's `arguments` as callers get them, the JSON text OpenAI's shape has there, from a provider that sends
+ * them as a JSON value (Anthropic's `input`, Gemini's `args`, Ollama's `arguments`): a string is taken as that text
+ * (as the OpenAI-compatible adapter takes it), any other value as its JSON text, none (or null) as `{}`
+ * (docs/choices.md).
+ */
+export const argumentsText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v ?? {}));
+
+/**
  * A new unique id after `prefix`: `chatcmpl-` for a reply, `call_` for a tool call its provider sent without one
  * (Ollama; Gemini on some models). OpenAI callers answer calls by id, and Anthropic refuses a history whose tool call
  * ids repeat, so it is unique, not a position.

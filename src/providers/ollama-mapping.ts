@@ -2,7 +2,14 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isCount, isJsonObject as isRecord, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
+import {
+  argumentsText,
+  isCount,
+  isJsonObject as isRecord,
+  type JsonObject,
+  jsonObjectIn,
+  newId,
+} from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -191,12 +198,11 @@ export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
     const fn = isRecord(c) ? c.function : undefined;
     if (!isRecord(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
-    const args = fn.arguments ?? {};
     const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newId('call_');
     return {
       id,
       type: 'function',
-      function: { name: fn.name, arguments: typeof args === 'string' ? args : JSON.stringify(args) },
+      function: { name: fn.name, arguments: argumentsText(fn.arguments) },
     };
   });
 }
