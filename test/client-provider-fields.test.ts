@@ -70,3 +70,114 @@ describe('tool-call arguments sent as a text or a non-object value', () => {
     ).toBe(text);
   });
 });
+
+describe('token counts that are not whole numbers ≥ 0 (negative, fractional, 1e999, text)', () => {
+  const text = (part: object) => ({
+    candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],
+    ...part,
+  });
+  const claude = (usage: object) => ({
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    content: [{ type: 'text', text: 'Hi' }],
+    stop_reason: 'end_turn',
+    usage,
+  });
+  const ollama = (counts: object) => ({
+    model: 'm',
+    created_at: '2026-01-01T00:00:00Z',
+    message: { role: 'assistant', content: 'Hi' },
+    done: true,
+    done_reason: 'stop',
+    ...counts,
+  });
+  const openai = (usage: unknown) => ({
+    id: 'c1',
+    object: 'chat.completion',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+    usage,
+  });
+
+  // Each protocol reads a count that is not one as it reads a missing count: Gemini and Ollama as 0 (the total
+  // from the parts), Anthropic and OpenAI-compatible servers (which always send theirs) as no usage reported.
+  it.each([
+    [
+      'google',
+      text({ usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 2.5, totalTokenCount: -1 } }),
+      { prompt_tokens: 4, completion_tokens: 0, total_tokens: 4 },
+    ],
+    [
+      'google',
+      text({ usageMetadata: { promptTokenCount: -3, candidatesTokenCount: 2, cachedContentTokenCount: -2 } }),
+      { prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 },
+    ],
+    ['anthropic', claude({ input_tokens: 1.5, output_tokens: 2 }), undefined],
+    [
+      'ollama',
+      ollama({ prompt_eval_count: 3, eval_count: 2.5 }),
+      { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 },
+    ],
+    ['openai', openai({ prompt_tokens: -1, completion_tokens: 2, total_tokens: 1 }), undefined],
+    ['openai', openai({ prompt_tokens: 1, completion_tokens: 2, total_tokens: '3' }), undefined],
+    ['openai', openai('lots'), undefined],
+    [
+      'openai',
+      openai({
+        prompt_tokens: 1,
+        completion_tokens: 2,
+        total_tokens: 3,
+        prompt_tokens_details: { cached_tokens: 0.5 },
+      }),
+      undefined,
+    ],
+  ] as const)('%s: chat() reports usage %#', async (type, body, usage) => {
+    const llm = await answeringWith(type, JSON.stringify(body), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+    expect(res.usage).toEqual(usage);
+  });
+
+  it('openai: a stream whose usage frame has a bad count ends without it', async () => {
+    const frame = (choices: object[], usage: unknown) => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices,
+      usage,
+    });
+    const body = `${sseOf(
+      frame([{ index: 0, delta: { content: 'Hi' }, finish_reason: null }], null),
+      frame([{ index: 0, delta: {}, finish_reason: 'stop' }], null),
+      frame([], { prompt_tokens: 1, completion_tokens: -2, total_tokens: -1 }),
+    )}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? c.choices[0]?.finish_reason)).toEqual([
+      'Hi',
+      'stop',
+    ]);
+    expect(chunks.some((c) => c.usage)).toBe(false);
+  });
+
+  it.each([
+    [
+      'openai',
+      {
+        object: 'list',
+        data: [{ index: 0, embedding: [0.5] }],
+        usage: { prompt_tokens: -5, total_tokens: 1e9 + 0.5 },
+      },
+    ],
+    ['ollama', { model: 'm', embeddings: [[0.5]], prompt_eval_count: -5 }],
+  ] as const)('%s: embed() reports 0 tokens', async (type, body) => {
+    const llm = await answeringWith(type, JSON.stringify(body), json);
+    const res = await llm.embed({ model: 'a/m', input: ['x'], encoding_format: 'float' });
+    expect(res.usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+  });
+});

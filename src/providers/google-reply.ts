@@ -4,6 +4,7 @@ import { badResponse, blockedError, errorFromInBand, reasonText } from './error-
 import {
   type Answer,
   argumentsText,
+  isCount,
   isJsonObject as isObject,
   type JsonObject as Json,
   newId,
@@ -28,7 +29,7 @@ const BLOCK_REASONS = new Set([
   'IMAGE_SAFETY',
 ]);
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const count = (v: unknown): number => (isCount(v) ? v : 0);
 
 function usageOf(u: unknown): Usage | undefined {
   if (!isObject(u)) return undefined;
@@ -37,11 +38,11 @@ function usageOf(u: unknown): Usage | undefined {
   const prompt = count(u.promptTokenCount) + count(u.toolUsePromptTokenCount);
   // thinking tokens are billed as output, like OpenAI's reasoning tokens inside completion_tokens
   const completion = count(u.candidatesTokenCount) + count(u.thoughtsTokenCount);
-  const total = typeof u.totalTokenCount === 'number' ? u.totalTokenCount : prompt + completion;
+  const total = isCount(u.totalTokenCount) ? u.totalTokenCount : prompt + completion;
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
   // promptTokenCount already includes the cached part, as OpenAI's prompt_tokens does
-  if (typeof u.cachedContentTokenCount === 'number')
-    usage.prompt_tokens_details = { cached_tokens: count(u.cachedContentTokenCount) };
+  if (isCount(u.cachedContentTokenCount))
+    usage.prompt_tokens_details = { cached_tokens: u.cachedContentTokenCount };
   return usage;
 }
 

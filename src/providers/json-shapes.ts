@@ -27,8 +27,27 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
   }
 }
 
-/** True for a token count: a finite number, not negative (JSON.parse reads 1e999 as Infinity). */
-export const isCount = (v: unknown): v is number => Number.isFinite(v) && (v as number) >= 0;
+/** True for a token count: a whole number, not negative (JSON.parse reads 1e999 as Infinity). */
+export const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+const countOrNone = (v: unknown): boolean => v === undefined || isCount(v);
+
+/**
+ * True for an OpenAI-shaped `usage` whose counts (those present) are counts, as callers' sums and metrics need:
+ * a reply whose usage is not is read as reporting none, as a missing count is (docs/choices.md).
+ */
+export function isUsage(u: unknown): boolean {
+  if (!isJsonObject(u)) return false;
+  const details = u.prompt_tokens_details;
+  return (
+    countOrNone(u.prompt_tokens) &&
+    countOrNone(u.completion_tokens) &&
+    countOrNone(u.total_tokens) &&
+    (details === undefined ||
+      details === null ||
+      (isJsonObject(details) && countOrNone(details.cached_tokens)))
+  );
+}
 
 /** True for an array of finite numbers (an embedding vector; JSON.parse reads 1e999 as Infinity). */
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);

@@ -15,7 +15,7 @@ import {
 import { endpointCalls } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { chunksOf, completion, type Delta, isJsonObject, isNumbers } from './json-shapes.js';
+import { chunksOf, completion, type Delta, isCount, isJsonObject, isNumbers } from './json-shapes.js';
 import {
   createdOf,
   finishReason,
@@ -170,7 +170,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       const count = req.input.length;
       if (!Array.isArray(vectors) || vectors.length !== count || !vectors.every(isNumbers))
         throw badResponse(m, `expected ${count} embedding vector(s) of numbers`);
-      const tokens = typeof reply.prompt_eval_count === 'number' ? reply.prompt_eval_count : 0;
+      const tokens = isCount(reply.prompt_eval_count) ? reply.prompt_eval_count : 0;
       return {
         object: 'list',
         data: vectors.map((embedding: number[], index) => ({ object: 'embedding', index, embedding })),

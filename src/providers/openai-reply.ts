@@ -2,6 +2,7 @@ import type { ProviderError } from '../errors.js';
 import type { ChatCompletion } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
+import { isUsage } from './json-shapes.js';
 
 /** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
 interface WireError {
@@ -160,6 +161,7 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
   }
+  if (json.usage !== undefined && json.usage !== null && !isUsage(json.usage)) delete json.usage;
   if (typeof json.id !== 'string') json.id = `chatcmpl-${now.toString(36)}`;
   if (typeof json.created !== 'number') json.created = Math.floor(now / 1000);
   json.object = 'chat.completion';

@@ -6,6 +6,7 @@ import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import { type CallMeta, jsonInsteadOfStream, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
+import { isUsage } from './json-shapes.js';
 import {
   carriesContent,
   inBandError,
@@ -78,6 +79,8 @@ export async function* readChatStream(
         throw badResponse(meta, 'stream frame has no choices');
       json.choices = choices = [];
     }
+    // Checked where a frame carries one (once a stream, at its end, for most servers): a count callers cannot sum.
+    if (json.usage !== undefined && json.usage !== null && !isUsage(json.usage)) delete json.usage;
     // Azure sends content-filter offsets after the finish reason in a choice without a delta: nothing to pass on.
     if (finished && choices.some((c) => c?.delta === undefined || c.delta === null))
       json.choices = choices = choices.filter((c) => c?.delta !== undefined && c.delta !== null);

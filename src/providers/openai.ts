@@ -9,6 +9,8 @@ import {
   type ProviderAdapter,
 } from './adapter.js';
 import { endpointCalls, modelIds, readBody } from './endpoint.js';
+import { badResponse } from './error-mapping.js';
+import { isCount } from './json-shapes.js';
 import {
   embeddingsBody,
   embeddingsData,
@@ -146,14 +148,14 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     if (json === undefined || (trial && isEmptyList(json.data))) return undefined;
     const out = embeddingsData(json.data, request.input.length, meta);
     const u = json.usage as { prompt_tokens?: unknown; total_tokens?: unknown } | undefined;
-    const prompt = typeof u?.prompt_tokens === 'number' ? u.prompt_tokens : 0;
+    const prompt = isCount(u?.prompt_tokens) ? u.prompt_tokens : 0;
     return {
       object: 'list',
       data: out,
       model: `${config.id}/${request.model}`,
       usage: {
         prompt_tokens: prompt,
-        total_tokens: typeof u?.total_tokens === 'number' ? u.total_tokens : prompt,
+        total_tokens: isCount(u?.total_tokens) ? u.total_tokens : prompt,
       },
     };
   }
