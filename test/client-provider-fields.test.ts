@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, collect, USER } from './helpers/client.js';
+import { NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
+import { closeAll, collect, rejection, USER } from './helpers/client.js';
 import { answeringWith } from './helpers/raw-upstream.js';
 
 // Upstream fields of the wrong type or value (a gateway's or a server's bug), read through the public API over real
@@ -179,5 +180,30 @@ describe('token counts that are not whole numbers ≥ 0 (negative, fractional, 1
     const llm = await answeringWith(type, JSON.stringify(body), json);
     const res = await llm.embed({ model: 'a/m', input: ['x'], encoding_format: 'float' });
     expect(res.usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+  });
+});
+
+describe('embeddings: an empty vector, or vectors of different lengths in one reply', () => {
+  const b64 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer).toString('base64');
+  const openai = (...vs: unknown[]) => ({
+    object: 'list',
+    data: vs.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+  });
+  const google = (...vs: number[][]) => ({ embeddings: vs.map((values) => ({ values })) });
+  const ollama = (...vs: number[][]) => ({ model: 'm', embeddings: vs });
+  it.each([
+    ['openai', 1, openai([])],
+    ['openai', 2, openai([0.5, 1], [0.5])],
+    ['openai', 1, openai('')],
+    ['openai', 2, openai(b64([0.5, 1]), b64([0.5]))],
+    ['google', 1, google([])],
+    ['google', 2, google([0.5, 1], [0.5])],
+    ['ollama', 1, ollama([])],
+    ['ollama', 2, ollama([0.5, 1], [0.5])],
+  ] as const)('%s: is a malformed reply, so the chain falls back %#', async (type, inputs, body) => {
+    const llm = await answeringWith(type, JSON.stringify(body), json);
+    const err = await rejection(llm.embed({ model: 'a/m', input: ['x', 'y'].slice(0, inputs) }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
 });

@@ -108,6 +108,9 @@ export function createGoogleAdapter({
         for (const e of list) {
           const values = (e as { values?: unknown } | null)?.values;
           if (!isNumbers(values)) throw badResponse(m, `embedding ${data.length} has no values`);
+          // The call's first vector sets its one dimension, across batches.
+          if (values.length === 0 || values.length !== (data[0]?.embedding ?? values).length)
+            throw badResponse(m, 'embeddings empty or of different lengths');
           data.push({ object: 'embedding', index: data.length, embedding: values });
         }
       }

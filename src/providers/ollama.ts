@@ -168,8 +168,13 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       throwInBand(reply, m);
       const vectors = reply.embeddings;
       const count = req.input.length;
-      if (!Array.isArray(vectors) || vectors.length !== count || !vectors.every(isNumbers))
-        throw badResponse(m, `expected ${count} embedding vector(s) of numbers`);
+      if (
+        !Array.isArray(vectors) ||
+        vectors.length !== count ||
+        // one dimension, not 0, for the whole reply
+        !vectors.every((v) => isNumbers(v) && v.length > 0 && v.length === vectors[0].length)
+      )
+        throw badResponse(m, `expected ${count} embedding vector(s) of numbers, of one length`);
       const tokens = isCount(reply.prompt_eval_count) ? reply.prompt_eval_count : 0;
       return {
         object: 'list',

@@ -119,9 +119,15 @@ describe('openai adapter: embeddings as base64', () => {
     expect(res.data[1]?.embedding).toEqual((VECTORS[1] as number[]).map(Math.fround));
   });
 
-  it('an empty base64 text is an empty vector, as an empty array is', async () => {
-    const up = await upstream(() => reply(['', []]));
-    expect((await embed(up)).data.map((d) => d.embedding)).toEqual([[], []]);
+  // An empty base64 text is an empty vector, as an empty array is: neither is an embedding (docs/embeddings.md).
+  it.each([
+    ["''", ''],
+    ['[]', []],
+  ])('an empty vector (%s) is a malformed reply', async (_, empty) => {
+    const up = await upstream(() => reply([empty, empty]));
+    const err = await rejection(embed(up));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('embeddings empty or of different lengths');
   });
 
   const nan = Buffer.from([0, 0, 0xc0, 0x7f]).toString('base64');

@@ -77,12 +77,14 @@ function vectorOf(embedding: unknown): number[] | undefined {
 
 /**
  * The vectors of an `/embeddings` reply, one per input in input order, as `Embeddings['data']`.
- * @throws ProviderResponseError when the count is wrong, an index is out of range or repeated, or a vector is malformed
+ * @throws ProviderResponseError when the count is wrong, an index is out of range or repeated, a vector is malformed
+ *   or empty, or the vectors' lengths differ
  */
 export function embeddingsData(data: unknown, inputs: number, meta: CallMeta): Embeddings['data'] {
   if (!Array.isArray(data) || data.length !== inputs)
     throw badResponse(meta, `expected ${inputs} embeddings`);
   const out: Embeddings['data'] = new Array(data.length);
+  let dimension = -1;
   for (let i = 0; i < data.length; i++) {
     const d = data[i] as { index?: unknown; embedding?: unknown } | null;
     // No index (some servers send none) is the item's position; any other kind is malformed, never a position.
@@ -97,6 +99,12 @@ export function embeddingsData(data: unknown, inputs: number, meta: CallMeta): E
       throw badResponse(meta, 'malformed embedding');
     const embedding = vectorOf(d?.embedding);
     if (embedding === undefined) throw badResponse(meta, 'malformed embedding');
+    // The first vector sets the reply's one dimension: one compare a vector (bench "embeddings 64 × 1024").
+    if (embedding.length !== dimension) {
+      if (i > 0 || embedding.length === 0)
+        throw badResponse(meta, 'embeddings empty or of different lengths');
+      dimension = embedding.length;
+    }
     out[index] = { object: 'embedding', index, embedding };
   }
   return out;
