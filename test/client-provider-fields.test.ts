@@ -207,3 +207,72 @@ describe('embeddings: an empty vector, or vectors of different lengths in one re
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
 });
+
+describe('OpenAI-compatible tool calls without their text', () => {
+  const reply = (fn: object) =>
+    JSON.stringify({
+      id: 'c1',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: fn }],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    });
+
+  // As Anthropic's, Gemini's and Ollama's calls without arguments are (docs/choices.md, "Provider replies").
+  it.each([
+    ['null arguments', { name: 'weather', arguments: null }],
+    ['no arguments', { name: 'weather' }],
+  ])('%s reach the caller as "{}"', async (_, fn) => {
+    const llm = await answeringWith('openai', reply(fn), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{}');
+  });
+
+  it.each([
+    ['no function', undefined],
+    ['a function without a name', { arguments: '{}' }],
+    ['a name that is not a string', { name: 5, arguments: '{}' }],
+  ])('%s is a malformed reply, as with the other protocols', async (_, fn) => {
+    const llm = await answeringWith(
+      'openai',
+      reply(fn === undefined ? {} : fn).replace('"function":{}', '"function":null'),
+      json,
+    );
+    const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it('a streamed delta with null arguments hands out none (the type says a string), so none appends "null"', async () => {
+    const frame = (d: object, finish: string | null) => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: d, finish_reason: finish }],
+    });
+    const body = `${sseOf(
+      frame(
+        {
+          tool_calls: [
+            { index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: null } },
+          ],
+        },
+        null,
+      ),
+      frame({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] }, null),
+      frame({}, 'tool_calls'),
+    )}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls.map((t) => t.function?.arguments)).toEqual([undefined, '{}']);
+  });
+});

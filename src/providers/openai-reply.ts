@@ -77,15 +77,19 @@ export function normaliseDelta(d: WireDelta): boolean {
 
 /**
  * Makes a tool call's `arguments` the JSON text OpenAI's shape has there: llama.cpp's server sent the parsed JSON
- * object for a while (early 2026); a number or boolean is read as such a parsed value too. False when the call is not
- * an object.
+ * object for a while (early 2026); a number or boolean is read as such a parsed value too. Null arguments are none
+ * (a stream delta) or `{}` (a `whole` call, as other protocols' calls without arguments are: docs/choices.md). False
+ * when the call is not an object, or a whole one has no function name.
  */
-export function normaliseToolCall(t: unknown): t is { index?: unknown } {
+export function normaliseToolCall(t: unknown, whole = false): t is { index?: unknown } {
   if (t === null || typeof t !== 'object') return false;
-  const fn = (t as { function?: { arguments?: unknown } | null }).function;
+  const fn = (t as { function?: { name?: unknown; arguments?: unknown } | null }).function;
+  if (whole && typeof fn?.name !== 'string') return false;
   const args = fn?.arguments;
-  if (args !== undefined && args !== null && typeof args !== 'string')
-    (fn as { arguments: unknown }).arguments = JSON.stringify(args);
+  if (args === undefined || args === null) {
+    if (whole) (fn as { arguments: unknown }).arguments = '{}';
+    else if (args === null) delete (fn as { arguments: unknown }).arguments;
+  } else if (typeof args !== 'string') (fn as { arguments: unknown }).arguments = JSON.stringify(args);
   return true;
 }
 
@@ -156,7 +160,7 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
     if (isFailure(c.finish_reason))
       throw errorFromInBand(c.error ?? `finish_reason: ${c.finish_reason}`, meta);
     if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
-    if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every(normaliseToolCall))
+    if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
       throw badResponse(meta, 'malformed tool call');
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
