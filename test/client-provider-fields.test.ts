@@ -72,6 +72,37 @@ describe('tool-call arguments sent as a text or a non-object value', () => {
   });
 });
 
+describe('Anthropic stream: a tool_use block whose start gives its whole input', () => {
+  it.each([
+    ['a JSON text', '{"city":"Paris"}', '{"city":"Paris"}'],
+    ['a number', 5, '5'],
+    ['an object', { city: 'Paris' }, '{"city":"Paris"}'],
+    ['null', null, '{}'],
+  ])(
+    'Anthropic stream: a tool_use block that starts with its input as %s and streams none',
+    async (_, input, text) => {
+      const ev = (type: string, rest: object) =>
+        `event: ${type}\ndata: ${JSON.stringify({ type, ...rest })}\n\n`;
+      const body = [
+        ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+        ev('content_block_start', {
+          index: 0,
+          content_block: { type: 'tool_use', id: 'toolu_1', name: 'weather', input },
+        }),
+        ev('content_block_stop', { index: 0 }),
+        ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 1 } }),
+        ev('message_stop', {}),
+      ].join('');
+      const llm = await answeringWith('anthropic', body, 'text/event-stream');
+      const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+      const args = chunks
+        .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])
+        .map((t) => t.function?.arguments ?? '');
+      expect(args.join('')).toBe(text);
+    },
+  );
+});
+
 describe('token counts that are not whole numbers ≥ 0 (negative, fractional, 1e999, text)', () => {
   const text = (part: object) => ({
     candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],

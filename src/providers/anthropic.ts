@@ -13,7 +13,7 @@ import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './
 import { endpointCalls, modelIds } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
+import { argumentsText, chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';
@@ -144,8 +144,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
               if (tool && !tool.streamed) {
                 tool.streamed = true;
-                const args =
-                  tool.input !== null && typeof tool.input === 'object' ? JSON.stringify(tool.input) : '{}';
+                const args = argumentsText(tool.input);
                 yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: args } }] });
               }
               break;
