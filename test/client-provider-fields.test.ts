@@ -307,3 +307,27 @@ describe('OpenAI-compatible tool calls without their text', () => {
     expect(calls.map((t) => t.function?.arguments)).toEqual([undefined, '{}']);
   });
 });
+
+describe('OpenAI-compatible: a creation time that is not a whole number ≥ 0', () => {
+  const reply = (created: string) =>
+    `{"id":"c1","object":"chat.completion","created":${created},"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}`;
+  const frames = (created: string) =>
+    [
+      `{"id":"c1","object":"chat.completion.chunk","created":${created},"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}`,
+      `{"id":"c1","object":"chat.completion.chunk","created":${created},"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+      '[DONE]',
+    ]
+      .map((f) => `data: ${f}\n\n`)
+      .join('');
+
+  // 1e999 parses as Infinity, which a served reply would write as `"created": null`.
+  it.each(['1e999', '-5', '1767225600.5'])("%s is replaced by the client clock's time", async (created) => {
+    const llm = await answeringWith('openai', reply(created), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    const streamed = await answeringWith('openai', frames(created), 'text/event-stream');
+    const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+    for (const t of [res.created, ...chunks.map((c) => c.created)]) {
+      expect(Number.isSafeInteger(t) && t >= 0).toBe(true);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import type { ProviderError } from '../errors.js';
 import type { ChatCompletion } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
-import { isUsage } from './json-shapes.js';
+import { isCount, isUsage } from './json-shapes.js';
 
 /** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
 interface WireError {
@@ -167,7 +167,8 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
   }
   if (json.usage !== undefined && json.usage !== null && !isUsage(json.usage)) delete json.usage;
   if (typeof json.id !== 'string') json.id = `chatcmpl-${now.toString(36)}`;
-  if (typeof json.created !== 'number') json.created = Math.floor(now / 1000);
+  // Unix seconds: 1e999 (Infinity, served as null), a negative or a fractional time is not one.
+  if (!isCount(json.created)) json.created = Math.floor(now / 1000);
   json.object = 'chat.completion';
   json.model = model;
   return json as unknown as ChatCompletion;

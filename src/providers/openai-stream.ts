@@ -6,7 +6,7 @@ import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import { type CallMeta, jsonInsteadOfStream, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
-import { isUsage } from './json-shapes.js';
+import { isCount, isUsage } from './json-shapes.js';
 import {
   carriesContent,
   inBandError,
@@ -120,7 +120,7 @@ export async function* readChatStream(
     // One stable id per stream, whatever the server sends per frame.
     if (id === undefined) {
       id = typeof json.id === 'string' && json.id !== '' ? json.id : `chatcmpl-${clock.now().toString(36)}`;
-      created = typeof json.created === 'number' ? json.created : Math.floor(clock.now() / 1000);
+      created = isCount(json.created) ? json.created : Math.floor(clock.now() / 1000);
     }
     json.id = id;
     json.object = 'chat.completion.chunk';
