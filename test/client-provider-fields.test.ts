@@ -266,6 +266,19 @@ describe('OpenAI-compatible tool calls without their text', () => {
     expect(res.choices[0]?.message.tool_calls?.[0]?.function.arguments).toBe('{}');
   });
 
+  // As Ollama's and Gemini's calls without an id get one: the caller answers the call by it.
+  it.each([
+    ['no id', undefined],
+    ['an empty id', ''],
+    ['a number', 7],
+  ])('a call with %s gets a new unique id', async (_, id) => {
+    const body = JSON.parse(reply({ name: 'weather', arguments: '{}' }));
+    body.choices[0].message.tool_calls[0].id = id;
+    const llm = await answeringWith('openai', JSON.stringify(body), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.id).toMatch(/^call_[0-9a-f]{24}$/);
+  });
+
   it.each([
     ['no function', undefined],
     ['a function without a name', { arguments: '{}' }],

@@ -2,7 +2,7 @@ import type { ProviderError } from '../errors.js';
 import type { ChatCompletion } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
-import { isCount, isUsage } from './json-shapes.js';
+import { isCount, isUsage, newId } from './json-shapes.js';
 
 /** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
 interface WireError {
@@ -78,13 +78,18 @@ export function normaliseDelta(d: WireDelta): boolean {
 /**
  * Makes a tool call's `arguments` the JSON text OpenAI's shape has there: llama.cpp's server sent the parsed JSON
  * object for a while (early 2026); a number or boolean is read as such a parsed value too. Null arguments are none
- * (a stream delta) or `{}` (a `whole` call, as other protocols' calls without arguments are: docs/choices.md). False
- * when the call is not an object, or a whole one has no function name.
+ * (a stream delta) or `{}` (a `whole` call, as other protocols' calls without arguments are: docs/choices.md); a
+ * whole call without an id gets a new one. False when the call is not an object, or a whole one has no function name.
  */
 export function normaliseToolCall(t: unknown, whole = false): t is { index?: unknown } {
   if (t === null || typeof t !== 'object') return false;
   const fn = (t as { function?: { name?: unknown; arguments?: unknown } | null }).function;
-  if (whole && typeof fn?.name !== 'string') return false;
+  if (whole) {
+    if (typeof fn?.name !== 'string') return false;
+    // The caller answers a call by its id: one the server left out (or not a text) is made, as Ollama's are.
+    const call = t as { id?: unknown };
+    if (typeof call.id !== 'string' || call.id === '') call.id = newId('call_');
+  }
   const args = fn?.arguments;
   if (args === undefined || args === null) {
     if (whole) (fn as { arguments: unknown }).arguments = '{}';
