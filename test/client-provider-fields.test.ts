@@ -344,3 +344,23 @@ describe('OpenAI-compatible: a creation time that is not a whole number ≥ 0', 
     }
   });
 });
+
+describe('OpenAI-compatible: a finish_reason that is not a reason, in a whole reply', () => {
+  // A stream reads "", "null" and a non-text as no finish reason (sglang, older Ollama, some gateways); so does chat().
+  it.each([
+    ['""', ''],
+    ['"null"', 'null'],
+    ['a number', 5],
+  ])('%s reaches the caller as null, as in a stream', async (_, finish) => {
+    const body = JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: finish }],
+    });
+    const llm = await answeringWith('openai', body, json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.finish_reason).toBeNull();
+  });
+});

@@ -164,6 +164,9 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
       throw badResponse(meta, 'reply choice has no message');
     if (isFailure(c.finish_reason))
       throw errorFromInBand(c.error ?? `finish_reason: ${c.finish_reason}`, meta);
+    // As in a stream: "" and "null" (sglang, older Ollama, some gateways) or a non-text are no finish reason.
+    if (typeof c.finish_reason !== 'string' || c.finish_reason === '' || c.finish_reason === 'null')
+      c.finish_reason = null;
     if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
     if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
       throw badResponse(meta, 'malformed tool call');
