@@ -364,3 +364,22 @@ describe('OpenAI-compatible: a finish_reason that is not a reason, in a whole re
     expect(res.choices[0]?.finish_reason).toBeNull();
   });
 });
+
+it("Ollama: a creation time before 1970 (Go's zero time, 0001-01-01) is replaced by the client clock's", async () => {
+  const line = (rest: object) =>
+    JSON.stringify({
+      model: 'm',
+      created_at: '0001-01-01T00:00:00Z',
+      message: { role: 'assistant', content: 'Hi' },
+      ...rest,
+    });
+  const llm = await answeringWith('ollama', line({ done: true, done_reason: 'stop' }), json);
+  const res = await llm.chat({ model: 'a/m', messages: USER });
+  const streamed = await answeringWith(
+    'ollama',
+    `${line({ done: false })}\n${line({ done: true })}\n`,
+    'application/x-ndjson',
+  );
+  const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+  for (const t of [res.created, ...chunks.map((c) => c.created)]) expect(t).toBeGreaterThanOrEqual(0);
+});

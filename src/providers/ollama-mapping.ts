@@ -221,8 +221,8 @@ export function usageOf(json: JsonObject): Usage | undefined {
   return { prompt_tokens: p ?? 0, completion_tokens: c ?? 0, total_tokens: (p ?? 0) + (c ?? 0) };
 }
 
-/** `created_at` (RFC 3339) as Unix seconds, or `fallbackMs` when absent or unreadable. */
+/** `created_at` (RFC 3339) as Unix seconds, or `fallbackMs` when absent, unreadable or before 1970 (Go's zero time). */
 export function createdOf(json: JsonObject, fallbackMs: number): number {
   const at = typeof json.created_at === 'string' ? Date.parse(json.created_at) : Number.NaN;
-  return Math.floor((Number.isNaN(at) ? fallbackMs : at) / 1000);
+  return Math.floor((at >= 0 ? at : fallbackMs) / 1000);
 }
