@@ -270,7 +270,6 @@ describe('OpenAI-compatible tool calls without their text', () => {
   it.each([
     ['no id', undefined],
     ['an empty id', ''],
-    ['a number', 7],
   ])('a call with %s gets a new unique id', async (_, id) => {
     const body = JSON.parse(reply({ name: 'weather', arguments: '{}' }));
     body.choices[0].message.tool_calls[0].id = id;
@@ -279,17 +278,39 @@ describe('OpenAI-compatible tool calls without their text', () => {
     expect(res.choices[0]?.message.tool_calls?.[0]?.id).toMatch(/^call_[0-9a-f]{24}$/);
   });
 
-  it.each([
-    ['no function', undefined],
-    ['a function without a name', { arguments: '{}' }],
-    ['a name that is not a string', { name: 5, arguments: '{}' }],
-  ])('%s is a malformed reply, as with the other protocols', async (_, fn) => {
-    const llm = await answeringWith(
-      'openai',
-      reply(fn === undefined ? {} : fn).replace('"function":{}', '"function":null'),
-      json,
-    );
+  const calls: [string, object][] = [
+    ['no function', { id: 'call_1', type: 'function', function: null }],
+    ['a function without a name', { id: 'call_1', type: 'function', function: { arguments: '{}' } }],
+    [
+      'a name that is not a string',
+      { id: 'call_1', type: 'function', function: { name: 5, arguments: '{}' } },
+    ],
+    [
+      'an id that is not a string',
+      { id: 7, type: 'function', function: { name: 'weather', arguments: '{}' } },
+    ],
+  ];
+  it.each(calls)('%s is a malformed reply, as with the other protocols', async (_, call) => {
+    const body = JSON.parse(reply({}));
+    body.choices[0].message.tool_calls[0] = call;
+    const llm = await answeringWith('openai', JSON.stringify(body), json);
     const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+
+  // A delta may leave the id and name out (or send null): one of another type is malformed in a stream too.
+  it.each(calls.slice(2))('%s in a stream delta is a malformed reply', async (_, call) => {
+    const frame = { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const body = `${sseOf(
+      {
+        ...frame,
+        choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...call }] }, finish_reason: null }],
+      },
+      { ...frame, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+    )}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
   });
