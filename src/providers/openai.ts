@@ -9,7 +9,6 @@ import {
   type ProviderAdapter,
 } from './adapter.js';
 import { endpointCalls, modelIds, readBody } from './endpoint.js';
-import { badResponse } from './error-mapping.js';
 import { isCount } from './json-shapes.js';
 import {
   embeddingsBody,
