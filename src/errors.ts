@@ -89,11 +89,12 @@ export class InvalidRequestError extends ManaLLMError {
   }
 }
 
-/** A `mana/<x>` model that no alias defines. */
+/** A `mana/<x>` model that no alias defines; `suggestion` is a defined alias close to it (a typo), if one is. */
 export class UnknownAliasError extends ManaLLMError {
   readonly alias: string;
-  constructor(alias: string) {
-    super('UNKNOWN_ALIAS', `Unknown model alias "${cutModel(alias)}"`, 404, false);
+  constructor(alias: string, suggestion?: string) {
+    const hint = suggestion === undefined ? '' : `: did you mean "${suggestion}"?`;
+    super('UNKNOWN_ALIAS', `Unknown model alias "${cutModel(alias)}"${hint}`, 404, false);
     this.alias = alias;
   }
 }

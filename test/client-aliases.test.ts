@@ -75,6 +75,30 @@ describe('resolve()', () => {
     expect(err).toMatchObject({ httpStatus: 404, code: 'UNKNOWN_ALIAS' });
     expect(up.ollama?.count('chat')).toBe(2);
   });
+  it('an alias name with a typo is answered with the one defined alias it is close to', async () => {
+    const { llm, up } = await harness({
+      upstreams: { ollama: 'ollama' },
+      options: {
+        aliases: {
+          aliases: {
+            'mana/fast-text': { chain: ['ollama/a'] },
+            'mana/long-form': { chain: ['ollama/b'] },
+          },
+        },
+      },
+    });
+    for (const typo of ['mana/fast-txt', 'mana/Fast-Text', 'mana/fsat-text']) {
+      const err = (await rejection(llm.chat({ model: typo, messages: USER }))) as UnknownAliasError;
+      expect(err).toBeInstanceOf(UnknownAliasError);
+      expect(err.alias).toBe(typo);
+      expect(err.message).toBe(`Unknown model alias "${typo}": did you mean "mana/fast-text"?`);
+    }
+    expect(() => llm.resolve('mana/long-from')).toThrow('did you mean "mana/long-form"?');
+    // Nothing close: the message stays as it was, listing no aliases.
+    const far = await rejection(llm.chat({ model: 'mana/nope', messages: USER }));
+    expect((far as Error).message).toBe('Unknown model alias "mana/nope"');
+    expect(up.ollama?.count('chat')).toBe(0);
+  });
 });
 
 describe('models()', () => {

@@ -2,6 +2,7 @@ import type { AliasRegistry } from '../aliases/alias-registry.js';
 import { isAlias, parseModelString } from '../aliases/model-string.js';
 import type { ChainEntry } from '../aliases/schema.js';
 import { cutModel, InvalidRequestError, UnknownAliasError } from '../errors.js';
+import { didYouMean } from '../unknown-keys.js';
 import type { CallPlan } from './context.js';
 
 /**
@@ -23,7 +24,7 @@ export function resolveModel(
     ]);
   if (isAlias(requested)) {
     const alias = aliases.get(requested);
-    if (!alias) throw new UnknownAliasError(requested);
+    if (!alias) throw new UnknownAliasError(requested, closeAlias(requested, aliases));
     return { requested, alias, chain: alias.chain };
   }
   const chain =
@@ -40,6 +41,17 @@ export function resolveModel(
       },
     ]);
   return { requested, alias: undefined, chain };
+}
+
+/** The one defined alias a mistyped `mana/<x>` is close to (compared after `mana/`), if exactly one is. */
+function closeAlias(requested: string, aliases: AliasRegistry): string | undefined {
+  if (requested.length > 64) return undefined; // no one types that: no edit distance over a hostile string
+  const names = aliases.list().map((a) => a.name);
+  const hint = didYouMean(
+    requested.slice(5),
+    names.map((n) => n.slice(5)),
+  );
+  return hint === undefined ? undefined : `mana/${hint}`;
 }
 
 /** Longest model string kept in a client's cache of direct chains; a longer one is parsed on every call. */
