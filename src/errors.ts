@@ -107,9 +107,10 @@ export class NoHealthyProviderError extends ManaLLMError {
   constructor(
     requested: string,
     attempts: readonly Attempt[],
-    info: { retryAfterMs?: number | undefined; cause?: unknown } = {},
+    info: { retryAfterMs?: number | undefined; cause?: unknown; keyless?: readonly string[] } = {},
   ) {
-    const tried = attempts.map((a) => `${cutModel(a.target)} (${a.reason})`).join(', ') || 'empty chain';
+    const tried =
+      attempts.map((a) => `${cutModel(a.target)} (${why(a, info.keyless)})`).join(', ') || 'empty chain';
     super(
       'NO_HEALTHY_PROVIDER',
       `No provider could serve "${cutModel(requested)}": ${tried}`,
@@ -121,6 +122,13 @@ export class NoHealthyProviderError extends ManaLLMError {
     this.attempts = attempts;
     if (info.retryAfterMs !== undefined) this.retryAfterMs = info.retryAfterMs;
   }
+}
+
+/** An attempt's reason as a message shows it; an `unconfigured` entry says what its provider lacks. */
+function why(a: Attempt, keyless: readonly string[] | undefined): string {
+  if (a.reason !== 'unconfigured' || keyless === undefined) return a.reason;
+  const provider = a.target.slice(0, a.target.indexOf('/'));
+  return keyless.includes(provider) ? 'unconfigured: no API key' : 'unconfigured: not in providers';
 }
 
 /** The client was closed. */

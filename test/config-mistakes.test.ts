@@ -214,6 +214,24 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(err.attempts.map((a) => a.reason)).toEqual(['unconfigured']);
   });
 
+  it("the error's message says why each unconfigured entry is skipped: no API key, or not in providers", async () => {
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['groq/llama-3.1-8b-instant', 'openai/gpt-4o-mini'] } } },
+        // As a quick start writes it, with GROQ_API_KEY unset; openai is not listed at all.
+        providers: { groq: { apiKey: process.env.MANA_TEST_SURELY_UNSET_GROQ_KEY }, ollama: {} },
+        health: { probes: false },
+      }),
+    );
+    const err = (await rejection(llm.chat({ model: 'mana/x', messages: USER }))) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.message).toBe(
+      'No provider could serve "mana/x": groq/llama-3.1-8b-instant (unconfigured: no API key), ' +
+        'openai/gpt-4o-mini (unconfigured: not in providers)',
+    );
+    expect(err.attempts.map((a) => a.reason)).toEqual(['unconfigured', 'unconfigured']);
+  });
+
   it('local servers and a key given as a header or another baseUrl are configured without apiKey', () => {
     const llm = track(
       createManaLLM({

@@ -260,6 +260,7 @@ export class ChainWalk<T, R> {
         ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - now))
         : undefined,
       cause: this.#lastError,
+      keyless: ctx.opts.keyless,
     });
   }
 
