@@ -15,9 +15,10 @@ export class IssueList {
   }
 }
 
-/** What a value someone sent is, for a message: `null`, `an array` (or the given word), `an object`, `a string`… */
+/** What a value someone sent is, for a message: `nothing`, `null`, `an array` (or the given word), `an object`, `a string`… */
 export function kindOf(x: unknown, array = 'an array'): string {
   if (x === null) return 'null';
+  if (x === undefined) return 'nothing';
   if (Array.isArray(x)) return array;
   return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
 }

@@ -210,6 +210,17 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(err.message).toContain('messages[1].role');
   });
 
+  it('a message without content says it got nothing, not "a undefined"', async () => {
+    const { llm, a } = await setup();
+    const noContent = (await rejection(
+      llm.chat({ model: 'mana/x', messages: [{ role: 'user', text: 'Hi' }] } as never),
+    )) as InvalidRequestError;
+    expect(noContent.issues).toEqual([
+      { path: 'messages[0].content', message: 'must be a string or an array of content parts, got nothing' },
+    ]);
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('a huge malformed request reports 20 issues and a summary, not one issue per bad item', async () => {
     const { llm, a } = await setup();
     // What an 8 MiB body of `{"messages":[1,1,…]}` parses to is 4M messages; 200k shows the cap as well.
