@@ -145,7 +145,13 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
       if (f !== undefined && f !== 'float' && f !== 'base64')
         out.add('encoding_format', `must be 'float' or 'base64', got ${shown(f)}`);
     } else {
-      checkMessages(request.messages, out);
+      // A completions-style `prompt` (the openai SDK's other API) is a common first call: say what to send.
+      if (request.messages === undefined && request.prompt !== undefined)
+        out.add(
+          'messages',
+          "is required: a chat request sends messages: [{ role: 'user', content: '…' }], not prompt",
+        );
+      else checkMessages(request.messages, out);
       checkChatFields(request, out);
     }
   }

@@ -210,6 +210,20 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(err.message).toContain('messages[1].role');
   });
 
+  it('a completions-style prompt says what to send instead', async () => {
+    const { llm, a } = await setup();
+    const prompt = (await rejection(
+      llm.chat({ model: 'mana/x', prompt: 'Hi' } as never),
+    )) as InvalidRequestError;
+    expect(prompt.issues).toEqual([
+      {
+        path: 'messages',
+        message: "is required: a chat request sends messages: [{ role: 'user', content: '…' }], not prompt",
+      },
+    ]);
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('a message without content says it got nothing, not "a undefined"', async () => {
     const { llm, a } = await setup();
     const noContent = (await rejection(
