@@ -26,22 +26,22 @@ export interface MetricsSource {
   readonly contentType?: string;
 }
 
-/** Options of `createFetchHandler` and `createNodeHandler`. */
+/** Options of `createFetchHandler` and `createNodeHandler`; `undefined` is absent (`apiKeys: process.env.KEYS?.split(',')`). */
 export interface HttpHandlerOptions {
   /** Accepted keys (`Authorization: Bearer <key>` or `X-API-Key: <key>`); absent: no key check. `/health` and `/metrics` stay public. */
-  apiKeys?: readonly string[];
+  apiKeys?: readonly string[] | undefined;
   /** Origins allowed to call from a browser (`'*'` for any); absent: no CORS headers. */
-  cors?: '*' | readonly string[];
+  cors?: '*' | readonly string[] | undefined;
   /** Largest request body; a bigger one is answered 413 (default 8 MiB). */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Header carrying the request id, echoed on every answer (default `x-request-id`); `false`: none. */
-  requestIdHeader?: string | false;
+  requestIdHeader?: string | false | undefined;
   /** Path prefix in front of the routes (e.g. `/api/llm` for a catch-all route); default none. */
-  basePath?: string;
+  basePath?: string | undefined;
   /** `GET /metrics` answers with this source's text (e.g. the prom-client registry given to `registerPrometheusMetrics`); absent: 404. */
-  metrics?: MetricsSource;
+  metrics?: MetricsSource | undefined;
   /** Called once per request when its answer is complete (for a stream: when it ends). */
-  onRequest?: (entry: RequestLogEntry) => void;
+  onRequest?: ((entry: RequestLogEntry) => void) | undefined;
 }
 
 /** The options with every default filled in. */

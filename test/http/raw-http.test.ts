@@ -265,6 +265,26 @@ describe('routes', () => {
     expect((await fetch(`${served.url}/v1/aliases`)).status).toBe(404);
   });
 
+  it('options read from unset environment variables (undefined) type-check and mean "absent", as docs/http.md writes them', async () => {
+    // docs/http.md's Next.js route: `apiKeys: process.env.LLM_API_KEYS?.split(',')`. Under
+    // exactOptionalPropertyTypes (this repository's tsconfig, and many apps') it must compile, as createManaLLM's
+    // options do with `apiKey: process.env.GROQ_API_KEY`.
+    const unset = process.env.MANA_TEST_SURELY_UNSET_LLM_API_KEYS;
+    const { served } = await setup({
+      basePath: '/api/llm',
+      apiKeys: unset?.split(','),
+      cors: undefined,
+      maxBodyBytes: undefined,
+      requestIdHeader: undefined,
+      metrics: undefined,
+    });
+    // No key check, no CORS headers, the default request id header.
+    const res = await fetch(`${served.url}/api/llm/v1/aliases`, { headers: { 'x-request-id': 'abc' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(res.headers.get('x-request-id')).toBe('abc');
+  });
+
   it('a sane X-Request-Id is echoed, anything else is replaced by a fresh one', async () => {
     const { served, log } = await setup();
     const echoed = await fetch(`${served.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
