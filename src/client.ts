@@ -180,7 +180,7 @@ export class ManaLLM {
    * `timeouts.totalMs` is named in `errors`.
    * @throws InvalidRequestError, the signal's reason, ClosedError
    */
-  async models(opts: { signal?: AbortSignal } = {}): Promise<ModelList> {
+  async models(opts: { signal?: AbortSignal | undefined } = {}): Promise<ModelList> {
     if (this.#closed) throw new ClosedError();
     validateOptions(opts);
     return listModels(this.#ctx, opts.signal);

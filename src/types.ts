@@ -186,14 +186,14 @@ export interface EmbedResponse extends Embeddings {
 
 /** Per-call options. */
 export interface CallOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Budget for the whole call across the chain; overrides `timeouts.totalMs`. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Use the response cache for this call (non-streaming only). */
-  cache?: boolean;
+  cache?: boolean | undefined;
   /**
    * Hedging for this call, overriding the alias's `hedge.afterMs`: start the next entry in parallel when the current
    * one has not answered (a stream: not committed) after this many ms; `'auto'` from its latency; 0 turns it off.
    */
-  hedgeAfterMs?: number | 'auto';
+  hedgeAfterMs?: number | 'auto' | undefined;
 }

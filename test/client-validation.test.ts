@@ -403,6 +403,25 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(res.choices[0]?.message.content).toBe('ok');
   });
 
+  it('per-call options given as undefined (a handler passing on what it may not have) are absent', async () => {
+    const { llm, a } = await setup();
+    a.setDefault({ reply: 'ok' });
+    // A caller's own optional values: these must type-check under exactOptionalPropertyTypes too.
+    const from: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {};
+    const opts = {
+      signal: from.signal,
+      timeoutMs: from.timeoutMs,
+      cache: undefined,
+      hedgeAfterMs: undefined,
+    };
+    expect((await llm.chat({ messages: USER }, opts)).choices[0]?.message.content).toBe('ok');
+    expect((await collect(llm.stream({ messages: USER }, opts))).length).toBeGreaterThan(0);
+    const opened = await llm.openStream({ messages: USER }, opts);
+    expect(opened.model).toBe('a/m');
+    await opened.return?.();
+    expect((await llm.models({ signal: from.signal })).data.length).toBeGreaterThan(0);
+  });
+
   it('resolve() checks its model too', async () => {
     const { llm } = await setup();
     expect(() => llm.resolve(42 as never)).toThrow(InvalidRequestError);
