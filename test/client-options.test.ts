@@ -208,4 +208,20 @@ describe('createManaLLM validates the aliases', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a relative aliasesPath that is missing names the file it looked for (read from the working directory)', () => {
+    let err: AliasConfigError | undefined;
+    try {
+      createManaLLM({ aliasesPath: './surely-missing-aliases.yaml', providers: { ollama: {} } });
+    } catch (e) {
+      err = e as AliasConfigError;
+    }
+    expect(err).toBeInstanceOf(AliasConfigError);
+    expect(err?.issues).toEqual([
+      {
+        path: '(root)',
+        message: `file not found: ./surely-missing-aliases.yaml (looked for ${join(process.cwd(), 'surely-missing-aliases.yaml')}: a relative aliasesPath is read from the working directory)`,
+      },
+    ]);
+  });
 });

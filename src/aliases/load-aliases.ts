@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
 import { cleanText, textOf } from '../redact.js';
@@ -27,8 +28,14 @@ function tooLarge(origin: string, bytes: number): AliasConfigError {
 function unreadable(path: string, err: unknown): AliasConfigError {
   if (err instanceof AliasConfigError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // A relative path is read from the working directory, which is not always where the script is.
+  const where = isAbsolute(path)
+    ? ''
+    : ` (looked for ${resolve(path)}: a relative aliasesPath is read from the working directory)`;
   const message =
-    code === 'ENOENT' ? `file not found: ${path}` : `cannot read file ${path} (${code ?? String(err)})`;
+    code === 'ENOENT'
+      ? `file not found: ${path}${where}`
+      : `cannot read file ${path} (${code ?? String(err)})`;
   return fail(`Cannot read aliases file "${path}"`, message, err);
 }
 
