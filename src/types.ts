@@ -64,20 +64,20 @@ export type ResponseFormat =
 
 /** A chat request (OpenAI Chat Completions shape; `model` may be an alias, `provider/model` or a bare model). */
 export interface ChatRequest {
-  model?: string;
+  model?: string | undefined;
   messages: ChatMessage[];
-  temperature?: number;
-  max_tokens?: number;
-  top_p?: number;
-  frequency_penalty?: number;
-  presence_penalty?: number;
-  stop?: string | string[];
-  seed?: number;
-  response_format?: ResponseFormat;
-  tools?: ToolDefinition[];
-  tool_choice?: ToolChoice;
-  stream_options?: { include_usage?: boolean };
-  user?: string;
+  temperature?: number | undefined;
+  max_tokens?: number | undefined;
+  top_p?: number | undefined;
+  frequency_penalty?: number | undefined;
+  presence_penalty?: number | undefined;
+  stop?: string | string[] | undefined;
+  seed?: number | undefined;
+  response_format?: ResponseFormat | undefined;
+  tools?: ToolDefinition[] | undefined;
+  tool_choice?: ToolChoice | undefined;
+  stream_options?: { include_usage?: boolean } | undefined;
+  user?: string | undefined;
 }
 
 /** Why generation stopped. */
@@ -161,14 +161,14 @@ export interface ChatChunk {
 
 /** An embeddings request (OpenAI shape). */
 export interface EmbedRequest {
-  model?: string;
+  model?: string | undefined;
   input: string | string[];
-  dimensions?: number;
+  dimensions?: number | undefined;
   /**
    * How OpenAI-compatible servers are asked to send the vectors (default `'base64'`, as the official SDKs do).
    * Only the wire changes: `embed()` always resolves to arrays of numbers (docs/embeddings.md).
    */
-  encoding_format?: 'float' | 'base64';
+  encoding_format?: 'float' | 'base64' | undefined;
 }
 
 /** Embeddings as an adapter returns them. */

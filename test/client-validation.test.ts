@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CallOptions,
+  type ChatRequest,
+  type EmbedRequest,
   InvalidRequestError,
   type ManaLLM,
   NoHealthyProviderError,
@@ -420,6 +422,37 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(opened.model).toBe('a/m');
     await opened.return?.();
     expect((await llm.models({ signal: from.signal })).data.length).toBeGreaterThan(0);
+  });
+
+  it('request fields given as undefined (a handler forwarding optional fields) are absent, on the wire too', async () => {
+    const { llm, a } = await setup();
+    // What a handler forwards from a body whose fields are optional; must type-check under exactOptionalPropertyTypes.
+    const body: {
+      model?: string | undefined;
+      temperature?: number | undefined;
+      dimensions?: number | undefined;
+    } = {};
+    const chat: ChatRequest = {
+      model: body.model,
+      messages: USER,
+      temperature: body.temperature,
+      max_tokens: undefined,
+      stop: undefined,
+      tools: undefined,
+      response_format: undefined,
+      stream_options: undefined,
+    };
+    await llm.chat(chat);
+    await llm.chat({ messages: USER });
+    const [given, plain] = a.requests.map((r) => r.body);
+    expect(given).toEqual(plain);
+    const embed: EmbedRequest = {
+      model: body.model,
+      input: 'x',
+      dimensions: body.dimensions,
+      encoding_format: undefined,
+    };
+    expect((await llm.embed(embed)).data).toHaveLength(1);
   });
 
   it('resolve() checks its model too', async () => {
