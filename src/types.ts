@@ -12,7 +12,7 @@ export interface TextPart {
 /** An image content part: an http(s) URL or a `data:` URL. */
 export interface ImagePart {
   type: 'image_url';
-  image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+  image_url: { url: string; detail?: 'auto' | 'low' | 'high' | undefined };
 }
 
 /** One part of a message's content. */
@@ -37,11 +37,16 @@ export interface ToolCall {
 
 /** One message of a conversation (OpenAI Chat Completions shape). */
 export type ChatMessage =
-  | { role: 'system'; content: string | TextPart[]; name?: string }
+  | { role: 'system'; content: string | TextPart[]; name?: string | undefined }
   /** OpenAI's newer name for a system message; sent as `system` to protocols without it. */
-  | { role: 'developer'; content: string | TextPart[]; name?: string }
-  | { role: 'user'; content: string | ContentPart[]; name?: string }
-  | { role: 'assistant'; content?: string | TextPart[] | null; tool_calls?: ToolCall[]; name?: string }
+  | { role: 'developer'; content: string | TextPart[]; name?: string | undefined }
+  | { role: 'user'; content: string | ContentPart[]; name?: string | undefined }
+  | {
+      role: 'assistant';
+      content?: string | TextPart[] | null | undefined;
+      tool_calls?: ToolCall[] | undefined;
+      name?: string | undefined;
+    }
   | { role: 'tool'; content: string | TextPart[]; tool_call_id: string };
 
 /** A function the model may call. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CallOptions,
+  type ChatMessage,
   type ChatRequest,
   type EmbedRequest,
   InvalidRequestError,
@@ -453,6 +454,32 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
       encoding_format: undefined,
     };
     expect((await llm.embed(embed)).data).toHaveLength(1);
+  });
+
+  it('message fields given as undefined (name, tool_calls, image detail) are absent, on the wire too', async () => {
+    const { llm, a } = await setup();
+    const from: { name?: string | undefined; detail?: 'low' | undefined } = {};
+    const png = 'data:image/png;base64,AAAA';
+    const given: ChatMessage[] = [
+      { role: 'system', content: 's', name: from.name },
+      {
+        role: 'user',
+        content: [{ type: 'image_url', image_url: { url: png, detail: from.detail } }],
+        name: from.name,
+      },
+      { role: 'assistant', content: 'a', tool_calls: undefined, name: from.name },
+      { role: 'user', content: 'again' },
+    ];
+    const plain: ChatMessage[] = [
+      { role: 'system', content: 's' },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: png } }] },
+      { role: 'assistant', content: 'a' },
+      { role: 'user', content: 'again' },
+    ];
+    await llm.chat({ messages: given });
+    await llm.chat({ messages: plain });
+    const [withUndefined, without] = a.requests.map((r) => r.body);
+    expect(withUndefined).toEqual(without);
   });
 
   it('resolve() checks its model too', async () => {
