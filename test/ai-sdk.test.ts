@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import {
   APICallError,
   embed,
@@ -247,6 +248,32 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     }
     expect(seen).toContain('text-delta');
     expect(seen.at(-1)).toBe('abort');
+  });
+
+  it('a long-lived abort signal shared by many streamText calls keeps nothing per call, and still aborts', async () => {
+    const { mana, a } = await setup();
+    const ac = new AbortController();
+    // Node keeps every signal AbortSignal.any() made from this one in a set of its own that it never shrinks
+    // (Node 20/22): the caller's signal grew by one entry per streamed call, a leak in a long-running server.
+    const kept = () => {
+      const key = Object.getOwnPropertySymbols(ac.signal).find((s) => s.description === 'kDependantSignals');
+      return key ? ((ac.signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0) : 0;
+    };
+    for (let i = 0; i < 50; i++) {
+      const res = streamText({ model: mana('mana/openai'), prompt: 'Hi', abortSignal: ac.signal });
+      expect(await res.text).toBe('Hello!');
+    }
+    expect(kept()).toBe(0);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    a.enqueue({ streamThenStall: 2 });
+    const seen: string[] = [];
+    for await (const part of streamText({ model: mana('mana/openai'), prompt: 'Hi', abortSignal: ac.signal })
+      .fullStream) {
+      seen.push(part.type);
+      if (part.type === 'text-delta') ac.abort();
+    }
+    expect(seen.at(-1)).toBe('abort');
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 
   it('streamText through toUIMessageStreamResponse()', async () => {

@@ -65,13 +65,20 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const mapError = (err: unknown) => toAISDKError(err, this.modelId, 'languageModel', request);
     // Cancelling the parts aborts the call: a stream waiting for the upstream would run return() only after its
     // next chunk, keeping a silent upstream open until the idle timeout.
+    // The caller's signal is followed by a listener removed when the stream ends, not AbortSignal.any(): Node
+    // keeps every signal any() makes in a set on its sources that never shrinks, so a long-lived signal grew per call.
     const cancel = new AbortController();
     const { signal } = callOptions;
-    callOptions.signal = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
+    const follow = () => cancel.abort(signal?.reason);
+    const unfollow = () => signal?.removeEventListener('abort', follow);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener('abort', follow, { once: true });
+    callOptions.signal = cancel.signal;
     const chunks = await this.#llm.openStream(request, callOptions).catch((err: unknown) => {
+      unfollow();
       throw mapError(err);
     });
-    return { stream: toParts(chunks, warnings, mapError, cancel), request: { body: request } };
+    return { stream: toParts(chunks, warnings, mapError, cancel, unfollow), request: { body: request } };
   }
 }
 
@@ -163,6 +170,7 @@ function toParts(
   warnings: SharedV3Warning[],
   mapError: (err: unknown) => unknown,
   cancel: AbortController,
+  unfollow: () => void,
 ): ReadableStream<Part> {
   const metadata = routingMetadata(chunks.routing);
   let cancelled = false;
@@ -181,6 +189,8 @@ function toParts(
           if (!isManaLLMError(err)) return controller.error(err);
           controller.enqueue({ type: 'error', error: mapError(err) });
           finish = { unified: 'error', raw: undefined };
+        } finally {
+          unfollow();
         }
         if (cancelled) return;
         writer.end(finish.unified !== 'error'); // 'error' only when the stream broke
