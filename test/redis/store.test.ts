@@ -4,7 +4,7 @@ import type { BreakerRecord } from '../../src/index.js';
 import { ConfigError, createManaLLM, type HealthStoreUpdate } from '../../src/index.js';
 import { createRedisHealthStore, type RedisHealthStore } from '../../src/redis/index.js';
 import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
-import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
+import { freePort, haveRedis, type RedisServer, startRedis } from './redis-server.js';
 
 const openAt = (at: number, until: number): BreakerRecord => ({
   consecutiveFailures: 2,
@@ -20,6 +20,11 @@ const closedAt = (at: number): BreakerRecord => ({
   lastError: null,
   lastCheckedAt: at,
 });
+
+/** Timers and sockets that keep the process alive (unref'd ones do not count). */
+function refCounted(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r.startsWith('TCP')).length;
+}
 
 async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
   const end = Date.now() + ms;
@@ -199,6 +204,16 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(client.status).toBe('ready');
     expect(await client.hget(`s${run}:providers`, 'p')).toContain('"openedUntil":2');
     await client.quit();
+  });
+
+  it('closing a store whose Redis is down leaves nothing running that holds the process', async () => {
+    const before = refCounted();
+    const store = createRedisHealthStore({ url: `redis://127.0.0.1:${await freePort()}` });
+    await until(() => store.status().error !== undefined, 'the connection refused');
+    await store.close();
+    // ioredis ends a socket it is told to disconnect and destroys it after `disconnectTimeout` (2 s by default)
+    // on a timer that keeps the process alive, even when the socket had already closed (refused).
+    await until(() => refCounted() <= before, 'no timer or socket left', 500);
   });
 
   it('rejects options without exactly one of client and url', () => {
