@@ -1,5 +1,5 @@
 import { type MockBehavior, type MockCodec, replyPieces, tokensOf } from '../mock-server.js';
-import { vector } from './openai.js';
+import { embedRoute, vector } from './openai.js';
 
 const CREATED_AT = '2024-07-22T20:33:28.123648Z';
 
@@ -53,16 +53,12 @@ const IN_BAND = {
 export const ollamaCodec: MockCodec = {
   basePath: '',
   route(method, path, body) {
-    const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
+    const b = (body ?? {}) as { model?: string; stream?: boolean };
     if (method === 'GET' && path === '/api/tags') return { op: 'models' };
     if (method !== 'POST') return null;
     // Ollama streams unless told `stream: false`.
     if (path === '/api/chat') return { op: b.stream === false ? 'chat' : 'stream', model: String(b.model) };
-    if (path === '/api/embed') {
-      const inputs = Array.isArray(b.input) ? b.input : [String(b.input)];
-      return { op: 'embed', model: String(b.model), inputs };
-    }
-    return null;
+    return path === '/api/embed' ? embedRoute(b) : null;
   },
   chat(b, model) {
     const message =

@@ -50,15 +50,11 @@ const IN_BAND = {
 export const openaiCodec: MockCodec = {
   basePath: '/v1',
   route(method, path, body) {
-    const b = (body ?? {}) as { model?: string; stream?: boolean; input?: string | string[] };
+    const b = (body ?? {}) as { model?: string; stream?: boolean };
     if (method === 'GET' && path === '/models') return { op: 'models' };
     if (method !== 'POST') return null;
     if (path === '/chat/completions') return { op: b.stream ? 'stream' : 'chat', model: String(b.model) };
-    if (path === '/embeddings') {
-      const inputs = Array.isArray(b.input) ? b.input : [String(b.input)];
-      return { op: 'embed', model: String(b.model), inputs };
-    }
-    return null;
+    return path === '/embeddings' ? embedRoute(b) : null;
   },
   chat(b, model) {
     const message =
@@ -130,6 +126,12 @@ export const openaiCodec: MockCodec = {
     };
   },
 };
+
+/** An embeddings body of OpenAI's shape (Ollama's too): its model, and its `input` (a string or a list). */
+export function embedRoute(body: { model?: unknown; input?: unknown }) {
+  const inputs: string[] = Array.isArray(body.input) ? body.input : [String(body.input)];
+  return { op: 'embed' as const, model: String(body.model), inputs };
+}
 
 /** A deterministic unit-ish vector derived from the text, so tests can compare embeddings. */
 export function vector(text: string, dimensions: number): number[] {
