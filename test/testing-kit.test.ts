@@ -1,7 +1,7 @@
 // The example test of README "Testing your own fallback logic": no sockets, no keys, fake time.
 import { describe, expect, it } from 'vitest';
 import { createManaLLM, NoHealthyProviderError, StreamInterruptedError } from '../src/index.js';
-import { createFakeClock, createMockProvider } from '../src/testing/index.js';
+import { createFakeClock, createMockProvider, startMockUpstream } from '../src/testing/index.js';
 
 function setup() {
   const clock = createFakeClock();
@@ -125,5 +125,30 @@ describe('mana-llm/testing', () => {
     expect(llm.resolve('mana/fast-text', { messages: image }).candidates[0]?.state).toBe('ready');
     expect(local.capabilities('small').vision).toBe(true);
     await llm.close();
+  });
+});
+
+describe('startMockUpstream tool calls', () => {
+  it('a tool call whose arguments are not JSON is answered with that text on every protocol (was a hung request)', async () => {
+    const toolCall = { name: 'lookup', arguments: '{"q": "cut' };
+    const asks = {
+      google: ['/models/m:generateContent', (j: any) => j.candidates[0].content.parts[0].functionCall.args],
+      anthropic: ['/messages', (j: any) => j.content[0].input],
+      ollama: ['/api/chat', (j: any) => j.message.tool_calls[0].function.arguments],
+    } as const;
+    for (const [protocol, [path, args]] of Object.entries(asks)) {
+      const upstream = await startMockUpstream(protocol as keyof typeof asks, { toolCall });
+      try {
+        const res = await fetch(`${upstream.url}${path}`, {
+          method: 'POST',
+          body: JSON.stringify({ model: 'm', stream: false }),
+          signal: AbortSignal.timeout(2_000),
+        });
+        expect(res.status).toBe(200);
+        expect(args(await res.json())).toBe(toolCall.arguments);
+      } finally {
+        await upstream.close();
+      }
+    }
   });
 });

@@ -108,6 +108,18 @@ export function replyPieces(b: MockBehavior): string[] {
   return text === '' ? [] : splitReply(text, 'chunks' in b ? b.chunks : 3);
 }
 
+/**
+ * A tool call's arguments as an object (`{}` when empty), for the protocols that send them parsed; text that is not
+ * JSON is sent as it is, so a test can script a model's broken arguments.
+ */
+export function toolArgs(b: Extract<MockBehavior, { toolCall: unknown }>): unknown {
+  try {
+    return JSON.parse(b.toolCall.arguments || '{}');
+  } catch {
+    return b.toolCall.arguments;
+  }
+}
+
 /** A behaviour's token counts: its `usage`, else 5 prompt and 7 completion tokens. */
 export function tokensOf(b: MockBehavior): { prompt: number; completion: number } {
   return ('usage' in b && b.usage) || { prompt: 5, completion: 7 };

@@ -1,4 +1,11 @@
-import { type MockBehavior, type MockCodec, replyPieces, splitReply, tokensOf } from '../mock-server.js';
+import {
+  type MockBehavior,
+  type MockCodec,
+  replyPieces,
+  splitReply,
+  tokensOf,
+  toolArgs,
+} from '../mock-server.js';
 
 const ID = 'msg_01XFDUDYJgAACzvnptvVoYEL';
 
@@ -84,9 +91,7 @@ export const anthropicCodec: MockCodec = {
   },
   chat(b, model) {
     const content =
-      'toolCall' in b
-        ? [toolUse(b, JSON.parse(b.toolCall.arguments || '{}'))]
-        : [{ type: 'text', text: 'reply' in b ? b.reply : '' }];
+      'toolCall' in b ? [toolUse(b, toolArgs(b))] : [{ type: 'text', text: 'reply' in b ? b.reply : '' }];
     return message(model, content, stopReason(b), usageOf(b));
   },
   stream(b, model) {

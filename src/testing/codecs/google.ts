@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, replyPieces, tokensOf } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, tokensOf, toolArgs } from '../mock-server.js';
 import { vector } from './openai.js';
 
 const RESPONSE_ID = 'mock-gemini-response';
@@ -39,7 +39,7 @@ function finishOf(b: MockBehavior): string {
 }
 
 function callOf(b: { toolCall: { name: string; arguments: string } }): unknown {
-  return { functionCall: { name: b.toolCall.name, args: JSON.parse(b.toolCall.arguments || '{}') } };
+  return { functionCall: { name: b.toolCall.name, args: toolArgs(b) } };
 }
 
 // Gemini's error body: { error: { code, message, status, details } } (google.rpc.Status).

@@ -1,4 +1,4 @@
-import { type MockBehavior, type MockCodec, replyPieces, tokensOf } from '../mock-server.js';
+import { type MockBehavior, type MockCodec, replyPieces, tokensOf, toolArgs } from '../mock-server.js';
 import { embedRoute, vector } from './openai.js';
 
 const CREATED_AT = '2024-07-22T20:33:28.123648Z';
@@ -26,16 +26,10 @@ function done(b: MockBehavior, model: string, message: unknown) {
 }
 
 function toolCalls(b: { toolCall: { id?: string; name: string; arguments: string } }) {
-  let args: unknown;
-  try {
-    args = JSON.parse(b.toolCall.arguments || '{}');
-  } catch {
-    args = b.toolCall.arguments;
-  }
   return [
     {
       ...(b.toolCall.id === undefined ? {} : { id: b.toolCall.id }),
-      function: { name: b.toolCall.name, arguments: args },
+      function: { name: b.toolCall.name, arguments: toolArgs(b) },
     },
   ];
 }
