@@ -276,6 +276,23 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 
+  it('doStream calls in flight on one shared abort signal add one listener to it, not one each', async () => {
+    const { mana, a } = await setup();
+    a.setDefault({ streamThenStall: 1 });
+    const ac = new AbortController();
+    const prompt = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'Hi' }] }];
+    // doStream directly: the AI SDK's streamText adds a listener of its own per call.
+    const opened = await Promise.all(
+      Array.from({ length: 16 }, () => mana('mana/openai').doStream({ prompt, abortSignal: ac.signal })),
+    );
+    // Past 10 listeners Node prints MaxListenersExceededWarning in every process.
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    const ends = opened.map(({ stream }) => rejection(stream.pipeTo(new WritableStream())));
+    ac.abort();
+    for (const err of await Promise.all(ends)) expect(err).toMatchObject({ name: 'AbortError' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
   it('streamText through toUIMessageStreamResponse()', async () => {
     const { mana, a } = await setup();
     a.enqueue({ status: 502 });

@@ -12,6 +12,7 @@ import type { ManaLLM } from '../client.js';
 import { isManaLLMError } from '../errors.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import type { ChatChunk, FinishReason, Usage } from '../types.js';
+import { followAbort } from '../wire/cancel.js';
 import { toChatCall } from './call-options.js';
 import { toAISDKError } from './errors.js';
 import { finishReason, routingMetadata, toolCallPart, usageOf } from './metadata.js';
@@ -65,14 +66,13 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const mapError = (err: unknown) => toAISDKError(err, this.modelId, 'languageModel', request);
     // Cancelling the parts aborts the call: a stream waiting for the upstream would run return() only after its
     // next chunk, keeping a silent upstream open until the idle timeout.
-    // The caller's signal is followed by a listener removed when the stream ends, not AbortSignal.any(): Node
-    // keeps every signal any() makes in a set on its sources that never shrinks, so a long-lived signal grew per call.
+    // The caller's signal is followed until the stream ends, not AbortSignal.any(): Node keeps every signal any()
+    // makes in a set on its sources that never shrinks, so a long-lived signal grew per call.
     const cancel = new AbortController();
     const { signal } = callOptions;
-    const follow = () => cancel.abort(signal?.reason);
-    const unfollow = () => signal?.removeEventListener('abort', follow);
-    if (signal?.aborted) follow();
-    else signal?.addEventListener('abort', follow, { once: true });
+    let unfollow = (): void => undefined;
+    if (signal?.aborted) cancel.abort(signal.reason);
+    else if (signal) unfollow = followAbort(signal, () => cancel.abort(signal.reason));
     callOptions.signal = cancel.signal;
     const chunks = await this.#llm.openStream(request, callOptions).catch((err: unknown) => {
       unfollow();

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { ClosedError, InvalidRequestError } from '../errors.js';
 import type { ImageLimits } from '../options.js';
 import type { ChatMessage, ContentPart } from '../types.js';
+import { followAbort } from '../wire/cancel.js';
 import { ImageFetchError, type ImageFetcher } from '../wire/image-fetch.js';
 import type { AdapterContext } from './adapter.js';
 
@@ -138,9 +139,8 @@ export class CallImages {
     const controller = new AbortController();
     this.#controller = controller;
     const caller = this.#signal;
-    const onAbort = () => controller.abort(caller?.reason);
     if (caller?.aborted) throw caller.reason;
-    caller?.addEventListener('abort', onAbort, { once: true });
+    const unfollow = caller && followAbort(caller, () => controller.abort(caller.reason));
     const ms = Math.min(limits.timeoutMs, this.#deadline - clock.now());
     const timedOut = new ImageFetchError('failed');
     const cancel = clock.setTimer(Math.max(0, ms), () => controller.abort(timedOut));
@@ -171,7 +171,7 @@ export class CallImages {
       );
     } finally {
       cancel();
-      caller?.removeEventListener('abort', onAbort);
+      unfollow?.();
     }
   }
 }

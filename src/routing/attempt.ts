@@ -3,7 +3,7 @@ import type { ProviderTimeoutError } from '../errors.js';
 import type { HealthCache } from '../health/health-cache.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { warnThrown } from '../warn.js';
-import { CancelToken } from '../wire/cancel.js';
+import { CancelToken, followAbort } from '../wire/cancel.js';
 import type { ProviderSlot, RouterContext } from './context.js';
 
 const ignore = (): void => undefined;
@@ -39,9 +39,9 @@ export class AttemptSignal {
   /** What the pending timer runs, and when it fires (epoch ms). */
   #onFire: (() => void) | undefined;
   #firesAt = 0;
-  readonly #caller: AbortSignal | undefined;
   readonly #live: Set<AttemptSignal>;
-  #onCallerAbort: (() => void) | undefined;
+  /** Stops following the caller's signal. */
+  #unfollow: (() => void) | undefined;
   /** Rejecters of the races in progress, settled together when the attempt aborts. */
   #racing: Set<(reason: unknown) => void> | undefined;
 
@@ -50,7 +50,6 @@ export class AttemptSignal {
    * it is late, that is past `lateAt` (epoch ms: its start plus the target's usual highest latency).
    */
   constructor(ctx: RouterContext, caller: AbortSignal | undefined, slot?: ProviderSlot, lateAt = 0) {
-    this.#caller = caller;
     this.#health = ctx.health;
     this.#clock = ctx.clock;
     this.#lateAt = lateAt;
@@ -63,10 +62,9 @@ export class AttemptSignal {
     this.#live = ctx.live;
     this.#live.add(this);
     if (caller) {
-      this.#onCallerAbort = () => this.token.abort(caller.reason);
       // The caller may have aborted while the walk moved on from the previous entry: no event will come.
-      if (caller.aborted) this.#onCallerAbort();
-      else caller.addEventListener('abort', this.#onCallerAbort, { once: true });
+      if (caller.aborted) this.token.abort(caller.reason);
+      else this.#unfollow = followAbort(caller, () => this.token.abort(caller.reason));
     }
   }
 
@@ -173,7 +171,7 @@ export class AttemptSignal {
     this.disarm();
     this.answered();
     if (this.#slot) this.#slot.inFlight--;
-    if (this.#onCallerAbort) this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+    this.#unfollow?.();
     this.#live.delete(this);
     if (cancel && !this.token.aborted) this.token.abort();
   }

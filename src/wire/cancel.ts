@@ -72,6 +72,50 @@ export class CancelToken implements CancelSignal {
   }
 }
 
+/** The callbacks following one caller signal, and the one 'abort' listener that runs them. */
+interface Followers {
+  readonly fns: Set<Listener>;
+  readonly fire: Listener;
+}
+
+const following = new WeakMap<AbortSignal, Followers>();
+
+/**
+ * Runs `fn` when `signal` (not yet aborted) aborts, until the returned function is called. However many calls
+ * share a caller's signal (a server's shutdown signal), it holds one 'abort' listener, removed when the last
+ * follower goes: one listener per call would make Node print MaxListenersExceededWarning past 10 calls in flight.
+ */
+export function followAbort(signal: AbortSignal, fn: Listener): Listener {
+  let f = following.get(signal);
+  if (!f) {
+    const fns = new Set<Listener>();
+    const fire = () => {
+      following.delete(signal);
+      for (const g of fns) {
+        try {
+          g();
+        } catch (err) {
+          // As EventTarget does for a throwing listener: the others still run, the error is not lost.
+          process.nextTick(() => {
+            throw err;
+          });
+        }
+      }
+      fns.clear();
+    };
+    f = { fns, fire };
+    following.set(signal, f);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  const followers = f;
+  followers.fns.add(fn);
+  return () => {
+    if (!followers.fns.delete(fn) || followers.fns.size > 0) return;
+    signal.removeEventListener('abort', followers.fire);
+    if (following.get(signal) === followers) following.delete(signal);
+  };
+}
+
 // A class, not an object literal with a getter: that costs ~0.8 µs per call to build.
 class TokenContext {
   readonly [TOKEN]: CancelToken;

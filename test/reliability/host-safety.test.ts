@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
@@ -17,6 +18,7 @@ import {
   closeAll,
   consume,
   EVENT_NAMES,
+  ioTurns,
   mock,
   PROTOCOLS,
   settle,
@@ -187,6 +189,56 @@ describe('probes', () => {
     await waitFor(() => probes.filter((p) => p.provider === 'alive').length === 2, 'the second round');
     await llm.close();
   });
+});
+
+describe("a caller's AbortSignal shared by many calls", () => {
+  const leakWarnings = () =>
+    warnings.mock.calls.filter((c) =>
+      c.some((a) => String((a as Error)?.name ?? a).includes('MaxListenersExceeded')),
+    );
+
+  it('64 concurrent calls and 64 streams on one signal: no MaxListenersExceededWarning, and one abort ends them all', async () => {
+    const hang = await mock('openai');
+    hang.setDefault({ hang: true });
+    const stall = await mock('openai');
+    stall.setDefault({ streamThenStall: 1 });
+    const { llm } = client(
+      { a: { type: 'openai', baseUrl: hang.url }, b: { type: 'openai', baseUrl: stall.url } },
+      { 'mana/x': ['a/m'], 'mana/s': ['b/m'] },
+    );
+    const shutdown = new AbortController();
+    const signal = shutdown.signal;
+    const calls = Array.from({ length: 64 }, () => settle(llm.chat(REQ, { signal })));
+    const streams = Array.from({ length: 64 }, () =>
+      consume(llm.stream({ ...REQ, model: 'mana/s' }, { signal })),
+    );
+    await waitFor(() => streams.every((s) => s.chunks.length > 0), 'every stream to commit', 10_000);
+    await waitFor(() => hang.count('chat') === 64, 'every call to reach the upstream', 10_000);
+    // Node warns (once per signal, in every process) past 10 listeners on one EventTarget.
+    await ioTurns();
+    expect(leakWarnings()).toEqual([]);
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+    const reason = new Error('shutting down');
+    shutdown.abort(reason);
+    for (const r of await Promise.all(calls)) expect(r.error).toBe(reason);
+    for (const s of streams) expect((await s.done).error).toBe(reason);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  }, 30_000);
+
+  it('a long-lived signal used by many sequential and concurrent calls keeps no listener once they end', async () => {
+    const up = await mock('openai');
+    const { llm } = client({ a: { type: 'openai', baseUrl: up.url } }, { 'mana/x': ['a/m'] });
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 200; i++) {
+      await llm.chat(REQ, { signal });
+      for await (const c of llm.stream(REQ, { signal })) void c;
+    }
+    await Promise.all(Array.from({ length: 32 }, () => llm.chat(REQ, { signal })));
+    // A stream left early (break) lets go of the signal too.
+    for await (const c of llm.stream(REQ, { signal })) if (c) break;
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    expect(leakWarnings()).toEqual([]);
+  }, 30_000);
 });
 
 describe('close() during in-flight calls', () => {
