@@ -156,8 +156,13 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   const basePath = url.pathname.replace(/\/+$/, '');
   const secrets = secretsOf(config);
   /** Sends the call `m` names, with a POST's JSON `body`: a 2xx response or the typed error. */
-  const call = (m: CallMeta, headers: Record<string, string>, signal: CancelSignal, body?: string) =>
-    send(http, { origin, path: m.path, method: m.method, headers, signal, body }, m);
+  const call = (
+    m: CallMeta,
+    headers: Record<string, string>,
+    signal: CancelSignal,
+    body?: string,
+    background?: boolean,
+  ) => send(http, { origin, path: m.path, method: m.method, headers, signal, body, background }, m);
   return {
     basePath,
     /** A call: where its request goes, and what an error about it names. */
@@ -203,7 +208,8 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
      */
     async probe(m: CallMeta, headers: Record<string, string>, signal: CancelSignal): Promise<ProbeOutcome> {
       try {
-        await (await call(m, headers, signal)).body.dump();
+        // In the background: a probe waiting on a silent provider never holds a script that does not call close().
+        await (await call(m, headers, signal, undefined, true)).body.dump();
         return { ok: true };
       } catch (err) {
         if (!(err instanceof ProviderError) || err.status === undefined || err.status >= 500) throw err;

@@ -1,8 +1,10 @@
-import { Agent } from 'undici';
+import { Agent, buildConnector } from 'undici';
 import { DEFAULT_LIMITS } from '../options.js';
 import type { CancelSignal } from './cancel.js';
 import type { WireLimits } from './limits.js';
 import { ResponseBody } from './response-body.js';
+
+const noop = (): void => undefined;
 
 /** One HTTP request, already split into origin and path so nothing is re-parsed per call. */
 export interface HttpRequest {
@@ -13,6 +15,8 @@ export interface HttpRequest {
   body?: string | undefined;
   /** An AbortSignal, or a CancelToken (cheaper: see cancel.ts). */
   signal: CancelSignal;
+  /** A health probe: it never keeps the process alive (see `createHttp`). */
+  background?: boolean | undefined;
 }
 
 /** Which cap a body read whole is held to. */
@@ -60,8 +64,18 @@ export interface Http {
  * body read by `limits` (default: the defaults of the `limits` option).
  */
 export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Http {
+  // undici keeps a socket ref'd while it carries a request, so a probe waiting on a silent provider held a script
+  // that never calls close() until the probe timed out. Its sockets are never ref'd here; a caller's request keeps
+  // the process alive with `keeper` instead, from send() until its answer has ended or failed.
+  const connector = buildConnector({ timeout: opts.connectMs });
   const agent = new Agent({
-    connect: { timeout: opts.connectMs },
+    connect: (options, callback) =>
+      connector(options, (err, socket) => {
+        if (!socket) return callback(err as Error, null);
+        socket.unref();
+        socket.ref = () => socket;
+        callback(null, socket);
+      }),
     keepAliveTimeout: 10_000,
     // The router owns deadlines (total budget, first chunk, idle) through the request's signal.
     headersTimeout: 0,
@@ -69,12 +83,22 @@ export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Ht
   });
   const limits = opts.limits ?? DEFAULT_LIMITS;
   let closed = false;
+  let keeper: NodeJS.Timeout | undefined;
+  let held = 0;
+  const release = (): void => {
+    if (--held === 0) keeper?.unref();
+  };
   return {
     limits,
     send(req) {
       if (req.signal.aborted) return Promise.reject(req.signal.reason);
       return new Promise((resolve, reject) => {
-        const body = new ResponseBody(req.signal, limits, resolve, reject);
+        let done: (() => void) | undefined;
+        if (!req.background) {
+          if (held++ === 0) (keeper ??= setInterval(noop, 2 ** 31 - 1)).ref();
+          done = release;
+        }
+        const body = new ResponseBody(req.signal, limits, resolve, reject, done);
         try {
           agent.dispatch(
             {
@@ -94,6 +118,7 @@ export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Ht
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(keeper);
       // destroy, not close: in-flight streams were already settled by the client; don't wait on keep-alive.
       await agent.destroy();
     },

@@ -52,6 +52,7 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
   #resolveWait: ((v: never) => void) | undefined;
   #rejectWait: ((err: unknown) => void) | undefined;
   #waitingAll = false;
+  #settled: (() => void) | undefined;
   /** The executor of every wait: one function per body instead of a closure per network read. */
   readonly #waitFor = (resolve: (v: never) => void, reject: (err: unknown) => void): void => {
     this.#resolveWait = resolve;
@@ -63,7 +64,10 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     limits: WireLimits,
     resolve: (res: HttpResponse) => void,
     reject: (err: unknown) => void,
+    /** Runs once when the answer has ended or failed (what keeps the process alive lets go). */
+    settled?: () => void,
   ) {
+    this.#settled = settled;
     this.#signal = signal as Signal;
     this.#limits = limits;
     this.#resolve = resolve;
@@ -91,7 +95,13 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     else this.#fail(reason);
   };
 
+  /** The request is over (ended or failed): stops following the signal, lets the process go. */
   #unlisten(): void {
+    const settled = this.#settled;
+    if (settled) {
+      this.#settled = undefined;
+      settled();
+    }
     const s = this.#signal;
     if (s.removeListener) s.removeListener('abort', this.#onAbort);
     else s.removeEventListener?.('abort', this.#onAbort);

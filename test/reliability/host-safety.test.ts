@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
@@ -14,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { createFakeClock, createMockProvider } from '../../src/testing/index.js';
 import {
+  CODECS,
   client,
   closeAll,
   consume,
@@ -343,7 +346,106 @@ describe('close() during in-flight calls', () => {
     // Not held open by keep-alive sockets or probe timers (undici's idle keep-alive is 10 s).
     expect(Date.now() - started).toBeLessThan(8000);
   }, 20_000);
+
+  it('a script that never calls close() exits promptly while a probe waits on a silent provider', async () => {
+    const silent = await silentServer();
+    // Default probes: the first runs at once and would wait its 3 s probeTimeoutMs for an answer that never comes.
+    const script = `
+      import { createManaLLM } from './src/index.ts';
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: ${JSON.stringify(silent)} } },
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const done = Date.now();
+      process.on('exit', () => console.log('exited after', Date.now() - done, 'ms'));
+    `;
+    const { code, out } = await runScript(script);
+    expect(code, out).toBe(0);
+    const after = Number(/exited after (\d+) ms/.exec(out)?.[1]);
+    expect(after, out).toBeLessThan(1000);
+  }, 20_000);
+
+  it('a script that never calls close() still waits for its own slow call and a stream that pauses', async () => {
+    // The probe may not hold the process, but a caller's request in flight must: its answer comes after 1 s.
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => void (body += c));
+      req.on('end', () => {
+        if (req.method === 'GET')
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}');
+        const { model, stream } = JSON.parse(body) as { model: string; stream?: boolean };
+        if (!stream)
+          return void setTimeout(
+            () =>
+              res
+                .writeHead(200, { 'content-type': 'application/json' })
+                .end(JSON.stringify(CODECS.openai.chat({ reply: 'late' }, model))),
+            1000,
+          );
+        const frames = CODECS.openai.stream({ reply: 'paused', chunks: 2 }, model);
+        res.writeHead(200, { 'content-type': frames.contentType });
+        res.write([...frames.prelude, frames.content[0]].join(''));
+        setTimeout(() => res.end([...frames.content.slice(1), ...frames.end].join('')), 1000);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const script = `
+      import { createManaLLM } from './src/index.ts';
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: ${JSON.stringify(url)} } },
+      });
+      const res = await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] });
+      let text = '';
+      for await (const c of llm.stream({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] }))
+        text += c.choices[0]?.delta.content ?? '';
+      console.log('got', res.choices[0].message.content, text);
+    `;
+    const { code, out } = await runScript(script);
+    expect(out).toContain('got late paused');
+    expect(code, out).toBe(0);
+  }, 20_000);
 });
+
+/** Runs `script` (ESM, from the repository root) in a child Node process, killed after 15 s. */
+function runScript(script: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => void (out += c));
+    child.stderr.on('data', (c: Buffer) => void (out += c));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, out });
+    });
+  });
+}
+
+/** A server that accepts every connection and never answers (tracked: closeAll closes it). */
+async function silentServer(): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
 
 function resourceCounts(): Record<string, number> {
   const out: Record<string, number> = {};
