@@ -12,7 +12,7 @@ import {
   StreamInterruptedError,
   UnknownAliasError,
 } from '../src/index.js';
-import { closeAll, collect, harness, rejection, USER } from './helpers/client.js';
+import { closeAll, collect, consume, harness, rejection, USER, waitFor } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -362,6 +362,19 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(none.cause).toBeInstanceOf(ProviderTimeoutError);
     expect(bad((none.cause as Error).message)).toBe(false);
     expect(none.attempts[0]?.target).toBe(`a/${model}`);
+  });
+
+  it('control characters in a direct model never reach the message of its timeouts.streamMs error', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, options: { timeouts: { streamMs: 30_000 } } });
+    h.up.a!.setDefault({ streamThenStall: 2 });
+    const run = consume(h.llm.stream({ model: 'a/m\nforged line \u202e', messages: USER }));
+    await waitFor(() => run.chunks.length >= 2, 'the stream to commit');
+    h.clock.advance(30_000);
+    const err = (await rejection(run.done)) as StreamInterruptedError;
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect(err.message).toContain('timeouts.streamMs');
+    expect(/[\n\u202e]/.test(err.message)).toBe(false);
+    expect(/[\n\u202e]/.test((err.cause as Error).message)).toBe(false);
   });
 
   it('a string timeoutMs no longer times the call out and opens the breaker', async () => {

@@ -214,7 +214,7 @@ export class CommittedStream implements Committed {
       const { attempt, entry } = this.#served;
       if (this.#state !== 'reading') return;
       this.#overtime = new ProviderTimeoutError(
-        `${entry.target}: stream lasted more than ${ms}ms (timeouts.streamMs)`,
+        `${cutModel(entry.target)}: stream lasted more than ${ms}ms (timeouts.streamMs)`,
         { provider: entry.provider, model: entry.model },
       );
       attempt.expire(this.#overtime);
