@@ -117,10 +117,7 @@ export class ChainWalk<T, R> {
     const attempt = new AttemptSignal(ctx, plan.signal, slot, lateAt);
     attempt.arm(ms, () =>
       attempt.expire(
-        new ProviderTimeoutError(`${cutModel(entry.target)}: ${step.timeoutLabel} within ${ms}ms`, {
-          provider: entry.provider,
-          model: entry.model,
-        }),
+        new ProviderTimeoutError(`${cutModel(entry.target)}: ${step.timeoutLabel} within ${ms}ms`, entry),
       ),
     );
     const { context } = attempt;

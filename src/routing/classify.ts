@@ -58,11 +58,7 @@ export function cannotServe(entry: ChainEntry, needs: Needs): ProviderCapability
   const list = Object.keys(needs);
   return new ProviderCapabilityError(
     `${cutModel(entry.target)} cannot serve this request (${list.join(', ')})`,
-    {
-      provider: entry.provider,
-      model: entry.model,
-      capability: list.join(','),
-    },
+    { ...entry, capability: list.join(',') },
   );
 }
 

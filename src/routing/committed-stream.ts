@@ -215,7 +215,7 @@ export class CommittedStream implements Committed {
       if (this.#state !== 'reading') return;
       this.#overtime = new ProviderTimeoutError(
         `${cutModel(entry.target)}: stream lasted more than ${ms}ms (timeouts.streamMs)`,
-        { provider: entry.provider, model: entry.model },
+        entry,
       );
       attempt.expire(this.#overtime);
     });
@@ -238,10 +238,7 @@ export class CommittedStream implements Committed {
       return;
     }
     attempt.expire(
-      new ProviderTimeoutError(`${cutModel(entry.target)}: stream idle for more than ${idleMs}ms`, {
-        provider: entry.provider,
-        model: entry.model,
-      }),
+      new ProviderTimeoutError(`${cutModel(entry.target)}: stream idle for more than ${idleMs}ms`, entry),
     );
   }
 }

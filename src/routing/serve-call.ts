@@ -79,10 +79,10 @@ function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>,
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
     if (v === null || typeof v !== 'object' || !Array.isArray((v as Record<string, unknown>)[list]))
-      throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer has no ${list} list`, {
-        provider: entry.provider,
-        model: entry.model,
-      });
+      throw new ProviderResponseError(
+        `${cutModel(entry.target)}: the adapter's answer has no ${list} list`,
+        entry,
+      );
     return { ...v };
   });
 }
