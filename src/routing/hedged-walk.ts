@@ -26,30 +26,21 @@ function startHedge<T, R>(
   if (!walk.callableAhead() || !policy.take()) return undefined;
   // The entries skipped on the way to the hedge are recorded now, after `current`'s place: chain order is kept.
   walk.hold(current);
+  const started = (hedge: Running<T> | undefined): Running<T> | undefined => {
+    if (hedge === undefined) {
+      policy.refund();
+      return undefined;
+    }
+    // A hedge is never hedged itself.
+    hedge.hedged = true;
+    const { events } = walk.ctx;
+    const { id, kind } = walk.plan;
+    if (events.has('hedge'))
+      events.emit('hedge', { id, kind, from: current.entry.target, to: hedge.entry.target, afterMs });
+    return hedge;
+  };
   const hedge = walk.start();
-  return hedge instanceof Promise
-    ? hedge.then((h) => hedged(walk, policy, current, h, afterMs))
-    : hedged(walk, policy, current, hedge, afterMs);
-}
-
-function hedged<T, R>(
-  walk: ChainWalk<T, R>,
-  policy: HedgePolicy,
-  current: Running<T>,
-  hedge: Running<T> | undefined,
-  afterMs: number,
-): Running<T> | undefined {
-  if (hedge === undefined) {
-    policy.refund();
-    return undefined;
-  }
-  // A hedge is never hedged itself.
-  hedge.hedged = true;
-  const { events } = walk.ctx;
-  const { id, kind } = walk.plan;
-  if (events.has('hedge'))
-    events.emit('hedge', { id, kind, from: current.entry.target, to: hedge.entry.target, afterMs });
-  return hedge;
+  return hedge instanceof Promise ? hedge.then(started) : started(hedge);
 }
 
 /**
