@@ -10,30 +10,25 @@ export function toServerSentEvents(
   stream: AsyncIterable<ChatChunk>,
 ): AsyncGenerator<string, void, undefined> {
   const source = stream[Symbol.asyncIterator]();
-  let started = false;
-  const frames = framed(source, () => {
-    started = true;
-  });
+  const state = { started: false };
+  const frames = framed(source, state);
   // A generator returned or thrown into before its first `next()` never runs its body: the source (an opened stream
   // holding its upstream, when the browser left before the first frame) is released here.
-  const stop = frames.return.bind(frames);
-  const fail = frames.throw.bind(frames);
-  frames.return = async (value) => {
-    if (!started) await source.return?.();
-    return stop(value);
-  };
-  frames.throw = async (err) => {
-    if (!started) await source.return?.();
-    return fail(err);
-  };
+  for (const method of ['return', 'throw'] as const) {
+    const own = frames[method].bind(frames);
+    frames[method] = async (arg) => {
+      if (!state.started) await source.return?.();
+      return own(arg);
+    };
+  }
   return frames;
 }
 
 async function* framed(
   source: AsyncIterator<ChatChunk>,
-  onStart: () => void,
+  state: { started: boolean },
 ): AsyncGenerator<string, void, undefined> {
-  onStart();
+  state.started = true;
   try {
     for await (const chunk of { [Symbol.asyncIterator]: () => source })
       yield `data: ${JSON.stringify(chunk)}\n\n`;
