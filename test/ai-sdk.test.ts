@@ -475,6 +475,32 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(a.count('chat')).toBe(before);
   });
 
+  it("an upstream's unknown finish reason named like an Object method is 'other', not that method", async () => {
+    const up = await rawUpstream((body, res) => {
+      const stream = JSON.parse(body).stream === true;
+      res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+      const choice = stream
+        ? { index: 0, delta: { content: 'Hi' }, finish_reason: 'toString' }
+        : { index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'constructor' };
+      const reply = { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [choice] };
+      res.end(stream ? `data: ${JSON.stringify(reply)}\n\ndata: [DONE]\n\n` : JSON.stringify(reply));
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/odd': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const mana = createManaProvider(llm);
+    const res = await generateText({ model: mana('mana/odd'), prompt: 'Q?' });
+    expect(res.text).toBe('Hi');
+    expect(res.finishReason).toBe('other');
+    const streamed = streamText({ model: mana('mana/odd'), prompt: 'Q?' });
+    expect(await streamed.text).toBe('Hi');
+    expect(await streamed.finishReason).toBe('other');
+  });
+
   it("a prompt part's own providerOptions are not sent upstream as a field of the content part", async () => {
     const { mana, a } = await setup();
     await generateText({

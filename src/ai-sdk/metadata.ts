@@ -16,9 +16,12 @@ const FINISH: Record<FinishReason, LanguageModelV3FinishReason['unified']> = {
   content_filter: 'content-filter',
 };
 
-/** The AI SDK's finish reason for an OpenAI one (`raw` keeps the original). */
+/**
+ * The AI SDK's finish reason for an OpenAI one (`raw` keeps the original). An upstream may send any string: an
+ * unknown one (`constructor` too, not FINISH's inherited member) is `other`.
+ */
 export function finishReason(raw: FinishReason | null | undefined): LanguageModelV3FinishReason {
-  return { unified: raw ? (FINISH[raw] ?? 'other') : 'other', raw: raw ?? undefined };
+  return { unified: raw && Object.hasOwn(FINISH, raw) ? FINISH[raw] : 'other', raw: raw ?? undefined };
 }
 
 /** Optional detail fields some upstreams report (OpenAI's cached and reasoning tokens). */
