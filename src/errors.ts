@@ -179,6 +179,9 @@ export class ProviderTimeoutError extends ProviderError {
   }
 }
 
+/** 4xx answers that are the provider's problem, not the caller's: 402 (out of credits), 408, Groq's 498 (capacity). */
+const THEIRS_4XX = new Set([402, 408, 498]);
+
 /**
  * A non-2xx HTTP answer: 5xx and 3xx (never followed) are retryable (502 to the caller), 404 falls through, other
  * 4xx are the caller's.
@@ -192,15 +195,8 @@ export class ProviderHTTPError extends ProviderError {
     message: string,
     info: ProviderErrorInfo & { status: number; contextLength?: boolean; outage?: boolean },
   ) {
-    // A redirect, 408, 402 (out of credits) and Groq's 498 (capacity) are the provider's problem, not the caller's.
     const { status } = info;
-    const theirs =
-      info.outage === true ||
-      status >= 500 ||
-      status < 400 ||
-      status === 402 ||
-      status === 408 ||
-      status === 498;
+    const theirs = info.outage === true || status < 400 || status >= 500 || THEIRS_4XX.has(status);
     super('PROVIDER_HTTP', message, info, theirs ? 502 : status, theirs || status === 404);
     if (info.contextLength === true && !theirs) this.contextLength = true;
   }
