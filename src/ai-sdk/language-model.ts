@@ -64,10 +64,9 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const { request, options: callOptions, warnings } = toChatCall(this.modelId, options);
     request.stream_options = { include_usage: true };
     const mapError = (err: unknown) => toAISDKError(err, this.modelId, 'languageModel', request);
-    // Cancelling the parts aborts the call: a stream waiting for the upstream would run return() only after its
-    // next chunk, keeping a silent upstream open until the idle timeout.
-    // The caller's signal is followed until the stream ends, not AbortSignal.any(): Node keeps every signal any()
-    // makes in a set on its sources that never shrinks, so a long-lived signal grew per call.
+    // Cancelling the parts aborts the call at once (return() would wait for a silent upstream's next chunk). The
+    // caller's signal is followed until the stream ends, not AbortSignal.any(): Node keeps every signal
+    // any() makes on its sources for good, so a long-lived signal grew per call.
     const cancel = new AbortController();
     const { signal } = callOptions;
     let unfollow = (): void => undefined;

@@ -2,7 +2,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 // Not reachable from the public internet, or not one host: what a server-side fetch on a caller's behalf must
 // never reach: the ranges IANA's special-purpose address registries mark not globally reachable (the unassigned
-// rest of 2001::/23 aside, which nothing routes to). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are matched against the IPv4 rules by BlockList.
+// rest of 2001::/23 aside, which nothing routes to). BlockList matches IPv4-mapped IPv6 (::ffff:a.b.c.d) as IPv4.
 const V4: [string, number][] = [
   ['0.0.0.0', 8], // "this network", incl. the unspecified address
   ['10.0.0.0', 8],
