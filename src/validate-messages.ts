@@ -30,10 +30,7 @@ function checkParts(parts: unknown[], i: number, images: boolean, out: IssueList
         out.add(`${partPath(i, j)}.image_url.url`, 'must be an http(s) or data: URL string');
     } else {
       const allowed = images ? '"text" or "image_url"' : '"text" (images go in user messages)';
-      out.add(
-        `${partPath(i, j)}.type`,
-        `must be ${allowed}, got ${p.type === undefined ? 'nothing' : shown(p.type)}`,
-      );
+      out.add(`${partPath(i, j)}.type`, `must be ${allowed}, got ${shown(p.type)}`);
     }
   }
 }

@@ -235,6 +235,12 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(noContent.issues).toEqual([
       { path: 'messages[0].content', message: 'must be a string or an array of content parts, got nothing' },
     ]);
+    const noType = (await rejection(
+      llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: [{ text: 'Hi' }] }] } as never),
+    )) as InvalidRequestError;
+    expect(noType.issues).toEqual([
+      { path: 'messages[0].content[0].type', message: 'must be "text" or "image_url", got nothing' },
+    ]);
     expect(a.requests).toHaveLength(0);
   });
 
