@@ -46,10 +46,9 @@ export function resolveModel(
 /** The one defined alias a mistyped `mana/<x>` is close to (compared after `mana/`), if exactly one is. */
 function closeAlias(requested: string, aliases: AliasRegistry): string | undefined {
   if (requested.length > 64) return undefined; // no one types that: no edit distance over a hostile string
-  const names = aliases.list().map((a) => a.name);
   const hint = didYouMean(
     requested.slice(5),
-    names.map((n) => n.slice(5)),
+    aliases.list().map((a) => a.name.slice(5)),
   );
   return hint === undefined ? undefined : `mana/${hint}`;
 }
