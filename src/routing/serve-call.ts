@@ -97,20 +97,15 @@ export const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
 /** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
 export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
   timeoutLabel: 'no answer',
-  run: (slot, entry, context, request) =>
-    ownAnswer(
+  run: (slot, entry, context, request) => {
+    const input = Array.isArray(request.input) ? request.input : [request.input];
+    return ownAnswer(
       slot,
       entry,
-      slot.adapter.embed(
-        {
-          ...request,
-          input: Array.isArray(request.input) ? request.input : [request.input],
-          model: entry.model,
-        },
-        context,
-      ),
+      slot.adapter.embed({ ...request, input, model: entry.model }, context),
       'data',
-    ),
+    );
+  },
   reject: (v, plan) => {
     const dims = plan.alias?.dimensions;
     // A custom adapter's items are its own: one with no vector is not of the length either.
