@@ -317,3 +317,30 @@ describe('llm.models() with malformed options', () => {
     expect(up.a!.count()).toBe(0);
   });
 });
+
+describe('llm.models() with a custom adapter whose list is malformed', () => {
+  it('names that provider in errors and still lists the others, as for any provider that fails', async () => {
+    const { harness } = await import('./helpers/client.js');
+    for (const list of [undefined, { names: ['x'] }, [Symbol('x')]]) {
+      const fail = () => Promise.reject(new Error('unused'));
+      const adapter = {
+        capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: false }),
+        chat: fail,
+        stream: () => {
+          throw new Error('unused');
+        },
+        embed: fail,
+        probe: () => Promise.resolve({ ok: true }),
+        models: () => Promise.resolve(list as never),
+      };
+      const { llm } = await harness({
+        upstreams: { a: 'openai' },
+        providers: { mine: { type: 'custom', adapter } },
+      });
+      const res = await llm.models();
+      expect(res.data.length).toBeGreaterThan(0);
+      expect(res.data.every((m) => m.owned_by === 'a')).toBe(true);
+      expect(res.errors).toEqual([{ provider: 'mine', error: expect.stringContaining('model list') }]);
+    }
+  });
+});
