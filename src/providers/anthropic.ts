@@ -13,7 +13,7 @@ import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './
 import { endpointCalls, modelIds } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { argumentsText, chunksOf, isJsonObject, type JsonObject } from './json-shapes.js';
+import { argumentsText, chunksOf, isCount, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';
@@ -34,10 +34,13 @@ interface StreamEvent {
   error?: unknown;
 }
 
-/** Takes the usage fields an event reports (message_delta repeats some, or all, of message_start's). */
+/**
+ * Takes the counts an event reports (message_delta repeats some, or all, of message_start's); one that is not a
+ * count is read as missing, so message_start's stands (docs/choices.md).
+ */
 function mergeUsage(into: JsonObject, from: unknown): void {
   if (!isJsonObject(from)) return;
-  for (const [k, v] of Object.entries(from)) if (typeof v === 'number') into[k] = v;
+  for (const [k, v] of Object.entries(from)) if (isCount(v)) into[k] = v;
 }
 
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
