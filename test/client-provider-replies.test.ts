@@ -37,3 +37,65 @@ describe('Anthropic stream: a bad count in message_delta', () => {
     },
   );
 });
+
+describe('a tool call with an empty id', () => {
+  // As an OpenAI-compatible one (docs/choices.md): the caller answers the call by its id, so it gets a new one.
+  const claude = {
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    content: [{ type: 'tool_use', id: '', name: 'weather', input: {} }],
+    stop_reason: 'tool_use',
+    usage: { input_tokens: 1, output_tokens: 1 },
+  };
+  const gemini = {
+    candidates: [
+      {
+        content: { role: 'model', parts: [{ functionCall: { id: '', name: 'weather', args: {} } }] },
+        finishReason: 'STOP',
+      },
+    ],
+  };
+  const ollama = {
+    model: 'm',
+    created_at: '2026-01-01T00:00:00Z',
+    message: {
+      role: 'assistant',
+      content: '',
+      tool_calls: [{ id: '', function: { name: 'weather', arguments: {} } }],
+    },
+    done: true,
+    done_reason: 'stop',
+  };
+  const claudeStream = [
+    ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+    ev('content_block_start', {
+      index: 0,
+      content_block: { type: 'tool_use', id: '', name: 'weather', input: {} },
+    }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 1 } }),
+    ev('message_stop', {}),
+  ].join('');
+
+  it.each([
+    ['anthropic', claude],
+    ['google', gemini],
+    ['ollama', ollama],
+  ] as const)('%s: chat() gives it a new unique call_ id', async (type, body) => {
+    const llm = await answeringWith(type, JSON.stringify(body), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.id).toMatch(/^call_[0-9a-f]{24}$/);
+  });
+
+  it.each([
+    ['anthropic', claudeStream, 'text/event-stream'],
+    ['google', `data: ${JSON.stringify(gemini)}\n\n`, 'text/event-stream'],
+    ['ollama', `${JSON.stringify(ollama)}\n`, 'application/x-ndjson'],
+  ] as const)('%s: stream() gives it a new unique call_ id', async (type, body, contentType) => {
+    const llm = await answeringWith(type, body, contentType);
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls[0]?.id).toMatch(/^call_[0-9a-f]{24}$/);
+  });
+});

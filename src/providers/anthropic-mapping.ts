@@ -11,6 +11,7 @@ import {
   isCount,
   isJsonObject,
   jsonObjectIn,
+  newId,
   textOf,
 } from './json-shapes.js';
 
@@ -156,6 +157,9 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
 
 const count = (v: unknown): number => (isCount(v) ? v : 0);
 
+/** A `tool_use` block's id as callers get it: an empty one gets a new unique id, as every provider's (docs/choices.md). */
+export const callId = (id: string): string => (id === '' ? newId('call_') : id);
+
 /**
  * Token counts from Anthropic's `usage`, when input and output are counts. `input_tokens` leaves out the prompt
  * tokens read from or written to the prompt cache; OpenAI's `prompt_tokens` counts every prompt token, so they are
@@ -198,7 +202,7 @@ export function fromAnthropicMessage(
       if (typeof b.id !== 'string' || typeof b.name !== 'string')
         throw badResponse(meta, 'tool_use block without id or name');
       answer.toolCalls.push({
-        id: b.id,
+        id: callId(b.id),
         type: 'function',
         function: { name: b.name, arguments: argumentsText(b.input) },
       });

@@ -9,7 +9,7 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
+import { callId, finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
 import { endpointCalls, modelIds } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
@@ -107,7 +107,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
                 tools.set(ev.index, { index, input: b.input, streamed: false });
                 const call: ToolCallDelta = {
                   index,
-                  id: b.id,
+                  id: callId(b.id),
                   type: 'function',
                   function: { name: b.name, arguments: '' },
                 };
