@@ -99,3 +99,23 @@ describe('a tool call with an empty id', () => {
     expect(calls[0]?.id).toMatch(/^call_[0-9a-f]{24}$/);
   });
 });
+
+describe('OpenAI-compatible stream: tool-call deltas', () => {
+  const frame = (call: object, finish: string | null = null) =>
+    `data: ${JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { tool_calls: [call] }, finish_reason: finish }],
+    })}\n\n`;
+  const start = { index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } };
+
+  it('a delta with function: null is read as one without a function', async () => {
+    const body = `${frame(start)}${frame({ index: 0, function: null }, 'tool_calls')}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls.map((t) => t.function)).toEqual([{ name: 'weather', arguments: '' }, undefined]);
+  });
+});
