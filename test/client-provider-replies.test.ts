@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, collect, USER } from './helpers/client.js';
+import { NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
+import { closeAll, collect, rejection, USER } from './helpers/client.js';
 import { answeringWith } from './helpers/raw-upstream.js';
 
 // Upstream replies whose fields are of the wrong type or value, read through the public API over real local HTTP
@@ -117,5 +118,31 @@ describe('OpenAI-compatible stream: tool-call deltas', () => {
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(calls.map((t) => t.function)).toEqual([{ name: 'weather', arguments: '' }, undefined]);
+  });
+
+  // Callers index their calls by it; a missing one is the call's position (as an embedding's index is).
+  it.each([[-1], [1.5], ['1'], [{}]])(
+    'a tool-call index %j is a malformed reply, so the chain falls back',
+    async (index) => {
+      const body = `${frame({ ...start, index }, 'tool_calls')}data: [DONE]\n\n`;
+      const llm = await answeringWith('openai', body, 'text/event-stream');
+      const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+      expect(err).toBeInstanceOf(NoHealthyProviderError);
+      expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+    },
+  );
+
+  it('a tool-call index of 1e999 is a malformed reply too', async () => {
+    const body = `${frame({ ...start, index: 'RAW' }, 'tool_calls').replace('"RAW"', '1e999')}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect((err as NoHealthyProviderError).cause).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it.each([[undefined], [null]])("a tool-call index %j is the call's position", async (index) => {
+    const body = `${frame({ ...start, index }, 'tool_calls')}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).map((t) => t.index)).toEqual([0]);
   });
 });

@@ -110,10 +110,13 @@ export async function* readChatStream(
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
-        // Some servers omit `index`; the position identifies the call then.
+        // Some servers omit `index`; the position identifies the call then. Callers index their calls by it: any
+        // other value that is not a whole number ≥ 0 is malformed, never a position.
         d.tool_calls.forEach((t: unknown, i) => {
           if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
-          if (typeof t.index !== 'number') t.index = i;
+          if (t.index === undefined || t.index === null) t.index = i;
+          else if (!isCount(t.index))
+            throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
         });
       }
     }
