@@ -146,3 +146,18 @@ describe('OpenAI-compatible stream: tool-call deltas', () => {
     expect(chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).map((t) => t.index)).toEqual([0]);
   });
 });
+
+describe('models(): a list entry without a model name', () => {
+  // Every adapter skips it and lists the others (a careful user expects them); a list that is not one is malformed.
+  const bad = [{}, { id: 5, name: 5 }, null, 'x', { id: '', name: '' }];
+  it.each([
+    ['openai', { object: 'list', data: [{ id: 'one' }, ...bad, { id: 'two' }] }],
+    ['anthropic', { data: [{ id: 'one' }, ...bad, { id: 'two' }], has_more: false }],
+    ['google', { models: [{ name: 'models/one' }, ...bad, { name: 'models/' }, { name: 'models/two' }] }],
+    ['ollama', { models: [{ name: 'one' }, ...bad, { model: 'two' }] }],
+  ] as const)('%s: is skipped, the others are listed', async (type, body) => {
+    const llm = await answeringWith(type, JSON.stringify(body), json);
+    const list = await llm.models();
+    expect(list.data.map((m) => m.id)).toEqual(['a/one', 'a/two']);
+  });
+});

@@ -10,7 +10,7 @@ import {
   type ProviderAdapter,
 } from './adapter.js';
 import { callId, finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
-import { endpointCalls, modelIds } from './endpoint.js';
+import { endpointCalls, modelNames } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import { argumentsText, chunksOf, isCount, isJsonObject, type JsonObject } from './json-shapes.js';
@@ -195,7 +195,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
         const listing = meta('*', 'GET', `${basePath}/models${query}`);
         const res = await call(listing, getHeaders, ctx.signal);
         const list = (await json(res, ctx.signal, listing)) as JsonObject | null;
-        names.push(...modelIds(list?.data, listing));
+        names.push(...modelNames(list?.data, listing));
         if (list?.has_more !== true || typeof list.last_id !== 'string') break;
         after = list.last_id;
       }

@@ -5,7 +5,7 @@ import { WireLimitError } from '../wire/limits.js';
 import { readSSE, type SSEEvent } from '../wire/sse.js';
 import type { ProbeOutcome } from './adapter.js';
 import { badResponse, errorFromInBand, errorFromStatus, networkError, parseJson } from './error-mapping.js';
-import { isJsonObject } from './json-shapes.js';
+import { isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterConfig } from './registry.js';
 
 /** What an error message names: provider, model, method and path (never a key). */
@@ -118,14 +118,23 @@ function resumed(
   return { [Symbol.asyncIterator]: () => ({ next }) };
 }
 
-/** The `id` of every entry of an OpenAI or Anthropic model list's `data`. @throws ProviderResponseError */
-export function modelIds(data: unknown, meta: CallMeta): string[] {
-  if (!Array.isArray(data)) throw badResponse(meta, 'model list has no data array');
-  return data.map((entry) => {
-    const id = (entry as { id?: unknown } | null)?.id;
-    if (typeof id !== 'string') throw badResponse(meta, 'model entry without id');
-    return id;
-  });
+/**
+ * The model names of a provider's list (`nameOf` reads an entry's; an OpenAI or Anthropic entry's `id` by default).
+ * An entry without one (a non-empty text) is skipped, so the others are still listed (docs/choices.md).
+ * @throws ProviderResponseError when the list is not a list
+ */
+export function modelNames(
+  list: unknown,
+  meta: CallMeta,
+  nameOf = (entry: JsonObject): unknown => entry.id,
+): string[] {
+  if (!Array.isArray(list)) throw badResponse(meta, 'model list is not a list');
+  const names: string[] = [];
+  for (const entry of list) {
+    const name = isJsonObject(entry) ? nameOf(entry) : undefined;
+    if (typeof name === 'string' && name !== '') names.push(name);
+  }
+  return names;
 }
 
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|credential|signature/i;

@@ -1,6 +1,6 @@
 import type { ChatChunk, ChatCompletion, Embeddings, Usage } from '../types.js';
 import { ALL_CAPABILITIES, INLINE_IMAGES, type InlinesImages, type ProviderAdapter } from './adapter.js';
-import { endpointCalls } from './endpoint.js';
+import { endpointCalls, modelNames } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { finishOf, readFrame, readParts } from './google-reply.js';
 import { toGeminiRequest } from './google-request.js';
@@ -129,12 +129,10 @@ export function createGoogleAdapter({
         const m = meta('models', 'GET', `${basePath}/models?pageSize=1000${query}`);
         const res = await call(m, getHeaders, ctx.signal);
         const reply = (await json(res, ctx.signal, m)) as JsonObject | null;
-        if (!Array.isArray(reply?.models)) throw badResponse(m, 'model list missing');
-        for (const entry of reply.models) {
-          const name = (entry as { name?: unknown } | null)?.name;
-          if (typeof name === 'string') names.push(bareModel(name));
-        }
-        if (typeof reply.nextPageToken !== 'string' || reply.nextPageToken === '') break;
+        names.push(
+          ...modelNames(reply?.models, m, (e) => (typeof e.name === 'string' ? bareModel(e.name) : e.name)),
+        );
+        if (typeof reply?.nextPageToken !== 'string' || reply.nextPageToken === '') break;
         token = reply.nextPageToken;
       }
       return names;

@@ -12,7 +12,7 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { endpointCalls } from './endpoint.js';
+import { endpointCalls, modelNames } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
 import { chunksOf, completion, type Delta, isCount, isJsonObject, isNumbers } from './json-shapes.js';
@@ -188,12 +188,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
 
     async models(ctx) {
       const reply = await json(await call(tags, getHeaders, ctx.signal), ctx.signal, tags);
-      const list = isJsonObject(reply) ? reply.models : undefined;
-      if (!Array.isArray(list)) throw badResponse(tags, 'model list has no models array');
-      return list.flatMap((entry) => {
-        const name = isJsonObject(entry) ? (entry.name ?? entry.model) : undefined;
-        return typeof name === 'string' ? [name] : [];
-      });
+      return modelNames(isJsonObject(reply) ? reply.models : undefined, tags, (e) => e.name ?? e.model);
     },
   };
 }

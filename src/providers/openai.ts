@@ -8,7 +8,7 @@ import {
   ALL_CAPABILITIES,
   type ProviderAdapter,
 } from './adapter.js';
-import { endpointCalls, modelIds, readBody } from './endpoint.js';
+import { endpointCalls, modelNames, readBody } from './endpoint.js';
 import { isCount } from './json-shapes.js';
 import {
   embeddingsBody,
@@ -162,7 +162,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   async function models(ctx: AdapterContext): Promise<string[]> {
     const res = await calls.call(listing, getHeaders, ctx.signal);
     const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
-    return modelIds(json.data, listing);
+    return modelNames(json.data, listing);
   }
 
   const adapter: ProviderAdapter = {
