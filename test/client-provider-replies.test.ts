@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
+import { NoHealthyProviderError, ProviderRateLimitError, ProviderResponseError } from '../src/index.js';
 import { closeAll, collect, rejection, USER } from './helpers/client.js';
 import { answeringWith } from './helpers/raw-upstream.js';
 
@@ -159,5 +159,33 @@ describe('models(): a list entry without a model name', () => {
     const llm = await answeringWith(type, JSON.stringify(body), json);
     const list = await llm.models();
     expect(list.data.map((m) => m.id)).toEqual(['a/one', 'a/two']);
+  });
+});
+
+describe('an in-band error nested deeper than JSON.stringify can walk', () => {
+  // 10,000 levels: a few tens of KB, well within the reply bound; JSON.stringify throws a RangeError on it.
+  const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+  it.each([
+    ['openai', `{"error":{"code":429,"message":"slow down","details":${deep}}}`, json],
+    [
+      'anthropic',
+      `{"type":"error","error":{"type":"rate_limit_error","message":"slow down","x":${deep}}}`,
+      json,
+    ],
+    ['openai', `{"error":{"code":"rate_limit_exceeded","message":${deep}}}`, json],
+    [
+      'anthropic',
+      `event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","details":${deep}}}\n\n`,
+      'text/event-stream',
+    ],
+  ] as const)('%s: is still the rate limit it says %#', async (type, body, contentType) => {
+    const llm = await answeringWith(type, body, contentType);
+    const call =
+      contentType === json
+        ? llm.chat({ model: 'a/m', messages: USER })
+        : collect(llm.stream({ model: 'a/m', messages: USER }));
+    const err = (await rejection(call)) as NoHealthyProviderError;
+    expect(err.cause).toBeInstanceOf(ProviderRateLimitError);
+    expect((err.cause as Error).message.length).toBeLessThan(600);
   });
 });

@@ -190,7 +190,8 @@ const IN_BAND_STATUS: [number, string[]][] = [
  * Classifies an error reported inside a 200 (a JSON `error` object, an SSE/NDJSON error frame) by the same
  * table as HTTP statuses: a numeric code is treated as a status, well-known type strings map to their class.
  */
-export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
+export function errorFromInBand(raw: unknown, meta: CallMeta): ProviderError {
+  const err = walkable(raw);
   const e = (typeof err === 'string' ? { message: err } : (err ?? {})) as JsonObject;
   // An error event without its error object (Anthropic's `{"type":"error"}`) has nothing more to say.
   const text = typeof e.message === 'string' ? e.message : (JSON.stringify(err) ?? 'no details');
@@ -210,6 +211,21 @@ export function errorFromInBand(err: unknown, meta: CallMeta): ProviderError {
     `${callLabel(meta)}: upstream error in a 200 reply: ${clip(text, meta)}`,
     info(meta),
   );
+}
+
+/**
+ * An in-band error as JSON.stringify can write it: one nested deeper than it can walk (a RangeError; a reply within
+ * its size bound can hold millions of levels) keeps only its top-level fields that are not objects, where its code,
+ * type and message are, so it is still classified.
+ */
+function walkable(err: unknown): unknown {
+  try {
+    JSON.stringify(err);
+    return err;
+  } catch {
+    const flat = Object.entries(err as JsonObject).filter(([, v]) => v === null || typeof v !== 'object');
+    return Object.fromEntries(flat);
+  }
 }
 
 /** A malformed or unparseable upstream reply. */
