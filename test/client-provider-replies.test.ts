@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError, ProviderRateLimitError, ProviderResponseError } from '../src/index.js';
-import { closeAll, collect, rejection, USER } from './helpers/client.js';
+import {
+  createManaLLM,
+  type Embeddings,
+  NoHealthyProviderError,
+  type ProviderAdapter,
+  ProviderRateLimitError,
+  ProviderResponseError,
+} from '../src/index.js';
+import { closeAll, collect, rejection, track, USER } from './helpers/client.js';
 import { answeringWith } from './helpers/raw-upstream.js';
 
 // Upstream replies whose fields are of the wrong type or value, read through the public API over real local HTTP
@@ -187,5 +194,56 @@ describe('an in-band error nested deeper than JSON.stringify can walk', () => {
     const err = (await rejection(call)) as NoHealthyProviderError;
     expect(err.cause).toBeInstanceOf(ProviderRateLimitError);
     expect((err.cause as Error).message.length).toBeLessThan(600);
+  });
+});
+
+describe("a custom adapter's embeddings", () => {
+  // As every built-in adapter's (docs/choices.md): a caller can only use one dimension for a whole call.
+  const llmAnswering = (...vectors: unknown[]) => {
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: async () =>
+        ({
+          object: 'list',
+          data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+          model: 'm',
+          usage: { prompt_tokens: 0, total_tokens: 0 },
+        }) as Embeddings,
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    return track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/e': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter } },
+        health: { probes: false },
+      }),
+    );
+  };
+
+  it.each([
+    ['an empty vector', [[]]],
+    ['vectors of different lengths', [[0.5, 1], [0.5]]],
+    ['an item without a vector', [[0.5], undefined]],
+    ['no vector at all', [null, {}]],
+  ])('with %s is a malformed reply', async (_, vectors) => {
+    const llm = llmAnswering(...vectors);
+    const err = (await rejection(
+      llm.embed({ model: 'mana/e', input: ['x', 'y'] }),
+    )) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.cause).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it('of one length is served', async () => {
+    const res = await llmAnswering([0.5, 1], [1, 0.5]).embed({ model: 'mana/e', input: ['x', 'y'] });
+    expect(res.data.map((d) => d.embedding)).toEqual([
+      [0.5, 1],
+      [1, 0.5],
+    ]);
   });
 });

@@ -191,7 +191,8 @@ describe('entries skipped before any call', () => {
     const res = await llm.embed({ model: 'mana/e', input: 'x', dimensions: 3 });
     expect(res.model).toBe('a/small');
   });
-  it('dimensions: a custom adapter answering items without a vector is skipped, not a TypeError', async () => {
+  // Such an answer is malformed, with or without dimensions (docs/choices.md), as a built-in adapter's would be.
+  it('dimensions: a custom adapter answering items without a vector is a bad response, not a TypeError', async () => {
     const adapter: ProviderAdapter = {
       ...textOnly(),
       capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: true }),
@@ -205,7 +206,7 @@ describe('entries skipped before any call', () => {
     up.b?.setDefault({ dimensions: 3 });
     const res = await llm.embed({ model: 'mana/e', input: ['one', 'two'] });
     expect(res.model).toBe('b/right');
-    expect(res.routing.attempts[0]).toMatchObject({ target: 'mine/m', reason: 'dimensions' });
+    expect(res.routing.attempts[0]).toMatchObject({ target: 'mine/m', reason: 'bad-response' });
   });
 });
 

@@ -72,19 +72,36 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 
 /**
  * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
- * out one frozen or shared object), and a reply without its `list` (`choices`, `data`) is a malformed one. The
+ * out one frozen or shared object); a reply without its `list` (`choices`, `data`), or embeddings without one
+ * dimension (an empty vector, or vectors of different lengths, as from a built-in adapter), is a malformed one. The
  * built-in adapters build a fresh, well-formed answer per call.
  */
 function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>, list: string): Promise<T> {
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
-    if (v === null || typeof v !== 'object' || !Array.isArray((v as Record<string, unknown>)[list]))
-      throw new ProviderResponseError(
-        `${cutModel(entry.target)}: the adapter's answer has no ${list} list`,
-        entry,
-      );
+    const items = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[list];
+    const wrong = !Array.isArray(items)
+      ? `has no ${list} list`
+      : list === 'data' && !oneDimension(items)
+        ? 'holds an empty vector, or vectors of different lengths'
+        : undefined;
+    if (wrong !== undefined)
+      throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer ${wrong}`, entry);
     return { ...v };
   });
+}
+
+/** The length of an embeddings item's vector (undefined when it has none). */
+const lengthOf = (item: unknown): number | undefined => {
+  const v = (item as { embedding?: unknown } | null)?.embedding;
+  return Array.isArray(v) ? v.length : undefined;
+};
+
+/** Whether every item holds a vector, all of one length that is not 0. */
+function oneDimension(items: unknown[]): boolean {
+  if (items.length === 0) return true;
+  const n = lengthOf(items[0]);
+  return n !== undefined && n > 0 && items.every((d) => lengthOf(d) === n);
 }
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
@@ -108,8 +125,8 @@ export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
   },
   reject: (v, plan) => {
     const dims = plan.alias?.dimensions;
-    // A custom adapter's items are its own: one with no vector is not of the length either.
-    return dims !== undefined && v.data.some((d) => d?.embedding?.length !== dims) ? 'dimensions' : undefined;
+    // Every item holds a vector by now: a custom adapter's answer without one is malformed (ownAnswer).
+    return dims !== undefined && v.data.some((d) => d.embedding.length !== dims) ? 'dimensions' : undefined;
   },
 };
 
