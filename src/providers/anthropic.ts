@@ -81,8 +81,8 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       const chunk: ReturnType<typeof chunksOf> = (...args) =>
         (chunks ??= chunksOf(id ?? `msg-${randomUUID()}`, created, model))(...args);
       // Anthropic numbers content blocks, OpenAI tool calls: each tool block's call index, and the input its start gave
-      // while no arguments have streamed for it yet.
-      const tools = new Map<number, { index: number; input: unknown; streamed: boolean }>();
+      // while no arguments have streamed for it yet. Keyed by the event's index as sent: only numbers are set.
+      const tools = new Map<unknown, { index: number; input: unknown; streamed: boolean }>();
       let calls = 0;
       const usage: JsonObject = {};
       let stop: unknown;
@@ -131,7 +131,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
               } else if (d?.type === 'input_json_delta') {
                 if (typeof d.partial_json !== 'string')
                   throw badResponse(m, 'input_json_delta without partial_json');
-                const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
+                const tool = tools.get(ev.index);
                 // Deltas of blocks we don't surface (e.g. server_tool_use) are skipped.
                 if (tool && d.partial_json !== '') {
                   tool.streamed = true;
@@ -144,7 +144,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
             }
             case 'content_block_stop': {
               // A call without arguments streams none (or one empty delta): its arguments are "{}", as chat() says.
-              const tool = typeof ev.index === 'number' ? tools.get(ev.index) : undefined;
+              const tool = tools.get(ev.index);
               if (tool && !tool.streamed) {
                 tool.streamed = true;
                 const args = argumentsText(tool.input);
