@@ -1,20 +1,13 @@
 import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
-import {
-  type Answer,
-  argumentsText,
-  isCount,
-  isJsonObject as isObject,
-  type JsonObject as Json,
-  newId,
-} from './json-shapes.js';
+import { type Answer, argumentsText, isCount, isJsonObject, type JsonObject, newId } from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
 interface GeminiFrame {
   /** False when the reply carries no candidate (a usage-only frame). */
   hasCandidate: boolean;
-  parts: Json[];
+  parts: JsonObject[];
   finishReason: string | undefined;
   usage: Usage | undefined;
 }
@@ -32,7 +25,7 @@ const BLOCK_REASONS = new Set([
 const count = (v: unknown): number => (isCount(v) ? v : 0);
 
 function usageOf(u: unknown): Usage | undefined {
-  if (!isObject(u)) return undefined;
+  if (!isJsonObject(u)) return undefined;
   // The prompt of a built-in tool (search, code execution) is billed as input: counted in, so prompt + completion =
   // total as in OpenAI usage (see docs/wire-conformance.md).
   const prompt = count(u.promptTokenCount) + count(u.toolUsePromptTokenCount);
@@ -51,7 +44,7 @@ function usageOf(u: unknown): Usage | undefined {
  * are thrown as the typed errors of the fallback table.
  */
 export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
-  if (!isObject(json)) throw badResponse(meta, 'reply is not a JSON object');
+  if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
   if (json.error !== undefined && json.error !== null) throw errorFromInBand(json.error, meta);
   const usage = usageOf(json.usageMetadata);
   const candidates = json.candidates;
@@ -59,13 +52,13 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
     throw badResponse(meta, 'candidates is not a list');
   const cand: unknown = candidates?.[0];
   if (cand === undefined) {
-    const reason = isObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
+    const reason = isJsonObject(json.promptFeedback) ? json.promptFeedback.blockReason : undefined;
     if (typeof reason === 'string') throw blockedError(meta, 'prompt blocked by the provider', reason);
     return { hasCandidate: false, parts: [], finishReason: undefined, usage };
   }
-  if (!isObject(cand)) throw badResponse(meta, 'candidate is not an object');
-  const parts = isObject(cand.content) ? cand.content.parts : undefined;
-  if (parts !== undefined && !(Array.isArray(parts) && parts.every(isObject)))
+  if (!isJsonObject(cand)) throw badResponse(meta, 'candidate is not an object');
+  const parts = isJsonObject(cand.content) ? cand.content.parts : undefined;
+  if (parts !== undefined && !(Array.isArray(parts) && parts.every(isJsonObject)))
     throw badResponse(meta, 'candidate parts are malformed');
   const finishReason = typeof cand.finishReason === 'string' ? cand.finishReason : undefined;
   return { hasCandidate: true, parts: parts ?? [], finishReason, usage };
@@ -75,7 +68,7 @@ export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
  * Splits parts into answer text, thought text (`thought: true`) and function calls; a call carries Gemini's thought
  * signature in `extra_content.google`, as Google's OpenAI endpoint does (Gemini 3 wants it back on the next turn).
  */
-export function readParts(parts: Json[], meta: CallMeta): Answer {
+export function readParts(parts: JsonObject[], meta: CallMeta): Answer {
   let content = '';
   let reasoning = '';
   const toolCalls: ToolCall[] = [];
@@ -83,7 +76,7 @@ export function readParts(parts: Json[], meta: CallMeta): Answer {
     if (typeof p.text === 'string') {
       if (p.thought === true) reasoning += p.text;
       else content += p.text;
-    } else if (isObject(p.functionCall)) {
+    } else if (isJsonObject(p.functionCall)) {
       const { id, name, args } = p.functionCall;
       if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
       const signature = typeof p.thoughtSignature === 'string' ? p.thoughtSignature : '';

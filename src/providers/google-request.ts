@@ -1,20 +1,20 @@
 import type { ToolChoice, ToolDefinition } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import { type LoadImage, userParts } from './images.js';
-import { isJsonObject as isObject, type JsonObject as Json, jsonObjectIn, textOf } from './json-shapes.js';
+import { isJsonObject, type JsonObject, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** One Gemini `Content`: a turn of the conversation. */
 interface GeminiContent {
   role: 'user' | 'model';
-  parts: Json[];
+  parts: JsonObject[];
 }
 
 /** Gemini wants `args` as an object; OpenAI carries it as a JSON string. */
-function argsOf(raw: string): Json {
+function argsOf(raw: string): JsonObject {
   if (raw.trim() === '') return {};
   try {
     const parsed: unknown = JSON.parse(raw);
-    return isObject(parsed) ? parsed : { value: parsed };
+    return isJsonObject(parsed) ? parsed : { value: parsed };
   } catch {
     return { value: raw };
   }
@@ -30,12 +30,12 @@ const SCHEMA_MAP_KEYS = new Set(['properties', '$defs', 'definitions']);
 /** Removes JSON Schema keywords Gemini rejects, at every depth, leaving property names alone. */
 export function toGeminiSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(toGeminiSchema);
-  if (!isObject(schema)) return schema;
+  if (!isJsonObject(schema)) return schema;
   const entries: [string, unknown][] = [];
   for (const [key, value] of Object.entries(schema)) {
     if (REJECTED_SCHEMA_KEYS.has(key)) continue;
     if (VALUE_KEYS.has(key)) entries.push([key, value]);
-    else if (SCHEMA_MAP_KEYS.has(key) && isObject(value)) {
+    else if (SCHEMA_MAP_KEYS.has(key) && isJsonObject(value)) {
       entries.push([
         key,
         Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, toGeminiSchema(sub)])),
@@ -46,13 +46,16 @@ export function toGeminiSchema(schema: unknown): unknown {
   return Object.fromEntries(entries);
 }
 
-function functionDeclaration(tool: ToolDefinition): Json {
+function functionDeclaration(tool: ToolDefinition): JsonObject {
   const { name, description, parameters } = tool.function;
-  const decl: Json = { name };
+  const decl: JsonObject = { name };
   if (description !== undefined) decl.description = description;
   // Gemini rejects an OBJECT schema with no properties; a function without arguments omits `parameters`.
   const props = parameters?.properties;
-  if (parameters && !(parameters.type === 'object' && (!isObject(props) || Object.keys(props).length === 0)))
+  if (
+    parameters &&
+    !(parameters.type === 'object' && (!isJsonObject(props) || Object.keys(props).length === 0))
+  )
     decl.parameters = toGeminiSchema(parameters);
   return decl;
 }
@@ -60,13 +63,13 @@ function functionDeclaration(tool: ToolDefinition): Json {
 // OpenAI's tool_choice words in Gemini's terms (naming a function is ANY with only that one allowed).
 const TOOL_MODES = { auto: 'AUTO', none: 'NONE', required: 'ANY' } as const;
 
-function toolConfig(choice: ToolChoice): Json {
+function toolConfig(choice: ToolChoice): JsonObject {
   if (typeof choice === 'string') return { functionCallingConfig: { mode: TOOL_MODES[choice] } };
   return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
 }
 
-function generationConfig(req: AdapterChatRequest): Json {
-  const cfg: Json = { candidateCount: 1 };
+function generationConfig(req: AdapterChatRequest): JsonObject {
+  const cfg: JsonObject = { candidateCount: 1 };
   if (req.temperature !== undefined) cfg.temperature = req.temperature;
   if (req.top_p !== undefined) cfg.topP = req.top_p;
   if (req.max_tokens !== undefined) cfg.maxOutputTokens = req.max_tokens;
@@ -89,7 +92,7 @@ const NO_SIGNATURE = 'skip_thought_signature_validator';
  * Maps an OpenAI-shaped chat request to a Gemini `GenerateContentRequest`. System messages are joined into
  * `systemInstruction`; tool results find their function name through the earlier assistant `tool_calls`.
  */
-export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadImage): Promise<Json> {
+export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadImage): Promise<JsonObject> {
   const system: string[] = [];
   const contents: GeminiContent[] = [];
   const toolNames = new Map<string, string>();
@@ -109,7 +112,7 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
     toolTurn = undefined;
     if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
     else if (m.role === 'user') {
-      const parts = await userParts<Json>(
+      const parts = await userParts<JsonObject>(
         m.content,
         loadImage,
         (text) => ({ text }),
@@ -117,12 +120,12 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
       );
       contents.push({ role: 'user', parts });
     } else {
-      const parts: Json[] = [];
+      const parts: JsonObject[] = [];
       const text = textOf(m.content);
       if (text !== '') parts.push({ text });
       for (const call of m.tool_calls ?? []) {
         toolNames.set(call.id, call.function.name);
-        const part: Json = {
+        const part: JsonObject = {
           functionCall: { name: call.function.name, args: argsOf(call.function.arguments) },
         };
         // Gemini 3 rejects a replayed function call without the signature it was given with
@@ -137,7 +140,7 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
       if (parts.length > 0) contents.push({ role: 'model', parts });
     }
   }
-  const body: Json = { contents };
+  const body: JsonObject = { contents };
   if (system.length > 0) body.systemInstruction = { parts: [{ text: system.join('\n\n') }] };
   if (req.tools && req.tools.length > 0)
     body.tools = [{ functionDeclarations: req.tools.map(functionDeclaration) }];

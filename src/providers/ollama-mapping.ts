@@ -2,14 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import {
-  argumentsText,
-  isCount,
-  isJsonObject as isRecord,
-  type JsonObject,
-  jsonObjectIn,
-  newId,
-} from './json-shapes.js';
+import { argumentsText, isCount, isJsonObject, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -138,12 +131,12 @@ export function throwInBand(json: JsonObject, meta: CallMeta): void {
  * a malformed one as `ProviderResponseError`.
  */
 export function readFrame(json: unknown, meta: CallMeta, streaming: boolean): OllamaFrame {
-  if (!isRecord(json)) throw badResponse(meta, 'reply is not a JSON object');
+  if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
   throwInBand(json, meta);
   const done = json.done === true;
   const msg = json.message;
   if (msg === undefined && !(streaming && done)) throw badResponse(meta, 'reply has no message');
-  if (msg !== undefined && !isRecord(msg)) throw badResponse(meta, 'reply message is not an object');
+  if (msg !== undefined && !isJsonObject(msg)) throw badResponse(meta, 'reply message is not an object');
   const content = msg?.content ?? '';
   const thinking = msg?.thinking ?? '';
   const calls = msg?.tool_calls ?? [];
@@ -195,10 +188,10 @@ export function textOfLine(line: string): string | undefined {
 /** Ollama tool calls → OpenAI ones; ids are Ollama's when it sends them, else new ones. */
 export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
   return raw.map((c) => {
-    const fn = isRecord(c) ? c.function : undefined;
-    if (!isRecord(fn) || typeof fn.name !== 'string')
+    const fn = isJsonObject(c) ? c.function : undefined;
+    if (!isJsonObject(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
-    const id = isRecord(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newId('call_');
+    const id = isJsonObject(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newId('call_');
     return {
       id,
       type: 'function',
