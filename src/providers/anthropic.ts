@@ -46,13 +46,13 @@ function mergeUsage(into: JsonObject, from: unknown): void {
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { basePath, meta, call, json, probe, events } = endpointCalls(config, http);
-  const getHeaders: Record<string, string> = {
+  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
+  const own: Record<string, string> = {
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),
-    ...config.headers,
   };
-  const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
+  const getHeaders = headers(own);
+  const postHeaders = headers({ ...own, 'content-type': 'application/json' });
 
   const now = () => Math.floor(clock.now() / 1000);
 

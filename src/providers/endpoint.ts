@@ -164,6 +164,7 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   const origin = url.origin;
   const basePath = url.pathname.replace(/\/+$/, '');
   const secrets = secretsOf(config);
+  const configured = Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v] as const);
   /** Sends the call `m` names, with a POST's JSON `body`: a 2xx response or the typed error. */
   const call = (
     m: CallMeta,
@@ -174,6 +175,15 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   ) => send(http, { origin, path: m.path, method: m.method, headers, signal, body, background }, m);
   return {
     basePath,
+    /**
+     * An adapter's own (lowercase) headers with the configured ones over them, names compared case-insensitively:
+     * a configured `X-Api-Key` replaces the adapter's `x-api-key` rather than going out next to it. Built once.
+     */
+    headers(defaults: Record<string, string>): Record<string, string> {
+      const out = { ...defaults };
+      for (const [k, v] of configured) out[k] = v;
+      return out;
+    },
     /** A call: where its request goes, and what an error about it names. */
     meta: (model: string, method: CallMeta['method'], path: string): CallMeta => ({
       provider: config.id,

@@ -27,11 +27,11 @@ export function createGoogleAdapter({
   clock,
   images,
 }: AdapterDeps): ProviderAdapter & InlinesImages {
-  const { basePath, meta, call, json, probe, events } = endpointCalls(config, http);
+  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
   const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
-  const getHeaders = { accept: 'application/json', ...config.headers, ...auth };
-  const jsonHeaders = { ...getHeaders, 'content-type': 'application/json' };
-  const sseHeaders = { ...jsonHeaders, accept: 'text/event-stream' };
+  const getHeaders = headers({ accept: 'application/json', ...auth });
+  const jsonHeaders = headers({ accept: 'application/json', ...auth, 'content-type': 'application/json' });
+  const sseHeaders = headers({ accept: 'text/event-stream', ...auth, 'content-type': 'application/json' });
 
   const now = () => Math.floor(clock.now() / 1000);
 

@@ -35,13 +35,13 @@ import type { AdapterDeps } from './registry.js';
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { basePath, meta, call, json, probe } = endpointCalls(config, http);
-  const getHeaders: Record<string, string> = {
+  const { basePath, meta, call, json, probe, headers } = endpointCalls(config, http);
+  const own: Record<string, string> = {
     accept: 'application/json',
-    ...config.headers,
     ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
   };
-  const postHeaders: Record<string, string> = { ...getHeaders, 'content-type': 'application/json' };
+  const getHeaders = headers(own);
+  const postHeaders = headers({ ...own, 'content-type': 'application/json' });
   const tags = meta('-', 'GET', `${basePath}/api/tags`);
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {

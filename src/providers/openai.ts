@@ -60,13 +60,18 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const calls = endpointCalls(config, http);
   const { basePath, meta: metaFor } = calls;
-  const base: Record<string, string> = {};
-  if (config.apiKey) base.authorization = `Bearer ${config.apiKey}`;
-  // Configured headers win, whatever their case (OpenRouter's HTTP-Referer / X-Title, Azure's api-key, …).
-  for (const [k, v] of Object.entries(config.headers)) base[k.toLowerCase()] = v;
-  const getHeaders = { accept: 'application/json', ...base };
-  const jsonHeaders = { 'content-type': 'application/json', accept: 'application/json', ...base };
-  const sseHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...base };
+  const auth: Record<string, string> = config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {};
+  const getHeaders = calls.headers({ accept: 'application/json', ...auth });
+  const jsonHeaders = calls.headers({
+    'content-type': 'application/json',
+    accept: 'application/json',
+    ...auth,
+  });
+  const sseHeaders = calls.headers({
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    ...auth,
+  });
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const listing = metaFor('*', 'GET', `${basePath}/models`);
