@@ -124,8 +124,16 @@ export class NoHealthyProviderError extends ManaLLMError {
   }
 }
 
-/** An attempt's reason as a message shows it; an `unconfigured` entry says what its provider lacks. */
+/** Internal: 404s whose body had no error message (`404 page not found`): likely a wrong `baseUrl` path. */
+export const bareNotFound = new WeakSet<ManaLLMError>();
+
+/**
+ * An attempt's reason as a message shows it (fixed words: `mana-llm/http` serves it): an `unconfigured` entry says
+ * what its provider lacks, a bare 404 that it was not a model error.
+ */
 function why(a: Attempt, keyless: readonly string[] | undefined): string {
+  if (a.error !== undefined && bareNotFound.has(a.error))
+    return `${a.reason}: a bare HTTP 404, not a model error; check the baseUrl path`;
   if (a.reason !== 'unconfigured' || keyless === undefined) return a.reason;
   const provider = a.target.slice(0, a.target.indexOf('/'));
   return keyless.includes(provider) ? 'unconfigured: no API key' : 'unconfigured: not in providers';

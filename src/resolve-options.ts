@@ -8,7 +8,7 @@ import {
   type ResolvedProvider,
 } from './options.js';
 import { OptionsSchema, ProviderSchema } from './options-schema.js';
-import { lacksKey, WELL_KNOWN } from './providers/registry.js';
+import { lacksKey, type ProviderType, WELL_KNOWN } from './providers/registry.js';
 import { cleanText, textOf } from './redact.js';
 import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
@@ -108,14 +108,17 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
 }
 
 /**
- * What of a `baseUrl` would never reach the provider (requests go to its origin and path only), as the issue to
- * report; the message never shows the URL, which may hold a password.
+ * What of a `baseUrl` would never reach the provider (requests go to its origin and path only), or an Ollama path
+ * that cannot be its server root, as the issue to report; the message never shows the URL, which may hold a password.
  */
-function unsentPart(url: URL): string | undefined {
+function baseUrlProblem(url: URL, type: ProviderType): string | undefined {
   if (url.username || url.password)
     return 'must not carry credentials (user:password@): they would not be sent; give them in headers (authorization: Basic …)';
   if (url.search) return 'must not have a query string: it would not be sent (see docs/options.md)';
   if (url.hash) return 'must not have a fragment (#…): it would not be sent';
+  // The adapter adds /api/chat itself: /v1/api/chat or /api/api/chat is a 404 that reads as a missing model.
+  if (type === 'ollama' && /\/(v1|api)\/*$/i.test(url.pathname))
+    return "is Ollama's server root (http://localhost:11434), without /api or /v1; for its OpenAI-compatible /v1 API use type: 'openai'";
   return undefined;
 }
 
@@ -149,8 +152,8 @@ function readProviders(
       issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
     if (type !== 'custom' && !baseUrl)
       issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
-    const unsent = p.baseUrl === undefined ? undefined : unsentPart(new URL(p.baseUrl));
-    if (unsent) issues.push({ path: `${at}.baseUrl`, message: unsent });
+    const wrong = p.baseUrl === undefined ? undefined : baseUrlProblem(new URL(p.baseUrl), type);
+    if (wrong) issues.push({ path: `${at}.baseUrl`, message: wrong });
     const headers = p.headers ?? {};
     if (type !== 'custom') {
       if (p.apiKey !== undefined && !HEADER_VALUE.test(p.apiKey))

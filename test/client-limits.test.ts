@@ -57,7 +57,8 @@ async function setup(
   const llm = track(
     createManaLLM({
       providers: {
-        a: { type: aType, baseUrl: a.url },
+        // An Ollama baseUrl is the server root (a path ending in /v1 is a ConfigError).
+        a: { type: aType, baseUrl: aType === 'ollama' ? a.url.replace(/\/v1$/, '') : a.url },
         b: { type: bType, baseUrl: b.url },
       },
       aliases: { aliases: { 'mana/x': { chain: ['a/m', 'b/m'] } } },

@@ -10,6 +10,7 @@ import {
   NoHealthyProviderError,
 } from '../src/index.js';
 import { closeAll, harness, KEY, recordEvents, rejection, track, USER, upstream } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -323,5 +324,62 @@ describe('a baseUrl whose query, fragment or credentials would never be sent is 
     );
     await llm.chat({ model: 'a/m', messages: USER });
     expect(up.count('chat')).toBe(1);
+  });
+});
+
+describe('an Ollama baseUrl is the server root: one ending in /v1 or /api is a ConfigError', () => {
+  it.each([
+    ['http://127.0.0.1:11434/v1'],
+    ['http://127.0.0.1:11434/v1/'],
+    ['http://127.0.0.1:11434/api'],
+    ['http://127.0.0.1:11434/proxy/API'],
+  ])('%s names providers.ollama.baseUrl and says what to use', (baseUrl) => {
+    const err = configError({ aliases: ALIASES, providers: { ollama: { baseUrl } } });
+    expect(err.issues).toEqual([
+      { path: 'providers.ollama.baseUrl', message: expect.stringMatching(/server root.*type: 'openai'/) },
+    ]);
+  });
+
+  it('the root, or a proxy prefix, is accepted', () => {
+    for (const baseUrl of [
+      'http://127.0.0.1:11434',
+      'http://127.0.0.1:11434/',
+      'http://h/ollama',
+      'http://h/v1x',
+    ])
+      track(
+        createManaLLM({ aliases: ALIASES, providers: { ollama: { baseUrl } }, health: { probes: false } }),
+      );
+  });
+});
+
+describe('a 404 that names no model error (a wrong baseUrl path) is worded as such', () => {
+  it('keeps the model-not-found fallback, but the message points at the baseUrl, not at the model', async () => {
+    // Go's default 404, as a server answers a path it does not serve (an OpenAI-compatible one without /v1).
+    const bare = await rawUpstream((_, res) =>
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found'),
+    );
+    const named = await upstream('openai');
+    named.setDefault({
+      status: 404,
+      body: '{"error":{"message":"The model `m` does not exist","code":"model_not_found"}}',
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m', 'b/m'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: bare.url.replace(/\/v1$/, ''), apiKey: KEY },
+          b: { type: 'openai', baseUrl: named.url, apiKey: KEY },
+        },
+        health: { probes: false },
+      }),
+    );
+    const err = (await rejection(llm.chat({ model: 'mana/x', messages: USER }))) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts.map((a) => a.reason)).toEqual(['model-not-found', 'model-not-found']);
+    expect(err.message).toBe(
+      'No provider could serve "mana/x": a/m (model-not-found: a bare HTTP 404, not a model error; check the baseUrl path), b/m (model-not-found)',
+    );
+    expect(err.message).not.toContain('page not found');
   });
 });

@@ -1,4 +1,5 @@
 import {
+  bareNotFound,
   ProviderAuthError,
   ProviderBlockedError,
   ProviderCapabilityError,
@@ -131,7 +132,9 @@ export function errorFromStatus(
   }
   const contextLength = saysContextLength(status, json);
   const outage = status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(said));
-  return new ProviderHTTPError(msg, { ...about, contextLength, outage });
+  const err = new ProviderHTTPError(msg, { ...about, contextLength, outage });
+  if (status === 404 && message === text) bareNotFound.add(err);
+  return err;
 }
 
 /**
