@@ -31,7 +31,7 @@ TGZ="$TMP/$TGZ"
 # The listing is read once into a file: `grep -q` stopping early would break a pipe under pipefail.
 tar -tzf "$TGZ" > "$TMP/files.txt"
 echo "  $(wc -l < "$TMP/files.txt") files, $(du -k "$TGZ" | cut -f1) kB"
-for f in dist/index.js dist/index.cjs dist/index.d.ts dist/index.d.cts dist/cli/main.js LICENSE README.md; do
+for f in dist/index.js dist/index.cjs dist/index.d.ts dist/index.d.cts dist/cli/main.js LICENSE README.md aliases.example.yaml; do
   grep -qx "package/$f" "$TMP/files.txt" || { echo "check-package: the tarball lacks $f" >&2; exit 1; }
 done
 if grep -Eq '\.test\.|(^|/)(src|test|scripts)/' "$TMP/files.txt"; then
@@ -203,7 +203,8 @@ npm pkg delete type >/dev/null
 
 step "bin"
 ./node_modules/.bin/mana-llm --help | head -n 3
-npx --no-install mana-llm validate "$ROOT/aliases.example.yaml"
+# The README points at the example the package ships.
+npx --no-install mana-llm validate node_modules/mana-llm/aliases.example.yaml
 
 step "bin: serve answers, then drains on SIGTERM and exits 0"
 printf 'aliases:\n  mana/x:\n    chain: [ollama/m]\n' > serve-aliases.yaml
