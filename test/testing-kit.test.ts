@@ -1,7 +1,13 @@
 // The example test of README "Testing your own fallback logic": no sockets, no keys, fake time.
 import { describe, expect, it } from 'vitest';
 import { createManaLLM, NoHealthyProviderError, StreamInterruptedError } from '../src/index.js';
-import { createFakeClock, createMockProvider, startMockUpstream } from '../src/testing/index.js';
+import {
+  createFakeClock,
+  createMockProvider,
+  type MockBehavior,
+  type MockStep,
+  startMockUpstream,
+} from '../src/testing/index.js';
 
 function setup() {
   const clock = createFakeClock();
@@ -125,6 +131,39 @@ describe('mana-llm/testing', () => {
     expect(llm.resolve('mana/fast-text', { messages: image }).candidates[0]?.state).toBe('ready');
     expect(local.capabilities('small').vision).toBe(true);
     await llm.close();
+  });
+
+  it('optional fields given as undefined are absent (a helper forwarding its own optional settings type-checks)', async () => {
+    // Must type-check under exactOptionalPropertyTypes, as the main API's optional fields do.
+    const given: { provider?: string | undefined; chunks?: number | undefined; port?: number | undefined } =
+      {};
+    const mock = createMockProvider({
+      provider: given.provider,
+      capabilities: undefined,
+      dimensions: undefined,
+    });
+    const steps: MockStep[] = [
+      { reply: 'abc', chunks: given.chunks },
+      { fail: 'rate-limit', retryAfterMs: undefined },
+      { streamThenFail: 1, fail: undefined, reply: undefined },
+    ];
+    mock.enqueue(...steps);
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['mock/m'] } } },
+      providers: { mock: { type: 'custom', adapter: mock } },
+      health: { probes: false },
+    });
+    expect((await llm.chat({ model: 'mock/m', messages })).choices[0]?.message.content).toBe('abc');
+    await llm.close();
+    const behaviors: MockBehavior[] = [
+      { reply: 'x', chunks: given.chunks, finish: undefined, usage: undefined },
+      { toolCall: { id: undefined, name: 'f', arguments: '{}' } },
+      { status: 500, body: undefined, headers: undefined },
+      { inBandError: 'server', after: undefined },
+    ];
+    const up = await startMockUpstream('openai', behaviors[0], { port: given.port });
+    up.enqueue(...behaviors);
+    await up.close();
   });
 });
 

@@ -26,7 +26,7 @@ const CODECS: Record<MockProtocol, MockCodec> = {
 export function startMockUpstream(
   protocol: MockProtocol,
   initial?: MockBehavior,
-  opts: { port?: number } = {},
+  opts: { port?: number | undefined } = {},
 ): Promise<MockUpstream> {
   return startMockServer(CODECS[protocol], initial, opts);
 }

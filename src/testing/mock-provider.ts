@@ -55,11 +55,11 @@ const FAILURES = {
 /** What the mock provider does with one call. */
 export type MockStep =
   /** Answer with this text (streamed in `chunks` pieces, default 3). */
-  | { reply: string; chunks?: number }
+  | { reply: string; chunks?: number | undefined }
   /** Fail before any content. `retryAfterMs` applies to `rate-limit`. */
-  | { fail: MockFailure; retryAfterMs?: number }
+  | { fail: MockFailure; retryAfterMs?: number | undefined }
   /** Stream `chunks` pieces of `reply` (or filler), then fail. */
-  | { streamThenFail: number; fail?: MockFailure; reply?: string }
+  | { streamThenFail: number; fail?: MockFailure | undefined; reply?: string | undefined }
   /** Never answer until the call's signal aborts. */
   | { stall: true };
 
@@ -83,7 +83,11 @@ function failure(kind: MockFailure, provider: string, model: string, retryAfterM
  * replies, failures of any class, partial streams and stalls.
  */
 export function createMockProvider(
-  opts: { provider?: string; capabilities?: Partial<Capabilities>; dimensions?: number } = {},
+  opts: {
+    provider?: string | undefined;
+    capabilities?: Partial<Capabilities> | undefined;
+    dimensions?: number | undefined;
+  } = {},
 ): MockProvider {
   const provider = opts.provider ?? 'mock';
   const caps: Capabilities = Object.freeze({ ...ALL_CAPABILITIES, ...opts.capabilities });

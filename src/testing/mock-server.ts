@@ -19,18 +19,18 @@ export type MockBehavior =
   /** A normal answer; streamed as `chunks` text pieces (default 3). */
   | {
       reply: string;
-      chunks?: number;
-      finish?: 'stop' | 'length';
-      usage?: { prompt: number; completion: number };
+      chunks?: number | undefined;
+      finish?: 'stop' | 'length' | undefined;
+      usage?: { prompt: number; completion: number } | undefined;
     }
   /** The assistant calls a tool (streamed as name then argument fragments). */
-  | { toolCall: { id?: string; name: string; arguments: string } }
+  | { toolCall: { id?: string | undefined; name: string; arguments: string } }
   /** Embeddings: one vector of this length per input (values derived from the input). */
   | { dimensions: number }
   /** A raw HTTP error answer. */
-  | { status: number; body?: string; headers?: Record<string, string> }
+  | { status: number; body?: string | undefined; headers?: Record<string, string> | undefined }
   /** The protocol's own error inside a 200 (JSON body, or an error frame after `after` content chunks when streaming). */
-  | { inBandError: 'rate-limit' | 'server' | 'auth' | 'invalid'; after?: number }
+  | { inBandError: 'rate-limit' | 'server' | 'auth' | 'invalid'; after?: number | undefined }
   /** The provider's safety filter blocks the prompt. */
   | { blocked: true }
   /** Streams `chunks` content pieces, then destroys the socket. */
@@ -129,7 +129,7 @@ export function tokensOf(b: MockBehavior): { prompt: number; completion: number 
 export async function startMockServer(
   codec: MockCodec,
   initial: MockBehavior = { reply: 'Hello!' },
-  opts: { port?: number } = {},
+  opts: { port?: number | undefined } = {},
 ): Promise<MockUpstream> {
   const queue: MockBehavior[] = [];
   let fallback = initial;

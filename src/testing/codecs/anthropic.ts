@@ -56,7 +56,7 @@ function messageEnd(stop: string, outputTokens: number): string[] {
 }
 
 /** The behaviour's tool call as a `tool_use` block (a stream starts it with an empty `input`). */
-function toolUse(b: { toolCall: { id?: string; name: string } }, input: unknown) {
+function toolUse(b: { toolCall: { id?: string | undefined; name: string } }, input: unknown) {
   return { type: 'tool_use', id: b.toolCall.id ?? 'toolu_mock1', name: b.toolCall.name, input };
 }
 

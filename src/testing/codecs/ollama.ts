@@ -25,7 +25,7 @@ function done(b: MockBehavior, model: string, message: unknown) {
   };
 }
 
-function toolCalls(b: { toolCall: { id?: string; name: string; arguments: string } }) {
+function toolCalls(b: { toolCall: { id?: string | undefined; name: string; arguments: string } }) {
   return [
     {
       ...(b.toolCall.id === undefined ? {} : { id: b.toolCall.id }),

@@ -22,7 +22,7 @@ function usageOf(b: MockBehavior) {
   return { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion };
 }
 
-function toolCall(b: { toolCall: { id?: string; name: string } }, args: string) {
+function toolCall(b: { toolCall: { id?: string | undefined; name: string } }, args: string) {
   return {
     id: b.toolCall.id ?? 'call_mock1',
     type: 'function',
