@@ -138,6 +138,23 @@ describe('mana-llm CLI', () => {
     const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
     expect(missing.code).toBe(2);
   });
+
+  it('a failure that is no mana-llm error is printed cleaned, even a thrown value with no text form (exit 1)', async () => {
+    const config = join(files('http://127.0.0.1:9'), 'mana-llm.config.json');
+    for (const thrown of [Object.create(null), new Error('bad\x1b[2J\nforged line')]) {
+      let stderr = '';
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => {
+        throw thrown;
+      });
+      vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+        stderr += String(c);
+        return true;
+      });
+      const code = await main(['aliases', '--config', config]).finally(() => vi.restoreAllMocks());
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^mana-llm: (\(a value with no text form\)|bad \[2J forged line)\n$/);
+    }
+  });
 });
 
 describe('mana-llm CLI as a real process', () => {
