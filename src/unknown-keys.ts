@@ -1,5 +1,6 @@
 import type * as v from 'valibot';
 import type { ConfigIssue } from './errors.js';
+import { shown } from './issue-list.js';
 
 /**
  * Unknown keys are reported, never dropped: a typo such as `timeout` for `timeouts` or `dimensons` for
@@ -42,10 +43,13 @@ export function didYouMean(key: string, known: readonly string[]): string | unde
 /** The message of an unknown-key issue: a suggestion when one key is close, else the keys allowed there. */
 export function unknownKeyMessage(key: string, known: readonly string[]): string {
   const hint = didYouMean(key, known);
-  if (hint !== undefined) return `unknown key ${JSON.stringify(key)}: did you mean "${hint}"?`;
+  if (hint !== undefined) return `unknown key ${shown(key, KEY_SHOWN)}: did you mean "${hint}"?`;
   const list = known.slice(0, 12).join(', ');
-  return `unknown key ${JSON.stringify(key)} (known keys: ${list}${known.length > 12 ? ', …' : ''})`;
+  return `unknown key ${shown(key, KEY_SHOWN)} (known keys: ${list}${known.length > 12 ? ', …' : ''})`;
 }
+
+/** How much of a key from outside (an aliases file's, an alias name) a path or message quotes, cleaned. */
+const KEY_SHOWN = 100;
 
 /** `providers.groq.baseUrl`, `aliases["mana/x"].chain[1]`: how every issue spells a path, below `root`. */
 export function issuePath(keys: readonly unknown[], root = ''): string {
@@ -53,7 +57,7 @@ export function issuePath(keys: readonly unknown[], root = ''): string {
   for (const k of keys) {
     const key = String(k);
     if (typeof k === 'number') out += `[${k}]`;
-    else out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key)}]`;
+    else out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${shown(key, KEY_SHOWN)}]`;
   }
   return out;
 }

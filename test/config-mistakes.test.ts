@@ -175,6 +175,20 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     expect(err.issues[0]?.path).toBe('aliases["mana/x"].cahce');
     expect(llm.aliases().aliases.map((a) => a.name)).toEqual(['mana/x']);
   });
+
+  it('an odd key (huge, a bidirectional override, an escape) is cut and cleaned in paths and messages', () => {
+    const odd = `${'k'.repeat(100_000)}\u202e\x1b[2J`;
+    for (const yaml of [
+      `{"${odd}": 1, aliases: {mana/x: {chain: [ollama/m]}}}\n`,
+      `aliases: {mana/x: {chain: [ollama/m], "${odd}": 1}}\n`,
+      `aliases: {"${odd}": {chain: [ollama/m]}}\n`,
+    ]) {
+      const err = aliasError(yaml);
+      expect(err.message.length).toBeLessThan(600);
+      for (const c of ['\u202e', '\x1b']) expect(err.message).not.toContain(c);
+      expect(err.issues[0]?.path).toMatch(/\["k{100}"…\]$/);
+    }
+  });
 });
 
 describe('a well-known cloud provider without a key is not configured', () => {

@@ -82,8 +82,8 @@ function own(obj: Mapping, key: string): unknown {
 }
 
 function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): AliasDefinition | undefined {
-  // Always quoted: aliases["mana/x"] (JSON quoting escapes quotes and control characters).
-  const at = `aliases[${JSON.stringify(name)}]`;
+  // Always quoted: aliases["mana/x"] (JSON quoting escapes quotes and control characters; cut and cleaned).
+  const at = `aliases[${shown(name, 100)}]`;
   const before = issues.length;
   if (!NAME_RE.test(name))
     issues.push({
