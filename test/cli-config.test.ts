@@ -113,6 +113,19 @@ describe('a config file that is not a config', () => {
       expect(r.stderr).toContain('health: must be an object');
     }
   });
+
+  it('invalid JSON is named without quoting the file: an unquoted key never reaches stderr', async () => {
+    // V8 quotes the text around a bad token ("…"apiKey":gsk_SECRET"… is not valid JSON).
+    for (const text of ['{"providers": {"groq": {"apiKey": gsk_cli_SECRET_987654321}}}', 'gsk_SECRET']) {
+      for (const command of ['aliases', 'validate', 'serve']) {
+        const r = await run([command, '--config', raw(text)]);
+        expect(r.code, `${command} with ${text}`).toBe(2);
+        expect(r.stderr).toContain('config.json');
+        expect(r.stderr).toContain('not valid JSON');
+        expect(r.stderr).not.toContain('SECRET');
+      }
+    }
+  });
 });
 
 describe('mana-llm serve arguments', () => {

@@ -50,11 +50,20 @@ export function optionsFrom(
 ): ManaLLMOptions {
   if (values.config) {
     const file = resolve(values.config);
-    let parsed: ManaLLMOptions;
+    let text: string;
     try {
-      parsed = JSON.parse(readFileSync(file, 'utf8')) as ManaLLMOptions;
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
+    }
+    let parsed: ManaLLMOptions;
+    try {
+      parsed = JSON.parse(text) as ManaLLMOptions;
+    } catch (err) {
+      // V8 quotes the text around a bad token (`Unexpected token 'g', …"apiKey":gsk_…"… is not valid JSON`),
+      // which may be an unquoted key: only the token is kept.
+      const why = (err as Error).message.replace(/,\s*(?:\.\.\.)?".*$/s, '');
+      throw new ConfigError(`config ${file} is not valid JSON: ${why}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new ConfigError(`config ${file} must be a JSON object`);
