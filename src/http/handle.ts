@@ -144,6 +144,7 @@ export function createDispatcher(
       }
     };
     let result: RouteResult;
+    let body: string | undefined;
     try {
       const local = routePath(path, opts.basePath);
       if (call.method === 'OPTIONS') {
@@ -181,6 +182,8 @@ export function createDispatcher(
         }
       }
       result = await found.route({ llm, opts, call, created }, found.param);
+      // In the try: a reply passing on a field nested deeper than JSON.stringify can walk throws a RangeError.
+      if (!result.stream) body = result.text ?? JSON.stringify(result.json);
     } catch (err) {
       const e = toHttpError(err);
       Object.assign(headers, e.headers, { 'content-type': JSON_TYPE });
@@ -200,8 +203,7 @@ export function createDispatcher(
       return { status: 200, headers, frames: sseFrames(result.stream, call.signal, (e) => log(200, e)) };
     }
     log(200);
-    if (result.text !== undefined) return { status: 200, headers, body: result.text };
-    headers['content-type'] = JSON_TYPE;
-    return { status: 200, headers, body: JSON.stringify(result.json) };
+    if (result.text === undefined) headers['content-type'] = JSON_TYPE;
+    return { status: 200, headers, body };
   };
 }

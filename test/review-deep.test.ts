@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeAll, harness, KEY } from './helpers/client.js';
+import { serveHttp } from './helpers/http.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+// 10,000 levels: a few tens of KB, well within the reply bound; JSON.parse reads it, JSON.stringify throws a RangeError.
+const DEEP = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+const USER = [{ role: 'user', content: 'Hi' }];
+
+/** A client whose provider `a` (OpenAI-compatible) answers every request 200 with `body` as `contentType`. */
+async function openaiAnswering(body: string, contentType = 'application/json') {
+  const raw = await rawUpstream(
+    (_, res) => void res.writeHead(200, { 'content-type': contentType }).end(body),
+  );
+  const h = await harness({
+    upstreams: {},
+    providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+  });
+  return h.llm;
+}
+
+describe('mana-llm/http: an upstream reply passing on a field nested deeper than JSON.stringify can walk', () => {
+  it('a chat answer is an OpenAI-style error answer, not a reset connection', async () => {
+    const llm = await openaiAnswering(
+      `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"x":${DEEP}}`,
+    );
+    const served = await serveHttp(llm);
+    const res = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'a/m', messages: USER }),
+    });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'internal_error' } });
+  });
+
+  it('a stream chunk: an error frame, then [DONE]', async () => {
+    const llm = await openaiAnswering(
+      `data: {"choices":[{"index":0,"delta":{"content":"hi"},"x":${DEEP}}]}\n\ndata: [DONE]\n\n`,
+      'text/event-stream',
+    );
+    const served = await serveHttp(llm);
+    const res = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'a/m', messages: USER, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const frames = (await res.text()).split('\n\n').filter(Boolean);
+    expect(frames.at(-1)).toBe('data: [DONE]');
+    expect(JSON.parse(frames.at(-2)!.slice(6))).toMatchObject({ error: { code: 'internal_error' } });
+  });
+});
