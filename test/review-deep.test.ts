@@ -1,4 +1,6 @@
+import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createManaProvider } from '../src/ai-sdk/index.js';
 import { closeAll, harness, KEY } from './helpers/client.js';
 import { serveHttp } from './helpers/http.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
@@ -51,5 +53,26 @@ describe('mana-llm/http: an upstream reply passing on a field nested deeper than
     const frames = (await res.text()).split('\n\n').filter(Boolean);
     expect(frames.at(-1)).toBe('data: [DONE]');
     expect(JSON.parse(frames.at(-2)!.slice(6))).toMatchObject({ error: { code: 'internal_error' } });
+  });
+});
+
+describe('AI SDK bridge: usage passing on a field nested deeper than JSON.stringify can walk', () => {
+  it('generateText still answers', async () => {
+    const llm = await openaiAnswering(
+      `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"x":${DEEP}}}`,
+    );
+    const { text, usage } = await generateText({ model: createManaProvider(llm)('a/m'), prompt: 'Hi' });
+    expect(text).toBe('hi');
+    expect(usage.inputTokens).toBe(1);
+  });
+
+  it('streamText still answers', async () => {
+    const llm = await openaiAnswering(
+      `data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"x":${DEEP}}}\n\ndata: [DONE]\n\n`,
+      'text/event-stream',
+    );
+    const r = streamText({ model: createManaProvider(llm)('a/m'), prompt: 'Hi' });
+    expect(await r.text).toBe('hi');
+    expect((await r.usage).inputTokens).toBe(1);
   });
 });

@@ -52,8 +52,17 @@ export function usageOf(u: Usage | null | undefined): LanguageModelV3Usage {
       text: reasoning === undefined || output === undefined ? output : output - reasoning,
       reasoning,
     },
-    ...(u ? { raw: JSON.parse(JSON.stringify(u)) as JSONObject } : {}),
+    ...(u ? rawOf(u) : {}),
   };
+}
+
+/** The usage as the AI SDK's `raw` JSON copy; none when it nests deeper than JSON.stringify can walk (a RangeError). */
+function rawOf(u: Usage): { raw?: JSONObject } {
+  try {
+    return { raw: JSON.parse(JSON.stringify(u)) as JSONObject };
+  } catch {
+    return {};
+  }
 }
 
 /** A complete tool call as the AI SDK's part; what the provider needs back (Gemini's thought signature) rides along. */
