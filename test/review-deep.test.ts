@@ -1,9 +1,10 @@
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
-import { closeAll, harness, KEY } from './helpers/client.js';
+import { type NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
+import { closeAll, harness, KEY, rejection } from './helpers/client.js';
 import { serveHttp } from './helpers/http.js';
-import { rawUpstream } from './helpers/raw-upstream.js';
+import { answeringWith, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -74,5 +75,26 @@ describe('AI SDK bridge: usage passing on a field nested deeper than JSON.string
     const r = streamText({ model: createManaProvider(llm)('a/m'), prompt: 'Hi' });
     expect(await r.text).toBe('hi');
     expect((await r.usage).inputTokens).toBe(1);
+  });
+});
+
+describe('tool call arguments nested deeper than JSON.stringify can walk', () => {
+  it.each([
+    [
+      'openai',
+      `{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":${DEEP}}}]},"finish_reason":"tool_calls"}]}`,
+      '/v1/chat/completions: malformed tool call',
+    ],
+    [
+      'anthropic',
+      `{"type":"message","role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":${DEEP}}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}`,
+      'tool call arguments nested too deep to write as JSON',
+    ],
+  ] as const)('%s: a malformed reply that says so, charged to the provider', async (type, body, says) => {
+    const llm = await answeringWith(type, body, 'application/json');
+    const err = (await rejection(llm.chat({ model: 'a/m', messages: USER }))) as NoHealthyProviderError;
+    expect(err.attempts[0]?.reason).toBe('bad-response');
+    expect(err.cause).toBeInstanceOf(ProviderResponseError);
+    expect((err.cause as Error).message).toContain(says);
   });
 });

@@ -58,7 +58,15 @@ export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.ev
  * (as the OpenAI-compatible adapter takes it), any other value as its JSON text, none (or null) as `{}`
  * (docs/choices.md).
  */
-export const argumentsText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v ?? {}));
+export function argumentsText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v ?? {});
+  } catch {
+    // A RangeError: nested deeper than JSON.stringify can walk (10,000 levels fit in a reply).
+    throw new Error('tool call arguments nested too deep to write as JSON');
+  }
+}
 
 /**
  * A new unique id after `prefix`: `chatcmpl-` for a reply, `call_` for a tool call its provider sent without one

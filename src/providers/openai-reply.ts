@@ -99,7 +99,13 @@ export function normaliseToolCall(t: unknown, whole = false): t is { index?: unk
   if (args === undefined || args === null) {
     if (whole) (fn as { arguments: unknown }).arguments = '{}';
     else if (args === null) delete (fn as { arguments: unknown }).arguments;
-  } else if (typeof args !== 'string') (fn as { arguments: unknown }).arguments = JSON.stringify(args);
+  } else if (typeof args !== 'string') {
+    try {
+      (fn as { arguments: unknown }).arguments = JSON.stringify(args);
+    } catch {
+      return false; // nested deeper than JSON.stringify can walk (a RangeError)
+    }
+  }
   return true;
 }
 
