@@ -9,7 +9,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { ManaLLM } from '../client.js';
-import type { Attempt, ManaLLMError } from '../errors.js';
+import { type Attempt, cutModel, type ManaLLMError } from '../errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
 import { ATTR, providerName } from './semconv.js';
 
@@ -81,7 +81,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     };
     if (a.status !== undefined) attributes[ATTR.httpStatus] = a.status;
     const span = tracer.startSpan(
-      `attempt ${a.target}`,
+      `attempt ${cutModel(a.target)}`,
       { kind: SpanKind.INTERNAL, attributes, startTime: Math.max(o.startMs, start) },
       o.ctx,
     );
@@ -128,7 +128,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     if (e.params?.top_p !== undefined) attributes[ATTR.topP] = e.params.top_p;
     const parent = context.active();
     const span = tracer.startSpan(
-      `${operation} ${e.requested}`,
+      `${operation} ${cutModel(e.requested)}`,
       { kind: SpanKind.CLIENT, attributes, startTime: startMs },
       parent,
     );
