@@ -1,8 +1,14 @@
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
 import { type NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
-import { closeAll, harness, KEY, rejection } from './helpers/client.js';
+import { instrumentOpenTelemetry } from '../src/otel/index.js';
+import { closeAll, harness, KEY, rejection, waitFor } from './helpers/client.js';
 import { serveHttp } from './helpers/http.js';
 import { answeringWith, rawUpstream } from './helpers/raw-upstream.js';
 
@@ -96,5 +102,36 @@ describe('tool call arguments nested deeper than JSON.stringify can walk', () =>
     expect(err.attempts[0]?.reason).toBe('bad-response');
     expect(err.cause).toBeInstanceOf(ProviderResponseError);
     expect((err.cause as Error).message).toContain(says);
+  });
+});
+
+describe("a direct model's control characters and the caller's abort reason stay out of traces and events", () => {
+  it('span names are cleaned (attributes keep the model whole, as events do)', async () => {
+    const h = await harness({ upstreams: { a: 'openai' } });
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+    const model = 'a/m1\u202e\nforged: line';
+    await h.llm.chat({ model, messages: USER });
+    const names = exporter.getFinishedSpans().map((s) => s.name);
+    expect(names.sort()).toEqual(['attempt a/m1 forged: line', 'chat a/m1 forged: line']);
+  });
+
+  it("the failure event's message for a caller's abort reason is cleaned", async () => {
+    const raw = await rawUpstream(() => {});
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const messages: string[] = [];
+    h.llm.on('failure', (e) => messages.push(e.error.message));
+    const ac = new AbortController();
+    const call = h.llm.chat({ model: 'a/m', messages: USER }, { signal: ac.signal });
+    await waitFor(() => raw.received === 1, 'request');
+    ac.abort(`stop\n\u202eforged ${KEY}`);
+    await rejection(call);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).not.toMatch(/[\n\u202e]/);
+    expect(messages[0]).not.toContain(KEY);
   });
 });
