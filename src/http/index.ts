@@ -87,8 +87,8 @@ export function createNodeHandler(
 }
 
 async function write(res: ServerResponse, answer: Answer, ac: AbortController): Promise<void> {
-  if (res.destroyed) return;
   if (answer.frames === undefined) {
+    if (res.destroyed) return;
     const { body } = answer;
     // Only a 204 (preflight) has no body, and it must not declare one.
     const length = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) };
@@ -96,8 +96,13 @@ async function write(res: ServerResponse, answer: Answer, ac: AbortController): 
     res.end(body);
     return;
   }
-  res.writeHead(answer.status, answer.headers);
-  res.flushHeaders();
+  // A connection already gone (its close listener may not have run yet) still starts and stops the frames: that
+  // releases the stream at once and logs the request as client_closed.
+  if (res.destroyed) ac.abort(new DOMException('the client closed the connection', 'AbortError'));
+  else {
+    res.writeHead(answer.status, answer.headers);
+    res.flushHeaders();
+  }
   let corked = false;
   const uncork = () => {
     corked = false;
