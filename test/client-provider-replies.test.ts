@@ -247,3 +247,26 @@ describe("a custom adapter's embeddings", () => {
     ]);
   });
 });
+
+describe('OpenAI-compatible stream: an array where a tool call or its function goes', () => {
+  const frame = (calls: unknown[], finish: string | null = null) =>
+    `data: ${JSON.stringify({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { tool_calls: calls }, finish_reason: finish }],
+    })}\n\n`;
+  const start = { index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } };
+
+  it.each([
+    ['function', { index: 0, function: [] }],
+    ['call', []],
+  ])('an array as the %s is a malformed reply', async (_, call) => {
+    const body = `${frame([call], 'tool_calls')}data: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const err = (await rejection(collect(llm.stream({ model: 'a/m', messages: USER })))) as Error;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(((err as NoHealthyProviderError).cause as Error).message).toContain('malformed tool call delta');
+  });
+});

@@ -80,10 +80,10 @@ export function normaliseDelta(d: WireDelta): boolean {
  * object for a while (early 2026); a number or boolean is read as such a parsed value too. Null arguments are none
  * (a stream delta) or `{}` (a `whole` call, as other protocols' calls without arguments are: docs/choices.md); a
  * whole call without an id gets a new one, a delta's null function is none. False when the call is not an object,
- * its function not an object, its id or function name not a text, or a whole one has no function name.
+ * its function not an object (an array is not one), its id or function name not a text, or a whole one has no function name.
  */
 export function normaliseToolCall(t: unknown, whole = false): t is { index?: unknown } {
-  if (t === null || typeof t !== 'object') return false;
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) return false;
   const call = t as { id?: unknown; function?: { name?: unknown; arguments?: unknown } | null };
   const fn = call.function;
   if (whole) {
@@ -91,7 +91,10 @@ export function normaliseToolCall(t: unknown, whole = false): t is { index?: unk
     // The caller answers a call by its id: one the server left out is made, as Ollama's are.
     if (call.id === undefined || call.id === null || call.id === '') call.id = newId('call_');
   } else if (fn === null) delete call.function;
-  else if (fn !== undefined && (typeof fn !== 'object' || (fn.name != null && typeof fn.name !== 'string')))
+  else if (
+    fn !== undefined &&
+    (typeof fn !== 'object' || Array.isArray(fn) || (fn.name != null && typeof fn.name !== 'string'))
+  )
     return false;
   // A delta may leave its id out (or send null); an id of another type is malformed.
   if (call.id !== undefined && call.id !== null && typeof call.id !== 'string') return false;
