@@ -248,7 +248,7 @@ describe("a custom adapter's embeddings", () => {
   });
 });
 
-describe('OpenAI-compatible stream: an array where a tool call or its function goes', () => {
+describe('OpenAI-compatible stream: an array where a tool call or its function goes, and ids', () => {
   const frame = (calls: unknown[], finish: string | null = null) =>
     `data: ${JSON.stringify({
       id: 'c1',
@@ -268,5 +268,25 @@ describe('OpenAI-compatible stream: an array where a tool call or its function g
     const err = (await rejection(collect(llm.stream({ model: 'a/m', messages: USER })))) as Error;
     expect(err).toBeInstanceOf(NoHealthyProviderError);
     expect(((err as NoHealthyProviderError).cause as Error).message).toContain('malformed tool call delta');
+  });
+
+  it('a call whose first delta has an empty id (or none) gets a new one there; later deltas are left as sent', async () => {
+    const args = (index: number, a: string) => ({ index, id: '', function: { arguments: a } });
+    const body =
+      frame([{ ...start, id: '' }]) +
+      frame([args(0, '{}')]) +
+      frame([{ index: 1, type: 'function', function: { name: 'time', arguments: '' } }]) +
+      frame([{ index: 1, function: { arguments: '{}' } }], 'tool_calls') +
+      'data: [DONE]\n\n';
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const ids = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []).map((t) => t.id);
+    expect(ids).toEqual([
+      expect.stringMatching(/^call_[0-9a-f]{24}$/),
+      '',
+      expect.stringMatching(/^call_/),
+      undefined,
+    ]);
+    expect(ids[0]).not.toBe(ids[2]);
   });
 });

@@ -6,7 +6,7 @@ import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import { type CallMeta, jsonInsteadOfStream, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
-import { isCount, isUsage } from './json-shapes.js';
+import { isCount, isUsage, newId } from './json-shapes.js';
 import {
   carriesContent,
   inBandError,
@@ -52,6 +52,8 @@ export async function* readChatStream(
   // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
   let early = true;
   let drained = false;
+  // The index of the next tool call to start: calls start in index order, so a delta at or past it is a call's first.
+  let nextCall = 0;
   const parser = new SSEParser(read.maxFrameBytes);
 
   /**
@@ -117,6 +119,13 @@ export async function* readChatStream(
           if (t.index === undefined || t.index === null) t.index = i;
           else if (!isCount(t.index))
             throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
+          // A call's first delta carries its id; one without (or with "") gets a new one, as in chat(). Later deltas
+          // commonly carry "" or none: left as sent.
+          if ((t.index as number) >= nextCall) {
+            nextCall = (t.index as number) + 1;
+            const call = t as { id?: unknown };
+            if (call.id === undefined || call.id === null || call.id === '') call.id = newId('call_');
+          }
         });
       }
     }
