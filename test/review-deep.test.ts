@@ -6,7 +6,7 @@ import {
 import { generateText, streamText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
-import { type NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
+import { type ChatMessage, type NoHealthyProviderError, ProviderResponseError } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
 import { closeAll, harness, KEY, rejection, waitFor } from './helpers/client.js';
 import { serveHttp } from './helpers/http.js';
@@ -16,7 +16,7 @@ afterEach(closeAll);
 
 // 10,000 levels: a few tens of KB, well within the reply bound; JSON.parse reads it, JSON.stringify throws a RangeError.
 const DEEP = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
-const USER = [{ role: 'user', content: 'Hi' }];
+const USER: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
 
 /** A client whose provider `a` (OpenAI-compatible) answers every request 200 with `body` as `contentType`. */
 async function openaiAnswering(body: string, contentType = 'application/json') {

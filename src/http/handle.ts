@@ -144,7 +144,7 @@ export function createDispatcher(
       }
     };
     let result: RouteResult;
-    let body: string | undefined;
+    let body = '';
     try {
       const local = routePath(path, opts.basePath);
       if (call.method === 'OPTIONS') {
