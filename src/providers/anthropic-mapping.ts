@@ -8,6 +8,7 @@ import {
   type Answer,
   argumentsText,
   completion,
+  countOf,
   isCount,
   isJsonObject,
   jsonObjectIn,
@@ -155,8 +156,6 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
   }
 }
 
-const count = (v: unknown): number => (isCount(v) ? v : 0);
-
 /** A `tool_use` block's id as callers get it: an empty one gets a new unique id, as every provider's (docs/choices.md). */
 export const callId = (id: string): string => (id === '' ? newId('call_') : id);
 
@@ -170,8 +169,8 @@ export function usageOf(u: unknown): Usage | undefined {
   const input = u.input_tokens;
   const output = u.output_tokens;
   if (!isCount(input) || !isCount(output)) return undefined;
-  const cached = count(u.cache_read_input_tokens);
-  const prompt = input + cached + count(u.cache_creation_input_tokens);
+  const cached = countOf(u.cache_read_input_tokens);
+  const prompt = input + cached + countOf(u.cache_creation_input_tokens);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
   if (u.cache_read_input_tokens !== undefined || u.cache_creation_input_tokens !== undefined)
     usage.prompt_tokens_details = { cached_tokens: cached };

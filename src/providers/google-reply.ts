@@ -1,7 +1,15 @@
 import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
-import { type Answer, argumentsText, isCount, isJsonObject, type JsonObject, newId } from './json-shapes.js';
+import {
+  type Answer,
+  argumentsText,
+  countOf,
+  isCount,
+  isJsonObject,
+  type JsonObject,
+  newId,
+} from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
 interface GeminiFrame {
@@ -22,16 +30,14 @@ const BLOCK_REASONS = new Set([
   'IMAGE_SAFETY',
 ]);
 
-const count = (v: unknown): number => (isCount(v) ? v : 0);
-
 function usageOf(u: unknown): Usage | undefined {
   if (!isJsonObject(u)) return undefined;
   // The prompt of a built-in tool (search, code execution) is billed as input: counted in, so prompt + completion =
   // total as in OpenAI usage (see docs/wire-conformance.md).
-  const prompt = count(u.promptTokenCount) + count(u.toolUsePromptTokenCount);
+  const prompt = countOf(u.promptTokenCount) + countOf(u.toolUsePromptTokenCount);
   // thinking tokens are billed as output, like OpenAI's reasoning tokens inside completion_tokens
-  const completion = count(u.candidatesTokenCount) + count(u.thoughtsTokenCount);
-  const total = isCount(u.totalTokenCount) ? u.totalTokenCount : prompt + completion;
+  const completion = countOf(u.candidatesTokenCount) + countOf(u.thoughtsTokenCount);
+  const total = countOf(u.totalTokenCount, prompt + completion);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
   // promptTokenCount already includes the cached part, as OpenAI's prompt_tokens does
   if (isCount(u.cachedContentTokenCount))

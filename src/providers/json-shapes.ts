@@ -30,6 +30,9 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
 /** True for a token count: a whole number, not negative (JSON.parse reads 1e999 as Infinity). */
 export const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
+/** `v` when it is a token count, else `none` (a missing or unreadable count). */
+export const countOf = (v: unknown, none = 0): number => (isCount(v) ? v : none);
+
 const countOrNone = (v: unknown): boolean => v === undefined || isCount(v);
 
 /**

@@ -15,7 +15,7 @@ import {
 import { endpointCalls, modelNames } from './endpoint.js';
 import { badResponse, networkError, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { chunksOf, completion, type Delta, isCount, isJsonObject, isNumbers } from './json-shapes.js';
+import { chunksOf, completion, countOf, type Delta, isJsonObject, isNumbers } from './json-shapes.js';
 import {
   createdOf,
   finishReason,
@@ -175,7 +175,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
         !vectors.every((v) => isNumbers(v) && v.length > 0 && v.length === vectors[0].length)
       )
         throw badResponse(m, `expected ${count} embedding vector(s) of numbers, of one length`);
-      const tokens = isCount(reply.prompt_eval_count) ? reply.prompt_eval_count : 0;
+      const tokens = countOf(reply.prompt_eval_count);
       return {
         object: 'list',
         data: vectors.map((embedding: number[], index) => ({ object: 'embedding', index, embedding })),

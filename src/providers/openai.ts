@@ -9,7 +9,7 @@ import {
   type ProviderAdapter,
 } from './adapter.js';
 import { endpointCalls, modelNames, readBody } from './endpoint.js';
-import { isCount } from './json-shapes.js';
+import { countOf } from './json-shapes.js';
 import {
   embeddingsBody,
   embeddingsData,
@@ -152,15 +152,12 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     if (json === undefined || (trial && isEmptyList(json.data))) return undefined;
     const out = embeddingsData(json.data, request.input.length, meta);
     const u = json.usage as { prompt_tokens?: unknown; total_tokens?: unknown } | undefined;
-    const prompt = isCount(u?.prompt_tokens) ? u.prompt_tokens : 0;
+    const prompt = countOf(u?.prompt_tokens);
     return {
       object: 'list',
       data: out,
       model: `${config.id}/${request.model}`,
-      usage: {
-        prompt_tokens: prompt,
-        total_tokens: isCount(u?.total_tokens) ? u.total_tokens : prompt,
-      },
+      usage: { prompt_tokens: prompt, total_tokens: countOf(u?.total_tokens, prompt) },
     };
   }
 
