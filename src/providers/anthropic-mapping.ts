@@ -7,12 +7,12 @@ import { type LoadImage, userParts } from './images.js';
 import {
   type Answer,
   argumentsText,
+  callId,
   completion,
   countOf,
   isCount,
   isJsonObject,
   jsonObjectIn,
-  newId,
   textOf,
 } from './json-shapes.js';
 
@@ -155,9 +155,6 @@ export function finishReason(stop: unknown, meta: CallMeta): FinishReason {
       return 'stop';
   }
 }
-
-/** A `tool_use` block's id as callers get it: an empty one gets a new unique id, as every provider's (docs/choices.md). */
-export const callId = (id: string): string => (id === '' ? newId('call_') : id);
 
 /**
  * Token counts from Anthropic's `usage`, when input and output are counts. `input_tokens` leaves out the prompt

@@ -9,11 +9,11 @@ import {
   type InlinesImages,
   type ProviderAdapter,
 } from './adapter.js';
-import { callId, finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
+import { finishReason, fromAnthropicMessage, toAnthropicBody, usageOf } from './anthropic-mapping.js';
 import { endpointCalls, modelNames } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
 import { imagesOf } from './images.js';
-import { argumentsText, chunksOf, isCount, isJsonObject, type JsonObject } from './json-shapes.js';
+import { argumentsText, callId, chunksOf, isCount, isJsonObject, type JsonObject } from './json-shapes.js';
 import type { AdapterDeps } from './registry.js';
 
 const API_VERSION = '2023-06-01';

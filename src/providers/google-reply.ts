@@ -4,11 +4,11 @@ import { badResponse, blockedError, errorFromInBand, reasonText } from './error-
 import {
   type Answer,
   argumentsText,
+  callId,
   countOf,
   isCount,
   isJsonObject,
   type JsonObject,
-  newId,
 } from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
@@ -87,7 +87,7 @@ export function readParts(parts: JsonObject[], meta: CallMeta): Answer {
       if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
       const signature = typeof p.thoughtSignature === 'string' ? p.thoughtSignature : '';
       toolCalls.push({
-        id: typeof id === 'string' && id !== '' ? id : newId('call_'),
+        id: callId(id),
         type: 'function',
         function: { name, arguments: argumentsText(args) },
         ...(signature === '' ? {} : { extra_content: { google: { thought_signature: signature } } }),

@@ -78,6 +78,9 @@ export function argumentsText(v: unknown): string {
  */
 export const newId = (prefix: string): string => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 
+/** A tool call's id as callers get it: the provider's text, or a new unique one for none or `''` (docs/choices.md). */
+export const callId = (id: unknown): string => (typeof id === 'string' && id !== '' ? id : newId('call_'));
+
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {
   if (content == null) return '';

@@ -2,7 +2,14 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { argumentsText, isCount, isJsonObject, type JsonObject, jsonObjectIn, newId } from './json-shapes.js';
+import {
+  argumentsText,
+  callId,
+  isCount,
+  isJsonObject,
+  type JsonObject,
+  jsonObjectIn,
+} from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -191,9 +198,8 @@ export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
     const fn = isJsonObject(c) ? c.function : undefined;
     if (!isJsonObject(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
-    const id = isJsonObject(c) && typeof c.id === 'string' && c.id !== '' ? c.id : newId('call_');
     return {
-      id,
+      id: callId((c as JsonObject).id),
       type: 'function',
       function: { name: fn.name, arguments: argumentsText(fn.arguments) },
     };
