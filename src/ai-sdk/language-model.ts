@@ -69,9 +69,7 @@ export class ManaLanguageModel implements LanguageModelV3 {
     // any() makes on its sources for good, so a long-lived signal grew per call.
     const cancel = new AbortController();
     const { signal } = callOptions;
-    let unfollow = (): void => undefined;
-    if (signal?.aborted) cancel.abort(signal.reason);
-    else if (signal) unfollow = followAbort(signal, () => cancel.abort(signal.reason));
+    const unfollow = signal ? followAbort(signal, () => cancel.abort(signal.reason)) : () => undefined;
     callOptions.signal = cancel.signal;
     const chunks = await this.#llm.openStream(request, callOptions).catch((err: unknown) => {
       unfollow();

@@ -61,11 +61,8 @@ export class AttemptSignal {
     }
     this.#live = ctx.live;
     this.#live.add(this);
-    if (caller) {
-      // The caller may have aborted while the walk moved on from the previous entry: no event will come.
-      if (caller.aborted) this.token.abort(caller.reason);
-      else this.#unfollow = followAbort(caller, () => this.token.abort(caller.reason));
-    }
+    // The caller may have aborted while the walk moved on from the previous entry: followAbort aborts at once then.
+    if (caller) this.#unfollow = followAbort(caller, () => this.token.abort(caller.reason));
   }
 
   /** Aborts the attempt's requests (what `close()` calls). */

@@ -79,13 +79,18 @@ interface Followers {
 }
 
 const following = new WeakMap<AbortSignal, Followers>();
+const unfollowed: Listener = () => undefined;
 
 /**
- * Runs `fn` when `signal` (not yet aborted) aborts, until the returned function is called. However many calls
+ * Runs `fn` when `signal` aborts (at once if it has), until the returned function is called. However many calls
  * share a caller's signal (a server's shutdown signal), it holds one 'abort' listener, removed when the last
  * follower goes: one listener per call would make Node print MaxListenersExceededWarning past 10 calls in flight.
  */
 export function followAbort(signal: AbortSignal, fn: Listener): Listener {
+  if (signal.aborted) {
+    fn();
+    return unfollowed;
+  }
   let f = following.get(signal);
   if (!f) {
     const fns = new Set<Listener>();
@@ -112,7 +117,7 @@ export function followAbort(signal: AbortSignal, fn: Listener): Listener {
   return () => {
     if (!followers.fns.delete(fn) || followers.fns.size > 0) return;
     signal.removeEventListener('abort', followers.fire);
-    if (following.get(signal) === followers) following.delete(signal);
+    following.delete(signal); // still `followers`: a set leaves the map when it fires (emptied) or empties
   };
 }
 
