@@ -91,17 +91,13 @@ function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>,
   });
 }
 
-/** The length of an embeddings item's vector (undefined when it has none). */
-const lengthOf = (item: unknown): number | undefined => {
-  const v = (item as { embedding?: unknown } | null)?.embedding;
-  return Array.isArray(v) ? v.length : undefined;
-};
-
 /** Whether every item holds a vector, all of one length that is not 0. */
 function oneDimension(items: unknown[]): boolean {
-  if (items.length === 0) return true;
-  const n = lengthOf(items[0]);
-  return n !== undefined && n > 0 && items.every((d) => lengthOf(d) === n);
+  const lengths = items.map((d) => {
+    const v = (d as { embedding?: unknown } | null)?.embedding;
+    return Array.isArray(v) ? v.length : 0;
+  });
+  return lengths.every((n) => n > 0 && n === lengths[0]);
 }
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
