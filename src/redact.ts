@@ -54,6 +54,11 @@ export function cleanText(text: string, max: number, secrets: readonly string[] 
   return cut ? `${t}…` : t;
 }
 
+/** A thrown value's text for a message or a log line: `textOf` cleaned (`cleanText`) to 200 characters. */
+export function thrownText(err: unknown, secrets: readonly string[] = []): string {
+  return cleanText(textOf(err), 200, secrets);
+}
+
 /**
  * The text of a thrown or rejected value (an Error's message, else the value as a string) that never throws itself:
  * a caller's abort reason or a listener's throw can be `Object.create(null)`, which `String()` refuses.

@@ -9,7 +9,7 @@ import {
 } from './options.js';
 import { OptionsSchema, ProviderSchema } from './options-schema.js';
 import { lacksKey, type ProviderType, WELL_KNOWN } from './providers/registry.js';
-import { cleanText, textOf } from './redact.js';
+import { thrownText } from './redact.js';
 import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
@@ -47,10 +47,8 @@ export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     // A getter or proxy trap in the caller's object threw while the options were read: any value, any text.
-    const message = cleanText(textOf(err), 200);
-    throw new ConfigError('Invalid mana-llm options', [{ path: '', message: `cannot be read: ${message}` }], {
-      cause: err,
-    });
+    const message = `cannot be read: ${thrownText(err)}`;
+    throw new ConfigError('Invalid mana-llm options', [{ path: '', message }], { cause: err });
   }
 }
 

@@ -1,4 +1,4 @@
-import { cleanText, textOf } from './redact.js';
+import { thrownText } from './redact.js';
 
 /**
  * Reports that the caller's own code `what` (an event listener, a logger, a result sink) threw `err`, as a process
@@ -6,5 +6,5 @@ import { cleanText, textOf } from './redact.js';
  * break or control character to forge a log line): it never reaches the call that ran it.
  */
 export function warnThrown(what: string, err: unknown, code = 'MANA_LLM_LISTENER'): void {
-  process.emitWarning(`mana-llm: ${what} threw: ${cleanText(textOf(err), 200)}`, { code });
+  process.emitWarning(`mana-llm: ${what} threw: ${thrownText(err)}`, { code });
 }

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
-import { cleanText, textOf } from '../redact.js';
+import { thrownText } from '../redact.js';
 import { type AliasConfig, MAX_ISSUES, validateAliasConfig } from './schema.js';
 
 /** Where aliases come from: a YAML file, YAML text, or an already-parsed object. */
@@ -90,7 +90,7 @@ function validate(produce: () => unknown, origin: string): AliasConfig {
     return validateAliasConfig(produce(), origin);
   } catch (err) {
     if (err instanceof AliasConfigError) throw err;
-    const message = `could not be validated: ${cleanText(textOf(err), 200)}`;
+    const message = `could not be validated: ${thrownText(err)}`;
     throw fail(`Invalid ${origin}`, message, err);
   }
 }

@@ -1,6 +1,6 @@
 import { systemClock, TIMER, within } from '../clock.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
-import { cleanText, textOf } from '../redact.js';
+import { thrownText } from '../redact.js';
 import { requirePeer } from '../require-peer.js';
 
 /**
@@ -161,7 +161,7 @@ export class RedisConnection {
 
   /** Keeps a failed command's reason (cleaned like every outside text); one that got no answer stalls the connection. */
   noteError(err: unknown): void {
-    this.#lastError = cleanText(textOf(err), 200, this.options.secrets);
+    this.#lastError = thrownText(err, this.options.secrets);
     if (err instanceof NoAnswer) this.#stall();
   }
 

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { cleanText, textOf } from '../redact.js';
+import { cleanText, thrownText } from '../redact.js';
 import { issuePath } from '../unknown-keys.js';
 
 // Path segments named in an issue: a 6,000-level path is no help to anyone and would make the error itself huge.
@@ -104,9 +104,7 @@ export function checkRequestBounds(request: object, bounds: ResolvedOptions['lim
     container(w, request);
   } catch (err) {
     if (err instanceof Refusal) fail(err.message, pathOf(w, err.depth));
-    // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, so it is
-    // cleaned (no ESC, CR, LF, NUL, no key) before it goes into a message that may reach a log.
-    const text = cleanText(textOf(err), 200);
-    fail(`cannot be read: ${text}`, pathOf(w, w.keys.length), err);
+    // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, cleaned.
+    fail(`cannot be read: ${thrownText(err)}`, pathOf(w, w.keys.length), err);
   }
 }
