@@ -28,7 +28,6 @@ function tooLarge(origin: string, bytes: number): AliasConfigError {
 function unreadable(path: string, err: unknown): AliasConfigError {
   if (err instanceof AliasConfigError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  // A relative path is read from the working directory, which is not always where the script is.
   const where = isAbsolute(path)
     ? ''
     : ` (looked for ${resolve(path)}: a relative aliasesPath is read from the working directory)`;

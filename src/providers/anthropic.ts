@@ -34,10 +34,7 @@ interface StreamEvent {
   error?: unknown;
 }
 
-/**
- * Takes the counts an event reports (message_delta repeats some, or all, of message_start's); one that is not a
- * count is read as missing, so message_start's stands (docs/choices.md).
- */
+/** Takes the counts an event reports (message_delta repeats some or all of message_start's), skipping a non-count. */
 function mergeUsage(into: JsonObject, from: unknown): void {
   if (!isJsonObject(from)) return;
   for (const [k, v] of Object.entries(from)) if (isCount(v)) into[k] = v;

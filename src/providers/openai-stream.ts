@@ -112,8 +112,7 @@ export async function* readChatStream(
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
-        // Some servers omit `index`; the position identifies the call then. Callers index their calls by it: any
-        // other value that is not a whole number ≥ 0 is malformed, never a position.
+        // Some servers omit `index`: the position identifies the call then (any other value is malformed).
         d.tool_calls.forEach((t: unknown, i) => {
           if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
           if (t.index === undefined || t.index === null) t.index = i;

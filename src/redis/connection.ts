@@ -35,9 +35,8 @@ export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLi
   );
   const Redis = mod.default ?? mod;
   // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway. A command
-  // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue. A socket
-  // told to disconnect is destroyed after `disconnectTimeout` on a timer that holds the process, even one already
-  // closed (Redis down): ioredis' 2 s kept a process alive that long after close().
+  // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue. After
+  // close(), a timer holding the process runs `disconnectTimeout` (ioredis: 2 s), even with Redis down.
   return new Redis(url, {
     maxRetriesPerRequest: 1,
     commandTimeout: Math.max(commandTimeoutMs, 1_000),
