@@ -1,4 +1,4 @@
-import { ProviderResponseError, ProviderTimeoutError } from '../errors.js';
+import { ProviderTimeoutError } from '../errors.js';
 import { textOf } from '../redact.js';
 import { AttemptSignal } from './attempt.js';
 import type { RouterContext } from './context.js';
@@ -28,12 +28,9 @@ export async function listModels(ctx: RouterContext, signal: AbortSignal | undef
   const lists = await Promise.allSettled(
     [...ctx.providers.values()].map(async (slot) => {
       const names = await attempt.race(slot.adapter.models({ signal: attempt.token.signal }));
-      // A custom adapter's answer is its own: anything but a list of names is that provider failing.
+      // A custom adapter's answer is its own: anything but a list of names is that provider failing (in `errors`).
       if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
-        throw new ProviderResponseError("the adapter's model list is not a list of names", {
-          provider: slot.config.id,
-          model: '',
-        });
+        throw new Error("the adapter's model list is not a list of names");
       return names;
     }),
   );
