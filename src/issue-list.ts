@@ -24,9 +24,8 @@ export function kindOf(x: unknown, array = 'an array'): string {
 }
 
 /**
- * A value someone sent, for a message: a string cut to `max` characters and quoted, anything else its kind. JSON
- * shows a line break as `\n` (what is wrong with `"user\n"`); what it leaves as is (bidirectional overrides, C1
- * controls, a key) is then cleaned as every text in an error message is (docs/limits.md).
+ * A value someone sent, for a message: a string cut to `max` characters, quoted (a line break shows as `\n`) and
+ * cleaned as any text in an error message (docs/limits.md); anything else its kind.
  */
 export function shown(x: unknown, max = 40): string {
   if (typeof x !== 'string') return kindOf(x);

@@ -16,10 +16,7 @@ const FINISH: Record<FinishReason, LanguageModelV3FinishReason['unified']> = {
   content_filter: 'content-filter',
 };
 
-/**
- * The AI SDK's finish reason for an OpenAI one (`raw` keeps the original). An upstream may send any string: an
- * unknown one (`constructor` too, not FINISH's inherited member) is `other`.
- */
+/** The AI SDK's finish reason for an OpenAI one (`raw` keeps it): any other string (`constructor` too) is `other`. */
 export function finishReason(raw: FinishReason | null | undefined): LanguageModelV3FinishReason {
   return { unified: raw && Object.hasOwn(FINISH, raw) ? FINISH[raw] : 'other', raw: raw ?? undefined };
 }

@@ -73,8 +73,7 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 /**
  * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
  * out one frozen or shared object); a reply without its `list` (`choices`, `data`), or embeddings without one
- * dimension (an empty vector, or vectors of different lengths, as from a built-in adapter), is a malformed one. The
- * built-in adapters build a fresh, well-formed answer per call.
+ * dimension, is a malformed one (as from a built-in adapter, which builds a fresh one per call).
  */
 function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>, list: string): Promise<T> {
   if (slot.config.type !== 'custom') return answer;
