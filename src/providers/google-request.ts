@@ -52,11 +52,8 @@ function functionDeclaration(tool: ToolDefinition): JsonObject {
   if (description !== undefined) decl.description = description;
   // Gemini rejects an OBJECT schema with no properties; a function without arguments omits `parameters`.
   const props = parameters?.properties;
-  if (
-    parameters &&
-    !(parameters.type === 'object' && (!isJsonObject(props) || Object.keys(props).length === 0))
-  )
-    decl.parameters = toGeminiSchema(parameters);
+  const noArgs = parameters?.type === 'object' && (!isJsonObject(props) || Object.keys(props).length === 0);
+  if (parameters && !noArgs) decl.parameters = toGeminiSchema(parameters);
   return decl;
 }
 
