@@ -72,9 +72,8 @@ export function argumentsText(v: unknown): string {
 }
 
 /**
- * A new unique id after `prefix`: `chatcmpl-` for a reply, `call_` for a tool call its provider sent without one
- * (Ollama; Gemini on some models). OpenAI callers answer calls by id, and Anthropic refuses a history whose tool call
- * ids repeat, so it is unique, not a position.
+ * A new unique id after `prefix` (`chatcmpl-`, `call_`): OpenAI callers answer calls by id, and Anthropic refuses a
+ * history whose tool call ids repeat, so it is unique, not a position.
  */
 export const newId = (prefix: string): string => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 
