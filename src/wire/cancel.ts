@@ -72,13 +72,8 @@ export class CancelToken implements CancelSignal {
   }
 }
 
-/** The callbacks following one caller signal, and the one 'abort' listener that runs them. */
-interface Followers {
-  readonly fns: Set<Listener>;
-  readonly fire: Listener;
-}
-
-const following = new WeakMap<AbortSignal, Followers>();
+/** The callbacks following each caller signal, and the one 'abort' listener that runs them. */
+const following = new WeakMap<AbortSignal, { readonly fns: Set<Listener>; readonly fire: Listener }>();
 const unfollowed: Listener = () => undefined;
 
 /**
