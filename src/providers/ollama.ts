@@ -171,7 +171,6 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       if (
         !Array.isArray(vectors) ||
         vectors.length !== count ||
-        // one dimension, not 0, for the whole reply
         !vectors.every((v) => isNumbers(v) && v.length > 0 && v.length === vectors[0].length)
       )
         throw badResponse(m, `expected ${count} embedding vector(s) of numbers, of one length`);
