@@ -97,11 +97,8 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
 
   /** The request is over (ended or failed): stops following the signal, lets the process go. */
   #unlisten(): void {
-    const settled = this.#settled;
-    if (settled) {
-      this.#settled = undefined;
-      settled();
-    }
+    this.#settled?.();
+    this.#settled = undefined;
     const s = this.#signal;
     if (s.removeListener) s.removeListener('abort', this.#onAbort);
     else s.removeEventListener?.('abort', this.#onAbort);
