@@ -46,9 +46,7 @@ export function isUsage(u: unknown): boolean {
     countOrNone(u.prompt_tokens) &&
     countOrNone(u.completion_tokens) &&
     countOrNone(u.total_tokens) &&
-    (details === undefined ||
-      details === null ||
-      (isJsonObject(details) && countOrNone(details.cached_tokens)))
+    (details == null || (isJsonObject(details) && countOrNone(details.cached_tokens)))
   );
 }
 
