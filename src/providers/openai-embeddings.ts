@@ -3,6 +3,7 @@ import type { Embeddings } from '../types.js';
 import type { AdapterEmbedRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse } from './error-mapping.js';
+import { isCount } from './json-shapes.js';
 
 /**
  * The `/embeddings` request body with `encoding_format` set to `format`. Unless the caller chose, the adapter asks
@@ -89,14 +90,7 @@ export function embeddingsData(data: unknown, inputs: number, meta: CallMeta): E
     const d = data[i] as { index?: unknown; embedding?: unknown } | null;
     // No index (some servers send none) is the item's position; any other kind is malformed, never a position.
     const index = d?.index ?? i;
-    if (
-      typeof index !== 'number' ||
-      !Number.isInteger(index) ||
-      index < 0 ||
-      index >= data.length ||
-      out[index]
-    )
-      throw badResponse(meta, 'malformed embedding');
+    if (!isCount(index) || index >= data.length || out[index]) throw badResponse(meta, 'malformed embedding');
     const embedding = vectorOf(d?.embedding);
     if (embedding === undefined) throw badResponse(meta, 'malformed embedding');
     // The first vector sets the reply's one dimension: one compare a vector (bench "embeddings 64 × 1024").
