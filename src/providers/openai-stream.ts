@@ -6,7 +6,7 @@ import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
 import { type CallMeta, jsonInsteadOfStream, startsJson } from './endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from './error-mapping.js';
-import { isCount, isUsage, newId } from './json-shapes.js';
+import { callId, isCount, isUsage } from './json-shapes.js';
 import {
   carriesContent,
   inBandError,
@@ -123,7 +123,7 @@ export async function* readChatStream(
           if ((t.index as number) >= nextCall) {
             nextCall = (t.index as number) + 1;
             const call = t as { id?: unknown };
-            if (call.id === undefined || call.id === null || call.id === '') call.id = newId('call_');
+            call.id = callId(call.id);
           }
         });
       }
