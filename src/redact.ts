@@ -54,9 +54,9 @@ export function cleanText(text: string, max: number, secrets: readonly string[] 
   return cut ? `${t}…` : t;
 }
 
-/** A thrown value's text for a message or a log line: `textOf` cleaned (`cleanText`) to 200 characters. */
-export function thrownText(err: unknown, secrets: readonly string[] = []): string {
-  return cleanText(textOf(err), 200, secrets);
+/** A thrown value's text for a message or a log line: `textOf` cleaned (`cleanText`) to `max` characters. */
+export function thrownText(err: unknown, max = 200, secrets: readonly string[] = []): string {
+  return cleanText(textOf(err), max, secrets);
 }
 
 /**

@@ -160,7 +160,7 @@ export class RedisConnection {
 
   /** Keeps a failed command's reason (cleaned like every outside text); one that got no answer stalls the connection. */
   noteError(err: unknown): void {
-    this.#lastError = thrownText(err, this.options.secrets);
+    this.#lastError = thrownText(err, 200, this.options.secrets);
     if (err instanceof NoAnswer) this.#stall();
   }
 

@@ -13,7 +13,7 @@ import {
   ProviderResponseError,
   ProviderTimeoutError,
 } from '../errors.js';
-import { cleanText, textOf } from '../redact.js';
+import { thrownText } from '../redact.js';
 import type { Needs, RouterContext } from './context.js';
 
 /** What one failed attempt means for the walk and for the provider's health. */
@@ -69,7 +69,7 @@ export function asProviderError(err: unknown, provider: string, model: string): 
   if (err instanceof ManaLLMError)
     return new ProviderResponseError(`${provider}/${cutModel(model)}: ${err.message}`, about);
   // A custom adapter's message may be anything, of any size: cut it before anything else runs over it.
-  const msg = cleanText(textOf(err), 500);
+  const msg = thrownText(err, 500);
   return new ProviderResponseError(`${provider}/${cutModel(model)}: adapter failed: ${msg}`, about);
 }
 

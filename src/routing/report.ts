@@ -1,6 +1,6 @@
 import { type Attempt, isManaLLMError, type ManaLLMError, ProviderResponseError } from '../errors.js';
 import type { ManaLLMEvents } from '../events.js';
-import { cleanText, textOf } from '../redact.js';
+import { thrownText } from '../redact.js';
 import { publishStreamEnd, publishStreamStart } from '../trace-channels.js';
 import type { ChatRequest, EmbedRequest, Usage } from '../types.js';
 import type { CallPlan, RouterContext } from './context.js';
@@ -113,7 +113,7 @@ export function reportFailure(
     // The caller's own abort reason can be anything; the event always carries a ManaLLMError.
     const error: ManaLLMError = isManaLLMError(err)
       ? err
-      : new ProviderResponseError(`call ended: ${cleanText(textOf(err), 500)}`, {
+      : new ProviderResponseError(`call ended: ${thrownText(err, 500)}`, {
           provider: '',
           model: '',
           cause: err,
