@@ -2,7 +2,7 @@
 import { text as readText } from 'node:stream/consumers';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
-import { cleanText, textOf } from '../redact.js';
+import { thrownText } from '../redact.js';
 import { optionsFrom, parseCommandLine, UsageError } from './cli-options.js';
 import { health } from './health-table.js';
 import { serve } from './serve.js';
@@ -129,7 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       err.write(`mana-llm: ${e.message}\n`);
       return 2;
     }
-    err.write(`mana-llm: ${isManaLLMError(e) ? e.message : cleanText(textOf(e), 500)}\n`);
+    err.write(`mana-llm: ${isManaLLMError(e) ? e.message : thrownText(e, 500)}\n`);
     if (e instanceof NoHealthyProviderError) {
       for (const a of e.attempts)
         err.write(`  ${a.target}: ${a.reason}${a.error ? ` — ${a.error.message}` : ''}\n`);
@@ -166,7 +166,7 @@ if (isMain) {
       process.exitCode = code;
     },
     (e) => {
-      process.stderr.write(`mana-llm: ${cleanText(textOf(e), 500)}\n`);
+      process.stderr.write(`mana-llm: ${thrownText(e, 500)}\n`);
       process.exitCode = 1;
     },
   );
