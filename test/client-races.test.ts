@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClosedError, createManaLLM } from '../src/index.js';
-import { closeAll, KEY, rejection, track, USER, upstream } from './helpers/client.js';
+import { type ChatRequest, ClosedError, createManaLLM } from '../src/index.js';
+import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -69,5 +72,61 @@ describe('a cache hit that comes after the call ended', () => {
     held.answerReads();
     expect(await rejection(call)).toBeInstanceOf(ClosedError);
     expect(a.count('chat')).toBe(1);
+  });
+});
+
+/** An image server on 127.0.0.1 that never answers, counting requests. */
+async function hangingImageServer(): Promise<{ url: string; readonly hits: number }> {
+  let hits = 0;
+  const server = createServer(() => void hits++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cat.png`,
+    get hits() {
+      return hits;
+    },
+  };
+}
+
+describe('a hedge that never started because its call ended while it got ready', () => {
+  it("gives its budget token back: the caller's abort during the hedge's image fetch costs no later hedge", async () => {
+    const img = await hangingImageServer();
+    // `a` passes image URLs on and holds every request; `o` (Ollama) must fetch the images first.
+    const a = await rawUpstream(() => undefined);
+    const { llm, clock, up, events } = await harness({
+      upstreams: { o: 'ollama' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+      // One token, never refilled: a hedge whose token is lost leaves no other.
+      options: { images: { fetch: 'all', timeoutMs: 5_000 }, hedging: { budgetMax: 1, budgetRatio: 0 } },
+    });
+    const ac = new AbortController();
+    const withImage: ChatRequest = {
+      model: 'mana/v',
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: img.url } }] }],
+    };
+    const first = llm.chat(withImage, { signal: ac.signal });
+    await waitFor(() => a.received === 1, 'the first call at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => img.hits === 1, "the hedge's image fetch");
+    const reason = new Error('caller gave up');
+    ac.abort(reason);
+    expect(await rejection(first)).toBe(reason);
+    expect(events.of('hedge')).toHaveLength(0);
+    expect(up.o?.count()).toBe(0);
+
+    // The next slow call hedges: the token was never spent on a hedge.
+    const second = llm.chat({ model: 'mana/v', messages: USER });
+    await waitFor(() => a.received === 2, 'the second call at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
+    expect((await second).model).toBe('o/llava');
   });
 });

@@ -39,8 +39,18 @@ function startHedge<T, R>(
       events.emit('hedge', { id, kind, from: current.entry.target, to: hedge.entry.target, afterMs });
     return hedge;
   };
-  const hedge = walk.start();
-  return hedge instanceof Promise ? hedge.then(started) : started(hedge);
+  // A hedge that never starts because the call ended meanwhile (closed, aborted, its images unusable) spent nothing.
+  const failed = (err: unknown): never => {
+    policy.refund();
+    throw err;
+  };
+  let hedge: ReturnType<typeof walk.start>;
+  try {
+    hedge = walk.start();
+  } catch (err) {
+    return failed(err);
+  }
+  return hedge instanceof Promise ? hedge.then(started, failed) : started(hedge);
 }
 
 /**
@@ -89,7 +99,7 @@ export async function hedgedWalk<T, R>(
                 // The hedge is not started (its budget is refunded), or, started in the same turn, cancelled.
                 starting.then(
                   (h) => h && walk.cancel(h),
-                  () => policy.refund(),
+                  () => undefined,
                 );
                 return served;
               }
