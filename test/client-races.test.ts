@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ChatRequest, ClosedError, createManaLLM } from '../src/index.js';
+import { type ChatRequest, ClosedError, createManaLLM, ProviderHTTPError } from '../src/index.js';
 import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -128,5 +128,48 @@ describe('a hedge that never started because its call ended while it got ready',
     await clock.advanceAsync(300);
     await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
     expect((await second).model).toBe('o/llava');
+  });
+});
+
+describe("a hedged call whose first entry fails while the hedge's entry fetches the call's images", () => {
+  it("with the caller's own mistake (a 400): rejects with it at once, not after the image fetch with its error", async () => {
+    const img = await hangingImageServer();
+    let held: ServerResponse | undefined;
+    const a = await rawUpstream((_text, res) => {
+      held = res;
+    });
+    const { llm, clock, up, events } = await harness({
+      upstreams: { o: 'ollama' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+      options: { images: { fetch: 'all', timeoutMs: 5_000 } },
+    });
+    let outcome: unknown;
+    llm
+      .chat({
+        model: 'mana/v',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: img.url } }] }],
+      })
+      .then(
+        (r) => {
+          outcome = r;
+        },
+        (err: unknown) => {
+          outcome = err;
+        },
+      );
+    await waitFor(() => a.received === 1, 'the call at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => img.hits === 1, "the hedge's image fetch");
+    held
+      ?.writeHead(400, { 'content-type': 'application/json' })
+      .end('{"error":{"message":"temperature is out of range"}}');
+    // The image fetch's own timeout (5 s on the call's clock) never runs out here.
+    await waitFor(() => outcome !== undefined, "a's error");
+    expect(outcome).toBeInstanceOf(ProviderHTTPError);
+    expect(outcome).toMatchObject({ status: 400 });
+    expect(up.o?.count()).toBe(0);
+    expect(events.of('hedge')).toHaveLength(0);
+    expect(events.count('failure')).toBe(1);
   });
 });

@@ -53,6 +53,15 @@ function startHedge<T, R>(
   return hedge instanceof Promise ? hedge.then(started, failed) : started(hedge);
 }
 
+/** The call ended before its hedge started: the hedge never starts (its token is refunded), or is cancelled. */
+function dropHedge<T, R>(walk: ChainWalk<T, R>, starting: Promise<Running<T> | undefined>): void {
+  walk.stop();
+  starting.then(
+    (h) => h && walk.cancel(h),
+    () => undefined,
+  );
+}
+
 /**
  * The walk with hedging ("The Tail at Scale"): when the current attempt has no answer (a stream: no commit) after
  * the delay, the next callable entry starts beside it; the first to answer wins and the other is cancelled,
@@ -89,22 +98,26 @@ export async function hedgedWalk<T, R>(
         try {
           const starting = startHedge(walk, policy, current, delay as number);
           if (starting instanceof Promise) {
-            // The hedge's entry fetches the call's images first (up to images.timeoutMs): an answer `current` gives
-            // meanwhile is served at once, and the hedge is then never started.
+            // The hedge's entry fetches the call's images first (up to images.timeoutMs): `current` settling
+            // meanwhile is judged at once. Served, or ending the call (the caller's mistake), the hedge is then
+            // never started; fallen through, or its answer rejected, the hedge goes on as the current attempt.
             const first = await Promise.race([starting, settled(current)]);
-            if (first !== undefined && 'ok' in first && first.ok) {
-              const served = walk.answered(current, first.value);
+            if (first !== undefined && 'ok' in first) {
+              const done = current;
+              // Recorded below: not to be cancelled (recorded as hedged-out) when the judgement throws.
+              current = undefined;
+              let served: Served<T> | undefined;
+              try {
+                if (first.ok) served = walk.answered(done, first.value);
+                else walk.failed(done, first.error);
+              } catch (err) {
+                dropHedge(walk, starting);
+                throw err;
+              }
               if (served) {
-                walk.stop();
-                // The hedge is not started (its budget is refunded), or, started in the same turn, cancelled.
-                starting.then(
-                  (h) => h && walk.cancel(h),
-                  () => undefined,
-                );
+                dropHedge(walk, starting);
                 return served;
               }
-              // Its answer was rejected (and recorded): the hedge, once started, goes on as the current attempt.
-              current = undefined;
               current = await starting;
               continue;
             }
