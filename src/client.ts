@@ -48,7 +48,8 @@ export class ManaLLM {
   readonly #direct = new DirectChains();
   readonly #services: CallServices;
   readonly #cleanup: (() => void)[] = [];
-  #closed = false;
+  /** The one close(): a second call waits for it too. */
+  #closing: Promise<void> | undefined;
 
   /** @internal use `createManaLLM` */
   constructor(parts: ClientParts) {
@@ -181,7 +182,7 @@ export class ManaLLM {
    * @throws InvalidRequestError, the signal's reason, ClosedError
    */
   async models(opts: { signal?: AbortSignal | undefined } = {}): Promise<ModelList> {
-    if (this.#closed) throw new ClosedError();
+    if (this.#ctx.closed) throw new ClosedError();
     validateOptions(opts);
     return listModels(this.#ctx, opts.signal);
   }
@@ -231,9 +232,12 @@ export class ManaLLM {
   }
 
   /** Stops probes, watchers and signal handlers, settles in-flight calls with `CLOSED`, closes connections. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#ctx.closed = true;
     for (const fn of this.#cleanup.splice(0)) fn();
     const closed = new ClosedError();

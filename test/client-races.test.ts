@@ -1,7 +1,13 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ChatRequest, ClosedError, createManaLLM, ProviderHTTPError } from '../src/index.js';
+import {
+  type ChatRequest,
+  ClosedError,
+  createManaLLM,
+  type ProviderAdapter,
+  ProviderHTTPError,
+} from '../src/index.js';
 import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -171,5 +177,36 @@ describe("a hedged call whose first entry fails while the hedge's entry fetches 
     expect(up.o?.count()).toBe(0);
     expect(events.of('hedge')).toHaveLength(0);
     expect(events.count('failure')).toBe(1);
+  });
+});
+
+describe('close() called again while the first close() is still closing', () => {
+  it('resolves only once everything is closed, as the first does', async () => {
+    let closeAdapter: () => void = () => undefined;
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+      // Its connections take a while to close.
+      close: () => new Promise<void>((resolve) => (closeAdapter = resolve)),
+    };
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+      providers: { mine: { type: 'custom', adapter } },
+      health: { probes: false },
+    });
+    const settled: string[] = [];
+    const first = llm.close().then(() => settled.push('first'));
+    const second = llm.close().then(() => settled.push('second'));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual([]);
+    closeAdapter();
+    await Promise.all([first, second]);
+    expect(settled).toEqual(['first', 'second']);
   });
 });
