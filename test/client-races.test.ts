@@ -5,9 +5,11 @@ import {
   type ChatRequest,
   ClosedError,
   createManaLLM,
+  InvalidRequestError,
   type ProviderAdapter,
   ProviderHTTPError,
 } from '../src/index.js';
+import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
@@ -209,4 +211,56 @@ describe('close() called again while the first close() is still closing', () => 
     await Promise.all([first, second]);
     expect(settled).toEqual(['first', 'second']);
   });
+});
+
+describe("a hedge whose entry cannot have the call's images", () => {
+  for (const first of ['answers', 'fails'] as const) {
+    it(`is not started: the first entry, which passes the URL on, ${first === 'answers' ? 'still answers' : 'then fails: the image is the error, as without a hedge'}`, async () => {
+      let held: { model: string; res: ServerResponse } | undefined;
+      const a = await rawUpstream((text, res) => {
+        held = { model: (JSON.parse(text) as { model: string }).model, res };
+      });
+      const { llm, clock, up, events } = await harness({
+        upstreams: { o: 'ollama' },
+        providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+        aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+        // Nothing is fetched on this server: only an entry that passes URLs on can serve an image by URL.
+        options: { images: { fetch: 'none' } },
+      });
+      let outcome: unknown;
+      llm
+        .chat({
+          model: 'mana/v',
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }],
+            },
+          ],
+        })
+        .then(
+          (r) => {
+            outcome = r;
+          },
+          (err: unknown) => {
+            outcome = err;
+          },
+        );
+      await waitFor(() => a.received === 1, 'the call at a');
+      await clock.advanceAsync(300);
+      await new Promise((r) => setImmediate(r));
+      if (first === 'answers')
+        held?.res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(openaiCodec.chat({ reply: 'a cat' }, held.model)));
+      else
+        held?.res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
+      await waitFor(() => outcome !== undefined, "a's answer");
+      if (first === 'answers')
+        expect(outcome).toMatchObject({ model: 'a/m', choices: [{ message: { content: 'a cat' } }] });
+      else expect(outcome).toBeInstanceOf(InvalidRequestError);
+      expect(up.o?.count()).toBe(0);
+      expect(events.of('hedge')).toHaveLength(0);
+    });
+  }
 });

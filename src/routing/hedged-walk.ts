@@ -39,18 +39,17 @@ function startHedge<T, R>(
       events.emit('hedge', { id, kind, from: current.entry.target, to: hedge.entry.target, afterMs });
     return hedge;
   };
-  // A hedge that never starts because the call ended meanwhile (closed, aborted, its images unusable) spent nothing.
-  const failed = (err: unknown): never => {
-    policy.refund();
-    throw err;
-  };
   let hedge: ReturnType<typeof walk.start>;
   try {
     hedge = walk.start();
   } catch (err) {
-    return failed(err);
+    // The call ended as the hedge would start (closed, aborted): the hedge spent nothing.
+    policy.refund();
+    throw err;
   }
-  return hedge instanceof Promise ? hedge.then(started, failed) : started(hedge);
+  // The call's images cannot be had for the hedge's entry (or the call ended while they were fetched): no hedge. The
+  // current attempt goes on (it may pass the URLs on); the walk meets that error again only if it falls through.
+  return hedge instanceof Promise ? hedge.then(started, () => started(undefined)) : started(hedge);
 }
 
 /** The call ended before its hedge started: the hedge never starts (its token is refunded), or is cancelled. */
