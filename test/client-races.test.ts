@@ -264,3 +264,84 @@ describe("a hedge whose entry cannot have the call's images", () => {
     });
   }
 });
+
+describe("a first entry that settles in the same turn as the hedge's entry starts after its images", () => {
+  const completion = {
+    id: 'c1',
+    object: 'chat.completion' as const,
+    created: 1,
+    model: 'c/m',
+    choices: [
+      { index: 0, message: { role: 'assistant' as const, content: 'hi' }, finish_reason: 'stop' as const },
+    ],
+  };
+  for (const first of ['answers', 'fails'] as const) {
+    it(`${first}: the cancelled hedge's abort is handled, and nothing of the call changes after it settled`, async () => {
+      let settle: (() => void) | undefined;
+      const mine = {
+        capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+        chat: () =>
+          new Promise((resolve, reject) => {
+            settle = () =>
+              first === 'answers' ? resolve(completion) : reject(new InvalidRequestError('bad request'));
+          }),
+        stream: async function* () {},
+        embed: async () => undefined,
+        probe: async () => ({ ok: true }),
+        models: async () => [],
+      } as unknown as ProviderAdapter;
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        // `o` (Ollama) needs the image's bytes: a data: URL, in at once when the hedge starts.
+        const { llm, clock, events } = await harness({
+          upstreams: { o: 'ollama' },
+          providers: { c: { type: 'custom', adapter: mine } },
+          aliases: { 'mana/v': { chain: ['c/m', 'o/llava'], hedge: { afterMs: 300 } } },
+        });
+        let outcome: unknown;
+        let atEnd: { attempts: string; events: number } | undefined;
+        llm
+          .chat({
+            model: 'mana/v',
+            messages: [
+              {
+                role: 'user',
+                content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }],
+              },
+            ],
+          })
+          .then(
+            (r) => {
+              outcome = r;
+            },
+            (err: unknown) => {
+              outcome = err;
+            },
+          )
+          .finally(() => {
+            const { attempts } = (outcome as { routing?: { attempts: unknown } }).routing ?? {};
+            atEnd = { attempts: JSON.stringify(attempts), events: events.all.length };
+          });
+        await waitFor(() => settle !== undefined, 'the call at c');
+        // The first entry settles, and in the same turn the hedge's delay runs out.
+        settle?.();
+        clock.advance(300);
+        await waitFor(() => atEnd !== undefined, 'the call to settle');
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+        if (first === 'answers') {
+          expect(outcome).toMatchObject({ model: 'c/m' });
+          expect(JSON.stringify((outcome as { routing: { attempts: unknown } }).routing.attempts)).toBe(
+            atEnd?.attempts,
+          );
+        } else expect(outcome).toBeInstanceOf(InvalidRequestError);
+        expect(events.all.length).toBe(atEnd?.events);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+  }
+});

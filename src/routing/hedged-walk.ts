@@ -56,7 +56,12 @@ function startHedge<T, R>(
 function dropHedge<T, R>(walk: ChainWalk<T, R>, starting: Promise<Running<T> | undefined>): void {
   walk.stop();
   starting.then(
-    (h) => h && walk.cancel(h),
+    (h) => {
+      if (h === undefined) return;
+      // Nothing else waits for its result: the abort it gets must not go unhandled.
+      void settled(h);
+      walk.cancel(h);
+    },
     () => undefined,
   );
 }
