@@ -3,6 +3,9 @@ import type { ChainWalk } from './chain-walk.js';
 import type { HedgePolicy } from './hedge-policy.js';
 import type { Outcome, Running, Served } from './walk-chain.js';
 
+/** The attempt beside the current one: started, or a promise while its entry gets the call's images first. */
+type Hedge<T> = Running<T> | Promise<Running<T> | undefined>;
+
 /** `run`'s result as an Outcome that never rejects, made once (a loser's late rejection is handled here too). */
 function settled<T>(run: Running<T>): Promise<Outcome<T>> {
   run.settled ??= run.result.then(
@@ -15,14 +18,15 @@ function settled<T>(run: Running<T>): Promise<Outcome<T>> {
 /**
  * Starts the hedge of `current` when the budget allows it and a later entry can be called now; undefined otherwise
  * (then neither the cursor, the record nor the budget moved). A promise only when the hedge's entry must fetch the
- * call's images first.
+ * call's images first: it gives undefined when they cannot be had (or the call ended meanwhile), as the current
+ * attempt goes on (it may pass the URLs on) and the walk meets that error again only if it falls through.
  */
 function startHedge<T, R>(
   walk: ChainWalk<T, R>,
   policy: HedgePolicy,
   current: Running<T>,
   afterMs: number,
-): Running<T> | undefined | Promise<Running<T> | undefined> {
+): Hedge<T> | undefined {
   if (!walk.callableAhead() || !policy.take()) return undefined;
   // The entries skipped on the way to the hedge are recorded now, after `current`'s place: chain order is kept.
   walk.hold(current);
@@ -47,15 +51,20 @@ function startHedge<T, R>(
     policy.refund();
     throw err;
   }
-  // The call's images cannot be had for the hedge's entry (or the call ended while they were fetched): no hedge. The
-  // current attempt goes on (it may pass the URLs on); the walk meets that error again only if it falls through.
   return hedge instanceof Promise ? hedge.then(started, () => started(undefined)) : started(hedge);
 }
 
-/** The call ended before its hedge started: the hedge never starts (its token is refunded), or is cancelled. */
-function dropHedge<T, R>(walk: ChainWalk<T, R>, starting: Promise<Running<T> | undefined>): void {
+/**
+ * The call is over: the attempt beside the one that ended it is cancelled (`hedged-out`), or, still getting its
+ * images, never starts (its token is refunded) or is cancelled once it has.
+ */
+function cancelOther<T, R>(walk: ChainWalk<T, R>, other: Hedge<T> | undefined): void {
+  if (!(other instanceof Promise)) {
+    if (other !== undefined) walk.cancel(other);
+    return;
+  }
   walk.stop();
-  starting.then(
+  other.then(
     (h) => {
       if (h === undefined) return;
       // Nothing else waits for its result: the abort it gets must not go unhandled.
@@ -82,16 +91,14 @@ export async function hedgedWalk<T, R>(
   const { ctx, plan } = walk;
   policy.deposit();
   let current: Running<T> | undefined;
-  let hedge: Running<T> | undefined;
+  let hedge: Hedge<T> | undefined;
   for (;;) {
     if (current === undefined) {
       current = await walk.start();
       if (current === undefined) return walk.exhausted();
     }
     let o: Outcome<T>;
-    if (hedge !== undefined) {
-      o = await Promise.race([settled(current), settled(hedge)]);
-    } else {
+    if (hedge === undefined) {
       const delay = current.hedged ? undefined : policy.delay(afterMs, current.entry.target, plan.kind);
       const r =
         delay === undefined
@@ -100,57 +107,42 @@ export async function hedgedWalk<T, R>(
       if (r === TIMER) {
         current.hedged = true;
         try {
-          const starting = startHedge(walk, policy, current, delay as number);
-          if (starting instanceof Promise) {
-            // The hedge's entry fetches the call's images first (up to images.timeoutMs): `current` settling
-            // meanwhile is judged at once. Served, or ending the call (the caller's mistake), the hedge is then
-            // never started; fallen through, or its answer rejected, the hedge goes on as the current attempt.
-            const first = await Promise.race([starting, settled(current)]);
-            if (first !== undefined && 'ok' in first) {
-              const done = current;
-              // Recorded below: not to be cancelled (recorded as hedged-out) when the judgement throws.
-              current = undefined;
-              let served: Served<T> | undefined;
-              try {
-                if (first.ok) served = walk.answered(done, first.value);
-                else walk.failed(done, first.error);
-              } catch (err) {
-                dropHedge(walk, starting);
-                throw err;
-              }
-              if (served) {
-                dropHedge(walk, starting);
-                return served;
-              }
-              current = await starting;
-              continue;
-            }
-          }
-          hedge = await starting;
+          hedge = startHedge(walk, policy, current, delay as number);
         } catch (err) {
-          if (current !== undefined) walk.cancel(current);
+          walk.cancel(current);
           throw err;
         }
         continue;
       }
       o = r;
+    } else if (hedge instanceof Promise) {
+      // The hedge's entry fetches the call's images first (up to images.timeoutMs): `current` settling meanwhile
+      // is judged at once.
+      const first = await Promise.race([hedge, settled(current)]);
+      if (first === undefined || !('ok' in first)) {
+        hedge = first;
+        continue;
+      }
+      o = first;
+    } else {
+      o = await Promise.race([settled(current), settled(hedge)]);
     }
+    // The one place an attempt is judged: served, or ending the call, the other is cancelled (or never starts);
+    // fallen through, or its answer rejected, the other goes on as the current attempt.
     const other = o.run === current ? hedge : current;
     hedge = undefined;
-    if (o.ok) {
-      const served = walk.answered(o.run, o.value);
-      if (served) {
-        if (other) walk.cancel(other);
-        return served;
-      }
-    } else {
-      try {
-        walk.failed(o.run, o.error);
-      } catch (err) {
-        if (other) walk.cancel(other);
-        throw err;
-      }
+    let served: Served<T> | undefined;
+    try {
+      if (o.ok) served = walk.answered(o.run, o.value);
+      else walk.failed(o.run, o.error);
+    } catch (err) {
+      cancelOther(walk, other);
+      throw err;
     }
-    current = other;
+    if (served) {
+      cancelOther(walk, other);
+      return served;
+    }
+    current = other instanceof Promise ? await other : other;
   }
 }
