@@ -55,10 +55,11 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /**
  * A key check that takes the same time whatever the key: every candidate is hashed (equal lengths) and compared
- * with every accepted key, without stopping at the first match.
+ * with every accepted key, without stopping at the first match. Accepted keys are trimmed, as presented ones are
+ * (`LLM_API_KEYS="k1, k2"` split on commas).
  */
 function keyCheck(keys: readonly string[]): (presented: string | undefined) => boolean {
-  const accepted = keys.map(digest);
+  const accepted = keys.map((k) => digest(k.trim()));
   return (presented) => {
     if (presented === undefined) return false;
     const d = digest(presented);

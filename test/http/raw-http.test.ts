@@ -285,6 +285,21 @@ describe('routes', () => {
     expect(res.headers.get('x-request-id')).toBe('abc');
   });
 
+  it('apiKeys from a list written with spaces (`LLM_API_KEYS="k1, k2"` split on commas) each open the door', async () => {
+    // docs/http.md: `apiKeys: process.env.LLM_API_KEYS?.split(',')`. A presented key never has spaces around it.
+    const { served } = await setup({ apiKeys: ' k1 , k2 '.split(',') });
+    for (const headers of [
+      { authorization: 'Bearer k1' },
+      { authorization: 'Bearer k2' },
+      { 'x-api-key': 'k2' },
+    ]) {
+      expect((await fetch(`${served.url}/v1/aliases`, { headers })).status).toBe(200);
+    }
+    expect(
+      (await fetch(`${served.url}/v1/aliases`, { headers: { authorization: 'Bearer k3' } })).status,
+    ).toBe(401);
+  });
+
   it('a sane X-Request-Id is echoed, anything else is replaced by a fresh one', async () => {
     const { served, log } = await setup();
     const echoed = await fetch(`${served.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
