@@ -154,7 +154,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
           resolve(0);
         });
       });
-      server.closeIdleConnections();
+      // Nothing in flight: every connection goes, as when the last request ends (one that sent nothing yet, or half a
+      // request head, is not idle to node:http and would hold the exit for drainMs).
+      if (inFlight === 0) server.closeAllConnections();
+      else server.closeIdleConnections();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -163,6 +164,31 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     await expect(stuck).rejects.toThrow();
     expect(await s.exited).toBe(0);
     await waitFor(() => up.closedByClient === 1, 'upstream call cancelled', 5000);
+  });
+
+  it('SIGTERM with nothing in flight exits at once, even with a client connected that sent no request or half of one', async () => {
+    const { up } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir, ['--drain-ms', '30000']);
+    const { port } = new URL(s.url);
+    // A pre-opened connection (a browser, a load balancer) and one whose request head never ends.
+    const silent = connect(Number(port), '127.0.0.1');
+    const half = connect(Number(port), '127.0.0.1', () => half.write('GET /health HTTP/1.1\r\nHost: x\r\n'));
+    for (const c of [silent, half]) c.on('error', () => undefined);
+    await Promise.all([once(silent, 'connect'), once(half, 'connect')]);
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = Date.now();
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(Date.now() - stopped).toBeLessThan(10_000);
   });
 
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
