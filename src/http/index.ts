@@ -78,7 +78,12 @@ export function createNodeHandler(
       parsed: (req as IncomingMessage & { body?: unknown }).body,
       signal: ac.signal,
     })
-      .then((answer) => write(res, answer, ac))
+      .then((answer) => {
+        // A body the answer did not read (a 401, 404, 415 before it): close rather than let node:http read and drop
+        // the rest to keep the connection, which has no bound but the server's request timeout.
+        if (!req.complete) res.shouldKeepAlive = false;
+        return write(res, answer, ac);
+      })
       .catch(() => {
         // Only a socket error can get here (the dispatcher answers every failure): nothing left to tell the client.
         if (!res.destroyed) res.destroy();

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFetchHandler, type RequestLogEntry } from '../../src/http/index.js';
@@ -204,6 +206,41 @@ describe('request bodies', () => {
     });
     expect(status).toBe(413);
     expect(up.a?.count()).toBe(0);
+  });
+  it('a body sent to an answer that does not read it (401, 404, 415) is not read on: the connection is closed', async () => {
+    // Otherwise node:http reads and drops the rest to keep the connection: a client without a key could send
+    // gigabytes (far over maxBodyBytes) for as long as the request timeout allows.
+    const { served, log } = await setup({ apiKeys: [KEY], maxBodyBytes: 1024 });
+    const { port } = new URL(served.url);
+    for (const [path, head] of [
+      ['/v1/chat/completions', 'Content-Type: application/json'],
+      ['/v1/nothing', 'Content-Type: application/json'],
+      ['/v1/chat/completions', `Content-Type: text/plain\r\nAuthorization: Bearer ${KEY}`],
+    ]) {
+      const s = connect(Number(port), '127.0.0.1');
+      let answer = '';
+      s.on('data', (d: Buffer) => (answer += d.toString()));
+      s.on('error', () => undefined);
+      const closed = once(s, 'close');
+      await once(s, 'connect');
+      s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${head}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      // Chunked, without end: no declared length for the 413 check to refuse.
+      const chunk = Buffer.concat([
+        Buffer.from('10000\r\n'),
+        Buffer.alloc(64 * 1024, 120),
+        Buffer.from('\r\n'),
+      ]);
+      const pump = setInterval(() => s.writable && s.write(chunk), 5);
+      const cut = await Promise.race([
+        closed.then(() => true),
+        new Promise((r) => setTimeout(r, 3000, false)),
+      ]);
+      clearInterval(pump);
+      s.destroy();
+      expect(cut).toBe(true);
+      expect(answer).toMatch(/^HTTP\/1\.1 (401|404|415) /);
+    }
+    expect(log.map((e) => e.status)).toEqual([401, 404, 415]);
   });
 });
 
