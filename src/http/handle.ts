@@ -114,6 +114,8 @@ export function createDispatcher(
   opts: ResolvedHttpOptions,
 ): (call: IncomingCall) => Promise<Answer> {
   const authorized = opts.apiKeys ? keyCheck(opts.apiKeys) : undefined;
+  // The logged path is cleaned as every text from outside is: a key in it (an accepted one too) is redacted.
+  const secrets = (opts.apiKeys ?? []).map((k) => k.trim()).filter((k) => k !== '');
   const created = Math.floor(Date.now() / 1000);
   const idHeader = opts.requestIdHeader;
 
@@ -132,7 +134,7 @@ export function createDispatcher(
         opts.onRequest({
           requestId,
           method: call.method,
-          path: path.slice(0, 512),
+          path: cleanText(path, 512, secrets),
           status,
           durationMs: Math.round((performance.now() - started) * 10) / 10,
           stream,

@@ -549,3 +549,20 @@ describe('an upstream that answers with a redirect (a baseUrl on http:// behind 
     expect(h.llm.health().providers.r?.consecutiveFailures).toBe(2);
   });
 });
+
+describe('the request log never carries a key', () => {
+  it('a key-shaped text or an accepted key in the path is redacted in onRequest (the 404 message already was)', async () => {
+    const { served, log } = await setup({ apiKeys: ['server-key-0123456789'] });
+    const auth = { authorization: 'Bearer server-key-0123456789' };
+    const a = await fetch(`${served.url}/v1/models/sk-proj-abcdefghijklmnop`, { headers: auth });
+    expect(a.status).toBe(404);
+    const b = await fetch(`${served.url}/v1/models/server-key-0123456789`, { headers: auth });
+    expect(b.status).toBe(404);
+    await waitFor(() => log.length === 2, 'log lines');
+    for (const e of log) {
+      expect(e.path).not.toContain('abcdefghijklmnop');
+      expect(e.path).not.toContain('server-key-0123456789');
+      expect(e.path.startsWith('/v1/models/')).toBe(true);
+    }
+  });
+});
