@@ -16,9 +16,15 @@ import {
 import { generateText } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
-import { createManaLLM, NoHealthyProviderError, type ProviderAdapter } from '../src/index.js';
+import {
+  createManaLLM,
+  NoHealthyProviderError,
+  type ProviderAdapter,
+  StreamInterruptedError,
+} from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { closeAll, collect, harness, rejection, track, USER } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -178,6 +184,53 @@ describe('instrumentOpenTelemetry', () => {
     stop();
     await llm.chat({ model: 'mana/x', messages: USER });
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
+describe('instrumentOpenTelemetry and a stream that ends in an error after its first chunk', () => {
+  const frame = (content: string) =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+  it('the serving attempt span lasts from its call to the failure, not only its time to commit', async () => {
+    // Answers at once, then streams for 300 ms, then drops the connection (or the caller aborts first).
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(frame('a'));
+      const more = setTimeout(() => res.write(frame('b')), 100);
+      const drop = setTimeout(() => res.destroy(), 300);
+      res.on('close', () => {
+        clearTimeout(more);
+        clearTimeout(drop);
+      });
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    // An alias stream the upstream breaks, and a direct stream the caller aborts.
+    expect(await rejection(collect(llm.stream({ model: 'mana/x', messages: USER })))).toBeInstanceOf(
+      StreamInterruptedError,
+    );
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 250);
+    await rejection(collect(llm.stream({ model: 'r/m', messages: USER }, { signal: ac.signal })));
+    const spans = exporter.getFinishedSpans();
+    for (const name of ['chat mana/x', 'chat r/m']) {
+      const root = spans.find((s) => s.name === name) as ReadableSpan;
+      expect(root.status.code).toBe(SpanStatusCode.ERROR);
+      const attempt = spans.find((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+      expect(attempt?.attributes['mana.attempt.reason']).toBe('ok');
+      expect(ms(attempt!.endTime)).toBeCloseTo(ms(root.endTime), 3);
+      // It began when the call did (before its first chunk), not its time-to-commit before the failure.
+      expect(ms(attempt!.startTime) - ms(root.startTime)).toBeLessThan(100);
+      expect(ms(attempt!.endTime) - ms(attempt!.startTime)).toBeGreaterThan(200);
+    }
   });
 });
 

@@ -30,6 +30,8 @@ interface Open {
    * of its `fallback` events (the loser, `hedged-out`, has none), so what is left is found by target, not position.
    */
   readonly told: string[];
+  /** A stream's time to its commit point, from the alias's `resolved` event: a failure after it has none. */
+  firstChunkMs?: number;
 }
 
 // Epoch milliseconds with sub-millisecond precision, the time base of every span and event this module records.
@@ -135,6 +137,11 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     open.set(e.id, { span, ctx: trace.setSpan(parent, span), startMs, told: [] });
   });
 
+  on('resolved', (e) => {
+    const o = open.get(e.id);
+    if (o && e.kind === 'stream') o.firstChunkMs = nowMs() - o.startMs;
+  });
+
   on('fallback', (e) => {
     const o = open.get(e.id);
     if (!o) return;
@@ -179,7 +186,10 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     if (!o) return;
     const end = nowMs();
     const attempts = e.attempts ?? (e.error as { attempts?: readonly Attempt[] }).attempts ?? [];
-    settle(o, attempts, end);
+    // A stream that failed after its commit point: its serving attempt lasted to the failure. It committed when the
+    // alias's `resolved` event came; a direct model's one entry began with the call.
+    const served = attempts.find((a) => a.reason === 'ok');
+    settle(o, attempts, end, o.firstChunkMs ?? served?.durationMs);
     o.span.setAttribute(ATTR.errorType, errorType(e.error));
     o.span.recordException(e.error, end);
     o.span.setStatus({ code: SpanStatusCode.ERROR, message: e.error.message });
