@@ -525,4 +525,37 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
       { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
     ]);
   });
+
+  it("an OpenAI refusal is the answer's text, not an empty success", async () => {
+    const refusal = "I'm sorry, I can't help with that.";
+    const up = await rawUpstream((body, res) => {
+      const stream = JSON.parse(body).stream === true;
+      res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+      if (!stream) {
+        const message = { role: 'assistant', content: null, refusal };
+        const choice = { index: 0, message, finish_reason: 'stop' };
+        return res.end(
+          JSON.stringify({ id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [choice] }),
+        );
+      }
+      const frame = (delta: object, finish: string | null) =>
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      res.end(
+        frame({ role: 'assistant', content: null, refusal: "I'm sorry, " }, null) +
+          frame({ refusal: "I can't help with that." }, null) +
+          frame({}, 'stop') +
+          'data: [DONE]\n\n',
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/r': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const mana = createManaProvider(llm);
+    expect((await generateText({ model: mana('mana/r'), prompt: 'Q?' })).text).toBe(refusal);
+    expect(await streamText({ model: mana('mana/r'), prompt: 'Q?' }).text).toBe(refusal);
+  });
 });

@@ -42,6 +42,8 @@ export class ManaLanguageModel implements LanguageModelV3 {
     const content: LanguageModelV3Content[] = [];
     if (message?.reasoning_content) content.push({ type: 'reasoning', text: message.reasoning_content });
     if (message?.content) content.push({ type: 'text', text: message.content });
+    // A refusal is the answer's content (docs/wire-conformance.md); the AI SDK has no part of its own for it.
+    if (message?.refusal) content.push({ type: 'text', text: message.refusal });
     for (const call of message?.tool_calls ?? [])
       content.push(toolCallPart(call.id, call.function.name, call.function.arguments, call.extra_content));
     return {
@@ -117,6 +119,7 @@ class PartWriter {
     const d = choice.delta;
     if (d.reasoning_content) this.#delta('reasoning', d.reasoning_content);
     if (d.content) this.#delta('text', d.content);
+    if (d.refusal) this.#delta('text', d.refusal);
     for (const t of d.tool_calls ?? []) {
       let tool = this.#tools.get(t.index);
       if (!tool) {
