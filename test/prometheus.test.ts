@@ -140,6 +140,25 @@ describe('registerPrometheusMetrics', () => {
     expect(text).not.toContain('ghost');
   });
 
+  it("counts the caller's own abort as aborted, not as an upstream's malformed reply", async () => {
+    const { local, llm, registry } = await setup();
+    local.setDefault({ stallAfterHeaders: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/fast-text', messages }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await rejection(call);
+    // A reason of any kind, not only an Error.
+    const stop = new AbortController();
+    const stream = llm.stream({ model: 'mana/fast-text', messages }, { signal: stop.signal });
+    setTimeout(() => stop.abort('stop'), 50);
+    await rejection(stream.next());
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'mana_llm_llm_errors_total{provider="mana",model="fast-text",error_type="aborted"} 2',
+    );
+    expect(text).not.toContain('error_type="provider_response"');
+  });
+
   it('ignores usage that is not a finite non-negative integer', async () => {
     const usages = [
       { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: 0 },

@@ -136,7 +136,10 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     on('failure', (e) => {
       // An alias `mana/x` gives provider `mana`; what the configuration does not name is `other` (docs/metrics.md).
       const { provider, model } = labelsOf(e.requested);
-      errors.inc({ provider, model, error_type: e.error.code.toLowerCase() });
+      // The caller's abort reaches the event as a PROVIDER_RESPONSE error of no provider (docs/events.md).
+      const { code } = e.error;
+      const aborted = code === 'PROVIDER_RESPONSE' && (e.error as { provider?: string }).provider === '';
+      errors.inc({ provider, model, error_type: aborted ? 'aborted' : code.toLowerCase() });
     }),
     on('resolved', (e) => resolved.inc({ alias: e.alias, target: e.target })),
     // A direct call's chain entry is the caller's own string: labelled only when the configuration names it.
