@@ -234,6 +234,20 @@ describe('instrumentOpenTelemetry and a stream that ends in an error after its f
   });
 });
 
+describe('instrumentOpenTelemetry and odd provider names', () => {
+  it('a direct model whose provider is named like an Object member still gets gen_ai.provider.name', async () => {
+    const { llm, exporter } = await setup();
+    for (const model of ['constructor/m', 'toString/m', '__proto__/m'])
+      await rejection(llm.chat({ model, messages: USER }));
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => [s.name, s.attributes['gen_ai.provider.name']])).toEqual([
+      ['chat constructor/m', 'constructor'],
+      ['chat toString/m', 'toString'],
+      ['chat __proto__/m', '__proto__'],
+    ]);
+  });
+});
+
 describe('instrumentOpenTelemetry with usage details', () => {
   it('records cached prompt tokens when the upstream reports them, and they reach the AI SDK too', async () => {
     const usage = {

@@ -43,5 +43,6 @@ const WELL_KNOWN: Record<string, string> = {
 export function providerName(target: string): string {
   const i = target.indexOf('/');
   const id = i < 0 ? target : target.slice(0, i);
-  return WELL_KNOWN[id] ?? id;
+  // Own keys only: a caller's `constructor/m` is not Object's constructor.
+  return Object.hasOwn(WELL_KNOWN, id) ? (WELL_KNOWN[id] as string) : id;
 }
