@@ -23,7 +23,7 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, rejection, track, USER, upstream } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -231,6 +231,50 @@ describe('instrumentOpenTelemetry and a stream that ends in an error after its f
       expect(ms(attempt!.startTime) - ms(root.startTime)).toBeLessThan(100);
       expect(ms(attempt!.endTime) - ms(attempt!.startTime)).toBeGreaterThan(200);
     }
+  });
+});
+
+describe('instrumentOpenTelemetry and hedging', () => {
+  it('a hedge that fails while the first entry still runs keeps its own place in the chain as its index', async () => {
+    // a answers after 300 ms; the hedge started beside it on b fails at once.
+    const slow = await rawUpstream((_body, res) => {
+      const reply = {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'slow' }, finish_reason: 'stop' }],
+      };
+      const t = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(reply));
+      }, 300);
+      res.on('close', () => clearTimeout(t));
+    });
+    const failing = await upstream('openai', { status: 500 });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/h': { chain: ['a/m1', 'b/m2'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: slow.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: failing.url, apiKey: KEY },
+        },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const res = await llm.chat({ model: 'mana/h', messages: USER }, { hedgeAfterMs: 50 });
+    expect(res.routing.attempts.map((a) => [a.target, a.reason])).toEqual([
+      ['a/m1', 'ok'],
+      ['b/m2', 'http-error'],
+    ]);
+    const { children } = tree(exporter.getFinishedSpans());
+    expect(children.map((s) => [s.name, s.attributes['mana.attempt.index']])).toEqual([
+      ['attempt a/m1', 0],
+      ['attempt b/m2', 1],
+    ]);
   });
 });
 

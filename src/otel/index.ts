@@ -26,10 +26,11 @@ interface Open {
   readonly ctx: Context;
   readonly startMs: number;
   /**
-   * The targets of the chain entries `fallback` events already recorded. A hedged call's record is not in the order
-   * of its `fallback` events (the loser, `hedged-out`, has none), so what is left is found by target, not position.
+   * What `fallback` events told, with when. Recorded once the call's record gives each its place in the chain: a
+   * hedge can fail beside an entry still running (told first, later in the chain), and the loser (`hedged-out`) is
+   * told by no event, so neither the order nor the count of the events is the index.
    */
-  readonly told: string[];
+  readonly told: { readonly attempt: Attempt; readonly end: number }[];
   /** A stream's time to its commit point, from the alias's `resolved` event: a failure after it has none. */
   firstChunkMs?: number;
 }
@@ -95,14 +96,19 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     span.end(end);
   }
 
-  /** Records the chain entries no `fallback` event told about: the one that served, or the one that failed last. */
+  /** Records every chain entry of the call's record, one a `fallback` event told about at the time it was told. */
   function settle(o: Open, attempts: readonly Attempt[], end: number, firstChunkMs?: number): void {
     attempts.forEach((a, i) => {
-      const k = o.told.indexOf(a.target);
-      if (k >= 0) o.told.splice(k, 1);
-      else record(o, a, i, end, firstChunkMs);
+      const k = o.told.findIndex((t) => t.attempt.target === a.target);
+      const told = k >= 0 ? o.told.splice(k, 1)[0] : undefined;
+      record(o, a, i, told?.end ?? end, firstChunkMs);
     });
     o.span.setAttribute(ATTR.attempts, attempts.length);
+  }
+
+  /** Records what `fallback` events told when no record comes (a stopped stream, unsubscribing), in their order. */
+  function flushTold(o: Open): void {
+    for (const [i, t] of o.told.splice(0).entries()) record(o, t.attempt, i, t.end);
   }
 
   function served(o: Open, resolved: string, firstChunkMs: number | undefined): void {
@@ -143,10 +149,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
   });
 
   on('fallback', (e) => {
-    const o = open.get(e.id);
-    if (!o) return;
-    o.told.push(e.from);
-    record(o, { ...e, target: e.from }, o.told.length - 1, nowMs());
+    open.get(e.id)?.told.push({ attempt: { ...e, target: e.from }, end: nowMs() });
   });
 
   on('response', (e) => {
@@ -168,6 +171,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
   on('cancel', (e) => {
     const o = take(e.id);
     if (!o) return;
+    flushTold(o);
     served(o, e.resolved, e.firstChunkMs);
     o.span.setAttribute(ATTR.cancelled, true);
     o.span.end(nowMs());
@@ -200,7 +204,10 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     for (const off of subscribed.splice(0)) off();
     // Calls still in flight would never end their spans now: end them as they are.
     const end = nowMs();
-    for (const o of open.values()) o.span.end(end);
+    for (const o of open.values()) {
+      flushTold(o);
+      o.span.end(end);
+    }
     open.clear();
   };
 }
