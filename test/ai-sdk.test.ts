@@ -206,6 +206,18 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(many.providerMetadata?.mana).toMatchObject({ resolved: 'b/e2' });
   });
 
+  it('per-call headers an embedding cannot send are a warning, as for a chat, not dropped silently', async () => {
+    const { mana, a } = await setup();
+    a.setDefault({ dimensions: 4 });
+    const model = mana.embeddingModel('mana/embed');
+    const plain = await embed({ model, value: 'hello' });
+    expect(plain.warnings).toEqual([]);
+    const withHeaders = await embed({ model, value: 'hello', headers: { 'X-Tenant': 'a' } });
+    expect(withHeaders.warnings).toEqual([
+      expect.objectContaining({ type: 'unsupported', feature: 'headers' }),
+    ]);
+  });
+
   it("errors are the AI SDK's own: NoSuchModelError, APICallError with isRetryable and status", async () => {
     const { mana, llm, a, b, c, d } = await setup();
     expect(() => mana('mana/nope')).toThrow(NoSuchModelError);

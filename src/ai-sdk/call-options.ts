@@ -25,6 +25,14 @@ export function callOptions(
   return out;
 }
 
+/** The warning for per-call headers, which are not sent (the AI SDK's own `user-agent` is not worth one). */
+export function headerWarnings(headers: Record<string, string | undefined> | undefined): SharedV3Warning[] {
+  const named = Object.keys(headers ?? {}).some((h) => h.toLowerCase() !== 'user-agent');
+  if (!named) return [];
+  const details = 'per-call headers are not sent; configure them per provider in createManaLLM';
+  return [{ type: 'unsupported', feature: 'headers', details }];
+}
+
 /**
  * An AI SDK call as a mana-llm chat request and call options. What the request cannot carry is reported as a
  * warning (never dropped silently): `topK`, provider-defined tools, per-call headers.
@@ -73,13 +81,6 @@ export function toChatCall(modelId: string, o: LanguageModelV3CallOptions) {
     request.tools = tools;
     if (o.toolChoice) request.tool_choice = toolChoice(o.toolChoice);
   }
-  const headers = Object.keys(o.headers ?? {}).filter((h) => h.toLowerCase() !== 'user-agent');
-  if (headers.length > 0) {
-    warnings.push({
-      type: 'unsupported',
-      feature: 'headers',
-      details: 'per-call headers are not sent; configure them per provider in createManaLLM',
-    });
-  }
+  warnings.push(...headerWarnings(o.headers));
   return { request, options: callOptions(o.abortSignal, o.providerOptions), warnings };
 }

@@ -7,7 +7,7 @@ import {
 } from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
 import type { EmbedRequest } from '../types.js';
-import { callOptions } from './call-options.js';
+import { callOptions, headerWarnings } from './call-options.js';
 import { type ModelType, toAISDKError } from './errors.js';
 import { ManaLanguageModel } from './language-model.js';
 import { routingMetadata } from './metadata.js';
@@ -84,7 +84,7 @@ export class ManaEmbeddingModel implements EmbeddingModelV3 {
       embeddings,
       usage: { tokens: res.usage.prompt_tokens },
       providerMetadata: routingMetadata(res.routing),
-      warnings: [],
+      warnings: headerWarnings(options.headers),
     };
   }
 }
