@@ -234,6 +234,24 @@ describe('instrumentOpenTelemetry and a stream that ends in an error after its f
   });
 });
 
+describe('instrumentOpenTelemetry and a stream interrupted after its first chunk', () => {
+  it('the call span names the provider and model that answered before the break', async () => {
+    const { llm, a, exporter } = await setup();
+    a.enqueue({ streamThenReset: 2 });
+    expect(await rejection(collect(llm.stream({ model: 'mana/x', messages: USER })))).toBeInstanceOf(
+      StreamInterruptedError,
+    );
+    const { root } = tree(exporter.getFinishedSpans());
+    expect(root.status.code).toBe(SpanStatusCode.ERROR);
+    expect(root.attributes).toMatchObject({
+      'error.type': 'StreamInterruptedError',
+      'gen_ai.response.model': 'a/m1',
+      'gen_ai.provider.name': 'a',
+    });
+    expect(root.attributes['gen_ai.response.time_to_first_chunk']).toBeTypeOf('number');
+  });
+});
+
 describe('instrumentOpenTelemetry and hedging', () => {
   it('a hedge that fails while the first entry still runs keeps its own place in the chain as its index', async () => {
     // a answers after 300 ms; the hedge started beside it on b fails at once.

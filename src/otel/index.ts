@@ -190,10 +190,12 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
     if (!o) return;
     const end = nowMs();
     const attempts = e.attempts ?? (e.error as { attempts?: readonly Attempt[] }).attempts ?? [];
-    // A stream that failed after its commit point: its serving attempt lasted to the failure. It committed when the
-    // alias's `resolved` event came; a direct model's one entry began with the call.
-    const served = attempts.find((a) => a.reason === 'ok');
-    settle(o, attempts, end, o.firstChunkMs ?? served?.durationMs);
+    // A stream that failed after its commit point: an entry answered, and its attempt lasted to the failure. It
+    // committed when the alias's `resolved` event came; a direct model's one entry began with the call.
+    const answered = attempts.find((a) => a.reason === 'ok');
+    const firstChunkMs = o.firstChunkMs ?? answered?.durationMs;
+    settle(o, attempts, end, firstChunkMs);
+    if (answered) served(o, answered.target, firstChunkMs);
     o.span.setAttribute(ATTR.errorType, errorType(e.error));
     o.span.recordException(e.error, end);
     o.span.setStatus({ code: SpanStatusCode.ERROR, message: e.error.message });
