@@ -281,4 +281,61 @@ describe('hedged calls', () => {
     expect(opened?.model).toBe('a/m');
     expect(up.o?.count()).toBe(0);
   });
+
+  it('a hedge whose images arrive after the first entry failed is the ordinary next attempt, not a hedge', async () => {
+    // The image is held until the test lets it go.
+    let sendImage: (() => void) | undefined;
+    const img = await imageServer((_req, res) => {
+      sendImage = () => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+    });
+    let failA: (() => void) | undefined;
+    const a = await rawUpstream((_text, res) => {
+      failA = () => void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"down"}');
+    });
+    // `o` needs the image's bytes, then never answers: only a hedge beside it can serve the call.
+    const o = await rawUpstream(() => undefined);
+    const { llm, clock, events } = await harness({
+      upstreams: { c: 'openai' },
+      providers: {
+        a: { type: 'openai', baseUrl: a.url, apiKey: KEY },
+        o: { type: 'ollama', baseUrl: o.url.replace(/\/v1$/, '') },
+      },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava', 'c/m'], hedge: { afterMs: 300 } } },
+      // One hedge token, never refilled: a hedge counted for o would leave none for c.
+      options: { images: { fetch: 'all', timeoutMs: 5_000 }, hedging: { budgetRatio: 0, budgetMax: 1 } },
+    });
+    let outcome: unknown;
+    void llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)).then(
+      (r) => {
+        outcome = r;
+      },
+      (err: unknown) => {
+        outcome = err;
+      },
+    );
+    await waitFor(() => failA !== undefined, 'the call at a (which passes the URL on)');
+    await clock.advanceAsync(300);
+    await waitFor(() => sendImage !== undefined, 'the image fetch for the hedge at o');
+    // a fails while o's image is still being fetched: the walk falls through to o, which is then no hedge.
+    failA?.();
+    await waitFor(() => events.count('fallback') === 1, "a's fallback");
+    sendImage?.();
+    await waitFor(() => o.received === 1, 'the call at o');
+    expect(events.count('hedge')).toBe(0);
+    // o, the ordinary attempt after a, may be hedged itself, with the token a hedge beside a would have spent.
+    await clock.advanceAsync(300);
+    await waitFor(() => outcome !== undefined, "c's answer");
+    expect(outcome).toMatchObject({ model: 'c/m' });
+    const hedges = events.of('hedge').map(({ from, to }) => ({ from, to }));
+    expect(hedges).toEqual([{ from: 'o/llava', to: 'c/m' }]);
+    expect(events.of('fallback').map(({ from, to }) => ({ from, to }))).toEqual([
+      { from: 'a/m', to: 'o/llava' },
+    ]);
+    const { attempts } = (outcome as { routing: { attempts: { target: string; reason: string }[] } }).routing;
+    expect(attempts.map(({ target, reason }) => ({ target, reason }))).toEqual([
+      { target: 'a/m', reason: 'http-error' },
+      { target: 'o/llava', reason: 'hedged-out' },
+      { target: 'c/m', reason: 'ok' },
+    ]);
+  });
 });

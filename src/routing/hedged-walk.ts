@@ -31,9 +31,11 @@ function startHedge<T, R>(
   // The entries skipped on the way to the hedge are recorded now, after `current`'s place: chain order is kept.
   walk.hold(current);
   const started = (hedge: Running<T> | undefined): Running<T> | undefined => {
-    if (hedge === undefined) {
+    // Nothing started, or `current` fell through while the hedge's entry got the images: no hedge after all, that
+    // attempt (if any) is the walk's next one.
+    if (hedge === undefined || current.fellThrough) {
       policy.refund();
-      return undefined;
+      return hedge;
     }
     // A hedge is never hedged itself.
     hedge.hedged = true;
@@ -80,7 +82,9 @@ function cancelOther<T, R>(walk: ChainWalk<T, R>, other: Hedge<T> | undefined): 
  * the delay, the next callable entry starts beside it; the first to answer wins and the other is cancelled,
  * counting neither for nor against health (`hedged-out`). At most two attempts are in flight; a hedge is never
  * hedged itself, and when one of the two fails the other simply goes on as the current attempt, the walk falling
- * through after it as usual. Each attempt keeps its own budget (half of what is left while entries remain).
+ * through after it as usual (a hedge whose entry was still getting the call's images then is no hedge: it starts as
+ * that next attempt, its token given back). Each attempt keeps its own budget (half of what is left while entries
+ * remain).
  * @throws as `walkChain`
  */
 export async function hedgedWalk<T, R>(
@@ -143,6 +147,9 @@ export async function hedgedWalk<T, R>(
       cancelOther(walk, other);
       return served;
     }
-    current = other instanceof Promise ? await other : other;
+    if (other instanceof Promise) {
+      o.run.fellThrough = true;
+      current = await other;
+    } else current = other;
   }
 }

@@ -35,6 +35,8 @@ export interface Running<T> {
   at?: number;
   /** No hedge may start beside it: it is a hedge itself, or one was considered for it already (at most one). */
   hedged?: boolean;
+  /** It failed (or its answer was rejected) and the walk went on while a hedge's entry still got the call's images. */
+  fellThrough?: boolean;
   /** Its result as an Outcome (made only when attempts race): never rejects. */
   settled?: Promise<Outcome<T>>;
 }
