@@ -152,9 +152,9 @@ export function createDispatcher(
       const local = routePath(path, opts.basePath);
       if (call.method === 'OPTIONS') {
         // Preflights carry no credentials: answered before the key check.
-        headers.allow = 'GET, POST, OPTIONS';
+        headers.allow = 'GET, HEAD, POST, OPTIONS';
         if ('access-control-allow-origin' in headers) {
-          headers['access-control-allow-methods'] = 'GET, POST, OPTIONS';
+          headers['access-control-allow-methods'] = 'GET, HEAD, POST, OPTIONS';
           // Echo what the browser asks for (the OpenAI SDKs send several x-stainless-* headers); a fixed list otherwise.
           headers['access-control-allow-headers'] =
             call.header('access-control-request-headers')?.slice(0, 2048) ||

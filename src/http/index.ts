@@ -32,8 +32,12 @@ export function createFetchHandler(
       signal,
     });
     const it = answer.frames?.[Symbol.asyncIterator]();
+    // HEAD (no route streams for it): the GET's status and headers, no body (node:http leaves it out by itself).
     if (it === undefined)
-      return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+      return new Response(request.method === 'HEAD' ? null : (answer.body ?? null), {
+        status: answer.status,
+        headers: answer.headers,
+      });
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const r = await it.next();

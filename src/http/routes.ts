@@ -183,18 +183,22 @@ export function routePath(path: string, basePath: string): string | undefined {
   return path.startsWith(`${basePath}/`) ? path.slice(basePath.length) : undefined;
 }
 
-/** The route for `method` at a path under `basePath`, or the methods the path allows; undefined: no such path. */
+/**
+ * The route for `method` at a path under `basePath`, or the methods the path allows; undefined: no such path.
+ * HEAD is routed as GET (RFC 9110: the adapters send its status and headers without the body).
+ */
 export function lookup(
   path: string,
   method: string,
 ): { route: Route; param?: string } | { allow: string } | undefined {
+  const asGet = method === 'HEAD' ? 'GET' : method;
   const byMethod = ROUTES[path];
   if (byMethod) {
-    const route = byMethod[method as 'GET' | 'POST'];
-    return route ? { route } : { allow: Object.keys(byMethod).join(', ') };
+    const route = byMethod[asGet as 'GET' | 'POST'];
+    return route ? { route } : { allow: byMethod.GET ? 'GET, HEAD' : 'POST' };
   }
   if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {
-    if (method !== 'GET') return { allow: 'GET' };
+    if (asGet !== 'GET') return { allow: 'GET, HEAD' };
     try {
       return { route: modelRoute, param: decodeURIComponent(path.slice(MODEL_PREFIX.length)) };
     } catch {
