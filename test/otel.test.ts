@@ -23,7 +23,18 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { closeAll, collect, harness, KEY, rejection, track, USER, upstream } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  harness,
+  KEY,
+  recordEvents,
+  rejection,
+  track,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -184,6 +195,28 @@ describe('instrumentOpenTelemetry', () => {
     stop();
     await llm.chat({ model: 'mana/x', messages: USER });
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+  it('a chat the caller aborts while an attempt is in flight: the attempt span is there, health untouched', async () => {
+    const { llm, a, exporter } = await setup();
+    const log = recordEvents(llm);
+    const before = llm.health().providers.a;
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
+    ac.abort(new Error('user left'));
+    expect(((await rejection(call)) as Error).message).toBe('user left');
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.attributes['mana.attempts']).toBe(1);
+    expect(children.map((c) => [c.name, c.attributes['mana.attempt.reason'], c.status.code])).toEqual([
+      ['attempt a/m1', 'hedged-out', SpanStatusCode.UNSET],
+    ]);
+    const failure = log.of('failure')[0];
+    expect(failure?.attempts).toEqual([
+      { target: 'a/m1', reason: 'hedged-out', durationMs: expect.any(Number) },
+    ]);
+    expect(log.of('fallback')).toEqual([]);
+    expect(llm.health().providers.a).toEqual(before);
   });
 });
 

@@ -155,6 +155,13 @@ export class ChainWalk<T, R> {
     // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
     if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
       attempt.releaseTrial();
+      // An aborted attempt did call its upstream: recorded like one the call no longer waited for (`cancel`).
+      if (callerReason !== undefined)
+        this.#record(run, {
+          target: entry.target,
+          reason: 'hedged-out',
+          durationMs: ctx.clock.now() - started,
+        });
       throw callerReason ?? raw;
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
