@@ -157,7 +157,8 @@ export class ManaLLM {
    * @throws NoHealthyProviderError, UnknownAliasError, ProviderError subclasses for the caller's own mistakes, the signal's reason
    */
   openStream(request: ChatRequest, opts?: CallOptions): Promise<OpenedStream> {
-    return openStream((onCommit) => this.#stream(request, opts, onCommit));
+    const { clock, opts: o } = this.#ctx;
+    return openStream((onCommit) => this.#stream(request, opts, onCommit), { ms: o.timeouts.idleMs, clock });
   }
 
   /**

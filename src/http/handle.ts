@@ -29,6 +29,8 @@ export interface Answer {
   readonly headers: Record<string, string>;
   readonly body?: string;
   readonly frames?: AsyncIterable<string>;
+  /** With `frames`: how long a write may wait for a client that stopped reading. */
+  readonly idle?: OpenedStream['idle'];
 }
 
 const SANE_ID = /^[\w.:-]{1,128}$/;
@@ -203,7 +205,8 @@ export function createDispatcher(
       // Logged when the stream is over.
       stream = true;
       Object.assign(headers, SSE_HEADERS);
-      return { status: 200, headers, frames: sseFrames(result.stream, call.signal, (e) => log(200, e)) };
+      const frames = sseFrames(result.stream, call.signal, (e) => log(200, e));
+      return { status: 200, headers, frames, ...(result.stream.idle ? { idle: result.stream.idle } : {}) };
     }
     log(200);
     if (result.text === undefined) headers['content-type'] = JSON_TYPE;

@@ -125,8 +125,13 @@ async function write(res: ServerResponse, answer: Answer, ac: AbortController): 
       res.cork();
       process.nextTick(uncork);
     }
-    // A closed connection aborts `ac` (the handler's close listener), which ends the wait.
-    if (!res.write(frame)) await once(res, 'drain', { signal: ac.signal }).catch(() => undefined);
+    // A closed connection aborts `ac` (the handler's close listener), which ends the wait. A client that reads
+    // nothing for `timeouts.idleMs` (its window full) is cut off: its stream would hold the upstream open forever.
+    if (!res.write(frame)) {
+      const cancel = answer.idle?.clock.setTimer(answer.idle.ms, () => res.destroy());
+      await once(res, 'drain', { signal: ac.signal }).catch(() => undefined);
+      cancel?.();
+    }
   }
   if (!res.destroyed) res.end();
   else ac.abort();

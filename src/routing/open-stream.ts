@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { ManaLLMError } from '../errors.js';
 import type { ChatChunk, Routing } from '../types.js';
 import type { Committed } from './committed-stream.js';
@@ -12,6 +13,11 @@ export interface OpenedStream extends AsyncGenerator<ChatChunk, void, undefined>
   readonly routing: Routing;
   /** The concrete `provider/model` that serves the stream (`routing.resolved`). */
   readonly model: string;
+  /**
+   * @internal The client's `timeouts.idleMs` and clock: how long mana-llm/http waits for a client that stopped
+   * reading (the library's own idle timer counts only while the consumer waits for a chunk).
+   */
+  readonly idle?: { readonly ms: number; readonly clock: Clock };
 }
 
 // A class, not an `async function*` around the stream: a generator returned before its first `next()` never runs its
@@ -19,6 +25,7 @@ export interface OpenedStream extends AsyncGenerator<ChatChunk, void, undefined>
 class Opened implements OpenedStream {
   readonly routing: Routing;
   readonly model: string;
+  readonly idle: { readonly ms: number; readonly clock: Clock };
   readonly #inner: AsyncGenerator<ChatChunk, void, undefined>;
   /** The first result, read while waiting for the commit; handed out by the first `next()`. */
   #first: IteratorResult<ChatChunk, void> | undefined;
@@ -27,7 +34,9 @@ class Opened implements OpenedStream {
     inner: AsyncGenerator<ChatChunk, void, undefined>,
     first: IteratorResult<ChatChunk, void>,
     routing: Routing,
+    idle: { readonly ms: number; readonly clock: Clock },
   ) {
+    this.idle = idle;
     this.#inner = inner;
     this.#first = first;
     this.routing = routing;
@@ -67,6 +76,7 @@ class Opened implements OpenedStream {
  */
 export async function openStream(
   start: (onCommit: (committed: Committed) => void) => AsyncGenerator<ChatChunk, void, undefined>,
+  idle: { readonly ms: number; readonly clock: Clock },
 ): Promise<OpenedStream> {
   const seen: { committed?: Committed } = {};
   const stream = start((c) => {
@@ -79,5 +89,10 @@ export async function openStream(
     // Only a stream closed before it was read gets here (the walk itself either serves or throws).
     throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
   }
-  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.plan.attempts));
+  return new Opened(
+    stream,
+    first,
+    routingOf(committed.plan, committed.target, committed.plan.attempts),
+    idle,
+  );
 }

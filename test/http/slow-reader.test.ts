@@ -1,0 +1,65 @@
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import { createNodeHandler, type RequestLogEntry } from '../../src/http/index.js';
+import { closeAll, harness, KEY, track, waitFor } from '../helpers/client.js';
+import { rawUpstream } from '../helpers/raw-upstream.js';
+
+afterEach(closeAll);
+
+it('a client that stops reading a stream: after timeouts.idleMs without progress the upstream is released and the request logged once', async () => {
+  // An upstream streaming a long answer in big frames, as fast as its socket takes them.
+  let waitingSince: number | undefined;
+  const raw = await rawUpstream((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const piece = 'x'.repeat(64 * 1024);
+    const frame = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`;
+    const pump = () => {
+      while (!res.destroyed) {
+        if (!res.write(frame)) {
+          waitingSince = Date.now();
+          res.once('drain', () => {
+            waitingSince = undefined;
+            pump();
+          });
+          return;
+        }
+      }
+    };
+    pump();
+  });
+  const h = await harness({
+    upstreams: {},
+    providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    aliases: { 'mana/x': ['a/m'] },
+  });
+  const log: RequestLogEntry[] = [];
+  const server = createServer(createNodeHandler(h.llm, { onRequest: (e) => log.push(e) }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+
+  const body = JSON.stringify({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  track({ close: async () => void socket.destroy() });
+  socket.on('error', () => {});
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // Reads the first bytes (the stream committed), then never again: the windows fill up to the upstream.
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  await waitFor(
+    () => waitingSince !== undefined && Date.now() - waitingSince > 300,
+    'upstream backed up',
+    10_000,
+  );
+  // No progress on the client's clock: past idleMs the connection is cut and the upstream released.
+  const until = Date.now() + 3000;
+  while (raw.closedByClient === 0 && Date.now() < until) {
+    h.clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(raw.closedByClient).toBe(1);
+  await waitFor(() => log.length === 1, 'log line', 1000);
+  expect(log).toEqual([expect.objectContaining({ status: 200, stream: true, error: 'client_closed' })]);
+});
