@@ -424,6 +424,9 @@ describe('CORS', () => {
       'authorization, content-type, x-stainless-os',
     );
     expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    // HEAD is answered on the GET routes, so a preflight and Allow list it too.
+    expect(pre.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST, OPTIONS');
+    expect(pre.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
     const other = await fetch(`${served.url}/v1/chat/completions`, {
       method: 'OPTIONS',
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
