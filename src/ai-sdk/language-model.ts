@@ -83,19 +83,12 @@ export class ManaLanguageModel implements LanguageModelV3 {
 
 type Part = LanguageModelV3StreamPart;
 
-interface ToolState {
-  id: string;
-  name: string;
-  args: string;
-  extra: unknown;
-}
-
 /** Turns OpenAI chunks into the AI SDK's stream parts, holding what spans chunks (the open block, tool calls). */
 class PartWriter {
   // Opening a text block closes the reasoning block and the other way round: at most one is open.
   #block: { type: 'text' | 'reasoning'; id: string } | undefined;
   #blocks = 0;
-  readonly #tools = new Map<number, ToolState>();
+  readonly #tools = new Map<number, { id: string; name: string; args: string; extra: unknown }>();
   #started = false;
   finish: FinishReason | null = null;
   usage: Usage | undefined;
