@@ -156,10 +156,7 @@ export async function startMockServer(
     const route = path.startsWith(codec.basePath)
       ? codec.route(req.method ?? 'GET', path.slice(codec.basePath.length), body)
       : null;
-    if (!route) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"no such route"}}');
-      return;
-    }
+    if (!route) return json(res, 404, '{"error":{"message":"no such route"}}');
     ops.push(route.op);
     const b =
       route.op === 'models' && queue.length === 0 ? { models: ['mock-model'] } : (queue.shift() ?? fallback);
