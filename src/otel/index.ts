@@ -8,6 +8,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { isAlias } from '../aliases/model-string.js';
 import type { ManaLLM } from '../client.js';
 import { type Attempt, cutModel, type ManaLLMError } from '../errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
@@ -122,7 +123,7 @@ export function instrumentOpenTelemetry(llm: ManaLLM, options: OpenTelemetryOpti
   on('request', (e) => {
     const startMs = nowMs();
     const operation = e.kind === 'embed' ? 'embeddings' : 'chat';
-    const direct = e.alias === undefined && e.requested.includes('/') && !e.requested.startsWith('mana/');
+    const direct = e.alias === undefined && e.requested.includes('/') && !isAlias(e.requested);
     const attributes: Attributes = {
       [ATTR.operation]: operation,
       // Refined to the provider that served once one has; until then the router itself.
