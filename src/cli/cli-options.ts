@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import type { ManaLLMOptions, ProviderOptions } from '../options.js';
+import { isJsonObject } from '../providers/json-shapes.js';
 import { WELL_KNOWN } from '../providers/registry.js';
 
 /** Where the CLI's options come from: a `--config` JSON file, or the environment and an aliases file. */
@@ -65,8 +66,7 @@ export function optionsFrom(
       const why = (err as Error).message.replace(/,\s*(?:\.\.\.)?".*$/s, '');
       throw new ConfigError(`config ${file} is not valid JSON: ${why}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new ConfigError(`config ${file} must be a JSON object`);
+    if (!isJsonObject(parsed)) throw new ConfigError(`config ${file} must be a JSON object`);
     if (parsed.aliasesPath !== undefined && typeof parsed.aliasesPath !== 'string')
       throw new ConfigError(`config ${file}`, [{ path: 'aliasesPath', message: 'must be a string' }]);
     const aliasesPath =

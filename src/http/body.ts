@@ -1,3 +1,4 @@
+import { isJsonObject } from '../providers/json-shapes.js';
 import { cleanText } from '../redact.js';
 import { HttpError } from './errors.js';
 import type { IncomingCall } from './handle.js';
@@ -44,7 +45,7 @@ export async function readJsonObject(call: IncomingCall, max: number): Promise<R
       throw new HttpError(400, 'invalid_json', 'the request body is not valid JSON');
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
+  if (!isJsonObject(value))
     throw new HttpError(400, 'invalid_json', 'the request body must be a JSON object');
-  return value as Record<string, unknown>;
+  return value;
 }
