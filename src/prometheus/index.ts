@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { ManaLLM } from '../client.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
+import { isCount } from '../providers/json-shapes.js';
 import { requirePeer } from '../require-peer.js';
 
 /** Options of `registerPrometheusMetrics`. */
@@ -28,9 +29,6 @@ function split(target: string): { provider: string; model: string } {
 }
 
 const OTHER = { provider: 'other', model: 'other' } as const;
-
-/** A token count worth adding: a finite non-negative integer (anything else an upstream sent is not counted). */
-const countable = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
 /** The names the configuration gives: every alias and every target an alias lists (rebuilt on reload). */
 function configuredNames(llm: ManaLLM): ReadonlySet<string> {
@@ -124,11 +122,12 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
       const { provider, model } = split(e.resolved);
       requests.inc({ provider, model, streaming: String(e.kind === 'stream') });
       latency.observe({ provider, model }, e.durationMs / 1000);
+      // A count an upstream sent that is not a non-negative integer is not added.
       const usage = e.usage;
       if (usage) {
-        if (countable(usage.prompt_tokens))
+        if (isCount(usage.prompt_tokens))
           tokens.inc({ provider, model, type: 'prompt' }, usage.prompt_tokens);
-        if (countable(usage.completion_tokens))
+        if (isCount(usage.completion_tokens))
           tokens.inc({ provider, model, type: 'completion' }, usage.completion_tokens);
       }
       if (e.firstChunkMs !== undefined) ttfc.observe({ provider, model }, e.firstChunkMs / 1000);
