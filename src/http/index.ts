@@ -68,7 +68,9 @@ export function createNodeHandler(
     res.once('close', () => {
       if (!res.writableFinished) ac.abort(new DOMException('the client closed the connection', 'AbortError'));
     });
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // An absolute-form target (`GET http://host/health`, which RFC 9112 says a server must accept): its path.
+    if (!url.startsWith('/') && URL.canParse(url)) url = new URL(url).pathname;
     const q = url.indexOf('?');
     void dispatch({
       method: req.method ?? 'GET',

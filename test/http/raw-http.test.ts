@@ -569,3 +569,19 @@ describe('the request log never carries a key', () => {
     }
   });
 });
+
+describe('request targets', () => {
+  it('an absolute-form target (RFC 9112: a server must accept it) is routed by its path, as the fetch handler routes it', async () => {
+    const { served, log } = await setup();
+    const { port } = new URL(served.url);
+    const s = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    await once(s, 'connect');
+    s.write(`GET http://127.0.0.1:${port}/health?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    await once(s, 'close');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(answer).toContain('"service":"mana-llm"');
+    expect(log.map((e) => e.path)).toEqual(['/health']);
+  });
+});
