@@ -10,33 +10,28 @@ export function toServerSentEvents(
   stream: AsyncIterable<ChatChunk>,
 ): AsyncGenerator<string, void, undefined> {
   const source = stream[Symbol.asyncIterator]();
-  const state = { started: false };
-  const frames = framed(source, state);
+  let started = false;
+  const frames = (async function* () {
+    started = true;
+    try {
+      for await (const chunk of { [Symbol.asyncIterator]: () => source })
+        yield `data: ${JSON.stringify(chunk)}\n\n`;
+    } catch (err) {
+      const error = isManaLLMError(err)
+        ? { message: err.message, type: err.code.toLowerCase() }
+        : { message: redact(textOf(err)), type: 'internal_error' };
+      yield `data: ${JSON.stringify({ error })}\n\n`;
+    }
+    yield 'data: [DONE]\n\n';
+  })();
   // A generator returned or thrown into before its first `next()` never runs its body: the source (an opened stream
   // holding its upstream, when the browser left before the first frame) is released here.
   for (const method of ['return', 'throw'] as const) {
     const own = frames[method].bind(frames);
     frames[method] = async (arg) => {
-      if (!state.started) await source.return?.();
+      if (!started) await source.return?.();
       return own(arg);
     };
   }
   return frames;
-}
-
-async function* framed(
-  source: AsyncIterator<ChatChunk>,
-  state: { started: boolean },
-): AsyncGenerator<string, void, undefined> {
-  state.started = true;
-  try {
-    for await (const chunk of { [Symbol.asyncIterator]: () => source })
-      yield `data: ${JSON.stringify(chunk)}\n\n`;
-  } catch (err) {
-    const error = isManaLLMError(err)
-      ? { message: err.message, type: err.code.toLowerCase() }
-      : { message: redact(textOf(err)), type: 'internal_error' };
-    yield `data: ${JSON.stringify({ error })}\n\n`;
-  }
-  yield 'data: [DONE]\n\n';
 }
