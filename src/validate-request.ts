@@ -95,11 +95,11 @@ function checkInput(input: unknown, out: IssueList): void {
   }
 }
 
-function checkOptions(opts: unknown, cache: boolean, out: IssueList): boolean {
-  if (opts === undefined) return false;
+function checkOptions(opts: unknown, out: IssueList): void {
+  if (opts === undefined) return;
   if (!isObject(opts)) {
     out.add('options', `call options must be an object, got ${kindOf(opts)}`);
-    return false;
+    return;
   }
   const o = opts as CallOptions;
   const t = o.timeoutMs;
@@ -122,7 +122,6 @@ function checkOptions(opts: unknown, cache: boolean, out: IssueList): boolean {
       'hedgeAfterMs',
       `must be a finite number of milliseconds >= 0 (0: no hedging) or 'auto', got ${typeof h === 'number' ? h : kindOf(h)}`,
     );
-  return o.cache === true && !cache;
 }
 
 /**
@@ -155,10 +154,10 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
       checkChatFields(request, out);
     }
   }
-  const cacheMissing = checkOptions(opts, hasCache, out);
+  checkOptions(opts, out);
   if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
   // A stream never uses the cache (docs/redis.md, "The response cache"), with or without one: only chat and embed say so.
-  if (cacheMissing && kind !== 'stream')
+  if (!hasCache && kind !== 'stream' && (opts as CallOptions | undefined)?.cache === true)
     throw new ConfigError('This client has no response cache', [
       {
         path: 'cache',
@@ -174,7 +173,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
  */
 export function validateOptions(opts: unknown): void {
   const out = new IssueList();
-  checkOptions(opts, true, out);
+  checkOptions(opts, out);
   if (out.list) throw new InvalidRequestError('Invalid options', out.list);
 }
 
