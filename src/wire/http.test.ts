@@ -134,9 +134,6 @@ class CountingToken extends CancelToken {
   }
 }
 
-/** The body's `destroyed` flag, which the HttpBody interface does not declare. */
-const destroyed = (body: HttpBody): boolean => (body as HttpBody & { destroyed: boolean }).destroyed;
-
 /** The undici or system error code on `err` or its cause. */
 function codeOf(err: unknown): string | undefined {
   const e = err as { code?: string; cause?: { code?: string } };
@@ -334,9 +331,7 @@ describe('createHttp', () => {
     const it = res.body[Symbol.asyncIterator]();
     expect(Buffer.from((await it.next()).value as Uint8Array).toString()).toBe('first');
     const pending = it.next();
-    expect(destroyed(res.body)).toBe(false);
     res.body.destroy();
-    expect(destroyed(res.body)).toBe(true);
     await expect(within(pending)).rejects.toMatchObject({ code: 'UND_ERR_ABORTED' });
     await expect(it.next()).rejects.toMatchObject({ code: 'UND_ERR_ABORTED' });
     const ex = s.seen[0] as Exchange;
@@ -366,7 +361,6 @@ describe('createHttp', () => {
     });
     const res = await client().send(get(s.origin));
     for await (const _ of res.body) break;
-    expect(destroyed(res.body)).toBe(true);
     const ex = s.seen[0] as Exchange;
     await until(() => ex.closed);
     expect(ex.aborted).toBe(true);

@@ -82,11 +82,6 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     return this.#ended && this.#queue.length === 0;
   }
 
-  /** `destroy()` was called. */
-  get destroyed(): boolean {
-    return this.#destroyed;
-  }
-
   readonly #onAbort = (): void => {
     // What was queued is dropped: after an abort the reader gets nothing more but the reason.
     this.#drain();
