@@ -123,8 +123,8 @@ export class HealthCache {
 
   /** When an open breaker turns half-open, or undefined when it is not open. */
   unhealthyUntil(provider: string): number | undefined {
-    const r = this.#read(provider);
-    return breakerState(r, this.#clock.now()) === 'open' ? (r.openedUntil ?? undefined) : undefined;
+    const { openedUntil } = this.#read(provider);
+    return openedUntil !== null && this.#clock.now() < openedUntil ? openedUntil : undefined;
   }
 
   /** Every configured provider's health, the overall status, and the cooling targets. */

@@ -185,9 +185,9 @@ export function createProber(opts: ProberOptions) {
 }
 
 function normalize(answer: ProbeOutcome | boolean): ProbeOutcome {
-  if (typeof answer === 'boolean') return answer ? { ok: true } : { ok: false, error: 'probe-failed' };
-  if (answer.ok) return answer.error === undefined ? { ok: true } : { ok: true, error: clean(answer.error) };
-  return { ok: false, error: answer.error === undefined ? 'probe-failed' : clean(answer.error) };
+  const { ok, error } = typeof answer === 'boolean' ? { ok: answer, error: undefined } : answer;
+  if (error !== undefined) return { ok: !!ok, error: clean(error) };
+  return ok ? { ok: true } : { ok: false, error: 'probe-failed' };
 }
 
 function errorOutcome(err: unknown): ProbeOutcome {
