@@ -5,10 +5,9 @@
 
 /**
  * KEYS[1] providers hash; ARGV: provider, record JSON, channel, message, now (the writer's epoch ms), cool-down
- * ms, clock skew ms. The rule of `incomingWins` (src/health/breaker.ts): an open only moves its open-until
- * later; an open replaces a closed record no older than it; a close (or a newer count) applies only when newer
- * (`lastCheckedAt`) than what it replaces. A stored record from the future (open-until past now + cool-down +
- * skew, or checked after now + skew: corrupt or hostile) or one that is not an object loses to any write.
+ * ms, clock skew ms. The rule is `incomingWins` (src/health/breaker.ts), which says it in words. A stored record
+ * from the future (open-until past now + cool-down + skew, or checked after now + skew: corrupt or hostile) or
+ * one that is not an object loses to any write.
  */
 export const SET_PROVIDER = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
