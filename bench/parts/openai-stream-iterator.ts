@@ -11,8 +11,8 @@ import type { CallMeta } from '../../src/providers/endpoint.js';
 import { badResponse, errorFromInBand, networkError, parseJson } from '../../src/providers/error-mapping.js';
 import {
   carriesContent,
+  finishes,
   inBandError,
-  isFailure,
   mayHoldProto,
   NO_PROTO,
   normaliseDelta,
@@ -91,13 +91,7 @@ export function readChatStream(
     for (const c of choices) {
       const d = c?.delta;
       if (d === null || typeof d !== 'object') throw badResponse(meta, 'stream choice has no delta');
-      const f = c.finish_reason;
-      if (f !== null && f !== undefined) {
-        if (isFailure(f)) throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
-        // sglang, older Ollama and some gateways send "" (or "null") on every chunk: not a finish, and null to callers.
-        if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
-        else c.finish_reason = null;
-      }
+      if (finishes(c, meta)) finished = true;
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`; the position identifies the call then.

@@ -33,10 +33,19 @@ export interface WireReply extends WireError {
 }
 
 /**
- * A finish reason that reports a failure, not an end: OpenRouter's `error`, and vLLM's `abort` (its engine cut the
- * request: scale-down, shutdown), which it follows with [DONE] as if the answer were complete.
+ * Reads a reply's or a frame's choice's `finish_reason`, true when the choice finishes. A reason that reports a
+ * failure, not an end, is thrown: OpenRouter's `error`, and vLLM's `abort` (its engine cut the request: scale-down,
+ * shutdown), which it follows with [DONE] as if the answer were complete. sglang, older Ollama and some gateways send
+ * "" (or "null") on every chunk: that, or a non-text, is no finish, and null to callers.
  */
-export const isFailure = (finish: unknown): boolean => finish === 'error' || finish === 'abort';
+export function finishes(c: WireChoice, meta: CallMeta): boolean {
+  const f = c.finish_reason;
+  if (f === null || f === undefined) return false;
+  if (f === 'error' || f === 'abort') throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
+  if (typeof f === 'string' && f !== '' && f !== 'null') return true;
+  c.finish_reason = null;
+  return false;
+}
 
 /** vLLM answers `{"object":"error",…}`, OpenAI and most others `{"error":{…}}`. */
 export function inBandError(json: WireError): unknown {
@@ -176,11 +185,7 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
   for (const c of choices) {
     if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
       throw badResponse(meta, 'reply choice has no message');
-    if (isFailure(c.finish_reason))
-      throw errorFromInBand(c.error ?? `finish_reason: ${c.finish_reason}`, meta);
-    // As in a stream: "" and "null" (sglang, older Ollama, some gateways) or a non-text are no finish reason.
-    if (typeof c.finish_reason !== 'string' || c.finish_reason === '' || c.finish_reason === 'null')
-      c.finish_reason = null;
+    if (!finishes(c, meta)) c.finish_reason = null;
     if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
     if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
       throw badResponse(meta, 'malformed tool call');

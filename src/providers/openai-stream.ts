@@ -9,8 +9,8 @@ import { badResponse, errorFromInBand, networkError, parseJson } from './error-m
 import { callId, isCount, isUsage } from './json-shapes.js';
 import {
   carriesContent,
+  finishes,
   inBandError,
-  isFailure,
   mayHoldProto,
   NO_PROTO,
   normaliseDelta,
@@ -103,13 +103,7 @@ export async function* readChatStream(
         // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
         d = c.delta = {};
       }
-      const f = c.finish_reason;
-      if (f !== null && f !== undefined) {
-        if (isFailure(f)) throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
-        // sglang, older Ollama and some gateways send "" (or "null") on every chunk: not a finish, and null to callers.
-        if (typeof f === 'string' && f !== '' && f !== 'null') finished = true;
-        else c.finish_reason = null;
-      }
+      if (finishes(c, meta)) finished = true;
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`: the position identifies the call then (any other value is malformed).
