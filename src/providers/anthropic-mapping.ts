@@ -6,14 +6,13 @@ import { badResponse, blockedError, callerError, errorFromInBand } from './error
 import { type LoadImage, userParts } from './images.js';
 import {
   type Answer,
-  argumentsText,
-  callId,
   completion,
   countOf,
   isCount,
   isJsonObject,
   jsonObjectIn,
   textOf,
+  toolCall,
 } from './json-shapes.js';
 
 /** `max_tokens` is required by the Messages API; this is what we send when the caller gives none. */
@@ -197,11 +196,7 @@ export function fromAnthropicMessage(
     } else if (b.type === 'tool_use') {
       if (typeof b.id !== 'string' || typeof b.name !== 'string')
         throw badResponse(meta, 'tool_use block without id or name');
-      answer.toolCalls.push({
-        id: callId(b.id),
-        type: 'function',
-        function: { name: b.name, arguments: argumentsText(b.input) },
-      });
+      answer.toolCalls.push(toolCall(b.id, b.name, b.input));
     }
   }
   const finish = finishReason(reply.stop_reason, meta);

@@ -1,15 +1,7 @@
 import type { FinishReason, ToolCall, Usage } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, blockedError, errorFromInBand, reasonText } from './error-mapping.js';
-import {
-  type Answer,
-  argumentsText,
-  callId,
-  countOf,
-  isCount,
-  isJsonObject,
-  type JsonObject,
-} from './json-shapes.js';
+import { type Answer, countOf, isCount, isJsonObject, type JsonObject, toolCall } from './json-shapes.js';
 
 /** One Gemini reply (a whole `GenerateContentResponse` or one SSE frame of it), read down to what we use. */
 interface GeminiFrame {
@@ -86,12 +78,9 @@ export function readParts(parts: JsonObject[], meta: CallMeta): Answer {
       const { id, name, args } = p.functionCall;
       if (typeof name !== 'string') throw badResponse(meta, 'functionCall without a name');
       const signature = typeof p.thoughtSignature === 'string' ? p.thoughtSignature : '';
-      toolCalls.push({
-        id: callId(id),
-        type: 'function',
-        function: { name, arguments: argumentsText(args) },
-        ...(signature === '' ? {} : { extra_content: { google: { thought_signature: signature } } }),
-      });
+      const call = toolCall(id, name, args);
+      if (signature !== '') call.extra_content = { google: { thought_signature: signature } };
+      toolCalls.push(call);
     } else if (p.text !== undefined && p.text !== null) {
       // Skipped, the text would be lost from an answer that looks complete.
       throw badResponse(meta, 'part text is not a string');

@@ -78,6 +78,13 @@ export const newId = (prefix: string): string => `${prefix}${randomUUID().replac
 /** A tool call's id as callers get it: the provider's text, or a new unique one for none or `''` (docs/choices.md). */
 export const callId = (id: unknown): string => (typeof id === 'string' && id !== '' ? id : newId('call_'));
 
+/** A tool call as callers get it, from a provider's id, function name and arguments value. */
+export const toolCall = (id: unknown, name: string, args: unknown): ToolCall => ({
+  id: callId(id),
+  type: 'function',
+  function: { name, arguments: argumentsText(args) },
+});
+
 /** The text of a system, assistant or tool message: its string, or its text parts joined. */
 export function textOf(content: string | TextPart[] | null | undefined): string {
   if (content == null) return '';

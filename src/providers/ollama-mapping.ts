@@ -2,14 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import {
-  argumentsText,
-  callId,
-  isCount,
-  isJsonObject,
-  type JsonObject,
-  jsonObjectIn,
-} from './json-shapes.js';
+import { isCount, isJsonObject, type JsonObject, jsonObjectIn, toolCall } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -198,11 +191,7 @@ export function toToolCalls(raw: unknown[], meta: CallMeta): ToolCall[] {
     const fn = isJsonObject(c) ? c.function : undefined;
     if (!isJsonObject(fn) || typeof fn.name !== 'string')
       throw badResponse(meta, 'tool call without a function name');
-    return {
-      id: callId((c as JsonObject).id),
-      type: 'function',
-      function: { name: fn.name, arguments: argumentsText(fn.arguments) },
-    };
+    return toolCall((c as JsonObject).id, fn.name, fn.arguments);
   });
 }
 
