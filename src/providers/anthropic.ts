@@ -44,19 +44,17 @@ function mergeUsage(into: JsonObject, from: unknown): void {
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
   const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
-  const own: Record<string, string> = {
+  const sent = headers({
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),
-  };
-  const getHeaders = headers(own);
-  const postHeaders = headers({ ...own, 'content-type': 'application/json' });
+  });
 
   const now = () => Math.floor(clock.now() / 1000);
 
   async function post(request: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
     const m = meta(request.model, 'POST', `${basePath}/messages`);
     const body = await toAnthropicBody(request, stream, imagesOf(ctx, deps.images, request.messages), m);
-    return { res: await call(m, postHeaders, ctx.signal, JSON.stringify(body)), m };
+    return { res: await call(m, stream ? sent.sse : sent.json, ctx.signal, JSON.stringify(body)), m };
   }
 
   return {
@@ -182,7 +180,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       });
     },
 
-    probe: (ctx) => probe(meta('*', 'GET', `${basePath}/models?limit=1`), getHeaders, ctx.signal),
+    probe: (ctx) => probe(meta('*', 'GET', `${basePath}/models?limit=1`), sent.get, ctx.signal),
 
     async models(ctx) {
       const names: string[] = [];
@@ -190,7 +188,7 @@ export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & Inl
       for (let page = 0; page < MODELS_MAX_PAGES; page++) {
         const query = `?limit=${MODELS_PAGE}${after ? `&after_id=${encodeURIComponent(after)}` : ''}`;
         const listing = meta('*', 'GET', `${basePath}/models${query}`);
-        const res = await call(listing, getHeaders, ctx.signal);
+        const res = await call(listing, sent.get, ctx.signal);
         const list = (await json(res, ctx.signal, listing)) as JsonObject | null;
         names.push(...modelNames(list?.data, listing));
         if (list?.has_more !== true || typeof list.last_id !== 'string') break;

@@ -176,13 +176,21 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
   return {
     basePath,
     /**
-     * An adapter's own (lowercase) headers with the configured ones over them, names compared case-insensitively:
-     * a configured `X-Api-Key` replaces the adapter's `x-api-key` rather than going out next to it. Built once.
+     * The headers of a GET, a JSON POST and a POST answered with SSE: the adapter's own (lowercase: its auth) with
+     * `accept` and a POST's content type, and the configured ones over them, names compared case-insensitively: a
+     * configured `X-Api-Key` replaces the adapter's `x-api-key` rather than going out next to it. Built once.
      */
-    headers(defaults: Record<string, string>): Record<string, string> {
-      const out = { ...defaults };
-      for (const [k, v] of configured) out[k] = v;
-      return out;
+    headers(own: Record<string, string>) {
+      const over = (defaults: Record<string, string>): Record<string, string> => {
+        for (const [k, v] of configured) defaults[k] = v;
+        return defaults;
+      };
+      const post = { ...own, 'content-type': 'application/json' };
+      return {
+        get: over({ accept: 'application/json', ...own }),
+        json: over({ accept: 'application/json', ...post }),
+        sse: over({ accept: 'text/event-stream', ...post }),
+      };
     },
     /** A call: where its request goes, and what an error about it names. */
     meta: (model: string, method: CallMeta['method'], path: string): CallMeta => ({

@@ -28,10 +28,7 @@ export function createGoogleAdapter({
   images,
 }: AdapterDeps): ProviderAdapter & InlinesImages {
   const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
-  const auth: Record<string, string> = config.apiKey ? { 'x-goog-api-key': config.apiKey } : {};
-  const getHeaders = headers({ accept: 'application/json', ...auth });
-  const jsonHeaders = headers({ accept: 'application/json', ...auth, 'content-type': 'application/json' });
-  const sseHeaders = headers({ accept: 'text/event-stream', ...auth, 'content-type': 'application/json' });
+  const sent = headers(config.apiKey ? { 'x-goog-api-key': config.apiKey } : {});
 
   const now = () => Math.floor(clock.now() / 1000);
 
@@ -39,7 +36,7 @@ export function createGoogleAdapter({
   async function post(model: string, verb: string, body: unknown, signal: AbortSignal, sse = false) {
     const path = `/models/${encodeURIComponent(bareModel(model))}:${verb}`;
     const m = meta(model, 'POST', basePath + path);
-    return { res: await call(m, sse ? sseHeaders : jsonHeaders, signal, JSON.stringify(body)), m };
+    return { res: await call(m, sse ? sent.sse : sent.json, signal, JSON.stringify(body)), m };
   }
 
   return {
@@ -119,7 +116,7 @@ export function createGoogleAdapter({
       return { object: 'list', data, model: `${config.id}/${request.model}`, usage };
     },
 
-    probe: (ctx) => probe(meta('models', 'GET', `${basePath}/models?pageSize=1`), getHeaders, ctx.signal),
+    probe: (ctx) => probe(meta('models', 'GET', `${basePath}/models?pageSize=1`), sent.get, ctx.signal),
 
     async models(ctx): Promise<string[]> {
       const names: string[] = [];
@@ -127,7 +124,7 @@ export function createGoogleAdapter({
       for (let page = 0; page < MAX_MODEL_PAGES; page++) {
         const query = token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`;
         const m = meta('models', 'GET', `${basePath}/models?pageSize=1000${query}`);
-        const res = await call(m, getHeaders, ctx.signal);
+        const res = await call(m, sent.get, ctx.signal);
         const reply = (await json(res, ctx.signal, m)) as JsonObject | null;
         names.push(
           ...modelNames(reply?.models, m, (e) => (typeof e.name === 'string' ? bareModel(e.name) : e.name)),

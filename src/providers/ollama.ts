@@ -36,17 +36,13 @@ import type { AdapterDeps } from './registry.js';
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
   const { basePath, meta, call, json, probe, headers } = endpointCalls(config, http);
-  const own: Record<string, string> = {
-    accept: 'application/json',
-    ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
-  };
-  const getHeaders = headers(own);
-  const postHeaders = headers({ ...own, 'content-type': 'application/json' });
+  // A stream's request is a JSON one too: its reply is NDJSON.
+  const sent = headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const tags = meta('-', 'GET', `${basePath}/api/tags`);
 
   async function post(path: string, model: string, body: unknown, signal: CancelSignal) {
     const m = meta(model, 'POST', basePath + path);
-    return { res: await call(m, postHeaders, signal, JSON.stringify(body)), m };
+    return { res: await call(m, sent.json, signal, JSON.stringify(body)), m };
   }
 
   async function postChat(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
@@ -183,10 +179,10 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       };
     },
 
-    probe: (ctx) => probe(tags, getHeaders, ctx.signal),
+    probe: (ctx) => probe(tags, sent.get, ctx.signal),
 
     async models(ctx) {
-      const reply = await json(await call(tags, getHeaders, ctx.signal), ctx.signal, tags);
+      const reply = await json(await call(tags, sent.get, ctx.signal), ctx.signal, tags);
       return modelNames(isJsonObject(reply) ? reply.models : undefined, tags, (e) => e.name ?? e.model);
     },
   };

@@ -60,18 +60,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
   const calls = endpointCalls(config, http);
   const { basePath, meta: metaFor } = calls;
-  const auth: Record<string, string> = config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {};
-  const getHeaders = calls.headers({ accept: 'application/json', ...auth });
-  const jsonHeaders = calls.headers({
-    'content-type': 'application/json',
-    accept: 'application/json',
-    ...auth,
-  });
-  const sseHeaders = calls.headers({
-    'content-type': 'application/json',
-    accept: 'text/event-stream',
-    ...auth,
-  });
+  const sent = calls.headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const listing = metaFor('*', 'GET', `${basePath}/models`);
@@ -89,7 +78,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
-    const res = await calls.call(meta, jsonHeaders, cancel, body);
+    const res = await calls.call(meta, sent.json, cancel, body);
     const text = await readBody(res, cancel, meta);
     return chatReply(text, meta, `${config.id}/${request.model}`, clock.now());
   }
@@ -101,7 +90,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
       const body = requestBody(outgoing(request), true, completionTokens);
-      return calls.call(meta, sseHeaders, cancel, body);
+      return calls.call(meta, sent.sse, cancel, body);
     };
     return readChatStream(open, {
       meta,
@@ -140,7 +129,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', embedPath);
     const cancel = cancelOf(ctx);
     const body = embeddingsBody(request, format);
-    const res = await calls.call(meta, jsonHeaders, cancel, body).catch((err: unknown) => {
+    const res = await calls.call(meta, sent.json, cancel, body).catch((err: unknown) => {
       if (trial && refusesFormat(err)) return undefined;
       throw err;
     });
@@ -162,7 +151,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   async function models(ctx: AdapterContext): Promise<string[]> {
-    const res = await calls.call(listing, getHeaders, ctx.signal);
+    const res = await calls.call(listing, sent.get, ctx.signal);
     const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
     return modelNames(json.data, listing);
   }
@@ -174,7 +163,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     streamBatches,
     embed,
     models,
-    probe: (ctx) => calls.probe(listing, getHeaders, ctx.signal),
+    probe: (ctx) => calls.probe(listing, sent.get, ctx.signal),
   };
   return adapter;
 }
