@@ -2,7 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { isCount, isJsonObject, type JsonObject, jsonObjectIn, toolCall } from './json-shapes.js';
+import { countOf, isCount, isJsonObject, type JsonObject, jsonObjectIn, toolCall } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -203,10 +203,10 @@ export function finishReason(doneReason: unknown, calledTools: boolean): FinishR
 
 /** Token counts from `prompt_eval_count` / `eval_count` (a cached prompt omits the first). */
 export function usageOf(json: JsonObject): Usage | undefined {
-  const p = isCount(json.prompt_eval_count) ? json.prompt_eval_count : undefined;
-  const c = isCount(json.eval_count) ? json.eval_count : undefined;
-  if (p === undefined && c === undefined) return undefined;
-  return { prompt_tokens: p ?? 0, completion_tokens: c ?? 0, total_tokens: (p ?? 0) + (c ?? 0) };
+  if (!isCount(json.prompt_eval_count) && !isCount(json.eval_count)) return undefined;
+  const p = countOf(json.prompt_eval_count);
+  const c = countOf(json.eval_count);
+  return { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
 }
 
 /** `created_at` (RFC 3339) as Unix seconds, or `fallbackMs` when absent, unreadable or before 1970 (Go's zero time). */

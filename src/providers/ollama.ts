@@ -88,11 +88,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
             if (frame.thinking !== '') delta.reasoning_content = frame.thinking;
             if (frame.toolCalls.length > 0) {
               // Ollama sends each call whole: one delta per call, with its index, id, name and all arguments.
-              delta.tool_calls = toToolCalls(frame.toolCalls, m).map((c, i) => ({
-                index: tools + i,
-                ...c,
-              }));
-              tools += frame.toolCalls.length;
+              delta.tool_calls = toToolCalls(frame.toolCalls, m).map((c) => ({ index: tools++, ...c }));
             }
             if (frame.content !== '' || frame.thinking !== '' || frame.toolCalls.length > 0) {
               out.push(chunk(delta));
