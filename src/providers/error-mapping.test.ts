@@ -238,7 +238,7 @@ describe('parseRetryAfter', () => {
       error: { details: [null, 7, { '@type': 'x.RetryInfo', retryDelay: '2s' }] },
     });
     expect(parseRetryAfter({}, JSON.parse(body), NOW)).toBe(2000);
-    const err = errorFromStatus(429, {}, JSON.stringify({ error: { details: [null] } }), meta, NOW);
+    const err = errorFromStatus(429, {}, JSON.stringify({ error: { details: [null] } }), meta);
     expect(err).toBeInstanceOf(ProviderRateLimitError);
   });
 });

@@ -95,7 +95,6 @@ export function errorFromStatus(
   headers: Record<string, string | string[] | undefined>,
   text: string,
   meta: CallMeta,
-  now = Date.now(),
 ): ProviderError {
   // A body that is not a JSON object says nothing but its text.
   const json = jsonObjectIn(text);
@@ -103,7 +102,7 @@ export function errorFromStatus(
   const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(message, meta)}`;
   const about = { ...info(meta), status };
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(headers, json, now);
+    const retryAfterMs = parseRetryAfter(headers, json, Date.now());
     return new ProviderRateLimitError(msg, { ...about, retryAfterMs });
   }
   const code = json?.error as
