@@ -112,11 +112,13 @@ export async function toOllamaChat(
 }
 
 /**
- * Throws the error an Ollama reply carries. Ollama's error is a bare string; when the runner failed with a
- * status it adds `"status": <code>` beside it, and only that number classifies it (never the text).
+ * An Ollama reply (a JSON reply or an NDJSON line) as an object, the error it carries thrown. Ollama's error is a
+ * bare string; when the runner failed with a status it adds `"status": <code>` beside it, and only that number
+ * classifies it (never the text).
  */
-export function throwInBand(json: JsonObject, meta: CallMeta): void {
-  if (json.error === undefined || json.error === null) return;
+export function replyObject(json: unknown, meta: CallMeta): JsonObject {
+  if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
+  if (json.error === undefined || json.error === null) return json;
   const status = json.status;
   throw errorFromInBand(
     typeof json.error === 'string' && typeof status === 'number'
@@ -130,9 +132,8 @@ export function throwInBand(json: JsonObject, meta: CallMeta): void {
  * Reads one Ollama answer (a JSON reply or an NDJSON line): an `error` inside it is thrown as classified,
  * a malformed one as `ProviderResponseError`.
  */
-export function readFrame(json: unknown, meta: CallMeta, streaming: boolean): OllamaFrame {
-  if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
-  throwInBand(json, meta);
+export function readFrame(reply: unknown, meta: CallMeta, streaming: boolean): OllamaFrame {
+  const json = replyObject(reply, meta);
   const done = json.done === true;
   const msg = json.message;
   if (msg === undefined && !(streaming && done)) throw badResponse(meta, 'reply has no message');

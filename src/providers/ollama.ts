@@ -20,8 +20,8 @@ import {
   createdOf,
   finishReason,
   readFrame,
+  replyObject,
   textOfLine,
-  throwInBand,
   toOllamaChat,
   toToolCalls,
   usageOf,
@@ -155,9 +155,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
       if (req.dimensions !== undefined) body.dimensions = req.dimensions;
       const cancel = cancelOf(ctx);
       const { res, m } = await post('/api/embed', req.model, body, cancel);
-      const reply = await json(res, cancel, m, 'maxEmbeddingResponseBytes');
-      if (!isJsonObject(reply)) throw badResponse(m, 'reply is not a JSON object');
-      throwInBand(reply, m);
+      const reply = replyObject(await json(res, cancel, m, 'maxEmbeddingResponseBytes'), m);
       const vectors = reply.embeddings;
       const count = req.input.length;
       if (
