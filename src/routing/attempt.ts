@@ -195,18 +195,17 @@ export class AttemptSignal {
       });
       racing = this.#racing = set;
     }
-    const waiting = racing;
     // One promise per race and nothing left behind when it settles (Promise.race would leave a reaction on a
     // shared abort promise for every chunk of a stream).
     return new Promise<T>((resolve, reject) => {
-      waiting.add(reject);
+      racing.add(reject);
       p.then(
         (v) => {
-          waiting.delete(reject);
+          racing.delete(reject);
           resolve(v);
         },
         (err: unknown) => {
-          waiting.delete(reject);
+          racing.delete(reject);
           reject(err);
         },
       );

@@ -1,6 +1,7 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import {
   type Attempt,
+  type AttemptReason,
   ClosedError,
   cutModel,
   InvalidRequestError,
@@ -28,6 +29,7 @@ export class ChainWalk<T, R> {
   #lastError: ProviderError | undefined;
   // Whether every entry called so far answered "prompt too long": then the prompt is the caller's problem.
   #onlyTooLong = true;
+  /** The soonest time a skipped or failed entry is callable again (for `retryAfterMs`). */
   #soonest = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -62,9 +64,8 @@ export class ChainWalk<T, R> {
       if (plan.signal?.aborted) throw plan.signal.reason;
       const entry = chain[i] as ChainEntry;
       const pre = precheck(ctx, entry, plan.needs);
-      const { images } = plan;
       if (
-        images !== undefined &&
+        plan.images !== undefined &&
         imagesFor !== i &&
         'adapter' in pre &&
         (pre.adapter as InlinesImages)[INLINE_IMAGES] === true
@@ -72,12 +73,12 @@ export class ChainWalk<T, R> {
         // Fetched once per call, before the attempt's clock starts and outside its health accounting: an image
         // that cannot be had is the caller's error (InvalidRequestError), never this provider's. The same entry is
         // looked at again once they are in.
-        return images.ready().then(() => this.start(i));
+        return plan.images.ready().then(() => this.start(i));
       }
       this.#next++;
       if (!('adapter' in pre)) {
         if (pre.reason === 'capability' && plan.alias === undefined) throw cannotServe(entry, plan.needs);
-        if (pre.until !== undefined && pre.until < this.#soonest) this.#soonest = pre.until;
+        this.#soonest = Math.min(this.#soonest, pre.until ?? Number.POSITIVE_INFINITY);
         this.#fellThrough(i, { target: entry.target, reason: pre.reason });
         continue;
       }
@@ -143,7 +144,11 @@ export class ChainWalk<T, R> {
     const { ctx, plan } = this;
     const { entry, attempt, started } = run;
     const callerReason = attempt.abortReason();
-    const timeout = attempt.timeout;
+    // The caller's abort: an aborted attempt did call its upstream, so it is recorded like a cancelled one.
+    if (callerReason !== undefined && !ctx.closed) {
+      this.cancel(run);
+      throw callerReason;
+    }
     attempt.end();
     this.#letGo(run);
     // After close() nothing is recorded: the failure may be the closed transport's own.
@@ -152,28 +157,20 @@ export class ChainWalk<T, R> {
       this.#released(run);
       return;
     }
-    // The caller's abort, or content the adapter could not build a request from: theirs, never the provider's.
-    if (callerReason !== undefined || (timeout === undefined && raw instanceof InvalidRequestError)) {
+    const { timeout } = attempt;
+    // Content the adapter could not build a request from: the caller's error, never the provider's.
+    if (timeout === undefined && raw instanceof InvalidRequestError) {
       attempt.releaseTrial();
-      // An aborted attempt did call its upstream: recorded like one the call no longer waited for (`cancel`).
-      if (callerReason !== undefined)
-        this.#record(run, {
-          target: entry.target,
-          reason: 'hedged-out',
-          durationMs: ctx.clock.now() - started,
-        });
-      throw callerReason ?? raw;
+      throw raw;
     }
     const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
     const verdict = judgeFailure(ctx, entry, err);
     // A verdict that counts no failure ends the half-open trial this attempt may be (a failure ends it anyway).
     if (verdict.health !== 'failure') attempt.releaseTrial();
     const now = ctx.clock.now();
-    if (verdict.health === 'cool') {
-      // The hint cooled the target from when the 429 came (or further, when it was cooling already).
-      const until = ctx.health.coolingUntil(entry.target) ?? now;
-      if (until < this.#soonest) this.#soonest = until;
-    }
+    // The hint cooled the target from when the 429 came (or further, when it was cooling already).
+    if (verdict.health === 'cool')
+      this.#soonest = Math.min(this.#soonest, ctx.health.coolingUntil(entry.target) ?? now);
     const durationMs = now - started;
     const status = err.status === undefined ? {} : { status: err.status };
     const a: Attempt = { target: entry.target, reason: verdict.reason, ...status, durationMs, error: err };
@@ -187,7 +184,7 @@ export class ChainWalk<T, R> {
   /** An attempt answered: the served call, or undefined when the answer was rejected (recorded; the walk goes on). */
   answered(run: Running<T>, value: T): Served<T> | undefined {
     const { ctx, plan, step } = this;
-    const { entry, attempt, started } = run;
+    const { entry, attempt } = run;
     attempt.answered();
     // Released between a stream's commit and this line: nothing reached the caller yet, so it still falls through.
     if (attempt.released && step.judgedAtEnd?.(value)) {
@@ -201,16 +198,16 @@ export class ChainWalk<T, R> {
       this.#onlyTooLong = false;
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
-      const durationMs = ctx.clock.now() - started;
-      this.#fellThrough(run.i, { target: entry.target, reason: rejected, durationMs }, run);
+      this.#fellThrough(run.i, this.#timed(run, rejected), run);
       return undefined;
     }
     // One clock read for both (the health cache reads the same clock).
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
-    ctx.health.latency.record(entry.target, plan.kind, ended - started);
-    this.#record(run, { target: entry.target, reason: 'ok', durationMs: ended - started });
+    const a = this.#timed(run, 'ok', ended);
+    ctx.health.latency.record(entry.target, plan.kind, a.durationMs as number);
+    this.#record(run, a);
     return { value, entry, attempt };
   }
 
@@ -219,11 +216,9 @@ export class ChainWalk<T, R> {
    * against its provider's health; it is recorded as `hedged-out`.
    */
   cancel(run: Running<T>): void {
-    const { ctx } = this;
-    const { entry, attempt, started } = run;
-    attempt.end(true);
-    if (!ctx.closed) attempt.releaseTrial();
-    this.#record(run, { target: entry.target, reason: 'hedged-out', durationMs: ctx.clock.now() - started });
+    run.attempt.end(true);
+    if (!this.ctx.closed) run.attempt.releaseTrial();
+    this.#record(run, this.#timed(run, 'hedged-out'));
     // It may have answered in the same turn as the winner: what it holds (an open stream) is let go.
     this.#letGo(run);
   }
@@ -254,14 +249,12 @@ export class ChainWalk<T, R> {
    */
   exhausted(): never {
     const { ctx, plan } = this;
-    // Every entry tried said the prompt is too long for it: nothing bigger is left, the caller's 400 propagates.
     if (this.#onlyTooLong && this.#lastError !== undefined) throw this.#lastError;
     const soonest = this.#soonest;
-    const now = ctx.clock.now();
     throw new NoHealthyProviderError(plan.requested, plan.attempts, {
       // A cool-down from a shared store may reach further than any hint this process accepted: capped alike.
       retryAfterMs: Number.isFinite(soonest)
-        ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - now))
+        ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - ctx.clock.now()))
         : undefined,
       cause: this.#lastError,
       keyless: ctx.opts.keyless,
@@ -273,15 +266,17 @@ export class ChainWalk<T, R> {
    * against no one (the breaker is open already); the walk goes on.
    */
   #released(run: Running<T>): void {
-    const { ctx } = this;
-    const { entry, started } = run;
     // Ends the half-open trial it may have been (no verdict: the open breaker already says what is known).
     run.attempt.releaseTrial();
     this.#onlyTooLong = false;
-    const until = ctx.health.unhealthyUntil(entry.provider);
-    if (until !== undefined && until < this.#soonest) this.#soonest = until;
-    const durationMs = ctx.clock.now() - started;
-    this.#fellThrough(run.i, { target: entry.target, reason: 'breaker-open', durationMs }, run);
+    const until = this.ctx.health.unhealthyUntil(run.entry.provider);
+    this.#soonest = Math.min(this.#soonest, until ?? Number.POSITIVE_INFINITY);
+    this.#fellThrough(run.i, this.#timed(run, 'breaker-open'), run);
+  }
+
+  /** `run`'s attempt as `reason`, timed from its start to now (or `now`). */
+  #timed(run: Running<T>, reason: AttemptReason, now = this.ctx.clock.now()): Attempt {
+    return { target: run.entry.target, reason, durationMs: now - run.started };
   }
 
   /** Records `a`: in the place `run` reserved when it has one, else next. */
