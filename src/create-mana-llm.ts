@@ -37,6 +37,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       config: p,
       adapter: ADAPTERS[p.type]({ config: p, http, clock, images }),
       inFlight: 0,
+      unanswered: 0,
     });
   }
   // The retry cap also bounds cool-downs a shared store hears from other processes.

@@ -16,7 +16,8 @@ function setup() {
   const ctx = { health, clock, live } as unknown as RouterContext;
   const slots = new Map<string, ProviderSlot>();
   const slot = (id: string) =>
-    slots.get(id) ?? slots.set(id, { config: { id }, inFlight: 0 } as unknown as ProviderSlot).get(id)!;
+    slots.get(id) ??
+    slots.set(id, { config: { id }, inFlight: 0, unanswered: 0 } as unknown as ProviderSlot).get(id)!;
   // Late at once: a breaker that opens releases them without waiting.
   const attempt = (provider?: string) =>
     new AttemptSignal(ctx, undefined, provider === undefined ? undefined : slot(provider), clock.now());

@@ -57,7 +57,7 @@ export class AttemptSignal {
       this.#slot = slot;
       this.#provider = slot.config.id;
       slot.inFlight++;
-      slot.unanswered = (slot.unanswered ?? 0) + 1;
+      slot.unanswered++;
     }
     this.#live = ctx.live;
     this.#live.add(this);
@@ -143,7 +143,7 @@ export class AttemptSignal {
     this.#provider = undefined;
     if (this.#answered || !this.#slot) return;
     this.#answered = true;
-    this.#slot.unanswered = (this.#slot.unanswered ?? 1) - 1;
+    this.#slot.unanswered--;
   }
 
   /**

@@ -43,7 +43,7 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   // A provider whose last call failed takes only a few calls at once until one succeeds, so that a crowd of
   // calls arriving before its breaker opens does not all wait on it (health.maxConcurrentAfterFailure).
   if (
-    (slot.unanswered ?? 0) >= ctx.opts.health.maxConcurrentAfterFailure &&
+    slot.unanswered >= ctx.opts.health.maxConcurrentAfterFailure &&
     ctx.health.lastCallFailed(entry.provider)
   )
     return { reason: 'unhealthy' };

@@ -19,7 +19,7 @@ export interface ProviderSlot {
    * Attempts still waiting for the provider's answer (a committed stream no longer counts): what the limit after a
    * failure bounds, so that long streams already running do not shut a recovering provider out.
    */
-  unanswered?: number;
+  unanswered: number;
 }
 
 /** What the chain walk needs from the client; built once per client. */
