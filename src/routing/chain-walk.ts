@@ -27,8 +27,6 @@ export class ChainWalk<T, R> {
   /** The next entry to look at. */
   #next = 0;
   #lastError: ProviderError | undefined;
-  // Whether every entry called so far answered "prompt too long": then the prompt is the caller's problem.
-  #onlyTooLong = true;
   /** The soonest time a skipped or failed entry is callable again (for `retryAfterMs`). */
   #soonest = Number.POSITIVE_INFINITY;
 
@@ -176,7 +174,6 @@ export class ChainWalk<T, R> {
     const a: Attempt = { target: entry.target, reason: verdict.reason, ...status, durationMs, error: err };
     this.#record(run, a);
     if (!verdict.fallback || (verdict.reason === 'capability' && plan.alias === undefined)) throw err;
-    if (verdict.reason !== 'context-length') this.#onlyTooLong = false;
     this.#lastError = err;
     reportFallback(ctx, plan, run.i, a);
   }
@@ -195,7 +192,6 @@ export class ChainWalk<T, R> {
     }
     const rejected = step.reject?.(value, plan);
     if (rejected !== undefined) {
-      this.#onlyTooLong = false;
       attempt.end();
       ctx.health.recordSuccess(entry.provider);
       this.#fellThrough(run.i, this.#timed(run, rejected), run);
@@ -205,9 +201,8 @@ export class ChainWalk<T, R> {
     const ended = ctx.clock.now();
     if (step.judgedAtEnd?.(value)) ctx.health.recordCommit(entry.provider, ended);
     else ctx.health.recordSuccess(entry.provider, ended);
-    const a = this.#timed(run, 'ok', ended);
-    ctx.health.latency.record(entry.target, plan.kind, a.durationMs as number);
-    this.#record(run, a);
+    ctx.health.latency.record(entry.target, plan.kind, ended - run.started);
+    this.#record(run, this.#timed(run, 'ok', ended));
     return { value, entry, attempt };
   }
 
@@ -249,14 +244,17 @@ export class ChainWalk<T, R> {
    */
   exhausted(): never {
     const { ctx, plan } = this;
-    if (this.#onlyTooLong && this.#lastError !== undefined) throw this.#lastError;
+    const lastError = this.#lastError;
+    // Every entry called (a skipped one has no duration) said so: nothing bigger is left, the caller's 400 propagates.
+    if (lastError && plan.attempts.every((a) => a.durationMs === undefined || a.reason === 'context-length'))
+      throw lastError;
     const soonest = this.#soonest;
     throw new NoHealthyProviderError(plan.requested, plan.attempts, {
       // A cool-down from a shared store may reach further than any hint this process accepted: capped alike.
       retryAfterMs: Number.isFinite(soonest)
         ? Math.min(ctx.opts.limits.maxRetryAfterMs, Math.max(0, soonest - ctx.clock.now()))
         : undefined,
-      cause: this.#lastError,
+      cause: lastError,
       keyless: ctx.opts.keyless,
     });
   }
@@ -268,7 +266,6 @@ export class ChainWalk<T, R> {
   #released(run: Running<T>): void {
     // Ends the half-open trial it may have been (no verdict: the open breaker already says what is known).
     run.attempt.releaseTrial();
-    this.#onlyTooLong = false;
     const until = this.ctx.health.unhealthyUntil(run.entry.provider);
     this.#soonest = Math.min(this.#soonest, until ?? Number.POSITIVE_INFINITY);
     this.#fellThrough(run.i, this.#timed(run, 'breaker-open'), run);
