@@ -123,15 +123,13 @@ export class ChainWalk<T, R> {
     // The call's images ride on the context to a built-in adapter.
     if (plan.images !== undefined) (context as { [CALL_IMAGES]?: unknown })[CALL_IMAGES] = plan.images;
     let answer: Promise<T>;
-    let result: Promise<T>;
     try {
       answer = step.run(slot, entry, context, this.request);
-      result = attempt.race(answer);
     } catch (err) {
       // An adapter that throws instead of rejecting fails its attempt the same way.
-      answer = result = Promise.reject(err);
+      answer = Promise.reject(err);
     }
-    return { i, entry, attempt, started, answer, result };
+    return { i, entry, attempt, started, answer, result: attempt.race(answer) };
   }
 
   /**

@@ -173,17 +173,13 @@ export class CommittedStream implements Committed {
     const { entry, attempt } = this.#served;
     // Read before closing: cancelling the attempt would make it look aborted.
     const callerReason = attempt.abortReason() ?? (ctx.closed ? new ClosedError() : undefined);
-    if (callerReason !== undefined) {
-      this.close(true);
-      return reportFailure(ctx, plan, callerReason);
-    }
-    let reported: unknown;
     try {
+      if (callerReason !== undefined) return reportFailure(ctx, plan, callerReason);
       const cause =
         (internal ? undefined : attempt.timeout) ?? asProviderError(raw, entry.provider, entry.model);
       const partial = this.#handed.snapshot();
       if (!internal && cause !== this.#overtime) judgeFailure(ctx, entry, cause);
-      reported = reportFailure(
+      return reportFailure(
         ctx,
         plan,
         new StreamInterruptedError(
@@ -202,7 +198,6 @@ export class CommittedStream implements Committed {
       // Whatever happened above, the slot is released and the request closed.
       this.close(true);
     }
-    return reported;
   }
 
   /** `timeouts.streamMs`: the whole stream, from the call to its last chunk. */
