@@ -84,11 +84,6 @@ function container(w: Walk, value: object): void {
   containers.pop();
 }
 
-function fail(message: string, path: string, cause?: unknown): never {
-  const issues = [{ path, message }];
-  throw new InvalidRequestError('Invalid request', issues, cause === undefined ? undefined : { cause });
-}
-
 /**
  * Checks that a request's content can be turned into an upstream request: nesting at most `maxDepth` (the request
  * itself is depth 1), JSON text at most `maxRequestBytes` (each character counted as one byte), no cycle, no BigInt,
@@ -103,8 +98,12 @@ export function checkRequestBounds(request: object, bounds: ResolvedOptions['lim
   try {
     container(w, request);
   } catch (err) {
-    if (err instanceof Refusal) fail(err.message, pathOf(w, err.depth));
+    if (err instanceof Refusal)
+      throw new InvalidRequestError('Invalid request', [
+        { path: pathOf(w, err.depth), message: err.message },
+      ]);
     // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, cleaned.
-    fail(`cannot be read: ${thrownText(err)}`, pathOf(w, w.keys.length), err);
+    const issue = { path: pathOf(w, w.keys.length), message: `cannot be read: ${thrownText(err)}` };
+    throw new InvalidRequestError('Invalid request', [issue], err === undefined ? undefined : { cause: err });
   }
 }
