@@ -9,7 +9,6 @@ import type { Prober } from './health/prober.js';
 import { textOf } from './redact.js';
 import { AttemptSignal } from './routing/attempt.js';
 import { streamChain } from './routing/chat-stream.js';
-import type { Committed } from './routing/committed-stream.js';
 import type { RouterContext } from './routing/context.js';
 import { explainRoute, type ResolveResult } from './routing/explain-route.js';
 import { listModels, type ModelList } from './routing/list-models.js';
@@ -17,7 +16,6 @@ import { type OpenedStream, openStream } from './routing/open-stream.js';
 import { CallPlanner } from './routing/plan-call.js';
 import { DirectChains } from './routing/resolve-model.js';
 import { type CallServices, CHAT_STEP, EMBED_STEP, serveCall } from './routing/serve-call.js';
-import { activeChannel } from './trace-channels.js';
 import type {
   CallOptions,
   ChatChunk,
@@ -127,27 +125,8 @@ export class ManaLLM {
    * a failure ends the stream with StreamInterruptedError. Breaking out of the loop cancels the upstream.
    */
   stream(request: ChatRequest, opts?: CallOptions): AsyncGenerator<ChatChunk, void, undefined> {
-    return this.#stream(request, opts);
-  }
-
-  #stream(
-    request: ChatRequest,
-    opts: CallOptions | undefined,
-    onCommit?: (committed: Committed) => void,
-  ): AsyncGenerator<ChatChunk, void, undefined> {
     // The routing generator itself, planning on its first step.
-    return streamChain(
-      this.#ctx,
-      () =>
-        this.#services.planner.plan(
-          'stream',
-          request,
-          opts,
-          activeChannel('stream') ? { kind: 'stream', request } : undefined,
-        ),
-      request,
-      onCommit,
-    );
+    return streamChain(this.#services, request, opts);
   }
 
   /**
@@ -157,8 +136,7 @@ export class ManaLLM {
    * @throws NoHealthyProviderError, UnknownAliasError, ProviderError subclasses for the caller's own mistakes, the signal's reason
    */
   openStream(request: ChatRequest, opts?: CallOptions): Promise<OpenedStream> {
-    const { clock, opts: o } = this.#ctx;
-    return openStream((onCommit) => this.#stream(request, opts, onCommit), { ms: o.timeouts.idleMs, clock });
+    return openStream(this.#services, request, opts);
   }
 
   /**

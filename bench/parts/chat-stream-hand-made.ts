@@ -1,9 +1,11 @@
 import { type Committed, CommittedStream } from '../../src/routing/committed-stream.js';
 import type { CallPlan, RouterContext } from '../../src/routing/context.js';
 import { reportFailure, reportRequest } from '../../src/routing/report.js';
+import type { CallServices } from '../../src/routing/serve-call.js';
 import { STREAM_STEP } from '../../src/routing/stream-commit.js';
 import { walkChain } from '../../src/routing/walk-chain.js';
-import type { ChatChunk, ChatRequest } from '../../src/types.js';
+import { activeChannel } from '../../src/trace-channels.js';
+import type { CallOptions, ChatChunk, ChatRequest } from '../../src/types.js';
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 /** No chunks (never written to). */
@@ -22,12 +24,19 @@ enum Phase {
  * issue 15's 10 % bar; bench/README.md). Kept for the comparison.
  */
 export function streamChain(
-  ctx: RouterContext,
-  makePlan: () => CallPlan,
+  services: CallServices,
   req: ChatRequest,
+  opts: CallOptions | undefined,
   onCommit?: (committed: Committed) => void,
 ): ChatStream {
-  return new ChatStream(ctx, makePlan, req, onCommit);
+  const makePlan = () =>
+    services.planner.plan(
+      'stream',
+      req,
+      opts,
+      activeChannel('stream') ? { kind: 'stream', request: req } : undefined,
+    );
+  return new ChatStream(services.ctx, makePlan, req, onCommit);
 }
 
 /** The stream `llm.stream()` returned; `onCommit` learns what it committed to (see `openStream`). */

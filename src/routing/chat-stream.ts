@@ -1,7 +1,8 @@
-import type { ChatChunk, ChatRequest } from '../types.js';
+import { activeChannel } from '../trace-channels.js';
+import type { CallOptions, ChatChunk, ChatRequest } from '../types.js';
 import { type Committed, CommittedStream } from './committed-stream.js';
-import type { CallPlan, RouterContext } from './context.js';
 import { reportFailure, reportRequest } from './report.js';
+import type { CallServices } from './serve-call.js';
 import { STREAM_STEP } from './stream-commit.js';
 import { walkChain } from './walk-chain.js';
 
@@ -12,26 +13,27 @@ import { walkChain } from './walk-chain.js';
  * client or an unknown alias fails there), and `onCommit` learns what the stream committed to.
  */
 export function streamChain(
-  ctx: RouterContext,
-  makePlan: () => CallPlan,
+  services: CallServices,
   req: ChatRequest,
+  opts: CallOptions | undefined,
   onCommit?: (committed: Committed) => void,
 ): AsyncGenerator<ChatChunk, void, undefined> {
   // The stream is cancelled once the consumer drops it unfinished: the committed stream watches the generator itself.
   const self: { stream?: object | undefined } = {};
-  const stream = chatStream(ctx, makePlan, req, self, onCommit);
+  const stream = chatStream(services, req, opts, self, onCommit);
   self.stream = stream;
   return stream;
 }
 
 async function* chatStream(
-  ctx: RouterContext,
-  makePlan: () => CallPlan,
+  { ctx, planner }: CallServices,
   req: ChatRequest,
+  opts: CallOptions | undefined,
   self: { stream?: object | undefined },
   onCommit: ((committed: Committed) => void) | undefined,
 ): AsyncGenerator<ChatChunk, void, undefined> {
-  const plan = makePlan();
+  const trace = activeChannel('stream') ? { kind: 'stream' as const, request: req } : undefined;
+  const plan = planner.plan('stream', req, opts, trace);
   reportRequest(ctx, plan, req);
   let committed: CommittedStream;
   try {

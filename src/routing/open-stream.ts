@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.js';
 import { ManaLLMError } from '../errors.js';
-import type { ChatChunk, Routing } from '../types.js';
+import type { CallOptions, ChatChunk, ChatRequest, Routing } from '../types.js';
+import { streamChain } from './chat-stream.js';
 import type { Committed } from './committed-stream.js';
-import { routingOf } from './serve-call.js';
+import { type CallServices, routingOf } from './serve-call.js';
 
 /**
  * A stream that has committed: its first chunks are already read and held, `routing` and `model` say who serves it.
@@ -70,16 +71,17 @@ class Opened implements OpenedStream {
 }
 
 /**
- * Walks the chain of the stream `start` makes until it commits (its first content chunk, or a clean end) and resolves
- * with the stream; any routing error (unknown alias, no healthy provider, the caller's own mistake) rejects before a
- * byte is handed out.
+ * Walks the chain of a stream until it commits (its first content chunk, or a clean end) and resolves with the
+ * stream; any routing error (unknown alias, no healthy provider, the caller's own mistake) rejects before a byte is
+ * handed out.
  */
 export async function openStream(
-  start: (onCommit: (committed: Committed) => void) => AsyncGenerator<ChatChunk, void, undefined>,
-  idle: { readonly ms: number; readonly clock: Clock },
+  services: CallServices,
+  request: ChatRequest,
+  opts: CallOptions | undefined,
 ): Promise<OpenedStream> {
   const seen: { committed?: Committed } = {};
-  const stream = start((c) => {
+  const stream = streamChain(services, request, opts, (c) => {
     seen.committed = c;
   });
   // The first `next()` is the walk: it settles at the commit point with the first held chunk.
@@ -89,10 +91,9 @@ export async function openStream(
     // Only a stream closed before it was read gets here (the walk itself either serves or throws).
     throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
   }
-  return new Opened(
-    stream,
-    first,
-    routingOf(committed.plan, committed.target, committed.plan.attempts),
-    idle,
-  );
+  const { clock, opts: o } = services.ctx;
+  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.plan.attempts), {
+    ms: o.timeouts.idleMs,
+    clock,
+  });
 }
