@@ -170,7 +170,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     } catch (err) {
       // A failure inside the commit must still release the slot and close the request.
       this.#phase = Phase.Closed;
-      throw committed.internalError(err, this.#batch, this.#at);
+      throw committed.internalError(err);
     }
     return this.#batch.length > 0;
   }
@@ -235,7 +235,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   #failed(err: unknown): unknown {
     this.#phase = Phase.Closed;
     const committed = this.#committed as CommittedStream;
-    return committed.closed ? err : committed.internalError(err, NONE, 0);
+    return committed.closed ? err : committed.internalError(err);
   }
 
   /** The consumer stops the stream: a committed one that has not finished is cancelled and reported. */

@@ -78,7 +78,7 @@ async function* chatStream(
     // Already the consumer's error, or the stream closed with it; else our own failure on the way (in the commit,
     // the partial answer or the finish), which must still release the slot and close the request.
     if (consumer || committed.closed) throw err;
-    throw committed.internalError(err, [], 0);
+    throw committed.internalError(err);
   } finally {
     // The consumer's `return()` or `throw()` at a yield: cancelled and reported (nothing when the stream ended).
     committed.stop();

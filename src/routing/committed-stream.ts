@@ -118,16 +118,8 @@ export class CommittedStream implements Committed {
     return this.#interrupted(raw, false);
   }
 
-  /**
-   * Our own failure after the commit (not the upstream's), with the first `n` chunks of `batch` handed out: counts
-   * against no one; returns the error the consumer sees.
-   */
-  internalError(err: unknown, batch: ChatChunk[], n: number): unknown {
-    try {
-      this.#handed.add(batch, n);
-    } catch {
-      // Left out of the partial answer: the snapshot drops what it cannot add up.
-    }
+  /** Our own failure after the commit (not the upstream's): counts against no one; returns the error the consumer sees. */
+  internalError(err: unknown): unknown {
     return this.#interrupted(err, true);
   }
 
