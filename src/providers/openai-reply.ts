@@ -17,6 +17,7 @@ interface WireDelta {
   tool_calls?: unknown;
 }
 export interface WireChoice {
+  index?: unknown;
   delta?: WireDelta;
   message?: WireDelta;
   finish_reason?: unknown;

@@ -47,6 +47,12 @@ export async function* readChatStream(
   let id: string | undefined;
   let created = 0;
   let finished = false;
+  /**
+   * Several choices (`n` > 1): whether each one finished, by index (made when a choice other than 0 appears; until
+   * then `finished` is choice 0's): the stream is finished only when all are, or a cut second answer looks complete.
+   */
+  let byChoice: Map<number, boolean> | undefined;
+  let sawChoice = false;
   let sawDone = false;
   let readPastDone = false;
   // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
@@ -103,7 +109,17 @@ export async function* readChatStream(
         // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
         d = c.delta = {};
       }
-      if (finishes(c, meta)) finished = true;
+      const ends = finishes(c, meta);
+      const i = c.index;
+      if (byChoice === undefined && (i === 0 || typeof i !== 'number')) {
+        if (ends) finished = true;
+        sawChoice = true;
+      } else {
+        byChoice ??= new Map(sawChoice ? [[0, finished]] : []);
+        const k = typeof i === 'number' ? i : 0;
+        if (ends || !byChoice.has(k)) byChoice.set(k, ends);
+        finished = ![...byChoice.values()].includes(false);
+      }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
         // Some servers omit `index`: the position identifies the call then (any other value is malformed).

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatRequest } from '../src/index.js';
+import { StreamInterruptedError } from '../src/index.js';
+import { closeAll, collect, rejection, USER } from './helpers/client.js';
+import { answeringWith } from './helpers/raw-upstream.js';
+
+// Session 15 stream review: streams read through the public API over real local HTTP.
+
+afterEach(closeAll);
+
+const sse = (...frames: unknown[]) =>
+  frames.map((f) => `data: ${typeof f === 'string' ? f : JSON.stringify(f)}\n\n`).join('');
+const frame = (index: number, d: object, finish: string | null = null) => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'x',
+  choices: [{ index, delta: d, finish_reason: finish }],
+});
+// `n` is not a mana-llm field, but an OpenAI-compatible upstream gets the request as it is.
+const twoChoices = { model: 'a/m', messages: USER, n: 2 } as ChatRequest;
+
+describe('OpenAI-compatible streams with several choices (n > 1)', () => {
+  it('a stream cut after the first choice finished, before the second did, is an interruption', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'A' }),
+        frame(1, { role: 'assistant', content: 'B' }),
+        frame(0, {}, 'stop'),
+        frame(1, { content: 'b' }),
+      ),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream(twoChoices)));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+  });
+
+  it('ends cleanly once every choice finished', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'A' }),
+        frame(1, { role: 'assistant', content: 'B' }),
+        frame(0, {}, 'stop'),
+        frame(1, {}, 'length'),
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream(twoChoices));
+    expect(chunks.map((c) => c.choices[0]?.finish_reason ?? null)).toEqual([null, null, 'stop', 'length']);
+  });
+});
