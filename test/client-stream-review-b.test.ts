@@ -50,4 +50,20 @@ describe('OpenAI-compatible streams with several choices (n > 1)', () => {
     const chunks = await collect(llm.stream(twoChoices));
     expect(chunks.map((c) => c.choices[0]?.finish_reason ?? null)).toEqual([null, null, 'stop', 'length']);
   });
+
+  it("the partial answer of an interrupted stream is the first choice's, not both interleaved", async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'Hel' }),
+        frame(1, { role: 'assistant', content: 'Bon' }),
+        frame(0, { content: 'lo' }),
+        frame(1, { content: 'jour' }),
+      ),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream(twoChoices)));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).partial.content).toBe('Hello');
+  });
 });

@@ -75,7 +75,10 @@ export class HandedOut {
 
   #add(c: ChatChunk): void {
     if (c.usage) this.#usage = c.usage;
-    const d = c.choices[0]?.delta;
+    const choice = c.choices[0];
+    // With several choices (`n` > 1) the partial answer is the first one's: never two answers' text in one.
+    if (!choice || (choice.index !== 0 && choice.index !== undefined)) return;
+    const d = choice.delta;
     if (!d) return;
     // Typed checks: a custom adapter's chunk is not validated, and a bad one must not break the stream here.
     if (typeof d.content === 'string' && d.content !== '') this.#content.append(d.content);
