@@ -67,3 +67,49 @@ describe('OpenAI-compatible streams with several choices (n > 1)', () => {
     expect((err as StreamInterruptedError).partial.content).toBe('Hello');
   });
 });
+
+describe('abort during a committed stream', () => {
+  it('the next() after the abort rejects with its reason, even with chunks of the last read left', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'a' }),
+        frame(0, { content: 'b' }),
+        frame(0, { content: 'c' }),
+        frame(0, {}, 'stop'),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const ac = new AbortController();
+    const it = llm.stream({ model: 'a/m', messages: USER }, { signal: ac.signal });
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('a');
+    // The first content chunk goes out alone; 'b', 'c' and the finish come in the next batch.
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('b');
+    const reason = new Error('user pressed stop');
+    ac.abort(reason);
+    expect(await rejection(it.next())).toBe(reason);
+  });
+});
+
+describe('abort during a stream that ended with no content', () => {
+  it('the next() after the abort rejects with its reason instead of handing out the usage chunk', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant' }),
+        frame(0, {}, 'stop'),
+        { id: 'c1', choices: [], usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 } },
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const ac = new AbortController();
+    const request = { model: 'a/m', messages: USER, stream_options: { include_usage: true } };
+    const it = llm.stream(request, { signal: ac.signal });
+    expect((await it.next()).value?.choices[0]?.finish_reason).toBe('stop');
+    const reason = new Error('user pressed stop');
+    ac.abort(reason);
+    expect(await rejection(it.next())).toBe(reason);
+  });
+});

@@ -54,14 +54,17 @@ async function* chatStream(
     // The chunks of the last network read (first, those the commit held); those before `at` were handed out.
     let batch = committed.start();
     let at = 0;
+    // Aborted (the caller's signal, close(), timeouts.streamMs) while the consumer held a chunk: the rest of the read
+    // is not handed out; the next read rejects with what aborted it.
+    const { stopped } = committed;
     for (;;) {
-      while (at < batch.length) {
+      while (at < batch.length && !stopped.aborted) {
         consumer = true;
         yield batch[at++] as ChatChunk;
         consumer = false;
       }
       committed.handOut(batch, at);
-      if (!committed.reading) break;
+      if (!committed.reading && !stopped.aborted) break;
       let r: IteratorResult<ChatChunk[]>;
       try {
         r = await committed.next();

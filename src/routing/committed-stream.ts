@@ -62,6 +62,11 @@ export class CommittedStream implements Committed {
     return this.#served.entry.target;
   }
 
+  /** Aborted once the caller's signal aborts, `close()` runs or a timer expires the stream. */
+  get stopped(): { readonly aborted: boolean } {
+    return this.#served.attempt.token;
+  }
+
   /** The commit: reports it, arms the stream's timers and returns the chunks to hand out first. */
   start(): ChatChunk[] {
     const ctx = this.#ctx;
