@@ -51,6 +51,21 @@ describe('OpenAI-compatible streams with several choices (n > 1)', () => {
     expect(chunks.map((c) => c.choices[0]?.finish_reason ?? null)).toEqual([null, null, 'stop', 'length']);
   });
 
+  it('is finished whatever order the choices finish in, and not while a choice seen after a finish is open', async () => {
+    const inOrder = await answeringWith(
+      'openai',
+      sse(frame(0, { content: 'A' }), frame(1, { content: 'B' }), frame(1, {}, 'stop'), frame(0, {}, 'stop')),
+      'text/event-stream',
+    );
+    expect(await collect(inOrder.stream(twoChoices))).toHaveLength(4);
+    const late = await answeringWith(
+      'openai',
+      sse(frame(0, { content: 'A' }), frame(0, {}, 'stop'), frame(1, { content: 'B' })),
+      'text/event-stream',
+    );
+    expect(await rejection(collect(late.stream(twoChoices)))).toBeInstanceOf(StreamInterruptedError);
+  });
+
   it("the partial answer of an interrupted stream is the first choice's, not both interleaved", async () => {
     const llm = await answeringWith(
       'openai',

@@ -53,6 +53,7 @@ export async function* readChatStream(
    */
   let byChoice: Map<number, boolean> | undefined;
   let sawChoice = false;
+  let unfinished = 0;
   let sawDone = false;
   let readPastDone = false;
   // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
@@ -115,10 +116,18 @@ export async function* readChatStream(
         if (ends) finished = true;
         sawChoice = true;
       } else {
-        byChoice ??= new Map(sawChoice ? [[0, finished]] : []);
+        if (byChoice === undefined) {
+          byChoice = new Map(sawChoice ? [[0, finished]] : []);
+          unfinished = sawChoice && !finished ? 1 : 0;
+        }
         const k = typeof i === 'number' ? i : 0;
-        if (ends || !byChoice.has(k)) byChoice.set(k, ends);
-        finished = ![...byChoice.values()].includes(false);
+        const was = byChoice.get(k);
+        if (was === undefined || (ends && !was)) {
+          byChoice.set(k, ends);
+          // Counted, not scanned: a hostile stream of ever new indexes must not cost a pass over all of them per frame.
+          unfinished += ends ? (was === undefined ? 0 : -1) : 1;
+        }
+        finished = unfinished === 0;
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
