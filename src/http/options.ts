@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../options.js';
 import { withMethods } from '../options-schema.js';
-import { configIssues } from '../unknown-keys.js';
+import { configIssues, unknownKeys } from '../unknown-keys.js';
 
 /** One line of the request log: never a key, never message content. */
 export interface RequestLogEntry {
@@ -79,7 +79,12 @@ const HttpOptionsSchema = v.object({
  */
 export function resolveHttpOptions(options: HttpHandlerOptions = {}) {
   const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
-  if (!parsed.success) throw new ConfigError('invalid mana-llm/http options', configIssues(parsed.issues));
+  // Unknown keys are listed, not dropped: `apikeys` for `apiKeys` would otherwise serve without a key check.
+  const issues = [
+    ...(parsed.success ? [] : configIssues(parsed.issues)),
+    ...unknownKeys(HttpOptionsSchema, options),
+  ];
+  if (!parsed.success || issues.length > 0) throw new ConfigError('invalid mana-llm/http options', issues);
   const { cors, requestIdHeader, ...o } = parsed.output;
   return {
     ...o,

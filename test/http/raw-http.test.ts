@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFetchHandler, type RequestLogEntry } from '../../src/http/index.js';
+import { createFetchHandler, createNodeHandler, type RequestLogEntry } from '../../src/http/index.js';
 import { ConfigError } from '../../src/index.js';
 import { registerPrometheusMetrics } from '../../src/prometheus/index.js';
 import { closeAll, harness, KEY, waitFor } from '../helpers/client.js';
@@ -404,6 +404,32 @@ describe('routes', () => {
     expect(
       issues({ apiKeys: ['k'], cors: '*', maxBodyBytes: 10, requestIdHeader: false, basePath: '' }),
     ).toEqual([]);
+  });
+
+  it('an unknown option is a ConfigError naming it, not a setting silently off (apikeys would serve with no key check)', async () => {
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const issues = (options: unknown) => {
+      try {
+        createNodeHandler(llm, options as never);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).issues;
+      }
+      return [];
+    };
+    expect(issues({ apikeys: ['secret-key-1'], basepath: '/api', maxBodyBytes: 0 })).toEqual([
+      { path: 'maxBodyBytes', message: 'must be a positive integer' },
+      { path: 'apikeys', message: 'unknown key "apikeys": did you mean "apiKeys"?' },
+      { path: 'basepath', message: 'unknown key "basepath": did you mean "basePath"?' },
+    ]);
+    expect(() => createFetchHandler(llm, { requestIdheader: 'x-id' } as never)).toThrow(
+      'did you mean "requestIdHeader"?',
+    );
+    expect(issues({ logger: () => undefined })[0]?.message).toMatch(
+      /^unknown key "logger" \(known keys: apiKeys, /,
+    );
+    // A prom-client Registry is a class instance: its own fields are not option keys.
+    expect(issues({ metrics: new Registry() })).toEqual([]);
   });
 });
 
