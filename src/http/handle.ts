@@ -40,8 +40,6 @@ const SSE_HEADERS = {
   'cache-control': 'no-cache',
   'x-accel-buffering': 'no',
 };
-/** Headers a browser may read from an answer. */
-const EXPOSED = 'x-mana-llm-resolved, x-request-id, retry-after';
 
 /**
  * A `provider/model` as a header value: a model name is whatever the aliases file or the caller wrote, and a header
@@ -77,12 +75,19 @@ function presentedKey(header: (name: string) => string | undefined): string | un
   return m ? m[1] : header('x-api-key')?.trim() || undefined;
 }
 
-/** The CORS headers for a request from `origin` (none when CORS is off or the origin is not allowed). */
-function corsHeaders(cors: ResolvedHttpOptions['cors'], origin: string | undefined): Record<string, string> {
+/**
+ * The CORS headers for a request from `origin` (none when CORS is off or the origin is not allowed); `exposed`: the
+ * headers a browser may read from the answer.
+ */
+function corsHeaders(
+  cors: ResolvedHttpOptions['cors'],
+  exposed: string,
+  origin: string | undefined,
+): Record<string, string> {
   if (cors === undefined || origin === undefined) return {};
-  if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
+  if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': exposed };
   if (!cors.has(origin)) return { vary: 'Origin' };
-  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED, vary: 'Origin' };
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': exposed, vary: 'Origin' };
 }
 
 /**
@@ -120,12 +125,14 @@ export function createDispatcher(
   const secrets = (opts.apiKeys ?? []).map((k) => k.trim()).filter((k) => k !== '');
   const created = Math.floor(Date.now() / 1000);
   const idHeader = opts.requestIdHeader;
+  // The request id under the header it is configured to travel in, so that a browser can read it.
+  const exposed = ['x-mana-llm-resolved', ...(idHeader ? [idHeader] : []), 'retry-after'].join(', ');
 
   return async (call) => {
     const started = performance.now();
     const incomingId = idHeader ? call.header(idHeader) : undefined;
     const requestId = incomingId && SANE_ID.test(incomingId) ? incomingId : globalThis.crypto.randomUUID();
-    const headers: Record<string, string> = corsHeaders(opts.cors, call.header('origin'));
+    const headers: Record<string, string> = corsHeaders(opts.cors, exposed, call.header('origin'));
     if (idHeader) headers[idHeader] = requestId;
     const path = call.path;
     let stream = false;

@@ -473,6 +473,21 @@ describe('CORS', () => {
     expect(ok.headers.get('access-control-expose-headers')).toContain('x-mana-llm-resolved');
     expect(ok.headers.get('vary')).toBe('Origin');
   });
+
+  it('a custom requestIdHeader is the one exposed to the browser (none with requestIdHeader: false)', async () => {
+    const { served } = await setup({ cors: '*', requestIdHeader: 'X-Correlation-Id' });
+    const res = await post(`${served.url}/v1/chat/completions`, CHAT, { origin: 'https://app.example' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-correlation-id')).toBeTruthy();
+    expect(res.headers.get('access-control-expose-headers')).toBe(
+      'x-mana-llm-resolved, x-correlation-id, retry-after',
+    );
+    const none = await setup({ cors: ['https://app.example'], requestIdHeader: false });
+    const bare = await post(`${none.served.url}/v1/chat/completions`, CHAT, {
+      origin: 'https://app.example',
+    });
+    expect(bare.headers.get('access-control-expose-headers')).toBe('x-mana-llm-resolved, retry-after');
+  });
 });
 
 describe('createFetchHandler', () => {
