@@ -46,10 +46,6 @@ const CHAT_FIELDS = [
   'user',
 ] as const;
 
-/** A 400 naming the field at fault. */
-const invalid = (path: string, message: string) =>
-  new InvalidRequestError('invalid request', [{ path, message }]);
-
 /** Whatever is not a field of ChatRequest (n, logprobs, store, metadata, …) is left out rather than refused. */
 function chatRequest(body: Record<string, unknown>, stream: boolean): ChatRequest {
   const req: Record<string, unknown> = {};
@@ -58,9 +54,7 @@ function chatRequest(body: Record<string, unknown>, stream: boolean): ChatReques
   if (req.max_tokens === undefined && body.max_completion_tokens != null)
     req.max_tokens = body.max_completion_tokens;
   if (stream && body.stream_options != null) req.stream_options = body.stream_options;
-  if (req.model !== undefined && typeof req.model !== 'string') throw invalid('model', 'must be a string');
-  if (!Array.isArray(req.messages) || req.messages.length === 0)
-    throw invalid('messages', 'must be a non-empty array');
+  // As sent: llm.chat and llm.openStream check every field, with its path.
   return req as unknown as ChatRequest;
 }
 
@@ -72,7 +66,8 @@ function withoutRouting<T extends { routing: unknown }>(res: T): Omit<T, 'routin
 
 const chat: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
-  if (body.stream != null && typeof body.stream !== 'boolean') throw invalid('stream', 'must be a boolean');
+  if (body.stream != null && typeof body.stream !== 'boolean')
+    throw new InvalidRequestError('invalid request', [{ path: 'stream', message: 'must be a boolean' }]);
   const stream = body.stream === true;
   const request = chatRequest(body, stream);
   if (!stream) {
@@ -93,20 +88,13 @@ function toBase64(v: number[]): string {
 const embeddings: Route = async (c) => {
   const body = await readJsonObject(c.call, c.opts.maxBodyBytes);
   const { model, input, dimensions, encoding_format: format } = body;
-  const issues: { path: string; message: string }[] = [];
-  if (model != null && typeof model !== 'string') issues.push({ path: 'model', message: 'must be a string' });
-  if (!(typeof input === 'string' || (Array.isArray(input) && input.every((s) => typeof s === 'string'))))
-    issues.push({ path: 'input', message: 'must be a string or an array of strings' });
-  if (format != null && format !== 'float' && format !== 'base64')
-    issues.push({ path: 'encoding_format', message: "must be 'float' or 'base64'" });
-  if (issues.length > 0) throw new InvalidRequestError('invalid request', issues);
-  const request: EmbedRequest = { input: input as string | string[] };
-  if (typeof model === 'string') request.model = model;
-  // As sent: llm.embed refuses one that is not a positive integer (silently dropped, it gave full-size vectors).
+  // As sent: llm.embed checks each field, with its path (a `dimensions` silently dropped gave full-size vectors).
+  const request = { input } as EmbedRequest;
+  if (model != null) request.model = model as string;
   if (dimensions != null) request.dimensions = dimensions as number;
   // A client that wants numbers gets them as the upstream printed them; one that wants base64 gets the float32
   // bytes the upstream sent (the library's default wire format), re-encoded exactly.
-  if (format !== 'base64') request.encoding_format = 'float';
+  if (format !== 'base64') request.encoding_format = (format ?? 'float') as 'float';
   const res = await c.llm.embed(request, { signal: c.call.signal });
   const out = withoutRouting(res);
   // The official OpenAI SDKs ask for base64 by default and decode it themselves.

@@ -184,6 +184,31 @@ describe('request bodies', () => {
     expect(up.a?.count()).toBe(0);
   });
 
+  it('a malformed model, messages, input or encoding_format is a 400 naming the field at fault, before any call', async () => {
+    const { served, up } = await setup();
+    const chat = `${served.url}/v1/chat/completions`;
+    const embed = `${served.url}/v1/embeddings`;
+    const cases: [Promise<Response>, string][] = [
+      [post(chat, { ...CHAT, model: 5 }), 'model'],
+      [post(chat, { ...CHAT, model: 5, stream: true }), 'model'],
+      [post(chat, { model: 'mana/x' }), 'messages'],
+      [post(chat, { model: 'mana/x', messages: [] }), 'messages'],
+      [post(chat, { model: 'mana/x', messages: 'Hi', stream: true }), 'messages'],
+      [post(embed, { model: 5, input: 'a' }), 'model'],
+      [post(embed, { model: 'mana/x' }), 'input'],
+      [post(embed, { model: 'mana/x', input: ['a', 2] }), 'input[1]'],
+      [post(embed, { model: 'mana/x', input: 'a', encoding_format: 'hex' }), 'encoding_format'],
+    ];
+    for (const [res, param] of cases) {
+      const r = await res;
+      expect(r.status).toBe(400);
+      const { error } = (await r.json()) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
+      expect(error.message).toContain(param);
+    }
+    expect(up.a?.count()).toBe(0);
+  });
+
   it('a body over maxBodyBytes is 413, whether declared by Content-Length or sent chunked', async () => {
     const { served, up } = await setup({ maxBodyBytes: 1024 });
     const big = JSON.stringify({ ...CHAT, messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
