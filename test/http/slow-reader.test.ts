@@ -35,6 +35,22 @@ it('a client that stops reading a stream: after timeouts.idleMs without progress
   });
   const log: RequestLogEntry[] = [];
   const server = createServer(createNodeHandler(h.llm, { onRequest: (e) => log.push(e) }));
+  // True while the handler's writer waits for the client to drain (a write returned false): it then reads nothing
+  // from the stream, whose idle timer counts only a pending read.
+  let writerBlocked = false;
+  server.on('request', (_req, res) => {
+    const write = res.write.bind(res);
+    res.write = ((chunk: string) => {
+      const ok = write(chunk);
+      if (!ok) {
+        writerBlocked = true;
+        res.once('drain', () => {
+          writerBlocked = false;
+        });
+      }
+      return ok;
+    }) as typeof res.write;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
 
@@ -53,10 +69,13 @@ it('a client that stops reading a stream: after timeouts.idleMs without progress
     'upstream backed up',
     10_000,
   );
-  // No progress on the client's clock: past idleMs the connection is cut and the upstream released.
+  // No progress on the client's clock: past idleMs the connection is cut and the upstream released. The clock moves
+  // only while the writer waits for the client: moved while a read of the stream was pending (the pipe still
+  // flowing under load), it would expire the stream's own idle timer, which a real clock reaches only when the
+  // upstream is silent for idleMs.
   const until = Date.now() + 3000;
   while (raw.closedByClient === 0 && Date.now() < until) {
-    h.clock.advance(60_000);
+    if (writerBlocked) h.clock.advance(60_000);
     await new Promise((r) => setTimeout(r, 20));
   }
   expect(raw.closedByClient).toBe(1);
