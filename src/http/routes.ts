@@ -182,7 +182,8 @@ export function lookup(
   const asGet = method === 'HEAD' ? 'GET' : method;
   const byMethod = ROUTES[path];
   if (byMethod) {
-    const route = byMethod[asGet as 'GET' | 'POST'];
+    // Own keys only: a method named like an Object member (`valueOf`, which a fetch Request allows) is no route.
+    const route = Object.hasOwn(byMethod, asGet) ? byMethod[asGet as 'GET' | 'POST'] : undefined;
     return route ? { route } : { allow: byMethod.GET ? 'GET, HEAD' : 'POST' };
   }
   if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {

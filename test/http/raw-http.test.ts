@@ -516,6 +516,17 @@ describe('CORS', () => {
 });
 
 describe('createFetchHandler', () => {
+  it('a method named like an Object member (valueOf, constructor) is a 405, not a 200 with an empty body', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const handle = createFetchHandler(h.llm);
+    for (const method of ['valueOf', 'constructor', 'toString', 'hasOwnProperty']) {
+      const res = await handle(new Request('http://localhost/v1/models', { method }));
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    }
+  });
+
   it('serves JSON and SSE as Web Responses; cancelling the body cancels the upstream', async () => {
     const hang = await hangingUpstream({ chunks: 2 });
     const h = await harness({
