@@ -76,17 +76,21 @@ function presentedKey(header: (name: string) => string | undefined): string | un
 }
 
 /**
- * The CORS headers for a request from `origin` (none when CORS is off or the origin is not allowed); `exposed`: the
- * headers a browser may read from the answer.
+ * The CORS headers for a request from `origin` (none when CORS is off; with a list, only `Vary: Origin` unless the
+ * origin is allowed); `exposed`: the headers a browser may read from the answer.
  */
 function corsHeaders(
   cors: ResolvedHttpOptions['cors'],
   exposed: string,
   origin: string | undefined,
 ): Record<string, string> {
-  if (cors === undefined || origin === undefined) return {};
-  if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': exposed };
-  if (!cors.has(origin)) return { vary: 'Origin' };
+  if (cors === undefined) return {};
+  if (cors === '*')
+    return origin === undefined
+      ? {}
+      : { 'access-control-allow-origin': '*', 'access-control-expose-headers': exposed };
+  // The answer depends on the origin, also without one: a cache must not hand it to a browser from another.
+  if (origin === undefined || !cors.has(origin)) return { vary: 'Origin' };
   return { 'access-control-allow-origin': origin, 'access-control-expose-headers': exposed, vary: 'Origin' };
 }
 

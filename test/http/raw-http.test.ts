@@ -499,6 +499,14 @@ describe('CORS', () => {
     expect(ok.headers.get('vary')).toBe('Origin');
   });
 
+  it('with a list of origins, an answer to a request without Origin says Vary: Origin too (a cache must not reuse it for a browser)', async () => {
+    const { served } = await setup({ cors: ['https://app.example'] });
+    const plain = await fetch(`${served.url}/v1/models`);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    expect(plain.headers.get('vary')).toBe('Origin');
+  });
+
   it('a custom requestIdHeader is the one exposed to the browser (none with requestIdHeader: false)', async () => {
     const { served } = await setup({ cors: '*', requestIdHeader: 'X-Correlation-Id' });
     const res = await post(`${served.url}/v1/chat/completions`, CHAT, { origin: 'https://app.example' });
