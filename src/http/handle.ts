@@ -181,9 +181,8 @@ export function createDispatcher(
       if (!found)
         throw new HttpError(404, 'not_found', `no route for ${call.method} ${cleanText(path, 200)}`);
       if ('allow' in found) {
-        throw new HttpError(405, 'method_not_allowed', `${call.method} is not allowed on ${local}`, null, {
-          allow: found.allow,
-        });
+        const message = cleanText(`${call.method} is not allowed on ${local}`, 200);
+        throw new HttpError(405, 'method_not_allowed', message, null, { allow: found.allow });
       }
       if (authorized && !PUBLIC_PATHS.has(local as string)) {
         const key = presentedKey(call.header);

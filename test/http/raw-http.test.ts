@@ -295,6 +295,20 @@ describe('routes', () => {
     }
   });
 
+  it('a path echoed in a 405 is cleaned and cut as in a 404: no key, not the whole path', async () => {
+    const { served } = await setup();
+    const message = async (path: string) => {
+      const res = await post(`${served.url}${path}`, CHAT);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    const keyed = await message('/v1/models/sk-proj-SECRETSECRETSECRET');
+    expect(keyed).toMatch(/^POST is not allowed on \/v1\/models\//);
+    expect(keyed).not.toContain('SECRETSECRET');
+    expect((await message(`/v1/models/${'x'.repeat(5000)}`)).length).toBeLessThan(300);
+  });
+
   it('/v1/aliases, /v1/health, /health and /metrics answer with the library state', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     const registry = new Registry();
