@@ -56,7 +56,7 @@ export class Replication {
   #bounds: Required<StoreBounds> = UNBOUND;
   #syncing = false;
   #again = false;
-  #cancelRetry = (): void => {};
+  #cancelRetry: (() => void) | undefined;
 
   constructor(
     readonly conn: RedisConnection,
@@ -77,7 +77,7 @@ export class Replication {
     this.#writeProvider(provider, record).then((won) => {
       // Redis kept a newer record: forget this one, so the next change of this process is written again.
       if (won === 0 && this.#sent.get(provider) === key) this.#sent.delete(provider);
-    }, this.#noteError);
+    }, this.#failed);
   }
 
   /** Records this process's cool-down and writes it. */
@@ -85,7 +85,7 @@ export class Replication {
     // Kept even when the mirror is full of running cool-downs: this process's own routing depends on it.
     this.#makeRoom(target, Date.now());
     this.targets.set(target, until);
-    if (this.conn.ready()) this.#writeCooldown(target, until).catch(this.#noteError);
+    if (this.conn.ready()) this.#writeCooldown(target, until).catch(this.#failed);
   }
 
   /** Takes the client's bounds; what was mirrored before is judged again. */
@@ -135,12 +135,8 @@ export class Replication {
         conn.synced = true;
       } while (this.#again);
     } catch (err) {
-      conn.noteError(err);
       conn.synced = false;
-      // A stalled Redis is retried by the stall check; a sync that failed otherwise, shortly.
-      if (conn.stalled) return;
-      this.#cancelRetry();
-      this.#cancelRetry = systemClock.setTimer(1_000, () => void this.resync());
+      this.#failed(err);
     } finally {
       this.#syncing = false;
       conn.update();
@@ -149,11 +145,24 @@ export class Replication {
 
   /** Stops listening and retrying. */
   close(): void {
-    this.#cancelRetry();
+    this.#cancelRetry?.();
     this.conn.sub.off('message', this.#onMessage);
   }
 
-  readonly #noteError = (err: unknown): void => this.conn.noteError(err);
+  /**
+   * A write or sync that failed: a stalled Redis is resynced by the stall check once it answers; one that answered
+   * with an error (out of memory, READONLY after a failover) is resynced shortly, which writes this process's state
+   * again, so the others do not keep a stale one.
+   */
+  readonly #failed = (err: unknown): void => {
+    this.conn.noteError(err);
+    // A retry already due is not put off: a stream of failing writes must not postpone it forever.
+    if (this.conn.stalled || this.conn.closed || this.#cancelRetry) return;
+    this.#cancelRetry = systemClock.setTimer(1_000, () => {
+      this.#cancelRetry = undefined;
+      void this.resync();
+    });
+  };
 
   /** A provider's record from elsewhere (a message or the hash), clamped against now and merged in. */
   #receiveProvider(provider: string, raw: unknown, now: number): void {

@@ -170,6 +170,26 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     admin.disconnect();
   });
 
+  it('a write Redis failed with an error (out of memory) is written again once Redis takes writes (cool-downs too)', async () => {
+    const prefix = `s${++run}:`;
+    const admin = new Redis(redis.url);
+    const [a, b] = await stores(2, prefix);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      a!.setProvider('p', openAt(1_000, 61_000)); // refused: -OOM
+      a!.setTargetCooldown('p/m', Date.now() + 60_000);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    // No further change in this process: the open must still reach the others.
+    await until(() => b!.getProvider('p') !== undefined, 'the open replicated', 4_000);
+    expect(b!.getProvider('p')).toEqual(openAt(1_000, 61_000));
+    expect(b!.getTargetCooldown('p/m')).toBe(a!.getTargetCooldown('p/m'));
+    admin.disconnect();
+  });
+
   it('a probe lease has one holder, which renews it; when it lapses another process takes it', async () => {
     const [a, b] = await stores(2);
     expect(await a!.acquireProbe('ollama', 200)).toBe(true);
