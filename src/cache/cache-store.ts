@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 export interface CacheStore {
   /**
    * The stored value, or undefined on a miss (or when the store cannot answer now). `maxBytes` is the longest
-   * value the call can use (its kind's reply cap, `limits.maxResponseBytes` or `limits.maxEmbeddingResponseBytes`):
+   * value (in UTF-8 bytes) the call can use (its kind's reply cap, `limits.maxResponseBytes` or `limits.maxEmbeddingResponseBytes`):
    * a longer one is a miss anyway, so a shared store should not read it.
    */
   getResponse(key: string, maxBytes?: number): Promise<string | undefined> | string | undefined;

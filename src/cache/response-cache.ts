@@ -80,7 +80,7 @@ export class ResponseCache {
     } catch {
       // a broken cache is a miss, never a failed call
     }
-    const hit = text !== undefined && text.length <= max ? parse(text, plan.kind) : undefined;
+    const hit = text !== undefined && fits(text, max) ? parse(text, plan.kind) : undefined;
     if (this.events.has('cache'))
       this.events.emit('cache', {
         id: plan.id,
@@ -104,7 +104,7 @@ export class ResponseCache {
         // never be read.
         const set = async () => {
           const text = JSON.stringify(stored);
-          if (text.length <= max) await this.store.setResponse(key, text, this.ttlMs);
+          if (fits(text, max)) await this.store.setResponse(key, text, this.ttlMs);
         };
         void set().catch(() => {});
       },
@@ -115,6 +115,11 @@ export class ResponseCache {
   async close(): Promise<void> {
     await this.store.close?.();
   }
+}
+
+/** Whether a stored answer is within the call's reply cap, in UTF-8 bytes as Redis measures it (`STRLEN`). */
+function fits(text: string, maxBytes: number): boolean {
+  return Buffer.byteLength(text) <= maxBytes;
 }
 
 /** The list a stored answer of each kind holds (`choices`, `data`): a value without it is a miss. */

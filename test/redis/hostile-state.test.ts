@@ -200,6 +200,42 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(again.choices[0]!.message.content).toBe(served);
     expect(up.count('chat')).toBe(before + 1);
   });
+
+  it('an answer whose stored text is over the reply cap in bytes (multi-byte characters) is not written', async () => {
+    const cjk = await startMockUpstream('openai');
+    open.push(cjk);
+    cjk.setDefault({ reply: '日'.repeat(300) });
+    const USER2 = [{ role: 'user' as const, content: 'multi-byte' }];
+    /** A client with this reply cap; the cache key of its call and the stored text, once a call was served. */
+    const ask = async (maxResponseBytes: number) => {
+      const prefix = `h${++run}:`;
+      const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+        providers: { up: { type: 'openai', baseUrl: cjk.url, apiKey: 'k' } },
+        health: { probes: false },
+        cache: { store, ttlMs: 60_000 },
+        limits: { maxResponseBytes },
+      });
+      open.push(llm, store);
+      await until(() => store.status().connected, 'connected');
+      const keys: string[] = [];
+      llm.on('cache', (e) => keys.push(e.key));
+      const first = await llm.chat({ model: 'mana/x', messages: USER2 }, { cache: true });
+      expect(first.choices[0]!.message.content).toBe('日'.repeat(300));
+      await new Promise((r) => setTimeout(r, 100)); // the write is in the background
+      const stored = await admin.get(`${prefix}cache:${keys[0]}`);
+      const second = await llm.chat({ model: 'mana/x', messages: USER2 }, { cache: true });
+      return { stored, hit: second.routing.cached === true };
+    };
+    const { stored } = await ask(1_000_000);
+    const bytes = Buffer.byteLength(stored!);
+    expect(stored!.length).toBeLessThan(bytes - 1);
+    // At a cap of one byte less than the stored text (its length in characters is well under it), the answer is
+    // never read back (Redis measures bytes), so it is not written either.
+    expect(await ask(bytes - 1)).toEqual({ stored: null, hit: false });
+    expect(await ask(bytes)).toEqual({ stored, hit: true });
+  });
 });
 
 /** The stored record once it is no longer open (the trial's success is written in the background). */
