@@ -4,13 +4,15 @@ import type { StoreBounds } from '../health/health-store.js';
 import type { RedisConnection } from './connection.js';
 import {
   CLOCK_SKEW_MS,
+  MAX_MESSAGE_CHARS,
+  MAX_TARGET_CHARS,
   MAX_TARGETS,
   parseBounded,
   sanitizeCooldown,
   sanitizeRecord,
   UNBOUND,
 } from './sanitize.js';
-import { SET_COOLDOWN, SET_PROVIDER } from './scripts.js';
+import { LOAD_CAPPED, SET_COOLDOWN, SET_PROVIDER } from './scripts.js';
 
 /** The replicated part of a breaker record: a trial in flight is this process's own business. */
 function toWire(r: BreakerRecord): string {
@@ -123,15 +125,12 @@ export class Replication {
           ...[...this.providers].map(([p, r]) => this.#writeProvider(p, r)),
           ...[...this.targets].map(([t, u]) => this.#writeCooldown(t, u)),
         ]);
-        const [ps, ts] = await Promise.all([
-          conn.timed(conn.client.hgetall(`${this.options.prefix}providers`)),
-          conn.timed(conn.client.hgetall(`${this.options.prefix}targets`)),
-        ]);
+        const [ps, ts] = await Promise.all([this.#load('providers'), this.#load('targets')]);
         if (conn.closed) return;
         const now = Date.now();
-        for (const [p, text] of Object.entries(ps ?? {})) this.#receiveProvider(p, parseBounded(text), now);
+        for (const [p, text] of ps) this.#receiveProvider(p, parseBounded(text), now);
         // A cool-down already over is left out (the next cool-down write deletes it from Redis).
-        for (const [t, u] of Object.entries(ts ?? {})) this.#receiveCooldown(t, u, now);
+        for (const [t, u] of ts) this.#receiveCooldown(t, u, now);
         conn.synced = true;
       } while (this.#again);
     } catch (err) {
@@ -192,6 +191,18 @@ export class Replication {
     if (targets.has(target) || targets.size < MAX_TARGETS) return true;
     for (const [t, u] of targets) if (u <= now) targets.delete(t);
     return targets.size < MAX_TARGETS;
+  }
+
+  /** A hash's fields and values within the caps (a field is at most 3 bytes a character), measured inside Redis. */
+  async #load(hash: 'providers' | 'targets'): Promise<[string, unknown][]> {
+    const argv = [MAX_TARGET_CHARS * 3, MAX_MESSAGE_CHARS, MAX_TARGETS].map(String);
+    const flat = await this.conn.timed(
+      this.conn.client.eval(LOAD_CAPPED, 1, `${this.options.prefix}${hash}`, ...argv),
+    );
+    const out: [string, unknown][] = [];
+    if (Array.isArray(flat))
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
+    return out;
   }
 
   // The scripts of scripts.ts; ARGV: field, value, channel, message, now, then the bounds each script reads.

@@ -2,12 +2,12 @@ import type { BreakerRecord } from '../health/breaker.js';
 import type { StoreBounds } from '../health/health-store.js';
 import { cleanText } from '../redact.js';
 
-/** Largest pub/sub message or stored hash value read; anything longer is ignored unparsed. */
-const MAX_MESSAGE_CHARS = 4_096;
+/** Largest pub/sub message or stored hash value read; anything longer is ignored unparsed (not even fetched). */
+export const MAX_MESSAGE_CHARS = 4_096;
 /** Longest `lastError` kept from another process. */
 const MAX_LAST_ERROR_CHARS = 300;
 /** Longest target name (`provider/model`) kept. */
-const MAX_TARGET_CHARS = 512;
+export const MAX_TARGET_CHARS = 512;
 /** Most target cool-downs mirrored at once; more are ignored until some are over. */
 export const MAX_TARGETS = 10_000;
 /** A failure count past this is as good as any. */

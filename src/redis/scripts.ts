@@ -70,3 +70,24 @@ export const GET_CAPPED = `
 if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return false end
 return redis.call('GET', KEYS[1])
 `;
+
+/**
+ * KEYS[1] providers or targets hash; ARGV: longest field, longest value (bytes), most fields. The fields within the
+ * caps and their values, as a flat list: a huge value planted in the hash is never sent.
+ */
+export const LOAD_CAPPED = `
+local out, cursor = {}, '0'
+local maxField, maxValue, most = tonumber(ARGV[1]), tonumber(ARGV[2]), 2 * tonumber(ARGV[3])
+repeat
+  local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', 100)
+  cursor = page[1]
+  local kv = page[2]
+  for i = 1, #kv, 2 do
+    if #out < most and #kv[i] <= maxField and #kv[i + 1] <= maxValue then
+      out[#out + 1] = kv[i]
+      out[#out + 1] = kv[i + 1]
+    end
+  end
+until cursor == '0' or #out >= most
+return out
+`;

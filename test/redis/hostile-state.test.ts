@@ -86,6 +86,20 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(stored.openedUntil).toBeNull();
   });
 
+  it('a huge value planted in the hashes is never fetched by a store loading them', async () => {
+    const prefix = `h${++run}:`;
+    const big = 'x'.repeat(20_000_000);
+    await admin.hset(`${prefix}providers`, 'up', big, 'x'.repeat(600), '{}');
+    await admin.hset(`${prefix}targets`, 'up/m', big, 'up/n', String(Date.now() + 60_000));
+    const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await admin.info('stats'))?.[1]);
+    const before = await sent();
+    const { llm } = await client(prefix);
+    // What the others wrote in the expected shape is still loaded.
+    expect(llm.health().targets.map((t) => t.target)).toEqual(['up/n']);
+    expect((await sent()) - before).toBeLessThan(1_000_000);
+    await admin.del(`${prefix}providers`, `${prefix}targets`);
+  });
+
   it('published messages are bounded, clamped and filtered', async () => {
     const prefix = `h${++run}:`;
     const { llm } = await client(prefix, 60_000);
