@@ -93,9 +93,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     // probes for itself: a degraded store must not stop health checks.
     async acquireProbe(provider, ttlMs) {
       if (!conn.connected()) return true;
-      const ttl = String(Math.max(1, Math.round(ttlMs)));
       const won = await conn.attempt(
-        (c) => c.eval(ACQUIRE_LEASE, 1, `${prefix}probe:${provider}`, id, ttl),
+        (c) => c.eval(ACQUIRE_LEASE, 1, `${prefix}probe:${provider}`, id, String(px(ttlMs))),
         1,
       );
       return Number(won) === 1;
@@ -110,8 +109,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       return typeof value === 'string' ? value : undefined;
     },
     setResponse(key, value, ttlMs) {
-      const ms = Math.max(1, Math.round(ttlMs));
-      void conn.attempt((c) => c.set(`${prefix}cache:${key}`, value, 'PX', ms), undefined);
+      void conn.attempt((c) => c.set(`${prefix}cache:${key}`, value, 'PX', px(ttlMs)), undefined);
     },
     close() {
       closing ??= (() => {
@@ -122,6 +120,11 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       return closing;
     },
   };
+}
+
+/** A time to live as Redis takes it: whole milliseconds, at least 1, and an integer it can read (not `1e+21`). */
+function px(ttlMs: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.round(ttlMs)));
 }
 
 function urlSecrets(url: string): string[] {
