@@ -324,9 +324,9 @@ describe('HTTP 429 with a retry hint', () => {
   });
 
   it('reads an HTTP date in any of its three forms as GMT, whatever the local time zone', async () => {
-    const { llm, a } = await twoProviders();
-    // A minute from now, on whole seconds as HTTP dates are.
-    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 60_000);
+    const { llm, a, clock } = await twoProviders();
+    // A minute from the client's now (its clock is what a date is read against), on whole seconds as HTTP dates are.
+    const at = new Date(Math.ceil(clock.now() / 1000) * 1000 + 60_000);
     const [day, date, month, year, time] = at.toUTCString().replace(',', '').split(' ') as string[];
     const forms = [
       at.toUTCString(), // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT

@@ -43,7 +43,7 @@ function mergeUsage(into: JsonObject, from: unknown): void {
 /** Creates the adapter for the Anthropic Messages API (`x-api-key` + `anthropic-version`). */
 export function createAnthropicAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
+  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http, clock);
   const sent = headers({
     'anthropic-version': API_VERSION,
     ...(config.apiKey ? { 'x-api-key': config.apiKey } : {}),

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { ProviderAuthError, ProviderError } from '../errors.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import type { BodyLimit, Http, HttpBody, HttpRequest, HttpResponse } from '../wire/http.js';
@@ -22,9 +23,14 @@ export interface CallMeta {
 /**
  * Sends a request and returns a 2xx response; anything else is thrown as the typed error of the fallback table.
  * When the request's signal aborted, its reason is rethrown untouched so the router can tell timeouts from
- * the caller's own abort.
+ * the caller's own abort. `clock` is the client's: a 429's `retry-after` HTTP date is read against it.
  */
-export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promise<HttpResponse> {
+export async function send(
+  http: Http,
+  req: HttpRequest,
+  meta: CallMeta,
+  clock?: Clock,
+): Promise<HttpResponse> {
   let res: HttpResponse;
   try {
     res = await http.send(req);
@@ -33,7 +39,7 @@ export async function send(http: Http, req: HttpRequest, meta: CallMeta): Promis
   }
   if (res.status >= 200 && res.status < 300) return res;
   const text = await readCapped(res.body, http.limits.maxErrorBodyBytes).catch(() => '');
-  throw errorFromStatus(res.status, res.headers, text, meta);
+  throw errorFromStatus(res.status, res.headers, text, meta, clock?.now());
 }
 
 /**
@@ -158,7 +164,7 @@ function secretsOf(config: Pick<AdapterConfig, 'apiKey' | 'headers'>): string[] 
  * A configured provider's endpoint, worked out once per adapter (origin, path prefix, and the secrets its errors
  * must never show), with the calls adapters make on it: JSON requests, whole-JSON and SSE replies, probes.
  */
-export function endpointCalls(config: AdapterConfig, http: Http) {
+export function endpointCalls(config: AdapterConfig, http: Http, clock: Clock) {
   // Split once, at construction: undici takes the origin and the path apart.
   const url = new URL(config.baseUrl);
   const origin = url.origin;
@@ -172,7 +178,7 @@ export function endpointCalls(config: AdapterConfig, http: Http) {
     signal: CancelSignal,
     body?: string,
     background?: boolean,
-  ) => send(http, { origin, path: m.path, method: m.method, headers, signal, body, background }, m);
+  ) => send(http, { origin, path: m.path, method: m.method, headers, signal, body, background }, m, clock);
   return {
     basePath,
     /**

@@ -1,5 +1,6 @@
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../clock.js';
 import {
   ProviderAuthError,
   ProviderBlockedError,
@@ -497,7 +498,7 @@ describe('helpers', () => {
         return { status: 200, headers: {}, body: {} };
       },
     } as unknown as Http;
-    const calls = endpointCalls({ id: 'x', baseUrl, headers: {} }, http);
+    const calls = endpointCalls({ id: 'x', baseUrl, headers: {} }, http, systemClock);
     await calls.call(calls.meta('m', 'GET', `${calls.basePath}/models`), {}, new AbortController().signal);
     expect(sent).toMatchObject({ origin, path: `${basePath}/models` });
   });

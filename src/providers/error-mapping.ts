@@ -89,12 +89,16 @@ function errorBodyMessage(json: JsonObject | undefined, text: string): string {
   return typeof m === 'string' ? m : text;
 }
 
-/** Maps a non-2xx HTTP status (with its headers and body text) to the typed error of the fallback table. */
+/**
+ * Maps a non-2xx HTTP status (with its headers and body text) to the typed error of the fallback table. `now` is the
+ * client's clock, which a `retry-after` HTTP date is read against (an in-band error has no headers).
+ */
 export function errorFromStatus(
   status: number,
   headers: Record<string, string | string[] | undefined>,
   text: string,
   meta: CallMeta,
+  now = Date.now(),
 ): ProviderError {
   // A body that is not a JSON object says nothing but its text.
   const json = jsonObjectIn(text);
@@ -102,7 +106,7 @@ export function errorFromStatus(
   const msg = `${callLabel(meta)} → HTTP ${status}: ${clip(message, meta)}`;
   const about = { ...info(meta), status };
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(headers, json, Date.now());
+    const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...about, retryAfterMs });
   }
   const code = json?.error as

@@ -27,7 +27,7 @@ export function createGoogleAdapter({
   clock,
   images,
 }: AdapterDeps): ProviderAdapter & InlinesImages {
-  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http);
+  const { basePath, meta, call, json, probe, events, headers } = endpointCalls(config, http, clock);
   const sent = headers(config.apiKey ? { 'x-goog-api-key': config.apiKey } : {});
 
   const now = () => Math.floor(clock.now() / 1000);

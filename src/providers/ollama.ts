@@ -35,7 +35,7 @@ import type { AdapterDeps } from './registry.js';
  */
 export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & InlinesImages {
   const { config, http, clock } = deps;
-  const { basePath, meta, call, json, probe, headers } = endpointCalls(config, http);
+  const { basePath, meta, call, json, probe, headers } = endpointCalls(config, http, clock);
   // A stream's request is a JSON one too: its reply is NDJSON.
   const sent = headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const tags = meta('-', 'GET', `${basePath}/api/tags`);

@@ -58,7 +58,7 @@ function requestBody(request: AdapterChatRequest, stream: boolean, completionTok
  */
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const calls = endpointCalls(config, http);
+  const calls = endpointCalls(config, http, clock);
   const { basePath, meta: metaFor } = calls;
   const sent = calls.headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const chatPath = `${basePath}/chat/completions`;

@@ -151,6 +151,18 @@ describe('a 429 whose retry hint cannot be read', () => {
     expect(llm.health().providers.a?.state).toBe('open');
   });
 
+  it("an HTTP date is read on the client's clock, like every other time (docs/testing.md)", async () => {
+    const a = await mock('openai');
+    const { llm, clock } = client({ a: { type: 'openai', baseUrl: a.url } }, { 'mana/x': ['a/m'] });
+    // The injected fake clock starts in 2023: the upstream's date is 30 s after it (and years before the real now).
+    a.setDefault({ status: 429, headers: { 'retry-after': new Date(clock.now() + 30_000).toUTCString() } });
+    const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+    expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(30_000);
+    expect(err.retryAfterMs).toBe(30_000);
+    expect(coolingTargets(llm)).toEqual([{ target: 'a/m', until: clock.now() + 30_000 }]);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+  });
+
   it('an HTTP date in the past is still a hint of 0 ms (retry now)', async () => {
     const a = await mock('openai');
     a.setDefault({ status: 429, headers: { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' } });
