@@ -6,15 +6,27 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): () => void;
 }
 
+/** The longest delay one Node timer holds (24.8 days): a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The real clock: `Date.now()` and unref'd `setTimeout`. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
+    if (ms > MAX_TIMER_MS) return longTimer(ms, fn);
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
     return () => clearTimeout(t);
   },
 };
+
+/** A system timer past what one Node timer holds (a 35-day `probeIntervalMs` or `totalMs`): timers in a row. */
+function longTimer(ms: number, fn: () => void): () => void {
+  let cancel = systemClock.setTimer(MAX_TIMER_MS, () => {
+    cancel = systemClock.setTimer(ms - MAX_TIMER_MS, fn);
+  });
+  return () => cancel();
+}
 
 /** What `within` gives when the time ran out first. */
 export const TIMER = Symbol('timer');
