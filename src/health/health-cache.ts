@@ -36,6 +36,12 @@ export class HealthCache {
    * waiting on it let go at once: the router looks for them among its attempts in flight (see docs/latency.md).
    */
   readonly opened = new Listeners<string>('breaker-open');
+  /**
+   * Each provider's latest half-open trial, numbered: a trial that a re-open already ended must not end the next one
+   * when its attempt lets go (this process's own business, like `trialInFlight`).
+   */
+  readonly #trials = new Map<string, number>();
+  #trialCount = 0;
 
   constructor(
     providers: readonly string[],
@@ -60,7 +66,13 @@ export class HealthCache {
     if (before.openedUntil === null) return 'ready';
     const { verdict, next } = admitCall(before, this.#clock.now());
     if (next !== before) this.#store.setProvider(provider, next);
+    if (verdict === 'trial') this.#trials.set(provider, ++this.#trialCount);
     return verdict;
+  }
+
+  /** The number of `provider`'s latest trial (0: none yet), which `release` takes to end that trial only. */
+  trialOf(provider: string): number {
+    return this.#trials.get(provider) ?? 0;
   }
 
   /** The breaker state of `provider`, without side effects. */
@@ -95,8 +107,12 @@ export class HealthCache {
     this.#update(provider, (r, now) => breakerFailure(r, reason, now, this.#opts));
   }
 
-  /** Ends a trial with no verdict (the caller's error or abort); the state stays as it was. */
-  release(provider: string): void {
+  /**
+   * Ends a trial with no verdict (the caller's error or abort); the state stays as it was. With `trial` (its number
+   * from `trialOf`), only while that trial is the latest: a later one taken after a re-open goes on.
+   */
+  release(provider: string, trial?: number): void {
+    if (trial !== undefined && trial !== this.trialOf(provider)) return;
     this.#update(provider, breakerRelease);
   }
 

@@ -23,8 +23,8 @@ export class AttemptSignal {
   timeout: ProviderTimeoutError | undefined;
   /** True once the provider's breaker opened while the attempt waited: it falls through, counting against no one. */
   released = false;
-  /** True when the walk admitted the attempt as its provider's half-open trial (until `releaseTrial`). */
-  trial = false;
+  /** The number of its provider's half-open trial (`HealthCache.trialOf`) when the walk admitted it as one, else 0. */
+  trial = 0;
   readonly #slot: ProviderSlot | undefined;
   #answered = false;
   #ended = false;
@@ -151,9 +151,10 @@ export class AttemptSignal {
    * attempt is that trial: another attempt's trial is not its to end.
    */
   releaseTrial(): void {
-    if (!this.trial) return;
-    this.trial = false;
-    if (this.#slot) this.#health.release(this.#slot.config.id);
+    const trial = this.trial;
+    if (trial === 0) return;
+    this.trial = 0;
+    if (this.#slot) this.#health.release(this.#slot.config.id, trial);
   }
 
   disarm(): void {

@@ -94,7 +94,7 @@ export class ChainWalk<T, R> {
         continue;
       }
       const run = this.#call(i, entry, pre, started, left);
-      run.attempt.trial = admission === 'trial';
+      if (admission === 'trial') run.attempt.trial = ctx.health.trialOf(entry.provider);
       return run;
     }
     return undefined;
