@@ -65,6 +65,21 @@ describe('retry hints from an upstream are capped', () => {
       60_000, 60_000, 60_000,
     ]);
   });
+
+  it('a hint just over the cap is capped too, on the error and the cool-down (retry-after: 120 with a 60 s cap)', async () => {
+    const a = await mock('openai');
+    const b = await mock('openai');
+    a.setDefault({ status: 429, headers: { 'retry-after': '120' } });
+    b.setDefault({ reply: 'from b' });
+    const { llm, clock } = await client(
+      { a: { type: 'openai', baseUrl: a.url }, b: { type: 'openai', baseUrl: b.url } },
+      { 'mana/x': ['a/m', 'b/m'] },
+      { limits: { maxRetryAfterMs: 60_000 } },
+    );
+    const res = await llm.chat(REQ);
+    expect(res.routing.attempts[0]?.error).toMatchObject({ retryAfterMs: 60_000 });
+    expect(coolingTargets(llm).map((t) => t.until - clock.now())).toEqual([60_000]);
+  });
 });
 
 describe('a thundering herd on a provider that just failed', () => {
