@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, NoHealthyProviderError, type ProviderAdapter } from '../src/index.js';
+import { createManaLLM, NoHealthyProviderError, type ProviderAdapter, ProviderError } from '../src/index.js';
 import { closeAll, rejection, track } from './helpers/client.js';
 
 afterEach(closeAll);
@@ -32,5 +32,47 @@ describe("a custom adapter's own error text", () => {
     expect(inner.message.startsWith('mine/m: adapter failed: boom')).toBe(true);
     expect(inner.message.length).toBeLessThan(600);
     expect([...inner.message].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
+  });
+});
+
+describe("a custom adapter's own ProviderError subclass", () => {
+  class Flaky extends ProviderError {
+    constructor(retryable: boolean) {
+      super('PROVIDER_RESPONSE', 'mine/m: flaky', { provider: 'mine', model: 'm' }, 502, retryable);
+    }
+  }
+  const adapterThrowing = (err: Error): ProviderAdapter => ({
+    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    chat: () => Promise.reject(err),
+    stream: () => {
+      throw err;
+    },
+    embed: () => Promise.reject(err),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+  });
+  const clientOf = (err: Error) =>
+    track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter: adapterThrowing(err) } },
+        health: { probes: false },
+      }),
+    );
+  const CHAT = { model: 'mana/x', messages: [{ role: 'user' as const, content: 'Hi' }] };
+
+  it('retryable: falls through and counts against the provider (docs/choices.md)', async () => {
+    const llm = clientOf(new Flaky(true));
+    const err = (await rejection(llm.chat(CHAT))) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts[0]?.reason).toBe('bad-response');
+    expect(llm.health().providers.mine).toMatchObject({ consecutiveFailures: 1 });
+  });
+
+  it('not retryable: propagates as the caller’s error and leaves health alone', async () => {
+    const llm = clientOf(new Flaky(false));
+    const err = await rejection(llm.chat(CHAT));
+    expect(err).toBeInstanceOf(Flaky);
+    expect(llm.health().providers.mine).toMatchObject({ consecutiveFailures: 0 });
   });
 });
