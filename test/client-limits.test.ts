@@ -226,6 +226,26 @@ describe('limits: a stream frame larger than maxFrameBytes', () => {
     const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(content);
   });
+
+  it('a whole frame just over the cap is refused: the chain falls back', async () => {
+    const content = 'z'.repeat(30 * KiB);
+    const frame = JSON.stringify({
+      id: 'c',
+      choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: 'stop' }],
+    });
+    const { llm, fallbacks } = await setup(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`data: ${frame}\n\ndata: [DONE]\n\n`);
+        return undefined;
+      },
+      { maxFrameBytes: frame.length - 1 },
+    );
+    const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('served by b');
+    expect(fallbacks[0]).toBeInstanceOf(ProviderResponseError);
+    expect(fallbacks[0]?.message).toContain('limits.maxFrameBytes');
+  });
 });
 
 describe('limits: options', () => {
