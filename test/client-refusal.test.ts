@@ -57,3 +57,19 @@ describe('a streamed refusal is content', () => {
     });
   });
 });
+
+describe('streamed reasoning is content too', () => {
+  it('commits the stream: a break after it is the caller’s StreamInterruptedError, no fallback', async () => {
+    const reasoning = [frame({ role: 'assistant', content: null }), frame({ reasoning_content: 'think' })];
+    const { llm, raw } = await over(reasoning.join(''), true);
+    const chunks: ChatChunk[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const c of llm.stream({ model: 'mana/x', messages: USER })) chunks.push(c);
+      })(),
+    );
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe('think');
+    expect(raw.received).toBe(1);
+  });
+});
