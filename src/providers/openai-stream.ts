@@ -48,12 +48,13 @@ export async function* readChatStream(
   let created = 0;
   let finished = false;
   /**
-   * Several choices (`n` > 1): whether each one finished, by index (made when a choice other than 0 appears; until
-   * then `finished` is choice 0's): the stream is finished only when all are, or a cut second answer looks complete.
+   * Several choices (`n` > 1): the indexes seen and those finished, made when a choice other than 0 appears (until
+   * then `finished` is choice 0's). The stream is finished only when all are, or a cut second answer looks complete;
+   * sizes compared, not a scan: a hostile stream of ever new indexes must not cost a pass over all of them per frame.
    */
-  let byChoice: Map<number, boolean> | undefined;
+  let seen: Set<number> | undefined;
+  let done: Set<number> | undefined;
   let sawChoice = false;
-  let unfinished = 0;
   let sawDone = false;
   let readPastDone = false;
   // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
@@ -112,22 +113,18 @@ export async function* readChatStream(
       }
       const ends = finishes(c, meta);
       const i = c.index;
-      if (byChoice === undefined && (i === 0 || typeof i !== 'number')) {
+      if (seen === undefined && (i === 0 || typeof i !== 'number')) {
         if (ends) finished = true;
         sawChoice = true;
       } else {
-        if (byChoice === undefined) {
-          byChoice = new Map(sawChoice ? [[0, finished]] : []);
-          unfinished = sawChoice && !finished ? 1 : 0;
+        if (seen === undefined) {
+          seen = new Set(sawChoice ? [0] : []);
+          done = new Set(finished ? [0] : []);
         }
         const k = typeof i === 'number' ? i : 0;
-        const was = byChoice.get(k);
-        if (was === undefined || (ends && !was)) {
-          byChoice.set(k, ends);
-          // Counted, not scanned: a hostile stream of ever new indexes must not cost a pass over all of them per frame.
-          unfinished += ends ? (was === undefined ? 0 : -1) : 1;
-        }
-        finished = unfinished === 0;
+        seen.add(k);
+        if (ends) done!.add(k);
+        finished = done!.size === seen.size;
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
