@@ -13,20 +13,18 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    if (ms > MAX_TIMER_MS) return longTimer(ms, fn);
+    if (ms > MAX_TIMER_MS) {
+      // Timers in a row (a 35-day `probeIntervalMs` or `totalMs`).
+      let cancel = systemClock.setTimer(MAX_TIMER_MS, () => {
+        cancel = systemClock.setTimer(ms - MAX_TIMER_MS, fn);
+      });
+      return () => cancel();
+    }
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
     return () => clearTimeout(t);
   },
 };
-
-/** A system timer past what one Node timer holds (a 35-day `probeIntervalMs` or `totalMs`): timers in a row. */
-function longTimer(ms: number, fn: () => void): () => void {
-  let cancel = systemClock.setTimer(MAX_TIMER_MS, () => {
-    cancel = systemClock.setTimer(ms - MAX_TIMER_MS, fn);
-  });
-  return () => cancel();
-}
 
 /** What `within` gives when the time ran out first. */
 export const TIMER = Symbol('timer');
