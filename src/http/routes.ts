@@ -182,8 +182,8 @@ export function lookup(
   const asGet = method === 'HEAD' ? 'GET' : method;
   const byMethod = ROUTES[path];
   if (byMethod) {
-    // Own keys only: a method named like an Object member (`valueOf`, which a fetch Request allows) is no route.
-    const route = Object.hasOwn(byMethod, asGet) ? byMethod[asGet as 'GET' | 'POST'] : undefined;
+    // Not indexed by any method: one named like an Object member (`valueOf`, which a fetch Request allows) is no route.
+    const route = asGet === 'GET' || asGet === 'POST' ? byMethod[asGet] : undefined;
     return route ? { route } : { allow: byMethod.GET ? 'GET, HEAD' : 'POST' };
   }
   if (path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length) {
