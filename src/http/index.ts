@@ -70,7 +70,7 @@ export function createNodeHandler(
     });
     let url = req.url ?? '/';
     // An absolute-form target (`GET http://host/health`, which RFC 9112 says a server must accept): its path.
-    if (!url.startsWith('/') && URL.canParse(url)) url = new URL(url).pathname;
+    if (!url.startsWith('/')) url = URL.parse(url)?.pathname ?? url;
     const q = url.indexOf('?');
     void dispatch({
       method: req.method ?? 'GET',
