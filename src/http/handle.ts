@@ -179,7 +179,7 @@ export function createDispatcher(
       }
       const found = local === undefined ? undefined : lookup(local, call.method);
       if (!found)
-        throw new HttpError(404, 'not_found', `no route for ${call.method} ${cleanText(path, 200)}`);
+        throw new HttpError(404, 'not_found', cleanText(`no route for ${call.method} ${path}`, 200));
       if ('allow' in found) {
         const message = cleanText(`${call.method} is not allowed on ${local}`, 200);
         throw new HttpError(405, 'method_not_allowed', message, null, { allow: found.allow });

@@ -549,6 +549,18 @@ describe('createFetchHandler', () => {
     }
   });
 
+  it('a 404 cleans and cuts the method it echoes, as a 405 does: no key, not a 5000-character method', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const handle = createFetchHandler(h.llm);
+    const message = async (method: string) => {
+      const res = await handle(new Request('http://localhost/nope', { method }));
+      expect(res.status).toBe(404);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await message('sk-proj-SECRETSECRETSECRET')).not.toContain('SECRETSECRET');
+    expect((await message('X'.repeat(5000))).length).toBeLessThan(300);
+  });
+
   it('serves JSON and SSE as Web Responses; cancelling the body cancels the upstream', async () => {
     const hang = await hangingUpstream({ chunks: 2 });
     const h = await harness({
