@@ -221,8 +221,7 @@ export function endpointCalls(config: AdapterConfig, http: Http, clock: Clock) {
             const json = parseJson(text, m);
             // Gemini's stream without `alt=sse` is a JSON list of replies.
             const reply = Array.isArray(json) ? json[0] : json;
-            if (isJsonObject(reply) && reply.error !== undefined && reply.error !== null)
-              throw errorFromInBand(reply.error, m);
+            if (isJsonObject(reply) && reply.error != null) throw errorFromInBand(reply.error, m);
           });
         }
         yield* readSSE(resumed(first, reader), max);

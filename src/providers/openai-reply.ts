@@ -41,7 +41,7 @@ export interface WireReply extends WireError {
  */
 export function finishes(c: WireChoice, meta: CallMeta): boolean {
   const f = c.finish_reason;
-  if (f === null || f === undefined) return false;
+  if (f == null) return false;
   if (f === 'error' || f === 'abort') throw errorFromInBand(c.error ?? `finish_reason: ${f}`, meta);
   if (typeof f === 'string' && f !== '' && f !== 'null') return true;
   c.finish_reason = null;
@@ -50,7 +50,7 @@ export function finishes(c: WireChoice, meta: CallMeta): boolean {
 
 /** vLLM answers `{"object":"error",…}`, OpenAI and most others `{"error":{…}}`. */
 export function inBandError(json: WireError): unknown {
-  if (json.error !== undefined && json.error !== null) return json.error;
+  if (json.error != null) return json.error;
   return json.object === 'error' ? json : undefined;
 }
 
@@ -64,7 +64,7 @@ export const NO_PROTO = {
 };
 export const mayHoldProto = (text: string): boolean => text.includes('__proto__') || text.includes('\\u');
 
-const isText = (v: unknown): boolean => v === null || v === undefined || typeof v === 'string';
+const isText = (v: unknown): boolean => v == null || typeof v === 'string';
 
 /**
  * Normalises a reply's message or a frame's delta in place, and says whether callers can take it: its text fields
@@ -81,7 +81,7 @@ export function normaliseDelta(d: WireDelta): boolean {
     isText(d.content) &&
     isText(d.reasoning_content) &&
     isText(d.refusal) &&
-    (d.tool_calls === undefined || d.tool_calls === null || Array.isArray(d.tool_calls))
+    (d.tool_calls == null || Array.isArray(d.tool_calls))
   );
 }
 
@@ -99,7 +99,7 @@ export function normaliseToolCall(t: unknown, whole = false): t is { index?: unk
   if (whole) {
     if (typeof fn?.name !== 'string') return false;
     // The caller answers a call by its id: one the server left out is made, as Ollama's are.
-    if (call.id === undefined || call.id === null || call.id === '') call.id = newId('call_');
+    if (call.id == null || call.id === '') call.id = newId('call_');
   } else if (fn === null) delete call.function;
   else if (
     fn !== undefined &&
@@ -107,9 +107,9 @@ export function normaliseToolCall(t: unknown, whole = false): t is { index?: unk
   )
     return false;
   // A delta may leave its id out (or send null); an id of another type is malformed.
-  if (call.id !== undefined && call.id !== null && typeof call.id !== 'string') return false;
+  if (call.id != null && typeof call.id !== 'string') return false;
   const args = fn?.arguments;
-  if (args === undefined || args === null) {
+  if (args == null) {
     if (whole) (fn as { arguments: unknown }).arguments = '{}';
     else if (args === null) delete (fn as { arguments: unknown }).arguments;
   } else if (typeof args !== 'string') {
@@ -193,7 +193,7 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
   }
-  if (json.usage !== undefined && json.usage !== null && !isUsage(json.usage)) delete json.usage;
+  if (json.usage != null && !isUsage(json.usage)) delete json.usage;
   if (typeof json.id !== 'string') json.id = `chatcmpl-${now.toString(36)}`;
   // Unix seconds: 1e999 (Infinity, served as null), a negative or a fractional time is not one.
   if (!isCount(json.created)) json.created = Math.floor(now / 1000);

@@ -85,27 +85,24 @@ export async function* readChatStream(
     let choices = json.choices;
     if (!Array.isArray(choices)) {
       // TGI leaves `choices` out of its usage-only frame.
-      if (json.usage === undefined || json.usage === null)
-        throw badResponse(meta, 'stream frame has no choices');
+      if (json.usage == null) throw badResponse(meta, 'stream frame has no choices');
       json.choices = choices = [];
     }
     // Checked where a frame carries one (once a stream, at its end, for most servers): a count callers cannot sum.
-    if (json.usage !== undefined && json.usage !== null && !isUsage(json.usage)) delete json.usage;
+    if (json.usage != null && !isUsage(json.usage)) delete json.usage;
     // Azure sends content-filter offsets after the finish reason in a choice without a delta: nothing to pass on.
-    if (finished && choices.some((c) => c?.delta === undefined || c.delta === null))
-      json.choices = choices = choices.filter((c) => c?.delta !== undefined && c.delta !== null);
+    if (finished && choices.some((c) => c?.delta == null))
+      json.choices = choices = choices.filter((c) => c?.delta != null);
     // Azure's leading prompt_filter_results frame and other empty frames carry nothing for the caller; a
     // usage-only frame is passed on only when the caller asked for it (some servers send it regardless).
-    if (choices.length === 0 && (json.usage === undefined || json.usage === null || !wantUsage))
-      return undefined;
+    if (choices.length === 0 && (json.usage == null || !wantUsage)) return undefined;
     for (const c of choices) {
       let d = c?.delta;
       if (d === null || typeof d !== 'object') {
-        if (c?.finish_reason === null || c?.finish_reason === undefined) {
+        if (c?.finish_reason == null) {
           // Azure's Asynchronous Filter sends content-filter annotations between the tokens, each a frame of one
           // choice without a delta: nothing to pass on.
-          if (choices.length === 1 && isAnnotation(c) && (json.usage === undefined || json.usage === null))
-            return undefined;
+          if (choices.length === 1 && isAnnotation(c) && json.usage == null) return undefined;
           throw badResponse(meta, 'stream choice has no delta');
         }
         // Azure and some gateways send the finish reason in a choice without a delta: an empty one.
@@ -131,7 +128,7 @@ export async function* readChatStream(
         // Some servers omit `index`: the position identifies the call then (any other value is malformed).
         d.tool_calls.forEach((t: unknown, i) => {
           if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
-          if (t.index === undefined || t.index === null) t.index = i;
+          if (t.index == null) t.index = i;
           else if (!isCount(t.index))
             throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
           // A call's first delta carries its id; one without (or with "") gets a new one, as in chat(). Later deltas
