@@ -146,7 +146,7 @@ export function createDispatcher(
       try {
         opts.onRequest({
           requestId,
-          method: call.method,
+          method: cleanText(call.method, 64, secrets),
           path: cleanText(path, 512, secrets),
           status,
           durationMs: Math.round((performance.now() - started) * 10) / 10,

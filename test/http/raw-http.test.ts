@@ -561,6 +561,17 @@ describe('createFetchHandler', () => {
     expect((await message('X'.repeat(5000))).length).toBeLessThan(300);
   });
 
+  it('the onRequest log cleans and cuts the method as it does the path: no key, not a 5000-character method', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const log: RequestLogEntry[] = [];
+    const handle = createFetchHandler(h.llm, { onRequest: (e) => log.push(e) });
+    for (const method of ['sk-proj-SECRETSECRETSECRET', 'X'.repeat(5000)])
+      await handle(new Request('http://localhost/nope', { method }));
+    expect(log).toHaveLength(2);
+    expect(log[0]?.method).not.toContain('SECRETSECRET');
+    expect(log[1]?.method.length).toBeLessThan(300);
+  });
+
   it('serves JSON and SSE as Web Responses; cancelling the body cancels the upstream', async () => {
     const hang = await hangingUpstream({ chunks: 2 });
     const h = await harness({
