@@ -77,13 +77,16 @@ export function asProviderError(err: unknown, provider: string, model: string): 
  * Classifies a failed attempt's error (the table above) and applies the verdict to its provider's health. A rate
  * limit's retry hint is first capped at `limits.maxRetryAfterMs` in place, so that the error the caller sees, the
  * target's cool-down and `NoHealthyProviderError.retryAfterMs` all agree (`retry-after: 99999999999` would cool a
- * target for 3,000 years).
+ * target for 3,000 years); a custom adapter's hint that is no duration (NaN, negative, a string) is dropped.
  */
 export function judgeFailure(ctx: RouterContext, entry: ChainEntry, err: ProviderError): Verdict {
   const { health, opts } = ctx;
-  const maxMs = opts.limits.maxRetryAfterMs;
-  if (err instanceof ProviderRateLimitError && err.retryAfterMs !== undefined && err.retryAfterMs > maxMs)
-    Object.defineProperty(err, 'retryAfterMs', { value: maxMs, enumerable: true, configurable: true });
+  if (err instanceof ProviderRateLimitError && err.retryAfterMs !== undefined) {
+    const ms: unknown = err.retryAfterMs;
+    const hint = typeof ms === 'number' && ms >= 0 ? Math.min(ms, opts.limits.maxRetryAfterMs) : undefined;
+    if (hint !== ms)
+      Object.defineProperty(err, 'retryAfterMs', { value: hint, enumerable: true, configurable: true });
+  }
   const verdict = classify(err, opts.fallbackOnAuthError);
   if (verdict.health === 'failure') {
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.

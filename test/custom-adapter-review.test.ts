@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Capabilities, type ProviderAdapter, ProviderRateLimitError } from '../src/index.js';
+import { closeAll, coolingTargets, harness, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+const ALL: Capabilities = { tools: true, vision: true, jsonSchema: true, embeddings: true };
+const TOOLS = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }];
+
+/** A custom adapter whose chat fails with `fail()`; every other method is inert. */
+function adapter(over: Partial<ProviderAdapter> = {}): ProviderAdapter {
+  return {
+    capabilities: () => ALL,
+    chat: () => Promise.reject(new Error('unused')),
+    stream: () => {
+      throw new Error('unused');
+    },
+    embed: () => Promise.reject(new Error('unused')),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+    ...over,
+  };
+}
+
+describe("a custom adapter's rate limit with a retry hint that is no duration", () => {
+  for (const hint of [Number.NaN, -5_000, '30000']) {
+    it(`counts as a failure and cools nothing (retryAfterMs ${String(hint)})`, async () => {
+      const mine = adapter({
+        chat: (r) =>
+          Promise.reject(
+            new ProviderRateLimitError('slow down', {
+              provider: 'mine',
+              model: r.model,
+              status: 429,
+              retryAfterMs: hint as number,
+            }),
+          ),
+      });
+      const { llm } = await harness({
+        upstreams: { b: 'openai' },
+        providers: { mine: { type: 'custom', adapter: mine } },
+        aliases: { 'mana/x': ['mine/m', 'b/m'] },
+      });
+      const res = await llm.chat({ model: 'mana/x', messages: USER });
+      expect(res.routing.resolved).toBe('b/m');
+      const err = res.routing.attempts[0]?.error as ProviderRateLimitError;
+      expect(err).toBeInstanceOf(ProviderRateLimitError);
+      expect(err.retryAfterMs).toBeUndefined();
+      expect(coolingTargets(llm)).toEqual([]);
+      expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
+    });
+  }
+});
+
+describe("a custom adapter's capabilities() that throws or answers no object", () => {
+  const broken: [string, () => Capabilities][] = [
+    [
+      'throws',
+      () => {
+        throw new TypeError('caps broke');
+      },
+    ],
+    ['returns undefined', () => undefined as unknown as Capabilities],
+    ['returns null', () => null as unknown as Capabilities],
+  ];
+  for (const [what, capabilities] of broken) {
+    it(`${what}: a later entry's does not break the call served by the first`, async () => {
+      const { llm, up } = await harness({
+        upstreams: { a: 'openai' },
+        providers: { mine: { type: 'custom', adapter: adapter({ capabilities }) } },
+        aliases: { 'mana/x': ['a/m', 'mine/m'] },
+      });
+      up.a?.setDefault({ reply: 'from a' });
+      const res = await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS });
+      expect(res.routing.resolved).toBe('a/m');
+    });
+
+    it(`${what}: its own entry is skipped as lacking the capability`, async () => {
+      const { llm } = await harness({
+        upstreams: { b: 'openai' },
+        providers: { mine: { type: 'custom', adapter: adapter({ capabilities }) } },
+        aliases: { 'mana/x': ['mine/m', 'b/m'] },
+      });
+      const res = await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS });
+      expect(res.routing.resolved).toBe('b/m');
+      expect(res.routing.attempts[0]).toEqual({ target: 'mine/m', reason: 'capability' });
+      expect(llm.explainRoute({ model: 'mana/x', messages: USER, tools: TOOLS })).toBeDefined();
+    });
+  }
+
+  it("that throws on a later entry does not keep a half-open provider's trial taken", async () => {
+    let broke = false;
+    const later = adapter({
+      capabilities: () => {
+        if (broke) throw new TypeError('caps broke');
+        return ALL;
+      },
+    });
+    const { llm, up, clock } = await harness({
+      upstreams: { a: 'openai' },
+      providers: { mine: { type: 'custom', adapter: later } },
+      aliases: { 'mana/x': ['a/m', 'mine/m'] },
+      options: { health: { failureThreshold: 1, cooldownMs: 1_000 } },
+    });
+    // Opens a's breaker.
+    up.a?.setDefault({ status: 503 });
+    await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS }).catch(() => undefined);
+    expect(llm.health().providers.a?.state).toBe('open');
+    clock.advance(1_001);
+    up.a?.setDefault({ reply: 'back' });
+    broke = true;
+    // The half-open trial: whatever this call's fate, the next call must not find a's trial still taken.
+    await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS }).catch(() => undefined);
+    broke = false;
+    const res = await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS });
+    expect(res.routing.resolved).toBe('a/m');
+    expect(llm.health().providers.a?.state).toBe('closed');
+  });
+});
