@@ -84,7 +84,8 @@ describe("a custom adapter's capabilities() that throws or answers no object", (
       const res = await llm.chat({ model: 'mana/x', messages: USER, tools: TOOLS });
       expect(res.routing.resolved).toBe('b/m');
       expect(res.routing.attempts[0]).toEqual({ target: 'mine/m', reason: 'capability' });
-      expect(llm.explainRoute({ model: 'mana/x', messages: USER, tools: TOOLS })).toBeDefined();
+      const route = llm.resolve('mana/x', { model: 'mana/x', messages: USER, tools: TOOLS });
+      expect(route.candidates[0]?.state).toBe('capability');
     });
   }
 

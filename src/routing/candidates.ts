@@ -34,7 +34,7 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   if (!slot) return { reason: 'unconfigured' };
   let caps: Capabilities | undefined;
   for (const k in needs) {
-    caps ??= slot.adapter.capabilities(entry.model);
+    caps ??= capabilitiesOf(slot, entry.model);
     if (!caps[k as keyof Capabilities]) return { reason: 'capability' };
   }
   const cooling = ctx.health.coolingUntil(entry.target);
@@ -52,4 +52,21 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
     return until === undefined ? { reason: 'unhealthy' } : { reason: 'unhealthy', until };
   }
   return slot;
+}
+
+/** None: a custom adapter's `capabilities()` that throws or answers no object (looking at an entry never throws). */
+const NONE: Capabilities = Object.freeze({
+  tools: false,
+  vision: false,
+  jsonSchema: false,
+  embeddings: false,
+});
+
+function capabilitiesOf(slot: ProviderSlot, model: string): Capabilities {
+  try {
+    const caps = slot.adapter.capabilities(model);
+    return typeof caps === 'object' && caps !== null ? caps : NONE;
+  } catch {
+    return NONE;
+  }
 }
