@@ -221,7 +221,8 @@ export class ManaLLM {
     for (const fn of this.#cleanup.splice(0)) fn();
     const closed = new ClosedError();
     for (const c of this.#ctx.live) c.abort(closed);
-    await Promise.allSettled([...this.#ctx.providers.values()].map((s) => s.adapter.close?.()));
+    // `async`: a custom adapter's close() that throws at once must not stop the rest from closing.
+    await Promise.allSettled([...this.#ctx.providers.values()].map(async (s) => s.adapter.close?.()));
     await this.#parts.http.close();
     await this.#parts.images?.close();
     await Promise.allSettled([this.#ctx.health.close(), this.#parts.cache?.close()]);

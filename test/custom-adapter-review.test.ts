@@ -118,3 +118,35 @@ describe("a custom adapter's capabilities() that throws or answers no object", (
     expect(llm.health().providers.a?.state).toBe('closed');
   });
 });
+
+describe("a custom adapter's close() that throws at once", () => {
+  it('does not stop llm.close() from closing the rest (another adapter, the connections)', async () => {
+    let closedOther = 0;
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai' },
+      providers: {
+        bad: {
+          type: 'custom',
+          adapter: adapter({
+            close: () => {
+              throw new Error('close broke');
+            },
+          }),
+        },
+        good: {
+          type: 'custom',
+          adapter: adapter({
+            close: async () => {
+              closedOther++;
+            },
+          }),
+        },
+      },
+      aliases: { 'mana/x': ['a/m'] },
+    });
+    up.a?.setDefault({ reply: 'hi' });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await expect(llm.close()).resolves.toBeUndefined();
+    expect(closedOther).toBe(1);
+  });
+});
