@@ -150,3 +150,25 @@ describe("a custom adapter's close() that throws at once", () => {
     expect(closedOther).toBe(1);
   });
 });
+
+describe("a custom adapter's embeddings that do not hold one vector per input", () => {
+  it('are a malformed reply: the next entry serves, the provider counts it', async () => {
+    const mine = adapter({
+      embed: async (r) => ({
+        object: 'list',
+        model: r.model,
+        data: [{ object: 'embedding', index: 0, embedding: [1, 2] }],
+      }),
+    });
+    const { llm } = await harness({
+      upstreams: { b: 'openai' },
+      providers: { mine: { type: 'custom', adapter: mine } },
+      aliases: { 'mana/x': ['mine/m', 'b/m'] },
+    });
+    const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+    expect(res.routing.resolved).toBe('b/m');
+    expect(res.data).toHaveLength(2);
+    expect(res.routing.attempts[0]?.reason).toBe('bad-response');
+    expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
+  });
+});

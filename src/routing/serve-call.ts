@@ -74,17 +74,26 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 /**
  * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
  * out one frozen or shared object); a reply without its `list` (`choices`, `data`), or embeddings without one
- * dimension, is a malformed one (as from a built-in adapter, which builds a fresh one per call).
+ * dimension or one vector per input (`inputs`), is a malformed one (as from a built-in adapter, which builds a fresh
+ * one per call).
  */
-function ownAnswer<T>(slot: ProviderSlot, entry: ChainEntry, answer: Promise<T>, list: string): Promise<T> {
+function ownAnswer<T>(
+  slot: ProviderSlot,
+  entry: ChainEntry,
+  answer: Promise<T>,
+  list: string,
+  inputs?: number,
+): Promise<T> {
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
     const items = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[list];
     const wrong = !Array.isArray(items)
       ? `has no ${list} list`
-      : list === 'data' && !oneDimension(items)
-        ? 'holds an empty vector, or vectors of different lengths'
-        : undefined;
+      : inputs !== undefined && items.length !== inputs
+        ? `holds ${items.length} embeddings for ${inputs} inputs`
+        : list === 'data' && !oneDimension(items)
+          ? 'holds an empty vector, or vectors of different lengths'
+          : undefined;
     if (wrong !== undefined)
       throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer ${wrong}`, entry);
     return { ...v };
@@ -117,6 +126,7 @@ export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
       entry,
       slot.adapter.embed({ ...request, input, model: entry.model }, context),
       'data',
+      input.length,
     );
   },
   reject: (v, plan) => {
