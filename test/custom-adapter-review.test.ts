@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Capabilities, type ProviderAdapter, ProviderRateLimitError } from '../src/index.js';
-import { closeAll, coolingTargets, harness, USER } from './helpers/client.js';
+import {
+  type Capabilities,
+  type ChatChunk,
+  type ProviderAdapter,
+  ProviderRateLimitError,
+  StreamInterruptedError,
+} from '../src/index.js';
+import { closeAll, coolingTargets, harness, rejection, USER } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -158,6 +164,7 @@ describe("a custom adapter's embeddings that do not hold one vector per input", 
         object: 'list',
         model: r.model,
         data: [{ object: 'embedding', index: 0, embedding: [1, 2] }],
+        usage: { prompt_tokens: 1, total_tokens: 1 },
       }),
     });
     const { llm } = await harness({
@@ -171,4 +178,62 @@ describe("a custom adapter's embeddings that do not hold one vector per input", 
     expect(res.routing.attempts[0]?.reason).toBe('bad-response');
     expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
   });
+});
+
+describe("a custom adapter's stream that hands out something that is not a chunk after its first content", () => {
+  const chunk = (content: string): ChatChunk => ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'mine/m',
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  });
+  const bad: [string, Partial<ProviderAdapter>][] = [
+    [
+      'a null chunk',
+      {
+        async *stream() {
+          yield chunk('Hel');
+          yield null as unknown as ChatChunk;
+        },
+      },
+    ],
+    [
+      'a chunk without choices',
+      {
+        async *stream() {
+          yield chunk('Hel');
+          yield {} as ChatChunk;
+        },
+      },
+    ],
+    [
+      'a batch that is not an array',
+      {
+        async *streamBatches() {
+          yield [chunk('Hel')];
+          yield 'lo' as unknown as ChatChunk[];
+        },
+      },
+    ],
+  ];
+  for (const [what, over] of bad) {
+    it(`${what}: the consumer gets no such value, and the interruption counts against the provider`, async () => {
+      const { llm } = await harness({
+        upstreams: {},
+        providers: { mine: { type: 'custom', adapter: adapter(over) } },
+        aliases: { 'mana/x': ['mine/m'] },
+      });
+      const got: unknown[] = [];
+      const err = await rejection(
+        (async () => {
+          for await (const c of llm.stream({ model: 'mana/x', messages: USER })) got.push(c);
+        })(),
+      );
+      expect(err).toBeInstanceOf(StreamInterruptedError);
+      expect((err as StreamInterruptedError).partial.content).toBe('Hel');
+      expect(got).toEqual([chunk('Hel')]);
+      expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
+    });
+  }
 });

@@ -1,3 +1,5 @@
+import type { ChainEntry } from '../aliases/schema.js';
+import { cutModel, ProviderResponseError } from '../errors.js';
 import type { ChatChunk, ChatRequest } from '../types.js';
 import type { Step } from './walk-chain.js';
 
@@ -18,6 +20,32 @@ export function stopReader(reader: AsyncIterator<unknown>): void {
 async function* eachAlone(stream: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk[]> {
   for await (const c of stream) yield [c];
 }
+
+/**
+ * A custom adapter's batches, each checked to be an array of objects with a `choices` list (the built-in adapters'
+ * always are): anything else is a malformed reply, never handed to the consumer. Its `return()` reaches the
+ * adapter's iterator at once, as it does unchecked.
+ */
+function checked(batches: AsyncIterable<ChatChunk[]>, entry: ChainEntry): AsyncIterable<ChatChunk[]> {
+  const source = batches[Symbol.asyncIterator]();
+  const check = (r: IteratorResult<ChatChunk[]>): IteratorResult<ChatChunk[]> => {
+    if (r.done || (Array.isArray(r.value) && r.value.every(isChunk))) return r;
+    throw new ProviderResponseError(
+      `${cutModel(entry.target)}: the adapter's stream handed out something that is not a chunk`,
+      entry,
+    );
+  };
+  const reader: AsyncIterator<ChatChunk[]> = {
+    // A hand-written iterator may answer a plain result, not a promise (`for await` takes both).
+    next: () => Promise.resolve(source.next()).then(check),
+    return: (value?: unknown) =>
+      source.return ? source.return(value) : Promise.resolve({ done: true, value: undefined }),
+  };
+  return { [Symbol.asyncIterator]: () => reader };
+}
+
+const isChunk = (c: unknown): boolean =>
+  c !== null && typeof c === 'object' && Array.isArray((c as { choices?: unknown }).choices);
 
 /** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
 function commitsStream(c: ChatChunk): boolean {
@@ -62,12 +90,13 @@ async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Held
 export const STREAM_STEP: Step<HeldStream, ChatRequest> = {
   attemptCap: 'firstChunkMs',
   timeoutLabel: 'no first content chunk',
-  run: ({ adapter }, entry, context, req) => {
+  run: ({ adapter, config }, entry, context, req) => {
     const r = { ...req, model: entry.model };
     // Its `streamBatches` when it has one: one promise per network read.
-    return readUntilCommit(
-      adapter.streamBatches ? adapter.streamBatches(r, context) : eachAlone(adapter.stream(r, context)),
-    );
+    const batches = adapter.streamBatches
+      ? adapter.streamBatches(r, context)
+      : eachAlone(adapter.stream(r, context));
+    return readUntilCommit(config.type === 'custom' ? checked(batches, entry) : batches);
   },
   // A commit is not yet a success: a provider whose streams all break after it must leave rotation.
   judgedAtEnd: (opened) => !opened.ended,
