@@ -237,3 +237,27 @@ describe("a custom adapter's stream that hands out something that is not a chunk
     });
   }
 });
+
+describe("a custom adapter's frozen, shared rate-limit error", () => {
+  it('with a hint over limits.maxRetryAfterMs still cools the target (capped) and falls back', async () => {
+    const slowDown = Object.freeze(
+      new ProviderRateLimitError('slow down', {
+        provider: 'mine',
+        model: 'm',
+        status: 429,
+        retryAfterMs: 7_200_000,
+      }),
+    );
+    const mine = adapter({ chat: () => Promise.reject(slowDown) });
+    const { llm, clock } = await harness({
+      upstreams: { b: 'openai' },
+      providers: { mine: { type: 'custom', adapter: mine } },
+      aliases: { 'mana/x': ['mine/m', 'b/m'] },
+      options: { limits: { maxRetryAfterMs: 60_000 } },
+    });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.resolved).toBe('b/m');
+    expect(res.routing.attempts[0]?.reason).toBe('rate-limited');
+    expect(coolingTargets(llm)).toEqual([{ target: 'mine/m', until: clock.now() + 60_000 }]);
+  });
+});

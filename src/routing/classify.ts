@@ -32,12 +32,12 @@ const v = (fallback: boolean, health: Verdict['health'], reason: AttemptReason):
 });
 
 /** The one table that decides what falls back and what counts against health (docs/fallback.md). */
-function classify(err: ProviderError, fallbackOnAuthError: boolean): Verdict {
+function classify(err: ProviderError, fallbackOnAuthError: boolean, hint: number | undefined): Verdict {
   if (err instanceof ProviderConnectionError) return v(true, 'failure', 'connection');
   if (err instanceof ProviderTimeoutError) return v(true, 'failure', 'timeout');
   // A rate limit with a hint cools only the target; without one it counts like any other failure.
   if (err instanceof ProviderRateLimitError)
-    return v(true, err.retryAfterMs === undefined ? 'failure' : 'cool', 'rate-limited');
+    return v(true, hint === undefined ? 'failure' : 'cool', 'rate-limited');
   if (err instanceof ProviderHTTPError) {
     if (err.status === 404) return v(true, 'none', 'model-not-found');
     // Too long for this model's window: a later entry may have a bigger one (the caller's error when none is left).
@@ -81,20 +81,21 @@ export function asProviderError(err: unknown, provider: string, model: string): 
  */
 export function judgeFailure(ctx: RouterContext, entry: ChainEntry, err: ProviderError): Verdict {
   const { health, opts } = ctx;
+  let hint: number | undefined;
   if (err instanceof ProviderRateLimitError && err.retryAfterMs !== undefined) {
     const ms: unknown = err.retryAfterMs;
-    const hint = typeof ms === 'number' && ms >= 0 ? Math.min(ms, opts.limits.maxRetryAfterMs) : undefined;
+    hint = typeof ms === 'number' && ms >= 0 ? Math.min(ms, opts.limits.maxRetryAfterMs) : undefined;
+    // Best effort: a custom adapter's frozen error keeps its own (the cool-down still uses `hint`).
     if (hint !== ms)
-      Object.defineProperty(err, 'retryAfterMs', { value: hint, enumerable: true, configurable: true });
+      Reflect.defineProperty(err, 'retryAfterMs', { value: hint, enumerable: true, configurable: true });
   }
-  const verdict = classify(err, opts.fallbackOnAuthError);
+  const verdict = classify(err, opts.fallbackOnAuthError, hint);
   if (verdict.health === 'failure') {
     // A wrong key does not fix itself: with fallbackOnAuthError the provider is opened at once.
     const times = verdict.reason === 'auth' ? opts.health.failureThreshold : 1;
     for (let i = 0; i < times; i++) health.recordFailure(entry.provider, healthReason(err));
   } else if (verdict.health === 'cool') {
-    const { retryAfterMs } = err as { retryAfterMs?: number };
-    health.coolTarget(entry.target, ctx.clock.now() + (retryAfterMs ?? 0));
+    health.coolTarget(entry.target, ctx.clock.now() + (hint ?? 0));
   }
   return verdict;
 }
