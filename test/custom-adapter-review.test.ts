@@ -261,3 +261,45 @@ describe("a custom adapter's frozen, shared rate-limit error", () => {
     expect(coolingTargets(llm)).toEqual([{ target: 'mine/m', until: clock.now() + 60_000 }]);
   });
 });
+
+describe("a custom adapter's hand-written stream whose return() is not a promise", () => {
+  const chunk: ChatChunk = {
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'mine/m',
+    choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }],
+  };
+  const endings: [string, () => IteratorResult<ChatChunk[]>][] = [
+    ['answers a plain result', () => ({ done: true, value: undefined })],
+    [
+      'throws at once',
+      () => {
+        throw new Error('return broke');
+      },
+    ],
+  ];
+  for (const [what, end] of endings) {
+    it(`${what}: a consumer that stops early is not thrown at, and the provider's slot is freed`, async () => {
+      const mine = adapter({
+        streamBatches: () => ({
+          [Symbol.asyncIterator]: () => ({
+            next: () => Promise.resolve({ done: false, value: [chunk] }),
+            return: end as () => Promise<IteratorResult<ChatChunk[]>>,
+          }),
+        }),
+      });
+      const { llm } = await harness({
+        upstreams: {},
+        providers: { mine: { type: 'custom', adapter: mine, maxConcurrent: 1 } },
+        aliases: { 'mana/x': ['mine/m'] },
+      });
+      for (let i = 0; i < 2; i++) {
+        for await (const c of llm.stream({ model: 'mana/x', messages: USER })) {
+          expect(c.choices[0]?.delta.content).toBe('Hi');
+          break;
+        }
+      }
+    });
+  }
+});

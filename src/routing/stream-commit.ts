@@ -11,9 +11,16 @@ export interface HeldStream {
   readonly ended: boolean;
 }
 
-/** Cancels a stream's upstream through its reader, whatever the reader makes of that. */
+/**
+ * Cancels a stream's upstream through its reader, whatever the reader makes of that (a custom adapter's hand-written
+ * `return()` may throw at once or answer a plain result).
+ */
 export function stopReader(reader: AsyncIterator<unknown>): void {
-  void reader.return?.()?.catch(() => undefined);
+  try {
+    void Promise.resolve(reader.return?.()).catch(() => undefined);
+  } catch {
+    // Nothing to cancel that its signal does not.
+  }
 }
 
 /** The batches of an adapter without `streamBatches`: each chunk of its `stream()` alone. */
