@@ -285,7 +285,7 @@ describe("a custom adapter's hand-written stream whose return() is not a promise
         streamBatches: () => ({
           [Symbol.asyncIterator]: () => ({
             next: () => Promise.resolve({ done: false, value: [chunk] }),
-            return: end as () => Promise<IteratorResult<ChatChunk[]>>,
+            return: end as unknown as () => Promise<IteratorResult<ChatChunk[]>>,
           }),
         }),
       });
