@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CallKind, ManaEmitter } from '../events.js';
+import { isNumbers } from '../providers/json-shapes.js';
+import { normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
 import type { CallPlan } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
@@ -122,9 +124,6 @@ function fits(text: string, maxBytes: number): boolean {
   return Buffer.byteLength(text) <= maxBytes;
 }
 
-/** The list a stored answer of each kind holds (`choices`, `data`): a value without it is a miss. */
-const LIST: Record<string, string> = { chat: 'choices', embed: 'data' };
-
 /** A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store). */
 function parse(text: string, kind: string): Stored | undefined {
   try {
@@ -132,11 +131,50 @@ function parse(text: string, kind: string): Stored | undefined {
     const r = s?.response;
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
-      typeof r === 'object' &&
-      Array.isArray(r?.[LIST[kind] ?? ''])
+      isObject(r) &&
+      (kind === 'embed' ? isEmbeddings(r) : isCompletion(r))
       ? (s as Stored)
       : undefined;
   } catch {
     return undefined;
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Whether `r` holds choices as an upstream's reply must (openai-reply.ts): each with a message whose text fields are
+ * texts, whose tool calls are calls, and a finish reason (only finished answers are stored).
+ */
+function isCompletion(r: Record<string, unknown>): boolean {
+  const choices = r.choices;
+  return (
+    Array.isArray(choices) &&
+    choices.length > 0 &&
+    choices.every((c: { message?: unknown; finish_reason?: unknown } | null) => {
+      const m = c?.message;
+      return (
+        typeof c?.finish_reason === 'string' &&
+        c.finish_reason !== '' &&
+        isObject(m) &&
+        normaliseDelta(m) &&
+        (!Array.isArray(m.tool_calls) || m.tool_calls.every((t) => normaliseToolCall(t, true)))
+      );
+    })
+  );
+}
+
+/** Whether `r` holds vectors as an upstream's reply must (openai-embeddings.ts): finite numbers, all of one length that is not 0. */
+function isEmbeddings(r: Record<string, unknown>): boolean {
+  const data = r.data;
+  if (!Array.isArray(data) || data.length === 0) return false;
+  const length = (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
+  return (
+    typeof length === 'number' &&
+    length > 0 &&
+    data.every(
+      (d: { embedding?: unknown } | null) => isNumbers(d?.embedding) && d.embedding.length === length,
+    )
+  );
 }

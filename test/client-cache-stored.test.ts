@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeAll, harness, USER } from './helpers/client.js';
+
+afterEach(closeAll);
+
+/** A client whose cache store holds one planted value for every key (as anyone who can write to a shared Redis could). */
+async function planted(response: unknown, aliases: Record<string, unknown> = {}) {
+  let value = JSON.stringify({ v: 1, resolved: 'a/m1', response });
+  const store = { getResponse: () => value, setResponse: () => undefined };
+  const h = await harness({
+    upstreams: { a: 'openai' },
+    options: {
+      aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true }, ...aliases } },
+      cache: { store },
+    },
+  });
+  return {
+    ...h,
+    plant: (r: unknown) => {
+      value = JSON.stringify({ v: 1, resolved: 'a/m1', response: r });
+    },
+  };
+}
+
+describe('a stored chat answer that is not one (planted in a shared store) is a miss, not a crash in the caller', () => {
+  const bad: [string, unknown][] = [
+    ['a null choice', { choices: [null] }],
+    ['a choice without a message', { choices: [{ finish_reason: 'stop' }] }],
+    ['a message that is a text', { choices: [{ message: 'hi', finish_reason: 'stop' }] }],
+    ['no choice at all', { choices: [] }],
+    ['content of the wrong type', { choices: [{ message: { content: { x: 1 } }, finish_reason: 'stop' }] }],
+    ['tool calls that are not calls', { choices: [{ message: { tool_calls: [1] }, finish_reason: 'stop' }] }],
+    ['no finish reason', { choices: [{ message: { content: 'x' }, finish_reason: null }] }],
+  ];
+  for (const [what, response] of bad)
+    it(what, async () => {
+      const { llm, up } = await planted(response);
+      const res = await llm.chat({ model: 'mana/c', messages: USER });
+      expect(res.routing.cached).toBeUndefined();
+      expect(res.choices[0]?.message.content).toBe('Hello!');
+      expect(up.a?.count('chat')).toBe(1);
+    });
+
+  it('a well-formed stored answer is still a hit', async () => {
+    const { llm, up } = await planted({
+      choices: [{ index: 0, message: { role: 'assistant', content: 'from cache' }, finish_reason: 'length' }],
+    });
+    const res = await llm.chat({ model: 'mana/c', messages: USER });
+    expect(res.routing.cached).toBe(true);
+    expect(res.choices[0]?.message.content).toBe('from cache');
+    expect(up.a?.count('chat')).toBe(0);
+  });
+});
+
+describe('a stored embeddings answer that is not one is a miss', () => {
+  const bad: [string, unknown][] = [
+    ['a list of numbers', { data: [1, 2] }],
+    ['an item without a vector', { data: [{ index: 0 }] }],
+    ['an empty vector', { data: [{ index: 0, embedding: [] }] }],
+    ['a vector of texts', { data: [{ index: 0, embedding: ['a', 'b'] }] }],
+    ['vectors of different lengths', { data: [{ embedding: [1, 2] }, { embedding: [1] }] }],
+  ];
+  for (const [what, response] of bad)
+    it(what, async () => {
+      const { llm, up } = await planted(response, { 'mana/e': { chain: ['a/e1'], cache: true } });
+      const res = await llm.embed({ model: 'mana/e', input: 'a' });
+      expect(res.routing.cached).toBeUndefined();
+      expect(res.data[0]?.embedding.length).toBeGreaterThan(0);
+      expect(up.a?.count('embed')).toBe(1);
+    });
+
+  it('a number too big for a float (1e999, parsed as Infinity) in a vector', async () => {
+    // JSON.stringify cannot write Infinity: the text as a shared Redis could hold it.
+    const text = JSON.stringify({
+      v: 1,
+      resolved: 'a/e1',
+      response: { data: [{ index: 0, embedding: [1] }] },
+    });
+    const store = { getResponse: () => text.replace('[1]', '[1e999]'), setResponse: () => undefined };
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/e': { chain: ['a/e1'], cache: true } } }, cache: { store } },
+    });
+    const res = await h.llm.embed({ model: 'mana/e', input: 'a' });
+    expect(res.routing.cached).toBeUndefined();
+    expect(res.data[0]?.embedding.every(Number.isFinite)).toBe(true);
+  });
+});
