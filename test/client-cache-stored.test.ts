@@ -85,4 +85,16 @@ describe('a stored embeddings answer that is not one is a miss', () => {
     expect(res.routing.cached).toBeUndefined();
     expect(res.data[0]?.embedding.every(Number.isFinite)).toBe(true);
   });
+
+  it("an alias's dimensions: a stored vector of another length is a miss (another process's alias, an old chain)", async () => {
+    const { llm, up } = await planted(
+      { data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }] },
+      { 'mana/e': { chain: ['a/e1'], cache: true, dimensions: 4 } },
+    );
+    up.a?.setDefault({ dimensions: 4 });
+    const res = await llm.embed({ model: 'mana/e', input: 'a' });
+    expect(res.routing.cached).toBeUndefined();
+    expect(res.data[0]?.embedding).toHaveLength(4);
+    expect(up.a?.count('embed')).toBe(1);
+  });
 });

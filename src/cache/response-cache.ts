@@ -82,7 +82,8 @@ export class ResponseCache {
     } catch {
       // a broken cache is a miss, never a failed call
     }
-    const hit = text !== undefined && fits(text, max) ? parse(text, plan.kind) : undefined;
+    const hit =
+      text !== undefined && fits(text, max) ? parse(text, plan.kind, plan.alias?.dimensions) : undefined;
     if (this.events.has('cache'))
       this.events.emit('cache', {
         id: plan.id,
@@ -124,15 +125,18 @@ function fits(text: string, maxBytes: number): boolean {
   return Buffer.byteLength(text) <= maxBytes;
 }
 
-/** A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store). */
-function parse(text: string, kind: string): Stored | undefined {
+/**
+ * A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store);
+ * embeddings of an alias with `dimensions` must have that length (another process's alias, or this one's before a reload).
+ */
+function parse(text: string, kind: string, dims: number | undefined): Stored | undefined {
   try {
     const s = JSON.parse(text) as Partial<Stored> | null;
     const r = s?.response;
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
       isObject(r) &&
-      (kind === 'embed' ? isEmbeddings(r) : isCompletion(r))
+      (kind === 'embed' ? isEmbeddings(r, dims) : isCompletion(r))
       ? (s as Stored)
       : undefined;
   } catch {
@@ -166,10 +170,10 @@ function isCompletion(r: Record<string, unknown>): boolean {
 }
 
 /** Whether `r` holds vectors as an upstream's reply must (openai-embeddings.ts): finite numbers, all of one length that is not 0. */
-function isEmbeddings(r: Record<string, unknown>): boolean {
+function isEmbeddings(r: Record<string, unknown>, dims: number | undefined): boolean {
   const data = r.data;
   if (!Array.isArray(data) || data.length === 0) return false;
-  const length = (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
+  const length = dims ?? (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
   return (
     typeof length === 'number' &&
     length > 0 &&
