@@ -98,3 +98,23 @@ describe('a stored embeddings answer that is not one is a miss', () => {
     expect(up.a?.count('embed')).toBe(1);
   });
 });
+
+describe('a stored answer with an own __proto__ key', () => {
+  it('is handed out without it, as an upstream reply is', async () => {
+    const text = JSON.stringify({
+      v: 1,
+      resolved: 'a/m1',
+      response: { choices: [{ message: { content: 'x', role: 'assistant' }, finish_reason: 'stop' }] },
+    }).replace('"content"', '"__proto__":{"polluted":true},"content"');
+    const store = { getResponse: () => text, setResponse: () => undefined };
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    const res = await h.llm.chat({ model: 'mana/c', messages: USER });
+    expect(res.routing.cached).toBe(true);
+    const message = res.choices[0]!.message;
+    expect(Object.keys(message)).not.toContain('__proto__');
+    expect(Object.assign({}, message)).not.toHaveProperty('polluted');
+  });
+});

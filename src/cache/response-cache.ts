@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CallKind, ManaEmitter } from '../events.js';
 import { isNumbers } from '../providers/json-shapes.js';
-import { normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
+import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
 import type { CallPlan } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
@@ -131,7 +131,8 @@ function fits(text: string, maxBytes: number): boolean {
  */
 function parse(text: string, kind: string, dims: number | undefined): Stored | undefined {
   try {
-    const s = JSON.parse(text) as Partial<Stored> | null;
+    // Without own `__proto__` keys, as an upstream's reply is handed out.
+    const s = (mayHoldProto(text) ? NO_PROTO.parse(text) : JSON.parse(text)) as Partial<Stored> | null;
     const r = s?.response;
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
