@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAll, harness, USER } from './helpers/client.js';
+import { ClosedError } from '../src/index.js';
+import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -116,5 +117,46 @@ describe('a stored answer with an own __proto__ key', () => {
     const message = res.choices[0]!.message;
     expect(Object.keys(message)).not.toContain('__proto__');
     expect(Object.assign({}, message)).not.toHaveProperty('polluted');
+  });
+});
+
+describe('a cache store that never answers (a custom store whose backend hangs)', () => {
+  async function hung() {
+    let reads = 0;
+    const store = {
+      getResponse: () => {
+        reads++;
+        return new Promise<string | undefined>(() => {});
+      },
+      setResponse: () => undefined,
+    };
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    return { ...h, reads: () => reads };
+  }
+
+  it("the caller's abort rejects the call with its reason at once", async () => {
+    const { llm, reads } = await hung();
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/c', messages: USER }, { signal: ac.signal });
+    await waitFor(() => reads() === 1, 'the cache read');
+    const reason = new Error('caller gave up');
+    ac.abort(reason);
+    expect(await rejection(call)).toBe(reason);
+  });
+
+  it('close() settles the call with CLOSED before it returns', async () => {
+    const { llm, reads } = await hung();
+    let settled: unknown;
+    const call = llm.chat({ model: 'mana/c', messages: USER }).catch((err: unknown) => {
+      settled = err;
+    });
+    await waitFor(() => reads() === 1, 'the cache read');
+    await llm.close();
+    await Promise.resolve();
+    await call;
+    expect(settled).toBeInstanceOf(ClosedError);
   });
 });

@@ -5,6 +5,7 @@ import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../pr
 import type { CallPlan } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
+import { followAbort } from '../wire/cancel.js';
 import type { WireLimits } from '../wire/limits.js';
 import type { CacheStore } from './cache-store.js';
 
@@ -46,6 +47,9 @@ interface Stored {
 
 /** The client's response cache for non-streaming chat and embeddings. */
 export class ResponseCache {
+  /** The misses of the calls waiting on the store now. */
+  readonly #waiting = new Set<() => void>();
+
   constructor(
     readonly store: CacheStore,
     readonly ttlMs: number,
@@ -76,12 +80,7 @@ export class ResponseCache {
 
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
     const max = plan.kind === 'embed' ? this.limits.maxEmbeddingResponseBytes : this.limits.maxResponseBytes;
-    let text: string | undefined;
-    try {
-      text = (await this.store.getResponse(key, max)) ?? undefined;
-    } catch {
-      // a broken cache is a miss, never a failed call
-    }
+    const text = await this.#read(plan, key, max);
     const hit =
       text !== undefined && fits(text, max) ? parse(text, plan.kind, plan.alias?.dimensions) : undefined;
     if (this.events.has('cache'))
@@ -114,8 +113,37 @@ export class ResponseCache {
     };
   }
 
-  /** Closes the store (a shared store's connections). */
+  /**
+   * The stored text, or a miss (never a failure) when the store fails, or when the call ends while the store has not
+   * answered: its caller aborts, or the client closes (a store that never answers must not hold the call).
+   */
+  async #read(plan: CallPlan, key: string, max: number): Promise<string | undefined> {
+    let got: ReturnType<CacheStore['getResponse']>;
+    try {
+      got = this.store.getResponse(key, max);
+    } catch {
+      return undefined;
+    }
+    if (typeof (got as PromiseLike<unknown> | undefined)?.then !== 'function')
+      return (got as string) ?? undefined;
+    let miss = () => {};
+    let unfollow: (() => void) | undefined;
+    try {
+      return await new Promise<string | undefined>((resolve) => {
+        miss = () => resolve(undefined);
+        this.#waiting.add(miss);
+        unfollow = plan.signal && followAbort(plan.signal, miss);
+        (got as PromiseLike<string | undefined>).then((v) => resolve(v ?? undefined), miss);
+      });
+    } finally {
+      unfollow?.();
+      this.#waiting.delete(miss);
+    }
+  }
+
+  /** Lets the calls waiting on the store go on as misses (they find the client closed), then closes the store. */
   async close(): Promise<void> {
+    for (const miss of this.#waiting) miss();
     await this.store.close?.();
   }
 }
