@@ -82,6 +82,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
         opts.cache.ttlMs,
         events,
         opts.limits,
+        clock,
       )
     : undefined;
   try {

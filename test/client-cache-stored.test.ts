@@ -147,6 +147,18 @@ describe('a cache store that never answers (a custom store whose backend hangs)'
     expect(await rejection(call)).toBe(reason);
   });
 
+  it('the call ends at its timeoutMs as one whose budget ran out, not waiting forever', async () => {
+    const { llm, reads, clock } = await hung();
+    const call = llm.chat({ model: 'mana/c', messages: USER }, { timeoutMs: 1_000 });
+    await waitFor(() => reads() === 1, 'the cache read');
+    const failed = rejection(call);
+    await clock.advanceAsync(1_000);
+    expect(await failed).toMatchObject({
+      code: 'NO_HEALTHY_PROVIDER',
+      attempts: [{ target: 'a/m1', reason: 'deadline' }],
+    });
+  });
+
   it('close() settles the call with CLOSED before it returns', async () => {
     const { llm, reads } = await hung();
     let settled: unknown;

@@ -46,6 +46,7 @@ describe('ResponseCache', () => {
       1_000,
       new ManaEmitter(),
       DEFAULT_LIMITS,
+      createFakeClock(),
     );
     expect(cache.open(plan, request, { cache: false })).toBeUndefined();
     expect(cache.open({ ...plan, alias: { ...alias, cache: false } }, request, undefined)).toBeUndefined();
@@ -57,6 +58,7 @@ describe('ResponseCache', () => {
       1_000,
       new ManaEmitter(),
       DEFAULT_LIMITS,
+      createFakeClock(),
     );
     const t1 = await cache.open<ChatResponse>(plan, request, undefined);
     if (t1?.hit === undefined) t1?.save(answer(null));
@@ -89,6 +91,7 @@ describe('ResponseCache', () => {
         1_000,
         new ManaEmitter(),
         DEFAULT_LIMITS,
+        createFakeClock(),
       ).open<ChatResponse>(plan, request, undefined);
       expect(ticket?.hit).toBeUndefined();
       if (ticket?.hit === undefined) expect(() => ticket?.save(answer('stop'))).not.toThrow();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
 import type { CallKind, ManaEmitter } from '../events.js';
 import { isNumbers } from '../providers/json-shapes.js';
 import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
@@ -56,6 +57,8 @@ export class ResponseCache {
     readonly events: ManaEmitter,
     /** The reply caps: a stored answer longer than its kind's is neither kept nor read. */
     readonly limits: Pick<WireLimits, 'maxResponseBytes' | 'maxEmbeddingResponseBytes'>,
+    /** The client's clock: a read still pending at the call's deadline is a miss. */
+    readonly clock: Clock,
   ) {}
 
   /**
@@ -115,7 +118,8 @@ export class ResponseCache {
 
   /**
    * The stored text, or a miss (never a failure) when the store fails, or when the call ends while the store has not
-   * answered: its caller aborts, or the client closes (a store that never answers must not hold the call).
+   * answered: its caller aborts, its budget runs out, or the client closes (a store that never answers must not
+   * hold the call).
    */
   async #read(plan: CallPlan, key: string, max: number): Promise<string | undefined> {
     let got: ReturnType<CacheStore['getResponse']>;
@@ -128,15 +132,18 @@ export class ResponseCache {
       return (got as string) ?? undefined;
     let miss = () => {};
     let unfollow: (() => void) | undefined;
+    let cancelTimer: (() => void) | undefined;
     try {
       return await new Promise<string | undefined>((resolve) => {
         miss = () => resolve(undefined);
         this.#waiting.add(miss);
         unfollow = plan.signal && followAbort(plan.signal, miss);
+        cancelTimer = this.clock.setTimer(plan.deadline - this.clock.now(), miss);
         (got as PromiseLike<string | undefined>).then((v) => resolve(v ?? undefined), miss);
       });
     } finally {
       unfollow?.();
+      cancelTimer?.();
       this.#waiting.delete(miss);
     }
   }
