@@ -172,3 +172,16 @@ describe('a cache store that never answers (a custom store whose backend hangs)'
     expect(settled).toBeInstanceOf(ClosedError);
   });
 });
+
+describe('a stored answer whose usage holds no counts', () => {
+  it('is a miss: a caller summing tokens never gets a text or a negative count', async () => {
+    const choices = [{ message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }];
+    const { llm, plant, up } = await planted({ choices, usage: { prompt_tokens: 'lots', total_tokens: 3 } });
+    expect((await llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBeUndefined();
+    plant({ choices, usage: { prompt_tokens: 1, completion_tokens: -1, total_tokens: 1 } });
+    expect((await llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBeUndefined();
+    expect(up.a?.count('chat')).toBe(2);
+    plant({ choices, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+    expect((await llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBe(true);
+  });
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { CallKind, ManaEmitter } from '../events.js';
-import { isNumbers } from '../providers/json-shapes.js';
+import { isNumbers, isUsage } from '../providers/json-shapes.js';
 import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
 import type { CallPlan } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
@@ -161,7 +161,8 @@ function fits(text: string, maxBytes: number): boolean {
 }
 
 /**
- * A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store);
+ * A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store),
+ * its usage included;
  * embeddings of an alias with `dimensions` must have that length (another process's alias, or this one's before a reload).
  */
 function parse(text: string, kind: string, dims: number | undefined): Stored | undefined {
@@ -172,6 +173,7 @@ function parse(text: string, kind: string, dims: number | undefined): Stored | u
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
       isObject(r) &&
+      (r.usage == null || isUsage(r.usage)) &&
       (kind === 'embed' ? isEmbeddings(r, dims) : isCompletion(r))
       ? (s as Stored)
       : undefined;
