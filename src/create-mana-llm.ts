@@ -80,9 +80,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
     ? new ResponseCache(
         opts.cache.store === 'memory' ? createMemoryCacheStore({ ...opts.cache, clock }) : opts.cache.store,
         opts.cache.ttlMs,
-        events,
-        opts.limits,
-        clock,
+        ctx,
       )
     : undefined;
   try {

@@ -185,3 +185,34 @@ describe('a stored answer whose usage holds no counts', () => {
     expect((await llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBe(true);
   });
 });
+
+describe('a stored answer read back just as the call ends', () => {
+  it('is reported as a miss, so the call ends with exactly one of cache (hit), response, failure', async () => {
+    const stored = JSON.stringify({
+      v: 1,
+      resolved: 'a/m1',
+      response: { choices: [{ message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }] },
+    });
+    let answer = (_: string) => {};
+    const store = {
+      getResponse: () => new Promise<string>((resolve) => (answer = resolve)),
+      setResponse: () => undefined,
+    };
+    const { llm, events } = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    const ac = new AbortController();
+    const call = rejection(llm.chat({ model: 'mana/c', messages: USER }, { signal: ac.signal }));
+    await Promise.resolve();
+    // The store answers, and the caller gives up before the call has looked at the answer.
+    answer(stored);
+    await Promise.resolve();
+    const reason = new Error('caller gave up');
+    ac.abort(reason);
+    expect(await call).toBe(reason);
+    const ends = events.all.filter((e) => ['cache', 'response', 'failure', 'cancel'].includes(e.name));
+    const terminal = ends.filter((e) => e.name !== 'cache' || (e.payload as { hit: boolean }).hit);
+    expect(terminal.map((e) => e.name)).toHaveLength(1);
+  });
+});

@@ -28,6 +28,12 @@ const plan: CallPlan = {
 };
 const request = { model: 'mana/c', messages: [{ role: 'user' as const, content: 'Hi' }] };
 
+const client = () => ({
+  events: new ManaEmitter(),
+  clock: createFakeClock(),
+  opts: { limits: DEFAULT_LIMITS },
+});
+
 function answer(finish: 'stop' | null): ChatResponse {
   return {
     id: 'x',
@@ -44,9 +50,7 @@ describe('ResponseCache', () => {
     const cache = new ResponseCache(
       createMemoryCacheStore({ maxEntries: 5, maxBytes: 1_000, clock: createFakeClock() }),
       1_000,
-      new ManaEmitter(),
-      DEFAULT_LIMITS,
-      createFakeClock(),
+      client(),
     );
     expect(cache.open(plan, request, { cache: false })).toBeUndefined();
     expect(cache.open({ ...plan, alias: { ...alias, cache: false } }, request, undefined)).toBeUndefined();
@@ -56,9 +60,7 @@ describe('ResponseCache', () => {
     const cache = new ResponseCache(
       createMemoryCacheStore({ maxEntries: 5, maxBytes: 1_000, clock: createFakeClock() }),
       1_000,
-      new ManaEmitter(),
-      DEFAULT_LIMITS,
-      createFakeClock(),
+      client(),
     );
     const t1 = await cache.open<ChatResponse>(plan, request, undefined);
     if (t1?.hit === undefined) t1?.save(answer(null));
@@ -86,13 +88,11 @@ describe('ResponseCache', () => {
       { getResponse: () => '{"v":2}', setResponse: () => undefined },
     ];
     for (const store of broken) {
-      const ticket = await new ResponseCache(
-        store,
-        1_000,
-        new ManaEmitter(),
-        DEFAULT_LIMITS,
-        createFakeClock(),
-      ).open<ChatResponse>(plan, request, undefined);
+      const ticket = await new ResponseCache(store, 1_000, client()).open<ChatResponse>(
+        plan,
+        request,
+        undefined,
+      );
       expect(ticket?.hit).toBeUndefined();
       if (ticket?.hit === undefined) expect(() => ticket?.save(answer('stop'))).not.toThrow();
     }

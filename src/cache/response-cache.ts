@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../clock.js';
-import type { CallKind, ManaEmitter } from '../events.js';
+import type { CallKind } from '../events.js';
 import { isNumbers, isUsage } from '../providers/json-shapes.js';
 import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
-import type { CallPlan } from '../routing/context.js';
+import type { CallPlan, RouterContext } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
 import { followAbort } from '../wire/cancel.js';
@@ -46,6 +45,11 @@ interface Stored {
   readonly response: Record<string, unknown>;
 }
 
+/** What the cache needs from its client. */
+type CacheContext = Pick<RouterContext, 'events' | 'clock' | 'closed'> & {
+  readonly opts: { readonly limits: Pick<WireLimits, 'maxResponseBytes' | 'maxEmbeddingResponseBytes'> };
+};
+
 /** The client's response cache for non-streaming chat and embeddings. */
 export class ResponseCache {
   /** The misses of the calls waiting on the store now. */
@@ -54,11 +58,11 @@ export class ResponseCache {
   constructor(
     readonly store: CacheStore,
     readonly ttlMs: number,
-    readonly events: ManaEmitter,
-    /** The reply caps: a stored answer longer than its kind's is neither kept nor read. */
-    readonly limits: Pick<WireLimits, 'maxResponseBytes' | 'maxEmbeddingResponseBytes'>,
-    /** The client's clock: a read still pending at the call's deadline is a miss. */
-    readonly clock: Clock,
+    /**
+     * The client's: its events, its clock (a read still pending at the call's deadline is a miss), its reply caps (a
+     * stored answer longer than its kind's is neither kept nor read) and whether it closed.
+     */
+    readonly ctx: CacheContext,
   ) {}
 
   /**
@@ -82,12 +86,17 @@ export class ResponseCache {
   }
 
   async #open<T extends { routing: Routing }>(plan: CallPlan, key: string): Promise<CacheTicket<T>> {
-    const max = plan.kind === 'embed' ? this.limits.maxEmbeddingResponseBytes : this.limits.maxResponseBytes;
+    const { events, opts } = this.ctx;
+    const max = plan.kind === 'embed' ? opts.limits.maxEmbeddingResponseBytes : opts.limits.maxResponseBytes;
     const text = await this.#read(plan, key, max);
+    // A hit read back after close() or the caller's abort is not served (nor reported): the walk's first step rejects.
+    const ended = this.ctx.closed || plan.signal?.aborted;
     const hit =
-      text !== undefined && fits(text, max) ? parse(text, plan.kind, plan.alias?.dimensions) : undefined;
-    if (this.events.has('cache'))
-      this.events.emit('cache', {
+      text !== undefined && !ended && fits(text, max)
+        ? parse(text, plan.kind, plan.alias?.dimensions)
+        : undefined;
+    if (events.has('cache'))
+      events.emit('cache', {
         id: plan.id,
         kind: plan.kind,
         requested: plan.requested,
@@ -138,7 +147,7 @@ export class ResponseCache {
         miss = () => resolve(undefined);
         this.#waiting.add(miss);
         unfollow = plan.signal && followAbort(plan.signal, miss);
-        cancelTimer = this.clock.setTimer(plan.deadline - this.clock.now(), miss);
+        cancelTimer = this.ctx.clock.setTimer(plan.deadline - this.ctx.clock.now(), miss);
         (got as PromiseLike<string | undefined>).then((v) => resolve(v ?? undefined), miss);
       });
     } finally {

@@ -56,8 +56,7 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
   reportRequest(ctx, plan, request);
   const cached = cache?.open<T & { routing: Routing }>(plan, request, opts);
   const ticket = cached && (await cached);
-  // A hit that came after close() or the caller's abort is not served: the walk's first step rejects as it would.
-  if (ticket?.hit && !ctx.closed && !plan.signal?.aborted) return ticket.hit;
+  if (ticket?.hit) return ticket.hit;
   try {
     const served = await walkChain(ctx, plan, step, request);
     served.attempt.end();
