@@ -216,3 +216,19 @@ describe('a stored answer read back just as the call ends', () => {
     expect(terminal.map((e) => e.name)).toHaveLength(1);
   });
 });
+
+describe('a cache store that answers with something other than a text (a custom store gone wrong)', () => {
+  for (const [what, got] of [
+    ['a number', () => 42],
+    ['a promise of an object', () => Promise.resolve({ v: 1 })],
+  ] as const)
+    it(`${what} is a miss, not a failed call`, async () => {
+      const store = { getResponse: got as unknown as () => string, setResponse: () => undefined };
+      const h = await harness({
+        upstreams: { a: 'openai' },
+        options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+      });
+      const res = await h.llm.chat({ model: 'mana/c', messages: USER });
+      expect(res.choices[0]?.message.content).toBe('Hello!');
+    });
+});

@@ -137,8 +137,7 @@ export class ResponseCache {
     } catch {
       return undefined;
     }
-    if (typeof (got as PromiseLike<unknown> | undefined)?.then !== 'function')
-      return (got as string) ?? undefined;
+    if (typeof (got as PromiseLike<unknown> | undefined)?.then !== 'function') return textOf(got);
     let miss = () => {};
     let unfollow: (() => void) | undefined;
     let cancelTimer: (() => void) | undefined;
@@ -148,7 +147,7 @@ export class ResponseCache {
         this.#waiting.add(miss);
         unfollow = plan.signal && followAbort(plan.signal, miss);
         cancelTimer = this.ctx.clock.setTimer(plan.deadline - this.ctx.clock.now(), miss);
-        (got as PromiseLike<string | undefined>).then((v) => resolve(v ?? undefined), miss);
+        (got as PromiseLike<unknown>).then((v) => resolve(textOf(v)), miss);
       });
     } finally {
       unfollow?.();
@@ -163,6 +162,9 @@ export class ResponseCache {
     await this.store.close?.();
   }
 }
+
+/** What a store answered, when it is a text: anything else (a custom store gone wrong) is a miss. */
+const textOf = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Whether a stored answer is within the call's reply cap, in UTF-8 bytes as Redis measures it (`STRLEN`). */
 function fits(text: string, maxBytes: number): boolean {
