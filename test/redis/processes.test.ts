@@ -166,7 +166,8 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
   });
 
   it('shares the response cache: a miss in one process is a hit in another until it expires', async () => {
-    const ttlMs = 600;
+    // Long enough for the sends below on a loaded machine (real time: each process has its own clock).
+    const ttlMs = 2000;
     const [w0, w1] = await start(2, { cacheTtlMs: ttlMs });
     const miss = await w0!.send('chat', { model: 'mana/c', text: 'q1' });
     expect(miss.result.routing).toMatchObject({
