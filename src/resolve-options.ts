@@ -42,13 +42,20 @@ function filled<T extends object>(
  * @throws ConfigError
  */
 export function resolveOptions(input: ManaLLMOptions): ResolvedOptions {
+  return readingOptions('Invalid mana-llm options', () => readOptions(input));
+}
+
+/**
+ * `read()`, with whatever a getter or proxy trap in the caller's options throws (any value, any text) as a
+ * ConfigError titled `title`, as an invalid value would be.
+ */
+export function readingOptions<T>(title: string, read: () => T): T {
   try {
-    return readOptions(input);
+    return read();
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    // A getter or proxy trap in the caller's object threw while the options were read: any value, any text.
     const message = `cannot be read: ${thrownText(err)}`;
-    throw new ConfigError('Invalid mana-llm options', [{ path: '', message }], { cause: err });
+    throw new ConfigError(title, [{ path: '', message }], { cause: err });
   }
 }
 

@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import { HTTP_DEFAULTS } from '../options.js';
 import { withMethods } from '../options-schema.js';
+import { readingOptions } from '../resolve-options.js';
 import { configIssues, unknownKeys } from '../unknown-keys.js';
 
 /** One line of the request log: never a key, never message content. */
@@ -78,6 +79,10 @@ const HttpOptionsSchema = v.object({
  * @throws ConfigError listing every problem
  */
 export function resolveHttpOptions(options: HttpHandlerOptions = {}) {
+  return readingOptions('invalid mana-llm/http options', () => readHttpOptions(options));
+}
+
+function readHttpOptions(options: HttpHandlerOptions) {
   const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
   // Unknown keys are listed, not dropped: `apikeys` for `apiKeys` would otherwise serve without a key check.
   const issues = [

@@ -470,6 +470,38 @@ describe('routes', () => {
     // A prom-client Registry is a class instance: its own fields are not option keys.
     expect(issues({ metrics: new Registry() })).toEqual([]);
   });
+
+  it('options whose getter or proxy trap throws are a ConfigError, as createManaLLM reports them', async () => {
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const thrown = new Error('boom\n(node:1) forged line \u202e');
+    const getter = {
+      get apiKeys(): never {
+        throw thrown;
+      },
+    };
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw thrown;
+        },
+      },
+    );
+    for (const make of [createNodeHandler, createFetchHandler]) {
+      for (const options of [getter, trap]) {
+        let err: unknown;
+        try {
+          make(llm, options as never);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).cause).toBe(thrown);
+        expect((err as ConfigError).issues[0]?.message).toMatch(/^cannot be read: /);
+        expect((err as ConfigError).message).not.toMatch(/\n\(node:1\)|\u202e/);
+      }
+    }
+  });
 });
 
 describe('CORS', () => {
