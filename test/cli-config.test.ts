@@ -145,6 +145,15 @@ describe('mana-llm serve arguments', () => {
     expect(drain.code).toBe(2);
   });
 
+  it('an empty --host (`--host=$HOST` with HOST unset) is bad usage, not a server on every interface', async () => {
+    for (const host of ['--host=', '--host=  ']) {
+      const r = await run(['serve', host, '--port', '0', 'aliases.example.yaml']);
+      expect(r.code).toBe(2);
+      expect(r.stdout).not.toContain('listening');
+      expect(r.stderr).toContain('bad arguments');
+    }
+  });
+
   it('a --drain-ms longer than a timer can wait (it would cut every stream at once) is bad usage, exit 2', async () => {
     const r = await run([
       'serve',

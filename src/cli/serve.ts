@@ -69,7 +69,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     err.write(`mana-llm serve: --drain-ms must be a number of milliseconds up to ${2 ** 31 - 1}\n`);
     return 2;
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || positionals.length > 1) {
+  // An empty host would make node:http listen on every interface: `--host=$HOST` with HOST unset is a mistake too.
+  if (host.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535 || positionals.length > 1) {
     err.write(`mana-llm serve: bad arguments\n\n${SERVE_HELP}\n`);
     return 2;
   }
