@@ -1,6 +1,7 @@
 import { ConfigError, InvalidRequestError } from './errors.js';
 import { IssueList, isList, kindOf, shown } from './issue-list.js';
 import { isJsonObject as isObject, type JsonObject as Obj } from './providers/json-shapes.js';
+import { thrownText } from './redact.js';
 import type { CallOptions } from './types.js';
 import { checkMessages } from './validate-messages.js';
 
@@ -96,6 +97,14 @@ function checkInput(input: unknown, out: IssueList): void {
 }
 
 function checkOptions(opts: unknown, out: IssueList): void {
+  try {
+    checkOptionFields(opts, out);
+  } catch (err) {
+    unreadable('options', err, out);
+  }
+}
+
+function checkOptionFields(opts: unknown, out: IssueList): void {
   if (opts === undefined) return;
   if (!isObject(opts)) {
     out.add('options', `call options must be an object, got ${kindOf(opts)}`);
@@ -131,6 +140,30 @@ function checkOptions(opts: unknown, out: IssueList): void {
  */
 export function validateCall(kind: string, request: unknown, opts: unknown, hasCache: boolean): void {
   const out = new IssueList();
+  try {
+    checkRequest(kind, request, out);
+  } catch (err) {
+    unreadable('', err, out);
+  }
+  checkOptions(opts, out);
+  if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
+  // A stream never uses the cache (docs/redis.md, "The response cache"), with or without one: only chat and embed say so.
+  if (!hasCache && kind !== 'stream' && (opts as CallOptions | undefined)?.cache === true)
+    throw new ConfigError('This client has no response cache', [
+      {
+        path: 'cache',
+        message:
+          "{ cache: true } needs a client created with the cache option, e.g. cache: { store: 'memory' }",
+      },
+    ]);
+}
+
+/** A getter or proxy trap in the caller's object threw while it was read (any value, any text): the caller's mistake. */
+function unreadable(path: string, err: unknown, out: IssueList): void {
+  out.add(path, `cannot be read: ${thrownText(err)}`);
+}
+
+function checkRequest(kind: string, request: unknown, out: IssueList): void {
   if (!isObject(request)) {
     out.add('', `the request must be an object, got ${kindOf(request)}`);
   } else {
@@ -154,17 +187,6 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
       checkChatFields(request, out);
     }
   }
-  checkOptions(opts, out);
-  if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
-  // A stream never uses the cache (docs/redis.md, "The response cache"), with or without one: only chat and embed say so.
-  if (!hasCache && kind !== 'stream' && (opts as CallOptions | undefined)?.cache === true)
-    throw new ConfigError('This client has no response cache', [
-      {
-        path: 'cache',
-        message:
-          "{ cache: true } needs a client created with the cache option, e.g. cache: { store: 'memory' }",
-      },
-    ]);
 }
 
 /**

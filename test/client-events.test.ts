@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  InvalidRequestError,
   type ManaLLMEventName,
   NoHealthyProviderError,
   ProviderConnectionError,
@@ -214,7 +215,7 @@ describe('event payloads', () => {
     });
   });
 
-  it('a call refused before its walk with an error that is not ours still ends with its failure event', async () => {
+  it('a call refused before its walk because a getter in its request threw still ends with its failure event', async () => {
     const { llm, a, events } = await setup();
     const hostile = {
       model: 'mana/x',
@@ -223,7 +224,9 @@ describe('event payloads', () => {
       },
     };
     const err = await rejection(llm.chat(hostile as never));
-    expect((err as Error).message).toBe('hostile getter');
+    // The caller's mistake as docs/limits.md says (it rejected with the thrown Error itself before).
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect((err as Error).message).toContain('cannot be read: hostile getter');
     expect(events.all.map((e) => e.name)).toEqual(['request', 'failure']);
     const id = events.of('request')[0]?.id;
     expect(events.of('failure')[0]).toMatchObject({ id, kind: 'chat', requested: 'mana/x', durationMs: 0 });

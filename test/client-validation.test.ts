@@ -216,6 +216,106 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(err.message).toContain('messages[1].role');
   });
 
+  it('a request or call options whose getter or proxy trap throws is an InvalidRequestError (docs/limits.md)', async () => {
+    const { llm, a, events } = await setup();
+    const thrown = new Error('boom\n(node:1) forged line \u202e');
+    const fail = (): never => {
+      throw thrown;
+    };
+    const trap = new Proxy({}, { get: fail });
+    const cases: [Kind, unknown, unknown, string][] = [
+      [
+        'chat',
+        {
+          model: 'mana/x',
+          messages: USER,
+          get temperature() {
+            return fail();
+          },
+        },
+        undefined,
+        '',
+      ],
+      [
+        'stream',
+        {
+          model: 'mana/x',
+          get messages() {
+            return fail();
+          },
+        },
+        undefined,
+        '',
+      ],
+      [
+        'chat',
+        {
+          model: 'mana/x',
+          messages: [
+            {
+              role: 'user',
+              get content() {
+                return fail();
+              },
+            },
+          ],
+        },
+        undefined,
+        '',
+      ],
+      [
+        'embed',
+        {
+          get model() {
+            return fail();
+          },
+          input: 'a',
+        },
+        undefined,
+        '',
+      ],
+      [
+        'chat',
+        { model: 'mana/x', messages: USER },
+        {
+          get timeoutMs() {
+            return fail();
+          },
+        },
+        'options',
+      ],
+      [
+        'stream',
+        { model: 'mana/x', messages: USER },
+        {
+          get signal() {
+            return fail();
+          },
+        },
+        'options',
+      ],
+      ['embed', { model: 'mana/x', input: 'a' }, trap, 'options'],
+    ];
+    for (const [kind, request, opts, path] of cases) {
+      const err = (await rejection(
+        call(llm, kind, { name: '', request, opts, path }),
+      )) as InvalidRequestError;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.issues).toEqual([{ path, message: expect.stringMatching(/^cannot be read: boom/) }]);
+      expect(err.message).not.toMatch(/\n\(node:1\)|\u202e/);
+    }
+    const models = await rejection(
+      llm.models({
+        get signal() {
+          return fail();
+        },
+      } as never),
+    );
+    expect(models).toBeInstanceOf(InvalidRequestError);
+    expect(a.requests).toHaveLength(0);
+    expect(events.of('failure').every((f) => f.error instanceof InvalidRequestError)).toBe(true);
+  });
+
   it('a completions-style prompt says what to send instead', async () => {
     const { llm, a } = await setup();
     const prompt = (await rejection(

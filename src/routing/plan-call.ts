@@ -52,7 +52,7 @@ export class CallPlanner {
     try {
       validateCall(kind, request, opts, this.hasCache);
     } catch (err) {
-      throw this.#refused(id, kind, (request as { model?: unknown } | null)?.model, err, trace);
+      throw this.#refused(id, kind, request, err, trace);
     }
     if (opts?.signal?.aborted) throw opts.signal.reason;
     let r: ReturnType<typeof resolveModel>;
@@ -62,7 +62,7 @@ export class CallPlanner {
       // Before anything is built from the content: a request too deep or too big is the caller's error.
       checkRequestBounds(request, ctx.opts.limits);
     } catch (err) {
-      throw this.#refused(id, kind, request.model, err, trace);
+      throw this.#refused(id, kind, request, err, trace);
     }
     const needs = kind === 'embed' ? EMBED_NEEDS : chatNeeds(request as ChatRequest);
     const now = ctx.clock.now();
@@ -87,8 +87,14 @@ export class CallPlanner {
   }
 
   /** An unknown alias or a malformed call is still a request that failed: hosts counting failures must see it. */
-  #refused(id: string, kind: CallKind, model: unknown, err: unknown, trace?: ManaTraceMessage): unknown {
+  #refused(id: string, kind: CallKind, request: unknown, err: unknown, trace?: ManaTraceMessage): unknown {
     const ctx = this.ctx;
+    let model: unknown;
+    try {
+      model = (request as { model?: unknown } | null)?.model;
+    } catch {
+      // A getter that throws: the InvalidRequestError being reported says so.
+    }
     const requested = typeof model === 'string' ? model : '';
     const call = { id, kind, requested, alias: undefined, startedAt: ctx.clock.now(), attempts: [], trace };
     reportRequest(ctx, call, undefined);
