@@ -52,6 +52,11 @@ const NO_KEYS = 'must be a non-empty array (omit it to serve without a key check
 const HEADER = 'must be a header name or false';
 const BASE_PATH = "must start with '/' and not end with '/'";
 const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
+// Matched exactly against the Origin a browser sends (scheme://host[:port], lower case, nothing after): any other
+// entry, such as a trailing slash or '*' inside the list, would never match, and that origin's calls would fail.
+const isOrigin = (o: string) => o === 'null' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#@\sA-Z]+$/.test(o);
+const ORIGIN =
+  "must be an origin as browsers send it (scheme://host[:port], lower case, no path or trailing slash); '*' alone allows any";
 
 const HttpOptionsSchema = v.object({
   apiKeys: v.optional(
@@ -60,7 +65,12 @@ const HttpOptionsSchema = v.object({
       v.minLength(1, NO_KEYS),
     ),
   ),
-  cors: v.optional(v.union([v.literal('*'), v.array(v.string())], "must be '*' or an array of origins")),
+  cors: v.optional(
+    v.union(
+      [v.literal('*'), v.array(v.pipe(v.string(), v.check(isOrigin, ORIGIN)))],
+      "must be '*' or an array of origins",
+    ),
+  ),
   maxBodyBytes: v.optional(
     v.custom<number>((n) => Number.isInteger(n) && (n as number) > 0, 'must be a positive integer'),
   ),

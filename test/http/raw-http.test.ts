@@ -471,6 +471,31 @@ describe('routes', () => {
     expect(issues({ metrics: new Registry() })).toEqual([]);
   });
 
+  it('a cors entry no browser sends as its Origin is a ConfigError, not an origin silently never allowed', () => {
+    const issues = (cors: unknown) => {
+      try {
+        createFetchHandler({} as never, { cors } as never);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).issues.map((i) => i.path);
+      }
+      return [];
+    };
+    expect(issues(['*'])).toEqual(['cors[0]']);
+    expect(
+      issues(['https://app.example/', 'app.example', 'https://App.example', 'https://a.example/x']),
+    ).toEqual(['cors[0]', 'cors[1]', 'cors[2]', 'cors[3]']);
+    expect(
+      issues([
+        'https://app.example',
+        'http://localhost:5173',
+        'http://[::1]:8080',
+        'chrome-extension://abcdef',
+        'null',
+      ]),
+    ).toEqual([]);
+  });
+
   it('options whose getter or proxy trap throws are a ConfigError, as createManaLLM reports them', async () => {
     const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     const thrown = new Error('boom\n(node:1) forged line \u202e');
