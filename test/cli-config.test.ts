@@ -60,6 +60,25 @@ describe('mana-llm validate --config', () => {
   });
 });
 
+describe('mana-llm validate --config refuses what the other commands refuse', () => {
+  it('both an aliases file and inline aliases, or watch with inline aliases: exit 2 as for aliases/serve', async () => {
+    const inline = { aliases: { 'mana/x': { chain: ['ollama/m'] } } };
+    for (const config of [
+      project({ aliasesPath: 'sub/aliases.yaml', aliases: inline, providers: { ollama: {} } }, ALIASES),
+      project({ aliases: inline, watch: true, providers: { ollama: {} } }, ALIASES),
+    ]) {
+      const served = await run(['aliases', '--config', config]);
+      expect(served.code).toBe(2);
+      const r = await run(['validate', '--config', config]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).not.toContain('ok');
+      expect(r.stderr).toContain(
+        served.stderr.includes('watch') ? 'watch: needs aliasesPath' : 'aliasesPath: give exactly one',
+      );
+    }
+  });
+});
+
 describe('mana-llm config and commands', () => {
   it("merges the config's health block instead of replacing it", async () => {
     const config = project(

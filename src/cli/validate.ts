@@ -30,9 +30,8 @@ export function validate(
   const where = inline === undefined ? file : `${resolve(values.config ?? '')} (inline aliases)`;
   let warnings = 0;
   if (given) {
-    // The options as createManaLLM reads them (unknown keys, keyless clouds), without reading the aliases again.
-    const { aliasesPath: _path, aliases: _aliases, ...rest } = given;
-    const resolved = resolveOptions({ ...rest, aliasesPath: file });
+    // The options as createManaLLM reads them (unknown keys, keyless clouds, aliases given twice); it reads no aliases.
+    const resolved = resolveOptions(given.aliases === undefined ? { ...given, aliasesPath: file } : given);
     const served = new Set(resolved.providers.map((p) => p.id));
     for (const alias of config.aliases.values()) {
       alias.chain.forEach((entry, i) => {
