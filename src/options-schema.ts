@@ -33,6 +33,17 @@ export function withMethods<T>(methods: readonly string[], message?: string) {
   );
 }
 
+/**
+ * Whether `clock.setTimer` returns a cancel function, tried once with a timer it cancels at once: one returning
+ * `setTimeout`'s handle would otherwise fail every call (and every probe) with a TypeError when it cancels a timer.
+ */
+function cancelsTimers(clock: Clock): boolean {
+  const cancel: unknown = clock.setTimer(60_000, () => undefined);
+  if (typeof cancel === 'function') cancel();
+  else clearTimeout(cancel as Parameters<typeof clearTimeout>[0]);
+  return typeof cancel === 'function';
+}
+
 const STORE_METHODS = [
   'getProvider',
   'setProvider',
@@ -135,7 +146,12 @@ export const OptionsSchema = v.object(
     defaultProvider: v.optional(v.string('must be a string')),
     reloadOnSignal: v.optional(v.union([v.literal(false), v.literal('SIGHUP')], "must be false or 'SIGHUP'")),
     watch: v.optional(bool),
-    clock: v.optional(withMethods<Clock>(['now', 'setTimer'], 'must have now() and setTimer(ms, fn)')),
+    clock: v.optional(
+      v.pipe(
+        withMethods<Clock>(['now', 'setTimer'], 'must have now() and setTimer(ms, fn)'),
+        v.check(cancelsTimers, 'setTimer(ms, fn) must return a function that cancels the timer'),
+      ),
+    ),
     /**
      * Response cache for non-streaming chat and embeddings, used by calls with `{ cache: true }` and aliases with
      * `cache: true` (default: off). `store`: `'memory'` (an LRU bounded by `maxEntries` and by `maxBytes`, the

@@ -86,6 +86,17 @@ describe('createManaLLM validates its options', () => {
     for (const issue of err.issues) expect(err.message).toContain(issue.path);
   });
 
+  it("a clock whose setTimer does not return a cancel function (setTimeout's handle) is a ConfigError, not a TypeError in every call", () => {
+    const clock = {
+      now: () => Date.now(),
+      setTimer: (ms: number, fn: () => void) => setTimeout(fn, ms) as unknown as () => void,
+    };
+    const err = configError({ aliases: ALIASES, providers: { ollama: {} }, clock });
+    expect(err.issues).toEqual([
+      { path: 'clock', message: 'setTimer(ms, fn) must return a function that cancels the timer' },
+    ]);
+  });
+
   it('needs exactly one of aliasesPath and aliases', () => {
     const neither = configError({ providers: { ollama: {} } });
     expect(neither).not.toBeInstanceOf(AliasConfigError);
