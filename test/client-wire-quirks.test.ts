@@ -55,6 +55,26 @@ describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Olla
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     expect(chunks.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
   });
+
+  it('the text "null" is no finish either: a cut stream is an interruption, a reply says null', async () => {
+    const cut = await answeringWith(
+      'openai',
+      sse(delta({ content: 'Hel' }, 'null'), delta({ content: 'lo' }, 'null')),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(cut.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    const reply = {
+      id: 'c1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'x',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'null' }],
+    };
+    const llm = await answeringWith('openai', JSON.stringify(reply), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.finish_reason).toBeNull();
+  });
 });
 
 describe('OpenAI-compatible: a reply whose fields have the wrong type is malformed, not passed on', () => {
