@@ -268,6 +268,20 @@ describe('a success reply carrying "error": null (as some gateways add) is a suc
       { type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn', error: null },
     ],
     ['ollama', { message: { role: 'assistant', content: 'Hi' }, done: true, error: null }],
+    [
+      'openai',
+      {
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+        error: null,
+      },
+    ],
+    [
+      'google',
+      {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],
+        error: null,
+      },
+    ],
   ] as const)('%s', async (type, reply) => {
     const llm = await answeringWith(type, JSON.stringify(reply), 'application/json');
     const res = await llm.chat({ model: 'a/m', messages: USER });
