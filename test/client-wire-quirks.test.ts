@@ -799,3 +799,20 @@ describe("Azure's Asynchronous Filter: content-filter annotations between the to
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
   });
 });
+
+describe('OpenAI-compatible: reasoning under both names (`reasoning` and `reasoning_content`, as vLLM sends while renaming)', () => {
+  it('callers get reasoning_content as sent, and no `reasoning` field', async () => {
+    const message = { role: 'assistant', content: '42', reasoning: 'other', reasoning_content: 'think' };
+    const reply = { choices: [{ index: 0, message, finish_reason: 'stop' }] };
+    const llm = await answeringWith('openai', JSON.stringify(reply), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message).toEqual({ role: 'assistant', content: '42', reasoning_content: 'think' });
+    const streamed = await answeringWith(
+      'openai',
+      sse(delta({ reasoning: 'other', reasoning_content: 'think' }, null), delta({}, 'stop'), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+    expect(chunks[0]?.choices[0]?.delta).toEqual({ reasoning_content: 'think' });
+  });
+});
