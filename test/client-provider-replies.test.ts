@@ -86,10 +86,28 @@ describe('a tool call with an empty id', () => {
     ev('message_stop', {}),
   ].join('');
 
+  const openai = {
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: '', type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        },
+        finish_reason: 'tool_calls',
+      },
+    ],
+  };
+  const openaiStream = `data: ${JSON.stringify({
+    choices: [{ index: 0, delta: openai.choices[0]?.message, finish_reason: 'tool_calls' }],
+  })}\n\ndata: [DONE]\n\n`;
+
   it.each([
     ['anthropic', claude],
     ['google', gemini],
     ['ollama', ollama],
+    ['openai', openai],
   ] as const)('%s: chat() gives it a new unique call_ id', async (type, body) => {
     const llm = await answeringWith(type, JSON.stringify(body), json);
     const res = await llm.chat({ model: 'a/m', messages: USER });
@@ -100,6 +118,7 @@ describe('a tool call with an empty id', () => {
     ['anthropic', claudeStream, 'text/event-stream'],
     ['google', `data: ${JSON.stringify(gemini)}\n\n`, 'text/event-stream'],
     ['ollama', `${JSON.stringify(ollama)}\n`, 'application/x-ndjson'],
+    ['openai', openaiStream, 'text/event-stream'],
   ] as const)('%s: stream() gives it a new unique call_ id', async (type, body, contentType) => {
     const llm = await answeringWith(type, body, contentType);
     const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
