@@ -138,6 +138,21 @@ describe('OpenAI-compatible stream: tool-call deltas', () => {
     })}\n\n`;
   const start = { index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } };
 
+  it('calls in one delta without an index (as some servers send parallel calls) are told apart by position', async () => {
+    const second = { id: 'call_2', type: 'function', function: { name: 'time', arguments: '{}' } };
+    const { index: _, ...first } = start;
+    const body = `data: ${JSON.stringify({
+      choices: [{ index: 0, delta: { tool_calls: [first, second] }, finish_reason: 'tool_calls' }],
+    })}\n\ndata: [DONE]\n\n`;
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls.map((t) => [t.index, t.id])).toEqual([
+      [0, 'call_1'],
+      [1, 'call_2'],
+    ]);
+  });
+
   it('a delta with function: null is read as one without a function', async () => {
     const body = `${frame(start)}${frame({ index: 0, function: null }, 'tool_calls')}data: [DONE]\n\n`;
     const llm = await answeringWith('openai', body, 'text/event-stream');
