@@ -153,6 +153,17 @@ describe('OpenAI-compatible stream: tool-call deltas', () => {
     ]);
   });
 
+  it('frames with an empty id get one id of ours, every chunk the same', async () => {
+    const frames = [{ content: 'Hi' }, {}].map(
+      (delta, i) =>
+        `data: ${JSON.stringify({ id: '', choices: [{ index: 0, delta, finish_reason: i === 1 ? 'stop' : null }] })}\n\n`,
+    );
+    const llm = await answeringWith('openai', `${frames.join('')}data: [DONE]\n\n`, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks[0]?.id).toMatch(/^chatcmpl-./);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+  });
+
   it('a delta with function: null is read as one without a function', async () => {
     const body = `${frame(start)}${frame({ index: 0, function: null }, 'tool_calls')}data: [DONE]\n\n`;
     const llm = await answeringWith('openai', body, 'text/event-stream');
