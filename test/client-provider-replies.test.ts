@@ -335,3 +335,26 @@ describe('OpenAI-compatible stream: an array where a tool call or its function g
     expect(ids[0]).not.toBe(ids[2]);
   });
 });
+
+describe('Anthropic: stop_reason model_context_window_exceeded (the answer filled the context window)', () => {
+  it('is finish_reason "length", as max_tokens is, in chat() and stream()', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      content: [{ type: 'text', text: 'Hi' }],
+      stop_reason: 'model_context_window_exceeded',
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    expect((await llm.chat({ model: 'a/m', messages: USER })).choices[0]?.finish_reason).toBe('length');
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hi' } }),
+      ev('content_block_stop', { index: 0 }),
+      ev('message_delta', { delta: { stop_reason: 'model_context_window_exceeded' } }),
+      ev('message_stop', {}),
+    ].join('');
+    const streamed = await answeringWith('anthropic', body, 'text/event-stream');
+    const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
+  });
+});
