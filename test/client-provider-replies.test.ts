@@ -358,3 +358,22 @@ describe('Anthropic: stop_reason model_context_window_exceeded (the answer fille
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
   });
 });
+
+describe('Anthropic: a reply that only wrote the prompt cache', () => {
+  it('counts the written tokens in prompt_tokens and reports 0 cached tokens read', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      content: [{ type: 'text', text: 'Hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 3, cache_creation_input_tokens: 20, output_tokens: 2 },
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    expect((await llm.chat({ model: 'a/m', messages: USER })).usage).toEqual({
+      prompt_tokens: 23,
+      completion_tokens: 2,
+      total_tokens: 25,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
+  });
+});
