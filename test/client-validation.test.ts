@@ -97,6 +97,19 @@ const CHAT_CASES: Case[] = [
     request: { messages: [...USER, { role: 'tool', content: 'result' }] },
     path: 'messages[1].tool_call_id',
   },
+  {
+    name: 'a tool call with an empty function name',
+    request: {
+      messages: [
+        ...USER,
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: '', arguments: '{}' } }],
+        },
+      ],
+    },
+    path: 'messages[1].tool_calls[0].function.name',
+  },
   { name: 'tools not an array', request: { messages: USER, tools: { f: {} } }, path: 'tools' },
   {
     name: 'a tool without a name',
