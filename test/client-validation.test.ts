@@ -110,6 +110,11 @@ const CHAT_CASES: Case[] = [
     },
     path: 'messages[1].tool_calls[0].function.name',
   },
+  {
+    name: 'a tool message with an empty tool_call_id',
+    request: { messages: [...USER, { role: 'tool', content: 'result', tool_call_id: '' }] },
+    path: 'messages[1].tool_call_id',
+  },
   { name: 'tools not an array', request: { messages: USER, tools: { f: {} } }, path: 'tools' },
   {
     name: 'a tool without a name',
