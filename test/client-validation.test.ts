@@ -115,6 +115,11 @@ const CHAT_CASES: Case[] = [
     request: { messages: [...USER, { role: 'tool', content: 'result', tool_call_id: '' }] },
     path: 'messages[1].tool_call_id',
   },
+  {
+    name: 'a message name that is not a string',
+    request: { messages: [{ role: 'user', content: 'Hi', name: 5 }] },
+    path: 'messages[0].name',
+  },
   { name: 'tools not an array', request: { messages: USER, tools: { f: {} } }, path: 'tools' },
   {
     name: 'a tool without a name',
