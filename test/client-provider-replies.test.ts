@@ -4,6 +4,7 @@ import {
   type Embeddings,
   NoHealthyProviderError,
   type ProviderAdapter,
+  ProviderBlockedError,
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../src/index.js';
@@ -375,5 +376,18 @@ describe('Anthropic: a reply that only wrote the prompt cache', () => {
       total_tokens: 25,
       prompt_tokens_details: { cached_tokens: 0 },
     });
+  });
+});
+
+describe('Anthropic stream: a refusal in message_delta', () => {
+  it('is a ProviderBlockedError at once, not a cut stream, when no message_stop follows', async () => {
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('message_delta', { delta: { stop_reason: 'refusal' }, usage: { output_tokens: 0 } }),
+    ].join('');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    const blocked = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(blocked).toBeInstanceOf(ProviderBlockedError);
   });
 });
