@@ -764,3 +764,14 @@ describe('request targets', () => {
     expect(log.map((e) => e.path)).toEqual(['/health']);
   });
 });
+
+describe('chat request fields as OpenAI clients send them', () => {
+  it('a field sent as null is left out (the default applies), not refused', async () => {
+    const { served, up } = await setup();
+    const res = await post(`${served.url}/v1/chat/completions`, { ...CHAT, temperature: null, tools: null });
+    expect(res.status).toBe(200);
+    const sent = up.a?.requests.at(-1)?.body as Record<string, unknown>;
+    expect(sent).not.toHaveProperty('temperature');
+    expect(sent).not.toHaveProperty('tools');
+  });
+});
