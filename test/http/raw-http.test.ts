@@ -774,4 +774,16 @@ describe('chat request fields as OpenAI clients send them', () => {
     expect(sent).not.toHaveProperty('temperature');
     expect(sent).not.toHaveProperty('tools');
   });
+
+  it('max_tokens wins over max_completion_tokens when both are sent', async () => {
+    const { served, up } = await setup();
+    const res = await post(`${served.url}/v1/chat/completions`, {
+      ...CHAT,
+      max_tokens: 5,
+      max_completion_tokens: 9,
+    });
+    expect(res.status).toBe(200);
+    const sent = up.a?.requests.at(-1)?.body as Record<string, unknown>;
+    expect(sent.max_tokens ?? sent.max_completion_tokens).toBe(5);
+  });
 });
