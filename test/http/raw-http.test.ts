@@ -787,3 +787,12 @@ describe('chat request fields as OpenAI clients send them', () => {
     expect(sent.max_tokens ?? sent.max_completion_tokens).toBe(5);
   });
 });
+
+describe('request body types', () => {
+  it('a +json media type (application/vnd.api+json) is read as JSON', async () => {
+    const { served } = await setup();
+    const url = `${served.url}/v1/chat/completions`;
+    const typed = await post(url, CHAT, { 'content-type': 'application/vnd.api+json; charset=utf-8' });
+    expect(typed.status).toBe(200);
+  });
+});
