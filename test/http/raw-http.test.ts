@@ -795,4 +795,11 @@ describe('request body types', () => {
     const typed = await post(url, CHAT, { 'content-type': 'application/vnd.api+json; charset=utf-8' });
     expect(typed.status).toBe(200);
   });
+
+  it('an empty body is a 400 that says the body is empty', async () => {
+    const { served } = await setup();
+    const empty = await post(`${served.url}/v1/chat/completions`, '');
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/empty/);
+  });
 });
