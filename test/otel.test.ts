@@ -438,3 +438,23 @@ describe('instrumentOpenTelemetry and the active context', () => {
     }
   });
 });
+
+describe('instrumentOpenTelemetry with the response cache', () => {
+  it('a miss is an ordinary call span; only the hit is marked mana.cached', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/c': { chain: ['a/m1'], cache: true } },
+      options: { cache: { store: 'memory' as const, ttlMs: 60_000 } },
+    });
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const stop = instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+    const req = { model: 'mana/c', messages: USER, temperature: 0 };
+    await h.llm.chat(req);
+    await h.llm.chat(req);
+    stop();
+    const calls = exporter.getFinishedSpans().filter((s) => s.parentSpanContext === undefined);
+    expect(calls.map((s) => s.attributes['mana.cached'])).toEqual([undefined, true]);
+    expect(calls[0]?.attributes['gen_ai.response.model']).toBe('a/m1');
+  });
+});
