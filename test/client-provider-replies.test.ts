@@ -391,3 +391,15 @@ describe('Anthropic stream: a refusal in message_delta', () => {
     expect(blocked).toBeInstanceOf(ProviderBlockedError);
   });
 });
+
+describe('Gemini: finishReason SPII (sensitive personal data withheld)', () => {
+  it('is a ProviderBlockedError, as SAFETY is', async () => {
+    const reply = {
+      candidates: [{ content: { role: 'model', parts: [{ text: 'x' }] }, finishReason: 'SPII' }],
+    };
+    const llm = await answeringWith('google', JSON.stringify(reply), json);
+    const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    const blocked = err instanceof NoHealthyProviderError ? err.cause : err;
+    expect(blocked).toBeInstanceOf(ProviderBlockedError);
+  });
+});
