@@ -403,3 +403,15 @@ describe('Gemini: finishReason SPII (sensitive personal data withheld)', () => {
     expect(blocked).toBeInstanceOf(ProviderBlockedError);
   });
 });
+
+describe("Gemini: usage's totalTokenCount", () => {
+  it('is taken as sent for total_tokens', async () => {
+    const reply = {
+      candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 9 },
+    };
+    const llm = await answeringWith('google', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.usage).toEqual({ prompt_tokens: 3, completion_tokens: 2, total_tokens: 9 });
+  });
+});
