@@ -803,3 +803,16 @@ describe('request body types', () => {
     expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/empty/);
   });
 });
+
+describe('/v1/models', () => {
+  it('every entry, alias or provider model, carries the same Unix-seconds created time', async () => {
+    const { served } = await setup();
+    const res = await fetch(`${served.url}/v1/models`);
+    const { data } = (await res.json()) as { data: { id: string; created: number }[] };
+    expect(data.map((m) => m.id)).toContain('mana/x');
+    expect(data.length).toBeGreaterThan(1);
+    const times = new Set(data.map((m) => m.created));
+    expect(times.size).toBe(1);
+    expect([...times][0]).toBeGreaterThan(1_600_000_000);
+  });
+});
