@@ -8,8 +8,8 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../src/index.js';
-import { closeAll, collect, rejection, track, USER } from './helpers/client.js';
-import { answeringWith } from './helpers/raw-upstream.js';
+import { closeAll, collect, harness, KEY, rejection, track, USER } from './helpers/client.js';
+import { answeringWith, rawUpstream } from './helpers/raw-upstream.js';
 
 // Upstream replies whose fields are of the wrong type or value, read through the public API over real local HTTP
 // (docs/choices.md, "Provider replies").
@@ -413,5 +413,33 @@ describe("Gemini: usage's totalTokenCount", () => {
     const llm = await answeringWith('google', JSON.stringify(reply), json);
     const res = await llm.chat({ model: 'a/m', messages: USER });
     expect(res.usage).toEqual({ prompt_tokens: 3, completion_tokens: 2, total_tokens: 9 });
+  });
+});
+
+describe('Ollama: tool_choice naming a tool the request does not define', () => {
+  it('sends every tool (Ollama has no tool_choice) rather than none', async () => {
+    let sent: { tools?: { function: { name: string } }[] } = {};
+    const reply = {
+      model: 'm',
+      message: { role: 'assistant', content: 'Hi' },
+      done: true,
+      done_reason: 'stop',
+    };
+    const raw = await rawUpstream((body, res) => {
+      sent = JSON.parse(body);
+      res.writeHead(200, { 'content-type': json }).end(JSON.stringify(reply));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'ollama', baseUrl: raw.url.replace(/\/v1$/, ''), apiKey: KEY } },
+    });
+    const tool = (name: string) => ({ type: 'function' as const, function: { name, parameters: {} } });
+    await h.llm.chat({
+      model: 'a/m',
+      messages: USER,
+      tools: [tool('weather'), tool('time')],
+      tool_choice: { type: 'function', function: { name: 'other' } },
+    });
+    expect(sent.tools?.map((t) => t.function.name)).toEqual(['weather', 'time']);
   });
 });
