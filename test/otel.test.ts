@@ -443,8 +443,10 @@ describe('instrumentOpenTelemetry with the response cache', () => {
   it('a miss is an ordinary call span; only the hit is marked mana.cached', async () => {
     const h = await harness({
       upstreams: { a: 'openai' },
-      aliases: { 'mana/c': { chain: ['a/m1'], cache: true } },
-      options: { cache: { store: 'memory' as const, ttlMs: 60_000 } },
+      options: {
+        aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } },
+        cache: { store: 'memory' as const, ttlMs: 60_000 },
+      },
     });
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
