@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CallKind } from '../events.js';
-import { isNumbers, isUsage } from '../providers/json-shapes.js';
-import { mayHoldProto, NO_PROTO, normaliseDelta, normaliseToolCall } from '../providers/openai-reply.js';
+import { isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
+import { mayHoldProto, messageProblem, NO_PROTO } from '../providers/openai-reply.js';
 import type { CallPlan, RouterContext } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
@@ -183,7 +183,7 @@ function parse(text: string, kind: string, dims: number | undefined): Stored | u
     const r = s?.response;
     return s?.v === 1 &&
       typeof s.resolved === 'string' &&
-      isObject(r) &&
+      isJsonObject(r) &&
       (r.usage == null || isUsage(r.usage)) &&
       (kind === 'embed' ? isEmbeddings(r, dims) : isCompletion(r))
       ? (s as Stored)
@@ -193,41 +193,30 @@ function parse(text: string, kind: string, dims: number | undefined): Stored | u
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /**
- * Whether `r` holds choices as an upstream's reply must (openai-reply.ts): each with a message whose text fields are
- * texts, whose tool calls are calls, and a finish reason (only finished answers are stored).
+ * Whether `r` holds choices as an upstream's reply must (openai-reply.ts): each with a message callers can take and a
+ * finish reason (only finished answers are stored).
  */
-function isCompletion(r: Record<string, unknown>): boolean {
+function isCompletion(r: JsonObject): boolean {
   const choices = r.choices;
   return (
     Array.isArray(choices) &&
     choices.length > 0 &&
-    choices.every((c: { message?: unknown; finish_reason?: unknown } | null) => {
-      const m = c?.message;
-      return (
+    choices.every(
+      (c: { message?: unknown; finish_reason?: unknown } | null) =>
         typeof c?.finish_reason === 'string' &&
         c.finish_reason !== '' &&
-        isObject(m) &&
-        normaliseDelta(m) &&
-        (!Array.isArray(m.tool_calls) || m.tool_calls.every((t) => normaliseToolCall(t, true)))
-      );
-    })
+        isJsonObject(c.message) &&
+        messageProblem(c.message) === undefined,
+    )
   );
 }
 
-/** Whether `r` holds vectors as an upstream's reply must (openai-embeddings.ts): finite numbers, all of one length that is not 0. */
-function isEmbeddings(r: Record<string, unknown>, dims: number | undefined): boolean {
-  const data = r.data;
-  if (!Array.isArray(data) || data.length === 0) return false;
-  const length = dims ?? (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
-  return (
-    typeof length === 'number' &&
-    length > 0 &&
-    data.every(
-      (d: { embedding?: unknown } | null) => isNumbers(d?.embedding) && d.embedding.length === length,
-    )
-  );
+/**
+ * Whether `r` holds vectors as an upstream's reply must (openai-embeddings.ts): finite numbers, all of one length
+ * that is not 0 (the alias's `dimensions` when it has them).
+ */
+function isEmbeddings(r: JsonObject, dims: number | undefined): boolean {
+  const length = Array.isArray(r.data) ? vectorLength(r.data) : 0;
+  return length > 0 && (dims === undefined || length === dims);
 }

@@ -54,6 +54,19 @@ export function isUsage(u: unknown): boolean {
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 
 /**
+ * The one length of the `embedding` vectors of `data`'s items, each passing `isVector`; 0 when there are none, one
+ * is not a vector or their lengths differ.
+ */
+export function vectorLength(data: unknown[], isVector: (v: unknown) => v is unknown[] = isNumbers): number {
+  const n = (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
+  const same = (d: unknown) => {
+    const e = (d as { embedding?: unknown } | null)?.embedding;
+    return isVector(e) && e.length === n;
+  };
+  return typeof n === 'number' && data.every(same) ? n : 0;
+}
+
+/**
  * A tool call's `arguments` as callers get them, the JSON text OpenAI's shape has there, from a provider that sends
  * them as a JSON value (Anthropic's `input`, Gemini's `args`, Ollama's `arguments`): a string is taken as that text
  * (as the OpenAI-compatible adapter takes it), any other value as its JSON text, none (or null) as `{}`

@@ -178,6 +178,17 @@ export function replyJson(
   return undefined;
 }
 
+/**
+ * What makes a reply's message one callers cannot take (normalised in place): a field of the wrong type or a malformed
+ * tool call; undefined when there is none.
+ */
+export function messageProblem(m: WireDelta): string | undefined {
+  if (!normaliseDelta(m)) return 'reply message has a field of the wrong type';
+  if (m.tool_calls && !(m.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
+    return 'malformed tool call';
+  return undefined;
+}
+
 /** A `/chat/completions` reply checked and normalised, relabelled `model`; ids and times filled in when missing. */
 export function chatReply(text: string, meta: CallMeta, model: string, now: number): ChatCompletion {
   const json = replyJson(text, meta) as WireReply;
@@ -187,9 +198,8 @@ export function chatReply(text: string, meta: CallMeta, model: string, now: numb
     if (c === null || typeof c !== 'object' || c.message === null || typeof c.message !== 'object')
       throw badResponse(meta, 'reply choice has no message');
     if (!finishes(c, meta)) c.finish_reason = null;
-    if (!normaliseDelta(c.message)) throw badResponse(meta, 'reply message has a field of the wrong type');
-    if (c.message.tool_calls && !(c.message.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
-      throw badResponse(meta, 'malformed tool call');
+    const problem = messageProblem(c.message);
+    if (problem) throw badResponse(meta, problem);
     // Groq leaves `content` out of a tool-only reply: the message says null, as OpenAI's does.
     if (c.message.content === undefined) c.message.content = null;
   }

@@ -1,6 +1,7 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { cutModel, ProviderResponseError } from '../errors.js';
+import { vectorLength } from '../providers/json-shapes.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
@@ -72,25 +73,24 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 
 /**
  * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
- * out one frozen or shared object); a reply without its `list` (`choices`, `data`), or embeddings without one
- * dimension or one vector per input (`inputs`), is a malformed one (as from a built-in adapter, which builds a fresh
- * one per call).
+ * out one frozen or shared object); a reply without choices, or embeddings without one vector per input (`inputs`),
+ * all of one length that is not 0, is a malformed one (as from a built-in adapter, which builds a fresh one per call).
  */
 function ownAnswer<T>(
   slot: ProviderSlot,
   entry: ChainEntry,
   answer: Promise<T>,
-  list: string,
   inputs?: number,
 ): Promise<T> {
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
+    const list = inputs === undefined ? 'choices' : 'data';
     const items = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[list];
     const wrong = !Array.isArray(items)
       ? `has no ${list} list`
       : inputs !== undefined && items.length !== inputs
         ? `holds ${items.length} embeddings for ${inputs} inputs`
-        : list === 'data' && !oneDimension(items)
+        : inputs !== undefined && vectorLength(items, Array.isArray) === 0
           ? 'holds an empty vector, or vectors of different lengths'
           : undefined;
     if (wrong !== undefined)
@@ -99,20 +99,11 @@ function ownAnswer<T>(
   });
 }
 
-/** Whether every item holds a vector, all of one length that is not 0. */
-function oneDimension(items: unknown[]): boolean {
-  const lengths = items.map((d) => {
-    const v = (d as { embedding?: unknown } | null)?.embedding;
-    return Array.isArray(v) ? v.length : 0;
-  });
-  return lengths.every((n) => n > 0 && n === lengths[0]);
-}
-
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
 export const CHAT_STEP: Step<ChatCompletion, ChatRequest> = {
   timeoutLabel: 'no answer',
   run: (slot, entry, context, request) =>
-    ownAnswer(slot, entry, slot.adapter.chat({ ...request, model: entry.model }, context), 'choices'),
+    ownAnswer(slot, entry, slot.adapter.chat({ ...request, model: entry.model }, context)),
 };
 
 /** Embedding attempts: the input always as an array; an alias with `dimensions` skips vectors of another length. */
@@ -124,7 +115,6 @@ export const EMBED_STEP: Step<Embeddings, EmbedRequest> = {
       slot,
       entry,
       slot.adapter.embed({ ...request, input, model: entry.model }, context),
-      'data',
       input.length,
     );
   },
