@@ -59,6 +59,9 @@ export function thrownText(err: unknown, max = 200, secrets: readonly string[] =
   return cleanText(textOf(err), max, secrets);
 }
 
+/** The issue of a caller's object whose getter or proxy trap threw while it was read (any value, any text). */
+export const cannotRead = (err: unknown): string => `cannot be read: ${thrownText(err)}`;
+
 /**
  * The text of a thrown or rejected value (an Error's message, else the value as a string) that never throws itself:
  * a caller's abort reason or a listener's throw can be `Object.create(null)`, which `String()` refuses.

@@ -9,7 +9,7 @@ import {
 } from './options.js';
 import { OptionsSchema, ProviderSchema } from './options-schema.js';
 import { lacksKey, type ProviderType, WELL_KNOWN } from './providers/registry.js';
-import { thrownText } from './redact.js';
+import { cannotRead } from './redact.js';
 import { configIssues, issuePath, unknownKeys } from './unknown-keys.js';
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]*$/;
@@ -54,8 +54,7 @@ export function readingOptions<T>(title: string, read: () => T): T {
     return read();
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    const message = `cannot be read: ${thrownText(err)}`;
-    throw new ConfigError(title, [{ path: '', message }], { cause: err });
+    throw new ConfigError(title, [{ path: '', message: cannotRead(err) }], { cause: err });
   }
 }
 

@@ -1,7 +1,7 @@
 import { ConfigError, InvalidRequestError } from './errors.js';
 import { IssueList, isList, kindOf, shown } from './issue-list.js';
 import { isJsonObject as isObject, type JsonObject as Obj } from './providers/json-shapes.js';
-import { thrownText } from './redact.js';
+import { cannotRead } from './redact.js';
 import type { CallOptions } from './types.js';
 import { checkMessages } from './validate-messages.js';
 
@@ -100,7 +100,7 @@ function checkOptions(opts: unknown, out: IssueList): void {
   try {
     checkOptionFields(opts, out);
   } catch (err) {
-    unreadable('options', err, out);
+    out.add('options', cannotRead(err));
   }
 }
 
@@ -143,7 +143,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
   try {
     checkRequest(kind, request, out);
   } catch (err) {
-    unreadable('', err, out);
+    out.add('', cannotRead(err));
   }
   checkOptions(opts, out);
   if (out.list) throw new InvalidRequestError(`Invalid ${kind} request`, out.list);
@@ -156,11 +156,6 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
           "{ cache: true } needs a client created with the cache option, e.g. cache: { store: 'memory' }",
       },
     ]);
-}
-
-/** A getter or proxy trap in the caller's object threw while it was read (any value, any text): the caller's mistake. */
-function unreadable(path: string, err: unknown, out: IssueList): void {
-  out.add(path, `cannot be read: ${thrownText(err)}`);
 }
 
 function checkRequest(kind: string, request: unknown, out: IssueList): void {

@@ -1,6 +1,6 @@
 import { InvalidRequestError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { cleanText, thrownText } from '../redact.js';
+import { cannotRead, cleanText } from '../redact.js';
 import { issuePath } from '../unknown-keys.js';
 
 // Path segments named in an issue: a 6,000-level path is no help to anyone and would make the error itself huge.
@@ -102,8 +102,7 @@ export function checkRequestBounds(request: object, bounds: ResolvedOptions['lim
       throw new InvalidRequestError('Invalid request', [
         { path: pathOf(w, err.depth), message: err.message },
       ]);
-    // A getter or proxy trap in the caller's object threw while it was read: its text is the caller's, cleaned.
-    const issue = { path: pathOf(w, w.keys.length), message: `cannot be read: ${thrownText(err)}` };
+    const issue = { path: pathOf(w, w.keys.length), message: cannotRead(err) };
     throw new InvalidRequestError('Invalid request', [issue], err === undefined ? undefined : { cause: err });
   }
 }
