@@ -32,7 +32,7 @@ export function chatNeeds(req: ChatRequest): Needs {
 export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): Skip | ProviderSlot {
   const slot = ctx.providers.get(entry.provider);
   if (!slot) return { reason: 'unconfigured' };
-  let caps: Capabilities | undefined;
+  let caps: Partial<Capabilities> | undefined;
   for (const k in needs) {
     caps ??= capabilitiesOf(slot, entry.model);
     if (!caps[k as keyof Capabilities]) return { reason: 'capability' };
@@ -55,14 +55,9 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
 }
 
 /** None: a custom adapter's `capabilities()` that throws or answers no object (looking at an entry never throws). */
-const NONE: Capabilities = Object.freeze({
-  tools: false,
-  vision: false,
-  jsonSchema: false,
-  embeddings: false,
-});
+const NONE: Partial<Capabilities> = Object.freeze({});
 
-function capabilitiesOf(slot: ProviderSlot, model: string): Capabilities {
+function capabilitiesOf(slot: ProviderSlot, model: string): Partial<Capabilities> {
   try {
     const caps = slot.adapter.capabilities(model);
     return typeof caps === 'object' && caps !== null ? caps : NONE;
