@@ -89,26 +89,24 @@ const HttpOptionsSchema = v.object({
  * @throws ConfigError listing every problem
  */
 export function resolveHttpOptions(options: HttpHandlerOptions = {}) {
-  return readingOptions('invalid mana-llm/http options', () => readHttpOptions(options));
-}
-
-function readHttpOptions(options: HttpHandlerOptions) {
-  const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
-  // Unknown keys are listed, not dropped: `apikeys` for `apiKeys` would otherwise serve without a key check.
-  const issues = [
-    ...(parsed.success ? [] : configIssues(parsed.issues)),
-    ...unknownKeys(HttpOptionsSchema, options),
-  ];
-  if (!parsed.success || issues.length > 0) throw new ConfigError('invalid mana-llm/http options', issues);
-  const { cors, requestIdHeader, ...o } = parsed.output;
-  return {
-    ...o,
-    cors: cors === undefined || cors === '*' ? cors : new Set(cors),
-    maxBodyBytes: o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
-    requestIdHeader:
-      requestIdHeader === false
-        ? undefined
-        : (requestIdHeader ?? HTTP_DEFAULTS.requestIdHeader).toLowerCase(),
-    basePath: o.basePath ?? HTTP_DEFAULTS.basePath,
-  };
+  return readingOptions('invalid mana-llm/http options', () => {
+    const parsed = v.safeParse(HttpOptionsSchema, options, { abortEarly: false });
+    // Unknown keys are listed, not dropped: `apikeys` for `apiKeys` would otherwise serve without a key check.
+    const issues = [
+      ...(parsed.success ? [] : configIssues(parsed.issues)),
+      ...unknownKeys(HttpOptionsSchema, options),
+    ];
+    if (!parsed.success || issues.length > 0) throw new ConfigError('invalid mana-llm/http options', issues);
+    const { cors, requestIdHeader, ...o } = parsed.output;
+    return {
+      ...o,
+      cors: cors === undefined || cors === '*' ? cors : new Set(cors),
+      maxBodyBytes: o.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
+      requestIdHeader:
+        requestIdHeader === false
+          ? undefined
+          : (requestIdHeader ?? HTTP_DEFAULTS.requestIdHeader).toLowerCase(),
+      basePath: o.basePath ?? HTTP_DEFAULTS.basePath,
+    };
+  });
 }
