@@ -45,8 +45,7 @@ function checked(batches: AsyncIterable<ChatChunk[]>, entry: ChainEntry): AsyncI
   const reader: AsyncIterator<ChatChunk[]> = {
     // A hand-written iterator may answer a plain result, not a promise (`for await` takes both).
     next: () => Promise.resolve(source.next()).then(check),
-    return: (value?: unknown) =>
-      source.return ? source.return(value) : Promise.resolve({ done: true, value: undefined }),
+    return: () => source.return?.() ?? Promise.resolve({ done: true, value: undefined }),
   };
   return { [Symbol.asyncIterator]: () => reader };
 }
