@@ -111,7 +111,7 @@ export class ResponseCache {
       save: (value: T) => {
         // Only whole answers: a choice without a finish reason was cut short.
         const choices = (value as { choices?: { finish_reason?: unknown }[] }).choices;
-        if (choices?.some((c) => c.finish_reason === null || c.finish_reason === undefined)) return;
+        if (choices?.some((c) => c.finish_reason == null)) return;
         const { routing, ...response } = value;
         const stored: Stored = { v: 1, resolved: routing.resolved, response };
         // A cache that cannot store (it throws or rejects) is a cache that misses; an answer over the cap would
@@ -172,9 +172,9 @@ function fits(text: string, maxBytes: number): boolean {
 }
 
 /**
- * A stored answer for a call of `kind`, or undefined when the text is not one (corrupt, or planted in a shared store),
- * its usage included;
- * embeddings of an alias with `dimensions` must have that length (another process's alias, or this one's before a reload).
+ * A stored answer for a call of `kind`, its usage included, or undefined when the text is not one (corrupt, or
+ * planted in a shared store); embeddings of an alias with `dimensions` must have that length (another process's
+ * alias, or this one's before a reload).
  */
 function parse(text: string, kind: string, dims: number | undefined): Stored | undefined {
   try {
