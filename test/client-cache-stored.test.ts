@@ -221,6 +221,15 @@ describe('a cache store that answers with something other than a text (a custom 
   for (const [what, got] of [
     ['a number', () => 42],
     ['a promise of an object', () => Promise.resolve({ v: 1 })],
+    [
+      'a thenable whose then() throws',
+      () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a store's hand-made promise-like
+        then() {
+          throw new Error('broken then');
+        },
+      }),
+    ],
   ] as const)
     it(`${what} is a miss, not a failed call`, async () => {
       const store = { getResponse: got as unknown as () => string, setResponse: () => undefined };

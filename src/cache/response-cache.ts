@@ -147,7 +147,8 @@ export class ResponseCache {
         this.#waiting.add(miss);
         unfollow = plan.signal && followAbort(plan.signal, miss);
         cancelTimer = this.ctx.clock.setTimer(plan.deadline - this.ctx.clock.now(), miss);
-        (got as PromiseLike<unknown>).then((v) => resolve(textOf(v)), miss);
+        // Adopted, not called: a hand-made thenable's then() that throws is a miss too (a native promise as it is).
+        Promise.resolve(got).then((v) => resolve(textOf(v)), miss);
       });
     } finally {
       unfollow?.();
