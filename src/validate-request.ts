@@ -97,40 +97,36 @@ function checkInput(input: unknown, out: IssueList): void {
 }
 
 function checkOptions(opts: unknown, out: IssueList): void {
+  if (opts === undefined) return;
   try {
-    checkOptionFields(opts, out);
+    if (!isObject(opts)) {
+      out.add('options', `call options must be an object, got ${kindOf(opts)}`);
+      return;
+    }
+    const o = opts as CallOptions;
+    const t = o.timeoutMs;
+    if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0))
+      out.add(
+        'timeoutMs',
+        `must be a finite number of milliseconds > 0, got ${typeof t === 'number' ? t : kindOf(t)}`,
+      );
+    const s = o.signal as unknown;
+    // Duck-typed: an AbortSignal from another realm or a polyfill works the same way.
+    if (
+      s !== undefined &&
+      !(isObject(s) && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function')
+    )
+      out.add('signal', `must be an AbortSignal, got ${kindOf(s)}`);
+    if (o.cache !== undefined && typeof o.cache !== 'boolean') out.add('cache', 'must be true or false');
+    const h = o.hedgeAfterMs;
+    if (h !== undefined && h !== 'auto' && (typeof h !== 'number' || !Number.isFinite(h) || h < 0))
+      out.add(
+        'hedgeAfterMs',
+        `must be a finite number of milliseconds >= 0 (0: no hedging) or 'auto', got ${typeof h === 'number' ? h : kindOf(h)}`,
+      );
   } catch (err) {
     out.add('options', cannotRead(err));
   }
-}
-
-function checkOptionFields(opts: unknown, out: IssueList): void {
-  if (opts === undefined) return;
-  if (!isObject(opts)) {
-    out.add('options', `call options must be an object, got ${kindOf(opts)}`);
-    return;
-  }
-  const o = opts as CallOptions;
-  const t = o.timeoutMs;
-  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0))
-    out.add(
-      'timeoutMs',
-      `must be a finite number of milliseconds > 0, got ${typeof t === 'number' ? t : kindOf(t)}`,
-    );
-  const s = o.signal as unknown;
-  // Duck-typed: an AbortSignal from another realm or a polyfill works the same way.
-  if (
-    s !== undefined &&
-    !(isObject(s) && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function')
-  )
-    out.add('signal', `must be an AbortSignal, got ${kindOf(s)}`);
-  if (o.cache !== undefined && typeof o.cache !== 'boolean') out.add('cache', 'must be true or false');
-  const h = o.hedgeAfterMs;
-  if (h !== undefined && h !== 'auto' && (typeof h !== 'number' || !Number.isFinite(h) || h < 0))
-    out.add(
-      'hedgeAfterMs',
-      `must be a finite number of milliseconds >= 0 (0: no hedging) or 'auto', got ${typeof h === 'number' ? h : kindOf(h)}`,
-    );
 }
 
 /**
