@@ -137,7 +137,29 @@ function checkOptions(opts: unknown, out: IssueList): void {
 export function validateCall(kind: string, request: unknown, opts: unknown, hasCache: boolean): void {
   const out = new IssueList();
   try {
-    checkRequest(kind, request, out);
+    if (!isObject(request)) {
+      out.add('', `the request must be an object, got ${kindOf(request)}`);
+    } else {
+      checkModel(request.model, out);
+      if (kind === 'embed') {
+        checkInput(request.input, out);
+        const d = request.dimensions;
+        if (d !== undefined && !(Number.isSafeInteger(d) && (d as number) > 0))
+          out.add('dimensions', 'must be a positive integer');
+        const f = request.encoding_format;
+        if (f !== undefined && f !== 'float' && f !== 'base64')
+          out.add('encoding_format', `must be 'float' or 'base64', got ${shown(f)}`);
+      } else {
+        // A completions-style `prompt` (the openai SDK's other API) is a common first call: say what to send.
+        if (request.messages === undefined && request.prompt !== undefined)
+          out.add(
+            'messages',
+            "is required: a chat request sends messages: [{ role: 'user', content: '…' }], not prompt",
+          );
+        else checkMessages(request.messages, out);
+        checkChatFields(request, out);
+      }
+    }
   } catch (err) {
     out.add('', cannotRead(err));
   }
@@ -152,32 +174,6 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
           "{ cache: true } needs a client created with the cache option, e.g. cache: { store: 'memory' }",
       },
     ]);
-}
-
-function checkRequest(kind: string, request: unknown, out: IssueList): void {
-  if (!isObject(request)) {
-    out.add('', `the request must be an object, got ${kindOf(request)}`);
-  } else {
-    checkModel(request.model, out);
-    if (kind === 'embed') {
-      checkInput(request.input, out);
-      const d = request.dimensions;
-      if (d !== undefined && !(Number.isSafeInteger(d) && (d as number) > 0))
-        out.add('dimensions', 'must be a positive integer');
-      const f = request.encoding_format;
-      if (f !== undefined && f !== 'float' && f !== 'base64')
-        out.add('encoding_format', `must be 'float' or 'base64', got ${shown(f)}`);
-    } else {
-      // A completions-style `prompt` (the openai SDK's other API) is a common first call: say what to send.
-      if (request.messages === undefined && request.prompt !== undefined)
-        out.add(
-          'messages',
-          "is required: a chat request sends messages: [{ role: 'user', content: '…' }], not prompt",
-        );
-      else checkMessages(request.messages, out);
-      checkChatFields(request, out);
-    }
-  }
 }
 
 /**
