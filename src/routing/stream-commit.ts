@@ -50,8 +50,7 @@ function checked(batches: AsyncIterable<ChatChunk[]>, entry: ChainEntry): AsyncI
   return { [Symbol.asyncIterator]: () => reader };
 }
 
-const isChunk = (c: unknown): boolean =>
-  c !== null && typeof c === 'object' && Array.isArray((c as { choices?: unknown }).choices);
+const isChunk = (c: unknown): boolean => Array.isArray((c as { choices?: unknown } | null)?.choices);
 
 /** A chunk that commits the stream: text, a refusal, a tool-call fragment or reasoning. */
 function commitsStream(c: ChatChunk): boolean {
