@@ -64,7 +64,7 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
     const res = served.value as T & { routing: Routing };
     res.routing = routingOf(plan, served.entry.target, plan.attempts);
     if (ticket && 'save' in ticket) ticket.save(res);
-    reportServed(ctx, plan, served.entry.target, usageOf(res));
+    reportServed(ctx, plan, served.entry.target, usageOf(kind, res));
     return res;
   } catch (err) {
     throw reportFailure(ctx, plan, err);
@@ -136,9 +136,12 @@ export function routingOf(
     : { requested: plan.requested, resolved, attempts };
 }
 
-/** Usage for the `response` event: a completion's as is; embeddings have prompt tokens only. */
-function usageOf(res: ChatCompletion | Embeddings): Usage | undefined {
-  if (res.object === 'chat.completion') return res.usage;
+/**
+ * Usage for the `response` event: a completion's as is; embeddings have prompt tokens only. By the call's `kind`, not
+ * the answer's `object`, which a custom adapter may leave out.
+ */
+function usageOf(kind: 'chat' | 'embed', res: ChatCompletion | Embeddings): Usage | undefined {
+  if (kind === 'chat') return (res as ChatCompletion).usage;
   const u = res.usage;
   return u?.prompt_tokens
     ? { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }
