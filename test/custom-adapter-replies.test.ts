@@ -40,6 +40,61 @@ async function setup(mine: ProviderAdapter) {
   return h;
 }
 
+describe("a custom adapter's chat answer whose choices callers cannot take", () => {
+  const bad: [string, unknown][] = [
+    ['a null choice', [null]],
+    ['a choice without a message', [{ index: 0, finish_reason: 'stop' }]],
+    ['a message that is a text', [{ index: 0, message: 'hi', finish_reason: 'stop' }]],
+    [
+      'content that is a number',
+      [{ index: 0, message: { role: 'assistant', content: 5 }, finish_reason: 'stop' }],
+    ],
+    [
+      'a tool call that is a number',
+      [
+        {
+          index: 0,
+          message: { role: 'assistant', content: null, tool_calls: [5] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    ],
+    ['no choice at all', []],
+  ];
+  for (const [what, choices] of bad) {
+    it(`${what}: is a malformed reply, the next entry serves, the provider counts it`, async () => {
+      const { llm } = await setup(adapter(answer(choices)));
+      const res = await llm.chat({ model: 'mana/x', messages: USER });
+      expect(res.routing.resolved).toBe('b/m');
+      expect(res.choices[0]?.message.content).toBe('from b');
+      expect(res.routing.attempts[0]?.reason).toBe('bad-response');
+      expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
+    });
+  }
+
+  it('a good answer is served', async () => {
+    const { llm } = await setup(adapter(answer([good])));
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.resolved).toBe('mine/m');
+    expect(res.choices[0]?.message.content).toBe('hi');
+  });
+});
+
+describe("a custom adapter's chat answer whose usage holds no counts", () => {
+  for (const usage of [
+    { prompt_tokens: 'lots', completion_tokens: 1, total_tokens: 2 },
+    { prompt_tokens: -1, completion_tokens: 1, total_tokens: 0 },
+  ]) {
+    it(`is read as reporting none (${JSON.stringify(usage.prompt_tokens)}), in the answer and the response event`, async () => {
+      const { llm, events } = await setup(adapter(answer([good], { usage })));
+      const res = await llm.chat({ model: 'mana/x', messages: USER });
+      expect(res.routing.resolved).toBe('mine/m');
+      expect(res.usage).toBeUndefined();
+      expect(events.of('response')[0]?.usage).toBeUndefined();
+    });
+  }
+});
+
 describe("a custom adapter's chat answer without object: 'chat.completion'", () => {
   it("reports its completion tokens in the response event's usage", async () => {
     const usage = { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 };

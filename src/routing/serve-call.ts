@@ -1,7 +1,8 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { cutModel, ProviderResponseError } from '../errors.js';
-import { vectorLength } from '../providers/json-shapes.js';
+import { isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
+import { messageProblem } from '../providers/openai-reply.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
@@ -73,8 +74,9 @@ async function serve<T extends ChatCompletion | Embeddings, R extends ChatReques
 
 /**
  * A custom adapter's answer as the router may use it: a copy (it gets its own `routing`, though the adapter may hand
- * out one frozen or shared object); a reply without choices, or embeddings without one vector per input (`inputs`),
- * all of one length that is not 0, is a malformed one (as from a built-in adapter, which builds a fresh one per call).
+ * out one frozen or shared object), held to the rule a built-in adapter's reply is (openai-reply.ts): a reply whose
+ * choices callers cannot take, or embeddings without one vector per input (`inputs`), is a malformed one; a usage
+ * without counts is read as reporting none.
  */
 function ownAnswer<T>(
   slot: ProviderSlot,
@@ -84,19 +86,34 @@ function ownAnswer<T>(
 ): Promise<T> {
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
-    const list = inputs === undefined ? 'choices' : 'data';
-    const items = v === null || typeof v !== 'object' ? undefined : (v as Record<string, unknown>)[list];
-    const wrong = !Array.isArray(items)
-      ? `has no ${list} list`
-      : inputs !== undefined && items.length !== inputs
-        ? `holds ${items.length} embeddings for ${inputs} inputs`
-        : inputs !== undefined && vectorLength(items, Array.isArray) === 0
-          ? 'holds an empty vector, or vectors of different lengths'
-          : undefined;
+    const copy: JsonObject = { ...(v as JsonObject) };
+    const wrong = inputs === undefined ? choicesProblem(copy.choices) : embeddingsProblem(copy.data, inputs);
     if (wrong !== undefined)
       throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer ${wrong}`, entry);
-    return { ...v };
+    if (copy.usage != null && !isUsage(copy.usage)) delete copy.usage;
+    return copy as T;
   });
+}
+
+/** What makes a custom adapter's `choices` ones callers cannot take; undefined when there is nothing. */
+function choicesProblem(choices: unknown): string | undefined {
+  if (!Array.isArray(choices) || choices.length === 0) return 'has no choices';
+  for (const c of choices) {
+    const message = (c as { message?: unknown } | null)?.message;
+    if (!isJsonObject(message)) return 'holds a choice without a message';
+    const problem = messageProblem(message);
+    if (problem !== undefined) return `holds a malformed message (${problem})`;
+  }
+  return undefined;
+}
+
+/** What makes a custom adapter's embeddings `data` not one vector per input, all of one length that is not 0. */
+function embeddingsProblem(data: unknown, inputs: number): string | undefined {
+  if (!Array.isArray(data)) return 'has no data list';
+  if (data.length !== inputs) return `holds ${data.length} embeddings for ${inputs} inputs`;
+  if (vectorLength(data, Array.isArray) === 0)
+    return 'holds an empty vector, or vectors of different lengths';
+  return undefined;
 }
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
