@@ -104,3 +104,37 @@ describe("a custom adapter's chat answer without object: 'chat.completion'", () 
     expect(events.of('response')[0]?.usage).toEqual(usage);
   });
 });
+
+describe("a custom adapter's embeddings whose vectors or indexes are malformed", () => {
+  const item = (index: unknown, embedding: unknown) => ({ object: 'embedding', index, embedding });
+  const bad: [string, unknown[]][] = [
+    ['a text in a vector', [item(0, [1, 'two']), item(1, [3, 4])]],
+    ['NaN in a vector', [item(0, [1, Number.NaN]), item(1, [3, 4])]],
+    ['a repeated index', [item(0, [1, 2]), item(0, [3, 4])]],
+    ['an index out of range', [item(0, [1, 2]), item(5, [3, 4])]],
+    ['an index that is a text', [item('1', [1, 2]), item('0', [3, 4])]],
+  ];
+  for (const [what, data] of bad) {
+    it(`${what}: is a malformed reply, the next entry serves, the provider counts it`, async () => {
+      const { llm } = await setup(
+        adapter(null, {
+          object: 'list',
+          model: 'mine/m',
+          data,
+          usage: { prompt_tokens: 2, total_tokens: 2 },
+        }),
+      );
+      const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+      expect(res.routing.resolved).toBe('b/m');
+      expect(res.routing.attempts[0]?.reason).toBe('bad-response');
+      expect(llm.health().providers.mine?.consecutiveFailures).toBe(1);
+    });
+  }
+
+  it('items in another order are served (a good answer)', async () => {
+    const data = [item(1, [3, 4]), item(0, [1, 2])];
+    const { llm } = await setup(adapter(null, { object: 'list', model: 'mine/m', data }));
+    const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+    expect(res.routing.resolved).toBe('mine/m');
+  });
+});

@@ -1,7 +1,7 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { cutModel, ProviderResponseError } from '../errors.js';
-import { isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
+import { isCount, isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
 import { messageProblem } from '../providers/openai-reply.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
@@ -107,12 +107,22 @@ function choicesProblem(choices: unknown): string | undefined {
   return undefined;
 }
 
-/** What makes a custom adapter's embeddings `data` not one vector per input, all of one length that is not 0. */
+/**
+ * What makes a custom adapter's embeddings `data` not one vector per input: finite numbers, all of one length that
+ * is not 0, each index (or the item's position when it has none) a distinct input's; undefined when there is nothing.
+ */
 function embeddingsProblem(data: unknown, inputs: number): string | undefined {
   if (!Array.isArray(data)) return 'has no data list';
   if (data.length !== inputs) return `holds ${data.length} embeddings for ${inputs} inputs`;
-  if (vectorLength(data, Array.isArray) === 0)
-    return 'holds an empty vector, or vectors of different lengths';
+  if (vectorLength(data) === 0)
+    return 'holds an empty vector, one that is not all numbers, or vectors of different lengths';
+  const seen: boolean[] = [];
+  for (let i = 0; i < inputs; i++) {
+    const index = (data[i] as { index?: unknown }).index ?? i;
+    if (!isCount(index) || index >= inputs || seen[index])
+      return 'holds an index out of range, repeated or not a number';
+    seen[index] = true;
+  }
   return undefined;
 }
 
