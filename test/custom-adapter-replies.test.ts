@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Capabilities, ChatCompletion, Embeddings, ProviderAdapter } from '../src/index.js';
-import { closeAll, harness, USER } from './helpers/client.js';
+import {
+  type Capabilities,
+  type ChatCompletion,
+  type Embeddings,
+  type ProviderAdapter,
+  ProviderHTTPError,
+  StreamInterruptedError,
+} from '../src/index.js';
+import { closeAll, harness, rejection, USER } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -136,5 +143,58 @@ describe("a custom adapter's embeddings whose vectors or indexes are malformed",
     const { llm } = await setup(adapter(null, { object: 'list', model: 'mine/m', data }));
     const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
     expect(res.routing.resolved).toBe('mine/m');
+  });
+});
+
+describe("a custom adapter's own ProviderError with a huge message holding a key and control characters", () => {
+  const KEYLIKE = 'sk-proj-ABCDEFGH12345678';
+  const huge = () =>
+    new ProviderHTTPError(`upstream said \u001b[31m ${KEYLIKE}\r\n${'x'.repeat(2_000_000)}`, {
+      provider: 'mine',
+      model: 'm',
+      status: 503,
+    });
+  const clean = (m: string) => {
+    expect(m.length).toBeLessThan(1_000);
+    expect(m).not.toContain(KEYLIKE);
+    expect(m).not.toContain('\u001b');
+    expect(m).not.toContain('\r');
+  };
+
+  it('reaches routing.attempts cut, redacted and cleaned, and still falls back as its class says', async () => {
+    const mine: ProviderAdapter = { ...adapter(null), chat: () => Promise.reject(huge()) };
+    const { llm } = await setup(mine);
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.resolved).toBe('b/m');
+    const err = res.routing.attempts[0]?.error as ProviderHTTPError;
+    expect(err).toBeInstanceOf(ProviderHTTPError);
+    expect(err.status).toBe(503);
+    clean(err.message);
+  });
+
+  it("reaches a StreamInterruptedError's message cut, redacted and cleaned", async () => {
+    const mine: ProviderAdapter = {
+      ...adapter(null),
+      async *stream() {
+        yield {
+          id: 'c',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'mine/m',
+          choices: [{ index: 0, delta: { content: 'Hel' }, finish_reason: null }],
+        };
+        throw huge();
+      },
+    };
+    const { llm } = await setup(mine);
+    const err = await rejection(
+      (async () => {
+        for await (const _ of llm.stream({ model: 'mana/x', messages: USER })) {
+        }
+      })(),
+    );
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    clean((err as StreamInterruptedError).message);
+    clean(((err as StreamInterruptedError).cause as Error).message);
   });
 });

@@ -159,7 +159,7 @@ export class ChainWalk<T, R> {
       attempt.releaseTrial();
       throw raw;
     }
-    const err = timeout ?? asProviderError(raw, entry.provider, entry.model);
+    const err = timeout ?? asProviderError(raw, ctx, entry);
     const verdict = judgeFailure(ctx, entry, err);
     // A verdict that counts no failure ends the half-open trial this attempt may be (a failure ends it anyway).
     if (verdict.health !== 'failure') attempt.releaseTrial();

@@ -62,9 +62,20 @@ export function cannotServe(entry: ChainEntry, needs: Needs): ProviderCapability
   );
 }
 
-/** Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). */
-export function asProviderError(err: unknown, provider: string, model: string): ProviderError {
-  if (err instanceof ProviderError) return err;
+/**
+ * Turns whatever an adapter threw into a ProviderError (a custom adapter may throw anything). A custom adapter's own
+ * ProviderError keeps its class, its message cleaned as a thrown one's is (docs/limits.md); best effort: a frozen
+ * one keeps its own.
+ */
+export function asProviderError(err: unknown, ctx: RouterContext, entry: ChainEntry): ProviderError {
+  const { provider, model } = entry;
+  if (err instanceof ProviderError) {
+    if (ctx.providers.get(provider)?.config.type !== 'custom') return err;
+    const msg = thrownText(err, 500);
+    if (msg !== err.message)
+      Reflect.defineProperty(err, 'message', { value: msg, writable: true, configurable: true });
+    return err;
+  }
   const about = { provider, model, cause: err };
   if (err instanceof ManaLLMError)
     return new ProviderResponseError(`${provider}/${cutModel(model)}: ${err.message}`, about);

@@ -172,8 +172,7 @@ export class CommittedStream implements Committed {
     const callerReason = attempt.abortReason() ?? (ctx.closed ? new ClosedError() : undefined);
     try {
       if (callerReason !== undefined) return reportFailure(ctx, plan, callerReason);
-      const cause =
-        (internal ? undefined : attempt.timeout) ?? asProviderError(raw, entry.provider, entry.model);
+      const cause = (internal ? undefined : attempt.timeout) ?? asProviderError(raw, ctx, entry);
       const partial = this.#handed.snapshot();
       if (!internal && cause !== this.#overtime) judgeFailure(ctx, entry, cause);
       return reportFailure(
