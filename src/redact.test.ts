@@ -48,9 +48,9 @@ describe('cleanText', () => {
     }
   });
 
-  it('replaces control characters (NUL, ESC, CR, LF, C1, bidi overrides) and folds white space', () => {
-    const out = cleanText('a\u0000b\u001b[31mc\r\nd\u0085e\u202ef\t\tg', 300);
-    expect(out).toBe('a b [31mc d e f g');
+  it('replaces control characters (NUL, a whole escape sequence, CR, LF, C1, bidi overrides) and folds white space', () => {
+    const out = cleanText('a\u0000b\u001b[31mc\r\nd\u0085e\u202ef\t\tg\u001b]0;title\u0007h', 300);
+    expect(out).toBe('a b c d e f g h');
   });
 
   it('redacts configured secrets and key shapes, and leaves short text as it was', () => {

@@ -18,12 +18,16 @@ const PATTERNS: readonly [RegExp, string][] = [
  * Extra secrets (the configured keys themselves) are replaced too.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
+  // A terminal escape (`ESC[31m`) glued to a key would hide where the key starts from the patterns' `\b`.
+  let out = text.replace(ESCAPE, ' ');
   for (const [re, rep] of PATTERNS) out = out.replace(re, rep);
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
   return out;
 }
 
+/** Terminal escape sequences: CSI (`ESC[…m`) and OSC (`ESC]…BEL`). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding escape sequences is this pattern's purpose
+const ESCAPE = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?)/g;
 /** C0 and C1 control characters, DEL, and the bidirectional overrides and isolates that reorder what is shown. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's purpose
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g;

@@ -69,6 +69,18 @@ describe('API keys never leak', () => {
     expectNoSecret(llm.health());
   });
 
+  it('a key-shaped text behind a terminal colour code is redacted too (the escape no longer hides its start)', async () => {
+    const { llm, a } = await setup();
+    const other = 'sk-proj-OTHERKEY1234567890abcd';
+    a.setDefault({
+      status: 400,
+      body: JSON.stringify({ error: { message: `bad key \u001b[31m${other}\u001b[0m` } }),
+    });
+    const err = await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    expect((err as Error).message).toContain('bad key');
+    expect((err as Error).message).not.toContain('OTHERKEY');
+  });
+
   it('not in stream errors', async () => {
     const { llm, a, b } = await setup();
     a.setDefault({ status: 500, body: echo(KEY) });
