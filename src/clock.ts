@@ -7,7 +7,7 @@ export interface Clock {
 }
 
 /** The longest delay one Node timer holds (24.8 days): a longer one fires after 1 ms instead. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The real clock: `Date.now()` and unref'd `setTimeout`. */
 export const systemClock: Clock = {

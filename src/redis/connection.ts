@@ -1,4 +1,4 @@
-import { systemClock, TIMER, within } from '../clock.js';
+import { MAX_TIMER_MS, systemClock, TIMER, within } from '../clock.js';
 import type { HealthStoreStatus } from '../health/health-store.js';
 import { thrownText } from '../redact.js';
 import { requirePeer } from '../require-peer.js';
@@ -36,11 +36,13 @@ export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLi
   const Redis = mod.default ?? mod;
   // A command issued while reconnecting is retried once, not twenty times: the store resyncs anyway. A command
   // Redis never answers is dropped after the store's timeout, so a frozen Redis cannot pile up a queue. After
-  // close(), a timer holding the process runs `disconnectTimeout` (ioredis: 2 s), even with Redis down.
+  // close(), a timer holding the process runs `disconnectTimeout` (ioredis: 2 s), even with Redis down. Both are
+  // one Node timer each, so capped at what one holds: a longer one would fire after 1 ms.
+  const ms = Math.min(commandTimeoutMs, MAX_TIMER_MS);
   return new Redis(url, {
     maxRetriesPerRequest: 1,
-    commandTimeout: Math.max(commandTimeoutMs, 1_000),
-    disconnectTimeout: commandTimeoutMs,
+    commandTimeout: Math.max(ms, 1_000),
+    disconnectTimeout: ms,
   });
 }
 

@@ -56,9 +56,15 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       { path: 'url', message: 'must be a redis:// or rediss:// URL' },
     ]);
   }
+  const timeoutMs = options.timeoutMs ?? REDIS_DEFAULTS.timeoutMs;
+  // 0, NaN or Infinity would time every command out at once (a Node timer fires after 1 ms instead).
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new ConfigError('createRedisHealthStore: timeoutMs must be a finite number of ms above 0', [
+      { path: 'timeoutMs', message: 'must be a finite number above 0' },
+    ]);
+  }
   const prefix = options.keyPrefix ?? REDIS_DEFAULTS.keyPrefix;
   const channel = options.channel ?? `${prefix}health`;
-  const timeoutMs = options.timeoutMs ?? REDIS_DEFAULTS.timeoutMs;
   const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/index.js';
+import { createRedisHealthStore } from '../../src/redis/index.js';
+import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
+
+describe.skipIf(!haveRedis())('createRedisHealthStore timeoutMs', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a timeoutMs past what one Node timer holds (24.8 days) still lets commands be answered', async () => {
+    const store = createRedisHealthStore({ url: redis.url, timeoutMs: 2 ** 31 });
+    try {
+      const end = Date.now() + 5_000;
+      while (!store.status().connected && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      expect(store.status()).toEqual({ kind: 'redis', connected: true });
+      expect(await store.acquireProbe('p', 60_000)).toBe(true);
+      expect(store.status()).toEqual({ kind: 'redis', connected: true });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, '250'])(
+    'timeoutMs %s is a ConfigError naming timeoutMs, not a store whose every command times out',
+    (timeoutMs) => {
+      let err: unknown;
+      try {
+        createRedisHealthStore({ url: redis.url, timeoutMs: timeoutMs as number });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues).toEqual([{ path: 'timeoutMs', message: expect.any(String) }]);
+    },
+  );
+});
