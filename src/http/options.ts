@@ -51,6 +51,10 @@ export type ResolvedHttpOptions = ReturnType<typeof resolveHttpOptions>;
 const NO_KEYS = 'must be a non-empty array (omit it to serve without a key check)';
 const HEADER = 'must be a header name or false';
 const BASE_PATH = "must start with '/' and not end with '/'";
+// A request path (a URL's pathname, or a Node request's target) never holds these: such a basePath matched nothing.
+const isPathText = (p: string) => /^[\x21-\x7e]*$/.test(p) && !/["#<>?`{}\\]/.test(p);
+const PATH_TEXT =
+  'must be a path as requests carry it: printable ASCII without spaces or any of ? # " < > ` { } \\ (percent-encode others: %20)';
 const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
 // Matched exactly against the Origin a browser sends (scheme://host[:port], lower case, nothing after): any other
 // entry, such as a trailing slash or '*' inside the list, would never match, and that origin's calls would fail.
@@ -77,7 +81,9 @@ const HttpOptionsSchema = v.object({
   requestIdHeader: v.optional(
     v.union([v.literal(false), v.pipe(v.string(HEADER), v.regex(/^[A-Za-z0-9-]+$/, HEADER))], HEADER),
   ),
-  basePath: v.optional(v.pipe(v.string(BASE_PATH), v.regex(/^(?:|\/.*[^/])$/, BASE_PATH))),
+  basePath: v.optional(
+    v.pipe(v.string(BASE_PATH), v.regex(/^(?:|\/.*[^/])$/, BASE_PATH), v.check(isPathText, PATH_TEXT)),
+  ),
   metrics: v.optional(
     withMethods<MetricsSource>(['metrics'], 'must have a metrics() method (e.g. a prom-client Registry)'),
   ),
