@@ -55,6 +55,10 @@ const BASE_PATH = "must start with '/' and not end with '/'";
 const isPathText = (p: string) => /^[\x21-\x7e]*$/.test(p) && !/["#<>?`{}\\]/.test(p);
 const PATH_TEXT =
   'must be a path as requests carry it: printable ASCII without spaces or any of ? # " < > ` { } \\ (percent-encode others: %20)';
+// Read for the request id, echoed on every answer and logged: a key sent in it would be too.
+const KEY_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'cookie']);
+const ID_HEADER_KEY =
+  'must not be a header that carries a key (authorization, proxy-authorization, x-api-key, cookie)';
 const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
 // Matched exactly against the Origin a browser sends (scheme://host[:port], lower case, nothing after): any other
 // entry, such as a trailing slash or '*' inside the list, would never match, and that origin's calls would fail.
@@ -79,7 +83,17 @@ const HttpOptionsSchema = v.object({
     v.custom<number>((n) => Number.isInteger(n) && (n as number) > 0, 'must be a positive integer'),
   ),
   requestIdHeader: v.optional(
-    v.union([v.literal(false), v.pipe(v.string(HEADER), v.regex(/^[A-Za-z0-9-]+$/, HEADER))], HEADER),
+    v.union(
+      [
+        v.literal(false),
+        v.pipe(
+          v.string(HEADER),
+          v.regex(/^[A-Za-z0-9-]+$/, HEADER),
+          v.check((h) => !KEY_HEADERS.has(h.toLowerCase()), ID_HEADER_KEY),
+        ),
+      ],
+      HEADER,
+    ),
   ),
   basePath: v.optional(
     v.pipe(v.string(BASE_PATH), v.regex(/^(?:|\/.*[^/])$/, BASE_PATH), v.check(isPathText, PATH_TEXT)),

@@ -38,4 +38,13 @@ describe('mana-llm/http options that could never work', () => {
       expect(issues({ basePath })).toEqual([]);
     },
   );
+
+  it.each(['x-api-key', 'Authorization', 'X-API-KEY', 'proxy-authorization', 'cookie'])(
+    'requestIdHeader %j (a header carrying a key) is a ConfigError: the key would be echoed and logged as the request id',
+    (requestIdHeader) => {
+      expect(issues({ requestIdHeader })).toEqual([
+        { path: 'requestIdHeader', message: expect.stringContaining('key') },
+      ]);
+    },
+  );
 });
