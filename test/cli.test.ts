@@ -58,6 +58,15 @@ describe('mana-llm CLI', () => {
     expect((await run(['validate', 'aliases.example.yaml'])).code).toBe(0);
   });
 
+  it('validate given several files (a glob such as config/*.yaml) is bad usage, not "ok" for the first one alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'aliases:\n  mana/x:\n    chain: [nopefix]\n');
+    const r = await run(['validate', 'aliases.example.yaml', join(dir, 'bad.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain('ok');
+    expect(r.stderr).toContain('one aliases file');
+  });
+
   it('chat streams the answer to stdout from the entry that is up', async () => {
     const groq = await startMockUpstream('openai', { reply: 'Hello from the cloud' });
     upstreams.push(groq);

@@ -68,7 +68,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   try {
-    if (command === 'validate') return validate(rest[0], values, env, out, err);
+    if (command === 'validate') {
+      // `validate config/*.yaml` would check the first file alone and print ok.
+      if (rest.length > 1) throw new UsageError('validate takes one aliases file: run it once per file');
+      return validate(rest[0], values, env, out, err);
+    }
     const given = optionsFrom(values, env);
     // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays
     // (one that is not an object is passed on as is, for createManaLLM to refuse).
