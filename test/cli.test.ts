@@ -58,6 +58,18 @@ describe('mana-llm CLI', () => {
     expect((await run(['validate', 'aliases.example.yaml'])).code).toBe(0);
   });
 
+  it.each(['aliases', 'health'])(
+    '%s given a file is bad usage (exit 2), not the aliases of ./aliases.yaml shown as if they were that file',
+    async (command) => {
+      const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+      writeFileSync(join(dir, 'other.yaml'), 'aliases:\n  mana/other:\n    chain: [ollama/m]\n');
+      const r = await run([command, join(dir, 'other.yaml'), '--aliases', 'aliases.example.yaml']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--aliases');
+      expect(r.stdout).toBe('');
+    },
+  );
+
   it('validate given several files (a glob such as config/*.yaml) is bad usage, not "ok" for the first one alone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
     writeFileSync(join(dir, 'bad.yaml'), 'aliases:\n  mana/x:\n    chain: [nopefix]\n');

@@ -73,6 +73,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (rest.length > 1) throw new UsageError('validate takes one aliases file: run it once per file');
       return validate(rest[0], values, env, out, err);
     }
+    // `aliases other.yaml` would show ./aliases.yaml as if it were other.yaml.
+    if ((command === 'aliases' || command === 'health') && rest.length > 0)
+      throw new UsageError(`${command} takes no argument: name the aliases file with --aliases <file>`);
     const given = optionsFrom(values, env);
     // Only `health` probes: the other commands make one call and leave. The rest of the config's health block stays
     // (one that is not an object is passed on as is, for createManaLLM to refuse).
