@@ -78,6 +78,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
   const keys = list(env.MANA_LLM_API_KEYS);
   const origins = list(env.MANA_LLM_CORS_ORIGINS);
+  // Set but empty (`MANA_LLM_API_KEYS=$KEYS` with KEYS unset) would serve with no key check.
+  if (env.MANA_LLM_API_KEYS !== undefined && keys.length === 0) {
+    err.write('mana-llm serve: MANA_LLM_API_KEYS holds no key (unset it to serve without a key check)\n');
+    return 2;
+  }
   let fromFile = false;
   try {
     const options = optionsFrom({ aliases: positionals[0] ?? values.aliases, config: values.config }, env);

@@ -233,6 +233,31 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     expect(stderr).toContain('none.yaml');
   });
 
+  it.each(['', ' ', ' , '])(
+    'MANA_LLM_API_KEYS=%j (set, holding no key, as `$KEYS` unset gives) exits 2 instead of serving with no key check',
+    async (keys) => {
+      const proc = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', 'aliases.example.yaml'],
+        { env: { PATH: process.env.PATH, MANA_LLM_API_KEYS: keys }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child = proc;
+      let stdout = '';
+      let stderr = '';
+      proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+      proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+      await waitFor(
+        () => proc.exitCode !== null || stdout.includes('listening'),
+        'exit or listening',
+        20_000,
+      );
+      expect(stdout).not.toContain('listening');
+      expect(await exited).toBe(2);
+      expect(stderr).toContain('MANA_LLM_API_KEYS');
+    },
+  );
+
   it('exits 2 with a readable message when the port is taken', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
