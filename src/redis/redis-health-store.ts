@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
 import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
+import { issuePath, unknownKeyMessage } from '../unknown-keys.js';
 import { connectUrl, type RedisClientLike, RedisConnection } from './connection.js';
 import { Replication } from './replication.js';
 import { ACQUIRE_LEASE, GET_CAPPED } from './scripts.js';
@@ -34,6 +35,8 @@ export interface RedisHealthStore extends HealthStore, CacheStore {
   close(): Promise<void>;
 }
 
+const OPTION_KEYS = ['client', 'url', 'keyPrefix', 'channel', 'timeoutMs'];
+
 /**
  * A health store shared by every process that points at the same Redis (`createManaLLM({ health: { store } })`),
  * usable as the response cache store too (`cache: { store }`). Each process keeps deciding from an in-memory
@@ -42,9 +45,18 @@ export interface RedisHealthStore extends HealthStore, CacheStore {
  * keep the later deadline). Probes are coordinated with a lease per provider. Redis being down or slow never
  * fails or delays a call: the store reconnects and resyncs, and reports its state as `health().store` and the
  * `store` event. Closing the client closes the store.
- * @throws ConfigError without exactly one of `client` / `url`, or with `url` when ioredis is not installed
+ * @throws ConfigError on an unknown option, without exactly one of `client` / `url`, or with `url` when ioredis is
+ *   not installed
  */
 export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisHealthStore {
+  // `keyprefix` for `keyPrefix` would share the default prefix (health and cached answers) with other apps.
+  const unknown = Object.keys(options).filter((k) => !OPTION_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      'invalid createRedisHealthStore options',
+      unknown.map((k) => ({ path: issuePath([k]), message: unknownKeyMessage(k, OPTION_KEYS) })),
+    );
+  }
   const given = options.client !== undefined;
   if (given === (options.url !== undefined)) {
     throw new ConfigError('createRedisHealthStore needs exactly one of client or url', [

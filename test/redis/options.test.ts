@@ -38,4 +38,18 @@ describe.skipIf(!haveRedis())('createRedisHealthStore timeoutMs', () => {
       expect((err as ConfigError).issues).toEqual([{ path: 'timeoutMs', message: expect.any(String) }]);
     },
   );
+
+  it('an unknown key (keyprefix for keyPrefix) is a ConfigError naming it, not a store sharing the default prefix', async () => {
+    let err: unknown;
+    try {
+      const store = createRedisHealthStore({ url: redis.url, keyprefix: 'tenant-a:' } as never);
+      await store.close();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      { path: 'keyprefix', message: 'unknown key "keyprefix": did you mean "keyPrefix"?' },
+    ]);
+  });
 });
