@@ -60,6 +60,11 @@ const KEY_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key'
 const ID_HEADER_KEY =
   'must not be a header that carries a key (authorization, proxy-authorization, x-api-key, cookie)';
 const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
+// A request presents a key in a header (Latin-1, no control character; keys are compared trimmed): a key holding
+// any other character never matched, every request was a 401.
+const presentable = (k: string) => /^[\t\x20-\x7e\x80-\xff]*$/.test(k.trim());
+const NOT_PRESENTABLE =
+  'holds a line break, control character or one beyond Latin-1 (such as a zero-width space), so no request can present it: check what was read from a file or variable';
 // Matched exactly against the Origin a browser sends (scheme://host[:port], lower case, nothing after): any other
 // entry, such as a trailing slash or '*' inside the list, would never match, and that origin's calls would fail.
 const isOrigin = (o: string) => o === 'null' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#@\sA-Z]+$/.test(o);
@@ -69,7 +74,13 @@ const ORIGIN =
 const HttpOptionsSchema = v.object({
   apiKeys: v.optional(
     v.pipe(
-      v.array(v.custom<string>(nonBlank, 'must be a non-blank string'), NO_KEYS),
+      v.array(
+        v.pipe(
+          v.custom<string>(nonBlank, 'must be a non-blank string'),
+          v.check(presentable, NOT_PRESENTABLE),
+        ),
+        NO_KEYS,
+      ),
       v.minLength(1, NO_KEYS),
     ),
   ),

@@ -48,3 +48,22 @@ describe('mana-llm/http options that could never work', () => {
     },
   );
 });
+
+describe('mana-llm/http apiKeys no request can present', () => {
+  it.each([
+    ['a line break inside', 'serve-SECRET\nkey'],
+    ['a control character', 'serve-SECRET\u0000key'],
+    ['a zero-width space (pasted)', 'serve-SECRET\u200bkey'],
+    ['a character beyond Latin-1', 'serve-SECRET-ключ'],
+  ])('a key with %s is a ConfigError naming its index, never showing the key', (_, key) => {
+    const found = issues({ apiKeys: ['fine-key', key] });
+    expect(found).toEqual([
+      { path: 'apiKeys[1]', message: expect.stringContaining('no request can present it') },
+    ]);
+    expect(JSON.stringify(found)).not.toContain('SECRET');
+  });
+
+  it('a key with a space inside (presentable as X-API-Key) or around it (compared trimmed) is accepted', () => {
+    expect(issues({ apiKeys: ['two words', 'read-from-a-file\n', ' k2 ', 'caf\u00e9'] })).toEqual([]);
+  });
+});
