@@ -1,5 +1,5 @@
 import type * as v from 'valibot';
-import type { ConfigIssue } from './errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import { shown } from './issue-list.js';
 
 /**
@@ -116,4 +116,18 @@ export function unknownKeys(
     for (const key of Object.keys(input)) unknownKeys(s.value, input[key], issuePath([key], root), out);
   }
   return out;
+}
+
+/**
+ * Throws a ConfigError titled `title` naming each key of a flat options object outside `known` (with a suggestion):
+ * a misspelt key would otherwise leave its setting at the default without a word.
+ */
+export function refuseUnknownKeys(title: string, options: object, known: readonly string[]): void {
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      title,
+      unknown.map((k) => ({ path: issuePath([k]), message: unknownKeyMessage(k, known) })),
+    );
+  }
 }

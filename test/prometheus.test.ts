@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, type ManaLLM } from '../src/index.js';
+import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
 import { registerPrometheusMetrics } from '../src/prometheus/index.js';
 import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
 import { rejection } from './helpers/client.js';
@@ -201,6 +201,21 @@ describe('registerPrometheusMetrics', () => {
     const text = await registry.metrics();
     expect(text).toContain('mana_llm_tokens_total{provider="x",model="m",type="prompt"} 3');
     expect(text).toContain('mana_llm_tokens_total{provider="x",model="m",type="completion"} 4');
+  });
+
+  it('an unknown option (registery for registry) is a ConfigError naming it, not metrics in the global registry', async () => {
+    const { llm } = await setup();
+    const registry = new Registry();
+    let err: unknown;
+    try {
+      registerPrometheusMetrics(llm, { registery: registry, prefix: 'app_' } as never).unregister();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      { path: 'registery', message: 'unknown key "registery": did you mean "registry"?' },
+    ]);
   });
 
   it('uses the given prefix and stops counting after unregister', async () => {

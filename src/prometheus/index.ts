@@ -3,6 +3,7 @@ import type { ManaLLM } from '../client.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
 import { isCount } from '../providers/json-shapes.js';
 import { requirePeer } from '../require-peer.js';
+import { refuseUnknownKeys } from '../unknown-keys.js';
 
 /** Options of `registerPrometheusMetrics`. */
 export interface PrometheusOptions {
@@ -37,9 +38,11 @@ function configuredNames(llm: ManaLLM): ReadonlySet<string> {
 
 /**
  * Keeps Prometheus metrics from a client's events (names, labels and buckets: docs/metrics.md).
- * @throws ConfigError when prom-client is not installed
+ * @throws ConfigError on an unknown option, or when prom-client is not installed
  */
 export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
+  // `registery` for `registry` would fill prom-client's global registry while yours stays empty.
+  refuseUnknownKeys('invalid registerPrometheusMetrics options', options, ['registry', 'prefix']);
   const prom = requirePeer<PromClient>(
     'prom-client',
     'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { HealthStore, HealthStoreStatus, HealthStoreUpdate } from '../health/health-store.js';
 import { Listeners } from '../health/listeners.js';
 import { REDIS_DEFAULTS } from '../options.js';
-import { issuePath, unknownKeyMessage } from '../unknown-keys.js';
+import { refuseUnknownKeys } from '../unknown-keys.js';
 import { connectUrl, type RedisClientLike, RedisConnection } from './connection.js';
 import { Replication } from './replication.js';
 import { ACQUIRE_LEASE, GET_CAPPED } from './scripts.js';
@@ -50,13 +50,7 @@ const OPTION_KEYS = ['client', 'url', 'keyPrefix', 'channel', 'timeoutMs'];
  */
 export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisHealthStore {
   // `keyprefix` for `keyPrefix` would share the default prefix (health and cached answers) with other apps.
-  const unknown = Object.keys(options).filter((k) => !OPTION_KEYS.includes(k));
-  if (unknown.length > 0) {
-    throw new ConfigError(
-      'invalid createRedisHealthStore options',
-      unknown.map((k) => ({ path: issuePath([k]), message: unknownKeyMessage(k, OPTION_KEYS) })),
-    );
-  }
+  refuseUnknownKeys('invalid createRedisHealthStore options', options, OPTION_KEYS);
   const given = options.client !== undefined;
   if (given === (options.url !== undefined)) {
     throw new ConfigError('createRedisHealthStore needs exactly one of client or url', [
