@@ -443,3 +443,32 @@ describe('Ollama: tool_choice naming a tool the request does not define', () => 
     expect(sent.tools?.map((t) => t.function.name)).toEqual(['weather', 'time']);
   });
 });
+
+describe('Mistral thinking parts beside a reasoning_content string', () => {
+  it('the thinking is appended to the reasoning already given, not put in its place', async () => {
+    const body = JSON.stringify({
+      id: 'x',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            reasoning_content: 'First, ',
+            content: [
+              { type: 'thinking', thinking: [{ type: 'text', text: 'add.' }] },
+              { type: 'text', text: 'Four.' },
+            ],
+          },
+          finish_reason: 'stop',
+        },
+      ],
+    });
+    const llm = await answeringWith('openai', body, json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message).toEqual({
+      role: 'assistant',
+      content: 'Four.',
+      reasoning_content: 'First, add.',
+    });
+  });
+});
