@@ -816,3 +816,21 @@ describe('/v1/models', () => {
     expect([...times][0]).toBeGreaterThan(1_600_000_000);
   });
 });
+
+describe('stream_options on a request that does not stream', () => {
+  it('is not read: the request is the same one for the response cache as without it', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/x': { chain: ['a/m1'], cache: true } },
+      options: { cache: { store: 'memory', ttlMs: 60_000 } },
+    });
+    const served = await serveHttp(h.llm);
+    const first = await post(`${served.url}/v1/chat/completions`, CHAT);
+    expect(first.status).toBe(200);
+    const again = { ...CHAT, stream: false, stream_options: { include_usage: true } };
+    const second = await post(`${served.url}/v1/chat/completions`, again);
+    expect(second.status).toBe(200);
+    expect(await second.json()).toEqual(await first.json());
+    expect(h.up.a?.requests.length).toBe(1);
+  });
+});
