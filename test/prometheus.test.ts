@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
@@ -226,5 +229,36 @@ describe('registerPrometheusMetrics', () => {
     expect(await registry.metrics()).toContain('app_llm_requests_total{provider="ollama"');
     bridge.unregister();
     expect(await registry.metrics()).toBe('\n');
+  });
+});
+
+describe('after an aliases reload', () => {
+  it('an alias the reload added is labelled with its name, not other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-llm-prom-'));
+    try {
+      const cloud = await startMockUpstream('openai', { status: 500 });
+      upstreams.push(cloud);
+      const file = join(dir, 'aliases.yaml');
+      writeFileSync(file, 'aliases:\n  mana/old:\n    chain: [groq/m1]\n');
+      llm = createManaLLM({
+        aliasesPath: file,
+        providers: { groq: { baseUrl: cloud.url, apiKey: 'gsk_test_SECRET_123456' } },
+        health: { probes: false },
+      });
+      const registry = new Registry();
+      registerPrometheusMetrics(llm, { registry });
+      writeFileSync(
+        file,
+        'aliases:\n  mana/old:\n    chain: [groq/m1]\n  mana/added:\n    chain: [groq/m2]\n',
+      );
+      await llm.reload();
+      await rejection(llm.chat({ model: 'mana/added', messages }));
+      const text = await registry.metrics();
+      expect(text).toContain(
+        'mana_llm_llm_errors_total{provider="mana",model="added",error_type="no_healthy_provider"} 1',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
