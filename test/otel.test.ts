@@ -460,3 +460,17 @@ describe('instrumentOpenTelemetry with the response cache', () => {
     expect(calls[0]?.attributes['gen_ai.response.model']).toBe('a/m1');
   });
 });
+
+describe('an alias the configuration does not define', () => {
+  it('its span names the router as provider (mana-llm), not "mana"', async () => {
+    const { llm, exporter } = await setup();
+    await rejection(llm.chat({ model: 'mana/nope', messages: USER }));
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.attributes).toMatchObject({
+      'gen_ai.provider.name': 'mana-llm',
+      'gen_ai.request.model': 'mana/nope',
+      'error.type': 'UnknownAliasError',
+    });
+  });
+});
