@@ -339,3 +339,20 @@ describe('hedged calls', () => {
     ]);
   });
 });
+
+describe('the per-call budget at its bounds', () => {
+  const many = (urls: string[]): ChatRequest => ({
+    model: 'mana/v',
+    messages: [{ role: 'user', content: urls.map((url) => ({ type: 'image_url', image_url: { url } })) }],
+  });
+
+  it('exactly maxCount distinct images are fetched and sent; a URL given twice counts once', async () => {
+    const img = await imageServer();
+    const { llm, up } = await client({ images: { fetch: 'all', maxCount: 2 } });
+    const [a, b] = ['a', 'b'].map((n) => `http://127.0.0.1:${img.port}/${n}.png`) as [string, string];
+    await llm.chat(many([a, b, a]));
+    expect(img.hits.sort()).toEqual(['/a.png', '/b.png']);
+    expect(imagesSent(up.o0?.requests[0]?.body)).toEqual(Array(3).fill(PNG.toString('base64')));
+  });
+
+});
