@@ -355,4 +355,16 @@ describe('the per-call budget at its bounds', () => {
     expect(imagesSent(up.o0?.requests[0]?.body)).toEqual(Array(3).fill(PNG.toString('base64')));
   });
 
+  it('maxTotalBytes counts every image of the call together: two within maxBytes but over it in sum are refused', async () => {
+    const piece = Buffer.alloc(20 * 1024, 1);
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png' }).end(piece),
+    );
+    const limits = { fetch: 'all' as const, maxBytes: 32 * 1024, maxTotalBytes: 30 * 1024 };
+    const { llm, up } = await client({ images: limits });
+    const urls = ['a', 'b'].map((n) => `http://127.0.0.1:${img.port}/${n}.png`);
+    await llm.chat(many(urls.slice(0, 1)));
+    expect(await rejection(llm.chat(many(urls)))).toBeInstanceOf(InvalidRequestError);
+    expect(up.o0?.count()).toBe(1);
+  });
 });
