@@ -368,3 +368,15 @@ describe('the per-call budget at its bounds', () => {
     expect(up.o0?.count()).toBe(1);
   });
 });
+
+describe('a data: URL without a media type', () => {
+  it('is sent as image/png', async () => {
+    const { llm, up } = await harness({ upstreams: { c: 'anthropic' }, aliases: { 'mana/v': ['c/claude'] } });
+    await llm.chat(withImage(`data:;base64,${PNG.toString('base64')}`));
+    const body = up.c?.requests[0]?.body as { messages: { content: unknown[] }[] };
+    expect(body.messages[0]?.content[1]).toEqual({
+      type: 'image',
+      source: { type: 'base64', media_type: 'image/png', data: PNG.toString('base64') },
+    });
+  });
+});
