@@ -380,3 +380,16 @@ describe('a data: URL without a media type', () => {
     });
   });
 });
+
+describe('what an image server answers', () => {
+  it('a 200 that is not an image (text/html) is refused: nothing is sent upstream', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<p>hi'),
+    );
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)));
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect((err as InvalidRequestError).issues[0]?.message).toBe('could not be fetched');
+    expect(up.o0?.count()).toBe(0);
+  });
+});
