@@ -392,4 +392,15 @@ describe('what an image server answers', () => {
     expect((err as InvalidRequestError).issues[0]?.message).toBe('could not be fetched');
     expect(up.o0?.count()).toBe(0);
   });
+
+  it('an image over maxBytes says so, rather than that it could not be fetched', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.alloc(2048, 1)),
+    );
+    const { llm } = await client({ images: { fetch: 'all', maxBytes: 1024 } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/big.png`)));
+    expect((err as InvalidRequestError).issues).toEqual([
+      { path: 'messages[0].content[1].image_url.url', message: 'is larger than the image budget allows' },
+    ]);
+  });
 });
