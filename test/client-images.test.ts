@@ -404,3 +404,16 @@ describe('what an image server answers', () => {
     ]);
   });
 });
+
+describe('images.fetch as a function, at its edges', () => {
+  it('a rule that throws refuses: nothing is fetched', async () => {
+    const img = await imageServer();
+    const rule = () => {
+      throw new Error('rule broke');
+    };
+    const { llm } = await client({ images: { fetch: rule } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)));
+    expect((err as InvalidRequestError).issues[0]?.message).toBe('may not be fetched (images.fetch)');
+    expect(img.hits).toEqual([]);
+  });
+});
