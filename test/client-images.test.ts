@@ -417,3 +417,23 @@ describe('images.fetch as a function, at its edges', () => {
     expect(img.hits).toEqual([]);
   });
 });
+
+describe('an image content-type in capitals', () => {
+  it('is an image: accepted, and sent with its media type in lower case', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'Image/PNG; charset=binary' }).end(PNG),
+    );
+    const { llm, up } = await harness({
+      upstreams: { c: 'anthropic' },
+      aliases: { 'mana/v': ['c/claude'] },
+      options: { images: { fetch: 'all' } },
+    });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    const body = up.c?.requests[0]?.body as { messages: { content: { source?: unknown }[] }[] };
+    expect(body.messages[0]?.content[1]?.source).toEqual({
+      type: 'base64',
+      media_type: 'image/png',
+      data: PNG.toString('base64'),
+    });
+  });
+});
