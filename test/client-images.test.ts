@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ChatRequest, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
+import { type ChatRequest, ClosedError, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
@@ -435,5 +435,16 @@ describe('an image content-type in capitals', () => {
       media_type: 'image/png',
       data: PNG.toString('base64'),
     });
+  });
+});
+
+describe('closing the client while an image is being fetched', () => {
+  it('the call rejects with ClosedError, not as an unusable image', async () => {
+    const img = await imageServer(() => undefined); // answers nothing
+    const { llm } = await client({ images: { fetch: 'all' } });
+    const pending = rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/slow.png`)));
+    await waitFor(() => img.hits.length === 1, 'the image request');
+    await llm.close();
+    expect(await pending).toBeInstanceOf(ClosedError);
   });
 });
