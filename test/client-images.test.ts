@@ -448,3 +448,21 @@ describe('closing the client while an image is being fetched', () => {
     expect(await pending).toBeInstanceOf(ClosedError);
   });
 });
+
+describe("an image fetch within the call's own deadline", () => {
+  it('a call timeoutMs shorter than images.timeoutMs ends the fetch at the call deadline', async () => {
+    const img = await imageServer(() => undefined); // answers nothing
+    const { llm, up, clock } = await client({ images: { fetch: 'all', timeoutMs: 60_000 } });
+    let settled = false;
+    const pending = rejection(
+      llm.chat(withImage(`http://127.0.0.1:${img.port}/slow.png`), { timeoutMs: 1_000 }),
+    ).finally(() => {
+      settled = true;
+    });
+    await waitFor(() => img.hits.length === 1, 'the image request');
+    await clock.advanceAsync(1_000);
+    await waitFor(() => settled, 'the call to end at its deadline');
+    expect(await pending).toBeInstanceOf(InvalidRequestError);
+    expect(up.o0?.count()).toBe(0);
+  });
+});
