@@ -17,3 +17,26 @@ describe('Anthropic', () => {
     expect((await sent('anthropic', { user: 'u-42' })).metadata).toEqual({ user_id: 'u-42' });
   });
 });
+
+describe('Gemini', () => {
+  it('a schema value that is data (default, enum, const) is sent as given, even with a key Gemini rejects in a schema', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        opts: { type: 'object', default: { additionalProperties: 1, $id: 'kept' } },
+        mode: { type: 'string', enum: ['$schema', 'additionalProperties'] },
+      },
+      additionalProperties: false,
+    };
+    const body = await sent('google', {
+      response_format: { type: 'json_schema', json_schema: { name: 'r', schema } },
+    });
+    expect((body.generationConfig as Record<string, unknown>).responseSchema).toEqual({
+      type: 'object',
+      properties: {
+        opts: { type: 'object', default: { additionalProperties: 1, $id: 'kept' } },
+        mode: { type: 'string', enum: ['$schema', 'additionalProperties'] },
+      },
+    });
+  });
+});
