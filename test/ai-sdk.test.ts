@@ -575,3 +575,20 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(await streamText({ model: mana('mana/r'), prompt: 'Q?' }).text).toBe(refusal);
   });
 });
+
+describe('a cached answer through the AI SDK', () => {
+  it('says so in providerMetadata.mana.cached', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/c': { chain: ['a/m1'], cache: true } },
+      options: { cache: { store: 'memory', ttlMs: 60_000 } },
+    });
+    const mana = createManaProvider(h.llm);
+    const first = await generateText({ model: mana('mana/c'), prompt: 'Hi' });
+    expect(first.providerMetadata?.mana?.cached).toBeUndefined();
+    const second = await generateText({ model: mana('mana/c'), prompt: 'Hi' });
+    expect(second.providerMetadata?.mana).toMatchObject({ cached: true, resolved: 'a/m1' });
+    expect(second.text).toBe(first.text);
+    expect(h.up.a?.count('chat')).toBe(1);
+  });
+});
