@@ -592,3 +592,19 @@ describe('a cached answer through the AI SDK', () => {
     expect(h.up.a?.count('chat')).toBe(1);
   });
 });
+
+describe('AI SDK JSON output', () => {
+  it('a schema without a name goes out as json_schema named "response"', async () => {
+    const { mana, a } = await setup();
+    a.enqueue({ reply: '{"city":"Paris"}' });
+    const schema = jsonSchema<{ city: string }>({
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+    });
+    const res = await generateObject({ model: mana('mana/openai'), prompt: 'City?', schema });
+    expect(res.object).toEqual({ city: 'Paris' });
+    const body = a.requests.at(-1)?.body as { response_format?: { json_schema?: { name?: unknown } } };
+    expect(body.response_format?.json_schema?.name).toBe('response');
+  });
+});
