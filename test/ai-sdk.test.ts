@@ -607,4 +607,10 @@ describe('AI SDK JSON output', () => {
     const body = a.requests.at(-1)?.body as { response_format?: { json_schema?: { name?: unknown } } };
     expect(body.response_format?.json_schema?.name).toBe('response');
   });
+
+  it('no stop sequences (an empty list) sends no stop', async () => {
+    const { mana, a } = await setup();
+    await generateText({ model: mana('mana/openai'), prompt: 'Hi', stopSequences: [] });
+    expect(a.requests.at(-1)?.body).not.toHaveProperty('stop');
+  });
 });
