@@ -300,3 +300,11 @@ async function pollWithClock(
     await clock.advanceAsync(100);
   }
 }
+
+describe('did-you-mean on a short alias name', () => {
+  it('suggests at one edit, not at two', async () => {
+    const { llm } = await harness({ upstreams: { ollama: 'ollama' }, aliases: { 'mana/fox': ['ollama/a'] } });
+    expect(() => llm.resolve('mana/fax')).toThrow('Unknown model alias "mana/fax": did you mean "mana/fox"?');
+    expect(() => llm.resolve('mana/dog')).toThrow(/^Unknown model alias "mana\/dog"$/);
+  });
+});
