@@ -323,3 +323,14 @@ describe('listeners', () => {
     expect(on).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('off() with a listener that was never added', () => {
+  it('removes nothing: the listeners that were added still hear every event', async () => {
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const heard: string[] = [];
+    llm.on('request', (e) => void heard.push(e.requested));
+    llm.off('request', () => undefined);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(heard).toEqual(['mana/x']);
+  });
+});
