@@ -267,6 +267,19 @@ describe('reloading the aliases file', () => {
     expect(llm.aliases().aliases[0]?.chain[0]).toBe('a/three');
   });
 
+  it('watch: true ignores a change to another file in the same directory', async () => {
+    writeFileSync(file, yaml('one'));
+    const { llm, clock, events } = client({ watch: true });
+    writeFileSync(join(dir, 'notes.txt'), 'not the aliases');
+    await new Promise((r) => setTimeout(r, 100));
+    await clock.advanceAsync(1000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.of('reload')).toEqual([]);
+    // The watch is live: a change to the aliases file itself is reloaded.
+    writeFileSync(file, yaml('two'));
+    await pollWithClock(clock, () => llm.aliases().aliases[0]?.chain[0] === 'a/two', 'reload after write');
+  });
+
   it('reloadOnSignal: SIGHUP reloads the file, and close() removes the handler', async () => {
     writeFileSync(file, yaml('one'));
     const before = process.listenerCount('SIGHUP');
