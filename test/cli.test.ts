@@ -238,3 +238,13 @@ describe('mana-llm CLI as a real process', () => {
     expect(r.stderr).not.toContain(KEY);
   });
 });
+
+describe('mana-llm aliases', () => {
+  it('lists each alias with its chain and marks the default one', async () => {
+    const r = await run(['aliases', '--config', join(files('http://127.0.0.1:9'), 'mana-llm.config.json')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      'mana/embed\n  groq/embed-small\nmana/fast-text (default)\n  ollama/qwen2.5:7b → groq/llama-3.1-8b-instant\n',
+    );
+  });
+});
