@@ -112,6 +112,8 @@ describe('mana-llm CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('ollama/qwen2.5:7b: connection');
     expect(r.stderr).toContain('groq/llama-3.1-8b-instant: http-error');
+    // Each attempt's error message follows its reason (the key in it redacted).
+    expect(r.stderr).toMatch(/groq\/llama-3\.1-8b-instant: http-error — \S/);
     expect(r.stderr + r.stdout).not.toContain(KEY);
   });
 
