@@ -250,3 +250,31 @@ describe('mana-llm aliases', () => {
     );
   });
 });
+
+describe('mana-llm chat with an empty prompt on stdin', () => {
+  it('is a usage error (exit 2), nothing is sent', async () => {
+    const groq = await startMockUpstream('openai');
+    upstreams.push(groq);
+    const dir = files(groq.url);
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'chat',
+          '-m',
+          'groq/m',
+          '--config',
+          join(dir, 'mana-llm.config.json'),
+        ],
+        { env: { PATH: process.env.PATH }, timeout: 20_000 },
+        (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+      );
+      child.stdin?.end('');
+    });
+    expect(r).toEqual({ code: 2, stderr: 'mana-llm: empty prompt\n' });
+    expect(groq.count('chat')).toBe(0);
+  });
+});
