@@ -191,3 +191,24 @@ describe('startMockUpstream tool calls', () => {
     }
   });
 });
+
+describe('createMockProvider embeddings', () => {
+  it('are vectors of length 4 by default, of `dimensions` when given', async () => {
+    const { llm } = setup();
+    const res = await llm.embed({ model: 'local/small', input: ['a', 'b'] });
+    expect(res.data.map((d) => d.embedding.length)).toEqual([4, 4]);
+    const wide = createMockProvider({ provider: 'w', dimensions: 7 });
+    const llm2 = createManaLLM({
+      aliases: { aliases: { 'mana/e': { chain: ['w/e'] } } },
+      providers: { w: { type: 'custom', adapter: wide } },
+      health: { probes: false },
+    });
+    try {
+      const r2 = await llm2.embed({ model: 'mana/e', input: 'a' });
+      expect(r2.data[0]?.embedding).toHaveLength(7);
+    } finally {
+      await llm2.close();
+      await llm.close();
+    }
+  });
+});
