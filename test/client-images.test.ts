@@ -466,3 +466,16 @@ describe("an image fetch within the call's own deadline", () => {
     expect(up.o0?.count()).toBe(0);
   });
 });
+
+describe('a redirect that itself claims to be an image', () => {
+  it('is refused all the same: only a 200 is used', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(302, { 'content-type': 'image/png', location: '/elsewhere.png' }).end(PNG),
+    );
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/r.png`)));
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(img.hits).toEqual(['/r.png']);
+    expect(up.o0?.count()).toBe(0);
+  });
+});
