@@ -136,7 +136,7 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
         toolChoice: { type: 'tool', toolName: 'weather' },
       });
       expect(forced.toolCalls[0]?.input).toEqual({ city: 'Rome' });
-      expect((u.requests.at(-1)?.body as { tool_choice?: unknown }).tool_choice).toEqual(
+      expect((u.requests.at(-1)?.body as { tool_choice?: unknown } | undefined)?.tool_choice).toEqual(
         protocol === 'openai'
           ? { type: 'function', function: { name: 'weather' } }
           : { type: 'tool', name: 'weather' },

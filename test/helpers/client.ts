@@ -103,7 +103,7 @@ export interface HarnessSetup {
   aliases?: Record<
     string,
     | readonly string[]
-    | { chain: readonly string[]; dimensions?: number; hedge?: { afterMs: number | 'auto' } }
+    | { chain: readonly string[]; dimensions?: number; hedge?: { afterMs: number | 'auto' }; cache?: boolean }
   >;
   /** Extra settings per provider id (merged over the mock's type/baseUrl/apiKey). */
   providers?: Record<string, ProviderOptions>;
