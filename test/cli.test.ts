@@ -175,7 +175,7 @@ describe('mana-llm CLI', () => {
       });
       const code = await main(['aliases', '--config', config]).finally(() => vi.restoreAllMocks());
       expect(code).toBe(1);
-      expect(stderr).toMatch(/^mana-llm: (\(a value with no text form\)|bad \[2J forged line)\n$/);
+      expect(stderr).toMatch(/^mana-llm: (\(a value with no text form\)|bad forged line)\n$/);
     }
   });
 });
