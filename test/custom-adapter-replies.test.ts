@@ -138,11 +138,26 @@ describe("a custom adapter's embeddings whose vectors or indexes are malformed",
     });
   }
 
-  it('items in another order are served (a good answer)', async () => {
+  it('items in another order are served in input order, as a built-in adapter hands them out', async () => {
     const data = [item(1, [3, 4]), item(0, [1, 2])];
     const { llm } = await setup(adapter(null, { object: 'list', model: 'mine/m', data }));
     const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
     expect(res.routing.resolved).toBe('mine/m');
+    // A caller pairing data[i] with input[i] gets input i's vector.
+    expect(res.data.map((d) => [d.index, d.embedding])).toEqual([
+      [0, [1, 2]],
+      [1, [3, 4]],
+    ]);
+  });
+
+  it('items without an index are taken at their position and given it', async () => {
+    const data = [
+      { object: 'embedding', embedding: [1, 2] },
+      { object: 'embedding', embedding: [3, 4] },
+    ];
+    const { llm } = await setup(adapter(null, { object: 'list', model: 'mine/m', data }));
+    const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+    expect(res.data.map((d) => d.index)).toEqual([0, 1]);
   });
 });
 

@@ -87,7 +87,13 @@ function ownAnswer<T>(
   if (slot.config.type !== 'custom') return answer;
   return answer.then((v) => {
     const copy: JsonObject = { ...(v as JsonObject) };
-    const wrong = inputs === undefined ? choicesProblem(copy.choices) : embeddingsProblem(copy.data, inputs);
+    let wrong: string | undefined;
+    if (inputs === undefined) wrong = choicesProblem(copy.choices);
+    else {
+      const data = inInputOrder(copy.data, inputs);
+      if (typeof data === 'string') wrong = data;
+      else copy.data = data;
+    }
     if (wrong !== undefined)
       throw new ProviderResponseError(`${cutModel(entry.target)}: the adapter's answer ${wrong}`, entry);
     if (copy.usage != null && !isUsage(copy.usage)) delete copy.usage;
@@ -108,22 +114,24 @@ function choicesProblem(choices: unknown): string | undefined {
 }
 
 /**
- * What makes a custom adapter's embeddings `data` not one vector per input: finite numbers, all of one length that
- * is not 0, each index (or the item's position when it has none) a distinct input's; undefined when there is nothing.
+ * A custom adapter's embeddings `data` in input order, as a built-in adapter hands them out (each item given its
+ * index), or what makes it not one vector per input: finite numbers, all of one length that is not 0, each index (or
+ * the item's position when it has none) a distinct input's.
  */
-function embeddingsProblem(data: unknown, inputs: number): string | undefined {
+function inInputOrder(data: unknown, inputs: number): JsonObject[] | string {
   if (!Array.isArray(data)) return 'has no data list';
   if (data.length !== inputs) return `holds ${data.length} embeddings for ${inputs} inputs`;
   if (vectorLength(data) === 0)
     return 'holds an empty vector, one that is not all numbers, or vectors of different lengths';
-  const seen: boolean[] = [];
+  const ordered: JsonObject[] = [];
   for (let i = 0; i < inputs; i++) {
-    const index = (data[i] as { index?: unknown }).index ?? i;
-    if (!isCount(index) || index >= inputs || seen[index])
+    const item = data[i] as JsonObject;
+    const index = item.index ?? i;
+    if (!isCount(index) || index >= inputs || ordered[index] !== undefined)
       return 'holds an index out of range, repeated or not a number';
-    seen[index] = true;
+    ordered[index] = { ...item, index };
   }
-  return undefined;
+  return ordered;
 }
 
 /** Chat attempts: the request with the entry's model, as is. Built once: nothing in it is per call. */
