@@ -221,6 +221,22 @@ describe('registerPrometheusMetrics', () => {
     ]);
   });
 
+  it('a prefix no metric name may start with is a ConfigError naming prefix, not a plain prom-client Error', async () => {
+    const { llm } = await setup();
+    const registry = new Registry();
+    for (const prefix of ['mana-llm-', '1app_', 5]) {
+      let err: unknown;
+      try {
+        registerPrometheusMetrics(llm, { registry, prefix } as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues[0]?.path).toBe('prefix');
+    }
+    expect(await registry.metrics()).toBe('\n');
+  });
+
   it('uses the given prefix and stops counting after unregister', async () => {
     const { llm } = await setup();
     const registry = new Registry();

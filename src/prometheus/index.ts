@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { ManaLLM } from '../client.js';
+import { ConfigError } from '../errors.js';
 import type { ManaLLMEventName, ManaLLMListener } from '../events.js';
 import { isCount } from '../providers/json-shapes.js';
 import { requirePeer } from '../require-peer.js';
@@ -38,17 +39,24 @@ function configuredNames(llm: ManaLLM): ReadonlySet<string> {
 
 /**
  * Keeps Prometheus metrics from a client's events (names, labels and buckets: docs/metrics.md).
- * @throws ConfigError on an unknown option, or when prom-client is not installed
+ * @throws ConfigError on an unknown option, a prefix a metric name may not start with, or when prom-client is not
+ *   installed
  */
 export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
   // `registery` for `registry` would fill prom-client's global registry while yours stays empty.
   refuseUnknownKeys('invalid registerPrometheusMetrics options', options, ['registry', 'prefix']);
+  const p = options.prefix ?? 'mana_llm_';
+  // prom-client's own rule for metric names, checked here so a bad prefix is a ConfigError like any other option.
+  if (typeof p !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(`${p}x`)) {
+    throw new ConfigError('invalid registerPrometheusMetrics options', [
+      { path: 'prefix', message: 'must be letters, digits, _ or : and not start with a digit' },
+    ]);
+  }
   const prom = requirePeer<PromClient>(
     'prom-client',
     'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
   );
   const registry = options.registry ?? prom.register;
-  const p = options.prefix ?? 'mana_llm_';
   const names: string[] = [];
   // Every metric's name (kept for unregister), help, labels and registry.
   const config = (name: string, help: string, labelNames: string[]) => {
