@@ -59,6 +59,15 @@ const PATH_TEXT =
 const KEY_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'cookie']);
 const ID_HEADER_KEY =
   'must not be a header that carries a key (authorization, proxy-authorization, x-api-key, cookie)';
+// Written by the handler on its answers (or framing them): the request id and such a header would overwrite each other.
+const ANSWER_HEADERS = new Set(
+  'content-type content-length transfer-encoding connection cache-control x-accel-buffering retry-after vary allow x-mana-llm-resolved'.split(
+    ' ',
+  ),
+);
+const writtenByHandler = (h: string) => ANSWER_HEADERS.has(h) || h.startsWith('access-control-');
+const ID_HEADER_ANSWER =
+  'must not be a header the handler writes on its answers (content-type, content-length, retry-after, vary, allow, x-mana-llm-resolved, access-control-*, …)';
 const nonBlank = (k: unknown) => typeof k === 'string' && k.trim() !== '';
 // A request presents a key in a header (Latin-1, no control character; keys are compared trimmed): a key holding
 // any other character never matched, every request was a 401.
@@ -101,6 +110,7 @@ const HttpOptionsSchema = v.object({
           v.string(HEADER),
           v.regex(/^[A-Za-z0-9-]+$/, HEADER),
           v.check((h) => !KEY_HEADERS.has(h.toLowerCase()), ID_HEADER_KEY),
+          v.check((h) => !writtenByHandler(h.toLowerCase()), ID_HEADER_ANSWER),
         ),
       ],
       HEADER,

@@ -47,6 +47,30 @@ describe('mana-llm/http options that could never work', () => {
       ]);
     },
   );
+
+  it.each([
+    'content-type',
+    'Content-Length',
+    'retry-after',
+    'vary',
+    'allow',
+    'x-mana-llm-resolved',
+    'Access-Control-Allow-Origin',
+    'access-control-expose-headers',
+    'transfer-encoding',
+  ])(
+    'requestIdHeader %j (a header the handler writes on its answers) is a ConfigError: the id and that header would overwrite each other',
+    (requestIdHeader) => {
+      expect(issues({ requestIdHeader })).toEqual([
+        { path: 'requestIdHeader', message: expect.stringContaining('writes') },
+      ]);
+    },
+  );
+
+  it('requestIdHeader x-correlation-id (or the default) is accepted', () => {
+    expect(issues({ requestIdHeader: 'x-correlation-id' })).toEqual([]);
+    expect(issues({})).toEqual([]);
+  });
 });
 
 describe('mana-llm/http apiKeys no request can present', () => {
