@@ -68,6 +68,15 @@ describe("a custom adapter's capabilities() that throws or answers no object", (
     ],
     ['returns undefined', () => undefined as unknown as Capabilities],
     ['returns null', () => null as unknown as Capabilities],
+    [
+      'answers an object whose getter throws',
+      () =>
+        ({
+          get tools(): boolean {
+            throw new TypeError('caps getter broke');
+          },
+        }) as unknown as Capabilities,
+    ],
   ];
   for (const [what, capabilities] of broken) {
     it(`${what}: a later entry's does not break the call served by the first`, async () => {

@@ -32,11 +32,7 @@ export function chatNeeds(req: ChatRequest): Needs {
 export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): Skip | ProviderSlot {
   const slot = ctx.providers.get(entry.provider);
   if (!slot) return { reason: 'unconfigured' };
-  let caps: Partial<Capabilities> | undefined;
-  for (const k in needs) {
-    caps ??= capabilitiesOf(slot, entry.model);
-    if (!caps[k as keyof Capabilities]) return { reason: 'capability' };
-  }
+  if (!offers(slot, entry.model, needs)) return { reason: 'capability' };
   const cooling = ctx.health.coolingUntil(entry.target);
   if (cooling !== undefined) return { reason: 'cooling', until: cooling };
   if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };
@@ -54,14 +50,19 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   return slot;
 }
 
-/** None: a custom adapter's `capabilities()` that throws or answers no object (looking at an entry never throws). */
-const NONE: Partial<Capabilities> = Object.freeze({});
-
-function capabilitiesOf(slot: ProviderSlot, model: string): Partial<Capabilities> {
+/**
+ * Whether the adapter offers every need. A custom adapter's `capabilities()` that throws, answers no object, or
+ * answers one whose getter throws offers nothing (looking at an entry never throws).
+ */
+function offers(slot: ProviderSlot, model: string, needs: Needs): boolean {
   try {
-    const caps = slot.adapter.capabilities(model);
-    return typeof caps === 'object' && caps !== null ? caps : NONE;
+    let caps: Partial<Capabilities> | undefined;
+    for (const k in needs) {
+      caps ??= slot.adapter.capabilities(model);
+      if (typeof caps !== 'object' || caps === null || !caps[k as keyof Capabilities]) return false;
+    }
+    return true;
   } catch {
-    return NONE;
+    return false;
   }
 }
