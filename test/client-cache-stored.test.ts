@@ -230,6 +230,15 @@ describe('a cache store that answers with something other than a text (a custom 
         },
       }),
     ],
+    [
+      'an object whose then getter throws',
+      () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a store's hand-made promise-like
+        get then() {
+          throw new Error('broken then getter');
+        },
+      }),
+    ],
   ] as const)
     it(`${what} is a miss, not a failed call`, async () => {
       const store = { getResponse: got as unknown as () => string, setResponse: () => undefined };

@@ -132,12 +132,15 @@ export class ResponseCache {
    */
   async #read(plan: CallPlan, key: string, max: number): Promise<string | undefined> {
     let got: ReturnType<CacheStore['getResponse']>;
+    let pending: boolean;
     try {
       got = this.store.getResponse(key, max);
+      // Read inside the try: an answer whose `then` getter throws is a miss too.
+      pending = typeof (got as PromiseLike<unknown> | undefined)?.then === 'function';
     } catch {
       return undefined;
     }
-    if (typeof (got as PromiseLike<unknown> | undefined)?.then !== 'function') return textOf(got);
+    if (!pending) return textOf(got);
     let miss = () => {};
     let unfollow: (() => void) | undefined;
     let cancelTimer: (() => void) | undefined;
