@@ -159,6 +159,29 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(llm.health().targets[0]?.until).toBeLessThanOrEqual(Date.now() + 10_000);
   });
 
+  it('a closed record planted with a far-future check time does not block the next open from being written', async () => {
+    const prefix = `h${++run}:`;
+    const planted = { consecutiveFailures: 0, openedUntil: null, lastError: null, lastCheckedAt: YEAR_2100 };
+    await admin.hset(`${prefix}providers`, 'up', JSON.stringify(planted));
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const now = Date.now();
+    store.setProvider('up', {
+      consecutiveFailures: 2,
+      openedUntil: now + 60_000,
+      trialInFlight: false,
+      lastError: 'ECONNREFUSED',
+      lastCheckedAt: now,
+    });
+    await until(() => store.status().connected, 'written');
+    const stored = async () => JSON.parse((await admin.hget(`${prefix}providers`, 'up')) ?? '{}');
+    const end = Date.now() + 2_000;
+    while ((await stored()).openedUntil !== now + 60_000 && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 10));
+    expect((await stored()).openedUntil).toBe(now + 60_000);
+  });
+
   it('a frozen Redis shows as not connected and calls stop waiting on it', async () => {
     const { llm } = await client(`h${++run}:`, 60_000, 200);
     await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
