@@ -182,6 +182,19 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect((await stored()).openedUntil).toBe(now + 60_000);
   });
 
+  it('a message with an earlier cool-down deadline does not shorten the one this process knows', async () => {
+    const prefix = `h${++run}:`;
+    const { llm } = await client(prefix, 60_000);
+    const publish = (m: unknown) => admin.publish(`${prefix}health`, JSON.stringify(m));
+    const later = Date.now() + 50_000;
+    await publish({ s: 'other', t: 'up/m', u: later });
+    await until(() => llm.health().targets.length === 1, 'the cool-down');
+    await publish({ s: 'other', t: 'up/m', u: Date.now() + 5_000 });
+    await publish({ s: 'other', t: 'up/n', u: later });
+    await until(() => llm.health().targets.length === 2, 'the marker');
+    expect(llm.health().targets.find((t) => t.target === 'up/m')?.until).toBe(later);
+  });
+
   it('a frozen Redis shows as not connected and calls stop waiting on it', async () => {
     const { llm } = await client(`h${++run}:`, 60_000, 200);
     await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
