@@ -195,6 +195,19 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(llm.health().targets.find((t) => t.target === 'up/m')?.until).toBe(later);
   });
 
+  it('a hash planted with more fields than a store mirrors is loaded only up to that many', async () => {
+    const prefix = `h${++run}:`;
+    const fields: string[] = [];
+    for (let i = 0; i < 40_000; i++) fields.push(`up/m${i}`, 'x'.repeat(100));
+    await admin.hset(`${prefix}targets`, ...fields);
+    const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await admin.info('stats'))?.[1]);
+    const before = await sent();
+    await client(prefix, 60_000, 5_000);
+    // 10,000 fields of ~110 bytes, not all 40,000.
+    expect((await sent()) - before).toBeLessThan(2_000_000);
+    await admin.del(`${prefix}targets`);
+  });
+
   it('a frozen Redis shows as not connected and calls stop waiting on it', async () => {
     const { llm } = await client(`h${++run}:`, 60_000, 200);
     await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
