@@ -87,6 +87,20 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(late!.getProvider('q')).toEqual(closedAt(3_000));
   });
 
+  it('ties lose in Redis as in the mirrors: a close stamped as the open, or an open to the same deadline, is not written', async () => {
+    const prefix = `s${++run}:`;
+    const [writer] = await stores(1, prefix);
+    writer!.setProvider('p', openAt(1_000, 61_000));
+    writer!.setProvider('p', closedAt(1_000)); // no newer than the open: ignored
+    writer!.setProvider('q', openAt(1_000, 61_000));
+    writer!.setProvider('q', { ...openAt(2_000, 61_000), consecutiveFailures: 7 }); // same open-until: ignored
+    writer!.setProvider('marker', openAt(1_000, 61_000));
+    const [late] = await stores(1, prefix);
+    await until(() => late!.getProvider('marker') !== undefined, 'loaded');
+    expect(late!.getProvider('p')).toEqual(openAt(1_000, 61_000));
+    expect(late!.getProvider('q')).toEqual(openAt(1_000, 61_000));
+  });
+
   it('a store starting up loads the current state; cool-downs keep the later deadline', async () => {
     const prefix = `s${++run}:`;
     const [a, b] = await stores(2, prefix);
