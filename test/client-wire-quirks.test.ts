@@ -816,3 +816,15 @@ describe('OpenAI-compatible: reasoning under both names (`reasoning` and `reason
     expect(chunks[0]?.choices[0]?.delta).toEqual({ reasoning_content: 'think' });
   });
 });
+
+describe('a stream body that starts with a byte order mark (some Windows-hosted gateways)', () => {
+  it('SSE: the first frame is read, not lost as an unknown field', async () => {
+    const llm = await answeringWith(
+      'openai',
+      `\uFEFF${sse(delta({ content: 'Hi' }, null), delta({}, 'stop'), '[DONE]')}`,
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi');
+  });
+});
