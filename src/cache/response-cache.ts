@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CallKind } from '../events.js';
 import { isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
-import { mayHoldProto, messageProblem, NO_PROTO } from '../providers/openai-reply.js';
+import { choicesProblem, mayHoldProto, NO_PROTO } from '../providers/openai-reply.js';
 import type { CallPlan, RouterContext } from '../routing/context.js';
 import { routingOf } from '../routing/serve-call.js';
 import type { CallOptions, Routing } from '../types.js';
@@ -197,21 +197,12 @@ function parse(text: string, kind: string, dims: number | undefined): Stored | u
   }
 }
 
-/**
- * Whether `r` holds choices as an upstream's reply must (openai-reply.ts): each with a message callers can take and a
- * finish reason (only finished answers are stored).
- */
+/** Whether `r` holds choices callers can take (openai-reply.ts), each with a finish reason (only whole answers are stored). */
 function isCompletion(r: JsonObject): boolean {
-  const choices = r.choices;
   return (
-    Array.isArray(choices) &&
-    choices.length > 0 &&
-    choices.every(
-      (c: { message?: unknown; finish_reason?: unknown } | null) =>
-        typeof c?.finish_reason === 'string' &&
-        c.finish_reason !== '' &&
-        isJsonObject(c.message) &&
-        messageProblem(c.message) === undefined,
+    choicesProblem(r.choices) === undefined &&
+    (r.choices as { finish_reason?: unknown }[]).every(
+      (c) => typeof c.finish_reason === 'string' && c.finish_reason !== '',
     )
   );
 }

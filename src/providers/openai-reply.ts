@@ -2,7 +2,7 @@ import type { ProviderError } from '../errors.js';
 import type { ChatCompletion } from '../types.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand, parseJson } from './error-mapping.js';
-import { isCount, isUsage, newId } from './json-shapes.js';
+import { isCount, isJsonObject, isUsage, newId } from './json-shapes.js';
 
 /** The parts of an OpenAI-compatible reply or stream frame the adapter reads; the rest passes through untouched. */
 interface WireError {
@@ -186,6 +186,21 @@ export function messageProblem(m: WireDelta): string | undefined {
   if (!normaliseDelta(m)) return 'reply message has a field of the wrong type';
   if (m.tool_calls && !(m.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
     return 'malformed tool call';
+  return undefined;
+}
+
+/**
+ * What makes `choices` ones callers cannot take (a custom adapter's answer, a stored cache answer; normalised in
+ * place); undefined when there is nothing.
+ */
+export function choicesProblem(choices: unknown): string | undefined {
+  if (!Array.isArray(choices) || choices.length === 0) return 'has no choices';
+  for (const c of choices) {
+    const message = (c as { message?: unknown } | null)?.message;
+    if (!isJsonObject(message)) return 'holds a choice without a message';
+    const problem = messageProblem(message);
+    if (problem !== undefined) return `holds a malformed message (${problem})`;
+  }
   return undefined;
 }
 

@@ -1,8 +1,8 @@
 import type { ChainEntry } from '../aliases/schema.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 import { cutModel, ProviderResponseError } from '../errors.js';
-import { isCount, isJsonObject, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
-import { messageProblem } from '../providers/openai-reply.js';
+import { isCount, isUsage, type JsonObject, vectorLength } from '../providers/json-shapes.js';
+import { choicesProblem } from '../providers/openai-reply.js';
 import { activeChannel, type ManaTraceMessage } from '../trace-channels.js';
 import type {
   CallOptions,
@@ -99,18 +99,6 @@ function ownAnswer<T>(
     if (copy.usage != null && !isUsage(copy.usage)) delete copy.usage;
     return copy as T;
   });
-}
-
-/** What makes a custom adapter's `choices` ones callers cannot take; undefined when there is nothing. */
-function choicesProblem(choices: unknown): string | undefined {
-  if (!Array.isArray(choices) || choices.length === 0) return 'has no choices';
-  for (const c of choices) {
-    const message = (c as { message?: unknown } | null)?.message;
-    if (!isJsonObject(message)) return 'holds a choice without a message';
-    const problem = messageProblem(message);
-    if (problem !== undefined) return `holds a malformed message (${problem})`;
-  }
-  return undefined;
 }
 
 /**
