@@ -212,3 +212,17 @@ describe('createMockProvider embeddings', () => {
     }
   });
 });
+
+describe('the fake clock', () => {
+  it('never moves backwards: advance and advanceAsync with a negative ms are advance(0)', async () => {
+    const clock = createFakeClock(1_000);
+    const seen: number[] = [];
+    clock.setTimer(0, () => seen.push(clock.now()));
+    clock.advance(-500);
+    expect(clock.now()).toBe(1_000);
+    clock.setTimer(0, () => seen.push(clock.now()));
+    await clock.advanceAsync(-500);
+    expect(clock.now()).toBe(1_000);
+    expect(seen).toEqual([1_000, 1_000]);
+  });
+});
