@@ -105,3 +105,14 @@ describe('latency as data', () => {
     ]);
   });
 });
+
+describe('latency bounds', () => {
+  it('measures a target of exactly 256 characters, and not one of 257 (docs/limits.md)', async () => {
+    const { llm } = await harness({ upstreams: { b: 'openai' }, aliases: { 'mana/x': ['b/m'] } });
+    const at = `b/${'m'.repeat(254)}`;
+    const over = `b/${'m'.repeat(255)}`;
+    await llm.chat({ model: at, messages: USER });
+    await llm.chat({ model: over, messages: USER });
+    expect(llm.health().targets.map((t) => t.target)).toEqual([at]);
+  });
+});
