@@ -334,3 +334,17 @@ describe('off() with a listener that was never added', () => {
     expect(heard).toEqual(['mana/x']);
   });
 });
+
+describe('off() with a listener added twice', () => {
+  it('removes it entirely, as eventemitter3 does: it hears nothing more', async () => {
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const heard = vi.fn();
+    llm.on('request', heard);
+    llm.on('request', heard);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(heard).toHaveBeenCalledTimes(2);
+    llm.off('request', heard);
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(heard).toHaveBeenCalledTimes(2);
+  });
+});
