@@ -46,6 +46,23 @@ describe('latency as data', () => {
     ]);
   });
 
+  it('shows the smoothed latency rounded to the nearest millisecond', async () => {
+    const { llm, clock, a } = await setup();
+    for (const ms of [400, 198]) {
+      const call = llm.chat({ model: 'mana/x', messages: USER });
+      await waitFor(() => a.held === 1, 'request held at a');
+      await clock.advanceAsync(ms);
+      a.answer();
+      await call;
+    }
+    // mean 400 + (198 - 400) / 8 = 374.75 → 375; deviation 200 + (202 - 200) / 4 = 200.5 → 201.
+    expect(latencyOf(llm, 'a/m1')).toEqual({
+      chat: { ms: 375, deviationMs: 201, samples: 2 },
+      stream: null,
+      embed: null,
+    });
+  });
+
   it('a stream feeds its time to the first content chunk, not the whole stream; embeddings are their own series', async () => {
     const { llm, clock, a } = await setup();
     const s = consume(llm.stream({ model: 'mana/x', messages: USER }));
