@@ -225,4 +225,13 @@ describe('the fake clock', () => {
     expect(clock.now()).toBe(1_000);
     expect(seen).toEqual([1_000, 1_000]);
   });
+
+  it('treats a negative timer delay as 0: it fires after a 0 ms timer scheduled before it, as setTimeout does', () => {
+    const clock = createFakeClock(1_000);
+    const seen: string[] = [];
+    clock.setTimer(0, () => seen.push('zero'));
+    clock.setTimer(-5, () => seen.push('negative'));
+    clock.advance(0);
+    expect(seen).toEqual(['zero', 'negative']);
+  });
 });
