@@ -240,6 +240,23 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     await client.quit();
   });
 
+  it('closing a store while Redis is up disconnects its subscriber too, even with a client you pass', async () => {
+    const client = new Redis(redis.url);
+    const subscribers = async () =>
+      String(await client.call('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((l) => / sub=[1-9]/.test(l)).length;
+    const before = await subscribers();
+    const store = createRedisHealthStore({ client, keyPrefix: `s${++run}:` });
+    await until(() => store.status().connected, 'connected');
+    expect(await subscribers()).toBe(before + 1);
+    await store.close();
+    const end = Date.now() + 3_000;
+    while ((await subscribers()) > before && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(await subscribers()).toBe(before);
+    await client.quit();
+  });
+
   it('closing a store whose Redis is down leaves nothing running that holds the process', async () => {
     const before = refCounted();
     const store = createRedisHealthStore({ url: `redis://127.0.0.1:${await freePort()}` });
