@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, createManaLLM, isManaLLMError } from '../src/index.js';
-import { startMockUpstream } from '../src/testing/index.js';
+import { openaiCodec, startMockUpstream } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
@@ -18,7 +18,7 @@ import {
   upstream,
   waitFor,
 } from './helpers/client.js';
-import { hangingUpstream } from './helpers/raw-upstream.js';
+import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -62,6 +62,22 @@ describe('close()', () => {
     expectClosed(await call);
     expectClosed(await rejection(stream.done));
     await waitFor(() => hang.closedByClient === 2, 'upstream sockets closed');
+  });
+
+  it('closes the idle pooled connections to the providers', async () => {
+    const raw = await rawUpstream((text, res) => {
+      const body = openaiCodec.chat({ reply: 'ok' }, (JSON.parse(text) as { model: string }).model);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    expect((await llm.chat(REQ)).choices[0]?.message.content).toBe('ok');
+    expect(raw.open).toBe(1); // kept alive for the next call
+    await llm.close();
+    await waitFor(() => raw.open === 0, 'the pooled socket closed by the client');
   });
 
   it('ends a committed stream with a CLOSED error', async () => {

@@ -13,6 +13,8 @@ export interface HangingUpstream {
   readonly received: number;
   /** Requests whose connection the client closed before the answer was complete. */
   readonly closedByClient: number;
+  /** Connections open now (an idle keep-alive one included). */
+  readonly open: number;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,9 @@ export async function rawUpstream(
     },
     get closedByClient() {
       return closedByClient;
+    },
+    get open() {
+      return sockets.size;
     },
     close: () =>
       new Promise<void>((resolve) => {
