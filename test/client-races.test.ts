@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   type ProviderAdapter,
   ProviderHTTPError,
+  type ProviderOptions,
 } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
@@ -297,7 +298,8 @@ describe("a first entry that settles in the same turn as the hedge's entry start
         // `o` (Ollama) needs the image's bytes: a data: URL, in at once when the hedge starts.
         const { llm, clock, events } = await harness({
           upstreams: { o: 'ollama' },
-          providers: { c: { type: 'custom', adapter: mine } },
+          // One call at a time at o: a cancelled hedge that kept its place would leave o saturated.
+          providers: { c: { type: 'custom', adapter: mine }, o: { maxConcurrent: 1 } as ProviderOptions },
           aliases: { 'mana/v': { chain: ['c/m', 'o/llava'], hedge: { afterMs: 300 } } },
         });
         let outcome: unknown;
@@ -339,6 +341,7 @@ describe("a first entry that settles in the same turn as the hedge's entry start
         } else expect(outcome).toBeInstanceOf(InvalidRequestError);
         expect(events.all.length).toBe(atEnd?.events);
         expect(unhandled).toEqual([]);
+        expect((await llm.chat({ model: 'o/llava', messages: USER })).model).toBe('o/llava');
       } finally {
         process.off('unhandledRejection', onUnhandled);
       }
