@@ -140,6 +140,36 @@ describe('a hedge that never started because its call ended while it got ready',
   });
 });
 
+describe('a hedge due in the same turn as the caller gives up', () => {
+  it('starts nothing, gives its token back, and lets go of the first attempt (its place at the provider too)', async () => {
+    // `a` holds every request, one at a time; `b` answers at once.
+    const a = await rawUpstream(() => undefined);
+    const { llm, clock, up, events } = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY, maxConcurrent: 1 } },
+      aliases: { 'mana/x': { chain: ['a/m', 'b/m'], hedge: { afterMs: 300 } } },
+      // One token, never refilled: a hedge whose token is lost leaves no other.
+      options: { hedging: { budgetMax: 1, budgetRatio: 0 } },
+    });
+    const ac = new AbortController();
+    const first = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.received === 1, 'the first call at a');
+    const reason = new Error('caller gave up');
+    clock.advance(300);
+    ac.abort(reason);
+    expect(await rejection(first)).toBe(reason);
+    expect(events.of('hedge')).toHaveLength(0);
+    expect(up.b?.count()).toBe(0);
+
+    // The next slow call is sent to a (not saturated) and hedges (the token is back).
+    const second = llm.chat({ model: 'mana/x', messages: USER });
+    await waitFor(() => a.received === 2, 'the second call at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
+    expect((await second).model).toBe('b/m');
+  });
+});
+
 describe("a hedged call whose first entry fails while the hedge's entry fetches the call's images", () => {
   it("with the caller's own mistake (a 400): rejects with it at once, not after the image fetch with its error", async () => {
     const img = await hangingImageServer();
