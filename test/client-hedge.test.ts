@@ -141,6 +141,31 @@ describe('hedged chat', () => {
     expect(all.filter((r) => r.routing.attempts[0]?.reason === 'hedged-out')).toHaveLength(10);
   });
 
+  it('each hedged call adds budgetRatio to the budget: a spent budget hedges again after enough calls', async () => {
+    const a = await hangingUpstream();
+    const { llm, clock, up, events } = await setup({
+      raw: { a },
+      mocks: ['b'],
+      chain: ['a', 'b'],
+      hedge: 300,
+      options: { hedging: { budgetMax: 1, budgetRatio: 0.5 } },
+    });
+    // One call at a time: the first hedges (the one token), the second finds half a token, the third a whole one.
+    for (const [n, hedges] of [
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ] as const) {
+      const call = llm.chat(REQ);
+      await waitFor(() => a.received === n, `request ${n} at a`);
+      await clock.advanceAsync(300);
+      expect(events.of('hedge')).toHaveLength(hedges);
+      await clock.advanceAsync(60_000);
+      expect((await call).model).toBe('b/m');
+    }
+    expect(up.b!.count('chat')).toBe(3);
+  });
+
   it('hedgeAfterMs on the call overrides the alias; 0 turns hedging off', async () => {
     const a = await hangingUpstream();
     const { llm, clock, up, events } = await setup({
