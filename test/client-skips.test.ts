@@ -136,12 +136,16 @@ describe('entries skipped before any call', () => {
         model: 'mana/x',
         messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: PIXEL } }] }],
       };
-      for (const req of [tools, vision]) {
+      const json: ChatRequest = { model: 'mana/x', messages: USER, response_format: { type: 'json_object' } };
+      for (const req of [tools, vision, json]) {
         const res = await llm.chat(req);
         expect(res.routing.attempts[0]).toEqual({ target: 'plain/m', reason: 'capability' });
         expect(res.model).toBe('b/m2');
       }
       expect(custom.calls).toBe(0);
+      // An empty tool list and a plain-text response format need nothing the entry lacks.
+      for (const req of [{ tools: [] }, { response_format: { type: 'text' as const } }])
+        expect(llm.resolve('mana/x', { messages: USER, ...req }).candidates[0]?.state).toBe('ready');
     });
 
     it('a direct model that cannot serve the request throws ProviderCapabilityError without calling it', async () => {
