@@ -91,6 +91,11 @@ describe('hostile request content is the callerâ€™s error, never the providersâ€
     const tooBig = await settle(llm.chat(big));
     expect(tooBig.error).toBeInstanceOf(InvalidRequestError);
     expect((tooBig.error as InvalidRequestError).issues[0]?.message).toContain('limits.maxRequestBytes');
+    // Keys are part of the JSON text too: one huge property name is as large as a huge value.
+    const bigKey = await settle(
+      llm.chat(toolRequest({ type: 'object', properties: { ['k'.repeat(4096)]: {} } })),
+    );
+    expect(bigKey.error).toBeInstanceOf(InvalidRequestError);
     expect(ups[0]?.requests.length).toBe(1);
     expect(breakers(llm)).toEqual(CLOSED);
   });
