@@ -165,10 +165,13 @@ describe('event payloads', () => {
     await llm.chat({ model: 'mana/x', messages: USER, temperature: 0.2, max_tokens: 64 });
     await llm.chat({ model: 'mana/x', messages: USER, top_p: 0.5 });
     await llm.embed({ model: 'mana/x', input: 'a' });
+    // A setting of 0 is a setting.
+    await llm.chat({ model: 'mana/x', messages: USER, temperature: 0 });
     expect(events.of('request').map((r) => r.params)).toEqual([
       { temperature: 0.2, max_tokens: 64 },
       { top_p: 0.5 },
       undefined,
+      { temperature: 0 },
     ]);
     expect('params' in (events.of('request')[2] ?? {})).toBe(false);
   });
