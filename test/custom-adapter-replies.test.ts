@@ -213,3 +213,15 @@ describe("a custom adapter's own ProviderError with a huge message holding a key
     clean(((err as StreamInterruptedError).cause as Error).message);
   });
 });
+
+describe("a custom adapter's model list", () => {
+  it('holding anything but names: that provider is in errors, the others are listed', async () => {
+    const { llm } = await setup({ ...adapter(undefined), models: async () => ['m1', 42] as never });
+    const list = await llm.models();
+    expect(list.errors).toEqual([
+      { provider: 'mine', error: expect.stringContaining('not a list of names') },
+    ]);
+    expect(list.data.some((m) => m.owned_by === 'mine')).toBe(false);
+    expect(list.data.some((m) => m.owned_by === 'b')).toBe(true);
+  });
+});
