@@ -630,6 +630,8 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
   it('resolve() checks its model too', async () => {
     const { llm } = await setup();
     expect(() => llm.resolve(42 as never)).toThrow(InvalidRequestError);
+    // And the request it is given, as a call would.
+    expect(() => llm.resolve('mana/x', { messages: 'Hi' } as never)).toThrow(InvalidRequestError);
   });
 });
 
