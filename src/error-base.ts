@@ -1,4 +1,4 @@
-import { redact } from './redact.js';
+import { cleanText, redact, thrownText } from './redact.js';
 
 /**
  * `instanceof` and `isManaLLMError()` across copies of the package in one process: an app that loads the ESM build
@@ -91,11 +91,23 @@ export class ManaLLMError extends Error {
         this.cause instanceof ManaLLMError
           ? this.cause.toJSON()
           : this.cause instanceof Error
-            ? { name: this.cause.name, message: redact(this.cause.message) }
+            ? shortCause(this.cause)
             : undefined;
     }
     return out;
   }
+}
+
+/**
+ * A foreign cause as `toJSON` shows it: its name and message cleaned and cut as any thrown text is (a custom
+ * adapter's error may hold megabytes, a non-string message or a throwing getter; `JSON.stringify` must not throw).
+ */
+function shortCause(cause: Error): { name: string; message: string } {
+  let name = 'Error';
+  try {
+    if (typeof cause.name === 'string') name = cleanText(cause.name, 100);
+  } catch {}
+  return { name, message: thrownText(cause, 500) };
 }
 
 /** True when `e` is any error raised by mana-llm, from this copy of the package or another (ESM and CJS). */

@@ -172,3 +172,28 @@ describe('the error family (docs/errors.md table)', () => {
     expect(err.message).toBe('upstream said: Authorization: Bearer [redacted]');
   });
 });
+
+describe('JSON.stringify of an error whose cause is a hostile Error (found by a fourth review)', () => {
+  it('never throws and keeps the cause short, whatever the cause holds', async () => {
+    const odd = Object.assign(new Error('x'), { message: 42 });
+    const throwing = new Error('x');
+    Object.defineProperty(throwing, 'name', {
+      get() {
+        throw new Error('no name');
+      },
+    });
+    const huge = new Error(`first\u0000line\n${'x'.repeat(1_000_000)}`);
+    const shapes: [unknown, { name: string; message: string }][] = [
+      [odd, { name: 'Error', message: '42' }],
+      [throwing, { name: 'Error', message: 'x' }],
+    ];
+    for (const [thrown, cause] of shapes) {
+      const err = await rejection(failingWith(thrown).chat({ model: 'mana/x', messages: USER }));
+      expect(JSON.parse(JSON.stringify(err)).cause.cause).toEqual(cause);
+    }
+    const err = await rejection(failingWith(huge).chat({ model: 'mana/x', messages: USER }));
+    const json = JSON.stringify(err);
+    expect(json.length).toBeLessThan(5_000);
+    expect(JSON.parse(json).cause.cause.message.startsWith('first line')).toBe(true);
+  });
+});
