@@ -677,3 +677,19 @@ describe('a bare model without a default provider is the caller’s mistake', ()
     expect(err.issues[0]?.path).toBe('model');
   });
 });
+
+describe('a missing, mistyped or empty list says which', () => {
+  it('messages and embed input', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const issues = async (p: Promise<unknown>) => ((await rejection(p)) as InvalidRequestError).issues;
+    expect(await issues(h.llm.chat({ model: 'mana/x', messages: [] }))).toEqual([
+      { path: 'messages', message: 'must contain at least one message' },
+    ]);
+    expect(await issues(h.llm.chat({ model: 'mana/x', messages: 'Hi' } as never))).toEqual([
+      { path: 'messages', message: 'must be an array of messages, got a string' },
+    ]);
+    expect(await issues(h.llm.embed({ model: 'mana/x', input: [] }))).toEqual([
+      { path: 'input', message: 'must contain at least one string' },
+    ]);
+  });
+});

@@ -63,6 +63,14 @@ describe('unknown keys in the options are reported with their path and a suggest
       { path: 'timeouts.firstChunk', message: 'unknown key "firstChunk": did you mean "firstChunkMs"?' },
     ]);
   });
+
+  it('a key in capitals is a case slip; a key three letters off in six is not a typo', () => {
+    const err = configError({ aliases: ALIASES, providers: { ollama: {} }, HEALTH: {}, limxyz: 1 });
+    expect(err.issues).toEqual([
+      { path: 'HEALTH', message: 'unknown key "HEALTH": did you mean "health"?' },
+      { path: 'limxyz', message: expect.stringMatching(/^unknown key "limxyz" \(known keys: /) },
+    ]);
+  });
 });
 
 describe('options or aliases that throw while they are read', () => {
