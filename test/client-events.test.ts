@@ -256,6 +256,7 @@ describe('listeners', () => {
     const messages = warn.mock.calls.map((c) => String(c[0]));
     for (const name of names)
       expect(messages.some((m) => m.includes(`listener for ${name} broke`))).toBe(true);
+    for (const call of warn.mock.calls) expect(call[1]).toEqual({ code: 'MANA_LLM_LISTENER' });
   });
 
   it("a listener's thrown message is cleaned in its warning: no forged line, no bidi override, no key", async () => {

@@ -71,6 +71,17 @@ describe('unknown keys in the options are reported with their path and a suggest
       { path: 'limxyz', message: expect.stringMatching(/^unknown key "limxyz" \(known keys: /) },
     ]);
   });
+
+  it('in a null-prototype options object, and a key named like an Object.prototype member', () => {
+    const bare = Object.assign(Object.create(null), {
+      aliases: ALIASES,
+      providers: { ollama: {} },
+      timeout: {},
+    });
+    expect(configError(bare).issues.map((i) => i.path)).toEqual(['timeout']);
+    const proto = { aliases: ALIASES, providers: { ollama: {} }, constructor: {}, toString: {} };
+    expect(configError(proto).issues.map((i) => i.path)).toEqual(['constructor', 'toString']);
+  });
 });
 
 describe('options or aliases that throw while they are read', () => {
