@@ -66,7 +66,7 @@ describe('JSON.stringify of a mana-llm error (toJSON)', () => {
         cause: { name: 'TypeError', message: 'adapter broke: Authorization: Bearer [redacted]' },
       },
     });
-    expect(json.message).toBe(err.message);
+    expect(json.message).toBe((err as Error).message);
     expect(Object.keys(json.cause.cause)).toEqual(['name', 'message']);
     for (const o of [json, json.cause, json.cause.cause]) expect(o).not.toHaveProperty('stack');
     expect(JSON.stringify(json)).not.toContain('sk-live');
