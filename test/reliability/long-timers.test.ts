@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createManaLLM, type ProviderAdapter } from '../../src/index.js';
 import { client, closeAll, mock } from './support.js';
 
 afterEach(closeAll);
@@ -31,5 +32,77 @@ describe('delays longer than a Node timer holds (24.8 days), on the system clock
     const res = await llm.chat(REQ);
     expect(res.choices[0]?.message.content).toBe('fine');
     expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+  });
+});
+
+describe('a delay longer than a Node timer holds, chained on the system clock (fake Node timers)', () => {
+  const MAX = 2 ** 31 - 1;
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A client on the system clock whose only provider answers each call when `answer` is called (or never). */
+  function hanging(totalMs: number) {
+    const answers: (() => void)[] = [];
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: (_req, { signal }) =>
+        new Promise((resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+          answers.push(() =>
+            resolve({
+              id: 'c',
+              object: 'chat.completion',
+              created: 0,
+              model: 'm',
+              choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+            }),
+          );
+        }),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+      providers: { mine: { type: 'custom', adapter } },
+      health: { probes: false },
+      timeouts: { totalMs },
+    });
+    return { llm, answers };
+  }
+
+  it('timeouts.totalMs of 35 days ends the call at 35 days, not 24.8 days later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { llm } = hanging(LONG);
+    const call = llm.chat(REQ).then(
+      () => 'answered',
+      (e: Error) => e.name,
+    );
+    await vi.advanceTimersByTimeAsync(LONG - 1);
+    let settled: string | undefined;
+    void call.then((s) => {
+      settled = s;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(2);
+    expect(await call).not.toBe('answered');
+    expect(vi.getTimerCount()).toBe(0);
+    await llm.close();
+  });
+
+  it('a call that ends after the first 24.8 days leaves no timer behind', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const { llm, answers } = hanging(LONG);
+    const call = llm.chat(REQ);
+    await vi.advanceTimersByTimeAsync(MAX + 1_000);
+    answers[0]?.();
+    await call;
+    await llm.close();
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
