@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createManaLLM, type ProviderAdapter } from '../../src/index.js';
-import { client, closeAll, mock } from './support.js';
+import { createFakeClock } from '../../src/testing/index.js';
+import { client, closeAll, mock, track } from './support.js';
 
 afterEach(closeAll);
 
@@ -104,5 +105,33 @@ describe('a delay longer than a Node timer holds, chained on the system clock (f
     await call;
     await llm.close();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('a probe that answers before its probeTimeoutMs', () => {
+  it('leaves only the next probe tick scheduled on the clock (its deadline timer is cancelled)', async () => {
+    const clock = createFakeClock();
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter } },
+        clock,
+      }),
+    );
+    const probed = new Promise((resolve) => llm.on('probe', resolve));
+    clock.advance(0);
+    await probed;
+    await new Promise((r) => setImmediate(r));
+    expect(clock.pending()).toBe(1);
   });
 });
