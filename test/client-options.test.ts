@@ -9,6 +9,7 @@ import {
   type ManaLLMOptions,
   type ProviderAdapter,
 } from '../src/index.js';
+import { createFakeClock } from '../src/testing/index.js';
 import { closeAll, track } from './helpers/client.js';
 
 afterEach(closeAll);
@@ -137,6 +138,45 @@ describe('createManaLLM validates its options', () => {
     );
     expect(Object.keys(llm.health().providers).sort()).toEqual(['groq', 'mine', 'ollama']);
     expect(llm.resolve('qwen').candidates[0]?.target).toBe('ollama/qwen');
+  });
+
+  it('accepts 0 where the contract says >= 0 (cooldownMs, maxRetryAfterMs, autoMinMs, images.maxCount)', () => {
+    track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { ollama: {} },
+        health: { probes: false, cooldownMs: 0 },
+        limits: { maxRetryAfterMs: 0 },
+        hedging: { autoMinMs: 0, budgetRatio: 0 },
+        images: { maxCount: 0 },
+      }),
+    );
+  });
+
+  it('keeps a false the user set over a true default (probe: false)', async () => {
+    const probed: string[] = [];
+    const counting = (id: string): ProviderAdapter => ({
+      ...unusedAdapter(true),
+      probe: () => {
+        probed.push(id);
+        return Promise.resolve({ ok: true });
+      },
+    });
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          off: { type: 'custom', adapter: counting('off'), probe: false },
+          on: { type: 'custom', adapter: counting('on') },
+        },
+        clock,
+      }),
+    );
+    const done = new Promise((resolve) => llm.on('probe', resolve));
+    clock.advance(0);
+    await done;
+    expect(probed).toEqual(['on']);
   });
 });
 
