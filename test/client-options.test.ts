@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AliasConfigError,
   ConfigError,
@@ -96,6 +96,20 @@ describe('createManaLLM validates its options', () => {
     expect(err.issues).toEqual([
       { path: 'clock', message: 'setTimer(ms, fn) must return a function that cancels the timer' },
     ]);
+  });
+
+  it('checking such a clock leaves no timer of its own running (a script that fails on it still exits at once)', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const clock = {
+        now: () => Date.now(),
+        setTimer: (ms: number, fn: () => void) => setTimeout(fn, ms) as unknown as () => void,
+      };
+      configError({ aliases: ALIASES, providers: { ollama: {} }, clock });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('needs exactly one of aliasesPath and aliases', () => {
