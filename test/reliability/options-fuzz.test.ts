@@ -242,6 +242,11 @@ describe('createManaLLM options (property)', () => {
         path: `providers.${id}`,
         message: expect.stringContaining('reserved'),
       });
+      // It is no provider: with no other, none is configured.
+      expect((err as ConfigError).issues).toContainEqual({
+        path: 'providers',
+        message: 'configure at least one provider',
+      });
       unpolluted();
     }
   });
