@@ -336,6 +336,7 @@ describe('a baseUrl whose query, fragment or credentials would never be sent is 
     ['a fragment', 'http://127.0.0.1:9/v1#x', /fragment/],
     ['user and password', 'http://user:pass-SECRET@127.0.0.1:9/v1', /credentials.*headers/],
     ['a user alone', 'http://token-SECRET@127.0.0.1:9/v1', /credentials.*headers/],
+    ['a password alone', 'http://:pass-SECRET@127.0.0.1:9/v1', /credentials.*headers/],
   ])('%s names providers.<id>.baseUrl and never shows the URL', (_, baseUrl, message) => {
     const err = configError({ aliases: ALIASES, providers: { azure: { type: 'openai', baseUrl } } });
     expect(err.issues).toEqual([
