@@ -202,4 +202,16 @@ describe('the response cache', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.issues.map((i) => i.path).sort()).toEqual(['cache.maxEntries', 'cache.store', 'cache.ttlMs']);
   });
+
+  it('rejects a cache store missing setResponse (it would fail every store, silently)', () => {
+    const store = { getResponse: () => Promise.resolve(undefined) };
+    let err: unknown;
+    try {
+      createManaLLM({ aliases: ALIASES, providers: { ollama: {} }, cache: { store: store as never } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.path)).toEqual(['cache.store']);
+  });
 });
