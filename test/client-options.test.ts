@@ -167,6 +167,13 @@ describe('createManaLLM validates its options', () => {
     );
   });
 
+  it("refuses an images.fetch that is neither 'public', 'all', 'none' nor a function (a typo must not loosen it)", () => {
+    for (const fetch of ['Public', 'private', 42, true]) {
+      const err = configError({ aliases: ALIASES, providers: { ollama: {} }, images: { fetch } });
+      expect(err.issues.map((i) => i.path)).toEqual(['images.fetch']);
+    }
+  });
+
   it('keeps a false the user set over a true default (probe: false)', async () => {
     const probed: string[] = [];
     const counting = (id: string): ProviderAdapter => ({
