@@ -417,3 +417,13 @@ describe('a 404 that names no model error (a wrong baseUrl path) is worded as su
     expect(err.message).not.toContain('page not found');
   });
 });
+
+describe('a well-known id given another type', () => {
+  it('needs its own baseUrl: the well-known endpoint speaks the other protocol', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: { ollama: { type: 'openai' }, groq: { type: 'anthropic', apiKey: 'k' } },
+    });
+    expect(err.issues.map((i) => i.path)).toEqual(['providers.ollama.baseUrl', 'providers.groq.baseUrl']);
+  });
+});
