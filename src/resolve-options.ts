@@ -144,7 +144,11 @@ function readProviders(
     if (!one.success) continue;
     const p = one.output;
     if (!PROVIDER_ID.test(id))
-      issues.push({ path: at, message: 'provider ids are lower-case letters, digits, ".", "_" or "-"' });
+      issues.push({
+        path: at,
+        message:
+          'provider ids are lower-case letters, digits, ".", "_" or "-", and start with a letter or digit',
+      });
     const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
     const type = p.type ?? known?.type;
     if (!type) {

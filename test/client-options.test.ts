@@ -120,6 +120,22 @@ describe('createManaLLM validates its options', () => {
     expect(both.issues.map((i) => i.path)).toEqual(['aliasesPath']);
   });
 
+  it('a provider id starting with ".", "_" or "-" is refused with a message that says why', () => {
+    for (const [id, path] of [
+      ['_local', 'providers._local'],
+      ['.box', 'providers[".box"]'],
+      ['-x', 'providers["-x"]'],
+    ]) {
+      const err = configError({
+        aliases: ALIASES,
+        providers: { [id]: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+      });
+      expect(err.issues).toEqual([
+        { path, message: expect.stringContaining('start with a letter or digit') },
+      ]);
+    }
+  });
+
   it('needs at least one provider, and a type for ids that are not well known', () => {
     expect(configError({ aliases: ALIASES, providers: {} }).issues.map((i) => i.path)).toEqual(['providers']);
     expect(configError({ aliases: ALIASES }).issues.map((i) => i.path)).toEqual(['providers']);
