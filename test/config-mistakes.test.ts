@@ -427,3 +427,37 @@ describe('a well-known id given another type', () => {
     expect(err.issues.map((i) => i.path)).toEqual(['providers.ollama.baseUrl', 'providers.groq.baseUrl']);
   });
 });
+
+describe('what the header checks leave alone', () => {
+  it('a well-known id given another type and no key is configured (the key rule is for its own cloud)', () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { openai: { type: 'ollama', baseUrl: 'http://127.0.0.1:9' } },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers)).toEqual(['openai']);
+  });
+
+  it('accepts Latin-1 in a header value, and any text in a custom provider key (it is not sent as a header)', () => {
+    const adapter = {
+      chat: () => Promise.reject(new Error('unused')),
+    } as never;
+    track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          a: {
+            type: 'openai',
+            baseUrl: 'http://127.0.0.1:9/v1',
+            apiKey: 'k\u00e9y',
+            headers: { 'x-team': 'caf\u00e9' },
+          },
+          mine: { type: 'custom', adapter, apiKey: 'line\nbreak \u20ac' },
+        },
+        health: { probes: false },
+      }),
+    );
+  });
+});
