@@ -190,6 +190,28 @@ describe('createManaLLM validates its options', () => {
     }
   });
 
+  it('health.probeTimeoutMs bounds a probe that never answers', async () => {
+    const adapter: ProviderAdapter = {
+      ...unusedAdapter(true),
+      probe: ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    };
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { mine: { type: 'custom', adapter } },
+        health: { probeTimeoutMs: 500 },
+        clock,
+      }),
+    );
+    const outcomes: boolean[] = [];
+    llm.on('probe', (e) => outcomes.push(e.ok));
+    await clock.advanceAsync(0);
+    await clock.advanceAsync(500);
+    expect(outcomes).toEqual([false]);
+  });
+
   it('keeps a false the user set over a true default (probe: false)', async () => {
     const probed: string[] = [];
     const counting = (id: string): ProviderAdapter => ({
