@@ -212,6 +212,30 @@ describe('createManaLLM validates its options', () => {
     expect(outcomes).toEqual([false]);
   });
 
+  it('health.recoveryProbeMs is the first wait before re-probing a provider that went down', async () => {
+    let probes = 0;
+    const adapter: ProviderAdapter = {
+      ...unusedAdapter(true),
+      probe: () => {
+        probes++;
+        return Promise.resolve({ ok: false, error: 'down' });
+      },
+    };
+    const clock = createFakeClock();
+    track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { mine: { type: 'custom', adapter } },
+        health: { failureThreshold: 1, recoveryProbeMs: 100, probeIntervalMs: 1_000_000 },
+        clock,
+      }),
+    );
+    await clock.advanceAsync(0);
+    expect(probes).toBe(1);
+    await clock.advanceAsync(200);
+    expect(probes).toBe(2);
+  });
+
   it('keeps a false the user set over a true default (probe: false)', async () => {
     const probed: string[] = [];
     const counting = (id: string): ProviderAdapter => ({
