@@ -125,7 +125,7 @@ describe('createManaLLM validates its options', () => {
       ['_local', 'providers._local'],
       ['.box', 'providers[".box"]'],
       ['-x', 'providers["-x"]'],
-    ]) {
+    ] as const) {
       const err = configError({
         aliases: ALIASES,
         providers: { [id]: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
