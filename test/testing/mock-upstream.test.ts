@@ -1,0 +1,104 @@
+// startMockUpstream's own contract, read off the wire with plain fetch (docs/testing.md "startMockUpstream").
+import { afterEach, describe, expect, it } from 'vitest';
+import { type MockBehavior, type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
+
+const open: MockUpstream[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((u) => u.close()));
+});
+
+async function up(protocol: 'openai' | 'ollama' | 'google' | 'anthropic', b?: MockBehavior) {
+  const u = await startMockUpstream(protocol, b);
+  open.push(u);
+  return u;
+}
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', body: JSON.stringify(body) });
+
+describe('startMockUpstream', () => {
+  it('records a request without a body as undefined, a JSON body parsed', async () => {
+    const u = await up('openai');
+    await (await fetch(`${u.url}/models`)).text();
+    await (await post(`${u.url}/chat/completions`, { model: 'm' })).text();
+    expect(u.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+      ['GET', '/v1/models', undefined],
+      ['POST', '/v1/chat/completions', { model: 'm' }],
+    ]);
+  });
+
+  it('answers a path the protocol does not have with 404, and does not count it', async () => {
+    const u = await up('openai');
+    const res = await post(`${u.url}/completions`, { model: 'm' });
+    expect(res.status).toBe(404);
+    await res.text();
+    expect(u.count()).toBe(0);
+    expect(u.requests).toHaveLength(1);
+  });
+
+  it('the default behaviour does not apply to the model list; a queued one does', async () => {
+    const u = await up('openai', { status: 503 });
+    const listed = await fetch(`${u.url}/models`);
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual([
+      'mock-model',
+    ]);
+    u.enqueue({ status: 500 });
+    const failed = await fetch(`${u.url}/models`);
+    expect(failed.status).toBe(500);
+    await failed.text();
+    expect(u.count('models')).toBe(2);
+  });
+
+  it('stallAfterHeaders sends the headers (the response opens), then no body', async () => {
+    const u = await up('openai', { stallAfterHeaders: true });
+    const ac = new AbortController();
+    const res = await fetch(`${u.url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'm' }),
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    ac.abort();
+  });
+
+  it('malformed: a 200 whose first payload is not JSON, streaming or not, on every protocol', async () => {
+    const asks = {
+      openai: ['/chat/completions', true],
+      anthropic: ['/messages', true],
+      ollama: ['/api/chat', undefined],
+      google: ['/models/m:streamGenerateContent?alt=sse', true],
+    } as const;
+    for (const [protocol, [path, stream]] of Object.entries(asks)) {
+      const u = await up(protocol as keyof typeof asks, { malformed: true });
+      const res = await post(`${u.url}${path}`, { model: 'm', stream });
+      expect(res.status).toBe(200);
+      const first = (await res.text()).split('\n')[0]!.replace(/^data: /, '');
+      expect(() => JSON.parse(first), protocol).toThrow();
+    }
+  });
+
+  it('close() cuts a hanging request instead of waiting for it', async () => {
+    const u = await startMockUpstream('openai', { hang: true });
+    const pending = post(`${u.url}/chat/completions`, { model: 'm' }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    while (u.count() === 0) await new Promise((r) => setImmediate(r));
+    await u.close();
+    expect(await pending).toBe('cut');
+  });
+
+  it('a tool call with empty arguments sends an empty object where the protocol sends parsed arguments', async () => {
+    const toolCall = { name: 'now', arguments: '' };
+    const asks = {
+      google: ['/models/m:generateContent', (j: any) => j.candidates[0].content.parts[0].functionCall.args],
+      anthropic: ['/messages', (j: any) => j.content[0].input],
+      ollama: ['/api/chat', (j: any) => j.message.tool_calls[0].function.arguments],
+    } as const;
+    for (const [protocol, [path, args]] of Object.entries(asks)) {
+      const u = await up(protocol as keyof typeof asks, { toolCall });
+      const res = await post(`${u.url}${path}`, { model: 'm', stream: false });
+      expect(args(await res.json()), protocol).toEqual({});
+    }
+  });
+});
