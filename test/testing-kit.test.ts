@@ -5,6 +5,7 @@ import {
   createFakeClock,
   createMockProvider,
   type MockBehavior,
+  type MockFailure,
   type MockStep,
   startMockUpstream,
 } from '../src/testing/index.js';
@@ -164,6 +165,77 @@ describe('mana-llm/testing', () => {
     const up = await startMockUpstream('openai', behaviors[0], { port: given.port });
     up.enqueue(...behaviors);
     await up.close();
+  });
+});
+
+describe('createMockProvider failures', () => {
+  it('each failure kind reaches the caller as its documented class and status', async () => {
+    const kinds: MockFailure[] = [
+      'connection',
+      'timeout',
+      'server-error',
+      'rate-limit',
+      'auth',
+      'bad-request',
+      'model-not-found',
+      'blocked',
+      'bad-response',
+    ];
+    const seen: Record<string, unknown> = {};
+    for (const fail of kinds) {
+      const { local, llm } = setup();
+      local.enqueue({ fail });
+      const res = await llm.chat({ model: 'mana/fast-text', messages }).catch((e) => e);
+      // An outage falls through to the backup (its attempt is recorded); a caller's problem is thrown as it is.
+      const first = 'routing' in res ? res.routing.attempts[0] : undefined;
+      seen[fail] = first ? [first.reason, first.status] : [res.code, res.status];
+      await llm.close();
+    }
+    expect(seen).toEqual({
+      connection: ['connection', undefined],
+      timeout: ['timeout', undefined],
+      'server-error': ['http-error', 500],
+      'rate-limit': ['rate-limited', 429],
+      auth: ['PROVIDER_AUTH', 401],
+      'bad-request': ['PROVIDER_HTTP', 400],
+      'model-not-found': ['model-not-found', 404],
+      blocked: ['PROVIDER_BLOCKED', undefined],
+      'bad-response': ['bad-response', undefined],
+    });
+  });
+});
+
+describe('createMockProvider scripting', () => {
+  it('streams `chunks` pieces then a stop finish; a partial stream and a chat fail with the scripted kind', async () => {
+    const { local, llm } = setup();
+    local.enqueue({ reply: 'abcdef', chunks: 2 });
+    const chunks = [];
+    for await (const c of llm.stream({ model: 'local/small', messages })) chunks.push(c.choices[0]);
+    expect(chunks.map((c) => c?.delta.content).filter(Boolean)).toEqual(['abc', 'def']);
+    expect(chunks.at(-1)?.finish_reason).toBe('stop');
+    local.enqueue({ streamThenFail: 1, fail: 'auth' });
+    const err = await (async () => {
+      for await (const _ of llm.stream({ model: 'local/small', messages }));
+    })().catch((e) => e);
+    expect(err.cause?.code ?? err.error?.code ?? err.code).toBe('PROVIDER_AUTH');
+    local.enqueue({ streamThenFail: 1, fail: 'auth' });
+    await expect(llm.chat({ model: 'local/small', messages })).rejects.toMatchObject({
+      code: 'PROVIDER_AUTH',
+    });
+    await llm.close();
+  });
+
+  it('probe answers setAlive and is recorded; capabilities given are kept', async () => {
+    const mock = createMockProvider({ capabilities: { vision: false } });
+    expect(mock.capabilities('m').vision).toBe(false);
+    expect(mock.capabilities('m').tools).toBe(true);
+    expect(await mock.probe()).toEqual({ ok: true });
+    mock.setAlive(false);
+    expect(await mock.probe()).toMatchObject({ ok: false });
+    expect(mock.calls).toEqual([
+      { kind: 'probe', model: '' },
+      { kind: 'probe', model: '' },
+    ]);
   });
 });
 
