@@ -228,6 +228,15 @@ describe('createMockProvider scripting', () => {
   it('probe answers setAlive and is recorded; capabilities given are kept', async () => {
     const mock = createMockProvider({ capabilities: { vision: false } });
     expect(mock.capabilities('m').vision).toBe(false);
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/m': { chain: ['mock/m'] } } },
+      providers: { mock: { type: 'custom', adapter: mock } },
+      health: { probes: false },
+    });
+    mock.enqueue({ reply: 'abc' });
+    expect((await llm.chat({ model: 'mock/m', messages })).usage).toMatchObject({ completion_tokens: 3 });
+    await llm.close();
+    mock.calls.length = 0;
     expect(mock.capabilities('m').tools).toBe(true);
     expect(await mock.probe()).toEqual({ ok: true });
     mock.setAlive(false);

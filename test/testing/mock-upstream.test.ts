@@ -101,4 +101,10 @@ describe('startMockUpstream', () => {
       expect(args(await res.json()), protocol).toEqual({});
     }
   });
+
+  it('a chat answer names the model the request asked for', async () => {
+    const u = await up('openai');
+    const res = await post(`${u.url}/chat/completions`, { model: 'gpt-test' });
+    expect(((await res.json()) as { model: string }).model).toBe('gpt-test');
+  });
 });
