@@ -107,4 +107,14 @@ describe('startMockUpstream', () => {
     const res = await post(`${u.url}/chat/completions`, { model: 'gpt-test' });
     expect(((await res.json()) as { model: string }).model).toBe('gpt-test');
   });
+
+  it('an OpenAI stream ends with [DONE]; an OpenAI block is a 400 content_filter, as Azure sends it', async () => {
+    const u = await up('openai');
+    const body = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    expect(body.endsWith('\n\ndata: [DONE]\n\n')).toBe(true);
+    u.enqueue({ blocked: true });
+    const res = await post(`${u.url}/chat/completions`, { model: 'm', stream: true });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('content_filter');
+  });
 });
