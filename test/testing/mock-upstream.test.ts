@@ -117,4 +117,17 @@ describe('startMockUpstream', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('content_filter');
   });
+
+  it('Ollama streams unless told stream: false and keeps a tool call id; Gemini names its block and retry delay', async () => {
+    const o = await up('ollama', { toolCall: { id: 'call_1', name: 'f', arguments: '{}' } });
+    const lines = (await (await post(`${o.url}/api/chat`, { model: 'm' })).text()).trim().split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    expect(JSON.parse(lines[0]!).message.tool_calls[0].id).toBe('call_1');
+    const g = await up('google', { blocked: true });
+    const blocked = await (await post(`${g.url}/models/m:generateContent`, {})).json();
+    expect((blocked as any).promptFeedback.blockReason).toBe('SAFETY');
+    g.enqueue({ inBandError: 'rate-limit' });
+    const limited = await (await post(`${g.url}/models/m:generateContent`, {})).json();
+    expect((limited as any).error.details).toContainEqual(expect.objectContaining({ retryDelay: '12s' }));
+  });
 });
