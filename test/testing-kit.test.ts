@@ -237,10 +237,11 @@ describe('createMockProvider scripting', () => {
     expect((await llm.chat({ model: 'mock/m', messages })).usage).toMatchObject({ completion_tokens: 3 });
     await llm.close();
     mock.calls.length = 0;
+    const ctx = { signal: new AbortController().signal };
     expect(mock.capabilities('m').tools).toBe(true);
-    expect(await mock.probe()).toEqual({ ok: true });
+    expect(await mock.probe(ctx)).toEqual({ ok: true });
     mock.setAlive(false);
-    expect(await mock.probe()).toMatchObject({ ok: false });
+    expect(await mock.probe(ctx)).toMatchObject({ ok: false });
     expect(mock.calls).toEqual([
       { kind: 'probe', model: '' },
       { kind: 'probe', model: '' },
