@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +124,15 @@ describe('models()', () => {
     expect(list.data[0]).toEqual({ id: expect.any(String), object: 'model', owned_by: expect.any(String) });
     expect(list.data.find((m) => m.id === 'o/qwen2.5:7b')?.owned_by).toBe('o');
     expect(list.errors).toEqual([{ provider: 'down', error: expect.stringContaining('ECONNREFUSED') }]);
+  });
+
+  it('leaves no deadline timer and no listener on the caller’s signal once it has answered', async () => {
+    const { llm, clock } = await harness({ upstreams: { a: 'openai' } });
+    const signal = new AbortController().signal;
+    const before = clock.pending();
+    expect((await llm.models({ signal })).data.map((m) => m.id)).toEqual(['a/mock-model']);
+    expect(clock.pending()).toBe(before);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
 
