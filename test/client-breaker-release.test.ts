@@ -156,6 +156,41 @@ describe('a breaker that opens releases the calls waiting on it', () => {
     expect(up.b!.count('stream')).toBe(0);
   });
 
+  it('a stream that commits while its opened breaker lets it wait is never cut by that breaker later', async () => {
+    const held = await heldUpstream();
+    const { llm, clock, up } = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: held.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { maxConcurrentAfterFailure: 10 } },
+    });
+    const s = consume(llm.stream(REQ));
+    await waitFor(() => held.held === 1, 'the stream at a');
+    // Two failing calls open a's breaker while the stream still waits: it may wait 5 s more.
+    for (let i = 0; i < 2; i++) {
+      const failing = llm.chat(REQ);
+      await waitFor(() => held.held === 2, 'a failing call at a');
+      held.fail(true);
+      expect((await failing).model).toBe('b/m2');
+    }
+    expect(llm.health().providers.a?.state).toBe('open');
+    // a answers within those 5 s: the stream commits, and the breaker no longer cuts it.
+    const open = held.startStream();
+    await waitFor(() => s.chunks.length > 0, 'the commit');
+    // Its commit closed the breaker (the count stays 2); the wait runs out, and one more failure opens it again.
+    await clock.advanceAsync(5_000);
+    const failing = llm.chat(REQ);
+    await waitFor(() => held.held === 1, 'a failing call at a');
+    held.fail();
+    expect((await failing).model).toBe('b/m2');
+    expect(llm.health().providers.a?.state).toBe('open');
+    open.end();
+    const chunks = await s.done;
+    expect(textOf(chunks)).toBe('abc');
+    expect(chunks.every((c) => c.model === 'a/m1')).toBe(true);
+    expect(up.b!.count('stream')).toBe(0);
+  });
+
   it('leaves no attempt waiting or live behind, whatever way a call ends (280 calls)', async () => {
     // Only to reach the client's health cache (not public); calls go through as usual.
     const admit = vi.spyOn(HealthCache.prototype, 'admit');

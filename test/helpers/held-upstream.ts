@@ -39,9 +39,11 @@ export async function heldUpstream() {
       res.write([...f.prelude, f.content[0]].join(''));
       return { end: () => res.end([...f.content.slice(1), ...f.end].join('')) };
     },
-    /** Answers the oldest held request with an HTTP 500. */
-    fail(): void {
-      const { res } = next();
+    /** Answers the oldest held request (the newest with `newest`) with an HTTP 500. */
+    fail(newest = false): void {
+      const h = newest ? held.pop() : next();
+      if (!h) throw new Error('no request held');
+      const { res } = h;
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"boom"}}');
     },
