@@ -191,6 +191,30 @@ describe('a breaker that opens releases the calls waiting on it', () => {
     expect(up.b!.count('stream')).toBe(0);
   });
 
+  it('a call still waiting when its breaker is half-open again goes on waiting, and its answer is served', async () => {
+    const held = await heldUpstream();
+    const { llm, clock, up } = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: held.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { maxConcurrentAfterFailure: 10, cooldownMs: 1_000 } },
+    });
+    const chat = llm.chat(REQ);
+    await waitFor(() => held.held === 1, 'the call at a');
+    for (let i = 0; i < 2; i++) {
+      const failing = llm.chat(REQ);
+      await waitFor(() => held.held === 2, 'a failing call at a');
+      held.fail(true);
+      expect((await failing).model).toBe('b/m2');
+    }
+    // Late after 5 s, but the 1 s cool-down has run out by then: the call is not let go.
+    await clock.advanceAsync(5_000);
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    held.answer();
+    expect((await chat).model).toBe('a/m1');
+    expect(up.b!.count('chat')).toBe(2);
+  });
+
   it('leaves no attempt waiting or live behind, whatever way a call ends (280 calls)', async () => {
     // Only to reach the client's health cache (not public); calls go through as usual.
     const admit = vi.spyOn(HealthCache.prototype, 'admit');
