@@ -104,6 +104,7 @@ describe('a committed stream keeps a bounded partial answer', () => {
     const partial = (error as StreamInterruptedError).partial;
     expect(partial.toolCalls.map((t) => t.index)).toEqual(Array.from({ length: 32 }, (_, i) => i));
     expect(partial.toolCalls.every((t) => t.arguments.length === 1000)).toBe(true);
+    expect(partial.toolCalls.map((t) => t.id)).toEqual(Array.from({ length: 32 }, (_, i) => `call_${i}`));
     expect(partial.truncated).toBe(true);
   });
 
