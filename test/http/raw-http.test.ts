@@ -232,6 +232,28 @@ describe('request bodies', () => {
     expect(status).toBe(413);
     expect(up.a?.count()).toBe(0);
   });
+
+  it('a body of exactly maxBodyBytes is served, declared by Content-Length or sent chunked', async () => {
+    const body = JSON.stringify(CHAT);
+    const { served, up } = await setup({ maxBodyBytes: Buffer.byteLength(body) });
+    up.a?.enqueue({ reply: 'one' });
+    expect((await post(`${served.url}/v1/chat/completions`, body)).status).toBe(200);
+    up.a?.enqueue({ reply: 'two' });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        `${served.url}/v1/chat/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
+  });
+
   it('a body sent to an answer that does not read it (401, 404, 415) is not read on: the connection is closed', async () => {
     // Otherwise node:http reads and drops the rest to keep the connection: a client without a key could send
     // gigabytes (far over maxBodyBytes) for as long as the request timeout allows.
