@@ -174,17 +174,20 @@ describe('mana-llm serve arguments', () => {
   });
 
   it('a --drain-ms longer than a timer can wait (it would cut every stream at once) is bad usage, exit 2', async () => {
-    const r = await run([
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--drain-ms',
-      '3000000000',
-      'aliases.example.yaml',
-    ]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--drain-ms');
+    // 2^31 ms, one more than a timer can wait, and far beyond it.
+    for (const ms of ['2147483648', '3000000000', '5000000000']) {
+      const r = await run([
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--drain-ms',
+        ms,
+        'aliases.example.yaml',
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--drain-ms');
+    }
   });
 });
