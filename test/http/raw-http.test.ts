@@ -184,6 +184,25 @@ describe('request bodies', () => {
     expect(up.a?.count()).toBe(0);
   });
 
+  it('a JSON body without a Content-Type, or with parameters and upper case in it, is read', async () => {
+    const { served, up } = await setup();
+    const url = `${served.url}/v1/chat/completions`;
+    up.a?.enqueue({ reply: 'typed' });
+    const typed = await post(url, CHAT, { 'content-type': 'Application/JSON; charset=utf-8' });
+    expect(typed.status).toBe(200);
+    up.a?.enqueue({ reply: 'untyped' });
+    // node:http sends no Content-Type unless told (fetch would add text/plain for a string body).
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(CHAT));
+    });
+    expect(status).toBe(200);
+  });
+
   it('a malformed model, messages, input or encoding_format is a 400 naming the field at fault, before any call', async () => {
     const { served, up } = await setup();
     const chat = `${served.url}/v1/chat/completions`;
