@@ -636,6 +636,21 @@ describe('CORS', () => {
 });
 
 describe('createFetchHandler', () => {
+  it('a body over maxBodyBytes is a 413 that asks the runtime to close the connection (the rest is not read)', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    const handle = createFetchHandler(h.llm, { maxBodyBytes: 16 });
+    const res = await handle(
+      new Request('http://localhost/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(CHAT),
+      }),
+    );
+    expect(res.status).toBe(413);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(h.up.a?.count()).toBe(0);
+  });
+
   it('a method named like an Object member (valueOf, constructor) is a 405, not a 200 with an empty body', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     const handle = createFetchHandler(h.llm);
