@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFetchHandler, createNodeHandler, type RequestLogEntry } from '../../src/http/index.js';
-import { ConfigError } from '../../src/index.js';
+import { ConfigError, type ProviderAdapter, ProviderHTTPError } from '../../src/index.js';
 import { registerPrometheusMetrics } from '../../src/prometheus/index.js';
 import { closeAll, harness, KEY, waitFor } from '../helpers/client.js';
 import { serveHttp } from '../helpers/http.js';
@@ -636,6 +636,34 @@ describe('CORS', () => {
 });
 
 describe('createFetchHandler', () => {
+  it("a provider's own 403 (a custom adapter's) is answered 403 with the OpenAI type permission_error", async () => {
+    const forbidden: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () =>
+        Promise.reject(new ProviderHTTPError('mine: 403', { provider: 'mine', model: 'm', status: 403 })),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { mine: { type: 'custom', adapter: forbidden } },
+      aliases: { 'mana/x': ['mine/m'] },
+    });
+    const res = await createFetchHandler(h.llm)(
+      new Request('http://localhost/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(CHAT),
+      }),
+    );
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { type: 'permission_error', code: 'provider_http' } });
+  });
+
   it('a body over maxBodyBytes is a 413 that asks the runtime to close the connection (the rest is not read)', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     const handle = createFetchHandler(h.llm, { maxBodyBytes: 16 });
