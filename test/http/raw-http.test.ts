@@ -151,6 +151,21 @@ describe('a slow reader (createNodeHandler)', () => {
   });
 });
 
+describe('Retry-After', () => {
+  it("is the chain's soonest cool-down in whole seconds, rounded up, and never 0", async () => {
+    for (const [hint, seconds] of [
+      ['1100', '2'],
+      ['0', '1'],
+    ]) {
+      const { served, up } = await setup();
+      up.a?.enqueue({ status: 429, headers: { 'retry-after-ms': hint as string } });
+      const res = await post(`${served.url}/v1/chat/completions`, CHAT);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe(seconds);
+    }
+  });
+});
+
 describe('request bodies', () => {
   it('bad JSON, a non-object, a wrong content type and a non-boolean stream are 400/415 before any call', async () => {
     const { served, up } = await setup();
