@@ -164,6 +164,13 @@ describe('mana-llm serve arguments', () => {
     expect(drain.code).toBe(2);
   });
 
+  it('two aliases files (`serve a.yaml b.yaml`) are bad usage, not a server on the first alone', async () => {
+    const r = await run(['serve', '--port', '0', 'aliases.example.yaml', 'aliases.example.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain('listening');
+    expect(r.stderr).toContain('bad arguments');
+  });
+
   it('an empty --host (`--host=$HOST` with HOST unset) is bad usage, not a server on every interface', async () => {
     for (const host of ['--host=', '--host=  ']) {
       const r = await run(['serve', host, '--port', '0', 'aliases.example.yaml']);

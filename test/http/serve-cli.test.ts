@@ -45,7 +45,12 @@ async function upstream() {
 }
 
 /** Spawns the real CLI (through tsx, as `npx mana-llm serve` runs dist) and waits for its listening line. */
-async function start(dir: string, extra: string[] = [], aliasesFile: string[] = [join(dir, 'aliases.yaml')]) {
+async function start(
+  dir: string,
+  extra: string[] = [],
+  aliasesFile: string[] = [join(dir, 'aliases.yaml')],
+  env: NodeJS.ProcessEnv = {},
+) {
   let stdout = '';
   let stderr = '';
   const proc = spawn(
@@ -63,7 +68,7 @@ async function start(dir: string, extra: string[] = [], aliasesFile: string[] = 
       ...aliasesFile,
     ],
     {
-      env: { PATH: process.env.PATH, MANA_LLM_API_KEYS: `other-key-1, ${API_KEY}` },
+      env: { PATH: process.env.PATH, MANA_LLM_API_KEYS: `other-key-1, ${API_KEY}`, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -211,6 +216,24 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
       messages: [{ role: 'user', content: 'Hi' }],
     });
     expect(done.choices[0]?.message.content).toBe('served answer');
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
+  it('MANA_LLM_CORS_ORIGINS holding * (alone or in a list) allows any origin', async () => {
+    const { up } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir, [], undefined, { MANA_LLM_CORS_ORIGINS: 'https://a.example, *' });
+    const res = await fetch(`${s.url}/health`, { headers: { origin: 'https://b.example' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
     s.proc.kill('SIGTERM');
     expect(await s.exited).toBe(0);
   });
