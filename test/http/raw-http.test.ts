@@ -849,6 +849,14 @@ describe('the request log never carries a key', () => {
 });
 
 describe('request targets', () => {
+  it('a query string is not part of the routed or logged path', async () => {
+    const { served, log } = await setup();
+    const res = await fetch(`${served.url}/v1/models/mana%2Fx?api_key=abc&x=1`);
+    expect(res.status).toBe(200);
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]?.path).toBe('/v1/models/mana%2Fx');
+  });
+
   it('an absolute-form target (RFC 9112: a server must accept it) is routed by its path, as the fetch handler routes it', async () => {
     const { served, log } = await setup();
     const { port } = new URL(served.url);
