@@ -441,6 +441,22 @@ describe('routes', () => {
     expect(log.map((e) => e.requestId)).toEqual(['abc-123', replaced.headers.get('x-request-id')]);
   });
 
+  it('a request id of up to 128 characters is echoed, a longer one replaced', async () => {
+    const { served } = await setup();
+    const id = async (sent: string) =>
+      (await fetch(`${served.url}/health`, { headers: { 'x-request-id': sent } })).headers.get(
+        'x-request-id',
+      );
+    expect(await id('a'.repeat(128))).toBe('a'.repeat(128));
+    expect(await id('a'.repeat(129))).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('the Bearer scheme is matched in any case (RFC 9110: schemes are case-insensitive)', async () => {
+    const { served } = await setup({ apiKeys: ['k1'] });
+    for (const authorization of ['bearer k1', 'BEARER k1'])
+      expect((await fetch(`${served.url}/v1/aliases`, { headers: { authorization } })).status).toBe(200);
+  });
+
   it('an onRequest that throws never breaks an answer, streamed or not', async () => {
     const { served, up } = await setup({
       onRequest: () => {
