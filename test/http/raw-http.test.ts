@@ -621,6 +621,8 @@ describe('CORS', () => {
     // HEAD is answered on the GET routes, so a preflight and Allow list it too.
     expect(pre.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST, OPTIONS');
     expect(pre.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+    // A browser caches the preflight for 10 minutes instead of sending one before every call.
+    expect(pre.headers.get('access-control-max-age')).toBe('600');
     const other = await fetch(`${served.url}/v1/chat/completions`, {
       method: 'OPTIONS',
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
