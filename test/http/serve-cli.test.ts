@@ -98,6 +98,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
       }),
     );
     const s = await start(dir);
+    expect(s.out()).toMatch(/\(1 aliases, providers up, key check on\)\n$/);
     const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
     const messages = [{ role: 'user' as const, content: 'private words' }];
 
