@@ -21,9 +21,15 @@ async function setup(options: Parameters<typeof serveHttp>[1] = {}) {
   return { ...h, served, log };
 }
 
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
+    ...(signal ? { signal } : {}),
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
@@ -430,6 +436,35 @@ describe('routes', () => {
     expect(
       (await fetch(`${served.url}/v1/aliases`, { headers: { authorization: 'Bearer k3' } })).status,
     ).toBe(401);
+  });
+
+  it('a 401 says whether the key was missing or wrong', async () => {
+    const { served } = await setup({ apiKeys: ['k1'] });
+    const message = async (headers: Record<string, string>) => {
+      const res = await fetch(`${served.url}/v1/aliases`, { headers });
+      expect(res.status).toBe(401);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await message({})).toMatch(/^Missing API key/);
+    expect(await message({ authorization: 'Bearer k2' })).toBe('Invalid API key');
+  });
+
+  it('a client that goes away before a plain answer is logged as 499 client_closed, not as the failure it caused', async () => {
+    const hang = await hangingUpstream();
+    const h = await harness({
+      upstreams: {},
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/hang': ['h/m'] },
+    });
+    const log: RequestLogEntry[] = [];
+    const served = await serveHttp(h.llm, { onRequest: (e) => log.push(e) });
+    const ac = new AbortController();
+    const res = post(`${served.url}/v1/chat/completions`, { ...CHAT, model: 'mana/hang' }, {}, ac.signal);
+    res.catch(() => undefined);
+    await waitFor(() => hang.received === 1, 'request at the upstream');
+    ac.abort();
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]).toMatchObject({ status: 499, error: 'client_closed', stream: false });
   });
 
   it('a sane X-Request-Id is echoed, anything else is replaced by a fresh one', async () => {
