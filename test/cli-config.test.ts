@@ -49,6 +49,15 @@ describe('mana-llm validate --config', () => {
     expect(r.stderr).not.toContain('ollama/qwen2.5:7b');
   });
 
+  it('validates aliases written inline in the config, as an object or as YAML text', async () => {
+    for (const aliases of [{ aliases: { 'mana/x': { chain: ['ollama/m'] } } }, ALIASES]) {
+      const config = project({ aliases, providers: { ollama: {} } }, ALIASES);
+      const r = await run(['validate', '--config', config]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('config.json (inline aliases): ok — 1 aliases');
+    }
+  });
+
   it('reports an invalid config (an unknown key) with its path and exits 2', async () => {
     const config = project(
       { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} }, timeout: 5 },
