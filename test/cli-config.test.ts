@@ -58,6 +58,13 @@ describe('mana-llm validate --config', () => {
     }
   });
 
+  it('an aliases file given on the command line wins over the one the config names', async () => {
+    const config = project({ aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} } }, ALIASES);
+    const r = await run(['aliases', '--config', config, '--aliases', 'aliases.example.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('vllm/llama');
+  });
+
   it('reports an invalid config (an unknown key) with its path and exits 2', async () => {
     const config = project(
       { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} }, timeout: 5 },
