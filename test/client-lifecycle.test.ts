@@ -174,7 +174,6 @@ describe('close()', () => {
   it('a process that never calls close() exits on its own', async () => {
     const up = await upstream('openai', { reply: 'child answer' });
     const fixture = fileURLToPath(new URL('./fixtures/no-close.ts', import.meta.url));
-    const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
       env: { ...process.env, UPSTREAM_URL: up.url },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -192,9 +191,10 @@ describe('close()', () => {
       reply: 'child answer',
       streamed: 'child answer',
       probe: { provider: 'up', ok: true, durationMs: expect.any(Number) },
+      // Once its work is done nothing holds the process: no pooled keep-alive socket (undici keeps one 10 s), no
+      // probe interval (30 s). A hang past the killer above exits non-zero.
+      held: [],
     });
-    // Well under the 10 s keep-alive and the 30 s probe interval.
-    expect(Date.now() - started).toBeLessThan(8000);
   }, 15_000);
 });
 
