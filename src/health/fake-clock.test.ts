@@ -68,6 +68,25 @@ describe('createFakeClock', () => {
     expect(at).toBe(0);
   });
 
+  it('refuses a non-finite advance (NaN would stop time for good; Infinity never returns with probes running)', async () => {
+    const clock = createFakeClock(0);
+    let fired = 0;
+    const tick = (): void => {
+      fired++;
+      clock.setTimer(10, tick);
+    };
+    clock.setTimer(10, tick);
+    for (const ms of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(() => clock.advance(ms)).toThrow(RangeError);
+      await expect(clock.advanceAsync(ms)).rejects.toThrow(RangeError);
+    }
+    // Nothing moved; the clock still works. A negative finite advance stays a no-op.
+    expect([clock.now(), fired]).toEqual([0, 0]);
+    clock.advance(-5);
+    clock.advance(25);
+    expect([clock.now(), fired]).toEqual([25, 2]);
+  });
+
   it('advanceAsync lets async callbacks settle so timers they schedule still fire in order', async () => {
     const clock = createFakeClock(0);
     const seen: number[] = [];

@@ -2,7 +2,10 @@ import type { Clock } from '../clock.js';
 
 /** A Clock whose time moves only when a test says so. */
 export interface FakeClock extends Clock {
-  /** Moves time forward by `ms`, firing every timer that falls due, in time order. */
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due, in time order. A negative `ms` moves nothing; a
+   * non-finite one (NaN, Infinity) throws a RangeError.
+   */
   advance(ms: number): void;
   /** Like `advance`, but lets promises and `setImmediate` chains (up to 10 turns) settle around each timer. */
   advanceAsync(ms: number): Promise<void>;
@@ -35,6 +38,13 @@ export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
     t.fn();
   };
 
+  // NaN would make `now` NaN for good; Infinity would fire a periodic timer forever. Negative stays a no-op.
+  const target = (ms: number): number => {
+    if (!Number.isFinite(ms))
+      throw new RangeError(`advance(ms) needs a finite number of milliseconds, got ${ms}`);
+    return now + Math.max(0, ms);
+  };
+
   // Several macrotask turns, so callbacks that themselves hop through setImmediate also get to finish.
   const settle = async (): Promise<void> => {
     for (let i = 0; i < SETTLE_TURNS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -50,12 +60,12 @@ export function createFakeClock(startMs = 1_700_000_000_000): FakeClock {
       };
     },
     advance(ms) {
-      const until = now + Math.max(0, ms);
+      const until = target(ms);
       for (let t = nextDue(until); t; t = nextDue(until)) fire(t);
       now = until;
     },
     async advanceAsync(ms) {
-      const until = now + Math.max(0, ms);
+      const until = target(ms);
       await settle();
       for (let t = nextDue(until); t; t = nextDue(until)) {
         fire(t);
