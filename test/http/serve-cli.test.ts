@@ -183,7 +183,8 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
         health: { probes: false },
       }),
     );
-    const s = await start(dir, ['--drain-ms', '30000']);
+    // The longest drain there is: waiting for it would outlast the test's timeout, so the exit below is "at once".
+    const s = await start(dir, ['--drain-ms', String(2 ** 31 - 1)]);
     const { port } = new URL(s.url);
     // A pre-opened connection (a browser, a load balancer) and one whose request head never ends.
     const silent = connect(Number(port), '127.0.0.1');
@@ -191,10 +192,8 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     for (const c of [silent, half]) c.on('error', () => undefined);
     await Promise.all([once(silent, 'connect'), once(half, 'connect')]);
     await new Promise((r) => setTimeout(r, 200));
-    const stopped = Date.now();
     s.proc.kill('SIGTERM');
     expect(await s.exited).toBe(0);
-    expect(Date.now() - stopped).toBeLessThan(10_000);
   });
 
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
