@@ -35,6 +35,22 @@ describe('startMockUpstream', () => {
     expect(u.requests).toHaveLength(1);
   });
 
+  it('routes a path with a query string on every protocol, as the real APIs do', async () => {
+    const o = await up('openai');
+    const l = await up('ollama');
+    const statuses = [
+      (await fetch(`${o.url}/models?limit=5`)).status,
+      (await post(`${o.url}/chat/completions?api-version=1`, { model: 'm' })).status,
+      (await post(`${o.url}/embeddings?x=1`, { model: 'e', input: ['a'] })).status,
+      (await fetch(`${l.url}/api/tags?x=1`)).status,
+      (await post(`${l.url}/api/chat?x=1`, { model: 'm', stream: false })).status,
+      (await post(`${l.url}/api/embed?x=1`, { model: 'e', input: ['a'] })).status,
+    ];
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    expect([o.count('models'), o.count('chat'), o.count('embed')]).toEqual([1, 1, 1]);
+    expect([l.count('models'), l.count('chat'), l.count('embed')]).toEqual([1, 1, 1]);
+  });
+
   it('the default behaviour does not apply to the model list; a queued one does', async () => {
     const u = await up('openai', { status: 503 });
     const listed = await fetch(`${u.url}/models`);

@@ -46,7 +46,9 @@ const IN_BAND = {
 /** Ollama native API wire format (`/api/chat` JSON and NDJSON, `/api/embed`, `/api/tags`). */
 export const ollamaCodec: MockCodec = {
   basePath: '',
-  route(method, path, body) {
+  route(method, pathAndQuery, body) {
+    // A query string does not change the route, as on the real API.
+    const path = pathAndQuery.split('?')[0];
     const b = (body ?? {}) as { model?: string; stream?: boolean };
     if (method === 'GET' && path === '/api/tags') return { op: 'models' };
     if (method !== 'POST') return null;

@@ -49,7 +49,9 @@ const IN_BAND = {
 /** OpenAI Chat Completions wire format (also Groq, OpenRouter, Together, vLLM, LM Studio, llama.cpp). */
 export const openaiCodec: MockCodec = {
   basePath: '/v1',
-  route(method, path, body) {
+  route(method, pathAndQuery, body) {
+    // A query string does not change the route, as on the real API.
+    const path = pathAndQuery.split('?')[0];
     const b = (body ?? {}) as { model?: string; stream?: boolean };
     if (method === 'GET' && path === '/models') return { op: 'models' };
     if (method !== 'POST') return null;
