@@ -51,6 +51,22 @@ describe('startMockUpstream', () => {
     expect([l.count('models'), l.count('chat'), l.count('embed')]).toEqual([1, 1, 1]);
   });
 
+  it('the Anthropic stream opens like the real one: message_start, content_block_start, then ping', async () => {
+    const u = await up('anthropic');
+    u.enqueue({ reply: 'Hi' }, { toolCall: { name: 'f', arguments: '{"a":1}' } });
+    for (const first of ['text', 'tool_use']) {
+      const sse = await (await post(`${u.url}/messages`, { model: 'm', stream: true })).text();
+      const events = [...sse.matchAll(/^event: (\w+)/gm)].map((m) => m[1]);
+      expect(events.slice(0, 4)).toEqual([
+        'message_start',
+        'content_block_start',
+        'ping',
+        'content_block_delta',
+      ]);
+      expect(sse).toContain(`"content_block":{"type":"${first}"`);
+    }
+  });
+
   it('the default behaviour does not apply to the model list; a queued one does', async () => {
     const u = await up('openai', { status: 503 });
     const listed = await fetch(`${u.url}/models`);

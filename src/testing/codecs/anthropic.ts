@@ -96,17 +96,17 @@ export const anthropicCodec: MockCodec = {
   },
   stream(b, model) {
     const usage = usageOf(b);
-    const prelude = [messageStart(model, usage.input_tokens), event('ping', { type: 'ping' })];
+    // As on the wire: message_start, the first content_block_start, then a ping.
+    const ping = event('ping', { type: 'ping' });
+    const prelude = [messageStart(model, usage.input_tokens)];
     let content: string[];
     if ('toolCall' in b) {
-      content = [
-        block(toolUse(b, {})),
-        ...splitReply(b.toolCall.arguments, 3).map((partial_json) =>
-          delta({ type: 'input_json_delta', partial_json }),
-        ),
-      ];
+      prelude.push(block(toolUse(b, {})), ping);
+      content = splitReply(b.toolCall.arguments, 3).map((partial_json) =>
+        delta({ type: 'input_json_delta', partial_json }),
+      );
     } else {
-      prelude.push(block({ type: 'text', text: '' }));
+      prelude.push(block({ type: 'text', text: '' }), ping);
       content = replyPieces(b).map((text) => delta({ type: 'text_delta', text }));
     }
     return {
