@@ -162,9 +162,8 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
   it('a file near the size limit is refused in bounded time and message size: many keys, a duplicate, a long entry', () => {
     // 60,000 keys (~700 KB): the YAML parser's own duplicate-key check compares each key with every other.
     const keys = Array.from({ length: 60_000 }, (_, i) => `  k${i}: 1`);
-    const started = Date.now();
+    // A quadratic check (1.8 billion comparisons) runs for minutes: the guard is this test's timeout, not a clock.
     const err = aliasError(['aliases:', ...keys, '  k7: 2'].join('\n'));
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(err.issues).toEqual([
       { path: '(root)', message: 'YAML syntax error at line 60002, column 3: Map keys must be unique' },
     ]);
@@ -172,7 +171,6 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     const garbage = aliasError(`aliases: ${'}{]['.repeat(25_000)}`);
     expect(garbage.issues).toHaveLength(101);
     expect(garbage.issues[100]?.message).toBe('and 99900 more issue(s) not shown');
-    expect(Date.now() - started).toBeLessThan(10_000);
     const long = aliasError(`aliases:\n  mana/x: { chain: ["${'x'.repeat(500_000)}"] }\n`);
     expect(long.issues).toEqual([
       { path: 'aliases["mana/x"].chain[0]', message: expect.stringContaining('has no provider prefix') },
