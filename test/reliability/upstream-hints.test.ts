@@ -186,4 +186,19 @@ describe('a 429 whose retry hint cannot be read', () => {
     expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(0);
     expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
   });
+
+  it("Gemini's hint is its RetryInfo's retryDelay, not a retryDelay in another detail", async () => {
+    const g = await mock('google');
+    const details = [
+      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', retryDelay: '99s' },
+      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' },
+    ];
+    g.setDefault({ status: 429, body: JSON.stringify({ error: { code: 429, message: 'quota', details } }) });
+    const { llm } = client(
+      { g: { type: 'google', baseUrl: g.url, apiKey: 'k' } },
+      { 'mana/x': ['g/gemini-2.0-flash'] },
+    );
+    const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+    expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(2000);
+  });
 });
