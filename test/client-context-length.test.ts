@@ -157,3 +157,19 @@ describe("xAI's way of saying it", () => {
     ]);
   });
 });
+
+describe('a server that names it in the error type, not the code', () => {
+  it('{ type: "context_length_exceeded" } with a message no phrase matches falls through', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault({
+      status: 400,
+      body: JSON.stringify({ error: { message: 'Input is too long.', type: 'context_length_exceeded' } }),
+    });
+    big.setDefault({ reply: 'fits' });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+      ['small/m', 'context-length', 400],
+      ['big/m', 'ok', undefined],
+    ]);
+  });
+});
