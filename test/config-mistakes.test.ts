@@ -264,6 +264,17 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(err.attempts.map((a) => a.reason)).toEqual(['unconfigured', 'unconfigured']);
   });
 
+  it('its public endpoint written with a trailing slash is still its public endpoint: not configured', () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { ollama: {}, groq: { baseUrl: 'https://api.groq.com/openai/v1/' } },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
+  });
+
   it('local servers and a key given as a header or another baseUrl are configured without apiKey', () => {
     const llm = track(
       createManaLLM({
