@@ -275,6 +275,20 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
   });
 
+  it("a key given as Google's x-goog-api-key or Azure's api-key header counts as a key", () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          google: { headers: { 'x-goog-api-key': KEY } },
+          openai: { headers: { 'Api-Key': KEY } },
+        },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers).sort()).toEqual(['google', 'openai']);
+  });
+
   it('local servers and a key given as a header or another baseUrl are configured without apiKey', () => {
     const llm = track(
       createManaLLM({
