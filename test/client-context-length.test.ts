@@ -173,3 +173,16 @@ describe('a server that names it in the error type, not the code', () => {
     ]);
   });
 });
+
+describe('a 422 that says so', () => {
+  it('falls through like a 400 (reason context-length, status 422)', async () => {
+    const { llm, small, big } = await setup();
+    small.setDefault({ ...TOO_LONG, status: 422 });
+    big.setDefault({ reply: 'fits' });
+    const res = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.routing.attempts.map((a) => [a.target, a.reason, a.status])).toEqual([
+      ['small/m', 'context-length', 422],
+      ['big/m', 'ok', undefined],
+    ]);
+  });
+});
