@@ -74,6 +74,14 @@ describe('falls through to the next entry and counts against health', () => {
         status: 301,
       },
       {
+        // 300 is the first status past 2xx: never read as a reply.
+        name: 'HTTP 300',
+        behavior: { status: 300 },
+        reason: 'http-error',
+        type: ProviderHTTPError,
+        status: 300,
+      },
+      {
         name: 'HTTP 302',
         behavior: { status: 302, headers: { location: '/login' } },
         reason: 'http-error',
