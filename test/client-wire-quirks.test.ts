@@ -828,3 +828,14 @@ describe('a stream body that starts with a byte order mark (some Windows-hosted 
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi');
   });
 });
+
+describe('a stream request answered with a JSON error after a byte order mark', () => {
+  it('is the error it carries (a rate limit), not a malformed event stream', async () => {
+    const error = { message: 'Rate limit reached', code: 429 };
+    const llm = await answeringWith('openai', `\uFEFF${JSON.stringify({ error })}`, 'application/json');
+    const err = (await rejection(
+      collect(llm.stream({ model: 'a/m', messages: USER })),
+    )) as NoHealthyProviderError;
+    expect(err.attempts.map((a) => a.reason)).toEqual(['rate-limited']);
+  });
+});
