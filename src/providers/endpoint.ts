@@ -105,7 +105,9 @@ export async function jsonInsteadOfStream(
     size += r.value.length;
   }
   if (size > maxFrameBytes) throw new WireLimitError('a stream frame', maxFrameBytes, 'maxFrameBytes');
-  inBand(Buffer.concat(parts).toString('utf8'));
+  const text = Buffer.concat(parts).toString('utf8');
+  // A byte order mark, which startsJson skipped, is no JSON: drop it as a whole reply's body does.
+  inBand(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   throw badResponse(meta, 'stream request answered with a JSON reply, not an event stream');
 }
 
