@@ -839,3 +839,14 @@ describe('a stream request answered with a JSON error after a byte order mark', 
     expect(err.attempts.map((a) => a.reason)).toEqual(['rate-limited']);
   });
 });
+
+describe("Gemini's stream answered with a JSON list of replies (no alt=sse) holding an error", () => {
+  it('is the error its first reply carries (a rate limit), not a malformed event stream', async () => {
+    const error = { code: 429, message: 'Resource exhausted', status: 'RESOURCE_EXHAUSTED' };
+    const llm = await answeringWith('google', JSON.stringify([{ error }]), 'application/json');
+    const err = (await rejection(
+      collect(llm.stream({ model: 'a/gemini-2.0-flash', messages: USER })),
+    )) as NoHealthyProviderError;
+    expect(err.attempts.map((a) => a.reason)).toEqual(['rate-limited']);
+  });
+});
