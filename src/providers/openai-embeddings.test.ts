@@ -135,6 +135,8 @@ describe('openai adapter: embeddings as base64', () => {
     ['6 bytes: not a whole number of float32', Buffer.alloc(6).toString('base64')],
     ['a character outside the alphabet', `${b64([1, 2]).slice(0, 4)}$${b64([1, 2]).slice(5)}`],
     ['a length of 4k + 1', `${b64([1, 2])}A`],
+    // Unpadded: the decoder drops the lone last character and the bytes left are whole floats.
+    ['a length of 4k + 1 after whole floats', `${b64([1, 2, 3])}A`],
     ['too much padding', 'AAAA===='],
     ['NaN', nan],
     ['+Infinity', b64([1, Number.POSITIVE_INFINITY])],
@@ -221,6 +223,7 @@ describe('openai adapter: servers that cannot answer base64', () => {
           error: { message: "Invalid value for 'encoding_format'", type: 'invalid_request_error' },
         }),
     ],
+    ['a 422 naming base64', () => new Status(422, { detail: 'base64 output is not supported' })],
   ];
   for (const [name, refusal] of refusals) {
     it(`${name}: asked again for floats, and for floats from then on (that model only)`, async () => {
@@ -240,6 +243,13 @@ describe('openai adapter: servers that cannot answer base64', () => {
       new Status(429, { error: { message: 'Rate limit reached', type: 'rate_limit_error' } }),
       new Status(400, {
         error: { message: 'maximum context length is 8192 tokens', code: 'context_length_exceeded' },
+      }),
+      // A too-long input is not the format's fault, even in a message that names it.
+      new Status(400, {
+        error: {
+          message: 'maximum context length is 8192 tokens (encoding_format: base64)',
+          code: 'context_length_exceeded',
+        },
       }),
       new Status(503, { error: { message: 'overloaded' } }),
       new Status(400, { error: { message: "Invalid value for 'input'", type: 'invalid_request_error' } }),
