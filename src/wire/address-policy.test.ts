@@ -42,6 +42,31 @@ describe('isPublicAddress', () => {
     '5f00::1', // SRv6 SIDs (5f00::/16, RFC 9602)
     'localhost',
     'not an ip',
+    // Each IPv4 range at its edges.
+    '0.1.2.3',
+    '0.255.255.255',
+    '100.127.255.255',
+    '169.254.0.0',
+    '192.0.0.1',
+    '192.0.2.1',
+    '192.88.99.1',
+    '192.168.255.255',
+    '198.18.0.1',
+    '198.19.255.255',
+    '198.51.100.1',
+    '203.0.113.1',
+    '240.0.0.1',
+    // Each IPv6 range, and the 6to4 address read from its own bytes (2-5 lead to 192.168.1.1, 4-7 would not).
+    '100::1',
+    '100::ffff:ffff:ffff:ffff',
+    '2001:2:0:ffff::1',
+    '2001:1f::1',
+    '2001:db8::1',
+    'febf::1',
+    'fec0::1',
+    '5f00:ffff::1',
+    '64:ff9b:1:ffff::1',
+    '2002:c0a8:101:808:808::1',
   ];
   const isPublic = [
     '8.8.8.8',
@@ -55,6 +80,26 @@ describe('isPublicAddress', () => {
     '2001:4:112::1', // AS112-v6
     '3fff:1000::1', // just past the documentation /20
     '2a00:1450::1',
+    // Just outside the IPv4 ranges.
+    '9.255.255.255',
+    '11.0.0.1',
+    '100.63.255.255',
+    '100.128.0.1',
+    '126.255.255.255',
+    '128.0.0.1',
+    '169.253.255.255',
+    '169.255.0.1',
+    '172.15.255.255',
+    '192.0.1.1',
+    '192.88.98.1',
+    '192.167.255.255',
+    '192.169.0.1',
+    '198.17.255.255',
+    '198.20.0.1',
+    '223.255.255.255',
+    '2001:2:1::1', // past benchmarking's /48 (the rest of 2001::/23 is taken as public)
+    '2002:808:808::1', // 6to4 to 8.8.8.8
+    '2606:4700:4700::1111%eth0', // a zone on a public address is judged without it
   ];
 
   for (const ip of notPublic) it(`${ip} is not public`, () => expect(isPublicAddress(ip)).toBe(false));
