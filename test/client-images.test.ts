@@ -479,3 +479,91 @@ describe('a redirect that itself claims to be an image', () => {
     expect(up.o0?.count()).toBe(0);
   });
 });
+
+describe('an image at the byte limits, and what the fetch asks for', () => {
+  const exactly = (n: number) => Buffer.alloc(n, 1);
+
+  it('an image of exactly maxBytes is used, whether its length is announced or not', async () => {
+    const body = exactly(1024);
+    const img = await imageServer((req, res) => {
+      if (req.url === '/announced.png')
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length }).end(body);
+      else res.writeHead(200, { 'content-type': 'image/png' }).end(body); // chunked
+    });
+    const { llm, up } = await client({ images: { fetch: 'all', maxBytes: 1024 } });
+    for (const name of ['announced', 'chunked'])
+      await llm.chat(withImage(`http://127.0.0.1:${img.port}/${name}.png`));
+    for (const i of [0, 1]) expect(imagesSent(up.o0?.requests[i]?.body)).toEqual([body.toString('base64')]);
+  });
+
+  it('images that add up to exactly maxTotalBytes are used, announced or not', async () => {
+    const piece = exactly(512);
+    const img = await imageServer((req, res) =>
+      req.url?.startsWith('/a')
+        ? res.writeHead(200, { 'content-type': 'image/png', 'content-length': piece.length }).end(piece)
+        : res.writeHead(200, { 'content-type': 'image/png' }).end(piece),
+    );
+    const { llm, up } = await client({ images: { fetch: 'all', maxTotalBytes: 1024 } });
+    const urls = ['a1', 'a2', 'c1', 'c2'].map((n) => `http://127.0.0.1:${img.port}/${n}.png`);
+    for (const pair of [urls.slice(0, 2), urls.slice(2)])
+      await llm.chat({
+        model: 'mana/v',
+        messages: [{ role: 'user', content: pair.map((url) => ({ type: 'image_url', image_url: { url } })) }],
+      });
+    expect(up.o0?.count('chat')).toBe(2);
+  });
+
+  it('an announced length over maxBytes is refused at the headers, and the connection dropped', async () => {
+    let closed = false;
+    const img = await imageServer((_req, res) => {
+      res.on('close', () => (closed = true));
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': 2048 }).write('x'); // the rest never comes
+    });
+    const { llm, up } = await client({ images: { fetch: 'all', maxBytes: 1024 } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/big.png`)));
+    expect((err as InvalidRequestError).issues[0]?.message).toBe('is larger than the image budget allows');
+    await waitFor(() => closed, 'the image connection to close');
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('an announced length over what is left of maxTotalBytes is refused at the headers', async () => {
+    const img = await imageServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': 1500 }).write('x'); // the rest never comes
+    });
+    const { llm } = await client({ images: { fetch: 'all', maxBytes: 2048, maxTotalBytes: 1024 } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/big.png`)));
+    expect((err as InvalidRequestError).issues[0]?.message).toBe('is larger than the image budget allows');
+  });
+
+  it('a refused answer (206 partial content) is not used, and its connection is dropped', async () => {
+    let closed = false;
+    const img = await imageServer((_req, res) => {
+      res.on('close', () => (closed = true));
+      res.writeHead(206, { 'content-type': 'image/png' }).write(PNG); // never ends
+    });
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    const err = await rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)));
+    expect((err as InvalidRequestError).issues[0]?.message).toBe('could not be fetched');
+    await waitFor(() => closed, 'the image connection to close');
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('GETs the path with its query, asking for an image', async () => {
+    const seen: (string | undefined)[] = [];
+    const img = await imageServer((req, res) => {
+      seen.push(req.method, req.headers.accept);
+      res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
+    });
+    const { llm } = await client({ images: { fetch: 'all' } });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png?size=small&v=2`));
+    expect(img.hits).toEqual(['/cat.png?size=small&v=2']);
+    expect(seen).toEqual(['GET', 'image/*']);
+  });
+
+  it("'all' fetches through a name too (localhost)", async () => {
+    const img = await imageServer();
+    const { llm } = await client({ images: { fetch: 'all' } });
+    await llm.chat(withImage(`http://localhost:${img.port}/cat.png`));
+    expect(img.hits).toEqual(['/cat.png']);
+  });
+});
