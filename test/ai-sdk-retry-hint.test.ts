@@ -1,5 +1,5 @@
 import { APICallError, generateText } from 'ai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
 import { createManaLLM } from '../src/index.js';
 import { closeAll, KEY, rejection, track } from './helpers/client.js';
@@ -42,12 +42,33 @@ async function limitedUpstream(limited: number) {
 describe("mana-llm/ai-sdk: the AI SDK's retry waits as long as mana-llm says", () => {
   it('a rate-limited chain is retried after the cool-down (300 ms), not the default 2 s', async () => {
     const { at, mana } = await limitedUpstream(1);
-    const res = await generateText({ model: mana('mana/x'), prompt: 'Hi', maxRetries: 1 });
-    expect(res.text).toBe('Hello!');
+    // The AI SDK waits with a real setTimeout: its delay is read from the call, not from how long the wait took
+    // (which a loaded machine stretches), so no wall-clock bound can flake.
+    const delays: number[] = [];
+    const real = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
+      fn: () => void,
+      ms?: number,
+      ...args: []
+    ) => {
+      if (at.length === 1) delays.push(ms ?? 0);
+      return real(fn, ms, ...args);
+    }) as typeof setTimeout);
+    try {
+      const res = await generateText({ model: mana('mana/x'), prompt: 'Hi', maxRetries: 1 });
+      expect(res.text).toBe('Hello!');
+    } finally {
+      spy.mockRestore();
+    }
     expect(at).toHaveLength(2);
-    const waited = (at[1] as number) - (at[0] as number);
-    expect(waited).toBeGreaterThanOrEqual(250);
-    expect(waited).toBeLessThan(1500);
+    // After the 429 the first timer set is the SDK's wait: the cool-down left (at most 300 ms), not its 2 s
+    // default (the later ones are the retry's own connect and total timeouts).
+    const wait = delays.find((ms) => ms > 100) as number;
+    expect(wait).toBeGreaterThan(100);
+    expect(wait).toBeLessThanOrEqual(300);
+    expect(delays).not.toContain(2000);
+    // And it did wait that long before the retry reached the upstream (a timer never fires early).
+    expect((at[1] as number) - (at[0] as number)).toBeGreaterThanOrEqual(wait - 1);
   });
 
   it('the APICallError carries the hint as retry-after-ms; none without a hint', async () => {

@@ -9,7 +9,17 @@ import {
   type ManaLLMOptions,
   NoHealthyProviderError,
 } from '../src/index.js';
-import { closeAll, harness, KEY, recordEvents, rejection, track, USER, upstream } from './helpers/client.js';
+import {
+  closeAll,
+  harness,
+  KEY,
+  recordEvents,
+  rejection,
+  track,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -231,8 +241,8 @@ describe('a well-known cloud provider without a key is not configured', () => {
       ['groq/llama-3.1-8b-instant', 'unconfigured'],
       ['local/m', 'ok'],
     ]);
-    // Probes start on the next tick: only the local server is probed.
-    await new Promise((r) => setTimeout(r, 50));
+    // Probes start on the next tick, all at once: only the local server is probed.
+    await waitFor(() => events.count('probe') > 0, 'the first probe');
     expect(events.of('probe').map((p) => p.provider)).toEqual(['local']);
     expect(local.count('chat')).toBe(1);
   });

@@ -19,10 +19,10 @@ function unpolluted(): void {
 
 /**
  * Builds a client from `options`; it must either work (and is closed at once, before its probes' first tick, so
- * nothing goes to the network) or throw a ConfigError — which AliasConfigError extends — and never take long.
+ * nothing goes to the network) or throw a ConfigError — which AliasConfigError extends. "Never take long" is the
+ * test's own timeout over all its runs: a per-case wall-clock bound flakes on a loaded machine.
  */
 function onlyConfigError(options: unknown): 'ok' | 'config-error' {
-  const started = performance.now();
   let outcome: 'ok' | 'config-error';
   try {
     const llm = createManaLLM(options as ManaLLMOptions);
@@ -35,7 +35,6 @@ function onlyConfigError(options: unknown): 'ok' | 'config-error' {
     expect(err.message.length).toBeGreaterThan(0);
     outcome = 'config-error';
   }
-  expect(performance.now() - started).toBeLessThan(1000);
   unpolluted();
   return outcome;
 }
