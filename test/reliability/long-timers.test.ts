@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createManaLLM, type ProviderAdapter } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing/index.js';
+import { waitFor } from '../helpers/client.js';
 import { client, closeAll, mock, track } from './support.js';
 
 afterEach(closeAll);
@@ -18,6 +19,8 @@ describe('delays longer than a Node timer holds (24.8 days), on the system clock
       { 'mana/x': ['a/m'] },
       { systemClock: true, health: { probes: true, probeIntervalMs: LONG } },
     );
+    // The probe at start, however late a loaded machine runs it; then no other one in the next 150 ms.
+    await waitFor(() => a.count('models') > 0, 'the probe at start');
     await sleep(150);
     expect(a.count('models')).toBe(1);
   });
