@@ -89,6 +89,41 @@ describe('mana-llm CLI', () => {
     expect(r.stderr).toContain('[groq/llama-3.1-8b-instant]');
   });
 
+  it('chat sends every word of an unquoted prompt, and only health probes', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'ok' });
+    upstreams.push(groq);
+    const r = await run(['chat', '--config', join(files(groq.url), 'mana-llm.config.json'), 'hi', 'there']);
+    expect(r.code).toBe(0);
+    const chat = groq.requests.find((q) => q.path.endsWith('/chat/completions'));
+    expect((chat?.body as { messages?: unknown } | undefined)?.messages).toEqual([
+      { role: 'user', content: 'hi there' },
+    ]);
+    expect(groq.requests.map((q) => q.path)).toEqual([chat?.path]);
+  });
+
+  it("'main' is no command (exit 2), not a chat", async () => {
+    const r = await run(['main', 'hi']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "main"');
+  });
+
+  it('health with every provider on probe: false prints the table at once, exit 0', async () => {
+    const dir = files('http://127.0.0.1:9');
+    const config = join(dir, 'mana-llm.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        aliasesPath: 'aliases.yaml',
+        providers: { ollama: { baseUrl: 'http://127.0.0.1:9', probe: false } },
+      }),
+    );
+    const r = await run(['health', '--config', config]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ollama\s+probe off/);
+    // Waiting for a probe when none runs would end only at the command's 10 s limit: this test's own timeout,
+    // below that, is the guard.
+  }, 8_000);
+
   it('chat --json prints the response with routing; embed prints vectors', async () => {
     const groq = await startMockUpstream('openai', { reply: 'json answer' });
     upstreams.push(groq);
@@ -122,8 +157,8 @@ describe('mana-llm CLI', () => {
     upstreams.push(groq);
     const r = await run(['health', '--config', join(files(groq.url), 'mana-llm.config.json')]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/groq\s+up/);
-    expect(r.stdout).toMatch(/ollama\s+down.*ECONNREFUSED/);
+    expect(r.stdout).toMatch(/groq\s+up\s+\d+ms/);
+    expect(r.stdout).toMatch(/ollama\s+down\s+\d+ms\s+.*ECONNREFUSED/);
   });
 
   it('health: a provider configured with probe: false is shown as such and neither waited for nor failed', async () => {
