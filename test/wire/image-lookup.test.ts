@@ -1,4 +1,5 @@
-import type { LookupAddress, LookupFunction } from 'node:net';
+import type { LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { expect, it, vi } from 'vitest';
 import { createImageFetcher, ImageFetchError } from '../../src/wire/image-fetch.js';
 
@@ -40,7 +41,7 @@ async function publicLookup(): Promise<LookupFunction> {
 function ask(
   lookup: LookupFunction,
   all: boolean,
-): Promise<{ err: Error | null; found: unknown; family?: number }> {
+): Promise<{ err: Error | null; found: unknown; family: number | undefined }> {
   return new Promise((resolve) =>
     lookup('mixed.example', { all }, ((err: Error | null, found: unknown, family?: number) =>
       resolve({ err, found, family })) as never),
