@@ -285,6 +285,21 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
   });
 
+  it('its public endpoint written with an upper-case host or the default port is still it: not configured', () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: {
+          ollama: {},
+          groq: { baseUrl: 'https://API.Groq.com/openai/v1' },
+          openai: { baseUrl: 'https://api.openai.com:443/v1/' },
+        },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
+  });
+
   it("a key given as Google's x-goog-api-key or Azure's api-key header counts as a key", () => {
     const llm = track(
       createManaLLM({

@@ -60,6 +60,11 @@ export function lacksKey(
 ): boolean {
   const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
   if (!known || known.type === 'ollama' || p.apiKey) return false;
-  if (p.baseUrl.replace(/\/+$/, '') !== known.baseUrl) return false;
+  if (endpointOf(p.baseUrl) !== known.baseUrl) return false;
   return !Object.keys(p.headers).some((h) => AUTH_HEADERS.has(h.toLowerCase()));
+}
+
+// The URL as the WHATWG parser writes it (host lower-cased, a default port dropped), without trailing slashes.
+function endpointOf(baseUrl: string): string {
+  return (URL.canParse(baseUrl) ? new URL(baseUrl).href : baseUrl).replace(/\/+$/, '');
 }
