@@ -415,56 +415,59 @@ describe('Anthropic: tool call ids from other providers', () => {
 });
 
 describe('Gemini 3: a tool call in the history that carries no thought signature (made by another provider)', () => {
-  it('is sent with the signature Google documents for such calls, not refused with a 400', async () => {
-    const turns: { role: string; parts: { functionCall?: object; thoughtSignature?: string }[] }[][] = [];
-    const raw = await rawUpstream((body, res) => {
-      const { contents } = JSON.parse(body) as { contents: (typeof turns)[number] };
-      turns.push(contents);
-      const unsigned = contents.some(
-        (c) =>
-          c.role === 'model' &&
-          c.parts.some((p) => p.functionCall) &&
-          !c.parts.some((p) => p.thoughtSignature),
-      );
-      if (unsigned) {
-        const error = {
-          code: 400,
-          message: 'Function call is missing a thought_signature in functionCall parts.',
-          status: 'INVALID_ARGUMENT',
+  it.each(['gemini-3-flash-preview', 'models/gemini-3-flash-preview'])(
+    'is sent with the signature Google documents for such calls, not refused with a 400 (%s)',
+    async (model) => {
+      const turns: { role: string; parts: { functionCall?: object; thoughtSignature?: string }[] }[][] = [];
+      const raw = await rawUpstream((body, res) => {
+        const { contents } = JSON.parse(body) as { contents: (typeof turns)[number] };
+        turns.push(contents);
+        const unsigned = contents.some(
+          (c) =>
+            c.role === 'model' &&
+            c.parts.some((p) => p.functionCall) &&
+            !c.parts.some((p) => p.thoughtSignature),
+        );
+        if (unsigned) {
+          const error = {
+            code: 400,
+            message: 'Function call is missing a thought_signature in functionCall parts.',
+            status: 'INVALID_ARGUMENT',
+          };
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+          return;
+        }
+        const reply = {
+          candidates: [{ content: { role: 'model', parts: [{ text: 'Sunny' }] }, finishReason: 'STOP' }],
         };
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
-        return;
-      }
-      const reply = {
-        candidates: [{ content: { role: 'model', parts: [{ text: 'Sunny' }] }, finishReason: 'STOP' }],
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
-    });
-    const h = await harness({
-      upstreams: {},
-      providers: { g: { type: 'google', baseUrl: raw.url, apiKey: KEY } },
-    });
-    const call = (id: string, name: string) => ({
-      id,
-      type: 'function' as const,
-      function: { name, arguments: '{}' },
-    });
-    const res = await h.llm.chat({
-      model: 'g/gemini-3-flash-preview',
-      messages: [
-        ...USER,
-        { role: 'assistant', content: null, tool_calls: [call('c1', 'weather'), call('c2', 'time')] },
-        { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
-        { role: 'tool', tool_call_id: 'c2', content: 'noon' },
-      ],
-    });
-    expect(res.choices[0]?.message.content).toBe('Sunny');
-    // only the first call of the turn carries it, as in a parallel call Gemini made itself
-    expect(turns[0]?.[1]?.parts.map((p) => p.thoughtSignature)).toEqual([
-      'skip_thought_signature_validator',
-      undefined,
-    ]);
-  });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
+      });
+      const h = await harness({
+        upstreams: {},
+        providers: { g: { type: 'google', baseUrl: raw.url, apiKey: KEY } },
+      });
+      const call = (id: string, name: string) => ({
+        id,
+        type: 'function' as const,
+        function: { name, arguments: '{}' },
+      });
+      const res = await h.llm.chat({
+        model: `g/${model}`,
+        messages: [
+          ...USER,
+          { role: 'assistant', content: null, tool_calls: [call('c1', 'weather'), call('c2', 'time')] },
+          { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
+          { role: 'tool', tool_call_id: 'c2', content: 'noon' },
+        ],
+      });
+      expect(res.choices[0]?.message.content).toBe('Sunny');
+      // only the first call of the turn carries it, as in a parallel call Gemini made itself
+      expect(turns[0]?.[1]?.parts.map((p) => p.thoughtSignature)).toEqual([
+        'skip_thought_signature_validator',
+        undefined,
+      ]);
+    },
+  );
 });
 
 describe('Anthropic: an empty assistant message in the history', () => {
