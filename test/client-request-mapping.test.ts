@@ -40,3 +40,64 @@ describe('Gemini', () => {
     });
   });
 });
+
+describe('Gemini: what the API refuses empty is left out', () => {
+  it('no systemInstruction without a system message, no tools for an empty list, no model turn without parts', async () => {
+    const body = await sent('google', {
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: '' },
+        { role: 'user', content: 'b' },
+      ],
+      tools: [],
+    });
+    expect(body.systemInstruction).toBeUndefined();
+    expect(body.tools).toBeUndefined();
+    expect((body.contents as { role: string }[]).map((c) => c.role)).toEqual(['user', 'user']);
+  });
+
+  it('tool results after a later model turn start a new user turn, not join the earlier results', async () => {
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
+    const body = await sent('google', {
+      messages: [
+        ...USER,
+        { role: 'assistant', content: null, tool_calls: [call('c1')] },
+        { role: 'tool', tool_call_id: 'c1', content: 'one' },
+        { role: 'assistant', content: null, tool_calls: [call('c2')] },
+        { role: 'tool', tool_call_id: 'c2', content: 'two' },
+      ],
+    });
+    const contents = body.contents as { role: string; parts: unknown[] }[];
+    expect(contents.map((c) => [c.role, c.parts.length])).toEqual([
+      ['user', 1],
+      ['model', 1],
+      ['user', 1],
+      ['model', 1],
+      ['user', 1],
+    ]);
+  });
+
+  it('an empty thought_signature is not sent: a Gemini 3 model gets the placeholder instead', async () => {
+    const body = await sent('google', {
+      model: 'p/gemini-3-pro-preview',
+      messages: [
+        ...USER,
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'c1',
+              type: 'function',
+              function: { name: 'f', arguments: '{}' },
+              extra_content: { google: { thought_signature: '' } },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'one' },
+      ],
+    });
+    const model = (body.contents as { parts: { thoughtSignature?: string }[] }[])[1];
+    expect(model?.parts[0]?.thoughtSignature).toBe('skip_thought_signature_validator');
+  });
+});
