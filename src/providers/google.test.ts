@@ -670,15 +670,14 @@ describe('google adapter: embed, probe, models', () => {
     const up = await rawServer((req, res) => {
       calls += 1;
       const page2 = req.url?.includes('pageToken=next%2F1');
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify(
-            page2
-              ? { models: [{ name: 'models/b' }] }
-              : { models: [{ name: 'models/a' }], nextPageToken: 'next/1' },
-          ),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify(
+          page2
+            ? // an empty token ends the list, as a missing one does
+              { models: [{ name: 'models/b' }], nextPageToken: '' }
+            : { models: [{ name: 'models/a' }], nextPageToken: 'next/1' },
+        ),
+      );
     });
     expect(await adapter(`${up.url}/v1beta`).models(ctx())).toEqual(['a', 'b']);
     expect(calls).toBe(2);
