@@ -103,3 +103,40 @@ export async function startRedis(): Promise<RedisServer> {
     },
   };
 }
+
+/** Every command a Redis server runs, seen through MONITOR (commands a frozen server gets are seen after thaw). */
+export interface CommandLog {
+  /** How many commands seen so far have a name in `names` (lower case) and an argument starting with `arg`. */
+  count(names: readonly string[], arg: string): number;
+  /** Resolves once the log has seen every command Redis ran before this call (a marker sent and seen). */
+  sync(): Promise<void>;
+  stop(): void;
+}
+
+export async function watchCommands(url: string): Promise<CommandLog> {
+  const { Redis } = await import('ioredis');
+  const seen: string[][] = [];
+  const waiting = new Map<string, () => void>();
+  const monitor = await new Redis(url).monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    seen.push(args);
+    if (args[0]?.toLowerCase() === 'echo') waiting.get(args[1] ?? '')?.();
+  });
+  const marker = new Redis(url);
+  let n = 0;
+  return {
+    count: (names, arg) =>
+      seen.filter((a) => names.includes(a[0]?.toLowerCase() ?? '') && a.some((x) => x.startsWith(arg)))
+        .length,
+    async sync() {
+      const id = `sync-${++n}`;
+      const done = new Promise<void>((resolve) => waiting.set(id, resolve));
+      await marker.echo(id);
+      await done;
+    },
+    stop() {
+      monitor.disconnect();
+      marker.disconnect();
+    },
+  };
+}
