@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js';
-import { haveRedis, type RedisServer, startRedis } from './redis-server.js';
+import { haveRedis, type RedisServer, startRedis, watchCommands } from './redis-server.js';
 import { killWorkers, spawnWorker, type Worker } from './workers.js';
 
 // Several real processes (each a mana-llm client) sharing one real Redis.
@@ -91,18 +91,24 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
     const ws = await start(4, { health: { probes: true, probeIntervalMs: intervalMs, cooldownMs: 60_000 } });
     // Every process probes once at start, before its store is connected; count from here.
     await new Promise((r) => setTimeout(r, intervalMs));
+    // Counted against the lease requests Redis saw, not elapsed time: each process asks once per interval, and
+    // one of the 4 gets the lease, so about 1 probe per 4 requests (uncoordinated: 1 per request, or none sent).
+    const log = await watchCommands(redis.url);
     const [a0, b0, t0] = [a.count('models'), b.count('models'), Date.now()];
     await new Promise((r) => setTimeout(r, 2_500));
-    const elapsed = Date.now() - t0;
     const [pa, pb] = [a.count('models') - a0, b.count('models') - b0];
-    const rounds = elapsed / intervalMs;
-    // Uncoordinated, 4 processes would send about 4 × rounds probes per provider.
-    expect(pa).toBeLessThanOrEqual(Math.ceil(rounds * 1.25) + 1);
-    expect(pb).toBeLessThanOrEqual(Math.ceil(rounds * 1.25) + 1);
-    expect(pa).toBeGreaterThanOrEqual(Math.floor(rounds * 0.6));
+    await log.sync();
+    const [ra, rb] = [log.count(['eval'], `t${run}:probe:a`), log.count(['eval'], `t${run}:probe:b`)];
+    log.stop();
+    expect(ra).toBeGreaterThanOrEqual(8);
+    expect(pa * 2).toBeLessThanOrEqual(ra + 1);
+    expect(pb * 2).toBeLessThanOrEqual(rb + 1);
+    // ... and the lease does not stop probing: one holder probes every interval.
+    expect(pa * 8).toBeGreaterThanOrEqual(ra);
+    expect(pb * 8).toBeGreaterThanOrEqual(rb);
     const probers = ws.filter((w) => w.events('probe').some((l) => l.at > t0 && l.payload.provider === 'a'));
     expect(probers.length).toBeGreaterThanOrEqual(1);
-    console.log(`[redis] 4 processes, ${elapsed} ms at ${intervalMs} ms interval: ${pa} + ${pb} probes`);
+    console.log(`[redis] 4 processes: ${pa} + ${pb} probes for ${ra} + ${rb} lease requests`);
   });
 
   it('when the probing process dies its lease expires and another takes over within one interval', async () => {
