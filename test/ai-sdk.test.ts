@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import { UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import {
   APICallError,
   embed,
@@ -612,5 +613,111 @@ describe('AI SDK JSON output', () => {
     const { mana, a } = await setup();
     await generateText({ model: mana('mana/openai'), prompt: 'Hi', stopSequences: [] });
     expect(a.requests.at(-1)?.body).not.toHaveProperty('stop');
+  });
+});
+
+describe('every AI SDK prompt part and call option, as the upstream receives it', () => {
+  it('texts joined, tool calls and results in every form, what is not sent skipped', async () => {
+    const { mana, a } = await setup();
+    const model = mana('mana/openai');
+    const call = (name: string, input: unknown, more: object = {}) => ({
+      type: 'tool-call' as const,
+      toolCallId: name,
+      toolName: 'f',
+      input,
+      ...more,
+    });
+    const result = (id: string, output: object) =>
+      ({ type: 'tool-result', toolCallId: id, toolName: 'f', output }) as const;
+    await model.doGenerate({
+      prompt: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'c' },
+            { type: 'text', text: 'd' },
+            call('t1', '{"x":1}', { providerOptions: { mana: { extraContent: 'not an object' } } }),
+            call('t2', undefined),
+            call('t3', { y: 2 }, { providerExecuted: true }),
+          ],
+        },
+        {
+          role: 'tool',
+          content: [
+            { type: 'tool-approval-response', approvalId: 'p', approved: true },
+            result('t1', { type: 'error-json', value: { e: 1 } }),
+            result('t2', { type: 'execution-denied', reason: 'no' }),
+          ],
+        },
+      ],
+      frequencyPenalty: 0.1,
+      presencePenalty: 0.2,
+      responseFormat: { type: 'json', schema: { type: 'object' }, name: 'n', description: 'D' },
+      tools: [
+        { type: 'function', name: 'f', description: 'F', inputSchema: { type: 'object' }, strict: true },
+      ],
+      headers: { 'User-Agent': 'mine' },
+    });
+    const body = a.requests.at(-1)?.body as Record<string, unknown>;
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'ab' },
+      {
+        role: 'assistant',
+        content: 'cd',
+        tool_calls: [
+          { id: 't1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } },
+          { id: 't2', type: 'function', function: { name: 'f', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 't1', content: '{"e":1}' },
+      { role: 'tool', tool_call_id: 't2', content: 'no' },
+    ]);
+    expect(body).toMatchObject({
+      frequency_penalty: 0.1,
+      presence_penalty: 0.2,
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'n', description: 'D', schema: { type: 'object' } },
+      },
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'f', description: 'F', parameters: { type: 'object' }, strict: true },
+        },
+      ],
+    });
+    // The user agent in any case is not worth a warning.
+    const again = await model.doGenerate({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'a' }] }],
+      headers: { 'User-Agent': 'mine' },
+    });
+    expect(again.warnings).toEqual([]);
+  });
+
+  it('files in an assistant message and media tool results are refused before any request', async () => {
+    const { mana, a } = await setup();
+    const model = mana('mana/openai');
+    const before = a.count('chat');
+    const file = { type: 'file', mediaType: 'image/png', data: 'AQID' } as const;
+    await expect(model.doGenerate({ prompt: [{ role: 'assistant', content: [file] }] })).rejects.toThrow(
+      UnsupportedFunctionalityError,
+    );
+    const media = {
+      type: 'tool-result',
+      toolCallId: 't',
+      toolName: 'f',
+      output: { type: 'content', value: [{ type: 'image-data', data: 'AQID', mediaType: 'image/png' }] },
+    } as const;
+    await expect(model.doGenerate({ prompt: [{ role: 'tool', content: [media] }] })).rejects.toThrow(
+      UnsupportedFunctionalityError,
+    );
+    expect(a.count('chat')).toBe(before);
   });
 });
