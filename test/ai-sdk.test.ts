@@ -1,5 +1,9 @@
 import { getEventListeners } from 'node:events';
-import { UnsupportedFunctionalityError } from '@ai-sdk/provider';
+import {
+  type LanguageModelV3ToolResultOutput,
+  type LanguageModelV3ToolResultPart,
+  UnsupportedFunctionalityError,
+} from '@ai-sdk/provider';
 import {
   APICallError,
   embed,
@@ -627,8 +631,12 @@ describe('every AI SDK prompt part and call option, as the upstream receives it'
       input,
       ...more,
     });
-    const result = (id: string, output: object) =>
-      ({ type: 'tool-result', toolCallId: id, toolName: 'f', output }) as const;
+    const result = (id: string, output: LanguageModelV3ToolResultOutput): LanguageModelV3ToolResultPart => ({
+      type: 'tool-result',
+      toolCallId: id,
+      toolName: 'f',
+      output,
+    });
     await model.doGenerate({
       prompt: [
         {
@@ -709,12 +717,12 @@ describe('every AI SDK prompt part and call option, as the upstream receives it'
     await expect(model.doGenerate({ prompt: [{ role: 'assistant', content: [file] }] })).rejects.toThrow(
       UnsupportedFunctionalityError,
     );
-    const media = {
+    const media: LanguageModelV3ToolResultPart = {
       type: 'tool-result',
       toolCallId: 't',
       toolName: 'f',
       output: { type: 'content', value: [{ type: 'image-data', data: 'AQID', mediaType: 'image/png' }] },
-    } as const;
+    };
     await expect(model.doGenerate({ prompt: [{ role: 'tool', content: [media] }] })).rejects.toThrow(
       UnsupportedFunctionalityError,
     );
