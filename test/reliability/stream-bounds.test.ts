@@ -205,3 +205,79 @@ describe('timeouts.streamMs caps a committed stream', () => {
     await waitFor(() => settled, 'stream to end after abort');
   });
 });
+
+/** The partial answer of an OpenAI stream that sends `choices` (one per frame) and then drops the connection. */
+async function partialOf(choices: object[], maxPartialChars: number) {
+  const up = await rawUpstream((_body, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const frames = choices.map(
+      (choice) =>
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ finish_reason: null, ...choice }] })}\n\n`,
+    );
+    res.write(frames.join(''), () => res.socket?.destroy());
+  });
+  const { llm } = client(
+    { a: { type: 'openai', baseUrl: up.url } },
+    { 'mana/x': ['a/m'] },
+    { limits: { maxPartialChars } },
+  );
+  const { error } = await drain(llm.stream(REQ));
+  expect(error).toBeInstanceOf(StreamInterruptedError);
+  return (error as StreamInterruptedError).partial;
+}
+
+const call = (index: number, args: string) => ({
+  index: 0,
+  delta: { tool_calls: [{ index, id: `call_${index}`, function: { name: 'f', arguments: args } }] },
+});
+
+describe('the partial answer says truncated exactly when something was cut', () => {
+  it('text exactly maxPartialChars long is whole; one more character is truncated', async () => {
+    const whole = await partialOf(
+      [
+        { index: 0, delta: { content: 'abcde' } },
+        { index: 0, delta: { content: 'fghij' } },
+      ],
+      10,
+    );
+    expect(whole).toEqual({ content: 'abcdefghij', toolCalls: [] });
+    const cut = await partialOf(
+      [
+        { index: 0, delta: { content: 'abcde' } },
+        { index: 0, delta: { content: 'fghijk' } },
+      ],
+      10,
+    );
+    expect(cut).toEqual({ content: 'bcdefghijk', toolCalls: [], truncated: true });
+  });
+
+  it('a choice without an index is the first choice: its text is in the partial answer', async () => {
+    const partial = await partialOf([{ delta: { content: 'ab' } }, { delta: { content: 'cd' } }], 100);
+    expect(partial).toEqual({ content: 'abcd', toolCalls: [] });
+  });
+
+  it('one tool call whose arguments are longer than maxPartialChars: its tail, truncated', async () => {
+    const partial = await partialOf(
+      [
+        call(0, 'x'.repeat(8)),
+        { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: 'yz' } }] } },
+      ],
+      6,
+    );
+    expect(partial).toEqual({
+      content: '',
+      toolCalls: [{ index: 0, id: 'call_0', name: 'f', arguments: 'xxxxyz' }],
+      truncated: true,
+    });
+  });
+
+  it('33 tool calls with short arguments: the first 32 kept, truncated; 32 are whole', async () => {
+    const calls = (n: number) => Array.from({ length: n }, (_, i) => call(i, '{}'));
+    const cut = await partialOf(calls(33), 100);
+    expect(cut.toolCalls.map((t) => t.index)).toEqual(Array.from({ length: 32 }, (_, i) => i));
+    expect(cut.truncated).toBe(true);
+    const whole = await partialOf(calls(32), 100);
+    expect(whole.toolCalls.length).toBe(32);
+    expect(whole.truncated).toBeUndefined();
+  });
+});
