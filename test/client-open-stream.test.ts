@@ -66,6 +66,34 @@ describe('openStream', () => {
     expect(h.events.count('cancel')).toBe(1);
   });
 
+  it('throw() before the first next() rejects with that error, cancels the upstream, and the stream is over', async () => {
+    const hang = await hangingUpstream({ chunks: 1 });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const s = await h.llm.openStream({ model: 'mana/x', messages: USER });
+    const mine = new Error('consumer gave up');
+    expect(await rejection(s.throw(mine))).toBe(mine);
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
+    expect(await s.next()).toEqual({ done: true, value: undefined });
+    expect(h.events.count('cancel')).toBe(1);
+  });
+
+  it('disposing the opened stream (await using) before its first next() cancels the upstream request', async () => {
+    const hang = await hangingUpstream({ chunks: 1 });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const s = await h.llm.openStream({ model: 'mana/x', messages: USER });
+    expect(await s[Symbol.asyncDispose]()).toBeUndefined();
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
+    expect(await s.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('a clean stream without content resolves too, and ends at once', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
     h.up.a?.enqueue({ reply: '', chunks: 1 });
