@@ -107,6 +107,29 @@ describe('abort during a committed stream', () => {
   });
 });
 
+describe('a stream aborted by its caller, then the client closed before the next read', () => {
+  it("the next() rejects with the caller's reason, not close()'s: the first abort decides", async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'a' }),
+        frame(0, { content: 'b' }),
+        frame(0, {}, 'stop'),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const ac = new AbortController();
+    const it = llm.stream({ model: 'a/m', messages: USER }, { signal: ac.signal });
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('a');
+    const reason = new Error('user pressed stop');
+    ac.abort(reason);
+    const closed = llm.close();
+    expect(await rejection(it.next())).toBe(reason);
+    await closed;
+  });
+});
+
 describe('abort during a stream that ended with no content', () => {
   it('the next() after the abort rejects with its reason instead of handing out the usage chunk', async () => {
     const llm = await answeringWith(
