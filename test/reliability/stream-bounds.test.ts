@@ -281,3 +281,28 @@ describe('the partial answer says truncated exactly when something was cut', () 
     expect(whole.truncated).toBeUndefined();
   });
 });
+
+describe('a stream stopped while the consumer holds a chunk', () => {
+  it('timeouts.streamMs with chunks of the last read not handed out: the partial answer holds only what was', async () => {
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // 'a' commits the stream and goes out alone; 'b', 'c', 'd' are one read.
+      res.write(`${frame('a')}${frame('b')}${frame('c')}${frame('d')}`);
+    });
+    const { llm, clock } = client(
+      { a: { type: 'openai', baseUrl: up.url } },
+      { 'mana/x': ['a/m'] },
+      { timeouts: { streamMs: 30_000, idleMs: 3_600_000 } },
+    );
+    const it = llm.stream(REQ);
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('a');
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('b');
+    clock.advance(30_000);
+    const error = await it.next().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+    expect((error as StreamInterruptedError).partial).toEqual({ content: 'ab', toolCalls: [] });
+  });
+});
