@@ -102,3 +102,20 @@ describe('openStream', () => {
     expect(textOf(await collect(s))).toBe('');
   });
 });
+
+describe('llm.stream', () => {
+  it('disposing the stream (await using) after its first chunk cancels the upstream request', async () => {
+    const hang = await hangingUpstream({ chunks: 1 });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const s = h.llm.stream({ model: 'mana/x', messages: USER }) as AsyncGenerator & AsyncDisposable;
+    expect((await s.next()).value).toMatchObject({ model: 'a/m1' });
+    expect(await s[Symbol.asyncDispose]()).toBeUndefined();
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
+    expect(await s.next()).toEqual({ done: true, value: undefined });
+    expect(h.events.count('cancel')).toBe(1);
+  });
+});
