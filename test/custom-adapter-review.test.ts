@@ -312,3 +312,37 @@ describe("a custom adapter's hand-written stream whose return() is not a promise
     });
   }
 });
+
+describe("a custom adapter that reads its context's signal only after the call was aborted", () => {
+  it('gets a signal that is already aborted, with the reason', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let read: (signal: AbortSignal) => void = () => undefined;
+    const seen = new Promise<AbortSignal>((resolve) => {
+      read = resolve;
+    });
+    const mine = adapter({
+      chat: async (_r, ctx) => {
+        await gate;
+        read(ctx.signal);
+        return new Promise<never>(() => undefined);
+      },
+    });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { mine: { type: 'custom', adapter: mine } },
+      aliases: { 'mana/x': ['mine/m'] },
+    });
+    const ac = new AbortController();
+    const reason = new Error('caller gave up');
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    ac.abort(reason);
+    expect(await rejection(call)).toBe(reason);
+    release();
+    const signal = await seen;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBe(reason);
+  });
+});
