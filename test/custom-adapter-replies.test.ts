@@ -120,6 +120,9 @@ describe("a custom adapter's embeddings whose vectors or indexes are malformed",
     ['a repeated index', [item(0, [1, 2]), item(0, [3, 4])]],
     ['an index out of range', [item(0, [1, 2]), item(5, [3, 4])]],
     ['an index that is a text', [item('1', [1, 2]), item('0', [3, 4])]],
+    ['an index one past the last input', [item(0, [1, 2]), item(2, [3, 4])]],
+    ['three vectors for two inputs', [item(0, [1, 2]), item(1, [3, 4]), item(2, [5, 6])]],
+    ['one vector for two inputs', [item(0, [1, 2])]],
   ];
   for (const [what, data] of bad) {
     it(`${what}: is a malformed reply, the next entry serves, the provider counts it`, async () => {
