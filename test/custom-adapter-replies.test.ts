@@ -228,3 +228,15 @@ describe("a custom adapter's model list", () => {
     expect(list.data.some((m) => m.owned_by === 'b')).toBe(true);
   });
 });
+
+describe("a custom adapter's chat answer that is one frozen object it hands out every time", () => {
+  it('serves each call a copy with its own routing', async () => {
+    const shared = Object.freeze(answer([good])) as unknown as ChatCompletion;
+    const { llm } = await setup({ ...adapter(null), chat: async () => shared });
+    const first = await llm.chat({ model: 'mana/x', messages: USER });
+    const second = await llm.chat({ model: 'mine/m', messages: USER });
+    expect(first.routing).toMatchObject({ requested: 'mana/x', alias: 'mana/x', resolved: 'mine/m' });
+    expect(second.routing).toMatchObject({ requested: 'mine/m', resolved: 'mine/m' });
+    expect(first.choices[0]?.message.content).toBe('hi');
+  });
+});
