@@ -314,6 +314,17 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 
+  it('doStream with a signal that has already aborted rejects with its reason and sends nothing', async () => {
+    const { mana, a } = await setup();
+    const reason = new Error('gave up before the call');
+    const prompt = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'Hi' }] }];
+    const err = await rejection(
+      mana('mana/openai').doStream({ prompt, abortSignal: AbortSignal.abort(reason) }),
+    );
+    expect(err).toBe(reason);
+    expect(a.requests.length).toBe(0);
+  });
+
   it('streamText through toUIMessageStreamResponse()', async () => {
     const { mana, a } = await setup();
     a.enqueue({ status: 502 });
