@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -259,6 +259,17 @@ describe('reloading the aliases file', () => {
     expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/two');
   });
 
+  it('reload() of a path that is now a directory says "not a file", and the last good aliases keep serving', async () => {
+    writeFileSync(file, yaml('one'));
+    const { llm } = client();
+    rmSync(file);
+    mkdirSync(file);
+    const err = await rejection(llm.reload());
+    expect(err).toBeInstanceOf(AliasConfigError);
+    expect((err as AliasConfigError).issues).toEqual([{ path: '(root)', message: `not a file: ${file}` }]);
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/one']);
+  });
+
   it('watch: true picks up a change to the file, and close() stops watching', async () => {
     writeFileSync(file, yaml('one'));
     const { llm, clock, events } = client({ watch: true });
@@ -329,5 +340,18 @@ describe('did-you-mean on a short alias name', () => {
     const { llm } = await harness({ upstreams: { ollama: 'ollama' }, aliases: { 'mana/fox': ['ollama/a'] } });
     expect(() => llm.resolve('mana/fax')).toThrow('Unknown model alias "mana/fax": did you mean "mana/fox"?');
     expect(() => llm.resolve('mana/dog')).toThrow(/^Unknown model alias "mana\/dog"$/);
+  });
+});
+
+describe('YAML anchors in aliases text', () => {
+  const text = (uses: number) => `aliases:\n  mana/x:\n    chain: [&m a/m${', *m'.repeat(uses)}]\n`;
+  it('allows 99 alias uses of a scalar and refuses 100 (the bound is 100 expansions)', () => {
+    const opts = (uses: number) => ({
+      aliases: text(uses),
+      providers: { a: { type: 'openai' as const, baseUrl: 'http://127.0.0.1:1' } },
+      health: { probes: false },
+    });
+    expect(track(createManaLLM(opts(99))).aliases().aliases[0]?.chain).toHaveLength(100);
+    expect(() => createManaLLM(opts(100))).toThrow(/expand too much \(limit 100 alias uses\)/);
   });
 });
