@@ -143,6 +143,50 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(h.targets[0]?.until).toBeGreaterThan(t0);
   });
 
+  it('a record of the wrong shape, or of a provider the client does not configure, is ignored; a 4 KiB message is not', async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    const providers = Object.fromEntries(
+      ['up', 'a', 'b', 'c', 'd'].map((p) => [p, { type: 'openai' as const, baseUrl: up.url, apiKey: 'k' }]),
+    );
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+      providers,
+      health: { store, probes: false },
+    });
+    open.push(llm);
+    await until(() => llm.health().store?.connected === true, 'connected');
+    const publish = (m: unknown) => admin.publish(`${prefix}health`, JSON.stringify(m));
+    const r = { consecutiveFailures: 1, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 };
+    await publish({ s: 'x', p: 'a', r: { ...r, consecutiveFailures: undefined } });
+    await publish({ s: 'x', p: 'b', r: { ...r, openedUntil: String(YEAR_2100) } });
+    await publish({ s: 'x', p: 'c', r: { ...r, lastCheckedAt: '1' } });
+    await publish({ s: 'x', p: 'd', r: { ...r, lastError: 5 } });
+    await publish({ s: 'x', p: 'ghost', r });
+    await publish({ s: 'x', t: 'up/', u: Date.now() + 60_000 });
+    // The marker, exactly as long as a message may be: once it is in, so are the messages before it.
+    const marker = JSON.stringify({ s: 'x', t: 'up/m', u: Date.now() + 60_000, pad: '' });
+    await admin.publish(
+      `${prefix}health`,
+      marker.replace('"pad":""', `"pad":"${'x'.repeat(4_096 - marker.length)}"`),
+    );
+    await until(() => llm.health().targets.length > 0, 'the marker');
+    for (const p of ['a', 'b', 'c', 'd', 'ghost']) expect(store.getProvider(p)).toBeUndefined();
+    expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
+  });
+
+  it('a store no client has bound clamps an open read from Redis to one hour', async () => {
+    const prefix = `h${++run}:`;
+    const record = { consecutiveFailures: 1, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 };
+    await admin.hset(`${prefix}providers`, 'up', JSON.stringify(record));
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const until1h = Date.now() + 3_600_000;
+    expect(store.getProvider('up')?.openedUntil).toBeLessThanOrEqual(until1h);
+    expect(store.getProvider('up')?.openedUntil).toBeGreaterThan(until1h - 60_000);
+  });
+
   it("a cool-down from elsewhere is bounded by the client's retry cap (limits.maxRetryAfterMs)", async () => {
     const prefix = `h${++run}:`;
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
