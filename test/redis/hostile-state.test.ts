@@ -164,12 +164,14 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     await publish({ s: 'x', p: 'd', r: { ...r, lastError: 5 } });
     await publish({ s: 'x', p: 'ghost', r });
     await publish({ s: 'x', t: 'up/', u: Date.now() + 60_000 });
-    // The marker, exactly as long as a message may be: once it is in, so are the messages before it.
-    const marker = JSON.stringify({ s: 'x', t: 'up/m', u: Date.now() + 60_000, pad: '' });
-    await admin.publish(
-      `${prefix}health`,
-      marker.replace('"pad":""', `"pad":"${'x'.repeat(4_096 - marker.length)}"`),
-    );
+    // A message one character too long is ignored; the marker, exactly as long as a message may be, is not (once
+    // it is in, so are the messages before it).
+    const sized = (t: string, chars: number) => {
+      const m = JSON.stringify({ s: 'x', t, u: Date.now() + 60_000, pad: '' });
+      return m.replace('"pad":""', `"pad":"${'x'.repeat(chars - m.length)}"`);
+    };
+    await admin.publish(`${prefix}health`, sized('up/n', 4_097));
+    await admin.publish(`${prefix}health`, sized('up/m', 4_096));
     await until(() => llm.health().targets.length > 0, 'the marker');
     for (const p of ['a', 'b', 'c', 'd', 'ghost']) expect(store.getProvider(p)).toBeUndefined();
     expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
