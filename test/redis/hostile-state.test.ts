@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createManaLLM, type ManaLLM } from '../../src/index.js';
@@ -413,5 +414,21 @@ describe('a Redis error text', () => {
     expect([...error].some((c) => c.charCodeAt(0) < 0x20 || c === '\u202e')).toBe(false);
     expect(error.length).toBeLessThanOrEqual(201);
     void store.close();
+  });
+
+  it("never shows a url's user or password (URL-encoded too), even when the server echoes them", async () => {
+    // A server (a proxy, say) answering AUTH with an error that repeats what it was sent.
+    const server = createServer((socket) =>
+      socket.on('data', (d) => socket.write(`-ERR no such user: ${d.toString().replace(/\r\n/g, ' ')}\r\n`)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const store = createRedisHealthStore({ url: `redis://alice:pa%2F55@127.0.0.1:${port}` });
+    await until(() => store.status().error !== undefined, 'the error');
+    const error = store.status().error ?? '';
+    await store.close();
+    server.close();
+    expect(error).toMatch(/no such user/);
+    expect(error).not.toMatch(/alice|pa\/55|pa%2F55/);
   });
 });
