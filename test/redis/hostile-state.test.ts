@@ -178,6 +178,17 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
   });
 
+  it('listens on the channel it is given', async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix, channel: `${prefix}own` });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const until1m = Date.now() + 60_000;
+    await admin.publish(`${prefix}own`, JSON.stringify({ s: 'x', t: 'up/m', u: until1m }));
+    await until(() => store.getTargetCooldown('up/m') !== undefined, 'the cool-down');
+    expect(store.getTargetCooldown('up/m')).toBe(until1m);
+  });
+
   it('a store no client has bound clamps an open read from Redis to one hour', async () => {
     const prefix = `h${++run}:`;
     const record = { consecutiveFailures: 1, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 };
@@ -272,6 +283,8 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     // all: they sent it nothing (a frozen Redis runs what it was sent once thawed, so MONITOR counts it).
     await log.sync();
     expect(log.count(['eval', 'evalsha'], `${prefix}cache:`)).toBe(1);
+    // What found out that Redis answers again is a read of a key under the store's prefix (an ACL may allow no other).
+    expect(log.count(['get'], `${prefix}alive`)).toBeGreaterThan(0);
     log.stop();
   });
 

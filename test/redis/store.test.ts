@@ -233,11 +233,22 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     const store = createRedisHealthStore({ client, keyPrefix: `s${++run}:` });
     await until(() => store.status().connected, 'connected');
     store.setProvider('p', openAt(1, 2));
+    store.setResponse('k', 'v', 60_000);
     await until(() => false, 'nothing', 50).catch(() => undefined);
+    expect(await store.getResponse('k')).toBe('v');
     await store.close();
     expect(client.status).toBe('ready');
+    // A closed store sends nothing more on your client: its cache is a miss.
+    expect(await store.getResponse('k')).toBeUndefined();
     expect(await client.hget(`s${run}:providers`, 'p')).toContain('"openedUntil":2');
     await client.quit();
+  });
+
+  it('connects a client you pass that was created with lazyConnect', async () => {
+    const client = new Redis(redis.url, { lazyConnect: true });
+    const store = createRedisHealthStore({ client, keyPrefix: `s${++run}:` });
+    open.push(store, { close: () => client.quit() });
+    await until(() => store.status().connected, 'connected');
   });
 
   it('closing a store while Redis is up disconnects its subscriber too, even with a client you pass', async () => {
