@@ -288,6 +288,15 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     log.stop();
   });
 
+  it('a probe lease Redis does not answer in time lets this process probe', async () => {
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: `h${++run}:`, timeoutMs: 100 });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    redis.freeze();
+    expect(await store.acquireProbe('up', 60_000)).toBe(true);
+    expect(store.status().connected).toBe(false);
+  });
+
   it('a cached value larger than the reply cap (limits.maxResponseBytes) is a miss, never read whole', async () => {
     const prefix = `h${++run}:`;
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });

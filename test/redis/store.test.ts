@@ -215,6 +215,25 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(await a!.acquireProbe('ollama', 200)).toBe(false);
   });
 
+  it('probe leases are per key prefix, and a ttl of a fractional number of ms still takes one', async () => {
+    const [a] = await stores(1);
+    const [b] = await stores(1);
+    expect(await a!.acquireProbe('p', 60_000.4)).toBe(true);
+    expect(await b!.acquireProbe('p', 60_000)).toBe(true);
+    const [c] = await stores(1, `s${run - 1}:`);
+    expect(await c!.acquireProbe('p', 60_000)).toBe(false);
+  });
+
+  it('a command Redis answers with an error (a planted cache value of the wrong type) keeps the store connected', async () => {
+    const prefix = `s${++run}:`;
+    const [a] = await stores(1, prefix);
+    const admin = new Redis(redis.url);
+    await admin.hset(`${prefix}cache:k`, 'f', 'v');
+    admin.disconnect();
+    expect(await a!.getResponse('k')).toBeUndefined();
+    expect(a!.status()).toEqual({ kind: 'redis', connected: true });
+  });
+
   it('caches responses with a TTL, shared between stores', async () => {
     const [a, b] = await stores(2);
     a!.setResponse('k', 'v', 200);
