@@ -297,6 +297,19 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(store.status().connected).toBe(false);
   });
 
+  it('a Redis frozen for longer than one check is found answering again by a later one', async () => {
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: `h${++run}:`, timeoutMs: 100 });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    redis.freeze();
+    await store.acquireProbe('up', 60_000);
+    expect(store.status().connected).toBe(false);
+    // The first check (after 100 ms) gets no answer either; the next ones come every second.
+    await new Promise((r) => setTimeout(r, 1_500));
+    redis.thaw();
+    await until(() => store.status().connected, 'connected again');
+  });
+
   it('a cached value larger than the reply cap (limits.maxResponseBytes) is a miss, never read whole', async () => {
     const prefix = `h${++run}:`;
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
