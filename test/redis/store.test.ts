@@ -249,6 +249,8 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
 
   it('uses a client you pass as is and leaves it open when the store closes', async () => {
     const client = new Redis(redis.url);
+    const listening = () => ['ready', 'close', 'end', 'error'].map((e) => client.listenerCount(e));
+    const before = listening();
     const store = createRedisHealthStore({ client, keyPrefix: `s${++run}:` });
     await until(() => store.status().connected, 'connected');
     store.setProvider('p', openAt(1, 2));
@@ -259,6 +261,8 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(client.status).toBe('ready');
     // A closed store sends nothing more on your client: its cache is a miss.
     expect(await store.getResponse('k')).toBeUndefined();
+    // Nor does it keep listening to it (a client that outlives many stores would collect their listeners).
+    expect(listening()).toEqual(before);
     expect(await client.hget(`s${run}:providers`, 'p')).toContain('"openedUntil":2');
     await client.quit();
   });
@@ -285,6 +289,25 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     while ((await subscribers()) > before && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     expect(await subscribers()).toBe(before);
     await client.quit();
+  });
+
+  it('closing a store created from a url while Redis is up closes both its connections', async () => {
+    const admin = new Redis(redis.url);
+    const ids = async () => new Set(String(await admin.call('CLIENT', 'LIST')).match(/\bid=\d+/g));
+    const before = await ids();
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: `s${++run}:` });
+    await until(() => store.status().connected, 'connected');
+    const mine = [...(await ids())].filter((id) => !before.has(id));
+    expect(mine).toHaveLength(2);
+    await store.close();
+    const left = async () => {
+      const now = await ids();
+      return mine.filter((id) => now.has(id));
+    };
+    const end = Date.now() + 3_000;
+    while ((await left()).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(await left()).toEqual([]);
+    admin.disconnect();
   });
 
   it('closing a store whose Redis is down leaves nothing running that holds the process', async () => {
