@@ -558,6 +558,65 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     ]);
   });
 
+  it('doStream parts in order: blocks opened and closed, tool calls handed over whole at the end', async () => {
+    const frame = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 2, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        frame({ role: 'assistant', reasoning_content: 'Think' }) +
+          frame({ content: 'Hi' }) +
+          frame({ reasoning_content: 'More' }) +
+          frame({
+            tool_calls: [{ index: 0, id: 'call_a', function: { name: 'weather', arguments: '{"city":' } }],
+          }) +
+          frame({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
+          frame({ tool_calls: [{ index: 1, id: 'call_b', function: { name: 'now', arguments: '' } }] }) +
+          frame({}, 'tool_calls') +
+          'data: [DONE]\n\n',
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const { stream } = await createManaProvider(llm)('mana/x').doStream({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      headers: { 'X-Tenant': 'a' },
+    });
+    const parts: unknown[] = [];
+    for await (const part of stream) parts.push(part);
+    expect(parts).toEqual([
+      {
+        type: 'stream-start',
+        warnings: [expect.objectContaining({ type: 'unsupported', feature: 'headers' })],
+      },
+      { type: 'response-metadata', id: 'c1', modelId: 'r/m', timestamp: new Date(2000) },
+      { type: 'reasoning-start', id: 'reasoning-0' },
+      { type: 'reasoning-delta', id: 'reasoning-0', delta: 'Think' },
+      { type: 'reasoning-end', id: 'reasoning-0' },
+      { type: 'text-start', id: 'text-1' },
+      { type: 'text-delta', id: 'text-1', delta: 'Hi' },
+      { type: 'text-end', id: 'text-1' },
+      { type: 'reasoning-start', id: 'reasoning-2' },
+      { type: 'reasoning-delta', id: 'reasoning-2', delta: 'More' },
+      { type: 'tool-input-start', id: 'call_a', toolName: 'weather' },
+      { type: 'tool-input-delta', id: 'call_a', delta: '{"city":' },
+      { type: 'tool-input-delta', id: 'call_a', delta: '"Oslo"}' },
+      { type: 'tool-input-start', id: 'call_b', toolName: 'now' },
+      { type: 'reasoning-end', id: 'reasoning-2' },
+      { type: 'tool-input-end', id: 'call_a' },
+      { type: 'tool-call', toolCallId: 'call_a', toolName: 'weather', input: '{"city":"Oslo"}' },
+      { type: 'tool-input-end', id: 'call_b' },
+      // No arguments at all: an empty object, which the tool's schema can parse.
+      { type: 'tool-call', toolCallId: 'call_b', toolName: 'now', input: '{}' },
+      expect.objectContaining({ type: 'finish', finishReason: { unified: 'tool-calls', raw: 'tool_calls' } }),
+    ]);
+  });
+
   it("an OpenAI refusal is the answer's text, not an empty success", async () => {
     const refusal = "I'm sorry, I can't help with that.";
     const up = await rawUpstream((body, res) => {
