@@ -241,6 +241,11 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     const before = a.count('chat');
     const mine = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi' }));
     expect(mine).toMatchObject({ isRetryable: false, statusCode: 400 });
+    // The request as sent and mana-llm's key-free error JSON ride along for logging.
+    expect(mine).toMatchObject({
+      requestBodyValues: { model: 'mana/openai' },
+      data: { code: 'PROVIDER_HTTP' },
+    });
     // Not retried by the AI SDK: one request.
     expect(a.count('chat')).toBe(before + 1);
     // A closed client: not retryable.

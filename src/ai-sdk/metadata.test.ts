@@ -24,12 +24,24 @@ describe('AI SDK usage, finish reasons and routing metadata', () => {
       outputTokens: { total: 7, text: 7, reasoning: undefined },
     });
     expect(usageOf(undefined).inputTokens.total).toBeUndefined();
+    // JSON's 1e999 parses to Infinity: not a count, so no cached/reasoning split (no -Infinity text tokens).
+    const odd = { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 } as Usage;
+    Object.assign(odd, {
+      prompt_tokens_details: { cached_tokens: Number.POSITIVE_INFINITY },
+      completion_tokens_details: { reasoning_tokens: Number.NaN },
+    });
+    expect(usageOf(odd)).toMatchObject({
+      inputTokens: { total: 5, noCache: 5, cacheRead: undefined },
+      outputTokens: { total: 7, text: 7, reasoning: undefined },
+    });
   });
 
   it('finish reasons keep the raw value', () => {
     expect(finishReason('tool_calls')).toEqual({ unified: 'tool-calls', raw: 'tool_calls' });
     expect(finishReason('content_filter')).toEqual({ unified: 'content-filter', raw: 'content_filter' });
     expect(finishReason(null)).toEqual({ unified: 'other', raw: undefined });
+    expect(finishReason('length')).toEqual({ unified: 'length', raw: 'length' });
+    expect(finishReason('function_call')).toEqual({ unified: 'tool-calls', raw: 'function_call' });
   });
 
   it('routing metadata is JSON: errors as their message', () => {
