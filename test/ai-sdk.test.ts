@@ -330,6 +330,21 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(a.requests.length).toBe(0);
   });
 
+  it("a doStream that rejects leaves no listener on the caller's signal; embed follows its abort signal", async () => {
+    const { mana, a } = await setup();
+    const ac = new AbortController();
+    a.enqueue({ status: 400, body: '{"error":{"message":"bad"}}' });
+    const prompt = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'Hi' }] }];
+    const err = await rejection(mana('mana/openai').doStream({ prompt, abortSignal: ac.signal }));
+    expect(err).toMatchObject({ statusCode: 400 });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    a.setDefault({ dimensions: 4 });
+    const aborted = await rejection(
+      embed({ model: mana.embeddingModel('mana/embed'), value: 'x', abortSignal: AbortSignal.abort() }),
+    );
+    expect(aborted).toMatchObject({ name: 'AbortError' });
+  });
+
   it('streamText through toUIMessageStreamResponse()', async () => {
     const { mana, a } = await setup();
     a.enqueue({ status: 502 });
