@@ -343,6 +343,14 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
       embed({ model: mana.embeddingModel('mana/embed'), value: 'x', abortSignal: AbortSignal.abort() }),
     );
     expect(aborted).toMatchObject({ name: 'AbortError' });
+    const wrong = await rejection(
+      embed({
+        model: mana.embeddingModel('mana/embed'),
+        value: 'x',
+        providerOptions: { mana: { timeoutMs: '5' } },
+      }),
+    );
+    expect((wrong as APICallError).cause).toMatchObject({ code: 'INVALID_REQUEST' });
   });
 
   it('streamText through toUIMessageStreamResponse()', async () => {
