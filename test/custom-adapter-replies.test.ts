@@ -162,6 +162,18 @@ describe("a custom adapter's embeddings whose vectors or indexes are malformed",
     const res = await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
     expect(res.data.map((d) => d.index)).toEqual([0, 1]);
   });
+
+  it("reports its own total_tokens in the response event's usage, not the prompt tokens again", async () => {
+    const data = [item(0, [1, 2]), item(1, [3, 4])];
+    const usage = { prompt_tokens: 2, total_tokens: 3 };
+    const { llm, events } = await setup(adapter(null, { object: 'list', model: 'mine/m', data, usage }));
+    await llm.embed({ model: 'mana/x', input: ['one', 'two'] });
+    expect(events.of('response')[0]?.usage).toEqual({
+      prompt_tokens: 2,
+      completion_tokens: 0,
+      total_tokens: 3,
+    });
+  });
 });
 
 describe("a custom adapter's own ProviderError with a huge message holding a key and control characters", () => {
