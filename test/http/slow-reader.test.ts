@@ -151,3 +151,55 @@ it('a slow client that does drain is not cut: each wait for it gets its own time
   expect({ ended, closed }).toEqual({ ended: true, closed: false });
   expect(raw.closedByClient).toBe(0);
 });
+
+it('a client that stops reading is cut after exactly timeouts.idleMs on the client clock, not totalMs', async () => {
+  let backedUp = false;
+  const raw = await rawUpstream(async (_, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const frame = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'x'.repeat(64 * 1024) }, finish_reason: null }] })}\n\n`;
+    while (!res.destroyed) {
+      if (res.write(frame)) continue;
+      backedUp = true;
+      await once(res, 'drain').catch(() => undefined);
+      backedUp = false;
+    }
+  });
+  const IDLE = 1000;
+  const h = await harness({
+    upstreams: {},
+    providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    aliases: { 'mana/x': ['a/m'] },
+    options: { timeouts: { idleMs: IDLE, totalMs: 600_000 } },
+  });
+  const server = createServer(createNodeHandler(h.llm));
+  let writerBlocked = false;
+  server.on('request', (_req, res) => {
+    const write = res.write.bind(res);
+    res.write = ((chunk: string) => {
+      const ok = write(chunk);
+      if (!ok) {
+        writerBlocked = true;
+        res.once('drain', () => {
+          writerBlocked = false;
+        });
+      }
+      return ok;
+    }) as typeof res.write;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+  const body = JSON.stringify({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  track({ close: async () => void socket.destroy() });
+  socket.on('error', () => {});
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  // Every window full up to the upstream: the writer waits for the client and reads nothing from the stream.
+  await waitFor(() => writerBlocked && backedUp, 'the writer and the upstream waiting', 10_000);
+  // The client never drains: idleMs on the clock cut it (the other test shows idleMs - 1 does not).
+  h.clock.advance(IDLE);
+  await waitFor(() => raw.closedByClient === 1, 'the upstream released', 5000);
+});
