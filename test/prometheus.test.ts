@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
 import { registerPrometheusMetrics } from '../src/prometheus/index.js';
 import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
-import { rejection } from './helpers/client.js';
+import { closeAll, rejection } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 let llm: ManaLLM | undefined;
 const upstreams: MockUpstream[] = [];
@@ -98,6 +99,18 @@ describe('registerPrometheusMetrics', () => {
     }
     expect(text).toContain(
       'mana_llm_time_to_first_chunk_seconds_count{provider="groq",model="llama-3.1-8b-instant"} 1',
+    );
+    for (const le of ['0.1', '0.25', '0.5', '1', '2', '5', '10', '30', '60', '+Inf']) {
+      expect(text).toContain(`mana_llm_time_to_first_chunk_seconds_bucket{le="${le}",provider="groq"`);
+    }
+  });
+
+  it('counts embeddings as served calls that are not streaming', async () => {
+    const { local, llm, registry } = await setup();
+    local.setDefault({ dimensions: 3 });
+    await llm.embed({ model: 'mana/fast-text', input: ['a'] });
+    expect(await registry.metrics()).toContain(
+      'mana_llm_llm_requests_total{provider="ollama",model="qwen2.5:7b",streaming="false"} 1',
     );
   });
 
@@ -224,7 +237,7 @@ describe('registerPrometheusMetrics', () => {
   it('a prefix no metric name may start with is a ConfigError naming prefix, not a plain prom-client Error', async () => {
     const { llm } = await setup();
     const registry = new Registry();
-    for (const prefix of ['mana-llm-', '1app_', 5]) {
+    for (const prefix of ['mana-llm-', '1app_', 5, ['app_']]) {
       let err: unknown;
       try {
         registerPrometheusMetrics(llm, { registry, prefix } as never);
@@ -276,5 +289,33 @@ describe('after an aliases reload', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('time_to_first_chunk_seconds', () => {
+  afterEach(closeAll);
+
+  it('observes seconds, not milliseconds: a stream committing after 100 ms is in the le="60" bucket', async () => {
+    const frame = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] })}\n\n`;
+    const slow = await rawUpstream((_body, res) => {
+      const t = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`${frame}data: [DONE]\n\n`);
+      }, 100);
+      res.on('close', () => clearTimeout(t));
+    });
+    llm = createManaLLM({
+      aliases: { aliases: { 'mana/s': { chain: ['r/m'] } } },
+      providers: { r: { type: 'openai', baseUrl: slow.url, apiKey: 'sk-test' } },
+      health: { probes: false },
+    });
+    const registry = new Registry();
+    registerPrometheusMetrics(llm, { registry });
+    for await (const _ of llm.stream({ model: 'mana/s', messages })) {
+      // drain
+    }
+    const text = await registry.metrics();
+    expect(text).toContain('mana_llm_time_to_first_chunk_seconds_bucket{le="60",provider="r",model="m"} 1');
+    expect(text).toContain('mana_llm_llm_latency_seconds_bucket{le="120",provider="r",model="m"} 1');
   });
 });
