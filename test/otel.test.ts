@@ -478,3 +478,135 @@ describe('an alias the configuration does not define', () => {
     });
   });
 });
+
+describe("instrumentOpenTelemetry and the caller's own abort", () => {
+  it("error.type is the abort reason's name (AbortError), not the wrapping error's class", async () => {
+    const { llm, a, exporter } = await setup();
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
+    ac.abort();
+    await rejection(call);
+    expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('AbortError');
+  });
+
+  it("another error caused by a plain Error keeps its own class as error.type (a request's throwing getter)", async () => {
+    const { llm, exporter } = await setup();
+    const hostile = {
+      model: 'mana/x',
+      get messages(): never {
+        throw new Error('hostile getter');
+      },
+    };
+    await rejection(llm.chat(hostile as never));
+    expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('InvalidRequestError');
+  });
+});
+
+describe('instrumentOpenTelemetry and a stream that falls back', () => {
+  it('the failed attempt span lasts from its call to its failure, before the serving one begins', async () => {
+    // a fails after 100 ms; b sends its first chunk 200 ms after its call.
+    const failing = await rawUpstream((_body, res) => {
+      const t = setTimeout(() => res.writeHead(500).end('{"error":"down"}'), 100);
+      res.on('close', () => clearTimeout(t));
+    });
+    const slow = await rawUpstream((_body, res) => {
+      const frame = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] })}\n\n`;
+      const t = setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(frame);
+        setTimeout(() => res.end('data: [DONE]\n\n'), 50);
+      }, 200);
+      res.on('close', () => clearTimeout(t));
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/s': { chain: ['a/m1', 'b/m2'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: failing.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: slow.url, apiKey: KEY },
+        },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    await collect(llm.stream({ model: 'mana/s', messages: USER }));
+    const { root, children } = tree(exporter.getFinishedSpans());
+    const [first, second] = children as [ReadableSpan, ReadableSpan];
+    expect([first.name, second.name]).toEqual(['attempt a/m1', 'attempt b/m2']);
+    // The failed attempt's status carries its error's message, not only its reason.
+    expect(first.status).toEqual({ code: SpanStatusCode.ERROR, message: expect.stringContaining('down') });
+    // Ordered against each other and the call, not bounded in wall-clock ms (1 ms for the rounding of durationMs).
+    expect(ms(first.startTime)).toBeLessThanOrEqual(ms(root.startTime) + 50);
+    expect(ms(first.endTime) - ms(first.startTime)).toBeGreaterThan(50);
+    expect(ms(first.startTime)).toBeLessThan(ms(second.startTime));
+    expect(ms(first.endTime)).toBeLessThanOrEqual(ms(second.startTime) + 1);
+    // The time to the first chunk in seconds, the moment of its event.
+    const event = root.events.find((e) => e.name === 'gen_ai.first_chunk');
+    expect(root.attributes['gen_ai.response.time_to_first_chunk']).toBeCloseTo(
+      (ms(event!.time) - ms(root.startTime)) / 1000,
+      4,
+    );
+  });
+});
+
+describe('instrumentOpenTelemetry and a bare model', () => {
+  it('a model without a provider part names the router as provider (mana-llm)', async () => {
+    const { llm, exporter } = await setup();
+    await rejection(llm.chat({ model: 'gpt-4o', messages: USER }));
+    expect(exporter.getFinishedSpans()[0]?.attributes['gen_ai.provider.name']).toBe('mana-llm');
+  });
+});
+
+describe('instrumentOpenTelemetry with calls it never sees end', () => {
+  it('stop() ends the span of a call in flight, with the attempt a fallback event told about', async () => {
+    const { llm, a, b, exporter, stop } = await setup();
+    a.enqueue({ status: 503 });
+    b.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => b.requests.length === 1, 'the second entry called');
+    stop();
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect([root.name, ...children.map((c) => c.name)]).toEqual(['chat mana/x', 'attempt a/m1']);
+    ac.abort();
+    await rejection(call);
+  });
+
+  it('a stream stopped after a fallback records the failed attempt', async () => {
+    const { llm, a, b, exporter } = await setup();
+    a.enqueue({ status: 503 });
+    b.enqueue({ streamThenStall: 3 });
+    for await (const _ of llm.stream({ model: 'mana/x', messages: USER })) break;
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(root.attributes['mana.cancelled']).toBe(true);
+    expect(children.map((c) => [c.name, c.attributes['mana.attempt.reason']])).toEqual([
+      ['attempt a/m1', 'http-error'],
+    ]);
+  });
+});
+
+describe('instrumentOpenTelemetry and well-known provider ids', () => {
+  it("a direct model of google, groq, openai or anthropic gets the conventions' provider name", async () => {
+    const { llm, exporter } = await setup();
+    for (const p of ['google', 'groq', 'openai', 'anthropic'])
+      await rejection(llm.chat({ model: `${p}/m`, messages: USER }));
+    expect(exporter.getFinishedSpans().map((s) => s.attributes['gen_ai.provider.name'])).toEqual([
+      'gcp.gemini',
+      'groq',
+      'openai',
+      'anthropic',
+    ]);
+  });
+});
+
+describe('instrumentOpenTelemetry and sampling parameters', () => {
+  it('top_p the request sets is gen_ai.request.top_p', async () => {
+    const { llm, exporter } = await setup();
+    await llm.chat({ model: 'mana/x', messages: USER, top_p: 0.9 });
+    expect(tree(exporter.getFinishedSpans()).root.attributes['gen_ai.request.top_p']).toBe(0.9);
+  });
+});
