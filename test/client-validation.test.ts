@@ -146,6 +146,171 @@ const CHAT_CASES: Case[] = [
   { name: 'signal not an AbortSignal', request: { messages: USER }, opts: { signal: {} }, path: 'signal' },
   { name: 'cache not a boolean', request: { messages: USER }, opts: { cache: 'yes' }, path: 'cache' },
   { name: 'call options not an object', request: { messages: USER }, opts: 'fast', path: 'options' },
+  { name: 'a model with a blank provider', request: { model: '/m', messages: USER }, path: 'model' },
+  { name: 'top_p infinite', request: { messages: USER, top_p: Number.POSITIVE_INFINITY }, path: 'top_p' },
+  {
+    name: 'frequency_penalty NaN',
+    request: { messages: USER, frequency_penalty: Number.NaN },
+    path: 'frequency_penalty',
+  },
+  {
+    name: 'presence_penalty a string',
+    request: { messages: USER, presence_penalty: '1' },
+    path: 'presence_penalty',
+  },
+  { name: 'seed a string', request: { messages: USER, seed: '7' }, path: 'seed' },
+  { name: 'stop a number', request: { messages: USER, stop: 5 }, path: 'stop' },
+  { name: 'stop a list with a number', request: { messages: USER, stop: ['a', 5] }, path: 'stop' },
+  { name: 'a tool that is not an object', request: { messages: USER, tools: ['f'] }, path: 'tools[0]' },
+  {
+    name: 'a tool of another type',
+    request: {
+      messages: USER,
+      tools: [{ type: 'function', function: { name: 'f' } }, { type: 'retrieval' }],
+    },
+    path: 'tools[1].type',
+  },
+  {
+    name: 'a tool with an empty name',
+    request: { messages: USER, tools: [{ type: 'function', function: { name: '' } }] },
+    path: 'tools[0].function.name',
+  },
+  {
+    name: 'tool parameters that are not an object',
+    request: { messages: USER, tools: [{ type: 'function', function: { name: 'f', parameters: '{}' } }] },
+    path: 'tools[0].function.parameters',
+  },
+  {
+    name: 'tool_choice an unknown word',
+    request: { messages: USER, tool_choice: 'any' },
+    path: 'tool_choice',
+  },
+  {
+    name: 'tool_choice an object without a function name',
+    request: { messages: USER, tool_choice: { type: 'function', function: {} } },
+    path: 'tool_choice',
+  },
+  {
+    name: 'response_format of an unknown type',
+    request: { messages: USER, response_format: { type: 'xml' } },
+    path: 'response_format.type',
+  },
+  {
+    name: 'response_format a string',
+    request: { messages: USER, response_format: 'json_object' },
+    path: 'response_format.type',
+  },
+  {
+    name: 'a json_schema response_format without a name',
+    request: { messages: USER, response_format: { type: 'json_schema', json_schema: { schema: {} } } },
+    path: 'response_format.json_schema',
+  },
+  {
+    name: 'a json_schema response_format without json_schema',
+    request: { messages: USER, response_format: { type: 'json_schema' } },
+    path: 'response_format.json_schema',
+  },
+  {
+    name: 'stream_options a boolean',
+    request: { messages: USER, stream_options: true },
+    path: 'stream_options',
+  },
+  {
+    name: 'an image part whose image_url is a string',
+    request: { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: 'https://x/a.png' }] }] },
+    path: 'messages[0].content[0].image_url',
+  },
+  {
+    name: 'an image part whose URL is not a string',
+    request: { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 5 } }] }] },
+    path: 'messages[0].content[0].image_url.url',
+  },
+  {
+    name: 'an image part whose URL only contains http:',
+    request: {
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x http://a/b.png' } }] }],
+    },
+    path: 'messages[0].content[0].image_url.url',
+  },
+  {
+    name: 'an image in an assistant message',
+    request: {
+      messages: [
+        ...USER,
+        { role: 'assistant', content: [{ type: 'image_url', image_url: { url: 'https://x/a.png' } }] },
+      ],
+    },
+    path: 'messages[1].content[0].type',
+  },
+  {
+    name: 'a content part that is not an object',
+    request: { messages: [{ role: 'user', content: ['Hi'] }] },
+    path: 'messages[0].content[0]',
+  },
+  {
+    name: 'user content null',
+    request: { messages: [{ role: 'user', content: null }] },
+    path: 'messages[0].content',
+  },
+  {
+    name: 'a tool call that is not an object',
+    request: { messages: [...USER, { role: 'assistant', tool_calls: ['c1'] }] },
+    path: 'messages[1].tool_calls[0]',
+  },
+  {
+    name: 'a tool call without an id',
+    request: {
+      messages: [...USER, { role: 'assistant', tool_calls: [{ function: { name: 'f', arguments: '{}' } }] }],
+    },
+    path: 'messages[1].tool_calls[0].id',
+  },
+  {
+    name: 'a tool call of another type',
+    request: {
+      messages: [
+        ...USER,
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'c', type: 'code', function: { name: 'f', arguments: '{}' } }],
+        },
+      ],
+    },
+    path: 'messages[1].tool_calls[0].type',
+  },
+  {
+    name: 'a tool call without a function',
+    request: { messages: [...USER, { role: 'assistant', tool_calls: [{ id: 'c', type: 'function' }] }] },
+    path: 'messages[1].tool_calls[0].function',
+  },
+  {
+    name: 'a tool message whose tool_call_id is a number',
+    request: { messages: [...USER, { role: 'tool', content: 'r', tool_call_id: 1 }] },
+    path: 'messages[1].tool_call_id',
+  },
+  {
+    name: 'hedgeAfterMs negative',
+    request: { messages: USER },
+    opts: { hedgeAfterMs: -1 },
+    path: 'hedgeAfterMs',
+  },
+  {
+    name: 'hedgeAfterMs a word',
+    request: { messages: USER },
+    opts: { hedgeAfterMs: 'soon' },
+    path: 'hedgeAfterMs',
+  },
+  {
+    name: 'hedgeAfterMs infinite',
+    request: { messages: USER },
+    opts: { hedgeAfterMs: Number.POSITIVE_INFINITY },
+    path: 'hedgeAfterMs',
+  },
+  {
+    name: 'signal a plain object with aborted',
+    request: { messages: USER },
+    opts: { signal: { aborted: false } },
+    path: 'signal',
+  },
 ];
 
 const EMBED_CASES: Case[] = [
@@ -164,6 +329,10 @@ const EMBED_CASES: Case[] = [
     request: { model: 'a/e', input: 'a', dimensions: 1e23 },
     path: 'dimensions',
   },
+  { name: 'dimensions zero', request: { model: 'a/e', input: 'a', dimensions: 0 }, path: 'dimensions' },
+  { name: 'dimensions a string', request: { model: 'a/e', input: 'a', dimensions: '8' }, path: 'dimensions' },
+  { name: 'a model with a blank model side', request: { model: 'a/ ', input: 'a' }, path: 'model' },
+  { name: 'input an object', request: { model: 'a/e', input: { text: 'a' } }, path: 'input' },
   { name: 'model not a string', request: { model: ['a/e'], input: 'a' }, path: 'model' },
   {
     name: 'encoding_format neither float nor base64',
@@ -549,6 +718,77 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
       { signal: new AbortController().signal, timeoutMs: 1000, cache: false },
     );
     expect(res.choices[0]?.message.content).toBe('ok');
+  });
+
+  it('accepts each valid variant of the checked fields (and sends the call on)', async () => {
+    const { llm, a } = await setup();
+    a.setDefault({ reply: 'ok' });
+    // A tool call's type may be left out.
+    const fn = { id: 'c', function: { name: 'f', arguments: '{}' } };
+    const requests: [unknown, unknown][] = [
+      [
+        { model: 'a/m', messages: USER, tool_choice: 'none', stop: 'END', seed: 7, top_p: 1 },
+        { hedgeAfterMs: 0 },
+      ],
+      [
+        { messages: USER, tool_choice: 'required', frequency_penalty: -1, presence_penalty: 0 },
+        { hedgeAfterMs: 'auto' },
+      ],
+      [{ messages: USER, tool_choice: { type: 'function', function: { name: 'f' } } }, { hedgeAfterMs: 5 }],
+      [{ messages: USER, tools: [{ type: 'function', function: { name: 'f' } }] }, { cache: false }],
+      [
+        { messages: USER, response_format: { type: 'text' }, stream_options: { include_usage: true } },
+        undefined,
+      ],
+      [{ messages: USER, response_format: { type: 'json_object' } }, undefined],
+      [
+        { messages: USER, response_format: { type: 'json_schema', json_schema: { name: 'n', schema: {} } } },
+        undefined,
+      ],
+      [
+        {
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'HTTPS://x/a.png' } }] },
+          ],
+        },
+        undefined,
+      ],
+      [
+        {
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/a.png' } }] },
+          ],
+        },
+        undefined,
+      ],
+      [
+        {
+          messages: [
+            { role: 'user', content: 'Hi', name: 'ann' },
+            { role: 'assistant', tool_calls: [fn] },
+          ],
+        },
+        undefined,
+      ],
+      [
+        {
+          messages: [...USER, { role: 'assistant', content: 'x', tool_calls: [{ ...fn, type: 'function' }] }],
+        },
+        undefined,
+      ],
+      [
+        { messages: [...USER, { role: 'tool', content: [{ type: 'text', text: 'r' }], tool_call_id: 'c' }] },
+        undefined,
+      ],
+    ];
+    for (const [request, opts] of requests) {
+      const res = await llm.chat(request as never, opts as never);
+      expect(res.choices[0]?.message.content).toBe('ok');
+    }
+    expect(a.requests).toHaveLength(requests.length);
+    // A stream never uses the cache, so { cache: true } is no mistake there even without one.
+    expect((await collect(llm.stream({ messages: USER }, { cache: true }))).length).toBeGreaterThan(0);
+    expect(a.requests).toHaveLength(requests.length + 1);
   });
 
   it('per-call options given as undefined (a handler passing on what it may not have) are absent', async () => {
