@@ -853,3 +853,27 @@ describe("Gemini's stream answered with a JSON list of replies (no alt=sse) hold
     expect(err.attempts.map((a) => a.reason)).toEqual(['rate-limited']);
   });
 });
+
+describe('Anthropic: the model list pages on', () => {
+  it("an after_id with '&', '#' or '=' is sent URL-encoded, so the next page is the one asked for", async () => {
+    const urls: string[] = [];
+    const raw = await rawUpstream((_, res) => {
+      const url = res.req.url ?? '';
+      urls.push(url);
+      const after = new URL(url, 'http://x').searchParams.get('after_id');
+      const page =
+        after === null
+          ? { data: [{ type: 'model', id: 'one' }], has_more: true, last_id: 'a&limit=1#b=c d' }
+          : { data: [{ type: 'model', id: `after ${after}` }], has_more: false };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { c: { type: 'anthropic', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const list = await h.llm.models();
+    expect(list.data.map((m) => m.id)).toEqual(['c/one', 'c/after a&limit=1#b=c d']);
+    expect(urls).toHaveLength(2);
+    expect(urls[1]).not.toContain('#');
+  });
+});
