@@ -311,4 +311,23 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
       taken.close();
     }
   });
+  it('a server whose log pipe broke (EPIPE on stdout) exits 1, so a supervisor restarts it', async () => {
+    const { up } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    const s = await start(dir);
+    s.proc.stdout?.destroy();
+    let code: number | null | undefined;
+    void s.exited.then((c) => (code = c));
+    // Each request writes a log line; the first write into the closed pipe fails with EPIPE.
+    while (code === undefined) await fetch(`${s.url}/health`).catch(() => undefined);
+    expect(code).toBe(1);
+  });
 });
