@@ -147,6 +147,31 @@ const CHAT_CASES: Case[] = [
   { name: 'cache not a boolean', request: { messages: USER }, opts: { cache: 'yes' }, path: 'cache' },
   { name: 'call options not an object', request: { messages: USER }, opts: 'fast', path: 'options' },
   { name: 'a model with a blank provider', request: { model: '/m', messages: USER }, path: 'model' },
+  // Not "no model": a null model was routed to the default alias.
+  { name: 'model null', request: { model: null, messages: USER }, path: 'model' },
+  {
+    name: 'an image part whose URL is a list holding a URL',
+    request: {
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: ['https://x/a.png'] } }] }],
+    },
+    path: 'messages[0].content[0].image_url.url',
+  },
+  {
+    name: 'tool call arguments an object',
+    request: {
+      messages: [
+        ...USER,
+        { role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f', arguments: {} } }] },
+      ],
+    },
+    path: 'messages[1].tool_calls[0].function.arguments',
+  },
+  {
+    name: 'signal an object with addEventListener but no aborted',
+    request: { messages: USER },
+    opts: { signal: { addEventListener() {} } },
+    path: 'signal',
+  },
   { name: 'top_p infinite', request: { messages: USER, top_p: Number.POSITIVE_INFINITY }, path: 'top_p' },
   {
     name: 'frequency_penalty NaN',
@@ -333,6 +358,7 @@ const EMBED_CASES: Case[] = [
   { name: 'dimensions a string', request: { model: 'a/e', input: 'a', dimensions: '8' }, path: 'dimensions' },
   { name: 'a model with a blank model side', request: { model: 'a/ ', input: 'a' }, path: 'model' },
   { name: 'input an object', request: { model: 'a/e', input: { text: 'a' } }, path: 'input' },
+  { name: 'an input that is a number', request: { model: 'a/e', input: ['a', 5] }, path: 'input[1]' },
   { name: 'model not a string', request: { model: ['a/e'], input: 'a' }, path: 'model' },
   {
     name: 'encoding_format neither float nor base64',
@@ -780,6 +806,8 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
         { messages: [...USER, { role: 'tool', content: [{ type: 'text', text: 'r' }], tool_call_id: 'c' }] },
         undefined,
       ],
+      // Keys a chat request does not read are ignored: a prompt next to messages, tool calls on a user message.
+      [{ messages: [{ role: 'user', content: 'Hi', tool_calls: 'x' }], prompt: 'Hi' }, undefined],
     ];
     for (const [request, opts] of requests) {
       const res = await llm.chat(request as never, opts as never);
@@ -789,6 +817,27 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     // A stream never uses the cache, so { cache: true } is no mistake there even without one.
     expect((await collect(llm.stream({ messages: USER }, { cache: true }))).length).toBeGreaterThan(0);
     expect(a.requests).toHaveLength(requests.length + 1);
+  });
+
+  it('an embed accepts a list of inputs, dimensions and either encoding_format', async () => {
+    const { llm, a } = await setup();
+    for (const encoding_format of ['float', 'base64'] as const) {
+      const res = await llm.embed({ model: 'a/e', input: ['x', 'y'], dimensions: 8, encoding_format });
+      expect(res.data).toHaveLength(2);
+    }
+    expect(a.requests).toHaveLength(2);
+  });
+
+  it('says what is wrong: a blank model, and a bad role alone (its content is not judged)', async () => {
+    const { llm } = await setup();
+    const blank = (await rejection(llm.chat({ model: ' ', messages: USER }))) as InvalidRequestError;
+    expect(blank.issues).toEqual([
+      { path: 'model', message: 'must not be blank (omit it to use the default alias)' },
+    ]);
+    const role = (await rejection(
+      llm.chat({ messages: [{ role: 'bot', content: [{ type: 'image_url' }] }] } as never),
+    )) as InvalidRequestError;
+    expect(role.issues.map((i) => i.path)).toEqual(['messages[0].role']);
   });
 
   it('per-call options given as undefined (a handler passing on what it may not have) are absent', async () => {
