@@ -55,7 +55,7 @@ function checkChatFields(r: Obj, out: IssueList): void {
   checkNumber(r.presence_penalty, 'presence_penalty', out);
   checkNumber(r.seed, 'seed', out);
   const max = r.max_tokens;
-  if (max !== undefined && !(Number.isInteger(max) && (max as number) > 0))
+  if (max !== undefined && !(Number.isSafeInteger(max) && (max as number) > 0))
     out.add('max_tokens', 'must be a positive integer');
   const stop = r.stop;
   if (

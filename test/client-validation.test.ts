@@ -130,6 +130,7 @@ const CHAT_CASES: Case[] = [
   { name: 'max_tokens zero', request: { messages: USER, max_tokens: 0 }, path: 'max_tokens' },
   { name: 'max_tokens a fraction', request: { messages: USER, max_tokens: 1.5 }, path: 'max_tokens' },
   { name: 'max_tokens a string', request: { messages: USER, max_tokens: '10' }, path: 'max_tokens' },
+  { name: 'max_tokens past 2^53', request: { messages: USER, max_tokens: 1e23 }, path: 'max_tokens' },
   { name: 'model a number', request: { model: 42, messages: USER }, path: 'model' },
   { name: 'model blank', request: { model: '  ', messages: USER }, path: 'model' },
   { name: 'the request not an object', request: 'Hi', path: '' },
