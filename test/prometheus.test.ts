@@ -156,6 +156,53 @@ describe('registerPrometheusMetrics', () => {
     expect(text).not.toContain('ghost');
   });
 
+  it('labels served direct calls only with what the configuration names: a model a caller invents is other', async () => {
+    const { llm, registry } = await setup();
+    // The mock upstream, like llama.cpp or vLLM, answers whatever model it is asked for.
+    for (let i = 0; i < 20; i++) {
+      await llm.chat({ model: `groq/invented-${i}`, messages });
+      for await (const _ of llm.stream({
+        model: `groq/invented-s${i}`,
+        messages,
+        stream_options: { include_usage: true },
+      })) {
+        // drain
+      }
+    }
+    await llm.chat({ model: 'groq/llama-3.1-8b-instant', messages });
+    const text = await registry.metrics();
+    const lines = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`mana_llm_${name}{`))
+        .sort();
+    expect(lines('llm_requests_total')).toEqual(
+      [
+        'mana_llm_llm_requests_total{provider="groq",model="other",streaming="false"} 20',
+        'mana_llm_llm_requests_total{provider="groq",model="other",streaming="true"} 20',
+        'mana_llm_llm_requests_total{provider="groq",model="llama-3.1-8b-instant",streaming="false"} 1',
+      ].sort(),
+    );
+    expect(lines('tokens_total')).toEqual(
+      [
+        'mana_llm_tokens_total{provider="groq",model="other",type="prompt"} 120',
+        'mana_llm_tokens_total{provider="groq",model="other",type="completion"} 160',
+        'mana_llm_tokens_total{provider="groq",model="llama-3.1-8b-instant",type="prompt"} 3',
+        'mana_llm_tokens_total{provider="groq",model="llama-3.1-8b-instant",type="completion"} 4',
+      ].sort(),
+    );
+    expect(lines('llm_latency_seconds_count')).toEqual(
+      [
+        'mana_llm_llm_latency_seconds_count{provider="groq",model="other"} 40',
+        'mana_llm_llm_latency_seconds_count{provider="groq",model="llama-3.1-8b-instant"} 1',
+      ].sort(),
+    );
+    expect(lines('time_to_first_chunk_seconds_count')).toEqual([
+      'mana_llm_time_to_first_chunk_seconds_count{provider="groq",model="other"} 20',
+    ]);
+    expect(text).not.toContain('invented');
+  });
+
   it("counts the caller's own abort as aborted, not as an upstream's malformed reply", async () => {
     const { local, llm, registry } = await setup();
     local.setDefault({ stallAfterHeaders: true });

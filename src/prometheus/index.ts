@@ -130,7 +130,8 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
   };
   const offs = [
     on('response', (e) => {
-      const { provider, model } = split(e.resolved);
+      // A direct call's resolved model is the caller's own string (an upstream may accept any): the same rule.
+      const { provider, model } = labelsOf(e.resolved);
       requests.inc({ provider, model, streaming: String(e.kind === 'stream') });
       latency.observe({ provider, model }, e.durationMs / 1000);
       // A count an upstream sent that is not a non-negative integer is not added.
