@@ -333,6 +333,12 @@ describe('after an aliases reload', () => {
       expect(text).toContain(
         'mana_llm_llm_errors_total{provider="mana",model="added",error_type="no_healthy_provider"} 1',
       );
+      // A target only the reload listed keeps its model on the served-call metrics too.
+      cloud.setDefault({ reply: 'ok' });
+      await llm.chat({ model: 'mana/added', messages });
+      expect(await registry.metrics()).toContain(
+        'mana_llm_llm_requests_total{provider="groq",model="m2",streaming="false"} 1',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
