@@ -1,4 +1,5 @@
-import { type FSWatcher, watch as watchFs } from 'node:fs';
+import { type FSWatcher, type Stats, statSync, watch as watchFs } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { AliasRegistry, AliasSummary } from './aliases/alias-registry.js';
 import type { ResponseCache } from './cache/response-cache.js';
@@ -87,13 +88,25 @@ export class ManaLLM {
   #watch(path: string): void {
     const name = basename(path);
     let cancel: (() => void) | undefined;
+    let named = false;
+    // What the path leads to: a Kubernetes ConfigMap update renames a new `..data` link over the old one, and no
+    // event names the file; an event for another entry reloads only when this changed.
+    let seen = identity(statSync(path, { throwIfNoEntry: false }));
+    const settle = async (): Promise<void> => {
+      const force = named;
+      named = false;
+      const now = identity(await stat(path).catch(() => undefined));
+      const changed = now !== seen;
+      seen = now;
+      if (force || changed) await this.reload();
+    };
     let watcher: FSWatcher;
     try {
       // Watch the directory: editors replace files by rename, which ends a watch on the file itself.
       watcher = watchFs(dirname(path), (_event, file) => {
-        if (file !== null && file !== name) return;
+        if (file === null || file === name) named = true;
         cancel?.();
-        cancel = this.#ctx.clock.setTimer(50, () => void this.reload().catch(() => undefined));
+        cancel = this.#ctx.clock.setTimer(50, () => void settle().catch(() => undefined));
       });
     } catch (err) {
       const { code } = err as { code?: unknown };
@@ -234,4 +247,9 @@ export class ManaLLM {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A file's identity (device, inode, mtime, size), or '' when it is missing or unreadable. */
+function identity(st: Stats | undefined): string {
+  return st ? `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}` : '';
 }

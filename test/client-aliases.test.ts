@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -299,6 +299,50 @@ describe('reloading the aliases file', () => {
     // The watch is live: a change to the aliases file itself is reloaded.
     writeFileSync(file, yaml('two'));
     await pollWithClock(clock, () => llm.aliases().aliases[0]?.chain[0] === 'a/two', 'reload after write');
+  });
+
+  it('watch: true picks up a Kubernetes ConfigMap update (a new `..data` symlink renamed over the old one)', async () => {
+    // The kubelet's layout: aliases.yaml -> ..data/aliases.yaml, ..data -> ..<timestamp>/. An update writes a new
+    // timestamped dir and renames a new `..data` link over the old one; no event names aliases.yaml.
+    const mount = (stamp: string, model: string) => {
+      mkdirSync(join(dir, stamp));
+      writeFileSync(join(dir, stamp, 'aliases.yaml'), yaml(model));
+      symlinkSync(stamp, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    };
+    mount('..2026_12_07_01', 'one');
+    symlinkSync('..data/aliases.yaml', file);
+    const { llm, clock, events } = client({ watch: true });
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/one']);
+    mount('..2026_12_07_02', 'two');
+    rmSync(join(dir, '..2026_12_07_01'), { recursive: true });
+    await pollWithClock(
+      clock,
+      () => llm.aliases().aliases[0]?.chain[0] === 'a/two',
+      'reload after ConfigMap update',
+    );
+    expect(events.of('reload').every((e) => e.ok)).toBe(true);
+    // A second update is picked up too.
+    mount('..2026_12_07_03', 'three');
+    await pollWithClock(
+      clock,
+      () => llm.aliases().aliases[0]?.chain[0] === 'a/three',
+      'second ConfigMap update',
+    );
+  });
+
+  it('watch: true reloads on a change to the file even when its size and mtime look unchanged', async () => {
+    // Coarse-mtime filesystems: an in-place write of the same length in the same tick keeps size and mtime.
+    writeFileSync(file, yaml('one'));
+    utimesSync(file, 1e9, 1e9);
+    const { llm, clock } = client({ watch: true });
+    writeFileSync(file, yaml('two'));
+    utimesSync(file, 1e9, 1e9);
+    await pollWithClock(
+      clock,
+      () => llm.aliases().aliases[0]?.chain[0] === 'a/two',
+      'reload after same-size write',
+    );
   });
 
   it('reloadOnSignal: SIGHUP reloads the file, and close() removes the handler', async () => {
