@@ -299,6 +299,13 @@ describe('reloading the aliases file', () => {
     // The watch is live: a change to the aliases file itself is reloaded.
     writeFileSync(file, yaml('two'));
     await pollWithClock(clock, () => llm.aliases().aliases[0]?.chain[0] === 'a/two', 'reload after write');
+    // The watcher remembers the file it just reloaded: another change next to it is still no reload.
+    await waitFor(() => events.of('reload').length === 1, 'reload event');
+    writeFileSync(join(dir, 'notes.txt'), 'still not the aliases');
+    await new Promise((r) => setTimeout(r, 100));
+    await clock.advanceAsync(1000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.of('reload')).toHaveLength(1);
   });
 
   it('watch: true picks up a Kubernetes ConfigMap update (a new `..data` symlink renamed over the old one)', async () => {
