@@ -94,3 +94,28 @@ export function loadCorpus(dir = corpusDir()): Transcript[] | undefined {
   }
   return out;
 }
+
+/** Where the real provider serves each call (with `p` the provider's model name). */
+export function pathOf(t: Transcript): string {
+  const model = encodeURIComponent(t.model);
+  switch (t.protocol) {
+    case 'openai':
+      return t.call === 'embed' ? '/v1/embeddings' : '/v1/chat/completions';
+    case 'anthropic':
+      return '/v1/messages';
+    case 'google':
+      if (t.call === 'embed') return `/v1beta/models/${model}:batchEmbedContents`;
+      return t.call === 'stream'
+        ? `/v1beta/models/${model}:streamGenerateContent?alt=sse`
+        : `/v1beta/models/${model}:generateContent`;
+    case 'ollama':
+      return t.call === 'embed' ? '/api/embed' : '/api/chat';
+  }
+}
+
+export const BASE_PATH: Record<Protocol, string> = {
+  openai: '/v1',
+  anthropic: '/v1',
+  google: '/v1beta',
+  ollama: '',
+};

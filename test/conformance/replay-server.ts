@@ -13,6 +13,8 @@ export interface Reply {
   way: Way;
   /** Keep the response open after the last byte (as a proxy that never closes would). */
   holdOpen?: boolean;
+  /** Explicit write boundaries (ascending byte offsets, the last one the body's length), overriding `way`. */
+  cuts?: readonly number[];
 }
 
 /** One request the server received. */
@@ -93,7 +95,7 @@ async function write(res: ServerResponse, reply: Reply): Promise<void> {
   const headers: Record<string, string> = { 'content-type': t.contentType, ...t.headers };
   res.writeHead(t.status, headers);
   let from = 0;
-  const ends = cutsOf(t, way);
+  const ends = reply.cuts ?? cutsOf(t, way);
   for (const end of ends) {
     if (res.destroyed) return;
     res.write(t.body.subarray(from, end));

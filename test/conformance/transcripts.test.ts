@@ -2,11 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createManaLLM, type ManaLLM } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing/index.js';
 import {
+  BASE_PATH,
   corpusDir,
   type Expectation,
   loadCorpus,
   PROTOCOLS,
   type Protocol,
+  pathOf,
   type Transcript,
 } from './corpus.js';
 import { assertOutcome, chatOutcome, embedOutcome, type Outcome, streamOutcome } from './outcome.js';
@@ -42,31 +44,6 @@ const CHOSEN: Record<string, { why: string; expect?: Partial<Expectation> }> = {
   'bbw-qwen3-tool-call-length.chat': {
     why: 'a complete tool call is the answer: finish_reason tool_calls, as for every other protocol that called a tool',
   },
-};
-
-/** Where the real provider serves each call (with `p` the provider's model name). */
-function pathOf(t: Transcript): string {
-  const model = encodeURIComponent(t.model);
-  switch (t.protocol) {
-    case 'openai':
-      return t.call === 'embed' ? '/v1/embeddings' : '/v1/chat/completions';
-    case 'anthropic':
-      return '/v1/messages';
-    case 'google':
-      if (t.call === 'embed') return `/v1beta/models/${model}:batchEmbedContents`;
-      return t.call === 'stream'
-        ? `/v1beta/models/${model}:streamGenerateContent?alt=sse`
-        : `/v1beta/models/${model}:generateContent`;
-    case 'ollama':
-      return t.call === 'embed' ? '/api/embed' : '/api/chat';
-  }
-}
-
-const BASE_PATH: Record<Protocol, string> = {
-  openai: '/v1',
-  anthropic: '/v1',
-  google: '/v1beta',
-  ollama: '',
 };
 
 /** Whether a stream has an end marker that must end it even when the body stays open. */
