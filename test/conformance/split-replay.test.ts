@@ -127,6 +127,8 @@ else
         const cuttings = [oneByteCuts(t.body.length)];
         for (let round = 0; round < RANDOM_ROUNDS; round++) cuttings.push(randomCuts(t.body, tricky, rand));
         for (const [round, cuts] of cuttings.entries())
-          expect(normalized(await receive(t, cuts)), `cutting ${round} (${cuts.length} writes)`).toEqual(want);
+          expect(normalized(await receive(t, cuts)), `cutting ${round} (${cuts.length} writes)`).toEqual(
+            want,
+          );
       });
   });
