@@ -7,7 +7,17 @@ import {
   ProviderResponseError,
   StreamInterruptedError,
 } from '../src/index.js';
-import { closeAll, collect, harness, KEY, rejection, textOf, track, USER } from './helpers/client.js';
+import {
+  closeAll,
+  collect,
+  harness,
+  KEY,
+  rejection,
+  textOf,
+  track,
+  USER,
+  waitFor,
+} from './helpers/client.js';
 import { answeringWith, rawUpstream } from './helpers/raw-upstream.js';
 
 // Replies real servers send that bend their protocol, read through the public API over real local HTTP.
@@ -875,5 +885,87 @@ describe('Anthropic: the model list pages on', () => {
     expect(list.data.map((m) => m.id)).toEqual(['c/one', 'c/after a&limit=1#b=c d']);
     expect(urls).toHaveLength(2);
     expect(urls[1]).not.toContain('#');
+  });
+});
+
+describe('OpenAI-compatible stream tool calls without an id or an index (some gateways)', () => {
+  it('the first delta of call 0 without an id gets one; two calls in one delta without index are 0 and 1', async () => {
+    const call = (name: string) => ({ type: 'function', function: { name, arguments: '{}' } });
+    const llm = await answeringWith(
+      'openai',
+      sse(delta({ tool_calls: [call('a'), call('b')] }, null), delta({}, 'tool_calls'), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const calls = chunks[0]?.choices[0]?.delta.tool_calls ?? [];
+    expect(calls.map((c) => [c.index, c.function?.name])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+    ]);
+    for (const c of calls) expect(c.id).toMatch(/\S/);
+  });
+});
+
+describe('Azure: a content-filter choice without a delta after the finish, in the frame with the usage', () => {
+  it('is dropped: the usage reaches the caller and the answer is complete', async () => {
+    const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+    const filter = { index: 0, finish_reason: null, content_filter_results: { hate: { filtered: false } } };
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        delta({ content: 'Hi' }, null),
+        delta({}, 'stop'),
+        { id: 'c1', choices: [filter], usage },
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(textOf(chunks)).toBe('Hi');
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage });
+  });
+});
+
+describe('OpenAI-compatible: [DONE] while the upstream keeps the body open (a proxy that never closes)', () => {
+  it('the stream ends at [DONE] and the request is closed, not left holding a connection', async () => {
+    const up = await rawUpstream((_, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse(delta({ content: 'Hi' }, null), delta({}, 'stop'), '[DONE]'));
+    });
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+    });
+    const chunks = await collect(h.llm.stream({ model: 'a/m', messages: USER }));
+    expect(textOf(chunks)).toBe('Hi');
+    await waitFor(() => up.closedByClient === 1, 'the held-open request closed');
+  });
+});
+
+describe('OpenAI-compatible stream ids, timestamps and usage as servers send them', () => {
+  it("a server's created is kept; an empty id gets a generated one; a usage callers cannot sum is left out", async () => {
+    const frame = (d: object, finish: unknown, extra: object = {}) => ({
+      ...delta(d, finish),
+      id: '',
+      created: 1234,
+      ...extra,
+    });
+    const usage = { prompt_tokens: -1, completion_tokens: 2, total_tokens: 1 };
+    const llm = await answeringWith(
+      'openai',
+      sse(frame({ content: 'Hi' }, null), frame({}, 'stop', { usage }), '[DONE]'),
+      'text/event-stream',
+    );
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(textOf(chunks)).toBe('Hi');
+    for (const c of chunks) {
+      expect(c.id).toMatch(/^chatcmpl-\S/);
+      expect(c.created).toBe(1234);
+      expect(c.usage).toBeUndefined();
+    }
   });
 });
