@@ -250,3 +250,91 @@ describe('a cache store that answers with something other than a text (a custom 
       expect(res.choices[0]?.message.content).toBe('Hello!');
     });
 });
+
+/** A client whose cache store answers `text` for every key, and records what it is asked to store and close. */
+async function rawStore(text: () => string, options: Record<string, unknown> = {}) {
+  const sets: string[] = [];
+  let closed = 0;
+  const store = {
+    getResponse: () => text(),
+    setResponse: (_k: string, v: string) => void sets.push(v),
+    close: async () => void closed++,
+  };
+  const h = await harness({
+    upstreams: { a: 'openai' },
+    options: {
+      aliases: {
+        aliases: { 'mana/c': { chain: ['a/m1'], cache: true }, 'mana/e': { chain: ['a/e1'], cache: true } },
+      },
+      cache: { store },
+      ...options,
+    },
+  });
+  return { ...h, sets, closed: () => closed };
+}
+
+const STOP = {
+  choices: [{ index: 0, message: { role: 'assistant', content: 'ééé from cache' }, finish_reason: 'stop' }],
+};
+
+describe('the stored wrapper and its reply cap', () => {
+  const wrappers: [string, unknown][] = [
+    ['another version', { v: 2, resolved: 'a/m1', response: STOP }],
+    ['a resolved that is not a text', { v: 1, resolved: 7, response: STOP }],
+    [
+      'an empty finish reason',
+      { v: 1, resolved: 'a/m1', response: { choices: [{ message: { content: 'x' }, finish_reason: '' }] } },
+    ],
+  ];
+  for (const [what, stored] of wrappers)
+    it(`${what} is a miss`, async () => {
+      const { llm, up } = await rawStore(() => JSON.stringify(stored));
+      const res = await llm.chat({ model: 'mana/c', messages: USER });
+      expect(res.routing.cached).toBeUndefined();
+      expect(up.a?.count('chat')).toBe(1);
+    });
+
+  it('a stored text of exactly the cap in UTF-8 bytes is a hit; one byte over (fewer characters than the cap) is a miss', async () => {
+    const text = JSON.stringify({ v: 1, resolved: 'a/m1', response: STOP });
+    const bytes = Buffer.byteLength(text);
+    expect(text.length).toBeLessThan(bytes - 1);
+    const at = await rawStore(() => text, { limits: { maxResponseBytes: bytes } });
+    expect((await at.llm.chat({ model: 'mana/c', messages: USER })).routing.cached).toBe(true);
+    // The miss goes upstream, whose reply is over this tiny cap too: only the lookup matters here.
+    const over = await rawStore(() => text, { limits: { maxResponseBytes: bytes - 1 } });
+    await over.llm.chat({ model: 'mana/c', messages: USER }).catch(() => undefined);
+    expect(over.events.of('cache').map((e) => e.hit)).toEqual([false]);
+  });
+
+  it('embeddings are held to limits.maxEmbeddingResponseBytes, not the chat cap', async () => {
+    const text = JSON.stringify({
+      v: 1,
+      resolved: 'a/e1',
+      response: { data: [{ index: 0, embedding: [0.5, 0.25] }] },
+    });
+    const { llm } = await rawStore(() => text, {
+      limits: { maxResponseBytes: 10, maxEmbeddingResponseBytes: Buffer.byteLength(text) },
+    });
+    const res = await llm.embed({ model: 'mana/e', input: 'a' });
+    expect(res.routing.cached).toBe(true);
+    expect(res.data[0]?.embedding).toEqual([0.5, 0.25]);
+  });
+
+  it('a hit read back after close() (a store answering as the client closes) is not served: the call is CLOSED', async () => {
+    const text = JSON.stringify({ v: 1, resolved: 'a/m1', response: STOP });
+    let llm: Awaited<ReturnType<typeof rawStore>>['llm'] | undefined;
+    const h = await rawStore(() => {
+      void llm?.close();
+      return text;
+    });
+    llm = h.llm;
+    expect(await rejection(h.llm.chat({ model: 'mana/c', messages: USER }))).toBeInstanceOf(ClosedError);
+    expect(h.events.of('cache').map((e) => e.hit)).toEqual([false]);
+  });
+
+  it('close() closes the cache store', async () => {
+    const { llm, closed } = await rawStore(() => '');
+    await llm.close();
+    expect(closed()).toBe(1);
+  });
+});
