@@ -215,3 +215,16 @@ describe('the response cache', () => {
     expect((err as ConfigError).issues.map((i) => i.path)).toEqual(['cache.store']);
   });
 });
+
+describe('the response cache key of a direct model', () => {
+  it('is the resolved provider/model: a bare model on the default provider and its full name share answers', async () => {
+    const h = await harness({
+      upstreams: { a: 'openai' },
+      options: { defaultProvider: 'a', cache: { store: 'memory' as const } },
+    });
+    await h.llm.chat({ model: 'm1', messages: USER }, { cache: true });
+    const hit = await h.llm.chat({ model: 'a/m1', messages: USER }, { cache: true });
+    expect(hit.routing.cached).toBe(true);
+    expect(h.up.a?.count('chat')).toBe(1);
+  });
+});
