@@ -6,6 +6,7 @@ import {
   StreamInterruptedError,
 } from '../../src/index.js';
 import { closeAll as closeHelpers } from '../helpers/client.js';
+import { heldUpstream } from '../helpers/held-upstream.js';
 import { rawUpstream } from '../helpers/raw-upstream.js';
 import { client, closeAll, consume, ioTurns, mock, waitFor } from './support.js';
 
@@ -160,6 +161,32 @@ describe('a committed stream keeps a bounded partial answer', () => {
 });
 
 describe('timeouts.streamMs caps a committed stream', () => {
+  it('counts from the call, not from the commit: a stream committed late still ends at streamMs after the call', async () => {
+    const up = await heldUpstream();
+    const { llm, clock } = client(
+      { a: { type: 'openai', baseUrl: up.url } },
+      { 'mana/x': ['a/m'] },
+      { timeouts: { streamMs: 30_000, idleMs: 3_600_000, totalMs: 3_600_000 } },
+    );
+    const run = consume(llm.stream(REQ));
+    let settled = false;
+    void run.done.then(() => {
+      settled = true;
+    });
+    await waitFor(() => up.held === 1, 'the request to arrive');
+    // 10 s pass before the upstream answers: the stream commits 10 s after the call.
+    clock.advance(10_000);
+    up.startStream();
+    await waitFor(() => run.chunks.length >= 1, 'the stream to commit');
+    clock.advance(19_999);
+    await ioTurns();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    const err = (await run.done).error;
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as Error).message).toContain('timeouts.streamMs');
+  });
+
   it('over the cap: StreamInterruptedError (a timeout), the request closed, the provider not blamed; off by default', async () => {
     const up = await mock('openai');
     up.setDefault({ streamThenStall: 2 });
