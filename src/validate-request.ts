@@ -71,7 +71,12 @@ function checkChatFields(r: Obj, out: IssueList): void {
     choice !== 'none' &&
     choice !== 'auto' &&
     choice !== 'required' &&
-    !(isObject(choice) && isObject(choice.function) && typeof choice.function.name === 'string')
+    !(
+      isObject(choice) &&
+      choice.type === 'function' &&
+      isObject(choice.function) &&
+      typeof choice.function.name === 'string'
+    )
   )
     out.add('tool_choice', 'must be "none", "auto", "required" or { type: "function", function: { name } }');
   const rf = r.response_format;

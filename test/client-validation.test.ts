@@ -217,6 +217,16 @@ const CHAT_CASES: Case[] = [
     path: 'tool_choice',
   },
   {
+    name: 'tool_choice an object without type "function"',
+    request: { messages: USER, tool_choice: { function: { name: 'f' } } },
+    path: 'tool_choice',
+  },
+  {
+    name: 'tool_choice an object of another type',
+    request: { messages: USER, tool_choice: { type: 'tool', function: { name: 'f' } } },
+    path: 'tool_choice',
+  },
+  {
     name: 'response_format of an unknown type',
     request: { messages: USER, response_format: { type: 'xml' } },
     path: 'response_format.type',
