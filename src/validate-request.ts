@@ -83,11 +83,14 @@ function checkChatFields(r: Obj, out: IssueList): void {
   if (rf !== undefined) {
     if (!isObject(rf) || (rf.type !== 'text' && rf.type !== 'json_object' && rf.type !== 'json_schema'))
       out.add('response_format.type', 'must be "text", "json_object" or "json_schema"');
-    else if (
-      rf.type === 'json_schema' &&
-      (!isObject(rf.json_schema) || typeof rf.json_schema.name !== 'string')
-    )
-      out.add('response_format.json_schema', 'must be an object with a name (and a schema)');
+    else if (rf.type === 'json_schema') {
+      const js = rf.json_schema;
+      if (!isObject(js) || typeof js.name !== 'string')
+        out.add('response_format.json_schema', 'must be an object with a name (and optionally a schema)');
+      // OpenAI's schema is optional; given, it is one.
+      else if (js.schema !== undefined && !isObject(js.schema))
+        out.add('response_format.json_schema.schema', 'must be a JSON Schema object');
+    }
   }
   if (r.stream_options !== undefined && !isObject(r.stream_options))
     out.add('stream_options', 'must be an object { include_usage? }');

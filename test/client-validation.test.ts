@@ -247,6 +247,22 @@ const CHAT_CASES: Case[] = [
     path: 'response_format.json_schema',
   },
   {
+    name: 'a json_schema response_format whose schema is a string',
+    request: {
+      messages: USER,
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: '{"type":"object"}' } },
+    },
+    path: 'response_format.json_schema.schema',
+  },
+  {
+    name: 'a json_schema response_format whose schema is null',
+    request: {
+      messages: USER,
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: null } },
+    },
+    path: 'response_format.json_schema.schema',
+  },
+  {
     name: 'stream_options a boolean',
     request: { messages: USER, stream_options: true },
     path: 'stream_options',
@@ -782,6 +798,8 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
         { messages: USER, response_format: { type: 'json_schema', json_schema: { name: 'n', schema: {} } } },
         undefined,
       ],
+      // OpenAI's json_schema.schema is optional.
+      [{ messages: USER, response_format: { type: 'json_schema', json_schema: { name: 'n' } } }, undefined],
       [
         {
           messages: [
