@@ -191,6 +191,36 @@ describe('alias validation', () => {
     const body = Object.create({ chain: ['ollama/x'] });
     expect(issuesOf({ aliases: { 'mana/a': body } })[0]?.path).toBe('aliases["mana/a"].chain');
   });
+
+  it('lists exactly MAX_ISSUES issues without a summary', () => {
+    const chain = Array.from({ length: MAX_ISSUES }, () => 'nope');
+    const issues = issuesOf({ aliases: { 'mana/a': { chain } } });
+    expect(issues).toHaveLength(MAX_ISSUES);
+    expect(issues.every((i) => i.path !== '(root)')).toBe(true);
+  });
+
+  it('ignores an inherited aliases or default at the root', () => {
+    const root = Object.create({ aliases: { 'mana/a': { chain: ['ollama/x'] } } });
+    expect(issuesOf(root)[0]?.path).toBe('aliases');
+    const inherited = Object.create({ default: 'mana/nope' });
+    inherited.aliases = { 'mana/a': { chain: ['ollama/x'] } };
+    expect(loadAliases({ object: inherited }).default).toBeUndefined();
+  });
+
+  it('a default naming an inherited property of the mapping is not a defined alias', () => {
+    const issues = issuesOf({ aliases: { 'mana/a': { chain: ['ollama/x'] } }, default: 'toString' });
+    expect(issues.map((i) => i.path)).toEqual(['default']);
+  });
+
+  it('an unknown default hints at most 10 valid alias names, and only once aliases is a mapping', () => {
+    const aliases: Record<string, unknown> = { 'bad name': { chain: ['ollama/x'] } };
+    for (let i = 0; i < 11; i++) aliases[`mana/a${i}`] = { chain: ['ollama/x'] };
+    const hint = issuesOf({ aliases, default: 'mana/zz' }).find((i) => i.path === 'default')?.message;
+    expect(hint).toContain(
+      '(defined: mana/a0, mana/a1, mana/a2, mana/a3, mana/a4, mana/a5, mana/a6, mana/a7, mana/a8, mana/a9)',
+    );
+    expect(issuesOf({ aliases: ['mana/a'], default: 'mana/a' }).map((i) => i.path)).toEqual(['aliases']);
+  });
 });
 
 describe('the returned config', () => {
