@@ -51,6 +51,8 @@ describe('resolve()', () => {
       { target: 'ollama/llama3.1:8b', provider: 'ollama', model: 'llama3.1:8b', state: 'ready', latency },
     ]);
     expect(() => llm.resolve('mana/nope')).toThrow(UnknownAliasError);
+    // Only a leading mana/ names an alias: a provider's model id may hold one further in.
+    expect(llm.resolve('b/mana/x').candidates).toMatchObject([{ provider: 'b', model: 'mana/x' }]);
     expect(up.ollama?.count()).toBe(0);
     expect(up.b?.count()).toBe(0);
   });
