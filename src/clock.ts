@@ -9,22 +9,38 @@ export interface Clock {
 /** The longest delay one Node timer holds (24.8 days): a longer one fires after 1 ms instead. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Timers a clock runs on: Node's `setTimeout`/`clearTimeout` and `Date.now` for the system clock. */
+export interface Timers<T extends { unref(): unknown }> {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): T;
+  clearTimeout(timer: T): void;
+}
+
+/** A clock on `timers`: each timer unref'd, a delay past 24.8 days chained over several (a 35-day `totalMs`). */
+export function timerClock<T extends { unref(): unknown }>(timers: Timers<T>): Clock {
+  const clock: Clock = {
+    now: () => timers.now(),
+    setTimer(ms, fn) {
+      if (ms > MAX_TIMER_MS) {
+        let cancel = clock.setTimer(MAX_TIMER_MS, () => {
+          cancel = clock.setTimer(ms - MAX_TIMER_MS, fn);
+        });
+        return () => cancel();
+      }
+      const t = timers.setTimeout(fn, Math.max(0, ms));
+      t.unref();
+      return () => timers.clearTimeout(t);
+    },
+  };
+  return clock;
+}
+
 /** The real clock: `Date.now()` and unref'd `setTimeout`. */
-export const systemClock: Clock = {
+export const systemClock: Clock = timerClock({
   now: () => Date.now(),
-  setTimer(ms, fn) {
-    if (ms > MAX_TIMER_MS) {
-      // Timers in a row (a 35-day `probeIntervalMs` or `totalMs`).
-      let cancel = systemClock.setTimer(MAX_TIMER_MS, () => {
-        cancel = systemClock.setTimer(ms - MAX_TIMER_MS, fn);
-      });
-      return () => cancel();
-    }
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    return () => clearTimeout(t);
-  },
-};
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => clearTimeout(t),
+});
 
 /** What `within` gives when the time ran out first. */
 export const TIMER = Symbol('timer');

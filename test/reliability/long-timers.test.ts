@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Timers, timerClock } from '../../src/clock.js';
 import { createManaLLM, type ProviderAdapter } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing/index.js';
 import { waitFor } from '../helpers/client.js';
@@ -39,14 +40,51 @@ describe('delays longer than a Node timer holds (24.8 days), on the system clock
   });
 });
 
-describe('a delay longer than a Node timer holds, chained on the system clock (fake Node timers)', () => {
-  const MAX = 2 ** 31 - 1;
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+/**
+ * Timers that behave as Node's (a delay past 2^31 - 1 ms, or under 1 ms, fires after 1 ms) on a time of their own:
+ * the system clock's chaining runs on them through `timerClock`, without faking the process's global timers.
+ */
+function nodeLikeTimers() {
+  let now = 0;
+  let seq = 0;
+  const live = new Map<number, { at: number; fn: () => void }>();
+  const timers: Timers<{ id: number; unref(): void }> = {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = ++seq;
+      live.set(id, { at: now + (ms >= 1 && ms <= 2 ** 31 - 1 ? ms : 1), fn });
+      return { id, unref() {} };
+    },
+    clearTimeout: (t) => void live.delete(t.id),
+  };
+  return {
+    timers,
+    get pending() {
+      return live.size;
+    },
+    /** Moves time by `ms`, firing what falls due in time order and letting the promises it settles run. */
+    async advance(ms: number): Promise<void> {
+      const end = now + ms;
+      for (;;) {
+        const due = [...live].filter(([, x]) => x.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+        if (!due) break;
+        live.delete(due[0]);
+        now = due[1].at;
+        due[1].fn();
+        await new Promise((r) => setImmediate(r));
+      }
+      now = end;
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
 
-  /** A client on the system clock whose only provider answers each call when `answer` is called (or never). */
+describe('a delay longer than a Node timer holds, chained on the system clock (Node-like timers)', () => {
+  const MAX = 2 ** 31 - 1;
+
+  /** A client on the system clock's timers whose only provider answers each call when `answer` is called. */
   function hanging(totalMs: number) {
+    const node = nodeLikeTimers();
     const answers: (() => void)[] = [];
     const adapter: ProviderAdapter = {
       capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
@@ -75,39 +113,38 @@ describe('a delay longer than a Node timer holds, chained on the system clock (f
       providers: { mine: { type: 'custom', adapter } },
       health: { probes: false },
       timeouts: { totalMs },
+      clock: timerClock(node.timers),
     });
-    return { llm, answers };
+    return { llm, answers, node };
   }
 
   it('timeouts.totalMs of 35 days ends the call at 35 days, not 24.8 days later', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const { llm } = hanging(LONG);
+    const { llm, node } = hanging(LONG);
     const call = llm.chat(REQ).then(
       () => 'answered',
       (e: Error) => e.name,
     );
-    await vi.advanceTimersByTimeAsync(LONG - 1);
+    await node.advance(LONG - 1);
     let settled: string | undefined;
     void call.then((s) => {
       settled = s;
     });
-    await vi.advanceTimersByTimeAsync(0);
+    await node.advance(0);
     expect(settled).toBeUndefined();
-    await vi.advanceTimersByTimeAsync(2);
+    await node.advance(2);
     expect(await call).not.toBe('answered');
-    expect(vi.getTimerCount()).toBe(0);
+    expect(node.pending).toBe(0);
     await llm.close();
   });
 
   it('a call that ends after the first 24.8 days leaves no timer behind', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const { llm, answers } = hanging(LONG);
+    const { llm, answers, node } = hanging(LONG);
     const call = llm.chat(REQ);
-    await vi.advanceTimersByTimeAsync(MAX + 1_000);
+    await node.advance(MAX + 1_000);
     answers[0]?.();
     await call;
     await llm.close();
-    expect(vi.getTimerCount()).toBe(0);
+    expect(node.pending).toBe(0);
   });
 });
 
