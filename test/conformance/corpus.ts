@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { it } from 'vitest';
 
 /** The wire protocols the corpus is sorted by (one folder each). */
 export type Protocol = 'openai' | 'anthropic' | 'google' | 'ollama';
@@ -119,3 +120,17 @@ export const BASE_PATH: Record<Protocol, string> = {
   google: '/v1beta',
   ollama: '',
 };
+
+/**
+ * A clone without the corpus beside it: one visible skipped line, or a failure when the run demands the corpus
+ * (`MANA_LLM_REQUIRE_TRANSCRIPTS=1`).
+ */
+export function corpusMissing(dir: string): void {
+  if (process.env.MANA_LLM_REQUIRE_TRANSCRIPTS === '1')
+    it(`wire transcripts not found at ${dir}`, () => {
+      throw new Error(
+        `MANA_LLM_REQUIRE_TRANSCRIPTS=1 and no wire transcripts at ${dir} (set MANA_LLM_TRANSCRIPTS)`,
+      );
+    });
+  else it.skip(`wire transcripts not found at ${dir}`, () => {});
+}

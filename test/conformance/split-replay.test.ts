@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatChunk, createManaLLM } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing/index.js';
-import { BASE_PATH, corpusDir, loadCorpus, pathOf, type Transcript } from './corpus.js';
+import { BASE_PATH, corpusDir, corpusMissing, loadCorpus, pathOf, type Transcript } from './corpus.js';
 import { type ReplayServer, startReplayServer } from './replay-server.js';
 
 /**
@@ -71,7 +71,7 @@ interface Received {
 
 const RANDOM_ROUNDS = 3;
 
-if (streams.length === 0) it.skip(`wire transcripts not found at ${dir}`, () => {});
+if (streams.length === 0) corpusMissing(dir);
 else
   describe(`stream transcripts cut at random byte boundaries (${streams.length})`, () => {
     let server: ReplayServer;

@@ -4,6 +4,7 @@ import { createFakeClock } from '../../src/testing/index.js';
 import {
   BASE_PATH,
   corpusDir,
+  corpusMissing,
   type Expectation,
   loadCorpus,
   PROTOCOLS,
@@ -108,16 +109,7 @@ async function replay(server: ReplayServer, t: Transcript, way: Way, holdOpen = 
   assertOutcome(out, { ...t.expect, ...chosen?.expect });
 }
 
-if (!corpus || corpus.length === 0) {
-  // A clone without the corpus beside it: one visible skipped line, or a failure when the run demands the corpus.
-  if (process.env.MANA_LLM_REQUIRE_TRANSCRIPTS === '1')
-    it(`wire transcripts not found at ${dir}`, () => {
-      throw new Error(
-        `MANA_LLM_REQUIRE_TRANSCRIPTS=1 and no wire transcripts at ${dir} (set MANA_LLM_TRANSCRIPTS)`,
-      );
-    });
-  else it.skip(`wire transcripts not found at ${dir}`, () => {});
-}
+if (!corpus || corpus.length === 0) corpusMissing(dir);
 
 for (const protocol of PROTOCOLS) {
   const list = (corpus ?? []).filter((t) => t.protocol === protocol);
