@@ -331,6 +331,16 @@ describe('HTTP 429 with a retry hint', () => {
     expect(coolingTargets(llm)).toEqual([{ target: 'a/m1', until: clock.now() + 1500 }]);
   });
 
+  it('a zero hint is a hint: no failure is counted and the target is callable again at once', async () => {
+    const { llm, a } = await twoProviders({ health: { failureThreshold: 1 } });
+    a.enqueue({ status: 429, headers: { 'retry-after-ms': '0' } });
+    const res = await llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]?.error).toMatchObject({ retryAfterMs: 0 });
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+    expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+
   it('reads an HTTP date in any of its three forms as GMT, whatever the local time zone', async () => {
     const { llm, a, clock } = await twoProviders();
     // A minute from the client's now (its clock is what a date is read against), on whole seconds as HTTP dates are.
