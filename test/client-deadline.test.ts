@@ -93,6 +93,22 @@ describe('one budget for the whole walk', () => {
     expect(events.of('failure')).toEqual([expect.objectContaining({ durationMs: 10_000, error: err })]);
   });
 
+  it('an attempt that fails exactly at the deadline leaves nothing: every later entry is recorded as deadline', async () => {
+    const { llm, clock, a, b, c } = await setup({ timeouts: { totalMs: 1000 } });
+    a.enqueue({ hang: true });
+    const call = rejection(llm.chat(REQ));
+    await waitFor(() => a.count('chat') === 1, 'request at a');
+    // a's share (500 ms) runs out on the way, and it fails with the clock on the deadline: left is 0.
+    clock.advance(1000);
+    const err = (await call) as NoHealthyProviderError;
+    expect(err.attempts).toEqual([
+      expect.objectContaining({ target: 'a/m1', reason: 'timeout', durationMs: 1000 }),
+      { target: 'b/m2', reason: 'deadline' },
+      { target: 'c/m3', reason: 'deadline' },
+    ]);
+    expect(b.count() + c.count()).toBe(0);
+  });
+
   it('an entry with nothing callable after it gets the whole budget', async () => {
     const { llm, clock, a, b } = await setup({ timeouts: { totalMs: 10_000 } });
     a.enqueue({ hang: true });
