@@ -2,7 +2,7 @@
 // provider's health is untouched; at most two attempts are in flight; the per-client budget caps hedges.
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
-import { closeAll, rejection, USER, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
 import { heldUpstream, hedgeSetup as setup } from './helpers/hedge.js';
 import { hangingUpstream } from './helpers/raw-upstream.js';
 
@@ -116,6 +116,38 @@ describe('hedged chat', () => {
       expect.objectContaining({ target: 'a/m', reason: 'connection' }),
       expect.objectContaining({ target: 'b/m', reason: 'ok' }),
     ]);
+  });
+
+  it("the caller's abort while both attempts run: rejects with its reason, cancels both, frees both places", async () => {
+    const [a, b] = await Promise.all([hangingUpstream(), hangingUpstream()]);
+    const one = { type: 'openai' as const, apiKey: KEY, maxConcurrent: 1 };
+    const { llm, clock, events } = await harness({
+      upstreams: {},
+      providers: { a: { ...one, baseUrl: a.url }, b: { ...one, baseUrl: b.url } },
+      aliases: { 'mana/x': { chain: ['a/m', 'b/m'], hedge: { afterMs: 300 } } },
+    });
+    const ac = new AbortController();
+    const call = rejection(llm.chat(REQ, { signal: ac.signal }));
+    await waitFor(() => a.received === 1, 'request at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => b.received === 1, 'hedge at b');
+    const reason = new Error('user went away');
+    ac.abort(reason);
+    expect(await call).toBe(reason);
+    await waitFor(() => a.closedByClient + b.closedByClient === 2, 'both sockets closed by the client');
+    expect(llm.health().providers.a).toMatchObject(untouched);
+    expect(llm.health().providers.b).toMatchObject(untouched);
+    // Both are recorded as cut short by the call's end, counting for no one.
+    expect(events.of('failure')).toEqual([
+      expect.objectContaining({
+        attempts: [
+          { target: 'a/m', reason: 'hedged-out', durationMs: 300 },
+          { target: 'b/m', reason: 'hedged-out', durationMs: 0 },
+        ],
+      }),
+    ]);
+    expect(events.count('fallback')).toBe(0);
+    expect(llm.resolve('mana/x').candidates.map((c) => c.state)).toEqual(['ready', 'ready']);
   });
 
   it('the hedge budget stops hedging during an outage', async () => {
