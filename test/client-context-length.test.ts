@@ -64,6 +64,21 @@ describe('a prompt too long for one model', () => {
     expect(direct).toMatchObject({ name: 'ProviderHTTPError', status: 400 });
   });
 
+  it('an entry skipped before any call (unconfigured) was not tried: the 400 of the one that was still propagates', async () => {
+    const h = await harness({
+      upstreams: { small: 'openai' },
+      aliases: { 'mana/x': ['small/m', 'nowhere/m'] },
+    });
+    h.up.small?.setDefault(TOO_LONG);
+    const err = await rejection(h.llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toMatchObject({
+      name: 'ProviderHTTPError',
+      status: 400,
+      contextLength: true,
+      provider: 'small',
+    });
+  });
+
   it('when a later entry failed for another reason, it is NoHealthyProviderError as for any outage', async () => {
     const { llm, small, big } = await setup();
     small.setDefault(TOO_LONG);
