@@ -119,6 +119,21 @@ describe('the breaker', () => {
     expect((await llm.chat(CHAT)).model).toBe('a/m1');
   });
 
+  it('a trial that fails with no verdict on the provider (a 404) frees the trial: the next call is a trial again', async () => {
+    const { llm, clock, a } = await setup(1000);
+    a.enqueue({ status: 500 }, { status: 500 }, { status: 404 });
+    a.setDefault({ reply: 'from a' });
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    await clock.advanceAsync(1000);
+    const first = await llm.chat(CHAT);
+    expect(first.routing.attempts[0]).toMatchObject({ target: 'a/m1', reason: 'model-not-found' });
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    const next = await llm.chat(CHAT);
+    expect(next.model).toBe('a/m1');
+    expect(llm.health().providers.a?.state).toBe('closed');
+  });
+
   it('emits health events only when healthy flips', async () => {
     const { llm, clock, a, events } = await setup(1000);
     a.enqueue({ status: 500 }, { status: 500 }, { status: 503 });
