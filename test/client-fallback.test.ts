@@ -611,6 +611,21 @@ describe('the caller’s abort', () => {
     expect(b.count('chat')).toBe(0);
   });
 
+  it('an abort between two attempts starts no attempt at the next entry: only the failed one is recorded', async () => {
+    const { llm, a, b, events } = await twoProviders();
+    a.enqueue({ status: 500 });
+    const ac = new AbortController();
+    const reason = new Error('aborted while falling back');
+    llm.on('fallback', () => ac.abort(reason));
+    expect(await rejection(llm.chat(CHAT, { signal: ac.signal }))).toBe(reason);
+    expect(events.of('failure')).toEqual([
+      expect.objectContaining({
+        attempts: [expect.objectContaining({ target: 'a/m1', reason: 'http-error' })],
+      }),
+    ]);
+    expect(a.count('chat') + b.count()).toBe(1);
+  });
+
   it('an already-aborted signal rejects before anything is called', async () => {
     const { llm, a } = await twoProviders();
     const reason = new DOMException('stop', 'AbortError');
