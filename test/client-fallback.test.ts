@@ -626,6 +626,15 @@ describe('the caller’s abort', () => {
     expect(a.count('chat') + b.count()).toBe(1);
   });
 
+  it('an already-aborted signal wins over resolving the model: its reason, not UnknownAliasError', async () => {
+    const { llm } = await twoProviders();
+    const reason = new Error('gave up before calling');
+    const err = await rejection(
+      llm.chat({ model: 'mana/nope', messages: USER }, { signal: AbortSignal.abort(reason) }),
+    );
+    expect(err).toBe(reason);
+  });
+
   it('an already-aborted signal rejects before anything is called', async () => {
     const { llm, a } = await twoProviders();
     const reason = new DOMException('stop', 'AbortError');
