@@ -492,6 +492,21 @@ describe('routes', () => {
       expect((await fetch(`${served.url}/v1/aliases`, { headers: { authorization } })).status).toBe(200);
   });
 
+  it('a request sending both Authorization: Bearer and X-API-Key is checked by its Bearer key', async () => {
+    const { served } = await setup({ apiKeys: ['k1'] });
+    const status = async (headers: Record<string, string>) =>
+      (await fetch(`${served.url}/v1/aliases`, { headers })).status;
+    expect(await status({ authorization: 'Bearer k1', 'x-api-key': 'stale' })).toBe(200);
+    expect(await status({ authorization: 'Bearer stale', 'x-api-key': 'k1' })).toBe(401);
+  });
+
+  it('under a basePath, /health and /metrics stay public with apiKeys; the other routes still need a key', async () => {
+    const { served } = await setup({ basePath: '/api/llm', apiKeys: ['k1'], metrics: new Registry() });
+    expect((await fetch(`${served.url}/api/llm/health`)).status).toBe(200);
+    expect((await fetch(`${served.url}/api/llm/metrics`)).status).toBe(200);
+    expect((await fetch(`${served.url}/api/llm/v1/health`)).status).toBe(401);
+  });
+
   it('an onRequest that throws never breaks an answer, streamed or not', async () => {
     const { served, up } = await setup({
       onRequest: () => {
@@ -663,6 +678,16 @@ describe('CORS', () => {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('a preflight echoes at most 2048 characters of the headers a browser asks for', async () => {
+    const { served } = await setup({ cors: '*' });
+    const asked = `authorization, ${'x'.repeat(3000)}`;
+    const pre = await fetch(`${served.url}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-headers': asked },
+    });
+    expect(pre.headers.get('access-control-allow-headers')).toBe(asked.slice(0, 2048));
   });
 
   it('answers (a 401 too) carry the origin and expose X-Mana-LLM-Resolved to the browser', async () => {
