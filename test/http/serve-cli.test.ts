@@ -196,6 +196,51 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     expect(await s.exited).toBe(0);
   });
 
+  it('SIGTERM: an in-flight answer on a keep-alive connection arrives whole, then that connection goes, even with a next request trickling in on it', async () => {
+    const { up, held, release } = await upstream();
+    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
+        health: { probes: false },
+      }),
+    );
+    // The longest drain there is: an exit that waited for it (or for the 60 s header timeout a connection that keeps
+    // sending a request head is under) would outlast the test's timeout.
+    const s = await start(dir, ['--drain-ms', String(2 ** 31 - 1)]);
+    const { port } = new URL(s.url);
+    const body = JSON.stringify({ model: 'mana/x', messages: [{ role: 'user', content: 'HOLD' }] });
+    const sock = connect(Number(port), '127.0.0.1');
+    sock.on('error', () => undefined);
+    await once(sock, 'connect');
+    let got = '';
+    let trickle: NodeJS.Timeout | undefined;
+    sock.on('data', (c: Buffer) => {
+      got += c.toString();
+      // The whole answer is in: a next request on the same (HTTP/1.1 keep-alive) connection, a byte at a time, so
+      // that the connection is never idle.
+      if (got.includes('held answer') && !trickle) trickle = setInterval(() => sock.write('X'), 100);
+    });
+    sock.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health HTTP/1.1\r\n`,
+    );
+    await waitFor(() => held.length === 1, 'held request at the upstream', 10_000);
+    s.proc.kill('SIGTERM');
+    await waitFor(() => s.err().includes('draining 1'), 'draining line', 10_000);
+    release();
+    try {
+      expect(await s.exited).toBe(0);
+    } finally {
+      clearInterval(trickle);
+      sock.destroy();
+    }
+    expect(got).toMatch(/^HTTP\/1\.1 200 /);
+    expect(got).toContain('held answer');
+  });
+
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
     const { up } = await upstream();
     const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
