@@ -77,7 +77,7 @@ function presentedKey(header: (name: string) => string | undefined): string | un
 
 /**
  * The CORS headers for a request from `origin` (none when CORS is off; with a list, only `Vary: Origin` unless the
- * origin is allowed); `exposed`: the headers a browser may read from the answer.
+ * origin is allowed; with `'*'`, the same on every answer); `exposed`: the headers a browser may read from the answer.
  */
 function corsHeaders(
   cors: ResolvedHttpOptions['cors'],
@@ -85,10 +85,8 @@ function corsHeaders(
   origin: string | undefined,
 ): Record<string, string> {
   if (cors === undefined) return {};
-  if (cors === '*')
-    return origin === undefined
-      ? {}
-      : { 'access-control-allow-origin': '*', 'access-control-expose-headers': exposed };
+  // The same for every origin, also without one: a cache may hand this answer to a browser.
+  if (cors === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': exposed };
   // The answer depends on the origin, also without one: a cache must not hand it to a browser from another.
   if (origin === undefined || !cors.has(origin)) return { vary: 'Origin' };
   return { 'access-control-allow-origin': origin, 'access-control-expose-headers': exposed, vary: 'Origin' };

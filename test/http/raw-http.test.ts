@@ -712,6 +712,17 @@ describe('CORS', () => {
     expect(plain.headers.get('vary')).toBe('Origin');
   });
 
+  it("with cors '*', an answer to a request without Origin carries Access-Control-Allow-Origin: * too (a cache may reuse it for a browser)", async () => {
+    const { served } = await setup({ cors: '*' });
+    const plain = await fetch(`${served.url}/v1/models`);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('access-control-allow-origin')).toBe('*');
+    expect(plain.headers.get('access-control-expose-headers')).toBe(
+      'x-mana-llm-resolved, x-request-id, retry-after',
+    );
+    expect(plain.headers.get('vary')).toBeNull();
+  });
+
   it('a custom requestIdHeader is the one exposed to the browser (none with requestIdHeader: false)', async () => {
     const { served } = await setup({ cors: '*', requestIdHeader: 'X-Correlation-Id' });
     const res = await post(`${served.url}/v1/chat/completions`, CHAT, { origin: 'https://app.example' });
