@@ -213,15 +213,19 @@ describe('request bodies', () => {
     expect(typed.status).toBe(200);
     up.a?.enqueue({ reply: 'untyped' });
     // node:http sends no Content-Type unless told (fetch would add text/plain for a string body).
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(url, { method: 'POST' }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(CHAT));
       });
-      req.on('error', reject);
-      req.end(JSON.stringify(CHAT));
-    });
-    expect(status).toBe(200);
+    expect(await status({})).toBe(200);
+    // An empty Content-Type says nothing, as an absent one.
+    up.a?.enqueue({ reply: 'empty type' });
+    expect(await status({ 'content-type': '' })).toBe(200);
   });
 
   it('a malformed model, messages, input or encoding_format is a 400 naming the field at fault, before any call', async () => {
@@ -964,8 +968,15 @@ describe('request targets', () => {
 describe('chat request fields as OpenAI clients send them', () => {
   it('a field sent as null is left out (the default applies), not refused', async () => {
     const { served, up } = await setup();
-    const res = await post(`${served.url}/v1/chat/completions`, { ...CHAT, temperature: null, tools: null });
+    const res = await post(`${served.url}/v1/chat/completions`, {
+      ...CHAT,
+      temperature: null,
+      tools: null,
+      stream: null,
+    });
     expect(res.status).toBe(200);
+    // `stream: null` is no stream, as an absent one.
+    expect(res.headers.get('content-type')).toBe('application/json');
     const sent = up.a?.requests.at(-1)?.body as Record<string, unknown>;
     expect(sent).not.toHaveProperty('temperature');
     expect(sent).not.toHaveProperty('tools');
