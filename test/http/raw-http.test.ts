@@ -344,6 +344,25 @@ describe('routes', () => {
     const wrong = await fetch(`${served.url}/v1/chat/completions`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+    // /v1/models/ with no id is no route, not a model that does not exist.
+    const noId = await fetch(`${served.url}/v1/models/`);
+    expect(noId.status).toBe(404);
+    expect(((await noId.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('GET /v1/models/{alias} answers from the aliases, without asking any provider for its models', async () => {
+    const { served, up } = await setup();
+    const res = await fetch(`${served.url}/v1/models/mana/x`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: 'mana/x', owned_by: 'mana-llm' });
+    expect(up.a?.requests).toHaveLength(0);
+  });
+
+  it('/metrics from a source without a contentType is Prometheus text format 0.0.4', async () => {
+    const { served } = await setup({ metrics: { metrics: () => 'up 1\n' } });
+    const res = await fetch(`${served.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await res.text()).toBe('up 1\n');
   });
 
   it('a path or model id echoed in a 404 is cleaned: no line break, no bidi override, no key', async () => {
