@@ -350,6 +350,13 @@ describe('routes', () => {
     expect(((await noId.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 
+  it('an embeddings request with dimensions: null is served at full size, as without it (not refused)', async () => {
+    const { served, up } = await setup();
+    const res = await post(`${served.url}/v1/embeddings`, { model: 'mana/x', input: 'a', dimensions: null });
+    expect(res.status).toBe(200);
+    expect(up.a?.requests.at(-1)?.body).not.toHaveProperty('dimensions');
+  });
+
   it('GET /v1/models/{alias} answers from the aliases, without asking any provider for its models', async () => {
     const { served, up } = await setup();
     const res = await fetch(`${served.url}/v1/models/mana/x`);
