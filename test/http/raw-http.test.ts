@@ -497,6 +497,56 @@ describe('routes', () => {
     expect(log[0]).toMatchObject({ status: 499, error: 'client_closed', stream: false });
   });
 
+  it('a client that goes away cancels the upstream call of an embeddings request and of a model list', async () => {
+    const hang = await hangingUpstream();
+    const h = await harness({
+      upstreams: {},
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/hang': ['h/m'] },
+    });
+    const log: RequestLogEntry[] = [];
+    const served = await serveHttp(h.llm, { onRequest: (e) => log.push(e) });
+    const calls = [
+      (signal: AbortSignal) =>
+        post(`${served.url}/v1/embeddings`, { model: 'mana/hang', input: 'a' }, {}, signal),
+      (signal: AbortSignal) => fetch(`${served.url}/v1/models`, { signal }),
+    ];
+    for (const [i, call] of calls.entries()) {
+      const ac = new AbortController();
+      call(ac.signal).catch(() => undefined);
+      await waitFor(() => hang.received === i + 1, 'request at the upstream');
+      ac.abort();
+      await waitFor(() => hang.closedByClient === i + 1, 'upstream call cancelled');
+      await waitFor(() => log.length === i + 1, 'log line');
+      expect(log[i]).toMatchObject({ status: 499, error: 'client_closed' });
+    }
+  });
+
+  it("createFetchHandler: the request's own signal (the client went away) cancels the upstream call", async () => {
+    const hang = await hangingUpstream();
+    const h = await harness({
+      upstreams: {},
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/hang': ['h/m'] },
+    });
+    const log: RequestLogEntry[] = [];
+    const handle = createFetchHandler(h.llm, { onRequest: (e) => log.push(e) });
+    const ac = new AbortController();
+    const answer = handle(
+      new Request('http://localhost/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...CHAT, model: 'mana/hang' }),
+        signal: ac.signal,
+      }),
+    );
+    await waitFor(() => hang.received === 1, 'request at the upstream');
+    ac.abort();
+    await waitFor(() => hang.closedByClient === 1, 'upstream call cancelled');
+    await answer;
+    expect(log).toMatchObject([{ status: 499, error: 'client_closed' }]);
+  });
+
   it('a sane X-Request-Id is echoed, anything else is replaced by a fresh one', async () => {
     const { served, log } = await setup();
     const echoed = await fetch(`${served.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
