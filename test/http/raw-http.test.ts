@@ -473,7 +473,9 @@ describe('routes', () => {
     const message = async (headers: Record<string, string>) => {
       const res = await fetch(`${served.url}/v1/aliases`, { headers });
       expect(res.status).toBe(401);
-      return ((await res.json()) as { error: { message: string } }).error.message;
+      const { error } = (await res.json()) as { error: { message: string; type: string } };
+      expect(error.type).toBe('authentication_error');
+      return error.message;
     };
     expect(await message({})).toMatch(/^Missing API key/);
     expect(await message({ authorization: 'Bearer k2' })).toBe('Invalid API key');
@@ -895,6 +897,31 @@ describe('createFetchHandler', () => {
     expect(log).toHaveLength(2);
     expect(log[0]?.method).not.toContain('SECRETSECRET');
     expect(log[1]?.method.length).toBeLessThan(300);
+  });
+
+  it('cancelling the body while the next frame waits for the upstream cancels the upstream at once', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const h = await harness({
+      upstreams: {},
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/hang': ['h/m'] },
+    });
+    const res = await createFetchHandler(h.llm)(
+      new Request('http://localhost/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...CHAT, model: 'mana/hang', stream: true }),
+      }),
+    );
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('p1')) text += new TextDecoder().decode((await reader.read()).value);
+    // Every chunk the upstream sent is out: the next read waits for one that never comes.
+    const next = reader.read();
+    await new Promise((r) => setImmediate(r));
+    await reader.cancel();
+    expect((await next).done).toBe(true);
+    await waitFor(() => hang.closedByClient === 1, 'upstream cancelled');
   });
 
   it('serves JSON and SSE as Web Responses; cancelling the body cancels the upstream', async () => {
