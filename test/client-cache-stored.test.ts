@@ -306,6 +306,22 @@ describe('the stored wrapper and its reply cap', () => {
     expect(over.events.of('cache').map((e) => e.hit)).toEqual([false]);
   });
 
+  it('an answer whose stored text is over the cap is not written (it could never be read); one at the cap is', async () => {
+    const miss = () => undefined as unknown as string;
+    const probe = await rawStore(miss);
+    await probe.llm.chat({ model: 'mana/c', messages: USER });
+    const bytes = Buffer.byteLength(probe.sets[0] ?? '');
+    expect(bytes).toBeGreaterThan(0);
+    // The wrapper makes the stored text longer than the upstream's reply, which stays within the cap.
+    const at = await rawStore(miss, { limits: { maxResponseBytes: bytes } });
+    await at.llm.chat({ model: 'mana/c', messages: USER });
+    expect(at.sets.map((t) => Buffer.byteLength(t))).toEqual([bytes]);
+    const over = await rawStore(miss, { limits: { maxResponseBytes: bytes - 1 } });
+    const res = await over.llm.chat({ model: 'mana/c', messages: USER });
+    expect(res.routing.cached).toBeUndefined();
+    expect(over.sets).toEqual([]);
+  });
+
   it('embeddings are held to limits.maxEmbeddingResponseBytes, not the chat cap', async () => {
     const text = JSON.stringify({
       v: 1,
