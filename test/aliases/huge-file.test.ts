@@ -1,7 +1,7 @@
 // An aliases file over the 1 MiB limit is refused from its size, before it is read: a huge (here sparse) file must
 // not be read into memory. Observed in a child process whose heap is far smaller than the file.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
