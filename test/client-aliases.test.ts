@@ -53,6 +53,12 @@ describe('resolve()', () => {
     expect(() => llm.resolve('mana/nope')).toThrow(UnknownAliasError);
     // Only a leading mana/ names an alias: a provider's model id may hold one further in.
     expect(llm.resolve('b/mana/x').candidates).toMatchObject([{ provider: 'b', model: 'mana/x' }]);
+    // Alias names are case-sensitive, the prefix too: MANA/x is model x of a provider "mana" (docs/concepts.md).
+    expect(() => llm.resolve('mana/X')).toThrow(UnknownAliasError);
+    expect(llm.resolve('MANA/x')).toMatchObject({
+      candidates: [{ target: 'mana/x', provider: 'mana', model: 'x', state: 'unconfigured' }],
+    });
+    expect(llm.resolve('MANA/x').alias).toBeUndefined();
     expect(up.ollama?.count()).toBe(0);
     expect(up.b?.count()).toBe(0);
   });
