@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError } from '../src/index.js';
 import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
@@ -170,6 +171,22 @@ describe('a cache store that never answers (a custom store whose backend hangs)'
     await Promise.resolve();
     await call;
     expect(settled).toBeInstanceOf(ClosedError);
+  });
+});
+
+describe('a cache store that answers later (a promise)', () => {
+  it("leaves no timer on the client's clock and no listener on the caller's signal once it answered", async () => {
+    const text = JSON.stringify({ v: 1, resolved: 'a/m1', response: STOP });
+    const h = await rawStore(() => Promise.resolve(text) as unknown as string);
+    const before = h.clock.pending();
+    const ac = new AbortController();
+    const res = await h.llm.chat(
+      { model: 'mana/c', messages: USER },
+      { signal: ac.signal, timeoutMs: 60_000 },
+    );
+    expect(res.routing.cached).toBe(true);
+    expect(h.clock.pending()).toBe(before);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 
