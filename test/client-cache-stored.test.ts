@@ -1,7 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError } from '../src/index.js';
-import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -171,6 +172,27 @@ describe('a cache store that never answers (a custom store whose backend hangs)'
     await Promise.resolve();
     await call;
     expect(settled).toBeInstanceOf(ClosedError);
+  });
+});
+
+describe('an answer cut short (a choice without a finish reason)', () => {
+  it('is served but not written to the store (it would never be read back)', async () => {
+    const reply = {
+      choices: [{ index: 0, message: { role: 'assistant', content: 'half' }, finish_reason: null }],
+    };
+    const raw = await rawUpstream(
+      (_, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply)),
+    );
+    const sets: string[] = [];
+    const store = { getResponse: () => undefined, setResponse: (_k: string, v: string) => void sets.push(v) };
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    const res = await llm.chat({ model: 'mana/c', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('half');
+    expect(sets).toEqual([]);
   });
 });
 
