@@ -196,6 +196,19 @@ describe('an answer cut short (a choice without a finish reason)', () => {
   });
 });
 
+describe('the cache key of a request holding a value with toJSON (a Date in a field passed through)', () => {
+  it('follows what the value sends: another date is another key, an equal one the same', async () => {
+    const { llm, events } = await rawStore(() => undefined as unknown as string);
+    for (const at of [1, 2, 1]) {
+      const request = { model: 'mana/c', messages: USER, metadata: { at: new Date(at) } };
+      await llm.chat(request as Parameters<typeof llm.chat>[0]);
+    }
+    const [one, two, again] = events.of('cache').map((e) => e.key);
+    expect(two).not.toBe(one);
+    expect(again).toBe(one);
+  });
+});
+
 describe('a cache store that answers later (a promise)', () => {
   it("leaves no timer on the client's clock and no listener on the caller's signal once it answered", async () => {
     const text = JSON.stringify({ v: 1, resolved: 'a/m1', response: STOP });
