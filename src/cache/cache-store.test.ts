@@ -15,6 +15,16 @@ describe('createMemoryCacheStore', () => {
     expect(store.getResponse('never')).toBeUndefined();
   });
 
+  it('keeps a value of exactly maxBytes characters; a longer one is not kept and evicts nothing', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 10, maxBytes: 3, clock });
+    store.setResponse('a', 'abc', 1_000);
+    expect(store.getResponse('a')).toBe('abc');
+    store.setResponse('b', 'abcd', 1_000);
+    expect(store.getResponse('b')).toBeUndefined();
+    expect(store.getResponse('a')).toBe('abc');
+  });
+
   it('evicts the least recently used entry when full', () => {
     const clock = createFakeClock(0);
     const store = createMemoryCacheStore({ maxEntries: 2, maxBytes: 1_000, clock });
