@@ -40,6 +40,7 @@ describe('AliasRegistry', () => {
       },
       { name: 'mana/b', chain: ['groq/llama'] },
     ]);
+    expect(Object.keys(reg.list()[1] ?? {})).toEqual(['name', 'chain']);
   });
 
   it('throws AliasConfigError from the constructor', () => {

@@ -92,6 +92,17 @@ describe('loadAliases from files and text', () => {
     expect(textErr.issues[0]?.message).toMatch(/the limit is 1048576 bytes/);
   });
 
+  it('accepts a file or text of exactly the limit, and refuses one byte more', () => {
+    const pad = (n: number) => `${valid}#${'x'.repeat(n - valid.length - 2)}\n`;
+    const text = pad(MAX_ALIAS_BYTES);
+    expect(Buffer.byteLength(text)).toBe(MAX_ALIAS_BYTES);
+    expect(loadAliases({ text }).default).toBe('mana/a');
+    expect(loadAliases({ path: write('at-limit.yaml', text) }).default).toBe('mana/a');
+    const over = pad(MAX_ALIAS_BYTES + 1);
+    expect(errorOf({ text: over }).issues[0]?.message).toMatch(/is 1048577 bytes; the limit is 1048576/);
+    expect(errorOf({ path: write('over-limit.yaml', over) }).issues[0]?.message).toMatch(/is 1048577 bytes/);
+  });
+
   it('counts bytes, not characters, for text', () => {
     const text = `# ${'é'.repeat(MAX_ALIAS_BYTES / 2)}\n${valid}`;
     expect(text.length).toBeLessThan(MAX_ALIAS_BYTES);
