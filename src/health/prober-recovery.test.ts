@@ -101,6 +101,22 @@ describe('createProber recovery schedule', () => {
     prober.stop();
   });
 
+  it('a provider down again exactly an interval after it came back starts a fresh outage, from 1 s', async () => {
+    const { clock, prober, state } = setup();
+    prober.start();
+    await clock.advanceAsync(5_000);
+    state.up = true;
+    await clock.advanceAsync(2_000); // back at 7 s
+    await clock.advanceAsync(30_000); // exactly one interval later (37 s)
+    state.probesAt.length = 0;
+    state.up = false;
+    state.down = true;
+    prober.recover('a');
+    await clock.advanceAsync(1_000);
+    expect(state.probesAt).toEqual([38_000]);
+    prober.stop();
+  });
+
   it('keeps the jitter of ±10% on every wait', async () => {
     const { clock, prober, state } = setup({ random: () => 0 });
     prober.start();
