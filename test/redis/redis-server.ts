@@ -113,15 +113,54 @@ export interface CommandLog {
   stop(): void;
 }
 
+/** The quoted arguments of one MONITOR line (`+1.2 [0 127.0.0.1:5] "SET" "a\\"b"`), unescaped. */
+function monitorArgs(line: string): string[] {
+  const args: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+    args.push(
+      (m[1] ?? '').replace(/\\(x[0-9a-f]{2}|.)/g, (_, e: string) =>
+        e.length === 3 ? String.fromCharCode(Number.parseInt(e.slice(1), 16)) : (ESCAPES[e] ?? e),
+      ),
+    );
+  }
+  return args;
+}
+const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' };
+
+/**
+ * A raw socket, not ioredis's `monitor()`: ioredis can read a MONITOR line that arrives in the same read as
+ * the MONITOR command's OK before it switches to monitoring, and then throws "Command queue state error".
+ */
 export async function watchCommands(url: string): Promise<CommandLog> {
   const { Redis } = await import('ioredis');
   const seen: string[][] = [];
   const waiting = new Map<string, () => void>();
-  const monitor = await new Redis(url).monitor();
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    seen.push(args);
-    if (args[0]?.toLowerCase() === 'echo') waiting.get(args[1] ?? '')?.();
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let buffered = '';
+  let started: () => void;
+  const monitoring = new Promise<void>((resolve) => {
+    started = resolve;
   });
+  socket.setEncoding('latin1');
+  socket.on('data', (data: string) => {
+    buffered += data;
+    let end = buffered.indexOf('\r\n');
+    while (end >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      end = buffered.indexOf('\r\n');
+      if (line === '+OK') {
+        started();
+        continue;
+      }
+      const args = monitorArgs(line);
+      seen.push(args);
+      if (args[0]?.toLowerCase() === 'echo') waiting.get(args[1] ?? '')?.();
+    }
+  });
+  socket.write('MONITOR\r\n');
+  await monitoring;
   const marker = new Redis(url);
   let n = 0;
   return {
@@ -135,7 +174,7 @@ export async function watchCommands(url: string): Promise<CommandLog> {
       await done;
     },
     stop() {
-      monitor.disconnect();
+      socket.destroy();
       marker.disconnect();
     },
   };
