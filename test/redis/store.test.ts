@@ -72,6 +72,15 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(heard).toHaveLength(2);
   });
 
+  it('a store starting up reports connected once, with no "not connected" before it (no false alarm)', async () => {
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: `s${++run}:` });
+    open.push(store);
+    const heard: HealthStoreUpdate[] = [];
+    store.subscribe((u) => heard.push(u));
+    await until(() => store.status().connected, 'connected');
+    expect(heard).toEqual([{ type: 'status', kind: 'redis', connected: true }]);
+  });
+
   it('merges monotonically, in the mirrors and in Redis: a stale close never undoes a newer open', async () => {
     const prefix = `s${++run}:`;
     const [writer, watcher] = await stores(2, prefix);
@@ -213,6 +222,17 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     await new Promise((r) => setTimeout(r, 250));
     expect(await b!.acquireProbe('ollama', 200)).toBe(true);
     expect(await a!.acquireProbe('ollama', 200)).toBe(false);
+  });
+
+  it('a probe lease renewed by its holder lasts the new ttl from then on', async () => {
+    const prefix = `s${++run}:`;
+    const [a] = await stores(1, prefix);
+    const admin = new Redis(redis.url);
+    expect(await a!.acquireProbe('p', 1_000)).toBe(true);
+    expect(await admin.pttl(`${prefix}probe:p`)).toBeLessThanOrEqual(1_000);
+    expect(await a!.acquireProbe('p', 60_000)).toBe(true);
+    expect(await admin.pttl(`${prefix}probe:p`)).toBeGreaterThan(59_000);
+    admin.disconnect();
   });
 
   it('probe leases are per key prefix, and a ttl of a fractional number of ms still takes one', async () => {
