@@ -178,6 +178,22 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
   });
 
+  it('a providers key of the wrong type (the state cannot be loaded) shows as not connected, with the reason', async () => {
+    const prefix = `h${++run}:`;
+    await admin.set(`${prefix}providers`, 'not a hash');
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().error !== undefined, 'the load refused');
+    expect(store.status()).toMatchObject({
+      kind: 'redis',
+      connected: false,
+      error: expect.stringMatching(/WRONGTYPE/),
+    });
+    // Once the key is repaired, the next resync (a second later) loads the state.
+    await admin.del(`${prefix}providers`);
+    await until(() => store.status().connected, 'connected once repaired');
+  });
+
   it('listens on the channel it is given', async () => {
     const prefix = `h${++run}:`;
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix, channel: `${prefix}own` });
@@ -199,6 +215,30 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     const until1h = Date.now() + 3_600_000;
     expect(store.getProvider('up')?.openedUntil).toBeLessThanOrEqual(until1h);
     expect(store.getProvider('up')?.openedUntil).toBeGreaterThan(until1h - 60_000);
+  });
+
+  it("what a store loaded before a client used it is judged again by that client's bounds", async () => {
+    const prefix = `h${++run}:`;
+    const record = { consecutiveFailures: 1, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 };
+    await admin.hset(`${prefix}providers`, 'up', JSON.stringify(record), 'ghost', JSON.stringify(record));
+    await admin.hset(`${prefix}targets`, 'up/m', String(YEAR_2100), 'ghost/m', String(YEAR_2100));
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().connected, 'loaded, unbound');
+    expect(store.getProvider('ghost')).toBeDefined();
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['up/m'] } } },
+      providers: { up: { type: 'openai', baseUrl: up.url, apiKey: 'k' } },
+      health: { store, probes: false, cooldownMs: 60_000 },
+      limits: { maxRetryAfterMs: 10_000 },
+    });
+    open.push(llm);
+    // Clamped to this client's cool-down and retry cap (not the hour an unbound store allows); a provider it
+    // does not configure is dropped.
+    expect(llm.health().providers.up?.unhealthyUntil).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
+    expect(llm.health().targets[0]?.until).toBeLessThanOrEqual(Date.now() + 10_000);
+    expect(store.getProvider('ghost')).toBeUndefined();
   });
 
   it("a cool-down from elsewhere is bounded by the client's retry cap (limits.maxRetryAfterMs)", async () => {
