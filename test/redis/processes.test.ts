@@ -46,6 +46,22 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
   const connected = (w: Worker, after = 0) =>
     w.waitFor((l) => l.event === 'store' && l.payload.connected === true && l.at >= after, 'store connected');
 
+  it('a process whose Redis is down exits by itself once its client is closed', async () => {
+    const down = await startRedis();
+    await down.kill();
+    await start(0); // the upstreams only
+    const solo = spawnWorker('solo', {
+      redisUrl: down.url,
+      providers: { a: a.url },
+      aliases: { 'mana/x': { chain: ['a/m'] } },
+      health: { probes: false },
+    });
+    workers.push(solo);
+    await solo.waitFor((l) => l.event === 'store' && l.payload.connected === false, 'store not connected');
+    // Nothing of the store (a reconnect timer of its own client, say) may keep the process running.
+    expect(await solo.close()).toBe(true);
+  });
+
   it('a dead upstream found by one process is skipped by the others within 1 s, without calling it', async () => {
     const [first, ...others] = await start(4);
     a.setDefault({ status: 500 });

@@ -25,8 +25,8 @@ export interface Worker {
   waitFor(pred: (l: WorkerLine) => boolean, what: string, ms?: number): Promise<WorkerLine>;
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
-  /** Closes the client and waits for the process to exit. */
-  close(): Promise<void>;
+  /** Closes the client and waits for the process to exit: true if it exited by itself (not killed after 3 s). */
+  close(): Promise<boolean>;
 }
 
 const running = new Set<ChildProcess>();
@@ -105,6 +105,7 @@ export function spawnWorker(name: string, config: Record<string, unknown>): Work
         await exited;
         clearTimeout(timer);
       }
+      return child.signalCode === null;
     },
   };
 }
