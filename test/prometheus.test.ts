@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
@@ -370,5 +372,46 @@ describe('time_to_first_chunk_seconds', () => {
     const text = await registry.metrics();
     expect(text).toContain('mana_llm_time_to_first_chunk_seconds_bucket{le="60",provider="r",model="m"} 1');
     expect(text).toContain('mana_llm_llm_latency_seconds_bucket{le="120",provider="r",model="m"} 1');
+  });
+});
+
+describe('unregister and close release what the bridge holds', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // gc() before deref(): a WeakRef read in a job keeps its target alive until that job ends.
+  const collected = async (ref: WeakRef<object>) => {
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      gc();
+      await new Promise((r) => setTimeout(r, 0));
+      if (ref.deref() === undefined) return true;
+    }
+    return false;
+  };
+
+  it("unregister removes the bridge's listeners: the client no longer holds its metrics or registry", async () => {
+    const { llm } = await setup();
+    const ref = (() => {
+      const registry = new Registry();
+      registerPrometheusMetrics(llm, { registry }).unregister();
+      return new WeakRef(registry);
+    })();
+    expect(await collected(ref)).toBe(true);
+  });
+
+  it('a registry that outlives a closed client does not keep the client alive', async () => {
+    const registry = new Registry();
+    const ref = await (async () => {
+      const own = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['ollama/m'] } } },
+        providers: { ollama: { baseUrl: 'http://127.0.0.1:9' } },
+        health: { probes: false },
+      });
+      registerPrometheusMetrics(own, { registry });
+      await own.close();
+      return new WeakRef(own);
+    })();
+    expect(await collected(ref)).toBe(true);
+    expect(await registry.metrics()).toContain('mana_llm_provider_healthy{provider="ollama"} 1');
   });
 });
