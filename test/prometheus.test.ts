@@ -127,6 +127,10 @@ describe('registerPrometheusMetrics', () => {
       'mana_llm_llm_errors_total{provider="mana",model="fast-text",error_type="no_healthy_provider"} 2',
     );
     expect(text).toContain('mana_llm_provider_healthy{provider="ollama"} 0');
+    // The last entry's failure has no next entry: to_model none.
+    expect(text).toMatch(
+      /mana_llm_fallback_total\{from_model="groq\/llama-3\.1-8b-instant",to_model="none",reason="connection"\} 2/,
+    );
     await expect(llm.chat({ model: 'mana/nope', messages })).rejects.toThrow('Unknown model alias');
     expect(await registry.metrics()).toContain(
       'mana_llm_llm_errors_total{provider="other",model="other",error_type="unknown_alias"} 1',
