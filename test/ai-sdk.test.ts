@@ -248,6 +248,10 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     });
     // Not retried by the AI SDK: one request.
     expect(a.count('chat')).toBe(before + 1);
+    // A refused key: statusCode is the upstream's 401, not the error's httpStatus 502.
+    a.enqueue({ status: 401, body: '{"error":{"message":"bad key"}}' });
+    const auth = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi', maxRetries: 0 }));
+    expect(auth).toMatchObject({ isRetryable: false, statusCode: 401, data: { code: 'PROVIDER_AUTH' } });
     // A closed client: not retryable.
     await llm.close();
     const closed = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi', maxRetries: 0 }));
