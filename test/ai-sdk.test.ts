@@ -548,8 +548,15 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     const counted = tool({ ...weather, execute: async ({ city }) => ({ city, sky: String(++executed) }) });
     const streamed = streamText({ model: mana('mana/x'), prompt: 'Weather?', tools: { weather: counted } });
     const parts: string[] = [];
-    for await (const p of streamed.fullStream) parts.push(p.type);
+    let broke: unknown;
+    for await (const p of streamed.fullStream) {
+      parts.push(p.type);
+      if (p.type === 'error') broke = p.error;
+    }
     expect(parts).toContain('error');
+    // The error part carries the AI SDK's own error, mana-llm's as its cause.
+    expect(APICallError.isInstance(broke)).toBe(true);
+    expect((broke as APICallError).cause).toMatchObject({ code: expect.any(String) });
     expect(parts).not.toContain('tool-call');
     expect(executed).toBe(0);
     expect(await streamed.finishReason).toBe('error');
@@ -723,7 +730,10 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
       }),
     );
     const mana = createManaProvider(llm);
-    expect((await generateText({ model: mana('mana/r'), prompt: 'Q?' })).text).toBe(refusal);
+    const generated = await generateText({ model: mana('mana/r'), prompt: 'Q?' });
+    expect(generated.text).toBe(refusal);
+    // `created` is in seconds: the response's timestamp is 1000 ms after the epoch.
+    expect(generated.response.timestamp).toEqual(new Date(1000));
     expect(await streamText({ model: mana('mana/r'), prompt: 'Q?' }).text).toBe(refusal);
   });
 });
