@@ -1,13 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError } from '../src/index.js';
+import { createMemoryHealthStore } from '../src/health/health-store.js';
+import { createManaLLM, NoHealthyProviderError } from '../src/index.js';
+import { createFakeClock } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
   harness,
+  KEY,
   refusedUrl,
   rejection,
   textOf,
+  track,
   USER,
+  upstream,
   waitFor,
 } from './helpers/client.js';
 
@@ -158,6 +163,33 @@ describe('the breaker', () => {
       { provider: 'a', healthy: true, state: 'closed', consecutiveFailures: 0 },
     ]);
     expect(Object.isFrozen(events.of('health')[0])).toBe(true);
+  });
+});
+
+describe('the breaker in a store shared with a process of a lower failure threshold', () => {
+  it("re-arms when this process's half-open trial fails, though its own count is below its threshold", async () => {
+    const a = await upstream('openai', { status: 500 });
+    const clock = createFakeClock();
+    const store = createMemoryHealthStore(clock);
+    const client = (failureThreshold: number) =>
+      track(
+        createManaLLM({
+          aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+          providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+          clock,
+          health: { probes: false, store, failureThreshold, cooldownMs: 1_000 },
+        }),
+      );
+    const low = client(1);
+    const high = client(3);
+    await rejection(low.chat(CHAT)); // one failure opens the shared breaker (the other process's threshold)
+    expect(high.health().providers.a?.state).toBe('open');
+    await clock.advanceAsync(1_000);
+    expect(high.health().providers.a?.state).toBe('half-open');
+    await rejection(high.chat(CHAT)); // this process's trial fails: 2 failures, below its own threshold of 3
+    expect(a.count('chat')).toBe(2);
+    expect(high.health().providers.a).toMatchObject({ state: 'open', consecutiveFailures: 2 });
+    expect(high.health().providers.a?.unhealthyUntil).toBe(clock.now() + 1_000);
   });
 });
 
