@@ -255,6 +255,30 @@ describe('when nothing can serve', () => {
     await rejection(hanging);
   });
 
+  it('says to retry when a cooling entry is usable again: not before its open breaker turns half-open', async () => {
+    const { llm, clock, up } = await harness({
+      upstreams: { a: 'openai' },
+      options: { health: { cooldownMs: 60_000 } },
+    });
+    // a/m1 cools for 1 s (a 429), then a's breaker opens for 60 s (a/m2 fails twice).
+    up.a?.enqueue({ status: 429, headers: { 'retry-after': '1' } }, { status: 500 }, { status: 500 });
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m2', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m2', messages: USER }));
+    const err = (await rejection(llm.chat({ model: 'a/m1', messages: USER }))) as NoHealthyProviderError;
+    expect(err.attempts).toEqual([{ target: 'a/m1', reason: 'cooling' }]);
+    expect(err.retryAfterMs).toBe(60_000);
+    expect(llm.resolve('a/m1').candidates[0]).toMatchObject({
+      state: 'cooling',
+      until: clock.now() + 60_000,
+    });
+    // Once the 429's hint has run out, the breaker alone decides.
+    await clock.advanceAsync(1_000);
+    const later = (await rejection(llm.chat({ model: 'a/m1', messages: USER }))) as NoHealthyProviderError;
+    expect(later.attempts).toEqual([{ target: 'a/m1', reason: 'unhealthy' }]);
+    expect(later.retryAfterMs).toBe(59_000);
+  });
+
   it('lists every attempt in chain order, with the last error as cause', async () => {
     const { llm, up } = await harness({
       upstreams: { a: 'openai', b: 'ollama', c: 'google' },

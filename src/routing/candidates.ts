@@ -34,7 +34,12 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
   if (!slot) return { reason: 'unconfigured' };
   if (!offers(slot, entry.model, needs)) return { reason: 'capability' };
   const cooling = ctx.health.coolingUntil(entry.target);
-  if (cooling !== undefined) return { reason: 'cooling', until: cooling };
+  // A cooling target of an open breaker is usable again only when both have run out (`retryAfterMs`, resolve's `until`).
+  if (cooling !== undefined)
+    return {
+      reason: 'cooling',
+      until: Math.max(cooling, ctx.health.unhealthyUntil(entry.provider) ?? cooling),
+    };
   if (slot.inFlight >= slot.config.maxConcurrent) return { reason: 'saturated' };
   // A provider whose last call failed takes only a few calls at once until one succeeds, so that a crowd of
   // calls arriving before its breaker opens does not all wait on it (health.maxConcurrentAfterFailure).
