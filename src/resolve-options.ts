@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { ALIAS_PREFIX } from './aliases/model-string.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   DEFAULT_LIMITS,
@@ -23,6 +24,8 @@ const NOT_A_HEADER =
 
 // valibot drops these keys from records (they could pollute prototypes); a provider so named is reported.
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
+/** `mana/<name>` is always an alias: a provider of that id could sit in no chain (docs/options.md#providers). */
+const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
 
 /** `defaults` with each value the user set (not undefined) in its place; keys outside `defaults` are not read. */
 function filled<T extends object>(
@@ -75,7 +78,9 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const given: unknown = (input as { providers?: unknown } | null | undefined)?.providers;
   const isMap = given !== null && typeof given === 'object';
   const entries = isMap ? Object.entries(given) : [];
-  const configured = entries.filter(([id, p]) => p !== undefined && !RESERVED_IDS.has(id)).map(([id]) => id);
+  const configured = entries
+    .filter(([id, p]) => p !== undefined && !RESERVED_IDS.has(id) && id !== ALIAS_PROVIDER)
+    .map(([id]) => id);
   const { providers, keyless } = readProviders(entries, issues);
   if (isMap && configured.length === 0)
     issues.push({ path: 'providers', message: 'configure at least one provider' });
@@ -143,6 +148,14 @@ function readProviders(
     // A malformed provider's problems are already listed by the schema above.
     if (!one.success) continue;
     const p = one.output;
+    if (id === ALIAS_PROVIDER) {
+      issues.push({
+        path: at,
+        message:
+          'is reserved for aliases: "mana/<name>" always names an alias, so no aliases chain or "mana/…" call could reach a provider "mana"; choose another id',
+      });
+      continue;
+    }
     if (!PROVIDER_ID.test(id))
       issues.push({
         path: at,

@@ -169,6 +169,17 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     ]);
   });
 
+  it('a provider id "mana" is a ConfigError: "mana/<name>" always names an alias, so no chain could list it', () => {
+    const err = configError({
+      aliases: ALIASES,
+      providers: { ollama: {}, mana: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+    });
+    expect(err.issues).toEqual([
+      { path: 'providers.mana', message: expect.stringContaining('reserved for aliases') },
+    ]);
+    expect(err.message).toContain('"mana/<name>" always names an alias');
+  });
+
   it('a file near the size limit is refused in bounded time and message size: many keys, a duplicate, a long entry', () => {
     // 60,000 keys (~700 KB): the YAML parser's own duplicate-key check compares each key with every other.
     const keys = Array.from({ length: 60_000 }, (_, i) => `  k${i}: 1`);
