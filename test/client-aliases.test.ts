@@ -244,6 +244,36 @@ describe('reloading the aliases file', () => {
     return { llm, clock, events: recordEvents(llm) };
   }
 
+  it('probes follow the configured providers, not the aliases: a reload neither stops nor starts any', async () => {
+    const b = await upstream('openai');
+    writeFileSync(file, 'aliases:\n  mana/x:\n    chain: [a/m, b/m]\n');
+    const clock = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliasesPath: file,
+        providers: { a: { type: 'openai', baseUrl: a.url }, b: { type: 'openai', baseUrl: b.url } },
+        clock,
+        health: { probeIntervalMs: 1_000 },
+      }),
+    );
+    const events = recordEvents(llm);
+    await clock.advanceAsync(0);
+    await waitFor(() => events.count('probe') === 2, 'the first probes');
+    // b is in no alias any more; ghost is in one but configured nowhere.
+    writeFileSync(file, 'aliases:\n  mana/x:\n    chain: [a/m, ghost/m]\n');
+    await llm.reload();
+    await clock.advanceAsync(1_100);
+    await waitFor(() => events.count('probe') === 4, 'the next probes');
+    expect(
+      events
+        .of('probe')
+        .map((e) => e.provider)
+        .sort(),
+    ).toEqual(['a', 'a', 'b', 'b']);
+    expect([a.count('models'), b.count('models')]).toEqual([2, 2]);
+    expect(Object.keys(llm.health().providers)).toEqual(['a', 'b']);
+  });
+
   it('reload() swaps in a valid file; a broken one rejects and the last good aliases keep serving', async () => {
     writeFileSync(file, yaml('one'));
     const { llm, events } = client();

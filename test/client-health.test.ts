@@ -166,6 +166,26 @@ describe('the breaker', () => {
   });
 });
 
+describe('a 429 answering the half-open trial, its hint longer than the breaker cool-down', () => {
+  it('counts neither way: the breaker stays half-open, only that model cools, another model is the next trial', async () => {
+    const { llm, clock, a } = await setup(1_000);
+    a.enqueue({ status: 500 }, { status: 500 });
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await clock.advanceAsync(1_000);
+    a.enqueue({ status: 429, headers: { 'retry-after': '5' } });
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    expect(llm.health().providers.a).toMatchObject({ state: 'half-open', consecutiveFailures: 2 });
+    const err = (await rejection(llm.chat({ model: 'a/m1', messages: USER }))) as NoHealthyProviderError;
+    expect(err.attempts).toEqual([{ target: 'a/m1', reason: 'cooling' }]);
+    expect(err.retryAfterMs).toBe(5_000);
+    const res = await llm.chat({ model: 'a/m2', messages: USER });
+    expect(res.model).toBe('a/m2');
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+    expect(a.count('chat')).toBe(4);
+  });
+});
+
 describe('the breaker in a store shared with a process of a lower failure threshold', () => {
   it("re-arms when this process's half-open trial fails, though its own count is below its threshold", async () => {
     const a = await upstream('openai', { status: 500 });
@@ -239,6 +259,21 @@ describe('health()', () => {
 });
 
 describe('background probes', () => {
+  it('probe at their first tick a provider that went down before they started, and close its breaker', async () => {
+    const { llm, clock, up } = await harness({
+      upstreams: { a: 'openai' },
+      options: { health: { probes: true, probeIntervalMs: 10_000, cooldownMs: 60_000 } },
+    });
+    const a = up.a!;
+    a.enqueue({ status: 500 }, { status: 500 });
+    await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m', messages: USER }));
+    expect(llm.health().providers.a?.state).toBe('open');
+    await clock.advanceAsync(0);
+    await waitFor(() => a.count('models') === 1, 'the first probe');
+    await waitFor(() => llm.health().providers.a?.state === 'closed', 'the breaker closed by the probe');
+  });
+
   it('start on the next tick, report each provider, and a successful probe closes an open breaker', async () => {
     const refused = await refusedUrl();
     const h = await harness({
