@@ -296,6 +296,17 @@ describe('a well-known cloud provider without a key is not configured', () => {
     expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
   });
 
+  it('its public endpoint written with several trailing slashes is still its public endpoint: not configured', () => {
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { ollama: {}, groq: { baseUrl: 'https://api.groq.com/openai/v1///' } },
+        health: { probes: false },
+      }),
+    );
+    expect(Object.keys(llm.health().providers)).toEqual(['ollama']);
+  });
+
   it('its public endpoint written with an upper-case host or the default port is still it: not configured', () => {
     const llm = track(
       createManaLLM({
