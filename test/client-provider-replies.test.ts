@@ -472,3 +472,18 @@ describe('Mistral thinking parts beside a reasoning_content string', () => {
     });
   });
 });
+
+describe('Gemini: the other filter finish reasons', () => {
+  it.each(['BLOCKLIST', 'PROHIBITED_CONTENT', 'IMAGE_SAFETY'])(
+    '%s is a ProviderBlockedError, as SAFETY is',
+    async (reason) => {
+      const reply = {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'x' }] }, finishReason: reason }],
+      };
+      const llm = await answeringWith('google', JSON.stringify(reply), json);
+      const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+      const blocked = err instanceof NoHealthyProviderError ? err.cause : err;
+      expect(blocked).toBeInstanceOf(ProviderBlockedError);
+    },
+  );
+});
