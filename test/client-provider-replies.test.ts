@@ -487,3 +487,77 @@ describe('Gemini: the other filter finish reasons', () => {
     },
   );
 });
+
+describe('Anthropic: usage without output_tokens', () => {
+  it('is no usage, not a usage with an undefined completion count', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      content: [{ type: 'text', text: 'Hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 3 },
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+    expect(res.usage).toBeUndefined();
+  });
+});
+
+describe('Anthropic stream: content block starts', () => {
+  it('a tool_use block index sent twice gives each call its own index', async () => {
+    const tool = (id: string) => ({ type: 'tool_use', id, name: 'f', input: {} });
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('content_block_start', { index: 0, content_block: tool('call_a') }),
+      ev('content_block_stop', { index: 0 }),
+      ev('content_block_start', { index: 0, content_block: tool('call_b') }),
+      ev('content_block_stop', { index: 0 }),
+      ev('content_block_start', { index: 1, content_block: tool('call_c') }),
+      ev('content_block_stop', { index: 1 }),
+      ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 3 } }),
+      ev('message_stop', {}),
+    ].join('');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const starts = chunks
+      .flatMap((c) => c.choices[0]?.delta.tool_calls ?? [])
+      .filter((t) => t.id !== undefined);
+    expect(starts.map((t) => [t.index, t.id])).toEqual([
+      [0, 'call_a'],
+      [1, 'call_b'],
+      [2, 'call_c'],
+    ]);
+  });
+
+  it('the text a thinking block starts with is reasoning, not dropped', async () => {
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: 'Hmm. ' } }),
+      ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Yes.' } }),
+      ev('content_block_stop', { index: 0 }),
+      ev('content_block_start', { index: 1, content_block: { type: 'text', text: 'Hi' } }),
+      ev('content_block_stop', { index: 1 }),
+      ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 3 } }),
+      ev('message_stop', {}),
+    ].join('');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const reasoning = chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('');
+    expect(reasoning).toBe('Hmm. Yes.');
+  });
+
+  it('a later message_delta without a stop_reason keeps the one sent before', async () => {
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hi' } }),
+      ev('content_block_stop', { index: 0 }),
+      ev('message_delta', { delta: { stop_reason: 'max_tokens' }, usage: { output_tokens: 3 } }),
+      ev('message_delta', { delta: {}, usage: { output_tokens: 3 } }),
+      ev('message_stop', {}),
+    ].join('');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
+  });
+});
