@@ -561,3 +561,20 @@ describe('Anthropic stream: content block starts', () => {
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
   });
 });
+
+describe('an error body: the message it carries', () => {
+  it.each([
+    ['{ "error": "<text>" }', { error: 'no such thing here' }],
+    ['{ "object": "error", "message": "<text>" } (vLLM)', { object: 'error', message: 'no such thing here' }],
+  ])('%s: the error names the text, not the JSON around it', async (_, body) => {
+    const raw = await rawUpstream(
+      (_req, res) => void res.writeHead(400, { 'content-type': json }).end(JSON.stringify(body)),
+    );
+    const h = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const err = await rejection(h.llm.chat({ model: 'a/m', messages: USER }));
+    expect(err.message).toContain('HTTP 400: no such thing here');
+  });
+});
