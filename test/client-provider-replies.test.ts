@@ -575,6 +575,6 @@ describe('an error body: the message it carries', () => {
       providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
     });
     const err = await rejection(h.llm.chat({ model: 'a/m', messages: USER }));
-    expect(err.message).toContain('HTTP 400: no such thing here');
+    expect((err as Error).message).toContain('HTTP 400: no such thing here');
   });
 });
