@@ -21,7 +21,7 @@ import {
   USER,
   waitFor,
 } from './helpers/client.js';
-import { hangingUpstream } from './helpers/raw-upstream.js';
+import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -153,6 +153,27 @@ describe('before the first content chunk a failure falls back invisibly', () => 
         error: expect.any(ProviderTimeoutError),
       }),
     ]);
+  });
+
+  it('an opening delta with an empty tool_calls list does not commit: a reset after it still falls back', async () => {
+    const raw = await rawUpstream((_, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const delta = { role: 'assistant', content: '', tool_calls: [] };
+      res.write(
+        `data: ${JSON.stringify({ id: 'x', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`,
+      );
+      setImmediate(() => res.destroy());
+    });
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    h.up.b?.setDefault({ reply: 'Answer from b.', chunks: 3 });
+    const chunks = await collect(h.llm.stream(REQ));
+    expect(textOf(chunks)).toBe('Answer from b.');
+    expect(chunks.every((c) => c.model === 'b/m2')).toBe(true);
+    expect(h.events.of('fallback')).toHaveLength(1);
   });
 
   it('the provider timeoutMs caps the wait for the first chunk', async () => {
