@@ -247,6 +247,47 @@ describe("a custom adapter's stream that hands out something that is not a chunk
   }
 });
 
+describe("a custom adapter's stream that hands out something that is not a chunk", () => {
+  const chunk = (content: string): ChatChunk => ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'mine/m',
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  });
+  for (const before of [true, false]) {
+    it(`${before ? 'before' : 'after'} its first content: the adapter's stream is closed (its finally runs)`, async () => {
+      let closed = 0;
+      const mine = adapter({
+        async *stream() {
+          try {
+            if (!before) yield chunk('Hel');
+            yield 'lo' as unknown as ChatChunk;
+            yield chunk('never');
+          } finally {
+            closed++;
+          }
+        },
+      });
+      const { llm, up } = await harness({
+        upstreams: { b: 'openai' },
+        providers: { mine: { type: 'custom', adapter: mine } },
+        aliases: { 'mana/x': ['mine/m', 'b/m'] },
+      });
+      up.b?.setDefault({ reply: 'From b.' });
+      const got: ChatChunk[] = [];
+      const read = (async () => {
+        for await (const c of llm.stream({ model: 'mana/x', messages: USER })) got.push(c);
+      })();
+      if (before) {
+        await read;
+        expect(got.every((c) => c.model === 'b/m')).toBe(true);
+      } else expect(await rejection(read)).toBeInstanceOf(StreamInterruptedError);
+      expect(closed).toBe(1);
+    });
+  }
+});
+
 describe("a custom adapter's frozen, shared rate-limit error", () => {
   it('with a hint over limits.maxRetryAfterMs still cools the target (capped) and falls back', async () => {
     const slowDown = Object.freeze(
