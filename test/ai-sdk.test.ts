@@ -470,50 +470,52 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(replayed).toMatchObject({ functionCall: { name: 'weather' }, thoughtSignature: 'sig-123' });
   });
 
-  it('a streamed tool call keeps the thought signature of its first delta when later deltas carry none', async () => {
-    const frame = (delta: object, finish: string | null = null) =>
-      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    const signature = { google: { thought_signature: 'sig-9' } };
-    const up = await rawUpstream((_body, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(
-        frame({ role: 'assistant' }) +
-          frame({
-            tool_calls: [
-              {
-                index: 0,
-                id: 'call_1',
-                type: 'function',
-                function: { name: 'weather', arguments: '{"city":' },
-                extra_content: signature,
-              },
-            ],
-          }) +
-          frame({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
-          frame({}, 'tool_calls') +
-          'data: [DONE]\n\n',
+  for (const later of [undefined, null]) {
+    it(`a streamed tool call keeps the thought signature of its first delta when later deltas carry ${String(later)}`, async () => {
+      const frame = (delta: object, finish: string | null = null) =>
+        `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      const signature = { google: { thought_signature: 'sig-9' } };
+      const up = await rawUpstream((_body, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(
+          frame({ role: 'assistant' }) +
+            frame({
+              tool_calls: [
+                {
+                  index: 0,
+                  id: 'call_1',
+                  type: 'function',
+                  function: { name: 'weather', arguments: '{"city":' },
+                  extra_content: signature,
+                },
+              ],
+            }) +
+            frame({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' }, extra_content: later }] }) +
+            frame({}, 'tool_calls') +
+            'data: [DONE]\n\n',
+        );
+      });
+      const llm = track(
+        createManaLLM({
+          aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+          providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+          health: { probes: false },
+        }),
       );
+      // llm.stream() hands the signature over on the delta that carried it.
+      const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
+      const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+      expect(deltas.map((t) => t.extra_content)).toEqual([signature, later]);
+      const streamed = streamText({
+        model: createManaProvider(llm)('mana/x'),
+        prompt: 'Weather?',
+        tools: { weather },
+      });
+      const calls = await streamed.toolCalls;
+      expect(calls[0]?.input).toEqual({ city: 'Oslo' });
+      expect(calls[0]?.providerMetadata?.mana).toEqual({ extraContent: signature });
     });
-    const llm = track(
-      createManaLLM({
-        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
-        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
-        health: { probes: false },
-      }),
-    );
-    // llm.stream() hands the signature over on the delta that carried it.
-    const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
-    const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
-    expect(deltas.map((t) => t.extra_content)).toEqual([signature, undefined]);
-    const streamed = streamText({
-      model: createManaProvider(llm)('mana/x'),
-      prompt: 'Weather?',
-      tools: { weather },
-    });
-    const calls = await streamed.toolCalls;
-    expect(calls[0]?.input).toEqual({ city: 'Oslo' });
-    expect(calls[0]?.providerMetadata?.mana).toEqual({ extraContent: signature });
-  });
+  }
 
   it('a stream interrupted in the middle of a tool call hands over no tool call, as if it were complete', async () => {
     const frame = (delta: object) =>

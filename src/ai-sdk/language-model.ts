@@ -121,7 +121,9 @@ class PartWriter {
         this.emit({ type: 'tool-input-start', id: tool.id, toolName: tool.name });
       }
       const extra = t.extra_content;
-      if (extra !== undefined) tool.extra = extra;
+      // A later delta of the same call may carry `extra_content: null` (a proxy that writes every field): never over
+      // the signature of an earlier one.
+      if (extra != null) tool.extra = extra;
       const args = t.function?.arguments;
       if (args) {
         tool.args += args;

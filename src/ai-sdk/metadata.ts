@@ -74,7 +74,7 @@ export function toolCallPart(
     toolCallId: id,
     toolName: name,
     input: args || '{}',
-    ...(extra === undefined ? {} : { providerMetadata: { mana: { extraContent: extra as JSONObject } } }),
+    ...(extra == null ? {} : { providerMetadata: { mana: { extraContent: extra as JSONObject } } }),
   };
 }
 
