@@ -86,6 +86,12 @@ function client(adapters: Record<string, ProviderAdapter>) {
   );
 }
 
+async function collectAll(s: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
+  const out: ChatChunk[] = [];
+  for await (const c of s) out.push(c);
+  return out;
+}
+
 const text = (chunks: ChatChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
 
 describe('a custom adapter with streamBatches', () => {
@@ -97,6 +103,15 @@ describe('a custom adapter with streamBatches', () => {
     expect(out).toEqual(reads('a').flat());
     expect(text(out)).toBe('One two three');
     expect(a.seen).toMatchObject({ batchCalls: 1, streamCalls: 0 });
+  });
+
+  it('the chunks after the first content chunk in the same read are handed out too', async () => {
+    const a = batchAdapter([
+      [chunk('a', { content: 'One' }), chunk('a', { content: ' two' })],
+      [chunk('a', {}, 'stop')],
+    ]);
+    const llm = client({ a: a.adapter });
+    expect(text(await collectAll(llm.stream({ model: 'mana/x', messages: USER })))).toBe('One two');
   });
 
   it('a failure before the first content chunk falls back to the next entry', async () => {
