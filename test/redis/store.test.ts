@@ -110,6 +110,26 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(late!.getProvider('q')).toEqual(openAt(1_000, 61_000));
   });
 
+  it('merges records stamped with real Date.now() times in Redis too: a stale close loses, an open no older than a close wins', async () => {
+    const prefix = `s${++run}:`;
+    const [writer] = await stores(1, prefix);
+    const t = Date.now();
+    writer!.setProvider('p', openAt(t, t + 60_000));
+    writer!.setProvider('p', closedAt(t - 1_000)); // older than the open it would close: not written
+    // A process whose clock runs 30 s fast (within the 60 s skew allowed): its stamps still count.
+    writer!.setProvider('fast', openAt(t + 30_000, t + 90_000));
+    writer!.setProvider('fast', closedAt(t)); // older than that open: not written
+    // An open stamped as the close it follows is no older than it: written.
+    writer!.setProvider('tie', closedAt(t));
+    writer!.setProvider('tie', openAt(t, t + 60_000));
+    writer!.setProvider('marker', openAt(t, t + 60_000));
+    const [late] = await stores(1, prefix);
+    await until(() => late!.getProvider('marker') !== undefined, 'loaded');
+    expect(late!.getProvider('p')).toEqual(openAt(t, t + 60_000));
+    expect(late!.getProvider('fast')?.openedUntil).toBe(t + 90_000);
+    expect(late!.getProvider('tie')).toEqual(openAt(t, t + 60_000));
+  });
+
   it('a store starting up loads the current state; cool-downs keep the later deadline', async () => {
     const prefix = `s${++run}:`;
     const [a, b] = await stores(2, prefix);
