@@ -92,6 +92,8 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     const big = 'x'.repeat(5_000_000);
     await admin.hset(`${prefix}providers`, 'up', big, 'x'.repeat(600), '{}');
     await admin.hset(`${prefix}targets`, 'up/m', big, 'up/n', String(Date.now() + 60_000));
+    // A huge field name (not only a value) is measured inside Redis too.
+    await admin.hset(`${prefix}providers`, 'u'.repeat(2_000_000), '{}');
     const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await admin.info('stats'))?.[1]);
     const before = await sent();
     const { llm } = await client(prefix, 60_000, 2_000); // a loaded machine must not time the load out
@@ -291,6 +293,21 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     await publish({ s: 'other', t: 'up/n', u: later });
     await until(() => llm.health().targets.length === 2, 'the marker');
     expect(llm.health().targets.find((t) => t.target === 'up/m')?.until).toBe(later);
+  });
+
+  it('a flood of published cool-downs for new targets is mirrored only up to 10,000', async () => {
+    const prefix = `h${++run}:`;
+    const { llm } = await client(prefix, 60_000);
+    const deadline = Date.now() + 60_000;
+    const flood = admin.pipeline();
+    for (let i = 0; i < 10_050; i++)
+      flood.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: `up/m${i}`, u: deadline }));
+    // Then a provider's record: once it arrives, every cool-down before it has been received.
+    const r = { consecutiveFailures: 1, openedUntil: deadline, lastError: 'x', lastCheckedAt: Date.now() };
+    flood.publish(`${prefix}health`, JSON.stringify({ s: 'other', p: 'up', r }));
+    await flood.exec();
+    await until(() => llm.health().providers.up?.state === 'open', 'the marker');
+    expect(llm.health().targets).toHaveLength(10_000);
   });
 
   it('a hash planted with more fields than a store mirrors is loaded only up to that many', async () => {
