@@ -25,10 +25,13 @@ export interface RedisClientLike {
 type IORedis = new (url: string, options: Record<string, unknown>) => RedisClientLike;
 
 /**
- * An ioredis client for `url` (ioredis is an optional peer dependency).
+ * Two ioredis clients for `url` (ioredis is an optional peer dependency): one for commands, one for pub/sub.
  * @throws ConfigError when ioredis is not installed
  */
-export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLike {
+export function connectUrl(
+  url: string,
+  commandTimeoutMs: number,
+): { client: RedisClientLike; sub: RedisClientLike } {
   const mod = requirePeer<{ default?: IORedis } & IORedis>(
     'ioredis',
     'mana-llm/redis with `url` needs the optional peer dependency ioredis: npm install ioredis (or pass `client`)',
@@ -39,11 +42,13 @@ export function connectUrl(url: string, commandTimeoutMs: number): RedisClientLi
   // close(), a timer holding the process runs `disconnectTimeout` (ioredis: 2 s), even with Redis down. Both are
   // one Node timer each, so capped at what one holds: a longer one would fire after 1 ms.
   const ms = Math.min(commandTimeoutMs, MAX_TIMER_MS);
-  return new Redis(url, {
-    maxRetriesPerRequest: 1,
-    commandTimeout: Math.max(ms, 1_000),
-    disconnectTimeout: ms,
-  });
+  const base = { maxRetriesPerRequest: 1, disconnectTimeout: ms };
+  return {
+    client: new Redis(url, { ...base, commandTimeout: Math.max(ms, 1_000) }),
+    // It sends one SUBSCRIBE (nothing to pile up). With a commandTimeout, one queued while Redis is down kept its
+    // timer holding the process after close(): ioredis never ends a client closed between reconnect attempts.
+    sub: new Redis(url, base),
+  };
 }
 
 const noop = (): void => {};

@@ -74,9 +74,10 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 
-  const client = options.client ?? connectUrl(options.url as string, timeoutMs);
+  const own = given ? undefined : connectUrl(options.url as string, timeoutMs);
+  const client = options.client ?? (own?.client as RedisClientLike);
   const listeners = new Listeners<HealthStoreUpdate>('health store');
-  const conn = new RedisConnection(client, client.duplicate(), {
+  const conn = new RedisConnection(client, own?.sub ?? client.duplicate(), {
     timeoutMs,
     aliveKey: `${prefix}alive`,
     secrets,

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BreakerRecord } from '../../src/index.js';
@@ -358,6 +360,15 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     // ioredis ends a socket it is told to disconnect and destroys it after `disconnectTimeout` (2 s by default)
     // on a timer that keeps the process alive, even when the socket had already closed (refused).
     await until(() => refCounted() <= before, 'no timer or socket left', 500);
+  });
+
+  it('closing a store from a url whose Redis is down leaves no timer holding the process past timeoutMs', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const script = fileURLToPath(new URL('./fixtures/close-timers.ts', import.meta.url));
+    const out = spawnSync(process.execPath, ['--import', 'tsx', script, url, '300'], { encoding: 'utf8' });
+    const holding = JSON.parse(out.stdout) as number[];
+    // The subscriber's SUBSCRIBE, queued until Redis answers, used to keep its 1 s ioredis commandTimeout.
+    expect(holding.filter((ms) => ms > 300)).toEqual([]);
   });
 
   it('rejects options without exactly one of client and url', () => {
