@@ -167,6 +167,12 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     await publish({ s: 'x', p: 'd', r: { ...r, lastError: 5 } });
     await publish({ s: 'x', p: 'ghost', r });
     await publish({ s: 'x', t: 'up/', u: Date.now() + 60_000 });
+    await publish({ s: 'x', t: `up/${'m'.repeat(510)}`, u: Date.now() + 60_000 }); // 513 characters
+    await publish({
+      s: 'x',
+      p: 'up',
+      r: { ...r, consecutiveFailures: 2.7, openedUntil: null, lastCheckedAt: 2 },
+    });
     // A message one character too long is ignored; the marker, exactly as long as a message may be, is not (once
     // it is in, so are the messages before it).
     const sized = (t: string, chars: number) => {
@@ -177,6 +183,7 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     await admin.publish(`${prefix}health`, sized('up/m', 4_096));
     await until(() => llm.health().targets.length > 0, 'the marker');
     for (const p of ['a', 'b', 'c', 'd', 'ghost']) expect(store.getProvider(p)).toBeUndefined();
+    expect(store.getProvider('up')?.consecutiveFailures).toBe(2);
     expect(llm.health().targets.map((t) => t.target)).toEqual(['up/m']);
   });
 
