@@ -74,6 +74,20 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(heard).toHaveLength(2);
   });
 
+  it('a record from elsewhere that changes nothing here is not told to the listeners', async () => {
+    const prefix = `s${++run}:`;
+    const [a] = await stores(1, prefix);
+    const admin = new Redis(redis.url);
+    const heard: HealthStoreUpdate[] = [];
+    a!.subscribe((u) => heard.push(u));
+    const { trialInFlight: _local, ...wire } = openAt(1_000, 61_000);
+    for (const p of ['p', 'p', 'marker'])
+      await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', p, r: wire }));
+    await until(() => a!.getProvider('marker') !== undefined, 'the marker');
+    expect(heard.map((u) => u.type === 'provider' && u.provider)).toEqual(['p', 'marker']);
+    admin.disconnect();
+  });
+
   it('a store starting up reports connected once, with no "not connected" before it (no false alarm)', async () => {
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: `s${++run}:` });
     open.push(store);
