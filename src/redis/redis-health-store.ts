@@ -74,10 +74,11 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 
-  const own = given ? undefined : connectUrl(options.url as string, timeoutMs);
-  const client = options.client ?? (own?.client as RedisClientLike);
+  const { client, sub } = options.client
+    ? { client: options.client, sub: options.client.duplicate() }
+    : connectUrl(options.url as string, timeoutMs);
   const listeners = new Listeners<HealthStoreUpdate>('health store');
-  const conn = new RedisConnection(client, own?.sub ?? client.duplicate(), {
+  const conn = new RedisConnection(client, sub, {
     timeoutMs,
     aliveKey: `${prefix}alive`,
     secrets,
