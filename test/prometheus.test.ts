@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
 import { registerPrometheusMetrics } from '../src/prometheus/index.js';
@@ -301,6 +301,29 @@ describe('registerPrometheusMetrics', () => {
       expect((err as ConfigError).issues[0]?.path).toBe('prefix');
     }
     expect(await registry.metrics()).toBe('\n');
+  });
+
+  it('a registry already holding one of its names is a ConfigError naming it, and nothing is left registered', async () => {
+    const { llm, registry } = await setup();
+    const host = new Registry();
+    const own = new Counter({ name: 'mana_llm_hedge_total', help: "the host's own", registers: [host] });
+    for (const target of [host, registry]) {
+      let err: unknown;
+      try {
+        registerPrometheusMetrics(llm, { registry: target });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues[0]).toMatchObject({ path: 'registry' });
+      expect((err as ConfigError).message).toContain('mana_llm_hedge_total');
+    }
+    // The host's metric is its own; none of the bridge's stayed: fixing the conflict and retrying works.
+    expect(host.getMetricsAsArray().map((m) => m.name)).toEqual(['mana_llm_hedge_total']);
+    expect(host.getSingleMetric('mana_llm_hedge_total')).toBe(own);
+    host.removeSingleMetric('mana_llm_hedge_total');
+    registerPrometheusMetrics(llm, { registry: host }).unregister();
+    expect(await host.metrics()).toBe('\n');
   });
 
   it('uses the given prefix and stops counting after unregister', async () => {

@@ -32,6 +32,19 @@ function split(target: string): { provider: string; model: string } {
 
 const OTHER = { provider: 'other', model: 'other' } as const;
 
+/** Every metric the bridge registers, without the prefix (docs/metrics.md). */
+const METRICS = [
+  'llm_requests_total',
+  'tokens_total',
+  'llm_latency_seconds',
+  'llm_errors_total',
+  'alias_resolved_total',
+  'fallback_total',
+  'hedge_total',
+  'provider_healthy',
+  'time_to_first_chunk_seconds',
+] as const;
+
 /** The names the configuration gives: every alias and every target an alias lists (rebuilt on reload). */
 function configuredNames(llm: ManaLLM): ReadonlySet<string> {
   return new Set(llm.aliases().aliases.flatMap((a) => [a.name, ...a.chain]));
@@ -39,8 +52,8 @@ function configuredNames(llm: ManaLLM): ReadonlySet<string> {
 
 /**
  * Keeps Prometheus metrics from a client's events (names, labels and buckets: docs/metrics.md).
- * @throws ConfigError on an unknown option, a prefix a metric name may not start with, or when prom-client is not
- *   installed
+ * @throws ConfigError on an unknown option, a prefix a metric name may not start with, a registry already holding
+ *   one of the metric names (nothing is registered then), or when prom-client is not installed
  */
 export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptions = {}): PrometheusBridge {
   // `registery` for `registry` would fill prom-client's global registry while yours stays empty.
@@ -57,12 +70,22 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
   );
   const registry = options.registry ?? prom.register;
-  const names: string[] = [];
-  // Every metric's name (kept for unregister), help, labels and registry.
-  const config = (name: string, help: string, labelNames: string[]) => {
-    names.push(`${p}${name}`);
-    return { name: `${p}${name}`, help, labelNames, registers: [registry] };
-  };
+  // Checked before any is created: prom-client would throw a plain Error partway, the ones before it left behind.
+  const taken = METRICS.map((m) => `${p}${m}`).filter((name) => registry.getSingleMetric(name) !== undefined);
+  if (taken.length > 0) {
+    throw new ConfigError(
+      'invalid registerPrometheusMetrics options',
+      taken.map((name) => ({ path: 'registry', message: `already holds a metric named ${name}` })),
+    );
+  }
+  const names = METRICS.map((m) => `${p}${m}`);
+  // Every metric's name, help, labels and registry.
+  const config = (name: (typeof METRICS)[number], help: string, labelNames: string[]) => ({
+    name: `${p}${name}`,
+    help,
+    labelNames,
+    registers: [registry],
+  });
   const counter = (name: string, help: string, labels: string[]) =>
     new prom.Counter(config(name, help, labels));
   const requests = counter('llm_requests_total', 'Served LLM calls by resolved provider and model', [
