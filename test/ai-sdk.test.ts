@@ -432,6 +432,53 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(parts.indexOf('reasoning-end')).toBeLessThan(parts.indexOf('text-start'));
   });
 
+  it('cached or reasoning tokens an upstream reports beyond their total are not split off: no negative counts', async () => {
+    const details = [
+      { cached: 9, reasoning: 8 }, // more than the prompt's 5, the completion's 7
+      { cached: 3, reasoning: -1 }, // a reasoning count that is not a count (the cached one is checked upstream)
+      { cached: 3, reasoning: 1.5 },
+    ];
+    let n = 0;
+    const up = await rawUpstream((_raw, res) => {
+      const d = details[n++ % details.length];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c1',
+          object: 'chat.completion',
+          created: 1,
+          model: 'm',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+          usage: {
+            prompt_tokens: 5,
+            completion_tokens: 7,
+            total_tokens: 12,
+            prompt_tokens_details: { cached_tokens: d?.cached },
+            completion_tokens_details: { reasoning_tokens: d?.reasoning },
+          },
+        }),
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['u/m'] } } },
+        providers: { u: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const mana = createManaProvider(llm);
+    for (const d of details) {
+      const { usage } = await generateText({ model: mana('mana/x'), prompt: 'Q?' });
+      expect(usage).toMatchObject({ inputTokens: 5, outputTokens: 7 });
+      const cacheRead = d.cached > 5 ? undefined : d.cached;
+      expect(usage.inputTokenDetails).toMatchObject({
+        noCacheTokens: 5 - (cacheRead ?? 0),
+        cacheReadTokens: cacheRead,
+      });
+      expect(usage.outputTokenDetails).toMatchObject({ textTokens: 7, reasoningTokens: undefined });
+    }
+  });
+
   it("a Gemini tool loop sends the model's thought signature back with its call on the next turn", async () => {
     const bodies: { contents: { parts: Record<string, unknown>[] }[] }[] = [];
     const gemini = await rawUpstream((raw, res) => {

@@ -6,6 +6,7 @@ import type {
   SharedV3ProviderMetadata,
 } from '@ai-sdk/provider';
 import type { Attempt } from '../errors.js';
+import { isCount } from '../providers/json-shapes.js';
 import type { FinishReason, Routing, Usage } from '../types.js';
 
 const FINISH: Record<FinishReason, LanguageModelV3FinishReason['unified']> = {
@@ -27,16 +28,20 @@ interface UsageDetails {
   completion_tokens_details?: { reasoning_tokens?: unknown };
 }
 
-const count = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+/**
+ * A part of `total` an upstream reports (cached, reasoning): none unless a count no greater than the total, so the
+ * rest (`noCache`, `text`) is never negative: an upstream's inconsistent split is not reported, its totals are.
+ */
+const partOf = (v: unknown, total: number | undefined): number | undefined =>
+  isCount(v) && total !== undefined && v <= total ? v : undefined;
 
 /** The AI SDK's usage for an OpenAI one: cached input tokens and reasoning output tokens when reported. */
 export function usageOf(u: Usage | null | undefined): LanguageModelV3Usage {
   const d: Partial<Usage> & UsageDetails = u ?? {};
-  const cached = count(d.prompt_tokens_details?.cached_tokens);
-  const reasoning = count(d.completion_tokens_details?.reasoning_tokens);
   const input = d.prompt_tokens;
   const output = d.completion_tokens;
+  const cached = partOf(d.prompt_tokens_details?.cached_tokens, input);
+  const reasoning = partOf(d.completion_tokens_details?.reasoning_tokens, output);
   return {
     inputTokens: {
       total: input,
