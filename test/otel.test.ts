@@ -23,6 +23,7 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
+import { createFakeClock } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
@@ -388,6 +389,51 @@ describe('instrumentOpenTelemetry with usage details', () => {
       'gen_ai.usage.input_tokens': 50,
       'gen_ai.usage.cache_read.input_tokens': 40,
     });
+  });
+});
+
+describe('instrumentOpenTelemetry and an attempt timed longer than its call', () => {
+  it("an attempt's span never starts before its call's span (its durationMs is on the client's clock)", async () => {
+    const clock = createFakeClock();
+    let n = 0;
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: false }),
+      // The client's clock says 10 s passed during each attempt; the spans' own clock says a few ms.
+      chat: async (req) => {
+        clock.advance(10_000);
+        // The first entry fails (a malformed reply), the second serves.
+        if (n++ === 0) throw new Error('busy');
+        return {
+          id: 'x',
+          object: 'chat.completion',
+          created: 1,
+          model: req.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        };
+      },
+      stream: () => {
+        throw new Error('not used');
+      },
+      embed: () => Promise.reject(new Error('not used')),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/c': { chain: ['custom/m1', 'custom/m2'] } } },
+        providers: { custom: { type: 'custom', adapter } },
+        health: { probes: false },
+        clock,
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    await llm.chat({ model: 'mana/c', messages: USER });
+    const { root, children } = tree(exporter.getFinishedSpans());
+    expect(children).toHaveLength(2);
+    expect(children[1]?.attributes['mana.attempt.reason']).toBe('ok');
+    for (const c of children) expect(ms(c.startTime)).toBeGreaterThanOrEqual(ms(root.startTime));
   });
 });
 
