@@ -86,7 +86,7 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     labelNames,
     registers: [registry],
   });
-  const counter = (name: string, help: string, labels: string[]) =>
+  const counter = (name: (typeof METRICS)[number], help: string, labels: string[]) =>
     new prom.Counter(config(name, help, labels));
   const requests = counter('llm_requests_total', 'Served LLM calls by resolved provider and model', [
     'provider',
