@@ -6,6 +6,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  type Tracer,
 } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -127,6 +128,8 @@ describe('instrumentOpenTelemetry', () => {
     expect(root.events.map((e) => e.name)).toEqual(['gen_ai.first_chunk']);
     expect(children.map((c) => c.name)).toEqual(['attempt b/m2']);
     expect(ms(children[0]!.endTime)).toBeCloseTo(ms(root.endTime), 3);
+    // The serving attempt began with the call (its durationMs is only its time to commit), not just before the end.
+    expect(ms(children[0]!.startTime)).toBe(ms(root.startTime));
   });
 
   it('a failure: error.type, ERROR status, the exception, a skipped entry as an event, every attempt', async () => {
@@ -389,6 +392,35 @@ describe('instrumentOpenTelemetry with usage details', () => {
       'gen_ai.usage.input_tokens': 50,
       'gen_ai.usage.cache_read.input_tokens': 40,
     });
+  });
+});
+
+describe('instrumentOpenTelemetry and the spans of calls that ended', () => {
+  it('forgets a call once its span ended: stop() ends no span a second time', async () => {
+    const { llm, exporter } = await setup();
+    const real = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer(
+      't',
+    );
+    const ends = new Map<unknown, number>();
+    const tracer: Tracer = {
+      ...real,
+      startSpan(name, options, ctx) {
+        const span = real.startSpan(name, options, ctx);
+        const end = span.end.bind(span);
+        span.end = (t) => {
+          ends.set(span, (ends.get(span) ?? 0) + 1);
+          end(t);
+        };
+        return span;
+      },
+      startActiveSpan: real.startActiveSpan.bind(real),
+    };
+    const stop = instrumentOpenTelemetry(llm, { tracer });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    await collect(llm.stream({ model: 'mana/x', messages: USER }));
+    stop();
+    expect(ends.size).toBeGreaterThanOrEqual(4);
+    expect([...ends.values()].every((n) => n === 1)).toBe(true);
   });
 });
 
