@@ -71,14 +71,14 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
   );
   const registry = options.registry ?? prom.register;
   // Checked before any is created: prom-client would throw a plain Error partway, the ones before it left behind.
-  const taken = METRICS.map((m) => `${p}${m}`).filter((name) => registry.getSingleMetric(name) !== undefined);
+  const names = METRICS.map((m) => `${p}${m}`);
+  const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
   if (taken.length > 0) {
     throw new ConfigError(
       'invalid registerPrometheusMetrics options',
       taken.map((name) => ({ path: 'registry', message: `already holds a metric named ${name}` })),
     );
   }
-  const names = METRICS.map((m) => `${p}${m}`);
   // Every metric's name, help, labels and registry.
   const config = (name: (typeof METRICS)[number], help: string, labelNames: string[]) => ({
     name: `${p}${name}`,
