@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ChatRequest,
@@ -8,7 +9,8 @@ import {
   ProviderConnectionError,
   ProviderHTTPError,
 } from '../src/index.js';
-import { closeAll, harness, rejection, USER, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
+import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -277,6 +279,28 @@ describe('when nothing can serve', () => {
     const later = (await rejection(llm.chat({ model: 'a/m1', messages: USER }))) as NoHealthyProviderError;
     expect(later.attempts).toEqual([{ target: 'a/m1', reason: 'unhealthy' }]);
     expect(later.retryAfterMs).toBe(59_000);
+  });
+
+  it('says to retry when the breaker that opened while a 429 was on its way ends, not when the hint does', async () => {
+    const held: ServerResponse[] = [];
+    const raw = await rawUpstream((text, res) => {
+      if ((JSON.parse(text) as { model: string }).model === 'm1') held.push(res);
+      else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
+    });
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+      options: { health: { cooldownMs: 60_000 } },
+    });
+    const first = rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await waitFor(() => held.length === 1, 'a/m1 held');
+    // a's breaker opens for 60 s (a/m2 fails twice) while a/m1 waits; then a/m1 answers 429 with a 1 s hint.
+    await rejection(llm.chat({ model: 'a/m2', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m2', messages: USER }));
+    held[0]?.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end('{}');
+    const err = (await first) as NoHealthyProviderError;
+    expect(err.attempts).toMatchObject([{ target: 'a/m1', reason: 'rate-limited', status: 429 }]);
+    expect(err.retryAfterMs).toBe(60_000);
   });
 
   it('lists every attempt in chain order, with the last error as cause', async () => {

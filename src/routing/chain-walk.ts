@@ -164,9 +164,13 @@ export class ChainWalk<T, R> {
     // A verdict that counts no failure ends the half-open trial this attempt may be (a failure ends it anyway).
     if (verdict.health !== 'failure') attempt.releaseTrial();
     const now = ctx.clock.now();
-    // The hint cooled the target from when the 429 came (or further, when it was cooling already).
-    if (verdict.health === 'cool')
-      this.#soonest = Math.min(this.#soonest, ctx.health.coolingUntil(entry.target) ?? now);
+    // The hint cooled the target from when the 429 came (or further, when it was cooling already); a breaker that
+    // opened meanwhile keeps it unusable until the later of the two ends (as precheck's `until`).
+    if (verdict.health === 'cool') {
+      const cooling = ctx.health.coolingUntil(entry.target) ?? now;
+      const usable = Math.max(cooling, ctx.health.unhealthyUntil(entry.provider) ?? cooling);
+      this.#soonest = Math.min(this.#soonest, usable);
+    }
     const durationMs = now - started;
     const status = err.status === undefined ? {} : { status: err.status };
     const a: Attempt = { target: entry.target, reason: verdict.reason, ...status, durationMs, error: err };
