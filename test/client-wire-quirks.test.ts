@@ -54,6 +54,16 @@ describe('OpenAI-compatible: finish_reason "" on every chunk (sglang, older Olla
     );
     const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     expect(err).toBeInstanceOf(StreamInterruptedError);
+    // The status the upstream's error said (docs/errors.md: ProviderError's `status?`), as its cause's.
+    expect((err as StreamInterruptedError).status).toBe(500);
+    expect(((err as StreamInterruptedError).cause as { status?: number }).status).toBe(500);
+  });
+
+  it('a stream cut with no error said carries no status', async () => {
+    const llm = await answeringWith('openai', sse(delta({ content: 'Hel' }, null)), 'text/event-stream');
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).status).toBeUndefined();
   });
 
   it('the caller sees null until the real finish reason', async () => {
