@@ -78,6 +78,35 @@ describe('a successful stream', () => {
     expect(chunks.at(-1)?.usage).toEqual(usage);
     expect(events.of('response')).toEqual([expect.objectContaining({ usage })]);
   });
+
+  it('reports the last usage when the upstream sends it more than once (cumulative, as some proxies do)', async () => {
+    const u = (p: number, c: number) => ({ prompt_tokens: p, completion_tokens: c, total_tokens: p + c });
+    const chunk = (delta: object, finish: string | null, usage: object) => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta, finish_reason: finish }],
+      usage,
+    });
+    const frames = [chunk({ content: 'Hel' }, null, u(4, 1)), chunk({ content: 'lo' }, 'stop', u(4, 2))];
+    const body = [...frames, { id: 'c1', choices: [], usage: u(4, 3) }, '[DONE]']
+      .map((f) => `data: ${typeof f === 'string' ? f : JSON.stringify(f)}\n\n`)
+      .join('');
+    const raw = await rawUpstream(
+      (_, res) => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body),
+    );
+    const { llm, events } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(textOf(chunks)).toBe('Hello');
+    expect(chunks.at(-1)?.usage).toEqual(u(4, 3));
+    expect(events.of('response')).toEqual([expect.objectContaining({ usage: u(4, 3) })]);
+  });
 });
 
 describe('before the first content chunk a failure falls back invisibly', () => {
