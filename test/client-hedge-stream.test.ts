@@ -1,6 +1,7 @@
 // Hedged streams: a hedge starts only before the commit point (the first content chunk), never after it.
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatChunk, ProviderAdapter } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, consume, harness, KEY, textOf, USER, waitFor } from './helpers/client.js';
 import { type HangingUpstream, hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
@@ -73,5 +74,69 @@ describe('hedged streams', () => {
     expect(up.b!.count()).toBe(0);
     expect(events.of('hedge')).toEqual([]);
     expect(s.chunks.every((c) => c.model === 'a/m')).toBe(true);
+  });
+});
+
+describe('hedged streams of adapters that ignore their signal', () => {
+  /** A custom adapter whose stream waits for the test, then sends its name and a finish; `closed` once let go. */
+  function gated(id: string) {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const chunk = (delta: object, finish: 'stop' | null): ChatChunk => ({
+      id,
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: `${id}/m`,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    const self = {
+      calls: 0,
+      closed: false,
+      open: () => open(),
+      adapter: {
+        capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+        chat: () => Promise.reject(new Error('not used')),
+        async *stream() {
+          self.calls++;
+          try {
+            await gate;
+            yield chunk({ content: `from ${id}` }, null);
+            yield chunk({}, 'stop');
+          } finally {
+            self.closed = true;
+          }
+        },
+        embed: () => Promise.reject(new Error('not used')),
+        probe: () => Promise.resolve({ ok: true }),
+        models: () => Promise.resolve(['m']),
+      } satisfies ProviderAdapter,
+    };
+    return self;
+  }
+
+  it('both committing in the same turn: the loser is closed and none of its chunks reach the consumer', async () => {
+    const a = gated('a');
+    const b = gated('b');
+    const { llm, clock } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'custom', adapter: a.adapter }, b: { type: 'custom', adapter: b.adapter } },
+      aliases: { 'mana/x': { chain: ['a/m', 'b/m'], hedge: { afterMs: 300 } } },
+    });
+    const opening = llm.openStream(REQ);
+    await waitFor(() => a.calls === 1, 'stream at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => b.calls === 1, 'hedge at b');
+    a.open();
+    b.open();
+    const stream = await opening;
+    const [winner, loser] = stream.model === 'a/m' ? [a, b] : [b, a];
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(textOf(chunks)).toBe(`from ${stream.model.slice(0, 1)}`);
+    expect(chunks.every((c) => c.model === stream.model)).toBe(true);
+    expect(winner.closed).toBe(true);
+    await waitFor(() => loser.closed, 'the loser’s stream closed');
   });
 });
