@@ -47,6 +47,25 @@ describe('a stream is judged by how it ends', () => {
     expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
   });
 
+  it('a half-open trial that ends cleanly with no content is a success as it opens: breaker closed, count reset', async () => {
+    const { llm, clock, a } = await setup();
+    a.enqueue({ status: 500 }, { status: 500 });
+    await collect(llm.stream(REQ));
+    await collect(llm.stream(REQ));
+    expect(llm.health().providers.a).toMatchObject({ state: 'open', consecutiveFailures: 2 });
+    await clock.advanceAsync(60_000);
+    a.setDefault({ reply: '' });
+    const stream = await llm.openStream(REQ);
+    expect(stream.model).toBe('a/m1');
+    // Judged before its end is read: nothing after the end can break it.
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+    await collect(stream);
+    // So one failure later the breaker is still closed (the two before the trial no longer count).
+    a.enqueue({ status: 500 });
+    await collect(llm.stream(REQ));
+    expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
+  });
+
   it("the caller's break after a commit is neither a success nor a failure", async () => {
     const { llm, a } = await setup();
     a.enqueue({ streamThenReset: 2 });
