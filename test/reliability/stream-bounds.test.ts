@@ -109,6 +109,37 @@ describe('a committed stream keeps a bounded partial answer', () => {
     expect(partial.truncated).toBe(true);
   });
 
+  it("a later delta's empty id or name, and a tool call that is no object, leave the partial tool call as it was", async () => {
+    const chunk = (tool_calls: unknown[]): ChatChunk =>
+      ({
+        id: 'c',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }],
+      }) as ChatChunk;
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      async *stream() {
+        yield chunk([
+          { index: 0, id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q"' } },
+        ]);
+        yield chunk([{ index: 0, id: '', function: { name: '', arguments: ':1}' } }, 'junk', 7]);
+        throw new Error('cut');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      models: async () => [],
+      probe: async () => ({ ok: true }),
+    };
+    const { llm } = client({ c: { type: 'custom', adapter } }, { 'mana/x': ['c/m'] });
+    const { error } = await drain(llm.stream(REQ));
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+    expect((error as StreamInterruptedError).partial.toolCalls).toEqual([
+      { index: 0, id: 'call_1', name: 'lookup', arguments: '{"q":1}' },
+    ]);
+  });
+
   it('a failure inside the stream’s own bookkeeping ends it as StreamInterruptedError: slot released, request closed, no health change', async () => {
     let returned = 0;
     const chunk = (content: string): ChatChunk => ({
