@@ -295,6 +295,24 @@ describe('after the first content chunk the stream belongs to the caller', () =>
     expect((failed as StreamInterruptedError).cause).toBeInstanceOf(ProviderTimeoutError);
   });
 
+  it('a wait that began after the idle timer was armed is cut at exactly idleMs of silence, not 1 ms sooner', async () => {
+    const { llm, clock, a } = await setup('openai', { timeouts: { idleMs: 3000 } });
+    a.enqueue({ streamThenStall: 2 });
+    const it = llm.stream(REQ)[Symbol.asyncIterator]();
+    let text = '';
+    while (text.length < 8) text += (await it.next()).value?.choices[0]?.delta.content ?? '';
+    await clock.advanceAsync(1); // the consumer holds its chunks for 1 ms
+    let failed: unknown;
+    const next = it.next().catch((err: unknown) => {
+      failed = err;
+    });
+    await clock.advanceAsync(2999); // the timer fires 2999 ms into the wait: not idle yet
+    expect(failed).toBeUndefined();
+    await clock.advanceAsync(1);
+    await next;
+    expect((failed as StreamInterruptedError).cause).toBeInstanceOf(ProviderTimeoutError);
+  });
+
   it('neither idleMs nor the total budget count the time the consumer spends between chunks', async () => {
     const { llm, clock, a } = await setup('openai', { timeouts: { idleMs: 3000, totalMs: 5000 } });
     a.setDefault({ reply: 'One two three', chunks: 3 });
