@@ -1,8 +1,8 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NoHealthyProviderError, UnknownAliasError } from '../src/index.js';
+import { createManaLLM, NoHealthyProviderError, UnknownAliasError } from '../src/index.js';
 import type { ManaTraceMessage } from '../src/trace-channels.js';
-import { closeAll, harness, rejection, USER } from './helpers/client.js';
+import { closeAll, harness, KEY, rejection, track, USER, upstream } from './helpers/client.js';
 
 afterEach(closeAll);
 
@@ -89,6 +89,25 @@ describe('node:diagnostics_channel tracing channels', () => {
       usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
     });
     expect(stream.seen[3]?.msg.cancelled).toBeUndefined();
+  });
+
+  it("mana-llm:stream: asyncEnd carries the served entry and usage with no 'response' listener too", async () => {
+    const a = await upstream('openai');
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m1'] } } },
+        providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const stream = listen('mana-llm:stream');
+    const chunks = llm.stream({ model: 'mana/x', messages: USER, stream_options: { include_usage: true } });
+    for await (const _ of chunks);
+    expect(stream.phases()).toEqual(['start', 'end', 'asyncStart', 'asyncEnd']);
+    expect(stream.seen[3]?.msg).toMatchObject({
+      resolved: 'a/m1',
+      usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+    });
   });
 
   it('mana-llm:stream: a stream the consumer stops ends as cancelled; an unknown alias as an error', async () => {
