@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClosedError, createManaLLM, isManaLLMError } from '../src/index.js';
+import { ClosedError, createManaLLM, isManaLLMError, type ProviderAdapter } from '../src/index.js';
 import { openaiCodec, startMockUpstream } from '../src/testing/index.js';
 import {
   closeAll,
@@ -62,6 +62,50 @@ describe('close()', () => {
     expectClosed(await call);
     expectClosed(await rejection(stream.done));
     await waitFor(() => hang.closedByClient === 2, 'upstream sockets closed');
+  });
+
+  it.each([
+    ['honours its signal', true],
+    ['ignores its signal', false],
+  ])(
+    'settles a call whose custom adapter %s with a CLOSED error (no socket to close)',
+    async (_, honours) => {
+      let started = 0;
+      const adapter: ProviderAdapter = {
+        capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+        chat: (_req, { signal }) => {
+          started++;
+          return new Promise((_ok, reject) => {
+            if (honours) signal.addEventListener('abort', () => reject(signal.reason));
+          });
+        },
+        stream: () => {
+          throw new Error('unused');
+        },
+        embed: () => Promise.reject(new Error('unused')),
+        probe: () => Promise.resolve({ ok: true }),
+        models: () => Promise.resolve([]),
+      };
+      const { llm, events } = await harness({
+        upstreams: {},
+        providers: { c: { type: 'custom', adapter } },
+        aliases: { 'mana/x': ['c/m1'] },
+      });
+      const call = rejection(llm.chat(REQ));
+      await waitFor(() => started === 1, 'the adapter called');
+      await llm.close();
+      expectClosed(await call);
+      expect(events.of('failure').map((f) => f.error.code)).toEqual(['CLOSED']);
+    },
+  );
+
+  it('removes every listener: a reload() after it tells nobody', async () => {
+    const { llm, events } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m1'] } });
+    await llm.reload();
+    expect(events.count('reload')).toBe(1);
+    await llm.close();
+    await llm.reload().catch(() => undefined);
+    expect(events.count('reload')).toBe(1);
   });
 
   it('closes the idle pooled connections to the providers', async () => {
