@@ -90,6 +90,20 @@ describe('entries skipped before any call', () => {
     expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/m1');
   });
 
+  it('saturated: a served chat or embed gives its place at a maxConcurrent provider back', async () => {
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      providers: { a: { maxConcurrent: 1 } },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    for (let i = 0; i < 2; i++) {
+      expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/m1');
+      expect((await llm.embed({ model: 'mana/x', input: 'x' })).model).toBe('a/m1');
+    }
+    expect(llm.resolve('mana/x').candidates[0]?.state).toBe('ready');
+    expect(up.b?.count()).toBe(0);
+  });
+
   describe('capability', () => {
     it('json_schema is never sent to anthropic: the entry is skipped', async () => {
       const { llm, up } = await harness({
