@@ -176,6 +176,27 @@ describe("a custom adapter's embeddings whose vectors or indexes are malformed",
   });
 });
 
+describe("a custom adapter's embed given one input as a string", () => {
+  it('gets it as a list of one, and its one vector serves the call', async () => {
+    const seen: unknown[] = [];
+    const mine = adapter(null, {
+      object: 'list',
+      model: 'mine/m',
+      data: [{ object: 'embedding', index: 0, embedding: [1, 2] }],
+    });
+    const embed = mine.embed;
+    mine.embed = (req, ctx) => {
+      seen.push(req.input);
+      return embed(req, ctx);
+    };
+    const { llm } = await setup(mine);
+    const res = await llm.embed({ model: 'mana/x', input: 'hello world' });
+    expect(seen).toEqual([['hello world']]);
+    expect(res.routing.resolved).toBe('mine/m');
+    expect(res.data).toEqual([{ object: 'embedding', index: 0, embedding: [1, 2] }]);
+  });
+});
+
 describe("a custom adapter's own ProviderError with a huge message holding a key and control characters", () => {
   const KEYLIKE = 'sk-proj-ABCDEFGH12345678';
   const huge = () =>
