@@ -339,6 +339,18 @@ describe('off() with a listener that was never added', () => {
   });
 });
 
+describe('off() with an event name and no listener', () => {
+  it("removes that event's listeners only: the other events' are still heard", async () => {
+    const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const heard: string[] = [];
+    llm.on('request', () => void heard.push('request'));
+    llm.on('response', () => void heard.push('response'));
+    llm.off('request');
+    await llm.chat({ model: 'mana/x', messages: USER });
+    expect(heard).toEqual(['response']);
+  });
+});
+
 describe('off() with a listener added twice', () => {
   it('removes it entirely, as eventemitter3 does: it hears nothing more', async () => {
     const { llm } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
