@@ -417,6 +417,19 @@ describe('a baseUrl whose query, fragment or credentials would never be sent is 
     expect(JSON.stringify(err.issues)).not.toContain('127.0.0.1');
   });
 
+  it('trailing slashes are dropped: the call goes to <baseUrl>/chat/completions, with one slash', async () => {
+    const up = await upstream('openai');
+    const llm = track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { a: { type: 'openai', baseUrl: `${up.url}//`, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    await llm.chat({ model: 'a/m', messages: USER });
+    expect(up.requests.map((r) => r.path)).toEqual(['/v1/chat/completions']);
+  });
+
   it('a bare trailing ? or # drops nothing and is accepted', async () => {
     const up = await upstream('openai');
     const llm = track(
