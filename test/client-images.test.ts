@@ -567,3 +567,81 @@ describe('an image at the byte limits, and what the fetch asks for', () => {
     expect(img.hits).toEqual(['/cat.png']);
   });
 });
+
+describe('image URLs and rules at their edges (second pass)', () => {
+  const issue = async (p: Promise<unknown>) => ((await rejection(p)) as InvalidRequestError).issues[0];
+
+  it('an https image passes the scheme check and is fetched (here it fails at the TLS handshake)', async () => {
+    const img = await imageServer();
+    const { llm } = await client({ images: { fetch: 'all' } });
+    expect((await issue(llm.chat(withImage(`https://127.0.0.1:${img.port}/cat.png`))))?.message).toBe(
+      'could not be fetched',
+    );
+  });
+
+  it('a data: URL without the ";" before base64 is refused, not guessed at', async () => {
+    const { llm, up } = await client();
+    const got = await issue(llm.chat(withImage(`data:image/pngbase64,${PNG.toString('base64')}`)));
+    expect(got).toEqual({
+      path: 'messages[0].content[1].image_url.url',
+      message: 'is a data: URL that is not base64',
+    });
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('too many images: the error names the first image over maxCount', async () => {
+    const img = await imageServer();
+    const { llm } = await client({ images: { fetch: 'all', maxCount: 1 } });
+    const url = (n: string) => ({
+      type: 'image_url' as const,
+      image_url: { url: `http://127.0.0.1:${img.port}/${n}` },
+    });
+    const req: ChatRequest = {
+      model: 'mana/v',
+      messages: [{ role: 'user', content: [url('a.png'), url('a.png'), url('b.png'), url('c.png')] }],
+    };
+    expect((await issue(llm.chat(req)))?.path).toBe('messages[0].content[2].image_url.url');
+  });
+
+  it('a rule that returns a truthy value other than true refuses', async () => {
+    const img = await imageServer();
+    const rule = (() => 'yes') as unknown as (url: URL) => boolean;
+    const { llm } = await client({ images: { fetch: rule } });
+    expect((await issue(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`))))?.message).toBe(
+      'may not be fetched (images.fetch)',
+    );
+    expect(img.hits).toEqual([]);
+  });
+
+  it('a fetched image leaves no timer behind once the call is answered', async () => {
+    const img = await imageServer();
+    const { llm, clock } = await client({ images: { fetch: 'all', timeoutMs: 5_000 } });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    expect(clock.pending()).toBe(0);
+  });
+
+  it("the caller's abort during the fetch rejects with the caller's reason, not as an unusable image", async () => {
+    const img = await imageServer(() => undefined); // answers nothing, ever
+    const { llm } = await client({ images: { fetch: 'all' } });
+    const ac = new AbortController();
+    const pending = rejection(
+      llm.chat(withImage(`http://127.0.0.1:${img.port}/slow.png`), { signal: ac.signal }),
+    );
+    await waitFor(() => img.hits.length === 1, 'the image request');
+    const reason = new Error('caller gave up');
+    ac.abort(reason);
+    expect(await pending).toBe(reason);
+  });
+});
+
+describe("the caller's signal after an image call", () => {
+  it('keeps no abort listener once the call is answered (a signal reused for many calls does not pile them up)', async () => {
+    const { getEventListeners } = await import('node:events');
+    const img = await imageServer();
+    const { llm } = await client({ images: { fetch: 'all' } });
+    const ac = new AbortController();
+    for (let i = 0; i < 3; i++)
+      await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`), { signal: ac.signal });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+});
