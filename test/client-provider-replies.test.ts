@@ -360,6 +360,30 @@ describe('Anthropic: stop_reason model_context_window_exceeded (the answer fille
   });
 });
 
+describe('Anthropic: stop_reason stop_sequence and pause_turn (docs/choices.md)', () => {
+  for (const stop of ['stop_sequence', 'pause_turn', 'end_turn'])
+    it(`${stop} is finish_reason "stop" in chat() and stream()`, async () => {
+      const reply = {
+        id: 'msg_1',
+        type: 'message',
+        content: [{ type: 'text', text: 'Hi' }],
+        stop_reason: stop,
+      };
+      const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+      expect((await llm.chat({ model: 'a/m', messages: USER })).choices[0]?.finish_reason).toBe('stop');
+      const body = [
+        ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+        ev('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hi' } }),
+        ev('content_block_stop', { index: 0 }),
+        ev('message_delta', { delta: { stop_reason: stop } }),
+        ev('message_stop', {}),
+      ].join('');
+      const streamed = await answeringWith('anthropic', body, 'text/event-stream');
+      const chunks = await collect(streamed.stream({ model: 'a/m', messages: USER }));
+      expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    });
+});
+
 describe('Anthropic: a reply that only wrote the prompt cache', () => {
   it('counts the written tokens in prompt_tokens and reports 0 cached tokens read', async () => {
     const reply = {
