@@ -602,3 +602,38 @@ describe('an error body: the message it carries', () => {
     expect((err as Error).message).toContain('HTTP 400: no such thing here');
   });
 });
+
+describe('an answer of text and tool calls together (second pass)', () => {
+  it('keeps its text as content next to the tool calls (only a calls-only answer has null content)', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      content: [
+        { type: 'text', text: 'Let me check.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Oslo' } },
+      ],
+      stop_reason: 'tool_use',
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    const msg = (await llm.chat({ model: 'a/m', messages: USER })).choices[0]?.message;
+    expect(msg?.content).toBe('Let me check.');
+    expect(msg?.tool_calls?.[0]?.function).toEqual({ name: 'weather', arguments: '{"city":"Oslo"}' });
+  });
+});
+
+describe('an OpenAI-compatible usage with a null count (second pass)', () => {
+  it('is no usage at all, as any count that is not a count (docs/choices.md)', async () => {
+    const reply = {
+      id: 'c1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: null, completion_tokens: 2, total_tokens: 2 },
+    };
+    const llm = await answeringWith('openai', JSON.stringify(reply), json);
+    const out = await llm.chat({ model: 'a/m', messages: USER });
+    expect(out.choices[0]?.message.content).toBe('Hi');
+    expect(out.usage).toBeUndefined();
+  });
+});
