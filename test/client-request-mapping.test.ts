@@ -18,6 +18,28 @@ describe('Anthropic', () => {
   });
 });
 
+describe('Anthropic: system and developer messages (second pass)', () => {
+  it('no system key without one, and no tools for an empty list', async () => {
+    const body = await sent('anthropic', { tools: [] });
+    expect('system' in body).toBe(false);
+    expect('tools' in body).toBe(false);
+  });
+
+  it('several, wherever they stand, go to `system` in order, joined by a blank line; the turns keep theirs', async () => {
+    const body = await sent('anthropic', {
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'system', content: 'S1' },
+        { role: 'assistant', content: 'x' },
+        { role: 'developer', content: [{ type: 'text', text: 'S2' }] },
+        { role: 'user', content: 'b' },
+      ],
+    });
+    expect(body.system).toBe('S1\n\nS2');
+    expect((body.messages as { role: string }[]).map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+  });
+});
+
 describe('Gemini', () => {
   it('a schema value that is data (default, enum, const) is sent as given, even with a key Gemini rejects in a schema', async () => {
     const schema = {
