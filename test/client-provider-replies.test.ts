@@ -637,3 +637,19 @@ describe('an OpenAI-compatible usage with a null count (second pass)', () => {
     expect(out.usage).toBeUndefined();
   });
 });
+
+describe('Ollama: lines after the done line in the same read (second pass)', () => {
+  it('are ignored: the stream ends at the finish, nothing follows it', async () => {
+    const line = (o: object) =>
+      `${JSON.stringify({ model: 'm', created_at: '2025-01-01T00:00:00Z', ...o })}\n`;
+    const body = [
+      line({ message: { role: 'assistant', content: 'Hi' }, done: false }),
+      line({ message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop' }),
+      line({ message: { role: 'assistant', content: 'after' }, done: false }),
+    ].join('');
+    const llm = await answeringWith('ollama', body, 'application/x-ndjson');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
