@@ -636,12 +636,12 @@ describe('image URLs and rules at their edges (second pass)', () => {
 
 describe("the caller's signal after an image call", () => {
   it('keeps no abort listener once the call is answered (a signal reused for many calls does not pile them up)', async () => {
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
     const img = await imageServer();
     const { llm } = await client({ images: { fetch: 'all' } });
     const ac = new AbortController();
     for (let i = 0; i < 3; i++)
       await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`), { signal: ac.signal });
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(EventEmitter.getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
