@@ -121,3 +121,61 @@ describe('recovery probes (default options, real sockets)', () => {
     expect(llm.health().providers.a?.state).toBe('open');
   });
 });
+
+describe('a recovery probe of a half-open provider is its trial', () => {
+  it('a call while that probe hangs skips the provider; the probe answering closes the breaker', async () => {
+    const sw = { down: false, hold: false, hung: [] as ServerResponse[] };
+    const a = await rawUpstream((body: string, res: ServerResponse) => {
+      if (body === '' && sw.hold) {
+        sw.hung.push(res); // the recovery probe: held until the test answers it
+        return;
+      }
+      if (sw.down) {
+        res.socket?.destroy();
+        return;
+      }
+      if (body === '') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(openaiCodec.models(['m1'])));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(openaiCodec.chat({ reply: 'from a' }, 'm1')));
+    });
+    const b = await upstream('openai');
+    const fake = createFakeClock();
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m1', 'b/m2'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: a.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: b.url, apiKey: KEY },
+        },
+        clock: fake,
+        // The first recovery probe (1 s ±10%) comes after the 500 ms cool-down: the breaker is half-open then.
+        health: { cooldownMs: 500, recoveryProbeMs: 1_000 },
+      }),
+    );
+    await fake.advanceAsync(0);
+    await waitFor(() => llm.health().providers.a?.lastCheckedAt !== null, 'the first periodic probe');
+    sw.down = true;
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    expect(llm.health().providers.a?.state).toBe('open');
+    sw.down = false;
+    sw.hold = true;
+    await fake.advanceAsync(1_200);
+    await waitFor(() => sw.hung.length === 1, 'the recovery probe to reach the provider');
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    const res = await llm.chat(CHAT);
+    expect(res.model).toBe('b/m2');
+    expect(res.routing.attempts[0]).toEqual({ target: 'a/m1', reason: 'unhealthy' });
+    const probe = sw.hung[0] as ServerResponse;
+    probe
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(openaiCodec.models(['m1'])));
+    await waitFor(() => llm.health().providers.a?.state === 'closed', 'the probe to close the breaker');
+    expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+});
