@@ -191,9 +191,10 @@ export class ManaLLM {
 
   /**
    * Re-reads the aliases; on any error the previous aliases stay in force.
-   * @throws AliasConfigError
+   * @throws AliasConfigError, ClosedError
    */
   async reload(): Promise<void> {
+    if (this.#ctx.closed) throw new ClosedError();
     try {
       const config = await this.#parts.aliases.reload();
       this.#ctx.events.emit('reload', { ok: true, aliases: config.aliases.size });

@@ -48,6 +48,26 @@ describe('close()', () => {
     expect(up.a?.count()).toBe(1);
   });
 
+  it('makes a later reload() reject with CLOSED without re-reading the aliases file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-closed-reload-'));
+    try {
+      const path = join(dir, 'aliases.yaml');
+      writeFileSync(path, 'aliases:\n  mana/x:\n    chain: [a/m1]\n');
+      const a = await upstream('openai');
+      const llm = createManaLLM({
+        aliasesPath: path,
+        providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+        health: { probes: false },
+      });
+      await llm.close();
+      writeFileSync(path, 'aliases:\n  mana/y:\n    chain: [a/m1]\n');
+      expectClosed(await rejection(llm.reload()));
+      expect(llm.aliases().aliases.map((a) => a.name)).toEqual(['mana/x']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('settles an in-flight call with a CLOSED error and closes its upstream socket', async () => {
     const hang = await hangingUpstream();
     const { llm } = await harness({
