@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ServerResponse } from 'node:http';
 import {
   type Context,
   type ContextManager,
@@ -24,7 +25,7 @@ import {
   StreamInterruptedError,
 } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
-import { createFakeClock } from '../src/testing/index.js';
+import { createFakeClock, openaiCodec } from '../src/testing/index.js';
 import {
   closeAll,
   collect,
@@ -686,5 +687,87 @@ describe('instrumentOpenTelemetry and sampling parameters', () => {
     const { llm, exporter } = await setup();
     await llm.chat({ model: 'mana/x', messages: USER, top_p: 0.9 });
     expect(tree(exporter.getFinishedSpans()).root.attributes['gen_ai.request.top_p']).toBe(0.9);
+  });
+});
+
+describe('instrumentOpenTelemetry: when each entry is recorded', () => {
+  /** An OpenAI upstream that holds every request until the test answers it with `status`. */
+  async function held() {
+    const waiting: ServerResponse[] = [];
+    const up = await rawUpstream((_body, res) => void waiting.push(res));
+    const answer = (status: number): void => {
+      const res = waiting.shift() as ServerResponse;
+      if (status !== 200) {
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"down"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(openaiCodec.chat({ reply: 'late' }, 'm1')));
+    };
+    return { url: up.url, waiting, answer };
+  }
+
+  function traced(chain: string[], providers: Record<string, string>) {
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/t': { chain } } },
+        providers: Object.fromEntries(
+          Object.entries(providers).map(([id, baseUrl]) => [
+            id,
+            { type: 'openai' as const, baseUrl, apiKey: KEY },
+          ]),
+        ),
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    return { llm, exporter };
+  }
+
+  it('a skipped entry is stamped when it was skipped, not when the call ended', async () => {
+    const a = await held();
+    const { llm, exporter } = traced(['ghost/m', 'a/m1'], { a: a.url });
+    const call = llm.chat({ model: 'mana/t', messages: USER });
+    await waitFor(() => a.waiting.length === 1, 'the request to reach a');
+    const between = performance.timeOrigin + performance.now();
+    a.answer(200);
+    await call;
+    const { root } = tree(exporter.getFinishedSpans());
+    const skip = root.events.find((e) => e.name === 'mana.skip');
+    expect(ms(skip!.time)).toBeLessThanOrEqual(between);
+    expect(ms(root.endTime)).toBeGreaterThan(between);
+  });
+
+  it('a hedge that fails first and the entry beside it failing later each end when they failed', async () => {
+    const a = await held();
+    const b = await upstream('openai', { status: 500 });
+    const { llm, exporter } = traced(['a/m1', 'b/m2'], { a: a.url, b: b.url });
+    const told: string[] = [];
+    llm.on('fallback', (e) => told.push(e.from));
+    const call = rejection(llm.chat({ model: 'mana/t', messages: USER }, { hedgeAfterMs: 10 }));
+    await waitFor(() => told.includes('b/m2'), 'the hedge on b to fail');
+    const between = performance.timeOrigin + performance.now();
+    a.answer(500);
+    expect(await call).toBeInstanceOf(NoHealthyProviderError);
+    const { children } = tree(exporter.getFinishedSpans());
+    const [first, hedge] = children as [ReadableSpan, ReadableSpan];
+    expect([first.name, hedge.name]).toEqual(['attempt a/m1', 'attempt b/m2']);
+    expect(ms(hedge.endTime)).toBeLessThanOrEqual(between);
+    expect(ms(first.endTime)).toBeGreaterThan(between);
+  });
+});
+
+describe('instrumentOpenTelemetry and an abort reason carrying an HTTP status', () => {
+  it("error.type is still the reason's own name: only an error with both a code and an httpStatus is not the caller's", async () => {
+    const { llm, a, exporter } = await setup();
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
+    ac.abort(Object.assign(new Error('client went away'), { name: 'ClientGone', httpStatus: 499 }));
+    await rejection(call);
+    expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ClientGone');
   });
 });
