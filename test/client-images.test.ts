@@ -603,6 +603,21 @@ describe('image URLs and rules at their edges (second pass)', () => {
     expect((await issue(llm.chat(req)))?.path).toBe('messages[0].content[2].image_url.url');
   });
 
+  it('an image given twice that cannot be fetched: fetched once, and the error names its first place', async () => {
+    const img = await imageServer((_req, res) => void res.writeHead(404).end());
+    const { llm } = await client({ images: { fetch: 'all' } });
+    const part = { type: 'image_url' as const, image_url: { url: `http://127.0.0.1:${img.port}/gone.png` } };
+    const req: ChatRequest = {
+      model: 'mana/v',
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'and this?' }, part] },
+        { role: 'user', content: [part] },
+      ],
+    };
+    expect((await issue(llm.chat(req)))?.path).toBe('messages[0].content[1].image_url.url');
+    expect(img.hits).toEqual(['/gone.png']);
+  });
+
   it('a rule that returns a truthy value other than true refuses', async () => {
     const img = await imageServer();
     const rule = (() => 'yes') as unknown as (url: URL) => boolean;
