@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../src/clock.js';
-import { createManaLLM } from '../src/index.js';
+import { createMemoryHealthStore } from '../src/health/health-store.js';
+import { createManaLLM, type HealthStore } from '../src/index.js';
 import { createFakeClock, openaiCodec } from '../src/testing/index.js';
 import { closeAll, KEY, track, USER, upstream, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
@@ -177,5 +178,43 @@ describe('a recovery probe of a half-open provider is its trial', () => {
       .end(JSON.stringify(openaiCodec.models(['m1'])));
     await waitFor(() => llm.health().providers.a?.state === 'closed', 'the probe to close the breaker');
     expect((await llm.chat(CHAT)).model).toBe('a/m1');
+  });
+});
+
+describe('the recovery schedule while another process holds the probe lease', () => {
+  it('a provider left half-open (no probe ran here) stays on the fast schedule: it is not back yet', async () => {
+    const dead = await rawUpstream((_body: string, res: ServerResponse) => void res.socket?.destroy());
+    const b = await upstream('openai');
+    const fake = createFakeClock();
+    const asked: number[] = [];
+    const mem = createMemoryHealthStore(fake);
+    // Another process holds every lease: this one never probes, so its breaker goes half-open on the clock alone.
+    const store: HealthStore = {
+      ...mem,
+      acquireProbe: (p) => {
+        if (p === 'a') asked.push(fake.now());
+        return false;
+      },
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m1', 'b/m2'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: dead.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: b.url, apiKey: KEY },
+        },
+        clock: fake,
+        health: { cooldownMs: 500, recoveryProbeMs: 1_000, store },
+      }),
+    );
+    await fake.advanceAsync(0);
+    await llm.chat(CHAT);
+    await llm.chat(CHAT);
+    expect(llm.health().providers.a?.state).toBe('open');
+    const openedAt = fake.now();
+    for (let i = 0; i < 200; i++) await fake.advanceAsync(100);
+    expect(llm.health().providers.a?.state).toBe('half-open');
+    // 1, 3, 7 and 15 s after it opened (±10%), not once and then only at the 30 s interval.
+    expect(asked.filter((t) => t > openedAt && t <= openedAt + 20_000).length).toBeGreaterThanOrEqual(4);
   });
 });
