@@ -293,6 +293,15 @@ describe('createMockProvider embeddings', () => {
       await llm.close();
     }
   });
+
+  it('an embed call takes a step from the queue and is recorded: a scripted failure fails it', async () => {
+    const { local, llm } = setup();
+    local.enqueue({ fail: 'connection' });
+    const res = await llm.embed({ model: 'mana/fast-text', input: 'a' });
+    expect(res.model).toBe('cloud/big');
+    expect(local.calls).toEqual([{ kind: 'embed', model: 'small' }]);
+    await llm.close();
+  });
 });
 
 describe('the fake clock', () => {

@@ -162,4 +162,43 @@ describe('startMockUpstream', () => {
     const limited = await (await post(`${g.url}/models/m:generateContent`, {})).json();
     expect((limited as any).error.details).toContainEqual(expect.objectContaining({ retryDelay: '12s' }));
   });
+  it('a partial stream: streamThenEnd ends cleanly after n pieces, streamThenReset cuts the socket, inBandError frames its error', async () => {
+    const u = await up('openai');
+    const ask = () => post(`${u.url}/chat/completions`, { model: 'm', stream: true });
+    const pieces = (sse: string) => [...sse.matchAll(/"content":"(x+)"/g)].length;
+    u.enqueue({ streamThenEnd: 2 }, { streamThenReset: 2 }, { inBandError: 'server', after: 1 });
+    const ended = await (await ask()).text();
+    expect(pieces(ended)).toBe(2);
+    expect(ended).not.toContain('[DONE]');
+    expect(ended).not.toContain('finish_reason":"stop');
+    await expect((await ask()).text()).rejects.toThrow();
+    const failed = await (await ask()).text();
+    expect(failed).toMatch(/"content":"y+"[\s\S]*"error"/);
+  });
+
+  it('a raw status answer carries its headers; the request headers are recorded; slow streams byte by byte', async () => {
+    const u = await up('openai');
+    u.enqueue({ status: 429, headers: { 'retry-after': '5' } }, { slow: 'Hi there' });
+    const limited = await fetch(`${u.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer k' },
+      body: '{"model":"m"}',
+    });
+    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '5']);
+    await limited.text();
+    expect(u.requests[0]?.headers.authorization).toBe('Bearer k');
+    const slow = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    expect(slow).toContain('data: [DONE]');
+    expect([...slow.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('')).toBe('Hi there');
+  });
+
+  it('listens on the port given', async () => {
+    const probe = await up('openai');
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    open.pop();
+    const u = await startMockUpstream('ollama', undefined, { port });
+    open.push(u);
+    expect(u.url).toBe(`http://127.0.0.1:${port}`);
+  });
 });
