@@ -49,6 +49,15 @@ describe('mana-llm validate --config', () => {
     expect(r.stderr).not.toContain('ollama/qwen2.5:7b');
   });
 
+  it('counts a single warning as "1 warning"', async () => {
+    const config = project(
+      { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {}, groq: { apiKey: 'k' } } },
+      ALIASES,
+    );
+    const r = await run(['validate', '--config', config]);
+    expect(r.stdout).toMatch(/ok — 1 aliases, default mana\/fast-text, 1 warning\n$/);
+  });
+
   it('validates aliases written inline in the config, as an object or as YAML text', async () => {
     for (const aliases of [{ aliases: { 'mana/x': { chain: ['ollama/m'] } } }, ALIASES]) {
       const config = project({ aliases, providers: { ollama: {} } }, ALIASES);

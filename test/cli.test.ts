@@ -101,6 +101,22 @@ describe('mana-llm CLI', () => {
     expect(groq.requests.map((q) => q.path)).toEqual([chat?.path]);
   });
 
+  it('chat -m sends the model named instead of the default alias', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'ok' });
+    upstreams.push(groq);
+    const r = await run([
+      'chat',
+      '--config',
+      join(files(groq.url), 'mana-llm.config.json'),
+      '-m',
+      'groq/other',
+      'hi',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('[groq/other]');
+    expect((groq.requests[0]?.body as { model?: string }).model).toBe('other');
+  });
+
   it("'main' is no command (exit 2), not a chat", async () => {
     const r = await run(['main', 'hi']);
     expect(r.code).toBe(2);
@@ -155,8 +171,13 @@ describe('mana-llm CLI', () => {
   it('health prints one probe round as a table', async () => {
     const groq = await startMockUpstream('openai');
     upstreams.push(groq);
+    const timers = () => process.getActiveResourcesInfo().filter((t) => t === 'Timeout').length;
+    const before = timers();
     const r = await run(['health', '--config', join(files(groq.url), 'mana-llm.config.json')]);
     expect(r.code).toBe(1);
+    // The 10 s wait is a ref'd timer: left behind, it would hold the finished command open for 10 s.
+    expect(timers()).toBe(before);
+    expect(r.stdout.split('\n')[0]).toBe('provider  status    probe     note');
     expect(r.stdout).toMatch(/groq\s+up\s+\d+ms/);
     expect(r.stdout).toMatch(/ollama\s+down\s+\d+ms\s+.*ECONNREFUSED/);
   });
@@ -199,6 +220,9 @@ describe('mana-llm CLI', () => {
     expect((await run(['chat', '--bogus'])).code).toBe(2);
     const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
     expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no aliases file at /nonexistent/aliases.yaml (use --aliases <file>)');
+    const short = await run(['chat', '-h']);
+    expect([short.code, short.stdout]).toEqual([0, expect.stringContaining('Usage: mana-llm chat')]);
   });
 
   it('a failure that is no mana-llm error is printed cleaned, even a thrown value with no text form (exit 1)', async () => {
