@@ -274,6 +274,30 @@ describe('startMockUpstream tool calls', () => {
   });
 });
 
+describe('startMockUpstream finish', () => {
+  it("a reply scripted with finish: 'length' ends with 'length' on every protocol, streamed or not", async () => {
+    for (const type of ['openai', 'ollama', 'google', 'anthropic'] as const) {
+      const upstream = await startMockUpstream(type, { reply: 'cut short', finish: 'length' });
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/t': { chain: ['p/m'] } } },
+        providers: { p: { type, baseUrl: upstream.url, apiKey: 'k' } },
+        health: { probes: false },
+      });
+      try {
+        const res = await llm.chat({ model: 'mana/t', messages });
+        expect(res.choices[0]?.finish_reason, type).toBe('length');
+        const finishes: unknown[] = [];
+        for await (const c of llm.stream({ model: 'mana/t', messages }))
+          if (c.choices[0]?.finish_reason) finishes.push(c.choices[0].finish_reason);
+        expect(finishes, type).toEqual(['length']);
+      } finally {
+        await llm.close();
+        await upstream.close();
+      }
+    }
+  });
+});
+
 describe('createMockProvider embeddings', () => {
   it('are vectors of length 4 by default, of `dimensions` when given', async () => {
     const { llm } = setup();
