@@ -114,7 +114,7 @@ describe('mana-llm CLI', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('[groq/other]');
-    expect((groq.requests[0]?.body as { model?: string }).model).toBe('other');
+    expect((groq.requests[0]?.body as { model?: string } | undefined)?.model).toBe('other');
   });
 
   it("'main' is no command (exit 2), not a chat", async () => {
