@@ -670,3 +670,63 @@ describe('close()', () => {
     expect(s.connections).toBe(1);
   });
 });
+
+describe('createHttp text() at its cap', () => {
+  const max = 1000;
+  const capped = (): Http => {
+    const http = createHttp({
+      connectMs: 1000,
+      limits: { ...DEFAULT_LIMITS, maxEmbeddingResponseBytes: max },
+    });
+    clients.push(http);
+    return http;
+  };
+  // Announced by Content-Length, all queued before text() is called, or arriving while text() waits.
+  for (const how of ['announced', 'queued', 'arriving'] as const) {
+    for (const size of [max, max + 1]) {
+      it(`${how}: a body of ${size === max ? 'exactly the cap is read' : 'one byte past the cap is refused'}`, async () => {
+        const body = Buffer.alloc(size, 'x');
+        let go: () => void = () => undefined;
+        const later = new Promise<void>((resolve) => {
+          go = resolve;
+        });
+        const s = await serve(async (_req, res) => {
+          if (how === 'announced') return void res.writeHead(200, { 'content-length': size }).end(body);
+          res.writeHead(200);
+          res.write(body.subarray(0, 500));
+          if (how === 'arriving') await later;
+          res.end(body.subarray(500));
+        });
+        const res = await capped().send(get(s.origin));
+        if (how === 'queued')
+          await until(() => (s.seen[0] as Exchange).res.writableFinished).then(() => sleep(20));
+        const text = res.body.text('maxEmbeddingResponseBytes');
+        go();
+        if (size === max) expect(await within(text)).toBe(body.toString());
+        else
+          await expect(within(text)).rejects.toMatchObject({
+            name: 'WireLimitError',
+            limit: max,
+            option: 'maxEmbeddingResponseBytes',
+          });
+      });
+    }
+  }
+});
+
+describe('createHttp dump() of a paused body', () => {
+  it('dump() counts what was queued while paused: a body past 128 kB in all closes the connection', async () => {
+    const s = await serve(async (req, res) => {
+      if (req.url === '/next') return void res.end('again');
+      // 160 kB and then nothing: 64 kB or more wait in the paused reader, under 128 kB come after the dump.
+      await pump(res, Buffer.alloc(160 * 1024, 1), 16 * 1024);
+    });
+    const http = client();
+    const res = await http.send(get(s.origin));
+    await sleep(50); // nobody reads: the reader runs 64 kB ahead and pauses
+    await within(res.body.dump());
+    const first = s.seen[0] as Exchange;
+    await until(() => first.closed);
+    expect(first.aborted).toBe(true);
+  });
+});
