@@ -187,6 +187,10 @@ describe('NDJSONLines: line splitting', () => {
     expect(await lines([enc.encode('a\r'), enc.encode('\rb\r\n')])).toEqual(['a', 'b']);
   });
 
+  it('drops a byte order mark only at the start of the body, not at the start of a later read', async () => {
+    expect(await lines([enc.encode('\uFEFF{"a":'), enc.encode('\uFEFF1}\n')])).toEqual(['{"a":\uFEFF1}']);
+  });
+
   it('decodes a character split inside its UTF-8 bytes', async () => {
     const bytes = enc.encode('€😀\n');
     expect(await lines([bytes.subarray(0, 2), bytes.subarray(2, 5), bytes.subarray(5)])).toEqual(['€😀']);

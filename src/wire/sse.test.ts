@@ -139,6 +139,16 @@ describe('readSSE', () => {
     expect(await events('data: a\n\ndata: [DONE]')).toEqual([{ data: 'a' }, { data: '[DONE]' }]);
   });
 
+  it('drops a byte order mark only at the start of the body, not at the start of a later read', async () => {
+    expect(await events([enc.encode('\uFEFFdata: a'), enc.encode('\uFEFFb\n\n')])).toEqual([
+      { data: 'a\uFEFFb' },
+    ]);
+  });
+
+  it('skips a bad `retry:` and an `id:` holding NUL without losing the event', async () => {
+    expect(await events('retry: soon\nid: a\0b\ndata: x\n\n')).toEqual([{ data: 'x' }]);
+  });
+
   it('handles CR and LF, and UTF-8 characters, split across chunks', async () => {
     const bytes = enc.encode('data: é😀\r\n\r\ndata: b\r\n\r\n');
     const cuts = [0, 7, 10, 13, 14, bytes.length]; // inside é, inside 😀, between CR and LF
