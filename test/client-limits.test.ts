@@ -176,6 +176,21 @@ describe('limits: a stream frame larger than maxFrameBytes', () => {
     expect(await written[0]).toBeLessThan(8 * 1024 * KiB);
   });
 
+  it('an SSE line one character past the cap is refused while it waits for its line end', async () => {
+    const { llm, fallbacks } = await setup(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        // No line end and no end of body: only the cap can end this attempt.
+        res.write(`data: ${'x'.repeat(64 * KiB - 5)}`);
+        return undefined;
+      },
+      { maxFrameBytes: 64 * KiB },
+    );
+    const chunks = await collect(llm.stream({ model: 'mana/x', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('served by b');
+    expect(fallbacks[0]?.message).toContain('limits.maxFrameBytes');
+  });
+
   it('an SSE event of many data lines is held to the cap as a whole', async () => {
     const { llm, fallbacks } = await setup(
       (res) => {
