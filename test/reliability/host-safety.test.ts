@@ -228,6 +228,24 @@ describe("a caller's AbortSignal shared by many calls", () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   }, 30_000);
 
+  it('a call still in flight on a shared signal is aborted by it after another call on it has ended', async () => {
+    const up = await mock('openai');
+    const hang = await mock('openai');
+    hang.setDefault({ hang: true });
+    const { llm } = client(
+      { a: { type: 'openai', baseUrl: up.url }, h: { type: 'openai', baseUrl: hang.url } },
+      { 'mana/x': ['a/m'], 'mana/h': ['h/m'] },
+    );
+    const shutdown = new AbortController();
+    const { signal } = shutdown;
+    const waiting = settle(llm.chat({ ...REQ, model: 'mana/h' }, { signal }));
+    await waitFor(() => hang.count('chat') === 1, 'the hanging call to reach the upstream');
+    await llm.chat(REQ, { signal }); // follows the same signal, then lets go of it
+    const reason = new Error('shutting down');
+    shutdown.abort(reason);
+    expect((await waiting).error).toBe(reason);
+  });
+
   it('a long-lived signal used by many sequential and concurrent calls keeps no listener once they end', async () => {
     const up = await mock('openai');
     const { llm } = client({ a: { type: 'openai', baseUrl: up.url } }, { 'mana/x': ['a/m'] });
