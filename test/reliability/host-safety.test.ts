@@ -430,6 +430,41 @@ describe('close() during in-flight calls', () => {
     expect(out).toContain('got late paused');
     expect(code, out).toBe(0);
   }, 20_000);
+
+  it('a script that never calls close() still waits for a slow call when a quicker one beside it has ended', async () => {
+    // Two calls in flight: the first answer to end must not let go of the process while the other is pending.
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => void (body += c));
+      req.on('end', () => {
+        if (req.method === 'GET')
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}');
+        const { model } = JSON.parse(body) as { model: string };
+        const answer = () =>
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(CODECS.openai.chat({ reply: model }, model)));
+        if (model === 'quick') answer();
+        else setTimeout(answer, 1000);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const script = `
+      import { createManaLLM } from './src/index.ts';
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/slow': { chain: ['a/slow'] }, 'mana/quick': { chain: ['a/quick'] } } },
+        providers: { a: { type: 'openai', baseUrl: ${JSON.stringify(url)} } },
+      });
+      const ask = (model) => llm.chat({ model, messages: [{ role: 'user', content: 'hi' }] });
+      const [slow, quick] = await Promise.all([ask('mana/slow'), ask('mana/quick')]);
+      console.log('got', slow.choices[0].message.content, quick.choices[0].message.content);
+    `;
+    const { code, out } = await runScript(script);
+    expect(out).toContain('got slow quick');
+    expect(code, out).toBe(0);
+  }, 20_000);
 });
 
 /** Runs `script` (ESM, from the repository root) in a child Node process, killed after 15 s. */
