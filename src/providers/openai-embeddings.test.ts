@@ -138,6 +138,9 @@ describe('openai adapter: embeddings as base64', () => {
     // Unpadded: the decoder drops the lone last character and the bytes left are whole floats.
     ['a length of 4k + 1 after whole floats', `${b64([1, 2, 3])}A`],
     ['too much padding', 'AAAA===='],
+    // Node's decoder skips them: 16 good characters, 12 bytes, would pass as three floats.
+    ['four characters outside the alphabet', 'AAAAAAAA$$$$AAAAAAAA'],
+    ['a line break inside', 'AAAAAAAA\nAAAAAAAA'],
     ['NaN', nan],
     ['+Infinity', b64([1, Number.POSITIVE_INFINITY])],
     ['-Infinity', b64([Number.NEGATIVE_INFINITY])],
@@ -176,6 +179,13 @@ describe('openai adapter: embeddings as base64', () => {
       expect(await rejection(embed(up))).toBeInstanceOf(ProviderResponseError);
     });
   }
+
+  it('more vectors than inputs is a malformed reply', async () => {
+    const up = await upstream(() => reply([b64([1]), b64([2]), b64([3])]));
+    const err = await rejection(embed(up));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('expected 2 embeddings');
+  });
 
   it('items without an index are in input order', async () => {
     const up = await upstream(() => ({ data: [{ embedding: b64([1]) }, { embedding: b64([2]) }] }));
@@ -234,6 +244,8 @@ describe('openai adapter: servers that cannot answer base64', () => {
       expect(formats(up)).toEqual(['base64', 'float', 'float']);
       await embed(up, { model: 'other' });
       expect(formats(up)).toEqual(['base64', 'float', 'float', 'base64', 'float']);
+      await embed(up, { model: 'other' });
+      expect(formats(up)).toEqual(['base64', 'float', 'float', 'base64', 'float', 'float']);
     });
   }
 
@@ -260,6 +272,17 @@ describe('openai adapter: servers that cannot answer base64', () => {
       await rejection(embed(up));
       expect(formats(up), JSON.stringify(err)).toEqual(['base64']);
     }
+  });
+
+  it('the adapter learns at most 256 models: the next one is asked for base64 each time, and still served', async () => {
+    const up = await upstream(floatsOnly(() => ({ data: [] })));
+    for (let i = 0; i < 256; i++) await embed(up, { model: `m${i}` });
+    await embed(up, { model: 'm0' });
+    expect(formats(up).slice(-1)).toEqual(['float']);
+    const before = formats(up).length;
+    await embed(up, { model: 'm256' });
+    expect((await embed(up, { model: 'm256' })).data.map((d) => d.embedding)).toEqual(VECTORS);
+    expect(formats(up).slice(before)).toEqual(['base64', 'float', 'base64', 'float']);
   });
 
   it("a caller's own base64 is not second-guessed", async () => {
