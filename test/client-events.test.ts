@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   InvalidRequestError,
+  ManaLLMError,
   type ManaLLMEventName,
   NoHealthyProviderError,
   ProviderConnectionError,
@@ -362,5 +363,74 @@ describe('off() with a listener added twice', () => {
     llm.off('request', heard);
     await llm.chat({ model: 'mana/x', messages: USER });
     expect(heard).toHaveBeenCalledTimes(2);
+  });
+});
+
+// docs/events.md's presence rules: a field the table marks absent is no key at all (not a key set to undefined:
+// `'error' in e`, Object.keys and log serialisers would see it). Vitest's toEqual ignores undefined keys.
+describe('event payloads carry exactly the documented keys', () => {
+  const keys = (payload: unknown) => Object.keys(payload as object).sort();
+  const NO_USAGE = JSON.stringify({
+    id: 'c',
+    object: 'chat.completion',
+    created: 1,
+    model: 'm2',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+  });
+
+  it.each([
+    [
+      'a skipped entry (unconfigured): no error, durationMs or status',
+      async (h: Awaited<ReturnType<typeof setup>>) => {
+        h.b.enqueue({ reset: true });
+        await rejection(h.llm.chat({ model: 'mana/ghost', messages: USER }));
+        return h.events.of('fallback').map(keys);
+      },
+      [
+        ['from', 'id', 'kind', 'reason', 'to'],
+        ['durationMs', 'error', 'from', 'id', 'kind', 'reason', 'to'],
+      ],
+    ],
+    [
+      'an unknown alias: request without alias or params, failure without attempts',
+      async (h: Awaited<ReturnType<typeof setup>>) => {
+        await rejection(h.llm.chat({ model: 'mana/nope', messages: USER }));
+        return [...h.events.of('request').map(keys), ...h.events.of('failure').map(keys)];
+      },
+      [
+        ['id', 'kind', 'requested'],
+        ['durationMs', 'error', 'id', 'kind', 'requested'],
+      ],
+    ],
+    [
+      'a served chat whose provider reported no usage: response without usage or firstChunkMs',
+      async (h: Awaited<ReturnType<typeof setup>>) => {
+        h.b.enqueue({ status: 200, body: NO_USAGE, headers: { 'content-type': 'application/json' } });
+        await h.llm.chat({ model: 'b/m2', messages: USER });
+        return h.events.of('response').map(keys);
+      },
+      [['attempts', 'durationMs', 'id', 'kind', 'requested', 'resolved']],
+    ],
+  ])('%s', async (_, run, expected) => {
+    const h = await setup();
+    expect(await run(h)).toEqual(expected);
+  });
+
+  it("an unknown alias fails in 0 ms; a caller's abort rejects with its reason, the event with a ManaLLMError and the time taken", async () => {
+    const h = await setup();
+    await rejection(h.llm.chat({ model: 'mana/nope', messages: USER }));
+    expect(h.events.of('failure')[0]?.durationMs).toBe(0);
+    h.a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = rejection(h.llm.chat({ model: 'a/m1', messages: USER }, { signal: ac.signal }));
+    await waitFor(() => h.a.count('chat') === 1, 'chat request at a');
+    await h.clock.advanceAsync(250);
+    const reason = new Error('user left');
+    ac.abort(reason);
+    expect(await call).toBe(reason);
+    const failure = h.events.of('failure')[1];
+    expect(failure?.error).toBeInstanceOf(ManaLLMError);
+    expect(failure?.error.cause).toBe(reason);
+    expect(failure?.durationMs).toBe(250);
   });
 });
