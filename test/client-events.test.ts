@@ -434,3 +434,32 @@ describe('event payloads carry exactly the documented keys', () => {
     expect(failure?.durationMs).toBe(250);
   });
 });
+
+describe('health, probe and reload payloads carry exactly the documented keys', () => {
+  const keys = (payload: unknown) => Object.keys(payload as object).sort();
+
+  it('health: reason and unhealthyUntil when it opens, neither when it closes; probe: no error when ok', async () => {
+    const h = await setup({ health: { failureThreshold: 1, cooldownMs: 1000 } });
+    h.a.enqueue({ reset: true });
+    await h.llm.chat({ model: 'mana/x', messages: USER });
+    await h.clock.advanceAsync(1000);
+    await h.llm.chat({ model: 'a/m1', messages: USER });
+    expect(h.events.of('health').map(keys)).toEqual([
+      ['consecutiveFailures', 'healthy', 'provider', 'reason', 'state', 'unhealthyUntil'],
+      ['consecutiveFailures', 'healthy', 'provider', 'state'],
+    ]);
+    const probing = await setup({ health: { probes: true } });
+    await probing.clock.advanceAsync(0);
+    await waitFor(() => probing.events.count('probe') === 2, 'two probes');
+    expect(probing.events.of('probe').map(keys)).toEqual([
+      ['durationMs', 'ok', 'provider'],
+      ['durationMs', 'ok', 'provider'],
+    ]);
+  });
+
+  it('reload: aliases and no error on success', async () => {
+    const h = await setup();
+    await h.llm.reload();
+    expect(h.events.of('reload').map(keys)).toEqual([['aliases', 'ok']]);
+  });
+});
