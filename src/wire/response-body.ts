@@ -102,8 +102,8 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
   // ── undici's handler side ──
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Nothing can destroy the body yet: its holder gets it at onResponseStart.
     if (this.#signal.aborted) controller.abort(this.#signal.reason as Error);
-    else if (this.#destroyed) controller.abort(cancelled());
     else this.#controller = controller;
   }
 

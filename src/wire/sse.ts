@@ -63,19 +63,17 @@ export class SSEParser {
   /** The body ended: a last line without its line end, and a block without its blank line, are read next. */
   end(): void {
     this.#load(this.#decoder.end());
-    if (this.#limitAt < 0) this.#parser.feed('\n\n');
+    this.#parser.feed('\n\n');
   }
 
   #load(text: string): void {
-    if (this.#at > 0) {
-      if (this.#limitAt >= 0) this.#limitAt -= this.#at;
-      this.#n = this.#at = 0;
-    }
+    // Only after every event was read: a frame past the cap throws at `next()` and nothing is fed after it.
+    if (this.#at > 0) this.#n = this.#at = 0;
     if (!this.#started && text !== '') {
       this.#started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    if (this.#limitAt < 0 && text !== '') this.#parser.feed(text);
+    if (text !== '') this.#parser.feed(text);
   }
 
   /** The next event (`event` is undefined for plain messages), or undefined when the text fed so far is used up. */
