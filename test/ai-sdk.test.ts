@@ -750,6 +750,41 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     ]);
   });
 
+  it('a plain answer is one text part: no empty reasoning part beside it', async () => {
+    const { mana } = await setup();
+    const res = await mana('mana/openai').doGenerate({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+    });
+    expect(res.content).toEqual([{ type: 'text', text: 'Hello!' }]);
+  });
+
+  it('a finish reason and usage are kept when later chunks say null or carry none', async () => {
+    const frame = (choices: object[], more: object = {}) =>
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices, ...more })}\n\n`;
+    const up = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        frame([{ index: 0, delta: { content: 'Hi' }, finish_reason: 'length' }]) +
+          frame([{ index: 0, delta: {}, finish_reason: null }], {
+            usage: { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3 },
+          }) +
+          frame([{ index: 0, delta: { content: '' }, finish_reason: null }]) +
+          'data: [DONE]\n\n',
+      );
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+        providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        health: { probes: false },
+      }),
+    );
+    const streamed = streamText({ model: createManaProvider(llm)('mana/x'), prompt: 'Hi' });
+    expect(await streamed.text).toBe('Hi');
+    expect(await streamed.finishReason).toBe('length');
+    expect((await streamed.usage).inputTokens).toBe(2);
+  });
+
   it("an OpenAI refusal is the answer's text, not an empty success", async () => {
     const refusal = "I'm sorry, I can't help with that.";
     const up = await rawUpstream((body, res) => {
