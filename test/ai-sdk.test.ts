@@ -19,7 +19,7 @@ import {
 } from 'ai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
-import { createManaLLM } from '../src/index.js';
+import { type ChatChunk, createManaLLM, type FinishReason, type ProviderAdapter } from '../src/index.js';
 import type { MockProtocol } from '../src/testing/index.js';
 import { closeAll, collect, harness, KEY, rejection, track, USER, waitFor } from './helpers/client.js';
 import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
@@ -783,6 +783,43 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect(await streamed.text).toBe('Hi');
     expect(await streamed.finishReason).toBe('length');
     expect((await streamed.usage).inputTokens).toBe(2);
+  });
+
+  it("a custom adapter's streamed tool calls without ids still reach the AI SDK as distinct calls", async () => {
+    const chunk = (delta: object, finish: FinishReason | null = null): ChatChunk => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'mine/m',
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      async *stream() {
+        yield chunk({ tool_calls: [{ index: 0, function: { name: 'a', arguments: '{}' } }] });
+        yield chunk({ tool_calls: [{ index: 1, function: { name: 'b', arguments: '{}' } }] });
+        yield chunk({}, 'tool_calls');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter: mine } },
+        health: { probes: false },
+      }),
+    );
+    const { stream } = await createManaProvider(llm)('mana/x').doStream({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+    });
+    const ids: string[] = [];
+    for await (const part of stream) if (part.type === 'tool-call') ids.push(part.toolCallId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    expect(ids.every((id) => id !== '')).toBe(true);
   });
 
   it("an OpenAI refusal is the answer's text, not an empty success", async () => {
