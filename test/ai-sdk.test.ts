@@ -785,7 +785,7 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     expect((await streamed.usage).inputTokens).toBe(2);
   });
 
-  it("a custom adapter's streamed tool calls without ids still reach the AI SDK as distinct calls", async () => {
+  it('a custom adapter\'s streamed tool calls without ids (or with "") get ids unique across turns', async () => {
     const chunk = (delta: object, finish: FinishReason | null = null): ChatChunk => ({
       id: 'c1',
       object: 'chat.completion.chunk',
@@ -797,7 +797,7 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
       capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
       chat: () => Promise.reject(new Error('unused')),
       async *stream() {
-        yield chunk({ tool_calls: [{ index: 0, function: { name: 'a', arguments: '{}' } }] });
+        yield chunk({ tool_calls: [{ index: 0, id: '', function: { name: 'a', arguments: '{}' } }] });
         yield chunk({ tool_calls: [{ index: 1, function: { name: 'b', arguments: '{}' } }] });
         yield chunk({}, 'tool_calls');
       },
@@ -812,13 +812,17 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
         health: { probes: false },
       }),
     );
-    const { stream } = await createManaProvider(llm)('mana/x').doStream({
-      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
-    });
     const ids: string[] = [];
-    for await (const part of stream) if (part.type === 'tool-call') ids.push(part.toolCallId);
-    expect(ids).toHaveLength(2);
-    expect(new Set(ids).size).toBe(2);
+    // Two turns of a tool loop: the next turn's calls must not reuse the ids of the first's (the next prompt
+    // carries both, and the tool results are matched to their calls by id).
+    for (const _turn of [1, 2]) {
+      const { stream } = await createManaProvider(llm)('mana/x').doStream({
+        prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      });
+      for await (const part of stream) if (part.type === 'tool-call') ids.push(part.toolCallId);
+    }
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
     expect(ids.every((id) => id !== '')).toBe(true);
   });
 

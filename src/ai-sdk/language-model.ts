@@ -10,6 +10,7 @@ import type {
 } from '@ai-sdk/provider';
 import type { ManaLLM } from '../client.js';
 import { isManaLLMError } from '../errors.js';
+import { callId } from '../providers/json-shapes.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import type { ChatChunk, FinishReason, Usage } from '../types.js';
 import { followAbort } from '../wire/cancel.js';
@@ -116,7 +117,8 @@ class PartWriter {
     for (const t of d.tool_calls ?? []) {
       let tool = this.#tools.get(t.index);
       if (!tool) {
-        tool = { id: t.id ?? `call-${t.index}`, name: t.function?.name ?? '', args: '', extra: undefined };
+        // A custom adapter's call without an id (or with "") gets a unique one, as a built-in adapter's does.
+        tool = { id: callId(t.id), name: t.function?.name ?? '', args: '', extra: undefined };
         this.#tools.set(t.index, tool);
         this.emit({ type: 'tool-input-start', id: tool.id, toolName: tool.name });
       }
