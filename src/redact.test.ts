@@ -24,6 +24,19 @@ describe('redact', () => {
     );
   });
 
+  it('replaces a configured secret echoed JSON-escaped or URL-encoded, in any hex case', () => {
+    const secret = 'ab/cd+ef=1234';
+    for (const echoed of [
+      'ab\\/cd+ef=1234',
+      '\\u0061b/cd\\u002Bef=1234',
+      'ab%2fcd%2Bef%3D1234',
+      '%61%62%2F%63%64%2b%65%66%3d%31%32%33%34',
+    ])
+      expect(redact(`said: ${echoed}.`, [secret])).toBe('said: [redacted].');
+    // Only the secret's own characters: a near miss stays as it was.
+    expect(redact('ab/cd+ef=1235', [secret])).toBe('ab/cd+ef=1235');
+  });
+
   it('leaves prose after a key label readable', () => {
     expect(redact('providers.groq.apiKey: must be a string')).toBe('providers.groq.apiKey: must be a string');
   });

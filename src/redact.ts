@@ -21,8 +21,38 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   // A terminal escape (`ESC[31m`) glued to a key would hide where the key starts from the patterns' `\b`.
   let out = text.replace(ESCAPE, ' ');
   for (const [re, rep] of PATTERNS) out = out.replace(re, rep);
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  for (const s of secrets) if (s.length >= 4) out = out.replace(secretPattern(s), '[redacted]');
   return out;
+}
+
+/** Each secret's pattern, built once (the secrets are the configured ones: a few, fixed). */
+const SECRET_PATTERNS = new Map<string, RegExp>();
+
+/**
+ * A configured secret as an upstream may echo it: each character as is, JSON-escaped (`\u0073`, `\/`) or, for
+ * ASCII, URL-encoded (`%73`), hex digits in either case; an escape hid the key from a plain text search.
+ */
+function secretPattern(secret: string): RegExp {
+  let re = SECRET_PATTERNS.get(secret);
+  if (re !== undefined) return re;
+  const hex = (n: number, width: number) =>
+    n
+      .toString(16)
+      .padStart(width, '0')
+      .replace(/[a-f]/g, (d) => `[${d}${d.toUpperCase()}]`);
+  let source = '';
+  for (const c of secret) {
+    const n = c.charCodeAt(0);
+    const alts = [c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')];
+    if (c.length === 1) alts.push(`\\\\u${hex(n, 4)}`);
+    if (n < 0x80) alts.push(`%${hex(n, 2)}`);
+    if (c === '/') alts.push('\\\\/');
+    source += `(?:${alts.join('|')})`;
+  }
+  re = new RegExp(source, 'g');
+  if (SECRET_PATTERNS.size >= 256) SECRET_PATTERNS.clear();
+  SECRET_PATTERNS.set(secret, re);
+  return re;
 }
 
 /** Terminal escape sequences: CSI (`ESC[…m`) and OSC (`ESC]…BEL`). */

@@ -81,6 +81,27 @@ describe('API keys never leak', () => {
     expect((err as Error).message).not.toContain('OTHERKEY');
   });
 
+  it('not when the upstream echoes the key JSON-escaped (\\u0070…) or URL-encoded (%70…)', async () => {
+    const { llm, b } = await setup();
+    const u = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    const pct = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+    // A JSON body with no string message is shown as its text, where an escape hid the key from redaction.
+    const escaped = [...PLAIN_KEY].map((c, i) => (i % 2 === 0 ? u(c) : c)).join('');
+    const encoded = [...PLAIN_KEY].map((c, i) => (i % 3 === 0 ? pct(c) : c)).join('');
+    b.enqueue(
+      { status: 400, body: `{"error":{"code":400,"detail":"bad key ${escaped}"}}` },
+      { status: 400, body: `<html><a href="/?k=${encoded}">bad key ${encoded}</a></html>` },
+    );
+    for (let i = 0; i < 2; i++) {
+      const err = await rejection(llm.chat({ model: 'b/m2', messages: USER }));
+      expect((err as Error).message).toContain('bad key');
+      const decoded = (err as Error).message
+        .replace(/\\u([0-9a-f]{4})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+        .replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+      expect(decoded).not.toContain(PLAIN_KEY);
+    }
+  });
+
   it('not in stream errors', async () => {
     const { llm, a, b } = await setup();
     a.setDefault({ status: 500, body: echo(KEY) });
