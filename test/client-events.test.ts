@@ -274,6 +274,21 @@ describe('listeners', () => {
     expect(mine[0]).not.toMatch(/[\n\u202e]|SECRETSECRET/);
   });
 
+  it("a listener's thrown message is cut to 200 characters in its warning", async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    llm.on('request', () => {
+      throw new Error(`long listener ${'word '.repeat(2_000)}`);
+    });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const mine = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('long listener'));
+    warn.mockRestore();
+    expect(mine).toHaveLength(1);
+    const thrown = (mine[0] ?? '').slice((mine[0] ?? '').indexOf('long listener'));
+    expect(thrown).toHaveLength(201);
+    expect(thrown.endsWith('…')).toBe(true);
+  });
+
   it('a listener that throws on every event is reported once, not once per event', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { llm } = await setup();
