@@ -102,6 +102,58 @@ describe('API keys never leak', () => {
     }
   });
 
+  it('nor any other credential an upstream echoes: each header label, query name and key shape, at its shortest', async () => {
+    const { llm, b } = await setup();
+    const creds = {
+      'x-goog-api-key: ': 'goog12',
+      'x-api-key=': 'abcdefghijklmnop',
+      "'api-key': ": 'azu7re',
+      'api_key: ': 'under9',
+      'Authorization: ': 'tok9abc',
+      '/v1?access_token=': 'acc1',
+      '&token=': 'tv2',
+      AIza: 'SyA1234567890abcdefg',
+      'sk-': 'abcd1234',
+    };
+    b.enqueue({
+      status: 400,
+      body: `${Object.entries(creds)
+        .map(([label, v]) => `${label}${v}`)
+        .join(' | ')} | apiKey: must be a string`,
+    });
+    const { message } = (await rejection(llm.chat({ model: 'b/m2', messages: USER }))) as Error;
+    expect(message).toContain('apiKey: must be a string');
+    for (const [label, v] of Object.entries(creds)) {
+      expect(message).not.toContain(v);
+      if (label.length > 4) expect(message).toContain(`${label}[redacted]`);
+    }
+  });
+
+  it('a configured key of 4 characters is redacted too', async () => {
+    const h = await harness({ upstreams: { a: 'openai' }, providers: { a: { apiKey: 'Zq9x' } } });
+    h.up.a?.enqueue({ status: 400, body: 'wrong key Zq9x' });
+    const { message } = (await rejection(h.llm.chat({ model: 'a/m1', messages: USER }))) as Error;
+    expect(message).toMatch(/wrong key \[redacted\]$/);
+  });
+
+  it('upstream text is cut at 300 characters, and a cut body says so; a token at the cut is dropped whole', async () => {
+    const { llm, b } = await setup();
+    const exact = `${'word '.repeat(59)}lasts`;
+    b.enqueue(
+      { status: 400, body: exact },
+      { status: 400, body: `${exact}!` },
+      { status: 400, body: `short ${' '.repeat(5_000)} tail` },
+      { status: 400, body: `start ${'x'.repeat(20_000)}` },
+    );
+    const message = async () =>
+      ((await rejection(llm.chat({ model: 'b/m2', messages: USER }))) as Error).message;
+    expect(exact).toHaveLength(300);
+    expect(await message()).toMatch(/HTTP 400: (word ){59}lasts$/);
+    expect(await message()).toMatch(/HTTP 400: (word ){59}lasts…$/);
+    expect(await message()).toMatch(/HTTP 400: short…$/);
+    expect(await message()).toMatch(/HTTP 400: start…$/);
+  });
+
   it('not in stream errors', async () => {
     const { llm, a, b } = await setup();
     a.setDefault({ status: 500, body: echo(KEY) });
