@@ -33,6 +33,32 @@ describe("a custom adapter's own error text", () => {
     expect(inner.message.length).toBeLessThan(600);
     expect([...inner.message].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
   });
+
+  it("its error's name is cleaned in toJSON too: no line break, no key shape", async () => {
+    const thrown = Object.assign(new Error('boom'), { name: 'Evil\n[INFO] sk-proj-STOLENKEY1234567890' });
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(thrown),
+      stream: () => {
+        throw thrown;
+      },
+      embed: () => Promise.reject(thrown),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+        providers: { mine: { type: 'custom', adapter } },
+        health: { probes: false },
+      }),
+    );
+    const err = (await rejection(
+      llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] }),
+    )) as NoHealthyProviderError;
+    const cause = (err.attempts[0]?.error?.toJSON() as { cause: { name: string } }).cause;
+    expect(cause.name).toBe('Evil [INFO] [redacted]');
+  });
 });
 
 describe("a custom adapter's own ProviderError subclass", () => {
