@@ -129,6 +129,22 @@ describe('API keys never leak', () => {
     }
   });
 
+  it("not in the cause of an unparseable reply that is the key (the parser's error quotes a short text whole)", async () => {
+    const short = 'Short9key';
+    const h = await harness({ upstreams: { a: 'openai' }, providers: { a: { apiKey: short } } });
+    h.up.a?.setDefault({ status: 200, body: short });
+    const err = await rejection(h.llm.chat({ model: 'a/m1', messages: USER }));
+    const texts: string[] = [];
+    for (
+      let e: unknown = err;
+      e instanceof Error;
+      e = e.cause ?? (e as NoHealthyProviderError).attempts?.[0]?.error
+    )
+      texts.push(e.message, String(e.stack), inspect(e, { depth: 8 }));
+    expect(texts.length).toBeGreaterThan(3);
+    for (const t of texts) expect(t).not.toContain(short);
+  });
+
   it('a configured key of 4 characters is redacted too', async () => {
     const h = await harness({ upstreams: { a: 'openai' }, providers: { a: { apiKey: 'Zq9x' } } });
     h.up.a?.enqueue({ status: 400, body: 'wrong key Zq9x' });
