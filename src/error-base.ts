@@ -76,26 +76,35 @@ export class ManaLLMError extends Error {
 
   /** A plain, key-free object for logs and `JSON.stringify`. */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = {
-      name: this.name,
-      code: this.code,
-      message: this.message,
-      httpStatus: this.httpStatus,
-      retryable: this.retryable,
-    };
-    for (const [k, v] of Object.entries(this)) {
-      if (!(k in out) && k !== 'cause' && k !== 'stack') out[k] = v;
-    }
-    if (this.cause !== undefined) {
-      out.cause =
-        this.cause instanceof ManaLLMError
-          ? this.cause.toJSON()
-          : this.cause instanceof Error
-            ? shortCause(this.cause)
-            : undefined;
-    }
-    return out;
+    return jsonOf(this, new Set());
   }
+}
+
+/** `toJSON` of `err`; a mana-llm cause already in `seen` (a cyclic chain) is shown short, as a foreign one is. */
+function jsonOf(err: ManaLLMError, seen: Set<unknown>): Record<string, unknown> {
+  seen.add(err);
+  const out: Record<string, unknown> = {
+    name: err.name,
+    code: err.code,
+    message: err.message,
+    httpStatus: err.httpStatus,
+    retryable: err.retryable,
+  };
+  for (const [k, v] of Object.entries(err)) {
+    if (!(k in out) && k !== 'cause' && k !== 'stack') out[k] = v;
+  }
+  const { cause } = err;
+  if (cause !== undefined) {
+    out.cause =
+      cause instanceof ManaLLMError && !seen.has(cause)
+        ? cause.toJSON === ManaLLMError.prototype.toJSON
+          ? jsonOf(cause, seen)
+          : cause.toJSON()
+        : cause instanceof Error
+          ? shortCause(cause)
+          : undefined;
+  }
+  return out;
 }
 
 /**

@@ -197,3 +197,14 @@ describe('JSON.stringify of an error whose cause is a hostile Error (found by a 
     expect(JSON.parse(json).cause.cause.message.startsWith('first line')).toBe(true);
   });
 });
+
+describe('JSON.stringify of an error whose cause chain is cyclic (found by a fifth review)', () => {
+  it('never throws: a mana-llm cause seen before is shown short', async () => {
+    const looped = new InvalidRequestError('looped');
+    Object.defineProperty(looped, 'cause', { value: looped });
+    const err = await rejection(failingWith(looped).chat({ model: 'mana/x', messages: USER }));
+    const json = JSON.parse(JSON.stringify(err));
+    expect(json.message).toBe('looped');
+    expect(json.cause).toEqual({ name: 'InvalidRequestError', message: 'looped' });
+  });
+});
