@@ -56,7 +56,8 @@ describe("a custom adapter's own error text", () => {
     const err = (await rejection(
       llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] }),
     )) as NoHealthyProviderError;
-    const cause = (err.attempts[0]?.error?.toJSON() as { cause: { name: string } }).cause;
+    const json = JSON.parse(JSON.stringify(err.attempts[0]?.error));
+    const cause = json.cause as { name: string };
     expect(cause.name).toBe('Evil [INFO] [redacted]');
   });
 });
