@@ -30,26 +30,22 @@ const SECRET_PATTERNS = new Map<string, RegExp>();
 
 /**
  * A configured secret as an upstream may echo it: each character as is, JSON-escaped (`\u0073`, `\/`) or, for
- * ASCII, URL-encoded (`%73`), hex digits in either case; an escape hid the key from a plain text search.
+ * ASCII, URL-encoded (`%73`); an escape hid the key from a plain text search. Case-insensitive, for the escapes'
+ * hex digits (a case variant of the key is redacted too: never less than the key).
  */
 function secretPattern(secret: string): RegExp {
   let re = SECRET_PATTERNS.get(secret);
   if (re !== undefined) return re;
-  const hex = (n: number, width: number) =>
-    n
-      .toString(16)
-      .padStart(width, '0')
-      .replace(/[a-f]/g, (d) => `[${d}${d.toUpperCase()}]`);
   let source = '';
   for (const c of secret) {
     const n = c.charCodeAt(0);
     const alts = [c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')];
-    if (c.length === 1) alts.push(`\\\\u${hex(n, 4)}`);
-    if (n < 0x80) alts.push(`%${hex(n, 2)}`);
+    if (c.length === 1) alts.push(`\\\\u${n.toString(16).padStart(4, '0')}`);
+    if (n < 0x80) alts.push(`%${n.toString(16).padStart(2, '0')}`);
     if (c === '/') alts.push('\\\\/');
     source += `(?:${alts.join('|')})`;
   }
-  re = new RegExp(source, 'g');
+  re = new RegExp(source, 'gi');
   if (SECRET_PATTERNS.size >= 256) SECRET_PATTERNS.clear();
   SECRET_PATTERNS.set(secret, re);
   return re;
