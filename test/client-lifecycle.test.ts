@@ -285,3 +285,34 @@ describe('two clients', () => {
     expect((await two.llm.chat(REQ)).choices[0]?.message.content).toBe('still here');
   });
 });
+
+describe('close() and the caller aborting in the same turn', () => {
+  // Both abort the one attempt: the first reason decides what the call rejects with.
+  it.each([
+    ['the caller aborts first: its reason', true],
+    ['close() comes first: CLOSED', false],
+  ])('%s', async (_, callerFirst) => {
+    const hang = await hangingUpstream();
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const ac = new AbortController();
+    const mine = new Error('caller gave up');
+    const call = rejection(llm.chat(REQ, { signal: ac.signal }));
+    await waitFor(() => hang.received === 1, 'the request at a');
+    let closing: Promise<void>;
+    if (callerFirst) {
+      ac.abort(mine);
+      closing = llm.close();
+    } else {
+      closing = llm.close();
+      ac.abort(mine);
+    }
+    const err = await call;
+    await closing;
+    if (callerFirst) expect(err).toBe(mine);
+    else expectClosed(err);
+  });
+});
