@@ -225,6 +225,25 @@ describe('a cache store that answers later (a promise)', () => {
   });
 });
 
+describe('a caller that aborts mid-call, before the cache read starts', () => {
+  it("ends the call with the caller's reason at once, not when the store answers", async () => {
+    const store = { getResponse: () => new Promise<string>(() => {}), setResponse: () => undefined };
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    const ac = new AbortController();
+    const reason = new Error('caller gave up');
+    // The 'request' listener runs after the call's entry check and before the store is asked.
+    llm.on('request', () => ac.abort(reason));
+    const call = rejection(llm.chat({ model: 'mana/c', messages: USER }, { signal: ac.signal }));
+    // Nothing but the abort can settle it: the store never answers and the fake clock does not move.
+    const first = await Promise.race([call, new Promise((r) => setImmediate(() => r('still waiting')))]);
+    expect(first).toBe(reason);
+    expect(up.a?.count()).toBe(0);
+  });
+});
+
 describe('a stored answer whose usage holds no counts', () => {
   it('is a miss: a caller summing tokens never gets a text or a negative count', async () => {
     const choices = [{ message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }];
