@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryHealthStore } from '../src/health/health-store.js';
-import { createManaLLM, NoHealthyProviderError } from '../src/index.js';
+import {
+  type BreakerRecord,
+  createManaLLM,
+  type HealthStore,
+  type HealthStoreUpdate,
+  NoHealthyProviderError,
+} from '../src/index.js';
 import { createFakeClock } from '../src/testing/index.js';
 import {
   closeAll,
@@ -321,5 +327,74 @@ describe('background probes', () => {
     expect(llm.health().providers.down?.state).toBe('open');
     const flips = events.of('health').map((e) => `${e.provider}:${e.healthy}`);
     expect(flips.slice(0, 3)).toEqual(['a:false', 'a:true', 'down:false']);
+  });
+});
+
+/** A shared store as a host may write one (the public HealthStore interface): `report` tells its client of a status change. */
+function sharedStore(records: Record<string, BreakerRecord> = {}) {
+  const providers = new Map(Object.entries(records));
+  const targets = new Map<string, number>();
+  const listeners = new Set<(u: HealthStoreUpdate) => void>();
+  let onWrite = (): void => undefined;
+  const store: HealthStore = {
+    getProvider: (p) => providers.get(p),
+    setProvider: (p, r) => {
+      providers.set(p, r);
+      onWrite();
+    },
+    getTargetCooldown: (t) => targets.get(t),
+    setTargetCooldown: (t, until) => void targets.set(t, until),
+    listTargetCooldowns: () => [...targets].map(([target, until]) => ({ target, until })),
+    status: () => ({ kind: 'custom', connected: true }),
+    subscribe: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  const report = (connected: boolean, error?: string) => {
+    for (const l of listeners) l({ type: 'status', kind: 'custom', connected, ...(error ? { error } : {}) });
+  };
+  return { store, report, onWrite: (fn: () => void) => void (onWrite = fn) };
+}
+
+describe('a shared store that loses and regains its connection', () => {
+  it('is a store event of { connected, error } and then { connected } (no error key), frozen', async () => {
+    const { store, report } = sharedStore();
+    const { events } = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/x': ['a/m1'] },
+      options: { health: { store } },
+    });
+    report(false, 'ECONNRESET');
+    report(true);
+    const [lost, back] = events.of('store');
+    expect(lost).toStrictEqual({ connected: false, error: 'ECONNRESET' });
+    expect(Object.keys(back ?? {})).toEqual(['connected']);
+    expect(back).toStrictEqual({ connected: true });
+    expect(Object.isFrozen(lost) && Object.isFrozen(back)).toBe(true);
+  });
+
+  it('a caller aborting in a store listener that runs as its attempt is admitted ends the call with its reason', async () => {
+    // Another process's breaker, open until 0: this call's admission takes the half-open trial, a store write.
+    const open: BreakerRecord = {
+      consecutiveFailures: 2,
+      openedUntil: 0,
+      trialInFlight: false,
+      lastError: 'HTTP 503',
+      lastCheckedAt: 0,
+    };
+    const { store, report, onWrite } = sharedStore({ a: open });
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/x': ['a/m1'] },
+      options: { health: { store } },
+    });
+    // The write finds the connection gone; the host's listener gives up on the call.
+    onWrite(() => report(false, 'ECONNRESET'));
+    const ac = new AbortController();
+    const reason = new Error('caller gave up');
+    llm.on('store', () => ac.abort(reason));
+    expect(await rejection(llm.chat(CHAT, { signal: ac.signal }))).toBe(reason);
+    expect(up.a?.count('chat')).toBe(0);
   });
 });
