@@ -18,6 +18,7 @@ import {
   upstream,
   waitFor,
 } from './helpers/client.js';
+import { heldUpstream } from './helpers/held-upstream.js';
 import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -311,6 +312,36 @@ describe('close() and the caller aborting in the same turn', () => {
       ac.abort(mine);
     }
     const err = await call;
+    await closing;
+    if (callerFirst) expect(err).toBe(mine);
+    else expectClosed(err);
+  });
+
+  it.each([
+    ['the caller aborts first: its reason', true],
+    ['close() comes first: CLOSED', false],
+  ])('a committed stream: %s', async (_, callerFirst) => {
+    const held = await heldUpstream();
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { a: { type: 'openai', baseUrl: held.url, apiKey: KEY } },
+      aliases: { 'mana/x': ['a/m1'] },
+    });
+    const ac = new AbortController();
+    const mine = new Error('caller gave up');
+    const s = consume(llm.stream(REQ, { signal: ac.signal }));
+    await waitFor(() => held.held === 1, 'the request at a');
+    held.startStream();
+    await waitFor(() => s.chunks.length > 0, 'the first chunk');
+    let closing: Promise<void>;
+    if (callerFirst) {
+      ac.abort(mine);
+      closing = llm.close();
+    } else {
+      closing = llm.close();
+      ac.abort(mine);
+    }
+    const err = await rejection(s.done);
     await closing;
     if (callerFirst) expect(err).toBe(mine);
     else expectClosed(err);
