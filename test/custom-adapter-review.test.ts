@@ -387,3 +387,35 @@ describe("a custom adapter that reads its context's signal only after the call w
     expect(signal.reason).toBe(reason);
   });
 });
+
+describe("a custom adapter that listens to its context's signal from the start", () => {
+  it.each(['the caller aborts', 'its attempt times out'])(
+    'is told to stop (an abort event with the reason) when %s',
+    async (how) => {
+      let stopped: unknown = 'not told';
+      const mine = adapter({
+        chat: (_r, ctx) => {
+          // The signal's abort event fires before the call settles.
+          ctx.signal.addEventListener('abort', () => {
+            stopped = ctx.signal.reason;
+          });
+          return new Promise<never>(() => undefined);
+        },
+      });
+      const { llm, clock } = await harness({
+        upstreams: {},
+        providers: { mine: { type: 'custom', adapter: mine, timeoutMs: 1_000 } },
+        aliases: { 'mana/x': ['mine/m'] },
+      });
+      const ac = new AbortController();
+      const reason = new Error('caller gave up');
+      const call = rejection(llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal }));
+      await Promise.resolve();
+      if (how === 'the caller aborts') ac.abort(reason);
+      else await clock.advanceAsync(1_000);
+      const err = await call;
+      // A timeout is the cause of the call's NoHealthyProviderError.
+      expect(stopped).toBe(how === 'the caller aborts' ? reason : (err as Error).cause);
+    },
+  );
+});
