@@ -246,6 +246,24 @@ describe("a caller's AbortSignal shared by many calls", () => {
     expect((await waiting).error).toBe(reason);
   });
 
+  it('a call started on a shared signal after every earlier call on it has ended is still aborted by it', async () => {
+    const up = await mock('openai');
+    const hang = await mock('openai');
+    hang.setDefault({ hang: true });
+    const { llm } = client(
+      { a: { type: 'openai', baseUrl: up.url }, h: { type: 'openai', baseUrl: hang.url } },
+      { 'mana/x': ['a/m'], 'mana/h': ['h/m'] },
+    );
+    const shutdown = new AbortController();
+    const { signal } = shutdown;
+    await llm.chat(REQ, { signal }); // the signal's only follower, gone once it ends
+    const waiting = settle(llm.chat({ ...REQ, model: 'mana/h' }, { signal }));
+    await waitFor(() => hang.count('chat') === 1, 'the hanging call to reach the upstream');
+    const reason = new Error('shutting down');
+    shutdown.abort(reason);
+    expect((await waiting).error).toBe(reason);
+  });
+
   it('a long-lived signal used by many sequential and concurrent calls keeps no listener once they end', async () => {
     const up = await mock('openai');
     const { llm } = client({ a: { type: 'openai', baseUrl: up.url } }, { 'mana/x': ['a/m'] });
