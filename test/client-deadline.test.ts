@@ -215,3 +215,19 @@ describe('one budget for the whole walk', () => {
     ]);
   });
 });
+
+describe("the caller's abort and its attempt's timeout in the same turn", () => {
+  it("the abort came first: the call rejects with the caller's reason, counting nothing against the provider", async () => {
+    const { llm, clock, a, events } = await setup({}, { a: { timeoutMs: 1_000 } });
+    a.setDefault({ hang: true });
+    const ac = new AbortController();
+    const reason = new Error('caller gave up');
+    const call = rejection(llm.chat(REQ, { signal: ac.signal }));
+    await waitFor(() => a.count('chat') === 1, 'the call waiting at a');
+    ac.abort(reason);
+    clock.advance(1_000); // the attempt's timer falls due before the walk has seen the abort
+    expect(await call).toBe(reason);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+    expect(events.of('fallback')).toEqual([]);
+  });
+});
