@@ -32,19 +32,6 @@ function split(target: string): { provider: string; model: string } {
 
 const OTHER = { provider: 'other', model: 'other' } as const;
 
-/** Every metric the bridge registers, without the prefix (docs/metrics.md). */
-const METRICS = [
-  'llm_requests_total',
-  'tokens_total',
-  'llm_latency_seconds',
-  'llm_errors_total',
-  'alias_resolved_total',
-  'fallback_total',
-  'hedge_total',
-  'provider_healthy',
-  'time_to_first_chunk_seconds',
-] as const;
-
 /** The names the configuration gives: every alias and every target an alias lists (rebuilt on reload). */
 function configuredNames(llm: ManaLLM): ReadonlySet<string> {
   return new Set(llm.aliases().aliases.flatMap((a) => [a.name, ...a.chain]));
@@ -70,23 +57,14 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     'mana-llm/prometheus needs the optional peer dependency prom-client: npm install prom-client',
   );
   const registry = options.registry ?? prom.register;
-  // Checked before any is created: prom-client would throw a plain Error partway, the ones before it left behind.
-  const names = METRICS.map((m) => `${p}${m}`);
-  const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
-  if (taken.length > 0) {
-    throw new ConfigError(
-      'invalid registerPrometheusMetrics options',
-      taken.map((name) => ({ path: 'registry', message: `already holds a metric named ${name}` })),
-    );
-  }
-  // Every metric's name, help, labels and registry.
-  const config = (name: (typeof METRICS)[number], help: string, labelNames: string[]) => ({
-    name: `${p}${name}`,
-    help,
-    labelNames,
-    registers: [registry],
-  });
-  const counter = (name: (typeof METRICS)[number], help: string, labels: string[]) =>
+  // Every metric's name, help and labels; created in no registry, so that a name the registry holds already is
+  // found before any is registered (prom-client would throw a plain Error partway, the ones before it left behind).
+  const names: string[] = [];
+  const config = (name: string, help: string, labelNames: string[]) => {
+    names.push(`${p}${name}`);
+    return { name: `${p}${name}`, help, labelNames, registers: [] };
+  };
+  const counter = (name: string, help: string, labels: string[]) =>
     new prom.Counter(config(name, help, labels));
   const requests = counter('llm_requests_total', 'Served LLM calls by resolved provider and model', [
     'provider',
@@ -126,6 +104,15 @@ export function registerPrometheusMetrics(llm: ManaLLM, options: PrometheusOptio
     ]),
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
   });
+  const taken = names.filter((name) => registry.getSingleMetric(name) !== undefined);
+  if (taken.length > 0) {
+    throw new ConfigError(
+      'invalid registerPrometheusMetrics options',
+      taken.map((name) => ({ path: 'registry', message: `already holds a metric named ${name}` })),
+    );
+  }
+  for (const m of [requests, tokens, latency, errors, resolved, fallbacks, hedges, healthy, ttfc])
+    registry.registerMetric(m);
 
   // As the breakers are now: 1 for every provider of a fresh client, 0 for one already open.
   const snapshot = llm.health().providers;
