@@ -94,6 +94,33 @@ describe('a breaker that opens releases the calls waiting on it', () => {
     expect(llm.health().providers.a?.consecutiveFailures).toBe(2);
   });
 
+  it('the caller’s abort in the same turn as the late release: rejects with the caller’s reason, no fall-through', async () => {
+    const { llm, clock, up, events } = await harness({
+      upstreams: { a: 'openai', b: 'openai' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      options: { health: { maxConcurrentAfterFailure: 10 } },
+    });
+    const a = up.a!;
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat(REQ, { signal: ac.signal });
+    await waitFor(() => a.count('chat') === 1, 'the call waiting at a');
+    // Two calls fail quickly: a's breaker opens, and the waiting call may wait 5 s more.
+    a.enqueue({ status: 500 }, { status: 500 });
+    await llm.chat(REQ);
+    await llm.chat(REQ);
+    expect(llm.health().providers.a?.state).toBe('open');
+    const servedByB = up.b!.count();
+    // The caller aborts, and the late-release timer fires before the walk hears of it: the abort stays the caller's.
+    const stop = new Error('stop');
+    ac.abort(stop);
+    clock.advance(5_000);
+    expect(await rejection(call)).toBe(stop);
+    expect(up.b!.count()).toBe(servedByB);
+    // Read as a release, the walk would report a breaker-open fall-through to b/m2 before it saw the abort.
+    expect(events.of('fallback').filter((f) => f.reason === 'breaker-open')).toEqual([]);
+  });
+
   it('opened by another process through a shared store: the waiting call is released too', async () => {
     const listeners = new Set<(u: HealthStoreUpdate) => void>();
     const mem = createMemoryHealthStore();
