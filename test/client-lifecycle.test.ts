@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClosedError, createManaLLM, isManaLLMError, type ProviderAdapter } from '../src/index.js';
+import {
+  ClosedError,
+  createManaLLM,
+  isManaLLMError,
+  type ManaLLM,
+  type ProviderAdapter,
+} from '../src/index.js';
 import { openaiCodec, startMockUpstream } from '../src/testing/index.js';
 import {
   closeAll,
@@ -289,6 +295,12 @@ describe('two clients', () => {
 
 describe('close() and the caller aborting in the same turn', () => {
   // Both abort the one attempt: the first reason decides what the call rejects with.
+  const abortAndClose = (llm: ManaLLM, ac: AbortController, reason: Error, callerFirst: boolean) => {
+    if (callerFirst) ac.abort(reason);
+    const closing = llm.close();
+    if (!callerFirst) ac.abort(reason);
+    return closing;
+  };
   it.each([
     ['the caller aborts first: its reason', true],
     ['close() comes first: CLOSED', false],
@@ -303,14 +315,7 @@ describe('close() and the caller aborting in the same turn', () => {
     const mine = new Error('caller gave up');
     const call = rejection(llm.chat(REQ, { signal: ac.signal }));
     await waitFor(() => hang.received === 1, 'the request at a');
-    let closing: Promise<void>;
-    if (callerFirst) {
-      ac.abort(mine);
-      closing = llm.close();
-    } else {
-      closing = llm.close();
-      ac.abort(mine);
-    }
+    const closing = abortAndClose(llm, ac, mine, callerFirst);
     const err = await call;
     await closing;
     if (callerFirst) expect(err).toBe(mine);
@@ -333,14 +338,7 @@ describe('close() and the caller aborting in the same turn', () => {
     await waitFor(() => held.held === 1, 'the request at a');
     held.startStream();
     await waitFor(() => s.chunks.length > 0, 'the first chunk');
-    let closing: Promise<void>;
-    if (callerFirst) {
-      ac.abort(mine);
-      closing = llm.close();
-    } else {
-      closing = llm.close();
-      ac.abort(mine);
-    }
+    const closing = abortAndClose(llm, ac, mine, callerFirst);
     const err = await rejection(s.done);
     await closing;
     if (callerFirst) expect(err).toBe(mine);

@@ -45,6 +45,20 @@ async function upstream() {
 }
 
 /** Spawns the real CLI (through tsx, as `npx mana-llm serve` runs dist) and waits for its listening line. */
+/** A directory holding `aliases.yaml` (mana/x → up/m1) and a `config.json` for the upstream at `url`, probes off. */
+function configDir(url: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
+  writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      providers: { up: { type: 'openai', baseUrl: url, apiKey: UPSTREAM_KEY } },
+      health: { probes: false },
+    }),
+  );
+  return dir;
+}
+
 async function start(
   dir: string,
   extra: string[] = [],
@@ -88,15 +102,7 @@ async function start(
 describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }, () => {
   it('serves the openai client, logs one line per request, reloads on SIGHUP and drains on SIGTERM', async () => {
     const { up, held, release } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     const s = await start(dir);
     expect(s.out()).toMatch(/\(1 aliases, providers up, key check on\)\n$/);
     const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
@@ -149,15 +155,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
 
   it('SIGTERM cuts what still runs after --drain-ms, which cancels its upstream call, and exits 0', async () => {
     const { up, held } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     const s = await start(dir, ['--drain-ms', '200']);
     const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: API_KEY, maxRetries: 0 });
     const stuck = openai.chat.completions.create({
@@ -174,15 +172,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
 
   it('SIGTERM with nothing in flight exits at once, even with a client connected that sent no request or half of one', async () => {
     const { up } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     // The longest drain there is: waiting for it would outlast the test's timeout, so the exit below is "at once".
     const s = await start(dir, ['--drain-ms', String(2 ** 31 - 1)]);
     const { port } = new URL(s.url);
@@ -198,15 +188,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
 
   it('SIGTERM: an in-flight answer on a keep-alive connection arrives whole, then that connection goes, even with a next request trickling in on it', async () => {
     const { up, held, release } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     // The longest drain there is: an exit that waited for it (or for the 60 s header timeout a connection that keeps
     // sending a request head is under) would outlast the test's timeout.
     const s = await start(dir, ['--drain-ms', String(2 ** 31 - 1)]);
@@ -267,15 +249,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
 
   it('MANA_LLM_CORS_ORIGINS holding * (alone or in a list) allows any origin', async () => {
     const { up } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     const s = await start(dir, [], undefined, { MANA_LLM_CORS_ORIGINS: 'https://a.example, *' });
     const res = await fetch(`${s.url}/health`, { headers: { origin: 'https://b.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
@@ -358,15 +332,7 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
   });
   it('a server whose log pipe broke (EPIPE on stdout) exits 1, so a supervisor restarts it', async () => {
     const { up } = await upstream();
-    const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
-    writeFileSync(join(dir, 'aliases.yaml'), 'aliases:\n  mana/x:\n    chain: [up/m1]\n');
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        providers: { up: { type: 'openai', baseUrl: up.url, apiKey: UPSTREAM_KEY } },
-        health: { probes: false },
-      }),
-    );
+    const dir = configDir(up.url);
     const s = await start(dir);
     s.proc.stdout?.destroy();
     let code: number | null | undefined;
