@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js';
-import { ManaLLMError } from '../errors.js';
 import type { CallOptions, ChatChunk, ChatRequest, Routing } from '../types.js';
 import { streamChain } from './chat-stream.js';
 import type { Committed } from './committed-stream.js';
@@ -84,13 +83,10 @@ export async function openStream(
   const stream = streamChain(services, request, opts, (c) => {
     seen.committed = c;
   });
-  // The first `next()` is the walk: it settles at the commit point with the first held chunk.
+  // The first `next()` is the walk: it throws, or it commits (calling back above) and settles with the first held
+  // chunk. Nothing else holds the stream yet, so nothing can close it before.
   const first = await stream.next();
-  const { committed } = seen;
-  if (!committed) {
-    // Only a stream closed before it was read gets here (the walk itself either serves or throws).
-    throw new ManaLLMError('CLOSED', 'the stream ended before it committed', 503, false);
-  }
+  const committed = seen.committed as Committed;
   const { clock, opts: o } = services.ctx;
   return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.plan.attempts), {
     ms: o.timeouts.idleMs,
