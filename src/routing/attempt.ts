@@ -1,6 +1,4 @@
-import type { Clock } from '../clock.js';
 import type { ProviderTimeoutError } from '../errors.js';
-import type { HealthCache } from '../health/health-cache.js';
 import type { AdapterContext } from '../providers/adapter.js';
 import { warnThrown } from '../warn.js';
 import { CancelToken, followAbort } from '../wire/cancel.js';
@@ -30,8 +28,8 @@ export class AttemptSignal {
   #ended = false;
   /** The provider whose breaker this attempt follows until it is answered (or ends). */
   #provider: string | undefined;
-  readonly #health: HealthCache;
-  readonly #clock: Clock;
+  /** Its client's health, clock and `live` set. */
+  readonly #ctx: RouterContext;
   /** When the attempt has waited longer than its target usually takes (its latency estimate's highMs). */
   readonly #lateAt: number;
   #cancelLate: (() => void) | undefined;
@@ -39,7 +37,6 @@ export class AttemptSignal {
   /** What the pending timer runs, and when it fires (epoch ms). */
   #onFire: (() => void) | undefined;
   #firesAt = 0;
-  readonly #live: Set<AttemptSignal>;
   /** Stops following the caller's signal. */
   #unfollow: (() => void) | undefined;
   /** Rejecters of the races in progress, settled together when the attempt aborts. */
@@ -50,8 +47,7 @@ export class AttemptSignal {
    * it is late, that is past `lateAt` (epoch ms: its start plus the target's usual highest latency).
    */
   constructor(ctx: RouterContext, caller: AbortSignal | undefined, slot?: ProviderSlot, lateAt = 0) {
-    this.#health = ctx.health;
-    this.#clock = ctx.clock;
+    this.#ctx = ctx;
     this.#lateAt = lateAt;
     if (slot) {
       this.#slot = slot;
@@ -59,8 +55,7 @@ export class AttemptSignal {
       slot.inFlight++;
       slot.unanswered++;
     }
-    this.#live = ctx.live;
-    this.#live.add(this);
+    ctx.live.add(this);
     // The caller may have aborted while the walk moved on from the previous entry: followAbort aborts at once then.
     if (caller) this.#unfollow = followAbort(caller, () => this.token.abort(caller.reason));
   }
@@ -88,8 +83,8 @@ export class AttemptSignal {
     this.disarm();
     if (!Number.isFinite(ms)) return;
     this.#onFire = onFire;
-    this.#firesAt = this.#clock.now() + ms;
-    this.#cancelTimer = this.#clock.setTimer(ms, () => {
+    this.#firesAt = this.#ctx.clock.now() + ms;
+    this.#cancelTimer = this.#ctx.clock.setTimer(ms, () => {
       this.#cancelTimer = undefined;
       this.#onFire?.();
     });
@@ -100,7 +95,7 @@ export class AttemptSignal {
    * whether its time really came (a stream's idle check): one timer per stream instead of one more at its commit.
    */
   rearm(ms: number, onFire: () => void): void {
-    if (this.#cancelTimer !== undefined && this.#firesAt <= this.#clock.now() + ms) this.#onFire = onFire;
+    if (this.#cancelTimer !== undefined && this.#firesAt <= this.#ctx.clock.now() + ms) this.#onFire = onFire;
     else this.arm(ms, onFire);
   }
 
@@ -115,13 +110,13 @@ export class AttemptSignal {
   breakerOpened(provider: string): void {
     this.#provider = undefined;
     if (this.token.aborted) return;
-    const wait = this.#lateAt - this.#clock.now();
+    const wait = this.#lateAt - this.#ctx.clock.now();
     // Still within the time its target usually takes: other calls' failures do not say this one will fail, so it
     // gets that long, and lets go then if the breaker is still open.
     if (wait > 0) {
-      this.#cancelLate = this.#clock.setTimer(wait, () => {
+      this.#cancelLate = this.#ctx.clock.setTimer(wait, () => {
         this.#cancelLate = undefined;
-        if (this.#health.peek(provider) === 'open') this.#release(provider);
+        if (this.#ctx.health.peek(provider) === 'open') this.#release(provider);
         // Half-open or closed by then: it follows the breaker again, so that a re-open lets it go at once.
         else this.#provider = provider;
       });
@@ -154,7 +149,7 @@ export class AttemptSignal {
     const trial = this.trial;
     if (trial === 0) return;
     this.trial = 0;
-    if (this.#slot) this.#health.release(this.#slot.config.id, trial);
+    if (this.#slot) this.#ctx.health.release(this.#slot.config.id, trial);
   }
 
   disarm(): void {
@@ -170,7 +165,7 @@ export class AttemptSignal {
     this.answered();
     if (this.#slot) this.#slot.inFlight--;
     this.#unfollow?.();
-    this.#live.delete(this);
+    this.#ctx.live.delete(this);
     if (cancel && !this.token.aborted) this.token.abort();
   }
 
