@@ -10,7 +10,7 @@ export interface Skip {
     AttemptReason,
     'unconfigured' | 'capability' | 'cooling' | 'saturated' | 'unhealthy'
   >;
-  readonly until?: number;
+  readonly until?: number | undefined;
 }
 
 /** What a chat request needs beyond plain text. */
@@ -48,10 +48,8 @@ export function precheck(ctx: RouterContext, entry: ChainEntry, needs: Needs): S
     ctx.health.lastCallFailed(entry.provider)
   )
     return { reason: 'unhealthy' };
-  if (ctx.health.refuses(entry.provider)) {
-    const until = ctx.health.unhealthyUntil(entry.provider);
-    return until === undefined ? { reason: 'unhealthy' } : { reason: 'unhealthy', until };
-  }
+  if (ctx.health.refuses(entry.provider))
+    return { reason: 'unhealthy', until: ctx.health.unhealthyUntil(entry.provider) };
   return slot;
 }
 
