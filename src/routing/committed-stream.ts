@@ -148,10 +148,9 @@ export class CommittedStream implements Committed {
   /** Ends the stream once: the attempt is released, and the upstream cancelled when `cancel` and still reading. */
   close(cancel: boolean): void {
     const state = this.#state;
+    if (state === 'closed') return;
     this.#state = 'closed';
     this.#cancelStreamTimer?.();
-    this.#cancelStreamTimer = undefined;
-    if (state === 'closed') return;
     abandoned.unregister(this.#box);
     this.#box.stream = undefined;
     const served = this.#served;
