@@ -94,16 +94,10 @@ function jsonOf(err: ManaLLMError, seen: Set<unknown>): Record<string, unknown> 
     if (!(k in out) && k !== 'cause' && k !== 'stack') out[k] = v;
   }
   const { cause } = err;
-  if (cause !== undefined) {
-    out.cause =
-      cause instanceof ManaLLMError && !seen.has(cause)
-        ? cause.toJSON === ManaLLMError.prototype.toJSON
-          ? jsonOf(cause, seen)
-          : cause.toJSON()
-        : cause instanceof Error
-          ? shortCause(cause)
-          : undefined;
-  }
+  if (cause === undefined) return out;
+  if (cause instanceof ManaLLMError && !seen.has(cause))
+    out.cause = cause.toJSON === ManaLLMError.prototype.toJSON ? jsonOf(cause, seen) : cause.toJSON();
+  else out.cause = cause instanceof Error ? shortCause(cause) : undefined;
   return out;
 }
 
