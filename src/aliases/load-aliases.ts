@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
 import { thrownText } from '../redact.js';
-import { type AliasConfig, MAX_ISSUES, validateAliasConfig } from './schema.js';
+import { type AliasConfig, capped, validateAliasConfig } from './schema.js';
 
 /** Where aliases come from: a YAML file, YAML text, or an already-parsed object. */
 export type AliasSource = { path: string } | { text: string } | { object: unknown };
@@ -54,9 +54,7 @@ function parseYaml(text: string, origin: string): unknown {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, lineCounter: lines });
   const issues: ConfigIssue[] = [];
-  let more = 0;
   const syntax = (offset: number, what: string) => {
-    if (issues.length === MAX_ISSUES) return void more++;
     const { line, col } = lines.linePos(offset);
     issues.push({ path: '(root)', message: `YAML syntax error at line ${line}, column ${col}: ${what}` });
   };
@@ -71,9 +69,8 @@ function parseYaml(text: string, origin: string): unknown {
       }
     },
   });
-  if (more > 0) issues.push({ path: '(root)', message: `and ${more} more issue(s) not shown` });
   if (issues.length > 0)
-    throw new AliasConfigError(`Invalid YAML in ${origin}`, issues, { cause: doc.errors[0] });
+    throw new AliasConfigError(`Invalid YAML in ${origin}`, capped(issues), { cause: doc.errors[0] });
   try {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {

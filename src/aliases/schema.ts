@@ -112,7 +112,8 @@ function validateAlias(name: string, body: unknown, issues: ConfigIssue[]): Alia
   });
 }
 
-function capped(issues: ConfigIssue[]): ConfigIssue[] {
+/** `issues`, the ones past MAX_ISSUES summarised in one. */
+export function capped(issues: ConfigIssue[]): ConfigIssue[] {
   if (issues.length <= MAX_ISSUES) return issues;
   const more = issues.length - MAX_ISSUES;
   return [...issues.slice(0, MAX_ISSUES), { path: ROOT, message: `and ${more} more issue(s) not shown` }];
