@@ -35,8 +35,6 @@ interface ClientParts {
   http: Http;
   prober: Prober | undefined;
   cache: ResponseCache | undefined;
-  /** Closed with the client: the image fetcher's connections. */
-  images?: { close(): Promise<void> };
 }
 
 /** The mana-llm client: `chat`, `stream`, `embed`, plus routing explanations, health and lifecycle. */
@@ -52,9 +50,9 @@ export class ManaLLM {
 
   /** @internal use `createManaLLM` */
   constructor(parts: ClientParts) {
-    this.#ctx = parts.ctx;
-    this.#parts = parts;
     const { ctx } = parts;
+    this.#ctx = ctx;
+    this.#parts = parts;
     // First: a watch the system refuses throws before anything of this client runs (nobody could close it).
     const path = 'path' in ctx.opts.aliasSource ? ctx.opts.aliasSource.path : undefined;
     if (path && ctx.opts.watch) this.#watch(path);
@@ -238,7 +236,7 @@ export class ManaLLM {
     // `async`: a custom adapter's close() that throws at once must not stop the rest from closing.
     await Promise.allSettled([...this.#ctx.providers.values()].map(async (s) => s.adapter.close?.()));
     await this.#parts.http.close();
-    await this.#parts.images?.close();
+    await this.#ctx.images.fetcher.close();
     await Promise.allSettled([this.#ctx.health.close(), this.#parts.cache?.close()]);
     this.#ctx.events.removeAll();
     this.#direct.clear();

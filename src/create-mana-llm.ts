@@ -84,7 +84,7 @@ export function createManaLLM(options: ManaLLMOptions): ManaLLM {
       )
     : undefined;
   try {
-    return new ManaLLM({ ctx, aliases, http, prober, cache, images: images.fetcher });
+    return new ManaLLM({ ctx, aliases, http, prober, cache });
   } catch (err) {
     // A client never handed out cannot be closed: its health cache must not stay subscribed to the caller's store.
     health.detach();
