@@ -47,6 +47,11 @@ function checkNumber(n: unknown, path: string, out: IssueList): void {
     out.add(path, 'must be a finite number');
 }
 
+function checkPositiveInteger(n: unknown, path: string, out: IssueList): void {
+  if (n !== undefined && !(Number.isSafeInteger(n) && (n as number) > 0))
+    out.add(path, 'must be a positive integer');
+}
+
 function checkChatFields(r: Obj, out: IssueList): void {
   // Spelled out, not a loop over key names: direct property reads stay cheap on the hot path.
   checkNumber(r.temperature, 'temperature', out);
@@ -54,9 +59,7 @@ function checkChatFields(r: Obj, out: IssueList): void {
   checkNumber(r.frequency_penalty, 'frequency_penalty', out);
   checkNumber(r.presence_penalty, 'presence_penalty', out);
   checkNumber(r.seed, 'seed', out);
-  const max = r.max_tokens;
-  if (max !== undefined && !(Number.isSafeInteger(max) && (max as number) > 0))
-    out.add('max_tokens', 'must be a positive integer');
+  checkPositiveInteger(r.max_tokens, 'max_tokens', out);
   const stop = r.stop;
   if (
     stop !== undefined &&
@@ -151,9 +154,7 @@ export function validateCall(kind: string, request: unknown, opts: unknown, hasC
       checkModel(request.model, out);
       if (kind === 'embed') {
         checkInput(request.input, out);
-        const d = request.dimensions;
-        if (d !== undefined && !(Number.isSafeInteger(d) && (d as number) > 0))
-          out.add('dimensions', 'must be a positive integer');
+        checkPositiveInteger(request.dimensions, 'dimensions', out);
         const f = request.encoding_format;
         if (f !== undefined && f !== 'float' && f !== 'base64')
           out.add('encoding_format', `must be 'float' or 'base64', got ${shown(f)}`);
