@@ -77,12 +77,9 @@ export function isPublicAddress(ip: string): boolean {
   // 2002::/16 (6to4) carries the IPv4 address in bytes 2-5.
   if (b[0] === 0x20 && b[1] === 0x02) return isPublicAddress(v4of(b, 2));
   // 2001::/32 (Teredo): the client's IPv4 address is stored inverted in the last four bytes.
-  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0)
-    return isPublicAddress(
-      v4of(
-        b.map((x) => x ^ 0xff),
-        12,
-      ),
-    );
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) {
+    const inverted = b.map((x) => x ^ 0xff);
+    return isPublicAddress(v4of(inverted, 12));
+  }
   return true;
 }
