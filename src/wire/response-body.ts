@@ -176,11 +176,13 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
   #take(): Buffer {
     const chunk = this.#queue.shift() as Buffer;
     this.#queued -= chunk.length;
-    if (this.#paused && this.#queued < HIGH_WATER) {
-      this.#paused = false;
-      this.#controller?.resume();
-    }
+    if (this.#paused && this.#queued < HIGH_WATER) this.#resume();
     return chunk;
+  }
+
+  #resume(): void {
+    this.#paused = false;
+    this.#controller?.resume();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -222,10 +224,7 @@ export class ResponseBody implements HttpBody, Dispatcher.DispatchHandler {
     this.#waitingAll = true;
     const all = new Promise<Buffer[]>(this.#waitFor);
     // After the wait is set: resuming parses what the socket buffered at once, maybe up to the body's end.
-    if (this.#paused) {
-      this.#paused = false;
-      this.#controller?.resume();
-    }
+    if (this.#paused) this.#resume();
     return all;
   }
 
