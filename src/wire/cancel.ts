@@ -56,9 +56,7 @@ export class CancelToken implements CancelSignal {
 
   /** Subscribes to `'abort'` (EventEmitter-style, as the response body reads it); a listener runs at most once. */
   on(_event: 'abort', fn: Listener): this {
-    if (this.aborted) return this;
-    if (this.#listeners) this.#listeners.push(fn);
-    else this.#listeners = [fn];
+    if (!this.aborted) (this.#listeners ??= []).push(fn);
     return this;
   }
 
