@@ -169,7 +169,10 @@ export async function startMockServer(
       .end(typeof payload === 'string' ? payload : JSON.stringify(payload));
   }
 
-  function respond(route: MockRoute, b: MockBehavior, res: ServerResponse, socket: Socket) {
+  function respond(route: MockRoute, behavior: MockBehavior, res: ServerResponse, socket: Socket) {
+    // A slow answer is the normal one, written a byte at a time.
+    const slow = 'slow' in behavior;
+    const b: MockBehavior = slow ? { reply: behavior.slow } : behavior;
     if ('reset' in b) return socket.destroy();
     if ('hang' in b) return;
     if ('status' in b)
@@ -196,9 +199,8 @@ export async function startMockServer(
       return res.writeHead(out.status, { 'content-type': out.contentType }).end(out.body);
     }
     if (route.op === 'chat') {
-      if ('slow' in b)
-        return dribble(res, 'application/json', JSON.stringify(codec.chat({ reply: b.slow }, route.model)));
-      return json(res, 200, codec.chat(b, route.model));
+      const body = JSON.stringify(codec.chat(b, route.model));
+      return slow ? dribble(res, 'application/json', body) : json(res, 200, body);
     }
     // Streaming. A partial behaviour streams `cut` pieces of filler, then ends its own way.
     const partial = b as { streamThenReset?: number; streamThenEnd?: number; streamThenStall?: number };
@@ -209,15 +211,12 @@ export async function startMockServer(
       ('inBandError' in b ? (b.after ?? 0) : undefined);
     const n = Math.max(cut ?? 0, 1);
     const source: MockBehavior =
-      cut !== undefined
-        ? { reply: ('inBandError' in b ? 'y' : 'x').repeat(n * 4), chunks: n }
-        : 'slow' in b
-          ? { reply: b.slow }
-          : b;
+      cut === undefined ? b : { reply: ('inBandError' in b ? 'y' : 'x').repeat(n * 4), chunks: n };
     const { contentType, prelude, content, end } = codec.stream(source, route.model);
-    if ('slow' in b) return dribble(res, contentType, [...prelude, ...content, ...end].join(''));
+    const whole = [...prelude, ...content, ...end].join('');
+    if (slow) return dribble(res, contentType, whole);
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
-    if (cut === undefined) return res.end([...prelude, ...content, ...end].join(''));
+    if (cut === undefined) return res.end(whole);
     res.write([...prelude, ...content.slice(0, cut)].join(''));
     if ('inBandError' in b) return res.end(codec.inBandError(b.inBandError, true));
     if ('streamThenReset' in b) return void setTimeout(() => socket.destroy(), 5);
