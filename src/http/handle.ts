@@ -55,11 +55,10 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /**
  * A key check that takes the same time whatever the key: every candidate is hashed (equal lengths) and compared
- * with every accepted key, without stopping at the first match. Accepted keys are trimmed, as presented ones are
- * (`LLM_API_KEYS="k1, k2"` split on commas).
+ * with every accepted key, without stopping at the first match.
  */
 function keyCheck(keys: readonly string[]): (presented: string | undefined) => boolean {
-  const accepted = keys.map((k) => digest(k.trim()));
+  const accepted = keys.map(digest);
   return (presented) => {
     if (presented === undefined) return false;
     const d = digest(presented);
@@ -122,9 +121,11 @@ export function createDispatcher(
   llm: ManaLLM,
   opts: ResolvedHttpOptions,
 ): (call: IncomingCall) => Promise<Answer> {
-  const authorized = opts.apiKeys ? keyCheck(opts.apiKeys) : undefined;
+  // Trimmed, as presented keys are (`LLM_API_KEYS="k1, k2"` split on commas); none is blank (see options.ts).
+  const keys = opts.apiKeys?.map((k) => k.trim());
+  const authorized = keys && keyCheck(keys);
   // The logged path is cleaned as every text from outside is: a key in it (an accepted one too) is redacted.
-  const secrets = (opts.apiKeys ?? []).map((k) => k.trim()).filter((k) => k !== '');
+  const secrets = keys ?? [];
   const created = Math.floor(Date.now() / 1000);
   const idHeader = opts.requestIdHeader;
   // The request id under the header it is configured to travel in, so that a browser can read it.
