@@ -62,6 +62,7 @@ export function createProber(opts: ProberOptions) {
     return r?.upAt === undefined ? r : undefined;
   };
   let started = false;
+  // Bumped by stop(): a probe, gate or recovery timer begun before it sees another epoch and gives up.
   let epoch = 0;
   let cancelTimer: (() => void) | undefined;
   const jitter = (ms: number): number => ms * (1 - JITTER + 2 * JITTER * random());
@@ -83,7 +84,7 @@ export function createProber(opts: ProberOptions) {
       const held = await within(clock, (async () => acquire(target.provider))(), timeoutMs).catch(() => true);
       if (held !== TIMER && !held) return;
     }
-    if (runEpoch !== epoch || controller.signal.aborted) return;
+    if (runEpoch !== epoch) return;
     const startedAt = clock.now();
     const stopped = new Promise<typeof TIMER>((resolve) =>
       controller.signal.addEventListener('abort', () => resolve(TIMER), { once: true }),
@@ -128,9 +129,9 @@ export function createProber(opts: ProberOptions) {
     const runEpoch = epoch;
     r.cancel = clock.setTimer(jitter(wait), () => {
       r.cancel = undefined;
-      if (!started || runEpoch !== epoch) return;
+      if (runEpoch !== epoch) return;
       void probeOne(target).then(() => {
-        if (!started || runEpoch !== epoch) return;
+        if (runEpoch !== epoch) return;
         if (stillDown(target.provider)) {
           r.step = Math.min(r.step + 1, 30);
           arm(target, r);
