@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MAX_TIMER_MS } from '../clock.js';
 import { createManaLLM } from '../create-mana-llm.js';
 import { createNodeHandler, type RequestLogEntry } from '../http/index.js';
 import { SERVE_DEFAULTS } from '../options.js';
@@ -65,8 +66,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const port = num(values.port, SERVE_DEFAULTS.port);
   const drainMs = num(values['drain-ms'], SERVE_DEFAULTS.drainMs);
   // A timer waits at most 2^31-1 ms: a longer drain would cut every stream at once.
-  if (!(drainMs >= 0 && drainMs <= 2 ** 31 - 1)) {
-    err.write(`mana-llm serve: --drain-ms must be a number of milliseconds up to ${2 ** 31 - 1}\n`);
+  if (!(drainMs >= 0 && drainMs <= MAX_TIMER_MS)) {
+    err.write(`mana-llm serve: --drain-ms must be a number of milliseconds up to ${MAX_TIMER_MS}\n`);
     return 2;
   }
   // An empty host would make node:http listen on every interface: `--host=$HOST` with HOST unset is a mistake too.
