@@ -8,8 +8,7 @@ import { health } from './health-table.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
 
-const HELP: Record<string, string> = {
-  main: `mana-llm — route LLM calls through model-class aliases with fallback
+const USAGE = `mana-llm — route LLM calls through model-class aliases with fallback
 
 Usage: mana-llm <command> [options]
 
@@ -28,7 +27,10 @@ Options (all commands):
 
 Providers come from the environment unless --config is given: OLLAMA_URL, OPENAI_API_KEY,
 GROQ_API_KEY, OPENROUTER_API_KEY, TOGETHER_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY.
-Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`,
+Exit codes: 0 ok, 1 the call failed, 2 bad usage or config.`;
+
+/** Each command's help (`mana-llm <command> --help`); serve has its own (serve.ts). */
+const HELP: Record<string, string> = {
   validate:
     'Usage: mana-llm validate [--config file] [aliases.yaml]\n\nValidates an aliases file and prints every issue with its path. Exit 2 when invalid.\nWith --config: the aliases file the config names (unless one is given), the config itself, and a warning for\nevery chain entry no configured provider serves.',
   aliases:
@@ -53,14 +55,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (argv[0] === 'serve') return serve(argv.slice(1), env);
   const parsed = parseCommandLine(argv, { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } });
   if (parsed instanceof Error) {
-    err.write(`${parsed.message}\n\n${HELP.main}\n`);
+    err.write(`${parsed.message}\n\n${USAGE}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (!command || !Object.hasOwn(HELP, command) || command === 'main') {
+  if (!command || !Object.hasOwn(HELP, command)) {
     if (command && !values.help) err.write(`mana-llm: unknown command ${JSON.stringify(command)}\n\n`);
-    (values.help ? out : err).write(`${HELP.main}\n`);
+    (values.help ? out : err).write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
   if (values.help) {
