@@ -26,7 +26,7 @@ const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFin
 
 /** Whether `target` is a `provider/model` of sane length whose provider this store accepts. */
 function knownTarget(target: string, bounds: Required<StoreBounds>): boolean {
-  if (target.length === 0 || target.length > MAX_TARGET_CHARS) return false;
+  if (target.length > MAX_TARGET_CHARS) return false;
   const slash = target.indexOf('/');
   if (slash <= 0 || slash === target.length - 1) return false;
   return bounds.providers === undefined || bounds.providers.has(target.slice(0, slash));
