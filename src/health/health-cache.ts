@@ -14,7 +14,12 @@ import {
   closedBreaker,
 } from './breaker.js';
 import type { HealthSnapshot, HealthStatus, ProviderHealth } from './health-snapshot.js';
-import { createMemoryHealthStore, type HealthStore, type HealthStoreUpdate } from './health-store.js';
+import {
+  createMemoryHealthStore,
+  type HealthStore,
+  type HealthStoreStatus,
+  type HealthStoreUpdate,
+} from './health-store.js';
 import { LatencyBook } from './latency-book.js';
 import { Listeners } from './listeners.js';
 
@@ -176,7 +181,7 @@ export class HealthCache {
       status,
       providers: Object.fromEntries(entries),
       targets,
-      ...(store ? { store: { kind: store.kind, connected: store.connected } } : {}),
+      ...(store ? { store: storeStatus(store) } : {}),
     };
   }
 
@@ -243,4 +248,9 @@ export class HealthCache {
     // Attempts still waiting on the provider let go now, after the `health` event, instead of at their timeout.
     if (state === 'open' && was !== 'open') this.opened.emit(provider);
   }
+}
+
+/** A store's status as `health().store` shows it: its own keys only, `error` when it says why it is down. */
+function storeStatus({ kind, connected, error }: HealthStoreStatus): HealthStoreStatus {
+  return error === undefined ? { kind, connected } : { kind, connected, error };
 }

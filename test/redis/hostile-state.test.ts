@@ -340,7 +340,11 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     for (let i = 0; i < 5; i++) {
       await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: `q${i}` }] }, { cache: true });
     }
-    expect(llm.health().store).toEqual({ kind: 'redis', connected: false });
+    expect(llm.health().store).toEqual({
+      kind: 'redis',
+      connected: false,
+      error: 'Redis did not answer within 200 ms',
+    });
     redis.thaw();
     await until(() => llm.health().store?.connected === true, 'connected again');
     // The first call found out (one cache read, never answered in time); the others did not wait for Redis at
