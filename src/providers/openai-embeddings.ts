@@ -34,13 +34,6 @@ export function refusesFormat(err: unknown): boolean {
  */
 export const isEmptyList = (data: unknown): boolean => !Array.isArray(data) || data.length === 0;
 
-/** Models whose server took floats after failing base64: a bounded set (a full set stops learning, calls still work). */
-export class FloatModels extends Set<string> {
-  override add(model: string): this {
-    return this.size < 256 ? super.add(model) : this;
-  }
-}
-
 /**
  * A base64 vector as numbers, or undefined when it is not little-endian float32 bytes of finite values: a text
  * with characters outside the alphabet (Node's decoder skips them, so the decoded length comes out short) or of

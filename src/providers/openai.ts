@@ -10,13 +10,7 @@ import {
 } from './adapter.js';
 import { endpointCalls, modelNames, readBody } from './endpoint.js';
 import { countOf } from './json-shapes.js';
-import {
-  embeddingsBody,
-  embeddingsData,
-  FloatModels,
-  isEmptyList,
-  refusesFormat,
-} from './openai-embeddings.js';
+import { embeddingsBody, embeddingsData, isEmptyList, refusesFormat } from './openai-embeddings.js';
 import { chatReply, replyJson } from './openai-reply.js';
 import { readChatStream } from './openai-stream.js';
 import type { AdapterDeps } from './registry.js';
@@ -106,8 +100,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     for await (const batch of streamBatches(request, ctx)) for (const c of batch) yield c;
   }
 
-  // Models whose server could not answer base64 and answered floats (docs/embeddings.md): asked for floats.
-  const floatModels = new FloatModels();
+  // Models whose server could not answer base64 and answered floats (docs/embeddings.md): asked for floats. At most
+  // 256 are kept: a full set stops learning, calls still work.
+  const floatModels = new Set<string>();
 
   async function embed(request: AdapterEmbedRequest, ctx: AdapterContext): Promise<Embeddings> {
     const chosen = request.encoding_format ?? (floatModels.has(request.model) ? 'float' : undefined);
@@ -115,7 +110,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const out = await embedAs(request, 'base64', true, ctx);
     if (out !== undefined) return out;
     const floats = (await embedAs(request, 'float', false, ctx)) as Embeddings;
-    floatModels.add(request.model);
+    if (floatModels.size < 256) floatModels.add(request.model);
     return floats;
   }
 
