@@ -36,8 +36,8 @@ function hasExtras(m: AdapterChatRequest['messages'][number]): boolean {
 /**
  * The request's JSON body with `stream` set; `stream_options` only on a stream (OpenAI rejects it otherwise), and
  * with `completionTokens`, `max_tokens` sent as `max_completion_tokens` (see `createOpenAIAdapter`).
- * `Object.assign`, not `{ ...request, stream }`: in Node 20's V8 a key added after a spread costs ~2.5 µs per object
- * (a new hidden class each time), which was ~5 % of a whole call on the c=64 bench row (bench/README.md).
+ * `Object.assign`, not `{ ...request, stream }`: V8 gives every object built by a spread plus a key a new hidden
+ * class, which showed on the c=64 bench row (bench/README.md).
  */
 function requestBody(request: AdapterChatRequest, stream: boolean, completionTokens: boolean): string {
   const body = Object.assign({}, request, stream ? { stream } : { stream, stream_options: undefined });
@@ -151,7 +151,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     return modelNames(json.data, listing);
   }
 
-  const adapter: ProviderAdapter = {
+  return {
     capabilities: () => ALL_CAPABILITIES,
     chat,
     stream,
@@ -160,5 +160,4 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     models,
     probe: (ctx) => calls.probe(listing, sent.get, ctx.signal),
   };
-  return adapter;
 }
