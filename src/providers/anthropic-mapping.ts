@@ -181,8 +181,7 @@ export function fromAnthropicMessage(
   created: number,
 ): ChatCompletion {
   if (!isJsonObject(reply)) throw badResponse(meta, 'reply is not an object');
-  if (reply.type === 'error' || (reply.error !== undefined && reply.error !== null))
-    throw errorFromInBand(reply.error, meta);
+  if (reply.type === 'error' || reply.error != null) throw errorFromInBand(reply.error, meta);
   if (!Array.isArray(reply.content)) throw badResponse(meta, 'reply has no content array');
   const answer: Answer = { content: '', reasoning: '', toolCalls: [] };
   for (const b of reply.content) {

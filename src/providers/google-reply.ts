@@ -43,7 +43,7 @@ function usageOf(u: unknown): Usage | undefined {
  */
 export function readFrame(json: unknown, meta: CallMeta): GeminiFrame {
   if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
-  if (json.error !== undefined && json.error !== null) throw errorFromInBand(json.error, meta);
+  if (json.error != null) throw errorFromInBand(json.error, meta);
   const usage = usageOf(json.usageMetadata);
   const candidates = json.candidates;
   if (candidates !== undefined && !Array.isArray(candidates))
@@ -81,7 +81,7 @@ export function readParts(parts: JsonObject[], meta: CallMeta): Answer {
       const call = toolCall(id, name, args);
       if (signature !== '') call.extra_content = { google: { thought_signature: signature } };
       toolCalls.push(call);
-    } else if (p.text !== undefined && p.text !== null) {
+    } else if (p.text != null) {
       // Skipped, the text would be lost from an answer that looks complete.
       throw badResponse(meta, 'part text is not a string');
     }

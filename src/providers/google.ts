@@ -98,7 +98,7 @@ export function createGoogleAdapter({
         };
         const { res, m } = await post(request.model, 'batchEmbedContents', body, ctx.signal);
         const reply = (await json(res, ctx.signal, m, 'maxEmbeddingResponseBytes')) as JsonObject | null;
-        if (reply?.error !== undefined && reply.error !== null) throw errorFromInBand(reply.error, m);
+        if (reply?.error != null) throw errorFromInBand(reply.error, m);
         const list = reply?.embeddings;
         if (!Array.isArray(list) || list.length !== texts.length)
           throw badResponse(m, 'embeddings missing or not one per input');

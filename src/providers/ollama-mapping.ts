@@ -118,7 +118,7 @@ export async function toOllamaChat(
  */
 export function replyObject(json: unknown, meta: CallMeta): JsonObject {
   if (!isJsonObject(json)) throw badResponse(meta, 'reply is not a JSON object');
-  if (json.error === undefined || json.error === null) return json;
+  if (json.error == null) return json;
   const status = json.status;
   throw errorFromInBand(
     typeof json.error === 'string' && typeof status === 'number'
