@@ -133,7 +133,8 @@ export class CallImages {
     }
     if (remote.size === 0) return;
     if (remote.size > limits.maxCount) {
-      const path = [...remote.values()][limits.maxCount]?.path ?? 'messages';
+      // maxCount is a whole number (options-schema.ts): the first image past it exists.
+      const path = [...remote.values()][limits.maxCount]!.path;
       throw unusable(path, `more than ${limits.maxCount} images to fetch`);
     }
     const controller = new AbortController();
