@@ -86,7 +86,7 @@ export function embeddingsData(data: unknown, inputs: number, meta: CallMeta): E
     if (!isCount(index) || index >= data.length || out[index]) throw badResponse(meta, 'malformed embedding');
     const embedding = vectorOf(d?.embedding);
     if (embedding === undefined) throw badResponse(meta, 'malformed embedding');
-    // The first vector sets the reply's one dimension: one compare a vector (bench "embeddings 64 × 1024").
+    // The first vector sets the reply's one dimension; every later one must have it.
     if (embedding.length !== dimension) {
       if (i > 0 || embedding.length === 0)
         throw badResponse(meta, 'embeddings empty or of different lengths');

@@ -182,7 +182,7 @@ export function replyJson(
  * What makes a reply's message one callers cannot take (normalised in place): a field of the wrong type or a malformed
  * tool call; undefined when there is none.
  */
-export function messageProblem(m: WireDelta): string | undefined {
+function messageProblem(m: WireDelta): string | undefined {
   if (!normaliseDelta(m)) return 'reply message has a field of the wrong type';
   if (m.tool_calls && !(m.tool_calls as unknown[]).every((t) => normaliseToolCall(t, true)))
     return 'malformed tool call';
