@@ -60,11 +60,8 @@ export function lacksKey(
 ): boolean {
   const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
   if (!known || known.type === 'ollama' || p.apiKey) return false;
-  if (endpointOf(p.baseUrl) !== known.baseUrl) return false;
+  // The URL as the WHATWG parser writes it (host lower-cased, a default port dropped), without trailing slashes.
+  // `baseUrl` parses: it is the schema-checked one or the well-known one.
+  if (new URL(p.baseUrl).href.replace(/\/+$/, '') !== known.baseUrl) return false;
   return !Object.keys(p.headers).some((h) => AUTH_HEADERS.has(h.toLowerCase()));
-}
-
-// The URL as the WHATWG parser writes it (host lower-cased, a default port dropped), without trailing slashes.
-function endpointOf(baseUrl: string): string {
-  return (URL.canParse(baseUrl) ? new URL(baseUrl).href : baseUrl).replace(/\/+$/, '');
 }
