@@ -54,14 +54,14 @@ export function isUsage(u: unknown): boolean {
 export const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every(Number.isFinite);
 
 /**
- * The one length of the `embedding` vectors of `data`'s items, each passing `isVector`; 0 when there are none, one
- * is not a vector or their lengths differ.
+ * The one length of the `embedding` vectors of `data`'s items; 0 when there are none, one is not an array of finite
+ * numbers or their lengths differ.
  */
-export function vectorLength(data: unknown[], isVector: (v: unknown) => v is unknown[] = isNumbers): number {
+export function vectorLength(data: unknown[]): number {
   const n = (data[0] as { embedding?: { length?: unknown } } | null)?.embedding?.length;
   const same = (d: unknown) => {
     const e = (d as { embedding?: unknown } | null)?.embedding;
-    return isVector(e) && e.length === n;
+    return isNumbers(e) && e.length === n;
   };
   return typeof n === 'number' && data.every(same) ? n : 0;
 }
