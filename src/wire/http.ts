@@ -1,4 +1,5 @@
 import { Agent, buildConnector } from 'undici';
+import { MAX_TIMER_MS } from '../clock.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import type { CancelSignal } from './cancel.js';
 import type { WireLimits } from './limits.js';
@@ -95,7 +96,7 @@ export function createHttp(opts: { connectMs: number; limits?: WireLimits }): Ht
       return new Promise((resolve, reject) => {
         let done: (() => void) | undefined;
         if (!req.background) {
-          if (held++ === 0) (keeper ??= setInterval(noop, 2 ** 31 - 1)).ref();
+          if (held++ === 0) (keeper ??= setInterval(noop, MAX_TIMER_MS)).ref();
           done = release;
         }
         const body = new ResponseBody(req.signal, limits, resolve, reject, done);
