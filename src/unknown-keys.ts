@@ -57,7 +57,9 @@ export function issuePath(keys: readonly unknown[], root = ''): string {
   for (const k of keys) {
     const key = String(k);
     if (typeof k === 'number') out += `[${k}]`;
-    else out += /^[A-Za-z_$][\w$]*$/.test(key) ? (out ? `.${key}` : key) : `[${shown(key, KEY_SHOWN)}]`;
+    // A name too long to show whole is quoted and cut like any odd key.
+    else if (key.length <= KEY_SHOWN && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${shown(key, KEY_SHOWN)}]`;
   }
   return out;
 }

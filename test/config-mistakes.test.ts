@@ -92,6 +92,18 @@ describe('unknown keys in the options are reported with their path and a suggest
     const proto = { aliases: ALIASES, providers: { ollama: {} }, constructor: {}, toString: {} };
     expect(configError(proto).issues.map((i) => i.path)).toEqual(['constructor', 'toString']);
   });
+
+  it('a huge key is cut in its path and message, as an odd key is', () => {
+    const huge = 'k'.repeat(100_000);
+    for (const options of [
+      { aliases: ALIASES, providers: { ollama: {} }, [huge]: 1 },
+      { aliases: ALIASES, providers: { ollama: {} }, health: { [huge]: 1 } },
+    ]) {
+      const err = configError(options);
+      expect(err.message.length).toBeLessThan(1_000);
+      expect(err.issues[0]?.path).toMatch(/\["k{100}"…\]$/);
+    }
+  });
 });
 
 describe('options or aliases that throw while they are read', () => {
