@@ -92,7 +92,8 @@ function isPlain(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * Every key of `input` that no object schema in `schema` declares, each as an issue at its path below `root`.
+ * Every key of `input` that no object schema in `schema` declares, each as an issue at its path below `root`, and
+ * every array given where an object or map is expected (valibot would read its indexes as keys).
  * Generic over the schema: a key added to any `v.object` is known without touching this file.
  */
 export function unknownKeys(
@@ -104,8 +105,16 @@ export function unknownKeys(
   let s = schema;
   // optional/nullable/nullish wrap the shape that holds keys; in a pipe, the first schema with entries holds them.
   while (s.wrapped) s = s.wrapped;
+  // A pipe checks its own shape first (an alias's hedge: isMapping).
+  const piped = s.pipe !== undefined;
   s = s.pipe?.find((p) => p.entries) ?? s;
-  if (!isPlain(input)) return out;
+  if (!isPlain(input)) {
+    // valibot reads an array as an object: `providers: [{ id, … }]` made a provider "0" and dropped `id` unseen.
+    const map = s.type === 'object' || s.type === 'strict_object' || s.type === 'record';
+    if (Array.isArray(input) && map && !piped)
+      out.push({ path: root, message: 'must be an object, not an array' });
+    return out;
+  }
   if (s.entries && (s.type === 'object' || s.type === 'strict_object')) {
     const known = Object.keys(s.entries);
     for (const key of Object.keys(input)) {

@@ -93,6 +93,19 @@ describe('unknown keys in the options are reported with their path and a suggest
     expect(configError(proto).issues.map((i) => i.path)).toEqual(['constructor', 'toString']);
   });
 
+  it('an array where an object or map is expected is refused, not read as keys "0", "1", …', () => {
+    const vllm = { id: 'vllm', type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' };
+    expect(configError({ aliases: ALIASES, providers: [vllm] }).issues).toEqual([
+      { path: 'providers', message: 'must be an object, not an array' },
+    ]);
+    const groups = { aliases: ALIASES, providers: { ollama: { headers: ['x'] } }, health: [3], timeouts: [] };
+    expect(configError(groups).issues.map((i) => i.path)).toEqual([
+      'providers.ollama.headers',
+      'health',
+      'timeouts',
+    ]);
+  });
+
   it('a huge key is cut in its path and message, as an odd key is', () => {
     const huge = 'k'.repeat(100_000);
     for (const options of [
