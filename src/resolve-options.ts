@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ALIAS_PREFIX } from './aliases/model-string.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { shown } from './issue-list.js';
 import {
   DEFAULT_LIMITS,
   DEFAULTS,
@@ -88,7 +89,10 @@ function readOptions(input: ManaLLMOptions): ResolvedOptions {
   const defaultProvider =
     o?.defaultProvider ?? (providers.some((p) => p.id === 'ollama') ? 'ollama' : undefined);
   if (typeof o?.defaultProvider === 'string' && !configured.includes(o.defaultProvider)) {
-    issues.push({ path: 'defaultProvider', message: `"${o.defaultProvider}" is not a configured provider` });
+    issues.push({
+      path: 'defaultProvider',
+      message: `${shown(o.defaultProvider)} is not a configured provider`,
+    });
   }
   if (o?.watch && !hasPath)
     issues.push({ path: 'watch', message: 'needs aliasesPath (there is no file to watch)' });
@@ -165,14 +169,17 @@ function readProviders(
     const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
     const type = p.type ?? known?.type;
     if (!type) {
-      issues.push({ path: `${at}.type`, message: `"${id}" is not a well-known provider: set type` });
+      issues.push({ path: `${at}.type`, message: `${shown(id)} is not a well-known provider: set type` });
       continue;
     }
     const baseUrl = p.baseUrl ?? (known && known.type === type ? known.baseUrl : undefined);
     if (type === 'custom' && !p.adapter)
       issues.push({ path: `${at}.adapter`, message: "type 'custom' needs an adapter" });
     if (type !== 'custom' && !baseUrl)
-      issues.push({ path: `${at}.baseUrl`, message: `required for "${id}" (not a well-known provider)` });
+      issues.push({
+        path: `${at}.baseUrl`,
+        message: `required for ${shown(id)} (not a well-known provider)`,
+      });
     const wrong = p.baseUrl === undefined ? undefined : baseUrlProblem(new URL(p.baseUrl), type);
     if (wrong) issues.push({ path: `${at}.baseUrl`, message: wrong });
     const headers = p.headers ?? {};

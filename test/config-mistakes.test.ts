@@ -93,6 +93,22 @@ describe('unknown keys in the options are reported with their path and a suggest
     expect(configError(proto).issues.map((i) => i.path)).toEqual(['constructor', 'toString']);
   });
 
+  it('a provider id or defaultProvider with a line break, escape or bidi override, or huge, is cut and cleaned in messages', () => {
+    const odd = `box\n  - forged: line\u202e\x1b[2J${'k'.repeat(100_000)}`;
+    for (const options of [
+      { aliases: ALIASES, providers: { ollama: {}, [odd]: {} } },
+      { aliases: ALIASES, providers: { ollama: {}, [odd]: { type: 'openai' } } },
+      { aliases: ALIASES, providers: { ollama: {} }, defaultProvider: odd },
+    ]) {
+      const err = configError(options);
+      expect(err.message.length).toBeLessThan(1_000);
+      for (const c of ['\n  - forged', '\u202e', '\x1b']) expect(err.message).not.toContain(c);
+    }
+    expect(
+      configError({ aliases: ALIASES, providers: { ollama: {} }, defaultProvider: 'nope' }).issues,
+    ).toEqual([{ path: 'defaultProvider', message: '"nope" is not a configured provider' }]);
+  });
+
   it('an array where an object or map is expected is refused, not read as keys "0", "1", …', () => {
     const vllm = { id: 'vllm', type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' };
     expect(configError({ aliases: ALIASES, providers: [vllm] }).issues).toEqual([
