@@ -116,6 +116,13 @@ describe('createManaLLM validates its options', () => {
     expect(neither.issues).toEqual([{ path: 'aliasesPath', message: expect.any(String) }]);
     const both = configError({ aliases: ALIASES, aliasesPath: './aliases.yaml', providers: { ollama: {} } });
     expect(both.issues.map((i) => i.path)).toEqual(['aliasesPath']);
+    // Reloading needs a file to reload.
+    for (const reload of [{ watch: true }, { reloadOnSignal: 'SIGHUP' as const }]) {
+      const err = configError({ aliases: ALIASES, providers: { ollama: {} }, ...reload });
+      expect(err.issues).toEqual([
+        { path: Object.keys(reload)[0], message: expect.stringContaining('needs aliasesPath') },
+      ]);
+    }
   });
 
   it('a provider id starting with ".", "_" or "-" is refused with a message that says why', () => {
