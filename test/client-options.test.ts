@@ -144,6 +144,15 @@ describe('createManaLLM validates its options', () => {
   it('needs at least one provider, and a type for ids that are not well known', () => {
     expect(configError({ aliases: ALIASES, providers: {} }).issues.map((i) => i.path)).toEqual(['providers']);
     expect(configError({ aliases: ALIASES }).issues.map((i) => i.path)).toEqual(['providers']);
+    // Only undefined entries, or only a refused id, configure nothing either.
+    expect(configError({ aliases: ALIASES, providers: { groq: undefined } }).issues).toEqual([
+      { path: 'providers', message: 'configure at least one provider' },
+    ]);
+    const onlyMana = { mana: { type: 'openai' as const, baseUrl: 'http://127.0.0.1:9/v1' } };
+    expect(configError({ aliases: ALIASES, providers: onlyMana }).issues.map((i) => i.path)).toEqual([
+      'providers.mana',
+      'providers',
+    ]);
     expect(configError({ aliases: ALIASES, providers: { box: { baseUrl: 'http://x' } } }).issues).toEqual([
       { path: 'providers.box.type', message: expect.stringContaining('set type') },
     ]);
