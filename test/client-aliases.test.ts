@@ -443,4 +443,16 @@ describe('YAML anchors in aliases text', () => {
     expect(track(createManaLLM(opts(99))).aliases().aliases[0]?.chain).toHaveLength(100);
     expect(() => createManaLLM(opts(100))).toThrow(/expand too much \(limit 100 alias uses\)/);
   });
+
+  it('an alias with no anchor before it is reported as such, not as an expansion past the limit', () => {
+    const opts = {
+      aliases: 'aliases:\n  mana/x:\n    chain: [*m, a/m1]\n',
+      providers: { a: { type: 'openai' as const, baseUrl: 'http://127.0.0.1:1' } },
+      health: { probes: false },
+    };
+    expect(() => createManaLLM(opts)).toThrow(
+      /Unresolved alias \(the anchor must be set before the alias\): m/,
+    );
+    expect(() => createManaLLM(opts)).not.toThrow(/expand too much/);
+  });
 });

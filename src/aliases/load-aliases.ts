@@ -74,6 +74,9 @@ function parseYaml(text: string, origin: string): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (err) {
+    // yaml's own words for the bound; anything else (`*m` with no `&m` before it) is the document's mistake, said as is.
+    if (!thrownText(err).startsWith('Excessive alias count'))
+      throw fail(`Invalid YAML in ${origin}`, thrownText(err), err);
     const message = `YAML anchors/aliases expand too much (limit ${MAX_YAML_ALIAS_COUNT} alias uses)`;
     throw fail(`Refusing ${origin}`, message, err);
   }
