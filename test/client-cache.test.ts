@@ -69,6 +69,15 @@ describe('the response cache', () => {
     });
   });
 
+  it('keys an alias call on the alias name: another alias or the direct model with the same chain is a miss', async () => {
+    const { llm, a } = await setup();
+    await llm.chat({ model: 'mana/c', messages: USER });
+    await llm.chat({ model: 'mana/x', messages: USER }, { cache: true });
+    await llm.chat({ model: 'a/m1', messages: USER }, { cache: true });
+    expect(a.count('chat')).toBe(3);
+    expect((await llm.chat({ model: 'mana/x', messages: USER }, { cache: true })).routing.cached).toBe(true);
+  });
+
   it('keys on the request content: a different message or setting is a miss', async () => {
     const { llm, a } = await setup();
     await llm.chat({ model: 'mana/c', messages: USER, temperature: 0 });
