@@ -425,3 +425,51 @@ describe('the stored wrapper and its reply cap', () => {
     expect(closed()).toBe(1);
   });
 });
+
+describe("the cache store's setResponse", () => {
+  async function withStore(setResponse: (key: string, value: string, ttlMs: number) => unknown) {
+    const store = { getResponse: () => undefined, setResponse };
+    return harness({
+      upstreams: { a: 'openai' },
+      options: {
+        aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } },
+        cache: { store: store as never, ttlMs: 12_345 },
+      },
+    });
+  }
+
+  it('is given the stored answer for cache.ttlMs', async () => {
+    const sets: [string, number][] = [];
+    const { llm } = await withStore((_k, v, ttlMs) => void sets.push([v, ttlMs]));
+    await llm.chat({ model: 'mana/c', messages: USER });
+    expect(sets).toHaveLength(1);
+    expect(JSON.parse(sets[0]![0])).toMatchObject({ v: 1, resolved: 'a/m1' });
+    expect(sets[0]![1]).toBe(12_345);
+  });
+
+  for (const [what, setResponse] of [
+    [
+      'throwing',
+      () => {
+        throw new Error('store down');
+      },
+    ],
+    ['rejecting', () => Promise.reject(new Error('store down'))],
+  ] as const)
+    it(`${what} is ignored: the call is served and no rejection is left unhandled`, async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const { llm } = await withStore(setResponse);
+        const res = await llm.chat({ model: 'mana/c', messages: USER });
+        expect(res.choices[0]?.message.content).toBe('Hello!');
+        // Node reports an unhandled rejection once the microtasks ran out, before the next setImmediate.
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+});
