@@ -444,6 +444,16 @@ describe('YAML anchors in aliases text', () => {
     expect(() => createManaLLM(opts(100))).toThrow(/expand too much \(limit 100 alias uses\)/);
   });
 
+  it('two different list keys are two invalid alias names, not one key repeated', () => {
+    const opts = {
+      aliases: 'aliases:\n  mana/x: { chain: [a/m1] }\n  ? [p]\n  : 1\n  ? [q]\n  : 2\n',
+      providers: { a: { type: 'openai' as const, baseUrl: 'http://127.0.0.1:1' } },
+      health: { probes: false },
+    };
+    expect(() => createManaLLM(opts)).toThrow(/aliases\["\[ q \]"\]: is not a valid alias name/);
+    expect(() => createManaLLM(opts)).not.toThrow(/Map keys must be unique/);
+  });
+
   it('an alias with no anchor before it is reported as such, not as an expansion past the limit', () => {
     const opts = {
       aliases: 'aliases:\n  mana/x:\n    chain: [*m, a/m1]\n',
