@@ -365,6 +365,22 @@ describe('routes', () => {
     expect(up.a?.requests).toHaveLength(0);
   });
 
+  it('a failure that is no mana-llm error is a 500 of type server_error that says nothing about it', async () => {
+    const { served, log } = await setup({
+      metrics: {
+        metrics: () => {
+          throw new Error(`registry broke at /srv/app with ${KEY}`);
+        },
+      },
+    });
+    const res = await fetch(`${served.url}/metrics`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({
+      error: { message: 'internal error', type: 'server_error', code: 'internal_error', param: null },
+    });
+    expect(log.at(-1)).toMatchObject({ status: 500, error: 'internal_error' });
+  });
+
   it('/metrics from a source without a contentType is Prometheus text format 0.0.4', async () => {
     const { served } = await setup({ metrics: { metrics: () => 'up 1\n' } });
     const res = await fetch(`${served.url}/metrics`);
