@@ -590,6 +590,16 @@ describe('routes', () => {
       expect((await fetch(`${served.url}/v1/aliases`, { headers: { authorization } })).status).toBe(200);
   });
 
+  it('Bearer and its key may be separated by several spaces or a tab; a raw key without the scheme is no key', async () => {
+    const { served } = await setup({ apiKeys: ['k1'] });
+    const status = async (authorization: string) =>
+      (await fetch(`${served.url}/v1/aliases`, { headers: { authorization } })).status;
+    for (const authorization of ['Bearer  k1', 'Bearer\tk1', 'Bearer \t k1'])
+      expect(await status(authorization)).toBe(200);
+    for (const authorization of ['k1', 'Bearer k1 k1', 'Token k1', 'Bearer K1'])
+      expect(await status(authorization)).toBe(401);
+  });
+
   it('a request sending both Authorization: Bearer and X-API-Key is checked by its Bearer key', async () => {
     const { served } = await setup({ apiKeys: ['k1'] });
     const status = async (headers: Record<string, string>) =>
