@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ManaLLM } from '../client.js';
 import { HTTP_DEFAULTS } from '../options.js';
-import { cleanText } from '../redact.js';
+import { cleanText, redact } from '../redact.js';
 import type { OpenedStream } from '../routing/open-stream.js';
 import { warnThrown } from '../warn.js';
 import { HttpError, toHttpError } from './errors.js';
@@ -134,7 +134,11 @@ export function createDispatcher(
   return async (call) => {
     const started = performance.now();
     const incomingId = idHeader ? call.header(idHeader) : undefined;
-    const requestId = incomingId && SANE_ID.test(incomingId) ? incomingId : globalThis.crypto.randomUUID();
+    // Echoed and logged: an id that is a key (an accepted one, or key-shaped) is replaced, as one that is not sane.
+    const requestId =
+      incomingId && SANE_ID.test(incomingId) && redact(incomingId, secrets) === incomingId
+        ? incomingId
+        : globalThis.crypto.randomUUID();
     const headers: Record<string, string> = corsHeaders(opts.cors, exposed, call.header('origin'));
     if (idHeader) headers[idHeader] = requestId;
     const path = call.path;

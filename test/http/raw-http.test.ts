@@ -1068,6 +1068,23 @@ describe('the request log never carries a key', () => {
       expect(e.path.startsWith('/v1/models/')).toBe(true);
     }
   });
+
+  it('a key-shaped or accepted key sent as the request id is replaced by a fresh id, not echoed and logged', async () => {
+    const { served, log } = await setup({ apiKeys: ['server-key-0123456789'] });
+    const auth = { authorization: 'Bearer server-key-0123456789' };
+    for (const id of ['sk-proj-abcdefghijklmnop', 'server-key-0123456789', 'Server-Key-0123456789']) {
+      const res = await fetch(`${served.url}/v1/aliases`, { headers: { ...auth, 'x-request-id': id } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    }
+    // An id that is no key is still echoed as sent.
+    const kept = await fetch(`${served.url}/v1/aliases`, {
+      headers: { ...auth, 'x-request-id': 'req-42.a:b_c' },
+    });
+    expect(kept.headers.get('x-request-id')).toBe('req-42.a:b_c');
+    await waitFor(() => log.length === 4, 'log lines');
+    for (const e of log.slice(0, 3)) expect(JSON.stringify(e)).not.toMatch(/abcdefghijklmnop|0123456789/i);
+  });
 });
 
 describe('request targets', () => {
