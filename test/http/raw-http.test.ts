@@ -786,6 +786,13 @@ describe('CORS', () => {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    for (const h of [
+      'access-control-allow-methods',
+      'access-control-allow-headers',
+      'access-control-max-age',
+    ])
+      expect(other.headers.get(h)).toBeNull();
+    expect(other.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
   });
 
   it('a preflight echoes at most 2048 characters of the headers a browser asks for', async () => {
