@@ -515,6 +515,36 @@ describe('routes', () => {
     expect(log[0]).toMatchObject({ status: 499, error: 'client_closed', stream: false });
   });
 
+  it('llm.close() while a stream is served: an error frame (code closed) then [DONE], the upstream released', async () => {
+    const hang = await hangingUpstream({ chunks: 2 });
+    const h = await harness({
+      upstreams: {},
+      providers: { h: { type: 'openai', baseUrl: hang.url, apiKey: KEY } },
+      aliases: { 'mana/hang': ['h/m'] },
+    });
+    const log: RequestLogEntry[] = [];
+    const served = await serveHttp(h.llm, { onRequest: (e) => log.push(e) });
+    const res = await post(`${served.url}/v1/chat/completions`, {
+      ...CHAT,
+      model: 'mana/hang',
+      stream: true,
+    });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('p1')) text += (await reader.read()).value ?? '';
+    await h.llm.close();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    const frames = text.split('\n\n').filter(Boolean);
+    expect(frames.at(-1)).toBe('data: [DONE]');
+    expect(JSON.parse((frames.at(-2) as string).slice(6))).toMatchObject({
+      error: { type: 'server_error', code: 'closed' },
+    });
+    await waitFor(() => hang.closedByClient === 1, 'upstream released');
+    await waitFor(() => log.length === 1, 'log line');
+    expect(log[0]).toMatchObject({ status: 200, stream: true, error: 'closed' });
+  });
+
   it('a client that goes away cancels the upstream call of an embeddings request and of a model list', async () => {
     const hang = await hangingUpstream();
     const h = await harness({
