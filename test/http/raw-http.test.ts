@@ -277,6 +277,23 @@ describe('request bodies', () => {
     expect(up.a?.count()).toBe(0);
   });
 
+  it('a Content-Length over maxBodyBytes is refused before any byte of the body is sent (no wait for it)', async () => {
+    const { served, up } = await setup({ maxBodyBytes: 1024 });
+    const s = connect(Number(new URL(served.url).port), '127.0.0.1');
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = once(s, 'close');
+    await once(s, 'connect');
+    // The head only: the body is never sent, so an answer proves the declared length was enough.
+    s.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1025\r\n\r\n',
+    );
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"code":"request_too_large"');
+    expect(up.a?.count()).toBe(0);
+  });
+
   it('a body of exactly maxBodyBytes is served, declared by Content-Length or sent chunked', async () => {
     const body = JSON.stringify(CHAT);
     const { served, up } = await setup({ maxBodyBytes: Buffer.byteLength(body) });
