@@ -223,6 +223,45 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     expect(got).toContain('held answer');
   });
 
+  it('SIGTERM: a request whose head was still arriving is answered with Connection: close, not kept alive', async () => {
+    const { up, held, release } = await upstream();
+    const s = await start(configDir(up.url), ['--drain-ms', String(2 ** 31 - 1)]);
+    const { port } = new URL(s.url);
+    const body = JSON.stringify({ model: 'mana/x', messages: [{ role: 'user', content: 'HOLD' }] });
+    const inFlight = connect(Number(port), '127.0.0.1');
+    inFlight.on('error', () => undefined);
+    await once(inFlight, 'connect');
+    inFlight.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await waitFor(() => held.length === 1, 'held request at the upstream', 10_000);
+    // Half a request head: not idle, so the drain keeps this connection and serves the request once it is in.
+    const late = connect(Number(port), '127.0.0.1');
+    late.on('error', () => undefined);
+    await once(late, 'connect');
+    let got = '';
+    late.on('data', (c: Buffer) => (got += c.toString()));
+    // A first answer on it proves the server holds the connection; then half of a next request head.
+    late.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => got.includes('"service":"mana-llm"'), 'the first answer', 10_000);
+    got = '';
+    late.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+    s.proc.kill('SIGTERM');
+    await waitFor(() => s.err().includes('draining 1'), 'draining line', 10_000);
+    late.write('\r\n');
+    await waitFor(() => got.includes('"service":"mana-llm"'), 'the late answer', 10_000);
+    expect(got).toMatch(/^HTTP\/1\.1 200 /);
+    expect(got.toLowerCase()).toContain('connection: close');
+    release();
+    try {
+      expect(await s.exited).toBe(0);
+    } finally {
+      inFlight.destroy();
+      late.destroy();
+    }
+  });
+
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
     const { up } = await upstream();
     const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
