@@ -139,7 +139,14 @@ export async function startMockServer(
   const server = createServer((req, res) => {
     // A request that never completes (the client went away) gets no answer.
     text(req).then(
-      (raw) => handle(req, res, raw),
+      (raw) => {
+        // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
+        try {
+          handle(req, res, raw);
+        } catch (e) {
+          if (!res.headersSent) json(res, 400, { error: { message: `mock: bad request: ${String(e)}` } });
+        }
+      },
       () => {},
     );
   });

@@ -202,3 +202,21 @@ describe('startMockUpstream', () => {
     expect(u.url).toBe(`http://127.0.0.1:${port}`);
   });
 });
+
+describe('startMockUpstream with a hostile request', () => {
+  it('answers a body it cannot read (wrong types, a bad model escape) with 400 instead of hanging the request', async () => {
+    const g = await up('google');
+    const o = await up('openai');
+    const l = await up('ollama');
+    const statuses = [
+      (await post(`${g.url}/models/e:batchEmbedContents`, { requests: 5 })).status,
+      (await post(`${g.url}/models/e:batchEmbedContents`, { requests: [null] })).status,
+      (await post(`${g.url}/models/%E0:generateContent`, {})).status,
+      (await post(`${o.url}/embeddings`, { model: 'e', input: [null] })).status,
+      (await post(`${l.url}/api/embed`, { model: 'e', input: [null] })).status,
+    ];
+    expect(statuses).toEqual([400, 400, 400, 400, 400]);
+    const ok = await post(`${o.url}/chat/completions`, { model: 'm' });
+    expect(ok.status).toBe(200);
+  });
+});
