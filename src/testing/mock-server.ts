@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { text } from 'node:stream/consumers';
 
 /** A request the mock upstream received. */
 export interface RecordedRequest {
@@ -125,6 +124,9 @@ export function tokensOf(b: MockBehavior): { prompt: number; completion: number 
   return ('usage' in b && b.usage) || { prompt: 5, completion: 7 };
 }
 
+/** The largest request body the mock reads (Anthropic's documented request limit). */
+const MAX_BODY = 32 * 1024 * 1024;
+
 /** Starts a mock upstream on 127.0.0.1 speaking `codec`'s protocol. */
 export async function startMockServer(
   codec: MockCodec,
@@ -137,18 +139,32 @@ export async function startMockServer(
   const ops: MockRoute['op'][] = [];
 
   const server = createServer((req, res) => {
+    // The body is read up to MAX_BODY bytes; the rest of a bigger one is drained unkept and answered 413.
     // A request that never completes (the client went away) gets no answer.
-    text(req).then(
-      (raw) => {
-        // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
-        try {
-          handle(req, res, raw);
-        } catch (e) {
-          if (!res.headersSent) json(res, 400, { error: { message: `mock: bad request: ${String(e)}` } });
-        }
-      },
-      () => {},
-    );
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) parts.push(c);
+    });
+    req.on('error', () => {});
+    req.on('end', () => {
+      if (size > MAX_BODY) {
+        requests.push({
+          method: req.method ?? 'GET',
+          path: req.url ?? '/',
+          headers: req.headers,
+          body: undefined,
+        });
+        return json(res, 413, '{"error":{"message":"mock: request body too large"}}');
+      }
+      // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
+      try {
+        handle(req, res, Buffer.concat(parts).toString());
+      } catch (e) {
+        if (!res.headersSent) json(res, 400, { error: { message: `mock: bad request: ${String(e)}` } });
+      }
+    });
   });
 
   function handle(req: IncomingMessage, res: ServerResponse, raw: string) {

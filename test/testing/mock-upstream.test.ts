@@ -219,4 +219,15 @@ describe('startMockUpstream with a hostile request', () => {
     const ok = await post(`${o.url}/chat/completions`, { model: 'm' });
     expect(ok.status).toBe(200);
   });
+
+  it('answers a body over 32 MiB with 413 without keeping it', async () => {
+    const u = await up('openai');
+    const res = await fetch(`${u.url}/chat/completions`, {
+      method: 'POST',
+      body: 'x'.repeat(32 * 1024 * 1024 + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(u.requests[0]?.body).toBeUndefined();
+    expect(u.count()).toBe(0);
+  });
 });
