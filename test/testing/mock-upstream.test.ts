@@ -231,3 +231,26 @@ describe('startMockUpstream with a hostile request', () => {
     expect(u.count()).toBe(0);
   });
 });
+
+describe('startMockUpstream defaults', () => {
+  it('streams a reply in 3 pieces by default, with 5 prompt and 7 completion tokens unless usage is given', async () => {
+    const u = await up('openai', { reply: 'abcdef' });
+    const sse = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    expect([...sse.matchAll(/"content":"([^"]+)"/g)].map((m) => m[1])).toEqual(['ab', 'cd', 'ef']);
+    expect(sse).toContain('"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}');
+  });
+
+  it('a raw status answer sends the content-type given in its headers (an HTML error page)', async () => {
+    const u = await up('openai', {
+      status: 502,
+      body: '<html>bad gateway</html>',
+      headers: { 'content-type': 'text/html' },
+    });
+    const res = await post(`${u.url}/chat/completions`, { model: 'm' });
+    expect([res.status, res.headers.get('content-type'), await res.text()]).toEqual([
+      502,
+      'text/html',
+      '<html>bad gateway</html>',
+    ]);
+  });
+});
