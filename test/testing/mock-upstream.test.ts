@@ -254,3 +254,52 @@ describe('startMockUpstream defaults', () => {
     ]);
   });
 });
+
+describe('startMockUpstream behaviours on the edges', () => {
+  it('a malformed stream comes with the protocol stream content-type; an in-band error fails an embeddings call too', async () => {
+    const o = await up('openai', { malformed: true });
+    const l = await up('ollama', { malformed: true });
+    const sse = await post(`${o.url}/chat/completions`, { model: 'm', stream: true });
+    const nd = await post(`${l.url}/api/chat`, { model: 'm' });
+    expect([sse.headers.get('content-type'), nd.headers.get('content-type')]).toEqual([
+      'text/event-stream',
+      'application/x-ndjson',
+    ]);
+    await Promise.all([sse.text(), nd.text()]);
+    o.enqueue({ inBandError: 'rate-limit' });
+    const embed = await post(`${o.url}/embeddings`, { model: 'e', input: ['a'] });
+    expect((await embed.json()) as unknown).toEqual({
+      error: expect.objectContaining({ type: 'rate_limit_error' }),
+    });
+  });
+
+  it('embeddings are 4 long by default; an in-band stream error with no `after` comes before any content', async () => {
+    const o = await up('openai');
+    const embed = (await (await post(`${o.url}/embeddings`, { model: 'e', input: ['a'] })).json()) as {
+      data: { embedding: number[] }[];
+    };
+    expect(embed.data[0]?.embedding).toHaveLength(4);
+    o.enqueue({ inBandError: 'server' });
+    const sse = await (await post(`${o.url}/chat/completions`, { model: 'm', stream: true })).text();
+    expect(sse).not.toContain('"content":"y');
+    expect(sse).toContain('"type":"server_error"');
+  });
+
+  it('a stream is sent with cache-control: no-cache and its protocol content-type', async () => {
+    const asks = {
+      openai: ['/chat/completions', 'text/event-stream'],
+      anthropic: ['/messages', 'text/event-stream'],
+      ollama: ['/api/chat', 'application/x-ndjson'],
+      google: ['/models/m:streamGenerateContent?alt=sse', 'text/event-stream'],
+    } as const;
+    for (const [protocol, [path, type]] of Object.entries(asks)) {
+      const u = await up(protocol as keyof typeof asks);
+      const res = await post(`${u.url}${path}`, { model: 'm', stream: true });
+      expect([res.headers.get('content-type'), res.headers.get('cache-control')], protocol).toEqual([
+        type,
+        'no-cache',
+      ]);
+      await res.text();
+    }
+  });
+});
