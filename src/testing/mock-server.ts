@@ -77,6 +77,8 @@ export interface MockCodec {
   inBandError(kind: 'rate-limit' | 'server' | 'auth' | 'invalid', streaming: boolean): string;
   /** A safety block: JSON body (non-streaming) or frames (streaming); status 200 unless the protocol says otherwise. */
   blocked(streaming: boolean): { status: number; body: string; contentType: string };
+  /** The protocol's JSON body for an HTTP error (default `{"error":{"message"}}`). */
+  errorBody?(status: number, message: string): string;
 }
 
 /** A running mock upstream. */
@@ -156,13 +158,13 @@ export async function startMockServer(
           headers: req.headers,
           body: undefined,
         });
-        return json(res, 413, '{"error":{"message":"mock: request body too large"}}');
+        return fail(res, 413, 'mock: request body too large');
       }
       // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
       try {
         handle(req, res, Buffer.concat(parts).toString());
       } catch (e) {
-        if (!res.headersSent) json(res, 400, { error: { message: `mock: bad request: ${String(e)}` } });
+        if (!res.headersSent) fail(res, 400, `mock: bad request: ${String(e)}`);
       }
     });
   });
@@ -179,7 +181,7 @@ export async function startMockServer(
     const route = path.startsWith(codec.basePath)
       ? codec.route(req.method ?? 'GET', path.slice(codec.basePath.length), body)
       : null;
-    if (!route) return json(res, 404, '{"error":{"message":"no such route"}}');
+    if (!route) return fail(res, 404, 'no such route');
     ops.push(route.op);
     const b =
       route.op === 'models' && queue.length === 0 ? { models: ['mock-model'] } : (queue.shift() ?? fallback);
@@ -192,6 +194,12 @@ export async function startMockServer(
       .end(typeof payload === 'string' ? payload : JSON.stringify(payload));
   }
 
+  /** An HTTP error in the protocol's own body shape. */
+  function fail(res: ServerResponse, status: number, message: string, headers?: Record<string, string>) {
+    const body = codec.errorBody?.(status, message) ?? JSON.stringify({ error: { message } });
+    json(res, status, body, headers);
+  }
+
   function respond(route: MockRoute, behavior: MockBehavior, res: ServerResponse, socket: Socket) {
     // A slow answer is the normal one, written a byte at a time.
     const slow = 'slow' in behavior;
@@ -199,7 +207,9 @@ export async function startMockServer(
     if ('reset' in b) return socket.destroy();
     if ('hang' in b) return;
     if ('status' in b)
-      return json(res, b.status, b.body ?? `{"error":{"message":"mock status ${b.status}"}}`, b.headers);
+      return b.body === undefined
+        ? fail(res, b.status, `mock status ${b.status}`, b.headers)
+        : json(res, b.status, b.body, b.headers);
     if ('stallAfterHeaders' in b) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();

@@ -303,3 +303,47 @@ describe('startMockUpstream behaviours on the edges', () => {
     }
   });
 });
+
+describe('startMockUpstream HTTP errors', () => {
+  it("a raw status without a body, an unknown path and a hostile body are answered in the protocol's own error shape", async () => {
+    const asks = {
+      openai: [
+        '/chat/completions',
+        { error: { message: 'mock status 429', type: 'requests', param: null, code: null } },
+      ],
+      anthropic: [
+        '/messages',
+        { type: 'error', error: { type: 'rate_limit_error', message: 'mock status 429' } },
+      ],
+      ollama: ['/api/chat', { error: 'mock status 429' }],
+      google: [
+        '/models/m:generateContent',
+        { error: { code: 429, message: 'mock status 429', status: 'RESOURCE_EXHAUSTED' } },
+      ],
+    } as const;
+    for (const [protocol, [path, shape]] of Object.entries(asks)) {
+      const u = await up(protocol as keyof typeof asks, { status: 429 });
+      const res = await post(`${u.url}${path}`, { model: 'm' });
+      expect([res.status, await res.json()], protocol).toEqual([429, shape]);
+    }
+    const a = await up('anthropic');
+    const missing = await post(`${a.url}/complete`, {});
+    expect([missing.status, await missing.json()]).toEqual([
+      404,
+      { type: 'error', error: { type: 'not_found_error', message: 'no such route' } },
+    ]);
+    const g = await up('google');
+    const bad = (await (await post(`${g.url}/models/%E0:generateContent`, {})).json()) as any;
+    expect([bad.error.code, bad.error.status]).toEqual([400, 'INVALID_ARGUMENT']);
+  });
+
+  it('an Anthropic 529 is an overloaded_error, a Gemini 503 UNAVAILABLE', async () => {
+    const a = await up('anthropic', { status: 529 });
+    const res = await post(`${a.url}/messages`, { model: 'm' });
+    expect(((await res.json()) as any).error.type).toBe('overloaded_error');
+    const g = await up('google', { status: 503 });
+    expect(((await (await post(`${g.url}/models/m:generateContent`, {})).json()) as any).error.status).toBe(
+      'UNAVAILABLE',
+    );
+  });
+});

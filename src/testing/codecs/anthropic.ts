@@ -78,6 +78,17 @@ const IN_BAND = {
   invalid: { type: 'invalid_request_error', message: 'messages: at least one message is required' },
 } as const;
 
+// The error type Anthropic sends with each HTTP status (its errors page); any other status is an api_error.
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  529: 'overloaded_error',
+};
+
 /** Anthropic Messages API wire format (`/v1/messages` JSON and named-event SSE, `/v1/models`). */
 export const anthropicCodec: MockCodec = {
   basePath: '/v1',
@@ -131,6 +142,9 @@ export const anthropicCodec: MockCodec = {
   inBandError(kind, streaming) {
     const payload = { type: 'error', error: IN_BAND[kind] };
     return streaming ? event('error', payload) : JSON.stringify(payload);
+  },
+  errorBody(status, message) {
+    return JSON.stringify({ type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message } });
   },
   blocked(streaming) {
     // Claude's safety classifier ends the turn with stop_reason "refusal" inside a 200.

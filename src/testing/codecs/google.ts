@@ -60,6 +60,20 @@ const IN_BAND = {
   invalid: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' },
 } as const;
 
+// The google.rpc.Code name Gemini sends with each HTTP status; any other status is UNKNOWN.
+const RPC_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ABORTED',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  501: 'UNIMPLEMENTED',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+};
+
 const ROUTE = /^\/models\/([^/:?]+):(generateContent|streamGenerateContent|batchEmbedContents)(?:\?.*)?$/;
 
 /** Google Gemini REST wire format (`generateContent`, `streamGenerateContent?alt=sse`, `batchEmbedContents`). */
@@ -111,6 +125,9 @@ export const googleCodec: MockCodec = {
   inBandError(kind, streaming) {
     const body = JSON.stringify({ error: IN_BAND[kind] });
     return streaming ? `data: ${body}\r\n\r\n` : body;
+  },
+  errorBody(status, message) {
+    return JSON.stringify({ error: { code: status, message, status: RPC_STATUS[status] ?? 'UNKNOWN' } });
   },
   blocked(streaming) {
     const payload = {

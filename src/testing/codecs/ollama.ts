@@ -105,6 +105,10 @@ export const ollamaCodec: MockCodec = {
     const body = JSON.stringify(IN_BAND[kind]);
     return streaming ? `${body}\n` : body;
   },
+  errorBody(_status, message) {
+    // Ollama's own errors are a bare string: {"error":"model 'x' not found"}.
+    return JSON.stringify({ error: message });
+  },
   blocked() {
     // Ollama has no safety filter of its own (a model that refuses just says so). What reaches the adapter is a
     // moderating gateway in front of Ollama (the bearer-key proxy case) refusing the prompt.

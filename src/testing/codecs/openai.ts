@@ -117,6 +117,10 @@ export const openaiCodec: MockCodec = {
     const body = JSON.stringify({ error: IN_BAND[kind] });
     return streaming ? `data: ${body}\n\n` : body;
   },
+  errorBody(status, message) {
+    const type = status >= 500 ? 'server_error' : status === 429 ? 'requests' : 'invalid_request_error';
+    return JSON.stringify({ error: { message, type, param: null, code: null } });
+  },
   blocked() {
     // OpenAI-compatible servers report moderation as an HTTP error (Azure: 400 content_filter), streaming or not.
     return {
