@@ -347,3 +347,52 @@ describe('startMockUpstream HTTP errors', () => {
     );
   });
 });
+
+describe('startMockUpstream OpenAI wire shapes (as api.openai.com sends them)', () => {
+  const frames = (sse: string) =>
+    sse
+      .split('\n\n')
+      .filter((f) => f.startsWith('data: ') && f !== 'data: [DONE]')
+      .map((f) => JSON.parse(f.slice(6)));
+
+  it('a stream: role frame, content, finish frame, a usage frame with no choices, [DONE]; counted as stream', async () => {
+    const u = await up('openai', { reply: 'Hi!', chunks: 2, usage: { prompt: 3, completion: 2 } });
+    const sse = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    const got = frames(sse).map((f) => [f.choices[0]?.delta, f.choices[0]?.finish_reason, f.usage]);
+    expect(got).toEqual([
+      [{ role: 'assistant', content: '' }, null, undefined],
+      [{ content: 'Hi' }, null, undefined],
+      [{ content: '!' }, null, undefined],
+      [{}, 'stop', undefined],
+      [undefined, undefined, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
+    ]);
+    expect([u.count('stream'), u.count('chat')]).toEqual([1, 0]);
+  });
+
+  it('a tool call: content null and finish tool_calls, streamed or not', async () => {
+    const u = await up('openai', { toolCall: { id: 'call_1', name: 'f', arguments: '{"a":1}' } });
+    const chat = (await (await post(`${u.url}/chat/completions`, { model: 'm' })).json()) as any;
+    expect(chat.choices[0]).toMatchObject({
+      message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function' }] },
+      finish_reason: 'tool_calls',
+    });
+    const sse = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    expect(
+      frames(sse)
+        .map((f) => f.choices[0]?.finish_reason)
+        .filter(Boolean),
+    ).toEqual(['tool_calls']);
+  });
+
+  it('embeddings: one vector per input of a list, derived from its text, and usage counting the inputs', async () => {
+    const u = await up('openai');
+    const res = (await (
+      await post(`${u.url}/embeddings`, { model: 'e', input: ['a', 'b', 'a'] })
+    ).json()) as any;
+    const vectors = res.data.map((d: { embedding: number[] }) => d.embedding);
+    expect(vectors).toHaveLength(3);
+    expect(vectors[0]).toEqual(vectors[2]);
+    expect(vectors[0]).not.toEqual(vectors[1]);
+    expect(res.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+  });
+});
