@@ -396,3 +396,35 @@ describe('startMockUpstream OpenAI wire shapes (as api.openai.com sends them)', 
     expect(res.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
   });
 });
+
+describe('startMockUpstream Anthropic wire shapes (as api.anthropic.com sends them)', () => {
+  const events = (sse: string) =>
+    sse
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => {
+        const [name, data] = e.split('\n');
+        return [name?.slice(7), JSON.parse(data!.slice(6))] as const;
+      });
+
+  it('usage in message_start and message_delta, tool_use stop, error event, refusal on a block', async () => {
+    const u = await up('anthropic', { reply: 'Hi', usage: { prompt: 12, completion: 30 } });
+    const ask = async () =>
+      events(await (await post(`${u.url}/messages`, { model: 'm', stream: true })).text());
+    const text = await ask();
+    expect(text[0]![1].message.usage).toEqual({ input_tokens: 12, output_tokens: 1 });
+    expect(text.find(([n]) => n === 'message_delta')![1]).toMatchObject({
+      delta: { stop_reason: 'end_turn' },
+      usage: { output_tokens: 30 },
+    });
+    u.enqueue({ toolCall: { name: 'f', arguments: '{}' } }, { inBandError: 'server' }, { blocked: true });
+    expect((await ask()).find(([n]) => n === 'message_delta')![1].delta.stop_reason).toBe('tool_use');
+    expect((await ask()).at(-1)).toEqual([
+      'error',
+      { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+    ]);
+    const blocked = await ask();
+    expect(blocked.map(([n]) => n)).toEqual(['message_start', 'message_delta', 'message_stop']);
+    expect(blocked[1]![1].delta.stop_reason).toBe('refusal');
+  });
+});
