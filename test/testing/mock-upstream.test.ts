@@ -428,3 +428,36 @@ describe('startMockUpstream Anthropic wire shapes (as api.anthropic.com sends th
     expect(blocked[1]![1].delta.stop_reason).toBe('refusal');
   });
 });
+
+describe('startMockUpstream Gemini and Ollama wire shapes', () => {
+  it('Gemini frames end in CRLF CRLF and the last carries finishReason and the whole usage; a cut reply is MAX_TOKENS', async () => {
+    const g = await up('google', { reply: 'Hi', finish: 'length', usage: { prompt: 4, completion: 6 } });
+    const sse = await (await post(`${g.url}/models/m%2Fx:streamGenerateContent?alt=sse`, {})).text();
+    expect(sse.endsWith('}\r\n\r\n')).toBe(true);
+    const last = JSON.parse(sse.trim().split('\r\n\r\n').at(-1)!.slice(6));
+    expect([
+      last.candidates[0].finishReason,
+      last.usageMetadata.candidatesTokenCount,
+      last.usageMetadata.totalTokenCount,
+    ]).toEqual(['MAX_TOKENS', 6, 10]);
+    expect(g.requests[0]?.path).toContain('m%2Fx');
+  });
+
+  it('Ollama ends with done: true, done_reason, eval counts; its in-band 429 carries status', async () => {
+    const l = await up('ollama', { reply: 'Hi', usage: { prompt: 4, completion: 6 } });
+    const lines = (await (await post(`${l.url}/api/chat`, { model: 'm' })).text())
+      .trim()
+      .split('\n')
+      .map((x) => JSON.parse(x));
+    expect(lines.at(-1)).toMatchObject({
+      done: true,
+      done_reason: 'stop',
+      prompt_eval_count: 4,
+      eval_count: 6,
+    });
+    expect(lines.slice(0, -1).every((x) => x.done === false)).toBe(true);
+    l.enqueue({ inBandError: 'rate-limit' });
+    const body = await (await post(`${l.url}/api/chat`, { model: 'm', stream: false })).json();
+    expect(body).toEqual({ error: 'too many requests, please try again later', status: 429 });
+  });
+});
