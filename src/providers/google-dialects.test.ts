@@ -147,6 +147,22 @@ describe('usage', () => {
       prompt_tokens_details: { cached_tokens: 1000 },
     });
   });
+
+  it('a bad cachedContentTokenCount is left out; a good totalTokenCount is the provider’s, even beyond the parts', async () => {
+    const { adapter } = await over(
+      reply({
+        promptTokenCount: 10,
+        cachedContentTokenCount: -3,
+        candidatesTokenCount: 5,
+        totalTokenCount: 20,
+      }),
+    );
+    expect((await adapter.chat(req, ctx())).usage).toEqual({
+      prompt_tokens: 10,
+      completion_tokens: 5,
+      total_tokens: 20,
+    });
+  });
 });
 
 describe('end marker', () => {

@@ -589,6 +589,16 @@ describe('google adapter: safety blocks', () => {
     expect(text(got)).toBe('Once upon a time');
   });
 
+  it.each(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY'])(
+    'throws ProviderBlockedError for a %s finish (chat)',
+    async (reason) => {
+      mock.enqueue({ status: 200, body: JSON.stringify(candidate([{ text: 'x' }], reason)) });
+      const err = await failure(adapter().chat(ask(), ctx()));
+      expect(err).toBeInstanceOf(ProviderBlockedError);
+      expect((err as ProviderBlockedError).reason).toBe(reason);
+    },
+  );
+
   it('treats other unfinished endings (OTHER, MALFORMED_FUNCTION_CALL) as a response error', async () => {
     mock.enqueue({
       status: 200,
@@ -784,6 +794,28 @@ describe('google adapter: failures', () => {
   it('malformed JSON body → ProviderResponseError', async () => {
     mock.enqueue({ malformed: true });
     expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it.each([
+    [
+      'candidates not a list',
+      { candidates: { 0: { content: { parts: [{ text: 'hi' }] }, finishReason: 'STOP' } } },
+    ],
+    ['a part that is not an object', { candidates: [{ content: { parts: ['hi'] }, finishReason: 'STOP' }] }],
+    [
+      'a part whose text is not a string',
+      { candidates: [{ content: { parts: [{ text: 5 }] }, finishReason: 'STOP' }] },
+    ],
+  ])('%s → ProviderResponseError, in chat and in a stream', async (_what, reply) => {
+    mock.enqueue({ status: 200, body: JSON.stringify(reply) });
+    expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderResponseError);
+    const up = await rawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(sse(reply));
+    });
+    const err = await failure(collect(adapter(`${up.url}/v1beta`).stream(ask(), ctx())));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).not.toContain('ended before finish');
   });
 
   it('a reply without candidates or blockReason → ProviderResponseError', async () => {
