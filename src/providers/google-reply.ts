@@ -12,7 +12,7 @@ interface GeminiFrame {
   usage: Usage | undefined;
 }
 
-// Finish reasons that mean the provider's filters withheld the answer.
+// Finish reasons that mean the provider's filters withheld the answer (the IMAGE_ ones from image-output models).
 const BLOCK_REASONS = new Set([
   'SAFETY',
   'RECITATION',
@@ -20,6 +20,8 @@ const BLOCK_REASONS = new Set([
   'PROHIBITED_CONTENT',
   'SPII',
   'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
 ]);
 
 function usageOf(u: unknown): Usage | undefined {

@@ -589,15 +589,21 @@ describe('google adapter: safety blocks', () => {
     expect(text(got)).toBe('Once upon a time');
   });
 
-  it.each(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY'])(
-    'throws ProviderBlockedError for a %s finish (chat)',
-    async (reason) => {
-      mock.enqueue({ status: 200, body: JSON.stringify(candidate([{ text: 'x' }], reason)) });
-      const err = await failure(adapter().chat(ask(), ctx()));
-      expect(err).toBeInstanceOf(ProviderBlockedError);
-      expect((err as ProviderBlockedError).reason).toBe(reason);
-    },
-  );
+  it.each([
+    'SAFETY',
+    'RECITATION',
+    'BLOCKLIST',
+    'PROHIBITED_CONTENT',
+    'SPII',
+    'IMAGE_SAFETY',
+    'IMAGE_PROHIBITED_CONTENT',
+    'IMAGE_RECITATION',
+  ])('throws ProviderBlockedError for a %s finish (chat)', async (reason) => {
+    mock.enqueue({ status: 200, body: JSON.stringify(candidate([{ text: 'x' }], reason)) });
+    const err = await failure(adapter().chat(ask(), ctx()));
+    expect(err).toBeInstanceOf(ProviderBlockedError);
+    expect((err as ProviderBlockedError).reason).toBe(reason);
+  });
 
   it('treats other unfinished endings (OTHER, MALFORMED_FUNCTION_CALL) as a response error', async () => {
     mock.enqueue({
