@@ -329,6 +329,28 @@ describe('google adapter: chat', () => {
     ]);
   });
 
+  it('replays blank arguments as {} and arguments that are not a JSON object wrapped in one', async () => {
+    const call = (id: string, args: string) => ({
+      id,
+      type: 'function' as const,
+      function: { name: 'f', arguments: args },
+    });
+    const messages: AdapterChatRequest['messages'] = [
+      { role: 'user', content: 'Hi' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [call('a', '  '), call('b', '[1,2]'), call('c', 'x{')],
+      },
+    ];
+    await adapter().chat(ask({ messages }), ctx());
+    expect(lastBody().contents[1].parts.map((p: any) => p.functionCall.args)).toEqual([
+      {},
+      { value: [1, 2] },
+      { value: 'x{' },
+    ]);
+  });
+
   it('inlines a data: URL image as inlineData', async () => {
     await adapter().chat(
       {
@@ -645,6 +667,13 @@ describe('google adapter: embed, probe, models', () => {
     expect(err).toBeInstanceOf(ProviderHTTPError);
     expect((err as ProviderHTTPError).retryable).toBe(false);
     mock.enqueue({ status: 200, body: '{"embeddings":[]}' });
+    expect(await failure(adapter().embed({ model: 'e', input: ['a'] }, ctx()))).toBeInstanceOf(
+      ProviderResponseError,
+    );
+  });
+
+  it('an empty vector is a malformed reply', async () => {
+    mock.enqueue({ status: 200, body: '{"embeddings":[{"values":[]}]}' });
     expect(await failure(adapter().embed({ model: 'e', input: ['a'] }, ctx()))).toBeInstanceOf(
       ProviderResponseError,
     );
