@@ -223,6 +223,12 @@ describe('google adapter: chat', () => {
     expect(Object.keys((out as { properties: object }).properties)).toEqual(['__proto__']);
   });
 
+  it('keeps default, example and examples values as data (a key named like a rejected keyword stays)', () => {
+    const data = { additionalProperties: 1, $id: 'x' };
+    const schema = { type: 'object', default: data, example: data, examples: [data] };
+    expect(toGeminiSchema(schema)).toEqual(schema);
+  });
+
   it('maps tools to functionDeclarations and tool_choice to toolConfig', async () => {
     const tools = [
       {
