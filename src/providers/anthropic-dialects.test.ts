@@ -3,6 +3,7 @@ import { collect, testImages } from '../../test/helpers/adapter-kit.js';
 import { closeAll } from '../../test/helpers/client.js';
 import { rawUpstream } from '../../test/helpers/raw-upstream.js';
 import { systemClock } from '../clock.js';
+import { ProviderBlockedError } from '../errors.js';
 import { createHttp, type Http } from '../wire/http.js';
 import type { AdapterChatRequest } from './adapter.js';
 import { createAnthropicAdapter } from './anthropic.js';
@@ -160,5 +161,35 @@ describe('end marker', () => {
     );
     const chunks = await collect(adapter.stream(req, ctx()));
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
+
+describe('message_delta', () => {
+  it('a later message_delta without stop_reason keeps the earlier one (frames read by their data type)', async () => {
+    const body = [
+      start({ input_tokens: 1, output_tokens: 0 }) + text('cut'),
+      ev({ type: 'message_delta', delta: { stop_reason: 'max_tokens' }, usage: { output_tokens: 1 } }),
+      ev({ type: 'message_delta', delta: { stop_reason: null }, usage: { output_tokens: 2 } }),
+      ev({ type: 'message_stop' }),
+    ]
+      .join('')
+      .split(/(?<=\n\n)/)
+      // every frame named `message` by its event line: the data's type decides
+      .map((f) => f.replace(/^event: \w+/, 'event: message'))
+      .join('');
+    const chunks = await collect((await over(body)).stream(req, ctx()));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('cut');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBe(2);
+  });
+
+  it('a refusal is reported at its message_delta, even when message_stop never comes', async () => {
+    const body = `${start({ input_tokens: 1, output_tokens: 0 })}${text('I')}${ev({
+      type: 'message_delta',
+      delta: { stop_reason: 'refusal' },
+      usage: { output_tokens: 1 },
+    })}`;
+    const err = await collect((await over(body)).stream(req, ctx())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderBlockedError);
   });
 });
