@@ -114,7 +114,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
 
   let inFlight = 0;
   let stopping = false;
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once('close', () => {
       inFlight--;
@@ -123,7 +123,11 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     });
     if (stopping) res.shouldKeepAlive = false;
     handler(req, res);
-  });
+  };
+  const server = createServer(onRequest);
+  // `Expect: 100-continue`: the handler sends the 100 when it reads the body, so a request refused on its head (401,
+  // 413, 415, 404) is answered before the client uploads anything.
+  server.on('checkContinue', onRequest);
   server.requestTimeout = SERVE_DEFAULTS.requestTimeoutMs;
   try {
     server.listen(port, host);

@@ -79,7 +79,13 @@ export function createNodeHandler(
         const v = req.headers[name];
         return Array.isArray(v) ? v[0] : v;
       },
-      chunks: () => req,
+      chunks: () => {
+        // A client that sent `Expect: 100-continue` to a server routing its 'checkContinue' event here waits for a
+        // 100 before sending the body: sent only now, once the key, route, declared length and type passed (node:http
+        // itself sends it before any handler runs when nothing listens to that event).
+        if (awaitsContinue(res)) res.writeContinue();
+        return req;
+      },
       // Mounted after a body parser (express.json(), Fastify): the stream is consumed, its result is on req.body.
       parsed: (req as IncomingMessage & { body?: unknown }).body,
       signal: ac.signal,
@@ -95,6 +101,12 @@ export function createNodeHandler(
         if (!res.destroyed) res.destroy();
       });
   };
+}
+
+/** node:http's own state: the request expects a `100 Continue` that no one has sent yet. */
+function awaitsContinue(res: ServerResponse): boolean {
+  const state = res as ServerResponse & { _expect_continue?: boolean; _sent100?: boolean };
+  return state._expect_continue === true && state._sent100 !== true;
 }
 
 async function write(res: ServerResponse, answer: Answer, ac: AbortController): Promise<void> {

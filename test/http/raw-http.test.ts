@@ -294,6 +294,64 @@ describe('request bodies', () => {
     expect(up.a?.count()).toBe(0);
   });
 
+  /** Sends a request head by hand, and `body` once a `100 Continue` came (at once without `Expect`); the answer. */
+  async function rawPost(url: string, head: string, body?: string): Promise<string> {
+    const s = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    let sent = false;
+    s.on('data', (d: Buffer) => {
+      answer += d.toString();
+      if (body !== undefined && !sent && answer.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        sent = true;
+        s.write(body);
+      }
+    });
+    const closed = once(s, 'close');
+    await once(s, 'connect');
+    const length = `Content-Length: ${body === undefined ? 10 : Buffer.byteLength(body)}\r\n`;
+    s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${head}${length}\r\n`);
+    if (body !== undefined && !head.includes('Expect')) s.write(body);
+    await closed;
+    return answer;
+  }
+
+  it("Expect: 100-continue through the server's checkContinue event: 100 only when the body is read, never before a 401, 413 or 415", async () => {
+    const { served, up } = await setup({ apiKeys: [KEY], maxBodyBytes: 1024 });
+    served.server.on('checkContinue', (req, res) => served.server.emit('request', req, res));
+    const expect100 = 'Expect: 100-continue\r\nContent-Type: application/json\r\n';
+    const auth = `Authorization: Bearer ${KEY}\r\n`;
+    // The head only: any answer but a 100 comes without the body.
+    expect(await rawPost(served.url, `${expect100}Authorization: Bearer wrong\r\n`)).toMatch(
+      /^HTTP\/1\.1 401 /,
+    );
+    expect(await rawPost(served.url, `${expect100}${auth}`, 'x'.repeat(1025))).toMatch(/^HTTP\/1\.1 413 /);
+    const text = `Expect: 100-continue\r\nContent-Type: text/plain\r\n${auth}`;
+    expect(await rawPost(served.url, text)).toMatch(/^HTTP\/1\.1 415 /);
+    expect(up.a?.count()).toBe(0);
+    up.a?.enqueue({ reply: 'after the 100' }, { reply: 'no 100' });
+    const served200 = await rawPost(served.url, `${expect100}${auth}`, JSON.stringify(CHAT));
+    expect(served200).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(served200.match(/100 Continue/g)).toHaveLength(1);
+    expect(served200).toContain('after the 100');
+    // A request that did not ask for one gets no 100.
+    const plain = await rawPost(
+      served.url,
+      `Content-Type: application/json\r\n${auth}`,
+      JSON.stringify(CHAT),
+    );
+    expect(plain).toMatch(/^HTTP\/1\.1 200 /);
+    expect(plain).toContain('no 100');
+  });
+
+  it('Expect: 100-continue on a server without a checkContinue listener: node:http sends the one 100, the handler none', async () => {
+    const { served, up } = await setup({ maxBodyBytes: 1024 });
+    up.a?.enqueue({ reply: 'served' });
+    const head = 'Expect: 100-continue\r\nContent-Type: application/json\r\n';
+    const answer = await rawPost(served.url, head, JSON.stringify(CHAT));
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(answer.match(/100 Continue/g)).toHaveLength(1);
+  });
+
   it('a body of exactly maxBodyBytes is served, declared by Content-Length or sent chunked', async () => {
     const body = JSON.stringify(CHAT);
     const { served, up } = await setup({ maxBodyBytes: Buffer.byteLength(body) });

@@ -286,6 +286,35 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     expect(await s.exited).toBe(0);
   });
 
+  it('Expect: 100-continue with a wrong key or a Content-Length over the cap is refused before the body: no 100 first', async () => {
+    const { up } = await upstream();
+    const s = await start(configDir(up.url));
+    const ask = async (head: string, body?: string) => {
+      const sock = connect(Number(new URL(s.url).port), '127.0.0.1');
+      let answer = '';
+      sock.on('data', (d: Buffer) => {
+        answer += d.toString();
+        if (body !== undefined && answer === 'HTTP/1.1 100 Continue\r\n\r\n') sock.write(body);
+      });
+      const closed = once(sock, 'close');
+      await once(sock, 'connect');
+      sock.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n${head}\r\n`,
+      );
+      await closed;
+      return answer;
+    };
+    expect(await ask('Authorization: Bearer wrong\r\nContent-Length: 10\r\n')).toMatch(/^HTTP\/1\.1 401 /);
+    const huge = `Authorization: Bearer ${API_KEY}\r\nContent-Length: ${9 * 1024 * 1024}\r\n`;
+    expect(await ask(huge)).toMatch(/^HTTP\/1\.1 413 /);
+    const body = JSON.stringify({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] });
+    const ok = await ask(`Authorization: Bearer ${API_KEY}\r\nContent-Length: ${body.length}\r\n`, body);
+    expect(ok).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(ok).toContain('served answer');
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
   it('MANA_LLM_CORS_ORIGINS holding * (alone or in a list) allows any origin', async () => {
     const { up } = await upstream();
     const dir = configDir(up.url);
