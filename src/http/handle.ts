@@ -190,13 +190,15 @@ export function createDispatcher(
       if (authorized && !PUBLIC_PATHS.has(local as string)) {
         const key = presentedKey(call.header);
         if (!authorized(key)) {
-          throw new HttpError(
-            401,
-            'invalid_api_key',
+          // A key sent without its scheme (`Authorization: sk-…`) is no key, but not a missing one either.
+          const why = call.header('authorization')?.trim()
+            ? 'The Authorization header is not of the form Bearer <key>'
+            : 'Missing API key';
+          const message =
             key === undefined
-              ? 'Missing API key: send Authorization: Bearer <key> or X-API-Key: <key>'
-              : 'Invalid API key',
-          );
+              ? `${why}: send Authorization: Bearer <key> or X-API-Key: <key>`
+              : 'Invalid API key';
+          throw new HttpError(401, 'invalid_api_key', message);
         }
       }
       result = await found.route({ llm, opts, call, created }, found.param);

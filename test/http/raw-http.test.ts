@@ -572,6 +572,27 @@ describe('routes', () => {
     expect(await message({ authorization: 'Bearer k2' })).toBe('Invalid API key');
   });
 
+  it('a 401 for an Authorization header not of the form Bearer <key> says so, without echoing the value', async () => {
+    const { served } = await setup({ apiKeys: ['k1'] });
+    for (const authorization of ['k1', 'Token secret-value', 'Bearer', 'Bearer a b']) {
+      const res = await fetch(`${served.url}/v1/aliases`, { headers: { authorization } });
+      expect(res.status).toBe(401);
+      const text = await res.text();
+      const { error } = JSON.parse(text) as { error: { message: string; code: string } };
+      expect(error.code).toBe('invalid_api_key');
+      expect(error.message).toBe(
+        'The Authorization header is not of the form Bearer <key>: send Authorization: Bearer <key> or X-API-Key: <key>',
+      );
+      expect(text).not.toContain('secret-value');
+    }
+    // Blank is no key at all; an X-API-Key beside a malformed Authorization is checked as the key.
+    const blank = await fetch(`${served.url}/v1/aliases`, { headers: { authorization: ' ' } });
+    expect(((await blank.json()) as { error: { message: string } }).error.message).toMatch(/^Missing API key/);
+    const both = { authorization: 'k1', 'x-api-key': 'k2' };
+    const wrong = await fetch(`${served.url}/v1/aliases`, { headers: both });
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('Invalid API key');
+  });
+
   it('a client that goes away before a plain answer is logged as 499 client_closed, not as the failure it caused', async () => {
     const hang = await hangingUpstream();
     const h = await harness({
