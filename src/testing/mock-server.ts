@@ -65,11 +65,13 @@ export interface MockCodec {
   chat(b: MockBehavior, model: string): unknown;
   /**
    * A streamed answer as framed text: `prelude` (role / start frames), one `content` frame per piece, and `end`
-   * (finish reason, usage and the protocol's end marker).
+   * (finish reason, usage and the protocol's end marker). `request`: the parsed request body, for a protocol whose
+   * frames depend on it (OpenAI sends its usage frame only when `stream_options.include_usage` asks for it).
    */
   stream(
     b: MockBehavior,
     model: string,
+    request?: unknown,
   ): { contentType: string; prelude: string[]; content: string[]; end: string[] };
   embed(dimensions: number, inputs: string[], model: string): unknown;
   models(names: string[]): unknown;
@@ -185,7 +187,7 @@ export async function startMockServer(
     ops.push(route.op);
     const b =
       route.op === 'models' && queue.length === 0 ? { models: ['mock-model'] } : (queue.shift() ?? fallback);
-    respond(route, b, res, req.socket);
+    respond(route, b, res, req.socket, body);
   }
 
   function json(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}) {
@@ -200,7 +202,13 @@ export async function startMockServer(
     json(res, status, body, headers);
   }
 
-  function respond(route: MockRoute, behavior: MockBehavior, res: ServerResponse, socket: Socket) {
+  function respond(
+    route: MockRoute,
+    behavior: MockBehavior,
+    res: ServerResponse,
+    socket: Socket,
+    request: unknown,
+  ) {
     // A slow answer is the normal one, written a byte at a time.
     const slow = 'slow' in behavior;
     const b: MockBehavior = slow ? { reply: behavior.slow } : behavior;
@@ -245,7 +253,7 @@ export async function startMockServer(
     const n = Math.max(cut ?? 0, 1);
     const source: MockBehavior =
       cut === undefined ? b : { reply: ('inBandError' in b ? 'y' : 'x').repeat(n * 4), chunks: n };
-    const { contentType, prelude, content, end } = codec.stream(source, route.model);
+    const { contentType, prelude, content, end } = codec.stream(source, route.model, request);
     const whole = [...prelude, ...content, ...end].join('');
     if (slow) return dribble(res, contentType, whole);
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });

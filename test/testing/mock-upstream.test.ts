@@ -235,7 +235,8 @@ describe('startMockUpstream with a hostile request', () => {
 describe('startMockUpstream defaults', () => {
   it('streams a reply in 3 pieces by default, with 5 prompt and 7 completion tokens unless usage is given', async () => {
     const u = await up('openai', { reply: 'abcdef' });
-    const sse = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    const body = { model: 'm', stream: true, stream_options: { include_usage: true } };
+    const sse = await (await post(`${u.url}/chat/completions`, body)).text();
     expect([...sse.matchAll(/"content":"([^"]+)"/g)].map((m) => m[1])).toEqual(['ab', 'cd', 'ef']);
     expect(sse).toContain('"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}');
   });
@@ -355,18 +356,47 @@ describe('startMockUpstream OpenAI wire shapes (as api.openai.com sends them)', 
       .filter((f) => f.startsWith('data: ') && f !== 'data: [DONE]')
       .map((f) => JSON.parse(f.slice(6)));
 
-  it('a stream: role frame, content, finish frame, a usage frame with no choices, [DONE]; counted as stream', async () => {
+  it('a stream asking include_usage: role frame, content, finish frame (each with usage null), a usage frame with no choices, [DONE]; counted as stream', async () => {
     const u = await up('openai', { reply: 'Hi!', chunks: 2, usage: { prompt: 3, completion: 2 } });
-    const sse = await (await post(`${u.url}/chat/completions`, { model: 'm', stream: true })).text();
+    const body = { model: 'm', stream: true, stream_options: { include_usage: true } };
+    const sse = await (await post(`${u.url}/chat/completions`, body)).text();
     const got = frames(sse).map((f) => [f.choices[0]?.delta, f.choices[0]?.finish_reason, f.usage]);
     expect(got).toEqual([
-      [{ role: 'assistant', content: '' }, null, undefined],
-      [{ content: 'Hi' }, null, undefined],
-      [{ content: '!' }, null, undefined],
-      [{}, 'stop', undefined],
+      [{ role: 'assistant', content: '' }, null, null],
+      [{ content: 'Hi' }, null, null],
+      [{ content: '!' }, null, null],
+      [{}, 'stop', null],
       [undefined, undefined, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
     ]);
+    expect(frames(sse).at(-1).choices).toEqual([]);
+    expect(sse.endsWith('data: [DONE]\n\n')).toBe(true);
     expect([u.count('stream'), u.count('chat')]).toEqual([1, 0]);
+  });
+
+  it('a stream not asking include_usage (or asking false) has no usage frame and no usage field, as api.openai.com sends it', async () => {
+    const u = await up('openai', { reply: 'Hi!', chunks: 2 });
+    for (const extra of [{}, { stream_options: { include_usage: false } }, { stream_options: {} }]) {
+      const sse = await (
+        await post(`${u.url}/chat/completions`, { model: 'm', stream: true, ...extra })
+      ).text();
+      const got = frames(sse);
+      expect(got.map((f) => f.choices[0]?.delta)).toEqual([
+        { role: 'assistant', content: '' },
+        { content: 'Hi' },
+        { content: '!' },
+        {},
+      ]);
+      for (const f of got) expect(f).not.toHaveProperty('usage');
+      expect(sse.endsWith('data: [DONE]\n\n')).toBe(true);
+    }
+  });
+
+  it('a partial stream asking include_usage carries usage null on the frames it sends', async () => {
+    const u = await up('openai', { streamThenEnd: 2 });
+    const body = { model: 'm', stream: true, stream_options: { include_usage: true } };
+    const got = frames(await (await post(`${u.url}/chat/completions`, body)).text());
+    expect(got.length).toBe(3);
+    for (const f of got) expect(f.usage).toBeNull();
   });
 
   it('a tool call: content null and finish tool_calls, streamed or not', async () => {

@@ -17,6 +17,12 @@ function chunk(model: string, delta: unknown, finish: string | null = null) {
   };
 }
 
+/** The request asks for a usage frame (`stream_options.include_usage`), as OpenAI reads it. */
+function wantsUsage(request: unknown): boolean {
+  const options = (request as { stream_options?: { include_usage?: unknown } } | undefined)?.stream_options;
+  return options?.include_usage === true;
+}
+
 function usageOf(b: MockBehavior) {
   const u = tokensOf(b);
   return { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion };
@@ -72,8 +78,12 @@ export const openaiCodec: MockCodec = {
       usage: usageOf(b),
     };
   },
-  stream(b, model) {
-    const frame = (delta: unknown, finish: string | null = null) => sse(chunk(model, delta, finish));
+  stream(b, model, request) {
+    // As api.openai.com: only a request asking include_usage gets the usage frame (choices: []), and then every other
+    // frame says `usage: null`.
+    const usage = wantsUsage(request);
+    const frame = (delta: unknown, finish: string | null = null) =>
+      sse(usage ? { ...chunk(model, delta, finish), usage: null } : chunk(model, delta, finish));
     const content =
       'toolCall' in b
         ? [
@@ -85,7 +95,7 @@ export const openaiCodec: MockCodec = {
         : replyPieces(b).map((t) => frame({ content: t }));
     const end = [
       frame({}, finishOf(b)),
-      sse({ ...chunk(model, {}), choices: [], usage: usageOf(b) }),
+      ...(usage ? [sse({ ...chunk(model, {}), choices: [], usage: usageOf(b) })] : []),
       'data: [DONE]\n\n',
     ];
     return {
