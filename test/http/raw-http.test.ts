@@ -587,7 +587,9 @@ describe('routes', () => {
     }
     // Blank is no key at all; an X-API-Key beside a malformed Authorization is checked as the key.
     const blank = await fetch(`${served.url}/v1/aliases`, { headers: { authorization: ' ' } });
-    expect(((await blank.json()) as { error: { message: string } }).error.message).toMatch(/^Missing API key/);
+    expect(((await blank.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Missing API key/,
+    );
     const both = { authorization: 'k1', 'x-api-key': 'k2' };
     const wrong = await fetch(`${served.url}/v1/aliases`, { headers: both });
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('Invalid API key');
