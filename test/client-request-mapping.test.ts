@@ -16,6 +16,25 @@ describe('Anthropic', () => {
   it('user goes out as metadata.user_id', async () => {
     expect((await sent('anthropic', { user: 'u-42' })).metadata).toEqual({ user_id: 'u-42' });
   });
+
+  it('a tool call id keeps the `-` Anthropic allows; only other characters become `_`, in the call and its result', async () => {
+    const id = 'call-1.a';
+    const body = await sent('anthropic', {
+      messages: [
+        ...USER,
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id, type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+        { role: 'tool', tool_call_id: id, content: 'one' },
+      ],
+    });
+    const blocks = (body.messages as { content: { id?: string; tool_use_id?: string }[] }[]).flatMap(
+      (m) => m.content,
+    );
+    expect(blocks.slice(1).map((b) => b.id ?? b.tool_use_id)).toEqual(['call-1_a', 'call-1_a']);
+  });
 });
 
 describe('Anthropic: system and developer messages (second pass)', () => {
