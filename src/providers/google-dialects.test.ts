@@ -94,7 +94,12 @@ describe('thought signatures', () => {
     const contents = (bodies[1] as { contents: { role: string; parts: object[] }[] }).contents;
     expect(contents[1]).toEqual({
       role: 'model',
-      parts: [{ functionCall: { name: 'weather', args: { city: 'Oslo' } }, thoughtSignature: SIGNATURE }],
+      parts: [
+        {
+          functionCall: { id: call.id, name: 'weather', args: { city: 'Oslo' } },
+          thoughtSignature: SIGNATURE,
+        },
+      ],
     });
   });
 
@@ -105,6 +110,37 @@ describe('thought signatures', () => {
     const { adapter } = await over(JSON.stringify(plain));
     const res = await adapter.chat(req, ctx());
     expect(res.choices[0]?.message.tool_calls?.[0]).not.toHaveProperty('extra_content');
+  });
+});
+
+describe('function call ids', () => {
+  it('Gemini’s ids are sent back on the call and on its answer, so parallel calls to one function stay matched', async () => {
+    const reply = structuredClone(callReply);
+    const call = (id: string, city: string) => ({ functionCall: { id, name: 'weather', args: { city } } });
+    (reply.candidates[0] as { content: { parts: object[] } }).content.parts = [
+      call('fc-1', 'Oslo'),
+      call('fc-2', 'Lima'),
+    ];
+    const { adapter, bodies } = await over(JSON.stringify(reply));
+    const calls = (await adapter.chat(req, ctx())).choices[0]?.message.tool_calls ?? [];
+    await adapter.chat(
+      {
+        ...req,
+        messages: [
+          ...req.messages,
+          { role: 'assistant', content: null, tool_calls: calls },
+          { role: 'tool', tool_call_id: 'fc-2', content: '{"temp":20}' },
+          { role: 'tool', tool_call_id: 'fc-1', content: '{"temp":3}' },
+        ],
+      },
+      ctx(),
+    );
+    const contents = (bodies[1] as { contents: { parts: Record<string, { id?: string }>[] }[] }).contents;
+    expect(contents[1]?.parts.map((p) => p.functionCall?.id)).toEqual(['fc-1', 'fc-2']);
+    expect(contents[2]?.parts).toEqual([
+      { functionResponse: { id: 'fc-2', name: 'weather', response: { temp: 20 } } },
+      { functionResponse: { id: 'fc-1', name: 'weather', response: { temp: 3 } } },
+    ]);
   });
 });
 

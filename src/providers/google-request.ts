@@ -100,8 +100,10 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
     if (m.role === 'tool') {
       const name = toolNames.get(m.tool_call_id) ?? m.tool_call_id;
       const text = textOf(m.content);
-      // `functionResponse.response` must be an object: a result that is not a JSON object is wrapped in one.
-      const part = { functionResponse: { name, response: jsonObjectIn(text) ?? { content: text } } };
+      // `functionResponse.response` must be an object: a result that is not a JSON object is wrapped in one. The id
+      // is the call's: Gemini matches an answer to its call by it (parallel calls to one function share a name).
+      const response = jsonObjectIn(text) ?? { content: text };
+      const part = { functionResponse: { id: m.tool_call_id, name, response } };
       if (toolTurn) toolTurn.parts.push(part);
       else contents.push((toolTurn = { role: 'user', parts: [part] }));
       continue;
@@ -123,7 +125,7 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
       for (const call of m.tool_calls ?? []) {
         toolNames.set(call.id, call.function.name);
         const part: JsonObject = {
-          functionCall: { name: call.function.name, args: argsOf(call.function.arguments) },
+          functionCall: { id: call.id, name: call.function.name, args: argsOf(call.function.arguments) },
         };
         // Gemini 3 rejects a replayed function call without the signature it was given with
         const signature = call.extra_content?.google?.thought_signature;

@@ -320,15 +320,15 @@ describe('google adapter: chat', () => {
       {
         role: 'model',
         parts: [
-          { functionCall: { name: 'get_weather', args: { city: 'Paris' } } },
-          { functionCall: { name: 'now', args: {} } },
+          { functionCall: { id: 'call_a', name: 'get_weather', args: { city: 'Paris' } } },
+          { functionCall: { id: 'call_b', name: 'now', args: {} } },
         ],
       },
       {
         role: 'user',
         parts: [
-          { functionResponse: { name: 'now', response: { content: '12:00' } } },
-          { functionResponse: { name: 'get_weather', response: { temp: 21 } } },
+          { functionResponse: { id: 'call_b', name: 'now', response: { content: '12:00' } } },
+          { functionResponse: { id: 'call_a', name: 'get_weather', response: { temp: 21 } } },
         ],
       },
       { role: 'user', parts: [{ text: 'Thanks' }] },
