@@ -97,6 +97,13 @@ describe('Gemini: what the API refuses empty is left out', () => {
     expect((body.contents as { role: string }[]).map((c) => c.role)).toEqual(['user', 'user']);
   });
 
+  it('a function with `parameters: {}` is declared without parameters (Gemini requires a schema type)', async () => {
+    const body = await sent('google', {
+      tools: [{ type: 'function', function: { name: 'now', parameters: {} } }],
+    });
+    expect(body.tools).toEqual([{ functionDeclarations: [{ name: 'now' }] }]);
+  });
+
   it('tool results after a later model turn start a new user turn, not join the earlier results', async () => {
     const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
     const body = await sent('google', {

@@ -50,10 +50,12 @@ function functionDeclaration(tool: ToolDefinition): JsonObject {
   const { name, description, parameters } = tool.function;
   const decl: JsonObject = { name };
   if (description !== undefined) decl.description = description;
-  // Gemini rejects an OBJECT schema with no properties; a function without arguments omits `parameters`.
+  // Gemini rejects an OBJECT schema with no properties, and a schema without a type (`{}`, whose `type` it requires);
+  // a function without arguments omits `parameters`, as Google documents.
   const props = parameters?.properties;
   const noArgs = parameters?.type === 'object' && (!isJsonObject(props) || Object.keys(props).length === 0);
-  if (parameters && !noArgs) decl.parameters = toGeminiSchema(parameters);
+  const schema = parameters && !noArgs ? toGeminiSchema(parameters) : undefined;
+  if (isJsonObject(schema) && Object.keys(schema).length > 0) decl.parameters = schema;
   return decl;
 }
 
