@@ -37,6 +37,22 @@ describe('Anthropic', () => {
   });
 });
 
+describe('Anthropic: an empty tool result', () => {
+  it('goes out as tool_result content "" (the API refuses it empty only with is_error, which is never sent)', async () => {
+    const call = { id: 'toolu_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const body = await sent('anthropic', {
+      messages: [
+        ...USER,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '' },
+      ],
+    });
+    expect((body.messages as { content: unknown[] }[])[2]?.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: '' },
+    ]);
+  });
+});
+
 describe('Anthropic: system and developer messages (second pass)', () => {
   it('no system key without one, and no tools for an empty list', async () => {
     const body = await sent('anthropic', { tools: [] });
