@@ -120,6 +120,33 @@ describe('Gemini: what the API refuses empty is left out', () => {
     expect(body.tools).toEqual([{ functionDeclarations: [{ name: 'now' }] }]);
   });
 
+  it('keys Gemini rejects are stripped inside schema lists (anyOf) too; `{ type: object }` alone is no parameters', async () => {
+    const anyOf = [{ type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false }];
+    const body = await sent('google', {
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'f', parameters: { type: 'object', properties: { x: { anyOf } } } },
+        },
+        { type: 'function', function: { name: 'now', parameters: { type: 'object' } } },
+      ],
+    });
+    expect(body.tools).toEqual([
+      {
+        functionDeclarations: [
+          {
+            name: 'f',
+            parameters: {
+              type: 'object',
+              properties: { x: { anyOf: [{ type: 'object', properties: { a: { type: 'string' } } }] } },
+            },
+          },
+          { name: 'now' },
+        ],
+      },
+    ]);
+  });
+
   it('tool results after a later model turn start a new user turn, not join the earlier results', async () => {
     const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
     const body = await sent('google', {
