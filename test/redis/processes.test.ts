@@ -3,8 +3,12 @@ import { type MockUpstream, startMockUpstream } from '../../src/testing/index.js
 import { haveRedis, type RedisServer, startRedis, watchCommands } from './redis-server.js';
 import { killWorkers, spawnWorker, type Worker } from './workers.js';
 
+// Spawning 4 tsx processes on a loaded 2-core CI machine can take most of a minute. Every wait below resolves on
+// the awaited event as soon as it happens; these bounds only decide when to give up, never what is asserted.
+const STARTUP_MS = 60_000;
+
 // Several real processes (each a mana-llm client) sharing one real Redis.
-describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
+describe.skipIf(!haveRedis())('many processes sharing one Redis', { timeout: 120_000 }, () => {
   let redis: RedisServer;
   let a: MockUpstream;
   let b: MockUpstream;
@@ -23,7 +27,7 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
     await killWorkers();
     await a?.close();
     await b?.close();
-  });
+  }, 60_000);
 
   async function start(n: number, config: Record<string, unknown> = {}): Promise<Worker[]> {
     a = await startMockUpstream('openai');
@@ -44,7 +48,11 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
   }
 
   const connected = (w: Worker, after = 0) =>
-    w.waitFor((l) => l.event === 'store' && l.payload.connected === true && l.at >= after, 'store connected');
+    w.waitFor(
+      (l) => l.event === 'store' && l.payload.connected === true && l.at >= after,
+      'store connected',
+      STARTUP_MS,
+    );
 
   it('a process whose Redis is down exits by itself once its client is closed', async () => {
     const down = await startRedis();
@@ -57,7 +65,11 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
       health: { probes: false },
     });
     workers.push(solo);
-    await solo.waitFor((l) => l.event === 'store' && l.payload.connected === false, 'store not connected');
+    await solo.waitFor(
+      (l) => l.event === 'store' && l.payload.connected === false,
+      'store not connected',
+      STARTUP_MS,
+    );
     // Nothing of the store (a reconnect timer of its own client, say) may keep the process running.
     expect(await solo.close()).toBe(true);
   });
@@ -74,7 +86,8 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
         w.waitFor(
           (l) => l.event === 'health' && l.payload.provider === 'a' && !l.payload.healthy,
           'a open',
-          2_000,
+          // How soon it arrived is asserted below from the processes' own stamps; this only bounds the wait.
+          STARTUP_MS,
         ),
       ),
     );
@@ -139,7 +152,7 @@ describe.skipIf(!haveRedis())('many processes sharing one Redis', () => {
     await holder.kill();
     const rest = ws.filter((w) => w !== holder);
     const next = await Promise.race(
-      rest.map((w) => w.waitFor((l) => l.event === 'probe' && l.at > killedAt, 'takeover', 3_000)),
+      rest.map((w) => w.waitFor((l) => l.event === 'probe' && l.at > killedAt, 'takeover', STARTUP_MS)),
     );
     // The lease outlives its holder by at most one interval; the next tick (±10 %) then takes it.
     expect(next.at - killedAt).toBeLessThan(intervalMs * 2.3);
