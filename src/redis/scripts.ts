@@ -7,7 +7,7 @@
  * KEYS[1] providers hash; ARGV: provider, record JSON, channel, message, now (the writer's epoch ms), cool-down
  * ms, clock skew ms. The rule is `incomingWins` (src/health/breaker.ts), which says it in words. A stored record
  * from the future (open-until past now + cool-down + skew, or checked after now + skew: corrupt or hostile) or
- * one that is not an object loses to any write.
+ * one that is not an object loses to any write; a NaN stamp (cjson reads one) counts as none.
  */
 export const SET_PROVIDER = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -15,7 +15,8 @@ if cur then
   local ok, c = pcall(cjson.decode, cur)
   if ok and type(c) == 'table' then
     local n = cjson.decode(ARGV[2])
-    local function num(x) if type(x) == 'number' then return x end return 0 end
+    -- cjson reads NaN, which no comparison favours: it would make every write lose.
+    local function num(x) if type(x) == 'number' and x == x then return x end return 0 end
     local cu, ca, nu, na = num(c.openedUntil), num(c.lastCheckedAt), num(n.openedUntil), num(n.lastCheckedAt)
     local now, cool, skew = tonumber(ARGV[5]) or 0, tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 0
     if cu > now + cool + skew or ca > now + skew then cu, ca = 0, 0 end

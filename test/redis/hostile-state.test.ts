@@ -289,6 +289,26 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect((await stored()).openedUntil).toBe(now + 60_000);
   });
 
+  it('a record planted with a NaN check time (Lua reads it as a number) does not block the next open from reaching the others', async () => {
+    const prefix = `h${++run}:`;
+    // JSON has no NaN, but Redis' cjson reads it; every comparison with it is false.
+    const planted = '{"consecutiveFailures":0,"openedUntil":null,"lastError":null,"lastCheckedAt":NaN}';
+    await admin.hset(`${prefix}providers`, 'up', planted);
+    const [a, b] = [0, 1].map(() => createRedisHealthStore({ url: redis.url, keyPrefix: prefix }));
+    open.push(a!, b!);
+    await until(() => a!.status().connected && b!.status().connected, 'connected');
+    const now = Date.now();
+    a!.setProvider('up', {
+      consecutiveFailures: 2,
+      openedUntil: now + 60_000,
+      trialInFlight: false,
+      lastError: 'ECONNREFUSED',
+      lastCheckedAt: now,
+    });
+    await until(() => b!.getProvider('up')?.openedUntil === now + 60_000, 'the open, in the other store');
+    expect(JSON.parse((await admin.hget(`${prefix}providers`, 'up')) ?? '{}').openedUntil).toBe(now + 60_000);
+  });
+
   it('a message with an earlier cool-down deadline does not shorten the one this process knows', async () => {
     const prefix = `h${++run}:`;
     const { llm } = await client(prefix, 60_000);
