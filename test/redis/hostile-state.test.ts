@@ -214,6 +214,21 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(store.getTargetCooldown('up/m')).toBe(until1m);
   });
 
+  it('a published cool-down is kept only for a provider/model target of at most 512 characters', async () => {
+    const prefix = `h${++run}:`;
+    // No client bound: any provider is accepted, so only the target's shape decides.
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const u = Date.now() + 60_000;
+    const longest = `${'p'.repeat(509)}/mm`;
+    for (const t of [longest, `${longest}m`, '/m', 'up/', 'nomodel', 'up/last'])
+      await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t, u }));
+    await until(() => store.getTargetCooldown('up/last') !== undefined, 'the last message');
+    expect(longest).toHaveLength(512);
+    expect(store.listTargetCooldowns().map((c) => c.target)).toEqual([longest, 'up/last']);
+  });
+
   it('a store no client has bound clamps an open read from Redis to one hour', async () => {
     const prefix = `h${++run}:`;
     const record = { consecutiveFailures: 1, openedUntil: YEAR_2100, lastError: null, lastCheckedAt: 1 };
