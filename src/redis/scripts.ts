@@ -37,8 +37,8 @@ return 1
 /**
  * KEYS[1] targets hash; ARGV: target, until (epoch ms), channel, message, now (the writer's epoch ms), longest
  * cool-down ms. A cool-down keeps the later deadline; one already over is not written. Fields whose deadline is
- * over, or past now + the longest cool-down (corrupt), are deleted first, so the hash holds only running
- * cool-downs (it is small: one field per target).
+ * over, past now + the longest cool-down, or NaN (Lua's tonumber reads 'nan') are deleted first, so the hash
+ * holds only running cool-downs (it is small: one field per target).
  */
 export const SET_COOLDOWN = `
 local now = tonumber(ARGV[5])
@@ -46,7 +46,7 @@ local longest = now + (tonumber(ARGV[6]) or 0)
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local u = tonumber(all[i + 1]) or 0
-  if u <= now or u > longest then redis.call('HDEL', KEYS[1], all[i]) end
+  if u ~= u or u <= now or u > longest then redis.call('HDEL', KEYS[1], all[i]) end
 end
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') or 0
 local untilMs = tonumber(ARGV[2])

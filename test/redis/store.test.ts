@@ -177,6 +177,8 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     await admin.hset(key, 'old/over', String(now - 1_000), 'old/running', String(now + 60_000));
     // Beyond the longest cool-down (one hour for a store no client bound): corrupt, deleted as well.
     await admin.hset(key, 'old/corrupt', String(now + 100 * 3_600_000));
+    // Not a number to JS, but one to Lua's tonumber (NaN: no comparison with it is true); and not a number at all.
+    await admin.hset(key, 'old/nan', 'nan', 'old/text', 'soon');
     const [a, b] = await stores(2, prefix);
     expect(a!.getTargetCooldown('old/over')).toBeUndefined();
     expect(a!.getTargetCooldown('old/running')).toBe(now + 60_000);
