@@ -324,6 +324,30 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(JSON.parse((await admin.hget(`${prefix}providers`, 'up')) ?? '{}').openedUntil).toBe(now + 60_000);
   });
 
+  it('a provider record planted as a bare JSON number loses to the next write, which reaches the others', async () => {
+    const prefix = `h${++run}:`;
+    await admin.hset(`${prefix}providers`, 'up', '42');
+    const [a, b] = [0, 1].map(() => createRedisHealthStore({ url: redis.url, keyPrefix: prefix }));
+    open.push(a!, b!);
+    await until(() => a!.status().connected && b!.status().connected, 'connected');
+    const now = Date.now();
+    const record = { consecutiveFailures: 2, openedUntil: now + 60_000, trialInFlight: false };
+    a!.setProvider('up', { ...record, lastError: 'ECONNREFUSED', lastCheckedAt: now });
+    await until(() => b!.getProvider('up')?.openedUntil === now + 60_000, 'the open, in the other store');
+  });
+
+  it('a published record with an infinite stamp (1e999 in JSON) is ignored', async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const r = '"consecutiveFailures":3,"openedUntil":null,"lastError":null';
+    await admin.publish(`${prefix}health`, `{"s":"x","p":"up","r":{${r},"lastCheckedAt":-1e999}}`);
+    await admin.publish(`${prefix}health`, `{"s":"x","p":"up2","r":{${r},"lastCheckedAt":1}}`);
+    await until(() => store.getProvider('up2') !== undefined, 'the marker');
+    expect(store.getProvider('up')).toBeUndefined();
+  });
+
   it('a message with an earlier cool-down deadline does not shorten the one this process knows', async () => {
     const prefix = `h${++run}:`;
     const { llm } = await client(prefix, 60_000);
