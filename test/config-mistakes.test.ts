@@ -122,6 +122,30 @@ describe('unknown keys in the options are reported with their path and a suggest
     ]);
   });
 
+  it('10,000 unknown keys or bad providers list every issue, but the message shows 100 and says how many more', () => {
+    const keys = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 1]));
+    const bad = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`p${i}`, { timeoutMs: -1 }]));
+    for (const options of [
+      { aliases: ALIASES, providers: { ollama: {} }, ...keys },
+      { aliases: ALIASES, providers: { ollama: {}, ...bad } },
+    ]) {
+      const err = configError(options);
+      expect(err.issues.length).toBeGreaterThanOrEqual(10_000);
+      expect(err.message.split('\n')).toHaveLength(102);
+      expect(err.message).toMatch(/\n {2}- and \d{4,} more issue\(s\) not shown$/);
+    }
+    // 101 are all shown: an "and 1 more" line would hide as much as it shows.
+    const few = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 1]));
+    const err = configError({ aliases: ALIASES, providers: { ollama: {} }, ...few });
+    expect(err.message.split('\n')).toHaveLength(102);
+    expect(err.message).not.toContain('more issue');
+    // An aliases file's list, already capped at 100 and "and N more", is shown as it is.
+    const garbage = `aliases: ${'}{]['.repeat(1_000)}`;
+    expect(configError({ aliases: garbage, providers: { ollama: {} } }).message).toMatch(
+      /\(root\): and 3900 more issue\(s\) not shown$/,
+    );
+  });
+
   it('a huge key is cut in its path and message, as an odd key is', () => {
     const huge = 'k'.repeat(100_000);
     for (const options of [
