@@ -84,11 +84,18 @@ interface SchemaNode {
   readonly pipe?: readonly SchemaNode[];
 }
 
-/** A plain data object (an object literal or parsed JSON), not a store, clock or adapter instance. */
-function isPlain(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
+/** The collections valibot reads as an object with no keys: a Map's entries would be dropped without a word. */
+const COLLECTIONS: readonly [new (...a: never[]) => object, string][] = [
+  [Map, 'a Map'],
+  [Set, 'a Set'],
+  [WeakMap, 'a WeakMap'],
+  [WeakSet, 'a WeakSet'],
+];
+
+/** What `x` is when it is an array or a collection given where an object is expected, else undefined. */
+function notAnObject(x: unknown): string | undefined {
+  if (Array.isArray(x)) return 'an array';
+  return COLLECTIONS.find(([type]) => x instanceof type)?.[1];
 }
 
 /**
@@ -108,23 +115,30 @@ export function unknownKeys(
   // A pipe checks its own shape first (an alias's hedge: isMapping).
   const piped = s.pipe !== undefined;
   s = s.pipe?.find((p) => p.entries) ?? s;
-  if (!isPlain(input)) {
-    // valibot reads an array as an object: `providers: [{ id, … }]` made a provider "0" and dropped `id` unseen.
-    const map = s.type === 'object' || s.type === 'strict_object' || s.type === 'record';
-    if (Array.isArray(input) && map && !piped)
-      out.push({ path: root, message: 'must be an object, not an array' });
+  if (typeof input !== 'object' || input === null) return out;
+  const map = s.type === 'object' || s.type === 'strict_object' || s.type === 'record';
+  // valibot reads an array or a Map as an object: `providers: [{ id, … }]` made a provider "0" and dropped `id`
+  // unseen, `timeouts: new Map([['totalMs', 5]])` kept every default. A class instance is read as an object is.
+  const wrong = notAnObject(input);
+  if (wrong !== undefined) {
+    if (map && !piped)
+      out.push({
+        path: root,
+        message: `must be ${wrong === 'an array' ? 'an' : 'a plain'} object, not ${wrong}`,
+      });
     return out;
   }
+  const fields = input as Record<string, unknown>;
   if (s.entries && (s.type === 'object' || s.type === 'strict_object')) {
     const known = Object.keys(s.entries);
     for (const key of Object.keys(input)) {
       const entry = Object.hasOwn(s.entries, key) ? s.entries[key] : undefined;
       const path = issuePath([key], root);
       if (entry === undefined) out.push({ path, message: unknownKeyMessage(key, known) });
-      else unknownKeys(entry, input[key], path, out);
+      else unknownKeys(entry, fields[key], path, out);
     }
   } else if (s.type === 'record' && s.value) {
-    for (const key of Object.keys(input)) unknownKeys(s.value, input[key], issuePath([key], root), out);
+    for (const key of Object.keys(input)) unknownKeys(s.value, fields[key], issuePath([key], root), out);
   }
   return out;
 }

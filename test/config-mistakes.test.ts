@@ -146,6 +146,44 @@ describe('unknown keys in the options are reported with their path and a suggest
     );
   });
 
+  it('a Map, Set or class instance where an options object is expected is checked, not read as empty', () => {
+    expect(
+      configError({ aliases: ALIASES, providers: { ollama: {} }, timeouts: new Map([['totalMs', 5]]) })
+        .issues,
+    ).toEqual([{ path: 'timeouts', message: 'must be a plain object, not a Map' }]);
+    expect(configError({ aliases: ALIASES, providers: new Map([['ollama', {}]]) }).issues).toContainEqual({
+      path: 'providers',
+      message: 'must be a plain object, not a Map',
+    });
+    // null, and a list where the schema checks its own shape first (an alias's hedge), each say it once.
+    expect(configError({ aliases: ALIASES, providers: { ollama: {} }, health: null }).issues).toEqual([
+      { path: 'health', message: expect.stringContaining('must be an object') },
+    ]);
+    const hedged = { aliases: { 'mana/x': { chain: ['ollama/q'], hedge: [300] } } };
+    expect(configError({ aliases: hedged, providers: { ollama: {} } }).issues).toEqual([
+      { path: 'aliases["mana/x"].hedge', message: expect.stringContaining('must be a mapping like') },
+    ]);
+    const weak = { aliases: ALIASES, providers: { ollama: {} }, health: new WeakMap(), cache: new WeakSet() };
+    expect(configError(weak).issues).toEqual([
+      { path: 'health', message: 'must be a plain object, not a WeakMap' },
+      { path: 'cache', message: 'must be a plain object, not a WeakSet' },
+    ]);
+    expect(configError({ aliases: ALIASES, providers: { ollama: new Set() } }).issues).toEqual([
+      { path: 'providers.ollama', message: 'must be a plain object, not a Set' },
+    ]);
+    class GroqConfig {
+      apikey = 'gsk_x';
+    }
+    expect(
+      configError({ aliases: ALIASES, providers: { ollama: {}, groq: new GroqConfig() } }).issues,
+    ).toEqual([{ path: 'providers.groq.apikey', message: 'unknown key "apikey": did you mean "apiKey"?' }]);
+    // A class instance with known keys is read as an object is (its prototype's getters too, as before).
+    class Timeouts {
+      totalMs = 5_000;
+    }
+    track(createManaLLM({ aliases: ALIASES, providers: { ollama: {} }, timeouts: new Timeouts() }));
+  });
+
   it('a huge key is cut in its path and message, as an odd key is', () => {
     const huge = 'k'.repeat(100_000);
     for (const options of [
