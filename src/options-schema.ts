@@ -3,6 +3,7 @@ import type { CacheStore } from './cache/cache-store.js';
 import type { Clock } from './clock.js';
 import type { HealthStore } from './health/health-store.js';
 import type { ProviderAdapter } from './providers/adapter.js';
+import { thrownText } from './redact.js';
 
 /**
  * The valibot schema of `createManaLLM` options: shapes, ranges and what each option means (`ManaLLMOptions` and
@@ -34,14 +35,30 @@ export function withMethods<T>(methods: readonly string[], message?: string) {
 }
 
 /**
- * Whether `clock.setTimer` returns a cancel function, tried once with a timer it cancels at once: one returning
- * `setTimeout`'s handle would otherwise fail every call (and every probe) with a TypeError when it cancels a timer.
+ * What is wrong with `clock.setTimer`, tried once with a timer it cancels at once, if anything: one returning
+ * `setTimeout`'s handle would fail every call (and every probe) with a TypeError when it cancels a timer; one calling
+ * `fn` before it returns made the prober reschedule itself without end (a stack overflow); one that throws is named.
  */
-function cancelsTimers(clock: Clock): boolean {
-  const cancel: unknown = clock.setTimer(60_000, () => undefined);
-  if (typeof cancel === 'function') cancel();
-  else clearTimeout(cancel as Parameters<typeof clearTimeout>[0]);
-  return typeof cancel === 'function';
+function timerProblem(clock: Clock): string | undefined {
+  let fired = false;
+  let cancel: unknown;
+  try {
+    cancel = clock.setTimer(60_000, () => {
+      fired = true;
+    });
+  } catch (err) {
+    return `setTimer(ms, fn) threw: ${thrownText(err)}`;
+  }
+  if (typeof cancel !== 'function') {
+    clearTimeout(cancel as Parameters<typeof clearTimeout>[0]);
+    return 'setTimer(ms, fn) must return a function that cancels the timer';
+  }
+  try {
+    cancel();
+  } catch (err) {
+    return `the function setTimer(ms, fn) returned threw when called to cancel the timer: ${thrownText(err)}`;
+  }
+  return fired ? 'setTimer(ms, fn) must not call fn before it returns: a timer fires later' : undefined;
 }
 
 const STORE_METHODS = [
@@ -149,7 +166,10 @@ export const OptionsSchema = v.object(
     clock: v.optional(
       v.pipe(
         withMethods<Clock>(['now', 'setTimer'], 'must have now() and setTimer(ms, fn)'),
-        v.check(cancelsTimers, 'setTimer(ms, fn) must return a function that cancels the timer'),
+        v.rawCheck(({ dataset, addIssue }) => {
+          const message = dataset.typed ? timerProblem(dataset.value) : undefined;
+          if (message !== undefined) addIssue({ message });
+        }),
       ),
     ),
     /**

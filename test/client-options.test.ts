@@ -98,6 +98,41 @@ describe('createManaLLM validates its options', () => {
     ]);
   });
 
+  it('a clock whose setTimer fires at once, or throws, is a ConfigError at clock (not a stack overflow or at the root)', () => {
+    const sync = {
+      now: () => 0,
+      setTimer: (_ms: number, fn: () => void) => {
+        fn();
+        return () => undefined;
+      },
+    };
+    expect(configError({ aliases: ALIASES, providers: { ollama: {} }, clock: sync }).issues).toEqual([
+      { path: 'clock', message: 'setTimer(ms, fn) must not call fn before it returns: a timer fires later' },
+    ]);
+    const throwing = {
+      now: () => 0,
+      setTimer: () => {
+        throw new Error('no timers here');
+      },
+    };
+    expect(configError({ aliases: ALIASES, providers: { ollama: {} }, clock: throwing }).issues).toEqual([
+      { path: 'clock', message: 'setTimer(ms, fn) threw: no timers here' },
+    ]);
+    const badCancel = {
+      now: () => 0,
+      setTimer: () => () => {
+        throw new Error('cannot cancel');
+      },
+    };
+    expect(configError({ aliases: ALIASES, providers: { ollama: {} }, clock: badCancel }).issues).toEqual([
+      {
+        path: 'clock',
+        message:
+          'the function setTimer(ms, fn) returned threw when called to cancel the timer: cannot cancel',
+      },
+    ]);
+  });
+
   it('checking such a clock leaves no timer of its own running (a script that fails on it still exits at once)', () => {
     // The clock's own setTimeout is a real, ref'd timer: one left running shows among the process's active timers.
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
