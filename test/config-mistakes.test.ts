@@ -302,6 +302,36 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     expect(long.message.length).toBeLessThan(400);
   });
 
+  it('a collection-valued key (? [p]) is an invalid alias name, and the YAML library writes no warning to stderr', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const write = process.stderr.write;
+    let written = '';
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written += String(chunk);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      expect(aliasError('aliases:\n  ? [p]\n  : { chain: [ollama/q] }\n').issues).toEqual([
+        { path: 'aliases["[ p ]"]', message: expect.stringContaining('is not a valid alias name') },
+      ]);
+      // Node emits (and prints) a process warning on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.stderr.write = write;
+      process.off('warning', onWarning);
+    }
+    expect(written).toBe('');
+    expect(warnings).toEqual([]);
+  });
+
+  it('absurdly deep nesting (20,000 [) is refused with a clear message, not "Maximum call stack size exceeded"', () => {
+    const err = aliasError(`aliases: ${'['.repeat(20_000)}`);
+    expect(err.message).not.toContain('call stack');
+    expect(err.issues).toEqual([{ path: '(root)', message: expect.stringContaining('nested too deeply') }]);
+  });
+
   it('reload() reports them too and keeps the previous aliases', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mana-aliases-'));
     dirs.push(dir);

@@ -52,13 +52,23 @@ function parseYaml(text: string, origin: string): unknown {
   // The parser's own `uniqueKeys` check and `prettyErrors` are quadratic (every key compared with every other; each
   // error quoting its line): within 1 MiB, 60,000 keys took 25 s and a line of garbage far longer. Both are done here.
   const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, lineCounter: lines });
+  // `logLevel: 'silent'`: yaml's warnings went to the host's stderr as process warnings (a key that is a list,
+  // `? [p]`, which is stringified to "[ p ]" and then refused as an alias name).
+  const doc = parseDocument(text, {
+    uniqueKeys: false,
+    prettyErrors: false,
+    lineCounter: lines,
+    logLevel: 'silent',
+  });
   const issues: ConfigIssue[] = [];
   const syntax = (offset: number, what: string) => {
     const { line, col } = lines.linePos(offset);
     issues.push({ path: '(root)', message: `YAML syntax error at line ${line}, column ${col}: ${what}` });
   };
-  for (const e of doc.errors) syntax(e.pos[0], e.message);
+  // The parser's stack ran out (thousands of nested `[`): said once, in words, not as "Maximum call stack size exceeded".
+  const deep = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
+  if (deep) syntax(deep.pos[0], 'lists or mappings are nested too deeply');
+  else for (const e of doc.errors) syntax(e.pos[0], e.message);
   visit(doc, {
     Map(_, map) {
       const keys = new Set<unknown>();
