@@ -134,6 +134,9 @@ describe('unknown keys in the options are reported with their path and a suggest
       expect(err.message.split('\n')).toHaveLength(102);
       expect(err.message).toMatch(/\n {2}- and \d{4,} more issue\(s\) not shown$/);
     }
+    expect(configError({ aliases: ALIASES, providers: { ollama: {} }, ...keys }).message).toMatch(
+      /\n {2}- and 9900 more issue\(s\) not shown$/,
+    );
     // 101 are all shown: an "and 1 more" line would hide as much as it shows.
     const few = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 1]));
     const err = configError({ aliases: ALIASES, providers: { ollama: {} }, ...few });
