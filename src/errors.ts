@@ -71,12 +71,11 @@ export function cutModel(s: string): string {
   return cleanText(s, 200);
 }
 
-/** Most issues a message lists (`issues` keeps them all): 100,000 bad keys must not build a 10 MB message. */
+/** Most issues a message lists (`issues` keeps all); one more is shown, not said (an aliases file's capped list). */
 const SHOWN_ISSUES = 100;
 
 function summarize(message: string, issues: readonly ConfigIssue[]): string {
   if (issues.length === 0) return message;
-  // One issue past the bound is shown rather than said: a list already capped (aliases: 100 and "and N more") stays.
   const shown = issues.length > SHOWN_ISSUES + 1 ? issues.slice(0, SHOWN_ISSUES) : issues;
   const lines = shown.map((i) => `  - ${i.path || '(root)'}: ${i.message}`);
   if (shown !== issues) lines.push(`  - and ${issues.length - SHOWN_ISSUES} more issue(s) not shown`);
