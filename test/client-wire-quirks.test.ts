@@ -979,3 +979,133 @@ describe('OpenAI-compatible stream ids, timestamps and usage as servers send the
     }
   });
 });
+
+// Third-pass mutation audit (session 18): OpenAI-compatible streams and replies.
+const frame = (choices: unknown[], usage: unknown = null) => ({
+  id: 'c1',
+  created: 1,
+  model: 'x',
+  choices,
+  usage,
+});
+const annotationOf = (index: number) => ({
+  index,
+  finish_reason: null,
+  content_filter_results: { hate: { filtered: false, severity: 'safe' } },
+  content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 5 },
+});
+
+describe('Azure content-filter annotations the stream cannot skip whole', () => {
+  it("an annotation beside another choice's text never drops that text: the frame is malformed", async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame([{ index: 0, delta: { content: 'A' }, finish_reason: null }]),
+        frame([annotationOf(0), { index: 1, delta: { content: 'B' }, finish_reason: null }]),
+        frame([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+        frame([{ index: 1, delta: {}, finish_reason: 'stop' }]),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER, n: 2 })));
+    expect(String((err as Error).message)).toContain('no delta');
+  });
+
+  it('an annotation frame carrying usage never drops the usage: the frame is malformed', async () => {
+    const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame([{ index: 0, delta: { content: 'A' }, finish_reason: null }]),
+        frame([annotationOf(0)], usage),
+        frame([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
+    expect(String((err as Error).message)).toContain('no delta');
+  });
+});
+
+describe('OpenAI-compatible: a stream whose one choice is numbered 1 (no choice 0 ever)', () => {
+  it('is complete at its finish reason', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame([{ index: 1, delta: { content: 'Hi' }, finish_reason: null }]),
+        frame([{ index: 1, delta: {}, finish_reason: 'stop' }]),
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(textOf(chunks)).toBe('Hi');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
+
+describe('OpenAI-compatible: n = 2, choice 0 finished before choice 1 first appears, no [DONE]', () => {
+  it('is complete once choice 1 finishes', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame([{ index: 0, delta: { content: 'A' }, finish_reason: 'stop' }]),
+        frame([{ index: 1, delta: { content: 'B' }, finish_reason: null }]),
+        frame([{ index: 1, delta: {}, finish_reason: 'stop' }]),
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER, n: 2 }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('AB');
+  });
+});
+
+describe('OpenAI-compatible: Mistral thinking parts beside a reasoning_content text', () => {
+  it('the reasoning is the text followed by the parts, not the parts alone', async () => {
+    const content = [
+      { type: 'thinking', thinking: [{ type: 'text', text: 'b' }] },
+      { type: 'text', text: 'c' },
+    ];
+    const message = { role: 'assistant', content, reasoning_content: 'a' };
+    const reply = { choices: [{ index: 0, message, finish_reason: 'stop' }] };
+    const llm = await answeringWith('openai', JSON.stringify(reply), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message).toMatchObject({ content: 'c', reasoning_content: 'ab' });
+  });
+});
+
+describe('OpenAI-compatible stream: a tool-call delta whose arguments are null', () => {
+  it('reaches callers without an arguments field (never null to append)', async () => {
+    const call = (args: unknown) => ({ index: 0, id: 'call_1', function: { name: 'f', arguments: args } });
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame([{ index: 0, delta: { tool_calls: [call(null)] }, finish_reason: null }]),
+        frame([
+          {
+            index: 0,
+            delta: { tool_calls: [{ index: 0, function: { arguments: '{}' } }] },
+            finish_reason: 'tool_calls',
+          },
+        ]),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    const first = chunks[0]?.choices[0]?.delta.tool_calls?.[0];
+    expect(first?.function).toEqual({ name: 'f' });
+  });
+});
+
+describe('OpenAI-compatible reply: a tool call whose id is ""', () => {
+  it('gets a new call_ id the caller can answer', async () => {
+    const tool_calls = [{ id: '', type: 'function', function: { name: 'f', arguments: '{}' } }];
+    const message = { role: 'assistant', content: null, tool_calls };
+    const reply = { choices: [{ index: 0, message, finish_reason: 'tool_calls' }] };
+    const llm = await answeringWith('openai', JSON.stringify(reply), 'application/json');
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.tool_calls?.[0]?.id).toMatch(/^call_./);
+  });
+});
