@@ -1109,3 +1109,47 @@ describe('OpenAI-compatible reply: a tool call whose id is ""', () => {
     expect(res.choices[0]?.message.tool_calls?.[0]?.id).toMatch(/^call_./);
   });
 });
+
+// Third-pass mutation audit (session 18): Ollama streams and embeddings.
+describe('Ollama stream: lines after the done line in the same read', () => {
+  it('are ignored: the finish chunk is the last', async () => {
+    const line = (o: object) =>
+      `${JSON.stringify({ model: 'm', created_at: '2024-01-01T00:00:00Z', ...o })}\n`;
+    const body =
+      line({ message: { role: 'assistant', content: 'Hi' }, done: false }) +
+      line({ message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop' }) +
+      line({ message: { role: 'assistant', content: 'extra' }, done: false });
+    const llm = await answeringWith('ollama', body, 'application/x-ndjson');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(textOf(chunks)).toBe('Hi');
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
+
+describe('Ollama stream: usage asked for, but the done line carries no counts', () => {
+  it('ends with the finish chunk, no usage chunk without usage', async () => {
+    const line = (o: object) =>
+      `${JSON.stringify({ model: 'm', created_at: '2024-01-01T00:00:00Z', ...o })}\n`;
+    const body =
+      line({ message: { role: 'assistant', content: 'Hi' }, done: false }) +
+      line({ message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop' });
+    const llm = await answeringWith('ollama', body, 'application/x-ndjson');
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(chunks.every((c) => c.choices.length === 1)).toBe(true);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+});
+
+describe('Ollama embed: an empty vector', () => {
+  it('is a malformed reply, not a vector of no dimensions', async () => {
+    const llm = await answeringWith(
+      'ollama',
+      JSON.stringify({ model: 'm', embeddings: [[]] }),
+      'application/json',
+    );
+    const err = await rejection(llm.embed({ model: 'a/m', input: ['x'] }));
+    expect((err as { cause?: unknown }).cause).toBeInstanceOf(ProviderResponseError);
+  });
+});
