@@ -1008,7 +1008,7 @@ describe('Azure content-filter annotations the stream cannot skip whole', () => 
       ),
       'text/event-stream',
     );
-    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER, n: 2 })));
+    const err = await rejection(collect(llm.stream({ model: 'a/m', messages: USER })));
     expect(String((err as Error).message)).toContain('no delta');
   });
 
@@ -1056,7 +1056,7 @@ describe('OpenAI-compatible: n = 2, choice 0 finished before choice 1 first appe
       ),
       'text/event-stream',
     );
-    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER, n: 2 }));
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('AB');
   });
 });
