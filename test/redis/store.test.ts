@@ -126,6 +126,38 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
     expect(late!.getProvider('q')).toEqual(openAt(1_000, 61_000));
   });
 
+  it('a process does not apply its own published record again: a later local change of it stands, and no event', async () => {
+    const prefix = `s${++run}:`;
+    const [writer, other] = await stores(2, prefix);
+    const heard: HealthStoreUpdate[] = [];
+    writer!.subscribe((u) => heard.push(u));
+    writer!.setProvider('p', openAt(1_000, 61_000)); // written and published
+    writer!.setProvider('p', closedAt(1_000)); // not written (a tie loses in Redis), but this process's own state
+    writer!.setProvider('marker', openAt(1_000, 61_000));
+    await until(() => other!.getProvider('marker') !== undefined, 'published');
+    // A message published after the writer's own: once the writer has it, it has had its own ones too.
+    const admin = new Redis(redis.url);
+    const { trialInFlight: _local, ...wire } = openAt(1_000, 61_000);
+    await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', p: 'late', r: wire }));
+    admin.disconnect();
+    await until(() => writer!.getProvider('late') !== undefined, 'the later message');
+    expect(writer!.getProvider('p')).toEqual(closedAt(1_000));
+    expect(heard).toEqual([{ type: 'provider', provider: 'late', before: undefined }]);
+  });
+
+  it('a record heard from elsewhere is what this process last knew: going back to its own earlier state is written again', async () => {
+    const prefix = `s${++run}:`;
+    const [a, b] = await stores(2, prefix);
+    a!.setProvider('p', closedAt(1_000));
+    await until(() => b!.getProvider('p') !== undefined, 'the first record');
+    b!.setProvider('p', openAt(2_000, 62_000));
+    await until(() => a!.getProvider('p')?.openedUntil === 62_000, 'the open heard');
+    // The same state a wrote first (closed, no failures): it changed meanwhile, so it must reach b.
+    a!.setProvider('p', closedAt(3_000));
+    await until(() => b!.getProvider('p')?.openedUntil === null, 'the close replicated');
+    expect(b!.getProvider('p')).toEqual(closedAt(3_000));
+  });
+
   it('merges records stamped with real Date.now() times in Redis too: a stale close loses, an open no older than a close wins', async () => {
     const prefix = `s${++run}:`;
     const [writer] = await stores(1, prefix);
