@@ -578,6 +578,29 @@ describe('a Redis error text', () => {
     void store.close();
   });
 
+  it('is forgotten once the store is connected again: a later drop without an error shows no stale reason', async () => {
+    // Both clients ready at once and every load answered empty: the store connects without a server.
+    const up = (): RedisClientLike & EventEmitter =>
+      Object.assign(fakeClient(), { status: 'ready', eval: async () => [], subscribe: async () => 1 });
+    const client = Object.assign(up(), { duplicate: up }) as RedisClientLike &
+      EventEmitter & { status: string };
+    const store = createRedisHealthStore({ client });
+    await until(() => store.status().connected, 'connected');
+    const drop = (err?: Error) => {
+      client.status = 'reconnecting';
+      if (err) client.emit('error', err);
+      client.emit('close');
+    };
+    drop(new Error('ECONNRESET first drop'));
+    expect(store.status()).toEqual({ kind: 'redis', connected: false, error: 'ECONNRESET first drop' });
+    client.status = 'ready';
+    client.emit('ready');
+    await until(() => store.status().connected, 'connected again');
+    drop();
+    expect(store.status()).toEqual({ kind: 'redis', connected: false });
+    await store.close();
+  });
+
   it("never shows a url's user or password (URL-encoded too), even when the server echoes them", async () => {
     // A server (a proxy, say) answering AUTH with an error that repeats what it was sent.
     const server = createServer((socket) =>
