@@ -424,6 +424,23 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     expect(store.status().connected).toBe(false);
   });
 
+  it('a cool-down set while Redis is frozen is not sent to it then, only pushed once it answers again', async () => {
+    const prefix = `h${++run}:`;
+    const store = createRedisHealthStore({ url: redis.url, keyPrefix: prefix, timeoutMs: 100 });
+    open.push(store);
+    await until(() => store.status().connected, 'connected');
+    const log = await watchCommands(redis.url);
+    await log.sync();
+    redis.freeze();
+    await store.acquireProbe('up', 60_000);
+    store.setTargetCooldown('up/m', Date.now() + 60_000);
+    redis.thaw();
+    await until(() => store.status().connected, 'connected again');
+    await log.sync();
+    expect(log.count(['eval', 'evalsha'], `${prefix}targets`)).toBe(2); // the push, then the load
+    log.stop();
+  });
+
   it('a Redis frozen for longer than one check is found answering again by a later one', async () => {
     const store = createRedisHealthStore({ url: redis.url, keyPrefix: `h${++run}:`, timeoutMs: 100 });
     open.push(store);
