@@ -223,3 +223,22 @@ describe('mana-llm serve arguments', () => {
     }
   });
 });
+
+describe('an option given empty (`--config=$CONFIG` with CONFIG unset)', () => {
+  it('is bad usage (exit 2) naming the option, not the environment providers or the default alias silently', async () => {
+    const cases = [
+      ['validate', '--config=', 'aliases.example.yaml'],
+      ['aliases', '--config=', '--aliases', 'aliases.example.yaml'],
+      ['aliases', '--aliases='],
+      ['chat', '--aliases', 'aliases.example.yaml', '--model=', 'hi'],
+      ['embed', '--aliases', 'aliases.example.yaml', '-m', ' ', 'hi'],
+      ['serve', '--port', '0', '--config=', 'aliases.example.yaml'],
+    ];
+    for (const argv of cases) {
+      const r = await run(argv, { OLLAMA_URL: 'http://127.0.0.1:9' });
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stdout, argv.join(' ')).toBe('');
+      expect(r.stderr, argv.join(' ')).toMatch(/--config|--aliases|--model/);
+    }
+  });
+});

@@ -32,6 +32,17 @@ export function parseCommandLine<const O extends Flags>(argv: string[], options:
   }
 }
 
+/**
+ * Refuses a flag given empty (`--config=$CONFIG` with CONFIG unset), which would otherwise read as not given at all:
+ * the environment's providers instead of the config, the default alias instead of the model.
+ */
+export function refuseEmpty(values: Readonly<Record<string, unknown>>, names: readonly string[]): void {
+  for (const name of names) {
+    const v = values[name];
+    if (typeof v === 'string' && v.trim() === '') throw new UsageError(`--${name} is empty: give a value`);
+  }
+}
+
 /** Providers from the environment: Ollama always (OLLAMA_URL or localhost), a well-known cloud with `<ID>_API_KEY`. */
 function providersFromEnv(env: NodeJS.ProcessEnv): Record<string, ProviderOptions> {
   const providers: Record<string, ProviderOptions> = {
@@ -49,7 +60,8 @@ export function optionsFrom(
   values: { aliases?: string | undefined; config?: string | undefined },
   env: NodeJS.ProcessEnv,
 ): ManaLLMOptions {
-  if (values.config) {
+  refuseEmpty(values, ['config', 'aliases']);
+  if (values.config !== undefined) {
     const file = resolve(values.config);
     let text: string;
     try {

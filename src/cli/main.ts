@@ -3,7 +3,7 @@ import { text as readText } from 'node:stream/consumers';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
 import { thrownText } from '../redact.js';
-import { optionsFrom, parseCommandLine, UsageError } from './cli-options.js';
+import { optionsFrom, parseCommandLine, refuseEmpty, UsageError } from './cli-options.js';
 import { health } from './health-table.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
@@ -70,6 +70,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   try {
+    refuseEmpty(values, ['model']);
     if (command === 'validate') {
       // `validate config/*.yaml` would check the first file alone and print ok.
       if (rest.length > 1) throw new UsageError('validate takes one aliases file: run it once per file');

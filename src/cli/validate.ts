@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadAliases } from '../aliases/load-aliases.js';
 import { resolveOptions } from '../resolve-options.js';
-import { optionsFrom } from './cli-options.js';
+import { optionsFrom, refuseEmpty } from './cli-options.js';
 
 /**
  * `validate [file]`: the aliases file (the positional, --aliases, the config's aliasesPath, or ./aliases.yaml). With
@@ -14,9 +14,11 @@ export function validate(
   out: NodeJS.WriteStream,
   err: NodeJS.WriteStream,
 ): number {
-  const given = values.config
-    ? optionsFrom({ ...values, aliases: positional ?? values.aliases }, env)
-    : undefined;
+  refuseEmpty({ ...values, aliases: positional ?? values.aliases }, ['config', 'aliases']);
+  const given =
+    values.config !== undefined
+      ? optionsFrom({ ...values, aliases: positional ?? values.aliases }, env)
+      : undefined;
   const file = resolve(positional ?? values.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
   // A config may hold its aliases inline instead of naming a file.
   const inline = given && given.aliasesPath === undefined ? given.aliases : undefined;
