@@ -242,3 +242,17 @@ describe('an option given empty (`--config=$CONFIG` with CONFIG unset)', () => {
     }
   });
 });
+
+describe('a shared option before the command', () => {
+  it('`mana-llm --config c.json serve` runs serve (as `--config c.json aliases` runs aliases), not "unknown command"', async () => {
+    const config = project({ aliasesPath: 'sub/aliases.yaml', providers: { ollama: {} } }, ALIASES);
+    // serve's own checks answer (an empty --port is bad usage): it was reached, with the options given.
+    const r = await run(['--config', config, 'serve', '--port=']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('unknown command');
+    expect(r.stderr).toContain('bad arguments');
+    const help = await run(['--aliases', 'aliases.example.yaml', 'serve', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: mana-llm serve');
+  });
+});

@@ -33,6 +33,21 @@ export function parseCommandLine<const O extends Flags>(argv: string[], options:
 }
 
 /**
+ * Where the command is in `argv`: its first positional, read past the shared flags (with the values they take), so
+ * that `mana-llm --config c.json serve` finds serve as `--config c.json aliases` finds aliases.
+ */
+export function commandIndex<const O extends Flags>(argv: string[], options: O): number {
+  const { tokens } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: { ...SHARED, ...options },
+  });
+  return tokens.find((t) => t.kind === 'positional')?.index ?? -1;
+}
+
+/**
  * Refuses a flag given empty (`--config=$CONFIG` with CONFIG unset), which would otherwise read as not given at all:
  * the environment's providers instead of the config, the default alias instead of the model.
  */

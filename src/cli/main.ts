@@ -3,7 +3,7 @@ import { text as readText } from 'node:stream/consumers';
 import { createManaLLM } from '../create-mana-llm.js';
 import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
 import { thrownText } from '../redact.js';
-import { optionsFrom, parseCommandLine, refuseEmpty, UsageError } from './cli-options.js';
+import { commandIndex, optionsFrom, parseCommandLine, refuseEmpty, UsageError } from './cli-options.js';
 import { health } from './health-table.js';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
@@ -51,9 +51,11 @@ async function readStdin(): Promise<string> {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const out = process.stdout;
   const err = process.stderr;
+  const own = { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } } as const;
   // serve has its own options (--host, --port) and runs until a signal: see serve.ts.
-  if (argv[0] === 'serve') return serve(argv.slice(1), env);
-  const parsed = parseCommandLine(argv, { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } });
+  const at = commandIndex(argv, own);
+  if (argv[at] === 'serve') return serve(argv.toSpliced(at, 1), env);
+  const parsed = parseCommandLine(argv, own);
   if (parsed instanceof Error) {
     err.write(`${parsed.message}\n\n${USAGE}\n`);
     return 2;
