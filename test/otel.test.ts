@@ -292,6 +292,44 @@ describe('instrumentOpenTelemetry and a stream interrupted after its first chunk
     });
     expect(root.attributes['gen_ai.response.time_to_first_chunk']).toBeTypeOf('number');
   });
+
+  it('after a fallback, its time to the first chunk counts from the call, and its attempt starts after the failed one', async () => {
+    // a fails after 100 ms; b answers at once, then drops the connection.
+    const failing = await rawUpstream((_body, res) => {
+      const t = setTimeout(() => res.writeHead(500).end('{"error":"down"}'), 100);
+      res.on('close', () => clearTimeout(t));
+    });
+    const cut = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] })}\n\n`,
+      );
+      setTimeout(() => res.destroy(), 20);
+    });
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/s': { chain: ['a/m1', 'b/m2'] } } },
+        providers: {
+          a: { type: 'openai', baseUrl: failing.url, apiKey: KEY },
+          b: { type: 'openai', baseUrl: cut.url, apiKey: KEY },
+        },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    expect(await rejection(collect(llm.stream({ model: 'mana/s', messages: USER })))).toBeInstanceOf(
+      StreamInterruptedError,
+    );
+    const { root, children } = tree(exporter.getFinishedSpans());
+    const [failed, served] = children as [ReadableSpan, ReadableSpan];
+    expect(served.attributes['mana.attempt.reason']).toBe('ok');
+    // Ordered against each other, not bounded in wall-clock ms (1 ms for the rounding of durationMs).
+    expect(ms(served.startTime)).toBeGreaterThanOrEqual(ms(failed.endTime) - 1);
+    const ttfc = root.attributes['gen_ai.response.time_to_first_chunk'] as number;
+    expect(ttfc * 1000).toBeGreaterThanOrEqual(ms(failed.endTime) - ms(root.startTime) - 1);
+  });
 });
 
 describe('instrumentOpenTelemetry and hedging', () => {
