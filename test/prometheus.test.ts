@@ -234,6 +234,17 @@ describe('registerPrometheusMetrics', () => {
       { prompt_tokens: Number.NaN, completion_tokens: Number.POSITIVE_INFINITY, total_tokens: 0 },
       { prompt_tokens: 1e300, completion_tokens: '7' as unknown as number, total_tokens: 0 },
       { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+      // A count not reported adds nothing (prom-client would read an absent amount as 1).
+      { completion_tokens: 0 } as unknown as {
+        prompt_tokens: number;
+        completion_tokens: number;
+        total_tokens: number;
+      },
+      { prompt_tokens: 0 } as unknown as {
+        prompt_tokens: number;
+        completion_tokens: number;
+        total_tokens: number;
+      },
     ];
     let i = 0;
     const adapter = {
