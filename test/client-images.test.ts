@@ -660,3 +660,63 @@ describe("the caller's signal after an image call", () => {
     expect(EventEmitter.getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('third pass: one failing image ends the others, a dripping body times out', () => {
+  it('an image that cannot be fetched ends the fetch of the other images of the call (their connections close)', async () => {
+    let slowClosed = false;
+    let gone: ServerResponse | undefined;
+    const img = await imageServer((req, res) => {
+      if (req.url === '/gone.png') gone = res;
+      else res.on('close', () => (slowClosed = true)); // never answers
+    });
+    const { llm, up } = await client({ images: { fetch: 'all', timeoutMs: 5_000 } });
+    const req: ChatRequest = {
+      model: 'mana/v',
+      messages: [
+        {
+          role: 'user',
+          content: ['slow', 'gone'].map((n) => ({
+            type: 'image_url' as const,
+            image_url: { url: `http://127.0.0.1:${img.port}/${n}.png` },
+          })),
+        },
+      ],
+    };
+    const pending = rejection(llm.chat(req));
+    await waitFor(() => img.hits.length === 2 && gone !== undefined, 'both image requests');
+    gone?.writeHead(404).end();
+    const err = (await pending) as InvalidRequestError;
+    expect(err.issues[0]?.path).toBe('messages[0].content[1].image_url.url');
+    // Not left to run until images.timeoutMs (the clock is never advanced here).
+    await waitFor(() => slowClosed, 'the other image fetch to be dropped');
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('an image whose body drips and stops is refused at images.timeoutMs, and its connection dropped', async () => {
+    let closed = false;
+    const img = await imageServer((_req, res) => {
+      res.on('close', () => (closed = true));
+      res.writeHead(200, { 'content-type': 'image/png' }).write(PNG.subarray(0, 8)); // the rest never comes
+    });
+    const { llm, up, clock } = await client({ images: { fetch: 'all', timeoutMs: 5_000 } });
+    let settled = false;
+    const pending = rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/drip.png`))).finally(() => {
+      settled = true;
+    });
+    await waitFor(() => img.hits.length === 1, 'the image request');
+    await clock.advanceAsync(4_999);
+    expect(settled).toBe(false);
+    await clock.advanceAsync(1);
+    expect(((await pending) as InvalidRequestError).issues[0]?.message).toBe('could not be fetched');
+    await waitFor(() => closed, 'the image connection to close');
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('a data: URL whose base64 is wrapped over lines is accepted and sent as given', async () => {
+    const { llm, up } = await client({ images: { fetch: 'none' } });
+    const b64 = PNG.toString('base64');
+    const wrapped = `${b64.slice(0, 40)}\n${b64.slice(40)}`;
+    await llm.chat(withImage(`data:image/png;base64,${wrapped}`));
+    expect(imagesSent(up.o0?.requests[0]?.body)).toEqual([wrapped]);
+  });
+});
