@@ -64,6 +64,7 @@ describe('isPublicAddress', () => {
     '2001:db8::1',
     'febf::1',
     'fec0::1',
+    'feff:ffff::1', // the top of site-local fec0::/10
     '5f00:ffff::1',
     '64:ff9b:1:ffff::1',
     '2002:c0a8:101:808:808::1',
