@@ -303,7 +303,8 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
       { path: 'aliases["mana/x"].chain[0]', message: expect.stringContaining('has no provider prefix') },
     ]);
     expect(long.message.length).toBeLessThan(400);
-  });
+    // ~1 s on a quiet machine; 60 s leaves room for a loaded CI machine and still stops the minutes-long quadratic.
+  }, 60_000);
 
   it('a collection-valued key (? [p]) is an invalid alias name, and the YAML library writes no warning to stderr', async () => {
     const warnings: string[] = [];
