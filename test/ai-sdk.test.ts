@@ -750,6 +750,22 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     ]);
   });
 
+  it("the response's id and the request as sent, for a generated and a streamed answer", async () => {
+    const { mana } = await setup();
+    const model = mana('mana/openai');
+    const prompt = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'Hi' }] }];
+    const res = await model.doGenerate({ prompt, maxOutputTokens: 9 });
+    expect(res.response?.id).toBe('chatcmpl-mock');
+    expect(res.request?.body).toMatchObject({ model: 'mana/openai', max_tokens: 9 });
+    const streamed = await model.doStream({ prompt, maxOutputTokens: 9 });
+    expect(streamed.request?.body).toMatchObject({
+      model: 'mana/openai',
+      max_tokens: 9,
+      stream_options: { include_usage: true },
+    });
+    for await (const _ of streamed.stream);
+  });
+
   it('a plain answer is one text part: no empty reasoning part beside it', async () => {
     const { mana } = await setup();
     const res = await mana('mana/openai').doGenerate({
