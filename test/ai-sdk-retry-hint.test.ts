@@ -75,6 +75,8 @@ describe("mana-llm/ai-sdk: the AI SDK's retry waits as long as mana-llm says", (
     const { mana } = await limitedUpstream(1);
     const err = await rejection(generateText({ model: mana('mana/x'), prompt: 'Hi', maxRetries: 0 }));
     expect(APICallError.isInstance(err)).toBe(true);
+    // The URL names the model the call was for.
+    expect((err as APICallError).url).toBe('mana-llm:mana/x');
     const ms = Number((err as APICallError).responseHeaders?.['retry-after-ms']);
     expect(ms).toBeGreaterThan(200);
     expect(ms).toBeLessThanOrEqual(300);

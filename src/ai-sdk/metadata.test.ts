@@ -36,6 +36,20 @@ describe('AI SDK usage, finish reasons and routing metadata', () => {
     });
   });
 
+  it('every input token cached, every output token reasoning: a split equal to its total is kept', () => {
+    const u = {
+      prompt_tokens: 8,
+      completion_tokens: 3,
+      total_tokens: 11,
+      prompt_tokens_details: { cached_tokens: 8 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    } as Usage;
+    expect(usageOf(u)).toMatchObject({
+      inputTokens: { total: 8, noCache: 0, cacheRead: 8 },
+      outputTokens: { total: 3, text: 0, reasoning: 3 },
+    });
+  });
+
   it('finish reasons keep the raw value', () => {
     expect(finishReason('tool_calls')).toEqual({ unified: 'tool-calls', raw: 'tool_calls' });
     expect(finishReason('content_filter')).toEqual({ unified: 'content-filter', raw: 'content_filter' });
