@@ -150,6 +150,35 @@ describe('hedged chat', () => {
     expect(llm.resolve('mana/x').candidates.map((c) => c.state)).toEqual(['ready', 'ready']);
   });
 
+  it('no hedge when no later entry is callable at the delay: that entry is still tried when the first fails later', async () => {
+    const a = await hangingUpstream();
+    const b = await heldUpstream();
+    const { llm, clock, events } = await harness({
+      upstreams: {},
+      providers: {
+        a: { type: 'openai', apiKey: KEY, baseUrl: a.url, timeoutMs: 1000 },
+        b: { type: 'openai', apiKey: KEY, baseUrl: b.url, maxConcurrent: 1 },
+      },
+      aliases: { 'mana/x': { chain: ['a/m', 'b/m'], hedge: { afterMs: 300 } } },
+    });
+    // b's one place is taken by a direct call while the hedge is due.
+    const direct = llm.chat({ model: 'b/m', messages: USER });
+    await waitFor(() => b.received === 1, 'direct request at b');
+    const call = llm.chat(REQ);
+    await waitFor(() => a.received === 1, 'request at a');
+    await clock.advanceAsync(300);
+    expect(events.count('hedge')).toBe(0);
+    b.answer('direct');
+    await direct;
+    // a times out at 1000 ms; b, free again, is the next attempt (not left behind as `saturated` at the delay).
+    await clock.advanceAsync(700);
+    await waitFor(() => b.received === 2, 'fallback request at b');
+    b.answer('from b');
+    const res = await call;
+    expect(res.model).toBe('b/m');
+    expect(res.routing.attempts.map((x) => x.reason)).toEqual(['timeout', 'ok']);
+  });
+
   it('the hedge budget stops hedging during an outage', async () => {
     const a = await hangingUpstream();
     const { llm, clock, up, events } = await setup({
