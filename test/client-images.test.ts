@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatRequest, ClosedError, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
 import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
-import { rawUpstream } from './helpers/raw-upstream.js';
+import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
@@ -280,6 +280,30 @@ describe('hedged calls', () => {
     await waitFor(() => opened !== undefined, "a's commit");
     expect(opened?.model).toBe('a/m');
     expect(up.o?.count()).toBe(0);
+  });
+
+  it('a hedge whose entry got the images first, started beside a hung first entry, answers and wins', async () => {
+    const img = await imageServer();
+    const a = await hangingUpstream();
+    const { llm, clock, events } = await harness({
+      upstreams: { o: 'ollama' },
+      providers: { a: { type: 'openai', baseUrl: a.url, apiKey: KEY } },
+      aliases: { 'mana/v': { chain: ['a/m', 'o/llava'], hedge: { afterMs: 300 } } },
+      options: { images: { fetch: 'all' } },
+    });
+    const call = llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    await waitFor(() => a.received === 1, 'the call at a (which passes the URL on)');
+    await clock.advanceAsync(300);
+    const res = await call;
+    expect(res.model).toBe('o/llava');
+    expect(res.routing.attempts.map(({ target, reason }) => ({ target, reason }))).toEqual([
+      { target: 'a/m', reason: 'hedged-out' },
+      { target: 'o/llava', reason: 'ok' },
+    ]);
+    expect(events.of('hedge').map(({ from, to }) => ({ from, to }))).toEqual([
+      { from: 'a/m', to: 'o/llava' },
+    ]);
+    await waitFor(() => a.closedByClient === 1, 'a’s socket closed by the client');
   });
 
   it('a hedge whose images arrive after the first entry failed is the ordinary next attempt, not a hedge', async () => {
