@@ -49,6 +49,17 @@ describe('hedge budget', () => {
     expect(p.take()).toBe(true);
   });
 
+  it('a refund after deposits refilled the bucket still holds no more than budgetMax', () => {
+    const p = new HedgePolicy({ ...opts, budgetMax: 2, budgetRatio: 1 }, new LatencyBook());
+    expect(p.take()).toBe(true);
+    // Another call deposits while the hedge's entry gets its images; then that hedge starts nothing.
+    p.deposit();
+    p.refund();
+    expect(p.take()).toBe(true);
+    expect(p.take()).toBe(true);
+    expect(p.take()).toBe(false);
+  });
+
   it('budgetRatio 0 allows the initial burst only', () => {
     const p = new HedgePolicy({ ...opts, budgetRatio: 0, budgetMax: 1 }, new LatencyBook());
     expect(p.take()).toBe(true);
