@@ -1,7 +1,7 @@
 // Hedged attempts on chat and embed: fake clock, real sockets. A hedged-out loser's socket is closed and its
 // provider's health is untouched; at most two attempts are in flight; the per-client budget caps hedges.
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
+import { ClosedError, InvalidRequestError, NoHealthyProviderError } from '../src/index.js';
 import { closeAll, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
 import { heldUpstream, hedgeSetup as setup } from './helpers/hedge.js';
 import { hangingUpstream } from './helpers/raw-upstream.js';
@@ -177,6 +177,22 @@ describe('hedged chat', () => {
     const res = await call;
     expect(res.model).toBe('b/m');
     expect(res.routing.attempts.map((x) => x.reason)).toEqual(['timeout', 'ok']);
+  });
+
+  it('close() while both attempts run: rejects with ClosedError, both sockets closed, no failure counted', async () => {
+    const [a, b] = await Promise.all([hangingUpstream(), hangingUpstream()]);
+    const { llm, clock, events } = await setup({ raw: { a, b }, chain: ['a', 'b'], hedge: 300 });
+    const call = rejection(llm.chat(REQ));
+    await waitFor(() => a.received === 1, 'request at a');
+    await clock.advanceAsync(300);
+    await waitFor(() => b.received === 1, 'hedge at b');
+    const closing = llm.close();
+    expect(await call).toBeInstanceOf(ClosedError);
+    await closing;
+    await waitFor(() => a.closedByClient + b.closedByClient === 2, 'both sockets closed by the client');
+    expect(llm.health().providers.a).toMatchObject(untouched);
+    expect(llm.health().providers.b).toMatchObject(untouched);
+    expect(events.count('fallback') + events.count('health')).toBe(0);
   });
 
   it('the hedge budget stops hedging during an outage', async () => {
