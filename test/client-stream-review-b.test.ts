@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../src/index.js';
-import { StreamInterruptedError } from '../src/index.js';
+import { ClosedError, StreamInterruptedError } from '../src/index.js';
 import { closeAll, collect, rejection, USER } from './helpers/client.js';
 import { answeringWith } from './helpers/raw-upstream.js';
 
@@ -149,5 +149,26 @@ describe('abort during a stream that ended with no content', () => {
     const reason = new Error('user pressed stop');
     ac.abort(reason);
     expect(await rejection(it.next())).toBe(reason);
+  });
+});
+
+describe('a committed stream when the client closes before the next read', () => {
+  it('the next() rejects with ClosedError, and the provider is not counted as failed', async () => {
+    const llm = await answeringWith(
+      'openai',
+      sse(
+        frame(0, { role: 'assistant', content: 'a' }),
+        frame(0, { content: 'b' }),
+        frame(0, {}, 'stop'),
+        '[DONE]',
+      ),
+      'text/event-stream',
+    );
+    const it = llm.stream({ model: 'a/m', messages: USER });
+    expect((await it.next()).value?.choices[0]?.delta.content).toBe('a');
+    const closed = llm.close();
+    expect(await rejection(it.next())).toBeInstanceOf(ClosedError);
+    await closed;
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
   });
 });
