@@ -334,22 +334,13 @@ describe('instrumentOpenTelemetry and a stream interrupted after its first chunk
 
 describe('instrumentOpenTelemetry and hedging', () => {
   it('a hedge that fails while the first entry still runs keeps its own place in the chain as its index', async () => {
-    // a answers after 300 ms; the hedge started beside it on b fails at once.
+    // a answers only when told; the hedge started beside it on b fails at once.
+    let held: ServerResponse | undefined;
     const slow = await rawUpstream((_body, res) => {
-      const reply = {
-        id: 'c',
-        object: 'chat.completion',
-        created: 1,
-        model: 'm',
-        choices: [{ index: 0, message: { role: 'assistant', content: 'slow' }, finish_reason: 'stop' }],
-      };
-      const t = setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(reply));
-      }, 300);
-      res.on('close', () => clearTimeout(t));
+      held = res;
     });
     const failing = await upstream('openai', { status: 500 });
+    const clock = createFakeClock();
     const llm = track(
       createManaLLM({
         aliases: { aliases: { 'mana/h': { chain: ['a/m1', 'b/m2'] } } },
@@ -358,12 +349,20 @@ describe('instrumentOpenTelemetry and hedging', () => {
           b: { type: 'openai', baseUrl: failing.url, apiKey: KEY },
         },
         health: { probes: false },
+        clock,
       }),
     );
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
-    const res = await llm.chat({ model: 'mana/h', messages: USER }, { hedgeAfterMs: 50 });
+    const call = llm.chat({ model: 'mana/h', messages: USER }, { hedgeAfterMs: 50 });
+    await waitFor(() => slow.received === 1, 'request at a');
+    await clock.advanceAsync(50);
+    await waitFor(() => llm.health().providers.b?.consecutiveFailures === 1, 'the hedge failed at b');
+    held
+      ?.writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(openaiCodec.chat({ reply: 'slow' }, 'm')));
+    const res = await call;
     expect(res.routing.attempts.map((a) => [a.target, a.reason])).toEqual([
       ['a/m1', 'ok'],
       ['b/m2', 'http-error'],
