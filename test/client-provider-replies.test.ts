@@ -571,6 +571,20 @@ describe('Anthropic stream: content block starts', () => {
     expect(reasoning).toBe('Hmm. Yes.');
   });
 
+  it('the text a text block starts with is content, not dropped', async () => {
+    const body = [
+      ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
+      ev('content_block_start', { index: 0, content_block: { type: 'text', text: 'Hi ' } }),
+      ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'there' } }),
+      ev('content_block_stop', { index: 0 }),
+      ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 3 } }),
+      ev('message_stop', {}),
+    ].join('');
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi there');
+  });
+
   it('a later message_delta without a stop_reason keeps the one sent before', async () => {
     const body = [
       ev('message_start', { message: { id: 'msg_1', usage: { input_tokens: 1, output_tokens: 0 } } }),
