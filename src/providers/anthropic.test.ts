@@ -692,6 +692,13 @@ describe('anthropic adapter: probe and models', () => {
     expect(mock.requests[1]?.path).toContain('after_id=a');
   });
 
+  it('reads at most 10 model-list pages when every page says has_more', async () => {
+    const page = JSON.stringify({ data: [{ type: 'model', id: 'a' }], has_more: true, last_id: 'a' });
+    mock.enqueue(...Array.from({ length: 11 }, () => ({ status: 200, body: page })));
+    expect(await adapter().models(ctx())).toHaveLength(10);
+    expect(mock.requests).toHaveLength(10);
+  });
+
   it('a model list without data is a ProviderResponseError', async () => {
     mock.enqueue({ status: 200, body: '{"models":[]}' });
     expect(await failure(adapter().models(ctx()))).toBeInstanceOf(ProviderResponseError);
