@@ -53,6 +53,22 @@ describe('Anthropic: an empty tool result', () => {
   });
 });
 
+describe('Anthropic: a tool call in the history with blank arguments', () => {
+  it('goes out as input {} (whitespace-only arguments are no arguments)', async () => {
+    const call = { id: 'toolu_1', type: 'function', function: { name: 'f', arguments: ' \n' } };
+    const body = await sent('anthropic', {
+      messages: [
+        ...USER,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'ok' },
+      ],
+    });
+    expect((body.messages as { content: unknown[] }[])[1]?.content).toEqual([
+      { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
+    ]);
+  });
+});
+
 describe('Anthropic: system and developer messages (second pass)', () => {
   it('no system key without one, and no tools for an empty list', async () => {
     const body = await sent('anthropic', { tools: [] });
