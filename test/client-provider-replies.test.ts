@@ -528,6 +528,46 @@ describe('Anthropic: usage without output_tokens', () => {
   });
 });
 
+describe('Anthropic: a redacted_thinking block', () => {
+  it('is skipped: the reply is its text, not a ProviderResponseError', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      content: [
+        { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a' },
+        { type: 'text', text: 'Hi' },
+      ],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 1, output_tokens: 1 },
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+  });
+});
+
+describe('Anthropic: prompt-cache reads without cache writes', () => {
+  it('are reported as prompt_tokens_details.cached_tokens and counted in prompt_tokens', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 5, output_tokens: 2, cache_read_input_tokens: 3 },
+    };
+    const llm = await answeringWith('anthropic', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.usage).toEqual({
+      prompt_tokens: 8,
+      completion_tokens: 2,
+      total_tokens: 10,
+      prompt_tokens_details: { cached_tokens: 3 },
+    });
+  });
+});
+
 describe('Anthropic stream: content block starts', () => {
   it('a tool_use block index sent twice gives each call its own index', async () => {
     const tool = (id: string) => ({ type: 'tool_use', id, name: 'f', input: {} });
