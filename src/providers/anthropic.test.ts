@@ -718,6 +718,16 @@ describe('anthropic adapter: failures', () => {
     expect(await failure(collect(adapter().stream(req(), ctx())))).toBeInstanceOf(ProviderConnectionError);
   });
 
+  it('a 200 reply of only an error object (no type) is that error, not a reply without content', async () => {
+    mock.enqueue({
+      status: 200,
+      body: JSON.stringify({ error: { type: 'overloaded_error', message: 'Overloaded' } }),
+    });
+    const err = await failure(adapter().chat(req(), ctx()));
+    expect(err).toBeInstanceOf(ProviderHTTPError);
+    expect((err as Error).message).toContain('Overloaded');
+  });
+
   it.each([500, 529])('%i → retryable ProviderHTTPError', async (status) => {
     mock.enqueue({
       status,
