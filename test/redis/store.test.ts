@@ -279,7 +279,12 @@ describe.skipIf(!haveRedis())('createRedisHealthStore against a real Redis', () 
       await admin.config('SET', 'maxmemory', '0');
     }
     // No further change in this process: the open must still reach the others.
-    await until(() => b!.getProvider('p') !== undefined, 'the open replicated', 4_000);
+    // The open and the cool-down are published one after the other: wait for both.
+    await until(
+      () => b!.getProvider('p') !== undefined && b!.getTargetCooldown('p/m') !== undefined,
+      'the open and the cool-down replicated',
+      4_000,
+    );
     expect(b!.getProvider('p')).toEqual(openAt(1_000, 61_000));
     expect(b!.getTargetCooldown('p/m')).toBe(a!.getTargetCooldown('p/m'));
     admin.disconnect();
