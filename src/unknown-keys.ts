@@ -85,17 +85,13 @@ interface SchemaNode {
 }
 
 /** The collections valibot reads as an object with no keys: a Map's entries would be dropped without a word. */
-const COLLECTIONS: readonly [new (...a: never[]) => object, string][] = [
-  [Map, 'a Map'],
-  [Set, 'a Set'],
-  [WeakMap, 'a WeakMap'],
-  [WeakSet, 'a WeakSet'],
-];
+const COLLECTIONS = [Map, Set, WeakMap, WeakSet];
 
-/** What `x` is when it is an array or a collection given where an object is expected, else undefined. */
+/** Why `x`, given where an object is expected, is not one (an array, a collection), else undefined. */
 function notAnObject(x: unknown): string | undefined {
-  if (Array.isArray(x)) return 'an array';
-  return COLLECTIONS.find(([type]) => x instanceof type)?.[1];
+  if (Array.isArray(x)) return 'must be an object, not an array';
+  const type = COLLECTIONS.find((c) => x instanceof c);
+  return type && `must be a plain object, not a ${type.name}`;
 }
 
 /**
@@ -121,11 +117,7 @@ export function unknownKeys(
   // unseen, `timeouts: new Map([['totalMs', 5]])` kept every default. A class instance is read as an object is.
   const wrong = notAnObject(input);
   if (wrong !== undefined) {
-    if (map && !piped)
-      out.push({
-        path: root,
-        message: `must be ${wrong === 'an array' ? 'an' : 'a plain'} object, not ${wrong}`,
-      });
+    if (map && !piped) out.push({ path: root, message: wrong });
     return out;
   }
   const fields = input as Record<string, unknown>;

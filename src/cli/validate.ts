@@ -14,11 +14,9 @@ export function validate(
   out: NodeJS.WriteStream,
   err: NodeJS.WriteStream,
 ): number {
-  refuseEmpty({ ...values, aliases: positional ?? values.aliases }, ['config', 'aliases']);
-  const given =
-    values.config !== undefined
-      ? optionsFrom({ ...values, aliases: positional ?? values.aliases }, env)
-      : undefined;
+  const chosen = { ...values, aliases: positional ?? values.aliases };
+  refuseEmpty(chosen, ['config', 'aliases']);
+  const given = values.config !== undefined ? optionsFrom(chosen, env) : undefined;
   const file = resolve(positional ?? values.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
   // A config may hold its aliases inline instead of naming a file.
   const inline = given && given.aliasesPath === undefined ? given.aliases : undefined;

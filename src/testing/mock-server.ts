@@ -154,12 +154,7 @@ export async function startMockServer(
     req.on('error', () => {});
     req.on('end', () => {
       if (size > MAX_BODY) {
-        requests.push({
-          method: req.method ?? 'GET',
-          path: req.url ?? '/',
-          headers: req.headers,
-          body: undefined,
-        });
+        record(req, undefined);
         return fail(res, 413, 'mock: request body too large');
       }
       // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
@@ -171,6 +166,13 @@ export async function startMockServer(
     });
   });
 
+  /** Records a request as received; returns its path. */
+  function record(req: IncomingMessage, body: unknown): string {
+    const path = req.url ?? '/';
+    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    return path;
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
     let body: unknown;
     try {
@@ -178,8 +180,7 @@ export async function startMockServer(
     } catch {
       body = raw;
     }
-    const path = req.url ?? '/';
-    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    const path = record(req, body);
     const route = path.startsWith(codec.basePath)
       ? codec.route(req.method ?? 'GET', path.slice(codec.basePath.length), body)
       : null;
