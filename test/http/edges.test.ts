@@ -109,3 +109,16 @@ describe('route edges', () => {
     expect(await get('/api/health', 'DELETE')).toEqual([405, 'GET, HEAD', 'method_not_allowed']);
   });
 });
+
+describe('request id edges', () => {
+  it('an id with a character outside [A-Za-z0-9_.:-] (/ + = @ % space) or an empty one is replaced, never echoed', async () => {
+    const { served, log } = await setup();
+    const sent = ['a/b', 'a+b', 'a=b', 'a@b', 'a%2Fb', 'a b', 'ab\u00e9', ''];
+    for (const id of sent) {
+      const res = await fetch(`${served.url}/health`, { headers: { 'x-request-id': id } });
+      expect(res.headers.get('x-request-id'), id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    }
+    await waitFor(() => log.length === sent.length, 'log lines');
+    expect(new Set(log.map((e) => e.requestId)).size).toBe(sent.length);
+  });
+});
