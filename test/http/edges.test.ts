@@ -122,3 +122,24 @@ describe('request id edges', () => {
     expect(new Set(log.map((e) => e.requestId)).size).toBe(sent.length);
   });
 });
+
+describe('preflight edges', () => {
+  it('a preflight that names no headers is allowed the ones a key and a JSON body need; OPTIONS on any path is a 204', async () => {
+    const { served, log } = await setup({ cors: '*', basePath: '/api', apiKeys: ['secret-key-1'] });
+    for (const path of ['/api/v1/chat/completions', '/nowhere']) {
+      const pre = await fetch(`${served.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+      });
+      expect(pre.status, path).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+      expect(pre.headers.get('access-control-allow-headers')).toBe('authorization, content-type, x-api-key');
+      expect(pre.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+    }
+    await waitFor(() => log.length === 2, 'log lines');
+    expect(log.map((e) => [e.method, e.status])).toEqual([
+      ['OPTIONS', 204],
+      ['OPTIONS', 204],
+    ]);
+  });
+});
