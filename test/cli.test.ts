@@ -342,3 +342,22 @@ describe('mana-llm chat with an empty prompt on stdin', () => {
     expect(groq.count('chat')).toBe(0);
   });
 });
+
+describe('mana-llm chat/embed with a model no alias defines', () => {
+  it('is bad usage (exit 2, the alias named), not "the call failed": nothing is sent', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'ok' });
+    upstreams.push(groq);
+    const config = join(files(groq.url), 'mana-llm.config.json');
+    for (const argv of [
+      ['chat', '-m', 'mana/fast-txt', 'hi'],
+      ['chat', '--json', '-m', 'mana/nope', 'hi'],
+      ['embed', '-m', 'mana/nope', 'hi'],
+    ]) {
+      const r = await run([...argv, '--config', config]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toMatch(/^mana-llm: Unknown model alias "mana\/[\w-]+"/);
+      expect(r.stdout).toBe('');
+    }
+    expect(groq.requests).toEqual([]);
+  });
+});

@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { text as readText } from 'node:stream/consumers';
 import { createManaLLM } from '../create-mana-llm.js';
-import { ConfigError, isManaLLMError, NoHealthyProviderError } from '../errors.js';
+import {
+  ConfigError,
+  InvalidRequestError,
+  isManaLLMError,
+  NoHealthyProviderError,
+  UnknownAliasError,
+} from '../errors.js';
 import { thrownText } from '../redact.js';
 import { commandIndex, optionsFrom, parseCommandLine, refuseEmpty, UsageError } from './cli-options.js';
 import { health } from './health-table.js';
@@ -137,7 +143,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       await llm.close();
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
+    // An alias no aliases file defines (`-m mana/fast-txt`) is the caller's mistake, refused before any call.
+    const mistake = e instanceof UnknownAliasError || e instanceof InvalidRequestError;
+    if (e instanceof UsageError || e instanceof ConfigError || mistake) {
       err.write(`mana-llm: ${e.message}\n`);
       return 2;
     }
