@@ -361,3 +361,56 @@ describe('mana-llm chat/embed with a model no alias defines', () => {
     expect(groq.requests).toEqual([]);
   });
 });
+
+describe('mana-llm usage: exit codes and the stdout/stderr split', () => {
+  it('no command: the usage on stderr, exit 2; --help alone: the usage on stdout, exit 0', async () => {
+    const none = await run([]);
+    expect([none.code, none.stdout]).toEqual([2, '']);
+    expect(none.stderr).toMatch(/^mana-llm — .*\n\nUsage: mana-llm <command>/s);
+    const help = await run(['--help']);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toContain('Usage: mana-llm <command>');
+  });
+
+  it('an unknown flag, or a flag missing its value: the parser message and the usage on stderr, exit 2', async () => {
+    for (const argv of [
+      ['chat', '--bogus', 'hi'],
+      ['aliases', '--config'],
+      ['chat', '--json=yes', 'hi'],
+    ]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stdout, argv.join(' ')).toBe('');
+      expect(r.stderr, argv.join(' ')).toContain('Usage: mana-llm <command>');
+    }
+    expect((await run(['chat', '--bogus', 'hi'])).stderr).toMatch(/^Unknown option '--bogus'/);
+  });
+});
+
+describe('mana-llm chat flags and streaming', () => {
+  it('names the serving model on stderr once, however many pieces the answer streams in', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'one two three four', chunks: 4 });
+    upstreams.push(groq);
+    const r = await run(['chat', '--config', join(files(groq.url), 'mana-llm.config.json'), 'hi']);
+    expect(r).toEqual({ code: 0, stdout: 'one two three four\n', stderr: '[groq/llama-3.1-8b-instant]\n' });
+  });
+
+  it('--model=x and --model x are the same flag, the last of a repeated flag wins, flags may follow the text, and -- ends the flags', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'ok' });
+    upstreams.push(groq);
+    const config = join(files(groq.url), 'mana-llm.config.json');
+    const sent = () => {
+      const body = groq.requests.at(-1)?.body as { model: string; messages: { content: string }[] };
+      return [body.model, body.messages[0]?.content];
+    };
+    expect((await run(['chat', `--config=${config}`, '--model=groq/a', 'hi'])).code).toBe(0);
+    expect(sent()).toEqual(['a', 'hi']);
+    expect((await run(['chat', '-m', 'groq/a', 'hi', '--config', config, '-m', 'groq/b'])).code).toBe(0);
+    expect(sent()).toEqual(['b', 'hi']);
+    const json = await run(['chat', 'hi', '--config', config, '--json']);
+    expect(JSON.parse(json.stdout).choices[0].message.content).toBe('ok');
+    const ended = await run(['chat', '--config', config, '--', '--json', '-m', 'x']);
+    expect([ended.code, ended.stdout]).toEqual([0, 'ok\n']);
+    expect(sent()).toEqual(['llama-3.1-8b-instant', '--json -m x']);
+  });
+});
