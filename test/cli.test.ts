@@ -414,3 +414,24 @@ describe('mana-llm chat flags and streaming', () => {
     expect(sent()).toEqual(['llama-3.1-8b-instant', '--json -m x']);
   });
 });
+
+describe('mana-llm chat on a terminal', () => {
+  it('clears its waiting line once, before it names the serving model', async () => {
+    const groq = await startMockUpstream('openai', { reply: 'one two three', chunks: 3 });
+    upstreams.push(groq);
+    const was = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+    try {
+      const r = await run(['chat', '--config', join(files(groq.url), 'mana-llm.config.json'), 'hi']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('one two three\n');
+      // Spinner frames may come first (a slow answer); the line is cleared once, then the model is named.
+      expect(r.stderr.replace(/^(\r\S waiting for the default alias…)*/, '')).toBe(
+        '\r\x1b[K[groq/llama-3.1-8b-instant]\n',
+      );
+    } finally {
+      if (was) Object.defineProperty(process.stderr, 'isTTY', was);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
+  });
+});
