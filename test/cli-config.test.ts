@@ -189,6 +189,22 @@ describe('mana-llm serve arguments', () => {
     expect(drain.code).toBe(2);
   });
 
+  it('a --port outside 0–65535 or not a whole number, or a negative --drain-ms, is bad usage before anything listens', async () => {
+    for (const flag of [
+      '--port=65536',
+      '--port=-1',
+      '--port=1.5',
+      '--port=abc',
+      '--drain-ms=-1',
+      '--drain-ms=x',
+    ]) {
+      const r = await run(['serve', '--host', '127.0.0.1', '--port', '0', flag, 'aliases.example.yaml']);
+      expect(r.code, flag).toBe(2);
+      expect(r.stdout, flag).toBe('');
+      expect(r.stderr, flag).toMatch(flag.startsWith('--port') ? /bad arguments/ : /--drain-ms must be/);
+    }
+  });
+
   it('two aliases files (`serve a.yaml b.yaml`) are bad usage, not a server on the first alone', async () => {
     const r = await run(['serve', '--port', '0', 'aliases.example.yaml', 'aliases.example.yaml']);
     expect(r.code).toBe(2);

@@ -262,6 +262,15 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     }
   });
 
+  it('SIGINT (Ctrl-C) stops the server as SIGTERM does: drains (--drain-ms 0 is allowed), says stopped, exits 0', async () => {
+    const { up } = await upstream();
+    const s = await start(configDir(up.url), ['--drain-ms', '0']);
+    s.proc.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(s.err()).toContain('mana-llm serve: SIGINT: draining 0 in-flight request(s), at most 0ms\n');
+    expect(s.err()).toMatch(/mana-llm serve: stopped\n$/);
+  });
+
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
     const { up } = await upstream();
     const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
