@@ -435,3 +435,16 @@ describe('mana-llm chat on a terminal', () => {
     }
   });
 });
+
+describe('mana-llm validate output', () => {
+  it('names no default when the file sets none; an invalid file prints nothing on stdout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+    writeFileSync(join(dir, 'a.yaml'), 'aliases:\n  mana/x:\n    chain: [ollama/m]\n');
+    const ok = await run(['validate', join(dir, 'a.yaml')]);
+    expect(ok).toEqual({ code: 0, stdout: `${join(dir, 'a.yaml')}: ok — 1 aliases\n`, stderr: '' });
+    writeFileSync(join(dir, 'b.yaml'), 'aliases:\n  mana/x:\n    chain: []\n');
+    const bad = await run(['validate', '--aliases', join(dir, 'b.yaml')]);
+    expect([bad.code, bad.stdout]).toEqual([2, '']);
+    expect(bad.stderr).toMatch(/^mana-llm: .*aliases\["mana\/x"\]\.chain/s);
+  });
+});
