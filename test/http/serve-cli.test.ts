@@ -262,9 +262,16 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     }
   });
 
-  it('SIGINT (Ctrl-C) stops the server as SIGTERM does: drains (--drain-ms 0 is allowed), says stopped, exits 0', async () => {
+  it('SIGINT (Ctrl-C) stops the server as SIGTERM does: drains (--drain-ms 0 is allowed), says stopped, exits 0; no keys is warned about', async () => {
     const { up } = await upstream();
-    const s = await start(configDir(up.url), ['--drain-ms', '0']);
+    // Without MANA_LLM_API_KEYS: served with no key check, which is said on stderr.
+    const s = await start(configDir(up.url), ['--drain-ms', '0'], undefined, {
+      MANA_LLM_API_KEYS: undefined,
+    });
+    expect(s.out()).toMatch(/key check off\)\n$/);
+    // Written after the listening line, on the other pipe: waited for, not assumed in.
+    await waitFor(() => s.err() !== '', 'the no-key warning', 10_000);
+    expect(s.err()).toBe('mana-llm serve: MANA_LLM_API_KEYS is not set: no key check\n');
     s.proc.kill('SIGINT');
     expect(await s.exited).toBe(0);
     expect(s.err()).toContain('mana-llm serve: SIGINT: draining 0 in-flight request(s), at most 0ms\n');
