@@ -278,6 +278,15 @@ describe('mana-llm serve (the real CLI in a child process)', { timeout: 60_000 }
     expect(s.err()).toMatch(/mana-llm serve: stopped\n$/);
   });
 
+  it('an aliases file given as the argument wins over --aliases, as for validate', async () => {
+    const { up } = await upstream();
+    const dir = configDir(up.url);
+    const s = await start(dir, ['--aliases', join(dir, 'none.yaml')]);
+    expect(s.out()).toContain('(1 aliases, providers up');
+    s.proc.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
   it('with the aliases inline in the config, SIGHUP (nothing to reload) does not kill the server', async () => {
     const { up } = await upstream();
     const dir = mkdtempSync(join(tmpdir(), 'mana-serve-'));
