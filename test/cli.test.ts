@@ -448,3 +448,24 @@ describe('mana-llm validate output', () => {
     expect(bad.stderr).toMatch(/^mana-llm: .*aliases\["mana\/x"\]\.chain/s);
   });
 });
+
+describe('mana-llm health once every probe answered', () => {
+  it('drops its 10 s wait, which would hold the finished command open until it ran out', async () => {
+    const groq = await startMockUpstream('openai');
+    upstreams.push(groq);
+    const config = join(files(groq.url), 'mana-llm.config.json');
+    const waits: unknown[] = [];
+    const real = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number, ...a: unknown[]) => {
+      const t = real(fn, ms, ...a);
+      if (ms === 10_000) waits.push(t);
+      return t;
+    }) as typeof setTimeout);
+    const cleared = vi.spyOn(globalThis, 'clearTimeout');
+    const cleanup = cleared.mock.calls;
+    const r = await run(['health', '--config', config]);
+    expect(r.stdout, r.stderr).toMatch(/groq\s+up/);
+    expect(waits).toHaveLength(1);
+    expect(cleanup.map(([t]) => t)).toContain(waits[0]);
+  });
+});
