@@ -104,6 +104,19 @@ describe('mana-llm validate --config refuses what the other commands refuse', ()
   });
 });
 
+describe('mana-llm validate <file> --config with the aliases inline in the config', () => {
+  it('is aliases given twice (exit 2), not an ok for the inline ones with the file unread', async () => {
+    const config = project(
+      { aliases: { aliases: { 'mana/x': { chain: ['ollama/m'] } } }, providers: { ollama: {} } },
+      ALIASES,
+    );
+    const r = await run(['validate', 'aliases.example.yaml', '--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('aliasesPath: give exactly one');
+  });
+});
+
 describe('mana-llm config and commands', () => {
   it("merges the config's health block instead of replacing it", async () => {
     const config = project(
