@@ -456,8 +456,8 @@ describe('mana-llm health once every probe answered', () => {
     const config = join(files(groq.url), 'mana-llm.config.json');
     const waits: unknown[] = [];
     const real = globalThis.setTimeout;
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number, ...a: unknown[]) => {
-      const t = real(fn, ms, ...a);
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = real(fn, ms);
       if (ms === 10_000) waits.push(t);
       return t;
     }) as typeof setTimeout);
