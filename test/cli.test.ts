@@ -222,6 +222,12 @@ describe('mana-llm CLI', () => {
     const missing = await run(['aliases', '--aliases', '/nonexistent/aliases.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no aliases file at /nonexistent/aliases.yaml (use --aliases <file>)');
+    // Without --aliases or --config: ./aliases.yaml (the repository root has none).
+    const dflt = await run(['aliases']);
+    expect([dflt.code, dflt.stderr]).toEqual([
+      2,
+      `mana-llm: no aliases file at ${join(process.cwd(), 'aliases.yaml')} (use --aliases <file>)\n`,
+    ]);
     const short = await run(['chat', '-h']);
     expect([short.code, short.stdout]).toEqual([0, expect.stringContaining('Usage: mana-llm chat')]);
   });
