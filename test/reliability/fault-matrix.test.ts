@@ -46,11 +46,11 @@ type Outcome =
   /** The first entry serves; nothing counts against anyone; the second is never contacted. */
   | { served: 'a' }
   /** Falls through to the second entry with this attempt reason; `health` is what happens to provider `a`. */
-  | { served: 'b'; reason: AttemptReason; error: ErrorClass; health: 'failure' | 'cool' }
+  | { served: 'b'; reason: AttemptReason; error: ErrorClass; health: 'failure' | 'cool' | 'none' }
   /** The stream had committed to `a`: it ends with StreamInterruptedError (cause `error`); `b` is never contacted. */
   | { interrupted: ErrorClass }
   /** The caller's error propagates; health untouched; `b` never contacted. */
-  | { propagates: ErrorClass };
+  | { propagates: ErrorClass; reason?: AttemptReason; status?: number };
 
 interface Row {
   name: string;
@@ -74,6 +74,31 @@ const conn = {
   health: 'failure',
 } as const;
 const timeout = { served: 'b', reason: 'timeout', error: ProviderTimeoutError, health: 'failure' } as const;
+
+const httpError = { served: 'b', reason: 'http-error', error: ProviderHTTPError, health: 'failure' } as const;
+
+/** Every HTTP status at a boundary of the table, before any byte of a reply (chat and stream alike). */
+function STATUS_ROWS(): Row[] {
+  const row = (status: number, outcome: Outcome): Row => ({
+    name: `HTTP ${status}`,
+    fault: { b: { status } },
+    ops: CHAT,
+    outcome,
+  });
+  const caller = (status: number): Outcome => ({ propagates: ProviderHTTPError, reason: 'caller-error', status });
+  const auth = (status: number): Outcome => ({ propagates: ProviderAuthError, reason: 'auth', status });
+  return [
+    row(400, caller(400)),
+    row(401, auth(401)),
+    row(403, auth(403)),
+    row(404, { served: 'b', reason: 'model-not-found', error: ProviderHTTPError, health: 'none' }),
+    row(408, httpError),
+    row(409, caller(409)),
+    row(413, caller(413)),
+    row(422, caller(422)),
+    ...[500, 501, 502, 504, 529].map((s) => row(s, httpError)),
+  ];
+}
 
 /** The fallback table of docs/fallback.md, one row per fault. */
 const ROWS: readonly Row[] = [
@@ -155,6 +180,7 @@ const ROWS: readonly Row[] = [
     ops: ALL,
     outcome: { served: 'b', reason: 'rate-limited', error: ProviderRateLimitError, health: 'failure' },
   },
+  ...STATUS_ROWS(),
   {
     name: 'slow byte-by-byte delivery',
     fault: { b: { slow: 'Slow, but complete.' } },
@@ -279,6 +305,9 @@ describe.each(PROTOCOLS)('fault matrix through the client: $protocol first, heal
           if (o.health === 'failure') {
             expectHealth(s.llm, 'a', 1);
             expect(coolingTargets(s.llm)).toEqual([]);
+          } else if (o.health === 'none') {
+            expectHealth(s.llm, 'a', 0);
+            expect(coolingTargets(s.llm)).toEqual([]);
           } else {
             expectHealth(s.llm, 'a', 0);
             expect(coolingTargets(s.llm)).toEqual([{ target: s.target, until: t0 + RETRY_AFTER_S * 1000 }]);
@@ -299,6 +328,11 @@ describe.each(PROTOCOLS)('fault matrix through the client: $protocol first, heal
           expectHealth(s.llm, 'a', 1);
         } else {
           expect(r.error).toBeInstanceOf(o.propagates);
+          if (o.status !== undefined) expect((r.error as ProviderError).status).toBe(o.status);
+          if (o.reason !== undefined) {
+            const failed = s.events.all.find((e) => e.name === 'failure')?.payload as ManaLLMEvents['failure'];
+            expect(failed.attempts?.map((a) => [a.target, a.reason])).toEqual([[s.target, o.reason]]);
+          }
           expect(s.b.count()).toBe(0);
           expect(fallbacks).toEqual([]);
           expect(s.events.count('failure')).toBe(1);
