@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, NoHealthyProviderError, type ProviderAdapter, ProviderError } from '../src/index.js';
+import {
+  ConfigError,
+  createManaLLM,
+  NoHealthyProviderError,
+  type ProviderAdapter,
+  ProviderError,
+  ProviderResponseError,
+} from '../src/index.js';
 import { closeAll, rejection, track } from './helpers/client.js';
 
 afterEach(closeAll);
@@ -32,6 +39,25 @@ describe("a custom adapter's own error text", () => {
     expect(inner.message.startsWith('mine/m: adapter failed: boom')).toBe(true);
     expect(inner.message.length).toBeLessThan(600);
     expect([...inner.message].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
+  });
+
+  it('is cut to 500 characters when it is made of many short words', async () => {
+    const adapter = throwing(new Error(`boom ${'word '.repeat(2_000)}`));
+    const err = (await rejection(callMine(adapter))) as NoHealthyProviderError;
+    const inner = err.attempts[0]?.error as Error;
+    expect(inner.message.startsWith('mine/m: adapter failed: boom word word')).toBe(true);
+    expect(inner.message.length).toBeLessThan(600);
+  });
+
+  it("another mana-llm error it throws (not a provider's) falls through as a bad reply that keeps its text", async () => {
+    const adapter = throwing(new ConfigError('the adapter refused it'));
+    const err = (await rejection(callMine(adapter))) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts[0]).toMatchObject({ target: 'mine/m', reason: 'bad-response' });
+    const inner = err.attempts[0]?.error as ProviderResponseError;
+    expect(inner).toBeInstanceOf(ProviderResponseError);
+    expect(inner.message).toBe('mine/m: the adapter refused it');
+    expect(inner.cause).toBeInstanceOf(ConfigError);
   });
 
   it("its error's name is cleaned in toJSON too: no line break, no key shape", async () => {
@@ -103,3 +129,27 @@ describe("a custom adapter's own ProviderError subclass", () => {
     expect(llm.health().providers.mine).toMatchObject({ consecutiveFailures: 0 });
   });
 });
+
+function throwing(thrown: unknown): ProviderAdapter {
+  return {
+    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    chat: () => Promise.reject(thrown),
+    stream: () => {
+      throw thrown;
+    },
+    embed: () => Promise.reject(thrown),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+  };
+}
+
+function callMine(adapter: ProviderAdapter): Promise<unknown> {
+  const llm = track(
+    createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['mine/m'] } } },
+      providers: { mine: { type: 'custom', adapter } },
+      health: { probes: false },
+    }),
+  );
+  return llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] });
+}

@@ -85,7 +85,11 @@ function STATUS_ROWS(): Row[] {
     ops: CHAT,
     outcome,
   });
-  const caller = (status: number): Outcome => ({ propagates: ProviderHTTPError, reason: 'caller-error', status });
+  const caller = (status: number): Outcome => ({
+    propagates: ProviderHTTPError,
+    reason: 'caller-error',
+    status,
+  });
   const auth = (status: number): Outcome => ({ propagates: ProviderAuthError, reason: 'auth', status });
   return [
     row(400, caller(400)),
@@ -330,7 +334,8 @@ describe.each(PROTOCOLS)('fault matrix through the client: $protocol first, heal
           expect(r.error).toBeInstanceOf(o.propagates);
           if (o.status !== undefined) expect((r.error as ProviderError).status).toBe(o.status);
           if (o.reason !== undefined) {
-            const failed = s.events.all.find((e) => e.name === 'failure')?.payload as ManaLLMEvents['failure'];
+            const failed = s.events.all.find((e) => e.name === 'failure')
+              ?.payload as ManaLLMEvents['failure'];
             expect(failed.attempts?.map((a) => [a.target, a.reason])).toEqual([[s.target, o.reason]]);
           }
           expect(s.b.count()).toBe(0);
