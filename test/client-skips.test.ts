@@ -9,7 +9,7 @@ import {
   ProviderConnectionError,
   ProviderHTTPError,
 } from '../src/index.js';
-import { closeAll, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, rejection, USER, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -269,6 +269,39 @@ describe('when nothing can serve', () => {
     expect(later.retryAfterMs).toBe(20_000);
     ac.abort();
     await rejection(hanging);
+  });
+
+  it('a stream whose entries are all skipped rejects before any I/O; resolve() and the events give each reason', async () => {
+    const { llm, clock, up, events } = await harness({
+      upstreams: { a: 'openai' },
+      aliases: { 'mana/x': ['ghost/m', 'a/m1'] },
+    });
+    up.a?.setDefault({ status: 500 });
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    await rejection(llm.chat({ model: 'a/m1', messages: USER }));
+    const until = llm.health().providers.a?.unhealthyUntil as number;
+    expect(until).toBeGreaterThan(clock.now());
+    const before = up.a?.count();
+    events.all.length = 0;
+    const err = (await rejection(
+      collect(llm.stream({ model: 'mana/x', messages: USER })),
+    )) as NoHealthyProviderError;
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect(err.attempts).toEqual([
+      { target: 'ghost/m', reason: 'unconfigured' },
+      { target: 'a/m1', reason: 'unhealthy' },
+    ]);
+    expect(err.retryAfterMs).toBe(until - clock.now());
+    expect(up.a?.count()).toBe(before);
+    expect(events.of('fallback')).toMatchObject([
+      { kind: 'stream', from: 'ghost/m', to: 'a/m1', reason: 'unconfigured' },
+      { kind: 'stream', from: 'a/m1', to: null, reason: 'unhealthy' },
+    ]);
+    expect(events.of('failure')).toMatchObject([{ kind: 'stream', requested: 'mana/x', error: err }]);
+    expect(llm.resolve('mana/x').candidates).toMatchObject([
+      { target: 'ghost/m', state: 'unconfigured' },
+      { target: 'a/m1', state: 'unhealthy', until },
+    ]);
   });
 
   it('says to retry when a cooling entry is usable again: not before its open breaker turns half-open', async () => {
