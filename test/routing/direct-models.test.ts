@@ -52,3 +52,14 @@ describe('a direct provider/model string', () => {
     expect(up.a?.count()).toBe(1);
   });
 });
+
+describe('a model that is no string', () => {
+  it('is refused as the caller’s error; its request and failure events report requested as ""', async () => {
+    const { llm, up, events } = await harness({ upstreams: { a: 'openai' } });
+    const bad = { model: 123, messages: USER } as unknown as Parameters<typeof llm.chat>[0];
+    expect(await rejection(llm.chat(bad))).toBeInstanceOf(InvalidRequestError);
+    expect(events.of('request')).toMatchObject([{ requested: '' }]);
+    expect(events.of('failure')).toMatchObject([{ requested: '' }]);
+    expect(up.a?.count()).toBe(0);
+  });
+});
