@@ -45,7 +45,7 @@ describe('a direct provider/model string', () => {
     const { llm, up } = await harness({ upstreams: { a: 'openai' }, options: { defaultProvider: 'a' } });
     const res = await llm.chat({ model: '  m1 ', messages: USER });
     expect(res.model).toBe('a/m1');
-    expect((up.a?.requests[0]?.body as { model: string }).model).toBe('m1');
+    expect(up.a?.requests.map((r) => (r.body as { model: string }).model)).toEqual(['m1']);
     expect(llm.resolve(' m1 ').candidates).toMatchObject([{ target: 'a/m1', model: 'm1' }]);
     const err = await rejection(llm.chat({ model: '   ', messages: USER }));
     expect(err).toBeInstanceOf(InvalidRequestError);
