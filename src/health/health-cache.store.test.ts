@@ -98,3 +98,15 @@ describe('HealthCache with a shared store', () => {
     expect('store' in cache.snapshot()).toBe(false);
   });
 });
+
+describe('the in-memory store', () => {
+  it('sweeps expired cool-downs, those ending exactly now included, once the map has doubled (ever-new 429 targets)', () => {
+    const clock = createFakeClock(T0);
+    const store = createMemoryHealthStore(clock);
+    for (let i = 0; i < 63; i++) store.setTargetCooldown(`p/old-${i}`, T0 + 1_000);
+    store.setTargetCooldown('p/live', T0 + 5_000);
+    clock.advance(1_000);
+    store.setTargetCooldown('p/new', T0 + 9_000);
+    expect(store.listTargetCooldowns().map((t) => t.target)).toEqual(['p/live', 'p/new']);
+  });
+});
