@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closedPortUrl, collect, rejectsWithout, testImages, text } from '../../test/helpers/adapter-kit.js';
-import { systemClock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import {
   InvalidRequestError,
   ProviderAuthError,
@@ -13,6 +13,7 @@ import {
   ProviderRateLimitError,
   ProviderResponseError,
 } from '../errors.js';
+import { createFakeClock } from '../health/fake-clock.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import { anthropicCodec } from '../testing/codecs/anthropic.js';
 import { type MockUpstream, startMockServer } from '../testing/mock-server.js';
@@ -45,11 +46,11 @@ afterEach(async () => {
   }
 });
 
-function adapter(baseUrl = mock.url): ProviderAdapter {
+function adapter(baseUrl = mock.url, clock: Clock = systemClock): ProviderAdapter {
   return createAnthropicAdapter({
     config: { id: 'anthropic', baseUrl, apiKey: KEY, headers: {} },
     http,
-    clock: systemClock,
+    clock,
     images: testImages(),
   });
 }
@@ -310,6 +311,25 @@ describe('anthropic adapter: stream', () => {
     expect((err as ProviderBlockedError).reason).toBe('refusal');
   });
 
+  it('stamps created (chat and stream) from the injected clock, in seconds', async () => {
+    const clock = createFakeClock(1_234_567_890_999);
+    mock.enqueue({ reply: 'a' });
+    expect((await adapter(mock.url, clock).chat(req(), ctx())).created).toBe(1_234_567_890);
+    mock.enqueue({ reply: 'b' });
+    const chunks = await collect(adapter(mock.url, clock).stream(req(), ctx()));
+    expect(chunks.every((c) => c.created === 1_234_567_890)).toBe(true);
+  });
+
+  it('a text block start with empty text yields no empty content chunk; one with text yields it', async () => {
+    const start = (index: number, t: string): [string, unknown] => [
+      'content_block_start',
+      { type: 'content_block_start', index, content_block: { type: 'text', text: t } },
+    ];
+    mock.enqueue({ status: 200, body: sse(START, start(0, ''), start(1, 'Hi'), delta('end_turn', 2), STOP) });
+    const chunks = await collect(adapter().stream(req(), ctx()));
+    expect(chunks.map((c) => c.choices[0]?.delta.content).filter((t) => t !== undefined)).toEqual(['Hi']);
+  });
+
   it('throws when the stream ends after message_delta without message_stop', async () => {
     mock.enqueue({
       status: 200,
@@ -542,6 +562,20 @@ describe('anthropic adapter: tools', () => {
     expect(args(0)).toBe('{"a":1}');
     expect(args(1)).toBe('{"b":2}');
     expect(text(chunks)).toBe('Ok.');
+  });
+  it('a tool_use block start without a numeric index is a ProviderResponseError', async () => {
+    const block = { type: 'tool_use', id: 'toolu_a', name: 'f', input: {} };
+    mock.enqueue({
+      status: 200,
+      body: sse(
+        START,
+        ['content_block_start', { type: 'content_block_start', index: '1', content_block: block }],
+        ['content_block_stop', { type: 'content_block_stop', index: '1' }],
+        delta('tool_use', 3),
+        STOP,
+      ),
+    });
+    expect(await failure(collect(adapter().stream(req(), ctx())))).toBeInstanceOf(ProviderResponseError);
   });
 });
 
