@@ -618,6 +618,21 @@ describe('anthropic adapter: capabilities', () => {
 });
 
 describe('anthropic adapter: vision', () => {
+  it('leaves out an empty text part of a user message (the API refuses empty text blocks)', async () => {
+    const data = PNG.toString('base64');
+    const image = { type: 'image_url' as const, image_url: { url: `data:image/png;base64,${data}` } };
+    await adapter().chat(
+      req({ messages: [{ role: 'user', content: [{ type: 'text', text: '' }, image] }] }),
+      ctx(),
+    );
+    expect(lastBody().messages).toEqual([
+      {
+        role: 'user',
+        content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data } }],
+      },
+    ]);
+  });
+
   it('sends a data: URL image as a base64 source', async () => {
     const data = PNG.toString('base64');
     await adapter().chat(
