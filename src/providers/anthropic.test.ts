@@ -563,6 +563,17 @@ describe('anthropic adapter: tools', () => {
     expect(args(1)).toBe('{"b":2}');
     expect(text(chunks)).toBe('Ok.');
   });
+  it('leaves out empty text parts of a tool result given as parts', async () => {
+    const content = [
+      { type: 'text' as const, text: '' },
+      { type: 'text' as const, text: '42' },
+    ];
+    await adapter().chat(req({ messages: [{ role: 'tool', tool_call_id: 'toolu_1', content }] }), ctx());
+    expect(lastBody().messages[0].content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: '42' }] },
+    ]);
+  });
+
   it('a tool_use block start without a numeric index is a ProviderResponseError', async () => {
     const block = { type: 'tool_use', id: 'toolu_a', name: 'f', input: {} };
     mock.enqueue({
