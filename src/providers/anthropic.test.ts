@@ -320,6 +320,23 @@ describe('anthropic adapter: stream', () => {
     expect(chunks.every((c) => c.created === 1_234_567_890)).toBe(true);
   });
 
+  it('a reply or stream without a message id gets one of ours, the same on every chunk', async () => {
+    const content = [{ type: 'text', text: 'a' }];
+    mock.enqueue({ status: 200, body: JSON.stringify({ content, stop_reason: 'end_turn' }) });
+    expect((await adapter().chat(req(), ctx())).id).toMatch(/^msg-\d+$/);
+    const text0: [string, unknown] = [
+      'content_block_delta',
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a' } },
+    ];
+    mock.enqueue({
+      status: 200,
+      body: sse(['message_start', { type: 'message_start', message: {} }], text0, delta('end_turn', 1), STOP),
+    });
+    const chunks = await collect(adapter().stream(req(), ctx()));
+    expect(chunks[0]?.id).toMatch(/^msg-[0-9a-f-]{36}$/);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+  });
+
   it('a text block start with empty text yields no empty content chunk; one with text yields it', async () => {
     const start = (index: number, t: string): [string, unknown] => [
       'content_block_start',
