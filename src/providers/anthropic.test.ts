@@ -337,14 +337,20 @@ describe('anthropic adapter: stream', () => {
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
   });
 
-  it('a text block start with empty text yields no empty content chunk; one with text yields it', async () => {
+  it('an empty text block start or empty text/thinking delta yields no chunk; a block start with text yields it', async () => {
     const start = (index: number, t: string): [string, unknown] => [
       'content_block_start',
       { type: 'content_block_start', index, content_block: { type: 'text', text: t } },
     ];
-    mock.enqueue({ status: 200, body: sse(START, start(0, ''), start(1, 'Hi'), delta('end_turn', 2), STOP) });
+    const empty = (type: string, key: string): [string, unknown] => [
+      'content_block_delta',
+      { type: 'content_block_delta', index: 0, delta: { type, [key]: '' } },
+    ];
+    const frames = [START, start(0, ''), empty('text_delta', 'text'), empty('thinking_delta', 'thinking')];
+    mock.enqueue({ status: 200, body: sse(...frames, start(1, 'Hi'), delta('end_turn', 2), STOP) });
     const chunks = await collect(adapter().stream(req(), ctx()));
     expect(chunks.map((c) => c.choices[0]?.delta.content).filter((t) => t !== undefined)).toEqual(['Hi']);
+    expect(chunks.some((c) => c.choices[0]?.delta.reasoning_content !== undefined)).toBe(false);
   });
 
   it('throws when the stream ends after message_delta without message_stop', async () => {
