@@ -775,6 +775,13 @@ describe('anthropic adapter: probe and models', () => {
     expect(mock.requests[1]?.path).toContain('after_id=a');
   });
 
+  it('stops at a page that says has_more without a last_id (it could only ask for the first page again)', async () => {
+    const page = JSON.stringify({ data: [{ type: 'model', id: 'a' }], has_more: true });
+    mock.enqueue({ status: 200, body: page }, { models: ['b'] });
+    expect(await adapter().models(ctx())).toEqual(['a']);
+    expect(mock.requests).toHaveLength(1);
+  });
+
   it('reads at most 10 model-list pages when every page says has_more', async () => {
     const page = JSON.stringify({ data: [{ type: 'model', id: 'a' }], has_more: true, last_id: 'a' });
     mock.enqueue(...Array.from({ length: 11 }, () => ({ status: 200, body: page })));
