@@ -635,12 +635,16 @@ describe('the caller’s abort', () => {
     expect(err).toBe(reason);
   });
 
-  it('an already-aborted signal rejects before anything is called', async () => {
-    const { llm, a } = await twoProviders();
+  it('an already-aborted signal rejects before anything is called, and before any event (docs/choices.md)', async () => {
+    const { llm, a, events } = await twoProviders();
     const reason = new DOMException('stop', 'AbortError');
-    const err = await rejection(llm.chat(CHAT, { signal: AbortSignal.abort(reason) }));
-    expect(err).toBe(reason);
+    expect(await rejection(llm.chat(CHAT, { signal: AbortSignal.abort(reason) }))).toBe(reason);
+    expect(await rejection(llm.stream(CHAT, { signal: AbortSignal.abort(reason) }).next())).toBe(reason);
+    expect(
+      await rejection(llm.embed({ model: 'a/e', input: 'x' }, { signal: AbortSignal.abort(reason) })),
+    ).toBe(reason);
     expect(a.count()).toBe(0);
+    expect(events.all).toEqual([]);
   });
 });
 
