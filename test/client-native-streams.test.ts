@@ -120,6 +120,14 @@ describe('Anthropic stream: a delta whose field has the wrong type is malformed,
   });
 });
 
+describe('Anthropic stream: a frame whose data is not a JSON object is malformed, not skipped', () => {
+  it.each(['5', '"Hi"', 'null', 'true'])('data: %s under a content_block_delta event', async (data) => {
+    const body = `${events(start)}event: content_block_delta\ndata: ${data}\n\n${events(...end)}`;
+    const llm = await answeringWith('anthropic', body, 'text/event-stream');
+    expect(await streamError(llm)).toBeInstanceOf(ProviderResponseError);
+  });
+});
+
 describe('Gemini: a part whose text has the wrong type is malformed, not dropped', () => {
   it('in a stream', async () => {
     const frame = { candidates: [{ content: { parts: [{ text: 5 }] }, finishReason: 'STOP' }] };
