@@ -140,6 +140,20 @@ describe('hostile request content is the caller’s error, never the providers�
     expect(breakers(llm)).toEqual(CLOSED);
   });
 
+  it('an issue path names at most 12 segments: 12 whole, a 13th marked by "…" (docs/limits.md)', async () => {
+    const { llm } = await chainOfAll();
+    const nest = (n: number): unknown =>
+      Array.from({ length: n }, (_, i) => `k${i + 1}`).reduceRight<unknown>((v, k) => ({ [k]: v }), 10n);
+    const paths: string[] = [];
+    // request > tools > [0] > function > parameters: 4 segments, then k1…kn.
+    for (const n of [8, 9]) {
+      const r = await settle(llm.chat(toolRequest(nest(n))));
+      paths.push((r.error as InvalidRequestError).issues[0]?.path ?? '');
+    }
+    const twelve = 'request.tools[0].function.parameters.k1.k2.k3.k4.k5.k6.k7.k8';
+    expect(paths).toEqual([twelve, `${twelve}…`]);
+  });
+
   it('a key of the content named in an issue path is cut and cleaned: no bidi override, no key, no huge message', async () => {
     const { llm, ups } = await chainOfAll();
     const key = `\u202e sk-proj-SECRETSECRET ${'k'.repeat(100_000)}`;
