@@ -857,6 +857,27 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(a.requests).toHaveLength(2);
   });
 
+  it('says which call and what is wrong: "is required", an echoed value cut at 40 characters with "…"', async () => {
+    const { llm } = await setup();
+    const chat = (await rejection(
+      llm.chat({ messages: [{ content: 'Hi' }, { role: 'r'.repeat(41), content: 'Hi' }] } as never),
+    )) as InvalidRequestError;
+    const roles = 'must be one of system, developer, user, assistant, tool';
+    expect(chat.issues).toEqual([
+      { path: 'messages[0].role', message: `is required: ${roles}` },
+      { path: 'messages[1].role', message: `${roles}, got "${'r'.repeat(40)}"…` },
+    ]);
+    expect(chat.message.split('\n')[0]).toBe('Invalid chat request:');
+    const fits = (await rejection(
+      collect(llm.stream({ messages: [{ role: 'r'.repeat(40), content: 'Hi' }] } as never)),
+    )) as InvalidRequestError;
+    expect(fits.issues[0]?.message).toBe(`${roles}, got "${'r'.repeat(40)}"`);
+    expect(fits.message.split('\n')[0]).toBe('Invalid stream request:');
+    const embed = (await rejection(llm.embed({ model: 'a/e' } as never))) as InvalidRequestError;
+    expect(embed.issues).toEqual([{ path: 'input', message: 'is required' }]);
+    expect(embed.message.split('\n')[0]).toBe('Invalid embed request:');
+  });
+
   it('says what is wrong: a blank model, and a bad role alone (its content is not judged)', async () => {
     const { llm } = await setup();
     const blank = (await rejection(llm.chat({ model: ' ', messages: USER }))) as InvalidRequestError;
