@@ -114,18 +114,21 @@ describe('hostile request content is the callerâ€™s error, never the providersâ€
     const cyclic: Record<string, unknown> = { type: 'object' };
     cyclic.self = cyclic;
     const bigint = { type: 'object', properties: { n: { default: 10n } } };
+    const boom = new Error('boom\u001b[31m\r\nforged log line');
     const getter = {
       type: 'object',
       get properties(): never {
-        throw new Error('boom\u001b[31m\r\nforged log line');
+        throw boom;
       },
     };
     const paths: string[] = [];
+    const causes: unknown[] = [];
     for (const parameters of [cyclic, bigint, getter]) {
       const r = await settle(llm.chat(toolRequest(parameters)));
       expect(r.error).toBeInstanceOf(InvalidRequestError);
       const err = r.error as InvalidRequestError;
       paths.push(err.issues[0]?.path ?? '');
+      causes.push(err.cause);
       // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may get through.
       expect(err.issues[0]?.message).not.toMatch(/[\u0000-\u001f\u007f]/);
       // biome-ignore lint/suspicious/noControlCharactersInRegex: nor a forged line.
@@ -136,6 +139,8 @@ describe('hostile request content is the callerâ€™s error, never the providersâ€
       'request.tools[0].function.parameters.properties.n.default',
       'request.tools[0].function.parameters.properties',
     ]);
+    // What the getter threw stays reachable for the host's logs; a cycle or BigInt has no cause.
+    expect(causes).toEqual([undefined, undefined, boom]);
     expect(ups.map((u) => u.requests.length)).toEqual([0, 0, 0, 0]);
     expect(breakers(llm)).toEqual(CLOSED);
   });
