@@ -878,6 +878,35 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(embed.message.split('\n')[0]).toBe('Invalid embed request:');
   });
 
+  it('an item that is not an object is one issue at its own path, and the items after it are still checked', async () => {
+    const { llm, a } = await setup();
+    const err = (await rejection(
+      llm.chat({
+        messages: [
+          ...USER,
+          {
+            role: 'assistant',
+            tool_calls: [null, 'x', { id: 'c', function: { name: 'f', arguments: '{}' } }],
+          },
+          null,
+          { role: 'user', content: [null] },
+          { role: 'tool', content: 'r' },
+        ],
+      } as never),
+    )) as InvalidRequestError;
+    expect(err.issues).toEqual([
+      { path: 'messages[1].tool_calls[0]', message: 'must be a tool call object, got null' },
+      { path: 'messages[1].tool_calls[1]', message: 'must be a tool call object, got a string' },
+      { path: 'messages[2]', message: 'must be a message object, got null' },
+      { path: 'messages[3].content[0]', message: 'must be a content part object, got null' },
+      {
+        path: 'messages[4].tool_call_id',
+        message: 'is required on a tool message: the id of the call it answers',
+      },
+    ]);
+    expect(a.requests).toHaveLength(0);
+  });
+
   it('says what is wrong: a blank model, and a bad role alone (its content is not judged)', async () => {
     const { llm } = await setup();
     const blank = (await rejection(llm.chat({ model: ' ', messages: USER }))) as InvalidRequestError;
