@@ -878,6 +878,22 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
     expect(embed.message.split('\n')[0]).toBe('Invalid embed request:');
   });
 
+  it('missing messages (no prompt) are "is required"; an image outside a user message says where images go', async () => {
+    const { llm } = await setup();
+    const none = (await rejection(llm.chat({} as never))) as InvalidRequestError;
+    expect(none.issues).toEqual([{ path: 'messages', message: 'is required' }]);
+    const image = { type: 'image_url', image_url: { url: 'https://x/a.png' } };
+    const sys = (await rejection(
+      llm.chat({ messages: [{ role: 'system', content: [image] }, ...USER] } as never),
+    )) as InvalidRequestError;
+    expect(sys.issues).toEqual([
+      {
+        path: 'messages[0].content[0].type',
+        message: 'must be "text" (images go in user messages), got "image_url"',
+      },
+    ]);
+  });
+
   it('an item that is not an object is one issue at its own path, and the items after it are still checked', async () => {
     const { llm, a } = await setup();
     const err = (await rejection(
