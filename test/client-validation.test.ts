@@ -831,6 +831,9 @@ describe('a malformed call is an InvalidRequestError before any I/O, never touch
         },
         undefined,
       ],
+      // Empty text is passed on, not judged here: OpenAI takes it, and the Anthropic adapter leaves it out.
+      [{ messages: [{ role: 'user', content: '' }] }, undefined],
+      [{ messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }] }, undefined],
       [
         { messages: [...USER, { role: 'tool', content: [{ type: 'text', text: 'r' }], tool_call_id: 'c' }] },
         undefined,
