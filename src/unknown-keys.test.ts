@@ -7,6 +7,8 @@ describe('didYouMean', () => {
     expect(didYouMean('descripton', ['description', 'chain'])).toBe('description');
     expect(didYouMean('apikey', ['apiKey', 'baseUrl'])).toBe('apiKey');
     expect(didYouMean('cahce', ['cache', 'description'])).toBe('cache');
+    // A short key still gets one typo.
+    expect(didYouMean('tl', ['tls', 'cache'])).toBe('tls');
   });
 
   it('suggests nothing when nothing is close or two keys are equally close', () => {
