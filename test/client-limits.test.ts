@@ -261,6 +261,26 @@ describe('limits: a stream frame larger than maxFrameBytes', () => {
     expect(fallbacks[0]).toBeInstanceOf(ProviderResponseError);
     expect(fallbacks[0]?.message).toContain('limits.maxFrameBytes');
   });
+  it("a llama.cpp `error:` line at the cap is the error it says; one character past, the cap's", async () => {
+    const said = JSON.stringify({ code: 503, message: 'Loading model', type: 'unavailable_error' });
+    const at = async (maxFrameBytes: number) => {
+      const { llm, fallbacks } = await setup(
+        (res) => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end(`error: ${said}\n\ndata: [DONE]\n\n`);
+          return undefined;
+        },
+        { maxFrameBytes },
+      );
+      // b's frames are past so small a cap too: only a's error matters here.
+      await rejection(collect(llm.stream({ model: 'mana/x', messages: USER })));
+      return fallbacks[0];
+    };
+    const atCap = await at(said.length);
+    expect(atCap).toMatchObject({ status: 503 });
+    expect(atCap?.message).not.toContain('limits.maxFrameBytes');
+    expect((await at(said.length - 1))?.message).toContain('limits.maxFrameBytes');
+  });
 });
 
 describe('limits: options', () => {
