@@ -149,6 +149,12 @@ describe('readSSE', () => {
     expect(await events('retry: soon\nid: a\0b\ndata: x\n\n')).toEqual([{ data: 'x' }]);
   });
 
+  it("reads a character cut off by the body's end as U+FFFD, as TextDecoder does", async () => {
+    const cut = Uint8Array.of(0xe2, 0x82); // the first two of the three bytes of €
+    expect(await events([enc.encode('data: a'), cut])).toEqual([{ data: 'a\uFFFD' }]);
+    expect(new TextDecoder().decode(Uint8Array.of(0x61, ...cut))).toBe('a\uFFFD');
+  });
+
   it('handles CR and LF, and UTF-8 characters, split across chunks', async () => {
     const bytes = enc.encode('data: é😀\r\n\r\ndata: b\r\n\r\n');
     const cuts = [0, 7, 10, 13, 14, bytes.length]; // inside é, inside 😀, between CR and LF
