@@ -119,7 +119,8 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
         (text) => ({ text }),
         ({ mimeType, data }) => ({ inlineData: { mimeType, data } }),
       );
-      contents.push({ role: 'user', parts });
+      // Gemini answers an empty text part (an image sent with an empty caption) with 400 "empty text parameter".
+      contents.push({ role: 'user', parts: parts.filter((p) => p.text !== '') });
     } else {
       const parts: JsonObject[] = [];
       const text = textOf(m.content);

@@ -379,6 +379,17 @@ describe('google adapter: chat', () => {
     ]);
   });
 
+  it('leaves out an empty text part of a user message (Gemini refuses an empty text parameter)', async () => {
+    const image = { type: 'image_url' as const, image_url: { url: `data:image/png;base64,${PNG_BASE64}` } };
+    await adapter().chat(
+      { model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: '' }, image] }] },
+      ctx(),
+    );
+    expect(lastBody().contents).toEqual([
+      { role: 'user', parts: [{ inlineData: { mimeType: 'image/png', data: PNG_BASE64 } }] },
+    ]);
+  });
+
   it('fetches an http image and inlines its bytes', async () => {
     const img = await rawServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from(PNG_BASE64, 'base64'));
