@@ -518,6 +518,24 @@ describe('google adapter: stream', () => {
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
   });
 
+  it('yields no chunk for empty text or thought parts (a signature-only part)', async () => {
+    const up = await rawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sse(candidate([{ text: 'Hi' }])));
+      res.write(
+        sse(
+          candidate([
+            { text: '', thoughtSignature: 'sig' },
+            { text: '', thought: true },
+          ]),
+        ),
+      );
+      res.end(sse(candidate([{ text: '' }], 'STOP')));
+    });
+    const chunks = await collect(adapter(`${up.url}/v1beta`).stream(ask(), ctx()));
+    expect(chunks.map((c) => c.choices[0]?.delta)).toEqual([{ role: 'assistant' }, { content: 'Hi' }, {}]);
+  });
+
   it('throws when the stream ends without a finishReason', async () => {
     mock.enqueue({ streamThenEnd: 2 });
     const got: ChatChunk[] = [];
@@ -872,6 +890,15 @@ describe('google adapter: failures', () => {
 
   it('a reply without candidates or blockReason → ProviderResponseError', async () => {
     mock.enqueue({ status: 200, body: '{"usageMetadata":{"promptTokenCount":1}}' });
+    expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderResponseError);
+  });
+
+  it('a candidate that is not an object, or a functionCall without a name, is a malformed reply', async () => {
+    mock.enqueue(
+      { status: 200, body: '{"candidates":[null]}' },
+      { status: 200, body: JSON.stringify(candidate([{ functionCall: { args: {} } }], 'STOP')) },
+    );
+    expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderResponseError);
     expect(await failure(adapter().chat(ask(), ctx()))).toBeInstanceOf(ProviderResponseError);
   });
 
