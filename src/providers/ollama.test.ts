@@ -199,6 +199,21 @@ describe('ollama stream', () => {
     expect(usage?.usage).toEqual({ prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 });
   });
 
+  it('reports no usage (no usage-only chunk) when the done line has no counts', async () => {
+    const base = { model: MODEL, created_at: '2025-01-01T00:00:00Z' };
+    const url = await raw((_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(
+        ndjson(
+          { ...base, message: { role: 'assistant', content: 'Hi' }, done: false },
+          { ...base, message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop' },
+        ),
+      );
+    });
+    const chunks = await collect(make(url).stream(req({ stream_options: { include_usage: true } }), ctx()));
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    expect(chunks.every((c) => c.usage === undefined && c.choices.length === 1)).toBe(true);
+  });
+
   it('maps done_reason length in a stream', async () => {
     mock.enqueue({ reply: 'truncated by limit', finish: 'length' });
     const chunks = await collect(adapter.stream(req({ max_tokens: 3 }), ctx()));
