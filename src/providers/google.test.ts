@@ -390,6 +390,16 @@ describe('google adapter: chat', () => {
     ]);
   });
 
+  it('leaves out an empty assistant turn (Gemini rejects a turn without parts)', async () => {
+    const messages = [
+      { role: 'user' as const, content: 'Hi' },
+      { role: 'assistant' as const, content: '' },
+      { role: 'user' as const, content: 'Again' },
+    ];
+    await adapter().chat({ model: MODEL, messages }, ctx());
+    expect(lastBody().contents.map((c: { role: string }) => c.role)).toEqual(['user', 'user']);
+  });
+
   it('fetches an http image and inlines its bytes', async () => {
     const img = await rawServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from(PNG_BASE64, 'base64'));
