@@ -61,7 +61,9 @@ export async function* readChatStream(
   let early = true;
   let drained = false;
   // The index of the next tool call to start: calls start in index order, so a delta at or past it is a call's first.
+  // Choice 0's; other choices' (n > 1) are kept by choice index, made when one calls a tool.
   let nextCall = 0;
+  let nextCalls: Map<number, number> | undefined;
   const parser = new SSEParser(read.maxFrameBytes);
 
   /**
@@ -125,6 +127,8 @@ export async function* readChatStream(
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
+        const k = typeof i === 'number' ? i : 0;
+        let next = k === 0 ? nextCall : (nextCalls?.get(k) ?? 0);
         // Some servers omit `index`: the position identifies the call then (any other value is malformed).
         d.tool_calls.forEach((t: unknown, i) => {
           if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
@@ -133,12 +137,14 @@ export async function* readChatStream(
             throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
           // A call's first delta carries its id; one without (or with "") gets a new one, as in chat(). Later deltas
           // commonly carry "" or none: left as sent.
-          if ((t.index as number) >= nextCall) {
-            nextCall = (t.index as number) + 1;
+          if ((t.index as number) >= next) {
+            next = (t.index as number) + 1;
             const call = t as { id?: unknown };
             call.id = callId(call.id);
           }
         });
+        if (k === 0) nextCall = next;
+        else (nextCalls ??= new Map()).set(k, next);
       }
     }
     // One stable id per stream, whatever the server sends per frame.
