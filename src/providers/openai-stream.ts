@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ProviderError } from '../errors.js';
-import type { ChatChunk } from '../types.js';
+import type { ChatChunk, Usage } from '../types.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
 import { SSEParser } from '../wire/sse.js';
@@ -65,6 +65,8 @@ export async function* readChatStream(
   let nextCall = 0;
   let nextCalls: Map<number, number> | undefined;
   const parser = new SSEParser(read.maxFrameBytes);
+  /** The chunks collected from what was fed and not yet yielded (most reads carry one: made on the first). */
+  let out: ChatChunk[] | undefined;
 
   /**
    * One frame as a chunk, undefined for a frame that carries nothing for the caller, or null for an error frame
@@ -81,8 +83,20 @@ export async function* readChatStream(
     if (json === null || typeof json !== 'object') throw badResponse(meta, 'stream frame is not an object');
     const err = inBandError(json);
     if (err !== undefined || event === 'error') {
-      if (finished) return null;
-      throw errorFromInBand(err ?? json, meta);
+      if (!finished) throw errorFromInBand(err ?? json, meta);
+      // OpenRouter's frame carries the stream's only usage: it still goes out when the caller asked for it.
+      if (wantUsage && json.usage != null && isUsage(json.usage)) {
+        const usage = json.usage as Usage;
+        (out ??= []).push({
+          id: id as string,
+          object: 'chat.completion.chunk',
+          created,
+          model,
+          choices: [],
+          usage,
+        });
+      }
+      return null;
     }
     let choices = json.choices;
     if (!Array.isArray(choices)) {
@@ -158,9 +172,6 @@ export async function* readChatStream(
     json.model = model;
     return json as unknown as ChatChunk;
   };
-
-  /** The chunks collected from what was fed and not yet yielded (most reads carry one: made on the first). */
-  let out: ChatChunk[] | undefined;
 
   /**
    * Moves the parser's frames into `out` until [DONE] or the text fed so far is used up; while `early`, it stops

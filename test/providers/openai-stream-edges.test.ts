@@ -31,3 +31,32 @@ describe('OpenAI-compatible: n = 2, each choice calling a tool at index 0 withou
     expect(calls[0]?.id).not.toBe(calls[1]?.id);
   });
 });
+
+describe('OpenAI-compatible: OpenRouter error frame after the finish reason, carrying the only usage', () => {
+  const usage = { prompt_tokens: 43, completion_tokens: 10, total_tokens: 53 };
+  const body = sse(
+    frame([{ index: 0, delta: { content: 'Hi' }, finish_reason: 'length' }]),
+    {
+      ...frame([{ index: 0, delta: { content: '' }, finish_reason: null }]),
+      error: { code: 400, message: 'Token limit reached' },
+      usage,
+    },
+    '[DONE]',
+  );
+
+  it('the stream completes with the usage when the caller asked for it', async () => {
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(
+      llm.stream({ model: 'a/m', messages: USER, stream_options: { include_usage: true } }),
+    );
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hi');
+    expect(chunks.at(-1)?.usage).toEqual(usage);
+    expect(chunks.at(-1)?.choices).toEqual([]);
+  });
+
+  it('without include_usage no usage chunk is added', async () => {
+    const llm = await answeringWith('openai', body, 'text/event-stream');
+    const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+    expect(chunks.some((c) => c.usage !== undefined)).toBe(false);
+  });
+});
