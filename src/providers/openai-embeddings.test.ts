@@ -101,6 +101,13 @@ describe('openai adapter: embeddings as base64', () => {
     expect(res.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
   });
 
+  it('usage: a missing total_tokens is the prompt_tokens (embeddings have no output tokens), a missing usage 0', async () => {
+    const up = await upstream((body) => ({ ...likeOpenAI(body), usage: { prompt_tokens: 7 } }));
+    expect((await embed(up)).usage).toEqual({ prompt_tokens: 7, total_tokens: 7 });
+    const none = await upstream((body) => ({ ...likeOpenAI(body), usage: undefined }));
+    expect((await embed(none)).usage).toEqual({ prompt_tokens: 0, total_tokens: 0 });
+  });
+
   it("a caller's encoding_format is sent as it is; either way the result is arrays of numbers", async () => {
     const up = await upstream(likeOpenAI);
     const floats = await embed(up, { encoding_format: 'float' });
