@@ -6,7 +6,7 @@ import { closeAll, harness, USER } from './helpers/client.js';
 afterEach(closeAll);
 
 /** The JSON body the one upstream `p` (of `protocol`) received for `request`. */
-async function sent(protocol: 'anthropic' | 'google', request: Record<string, unknown>) {
+async function sent(protocol: 'anthropic' | 'google' | 'openai', request: Record<string, unknown>) {
   const h = await harness({ upstreams: { p: protocol } });
   await h.llm.chat({ model: 'p/m', messages: USER, ...request });
   return h.up.p?.requests[0]?.body as Record<string, unknown>;
@@ -206,5 +206,15 @@ describe('Gemini: what the API refuses empty is left out', () => {
     });
     const model = (body.contents as { parts: { thoughtSignature?: string }[] }[])[1];
     expect(model?.parts[0]?.thoughtSignature).toBe('skip_thought_signature_validator');
+  });
+});
+
+describe('OpenAI-compatible: an assistant turn with an empty tool_calls list', () => {
+  it('goes out without the list (OpenAI answers 400 empty_array to it; old SDKs built it), the caller’s turn untouched', async () => {
+    const turn = { role: 'assistant', content: 'Hello', tool_calls: [] };
+    const messages = [...USER, turn, { role: 'user', content: 'again' }];
+    const body = await sent('openai', { messages });
+    expect((body.messages as object[])[1]).toEqual({ role: 'assistant', content: 'Hello' });
+    expect(turn.tool_calls).toEqual([]);
   });
 });

@@ -16,21 +16,35 @@ import { readChatStream } from './openai-stream.js';
 import type { AdapterDeps } from './registry.js';
 
 /**
- * The request without `extra_content` on assistant tool calls (Gemini's thought signature, see google-reply.ts):
- * only Google's own OpenAI-compatible endpoint reads it, and a strict server (OpenAI) may reject a field it does
- * not know when a conversation moves from Gemini to it. The request itself when there is none (the usual case).
+ * The request without what a strict server refuses on assistant turns: an empty `tool_calls` list (OpenAI answers
+ * 400 `empty_array`; older SDKs built one when a reply went back into the history) and, unless `keepExtras`,
+ * `extra_content` on tool calls (Gemini's thought signature, see google-reply.ts: only Google's own
+ * OpenAI-compatible endpoint reads it, and OpenAI may reject a field it does not know when a conversation moves from
+ * Gemini to it). The request itself when there is none (the usual case).
  */
-function withoutToolCallExtras(req: AdapterChatRequest): AdapterChatRequest {
-  if (!req.messages.some(hasExtras)) return req;
+function outgoingRequest(req: AdapterChatRequest, keepExtras: boolean): AdapterChatRequest {
+  const strip = keepExtras ? hasEmptyCalls : hasEmptyCallsOrExtras;
+  if (!req.messages.some(strip)) return req;
   const messages = req.messages.map((m) => {
-    if (m.role !== 'assistant' || !m.tool_calls || !hasExtras(m)) return m;
+    if (m.role !== 'assistant' || !m.tool_calls || !strip(m)) return m;
+    if (m.tool_calls.length === 0) {
+      const { tool_calls: _drop, ...turn } = m;
+      return turn;
+    }
     return { ...m, tool_calls: m.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
   });
   return { ...req, messages };
 }
 
-function hasExtras(m: AdapterChatRequest['messages'][number]): boolean {
-  return m.role === 'assistant' && m.tool_calls?.some((c) => c.extra_content !== undefined) === true;
+function hasEmptyCalls(m: AdapterChatRequest['messages'][number]): boolean {
+  return m.role === 'assistant' && m.tool_calls?.length === 0;
+}
+
+function hasEmptyCallsOrExtras(m: AdapterChatRequest['messages'][number]): boolean {
+  return (
+    m.role === 'assistant' &&
+    (m.tool_calls?.length === 0 || m.tool_calls?.some((c) => c.extra_content !== undefined) === true)
+  );
 }
 
 /**
@@ -65,10 +79,9 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   // `max_completion_tokens`, and its reasoning models (o1, o3, o4-mini, gpt-5) refuse it with a 400. Other
   // OpenAI-compatible servers get `max_tokens`, which all of them read (docs/wire-conformance.md).
   const completionTokens = config.id === 'openai' || host === 'api.openai.com';
-  const outgoing = (req: AdapterChatRequest) => (keepsExtras ? req : withoutToolCallExtras(req));
 
   async function chat(input: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
-    const request = outgoing(input);
+    const request = outgoingRequest(input, keepsExtras);
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
@@ -83,7 +96,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const cancel = cancelOf(ctx);
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
-      const body = requestBody(outgoing(request), true, completionTokens);
+      const body = requestBody(outgoingRequest(request, keepsExtras), true, completionTokens);
       return calls.call(meta, sent.sse, cancel, body);
     };
     return readChatStream(open, {
