@@ -202,3 +202,19 @@ describe('a 429 whose retry hint cannot be read', () => {
     expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(2000);
   });
 });
+
+describe('a 429 whose retry hint can be read', () => {
+  it.each([
+    // A blank retry-after-ms is no hint: the retry-after next to it is read.
+    [{ 'retry-after-ms': ' ', 'retry-after': '30' }, 30_000],
+    // Fractional seconds keep every digit.
+    [{ 'retry-after': '1.25' }, 1250],
+    [{ 'retry-after': '2.125s' }, 2125],
+  ])('%j is a hint of %d ms', async (headers, ms) => {
+    const a = await mock('openai');
+    a.setDefault({ status: 429, headers });
+    const { llm } = client({ a: { type: 'openai', baseUrl: a.url } }, { 'mana/x': ['a/m'] });
+    const err = (await settle(llm.chat(REQ))).error as NoHealthyProviderError;
+    expect((err.cause as ProviderRateLimitError).retryAfterMs).toBe(ms);
+  });
+});
