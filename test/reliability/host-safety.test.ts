@@ -406,6 +406,49 @@ describe('close() during in-flight calls', () => {
     expect(out).toContain('held []');
   }, 20_000);
 
+  it('a script that never calls close() exits promptly while a probe waits on a keep-alive socket a call used', async () => {
+    // undici re-refs a pooled socket when it carries a request again: the probe that reuses the call's socket, and
+    // then waits on a provider gone silent, must not hold the process either. The server lives in the script so it
+    // can report the moment the silent probe is in flight.
+    const script = `
+      import { createServer } from 'node:http';
+      import { createManaLLM } from './src/index.ts';
+      let gets = 0;
+      let probeWaiting;
+      const waiting = new Promise((r) => (probeWaiting = r));
+      const server = createServer((req, res) => {
+        req.socket.unref();
+        if (req.method === 'GET' && ++gets > 1) return probeWaiting(); // never answered
+        req.resume();
+        req.on('end', () => {
+          const body = req.method === 'GET' ? { data: [] } : { id: 'c', object: 'chat.completion', created: 0, model: 'm',
+            choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        });
+      });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      server.unref();
+      const llm = createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: 'http://127.0.0.1:' + server.address().port + '/v1' } },
+        health: { probeIntervalMs: 20 },
+      });
+      const res = await llm.chat({ model: 'mana/x', messages: [{ role: 'user', content: 'hi' }] });
+      console.log('answered', res.choices[0].message.content);
+      const hold = setInterval(() => undefined, 1000); // the script waits for the probe, then lets go
+      await waiting;
+      clearInterval(hold);
+      // Only ref'd handles and timers are listed; not this Immediate or the stdio pipes to the parent.
+      setImmediate(() => console.log('held', JSON.stringify(
+        process.getActiveResourcesInfo().filter((r) => r !== 'Immediate' && r !== 'PipeWrap'))));
+    `;
+    const { code, out } = await runScript(script);
+    expect(out).toContain('answered ok');
+    expect(code, out).toBe(0);
+    // The reused socket the silent probe waits on holds nothing (it would until the 3 s probeTimeoutMs).
+    expect(out).toContain('held []');
+  }, 20_000);
+
   it('a script that never calls close() still waits for its own slow call and a stream that pauses', async () => {
     // The probe may not hold the process, but a caller's request in flight must: its answer comes after 1 s.
     const server = createHttpServer((req, res) => {
