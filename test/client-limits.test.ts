@@ -105,6 +105,27 @@ describe('limits: a reply larger than its cap', () => {
     expect(await written[0]).toBeLessThan(8 * 1024 * KiB);
   });
 
+  it('a Content-Length past the cap is refused at the headers, long before as many bytes as the cap are read', async () => {
+    // A cap larger than what the sockets buffer on their own: reading up to it and refusing only then (the body as
+    // it arrives) would let the upstream write all of it; refused at the headers, it writes little more than what
+    // the sockets hold.
+    const cap = 48 * 1024 * KiB;
+    const { llm, written } = await setup(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(2 * 1024 ** 3) });
+        return pump(res, 2 * 1024 ** 3, piece);
+      },
+      { maxResponseBytes: cap },
+    );
+    const reply = await llm.chat({ model: 'mana/x', messages: USER });
+    expect(reply.choices[0]?.message.content).toBe('served by b');
+    const err = reply.routing.attempts[0]?.error;
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('limits.maxResponseBytes');
+    // ~4 MB here (what the two sockets buffer); read up to the cap it was over 48 MiB.
+    expect(await written[0]).toBeLessThan(cap / 2);
+  });
+
   it('a reply of exactly maxResponseBytes is read', async () => {
     const reply = JSON.stringify({
       id: 'r',
