@@ -269,6 +269,37 @@ describe('close()', () => {
   }, 15_000);
 });
 
+describe('close() after calls', () => {
+  it('leaves no interval behind, not even an unref’d one (a client made and closed per job would pile them up)', async () => {
+    const up = await upstream('openai', { reply: 'ok' });
+    const started = new Set<unknown>();
+    const set = globalThis.setInterval;
+    const clear = globalThis.clearInterval;
+    globalThis.setInterval = ((...args: Parameters<typeof set>) => {
+      const t = set(...args);
+      started.add(t);
+      return t;
+    }) as typeof set;
+    globalThis.clearInterval = ((t: Parameters<typeof clear>[0]) => {
+      started.delete(t);
+      clear(t);
+    }) as typeof clear;
+    try {
+      const llm = createManaLLM({
+        providers: { a: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+        aliases: { aliases: { 'mana/x': { chain: ['a/m1'] } } },
+        health: { probes: false },
+      });
+      expect((await llm.chat(REQ)).choices[0]?.message.content).toBe('ok');
+      await llm.close();
+    } finally {
+      globalThis.setInterval = set;
+      globalThis.clearInterval = clear;
+    }
+    expect(started.size).toBe(0);
+  });
+});
+
 describe('two clients', () => {
   it('share nothing: one client’s open breaker leaves the other’s closed', async () => {
     const a = await upstream('openai', { status: 500 });
