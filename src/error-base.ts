@@ -96,9 +96,20 @@ function jsonOf(err: ManaLLMError, seen: Set<unknown>): Record<string, unknown> 
   const { cause } = err;
   if (cause === undefined) return out;
   if (cause instanceof ManaLLMError && !seen.has(cause))
-    out.cause = cause.toJSON === ManaLLMError.prototype.toJSON ? jsonOf(cause, seen) : cause.toJSON();
+    out.cause = baseToJSON(cause) ? jsonOf(cause, seen) : cause.toJSON();
   else out.cause = cause instanceof Error ? shortCause(cause) : undefined;
   return out;
+}
+
+/**
+ * True when `err`'s `toJSON` is the base class's, from this copy of the package or another (ESM and CJS): it is then
+ * run here with the same `seen`, as another copy's would start afresh and a loop through both copies never end.
+ */
+function baseToJSON(err: ManaLLMError): boolean {
+  for (let p = Object.getPrototypeOf(err) as Tagged | null; p !== null; p = Object.getPrototypeOf(p)) {
+    if (Object.hasOwn(p, 'toJSON')) return Object.hasOwn(p, TAG) && p[TAG] === 'ManaLLMError';
+  }
+  return false;
 }
 
 /**

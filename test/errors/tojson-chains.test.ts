@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { InvalidRequestError, ProviderResponseError } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { InvalidRequestError, ManaLLMError, ProviderResponseError } from '../../src/index.js';
 
 describe('toJSON of a cause chain (found by a seventh review)', () => {
   it('a two-step loop (A → B → A) is shown once, then short', () => {
@@ -26,5 +26,18 @@ describe('toJSON of a cause chain (found by a seventh review)', () => {
       cause: new Mine('inner', { provider: 'p', model: 'm' }),
     });
     expect(JSON.parse(JSON.stringify(err)).cause).toEqual({ mine: true });
+  });
+
+  it('a loop through a cause from another copy of the package (ESM and CJS) does not overflow the stack', async () => {
+    // A second instance of the module, as an app that loads both builds has.
+    vi.resetModules();
+    const other: typeof import('../../src/index.js') = await import('../../src/index.js');
+    expect(other.ManaLLMError).not.toBe(ManaLLMError);
+    const a = new InvalidRequestError('ours');
+    const b = new other.ProviderResponseError('theirs', { provider: 'p', model: 'm', cause: a });
+    Object.defineProperty(a, 'cause', { value: b });
+    const json = JSON.parse(JSON.stringify(a));
+    expect(json.cause).toMatchObject({ name: 'ProviderResponseError', message: 'theirs' });
+    expect(JSON.stringify(json).length).toBeLessThan(5_000);
   });
 });
