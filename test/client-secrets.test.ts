@@ -112,6 +112,9 @@ describe('API keys never leak', () => {
       'Authorization: ': 'tok9abc',
       '/v1?access_token=': 'acc1',
       '&token=': 'tv2',
+      '/v1?api_key=': 'qa',
+      '&apikey=': 'qb',
+      '/v1?key=': 'qc',
       AIza: 'SyA1234567890abcdefg',
       'sk-': 'abcd1234',
     };
