@@ -274,6 +274,20 @@ describe('listeners', () => {
     expect(mine[0]).not.toMatch(/[\n\u202e]|SECRETSECRET/);
   });
 
+  it('a listener that throws a value with no text form (Object.create(null)) is reported as such', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    llm.on('request', () => {
+      throw Object.create(null);
+    });
+    expect((await llm.chat({ model: 'mana/x', messages: USER })).model).toBe('a/m1');
+    const messages = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    expect(messages).toContainEqual(
+      expect.stringMatching(/\(request, .*threw: \(a value with no text form\)$/),
+    );
+  });
+
   it("a listener's thrown message is cut to 200 characters in its warning", async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { llm } = await setup();
