@@ -274,6 +274,18 @@ describe('listeners', () => {
     expect(mine[0]).not.toMatch(/[\n\u202e]|SECRETSECRET/);
   });
 
+  it("a listener's thrown message with runs of white space still shows 200 characters once folded", async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const { llm } = await setup();
+    llm.on('request', () => {
+      throw new Error(`spaced ${'w     '.repeat(1_000)}`);
+    });
+    await llm.chat({ model: 'mana/x', messages: USER });
+    const mine = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('spaced'));
+    warn.mockRestore();
+    expect(mine[0]?.slice(mine[0].indexOf('spaced'))).toBe(`${`spaced ${'w '.repeat(100)}`.slice(0, 200)}…`);
+  });
+
   it('a listener that throws a value with no text form (Object.create(null)) is reported as such', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { llm } = await setup();
