@@ -1,10 +1,11 @@
 import { isManaLLMError } from './errors.js';
-import { redact, textOf } from './redact.js';
+import { thrownText } from './redact.js';
 import type { ChatChunk } from './types.js';
 
 /**
  * Frames a stream as server-sent events for a browser: `data: <chunk json>` frames, then `data: [DONE]`. An error
- * after headers were sent becomes one `data: {"error":{"message","type"}}` frame before `[DONE]`; it never throws.
+ * after headers were sent becomes one `data: {"error":{"message","type"}}` frame before `[DONE]` (another error's text
+ * redacted and cut to 500 characters); it never throws.
  */
 export function toServerSentEvents(
   stream: AsyncIterable<ChatChunk>,
@@ -19,7 +20,7 @@ export function toServerSentEvents(
     } catch (err) {
       const error = isManaLLMError(err)
         ? { message: err.message, type: err.code.toLowerCase() }
-        : { message: redact(textOf(err)), type: 'internal_error' };
+        : { message: thrownText(err, 500), type: 'internal_error' };
       yield `data: ${JSON.stringify({ error })}\n\n`;
     }
     yield 'data: [DONE]\n\n';

@@ -109,4 +109,15 @@ describe('toServerSentEvents', () => {
     expect(frame.error.message).toContain('socket died');
     expect(frame.error.message).not.toContain('sk-test-SECRET-123456');
   });
+
+  it('cuts a foreign error’s huge message (a caller’s own abort reason) to 500 characters on one line', async () => {
+    async function* broken(): AsyncGenerator<ChatChunk> {
+      yield* [];
+      throw new Error(`first line\n${'word '.repeat(200_000)}`);
+    }
+    const [frame] = await frames(broken());
+    const { message } = (data(frame) as { error: { message: string } }).error;
+    expect(message.length).toBeLessThanOrEqual(501);
+    expect(message).toMatch(/^first line (word ?)+…$/);
+  });
 });
