@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatMessage, ProviderResponseError } from '../../src/index.js';
-import { closeAll, collect, harness, rejection, USER } from '../helpers/client.js';
-import { answeringWith } from '../helpers/raw-upstream.js';
+import { closeAll, collect, consume, harness, rejection, textOf, USER, waitFor } from '../helpers/client.js';
+import { answeringWith, rawUpstream } from '../helpers/raw-upstream.js';
 
 // What the Ollama adapter sends to `/api/chat` for the caller's request, read off a real local mock upstream.
 
@@ -139,4 +139,62 @@ it('Ollama: an embeddings reply is bounded by maxEmbeddingResponseBytes, not max
   });
   const res = await llm.embed({ model: 'o/m', input: ['a', 'b', 'c'] });
   expect(res.data).toHaveLength(3);
+});
+
+it('Ollama: stream chunks of a model that does not think carry no reasoning_content', async () => {
+  const head = { model: 'm', created_at: '2026-01-01T00:00:00Z' };
+  const lines = [
+    { ...head, message: { role: 'assistant', content: 'Hi' }, done: false },
+    {
+      ...head,
+      message: { role: 'assistant', content: '', tool_calls: [{ function: { name: 'f', arguments: {} } }] },
+    },
+    { ...head, message: { role: 'assistant', content: '' }, done: true },
+  ];
+  const body = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+  const llm = await answeringWith('ollama', body, 'application/x-ndjson');
+  const chunks = await collect(llm.stream({ model: 'a/m', messages: USER }));
+  expect(chunks.some((c) => 'reasoning_content' in (c.choices[0]?.delta ?? {}))).toBe(false);
+});
+
+const ollamaLines = (...lines: object[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+const at = { model: 'm', created_at: '2026-01-01T00:00:00Z' };
+const said = (content: string, done = false) => ({ ...at, message: { role: 'assistant', content }, done });
+
+it('Ollama: the done line ends a stream whose body the upstream keeps open, and the request is closed', async () => {
+  const up = await rawUpstream((_, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(ollamaLines(said('Hi'), said('', true)));
+  });
+  const baseUrl = up.url.replace(/\/v1$/, '');
+  const h = await harness({ upstreams: {}, providers: { a: { type: 'ollama', baseUrl } } });
+  const chunks = await collect(h.llm.stream({ model: 'a/m', messages: USER }));
+  expect(textOf(chunks)).toBe('Hi');
+  await waitFor(() => up.closedByClient === 1, 'the held-open request closed');
+});
+
+it('Ollama: the text before an error line in the same read reaches the caller before the error', async () => {
+  const body = ollamaLines(said('Hi'), said(' there'), { error: 'runner crashed' });
+  const llm = await answeringWith('ollama', body, 'application/x-ndjson');
+  const s = consume(llm.stream({ model: 'a/m', messages: USER }));
+  await rejection(s.done);
+  expect(textOf(s.chunks)).toBe('Hi there');
+});
+
+it('Ollama: embedding vectors of different lengths are a malformed reply', async () => {
+  const reply = { model: 'm', embeddings: [[0.1, 0.2], [0.3]] };
+  const llm = await answeringWith('ollama', JSON.stringify(reply), 'application/json');
+  await malformed(llm.embed({ model: 'a/m', input: ['x', 'y'] }));
+});
+
+it('Ollama: an assistant turn with tool_calls: [] is sent without tool_calls', async () => {
+  const messages: ChatMessage[] = [...USER, { role: 'assistant', content: 'Yes', tool_calls: [] }, ...USER];
+  const body = await sent({ messages });
+  expect(body.messages[1]).toEqual({ role: 'assistant', content: 'Yes' });
+});
+
+it('Ollama: a reply whose message is not an object is malformed, not an empty answer', async () => {
+  const reply = { model: 'm', created_at: '2026-01-01T00:00:00Z', message: 'Hi', done: true };
+  const llm = await answeringWith('ollama', JSON.stringify(reply), 'application/json');
+  await malformed(llm.chat({ model: 'a/m', messages: USER }));
 });
