@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamInterruptedError } from '../../src/index.js';
+import { type ProviderAdapter, StreamInterruptedError } from '../../src/index.js';
 import { closeAll, harness, KEY, rejection, textOf, USER, waitFor } from '../helpers/client.js';
 import { hangingUpstream, rawUpstream } from '../helpers/raw-upstream.js';
 
@@ -133,5 +133,40 @@ describe('a stream left at each stage', () => {
       ['a/m1', 'connection'],
       ['b/m2', 'ok'],
     ]);
+  });
+});
+
+describe("a custom adapter's stream the consumer leaves", () => {
+  it('gets its context signal aborted, as a built-in adapter has its request cancelled', async () => {
+    const chunk = (content: string) => ({
+      id: 'c',
+      object: 'chat.completion.chunk' as const,
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { content }, finish_reason: null }],
+    });
+    let signal: AbortSignal | undefined;
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      async *stream(_r, ctx) {
+        signal = ctx.signal;
+        yield chunk('a');
+        yield chunk('b');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const { llm, events } = await harness({
+      upstreams: {},
+      providers: { mine: { type: 'custom', adapter: mine } },
+    });
+    for await (const c of llm.stream({ model: 'mine/m', messages: USER })) {
+      expect(textOf([c])).toBe('a');
+      break;
+    }
+    expect(signal?.aborted).toBe(true);
+    expect(events.count('cancel')).toBe(1);
   });
 });
