@@ -170,3 +170,43 @@ describe("a custom adapter's stream the consumer leaves", () => {
     expect(events.count('cancel')).toBe(1);
   });
 });
+
+describe('what a stream leaves behind', () => {
+  it.each(['finished', 'broken off'])('no timer of timeouts.streamMs once it is %s', async (how) => {
+    const h = await harness({ upstreams: { a: 'openai' }, options: { timeouts: { streamMs: 600_000 } } });
+    h.up.a?.setDefault({ reply: 'One two three' });
+    for await (const c of h.llm.stream({ model: 'a/m', messages: USER })) {
+      if (how === 'broken off' && textOf([c]) !== '') break;
+    }
+    expect(h.clock.pending()).toBe(0);
+  });
+
+  it("a custom adapter's stream that fails before its first content is returned (its finally runs) as it falls back", async () => {
+    let cleaned = false;
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      async *stream() {
+        try {
+          yield 'not a chunk' as never;
+          yield 'never read' as never;
+        } finally {
+          cleaned = true;
+        }
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      providers: { mine: { type: 'custom', adapter: mine } },
+      aliases: { 'mana/x': ['mine/m', 'b/m2'] },
+    });
+    h.up.b?.setDefault({ reply: 'From b.' });
+    const chunks = [];
+    for await (const c of h.llm.stream(REQ)) chunks.push(c);
+    expect(textOf(chunks)).toBe('From b.');
+    await waitFor(() => cleaned, "the adapter's generator returned");
+  });
+});
