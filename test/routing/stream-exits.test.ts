@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ProviderAdapter, StreamInterruptedError } from '../../src/index.js';
+import { type ChatChunk, type ProviderAdapter, StreamInterruptedError } from '../../src/index.js';
 import { closeAll, harness, KEY, rejection, textOf, USER, waitFor } from '../helpers/client.js';
 import { hangingUpstream, rawUpstream } from '../helpers/raw-upstream.js';
 
@@ -208,5 +208,30 @@ describe('what a stream leaves behind', () => {
     for await (const c of h.llm.stream(REQ)) chunks.push(c);
     expect(textOf(chunks)).toBe('From b.');
     await waitFor(() => cleaned, "the adapter's generator returned");
+  });
+});
+
+describe('the commit point', () => {
+  it('a reasoning chunk commits: an outage after it interrupts the stream instead of falling back', async () => {
+    const raw = await rawUpstream((_, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(frame({ role: 'assistant', reasoning_content: 'Thinking' }), () =>
+        setTimeout(() => res.socket?.destroy(), 20),
+      );
+    });
+    const h = await harness({
+      upstreams: { b: 'openai' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY } },
+    });
+    const chunks: ChatChunk[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const c of h.llm.stream(REQ)) chunks.push(c);
+      })(),
+    );
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content)).toEqual(['Thinking']);
+    expect(h.up.b?.count()).toBe(0);
   });
 });
