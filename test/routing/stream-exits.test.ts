@@ -235,3 +235,32 @@ describe('the commit point', () => {
     expect(h.up.b?.count()).toBe(0);
   });
 });
+
+describe('a served call lets go of its attempt', () => {
+  it("close() after a custom adapter's answer does not abort that finished call's signal", async () => {
+    let signal: AbortSignal | undefined;
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: (r, ctx) => {
+        signal = ctx.signal;
+        return Promise.resolve({
+          id: 'x',
+          object: 'chat.completion',
+          created: 1,
+          model: r.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        });
+      },
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const { llm } = await harness({ upstreams: {}, providers: { mine: { type: 'custom', adapter: mine } } });
+    expect((await llm.chat({ model: 'mine/m', messages: USER })).choices[0]?.message.content).toBe('ok');
+    await llm.close();
+    expect(signal?.aborted).toBe(false);
+  });
+});
