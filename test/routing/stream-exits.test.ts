@@ -129,7 +129,7 @@ describe('a stream left at each stage', () => {
     for await (const c of h.llm.stream(REQ)) chunks.push(c);
     expect(textOf(chunks)).toBe('From b.');
     expect(chunks.every((c) => c.model === 'b/m2')).toBe(true);
-    expect(h.events.of('response')[0]?.attempts.map((a) => [a.target, a.reason])).toEqual([
+    expect(h.events.of('response')[0]?.attempts?.map((a) => [a.target, a.reason])).toEqual([
       ['a/m1', 'connection'],
       ['b/m2', 'ok'],
     ]);
