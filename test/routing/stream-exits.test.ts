@@ -264,3 +264,12 @@ describe('a served call lets go of its attempt', () => {
     expect(signal?.aborted).toBe(false);
   });
 });
+
+it('a served chat call frees its slot: maxConcurrent 1 serves one call after another', async () => {
+  const h = await harness({
+    upstreams: { a: 'openai' },
+    providers: { a: { type: 'openai', maxConcurrent: 1 } },
+  });
+  for (let i = 0; i < 2; i++)
+    expect((await h.llm.chat({ model: 'a/m', messages: USER })).routing.resolved).toBe('a/m');
+});
