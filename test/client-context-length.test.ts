@@ -201,3 +201,16 @@ describe('a 422 that says so', () => {
     ]);
   });
 });
+
+describe('a message that says it only past its first 1000 characters', () => {
+  it('is not read for it (the scan is bounded): the caller’s 400, nothing else tried', async () => {
+    const { llm, small, big } = await setup();
+    const message = `${'filler '.repeat(150)}prompt is too long: 208310 tokens > 200000 maximum`;
+    small.setDefault({ status: 400, body: JSON.stringify({ error: { message } }) });
+    big.setDefault({ reply: 'fits' });
+    const err = await rejection(llm.chat({ model: 'mana/x', messages: USER }));
+    expect(err).toBeInstanceOf(ProviderHTTPError);
+    expect(err).toMatchObject({ status: 400 });
+    expect(big.count()).toBe(0);
+  });
+});
