@@ -39,7 +39,8 @@ describe('the model name in an error message', () => {
     const model = `m\u001b[31m\n${'y'.repeat(500)}`;
     const err = await failure(llm.chat({ model: `a/${model}`, messages: USER }));
     expect(err.message).toContain(`a/m ${'y'.repeat(198)}… POST /v1/chat/completions`);
-    expect(err.message).not.toMatch(/[\u001b\n]/);
+    expect(err.message).not.toContain('\u001b');
+    expect(err.message).not.toContain('\n');
     expect(err.message).not.toContain('y'.repeat(201));
   });
 });
@@ -83,5 +84,28 @@ describe('an unparseable 200 reply', () => {
       expect(inspect(err, { depth: 5 })).not.toContain(KEY.slice(0, 8));
       await closeAll();
     }
+  });
+});
+
+describe('credentials sent as configured headers', () => {
+  it('a cookie or a signature the upstream echoes is redacted like the key', async () => {
+    const cookie = 'session=cookieSECRETvalue123';
+    const signature = 'sigSECRETvalue456789';
+    const body = JSON.stringify({ error: { message: `got cookie ${cookie} and signature ${signature}` } });
+    const raw = await rawUpstream(
+      (_, res) => void res.writeHead(500, { 'content-type': 'application/json' }).end(body),
+    );
+    const headers = { Cookie: cookie, 'X-Request-Signature': signature };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+        providers: { a: { type: 'openai', baseUrl: raw.url, apiKey: KEY, headers } },
+        health: { probes: false },
+      }),
+    );
+    const err = await failure(llm.chat({ model: 'a/m', messages: USER }));
+    expect(err.message).toContain('got cookie');
+    expect(err.message).not.toContain(cookie);
+    expect(err.message).not.toContain(signature);
   });
 });
