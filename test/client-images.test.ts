@@ -744,3 +744,49 @@ describe('third pass: one failing image ends the others, a dripping body times o
     expect(imagesSent(up.o0?.requests[0]?.body)).toEqual([wrapped]);
   });
 });
+
+describe('fourth pass: URL schemes, content-type spacing, credentials in the URL', () => {
+  const issue = async (p: Promise<unknown>) => ((await rejection(p)) as InvalidRequestError).issues[0];
+
+  it('an http URL the URL parser refuses is refused before anything is sent', async () => {
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    expect(await issue(llm.chat(withImage('http://[::1/cat.png')))).toEqual({
+      path: 'messages[0].content[1].image_url.url',
+      message: 'is not a valid URL',
+    });
+    expect(up.o0?.count()).toBe(0);
+  });
+
+  it('a content-type with a space before its parameters is sent as the bare media type', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png ; charset=binary' }).end(PNG),
+    );
+    const { llm, up } = await harness({
+      upstreams: { c: 'anthropic' },
+      aliases: { 'mana/v': ['c/claude'] },
+      options: { images: { fetch: 'all' } },
+    });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`));
+    const body = up.c?.requests[0]?.body as {
+      messages: { content: { source?: { media_type?: string } }[] }[];
+    };
+    expect(body.messages[0]?.content[1]?.source?.media_type).toBe('image/png');
+  });
+
+  it('credentials in an image URL are neither sent to the image server nor named in the error', async () => {
+    const auth: (string | undefined)[] = [];
+    const img = await imageServer((req, res) => {
+      auth.push(req.headers.authorization);
+      res.writeHead(404).end();
+    });
+    const { llm } = await client({ images: { fetch: 'all' } });
+    const err = await rejection(
+      llm.chat(withImage(`http://user:s3cr3t@127.0.0.1:${img.port}/a.png?key=t0k3n`)),
+    );
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    const seen = `${String(err)} ${JSON.stringify(err)} ${JSON.stringify((err as InvalidRequestError).issues)}`;
+    expect(seen).not.toMatch(/s3cr3t|t0k3n/);
+    expect(img.hits).toEqual(['/a.png?key=t0k3n']);
+    expect(auth).toEqual([undefined]);
+  });
+});
