@@ -757,6 +757,21 @@ describe('fourth pass: URL schemes, content-type spacing, credentials in the URL
     expect(up.o0?.count()).toBe(0);
   });
 
+  it('a data: URL whose scheme is in capitals is a data: URL (schemes are case-insensitive), not refused', async () => {
+    const { llm, up } = await client({ images: { fetch: 'none' } });
+    await llm.chat(withImage(`DATA:image/png;BASE64,${PNG.toString('base64')}`));
+    expect(imagesSent(up.o0?.requests[0]?.body)).toEqual([PNG.toString('base64')]);
+  });
+
+  it('its media type in capitals is sent in lower case, as a fetched one is', async () => {
+    const { llm, up } = await harness({ upstreams: { c: 'anthropic' }, aliases: { 'mana/v': ['c/claude'] } });
+    await llm.chat(withImage(`data:Image/PNG;base64,${PNG.toString('base64')}`));
+    const body = up.c?.requests[0]?.body as {
+      messages: { content: { source?: { media_type?: string } }[] }[];
+    };
+    expect(body.messages[0]?.content[1]?.source?.media_type).toBe('image/png');
+  });
+
   it('a content-type with a space before its parameters is sent as the bare media type', async () => {
     const img = await imageServer((_req, res) =>
       res.writeHead(200, { 'content-type': 'image/png ; charset=binary' }).end(PNG),

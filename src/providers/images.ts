@@ -114,10 +114,11 @@ export class CallImages {
     const remote = new Map<string, { url: URL; path: string }>();
     for (const { url, path } of this.#parts) {
       if (this.#images.has(url) || remote.has(url)) continue;
-      if (url.startsWith('data:')) {
-        const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/s.exec(url);
+      // Schemes, the base64 marker and media types are case-insensitive (RFC 3986, 2397, 2045).
+      if (/^data:/i.test(url)) {
+        const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/is.exec(url);
         if (!m) throw unusable(path, 'is a data: URL that is not base64');
-        this.#images.set(url, { mimeType: m[1] ?? 'image/png', data: m[2] ?? '' });
+        this.#images.set(url, { mimeType: m[1]?.toLowerCase() ?? 'image/png', data: m[2] ?? '' });
         continue;
       }
       let u: URL;
