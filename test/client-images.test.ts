@@ -788,6 +788,33 @@ describe('fourth pass: URL schemes, content-type spacing, credentials in the URL
     expect(body.messages[0]?.content[1]?.source?.media_type).toBe('image/png');
   });
 
+  it('a fetched image goes with the media type its server gave (image/jpeg stays image/jpeg)', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(PNG),
+    );
+    const { llm, up } = await harness({
+      upstreams: { c: 'anthropic' },
+      aliases: { 'mana/v': ['c/claude'] },
+      options: { images: { fetch: 'all' } },
+    });
+    await llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.jpg`));
+    const body = up.c?.requests[0]?.body as {
+      messages: { content: { source?: { media_type?: string } }[] }[];
+    };
+    expect(body.messages[0]?.content[1]?.source?.media_type).toBe('image/jpeg');
+  });
+
+  it('a content-type that only mentions "image" (application/x-image) is not an image: refused', async () => {
+    const img = await imageServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/x-image' }).end(PNG),
+    );
+    const { llm, up } = await client({ images: { fetch: 'all' } });
+    expect((await issue(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`))))?.message).toBe(
+      'could not be fetched',
+    );
+    expect(up.o0?.count()).toBe(0);
+  });
+
   it('credentials in an image URL are neither sent to the image server nor named in the error', async () => {
     const auth: (string | undefined)[] = [];
     const img = await imageServer((req, res) => {
