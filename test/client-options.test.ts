@@ -176,6 +176,18 @@ describe('createManaLLM validates its options', () => {
     }
   });
 
+  it('a provider id with a capital letter, first or later, is refused (chain entries name lower-case ids)', () => {
+    for (const id of ['Vllm', 'vLLM']) {
+      const err = configError({
+        aliases: ALIASES,
+        providers: { [id]: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+      });
+      expect(err.issues).toEqual([
+        { path: `providers.${id}`, message: expect.stringContaining('lower-case') },
+      ]);
+    }
+  });
+
   it('needs at least one provider, and a type for ids that are not well known', () => {
     expect(configError({ aliases: ALIASES, providers: {} }).issues.map((i) => i.path)).toEqual(['providers']);
     expect(configError({ aliases: ALIASES }).issues.map((i) => i.path)).toEqual(['providers']);
