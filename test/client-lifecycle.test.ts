@@ -180,6 +180,44 @@ describe('close()', () => {
     await waitFor(() => hang.closedByClient === 1, 'upstream socket closed');
   });
 
+  it('closes a custom adapter, the health store and the cache store once, however often close() is called', async () => {
+    const closes = { adapter: 0, health: 0, cache: 0 };
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: false, vision: false, jsonSchema: false, embeddings: false }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => {
+        throw new Error('unused');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+      close: async () => void closes.adapter++,
+    };
+    const health = {
+      getProvider: async () => undefined,
+      setProvider: async () => undefined,
+      getTargetCooldown: async () => undefined,
+      setTargetCooldown: async () => undefined,
+      listTargetCooldowns: async () => [],
+      close: async () => void closes.health++,
+    };
+    const cache = {
+      getResponse: async () => undefined,
+      setResponse: async () => undefined,
+      close: async () => void closes.cache++,
+    };
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['c/m'] } } },
+      providers: { c: { type: 'custom', adapter } },
+      health: { probes: false, store: health },
+      cache: { store: cache },
+    });
+    // Two at once, then one after: each waits for the one close.
+    await Promise.all([llm.close(), llm.close()]);
+    await llm.close();
+    expect(closes).toEqual({ adapter: 1, health: 1, cache: 1 });
+  });
+
   it('works with await using', async () => {
     const a = await upstream('openai');
     let outside: ReturnType<typeof createManaLLM> | undefined;
