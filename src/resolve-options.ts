@@ -178,7 +178,9 @@ function readProviders(
     if (type !== 'custom' && !baseUrl)
       issues.push({
         path: `${at}.baseUrl`,
-        message: `required for ${shown(id)} (not a well-known provider)`,
+        message: known
+          ? `required for ${shown(id)} with type '${type}' (its well-known endpoint speaks '${known.type}')`
+          : `required for ${shown(id)} (not a well-known provider)`,
       });
     const wrong = p.baseUrl === undefined ? undefined : baseUrlProblem(new URL(p.baseUrl), type);
     if (wrong) issues.push({ path: `${at}.baseUrl`, message: wrong });

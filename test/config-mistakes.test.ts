@@ -646,6 +646,16 @@ describe('a well-known id given another type', () => {
     });
     expect(err.issues.map((i) => i.path)).toEqual(['providers.ollama.baseUrl', 'providers.groq.baseUrl']);
   });
+
+  it('says so: the message does not call a well-known id unknown', () => {
+    const err = configError({ aliases: ALIASES, providers: { ollama: { type: 'openai' } } });
+    expect(err.issues).toEqual([
+      {
+        path: 'providers.ollama.baseUrl',
+        message: `required for "ollama" with type 'openai' (its well-known endpoint speaks 'ollama')`,
+      },
+    ]);
+  });
 });
 
 describe('what the header checks leave alone', () => {
