@@ -188,6 +188,27 @@ describe('createManaLLM validates its options', () => {
     }
   });
 
+  it('tells a shared health store its bounds: health.cooldownMs, and limits.maxRetryAfterMs as the cool-down cap', () => {
+    const told: unknown[] = [];
+    const store = {
+      getProvider: () => undefined,
+      setProvider: () => undefined,
+      getTargetCooldown: () => undefined,
+      setTargetCooldown: () => undefined,
+      listTargetCooldowns: () => [],
+      bind: (bounds: { cooldownMs: number; maxCooldownMs?: number }) => void told.push({ ...bounds }),
+    };
+    track(
+      createManaLLM({
+        aliases: ALIASES,
+        providers: { ollama: {} },
+        health: { probes: false, store, cooldownMs: 7_000 },
+        limits: { maxRetryAfterMs: 5_000 },
+      }),
+    );
+    expect(told).toEqual([{ providers: new Set(['ollama']), cooldownMs: 7_000, maxCooldownMs: 5_000 }]);
+  });
+
   it('needs at least one provider, and a type for ids that are not well known', () => {
     expect(configError({ aliases: ALIASES, providers: {} }).issues.map((i) => i.path)).toEqual(['providers']);
     expect(configError({ aliases: ALIASES }).issues.map((i) => i.path)).toEqual(['providers']);
