@@ -194,11 +194,11 @@ describe('close()', () => {
       close: async () => void closes.adapter++,
     };
     const health = {
-      getProvider: async () => undefined,
-      setProvider: async () => undefined,
-      getTargetCooldown: async () => undefined,
-      setTargetCooldown: async () => undefined,
-      listTargetCooldowns: async () => [],
+      getProvider: () => undefined,
+      setProvider: () => undefined,
+      getTargetCooldown: () => undefined,
+      setTargetCooldown: () => undefined,
+      listTargetCooldowns: () => [],
       close: async () => void closes.health++,
     };
     const cache = {
