@@ -627,6 +627,41 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     await waitFor(() => up.closedByClient === 1, 'the upstream connection closed', 1500);
   });
 
+  it.each(['response-metadata', 'text-start', 'text-delta'] as const)(
+    'cancelling the parts at %s, as the last chunks are already in, throws nothing unhandled',
+    async (at) => {
+      const frame = (delta: object, finish: string | null = null) =>
+        `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 2, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      const up = await rawUpstream((_body, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`${frame({ content: 'Hi' })}${frame({}, 'stop')}data: [DONE]\n\n`);
+      });
+      const llm = track(
+        createManaLLM({
+          aliases: { aliases: { 'mana/x': { chain: ['r/m'] } } },
+          providers: { r: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+          health: { probes: false },
+        }),
+      );
+      const unhandled: unknown[] = [];
+      const onUnhandled = (r: unknown) => void unhandled.push(r);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const { stream } = await createManaProvider(llm)('mana/x').doStream({
+          prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+        });
+        const reader = stream.getReader();
+        // The upstream's answer ended with its last chunk: the parts writer finishes as the consumer cancels.
+        while ((await reader.read()).value?.type !== at);
+        await reader.cancel();
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      expect(unhandled).toEqual([]);
+    },
+  );
+
   it('providerOptions.mana of the wrong type is an invalid request, not silently ignored', async () => {
     const { mana, a } = await setup();
     const before = a.count('chat');
