@@ -1,5 +1,7 @@
 import { getEventListeners } from 'node:events';
 import {
+  type LanguageModelV3Prompt,
+  type LanguageModelV3ToolChoice,
   type LanguageModelV3ToolResultOutput,
   type LanguageModelV3ToolResultPart,
   UnsupportedFunctionalityError,
@@ -1060,5 +1062,114 @@ describe('every AI SDK prompt part and call option, as the upstream receives it'
       UnsupportedFunctionalityError,
     );
     expect(a.count('chat')).toBe(before);
+  });
+
+  it('sampling options, JSON without a schema and every tool choice, as the upstream receives them', async () => {
+    const { mana, a } = await setup();
+    const model = mana('mana/openai');
+    const prompt: LanguageModelV3Prompt = [
+      { role: 'system', content: 'S' },
+      { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+    ];
+    const f = { type: 'function' as const, name: 'f', inputSchema: { type: 'object' } };
+    const search = {
+      type: 'provider' as const,
+      id: 'openai.web_search' as const,
+      name: 'web_search',
+      args: {},
+    };
+    const res = await model.doGenerate({
+      prompt,
+      temperature: 0.3,
+      topP: 0.9,
+      topK: 5,
+      seed: 7,
+      stopSequences: ['X'],
+      responseFormat: { type: 'json' },
+      tools: [f, search],
+      toolChoice: { type: 'required' },
+    });
+    const body = () => a.requests.at(-1)?.body as Record<string, unknown>;
+    expect(body()).toMatchObject({
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: 'Hi' },
+      ],
+      temperature: 0.3,
+      top_p: 0.9,
+      seed: 7,
+      stop: ['X'],
+      response_format: { type: 'json_object' },
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      tool_choice: 'required',
+    });
+    expect((body().tools as unknown[]).length).toBe(1);
+    expect(res.warnings).toEqual([
+      { type: 'unsupported', feature: 'topK' },
+      { type: 'unsupported', feature: 'provider-defined tool openai.web_search' },
+    ]);
+    const choices: [LanguageModelV3ToolChoice, unknown][] = [
+      [{ type: 'none' }, 'none'],
+      [{ type: 'auto' }, 'auto'],
+      [
+        { type: 'tool', toolName: 'f' },
+        { type: 'function', function: { name: 'f' } },
+      ],
+    ];
+    for (const [toolChoice, sent] of choices) {
+      await model.doGenerate({ prompt, tools: [f], toolChoice });
+      expect(body().tool_choice).toEqual(sent);
+    }
+    // Only provider-defined tools: neither tools nor a choice among them goes out.
+    await model.doGenerate({ prompt, tools: [search], toolChoice: { type: 'required' } });
+    expect(body()).not.toHaveProperty('tools');
+    expect(body()).not.toHaveProperty('tool_choice');
+  });
+
+  it('an http image URL goes to mana-llm as it is: the AI SDK does not download it first', async () => {
+    const { mana, a } = await setup();
+    const image = await rawUpstream((_body, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(Buffer.from([1, 2, 3]));
+    });
+    const url = `${image.url}/cat.png`;
+    const res = await generateText({
+      model: mana('mana/openai'),
+      messages: [{ role: 'user', content: [{ type: 'image', image: new URL(url), mediaType: 'image/png' }] }],
+    });
+    expect(res.text).toBe('Hello!');
+    expect(image.received).toBe(0);
+    expect(a.requests.at(-1)?.body).toMatchObject({
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+    });
+  });
+
+  it("embedMany's vectors in input order when an adapter answers out of order; usage is the prompt tokens", async () => {
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      stream: () => Promise.reject(new Error('unused')) as never,
+      embed: async (req) => ({
+        object: 'list',
+        data: req.input.map((_, i) => ({ object: 'embedding' as const, index: i, embedding: [i] })).reverse(),
+        model: req.model,
+        usage: { prompt_tokens: 3, total_tokens: 5 },
+      }),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/e': { chain: ['mine/e'] } } },
+        providers: { mine: { type: 'custom', adapter: mine } },
+        health: { probes: false },
+      }),
+    );
+    const res = await embedMany({
+      model: createManaProvider(llm).embeddingModel('mana/e'),
+      values: ['a', 'b', 'c'],
+    });
+    expect(res.embeddings).toEqual([[0], [1], [2]]);
+    expect(res.usage.tokens).toBe(3);
   });
 });
