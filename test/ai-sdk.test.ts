@@ -243,6 +243,7 @@ describe('mana-llm/ai-sdk with the real ai package', () => {
     const before = a.count('chat');
     const mine = await rejection(generateText({ model: mana('mana/openai'), prompt: 'Hi' }));
     expect(mine).toMatchObject({ isRetryable: false, statusCode: 400 });
+    expect((mine as APICallError).message).toBe(((mine as APICallError).cause as Error).message);
     // The request as sent and mana-llm's key-free error JSON ride along for logging.
     expect(mine).toMatchObject({
       requestBodyValues: { model: 'mana/openai' },
