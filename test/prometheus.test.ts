@@ -228,6 +228,16 @@ describe('registerPrometheusMetrics', () => {
     expect(text).not.toContain('error_type="provider_response"');
   });
 
+  it('buckets served-call latency at exactly 0.5 … 120 s', async () => {
+    const { llm, registry } = await setup();
+    await llm.chat({ model: 'mana/fast-text', messages });
+    const les = (await registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('mana_llm_llm_latency_seconds_bucket{'))
+      .map((l) => /le="([^"]+)"/.exec(l)?.[1]);
+    expect(les).toEqual(['0.5', '1', '2', '5', '10', '30', '60', '120', '+Inf']);
+  });
+
   it('ignores usage that is not a finite non-negative integer', async () => {
     const usages = [
       { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: 0 },
