@@ -79,9 +79,9 @@ export class ManaEmbeddingModel implements EmbeddingModelV3 {
       .catch((err: unknown) => {
         throw toAISDKError(err, this.modelId, 'embeddingModel', request);
       });
-    const embeddings = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     return {
-      embeddings,
+      // embed() hands out `data` in input order, a custom adapter's too (docs/embeddings.md).
+      embeddings: res.data.map((d) => d.embedding),
       usage: { tokens: res.usage.prompt_tokens },
       providerMetadata: routingMetadata(res.routing),
       warnings: headerWarnings(options.headers),
