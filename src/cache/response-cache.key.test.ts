@@ -23,6 +23,12 @@ describe('cacheKey', () => {
     expect(k1).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('is the same whatever order the fields of a message (an object inside a list) came in', () => {
+    const k1 = cacheKey('chat', 'mana/x', { messages: [{ role: 'user', content: 'Hi' }] });
+    const k2 = cacheKey('chat', 'mana/x', { messages: [{ content: 'Hi', role: 'user' }] });
+    expect(k1).toBe(k2);
+  });
+
   it('differs by resolved alias or model, kind and request content', () => {
     const base = cacheKey('chat', 'mana/x', { messages });
     expect(cacheKey('chat', 'mana/y', { messages })).not.toBe(base);
