@@ -148,12 +148,14 @@ describe('registerPrometheusMetrics', () => {
       await rejection(llm.chat({ model: `groq/invented-${i}`, messages }));
     }
     await rejection(llm.chat({ model: 'groq/llama-3.1-8b-instant', messages }));
+    // A bare model named like a provider (it goes to the default provider) is a caller's name too.
+    await rejection(llm.chat({ model: 'groq', messages }));
     const text = await registry.metrics();
     const errorLines = text.split('\n').filter((l) => l.startsWith('mana_llm_llm_errors_total{'));
     expect(errorLines.sort()).toEqual(
       [
         'mana_llm_llm_errors_total{provider="other",model="other",error_type="unknown_alias"} 50',
-        'mana_llm_llm_errors_total{provider="other",model="other",error_type="no_healthy_provider"} 50',
+        'mana_llm_llm_errors_total{provider="other",model="other",error_type="no_healthy_provider"} 51',
         'mana_llm_llm_errors_total{provider="groq",model="other",error_type="no_healthy_provider"} 50',
         'mana_llm_llm_errors_total{provider="groq",model="llama-3.1-8b-instant",error_type="no_healthy_provider"} 1',
       ].sort(),
