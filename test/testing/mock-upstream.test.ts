@@ -491,3 +491,31 @@ describe('startMockUpstream Gemini and Ollama wire shapes', () => {
     expect(body).toEqual({ error: 'too many requests, please try again later', status: 429 });
   });
 });
+
+describe('startMockUpstream Ollama routes and frames', () => {
+  it('routes only GET /api/tags and POST /api/chat, /api/embed: another method is a 404, not counted', async () => {
+    const l = await up('ollama');
+    const statuses = [
+      (await fetch(`${l.url}/api/tags`, { method: 'POST', body: '{}' })).status,
+      (await fetch(`${l.url}/api/chat`)).status,
+      (await fetch(`${l.url}/api/embed`, { method: 'PUT', body: '{"model":"m","input":"a"}' })).status,
+    ];
+    expect(statuses).toEqual([404, 404, 404]);
+    expect(l.count()).toBe(0);
+  });
+
+  it('every NDJSON line ends in a newline, the in-band error line too; a block is a 400 content_filter', async () => {
+    const l = await up('ollama');
+    l.enqueue({ reply: 'Hi' }, { inBandError: 'server', after: 1 }, { blocked: true });
+    expect(await (await post(`${l.url}/api/chat`, { model: 'm' })).text()).toMatch(/^(\{[^\n]*\}\n)+$/);
+    const failed = await (await post(`${l.url}/api/chat`, { model: 'm' })).text();
+    expect(failed).toMatch(/^(\{[^\n]*\}\n){2}$/);
+    expect(JSON.parse(failed.split('\n')[1]!)).toEqual({
+      error: 'server busy, please try again.  maximum pending requests exceeded',
+      status: 503,
+    });
+    const blocked = await post(`${l.url}/api/chat`, { model: 'm' });
+    expect(blocked.status).toBe(400);
+    expect(((await blocked.json()) as { error: { code: string } }).error.code).toBe('content_filter');
+  });
+});
