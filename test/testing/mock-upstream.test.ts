@@ -228,7 +228,19 @@ describe('startMockUpstream with a hostile request', () => {
     });
     expect(res.status).toBe(413);
     expect(u.requests[0]?.body).toBeUndefined();
+    expect(u.requests.map((r) => [r.method, r.path, r.body])).toEqual([
+      ['POST', '/v1/chat/completions', undefined],
+    ]);
     expect(u.count()).toBe(0);
+  });
+
+  it('reads a body of exactly 32 MiB whole', async () => {
+    const u = await up('openai');
+    const head = '{"model":"m","pad":"';
+    const body = `${head}${'x'.repeat(32 * 1024 * 1024 - head.length - 2)}"}`;
+    const res = await fetch(`${u.url}/chat/completions`, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect((u.requests[0]?.body as { model: string }).model).toBe('m');
   });
 });
 
@@ -517,5 +529,38 @@ describe('startMockUpstream Ollama routes and frames', () => {
     const blocked = await post(`${l.url}/api/chat`, { model: 'm' });
     expect(blocked.status).toBe(400);
     expect(((await blocked.json()) as { error: { code: string } }).error.code).toBe('content_filter');
+  });
+});
+
+describe('startMockUpstream scripting order and slow delivery', () => {
+  it('enqueued behaviours are used in the order given, across calls, before the default; the default then repeats', async () => {
+    const u = await up('openai');
+    u.setDefault({ reply: 'D' });
+    u.enqueue({ reply: 'A' });
+    u.enqueue({ reply: 'B' }, { reply: 'C' });
+    const replies: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await post(`${u.url}/chat/completions`, { model: 'm' });
+      replies.push(
+        ((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content,
+      );
+    }
+    expect(replies).toEqual(['A', 'B', 'C', 'D', 'D']);
+  });
+
+  it('slow delivers a chat answer and a stream in many small pieces, not one write', async () => {
+    const u = await up('openai', { slow: 'Hello there, slowly' });
+    for (const stream of [false, true]) {
+      const res = await post(`${u.url}/chat/completions`, { model: 'm', stream });
+      const reader = res.body!.getReader();
+      let reads = 0;
+      let text = '';
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        reads += 1;
+        text += Buffer.from(r.value).toString();
+      }
+      expect(text).toContain('Hello');
+      expect(reads).toBeGreaterThan(1);
+    }
   });
 });
