@@ -564,3 +564,16 @@ describe('startMockUpstream scripting order and slow delivery', () => {
     }
   });
 });
+
+describe('startMockUpstream OpenAI error types', () => {
+  it('a raw 500 is a server_error, a 429 a requests error, a 499 an invalid_request_error', async () => {
+    const u = await up('openai');
+    u.enqueue({ status: 500 }, { status: 429 }, { status: 499 });
+    const types: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await post(`${u.url}/chat/completions`, { model: 'm' });
+      types.push(((await res.json()) as { error: { type: string } }).error.type);
+    }
+    expect(types).toEqual(['server_error', 'requests', 'invalid_request_error']);
+  });
+});
