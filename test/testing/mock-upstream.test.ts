@@ -577,3 +577,32 @@ describe('startMockUpstream OpenAI error types', () => {
     expect(types).toEqual(['server_error', 'requests', 'invalid_request_error']);
   });
 });
+
+describe('startMockUpstream Anthropic error types and routes', () => {
+  it('each raw status gets the error type Anthropic sends with it; other statuses are api_error', async () => {
+    const a = await up('anthropic');
+    const statuses = [400, 401, 403, 404, 413, 429, 500, 529];
+    a.enqueue(...statuses.map((status) => ({ status })));
+    const types: string[] = [];
+    for (const _ of statuses) {
+      const res = await post(`${a.url}/messages`, { model: 'm' });
+      types.push(((await res.json()) as { error: { type: string } }).error.type);
+    }
+    expect(types).toEqual([
+      'invalid_request_error',
+      'authentication_error',
+      'permission_error',
+      'not_found_error',
+      'request_too_large',
+      'rate_limit_error',
+      'api_error',
+      'overloaded_error',
+    ]);
+  });
+
+  it('the model list is GET only: a POST to /v1/models is a 404', async () => {
+    const a = await up('anthropic');
+    expect((await post(`${a.url}/models`, {})).status).toBe(404);
+    expect(a.count()).toBe(0);
+  });
+});
