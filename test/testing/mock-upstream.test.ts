@@ -606,3 +606,36 @@ describe('startMockUpstream Anthropic error types and routes', () => {
     expect(a.count()).toBe(0);
   });
 });
+
+describe('startMockUpstream Gemini error statuses and routes', () => {
+  it('each raw status gets the google.rpc name Gemini sends with it; other statuses are UNKNOWN', async () => {
+    const g = await up('google');
+    const statuses = [400, 401, 403, 404, 409, 429, 500, 501, 503, 504, 418];
+    g.enqueue(...statuses.map((status) => ({ status })));
+    const names: string[] = [];
+    for (const _ of statuses) {
+      const res = await post(`${g.url}/models/m:generateContent`, {});
+      names.push(((await res.json()) as { error: { status: string } }).error.status);
+    }
+    expect(names).toEqual([
+      'INVALID_ARGUMENT',
+      'UNAUTHENTICATED',
+      'PERMISSION_DENIED',
+      'NOT_FOUND',
+      'ABORTED',
+      'RESOURCE_EXHAUSTED',
+      'INTERNAL',
+      'UNIMPLEMENTED',
+      'UNAVAILABLE',
+      'DEADLINE_EXCEEDED',
+      'UNKNOWN',
+    ]);
+  });
+
+  it('the model list is GET only and generateContent POST only: another method is a 404', async () => {
+    const g = await up('google');
+    expect((await post(`${g.url}/models`, {})).status).toBe(404);
+    expect((await fetch(`${g.url}/models/m:generateContent`)).status).toBe(404);
+    expect(g.count()).toBe(0);
+  });
+});
