@@ -350,3 +350,15 @@ describe('the fake clock', () => {
     expect(seen).toEqual(['zero', 'negative']);
   });
 });
+
+describe('createMockProvider called with an aborted signal', () => {
+  it('throws the abort reason instead of answering, for chat and embed', async () => {
+    const mock = createMockProvider();
+    const reason = new Error('caller gave up');
+    const ctx = { signal: AbortSignal.abort(reason) };
+    await expect(mock.chat({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, ctx)).rejects.toBe(
+      reason,
+    );
+    await expect(mock.embed({ model: 'm', input: ['a'] }, ctx)).rejects.toBe(reason);
+  });
+});
