@@ -62,4 +62,15 @@ describe('createMemoryCacheStore', () => {
     expect(store.getResponse('b')).toBeUndefined();
     expect(store.getResponse('c')).toBe('cccc');
   });
+  it('drops an expired entry when a read finds it, so it no longer takes a slot from a live one', () => {
+    const clock = createFakeClock(0);
+    const store = createMemoryCacheStore({ maxEntries: 2, maxBytes: 1_000, clock });
+    store.setResponse('a', '1', 1_000);
+    store.setResponse('b', '2', 10);
+    clock.advance(10);
+    expect(store.getResponse('b')).toBeUndefined();
+    store.setResponse('c', '3', 1_000); // two live entries fit: a stays
+    expect(store.getResponse('a')).toBe('1');
+    expect(store.getResponse('c')).toBe('3');
+  });
 });
