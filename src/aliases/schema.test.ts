@@ -111,6 +111,12 @@ describe('alias validation', () => {
     ]);
   });
 
+  it('refuses a chain entry naming an alias however it is cased or spaced (the provider is normalised first)', () => {
+    const issues = issuesOf({ aliases: { 'mana/x': { chain: ['ollama/ok', ' MANA /b', 'Mana/c'] } } });
+    expect(issues.map((i) => i.path)).toEqual(['aliases["mana/x"].chain[1]', 'aliases["mana/x"].chain[2]']);
+    for (const i of issues) expect(i.message).toContain('names an alias');
+  });
+
   it('requires description to be a string', () => {
     for (const description of [3, null, ['a'], { a: 1 }]) {
       expect(issuesOf({ aliases: { 'mana/x': { ...ok, description } } })).toEqual([
