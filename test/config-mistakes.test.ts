@@ -306,6 +306,11 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     // ~1 s on a quiet machine; 60 s leaves room for a loaded CI machine and still stops the minutes-long quadratic.
   }, 60_000);
 
+  it('two different collection-valued keys are two invalid alias names, not a duplicate key', () => {
+    const text = 'aliases:\n  ? [p]\n  : { chain: [ollama/q] }\n  ? {a: 1}\n  : { chain: [ollama/q] }\n';
+    expect(aliasError(text).issues.map((i) => i.path)).toEqual(['aliases["[ p ]"]', 'aliases["{ a: 1 }"]']);
+  });
+
   it('a collection-valued key (? [p]) is an invalid alias name, and the YAML library writes no warning to stderr', async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.message);
