@@ -60,13 +60,22 @@ export async function* readChatStream(
   // Until the first chunk with content, each read's chunks go out up to that one (see `collect`).
   let early = true;
   let drained = false;
-  // The index of the next tool call to start: calls start in index order, so a delta at or past it is a call's first.
-  // Choice 0's; other choices' (n > 1) are kept by choice index, made when one calls a tool.
+  // The index of the next tool call to start (`numberCalls`): choice 0's; other choices' (n > 1) by choice index,
+  // made when one calls a tool.
   let nextCall = 0;
   let nextCalls: Map<number, number> | undefined;
   const parser = new SSEParser(read.maxFrameBytes);
   /** The chunks collected from what was fed and not yet yielded (most reads carry one: made on the first). */
   let out: ChatChunk[] | undefined;
+
+  const usageChunk = (usage: Usage): ChatChunk => ({
+    id: id as string,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [],
+    usage,
+  });
 
   /**
    * One frame as a chunk, undefined for a frame that carries nothing for the caller, or null for an error frame
@@ -85,17 +94,7 @@ export async function* readChatStream(
     if (err !== undefined || event === 'error') {
       if (!finished) throw errorFromInBand(err ?? json, meta);
       // OpenRouter's frame carries the stream's only usage: it still goes out when the caller asked for it.
-      if (wantUsage && json.usage != null && isUsage(json.usage)) {
-        const usage = json.usage as Usage;
-        (out ??= []).push({
-          id: id as string,
-          object: 'chat.completion.chunk',
-          created,
-          model,
-          choices: [],
-          usage,
-        });
-      }
+      if (wantUsage && isUsage(json.usage)) (out ??= []).push(usageChunk(json.usage as Usage));
       return null;
     }
     let choices = json.choices;
@@ -141,24 +140,11 @@ export async function* readChatStream(
       }
       if (!normaliseDelta(d)) throw badResponse(meta, 'stream delta has a field of the wrong type');
       if (Array.isArray(d.tool_calls)) {
-        const k = typeof i === 'number' ? i : 0;
-        let next = k === 0 ? nextCall : (nextCalls?.get(k) ?? 0);
-        // Some servers omit `index`: the position identifies the call then (any other value is malformed).
-        d.tool_calls.forEach((t: unknown, i) => {
-          if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
-          if (t.index == null) t.index = i;
-          else if (!isCount(t.index))
-            throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
-          // A call's first delta carries its id; one without (or with "") gets a new one, as in chat(). Later deltas
-          // commonly carry "" or none: left as sent.
-          if ((t.index as number) >= next) {
-            next = (t.index as number) + 1;
-            const call = t as { id?: unknown };
-            call.id = callId(call.id);
-          }
-        });
-        if (k === 0) nextCall = next;
-        else (nextCalls ??= new Map()).set(k, next);
+        if (typeof i !== 'number' || i === 0) nextCall = numberCalls(d.tool_calls, nextCall, meta);
+        else {
+          nextCalls ??= new Map();
+          nextCalls.set(i, numberCalls(d.tool_calls, nextCalls.get(i) ?? 0, meta));
+        }
       }
     }
     // One stable id per stream, whatever the server sends per frame.
@@ -251,5 +237,26 @@ export async function* readChatStream(
 }
 
 /** An Azure content-filter annotation: a choice with the filter's results for a span of the answer. */
+/**
+ * Checks one choice's tool-call deltas and gives each call's first delta an id; `next` is the index of the choice's
+ * next call to start (calls start in index order, so a delta at or past it is a call's first). Returns the new one.
+ */
+function numberCalls(calls: unknown[], next: number, meta: CallMeta): number {
+  // Some servers omit `index`: the position identifies the call then (any other value is malformed).
+  calls.forEach((t: unknown, i) => {
+    if (!normaliseToolCall(t)) throw badResponse(meta, 'malformed tool call delta');
+    if (t.index == null) t.index = i;
+    else if (!isCount(t.index)) throw badResponse(meta, 'tool call delta index is not a whole number ≥ 0');
+    // A call's first delta carries its id; one without (or with "") gets a new one, as in chat(). Later deltas
+    // commonly carry "" or none: left as sent.
+    if ((t.index as number) >= next) {
+      next = (t.index as number) + 1;
+      const call = t as { id?: unknown };
+      call.id = callId(call.id);
+    }
+  });
+  return next;
+}
+
 const isAnnotation = (c: WireChoice | null | undefined): boolean =>
   c?.content_filter_offsets !== undefined || c?.content_filter_results !== undefined;
