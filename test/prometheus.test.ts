@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, createManaLLM, type ManaLLM } from '../src/index.js';
+import { ConfigError, createManaLLM, type ManaLLM, ProviderError } from '../src/index.js';
 import { registerPrometheusMetrics } from '../src/prometheus/index.js';
 import { type MockUpstream, startMockUpstream } from '../src/testing/index.js';
 import { closeAll, rejection } from './helpers/client.js';
@@ -463,5 +463,41 @@ describe('unregister and close release what the bridge holds', () => {
     })();
     expect(await collected(ref)).toBe(true);
     expect(await registry.metrics()).toContain('mana_llm_provider_healthy{provider="ollama"} 1');
+  });
+});
+
+describe('registerPrometheusMetrics and a malformed reply the caller sees', () => {
+  it("counts an upstream's PROVIDER_RESPONSE error as provider_response, not as the caller's abort", async () => {
+    // A custom adapter's own non-retryable error of code PROVIDER_RESPONSE reaches the caller as it is.
+    const bad = new ProviderError(
+      'PROVIDER_RESPONSE',
+      'garbled',
+      { provider: 'custom', model: 'm' },
+      502,
+      false,
+    );
+    const adapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: false }),
+      chat: () => Promise.reject(bad),
+      stream: () => {
+        throw bad;
+      },
+      embed: () => Promise.reject(bad),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    };
+    llm = createManaLLM({
+      aliases: { aliases: { 'mana/c': { chain: ['custom/m'] } } },
+      providers: { custom: { type: 'custom', adapter } },
+      health: { probes: false },
+    });
+    const registry = new Registry();
+    registerPrometheusMetrics(llm, { registry });
+    expect(await rejection(llm.chat({ model: 'custom/m', messages }))).toBe(bad);
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'mana_llm_llm_errors_total{provider="custom",model="m",error_type="provider_response"} 1',
+    );
+    expect(text).not.toContain('error_type="aborted"');
   });
 });
