@@ -22,6 +22,7 @@ import {
   createManaLLM,
   NoHealthyProviderError,
   type ProviderAdapter,
+  ProviderError,
   StreamInterruptedError,
 } from '../src/index.js';
 import { instrumentOpenTelemetry } from '../src/otel/index.js';
@@ -806,5 +807,40 @@ describe('instrumentOpenTelemetry and an abort reason carrying an HTTP status', 
     ac.abort(Object.assign(new Error('client went away'), { name: 'ClientGone', httpStatus: 499 }));
     await rejection(call);
     expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ClientGone');
+  });
+});
+
+describe("instrumentOpenTelemetry and an upstream's error caused by a plain Error", () => {
+  it("error.type is the error's class, not its cause's name: only the caller's abort is named by its reason", async () => {
+    // A custom adapter's own non-retryable PROVIDER_RESPONSE error, caused by a plain Error (no code, no httpStatus).
+    const bad = new ProviderError(
+      'PROVIDER_RESPONSE',
+      'garbled',
+      { provider: 'custom', model: 'm', cause: new TypeError('inner') },
+      502,
+      false,
+    );
+    const adapter: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: false }),
+      chat: () => Promise.reject(bad),
+      stream: () => {
+        throw bad;
+      },
+      embed: () => Promise.reject(bad),
+      probe: async () => ({ ok: true }),
+      models: async () => [],
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/c': { chain: ['custom/m'] } } },
+        providers: { custom: { type: 'custom', adapter } },
+        health: { probes: false },
+      }),
+    );
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    expect(await rejection(llm.chat({ model: 'custom/m', messages: USER }))).toBe(bad);
+    expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ProviderError');
   });
 });

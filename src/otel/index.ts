@@ -39,11 +39,17 @@ interface Open {
 // Epoch milliseconds with sub-millisecond precision, the time base of every span and event this module records.
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** `error.type`: the error's class name; the caller's own abort (wrapped by the failure event) by its own name. */
+/**
+ * `error.type`: the error's class name; the caller's own abort (wrapped by the failure event as a PROVIDER_RESPONSE
+ * error of no provider) by its own name.
+ */
 function errorType(err: ManaLLMError): string {
   const { cause } = err;
   const ownAbort =
-    err.code === 'PROVIDER_RESPONSE' && cause instanceof Error && !('code' in cause && 'httpStatus' in cause);
+    err.code === 'PROVIDER_RESPONSE' &&
+    (err as { provider?: string }).provider === '' &&
+    cause instanceof Error &&
+    !('code' in cause && 'httpStatus' in cause);
   return ownAbort ? cause.name : err.name;
 }
 
