@@ -844,3 +844,81 @@ describe("instrumentOpenTelemetry and an upstream's error caused by a plain Erro
     expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ProviderError');
   });
 });
+
+describe('instrumentOpenTelemetry and a tracer that throws', () => {
+  const boom = (): never => {
+    throw new Error('tracer broke');
+  };
+  // Every method of the span throws; so does startSpan itself in the second tracer.
+  const throwingSpan = new Proxy({}, { get: () => boom });
+  const tracers: [string, Tracer][] = [
+    ['startSpan throws', { startSpan: boom, startActiveSpan: boom } as unknown as Tracer],
+    [
+      'every span method throws',
+      { startSpan: () => throwingSpan, startActiveSpan: boom } as unknown as Tracer,
+    ],
+  ];
+  it.each(tracers)('%s: chats, streams and failures go on as without it', async (_what, tracer) => {
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'ollama' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+    });
+    instrumentOpenTelemetry(h.llm, { tracer });
+    const a = h.up.a!;
+    a.enqueue({ status: 503 });
+    const res = await h.llm.chat({ model: 'mana/x', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hello!');
+    expect((await collect(h.llm.stream({ model: 'mana/x', messages: USER }))).length).toBeGreaterThan(0);
+    a.enqueue({ status: 400 });
+    expect(await rejection(h.llm.chat({ model: 'mana/x', messages: USER }))).toMatchObject({
+      code: 'PROVIDER_HTTP',
+    });
+  });
+});
+
+describe('instrumentOpenTelemetry and API keys', () => {
+  it('no span name, attribute, event or status carries the key, even when the upstream echoes it', async () => {
+    const key = 'sk-DISTINCTIVE-otel-key-0123456789';
+    const h = await harness({
+      upstreams: { a: 'openai', b: 'anthropic' },
+      aliases: { 'mana/x': ['a/m1', 'b/m2'] },
+      providers: { a: { apiKey: key }, b: { apiKey: key } },
+      options: { fallbackOnAuthError: true },
+    });
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+    const echo = {
+      status: 401,
+      body: JSON.stringify({ error: { message: `Incorrect API key provided: ${key}` } }),
+    };
+    h.up.a!.setDefault(echo);
+    h.up.b!.setDefault(echo);
+    await rejection(h.llm.chat({ model: 'mana/x', messages: USER }));
+    await rejection(h.llm.chat({ model: 'a/m1', messages: USER }));
+    await rejection(collect(h.llm.stream({ model: 'mana/x', messages: USER })));
+    const spans = exporter.getFinishedSpans();
+    expect(spans.length).toBeGreaterThanOrEqual(5);
+    const seen = JSON.stringify(spans.map((s) => [s.name, s.attributes, s.events, s.status, s.links]));
+    expect(seen).toContain('401');
+    // The upstream's message reaches the spans (status message, exception event), its key redacted.
+    expect(seen).toContain('Incorrect API key provided');
+    expect(seen).not.toContain('DISTINCTIVE');
+  });
+});
+
+describe('instrumentOpenTelemetry and a hostile model string', () => {
+  it('span names cut it to 200 characters with control characters replaced; attributes carry it whole', async () => {
+    const { llm, exporter } = await setup();
+    const model = `a/${'x'.repeat(300)}\n\u001b[31m\r\t"\\`;
+    await llm.chat({ model, messages: USER });
+    const spans = exporter.getFinishedSpans();
+    const { root, children } = tree(spans);
+    for (const s of [root, ...children]) {
+      expect([...s.name].every((c) => c >= ' ' && c !== '\u007f')).toBe(true);
+      expect(s.name.length).toBeLessThanOrEqual('attempt '.length + 203);
+    }
+    expect(root.name.startsWith(`chat a/${'x'.repeat(150)}`)).toBe(true);
+    expect(root.attributes['gen_ai.request.model']).toBe(model);
+  });
+});
