@@ -798,7 +798,7 @@ describe('instrumentOpenTelemetry: when each entry is recorded', () => {
 });
 
 describe('instrumentOpenTelemetry and an abort reason carrying an HTTP status', () => {
-  it("error.type is still the reason's own name: only an error with both a code and an httpStatus is not the caller's", async () => {
+  it("error.type is still the reason's own name when it carries an HTTP status", async () => {
     const { llm, a, exporter } = await setup();
     a.enqueue({ hang: true });
     const ac = new AbortController();
@@ -806,6 +806,22 @@ describe('instrumentOpenTelemetry and an abort reason carrying an HTTP status', 
     await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
     ac.abort(Object.assign(new Error('client went away'), { name: 'ClientGone', httpStatus: 499 }));
     await rejection(call);
+    expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ClientGone');
+  });
+
+  it("a reason with both a code and an httpStatus (not a mana-llm error) is the caller's too: its own name", async () => {
+    const { llm, a, exporter } = await setup();
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
+    const reason = Object.assign(new Error('client went away'), {
+      name: 'ClientGone',
+      code: 'GONE',
+      httpStatus: 499,
+    });
+    ac.abort(reason);
+    expect(await rejection(call)).toBe(reason);
     expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ClientGone');
   });
 });

@@ -48,8 +48,7 @@ function errorType(err: ManaLLMError): string {
   const ownAbort =
     err.code === 'PROVIDER_RESPONSE' &&
     (err as { provider?: string }).provider === '' &&
-    cause instanceof Error &&
-    !('code' in cause && 'httpStatus' in cause);
+    cause instanceof Error;
   return ownAbort ? cause.name : err.name;
 }
 
