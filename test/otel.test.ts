@@ -461,6 +461,37 @@ describe('instrumentOpenTelemetry and the spans of calls that ended', () => {
     expect(ends.size).toBeGreaterThanOrEqual(4);
     expect([...ends.values()].every((n) => n === 1)).toBe(true);
   });
+
+  it('stop() called twice ends the span of a call in flight once', async () => {
+    const { llm, a, exporter } = await setup();
+    const real = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer(
+      't',
+    );
+    let ends = 0;
+    const tracer: Tracer = {
+      ...real,
+      startSpan(name, options, ctx) {
+        const span = real.startSpan(name, options, ctx);
+        const end = span.end.bind(span);
+        span.end = (t) => {
+          ends++;
+          end(t);
+        };
+        return span;
+      },
+      startActiveSpan: real.startActiveSpan.bind(real),
+    };
+    const stop = instrumentOpenTelemetry(llm, { tracer });
+    a.enqueue({ hang: true });
+    const ac = new AbortController();
+    const call = llm.chat({ model: 'mana/x', messages: USER }, { signal: ac.signal });
+    await waitFor(() => a.requests.length === 1, 'the upstream to get the request');
+    stop();
+    stop();
+    expect(ends).toBe(1);
+    ac.abort();
+    await rejection(call);
+  });
 });
 
 describe('instrumentOpenTelemetry and an attempt timed longer than its call', () => {
