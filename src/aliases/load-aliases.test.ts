@@ -80,6 +80,31 @@ describe('loadAliases from files and text', () => {
     expect(errorOf({ text: '- a\n- b\n' }).issues[0]?.message).toMatch(/got a list/);
   });
 
+  it('names the YAML types that are not plain mappings (!!omap, !!set, !!timestamp, !!binary)', () => {
+    const issue = (text: string) => errorOf({ text }).issues[0];
+    expect(issue('aliases: !!omap [ mana/a: { chain: [p/m] } ]\n')).toEqual({
+      path: 'aliases',
+      message:
+        'must be a mapping, got a Map (YAML !!omap): a mapping of "mana/<name>" to { chain: [...] }',
+    });
+    expect(issue('aliases: !!set { mana/a }\n')?.message).toMatch(
+      /^must be a mapping, got a Set \(YAML !!set\)/,
+    );
+    expect(issue('aliases: !!timestamp 2001-12-14\n')?.message).toMatch(/got a Date \(YAML !!timestamp\)/);
+    expect(issue('aliases: !!binary aGVsbG8=\n')?.message).toMatch(/got binary data \(YAML !!binary\)/);
+    expect(issue('!!omap [ aliases: { mana/a: { chain: [p/m] } } ]\n')).toEqual({
+      path: '(root)',
+      message: 'must be a mapping with an "aliases" key, got a Map (YAML !!omap)',
+    });
+    expect(issue('aliases: { mana/a: !!omap [ chain: [p/m] ] }\n')).toEqual({
+      path: 'aliases["mana/a"]',
+      message: 'must be a mapping with a "chain" list (and optionally "description")',
+    });
+    expect(issue('aliases: { mana/a: { chain: [p/m], hedge: !!omap [ afterMs: 5 ] } }\n')?.message).toMatch(
+      /^must be a mapping like/,
+    );
+  });
+
   it('refuses a 10 MB file or text quickly, before parsing', () => {
     const big = `aliases:\n${'  # padding\n'.repeat(900_000)}`;
     expect(big.length).toBeGreaterThan(10 * MAX_ALIAS_BYTES - MAX_ALIAS_BYTES);

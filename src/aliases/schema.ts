@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { AliasConfigError, type ConfigIssue } from '../errors.js';
 import { kindOf, shown } from '../issue-list.js';
-import { isJsonObject as isMapping, type JsonObject as Mapping } from '../providers/json-shapes.js';
+import { isJsonObject, type JsonObject as Mapping } from '../providers/json-shapes.js';
 import { configIssues, issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
 import { ALIAS_PREFIX, parseModelString } from './model-string.js';
 
@@ -76,6 +76,23 @@ const aliasSchema = v.object(
 /** One validated alias: its ordered chain (first healthy entry wins) and optional settings. */
 export type AliasDefinition = Readonly<v.InferOutput<typeof aliasSchema> & { name: string }>;
 
+// yaml reads `!!omap` as a Map, `!!set` as a Set, `!!timestamp` as a Date and `!!binary` as bytes: objects with no own
+// keys (or with "0", "1"… as keys), which read as a mapping would be refused as empty or missing everything.
+const YAML_KINDS: ReadonlyArray<readonly [new (...a: never[]) => object, string]> = [
+  [Map, 'a Map (YAML !!omap)'],
+  [Set, 'a Set (YAML !!set)'],
+  [Date, 'a Date (YAML !!timestamp)'],
+  [Uint8Array, 'binary data (YAML !!binary)'],
+];
+const yamlKind = (x: unknown) => YAML_KINDS.find(([type]) => x instanceof type)?.[1];
+
+function isMapping(x: unknown): x is Mapping {
+  return isJsonObject(x) && yamlKind(x) === undefined;
+}
+
+/** What `x` is, for a message: a list, a Map (YAML !!omap), a string… */
+const kind = (x: unknown) => yamlKind(x) ?? kindOf(x, 'a list');
+
 // Own properties only: an inherited `chain` or `aliases` (a polluted prototype) must not count.
 function own(obj: Mapping, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
@@ -126,7 +143,7 @@ export function capped(issues: ConfigIssue[]): ConfigIssue[] {
 export function validateAliasConfig(input: unknown, origin: string): AliasConfig {
   const issues: ConfigIssue[] = [];
   if (!isMapping(input)) {
-    const got = input === null || input === undefined ? 'nothing (empty document)' : kindOf(input, 'a list');
+    const got = input === null || input === undefined ? 'nothing (empty document)' : kind(input);
     issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
     throw new AliasConfigError(`Invalid ${origin}`, issues);
   }
@@ -137,8 +154,7 @@ export function validateAliasConfig(input: unknown, origin: string): AliasConfig
   const aliases = own(input, 'aliases');
   const defs = new Map<string, AliasDefinition>();
   if (!isMapping(aliases)) {
-    const message =
-      aliases === undefined ? 'is required' : `must be a mapping, got ${kindOf(aliases, 'a list')}`;
+    const message = aliases === undefined ? 'is required' : `must be a mapping, got ${kind(aliases)}`;
     issues.push({ path: 'aliases', message: `${message}: a mapping of "mana/<name>" to { chain: [...] }` });
   } else if (Object.keys(aliases).length === 0) {
     issues.push({ path: 'aliases', message: 'must define at least one alias' });
