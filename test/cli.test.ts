@@ -1,7 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { WELL_KNOWN } from '../src/providers/registry.js';
@@ -251,12 +253,15 @@ describe('mana-llm CLI', () => {
 });
 
 describe('mana-llm CLI as a real process', () => {
-  const spawnCli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  // With `cwd`, tsx and the CLI are named by absolute path: they are not found from another directory.
+  const spawnCli = (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const tsx = cwd ? createRequire(import.meta.url).resolve('tsx') : 'tsx';
+      const cli = cwd ? fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)) : 'src/cli/main.ts';
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', ...args],
-        { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
+        ['--import', tsx, cli, ...args],
+        { env: { PATH: process.env.PATH, ...env }, timeout: 20_000, cwd },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
     });
@@ -272,6 +277,15 @@ describe('mana-llm CLI as a real process', () => {
     const bad = await spawnCli(['validate', join(dir, 'broken.yaml')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('aliases');
+  });
+
+  it('validate --config reads ./aliases.yaml when the config names no aliases (the documented default)', async () => {
+    const dir = files('http://127.0.0.1:9');
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ providers: { ollama: {}, groq: { apiKey: KEY } } }));
+    const r = await spawnCli(['validate', '--config', 'c.json'], {}, dir);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${join(dir, 'aliases.yaml')}: ok — 2 aliases, default mana/fast-text\n`);
+    expect(r.code).toBe(0);
   });
 
   it('stops quietly with exit 0 when its reader goes away (mana-llm chat … | head)', async () => {
