@@ -469,6 +469,15 @@ describe('mana-llm validate output', () => {
   });
 });
 
+describe('mana-llm validate: which file', () => {
+  it('checks the file given as the argument, not --aliases, when both are given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mana-cli-'));
+    writeFileSync(join(dir, 'a.yaml'), 'aliases:\n  mana/x:\n    chain: [ollama/m]\n');
+    const r = await run(['validate', join(dir, 'a.yaml'), '--aliases', 'aliases.example.yaml']);
+    expect(r).toEqual({ code: 0, stdout: `${join(dir, 'a.yaml')}: ok — 1 aliases\n`, stderr: '' });
+  });
+});
+
 describe('mana-llm health once every probe answered', () => {
   it('drops its 10 s wait, which would hold the finished command open until it ran out', async () => {
     const groq = await startMockUpstream('openai');
