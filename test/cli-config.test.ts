@@ -49,6 +49,16 @@ describe('mana-llm validate --config', () => {
     expect(r.stderr).not.toContain('ollama/qwen2.5:7b');
   });
 
+  it('a config naming both an aliasesPath and inline aliases is refused for that, whatever the inline aliases hold', async () => {
+    const config = project(
+      { aliasesPath: 'sub/aliases.yaml', aliases: 'aliases: [', providers: { ollama: {} } },
+      ALIASES,
+    );
+    const r = await run(['validate', '--config', config]);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toContain('aliasesPath: give exactly one of aliasesPath or aliases');
+  });
+
   it('counts a single warning as "1 warning"', async () => {
     const config = project(
       { aliasesPath: 'sub/aliases.yaml', providers: { ollama: {}, groq: { apiKey: 'k' } } },
