@@ -335,6 +335,19 @@ describe('aliases files: unknown keys and chain entries that name an alias', () 
     expect(warnings).toEqual([]);
   });
 
+  it('an !!omap or !!set where a mapping belongs is named, not taken for an empty mapping', () => {
+    expect(aliasError('aliases: !!omap [ mana/a: { chain: [ollama/q] } ]\n').issues).toEqual([
+      {
+        path: 'aliases',
+        message: 'must be a mapping, got a Map (YAML !!omap): a mapping of "mana/<name>" to { chain: [...] }',
+      },
+    ]);
+    expect(aliasError('aliases: !!set { mana/a }\n').issues[0]?.message).toContain('got a Set (YAML !!set)');
+    expect(aliasError('!!omap [ aliases: { mana/a: { chain: [ollama/q] } } ]\n').issues).toEqual([
+      { path: '(root)', message: 'must be a mapping with an "aliases" key, got a Map (YAML !!omap)' },
+    ]);
+  });
+
   it('absurdly deep nesting (20,000 [) is refused with a clear message, not "Maximum call stack size exceeded"', () => {
     const err = aliasError(`aliases: ${'['.repeat(20_000)}`);
     expect(err.message).not.toContain('call stack');
