@@ -84,8 +84,7 @@ describe('loadAliases from files and text', () => {
     const issue = (text: string) => errorOf({ text }).issues[0];
     expect(issue('aliases: !!omap [ mana/a: { chain: [p/m] } ]\n')).toEqual({
       path: 'aliases',
-      message:
-        'must be a mapping, got a Map (YAML !!omap): a mapping of "mana/<name>" to { chain: [...] }',
+      message: 'must be a mapping, got a Map (YAML !!omap): a mapping of "mana/<name>" to { chain: [...] }',
     });
     expect(issue('aliases: !!set { mana/a }\n')?.message).toMatch(
       /^must be a mapping, got a Set \(YAML !!set\)/,
