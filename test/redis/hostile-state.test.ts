@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createManaLLM, type ManaLLM } from '../../src/index.js';
 import {
   createRedisHealthStore,
@@ -546,6 +546,97 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     // never read back (Redis measures bytes), so it is not written either.
     expect(await ask(bytes - 1)).toEqual({ stored: null, hit: false });
     expect(await ask(bytes)).toEqual({ stored, hit: true });
+  });
+
+  it('a published cool-down whose deadline is not a number or numeric text (an array) is ignored', async () => {
+    const prefix = `h${++run}:`;
+    const { store } = await client(prefix, 60_000);
+    const later = Date.now() + 50_000;
+    await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: 'up/m', u: [later] }));
+    await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: 'up/n', u: later }));
+    await until(() => store.getTargetCooldown('up/n') !== undefined, 'the marker');
+    expect(store.listTargetCooldowns()).toEqual([{ target: 'up/n', until: later }]);
+  });
+
+  it('a cool-down ending exactly now is over: not written, pruned from Redis, ignored when published', async () => {
+    const prefix = `h${++run}:`;
+    const { store } = await client(prefix, 60_000);
+    // Commands on one connection are answered in order: a cache read answers after the writes before it.
+    const barrier = () => store.getResponse('none');
+    const now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      store.setTargetCooldown('up/a', now + 1_000);
+      await barrier();
+      await admin.hset(`${prefix}targets`, 'up/planted', String(now));
+      store.setTargetCooldown('up/m', now);
+      await barrier();
+      expect(Object.keys(await admin.hgetall(`${prefix}targets`)).sort()).toEqual(['up/a']);
+      await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: 'up/p', u: now }));
+      await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: 'up/q', u: now + 1 }));
+      await until(() => store.getTargetCooldown('up/q') !== undefined, 'the marker');
+      expect(store.getTargetCooldown('up/p')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a cool-down to the deadline Redis already holds is not written or published again', async () => {
+    const prefix = `h${++run}:`;
+    const { store } = await client(prefix, 60_000);
+    const heard: string[] = [];
+    const sub = new Redis(redis.url);
+    open.push({ close: async () => sub.disconnect() });
+    sub.on('message', (_ch: string, m: string) => heard.push(JSON.parse(m).t));
+    await sub.subscribe(`${prefix}health`);
+    const later = Date.now() + 50_000;
+    store.setTargetCooldown('up/m', later);
+    store.setTargetCooldown('up/m', later);
+    store.setTargetCooldown('up/n', later);
+    await until(() => heard.includes('up/n'), 'the marker');
+    expect(heard).toEqual(['up/m', 'up/n']);
+  });
+
+  it('an open record planted exactly at the corrupt bound (now + cool-down + 60 s skew) is kept against a shorter open', async () => {
+    const prefix = `h${++run}:`;
+    const { store } = await client(prefix, 60_000);
+    const now = Date.now();
+    const planted = JSON.stringify({
+      consecutiveFailures: 3,
+      openedUntil: now + 120_000,
+      lastError: 'x',
+      lastCheckedAt: now - 1_000,
+    });
+    await admin.hset(`${prefix}providers`, 'up', planted);
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      store.setProvider('up', {
+        consecutiveFailures: 5,
+        openedUntil: now + 60_000,
+        trialInFlight: false,
+        lastError: 'y',
+        lastCheckedAt: now,
+      });
+      await store.getResponse('none');
+      expect(await admin.hget(`${prefix}providers`, 'up')).toBe(planted);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a stored record of exactly 4 KiB is loaded by a store starting up', async () => {
+    const prefix = `h${++run}:`;
+    const r = {
+      consecutiveFailures: 3,
+      openedUntil: Date.now() + 30_000,
+      lastError: '',
+      lastCheckedAt: Date.now(),
+    };
+    r.lastError = 'x'.repeat(4_096 - JSON.stringify(r).length);
+    expect(JSON.stringify(r)).toHaveLength(4_096);
+    await admin.hset(`${prefix}providers`, 'up', JSON.stringify(r));
+    const { store } = await client(prefix, 60_000);
+    expect(store.getProvider('up')?.consecutiveFailures).toBe(3);
   });
 });
 
