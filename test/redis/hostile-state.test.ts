@@ -374,6 +374,10 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     await flood.exec();
     await until(() => llm.health().providers.up?.state === 'open', 'the marker');
     expect(llm.health().targets).toHaveLength(10_000);
+    // A later deadline for a target already mirrored is taken even so.
+    await admin.publish(`${prefix}health`, JSON.stringify({ s: 'other', t: 'up/m0', u: deadline + 5_000 }));
+    const m0 = () => llm.health().targets.find((t) => t.target === 'up/m0')?.until;
+    await until(() => m0() === deadline + 5_000, 'the later deadline', 2_000);
   });
 
   it('a hash planted with more fields than a store mirrors is loaded only up to that many', async () => {
