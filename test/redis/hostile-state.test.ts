@@ -568,7 +568,8 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
     // Commands on one connection are answered in order: a cache read answers after the writes before it.
     const barrier = () => store.getResponse('none');
     const now = Date.now();
-    vi.useFakeTimers({ toFake: ['Date'], now });
+    // Times in Redis are Date.now() (other processes compare them): frozen at `now` for the boundary.
+    const frozen = vi.spyOn(Date, 'now').mockReturnValue(now);
     try {
       store.setTargetCooldown('up/a', now + 1_000);
       await barrier();
@@ -581,7 +582,7 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
       await until(() => store.getTargetCooldown('up/q') !== undefined, 'the marker');
       expect(store.getTargetCooldown('up/p')).toBeUndefined();
     } finally {
-      vi.useRealTimers();
+      frozen.mockRestore();
     }
   });
 
@@ -612,7 +613,8 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
       lastCheckedAt: now - 1_000,
     });
     await admin.hset(`${prefix}providers`, 'up', planted);
-    vi.useFakeTimers({ toFake: ['Date'], now });
+    // Times in Redis are Date.now() (other processes compare them): frozen at `now` for the boundary.
+    const frozen = vi.spyOn(Date, 'now').mockReturnValue(now);
     try {
       store.setProvider('up', {
         consecutiveFailures: 5,
@@ -624,7 +626,7 @@ describe.skipIf(!haveRedis())('a hostile or corrupted Redis', () => {
       await store.getResponse('none');
       expect(await admin.hget(`${prefix}providers`, 'up')).toBe(planted);
     } finally {
-      vi.useRealTimers();
+      frozen.mockRestore();
     }
   });
 
