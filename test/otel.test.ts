@@ -20,6 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createManaProvider } from '../src/ai-sdk/index.js';
 import {
   createManaLLM,
+  type ManaLLM,
   NoHealthyProviderError,
   type ProviderAdapter,
   ProviderError,
@@ -43,14 +44,20 @@ import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
 
+/** `llm` instrumented with an in-memory exporter: `exporter.getFinishedSpans()` holds the spans it ended. */
+function traced(llm: ManaLLM) {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const stop = instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+  return { exporter, stop };
+}
+
 async function setup() {
   const h = await harness({
     upstreams: { a: 'openai', b: 'ollama', c: 'anthropic' },
     aliases: { 'mana/x': ['a/m1', 'b/m2'], 'mana/ghost': ['ghost/m', 'a/m1', 'c/m3'] },
   });
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const stop = instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+  const { exporter, stop } = traced(h.llm);
   return { ...h, a: h.up.a!, b: h.up.b!, c: h.up.c!, exporter, stop };
 }
 
@@ -252,9 +259,7 @@ describe('instrumentOpenTelemetry and a stream that ends in an error after its f
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     // An alias stream the upstream breaks, and a direct stream the caller aborts.
     expect(await rejection(collect(llm.stream({ model: 'mana/x', messages: USER })))).toBeInstanceOf(
       StreamInterruptedError,
@@ -317,9 +322,7 @@ describe('instrumentOpenTelemetry and a stream interrupted after its first chunk
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     expect(await rejection(collect(llm.stream({ model: 'mana/s', messages: USER })))).toBeInstanceOf(
       StreamInterruptedError,
     );
@@ -353,9 +356,7 @@ describe('instrumentOpenTelemetry and hedging', () => {
         clock,
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     const call = llm.chat({ model: 'mana/h', messages: USER }, { hedgeAfterMs: 50 });
     await waitFor(() => slow.received === 1, 'request at a');
     await clock.advanceAsync(50);
@@ -422,9 +423,7 @@ describe('instrumentOpenTelemetry with usage details', () => {
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     const res = await generateText({ model: createManaProvider(llm)('mana/c'), prompt: 'Hi' });
     expect(res.usage.inputTokenDetails).toMatchObject({ cacheReadTokens: 40, noCacheTokens: 10 });
     expect(tree(exporter.getFinishedSpans()).root.attributes).toMatchObject({
@@ -528,9 +527,7 @@ describe('instrumentOpenTelemetry and an attempt timed longer than its call', ()
         clock,
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     await llm.chat({ model: 'mana/c', messages: USER });
     const { root, children } = tree(exporter.getFinishedSpans());
     expect(children).toHaveLength(2);
@@ -600,9 +597,7 @@ describe('instrumentOpenTelemetry with the response cache', () => {
         cache: { store: 'memory' as const, ttlMs: 60_000 },
       },
     });
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    const stop = instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+    const { exporter, stop } = traced(h.llm);
     const req = { model: 'mana/c', messages: USER, temperature: 0 };
     await h.llm.chat(req);
     await h.llm.chat(req);
@@ -678,9 +673,7 @@ describe('instrumentOpenTelemetry and a stream that falls back', () => {
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     await collect(llm.stream({ model: 'mana/s', messages: USER }));
     const { root, children } = tree(exporter.getFinishedSpans());
     const [first, second] = children as [ReadableSpan, ReadableSpan];
@@ -776,7 +769,7 @@ describe('instrumentOpenTelemetry: when each entry is recorded', () => {
     return { url: up.url, waiting, answer };
   }
 
-  function traced(chain: string[], providers: Record<string, string>) {
+  function tracedChain(chain: string[], providers: Record<string, string>) {
     const llm = track(
       createManaLLM({
         aliases: { aliases: { 'mana/t': { chain } } },
@@ -789,15 +782,12 @@ describe('instrumentOpenTelemetry: when each entry is recorded', () => {
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
-    return { llm, exporter };
+    return { llm, exporter: traced(llm).exporter };
   }
 
   it('a skipped entry is stamped when it was skipped, not when the call ended', async () => {
     const a = await held();
-    const { llm, exporter } = traced(['ghost/m', 'a/m1'], { a: a.url });
+    const { llm, exporter } = tracedChain(['ghost/m', 'a/m1'], { a: a.url });
     const call = llm.chat({ model: 'mana/t', messages: USER });
     await waitFor(() => a.waiting.length === 1, 'the request to reach a');
     const between = performance.timeOrigin + performance.now();
@@ -812,7 +802,7 @@ describe('instrumentOpenTelemetry: when each entry is recorded', () => {
   it('a hedge that fails first and the entry beside it failing later each end when they failed', async () => {
     const a = await held();
     const b = await upstream('openai', { status: 500 });
-    const { llm, exporter } = traced(['a/m1', 'b/m2'], { a: a.url, b: b.url });
+    const { llm, exporter } = tracedChain(['a/m1', 'b/m2'], { a: a.url, b: b.url });
     const told: string[] = [];
     llm.on('fallback', (e) => told.push(e.from));
     const call = rejection(llm.chat({ model: 'mana/t', messages: USER }, { hedgeAfterMs: 10 }));
@@ -884,9 +874,7 @@ describe("instrumentOpenTelemetry and an upstream's error caused by a plain Erro
         health: { probes: false },
       }),
     );
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(llm);
     expect(await rejection(llm.chat({ model: 'custom/m', messages: USER }))).toBe(bad);
     expect(tree(exporter.getFinishedSpans()).root.attributes['error.type']).toBe('ProviderError');
   });
@@ -932,9 +920,7 @@ describe('instrumentOpenTelemetry and API keys', () => {
       providers: { a: { apiKey: key }, b: { apiKey: key } },
       options: { fallbackOnAuthError: true },
     });
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    instrumentOpenTelemetry(h.llm, { tracer: provider.getTracer('test') });
+    const { exporter } = traced(h.llm);
     const echo = {
       status: 401,
       body: JSON.stringify({ error: { message: `Incorrect API key provided: ${key}` } }),
