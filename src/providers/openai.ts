@@ -15,18 +15,28 @@ import { chatReply, replyJson } from './openai-reply.js';
 import { readChatStream } from './openai-stream.js';
 import type { AdapterDeps } from './registry.js';
 
+type Message = AdapterChatRequest['messages'][number];
+
+/** An assistant turn with an empty `tool_calls` list (OpenAI answers 400 `empty_array`; older SDKs built one). */
+const hasEmptyCalls = (m: Message): boolean => m.role === 'assistant' && m.tool_calls?.length === 0;
+
 /**
- * The request without what a strict server refuses on assistant turns: an empty `tool_calls` list (OpenAI answers
- * 400 `empty_array`; older SDKs built one when a reply went back into the history) and, unless `keepExtras`,
- * `extra_content` on tool calls (Gemini's thought signature, see google-reply.ts: only Google's own
+ * …or with `extra_content` on a tool call (Gemini's thought signature, see google-reply.ts): only Google's own
  * OpenAI-compatible endpoint reads it, and OpenAI may reject a field it does not know when a conversation moves from
- * Gemini to it). The request itself when there is none (the usual case).
+ * Gemini to it.
  */
-function outgoingRequest(req: AdapterChatRequest, keepExtras: boolean): AdapterChatRequest {
-  const strip = keepExtras ? hasEmptyCalls : hasEmptyCallsOrExtras;
-  if (!req.messages.some(strip)) return req;
+const hasEmptyCallsOrExtras = (m: Message): boolean =>
+  hasEmptyCalls(m) ||
+  (m.role === 'assistant' && m.tool_calls?.some((c) => c.extra_content !== undefined) === true);
+
+/**
+ * The request without what `refused` finds on its assistant turns (the empty list, or the calls' `extra_content`);
+ * the request itself when there is none (the usual case).
+ */
+function outgoingRequest(req: AdapterChatRequest, refused: (m: Message) => boolean): AdapterChatRequest {
+  if (!req.messages.some(refused)) return req;
   const messages = req.messages.map((m) => {
-    if (m.role !== 'assistant' || !m.tool_calls || !strip(m)) return m;
+    if (m.role !== 'assistant' || !m.tool_calls || !refused(m)) return m;
     if (m.tool_calls.length === 0) {
       const { tool_calls: _drop, ...turn } = m;
       return turn;
@@ -34,17 +44,6 @@ function outgoingRequest(req: AdapterChatRequest, keepExtras: boolean): AdapterC
     return { ...m, tool_calls: m.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
   });
   return { ...req, messages };
-}
-
-function hasEmptyCalls(m: AdapterChatRequest['messages'][number]): boolean {
-  return m.role === 'assistant' && m.tool_calls?.length === 0;
-}
-
-function hasEmptyCallsOrExtras(m: AdapterChatRequest['messages'][number]): boolean {
-  return (
-    m.role === 'assistant' &&
-    (m.tool_calls?.length === 0 || m.tool_calls?.some((c) => c.extra_content !== undefined) === true)
-  );
 }
 
 /**
@@ -73,15 +72,16 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const embedPath = `${basePath}/embeddings`;
   const listing = metaFor('*', 'GET', `${basePath}/models`);
   const host = new URL(config.baseUrl).hostname;
-  // Google's OpenAI-compatible endpoint wants Gemini's thought signatures back on tool calls; nobody else reads them.
-  const keepsExtras = host.endsWith('.googleapis.com');
+  // What is left out of assistant turns: Google's OpenAI-compatible endpoint wants Gemini's thought signatures back on
+  // tool calls; nobody else reads them.
+  const refused = host.endsWith('.googleapis.com') ? hasEmptyCalls : hasEmptyCallsOrExtras;
   // OpenAI itself (its host, or the well-known id, also behind a proxy's baseUrl) deprecated `max_tokens` for
   // `max_completion_tokens`, and its reasoning models (o1, o3, o4-mini, gpt-5) refuse it with a 400. Other
   // OpenAI-compatible servers get `max_tokens`, which all of them read (docs/wire-conformance.md).
   const completionTokens = config.id === 'openai' || host === 'api.openai.com';
 
   async function chat(input: AdapterChatRequest, ctx: AdapterContext): Promise<ChatCompletion> {
-    const request = outgoingRequest(input, keepsExtras);
+    const request = outgoingRequest(input, refused);
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
@@ -96,7 +96,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const cancel = cancelOf(ctx);
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
-      const body = requestBody(outgoingRequest(request, keepsExtras), true, completionTokens);
+      const body = requestBody(outgoingRequest(request, refused), true, completionTokens);
       return calls.call(meta, sent.sse, cancel, body);
     };
     return readChatStream(open, {
