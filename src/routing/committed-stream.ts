@@ -133,8 +133,7 @@ export class CommittedStream implements Committed {
     const ctx = this.#ctx;
     const { entry } = this.#served;
     ctx.health.recordSuccess(entry.provider);
-    if (ctx.events.has('response') || this.plan.trace)
-      reportServed(ctx, this.plan, entry.target, this.#handed.usage(), this.#firstChunkMs);
+    reportServed(ctx, this.plan, entry.target, this.#handed.usage(), this.#firstChunkMs);
     this.close(false);
   }
 

@@ -78,7 +78,7 @@ async function readUntilCommit(stream: AsyncIterable<ChatChunk[]>): Promise<Held
       let committed = false;
       for (const c of r.value) {
         held.push(c);
-        if (!committed && commitsStream(c)) committed = true;
+        committed ||= commitsStream(c);
       }
       if (committed) return { reader, held, ended: false };
     }
