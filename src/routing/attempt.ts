@@ -4,8 +4,6 @@ import { warnThrown } from '../warn.js';
 import { CancelToken, followAbort } from '../wire/cancel.js';
 import type { ProviderSlot, RouterContext } from './context.js';
 
-const ignore = (): void => undefined;
-
 /**
  * One attempt's abort signal: fires when the caller aborts, when the client closes, when `ms` runs out on the
  * injected clock, or when the provider's breaker opens while the attempt still waits (`released`). `timeout` and
@@ -177,7 +175,7 @@ export class AttemptSignal {
     const token = this.token;
     if (token.aborted) {
       // Nobody else will wait for `p`: its own (abort) rejection must not go unhandled.
-      p.catch(ignore);
+      p.catch(() => undefined);
       return Promise.reject(token.reason);
     }
     // The adapter took the token (a built-in one): an abort cancels its request, which settles `p` itself.
