@@ -1,11 +1,11 @@
-import { type Committed, CommittedStream } from '../../src/routing/committed-stream.js';
+import { CommittedStream } from '../../src/routing/committed-stream.js';
 import type { CallPlan, RouterContext } from '../../src/routing/context.js';
 import { reportFailure, reportRequest } from '../../src/routing/report.js';
-import type { CallServices } from '../../src/routing/serve-call.js';
+import { type CallServices, routingOf } from '../../src/routing/serve-call.js';
 import { STREAM_STEP } from '../../src/routing/stream-commit.js';
 import { walkChain } from '../../src/routing/walk-chain.js';
 import { activeChannel } from '../../src/trace-channels.js';
-import type { CallOptions, ChatChunk, ChatRequest } from '../../src/types.js';
+import type { CallOptions, ChatChunk, ChatRequest, Routing } from '../../src/types.js';
 
 const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 /** No chunks (never written to). */
@@ -27,7 +27,7 @@ export function streamChain(
   services: CallServices,
   req: ChatRequest,
   opts: CallOptions | undefined,
-  onCommit?: (committed: Committed) => void,
+  onCommit?: (routing: Routing) => void,
 ): ChatStream {
   const makePlan = () =>
     services.planner.plan(
@@ -39,12 +39,12 @@ export function streamChain(
   return new ChatStream(services.ctx, makePlan, req, onCommit);
 }
 
-/** The stream `llm.stream()` returned; `onCommit` learns what it committed to (see `openStream`). */
+/** The stream `llm.stream()` returned; `onCommit` learns how it was routed (see `openStream`). */
 export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
   readonly #ctx: RouterContext;
   readonly #makePlan: () => CallPlan;
   readonly #req: ChatRequest;
-  readonly #onCommit: ((committed: Committed) => void) | undefined;
+  readonly #onCommit: ((routing: Routing) => void) | undefined;
   #phase = Phase.New;
   #committed: CommittedStream | undefined;
   /** The chunks of the last network read; those before `#at` were handed out. */
@@ -62,7 +62,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
     ctx: RouterContext,
     makePlan: () => CallPlan,
     req: ChatRequest,
-    onCommit: ((committed: Committed) => void) | undefined,
+    onCommit: ((routing: Routing) => void) | undefined,
   ) {
     this.#ctx = ctx;
     this.#makePlan = makePlan;
@@ -163,7 +163,7 @@ export class ChatStream implements AsyncGenerator<ChatChunk, void, undefined> {
       throw reportFailure(ctx, plan, err);
     }
     this.#committed = committed;
-    this.#onCommit?.(committed);
+    this.#onCommit?.(routingOf(plan, committed.target, plan.attempts));
     this.#phase = Phase.Open;
     try {
       this.#batch = committed.start();

@@ -1,8 +1,8 @@
 import { activeChannel } from '../trace-channels.js';
-import type { CallOptions, ChatChunk, ChatRequest } from '../types.js';
-import { type Committed, CommittedStream } from './committed-stream.js';
+import type { CallOptions, ChatChunk, ChatRequest, Routing } from '../types.js';
+import { CommittedStream } from './committed-stream.js';
 import { reportFailure, reportRequest } from './report.js';
-import type { CallServices } from './serve-call.js';
+import { type CallServices, routingOf } from './serve-call.js';
 import { STREAM_STEP } from './stream-commit.js';
 import { walkChain } from './walk-chain.js';
 
@@ -10,13 +10,13 @@ import { walkChain } from './walk-chain.js';
  * Streams with fallback up to the commit point: nothing reaches the consumer before the first content chunk;
  * a failure before it falls back invisibly; after it, any failure ends the stream with StreamInterruptedError.
  * This is what `llm.stream()` returns, a native async generator: it plans the call on the first `next()` (a closed
- * client or an unknown alias fails there), and `onCommit` learns what the stream committed to.
+ * client or an unknown alias fails there), and `onCommit` learns how it was routed once it commits.
  */
 export function streamChain(
   services: CallServices,
   req: ChatRequest,
   opts: CallOptions | undefined,
-  onCommit?: (committed: Committed) => void,
+  onCommit?: (routing: Routing) => void,
 ): AsyncGenerator<ChatChunk, void, undefined> {
   // The stream is cancelled once the consumer drops it unfinished: the committed stream watches the generator itself.
   const self: { stream?: object | undefined } = {};
@@ -30,7 +30,7 @@ async function* chatStream(
   req: ChatRequest,
   opts: CallOptions | undefined,
   self: { stream?: object | undefined },
-  onCommit: ((committed: Committed) => void) | undefined,
+  onCommit: ((routing: Routing) => void) | undefined,
 ): AsyncGenerator<ChatChunk, void, undefined> {
   const trace = activeChannel('stream') ? { kind: 'stream' as const, request: req } : undefined;
   const plan = planner.plan('stream', req, opts, trace);
@@ -47,7 +47,7 @@ async function* chatStream(
     throw reportFailure(ctx, plan, err);
   }
   self.stream = undefined;
-  onCommit?.(committed);
+  onCommit?.(routingOf(plan, committed.target, plan.attempts));
   // True while suspended at a `yield`: what is thrown there is the consumer's `throw()`, passed on as it is.
   let consumer = false;
   try {

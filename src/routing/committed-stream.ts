@@ -8,12 +8,6 @@ import { type HeldStream, stopReader } from './stream-commit.js';
 import { HandedOut } from './stream-partial.js';
 import type { Served } from './walk-chain.js';
 
-/** What a stream committed to: its plan (with the attempts before the commit) and the entry that serves it. */
-export interface Committed {
-  readonly plan: CallPlan;
-  readonly target: string;
-}
-
 /**
  * A stream dropped by its consumer without `return()` (a manual `next()` loop left early): once it is garbage,
  * its upstream request is cancelled and its provider slot freed, instead of both being held until `close()`.
@@ -34,7 +28,7 @@ interface Box {
  * A stream past its commit point: reads the served entry's batches under the idle and duration timers, records how
  * it ends in health and events, and builds the StreamInterruptedError of a failure after the commit.
  */
-export class CommittedStream implements Committed {
+export class CommittedStream {
   readonly plan: CallPlan;
   readonly #ctx: RouterContext;
   readonly #served: Served<HeldStream>;

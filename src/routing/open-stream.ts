@@ -1,8 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { CallOptions, ChatChunk, ChatRequest, Routing } from '../types.js';
 import { streamChain } from './chat-stream.js';
-import type { Committed } from './committed-stream.js';
-import { type CallServices, routingOf } from './serve-call.js';
+import type { CallServices } from './serve-call.js';
 
 /**
  * A stream that has committed: its first chunks are already read and held, `routing` and `model` say who serves it.
@@ -79,17 +78,13 @@ export async function openStream(
   request: ChatRequest,
   opts: CallOptions | undefined,
 ): Promise<OpenedStream> {
-  const seen: { committed?: Committed } = {};
-  const stream = streamChain(services, request, opts, (c) => {
-    seen.committed = c;
+  const seen: { routing?: Routing } = {};
+  const stream = streamChain(services, request, opts, (routing) => {
+    seen.routing = routing;
   });
   // The first `next()` is the walk: it throws, or it commits (calling back above) and settles with the first held
   // chunk. Nothing else holds the stream yet, so nothing can close it before.
   const first = await stream.next();
-  const committed = seen.committed as Committed;
   const { clock, opts: o } = services.ctx;
-  return new Opened(stream, first, routingOf(committed.plan, committed.target, committed.plan.attempts), {
-    ms: o.timeouts.idleMs,
-    clock,
-  });
+  return new Opened(stream, first, seen.routing as Routing, { ms: o.timeouts.idleMs, clock });
 }
