@@ -115,15 +115,14 @@ describe('mana-llm validate --config refuses what the other commands refuse', ()
 });
 
 describe('mana-llm validate <file> --config with the aliases inline in the config', () => {
-  it('is aliases given twice (exit 2), not an ok for the inline ones with the file unread', async () => {
+  it('checks the file, which wins over the inline aliases, not an ok for the inline ones with the file unread', async () => {
     const config = project(
       { aliases: { aliases: { 'mana/x': { chain: ['ollama/m'] } } }, providers: { ollama: {} } },
       ALIASES,
     );
     const r = await run(['validate', 'aliases.example.yaml', '--config', config]);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('aliasesPath: give exactly one');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('aliases.example.yaml: ok — 6 aliases');
   });
 });
 

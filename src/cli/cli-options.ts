@@ -96,9 +96,14 @@ export function optionsFrom(
     if (!isJsonObject(parsed)) throw new ConfigError(`config ${file} must be a JSON object`);
     if (parsed.aliasesPath !== undefined && typeof parsed.aliasesPath !== 'string')
       throw new ConfigError(`config ${file}`, [{ path: 'aliasesPath', message: 'must be a string' }]);
-    const aliasesPath =
-      values.aliases ?? (parsed.aliasesPath ? resolve(dirname(file), parsed.aliasesPath) : undefined);
-    return { ...parsed, ...(aliasesPath ? { aliasesPath } : {}) };
+    // The command line wins, as over every other config value: --aliases replaces the config's aliases, inline or not.
+    if (values.aliases !== undefined) {
+      const { aliases: _, ...rest } = parsed;
+      return { ...rest, aliasesPath: values.aliases };
+    }
+    return parsed.aliasesPath
+      ? { ...parsed, aliasesPath: resolve(dirname(file), parsed.aliasesPath) }
+      : parsed;
   }
   const aliasesPath = resolve(values.aliases ?? 'aliases.yaml');
   if (!existsSync(aliasesPath))
