@@ -17,7 +17,7 @@ export function validate(
   const chosen = { ...values, aliases: positional ?? values.aliases };
   refuseEmpty(chosen, ['config', 'aliases']);
   const given = values.config !== undefined ? optionsFrom(chosen, env) : undefined;
-  const file = resolve(positional ?? values.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
+  const file = resolve(chosen.aliases ?? given?.aliasesPath ?? 'aliases.yaml');
   // A config may hold its aliases inline instead of naming a file.
   const inline = given && given.aliasesPath === undefined ? given.aliases : undefined;
   const source =
