@@ -96,7 +96,7 @@ export function optionsFrom(
     if (!isJsonObject(parsed)) throw new ConfigError(`config ${file} must be a JSON object`);
     if (parsed.aliasesPath !== undefined && typeof parsed.aliasesPath !== 'string')
       throw new ConfigError(`config ${file}`, [{ path: 'aliasesPath', message: 'must be a string' }]);
-    // The command line wins, as over every other config value: --aliases replaces the config's aliases, inline or not.
+    // The command line wins: --aliases replaces the config's aliases, named by aliasesPath or inline.
     if (values.aliases !== undefined) {
       const { aliases: _, ...rest } = parsed;
       return { ...rest, aliasesPath: values.aliases };
