@@ -114,22 +114,22 @@ function checkOptions(opts: unknown, out: IssueList): void {
       out.add('options', `call options must be an object, got ${kindOf(opts)}`);
       return;
     }
-    const o = opts as CallOptions;
-    const t = o.timeoutMs;
+    const t = opts.timeoutMs;
     if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0))
       out.add(
         'timeoutMs',
         `must be a finite number of milliseconds > 0, got ${typeof t === 'number' ? t : kindOf(t)}`,
       );
-    const s = o.signal as unknown;
+    const s = opts.signal;
     // Duck-typed: an AbortSignal from another realm or a polyfill works the same way.
     if (
       s !== undefined &&
       !(isObject(s) && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function')
     )
       out.add('signal', `must be an AbortSignal, got ${kindOf(s)}`);
-    if (o.cache !== undefined && typeof o.cache !== 'boolean') out.add('cache', 'must be true or false');
-    const h = o.hedgeAfterMs;
+    if (opts.cache !== undefined && typeof opts.cache !== 'boolean')
+      out.add('cache', 'must be true or false');
+    const h = opts.hedgeAfterMs;
     if (h !== undefined && h !== 'auto' && (typeof h !== 'number' || !Number.isFinite(h) || h < 0))
       out.add(
         'hedgeAfterMs',
