@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { ALIAS_PREFIX } from './aliases/model-string.js';
+import { ALIAS_PROVIDER } from './aliases/model-string.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { shown } from './issue-list.js';
 import {
@@ -25,8 +25,6 @@ const NOT_A_HEADER =
 
 // valibot drops these keys from records (they could pollute prototypes); a provider so named is reported.
 const RESERVED_IDS = new Set(['__proto__', 'constructor', 'prototype']);
-/** `mana/<name>` is always an alias: a provider of that id could sit in no chain (docs/options.md#providers). */
-const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
 
 /** `defaults` with each value the user set (not undefined) in its place; keys outside `defaults` are not read. */
 function filled<T extends object>(

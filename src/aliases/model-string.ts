@@ -1,5 +1,8 @@
+/** `mana/<name>` is always an alias: a provider of this id could sit in no chain (docs/options.md#providers). */
+export const ALIAS_PROVIDER = 'mana';
+
 /** The prefix that marks a model string as a mana-llm alias. */
-export const ALIAS_PREFIX = 'mana/';
+const ALIAS_PREFIX = `${ALIAS_PROVIDER}/`;
 
 /** Splits `provider/model` at the first `/` (provider trimmed and lower-cased); null when either side is blank. */
 export function parseModelString(s: string): { provider: string; model: string } | null {

@@ -3,7 +3,7 @@ import { AliasConfigError, type ConfigIssue } from '../errors.js';
 import { kindOf, shown } from '../issue-list.js';
 import { isJsonObject, type JsonObject as Mapping } from '../providers/json-shapes.js';
 import { configIssues, issuePath, unknownKeyMessage, unknownKeys } from '../unknown-keys.js';
-import { ALIAS_PREFIX, parseModelString } from './model-string.js';
+import { ALIAS_PROVIDER, parseModelString } from './model-string.js';
 
 /** One member of an alias chain: the normalised `provider/model` target and its two halves. */
 export interface ChainEntry {
@@ -22,7 +22,6 @@ export interface AliasConfig {
 export const MAX_ISSUES = 100;
 
 const ROOT = '(root)';
-const ALIAS_PROVIDER = ALIAS_PREFIX.slice(0, -1);
 const NAME_RE = /^mana\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const CHAIN_MSG = 'must be a non-empty list of "provider/model" strings';
 const POSITIVE_INT_MSG = 'must be a positive integer (the embedding vector length)';
