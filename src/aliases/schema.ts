@@ -140,12 +140,12 @@ export function capped(issues: ConfigIssue[]): ConfigIssue[] {
  * @throws AliasConfigError listing every violation, each with its path.
  */
 export function validateAliasConfig(input: unknown, origin: string): AliasConfig {
-  const issues: ConfigIssue[] = [];
   if (!isMapping(input)) {
     const got = input === null || input === undefined ? 'nothing (empty document)' : kind(input);
-    issues.push({ path: ROOT, message: `must be a mapping with an "aliases" key, got ${got}` });
-    throw new AliasConfigError(`Invalid ${origin}`, issues);
+    const message = `must be a mapping with an "aliases" key, got ${got}`;
+    throw new AliasConfigError(`Invalid ${origin}`, [{ path: ROOT, message }]);
   }
+  const issues: ConfigIssue[] = [];
   for (const key of Object.keys(input)) {
     if (key !== 'aliases' && key !== 'default')
       issues.push({ path: issuePath([key]), message: unknownKeyMessage(key, ['aliases', 'default']) });
