@@ -112,7 +112,7 @@ export function unknownKeys(
   const piped = s.pipe !== undefined;
   s = s.pipe?.find((p) => p.entries) ?? s;
   if (typeof input !== 'object' || input === null) return out;
-  const map = s.type === 'object' || s.type === 'strict_object' || s.type === 'record';
+  const map = s.type === 'object' || s.type === 'record';
   // valibot reads an array or a Map as an object: `providers: [{ id, … }]` made a provider "0" and dropped `id`
   // unseen, `timeouts: new Map([['totalMs', 5]])` kept every default. A class instance is read as an object is.
   const wrong = notAnObject(input);
@@ -121,7 +121,7 @@ export function unknownKeys(
     return out;
   }
   const fields = input as Record<string, unknown>;
-  if (s.entries && (s.type === 'object' || s.type === 'strict_object')) {
+  if (s.entries && s.type === 'object') {
     const known = Object.keys(s.entries);
     for (const key of Object.keys(input)) {
       const entry = Object.hasOwn(s.entries, key) ? s.entries[key] : undefined;
