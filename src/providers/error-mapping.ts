@@ -109,20 +109,23 @@ export function errorFromStatus(
     const retryAfterMs = parseRetryAfter(headers, json, now);
     return new ProviderRateLimitError(msg, { ...about, retryAfterMs });
   }
-  const code = json?.error as
-    | { code?: unknown; type?: unknown; status?: unknown; metadata?: unknown }
+  const e = json?.error as
+    | { code?: unknown; type?: unknown; status?: unknown; metadata?: unknown; details?: unknown }
     | null
     | undefined;
-  const blocked = [code?.code, code?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
+  const blocked = [e?.code, e?.type].find((v) => typeof v === 'string' && BLOCKED.has(v));
   if (typeof blocked === 'string') return new ProviderBlockedError(msg, { ...about, reason: blocked });
   // OpenRouter answers a prompt its moderation flagged with 403 and the reasons: not a wrong key.
-  const flagged = (code?.metadata as { reasons?: unknown } | null | undefined)?.reasons;
+  const flagged = (e?.metadata as { reasons?: unknown } | null | undefined)?.reasons;
   if (status === 403 && Array.isArray(flagged)) {
     const reason = reasonText(flagged.filter((r) => typeof r === 'string').join(', ') || 'moderation', meta);
     return new ProviderBlockedError(msg, { ...about, reason });
   }
   // Gemini answers a wrong key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID: an auth error, not the caller's.
-  if (status === 401 || status === 403 || keyInvalid(json)) return new ProviderAuthError(msg, about);
+  const keyInvalid =
+    Array.isArray(e?.details) &&
+    e.details.some((d) => (d as { reason?: unknown } | null)?.reason === 'API_KEY_INVALID');
+  if (status === 401 || status === 403 || keyInvalid) return new ProviderAuthError(msg, about);
   const said = message.slice(0, 1000);
   if (status === 400) {
     // Ollama cannot tell in advance which of its models handle tools, nor can a client tell whether a vLLM server
@@ -130,11 +133,11 @@ export function errorFromStatus(
     if (NO_TOOLS.test(said)) return new ProviderCapabilityError(msg, { ...about, capability: 'tools' });
     // A model the provider retired or does not know, told with a code (Groq's `model_decommissioned`): the
     // fallback table's 404 (the message keeps the status the upstream sent).
-    if (code?.code === 'model_decommissioned' || code?.code === 'model_not_found')
+    if (e?.code === 'model_decommissioned' || e?.code === 'model_not_found')
       return new ProviderHTTPError(msg, { ...about, status: 404 });
   }
   const contextLength = saysContextLength(status, json);
-  const outage = status === 400 && (code?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(said));
+  const outage = status === 400 && (e?.status === 'FAILED_PRECONDITION' || ACCOUNT.test(said));
   const err = new ProviderHTTPError(msg, { ...about, contextLength, outage });
   if (status === 404 && message === text) bareNotFound.add(err);
   return err;
@@ -154,14 +157,6 @@ const NO_TOOLS = /\bdoes not support tools\b|\btool choice requires --enable-aut
 const ACCOUNT = /\bcredit balance is too low\b|\breached your specified API usage limits\b/i;
 
 const BLOCKED = new Set(['content_filter', 'content_policy_violation', 'moderation_blocked']);
-
-function keyInvalid(json: JsonObject | undefined): boolean {
-  const details = (json?.error as { details?: unknown } | null | undefined)?.details;
-  return (
-    Array.isArray(details) &&
-    details.some((d) => (d as { reason?: unknown } | null)?.reason === 'API_KEY_INVALID')
-  );
-}
 
 /**
  * Well-known in-band error words (a `type`, `code` or `status`, in any case) and the HTTP status each stands for;
