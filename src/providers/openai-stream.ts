@@ -236,7 +236,6 @@ export async function* readChatStream(
   if (!finished) throw badResponse(meta, 'stream ended before finish');
 }
 
-/** An Azure content-filter annotation: a choice with the filter's results for a span of the answer. */
 /**
  * Checks one choice's tool-call deltas and gives each call's first delta an id; `next` is the index of the choice's
  * next call to start (calls start in index order, so a delta at or past it is a call's first). Returns the new one.
@@ -258,5 +257,6 @@ function numberCalls(calls: unknown[], next: number, meta: CallMeta): number {
   return next;
 }
 
+/** An Azure content-filter annotation: a choice with the filter's results for a span of the answer. */
 const isAnnotation = (c: WireChoice | null | undefined): boolean =>
   c?.content_filter_offsets !== undefined || c?.content_filter_results !== undefined;
