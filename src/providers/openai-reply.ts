@@ -169,7 +169,7 @@ export function replyJson(
   meta: CallMeta,
   inBand?: (err: ProviderError) => ProviderError | undefined,
 ): unknown {
-  const json = mayHoldProto(text) ? parseJson(text, meta, undefined, NO_PROTO) : parseJson(text, meta);
+  const json = parseJson(text, meta, undefined, mayHoldProto(text) ? NO_PROTO : undefined);
   if (json === null || typeof json !== 'object') throw badResponse(meta, 'reply is not a JSON object');
   const err = inBandError(json as WireError);
   if (err === undefined) return json;
