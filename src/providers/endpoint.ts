@@ -228,7 +228,6 @@ export function endpointCalls(config: AdapterConfig, http: Http, clock: Clock) {
         }
         yield* readSSE(resumed(first, reader), max);
       } catch (err) {
-        if (err instanceof ProviderError) throw err;
         throw networkError(err, signal, m);
       }
     },

@@ -4,7 +4,7 @@ import {
   ProviderBlockedError,
   ProviderCapabilityError,
   ProviderConnectionError,
-  type ProviderError,
+  ProviderError,
   ProviderHTTPError,
   ProviderRateLimitError,
   ProviderResponseError,
@@ -52,9 +52,11 @@ function info(meta: CallMeta) {
 
 /**
  * Maps a transport failure (undici error codes, never message text) to a typed error; a body or frame past its
- * cap, or bytes that are not HTTP, is the provider's bad response, not a connection failure.
+ * cap, or bytes that are not HTTP, is the provider's bad response, not a connection failure. An error already typed
+ * (a stream reader's bad frame or in-band error) is returned as it is.
  */
 export function networkError(err: unknown, signal: CancelSignal, meta: CallMeta): unknown {
+  if (err instanceof ProviderError) return err;
   if (signal.aborted) return signal.reason;
   if (err instanceof WireLimitError) return badResponse(meta, err.message);
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } } | undefined;

@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js';
-import { ProviderError } from '../errors.js';
 import type { ChatChunk, Usage } from '../types.js';
 import type { CancelSignal } from '../wire/cancel.js';
 import { bodyArrived, type HttpResponse } from '../wire/http.js';
@@ -226,7 +225,6 @@ export async function* readChatStream(
   } catch (err) {
     // The answer was complete at [DONE]: a failure while reading past it changes nothing.
     if (sawDone) return;
-    if (err instanceof ProviderError) throw err;
     throw networkError(err, cancel, meta);
   } finally {
     // Stopped early (break, [DONE] before the body's end, an error): cancel the upstream request.
