@@ -11,7 +11,6 @@ import { isCount } from './json-shapes.js';
  * vectors as JSON numbers, and decoding them is cheaper than parsing numbers (docs/embeddings.md).
  */
 export function embeddingsBody(request: AdapterEmbedRequest, format: 'float' | 'base64'): string {
-  if (request.encoding_format === format) return JSON.stringify(request);
   return JSON.stringify({ ...request, encoding_format: format });
 }
 
