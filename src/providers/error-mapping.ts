@@ -12,6 +12,7 @@ import {
 } from '../errors.js';
 import { cleanText } from '../redact.js';
 import type { CancelSignal } from '../wire/cancel.js';
+import type { HttpResponse } from '../wire/http.js';
 import { WireLimitError } from '../wire/limits.js';
 import { saysContextLength } from './context-length.js';
 import type { CallMeta } from './endpoint.js';
@@ -97,7 +98,7 @@ function errorBodyMessage(json: JsonObject | undefined, text: string): string {
  */
 export function errorFromStatus(
   status: number,
-  headers: Record<string, string | string[] | undefined>,
+  headers: HttpResponse['headers'],
   text: string,
   meta: CallMeta,
   now = Date.now(),

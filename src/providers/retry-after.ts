@@ -1,4 +1,6 @@
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+import type { HttpResponse } from '../wire/http.js';
+
+function header(headers: HttpResponse['headers'], name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -23,7 +25,7 @@ const HTTP_DATE = /^\s*(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s.*\b\d\d:\d\d:\d
  * Always a safe integer; the router caps it at `limits.maxRetryAfterMs`.
  */
 export function parseRetryAfter(
-  headers: Record<string, string | string[] | undefined>,
+  headers: HttpResponse['headers'],
   json: unknown,
   now: number,
 ): number | undefined {

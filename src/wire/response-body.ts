@@ -16,7 +16,7 @@ type Signal = CancelSignal & {
   removeEventListener?(event: 'abort', fn: () => void): void;
 };
 
-type Headers = Record<string, string | string[] | undefined>;
+type Headers = HttpResponse['headers'];
 
 /** What `destroy()` without a reason cancels with (undici's own code for an aborted request). */
 function cancelled(): Error {
