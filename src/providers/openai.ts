@@ -65,9 +65,8 @@ function requestBody(request: AdapterChatRequest, stream: boolean, completionTok
  */
 export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   const { config, http, clock } = deps;
-  const calls = endpointCalls(config, http, clock);
-  const { basePath, meta: metaFor } = calls;
-  const sent = calls.headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
+  const { basePath, meta: metaFor, call, headers, probe } = endpointCalls(config, http, clock);
+  const sent = headers(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {});
   const chatPath = `${basePath}/chat/completions`;
   const embedPath = `${basePath}/embeddings`;
   const listing = metaFor('*', 'GET', `${basePath}/models`);
@@ -85,7 +84,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', chatPath);
     const body = requestBody(request, false, completionTokens);
     const cancel = cancelOf(ctx);
-    const res = await calls.call(meta, sent.json, cancel, body);
+    const res = await call(meta, sent.json, cancel, body);
     const text = await readBody(res, cancel, meta);
     return chatReply(text, meta, `${config.id}/${request.model}`, clock.now());
   }
@@ -97,7 +96,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     // The request is sent on the stream's first `next()`, as a generator would.
     const open = () => {
       const body = requestBody(outgoingRequest(request, refused), true, completionTokens);
-      return calls.call(meta, sent.sse, cancel, body);
+      return call(meta, sent.sse, cancel, body);
     };
     return readChatStream(open, {
       meta,
@@ -137,7 +136,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     const meta = metaFor(request.model, 'POST', embedPath);
     const cancel = cancelOf(ctx);
     const body = embeddingsBody(request, format);
-    const res = await calls.call(meta, sent.json, cancel, body).catch((err: unknown) => {
+    const res = await call(meta, sent.json, cancel, body).catch((err: unknown) => {
       if (trial && refusesFormat(err)) return undefined;
       throw err;
     });
@@ -159,7 +158,7 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
   }
 
   async function models(ctx: AdapterContext): Promise<string[]> {
-    const res = await calls.call(listing, sent.get, ctx.signal);
+    const res = await call(listing, sent.get, ctx.signal);
     const json = replyJson(await readBody(res, ctx.signal, listing), listing) as { data?: unknown };
     return modelNames(json.data, listing);
   }
@@ -171,6 +170,6 @@ export function createOpenAIAdapter(deps: AdapterDeps): ProviderAdapter {
     streamBatches,
     embed,
     models,
-    probe: (ctx) => calls.probe(listing, sent.get, ctx.signal),
+    probe: (ctx) => probe(listing, sent.get, ctx.signal),
   };
 }
