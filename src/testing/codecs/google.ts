@@ -123,8 +123,8 @@ export const googleCodec: MockCodec = {
     };
   },
   inBandError(kind, streaming) {
-    const body = JSON.stringify({ error: IN_BAND[kind] });
-    return streaming ? `data: ${body}\r\n\r\n` : body;
+    const payload = { error: IN_BAND[kind] };
+    return streaming ? sse(payload) : JSON.stringify(payload);
   },
   errorBody(status, message) {
     return JSON.stringify({ error: { code: status, message, status: RPC_STATUS[status] ?? 'UNKNOWN' } });
@@ -141,8 +141,7 @@ export const googleCodec: MockCodec = {
       usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 },
       modelVersion: VERSION,
     };
-    return streaming
-      ? { status: 200, contentType: 'text/event-stream', body: sse(payload) }
-      : { status: 200, contentType: 'application/json', body: JSON.stringify(payload) };
+    const body = streaming ? sse(payload) : JSON.stringify(payload);
+    return { status: 200, contentType: streaming ? 'text/event-stream' : 'application/json', body };
   },
 };

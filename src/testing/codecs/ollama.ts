@@ -102,8 +102,7 @@ export const ollamaCodec: MockCodec = {
     };
   },
   inBandError(kind, streaming) {
-    const body = JSON.stringify(IN_BAND[kind]);
-    return streaming ? `${body}\n` : body;
+    return streaming ? line(IN_BAND[kind]) : JSON.stringify(IN_BAND[kind]);
   },
   errorBody(_status, message) {
     // Ollama's own errors are a bare string: {"error":"model 'x' not found"}.

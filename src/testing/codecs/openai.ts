@@ -124,8 +124,8 @@ export const openaiCodec: MockCodec = {
     };
   },
   inBandError(kind, streaming) {
-    const body = JSON.stringify({ error: IN_BAND[kind] });
-    return streaming ? `data: ${body}\n\n` : body;
+    const payload = { error: IN_BAND[kind] };
+    return streaming ? sse(payload) : JSON.stringify(payload);
   },
   errorBody(status, message) {
     const type = status >= 500 ? 'server_error' : status === 429 ? 'requests' : 'invalid_request_error';
