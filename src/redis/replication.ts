@@ -195,30 +195,33 @@ export class Replication {
 
   /** A hash's fields and values within the caps (a field is at most 3 bytes a character), measured inside Redis. */
   async #load(hash: 'providers' | 'targets'): Promise<[string, unknown][]> {
-    const argv = [MAX_TARGET_CHARS * 3, MAX_MESSAGE_CHARS, MAX_TARGETS].map(String);
-    const flat = await this.conn.timed(
-      this.conn.client.eval(LOAD_CAPPED, 1, `${this.options.prefix}${hash}`, ...argv),
-    );
+    const flat = await this.#eval(LOAD_CAPPED, hash, [MAX_TARGET_CHARS * 3, MAX_MESSAGE_CHARS, MAX_TARGETS]);
     const out: [string, unknown][] = [];
     if (Array.isArray(flat))
       for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
     return out;
   }
 
-  // The scripts of scripts.ts; ARGV: field, value, channel, message, now, then the bounds each script reads.
+  /** Runs a script of scripts.ts on the `hash` with the store's timeout. */
+  #eval(script: string, hash: 'providers' | 'targets', argv: (string | number)[]): Promise<unknown> {
+    const key = `${this.options.prefix}${hash}`;
+    return this.conn.timed(this.conn.client.eval(script, 1, key, ...argv.map(String)));
+  }
+
+  // ARGV of the write scripts: field, value, channel, message, now, then the bounds each script reads.
   #writeProvider(provider: string, record: BreakerRecord): Promise<unknown> {
-    const { id, prefix, channel } = this.options;
+    const { id, channel } = this.options;
     const wire = toWire(record);
     const message = `{"s":${JSON.stringify(id)},"p":${JSON.stringify(provider)},"r":${wire}}`;
     const argv = [provider, wire, channel, message, Date.now(), this.#bounds.cooldownMs, CLOCK_SKEW_MS];
-    return this.conn.timed(this.conn.client.eval(SET_PROVIDER, 1, `${prefix}providers`, ...argv.map(String)));
+    return this.#eval(SET_PROVIDER, 'providers', argv);
   }
 
   #writeCooldown(target: string, until: number): Promise<unknown> {
-    const { id, prefix, channel } = this.options;
+    const { id, channel } = this.options;
     const message = JSON.stringify({ s: id, t: target, u: until });
     const argv = [target, until, channel, message, Date.now(), this.#bounds.maxCooldownMs];
-    return this.conn.timed(this.conn.client.eval(SET_COOLDOWN, 1, `${prefix}targets`, ...argv.map(String)));
+    return this.#eval(SET_COOLDOWN, 'targets', argv);
   }
 
   readonly #onMessage = (ch: string, text: string): void => {
