@@ -108,18 +108,17 @@ export const anthropicCodec: MockCodec = {
   stream(b, model) {
     const usage = usageOf(b);
     // As on the wire: message_start, the first content_block_start, then a ping.
-    const ping = event('ping', { type: 'ping' });
-    const prelude = [messageStart(model, usage.input_tokens)];
-    let content: string[];
-    if ('toolCall' in b) {
-      prelude.push(block(toolUse(b, {})), ping);
-      content = splitReply(b.toolCall.arguments, 3).map((partial_json) =>
-        delta({ type: 'input_json_delta', partial_json }),
-      );
-    } else {
-      prelude.push(block({ type: 'text', text: '' }), ping);
-      content = replyPieces(b).map((text) => delta({ type: 'text_delta', text }));
-    }
+    const prelude = [
+      messageStart(model, usage.input_tokens),
+      block('toolCall' in b ? toolUse(b, {}) : { type: 'text', text: '' }),
+      event('ping', { type: 'ping' }),
+    ];
+    const content =
+      'toolCall' in b
+        ? splitReply(b.toolCall.arguments, 3).map((partial_json) =>
+            delta({ type: 'input_json_delta', partial_json }),
+          )
+        : replyPieces(b).map((text) => delta({ type: 'text_delta', text }));
     return {
       contentType: 'text/event-stream',
       prelude,
