@@ -63,8 +63,7 @@ async function toTurn(
         (text) => ({ type: 'text', text }),
         (img) => ({ type: 'image', source: { type: 'base64', media_type: img.mimeType, data: img.data } }),
       );
-      // Anthropic rejects empty text blocks (an image sent with an empty caption, say).
-      return { role: 'user', content: content.filter((b) => b.type !== 'text' || b.text !== '') };
+      return { role: 'user', content };
     }
     case 'assistant':
       return {

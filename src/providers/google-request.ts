@@ -119,8 +119,7 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
         (text) => ({ text }),
         ({ mimeType, data }) => ({ inlineData: { mimeType, data } }),
       );
-      // Gemini answers an empty text part (an image sent with an empty caption) with 400 "empty text parameter".
-      contents.push({ role: 'user', parts: parts.filter((p) => p.text !== '') });
+      contents.push({ role: 'user', parts });
     } else {
       const parts: JsonObject[] = [];
       const text = textOf(m.content);

@@ -29,9 +29,11 @@ export async function userParts<T>(
   text: (text: string) => T,
   image: (img: InlineImage) => T,
 ): Promise<T[]> {
-  if (typeof content === 'string') return [text(content)];
+  const parts = typeof content === 'string' ? [{ type: 'text' as const, text: content }] : content;
+  // Left out: Anthropic and Gemini answer an empty text part (an image sent with an empty caption) with 400.
+  const kept = parts.filter((p) => p.type !== 'text' || p.text !== '');
   return Promise.all(
-    content.map(async (p) => (p.type === 'text' ? text(p.text) : image(await load(p.image_url.url)))),
+    kept.map(async (p) => (p.type === 'text' ? text(p.text) : image(await load(p.image_url.url)))),
   );
 }
 
