@@ -6,11 +6,11 @@ import { badResponse, blockedError, callerError, errorFromInBand } from './error
 import { type LoadImage, userParts } from './images.js';
 import {
   type Answer,
+  argumentsObject,
   completion,
   countOf,
   isCount,
   isJsonObject,
-  jsonObjectIn,
   textOf,
   toolCall,
 } from './json-shapes.js';
@@ -44,8 +44,7 @@ function textBlocks(content: string | TextPart[] | null | undefined): TextBlock[
 const toolId = (id: string): string => id.replace(/[^a-zA-Z0-9_-]/g, '_');
 
 function toolUse(call: ToolCall, meta: CallMeta): Block {
-  const args = call.function.arguments;
-  const input = args.trim() === '' ? {} : jsonObjectIn(args);
+  const input = argumentsObject(call.function.arguments);
   if (!input) throw callerError(meta, `tool call ${call.id} arguments are not a JSON object`);
   return { type: 'tool_use', id: toolId(call.id), name: call.function.name, input };
 }

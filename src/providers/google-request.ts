@@ -1,7 +1,7 @@
 import type { ToolChoice, ToolDefinition } from '../types.js';
 import type { AdapterChatRequest } from './adapter.js';
 import { type LoadImage, userParts } from './images.js';
-import { isJsonObject, type JsonObject, jsonObjectIn, textOf } from './json-shapes.js';
+import { argumentsObject, isJsonObject, type JsonObject, jsonObjectIn, textOf } from './json-shapes.js';
 
 /** One Gemini `Content`: a turn of the conversation. */
 interface GeminiContent {
@@ -9,12 +9,10 @@ interface GeminiContent {
   parts: JsonObject[];
 }
 
-/** Gemini wants `args` as an object; OpenAI carries it as a JSON string. */
+/** Gemini wants `args` as an object; OpenAI carries it as a JSON string (any other value is wrapped in one). */
 function argsOf(raw: string): JsonObject {
-  if (raw.trim() === '') return {};
   try {
-    const parsed: unknown = JSON.parse(raw);
-    return isJsonObject(parsed) ? parsed : { value: parsed };
+    return argumentsObject(raw) ?? { value: JSON.parse(raw) };
   } catch {
     return { value: raw };
   }

@@ -27,6 +27,10 @@ export function jsonObjectIn(text: string): JsonObject | undefined {
   }
 }
 
+/** A tool call's `arguments` text as the object the native APIs take: `{}` when blank, undefined when not an object. */
+export const argumentsObject = (text: string): JsonObject | undefined =>
+  text.trim() === '' ? {} : jsonObjectIn(text);
+
 /** True for a token count: a whole number, not negative (JSON.parse reads 1e999 as Infinity). */
 export const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 

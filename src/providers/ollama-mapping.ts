@@ -2,7 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
-import { countOf, isCount, isJsonObject, type JsonObject, jsonObjectIn, toolCall } from './json-shapes.js';
+import { argumentsObject, countOf, isCount, isJsonObject, type JsonObject, toolCall } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
 interface OllamaMessage {
@@ -25,14 +25,6 @@ interface OllamaFrame {
 function text(content: string | ContentPart[] | null | undefined): string {
   if (typeof content === 'string') return content;
   return (content ?? []).flatMap((p) => (p.type === 'text' ? [p.text] : [])).join('\n');
-}
-
-/**
- * Ollama wants tool-call arguments as an object. A string that is not a JSON object is sent as is, so Ollama
- * rejects the request (a 400, the caller's history is wrong) instead of the adapter inventing arguments.
- */
-function toolArguments(raw: string): unknown {
-  return raw.trim() === '' ? {} : (jsonObjectIn(raw) ?? raw);
 }
 
 async function toMessage(
@@ -58,7 +50,10 @@ async function toMessage(
       if (m.tool_calls && m.tool_calls.length > 0) {
         out.tool_calls = m.tool_calls.map((c) => {
           toolNames.set(c.id, c.function.name);
-          return { function: { name: c.function.name, arguments: toolArguments(c.function.arguments) } };
+          // Text that is not a JSON object is sent as is, so Ollama rejects the request (a 400: the caller's history
+          // is wrong) instead of the adapter inventing arguments.
+          const args = argumentsObject(c.function.arguments) ?? c.function.arguments;
+          return { function: { name: c.function.name, arguments: args } };
         });
       }
       return out;
