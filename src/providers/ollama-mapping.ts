@@ -2,6 +2,7 @@ import type { ChatMessage, ContentPart, FinishReason, ToolCall, ToolDefinition, 
 import type { AdapterChatRequest } from './adapter.js';
 import type { CallMeta } from './endpoint.js';
 import { badResponse, errorFromInBand } from './error-mapping.js';
+import type { LoadImage } from './images.js';
 import { argumentsObject, countOf, isCount, isJsonObject, type JsonObject, toolCall } from './json-shapes.js';
 
 /** One message as Ollama's `/api/chat` takes it. */
@@ -30,7 +31,7 @@ function text(content: string | ContentPart[] | null | undefined): string {
 async function toMessage(
   m: ChatMessage,
   toolNames: Map<string, string>,
-  image: (url: string) => Promise<string>,
+  loadImage: LoadImage,
 ): Promise<OllamaMessage> {
   switch (m.role) {
     case 'system':
@@ -42,7 +43,7 @@ async function toMessage(
           ? []
           : m.content.flatMap((p) => (p.type === 'image_url' ? [p.image_url.url] : []));
       const out: OllamaMessage = { role: 'user', content: text(m.content) };
-      if (urls.length > 0) out.images = await Promise.all(urls.map(image));
+      if (urls.length > 0) out.images = await Promise.all(urls.map(async (u) => (await loadImage(u)).data));
       return out;
     }
     case 'assistant': {
@@ -78,16 +79,16 @@ function tools(req: AdapterChatRequest): ToolDefinition[] | undefined {
   return req.tools;
 }
 
-/** Builds the `/api/chat` body; `image` turns an image URL into base64 bytes (or throws as incapable). */
+/** Builds the `/api/chat` body; images are sent as base64 bytes beside the user message's text. */
 export async function toOllamaChat(
   req: AdapterChatRequest,
   stream: boolean,
-  image: (url: string) => Promise<string>,
+  loadImage: LoadImage,
 ): Promise<JsonObject> {
   const toolNames = new Map<string, string>();
   const messages: OllamaMessage[] = [];
   // In order: a tool message names the function of the assistant call it answers.
-  for (const m of req.messages) messages.push(await toMessage(m, toolNames, image));
+  for (const m of req.messages) messages.push(await toMessage(m, toolNames, loadImage));
   const options: JsonObject = {};
   if (req.temperature !== undefined) options.temperature = req.temperature;
   if (req.top_p !== undefined) options.top_p = req.top_p;

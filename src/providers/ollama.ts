@@ -48,8 +48,7 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
   async function postChat(req: AdapterChatRequest, stream: boolean, ctx: AdapterContext) {
     // Taken first: image downloads follow ctx.signal, which the token aborts too.
     const cancel = cancelOf(ctx);
-    const load = imagesOf(ctx, deps.images, req.messages);
-    const body = await toOllamaChat(req, stream, async (url) => (await load(url)).data);
+    const body = await toOllamaChat(req, stream, imagesOf(ctx, deps.images, req.messages));
     return { ...(await post('/api/chat', req.model, body, cancel)), cancel };
   }
 
