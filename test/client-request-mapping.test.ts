@@ -218,3 +218,22 @@ describe('OpenAI-compatible: an assistant turn with an empty tool_calls list', (
     expect(turn.tool_calls).toEqual([]);
   });
 });
+
+describe('an empty system message', () => {
+  const empties = [
+    { role: 'system', content: '' },
+    { role: 'developer', content: [{ type: 'text', text: '' }] },
+  ];
+
+  it('is left out of Anthropic `system` (the API refuses an empty system text)', async () => {
+    expect('system' in (await sent('anthropic', { messages: [...empties, ...USER] }))).toBe(false);
+    const body = await sent('anthropic', { messages: [{ role: 'system', content: 'A' }, ...empties, ...USER] });
+    expect(body.system).toBe('A');
+  });
+
+  it('is left out of Gemini `systemInstruction` (the API refuses a part without data)', async () => {
+    expect('systemInstruction' in (await sent('google', { messages: [...empties, ...USER] }))).toBe(false);
+    const body = await sent('google', { messages: [...empties, { role: 'system', content: 'A' }, ...USER] });
+    expect(body.systemInstruction).toEqual({ parts: [{ text: 'A' }] });
+  });
+});

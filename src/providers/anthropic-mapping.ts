@@ -103,7 +103,9 @@ export async function toAnthropicBody(
   const turns: Turn[] = [];
   for (const m of req.messages) {
     if (m.role === 'system' || m.role === 'developer') {
-      system.push(textOf(m.content));
+      // The API refuses an empty system text: an empty system message is left out.
+      const text = textOf(m.content);
+      if (text !== '') system.push(text);
       continue;
     }
     const turn = await toTurn(m, loadImage, meta);

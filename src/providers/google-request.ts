@@ -109,8 +109,11 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
       continue;
     }
     toolTurn = undefined;
-    if (m.role === 'system' || m.role === 'developer') system.push(textOf(m.content));
-    else if (m.role === 'user') {
+    if (m.role === 'system' || m.role === 'developer') {
+      // Gemini refuses an empty text part: an empty system message is left out.
+      const text = textOf(m.content);
+      if (text !== '') system.push(text);
+    } else if (m.role === 'user') {
       const parts = await userParts<JsonObject>(
         m.content,
         loadImage,
