@@ -154,3 +154,17 @@ describe('a custom adapter with streamBatches', () => {
     expect(llm.health().providers.a).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
   });
 });
+
+describe("a custom adapter's chunk with `tool_calls: null` before its first content", () => {
+  it('is read as no tool calls: the stream is served by that adapter, nothing counts against it', async () => {
+    const nullCalls = { role: 'assistant', tool_calls: null } as unknown as ChatChunk['choices'][number]['delta'];
+    const a = batchAdapter([[chunk('a', nullCalls)], ...reads('a').slice(1)]);
+    const b = batchAdapter(reads('b'));
+    const llm = client({ a: a.adapter, b: b.adapter });
+    const opened = await llm.openStream({ model: 'mana/x', messages: USER });
+    expect(text(await collectAll(opened))).toBe(' two three');
+    expect(opened.model).toBe('a/m');
+    expect(b.seen.batchCalls).toBe(0);
+    expect(llm.health().providers.a?.consecutiveFailures).toBe(0);
+  });
+});

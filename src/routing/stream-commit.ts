@@ -60,7 +60,8 @@ function commitsStream(c: ChatChunk): boolean {
     !!d.content ||
     !!d.reasoning_content ||
     !!d.refusal ||
-    (d.tool_calls !== undefined && d.tool_calls.length > 0)
+    // A custom adapter's `tool_calls: null` is no tool calls, as the partial answer reads it.
+    (Array.isArray(d.tool_calls) && d.tool_calls.length > 0)
   );
 }
 
