@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ProviderError } from '../errors.js';
 import type { ChatChunk, ChatCompletion, Embeddings } from '../types.js';
 import { type CancelSignal, cancelOf } from '../wire/cancel.js';
 import { bodyArrived } from '../wire/http.js';
@@ -119,7 +118,6 @@ export function createOllamaAdapter(deps: AdapterDeps): ProviderAdapter & Inline
         if (finished && !bodyArrived(res.body)) break;
       }
     } catch (err) {
-      if (err instanceof ProviderError) throw err;
       throw networkError(err, cancel, m);
     } finally {
       // A no-op once the body has ended; otherwise it cancels the upstream request.
