@@ -192,7 +192,7 @@ function readProviders(
         else if (!HEADER_VALUE.test(value)) issues.push({ path, message: NOT_A_HEADER });
       }
     }
-    if (type === known?.type && lacksKey(id, { baseUrl: baseUrl ?? '', apiKey: p.apiKey, headers })) {
+    if (known?.type === type && lacksKey(known, { ...p, headers })) {
       // Not configured: its chain entries are skipped as `unconfigured` and it is never probed.
       keyless.push(id);
       continue;

@@ -55,13 +55,12 @@ const AUTH_HEADERS = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'a
  * with the variable unset). A local server, or any other `baseUrl`, needs no key.
  */
 export function lacksKey(
-  id: string,
-  p: { baseUrl: string; apiKey?: string | undefined; headers: Record<string, string> },
+  known: (typeof WELL_KNOWN)[string],
+  p: { baseUrl?: string | undefined; apiKey?: string | undefined; headers: Record<string, string> },
 ): boolean {
-  const known = Object.hasOwn(WELL_KNOWN, id) ? WELL_KNOWN[id] : undefined;
-  if (!known || known.type === 'ollama' || p.apiKey) return false;
-  // The URL as the WHATWG parser writes it (host lower-cased, a default port dropped), without trailing slashes.
-  // `baseUrl` parses: it is the schema-checked one or the well-known one.
-  if (new URL(p.baseUrl).href.replace(/\/+$/, '') !== known.baseUrl) return false;
+  if (known.type === 'ollama' || p.apiKey) return false;
+  // Without `baseUrl` it is at the public endpoint. A given one (schema-checked: it parses) is compared as the
+  // WHATWG parser writes it (host lower-cased, a default port dropped), without trailing slashes.
+  if (p.baseUrl !== undefined && new URL(p.baseUrl).href.replace(/\/+$/, '') !== known.baseUrl) return false;
   return !Object.keys(p.headers).some((h) => AUTH_HEADERS.has(h.toLowerCase()));
 }
