@@ -227,7 +227,9 @@ describe('an empty system message', () => {
 
   it('is left out of Anthropic `system` (the API refuses an empty system text)', async () => {
     expect('system' in (await sent('anthropic', { messages: [...empties, ...USER] }))).toBe(false);
-    const body = await sent('anthropic', { messages: [{ role: 'system', content: 'A' }, ...empties, ...USER] });
+    const body = await sent('anthropic', {
+      messages: [{ role: 'system', content: 'A' }, ...empties, ...USER],
+    });
     expect(body.system).toBe('A');
   });
 

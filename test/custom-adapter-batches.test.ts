@@ -157,7 +157,10 @@ describe('a custom adapter with streamBatches', () => {
 
 describe("a custom adapter's chunk with `tool_calls: null` before its first content", () => {
   it('is read as no tool calls: the stream is served by that adapter, nothing counts against it', async () => {
-    const nullCalls = { role: 'assistant', tool_calls: null } as unknown as ChatChunk['choices'][number]['delta'];
+    const nullCalls = {
+      role: 'assistant',
+      tool_calls: null,
+    } as unknown as ChatChunk['choices'][number]['delta'];
     const a = batchAdapter([[chunk('a', nullCalls)], ...reads('a').slice(1)]);
     const b = batchAdapter(reads('b'));
     const llm = client({ a: a.adapter, b: b.adapter });
