@@ -239,3 +239,18 @@ describe('an empty system message', () => {
     expect(body.systemInstruction).toEqual({ parts: [{ text: 'A' }] });
   });
 });
+
+describe('Gemini: a user turn whose text parts are all empty', () => {
+  it('is left out (Gemini refuses a turn without parts), as the Anthropic adapter leaves it out', async () => {
+    const messages = [
+      { role: 'user', content: [{ type: 'text', text: '' }] },
+      { role: 'assistant', content: 'A' },
+      ...USER,
+    ];
+    const body = await sent('google', { messages });
+    expect(body.contents).toEqual([
+      { role: 'model', parts: [{ text: 'A' }] },
+      { role: 'user', parts: [{ text: (USER[0] as { content: string }).content }] },
+    ]);
+  });
+});

@@ -120,7 +120,8 @@ export async function toGeminiRequest(req: AdapterChatRequest, loadImage: LoadIm
         (text) => ({ text }),
         ({ mimeType, data }) => ({ inlineData: { mimeType, data } }),
       );
-      contents.push({ role: 'user', parts });
+      // a turn whose text parts were all empty has no parts left, which Gemini rejects
+      if (parts.length > 0) contents.push({ role: 'user', parts });
     } else {
       const parts: JsonObject[] = [];
       const text = textOf(m.content);
