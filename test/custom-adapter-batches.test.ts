@@ -145,6 +145,24 @@ describe('a custom adapter with streamBatches', () => {
     expect(text(out)).toBe('One two three');
   });
 
+  it('a read whose content chunk is followed by one without content commits: a failure after it is not a fallback', async () => {
+    const a = batchAdapter([
+      [chunk('a', { content: 'One' }), chunk('a', {})],
+      new Error('connection reset'),
+    ]);
+    const b = batchAdapter(reads('b'));
+    const llm = client({ a: a.adapter, b: b.adapter });
+    const out: ChatChunk[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const c of llm.stream({ model: 'mana/x', messages: USER })) out.push(c);
+      })(),
+    );
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect(text(out)).toBe('One');
+    expect(b.seen.batchCalls).toBe(0);
+  });
+
   it('breaking out after the first chunk of a batch returns the batch iterator (the upstream is cancelled)', async () => {
     const a = batchAdapter(reads('a'));
     const llm = client({ a: a.adapter });
