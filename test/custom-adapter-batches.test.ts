@@ -146,10 +146,7 @@ describe('a custom adapter with streamBatches', () => {
   });
 
   it('a read whose content chunk is followed by one without content commits: a failure after it is not a fallback', async () => {
-    const a = batchAdapter([
-      [chunk('a', { content: 'One' }), chunk('a', {})],
-      new Error('connection reset'),
-    ]);
+    const a = batchAdapter([[chunk('a', { content: 'One' }), chunk('a', {})], new Error('connection reset')]);
     const b = batchAdapter(reads('b'));
     const llm = client({ a: a.adapter, b: b.adapter });
     const out: ChatChunk[] = [];
