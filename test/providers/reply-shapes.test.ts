@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NoHealthyProviderError, ProviderResponseError } from '../../src/index.js';
+import { closeAll, rejection, USER } from '../helpers/client.js';
+import { answeringWith } from '../helpers/raw-upstream.js';
+
+// Replies of a shape no provider documents, read through the public API over real local HTTP: each is a
+// ProviderResponseError naming what was wrong, never a TypeError from deep inside a mapper.
+
+afterEach(closeAll);
+
+const json = 'application/json';
+
+async function responseError(type: 'openai' | 'anthropic' | 'google' | 'ollama', body: string): Promise<Error> {
+  const llm = await answeringWith(type, body, json);
+  const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
+  const cause = err instanceof NoHealthyProviderError ? err.cause : err;
+  expect(cause).toBeInstanceOf(ProviderResponseError);
+  return cause as Error;
+}
+
+describe('a JSON reply that is not an object', () => {
+  it.each([
+    ['anthropic', 'reply is not an object'],
+    ['google', 'reply is not a JSON object'],
+    ['ollama', 'reply is not a JSON object'],
+  ] as const)('%s: a ProviderResponseError (%s)', async (type, message) => {
+    expect((await responseError(type, '[1, 2]')).message).toContain(message);
+  });
+});
+
+describe('Anthropic: a tool_use block without its name', () => {
+  it('is a ProviderResponseError, not a tool call named undefined', async () => {
+    const reply = {
+      id: 'msg_1',
+      type: 'message',
+      content: [{ type: 'tool_use', id: 'toolu_1', input: {} }],
+      stop_reason: 'tool_use',
+      usage: { input_tokens: 1, output_tokens: 1 },
+    };
+    expect((await responseError('anthropic', JSON.stringify(reply))).message).toContain(
+      'tool_use block without id or name',
+    );
+  });
+});
+
+describe('Mistral content parts of other shapes', () => {
+  it('a thinking string is reasoning; parts of other types and non-string texts are left out', async () => {
+    const body = JSON.stringify({
+      id: 'x',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'Hmm. ' },
+              { type: 'thinking', thinking: 5 },
+              { type: 'thinking', thinking: [{ type: 'text', text: 7 }, { type: 'text', text: 'Yes.' }] },
+              null,
+              { type: 'image_url', image_url: { url: 'data:,' } },
+              { type: 'text', text: 7 },
+              { type: 'text', text: 'Four.' },
+            ],
+          },
+          finish_reason: 'stop',
+        },
+      ],
+    });
+    const llm = await answeringWith('openai', body, json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message).toEqual({
+      role: 'assistant',
+      content: 'Four.',
+      reasoning_content: 'Hmm. Yes.',
+    });
+  });
+});
