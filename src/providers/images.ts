@@ -129,8 +129,6 @@ export class CallImages {
       } catch {
         throw unusable(path, 'is not a valid URL');
       }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:')
-        throw unusable(path, 'must be an http(s) or data: URL');
       if (!allowedByPolicy(limits.fetch, u)) throw unusable(path, 'may not be fetched (images.fetch)');
       remote.set(url, { url: u, path });
     }
@@ -143,7 +141,6 @@ export class CallImages {
     const controller = new AbortController();
     this.#controller = controller;
     const caller = this.#signal;
-    if (caller?.aborted) throw caller.reason;
     const unfollow = caller && followAbort(caller, () => controller.abort(caller.reason));
     const ms = Math.min(limits.timeoutMs, this.#deadline - clock.now());
     const timedOut = new ImageFetchError('failed');
