@@ -49,7 +49,7 @@ const issue = async (p: Promise<unknown>) => {
 };
 
 describe('an image server that drops the connection mid-body', () => {
-  it('the image could not be fetched: the caller\'s error, nothing sent upstream', async () => {
+  it("the image could not be fetched: the caller's error, nothing sent upstream", async () => {
     const img = await imageServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(PNG.length * 10) });
       res.write(PNG, () => res.destroy());
@@ -74,10 +74,14 @@ describe('an image host name that does not resolve', () => {
 
 describe('the caller aborts as soon as the call is made', () => {
   it("the call rejects with the caller's reason and no image is fetched", async () => {
-    const img = await imageServer((_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG));
+    const img = await imageServer(
+      (_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG),
+    );
     const { llm, up } = await client();
     const ac = new AbortController();
-    const pending = rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`), { signal: ac.signal }));
+    const pending = rejection(
+      llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`), { signal: ac.signal }),
+    );
     const reason = new Error('caller gave up');
     ac.abort(reason);
     expect(await pending).toBe(reason);
@@ -88,7 +92,9 @@ describe('the caller aborts as soon as the call is made', () => {
 
 describe('the client is closed as soon as the call is made', () => {
   it('the call rejects with ClosedError and no image is fetched', async () => {
-    const img = await imageServer((_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG));
+    const img = await imageServer(
+      (_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG),
+    );
     const { llm } = await client();
     const pending = rejection(llm.chat(withImage(`http://127.0.0.1:${img.port}/cat.png`)));
     const closing = llm.close();

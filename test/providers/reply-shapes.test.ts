@@ -10,7 +10,10 @@ afterEach(closeAll);
 
 const json = 'application/json';
 
-async function responseError(type: 'openai' | 'anthropic' | 'google' | 'ollama', body: string): Promise<Error> {
+async function responseError(
+  type: 'openai' | 'anthropic' | 'google' | 'ollama',
+  body: string,
+): Promise<Error> {
   const llm = await answeringWith(type, body, json);
   const err = await rejection(llm.chat({ model: 'a/m', messages: USER }));
   const cause = err instanceof NoHealthyProviderError ? err.cause : err;
@@ -55,7 +58,13 @@ describe('Mistral content parts of other shapes', () => {
             content: [
               { type: 'thinking', thinking: 'Hmm. ' },
               { type: 'thinking', thinking: 5 },
-              { type: 'thinking', thinking: [{ type: 'text', text: 7 }, { type: 'text', text: 'Yes.' }] },
+              {
+                type: 'thinking',
+                thinking: [
+                  { type: 'text', text: 7 },
+                  { type: 'text', text: 'Yes.' },
+                ],
+              },
               null,
               { type: 'image_url', image_url: { url: 'data:,' } },
               { type: 'text', text: 7 },
