@@ -198,8 +198,7 @@ export async function* readChatStream(
       if (r.done) {
         // Some servers end the body right after `data: [DONE]`, without its blank line.
         parser.end();
-      } else if (sawDone) continue;
-      else parser.feed(r.value);
+      } else parser.feed(r.value);
       // The chunks of what was fed, as batches; the chunks before a bad frame go out before its error.
       for (let more = true; more; ) {
         try {
