@@ -84,3 +84,14 @@ describe('Mistral content parts of other shapes', () => {
     });
   });
 });
+
+describe('a reply nested deeper than the JSON reader can walk', () => {
+  it('is a ProviderResponseError (its cause the RangeError), not a crash', async () => {
+    // An escape makes the reply be read with a reviver (to drop `__proto__` keys), which recurses per level.
+    const depth = 200_000;
+    const body = `${'['.repeat(depth)}"\\u0041"${']'.repeat(depth)}`;
+    const err = await responseError('openai', body);
+    expect(err.message).toContain('unparseable JSON reply');
+    expect(err.cause).toBeInstanceOf(RangeError);
+  });
+});
