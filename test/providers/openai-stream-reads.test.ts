@@ -99,3 +99,19 @@ describe('a choice without an index in a stream of several choices', () => {
     );
   });
 });
+
+describe('one read holding a frame past maxFrameBytes, then an error line and another long line', () => {
+  it('the cap is what ends the stream: nothing after the first frame past it is read', async () => {
+    const big = frame({ choices: [{ index: 0, delta: { content: 'x'.repeat(2000) } }] });
+    const errorLine = `error: ${JSON.stringify({ error: { message: 'boom', type: 'server_error' } })}\n\n`;
+    const llm = await client(
+      (res) => inReads(res, 'text/event-stream', [`${big}${errorLine}data: ${'y'.repeat(3000)}`]),
+      {
+        limits: { maxFrameBytes: 1024 },
+      },
+    );
+    const err = unwrap(await rejection(collect(llm.stream({ model: 'a/m', messages: USER }))));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect((err as Error).message).toContain('limits.maxFrameBytes');
+  });
+});
