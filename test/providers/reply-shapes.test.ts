@@ -95,3 +95,21 @@ describe('a reply nested deeper than the JSON reader can walk', () => {
     expect(err.cause).toBeInstanceOf(RangeError);
   });
 });
+
+describe('Gemini: a candidate missing a part of its shape', () => {
+  it('without content: an empty answer with its finish reason', async () => {
+    const reply = { candidates: [{ finishReason: 'STOP' }] };
+    const llm = await answeringWith('google', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('');
+    expect(res.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('without a finish reason: the answer with finish_reason null', async () => {
+    const reply = { candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] } }] };
+    const llm = await answeringWith('google', JSON.stringify(reply), json);
+    const res = await llm.chat({ model: 'a/m', messages: USER });
+    expect(res.choices[0]?.message.content).toBe('Hi');
+    expect(res.choices[0]?.finish_reason).toBeNull();
+  });
+});
