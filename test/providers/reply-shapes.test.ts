@@ -113,3 +113,12 @@ describe('Gemini: a candidate missing a part of its shape', () => {
     expect(res.choices[0]?.finish_reason).toBeNull();
   });
 });
+
+describe('Ollama: a tool call that is not an object', () => {
+  it('is a ProviderResponseError, as a call without a function name is', async () => {
+    const reply = { model: 'm', message: { role: 'assistant', content: '', tool_calls: [5] }, done: true };
+    expect((await responseError('ollama', JSON.stringify(reply))).message).toContain(
+      'tool call without a function name',
+    );
+  });
+});
