@@ -122,3 +122,13 @@ describe('Ollama: a tool call that is not an object', () => {
     );
   });
 });
+
+describe('Ollama: a model list reply that is not an object', () => {
+  it("is that provider's error in models(), not a crash", async () => {
+    const llm = await answeringWith('ollama', '[1, 2]', json);
+    const list = await llm.models();
+    expect(list.errors).toEqual([
+      { provider: 'a', error: expect.stringContaining('model list is not a list') },
+    ]);
+  });
+});
