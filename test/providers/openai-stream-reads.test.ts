@@ -43,7 +43,7 @@ describe('a stream whose first read is only blank lines', () => {
       inReads(res, 'text/event-stream', [
         '\n\n',
         frame({ choices: [{ index: 0, delta: { content: 'Hi' } }] }),
-        frame({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) + 'data: [DONE]\n\n',
+        `${frame({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}data: [DONE]\n\n`,
       ]),
     );
     expect(textOf(await collect(llm.stream({ model: 'a/m', messages: USER })))).toBe('Hi');
