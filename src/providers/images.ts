@@ -120,7 +120,7 @@ export class CallImages {
       if (/^data:/i.test(url)) {
         const m = /^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$/is.exec(url);
         if (!m) throw unusable(path, 'is a data: URL that is not base64');
-        this.#images.set(url, { mimeType: m[1]?.toLowerCase() ?? 'image/png', data: m[2] ?? '' });
+        this.#images.set(url, { mimeType: m[1]?.toLowerCase() ?? 'image/png', data: m[2]! });
         continue;
       }
       let u: URL;
