@@ -45,8 +45,8 @@ const OPTION_KEYS = ['client', 'url', 'keyPrefix', 'channel', 'timeoutMs'];
  * keep the later deadline). Probes are coordinated with a lease per provider. Redis being down or slow never
  * fails or delays a call: the store reconnects and resyncs, and reports its state as `health().store` and the
  * `store` event. Closing the client closes the store.
- * @throws ConfigError on an unknown option, without exactly one of `client` / `url`, or with `url` when ioredis is
- *   not installed
+ * @throws ConfigError on an unknown option, without exactly one of `client` / `url`, on a `url` that is not a
+ *   redis:// URL, or with `url` when ioredis is not installed
  */
 export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisHealthStore {
   // `keyprefix` for `keyPrefix` would share the default prefix (health and cached answers) with other apps.
@@ -59,6 +59,12 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   }
   if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
     throw new ConfigError('createRedisHealthStore: url must start with redis:// or rediss://', [
+      { path: 'url', message: 'must be a redis:// or rediss:// URL' },
+    ]);
+  }
+  // ioredis would throw a TypeError holding the whole URL, password too, as its `input`.
+  if (options.url !== undefined && !URL.canParse(options.url)) {
+    throw new ConfigError('createRedisHealthStore: url is not a valid URL', [
       { path: 'url', message: 'must be a redis:// or rediss:// URL' },
     ]);
   }
