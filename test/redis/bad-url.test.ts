@@ -11,7 +11,9 @@ describe('createRedisHealthStore url', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues).toEqual([{ path: 'url', message: 'must be a redis:// or rediss:// URL' }]);
+    expect((err as ConfigError).issues).toEqual([
+      { path: 'url', message: 'must be a redis:// or rediss:// URL' },
+    ]);
     expect(JSON.stringify(err)).not.toContain('hunter2secret');
     expect(String(err)).not.toContain('hunter2secret');
   });
