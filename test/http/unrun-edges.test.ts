@@ -34,8 +34,7 @@ describe('HTTP edges', () => {
     });
     const text = await res.text();
     expect(res.status).toBe(200);
-    const sent = up.a?.requests.at(-1)?.body as { stream_options?: unknown };
-    expect(sent.stream_options).toEqual({ include_usage: true });
+    expect(up.a?.requests.at(-1)?.body).toMatchObject({ stream_options: { include_usage: true } });
     expect(text).toMatch(/"usage":\{"prompt_tokens":5,"completion_tokens":7/);
   });
 
@@ -49,7 +48,7 @@ describe('HTTP edges', () => {
     });
     expect(res.status).toBe(200);
     await res.text();
-    expect((up.a?.requests.at(-1)?.body as { dimensions?: number }).dimensions).toBe(2);
+    expect(up.a?.requests.at(-1)?.body).toMatchObject({ dimensions: 2 });
   });
 
   it('answers an asterisk-form target (GET *), which names no path, with a 404 and serves on', async () => {
