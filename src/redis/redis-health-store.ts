@@ -62,12 +62,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       { path: 'url', message: 'must be a redis:// or rediss:// URL' },
     ]);
   }
-  // ioredis would throw a TypeError holding the whole URL, password too, as its `input`.
-  if (options.url !== undefined && !URL.canParse(options.url)) {
-    throw new ConfigError('createRedisHealthStore: url is not a valid URL', [
-      { path: 'url', message: 'must be a redis:// or rediss:// URL' },
-    ]);
-  }
+  const secrets = options.url === undefined ? [] : urlSecrets(options.url);
   const timeoutMs = options.timeoutMs ?? REDIS_DEFAULTS.timeoutMs;
   // 0, NaN or Infinity would time every command out at once (a Node timer fires after 1 ms instead).
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
@@ -77,7 +72,6 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   }
   const prefix = options.keyPrefix ?? REDIS_DEFAULTS.keyPrefix;
   const channel = options.channel ?? `${prefix}health`;
-  const secrets = options.url ? urlSecrets(options.url) : [];
   const id = randomUUID();
 
   const { client, sub } = options.client
@@ -152,6 +146,10 @@ function urlSecrets(url: string): string[] {
     const u = new URL(url);
     return [decodeURIComponent(u.password), decodeURIComponent(u.username)].filter((s) => s.length >= 4);
   } catch {
-    return [];
+    // ioredis would throw a TypeError holding the whole URL (password too) as its `input`, or a URIError for a
+    // malformed %-escape in the user or password.
+    throw new ConfigError('createRedisHealthStore: url is not a valid URL', [
+      { path: 'url', message: 'must be a redis:// or rediss:// URL' },
+    ]);
   }
 }
