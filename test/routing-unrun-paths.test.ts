@@ -44,9 +44,7 @@ describe('a custom adapter that throws instead of rejecting', () => {
   });
 
   it('fails its stream attempt before any chunk, so the stream falls through to the next entry', async () => {
-    const custom = throwsAtOnce(
-      () => new ProviderConnectionError('c down', { target: 'c/m', provider: 'c', model: 'm' }),
-    );
+    const custom = throwsAtOnce(() => new ProviderConnectionError('c down', { provider: 'c', model: 'm' }));
     const { llm, up, events } = await harness({
       upstreams: { b: 'openai' },
       providers: { c: { type: 'custom', adapter: custom } },
