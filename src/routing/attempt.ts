@@ -79,7 +79,6 @@ export class AttemptSignal {
   /** (Re)arms the attempt's one timer: after `ms`, `onFire` runs (normally `expire`). */
   arm(ms: number, onFire: () => void): void {
     this.disarm();
-    if (!Number.isFinite(ms)) return;
     this.#onFire = onFire;
     this.#firesAt = this.#ctx.clock.now() + ms;
     this.#cancelTimer = this.#ctx.clock.setTimer(ms, () => {
