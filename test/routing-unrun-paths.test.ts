@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ProviderAdapter, ProviderConnectionError, ProviderResponseError } from '../src/index.js';
-import { closeAll, collect, harness, USER } from './helpers/client.js';
+import {
+  ClosedError,
+  createManaLLM,
+  type ProviderAdapter,
+  ProviderConnectionError,
+  ProviderResponseError,
+} from '../src/index.js';
+import { createFakeClock } from '../src/testing/index.js';
+import { closeAll, collect, harness, KEY, recordEvents, USER, waitFor } from './helpers/client.js';
+import { heldUpstream } from './helpers/held-upstream.js';
 
 afterEach(closeAll);
 
@@ -67,5 +75,40 @@ describe('a custom adapter that throws instead of rejecting', () => {
     const res = await llm.embed({ model: 'mana/e', input: 'x' });
     expect(res.model).toBe('b/e2');
     expect(res.routing.attempts[0]).toMatchObject({ target: 'c/m', reason: 'bad-response' });
+  });
+});
+
+describe('a committed stream whose idle timeout fires as the client closes', () => {
+  it('fails with ClosedError, counting nothing against the provider', async () => {
+    const up = await heldUpstream();
+    const clock = createFakeClock();
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+      providers: { a: { type: 'openai', baseUrl: up.url, apiKey: KEY } },
+      clock,
+      health: { probes: false, failureThreshold: 1 },
+      timeouts: { idleMs: 1_000 },
+    });
+    const events = recordEvents(llm);
+    const it = llm.stream({ model: 'mana/x', messages: USER });
+    const first = it.next();
+    await waitFor(() => up.held === 1, 'the stream request');
+    up.startStream();
+    expect((await first).done).toBe(false);
+    // Hand out what the first read brought, up to the read that waits on the upstream.
+    let second = it.next();
+    for (;;) {
+      const waiting = Symbol('waiting');
+      const got = await Promise.race([second, new Promise((r) => setTimeout(() => r(waiting), 30))]);
+      if (got === waiting) break;
+      second = it.next();
+    }
+    // The idle timer fires and the client closes in the same turn, before the stream sees its read fail.
+    clock.advance(1_000);
+    const closing = llm.close();
+    await expect(second).rejects.toBeInstanceOf(ClosedError);
+    await closing;
+    expect(events.of('failure')[0]?.error).toBeInstanceOf(ClosedError);
+    expect(events.count('health')).toBe(0);
   });
 });
