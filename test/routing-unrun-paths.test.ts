@@ -112,3 +112,26 @@ describe('a committed stream whose idle timeout fires as the client closes', () 
     expect(events.count('health')).toBe(0);
   });
 });
+
+describe('an attempt that times out as the client closes', () => {
+  it('fails the call with ClosedError, recording nothing against the provider', async () => {
+    const up = await heldUpstream();
+    const clock = createFakeClock();
+    const llm = createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['a/m'] } } },
+      providers: { a: { type: 'openai', baseUrl: up.url, apiKey: KEY, timeoutMs: 1_000 } },
+      clock,
+      health: { probes: false, failureThreshold: 1 },
+    });
+    const events = recordEvents(llm);
+    const call = llm.chat({ model: 'mana/x', messages: USER });
+    await waitFor(() => up.held === 1, 'the chat request');
+    // The attempt's timer fires and the client closes in the same turn, before the walk sees the attempt fail.
+    clock.advance(1_000);
+    const closing = llm.close();
+    await expect(call).rejects.toBeInstanceOf(ClosedError);
+    await closing;
+    expect(events.count('health')).toBe(0);
+    expect(events.count('fallback')).toBe(0);
+  });
+});
