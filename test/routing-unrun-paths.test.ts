@@ -1,13 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type ChatChunk,
   ClosedError,
   createManaLLM,
   type ProviderAdapter,
   ProviderConnectionError,
   ProviderResponseError,
+  StreamInterruptedError,
 } from '../src/index.js';
 import { createFakeClock } from '../src/testing/index.js';
-import { closeAll, collect, harness, KEY, recordEvents, USER, waitFor } from './helpers/client.js';
+import { closeAll, collect, harness, KEY, recordEvents, rejection, USER, waitFor } from './helpers/client.js';
 import { heldUpstream } from './helpers/held-upstream.js';
 
 afterEach(closeAll);
@@ -133,5 +135,38 @@ describe('an attempt that times out as the client closes', () => {
     await closing;
     expect(events.count('health')).toBe(0);
     expect(events.count('fallback')).toBe(0);
+  });
+});
+
+describe("a custom adapter's streamed choice without a delta", () => {
+  it('is passed on, and the partial answer of a later interruption is the text around it', async () => {
+    const chunk = (choice: Record<string, unknown>): ChatChunk => ({
+      id: 'c1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'mine/m',
+      choices: [{ index: 0, finish_reason: null, ...choice }] as ChatChunk['choices'],
+    });
+    const custom = throwsAtOnce(() => new Error('unused'));
+    custom.stream = async function* () {
+      yield chunk({ delta: { content: 'Hel' } });
+      yield chunk({});
+      yield chunk({ delta: { content: 'lo' } });
+      throw new ProviderConnectionError('reset', { provider: 'mine', model: 'm' });
+    };
+    const { llm } = await harness({
+      upstreams: {},
+      providers: { mine: { type: 'custom', adapter: custom } },
+      aliases: { 'mana/x': ['mine/m'] },
+    });
+    const got: ChatChunk[] = [];
+    const err = await rejection(
+      (async () => {
+        for await (const c of llm.stream({ model: 'mana/x', messages: USER })) got.push(c);
+      })(),
+    );
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).partial.content).toBe('Hello');
+    expect(got.map((c) => c.choices[0]?.delta?.content)).toEqual(['Hel', undefined, 'lo']);
   });
 });
