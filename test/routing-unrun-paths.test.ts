@@ -3,6 +3,7 @@ import {
   type ChatChunk,
   ClosedError,
   createManaLLM,
+  InvalidRequestError,
   type ProviderAdapter,
   ProviderConnectionError,
   ProviderResponseError,
@@ -168,5 +169,29 @@ describe("a custom adapter's streamed choice without a delta", () => {
     expect(err).toBeInstanceOf(StreamInterruptedError);
     expect((err as StreamInterruptedError).partial.content).toBe('Hello');
     expect(got.map((c) => c.choices[0]?.delta?.content)).toEqual(['Hel', undefined, 'lo']);
+  });
+});
+
+describe('a request field whose getter throws', () => {
+  it("is the caller's InvalidRequestError at its path, with the thrown value as cause (none when it threw undefined)", async () => {
+    const { llm, up } = await harness({ upstreams: { a: 'openai' }, aliases: { 'mana/x': ['a/m'] } });
+    const boom = new Error('boom');
+    for (const thrown of [boom, undefined]) {
+      const request = {
+        model: 'mana/x',
+        messages: USER,
+        get metadata(): never {
+          throw thrown;
+        },
+      };
+      const err = (await rejection(llm.chat(request))) as InvalidRequestError;
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect(err.issues).toEqual([
+        { path: 'request.metadata', message: expect.stringMatching(/^cannot be read/) },
+      ]);
+      expect(err.cause).toBe(thrown);
+      expect('cause' in err).toBe(thrown !== undefined);
+    }
+    expect(up.a?.count('chat')).toBe(0);
   });
 });
