@@ -103,6 +103,6 @@ export function checkRequestBounds(request: object, bounds: ResolvedOptions['lim
         { path: pathOf(w, err.depth), message: err.message },
       ]);
     const issue = { path: pathOf(w, w.keys.length), message: cannotRead(err) };
-    throw new InvalidRequestError('Invalid request', [issue], err === undefined ? undefined : { cause: err });
+    throw new InvalidRequestError('Invalid request', [issue], { cause: err });
   }
 }
