@@ -80,7 +80,7 @@ export class ResponseCache {
     try {
       key = cacheKey(plan.kind, resolved, request);
     } catch {
-      return undefined; // a request JSON cannot express (a cycle, a BigInt) is simply not cached
+      return undefined; // a request JSON cannot express (a field whose own toJSON throws) is simply not cached
     }
     return this.#open<T>(plan, key);
   }
