@@ -165,4 +165,16 @@ describe('a Redis that never answers a script', () => {
     expect(second.choices[0]?.message.content).toBe('from b');
     expect(a.requests).toHaveLength(1);
   });
+  it('a store closed while its stall check waits on Redis sends nothing more to the client you passed', async () => {
+    const redis = await fakeRedis((c) => c[0] === 'eval');
+    open.push(redis);
+    const store = await storeOn(redis, 100);
+    const checks = () => redis.commands.filter((c) => c[0] === 'get').length;
+    await until(() => checks() > 0, 'the first stall check');
+    await store.close();
+    const atClose = checks();
+    // The check in flight times out (100 ms) after close(); a next one would be due 1 s later.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(checks()).toBe(atClose);
+  });
 });
