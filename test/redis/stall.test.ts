@@ -177,4 +177,14 @@ describe('a Redis that never answers a script', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(checks()).toBe(atClose);
   });
+
+  it('closing a store from a url whose Redis stalled does not wait on it for a QUIT', async () => {
+    const redis = await fakeRedis((c) => c[0] === 'eval');
+    open.push(redis);
+    const store = createRedisHealthStore({ url: redis.url, timeoutMs: 100 });
+    open.push(store);
+    await until(() => store.status().error !== undefined, 'the load to time out');
+    await store.close();
+    expect(redis.commands.filter((c) => c[0] === 'quit')).toEqual([]);
+  });
 });
