@@ -187,4 +187,20 @@ describe('a Redis that never answers a script', () => {
     await store.close();
     expect(redis.commands.filter((c) => c[0] === 'quit')).toEqual([]);
   });
+
+  it("never shows a url's user or password of exactly 4 characters, even when the server echoes them", async () => {
+    // A server answering AUTH with an error that repeats what it was sent.
+    const server = createServer((socket) =>
+      socket.on('data', (d) => socket.write(`-ERR no such user: ${d.toString().replace(/\r\n/g, ' ')}\r\n`)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ close: () => new Promise((resolve) => server.close(resolve)) });
+    const { port } = server.address() as { port: number };
+    const store = createRedisHealthStore({ url: `redis://bob1:p%2F55@127.0.0.1:${port}` });
+    open.push(store);
+    await until(() => store.status().error !== undefined, 'the error');
+    const error = store.status().error ?? '';
+    expect(error).toMatch(/no such user/);
+    expect(error).not.toMatch(/bob1|p\/55|p%2F55/);
+  });
 });
