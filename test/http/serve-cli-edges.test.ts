@@ -30,13 +30,17 @@ function configDir(url: string): string {
 }
 
 /** Runs `mana-llm serve <args>` through tsx; `listening()` waits for the announced URL. */
-function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
+function serve(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) {
   let stdout = '';
   let stderr = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'serve', ...args],
+    {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(proc);
   proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -127,5 +131,37 @@ describe('mana-llm serve edges (the real CLI in a child process)', { timeout: 60
     expect(await s.exited).toBe(0);
     expect(s.err().match(/draining/g)).toHaveLength(1);
     expect(s.err()).toContain('mana-llm serve: SIGTERM: draining 1 in-flight request(s)');
+  });
+
+  it('serves /metrics when prom-client is installed, and answers it 404 (serving the rest) when it is not', async () => {
+    const up = await rawUpstream(() => undefined);
+    const dir = configDir(up.url);
+    const args = ['--port', '0', '--config', join(dir, 'config.json'), join(dir, 'aliases.yaml')];
+    const withProm = serve(args);
+    const url = await withProm.listening();
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('mana_llm_');
+    withProm.proc.kill('SIGTERM');
+    expect(await withProm.exited).toBe(0);
+
+    // prom-client is an optional peer: a preload makes it unresolvable, as in an install without it.
+    const hide = join(dir, 'hide-prom-client.cjs');
+    writeFileSync(
+      hide,
+      `const M = require('node:module');
+const load = M._load;
+M._load = function (request, ...rest) {
+  if (request === 'prom-client') throw Object.assign(new Error("Cannot find module 'prom-client'"), { code: 'MODULE_NOT_FOUND' });
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const without = serve(args, {}, ['--require', hide]);
+    const bare = await without.listening();
+    expect((await fetch(`${bare}/metrics`)).status).toBe(404);
+    expect((await fetch(`${bare}/health`)).status).toBe(200);
+    without.proc.kill('SIGTERM');
+    expect(await without.exited).toBe(0);
   });
 });
