@@ -29,8 +29,8 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 const SECRET_PATTERNS = new Map<string, RegExp>();
 
 /**
- * A configured secret as an upstream may echo it: each character as is, JSON-escaped (`\u0073`, `\/`) or, for
- * ASCII, URL-encoded (`%73`); an escape hid the key from a plain text search. Case-insensitive, for the escapes'
+ * A configured secret as an upstream may echo it: each character as is, JSON-escaped (`\u0073`, `\/`) or
+ * URL-encoded (`%73`, `%C3%A9`: its UTF-8 bytes); an escape hid the key from a plain text search. Case-insensitive, for the escapes'
  * hex digits (a case variant of the key is redacted too: never less than the key).
  */
 function secretPattern(secret: string): RegExp {
@@ -41,7 +41,7 @@ function secretPattern(secret: string): RegExp {
     const n = c.charCodeAt(0);
     const alts = [c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')];
     if (c.length === 1) alts.push(`\\\\u${n.toString(16).padStart(4, '0')}`);
-    if (n < 0x80) alts.push(`%${n.toString(16).padStart(2, '0')}`);
+    alts.push(Array.from(Buffer.from(c), (b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
     if (c === '/') alts.push('\\\\/');
     source += `(?:${alts.join('|')})`;
   }
