@@ -37,6 +37,12 @@ describe('redact', () => {
     expect(redact('ab/cd+ef=1235', [secret])).toBe('ab/cd+ef=1235');
   });
 
+  it('replaces a secret beyond Latin-1 (a redis URL password may be any text) echoed JSON-escaped or URL-encoded', () => {
+    const secret = 'pass\u{1F600}wörd';
+    for (const echoed of [secret, 'pass\\ud83d\\ude00w\\u00f6rd', encodeURIComponent(secret)])
+      expect(redact(`said: ${echoed}.`, [secret])).toBe('said: [redacted].');
+  });
+
   it('leaves prose after a key label readable', () => {
     expect(redact('providers.groq.apiKey: must be a string')).toBe('providers.groq.apiKey: must be a string');
   });

@@ -30,7 +30,7 @@ const SECRET_PATTERNS = new Map<string, RegExp>();
 
 /**
  * A configured secret as an upstream may echo it: each character as is, JSON-escaped (`\u0073`, `\/`) or
- * URL-encoded (`%73`, `%C3%A9`: its UTF-8 bytes); an escape hid the key from a plain text search. Case-insensitive, for the escapes'
+ * URL-encoded (`%73`, `%C3%A9`); an escape hid the key from a plain text search. Case-insensitive, for the escapes'
  * hex digits (a case variant of the key is redacted too: never less than the key).
  */
 function secretPattern(secret: string): RegExp {
@@ -38,10 +38,15 @@ function secretPattern(secret: string): RegExp {
   if (re !== undefined) return re;
   let source = '';
   for (const c of secret) {
-    const n = c.charCodeAt(0);
-    const alts = [c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')];
-    if (c.length === 1) alts.push(`\\\\u${n.toString(16).padStart(4, '0')}`);
-    alts.push(Array.from(Buffer.from(c), (b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+    const alts = [
+      c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&'),
+      // JSON-escaped: each UTF-16 unit (a character beyond the BMP is a surrogate pair); URL-encoded: each UTF-8 byte.
+      c
+        .split('')
+        .map((u) => `\\\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`)
+        .join(''),
+      Array.from(Buffer.from(c), (b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
+    ];
     if (c === '/') alts.push('\\\\/');
     source += `(?:${alts.join('|')})`;
   }
