@@ -105,8 +105,9 @@ export function createMockProvider(
       await once(signal, 'abort');
       throw signal.reason;
     }
-    if ('fail' in step && !('streamThenFail' in step))
-      throw failure(step.fail, provider, model, step.retryAfterMs);
+    // A call that does not stream cannot be cut mid-answer: a partial-stream step fails it outright.
+    if ('streamThenFail' in step) throw failure(step.fail ?? 'connection', provider, model);
+    if ('fail' in step) throw failure(step.fail, provider, model, step.retryAfterMs);
     return 'reply' in step ? (step.reply ?? '') : '';
   }
 
@@ -118,9 +119,7 @@ export function createMockProvider(
     capabilities: () => caps,
     async chat(req: AdapterChatRequest, ctx): Promise<ChatCompletion> {
       calls.push({ kind: 'chat', model: req.model });
-      const step = next();
-      if ('streamThenFail' in step) throw failure(step.fail ?? 'connection', provider, req.model);
-      const content = await settle(step, req.model, ctx.signal);
+      const content = await settle(next(), req.model, ctx.signal);
       const usage = { prompt_tokens: 1, completion_tokens: content.length, total_tokens: 1 + content.length };
       const answer = { content, reasoning: '', toolCalls: [] };
       return completion(`mock-${++seq}`, now(), `${provider}/${req.model}`, answer, 'stop', usage);

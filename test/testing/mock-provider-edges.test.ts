@@ -1,6 +1,6 @@
-// createMockProvider edges: the model list, and a partial-stream step given to a non-streamed call.
+// createMockProvider edges: the model list, and a partial-stream step given to a non-streamed call (chat, embed).
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, type ManaLLM, NoHealthyProviderError } from '../../src/index.js';
+import { createManaLLM, type ManaLLM, NoHealthyProviderError, ProviderAuthError } from '../../src/index.js';
 import { createMockProvider } from '../../src/testing/index.js';
 
 let llm: ManaLLM | undefined;
@@ -34,5 +34,16 @@ describe('createMockProvider edges', () => {
     expect((err as NoHealthyProviderError).attempts).toEqual([
       expect.objectContaining({ target: 'mock/m', reason: 'connection' }),
     ]);
+  });
+
+  it('a streamThenFail step fails an embed call too, with its fail kind (default connection), as it fails a chat', async () => {
+    const { llm, adapter } = setup();
+    adapter.enqueue({ streamThenFail: 2 }, { streamThenFail: 1, fail: 'auth' });
+    const err = await llm.embed({ model: 'mana/x', input: 'a' }).catch((e) => e);
+    expect(err).toBeInstanceOf(NoHealthyProviderError);
+    expect((err as NoHealthyProviderError).attempts).toEqual([
+      expect.objectContaining({ target: 'mock/m', reason: 'connection' }),
+    ]);
+    await expect(llm.embed({ model: 'mana/x', input: 'a' })).rejects.toBeInstanceOf(ProviderAuthError);
   });
 });
