@@ -18,7 +18,7 @@ function usageOf(b: MockBehavior) {
   };
 }
 
-function response(parts: unknown[], finishReason?: string, usage?: unknown): unknown {
+function response(parts: unknown[], finishReason: string | undefined, usage: unknown): unknown {
   return {
     candidates: [
       {
@@ -27,7 +27,7 @@ function response(parts: unknown[], finishReason?: string, usage?: unknown): unk
         index: 0,
       },
     ],
-    ...(usage === undefined ? {} : { usageMetadata: usage }),
+    usageMetadata: usage,
     modelVersion: VERSION,
     responseId: RESPONSE_ID,
   };
