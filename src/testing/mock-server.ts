@@ -157,11 +157,13 @@ export async function startMockServer(
         record(req, undefined);
         return fail(res, 413, 'mock: request body too large');
       }
-      // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it.
+      // A body of the wrong shape (the codec cannot route or answer it) is a 400, as a real API answers it; a codec
+      // that throws once the answer has started resets the connection rather than leave the client waiting.
       try {
         handle(req, res, Buffer.concat(parts).toString());
       } catch (e) {
-        if (!res.headersSent) fail(res, 400, `mock: bad request: ${String(e)}`);
+        if (res.headersSent) res.destroy();
+        else fail(res, 400, `mock: bad request: ${String(e)}`);
       }
     });
   });

@@ -1,5 +1,5 @@
 // startMockUpstream / startMockServer edges a test author meets: odd request bodies and methods, empty model lists,
-// a custom codec without its own error body, a client leaving a slow answer.
+// a custom codec without its own error body or throwing mid-answer, a client leaving a slow answer.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type MockBehavior,
@@ -86,6 +86,41 @@ describe('startMockUpstream edges', () => {
       })
     ).json()) as { message: { content: string } };
     expect(lb.message.content).toBe('');
+  });
+
+  it('an OpenAI chat answer with no reply text carries empty content; a Gemini embed request with no text embeds ""', async () => {
+    const o = await up('openai', { dimensions: 2 });
+    const ob = (await (
+      await fetch(`${o.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm' }) })
+    ).json()) as { choices: { message: { content: string } }[] };
+    expect(ob.choices[0]?.message.content).toBe('');
+    const g = await up('google', { dimensions: 3 });
+    const requests = [{}, { content: { parts: [] } }, { content: { parts: [{ text: '' }] } }];
+    const gb = (await (
+      await fetch(`${g.url}/models/e:batchEmbedContents`, {
+        method: 'POST',
+        body: JSON.stringify({ requests }),
+      })
+    ).json()) as { embeddings: { values: number[] }[] };
+    expect(gb.embeddings).toHaveLength(3);
+    expect(new Set(gb.embeddings.map((e) => JSON.stringify(e.values))).size).toBe(1);
+  });
+
+  it('a custom codec that throws once the answer has started resets the connection instead of leaving it open', async () => {
+    const codec: MockCodec = {
+      ...openaiCodec,
+      inBandError: (kind, streaming) => {
+        if (streaming) throw new Error('codec bug');
+        return openaiCodec.inBandError(kind, streaming);
+      },
+    };
+    const u = await startMockServer(codec, { inBandError: 'server', after: 1 });
+    open.push(u);
+    const answer = fetch(`${u.url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'm', stream: true }),
+    }).then((r) => r.text());
+    await expect(answer).rejects.toThrow();
   });
 
   it('a custom codec without errorBody answers errors as {"error":{"message"}}', async () => {
