@@ -1,5 +1,5 @@
 // A watched aliases file that disappears or turns invalid: the failed reload is reported, never thrown anywhere.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,5 +63,23 @@ describe('watch: true when a reload fails', () => {
     await pollWithClock(clock, () => events.of('reload').length > 0, 'reload after bad write');
     expect(events.of('reload').every((e) => !e.ok)).toBe(true);
     expect(llm.aliases().aliases[0]?.chain).toEqual(['a/one']);
+  });
+  it('a read error other than a missing file (a symlink loop) is a failed reload with an AliasConfigError naming the code', async () => {
+    const { llm, clock, events } = await watched();
+    rmSync(file);
+    symlinkSync(file, file);
+    await pollWithClock(
+      clock,
+      () => events.of('reload').some((e) => !e.ok && /ELOOP/.test(String(e.error.issues[0]?.message))),
+      'reload after loop',
+    );
+    const failed = events.of('reload').filter((e) => !e.ok);
+    expect(failed.at(-1)).toEqual({ ok: false, error: expect.any(AliasConfigError) });
+    const error = (failed.at(-1) as { error: AliasConfigError }).error;
+    expect(error.issues).toEqual([{ path: '(root)', message: `cannot read file ${file} (ELOOP)` }]);
+    expect(error.cause).toMatchObject({ code: 'ELOOP' });
+    expect(llm.aliases().aliases[0]?.chain).toEqual(['a/one']);
+    // The same failure from reload() itself: the promise rejects with that error.
+    expect(await llm.reload().catch((e: unknown) => e)).toEqual(error);
   });
 });
