@@ -1,5 +1,5 @@
 // instrumentOpenTelemetry edges: the global tracer, an attempt released by its opening breaker, a stream
-// cancelled that began before instrumenting.
+// cancelled and a cache hit served that began before instrumenting.
 import { trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -77,6 +77,39 @@ describe('instrumentOpenTelemetry edges', () => {
     instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
     await it.return?.();
     expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(warn).not.toHaveBeenCalled();
+  });
+  it('a cache hit served for a call that began before instrumenting leaves no span; the next hit has its span', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const saved = new Map<string, string>();
+    let hold = false;
+    const waiting: (() => void)[] = [];
+    const store = {
+      getResponse: (key: string) =>
+        hold
+          ? new Promise<string | undefined>((resolve) => waiting.push(() => resolve(saved.get(key))))
+          : saved.get(key),
+      setResponse: (key: string, value: string) => void saved.set(key, value),
+    };
+    const { llm, up } = await harness({
+      upstreams: { a: 'openai' },
+      options: { aliases: { aliases: { 'mana/c': { chain: ['a/m1'], cache: true } } }, cache: { store } },
+    });
+    const req = { model: 'mana/c', messages: USER, temperature: 0 };
+    await llm.chat(req);
+    hold = true;
+    const early = llm.chat(req);
+    await waitFor(() => waiting.length === 1, 'the cache read of the call begun before instrumenting');
+    const { exporter, provider } = inMemory();
+    instrumentOpenTelemetry(llm, { tracer: provider.getTracer('test') });
+    hold = false;
+    for (const answer of waiting.splice(0)) answer();
+    expect((await early).model).toBe('a/m1');
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    await llm.chat(req);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => [s.name, s.attributes['mana.cached']])).toEqual([['chat mana/c', true]]);
+    expect(up.a!.count('chat')).toBe(1);
     expect(warn).not.toHaveBeenCalled();
   });
 });
