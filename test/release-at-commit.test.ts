@@ -7,6 +7,7 @@ import {
   createManaLLM,
   type HealthStore,
   type HealthStoreUpdate,
+  NoHealthyProviderError,
   type ProviderAdapter,
 } from '../src/index.js';
 import { createFakeClock } from '../src/testing/index.js';
@@ -41,7 +42,12 @@ function sharedStore(clock: ReturnType<typeof createFakeClock>) {
     });
     listener?.({ type: 'provider', provider, before });
   };
-  return { store, openElsewhere };
+  const closeElsewhere = (provider: string) => {
+    const before = store.getProvider(provider);
+    store.setProvider(provider, { ...before!, consecutiveFailures: 0, openedUntil: null, lastError: null });
+    listener?.({ type: 'provider', provider, before });
+  };
+  return { store, openElsewhere, closeElsewhere };
 }
 
 /** `n` microtask turns, then `fn`. */
@@ -118,4 +124,57 @@ describe("a late stream's commit and its breaker opening in the same moment", ()
       }
     });
   }
+});
+
+describe('an attempt released by a breaker that closed again before the walk judged it', () => {
+  it('falls through as breaker-open, and a call that then runs out gives no retry-after from that breaker', async () => {
+    const clock = createFakeClock();
+    const { store, openElsewhere, closeElsewhere } = sharedStore(clock);
+    const b = await upstream('openai');
+    b.setDefault({ status: 500 });
+    let go!: () => void;
+    const ready = new Promise<void>((r) => (go = r));
+    const mine: ProviderAdapter = {
+      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+      chat: () => Promise.reject(new Error('unused')),
+      async *stream() {
+        await ready;
+        // Opened and closed again elsewhere in one moment: the attempt is let go, the breaker is closed by the
+        // time the walk records it.
+        openElsewhere('mine');
+        closeElsewhere('mine');
+        yield chunk('from mine');
+      },
+      embed: () => Promise.reject(new Error('unused')),
+      probe: () => Promise.resolve({ ok: true }),
+      models: () => Promise.resolve([]),
+    };
+    const llm = track(
+      createManaLLM({
+        aliases: { aliases: { 'mana/x': { chain: ['mine/m', 'b/m'] } } },
+        providers: {
+          mine: { type: 'custom', adapter: mine },
+          b: { type: 'openai', baseUrl: b.url, apiKey: KEY },
+        },
+        health: { probes: false, store },
+        timeouts: { totalMs: 60_000 },
+        clock,
+      }),
+    );
+    let failed: unknown;
+    llm.openStream({ model: 'mana/x', messages: USER }).then(
+      () => undefined,
+      (e: unknown) => (failed = e),
+    );
+    await clock.advanceAsync(5_000);
+    go();
+    await waitFor(() => failed !== undefined, 'the call to fail');
+    expect(failed).toBeInstanceOf(NoHealthyProviderError);
+    const err = failed as NoHealthyProviderError;
+    expect(err.attempts.map((a) => [a.target, a.reason])).toEqual([
+      ['mine/m', 'breaker-open'],
+      ['b/m', 'http-error'],
+    ]);
+    expect(err.retryAfterMs).toBeUndefined();
+  });
 });
