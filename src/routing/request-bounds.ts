@@ -45,7 +45,10 @@ function visit(w: Walk, value: unknown): void {
       else container(w, value);
       break;
     default:
-      // undefined, functions and symbols are left out of JSON, as JSON.stringify does.
+      // An own toJSON would send what it returns instead of the content checked here.
+      if (typeof value === 'function' && w.keys.at(-1) === 'toJSON')
+        throw new Refusal('is a toJSON function (what is sent would not be what was checked)', w.keys.length);
+      // undefined, other functions and symbols are left out of JSON, as JSON.stringify does.
       break;
   }
   if (w.bytes > w.maxBytes)
@@ -87,9 +90,9 @@ function container(w: Walk, value: object): void {
 /**
  * Checks that a request's content can be turned into an upstream request: nesting at most `maxDepth` (the request
  * itself is depth 1), JSON text at most `maxRequestBytes` (each character counted as one byte), no cycle, no BigInt,
- * every property readable (see docs/limits.md). Content coming from end users (a tool schema of 6,000 nested arrays)
- * would otherwise overflow the stack while the body is built, and that would count against every provider of the
- * chain.
+ * every property readable, no own `toJSON` function (see docs/limits.md). Content coming from end users (a tool
+ * schema of 6,000 nested arrays) would otherwise overflow the stack while the body is built, and that would count
+ * against every provider of the chain.
  * @throws InvalidRequestError
  */
 export function checkRequestBounds(request: object, bounds: ResolvedOptions['limits']): void {

@@ -145,6 +145,22 @@ describe('hostile request content is the caller’s error, never the providers�
     expect(breakers(llm)).toEqual(CLOSED);
   });
 
+  it('an own toJSON function anywhere in the request: InvalidRequestError with its path, nothing sent', async () => {
+    // JSON.stringify would send what it returns (undefined: an empty body), not the content the checks read.
+    const { llm, ups } = await chainOfAll();
+    const top = { ...toolRequest({ type: 'object' }), toJSON: () => undefined } as ChatRequest;
+    const nested = toolRequest({ type: 'object', toJSON: () => ({ type: 'string' }) });
+    const paths: string[] = [];
+    for (const request of [top, nested]) {
+      const r = await settle(llm.chat(request));
+      expect(r.error).toBeInstanceOf(InvalidRequestError);
+      paths.push((r.error as InvalidRequestError).issues[0]?.path ?? '');
+    }
+    expect(paths).toEqual(['request.toJSON', 'request.tools[0].function.parameters.toJSON']);
+    expect(ups.map((u) => u.requests.length)).toEqual([0, 0, 0, 0]);
+    expect(breakers(llm)).toEqual(CLOSED);
+  });
+
   it('an issue path names at most 12 segments: 12 whole, a 13th marked by "…" (docs/limits.md)', async () => {
     const { llm } = await chainOfAll();
     const nest = (n: number): unknown =>
