@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatRequest, ClosedError, InvalidRequestError, type ManaLLMOptions } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
-import { closeAll, harness, KEY, rejection, track, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, localServer, rejection, waitFor } from './helpers/client.js';
 import { hangingUpstream, rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -19,19 +18,11 @@ async function imageServer(
     void res.writeHead(200, { 'content-type': 'image/png' }).end(PNG),
 ): Promise<{ port: number; hits: string[] }> {
   const hits: string[] = [];
-  const server = createServer((req, res) => {
+  const port = await localServer((req, res) => {
     hits.push(req.url ?? '');
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return { port: (server.address() as AddressInfo).port, hits };
+  return { port, hits };
 }
 
 const withImage = (url: string, model = 'mana/v'): ChatRequest => ({

@@ -1,5 +1,4 @@
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ChatRequest,
@@ -11,7 +10,17 @@ import {
   type ProviderOptions,
 } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
-import { closeAll, harness, KEY, rejection, track, USER, upstream, waitFor } from './helpers/client.js';
+import {
+  closeAll,
+  harness,
+  KEY,
+  localServer,
+  rejection,
+  track,
+  USER,
+  upstream,
+  waitFor,
+} from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -87,17 +96,9 @@ describe('a cache hit that comes after the call ended', () => {
 /** An image server on 127.0.0.1 that never answers, counting requests. */
 async function hangingImageServer(): Promise<{ url: string; readonly hits: number }> {
   let hits = 0;
-  const server = createServer(() => void hits++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  const port = await localServer(() => void hits++);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cat.png`,
+    url: `http://127.0.0.1:${port}/cat.png`,
     get hits() {
       return hits;
     },

@@ -1,11 +1,10 @@
 // A hedge whose entry was still fetching the call's images when another attempt served the call: that image fetch
 // failing afterwards changes nothing the caller or the host can see.
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
-import { closeAll, harness, KEY, track, USER, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, localServer, USER, waitFor } from './helpers/client.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -15,20 +14,12 @@ const PNG_START = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 /** An image server that sends the start of a PNG and holds the rest: `fail()` then breaks every response off. */
 async function slowFailingImageServer(): Promise<{ url: string; readonly hits: number; fail(): void }> {
   const held: ServerResponse[] = [];
-  const server = createServer((_req, res) => {
+  const port = await localServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': '1000' }).write(PNG_START);
     held.push(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cat.png`,
+    url: `http://127.0.0.1:${port}/cat.png`,
     get hits() {
       return held.length;
     },

@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import {
   type ChatChunk,
   type ChatMessage,
@@ -40,6 +41,20 @@ export async function closeAll(): Promise<void> {
 export function track<T extends { close(): Promise<void> }>(o: T): T {
   open.push(o);
   return o;
+}
+
+/** A `node:http` server on 127.0.0.1 that `closeAll` closes (open connections cut); resolves to its port. */
+export async function localServer(handler: RequestListener): Promise<number> {
+  const server = createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  track({
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 /** Starts a mock upstream that `closeAll` will close. */

@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChatRequest, ClosedError, InvalidRequestError } from '../../src/index.js';
-import { closeAll, harness, rejection, track } from '../helpers/client.js';
+import { closeAll, harness, localServer, rejection } from '../helpers/client.js';
 
 // Image URLs and image servers at edges the other image tests do not reach, through the public API.
 
@@ -15,19 +14,11 @@ const PNG = Buffer.from(
 
 async function imageServer(handle: (req: IncomingMessage, res: ServerResponse) => void) {
   const hits: string[] = [];
-  const server = createServer((req, res) => {
+  const port = await localServer((req, res) => {
     hits.push(req.url ?? '');
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  track({
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-  return { port: (server.address() as AddressInfo).port, hits };
+  return { port, hits };
 }
 
 const withImage = (url: string): ChatRequest => ({
