@@ -294,3 +294,15 @@ describe('a shared option before the command', () => {
     expect(help.stdout).toContain('Usage: mana-llm serve');
   });
 });
+
+describe('mana-llm --config naming a file that cannot be read', () => {
+  it('exits 2 saying which config it could not read, for validate and health alike', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'mana-cli-missing-')), 'nope.json');
+    for (const cmd of ['validate', 'health']) {
+      const r = await run([cmd, '--config', missing]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`cannot read config ${missing}: ENOENT`);
+      expect(r.stdout).toBe('');
+    }
+  });
+});
