@@ -50,6 +50,35 @@ function sharedStore(clock: ReturnType<typeof createFakeClock>) {
   return { store, openElsewhere, closeElsewhere };
 }
 
+/** A client whose `mana/x` is a custom adapter streaming `stream()`, then an OpenAI upstream at `bUrl`. */
+function chainOf(
+  stream: ProviderAdapter['stream'],
+  bUrl: string,
+  store: HealthStore,
+  clock: ReturnType<typeof createFakeClock>,
+) {
+  const mine: ProviderAdapter = {
+    capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
+    chat: () => Promise.reject(new Error('unused')),
+    stream,
+    embed: () => Promise.reject(new Error('unused')),
+    probe: () => Promise.resolve({ ok: true }),
+    models: () => Promise.resolve([]),
+  };
+  return track(
+    createManaLLM({
+      aliases: { aliases: { 'mana/x': { chain: ['mine/m', 'b/m'] } } },
+      providers: {
+        mine: { type: 'custom', adapter: mine },
+        b: { type: 'openai', baseUrl: bUrl, apiKey: KEY },
+      },
+      health: { probes: false, store },
+      timeouts: { totalMs: 60_000 },
+      clock,
+    }),
+  );
+}
+
 /** `n` microtask turns, then `fn`. */
 function afterTurns(n: number, fn: () => void): void {
   if (n === 0) fn();
@@ -68,10 +97,8 @@ describe("a late stream's commit and its breaker opening in the same moment", ()
       let go!: () => void;
       const ready = new Promise<void>((r) => (go = r));
       let closed = false;
-      const mine: ProviderAdapter = {
-        capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
-        chat: () => Promise.reject(new Error('unused')),
-        async *stream() {
+      const llm = chainOf(
+        async function* () {
           try {
             await ready;
             afterTurns(turns, () => openElsewhere('mine'));
@@ -81,21 +108,9 @@ describe("a late stream's commit and its breaker opening in the same moment", ()
             closed = true;
           }
         },
-        embed: () => Promise.reject(new Error('unused')),
-        probe: () => Promise.resolve({ ok: true }),
-        models: () => Promise.resolve([]),
-      };
-      const llm = track(
-        createManaLLM({
-          aliases: { aliases: { 'mana/x': { chain: ['mine/m', 'b/m'] } } },
-          providers: {
-            mine: { type: 'custom', adapter: mine },
-            b: { type: 'openai', baseUrl: b.url, apiKey: KEY },
-          },
-          health: { probes: false, store },
-          timeouts: { totalMs: 60_000 },
-          clock,
-        }),
+        b.url,
+        store,
+        clock,
       );
       const events = recordEvents(llm);
       let opened: Awaited<ReturnType<typeof llm.openStream>> | undefined;
@@ -134,10 +149,8 @@ describe('an attempt released by a breaker that closed again before the walk jud
     b.setDefault({ status: 500 });
     let go!: () => void;
     const ready = new Promise<void>((r) => (go = r));
-    const mine: ProviderAdapter = {
-      capabilities: () => ({ tools: true, vision: true, jsonSchema: true, embeddings: true }),
-      chat: () => Promise.reject(new Error('unused')),
-      async *stream() {
+    const llm = chainOf(
+      async function* () {
         await ready;
         // Opened and closed again elsewhere in one moment: the attempt is let go, the breaker is closed by the
         // time the walk records it.
@@ -145,21 +158,9 @@ describe('an attempt released by a breaker that closed again before the walk jud
         closeElsewhere('mine');
         yield chunk('from mine');
       },
-      embed: () => Promise.reject(new Error('unused')),
-      probe: () => Promise.resolve({ ok: true }),
-      models: () => Promise.resolve([]),
-    };
-    const llm = track(
-      createManaLLM({
-        aliases: { aliases: { 'mana/x': { chain: ['mine/m', 'b/m'] } } },
-        providers: {
-          mine: { type: 'custom', adapter: mine },
-          b: { type: 'openai', baseUrl: b.url, apiKey: KEY },
-        },
-        health: { probes: false, store },
-        timeouts: { totalMs: 60_000 },
-        clock,
-      }),
+      b.url,
+      store,
+      clock,
     );
     let failed: unknown;
     llm.openStream({ model: 'mana/x', messages: USER }).then(
