@@ -23,4 +23,18 @@ describe('createRedisHealthStore url', () => {
     expect(JSON.stringify(err)).not.toContain('hunter2');
     expect(String(err)).not.toContain('hunter2');
   });
+
+  it('a url whose user has a malformed %-escape is a ConfigError naming url, not a URIError from ioredis', () => {
+    let err: unknown;
+    try {
+      createRedisHealthStore({ url: 'redis://ali%zzce:hunter2secret@127.0.0.1:1' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      { path: 'url', message: 'must be a redis:// or rediss:// URL' },
+    ]);
+    expect(JSON.stringify(err)).not.toContain('hunter2');
+  });
 });
