@@ -45,10 +45,7 @@ function visit(w: Walk, value: unknown): void {
       else container(w, value);
       break;
     default:
-      // An own toJSON would send what it returns instead of the content checked here.
-      if (typeof value === 'function' && w.keys.at(-1) === 'toJSON')
-        throw new Refusal('is a toJSON function (what is sent would not be what was checked)', w.keys.length);
-      // undefined, other functions and symbols are left out of JSON, as JSON.stringify does.
+      // undefined, functions and symbols are left out of JSON, as JSON.stringify does.
       break;
   }
   if (w.bytes > w.maxBytes)
@@ -67,6 +64,11 @@ function container(w: Walk, value: object): void {
       : new Refusal('contains a cycle (it cannot be sent as JSON)', again);
   }
   containers.push(value);
+  // JSON.stringify would send what an own toJSON returns (an array's, a non-enumerable one too), not what is checked.
+  if (Object.hasOwn(value, 'toJSON') && typeof (value as { toJSON: unknown }).toJSON === 'function') {
+    keys.push('toJSON');
+    throw new Refusal('is a toJSON function (what is sent would not be what was checked)', keys.length);
+  }
   w.bytes += 2;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
