@@ -215,31 +215,28 @@ export async function startMockServer(
     // A slow answer is the normal one, written a byte at a time.
     const slow = 'slow' in behavior;
     const b: MockBehavior = slow ? { reply: behavior.slow } : behavior;
-    if ('reset' in b) return socket.destroy();
+    // A call that does not stream fails as the cut stream would: reset, its body cut short, or silent after headers.
+    const streaming = route.op === 'stream';
+    if ('reset' in b || (!streaming && 'streamThenReset' in b)) return socket.destroy();
     if ('hang' in b) return;
     if ('status' in b)
       return b.body === undefined
         ? fail(res, b.status, `mock status ${b.status}`, b.headers)
         : json(res, b.status, b.body, b.headers);
-    if ('stallAfterHeaders' in b) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.flushHeaders();
-      return;
-    }
-    if ('malformed' in b) {
-      const streaming = route.op === 'stream';
+    if ('stallAfterHeaders' in b || (!streaming && 'streamThenStall' in b))
+      return void res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
+    if ('malformed' in b || (!streaming && 'streamThenEnd' in b)) {
       res.writeHead(200, {
         'content-type': streaming ? codec.stream({ reply: '' }, '').contentType : 'application/json',
       });
       return res.end(streaming ? 'data: {"broken\n\n{not json\n' : '{"id": "x", "choices": [');
     }
     if (route.op === 'models') return json(res, 200, codec.models('models' in b ? b.models : ['mock-model']));
-    if ('inBandError' in b && route.op !== 'stream')
-      return json(res, 200, codec.inBandError(b.inBandError, false));
+    if ('inBandError' in b && !streaming) return json(res, 200, codec.inBandError(b.inBandError, false));
     const dimensions = 'dimensions' in b ? b.dimensions : 4;
     if (route.op === 'embed') return json(res, 200, codec.embed(dimensions, route.inputs ?? [], route.model));
     if ('blocked' in b) {
-      const out = codec.blocked(route.op === 'stream');
+      const out = codec.blocked(streaming);
       return res.writeHead(out.status, { 'content-type': out.contentType }).end(out.body);
     }
     if (route.op === 'chat') {
