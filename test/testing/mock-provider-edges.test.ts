@@ -1,6 +1,13 @@
 // createMockProvider edges: the model list, and a partial-stream step given to a non-streamed call (chat, embed).
 import { afterEach, describe, expect, it } from 'vitest';
-import { createManaLLM, type ManaLLM, NoHealthyProviderError, ProviderAuthError } from '../../src/index.js';
+import {
+  createManaLLM,
+  type ManaLLM,
+  NoHealthyProviderError,
+  ProviderAuthError,
+  ProviderConnectionError,
+  StreamInterruptedError,
+} from '../../src/index.js';
 import { createMockProvider } from '../../src/testing/index.js';
 
 let llm: ManaLLM | undefined;
@@ -45,5 +52,24 @@ describe('createMockProvider edges', () => {
       expect.objectContaining({ target: 'mock/m', reason: 'connection' }),
     ]);
     await expect(llm.embed({ model: 'mana/x', input: 'a' })).rejects.toBeInstanceOf(ProviderAuthError);
+  });
+
+  it('a streamThenFail step without reply streams n filler pieces, then interrupts with a connection error', async () => {
+    const { llm, adapter } = setup();
+    adapter.enqueue({ streamThenFail: 3 });
+    const pieces: string[] = [];
+    let err: unknown;
+    try {
+      for await (const c of llm.stream({ model: 'mana/x', messages: [{ role: 'user', content: 'Hi' }] })) {
+        const text = c.choices[0]?.delta.content;
+        if (text) pieces.push(text);
+      }
+    } catch (e) {
+      err = e;
+    }
+    expect(pieces).toHaveLength(3);
+    expect(err).toBeInstanceOf(StreamInterruptedError);
+    expect((err as StreamInterruptedError).cause).toBeInstanceOf(ProviderConnectionError);
+    expect((err as StreamInterruptedError).partial.content).toBe(pieces.join(''));
   });
 });
