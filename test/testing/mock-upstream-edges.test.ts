@@ -37,6 +37,17 @@ describe('startMockUpstream edges', () => {
     expect(u.count()).toBe(0);
   });
 
+  it('answers a path outside the protocol base path with 404, uncounted, even when its tail is a known route', async () => {
+    const u = await up('openai');
+    const res = await fetch(u.url.replace(/\/v1$/, '/v2/chat/completions'), {
+      method: 'POST',
+      body: JSON.stringify({ model: 'm' }),
+    });
+    expect(res.status).toBe(404);
+    await res.text();
+    expect(u.count()).toBe(0);
+  });
+
   it('embeds a single string input as one vector (OpenAI), and no requests as none (Gemini)', async () => {
     const o = await up('openai', { dimensions: 3 });
     const one = (await (
