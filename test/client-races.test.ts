@@ -21,6 +21,7 @@ import {
   upstream,
   waitFor,
 } from './helpers/client.js';
+import { nextCallHedges } from './helpers/hedge.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -133,11 +134,7 @@ describe('a hedge that never started because its call ended while it got ready',
     expect(up.o?.count()).toBe(0);
 
     // The next slow call hedges: the token was never spent on a hedge.
-    const second = llm.chat({ model: 'mana/v', messages: USER });
-    await waitFor(() => a.received === 2, 'the second call at a');
-    await clock.advanceAsync(300);
-    await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
-    expect((await second).model).toBe('o/llava');
+    await nextCallHedges(llm, a, clock, events);
   });
 });
 

@@ -4,7 +4,8 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../src/index.js';
 import { openaiCodec } from '../src/testing/index.js';
-import { closeAll, harness, KEY, localServer, USER, waitFor } from './helpers/client.js';
+import { closeAll, harness, KEY, localServer, waitFor } from './helpers/client.js';
+import { nextCallHedges } from './helpers/hedge.js';
 import { rawUpstream } from './helpers/raw-upstream.js';
 
 afterEach(closeAll);
@@ -69,10 +70,6 @@ describe('a hedge still getting the images when the call is served', () => {
     expect(up.o?.count()).toBe(0);
 
     // The next slow call hedges: the token was never spent on the hedge that did not start.
-    const second = llm.chat({ model: 'mana/v', messages: USER });
-    await waitFor(() => a.received === 2, 'the second call at a');
-    await clock.advanceAsync(300);
-    await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
-    expect((await second).model).toBe('o/llava');
+    await nextCallHedges(llm, a, clock, events);
   });
 });

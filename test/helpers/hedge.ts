@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { openaiCodec } from '../../src/testing/index.js';
-import { type HarnessOptions, harness, KEY } from './client.js';
+import { expect } from 'vitest';
+import type { ManaLLM } from '../../src/index.js';
+import { type FakeClock, openaiCodec } from '../../src/testing/index.js';
+import { type EventLog, type HarnessOptions, harness, KEY, USER, waitFor } from './client.js';
 import { rawUpstream } from './raw-upstream.js';
 
 /** An OpenAI-compatible upstream that holds every request until the test answers it. */
@@ -43,4 +45,21 @@ export async function hedgeSetup(opts: {
     },
     ...(opts.options ? { options: opts.options } : {}),
   });
+}
+
+/**
+ * The next call to `mana/v` (its first entry `a` holding it) hedges onto `o/llava` after 300 ms: the budget token an
+ * earlier hedge did not spend was given back.
+ */
+export async function nextCallHedges(
+  llm: ManaLLM,
+  a: { readonly received: number },
+  clock: FakeClock,
+  events: EventLog,
+): Promise<void> {
+  const second = llm.chat({ model: 'mana/v', messages: USER });
+  await waitFor(() => a.received === 2, 'the second call at a');
+  await clock.advanceAsync(300);
+  await waitFor(() => events.of('hedge').length === 1, "the second call's hedge");
+  expect((await second).model).toBe('o/llava');
 }
